@@ -1,0 +1,113 @@
+// `simulate()`: run a Ray program on a simulated cluster from a seed and get back its result,
+// its trace and the trace's hash, and what the invariant checkers found.
+
+import type { Ray } from "../src/api/ray.ts";
+import type { ResourceSet } from "../src/core/resources.ts";
+import { checkTrace, type Violation } from "../spec/invariants/index.ts";
+import type { TraceEvent } from "../spec/trace.ts";
+import { SimCluster, defaultSimConfig, type SimConfig, type SimNode } from "./cluster.ts";
+
+export type Program<T = unknown> = (ray: Ray) => Promise<T> | T;
+
+export interface SimulateOptions<T> {
+  readonly program: Program<T>;
+  /** Default 1. */
+  readonly seed?: number;
+  /** A node count (ids "head", "node-1", …, each with `resources`) or explicit nodes. Default 1. */
+  readonly nodes?: number | readonly SimNode[];
+  /** Resources of each node when `nodes` is a count. Default { CPU: 4 }. */
+  readonly resources?: ResourceSet;
+  /** Overrides of the simulated cluster's timing and sizes. */
+  readonly config?: Partial<Omit<SimConfig, "seed" | "nodes">>;
+  /** Give up (with an error) past this virtual time. Default one virtual hour. */
+  readonly maxVirtualMs?: number;
+  /** Run the invariant checkers over the trace. Default true (needs config.keepTrace). */
+  readonly check?: boolean;
+}
+
+export interface SimResult<T> {
+  readonly result?: T;
+  readonly error?: Error;
+  readonly traceHash: string;
+  /** Empty when config.keepTrace is false. */
+  readonly trace: TraceEvent[];
+  readonly traceLength: number;
+  readonly violations: Violation[];
+  readonly virtualTimeMs: number;
+  /** Simulated events processed. */
+  readonly events: number;
+  readonly seed: number;
+  readonly nodes: readonly SimNode[];
+}
+
+export function nodeList(nodes: number | readonly SimNode[] | undefined, resources: ResourceSet = { CPU: 4 }): SimNode[] {
+  if (nodes === undefined) nodes = 1;
+  if (typeof nodes === "number") {
+    if (!Number.isInteger(nodes) || nodes < 1) throw new RangeError(`nodes must be a positive integer, got ${nodes}`);
+    return Array.from({ length: nodes }, (_, i) => ({ id: i === 0 ? "head" : `node-${i}`, resources }));
+  }
+  return nodes.slice();
+}
+
+const drain = () => new Promise<void>((r) => setImmediate(r));
+
+export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T>> {
+  const seed = opts.seed ?? 1;
+  if (!Number.isInteger(seed)) throw new TypeError(`seed must be an integer, got ${seed}`);
+  if (typeof opts.program !== "function") throw new TypeError("simulate: program must be a function (ray) => result");
+  const nodes = nodeList(opts.nodes, opts.resources);
+  const cfg: SimConfig = { ...defaultSimConfig, ...opts.config, seed, nodes };
+  const sim = new SimCluster(cfg);
+  const maxVirtualMs = opts.maxVirtualMs ?? 3_600_000;
+  sim.boot();
+
+  let done = false;
+  let result: T | undefined;
+  let error: Error | undefined;
+  sim.schedule(0, () => {
+    try {
+      Promise.resolve(opts.program(sim.driverRay)).then(
+        (v) => { done = true; result = v; },
+        (e) => { done = true; error = e instanceof Error ? e : new Error(String(e)); },
+      );
+    } catch (e) {
+      done = true;
+      error = e instanceof Error ? e : new Error(String(e));
+    }
+    sim.drainNeeded = true;
+  });
+
+  let ended = false;
+  for (;;) {
+    if (sim.drainNeeded) {
+      sim.drainNeeded = false;
+      await drain();
+      continue; // settling promises may have scheduled work or finished the program
+    }
+    if (done && !ended) {
+      ended = true;
+      // The program is over: it holds no references any more.
+      sim.driver.releaseAll();
+      sim.emit(sim.head, { kind: "program.end", comp: "host", ok: error === undefined });
+    }
+    if (ended && sim.queue.pendingWork === 0) {
+      sim.emit(sim.head, { kind: "cluster.quiet", comp: "host" });
+      break;
+    }
+    if (!done && sim.queue.pendingWork === 0) {
+      error = new Error(`the program is blocked at virtual time ${sim.now} ms: it waits on work that the cluster will never do (a deadlock, or a demand no node can meet)`);
+      break;
+    }
+    if (sim.now > maxVirtualMs) {
+      error = new Error(`the simulation passed its limit of ${maxVirtualMs} virtual ms`);
+      break;
+    }
+    if (!sim.step()) break;
+  }
+
+  const check = opts.check ?? cfg.keepTrace;
+  return {
+    result, error, traceHash: sim.traceHash, trace: sim.trace, traceLength: sim.traceLength,
+    violations: check ? checkTrace(sim.trace) : [], virtualTimeMs: sim.now, events: sim.events, seed, nodes,
+  };
+}

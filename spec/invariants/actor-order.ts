@@ -1,0 +1,77 @@
+// Invariant 3 (actor order): calls from one caller run in submission order, and exactly
+// once when nothing went wrong.
+import { violationAt, type Checker, type Violation } from "./types.ts";
+
+const NAME = "actor-order";
+
+interface Call {
+  submitted?: number; // event index of its task.submitted
+  starts: number;
+  /** A second start the order rule did not already report (it reports same-epoch repeats). */
+  dup?: number;
+}
+
+export const checkActorOrder: Checker = (events) => {
+  const out: Violation[] = [];
+  const at = (i: number, msg: string) => out.push(violationAt(NAME, events, i, msg));
+
+  const lastSeq = new Map<string, number>(); // actor\0epoch\0caller -> seq of the last start
+  const calls = new Map<string, Call>(); // actor\0caller\0seq
+  const restarted = new Set<string>();
+  let faulted = false;
+  let programOk = false;
+
+  const call = (key: string) => {
+    let c = calls.get(key);
+    if (!c) calls.set(key, (c = { starts: 0 }));
+    return c;
+  };
+
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    switch (e.kind) {
+      case "task.submitted":
+        if (e.actor !== undefined && e.caller !== undefined && e.seq !== undefined) {
+          call(`${e.actor}\0${e.caller}\0${e.seq}`).submitted ??= i;
+        }
+        break;
+      case "task.started": {
+        if (e.actor === undefined || e.caller === undefined || e.seq === undefined) break;
+        const epoch = e.epoch ?? 0;
+        const orderKey = `${e.actor}\0${epoch}\0${e.caller}`;
+        const last = lastSeq.get(orderKey);
+        const inOrder = last === undefined || e.seq > last;
+        if (inOrder) lastSeq.set(orderKey, e.seq);
+        else {
+          at(i, `actor ${e.actor} epoch ${epoch}: call seq ${e.seq} from ${e.caller} started after seq ${last}` +
+            (e.seq === last ? " (started twice)" : " (out of order)"));
+        }
+        const c = call(`${e.actor}\0${e.caller}\0${e.seq}`);
+        if (++c.starts > 1 && inOrder) c.dup ??= i;
+        break;
+      }
+      case "actor.state":
+        if (e.state === "RESTARTING") restarted.add(e.actor);
+        break;
+      case "fault":
+        faulted = true;
+        break;
+      case "program.end":
+        if (e.ok) programOk = true;
+        break;
+    }
+  }
+
+  // Exactly-once is only promised when no fault could have forced a retry or a restart.
+  if (faulted) return out;
+  for (const [key, c] of calls) {
+    if (c.submitted === undefined) continue;
+    const [actor, caller, seq] = key.split("\0");
+    if (restarted.has(actor)) continue;
+    // Without a successful program.end the run may have been cut short, so a call that never
+    // started is not yet evidence of a lost call.
+    if (c.starts === 0 && programOk) at(c.submitted, `actor ${actor}: call seq ${seq} from ${caller} was submitted but never started`);
+    if (c.dup !== undefined) at(c.dup, `actor ${actor}: call seq ${seq} from ${caller} started ${c.starts} times without a restart`);
+  }
+  return out.sort((a, b) => a.index! - b.index!);
+};

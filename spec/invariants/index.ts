@@ -1,0 +1,35 @@
+import type { TraceEvent } from "../trace.ts";
+import type { CheckContext, Checker, Violation } from "./types.ts";
+import { checkResults } from "./results.ts";
+import { checkResources } from "./resources.ts";
+import { checkActorOrder } from "./actor-order.ts";
+import { checkReferences } from "./references.ts";
+
+export type { CheckContext, Checker, Violation } from "./types.ts";
+export { checkResults, checkResources, checkActorOrder, checkReferences };
+
+/**
+ * Every invariant by name (design.md §6). Still to come, each as its own module registered
+ * here: "liveness" (errors only when earned, no hangs), "split-brain", "lineage",
+ * "gcs-durability", "determinism".
+ */
+export const checkers: Record<string, Checker> = {
+  results: checkResults,
+  resources: checkResources,
+  "actor-order": checkActorOrder,
+  references: checkReferences,
+};
+
+/** Runs the named checkers (all by default) and returns their violations in trace order. */
+export function checkTrace(events: readonly TraceEvent[], ctx: CheckContext = {}, only?: string[]): Violation[] {
+  const names = only ?? Object.keys(checkers);
+  const unknown = names.filter((n) => !Object.hasOwn(checkers, n));
+  if (unknown.length > 0) throw new Error(`unknown invariant ${unknown.join(", ")}; known: ${Object.keys(checkers).join(", ")}`);
+  const all = names.flatMap((n) => checkers[n](events, ctx));
+  // Stable sort: violations at the same event keep checker order; unplaced ones go last.
+  return all.sort((a, b) => (a.index ?? Infinity) - (b.index ?? Infinity));
+}
+
+export function formatViolations(v: readonly Violation[]): string {
+  return v.map((x) => `[${x.invariant}] t=${x.t ?? "?"} ${x.message}`).join("\n");
+}

@@ -1,0 +1,54 @@
+// Invariant 6 (references): no object is freed while referenced or used after it is freed,
+// and once every reference is dropped and the cluster is quiet, no store holds anything.
+import { violationAt, type Checker, type Violation } from "./types.ts";
+
+const NAME = "references";
+
+export const checkReferences: Checker = (events) => {
+  const out: Violation[] = [];
+  const at = (i: number, msg: string) => out.push(violationAt(NAME, events, i, msg));
+
+  // Only the last quiet point is judged: earlier ones may precede a later program phase.
+  let lastQuiet = -1;
+  for (let i = events.length - 1; i >= 0; i--) {
+    if (events[i].kind === "cluster.quiet") { lastQuiet = i; break; }
+  }
+
+  const outOfScope = new Set<string>();
+  // node -> objects its store holds; per node so a node.dead drops its whole store at once.
+  const stores = new Map<string, Set<string>>();
+
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    switch (e.kind) {
+      case "object.out-of-scope":
+        outOfScope.add(e.obj);
+        break;
+      case "object.read":
+        if (outOfScope.has(e.obj)) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
+        break;
+      case "object.created": {
+        if (e.comp !== "store") break;
+        if (outOfScope.has(e.obj)) at(i, `read after free: object ${e.obj} stored on node ${e.node} after it went out of scope`);
+        let s = stores.get(e.node);
+        if (!s) stores.set(e.node, (s = new Set()));
+        s.add(e.obj);
+        break;
+      }
+      case "object.deleted":
+        if (e.reason === "freed" && !outOfScope.has(e.obj)) at(i, `object ${e.obj} freed while referenced (on node ${e.node})`);
+        stores.get(e.node)?.delete(e.obj);
+        break;
+      case "node.dead":
+        stores.delete(e.id);
+        break;
+      case "cluster.quiet":
+        if (i !== lastQuiet) break;
+        for (const [node, objs] of stores) {
+          for (const obj of objs) at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);
+        }
+        break;
+    }
+  }
+  return out;
+};

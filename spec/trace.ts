@@ -1,0 +1,101 @@
+// The trace event schema shared by every host (simulator, embedded cluster, daemons).
+// One JSON object per event, one per line in a `.jsonl` file. Models emit these through
+// their effect port; the host stamps `t` (virtual ms in the simulator, wall-clock ms elsewhere)
+// and `node`, then writes them. The invariant checkers in spec/invariants read nothing else.
+
+export type TraceEvent = { t: number; node: string } & TraceBody;
+
+/** What a model emits; the host adds `t` and `node`. */
+export type TraceBody =
+  // --- cluster membership --------------------------------------------------------------
+  | { kind: "node.registered"; comp: "gcs"; id: string; resources: Resources }
+  | { kind: "node.dead"; comp: "gcs"; id: string; reason: string }
+  // --- leases: a worker's resources are held from grant to return ------------------------
+  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources }
+  | { kind: "lease.returned"; comp: "raylet"; lease: string; worker: string; resources: Resources }
+  // --- tasks -----------------------------------------------------------------------------
+  | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: string[]; actor?: string; caller?: string; seq?: number }
+  | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }
+  | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number }
+  | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }
+  | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string }
+  | { kind: "task.failed"; comp: "owner"; task: string; error: string }
+  // --- objects ---------------------------------------------------------------------------
+  /** A value became available: in the owner's memory (`inline`) or a node's store. */
+  | { kind: "object.created"; comp: "owner" | "store"; obj: string; size: number; hash: string; where: "inline" | "store"; primary?: boolean }
+  /** A node's store dropped its copy (`evicted` = an unpinned secondary copy under pressure). */
+  | { kind: "object.deleted"; comp: "store"; obj: string; reason: "freed" | "evicted" | "node-died" }
+  | { kind: "object.spilled"; comp: "store"; obj: string }
+  | { kind: "object.restored"; comp: "store"; obj: string }
+  | { kind: "object.transferred"; comp: "raylet"; obj: string; from: string; size: number }
+  /** The owner's reference count reached zero: from here on nobody may read the object. */
+  | { kind: "object.out-of-scope"; comp: "owner"; obj: string }
+  | { kind: "object.lost"; comp: "owner"; obj: string }
+  /** A program-visible read: `ray.get` returned (or a task read an argument). */
+  | { kind: "object.read"; comp: "owner" | "worker"; obj: string; hash: string; reader: string }
+  | { kind: "get.failed"; comp: "owner"; obj: string; error: string }
+  // --- actors ----------------------------------------------------------------------------
+  | { kind: "actor.state"; comp: "gcs"; actor: string; state: string; worker?: string; at?: string; epoch: number }
+  // --- the host's own marks --------------------------------------------------------------
+  | { kind: "fault"; comp: "host"; fault: string; detail?: string }
+  /** The program returned (or threw) and then every reference it held was dropped. */
+  | { kind: "program.end"; comp: "host"; ok: boolean }
+  /** The cluster was quiet after program.end: stores should be empty now. */
+  | { kind: "cluster.quiet"; comp: "host" };
+
+export type TraceKind = TraceBody["kind"];
+export type Resources = Record<string, number>;
+
+/**
+ * FNV-1a (two lanes) over each event's JSON line, fed one event at a time so a host can hash
+ * a trace it does not keep. The trace hash is what determinism is judged by.
+ */
+export class TraceHasher {
+  private h1 = 0x811c9dc5;
+  private h2 = 0x01000193 ^ 0x5bd1e995;
+  add(line: string): void {
+    let h1 = this.h1, h2 = this.h2;
+    for (let i = 0; i < line.length; i++) {
+      const c = line.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 0x01000193);
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    }
+    this.h1 = Math.imul(h1 ^ 10, 0x01000193);
+    this.h2 = h2;
+  }
+  digest(): string {
+    return (this.h1 >>> 0).toString(16).padStart(8, "0") + (this.h2 >>> 0).toString(16).padStart(8, "0");
+  }
+}
+
+export function hashEvents(events: readonly TraceEvent[]): string {
+  const h = new TraceHasher();
+  for (const e of events) h.add(JSON.stringify(e));
+  return h.digest();
+}
+
+export function parseTrace(text: string): TraceEvent[] {
+  const out: TraceEvent[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "") continue;
+    let e: unknown;
+    try {
+      e = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`trace line ${i + 1} is not JSON: ${(err as Error).message}`);
+    }
+    if (typeof e !== "object" || e === null || typeof (e as TraceEvent).kind !== "string" || typeof (e as TraceEvent).t !== "number") {
+      throw new Error(`trace line ${i + 1} is not a trace event (needs numeric "t" and string "kind")`);
+    }
+    out.push(e as TraceEvent);
+  }
+  return out;
+}
+
+export function formatTrace(events: readonly TraceEvent[]): string {
+  let s = "";
+  for (const e of events) s += JSON.stringify(e) + "\n";
+  return s;
+}

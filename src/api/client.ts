@@ -1,0 +1,26 @@
+// The port between the Ray API and a host: one per core worker (the driver, or a worker
+// running tasks). Each host (simulator, embedded cluster, daemon) implements it over the same
+// CoreWorker model; the API never sees which.
+
+import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
+import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, ObjectId, Payload, RefInfo } from "../core/types.ts";
+
+export interface CoreClient {
+  /** This core worker's address. */
+  readonly addr: Addr;
+  readonly node: NodeId;
+  /** A fresh id `${addr}#n`, unique for this worker's lifetime. */
+  nextId(): string;
+  submitTask(taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): void;
+  createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void;
+  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): void;
+  put(id: ObjectId, payload: Payload): Promise<void>;
+  get(refs: readonly RefInfo[], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]>;
+  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]>;
+  getNamedActor(name: string): Promise<ActorInfo | undefined>;
+  killActor(actorId: ActorId): void;
+  addRef(id: ObjectId): void;
+  releaseRef(id: ObjectId): void;
+  /** Virtual in the simulator, real elsewhere. */
+  sleep(ms: number): Promise<void>;
+}

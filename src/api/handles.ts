@@ -1,0 +1,106 @@
+// What a program holds: object refs, remote functions, actor classes and actor handles.
+// Each is bound to the Ray instance (one per core worker) that made or received it.
+
+import type { Addr, ActorId, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
+
+/** A future value in the object store. `T` flows from the remote function's return type. */
+export class ObjectRef<T = unknown> {
+  declare readonly __type?: T;
+  constructor(readonly id: ObjectId, readonly owner: Addr) {}
+  toString(): string { return `ObjectRef(${this.id})`; }
+}
+
+export interface RemoteOptions {
+  numCpus?: number;
+  numGpus?: number;
+  resources?: Record<string, number>;
+  /** Task retries on system failure (default 3; -1 = infinite). */
+  maxRetries?: number;
+  /** Also retry when the task throws. */
+  retryExceptions?: boolean;
+  /** Actor restarts (default 0; -1 = infinite). */
+  maxRestarts?: number;
+  /** Retries of an actor's calls across restarts (default 0 = at most once; -1 = infinite). */
+  maxTaskRetries?: number;
+  /** Register a named actor. */
+  name?: string;
+  schedulingStrategy?: SchedulingStrategy;
+}
+
+/** An argument may be a value or a ref to one. */
+export type RemoteArg<P> = P | ObjectRef<P>;
+export type RemoteArgs<A extends unknown[]> = { [K in keyof A]: RemoteArg<A[K]> };
+
+/** Anything with `remote()` that a program may call: stands for the one implementation. */
+export interface Invoker {
+  call(target: RemoteFunction<never> | ActorClass<never>, args: unknown[], opts: RemoteOptions): unknown;
+  callMethod(actorId: ActorId, method: string, args: unknown[], opts: RemoteOptions): unknown;
+}
+
+export class RemoteFunction<F extends (...args: any[]) => unknown> {
+  constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker) {}
+  remote(...args: RemoteArgs<Parameters<F>>): ObjectRef<Awaited<ReturnType<F>>> {
+    return this.invoker.call(this as never, args, this.opts) as ObjectRef<Awaited<ReturnType<F>>>;
+  }
+  options(opts: RemoteOptions): RemoteFunction<F> {
+    return new RemoteFunction(this.descriptor, { ...this.opts, ...opts }, this.invoker);
+  }
+}
+
+type Method<M> = M extends (...args: infer A) => infer R
+  ? { remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>; options(o: RemoteOptions): Method<M> }
+  : never;
+
+/** A handle to a live actor: every method of the class gets `.remote()`. */
+export type ActorHandle<T = any> = {
+  readonly [K in keyof T as T[K] extends (...a: any[]) => unknown ? K : never]: Method<T[K]>;
+} & { readonly __actorId: ActorId };
+
+export class ActorClass<C extends new (...args: any[]) => unknown> {
+  constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker) {}
+  remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
+    return this.invoker.call(this as never, args, this.opts) as ActorHandle<InstanceType<C>>;
+  }
+  options(opts: RemoteOptions): ActorClass<C> {
+    return new ActorClass(this.descriptor, { ...this.opts, ...opts }, this.invoker);
+  }
+}
+
+const ACTOR = Symbol("tsray.actor");
+
+/** Builds the Proxy that turns `handle.method.remote(...)` into an actor call. */
+export function actorHandle(actorId: ActorId, invoker: Invoker): ActorHandle {
+  const target = { [ACTOR]: actorId, __actorId: actorId };
+  return new Proxy(target, {
+    get(t, prop) {
+      if (prop === ACTOR || prop === "__actorId") return actorId;
+      if (typeof prop !== "string" || prop === "then" || prop === "toJSON") return undefined;
+      const method = (opts: RemoteOptions) => ({
+        remote: (...args: unknown[]) => invoker.callMethod(actorId, prop, args, opts),
+        options: (o: RemoteOptions) => method({ ...opts, ...o }),
+      });
+      return method({});
+    },
+  }) as unknown as ActorHandle;
+}
+
+export function actorIdOf(x: unknown): ActorId | undefined {
+  return typeof x === "object" && x !== null ? ((x as Record<symbol, ActorId>)[ACTOR] ?? undefined) : undefined;
+}
+
+/** Source-level identity of a function: name plus a hash of its text. */
+export function describe(fn: (...a: any[]) => unknown): FunctionDescriptor {
+  if (typeof fn !== "function") throw new TypeError(`ray.remote expects a function or a class, got ${typeof fn}`);
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new TypeError(`ray.remote: ${fn.name || "this function"} is native or bound; remote functions are shipped as source, so pass a plain function or class`);
+  }
+  const kind = /^class[\s{]/.test(source) ? "class" : "function";
+  if (kind === "function" && /^(async\s+)?[A-Za-z_$][\w$]*\s*\(/.test(source) && !/^(async\s+)?function\b/.test(source)) {
+    throw new TypeError(`ray.remote: ${fn.name} is an object method; pass a function expression, an arrow function or a class`);
+  }
+  let h = 0x811c9dc5;
+  for (let i = 0; i < source.length; i++) h = Math.imul(h ^ source.charCodeAt(i), 0x01000193);
+  const name = fn.name || "anonymous";
+  return { id: `${name}:${(h >>> 0).toString(16)}`, name, kind, source };
+}

@@ -1,0 +1,228 @@
+// The Ray API (design.md §4) over one core worker's CoreClient. The same object is handed to
+// a simulated program, to the embedded driver, and to code running inside tasks.
+
+import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
+import { checkResources } from "../core/resources.ts";
+import { returnIdOf, type ActorId, type Payload, type RefInfo } from "../core/types.ts";
+import { fromBytes, toBytes, bytesPayload } from "../runtime/codec.ts";
+import type { CoreClient } from "./client.ts";
+import { GetTimeoutError, toError } from "./errors.ts";
+import {
+  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, describe,
+  type ActorHandle, type Invoker, type RemoteOptions,
+} from "./handles.ts";
+
+export interface GetOptions { timeoutMs?: number }
+export interface WaitOptions { numReturns?: number; timeoutMs?: number }
+
+export interface Ray {
+  remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
+  remote<F extends (...args: any[]) => unknown>(fn: F, opts?: RemoteOptions): RemoteFunction<F>;
+  get<T>(ref: ObjectRef<T>, opts?: GetOptions): Promise<T>;
+  get<T>(refs: readonly ObjectRef<T>[], opts?: GetOptions): Promise<T[]>;
+  put<T>(value: T): Promise<ObjectRef<T>>;
+  wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
+  kill(actor: ActorHandle): void;
+  getActor<T = any>(name: string): Promise<ActorHandle<T>>;
+  /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
+  release(refs: ObjectRef | readonly ObjectRef[]): void;
+  /** Sleeps in the host's time: virtual in the simulator, real elsewhere. */
+  sleep(ms: number): Promise<void>;
+  /** Where this code runs. */
+  readonly context: { readonly nodeId: string; readonly workerId: string };
+}
+
+const MARK = "__tsray__";
+
+/** Builds the API for one core worker. */
+export function createRay(client: CoreClient): Ray & Invoker {
+  const actorTaskRetries = new Map<ActorId, number>();
+
+  // ---- marshalling: handles become marked plain objects in bytes, and come back bound here ----
+
+  function mark(v: unknown, refs: RefInfo[], state: { marked: boolean }): unknown {
+    if (typeof v !== "object" || v === null) {
+      if (typeof v === "function") throw new TypeError(`cannot pass the function ${v.name || "(anonymous)"} as a value: wrap it with ray.remote`);
+      return v;
+    }
+    if (v instanceof ObjectRef) {
+      state.marked = true;
+      refs.push({ id: v.id, owner: v.owner });
+      return { [MARK]: "ref", id: v.id, owner: v.owner };
+    }
+    if (v instanceof RemoteFunction || v instanceof ActorClass) {
+      state.marked = true;
+      return { [MARK]: v instanceof ActorClass ? "class" : "fn", d: v.descriptor, o: v.opts };
+    }
+    const aid = actorIdOf(v);
+    if (aid !== undefined) { state.marked = true; return { [MARK]: "actor", id: aid }; }
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
+    if (Array.isArray(v)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x !== "object" && typeof x !== "function") continue;
+        const m = mark(x, refs, state);
+        if (m !== x) (out ??= v.slice())[i] = m;
+      }
+      return out ?? v;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return v;
+    let out: Record<string, unknown> | undefined;
+    for (const k in v as Record<string, unknown>) {
+      const x = (v as Record<string, unknown>)[k];
+      if (typeof x !== "object" && typeof x !== "function") continue;
+      const m = mark(x, refs, state);
+      if (m !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = m;
+    }
+    return out ?? v;
+  }
+
+  function revive(v: unknown): unknown {
+    if (typeof v !== "object" || v === null || ArrayBuffer.isView(v)) return v;
+    const tag = (v as Record<string, unknown>)[MARK];
+    if (typeof tag === "string") {
+      const m = v as Record<string, any>;
+      if (tag === "ref") return new ObjectRef(m.id, m.owner);
+      if (tag === "actor") return actorHandle(m.id, api);
+      if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
+      if (tag === "class") return new ActorClass(m.d, m.o, api);
+    }
+    if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = revive(v[i]); return v; }
+    if (Object.getPrototypeOf(v) === Object.prototype) for (const k in v as Record<string, unknown>) (v as Record<string, unknown>)[k] = revive((v as Record<string, unknown>)[k]);
+    return v;
+  }
+
+  function encode(value: unknown): Payload {
+    const refs: RefInfo[] = [];
+    const state = { marked: false };
+    return bytesPayload(toBytes(mark(value, refs, state)), state.marked, refs);
+  }
+
+  function decode(p: Payload): unknown {
+    const v = fromBytes(p.data as Uint8Array);
+    return p.marked ? revive(v) : v;
+  }
+
+  function args(list: readonly unknown[]): ArgIn[] {
+    const out: ArgIn[] = new Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i];
+      out[i] = a instanceof ObjectRef ? { ref: a.id, owner: a.owner } : { v: encode(a) };
+    }
+    return out;
+  }
+
+  function taskOptions(o: RemoteOptions, name: string): TaskOptions {
+    const maxRetries = o.maxRetries ?? 3;
+    if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new TypeError(`${name}: maxRetries must be an integer >= -1, got ${maxRetries}`);
+    return { resources: resourcesOf(o, 1, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRetries, retryExceptions: o.retryExceptions ?? false };
+  }
+
+  function actorOptions(o: RemoteOptions, name: string): ActorOptions {
+    const maxRestarts = o.maxRestarts ?? 0;
+    const maxTaskRetries = o.maxTaskRetries ?? 0;
+    for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
+      if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
+    }
+    return { resources: resourcesOf(o, 0, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRestarts, maxTaskRetries, name: o.name };
+  }
+
+  const api: Ray & Invoker = {
+    context: { nodeId: client.node, workerId: client.addr },
+
+    remote(target: any, opts: RemoteOptions = {}): any {
+      const d = describe(target);
+      return d.kind === "class" ? new ActorClass(d, opts, api) : new RemoteFunction(d, opts, api);
+    },
+
+    call(target, list, opts) {
+      const id = client.nextId();
+      if (target instanceof ActorClass) {
+        const o = actorOptions(opts, target.descriptor.name);
+        actorTaskRetries.set(id, o.maxTaskRetries);
+        client.createActor(id, target.descriptor, args(list), o);
+        return actorHandle(id, api);
+      }
+      const d = (target as RemoteFunction<never>).descriptor;
+      client.submitTask(id, d, args(list), taskOptions(opts, d.name));
+      return new ObjectRef(returnIdOf(id), client.addr);
+    },
+
+    callMethod(actorId, method, list, opts) {
+      const id = client.nextId();
+      const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
+      client.submitActorTask(id, actorId, method, args(list), retries);
+      return new ObjectRef(returnIdOf(id), client.addr);
+    },
+
+    async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {
+      const single = !Array.isArray(refOrRefs);
+      const refs = (single ? [refOrRefs] : refOrRefs) as readonly ObjectRef[];
+      for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.get expects ObjectRefs, got ${typeof r === "object" ? JSON.stringify(r) : String(r)}`);
+      const vals = await client.get(refs.map((r) => ({ id: r.id, owner: r.owner })), opts.timeoutMs);
+      const out = new Array(vals.length);
+      for (let i = 0; i < vals.length; i++) {
+        const v = vals[i];
+        if (!("hash" in v)) {
+          if (v.type === "GetTimeoutError") throw new GetTimeoutError(v.message);
+          throw toError(v);
+        }
+        out[i] = decode(v);
+      }
+      return single ? out[0] : out;
+    },
+
+    async put(value) {
+      const id = client.nextId();
+      await client.put(id, encode(value));
+      return new ObjectRef(id, client.addr);
+    },
+
+    async wait(refs, opts = {}) {
+      const n = opts.numReturns ?? 1;
+      if (!Number.isInteger(n) || n < 0) throw new TypeError(`ray.wait: numReturns must be a non-negative integer, got ${n}`);
+      const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs));
+      return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
+    },
+
+    kill(actor) {
+      const id = actorIdOf(actor);
+      if (id === undefined) throw new TypeError("ray.kill expects an actor handle");
+      client.killActor(id);
+    },
+
+    async getActor(name) {
+      const info = await client.getNamedActor(name);
+      if (!info || info.state === "DEAD") throw new Error(`ray.getActor: no live actor named "${name}"`);
+      return actorHandle(info.actorId, api) as never;
+    },
+
+    release(refs) {
+      for (const r of Array.isArray(refs) ? refs : [refs]) client.releaseRef((r as ObjectRef).id);
+    },
+
+    sleep(ms) { return client.sleep(ms); },
+  };
+  codecs.set(client, { encode, decode });
+  return api;
+}
+
+/** The marshalling of each client's API, for hosts that encode results and decode arguments. */
+const codecs = new WeakMap<CoreClient, { encode(v: unknown): Payload; decode(p: Payload): unknown }>();
+
+export function codecOf(client: CoreClient): { encode(v: unknown): Payload; decode(p: Payload): unknown } {
+  const c = codecs.get(client);
+  if (!c) throw new Error("no Ray API was created for this client");
+  return c;
+}
+
+function resourcesOf(o: RemoteOptions, defaultCpus: number, name: string) {
+  const r: Record<string, number> = { ...(o.resources ?? {}) };
+  const cpus = o.numCpus ?? defaultCpus;
+  if (cpus > 0 || o.numCpus !== undefined) r.CPU = cpus;
+  if (o.numGpus !== undefined) r.GPU = o.numGpus;
+  for (const k in r) if (r[k] === 0) delete r[k];
+  return checkResources(r, name);
+}

@@ -1,0 +1,861 @@
+// The core worker: lives in the driver and in every worker. As an *owner* it submits tasks
+// through worker leases, resolves their arguments, counts references to what it owns, serves
+// as the directory of where its objects live, and answers get/wait/put. As an *executor* it
+// runs the tasks and actor calls pushed to it, in per-caller order for actors.
+
+import type { CallResult, WorkerEffects } from "./effects.ts";
+import { nextObjectState, type ObjectState } from "./lifecycle/object.ts";
+import { nextTaskState, type TaskState } from "./lifecycle/task.ts";
+import type { Msg, ObjectStatus, TaskResult } from "./messages.ts";
+import type { ResourceSet } from "./resources.ts";
+import { localityNode } from "./scheduler.ts";
+import {
+  nodeOf, rayletAddr, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo,
+  type FunctionDescriptor, type FunctionId, type NodeId, type ObjectId, type Payload, type RefInfo,
+  type SchedulingStrategy, type TaskSpec,
+} from "./types.ts";
+
+export interface CoreWorkerConfig {
+  readonly node: NodeId;
+  readonly gcs: Addr;
+  /** Task results up to this size return inline to the owner; larger ones go to the store. */
+  readonly maxInlineBytes: number;
+  /** Lease requests in flight per scheduling class. */
+  readonly maxPendingLeases: number;
+}
+
+/** An argument as the API hands it over: a value, or a reference (owned here or borrowed). */
+export type ArgIn = { readonly v: Payload } | { readonly ref: ObjectId; readonly owner: Addr };
+
+export interface TaskOptions {
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean;
+}
+
+export interface ActorOptions {
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  readonly maxRestarts: number;
+  readonly maxTaskRetries: number;
+  readonly name?: string;
+}
+
+/** What a task execution produced, as the host reports it. */
+export type Outcome = { readonly ok: true; readonly payload: Payload } | { readonly ok: false; readonly error: ErrorInfo };
+
+interface Owned {
+  state: ObjectState;
+  /** Handles held by the program. */
+  local: number;
+  /** Pending tasks that take it as an argument. */
+  submitted: number;
+  /** Inline value or error, once known. */
+  value?: { ok: true; payload: Payload } | { ok: false; error: ErrorInfo };
+  /** Nodes holding a copy in their store. */
+  nodes: NodeId[];
+  size: number;
+  hash: string;
+  /** Whoever waits for it to be ready (gets, dependent tasks, raylets, borrowers). */
+  waiters?: (() => void)[];
+}
+
+interface OwnedTask {
+  spec: TaskSpec;
+  state: TaskState;
+  missing: number;
+  retriesLeft: number;
+  /** Owned refs among the args, released when the task is done for good. */
+  readonly argRefs: readonly ObjectId[];
+}
+
+interface Lease {
+  readonly leaseId: string;
+  readonly worker: Addr;
+  busy?: OwnedTask;
+}
+
+interface SchedClass {
+  readonly key: string;
+  readonly ready: OwnedTask[];
+  pendingRequests: number;
+  readonly leases: Lease[];
+}
+
+interface CallerActor {
+  info?: ActorInfo;
+  nextSeq: number;
+  /** Calls submitted but not yet answered, by seq. */
+  readonly inflight: Map<number, OwnedTask>;
+  /** Calls whose dependencies are resolved, waiting for the actor to be alive. */
+  readonly unsent: OwnedTask[];
+}
+
+/** A normal task or actor call this worker is executing or about to. */
+interface Execution {
+  readonly spec: TaskSpec;
+  readonly from: Addr;
+  fn?: FunctionDescriptor;
+  args?: Payload[];
+  missing: number;
+  failed?: ErrorInfo;
+}
+
+interface HostedActor {
+  readonly actorId: ActorId;
+  /** The incarnation this worker runs (the GCS counts restarts). */
+  readonly epoch: number;
+  /** Next seq to run, per caller. */
+  readonly expected: Map<Addr, number>;
+  /** Calls that arrived ahead of their turn, per caller, by seq. */
+  readonly buffered: Map<Addr, Map<number, Execution>>;
+  readonly runnable: Execution[];
+  running?: Execution;
+}
+
+interface GetCall {
+  readonly callId: number;
+  readonly refs: readonly RefInfo[];
+  readonly values: (Payload | ErrorInfo | undefined)[];
+  missing: number;
+  readonly timer?: string;
+}
+
+interface WaitCall {
+  readonly callId: number;
+  readonly refs: readonly RefInfo[];
+  readonly numReturns: number;
+  readonly timer?: string;
+}
+
+export class CoreWorker {
+  readonly owned = new Map<ObjectId, Owned>();
+  readonly tasks = new Map<string, OwnedTask>();
+  private readonly classes = new Map<string, SchedClass>();
+  private readonly leaseReqs = new Map<number, SchedClass>();
+  private readonly callerActors = new Map<ActorId, CallerActor>();
+  /** Status of objects owned elsewhere that this worker asked about. */
+  private readonly borrowed = new Map<ObjectId, { status?: ObjectStatus; waiters: (() => void)[] }>();
+  private readonly registeredFns = new Set<FunctionId>();
+  private readonly fnCache = new Map<FunctionId, FunctionDescriptor>();
+  private readonly fnWaiters = new Map<FunctionId, Execution[]>();
+  private readonly storeReqs = new Map<number, (values: readonly (Payload | ErrorInfo)[]) => void>();
+  private readonly putReqs = new Map<number, (error?: ErrorInfo) => void>();
+  private readonly gets = new Map<number, GetCall>();
+  private readonly waits = new Map<number, WaitCall>();
+  private readonly namedReqs = new Map<number, number>();
+  private current?: Execution;
+  private actor?: HostedActor;
+  private nextReq = 1;
+
+  readonly raylet: Addr;
+
+  constructor(readonly addr: Addr, private readonly cfg: CoreWorkerConfig, private readonly fx: WorkerEffects) {
+    this.raylet = rayletAddr(cfg.node);
+  }
+
+  /** A worker announces itself to its raylet; the driver needs no lease so does not. */
+  start(isWorker: boolean): void {
+    if (isWorker) this.fx.send(this.raylet, { type: "RegisterWorker", worker: this.addr });
+  }
+
+  // =============================== the API (calls from user code) ===============================
+
+  registerFunction(fn: FunctionDescriptor): void {
+    if (this.registeredFns.has(fn.id)) return;
+    this.registeredFns.add(fn.id);
+    this.fnCache.set(fn.id, fn);
+    this.fx.send(this.cfg.gcs, { type: "RegisterFunction", fn });
+  }
+
+  // Ids come in with the call (the API mints them from `${addr}#n`): a caller in another thread
+  // knows a ref's id without a round trip, and the model stays free of hidden counters.
+
+  submitTask(taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): ObjectId {
+    this.registerFunction(fn);
+    const spec: TaskSpec = {
+      taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId: returnIdOf(taskId), owner: this.addr,
+      resources: opts.resources, strategy: opts.strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
+    };
+    this.own(spec.returnId);
+    this.trackTask(spec, opts.maxRetries);
+    return spec.returnId;
+  }
+
+  createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
+    this.registerFunction(cls);
+    const spec: ActorSpec = {
+      actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: this.addr, resources: opts.resources,
+      strategy: opts.strategy, maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
+    };
+    this.callerActors.set(actorId, { nextSeq: 0, inflight: new Map(), unsent: [] });
+    // Resolve the constructor's arguments first, as for a task, then register with the GCS.
+    this.resolveArgs(args, (resolved, error) => {
+      if (error) {
+        const a = this.callerActors.get(actorId)!;
+        a.info = { actorId, state: "DEAD", epoch: 0, owner: this.addr, error };
+        return;
+      }
+      this.fx.send(this.cfg.gcs, { type: "CreateActor", spec: { ...spec, args: resolved } });
+    });
+  }
+
+  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): ObjectId {
+    let a = this.callerActors.get(actorId);
+    if (!a) {
+      // A handle that came from elsewhere (getActor, or passed in): follow the actor's updates.
+      a = { nextSeq: 0, inflight: new Map(), unsent: [] };
+      this.callerActors.set(actorId, a);
+      this.fx.send(this.cfg.gcs, { type: "SubscribeActor", actorId });
+    }
+    const seq = a.nextSeq++;
+    const spec: TaskSpec = {
+      taskId, kind: "actor-task", fn: actorId, method, name: method, args: args as Arg[], returnId: returnIdOf(taskId),
+      owner: this.addr, resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
+      actorId, seq, caller: this.addr,
+    };
+    this.own(spec.returnId);
+    this.trackTask(spec, maxRetries);
+    return spec.returnId;
+  }
+
+  /** Stores a value in the local node's store; completes `callId` once it is sealed there. */
+  put(id: ObjectId, payload: Payload, callId: number): void {
+    const o = this.own(id);
+    const reqId = this.nextReq++;
+    this.putReqs.set(reqId, (error) => {
+      if (error) {
+        this.owned.delete(id);
+        return this.fx.complete(callId, { kind: "error", error });
+      }
+      this.ready(id, o, undefined, this.cfg.node, payload.size, payload.hash);
+      this.fx.complete(callId, { kind: "put", id });
+    });
+    this.fx.send(this.raylet, { type: "StorePut", reqId, id, payload, owner: this.addr });
+  }
+
+  get(refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void {
+    const timer = timeoutMs === undefined ? undefined : `get:${callId}`;
+    const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timer };
+    this.gets.set(callId, g);
+    if (timer) this.fx.setTimer(timer, timeoutMs!);
+    if (refs.length === 0) return this.finishGet(g);
+    const fetch: { i: number; ref: RefInfo }[] = [];
+    let pendingStatus = refs.length;
+    const onStatus = () => {
+      if (--pendingStatus > 0) return;
+      // All statuses known: inline values are in hand; stored ones come through the raylet.
+      if (fetch.length === 0) return;
+      this.readFromStore(fetch.map((f) => f.ref), (vals) => {
+        for (let k = 0; k < fetch.length; k++) this.setGetValue(g, fetch[k].i, vals[k]);
+      });
+    };
+    refs.forEach((ref, i) => {
+      this.whenKnown(ref, (status) => {
+        if (!this.gets.has(callId)) return;
+        if (status.kind === "inline") this.setGetValue(g, i, status.payload);
+        else if (status.kind === "error") this.setGetValue(g, i, status.error);
+        else fetch.push({ i, ref });
+        onStatus();
+      });
+    });
+  }
+
+  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
+    const timer = timeoutMs === undefined ? undefined : `wait:${callId}`;
+    const w: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timer };
+    this.waits.set(callId, w);
+    if (timer) this.fx.setTimer(timer, timeoutMs!);
+    if (this.checkWait(w)) return;
+    for (const ref of refs) this.whenKnown(ref, () => { if (this.waits.has(callId)) this.checkWait(w); });
+  }
+
+  getNamedActor(name: string, callId: number): void {
+    const reqId = this.nextReq++;
+    this.namedReqs.set(reqId, callId);
+    this.fx.send(this.cfg.gcs, { type: "GetNamedActor", reqId, name });
+  }
+
+  killActor(actorId: ActorId): void {
+    this.fx.send(this.cfg.gcs, { type: "KillActor", actorId });
+  }
+
+  /** The program took another handle to `id` (e.g. a deserialized copy). */
+  addRef(id: ObjectId): void {
+    const o = this.owned.get(id);
+    if (o) o.local++;
+  }
+
+  /** The program dropped a handle to `id`. */
+  releaseRef(id: ObjectId): void {
+    const o = this.owned.get(id);
+    if (!o || o.local === 0) return;
+    o.local--;
+    this.maybeFree(id, o);
+  }
+
+  /** Every handle the program holds is dropped (the program ended). */
+  releaseAll(): void {
+    for (const [id, o] of [...this.owned]) {
+      o.local = 0;
+      this.maybeFree(id, o);
+    }
+  }
+
+  // ==================================== inputs ====================================
+
+  fire(key: string): void {
+    const colon = key.indexOf(":");
+    const kind = key.slice(0, colon);
+    const callId = Number(key.slice(colon + 1));
+    if (kind === "get") {
+      const g = this.gets.get(callId);
+      if (!g) return;
+      this.gets.delete(callId);
+      const pending = g.refs.filter((_, i) => g.values[i] === undefined).map((r) => r.id);
+      this.fx.complete(callId, { kind: "error", error: { type: "GetTimeoutError", message: `get timed out: ${pending.length} of ${g.refs.length} objects not ready (${pending.slice(0, 3).join(", ")}${pending.length > 3 ? ", …" : ""})` } });
+    } else if (kind === "wait") {
+      const w = this.waits.get(callId);
+      if (w) this.finishWait(w, this.readyRefs(w));
+    }
+  }
+
+  receive(from: Addr, m: Msg): void {
+    switch (m.type) {
+      case "LeaseGranted": return this.leaseGranted(m.reqId, m.leaseId, m.worker);
+      case "LeaseSpillback": return this.leaseSpillback(m.reqId, m.node);
+      case "LeaseRejected": return this.leaseRejected(m.reqId, m.reason);
+      case "TaskReply": return this.taskReply(m.taskId, m.attempt, m.result);
+      case "PushTask": return this.pushTask(from, m.spec);
+      case "StorePutReply": {
+        const cb = this.putReqs.get(m.reqId);
+        this.putReqs.delete(m.reqId);
+        return cb?.(m.error);
+      }
+      case "StoreGetReply": {
+        const cb = this.storeReqs.get(m.reqId);
+        this.storeReqs.delete(m.reqId);
+        return cb?.(m.values);
+      }
+      case "GetLocations": return this.serveStatus(m.id, (status) => this.fx.send(from, { type: "Locations", id: m.id, status }));
+      case "GetStatus": return this.serveStatus(m.id, (status) => this.fx.send(from, { type: "Status", id: m.id, status: status.kind === "unknown" ? { kind: "error", error: { type: "ObjectLostError", message: `object ${m.id} was already freed by its owner` } } : status }));
+      case "Status": return this.borrowedStatus(m.id, m.status);
+      case "AddLocation": {
+        const o = this.owned.get(m.id);
+        if (o && !o.nodes.includes(m.node)) o.nodes.push(m.node);
+        return;
+      }
+      case "RemoveLocation": {
+        const o = this.owned.get(m.id);
+        if (o) o.nodes = o.nodes.filter((n) => n !== m.node);
+        return;
+      }
+      case "Function": return this.functionArrived(m.fn);
+      case "ActorUpdate": return this.actorUpdate(m.info);
+      case "NamedActor": {
+        const callId = this.namedReqs.get(m.reqId);
+        this.namedReqs.delete(m.reqId);
+        if (callId !== undefined) this.fx.complete(callId, { kind: "actor", info: m.info });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  // ================================ ownership ================================
+
+  private own(id: ObjectId): Owned {
+    const o: Owned = { state: "PENDING", local: 1, submitted: 0, nodes: [], size: 0, hash: "" };
+    this.owned.set(id, o);
+    return o;
+  }
+
+  /** Marks an owned object ready: inline (`value`) or stored on `node`. */
+  private ready(id: ObjectId, o: Owned, value: Owned["value"], node: NodeId | undefined, size: number, hash: string): void {
+    o.state = nextObjectState(o.state, value && !value.ok ? { type: "ERRORED" } : { type: "CREATED" });
+    o.value = value;
+    o.size = size;
+    o.hash = hash;
+    if (node !== undefined) o.nodes.push(node);
+    if (value?.ok) this.fx.trace({ kind: "object.created", comp: "owner", obj: id, size, hash, where: "inline" });
+    const waiters = o.waiters;
+    o.waiters = undefined;
+    if (waiters) for (const w of waiters) w();
+    this.maybeFree(id, o);
+  }
+
+  private maybeFree(id: ObjectId, o: Owned): void {
+    if (o.local > 0 || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
+    o.state = nextObjectState(o.state, { type: "OUT_OF_SCOPE" });
+    this.owned.delete(id);
+    this.fx.trace({ kind: "object.out-of-scope", comp: "owner", obj: id });
+    for (const n of o.nodes) this.fx.send(rayletAddr(n), { type: "FreeObjects", ids: [id] });
+  }
+
+  private statusOf(o: Owned): ObjectStatus | undefined {
+    if (o.state === "PENDING") return undefined;
+    if (o.value) return o.value.ok ? { kind: "inline", payload: o.value.payload } : { kind: "error", error: o.value.error };
+    return { kind: "stored", nodes: o.nodes, size: o.size };
+  }
+
+  /** Answers with an owned object's status once it is ready (raylets and borrowers ask). */
+  private serveStatus(id: ObjectId, reply: (s: ObjectStatus | { kind: "unknown" }) => void): void {
+    const o = this.owned.get(id);
+    if (!o) return reply({ kind: "unknown" });
+    const s = this.statusOf(o);
+    if (s) return reply(s);
+    (o.waiters ??= []).push(() => reply(this.statusOf(o)!));
+  }
+
+  /** Calls back with the status of any ref once it is ready (asking a remote owner if needed). */
+  private whenKnown(ref: RefInfo, cb: (s: ObjectStatus) => void): void {
+    const o = this.owned.get(ref.id);
+    if (o) {
+      const s = this.statusOf(o);
+      if (s) return cb(s);
+      (o.waiters ??= []).push(() => cb(this.statusOf(o)!));
+      return;
+    }
+    if (ref.owner === this.addr) {
+      return cb({ kind: "error", error: { type: "ObjectLostError", message: `object ${ref.id} was already freed` } });
+    }
+    let b = this.borrowed.get(ref.id);
+    if (b?.status) return cb(b.status);
+    if (!b) {
+      b = { waiters: [] };
+      this.borrowed.set(ref.id, b);
+      this.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
+    }
+    b.waiters.push(() => cb(b!.status!));
+  }
+
+  private borrowedStatus(id: ObjectId, status: ObjectStatus): void {
+    const b = this.borrowed.get(id);
+    if (!b) return;
+    b.status = status;
+    const w = b.waiters.splice(0);
+    for (const f of w) f();
+  }
+
+  private readFromStore(refs: readonly RefInfo[], cb: (values: readonly (Payload | ErrorInfo)[]) => void): void {
+    const reqId = this.nextReq++;
+    this.storeReqs.set(reqId, cb);
+    this.fx.send(this.raylet, { type: "StoreGet", reqId, ids: refs.map((r) => ({ id: r.id, owner: r.owner })) });
+  }
+
+  private setGetValue(g: GetCall, i: number, v: Payload | ErrorInfo): void {
+    if (g.values[i] !== undefined) return;
+    g.values[i] = v;
+    if (--g.missing === 0) this.finishGet(g);
+  }
+
+  private finishGet(g: GetCall): void {
+    if (!this.gets.delete(g.callId)) return;
+    if (g.timer) this.fx.cancelTimer(g.timer);
+    for (let i = 0; i < g.refs.length; i++) {
+      const v = g.values[i]!;
+      if ("hash" in v) this.fx.trace({ kind: "object.read", comp: "owner", obj: g.refs[i].id, hash: v.hash, reader: this.addr });
+      else this.fx.trace({ kind: "get.failed", comp: "owner", obj: g.refs[i].id, error: v.type });
+    }
+    this.fx.complete(g.callId, { kind: "values", values: g.values as (Payload | ErrorInfo)[] });
+  }
+
+  private readyRefs(w: WaitCall): ObjectId[] {
+    const out: ObjectId[] = [];
+    for (const r of w.refs) {
+      const o = this.owned.get(r.id);
+      const ready = o ? o.state !== "PENDING" : this.borrowed.get(r.id)?.status !== undefined;
+      if (ready) out.push(r.id);
+    }
+    return out;
+  }
+
+  private checkWait(w: WaitCall): boolean {
+    const ready = this.readyRefs(w);
+    if (ready.length < w.numReturns) return false;
+    this.finishWait(w, ready.slice(0, w.numReturns));
+    return true;
+  }
+
+  private finishWait(w: WaitCall, ready: ObjectId[]): void {
+    if (!this.waits.delete(w.callId)) return;
+    if (w.timer) this.fx.cancelTimer(w.timer);
+    this.fx.complete(w.callId, { kind: "ready", ready } satisfies CallResult);
+  }
+
+  // ================================ submission ================================
+
+  private trackTask(spec: TaskSpec, maxRetries: number): void {
+    const argRefs: ObjectId[] = [];
+    for (const a of spec.args) {
+      if ("ref" in a) {
+        const o = this.owned.get(a.ref);
+        if (o) { o.submitted++; argRefs.push(a.ref); }
+      }
+    }
+    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", missing: 0, retriesLeft: maxRetries, argRefs };
+    this.tasks.set(spec.taskId, t);
+    this.fx.trace({
+      kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId,
+      args: argRefs, actor: spec.actorId, caller: spec.caller, seq: spec.seq,
+    });
+    this.resolveTask(t);
+  }
+
+  /**
+   * Waits until every referenced argument exists. Small values are copied into the spec (the
+   * executing worker then needs nothing from any store); large ones stay refs to be pulled.
+   */
+  private resolveArgs(args: readonly Arg[], done: (resolved: Arg[], error?: ErrorInfo) => void): void {
+    const out = args.slice();
+    let missing = 1;
+    let failed: ErrorInfo | undefined;
+    const settle = () => { if (--missing === 0) done(out, failed); };
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (!("ref" in a)) continue;
+      missing++;
+      this.whenKnown({ id: a.ref, owner: a.owner }, (s) => {
+        if (s.kind === "inline") out[i] = { v: s.payload };
+        else if (s.kind === "error") failed ??= s.error;
+        settle();
+      });
+    }
+    settle();
+  }
+
+  private resolveTask(t: OwnedTask): void {
+    this.resolveArgs(t.spec.args, (resolved, error) => {
+      if (t.state !== "WAITING_FOR_DEPS") return;
+      if (error) {
+        t.state = nextTaskState(t.state, { type: "DEP_FAILED" });
+        return this.finishTask(t, { kind: "error", error, retryable: false });
+      }
+      t.spec = { ...t.spec, args: resolved };
+      t.state = nextTaskState(t.state, { type: "DEPS_READY" });
+      if (t.spec.kind === "actor-task") this.sendActorTask(t);
+      else this.enqueue(t);
+    });
+  }
+
+  private classKey(spec: TaskSpec): string {
+    return `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}`;
+  }
+
+  private enqueue(t: OwnedTask): void {
+    const key = this.classKey(t.spec);
+    let c = this.classes.get(key);
+    if (!c) {
+      c = { key, ready: [], pendingRequests: 0, leases: [] };
+      this.classes.set(key, c);
+    }
+    const idle = c.leases.find((l) => l.busy === undefined);
+    if (idle) return this.push(c, idle, t);
+    c.ready.push(t);
+    this.requestLeases(c);
+  }
+
+  private requestLeases(c: SchedClass): void {
+    while (c.pendingRequests < this.cfg.maxPendingLeases && c.pendingRequests < c.ready.length) {
+      const head = c.ready[c.pendingRequests];
+      c.pendingRequests++;
+      this.sendLeaseRequest(c, head.spec, this.leaseTarget(head.spec), false);
+    }
+  }
+
+  /** Locality: ask the raylet of the node holding most argument bytes; else the local one. */
+  private leaseTarget(spec: TaskSpec): NodeId {
+    if (typeof spec.strategy === "object") return spec.strategy.nodeId;
+    let bytes: Map<NodeId, number> | undefined;
+    for (const a of spec.args) {
+      if (!("ref" in a)) continue;
+      const o = this.owned.get(a.ref);
+      const b = this.borrowed.get(a.ref)?.status;
+      const nodes = o ? o.nodes : b?.kind === "stored" ? b.nodes : [];
+      const size = o ? o.size : b?.kind === "stored" ? b.size : 0;
+      for (const n of nodes) (bytes ??= new Map()).set(n, (bytes.get(n) ?? 0) + size);
+    }
+    return (bytes && localityNode(bytes)) ?? this.cfg.node;
+  }
+
+  private sendLeaseRequest(c: SchedClass, spec: TaskSpec, node: NodeId, grantOrReject: boolean): void {
+    const reqId = this.nextReq++;
+    this.leaseReqs.set(reqId, c);
+    const deps: { id: ObjectId; owner: Addr }[] = [];
+    for (const a of spec.args) if ("ref" in a) deps.push({ id: a.ref, owner: a.owner });
+    this.fx.send(rayletAddr(node), {
+      type: "RequestLease", reqId,
+      req: { resources: spec.resources, strategy: spec.strategy, deps, grantOrReject, taskId: spec.taskId },
+    });
+  }
+
+  private leaseGranted(reqId: number, leaseId: string, worker: Addr): void {
+    const c = this.leaseReqs.get(reqId);
+    if (!c) return this.fx.send(rayletAddr(nodeOf(worker)), { type: "ReturnLease", leaseId, destroyWorker: false });
+    this.leaseReqs.delete(reqId);
+    c.pendingRequests--;
+    const lease: Lease = { leaseId, worker };
+    c.leases.push(lease);
+    const t = c.ready.shift();
+    if (t) this.push(c, lease, t);
+    else this.returnLease(c, lease);
+  }
+
+  private leaseSpillback(reqId: number, node: NodeId): void {
+    const c = this.leaseReqs.get(reqId);
+    if (!c) return;
+    this.leaseReqs.delete(reqId);
+    const head = c.ready[0];
+    if (!head) { c.pendingRequests--; return; }
+    this.sendLeaseRequest(c, head.spec, node, true);
+  }
+
+  private leaseRejected(reqId: number, reason: string): void {
+    const c = this.leaseReqs.get(reqId);
+    if (!c) return;
+    this.leaseReqs.delete(reqId);
+    c.pendingRequests--;
+    // Every task of the class has the same demand: none of them can run anywhere.
+    const error: ErrorInfo = { type: "InfeasibleTaskError", message: `task cannot be scheduled: ${reason}` };
+    for (const t of c.ready.splice(0)) {
+      t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
+      this.finishTask(t, { kind: "error", error, retryable: false });
+    }
+  }
+
+  private push(c: SchedClass, lease: Lease, t: OwnedTask): void {
+    lease.busy = t;
+    t.state = nextTaskState(t.state, { type: "DISPATCHED" });
+    this.fx.send(lease.worker, { type: "PushTask", spec: t.spec });
+    void c;
+  }
+
+  private returnLease(c: SchedClass, lease: Lease): void {
+    c.leases.splice(c.leases.indexOf(lease), 1);
+    this.fx.send(rayletAddr(nodeOf(lease.worker)), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: false });
+  }
+
+  private taskReply(taskId: string, attempt: number, result: TaskResult): void {
+    const t = this.tasks.get(taskId);
+    if (!t || t.spec.attempt !== attempt || t.state !== "RUNNING") return; // stale or duplicate
+    if (t.spec.kind === "actor-task") {
+      this.callerActors.get(t.spec.actorId!)?.inflight.delete(t.spec.seq!);
+    } else {
+      // The lease is free again: run the next queued task of the class on it, or give it back.
+      const c = this.classes.get(this.classKey(t.spec));
+      const lease = c?.leases.find((l) => l.busy === t);
+      if (c && lease) {
+        lease.busy = undefined;
+        const next = c.ready.shift();
+        if (next) this.push(c, lease, next);
+        else this.returnLease(c, lease);
+      }
+    }
+    if (result.kind === "error" && t.retriesLeft !== 0 && (result.retryable || t.spec.retryExceptions)) {
+      if (t.retriesLeft > 0) t.retriesLeft--;
+      t.state = nextTaskState(t.state, { type: "ERRORED", retryable: true });
+      t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+      this.fx.trace({ kind: "task.retry", comp: "owner", task: taskId, attempt: t.spec.attempt, reason: result.error.message });
+      return this.resolveTask(t);
+    }
+    t.state = nextTaskState(t.state, result.kind === "error" ? { type: "ERRORED", retryable: false } : { type: "SUCCEEDED" });
+    this.finishTask(t, result);
+  }
+
+  private finishTask(t: OwnedTask, result: TaskResult): void {
+    this.tasks.delete(t.spec.taskId);
+    const id = t.spec.returnId;
+    const o = this.owned.get(id);
+    if (o && o.state === "PENDING") {
+      if (result.kind === "inline") this.ready(id, o, { ok: true, payload: result.payload }, undefined, result.payload.size, result.payload.hash);
+      else if (result.kind === "stored") this.ready(id, o, undefined, result.node, result.size, result.hash);
+      else {
+        this.fx.trace({ kind: "task.failed", comp: "owner", task: t.spec.taskId, error: result.error.type });
+        this.ready(id, o, { ok: false, error: result.error }, undefined, 0, "");
+      }
+    }
+    for (const r of t.argRefs) {
+      const a = this.owned.get(r);
+      if (a) { a.submitted--; this.maybeFree(r, a); }
+    }
+  }
+
+  // ============================ actors, caller side ============================
+
+  private sendActorTask(t: OwnedTask): void {
+    const a = this.callerActors.get(t.spec.actorId!)!;
+    a.inflight.set(t.spec.seq!, t);
+    if (a.info?.state === "DEAD") return this.failActorTask(t, a.info);
+    if (a.info?.state === "ALIVE" && a.info.address) return this.pushActorTask(t, a.info.address, a);
+    a.unsent.push(t);
+  }
+
+  private pushActorTask(t: OwnedTask, address: Addr, a: CallerActor): void {
+    t.state = nextTaskState(t.state, { type: "DISPATCHED" });
+    // Everything below the lowest unanswered seq is done: the actor may skip ahead to it.
+    let low = t.spec.seq!;
+    for (const s of a.inflight.keys()) if (s < low) low = s;
+    this.fx.send(address, { type: "PushTask", spec: { ...t.spec, minPendingSeq: low } });
+  }
+
+  private failActorTask(t: OwnedTask, info: ActorInfo): void {
+    const a = this.callerActors.get(t.spec.actorId!);
+    a?.inflight.delete(t.spec.seq!);
+    t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
+    const error = info.error ?? { type: "ActorDiedError" as const, message: `actor ${info.actorId} is dead` };
+    this.finishTask(t, { kind: "error", error, retryable: false });
+  }
+
+  private actorUpdate(info: ActorInfo): void {
+    const a = this.callerActors.get(info.actorId);
+    if (!a) return;
+    if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
+    a.info = info;
+    if (info.state === "DEAD") {
+      for (const t of a.unsent.splice(0)) this.failActorTask(t, info);
+      for (const t of [...a.inflight.values()]) if (t.state !== "WAITING_FOR_DEPS") this.failActorTask(t, info);
+    } else if (info.state === "ALIVE" && info.address) {
+      const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
+      for (const t of unsent) this.pushActorTask(t, info.address, a);
+    }
+  }
+
+  // ================================ execution ================================
+
+  private pushTask(from: Addr, spec: TaskSpec): void {
+    const e: Execution = { spec, from, missing: 0 };
+    if (spec.kind === "actor-task") return this.queueActorCall(e);
+    if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: [] };
+    this.current = e;
+    this.prepare(e);
+  }
+
+  private queueActorCall(e: Execution): void {
+    const h = this.actor;
+    if (!h || h.actorId !== e.spec.actorId) {
+      const error: ErrorInfo = { type: "ActorDiedError", message: `worker ${this.addr} does not host actor ${e.spec.actorId}` };
+      return this.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false } });
+    }
+    const caller = e.spec.caller!;
+    const expected = Math.max(h.expected.get(caller) ?? 0, e.spec.minPendingSeq ?? 0);
+    h.expected.set(caller, expected);
+    if (e.spec.seq! < expected) return; // a duplicate of a call already run
+    let buf = h.buffered.get(caller);
+    if (!buf) h.buffered.set(caller, (buf = new Map()));
+    buf.set(e.spec.seq!, e);
+    this.releaseInOrder(h, caller);
+  }
+
+  /** Moves a caller's calls that are next in line from the buffer to the run queue. */
+  private releaseInOrder(h: HostedActor, caller: Addr): void {
+    const buf = h.buffered.get(caller)!;
+    let next = h.expected.get(caller)!;
+    for (let e = buf.get(next); e; e = buf.get(next)) {
+      buf.delete(next);
+      h.runnable.push(e);
+      next++;
+    }
+    h.expected.set(caller, next);
+    this.runActor(h);
+  }
+
+  private runActor(h: HostedActor): void {
+    if (h.running || this.current) return;
+    const e = h.runnable.shift();
+    if (!e) return;
+    h.running = e;
+    this.prepare(e);
+  }
+
+  /** Gathers the function's source and the argument values, then asks the host to run it. */
+  private prepare(e: Execution): void {
+    const fnId = e.spec.kind === "actor-task" ? undefined : e.spec.fn;
+    if (fnId !== undefined) {
+      const fn = this.fnCache.get(fnId);
+      if (fn) e.fn = fn;
+      else {
+        e.missing++;
+        const w = this.fnWaiters.get(fnId);
+        if (w) w.push(e);
+        else {
+          this.fnWaiters.set(fnId, [e]);
+          this.fx.send(this.cfg.gcs, { type: "GetFunction", id: fnId });
+        }
+      }
+    }
+    const args: Payload[] = new Array(e.spec.args.length);
+    e.args = args;
+    const refs: RefInfo[] = [];
+    const at: number[] = [];
+    e.spec.args.forEach((a, i) => {
+      if ("v" in a) args[i] = a.v;
+      else { refs.push({ id: a.ref, owner: a.owner }); at.push(i); }
+    });
+    if (refs.length > 0) {
+      e.missing++;
+      this.readFromStore(refs, (vals) => {
+        vals.forEach((v, k) => {
+          if ("hash" in v) {
+            args[at[k]] = v;
+            this.fx.trace({ kind: "object.read", comp: "worker", obj: refs[k].id, hash: v.hash, reader: this.addr });
+          } else e.failed ??= v;
+        });
+        this.prepared(e);
+      });
+    }
+    if (e.missing === 0) this.execute(e);
+  }
+
+  private prepared(e: Execution): void {
+    if (--e.missing === 0) this.execute(e);
+  }
+
+  private functionArrived(fn: FunctionDescriptor): void {
+    this.fnCache.set(fn.id, fn);
+    const w = this.fnWaiters.get(fn.id) ?? [];
+    this.fnWaiters.delete(fn.id);
+    for (const e of w) { e.fn = fn; this.prepared(e); }
+  }
+
+  private execute(e: Execution): void {
+    const s = e.spec;
+    if (e.failed) return this.reply(e, { kind: "error", error: e.failed, retryable: true });
+    const fn = e.fn ?? { id: s.fn, name: s.name, kind: "class", source: "" };
+    this.fx.trace({
+      kind: "task.started", comp: "worker", task: s.taskId, worker: this.addr, attempt: s.attempt,
+      actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined,
+    });
+    this.fx.execute(s, fn, e.args!);
+  }
+
+  /** The host finished running `taskId` (attempt `attempt`). */
+  taskDone(taskId: string, attempt: number, out: Outcome): void {
+    const e = this.current?.spec.taskId === taskId && this.current.spec.attempt === attempt ? this.current
+      : this.actor?.running?.spec.taskId === taskId ? this.actor.running : undefined;
+    if (!e) return;
+    this.fx.trace({
+      kind: "task.finished", comp: "worker", task: taskId, worker: this.addr, attempt, ok: out.ok,
+      hash: out.ok ? out.payload.hash : "", error: out.ok ? undefined : out.error.message,
+    });
+    if (!out.ok) return this.reply(e, { kind: "error", error: out.error, retryable: false });
+    const p = out.payload;
+    if (p.size <= this.cfg.maxInlineBytes || e.spec.kind === "actor-create") return this.reply(e, { kind: "inline", payload: p });
+    // Large results go to the local store as the primary copy; the owner learns where.
+    const reqId = this.nextReq++;
+    this.putReqs.set(reqId, (error) => {
+      this.reply(e, error ? { kind: "error", error, retryable: false } : { kind: "stored", node: this.cfg.node, size: p.size, hash: p.hash });
+    });
+    this.fx.send(this.raylet, { type: "StorePut", reqId, id: e.spec.returnId, payload: p, owner: e.spec.owner });
+  }
+
+  private reply(e: Execution, result: TaskResult): void {
+    this.fx.send(e.spec.owner, { type: "TaskReply", taskId: e.spec.taskId, attempt: e.spec.attempt, result });
+    if (this.current === e) this.current = undefined;
+    const h = this.actor;
+    if (h && h.running === e) h.running = undefined;
+    if (h) this.runActor(h);
+  }
+}
+

@@ -1,0 +1,55 @@
+// The effect port: the only way a model touches the world. A model calls these to *ask* for
+// an effect; the host decides what it means (an event in the simulator's queue, a real timer,
+// a gRPC call). Hosts never call back into a model from inside one of these calls: every
+// consequence arrives later as a fresh input, so a model is never re-entered mid-step.
+
+import type { Msg } from "./messages.ts";
+import type { TraceBody } from "../../spec/trace.ts";
+import type { Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, TaskSpec } from "./types.ts";
+
+/** Inputs that the environment supplies instead of the model reading clocks or RNGs. */
+export interface Env {
+  /** Current time in ms (virtual in the simulator). */
+  now(): number;
+  /** A uniform number in [0, 1) from the host's seeded stream. */
+  random(): number;
+}
+
+export interface Effects extends Env {
+  send(to: Addr, msg: Msg): void;
+  /**
+   * Arms (or re-arms) the named timer; the model's `fire(key)` is called when it expires.
+   * `periodic` marks housekeeping (heartbeats, health checks) that is not pending work, so a
+   * simulator can tell a quiet cluster from a busy one.
+   */
+  setTimer(key: string, delayMs: number, periodic?: boolean): void;
+  cancelTimer(key: string): void;
+  trace(body: TraceBody): void;
+}
+
+/** Effects a raylet needs beyond the common ones. */
+export interface RayletEffects extends Effects {
+  startWorker(worker: Addr): void;
+  killWorker(worker: Addr): void;
+  /** Write a primary copy to external storage; the host answers with `Raylet.spilled`. */
+  spill(id: ObjectId, payload: Payload): void;
+  /** Read a spilled copy back; the host answers with `Raylet.restored`. */
+  restore(id: ObjectId): void;
+  /** Drop a spilled copy from external storage. */
+  deleteSpilled(id: ObjectId): void;
+}
+
+/** Effects a core worker (driver or worker) needs beyond the common ones. */
+export interface WorkerEffects extends Effects {
+  /** Run user code; the host answers with `CoreWorker.taskDone`. Args are already local. */
+  execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void;
+  /** Resolve an API call the host is waiting on (get, wait, put, getActor …). */
+  complete(callId: number, result: CallResult): void;
+}
+
+export type CallResult =
+  | { readonly kind: "values"; readonly values: readonly (Payload | ErrorInfo)[] }
+  | { readonly kind: "ready"; readonly ready: readonly ObjectId[] }
+  | { readonly kind: "put"; readonly id: ObjectId }
+  | { readonly kind: "actor"; readonly info?: import("./types.ts").ActorInfo }
+  | { readonly kind: "error"; readonly error: ErrorInfo };

@@ -1,0 +1,79 @@
+// Every message that crosses between components. One union, so a transport (the simulated
+// network, the in-process queue, gRPC) carries exactly these and nothing else.
+
+import type { ResourceSet } from "./resources.ts";
+import type {
+  ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, NodeId,
+  NodeView, ObjectId, Payload, SchedulingStrategy, TaskId, TaskSpec,
+} from "./types.ts";
+
+/** What a raylet needs to place a lease: the demand and where its arguments live. */
+export interface LeaseRequest {
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  /** Arguments that live in object stores and must be local before the lease is granted. */
+  readonly deps: readonly { readonly id: ObjectId; readonly owner: Addr }[];
+  /** Set when the lease will host an actor for its lifetime. */
+  readonly actorId?: ActorId;
+  /** A spilled-back request must be granted where it lands (never spilled again). */
+  readonly grantOrReject: boolean;
+  /** For traces. */
+  readonly taskId: TaskId;
+}
+
+export type TaskResult =
+  | { readonly kind: "inline"; readonly payload: Payload }
+  | { readonly kind: "stored"; readonly node: NodeId; readonly size: number; readonly hash: string }
+  | { readonly kind: "error"; readonly error: ErrorInfo; readonly retryable: boolean };
+
+export type ObjectStatus =
+  | { readonly kind: "inline"; readonly payload: Payload }
+  | { readonly kind: "stored"; readonly nodes: readonly NodeId[]; readonly size: number }
+  | { readonly kind: "error"; readonly error: ErrorInfo };
+
+export type Msg =
+  // owner (or GCS, for actors) ⇄ raylet: worker leases
+  | { type: "RequestLease"; reqId: number; req: LeaseRequest }
+  | { type: "LeaseGranted"; reqId: number; leaseId: string; worker: Addr }
+  | { type: "LeaseSpillback"; reqId: number; node: NodeId }
+  | { type: "LeaseRejected"; reqId: number; reason: string; infeasible: boolean }
+  | { type: "ReturnLease"; leaseId: string; destroyWorker: boolean }
+  // owner → worker: run a task on a leased worker; worker → owner: its result
+  | { type: "PushTask"; spec: TaskSpec }
+  | { type: "TaskReply"; taskId: TaskId; attempt: number; result: TaskResult }
+  // worker ⇄ its raylet
+  | { type: "RegisterWorker"; worker: Addr }
+  | { type: "StorePut"; reqId: number; id: ObjectId; payload: Payload; owner: Addr }
+  | { type: "StorePutReply"; reqId: number; id: ObjectId; error?: ErrorInfo }
+  | { type: "StoreGet"; reqId: number; ids: readonly { readonly id: ObjectId; readonly owner: Addr }[] }
+  | { type: "StoreGetReply"; reqId: number; values: readonly (Payload | ErrorInfo)[] }
+  // raylet ⇄ owner: the owner is the object directory for what it owns
+  | { type: "GetLocations"; id: ObjectId }
+  | { type: "Locations"; id: ObjectId; status: ObjectStatus | { readonly kind: "unknown" } }
+  | { type: "AddLocation"; id: ObjectId; node: NodeId }
+  | { type: "RemoveLocation"; id: ObjectId; node: NodeId }
+  | { type: "FreeObjects"; ids: readonly ObjectId[] }
+  // raylet ⇄ raylet: object transfer, chunked
+  | { type: "Pull"; id: ObjectId }
+  | { type: "Chunk"; id: ObjectId; index: number; total: number; size: number; payload?: Payload }
+  | { type: "PullFailed"; id: ObjectId }
+  // a borrower ⇄ the owner of an object it holds a ref to
+  | { type: "GetStatus"; id: ObjectId }
+  | { type: "Status"; id: ObjectId; status: ObjectStatus }
+  // raylet ⇄ GCS: membership, health and the cluster resource view
+  | { type: "RegisterNode"; node: NodeId; resources: ResourceSet }
+  | { type: "NodeRegistered"; head: NodeId }
+  | { type: "Heartbeat"; node: NodeId; available: ResourceSet }
+  | { type: "ClusterView"; nodes: readonly NodeView[] }
+  // owner ⇄ GCS: function table, actors
+  | { type: "RegisterFunction"; fn: FunctionDescriptor }
+  | { type: "GetFunction"; id: FunctionId }
+  | { type: "Function"; fn: FunctionDescriptor }
+  | { type: "CreateActor"; spec: ActorSpec }
+  | { type: "ActorUpdate"; info: ActorInfo }
+  | { type: "SubscribeActor"; actorId: ActorId }
+  | { type: "GetNamedActor"; reqId: number; name: string }
+  | { type: "NamedActor"; reqId: number; info?: ActorInfo }
+  | { type: "KillActor"; actorId: ActorId };
+
+export type MsgType = Msg["type"];

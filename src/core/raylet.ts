@@ -1,0 +1,473 @@
+// The raylet: one per node. Registers with the GCS and heartbeats; accounts the node's
+// resources; grants worker leases from its local queue or spills them back to a better node;
+// runs the worker pool; stages task arguments (the dependency manager); and moves objects
+// between nodes in chunks (the object manager) around the node's object store.
+
+import type { RayletEffects } from "./effects.ts";
+import { nextWorkerState, type WorkerState } from "./lifecycle/worker.ts";
+import type { LeaseRequest, Msg } from "./messages.ts";
+import { ObjectStore } from "./object-store.ts";
+import { add, fits, subtract, type ResourceSet } from "./resources.ts";
+import { place } from "./scheduler.ts";
+import {
+  nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type NodeView, type ObjectId, type Payload,
+} from "./types.ts";
+
+export interface RayletConfig {
+  readonly node: NodeId;
+  readonly gcs: Addr;
+  readonly resources: ResourceSet;
+  readonly storeCapacity: number;
+  readonly heartbeatMs: number;
+  /** Bytes per object-transfer chunk. */
+  readonly chunkBytes: number;
+  /** How long a put may wait for space before failing with ObjectStoreFullError. */
+  readonly storeFullTimeoutMs: number;
+}
+
+interface Worker {
+  state: WorkerState;
+  lease?: string;
+}
+
+interface QueuedLease {
+  readonly from: Addr;
+  readonly reqId: number;
+  readonly req: LeaseRequest;
+  /** Dependencies still being fetched to this node. */
+  missing: number;
+}
+
+interface Lease {
+  readonly worker: Addr;
+  readonly resources: ResourceSet;
+  readonly deps: readonly ObjectId[];
+}
+
+/** Someone on this node waiting for objects to be local: a queued lease or a worker's get. */
+type Waiter = { readonly kind: "lease"; readonly q: QueuedLease } | { readonly kind: "get"; readonly get: PendingGet };
+
+interface PendingGet {
+  readonly from: Addr;
+  readonly reqId: number;
+  readonly ids: readonly ObjectId[];
+  readonly values: (Payload | ErrorInfo | undefined)[];
+  missing: number;
+}
+
+interface Pull {
+  readonly owner: Addr;
+  readonly waiters: Waiter[];
+  /** Times the pull has asked the owner for locations. */
+  tries: number;
+  from?: NodeId;
+  received: number;
+}
+
+interface PendingPut {
+  readonly from: Addr;
+  readonly reqId: number;
+  readonly id: ObjectId;
+  readonly payload: Payload;
+  readonly owner: Addr;
+  readonly deadline: number;
+}
+
+const PULL_TRIES = 5;
+const PULL_RETRY_MS = 50;
+
+export class Raylet {
+  readonly store: ObjectStore;
+  private available: ResourceSet;
+  private registered = false;
+  private view: NodeView[] = [];
+  private spreadCursor = 0;
+  private nextLease = 1;
+  private nextWorker = 1;
+  readonly workers = new Map<Addr, Worker>();
+  private readonly idle: Addr[] = [];
+  /** Granted leases waiting for a worker process to start. */
+  private readonly awaitingWorker: { q: QueuedLease; leaseId: string }[] = [];
+  private startingWorkers = 0;
+  readonly leases = new Map<string, Lease>();
+  /** Lease requests placed here, in arrival order. */
+  private queue: QueuedLease[] = [];
+  private readonly pulls = new Map<ObjectId, Pull>();
+  /** Owner of every object this store holds, to tell it about evictions. */
+  private readonly owners = new Map<ObjectId, Addr>();
+  private readonly restoring = new Map<ObjectId, Waiter[]>();
+  private puts: PendingPut[] = [];
+
+  constructor(readonly addr: Addr, private readonly cfg: RayletConfig, private readonly fx: RayletEffects) {
+    this.store = new ObjectStore(cfg.storeCapacity);
+    this.available = cfg.resources;
+  }
+
+  get node(): NodeId { return this.cfg.node; }
+  get availableResources(): ResourceSet { return this.available; }
+
+  start(): void {
+    this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, resources: this.cfg.resources });
+  }
+
+  fire(key: string): void {
+    if (key === "heartbeat") {
+      this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available });
+      this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
+    } else if (key === "puts") {
+      this.retryPuts();
+    } else if (key.startsWith("pull:")) {
+      const id = key.slice(5);
+      const p = this.pulls.get(id);
+      if (p) this.fx.send(p.owner, { type: "GetLocations", id });
+    }
+  }
+
+  receive(from: Addr, m: Msg): void {
+    switch (m.type) {
+      case "NodeRegistered":
+        if (!this.registered) {
+          this.registered = true;
+          this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
+        }
+        return;
+      case "ClusterView": return this.updateView(m.nodes);
+      case "RequestLease": return this.requestLease(from, m.reqId, m.req);
+      case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
+      case "RegisterWorker": return this.workerRegistered(m.worker);
+      case "StorePut": return this.storePut({ from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, deadline: this.fx.now() + this.cfg.storeFullTimeoutMs });
+      case "StoreGet": return this.storeGet(from, m.reqId, m.ids);
+      case "Locations": return this.locations(m.id, m.status);
+      case "Pull": return this.servePull(from, m.id);
+      case "Chunk": return this.chunk(from, m.id, m.index, m.total, m.payload);
+      case "PullFailed": return this.pullFailed(m.id);
+      case "FreeObjects": return this.freeObjects(m.ids);
+      default:
+        return;
+    }
+  }
+
+  // ---- resources and placement -------------------------------------------------------------
+
+  /** The cluster as this raylet sees it: the GCS's view, with its own row exact. */
+  private clusterView(): NodeView[] {
+    const self: NodeView = { node: this.cfg.node, total: this.cfg.resources, available: this.available, alive: true };
+    if (this.view.length === 0) return [self];
+    return this.view.map((v) => (v.node === this.cfg.node ? self : v));
+  }
+
+  private updateView(nodes: readonly NodeView[]): void {
+    this.view = nodes as NodeView[];
+    // Requests queued here that cannot start now may run elsewhere now: spill them back.
+    if (this.queue.length === 0) return;
+    const keep: QueuedLease[] = [];
+    for (const q of this.queue) {
+      if (q.req.grantOrReject || q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
+      const target = this.decide(q.req);
+      if (target.kind === "node" && target.node !== this.cfg.node) {
+        this.releaseDeps(q);
+        this.spill(q, target.node);
+      } else keep.push(q);
+    }
+    this.queue = keep;
+  }
+
+  private decide(req: LeaseRequest) {
+    const p = place({
+      resources: req.resources, strategy: req.strategy, local: this.cfg.node, nodes: this.clusterView(),
+      random: () => this.fx.random(), spreadCursor: this.spreadCursor,
+    });
+    this.spreadCursor = p.spreadCursor;
+    return p;
+  }
+
+  private spill(q: QueuedLease, node: NodeId): void {
+    this.fx.trace({ kind: "task.spillback", comp: "raylet", task: q.req.taskId, to: node });
+    this.fx.send(q.from, { type: "LeaseSpillback", reqId: q.reqId, node });
+  }
+
+  private requestLease(from: Addr, reqId: number, req: LeaseRequest): void {
+    const q: QueuedLease = { from, reqId, req, missing: 0 };
+    if (!fits(req.resources, this.cfg.resources) && req.grantOrReject) {
+      const reason = `node ${this.cfg.node} does not have ${JSON.stringify(req.resources)}`;
+      this.fx.send(from, { type: "LeaseRejected", reqId, reason, infeasible: true });
+      return;
+    }
+    if (!req.grantOrReject) {
+      const p = this.decide(req);
+      if (p.kind === "infeasible") {
+        this.fx.send(from, { type: "LeaseRejected", reqId, reason: p.reason, infeasible: true });
+        return;
+      }
+      if (p.node !== this.cfg.node) return this.spill(q, p.node);
+    }
+    this.queue.push(q);
+    for (const d of req.deps) {
+      if (this.store.has(d.id)) { this.store.pin(d.id); continue; }
+      q.missing++;
+      this.fetch(d.id, d.owner, { kind: "lease", q });
+    }
+    this.dispatch();
+  }
+
+  /** Grants every queued lease whose arguments are local and whose resources are free. */
+  private dispatch(): void {
+    if (this.queue.length === 0) return;
+    const keep: QueuedLease[] = [];
+    for (const q of this.queue) {
+      if (q.missing > 0 || !fits(q.req.resources, this.available)) { keep.push(q); continue; }
+      this.available = subtract(this.available, q.req.resources);
+      const leaseId = `${this.cfg.node}:L${this.nextLease++}`;
+      const worker = this.idle.pop();
+      if (worker !== undefined) this.grant(q, leaseId, worker);
+      else {
+        this.awaitingWorker.push({ q, leaseId });
+        this.startWorker();
+      }
+    }
+    this.queue = keep;
+  }
+
+  private grant(q: QueuedLease, leaseId: string, worker: Addr): void {
+    const w = this.workers.get(worker)!;
+    w.state = nextWorkerState(w.state, { type: "LEASED" });
+    if (q.req.actorId !== undefined) w.state = nextWorkerState(w.state, { type: "BECAME_ACTOR" });
+    w.lease = leaseId;
+    this.leases.set(leaseId, { worker, resources: q.req.resources, deps: q.req.deps.map((d) => d.id) });
+    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources });
+    this.fx.send(q.from, { type: "LeaseGranted", reqId: q.reqId, leaseId, worker });
+  }
+
+  private returnLease(leaseId: string, destroyWorker: boolean): void {
+    const l = this.leases.get(leaseId);
+    if (!l) return; // returned twice (a duplicated message): the first return counted
+    this.leases.delete(leaseId);
+    this.available = add(this.available, l.resources);
+    for (const d of l.deps) this.store.unpin(d);
+    this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: leaseId, worker: l.worker, resources: l.resources });
+    const w = this.workers.get(l.worker);
+    if (w) {
+      w.lease = undefined;
+      if (destroyWorker || w.state === "ACTOR") {
+        w.state = nextWorkerState(w.state, { type: "EXITED" });
+        this.workers.delete(l.worker);
+        this.fx.killWorker(l.worker);
+      } else {
+        w.state = nextWorkerState(w.state, { type: "RETURNED" });
+        this.idle.push(l.worker);
+      }
+    }
+    this.dispatch();
+  }
+
+  // ---- worker pool -------------------------------------------------------------------------
+
+  private startWorker(): void {
+    const worker = `${this.cfg.node}/w${this.nextWorker++}`;
+    this.workers.set(worker, { state: "STARTING" });
+    this.startingWorkers++;
+    this.fx.startWorker(worker);
+  }
+
+  private workerRegistered(worker: Addr): void {
+    const w = this.workers.get(worker);
+    if (!w || w.state !== "STARTING") return;
+    this.startingWorkers--;
+    w.state = nextWorkerState(w.state, { type: "REGISTERED" });
+    const next = this.awaitingWorker.shift();
+    if (next) this.grant(next.q, next.leaseId, worker);
+    else this.idle.push(worker);
+  }
+
+  // ---- the object store and its clients ------------------------------------------------------
+
+  private storePut(p: PendingPut): void {
+    if (this.tryPut(p)) return;
+    // Back-pressure: hold the put until frees make room, or until its deadline.
+    this.puts.push(p);
+    this.fx.setTimer("puts", Math.max(1, p.deadline - this.fx.now()));
+  }
+
+  private tryPut(p: PendingPut): boolean {
+    const r = this.store.put(p.id, p.payload, true);
+    if (!r.ok) return false;
+    this.owners.set(p.id, p.owner);
+    this.applyEvictions(r.evicted, r.spilled);
+    this.fx.trace({ kind: "object.created", comp: "store", obj: p.id, size: p.payload.size, hash: p.payload.hash, where: "store", primary: true });
+    this.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id });
+    return true;
+  }
+
+  private retryPuts(): void {
+    const waiting = this.puts;
+    this.puts = [];
+    const now = this.fx.now();
+    for (const p of waiting) {
+      if (this.tryPut(p)) continue;
+      if (now >= p.deadline) {
+        const error: ErrorInfo = { type: "ObjectStoreFullError", message: `object store on ${this.cfg.node} is full: ${this.store.usedBytes} of ${this.store.capacity} bytes are in use and cannot be evicted or spilled; cannot fit ${p.payload.size} bytes` };
+        this.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id, error });
+      } else this.puts.push(p);
+    }
+    if (this.puts.length > 0) {
+      let next = Infinity;
+      for (const p of this.puts) next = Math.min(next, p.deadline);
+      this.fx.setTimer("puts", Math.max(1, next - now));
+    }
+  }
+
+  private applyEvictions(evicted: readonly ObjectId[], spilled: readonly [ObjectId, Payload][]): void {
+    for (const id of evicted) {
+      this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "evicted" });
+      const owner = this.owners.get(id);
+      this.owners.delete(id);
+      if (owner) this.fx.send(owner, { type: "RemoveLocation", id, node: this.cfg.node });
+    }
+    for (const [id, payload] of spilled) {
+      this.fx.trace({ kind: "object.spilled", comp: "store", obj: id });
+      this.fx.spill(id, payload);
+    }
+  }
+
+  private storeGet(from: Addr, reqId: number, ids: readonly { id: ObjectId; owner: Addr }[]): void {
+    const get: PendingGet = { from, reqId, ids: ids.map((x) => x.id), values: new Array(ids.length), missing: 0 };
+    for (let i = 0; i < ids.length; i++) {
+      const v = this.store.read(ids[i].id);
+      if (v) { get.values[i] = v; continue; }
+      get.missing++;
+      this.fetch(ids[i].id, ids[i].owner, { kind: "get", get });
+    }
+    if (get.missing === 0) this.fx.send(from, { type: "StoreGetReply", reqId, values: get.values as (Payload | ErrorInfo)[] });
+  }
+
+  /** Makes `id` local: restore it if spilled here, else pull it from a node that has it. */
+  private fetch(id: ObjectId, owner: Addr, w: Waiter): void {
+    if (this.store.isSpilled(id)) {
+      const r = this.restoring.get(id);
+      if (r) r.push(w);
+      else {
+        this.restoring.set(id, [w]);
+        this.fx.trace({ kind: "object.restored", comp: "store", obj: id });
+        this.fx.restore(id);
+      }
+      return;
+    }
+    const p = this.pulls.get(id);
+    if (p) { p.waiters.push(w); return; }
+    this.pulls.set(id, { owner, waiters: [w], tries: 1, received: 0 });
+    this.fx.send(owner, { type: "GetLocations", id });
+  }
+
+  /** The host read a spilled copy back. */
+  restored(id: ObjectId, payload: Payload): void {
+    const waiters = this.restoring.get(id) ?? [];
+    this.restoring.delete(id);
+    if (!this.store.isSpilled(id)) return; // freed meanwhile
+    // Bring it back into memory if it fits; a copy larger than memory is served from storage.
+    const spilledEntry = this.store.spilledCopies.get(id)!;
+    this.store.spilledCopies.delete(id);
+    const r = this.store.put(id, payload, true);
+    if (r.ok && this.store.has(id)) {
+      this.fx.deleteSpilled(id);
+      this.applyEvictions(r.evicted, r.spilled);
+    } else if (!this.store.isSpilled(id)) this.store.spilledCopies.set(id, spilledEntry);
+    this.satisfy(id, payload, waiters);
+  }
+
+  private satisfy(id: ObjectId, v: Payload | ErrorInfo, waiters: readonly Waiter[]): void {
+    for (const w of waiters) {
+      if (w.kind === "lease") {
+        if ("hash" in v) this.store.pin(id);
+        if (--w.q.missing === 0) this.dispatch();
+      } else {
+        const g = w.get;
+        const i = g.ids.indexOf(id);
+        for (let j = i; j < g.ids.length; j++) {
+          if (g.ids[j] === id && g.values[j] === undefined) { g.values[j] = v; g.missing--; }
+        }
+        if (g.missing === 0) this.fx.send(g.from, { type: "StoreGetReply", reqId: g.reqId, values: g.values as (Payload | ErrorInfo)[] });
+      }
+    }
+  }
+
+  private locations(id: ObjectId, status: import("./messages.ts").ObjectStatus | { kind: "unknown" }): void {
+    const p = this.pulls.get(id);
+    if (!p) return;
+    if (status.kind === "inline") return this.finishPull(id, status.payload);
+    if (status.kind === "error") return this.finishPull(id, status.error);
+    if (status.kind === "stored") {
+      const others = status.nodes.filter((n) => n !== this.cfg.node);
+      if (others.length > 0) {
+        p.from = others[Math.floor(this.fx.random() * others.length)];
+        p.received = 0;
+        this.fx.send(rayletAddr(p.from), { type: "Pull", id });
+        return;
+      }
+    }
+    this.pullFailed(id);
+  }
+
+  private pullFailed(id: ObjectId): void {
+    const p = this.pulls.get(id);
+    if (!p) return;
+    if (p.tries >= PULL_TRIES) {
+      return this.finishPull(id, { type: "ObjectLostError", message: `object ${id} could not be fetched to ${this.cfg.node}: no live copy was found after ${p.tries} tries` });
+    }
+    p.tries++;
+    p.from = undefined;
+    this.fx.setTimer(`pull:${id}`, PULL_RETRY_MS);
+  }
+
+  private servePull(from: Addr, id: ObjectId): void {
+    const payload = this.store.read(id);
+    if (!payload) return this.fx.send(from, { type: "PullFailed", id });
+    const total = Math.max(1, Math.ceil(payload.size / this.cfg.chunkBytes));
+    for (let i = 0; i < total; i++) {
+      const size = i < total - 1 ? this.cfg.chunkBytes : payload.size - this.cfg.chunkBytes * (total - 1);
+      this.fx.send(from, { type: "Chunk", id, index: i, total, size, payload: i === total - 1 ? payload : undefined });
+    }
+  }
+
+  private chunk(from: Addr, id: ObjectId, index: number, total: number, payload: Payload | undefined): void {
+    const p = this.pulls.get(id);
+    if (!p || p.from !== nodeOf(from)) return; // stale chunks of an abandoned transfer
+    p.received++;
+    if (p.received < total || !payload) return;
+    void index;
+    const r = this.store.put(id, payload, false);
+    if (r.ok) {
+      this.owners.set(id, p.owner);
+      this.applyEvictions(r.evicted, r.spilled);
+      this.fx.trace({ kind: "object.created", comp: "store", obj: id, size: payload.size, hash: payload.hash, where: "store", primary: false });
+      this.fx.trace({ kind: "object.transferred", comp: "raylet", obj: id, from: p.from!, size: payload.size });
+      this.fx.send(p.owner, { type: "AddLocation", id, node: this.cfg.node });
+    }
+    this.finishPull(id, payload);
+  }
+
+  private finishPull(id: ObjectId, v: Payload | ErrorInfo): void {
+    const p = this.pulls.get(id);
+    if (!p) return;
+    this.pulls.delete(id);
+    this.fx.cancelTimer(`pull:${id}`);
+    this.satisfy(id, v, p.waiters);
+  }
+
+  private releaseDeps(q: QueuedLease): void {
+    for (const d of q.req.deps) this.store.unpin(d.id);
+  }
+
+  private freeObjects(ids: readonly ObjectId[]): void {
+    let freed = false;
+    for (const id of ids) {
+      this.owners.delete(id);
+      const r = this.store.delete(id);
+      if (r.spilled) this.fx.deleteSpilled(id);
+      if (r.inMemory || r.spilled) {
+        freed = true;
+        this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "freed" });
+      }
+    }
+    if (freed && this.puts.length > 0) this.retryPuts();
+  }
+}

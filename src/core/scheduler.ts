@@ -1,0 +1,106 @@
+// Scheduling policies: pure functions from a demand and a cluster view to a node. Raylets use
+// them for task leases, the GCS for actor placement. Randomness comes in as an argument.
+
+import { fits, utilization, type ResourceSet } from "./resources.ts";
+import type { NodeId, NodeView, SchedulingStrategy } from "./types.ts";
+
+/** Hybrid policy: pack onto a node until this much of its critical resource is used. */
+export const SPREAD_THRESHOLD = 0.5;
+/** Hybrid policy: choose randomly among this fraction of the best nodes (at least one). */
+export const TOP_K_FRACTION = 0.2;
+
+export type Placement = { readonly kind: "node"; readonly node: NodeId } | { readonly kind: "infeasible"; readonly reason: string };
+
+export interface PlacementInput {
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  /** The deciding raylet's node (ties and "pack locally" favour it). */
+  readonly local: NodeId;
+  /** Every known node, in a stable order. */
+  readonly nodes: readonly NodeView[];
+  readonly random: () => number;
+  /** Round-robin position for SPREAD, owned by the caller. */
+  readonly spreadCursor: number;
+}
+
+export function place(p: PlacementInput): Placement & { spreadCursor: number } {
+  const s = p.strategy;
+  if (typeof s === "object") return { ...nodeAffinity(p, s.nodeId, s.soft), spreadCursor: p.spreadCursor };
+  if (s === "SPREAD") return spread(p);
+  return { ...hybrid(p), spreadCursor: p.spreadCursor };
+}
+
+function feasibleNodes(p: PlacementInput): NodeView[] {
+  const out: NodeView[] = [];
+  for (const n of p.nodes) if (n.alive && fits(p.resources, n.total)) out.push(n);
+  return out;
+}
+
+function infeasible(p: PlacementInput): Placement {
+  return { kind: "infeasible", reason: `no node in the cluster has ${JSON.stringify(p.resources)}` };
+}
+
+/**
+ * Ray's default: keep work on the local node while it is below the spread threshold, then
+ * choose randomly among the least-utilized nodes that can run it now. If none can run it now,
+ * queue it where it is feasible, preferring the local node.
+ */
+export function hybrid(p: PlacementInput): Placement {
+  const feasible = feasibleNodes(p);
+  if (feasible.length === 0) return infeasible(p);
+  const ready = feasible.filter((n) => fits(p.resources, n.available));
+  if (ready.length === 0) {
+    const local = feasible.find((n) => n.node === p.local);
+    if (local) return { kind: "node", node: local.node };
+    return { kind: "node", node: leastUtilized(feasible).node };
+  }
+  const score = (n: NodeView) => {
+    const u = utilization(n.total, n.available);
+    return u < SPREAD_THRESHOLD ? 0 : u;
+  };
+  const local = ready.find((n) => n.node === p.local);
+  if (local && score(local) === 0) return { kind: "node", node: local.node };
+  // Stable sort by score keeps the view's order among equals, so the choice depends only on inputs.
+  const ranked = ready.map((n) => ({ n, s: score(n) })).sort((a, b) => a.s - b.s);
+  const k = Math.max(1, Math.ceil(ranked.length * TOP_K_FRACTION));
+  const top = ranked.slice(0, k);
+  return { kind: "node", node: top[Math.floor(p.random() * top.length)].n.node };
+}
+
+/** Round-robin over the nodes that can run the task now (or, failing that, that ever can). */
+export function spread(p: PlacementInput): Placement & { spreadCursor: number } {
+  const feasible = feasibleNodes(p);
+  if (feasible.length === 0) return { ...infeasible(p), spreadCursor: p.spreadCursor };
+  const ready = feasible.filter((n) => fits(p.resources, n.available));
+  const pool = ready.length > 0 ? ready : feasible;
+  const i = p.spreadCursor % pool.length;
+  return { kind: "node", node: pool[i].node, spreadCursor: p.spreadCursor + 1 };
+}
+
+/** Hard affinity fails when the node is gone; soft affinity falls back to the hybrid policy. */
+export function nodeAffinity(p: PlacementInput, nodeId: NodeId, soft: boolean): Placement {
+  const n = p.nodes.find((x) => x.node === nodeId);
+  if (n && n.alive && fits(p.resources, n.total)) {
+    if (!soft || fits(p.resources, n.available)) return { kind: "node", node: nodeId };
+  }
+  if (soft) return hybrid(p);
+  return { kind: "infeasible", reason: n && n.alive ? `node ${nodeId} does not have ${JSON.stringify(p.resources)}` : `node ${nodeId} is not alive` };
+}
+
+function leastUtilized(nodes: readonly NodeView[]): NodeView {
+  let best = nodes[0];
+  let bu = utilization(best.total, best.available);
+  for (const n of nodes) {
+    const u = utilization(n.total, n.available);
+    if (u < bu) { best = n; bu = u; }
+  }
+  return best;
+}
+
+/** Locality: the node that holds the most bytes of a task's arguments, if any. */
+export function localityNode(bytesByNode: ReadonlyMap<NodeId, number>): NodeId | undefined {
+  let best: NodeId | undefined;
+  let bytes = 0;
+  for (const [node, b] of bytesByNode) if (b > bytes) { best = node; bytes = b; }
+  return best;
+}

@@ -1,0 +1,136 @@
+// The data every model shares: addresses, ids, values, task specs and typed errors.
+// Everything here is plain data so that it can cross a simulated network, a worker thread
+// boundary or a gRPC stream unchanged.
+
+import type { ResourceSet } from "./resources.ts";
+
+/** `${node}/${component}`: "head/gcs", "node-1/raylet", "node-1/w3", "head/driver". */
+export type Addr = string;
+export type NodeId = string;
+export type ObjectId = string;
+export type TaskId = string;
+export type ActorId = string;
+export type FunctionId = string;
+
+/** A task's return object is named after the task, so a caller knows the ref's id at once. */
+export const returnIdOf = (taskId: TaskId): ObjectId => `${taskId}.r`;
+
+export const gcsAddr = (head: NodeId): Addr => `${head}/gcs`;
+export const rayletAddr = (node: NodeId): Addr => `${node}/raylet`;
+export function nodeOf(addr: Addr): NodeId {
+  const i = addr.indexOf("/");
+  return i < 0 ? addr : addr.slice(0, i);
+}
+
+/**
+ * A serialized value as the models see it. The host's codec makes it; models only move it,
+ * count its size and compare its hash. `data` is opaque (bytes, an arena slot, …).
+ */
+export interface Payload {
+  readonly size: number;
+  readonly hash: string;
+  readonly data: unknown;
+  /** Object refs serialized inside this value (they are borrowed by whoever reads it). */
+  readonly refs?: readonly RefInfo[];
+  /** The value holds handles (refs, remote functions, actors) that the reader must revive. */
+  readonly marked?: true;
+}
+
+export interface RefInfo {
+  readonly id: ObjectId;
+  readonly owner: Addr;
+}
+
+export type ErrorType =
+  | "TaskError"
+  | "WorkerCrashedError"
+  | "ObjectLostError"
+  | "OwnerDiedError"
+  | "ActorDiedError"
+  | "GetTimeoutError"
+  | "ObjectStoreFullError"
+  | "InfeasibleTaskError"
+  | "RayError";
+
+export interface ErrorInfo {
+  readonly type: ErrorType;
+  readonly message: string;
+  /** The remote stack, for TaskError. */
+  readonly stack?: string;
+  readonly name?: string;
+}
+
+/** What an object resolves to: a value or the error that stands in for it. */
+export type ObjectValue = { readonly ok: true; readonly payload: Payload } | { readonly ok: false; readonly error: ErrorInfo };
+
+export type SchedulingStrategy =
+  | "DEFAULT"
+  | "SPREAD"
+  | { readonly nodeId: NodeId; readonly soft: boolean };
+
+/** A task argument: a value carried in the spec, or a reference resolved before execution. */
+export type Arg = { readonly v: Payload } | { readonly ref: ObjectId; readonly owner: Addr };
+
+export type TaskKind = "normal" | "actor-create" | "actor-task";
+
+export interface TaskSpec {
+  readonly taskId: TaskId;
+  readonly kind: TaskKind;
+  readonly fn: FunctionId;
+  /** Method name, for actor tasks. */
+  readonly method?: string;
+  readonly name: string;
+  readonly args: readonly Arg[];
+  readonly returnId: ObjectId;
+  readonly owner: Addr;
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean;
+  readonly attempt: number;
+  readonly actorId?: ActorId;
+  /** Per-caller sequence number of an actor task. */
+  readonly seq?: number;
+  readonly caller?: Addr;
+  /** The caller's lowest unanswered seq: every call below it is done, so the actor may skip to it. */
+  readonly minPendingSeq?: number;
+}
+
+export interface ActorSpec {
+  readonly actorId: ActorId;
+  readonly fn: FunctionId;
+  readonly className: string;
+  readonly args: readonly Arg[];
+  readonly owner: Addr;
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  readonly maxRestarts: number;
+  readonly maxTaskRetries: number;
+  readonly name?: string;
+}
+
+/** A function or class exported through the GCS function table, as source. */
+export interface FunctionDescriptor {
+  readonly id: FunctionId;
+  readonly name: string;
+  readonly kind: "function" | "class";
+  readonly source: string;
+}
+
+/** The public, serializable view of an actor. */
+export interface ActorInfo {
+  readonly actorId: ActorId;
+  readonly state: string;
+  readonly address?: Addr;
+  readonly epoch: number;
+  readonly name?: string;
+  readonly owner: Addr;
+  readonly error?: ErrorInfo;
+}
+
+export interface NodeView {
+  readonly node: NodeId;
+  readonly total: ResourceSet;
+  readonly available: ResourceSet;
+  readonly alive: boolean;
+}

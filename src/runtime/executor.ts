@@ -1,0 +1,87 @@
+// Runs user code for one worker: compiles exported source once per function, calls it with
+// decoded arguments, keeps the actor instance a worker hosts, and reports an Outcome.
+// Shared by the simulator and the real hosts so user code sees the same world everywhere.
+
+import type { Outcome } from "../core/core-worker.ts";
+import type { FunctionDescriptor, FunctionId, Payload, TaskSpec } from "../core/types.ts";
+import { fromThrown } from "../api/errors.ts";
+
+export interface Codec {
+  encode(value: unknown): Payload;
+  decode(p: Payload): unknown;
+}
+
+/** tsx/esbuild's keepNames helper appears in shipped source; workers must define it. */
+const __name = (target: unknown, value: string) => Object.defineProperty(target, "name", { value, configurable: true });
+
+export class Executor {
+  private readonly compiled = new Map<FunctionId, any>();
+  private instance?: Record<string, unknown>;
+
+  /** `math` replaces the global Math inside user code (the simulator seeds Math.random). */
+  constructor(private readonly ray: unknown, private readonly codec: Codec, private readonly math: Math = Math) {}
+
+  run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
+    const label = spec.kind === "actor-task" ? `actor method ${spec.method}` : `${spec.kind === "actor-create" ? "actor class" : "remote function"} ${fn.name}`;
+    let result: unknown;
+    try {
+      const values = args.map((a) => this.codec.decode(a));
+      if (spec.kind === "actor-task") {
+        const inst = this.instance;
+        const m = inst?.[spec.method!];
+        if (typeof m !== "function") throw new TypeError(`the actor has no method "${spec.method}"`);
+        result = (m as (...a: unknown[]) => unknown).apply(inst, values);
+      } else {
+        const f = this.compile(fn);
+        if (spec.kind === "actor-create") {
+          this.instance = new f(...values);
+          result = undefined;
+        } else result = f(...values);
+      }
+    } catch (e) {
+      return this.failed(e, label, fn.name);
+    }
+    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
+      return (result as Promise<unknown>).then(
+        (v) => this.succeeded(v, label),
+        (e) => this.failed(e, label, fn.name),
+      );
+    }
+    return this.succeeded(result, label);
+  }
+
+  private succeeded(v: unknown, label: string): Outcome {
+    try {
+      return { ok: true, payload: this.codec.encode(v) };
+    } catch (e) {
+      return { ok: false, error: fromThrown(e, `${label} returned a value that cannot be stored`) };
+    }
+  }
+
+  private failed(e: unknown, label: string, name: string): Outcome {
+    if (e instanceof ReferenceError) {
+      const m = /^(\S+) is not defined/.exec(e.message);
+      if (m) {
+        const err = new ReferenceError(
+          `${name} uses "${m[1]}", which is not defined inside it. Remote functions and classes are shipped to workers ` +
+            `as source, so they must be self-contained (no captured variables): pass "${m[1]}" as an argument or define it inside.`,
+        );
+        err.stack = e.stack;
+        return { ok: false, error: fromThrown(err, label) };
+      }
+    }
+    return { ok: false, error: fromThrown(e, label) };
+  }
+
+  private compile(fn: FunctionDescriptor): any {
+    let f = this.compiled.get(fn.id);
+    if (f) return f;
+    try {
+      f = new Function("ray", "__name", "Math", `"use strict";\nreturn (${fn.source});`)(this.ray, __name, this.math);
+    } catch (e) {
+      throw new SyntaxError(`could not compile ${fn.name} from its source: ${(e as Error).message}`);
+    }
+    this.compiled.set(fn.id, f);
+    return f;
+  }
+}

@@ -1,0 +1,310 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import type { TraceBody, TraceEvent } from "../../spec/trace.ts";
+import { checkTrace, checkers, formatTrace, formatViolations, parseTrace, type Checker, type CheckContext } from "../../spec/index.ts";
+
+// Builds a trace with t = event index; `node` defaults to "n1" (the emitting node).
+type Ev = TraceBody & { node?: string };
+function trace(...bodies: Ev[]): TraceEvent[] {
+  return bodies.map((b, i) => ({ t: i, node: "n1", ...b }) as TraceEvent);
+}
+
+function clean(check: Checker, events: TraceEvent[], ctx: CheckContext = {}) {
+  assert.deepEqual(check(events, ctx), []);
+}
+
+/** Exactly one violation, of `invariant`, mentioning `text`, at event `index`. */
+function one(check: Checker, events: TraceEvent[], invariant: string, text: string, index: number, ctx: CheckContext = {}) {
+  const v = check(events, ctx);
+  assert.equal(v.length, 1, formatViolations(v));
+  assert.equal(v[0].invariant, invariant);
+  assert.ok(v[0].message.includes(text), `"${v[0].message}" should mention "${text}"`);
+  assert.equal(v[0].index, index);
+  assert.equal(v[0].t, events[index].t);
+}
+
+// --- event shorthands ----------------------------------------------------------------------
+const reg = (id: string, resources: Record<string, number>): Ev => ({ kind: "node.registered", comp: "gcs", id, resources, node: "head" });
+const dead = (id: string): Ev => ({ kind: "node.dead", comp: "gcs", id, reason: "heartbeat timeout", node: "head" });
+const grant = (lease: string, node: string, resources: Record<string, number>): Ev => ({ kind: "lease.granted", comp: "raylet", lease, worker: `w-${lease}`, resources, node });
+const ret = (lease: string, node: string, resources: Record<string, number>): Ev => ({ kind: "lease.returned", comp: "raylet", lease, worker: `w-${lease}`, resources, node });
+const stored = (obj: string, node: string, hash = `h-${obj}`): Ev => ({ kind: "object.created", comp: "store", obj, size: 8, hash, where: "store", node });
+const inline = (obj: string, hash = `h-${obj}`): Ev => ({ kind: "object.created", comp: "owner", obj, size: 8, hash, where: "inline" });
+const read = (obj: string, hash = `h-${obj}`): Ev => ({ kind: "object.read", comp: "owner", obj, hash, reader: "driver" });
+const finished = (task: string, attempt: number, hash: string, ok = true): Ev => ({ kind: "task.finished", comp: "worker", task, worker: "w1", attempt, ok, hash });
+const oos = (obj: string): Ev => ({ kind: "object.out-of-scope", comp: "owner", obj });
+const deleted = (obj: string, node: string, reason: "freed" | "evicted" | "node-died" = "freed"): Ev => ({ kind: "object.deleted", comp: "store", obj, reason, node });
+const submit = (actor: string, caller: string, seq: number): Ev => ({ kind: "task.submitted", comp: "owner", task: `${actor}:${caller}:${seq}`, fn: "m", owner: caller, returns: `r-${actor}-${caller}-${seq}`, args: [], actor, caller, seq });
+const start = (actor: string, caller: string, seq: number, epoch?: number): Ev => ({ kind: "task.started", comp: "worker", task: `${actor}:${caller}:${seq}`, worker: "w1", attempt: 1, actor, caller, seq, ...(epoch === undefined ? {} : { epoch }) });
+const actorState = (actor: string, state: string, epoch: number): Ev => ({ kind: "actor.state", comp: "gcs", actor, state, epoch });
+const fault = (f: string): Ev => ({ kind: "fault", comp: "host", fault: f });
+const end = (ok = true): Ev => ({ kind: "program.end", comp: "host", ok });
+const quiet = (): Ev => ({ kind: "cluster.quiet", comp: "host" });
+
+describe("results", () => {
+  const check = checkers.results;
+  const good = trace(
+    { kind: "task.submitted", comp: "owner", task: "t1", fn: "f", owner: "driver", returns: "o1", args: [] },
+    finished("t1", 1, "h-o1"),
+    stored("o1", "n1"),
+    read("o2"), // merged logs may put a read ahead of its creation
+    inline("o2"),
+    read("o1"),
+    stored("o1", "n2"), // a copy
+    finished("t1", 2, "boom", false), // a failed attempt has no result to compare
+    finished("t1", 3, "h-o1"), // lineage re-execution, same bytes
+    stored("o1", "n3"),
+    read("o1"),
+  );
+
+  test("a consistent trace passes, alone and against an identical reference", () => {
+    clean(check, good);
+    clean(check, good, { reference: good });
+  });
+  test("a read whose hash differs from the creation", () => {
+    one(check, trace(inline("o1", "A"), read("o1", "B")), "results", "created with hash A", 1);
+  });
+  test("a re-creation with different bytes", () => {
+    one(check, trace(stored("o1", "n1", "A"), deleted("o1", "n1", "node-died"), stored("o1", "n2", "B")), "results", "re-execution produced different bytes", 2);
+  });
+  test("a read of an object never created", () => {
+    one(check, trace(inline("o1"), read("o2")), "results", "never created", 1);
+  });
+  test("a result that differs from the fault-free run, reported once per object", () => {
+    const reference = trace(inline("o1", "A"), read("o1", "A"));
+    one(check, trace(inline("o1", "B"), read("o1", "B"), read("o1", "B")), "results", "fault-free run read A", 1, { reference });
+  });
+  test("objects read in only one of the two runs are not compared", () => {
+    clean(check, trace(inline("o1", "B"), read("o1", "B")), { reference: trace(inline("o1", "A")) });
+  });
+  test("two successful attempts of a task with different results", () => {
+    one(check, trace(finished("t1", 1, "A"), finished("t1", 2, "B")), "results", "attempt 2 returned hash B but attempt 1 returned A", 1);
+  });
+});
+
+describe("resources", () => {
+  const check = checkers.resources;
+
+  test("grants within capacity, returns, a node death and a restart pass", () => {
+    clean(check, trace(
+      reg("n1", { CPU: 2, GPU: 1 }),
+      grant("L1", "n1", { CPU: 1, GPU: 1 }),
+      grant("L2", "n1", { CPU: 1 }),
+      ret("L1", "n1", { CPU: 1, GPU: 1 }),
+      grant("L3", "n1", { CPU: 1, GPU: 1 }), // fits only because L1 came back
+      dead("n1"),
+      reg("n1", { CPU: 2, GPU: 1 }),
+      grant("L4", "n1", { CPU: 2, GPU: 1 }), // fits only because the death dropped L2 and L3
+      ret("L2", "n1", { CPU: 1 }), // a lease of the dead incarnation, reported late
+    ));
+  });
+  test("a late return from a dead incarnation does not free the new one's capacity", () => {
+    one(check, trace(
+      reg("n1", { CPU: 1 }),
+      grant("L1", "n1", { CPU: 1 }),
+      dead("n1"),
+      reg("n1", { CPU: 1 }),
+      grant("L2", "n1", { CPU: 1 }),
+      ret("L1", "n1", { CPU: 1 }),
+      grant("L3", "n1", { CPU: 1 }),
+    ), "resources", "CPU in use 2 > capacity 1", 6);
+  });
+  test("float rounding at exactly full capacity is not a violation", () => {
+    clean(check, trace(reg("n1", { CPU: 0.3 }), grant("L1", "n1", { CPU: 0.1 }), grant("L2", "n1", { CPU: 0.2 })));
+  });
+  test("a grant over capacity", () => {
+    one(check, trace(reg("n1", { CPU: 2 }), grant("L1", "n1", { CPU: 1.5 }), grant("L2", "n1", { CPU: 1 })), "resources", "over capacity after lease L2", 2);
+  });
+  test("a grant of a resource the node does not have", () => {
+    one(check, trace(reg("n1", { CPU: 2 }), grant("L1", "n1", { GPU: 1 })), "resources", "GPU in use 1 > capacity 0", 1);
+  });
+  test("a re-registration replaces the capacity", () => {
+    one(check, trace(reg("n1", { CPU: 4 }), dead("n1"), reg("n1", { CPU: 1 }), grant("L1", "n1", { CPU: 2 })), "resources", "over capacity", 3);
+  });
+  test("usage survives without a node.dead", () => {
+    one(check, trace(reg("n1", { CPU: 1 }), grant("L1", "n1", { CPU: 1 }), grant("L2", "n1", { CPU: 1 })), "resources", "over capacity", 2);
+  });
+  test("a lease returned twice", () => {
+    one(check, trace(reg("n1", { CPU: 1 }), grant("L1", "n1", { CPU: 1 }), ret("L1", "n1", { CPU: 1 }), ret("L1", "n1", { CPU: 1 })), "resources", "returned twice", 3);
+  });
+  test("a lease returned that was never granted", () => {
+    one(check, trace(reg("n1", { CPU: 1 }), ret("L9", "n1", { CPU: 1 })), "resources", "unknown", 1);
+  });
+  test("a lease on a node that never registered", () => {
+    one(check, trace(reg("n1", { CPU: 1 }), grant("L1", "n2", { CPU: 1 })), "resources", "never registered", 1);
+  });
+  test("a lease id granted again while held", () => {
+    one(check, trace(reg("n1", { CPU: 4 }), grant("L1", "n1", { CPU: 1 }), grant("L1", "n1", { CPU: 1 })), "resources", "already held", 2);
+  });
+});
+
+describe("actor-order", () => {
+  const check = checkers["actor-order"];
+
+  test("in-order, exactly-once calls from two callers pass", () => {
+    clean(check, trace(
+      submit("a", "c1", 0), submit("a", "c2", 0), submit("a", "c1", 1), submit("a", "c1", 2), submit("a", "c2", 1),
+      start("a", "c2", 0), start("a", "c1", 0), start("a", "c1", 1), start("a", "c2", 1), start("a", "c1", 2),
+      end(true),
+    ));
+  });
+  test("after a restart, a new epoch may run calls again", () => {
+    clean(check, trace(
+      submit("a", "c", 0), submit("a", "c", 1),
+      start("a", "c", 0, 0), start("a", "c", 1, 0),
+      actorState("a", "RESTARTING", 1),
+      start("a", "c", 1, 1), end(true),
+    ));
+  });
+  test("a call that starts before an earlier one", () => {
+    one(check, trace(submit("a", "c", 0), submit("a", "c", 1), start("a", "c", 1), start("a", "c", 0), end(true)),
+      "actor-order", "seq 0 from c started after seq 1 (out of order)", 3);
+  });
+  test("a call started twice in one epoch is reported once", () => {
+    one(check, trace(submit("a", "c", 0), start("a", "c", 0), start("a", "c", 0), end(true)), "actor-order", "started twice", 2);
+  });
+  test("a call run again in a new epoch without any restart", () => {
+    one(check, trace(submit("a", "c", 0), start("a", "c", 0, 0), start("a", "c", 0, 1), end(true)), "actor-order", "started 2 times without a restart", 2);
+  });
+  test("a submitted call that never started", () => {
+    one(check, trace(submit("a", "c", 0), submit("a", "c", 1), start("a", "c", 0), end(true)), "actor-order", "seq 1 from c was submitted but never started", 1);
+  });
+  test("exactly-once is not judged after a fault, a restart of that actor, or without a successful end", () => {
+    const lost = [submit("a", "c", 0), submit("a", "c", 1), start("a", "c", 0, 0), start("a", "c", 0, 1)];
+    clean(check, trace(...lost, fault("kill-worker"), end(true)));
+    clean(check, trace(...lost, actorState("a", "RESTARTING", 1), end(true)));
+    clean(check, trace(...lost.slice(0, 3), end(false)));
+  });
+  test("a restart of another actor does not excuse this one", () => {
+    one(check, trace(submit("a", "c", 0), actorState("b", "RESTARTING", 1), end(true)), "actor-order", "never started", 0);
+  });
+});
+
+describe("references", () => {
+  const check = checkers.references;
+
+  test("a trace that frees everything before the last quiet point passes", () => {
+    clean(check, trace(
+      stored("o1", "n1"),
+      stored("o1", "n2"),
+      quiet(), // an earlier quiet point with objects still held is not judged
+      read("o1"),
+      oos("o1"),
+      deleted("o1", "n1", "freed"),
+      deleted("o1", "n2", "evicted"),
+      stored("o2", "n3"),
+      dead("n3"), // its store died with it
+      end(true),
+      quiet(),
+    ));
+  });
+  test("a read after the object went out of scope", () => {
+    one(check, trace(inline("o1"), oos("o1"), read("o1")), "references", "read after free", 2);
+  });
+  test("a store copy created after the object went out of scope", () => {
+    one(check, trace(stored("o1", "n1"), oos("o1"), deleted("o1", "n1"), stored("o1", "n2"), deleted("o1", "n2")), "references", "stored on node n2 after it went out of scope", 3);
+  });
+  test("an object freed while still referenced", () => {
+    one(check, trace(stored("o1", "n1"), deleted("o1", "n1", "freed"), oos("o1")), "references", "freed while referenced", 1);
+  });
+  test("an object left in a store at the last quiet point", () => {
+    const events = trace(stored("o1", "n1"), stored("o1", "n2"), oos("o1"), deleted("o1", "n1"), end(true), quiet());
+    one(check, events, "references", "object o1 still in node n2's store after the program dropped every reference", 5);
+  });
+  test("objects stored after a node's restart count again", () => {
+    one(check, trace(stored("o1", "n1"), dead("n1"), stored("o2", "n1"), end(true), quiet()), "references", "object o2 still in node n1's store", 4);
+  });
+  test("without a quiet point nothing is judged a leak", () => {
+    clean(check, trace(stored("o1", "n1"), end(true)));
+  });
+});
+
+describe("checkTrace", () => {
+  const events = trace(
+    reg("n1", { CPU: 1 }),
+    inline("o1", "A"),
+    read("o1", "B"), // results, index 2
+    grant("L1", "n1", { CPU: 2 }), // resources, index 3
+    oos("o1"),
+    read("o1", "A"), // references, index 5
+  );
+
+  test("runs every checker and orders violations by event", () => {
+    const v = checkTrace(events);
+    assert.deepEqual(v.map((x) => [x.invariant, x.index]), [["results", 2], ["resources", 3], ["references", 5]]);
+  });
+  test("runs only the named checkers, and rejects unknown names", () => {
+    assert.deepEqual(checkTrace(events, {}, ["resources"]).map((x) => x.invariant), ["resources"]);
+    assert.throws(() => checkTrace(events, {}, ["liveness"]), /unknown invariant liveness/);
+  });
+  test("formats one line per violation", () => {
+    assert.equal(
+      formatViolations(checkTrace(events, {}, ["results", "references"])),
+      "[results] t=2 object o1 read with hash B but was created with hash A\n" +
+        "[references] t=5 read after free: object o1 read by driver after it went out of scope",
+    );
+  });
+  test("judges a trace read back from its .jsonl form the same way", () => {
+    assert.deepEqual(checkTrace(parseTrace(formatTrace(events))), checkTrace(events));
+  });
+});
+
+describe("resources property", () => {
+  // Amounts are whole tenths: the model tracks them exactly in integers while the trace
+  // carries floats like 0.1 + 0.2, so the checker's tolerance is exercised too.
+  const KEYS = ["CPU", "GPU"] as const;
+  const scenario = fc.record({
+    caps: fc.array(fc.record({ CPU: fc.integer({ min: 1, max: 40 }), GPU: fc.integer({ min: 0, max: 20 }) }), { minLength: 1, maxLength: 4 }),
+    ops: fc.array(fc.record({ grant: fc.boolean(), fill: fc.boolean(), node: fc.nat(), CPU: fc.integer({ min: 0, max: 40 }), GPU: fc.integer({ min: 0, max: 20 }), pick: fc.nat() }), { maxLength: 150 }),
+    inject: fc.record({ pos: fc.nat(), node: fc.nat(), key: fc.constantFrom(...KEYS) }),
+  });
+  type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
+
+  /** A well-formed history, and each node's usage in tenths before every event. */
+  function history(s: Scenario) {
+    const ids = s.caps.map((_, i) => `n${i}`);
+    const used = s.caps.map(() => ({ CPU: 0, GPU: 0 }));
+    const events: Ev[] = s.caps.map((c, i) => reg(ids[i], { CPU: c.CPU / 10, GPU: c.GPU / 10 }));
+    const before: { CPU: number; GPU: number }[][] = events.map(() => used.map((u) => ({ ...u })));
+    const held: { lease: string; node: number; amt: { CPU: number; GPU: number } }[] = [];
+    const push = (e: Ev) => { before.push(used.map((u) => ({ ...u }))); events.push(e); };
+    const res = (a: { CPU: number; GPU: number }): Record<string, number> => (a.GPU > 0 ? { CPU: a.CPU / 10, GPU: a.GPU / 10 } : { CPU: a.CPU / 10 });
+    const giveBack = (k: number) => {
+      const [l] = held.splice(k, 1);
+      push(ret(l.lease, ids[l.node], res(l.amt)));
+      for (const key of KEYS) used[l.node][key] -= l.amt[key];
+    };
+    s.ops.forEach((op, i) => {
+      const n = op.node % ids.length;
+      // Filling a node exactly is where float sums land a hair over capacity.
+      const amt = { CPU: op.fill ? s.caps[n].CPU - used[n].CPU : op.CPU, GPU: op.GPU };
+      if (op.grant && KEYS.every((k) => used[n][k] + amt[k] <= s.caps[n][k])) {
+        push(grant(`L${i}`, ids[n], res(amt)));
+        for (const k of KEYS) used[n][k] += amt[k];
+        held.push({ lease: `L${i}`, node: n, amt });
+      } else if (held.length > 0) giveBack(op.pick % held.length);
+    });
+    while (held.length > 0) giveBack(held.length - 1);
+    before.push(used.map((u) => ({ ...u }))); // the state after the last event
+    return { ids, events, before };
+  }
+
+  test("a well-formed lease history has no violations; one over-capacity grant gives exactly one", () => {
+    fc.assert(fc.property(scenario, (s) => {
+      const { ids, events, before } = history(s);
+      assert.deepEqual(checkers.resources(trace(...events), {}), []);
+
+      // Insert, after the registrations, a grant one tenth over what is free, returned at once
+      // so that it is the only grant that can go over.
+      const pos = s.caps.length + (s.inject.pos % (events.length - s.caps.length + 1));
+      const n = s.inject.node % ids.length, key = s.inject.key;
+      const over = s.caps[n][key] - before[pos][n][key] + 1;
+      const bad = trace(...events.slice(0, pos), grant("X", ids[n], { [key]: over / 10 }), ret("X", ids[n], { [key]: over / 10 }), ...events.slice(pos));
+      const v = checkers.resources(bad, {});
+      assert.equal(v.length, 1, formatViolations(v));
+      assert.equal(v[0].index, pos);
+      assert.ok(v[0].message.includes(`over capacity after lease X: ${key}`), v[0].message);
+    }), { numRuns: 300 });
+  });
+});
