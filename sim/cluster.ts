@@ -157,10 +157,9 @@ export class SimCluster {
   // ---- tracing ------------------------------------------------------------------------------
 
   emit(node: NodeId, body: TraceBody): void {
-    const e = { t: this.now, node, ...body } as TraceEvent;
-    this.hasher.add(JSON.stringify(e));
+    this.hasher.add(this.now, node, body);
     this.traceCount++;
-    if (this.cfg.keepTrace) this.trace.push(e);
+    if (this.cfg.keepTrace) this.trace.push({ t: this.now, node, ...body } as TraceEvent);
   }
 
   get traceHash(): string { return this.hasher.digest(); }

@@ -47,22 +47,65 @@ export type TraceKind = TraceBody["kind"];
 export type Resources = Record<string, number>;
 
 /**
- * FNV-1a (two lanes) over each event's JSON line, fed one event at a time so a host can hash
- * a trace it does not keep. The trace hash is what determinism is judged by.
+ * The trace hash that determinism is judged by: FNV-1a (two lanes) over every event's fields
+ * in order (keys, strings, numbers, nested values), fed one event at a time so a host can hash
+ * a trace it does not keep, without building its JSON text.
  */
 export class TraceHasher {
   private h1 = 0x811c9dc5;
   private h2 = 0x01000193 ^ 0x5bd1e995;
-  add(line: string): void {
+  private static readonly f64 = new Float64Array(1);
+  private static readonly u32 = new Uint32Array(TraceHasher.f64.buffer);
+
+  private str(x: string): void {
     let h1 = this.h1, h2 = this.h2;
-    for (let i = 0; i < line.length; i++) {
-      const c = line.charCodeAt(i);
+    for (let i = 0; i < x.length; i++) {
+      const c = x.charCodeAt(i);
       h1 = Math.imul(h1 ^ c, 0x01000193);
       h2 = Math.imul(h2 ^ c, 0x5bd1e995);
     }
-    this.h1 = Math.imul(h1 ^ 10, 0x01000193);
+    this.h1 = Math.imul(h1 ^ 0xff, 0x01000193);
     this.h2 = h2;
   }
+
+  private num(x: number): void {
+    TraceHasher.f64[0] = x;
+    this.h1 = Math.imul(this.h1 ^ TraceHasher.u32[0], 0x01000193);
+    this.h2 = Math.imul(this.h2 ^ TraceHasher.u32[1], 0x5bd1e995);
+  }
+
+  private value(v: unknown): void {
+    switch (typeof v) {
+      case "string": return this.str(v);
+      case "number": return this.num(v);
+      case "boolean": return this.num(v ? 1 : 0);
+      case "object":
+        if (v === null) return this.str("null");
+        if (Array.isArray(v)) {
+          this.num(v.length);
+          for (const x of v) this.value(x);
+          return;
+        }
+        for (const k in v as Record<string, unknown>) {
+          const x = (v as Record<string, unknown>)[k];
+          if (x === undefined) continue; // as JSON would drop it
+          this.str(k);
+          this.value(x);
+        }
+        return;
+      default:
+        return; // undefined: absent
+    }
+  }
+
+  /** Adds one event given as its stamp and its body (so the host need not merge them). */
+  add(t: number, node: string, body: object): void {
+    this.num(t);
+    this.str(node);
+    this.value(body);
+    this.h1 = Math.imul(this.h1 ^ 10, 0x01000193);
+  }
+
   digest(): string {
     return (this.h1 >>> 0).toString(16).padStart(8, "0") + (this.h2 >>> 0).toString(16).padStart(8, "0");
   }
@@ -70,7 +113,10 @@ export class TraceHasher {
 
 export function hashEvents(events: readonly TraceEvent[]): string {
   const h = new TraceHasher();
-  for (const e of events) h.add(JSON.stringify(e));
+  for (const e of events) {
+    const { t, node, ...body } = e;
+    h.add(t, node, body);
+  }
   return h.digest();
 }
 

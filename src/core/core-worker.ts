@@ -8,6 +8,7 @@ import { nextObjectState, type ObjectState } from "./lifecycle/object.ts";
 import { nextTaskState, type TaskState } from "./lifecycle/task.ts";
 import type { Msg, ObjectStatus, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
+import { Fifo } from "./fifo.ts";
 import { localityNode } from "./scheduler.ts";
 import {
   nodeOf, rayletAddr, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo,
@@ -68,6 +69,8 @@ interface OwnedTask {
   retriesLeft: number;
   /** Owned refs among the args, released when the task is done for good. */
   readonly argRefs: readonly ObjectId[];
+  /** Scheduling class: tasks with the same function, demand and strategy share leases. */
+  readonly classKey: string;
 }
 
 interface Lease {
@@ -78,7 +81,7 @@ interface Lease {
 
 interface SchedClass {
   readonly key: string;
-  readonly ready: OwnedTask[];
+  readonly ready: Fifo<OwnedTask>;
   pendingRequests: number;
   readonly leases: Lease[];
 }
@@ -495,7 +498,8 @@ export class CoreWorker {
         if (o) { o.submitted++; argRefs.push(a.ref); }
       }
     }
-    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", missing: 0, retriesLeft: maxRetries, argRefs };
+    const classKey = spec.kind === "normal" ? `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}` : "";
+    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", missing: 0, retriesLeft: maxRetries, argRefs, classKey };
     this.tasks.set(spec.taskId, t);
     this.fx.trace({
       kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId,
@@ -540,15 +544,11 @@ export class CoreWorker {
     });
   }
 
-  private classKey(spec: TaskSpec): string {
-    return `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}`;
-  }
-
   private enqueue(t: OwnedTask): void {
-    const key = this.classKey(t.spec);
+    const key = t.classKey;
     let c = this.classes.get(key);
     if (!c) {
-      c = { key, ready: [], pendingRequests: 0, leases: [] };
+      c = { key, ready: new Fifo(), pendingRequests: 0, leases: [] };
       this.classes.set(key, c);
     }
     const idle = c.leases.find((l) => l.busy === undefined);
@@ -559,7 +559,7 @@ export class CoreWorker {
 
   private requestLeases(c: SchedClass): void {
     while (c.pendingRequests < this.cfg.maxPendingLeases && c.pendingRequests < c.ready.length) {
-      const head = c.ready[c.pendingRequests];
+      const head = c.ready.at(c.pendingRequests)!;
       c.pendingRequests++;
       this.sendLeaseRequest(c, head.spec, this.leaseTarget(head.spec), false);
     }
@@ -607,7 +607,7 @@ export class CoreWorker {
     const c = this.leaseReqs.get(reqId);
     if (!c) return;
     this.leaseReqs.delete(reqId);
-    const head = c.ready[0];
+    const head = c.ready.at(0);
     if (!head) { c.pendingRequests--; return; }
     this.sendLeaseRequest(c, head.spec, node, true);
   }
@@ -619,7 +619,7 @@ export class CoreWorker {
     c.pendingRequests--;
     // Every task of the class has the same demand: none of them can run anywhere.
     const error: ErrorInfo = { type: "InfeasibleTaskError", message: `task cannot be scheduled: ${reason}` };
-    for (const t of c.ready.splice(0)) {
+    for (const t of c.ready.drain()) {
       t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
       this.finishTask(t, { kind: "error", error, retryable: false });
     }
@@ -644,7 +644,7 @@ export class CoreWorker {
       this.callerActors.get(t.spec.actorId!)?.inflight.delete(t.spec.seq!);
     } else {
       // The lease is free again: run the next queued task of the class on it, or give it back.
-      const c = this.classes.get(this.classKey(t.spec));
+      const c = this.classes.get(t.classKey);
       const lease = c?.leases.find((l) => l.busy === t);
       if (c && lease) {
         lease.busy = undefined;

@@ -4,7 +4,22 @@
 import v8 from "node:v8";
 import type { Payload, RefInfo } from "../core/types.ts";
 
+// Numbers, booleans, null and undefined — most task results — skip V8's serializer: a tag
+// byte that V8's format never starts with (it starts with its version tag, 0xFF).
+const NUMBER = 1, TRUE = 2, FALSE = 3, NULL = 4, UNDEFINED = 5;
+
 export function toBytes(value: unknown): Uint8Array {
+  switch (typeof value) {
+    case "number": {
+      const b = new Uint8Array(9);
+      b[0] = NUMBER;
+      new DataView(b.buffer).setFloat64(1, value, true);
+      return b;
+    }
+    case "boolean": return Uint8Array.of(value ? TRUE : FALSE);
+    case "undefined": return Uint8Array.of(UNDEFINED);
+    default: if (value === null) return Uint8Array.of(NULL);
+  }
   try {
     return v8.serialize(value);
   } catch (e) {
@@ -16,6 +31,13 @@ export function toBytes(value: unknown): Uint8Array {
 }
 
 export function fromBytes(bytes: Uint8Array): unknown {
+  switch (bytes[0]) {
+    case NUMBER: return new DataView(bytes.buffer, bytes.byteOffset, 9).getFloat64(1, true);
+    case TRUE: return true;
+    case FALSE: return false;
+    case NULL: return null;
+    case UNDEFINED: return undefined;
+  }
   return v8.deserialize(bytes);
 }
 

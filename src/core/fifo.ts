@@ -1,0 +1,34 @@
+// A first-in first-out queue with O(1) shift: Array#shift is linear on large arrays, and a
+// scheduling class can hold a hundred thousand queued tasks.
+
+export class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number { return this.items.length - this.head; }
+
+  push(x: T): void { this.items.push(x); }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // Compact once the consumed prefix dominates, keeping the amortized cost O(1).
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return x;
+  }
+
+  /** The i-th item from the front. */
+  at(i: number): T | undefined { return this.items[this.head + i]; }
+
+  /** Removes and returns everything, in order. */
+  drain(): T[] {
+    const out = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}
