@@ -217,6 +217,9 @@ export class SimCluster {
         this.spawnWorker(w, n.id).model.start(true);
       }),
       killWorker: (w) => this.kill(w),
+      // Payloads are immutable here, so the store keeps them as they are.
+      admit: (payload) => payload,
+      release: () => {},
       // External storage for spilled objects survives in this map (a node's local disk).
       spill: (id, payload) => { spilled.set(id, payload); },
       restore: (id) => this.schedule(this.cfg.localLatencyMs, () => {

@@ -27,11 +27,22 @@ export interface Effects extends Env {
   trace(body: TraceBody): void;
 }
 
+/**
+ * The memory behind a node's object store, provided by the host: the simulator keeps payloads
+ * as they are; the embedded host copies them into a shared arena that workers read in place.
+ */
+export interface StoreMemory {
+  /** Takes `payload` into store memory; undefined if the memory cannot place it right now. */
+  admit(payload: Payload): Payload | undefined;
+  /** The store dropped this copy (freed, evicted, or spilled after `spill` was called). */
+  release(payload: Payload): void;
+}
+
 /** Effects a raylet needs beyond the common ones. */
-export interface RayletEffects extends Effects {
+export interface RayletEffects extends Effects, StoreMemory {
   startWorker(worker: Addr): void;
   killWorker(worker: Addr): void;
-  /** Write a primary copy to external storage; the host answers with `Raylet.spilled`. */
+  /** Write a primary copy to external storage, reading `payload` before this call returns. */
   spill(id: ObjectId, payload: Payload): void;
   /** Read a spilled copy back; the host answers with `Raylet.restored`. */
   restore(id: ObjectId): void;

@@ -2,6 +2,7 @@
 // for their owner, secondary copies evictable in LRU order, primaries spilled when memory runs
 // out. This class only keeps the books; the raylet turns its decisions into effects.
 
+import type { StoreMemory } from "./effects.ts";
 import type { ObjectId, Payload } from "./types.ts";
 
 interface Entry {
@@ -17,9 +18,14 @@ export interface SpilledEntry {
   readonly hash: string;
 }
 
-export type PutOutcome =
-  | { readonly ok: true; readonly evicted: readonly ObjectId[]; readonly spilled: readonly [ObjectId, Payload][] }
-  | { readonly ok: false };
+/** What a put did: whether it stored the object, and what it pushed out to make room. */
+export interface PutOutcome {
+  readonly ok: boolean;
+  readonly evicted: readonly ObjectId[];
+  readonly spilled: readonly ObjectId[];
+}
+
+const NOTHING: PutOutcome = { ok: false, evicted: [], spilled: [] };
 
 export class ObjectStore {
   /** In memory; Map order is LRU order (a touch re-inserts at the end). */
@@ -28,7 +34,12 @@ export class ObjectStore {
   readonly spilledCopies = new Map<ObjectId, SpilledEntry>();
   private used = 0;
 
-  constructor(readonly capacity: number) {}
+  /** `spill` must copy a primary out before it returns: its memory is released right after. */
+  constructor(
+    readonly capacity: number,
+    private readonly memory: StoreMemory,
+    private readonly spill: (id: ObjectId, payload: Payload) => void,
+  ) {}
 
   get usedBytes(): number { return this.used; }
   get count(): number { return this.mem.size; }
@@ -52,44 +63,45 @@ export class ObjectStore {
 
   /**
    * Inserts a sealed object, making room by evicting unpinned secondary copies (oldest first)
-   * and then spilling primaries that nobody is reading. Fails, changing nothing, if even that
-   * cannot make room; an object larger than the whole store is spilled straight away.
+   * and then spilling primaries that nobody is reading. If even that cannot make room it fails
+   * and changes nothing; an object larger than the whole store is spilled straight away.
    */
   put(id: ObjectId, payload: Payload, primary: boolean): PutOutcome {
     if (this.mem.has(id) || (primary && this.spilledCopies.has(id))) return { ok: true, evicted: [], spilled: [] };
     const need = payload.size;
     if (need > this.capacity) {
-      if (!primary) return { ok: false };
+      if (!primary) return NOTHING;
+      this.spill(id, payload);
       this.spilledCopies.set(id, { size: need, hash: payload.hash });
-      return { ok: true, evicted: [], spilled: [[id, payload]] };
+      return { ok: true, evicted: [], spilled: [id] };
     }
+    const evicted: ObjectId[] = [];
+    const spilled: ObjectId[] = [];
     let free = this.capacity - this.used;
     if (free < need) {
-      // Plan first so that a failed put leaves the store untouched.
-      const evict: ObjectId[] = [];
-      const spill: ObjectId[] = [];
+      // Plan first so that a put that cannot fit leaves the store untouched.
       for (const [oid, e] of this.mem) {
         if (free >= need) break;
-        if (e.inUse === 0 && !e.primary) { evict.push(oid); free += e.payload.size; }
+        if (e.inUse === 0 && !e.primary) { evicted.push(oid); free += e.payload.size; }
       }
       for (const [oid, e] of this.mem) {
         if (free >= need) break;
-        if (e.inUse === 0 && e.primary) { spill.push(oid); free += e.payload.size; }
+        if (e.inUse === 0 && e.primary) { spilled.push(oid); free += e.payload.size; }
       }
-      if (free < need) return { ok: false };
-      for (const oid of evict) this.remove(oid);
-      const spilled: [ObjectId, Payload][] = [];
-      for (const oid of spill) {
+      if (free < need) return NOTHING;
+      for (const oid of evicted) this.remove(oid);
+      for (const oid of spilled) {
         const e = this.mem.get(oid)!;
+        this.spill(oid, e.payload);
         this.remove(oid);
         this.spilledCopies.set(oid, { size: e.payload.size, hash: e.payload.hash });
-        spilled.push([oid, e.payload]);
       }
-      this.insert(id, payload, primary);
-      return { ok: true, evicted: evict, spilled };
     }
-    this.insert(id, payload, primary);
-    return { ok: true, evicted: [], spilled: [] };
+    const stored = this.memory.admit(payload);
+    if (!stored) return { ok: false, evicted, spilled }; // the host's memory is fragmented: retry later
+    this.mem.set(id, { payload: stored, primary, inUse: 0 });
+    this.used += need;
+    return { ok: true, evicted, spilled };
   }
 
   /** Drops every copy of `id` here (memory and spilled). Returns whether one was spilled. */
@@ -99,16 +111,12 @@ export class ObjectStore {
     return { inMemory, spilled };
   }
 
-  private insert(id: ObjectId, payload: Payload, primary: boolean): void {
-    this.mem.set(id, { payload, primary, inUse: 0 });
-    this.used += payload.size;
-  }
-
   private remove(id: ObjectId): boolean {
     const e = this.mem.get(id);
     if (!e) return false;
     this.mem.delete(id);
     this.used -= e.payload.size;
+    this.memory.release(e.payload);
     return true;
   }
 }

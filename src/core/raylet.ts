@@ -99,7 +99,10 @@ export class Raylet {
   private puts: PendingPut[] = [];
 
   constructor(readonly addr: Addr, private readonly cfg: RayletConfig, private readonly fx: RayletEffects) {
-    this.store = new ObjectStore(cfg.storeCapacity);
+    this.store = new ObjectStore(cfg.storeCapacity, fx, (id, payload) => {
+      this.fx.trace({ kind: "object.spilled", comp: "store", obj: id });
+      this.fx.spill(id, payload);
+    });
     this.available = cfg.resources;
   }
 
@@ -290,9 +293,9 @@ export class Raylet {
 
   private tryPut(p: PendingPut): boolean {
     const r = this.store.put(p.id, p.payload, true);
+    this.evicted(r.evicted);
     if (!r.ok) return false;
     this.owners.set(p.id, p.owner);
-    this.applyEvictions(r.evicted, r.spilled);
     this.fx.trace({ kind: "object.created", comp: "store", obj: p.id, size: p.payload.size, hash: p.payload.hash, where: "store", primary: true });
     this.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id });
     return true;
@@ -316,16 +319,13 @@ export class Raylet {
     }
   }
 
-  private applyEvictions(evicted: readonly ObjectId[], spilled: readonly [ObjectId, Payload][]): void {
+  /** Tells owners about secondary copies that made room for others (spills were traced as they happened). */
+  private evicted(evicted: readonly ObjectId[]): void {
     for (const id of evicted) {
       this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "evicted" });
       const owner = this.owners.get(id);
       this.owners.delete(id);
       if (owner) this.fx.send(owner, { type: "RemoveLocation", id, node: this.cfg.node });
-    }
-    for (const [id, payload] of spilled) {
-      this.fx.trace({ kind: "object.spilled", comp: "store", obj: id });
-      this.fx.spill(id, payload);
     }
   }
 
@@ -367,10 +367,9 @@ export class Raylet {
     const spilledEntry = this.store.spilledCopies.get(id)!;
     this.store.spilledCopies.delete(id);
     const r = this.store.put(id, payload, true);
-    if (r.ok && this.store.has(id)) {
-      this.fx.deleteSpilled(id);
-      this.applyEvictions(r.evicted, r.spilled);
-    } else if (!this.store.isSpilled(id)) this.store.spilledCopies.set(id, spilledEntry);
+    this.evicted(r.evicted);
+    if (r.ok && this.store.has(id)) this.fx.deleteSpilled(id);
+    else if (!this.store.isSpilled(id)) this.store.spilledCopies.set(id, spilledEntry);
     this.satisfy(id, payload, waiters);
   }
 
@@ -435,9 +434,9 @@ export class Raylet {
     if (p.received < total || !payload) return;
     void index;
     const r = this.store.put(id, payload, false);
+    this.evicted(r.evicted);
     if (r.ok) {
       this.owners.set(id, p.owner);
-      this.applyEvictions(r.evicted, r.spilled);
       this.fx.trace({ kind: "object.created", comp: "store", obj: id, size: payload.size, hash: payload.hash, where: "store", primary: false });
       this.fx.trace({ kind: "object.transferred", comp: "raylet", obj: id, from: p.from!, size: payload.size });
       this.fx.send(p.owner, { type: "AddLocation", id, node: this.cfg.node });
