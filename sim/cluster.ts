@@ -1,22 +1,24 @@
 // The simulator host: wires the src/core models of a whole cluster (GCS, raylets, driver,
-// workers) to one virtual clock, one event queue, a simulated network and seeded randomness.
-// Every effect a model asks for becomes an event; user code runs inside events too, and the
-// promises it awaits are settled between events, so an async program replays exactly.
+// workers) to one virtual clock, one event queue, a simulated network and seeded randomness,
+// and injects faults. Every effect a model asks for becomes an event; user code runs inside
+// events too, and the promises it awaits settle between events, so an async program replays
+// exactly from its seed.
 
+import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
 import { CoreWorker, type Outcome } from "../src/core/core-worker.ts";
 import type { CallResult, Effects, RayletEffects, WorkerEffects } from "../src/core/effects.ts";
-import { Gcs } from "../src/core/gcs.ts";
+import { Gcs, type GcsEffects, type GcsTable } from "../src/core/gcs.ts";
 import type { Msg } from "../src/core/messages.ts";
 import { Raylet } from "../src/core/raylet.ts";
 import type { ResourceSet } from "../src/core/resources.ts";
-import {
-  gcsAddr, nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type Payload,
-} from "../src/core/types.ts";
+import { gcsAddr, nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type Payload } from "../src/core/types.ts";
 import type { CoreClient } from "../src/api/client.ts";
 import { toError } from "../src/api/errors.ts";
 import { codecOf, createRay, type Ray } from "../src/api/ray.ts";
 import { Executor } from "../src/runtime/executor.ts";
 import { TraceHasher, type TraceBody, type TraceEvent } from "../spec/trace.ts";
+import type { Fault, FaultPlan } from "./faults.ts";
+import { SimNetwork } from "./network.ts";
 import { Prng } from "./prng.ts";
 import { EventQueue, type SimEvent } from "./queue.ts";
 
@@ -34,6 +36,8 @@ export interface SimConfig {
   readonly localLatencyMs: number;
   /** Transfer rate between nodes for object chunks. */
   readonly bytesPerMs: number;
+  /** How long a lost transmission takes to be resent. */
+  readonly retransmitMs: number;
   readonly workerStartMs: number;
   readonly storeCapacity: number;
   readonly heartbeatMs: number;
@@ -45,12 +49,15 @@ export interface SimConfig {
   readonly storeFullTimeoutMs: number;
   /** Keep every trace event in memory (the hash is computed either way). */
   readonly keepTrace: boolean;
+  /** Seeded bugs switched on, for mutation tests. */
+  readonly bugs: Bugs;
 }
 
 export const defaultSimConfig: Omit<SimConfig, "seed" | "nodes"> = {
   latencyMs: [0.2, 1],
   localLatencyMs: 0.02,
   bytesPerMs: 1_000_000,
+  retransmitMs: 200,
   workerStartMs: 5,
   storeCapacity: 256 * 1024 * 1024,
   heartbeatMs: 100,
@@ -61,6 +68,7 @@ export const defaultSimConfig: Omit<SimConfig, "seed" | "nodes"> = {
   maxPendingLeases: 10,
   storeFullTimeoutMs: 1000,
   keepTrace: true,
+  bugs: NO_BUGS,
 };
 
 interface Component {
@@ -76,49 +84,74 @@ interface Proc {
   alive: boolean;
 }
 
+interface NodeState {
+  readonly spec: SimNode;
+  incarnation: number;
+  up: boolean;
+  pausedUntil: number;
+  skewMs: number;
+  storeFullUntil: number;
+  readonly procs: Set<Addr>;
+  raylet?: Raylet;
+}
+
 export class SimCluster {
   readonly queue = new EventQueue();
   now = 0;
   events = 0;
   readonly head: NodeId;
-  readonly gcs: Gcs;
-  readonly raylets = new Map<NodeId, Raylet>();
+  gcs!: Gcs;
   readonly driver: CoreWorker;
   readonly driverRay: Ray;
   readonly trace: TraceEvent[] = [];
+  readonly network: SimNetwork;
   private readonly hasher = new TraceHasher();
   private traceCount = 0;
   private readonly procs = new Map<Addr, Proc>();
-  private readonly nodeIndex = new Map<NodeId, number>();
-  private readonly linkLast: Float64Array;
-  private readonly netRng: Prng;
+  private readonly nodes = new Map<NodeId, NodeState>();
+  /** The GCS's durable storage: survives a GCS crash. */
+  private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
+  private readonly faultRng: Prng;
+  private readonly faultEvents: SimEvent[] = [];
   /** Set when a promise user code awaits was settled: microtasks must run before the next event. */
   drainNeeded = false;
 
-  constructor(readonly cfg: SimConfig) {
+  constructor(readonly cfg: SimConfig, plan?: FaultPlan) {
     if (cfg.nodes.length === 0) throw new Error("a simulated cluster needs at least one node");
     this.head = cfg.nodes[0].id;
-    cfg.nodes.forEach((n, i) => {
-      if (this.nodeIndex.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
-      if (n.id.includes("/")) throw new Error(`node id "${n.id}" must not contain "/"`);
-      this.nodeIndex.set(n.id, i);
-    });
-    this.linkLast = new Float64Array(cfg.nodes.length * cfg.nodes.length);
-    this.netRng = new Prng(cfg.seed, "network");
-    const g = gcsAddr(this.head);
-    this.gcs = this.spawn(g, this.head, (fx) => new Gcs(g, { head: this.head, viewPeriodMs: cfg.viewPeriodMs, heartbeatMissLimit: cfg.heartbeatMissLimit }, fx));
-    for (const n of cfg.nodes) this.startRaylet(n);
+    for (const n of cfg.nodes) {
+      if (this.nodes.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
+      if (n.id.includes("/") || n.id === "") throw new Error(`node id "${n.id}" must be non-empty and not contain "/"`);
+      this.nodes.set(n.id, { spec: n, incarnation: 0, up: false, pausedUntil: 0, skewMs: 0, storeFullUntil: 0, procs: new Set() });
+    }
+    this.network = new SimNetwork(cfg.nodes.map((n) => n.id), cfg, cfg.seed, plan?.network);
+    this.faultRng = new Prng(cfg.seed, "faults");
+    this.startGcs(false);
+    for (const n of cfg.nodes) this.startRaylet(n.id);
     const driver = this.spawnWorker(`${this.head}/driver`, this.head);
     this.driver = driver.model;
     this.driverRay = driver.ray;
+    if (plan) for (const f of plan.schedule) this.faultEvents.push(this.queue.push(f.at, () => this.inject(f)));
   }
 
   /** Runs the cluster until every node has registered and the view has reached everyone. */
   boot(): void {
-    this.gcs.start();
-    for (const r of this.raylets.values()) r.start();
-    while (this.queue.pendingWork > 0) this.step();
+    this.driver.start(false);
+    while (this.queue.pendingWork > this.pendingFaults()) this.step();
   }
+
+  private pendingFaults(): number {
+    let n = 0;
+    for (const e of this.faultEvents) if (!e.cancelled && e.t > this.now) n++;
+    return n;
+  }
+
+  /** The program is over: faults not yet injected never will be. */
+  cancelFaults(): void {
+    for (const e of this.faultEvents) if (e.t > this.now) this.queue.cancel(e);
+  }
+
+  raylet(node: NodeId): Raylet | undefined { return this.nodes.get(node)?.raylet; }
 
   // ---- the clock and the queue ----------------------------------------------------------
 
@@ -136,22 +169,24 @@ export class SimCluster {
     return true;
   }
 
+  /** Runs `fn` at a node now, or when the node resumes if it is paused. */
+  private atNode(node: NodeId, fn: () => void, periodic = false): void {
+    const n = this.nodes.get(node)!;
+    if (this.now < n.pausedUntil) this.queue.push(n.pausedUntil, () => this.atNode(node, fn, periodic), periodic);
+    else fn();
+  }
+
   // ---- the network --------------------------------------------------------------------------
 
   private send(from: Addr, to: Addr, m: Msg): void {
-    const a = this.nodeIndex.get(nodeOf(from))!;
-    const b = this.nodeIndex.get(nodeOf(to));
-    if (b === undefined) return; // no such node: the message goes nowhere
-    let delay = a === b ? this.cfg.localLatencyMs : this.netRng.between(this.cfg.latencyMs[0], this.cfg.latencyMs[1]);
-    if (m.type === "Chunk" && a !== b) delay += m.size / this.cfg.bytesPerMs;
-    // Links are FIFO (as a TCP stream is): a message never overtakes an earlier one on its link.
-    const link = a * this.cfg.nodes.length + b;
-    const at = Math.max(this.now + delay, this.linkLast[link]);
-    this.linkLast[link] = at;
-    this.queue.push(at, () => {
-      const p = this.procs.get(to);
-      if (p && p.alive) p.comp.receive(from, m);
-    });
+    const dest = nodeOf(to);
+    if (!this.network.has(dest)) return; // no such node: the message goes nowhere
+    for (const at of this.network.arrivals(this.now, nodeOf(from), dest, m)) {
+      this.queue.push(at, () => this.atNode(dest, () => {
+        const p = this.procs.get(to);
+        if (p && p.alive) p.comp.receive(from, m);
+      }));
+    }
   }
 
   // ---- tracing ------------------------------------------------------------------------------
@@ -167,12 +202,13 @@ export class SimCluster {
 
   // ---- processes ----------------------------------------------------------------------------
 
-  private baseEffects(addr: Addr, node: NodeId, holder: { proc?: Proc }): Effects {
-    const rng = new Prng(this.cfg.seed, addr);
+  private spawn<T extends Component, F extends Effects>(addr: Addr, node: NodeId, make: (fx: F) => T, extra: (fx: Effects) => F): T {
+    const rng = new Prng(this.cfg.seed, `${addr}@${this.nodes.get(node)!.incarnation}`);
     const timers = new Map<string, SimEvent>();
-    (holder as { timers?: Map<string, SimEvent> }).timers = timers;
-    return {
-      now: () => this.now,
+    const n = this.nodes.get(node)!;
+    let proc: Proc | undefined;
+    const base: Effects = {
+      now: () => this.now + n.skewMs,
       random: () => rng.next(),
       send: (to, m) => this.send(addr, to, m),
       setTimer: (key, delay, periodic = false) => {
@@ -180,8 +216,7 @@ export class SimCluster {
         if (old) this.queue.cancel(old);
         timers.set(key, this.schedule(delay, () => {
           timers.delete(key);
-          const p = holder.proc!;
-          if (p.alive) p.comp.fire(key);
+          this.atNode(node, () => { if (proc!.alive) proc!.comp.fire(key); }, periodic);
         }, periodic));
       },
       cancelTimer: (key) => {
@@ -190,58 +225,68 @@ export class SimCluster {
       },
       trace: (body) => this.emit(node, body),
     };
-  }
-
-  private spawn<T extends Component>(addr: Addr, node: NodeId, make: (fx: Effects) => T): T;
-  private spawn<T extends Component, F extends Effects>(addr: Addr, node: NodeId, make: (fx: F) => T, extra: (fx: Effects) => F): T;
-  private spawn<T extends Component>(addr: Addr, node: NodeId, make: (fx: any) => T, extra?: (fx: Effects) => Effects): T {
-    const holder: { proc?: Proc; timers?: Map<string, SimEvent> } = {};
-    const base = this.baseEffects(addr, node, holder);
-    const comp = make(extra ? extra(base) : base);
-    const proc: Proc = { addr, node, comp, timers: holder.timers!, alive: true };
-    holder.proc = proc;
+    const comp = make(extra(base));
+    proc = { addr, node, comp, timers, alive: true };
     this.procs.set(addr, proc);
+    n.procs.add(addr);
     return comp;
   }
 
-  private startRaylet(n: SimNode): Raylet {
-    const addr = rayletAddr(n.id);
-    const spilled = new Map<ObjectId, Payload>();
-    const r = this.spawn(addr, n.id, (fx: RayletEffects) => new Raylet(addr, {
-      node: n.id, gcs: gcsAddr(this.head), resources: n.resources, storeCapacity: this.cfg.storeCapacity,
-      heartbeatMs: this.cfg.heartbeatMs, chunkBytes: this.cfg.chunkBytes, storeFullTimeoutMs: this.cfg.storeFullTimeoutMs,
+  private startGcs(recover: boolean): void {
+    const g = gcsAddr(this.head);
+    const storage = this.gcsStorage;
+    this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
+      head: this.head, viewPeriodMs: this.cfg.viewPeriodMs, heartbeatMissLimit: this.cfg.heartbeatMissLimit, bugs: this.cfg.bugs,
+    }, fx, recover ? storage : undefined), (base) => ({
+      ...base,
+      persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
+    }));
+    this.gcs.start();
+  }
+
+  private startRaylet(node: NodeId): Raylet {
+    const n = this.nodes.get(node)!;
+    n.incarnation++;
+    n.up = true;
+    const addr = rayletAddr(node);
+    const spilled = new Map<ObjectId, Payload>(); // the node's local disk
+    let raylet!: Raylet;
+    raylet = this.spawn(addr, node, (fx: RayletEffects) => new Raylet(addr, {
+      node, incarnation: n.incarnation, gcs: gcsAddr(this.head), resources: n.spec.resources, storeCapacity: this.cfg.storeCapacity,
+      heartbeatMs: this.cfg.heartbeatMs, chunkBytes: this.cfg.chunkBytes, storeFullTimeoutMs: this.cfg.storeFullTimeoutMs, bugs: this.cfg.bugs,
     }, fx), (base) => ({
       ...base,
-      startWorker: (w) => this.schedule(this.cfg.workerStartMs, () => {
+      startWorker: (w) => this.schedule(this.cfg.workerStartMs, () => this.atNode(node, () => {
         if (!this.procs.get(addr)?.alive) return;
-        this.spawnWorker(w, n.id).model.start(true);
-      }),
+        this.spawnWorker(w, node).model.start(true);
+      })),
       killWorker: (w) => this.kill(w),
-      // Payloads are immutable here, so the store keeps them as they are.
-      admit: (payload) => payload,
+      // Payloads are immutable here, so the store keeps them as they are; a "store-full" fault refuses them.
+      admit: (payload) => (this.now < n.storeFullUntil ? undefined : payload),
       release: () => {},
-      // External storage for spilled objects survives in this map (a node's local disk).
       spill: (id, payload) => { spilled.set(id, payload); },
-      restore: (id) => this.schedule(this.cfg.localLatencyMs, () => {
+      restore: (id) => this.schedule(this.cfg.localLatencyMs, () => this.atNode(node, () => {
         const p = spilled.get(id);
-        if (p && this.procs.get(addr)?.alive) r.restored(id, p);
-      }),
+        if (p && this.procs.get(addr)?.alive) raylet.restored(id, p);
+      })),
       deleteSpilled: (id) => { spilled.delete(id); },
     }));
-    this.raylets.set(n.id, r);
-    return r;
+    n.raylet = raylet;
+    raylet.start();
+    return raylet;
   }
 
   /** A core worker process (the driver, or a worker a raylet started) with its executor. */
   private spawnWorker(addr: Addr, node: NodeId): { model: CoreWorker; ray: Ray } {
     const calls = new Map<number, (r: CallResult) => void>();
-    let executor: Executor | undefined;
+    let executor!: Executor;
     let model!: CoreWorker;
     const math = Object.create(Math) as Math;
     const mathRng = new Prng(this.cfg.seed, `math:${addr}`);
     (math as { random: () => number }).random = () => mathRng.next();
+    const alive = () => this.procs.get(addr)?.alive === true;
     model = this.spawn(addr, node, (fx: WorkerEffects) => new CoreWorker(addr, {
-      node, gcs: gcsAddr(this.head), maxInlineBytes: this.cfg.maxInlineBytes, maxPendingLeases: this.cfg.maxPendingLeases,
+      node, gcs: gcsAddr(this.head), maxInlineBytes: this.cfg.maxInlineBytes, maxPendingLeases: this.cfg.maxPendingLeases, bugs: this.cfg.bugs,
     }, fx), (base) => ({
       ...base,
       complete: (callId, result) => {
@@ -249,15 +294,15 @@ export class SimCluster {
         calls.delete(callId);
         if (cb) { cb(result); this.drainNeeded = true; }
       },
-      execute: (spec, fn, args) => this.schedule(0, () => {
-        if (!this.procs.get(addr)?.alive) return;
-        const out = executor!.run(spec, fn, args);
-        const done = (o: Outcome) => { if (this.procs.get(addr)?.alive) model.taskDone(spec.taskId, spec.attempt, o); };
+      execute: (spec, fn, args) => this.schedule(0, () => this.atNode(node, () => {
+        if (!alive()) return;
+        const out = executor.run(spec, fn, args);
+        const done = (o: Outcome) => this.atNode(node, () => { if (alive()) model.taskDone(spec.taskId, spec.attempt, o); });
         if (out instanceof Promise) {
           this.drainNeeded = true;
           out.then((o) => this.schedule(0, () => done(o)));
         } else done(out);
-      }),
+      })),
     }));
     const client = new SimClient(this, model, addr, node, calls);
     const ray = createRay(client);
@@ -271,6 +316,81 @@ export class SimCluster {
     p.alive = false;
     for (const t of p.timers.values()) this.queue.cancel(t);
     this.procs.delete(addr);
+    this.nodes.get(p.node)!.procs.delete(addr);
+  }
+
+  // ---- faults -------------------------------------------------------------------------------
+
+  private inject(f: Fault): void {
+    const note = (detail?: string) => this.emit(this.head, { kind: "fault", comp: "host", fault: f.kind, detail });
+    switch (f.kind) {
+      case "kill-node": {
+        const n = this.nodes.get(f.node)!;
+        if (!n.up) return note(`${f.node} is already down`);
+        note(f.node);
+        return this.crashNode(n);
+      }
+      case "restart-node": {
+        const n = this.nodes.get(f.node)!;
+        note(f.node);
+        if (n.up) this.crashNode(n);
+        this.startRaylet(f.node);
+        return;
+      }
+      case "kill-worker": {
+        const n = this.nodes.get(f.node)!;
+        const workers = [...n.procs].filter((a) => /\/w\d+-\d+$/.test(a)).sort();
+        if (workers.length === 0) return note(`no worker on ${f.node}`);
+        const w = workers[Math.floor(this.faultRng.next() * workers.length)];
+        note(w);
+        this.kill(w);
+        // The raylet sees its child exit.
+        this.atNode(f.node, () => n.raylet?.workerExited(w));
+        return;
+      }
+      case "restart-gcs": {
+        note(`down for ${f.downMs ?? 200} ms`);
+        this.kill(gcsAddr(this.head));
+        this.schedule(f.downMs ?? 200, () => this.startGcs(true));
+        return;
+      }
+      case "pause": {
+        note(f.node);
+        const n = this.nodes.get(f.node)!;
+        n.pausedUntil = Math.max(n.pausedUntil, f.until);
+        return;
+      }
+      case "partition":
+        note(JSON.stringify(f.groups));
+        return this.network.partition(f.at, f.until, f.groups, f.oneWay ?? false);
+      case "clock-skew": {
+        note(`${f.node} ${f.ms} ms`);
+        const n = this.nodes.get(f.node)!;
+        n.skewMs = f.ms;
+        this.queue.push(f.until, () => { n.skewMs = 0; });
+        return;
+      }
+      case "store-full":
+        note(f.node);
+        this.nodes.get(f.node)!.storeFullUntil = f.until;
+        return;
+      case "delay":
+        note(`${f.ms} ms`);
+        return this.network.delay(f.at, f.until, f.ms, f.nodes);
+      case "drop":
+        note(`rate ${f.rate}`);
+        return this.network.drop(f.at, f.until, f.rate);
+      case "duplicate":
+        note(`rate ${f.rate}`);
+        return this.network.duplicate(f.at, f.until, f.rate);
+    }
+  }
+
+  /** Everything volatile on the node is gone: its raylet, its store, its workers. */
+  private crashNode(n: NodeState): void {
+    n.up = false;
+    for (const addr of [...n.procs]) if (!addr.endsWith("/driver") && !addr.endsWith("/gcs")) this.kill(addr);
+    n.raylet = undefined;
   }
 }
 

@@ -6,6 +6,7 @@ import type { ResourceSet } from "../src/core/resources.ts";
 import { checkTrace, type Violation } from "../spec/invariants/index.ts";
 import type { TraceEvent } from "../spec/trace.ts";
 import { SimCluster, defaultSimConfig, type SimConfig, type SimNode } from "./cluster.ts";
+import { validatePlan, type FaultPlan } from "./faults.ts";
 
 export type Program<T = unknown> = (ray: Ray) => Promise<T> | T;
 
@@ -23,6 +24,8 @@ export interface SimulateOptions<T> {
   readonly maxVirtualMs?: number;
   /** Run the invariant checkers over the trace. Default true (needs config.keepTrace). */
   readonly check?: boolean;
+  /** Faults to inject (validated against the nodes). */
+  readonly faults?: FaultPlan;
 }
 
 export interface SimResult<T> {
@@ -57,7 +60,8 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   if (typeof opts.program !== "function") throw new TypeError("simulate: program must be a function (ray) => result");
   const nodes = nodeList(opts.nodes, opts.resources);
   const cfg: SimConfig = { ...defaultSimConfig, ...opts.config, seed, nodes };
-  const sim = new SimCluster(cfg);
+  const plan = opts.faults && validatePlan(opts.faults, nodes.map((n) => n.id));
+  const sim = new SimCluster(cfg, plan);
   const maxVirtualMs = opts.maxVirtualMs ?? 3_600_000;
   sim.boot();
 
@@ -86,7 +90,8 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
     }
     if (done && !ended) {
       ended = true;
-      // The program is over: it holds no references any more.
+      // The program is over: it holds no references any more, and no fault is still to come.
+      sim.cancelFaults();
       sim.driver.releaseAll();
       sim.emit(sim.head, { kind: "program.end", comp: "host", ok: error === undefined });
     }

@@ -10,6 +10,10 @@ export type TraceBody =
   // --- cluster membership --------------------------------------------------------------
   | { kind: "node.registered"; comp: "gcs"; id: string; resources: Resources }
   | { kind: "node.dead"; comp: "gcs"; id: string; reason: string }
+  /** A node learned it was declared dead and killed its workers (no split brain). */
+  | { kind: "node.fenced"; comp: "raylet"; id: string }
+  | { kind: "worker.died"; comp: "raylet"; worker: string }
+  | { kind: "gcs.recovered"; comp: "gcs"; nodes: number; actors: number }
   // --- leases: a worker's resources are held from grant to return ------------------------
   | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources }
   | { kind: "lease.returned"; comp: "raylet"; lease: string; worker: string; resources: Resources }

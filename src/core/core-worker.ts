@@ -3,6 +3,7 @@
 // as the directory of where its objects live, and answers get/wait/put. As an *executor* it
 // runs the tasks and actor calls pushed to it, in per-caller order for actors.
 
+import type { Bugs } from "./bugs.ts";
 import type { CallResult, WorkerEffects } from "./effects.ts";
 import { nextObjectState, type ObjectState } from "./lifecycle/object.ts";
 import { nextTaskState, type TaskState } from "./lifecycle/task.ts";
@@ -11,7 +12,7 @@ import type { ResourceSet } from "./resources.ts";
 import { Fifo } from "./fifo.ts";
 import { localityNode } from "./scheduler.ts";
 import {
-  nodeOf, rayletAddr, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo,
+  diedWithNode, nodeOf, rayletAddr, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo,
   type FunctionDescriptor, type FunctionId, type NodeId, type ObjectId, type Payload, type RefInfo,
   type SchedulingStrategy, type TaskSpec,
 } from "./types.ts";
@@ -23,6 +24,7 @@ export interface CoreWorkerConfig {
   readonly maxInlineBytes: number;
   /** Lease requests in flight per scheduling class. */
   readonly maxPendingLeases: number;
+  readonly bugs: Bugs;
 }
 
 /** An argument as the API hands it over: a value, or a reference (owned here or borrowed). */
@@ -60,6 +62,10 @@ interface Owned {
   hash: string;
   /** Whoever waits for it to be ready (gets, dependent tasks, raylets, borrowers). */
   waiters?: (() => void)[];
+  /** How to make it again if every copy is lost: the task that made it and its retry budget. */
+  lineage?: { spec: TaskSpec; retriesLeft: number };
+  /** Arguments of that task, kept in scope for as long as this object may need re-making. */
+  deps?: readonly ObjectId[];
 }
 
 interface OwnedTask {
@@ -79,6 +85,12 @@ interface Lease {
   busy?: OwnedTask;
 }
 
+interface LeaseReq {
+  readonly c: SchedClass;
+  /** The node whose raylet was asked: if it dies, the request is lost. */
+  readonly node: NodeId;
+}
+
 interface SchedClass {
   readonly key: string;
   readonly ready: Fifo<OwnedTask>;
@@ -88,6 +100,8 @@ interface SchedClass {
 
 interface CallerActor {
   info?: ActorInfo;
+  /** The registration, for actors this worker created (resent if the GCS restarts). */
+  created?: ActorSpec;
   nextSeq: number;
   /** Calls submitted but not yet answered, by seq. */
   readonly inflight: Map<number, OwnedTask>;
@@ -132,22 +146,36 @@ interface WaitCall {
   readonly timer?: string;
 }
 
+/** Tasks with the same function, demand and strategy share leases. */
+function taskClassKey(spec: TaskSpec): string {
+  return `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}`;
+}
+
 export class CoreWorker {
   readonly owned = new Map<ObjectId, Owned>();
   readonly tasks = new Map<string, OwnedTask>();
   private readonly classes = new Map<string, SchedClass>();
-  private readonly leaseReqs = new Map<number, SchedClass>();
+  private readonly leaseReqs = new Map<number, LeaseReq>();
+  /** Leases granted to this owner, by id: a duplicated grant must not be returned. */
+  private readonly granted = new Set<string>();
   private readonly callerActors = new Map<ActorId, CallerActor>();
   /** Status of objects owned elsewhere that this worker asked about. */
-  private readonly borrowed = new Map<ObjectId, { status?: ObjectStatus; waiters: (() => void)[] }>();
+  private readonly borrowed = new Map<ObjectId, { readonly owner: Addr; status?: ObjectStatus; waiters: (() => void)[] }>();
   private readonly registeredFns = new Set<FunctionId>();
   private readonly fnCache = new Map<FunctionId, FunctionDescriptor>();
   private readonly fnWaiters = new Map<FunctionId, Execution[]>();
   private readonly storeReqs = new Map<number, (values: readonly (Payload | ErrorInfo)[]) => void>();
   private readonly putReqs = new Map<number, (error?: ErrorInfo) => void>();
+  /** Requests to the local raylet still unanswered, resent if it restarts. */
+  private readonly toRaylet = new Map<number, Msg>();
   private readonly gets = new Map<number, GetCall>();
   private readonly waits = new Map<number, WaitCall>();
-  private readonly namedReqs = new Map<number, number>();
+  private readonly namedReqs = new Map<number, { callId: number; name: string }>();
+  /** Recently finished (taskId:attempt) here, to drop duplicated pushes. */
+  private readonly finished = new Set<string>();
+  /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
+  private readonly deadNodes = new Map<NodeId, number>();
+  private readonly deadWorkers = new Set<Addr>();
   private current?: Execution;
   private actor?: HostedActor;
   private nextReq = 1;
@@ -158,9 +186,10 @@ export class CoreWorker {
     this.raylet = rayletAddr(cfg.node);
   }
 
-  /** A worker announces itself to its raylet; the driver needs no lease so does not. */
+  /** Announces this core worker to its raylet (a driver is never leased, but hears failure news). */
   start(isWorker: boolean): void {
-    if (isWorker) this.fx.send(this.raylet, { type: "RegisterWorker", worker: this.addr });
+    this.fx.send(this.raylet, { type: "RegisterWorker", worker: this.addr, driver: !isWorker });
+    if (!isWorker) this.fx.send(this.cfg.gcs, { type: "SubscribeFailures" });
   }
 
   // =============================== the API (calls from user code) ===============================
@@ -200,7 +229,9 @@ export class CoreWorker {
         a.info = { actorId, state: "DEAD", epoch: 0, owner: this.addr, error };
         return;
       }
-      this.fx.send(this.cfg.gcs, { type: "CreateActor", spec: { ...spec, args: resolved } });
+      const a = this.callerActors.get(actorId)!;
+      a.created = { ...spec, args: resolved };
+      this.fx.send(this.cfg.gcs, { type: "CreateActor", spec: a.created });
     });
   }
 
@@ -235,7 +266,7 @@ export class CoreWorker {
       this.ready(id, o, undefined, this.cfg.node, payload.size, payload.hash);
       this.fx.complete(callId, { kind: "put", id });
     });
-    this.fx.send(this.raylet, { type: "StorePut", reqId, id, payload, owner: this.addr });
+    this.sendRaylet(reqId, { type: "StorePut", reqId, id, payload, owner: this.addr });
   }
 
   get(refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void {
@@ -276,7 +307,7 @@ export class CoreWorker {
 
   getNamedActor(name: string, callId: number): void {
     const reqId = this.nextReq++;
-    this.namedReqs.set(reqId, callId);
+    this.namedReqs.set(reqId, { callId, name });
     this.fx.send(this.cfg.gcs, { type: "GetNamedActor", reqId, name });
   }
 
@@ -329,14 +360,16 @@ export class CoreWorker {
       case "LeaseGranted": return this.leaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.leaseSpillback(m.reqId, m.node);
       case "LeaseRejected": return this.leaseRejected(m.reqId, m.reason);
-      case "TaskReply": return this.taskReply(m.taskId, m.attempt, m.result);
+      case "TaskReply": return this.taskReply(m.taskId, m.attempt, m.result, m.epoch);
       case "PushTask": return this.pushTask(from, m.spec);
       case "StorePutReply": {
+        this.toRaylet.delete(m.reqId);
         const cb = this.putReqs.get(m.reqId);
         this.putReqs.delete(m.reqId);
         return cb?.(m.error);
       }
       case "StoreGetReply": {
+        this.toRaylet.delete(m.reqId);
         const cb = this.storeReqs.get(m.reqId);
         this.storeReqs.delete(m.reqId);
         return cb?.(m.values);
@@ -357,11 +390,14 @@ export class CoreWorker {
       case "Function": return this.functionArrived(m.fn);
       case "ActorUpdate": return this.actorUpdate(m.info);
       case "NamedActor": {
-        const callId = this.namedReqs.get(m.reqId);
+        const r = this.namedReqs.get(m.reqId);
         this.namedReqs.delete(m.reqId);
-        if (callId !== undefined) this.fx.complete(callId, { kind: "actor", info: m.info });
+        if (r) this.fx.complete(r.callId, { kind: "actor", info: m.info });
         return;
       }
+      case "NodeDead": return this.nodeDead(m.node, m.incarnation);
+      case "WorkerDied": return this.workerDied(m.worker);
+      case "GcsRestarted": return this.gcsRestarted();
       default:
         return;
     }
@@ -395,10 +431,21 @@ export class CoreWorker {
     this.owned.delete(id);
     this.fx.trace({ kind: "object.out-of-scope", comp: "owner", obj: id });
     for (const n of o.nodes) this.fx.send(rayletAddr(n), { type: "FreeObjects", ids: [id] });
+    if (o.deps) this.releaseArgs(o.deps);
+  }
+
+  private releaseArgs(ids: readonly ObjectId[]): void {
+    const twice = this.cfg.bugs.has("double-decref");
+    for (const r of ids) {
+      const a = this.owned.get(r);
+      if (!a) continue;
+      a.submitted -= twice && a.submitted > 1 ? 2 : 1;
+      this.maybeFree(r, a);
+    }
   }
 
   private statusOf(o: Owned): ObjectStatus | undefined {
-    if (o.state === "PENDING") return undefined;
+    if (o.state === "PENDING" || o.state === "LOST") return undefined;
     if (o.value) return o.value.ok ? { kind: "inline", payload: o.value.payload } : { kind: "error", error: o.value.error };
     return { kind: "stored", nodes: o.nodes, size: o.size };
   }
@@ -424,10 +471,13 @@ export class CoreWorker {
     if (ref.owner === this.addr) {
       return cb({ kind: "error", error: { type: "ObjectLostError", message: `object ${ref.id} was already freed` } });
     }
+    if (this.isDead(ref.owner)) {
+      return cb({ kind: "error", error: { type: "OwnerDiedError", message: `the owner of object ${ref.id} (${ref.owner}) died` } });
+    }
     let b = this.borrowed.get(ref.id);
     if (b?.status) return cb(b.status);
     if (!b) {
-      b = { waiters: [] };
+      b = { owner: ref.owner, waiters: [] };
       this.borrowed.set(ref.id, b);
       this.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
     }
@@ -445,7 +495,12 @@ export class CoreWorker {
   private readFromStore(refs: readonly RefInfo[], cb: (values: readonly (Payload | ErrorInfo)[]) => void): void {
     const reqId = this.nextReq++;
     this.storeReqs.set(reqId, cb);
-    this.fx.send(this.raylet, { type: "StoreGet", reqId, ids: refs.map((r) => ({ id: r.id, owner: r.owner })) });
+    this.sendRaylet(reqId, { type: "StoreGet", reqId, ids: refs.map((r) => ({ id: r.id, owner: r.owner })) });
+  }
+
+  private sendRaylet(reqId: number, m: Msg): void {
+    this.toRaylet.set(reqId, m);
+    this.fx.send(this.raylet, m);
   }
 
   private setGetValue(g: GetCall, i: number, v: Payload | ErrorInfo): void {
@@ -498,7 +553,7 @@ export class CoreWorker {
         if (o) { o.submitted++; argRefs.push(a.ref); }
       }
     }
-    const classKey = spec.kind === "normal" ? `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}` : "";
+    const classKey = spec.kind === "normal" ? taskClassKey(spec) : "";
     const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", missing: 0, retriesLeft: maxRetries, argRefs, classKey };
     this.tasks.set(spec.taskId, t);
     this.fx.trace({
@@ -565,9 +620,12 @@ export class CoreWorker {
     }
   }
 
-  /** Locality: ask the raylet of the node holding most argument bytes; else the local one. */
+  /**
+   * Locality: ask the raylet of the node holding most argument bytes; else the local one. A
+   * pinned task asks the local raylet too, which knows whether the node is alive.
+   */
   private leaseTarget(spec: TaskSpec): NodeId {
-    if (typeof spec.strategy === "object") return spec.strategy.nodeId;
+    if (spec.strategy !== "DEFAULT") return this.cfg.node;
     let bytes: Map<NodeId, number> | undefined;
     for (const a of spec.args) {
       if (!("ref" in a)) continue;
@@ -582,7 +640,7 @@ export class CoreWorker {
 
   private sendLeaseRequest(c: SchedClass, spec: TaskSpec, node: NodeId, grantOrReject: boolean): void {
     const reqId = this.nextReq++;
-    this.leaseReqs.set(reqId, c);
+    this.leaseReqs.set(reqId, { c, node });
     const deps: { id: ObjectId; owner: Addr }[] = [];
     for (const a of spec.args) if ("ref" in a) deps.push({ id: a.ref, owner: a.owner });
     this.fx.send(rayletAddr(node), {
@@ -592,9 +650,12 @@ export class CoreWorker {
   }
 
   private leaseGranted(reqId: number, leaseId: string, worker: Addr): void {
-    const c = this.leaseReqs.get(reqId);
-    if (!c) return this.fx.send(rayletAddr(nodeOf(worker)), { type: "ReturnLease", leaseId, destroyWorker: false });
+    if (this.granted.has(leaseId)) return; // a duplicated grant of a lease in use
+    const r = this.leaseReqs.get(reqId);
+    if (!r) return this.fx.send(rayletAddr(nodeOf(worker)), { type: "ReturnLease", leaseId, destroyWorker: false });
+    const c = r.c;
     this.leaseReqs.delete(reqId);
+    this.granted.add(leaseId);
     c.pendingRequests--;
     const lease: Lease = { leaseId, worker };
     c.leases.push(lease);
@@ -604,7 +665,7 @@ export class CoreWorker {
   }
 
   private leaseSpillback(reqId: number, node: NodeId): void {
-    const c = this.leaseReqs.get(reqId);
+    const c = this.leaseReqs.get(reqId)?.c;
     if (!c) return;
     this.leaseReqs.delete(reqId);
     const head = c.ready.at(0);
@@ -613,7 +674,7 @@ export class CoreWorker {
   }
 
   private leaseRejected(reqId: number, reason: string): void {
-    const c = this.leaseReqs.get(reqId);
+    const c = this.leaseReqs.get(reqId)?.c;
     if (!c) return;
     this.leaseReqs.delete(reqId);
     c.pendingRequests--;
@@ -634,14 +695,18 @@ export class CoreWorker {
 
   private returnLease(c: SchedClass, lease: Lease): void {
     c.leases.splice(c.leases.indexOf(lease), 1);
+    this.granted.delete(lease.leaseId);
     this.fx.send(rayletAddr(nodeOf(lease.worker)), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: false });
   }
 
-  private taskReply(taskId: string, attempt: number, result: TaskResult): void {
+  private taskReply(taskId: string, attempt: number, result: TaskResult, epoch?: number): void {
     const t = this.tasks.get(taskId);
     if (!t || t.spec.attempt !== attempt || t.state !== "RUNNING") return; // stale or duplicate
     if (t.spec.kind === "actor-task") {
-      this.callerActors.get(t.spec.actorId!)?.inflight.delete(t.spec.seq!);
+      // Only the incarnation this caller is talking to may answer (no split brain).
+      const a = this.callerActors.get(t.spec.actorId!);
+      if (epoch !== undefined && a?.info && epoch < a.info.epoch) return;
+      a?.inflight.delete(t.spec.seq!);
     } else {
       // The lease is free again: run the next queued task of the class on it, or give it back.
       const c = this.classes.get(t.classKey);
@@ -653,11 +718,17 @@ export class CoreWorker {
         else this.returnLease(c, lease);
       }
     }
-    if (result.kind === "error" && t.retriesLeft !== 0 && (result.retryable || t.spec.retryExceptions)) {
+    this.taskEnded(t, result);
+  }
+
+  /** A task attempt ended: retry it if the failure and the budget allow, else settle its object. */
+  private taskEnded(t: OwnedTask, result: TaskResult): void {
+    const budget = t.retriesLeft !== 0 || this.cfg.bugs.has("retry-forever");
+    if (result.kind === "error" && budget && (result.retryable || t.spec.retryExceptions)) {
       if (t.retriesLeft > 0) t.retriesLeft--;
       t.state = nextTaskState(t.state, { type: "ERRORED", retryable: true });
       t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
-      this.fx.trace({ kind: "task.retry", comp: "owner", task: taskId, attempt: t.spec.attempt, reason: result.error.message });
+      this.fx.trace({ kind: "task.retry", comp: "owner", task: t.spec.taskId, attempt: t.spec.attempt, reason: result.error.message });
       return this.resolveTask(t);
     }
     t.state = nextTaskState(t.state, result.kind === "error" ? { type: "ERRORED", retryable: false } : { type: "SUCCEEDED" });
@@ -668,18 +739,129 @@ export class CoreWorker {
     this.tasks.delete(t.spec.taskId);
     const id = t.spec.returnId;
     const o = this.owned.get(id);
+    let keepArgs = false;
     if (o && o.state === "PENDING") {
       if (result.kind === "inline") this.ready(id, o, { ok: true, payload: result.payload }, undefined, result.payload.size, result.payload.hash);
-      else if (result.kind === "stored") this.ready(id, o, undefined, result.node, result.size, result.hash);
-      else {
+      else if (result.kind === "stored") {
+        // A stored result can be lost with its node: keep the recipe and its ingredients.
+        if (t.spec.kind === "normal") {
+          o.lineage = { spec: t.spec, retriesLeft: t.retriesLeft };
+          if (!o.deps) { o.deps = t.argRefs; keepArgs = true; }
+        }
+        this.ready(id, o, undefined, result.node, result.size, result.hash);
+      } else {
         this.fx.trace({ kind: "task.failed", comp: "owner", task: t.spec.taskId, error: result.error.type });
         this.ready(id, o, { ok: false, error: result.error }, undefined, 0, "");
       }
     }
-    for (const r of t.argRefs) {
-      const a = this.owned.get(r);
-      if (a) { a.submitted--; this.maybeFree(r, a); }
+    // A reconstruction's arguments are already held by the object it re-makes.
+    if (!keepArgs && !(o?.deps && o.deps === t.argRefs)) this.releaseArgs(t.argRefs);
+  }
+
+  // ================================ failures ================================
+
+  /** A worker died: tasks on it fail over, and objects it owned can no longer be had. */
+  private workerDied(worker: Addr): void {
+    this.deadWorkers.add(worker);
+    this.leasesLost((w) => w === worker, `the worker ${worker} running it died`);
+    this.ownerDied((o) => o === worker);
+  }
+
+  private isDead(addr: Addr): boolean {
+    const inc = this.deadNodes.get(nodeOf(addr));
+    return this.deadWorkers.has(addr) || (inc !== undefined && diedWithNode(addr, nodeOf(addr), inc));
+  }
+
+  private nodeDead(node: NodeId, incarnation: number): void {
+    if ((this.deadNodes.get(node) ?? 0) >= incarnation) return; // heard already (from the GCS and our raylet)
+    this.deadNodes.set(node, incarnation);
+    // Our own raylet restarted (only a driver outlives it): what we asked of it was lost.
+    if (node === this.cfg.node) for (const m of this.toRaylet.values()) this.fx.send(this.raylet, m);
+    const onIt = (a: Addr) => diedWithNode(a, node, incarnation);
+    if (!this.cfg.bugs.has("no-lease-revocation")) {
+      this.leasesLost(onIt, `the node ${node} running it died`);
+      // Requests queued at that node's raylet died with it: ask again elsewhere.
+      const retry = new Set<SchedClass>();
+      for (const [reqId, r] of [...this.leaseReqs]) {
+        if (r.node !== node) continue;
+        this.leaseReqs.delete(reqId);
+        r.c.pendingRequests--;
+        retry.add(r.c);
+      }
+      for (const c of retry) this.requestLeases(c);
     }
+    this.ownerDied(onIt);
+    // Copies on that node are gone; objects left with no copy are lost.
+    const lost: [ObjectId, Owned][] = [];
+    for (const [id, o] of this.owned) {
+      const i = o.nodes.indexOf(node);
+      if (i < 0) continue;
+      o.nodes.splice(i, 1);
+      if (o.nodes.length === 0 && o.state === "READY" && !o.value) lost.push([id, o]);
+    }
+    // Mark all first, so a reconstruction waits for its lost arguments instead of using them.
+    for (const [id, o] of lost) {
+      o.state = nextObjectState(o.state, { type: "LOST" });
+      this.fx.trace({ kind: "object.lost", comp: "owner", obj: id });
+    }
+    for (const [id, o] of lost) this.reconstruct(id, o);
+  }
+
+  private leasesLost(dead: (worker: Addr) => boolean, why: string): void {
+    for (const c of this.classes.values()) {
+      for (const l of [...c.leases]) {
+        if (!dead(l.worker)) continue;
+        c.leases.splice(c.leases.indexOf(l), 1);
+        this.granted.delete(l.leaseId);
+        const t = l.busy;
+        if (t) this.taskEnded(t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
+      }
+      this.requestLeases(c);
+    }
+  }
+
+  /** Borrowed objects whose owner died fail with OwnerDiedError, now and for later gets. */
+  private ownerDied(dead: (owner: Addr) => boolean): void {
+    for (const [id, b] of this.borrowed) {
+      const owner = b.owner;
+      if (!dead(owner)) continue;
+      this.borrowedStatus(id, { kind: "error", error: { type: "OwnerDiedError", message: `the owner of object ${id} (${owner}) died` } });
+    }
+  }
+
+  /** Re-makes a lost object by re-running its task, while the budget lasts (Ray's lineage reconstruction). */
+  private reconstruct(id: ObjectId, o: Owned): void {
+    const l = o.lineage;
+    if (l && (l.retriesLeft !== 0 || this.cfg.bugs.has("retry-forever")) && !this.cfg.bugs.has("no-reconstruction")) {
+      o.state = nextObjectState(o.state, { type: "RECONSTRUCT" });
+      const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
+      const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
+      o.lineage = { spec, retriesLeft };
+      const t: OwnedTask = { spec, state: "FINISHED", missing: 0, retriesLeft, argRefs: o.deps ?? [], classKey: taskClassKey(spec) };
+      t.state = nextTaskState(t.state, { type: "RESUBMIT" });
+      this.tasks.set(spec.taskId, t);
+      this.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });
+      return this.resolveTask(t);
+    }
+    o.state = nextObjectState(o.state, { type: "UNRECOVERABLE" });
+    const why = !l ? "it was created by ray.put, which has no lineage to re-create it from"
+      : `its task ${l.spec.name} has no retries left (maxRetries=${l.spec.maxRetries})`;
+    o.value = { ok: false, error: { type: "ObjectLostError", message: `object ${id} was lost with every copy of it, and cannot be reconstructed: ${why}` } };
+    const waiters = o.waiters;
+    o.waiters = undefined;
+    if (waiters) for (const w of waiters) w();
+    this.maybeFree(id, o);
+  }
+
+  /** A restarted GCS lost whatever was in flight to it: resend, and follow actors again. */
+  private gcsRestarted(): void {
+    for (const fn of this.fnCache.values()) if (this.registeredFns.has(fn.id)) this.fx.send(this.cfg.gcs, { type: "RegisterFunction", fn });
+    for (const id of this.fnWaiters.keys()) this.fx.send(this.cfg.gcs, { type: "GetFunction", id });
+    for (const [actorId, a] of this.callerActors) {
+      if (a.created && !a.info) this.fx.send(this.cfg.gcs, { type: "CreateActor", spec: a.created });
+      else this.fx.send(this.cfg.gcs, { type: "SubscribeActor", actorId });
+    }
+    for (const [reqId, r] of this.namedReqs) this.fx.send(this.cfg.gcs, { type: "GetNamedActor", reqId, name: r.name });
   }
 
   // ============================ actors, caller side ============================
@@ -716,6 +898,20 @@ export class CoreWorker {
     if (info.state === "DEAD") {
       for (const t of a.unsent.splice(0)) this.failActorTask(t, info);
       for (const t of [...a.inflight.values()]) if (t.state !== "WAITING_FOR_DEPS") this.failActorTask(t, info);
+    } else if (info.state === "RESTARTING") {
+      // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
+      for (const t of [...a.inflight.values()]) {
+        if (t.state !== "RUNNING") continue;
+        if (t.retriesLeft === 0) {
+          this.failActorTask(t, { ...info, error: { type: "ActorDiedError", message: `the actor died while running ${t.spec.name}; it restarts, but the call is not retried (maxTaskRetries=0)` } });
+          continue;
+        }
+        if (t.retriesLeft > 0) t.retriesLeft--;
+        t.state = nextTaskState(nextTaskState(t.state, { type: "ERRORED", retryable: true }), { type: "DEPS_READY" });
+        t.spec = { ...t.spec, attempt: t.spec.attempt + 1 };
+        this.fx.trace({ kind: "task.retry", comp: "owner", task: t.spec.taskId, attempt: t.spec.attempt, reason: "the actor restarted" });
+        a.unsent.push(t);
+      }
     } else if (info.state === "ALIVE" && info.address) {
       const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
       for (const t of unsent) this.pushActorTask(t, info.address, a);
@@ -727,6 +923,8 @@ export class CoreWorker {
   private pushTask(from: Addr, spec: TaskSpec): void {
     const e: Execution = { spec, from, missing: 0 };
     if (spec.kind === "actor-task") return this.queueActorCall(e);
+    const key = `${spec.taskId}:${spec.attempt}`;
+    if (!this.cfg.bugs.has("no-dedup") && (this.finished.has(key) || (this.current && `${this.current.spec.taskId}:${this.current.spec.attempt}` === key))) return;
     if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: [] };
     this.current = e;
     this.prepare(e);
@@ -830,6 +1028,19 @@ export class CoreWorker {
     this.fx.execute(s, fn, e.args!);
   }
 
+  private remember(key: string): void {
+    this.finished.add(key);
+    if (this.finished.size > 4096) this.finished.delete(this.finished.values().next().value!);
+  }
+
+  private endScope(keep: readonly RefInfo[] | undefined): void {
+    for (const [id, o] of [...this.owned]) {
+      if (o.local === 0 || keep?.some((r) => r.id === id)) continue;
+      o.local = 0;
+      this.maybeFree(id, o);
+    }
+  }
+
   /** The host finished running `taskId` (attempt `attempt`). */
   taskDone(taskId: string, attempt: number, out: Outcome): void {
     const e = this.current?.spec.taskId === taskId && this.current.spec.attempt === attempt ? this.current
@@ -847,12 +1058,18 @@ export class CoreWorker {
     this.putReqs.set(reqId, (error) => {
       this.reply(e, error ? { kind: "error", error, retryable: false } : { kind: "stored", node: this.cfg.node, size: p.size, hash: p.hash });
     });
-    this.fx.send(this.raylet, { type: "StorePut", reqId, id: e.spec.returnId, payload: p, owner: e.spec.owner });
+    this.sendRaylet(reqId, { type: "StorePut", reqId, id: e.spec.returnId, payload: p, owner: e.spec.owner });
   }
 
   private reply(e: Execution, result: TaskResult): void {
-    this.fx.send(e.spec.owner, { type: "TaskReply", taskId: e.spec.taskId, attempt: e.spec.attempt, result });
-    if (this.current === e) this.current = undefined;
+    const s = e.spec;
+    this.fx.send(s.owner, { type: "TaskReply", taskId: s.taskId, attempt: s.attempt, result, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined });
+    if (this.current === e) {
+      this.current = undefined;
+      this.remember(`${s.taskId}:${s.attempt}`);
+      // The task's scope ended: drop the refs it made, except those it returned inside its value.
+      if (s.kind === "normal") this.endScope(result.kind === "inline" ? result.payload.refs : undefined);
+    }
     const h = this.actor;
     if (h && h.running === e) h.running = undefined;
     if (h) this.runActor(h);

@@ -1,15 +1,17 @@
 // The Global Control Store: node table with health checks, function table, actor table and
-// actor scheduling, named actors, and the cluster resource view it gathers from heartbeats
-// and broadcasts to raylets.
+// actor scheduling, named actors, failure pub/sub, and the cluster resource view it gathers
+// from heartbeats and broadcasts to raylets. Its tables are persisted through the storage
+// port and recovered by a restarted GCS; raylets and owners then re-register and resubscribe.
 
+import type { Bugs } from "./bugs.ts";
 import type { Effects } from "./effects.ts";
 import { nextActorState, type ActorState } from "./lifecycle/actor.ts";
 import { nextNodeState, type NodeState } from "./lifecycle/node.ts";
-import type { Msg } from "./messages.ts";
+import type { Msg, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
 import {
-  rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
+  nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
   type FunctionDescriptor, type FunctionId, type NodeId, type NodeView, type TaskSpec,
 } from "./types.ts";
 
@@ -19,10 +21,23 @@ export interface GcsConfig {
   readonly viewPeriodMs: number;
   /** A node that misses this many consecutive periods of heartbeats is declared dead. */
   readonly heartbeatMissLimit: number;
+  readonly bugs: Bugs;
 }
+
+/** What the GCS keeps durable, table by table (the storage port's keys). */
+export type GcsTable = "nodes" | "actors" | "functions" | "meta";
+
+export interface GcsEffects extends Effects {
+  /** Durably write (or, with undefined, delete) a row before acting on it. */
+  persist(table: GcsTable, key: string, value: unknown): void;
+}
+
+/** The rows a restarted GCS starts from. */
+export type GcsTables = Readonly<Record<GcsTable, ReadonlyMap<string, unknown>>>;
 
 interface NodeEntry {
   state: NodeState;
+  incarnation: number;
   total: ResourceSet;
   available: ResourceSet;
   /** Periods since the last heartbeat. */
@@ -37,11 +52,13 @@ interface ActorEntry {
   address?: Addr;
   node?: NodeId;
   leaseId?: string;
-  /** The outstanding lease request, while placing the actor. */
-  leaseReq?: number;
   error?: ErrorInfo;
+  /** The outstanding lease request, while placing the actor (volatile). */
+  leaseReq?: number;
   readonly subscribers: Set<Addr>;
 }
+
+type ActorRow = Omit<ActorEntry, "leaseReq" | "subscribers"> & { subscribers: Addr[] };
 
 export class Gcs {
   readonly nodes = new Map<NodeId, NodeEntry>();
@@ -51,14 +68,44 @@ export class Gcs {
   private readonly names = new Map<string, ActorId>();
   /** Lease request id → actor being placed. */
   private readonly leaseRequests = new Map<number, ActorId>();
-  private nextReq = 1;
+  /** Request ids carry the incarnation so a reply to a previous GCS can never match. */
+  private nextReq: number;
+  private readonly incarnation: number;
   private spreadCursor = 0;
   private viewDirty = false;
+  private readonly recovered: boolean;
+  /** Drivers that asked for failure news directly. */
+  private readonly drivers = new Set<Addr>();
 
-  constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: Effects) {}
+  constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
+    this.recovered = tables !== undefined;
+    this.incarnation = ((tables?.meta.get("incarnation") as number | undefined) ?? 0) + 1;
+    this.nextReq = this.incarnation * 1_000_000_000;
+    fx.persist("meta", "incarnation", this.incarnation);
+    if (tables) this.load(tables);
+  }
+
+  private load(t: GcsTables): void {
+    for (const [id, row] of t.nodes) {
+      const r = row as { state: NodeState; incarnation: number; total: ResourceSet };
+      this.nodes.set(id, { state: r.state, incarnation: r.incarnation, total: r.total, available: r.total, missed: 0 });
+    }
+    for (const [id, row] of t.functions) this.functions.set(id, row as FunctionDescriptor);
+    for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) this.drivers.add(d);
+    for (const [id, row] of t.actors) {
+      const r = row as ActorRow;
+      this.actors.set(id, { ...r, subscribers: new Set(r.subscribers) });
+      if (r.spec.name !== undefined && r.state !== "DEAD") this.names.set(r.spec.name, id);
+    }
+  }
 
   start(): void {
     this.fx.setTimer("period", this.cfg.viewPeriodMs, true);
+    if (!this.recovered) return;
+    this.fx.trace({ kind: "gcs.recovered", comp: "gcs", nodes: this.nodes.size, actors: this.actors.size });
+    // Everyone reconnects: raylets re-register, owners resubscribe and resend what was in flight.
+    this.publish({ type: "GcsRestarted" });
+    this.retryPendingActors();
   }
 
   fire(key: string): void {
@@ -70,23 +117,30 @@ export class Gcs {
 
   receive(from: Addr, m: Msg): void {
     switch (m.type) {
-      case "RegisterNode": return this.registerNode(from, m.node, m.resources);
-      case "Heartbeat": return this.heartbeat(m.node, m.available);
+      case "RegisterNode": return this.registerNode(from, m.node, m.incarnation, m.resources);
+      case "Heartbeat": return this.heartbeat(from, m.node, m.available);
+      case "WorkerDied": return this.workerDied(m.worker);
+      case "SubscribeFailures":
+        if (!this.drivers.has(from)) {
+          this.drivers.add(from);
+          this.fx.persist("meta", "drivers", [...this.drivers]);
+        }
+        return;
       case "RegisterFunction": return this.registerFunction(m.fn);
       case "GetFunction": return this.getFunction(from, m.id);
-      case "CreateActor": return this.createActor(m.spec);
+      case "CreateActor": return this.createActor(from, m.spec);
       case "SubscribeActor": return this.subscribe(from, m.actorId);
       case "GetNamedActor": {
         const id = this.names.get(m.name);
         const a = id === undefined ? undefined : this.actors.get(id);
-        if (a && id !== undefined) a.subscribers.add(from);
-        this.fx.send(from, { type: "NamedActor", reqId: m.reqId, info: a && id !== undefined ? this.info(id, a) : undefined });
+        if (a) this.addSubscriber(id!, a, from);
+        this.fx.send(from, { type: "NamedActor", reqId: m.reqId, info: a ? this.info(id!, a) : undefined });
         return;
       }
       case "KillActor": return this.killActor(m.actorId);
       case "LeaseGranted": return this.actorLeaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
-      case "LeaseRejected": return this.actorLeaseRejected(m.reqId, m.reason);
+      case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
       case "TaskReply": return this.actorCreated(m.taskId, m.result);
       default:
         return; // Not addressed to the GCS: ignored, so a stray message cannot crash it.
@@ -95,19 +149,36 @@ export class Gcs {
 
   // ---- nodes -------------------------------------------------------------------------------
 
-  private registerNode(from: Addr, node: NodeId, resources: ResourceSet): void {
+  private registerNode(from: Addr, node: NodeId, incarnation: number, resources: ResourceSet): void {
     const prev = this.nodes.get(node);
+    if (prev && prev.incarnation > incarnation) return; // a message from a previous life
+    if (prev && prev.state !== "DEAD") {
+      if (prev.incarnation === incarnation) {
+        // Re-registration after a GCS restart: the node never went away.
+        this.fx.send(from, { type: "NodeRegistered", head: this.cfg.head });
+        return;
+      }
+      // The node restarted before we noticed it died: its previous life is over.
+      prev.state = nextNodeState(prev.state, { type: "DIED" });
+      this.nodeDied(node, "it restarted");
+    }
     const state = nextNodeState("REGISTERING", { type: "REGISTERED" });
-    this.nodes.set(node, { state, total: resources, available: prev?.state === "DEAD" || !prev ? resources : prev.available, missed: 0 });
+    this.nodes.set(node, { state, incarnation, total: resources, available: resources, missed: 0 });
+    this.fx.persist("nodes", node, { state, incarnation, total: resources });
     this.fx.trace({ kind: "node.registered", comp: "gcs", id: node, resources });
     this.fx.send(from, { type: "NodeRegistered", head: this.cfg.head });
     this.broadcastView();
     this.retryPendingActors();
   }
 
-  private heartbeat(node: NodeId, available: ResourceSet): void {
+  private heartbeat(from: Addr, node: NodeId, available: ResourceSet): void {
     const n = this.nodes.get(node);
-    if (!n || n.state === "DEAD") return;
+    if (!n) return;
+    if (n.state === "DEAD") {
+      // A node we declared dead is still talking (a healed partition): tell it, so it fences itself.
+      this.fx.send(from, { type: "NodeDead", node, incarnation: n.incarnation });
+      return;
+    }
     n.state = nextNodeState(n.state, { type: "HEARTBEAT" });
     n.missed = 0;
     n.available = available;
@@ -126,16 +197,34 @@ export class Gcs {
   }
 
   private nodeDied(node: NodeId, reason: string): void {
+    const n = this.nodes.get(node)!;
+    this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, total: n.total });
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
+    this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
     this.broadcastView();
     for (const [id, a] of this.actors) {
       if (a.node === node && a.state !== "DEAD") this.actorDied(id, a, `the node ${node} running it died`);
     }
   }
 
+  /** Sends news to drivers and every live raylet (and, for a node's death, to that node too). */
+  private publish(m: Msg, includeDead = false): void {
+    for (const d of this.drivers) this.fx.send(d, m);
+    for (const [node, n] of this.nodes) {
+      if (n.state !== "DEAD" || (includeDead && m.type === "NodeDead" && m.node === node)) this.fx.send(rayletAddr(node), m);
+    }
+  }
+
+  private workerDied(worker: Addr): void {
+    this.publish({ type: "WorkerDied", worker });
+    for (const [id, a] of this.actors) {
+      if (a.address === worker && a.state !== "DEAD") this.actorDied(id, a, `its worker process ${worker} died`);
+    }
+  }
+
   view(): NodeView[] {
     const out: NodeView[] = [];
-    for (const [node, n] of this.nodes) out.push({ node, total: n.total, available: n.available, alive: n.state !== "DEAD" });
+    for (const [node, n] of this.nodes) out.push({ node, incarnation: n.incarnation, total: n.total, available: n.available, alive: n.state !== "DEAD" });
     return out;
   }
 
@@ -150,6 +239,7 @@ export class Gcs {
   private registerFunction(fn: FunctionDescriptor): void {
     if (this.functions.has(fn.id)) return;
     this.functions.set(fn.id, fn);
+    this.fx.persist("functions", fn.id, fn);
     const waiters = this.functionWaiters.get(fn.id);
     if (!waiters) return;
     this.functionWaiters.delete(fn.id);
@@ -161,7 +251,7 @@ export class Gcs {
     const fn = this.functions.get(id);
     if (fn) return this.fx.send(from, { type: "Function", fn });
     const w = this.functionWaiters.get(id);
-    if (w) w.push(from); else this.functionWaiters.set(id, [from]);
+    if (w) { if (!w.includes(from)) w.push(from); } else this.functionWaiters.set(id, [from]);
   }
 
   // ---- actors ------------------------------------------------------------------------------
@@ -170,14 +260,36 @@ export class Gcs {
     return { actorId: id, state: a.state, address: a.address, epoch: a.epoch, name: a.spec.name, owner: a.spec.owner, error: a.error };
   }
 
-  private publish(id: ActorId, a: ActorEntry): void {
+  private save(id: ActorId, a: ActorEntry): void {
+    if (this.cfg.bugs.has("gcs-forgets-actors")) return;
+    const row: ActorRow = {
+      state: a.state, spec: a.spec, epoch: a.epoch, restartsLeft: a.restartsLeft, address: a.address, node: a.node,
+      leaseId: a.leaseId, error: a.error, subscribers: [...a.subscribers],
+    };
+    this.fx.persist("actors", id, row);
+  }
+
+  /** Persists the actor's new state, then tells everyone who follows it. */
+  private changed(id: ActorId, a: ActorEntry): void {
+    this.save(id, a);
     this.fx.trace({ kind: "actor.state", comp: "gcs", actor: id, state: a.state, worker: a.address, at: a.node, epoch: a.epoch });
     const info = this.info(id, a);
     for (const s of a.subscribers) this.fx.send(s, { type: "ActorUpdate", info });
   }
 
-  private createActor(spec: ActorSpec): void {
-    if (this.actors.has(spec.actorId)) return; // a duplicate registration (retried message)
+  private addSubscriber(id: ActorId, a: ActorEntry, s: Addr): void {
+    if (a.subscribers.has(s)) return;
+    a.subscribers.add(s);
+    this.save(id, a);
+  }
+
+  private createActor(from: Addr, spec: ActorSpec): void {
+    const known = this.actors.get(spec.actorId);
+    if (known) {
+      // A resent registration (after a GCS restart, or a duplicate): answer with what we know.
+      this.fx.send(from, { type: "ActorUpdate", info: this.info(spec.actorId, known) });
+      return;
+    }
     const a: ActorEntry = {
       state: "DEPENDENCIES_UNREADY", spec, epoch: 0, restartsLeft: spec.maxRestarts, subscribers: new Set([spec.owner]),
     };
@@ -186,20 +298,20 @@ export class Gcs {
       if (this.names.has(spec.name)) {
         a.state = nextActorState(a.state, { type: "KILL" });
         a.error = { type: "ActorDiedError", message: `an actor named "${spec.name}" already exists` };
-        return this.publish(spec.actorId, a);
+        return this.changed(spec.actorId, a);
       }
       this.names.set(spec.name, spec.actorId);
     }
     // The owner resolved the constructor's arguments before registering.
     a.state = nextActorState(a.state, { type: "DEPS_RESOLVED" });
-    this.publish(spec.actorId, a);
+    this.changed(spec.actorId, a);
     this.scheduleActor(spec.actorId, a);
   }
 
   private subscribe(from: Addr, id: ActorId): void {
     const a = this.actors.get(id);
     if (!a) return;
-    a.subscribers.add(from);
+    this.addSubscriber(id, a, from);
     this.fx.send(from, { type: "ActorUpdate", info: this.info(id, a) });
   }
 
@@ -211,7 +323,7 @@ export class Gcs {
       });
       this.spreadCursor = p.spreadCursor;
       if (p.kind === "infeasible") {
-        // Wait for the cluster to change (a node joining) rather than fail: Ray does the same.
+        // Wait for the cluster to change (a node joining) rather than fail, as Ray does.
         a.leaseReq = undefined;
         return;
       }
@@ -222,7 +334,7 @@ export class Gcs {
     this.leaseRequests.set(reqId, id);
     this.fx.send(rayletAddr(node), {
       type: "RequestLease", reqId,
-      req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], actorId: id, grantOrReject: true, taskId: `${id}:create` },
+      req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], actorId: id, grantOrReject: true, taskId: `${id}:create:${a.epoch}` },
     });
   }
 
@@ -238,15 +350,16 @@ export class Gcs {
     const id = this.leaseRequests.get(reqId);
     this.leaseRequests.delete(reqId);
     const a = id === undefined ? undefined : this.actors.get(id);
-    if (!a || id === undefined || a.leaseReq !== reqId || a.state === "DEAD") {
-      // Late or for a dead actor: give the worker back.
-      this.fx.send(rayletAddr(worker.split("/")[0]), { type: "ReturnLease", leaseId, destroyWorker: true });
+    if (!a || a.leaseReq !== reqId || a.state === "DEAD") {
+      // Late, duplicated, or for a dead actor: give the worker back.
+      this.fx.send(rayletAddr(nodeOf(worker)), { type: "ReturnLease", leaseId, destroyWorker: true });
       return;
     }
     a.leaseReq = undefined;
     a.leaseId = leaseId;
-    a.node = worker.split("/")[0];
+    a.node = nodeOf(worker);
     a.address = worker;
+    this.save(id!, a);
     const spec: TaskSpec = {
       taskId: `${id}:create:${a.epoch}`, kind: "actor-create", fn: a.spec.fn, name: a.spec.className, args: a.spec.args,
       returnId: `${id}:created`, owner: this.addr, resources: a.spec.resources, strategy: a.spec.strategy,
@@ -259,30 +372,32 @@ export class Gcs {
     const id = this.leaseRequests.get(reqId);
     this.leaseRequests.delete(reqId);
     const a = id === undefined ? undefined : this.actors.get(id);
-    if (a && id !== undefined && a.leaseReq === reqId) this.scheduleActor(id, a, node);
+    if (a && a.leaseReq === reqId) this.scheduleActor(id!, a, node);
   }
 
-  private actorLeaseRejected(reqId: number, reason: string): void {
+  /** The chosen node cannot host it: wait for the next registration to try again. */
+  private actorLeaseRejected(reqId: number): void {
     const id = this.leaseRequests.get(reqId);
     this.leaseRequests.delete(reqId);
     const a = id === undefined ? undefined : this.actors.get(id);
-    if (!a || id === undefined || a.leaseReq !== reqId) return;
-    a.leaseReq = undefined;
-    void reason; // the view will change (a node joins or frees up): retried on the next registration
+    if (a && a.leaseReq === reqId) a.leaseReq = undefined;
   }
 
-  private actorCreated(taskId: string, result: import("./messages.ts").TaskResult): void {
-    const id = taskId.slice(0, taskId.indexOf(":create:"));
+  private actorCreated(taskId: string, result: TaskResult): void {
+    const cut = taskId.lastIndexOf(":create:");
+    if (cut < 0) return;
+    const id = taskId.slice(0, cut);
     const a = this.actors.get(id);
-    if (!a || taskId !== `${id}:create:${a.epoch}` || a.state === "DEAD") return;
+    if (!a || taskId !== `${id}:create:${a.epoch}` || (a.state !== "PENDING_CREATION" && a.state !== "RESTARTING")) return;
     if (result.kind === "error") {
+      if (result.retryable) return; // its worker died mid-construction: the death notice restarts it
       a.error = { type: "ActorDiedError", message: `the actor's constructor failed: ${result.error.message}`, stack: result.error.stack };
       a.state = nextActorState(a.state, { type: "DIED", restartable: false });
       this.releaseActorLease(a);
-      return this.publish(id, a);
+      return this.changed(id, a);
     }
     a.state = nextActorState(a.state, { type: "CREATED" });
-    this.publish(id, a);
+    this.changed(id, a);
   }
 
   private killActor(id: ActorId): void {
@@ -290,8 +405,9 @@ export class Gcs {
     if (!a || a.state === "DEAD") return;
     a.state = nextActorState(a.state, { type: "KILL" });
     a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} was killed by ray.kill()` };
+    if (a.spec.name !== undefined) this.names.delete(a.spec.name);
     this.releaseActorLease(a);
-    this.publish(id, a);
+    this.changed(id, a);
   }
 
   private actorDied(id: ActorId, a: ActorEntry, why: string): void {
@@ -301,9 +417,12 @@ export class Gcs {
     a.address = undefined;
     a.node = undefined;
     a.leaseId = undefined;
-    if (!restartable) a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} died: ${why}` };
-    else a.epoch++;
-    this.publish(id, a);
+    a.leaseReq = undefined;
+    if (!restartable) {
+      a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} died: ${why}` };
+      if (a.spec.name !== undefined) this.names.delete(a.spec.name);
+    } else if (!this.cfg.bugs.has("no-actor-epoch")) a.epoch++;
+    this.changed(id, a);
     if (restartable) this.scheduleActor(id, a);
   }
 

@@ -40,9 +40,9 @@ export type Msg =
   | { type: "ReturnLease"; leaseId: string; destroyWorker: boolean }
   // owner → worker: run a task on a leased worker; worker → owner: its result
   | { type: "PushTask"; spec: TaskSpec }
-  | { type: "TaskReply"; taskId: TaskId; attempt: number; result: TaskResult }
+  | { type: "TaskReply"; taskId: TaskId; attempt: number; result: TaskResult; epoch?: number }
   // worker ⇄ its raylet
-  | { type: "RegisterWorker"; worker: Addr }
+  | { type: "RegisterWorker"; worker: Addr; driver?: boolean }
   | { type: "StorePut"; reqId: number; id: ObjectId; payload: Payload; owner: Addr }
   | { type: "StorePutReply"; reqId: number; id: ObjectId; error?: ErrorInfo }
   | { type: "StoreGet"; reqId: number; ids: readonly { readonly id: ObjectId; readonly owner: Addr }[] }
@@ -61,10 +61,16 @@ export type Msg =
   | { type: "GetStatus"; id: ObjectId }
   | { type: "Status"; id: ObjectId; status: ObjectStatus }
   // raylet ⇄ GCS: membership, health and the cluster resource view
-  | { type: "RegisterNode"; node: NodeId; resources: ResourceSet }
+  | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet }
   | { type: "NodeRegistered"; head: NodeId }
   | { type: "Heartbeat"; node: NodeId; available: ResourceSet }
   | { type: "ClusterView"; nodes: readonly NodeView[] }
+  // failure news, published by the GCS to raylets, which pass it on to their core workers
+  | { type: "WorkerDied"; worker: Addr }
+  | { type: "NodeDead"; node: NodeId; incarnation: number }
+  | { type: "GcsRestarted" }
+  /** A driver asks the GCS for failure news directly (it must hear even if its own raylet dies). */
+  | { type: "SubscribeFailures" }
   // owner ⇄ GCS: function table, actors
   | { type: "RegisterFunction"; fn: FunctionDescriptor }
   | { type: "GetFunction"; id: FunctionId }

@@ -39,6 +39,8 @@ export class ObjectStore {
     readonly capacity: number,
     private readonly memory: StoreMemory,
     private readonly spill: (id: ObjectId, payload: Payload) => void,
+    /** Seeded bug for mutation tests: primaries evicted like secondary copies. */
+    private readonly evictPrimaries = false,
   ) {}
 
   get usedBytes(): number { return this.used; }
@@ -82,7 +84,7 @@ export class ObjectStore {
       // Plan first so that a put that cannot fit leaves the store untouched.
       for (const [oid, e] of this.mem) {
         if (free >= need) break;
-        if (e.inUse === 0 && !e.primary) { evicted.push(oid); free += e.payload.size; }
+        if (e.inUse === 0 && (!e.primary || this.evictPrimaries)) { evicted.push(oid); free += e.payload.size; }
       }
       for (const [oid, e] of this.mem) {
         if (free >= need) break;

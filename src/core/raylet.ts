@@ -3,6 +3,7 @@
 // runs the worker pool; stages task arguments (the dependency manager); and moves objects
 // between nodes in chunks (the object manager) around the node's object store.
 
+import type { Bugs } from "./bugs.ts";
 import type { RayletEffects } from "./effects.ts";
 import { nextWorkerState, type WorkerState } from "./lifecycle/worker.ts";
 import type { LeaseRequest, Msg } from "./messages.ts";
@@ -10,11 +11,13 @@ import { ObjectStore } from "./object-store.ts";
 import { add, fits, subtract, type ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
 import {
-  nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type NodeView, type ObjectId, type Payload,
+  diedWithNode, nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type NodeView, type ObjectId, type Payload,
 } from "./types.ts";
 
 export interface RayletConfig {
   readonly node: NodeId;
+  /** How many times this node has started: keeps worker and lease ids unique across restarts. */
+  readonly incarnation: number;
   readonly gcs: Addr;
   readonly resources: ResourceSet;
   readonly storeCapacity: number;
@@ -23,6 +26,7 @@ export interface RayletConfig {
   readonly chunkBytes: number;
   /** How long a put may wait for space before failing with ObjectStoreFullError. */
   readonly storeFullTimeoutMs: number;
+  readonly bugs: Bugs;
 }
 
 interface Worker {
@@ -40,6 +44,8 @@ interface QueuedLease {
 
 interface Lease {
   readonly worker: Addr;
+  /** Who asked for it (an owner, or the GCS for an actor): it dies with them. */
+  readonly holder: Addr;
   readonly resources: ResourceSet;
   readonly deps: readonly ObjectId[];
 }
@@ -73,6 +79,10 @@ interface PendingPut {
   readonly deadline: number;
 }
 
+function ownerDied(id: ObjectId, owner: Addr): ErrorInfo {
+  return { type: "OwnerDiedError", message: `the owner of object ${id} (${owner}) died, so the object cannot be fetched or reconstructed` };
+}
+
 const PULL_TRIES = 5;
 const PULL_RETRY_MS = 50;
 
@@ -97,12 +107,16 @@ export class Raylet {
   private readonly owners = new Map<ObjectId, Addr>();
   private readonly restoring = new Map<ObjectId, Waiter[]>();
   private puts: PendingPut[] = [];
+  /** Core workers on this node (workers and drivers): they hear failure news through us. */
+  private readonly clients = new Set<Addr>();
+  /** Set once this node learns the GCS declared it dead: it fences itself and does nothing more. */
+  private fenced = false;
 
   constructor(readonly addr: Addr, private readonly cfg: RayletConfig, private readonly fx: RayletEffects) {
     this.store = new ObjectStore(cfg.storeCapacity, fx, (id, payload) => {
       this.fx.trace({ kind: "object.spilled", comp: "store", obj: id });
       this.fx.spill(id, payload);
-    });
+    }, cfg.bugs.has("evict-primary"));
     this.available = cfg.resources;
   }
 
@@ -110,7 +124,7 @@ export class Raylet {
   get availableResources(): ResourceSet { return this.available; }
 
   start(): void {
-    this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, resources: this.cfg.resources });
+    this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources });
   }
 
   fire(key: string): void {
@@ -127,6 +141,7 @@ export class Raylet {
   }
 
   receive(from: Addr, m: Msg): void {
+    if (this.fenced) return;
     switch (m.type) {
       case "NodeRegistered":
         if (!this.registered) {
@@ -135,9 +150,17 @@ export class Raylet {
         }
         return;
       case "ClusterView": return this.updateView(m.nodes);
+      case "NodeDead": return this.nodeDead(m.node, m.incarnation);
+      case "WorkerDied": return this.workerDied(m.worker);
+      case "GcsRestarted":
+        // Re-register (idempotent for a node the recovered GCS knows) and tell local owners to resubscribe.
+        this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources });
+        return this.forward(m);
       case "RequestLease": return this.requestLease(from, m.reqId, m.req);
       case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
-      case "RegisterWorker": return this.workerRegistered(m.worker);
+      case "RegisterWorker":
+        this.clients.add(m.worker);
+        return m.driver ? undefined : this.workerRegistered(m.worker);
       case "StorePut": return this.storePut({ from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, deadline: this.fx.now() + this.cfg.storeFullTimeoutMs });
       case "StoreGet": return this.storeGet(from, m.reqId, m.ids);
       case "Locations": return this.locations(m.id, m.status);
@@ -154,12 +177,13 @@ export class Raylet {
 
   /** The cluster as this raylet sees it: the GCS's view, with its own row exact. */
   private clusterView(): NodeView[] {
-    const self: NodeView = { node: this.cfg.node, total: this.cfg.resources, available: this.available, alive: true };
+    const self: NodeView = { node: this.cfg.node, incarnation: this.cfg.incarnation, total: this.cfg.resources, available: this.available, alive: true };
     if (this.view.length === 0) return [self];
     return this.view.map((v) => (v.node === this.cfg.node ? self : v));
   }
 
   private updateView(nodes: readonly NodeView[]): void {
+    if (nodes.some((n) => n.node === this.cfg.node && n.incarnation === this.cfg.incarnation && !n.alive)) return this.fence();
     this.view = nodes as NodeView[];
     // Requests queued here that cannot start now may run elsewhere now: spill them back.
     if (this.queue.length === 0) return;
@@ -220,7 +244,7 @@ export class Raylet {
     for (const q of this.queue) {
       if (q.missing > 0 || !fits(q.req.resources, this.available)) { keep.push(q); continue; }
       this.available = subtract(this.available, q.req.resources);
-      const leaseId = `${this.cfg.node}:L${this.nextLease++}`;
+      const leaseId = `${this.cfg.node}:${this.cfg.incarnation}:L${this.nextLease++}`;
       const worker = this.idle.pop();
       if (worker !== undefined) this.grant(q, leaseId, worker);
       else {
@@ -236,18 +260,23 @@ export class Raylet {
     w.state = nextWorkerState(w.state, { type: "LEASED" });
     if (q.req.actorId !== undefined) w.state = nextWorkerState(w.state, { type: "BECAME_ACTOR" });
     w.lease = leaseId;
-    this.leases.set(leaseId, { worker, resources: q.req.resources, deps: q.req.deps.map((d) => d.id) });
+    this.leases.set(leaseId, { worker, holder: q.from, resources: q.req.resources, deps: q.req.deps.map((d) => d.id) });
     this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources });
     this.fx.send(q.from, { type: "LeaseGranted", reqId: q.reqId, leaseId, worker });
+  }
+
+  /** Frees a lease's resources and argument pins. */
+  private endLease(leaseId: string, l: Lease): void {
+    this.leases.delete(leaseId);
+    this.available = add(this.available, l.resources);
+    for (const d of l.deps) this.store.unpin(d);
+    this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: leaseId, worker: l.worker, resources: l.resources });
   }
 
   private returnLease(leaseId: string, destroyWorker: boolean): void {
     const l = this.leases.get(leaseId);
     if (!l) return; // returned twice (a duplicated message): the first return counted
-    this.leases.delete(leaseId);
-    this.available = add(this.available, l.resources);
-    for (const d of l.deps) this.store.unpin(d);
-    this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: leaseId, worker: l.worker, resources: l.resources });
+    this.endLease(leaseId, l);
     const w = this.workers.get(l.worker);
     if (w) {
       w.lease = undefined;
@@ -263,10 +292,77 @@ export class Raylet {
     this.dispatch();
   }
 
+  // ---- failures ----------------------------------------------------------------------------
+
+  /** The host saw a worker process on this node exit. */
+  workerExited(worker: Addr): void {
+    if (this.fenced) return;
+    const w = this.workers.get(worker);
+    if (!w) return;
+    this.workers.delete(worker);
+    this.clients.delete(worker);
+    const i = this.idle.indexOf(worker);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (w.state === "STARTING") {
+      this.startingWorkers--;
+      if (this.awaitingWorker.length > this.startingWorkers) this.startWorker();
+    }
+    if (w.lease !== undefined) {
+      const l = this.leases.get(w.lease);
+      if (l) this.endLease(w.lease, l);
+    }
+    // The GCS publishes it: the lease holder retries, an actor restarts, borrowers learn the owner died.
+    this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
+    this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
+    this.dispatch();
+  }
+
+  private forward(m: Msg): void {
+    for (const c of this.clients) this.fx.send(c, m);
+  }
+
+  /** Another node died: stop pulling from it, and drop work that its owners asked for. */
+  private nodeDead(node: NodeId, incarnation: number): void {
+    if (node === this.cfg.node) {
+      if (incarnation === this.cfg.incarnation) this.fence();
+      return; // news of this node's previous life
+    }
+    this.forward({ type: "NodeDead", node, incarnation });
+    this.view = this.view.map((v) => (v.node === node && v.incarnation === incarnation ? { ...v, alive: false } : v));
+    this.holdersDied((a) => diedWithNode(a, node, incarnation));
+    for (const [id, p] of [...this.pulls]) {
+      if (diedWithNode(p.owner, node, incarnation)) this.finishPull(id, ownerDied(id, p.owner));
+      else if (p.from === node) this.pullFailed(id);
+    }
+  }
+
+  private workerDied(worker: Addr): void {
+    this.forward({ type: "WorkerDied", worker });
+    this.holdersDied((a) => a === worker);
+    for (const [id, p] of [...this.pulls]) if (p.owner === worker) this.finishPull(id, ownerDied(id, p.owner));
+  }
+
+  /** Leases and queued requests of dead holders: nobody will return or use them. */
+  private holdersDied(dead: (a: Addr) => boolean): void {
+    const keep = this.queue.filter((q) => !dead(q.from));
+    for (const q of this.queue) if (dead(q.from)) this.releaseDeps(q);
+    this.queue = keep;
+    for (const [leaseId, l] of [...this.leases]) if (dead(l.holder)) this.returnLease(leaseId, true);
+  }
+
+  /** Declared dead by the GCS (say, after a partition): kill every worker so no stale result escapes. */
+  private fence(): void {
+    this.fenced = true;
+    this.fx.cancelTimer("heartbeat");
+    if (!this.cfg.bugs.has("no-fencing")) for (const w of this.workers.keys()) this.fx.killWorker(w);
+    this.workers.clear();
+    this.fx.trace({ kind: "node.fenced", comp: "raylet", id: this.cfg.node });
+  }
+
   // ---- worker pool -------------------------------------------------------------------------
 
   private startWorker(): void {
-    const worker = `${this.cfg.node}/w${this.nextWorker++}`;
+    const worker = `${this.cfg.node}/w${this.cfg.incarnation}-${this.nextWorker++}`;
     this.workers.set(worker, { state: "STARTING" });
     this.startingWorkers++;
     this.fx.startWorker(worker);

@@ -17,6 +17,22 @@ export const returnIdOf = (taskId: TaskId): ObjectId => `${taskId}.r`;
 
 export const gcsAddr = (head: NodeId): Addr => `${head}/gcs`;
 export const rayletAddr = (node: NodeId): Addr => `${node}/raylet`;
+/** The node incarnation a worker address was minted in (`node/w3-7` → 3); 0 for other addresses. */
+export function incarnationOf(addr: Addr): number {
+  const m = /\/w(\d+)-/.exec(addr);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Whether the process at `addr` died with incarnation `incarnation` (or an earlier one) of
+ * `node`. Only workers do: a driver and the GCS are separate processes that outlive the node's
+ * raylet (only the simulator can kill a head node's raylet without them).
+ */
+export function diedWithNode(addr: Addr, node: NodeId, incarnation: number): boolean {
+  const inc = incarnationOf(addr);
+  return inc > 0 && inc <= incarnation && nodeOf(addr) === node;
+}
+
 export function nodeOf(addr: Addr): NodeId {
   const i = addr.indexOf("/");
   return i < 0 ? addr : addr.slice(0, i);
@@ -130,6 +146,8 @@ export interface ActorInfo {
 
 export interface NodeView {
   readonly node: NodeId;
+  /** Which start of the node this row describes (a restarted node is a new incarnation). */
+  readonly incarnation: number;
   readonly total: ResourceSet;
   readonly available: ResourceSet;
   readonly alive: boolean;

@@ -1,12 +1,111 @@
 // Values ⇄ bytes for every host: V8's structured serialization (fast, handles Maps, Sets,
 // typed arrays, Dates, cycles), plus the hash the invariant checkers compare.
+//
+// Two framings bypass V8's serializer so that a reader can map the bytes in place:
+//   raw typed array  [RAW, dtype, 0 × 6][element bytes]         (top-level typed arrays, Buffers)
+//   Arrow table      [ARROW, 0 × 7][Arrow IPC stream]          (apache-arrow Tables)
+// The 8-byte header keeps the body 8-aligned wherever the frame itself is 8-aligned (an arena
+// slot), so a Float64Array or an Arrow table decoded from a SharedArrayBuffer is a view, not a
+// copy. Frames in ordinary (unshared) memory are decoded into fresh copies, so a reader can
+// never alias an owner's inline value. Values read as views are immutable by contract, like
+// Ray's read-only numpy arrays: copy (`.slice()`) before writing to them.
 
 import v8 from "node:v8";
+import { Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import type { Payload, RefInfo } from "../core/types.ts";
 
 // Numbers, booleans, null and undefined — most task results — skip V8's serializer: a tag
 // byte that V8's format never starts with (it starts with its version tag, 0xFF).
-const NUMBER = 1, TRUE = 2, FALSE = 3, NULL = 4, UNDEFINED = 5;
+const NUMBER = 1, TRUE = 2, FALSE = 3, NULL = 4, UNDEFINED = 5, RAW = 6, ARROW = 7;
+const FRAME_HEADER = 8;
+
+type TypedArray =
+  | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
+  | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
+type TypedArrayCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray; new (length: number): TypedArray; readonly BYTES_PER_ELEMENT: number };
+
+/** dtype byte → constructor; 12 is a Node Buffer (decoded as a Buffer). */
+const DTYPES: (TypedArrayCtor | undefined)[] = [
+  undefined, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array, Uint8Array,
+];
+const BUFFER_DTYPE = 12;
+
+function dtypeOf(v: ArrayBufferView): number {
+  if (Buffer.isBuffer(v)) return BUFFER_DTYPE;
+  const i = DTYPES.indexOf((v as TypedArray).constructor as TypedArrayCtor);
+  return i > 0 ? i : 0;
+}
+
+/** A typed array (not a DataView, not a subclass the codec does not know) that travels raw. */
+export function isRawValue(v: unknown): v is TypedArray {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView) && dtypeOf(v) > 0;
+}
+
+/** Bytes of the raw frame of `v`. */
+export function rawFrameSize(v: ArrayBufferView): number {
+  return FRAME_HEADER + v.byteLength;
+}
+
+/** Writes the raw frame of `v` into `dst` (exactly rawFrameSize(v) bytes): one copy of the elements. */
+export function writeRawFrame(v: ArrayBufferView, dst: Uint8Array): void {
+  dst[0] = RAW;
+  dst[1] = dtypeOf(v);
+  for (let i = 2; i < FRAME_HEADER; i++) dst[i] = 0;
+  dst.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), FRAME_HEADER);
+}
+
+/**
+ * Hosts that read frames in place register here: called with the frame's bytes and the objects
+ * that now hold views into them (the embedded host pins the arena slot while they live).
+ */
+export type ZeroCopyHook = (bytes: Uint8Array, holders: readonly object[]) => void;
+let zeroCopyHook: ZeroCopyHook | undefined;
+export function setZeroCopyHook(hook: ZeroCopyHook | undefined): void { zeroCopyHook = hook; }
+
+function decodeRaw(bytes: Uint8Array): unknown {
+  const ctor = DTYPES[bytes[1]];
+  if (!ctor) throw new TypeError(`corrupt raw frame: unknown dtype ${bytes[1]}`);
+  const byteLength = bytes.length - FRAME_HEADER;
+  const start = bytes.byteOffset + FRAME_HEADER;
+  const n = byteLength / ctor.BYTES_PER_ELEMENT;
+  if (bytes.buffer instanceof SharedArrayBuffer && start % ctor.BYTES_PER_ELEMENT === 0) {
+    const view = bytes[1] === BUFFER_DTYPE ? Buffer.from(bytes.buffer, start, byteLength) : new ctor(bytes.buffer, start, n);
+    zeroCopyHook?.(bytes, [view]);
+    return view;
+  }
+  const out = bytes[1] === BUFFER_DTYPE ? Buffer.allocUnsafe(byteLength) : new ctor(n);
+  new Uint8Array(out.buffer, out.byteOffset, byteLength).set(bytes.subarray(FRAME_HEADER));
+  return out;
+}
+
+function encodeArrow(t: Table): Uint8Array {
+  const ipc = tableToIPC(t, "stream");
+  const out = new Uint8Array(FRAME_HEADER + ipc.byteLength);
+  out[0] = ARROW;
+  out.set(ipc, FRAME_HEADER);
+  return out;
+}
+
+function decodeArrow(bytes: Uint8Array): Table {
+  if (!(bytes.buffer instanceof SharedArrayBuffer)) return tableFromIPC(bytes.slice(FRAME_HEADER));
+  const t = tableFromIPC(bytes.subarray(FRAME_HEADER));
+  if (zeroCopyHook) {
+    // Pin for the table and for every buffer a program might keep without it (a column's values).
+    const holders: object[] = [t];
+    for (const batch of t.batches) collectBuffers(batch.data, holders, bytes.buffer);
+    zeroCopyHook(bytes, holders);
+  }
+  return t;
+}
+
+function collectBuffers(d: { values?: unknown; valueOffsets?: unknown; nullBitmap?: unknown; typeIds?: unknown; children?: readonly unknown[]; dictionary?: { data?: readonly unknown[] } }, out: object[], sab: ArrayBufferLike): void {
+  for (const b of [d.values, d.valueOffsets, d.nullBitmap, d.typeIds]) {
+    if (ArrayBuffer.isView(b) && b.buffer === sab) out.push(b);
+  }
+  for (const c of d.children ?? []) collectBuffers(c as typeof d, out, sab);
+  for (const c of d.dictionary?.data ?? []) collectBuffers(c as typeof d, out, sab);
+}
 
 export function toBytes(value: unknown): Uint8Array {
   switch (typeof value) {
@@ -18,7 +117,14 @@ export function toBytes(value: unknown): Uint8Array {
     }
     case "boolean": return Uint8Array.of(value ? TRUE : FALSE);
     case "undefined": return Uint8Array.of(UNDEFINED);
-    default: if (value === null) return Uint8Array.of(NULL);
+    case "object":
+      if (value === null) return Uint8Array.of(NULL);
+      if (isRawValue(value)) {
+        const b = new Uint8Array(rawFrameSize(value));
+        writeRawFrame(value, b);
+        return b;
+      }
+      if (value instanceof Table) return encodeArrow(value);
   }
   try {
     return v8.serialize(value);
@@ -37,6 +143,8 @@ export function fromBytes(bytes: Uint8Array): unknown {
     case FALSE: return false;
     case NULL: return null;
     case UNDEFINED: return undefined;
+    case RAW: return decodeRaw(bytes);
+    case ARROW: return decodeArrow(bytes);
   }
   return v8.deserialize(bytes);
 }

@@ -1,0 +1,19 @@
+// Deliberately seeded bugs, for mutation testing: the property-based fault tests must catch
+// each one. A model checks `bugs.has(name)` at the one place the bug lives; production
+// configurations pass an empty set, so these branches never run outside the mutation tests.
+
+export const SEEDED_BUGS = {
+  "no-lease-revocation": "owners keep leases on a dead node's workers instead of retrying their tasks",
+  "double-decref": "an owner decrements an argument's reference count twice when a task finishes",
+  "no-actor-epoch": "the GCS restarts an actor without bumping its epoch",
+  "gcs-forgets-actors": "the GCS does not persist actors, so a GCS restart loses them",
+  "no-dedup": "a worker runs a duplicated PushTask message twice",
+  "no-fencing": "a node that learns it was declared dead keeps its workers running",
+  "no-reconstruction": "a lost object fails at once instead of being reconstructed from lineage",
+  "retry-forever": "task retries ignore the maxRetries budget",
+  "evict-primary": "the object store evicts primary copies like secondary ones",
+} as const;
+
+export type SeededBug = keyof typeof SEEDED_BUGS;
+export type Bugs = ReadonlySet<SeededBug>;
+export const NO_BUGS: Bugs = new Set();

@@ -1,0 +1,48 @@
+// Readers of arena slots. A value decoded zero-copy (a typed array or an Arrow table whose
+// buffers are views into a node's SharedArrayBuffer) keeps its slot alive: the codec calls the
+// hook below, which adds one to the slot's readers count (Atomics, in the slot's header) per
+// view, and a FinalizationRegistry takes it off again when the view is garbage collected. The
+// arena (main thread) reuses a released slot only once its count is back to zero. Every thread
+// installs this hook; a thread told to exit gives back what its views still hold.
+
+import { setZeroCopyHook } from "../codec.ts";
+
+interface Pin { readonly i32: Int32Array; readonly idx: number }
+
+const live = new Set<Pin>();
+const registry = new FinalizationRegistry<Pin>((pin) => {
+  if (live.delete(pin)) Atomics.sub(pin.i32, pin.idx, 1);
+});
+const words = new WeakMap<SharedArrayBuffer, Int32Array>();
+
+function pin(bytes: Uint8Array, holders: readonly object[]): void {
+  const sab = bytes.buffer;
+  if (!(sab instanceof SharedArrayBuffer) || bytes.byteOffset < 8) return;
+  let i32 = words.get(sab);
+  if (!i32) words.set(sab, (i32 = new Int32Array(sab)));
+  const idx = (bytes.byteOffset - 8) >> 2;
+  for (const h of holders) {
+    const p: Pin = { i32, idx };
+    Atomics.add(i32, idx, 1);
+    live.add(p);
+    registry.register(h, p);
+  }
+}
+
+let installed = false;
+
+/** Makes zero-copy reads in this thread pin their arena slots. */
+export function installPins(): void {
+  if (installed) return;
+  installed = true;
+  setZeroCopyHook(pin);
+}
+
+/** Views still alive in this thread. */
+export function livePins(): number { return live.size; }
+
+/** Gives back every pin this thread holds (it is about to exit). */
+export function releaseAllPins(): void {
+  for (const p of live) Atomics.sub(p.i32, p.idx, 1);
+  live.clear();
+}

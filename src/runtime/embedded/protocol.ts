@@ -1,0 +1,46 @@
+// What crosses between the main thread (where every model lives) and a worker thread (where
+// user code runs). Both directions send batches: one postMessage carries every message queued
+// during one turn of the sender's event loop.
+
+import type { ActorOptions, ArgIn, Outcome, TaskOptions } from "../../core/core-worker.ts";
+import type { CallResult } from "../../core/effects.ts";
+import type { ActorId, Addr, FunctionDescriptor, FunctionId, NodeId, ObjectId, Payload, RefInfo, TaskKind, TaskId } from "../../core/types.ts";
+
+/** A function the other side may not have seen yet travels whole, then by id. */
+export type FnRef = FunctionDescriptor | { readonly id: FunctionId };
+
+/** Main → thread. */
+export type ToThread =
+  | { readonly t: "bind"; readonly addr: Addr; readonly node: NodeId }
+  | {
+    readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string;
+    readonly fn: FnRef; readonly args: readonly Payload[];
+  }
+  | { readonly t: "reply"; readonly call: number; readonly result: CallResult }
+  | { readonly t: "exit" };
+
+/** Thread → main. */
+export type FromThread =
+  | { readonly t: "ready" }
+  | { readonly t: "done"; readonly task: TaskId; readonly attempt: number; readonly out: Outcome }
+  | { readonly t: "submit"; readonly task: TaskId; readonly fn: FnRef; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
+  | { readonly t: "actor"; readonly actor: ActorId; readonly cls: FnRef; readonly args: readonly ArgIn[]; readonly opts: ActorOptions }
+  | { readonly t: "call"; readonly task: TaskId; readonly actor: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly retries: number }
+  | { readonly t: "put"; readonly call: number; readonly id: ObjectId; readonly payload: Payload }
+  | { readonly t: "get"; readonly call: number; readonly refs: readonly RefInfo[]; readonly timeoutMs?: number }
+  | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }
+  | { readonly t: "named"; readonly call: number; readonly name: string }
+  | { readonly t: "kill"; readonly actor: ActorId }
+  | { readonly t: "addRef"; readonly id: ObjectId }
+  | { readonly t: "releaseRef"; readonly id: ObjectId };
+
+/** Payload bytes at least this large move to the other thread by transfer, not by copy. */
+export const TRANSFER_MIN_BYTES = 64 * 1024;
+
+/** Adds the buffer under `p` to `transfer` when it can be moved (unshared, whole, large). */
+export function transferable(p: Payload, transfer: ArrayBuffer[]): void {
+  const d = p.data;
+  if (!(d instanceof Uint8Array) || d.byteLength < TRANSFER_MIN_BYTES) return;
+  const b = d.buffer;
+  if (b instanceof ArrayBuffer && d.byteOffset === 0 && d.byteLength === b.byteLength && !transfer.includes(b)) transfer.push(b);
+}

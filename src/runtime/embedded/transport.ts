@@ -1,0 +1,132 @@
+// The in-process transport: every model lives on the main thread and talks through one FIFO
+// queue. `send` only appends; the queue is drained later (never inside the send, so a model is
+// never re-entered mid-step), in one batch, by a microtask or by setImmediate. One queue for
+// everything keeps every link FIFO, as a TCP stream would be. Timers are real timers whose
+// expiries go through the same queue.
+
+import type { Msg } from "../../core/messages.ts";
+import type { Addr } from "../../core/types.ts";
+
+export interface Component {
+  receive(from: Addr, m: Msg): void;
+  fire(key: string): void;
+}
+
+/** How the queue is drained: measured in bench/embedded.ts (microtasks are faster). */
+export type DrainMode = "microtask" | "immediate";
+
+export class Transport {
+  private readonly procs = new Map<Addr, Component>();
+  /** Flat triples (to, from, msg); a local job is (fn, undefined, undefined). */
+  private q: unknown[] = [];
+  private scheduled = false;
+  private draining = false;
+  /** Messages delivered (for benchmarks and debugging). */
+  delivered = 0;
+  /** Called after each drain, when the queue is empty (the host flushes thread batches). */
+  afterDrain: () => void = () => {};
+  /** A model threw: a bug, reported once per drain rather than breaking the loop. */
+  onError: (e: unknown, where: string) => void = (e, where) => { console.error(`tsray: ${where} threw`, e); };
+  private readonly drainFn = () => this.drain();
+  private readonly immediateFn = () => this.drain();
+
+  constructor(readonly mode: DrainMode = "microtask") {}
+
+  register(addr: Addr, comp: Component): void { this.procs.set(addr, comp); }
+  unregister(addr: Addr): void { this.procs.delete(addr); }
+  has(addr: Addr): boolean { return this.procs.has(addr); }
+
+  get idle(): boolean { return this.q.length === 0 && !this.draining; }
+
+  send(from: Addr, to: Addr, m: Msg): void {
+    this.q.push(to, from, m);
+    if (!this.scheduled) this.schedule();
+  }
+
+  /** Runs `fn` from the queue (an input that is not a message: a timer, a thread's report). */
+  post(fn: () => void): void {
+    this.q.push(fn, undefined, undefined);
+    if (!this.scheduled) this.schedule();
+  }
+
+  private schedule(): void {
+    this.scheduled = true;
+    if (this.draining) return; // the running drain will get to it
+    if (this.mode === "microtask") queueMicrotask(this.drainFn);
+    else setImmediate(this.immediateFn);
+  }
+
+  /** Delivers until the queue is empty (deliveries may queue more). */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const procs = this.procs;
+    try {
+      for (;;) {
+        const q = this.q;
+        if (q.length === 0) break;
+        this.q = [];
+        for (let i = 0; i < q.length; i += 3) {
+          const to = q[i];
+          try {
+            if (typeof to === "function") (to as () => void)();
+            else {
+              const p = procs.get(to as Addr);
+              if (p !== undefined) {
+                this.delivered++;
+                p.receive(q[i + 1] as Addr, q[i + 2] as Msg);
+              }
+            }
+          } catch (e) {
+            this.onError(e, typeof to === "function" ? "a host job" : `${to as string} receiving ${(q[i + 2] as Msg).type}`);
+          }
+        }
+      }
+    } finally {
+      this.scheduled = false;
+      this.draining = false;
+    }
+    this.afterDrain();
+    // afterDrain may have queued more (a thread batch answered synchronously never does, but be safe)
+    if (this.q.length > 0 && !this.scheduled) this.schedule();
+  }
+
+  clear(): void {
+    this.q = [];
+    this.procs.clear();
+  }
+}
+
+/** One component's named timers, as real timers whose expiries are queued on the transport. */
+export class Timers {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly transport: Transport, private readonly comp: () => Component | undefined, private readonly pending: Set<NodeJS.Timeout>) {}
+
+  set(key: string, delayMs: number, periodic = false): void {
+    const old = this.timers.get(key);
+    if (old !== undefined) { clearTimeout(old); this.pending.delete(old); }
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.pending.delete(t);
+      this.transport.post(() => this.comp()?.fire(key));
+    }, Math.max(0, delayMs));
+    // Housekeeping (heartbeats, health checks) never keeps the process alive, nor counts as work.
+    if (periodic) t.unref();
+    else this.pending.add(t);
+    this.timers.set(key, t);
+  }
+
+  cancel(key: string): void {
+    const t = this.timers.get(key);
+    if (t === undefined) return;
+    clearTimeout(t);
+    this.pending.delete(t);
+    this.timers.delete(key);
+  }
+
+  clearAll(): void {
+    for (const t of this.timers.values()) { clearTimeout(t); this.pending.delete(t); }
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,144 @@
+// A worker thread: runs user code and nothing else. Its core worker model lives on the main
+// thread; here `ray` is the same API over a CoreClient that forwards every call there —
+// fire-and-forget for submissions and reference counts (ids are minted here as `${addr}#n`,
+// so a ref exists before the main thread hears of it), request/response for get, put, wait
+// and getActor. `ray.sleep` is a local timer. Messages both ways go in batches.
+
+import { parentPort } from "node:worker_threads";
+import type { CoreClient } from "../../api/client.ts";
+import { toError } from "../../api/errors.ts";
+import { codecOf, createRay } from "../../api/ray.ts";
+import type { Outcome } from "../../core/core-worker.ts";
+import type { CallResult } from "../../core/effects.ts";
+import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
+import { Executor } from "../executor.ts";
+import { installPins, releaseAllPins } from "./pins.ts";
+import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
+
+const port = parentPort!;
+installPins();
+
+let out: FromThread[] = [];
+let transfer: ArrayBuffer[] = [];
+let flushQueued = false;
+
+function flush(): void {
+  flushQueued = false;
+  if (out.length === 0) return;
+  const batch = out;
+  const t = transfer;
+  out = [];
+  transfer = [];
+  port.postMessage(batch, t);
+}
+
+function post(m: FromThread, payload?: Payload): void {
+  out.push(m);
+  if (payload) transferable(payload, transfer);
+  if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(flush);
+  }
+}
+
+class ThreadClient implements CoreClient {
+  private ids = 0;
+  private callIds = 0;
+  private readonly calls = new Map<number, (r: CallResult) => void>();
+  /** Functions the main thread has already received from this thread. */
+  private readonly sentFns = new Set<FunctionId>();
+
+  constructor(readonly addr: Addr, readonly node: NodeId) {}
+
+  nextId(): string { return `${this.addr}#${++this.ids}`; }
+
+  private fnRef(fn: FunctionDescriptor): FnRef {
+    if (this.sentFns.has(fn.id)) return { id: fn.id };
+    this.sentFns.add(fn.id);
+    return fn;
+  }
+
+  private request<T>(make: (call: number) => FromThread, map: (r: CallResult) => T, payload?: Payload): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const call = ++this.callIds;
+      this.calls.set(call, (r) => {
+        if (r.kind === "error") reject(toError(r.error));
+        else resolve(map(r));
+      });
+      post(make(call), payload);
+    });
+  }
+
+  reply(call: number, result: CallResult): void {
+    const cb = this.calls.get(call);
+    this.calls.delete(call);
+    cb?.(result);
+  }
+
+  submitTask: CoreClient["submitTask"] = (task, fn, args, opts) => {
+    post({ t: "submit", task, fn: this.fnRef(fn), args, opts });
+    for (const a of args) if ("v" in a) transferable(a.v, transfer);
+  };
+  createActor: CoreClient["createActor"] = (actor, cls, args, opts) => {
+    post({ t: "actor", actor, cls: this.fnRef(cls), args, opts });
+    for (const a of args) if ("v" in a) transferable(a.v, transfer);
+  };
+  submitActorTask: CoreClient["submitActorTask"] = (task, actor, method, args, retries) => {
+    post({ t: "call", task, actor, method, args, retries });
+    for (const a of args) if ("v" in a) transferable(a.v, transfer);
+  };
+  put: CoreClient["put"] = (id, payload) => this.request((call) => ({ t: "put", call, id, payload }), () => undefined, payload);
+  get: CoreClient["get"] = (refs, timeoutMs) =>
+    this.request((call) => ({ t: "get", call, refs, timeoutMs }), (r) => (r.kind === "values" ? r.values : []));
+  wait: CoreClient["wait"] = (refs, numReturns, timeoutMs) =>
+    this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []));
+  getNamedActor: CoreClient["getNamedActor"] = (name) =>
+    this.request((call) => ({ t: "named", call, name }), (r) => (r.kind === "actor" ? r.info : undefined));
+  killActor(actor: string): void { post({ t: "kill", actor }); }
+  addRef(id: string): void { post({ t: "addRef", id }); }
+  releaseRef(id: string): void { post({ t: "releaseRef", id }); }
+  sleep(ms: number): Promise<void> {
+    if (!(ms >= 0)) return Promise.reject(new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`));
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+}
+
+let client: ThreadClient | undefined;
+let executor: Executor | undefined;
+const fns = new Map<FunctionId, FunctionDescriptor>();
+
+function done(task: string, attempt: number, o: Outcome): void {
+  post({ t: "done", task, attempt, out: o }, o.ok ? o.payload : undefined);
+}
+
+function exec(m: Extract<ToThread, { t: "exec" }>): void {
+  let fn: FunctionDescriptor | undefined;
+  if ("source" in m.fn) fns.set(m.fn.id, (fn = m.fn));
+  else fn = fns.get(m.fn.id) ?? { id: m.fn.id, name: m.fn.id, kind: "class", source: "" };
+  // The executor reads only these fields of the spec.
+  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method } as TaskSpec;
+  const r = executor!.run(spec, fn, m.args);
+  if (r instanceof Promise) r.then((o) => done(m.task, m.attempt, o));
+  else done(m.task, m.attempt, r);
+}
+
+port.on("message", (batch: ToThread[]) => {
+  for (const m of batch) {
+    switch (m.t) {
+      case "exec": exec(m); break;
+      case "reply": client?.reply(m.call, m.result); break;
+      case "bind": {
+        client = new ThreadClient(m.addr, m.node);
+        const ray = createRay(client);
+        executor = new Executor(ray, codecOf(client));
+        break;
+      }
+      case "exit":
+        flush();
+        releaseAllPins();
+        process.exit(0);
+    }
+  }
+});
+
+post({ t: "ready" });
