@@ -234,6 +234,7 @@ export class SimCluster {
 
   private startGcs(recover: boolean): void {
     const g = gcsAddr(this.head);
+    this.kill(g); // restarts that overlap: the latest one wins
     const storage = this.gcsStorage;
     this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
       head: this.head, viewPeriodMs: this.cfg.viewPeriodMs, heartbeatMissLimit: this.cfg.heartbeatMissLimit, bugs: this.cfg.bugs,
@@ -389,6 +390,9 @@ export class SimCluster {
   /** Everything volatile on the node is gone: its raylet, its store, its workers. */
   private crashNode(n: NodeState): void {
     n.up = false;
+    // The store's memory and the node's disk go with it: say so, so checkers see every copy end.
+    const store = n.raylet?.store;
+    if (store) for (const id of [...store.ids(), ...store.spilledCopies.keys()]) this.emit(n.spec.id, { kind: "object.deleted", comp: "store", obj: id, reason: "node-died" });
     for (const addr of [...n.procs]) if (!addr.endsWith("/driver") && !addr.endsWith("/gcs")) this.kill(addr);
     n.raylet = undefined;
   }

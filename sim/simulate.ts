@@ -24,6 +24,8 @@ export interface SimulateOptions<T> {
   readonly maxVirtualMs?: number;
   /** Run the invariant checkers over the trace. Default true (needs config.keepTrace). */
   readonly check?: boolean;
+  /** With only housekeeping left for this long while the program waits, the run is a hang. Default: ten failure-detection periods. */
+  readonly hangAfterMs?: number;
   /** Faults to inject (validated against the nodes). */
   readonly faults?: FaultPlan;
 }
@@ -82,6 +84,8 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   });
 
   let ended = false;
+  let quietSince: number | undefined;
+  const hangAfterMs = opts.hangAfterMs ?? 10 * cfg.heartbeatMissLimit * cfg.viewPeriodMs;
   for (;;) {
     if (sim.drainNeeded) {
       sim.drainNeeded = false;
@@ -100,9 +104,14 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
       break;
     }
     if (!done && sim.queue.pendingWork === 0) {
-      error = new Error(`the program is blocked at virtual time ${sim.now} ms: it waits on work that the cluster will never do (a deadlock, or a demand no node can meet)`);
-      break;
-    }
+      // Only housekeeping is left. Failure detection runs on it, so give it time to act
+      // (a lost message is noticed when its peer is declared dead) before calling it a hang.
+      quietSince ??= sim.now;
+      if (sim.now - quietSince > hangAfterMs) {
+        error = new Error(`the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on work that the cluster will never do (a deadlock, a lost message, or a demand no node can meet)`);
+        break;
+      }
+    } else quietSince = undefined;
     if (sim.now > maxVirtualMs) {
       error = new Error(`the simulation passed its limit of ${maxVirtualMs} virtual ms`);
       break;

@@ -18,12 +18,14 @@ export type TraceBody =
   | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources }
   | { kind: "lease.returned"; comp: "raylet"; lease: string; worker: string; resources: Resources }
   // --- tasks -----------------------------------------------------------------------------
-  | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: string[]; actor?: string; caller?: string; seq?: number }
+  | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }
   | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number }
   | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }
   | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string }
   | { kind: "task.failed"; comp: "owner"; task: string; error: string }
+  /** A caller accepted the result of an actor call, answered by incarnation `epoch`. */
+  | { kind: "actor.result"; comp: "owner"; task: string; actor: string; caller: string; epoch: number }
   // --- objects ---------------------------------------------------------------------------
   /** A value became available: in the owner's memory (`inline`) or a node's store. */
   | { kind: "object.created"; comp: "owner" | "store"; obj: string; size: number; hash: string; where: "inline" | "store"; primary?: boolean }

@@ -4,20 +4,31 @@ import { checkResults } from "./results.ts";
 import { checkResources } from "./resources.ts";
 import { checkActorOrder } from "./actor-order.ts";
 import { checkReferences } from "./references.ts";
+import { checkLiveness } from "./liveness.ts";
+import { checkErrorsEarned } from "./errors-earned.ts";
+import { checkSplitBrain } from "./split-brain.ts";
+import { checkLineage } from "./lineage.ts";
+import { checkGcsDurability } from "./gcs-durability.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability };
+export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
- * Every invariant by name (design.md §6). Still to come, each as its own module registered
- * here: "liveness" (errors only when earned, no hangs), "split-brain", "lineage",
- * "gcs-durability", "determinism".
+ * Every invariant by name (design.md §6). Invariant 2 is two checkers: "errors-earned" and
+ * "liveness". Still to come, as its own module registered here: "determinism" (it compares
+ * two runs' hashes rather than judging one trace).
  */
 export const checkers: Record<string, Checker> = {
   results: checkResults,
   resources: checkResources,
   "actor-order": checkActorOrder,
   references: checkReferences,
+  liveness: checkLiveness,
+  "errors-earned": checkErrorsEarned,
+  "split-brain": checkSplitBrain,
+  lineage: checkLineage,
+  "gcs-durability": checkGcsDurability,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */

@@ -11,6 +11,13 @@ export interface Violation {
 export interface CheckContext {
   /** A fault-free run of the same program, to compare results against. */
   reference?: readonly TraceEvent[];
+  /**
+   * The run was meant to finish: judge a missing `program.end` as a hang even without a
+   * `cluster.quiet` mark (a host that gave up waiting never writes one).
+   */
+  expectEnd?: boolean;
+  /** How long after the last fault healed the program may still take to end. Default 60 000 ms. */
+  livenessBoundMs?: number;
 }
 
 /** A checker judges a whole trace in one pass; it never throws on a malformed history, it reports it. */

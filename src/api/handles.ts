@@ -96,8 +96,11 @@ export function describe(fn: (...a: any[]) => unknown): FunctionDescriptor {
     throw new TypeError(`ray.remote: ${fn.name || "this function"} is native or bound; remote functions are shipped as source, so pass a plain function or class`);
   }
   const kind = /^class[\s{]/.test(source) ? "class" : "function";
-  if (kind === "function" && /^(async\s+)?[A-Za-z_$][\w$]*\s*\(/.test(source) && !/^(async\s+)?function\b/.test(source)) {
-    throw new TypeError(`ray.remote: ${fn.name} is an object method; pass a function expression, an arrow function or a class`);
+  try {
+    // Only parsed, never run: an object method's source (`name(x) {…}`) is not an expression.
+    new Function(`return (${source});`);
+  } catch {
+    throw new TypeError(`ray.remote: the source of ${fn.name || "this function"} is not a standalone function expression (an object method?); pass a function expression, an arrow function or a class`);
   }
   let h = 0x811c9dc5;
   for (let i = 0; i < source.length; i++) h = Math.imul(h ^ source.charCodeAt(i), 0x01000193);

@@ -133,6 +133,8 @@ interface HostedActor {
 
 interface GetCall {
   readonly callId: number;
+  /** Whether this call lent the running task's CPU back while it waits. */
+  readonly blocking: boolean;
   readonly refs: readonly RefInfo[];
   readonly values: (Payload | ErrorInfo | undefined)[];
   missing: number;
@@ -141,6 +143,7 @@ interface GetCall {
 
 interface WaitCall {
   readonly callId: number;
+  readonly blocking: boolean;
   readonly refs: readonly RefInfo[];
   readonly numReturns: number;
   readonly timer?: string;
@@ -178,7 +181,11 @@ export class CoreWorker {
   private readonly deadWorkers = new Set<Addr>();
   private current?: Execution;
   private actor?: HostedActor;
+  /** Gets/waits in flight that the running task blocks on, and completions held until its CPU is back. */
+  private blockedCalls = 0;
+  private heldCompletions: (() => void)[] = [];
   private nextReq = 1;
+  private isDriver = false;
 
   readonly raylet: Addr;
 
@@ -188,8 +195,9 @@ export class CoreWorker {
 
   /** Announces this core worker to its raylet (a driver is never leased, but hears failure news). */
   start(isWorker: boolean): void {
-    this.fx.send(this.raylet, { type: "RegisterWorker", worker: this.addr, driver: !isWorker });
-    if (!isWorker) this.fx.send(this.cfg.gcs, { type: "SubscribeFailures" });
+    this.isDriver = !isWorker;
+    this.fx.send(this.raylet, { type: "RegisterWorker", worker: this.addr, driver: this.isDriver });
+    if (this.isDriver) this.fx.send(this.cfg.gcs, { type: "SubscribeFailures" });
   }
 
   // =============================== the API (calls from user code) ===============================
@@ -271,7 +279,7 @@ export class CoreWorker {
 
   get(refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void {
     const timer = timeoutMs === undefined ? undefined : `get:${callId}`;
-    const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timer };
+    const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timer, blocking: this.block() };
     this.gets.set(callId, g);
     if (timer) this.fx.setTimer(timer, timeoutMs!);
     if (refs.length === 0) return this.finishGet(g);
@@ -298,7 +306,7 @@ export class CoreWorker {
 
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
     const timer = timeoutMs === undefined ? undefined : `wait:${callId}`;
-    const w: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timer };
+    const w: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timer, blocking: this.block() };
     this.waits.set(callId, w);
     if (timer) this.fx.setTimer(timer, timeoutMs!);
     if (this.checkWait(w)) return;
@@ -348,7 +356,8 @@ export class CoreWorker {
       if (!g) return;
       this.gets.delete(callId);
       const pending = g.refs.filter((_, i) => g.values[i] === undefined).map((r) => r.id);
-      this.fx.complete(callId, { kind: "error", error: { type: "GetTimeoutError", message: `get timed out: ${pending.length} of ${g.refs.length} objects not ready (${pending.slice(0, 3).join(", ")}${pending.length > 3 ? ", …" : ""})` } });
+      const error: ErrorInfo = { type: "GetTimeoutError", message: `get timed out: ${pending.length} of ${g.refs.length} objects not ready (${pending.slice(0, 3).join(", ")}${pending.length > 3 ? ", …" : ""})` };
+      this.unblock(g.blocking, () => this.fx.complete(callId, { kind: "error", error }));
     } else if (kind === "wait") {
       const w = this.waits.get(callId);
       if (w) this.finishWait(w, this.readyRefs(w));
@@ -396,6 +405,7 @@ export class CoreWorker {
         return;
       }
       case "NodeDead": return this.nodeDead(m.node, m.incarnation);
+      case "Unblocked": return this.unblocked();
       case "WorkerDied": return this.workerDied(m.worker);
       case "GcsRestarted": return this.gcsRestarted();
       default:
@@ -517,7 +527,30 @@ export class CoreWorker {
       if ("hash" in v) this.fx.trace({ kind: "object.read", comp: "owner", obj: g.refs[i].id, hash: v.hash, reader: this.addr });
       else this.fx.trace({ kind: "get.failed", comp: "owner", obj: g.refs[i].id, error: v.type });
     }
-    this.fx.complete(g.callId, { kind: "values", values: g.values as (Payload | ErrorInfo)[] });
+    this.unblock(g.blocking, () => this.fx.complete(g.callId, { kind: "values", values: g.values as (Payload | ErrorInfo)[] }));
+  }
+
+  /**
+   * A task that waits in get/wait lends its CPU back to the node, as Ray does, so that the
+   * tasks it waits for can run even on a full node; it resumes once the CPU is its again.
+   */
+  private block(): boolean {
+    if (this.current?.spec.kind !== "normal") return false;
+    if (this.blockedCalls++ === 0) this.fx.send(this.raylet, { type: "WorkerBlocked", worker: this.addr });
+    return true;
+  }
+
+  private unblock(blocking: boolean, complete: () => void): void {
+    if (!blocking) return complete();
+    this.heldCompletions.push(complete);
+    if (--this.blockedCalls === 0) this.fx.send(this.raylet, { type: "WorkerUnblocked", worker: this.addr });
+  }
+
+  private unblocked(): void {
+    if (this.blockedCalls > 0) return; // blocked again meanwhile: the next Unblocked releases these
+    const held = this.heldCompletions;
+    this.heldCompletions = [];
+    for (const c of held) c();
   }
 
   private readyRefs(w: WaitCall): ObjectId[] {
@@ -540,7 +573,7 @@ export class CoreWorker {
   private finishWait(w: WaitCall, ready: ObjectId[]): void {
     if (!this.waits.delete(w.callId)) return;
     if (w.timer) this.fx.cancelTimer(w.timer);
-    this.fx.complete(w.callId, { kind: "ready", ready } satisfies CallResult);
+    this.unblock(w.blocking, () => this.fx.complete(w.callId, { kind: "ready", ready } satisfies CallResult));
   }
 
   // ================================ submission ================================
@@ -558,7 +591,7 @@ export class CoreWorker {
     this.tasks.set(spec.taskId, t);
     this.fx.trace({
       kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId,
-      args: argRefs, actor: spec.actorId, caller: spec.caller, seq: spec.seq,
+      args: argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq,
     });
     this.resolveTask(t);
   }
@@ -707,6 +740,7 @@ export class CoreWorker {
       const a = this.callerActors.get(t.spec.actorId!);
       if (epoch !== undefined && a?.info && epoch < a.info.epoch) return;
       a?.inflight.delete(t.spec.seq!);
+      this.fx.trace({ kind: "actor.result", comp: "owner", task: taskId, actor: t.spec.actorId!, caller: this.addr, epoch: epoch ?? 0 });
     } else {
       // The lease is free again: run the next queued task of the class on it, or give it back.
       const c = this.classes.get(t.classKey);
@@ -778,6 +812,16 @@ export class CoreWorker {
     // Our own raylet restarted (only a driver outlives it): what we asked of it was lost.
     if (node === this.cfg.node) for (const m of this.toRaylet.values()) this.fx.send(this.raylet, m);
     const onIt = (a: Addr) => diedWithNode(a, node, incarnation);
+    this.ownerDied(onIt);
+    // Copies on that node are gone; objects left with no copy are lost.
+    const lost: [ObjectId, Owned][] = [];
+    for (const [id, o] of this.owned) {
+      const i = o.nodes.indexOf(node);
+      if (i < 0) continue;
+      o.nodes.splice(i, 1);
+      if (o.nodes.length === 0 && o.state === "READY" && !o.value) lost.push([id, o]);
+    }
+    // Copies there are gone before tasks are placed again, so nothing is asked of that node.
     if (!this.cfg.bugs.has("no-lease-revocation")) {
       this.leasesLost(onIt, `the node ${node} running it died`);
       // Requests queued at that node's raylet died with it: ask again elsewhere.
@@ -789,15 +833,6 @@ export class CoreWorker {
         retry.add(r.c);
       }
       for (const c of retry) this.requestLeases(c);
-    }
-    this.ownerDied(onIt);
-    // Copies on that node are gone; objects left with no copy are lost.
-    const lost: [ObjectId, Owned][] = [];
-    for (const [id, o] of this.owned) {
-      const i = o.nodes.indexOf(node);
-      if (i < 0) continue;
-      o.nodes.splice(i, 1);
-      if (o.nodes.length === 0 && o.state === "READY" && !o.value) lost.push([id, o]);
     }
     // Mark all first, so a reconstruction waits for its lost arguments instead of using them.
     for (const [id, o] of lost) {
@@ -855,6 +890,7 @@ export class CoreWorker {
 
   /** A restarted GCS lost whatever was in flight to it: resend, and follow actors again. */
   private gcsRestarted(): void {
+    if (this.isDriver) this.fx.send(this.cfg.gcs, { type: "SubscribeFailures" });
     for (const fn of this.fnCache.values()) if (this.registeredFns.has(fn.id)) this.fx.send(this.cfg.gcs, { type: "RegisterFunction", fn });
     for (const id of this.fnWaiters.keys()) this.fx.send(this.cfg.gcs, { type: "GetFunction", id });
     for (const [actorId, a] of this.callerActors) {
@@ -1066,6 +1102,9 @@ export class CoreWorker {
     this.fx.send(s.owner, { type: "TaskReply", taskId: s.taskId, attempt: s.attempt, result, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined });
     if (this.current === e) {
       this.current = undefined;
+      // Gets the task left behind resolve with nobody to block: let them through.
+      this.blockedCalls = 0;
+      this.unblocked();
       this.remember(`${s.taskId}:${s.attempt}`);
       // The task's scope ended: drop the refs it made, except those it returned inside its value.
       if (s.kind === "normal") this.endScope(result.kind === "inline" ? result.payload.refs : undefined);

@@ -53,8 +53,9 @@ interface ActorEntry {
   node?: NodeId;
   leaseId?: string;
   error?: ErrorInfo;
-  /** The outstanding lease request, while placing the actor (volatile). */
+  /** The outstanding lease request while placing the actor, and the node asked (volatile). */
   leaseReq?: number;
+  leaseNode?: NodeId;
   readonly subscribers: Set<Addr>;
 }
 
@@ -203,7 +204,13 @@ export class Gcs {
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
     this.broadcastView();
     for (const [id, a] of this.actors) {
-      if (a.node === node && a.state !== "DEAD") this.actorDied(id, a, `the node ${node} running it died`);
+      if (a.state === "DEAD") continue;
+      if (a.node === node) this.actorDied(id, a, `the node ${node} running it died`);
+      else if (a.leaseReq !== undefined && a.leaseNode === node) {
+        // The request died with the node: place the actor again.
+        this.leaseRequests.delete(a.leaseReq);
+        this.scheduleActor(id, a);
+      }
     }
   }
 
@@ -331,6 +338,7 @@ export class Gcs {
     }
     const reqId = this.nextReq++;
     a.leaseReq = reqId;
+    a.leaseNode = node;
     this.leaseRequests.set(reqId, id);
     this.fx.send(rayletAddr(node), {
       type: "RequestLease", reqId,
@@ -347,6 +355,7 @@ export class Gcs {
   }
 
   private actorLeaseGranted(reqId: number, leaseId: string, worker: Addr): void {
+    for (const a of this.actors.values()) if (a.leaseId === leaseId) return; // a duplicated grant
     const id = this.leaseRequests.get(reqId);
     this.leaseRequests.delete(reqId);
     const a = id === undefined ? undefined : this.actors.get(id);

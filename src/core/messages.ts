@@ -43,6 +43,10 @@ export type Msg =
   | { type: "TaskReply"; taskId: TaskId; attempt: number; result: TaskResult; epoch?: number }
   // worker ⇄ its raylet
   | { type: "RegisterWorker"; worker: Addr; driver?: boolean }
+  /** A task blocked in get/wait lends its CPU back (so nested tasks can run), and asks for it again. */
+  | { type: "WorkerBlocked"; worker: Addr }
+  | { type: "WorkerUnblocked"; worker: Addr }
+  | { type: "Unblocked" }
   | { type: "StorePut"; reqId: number; id: ObjectId; payload: Payload; owner: Addr }
   | { type: "StorePutReply"; reqId: number; id: ObjectId; error?: ErrorInfo }
   | { type: "StoreGet"; reqId: number; ids: readonly { readonly id: ObjectId; readonly owner: Addr }[] }

@@ -44,6 +44,8 @@ interface QueuedLease {
 
 interface Lease {
   readonly worker: Addr;
+  /** Its task is blocked in a get: the resources are lent back to the node meanwhile. */
+  blocked?: boolean;
   /** Who asked for it (an owner, or the GCS for an actor): it dies with them. */
   readonly holder: Addr;
   readonly resources: ResourceSet;
@@ -83,6 +85,7 @@ function ownerDied(id: ObjectId, owner: Addr): ErrorInfo {
   return { type: "OwnerDiedError", message: `the owner of object ${id} (${owner}) died, so the object cannot be fetched or reconstructed` };
 }
 
+const REGISTER_RETRY_MS = 200;
 const PULL_TRIES = 5;
 const PULL_RETRY_MS = 50;
 
@@ -96,6 +99,8 @@ export class Raylet {
   private nextWorker = 1;
   readonly workers = new Map<Addr, Worker>();
   private readonly idle: Addr[] = [];
+  /** Blocked workers asking for their resources back, served before new leases. */
+  private unblocks: Addr[] = [];
   /** Granted leases waiting for a worker process to start. */
   private readonly awaitingWorker: { q: QueuedLease; leaseId: string }[] = [];
   private startingWorkers = 0;
@@ -123,14 +128,22 @@ export class Raylet {
   get node(): NodeId { return this.cfg.node; }
   get availableResources(): ResourceSet { return this.available; }
 
+  /** Registers with the GCS, again and again until it answers (it may be down). */
   start(): void {
+    this.register();
+  }
+
+  private register(): void {
     this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources });
+    this.fx.setTimer("register", REGISTER_RETRY_MS);
   }
 
   fire(key: string): void {
     if (key === "heartbeat") {
       this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available });
       this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
+    } else if (key === "register") {
+      if (!this.registered) this.register();
     } else if (key === "puts") {
       this.retryPuts();
     } else if (key.startsWith("pull:")) {
@@ -146,6 +159,7 @@ export class Raylet {
       case "NodeRegistered":
         if (!this.registered) {
           this.registered = true;
+          this.fx.cancelTimer("register");
           this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
         }
         return;
@@ -158,6 +172,17 @@ export class Raylet {
         return this.forward(m);
       case "RequestLease": return this.requestLease(from, m.reqId, m.req);
       case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
+      case "WorkerBlocked": {
+        const l = this.leaseOf(m.worker);
+        if (!l || l.blocked) return;
+        l.blocked = true;
+        this.available = add(this.available, l.resources);
+        this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });
+        return this.dispatch();
+      }
+      case "WorkerUnblocked":
+        if (this.leaseOf(m.worker)?.blocked) this.unblocks.push(m.worker);
+        return this.dispatch();
       case "RegisterWorker":
         this.clients.add(m.worker);
         return m.driver ? undefined : this.workerRegistered(m.worker);
@@ -237,8 +262,26 @@ export class Raylet {
     this.dispatch();
   }
 
-  /** Grants every queued lease whose arguments are local and whose resources are free. */
+  private leaseOf(worker: Addr): Lease | undefined {
+    const id = this.workers.get(worker)?.lease;
+    return id === undefined ? undefined : this.leases.get(id);
+  }
+
+  /** Gives blocked workers their resources back first, then grants queued leases that fit. */
   private dispatch(): void {
+    if (this.unblocks.length > 0) {
+      const waiting: Addr[] = [];
+      for (const w of this.unblocks) {
+        const l = this.leaseOf(w);
+        if (!l || !l.blocked) continue;
+        if (!fits(l.resources, this.available)) { waiting.push(w); continue; }
+        l.blocked = false;
+        this.available = subtract(this.available, l.resources);
+        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.workers.get(w)!.lease!, worker: w, resources: l.resources });
+        this.fx.send(w, { type: "Unblocked" });
+      }
+      this.unblocks = waiting;
+    }
     if (this.queue.length === 0) return;
     const keep: QueuedLease[] = [];
     for (const q of this.queue) {
@@ -268,8 +311,9 @@ export class Raylet {
   /** Frees a lease's resources and argument pins. */
   private endLease(leaseId: string, l: Lease): void {
     this.leases.delete(leaseId);
-    this.available = add(this.available, l.resources);
     for (const d of l.deps) this.store.unpin(d);
+    if (l.blocked) return; // its resources were lent back already
+    this.available = add(this.available, l.resources);
     this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: leaseId, worker: l.worker, resources: l.resources });
   }
 
@@ -354,8 +398,15 @@ export class Raylet {
   private fence(): void {
     this.fenced = true;
     this.fx.cancelTimer("heartbeat");
-    if (!this.cfg.bugs.has("no-fencing")) for (const w of this.workers.keys()) this.fx.killWorker(w);
+    if (this.cfg.bugs.has("no-fencing")) return;
+    for (const w of this.workers.keys()) this.fx.killWorker(w);
     this.workers.clear();
+    // Its store goes too: the cluster has written this node off, and nobody will free these.
+    for (const id of [...this.store.ids(), ...this.store.spilledCopies.keys()]) {
+      const r = this.store.delete(id);
+      if (r.spilled) this.fx.deleteSpilled(id);
+      this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "node-died" });
+    }
     this.fx.trace({ kind: "node.fenced", comp: "raylet", id: this.cfg.node });
   }
 
@@ -394,6 +445,8 @@ export class Raylet {
     this.owners.set(p.id, p.owner);
     this.fx.trace({ kind: "object.created", comp: "store", obj: p.id, size: p.payload.size, hash: p.payload.hash, where: "store", primary: true });
     this.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id });
+    // Someone here was already fetching it (say, a lost object just re-made on this node).
+    if (this.pulls.has(p.id)) this.finishPull(p.id, p.payload);
     return true;
   }
 

@@ -14,7 +14,7 @@
 const HEADER = 8;
 const MIN_BLOCK = 16;
 
-const align8 = (n: number) => (n + 7) & ~7;
+const align8 = (n: number) => Math.ceil(n / 8) * 8;
 /** Size class of a block: floor(log2(size)). Works past 2^32. */
 const classOf = (size: number) => (size < 2 ** 31 ? 31 - Math.clz32(size) : Math.floor(Math.log2(size)));
 
@@ -104,8 +104,8 @@ export class Arena {
     if (off < 0) return undefined;
     this.used.set(off, this.taken);
     this.usedBytes += this.taken;
-    this.i32[off >> 2] = 0;
-    this.i32[(off >> 2) + 1] = 0;
+    this.i32[off / 4] = 0;
+    this.i32[off / 4 + 1] = 0;
     return new Uint8Array(this.sab, off + HEADER, length);
   }
 
@@ -113,7 +113,7 @@ export class Arena {
   sweep(): number {
     let n = 0;
     for (const off of this.zombies) {
-      if (Atomics.load(this.i32, off >> 2) > 0) continue;
+      if (Atomics.load(this.i32, off / 4) > 0) continue;
       this.zombies.delete(off);
       this.reclaim(off);
       n++;
@@ -122,7 +122,7 @@ export class Arena {
   }
 
   private free(off: number): void {
-    if (Atomics.load(this.i32, off >> 2) > 0) {
+    if (Atomics.load(this.i32, off / 4) > 0) {
       this.zombies.add(off);
       return;
     }

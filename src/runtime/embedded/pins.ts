@@ -20,7 +20,7 @@ function pin(bytes: Uint8Array, holders: readonly object[]): void {
   if (!(sab instanceof SharedArrayBuffer) || bytes.byteOffset < 8) return;
   let i32 = words.get(sab);
   if (!i32) words.set(sab, (i32 = new Int32Array(sab)));
-  const idx = (bytes.byteOffset - 8) >> 2;
+  const idx = (bytes.byteOffset - 8) / 4;
   for (const h of holders) {
     const p: Pin = { i32, idx };
     Atomics.add(i32, idx, 1);

@@ -1,0 +1,141 @@
+// fast-check arbitraries for workloads, fault plans and whole scenarios, exported from
+// tsray/sim so users can write their own properties. Everything shrinks toward fewer steps,
+// fewer faults, earlier times and smaller clusters.
+
+import fc from "fast-check";
+import type { SimNode } from "./cluster.ts";
+import type { Fault, FaultPlan } from "./faults.ts";
+import type { Scenario } from "./scenario.ts";
+import type { Step, Val, Workload } from "./workload.ts";
+
+export const nodeIds = (n: number): string[] => Array.from({ length: n }, (_, i) => (i === 0 ? "head" : `node-${i}`));
+
+/** Steps refer to earlier steps by a number taken modulo the ones that made something. */
+type RawVal = { lit: number } | { back: number };
+type RawStep =
+  | { op: "task"; fn: "add" | "scale" | "big"; args: RawVal[]; maxRetries: number; node: number | null }
+  | { op: "nested"; args: RawVal[] }
+  | { op: "put"; big: boolean; v: number }
+  | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null }
+  | { op: "call"; back: number; v: number }
+  | { op: "get" | "free"; back: number }
+  | { op: "sleep"; ms: number };
+
+const small = fc.integer({ min: 0, max: 9 });
+const rawVal: fc.Arbitrary<RawVal> = fc.oneof({ weight: 2, arbitrary: fc.record({ back: fc.nat(20) }) }, { weight: 1, arbitrary: fc.record({ lit: small }) });
+const retries = fc.constantFrom(-1, 0, 1, 3);
+
+function rawStep(nodes: number): fc.Arbitrary<RawStep> {
+  const node = fc.option(fc.integer({ min: 1, max: Math.max(1, nodes - 1) }), { nil: null });
+  return fc.oneof(
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const), args: fc.array(rawVal, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("nested" as const), args: fc.array(rawVal, { minLength: 2, maxLength: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
+  );
+}
+
+/** Resolves "some earlier step" references into explicit indices; drops what has no target. */
+function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
+  const steps: Step[] = [];
+  const made: number[] = [];
+  const actors: number[] = [];
+  const pick = (list: number[], back: number) => (list.length === 0 ? undefined : list[list.length - 1 - (back % list.length)]);
+  const val = (v: RawVal): Val => {
+    if ("lit" in v) return { lit: v.lit };
+    const i = pick(made, v.back);
+    return i === undefined ? { lit: v.back % 10 } : { ref: i };
+  };
+  for (const r of raw) {
+    const i = steps.length;
+    switch (r.op) {
+      case "task":
+        steps.push({ op: "task", fn: r.fn, args: r.args.map(val), maxRetries: r.maxRetries, ...(r.node === null ? {} : { node: nodes[r.node] }) });
+        made.push(i);
+        break;
+      case "nested":
+        steps.push({ op: "nested", args: r.args.map(val) });
+        made.push(i);
+        break;
+      case "put":
+        steps.push({ op: "put", big: r.big, v: r.v });
+        made.push(i);
+        break;
+      case "actor":
+        steps.push({ op: "actor", maxRestarts: r.maxRestarts, maxTaskRetries: r.maxTaskRetries, ...(r.node === null ? {} : { node: nodes[r.node] }) });
+        actors.push(i);
+        break;
+      case "call": {
+        const a = pick(actors, r.back);
+        if (a === undefined) continue;
+        steps.push({ op: "call", actor: a, v: r.v });
+        made.push(i);
+        break;
+      }
+      case "get":
+      case "free": {
+        const m = pick(made, r.back);
+        if (m === undefined) continue;
+        steps.push({ op: r.op, ref: m });
+        break;
+      }
+      case "sleep":
+        steps.push({ op: "sleep", ms: r.ms });
+        break;
+    }
+  }
+  return { steps };
+}
+
+export function workloadArb(nodes: number, maxSteps = 14): fc.Arbitrary<Workload> {
+  return fc.array(rawStep(nodes), { minLength: 1, maxLength: maxSteps }).map((raw) => normalize(raw, nodeIds(nodes)));
+}
+
+/** Faults within the first `horizonMs` of the run. Worker nodes only die; the head's processes are spared. */
+export function faultArb(nodes: number, horizonMs = 2000): fc.Arbitrary<Fault> {
+  const ids = nodeIds(nodes);
+  const worker = fc.constantFrom(...(ids.length > 1 ? ids.slice(1) : ids));
+  const any = fc.constantFrom(...ids);
+  const at = fc.integer({ min: 0, max: horizonMs });
+  const span = fc.integer({ min: 50, max: 800 });
+  const window = <K extends string>(kind: K) => fc.tuple(at, span).map(([a, d]) => ({ kind, at: a, until: a + d }));
+  const arbs: fc.Arbitrary<Fault>[] = [
+    fc.record({ kind: fc.constant("kill-worker" as const), at, node: any }),
+    fc.record({ kind: fc.constant("restart-gcs" as const), at, downMs: fc.integer({ min: 10, max: 600 }) }),
+    fc.tuple(window("pause"), any).map(([w, node]) => ({ ...w, node })),
+    fc.tuple(window("clock-skew"), any, fc.integer({ min: -500, max: 500 })).map(([w, node, ms]) => ({ ...w, node, ms })),
+    fc.tuple(window("store-full"), any).map(([w, node]) => ({ ...w, node })),
+    fc.tuple(window("delay"), fc.integer({ min: 1, max: 200 })).map(([w, ms]) => ({ ...w, ms })),
+    fc.tuple(window("drop"), fc.constantFrom(0.05, 0.2, 0.5)).map(([w, rate]) => ({ ...w, rate })),
+    fc.tuple(window("duplicate"), fc.constantFrom(0.05, 0.2, 0.5)).map(([w, rate]) => ({ ...w, rate })),
+  ];
+  if (ids.length > 1) {
+    arbs.push(fc.record({ kind: fc.constant("kill-node" as const), at, node: worker }));
+    arbs.push(fc.record({ kind: fc.constant("restart-node" as const), at, node: worker }));
+    arbs.push(fc.tuple(window("partition"), fc.subarray(ids, { minLength: 1, maxLength: ids.length - 1 }), fc.boolean())
+      .map(([w, side, oneWay]) => ({ ...w, groups: [side, ids.filter((x) => !side.includes(x))], oneWay })));
+  }
+  return fc.oneof(...arbs);
+}
+
+export function faultPlanArb(nodes: number, maxFaults = 4, horizonMs = 2000): fc.Arbitrary<FaultPlan> {
+  return fc.array(faultArb(nodes, horizonMs), { maxLength: maxFaults }).map((schedule) => ({ schedule }));
+}
+
+export function clusterArb(minNodes = 2, maxNodes = 4): fc.Arbitrary<SimNode[]> {
+  return fc.integer({ min: minNodes, max: maxNodes }).map((n) => nodeIds(n).map((id, i) => ({ id, resources: { CPU: i === 0 ? 1 : 2 } })));
+}
+
+export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSteps?: number; maxFaults?: number } = {}): fc.Arbitrary<Scenario> {
+  return clusterArb(opts.minNodes ?? 2, opts.maxNodes ?? 4).chain((nodes) =>
+    fc.record({
+      seed: fc.integer({ min: 1, max: 1_000_000 }),
+      nodes: fc.constant(nodes),
+      workload: workloadArb(nodes.length, opts.maxSteps),
+      faults: faultPlanArb(nodes.length, opts.maxFaults),
+    }),
+  );
+}

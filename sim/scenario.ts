@@ -1,0 +1,60 @@
+// A scenario is one replayable case: a seed, a cluster, a workload and a fault plan. Running
+// it means running the workload without faults (the reference), then with them, and judging
+// the faulty run: invariants over its trace, its values against the reference, no hang.
+
+import { SEEDED_BUGS, type SeededBug } from "../src/core/bugs.ts";
+import { checkTrace } from "../spec/invariants/index.ts";
+import type { FaultPlan } from "./faults.ts";
+import type { SimNode } from "./cluster.ts";
+import { simulate, type SimResult } from "./simulate.ts";
+import { workloadProgram, type Observed, type Workload } from "./workload.ts";
+
+export interface Scenario {
+  readonly seed: number;
+  readonly nodes: readonly SimNode[];
+  readonly workload: Workload;
+  readonly faults: FaultPlan;
+  /** Seeded bugs to switch on (mutation testing). */
+  readonly bugs?: readonly SeededBug[];
+}
+
+export interface Verdict {
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+  readonly reference: SimResult<Observed>;
+  readonly faulty: SimResult<Observed>;
+}
+
+/** Errors a fault may legitimately cause (a typed error the budgets allow). */
+const SYSTEM_ERRORS = ["WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "InfeasibleTaskError", "ObjectStoreFullError"];
+
+export async function runScenario(s: Scenario): Promise<Verdict> {
+  const bugs = new Set<SeededBug>(s.bugs ?? []);
+  for (const b of bugs) if (!(b in SEEDED_BUGS)) throw new TypeError(`unknown seeded bug "${b}"; known: ${Object.keys(SEEDED_BUGS).join(", ")}`);
+  const program = workloadProgram(s.workload);
+  const common = { seed: s.seed, nodes: s.nodes, program, config: { bugs }, maxVirtualMs: 120_000, check: false } as const;
+  const reference = await simulate(common);
+  const faulty = await simulate({ ...common, faults: s.faults });
+  const problems: string[] = [];
+  if (reference.error) problems.push(`the fault-free run failed: ${reference.error.message}`);
+  if (faulty.error) problems.push(`the run with faults failed: ${faulty.error.message}`);
+  for (const v of checkTrace(faulty.trace, { expectEnd: true })) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
+  const restarted = faulty.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING");
+  const ref = reference.result ?? {};
+  for (const [k, got] of Object.entries(faulty.result ?? {})) {
+    const want = ref[Number(k)];
+    const step = s.workload.steps[Number(k)];
+    if (typeof got === "number") {
+      // An actor that restarted lost its state (as in Ray): its later answers differ, legitimately.
+      if (got !== want && !(step.op === "call" && restarted)) problems.push(`step ${k} (${step.op}) returned ${got}, the fault-free run ${want}`);
+    } else if (got !== want && !SYSTEM_ERRORS.some((e) => got.includes(e))) {
+      problems.push(`step ${k} (${step.op}) failed with ${got}, which no injected fault explains`);
+    }
+  }
+  return { ok: problems.length === 0, problems, reference, faulty };
+}
+
+/** One line that replays a saved scenario. */
+export function replayCommand(file: string): string {
+  return `npx tsray sim --replay ${file}`;
+}

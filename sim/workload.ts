@@ -1,0 +1,109 @@
+// Workloads as data: a small language of Ray programs (task graphs with fan-out and chains,
+// nested tasks, actors with per-caller call sequences, puts, frees) that fast-check can generate
+// and shrink, and an interpreter that runs one as a program. A failing case is then plain JSON:
+// a workload, a fault plan and a seed, which `tsray sim --replay` runs again exactly.
+
+import type { Ray } from "../src/api/ray.ts";
+import type { ActorHandle, ObjectRef } from "../src/api/handles.ts";
+
+/** An argument: a literal number, or the ref made by an earlier step. */
+export type Val = { readonly lit: number } | { readonly ref: number };
+
+export type Step =
+  | { readonly op: "task"; readonly fn: "add" | "scale" | "big"; readonly args: readonly Val[]; readonly maxRetries: number; readonly node?: string }
+  /** A task that submits a child task itself and returns the child's value. */
+  | { readonly op: "nested"; readonly args: readonly Val[] }
+  | { readonly op: "put"; readonly big: boolean; readonly v: number }
+  | { readonly op: "actor"; readonly maxRestarts: number; readonly maxTaskRetries: number; readonly node?: string }
+  /** A call on the actor made by step `actor`. */
+  | { readonly op: "call"; readonly actor: number; readonly v: number }
+  | { readonly op: "get"; readonly ref: number }
+  | { readonly op: "free"; readonly ref: number }
+  | { readonly op: "sleep"; readonly ms: number };
+
+export interface Workload {
+  readonly steps: readonly Step[];
+}
+
+/** What the program saw: per step that made a ref, its value (a number) or "ErrorName: message". */
+export type Observed = Record<number, number | string>;
+
+/** Over the inline limit, so these values live in object stores and can be lost with a node. */
+export const BIG_LEN = 16_384;
+
+// The remote functions: self-contained (they are shipped as source), deterministic.
+const add = (a: unknown, b: unknown) => {
+  const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
+  return n(a) + n(b);
+};
+const scale = (a: unknown, b: unknown) => {
+  const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
+  return n(a) * 3 - n(b);
+};
+const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : (a as Float64Array)[0] + 1);
+const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
+declare const ray: Ray; // injected into remote functions' scope by the worker
+class Acc {
+  total = 0;
+  add(v: number) { this.total += v; return this.total; }
+}
+
+const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length);
+
+/** Turns a workload into a program for `simulate`. */
+export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
+  return async (ray) => {
+    const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big) };
+    const nest = ray.remote(nested);
+    const AccR = ray.remote(Acc);
+    const refs = new Map<number, ObjectRef>();
+    const actors = new Map<number, ActorHandle<Acc>>();
+    const observed: Observed = {};
+    const arg = (v: Val): unknown => ("lit" in v ? v.lit : refs.get(v.ref) ?? 0);
+    const settle = async (i: number) => {
+      const r = refs.get(i);
+      if (!r || i in observed) return;
+      try { observed[i] = summary(await ray.get(r)); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+    };
+    for (let i = 0; i < w.steps.length; i++) {
+      const s = w.steps[i];
+      switch (s.op) {
+        case "task": {
+          const f = fns[s.fn].options({ maxRetries: s.maxRetries, schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : "DEFAULT" });
+          refs.set(i, (f.remote as (...a: unknown[]) => ObjectRef)(...s.args.map(arg)));
+          break;
+        }
+        case "nested":
+          refs.set(i, (nest.remote as (...a: unknown[]) => ObjectRef)(fns.add, ...s.args.map(arg)));
+          break;
+        case "put":
+          refs.set(i, await ray.put(s.big ? new Float64Array(BIG_LEN).fill(s.v) : s.v));
+          break;
+        case "actor":
+          actors.set(i, AccR.options({
+            maxRestarts: s.maxRestarts, maxTaskRetries: s.maxTaskRetries,
+            schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : "DEFAULT",
+          }).remote());
+          break;
+        case "call": {
+          const a = actors.get(s.actor);
+          if (a) refs.set(i, a.add.remote(s.v));
+          break;
+        }
+        case "get":
+          await settle(s.ref);
+          break;
+        case "free": {
+          const r = refs.get(s.ref);
+          if (r) { await settle(s.ref); ray.release(r); refs.delete(s.ref); }
+          break;
+        }
+        case "sleep":
+          await ray.sleep(s.ms);
+          break;
+      }
+    }
+    for (const i of refs.keys()) await settle(i);
+    return observed;
+  };
+}

@@ -1,0 +1,99 @@
+// Invariant 2, first half (errors only when earned): a system error reaches the program only
+// when an injected fault, or the program's own doing (killing an actor), explains it, and
+// never while the retry budget still covers the failure.
+import { OwnerLives } from "./owners.ts";
+import { violationAt, type Checker, type Violation } from "./types.ts";
+
+const NAME = "errors-earned";
+
+/** Errors that only a fault can cause. */
+const FAULT_ONLY = new Set(["WorkerCrashedError", "ObjectLostError", "OwnerDiedError"]);
+
+interface Task {
+  actor?: string;
+  owner: string;
+  maxRetries?: number;
+  returns: string;
+  args: readonly string[];
+  /** Index of the task's first task.failed, if any. */
+  failed?: number;
+}
+
+export const checkErrorsEarned: Checker = (events) => {
+  const out: Violation[] = [];
+  const at = (i: number, msg: string) => out.push(violationAt(NAME, events, i, msg));
+
+  const lives = new OwnerLives();
+  const tasks = new Map<string, Task>();
+  const byReturn = new Map<string, string>(); // obj -> task that returns it
+  /** obj -> the error its creation or a read of it already failed with (judged there). */
+  const failedWith = new Map<string, string>();
+  const deadActors = new Set<string>();
+  let faulted = false;
+  // ObjectLostError reads judged at the end, once we know whether the owner ever died.
+  const lostReads: { i: number; obj: string; task: string }[] = [];
+  const judgedLost = new Set<string>();
+
+  /** Whether `error` on task `t` was passed on from one of its arguments (judged at its source). */
+  const propagated = (t: Task | undefined, error: string) => t !== undefined && t.args.some((a) => failedWith.get(a) === error);
+
+  const judge = (i: number, error: string, what: string, t: Task | undefined) => {
+    if (faulted) return;
+    if (FAULT_ONLY.has(error)) {
+      at(i, `${error} without any injected fault (${what})`);
+    } else if (error === "ActorDiedError") {
+      if (t?.actor !== undefined && deadActors.has(t.actor)) return;
+      at(i, `ActorDiedError without any injected fault (${what})` +
+        (t?.actor !== undefined ? `, and actor ${t.actor} was never declared DEAD before it` : ""));
+    }
+  };
+
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    lives.see(e, i);
+    switch (e.kind) {
+      case "fault":
+        faulted = true;
+        break;
+      case "actor.state":
+        if (e.state === "DEAD") deadActors.add(e.actor);
+        break;
+      case "task.submitted":
+        if (!tasks.has(e.task)) {
+          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [] });
+          byReturn.set(e.returns, e.task);
+        }
+        break;
+      case "task.failed": {
+        const t = tasks.get(e.task);
+        if (t) t.failed ??= i;
+        if (!propagated(t, e.error)) judge(i, e.error, `task ${e.task} failed`, t);
+        if (t) failedWith.set(t.returns, e.error);
+        break;
+      }
+      case "get.failed": {
+        const id = byReturn.get(e.obj);
+        const t = id === undefined ? undefined : tasks.get(id);
+        // The task's own failure was judged at its task.failed; a read of it adds nothing.
+        if (failedWith.get(e.obj) !== e.error) judge(i, e.error, `a get of object ${e.obj} failed`, t);
+        // The object itself was lost (not its task failed on a lost argument: that task.failed
+        // names its argument's error) while its budget was unlimited. Actor calls are exempt:
+        // this core keeps lineage for normal tasks only.
+        if (e.error === "ObjectLostError" && t && t.failed === undefined && t.actor === undefined &&
+            t.maxRetries === -1 && !judgedLost.has(e.obj)) {
+          judgedLost.add(e.obj);
+          lostReads.push({ i, obj: e.obj, task: id! });
+        }
+        failedWith.set(e.obj, e.error);
+        break;
+      }
+    }
+  }
+
+  for (const r of lostReads) {
+    const owner = tasks.get(r.task)!.owner;
+    if (lives.deadAtEnd(owner)) continue;
+    at(r.i, `ObjectLostError for object ${r.obj}, though its task ${r.task} has unlimited retries (maxRetries=-1) and its owner ${owner} lives: it must be reconstructed, not failed`);
+  }
+  return out.sort((a, b) => a.index! - b.index!);
+};

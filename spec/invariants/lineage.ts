@@ -1,0 +1,73 @@
+// Invariant 7 (lineage): a lost object whose owner lives and whose task still has retries
+// left is reconstructed (its task re-run), not given up on.
+import { OwnerLives } from "./owners.ts";
+import { violationAt, type Checker, type Violation } from "./types.ts";
+
+const NAME = "lineage";
+
+interface Task {
+  owner: string;
+  maxRetries?: number;
+  actor?: string;
+  retries: number; // task.retry events seen so far
+}
+
+interface Loss {
+  index: number;
+  obj: string;
+  task: string;
+  remaining: number; // retries left at the loss (Infinity when unlimited)
+}
+
+export const checkLineage: Checker = (events) => {
+  const out: Violation[] = [];
+  const lives = new OwnerLives();
+  const tasks = new Map<string, Task>();
+  const byReturn = new Map<string, string>(); // obj -> task that returns it
+  // Losses not yet answered by a retry of their task or a new copy of the object, by task.
+  const open = new Map<string, Loss>();
+
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    lives.see(e, i);
+    switch (e.kind) {
+      case "task.submitted":
+        if (!tasks.has(e.task)) {
+          tasks.set(e.task, { owner: e.owner, maxRetries: e.maxRetries, actor: e.actor, retries: 0 });
+          byReturn.set(e.returns, e.task);
+        }
+        break;
+      case "task.retry": {
+        const t = tasks.get(e.task);
+        if (t) t.retries++;
+        open.delete(e.task);
+        break;
+      }
+      case "object.created": {
+        const id = byReturn.get(e.obj);
+        if (id !== undefined) open.delete(id);
+        break;
+      }
+      case "object.lost": {
+        const id = byReturn.get(e.obj);
+        if (id === undefined) break; // a ray.put: no lineage, no obligation
+        const t = tasks.get(id)!;
+        // Actor calls are not re-run to rebuild their results here (the actor's state moved on);
+        // an unknown budget (an older trace) promises nothing.
+        if (t.actor !== undefined || typeof t.maxRetries !== "number") break;
+        const remaining = t.maxRetries < 0 ? Infinity : t.maxRetries - t.retries;
+        if (remaining > 0 && !open.has(id)) open.set(id, { index: i, obj: e.obj, task: id, remaining });
+        break;
+      }
+    }
+  }
+
+  for (const l of open.values()) {
+    const owner = tasks.get(l.task)!.owner;
+    if (lives.deadAtEnd(owner)) continue;
+    const left = l.remaining === Infinity ? "unlimited" : String(l.remaining);
+    out.push(violationAt(NAME, events, l.index,
+      `lost object ${l.obj} was not reconstructed though its owner lives and ${left} retries remained (task ${l.task}, owner ${owner})`));
+  }
+  return out.sort((a, b) => a.index! - b.index!);
+};

@@ -1,0 +1,129 @@
+// `import * as ray from "tsray"`: Ray's API at module level, Python style. `ray.remote()` works
+// before `ray.init()`: remote functions and actor classes bind to a forwarder that reaches
+// whichever cluster is current when they are called.
+
+import { RayError } from "./api/errors.ts";
+import {
+  ActorClass, RemoteFunction, describe,
+  type ActorHandle, type Invoker, type ObjectRef, type RemoteOptions,
+} from "./api/handles.ts";
+import type { GetOptions, Ray, WaitOptions } from "./api/ray.ts";
+import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
+
+export {
+  RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
+  ObjectStoreFullError, InfeasibleTaskError,
+} from "./api/errors.ts";
+export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
+export type { Ray, GetOptions, WaitOptions } from "./api/ray.ts";
+export type { InitOptions } from "./runtime/embedded/index.ts";
+export type { NodeSpec } from "./runtime/embedded/cluster.ts";
+
+let current: EmbeddedCluster | undefined;
+let starting: Promise<EmbeddedCluster> | undefined;
+
+function api(): Ray & Invoker {
+  if (current && !current.isClosed) return current.ray;
+  throw new RayError(starting ? "ray.init() has not finished: await it before using the API" : "Ray is not initialized: call ray.init() first");
+}
+
+const invoker: Invoker = {
+  call: (target, args, opts) => api().call(target, args, opts),
+  callMethod: (actorId, method, args, opts) => api().callMethod(actorId, method, args, opts),
+};
+
+export interface InitResult {
+  readonly nodes: readonly { readonly id: string; readonly resources: Record<string, number> }[];
+  readonly storeCapacity: number;
+  readonly traceFile?: string;
+}
+
+/**
+ * Starts the embedded cluster: one node with this machine's CPUs, or what the options say.
+ * Calling it again before shutdown() is an error unless `ignoreReinitError` is set.
+ */
+export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<InitResult> {
+  const { ignoreReinitError, ...rest } = opts;
+  if ((current && !current.isClosed) || starting) {
+    if (ignoreReinitError) {
+      const c = current ?? (await starting!);
+      return describeCluster(c);
+    }
+    throw new RayError("ray.init() was already called: call ray.shutdown() first (or pass ignoreReinitError: true)");
+  }
+  starting = startEmbedded(rest);
+  try {
+    current = await starting;
+  } finally {
+    starting = undefined;
+  }
+  return describeCluster(current);
+}
+
+function describeCluster(c: EmbeddedCluster): InitResult {
+  return { nodes: c.cfg.nodes.map((n) => ({ id: n.id, resources: { ...n.resources } })), storeCapacity: c.cfg.storeCapacity, traceFile: c.cfg.traceFile };
+}
+
+export function isInitialized(): boolean {
+  return current !== undefined && !current.isClosed;
+}
+
+/**
+ * Ends the program: drops the driver's references, waits for the cluster to go quiet, then
+ * stops every worker thread and timer and removes spill files. Safe to call twice.
+ */
+export async function shutdown(): Promise<void> {
+  if (starting) await starting.catch(() => undefined);
+  const c = current;
+  current = undefined;
+  if (c) await c.shutdown();
+}
+
+/** The running cluster (tests, benchmarks, tools). */
+export function cluster(): EmbeddedCluster | undefined {
+  return current;
+}
+
+export function remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
+export function remote<F extends (...args: any[]) => unknown>(fn: F, opts?: RemoteOptions): RemoteFunction<F>;
+export function remote(target: any, opts: RemoteOptions = {}): any {
+  const d = describe(target);
+  return d.kind === "class" ? new ActorClass(d, opts, invoker) : new RemoteFunction(d, opts, invoker);
+}
+
+export function get<T>(ref: ObjectRef<T>, opts?: GetOptions): Promise<T>;
+export function get<T>(refs: readonly ObjectRef<T>[], opts?: GetOptions): Promise<T[]>;
+export function get(refs: any, opts?: GetOptions): Promise<any> {
+  return api().get(refs, opts);
+}
+
+export function put<T>(value: T): Promise<ObjectRef<T>> {
+  return api().put(value);
+}
+
+export function wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]> {
+  return api().wait(refs, opts);
+}
+
+export function kill(actor: ActorHandle): void {
+  api().kill(actor);
+}
+
+export function getActor<T = any>(name: string): Promise<ActorHandle<T>> {
+  return api().getActor<T>(name);
+}
+
+/** Drops the program's reference to these objects (Python's `del ref`). */
+export function release(refs: ObjectRef | readonly ObjectRef[]): void {
+  api().release(refs);
+}
+
+/** Sleeps in real time (a task or actor method may use `ray.sleep` the same way). */
+export function sleep(ms: number): Promise<void> {
+  return api().sleep(ms);
+}
+
+/** The driver's Ray API object: what programs written as `(ray) => …` receive. */
+export function driver(): Ray {
+  return api();
+}

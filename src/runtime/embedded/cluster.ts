@@ -1,0 +1,395 @@
+// The embedded cluster: the second host of the src/core models (sim/cluster.ts is the first),
+// in real time, inside the driver's process. The GCS, one raylet per logical node, the driver's
+// core worker and one core worker per worker all live on the main thread and talk through an
+// in-process transport; each worker's user code runs on its own worker thread; each node's
+// object store keeps its objects in a SharedArrayBuffer arena that threads read in place;
+// spilled objects go to files. The host only maps effects to these things: every decision is
+// the models'.
+
+import os from "node:os";
+import { createRay, type Ray } from "../../api/ray.ts";
+import type { Invoker } from "../../api/handles.ts";
+import { NO_BUGS } from "../../core/bugs.ts";
+import { CoreWorker } from "../../core/core-worker.ts";
+import type { Effects, RayletEffects, WorkerEffects } from "../../core/effects.ts";
+import { Gcs, type GcsEffects, type GcsTable } from "../../core/gcs.ts";
+import { Raylet } from "../../core/raylet.ts";
+import type { ResourceSet } from "../../core/resources.ts";
+import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload } from "../../core/types.ts";
+import type { TraceBody, TraceEvent } from "../../../spec/trace.ts";
+import { Arena, type ArenaStats } from "./arena.ts";
+import { DriverClient, KeepAlive, directPut } from "./driver.ts";
+import { installPins } from "./pins.ts";
+import { SpillStore } from "./spill.ts";
+import { ThreadPool, workerScript, type Thread } from "./threads.ts";
+import { TraceSink } from "./trace.ts";
+import { Timers, Transport, type Component, type DrainMode } from "./transport.ts";
+import { WorkerHost } from "./worker-host.ts";
+
+export interface NodeSpec {
+  readonly id: NodeId;
+  readonly resources: ResourceSet;
+}
+
+export interface EmbeddedConfig {
+  readonly nodes: readonly NodeSpec[];
+  /** Object store bytes per node. */
+  readonly storeCapacity: number;
+  /** Append trace events to this JSONL file. */
+  readonly traceFile?: string;
+  /** Keep trace events in memory (`cluster.trace`). */
+  readonly keepTrace: boolean;
+  /** How the transport drains its queue. */
+  readonly drain: DrainMode;
+  /** Worker threads started at init (they wait for the raylets to need them). */
+  readonly prestartWorkers: number;
+  readonly heartbeatMs: number;
+  readonly viewPeriodMs: number;
+  readonly heartbeatMissLimit: number;
+  readonly chunkBytes: number;
+  readonly maxInlineBytes: number;
+  readonly maxPendingLeases: number;
+  readonly storeFullTimeoutMs: number;
+  /** How long shutdown waits for the cluster to go quiet after the program ended. */
+  readonly quietTimeoutMs: number;
+  /** Print a line on stderr when a worker thread dies unexpectedly (as Ray does). */
+  readonly logWorkerCrashes: boolean;
+}
+
+/** 30% of memory (Ray's default object store share), at most 2 GiB per node. */
+export function defaultStoreCapacity(nodes = 1): number {
+  return Math.max(64 << 20, Math.min(2 ** 31, Math.floor((os.totalmem() * 0.3) / nodes)));
+}
+
+export const defaultEmbeddedConfig: Omit<EmbeddedConfig, "nodes" | "storeCapacity" | "prestartWorkers"> = {
+  keepTrace: false,
+  drain: "microtask",
+  heartbeatMs: 100,
+  viewPeriodMs: 100,
+  heartbeatMissLimit: 5,
+  chunkBytes: 5 * 1024 * 1024,
+  maxInlineBytes: 100 * 1024,
+  maxPendingLeases: 10,
+  storeFullTimeoutMs: 1000,
+  quietTimeoutMs: 5000,
+  logWorkerCrashes: true,
+};
+
+interface NodeState {
+  readonly spec: NodeSpec;
+  readonly arena: Arena;
+  raylet?: Raylet;
+}
+
+/** Slack above the store's byte budget for slot headers and alignment (see docs/embedded.md). */
+const arenaBytes = (capacity: number) => capacity + Math.max(1 << 20, Math.ceil(capacity / 8));
+
+export class EmbeddedCluster {
+  readonly head: NodeId;
+  readonly transport: Transport;
+  readonly gcs: Gcs;
+  readonly driver: CoreWorker;
+  readonly ray: Ray & Invoker;
+  readonly spill: SpillStore;
+  readonly sink: TraceSink;
+  private readonly nodes = new Map<NodeId, NodeState>();
+  private readonly timers = new Map<Addr, Timers>();
+  /** Non-periodic timers armed: pending work. */
+  private readonly pendingTimers = new Set<NodeJS.Timeout>();
+  private readonly workers = new Map<Addr, WorkerHost>();
+  private readonly fns = new Map<FunctionId, FunctionDescriptor>();
+  private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
+  private readonly keepAlive = new KeepAlive();
+  private readonly driverClient: DriverClient;
+  private pool!: ThreadPool;
+  /** Workers whose thread has not reported ready yet. */
+  private starting = 0;
+  private closed = false;
+  private readonly exitHook = () => this.closeSync();
+  /** Unexpected worker thread exits, for diagnostics. */
+  readonly crashes: { worker: Addr; reason: string }[] = [];
+  /** Errors a model threw (bugs): surfaced by tests. */
+  readonly modelErrors: string[] = [];
+
+  static async start(cfg: EmbeddedConfig): Promise<EmbeddedCluster> {
+    const c = new EmbeddedCluster(cfg);
+    c.keepAlive.hold();
+    try {
+      c.pool = new ThreadPool(await workerScript(), {
+        onBatch: (t, b) => c.onBatch(t, b),
+        onExit: (t, code) => c.onThreadExit(t, code),
+      });
+      const warm = c.pool.prewarm(cfg.prestartWorkers);
+      c.boot();
+      await Promise.all([warm, c.whenQuiet(10_000)]);
+    } catch (e) {
+      await c.teardown();
+      throw e;
+    } finally {
+      c.keepAlive.release();
+    }
+    return c;
+  }
+
+  private constructor(readonly cfg: EmbeddedConfig) {
+    if (cfg.nodes.length === 0) throw new Error("an embedded cluster needs at least one node");
+    this.head = cfg.nodes[0].id;
+    for (const n of cfg.nodes) {
+      if (this.nodes.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
+      if (n.id === "" || n.id.includes("/")) throw new Error(`node id "${n.id}" must be non-empty and not contain "/"`);
+      this.nodes.set(n.id, { spec: n, arena: new Arena(arenaBytes(cfg.storeCapacity)) });
+    }
+    installPins();
+    this.transport = new Transport(cfg.drain);
+    this.transport.afterDrain = () => this.afterDrain();
+    this.transport.onError = (e, where) => {
+      const msg = `${where}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`;
+      this.modelErrors.push(msg);
+      console.error(`tsray: internal error in ${msg}`);
+    };
+    this.sink = new TraceSink({ keep: cfg.keepTrace, file: cfg.traceFile });
+    this.spill = new SpillStore();
+    process.once("exit", this.exitHook);
+
+    const g = gcsAddr(this.head);
+    const storage = this.gcsStorage;
+    this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
+      head: this.head, viewPeriodMs: cfg.viewPeriodMs, heartbeatMissLimit: cfg.heartbeatMissLimit, bugs: NO_BUGS,
+    }, fx), (base) => ({
+      ...base,
+      persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
+    }));
+
+    const addr = `${this.head}/driver`;
+    let client!: DriverClient;
+    this.driver = this.spawn(addr, this.head, (fx: WorkerEffects) => new CoreWorker(addr, this.workerConfig(this.head), fx), (base) => ({
+      ...base,
+      complete: (callId, result) => client.complete(callId, result),
+      execute: () => { throw new Error("the driver does not execute tasks"); },
+    }));
+    client = this.driverClient = new DriverClient(this.driver, addr, this.head, this.keepAlive, () => this.check());
+    const ray = createRay(client);
+    ray.put = directPut(ray, client, this.nodes.get(this.head)!.arena);
+    this.ray = ray;
+  }
+
+  private boot(): void {
+    this.gcs.start();
+    for (const n of this.nodes.values()) this.startRaylet(n);
+    this.driver.start(false);
+  }
+
+  private workerConfig(node: NodeId) {
+    return { node, gcs: gcsAddr(this.head), maxInlineBytes: this.cfg.maxInlineBytes, maxPendingLeases: this.cfg.maxPendingLeases, bugs: NO_BUGS };
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error("this embedded cluster was shut down: call ray.init() again");
+  }
+
+  // ---- effects ------------------------------------------------------------------------------
+
+  private spawn<T extends Component, F extends Effects>(addr: Addr, node: NodeId, make: (fx: F) => T, extra: (fx: Effects) => F): T {
+    let comp: T | undefined;
+    const timers = new Timers(this.transport, () => comp, this.pendingTimers);
+    const transport = this.transport;
+    const sink = this.sink;
+    const base: Effects = {
+      now: () => performance.now(),
+      random: Math.random,
+      send: (to, m) => transport.send(addr, to, m),
+      setTimer: (key, delay, periodic = false) => timers.set(key, delay, periodic),
+      cancelTimer: (key) => timers.cancel(key),
+      trace: sink.enabled ? (body) => sink.emit(node, body) : () => {},
+    };
+    comp = make(extra(base));
+    this.timers.set(addr, timers);
+    this.transport.register(addr, comp);
+    return comp;
+  }
+
+  private kill(addr: Addr): void {
+    this.transport.unregister(addr);
+    this.timers.get(addr)?.clearAll();
+    this.timers.delete(addr);
+  }
+
+  private startRaylet(n: NodeState): void {
+    const node = n.spec.id;
+    const addr = rayletAddr(node);
+    const arena = n.arena;
+    const spill = this.spill;
+    let raylet!: Raylet;
+    raylet = this.spawn(addr, node, (fx: RayletEffects) => new Raylet(addr, {
+      node, incarnation: 1, gcs: gcsAddr(this.head), resources: n.spec.resources, storeCapacity: this.cfg.storeCapacity,
+      heartbeatMs: this.cfg.heartbeatMs, chunkBytes: this.cfg.chunkBytes, storeFullTimeoutMs: this.cfg.storeFullTimeoutMs, bugs: NO_BUGS,
+    }, fx), (base) => ({
+      ...base,
+      startWorker: (w) => this.startWorker(w, node),
+      killWorker: (w) => this.endWorker(w),
+      admit: (payload) => admit(arena, payload),
+      release: (payload) => { if (payload.data instanceof Uint8Array) arena.release(payload.data); },
+      spill: (id, payload) => spill.spill(node, id, payload),
+      restore: (id) => spill.restore(node, id, (p) => { if (p && !this.closed) this.transport.post(() => raylet.restored(id, p)); }),
+      deleteSpilled: (id) => spill.delete(node, id),
+    }));
+    n.raylet = raylet;
+    raylet.start();
+  }
+
+  // ---- workers ------------------------------------------------------------------------------
+
+  /** The raylet's startWorker effect: bind a thread (warm if possible) to a new core worker. */
+  private startWorker(addr: Addr, node: NodeId): void {
+    const thread = this.pool.acquire();
+    thread.addr = addr;
+    const host = new WorkerHost(addr, node, thread, this.fns);
+    this.workers.set(addr, host);
+    host.model = this.spawn(addr, node, (fx: WorkerEffects) => new CoreWorker(addr, this.workerConfig(node), fx), (base) => ({
+      ...base,
+      complete: (callId, result) => host.complete(callId, result),
+      execute: (spec, fn, args) => host.execute(spec, fn, args),
+    }));
+    host.timers = this.timers.get(addr)!;
+    thread.post({ t: "bind", addr, node });
+    if (thread.ready) this.transport.post(() => host.model.start(true));
+    else {
+      this.starting++;
+      void thread.whenReady().then(() => {
+        this.starting--;
+        if (!host.dead && !this.closed) this.transport.post(() => host.model.start(true));
+      });
+    }
+  }
+
+  /** The raylet's killWorker effect. */
+  private endWorker(addr: Addr): void {
+    const host = this.workers.get(addr);
+    if (!host) return;
+    host.dead = true;
+    this.workers.delete(addr);
+    this.kill(addr);
+    this.pool.flush();
+    void host.thread.end();
+  }
+
+  private onBatch(thread: Thread, batch: readonly Parameters<WorkerHost["handle"]>[0][number][]): void {
+    if (this.closed || thread.addr === undefined) return;
+    const host = this.workers.get(thread.addr);
+    if (host && host.thread === thread) host.handle(batch);
+  }
+
+  /** A thread exited. Unless the host ended it, its worker died: the raylet hears it as an exit. */
+  private onThreadExit(thread: Thread, code: number): void {
+    if (this.closed || thread.ending || thread.addr === undefined) return;
+    const addr = thread.addr;
+    const host = this.workers.get(addr);
+    if (!host || host.thread !== thread) return;
+    const reason = thread.error ? `${thread.error.name}: ${thread.error.message}` : `exit code ${code}`;
+    this.crashes.push({ worker: addr, reason });
+    if (this.cfg.logWorkerCrashes) {
+      const during = host.running ? ` while running ${host.running.name} (task ${host.running.task})` : "";
+      console.warn(`tsray: worker ${addr} died${during}: ${reason}`);
+    }
+    host.dead = true;
+    this.workers.delete(addr);
+    this.kill(addr);
+    const raylet = this.nodes.get(host.node)?.raylet;
+    this.transport.post(() => raylet?.workerExited(addr));
+  }
+
+  private afterDrain(): void {
+    this.pool?.flush();
+  }
+
+  // ---- quiet and shutdown ---------------------------------------------------------------------
+
+  /** No message queued, no timer armed (but housekeeping), no task running, no I/O in flight. */
+  isQuiet(): boolean {
+    if (!this.transport.idle || this.pendingTimers.size > 0 || this.starting > 0 || this.spill.busy > 0) return false;
+    for (const w of this.workers.values()) if (w.running) return false;
+    return true;
+  }
+
+  /** Resolves true once the cluster is quiet, false if it is still busy after `timeoutMs`. */
+  whenQuiet(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    return new Promise((resolve) => {
+      const poll = () => {
+        if (this.isQuiet()) return resolve(true);
+        if (performance.now() >= deadline) return resolve(false);
+        setTimeout(poll, 1);
+      };
+      setImmediate(poll);
+    });
+  }
+
+  emit(body: TraceBody): void { if (this.sink.enabled) this.sink.emit(this.head, body); }
+
+  get trace(): readonly TraceEvent[] { return this.sink.events ?? []; }
+
+  get isClosed(): boolean { return this.closed; }
+
+  /** Store and arena figures per node (for tests and the bench). */
+  storeStats(): Record<NodeId, { store: { used: number; count: number; spilled: number }; arena: ArenaStats }> {
+    const out: Record<NodeId, { store: { used: number; count: number; spilled: number }; arena: ArenaStats }> = {};
+    for (const [id, n] of this.nodes) {
+      const s = n.raylet!.store;
+      out[id] = { store: { used: s.usedBytes, count: s.count, spilled: s.spilledCopies.size }, arena: n.arena.stats() };
+    }
+    return out;
+  }
+
+  threadCount(): number { return this.pool.all.size; }
+
+  /**
+   * Ends the program as the simulator does: drop every reference the driver holds, mark
+   * program.end, wait for the cluster to go quiet and mark cluster.quiet; then release
+   * everything (threads, timers, arenas, spill files, the trace file).
+   */
+  async shutdown(opts: { ok?: boolean } = {}): Promise<{ quiet: boolean }> {
+    if (this.closed) return { quiet: true };
+    this.keepAlive.hold();
+    let quiet = false;
+    try {
+      this.driver.releaseAll();
+      this.emit({ kind: "program.end", comp: "host", ok: opts.ok ?? true });
+      quiet = await this.whenQuiet(this.cfg.quietTimeoutMs);
+      if (quiet) this.emit({ kind: "cluster.quiet", comp: "host" });
+    } finally {
+      await this.teardown();
+    }
+    return { quiet };
+  }
+
+  private async teardown(): Promise<void> {
+    this.closed = true;
+    this.driverClient.abandon("the cluster was shut down while this call was waiting");
+    for (const t of this.timers.values()) t.clearAll();
+    this.timers.clear();
+    this.transport.clear();
+    for (const w of this.workers.values()) w.dead = true;
+    this.workers.clear();
+    await this.pool?.endAll();
+    await this.spill.close();
+    this.sink.close();
+    this.keepAlive.close();
+    process.removeListener("exit", this.exitHook);
+    this.nodes.clear();
+  }
+
+  /** The process is exiting without shutdown: keep the trace, remove the spill directory. */
+  private closeSync(): void {
+    this.sink.close();
+    this.spill.closeSync();
+  }
+}
+
+/** Takes a payload into a node's arena: a staged slot of this arena as is, else a copy. */
+function admit(arena: Arena, payload: Payload): Payload | undefined {
+  const d = payload.data;
+  if (!(d instanceof Uint8Array)) return payload;
+  if (arena.adopt(d)) return payload;
+  const slot = arena.copyIn(d);
+  return slot ? { ...payload, data: slot } : undefined;
+}

@@ -1,0 +1,71 @@
+// The embedded host's public face: options for ray.init() turned into a cluster config.
+
+import os from "node:os";
+import type { ResourceSet } from "../../core/resources.ts";
+import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity, type EmbeddedConfig, type NodeSpec } from "./cluster.ts";
+import type { DrainMode } from "./transport.ts";
+
+export { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity, type EmbeddedConfig, type NodeSpec };
+
+export interface InitOptions {
+  /** CPUs of the (single) node. Default: os.availableParallelism(). */
+  numCpus?: number;
+  numGpus?: number;
+  /** Custom resources of the node. */
+  resources?: Record<string, number>;
+  /** Several logical nodes instead (the first is the head, where the driver runs). */
+  nodes?: readonly NodeSpec[];
+  /** Object store bytes per node. Default: 30% of memory, at most 2 GiB, per node. */
+  storeCapacity?: number;
+  /** Write the trace as JSONL here. */
+  traceFile?: string;
+  /** Keep the trace in memory (cluster.trace). */
+  keepTrace?: boolean;
+  /** Worker threads started ahead of need. Default: the cluster's CPUs (at most 2 × cores). */
+  prestartWorkers?: number;
+  /** Daemon clusters are not part of this host. */
+  address?: string;
+  /** Advanced: transport and model timing. */
+  config?: Partial<Pick<EmbeddedConfig, "heartbeatMs" | "viewPeriodMs" | "heartbeatMissLimit" | "chunkBytes" | "maxInlineBytes" | "maxPendingLeases" | "storeFullTimeoutMs" | "quietTimeoutMs" | "logWorkerCrashes">> & { drain?: DrainMode };
+}
+
+function checkCount(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new TypeError(`ray.init: ${name} must be a number >= 0, got ${v}`);
+}
+
+export function embeddedConfig(opts: InitOptions = {}): EmbeddedConfig {
+  if (opts.address !== undefined) {
+    throw new Error(`ray.init({ address: "${opts.address}" }): connecting to running daemons is not available in this build; call ray.init() without an address for the embedded cluster`);
+  }
+  checkCount("numCpus", opts.numCpus);
+  checkCount("numGpus", opts.numGpus);
+  let nodes: NodeSpec[];
+  if (opts.nodes !== undefined) {
+    if (opts.numCpus !== undefined || opts.numGpus !== undefined || opts.resources !== undefined) {
+      throw new TypeError("ray.init: give either nodes or numCpus/numGpus/resources, not both");
+    }
+    if (!Array.isArray(opts.nodes) || opts.nodes.length === 0) throw new TypeError("ray.init: nodes must be a non-empty array of { id, resources }");
+    nodes = opts.nodes.map((n) => ({ id: n.id, resources: { ...n.resources } }));
+  } else {
+    const r: ResourceSet = { CPU: opts.numCpus ?? os.availableParallelism(), ...(opts.numGpus ? { GPU: opts.numGpus } : {}), ...(opts.resources ?? {}) };
+    nodes = [{ id: "head", resources: r }];
+  }
+  const cpus = nodes.reduce((s, n) => s + (n.resources.CPU ?? 0), 0);
+  const storeCapacity = opts.storeCapacity ?? defaultStoreCapacity(nodes.length);
+  if (!(Number.isFinite(storeCapacity) && storeCapacity > 0)) throw new TypeError(`ray.init: storeCapacity must be a positive number of bytes, got ${storeCapacity}`);
+  const { drain, ...timing } = opts.config ?? {};
+  return {
+    ...defaultEmbeddedConfig,
+    ...timing,
+    drain: drain ?? defaultEmbeddedConfig.drain,
+    nodes,
+    storeCapacity,
+    traceFile: opts.traceFile,
+    keepTrace: opts.keepTrace ?? false,
+    prestartWorkers: opts.prestartWorkers ?? Math.min(Math.ceil(cpus), 2 * os.availableParallelism()),
+  };
+}
+
+export function startEmbedded(opts: InitOptions = {}): Promise<EmbeddedCluster> {
+  return EmbeddedCluster.start(embeddedConfig(opts));
+}

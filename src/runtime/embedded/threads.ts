@@ -1,0 +1,175 @@
+// Worker threads, main side: the pool that starts them (pre-warmed at init, so a raylet's
+// startWorker usually binds a thread that is already running), the code they run, and the
+// batching of messages to them (one postMessage per thread per drain of the transport).
+//
+// Threads run plain JS: the worker entry and what it imports are bundled once per process with
+// esbuild (a dependency of tsx) and started from source; apache-arrow stays an import of the
+// installed package so that user code in a thread sees the same module. A build whose entry
+// is already .js (compiled) is started directly.
+
+import { Worker } from "node:worker_threads";
+import type { ToThread, FromThread } from "./protocol.ts";
+
+let script: Promise<{ code: string } | { url: URL }> | undefined;
+
+/** The worker's code, built on first use (esbuild: ~20 ms) and shared by every cluster. */
+export function workerScript(): Promise<{ code: string } | { url: URL }> {
+  return (script ??= build());
+}
+
+async function build(): Promise<{ code: string } | { url: URL }> {
+  const js = new URL("./worker-entry.js", import.meta.url);
+  const ts = new URL("./worker-entry.ts", import.meta.url);
+  if (!import.meta.url.endsWith(".ts")) return { url: js };
+  const { build: esbuild } = await import("esbuild");
+  const arrow = import.meta.resolve("apache-arrow");
+  const r = await esbuild({
+    entryPoints: [ts.pathname],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    logLevel: "silent",
+    plugins: [{
+      name: "tsray-externals",
+      setup(b) {
+        b.onResolve({ filter: /^apache-arrow$/ }, () => ({ path: arrow, external: true }));
+      },
+    }],
+  });
+  return { code: r.outputFiles[0].text };
+}
+
+export class Thread {
+  readonly worker: Worker;
+  ready = false;
+  exited = false;
+  /** Set when the host ends the thread on purpose (killWorker, shutdown). */
+  ending = false;
+  /** The worker address bound to this thread. */
+  addr?: string;
+  /** The last uncaught error the thread reported. */
+  error?: Error;
+  outbox: ToThread[] = [];
+  /** Functions whose source this thread has received. */
+  readonly sentFns = new Set<string>();
+  private readonly readyWaiters: (() => void)[] = [];
+  readonly exitedPromise: Promise<number>;
+
+  constructor(src: { code: string } | { url: URL }, private readonly pool: ThreadPool) {
+    this.worker = "code" in src ? new Worker(src.code, { eval: true }) : new Worker(src.url);
+    // Threads never keep the process alive by themselves: the cluster holds it open while the
+    // driver waits on something (see EmbeddedCluster.hold).
+    this.worker.unref();
+    this.worker.on("message", (batch: FromThread[]) => {
+      if (!this.ready && batch[0]?.t === "ready") {
+        this.ready = true;
+        for (const w of this.readyWaiters.splice(0)) w();
+        batch = batch.slice(1);
+        if (batch.length === 0) return;
+      }
+      pool.onBatch(this, batch);
+    });
+    this.worker.on("error", (e) => { this.error = e; });
+    this.exitedPromise = new Promise((resolve) => {
+      this.worker.on("exit", (code) => {
+        this.exited = true;
+        this.ready = false;
+        for (const w of this.readyWaiters.splice(0)) w();
+        pool.onExit(this, code);
+        resolve(code);
+      });
+    });
+  }
+
+  whenReady(): Promise<void> {
+    if (this.ready || this.exited) return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  post(m: ToThread): void {
+    if (this.exited) return;
+    if (this.outbox.length === 0) this.pool.dirty.push(this);
+    this.outbox.push(m);
+  }
+
+  /** Ends the thread: asks it to exit (it gives back its arena pins), terminates it if it does not. */
+  end(graceMs = 200): Promise<number> {
+    if (this.exited) return this.exitedPromise;
+    this.ending = true;
+    this.worker.ref(); // until it is gone: the caller awaits its exit
+    if (this.ready) {
+      this.worker.postMessage([{ t: "exit" } satisfies ToThread]);
+      const t = setTimeout(() => void this.worker.terminate(), graceMs);
+      t.unref();
+      void this.exitedPromise.then(() => clearTimeout(t));
+    } else void this.worker.terminate();
+    return this.exitedPromise;
+  }
+}
+
+export interface ThreadPoolEvents {
+  onBatch(thread: Thread, batch: readonly FromThread[]): void;
+  onExit(thread: Thread, code: number): void;
+}
+
+export class ThreadPool {
+  private readonly warm: Thread[] = [];
+  readonly all = new Set<Thread>();
+  /** Threads with queued messages, flushed after each transport drain. */
+  dirty: Thread[] = [];
+  /** Threads started (for stats). */
+  started = 0;
+
+  constructor(private readonly src: { code: string } | { url: URL }, private readonly events: ThreadPoolEvents) {}
+
+  onBatch(thread: Thread, batch: readonly FromThread[]): void { this.events.onBatch(thread, batch); }
+
+  onExit(thread: Thread, code: number): void {
+    this.all.delete(thread);
+    const i = this.warm.indexOf(thread);
+    if (i >= 0) this.warm.splice(i, 1);
+    this.events.onExit(thread, code);
+  }
+
+  private spawn(): Thread {
+    const t = new Thread(this.src, this);
+    this.all.add(t);
+    this.started++;
+    return t;
+  }
+
+  /** Starts `n` threads ahead of need; resolves when they are running. */
+  prewarm(n: number): Promise<void> {
+    const fresh: Thread[] = [];
+    for (let i = 0; i < n; i++) fresh.push(this.spawn());
+    this.warm.push(...fresh);
+    return Promise.all(fresh.map((t) => t.whenReady())).then(() => undefined);
+  }
+
+  /** A thread for a new worker: a warm one if any (ready first), else a fresh one. */
+  acquire(): Thread {
+    let i = this.warm.findIndex((t) => t.ready);
+    if (i < 0 && this.warm.length > 0) i = 0;
+    if (i >= 0) return this.warm.splice(i, 1)[0];
+    return this.spawn();
+  }
+
+  flush(): void {
+    const d = this.dirty;
+    if (d.length === 0) return;
+    this.dirty = [];
+    for (const t of d) {
+      const batch = t.outbox;
+      t.outbox = [];
+      if (t.exited || batch.length === 0) continue;
+      t.worker.postMessage(batch);
+    }
+  }
+
+  async endAll(): Promise<void> {
+    this.flush();
+    await Promise.all([...this.all].map((t) => t.end()));
+  }
+}

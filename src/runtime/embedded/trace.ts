@@ -1,0 +1,51 @@
+// Trace events from a real-time host: the models' bodies, stamped with wall-clock ms and the
+// node, kept in memory and/or appended to a JSONL file (spec/trace.ts is the schema). Off by
+// default: then a model's trace effect costs one branch.
+
+import fs from "node:fs";
+import path from "node:path";
+import type { TraceBody, TraceEvent } from "../../../spec/trace.ts";
+
+export class TraceSink {
+  readonly events: TraceEvent[] | undefined;
+  private fd: number | undefined;
+  private buf: string[] = [];
+  private bufChars = 0;
+  readonly enabled: boolean;
+  count = 0;
+
+  constructor(opts: { keep?: boolean; file?: string }) {
+    this.events = opts.keep ? [] : undefined;
+    if (opts.file) {
+      fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+      this.fd = fs.openSync(opts.file, "w");
+    }
+    this.enabled = this.events !== undefined || this.fd !== undefined;
+  }
+
+  emit(node: string, body: TraceBody): void {
+    const e = { t: performance.timeOrigin + performance.now(), node, ...body } as TraceEvent;
+    this.count++;
+    this.events?.push(e);
+    if (this.fd !== undefined) {
+      const line = JSON.stringify(e);
+      this.buf.push(line);
+      this.bufChars += line.length + 1;
+      if (this.bufChars > 1 << 16) this.flush();
+    }
+  }
+
+  /** Writes what is buffered (synchronously: small writes, and safe at process exit). */
+  flush(): void {
+    if (this.fd === undefined || this.buf.length === 0) return;
+    fs.writeSync(this.fd, this.buf.join("\n") + "\n");
+    this.buf = [];
+    this.bufChars = 0;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

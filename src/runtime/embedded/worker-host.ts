@@ -1,0 +1,79 @@
+// One worker, main side: its CoreWorker model (which lives here, on the main thread) bound to
+// the thread that runs its user code. The model's `execute` effect becomes an "exec" message
+// to the thread, whose Outcome comes back as `taskDone`; the thread's API calls become calls
+// into the model, and the model's `complete` effect goes back to the thread as a "reply".
+
+import type { CoreWorker } from "../../core/core-worker.ts";
+import type { CallResult } from "../../core/effects.ts";
+import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
+import type { FnRef, FromThread } from "./protocol.ts";
+import type { Thread } from "./threads.ts";
+import type { Timers } from "./transport.ts";
+
+export class WorkerHost {
+  model!: CoreWorker;
+  timers!: Timers;
+  /** The task the thread is running, if any. */
+  running: { readonly task: string; readonly attempt: number; readonly name: string } | undefined;
+  /** Set once the thread exited or was ended. */
+  dead = false;
+
+  constructor(
+    readonly addr: Addr,
+    readonly node: NodeId,
+    readonly thread: Thread,
+    /** Functions by id, shared by the whole cluster (ids are content hashes). */
+    private readonly fns: Map<FunctionId, FunctionDescriptor>,
+  ) {}
+
+  /** The model's `execute` effect. */
+  execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
+    this.running = { task: spec.taskId, attempt: spec.attempt, name: spec.name };
+    let ref: FnRef = fn;
+    if (fn.source !== "") {
+      if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
+      else this.thread.sentFns.add(fn.id);
+    }
+    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, fn: ref, args });
+  }
+
+  /** The model's `complete` effect. */
+  complete(call: number, result: CallResult): void {
+    this.thread.post({ t: "reply", call, result });
+  }
+
+  private fn(ref: FnRef): FunctionDescriptor {
+    if ("source" in ref) {
+      if (!this.fns.has(ref.id)) this.fns.set(ref.id, ref);
+      return ref;
+    }
+    const fn = this.fns.get(ref.id);
+    if (!fn) throw new Error(`worker ${this.addr} referred to function ${ref.id} before sending it`);
+    return fn;
+  }
+
+  /** A batch from the thread. Runs outside any transport drain (its own macrotask). */
+  handle(batch: readonly FromThread[]): void {
+    const model = this.model;
+    for (const m of batch) {
+      if (this.dead) return;
+      switch (m.t) {
+        case "done":
+          this.running = undefined;
+          model.taskDone(m.task, m.attempt, m.out);
+          break;
+        case "submit": model.submitTask(m.task, this.fn(m.fn), m.args, m.opts); break;
+        case "actor": model.createActor(m.actor, this.fn(m.cls), m.args, m.opts); break;
+        case "call": model.submitActorTask(m.task, m.actor, m.method, m.args, m.retries); break;
+        case "put": model.put(m.id, m.payload, m.call); break;
+        case "get": model.get(m.refs, m.timeoutMs, m.call); break;
+        case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
+        case "named": model.getNamedActor(m.name, m.call); break;
+        case "kill": model.killActor(m.actor); break;
+        case "addRef": model.addRef(m.id); break;
+        case "releaseRef": model.releaseRef(m.id); break;
+        case "ready": break;
+      }
+    }
+  }
+}
