@@ -13,7 +13,7 @@ export const nodeIds = (n: number): string[] => Array.from({ length: n }, (_, i)
 /** Steps refer to earlier steps by a number taken modulo the ones that made something. */
 type RawVal = { lit: number } | { back: number };
 type RawStep =
-  | { op: "task"; fn: "add" | "scale" | "big"; args: RawVal[]; maxRetries: number; node: number | null }
+  | { op: "task"; fn: "add" | "scale" | "big" | "slow"; args: RawVal[]; maxRetries: number; node: number | null }
   | { op: "nested"; args: RawVal[] }
   | { op: "put"; big: boolean; v: number }
   | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null }
@@ -28,7 +28,7 @@ const retries = fc.constantFrom(-1, 0, 1, 3);
 function rawStep(nodes: number): fc.Arbitrary<RawStep> {
   const node = fc.option(fc.integer({ min: 1, max: Math.max(1, nodes - 1) }), { nil: null });
   return fc.oneof(
-    { weight: 6, arbitrary: fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const), args: fc.array(rawVal, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const), args: fc.array(rawVal, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("nested" as const), args: fc.array(rawVal, { minLength: 2, maxLength: 2 }) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
@@ -95,7 +95,7 @@ export function workloadArb(nodes: number, maxSteps = 14): fc.Arbitrary<Workload
 }
 
 /** Faults within the first `horizonMs` of the run. Worker nodes only die; the head's processes are spared. */
-export function faultArb(nodes: number, horizonMs = 2000): fc.Arbitrary<Fault> {
+export function faultArb(nodes: number, horizonMs = 800): fc.Arbitrary<Fault> {
   const ids = nodeIds(nodes);
   const worker = fc.constantFrom(...(ids.length > 1 ? ids.slice(1) : ids));
   const any = fc.constantFrom(...ids);
@@ -121,7 +121,7 @@ export function faultArb(nodes: number, horizonMs = 2000): fc.Arbitrary<Fault> {
   return fc.oneof(...arbs);
 }
 
-export function faultPlanArb(nodes: number, maxFaults = 4, horizonMs = 2000): fc.Arbitrary<FaultPlan> {
+export function faultPlanArb(nodes: number, maxFaults = 4, horizonMs = 800): fc.Arbitrary<FaultPlan> {
   return fc.array(faultArb(nodes, horizonMs), { maxLength: maxFaults }).map((schedule) => ({ schedule }));
 }
 
@@ -136,6 +136,8 @@ export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSte
       nodes: fc.constant(nodes),
       workload: workloadArb(nodes.length, opts.maxSteps),
       faults: faultPlanArb(nodes.length, opts.maxFaults),
-    }),
+      // Sometimes a store that holds only a few large objects: eviction and spilling get exercised.
+      storeCapacity: fc.constantFrom(undefined, undefined, 400_000),
+    }).map(({ storeCapacity, ...s }) => (storeCapacity === undefined ? s : { ...s, storeCapacity })),
   );
 }

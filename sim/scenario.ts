@@ -16,6 +16,8 @@ export interface Scenario {
   readonly faults: FaultPlan;
   /** Seeded bugs to switch on (mutation testing). */
   readonly bugs?: readonly SeededBug[];
+  /** Bytes per node's object store (default: the simulator's). */
+  readonly storeCapacity?: number;
 }
 
 export interface Verdict {
@@ -32,7 +34,8 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   const bugs = new Set<SeededBug>(s.bugs ?? []);
   for (const b of bugs) if (!(b in SEEDED_BUGS)) throw new TypeError(`unknown seeded bug "${b}"; known: ${Object.keys(SEEDED_BUGS).join(", ")}`);
   const program = workloadProgram(s.workload);
-  const common = { seed: s.seed, nodes: s.nodes, program, config: { bugs }, maxVirtualMs: 120_000, check: false } as const;
+  const config = s.storeCapacity === undefined ? { bugs } : { bugs, storeCapacity: s.storeCapacity };
+  const common = { seed: s.seed, nodes: s.nodes, program, config, maxVirtualMs: 120_000, check: false } as const;
   const reference = await simulate(common);
   const faulty = await simulate({ ...common, faults: s.faults });
   const problems: string[] = [];

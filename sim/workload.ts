@@ -10,7 +10,7 @@ import type { ActorHandle, ObjectRef } from "../src/api/handles.ts";
 export type Val = { readonly lit: number } | { readonly ref: number };
 
 export type Step =
-  | { readonly op: "task"; readonly fn: "add" | "scale" | "big"; readonly args: readonly Val[]; readonly maxRetries: number; readonly node?: string }
+  | { readonly op: "task"; readonly fn: "add" | "scale" | "big" | "slow"; readonly args: readonly Val[]; readonly maxRetries: number; readonly node?: string }
   /** A task that submits a child task itself and returns the child's value. */
   | { readonly op: "nested"; readonly args: readonly Val[] }
   | { readonly op: "put"; readonly big: boolean; readonly v: number }
@@ -40,12 +40,23 @@ const scale = (a: unknown, b: unknown) => {
   const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
   return n(a) * 3 - n(b);
 };
+/** Takes a while (virtual time), so faults land while it runs. */
+const slow = async (a: unknown, b: unknown) => {
+  const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
+  await ray.sleep(50 + (Math.abs(n(b)) % 10) * 30);
+  return n(a) + 1;
+};
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : (a as Float64Array)[0] + 1);
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
 declare const ray: Ray; // injected into remote functions' scope by the worker
 class Acc {
   total = 0;
-  add(v: number) { this.total += v; return this.total; }
+  async add(v: number) {
+    this.total += v;
+    const seen = this.total;
+    await ray.sleep(10);
+    return seen;
+  }
 }
 
 const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length);
@@ -53,7 +64,7 @@ const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float
 /** Turns a workload into a program for `simulate`. */
 export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
   return async (ray) => {
-    const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big) };
+    const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
     const AccR = ray.remote(Acc);
     const refs = new Map<number, ObjectRef>();

@@ -29,7 +29,8 @@ export const checkReferences: Checker = (events) => {
         break;
       case "object.created": {
         if (e.comp !== "store") break;
-        if (outOfScope.has(e.obj)) at(i, `read after free: object ${e.obj} stored on node ${e.node} after it went out of scope`);
+        // A straggling attempt (say, on a node cut off and declared dead) may still store a copy
+        // after the owner freed the object; that is no read, and the leak check below judges it.
         let s = stores.get(e.node);
         if (!s) stores.set(e.node, (s = new Set()));
         s.add(e.obj);

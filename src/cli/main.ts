@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { parseArgs, inspect } from "node:util";
-import { checkTrace, formatViolations } from "../../spec/invariants/index.ts";
+import { checkTrace, checkers, formatViolations } from "../../spec/invariants/index.ts";
 import { formatTrace, parseTrace } from "../../spec/trace.ts";
 
 export interface Io {
@@ -49,7 +49,7 @@ const HELP_FLAG: Record<string, OptionSpec> = { help: { type: "boolean", short: 
 
 const sim: Command = {
   summary: "run a program on a simulated cluster, deterministically from a seed",
-  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C] [--trace OUT.jsonl] [--json]",
+  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C] [--faults PLAN] [--trace OUT.jsonl] [--json]",
   help: [
     "FILE's default export is a program: async (ray) => value. It runs on K simulated nodes",
     "(ids head, node-1, …; the head also hosts the GCS), each with C CPUs, in virtual time.",
@@ -59,6 +59,9 @@ const sim: Command = {
     "  --seed N         seed of every random choice in the run (an integer; default 1)",
     "  --nodes K        number of nodes (default 1)",
     "  --cpus C         CPUs per node (default 4)",
+    "  --faults PLAN    faults to inject: a JSON file (or inline JSON) of the form",
+    "                   {\"schedule\": [{\"at\": 50, \"kind\": \"kill-node\", \"node\": \"node-1\"}, …], \"network\": {…}}",
+    "                   (kinds: see sim/faults.ts)",
     "  --trace FILE     write the trace, one JSON event per line (check it with `tsray check`)",
     "  --json           print one JSON object instead of the report",
     "",
@@ -69,6 +72,7 @@ const sim: Command = {
     seed: { type: "string" },
     nodes: { type: "string" },
     cpus: { type: "string" },
+    faults: { type: "string" },
     trace: { type: "string" },
     json: { type: "boolean" },
   },
@@ -86,7 +90,7 @@ const check: Command = {
     "Options:",
     "  --only NAMES     run only these checkers (comma-separated; see below)",
     "",
-    "Invariants: results, resources, actor-order, references.",
+    `Invariants: ${Object.keys(checkers).join(", ")}.`,
   ].join("\n"),
   options: { only: { type: "string" } },
   positionals: { min: 1, max: 1, names: "TRACE" },
@@ -96,7 +100,7 @@ const check: Command = {
 const run: Command = {
   summary: "run a program on an embedded local cluster (real time)",
   usage: "tsray run FILE [options]",
-  help: "Runs FILE's default export, async (ray) => value, on a cluster inside this process.\nSee `tsray run --help` once the embedded runtime is installed for its options.",
+  help: "Runs FILE's default export, async (ray) => value, on a local cluster inside this process, in real time.",
   options: {},
   positionals: { min: 0, max: Infinity, names: "FILE" },
   raw: { module: "run" },
@@ -329,6 +333,23 @@ async function loadProgram(file: string, cwd: string): Promise<(ray: never) => u
   return program as (ray: never) => unknown;
 }
 
+/** A fault plan from a JSON file, or inline JSON (anything starting with "{"). */
+function readFaults(spec: string, cwd: string): unknown {
+  let text = spec;
+  if (!spec.trimStart().startsWith("{")) {
+    try {
+      text = readFileSync(resolve(cwd, spec), "utf8");
+    } catch (e) {
+      throw new UsageError(`--faults: cannot read ${spec}: ${(e as { code?: string }).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--faults: ${spec === text ? "the plan" : spec} is not JSON: ${(e as Error).message}`);
+  }
+}
+
 function quoteArg(s: string): string {
   return /^[\w./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -359,12 +380,21 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
   const seed = intFlag(a.values.seed, "seed", 1, Number.MIN_SAFE_INTEGER);
   const nodes = intFlag(a.values.nodes, "nodes", 1, 1);
   const cpus = numberFlag(a.values.cpus, "cpus", 4);
+  const faults = typeof a.values.faults === "string" ? readFaults(a.values.faults, cwd) : undefined;
   const program = await loadProgram(file, cwd);
   const { simulate } = await import("../../sim/simulate.ts");
 
-  const r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never });
+  let r: Awaited<ReturnType<typeof simulate>>;
+  try {
+    r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never, faults: faults as never });
+  } catch (e) {
+    // simulate() rejects bad input (a fault plan naming an unknown node, …) before running.
+    if ((e instanceof TypeError || e instanceof RangeError) && /^(fault plan|nodes must|seed must|simulate:)/.test(e.message)) throw new UsageError(e.message);
+    throw e;
+  }
   const replay = ["tsray", "sim", quoteArg(file), "--seed", String(seed), "--nodes", String(nodes)];
   if (a.values.cpus !== undefined) replay.push("--cpus", String(cpus));
+  if (typeof a.values.faults === "string") replay.push("--faults", quoteArg(a.values.faults));
   const replayLine = replay.join(" ");
 
   let tracePath: string | undefined;

@@ -87,6 +87,8 @@ interface Lease {
 
 interface LeaseReq {
   readonly c: SchedClass;
+  /** The task whose arguments the request asked the raylet to stage: the lease goes to it. */
+  readonly task: OwnedTask;
   /** The node whose raylet was asked: if it dies, the request is lost. */
   readonly node: NodeId;
 }
@@ -649,7 +651,7 @@ export class CoreWorker {
     while (c.pendingRequests < this.cfg.maxPendingLeases && c.pendingRequests < c.ready.length) {
       const head = c.ready.at(c.pendingRequests)!;
       c.pendingRequests++;
-      this.sendLeaseRequest(c, head.spec, this.leaseTarget(head.spec), false);
+      this.sendLeaseRequest(c, head, this.leaseTarget(head.spec), false);
     }
   }
 
@@ -671,9 +673,10 @@ export class CoreWorker {
     return (bytes && localityNode(bytes)) ?? this.cfg.node;
   }
 
-  private sendLeaseRequest(c: SchedClass, spec: TaskSpec, node: NodeId, grantOrReject: boolean): void {
+  private sendLeaseRequest(c: SchedClass, task: OwnedTask, node: NodeId, grantOrReject: boolean): void {
     const reqId = this.nextReq++;
-    this.leaseReqs.set(reqId, { c, node });
+    const spec = task.spec;
+    this.leaseReqs.set(reqId, { c, task, node });
     const deps: { id: ObjectId; owner: Addr }[] = [];
     for (const a of spec.args) if ("ref" in a) deps.push({ id: a.ref, owner: a.owner });
     this.fx.send(rayletAddr(node), {
@@ -692,18 +695,20 @@ export class CoreWorker {
     c.pendingRequests--;
     const lease: Lease = { leaseId, worker };
     c.leases.push(lease);
-    const t = c.ready.shift();
+    // The raylet staged the arguments of the task the request was for: run that one if it still waits.
+    const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
     if (t) this.push(c, lease, t);
     else this.returnLease(c, lease);
   }
 
   private leaseSpillback(reqId: number, node: NodeId): void {
-    const c = this.leaseReqs.get(reqId)?.c;
-    if (!c) return;
+    const r = this.leaseReqs.get(reqId);
+    if (!r) return;
     this.leaseReqs.delete(reqId);
-    const head = c.ready.at(0);
-    if (!head) { c.pendingRequests--; return; }
-    this.sendLeaseRequest(c, head.spec, node, true);
+    const c = r.c;
+    const task = c.ready.length === 0 ? undefined : r.task.state === "SCHEDULING" ? r.task : c.ready.at(0)!;
+    if (!task) { c.pendingRequests--; return; }
+    this.sendLeaseRequest(c, task, node, true);
   }
 
   private leaseRejected(reqId: number, reason: string): void {
@@ -1029,7 +1034,9 @@ export class CoreWorker {
     });
     if (refs.length > 0) {
       e.missing++;
-      this.readFromStore(refs, (vals) => {
+      // Fetching arguments may wait on their reconstruction, which may need this very CPU.
+      const blocking = this.block();
+      this.readFromStore(refs, (vals) => this.unblock(blocking, () => {
         vals.forEach((v, k) => {
           if ("hash" in v) {
             args[at[k]] = v;
@@ -1037,7 +1044,7 @@ export class CoreWorker {
           } else e.failed ??= v;
         });
         this.prepared(e);
-      });
+      }));
     }
     if (e.missing === 0) this.execute(e);
   }

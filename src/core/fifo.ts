@@ -24,6 +24,15 @@ export class Fifo<T> {
   /** The i-th item from the front. */
   at(i: number): T | undefined { return this.items[this.head + i]; }
 
+  /** Removes `x` wherever it is; false if absent. Linear, for the rare out-of-order case. */
+  remove(x: T): boolean {
+    const i = this.items.indexOf(x, this.head);
+    if (i < 0) return false;
+    if (i === this.head) { this.shift(); return true; }
+    this.items.splice(i, 1);
+    return true;
+  }
+
   /** Removes and returns everything, in order. */
   drain(): T[] {
     const out = this.items.slice(this.head) as T[];

@@ -153,6 +153,11 @@ export class Gcs {
   private registerNode(from: Addr, node: NodeId, incarnation: number, resources: ResourceSet): void {
     const prev = this.nodes.get(node);
     if (prev && prev.incarnation > incarnation) return; // a message from a previous life
+    if (prev && prev.incarnation === incarnation && prev.state === "DEAD") {
+      // Declared dead already: that life is over (it must restart to rejoin).
+      this.fx.send(from, { type: "NodeDead", node, incarnation });
+      return;
+    }
     if (prev && prev.state !== "DEAD") {
       if (prev.incarnation === incarnation) {
         // Re-registration after a GCS restart: the node never went away.

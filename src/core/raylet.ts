@@ -61,6 +61,8 @@ interface PendingGet {
   readonly ids: readonly ObjectId[];
   readonly values: (Payload | ErrorInfo | undefined)[];
   missing: number;
+  /** Copies handed to this get while it waits for others: pinned so memory is not reused under it. */
+  pinned?: ObjectId[];
 }
 
 interface Pull {
@@ -114,6 +116,8 @@ export class Raylet {
   private puts: PendingPut[] = [];
   /** Core workers on this node (workers and drivers): they hear failure news through us. */
   private readonly clients = new Set<Addr>();
+  /** Recent worker deaths, resent to a restarted GCS (which may have missed them while down). */
+  private readonly deaths: Addr[] = [];
   /** Set once this node learns the GCS declared it dead: it fences itself and does nothing more. */
   private fenced = false;
 
@@ -139,6 +143,7 @@ export class Raylet {
   }
 
   fire(key: string): void {
+    if (this.fenced) return;
     if (key === "heartbeat") {
       this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available });
       this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
@@ -169,6 +174,7 @@ export class Raylet {
       case "GcsRestarted":
         // Re-register (idempotent for a node the recovered GCS knows) and tell local owners to resubscribe.
         this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources });
+        for (const worker of this.deaths) this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
         return this.forward(m);
       case "RequestLease": return this.requestLease(from, m.reqId, m.req);
       case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
@@ -351,12 +357,20 @@ export class Raylet {
       this.startingWorkers--;
       if (this.awaitingWorker.length > this.startingWorkers) this.startWorker();
     }
+    this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
+    // Its puts waiting for space have nobody to answer: drop them (a retry makes its own).
+    this.puts = this.puts.filter((p) => p.from !== worker);
     if (w.lease !== undefined) {
       const l = this.leases.get(w.lease);
-      if (l) this.endLease(w.lease, l);
+      if (l) {
+        this.endLease(w.lease, l);
+        // The holder hears it first-hand, as it would from a broken connection to the worker.
+        this.fx.send(l.holder, { type: "WorkerDied", worker });
+      }
     }
-    // The GCS publishes it: the lease holder retries, an actor restarts, borrowers learn the owner died.
-    this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
+    // The GCS publishes it: an actor restarts, borrowers learn the owner died. Kept to tell a restarted GCS.
+    this.deaths.push(worker);
+    if (this.deaths.length > 256) this.deaths.shift();
     this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
     this.dispatch();
   }
@@ -398,6 +412,7 @@ export class Raylet {
   private fence(): void {
     this.fenced = true;
     this.fx.cancelTimer("heartbeat");
+    this.fx.trace({ kind: "node.fenced", comp: "raylet", id: this.cfg.node });
     if (this.cfg.bugs.has("no-fencing")) return;
     for (const w of this.workers.keys()) this.fx.killWorker(w);
     this.workers.clear();
@@ -407,7 +422,6 @@ export class Raylet {
       if (r.spilled) this.fx.deleteSpilled(id);
       this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "node-died" });
     }
-    this.fx.trace({ kind: "node.fenced", comp: "raylet", id: this.cfg.node });
   }
 
   // ---- worker pool -------------------------------------------------------------------------
@@ -486,7 +500,14 @@ export class Raylet {
       get.missing++;
       this.fetch(ids[i].id, ids[i].owner, { kind: "get", get });
     }
-    if (get.missing === 0) this.fx.send(from, { type: "StoreGetReply", reqId, values: get.values as (Payload | ErrorInfo)[] });
+    if (get.missing === 0) return this.fx.send(from, { type: "StoreGetReply", reqId, values: get.values as (Payload | ErrorInfo)[] });
+    for (let i = 0; i < ids.length; i++) if (get.values[i] !== undefined) this.pinForGet(get, ids[i].id);
+  }
+
+  private pinForGet(g: PendingGet, id: ObjectId): void {
+    if (!this.store.has(id)) return;
+    this.store.pin(id);
+    (g.pinned ??= []).push(id);
   }
 
   /** Makes `id` local: restore it if spilled here, else pull it from a node that has it. */
@@ -533,7 +554,9 @@ export class Raylet {
         for (let j = i; j < g.ids.length; j++) {
           if (g.ids[j] === id && g.values[j] === undefined) { g.values[j] = v; g.missing--; }
         }
-        if (g.missing === 0) this.fx.send(g.from, { type: "StoreGetReply", reqId: g.reqId, values: g.values as (Payload | ErrorInfo)[] });
+        if (g.missing > 0) { if ("hash" in v) this.pinForGet(g, id); continue; }
+        for (const p of g.pinned ?? []) this.store.unpin(p);
+        this.fx.send(g.from, { type: "StoreGetReply", reqId: g.reqId, values: g.values as (Payload | ErrorInfo)[] });
       }
     }
   }
@@ -606,6 +629,8 @@ export class Raylet {
   }
 
   private freeObjects(ids: readonly ObjectId[]): void {
+    const gone = new Set(ids);
+    this.puts = this.puts.filter((p) => !gone.has(p.id));
     let freed = false;
     for (const id of ids) {
       this.owners.delete(id);

@@ -60,6 +60,8 @@ export class Arena {
     };
   }
 
+  get hasZombies(): boolean { return this.zombies.size > 0; }
+
   /** Is `view` exactly a slot of this arena? */
   owns(view: Uint8Array): boolean {
     return view.buffer === this.sab && this.used.has(view.byteOffset - HEADER);

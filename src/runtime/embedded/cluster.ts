@@ -267,6 +267,7 @@ export class EmbeddedCluster {
     const host = this.workers.get(addr);
     if (!host) return;
     host.dead = true;
+    host.released();
     this.workers.delete(addr);
     this.kill(addr);
     this.pool.flush();
@@ -292,6 +293,7 @@ export class EmbeddedCluster {
       console.warn(`tsray: worker ${addr} died${during}: ${reason}`);
     }
     host.dead = true;
+    host.released();
     this.workers.delete(addr);
     this.kill(addr);
     const raylet = this.nodes.get(host.node)?.raylet;
@@ -300,6 +302,7 @@ export class EmbeddedCluster {
 
   private afterDrain(): void {
     this.pool?.flush();
+    for (const n of this.nodes.values()) if (n.arena.hasZombies) n.arena.sweep();
   }
 
   // ---- quiet and shutdown ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ import type { CallResult } from "../../core/effects.ts";
 import type { Addr, ErrorInfo, NodeId, ObjectId, Payload } from "../../core/types.ts";
 import { hashBytes, isRawValue, rawFrameSize, writeRawFrame } from "../codec.ts";
 import type { Arena } from "./arena.ts";
+import { drop, hold } from "./pins.ts";
 
 /** Keeps the event loop alive while anyone holds it (the driver waits for an answer). */
 export class KeepAlive {
@@ -58,6 +59,13 @@ export class DriverClient implements CoreClient {
     if (!cb) return;
     this.calls.delete(callId);
     this.keepAlive.release();
+    if (result.kind === "values") {
+      // Arena values stay held until the program's continuation has decoded them (it runs in
+      // the microtasks that follow; setImmediate comes after those).
+      let held: unknown[] | undefined;
+      for (const v of result.values) if (hold(v)) (held ??= []).push(v);
+      if (held) setImmediate(() => { for (const v of held!) drop(v); });
+    }
     cb(result);
   }
 

@@ -5,6 +5,7 @@
 // arena (main thread) reuses a released slot only once its count is back to zero. Every thread
 // installs this hook; a thread told to exit gives back what its views still hold.
 
+import type { Payload } from "../../core/types.ts";
 import { setZeroCopyHook } from "../codec.ts";
 
 interface Pin { readonly i32: Int32Array; readonly idx: number }
@@ -45,4 +46,35 @@ export function livePins(): number { return live.size; }
 export function releaseAllPins(): void {
   for (const p of live) Atomics.sub(p.i32, p.idx, 1);
   live.clear();
+}
+
+// ---- holds taken by the host (main thread) on payloads it hands on ---------------------------
+// A payload whose bytes are an arena slot stays readable while a message carries it and until
+// the reader decoded it: the host adds one to the slot's readers count for that span.
+
+/** Is this payload's data an arena slot (a view into a SharedArrayBuffer)? */
+export function isSlot(p: unknown): p is Payload & { data: Uint8Array } {
+  const d = (p as Payload | undefined)?.data;
+  return d instanceof Uint8Array && d.buffer instanceof SharedArrayBuffer && d.byteOffset >= 8;
+}
+
+function counter(d: Uint8Array): [Int32Array, number] {
+  const sab = d.buffer as SharedArrayBuffer;
+  let i32 = words.get(sab);
+  if (!i32) words.set(sab, (i32 = new Int32Array(sab)));
+  return [i32, (d.byteOffset - 8) / 4];
+}
+
+/** Holds the slot under `p` (if it is one); true if it did. */
+export function hold(p: unknown): boolean {
+  if (!isSlot(p)) return false;
+  const [i32, idx] = counter(p.data);
+  Atomics.add(i32, idx, 1);
+  return true;
+}
+
+export function drop(p: unknown): void {
+  if (!isSlot(p)) return;
+  const [i32, idx] = counter(p.data);
+  Atomics.sub(i32, idx, 1);
 }

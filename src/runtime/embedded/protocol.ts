@@ -32,7 +32,9 @@ export type FromThread =
   | { readonly t: "named"; readonly call: number; readonly name: string }
   | { readonly t: "kill"; readonly actor: ActorId }
   | { readonly t: "addRef"; readonly id: ObjectId }
-  | { readonly t: "releaseRef"; readonly id: ObjectId };
+  | { readonly t: "releaseRef"; readonly id: ObjectId }
+  /** Replies whose arena values the thread has decoded: the main thread drops its holds. */
+  | { readonly t: "consumed"; readonly calls: readonly number[] };
 
 /** Payload bytes at least this large move to the other thread by transfer, not by copy. */
 export const TRANSFER_MIN_BYTES = 64 * 1024;

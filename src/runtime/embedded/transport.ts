@@ -3,9 +3,14 @@
 // never re-entered mid-step), in one batch, by a microtask or by setImmediate. One queue for
 // everything keeps every link FIFO, as a TCP stream would be. Timers are real timers whose
 // expiries go through the same queue.
+//
+// Messages that carry arena slots (StoreGetReply, Chunk) hold them while in flight: the sender's
+// store may release a copy before the message is delivered, and the slot must not be reused
+// under it (see pins.ts).
 
 import type { Msg } from "../../core/messages.ts";
 import type { Addr } from "../../core/types.ts";
+import { drop, hold } from "./pins.ts";
 
 export interface Component {
   receive(from: Addr, m: Msg): void;
@@ -39,6 +44,7 @@ export class Transport {
   get idle(): boolean { return this.q.length === 0 && !this.draining; }
 
   send(from: Addr, to: Addr, m: Msg): void {
+    if (m.type === "StoreGetReply" || m.type === "Chunk") holdSlots(m, hold);
     this.q.push(to, from, m);
     if (!this.scheduled) this.schedule();
   }
@@ -72,9 +78,14 @@ export class Transport {
             if (typeof to === "function") (to as () => void)();
             else {
               const p = procs.get(to as Addr);
-              if (p !== undefined) {
-                this.delivered++;
-                p.receive(q[i + 1] as Addr, q[i + 2] as Msg);
+              const m = q[i + 2] as Msg;
+              try {
+                if (p !== undefined) {
+                  this.delivered++;
+                  p.receive(q[i + 1] as Addr, m);
+                }
+              } finally {
+                if (m.type === "StoreGetReply" || m.type === "Chunk") holdSlots(m, drop);
               }
             }
           } catch (e) {
@@ -95,6 +106,11 @@ export class Transport {
     this.q = [];
     this.procs.clear();
   }
+}
+
+function holdSlots(m: Msg, f: (p: unknown) => unknown): void {
+  if (m.type === "StoreGetReply") for (const v of m.values) f(v);
+  else if (m.type === "Chunk" && m.payload) f(m.payload);
 }
 
 /** One component's named timers, as real timers whose expiries are queued on the transport. */

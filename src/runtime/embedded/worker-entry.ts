@@ -12,7 +12,7 @@ import type { Outcome } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
 import { Executor } from "../executor.ts";
-import { installPins, releaseAllPins } from "./pins.ts";
+import { installPins, isSlot, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
 
 const port = parentPort!;
@@ -122,11 +122,25 @@ function exec(m: Extract<ToThread, { t: "exec" }>): void {
   else done(m.task, m.attempt, r);
 }
 
+/** Replies with arena values, acknowledged once their continuations (the decode) have run. */
+let consumed: number[] = [];
+function ackConsumed(): void {
+  const calls = consumed;
+  consumed = [];
+  post({ t: "consumed", calls });
+}
+
 port.on("message", (batch: ToThread[]) => {
   for (const m of batch) {
     switch (m.t) {
       case "exec": exec(m); break;
-      case "reply": client?.reply(m.call, m.result); break;
+      case "reply":
+        if (m.result.kind === "values" && m.result.values.some(isSlot)) {
+          if (consumed.length === 0) setImmediate(ackConsumed);
+          consumed.push(m.call);
+        }
+        client?.reply(m.call, m.result);
+        break;
       case "bind": {
         client = new ThreadClient(m.addr, m.node);
         const ray = createRay(client);

@@ -6,6 +6,7 @@
 import type { CoreWorker } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
+import { drop, hold } from "./pins.ts";
 import type { FnRef, FromThread } from "./protocol.ts";
 import type { Thread } from "./threads.ts";
 import type { Timers } from "./transport.ts";
@@ -17,6 +18,10 @@ export class WorkerHost {
   running: { readonly task: string; readonly attempt: number; readonly name: string } | undefined;
   /** Set once the thread exited or was ended. */
   dead = false;
+  /** Arena slots held for the thread until it has decoded them: the running task's arguments… */
+  private argHolds: Payload[] = [];
+  /** …and get replies, by call id. */
+  private readonly replyHolds = new Map<number, Payload[]>();
 
   constructor(
     readonly addr: Addr,
@@ -29,6 +34,7 @@ export class WorkerHost {
   /** The model's `execute` effect. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
     this.running = { task: spec.taskId, attempt: spec.attempt, name: spec.name };
+    for (const a of args) if (hold(a)) this.argHolds.push(a);
     let ref: FnRef = fn;
     if (fn.source !== "") {
       if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
@@ -39,7 +45,25 @@ export class WorkerHost {
 
   /** The model's `complete` effect. */
   complete(call: number, result: CallResult): void {
+    if (result.kind === "values") {
+      let held: Payload[] | undefined;
+      for (const v of result.values) if (hold(v)) (held ??= []).push(v as Payload);
+      if (held) this.replyHolds.set(call, held);
+    }
     this.thread.post({ t: "reply", call, result });
+  }
+
+  /** Drops every hold (the task finished, or the thread is gone). */
+  private dropArgs(): void {
+    for (const a of this.argHolds) drop(a);
+    this.argHolds = [];
+  }
+
+  /** The thread is gone: nothing it was handed needs holding any more. */
+  released(): void {
+    this.dropArgs();
+    for (const held of this.replyHolds.values()) for (const v of held) drop(v);
+    this.replyHolds.clear();
   }
 
   private fn(ref: FnRef): FunctionDescriptor {
@@ -60,7 +84,15 @@ export class WorkerHost {
       switch (m.t) {
         case "done":
           this.running = undefined;
+          this.dropArgs(); // decoded when the task started
           model.taskDone(m.task, m.attempt, m.out);
+          break;
+        case "consumed":
+          for (const c of m.calls) {
+            const held = this.replyHolds.get(c);
+            this.replyHolds.delete(c);
+            if (held) for (const v of held) drop(v);
+          }
           break;
         case "submit": model.submitTask(m.task, this.fn(m.fn), m.args, m.opts); break;
         case "actor": model.createActor(m.actor, this.fn(m.cls), m.args, m.opts); break;
