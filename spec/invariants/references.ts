@@ -15,6 +15,8 @@ export const checkReferences: Checker = (events) => {
   }
 
   const outOfScope = new Set<string>();
+  /** Nodes declared dead (until they register again): what still runs there is a zombie. */
+  const written = new Set<string>();
   // node -> objects its store holds; per node so a node.dead drops its whole store at once.
   const stores = new Map<string, Set<string>>();
 
@@ -25,7 +27,11 @@ export const checkReferences: Checker = (events) => {
         outOfScope.add(e.obj);
         break;
       case "object.read":
-        if (outOfScope.has(e.obj)) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
+        // A zombie on a node already declared dead may read its stale local copy: harmless.
+        if (outOfScope.has(e.obj) && !written.has(e.node)) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
+        break;
+      case "node.registered":
+        written.delete(e.id);
         break;
       case "object.created": {
         if (e.comp !== "store") break;
@@ -42,6 +48,7 @@ export const checkReferences: Checker = (events) => {
         break;
       case "node.dead":
         stores.delete(e.id);
+        written.add(e.id);
         break;
       case "cluster.quiet":
         if (i !== lastQuiet) break;

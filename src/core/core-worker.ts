@@ -390,7 +390,9 @@ export class CoreWorker {
       case "Status": return this.borrowedStatus(m.id, m.status);
       case "AddLocation": {
         const o = this.owned.get(m.id);
-        if (o && !o.nodes.includes(m.node)) o.nodes.push(m.node);
+        // A copy made after the object was freed (a pull that was under way): free it too.
+        if (!o) return this.fx.send(rayletAddr(m.node), { type: "FreeObjects", ids: [m.id] });
+        if (!o.nodes.includes(m.node)) o.nodes.push(m.node);
         return;
       }
       case "RemoveLocation": {

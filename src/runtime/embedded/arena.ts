@@ -111,6 +111,11 @@ export class Arena {
     return new Uint8Array(this.sab, off + HEADER, length);
   }
 
+  /** The slot at `off` has no readers left: reclaim it if the store already released it. */
+  readersGone(off: number): void {
+    if (this.zombies.delete(off)) this.reclaim(off);
+  }
+
   /** Reclaims zombies whose readers are gone; returns how many. */
   sweep(): number {
     let n = 0;
@@ -129,7 +134,6 @@ export class Arena {
       return;
     }
     this.reclaim(off);
-    if (this.zombies.size > 0 && (this.zombies.size & 15) === 0) this.sweep();
   }
 
   private reclaim(off: number): void {

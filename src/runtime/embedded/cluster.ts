@@ -19,7 +19,7 @@ import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionI
 import type { TraceBody, TraceEvent } from "../../../spec/trace.ts";
 import { Arena, type ArenaStats } from "./arena.ts";
 import { DriverClient, KeepAlive, directPut } from "./driver.ts";
-import { installPins } from "./pins.ts";
+import { installPins, watchArena } from "./pins.ts";
 import { SpillStore } from "./spill.ts";
 import { ThreadPool, workerScript, type Thread } from "./threads.ts";
 import { TraceSink } from "./trace.ts";
@@ -106,6 +106,7 @@ export class EmbeddedCluster {
   private starting = 0;
   private closed = false;
   private readonly exitHook = () => this.closeSync();
+  private readonly sweeper = setInterval(() => this.sweepZombies(), 250).unref();
   /** Unexpected worker thread exits, for diagnostics. */
   readonly crashes: { worker: Addr; reason: string }[] = [];
   /** Errors a model threw (bugs): surfaced by tests. */
@@ -137,7 +138,9 @@ export class EmbeddedCluster {
     for (const n of cfg.nodes) {
       if (this.nodes.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
       if (n.id === "" || n.id.includes("/")) throw new Error(`node id "${n.id}" must be non-empty and not contain "/"`);
-      this.nodes.set(n.id, { spec: n, arena: new Arena(arenaBytes(cfg.storeCapacity)) });
+      const arena = new Arena(arenaBytes(cfg.storeCapacity));
+      watchArena(arena.sab, (off) => arena.readersGone(off));
+      this.nodes.set(n.id, { spec: n, arena });
     }
     installPins();
     this.transport = new Transport(cfg.drain);
@@ -302,6 +305,10 @@ export class EmbeddedCluster {
 
   private afterDrain(): void {
     this.pool?.flush();
+  }
+
+  /** Zombies whose last reader was a view in a thread (collected there) are found by polling. */
+  private sweepZombies(): void {
     for (const n of this.nodes.values()) if (n.arena.hasZombies) n.arena.sweep();
   }
 
@@ -373,6 +380,8 @@ export class EmbeddedCluster {
     this.transport.clear();
     for (const w of this.workers.values()) w.dead = true;
     this.workers.clear();
+    clearInterval(this.sweeper);
+    for (const n of this.nodes.values()) watchArena(n.arena.sab, undefined);
     await this.pool?.endAll();
     await this.spill.close();
     this.sink.close();

@@ -60,11 +60,12 @@ export class DriverClient implements CoreClient {
     this.calls.delete(callId);
     this.keepAlive.release();
     if (result.kind === "values") {
-      // Arena values stay held until the program's continuation has decoded them (it runs in
-      // the microtasks that follow; setImmediate comes after those).
+      // Arena values stay held until the program's continuation has decoded them: resolving
+      // queues that continuation (ray.get's `await`), and it decodes synchronously, so two
+      // microtask hops later it is done.
       let held: unknown[] | undefined;
       for (const v of result.values) if (hold(v)) (held ??= []).push(v);
-      if (held) setImmediate(() => { for (const v of held!) drop(v); });
+      if (held) queueMicrotask(() => queueMicrotask(() => { for (const v of held!) drop(v); }));
     }
     cb(result);
   }

@@ -76,5 +76,13 @@ export function hold(p: unknown): boolean {
 export function drop(p: unknown): void {
   if (!isSlot(p)) return;
   const [i32, idx] = counter(p.data);
-  Atomics.sub(i32, idx, 1);
+  if (Atomics.sub(i32, idx, 1) === 1) lastReaderGone.get(p.data.buffer as SharedArrayBuffer)?.(idx * 4);
+}
+
+/** Arenas on this thread, told when a main-thread drop leaves a slot without readers. */
+const lastReaderGone = new Map<SharedArrayBuffer, (headerOffset: number) => void>();
+
+export function watchArena(sab: SharedArrayBuffer, cb: ((headerOffset: number) => void) | undefined): void {
+  if (cb) lastReaderGone.set(sab, cb);
+  else lastReaderGone.delete(sab);
 }

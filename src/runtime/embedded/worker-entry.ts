@@ -136,7 +136,8 @@ port.on("message", (batch: ToThread[]) => {
       case "exec": exec(m); break;
       case "reply":
         if (m.result.kind === "values" && m.result.values.some(isSlot)) {
-          if (consumed.length === 0) setImmediate(ackConsumed);
+          // ray.get's continuation decodes in the microtask its reply queues: ack after it.
+          if (consumed.length === 0) queueMicrotask(() => queueMicrotask(ackConsumed));
           consumed.push(m.call);
         }
         client?.reply(m.call, m.result);
