@@ -53,7 +53,11 @@ interface Lease {
 }
 
 /** Someone on this node waiting for objects to be local: a queued lease or a worker's get. */
-type Waiter = { readonly kind: "lease"; readonly q: QueuedLease } | { readonly kind: "get"; readonly get: PendingGet };
+type Waiter =
+  | { readonly kind: "lease"; readonly q: QueuedLease }
+  | { readonly kind: "get"; readonly get: PendingGet }
+  /** Another node pulling a copy that is spilled here. */
+  | { readonly kind: "serve"; readonly to: Addr };
 
 interface PendingGet {
   readonly from: Addr;
@@ -545,7 +549,10 @@ export class Raylet {
 
   private satisfy(id: ObjectId, v: Payload | ErrorInfo, waiters: readonly Waiter[]): void {
     for (const w of waiters) {
-      if (w.kind === "lease") {
+      if (w.kind === "serve") {
+        if ("hash" in v) this.sendChunks(w.to, id, v);
+        else this.fx.send(w.to, { type: "PullFailed", id });
+      } else if (w.kind === "lease") {
         if ("hash" in v) this.store.pin(id);
         if (--w.q.missing === 0) this.dispatch();
       } else {
@@ -591,7 +598,14 @@ export class Raylet {
 
   private servePull(from: Addr, id: ObjectId): void {
     const payload = this.store.read(id);
-    if (!payload) return this.fx.send(from, { type: "PullFailed", id });
+    if (!payload) {
+      if (this.store.isSpilled(id)) return this.fetch(id, this.owners.get(id) ?? from, { kind: "serve", to: from });
+      return this.fx.send(from, { type: "PullFailed", id });
+    }
+    this.sendChunks(from, id, payload);
+  }
+
+  private sendChunks(from: Addr, id: ObjectId, payload: Payload): void {
     const total = Math.max(1, Math.ceil(payload.size / this.cfg.chunkBytes));
     for (let i = 0; i < total; i++) {
       const size = i < total - 1 ? this.cfg.chunkBytes : payload.size - this.cfg.chunkBytes * (total - 1);
