@@ -106,7 +106,7 @@ interface CallerActor {
   created?: ActorSpec;
   nextSeq: number;
   /** Calls submitted but not yet answered, by seq. */
-  readonly inflight: Map<number, OwnedTask>;
+  readonly inflight: SeqMap<OwnedTask>;
   /** Calls whose dependencies are resolved, waiting for the actor to be alive. */
   readonly unsent: OwnedTask[];
 }
@@ -129,8 +129,10 @@ interface HostedActor {
   readonly expected: Map<Addr, number>;
   /** Calls that arrived ahead of their turn, per caller, by seq. */
   readonly buffered: Map<Addr, Map<number, Execution>>;
-  readonly runnable: Execution[];
+  readonly runnable: Fifo<Execution>;
   running?: Execution;
+  /** The constructor's outcome, repeated if the creation is pushed again (a restarted GCS asks). */
+  created?: TaskResult;
 }
 
 interface GetCall {
@@ -154,6 +156,21 @@ interface WaitCall {
 /** Tasks with the same function, demand and strategy share leases. */
 function taskClassKey(spec: TaskSpec): string {
   return `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}`;
+}
+
+/** A map keyed by sequence numbers that finds its lowest key in amortized O(1). */
+class SeqMap<V> extends Map<number, V> {
+  /** No key is below this. */
+  private low = 0;
+  override set(k: number, v: V): this {
+    if (k < this.low) this.low = k;
+    return super.set(k, v);
+  }
+  lowestKey(): number | undefined {
+    if (this.size === 0) return undefined;
+    while (!this.has(this.low)) this.low++;
+    return this.low;
+  }
 }
 
 export class CoreWorker {
@@ -231,7 +248,7 @@ export class CoreWorker {
       actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: this.addr, resources: opts.resources,
       strategy: opts.strategy, maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
     };
-    this.callerActors.set(actorId, { nextSeq: 0, inflight: new Map(), unsent: [] });
+    this.callerActors.set(actorId, { nextSeq: 0, inflight: new SeqMap(), unsent: [] });
     // Resolve the constructor's arguments first, as for a task, then register with the GCS.
     this.resolveArgs(args, (resolved, error) => {
       if (error) {
@@ -249,7 +266,7 @@ export class CoreWorker {
     let a = this.callerActors.get(actorId);
     if (!a) {
       // A handle that came from elsewhere (getActor, or passed in): follow the actor's updates.
-      a = { nextSeq: 0, inflight: new Map(), unsent: [] };
+      a = { nextSeq: 0, inflight: new SeqMap(), unsent: [] };
       this.callerActors.set(actorId, a);
       this.fx.send(this.cfg.gcs, { type: "SubscribeActor", actorId });
     }
@@ -920,8 +937,7 @@ export class CoreWorker {
   private pushActorTask(t: OwnedTask, address: Addr, a: CallerActor): void {
     t.state = nextTaskState(t.state, { type: "DISPATCHED" });
     // Everything below the lowest unanswered seq is done: the actor may skip ahead to it.
-    let low = t.spec.seq!;
-    for (const s of a.inflight.keys()) if (s < low) low = s;
+    const low = Math.min(t.spec.seq!, a.inflight.lowestKey() ?? t.spec.seq!);
     this.fx.send(address, { type: "PushTask", spec: { ...t.spec, minPendingSeq: low } });
   }
 
@@ -966,9 +982,17 @@ export class CoreWorker {
   private pushTask(from: Addr, spec: TaskSpec): void {
     const e: Execution = { spec, from, missing: 0 };
     if (spec.kind === "actor-task") return this.queueActorCall(e);
-    const key = `${spec.taskId}:${spec.attempt}`;
-    if (!this.cfg.bugs.has("no-dedup") && (this.finished.has(key) || (this.current && `${this.current.spec.taskId}:${this.current.spec.attempt}` === key))) return;
-    if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: [] };
+    if (!this.cfg.bugs.has("no-dedup")) {
+      const h = this.actor;
+      if (spec.kind === "actor-create" && h !== undefined && h.actorId === spec.actorId && h.epoch === spec.attempt) {
+        // Constructed already (or under way): answer again rather than build a second instance.
+        if (h.created) this.fx.send(spec.owner, { type: "TaskReply", taskId: spec.taskId, attempt: spec.attempt, result: h.created });
+        return;
+      }
+      const key = `${spec.taskId}:${spec.attempt}`;
+      if (this.finished.has(key) || (this.current && `${this.current.spec.taskId}:${this.current.spec.attempt}` === key)) return;
+    }
+    if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo() };
     this.current = e;
     this.prepare(e);
   }
@@ -1119,6 +1143,7 @@ export class CoreWorker {
       if (s.kind === "normal") this.endScope(result.kind === "inline" ? result.payload.refs : undefined);
     }
     const h = this.actor;
+    if (h && s.kind === "actor-create") h.created = result;
     if (h && h.running === e) h.running = undefined;
     if (h) this.runActor(h);
   }

@@ -353,8 +353,9 @@ export class Gcs {
 
   private retryPendingActors(): void {
     for (const [id, a] of this.actors) {
-      if ((a.state === "PENDING_CREATION" || a.state === "RESTARTING") && a.leaseReq === undefined && a.address === undefined) {
-        this.scheduleActor(id, a);
+      if ((a.state === "PENDING_CREATION" || a.state === "RESTARTING") && a.leaseReq === undefined) {
+        // Placed but not known to be constructed: the reply may have been lost with the old GCS.
+        if (a.address !== undefined) { if (this.recovered) this.pushCreation(id, a); } else this.scheduleActor(id, a);
       }
     }
   }
@@ -374,12 +375,17 @@ export class Gcs {
     a.node = nodeOf(worker);
     a.address = worker;
     this.save(id!, a);
+    this.pushCreation(id!, a);
+  }
+
+  /** Asks the actor's worker to construct it (again, after a GCS restart: the worker answers once more). */
+  private pushCreation(id: ActorId, a: ActorEntry): void {
     const spec: TaskSpec = {
       taskId: `${id}:create:${a.epoch}`, kind: "actor-create", fn: a.spec.fn, name: a.spec.className, args: a.spec.args,
       returnId: `${id}:created`, owner: this.addr, resources: a.spec.resources, strategy: a.spec.strategy,
       maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
     };
-    this.fx.send(worker, { type: "PushTask", spec });
+    this.fx.send(a.address!, { type: "PushTask", spec });
   }
 
   private actorLeaseRetry(reqId: number, node: NodeId): void {
