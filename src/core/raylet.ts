@@ -169,6 +169,7 @@ export class Raylet {
         if (!this.registered) {
           this.registered = true;
           this.fx.cancelTimer("register");
+          this.dispatch();
           this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
         }
         return;
@@ -279,6 +280,8 @@ export class Raylet {
 
   /** Gives blocked workers their resources back first, then grants queued leases that fit. */
   private dispatch(): void {
+    // Nothing runs here before the GCS knows this node (and has buried its previous life).
+    if (!this.registered) return;
     if (this.unblocks.length > 0) {
       const waiting: Addr[] = [];
       for (const w of this.unblocks) {

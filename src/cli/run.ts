@@ -1,0 +1,134 @@
+// `tsray run FILE`: runs a program module — its default export, `async (ray) => value` — on an
+// embedded cluster in this process, prints what it returned, and shuts the cluster down.
+
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { inspect, parseArgs } from "node:util";
+import { checkTrace, formatViolations } from "../../spec/invariants/index.ts";
+import type { Ray } from "../api/ray.ts";
+import { EmbeddedCluster } from "../runtime/embedded/cluster.ts";
+import { embeddedConfig, type InitOptions } from "../runtime/embedded/index.ts";
+
+export const USAGE = `usage: tsray run FILE [--num-cpus N] [--num-gpus N] [--nodes K] [--store-bytes B] [--trace OUT.jsonl] [--check] [--json]
+
+Runs FILE's default export, async (ray) => value, on an embedded cluster in this process (real
+time, worker threads, shared-memory object store) and prints the value it returns.
+
+Options:
+  --num-cpus N       CPUs of the node (default: this machine's cores)
+  --num-gpus N       GPUs of the node (a resource count; nothing is attached)
+  --nodes K          K logical nodes (head, node-1, …), each with --num-cpus CPUs
+  --store-bytes B    object store capacity per node, in bytes
+  --trace OUT.jsonl  write the trace (wall-clock stamped, the simulator's schema)
+  --check            run the invariant checkers on the trace; exit 1 on a violation
+  --json             print the result as JSON`;
+
+export interface LoadedProgram {
+  readonly program: (ray: Ray) => unknown;
+  readonly file: string;
+}
+
+/** Imports a program module; throws an Error with a user-facing message if it is not one. */
+export async function loadProgram(file: string, cwd = process.cwd()): Promise<LoadedProgram> {
+  const path = resolve(cwd, file);
+  if (!existsSync(path)) throw new UsageError(`no such file: ${file}`);
+  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  if (typeof mod.default !== "function") {
+    throw new UsageError(`${file} must default-export a program: export default async (ray) => value`);
+  }
+  return { program: mod.default as (ray: Ray) => unknown, file: path };
+}
+
+export class UsageError extends Error {}
+
+function count(name: string, v: string | undefined, integer: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be a ${integer ? "non-negative integer" : "number >= 0"}, got ${v}`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        "num-cpus": { type: "string" }, "num-gpus": { type: "string" }, nodes: { type: "string" }, "store-bytes": { type: "string" },
+        trace: { type: "string" }, check: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`tsray run: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) { process.stdout.write(`${USAGE}\n`); return 0; }
+  if (positionals.length !== 1) {
+    process.stderr.write(`tsray run: expected one FILE, got ${positionals.length}\n${USAGE}\n`);
+    return 2;
+  }
+
+  let opts: InitOptions;
+  let loaded: LoadedProgram;
+  try {
+    const cpus = count("num-cpus", values["num-cpus"] as string | undefined, false);
+    const gpus = count("num-gpus", values["num-gpus"] as string | undefined, false);
+    const nodes = count("nodes", values.nodes as string | undefined, true);
+    const store = count("store-bytes", values["store-bytes"] as string | undefined, true);
+    if (nodes !== undefined && nodes < 1) throw new UsageError("--nodes must be at least 1");
+    opts = { storeCapacity: store, traceFile: values.trace as string | undefined, keepTrace: values.check === true };
+    if (nodes !== undefined && nodes > 1) {
+      const resources: Record<string, number> = { CPU: cpus ?? 1, ...(gpus ? { GPU: gpus } : {}) };
+      opts.nodes = Array.from({ length: nodes }, (_, i) => ({ id: i === 0 ? "head" : `node-${i}`, resources }));
+    } else {
+      opts.numCpus = cpus;
+      opts.numGpus = gpus;
+    }
+    embeddedConfig(opts); // validates
+    loaded = await loadProgram(positionals[0]);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof TypeError) {
+      process.stderr.write(`tsray run: ${(e as Error).message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+
+  const cluster = await EmbeddedCluster.start(embeddedConfig(opts));
+  const t0 = performance.now();
+  let result: unknown;
+  let error: unknown;
+  let failed = false;
+  try {
+    result = await loaded.program(cluster.ray);
+  } catch (e) {
+    failed = true;
+    error = e;
+  }
+  const ms = performance.now() - t0;
+  const { quiet } = await cluster.shutdown({ ok: !failed });
+
+  if (failed) {
+    const e = error as Error;
+    process.stderr.write(`tsray run: the program failed: ${e?.stack ?? String(error)}\n`);
+  } else if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(`${inspect(result, { depth: 6, colors: false })}\n`);
+  }
+  const notes: string[] = [`${ms.toFixed(0)} ms`];
+  if (values.trace) notes.push(`trace: ${resolve(values.trace as string)} (${cluster.sink.count} events)`);
+  if (!quiet) notes.push("the cluster was still busy at shutdown (running tasks were stopped)");
+  process.stderr.write(`tsray run: ${notes.join("; ")}\n`);
+  if (values.check) {
+    const v = checkTrace(cluster.trace);
+    if (v.length > 0) {
+      process.stderr.write(`tsray run: ${v.length} invariant violation(s):\n${formatViolations(v)}\n`);
+      return 1;
+    }
+    process.stderr.write("tsray run: invariants hold on the trace\n");
+  }
+  return failed ? 1 : 0;
+}
