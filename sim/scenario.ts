@@ -41,6 +41,7 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   const problems: string[] = [];
   if (reference.error) problems.push(`the fault-free run failed: ${reference.error.message}`);
   if (faulty.error) problems.push(`the run with faults failed: ${faulty.error.message}`);
+  for (const v of checkTrace(reference.trace, { expectEnd: true })) problems.push(`fault-free run: [${v.invariant}] t=${v.t} ${v.message}`);
   for (const v of checkTrace(faulty.trace, { expectEnd: true })) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
   const restarted = faulty.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING");
   // Values that depend on an actor call (which a restart may change) are not compared.

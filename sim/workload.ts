@@ -43,7 +43,7 @@ const scale = (a: unknown, b: unknown) => {
 /** Takes a while (virtual time), so faults land while it runs. */
 const slow = async (a: unknown, b: unknown) => {
   const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
-  await ray.sleep(50 + (Math.abs(n(b)) % 10) * 30);
+  await ray.sleep(50 + (Math.abs(n(b)) % 10) * 150);
   return n(a) + 1;
 };
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : (a as Float64Array)[0] + 1);

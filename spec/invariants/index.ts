@@ -9,9 +9,10 @@ import { checkErrorsEarned } from "./errors-earned.ts";
 import { checkSplitBrain } from "./split-brain.ts";
 import { checkLineage } from "./lineage.ts";
 import { checkGcsDurability } from "./gcs-durability.ts";
+import { checkBudgets } from "./budgets.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -29,6 +30,7 @@ export const checkers: Record<string, Checker> = {
   "split-brain": checkSplitBrain,
   lineage: checkLineage,
   "gcs-durability": checkGcsDurability,
+  budgets: checkBudgets,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */

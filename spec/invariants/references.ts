@@ -15,6 +15,14 @@ export const checkReferences: Checker = (events) => {
   }
 
   const outOfScope = new Set<string>();
+  // Pending tasks and the arguments they hold, until the owner has their result.
+  const pending = new Map<string, readonly string[]>();
+  const pendingArgs = new Map<string, Set<string>>();
+  const returnOf = new Map<string, string>();
+  const settle = (task: string) => {
+    for (const a of pending.get(task) ?? []) pendingArgs.get(a)?.delete(task);
+    pending.delete(task);
+  };
   /** Nodes declared dead (until they register again): what still runs there is a zombie. */
   const written = new Set<string>();
   // node -> objects its store holds; per node so a node.dead drops its whole store at once.
@@ -23,8 +31,24 @@ export const checkReferences: Checker = (events) => {
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     switch (e.kind) {
-      case "object.out-of-scope":
+      case "object.out-of-scope": {
         outOfScope.add(e.obj);
+        // A task still pending holds a reference to each of its arguments (Ray's submitted-task refs).
+        const holders = pendingArgs.get(e.obj);
+        if (holders && holders.size > 0) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
+        break;
+      }
+      case "task.submitted":
+        pending.set(e.task, e.args);
+        returnOf.set(e.returns, e.task);
+        for (const a of e.args) {
+          let h = pendingArgs.get(a);
+          if (!h) pendingArgs.set(a, (h = new Set()));
+          h.add(e.task);
+        }
+        break;
+      case "task.failed":
+        settle(e.task);
         break;
       case "object.read":
         // A zombie on a node already declared dead may read its stale local copy: harmless.
@@ -34,6 +58,8 @@ export const checkReferences: Checker = (events) => {
         written.delete(e.id);
         break;
       case "object.created": {
+        const t = returnOf.get(e.obj);
+        if (t !== undefined) settle(t); // the task's result exists: it needs its arguments no more
         if (e.comp !== "store") break;
         // A straggling attempt (say, on a node cut off and declared dead) may still store a copy
         // after the owner freed the object; that is no read, and the leak check below judges it.

@@ -14,6 +14,7 @@ export const checkResults: Checker = (events, ctx) => {
   // ahead of the creation it depends on; judge it when the creation shows up, or at the end.
   const early = new Map<string, number[]>();
   const finished = new Map<string, { hash: string; attempt: number }>(); // task -> first ok finish
+  const stateful = new Set<string>(); // actor calls and creations
   const refHash = ctx.reference ? firstReadHashes(ctx.reference) : undefined;
   const refChecked = new Set<string>(); // report a reference mismatch once per object
 
@@ -52,8 +53,12 @@ export const checkResults: Checker = (events, ctx) => {
         }
         break;
       }
+      case "task.started":
+        // An actor's calls depend on its state, which a restart resets: only tasks must be deterministic.
+        if (e.actor !== undefined) stateful.add(e.task);
+        break;
       case "task.finished": {
-        if (!e.ok) break;
+        if (!e.ok || stateful.has(e.task)) break;
         const first = finished.get(e.task);
         if (first === undefined) finished.set(e.task, { hash: e.hash, attempt: e.attempt });
         else if (first.hash !== e.hash) {
