@@ -323,7 +323,8 @@ export class SimCluster {
   // ---- faults -------------------------------------------------------------------------------
 
   private inject(f: Fault): void {
-    const note = (detail?: string) => this.emit(this.head, { kind: "fault", comp: "host", fault: f.kind, detail });
+    const until = "until" in f ? f.until : f.kind === "restart-gcs" ? f.at + (f.downMs ?? 200) : undefined;
+    const note = (detail?: string) => this.emit(this.head, { kind: "fault", comp: "host", fault: f.kind, detail, until });
     switch (f.kind) {
       case "kill-node": {
         const n = this.nodes.get(f.node)!;

@@ -43,7 +43,8 @@ export type TraceBody =
   // --- actors ----------------------------------------------------------------------------
   | { kind: "actor.state"; comp: "gcs"; actor: string; state: string; worker?: string; at?: string; epoch: number }
   // --- the host's own marks --------------------------------------------------------------
-  | { kind: "fault"; comp: "host"; fault: string; detail?: string }
+  /** An injected fault; `until` is when a windowed fault (partition, pause, …) heals. */
+  | { kind: "fault"; comp: "host"; fault: string; detail?: string; until?: number }
   /** The program returned (or threw) and then every reference it held was dropped. */
   | { kind: "program.end"; comp: "host"; ok: boolean }
   /** The cluster was quiet after program.end: stores should be empty now. */

@@ -386,7 +386,7 @@ export class CoreWorker {
   receive(from: Addr, m: Msg): void {
     switch (m.type) {
       case "LeaseGranted": return this.leaseGranted(m.reqId, m.leaseId, m.worker);
-      case "LeaseSpillback": return this.leaseSpillback(m.reqId, m.node);
+      case "LeaseSpillback": return this.leaseSpillback(m.reqId, m.node, m.incarnation);
       case "LeaseRejected": return this.leaseRejected(m.reqId, m.reason);
       case "TaskReply": return this.taskReply(m.taskId, m.attempt, m.result, m.epoch);
       case "PushTask": return this.pushTask(from, m.spec);
@@ -720,13 +720,15 @@ export class CoreWorker {
     else this.returnLease(c, lease);
   }
 
-  private leaseSpillback(reqId: number, node: NodeId): void {
+  private leaseSpillback(reqId: number, node: NodeId, incarnation: number): void {
     const r = this.leaseReqs.get(reqId);
     if (!r) return;
     this.leaseReqs.delete(reqId);
     const c = r.c;
     const task = c.ready.length === 0 ? undefined : r.task.state === "SCHEDULING" ? r.task : c.ready.at(0)!;
     if (!task) { c.pendingRequests--; return; }
+    // Sent to a node we already buried (the raylet's view lagged): ask our own raylet again.
+    if ((this.deadNodes.get(node) ?? 0) >= incarnation) return this.sendLeaseRequest(c, task, this.cfg.node, false);
     this.sendLeaseRequest(c, task, node, true);
   }
 

@@ -35,7 +35,8 @@ export type Msg =
   // owner (or GCS, for actors) ⇄ raylet: worker leases
   | { type: "RequestLease"; reqId: number; req: LeaseRequest }
   | { type: "LeaseGranted"; reqId: number; leaseId: string; worker: Addr }
-  | { type: "LeaseSpillback"; reqId: number; node: NodeId }
+  /** Try `node` instead (its `incarnation` as the deciding raylet knows it). */
+  | { type: "LeaseSpillback"; reqId: number; node: NodeId; incarnation: number }
   | { type: "LeaseRejected"; reqId: number; reason: string; infeasible: boolean }
   | { type: "ReturnLease"; leaseId: string; destroyWorker: boolean }
   // owner → worker: run a task on a leased worker; worker → owner: its result

@@ -246,10 +246,18 @@ export class Raylet {
 
   private spill(q: QueuedLease, node: NodeId): void {
     this.fx.trace({ kind: "task.spillback", comp: "raylet", task: q.req.taskId, to: node });
-    this.fx.send(q.from, { type: "LeaseSpillback", reqId: q.reqId, node });
+    const incarnation = this.view.find((v) => v.node === node)?.incarnation ?? 0;
+    this.fx.send(q.from, { type: "LeaseSpillback", reqId: q.reqId, node, incarnation });
+  }
+
+  /** Whether `addr` is a worker on a node this raylet knows to be dead (a straggling request). */
+  private holderDead(addr: Addr): boolean {
+    const v = this.view.find((n) => n.node === nodeOf(addr));
+    return v !== undefined && !v.alive && diedWithNode(addr, v.node, v.incarnation);
   }
 
   private requestLease(from: Addr, reqId: number, req: LeaseRequest): void {
+    if (this.holderDead(from)) return; // it arrived late: its sender died meanwhile
     const q: QueuedLease = { from, reqId, req, missing: 0 };
     if (!fits(req.resources, this.cfg.resources) && req.grantOrReject) {
       const reason = `node ${this.cfg.node} does not have ${JSON.stringify(req.resources)}`;

@@ -11,7 +11,8 @@
 // Ray's read-only numpy arrays: copy (`.slice()`) before writing to them.
 
 import v8 from "node:v8";
-import { Table, tableFromIPC, tableToIPC } from "apache-arrow";
+import type { Table } from "apache-arrow";
+import { arrowLoaded, requireArrow } from "./arrow.ts";
 import type { Payload, RefInfo } from "../core/types.ts";
 
 // Numbers, booleans, null and undefined — most task results — skip V8's serializer: a tag
@@ -79,8 +80,18 @@ function decodeRaw(bytes: Uint8Array): unknown {
   return out;
 }
 
+/** An apache-arrow Table? Without loading Arrow when nothing could have made one. */
+function isArrowTable(v: object): v is Table {
+  const loaded = arrowLoaded();
+  if (loaded) return v instanceof loaded.Table;
+  // Not loaded here yet: only a table made by user code that imported apache-arrow itself.
+  if (v.constructor?.name !== "Table" || !("batches" in v) || !("schema" in v)) return false;
+  if (v instanceof requireArrow().Table) return true;
+  throw new TypeError("this Arrow Table comes from a different copy of apache-arrow than tsray's, so it cannot be stored as a table; pass tableToIPC(table) bytes instead");
+}
+
 function encodeArrow(t: Table): Uint8Array {
-  const ipc = tableToIPC(t, "stream");
+  const ipc = requireArrow().tableToIPC(t, "stream");
   const out = new Uint8Array(FRAME_HEADER + ipc.byteLength);
   out[0] = ARROW;
   out.set(ipc, FRAME_HEADER);
@@ -88,8 +99,9 @@ function encodeArrow(t: Table): Uint8Array {
 }
 
 function decodeArrow(bytes: Uint8Array): Table {
-  if (!(bytes.buffer instanceof SharedArrayBuffer)) return tableFromIPC(bytes.slice(FRAME_HEADER));
-  const t = tableFromIPC(bytes.subarray(FRAME_HEADER));
+  const arrow = requireArrow();
+  if (!(bytes.buffer instanceof SharedArrayBuffer)) return arrow.tableFromIPC(bytes.slice(FRAME_HEADER));
+  const t = arrow.tableFromIPC(bytes.subarray(FRAME_HEADER));
   if (zeroCopyHook) {
     // Pin for the table and for every buffer a program might keep without it (a column's values).
     const holders: object[] = [t];
@@ -124,7 +136,7 @@ export function toBytes(value: unknown): Uint8Array {
         writeRawFrame(value, b);
         return b;
       }
-      if (value instanceof Table) return encodeArrow(value);
+      if (isArrowTable(value)) return encodeArrow(value);
   }
   try {
     return v8.serialize(value);
