@@ -749,7 +749,16 @@ export class CoreWorker {
     lease.busy = t;
     t.state = nextTaskState(t.state, { type: "DISPATCHED" });
     this.fx.send(lease.worker, { type: "PushTask", spec: t.spec });
-    void c;
+    // A request still staging this task's arguments is moot now; it may even wait on work that
+    // needs a lease itself (a lost argument being re-made). Withdraw it and ask for the others.
+    for (const [reqId, r] of this.leaseReqs) {
+      if (r.task !== t) continue;
+      this.leaseReqs.delete(reqId);
+      c.pendingRequests--;
+      this.fx.send(rayletAddr(r.node), { type: "CancelLease", reqId });
+      this.requestLeases(c);
+      break;
+    }
   }
 
   private returnLease(c: SchedClass, lease: Lease): void {

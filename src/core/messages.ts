@@ -39,6 +39,8 @@ export type Msg =
   | { type: "LeaseSpillback"; reqId: number; node: NodeId; incarnation: number }
   | { type: "LeaseRejected"; reqId: number; reason: string; infeasible: boolean }
   | { type: "ReturnLease"; leaseId: string; destroyWorker: boolean }
+  /** The owner no longer needs a lease it asked for (its task ran on another lease). */
+  | { type: "CancelLease"; reqId: number }
   // owner → worker: run a task on a leased worker; worker → owner: its result
   | { type: "PushTask"; spec: TaskSpec }
   | { type: "TaskReply"; taskId: TaskId; attempt: number; result: TaskResult; epoch?: number }

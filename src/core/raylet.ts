@@ -40,6 +40,8 @@ interface QueuedLease {
   readonly req: LeaseRequest;
   /** Dependencies still being fetched to this node. */
   missing: number;
+  /** Withdrawn (cancelled, spilled elsewhere, or its holder died): arriving arguments are not pinned for it. */
+  dropped?: boolean;
 }
 
 interface Lease {
@@ -183,6 +185,11 @@ export class Raylet {
         return this.forward(m);
       case "RequestLease": return this.requestLease(from, m.reqId, m.req);
       case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
+      case "CancelLease": {
+        const i = this.queue.findIndex((q) => q.from === from && q.reqId === m.reqId);
+        if (i >= 0) this.releaseDeps(this.queue.splice(i, 1)[0]);
+        return; // already granted: the grant reaches the owner, which returns it
+      }
       case "WorkerBlocked": {
         const l = this.leaseOf(m.worker);
         if (!l || l.blocked) return;
@@ -564,6 +571,7 @@ export class Raylet {
         if ("hash" in v) this.sendChunks(w.to, id, v);
         else this.fx.send(w.to, { type: "PullFailed", id });
       } else if (w.kind === "lease") {
+        if (w.q.dropped) continue;
         if ("hash" in v) this.store.pin(id);
         if (--w.q.missing === 0) this.dispatch();
       } else {
@@ -649,7 +657,9 @@ export class Raylet {
     this.satisfy(id, v, p.waiters);
   }
 
+  /** Unpins what a request pinned (the deps that were local, or arrived while it waited). */
   private releaseDeps(q: QueuedLease): void {
+    q.dropped = true;
     for (const d of q.req.deps) this.store.unpin(d.id);
   }
 
