@@ -751,6 +751,8 @@ export class CoreWorker {
     this.fx.send(lease.worker, { type: "PushTask", spec: t.spec });
     // A request still staging this task's arguments is moot now; it may even wait on work that
     // needs a lease itself (a lost argument being re-made). Withdraw it and ask for the others.
+    // (A request with nothing to stage simply serves whichever task is next when granted.)
+    if (!t.spec.args.some((a) => "ref" in a)) return;
     for (const [reqId, r] of this.leaseReqs) {
       if (r.task !== t) continue;
       this.leaseReqs.delete(reqId);
