@@ -122,6 +122,6 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   const check = opts.check ?? cfg.keepTrace;
   return {
     result, error, traceHash: sim.traceHash, trace: sim.trace, traceLength: sim.traceLength,
-    violations: check ? checkTrace(sim.trace) : [], virtualTimeMs: sim.now, events: sim.events, seed, nodes,
+    violations: check ? checkTrace(sim.trace, { expectEnd: true }) : [], virtualTimeMs: sim.now, events: sim.events, seed, nodes,
   };
 }

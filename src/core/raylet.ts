@@ -427,6 +427,14 @@ export class Raylet {
     const keep = this.queue.filter((q) => !dead(q.from));
     for (const q of this.queue) if (dead(q.from)) this.releaseDeps(q);
     this.queue = keep;
+    // Granted but still waiting for a worker to start: give the resources back.
+    for (let i = this.awaitingWorker.length - 1; i >= 0; i--) {
+      const { q } = this.awaitingWorker[i];
+      if (!dead(q.from)) continue;
+      this.awaitingWorker.splice(i, 1);
+      this.releaseDeps(q);
+      this.available = add(this.available, q.req.resources);
+    }
     for (const [leaseId, l] of [...this.leases]) if (dead(l.holder)) this.returnLease(leaseId, true);
   }
 

@@ -19,7 +19,7 @@ import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionI
 import type { TraceBody, TraceEvent } from "../../../spec/trace.ts";
 import { Arena, type ArenaStats } from "./arena.ts";
 import { DriverClient, KeepAlive, directPut } from "./driver.ts";
-import { installPins, watchArena } from "./pins.ts";
+import { collectViews, installPins, watchArena } from "./pins.ts";
 import { SpillStore } from "./spill.ts";
 import { ThreadPool, workerScript, type Thread } from "./threads.ts";
 import { TraceSink } from "./trace.ts";
@@ -230,7 +230,11 @@ export class EmbeddedCluster {
       ...base,
       startWorker: (w) => this.startWorker(w, node),
       killWorker: (w) => this.endWorker(w),
-      admit: (payload) => admit(arena, payload),
+      admit: (payload) => {
+        const p = admit(arena, payload);
+        if (!p && arena.hasZombies) this.reclaimViews();
+        return p;
+      },
       release: (payload) => { if (payload.data instanceof Uint8Array) arena.release(payload.data); },
       spill: (id, payload) => spill.spill(node, id, payload),
       restore: (id) => spill.restore(node, id, (p) => { if (p && !this.closed) this.transport.post(() => raylet.restored(id, p)); }),
@@ -305,6 +309,23 @@ export class EmbeddedCluster {
 
   private afterDrain(): void {
     this.pool?.flush();
+  }
+
+  private reclaiming = false;
+
+  /**
+   * An arena is short of memory while slots wait for readers: collect garbage here and in every
+   * thread, then sweep. The store retries the put itself (its back-pressure timer).
+   */
+  private reclaimViews(): void {
+    if (this.reclaiming || this.closed) return;
+    this.reclaiming = true;
+    for (const t of this.pool.all) t.post({ t: "gc" });
+    setImmediate(() => {
+      collectViews();
+      // Finalizers run as tasks after the collection.
+      setTimeout(() => { this.reclaiming = false; this.sweepZombies(); }, 10).unref();
+    });
   }
 
   /** Zombies whose last reader was a view in a thread (collected there) are found by polling. */

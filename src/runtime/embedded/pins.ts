@@ -5,6 +5,8 @@
 // arena (main thread) reuses a released slot only once its count is back to zero. Every thread
 // installs this hook; a thread told to exit gives back what its views still hold.
 
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { Payload } from "../../core/types.ts";
 import { setZeroCopyHook } from "../codec.ts";
 
@@ -37,6 +39,25 @@ export function installPins(): void {
   if (installed) return;
   installed = true;
   setZeroCopyHook(pin);
+}
+
+let gcFn: (() => void) | undefined;
+
+/**
+ * Collects garbage now, so that views nobody can reach any more give their slots back (their
+ * finalizers run shortly after). The host calls this when an arena is short of memory while
+ * zombies wait: V8 collects when the JS heap needs it, not when a SharedArrayBuffer does.
+ */
+export function collectViews(): void {
+  if (!gcFn) {
+    try {
+      v8.setFlagsFromString("--expose-gc");
+      gcFn = runInNewContext("gc") as () => void;
+    } catch {
+      gcFn = () => {};
+    }
+  }
+  gcFn();
 }
 
 /** Views still alive in this thread. */

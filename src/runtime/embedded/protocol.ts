@@ -17,7 +17,9 @@ export type ToThread =
     readonly fn: FnRef; readonly args: readonly Payload[];
   }
   | { readonly t: "reply"; readonly call: number; readonly result: CallResult }
-  | { readonly t: "exit" };
+  | { readonly t: "exit" }
+  /** Collect garbage: arena views nobody holds give their slots back. */
+  | { readonly t: "gc" };
 
 /** Thread → main. */
 export type FromThread =

@@ -12,7 +12,7 @@ import type { Outcome } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
 import { Executor } from "../executor.ts";
-import { installPins, isSlot, releaseAllPins } from "./pins.ts";
+import { collectViews, installPins, isSlot, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
 
 const port = parentPort!;
@@ -148,6 +148,7 @@ port.on("message", (batch: ToThread[]) => {
         executor = new Executor(ray, codecOf(client));
         break;
       }
+      case "gc": collectViews(); break;
       case "exit":
         flush();
         releaseAllPins();

@@ -1,0 +1,317 @@
+// The fault checkers (design.md §6 items 2, 4, 7, 8): hand-built traces, one correct history per
+// checker and one minimal broken history per rule, then a real simulation with a fault.
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import type { TraceBody, TraceEvent } from "../../spec/trace.ts";
+import { checkTrace, checkers, formatViolations, type Checker, type CheckContext } from "../../spec/index.ts";
+import { OwnerLives } from "../../spec/invariants/owners.ts";
+import { simulate } from "../../sim/index.ts";
+
+// Builds a trace with t = 10 * index (so time bounds are easy to state); `node` defaults to "n1".
+type Ev = TraceBody & { node?: string; t?: number; until?: number };
+function trace(...bodies: Ev[]): TraceEvent[] {
+  return bodies.map((b, i) => ({ t: i * 10, node: "n1", ...b }) as TraceEvent);
+}
+
+function clean(check: Checker, events: TraceEvent[], ctx: CheckContext = {}) {
+  const v = check(events, ctx);
+  assert.deepEqual(v, [], formatViolations(v));
+}
+
+/** Exactly one violation, of `invariant`, mentioning `text`, at event `index`. */
+function one(check: Checker, events: TraceEvent[], invariant: string, text: string, index: number, ctx: CheckContext = {}) {
+  const v = check(events, ctx);
+  assert.equal(v.length, 1, formatViolations(v));
+  assert.equal(v[0].invariant, invariant);
+  assert.ok(v[0].message.includes(text), `"${v[0].message}" should mention "${text}"`);
+  assert.equal(v[0].index, index);
+  assert.equal(v[0].t, events[index].t);
+}
+
+// --- event shorthands ----------------------------------------------------------------------
+const W1 = "n1/w1-1"; // a worker of node n1's first life
+const reg = (id: string): Ev => ({ kind: "node.registered", comp: "gcs", id, resources: { CPU: 1 }, node: "head" });
+const dead = (id: string): Ev => ({ kind: "node.dead", comp: "gcs", id, reason: "missed heartbeats", node: "head" });
+const fenced = (id: string): Ev => ({ kind: "node.fenced", comp: "raylet", id, node: id });
+const workerDied = (worker: string): Ev => ({ kind: "worker.died", comp: "raylet", worker, node: worker.split("/")[0] });
+const submit = (task: string, o: { owner?: string; maxRetries?: number; actor?: string; args?: string[] } = {}): Ev => ({
+  kind: "task.submitted", comp: "owner", task, fn: "f", owner: o.owner ?? "head/driver", returns: `${task}.r`, args: o.args ?? [],
+  maxRetries: o.maxRetries ?? 3, ...(o.actor === undefined ? {} : { actor: o.actor, caller: o.owner ?? "head/driver", seq: 0 }),
+});
+const started = (task: string, worker: string): Ev => ({ kind: "task.started", comp: "worker", task, worker, attempt: 0, node: worker.split("/")[0] });
+const retry = (task: string, attempt = 1): Ev => ({ kind: "task.retry", comp: "owner", task, attempt, reason: "lost" });
+const failed = (task: string, error: string): Ev => ({ kind: "task.failed", comp: "owner", task, error });
+const getFailed = (obj: string, error: string): Ev => ({ kind: "get.failed", comp: "owner", obj, error });
+const stored = (obj: string, node = "n1"): Ev => ({ kind: "object.created", comp: "store", obj, size: 8, hash: "h", where: "store", node });
+const lost = (obj: string): Ev => ({ kind: "object.lost", comp: "owner", obj });
+const actorState = (actor: string, state: string, epoch: number): Ev => ({ kind: "actor.state", comp: "gcs", actor, state, epoch, node: "head" });
+const result = (task: string, actor: string, caller: string, epoch: number): Ev => ({ kind: "actor.result", comp: "owner", task, actor, caller, epoch });
+const fault = (f: string, extra: { until?: number; t?: number } = {}): Ev => ({ kind: "fault", comp: "host", fault: f, node: "head", ...extra });
+const recovered = (nodes: number, actors: number): Ev => ({ kind: "gcs.recovered", comp: "gcs", nodes, actors, node: "head" });
+const end = (ok = true): Ev => ({ kind: "program.end", comp: "host", ok, node: "head" });
+const quiet = (): Ev => ({ kind: "cluster.quiet", comp: "host", node: "head" });
+
+describe("liveness", () => {
+  const check = checkers.liveness;
+
+  test("a program that ends soon after its faults heal passes", () => {
+    clean(check, trace(reg("n1"), fault("kill-worker"), fault("partition", { until: 500 }), end(), quiet()));
+    clean(check, trace(fault("partition", { until: 500 }), end(), quiet()), { livenessBoundMs: 0 }); // ended before it healed
+  });
+  test("a trace cut short is not judged a hang unless the host expected an end", () => {
+    clean(check, trace(reg("n1"), fault("kill-node")));
+    clean(check, []);
+  });
+  test("a trace with a quiet point but no program.end is a hang", () => {
+    one(check, trace(reg("n1"), fault("kill-node"), quiet()), "liveness", "the program never finished (hang)", 2);
+  });
+  test("expectEnd judges a trace without program.end as a hang", () => {
+    one(check, trace(reg("n1"), fault("kill-node")), "liveness", "never finished (hang)", 1, { expectEnd: true });
+    const v = check([], { expectEnd: true });
+    assert.equal(v.length, 1);
+    assert.match(v[0].message, /never finished \(hang\)/);
+  });
+  test("a program that ends too long after the last fault healed", () => {
+    // t: fault at 0, end at 10 + 70 000 by hand.
+    const events = trace(fault("kill-node"), { ...end(), t: 70_000 } as Ev);
+    one(check, events, "liveness", "program took 70000 ms to finish after the last fault healed", 1);
+    clean(check, events, { livenessBoundMs: 70_000 });
+  });
+  test("a fault's until, when the host records it, is when it healed", () => {
+    const events = trace(fault("partition", { until: 30_000 }), { ...end(), t: 100_000 } as Ev);
+    one(check, events, "liveness", "program took 70000 ms", 1);
+    clean(check, trace(fault("partition", { until: 50_000 }), { ...end(), t: 100_000 } as Ev));
+  });
+});
+
+describe("errors-earned", () => {
+  const check = checkers["errors-earned"];
+
+  test("errors after a fault, an actor's death, or passed on from an argument pass", () => {
+    clean(check, trace(
+      submit("t1"),
+      submit("c1", { actor: "a" }),
+      actorState("a", "DEAD", 0), // killed by the program: no fault needed
+      failed("c1", "ActorDiedError"),
+      getFailed("c1.r", "ActorDiedError"), // the read of a failed call: judged at the task
+      submit("t2", { args: ["c1.r"] }),
+      failed("t2", "ActorDiedError"), // passed on from its argument
+      failed("t3", "TaskError"), // an application error is always earned
+      fault("kill-node"),
+      failed("t1", "WorkerCrashedError"),
+      getFailed("t1.r", "WorkerCrashedError"),
+      getFailed("x", "OwnerDiedError"),
+    ));
+  });
+  for (const error of ["WorkerCrashedError", "ObjectLostError", "OwnerDiedError"]) {
+    test(`a task failing with ${error} before any fault`, () => {
+      one(check, trace(reg("n1"), submit("t1"), failed("t1", error), fault("kill-node")), "errors-earned", `${error} without any injected fault`, 2);
+    });
+  }
+  test("a get failing with a system error before any fault", () => {
+    one(check, trace(submit("t1"), getFailed("t1.r", "OwnerDiedError")), "errors-earned", "OwnerDiedError without any injected fault (a get of object t1.r failed)", 1);
+  });
+  test("ActorDiedError without a fault and before the actor was declared DEAD", () => {
+    one(check, trace(submit("c1", { actor: "a" }), failed("c1", "ActorDiedError"), actorState("a", "DEAD", 0)), "errors-earned", "actor a was never declared DEAD", 1);
+  });
+  test("ActorDiedError without a fault when another actor died", () => {
+    one(check, trace(submit("c1", { actor: "a" }), actorState("b", "DEAD", 0), getFailed("c1.r", "ActorDiedError")), "errors-earned", "ActorDiedError without any injected fault", 2);
+  });
+  test("ActorDiedError of a task that is no actor call and has no failed argument", () => {
+    one(check, trace(submit("t1"), failed("t1", "ActorDiedError")), "errors-earned", "ActorDiedError without any injected fault (task t1 failed)", 1);
+  });
+  test("ObjectLostError for an object whose task has unlimited retries and whose owner lives", () => {
+    one(check, trace(fault("kill-node"), submit("t1", { maxRetries: -1 }), stored("t1.r"), dead("n1"), lost("t1.r"), getFailed("t1.r", "ObjectLostError")),
+      "errors-earned", "ObjectLostError for object t1.r, though its task t1 has unlimited retries (maxRetries=-1)", 5);
+  });
+  test("ObjectLostError is earned when the owner died, the budget was bounded, the task failed on a lost argument, or it is an actor call", () => {
+    const owner = "n2/w1-1";
+    // The owner died with its node (the driver never does; an owner never seen before its node died is of that life).
+    clean(check, trace(fault("kill-node"), submit("t1", { maxRetries: -1, owner }), dead("n2"), getFailed("t1.r", "ObjectLostError")));
+    clean(check, trace(fault("kill-worker"), submit("t1", { maxRetries: -1, owner }), workerDied(owner), getFailed("t1.r", "ObjectLostError")));
+    clean(check, trace(fault("kill-node"), dead("n2"), submit("t1", { maxRetries: -1, owner }), getFailed("t1.r", "ObjectLostError")));
+    clean(check, trace(fault("kill-node"), submit("t1", { maxRetries: 3 }), lost("t1.r"), getFailed("t1.r", "ObjectLostError")));
+    clean(check, trace(fault("kill-node"), submit("t1", { maxRetries: -1 }), lost("t1.r"), retry("t1"), failed("t1", "ObjectLostError"), getFailed("t1.r", "ObjectLostError")));
+    clean(check, trace(fault("kill-node"), submit("c1", { maxRetries: -1, actor: "a" }), lost("c1.r"), getFailed("c1.r", "ObjectLostError")));
+  });
+  test("an owner on a node that died and came back: the new life's worker lives", () => {
+    const owner = "n2/w2-1";
+    one(check, trace(fault("restart-node"), dead("n2"), reg("n2"), submit("t1", { maxRetries: -1, owner }), getFailed("t1.r", "ObjectLostError")),
+      "errors-earned", "its owner n2/w2-1 lives", 4);
+  });
+});
+
+describe("split-brain", () => {
+  const check = checkers["split-brain"];
+
+  test("a fenced node that restarts, and results in rising epochs, pass", () => {
+    clean(check, trace(
+      reg("n1"),
+      { kind: "lease.granted", comp: "raylet", lease: "L1", worker: W1, resources: { CPU: 1 }, node: "n1" },
+      started("t1", W1),
+      dead("n1"),
+      fenced("n1"),
+      started("t2", "n1/w2-1"), // a restarted raylet's worker, ahead of its registration
+      reg("n1"),
+      started("t3", "n1/w2-2"),
+      actorState("a", "ALIVE", 0),
+      result("c1", "a", "head/driver", 0),
+      result("c1b", "a", "n2/w1-1", 0),
+      actorState("a", "RESTARTING", 1),
+      actorState("a", "ALIVE", 1),
+      result("c2", "a", "head/driver", 1),
+      result("c3", "a", "n2/w1-1", 1),
+    ));
+  });
+  test("a task started on a node after it fenced itself", () => {
+    one(check, trace(reg("n1"), started("t1", W1), dead("n1"), fenced("n1"), started("t2", W1)),
+      "split-brain", "task t2 started on worker n1/w1-1 of node n1 after the node fenced itself", 4);
+  });
+  test("a worker of the fenced life that had not run before is still fenced", () => {
+    one(check, trace(reg("n1"), started("t1", W1), fenced("n1"), started("t2", "n1/w1-7")), "split-brain", "after the node fenced itself", 3);
+  });
+  test("accepted epochs going backwards for one caller", () => {
+    one(check, trace(result("c1", "a", "head/driver", 2), result("c2", "a", "head/driver", 1)),
+      "split-brain", "from epoch 1 after accepting results from epoch 2 (epochs went backwards)", 1);
+  });
+  test("epochs are per caller: another caller may still be on an older epoch", () => {
+    clean(check, trace(result("c1", "a", "head/driver", 2), result("c2", "a", "n2/w1-1", 1)));
+  });
+  test("a result accepted from an incarnation older than the one already ALIVE", () => {
+    one(check, trace(actorState("a", "ALIVE", 0), actorState("a", "RESTARTING", 1), actorState("a", "ALIVE", 1), result("c1", "a", "head/driver", 0)),
+      "split-brain", "result accepted from a stale incarnation", 3);
+  });
+  test("a result from the old epoch while the new one is only RESTARTING is not stale yet", () => {
+    clean(check, trace(actorState("a", "ALIVE", 0), actorState("a", "RESTARTING", 1), result("c1", "a", "head/driver", 0)));
+  });
+});
+
+describe("lineage", () => {
+  const check = checkers.lineage;
+
+  test("lost objects that are re-made or re-run, puts, spent budgets and dead owners pass", () => {
+    const owner = "n2/w1-1";
+    clean(check, trace(
+      submit("t1", { maxRetries: -1 }), stored("t1.r"), lost("t1.r"), retry("t1"), stored("t1.r", "n2"),
+      submit("t2", { maxRetries: 1 }), stored("t2.r"), lost("t2.r"), stored("t2.r", "n3"), // another copy found
+      lost("p1"), // a put: no lineage
+      submit("t3", { maxRetries: 1 }), retry("t3"), stored("t3.r"), lost("t3.r"), // budget spent
+      submit("t4", { maxRetries: 0 }), stored("t4.r"), lost("t4.r"),
+      submit("t5", { maxRetries: 3, owner }), stored("t5.r"), lost("t5.r"), dead("n2"), // its owner died
+      submit("c1", { maxRetries: -1, actor: "a" }), lost("c1.r"), // an actor call
+    ));
+  });
+  test("a lost object whose owner lives and whose task has retries left, never re-made", () => {
+    one(check, trace(submit("t1", { maxRetries: 3 }), retry("t1"), stored("t1.r"), lost("t1.r"), end()),
+      "lineage", "lost object t1.r was not reconstructed though its owner lives and 2 retries remained", 3);
+  });
+  test("unlimited retries", () => {
+    one(check, trace(submit("t1", { maxRetries: -1 }), stored("t1.r"), lost("t1.r")), "lineage", "owner lives and unlimited retries remained", 2);
+  });
+  test("a retry before the loss does not answer it", () => {
+    one(check, trace(submit("t1", { maxRetries: 3 }), retry("t1"), stored("t1.r"), stored("t2.r"), lost("t1.r")), "lineage", "2 retries remained", 4);
+  });
+  test("a worker owner on a node that restarted before it appeared lives", () => {
+    const owner = "n2/w2-1";
+    one(check, trace(dead("n2"), reg("n2"), submit("t1", { maxRetries: 1, owner }), stored("t1.r"), lost("t1.r")), "lineage", "owner n2/w2-1", 4);
+  });
+});
+
+describe("gcs-durability", () => {
+  const check = checkers["gcs-durability"];
+
+  test("recoveries that keep every node and actor pass", () => {
+    clean(check, trace(
+      reg("head"), reg("n1"), dead("n1"), reg("n1"),
+      actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 0), actorState("b", "DEAD", 0),
+      recovered(2, 2),
+      reg("n2"),
+      recovered(3, 2),
+    ));
+  });
+  test("a recovery that lost a node", () => {
+    one(check, trace(reg("head"), reg("n1"), recovered(1, 0)), "gcs-durability", "the GCS restart lost 1 registered node(s) (recovered 1 of 2: head, n1)", 2);
+  });
+  test("a recovery that lost an actor", () => {
+    one(check, trace(reg("head"), actorState("a", "ALIVE", 0), actorState("b", "ALIVE", 0), recovered(1, 1)), "gcs-durability", "lost 1 actor(s) (recovered 1 of 2: a, b)", 3);
+  });
+  test("a later recovery is judged against everything registered before it", () => {
+    one(check, trace(reg("head"), recovered(1, 0), reg("n1"), recovered(1, 0)), "gcs-durability", "recovered 1 of 2", 3);
+  });
+});
+
+describe("owners", () => {
+  test("who is dead at the end", () => {
+    const lives = new OwnerLives();
+    const events = trace(
+      submit("a", { owner: "n1/w1-1" }), // n1's first life; n1 dies later
+      submit("b", { owner: "n2/w1-1" }), workerDied("n2/w1-1"),
+      dead("n1"),
+      submit("c", { owner: "n1/w1-2" }), // seen while n1 is down: of the dead life
+      reg("n1"),
+      submit("d", { owner: "n1/w2-1" }), // the new life
+    );
+    events.forEach((e, i) => lives.see(e, i));
+    assert.deepEqual(["n1/w1-1", "n2/w1-1", "n1/w1-2", "n1/w2-1", "head/driver", "n3/w1-1"].map((a) => lives.deadAtEnd(a)),
+      [true, true, true, false, false, false]);
+  });
+});
+
+describe("registry", () => {
+  test("the fault checkers are registered and run by checkTrace", () => {
+    for (const name of ["liveness", "errors-earned", "split-brain", "lineage", "gcs-durability"]) assert.equal(typeof checkers[name], "function", name);
+    const v = checkTrace(trace(submit("t1"), failed("t1", "WorkerCrashedError"), reg("head"), recovered(0, 0), quiet()));
+    assert.deepEqual(v.map((x) => [x.invariant, x.index]), [["errors-earned", 1], ["gcs-durability", 3], ["liveness", 4]]);
+  });
+});
+
+describe("a real simulation with a node killed", () => {
+  test("the lost object is reconstructed and no checker reports anything", async () => {
+    const r = await simulate({
+      seed: 3,
+      nodes: [{ id: "head", resources: { CPU: 0 } }, { id: "node-1", resources: { CPU: 2 } }, { id: "node-2", resources: { CPU: 2 } }],
+      faults: { schedule: [{ at: 300, kind: "kill-node", node: "node-1" }] },
+      program: async (ray) => {
+        const make = ray.remote((n: number) => new Float64Array(n).fill(7)).options({ schedulingStrategy: { nodeId: "node-1", soft: true } });
+        const ref = make.remote(20000);
+        await ray.wait([ref]);
+        await ray.sleep(2000);
+        return (await ray.get(ref))[0];
+      },
+    });
+    assert.equal(r.error, undefined, r.error?.stack);
+    assert.equal(r.result, 7);
+    const kinds = new Set(r.trace.map((e) => e.kind));
+    for (const k of ["fault", "node.dead", "object.lost", "task.retry", "program.end", "cluster.quiet"] as const) assert.ok(kinds.has(k), `the run should show ${k}`);
+    assert.deepEqual(r.violations, [], formatViolations(r.violations));
+    assert.deepEqual(checkTrace(r.trace, { expectEnd: true }), []);
+  });
+});
+
+describe("a real simulation with a partition that strands an actor", () => {
+  test("the stale incarnation's answers are refused, and the fault checkers report nothing", async () => {
+    const r = await simulate({
+      seed: 1,
+      nodes: [{ id: "head", resources: { CPU: 1 } }, { id: "node-1", resources: { CPU: 2 } }, { id: "node-2", resources: { CPU: 2 } }],
+      faults: { schedule: [{ at: 200, until: 1500, kind: "partition", groups: [["node-1"], ["head", "node-2"]] }] },
+      program: async (ray) => {
+        const Counter = ray.remote(class Counter { n = 0; inc() { return ++this.n; } })
+          .options({ maxRestarts: -1, maxTaskRetries: -1, schedulingStrategy: { nodeId: "node-1", soft: true } });
+        const c = Counter.remote();
+        const out = [await ray.get(c.inc.remote())];
+        await ray.sleep(300);
+        const pending = [c.inc.remote(), c.inc.remote()]; // held by the partition, retried on the restarted actor
+        await ray.sleep(2500);
+        out.push(...(await ray.get(pending)), await ray.get(c.inc.remote()));
+        return out;
+      },
+    });
+    assert.equal(r.error, undefined, r.error?.stack);
+    assert.deepEqual(r.result, [1, 1, 2, 3]); // the restarted actor starts from a fresh state
+    const kinds = new Set(r.trace.map((e) => e.kind));
+    for (const k of ["node.dead", "node.fenced", "actor.result", "task.retry"] as const) assert.ok(kinds.has(k), `the run should show ${k}`);
+    assert.ok(r.trace.some((e) => e.kind === "actor.state" && e.state === "ALIVE" && e.epoch === 1), "the actor restarted");
+    const v = checkTrace(r.trace, { expectEnd: true }, ["liveness", "errors-earned", "split-brain", "lineage", "gcs-durability"]);
+    assert.deepEqual(v, [], formatViolations(v));
+  });
+});
