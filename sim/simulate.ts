@@ -26,6 +26,8 @@ export interface SimulateOptions<T> {
   readonly check?: boolean;
   /** With only housekeeping left for this long while the program waits, the run is a hang. Default: ten failure-detection periods. */
   readonly hangAfterMs?: number;
+  /** Called with the cluster before it boots: tests use it to reach into a model. */
+  readonly setup?: (sim: SimCluster) => void;
   /** Faults to inject (validated against the nodes). */
   readonly faults?: FaultPlan;
 }
@@ -64,6 +66,7 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   const cfg: SimConfig = { ...defaultSimConfig, ...opts.config, seed, nodes };
   const plan = opts.faults && validatePlan(opts.faults, nodes.map((n) => n.id));
   const sim = new SimCluster(cfg, plan);
+  opts.setup?.(sim);
   const maxVirtualMs = opts.maxVirtualMs ?? 3_600_000;
   sim.boot();
 

@@ -718,6 +718,8 @@ export class CoreWorker {
     const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
     if (t) this.push(c, lease, t);
     else this.returnLease(c, lease);
+    // Tasks still queued: keep asking (a class grows to as many workers as the cluster gives it).
+    this.requestLeases(c);
   }
 
   private leaseSpillback(reqId: number, node: NodeId, incarnation: number): void {

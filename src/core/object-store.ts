@@ -88,7 +88,7 @@ export class ObjectStore {
       }
       for (const [oid, e] of this.mem) {
         if (free >= need) break;
-        if (e.inUse === 0 && e.primary) { spilled.push(oid); free += e.payload.size; }
+        if (e.inUse === 0 && e.primary && !evicted.includes(oid)) { spilled.push(oid); free += e.payload.size; }
       }
       if (free < need) return NOTHING;
       for (const oid of evicted) this.remove(oid);

@@ -252,6 +252,8 @@ export class Raylet {
   }
 
   private spill(q: QueuedLease, node: NodeId): void {
+    // Count what we just sent there, so the next decisions before a fresh view spread out.
+    this.view = this.view.map((v) => (v.node === node ? { ...v, available: subtract(v.available, q.req.resources) } : v));
     this.fx.trace({ kind: "task.spillback", comp: "raylet", task: q.req.taskId, to: node });
     const incarnation = this.view.find((v) => v.node === node)?.incarnation ?? 0;
     this.fx.send(q.from, { type: "LeaseSpillback", reqId: q.reqId, node, incarnation });
