@@ -51,10 +51,15 @@ type Method<M> = M extends (...args: infer A) => infer R
   ? { remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>; options(o: RemoteOptions): Method<M> }
   : never;
 
+/** What every actor handle has, whatever its class: the actor's id. */
+export interface ActorRef {
+  readonly __actorId: ActorId;
+}
+
 /** A handle to a live actor: every method of the class gets `.remote()`. */
 export type ActorHandle<T = any> = {
   readonly [K in keyof T as T[K] extends (...a: any[]) => unknown ? K : never]: Method<T[K]>;
-} & { readonly __actorId: ActorId };
+} & ActorRef;
 
 export class ActorClass<C extends new (...args: any[]) => unknown> {
   constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker) {}

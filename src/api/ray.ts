@@ -9,7 +9,7 @@ import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
 import {
   ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, describe,
-  type ActorHandle, type Invoker, type RemoteOptions,
+  type ActorHandle, type ActorRef, type Invoker, type RemoteOptions,
 } from "./handles.ts";
 
 export interface GetOptions { timeoutMs?: number }
@@ -22,7 +22,7 @@ export interface Ray {
   get<T>(refs: readonly ObjectRef<T>[], opts?: GetOptions): Promise<T[]>;
   put<T>(value: T): Promise<ObjectRef<T>>;
   wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
-  kill(actor: ActorHandle): void;
+  kill(actor: ActorRef): void;
   getActor<T = any>(name: string): Promise<ActorHandle<T>>;
   /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
   release(refs: ObjectRef | readonly ObjectRef[]): void;

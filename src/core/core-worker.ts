@@ -77,6 +77,8 @@ interface OwnedTask {
   readonly argRefs: readonly ObjectId[];
   /** Scheduling class: tasks with the same function, demand and strategy share leases. */
   readonly classKey: string;
+  /** The lease it runs on, while it runs. */
+  lease?: Lease;
 }
 
 interface Lease {
@@ -97,7 +99,7 @@ interface SchedClass {
   readonly key: string;
   readonly ready: Fifo<OwnedTask>;
   pendingRequests: number;
-  readonly leases: Lease[];
+  readonly leases: Set<Lease>;
 }
 
 interface CallerActor {
@@ -195,6 +197,7 @@ export class CoreWorker {
   private readonly namedReqs = new Map<number, { callId: number; name: string }>();
   /** Recently finished (taskId:attempt) here, to drop duplicated pushes. */
   private readonly finished = new Set<string>();
+  private readonly finishedOrder = new Fifo<string>();
   /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
   private readonly deadNodes = new Map<NodeId, number>();
   private readonly deadWorkers = new Set<Addr>();
@@ -621,7 +624,8 @@ export class CoreWorker {
    * Waits until every referenced argument exists. Small values are copied into the spec (the
    * executing worker then needs nothing from any store); large ones stay refs to be pulled.
    */
-  private resolveArgs(args: readonly Arg[], done: (resolved: Arg[], error?: ErrorInfo) => void): void {
+  private resolveArgs(args: readonly Arg[], done: (resolved: readonly Arg[], error?: ErrorInfo) => void): void {
+    if (!args.some((a) => "ref" in a)) return done(args); // the common case: nothing to wait for
     const out = args.slice();
     let missing = 1;
     let failed: ErrorInfo | undefined;
@@ -646,7 +650,7 @@ export class CoreWorker {
         t.state = nextTaskState(t.state, { type: "DEP_FAILED" });
         return this.finishTask(t, { kind: "error", error, retryable: false });
       }
-      t.spec = { ...t.spec, args: resolved };
+      if (resolved !== t.spec.args) t.spec = { ...t.spec, args: resolved };
       t.state = nextTaskState(t.state, { type: "DEPS_READY" });
       if (t.spec.kind === "actor-task") this.sendActorTask(t);
       else this.enqueue(t);
@@ -657,11 +661,10 @@ export class CoreWorker {
     const key = t.classKey;
     let c = this.classes.get(key);
     if (!c) {
-      c = { key, ready: new Fifo(), pendingRequests: 0, leases: [] };
+      c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set() };
       this.classes.set(key, c);
     }
-    const idle = c.leases.find((l) => l.busy === undefined);
-    if (idle) return this.push(c, idle, t);
+    // No lease is ever idle (a free one runs the next task or goes back), so queue and ask.
     c.ready.push(t);
     this.requestLeases(c);
   }
@@ -713,7 +716,7 @@ export class CoreWorker {
     this.granted.add(leaseId);
     c.pendingRequests--;
     const lease: Lease = { leaseId, worker };
-    c.leases.push(lease);
+    c.leases.add(lease);
     // The raylet staged the arguments of the task the request was for: run that one if it still waits.
     const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
     if (t) this.push(c, lease, t);
@@ -749,6 +752,7 @@ export class CoreWorker {
 
   private push(c: SchedClass, lease: Lease, t: OwnedTask): void {
     lease.busy = t;
+    t.lease = lease;
     t.state = nextTaskState(t.state, { type: "DISPATCHED" });
     this.fx.send(lease.worker, { type: "PushTask", spec: t.spec });
     // A request still staging this task's arguments is moot now; it may even wait on work that
@@ -766,7 +770,7 @@ export class CoreWorker {
   }
 
   private returnLease(c: SchedClass, lease: Lease): void {
-    c.leases.splice(c.leases.indexOf(lease), 1);
+    c.leases.delete(lease);
     this.granted.delete(lease.leaseId);
     this.fx.send(rayletAddr(nodeOf(lease.worker)), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: false });
   }
@@ -783,8 +787,9 @@ export class CoreWorker {
     } else {
       // The lease is free again: run the next queued task of the class on it, or give it back.
       const c = this.classes.get(t.classKey);
-      const lease = c?.leases.find((l) => l.busy === t);
-      if (c && lease) {
+      const lease = t.lease;
+      t.lease = undefined;
+      if (c && lease && lease.busy === t) {
         lease.busy = undefined;
         const next = c.ready.shift();
         if (next) this.push(c, lease, next);
@@ -885,7 +890,7 @@ export class CoreWorker {
     for (const c of this.classes.values()) {
       for (const l of [...c.leases]) {
         if (!dead(l.worker)) continue;
-        c.leases.splice(c.leases.indexOf(l), 1);
+        c.leases.delete(l);
         this.granted.delete(l.leaseId);
         const t = l.busy;
         if (t) this.taskEnded(t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
@@ -1114,7 +1119,8 @@ export class CoreWorker {
 
   private remember(key: string): void {
     this.finished.add(key);
-    if (this.finished.size > 4096) this.finished.delete(this.finished.values().next().value!);
+    this.finishedOrder.push(key);
+    if (this.finishedOrder.length > 4096) this.finished.delete(this.finishedOrder.shift()!);
   }
 
   private endScope(keep: readonly RefInfo[] | undefined): void {
