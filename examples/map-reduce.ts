@@ -52,7 +52,8 @@ export function countLocally(chunks: readonly string[]): Record<string, number> 
 
 export default async function mapReduce(ray: Ray): Promise<WordCount> {
   // Map: count the words of one chunk. `ray` is available inside remote functions; the
-  // virtual sleep stands for the work, so tasks overlap and the cluster fills up.
+  // virtual sleep stands for the work, so tasks overlap and the cluster fills up. (Named
+  // function expressions give the tasks readable names in the trace: "countWords", "merge".)
   const countWords = ray.remote(async function countWords(text: string) {
     const counts: Record<string, number> = {};
     for (const w of text.split(" ")) counts[w] = (counts[w] ?? 0) + 1;

@@ -49,7 +49,7 @@ const HELP_FLAG: Record<string, OptionSpec> = { help: { type: "boolean", short: 
 
 const sim: Command = {
   summary: "run a program on a simulated cluster, deterministically from a seed",
-  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C] [--faults PLAN] [--trace OUT.jsonl] [--json]",
+  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C] [--faults PLAN] [--trace OUT.jsonl] [--json]\n       tsray sim --replay CASE.json [--trace OUT.jsonl]",
   help: [
     "FILE's default export is a program: async (ray) => value. It runs on K simulated nodes",
     "(ids head, node-1, …; the head also hosts the GCS), each with C CPUs, in virtual time.",
@@ -64,6 +64,9 @@ const sim: Command = {
     "                   (kinds: see sim/faults.ts)",
     "  --trace FILE     write the trace, one JSON event per line (check it with `tsray check`)",
     "  --json           print one JSON object instead of the report",
+    "  --replay CASE    replay a saved fault scenario (a test/regressions/*.json file, or one the",
+    "                   property tests saved): its workload, cluster, seed and faults, run without",
+    "                   and with the faults, judged as the tests judge it",
     "",
     "Prints the result, the trace hash, virtual time, event counts, invariant violations and a",
     "command that replays the run. Exits 1 if the program failed or an invariant was violated.",
@@ -75,9 +78,10 @@ const sim: Command = {
     faults: { type: "string" },
     trace: { type: "string" },
     json: { type: "boolean" },
+    replay: { type: "string" },
   },
-  positionals: { min: 1, max: 1, names: "FILE" },
-  run: runSim,
+  positionals: { min: 0, max: 1, names: "FILE" },
+  run: (a, io) => (typeof a.values.replay === "string" ? runReplay(a, io) : runSim(a, io)),
 };
 
 const check: Command = {
@@ -374,8 +378,40 @@ function jsonSafe(v: unknown): unknown {
   }
 }
 
+/** `tsray sim --replay CASE.json`: one saved scenario, exactly as the property tests ran it. */
+async function runReplay(a: Parsed, io: Io): Promise<number> {
+  const cwd = io.cwd ?? process.cwd();
+  const file = a.values.replay as string;
+  if (a.positionals.length > 0) throw new UsageError("--replay takes a saved scenario, not a program FILE");
+  let scenario: unknown;
+  try {
+    scenario = JSON.parse(readFileSync(resolve(cwd, file), "utf8"));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw new UsageError(`--replay: ${code === "ENOENT" ? `no such file: ${file}` : `${file} is not a JSON scenario: ${(e as Error).message}`}`);
+  }
+  const s = scenario as Record<string, unknown>;
+  if (typeof s !== "object" || s === null || !Array.isArray(s.nodes) || typeof s.workload !== "object" || typeof s.faults !== "object") {
+    throw new UsageError(`--replay: ${file} is not a scenario (it needs seed, nodes, workload and faults)`);
+  }
+  const { runScenario } = await import("../../sim/scenario.ts");
+  const { about, ...rest } = s;
+  const v = await runScenario(rest as never);
+  if (typeof a.values.trace === "string") writeFileSync(resolve(cwd, a.values.trace), formatTrace(v.faulty.trace));
+  const lines = [
+    ...(typeof about === "string" ? [`about       ${about}`] : []),
+    `verdict     ${v.ok ? "ok: every invariant held" : `${v.problems.length} problem${v.problems.length === 1 ? "" : "s"}`}`,
+    `trace hash  ${v.faulty.traceHash} (fault-free run ${v.reference.traceHash})`,
+    `virtual     ${v.faulty.virtualTimeMs.toFixed(3)} ms, ${v.faulty.events} simulated events`,
+    `replay      tsray sim --replay ${quoteArg(file)}`,
+  ];
+  io.stdout.write(lines.join("\n") + "\n" + (v.ok ? "" : `\n${v.problems.join("\n")}\n`));
+  return v.ok ? 0 : 1;
+}
+
 async function runSim(a: Parsed, io: Io): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
+  if (a.positionals.length === 0) throw new UsageError("tsray sim needs a program FILE (or --replay CASE.json)");
   const file = a.positionals[0];
   const seed = intFlag(a.values.seed, "seed", 1, Number.MIN_SAFE_INTEGER);
   const nodes = intFlag(a.values.nodes, "nodes", 1, 1);

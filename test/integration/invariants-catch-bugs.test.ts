@@ -97,12 +97,21 @@ describe("the checkers catch broken models", () => {
       return ray.get(log.read.remote());
     };
     const buggy = await cleanThenBuggy({ nodes: 2, program, expected: [1, 2, 3, 4, 5] },
-      (run) => withPatch(CoreWorker.prototype, "runActor", () => function (this: any, h: any) {
-        if (h.running || this.current) return;
-        const e = h.runnable.pop(); // the bug: pop() where shift() belongs
-        if (!e) return;
-        h.running = e;
-        this.prepare(e);
+      (run) => withPatch(CoreWorker.prototype, "runActor", (original) => function (this: any, h: any) {
+        // The bug: the actor takes its next call from the wrong end of its run queue (pop()
+        // where shift() belongs). Works whatever queue type the model uses (array or Fifo).
+        const q = h.runnable;
+        q.shift = () => {
+          const all: unknown[] = typeof q.drain === "function" ? q.drain() : q.splice(0);
+          const newest = all.pop();
+          for (const x of all) q.push(x);
+          return newest;
+        };
+        try {
+          return original.call(this, h);
+        } finally {
+          delete q.shift; // back to the prototype's shift
+        }
       }, run));
     expectViolation(buggy, "actor-order", /call seq \d+ from \S+ started after seq \d+ \(out of order\)/);
   });

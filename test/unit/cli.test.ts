@@ -1,11 +1,15 @@
 // The CLI, driven in-process through runCli with captured output.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { runCli } from "../../src/cli/main.ts";
+import { Raylet } from "../../src/core/raylet.ts";
+import { add } from "../../src/core/resources.ts";
 import { formatTrace, parseTrace, type TraceEvent } from "../../spec/trace.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -27,6 +31,20 @@ function program(name: string, source: string): string {
 }
 
 describe("tsray sim", () => {
+  test("--replay runs a saved fault scenario and judges it; a seeded bug in it makes it fail", async () => {
+    const ok = await cli("sim", "--replay", "test/regressions/lease-for-dead-holder.json");
+    assert.equal(ok.code, 0, ok.out + ok.err);
+    assert.match(ok.out, /^verdict +ok: every invariant held$/m);
+    assert.match(ok.out, /^replay +tsray sim --replay test\/regressions\/lease-for-dead-holder\.json$/m);
+    const scenario = JSON.parse(readFileSync(join(ROOT, "test/regressions/worker-death-while-gcs-down.json"), "utf8"));
+    const buggy = program("buggy.json", JSON.stringify({ ...scenario, bugs: ["retry-forever"], workload: { steps: [{ op: "task", fn: "slow", args: [{ lit: 1 }, { lit: 9 }], maxRetries: 0, node: "node-1" }] } }));
+    const bad = await cli("sim", "--replay", buggy);
+    assert.equal(bad.code, 1, bad.out + bad.err);
+    assert.match(bad.out, /\[budgets\].*over its budget of maxRetries=0/);
+    const missing = await cli("sim", "--replay", "no-such.json");
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /no such file: no-such\.json/);
+  });
   test("prints the result, trace hash, virtual time, events and the replay command", async () => {
     const { code, out, err } = await cli("sim", "examples/square.ts", "--seed", "3", "--nodes", "2");
     assert.equal(code, 0, err);
@@ -89,6 +107,63 @@ describe("tsray sim", () => {
     assert.equal(j.error.name, "TaskError");
   });
 
+  test("invariant violations are listed and make the exit code 1", async () => {
+    const p = program("waves.ts", `export default async (ray) => {
+      const f = ray.remote(async function work(i) { await ray.sleep(5); return i; });
+      let n = 0;
+      for (let w = 0; w < 3; w++) n += (await ray.get([1, 2, 3, 4].map((i) => f.remote(i)))).length;
+      return n;
+    };\n`);
+    assert.equal((await cli("sim", p, "--cpus", "2")).code, 0, "clean run");
+    // Break the raylet for this run: a returned lease is credited twice.
+    const proto = Raylet.prototype as unknown as Record<string, (this: any, ...a: any[]) => void>;
+    const original = proto.returnLease;
+    proto.returnLease = function (leaseId: string, ...rest: unknown[]) {
+      const lease = this.leases.get(leaseId);
+      original.call(this, leaseId, ...rest);
+      if (lease) this.available = add(this.available, lease.resources);
+    };
+    try {
+      const { code, out } = await cli("sim", p, "--cpus", "2");
+      assert.equal(code, 1);
+      assert.match(out, /^result +12$/m, "the program itself succeeded");
+      assert.match(out, /^invariants +\d+ violations?$/m);
+      assert.match(out, /^\[resources\] t=\S+ node head over capacity after lease \S+: CPU in use \d+ > capacity 2$/m);
+      assert.match(out, /^replay +tsray sim \S+waves\.ts --seed 1 --nodes 1 --cpus 2$/m);
+    } finally {
+      proto.returnLease = original;
+    }
+  });
+
+  test("--faults injects a fault plan (a file or inline JSON) and appears in the replay command", async () => {
+    const plan = join(dir, "plan.json");
+    writeFileSync(plan, JSON.stringify({ schedule: [{ at: 20, kind: "kill-node", node: "node-1" }] }));
+    const file = join(dir, "faulty.jsonl");
+    const { code, out } = await cli("sim", "examples/map-reduce.ts", "--nodes", "3", "--faults", plan, "--trace", file, "--json");
+    const j = JSON.parse(out);
+    assert.equal(code, 0, JSON.stringify(j.violations));
+    assert.equal(j.replay, `tsray sim examples/map-reduce.ts --seed 1 --nodes 3 --faults ${plan}`);
+    const faults = parseTrace(readFileSync(file, "utf8")).filter((e) => e.kind === "fault");
+    assert.equal(faults.length, 1);
+    const clean = JSON.parse((await cli("sim", "examples/map-reduce.ts", "--nodes", "3", "--json")).out);
+    assert.notEqual(clean.traceHash, j.traceHash);
+    assert.deepEqual(clean.result, j.result, "the program survives the lost node");
+    const inline = JSON.parse((await cli("sim", "examples/map-reduce.ts", "--nodes", "3", "--faults", readFileSync(plan, "utf8"), "--json")).out);
+    assert.equal(inline.traceHash, j.traceHash);
+  });
+
+  test("a bad fault plan is a usage error", async () => {
+    let r = await cli("sim", "examples/add.ts", "--faults", '{"schedule":[{"at":1,"kind":"kill-node","node":"node-9"}]}');
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^tsray sim: fault plan: schedule\[0\]\.node: unknown node "node-9"/);
+    r = await cli("sim", "examples/add.ts", "--faults", "{not json");
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--faults: the plan is not JSON/);
+    r = await cli("sim", "examples/add.ts", "--faults", join(dir, "missing-plan.json"));
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--faults: cannot read .*missing-plan\.json: no such file/);
+  });
+
   test("a program whose result is not JSON still prints", async () => {
     const p = program("bigint.ts", "export default async () => ({ n: 10n, m: new Map([[1, 2]]) });\n");
     const { code, out } = await cli("sim", p);
@@ -96,7 +171,7 @@ describe("tsray sim", () => {
     assert.match(out, /^result +.*10n/m);
   });
 
-  test("a deadlocked program is reported, not hung on", async () => {
+  test("a task no node can run is reported as an error, not hung on", async () => {
     const p = program("gpu.ts", `export default async (ray) => {
       const f = ray.remote((x) => x, { numGpus: 1 });
       return ray.get(f.remote(1));
@@ -119,6 +194,26 @@ describe("tsray sim", () => {
     r = await cli("sim", program("syntax.ts", "export default async (ray) => {{\n"));
     assert.equal(r.code, 2);
     assert.match(r.err, /could not load/);
+  });
+});
+
+describe("bin/tsray.js", () => {
+  const bin = join(ROOT, "bin", "tsray.js");
+  const exec = promisify(execFile);
+
+  test("runs a TypeScript program that lives outside this package", async () => {
+    // A temp dir has no package.json saying "type": "module": the shim must still load the file.
+    const p = program("outside.ts", `const n: number = 6;\nexport default async (ray: any) => ray.get(ray.remote((x: number) => x * 7).remote(n));\n`);
+    const { stdout } = await exec(process.execPath, [bin, "sim", p, "--json"], { cwd: dir });
+    assert.equal(JSON.parse(stdout).result, 42);
+  });
+
+  test("passes the exit code through", async () => {
+    await assert.rejects(exec(process.execPath, [bin, "sim", "--nodes", "0", "x.ts"], { cwd: dir }), (e: { code?: number; stderr?: string }) => {
+      assert.equal(e.code, 2);
+      assert.match(e.stderr ?? "", /--nodes must be at least 1/);
+      return true;
+    });
   });
 });
 
@@ -178,7 +273,7 @@ describe("usage", () => {
       const { code, out } = await cli(...args);
       assert.equal(code, 0);
       assert.match(out, /^Usage: tsray sim FILE/);
-      for (const f of ["--seed", "--nodes", "--cpus", "--trace", "--json"]) assert.ok(out.includes(f), `help lacks ${f}`);
+      for (const f of ["--seed", "--nodes", "--cpus", "--faults", "--trace", "--json"]) assert.ok(out.includes(f), `help lacks ${f}`);
     }
     assert.match((await cli("check", "--help")).out, /^Usage: tsray check TRACE\.jsonl/);
     assert.match((await cli("--version")).out, /^tsray \d+\.\d+\.\d+/);

@@ -9,7 +9,7 @@ import {
 } from "../../src/core/scheduler.ts";
 import type { NodeView, SchedulingStrategy } from "../../src/core/types.ts";
 
-const nv = (node: string, total: ResourceSet, available: ResourceSet = total, alive = true): NodeView => ({ node, total, available, alive });
+const nv = (node: string, total: ResourceSet, available: ResourceSet = total, alive = true): NodeView => ({ node, incarnation: 0, total, available, alive });
 const cpu = (n: number) => ({ CPU: n });
 
 function input(nodes: NodeView[], over: Partial<PlacementInput> = {}): PlacementInput {
@@ -119,6 +119,7 @@ describe("node affinity", () => {
   test("soft affinity takes the node when it can, else falls back to hybrid", () => {
     assert.equal(chosen(place(input(nodes, { strategy: affinity("head", true), local: "n1" }))), "head");
     assert.equal(chosen(place(input(nodes, { strategy: affinity("gone", true) }))), "head");
+    assert.equal(chosen(place(input(nodes, { strategy: affinity("never-was", true) }))), "head");
     assert.equal(chosen(place(input(nodes, { strategy: affinity("n1", true) }))), "head"); // n1 is busy
   });
 });

@@ -1,0 +1,99 @@
+// Benchmark: the simulator's speed on a big cluster. 100 nodes run 100,000 small tasks
+// submitted by one driver; the trace is hashed but not kept. Reports simulated events per
+// wall-clock second and tasks per second (median of several runs), the trace's length and hash.
+import { simulate } from "../sim/simulate.ts";
+import type { Ray } from "../src/api/ray.ts";
+import type { Bench, Figures } from "./run.ts";
+
+export interface SimBenchParams {
+  readonly nodes: number;
+  readonly tasks: number;
+  readonly runs: number;
+  readonly seed: number;
+}
+
+export const DEFAULTS: SimBenchParams = { nodes: 100, tasks: 100_000, runs: 3, seed: 7 };
+
+/** The workload: `tasks` independent tasks, all submitted at once, then one get of them all. */
+export function manyTasks(tasks: number) {
+  return async (ray: Ray): Promise<number> => {
+    const inc = ray.remote((x: number) => x + 1);
+    const refs: ReturnType<typeof inc.remote>[] = new Array(tasks);
+    for (let i = 0; i < tasks; i++) refs[i] = inc.remote(i);
+    const values = await ray.get(refs);
+    let sum = 0;
+    for (const v of values) sum += v;
+    return sum;
+  };
+}
+
+export interface SimRun {
+  readonly wallMs: number;
+  /** CPU time (user + system) this process spent on the run: less sensitive to a busy machine. */
+  readonly cpuMs: number;
+  readonly events: number;
+  readonly eventsPerSec: number;
+  readonly tasksPerSec: number;
+  readonly virtualTimeMs: number;
+  readonly traceEvents: number;
+  readonly traceHash: string;
+}
+
+export async function runOnce(p: SimBenchParams): Promise<SimRun> {
+  const program = manyTasks(p.tasks);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const r = await simulate({ seed: p.seed, nodes: p.nodes, program, config: { keepTrace: false }, check: false });
+  const c1 = process.cpuUsage(c0);
+  const wallMs = performance.now() - t0;
+  const cpuMs = (c1.user + c1.system) / 1000;
+  if (r.error) throw new Error(`bench/sim: the workload failed: ${r.error.message}`);
+  const expected = (p.tasks * (p.tasks + 1)) / 2;
+  if (r.result !== expected) throw new Error(`bench/sim: wrong result ${String(r.result)}, expected ${expected}`);
+  return {
+    wallMs, cpuMs, events: r.events, eventsPerSec: (r.events / wallMs) * 1000, tasksPerSec: (p.tasks / wallMs) * 1000,
+    virtualTimeMs: r.virtualTimeMs, traceEvents: r.traceLength, traceHash: r.traceHash,
+  };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export const simBench: Bench = {
+  name: "sim",
+  description: "simulated events/s and tasks/s: 100 nodes, 100,000 tasks, trace hashed not kept (median of 3 runs)",
+  options: { nodes: DEFAULTS.nodes, tasks: DEFAULTS.tasks, runs: DEFAULTS.runs },
+  async run(opts, log): Promise<Figures> {
+    const p: SimBenchParams = { ...DEFAULTS, ...opts };
+    const runs: SimRun[] = [];
+    for (let i = 0; i < p.runs; i++) {
+      const r = await runOnce(p);
+      runs.push(r);
+      log(`  run ${i + 1}/${p.runs}: ${r.wallMs.toFixed(0)} ms wall (${r.cpuMs.toFixed(0)} ms CPU), ${r.events} events, ${Math.round(r.eventsPerSec).toLocaleString("en-US")} events/s`);
+    }
+    const wallMs = median(runs.map((r) => r.wallMs));
+    const standard = p.nodes === DEFAULTS.nodes && p.tasks === DEFAULTS.tasks;
+    return {
+      params: p,
+      figures: {
+        eventsPerSec: Math.round(median(runs.map((r) => r.eventsPerSec))),
+        tasksPerSec: Math.round(median(runs.map((r) => r.tasksPerSec))),
+        wallMs: Math.round(wallMs),
+        cpuMs: Math.round(median(runs.map((r) => r.cpuMs))),
+        eventsPerCpuSec: Math.round(median(runs.map((r) => (r.events / r.cpuMs) * 1000))),
+        events: runs[0].events,
+        traceEvents: runs[0].traceEvents,
+        virtualTimeMs: Math.round(runs[0].virtualTimeMs * 1000) / 1000,
+        traceHash: runs[0].traceHash,
+        // Every run of the same seed must have produced the same trace.
+        deterministic: runs.every((r) => r.traceHash === runs[0].traceHash && r.events === runs[0].events),
+      },
+      // The targets are set for the standard size only.
+      targets: standard ? { eventsPerSec: { min: 300_000 }, wallMs: { max: 10_000 }, deterministic: { equals: true } } : {},
+      runs,
+    };
+  },
+};
