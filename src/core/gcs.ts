@@ -38,6 +38,7 @@ export type GcsTables = Readonly<Record<GcsTable, ReadonlyMap<string, unknown>>>
 interface NodeEntry {
   state: NodeState;
   incarnation: number;
+  endpoint?: string;
   total: ResourceSet;
   available: ResourceSet;
   /** Periods since the last heartbeat. */
@@ -88,8 +89,8 @@ export class Gcs {
 
   private load(t: GcsTables): void {
     for (const [id, row] of t.nodes) {
-      const r = row as { state: NodeState; incarnation: number; total: ResourceSet };
-      this.nodes.set(id, { state: r.state, incarnation: r.incarnation, total: r.total, available: r.total, missed: 0 });
+      const r = row as { state: NodeState; incarnation: number; endpoint?: string; total: ResourceSet };
+      this.nodes.set(id, { state: r.state, incarnation: r.incarnation, endpoint: r.endpoint, total: r.total, available: r.total, missed: 0 });
     }
     for (const [id, row] of t.functions) this.functions.set(id, row as FunctionDescriptor);
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) this.drivers.add(d);
@@ -118,7 +119,7 @@ export class Gcs {
 
   receive(from: Addr, m: Msg): void {
     switch (m.type) {
-      case "RegisterNode": return this.registerNode(from, m.node, m.incarnation, m.resources);
+      case "RegisterNode": return this.registerNode(from, m.node, m.incarnation, m.resources, m.endpoint);
       case "Heartbeat": return this.heartbeat(from, m.node, m.available);
       case "WorkerDied": return this.workerDied(m.worker);
       case "SubscribeFailures":
@@ -150,7 +151,7 @@ export class Gcs {
 
   // ---- nodes -------------------------------------------------------------------------------
 
-  private registerNode(from: Addr, node: NodeId, incarnation: number, resources: ResourceSet): void {
+  private registerNode(from: Addr, node: NodeId, incarnation: number, resources: ResourceSet, endpoint?: string): void {
     const prev = this.nodes.get(node);
     if (prev && prev.incarnation > incarnation) return; // a message from a previous life
     if (prev && prev.incarnation === incarnation && prev.state === "DEAD") {
@@ -169,8 +170,8 @@ export class Gcs {
       this.nodeDied(node, "it restarted");
     }
     const state = nextNodeState("REGISTERING", { type: "REGISTERED" });
-    this.nodes.set(node, { state, incarnation, total: resources, available: resources, missed: 0 });
-    this.fx.persist("nodes", node, { state, incarnation, total: resources });
+    this.nodes.set(node, { state, incarnation, endpoint, total: resources, available: resources, missed: 0 });
+    this.fx.persist("nodes", node, { state, incarnation, endpoint, total: resources });
     this.fx.trace({ kind: "node.registered", comp: "gcs", id: node, resources });
     this.fx.send(from, { type: "NodeRegistered", head: this.cfg.head });
     this.broadcastView();
@@ -204,7 +205,7 @@ export class Gcs {
 
   private nodeDied(node: NodeId, reason: string): void {
     const n = this.nodes.get(node)!;
-    this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, total: n.total });
+    this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total });
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
     this.broadcastView();
@@ -236,7 +237,7 @@ export class Gcs {
 
   view(): NodeView[] {
     const out: NodeView[] = [];
-    for (const [node, n] of this.nodes) out.push({ node, incarnation: n.incarnation, total: n.total, available: n.available, alive: n.state !== "DEAD" });
+    for (const [node, n] of this.nodes) out.push({ node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD" });
     return out;
   }
 

@@ -68,7 +68,8 @@ export type Msg =
   | { type: "GetStatus"; id: ObjectId }
   | { type: "Status"; id: ObjectId; status: ObjectStatus }
   // raylet ⇄ GCS: membership, health and the cluster resource view
-  | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet }
+  /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
+  | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
   | { type: "NodeRegistered"; head: NodeId }
   | { type: "Heartbeat"; node: NodeId; available: ResourceSet }
   | { type: "ClusterView"; nodes: readonly NodeView[] }

@@ -18,6 +18,8 @@ export interface RayletConfig {
   readonly node: NodeId;
   /** How many times this node has started: keeps worker and lease ids unique across restarts. */
   readonly incarnation: number;
+  /** Where this node's daemon listens (daemon hosts only). */
+  readonly endpoint?: string;
   readonly gcs: Addr;
   readonly resources: ResourceSet;
   readonly storeCapacity: number;
@@ -144,7 +146,7 @@ export class Raylet {
   }
 
   private register(): void {
-    this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources });
+    this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources, endpoint: this.cfg.endpoint });
     this.fx.setTimer("register", REGISTER_RETRY_MS);
   }
 
@@ -180,7 +182,7 @@ export class Raylet {
       case "WorkerDied": return this.workerDied(m.worker);
       case "GcsRestarted":
         // Re-register (idempotent for a node the recovered GCS knows) and tell local owners to resubscribe.
-        this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources });
+        this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources, endpoint: this.cfg.endpoint });
         for (const worker of this.deaths) this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
         return this.forward(m);
       case "RequestLease": return this.requestLease(from, m.reqId, m.req);

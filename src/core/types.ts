@@ -148,6 +148,8 @@ export interface NodeView {
   readonly node: NodeId;
   /** Which start of the node this row describes (a restarted node is a new incarnation). */
   readonly incarnation: number;
+  /** Where the node's daemon listens, when the host routes over a network. */
+  readonly endpoint?: string;
   readonly total: ResourceSet;
   readonly available: ResourceSet;
   readonly alive: boolean;
