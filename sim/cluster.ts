@@ -183,12 +183,13 @@ export class SimCluster {
     if (!this.network.has(dest)) return; // no such node: the message goes nowhere
     // Heartbeats and resource views are housekeeping: in flight, they are not pending work.
     const periodic = m.type === "Heartbeat" || m.type === "ClusterView";
-    for (const at of this.network.arrivals(this.now, nodeOf(from), dest, m)) {
-      this.queue.push(at, () => this.atNode(dest, () => {
-        const p = this.procs.get(to);
-        if (p && p.alive) p.comp.receive(from, m);
-      }, periodic), periodic);
-    }
+    const n = this.nodes.get(dest)!;
+    const deliver = () => {
+      if (this.now < n.pausedUntil) return this.atNode(dest, deliver, periodic);
+      const p = this.procs.get(to);
+      if (p && p.alive) p.comp.receive(from, m);
+    };
+    for (const at of this.network.arrivals(this.now, nodeOf(from), dest, m)) this.queue.push(at, deliver, periodic);
   }
 
   // ---- tracing ------------------------------------------------------------------------------

@@ -411,7 +411,7 @@ async function runReplay(a: Parsed, io: Io): Promise<number> {
 
 async function runSim(a: Parsed, io: Io): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
-  if (a.positionals.length === 0) throw new UsageError("tsray sim needs a program FILE (or --replay CASE.json)");
+  if (a.positionals.length === 0) throw new UsageError(`missing FILE (or --replay CASE.json)\nusage: ${sim.usage}`);
   const file = a.positionals[0];
   const seed = intFlag(a.values.seed, "seed", 1, Number.MIN_SAFE_INTEGER);
   const nodes = intFlag(a.values.nodes, "nodes", 1, 1);

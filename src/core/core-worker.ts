@@ -613,10 +613,9 @@ export class CoreWorker {
     const classKey = spec.kind === "normal" ? taskClassKey(spec) : "";
     const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", missing: 0, retriesLeft: maxRetries, argRefs, classKey };
     this.tasks.set(spec.taskId, t);
-    this.fx.trace({
-      kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId,
-      args: argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq,
-    });
+    this.fx.trace(spec.actorId === undefined
+      ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: argRefs, maxRetries }
+      : { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq });
     this.resolveTask(t);
   }
 
@@ -1110,10 +1109,10 @@ export class CoreWorker {
     const s = e.spec;
     if (e.failed) return this.reply(e, { kind: "error", error: e.failed, retryable: true });
     const fn = e.fn ?? { id: s.fn, name: s.name, kind: "class", source: "" };
-    this.fx.trace({
-      kind: "task.started", comp: "worker", task: s.taskId, worker: this.addr, attempt: s.attempt,
-      actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined,
-    });
+    // Actor fields only where they mean something: every trace event is hashed, key by key.
+    this.fx.trace(s.actorId === undefined
+      ? { kind: "task.started", comp: "worker", task: s.taskId, worker: this.addr, attempt: s.attempt }
+      : { kind: "task.started", comp: "worker", task: s.taskId, worker: this.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined });
     this.fx.execute(s, fn, e.args!);
   }
 
@@ -1138,7 +1137,7 @@ export class CoreWorker {
     if (!e) return;
     this.fx.trace({
       kind: "task.finished", comp: "worker", task: taskId, worker: this.addr, attempt, ok: out.ok,
-      hash: out.ok ? out.payload.hash : "", error: out.ok ? undefined : out.error.message,
+      hash: out.ok ? out.payload.hash : "", ...(out.ok ? {} : { error: out.error.message }),
     });
     if (!out.ok) return this.reply(e, { kind: "error", error: out.error, retryable: false });
     const p = out.payload;
