@@ -290,7 +290,7 @@ describe("usage", () => {
       [["sim", "examples/add.ts", "--cpus", "-1"], /--cpus must be a number greater than 0, got "-1"/],
       [["sim", "examples/add.ts", "--cpus", "0"], /--cpus must be a number greater than 0/],
       [["sim", "examples/add.ts", "--json=yes"], /--json takes no value/],
-      [["sim"], /^tsray sim: missing FILE\nusage: tsray sim FILE/],
+      [["sim"], /^tsray sim: missing FILE \(or --replay CASE\.json\)\nusage: tsray sim FILE/],
       [["sim", "a.ts", "b.ts"], /unexpected argument "b\.ts"/],
       [["check"], /missing TRACE/],
       [["simulate"], /^tsray: unknown command "simulate" \(did you mean "sim"\?\); commands: sim, check/],
