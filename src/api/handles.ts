@@ -77,7 +77,7 @@ const ACTOR = Symbol("tsray.actor");
 export function actorHandle(actorId: ActorId, invoker: Invoker): ActorHandle {
   const target = { [ACTOR]: actorId, __actorId: actorId };
   return new Proxy(target, {
-    get(t, prop) {
+    get(_target, prop) {
       if (prop === ACTOR || prop === "__actorId") return actorId;
       if (typeof prop !== "string" || prop === "then" || prop === "toJSON") return undefined;
       const method = (opts: RemoteOptions) => ({

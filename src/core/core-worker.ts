@@ -71,7 +71,6 @@ interface Owned {
 interface OwnedTask {
   spec: TaskSpec;
   state: TaskState;
-  missing: number;
   retriesLeft: number;
   /** Owned refs among the args, released when the task is done for good. */
   readonly argRefs: readonly ObjectId[];
@@ -611,7 +610,7 @@ export class CoreWorker {
       }
     }
     const classKey = spec.kind === "normal" ? taskClassKey(spec) : "";
-    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", missing: 0, retriesLeft: maxRetries, argRefs, classKey };
+    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs, classKey };
     this.tasks.set(spec.taskId, t);
     this.fx.trace(spec.actorId === undefined
       ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: argRefs, maxRetries }
@@ -915,7 +914,7 @@ export class CoreWorker {
       const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
       const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
       o.lineage = { spec, retriesLeft };
-      const t: OwnedTask = { spec, state: "FINISHED", missing: 0, retriesLeft, argRefs: o.deps ?? [], classKey: taskClassKey(spec) };
+      const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? [], classKey: taskClassKey(spec) };
       t.state = nextTaskState(t.state, { type: "RESUBMIT" });
       this.tasks.set(spec.taskId, t);
       this.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });

@@ -210,7 +210,7 @@ export class Raylet {
       case "StoreGet": return this.storeGet(from, m.reqId, m.ids);
       case "Locations": return this.locations(m.id, m.status);
       case "Pull": return this.servePull(from, m.id);
-      case "Chunk": return this.chunk(from, m.id, m.index, m.total, m.payload);
+      case "Chunk": return this.chunk(from, m.id, m.total, m.payload);
       case "PullFailed": return this.pullFailed(m.id);
       case "FreeObjects": return this.freeObjects(m.ids);
       default:
@@ -644,12 +644,12 @@ export class Raylet {
     }
   }
 
-  private chunk(from: Addr, id: ObjectId, index: number, total: number, payload: Payload | undefined): void {
+  /** Chunks arrive in order on a FIFO link; the last one carries the sealed payload. */
+  private chunk(from: Addr, id: ObjectId, total: number, payload: Payload | undefined): void {
     const p = this.pulls.get(id);
     if (!p || p.from !== nodeOf(from)) return; // stale chunks of an abandoned transfer
     p.received++;
     if (p.received < total || !payload) return;
-    void index;
     const r = this.store.put(id, payload, false);
     this.evicted(r.evicted);
     if (r.ok) {
