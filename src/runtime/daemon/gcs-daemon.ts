@@ -1,0 +1,133 @@
+// The GCS as a daemon: the src/core Gcs model behind a gRPC server, its tables in durable
+// storage. Everything the model decides in one turn is held until storage has made that
+// turn's writes durable, so nothing the outside world was told can be lost by a crash.
+
+import { Gcs, type GcsEffects } from "../../core/gcs.ts";
+import type { Msg } from "../../core/messages.ts";
+import { NO_BUGS } from "../../core/bugs.ts";
+import { gcsAddr, type Addr, type NodeId } from "../../core/types.ts";
+import type { GcsStorage } from "../storage/index.ts";
+import { TraceSink } from "../embedded/trace.ts";
+import { DaemonServer, type Logger } from "./transport.ts";
+
+export interface GcsDaemonOptions {
+  readonly head: NodeId;
+  readonly token: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly storage: GcsStorage;
+  readonly traceFile?: string;
+  readonly viewPeriodMs?: number;
+  readonly heartbeatMissLimit?: number;
+  readonly log?: Logger;
+}
+
+export class GcsDaemon {
+  private gcs!: Gcs;
+  private server!: DaemonServer;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Sends decided but not yet released: they wait for the writes made before them. */
+  private held: { to: Addr; msg: Msg }[] = [];
+  private dirty = false;
+  private releasing = false;
+  private closed = false;
+  private readonly sink: TraceSink;
+  readonly addr: Addr;
+  port = 0;
+
+  private constructor(private readonly opts: GcsDaemonOptions) {
+    this.addr = gcsAddr(opts.head);
+    this.sink = new TraceSink({ file: opts.traceFile });
+  }
+
+  static async start(opts: GcsDaemonOptions): Promise<GcsDaemon> {
+    const d = new GcsDaemon(opts);
+    const tables = await opts.storage.load();
+    const fx: GcsEffects = {
+      now: () => Date.now(),
+      random: () => Math.random(),
+      send: (to, msg) => d.hold(to, msg),
+      setTimer: (key, ms, periodic) => d.setTimer(key, ms, periodic),
+      cancelTimer: (key) => d.cancelTimer(key),
+      trace: (body) => { if (d.sink.enabled) d.sink.emit(opts.head, body); },
+      persist: (table, key, value) => { opts.storage.write(table, key, value); d.dirty = true; },
+    };
+    d.gcs = new Gcs(d.addr, {
+      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 5, bugs: NO_BUGS,
+    }, fx, tables);
+    d.server = new DaemonServer({
+      token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],
+      onFrame: (f) => { if (!d.closed) d.gcs.receive(f.from, f.msg); },
+      status: () => d.status(),
+      log: opts.log,
+    });
+    d.port = await d.server.start();
+    d.gcs.start();
+    return d;
+  }
+
+  /** What `tsray status` shows: every node with its endpoint, resources and state; actors by state. */
+  status(): object {
+    const actors: Record<string, number> = {};
+    for (const a of this.gcs.actors.values()) actors[a.state] = (actors[a.state] ?? 0) + 1;
+    return { gcs: this.addr, nodes: this.gcs.view(), actors };
+  }
+
+  private hold(to: Addr, msg: Msg): void {
+    this.held.push({ to, msg });
+    if (!this.releasing) {
+      this.releasing = true;
+      queueMicrotask(() => void this.release());
+    }
+  }
+
+  /** Waits for storage to make this turn's writes durable, then sends what was decided. */
+  private async release(): Promise<void> {
+    try {
+      while (this.held.length > 0) {
+        if (this.dirty) {
+          this.dirty = false;
+          await this.opts.storage.flush();
+        }
+        const batch = this.held;
+        this.held = [];
+        for (const { to, msg } of batch) {
+          const peer = this.server.route(to);
+          if (peer) this.server.sendMsg(peer, this.addr, to, msg);
+        }
+      }
+    } catch (e) {
+      // Storage failed: acknowledge nothing more (Ray's GCS exits when it loses its store).
+      (this.opts.log ?? console.error)(`tsray gcs: storage failed, stopping: ${(e as Error).message}`);
+      void this.close();
+    } finally {
+      this.releasing = false;
+    }
+  }
+
+  private setTimer(key: string, ms: number, periodic?: boolean): void {
+    this.cancelTimer(key);
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      if (!this.closed) this.gcs.fire(key);
+    }, ms);
+    if (periodic) t.unref();
+    this.timers.set(key, t);
+  }
+
+  private cancelTimer(key: string): void {
+    const t = this.timers.get(key);
+    if (t) clearTimeout(t);
+    this.timers.delete(key);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await this.server.close();
+    await this.opts.storage.close().catch(() => {});
+    this.sink.close();
+  }
+}

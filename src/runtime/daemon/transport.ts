@@ -1,0 +1,837 @@
+// The daemons' transport over @grpc/grpc-js: long-lived bidirectional streams of frame batches
+// between processes, with the cluster token, the standard health service, size limits and
+// reconnection. It moves frames and knows nothing of what the models do with them; the host
+// routes frames to models (docs/protocol.md describes the protocol).
+//
+// - DaemonServer serves the Gcs, NodeManager and/or CoreWorker services and grpc.health.v1.
+//   Each inbound Connect stream is a Peer; its first frame is a Hello naming the addresses the
+//   peer hosts, which become routes back to it.
+// - PeerLink is the outbound side: one Connect stream to a daemon, reopened with capped
+//   backoff whenever it breaks; frames sent while it is down wait in a bounded queue.
+//
+// Frames queued in one turn of the event loop travel as one gRPC message (a Batch): grpc-js
+// pays a fixed cost per stream message that would otherwise cap a stream at a few tens of
+// thousands of frames a second. Nothing here throws at a caller that sends: messages to a dead
+// or unreachable process are dropped (and counted), as the models expect of a network.
+
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import type { Msg } from "../../core/messages.ts";
+import {
+  FrameError, HELLO, PROTOCOL_VERSION, batchEntrySize, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
+  type Batch, type Frame, type PayloadHooks,
+} from "./wire/frame.ts";
+import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "./wire/gen/grpc/health/v1/health.ts";
+import { CoreWorkerService, GcsService, NodeManagerService, StatusReply, StatusRequest } from "./wire/gen/tsray/v1/daemon.ts";
+
+export { decodeFrame, encodeFrame, type Frame, type PayloadHooks } from "./wire/frame.ts";
+export { ServingStatus };
+
+export type ServiceName = "Gcs" | "NodeManager" | "CoreWorker";
+
+/** Fully qualified names, as health checks and gRPC paths spell them. */
+export const SERVICE_NAMES: Readonly<Record<ServiceName, string>> = {
+  Gcs: "tsray.v1.Gcs",
+  NodeManager: "tsray.v1.NodeManager",
+  CoreWorker: "tsray.v1.CoreWorker",
+};
+
+/** The call metadata key that carries the cluster token. */
+export const TOKEN_METADATA_KEY = "tsray-token";
+/** The one call served without a token: Kubernetes' gRPC probes send no metadata. */
+export const HEALTH_CHECK_PATH = "/grpc.health.v1.Health/Check";
+
+const MiB = 1024 * 1024;
+/** Object-transfer chunk size the daemons use by default. */
+export const DEFAULT_CHUNK_BYTES = 8 * MiB;
+/** Largest frame accepted by default: a full chunk plus room for its envelope. */
+export const DEFAULT_MAX_FRAME_BYTES = DEFAULT_CHUNK_BYTES + MiB;
+/** A batch holding one frame of maxFrameBytes is this much larger (tag + length varint). */
+const BATCH_SLACK = 16;
+
+/** A fresh cluster token: 24 random bytes, base64url (32 characters). */
+export function generateToken(): string {
+  return randomBytes(24).toString("base64url");
+}
+
+/** Constant-time token comparison (digests first, so lengths leak nothing either). */
+export function tokensEqual(a: string, b: string): boolean {
+  const da = createHash("sha256").update(a).digest();
+  const db = createHash("sha256").update(b).digest();
+  return timingSafeEqual(da, db);
+}
+
+export type Logger = (line: string) => void;
+const defaultLog: Logger = (line) => console.error(`tsray: ${line}`);
+
+/** An inbound frame, with the model message decoded (and validated) from its body. */
+export type InboundFrame = Frame & { readonly msg: Msg };
+
+/** How queued frames are flushed: after the current turn (setImmediate) or after the current job (microtask). */
+export type FlushMode = "immediate" | "microtask";
+
+export interface QueueOptions {
+  /** Frames waiting to be written (while disconnected or under backpressure); beyond it the oldest are dropped. */
+  readonly maxQueuedFrames?: number;
+  /** The same bound in bytes. */
+  readonly maxQueuedBytes?: number;
+  readonly flush?: FlushMode;
+}
+
+export interface LinkStats {
+  /** Frames handed to gRPC. */
+  sent: number;
+  /** Frames received and delivered. */
+  received: number;
+  /** Frames dropped: queue overflow, oversized, or sent to a peer that is gone. */
+  dropped: number;
+  /** Streams opened after the first (PeerLink). */
+  reconnects: number;
+}
+
+function newStats(): LinkStats {
+  return { sent: 0, received: 0, dropped: 0, reconnects: 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Connect method definitions: the generated ones, with serializers that neither copy the
+// encoded batch again nor throw into grpc-js (which would answer INTERNAL) on malformed input.
+
+/** What a deserializer hands over for bytes that are not a Batch. */
+class MalformedBatch {
+  constructor(readonly reason: string) {}
+}
+
+function serializeBatch(b: Batch): Buffer {
+  return encodeBatch(b.frames);
+}
+
+function deserializeBatch(bytes: Buffer): Batch | MalformedBatch {
+  try {
+    return decodeBatch(bytes);
+  } catch (e) {
+    return new MalformedBatch((e as Error).message);
+  }
+}
+
+type AnyMethod = grpc.MethodDefinition<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function connectMethod(m: AnyMethod): AnyMethod {
+  return { ...m, requestSerialize: serializeBatch, responseSerialize: serializeBatch, requestDeserialize: deserializeBatch, responseDeserialize: deserializeBatch };
+}
+
+const SERVICE_DEFS: Readonly<Record<ServiceName, Record<string, AnyMethod>>> = {
+  Gcs: { connect: connectMethod(GcsService.connect) },
+  NodeManager: { connect: connectMethod(NodeManagerService.connect), getStatus: NodeManagerService.getStatus },
+  CoreWorker: { connect: connectMethod(CoreWorkerService.connect) },
+};
+
+const clientCtors = new Map<ServiceName, grpc.ServiceClientConstructor>();
+function clientCtor(service: ServiceName): grpc.ServiceClientConstructor {
+  let c = clientCtors.get(service);
+  if (!c) {
+    c = grpc.makeGenericClientConstructor(SERVICE_DEFS[service], SERVICE_NAMES[service]);
+    clientCtors.set(service, c);
+  }
+  return c;
+}
+
+function sizeOptions(maxFrameBytes: number): grpc.ChannelOptions {
+  return {
+    "grpc.max_receive_message_length": maxFrameBytes + BATCH_SLACK,
+    "grpc.max_send_message_length": maxFrameBytes + BATCH_SLACK,
+  };
+}
+
+function tokenMetadata(token: string): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set(TOKEN_METADATA_KEY, token);
+  return md;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function statusName(code: number): string {
+  return grpc.status[code] ?? String(code);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound queue and batching, shared by server peers and links.
+
+interface Writable {
+  write(b: Batch): boolean;
+  once(event: "drain", fn: () => void): unknown;
+}
+
+/**
+ * Frames waiting for a stream, written as batches of at most `maxBatchBytes`, respecting the
+ * stream's backpressure. Bounded: past the bounds the oldest frames are dropped.
+ */
+class Outbox {
+  private frames: Frame[] = [];
+  private sizes: number[] = [];
+  private head = 0;
+  private bytes = 0;
+  private stream: Writable | undefined;
+  private blocked = false;
+  private scheduled = false;
+  private readonly maxFrames: number;
+  private readonly maxBytes: number;
+  private readonly flushMode: FlushMode;
+  private readonly flushFn = () => { this.scheduled = false; this.flush(); };
+
+  constructor(private readonly maxBatchBytes: number, private readonly stats: LinkStats, q: QueueOptions) {
+    this.maxFrames = q.maxQueuedFrames ?? 100_000;
+    this.maxBytes = q.maxQueuedBytes ?? 512 * MiB;
+    this.flushMode = q.flush ?? "immediate";
+  }
+
+  get length(): number { return this.frames.length - this.head; }
+
+  push(f: Frame, size: number): void {
+    this.frames.push(f);
+    this.sizes.push(size);
+    this.bytes += size;
+    while (this.length > this.maxFrames || (this.bytes > this.maxBytes && this.length > 1)) {
+      this.bytes -= this.sizes[this.head];
+      this.frames[this.head] = undefined as unknown as Frame;
+      this.head++;
+      this.stats.dropped++;
+    }
+    if (this.stream && !this.blocked && !this.scheduled) {
+      this.scheduled = true;
+      if (this.flushMode === "microtask") queueMicrotask(this.flushFn);
+      else setImmediate(this.flushFn);
+    }
+  }
+
+  /** Starts writing to `s` (frames queued so far go first). */
+  attach(s: Writable): void {
+    this.stream = s;
+    this.blocked = false;
+    this.flush();
+  }
+
+  /** The stream broke: keep what was not yet written. */
+  detach(): void {
+    this.stream = undefined;
+    this.blocked = false;
+  }
+
+  /** Drops everything queued (a peer that is gone). */
+  clear(): void {
+    this.stats.dropped += this.length;
+    this.frames = [];
+    this.sizes = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  flush(): void {
+    const s = this.stream;
+    while (s && !this.blocked && this.length > 0) {
+      const batch: Frame[] = [];
+      let bytes = 0;
+      while (this.head < this.frames.length) {
+        const size = batchEntrySize(this.sizes[this.head]);
+        if (batch.length > 0 && bytes + size > this.maxBatchBytes) break;
+        batch.push(this.frames[this.head]);
+        this.frames[this.head] = undefined as unknown as Frame;
+        this.bytes -= this.sizes[this.head];
+        this.head++;
+        bytes += size;
+      }
+      if (this.head === this.frames.length) {
+        this.frames = [];
+        this.sizes = [];
+        this.head = 0;
+      } else if (this.head > 4096 && this.head * 2 > this.frames.length) {
+        this.frames = this.frames.slice(this.head);
+        this.sizes = this.sizes.slice(this.head);
+        this.head = 0;
+      }
+      this.stats.sent += batch.length;
+      if (!s.write({ frames: batch })) {
+        this.blocked = true;
+        s.once("drain", () => {
+          if (this.stream !== s) return;
+          this.blocked = false;
+          this.flush();
+        });
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+/** An inbound Connect stream (opaque to hosts beyond these read-only facts). */
+export class Peer {
+  /** Addresses the peer hosts (from its Hello). */
+  addrs: readonly string[] = [];
+  /** The peer's Hello instance id (changes when that process restarts). */
+  instance = "";
+  /** @internal */ closed = false;
+  /** @internal */ helloDone = false;
+  constructor(
+    readonly id: number,
+    readonly service: ServiceName,
+    /** The remote socket address as gRPC reports it. */
+    readonly remote: string,
+    /** @internal */ readonly call: grpc.ServerDuplexStream<Batch, Batch>,
+    /** @internal */ readonly outbox: Outbox,
+  ) {}
+  toString(): string { return `${this.service} peer #${this.id} (${this.remote}${this.addrs.length ? ` ${this.addrs.join(",")}` : ""})`; }
+}
+
+export interface DaemonServerOptions extends QueueOptions {
+  readonly token: string;
+  /** Interface to bind (default 127.0.0.1). */
+  readonly host?: string;
+  /** Port (default 0: any free port; start() returns the bound one). */
+  readonly port?: number;
+  /** Largest frame accepted or sent (default DEFAULT_MAX_FRAME_BYTES). */
+  readonly maxFrameBytes?: number;
+  readonly services: readonly ServiceName[];
+  /** Addresses this daemon hosts, sent back in the server's Hello. */
+  readonly addrs?: readonly string[];
+  /** A frame arrived (already validated and decoded). */
+  readonly onFrame: (frame: InboundFrame, peer: Peer) => void;
+  /** A peer said hello (again, if it changed its addresses). */
+  readonly onPeer?: (peer: Peer, addrs: readonly string[]) => void;
+  /** A peer's stream ended, for whatever reason. */
+  readonly onPeerGone?: (peer: Peer, reason: string) => void;
+  /** The status object NodeManager.GetStatus returns as JSON. */
+  readonly status?: () => object;
+  readonly hooks?: PayloadHooks;
+  readonly log?: Logger;
+}
+
+export class DaemonServer {
+  private readonly server: grpc.Server;
+  private readonly maxFrameBytes: number;
+  private readonly log: Logger;
+  private readonly peerSet = new Set<Peer>();
+  private readonly routes = new Map<string, Peer>();
+  private readonly health = new Map<string, ServingStatus>();
+  private readonly watchers = new Set<{ service: string; call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse> }>();
+  private nextPeerId = 1;
+  private started = false;
+  private closing: Promise<void> | undefined;
+  /** This process start, as Hello replies tell it. */
+  readonly instance = randomBytes(8).toString("hex");
+  /** Totals over all peers (current and gone). */
+  readonly stats: LinkStats = newStats();
+  /** Streams ended because of a bad request, by gRPC status name. */
+  readonly rejected: Record<string, number> = {};
+
+  constructor(private readonly opts: DaemonServerOptions) {
+    if (typeof opts.token !== "string" || opts.token.length === 0) throw new TypeError("DaemonServer needs a non-empty cluster token");
+    if (opts.services.length === 0) throw new TypeError("DaemonServer needs at least one service");
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.log = opts.log ?? defaultLog;
+    this.server = new grpc.Server({
+      ...sizeOptions(this.maxFrameBytes),
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+      interceptors: [this.authInterceptor()],
+    });
+    for (const s of new Set(opts.services)) {
+      const impl: grpc.UntypedServiceImplementation = { connect: (call: grpc.ServerDuplexStream<Batch, Batch>) => this.connect(s, call) };
+      if (s === "NodeManager") impl.getStatus = (call: grpc.ServerUnaryCall<StatusRequest, StatusReply>, cb: grpc.sendUnaryData<StatusReply>) => this.getStatus(call, cb);
+      this.server.addService(SERVICE_DEFS[s], impl);
+    }
+    this.server.addService(HealthService, {
+      check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, cb: grpc.sendUnaryData<HealthCheckResponse>) => this.check(call, cb),
+      watch: (call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => this.watch(call),
+    });
+  }
+
+  /** Binds and serves; resolves to the bound port. */
+  start(): Promise<number> {
+    if (this.started) return Promise.reject(new Error("DaemonServer already started"));
+    this.started = true;
+    const addr = hostPort(this.opts.host ?? "127.0.0.1", this.opts.port ?? 0);
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err) return reject(err);
+        this.setServing("", true);
+        for (const s of this.opts.services) this.setServing(SERVICE_NAMES[s], true);
+        resolve(port);
+      });
+    });
+  }
+
+  /** Sets a health status ("" is the server as a whole); Watch callers hear of the change. */
+  setServing(service: string, serving: boolean): void {
+    const st = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    if (this.health.get(service) === st) return;
+    this.health.set(service, st);
+    for (const w of this.watchers) if (w.service === service) w.call.write({ status: st });
+  }
+
+  /** Queues `frame` for `peer`; false (and counted as dropped) if the peer is gone or the frame too big. */
+  send(peer: Peer, frame: Frame): boolean {
+    if (peer.closed) {
+      this.stats.dropped++;
+      return false;
+    }
+    const size = frameSize(frame);
+    if (size > this.maxFrameBytes) {
+      this.stats.dropped++;
+      this.log(`dropped a ${frame.type} frame of ${size} bytes for ${peer}: the limit is ${this.maxFrameBytes}`);
+      return false;
+    }
+    peer.outbox.push(frame, size);
+    return true;
+  }
+
+  /** Encodes `msg` and sends it to `peer` (see send). */
+  sendMsg(peer: Peer, from: string, to: string, msg: Msg): boolean {
+    return this.send(peer, msgFrame(from, to, msg, this.opts.hooks));
+  }
+
+  /** The peer that said hello with `addr`, or else with `addr`'s node (the part before "/"). */
+  route(addr: string): Peer | undefined {
+    const p = this.routes.get(addr);
+    if (p) return p;
+    const i = addr.indexOf("/");
+    return i < 0 ? undefined : this.routes.get(addr.slice(0, i));
+  }
+
+  peers(): Peer[] {
+    return [...this.peerSet];
+  }
+
+  /** Stops serving: health goes NOT_SERVING, streams end, then the server shuts down (forced after `graceMs`). */
+  close(graceMs = 2_000): Promise<void> {
+    this.closing ??= this.doClose(graceMs);
+    return this.closing;
+  }
+
+  private async doClose(graceMs: number): Promise<void> {
+    for (const s of this.health.keys()) this.setServing(s, false);
+    for (const w of this.watchers) w.call.end();
+    this.watchers.clear();
+    for (const p of [...this.peerSet]) {
+      p.outbox.flush();
+      this.endPeer(p, "server closing");
+      p.call.end();
+    }
+    if (!this.started) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);
+      this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    });
+  }
+
+  private authInterceptor(): grpc.ServerInterceptor {
+    const token = this.opts.token;
+    return (method, call) => new grpc.ServerInterceptingCall(call, {
+      start: (next) => next({
+        onReceiveMetadata: (md, mdNext) => {
+          if (method.path === HEALTH_CHECK_PATH) return mdNext(md);
+          const given = md.get(TOKEN_METADATA_KEY)[0];
+          if (given === undefined) {
+            this.count("UNAUTHENTICATED");
+            call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: `missing cluster token: send it in the '${TOKEN_METADATA_KEY}' metadata (TSRAY_TOKEN)`, metadata: new grpc.Metadata() });
+          } else if (!tokensEqual(typeof given === "string" ? given : given.toString("utf8"), token)) {
+            this.count("UNAUTHENTICATED");
+            call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: "wrong cluster token", metadata: new grpc.Metadata() });
+          } else mdNext(md);
+        },
+      }),
+    });
+  }
+
+  private count(code: string): void {
+    this.rejected[code] = (this.rejected[code] ?? 0) + 1;
+  }
+
+  private connect(service: ServiceName, call: grpc.ServerDuplexStream<Batch, Batch>): void {
+    const peer = new Peer(this.nextPeerId++, service, safe(() => call.getPeer(), "?"), call, new Outbox(this.maxFrameBytes + BATCH_SLACK, this.stats, this.opts));
+    if (this.closing) {
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "server closing" });
+      return;
+    }
+    this.peerSet.add(peer);
+    call.on("data", (b: Batch | MalformedBatch) => {
+      try {
+        this.onBatch(peer, b);
+      } catch (e) {
+        this.reject(peer, grpc.status.INTERNAL, `internal error: ${(e as Error).message}`);
+      }
+    });
+    call.on("end", () => { // the peer half-closed: finish our side too
+      if (peer.closed) return;
+      peer.outbox.flush();
+      this.endPeer(peer, "closed by peer");
+      call.end();
+    });
+    call.on("cancelled", () => this.endPeer(peer, "cancelled"));
+    call.on("error", (e: Error) => this.endPeer(peer, e.message));
+    call.on("close", () => this.endPeer(peer, "closed"));
+  }
+
+  private onBatch(peer: Peer, b: Batch | MalformedBatch): void {
+    if (peer.closed) return;
+    if (b instanceof MalformedBatch) return this.reject(peer, grpc.status.INVALID_ARGUMENT, b.reason);
+    for (const f of b.frames) {
+      const size = frameSize(f);
+      if (size > this.maxFrameBytes) return this.reject(peer, grpc.status.RESOURCE_EXHAUSTED, `frame of ${size} bytes exceeds the limit of ${this.maxFrameBytes}`);
+      if (!peer.helloDone || f.type === HELLO) {
+        let hello;
+        try {
+          hello = decodeHello(f);
+        } catch (e) {
+          return this.reject(peer, grpc.status.INVALID_ARGUMENT, (e as Error).message);
+        }
+        if (hello.protocol !== PROTOCOL_VERSION) return this.reject(peer, grpc.status.FAILED_PRECONDITION, `protocol version ${hello.protocol} is not ${PROTOCOL_VERSION}`);
+        this.hello(peer, hello.addrs, hello.instance);
+        continue;
+      }
+      let msg: Msg;
+      try {
+        msg = decodeMsg(f, this.opts.hooks);
+      } catch (e) {
+        if (e instanceof FrameError) return this.reject(peer, grpc.status.INVALID_ARGUMENT, e.message);
+        throw e; // a hook threw: the host's bug
+      }
+      (f as { msg?: Msg }).msg = msg;
+      this.stats.received++;
+      try {
+        this.opts.onFrame(f as InboundFrame, peer);
+      } catch (e) {
+        this.log(`onFrame threw on a ${f.type} frame from ${peer}: ${(e as Error).stack ?? e}`);
+      }
+    }
+  }
+
+  private hello(peer: Peer, addrs: readonly string[], instance: string): void {
+    const first = !peer.helloDone;
+    for (const a of peer.addrs) if (this.routes.get(a) === peer) this.routes.delete(a);
+    peer.addrs = addrs;
+    peer.instance = instance;
+    peer.helloDone = true;
+    for (const a of addrs) this.routes.set(a, peer); // the newest stream for an address wins
+    if (first) {
+      peer.call.write({ frames: [helloFrame(this.opts.addrs ?? [], this.instance)] });
+      peer.outbox.attach(peer.call);
+    }
+    safeCall(this.log, "onPeer", () => this.opts.onPeer?.(peer, addrs));
+  }
+
+  /** Ends `peer`'s stream with an error status: it sent something it must not. */
+  private reject(peer: Peer, code: grpc.status, details: string): void {
+    if (peer.closed) return;
+    this.count(statusName(code));
+    this.log(`${peer}: ${details}; ending its stream with ${statusName(code)}`);
+    this.endPeer(peer, details);
+    peer.call.emit("error", { code, details });
+  }
+
+  private endPeer(peer: Peer, reason: string): void {
+    if (peer.closed) return;
+    peer.closed = true;
+    peer.outbox.detach();
+    peer.outbox.clear();
+    this.peerSet.delete(peer);
+    for (const a of peer.addrs) if (this.routes.get(a) === peer) this.routes.delete(a);
+    if (peer.helloDone) safeCall(this.log, "onPeerGone", () => this.opts.onPeerGone?.(peer, reason));
+  }
+
+  private getStatus(_call: grpc.ServerUnaryCall<StatusRequest, StatusReply>, cb: grpc.sendUnaryData<StatusReply>): void {
+    try {
+      cb(null, { json: JSON.stringify(this.opts.status?.() ?? {}) });
+    } catch (e) {
+      this.log(`status callback threw: ${(e as Error).message}`);
+      cb({ code: grpc.status.INTERNAL, details: `status unavailable: ${(e as Error).message}` });
+    }
+  }
+
+  private check(call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, cb: grpc.sendUnaryData<HealthCheckResponse>): void {
+    const st = this.health.get(call.request?.service ?? "");
+    if (st === undefined) cb({ code: grpc.status.NOT_FOUND, details: `unknown service ${JSON.stringify(call.request?.service)}` });
+    else cb(null, { status: st });
+  }
+
+  private watch(call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>): void {
+    const service = call.request?.service ?? "";
+    if (this.closing) {
+      call.write({ status: ServingStatus.NOT_SERVING });
+      call.end();
+      return;
+    }
+    const w = { service, call };
+    this.watchers.add(w);
+    call.write({ status: this.health.get(service) ?? ServingStatus.SERVICE_UNKNOWN });
+    const done = () => this.watchers.delete(w);
+    call.on("cancelled", done);
+    call.on("error", done);
+    call.on("close", done);
+  }
+}
+
+function safe<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}
+
+function safeCall(log: Logger, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    log(`${what} threw: ${(e as Error).stack ?? e}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+export interface PeerLinkOptions extends QueueOptions {
+  /** "host:port" of the daemon. */
+  readonly target: string;
+  readonly service: ServiceName;
+  readonly token: string;
+  /** Addresses this side hosts, announced in the Hello (routes for frames coming back). */
+  readonly addrs: readonly string[];
+  readonly maxFrameBytes?: number;
+  /** Reconnect delay: starts at initialMs (default 50), doubles per failure up to maxMs (default 2000), ±20% jitter. */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  readonly onFrame?: (frame: InboundFrame) => void;
+  /** The stream is up (the daemon answered the Hello). `restarted`: its instance changed since the last stream. */
+  readonly onConnect?: (info: { readonly addrs: readonly string[]; readonly instance: string; readonly restarted: boolean }) => void;
+  /** The stream broke (it will be reopened unless closed). */
+  readonly onDisconnect?: (reason: string) => void;
+  readonly hooks?: PayloadHooks;
+  readonly log?: Logger;
+}
+
+type LinkState = "connecting" | "open" | "waiting" | "closed";
+
+/** An outbound stream to one daemon's service, reopened whenever it breaks. */
+export class PeerLink {
+  private readonly client: grpc.Client;
+  private readonly maxFrameBytes: number;
+  private readonly log: Logger;
+  private readonly outbox: Outbox;
+  private call: grpc.ClientDuplexStream<Batch, Batch> | undefined;
+  private stateValue: LinkState = "connecting";
+  private timer: NodeJS.Timeout | undefined;
+  private delayMs: number;
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+  private addrsValue: readonly string[];
+  private lastError = "";
+  private opened = 0;
+  private closePromise: Promise<void> | undefined;
+  /** The daemon's Hello on the current (or last) stream. */
+  remote: { readonly addrs: readonly string[]; readonly instance: string } | undefined;
+  readonly stats: LinkStats = newStats();
+  /** This side's Hello instance id. */
+  readonly instance = randomBytes(8).toString("hex");
+  onFrame: ((frame: InboundFrame) => void) | undefined;
+
+  constructor(private readonly opts: PeerLinkOptions) {
+    if (typeof opts.token !== "string" || opts.token.length === 0) throw new TypeError("PeerLink needs a non-empty cluster token");
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.log = opts.log ?? defaultLog;
+    this.initialMs = opts.backoff?.initialMs ?? 50;
+    this.maxMs = Math.max(this.initialMs, opts.backoff?.maxMs ?? 2_000);
+    this.delayMs = this.initialMs;
+    this.addrsValue = [...opts.addrs];
+    this.onFrame = opts.onFrame;
+    this.outbox = new Outbox(this.maxFrameBytes + BATCH_SLACK, this.stats, opts);
+    const Ctor = clientCtor(opts.service);
+    this.client = new Ctor(opts.target, grpc.credentials.createInsecure(), {
+      ...sizeOptions(this.maxFrameBytes),
+      "grpc.initial_reconnect_backoff_ms": this.initialMs,
+      "grpc.max_reconnect_backoff_ms": this.maxMs,
+      "grpc.keepalive_time_ms": 10_000,
+      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.enable_retries": 0,
+      "grpc-node.flow_control_window": 32 * MiB,
+    });
+    this.open();
+  }
+
+  get state(): LinkState { return this.stateValue; }
+  get connected(): boolean { return this.stateValue === "open"; }
+  /** Frames waiting to be written. */
+  get queued(): number { return this.outbox.length; }
+
+  /** Queues `frame`; it goes out when the stream is up. Never throws; oversized frames are dropped. */
+  send(frame: Frame): void {
+    if (this.stateValue === "closed") {
+      this.stats.dropped++;
+      return;
+    }
+    const size = frameSize(frame);
+    if (size > this.maxFrameBytes) {
+      this.stats.dropped++;
+      this.log(`dropped a ${frame.type} frame of ${size} bytes to ${this.opts.target}: the limit is ${this.maxFrameBytes}`);
+      return;
+    }
+    this.outbox.push(frame, size);
+  }
+
+  /** Encodes `msg` and sends it (see send). */
+  sendMsg(from: string, to: string, msg: Msg): void {
+    this.send(msgFrame(from, to, msg, this.opts.hooks));
+  }
+
+  /** Announces a new set of hosted addresses (now, and in the Hello of every later stream). */
+  setAddrs(addrs: readonly string[]): void {
+    this.addrsValue = [...addrs];
+    if (this.call && this.stateValue !== "closed") this.call.write({ frames: [helloFrame(this.addrsValue, this.instance)] });
+  }
+
+  /** Flushes what is queued (while connected), ends the stream and the channel. */
+  close(graceMs = 1_000): Promise<void> {
+    this.closePromise ??= this.doClose(graceMs);
+    return this.closePromise;
+  }
+
+  private async doClose(graceMs: number): Promise<void> {
+    const call = this.call;
+    const wasOpen = this.stateValue === "open";
+    this.stateValue = "closed";
+    if (this.timer) clearTimeout(this.timer);
+    if (call && wasOpen) {
+      this.outbox.flush();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => { call.cancel(); resolve(); }, graceMs);
+        call.on("status", () => { clearTimeout(t); resolve(); });
+        call.end();
+      });
+    } else call?.cancel();
+    this.call = undefined;
+    this.outbox.detach();
+    this.outbox.clear();
+    this.client.close();
+  }
+
+  private open(): void {
+    if (this.stateValue === "closed") return;
+    this.stateValue = "connecting";
+    if (this.opened++ > 0) this.stats.reconnects++;
+    let call: grpc.ClientDuplexStream<Batch, Batch>;
+    try {
+      call = (this.client as unknown as { connect(md: grpc.Metadata): grpc.ClientDuplexStream<Batch, Batch> }).connect(tokenMetadata(this.opts.token));
+    } catch (e) {
+      return this.broken(undefined, `could not start a stream: ${(e as Error).message}`);
+    }
+    this.call = call;
+    let helloSeen = false;
+    call.on("data", (b: Batch | MalformedBatch) => {
+      if (this.call !== call) return;
+      if (b instanceof MalformedBatch) {
+        this.log(`${this.opts.target}: ${b.reason}; reopening the stream`);
+        call.cancel();
+        return;
+      }
+      for (const f of b.frames) {
+        if (!helloSeen || f.type === HELLO) {
+          try {
+            const h = decodeHello(f);
+            const restarted = this.remote !== undefined && this.remote.instance !== h.instance;
+            this.remote = { addrs: h.addrs, instance: h.instance };
+            if (!helloSeen) {
+              helloSeen = true;
+              this.stateValue = "open";
+              this.delayMs = this.initialMs;
+              this.lastError = "";
+              this.outbox.attach(call);
+              safeCall(this.log, "onConnect", () => this.opts.onConnect?.({ addrs: h.addrs, instance: h.instance, restarted }));
+            }
+          } catch (e) {
+            this.log(`${this.opts.target}: ${(e as Error).message}; reopening the stream`);
+            call.cancel();
+            return;
+          }
+          continue;
+        }
+        let msg: Msg;
+        try {
+          msg = decodeMsg(f, this.opts.hooks);
+        } catch (e) {
+          this.stats.dropped++;
+          this.log(`${this.opts.target}: dropped a frame: ${(e as Error).message}`);
+          continue;
+        }
+        (f as { msg?: Msg }).msg = msg;
+        this.stats.received++;
+        try {
+          this.onFrame?.(f as InboundFrame);
+        } catch (e) {
+          this.log(`onFrame threw on a ${f.type} frame from ${this.opts.target}: ${(e as Error).stack ?? e}`);
+        }
+      }
+    });
+    call.on("error", () => {}); // the status event says it all
+    call.on("status", (st: grpc.StatusObject) => {
+      if (this.call !== call) return;
+      this.broken(call, st.code === grpc.status.OK ? "stream ended by the daemon" : `${statusName(st.code)}: ${st.details}`);
+    });
+    call.write({ frames: [helloFrame(this.addrsValue, this.instance)] });
+  }
+
+  private broken(call: grpc.ClientDuplexStream<Batch, Batch> | undefined, reason: string): void {
+    if (call && this.call !== call) return;
+    this.call = undefined;
+    this.outbox.detach();
+    if (this.stateValue === "closed") return;
+    const wasOpen = this.stateValue === "open";
+    this.stateValue = "waiting";
+    if (reason !== this.lastError) {
+      this.log(`link to ${this.opts.service} at ${this.opts.target}: ${reason}; retrying`);
+      this.lastError = reason;
+    }
+    if (wasOpen) safeCall(this.log, "onDisconnect", () => this.opts.onDisconnect?.(reason));
+    const jitter = 0.8 + 0.4 * Math.random();
+    const delay = Math.round(this.delayMs * jitter);
+    this.delayMs = Math.min(this.maxMs, this.delayMs * 2);
+    this.timer = setTimeout(() => { this.timer = undefined; this.open(); }, delay);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-shot calls, for the CLI and probes.
+
+/** NodeManager.GetStatus: the daemon's status object. */
+export function getStatus(target: string, token: string, timeoutMs = 5_000): Promise<unknown> {
+  const client = new (clientCtor("NodeManager"))(target, grpc.credentials.createInsecure());
+  return new Promise<unknown>((resolve, reject) => {
+    (client as unknown as { getStatus(r: StatusRequest, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<StatusReply>): void })
+      .getStatus({}, tokenMetadata(token), { deadline: Date.now() + timeoutMs }, (err, reply) => {
+        client.close();
+        if (err) return reject(err);
+        try {
+          resolve(JSON.parse(reply?.json ?? "null"));
+        } catch (e) {
+          reject(e);
+        }
+      });
+  });
+}
+
+/** grpc.health.v1.Health.Check (no token, as a probe would call it). */
+export function healthCheck(target: string, service = "", timeoutMs = 5_000): Promise<ServingStatus> {
+  const client = new (grpc.makeGenericClientConstructor(HealthService, "grpc.health.v1.Health"))(target, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    (client as unknown as { check(r: HealthCheckRequest, o: grpc.CallOptions, cb: grpc.requestCallback<HealthCheckResponse>): void })
+      .check({ service }, { deadline: Date.now() + timeoutMs }, (err, reply) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(reply?.status ?? ServingStatus.UNKNOWN);
+      });
+  });
+}
