@@ -30,6 +30,11 @@ export class Transport {
   delivered = 0;
   /** Called after each drain, when the queue is empty (the host flushes thread batches). */
   afterDrain: () => void = () => {};
+  /**
+   * Where messages for addresses not hosted here go (daemon hosts: a gRPC link). It must encode
+   * the message before returning: arena slots the message holds are released right after.
+   */
+  remote: ((from: Addr, to: Addr, m: Msg) => void) | undefined;
   /** A model threw: a bug, reported once per drain rather than breaking the loop. */
   onError: (e: unknown, where: string) => void = (e, where) => { console.error(`tsray: ${where} threw`, e); };
   private readonly drainFn = () => this.drain();
@@ -83,7 +88,7 @@ export class Transport {
                 if (p !== undefined) {
                   this.delivered++;
                   p.receive(q[i + 1] as Addr, m);
-                }
+                } else this.remote?.(q[i + 1] as Addr, to as Addr, m);
               } finally {
                 if (m.type === "StoreGetReply" || m.type === "Chunk") holdSlots(m, drop);
               }

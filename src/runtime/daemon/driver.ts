@@ -1,0 +1,95 @@
+// A driver connected to running daemons (`ray.init({ address })`): this process hosts just the
+// driver's CoreWorker model. It talks to the GCS directly, and to everything else through the
+// raylet daemon of the node it attaches to (the head by default), which routes onward.
+
+import { createRay, type Ray } from "../../api/ray.ts";
+import type { Invoker } from "../../api/handles.ts";
+import { NO_BUGS } from "../../core/bugs.ts";
+import { CoreWorker } from "../../core/core-worker.ts";
+import type { WorkerEffects } from "../../core/effects.ts";
+import { gcsAddr, nodeOf, type NodeId, type NodeView } from "../../core/types.ts";
+import { DriverClient, KeepAlive } from "../embedded/driver.ts";
+import { Timers, Transport } from "../embedded/transport.ts";
+import { PeerLink, getStatus } from "./transport.ts";
+
+export interface ConnectOptions {
+  /** host:port of the GCS. */
+  readonly address: string;
+  readonly token: string;
+  /** The node to attach to (default: the head). */
+  readonly node?: NodeId;
+}
+
+export class DaemonDriver {
+  readonly ray: Ray & Invoker;
+  private closed = false;
+
+  private constructor(
+    private readonly model: CoreWorker,
+    private readonly client: DriverClient,
+    private readonly keepAlive: KeepAlive,
+    private readonly transport: Transport,
+    private readonly timers: Timers,
+    private readonly links: readonly PeerLink[],
+  ) {
+    this.ray = createRay(client);
+  }
+
+  static async connect(opts: ConnectOptions): Promise<DaemonDriver> {
+    let status: { gcs: string; nodes: NodeView[] };
+    try {
+      status = (await getStatus(opts.address, opts.token)) as typeof status;
+    } catch (e) {
+      throw new Error(`ray.init: cannot reach the GCS at ${opts.address}: ${(e as Error).message}`);
+    }
+    const head = nodeOf(status.gcs);
+    const nodeId = opts.node ?? head;
+    const node = status.nodes.find((n) => n.node === nodeId && n.alive);
+    if (!node?.endpoint) throw new Error(`ray.init: node "${nodeId}" is not alive in the cluster at ${opts.address} (nodes: ${status.nodes.map((n) => n.node).join(", ") || "none yet"})`);
+    const addr = `${nodeId}/driver-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const gcs = gcsAddr(head);
+    const transport = new Transport();
+    const link = (target: string, service: "Gcs" | "NodeManager") => new PeerLink({
+      target, service, token: opts.token, addrs: [addr],
+      onFrame: (f) => transport.send(f.from, f.to, f.msg),
+    });
+    const gcsLink = link(opts.address, "Gcs");
+    const rayletLink = link(node.endpoint, "NodeManager");
+    // Everything not for the GCS goes to our raylet's daemon, which knows the way.
+    transport.remote = (from, to, m) => (to === gcs ? gcsLink : rayletLink).sendMsg(from, to, m);
+    const keepAlive = new KeepAlive();
+    let model!: CoreWorker;
+    const timers = new Timers(transport, () => model, new Set());
+    let client!: DriverClient;
+    const fx: WorkerEffects = {
+      now: () => performance.now(),
+      random: Math.random,
+      send: (to, m) => transport.send(addr, to, m),
+      setTimer: (key, ms, periodic) => timers.set(key, ms, periodic),
+      cancelTimer: (key) => timers.cancel(key),
+      trace: () => {},
+      complete: (callId, result) => client.complete(callId, result),
+      execute: () => { throw new Error("a driver does not execute tasks"); },
+    };
+    model = new CoreWorker(addr, { node: nodeId, gcs, maxInlineBytes: 100 * 1024, maxPendingLeases: 10, bugs: NO_BUGS }, fx);
+    transport.register(addr, model);
+    let driver!: DaemonDriver;
+    client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });
+    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink]);
+    transport.post(() => model.start(false));
+    return driver;
+  }
+
+  /** Drops every reference the program holds, lets the frees go out, then disconnects. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.transport.post(() => this.model.releaseAll());
+    await new Promise((r) => setTimeout(r, 50));
+    this.closed = true;
+    this.client.abandon("the connection to the cluster was shut down while this call was waiting");
+    this.timers.clearAll();
+    this.transport.clear();
+    this.keepAlive.close();
+    await Promise.all(this.links.map((l) => l.close()));
+  }
+}

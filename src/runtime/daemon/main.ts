@@ -1,0 +1,67 @@
+// The entry of a daemon process: `node --import tsx src/runtime/daemon/main.ts gcs|raylet …`.
+// `tsray start` spawns these (detached, or in the foreground with --block). The token comes in
+// the environment (TSRAY_TOKEN), never on the command line where `ps` would show it.
+
+import { parseArgs } from "node:util";
+import { openStorage } from "../storage/index.ts";
+import { startDashboard, type Dashboard } from "./dashboard.ts";
+import { GcsDaemon } from "./gcs-daemon.ts";
+
+export interface Stoppable {
+  close(): Promise<void>;
+}
+
+/** Starts the GCS daemon (and the dashboard) in this process. */
+export async function runGcs(argv: string[], log: (line: string) => void = console.log): Promise<Stoppable> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "6379" },
+      head: { type: "string", default: "head" },
+      storage: { type: "string", default: "memory" },
+      trace: { type: "string" },
+      "dashboard-port": { type: "string", default: "8265" },
+    },
+  });
+  const token = process.env.TSRAY_TOKEN;
+  if (!token) throw new Error("tsray gcs: set TSRAY_TOKEN to the cluster token");
+  const storage = openStorage(values.storage!);
+  const gcs = await GcsDaemon.start({ head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace });
+  let dashboard: Dashboard | undefined;
+  const dport = Number(values["dashboard-port"]);
+  if (dport >= 0) dashboard = await startDashboard({ host: values.host, port: dport, token, status: () => gcs.status() });
+  log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${dashboard ? `, dashboard on ${values.host}:${dashboard.port}` : ""}`);
+  return { close: async () => { await dashboard?.close(); await gcs.close(); } };
+}
+
+/** Runs a role until SIGTERM/SIGINT, then closes it and exits. */
+export async function serve(start: () => Promise<Stoppable>): Promise<void> {
+  const d = await start();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`tsray: ${signal}: shutting down`);
+    void d.close().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"))) {
+  const [role, ...rest] = process.argv.slice(2);
+  const roles: Record<string, () => Promise<Stoppable>> = {
+    gcs: () => runGcs(rest),
+    raylet: async () => (await import("./raylet-daemon.ts")).runRaylet(rest),
+  };
+  const start = roles[role ?? ""];
+  if (!start) {
+    console.error(`usage: main.ts (${Object.keys(roles).join("|")}) [options]`);
+    process.exit(2);
+  }
+  serve(start).catch((e) => {
+    console.error(`tsray ${role}: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}
