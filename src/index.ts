@@ -5,24 +5,28 @@
 import { RayError } from "./api/errors.ts";
 import {
   ActorClass, RemoteFunction, describe,
-  type ActorHandle, type Invoker, type ObjectRef, type RemoteOptions,
+  type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
 import type { GetOptions, Ray, WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
+import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 
 export {
   RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
   ObjectStoreFullError, InfeasibleTaskError,
 } from "./api/errors.ts";
-export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
+export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
 export type { Ray, GetOptions, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 
 let current: EmbeddedCluster | undefined;
 let starting: Promise<EmbeddedCluster> | undefined;
+/** A connection to running daemons (`ray.init({ address })`), instead of an embedded cluster. */
+let connected: DaemonDriver | undefined;
 
 function api(): Ray & Invoker {
+  if (connected && !connected.isClosed) return connected.ray;
   if (current && !current.isClosed) return current.ray;
   throw new RayError(starting ? "ray.init() has not finished: await it before using the API" : "Ray is not initialized: call ray.init() first");
 }
@@ -34,8 +38,10 @@ const invoker: Invoker = {
 
 export interface InitResult {
   readonly nodes: readonly { readonly id: string; readonly resources: Record<string, number> }[];
-  readonly storeCapacity: number;
+  readonly storeCapacity?: number;
   readonly traceFile?: string;
+  /** Set when connected to running daemons. */
+  readonly address?: string;
 }
 
 /**
@@ -44,6 +50,20 @@ export interface InitResult {
  */
 export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<InitResult> {
   const { ignoreReinitError, ...rest } = opts;
+  if (connected && !connected.isClosed) {
+    if (ignoreReinitError) return connected.describe();
+    throw new RayError("ray.init() was already called: call ray.shutdown() first (or pass ignoreReinitError: true)");
+  }
+  // With an address (or $TSRAY_ADDRESS), connect to daemons started by `tsray start`.
+  const address = rest.address ?? process.env.TSRAY_ADDRESS;
+  if (address !== undefined && !current) {
+    const { DaemonDriver } = await import("./runtime/daemon/driver.ts");
+    const { resolveToken } = await import("./runtime/daemon/session.ts");
+    const token = resolveToken();
+    if (!token) throw new RayError(`ray.init({ address: "${address}" }): no cluster token: set TSRAY_TOKEN (\`tsray start --head\` printed it)`);
+    connected = await DaemonDriver.connect({ address, token });
+    return connected.describe();
+  }
   if ((current && !current.isClosed) || starting) {
     if (ignoreReinitError) {
       const c = current ?? (await starting!);
@@ -65,7 +85,7 @@ function describeCluster(c: EmbeddedCluster): InitResult {
 }
 
 export function isInitialized(): boolean {
-  return current !== undefined && !current.isClosed;
+  return (connected !== undefined && !connected.isClosed) || (current !== undefined && !current.isClosed);
 }
 
 /**
@@ -73,6 +93,9 @@ export function isInitialized(): boolean {
  * stops every worker thread and timer and removes spill files. Safe to call twice.
  */
 export async function shutdown(): Promise<void> {
+  const d = connected;
+  connected = undefined;
+  if (d) await d.shutdown();
   if (starting) await starting.catch(() => undefined);
   const c = current;
   current = undefined;
@@ -105,7 +128,7 @@ export function wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Prom
   return api().wait(refs, opts);
 }
 
-export function kill(actor: ActorHandle): void {
+export function kill(actor: ActorRef): void {
   api().kill(actor);
 }
 
@@ -122,6 +145,12 @@ export function release(refs: ObjectRef | readonly ObjectRef[]): void {
 export function sleep(ms: number): Promise<void> {
   return api().sleep(ms);
 }
+
+/** Where this code runs: the driver's node and address here; inside a task, the worker's. */
+export const context: { readonly nodeId: string; readonly workerId: string } = {
+  get nodeId() { return api().context.nodeId; },
+  get workerId() { return api().context.workerId; },
+};
 
 /** The driver's Ray API object: what programs written as `(ray) => …` receive. */
 export function driver(): Ray {

@@ -121,14 +121,12 @@ const demo: Command = {
   run: (a) => dispatch("demo", a.raw),
 };
 
-function notYet(name: string, summary: string, usage: string): Command {
+/** The cluster commands parse their own arguments (src/cli/start.ts, stop.ts, status.ts). */
+function daemonCommand(name: "start" | "stop" | "status", summary: string, usage: string): Command {
   return {
-    summary, usage, help: "Part of the daemon runtime (design.md §7); not implemented yet.",
-    options: {}, positionals: { min: 0, max: Infinity, names: "" }, raw: {},
-    run: async (_a, io) => {
-      io.stderr.write(`tsray ${name}: not implemented yet\n`);
-      return 2;
-    },
+    summary, usage, help: `See \`tsray ${name} --help\`.`,
+    options: {}, positionals: { min: 0, max: Infinity, names: "" }, raw: { module: name },
+    run: (a) => dispatch(name, a.raw),
   };
 }
 
@@ -137,9 +135,9 @@ const commands: Record<string, Command> = {
   check,
   run,
   demo,
-  start: notYet("start", "start a head node (--head) or join a cluster (--address)", "tsray start (--head | --address HOST:PORT) [options]"),
-  stop: notYet("stop", "stop the daemons started on this machine", "tsray stop"),
-  status: notYet("status", "show the cluster's nodes and resources", "tsray status [--address HOST:PORT]"),
+  start: daemonCommand("start", "start a head node (--head) or join a cluster (--address)", "tsray start (--head | --address HOST:PORT) [options]"),
+  stop: daemonCommand("stop", "stop the daemons started on this machine", "tsray stop"),
+  status: daemonCommand("status", "show the cluster's nodes, resources and actors", "tsray status [--address HOST:PORT] [--json]"),
 };
 
 function mainHelp(): string {

@@ -11,7 +11,7 @@ import type { Msg, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
 import {
-  nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
+  diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
   type FunctionDescriptor, type FunctionId, type NodeId, type NodeView, type TaskSpec,
 } from "./types.ts";
 
@@ -139,7 +139,7 @@ export class Gcs {
         this.fx.send(from, { type: "NamedActor", reqId: m.reqId, info: a ? this.info(id!, a) : undefined });
         return;
       }
-      case "KillActor": return this.killActor(m.actorId);
+      case "KillActor": return this.killActor(m.actorId, "it was killed by ray.kill()");
       case "LeaseGranted": return this.actorLeaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
@@ -212,6 +212,7 @@ export class Gcs {
     for (const [id, a] of this.actors) {
       if (a.state === "DEAD") continue;
       if (a.node === node) this.actorDied(id, a, `the node ${node} running it died`);
+      else if (diedWithNode(a.spec.owner, node, n.incarnation)) this.killActor(id, `its owner ${a.spec.owner} died with node ${node}`);
       else if (a.leaseReq !== undefined && a.leaseNode === node) {
         // The request died with the node: place the actor again.
         this.leaseRequests.delete(a.leaseReq);
@@ -231,7 +232,10 @@ export class Gcs {
   private workerDied(worker: Addr): void {
     this.publish({ type: "WorkerDied", worker });
     for (const [id, a] of this.actors) {
-      if (a.address === worker && a.state !== "DEAD") this.actorDied(id, a, `its worker process ${worker} died`);
+      if (a.state === "DEAD") continue;
+      if (a.address === worker) this.actorDied(id, a, `its worker process ${worker} died`);
+      // An actor lives no longer than its owner (Ray's non-detached actors).
+      else if (a.spec.owner === worker) this.killActor(id, `its owner ${worker} died`);
     }
   }
 
@@ -421,11 +425,11 @@ export class Gcs {
     this.changed(id, a);
   }
 
-  private killActor(id: ActorId): void {
+  private killActor(id: ActorId, why: string): void {
     const a = this.actors.get(id);
     if (!a || a.state === "DEAD") return;
     a.state = nextActorState(a.state, { type: "KILL" });
-    a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} was killed by ray.kill()` };
+    a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} is dead: ${why}` };
     if (a.spec.name !== undefined) this.names.delete(a.spec.name);
     this.releaseActorLease(a);
     this.changed(id, a);

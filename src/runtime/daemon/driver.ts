@@ -23,6 +23,8 @@ export interface ConnectOptions {
 export class DaemonDriver {
   readonly ray: Ray & Invoker;
   private closed = false;
+  private nodes: readonly NodeView[] = [];
+  private address = "";
 
   private constructor(
     private readonly model: CoreWorker,
@@ -76,8 +78,17 @@ export class DaemonDriver {
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });
     driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink]);
+    driver.nodes = status.nodes;
+    driver.address = opts.address;
     transport.post(() => model.start(false));
     return driver;
+  }
+
+  get isClosed(): boolean { return this.closed; }
+
+  /** What ray.init() reports: the cluster as it was when we connected. */
+  describe(): { address: string; nodes: { id: string; resources: Record<string, number> }[] } {
+    return { address: this.address, nodes: this.nodes.filter((n) => n.alive).map((n) => ({ id: n.node, resources: { ...n.total } })) };
   }
 
   /** Drops every reference the program holds, lets the frees go out, then disconnects. */

@@ -58,6 +58,11 @@ export class GcsDaemon {
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],
       onFrame: (f) => { if (!d.closed) d.gcs.receive(f.from, f.msg); },
+      // A driver's stream ended: the driver is gone, and with it the actors it owns.
+      onPeerGone: (peer) => {
+        if (d.closed) return;
+        for (const a of peer.addrs) if (/\/driver-/.test(a)) d.gcs.receive(a, { type: "WorkerDied", worker: a });
+      },
       status: () => d.status(),
       log: opts.log,
     });
