@@ -147,6 +147,30 @@ export function parseTrace(text: string): TraceEvent[] {
   return out;
 }
 
+/**
+ * Like parseTrace, but a last line that is not complete JSON (a process killed while writing
+ * its trace) is dropped and reported instead of failing the whole file.
+ */
+export function parseTraceTolerant(text: string): { events: TraceEvent[]; torn: boolean } {
+  const end = text.trimEnd();
+  const cut = end.lastIndexOf("\n");
+  const last = end.slice(cut + 1);
+  try {
+    if (last !== "") JSON.parse(last);
+    return { events: parseTrace(text), torn: false };
+  } catch {
+    return { events: parseTrace(end.slice(0, cut + 1)), torn: true };
+  }
+}
+
+/** One history from the traces of several processes: merged by time, stable within a file. */
+export function mergeTraces(traces: readonly (readonly TraceEvent[])[]): TraceEvent[] {
+  const all: { e: TraceEvent; f: number; i: number }[] = [];
+  traces.forEach((events, f) => events.forEach((e, i) => all.push({ e, f, i })));
+  all.sort((a, b) => a.e.t - b.e.t || a.f - b.f || a.i - b.i);
+  return all.map((x) => x.e);
+}
+
 export function formatTrace(events: readonly TraceEvent[]): string {
   let s = "";
   for (const e of events) s += JSON.stringify(e) + "\n";

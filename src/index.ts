@@ -61,7 +61,7 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
     const { resolveToken } = await import("./runtime/daemon/session.ts");
     const token = resolveToken();
     if (!token) throw new RayError(`ray.init({ address: "${address}" }): no cluster token: set TSRAY_TOKEN (\`tsray start --head\` printed it)`);
-    connected = await DaemonDriver.connect({ address, token });
+    connected = await DaemonDriver.connect({ address, token, traceFile: rest.traceFile });
     return connected.describe();
   }
   if ((current && !current.isClosed) || starting) {

@@ -87,23 +87,18 @@ export async function runDemo(opts: { examples?: string; traceDir?: string; seed
 }
 
 export function formatDemo(rows: readonly DemoRow[]): string {
-  const table: string[][] = [["example", "embedded (real time)", "simulated (virtual time)", "same?"]];
+  const lines: string[] = [];
+  const held = (n: number) => (n === 0 ? "invariants hold" : `${n} invariant violations`);
   for (const r of rows) {
-    table.push([
-      r.name,
-      `${r.embedded.ok ? "" : "FAILED "}${show(r.embedded.value)}  [${r.embedded.ms.toFixed(0)} ms]`,
-      `${r.simulated.ok ? "" : "FAILED "}${show(r.simulated.value)}  [${r.simulated.virtualMs.toFixed(1)} virtual ms]`,
-      r.match ? "yes" : "NO",
-    ]);
+    lines.push(r.name);
+    lines.push(`  embedded   ${r.embedded.ok ? "" : "FAILED "}${show(r.embedded.value)}   (${r.embedded.ms.toFixed(0)} ms real time)`);
+    lines.push(`  simulated  ${r.simulated.ok ? "" : "FAILED "}${show(r.simulated.value)}   (${r.simulated.virtualMs.toFixed(1)} ms virtual time)`);
+    lines.push(`  same result: ${r.match ? "yes" : "NO"}`);
+    lines.push(`  traces: ${r.embedded.trace}  (${held(r.embedded.violations)})`);
+    lines.push(`          ${r.simulated.trace}  (${held(r.simulated.violations)}; trace hash ${r.simulated.hash})`);
+    lines.push("");
   }
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  const lines = table.map((row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
-  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
-  lines.push("", "traces (one JSON event per line; check one with `tsray check FILE`):");
-  for (const r of rows) {
-    lines.push(`  ${r.name}: ${r.embedded.trace}  (invariants: ${r.embedded.violations === 0 ? "hold" : `${r.embedded.violations} violations`})`);
-    lines.push(`  ${" ".repeat(r.name.length)}  ${r.simulated.trace}  (invariants: ${r.simulated.violations === 0 ? "hold" : `${r.simulated.violations} violations`}; trace hash ${r.simulated.hash})`);
-  }
+  lines.push("A trace is one JSON event per line; `tsray check FILE` runs the invariant checkers on one.");
   return lines.join("\n");
 }
 

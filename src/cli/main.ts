@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { parseArgs, inspect } from "node:util";
 import { checkTrace, checkers, formatViolations } from "../../spec/invariants/index.ts";
-import { formatTrace, parseTrace } from "../../spec/trace.ts";
+import { formatTrace, mergeTraces, parseTraceTolerant, type TraceEvent } from "../../spec/trace.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -86,7 +86,7 @@ const sim: Command = {
 
 const check: Command = {
   summary: "check a trace (.jsonl) against the invariants",
-  usage: "tsray check TRACE.jsonl [--only NAME,NAME…]",
+  usage: "tsray check TRACE.jsonl [MORE.jsonl…] [--only NAME,NAME…]",
   help: [
     "Reads a trace written by `tsray sim --trace` (or by any tsray host) and runs the invariant",
     "checkers over it. Exits 1 and lists the violations if there are any.",
@@ -97,7 +97,7 @@ const check: Command = {
     `Invariants: ${Object.keys(checkers).join(", ")}.`,
   ].join("\n"),
   options: { only: { type: "string" } },
-  positionals: { min: 1, max: 1, names: "TRACE" },
+  positionals: { min: 1, max: Infinity, names: "TRACE" },
   run: runCheck,
 };
 
@@ -482,21 +482,26 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
 // ---- check ------------------------------------------------------------------------------------
 
 async function runCheck(a: Parsed, io: Io): Promise<number> {
-  const file = a.positionals[0];
-  const path = resolve(io.cwd ?? process.cwd(), file);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    throw new UsageError(code === "ENOENT" ? `no such file: ${file}` : `cannot read ${file}: ${(e as Error).message}`);
+  // Several files (one per process of a real cluster) are merged into one history by time.
+  const traces: TraceEvent[][] = [];
+  for (const file of a.positionals) {
+    const path = resolve(io.cwd ?? process.cwd(), file);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw new UsageError(code === "ENOENT" ? `no such file: ${file}` : `cannot read ${file}: ${(e as Error).message}`);
+    }
+    try {
+      const { events, torn } = parseTraceTolerant(text);
+      if (torn) io.stderr.write(`tsray check: ${file}: ignoring a torn last line (the process died while writing it)\n`);
+      traces.push(events);
+    } catch (e) {
+      throw new UsageError(`${file} is not a trace: ${(e as Error).message}`);
+    }
   }
-  let events;
-  try {
-    events = parseTrace(text);
-  } catch (e) {
-    throw new UsageError(`${file} is not a trace: ${(e as Error).message}`);
-  }
+  const events = traces.length === 1 ? traces[0] : mergeTraces(traces);
   const only = typeof a.values.only === "string" ? a.values.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
   let violations;
   try {

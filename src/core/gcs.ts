@@ -21,6 +21,8 @@ export interface GcsConfig {
   readonly viewPeriodMs: number;
   /** A node that misses this many consecutive periods of heartbeats is declared dead. */
   readonly heartbeatMissLimit: number;
+  /** After a restart, periods to wait for nodes to reconnect before health checks count. */
+  readonly recoveryGracePeriods: number;
   readonly bugs: Bugs;
 }
 
@@ -90,7 +92,8 @@ export class Gcs {
   private load(t: GcsTables): void {
     for (const [id, row] of t.nodes) {
       const r = row as { state: NodeState; incarnation: number; endpoint?: string; total: ResourceSet };
-      this.nodes.set(id, { state: r.state, incarnation: r.incarnation, endpoint: r.endpoint, total: r.total, available: r.total, missed: 0 });
+      // Nodes need time to notice the restart and reconnect: their health checks start late.
+      this.nodes.set(id, { state: r.state, incarnation: r.incarnation, endpoint: r.endpoint, total: r.total, available: r.total, missed: -this.cfg.recoveryGracePeriods });
     }
     for (const [id, row] of t.functions) this.functions.set(id, row as FunctionDescriptor);
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) this.drivers.add(d);

@@ -19,6 +19,9 @@ import type { Payload, RefInfo } from "../core/types.ts";
 // byte that V8's format never starts with (it starts with its version tag, 0xFF).
 const NUMBER = 1, TRUE = 2, FALSE = 3, NULL = 4, UNDEFINED = 5, RAW = 6, ARROW = 7;
 const FRAME_HEADER = 8;
+// Scratch space to move a double's bytes without a DataView per value (little-endian, as V8 hosts are).
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
 
 type TypedArray =
   | Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array
@@ -124,7 +127,8 @@ export function toBytes(value: unknown): Uint8Array {
     case "number": {
       const b = new Uint8Array(9);
       b[0] = NUMBER;
-      new DataView(b.buffer).setFloat64(1, value, true);
+      F64[0] = value;
+      b.set(F64_BYTES, 1);
       return b;
     }
     case "boolean": return Uint8Array.of(value ? TRUE : FALSE);
@@ -150,7 +154,9 @@ export function toBytes(value: unknown): Uint8Array {
 
 export function fromBytes(bytes: Uint8Array): unknown {
   switch (bytes[0]) {
-    case NUMBER: return new DataView(bytes.buffer, bytes.byteOffset, 9).getFloat64(1, true);
+    case NUMBER:
+      F64_BYTES.set(bytes.subarray(1, 9));
+      return F64[0];
     case TRUE: return true;
     case FALSE: return false;
     case NULL: return null;

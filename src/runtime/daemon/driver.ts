@@ -9,6 +9,7 @@ import { CoreWorker } from "../../core/core-worker.ts";
 import type { WorkerEffects } from "../../core/effects.ts";
 import { gcsAddr, nodeOf, type NodeId, type NodeView } from "../../core/types.ts";
 import { DriverClient, KeepAlive } from "../embedded/driver.ts";
+import { TraceSink } from "../embedded/trace.ts";
 import { Timers, Transport } from "../embedded/transport.ts";
 import { PeerLink, getStatus } from "./transport.ts";
 
@@ -18,6 +19,8 @@ export interface ConnectOptions {
   readonly token: string;
   /** The node to attach to (default: the head). */
   readonly node?: NodeId;
+  /** Write the driver's trace events here (merge them with the daemons' for `tsray check`). */
+  readonly traceFile?: string;
 }
 
 export class DaemonDriver {
@@ -33,6 +36,7 @@ export class DaemonDriver {
     private readonly transport: Transport,
     private readonly timers: Timers,
     private readonly links: readonly PeerLink[],
+    private readonly sink: TraceSink,
   ) {
     this.ray = createRay(client);
   }
@@ -54,12 +58,15 @@ export class DaemonDriver {
     const link = (target: string, service: "Gcs" | "NodeManager") => new PeerLink({
       target, service, token: opts.token, addrs: [addr],
       onFrame: (f) => transport.send(f.from, f.to, f.msg),
+      // A restarted GCS lost what was in flight to it: the model resends and resubscribes.
+      onConnect: (info) => { if (service === "Gcs" && info.restarted) transport.send(gcs, addr, { type: "GcsRestarted" }); },
     });
     const gcsLink = link(opts.address, "Gcs");
     const rayletLink = link(node.endpoint, "NodeManager");
     // Everything not for the GCS goes to our raylet's daemon, which knows the way.
     transport.remote = (from, to, m) => (to === gcs ? gcsLink : rayletLink).sendMsg(from, to, m);
     const keepAlive = new KeepAlive();
+    const sink = new TraceSink({ file: opts.traceFile });
     let model!: CoreWorker;
     const timers = new Timers(transport, () => model, new Set());
     let client!: DriverClient;
@@ -69,7 +76,7 @@ export class DaemonDriver {
       send: (to, m) => transport.send(addr, to, m),
       setTimer: (key, ms, periodic) => timers.set(key, ms, periodic),
       cancelTimer: (key) => timers.cancel(key),
-      trace: () => {},
+      trace: sink.enabled ? (body) => sink.emit(nodeId, body) : () => {},
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("a driver does not execute tasks"); },
     };
@@ -77,7 +84,7 @@ export class DaemonDriver {
     transport.register(addr, model);
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });
-    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink]);
+    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink], sink);
     driver.nodes = status.nodes;
     driver.address = opts.address;
     transport.post(() => model.start(false));
@@ -102,5 +109,6 @@ export class DaemonDriver {
     this.transport.clear();
     this.keepAlive.close();
     await Promise.all(this.links.map((l) => l.close()));
+    this.sink.close();
   }
 }

@@ -53,7 +53,7 @@ export class GcsDaemon {
       persist: (table, key, value) => { opts.storage.write(table, key, value); d.dirty = true; },
     };
     d.gcs = new Gcs(d.addr, {
-      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 5, bugs: NO_BUGS,
+      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 5, recoveryGracePeriods: 30, bugs: NO_BUGS,
     }, fx, tables);
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],

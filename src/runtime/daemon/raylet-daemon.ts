@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 import type { Msg } from "../../core/messages.ts";
 import { checkResources } from "../../core/resources.ts";
-import { gcsAddr, nodeOf, type Addr, type NodeId, type NodeView } from "../../core/types.ts";
+import { gcsAddr, nodeOf, rayletAddr, type Addr, type NodeId, type NodeView } from "../../core/types.ts";
 import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity } from "../embedded/cluster.ts";
 import type { Transport } from "../embedded/transport.ts";
 import type { Stoppable } from "./main.ts";
@@ -56,6 +56,8 @@ export class RayletDaemon {
     const gcs = gcsAddr(head);
     const gcsLink = new PeerLink({
       target: o.gcs, service: "Gcs", token: o.token, addrs: [o.node],
+      // A new GCS process (it crashed, or was restarted): tell the raylet, which re-registers.
+      onConnect: (info) => { if (info.restarted) self.inbound?.send(gcs, rayletAddr(o.node), { type: "GcsRestarted" }); },
       onFrame: (f) => {
         // The cluster view tells where every node's daemon listens.
         if (f.msg.type === "ClusterView") for (const n of f.msg.nodes) if (n.endpoint) self.endpoints.set(n.node, n.endpoint);

@@ -2,6 +2,7 @@
 // its token, and the daemons it started (pids and log files). One JSON file per cluster
 // started here, in $TSRAY_HOME (default ~/.tsray).
 
+import { isRunning } from "../process.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -57,11 +58,5 @@ export function resolveAddress(explicit?: string): string | undefined {
   return explicit ?? process.env.TSRAY_ADDRESS ?? readSession()?.address;
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+/** Whether a daemon we started is still running. */
+export const alive = isRunning;

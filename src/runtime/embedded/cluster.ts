@@ -188,7 +188,7 @@ export class EmbeddedCluster {
     const g = gcsAddr(this.head);
     const storage = this.gcsStorage;
     this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
-      head: this.head, viewPeriodMs: cfg.viewPeriodMs, heartbeatMissLimit: cfg.heartbeatMissLimit, bugs: NO_BUGS,
+      head: this.head, viewPeriodMs: cfg.viewPeriodMs, heartbeatMissLimit: cfg.heartbeatMissLimit, recoveryGracePeriods: 30, bugs: NO_BUGS,
     }, fx), (base) => ({
       ...base,
       persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },

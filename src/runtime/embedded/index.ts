@@ -26,7 +26,7 @@ export interface InitOptions {
   /** Daemon clusters are not part of this host. */
   address?: string;
   /** Advanced: transport and model timing. */
-  config?: Partial<Pick<EmbeddedConfig, "heartbeatMs" | "viewPeriodMs" | "heartbeatMissLimit" | "chunkBytes" | "maxInlineBytes" | "maxPendingLeases" | "storeFullTimeoutMs" | "quietTimeoutMs" | "logWorkerCrashes">> & { drain?: DrainMode };
+  config?: Partial<Pick<EmbeddedConfig, "heartbeatMs" | "viewPeriodMs" | "heartbeatMissLimit" | "chunkBytes" | "maxInlineBytes" | "maxPendingLeases" | "storeFullTimeoutMs" | "quietTimeoutMs" | "logWorkerCrashes" | "spinMicros">> & { drain?: DrainMode };
 }
 
 function checkCount(name: string, v: number | undefined): void {

@@ -12,8 +12,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { ToThread, FromThread } from "./protocol.ts";
+import { Spinner } from "./spinner.ts";
 
 let script: Promise<{ code: string } | { url: URL }> | undefined;
 
@@ -74,6 +75,8 @@ export function requireArrow() { return (arrow ??= require(path)); }`,
 
 export class Thread {
   readonly worker: Worker;
+  /** Our end of the thread's channel. */
+  readonly port: MessagePort;
   ready = false;
   exited = false;
   /** Set when the host ends the thread on purpose (killWorker, shutdown). */
@@ -82,6 +85,8 @@ export class Thread {
   addr?: string;
   /** The last uncaught error the thread reported. */
   error?: Error;
+  /** Tasks sent and not yet reported done. */
+  busy = 0;
   outbox: ToThread[] = [];
   /** Functions whose source this thread has received. */
   readonly sentFns = new Set<string>();
@@ -89,29 +94,47 @@ export class Thread {
   readonly exitedPromise: Promise<number>;
 
   constructor(src: { code: string } | { url: URL }, private readonly pool: ThreadPool) {
-    this.worker = "code" in src ? new Worker(src.code, { eval: true }) : new Worker(src.url);
-    // Threads never keep the process alive by themselves: the cluster holds it open while the
-    // driver waits on something (see EmbeddedCluster.hold).
-    this.worker.unref();
-    this.worker.on("message", (batch: FromThread[]) => {
-      if (!this.ready && batch[0]?.t === "ready") {
-        this.ready = true;
-        for (const w of this.readyWaiters.splice(0)) w();
-        batch = batch.slice(1);
-        if (batch.length === 0) return;
-      }
-      pool.onBatch(this, batch);
-    });
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const opts = { workerData: { port: port2, spinMicros: pool.spinMicros }, transferList: [port2] };
+    this.worker = "code" in src ? new Worker(src.code, { eval: true, ...opts }) : new Worker(src.url, opts);
+    port1.on("message", (batch: FromThread[]) => this.receive(batch));
     this.worker.on("error", (e) => { this.error = e; });
     this.exitedPromise = new Promise((resolve) => {
       this.worker.on("exit", (code) => {
         this.exited = true;
         this.ready = false;
+        this.busy = 0;
+        port1.close();
         for (const w of this.readyWaiters.splice(0)) w();
         pool.onExit(this, code);
         resolve(code);
       });
     });
+    // Threads never keep the process alive by themselves: the driver's client holds it open
+    // while the program waits on the cluster (KeepAlive). Unref after the listeners are on:
+    // adding a message listener refs a port again.
+    this.worker.unref();
+    port1.unref();
+  }
+
+  receive(batch: FromThread[]): void {
+    if (!this.ready && batch[0]?.t === "ready") {
+      this.ready = true;
+      for (const w of this.readyWaiters.splice(0)) w();
+      batch = batch.slice(1);
+      if (batch.length === 0) return;
+    }
+    this.pool.onBatch(this, batch);
+  }
+
+  /** Takes a batch the thread has sent, if one is waiting, without going through the event loop. */
+  poll(): boolean {
+    if (this.exited) return false;
+    const m = receiveMessageOnPort(this.port);
+    if (m === undefined) return false;
+    this.receive(m.message as FromThread[]);
+    return true;
   }
 
   whenReady(): Promise<void> {
@@ -131,7 +154,7 @@ export class Thread {
     this.ending = true;
     this.worker.ref(); // until it is gone: the caller awaits its exit
     if (this.ready) {
-      this.worker.postMessage([{ t: "exit" } satisfies ToThread]);
+      this.port.postMessage([{ t: "exit" } satisfies ToThread]);
       const t = setTimeout(() => void this.worker.terminate(), graceMs);
       t.unref();
       void this.exitedPromise.then(() => clearTimeout(t));
@@ -153,7 +176,14 @@ export class ThreadPool {
   /** Threads started (for stats). */
   started = 0;
 
-  constructor(private readonly src: { code: string } | { url: URL }, private readonly events: ThreadPoolEvents) {}
+  constructor(
+    private readonly src: { code: string } | { url: URL },
+    private readonly events: ThreadPoolEvents,
+    /** How long a thread, and the host, poll for an answer before sleeping (µs; 0: never). */
+    readonly spinMicros = 50,
+  ) {
+    this.spinner = new Spinner(spinMicros);
+  }
 
   onBatch(thread: Thread, batch: readonly FromThread[]): void { this.events.onBatch(thread, batch); }
 
@@ -201,9 +231,29 @@ export class ThreadPool {
       const batch = t.outbox;
       t.outbox = [];
       if (t.exited || batch.length === 0) continue;
-      t.worker.postMessage(batch);
+      t.port.postMessage(batch);
     }
   }
+
+  /**
+   * Right after sending work: wait a few µs for a busy thread's answer by polling its port
+   * rather than sleeping in the event loop (see the thread's spinWhileIdle). Returns once an
+   * answer came (its handling queued a drain) or the budget is spent.
+   */
+  awaitAnswer(): void {
+    let busy: Thread[] | undefined;
+    for (const t of this.all) if (t.busy > 0) (busy ??= []).push(t);
+    if (!busy) return;
+    const budget = this.spinner.next();
+    if (budget <= 0) return;
+    const end = performance.now() + budget;
+    do {
+      for (const t of busy) if (t.poll()) return this.spinner.hit();
+    } while (performance.now() < end);
+    this.spinner.miss();
+  }
+
+  private readonly spinner: Spinner;
 
   async endAll(): Promise<void> {
     this.closed = true;

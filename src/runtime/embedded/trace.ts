@@ -11,6 +11,7 @@ export class TraceSink {
   private fd: number | undefined;
   private buf: string[] = [];
   private bufChars = 0;
+  private flushing = false;
   readonly enabled: boolean;
   count = 0;
 
@@ -31,7 +32,12 @@ export class TraceSink {
       const line = JSON.stringify(e);
       this.buf.push(line);
       this.bufChars += line.length + 1;
+      // Written at the end of the turn at the latest: a daemon killed by a signal loses little.
       if (this.bufChars > 1 << 16) this.flush();
+      else if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => { this.flushing = false; this.flush(); });
+      }
     }
   }
 

@@ -4,7 +4,7 @@
 // so a ref exists before the main thread hears of it), request/response for get, put, wait
 // and getActor. `ray.sleep` is a local timer. Messages both ways go in batches.
 
-import { parentPort } from "node:worker_threads";
+import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import type { CoreClient } from "../../api/client.ts";
 import { toError } from "../../api/errors.ts";
 import { codecOf, createRay } from "../../api/ray.ts";
@@ -14,8 +14,9 @@ import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } 
 import { Executor } from "../executor.ts";
 import { collectViews, installPins, isSlot, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
+import { Spinner } from "./spinner.ts";
 
-const port = parentPort!;
+const { port, spinMicros } = workerData as { port: MessagePort; spinMicros: number };
 installPins();
 
 let out: FromThread[] = [];
@@ -107,7 +108,11 @@ let client: ThreadClient | undefined;
 let executor: Executor | undefined;
 const fns = new Map<FunctionId, FunctionDescriptor>();
 
+/** Tasks started and not finished (an async one awaits something). */
+let running = 0;
+
 function done(task: string, attempt: number, o: Outcome): void {
+  running--;
   post({ t: "done", task, attempt, out: o }, o.ok ? o.payload : undefined);
 }
 
@@ -117,6 +122,7 @@ function exec(m: Extract<ToThread, { t: "exec" }>): void {
   else fn = fns.get(m.fn.id) ?? { id: m.fn.id, name: m.fn.id, kind: "class", source: "" };
   // The executor reads only these fields of the spec.
   const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method } as TaskSpec;
+  running++;
   const r = executor!.run(spec, fn, m.args);
   if (r instanceof Promise) r.then((o) => done(m.task, m.attempt, o));
   else done(m.task, m.attempt, r);
@@ -130,7 +136,7 @@ function ackConsumed(): void {
   post({ t: "consumed", calls });
 }
 
-port.on("message", (batch: ToThread[]) => {
+function handle(batch: ToThread[]): void {
   for (const m of batch) {
     switch (m.t) {
       case "exec": exec(m); break;
@@ -155,6 +161,37 @@ port.on("message", (batch: ToThread[]) => {
         process.exit(0);
     }
   }
+}
+
+const spinner = new Spinner(spinMicros);
+
+/**
+ * After a batch, while this thread is idle, wait a few µs for the next one by polling the port
+ * instead of going to sleep: on a VM, being woken costs tens of µs, more than a small task, and
+ * the main thread usually answers a finished task with the next one within a few µs. A running
+ * async task ends the wait (its continuations need the event loop); the Spinner stops polling
+ * when polls keep timing out (busy cores).
+ */
+function spinWhileIdle(): void {
+  for (;;) {
+    if (running > 0) return;
+    const budget = spinner.next();
+    if (budget <= 0) return;
+    flush();
+    const end = performance.now() + budget;
+    let m = receiveMessageOnPort(port);
+    while (m === undefined) {
+      if (performance.now() >= end) return spinner.miss();
+      m = receiveMessageOnPort(port);
+    }
+    spinner.hit();
+    handle(m.message as ToThread[]);
+  }
+}
+
+port.on("message", (batch: ToThread[]) => {
+  handle(batch);
+  spinWhileIdle();
 });
 
 post({ t: "ready" });

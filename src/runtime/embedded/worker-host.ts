@@ -34,6 +34,7 @@ export class WorkerHost {
   /** The model's `execute` effect. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
     this.running = { task: spec.taskId, attempt: spec.attempt, name: spec.name };
+    this.thread.busy++;
     for (const a of args) if (hold(a)) this.argHolds.push(a);
     let ref: FnRef = fn;
     if (fn.source !== "") {
@@ -84,6 +85,7 @@ export class WorkerHost {
       switch (m.t) {
         case "done":
           this.running = undefined;
+          if (this.thread.busy > 0) this.thread.busy--;
           this.dropArgs(); // decoded when the task started
           model.taskDone(m.task, m.attempt, m.out);
           break;

@@ -16,6 +16,7 @@
 // it is dropped with a warning and cut off the file. Anything else that does not parse is
 // corruption, reported with the file and line, and the GCS refuses to start on it.
 
+import { isRunning } from "../process.ts";
 import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, type FileHandle } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -244,7 +245,7 @@ export class FileStorage extends BatchedStorage {
           if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         }
         const holder = readPid(this.lockPath);
-        if (holder !== undefined && pidAlive(holder)) {
+        if (holder !== undefined && isRunning(holder)) {
           const who = holder === process.pid ? "this process (another FileStorage is open on it)" : `process ${holder}`;
           throw new Error(`${this.describe}: the directory is in use by ${who}: lock file ${this.lockPath}. ` +
             `Two GCS processes must not share a storage directory; stop the other one first.`);
@@ -276,11 +277,3 @@ function readPid(path: string): number | undefined {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // alive, someone else's
-  }
-}

@@ -1,0 +1,304 @@
+// Benchmark: Ray's microbenchmarks (`ray microbenchmark`) on the embedded cluster, one node
+// with this machine's CPUs. Each figure is the median of several runs, next to the figure Ray
+// publishes for a 64-vCPU machine, and to this project's target for this 2-core machine.
+//
+//   npx tsx bench/embedded.ts [--runs N] [--scale X]    (also: npm run bench -- embedded)
+//
+// Writes bench/results/embedded.json.
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import * as ray from "../src/index.ts";
+import { Arena } from "../src/runtime/embedded/arena.ts";
+import type { Bench, Figures } from "./run.ts";
+
+interface Metric {
+  readonly key: string;
+  readonly label: string;
+  readonly unit: string;
+  /** Ray 2.x's published figure (64 vCPUs, release benchmarks). */
+  readonly ray: number;
+  /** This project's target on a 2-core machine. */
+  readonly target: number;
+  /** Operations in one run (scaled by --scale). */
+  readonly n: number;
+  /** Returns the rate of one run. */
+  readonly run: (n: number) => Promise<number>;
+}
+
+const LARGE_PUT_BYTES = 256 * 1024 * 1024;
+
+function rate(n: number, ms: number): number { return (n / ms) * 1000; }
+
+async function timed(n: number, body: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await body();
+  return rate(n, performance.now() - t0);
+}
+
+function metrics(): Metric[] {
+  const noop = ray.remote(function noop() { return 0; });
+  const Actor = ray.remote(class Actor { n = 0; small() { return ++this.n; } });
+  let actor: ReturnType<typeof Actor.remote> | undefined;
+  const theActor = async () => {
+    if (!actor) { actor = Actor.remote(); await ray.get(actor.small.remote()); }
+    return actor;
+  };
+  return [
+    {
+      key: "tasks_sync", label: "single client tasks sync", unit: "/s", ray: 981, target: 5_000, n: 3_000,
+      run: (n) => timed(n, async () => { for (let i = 0; i < n; i++) await ray.get(noop.remote()); }),
+    },
+    {
+      key: "tasks_async", label: "single client tasks async", unit: "/s", ray: 8_041, target: 25_000, n: 30_000,
+      run: (n) => timed(n, async () => {
+        const refs = new Array(n);
+        for (let i = 0; i < n; i++) refs[i] = noop.remote();
+        await ray.get(refs);
+      }),
+    },
+    {
+      key: "actor_sync", label: "1:1 actor calls sync", unit: "/s", ray: 2_012, target: 0, n: 3_000,
+      run: async (n) => {
+        const a = await theActor();
+        return timed(n, async () => { for (let i = 0; i < n; i++) await ray.get(a.small.remote()); });
+      },
+    },
+    {
+      key: "actor_async", label: "1:1 actor calls async", unit: "/s", ray: 8_664, target: 25_000, n: 30_000,
+      run: async (n) => {
+        const a = await theActor();
+        return timed(n, async () => {
+          const refs = new Array(n);
+          for (let i = 0; i < n; i++) refs[i] = a.small.remote();
+          await ray.get(refs);
+        });
+      },
+    },
+    {
+      key: "put_small", label: "single client put calls", unit: "/s", ray: 5_173, target: 50_000, n: 30_000,
+      run: async (n) => {
+        const refs = new Array(n);
+        const r = await timed(n, async () => { for (let i = 0; i < n; i++) refs[i] = await ray.put(i); });
+        ray.release(refs);
+        return r;
+      },
+    },
+    {
+      key: "get_small", label: "single client get calls", unit: "/s", ray: 10_620, target: 50_000, n: 30_000,
+      run: async (n) => {
+        const refs = new Array(n);
+        for (let i = 0; i < n; i++) refs[i] = await ray.put(i);
+        const r = await timed(n, async () => { for (let i = 0; i < n; i++) await ray.get(refs[i]); });
+        ray.release(refs);
+        return r;
+      },
+    },
+    {
+      key: "put_gbps", label: "single client put gigabytes", unit: "GB/s", ray: 19.9, target: 8, n: 4,
+      run: async (n) => {
+        const big = new Float64Array(LARGE_PUT_BYTES / 8);
+        for (let i = 0; i < big.length; i += 512) big[i] = i;
+        let ms = 0;
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          const ref = await ray.put(big);
+          ms += performance.now() - t0;
+          ray.release(ref);
+        }
+        return (n * LARGE_PUT_BYTES) / ms / 1e6;
+      },
+    },
+  ];
+}
+
+// ---- design measurements (no targets): transport drain, allocator ------------------------------
+
+/** Tasks and actor calls async with the transport drained by setImmediate instead of microtasks. */
+async function drainComparison(runs: number, log: (s: string) => void): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const drain of ["microtask", "immediate"] as const) {
+    await ray.init({ config: { drain } });
+    try {
+      const noop = ray.remote(function noop() { return 0; });
+      const A = ray.remote(class A { n = 0; small() { return ++this.n; } });
+      const a = A.remote();
+      await ray.get(a.small.remote());
+      const tasks: number[] = [], calls: number[] = [];
+      for (let r = 0; r < runs; r++) {
+        const n = 20_000;
+        tasks.push(await timed(n, async () => { await ray.get(Array.from({ length: n }, () => noop.remote())); }));
+        calls.push(await timed(n, async () => { await ray.get(Array.from({ length: n }, () => a.small.remote())); }));
+      }
+      out[`tasks_async_${drain}`] = median(tasks);
+      out[`actor_async_${drain}`] = median(calls);
+      log(`  drain by ${drain.padEnd(9)}: tasks async ${fmt(median(tasks), "/s")}/s, actor calls async ${fmt(median(calls), "/s")}/s`);
+    } finally {
+      await ray.shutdown();
+    }
+  }
+  return out;
+}
+
+/** A first-fit allocator over one sorted free list, to compare with the arena's segregated lists. */
+class FirstFit {
+  private free: [number, number][];
+  constructor(cap: number) { this.free = [[0, cap]]; }
+  alloc(n: number): number {
+    const size = Math.max(16, Math.ceil((n + 8) / 8) * 8);
+    for (let i = 0; i < this.free.length; i++) {
+      const [off, len] = this.free[i];
+      if (len < size) continue;
+      if (len === size) this.free.splice(i, 1); else this.free[i] = [off + size, len - size];
+      return off;
+    }
+    return -1;
+  }
+  release(off: number, n: number): void {
+    const size = Math.max(16, Math.ceil((n + 8) / 8) * 8);
+    let lo = 0, hi = this.free.length;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (this.free[m][0] < off) lo = m + 1; else hi = m; }
+    this.free.splice(lo, 0, [off, size]);
+    const cur = this.free[lo];
+    const next = this.free[lo + 1];
+    if (next && cur[0] + cur[1] === next[0]) { cur[1] += next[1]; this.free.splice(lo + 1, 1); }
+    const prev = this.free[lo - 1];
+    if (prev && prev[0] + prev[1] === cur[0]) { prev[1] += cur[1]; this.free.splice(lo, 1); }
+  }
+}
+
+/** Alloc/free pairs per second on a mixed workload (sizes 16 B – 64 KiB, ~2,000 live objects). */
+function allocatorComparison(log: (s: string) => void): Record<string, number> {
+  const ops = 400_000, cap = 256 << 20;
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const sizes = Array.from({ length: ops }, () => Math.floor(16 * 4096 ** rnd()));
+  const run = (alloc: (n: number) => unknown, release: (h: unknown, n: number) => void) => {
+    const live: [unknown, number][] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < ops; i++) {
+      if (live.length > 2000 || (live.length > 0 && rnd() < 0.45)) {
+        const j = Math.floor(rnd() * live.length);
+        const [h, n] = live[j];
+        live[j] = live[live.length - 1];
+        live.pop();
+        release(h, n);
+      } else live.push([alloc(sizes[i]), sizes[i]]);
+    }
+    return ops / (performance.now() - t0) * 1000;
+  };
+  seed = 1;
+  const arena = new Arena(cap);
+  const seg = run((n) => arena.alloc(n), (h) => arena.release(h as Uint8Array));
+  seed = 1;
+  const ff = new FirstFit(cap);
+  const first = run((n) => ff.alloc(n), (h, n) => ff.release(h as number, n));
+  log(`  allocator: segregated lists ${fmt(seg, "/s")} ops/s, first fit over one list ${fmt(first, "/s")} ops/s`);
+  return { alloc_segregated: seg, alloc_first_fit: first };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export interface EmbeddedBenchOptions { runs?: number; scale?: number; log?: (line: string) => void; only?: string[]; extras?: boolean }
+
+/** Runs every metric `runs` times on a fresh embedded cluster; returns the medians by key. */
+export async function measure(opts: EmbeddedBenchOptions = {}): Promise<{ medians: Record<string, number>; runs: Record<string, number[]>; metrics: Metric[]; extras: Record<string, number> }> {
+  const runs = opts.runs ?? 5;
+  const scale = opts.scale ?? 1;
+  const log = opts.log ?? (() => {});
+  await ray.init({ storeCapacity: 1.5 * 2 ** 30 });
+  const all = metrics().filter((m) => !opts.only || opts.only.includes(m.key));
+  const medians: Record<string, number> = {};
+  const perRun: Record<string, number[]> = {};
+  try {
+    for (const m of all) {
+      const n = Math.max(1, Math.round(m.n * (m.unit === "GB/s" ? 1 : scale)));
+      await m.run(Math.max(1, Math.round(n / 10))); // warm up (threads, code, caches)
+      const xs: number[] = [];
+      for (let i = 0; i < runs; i++) xs.push(await m.run(n));
+      perRun[m.key] = xs;
+      medians[m.key] = median(xs);
+      log(`  ${m.label.padEnd(30)} ${fmt(medians[m.key], m.unit)} ${m.unit}   (runs: ${xs.map((x) => fmt(x, m.unit)).join(", ")})`);
+    }
+  } finally {
+    await ray.shutdown();
+  }
+  let extras: Record<string, number> = {};
+  if (opts.extras ?? !opts.only) {
+    log("design measurements:");
+    extras = { ...(await drainComparison(Math.max(1, Math.min(runs, 3)), log)), ...allocatorComparison(log) };
+  }
+  return { medians, runs: perRun, metrics: all, extras };
+}
+
+function fmt(v: number, unit: string): string {
+  return unit === "GB/s" ? v.toFixed(2) : Math.round(v).toLocaleString("en-US");
+}
+
+/** For bench/run.ts and tools: the medians by key. Also writes bench/results/embedded.json. */
+export async function run(opts: EmbeddedBenchOptions = {}): Promise<Record<string, number>> {
+  const r = await measure({ log: console.log, ...opts });
+  write(r, opts.runs ?? 5);
+  return r.medians;
+}
+
+function write(r: Awaited<ReturnType<typeof measure>>, runs: number): void {
+  const dir = fileURLToPath(new URL("./results/", import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const rows = r.metrics.map((m) => ({
+    key: m.key, label: m.label, unit: m.unit, median: round(r.medians[m.key]), runs: r.runs[m.key].map(round),
+    ray: m.ray, target: m.target || undefined, meetsTarget: m.target ? r.medians[m.key] >= m.target : undefined,
+    vsRay: round(r.medians[m.key] / m.ray),
+  }));
+  const record = {
+    name: "embedded",
+    description: "Ray's microbenchmarks on the embedded cluster (one node, all cores), medians",
+    date: new Date().toISOString(), node: process.version, platform: `${os.platform()}-${os.arch()}`,
+    cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), runs,
+    rayReference: "Ray 2.x release microbenchmarks, 64 vCPUs (tasks sync 981/s, async 8,041/s, 1:1 actor sync 2,012/s, async 8,664/s, put 5,173/s, get 10,620/s, put 19.9 GB/s)",
+    metrics: rows,
+    design: Object.fromEntries(Object.entries(r.extras).map(([k, v]) => [k, round(v)])),
+  };
+  const file = `${dir}embedded.json`;
+  writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2) + "\n");
+  renameSync(`${file}.tmp`, file);
+  console.log(`wrote ${file}`);
+}
+
+function round(x: number): number { return x >= 100 ? Math.round(x) : Math.round(x * 100) / 100; }
+
+/** The same benchmark in bench/run.ts's shape. */
+export const embeddedBench: Bench = {
+  name: "embedded",
+  description: "Ray's microbenchmarks on the embedded cluster (tasks, actor calls, put/get, put GB/s)",
+  options: { runs: 5 },
+  async run(opts, log): Promise<Figures> {
+    const r = await measure({ runs: opts.runs, log });
+    const figures: Record<string, number> = {};
+    const targets: Record<string, { min: number }> = {};
+    for (const m of r.metrics) {
+      figures[m.key] = round(r.medians[m.key]);
+      if (m.target) targets[m.key] = { min: m.target };
+    }
+    return { params: { runs: opts.runs, cores: os.availableParallelism() }, figures, targets, runs: r.metrics.map((m) => ({ key: m.key, runs: r.runs[m.key] })) };
+  },
+};
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const { values } = parseArgs({ options: { runs: { type: "string" }, scale: { type: "string" }, only: { type: "string" } }, strict: true });
+  const runs = values.runs === undefined ? undefined : Number(values.runs);
+  const scale = values.scale === undefined ? undefined : Number(values.scale);
+  console.log(`embedded cluster microbenchmarks (${os.availableParallelism()} cores, Node ${process.version})`);
+  const medians = await run({ runs, scale, only: values.only?.split(",") });
+  console.log("");
+  console.log("metric                          median        Ray (64 vCPU)   target");
+  for (const m of metrics().filter((x) => x.key in medians)) {
+    const v = medians[m.key];
+    console.log(`${m.label.padEnd(30)} ${fmt(v, m.unit).padStart(9)} ${m.unit.padEnd(5)} ${fmt(m.ray, m.unit).padStart(9)} ${m.unit.padEnd(5)} ${m.target ? `${fmt(m.target, m.unit)} ${v >= m.target ? "met" : "NOT met"}` : "-"}`);
+  }
+}
