@@ -240,7 +240,7 @@ export class SimCluster {
     this.kill(g); // restarts that overlap: the latest one wins
     const storage = this.gcsStorage;
     this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
-      head: this.head, viewPeriodMs: this.cfg.viewPeriodMs, heartbeatMissLimit: this.cfg.heartbeatMissLimit, bugs: this.cfg.bugs,
+      head: this.head, viewPeriodMs: this.cfg.viewPeriodMs, heartbeatMissLimit: this.cfg.heartbeatMissLimit, recoveryGracePeriods: 30, bugs: this.cfg.bugs,
     }, fx, recover ? storage : undefined), (base) => ({
       ...base,
       persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
