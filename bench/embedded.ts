@@ -13,7 +13,7 @@ import * as ray from "../src/index.ts";
 import { Arena } from "../src/runtime/embedded/arena.ts";
 import type { Bench, Figures } from "./run.ts";
 
-interface Metric {
+export interface Metric {
   readonly key: string;
   readonly label: string;
   readonly unit: string;
@@ -37,7 +37,7 @@ async function timed(n: number, body: () => Promise<void>): Promise<number> {
   return rate(n, performance.now() - t0);
 }
 
-function metrics(): Metric[] {
+export function metrics(): Metric[] {
   const noop = ray.remote(function noop() { return 0; });
   const Actor = ray.remote(class Actor { n = 0; small() { return ++this.n; } });
   let actor: ReturnType<typeof Actor.remote> | undefined;
@@ -204,14 +204,18 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export interface EmbeddedBenchOptions { runs?: number; scale?: number; log?: (line: string) => void; only?: string[]; extras?: boolean }
+export interface EmbeddedBenchOptions {
+  runs?: number; scale?: number; log?: (line: string) => void; only?: string[]; extras?: boolean;
+  /** How to get a cluster (default: an embedded one); bench/daemons.ts connects to daemons instead. */
+  init?: () => Promise<unknown>;
+}
 
 /** Runs every metric `runs` times on a fresh embedded cluster; returns the medians by key. */
 export async function measure(opts: EmbeddedBenchOptions = {}): Promise<{ medians: Record<string, number>; runs: Record<string, number[]>; metrics: Metric[]; extras: Record<string, number> }> {
   const runs = opts.runs ?? 5;
   const scale = opts.scale ?? 1;
   const log = opts.log ?? (() => {});
-  await ray.init({ storeCapacity: 1.5 * 2 ** 30 });
+  await (opts.init ?? (() => ray.init({ storeCapacity: 1.5 * 2 ** 30 })))();
   const all = metrics().filter((m) => !opts.only || opts.only.includes(m.key));
   const medians: Record<string, number> = {};
   const perRun: Record<string, number[]> = {};

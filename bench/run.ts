@@ -50,6 +50,7 @@ const registry: Record<string, () => Promise<Bench>> = {
   sim: async () => (await import("./sim.ts")).simBench,
   embedded: async () => (await import("./embedded.ts")).embeddedBench,
   scenarios: async () => (await import("./scenarios.ts")).scenariosBench,
+  daemons: async () => (await import("./daemons.ts")).daemonsBench,
 };
 
 export async function main(argv: string[]): Promise<number> {

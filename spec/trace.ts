@@ -155,12 +155,13 @@ export function parseTraceTolerant(text: string): { events: TraceEvent[]; torn: 
   const end = text.trimEnd();
   const cut = end.lastIndexOf("\n");
   const last = end.slice(cut + 1);
+  let torn = false;
   try {
     if (last !== "") JSON.parse(last);
-    return { events: parseTrace(text), torn: false };
   } catch {
-    return { events: parseTrace(end.slice(0, cut + 1)), torn: true };
+    torn = true;
   }
+  return { events: parseTrace(torn ? end.slice(0, cut + 1) : text), torn };
 }
 
 /** One history from the traces of several processes: merged by time, stable within a file. */

@@ -5,9 +5,9 @@
 // model that recovers its nodes and actors from each backend after a restart. Prints the
 // committed writes/s of each durable backend.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createConnection } from "node:net";
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,6 +20,7 @@ import {
   FileStorage, MemoryStorage, RedisStorage, openStorage, parseRedisUrl, type BatchedStorage, type GcsStorage, type GcsTables,
 } from "../../src/runtime/storage/index.ts";
 import { fromStored, toStored } from "../../src/runtime/storage/codec.ts";
+import { freePort, startRedis, type RedisServer } from "../helpers/redis.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "tsray-storage-"));
@@ -30,69 +31,6 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const plain = (t: GcsTables | undefined) =>
   t && Object.fromEntries(Object.entries(t).map(([name, rows]) => [name, Object.fromEntries(rows as ReadonlyMap<string, unknown>)]));
-
-// ---- a real redis-server -------------------------------------------------------------------
-
-interface RedisServer { readonly url: string; readonly port: number; stop(): Promise<void> }
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = createConnection({ host: "127.0.0.1", port });
-    let buf = "";
-    sock.setTimeout(500, () => { sock.destroy(); resolve(false); });
-    sock.on("error", () => resolve(false));
-    sock.on("connect", () => sock.write("PING\r\n"));
-    sock.on("data", (d) => { buf += d; if (buf.includes("\r\n")) { sock.end(); resolve(buf.startsWith("+PONG")); } });
-  });
-}
-
-/** Starts `redis-server` with no persistence on a free loopback port. Fails (never skips) if it is not installed. */
-async function startRedis(): Promise<RedisServer> {
-  const bin = process.env.TSRAY_REDIS_SERVER ?? "redis-server";
-  const probe = spawnSync(bin, ["--version"], { encoding: "utf8" });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(`${bin} is not installed or does not run (${probe.error?.message ?? probe.stderr}): the Redis storage tests need a real ` +
-      `redis-server (apt-get install redis-server; .ci/run installs it)`);
-  }
-  const port = await freePort();
-  const proc: ChildProcess = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", scratch, "--logfile", ""], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  proc.stdout!.on("data", (d) => { output += d; });
-  proc.stderr!.on("data", (d) => { output += d; });
-  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
-  const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill("SIGKILL");
-      throw new Error(`redis-server did not answer PING on port ${port}:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: `redis://127.0.0.1:${port}/0`,
-    port,
-    async stop() {
-      if (proc.exitCode !== null) return;
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 3_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
 
 // ---- the backends under one set of tests --------------------------------------------------
 
@@ -136,7 +74,7 @@ const backends: Backend[] = [
 
 // Started once, by the first suite that needs it; a suite that needs it fails without it.
 let redisStarting: Promise<RedisServer> | undefined;
-const needRedis = () => before(async () => { redis = await (redisStarting ??= startRedis()); });
+const needRedis = () => before(async () => { redis = await (redisStarting ??= startRedis(scratch)); });
 after(async () => {
   for (const s of opened) await s.close().catch(() => {});
   await redis?.stop();
@@ -536,7 +474,7 @@ describe("redis storage: URLs and connection errors", () => {
       new RegExp(`redis://127\\.0\\.0\\.1:${port}/0 \\(namespace tsray\\): cannot connect to Redis: .*ECONNREFUSED`));
     await assert.rejects(new RedisStorage("redis://:pw@127.0.0.1:" + port).load(), (e: Error) => !e.message.includes(":pw@"));
 
-    const own = await startRedis();
+    const own = await startRedis(scratch);
     const s = new RedisStorage(own.url, "gone", { reconnectForMs: 300 });
     await s.load();
     s.write("meta", "before", 1);

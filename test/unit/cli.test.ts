@@ -242,10 +242,16 @@ describe("tsray check", () => {
 
   test("a malformed file is a clear error, exit 2", async () => {
     const file = join(dir, "garbage.jsonl");
-    writeFileSync(file, '{"t":0,"node":"head","kind":"program.end","comp":"host","ok":true}\nnot json at all\n');
+    writeFileSync(file, '{"t":0,"node":"head","kind":"program.end","comp":"host","ok":true}\nnot json at all\n{"t":1,"node":"head","kind":"cluster.quiet","comp":"host"}\n');
     let r = await cli("check", file);
     assert.equal(r.code, 2);
     assert.match(r.err, /tsray check: .*garbage\.jsonl is not a trace: trace line 2 is not JSON/);
+    // Only a torn last line (a process killed mid-write) is forgiven, and said so.
+    writeFileSync(file, '{"t":0,"node":"head","kind":"program.end","comp":"host","ok":true}\n{"t":1,"node":"he');
+    r = await cli("check", file);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /ignoring a torn last line/);
+    assert.match(r.out, /^ok: 1 events, no violations$/m);
     writeFileSync(file, '{"hello": "world"}\n');
     r = await cli("check", file);
     assert.equal(r.code, 2);
@@ -304,12 +310,25 @@ describe("usage", () => {
     }
   });
 
-  test("daemon commands are not implemented yet: exit 2", async () => {
-    for (const c of ["start", "stop", "status"]) {
-      const { code, err } = await cli(c, "--head");
-      assert.equal(code, 2);
-      assert.equal(err, `tsray ${c}: not implemented yet\n`);
-      assert.equal((await cli(c, "--help")).code, 0);
+  test("cluster commands check their arguments: exit 2", async () => {
+    const home = process.env.TSRAY_HOME;
+    process.env.TSRAY_HOME = join(dir, "no-cluster-here");
+    try {
+      assert.equal((await cli("start")).code, 2, "start needs --head or --address");
+      assert.equal((await cli("start", "--head", "--address", "x:1")).code, 2, "not both");
+      assert.equal((await cli("start", "--head", "--resources", "{oops")).code, 2, "--resources must be JSON");
+      assert.equal((await cli("stop", "now")).code, 2);
+      assert.equal((await cli("status", "--frobnicate")).code, 2);
+      const saved = { a: process.env.TSRAY_ADDRESS, t: process.env.TSRAY_TOKEN };
+      delete process.env.TSRAY_ADDRESS;
+      delete process.env.TSRAY_TOKEN;
+      assert.equal((await cli("status")).code, 2, "no cluster to ask");
+      if (saved.a !== undefined) process.env.TSRAY_ADDRESS = saved.a;
+      if (saved.t !== undefined) process.env.TSRAY_TOKEN = saved.t;
+      for (const c of ["start", "stop", "status"]) assert.equal((await cli(c, "--help")).code, 0);
+    } finally {
+      if (home === undefined) delete process.env.TSRAY_HOME;
+      else process.env.TSRAY_HOME = home;
     }
   });
 
