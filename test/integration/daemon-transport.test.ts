@@ -285,13 +285,31 @@ describe("daemon transport", () => {
     assert.ok(link.connected);
   });
 
+  it("a message larger than a frame travels as fragments, both ways, and arrives whole", async () => {
+    const s = await startServer({ echo: true, maxFrameBytes: 1024 * 1024 });
+    const back: InboundFrame[] = [];
+    const link = new PeerLink({ target: s.target, service: "NodeManager", token: TOKEN, addrs: ["n2"], log: quiet, maxFrameBytes: 1024 * 1024, onFrame: (f) => back.push(f) });
+    const data = new Uint8Array(5 * 1024 * 1024 + 123);
+    for (let i = 0; i < data.length; i += 4093) data[i] = i & 255;
+    const chunk: Msg = { type: "Chunk", id: "big", index: 0, total: 1, size: data.length, payload: { size: data.length, hash: "h", data } };
+    link.sendMsg("n2/raylet", "head/raylet", chunk);
+    await until(() => back.length === 1, 10_000, "the echoed chunk");
+    const got = back[0].msg as Extract<Msg, { type: "Chunk" }>;
+    assert.equal(s.got.length, 1, "the server saw one frame, not its fragments");
+    assert.deepEqual(Buffer.compare(Buffer.from(got.payload!.data as Uint8Array), Buffer.from(data)), 0);
+    await link.close();
+    await s.server.close();
+  });
+
   it("a link's queue is bounded: the oldest frames are dropped and counted", async () => {
     const link = new PeerLink({ target: "127.0.0.1:1", service: "Gcs", token: TOKEN, addrs: [], log: quiet, maxQueuedFrames: 10, backoff: { initialMs: 1_000 } });
     for (let i = 0; i < 25; i++) link.sendMsg("a", "b", hb(i));
     assert.equal(link.queued, 10);
     assert.equal(link.stats.dropped, 15);
-    link.send({ from: "a", to: "b", type: "Heartbeat", body: new Uint8Array(10 * 1024 * 1024), payloads: [] }); // > maxFrameBytes: dropped, not thrown
-    assert.equal(link.stats.dropped, 16);
+    // Over maxFrameBytes: sent as fragments (two parts here), which displace the oldest frames.
+    link.send({ from: "a", to: "b", type: "Heartbeat", body: new Uint8Array(10 * 1024 * 1024), payloads: [] });
+    assert.equal(link.queued, 10);
+    assert.equal(link.stats.dropped, 17);
     await link.close();
     link.sendMsg("a", "b", hb(0)); // after close: dropped, never thrown
   });

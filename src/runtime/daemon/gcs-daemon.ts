@@ -18,6 +18,7 @@ export interface GcsDaemonOptions {
   readonly storage: GcsStorage;
   readonly traceFile?: string;
   readonly viewPeriodMs?: number;
+  /** Periods without a heartbeat before a node is declared dead: 3 s by default, so that a busy machine is not mistaken for a dead one. */
   readonly heartbeatMissLimit?: number;
   readonly log?: Logger;
 }
@@ -53,7 +54,7 @@ export class GcsDaemon {
       persist: (table, key, value) => { opts.storage.write(table, key, value); d.dirty = true; },
     };
     d.gcs = new Gcs(d.addr, {
-      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 5, recoveryGracePeriods: 30, bugs: NO_BUGS,
+      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 30, recoveryGracePeriods: 30, bugs: NO_BUGS,
     }, fx, tables);
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],

@@ -18,7 +18,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Msg } from "../../core/messages.ts";
 import {
-  FrameError, HELLO, PROTOCOL_VERSION, batchEntrySize, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
+  FRAGMENT, FrameError, HELLO, PROTOCOL_VERSION, Reassembler, fragmentFrame, batchEntrySize, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
   type Batch, type Frame, type PayloadHooks,
 } from "./wire/frame.ts";
 import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "./wire/gen/grpc/health/v1/health.ts";
@@ -46,6 +46,10 @@ const MiB = 1024 * 1024;
 export const DEFAULT_CHUNK_BYTES = 8 * MiB;
 /** Largest frame accepted by default: a full chunk plus room for its envelope. */
 export const DEFAULT_MAX_FRAME_BYTES = DEFAULT_CHUNK_BYTES + MiB;
+/** Room a Fragment's envelope needs besides its part. */
+const FRAGMENT_SLACK = 64 * 1024;
+/** Bytes of one stream's fragmented messages in flight at once (one large object, with room). */
+const MAX_FRAGMENTED_BYTES = 4 * 1024 * MiB;
 /** A batch holding one frame of maxFrameBytes is this much larger (tag + length varint). */
 const BATCH_SLACK = 16;
 
@@ -274,6 +278,7 @@ export class Peer {
   addrs: readonly string[] = [];
   /** The peer's Hello instance id (changes when that process restarts). */
   instance = "";
+  /** @internal */ readonly reassembler = new Reassembler(MAX_FRAGMENTED_BYTES);
   /** @internal */ closed = false;
   /** @internal */ helloDone = false;
   constructor(
@@ -381,9 +386,8 @@ export class DaemonServer {
     }
     const size = frameSize(frame);
     if (size > this.maxFrameBytes) {
-      this.stats.dropped++;
-      this.log(`dropped a ${frame.type} frame of ${size} bytes for ${peer}: the limit is ${this.maxFrameBytes}`);
-      return false;
+      for (const part of fragmentFrame(frame, this.maxFrameBytes - FRAGMENT_SLACK)) peer.outbox.push(part, frameSize(part));
+      return true;
     }
     peer.outbox.push(frame, size);
     return true;
@@ -479,9 +483,18 @@ export class DaemonServer {
   private onBatch(peer: Peer, b: Batch | MalformedBatch): void {
     if (peer.closed) return;
     if (b instanceof MalformedBatch) return this.reject(peer, grpc.status.INVALID_ARGUMENT, b.reason);
-    for (const f of b.frames) {
+    for (let f of b.frames) {
       const size = frameSize(f);
       if (size > this.maxFrameBytes) return this.reject(peer, grpc.status.RESOURCE_EXHAUSTED, `frame of ${size} bytes exceeds the limit of ${this.maxFrameBytes}`);
+      if (peer.helloDone && f.type === FRAGMENT) {
+        try {
+          const whole = peer.reassembler.add(f);
+          if (!whole) continue;
+          f = whole;
+        } catch (e) {
+          return this.reject(peer, grpc.status.INVALID_ARGUMENT, (e as Error).message);
+        }
+      }
       if (!peer.helloDone || f.type === HELLO) {
         let hello;
         try {
@@ -634,6 +647,7 @@ export class PeerLink {
   /** The daemon's Hello on the current (or last) stream. */
   remote: { readonly addrs: readonly string[]; readonly instance: string } | undefined;
   readonly stats: LinkStats = newStats();
+  private readonly reassembler = new Reassembler(MAX_FRAGMENTED_BYTES);
   /** This side's Hello instance id. */
   readonly instance = randomBytes(8).toString("hex");
   onFrame: ((frame: InboundFrame) => void) | undefined;
@@ -676,8 +690,7 @@ export class PeerLink {
     }
     const size = frameSize(frame);
     if (size > this.maxFrameBytes) {
-      this.stats.dropped++;
-      this.log(`dropped a ${frame.type} frame of ${size} bytes to ${this.opts.target}: the limit is ${this.maxFrameBytes}`);
+      for (const part of fragmentFrame(frame, this.maxFrameBytes - FRAGMENT_SLACK)) this.outbox.push(part, frameSize(part));
       return;
     }
     this.outbox.push(frame, size);
@@ -738,7 +751,18 @@ export class PeerLink {
         call.cancel();
         return;
       }
-      for (const f of b.frames) {
+      for (let f of b.frames) {
+        if (helloSeen && f.type === FRAGMENT) {
+          try {
+            const whole = this.reassembler.add(f);
+            if (!whole) continue;
+            f = whole;
+          } catch (e) {
+            this.log(`${this.opts.target}: ${(e as Error).message}; reopening the stream`);
+            call.cancel();
+            return;
+          }
+        }
         if (!helloSeen || f.type === HELLO) {
           try {
             const h = decodeHello(f);

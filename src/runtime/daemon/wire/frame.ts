@@ -28,6 +28,59 @@ export const PROTOCOL_VERSION = 1;
 /** The `type` of the wire-level hello frame (not a model message). */
 export const HELLO = "Hello";
 
+/**
+ * A frame too large for one stream message travels as fragments: its encoding cut into parts,
+ * each a Frame of type "Fragment" whose body is `[id, index, count]` (JSON) and whose one
+ * payload is the part. The receiver joins them, in order, back into the frame. This is how an
+ * object chunk bigger than the frame limit (the models send an object's bytes in its last
+ * Chunk) is streamed between daemons.
+ */
+export const FRAGMENT = "Fragment";
+
+let nextFragmentId = 0;
+
+export function fragmentFrame(frame: Frame, partBytes: number): Frame[] {
+  const bytes = encodeFrame(frame);
+  const n = Math.ceil(bytes.byteLength / partBytes);
+  const id = ++nextFragmentId;
+  const out: Frame[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = Buffer.from(JSON.stringify([id, i, n]));
+    out.push({ from: frame.from, to: frame.to, type: FRAGMENT, body, payloads: [bytes.subarray(i * partBytes, Math.min(bytes.byteLength, (i + 1) * partBytes))] });
+  }
+  return out;
+}
+
+/** Joins one peer's fragments back into frames; bounded, so a peer cannot pin unlimited memory. */
+export class Reassembler {
+  private readonly open = new Map<number, { parts: Uint8Array[]; n: number; bytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The whole frame once its last part arrived; undefined before; FrameError on a bad part. */
+  add(f: Frame): Frame | undefined {
+    let header: unknown;
+    try { header = JSON.parse(Buffer.from(f.body).toString()); } catch { /* judged below */ }
+    if (!Array.isArray(header) || header.length !== 3 || !header.every((x) => Number.isSafeInteger(x) && x >= 0) || f.payloads.length !== 1) {
+      throw new FrameError("malformed Fragment: the body must be [id, index, count] with one part");
+    }
+    const [id, i, n] = header as number[];
+    let a = this.open.get(id);
+    if (!a) this.open.set(id, (a = { parts: [], n, bytes: 0 }));
+    if (n !== a.n || i !== a.parts.length || i >= n) throw new FrameError(`Fragment ${id}: part ${i} of ${n} out of order`);
+    const part = f.payloads[0];
+    a.parts.push(part);
+    a.bytes += part.byteLength;
+    this.bytes += part.byteLength;
+    if (this.bytes > this.maxBytes) throw new FrameError(`fragments in flight exceed ${this.maxBytes} bytes`);
+    if (a.parts.length < n) return undefined;
+    this.open.delete(id);
+    this.bytes -= a.bytes;
+    return decodeFrame(Buffer.concat(a.parts));
+  }
+}
+
 /** Every `Msg["type"]`; the type-level checks below keep it equal to the union. */
 export const MSG_TYPES = [
   "RequestLease", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "ReturnLease", "CancelLease",
