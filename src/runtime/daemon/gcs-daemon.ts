@@ -5,7 +5,10 @@
 import { Gcs, type GcsEffects } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
 import { NO_BUGS } from "../../core/bugs.ts";
-import { gcsAddr, type Addr, type NodeId } from "../../core/types.ts";
+import { gcsAddr, nodeOf, type Addr, type NodeId } from "../../core/types.ts";
+
+/** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
+const MAX_WAITING = 10_000;
 import type { GcsStorage } from "../storage/index.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { DaemonServer, type Logger } from "./transport.ts";
@@ -30,6 +33,11 @@ export class GcsDaemon {
   /** Sends decided but not yet released: they wait for the writes made before them. */
   private held: { to: Addr; msg: Msg }[] = [];
   private dirty = false;
+  /**
+   * Messages for a node or driver whose stream is not up (yet: after a GCS restart, everyone
+   * reconnects within a couple of seconds): delivered when it says hello, instead of lost.
+   */
+  private readonly waiting = new Map<string, { to: Addr; msg: Msg }[]>();
   private releasing = false;
   private closed = false;
   private readonly sink: TraceSink;
@@ -59,6 +67,14 @@ export class GcsDaemon {
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],
       onFrame: (f) => { if (!d.closed) d.gcs.receive(f.from, f.msg); },
+      onPeer: (peer, addrs) => {
+        for (const a of addrs) {
+          const q = d.waiting.get(a);
+          if (!q) continue;
+          d.waiting.delete(a);
+          for (const { to, msg } of q) d.server.sendMsg(peer, d.addr, to, msg);
+        }
+      },
       // A driver's stream ended: the driver is gone, and with it the actors it owns.
       onPeerGone: (peer) => {
         if (d.closed) return;
@@ -100,6 +116,7 @@ export class GcsDaemon {
         for (const { to, msg } of batch) {
           const peer = this.server.route(to);
           if (peer) this.server.sendMsg(peer, this.addr, to, msg);
+          else this.wait(to, msg);
         }
       }
     } catch (e) {
@@ -109,6 +126,14 @@ export class GcsDaemon {
     } finally {
       this.releasing = false;
     }
+  }
+
+  private wait(to: Addr, msg: Msg): void {
+    // Keyed as routes are: a driver by its address, anything else by its node.
+    const key = /\/driver-/.test(to) ? to : nodeOf(to);
+    let q = this.waiting.get(key);
+    if (!q) this.waiting.set(key, (q = []));
+    if (q.length < MAX_WAITING) q.push({ to, msg });
   }
 
   private setTimer(key: string, ms: number, periodic?: boolean): void {
