@@ -23,7 +23,7 @@ export interface InitOptions {
   keepTrace?: boolean;
   /** Worker threads started ahead of need. Default: the cluster's CPUs (at most 2 × cores). */
   prestartWorkers?: number;
-  /** Daemon clusters are not part of this host. */
+  /** Connect to daemons started with `tsray start` instead (host:port of the GCS; also $TSRAY_ADDRESS). */
   address?: string;
   /** Advanced: transport and model timing. */
   config?: Partial<Pick<EmbeddedConfig, "heartbeatMs" | "viewPeriodMs" | "heartbeatMissLimit" | "chunkBytes" | "maxInlineBytes" | "maxPendingLeases" | "storeFullTimeoutMs" | "quietTimeoutMs" | "logWorkerCrashes" | "spinMicros">> & { drain?: DrainMode };
@@ -35,7 +35,8 @@ function checkCount(name: string, v: number | undefined): void {
 
 export function embeddedConfig(opts: InitOptions = {}): EmbeddedConfig {
   if (opts.address !== undefined) {
-    throw new Error(`ray.init({ address: "${opts.address}" }): connecting to running daemons is not available in this build; call ray.init() without an address for the embedded cluster`);
+    // ray.init() routes an address to the daemon host before it gets here.
+    throw new Error(`an embedded cluster has no address (got "${opts.address}"): connect to daemons with ray.init({ address })`);
   }
   checkCount("numCpus", opts.numCpus);
   checkCount("numGpus", opts.numGpus);
