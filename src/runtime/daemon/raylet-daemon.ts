@@ -84,6 +84,8 @@ export class RayletDaemon {
     const peer = this.server.route(to);
     if (peer) { this.server.sendMsg(peer, from, to, m); return; }
     const node = nodeOf(to);
+    // An address of this node that is not here (a worker that exited): nowhere to go.
+    if (node === this.node) { this.dropped++; return; }
     let link = this.links.get(node);
     if (!link) {
       const target = this.endpoints.get(node);
