@@ -9,6 +9,8 @@ import { gcsAddr, nodeOf, type Addr, type NodeId } from "../../core/types.ts";
 
 /** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
 const MAX_WAITING = 10_000;
+/** How long a driver may be disconnected before it counts as dead. */
+const DRIVER_GRACE_MS = 5_000;
 import type { GcsStorage } from "../storage/index.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { DaemonServer, type Logger } from "./transport.ts";
@@ -38,6 +40,8 @@ export class GcsDaemon {
    * reconnects within a couple of seconds): delivered when it says hello, instead of lost.
    */
   private readonly waiting = new Map<string, { to: Addr; msg: Msg }[]>();
+  /** Drivers whose stream ended, until they reconnect or their grace runs out. */
+  private readonly leaving = new Map<Addr, NodeJS.Timeout>();
   private releasing = false;
   private closed = false;
   private readonly sink: TraceSink;
@@ -69,16 +73,26 @@ export class GcsDaemon {
       onFrame: (f) => { if (!d.closed) d.gcs.receive(f.from, f.msg); },
       onPeer: (peer, addrs) => {
         for (const a of addrs) {
+          clearTimeout(d.leaving.get(a));
+          d.leaving.delete(a);
           const q = d.waiting.get(a);
           if (!q) continue;
           d.waiting.delete(a);
           for (const { to, msg } of q) d.server.sendMsg(peer, d.addr, to, msg);
         }
       },
-      // A driver's stream ended: the driver is gone, and with it the actors it owns.
+      // A driver's stream ended and it did not come back within the grace period: the driver
+      // is gone, and with it the actors it owns (a blip in the network is not a death).
       onPeerGone: (peer) => {
         if (d.closed) return;
-        for (const a of peer.addrs) if (/\/driver-/.test(a)) d.gcs.receive(a, { type: "WorkerDied", worker: a });
+        for (const a of peer.addrs) {
+          if (!/\/driver-/.test(a) || d.server.route(a) !== undefined && d.server.route(a) !== peer) continue;
+          clearTimeout(d.leaving.get(a));
+          d.leaving.set(a, setTimeout(() => {
+            d.leaving.delete(a);
+            if (!d.closed) d.gcs.receive(a, { type: "WorkerDied", worker: a });
+          }, DRIVER_GRACE_MS).unref());
+        }
       },
       status: () => d.status(),
       log: opts.log,
@@ -157,6 +171,7 @@ export class GcsDaemon {
     this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.leaving.values()) clearTimeout(t);
     await this.server.close();
     await this.opts.storage.close().catch(() => {});
     this.sink.close();
