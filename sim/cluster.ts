@@ -11,7 +11,7 @@ import { Gcs, type GcsEffects, type GcsTable } from "../src/core/gcs.ts";
 import type { Msg } from "../src/core/messages.ts";
 import { Raylet } from "../src/core/raylet.ts";
 import type { ResourceSet } from "../src/core/resources.ts";
-import { gcsAddr, nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type Payload } from "../src/core/types.ts";
+import { gcsAddr, nodeOf, rayletAddr, type Addr, type FunctionDescriptor, type TaskSpec, type ErrorInfo, type NodeId, type ObjectId, type Payload } from "../src/core/types.ts";
 import type { CoreClient } from "../src/api/client.ts";
 import { toError } from "../src/api/errors.ts";
 import { codecOf, createRay, type Ray } from "../src/api/ray.ts";
@@ -183,13 +183,17 @@ export class SimCluster {
     if (!this.network.has(dest)) return; // no such node: the message goes nowhere
     // Heartbeats and resource views are housekeeping: in flight, they are not pending work.
     const periodic = m.type === "Heartbeat" || m.type === "ClusterView";
-    const n = this.nodes.get(dest)!;
-    const deliver = () => {
-      if (this.now < n.pausedUntil) return this.atNode(dest, deliver, periodic);
-      const p = this.procs.get(to);
-      if (p && p.alive) p.comp.receive(from, m);
-    };
-    for (const at of this.network.arrivals(this.now, nodeOf(from), dest, m)) this.queue.push(at, deliver, periodic);
+    const at = this.network.arrival(this.now, nodeOf(from), dest, m);
+    const again = this.network.duplicateAt;
+    this.queue.push(at, () => this.deliver(from, to, dest, m, periodic), periodic);
+    if (!Number.isNaN(again)) this.queue.push(again, () => this.deliver(from, to, dest, m, periodic), periodic); // a duplicate
+  }
+
+  /** A message reaches its destination's node: handed over now, or when the node resumes. */
+  private deliver(from: Addr, to: Addr, dest: NodeId, m: Msg, periodic: boolean): void {
+    if (this.now < this.nodes.get(dest)!.pausedUntil) return this.atNode(dest, () => this.deliver(from, to, dest, m, periodic), periodic);
+    const p = this.procs.get(to);
+    if (p && p.alive) p.comp.receive(from, m);
   }
 
   // ---- tracing ------------------------------------------------------------------------------
@@ -288,7 +292,6 @@ export class SimCluster {
     const math = Object.create(Math) as Math;
     const mathRng = new Prng(this.cfg.seed, `math:${addr}`);
     (math as { random: () => number }).random = () => mathRng.next();
-    const alive = () => this.procs.get(addr)?.alive === true;
     model = this.spawn(addr, node, (fx: WorkerEffects) => new CoreWorker(addr, {
       node, gcs: gcsAddr(this.head), maxInlineBytes: this.cfg.maxInlineBytes, maxPendingLeases: this.cfg.maxPendingLeases, bugs: this.cfg.bugs,
     }, fx), (base) => ({
@@ -298,20 +301,31 @@ export class SimCluster {
         calls.delete(callId);
         if (cb) { cb(result); this.drainNeeded = true; }
       },
-      execute: (spec, fn, args) => this.schedule(0, () => this.atNode(node, () => {
-        if (!alive()) return;
-        const out = executor.run(spec, fn, args);
-        const done = (o: Outcome) => this.atNode(node, () => { if (alive()) model.taskDone(spec.taskId, spec.attempt, o); });
-        if (out instanceof Promise) {
-          this.drainNeeded = true;
-          out.then((o) => this.schedule(0, () => done(o)));
-        } else done(out);
-      })),
+      execute: (spec, fn, args) => this.schedule(0, () => this.runTask(node, model, executor, spec, fn, args)),
     }));
     const client = new SimClient(this, model, addr, node, calls);
     const ray = createRay(client);
     executor = new Executor(ray, codecOf(client), math);
     return { model, ray };
+  }
+
+  // runTask and taskDone are atNode(node, fn) spelled out: no closure per task unless the node is paused.
+
+  /** Runs a task's function on a worker, now or when its node resumes. */
+  private runTask(node: NodeId, model: CoreWorker, executor: Executor, spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
+    if (this.now < this.nodes.get(node)!.pausedUntil) return this.atNode(node, () => this.runTask(node, model, executor, spec, fn, args));
+    if (this.procs.get(model.addr)?.alive !== true) return;
+    const out = executor.run(spec, fn, args);
+    if (out instanceof Promise) {
+      this.drainNeeded = true;
+      out.then((o) => this.schedule(0, () => this.taskDone(node, model, spec, o)));
+    } else this.taskDone(node, model, spec, out);
+  }
+
+  /** A task's function returned (or its promise settled): tell the worker, if it still lives. */
+  private taskDone(node: NodeId, model: CoreWorker, spec: TaskSpec, o: Outcome): void {
+    if (this.now < this.nodes.get(node)!.pausedUntil) return this.atNode(node, () => this.taskDone(node, model, spec, o));
+    if (this.procs.get(model.addr)?.alive === true) model.taskDone(spec.taskId, spec.attempt, o);
   }
 
   kill(addr: Addr): void {

@@ -58,11 +58,13 @@ export type Resources = Record<string, number>;
  * in order (keys, strings, numbers, nested values), fed one event at a time so a host can hash
  * a trace it does not keep, without building its JSON text.
  */
+// Scratch space to hash a double's bits.
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
+
 export class TraceHasher {
   private h1 = 0x811c9dc5;
   private h2 = 0x01000193 ^ 0x5bd1e995;
-  private static readonly f64 = new Float64Array(1);
-  private static readonly u32 = new Uint32Array(TraceHasher.f64.buffer);
 
   private str(x: string): void {
     let h1 = this.h1, h2 = this.h2;
@@ -76,9 +78,9 @@ export class TraceHasher {
   }
 
   private num(x: number): void {
-    TraceHasher.f64[0] = x;
-    this.h1 = Math.imul(this.h1 ^ TraceHasher.u32[0], 0x01000193);
-    this.h2 = Math.imul(this.h2 ^ TraceHasher.u32[1], 0x5bd1e995);
+    F64[0] = x;
+    this.h1 = Math.imul(this.h1 ^ U32[0], 0x01000193);
+    this.h2 = Math.imul(this.h2 ^ U32[1], 0x5bd1e995);
   }
 
   private value(v: unknown): void {
@@ -90,7 +92,7 @@ export class TraceHasher {
         if (v === null) return this.str("null");
         if (Array.isArray(v)) {
           this.num(v.length);
-          for (const x of v) this.value(x);
+          for (let i = 0; i < v.length; i++) this.value(v[i]);
           return;
         }
         for (const k in v as Record<string, unknown>) {

@@ -33,6 +33,7 @@ export interface Ray {
 }
 
 const MARK = "__tsray__";
+const NO_REFS: readonly RefInfo[] = [];
 
 /** Builds the API for one core worker. */
 export function createRay(client: CoreClient): Ray & Invoker {
@@ -95,6 +96,8 @@ export function createRay(client: CoreClient): Ray & Invoker {
   }
 
   function encode(value: unknown): Payload {
+    // Primitives (most arguments and results) hold no handles: nothing to mark.
+    if (typeof value !== "object" && typeof value !== "function") return bytesPayload(toBytes(value), false, NO_REFS);
     const refs: RefInfo[] = [];
     const state = { marked: false };
     return bytesPayload(toBytes(mark(value, refs, state)), state.marked, refs);

@@ -120,6 +120,8 @@ interface Execution {
   args?: Payload[];
   missing: number;
   failed?: ErrorInfo;
+  /** `taskId:attempt`, once built (the dedup check and `remember` share it). */
+  key?: string;
 }
 
 interface HostedActor {
@@ -154,6 +156,11 @@ interface WaitCall {
   readonly timer?: string;
 }
 
+/** An argument passed by reference (a predicate made once, not a closure per call). */
+function isRef(a: Arg): boolean {
+  return "ref" in a;
+}
+
 /** Tasks with the same function, demand and strategy share leases. */
 function taskClassKey(spec: TaskSpec): string {
   return `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}`;
@@ -178,6 +185,8 @@ export class CoreWorker {
   readonly owned = new Map<ObjectId, Owned>();
   readonly tasks = new Map<string, OwnedTask>();
   private readonly classes = new Map<string, SchedClass>();
+  /** The class key computed last: tasks of one class share that string rather than each keeping its own copy. */
+  private lastClassKey = "";
   private readonly leaseReqs = new Map<number, LeaseReq>();
   /** Leases granted to this owner, by id: a duplicated grant must not be returned. */
   private readonly granted = new Set<string>();
@@ -360,10 +369,12 @@ export class CoreWorker {
 
   /** Every handle the program holds is dropped (the program ended). */
   releaseAll(): void {
-    for (const [id, o] of [...this.owned]) {
+    // Freeing deletes entries as the loop goes, which a Map allows (and skipping an object freed
+    // along the way is what visiting it would do); forEach makes no [id, o] array per entry.
+    this.owned.forEach((o, id) => {
       o.local = 0;
       this.maybeFree(id, o);
-    }
+    });
   }
 
   // ==================================== inputs ====================================
@@ -601,6 +612,12 @@ export class CoreWorker {
 
   // ================================ submission ================================
 
+  private classKeyOf(spec: TaskSpec): string {
+    const key = taskClassKey(spec);
+    if (key !== this.lastClassKey) this.lastClassKey = key;
+    return this.lastClassKey;
+  }
+
   private trackTask(spec: TaskSpec, maxRetries: number): void {
     const argRefs: ObjectId[] = [];
     for (const a of spec.args) {
@@ -609,8 +626,8 @@ export class CoreWorker {
         if (o) { o.submitted++; argRefs.push(a.ref); }
       }
     }
-    const classKey = spec.kind === "normal" ? taskClassKey(spec) : "";
-    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs, classKey };
+    const classKey = spec.kind === "normal" ? this.classKeyOf(spec) : "";
+    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs, classKey, lease: undefined };
     this.tasks.set(spec.taskId, t);
     this.fx.trace(spec.actorId === undefined
       ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: argRefs, maxRetries }
@@ -623,7 +640,7 @@ export class CoreWorker {
    * executing worker then needs nothing from any store); large ones stay refs to be pulled.
    */
   private resolveArgs(args: readonly Arg[], done: (resolved: readonly Arg[], error?: ErrorInfo) => void): void {
-    if (!args.some((a) => "ref" in a)) return done(args); // the common case: nothing to wait for
+    if (!args.some(isRef)) return done(args); // the common case: nothing to wait for
     const out = args.slice();
     let missing = 1;
     let failed: ErrorInfo | undefined;
@@ -642,17 +659,21 @@ export class CoreWorker {
   }
 
   private resolveTask(t: OwnedTask): void {
-    this.resolveArgs(t.spec.args, (resolved, error) => {
-      if (t.state !== "WAITING_FOR_DEPS") return;
-      if (error) {
-        t.state = nextTaskState(t.state, { type: "DEP_FAILED" });
-        return this.finishTask(t, { kind: "error", error, retryable: false });
-      }
-      if (resolved !== t.spec.args) t.spec = { ...t.spec, args: resolved };
-      t.state = nextTaskState(t.state, { type: "DEPS_READY" });
-      if (t.spec.kind === "actor-task") this.sendActorTask(t);
-      else this.enqueue(t);
-    });
+    // Nothing to wait for (the common case): straight on, without a callback to allocate.
+    if (!t.spec.args.some(isRef)) return this.depsResolved(t, t.spec.args);
+    this.resolveArgs(t.spec.args, (resolved, error) => this.depsResolved(t, resolved, error));
+  }
+
+  private depsResolved(t: OwnedTask, resolved: readonly Arg[], error?: ErrorInfo): void {
+    if (t.state !== "WAITING_FOR_DEPS") return;
+    if (error) {
+      t.state = nextTaskState(t.state, { type: "DEP_FAILED" });
+      return this.finishTask(t, { kind: "error", error, retryable: false });
+    }
+    if (resolved !== t.spec.args) t.spec = { ...t.spec, args: resolved };
+    t.state = nextTaskState(t.state, { type: "DEPS_READY" });
+    if (t.spec.kind === "actor-task") this.sendActorTask(t);
+    else this.enqueue(t);
   }
 
   private enqueue(t: OwnedTask): void {
@@ -713,7 +734,7 @@ export class CoreWorker {
     this.leaseReqs.delete(reqId);
     this.granted.add(leaseId);
     c.pendingRequests--;
-    const lease: Lease = { leaseId, worker };
+    const lease: Lease = { leaseId, worker, busy: undefined };
     c.leases.add(lease);
     // The raylet staged the arguments of the task the request was for: run that one if it still waits.
     const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
@@ -756,7 +777,7 @@ export class CoreWorker {
     // A request still staging this task's arguments is moot now; it may even wait on work that
     // needs a lease itself (a lost argument being re-made). Withdraw it and ask for the others.
     // (A request with nothing to stage simply serves whichever task is next when granted.)
-    if (!t.spec.args.some((a) => "ref" in a)) return;
+    if (!t.spec.args.some(isRef)) return;
     for (const [reqId, r] of this.leaseReqs) {
       if (r.task !== t) continue;
       this.leaseReqs.delete(reqId);
@@ -914,7 +935,7 @@ export class CoreWorker {
       const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
       const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
       o.lineage = { spec, retriesLeft };
-      const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? [], classKey: taskClassKey(spec) };
+      const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? [], classKey: this.classKeyOf(spec), lease: undefined };
       t.state = nextTaskState(t.state, { type: "RESUBMIT" });
       this.tasks.set(spec.taskId, t);
       this.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });
@@ -998,7 +1019,8 @@ export class CoreWorker {
   // ================================ execution ================================
 
   private pushTask(from: Addr, spec: TaskSpec): void {
-    const e: Execution = { spec, from, missing: 0 };
+    // Every field from the start: an object that gains fields later changes shape, and the code reading it slows down.
+    const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, key: undefined };
     if (spec.kind === "actor-task") return this.queueActorCall(e);
     if (!this.cfg.bugs.has("no-dedup")) {
       const h = this.actor;
@@ -1008,7 +1030,9 @@ export class CoreWorker {
         return;
       }
       const key = `${spec.taskId}:${spec.attempt}`;
-      if (this.finished.has(key) || (this.current && `${this.current.spec.taskId}:${this.current.spec.attempt}` === key)) return;
+      const cur = this.current?.spec;
+      if (this.finished.has(key) || (cur && cur.taskId === spec.taskId && cur.attempt === spec.attempt)) return;
+      e.key = key;
     }
     if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo() };
     this.current = e;
@@ -1068,15 +1092,18 @@ export class CoreWorker {
         }
       }
     }
-    const args: Payload[] = new Array(e.spec.args.length);
+    const specArgs = e.spec.args;
+    const args: Payload[] = new Array(specArgs.length);
     e.args = args;
-    const refs: RefInfo[] = [];
-    const at: number[] = [];
-    e.spec.args.forEach((a, i) => {
+    // Arguments passed by reference, and their positions (most tasks have none: no arrays then).
+    let refs: RefInfo[] | undefined;
+    let at: number[] | undefined;
+    for (let i = 0; i < specArgs.length; i++) {
+      const a = specArgs[i];
       if ("v" in a) args[i] = a.v;
-      else { refs.push({ id: a.ref, owner: a.owner }); at.push(i); }
-    });
-    if (refs.length > 0) {
+      else { (refs ??= []).push({ id: a.ref, owner: a.owner }); (at ??= []).push(i); }
+    }
+    if (refs !== undefined && at !== undefined) {
       e.missing++;
       // Fetching arguments may wait on their reconstruction, which may need this very CPU.
       const blocking = this.block();
@@ -1122,11 +1149,12 @@ export class CoreWorker {
   }
 
   private endScope(keep: readonly RefInfo[] | undefined): void {
-    for (const [id, o] of [...this.owned]) {
-      if (o.local === 0 || keep?.some((r) => r.id === id)) continue;
+    // As in releaseAll: no copy of the map, no array per entry.
+    this.owned.forEach((o, id) => {
+      if (o.local === 0 || keep?.some((r) => r.id === id)) return;
       o.local = 0;
       this.maybeFree(id, o);
-    }
+    });
   }
 
   /** The host finished running `taskId` (attempt `attempt`). */
@@ -1134,10 +1162,10 @@ export class CoreWorker {
     const e = this.current?.spec.taskId === taskId && this.current.spec.attempt === attempt ? this.current
       : this.actor?.running?.spec.taskId === taskId ? this.actor.running : undefined;
     if (!e) return;
-    this.fx.trace({
-      kind: "task.finished", comp: "worker", task: taskId, worker: this.addr, attempt, ok: out.ok,
-      hash: out.ok ? out.payload.hash : "", ...(out.ok ? {} : { error: out.error.message }),
-    });
+    // Two literals with the same keys in the same order (rather than a spread): no object to copy per task.
+    this.fx.trace(out.ok
+      ? { kind: "task.finished", comp: "worker", task: taskId, worker: this.addr, attempt, ok: true, hash: out.payload.hash }
+      : { kind: "task.finished", comp: "worker", task: taskId, worker: this.addr, attempt, ok: false, hash: "", error: out.error.message });
     if (!out.ok) return this.reply(e, { kind: "error", error: out.error, retryable: false });
     const p = out.payload;
     if (p.size <= this.cfg.maxInlineBytes || e.spec.kind === "actor-create") return this.reply(e, { kind: "inline", payload: p });
@@ -1157,7 +1185,7 @@ export class CoreWorker {
       // Gets the task left behind resolve with nobody to block: let them through.
       this.blockedCalls = 0;
       this.unblocked();
-      this.remember(`${s.taskId}:${s.attempt}`);
+      this.remember(e.key ?? `${s.taskId}:${s.attempt}`);
       // The task's scope ended: drop the refs it made, except those it returned inside its value.
       if (s.kind === "normal") this.endScope(result.kind === "inline" ? result.payload.refs : undefined);
     }

@@ -22,7 +22,6 @@ export class Executor {
   constructor(private readonly ray: unknown, private readonly codec: Codec, private readonly math: Math = Math) {}
 
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
-    const label = spec.kind === "actor-task" ? `actor method ${spec.method}` : `${spec.kind === "actor-create" ? "actor class" : "remote function"} ${fn.name}`;
     let result: unknown;
     try {
       const values = args.map((a) => this.codec.decode(a));
@@ -39,26 +38,32 @@ export class Executor {
         } else result = f(...values);
       }
     } catch (e) {
-      return this.failed(e, label, fn.name);
+      return this.failed(e, spec, fn);
     }
     if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
       return (result as Promise<unknown>).then(
-        (v) => this.succeeded(v, label),
-        (e) => this.failed(e, label, fn.name),
+        (v) => this.succeeded(v, spec, fn),
+        (e) => this.failed(e, spec, fn),
       );
     }
-    return this.succeeded(result, label);
+    return this.succeeded(result, spec, fn);
   }
 
-  private succeeded(v: unknown, label: string): Outcome {
+  /** What errors call the code that ran: built only when one occurs (it is a string per task). */
+  private label(spec: TaskSpec, fn: FunctionDescriptor): string {
+    return spec.kind === "actor-task" ? `actor method ${spec.method}` : `${spec.kind === "actor-create" ? "actor class" : "remote function"} ${fn.name}`;
+  }
+
+  private succeeded(v: unknown, spec: TaskSpec, fn: FunctionDescriptor): Outcome {
     try {
       return { ok: true, payload: this.codec.encode(v) };
     } catch (e) {
-      return { ok: false, error: fromThrown(e, `${label} returned a value that cannot be stored`) };
+      return { ok: false, error: fromThrown(e, `${this.label(spec, fn)} returned a value that cannot be stored`) };
     }
   }
 
-  private failed(e: unknown, label: string, name: string): Outcome {
+  private failed(e: unknown, spec: TaskSpec, fn: FunctionDescriptor): Outcome {
+    const label = this.label(spec, fn), name = fn.name;
     if (e instanceof ReferenceError) {
       const m = /^(\S+) is not defined/.exec(e.message);
       if (m) {
