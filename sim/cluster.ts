@@ -4,16 +4,15 @@
 // events too, and the promises it awaits settle between events, so an async program replays
 // exactly from its seed.
 
+import { ModelClient, checkSleep } from "../src/runtime/model-client.ts";
 import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
 import { CoreWorker, type Outcome } from "../src/core/core-worker.ts";
-import type { CallResult, Effects, RayletEffects, WorkerEffects } from "../src/core/effects.ts";
+import type { Effects, RayletEffects, WorkerEffects } from "../src/core/effects.ts";
 import { Gcs, type GcsEffects, type GcsTable } from "../src/core/gcs.ts";
 import type { Msg } from "../src/core/messages.ts";
 import { Raylet } from "../src/core/raylet.ts";
 import type { ResourceSet } from "../src/core/resources.ts";
-import { gcsAddr, nodeOf, rayletAddr, type Addr, type FunctionDescriptor, type TaskSpec, type ErrorInfo, type NodeId, type ObjectId, type Payload } from "../src/core/types.ts";
-import type { CoreClient } from "../src/api/client.ts";
-import { toError } from "../src/api/errors.ts";
+import { gcsAddr, nodeOf, rayletAddr, type Addr, type FunctionDescriptor, type TaskSpec, type NodeId, type ObjectId, type Payload } from "../src/core/types.ts";
 import { codecOf, createRay, type Ray } from "../src/api/ray.ts";
 import { Executor } from "../src/runtime/executor.ts";
 import { TraceHasher, type TraceBody, type TraceEvent } from "../spec/trace.ts";
@@ -286,7 +285,7 @@ export class SimCluster {
 
   /** A core worker process (the driver, or a worker a raylet started) with its executor. */
   private spawnWorker(addr: Addr, node: NodeId): { model: CoreWorker; ray: Ray } {
-    const calls = new Map<number, (r: CallResult) => void>();
+    let client!: SimClient;
     let executor!: Executor;
     let model!: CoreWorker;
     const math = Object.create(Math) as Math;
@@ -297,13 +296,12 @@ export class SimCluster {
     }, fx), (base) => ({
       ...base,
       complete: (callId, result) => {
-        const cb = calls.get(callId);
-        calls.delete(callId);
-        if (cb) { cb(result); this.drainNeeded = true; }
+        client.complete(callId, result);
+        this.drainNeeded = true; // a promise settled: its continuation runs before the next event
       },
       execute: (spec, fn, args) => this.schedule(0, () => this.runTask(node, model, executor, spec, fn, args)),
     }));
-    const client = new SimClient(this, model, addr, node, calls);
+    client = new SimClient(this, model, addr, node);
     const ray = createRay(client);
     executor = new Executor(ray, codecOf(client), math);
     return { model, ray };
@@ -416,54 +414,13 @@ export class SimCluster {
   }
 }
 
-/** The API's port onto a simulated core worker: calls go straight into the model. */
-class SimClient implements CoreClient {
-  private ids = 0;
-  private callIds = 0;
-
-  constructor(
-    private readonly sim: SimCluster,
-    private readonly model: CoreWorker,
-    readonly addr: Addr,
-    readonly node: NodeId,
-    private readonly calls: Map<number, (r: CallResult) => void>,
-  ) {}
-
-  nextId(): string { return `${this.addr}#${++this.ids}`; }
-
-  private call<T>(start: (callId: number) => void, map: (r: CallResult) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const id = ++this.callIds;
-      this.calls.set(id, (r) => {
-        if (r.kind === "error") reject(toError(r.error));
-        else resolve(map(r));
-      });
-      start(id);
-    });
+/** The API's port onto a simulated core worker: sleep passes in virtual time. */
+class SimClient extends ModelClient {
+  constructor(private readonly sim: SimCluster, model: CoreWorker, addr: Addr, node: NodeId) {
+    super(model, addr, node);
   }
-
-  submitTask: CoreClient["submitTask"] = (taskId, fn, args, opts) => { this.model.submitTask(taskId, fn, args, opts); };
-  createActor: CoreClient["createActor"] = (id, cls, args, opts) => { this.model.createActor(id, cls, args, opts); };
-  submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries) => {
-    this.model.submitActorTask(taskId, actorId, method, args, retries);
-  };
-  put(id: ObjectId, payload: Payload): Promise<void> {
-    return this.call((c) => this.model.put(id, payload, c), () => undefined);
-  }
-  get(refs: Parameters<CoreClient["get"]>[0], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]> {
-    return this.call((c) => this.model.get(refs, timeoutMs, c), (r) => (r.kind === "values" ? r.values : []));
-  }
-  wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]> {
-    return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, c), (r) => (r.kind === "ready" ? r.ready : []));
-  }
-  getNamedActor(name: string) {
-    return this.call((c) => this.model.getNamedActor(name, c), (r) => (r.kind === "actor" ? r.info : undefined));
-  }
-  killActor(actorId: string): void { this.model.killActor(actorId); }
-  addRef(id: ObjectId): void { this.model.addRef(id); }
-  releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
   sleep(ms: number): Promise<void> {
-    if (!(ms >= 0)) return Promise.reject(new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`));
+    try { checkSleep(ms); } catch (e) { return Promise.reject(e); }
     return new Promise((resolve) => this.sim.schedule(ms, () => { resolve(); this.sim.drainNeeded = true; }));
   }
 }

@@ -3,14 +3,13 @@
 // the model's `complete` effect. While the driver waits on something the cluster holds the
 // process open; otherwise nothing does, so a program that forgets ray.shutdown() still exits.
 
-import type { CoreClient } from "../../api/client.ts";
-import { toError } from "../../api/errors.ts";
 import { ObjectRef } from "../../api/handles.ts";
 import type { Ray } from "../../api/ray.ts";
 import type { CoreWorker } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import type { Addr, ErrorInfo, NodeId, ObjectId, Payload } from "../../core/types.ts";
+import type { Addr, NodeId } from "../../core/types.ts";
 import { hashBytes, isRawValue, rawFrameSize, writeRawFrame } from "../codec.ts";
+import { ModelClient, checkSleep } from "../model-client.ts";
 import type { Arena } from "./arena.ts";
 import { drop, hold } from "./pins.ts";
 
@@ -37,27 +36,23 @@ export class KeepAlive {
   }
 }
 
-export class DriverClient implements CoreClient {
-  private ids = 0;
-  private callIds = 0;
-  readonly calls = new Map<number, (r: CallResult) => void>();
-
+/** The embedded and daemon drivers' port: a pending call keeps the process open; arena values stay held until decoded. */
+export class DriverClient extends ModelClient {
   constructor(
-    private readonly model: CoreWorker,
-    readonly addr: Addr,
-    readonly node: NodeId,
+    model: CoreWorker,
+    addr: Addr,
+    node: NodeId,
     private readonly keepAlive: KeepAlive,
     /** Throws if the cluster was shut down. */
-    private readonly check: () => void,
-  ) {}
+    private readonly ensureOpen: () => void,
+  ) {
+    super(model, addr, node);
+  }
 
-  nextId(): string { return `${this.addr}#${++this.ids}`; }
+  protected override check(): void { this.ensureOpen(); }
+  protected override waiting(): void { this.keepAlive.hold(); }
 
-  /** The model's `complete` effect. */
-  complete(callId: number, result: CallResult): void {
-    const cb = this.calls.get(callId);
-    if (!cb) return;
-    this.calls.delete(callId);
+  protected override answered(result: CallResult): void {
     this.keepAlive.release();
     if (result.kind === "values") {
       // Arena values stay held until the program's continuation has decoded them: resolving
@@ -67,7 +62,6 @@ export class DriverClient implements CoreClient {
       for (const v of result.values) if (hold(v)) (held ??= []).push(v);
       if (held) queueMicrotask(() => queueMicrotask(() => { for (const v of held!) drop(v); }));
     }
-    cb(result);
   }
 
   /** Fails every call still waiting (the cluster is going away). */
@@ -80,42 +74,8 @@ export class DriverClient implements CoreClient {
     }
   }
 
-  private call<T>(start: (callId: number) => void, map: (r: CallResult) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.check();
-      const id = ++this.callIds;
-      this.calls.set(id, (r) => {
-        if (r.kind === "error") reject(toError(r.error));
-        else resolve(map(r));
-      });
-      this.keepAlive.hold();
-      start(id);
-    });
-  }
-
-  submitTask: CoreClient["submitTask"] = (taskId, fn, args, opts) => { this.check(); this.model.submitTask(taskId, fn, args, opts); };
-  createActor: CoreClient["createActor"] = (id, cls, args, opts) => { this.check(); this.model.createActor(id, cls, args, opts); };
-  submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries) => {
-    this.check();
-    this.model.submitActorTask(taskId, actorId, method, args, retries);
-  };
-  put(id: ObjectId, payload: Payload): Promise<void> {
-    return this.call((c) => this.model.put(id, payload, c), () => undefined);
-  }
-  get(refs: Parameters<CoreClient["get"]>[0], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]> {
-    return this.call((c) => this.model.get(refs, timeoutMs, c), (r) => (r.kind === "values" ? r.values : []));
-  }
-  wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]> {
-    return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, c), (r) => (r.kind === "ready" ? r.ready : []));
-  }
-  getNamedActor(name: string) {
-    return this.call((c) => this.model.getNamedActor(name, c), (r) => (r.kind === "actor" ? r.info : undefined));
-  }
-  killActor(actorId: string): void { this.check(); this.model.killActor(actorId); }
-  addRef(id: ObjectId): void { this.model.addRef(id); }
-  releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
   sleep(ms: number): Promise<void> {
-    if (!(ms >= 0)) return Promise.reject(new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`));
+    try { checkSleep(ms); } catch (e) { return Promise.reject(e); }
     return new Promise((resolve) => setTimeout(resolve, ms));
   }
 }

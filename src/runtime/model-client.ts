@@ -1,0 +1,78 @@
+// The API's port onto a CoreWorker model that lives in the same thread as the program (the
+// simulator's driver and workers, the embedded and daemon drivers): calls go straight into the
+// model, and answers come back through its `complete` effect. Hosts subclass it for what
+// differs: how sleep passes, and what a pending call holds open.
+
+import type { CoreClient } from "../api/client.ts";
+import { toError } from "../api/errors.ts";
+import type { CoreWorker } from "../core/core-worker.ts";
+import type { CallResult } from "../core/effects.ts";
+import type { Addr, ErrorInfo, NodeId, ObjectId, Payload } from "../core/types.ts";
+
+export abstract class ModelClient implements CoreClient {
+  private ids = 0;
+  private callIds = 0;
+  protected readonly calls = new Map<number, (r: CallResult) => void>();
+
+  constructor(protected readonly model: CoreWorker, readonly addr: Addr, readonly node: NodeId) {}
+
+  nextId(): string { return `${this.addr}#${++this.ids}`; }
+
+  /** Sleeps in the host's time. */
+  abstract sleep(ms: number): Promise<void>;
+
+  /** Throws if calls are no longer possible (the cluster was shut down). */
+  protected check(): void {}
+  /** A call is now waiting for the model. */
+  protected waiting(): void {}
+  /** A call's answer arrived, just before its promise settles. */
+  protected answered(_result: CallResult): void {}
+
+  /** The model's `complete` effect. */
+  complete(callId: number, result: CallResult): void {
+    const cb = this.calls.get(callId);
+    if (!cb) return;
+    this.calls.delete(callId);
+    this.answered(result);
+    cb(result);
+  }
+
+  protected call<T>(start: (callId: number) => void, map: (r: CallResult) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.check();
+      const id = ++this.callIds;
+      this.calls.set(id, (r) => {
+        if (r.kind === "error") reject(toError(r.error));
+        else resolve(map(r));
+      });
+      this.waiting();
+      start(id);
+    });
+  }
+
+  submitTask: CoreClient["submitTask"] = (taskId, fn, args, opts) => { this.check(); this.model.submitTask(taskId, fn, args, opts); };
+  createActor: CoreClient["createActor"] = (id, cls, args, opts) => { this.check(); this.model.createActor(id, cls, args, opts); };
+  submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries) => {
+    this.check();
+    this.model.submitActorTask(taskId, actorId, method, args, retries);
+  };
+  put(id: ObjectId, payload: Payload): Promise<void> {
+    return this.call((c) => this.model.put(id, payload, c), () => undefined);
+  }
+  get(refs: Parameters<CoreClient["get"]>[0], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]> {
+    return this.call((c) => this.model.get(refs, timeoutMs, c), (r) => (r.kind === "values" ? r.values : []));
+  }
+  wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]> {
+    return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, c), (r) => (r.kind === "ready" ? r.ready : []));
+  }
+  getNamedActor(name: string) {
+    return this.call((c) => this.model.getNamedActor(name, c), (r) => (r.kind === "actor" ? r.info : undefined));
+  }
+  killActor(actorId: string): void { this.check(); this.model.killActor(actorId); }
+  addRef(id: ObjectId): void { this.model.addRef(id); }
+  releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
+}
+
+export function checkSleep(ms: number): void {
+  if (!(ms >= 0)) throw new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`);
+}
