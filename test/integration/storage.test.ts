@@ -293,8 +293,10 @@ describe("file storage: recovery, snapshots, lock", () => {
     assert.equal(t.meta.get("incarnation"), 1);
     assert.ok(warnings.some((w) => /stale lock/.test(w) && /is not running/.test(w)), warnings.join("\n"));
     assert.ok(warnings.some((w) => /gcs\.log:\d+: ignoring a torn last line/.test(w)), warnings.join("\n"));
-    // The torn bytes were cut off: new entries start on a line of their own.
-    assert.ok(readFileSync(join(dir, "gcs.log"), "utf8").endsWith("\n"));
+    // The torn bytes were cut off: new entries start on a line of their own. (The log may be
+    // empty: a fast child can pass the snapshot threshold before it is killed.)
+    const log = readFileSync(join(dir, "gcs.log"), "utf8");
+    assert.ok(log === "" || log.endsWith("\n"), JSON.stringify(log.slice(-80)));
     s.write("actors", "after", { ok: true });
     await s.flush();
     const image = freshDir();
