@@ -16,9 +16,9 @@ export { checkResults, checkResources, checkActorOrder, checkReferences, checkLi
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
- * Every invariant by name (design.md §6). Invariant 2 is two checkers: "errors-earned" and
- * "liveness". Still to come, as its own module registered here: "determinism" (it compares
- * two runs' hashes rather than judging one trace).
+ * Every invariant that judges one trace, by name (design.md §6). Invariant 2 is three checkers:
+ * "errors-earned", "budgets" and "liveness". Invariant 9, determinism, compares two runs'
+ * hashes instead, so it is a test (test/integration/determinism.test.ts), not a checker.
  */
 export const checkers: Record<string, Checker> = {
   results: checkResults,
