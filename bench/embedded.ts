@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import * as ray from "../src/index.ts";
 import { Arena } from "../src/runtime/embedded/arena.ts";
-import type { Bench, Figures } from "./run.ts";
+import { median, type Bench, type Figures } from "./run.ts";
 
 export interface Metric {
   readonly key: string;
@@ -198,11 +198,6 @@ function allocatorComparison(log: (s: string) => void): Record<string, number> {
   return { alloc_segregated: seg, alloc_first_fit: first };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 export interface EmbeddedBenchOptions {
   runs?: number; scale?: number; log?: (line: string) => void; only?: string[]; extras?: boolean;

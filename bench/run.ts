@@ -29,6 +29,12 @@ export interface Bench {
   run(opts: Record<string, number>, log: (line: string) => void): Promise<Figures>;
 }
 
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 export function meets(value: FigureValue | undefined, t: Target): boolean {
   if ("min" in t) return typeof value === "number" && value >= t.min;
   if ("max" in t) return typeof value === "number" && value <= t.max;

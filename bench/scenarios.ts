@@ -2,15 +2,10 @@
 // fault plan × cluster), each run twice (fault-free reference and with faults) and judged by
 // every invariant, on one core. Reports scenarios per second (median of several runs).
 import { explore } from "../sim/explore.ts";
-import type { Bench, Figures } from "./run.ts";
+import { median, type Bench, type Figures } from "./run.ts";
 
 const DEFAULTS = { scenarios: 1000, runs: 3, seed: 20261125 };
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 export const scenariosBench: Bench = {
   name: "scenarios",

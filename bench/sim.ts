@@ -3,7 +3,7 @@
 // wall-clock second and tasks per second (median of several runs), the trace's length and hash.
 import { simulate } from "../sim/simulate.ts";
 import type { Ray } from "../src/api/ray.ts";
-import type { Bench, Figures } from "./run.ts";
+import { median, type Bench, type Figures } from "./run.ts";
 
 export interface SimBenchParams {
   readonly nodes: number;
@@ -56,11 +56,6 @@ export async function runOnce(p: SimBenchParams): Promise<SimRun> {
   };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 export const simBench: Bench = {
   name: "sim",

@@ -6,6 +6,7 @@ import type { TraceBody, TraceEvent } from "../../spec/trace.ts";
 import { checkTrace, checkers, formatViolations, type Checker, type CheckContext } from "../../spec/index.ts";
 import { OwnerLives } from "../../spec/invariants/owners.ts";
 import { simulate } from "../../sim/index.ts";
+import { one } from "../helpers/invariants.ts";
 
 // Builds a trace with t = 10 * index (so time bounds are easy to state); `node` defaults to "n1".
 type Ev = TraceBody & { node?: string; t?: number; until?: number };
@@ -18,15 +19,6 @@ function clean(check: Checker, events: TraceEvent[], ctx: CheckContext = {}) {
   assert.deepEqual(v, [], formatViolations(v));
 }
 
-/** Exactly one violation, of `invariant`, mentioning `text`, at event `index`. */
-function one(check: Checker, events: TraceEvent[], invariant: string, text: string, index: number, ctx: CheckContext = {}) {
-  const v = check(events, ctx);
-  assert.equal(v.length, 1, formatViolations(v));
-  assert.equal(v[0].invariant, invariant);
-  assert.ok(v[0].message.includes(text), `"${v[0].message}" should mention "${text}"`);
-  assert.equal(v[0].index, index);
-  assert.equal(v[0].t, events[index].t);
-}
 
 // --- event shorthands ----------------------------------------------------------------------
 const W1 = "n1/w1-1"; // a worker of node n1's first life

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import type { TraceBody, TraceEvent } from "../../spec/trace.ts";
 import { checkTrace, checkers, formatTrace, formatViolations, parseTrace, type Checker, type CheckContext } from "../../spec/index.ts";
+import { one } from "../helpers/invariants.ts";
 
 // Builds a trace with t = event index; `node` defaults to "n1" (the emitting node).
 type Ev = TraceBody & { node?: string };
@@ -14,15 +15,6 @@ function clean(check: Checker, events: TraceEvent[], ctx: CheckContext = {}) {
   assert.deepEqual(check(events, ctx), []);
 }
 
-/** Exactly one violation, of `invariant`, mentioning `text`, at event `index`. */
-function one(check: Checker, events: TraceEvent[], invariant: string, text: string, index: number, ctx: CheckContext = {}) {
-  const v = check(events, ctx);
-  assert.equal(v.length, 1, formatViolations(v));
-  assert.equal(v[0].invariant, invariant);
-  assert.ok(v[0].message.includes(text), `"${v[0].message}" should mention "${text}"`);
-  assert.equal(v[0].index, index);
-  assert.equal(v[0].t, events[index].t);
-}
 
 // --- event shorthands ----------------------------------------------------------------------
 const reg = (id: string, resources: Record<string, number>): Ev => ({ kind: "node.registered", comp: "gcs", id, resources, node: "head" });
