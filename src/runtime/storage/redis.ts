@@ -44,7 +44,6 @@ export class RedisStorage extends BatchedStorage {
   readonly describe: string;
   readonly url: string;
   readonly namespace: string;
-  private readonly redacted: string;
   private readonly connectTimeoutMs: number;
   private readonly reconnectForMs: number;
   private client: Redis | undefined;
@@ -57,7 +56,6 @@ export class RedisStorage extends BatchedStorage {
     const { redacted } = parseRedisUrl(url);
     if (namespace === "" || /[\s{}]/.test(namespace)) throw new Error(`bad Redis namespace ${JSON.stringify(namespace)}: non-empty, no spaces or braces`);
     this.url = url;
-    this.redacted = redacted;
     this.namespace = namespace;
     this.describe = `${redacted} (namespace ${namespace})`;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
