@@ -4,6 +4,7 @@
 // events too, and the promises it awaits settle between events, so an async program replays
 // exactly from its seed.
 
+import type { ModelTuning } from "../src/core/tuning.ts";
 import { ModelClient, checkSleep } from "../src/runtime/model-client.ts";
 import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
 import { CoreWorker, type Outcome } from "../src/core/core-worker.ts";
@@ -26,7 +27,7 @@ export interface SimNode {
   readonly resources: ResourceSet;
 }
 
-export interface SimConfig {
+export interface SimConfig extends ModelTuning {
   readonly seed: number;
   readonly nodes: readonly SimNode[];
   /** One-way latency between nodes, drawn uniformly from [min, max] ms. */
@@ -39,13 +40,6 @@ export interface SimConfig {
   readonly retransmitMs: number;
   readonly workerStartMs: number;
   readonly storeCapacity: number;
-  readonly heartbeatMs: number;
-  readonly viewPeriodMs: number;
-  readonly heartbeatMissLimit: number;
-  readonly chunkBytes: number;
-  readonly maxInlineBytes: number;
-  readonly maxPendingLeases: number;
-  readonly storeFullTimeoutMs: number;
   /** Keep every trace event in memory (the hash is computed either way). */
   readonly keepTrace: boolean;
   /** Seeded bugs switched on, for mutation tests. */

@@ -101,31 +101,11 @@ const check: Command = {
   run: runCheck,
 };
 
-const run: Command = {
-  summary: "run a program on an embedded local cluster (real time)",
-  usage: "tsray run FILE [options]",
-  help: "Runs FILE's default export, async (ray) => value, on a local cluster inside this process, in real time.",
-  options: {},
-  positionals: { min: 0, max: Infinity, names: "FILE" },
-  raw: { module: "run" },
-  run: (a) => dispatch("run", a.raw),
-};
-
-const demo: Command = {
-  summary: "a guided tour: the seed examples on an embedded cluster",
-  usage: "tsray demo [options]",
-  help: "Runs the seed article's examples on an embedded local cluster and explains what happened.",
-  options: {},
-  positionals: { min: 0, max: Infinity, names: "" },
-  raw: { module: "demo" },
-  run: (a) => dispatch("demo", a.raw),
-};
-
-/** The cluster commands parse their own arguments (src/cli/start.ts, stop.ts, status.ts). */
-function daemonCommand(name: "start" | "stop" | "status", summary: string, usage: string): Command {
+/** Commands that live in their own module (src/cli/NAME.ts) and parse their own arguments. */
+function moduleCommand(name: string, summary: string, usage: string, help: string, names = ""): Command {
   return {
-    summary, usage, help: `See \`tsray ${name} --help\`.`,
-    options: {}, positionals: { min: 0, max: Infinity, names: "" }, raw: { module: name },
+    summary, usage, help,
+    options: {}, positionals: { min: 0, max: Infinity, names }, raw: { module: name },
     run: (a) => dispatch(name, a.raw),
   };
 }
@@ -133,11 +113,13 @@ function daemonCommand(name: "start" | "stop" | "status", summary: string, usage
 const commands: Record<string, Command> = {
   sim,
   check,
-  run,
-  demo,
-  start: daemonCommand("start", "start a head node (--head) or join a cluster (--address)", "tsray start (--head | --address HOST:PORT) [options]"),
-  stop: daemonCommand("stop", "stop the daemons started on this machine", "tsray stop"),
-  status: daemonCommand("status", "show the cluster's nodes, resources and actors", "tsray status [--address HOST:PORT] [--json]"),
+  run: moduleCommand("run", "run a program on an embedded local cluster (real time)", "tsray run FILE [options]",
+    "Runs FILE's default export, async (ray) => value, on a local cluster inside this process, in real time.", "FILE"),
+  demo: moduleCommand("demo", "a guided tour: the seed examples on an embedded cluster", "tsray demo [options]",
+    "Runs the seed article's examples on an embedded local cluster and explains what happened."),
+  start: moduleCommand("start", "start a head node (--head) or join a cluster (--address)", "tsray start (--head | --address HOST:PORT) [options]", "See `tsray start --help`."),
+  stop: moduleCommand("stop", "stop the daemons started on this machine", "tsray stop", "See `tsray stop --help`."),
+  status: moduleCommand("status", "show the cluster's nodes, resources and actors", "tsray status [--address HOST:PORT] [--json]", "See `tsray status --help`."),
 };
 
 function mainHelp(): string {

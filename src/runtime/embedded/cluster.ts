@@ -6,6 +6,7 @@
 // spilled objects go to files. The host only maps effects to these things: every decision is
 // the models'.
 
+import type { ModelTuning } from "../../core/tuning.ts";
 import os from "node:os";
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
@@ -48,7 +49,7 @@ export interface RemotePeers {
   readonly attach: (transport: Transport) => void;
 }
 
-export interface EmbeddedConfig {
+export interface EmbeddedConfig extends ModelTuning {
   readonly nodes: readonly NodeSpec[];
   /** Set for a daemon host: no GCS or driver here. */
   readonly remote?: RemotePeers;
@@ -62,13 +63,6 @@ export interface EmbeddedConfig {
   readonly drain: DrainMode;
   /** Worker threads started at init (they wait for the raylets to need them). */
   readonly prestartWorkers: number;
-  readonly heartbeatMs: number;
-  readonly viewPeriodMs: number;
-  readonly heartbeatMissLimit: number;
-  readonly chunkBytes: number;
-  readonly maxInlineBytes: number;
-  readonly maxPendingLeases: number;
-  readonly storeFullTimeoutMs: number;
   /** How long shutdown waits for the cluster to go quiet after the program ended. */
   readonly quietTimeoutMs: number;
   /** Print a line on stderr when a worker thread dies unexpectedly (as Ray does). */
