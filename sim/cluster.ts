@@ -20,7 +20,7 @@ import { TraceHasher, type TraceBody, type TraceEvent } from "../spec/trace.ts";
 import type { Fault, FaultPlan } from "./faults.ts";
 import { SimNetwork } from "./network.ts";
 import { Prng } from "./prng.ts";
-import { EventQueue, type SimEvent } from "./queue.ts";
+import { EventQueue, SimEvent } from "./queue.ts";
 
 export interface SimNode {
   readonly id: NodeId;
@@ -101,6 +101,7 @@ export class SimCluster {
   private readonly hasher = new TraceHasher();
   private traceCount = 0;
   private readonly procs = new Map<Addr, Proc>();
+  private readonly nodeIndexes = new Map<Addr, number>();
   private readonly nodes = new Map<NodeId, NodeState>();
   /** The GCS's durable storage: survives a GCS crash. */
   private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
@@ -171,19 +172,27 @@ export class SimCluster {
 
   // ---- the network --------------------------------------------------------------------------
 
+  /** The network index of the node an address is on (-1: no such node), remembered per address. */
+  private nodeIndex(addr: Addr): number {
+    let i = this.nodeIndexes.get(addr);
+    if (i === undefined) this.nodeIndexes.set(addr, (i = this.network.indexOf(nodeOf(addr))));
+    return i;
+  }
+
   private send(from: Addr, to: Addr, m: Msg): void {
-    const dest = nodeOf(to);
-    if (!this.network.has(dest)) return; // no such node: the message goes nowhere
+    const b = this.nodeIndex(to);
+    if (b < 0) return; // no such node: the message goes nowhere
+    const dest = this.cfg.nodes[b].id;
     // Heartbeats and resource views are housekeeping: in flight, they are not pending work.
     const periodic = m.type === "Heartbeat" || m.type === "ClusterView";
-    const at = this.network.arrival(this.now, nodeOf(from), dest, m);
+    const at = this.network.arrival(this.now, this.nodeIndex(from), b, m);
     const again = this.network.duplicateAt;
-    this.queue.push(at, () => this.deliver(from, to, dest, m, periodic), periodic);
-    if (!Number.isNaN(again)) this.queue.push(again, () => this.deliver(from, to, dest, m, periodic), periodic); // a duplicate
+    this.queue.add(at, new Delivery(this, from, to, dest, m), periodic);
+    if (!Number.isNaN(again)) this.queue.add(again, new Delivery(this, from, to, dest, m), periodic); // a duplicate
   }
 
   /** A message reaches its destination's node: handed over now, or when the node resumes. */
-  private deliver(from: Addr, to: Addr, dest: NodeId, m: Msg, periodic: boolean): void {
+  deliver(from: Addr, to: Addr, dest: NodeId, m: Msg, periodic: boolean): void {
     if (this.now < this.nodes.get(dest)!.pausedUntil) return this.atNode(dest, () => this.deliver(from, to, dest, m, periodic), periodic);
     const p = this.procs.get(to);
     if (p && p.alive) p.comp.receive(from, m);
@@ -293,7 +302,7 @@ export class SimCluster {
         client.complete(callId, result);
         this.drainNeeded = true; // a promise settled: its continuation runs before the next event
       },
-      execute: (spec, fn, args) => this.schedule(0, () => this.runTask(node, model, executor, spec, fn, args)),
+      execute: (spec, fn, args) => this.queue.add(this.now, new TaskRun(this, node, model, executor, spec, fn, args)),
     }));
     client = new SimClient(this, model, addr, node);
     const ray = createRay(client);
@@ -304,7 +313,7 @@ export class SimCluster {
   // runTask and taskDone are atNode(node, fn) spelled out: no closure per task unless the node is paused.
 
   /** Runs a task's function on a worker, now or when its node resumes. */
-  private runTask(node: NodeId, model: CoreWorker, executor: Executor, spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
+  runTask(node: NodeId, model: CoreWorker, executor: Executor, spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
     if (this.now < this.nodes.get(node)!.pausedUntil) return this.atNode(node, () => this.runTask(node, model, executor, spec, fn, args));
     if (this.procs.get(model.addr)?.alive !== true) return;
     const out = executor.run(spec, fn, args);
@@ -406,6 +415,21 @@ export class SimCluster {
     for (const addr of [...n.procs]) if (!addr.endsWith("/driver") && !addr.endsWith("/gcs")) this.kill(addr);
     n.raylet = undefined;
   }
+}
+
+/** A message in flight. */
+class Delivery extends SimEvent {
+  constructor(private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeId, private readonly m: Msg) { super(); }
+  run(): void { this.sim.deliver(this.from, this.to, this.dest, this.m, this.periodic); }
+}
+
+/** A task about to run on a worker. */
+class TaskRun extends SimEvent {
+  constructor(
+    private readonly sim: SimCluster, private readonly node: NodeId, private readonly model: CoreWorker, private readonly executor: Executor,
+    private readonly spec: TaskSpec, private readonly fn: FunctionDescriptor, private readonly args: readonly Payload[],
+  ) { super(); }
+  run(): void { this.sim.runTask(this.node, this.model, this.executor, this.spec, this.fn, this.args); }
 }
 
 /** The API's port onto a simulated core worker: sleep passes in virtual time. */

@@ -43,7 +43,8 @@ export class SimNetwork {
     this.dupRate = conditions.duplicateRate ?? 0;
   }
 
-  has(node: NodeId): boolean { return this.index.has(node); }
+  /** The node's index in the network (what `arrival` takes), or -1 if there is no such node. */
+  indexOf(node: NodeId): number { return this.index.get(node) ?? -1; }
 
   partition(at: number, until: number, groups: readonly (readonly NodeId[])[], oneWay: boolean): void {
     const group = new Map<number, number>();
@@ -67,11 +68,9 @@ export class SimNetwork {
    * then in `duplicateAt`. Draws from the network's own PRNG stream in a fixed order, so the
    * schedule is a function of the seed and the sends alone.
    */
-  arrival(now: number, from: NodeId, to: NodeId, m: Msg): number {
+  arrival(now: number, a: number, b: number, m: Msg): number {
     this.duplicateAt = NaN;
     this.messages++;
-    const a = this.index.get(from)!;
-    const b = this.index.get(to)!;
     const n = this.index.size;
     if (a === b) {
       // Between processes of one node: fixed latency, no network faults.

@@ -2,13 +2,23 @@
 // events at the same instant run in the order they were scheduled, so order never depends on
 // anything but the inputs.
 
-export interface SimEvent {
-  readonly t: number;
-  readonly seq: number;
+/**
+ * One scheduled event. Hot kinds (a message delivery, a task run) are subclasses that carry
+ * their data as fields: a closure and its context per message would cost as much again.
+ */
+export abstract class SimEvent {
+  t = 0;
+  seq = 0;
   /** Housekeeping (heartbeats, health checks) that does not count as pending work. */
-  readonly periodic: boolean;
-  cancelled: boolean;
-  readonly run: () => void;
+  periodic = false;
+  cancelled = false;
+  abstract run(): void;
+}
+
+/** An event that runs a callback. */
+class Callback extends SimEvent {
+  constructor(private readonly fn: () => void) { super(); }
+  run(): void { this.fn(); }
 }
 
 export class EventQueue {
@@ -20,7 +30,14 @@ export class EventQueue {
   get size(): number { return this.heap.length; }
 
   push(t: number, run: () => void, periodic = false): SimEvent {
-    const e: SimEvent = { t, seq: this.seq++, periodic, cancelled: false, run };
+    return this.add(t, new Callback(run), periodic);
+  }
+
+  /** Schedules an event object at `t`. */
+  add<E extends SimEvent>(t: number, e: E, periodic = false): E {
+    e.t = t;
+    e.seq = this.seq++;
+    e.periodic = periodic;
     if (!periodic) this.pendingWork++;
     const h = this.heap;
     h.push(e);

@@ -11,9 +11,10 @@ export interface CoreClient {
   readonly node: NodeId;
   /** A fresh id `${addr}#n`, unique for this worker's lifetime. */
   nextId(): string;
-  submitTask(taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): void;
+  /** Submits a task; returns the id of the object it will make (the API's ref shares that string). */
+  submitTask(taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): ObjectId;
   createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void;
-  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): void;
+  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): ObjectId;
   put(id: ObjectId, payload: Payload): Promise<void>;
   get(refs: readonly RefInfo[], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]>;
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]>;

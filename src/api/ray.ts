@@ -3,7 +3,7 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import { returnIdOf, type ActorId, type Payload, type RefInfo } from "../core/types.ts";
+import type { ActorId, Payload, RefInfo } from "../core/types.ts";
 import { fromBytes, toBytes, bytesPayload } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
@@ -117,7 +117,15 @@ export function createRay(client: CoreClient): Ray & Invoker {
     return out;
   }
 
+  /** Per options object: a function's options are validated once, and its tasks share one demand object. */
+  const taskOptionsOf = new WeakMap<RemoteOptions, TaskOptions>();
   function taskOptions(o: RemoteOptions, name: string): TaskOptions {
+    let t = taskOptionsOf.get(o);
+    if (t === undefined) taskOptionsOf.set(o, (t = validTaskOptions(o, name)));
+    return t;
+  }
+
+  function validTaskOptions(o: RemoteOptions, name: string): TaskOptions {
     const maxRetries = o.maxRetries ?? 3;
     if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new TypeError(`${name}: maxRetries must be an integer >= -1, got ${maxRetries}`);
     return { resources: resourcesOf(o, 1, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRetries, retryExceptions: o.retryExceptions ?? false };
@@ -137,7 +145,9 @@ export function createRay(client: CoreClient): Ray & Invoker {
 
     remote(target: any, opts: RemoteOptions = {}): any {
       const d = describe(target);
-      return d.kind === "class" ? new ActorClass(d, opts, api) : new RemoteFunction(d, opts, api);
+      // A copy: options are read once per object (see taskOptions), so later edits to the caller's must not leak in.
+      const own = { ...opts };
+      return d.kind === "class" ? new ActorClass(d, own, api) : new RemoteFunction(d, own, api);
     },
 
     call(target, list, opts) {
@@ -149,15 +159,13 @@ export function createRay(client: CoreClient): Ray & Invoker {
         return actorHandle(id, api);
       }
       const d = (target as RemoteFunction<never>).descriptor;
-      client.submitTask(id, d, args(list), taskOptions(opts, d.name));
-      return new ObjectRef(returnIdOf(id), client.addr);
+      return new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr);
     },
 
     callMethod(actorId, method, list, opts) {
       const id = client.nextId();
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
-      client.submitActorTask(id, actorId, method, args(list), retries);
-      return new ObjectRef(returnIdOf(id), client.addr);
+      return new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr);
     },
 
     async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {

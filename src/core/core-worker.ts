@@ -54,18 +54,23 @@ interface Owned {
   local: number;
   /** Pending tasks that take it as an argument. */
   submitted: number;
-  /** Inline value or error, once known. */
-  value?: { ok: true; payload: Payload } | { ok: false; error: ErrorInfo };
-  /** Nodes holding a copy in their store. */
-  nodes: NodeId[];
+  /** Inline value or error, once known: the very status that gets and borrowers are answered with. */
+  value?: InlineStatus | ErrorStatus;
+  /** Nodes holding a copy in their store (NO_NODES, shared, until the first copy). */
+  nodes: readonly NodeId[];
   size: number;
   hash: string;
   /** Whoever waits for it to be ready (gets, dependent tasks, raylets, borrowers). */
-  waiters?: (() => void)[];
+  waiters?: Waiter[];
   /** How to make it again if every copy is lost: the task that made it and its retry budget. */
   lineage?: { spec: TaskSpec; retriesLeft: number };
   /** Arguments of that task, kept in scope for as long as this object may need re-making. */
   deps?: readonly ObjectId[];
+  /**
+   * The task making it, until that task is done: replies find their task through the object
+   * (one map for both, rather than a second map of every pending task).
+   */
+  task: OwnedTask | undefined;
 }
 
 interface OwnedTask {
@@ -120,8 +125,6 @@ interface Execution {
   args?: Payload[];
   missing: number;
   failed?: ErrorInfo;
-  /** `taskId:attempt`, once built (the dedup check and `remember` share it). */
-  key?: string;
 }
 
 interface HostedActor {
@@ -146,6 +149,9 @@ interface GetCall {
   readonly values: (Payload | ErrorInfo | undefined)[];
   missing: number;
   readonly timer?: string;
+  /** Refs whose status is not known yet; then the stored ones are read from the store at once. */
+  unknown: number;
+  fetch?: { i: number; ref: RefInfo }[];
 }
 
 interface WaitCall {
@@ -155,6 +161,23 @@ interface WaitCall {
   readonly numReturns: number;
   readonly timer?: string;
 }
+
+/** One ref of a get waiting for an owned object: a slot rather than a closure per ref. */
+class GetSlot {
+  constructor(readonly g: GetCall, readonly i: number) {}
+}
+type Waiter = ((s: ObjectStatus) => void) | GetSlot;
+
+type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
+type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
+
+/**
+ * Most objects are inline and never get a copy in a store, and most tasks take no owned refs:
+ * they share these empty lists. Readonly by type, not frozen: V8 iterates a frozen array on a
+ * slow path that allocates.
+ */
+const NO_NODES: readonly NodeId[] = [];
+const NO_IDS: readonly ObjectId[] = [];
 
 /** An argument passed by reference (a predicate made once, not a closure per call). */
 function isRef(a: Arg): boolean {
@@ -183,16 +206,18 @@ class SeqMap<V> extends Map<number, V> {
 
 export class CoreWorker {
   readonly owned = new Map<ObjectId, Owned>();
-  readonly tasks = new Map<string, OwnedTask>();
   private readonly classes = new Map<string, SchedClass>();
-  /** The class key computed last: tasks of one class share that string rather than each keeping its own copy. */
+  /** The class key computed last, and what it was computed from: a program submits runs of
+   * tasks of one class (same function, same options object), which then share one string
+   * without serializing their demand again. */
   private lastClassKey = "";
+  private lastClassOf?: { readonly fn: FunctionId; readonly resources: ResourceSet; readonly strategy: SchedulingStrategy };
   private readonly leaseReqs = new Map<number, LeaseReq>();
   /** Leases granted to this owner, by id: a duplicated grant must not be returned. */
   private readonly granted = new Set<string>();
   private readonly callerActors = new Map<ActorId, CallerActor>();
   /** Status of objects owned elsewhere that this worker asked about. */
-  private readonly borrowed = new Map<ObjectId, { readonly owner: Addr; status?: ObjectStatus; waiters: (() => void)[] }>();
+  private readonly borrowed = new Map<ObjectId, { readonly owner: Addr; status?: ObjectStatus; waiters: ((s: ObjectStatus) => void)[] }>();
   private readonly registeredFns = new Set<FunctionId>();
   private readonly fnCache = new Map<FunctionId, FunctionDescriptor>();
   private readonly fnWaiters = new Map<FunctionId, Execution[]>();
@@ -203,8 +228,8 @@ export class CoreWorker {
   private readonly gets = new Map<number, GetCall>();
   private readonly waits = new Map<number, WaitCall>();
   private readonly namedReqs = new Map<number, { callId: number; name: string }>();
-  /** Recently finished (taskId:attempt) here, to drop duplicated pushes. */
-  private readonly finished = new Set<string>();
+  /** Recently finished here: taskId → its latest attempt, to drop duplicated pushes. */
+  private readonly finished = new Map<string, number>();
   private readonly finishedOrder = new Fifo<string>();
   /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
   private readonly deadNodes = new Map<NodeId, number>();
@@ -248,8 +273,7 @@ export class CoreWorker {
       taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId: returnIdOf(taskId), owner: this.addr,
       resources: opts.resources, strategy: opts.strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
     };
-    this.own(spec.returnId);
-    this.trackTask(spec, opts.maxRetries);
+    this.trackTask(this.own(spec.returnId), spec, opts.maxRetries);
     return spec.returnId;
   }
 
@@ -287,8 +311,7 @@ export class CoreWorker {
       owner: this.addr, resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
       actorId, seq, caller: this.addr,
     };
-    this.own(spec.returnId);
-    this.trackTask(spec, maxRetries);
+    this.trackTask(this.own(spec.returnId), spec, maxRetries);
     return spec.returnId;
   }
 
@@ -309,28 +332,28 @@ export class CoreWorker {
 
   get(refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void {
     const timer = timeoutMs === undefined ? undefined : `get:${callId}`;
-    const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timer, blocking: this.block() };
+    const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timer, blocking: this.block(), unknown: refs.length, fetch: undefined };
     this.gets.set(callId, g);
     if (timer) this.fx.setTimer(timer, timeoutMs!);
     if (refs.length === 0) return this.finishGet(g);
-    const fetch: { i: number; ref: RefInfo }[] = [];
-    let pendingStatus = refs.length;
-    const onStatus = () => {
-      if (--pendingStatus > 0) return;
-      // All statuses known: inline values are in hand; stored ones come through the raylet.
-      if (fetch.length === 0) return;
-      this.readFromStore(fetch.map((f) => f.ref), (vals) => {
-        for (let k = 0; k < fetch.length; k++) this.setGetValue(g, fetch[k].i, vals[k]);
-      });
-    };
-    refs.forEach((ref, i) => {
-      this.whenKnown(ref, (status) => {
-        if (!this.gets.has(callId)) return;
-        if (status.kind === "inline") this.setGetValue(g, i, status.payload);
-        else if (status.kind === "error") this.setGetValue(g, i, status.error);
-        else fetch.push({ i, ref });
-        onStatus();
-      });
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i];
+      const o = this.owned.get(ref.id);
+      if (o !== undefined && (o.state === "PENDING" || o.state === "LOST")) this.waitFor(o, new GetSlot(g, i));
+      else this.whenKnown(ref, (status) => this.getStatus(g, i, status));
+    }
+  }
+
+  /** The status of one ref of a get is known: inline values are in hand; stored ones come through the raylet. */
+  private getStatus(g: GetCall, i: number, status: ObjectStatus): void {
+    if (!this.gets.has(g.callId)) return;
+    if (status.kind === "inline") this.setGetValue(g, i, status.payload);
+    else if (status.kind === "error") this.setGetValue(g, i, status.error);
+    else (g.fetch ??= []).push({ i, ref: g.refs[i] });
+    if (--g.unknown > 0 || g.fetch === undefined) return;
+    const fetch = g.fetch;
+    this.readFromStore(fetch.map((f) => f.ref), (vals) => {
+      for (let k = 0; k < fetch.length; k++) this.setGetValue(g, fetch[k].i, vals[k]);
     });
   }
 
@@ -401,7 +424,7 @@ export class CoreWorker {
       case "LeaseGranted": return this.leaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.leaseSpillback(m.reqId, m.node, m.incarnation);
       case "LeaseRejected": return this.leaseRejected(m.reqId, m.reason);
-      case "TaskReply": return this.taskReply(m.taskId, m.attempt, m.result, m.epoch);
+      case "TaskReply": return this.taskReply(m.taskId, m.returnId, m.attempt, m.result, m.epoch);
       case "PushTask": return this.pushTask(from, m.spec);
       case "StorePutReply": {
         this.toRaylet.delete(m.reqId);
@@ -422,7 +445,7 @@ export class CoreWorker {
         const o = this.owned.get(m.id);
         // A copy made after the object was freed (a pull that was under way): free it too.
         if (!o) return this.fx.send(rayletAddr(m.node), { type: "FreeObjects", ids: [m.id] });
-        if (!o.nodes.includes(m.node)) o.nodes.push(m.node);
+        if (!o.nodes.includes(m.node)) o.nodes = [...o.nodes, m.node];
         return;
       }
       case "RemoveLocation": {
@@ -450,23 +473,39 @@ export class CoreWorker {
   // ================================ ownership ================================
 
   private own(id: ObjectId): Owned {
-    const o: Owned = { state: "PENDING", local: 1, submitted: 0, nodes: [], size: 0, hash: "" };
+    const o: Owned = { state: "PENDING", local: 1, submitted: 0, value: undefined, nodes: NO_NODES, size: 0, hash: "", waiters: undefined, lineage: undefined, deps: undefined, task: undefined };
     this.owned.set(id, o);
     return o;
   }
 
   /** Marks an owned object ready: inline (`value`) or stored on `node`. */
   private ready(id: ObjectId, o: Owned, value: Owned["value"], node: NodeId | undefined, size: number, hash: string): void {
-    o.state = nextObjectState(o.state, value && !value.ok ? { type: "ERRORED" } : { type: "CREATED" });
+    o.state = nextObjectState(o.state, value?.kind === "error" ? { type: "ERRORED" } : { type: "CREATED" });
     o.value = value;
     o.size = size;
     o.hash = hash;
-    if (node !== undefined) o.nodes.push(node);
-    if (value?.ok) this.fx.trace({ kind: "object.created", comp: "owner", obj: id, size, hash, where: "inline" });
-    const waiters = o.waiters;
-    o.waiters = undefined;
-    if (waiters) for (const w of waiters) w();
+    if (node !== undefined) o.nodes = [...o.nodes, node];
+    if (value?.kind === "inline") this.fx.trace({ kind: "object.created", comp: "owner", obj: id, size, hash, where: "inline" });
+    this.wake(o);
     this.maybeFree(id, o);
+  }
+
+  private waitFor(o: Owned, w: Waiter): void {
+    // Most objects have one waiter: a list of exactly one, not the 17 slots a push to [] reserves.
+    if (o.waiters === undefined) o.waiters = [w];
+    else o.waiters.push(w);
+  }
+
+  /** The object is ready (or lost for good): everyone waiting hears its status. */
+  private wake(o: Owned): void {
+    const waiters = o.waiters;
+    if (waiters === undefined) return;
+    o.waiters = undefined;
+    const s = this.statusOf(o)!;
+    for (const w of waiters) {
+      if (w instanceof GetSlot) this.getStatus(w.g, w.i, s);
+      else w(s);
+    }
   }
 
   private maybeFree(id: ObjectId, o: Owned): void {
@@ -490,7 +529,7 @@ export class CoreWorker {
 
   private statusOf(o: Owned): ObjectStatus | undefined {
     if (o.state === "PENDING" || o.state === "LOST") return undefined;
-    if (o.value) return o.value.ok ? { kind: "inline", payload: o.value.payload } : { kind: "error", error: o.value.error };
+    if (o.value) return o.value;
     return { kind: "stored", nodes: o.nodes, size: o.size };
   }
 
@@ -500,7 +539,7 @@ export class CoreWorker {
     if (!o) return reply({ kind: "unknown" });
     const s = this.statusOf(o);
     if (s) return reply(s);
-    (o.waiters ??= []).push(() => reply(this.statusOf(o)!));
+    this.waitFor(o, reply);
   }
 
   /** Calls back with the status of any ref once it is ready (asking a remote owner if needed). */
@@ -509,7 +548,7 @@ export class CoreWorker {
     if (o) {
       const s = this.statusOf(o);
       if (s) return cb(s);
-      (o.waiters ??= []).push(() => cb(this.statusOf(o)!));
+      this.waitFor(o, cb);
       return;
     }
     if (ref.owner === this.addr) {
@@ -525,7 +564,7 @@ export class CoreWorker {
       this.borrowed.set(ref.id, b);
       this.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
     }
-    b.waiters.push(() => cb(b!.status!));
+    b.waiters.push(cb);
   }
 
   private borrowedStatus(id: ObjectId, status: ObjectStatus): void {
@@ -533,7 +572,7 @@ export class CoreWorker {
     if (!b) return;
     b.status = status;
     const w = b.waiters.splice(0);
-    for (const f of w) f();
+    for (const f of w) f(status);
   }
 
   private readFromStore(refs: readonly RefInfo[], cb: (values: readonly (Payload | ErrorInfo)[]) => void): void {
@@ -582,6 +621,7 @@ export class CoreWorker {
 
   private unblocked(): void {
     if (this.blockedCalls > 0) return; // blocked again meanwhile: the next Unblocked releases these
+    if (this.heldCompletions.length === 0) return;
     const held = this.heldCompletions;
     this.heldCompletions = [];
     for (const c of held) c();
@@ -613,25 +653,28 @@ export class CoreWorker {
   // ================================ submission ================================
 
   private classKeyOf(spec: TaskSpec): string {
+    const last = this.lastClassOf;
+    if (last !== undefined && last.fn === spec.fn && last.resources === spec.resources && last.strategy === spec.strategy) return this.lastClassKey;
     const key = taskClassKey(spec);
     if (key !== this.lastClassKey) this.lastClassKey = key;
+    this.lastClassOf = { fn: spec.fn, resources: spec.resources, strategy: spec.strategy };
     return this.lastClassKey;
   }
 
-  private trackTask(spec: TaskSpec, maxRetries: number): void {
-    const argRefs: ObjectId[] = [];
+  private trackTask(o: Owned, spec: TaskSpec, maxRetries: number): void {
+    let argRefs: ObjectId[] | undefined;
     for (const a of spec.args) {
       if ("ref" in a) {
         const o = this.owned.get(a.ref);
-        if (o) { o.submitted++; argRefs.push(a.ref); }
+        if (o) { o.submitted++; (argRefs ??= []).push(a.ref); }
       }
     }
     const classKey = spec.kind === "normal" ? this.classKeyOf(spec) : "";
-    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs, classKey, lease: undefined };
-    this.tasks.set(spec.taskId, t);
+    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, classKey, lease: undefined };
+    o.task = t;
     this.fx.trace(spec.actorId === undefined
-      ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: argRefs, maxRetries }
-      : { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq });
+      ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
+      : { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: t.argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq });
     this.resolveTask(t);
   }
 
@@ -794,9 +837,9 @@ export class CoreWorker {
     this.fx.send(rayletAddr(nodeOf(lease.worker)), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: false });
   }
 
-  private taskReply(taskId: string, attempt: number, result: TaskResult, epoch?: number): void {
-    const t = this.tasks.get(taskId);
-    if (!t || t.spec.attempt !== attempt || t.state !== "RUNNING") return; // stale or duplicate
+  private taskReply(taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number): void {
+    const t = this.owned.get(returnId)?.task;
+    if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") return; // stale or duplicate
     if (t.spec.kind === "actor-task") {
       // Only the incarnation this caller is talking to may answer (no split brain).
       const a = this.callerActors.get(t.spec.actorId!);
@@ -833,12 +876,13 @@ export class CoreWorker {
   }
 
   private finishTask(t: OwnedTask, result: TaskResult): void {
-    this.tasks.delete(t.spec.taskId);
     const id = t.spec.returnId;
     const o = this.owned.get(id);
+    if (o?.task === t) o.task = undefined;
     let keepArgs = false;
     if (o && o.state === "PENDING") {
-      if (result.kind === "inline") this.ready(id, o, { ok: true, payload: result.payload }, undefined, result.payload.size, result.payload.hash);
+      // An inline result is its object's status as it stands: kept as it came, no copy.
+      if (result.kind === "inline") this.ready(id, o, result, undefined, result.payload.size, result.payload.hash);
       else if (result.kind === "stored") {
         // A stored result can be lost with its node: keep the recipe and its ingredients.
         if (t.spec.kind === "normal") {
@@ -848,7 +892,7 @@ export class CoreWorker {
         this.ready(id, o, undefined, result.node, result.size, result.hash);
       } else {
         this.fx.trace({ kind: "task.failed", comp: "owner", task: t.spec.taskId, error: result.error.type });
-        this.ready(id, o, { ok: false, error: result.error }, undefined, 0, "");
+        this.ready(id, o, { kind: "error", error: result.error }, undefined, 0, "");
       }
     }
     // A reconstruction's arguments are already held by the object it re-makes.
@@ -881,7 +925,7 @@ export class CoreWorker {
     for (const [id, o] of this.owned) {
       const i = o.nodes.indexOf(node);
       if (i < 0) continue;
-      o.nodes.splice(i, 1);
+      o.nodes = o.nodes.filter((n) => n !== node);
       if (o.nodes.length === 0 && o.state === "READY" && !o.value) lost.push([id, o]);
     }
     // Copies there are gone before tasks are placed again, so nothing is asked of that node.
@@ -935,19 +979,17 @@ export class CoreWorker {
       const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
       const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
       o.lineage = { spec, retriesLeft };
-      const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? [], classKey: this.classKeyOf(spec), lease: undefined };
+      const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, classKey: this.classKeyOf(spec), lease: undefined };
       t.state = nextTaskState(t.state, { type: "RESUBMIT" });
-      this.tasks.set(spec.taskId, t);
+      o.task = t;
       this.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });
       return this.resolveTask(t);
     }
     o.state = nextObjectState(o.state, { type: "UNRECOVERABLE" });
     const why = !l ? "it was created by ray.put, which has no lineage to re-create it from"
       : `its task ${l.spec.name} has no retries left (maxRetries=${l.spec.maxRetries})`;
-    o.value = { ok: false, error: { type: "ObjectLostError", message: `object ${id} was lost with every copy of it, and cannot be reconstructed: ${why}` } };
-    const waiters = o.waiters;
-    o.waiters = undefined;
-    if (waiters) for (const w of waiters) w();
+    o.value = { kind: "error", error: { type: "ObjectLostError", message: `object ${id} was lost with every copy of it, and cannot be reconstructed: ${why}` } };
+    this.wake(o);
     this.maybeFree(id, o);
   }
 
@@ -1020,19 +1062,18 @@ export class CoreWorker {
 
   private pushTask(from: Addr, spec: TaskSpec): void {
     // Every field from the start: an object that gains fields later changes shape, and the code reading it slows down.
-    const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, key: undefined };
+    const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined };
     if (spec.kind === "actor-task") return this.queueActorCall(e);
     if (!this.cfg.bugs.has("no-dedup")) {
       const h = this.actor;
       if (spec.kind === "actor-create" && h !== undefined && h.actorId === spec.actorId && h.epoch === spec.attempt) {
         // Constructed already (or under way): answer again rather than build a second instance.
-        if (h.created) this.fx.send(spec.owner, { type: "TaskReply", taskId: spec.taskId, attempt: spec.attempt, result: h.created });
+        if (h.created) this.fx.send(spec.owner, { type: "TaskReply", taskId: spec.taskId, returnId: spec.returnId, attempt: spec.attempt, result: h.created });
         return;
       }
-      const key = `${spec.taskId}:${spec.attempt}`;
+      const done = this.finished.get(spec.taskId);
       const cur = this.current?.spec;
-      if (this.finished.has(key) || (cur && cur.taskId === spec.taskId && cur.attempt === spec.attempt)) return;
-      e.key = key;
+      if ((done !== undefined && done >= spec.attempt) || (cur && cur.taskId === spec.taskId && cur.attempt === spec.attempt)) return;
     }
     if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo() };
     this.current = e;
@@ -1043,7 +1084,7 @@ export class CoreWorker {
     const h = this.actor;
     if (!h || h.actorId !== e.spec.actorId) {
       const error: ErrorInfo = { type: "ActorDiedError", message: `worker ${this.addr} does not host actor ${e.spec.actorId}` };
-      return this.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false } });
+      return this.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, returnId: e.spec.returnId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false } });
     }
     const caller = e.spec.caller!;
     const expected = Math.max(h.expected.get(caller) ?? 0, e.spec.minPendingSeq ?? 0);
@@ -1142,13 +1183,14 @@ export class CoreWorker {
     this.fx.execute(s, fn, e.args!);
   }
 
-  private remember(key: string): void {
-    this.finished.add(key);
-    this.finishedOrder.push(key);
+  private remember(s: TaskSpec): void {
+    this.finished.set(s.taskId, s.attempt);
+    this.finishedOrder.push(s.taskId);
     if (this.finishedOrder.length > 4096) this.finished.delete(this.finishedOrder.shift()!);
   }
 
   private endScope(keep: readonly RefInfo[] | undefined): void {
+    if (this.owned.size === 0) return; // the common case: the task made no refs
     // As in releaseAll: no copy of the map, no array per entry.
     this.owned.forEach((o, id) => {
       if (o.local === 0 || keep?.some((r) => r.id === id)) return;
@@ -1179,13 +1221,13 @@ export class CoreWorker {
 
   private reply(e: Execution, result: TaskResult): void {
     const s = e.spec;
-    this.fx.send(s.owner, { type: "TaskReply", taskId: s.taskId, attempt: s.attempt, result, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined });
+    this.fx.send(s.owner, { type: "TaskReply", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, result, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined });
     if (this.current === e) {
       this.current = undefined;
       // Gets the task left behind resolve with nobody to block: let them through.
       this.blockedCalls = 0;
       this.unblocked();
-      this.remember(e.key ?? `${s.taskId}:${s.attempt}`);
+      this.remember(s);
       // The task's scope ended: drop the refs it made, except those it returned inside its value.
       if (s.kind === "normal") this.endScope(result.kind === "inline" ? result.payload.refs : undefined);
     }

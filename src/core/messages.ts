@@ -43,7 +43,8 @@ export type Msg =
   | { type: "CancelLease"; reqId: number }
   // owner → worker: run a task on a leased worker; worker → owner: its result
   | { type: "PushTask"; spec: TaskSpec }
-  | { type: "TaskReply"; taskId: TaskId; attempt: number; result: TaskResult; epoch?: number }
+  /** `returnId` is the spec's, echoed: the owner finds the task through the object it makes. */
+  | { type: "TaskReply"; taskId: TaskId; returnId: ObjectId; attempt: number; result: TaskResult; epoch?: number }
   // worker ⇄ its raylet
   | { type: "RegisterWorker"; worker: Addr; driver?: boolean }
   /** A task blocked in get/wait lends its CPU back (so nested tasks can run), and asks for it again. */

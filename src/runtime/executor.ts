@@ -24,7 +24,8 @@ export class Executor {
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     let result: unknown;
     try {
-      const values = args.map((a) => this.codec.decode(a));
+      const values = new Array<unknown>(args.length);
+      for (let i = 0; i < args.length; i++) values[i] = this.codec.decode(args[i]);
       if (spec.kind === "actor-task") {
         const inst = this.instance;
         const m = inst?.[spec.method!];

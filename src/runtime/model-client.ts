@@ -50,11 +50,11 @@ export abstract class ModelClient implements CoreClient {
     });
   }
 
-  submitTask: CoreClient["submitTask"] = (taskId, fn, args, opts) => { this.check(); this.model.submitTask(taskId, fn, args, opts); };
+  submitTask: CoreClient["submitTask"] = (taskId, fn, args, opts) => { this.check(); return this.model.submitTask(taskId, fn, args, opts); };
   createActor: CoreClient["createActor"] = (id, cls, args, opts) => { this.check(); this.model.createActor(id, cls, args, opts); };
   submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries) => {
     this.check();
-    this.model.submitActorTask(taskId, actorId, method, args, retries);
+    return this.model.submitActorTask(taskId, actorId, method, args, retries);
   };
   put(id: ObjectId, payload: Payload): Promise<void> {
     return this.call((c) => this.model.put(id, payload, c), () => undefined);

@@ -122,7 +122,7 @@ describe("frame codec", () => {
       hb(1),
       { type: "StorePut", reqId: 1, id: "o1", payload: payload(bytes(3)), owner: "a/driver" },
       { type: "StoreGetReply", reqId: 2, values: [payload(bytes(5, 1), 5), { type: "ObjectLostError", message: "gone" } as never] },
-      { type: "TaskReply", taskId: "t", attempt: 1, result: { kind: "inline", payload: payload(bytes(2, 9), 2) } },
+      { type: "TaskReply", taskId: "t", returnId: "t.r", attempt: 1, result: { kind: "inline", payload: payload(bytes(2, 9), 2) } },
       { type: "Chunk", id: "o2", index: 0, total: 2, size: 8 },
       { type: "Locations", id: "o3", status: { kind: "unknown" } },
       { type: "GcsRestarted" },

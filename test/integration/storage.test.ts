@@ -220,7 +220,7 @@ for (const b of backends) {
       const placed = nodeOf(asked.to);
       const worker = `${placed}/w1-1`;
       gcs.receive(asked.to, { type: "LeaseGranted", reqId: lease.reqId, leaseId: "L1", worker });
-      gcs.receive(worker, { type: "TaskReply", taskId: "a1:create:0", attempt: 0, result: { kind: "inline", payload: { size: 1, hash: "u", data: null } } });
+      gcs.receive(worker, { type: "TaskReply", taskId: "a1:create:0", returnId: "a1:create:0.r", attempt: 0, result: { kind: "inline", payload: { size: 1, hash: "u", data: null } } });
       gcs.receive("head/driver", { type: "CreateActor", spec: { ...spec, actorId: "a2", name: undefined, resources: { GPU: 8 } } }); // infeasible: stays pending
       assert.equal(gcs.actors.get("a1")!.state, "ALIVE");
       await s.flush(); // what the daemon awaits before it replies

@@ -10,7 +10,7 @@ import { toError } from "../../api/errors.ts";
 import { codecOf, createRay } from "../../api/ray.ts";
 import type { Outcome } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
+import { returnIdOf, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload, type TaskSpec } from "../../core/types.ts";
 import { Executor } from "../executor.ts";
 import { collectViews, installPins, isSlot, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
@@ -79,6 +79,7 @@ class ThreadClient implements CoreClient {
   submitTask: CoreClient["submitTask"] = (task, fn, args, opts) => {
     post({ t: "submit", task, fn: this.fnRef(fn), args, opts });
     for (const a of args) if ("v" in a) transferable(a.v, transfer);
+    return returnIdOf(task);
   };
   createActor: CoreClient["createActor"] = (actor, cls, args, opts) => {
     post({ t: "actor", actor, cls: this.fnRef(cls), args, opts });
@@ -87,6 +88,7 @@ class ThreadClient implements CoreClient {
   submitActorTask: CoreClient["submitActorTask"] = (task, actor, method, args, retries) => {
     post({ t: "call", task, actor, method, args, retries });
     for (const a of args) if ("v" in a) transferable(a.v, transfer);
+    return returnIdOf(task);
   };
   put: CoreClient["put"] = (id, payload) => this.request((call) => ({ t: "put", call, id, payload }), () => undefined, payload);
   get: CoreClient["get"] = (refs, timeoutMs) =>
