@@ -169,6 +169,30 @@ class FirstFit {
 }
 
 /** Alloc/free pairs per second on a mixed workload (sizes 16 B – 64 KiB, ~2,000 live objects). */
+/**
+ * The ceiling under "put gigabytes": one plain copy of the same 256 MiB from the heap into a
+ * SharedArrayBuffer (what a put must do at least once) and, for scale, into an ordinary
+ * ArrayBuffer. Measured in the same run, so the put figure can be read as a fraction of it.
+ */
+function copyCeiling(runs: number, log: (s: string) => void): Record<string, number> {
+  const src = new Uint8Array(LARGE_PUT_BYTES);
+  for (let i = 0; i < src.length; i += 4096) src[i] = i & 255;
+  const rate = (dst: Uint8Array): number => {
+    dst.set(src); // first touch: page faults out of the way
+    const xs: number[] = [];
+    for (let i = 0; i < Math.max(3, runs); i++) {
+      const t0 = performance.now();
+      dst.set(src);
+      xs.push(LARGE_PUT_BYTES / (performance.now() - t0) / 1e6);
+    }
+    return median(xs);
+  };
+  const shared = rate(new Uint8Array(new SharedArrayBuffer(LARGE_PUT_BYTES)));
+  const heap = rate(new Uint8Array(LARGE_PUT_BYTES));
+  log(`  one copy of 256 MiB: heap → SharedArrayBuffer ${fmt(shared, "GB/s")} GB/s, heap → heap ${fmt(heap, "GB/s")} GB/s`);
+  return { copy_to_shared_gbps: shared, copy_to_heap_gbps: heap };
+}
+
 function allocatorComparison(log: (s: string) => void): Record<string, number> {
   const ops = 400_000, cap = 256 << 20;
   let seed = 12345;
@@ -230,7 +254,7 @@ export async function measure(opts: EmbeddedBenchOptions = {}): Promise<{ median
   let extras: Record<string, number> = {};
   if (opts.extras ?? !opts.only) {
     log("design measurements:");
-    extras = { ...(await drainComparison(Math.max(1, Math.min(runs, 3)), log)), ...allocatorComparison(log) };
+    extras = { ...(await drainComparison(Math.max(1, Math.min(runs, 3)), log)), ...allocatorComparison(log), ...copyCeiling(runs, log) };
   }
   return { medians, runs: perRun, metrics: all, extras };
 }

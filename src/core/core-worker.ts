@@ -88,6 +88,8 @@ interface OwnedTask {
 interface Lease {
   readonly leaseId: string;
   readonly worker: Addr;
+  /** The scheduling class it serves. */
+  readonly c: SchedClass;
   busy?: OwnedTask;
 }
 
@@ -228,9 +230,13 @@ export class CoreWorker {
   private readonly gets = new Map<number, GetCall>();
   private readonly waits = new Map<number, WaitCall>();
   private readonly namedReqs = new Map<number, { callId: number; name: string }>();
-  /** Recently finished here: taskId → its latest attempt, to drop duplicated pushes. */
-  private readonly finished = new Map<string, number>();
-  private readonly finishedOrder = new Fifo<string>();
+  /**
+   * Recently finished here: taskId → its latest attempt, to drop duplicated pushes. Two
+   * generations of up to 4096 each: when the newer fills up the older is dropped whole, which
+   * bounds memory without an eviction per task.
+   */
+  private finished = new Map<string, number>();
+  private finishedBefore = new Map<string, number>();
   /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
   private readonly deadNodes = new Map<NodeId, number>();
   private readonly deadWorkers = new Set<Addr>();
@@ -777,7 +783,7 @@ export class CoreWorker {
     this.leaseReqs.delete(reqId);
     this.granted.add(leaseId);
     c.pendingRequests--;
-    const lease: Lease = { leaseId, worker, busy: undefined };
+    const lease: Lease = { leaseId, worker, c, busy: undefined };
     c.leases.add(lease);
     // The raylet staged the arguments of the task the request was for: run that one if it still waits.
     const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
@@ -848,10 +854,10 @@ export class CoreWorker {
       this.fx.trace({ kind: "actor.result", comp: "owner", task: taskId, actor: t.spec.actorId!, caller: this.addr, epoch: epoch ?? 0 });
     } else {
       // The lease is free again: run the next queued task of the class on it, or give it back.
-      const c = this.classes.get(t.classKey);
       const lease = t.lease;
       t.lease = undefined;
-      if (c && lease && lease.busy === t) {
+      if (lease && lease.busy === t) {
+        const c = lease.c;
         lease.busy = undefined;
         const next = c.ready.shift();
         if (next) this.push(c, lease, next);
@@ -1071,7 +1077,7 @@ export class CoreWorker {
         if (h.created) this.fx.send(spec.owner, { type: "TaskReply", taskId: spec.taskId, returnId: spec.returnId, attempt: spec.attempt, result: h.created });
         return;
       }
-      const done = this.finished.get(spec.taskId);
+      const done = this.finished.get(spec.taskId) ?? this.finishedBefore.get(spec.taskId);
       const cur = this.current?.spec;
       if ((done !== undefined && done >= spec.attempt) || (cur && cur.taskId === spec.taskId && cur.attempt === spec.attempt)) return;
     }
@@ -1184,9 +1190,11 @@ export class CoreWorker {
   }
 
   private remember(s: TaskSpec): void {
+    if (this.finished.size >= 4096) {
+      this.finishedBefore = this.finished;
+      this.finished = new Map();
+    }
     this.finished.set(s.taskId, s.attempt);
-    this.finishedOrder.push(s.taskId);
-    if (this.finishedOrder.length > 4096) this.finished.delete(this.finishedOrder.shift()!);
   }
 
   private endScope(keep: readonly RefInfo[] | undefined): void {
