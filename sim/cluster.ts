@@ -102,6 +102,8 @@ export class SimCluster {
   private traceCount = 0;
   private readonly procs = new Map<Addr, Proc>();
   private readonly nodeIndexes = new Map<Addr, number>();
+  /** The nodes by network index (the order of cfg.nodes). */
+  private readonly nodeStates: NodeState[] = [];
   private readonly nodes = new Map<NodeId, NodeState>();
   /** The GCS's durable storage: survives a GCS crash. */
   private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
@@ -116,7 +118,9 @@ export class SimCluster {
     for (const n of cfg.nodes) {
       if (this.nodes.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
       if (n.id.includes("/") || n.id === "") throw new Error(`node id "${n.id}" must be non-empty and not contain "/"`);
-      this.nodes.set(n.id, { spec: n, incarnation: 0, up: false, pausedUntil: 0, skewMs: 0, storeFullUntil: 0, procs: new Set() });
+      const state: NodeState = { spec: n, incarnation: 0, up: false, pausedUntil: 0, skewMs: 0, storeFullUntil: 0, procs: new Set() };
+      this.nodes.set(n.id, state);
+      this.nodeStates.push(state);
     }
     this.network = new SimNetwork(cfg.nodes.map((n) => n.id), cfg, cfg.seed, plan?.network);
     this.faultRng = new Prng(cfg.seed, "faults");
@@ -182,18 +186,18 @@ export class SimCluster {
   private send(from: Addr, to: Addr, m: Msg): void {
     const b = this.nodeIndex(to);
     if (b < 0) return; // no such node: the message goes nowhere
-    const dest = this.cfg.nodes[b].id;
     // Heartbeats and resource views are housekeeping: in flight, they are not pending work.
     const periodic = m.type === "Heartbeat" || m.type === "ClusterView";
     const at = this.network.arrival(this.now, this.nodeIndex(from), b, m);
     const again = this.network.duplicateAt;
+    const dest = this.nodeStates[b];
     this.queue.add(at, new Delivery(this, from, to, dest, m), periodic);
     if (!Number.isNaN(again)) this.queue.add(again, new Delivery(this, from, to, dest, m), periodic); // a duplicate
   }
 
   /** A message reaches its destination's node: handed over now, or when the node resumes. */
-  deliver(from: Addr, to: Addr, dest: NodeId, m: Msg, periodic: boolean): void {
-    if (this.now < this.nodes.get(dest)!.pausedUntil) return this.atNode(dest, () => this.deliver(from, to, dest, m, periodic), periodic);
+  deliver(from: Addr, to: Addr, dest: NodeState, m: Msg, periodic: boolean): void {
+    if (this.now < dest.pausedUntil) return this.atNode(dest.spec.id, () => this.deliver(from, to, dest, m, periodic), periodic);
     const p = this.procs.get(to);
     if (p && p.alive) p.comp.receive(from, m);
   }
@@ -302,8 +306,10 @@ export class SimCluster {
         client.complete(callId, result);
         this.drainNeeded = true; // a promise settled: its continuation runs before the next event
       },
-      execute: (spec, fn, args) => this.queue.add(this.now, new TaskRun(this, node, model, executor, spec, fn, args)),
+      execute: (spec, fn, args) => this.queue.add(this.now, new TaskRun(this, at, proc, model, executor, spec, fn, args)),
     }));
+    const at = this.nodes.get(node)!;
+    const proc = this.procs.get(addr)!;
     client = new SimClient(this, model, addr, node);
     const ray = createRay(client);
     executor = new Executor(ray, codecOf(client), math);
@@ -313,20 +319,20 @@ export class SimCluster {
   // runTask and taskDone are atNode(node, fn) spelled out: no closure per task unless the node is paused.
 
   /** Runs a task's function on a worker, now or when its node resumes. */
-  runTask(node: NodeId, model: CoreWorker, executor: Executor, spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
-    if (this.now < this.nodes.get(node)!.pausedUntil) return this.atNode(node, () => this.runTask(node, model, executor, spec, fn, args));
-    if (this.procs.get(model.addr)?.alive !== true) return;
+  runTask(at: NodeState, proc: Proc, model: CoreWorker, executor: Executor, spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
+    if (this.now < at.pausedUntil) return this.atNode(at.spec.id, () => this.runTask(at, proc, model, executor, spec, fn, args));
+    if (!proc.alive) return;
     const out = executor.run(spec, fn, args);
     if (out instanceof Promise) {
       this.drainNeeded = true;
-      out.then((o) => this.schedule(0, () => this.taskDone(node, model, spec, o)));
-    } else this.taskDone(node, model, spec, out);
+      out.then((o) => this.schedule(0, () => this.taskDone(at, proc, model, spec, o)));
+    } else this.taskDone(at, proc, model, spec, out);
   }
 
   /** A task's function returned (or its promise settled): tell the worker, if it still lives. */
-  private taskDone(node: NodeId, model: CoreWorker, spec: TaskSpec, o: Outcome): void {
-    if (this.now < this.nodes.get(node)!.pausedUntil) return this.atNode(node, () => this.taskDone(node, model, spec, o));
-    if (this.procs.get(model.addr)?.alive === true) model.taskDone(spec.taskId, spec.attempt, o);
+  private taskDone(at: NodeState, proc: Proc, model: CoreWorker, spec: TaskSpec, o: Outcome): void {
+    if (this.now < at.pausedUntil) return this.atNode(at.spec.id, () => this.taskDone(at, proc, model, spec, o));
+    if (proc.alive) model.taskDone(spec.taskId, spec.attempt, o);
   }
 
   kill(addr: Addr): void {
@@ -419,17 +425,17 @@ export class SimCluster {
 
 /** A message in flight. */
 class Delivery extends SimEvent {
-  constructor(private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeId, private readonly m: Msg) { super(); }
+  constructor(private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeState, private readonly m: Msg) { super(); }
   run(): void { this.sim.deliver(this.from, this.to, this.dest, this.m, this.periodic); }
 }
 
 /** A task about to run on a worker. */
 class TaskRun extends SimEvent {
   constructor(
-    private readonly sim: SimCluster, private readonly node: NodeId, private readonly model: CoreWorker, private readonly executor: Executor,
-    private readonly spec: TaskSpec, private readonly fn: FunctionDescriptor, private readonly args: readonly Payload[],
+    private readonly sim: SimCluster, private readonly at: NodeState, private readonly proc: Proc, private readonly model: CoreWorker,
+    private readonly executor: Executor, private readonly spec: TaskSpec, private readonly fn: FunctionDescriptor, private readonly args: readonly Payload[],
   ) { super(); }
-  run(): void { this.sim.runTask(this.node, this.model, this.executor, this.spec, this.fn, this.args); }
+  run(): void { this.sim.runTask(this.at, this.proc, this.model, this.executor, this.spec, this.fn, this.args); }
 }
 
 /** The API's port onto a simulated core worker: sleep passes in virtual time. */
