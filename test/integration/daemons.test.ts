@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
+import { parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
 import square from "../../examples/square.ts";
 import counter from "../../examples/counter.ts";
@@ -100,6 +101,35 @@ test("the seed examples and map-reduce run through ray.init({ address })", async
   assert.deepEqual(await counter(r), [1, 2]);
   assert.equal(await add(r), 10);
   assert.deepEqual(await mapReduce(r), summarize(countLocally(corpus())));
+});
+
+test("a large object moves between nodes on the object channel, which turns away strangers", async () => {
+  const nodes = ((await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string }[] }).nodes;
+  const at = (id: string) => parseEndpoint(nodes.find((n) => n.node === id)!.endpoint);
+  const objects = at("node-2").objects!;
+  assert.ok(objects, "node-2 advertises its object channel");
+  // Garbage and a wrong token are answered with an error; the daemon goes on.
+  const answer = (bytes: Buffer) => new Promise<string>((resolve) => {
+    const [host, p] = [objects.slice(0, objects.lastIndexOf(":")), Number(objects.slice(objects.lastIndexOf(":") + 1))];
+    const s = net.connect({ host, port: p }, () => s.write(bytes));
+    const parts: Buffer[] = [];
+    s.on("data", (b) => parts.push(b));
+    s.on("error", () => {});
+    s.on("close", () => resolve(Buffer.concat(parts).subarray(3).toString()));
+  });
+  assert.equal(await answer(Buffer.from("\x16\x03\x01 definitely not a hello")), "not a tsray object channel hello (bad magic)");
+  const hello = Buffer.alloc(13);
+  hello.write("TSRAYOBJ");
+  hello[8] = 1;
+  hello.writeUInt16LE(5, 9);
+  hello.writeUInt16LE(1, 11);
+  assert.equal(await answer(Buffer.concat([hello, Buffer.from("wrongx")])), "wrong cluster token");
+  const make = ray.remote((n: number) => new Float64Array(n).fill(2), { schedulingStrategy: { nodeId: "node-1", soft: false } });
+  const sum = ray.remote((a: Float64Array) => a.reduce((x, y) => x + y, 0), { schedulingStrategy: { nodeId: "node-2", soft: false } });
+  const N = 3 * 1024 * 1024; // 24 MiB
+  assert.equal(await ray.get(sum.remote(make.remote(N)), { timeoutMs: 60_000 }), 2 * N);
+  const st = (await getStatus(at("node-2").grpc, session.token)) as { objectChannel: { received: { bytes: number } } };
+  assert.ok(st.objectChannel.received.bytes >= N * 8, JSON.stringify(st.objectChannel));
 });
 
 test("a worker node's raylet is SIGKILLed mid-job: the job still gets every result", async () => {

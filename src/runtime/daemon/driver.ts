@@ -11,6 +11,7 @@ import { gcsAddr, nodeOf, type NodeId, type NodeView } from "../../core/types.ts
 import { DriverClient, KeepAlive } from "../embedded/driver.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { Timers, Transport } from "../embedded/transport.ts";
+import { parseEndpoint } from "./object-channel.ts";
 import { PeerLink, getStatus } from "./transport.ts";
 
 export interface ConnectOptions {
@@ -55,16 +56,36 @@ export class DaemonDriver {
     const addr = `${nodeId}/driver-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const gcs = gcsAddr(head);
     const transport = new Transport();
-    const link = (target: string, service: "Gcs" | "NodeManager") => new PeerLink({
-      target, service, token: opts.token, addrs: [addr],
-      onFrame: (f) => transport.send(f.from, f.to, f.msg),
-      // A restarted GCS lost what was in flight to it: the model resends and resubscribes.
-      onConnect: (info) => { if (service === "Gcs" && info.restarted) transport.send(gcs, addr, { type: "GcsRestarted" }); },
-    });
+    const up: Promise<void>[] = [];
+    const link = (target: string, service: "Gcs" | "NodeManager") => {
+      let connected!: () => void;
+      up.push(new Promise((resolve) => { connected = resolve; }));
+      return new PeerLink({
+        target, service, token: opts.token, addrs: [addr],
+        onFrame: (f) => transport.send(f.from, f.to, f.msg),
+        onConnect: (info) => {
+          connected();
+          // A restarted GCS lost what was in flight to it: the model resends and resubscribes.
+          if (service === "Gcs" && info.restarted) transport.send(gcs, addr, { type: "GcsRestarted" });
+        },
+      });
+    };
     const gcsLink = link(opts.address, "Gcs");
-    const rayletLink = link(node.endpoint, "NodeManager");
-    // Everything not for the GCS goes to our raylet's daemon, which knows the way.
-    transport.remote = (from, to, m) => (to === gcs ? gcsLink : rayletLink).sendMsg(from, to, m);
+    const rayletLink = link(parseEndpoint(node.endpoint).grpc, "NodeManager");
+    // Work on another node goes straight to its daemon, a hop shorter each way than through
+    // ours (which forwards); a node that joined later, or whose link is down, through ours.
+    const direct = new Map<NodeId, PeerLink>();
+    for (const n of status.nodes) if (n.alive && n.endpoint && n.node !== nodeId) direct.set(n.node, link(parseEndpoint(n.endpoint).grpc, "NodeManager"));
+    transport.remote = (from, to, m) => {
+      if (to === gcs) return gcsLink.sendMsg(from, to, m);
+      const d = direct.get(nodeOf(to));
+      (d?.connected ? d : rayletLink).sendMsg(from, to, m);
+    };
+    // Wait for the links (a while at most): a reply that came the long way round could
+    // otherwise overtake one that comes directly.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(up), new Promise((r) => { timer = setTimeout(r, 5_000); })]);
+    clearTimeout(timer);
     const keepAlive = new KeepAlive();
     const sink = new TraceSink({ file: opts.traceFile });
     let model!: CoreWorker;
@@ -84,7 +105,7 @@ export class DaemonDriver {
     transport.register(addr, model);
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });
-    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink], sink);
+    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink, ...direct.values()], sink);
     driver.nodes = status.nodes;
     driver.address = opts.address;
     transport.post(() => model.start(false));

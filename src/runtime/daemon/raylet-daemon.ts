@@ -2,16 +2,19 @@
 // node, with no GCS or driver of its own) behind a gRPC server. Messages for other processes
 // go out on links: to the GCS, to other nodes' daemons (found through the cluster view), and
 // back to drivers attached here. A message for an address on another node is forwarded there,
-// so a driver needs only its own node's daemon and the GCS.
+// so a driver needs only its own node's daemon and the GCS. Object chunks for other nodes take
+// the object channel (plain TCP, object-channel.ts) instead of the gRPC links.
 
 import { parseArgs } from "node:util";
 import type { Msg } from "../../core/messages.ts";
 import { checkResources } from "../../core/resources.ts";
 import { gcsAddr, nodeOf, rayletAddr, type Addr, type NodeId, type NodeView } from "../../core/types.ts";
 import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity } from "../embedded/cluster.ts";
+import type { Arena } from "../embedded/arena.ts";
 import type { Transport } from "../embedded/transport.ts";
 import type { Stoppable } from "./main.ts";
-import { DaemonServer, PeerLink, getStatus } from "./transport.ts";
+import { ObjectChannelServer, ObjectLink, formatEndpoint, parseEndpoint } from "./object-channel.ts";
+import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
 
 export interface RayletDaemonOptions {
   /** host:port of the GCS. */
@@ -22,18 +25,30 @@ export interface RayletDaemonOptions {
   /** Interface to serve on, and the host other daemons reach this one at. */
   readonly host?: string;
   readonly port?: number;
+  /** Port of the object channel (default 0: any free port). */
+  readonly objectPort?: number;
   readonly storeCapacity?: number;
   readonly traceFile?: string;
+  readonly log?: Logger;
 }
 
 export class RayletDaemon {
   private readonly links = new Map<string, PeerLink>();
-  private readonly endpoints = new Map<NodeId, string>();
+  private readonly endpoints = new Map<NodeId, { readonly grpc: string; readonly objects?: string }>();
+  private readonly objectLinks = new Map<NodeId, ObjectLink>();
   private dropped = 0;
   /** Where messages from outside go in (the node's transport, once it exists). */
   private inbound: Transport | undefined;
+  private arena: Arena | undefined;
   private cluster: EmbeddedCluster | undefined;
-  private constructor(readonly node: NodeId, readonly endpoint: string, private readonly server: DaemonServer) {}
+  private constructor(
+    readonly node: NodeId,
+    readonly endpoint: string,
+    private readonly server: DaemonServer,
+    private readonly objects: ObjectChannelServer,
+    private readonly token: string,
+    private readonly log: Logger,
+  ) {}
 
   static async start(o: RayletDaemonOptions): Promise<RayletDaemon> {
     let status: { gcs: string; nodes: NodeView[] };
@@ -47,12 +62,14 @@ export class RayletDaemon {
     const server = new DaemonServer({
       token: o.token, host: o.host, port: o.port ?? 0, services: ["NodeManager", "CoreWorker"], addrs: [o.node],
       onFrame: (f) => self.inbound?.send(f.from, f.to, f.msg),
-      status: () => ({ node: o.node, endpoint: self.endpoint, links: [...self.links.keys()], dropped: self.dropped }),
+      status: () => self.status(),
     });
+    const log = o.log ?? ((line: string) => console.error(`tsray: ${line}`));
+    const objects = new ObjectChannelServer({ token: o.token, host: o.host, port: o.objectPort, log });
     const port = await server.start();
-    const endpoint = `${o.host ?? "127.0.0.1"}:${port}`;
-    self = new RayletDaemon(o.node, endpoint, server);
-    for (const n of status.nodes) if (n.endpoint) self.endpoints.set(n.node, n.endpoint);
+    const endpoint = formatEndpoint(`${o.host ?? "127.0.0.1"}:${port}`, await objects.start());
+    self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log);
+    self.learn(status.nodes);
     const gcs = gcsAddr(head);
     const gcsLink = new PeerLink({
       target: o.gcs, service: "Gcs", token: o.token, addrs: [o.node],
@@ -60,7 +77,7 @@ export class RayletDaemon {
       onConnect: (info) => { if (info.restarted) self.inbound?.send(gcs, rayletAddr(o.node), { type: "GcsRestarted" }); },
       onFrame: (f) => {
         // The cluster view tells where every node's daemon listens.
-        if (f.msg.type === "ClusterView") for (const n of f.msg.nodes) if (n.endpoint) self.endpoints.set(n.node, n.endpoint);
+        if (f.msg.type === "ClusterView") self.learn(f.msg.nodes);
         self.inbound?.send(f.from, f.to, f.msg);
       },
     });
@@ -73,13 +90,54 @@ export class RayletDaemon {
       storeCapacity: o.storeCapacity ?? defaultStoreCapacity(),
       prestartWorkers: Math.max(1, Math.ceil(o.resources.CPU ?? 1)),
       traceFile: o.traceFile,
-      remote: { head, endpoint, incarnation: Date.now(), send, attach: (t) => { self.inbound = t; } },
+      remote: { head, endpoint, incarnation: Date.now(), send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
     });
     return self;
   }
 
+  /** Where the cluster's nodes listen; object links to nodes that died or moved are dropped. */
+  private learn(nodes: readonly NodeView[]): void {
+    for (const n of nodes) {
+      if (!n.endpoint) continue;
+      const e = parseEndpoint(n.endpoint);
+      const link = this.objectLinks.get(n.node);
+      if (link && (!n.alive || e.objects !== this.endpoints.get(n.node)?.objects)) {
+        link.close();
+        this.objectLinks.delete(n.node);
+      }
+      this.endpoints.set(n.node, e);
+    }
+  }
+
+  /** A Chunk from another node's object channel: into the node, then its slot is unstaged unless the store adopted it. */
+  private objectArrived(from: Addr, to: Addr, m: Msg): void {
+    const inbound = this.inbound;
+    const data = m.type === "Chunk" ? m.payload?.data as Uint8Array | undefined : undefined;
+    if (!inbound || nodeOf(to) !== this.node) {
+      this.dropped++;
+      if (data) this.arena?.unstage(data);
+      if (inbound) this.log(`object channel: a Chunk for ${to} reached node ${this.node}; dropped`);
+      return;
+    }
+    inbound.send(from, to, m);
+    if (data) inbound.post(() => this.arena?.unstage(data));
+  }
+
   private route(from: Addr, to: Addr, m: Msg, gcs: Addr, token: string): void {
     if (to === gcs) return this.links.get(gcs)!.sendMsg(from, to, m);
+    const node = nodeOf(to);
+    if (node !== this.node) {
+      // A puller: have the holder's object channel connected before the Pull goes.
+      if (m.type === "Pull") {
+        const link = this.objectLink(node);
+        if (link) return link.whenReady(() => this.viaGrpc(from, to, m, token));
+      }
+      if (m.type === "Chunk" && this.objects.send(node, from, to, m)) return;
+    }
+    this.viaGrpc(from, to, m, token);
+  }
+
+  private viaGrpc(from: Addr, to: Addr, m: Msg, token: string): void {
     // A driver attached here, or a daemon that connected to us: answer on its own stream.
     const peer = this.server.route(to);
     if (peer) { this.server.sendMsg(peer, from, to, m); return; }
@@ -88,7 +146,7 @@ export class RayletDaemon {
     if (node === this.node) { this.dropped++; return; }
     let link = this.links.get(node);
     if (!link) {
-      const target = this.endpoints.get(node);
+      const target = this.endpoints.get(node)?.grpc;
       if (!target) { this.dropped++; return; } // no such node (yet): lost, as on a network
       link = new PeerLink({
         target, service: "NodeManager", token, addrs: [this.node],
@@ -99,13 +157,41 @@ export class RayletDaemon {
     link.sendMsg(from, to, m);
   }
 
+  /** This node's connection to `node`'s object channel (undefined if it serves none). */
+  private objectLink(node: NodeId): ObjectLink | undefined {
+    let link = this.objectLinks.get(node);
+    if (link) return link;
+    const target = this.endpoints.get(node)?.objects;
+    if (!target) return undefined;
+    link = new ObjectLink({
+      target, token: this.token, node: this.node, log: this.log,
+      // Straight into a staged slot of the arena, which the store adopts; the heap if it is full
+      // (the store then applies its own back-pressure).
+      alloc: (size) => this.arena?.stage(size) ?? Buffer.allocUnsafe(size),
+      release: (bytes) => this.arena?.unstage(bytes),
+      onMsg: (from, to, msg) => this.objectArrived(from, to, msg),
+    });
+    this.objectLinks.set(node, link);
+    return link;
+  }
+
+  private status(): object {
+    const received = { records: 0, bytes: 0, lost: 0 };
+    for (const l of this.objectLinks.values()) { received.records += l.stats.received; received.bytes += l.stats.bytes; received.lost += l.stats.lost; }
+    return {
+      node: this.node, endpoint: this.endpoint, links: [...this.links.keys()], dropped: this.dropped,
+      objectChannel: { sent: this.objects.stats, received },
+    };
+  }
+
   async close(): Promise<void> {
     const c = this.cluster;
     this.cluster = undefined;
     this.inbound = undefined;
     await c?.shutdown();
     await Promise.all([...this.links.values()].map((l) => l.close()));
-    await this.server.close();
+    for (const l of this.objectLinks.values()) l.close();
+    await Promise.all([this.server.close(), this.objects.close()]);
   }
 }
 
@@ -117,6 +203,7 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
       node: { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "0" },
+      "object-port": { type: "string", default: "0" },
       "num-cpus": { type: "string" },
       "num-gpus": { type: "string" },
       resources: { type: "string" },
@@ -133,7 +220,7 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
   if (values["num-gpus"] !== undefined) resources.GPU = Number(values["num-gpus"]);
   checkResources(resources, "tsray raylet");
   const d = await RayletDaemon.start({
-    gcs: values.gcs, node: values.node, resources, token, host: values.host, port: Number(values.port),
+    gcs: values.gcs, node: values.node, resources, token, host: values.host, port: Number(values.port), objectPort: Number(values["object-port"]),
     storeCapacity: values["store-bytes"] ? Number(values["store-bytes"]) : undefined, traceFile: values.trace,
   });
   log(`tsray raylet: node ${d.node} serving on ${d.endpoint} with ${JSON.stringify(resources)}`);

@@ -9,7 +9,7 @@
 // - PeerLink is the outbound side: one Connect stream to a daemon, reopened with capped
 //   backoff whenever it breaks; frames sent while it is down wait in a bounded queue.
 //
-// Frames queued in one turn of the event loop travel as one gRPC message (a Batch): grpc-js
+// Frames queued in one job (and its microtasks) travel as one gRPC message (a Batch): grpc-js
 // pays a fixed cost per stream message that would otherwise cap a stream at a few tens of
 // thousands of frames a second. Nothing here throws at a caller that sends: messages to a dead
 // or unreachable process are dropped (and counted), as the models expect of a network.
@@ -79,6 +79,10 @@ export interface QueueOptions {
   readonly maxQueuedFrames?: number;
   /** The same bound in bytes. */
   readonly maxQueuedBytes?: number;
+  /**
+   * Default "microtask": what a job sent goes out as soon as it is done, so a request that a
+   * daemon answers leaves in the same turn (sequential calls pay no wait for the turn's end).
+   */
   readonly flush?: FlushMode;
 }
 
@@ -189,7 +193,7 @@ class Outbox {
   constructor(private readonly maxBatchBytes: number, private readonly stats: LinkStats, q: QueueOptions) {
     this.maxFrames = q.maxQueuedFrames ?? 100_000;
     this.maxBytes = q.maxQueuedBytes ?? 512 * MiB;
-    this.flushMode = q.flush ?? "immediate";
+    this.flushMode = q.flush ?? "microtask";
   }
 
   get length(): number { return this.frames.length - this.head; }

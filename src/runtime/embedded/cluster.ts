@@ -45,8 +45,11 @@ export interface RemotePeers {
   /** Which start of this node this is (a restarted daemon is a new incarnation). */
   readonly incarnation: number;
   readonly send: (from: Addr, to: Addr, m: Msg) => void;
-  /** Handed the transport before the node boots, so that messages from outside can come in. */
-  readonly attach: (transport: Transport) => void;
+  /**
+   * Handed the transport before the node boots, so that messages from outside can come in, and
+   * the node's arena, which object bytes from other nodes are read straight into.
+   */
+  readonly attach: (transport: Transport, arena: Arena) => void;
 }
 
 export interface EmbeddedConfig extends ModelTuning {
@@ -163,7 +166,7 @@ export class EmbeddedCluster {
     installPins();
     this.transport = new Transport(cfg.drain);
     this.transport.remote = cfg.remote?.send;
-    cfg.remote?.attach(this.transport);
+    cfg.remote?.attach(this.transport, this.nodes.get(cfg.nodes[0].id)!.arena);
     this.transport.afterDrain = () => this.afterDrain();
     this.transport.onError = (e, where) => {
       const msg = `${where}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`;

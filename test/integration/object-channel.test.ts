@@ -1,0 +1,163 @@
+// The raylet daemons' object channel (plain TCP beside gRPC): chunks go from an arena slot to a
+// slot staged in the puller's arena, in order; a wrong token, garbage and an oversized hello are
+// answered with a clear error while the holder keeps serving; a holder that sends an oversized
+// record header, or dies in the middle of a record, costs the puller that record and nothing
+// else (its staged slot is given back).
+import assert from "node:assert/strict";
+import net from "node:net";
+import { after, describe, it } from "node:test";
+import type { Msg } from "../../src/core/messages.ts";
+import { Arena } from "../../src/runtime/embedded/arena.ts";
+import { MAX_HEADER_BYTES, ObjectChannelServer, ObjectLink, formatEndpoint, parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
+import { generateToken } from "../../src/runtime/daemon/transport.ts";
+
+const TOKEN = generateToken();
+const MiB = 1024 * 1024;
+
+interface Got { from: string; to: string; msg: Msg }
+
+function puller(port: number, arena: Arena, token = TOKEN) {
+  const got: Got[] = [];
+  const logs: string[] = [];
+  const link = new ObjectLink({
+    target: `127.0.0.1:${port}`, token, node: "n2", log: (l) => logs.push(l),
+    alloc: (size) => arena.stage(size) ?? Buffer.allocUnsafe(size),
+    release: (b) => arena.unstage(b),
+    onMsg: (from, to, msg) => got.push({ from, to, msg }),
+  });
+  const ready = () => new Promise<void>((r) => link.whenReady(r));
+  return { link, got, logs, ready };
+}
+
+async function until(what: string, ok: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Writes `bytes` to the holder's port raw and returns what it answered before closing. */
+function raw(port: number, bytes: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: "127.0.0.1" }, () => s.write(bytes));
+    const parts: Buffer[] = [];
+    s.on("data", (b) => parts.push(b));
+    s.on("error", reject);
+    s.on("close", () => {
+      const all = Buffer.concat(parts);
+      resolve(all.length >= 3 ? `${all[0] === 0 ? "ok" : "error"}: ${all.subarray(3, 3 + all.readUInt16LE(1)).toString()}` : "(nothing)");
+    });
+  });
+}
+
+function hello(token: string, node: string, tokenLen = Buffer.byteLength(token)): Buffer {
+  const h = Buffer.alloc(13);
+  h.write("TSRAYOBJ");
+  h[8] = 1;
+  h.writeUInt16LE(tokenLen, 9);
+  h.writeUInt16LE(Buffer.byteLength(node), 11);
+  return Buffer.concat([h, Buffer.from(token), Buffer.from(node)]);
+}
+
+/** A fake holder that answers ok and then writes `then(socket)`. */
+async function fakeHolder(then: (s: net.Socket) => void): Promise<{ port: number; close: () => void }> {
+  const server = net.createServer((s) => {
+    s.once("data", () => { s.write(Buffer.from([0, 2, 0, 0x6f, 0x6b])); then(s); });
+    s.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
+
+describe("object channel", () => {
+  const cleanup: (() => unknown)[] = [];
+  after(async () => { for (const c of cleanup.reverse()) await c(); });
+
+  async function holder(): Promise<{ server: ObjectChannelServer; port: number; logs: string[] }> {
+    const logs: string[] = [];
+    const server = new ObjectChannelServer({ token: TOKEN, log: (l) => logs.push(l) });
+    const port = await server.start();
+    cleanup.push(() => server.close());
+    return { server, port, logs };
+  }
+
+  it("endpoints carry the object port beside the gRPC address", () => {
+    assert.equal(formatEndpoint("10.0.0.1:7000", 7001), "10.0.0.1:7000;objects=7001");
+    assert.deepEqual(parseEndpoint("10.0.0.1:7000;objects=7001"), { grpc: "10.0.0.1:7000", objects: "10.0.0.1:7001" });
+    assert.deepEqual(parseEndpoint("10.0.0.1:7000"), { grpc: "10.0.0.1:7000" });
+    assert.deepEqual(parseEndpoint("[::1]:7000;objects=x"), { grpc: "[::1]:7000" });
+  });
+
+  it("chunks go in order from an arena slot straight into a staged slot of the puller's arena", async () => {
+    const { server, port } = await holder();
+    const src = new Arena(16 * MiB);
+    const dst = new Arena(16 * MiB);
+    const p = puller(port, dst);
+    cleanup.push(() => p.link.close());
+    await p.ready();
+    const slot = src.copyIn(new Uint8Array(5 * MiB).map((_, i) => i % 251))!;
+    const last: Msg = { type: "Chunk", id: "o1", index: 2, total: 3, size: MiB, payload: { size: slot.byteLength, hash: "h", data: slot } };
+    for (let i = 0; i < 2; i++) assert.ok(server.send("n2", "n1/raylet", "n2/raylet", { type: "Chunk", id: "o1", index: i, total: 3, size: 2 * MiB }));
+    assert.ok(server.send("n2", "n1/raylet", "n2/raylet", last));
+    assert.equal(server.send("n3", "n1/raylet", "n3/raylet", last), false, "no connection from n3: the caller uses gRPC");
+    await until("three chunks", () => p.got.length === 3);
+    assert.deepEqual(p.got.map((g) => (g.msg as { index: number }).index), [0, 1, 2]);
+    assert.equal(p.got[2].from, "n1/raylet");
+    const data = (p.got[2].msg as { payload: { data: Uint8Array } }).payload.data;
+    assert.equal(data.buffer, dst.sab, "read straight into the puller's arena");
+    assert.ok(dst.adopt(data), "a staged slot, for the store to adopt");
+    assert.deepEqual(Buffer.from(data), Buffer.from(slot));
+    assert.equal(p.link.stats.bytes, 5 * MiB);
+  });
+
+  it("a wrong token, garbage and an oversized hello get a clear error; the holder goes on serving", async () => {
+    const { server, port, logs } = await holder();
+    assert.equal(await raw(port, Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")), "error: not a tsray object channel hello (bad magic)");
+    assert.equal(await raw(port, hello("nope", "n9")), "error: wrong cluster token");
+    assert.match(await raw(port, hello("", "n9", 60_000)), /^error: oversized hello/);
+    assert.equal(server.stats.rejected, 3);
+    assert.equal(logs.length, 3);
+    // A puller with the wrong token is told so, and its Pull goes anyway (on gRPC).
+    const bad = puller(port, new Arena(MiB), "wrong");
+    await bad.ready();
+    assert.ok(bad.logs.some((l) => /rejected: wrong cluster token/.test(l)), bad.logs.join("\n"));
+    bad.link.close();
+    const good = puller(port, new Arena(MiB));
+    cleanup.push(() => good.link.close());
+    await good.ready();
+    assert.ok(server.send("n2", "n1/raylet", "n2/raylet", { type: "Chunk", id: "o", index: 0, total: 1, size: 0, payload: { size: 3, hash: "h", data: new Uint8Array([1, 2, 3]) } }));
+    await until("the chunk", () => good.got.length === 1);
+  });
+
+  it("a holder that sends an oversized record header loses the connection, not the puller", async () => {
+    const fake = await fakeHolder((s) => { const b = Buffer.alloc(8); b.writeUInt32LE(MAX_HEADER_BYTES + 1, 0); s.write(b); });
+    cleanup.push(fake.close);
+    const p = puller(fake.port, new Arena(MiB));
+    await p.ready();
+    await until("the error", () => p.logs.some((l) => l.includes(`record header of ${MAX_HEADER_BYTES + 1} bytes exceeds the limit`)));
+    p.link.close();
+  });
+
+  it("a holder dying in the middle of a record: the record is lost and its staged slot given back", async () => {
+    const { encodeFrame, encodeMsg } = await import("../../src/runtime/daemon/wire/frame.ts");
+    const m = encodeMsg({ type: "Chunk", id: "o", index: 0, total: 1, size: MiB, payload: { size: MiB, hash: "h", data: new Uint8Array(0) } });
+    const header = encodeFrame({ from: "n1/raylet", to: "n2/raylet", type: m.type, body: m.body, payloads: [] });
+    const fake = await fakeHolder((s) => {
+      const pre = Buffer.alloc(16);
+      pre.writeUInt32LE(header.length, 0);
+      pre.writeUInt32LE(1, 4);
+      pre.writeDoubleLE(MiB, 8);
+      s.write(Buffer.concat([pre, header, Buffer.alloc(MiB / 2)]), () => setTimeout(() => s.destroy(), 20));
+    });
+    cleanup.push(fake.close);
+    const arena = new Arena(4 * MiB);
+    const p = puller(fake.port, arena);
+    await p.ready();
+    await until("the loss", () => p.link.stats.lost === 1);
+    assert.equal(p.got.length, 0);
+    assert.equal(arena.stats().usedBytes, 0, "the staged slot is free again");
+    assert.ok(p.logs.some((l) => /in the middle of a record; it is lost/.test(l)), p.logs.join("\n"));
+    p.link.close();
+  });
+});
