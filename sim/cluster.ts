@@ -311,7 +311,7 @@ export class SimCluster {
     const at = this.nodes.get(node)!;
     const proc = this.procs.get(addr)!;
     client = new SimClient(this, model, addr, node);
-    const ray = createRay(client);
+    const ray = createRay(client, { inProcess: true }); // payloads stay in this process
     executor = new Executor(ray, codecOf(client), math);
     return { model, ray };
   }

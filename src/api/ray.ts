@@ -4,7 +4,7 @@
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
 import type { ActorId, Payload, RefInfo } from "../core/types.ts";
-import { fromBytes, toBytes, bytesPayload } from "../runtime/codec.ts";
+import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
 import {
@@ -35,8 +35,17 @@ export interface Ray {
 const MARK = "__tsray__";
 const NO_REFS: readonly RefInfo[] = [];
 
+export interface RayOptions {
+  /**
+   * Payloads made here never leave this process (the simulator): primitives may then keep
+   * their value as `data` instead of its bytes (see inProcessPayload).
+   */
+  readonly inProcess?: boolean;
+}
+
 /** Builds the API for one core worker. */
-export function createRay(client: CoreClient): Ray & Invoker {
+export function createRay(client: CoreClient, options: RayOptions = {}): Ray & Invoker {
+  const inProcess = options.inProcess === true;
   const actorTaskRetries = new Map<ActorId, number>();
 
   // ---- marshalling: handles become marked plain objects in bytes, and come back bound here ----
@@ -97,6 +106,7 @@ export function createRay(client: CoreClient): Ray & Invoker {
 
   function encode(value: unknown): Payload {
     // Primitives (most arguments and results) hold no handles: nothing to mark.
+    if (inProcess && (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined)) return inProcessPayload(value);
     if (typeof value !== "object" && typeof value !== "function") return bytesPayload(toBytes(value), false, NO_REFS);
     const refs: RefInfo[] = [];
     const state = { marked: false };
@@ -104,7 +114,7 @@ export function createRay(client: CoreClient): Ray & Invoker {
   }
 
   function decode(p: Payload): unknown {
-    const v = fromBytes(p.data as Uint8Array);
+    const v = payloadValue(p.data);
     return p.marked ? revive(v) : v;
   }
 

@@ -213,6 +213,34 @@ export function hex64(h1: number, h2: number): string {
   );
 }
 
+/** The frames of the one-byte primitives, whose payloads can be made once. */
+const CONSTANT_PAYLOADS = new Map<unknown, Payload>();
+for (const v of [true, false, null, undefined]) {
+  const bytes = toBytes(v);
+  CONSTANT_PAYLOADS.set(v, { size: bytes.length, hash: hashBytes(bytes), data: v });
+}
+const NUMBER_FRAME = new Uint8Array(9);
+
+/**
+ * The payload of a number, boolean, null or undefined for a host whose payloads never leave the
+ * process (the simulator): size and hash are those of the value's frame, but `data` is the value
+ * itself. Those are most arguments and results, and a Uint8Array with its ArrayBuffer for each
+ * would be some 180 bytes for the garbage collector to copy while the task waits.
+ * `payloadValue` reads either form.
+ */
+export function inProcessPayload(value: number | boolean | null | undefined): Payload {
+  if (typeof value !== "number") return CONSTANT_PAYLOADS.get(value)!;
+  NUMBER_FRAME[0] = NUMBER;
+  F64[0] = value;
+  NUMBER_FRAME.set(F64_BYTES, 1);
+  return { size: NUMBER_FRAME.length, hash: hashBytes(NUMBER_FRAME), data: value };
+}
+
+/** The value of a payload's data: frame bytes, or an in-process primitive (see inProcessPayload). */
+export function payloadValue(data: unknown): unknown {
+  return typeof data === "object" && data !== null ? fromBytes(data as Uint8Array) : data;
+}
+
 export function bytesPayload(bytes: Uint8Array, marked: boolean, refs: readonly RefInfo[]): Payload {
   if (!marked) return { size: bytes.length, hash: hashBytes(bytes), data: bytes };
   return { size: bytes.length, hash: hashBytes(bytes), data: bytes, marked: true, refs: refs.length > 0 ? refs : undefined };
