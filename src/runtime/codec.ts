@@ -13,6 +13,7 @@
 import v8 from "node:v8";
 import type { Table } from "apache-arrow";
 import { arrowLoaded, requireArrow } from "./arrow.ts";
+import { copyBytes } from "./copy-bytes.ts";
 import type { Payload, RefInfo } from "../core/types.ts";
 
 // Numbers, booleans, null and undefined — most task results — skip V8's serializer: a tag
@@ -56,8 +57,9 @@ export function writeRawFrame(v: ArrayBufferView, dst: Uint8Array): void {
   dst[0] = RAW;
   dst[1] = dtypeOf(v);
   for (let i = 2; i < FRAME_HEADER; i++) dst[i] = 0;
-  dst.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), FRAME_HEADER);
+  copyBytes(dst, FRAME_HEADER, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
 }
+
 
 /**
  * Hosts that read frames in place register here: called with the frame's bytes and the objects

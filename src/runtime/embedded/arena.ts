@@ -11,6 +11,8 @@
 // readers count is not zero when the store releases it becomes a zombie, reclaimed once the
 // readers are gone (their views were garbage collected).
 
+import { copyBytes } from "../copy-bytes.ts";
+
 const HEADER = 8;
 const MIN_BLOCK = 16;
 
@@ -70,7 +72,7 @@ export class Arena {
   /** Copies `bytes` into a fresh slot; undefined when no free block is large enough. */
   copyIn(bytes: Uint8Array): Uint8Array | undefined {
     const view = this.alloc(bytes.byteLength);
-    if (view) view.set(bytes);
+    if (view) copyBytes(view, 0, bytes);
     return view;
   }
 
