@@ -4,12 +4,13 @@
 //
 //   npm run bench -- daemons        Writes bench/results/daemons.json (through bench/run.ts).
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
 import * as ray from "../src/index.ts";
 import { measure } from "./embedded.ts";
 import { median, type Bench, type Figures } from "./run.ts";
@@ -61,6 +62,49 @@ async function transferGBps(runs: number, log: (s: string) => void): Promise<{ m
   return { median: median(rates), first };
 }
 
+/**
+ * The floor under any request/response between two processes here: round trips per second of
+ * a small V8-serialized message over loopback TCP to a process that echoes it, no gRPC and no
+ * work at the far end. A small get from a driver is one such round trip to its raylet daemon,
+ * plus the work at each end.
+ */
+async function loopbackRoundTrips(log: (s: string) => void): Promise<number> {
+  const echo = `const net=require("node:net");const s=net.createServer((c)=>{c.setNoDelay(true);c.on("data",(d)=>c.write(d));}).listen(0,"127.0.0.1",()=>process.stdout.write(String(s.address().port)+"\\n"));`;
+  const child = spawn(process.execPath, ["-e", echo], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once("error", reject);
+    });
+    const sock = net.connect(port, "127.0.0.1");
+    sock.setNoDelay(true);
+    await new Promise((r) => sock.once("connect", r));
+    let want = 0;
+    let got = 0;
+    let done: () => void = () => {};
+    sock.on("data", (d: Buffer) => { got += d.length; if (got >= want) done(); });
+    const once = (i: number) => new Promise<void>((resolve) => {
+      const body = v8.serialize({ type: "StoreGet", reqId: i, ids: [{ id: `head/driver#${i}`, owner: "head/driver" }] });
+      want = got + body.length;
+      done = resolve;
+      sock.write(body);
+    });
+    const rates: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const n = 3000;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await once(i);
+      rates.push(n / (performance.now() - t0) * 1000);
+    }
+    sock.destroy();
+    const m = median(rates);
+    log(`  loopback TCP round trips between two processes, no gRPC: ${Math.round(m).toLocaleString("en-US")}/s`);
+    return m;
+  } finally {
+    child.kill();
+  }
+}
+
 export const daemonsBench: Bench = {
   name: "daemons",
   description: "Ray's microbenchmarks against a 1-head + 1-worker daemon cluster over gRPC, and 256 MiB node-to-node transfer",
@@ -97,6 +141,7 @@ export const daemonsBench: Bench = {
       } finally {
         await ray.shutdown();
       }
+      figures.loopback_round_trips = Math.round(await loopbackRoundTrips(log));
       return { params: { runs: opts.runs, nodes: "head (1 CPU) + node-1 (1 CPU)", cores: os.availableParallelism() }, figures, targets };
     } finally {
       try { cli("stop"); } catch { /* already down */ }

@@ -137,19 +137,27 @@ export async function main(argv: string[]): Promise<number> {
   const prior: Session | undefined = readSession();
   const dir = values["temp-dir"] ?? prior?.dir ?? path.join(home(), `session-${Date.now()}`);
   fs.mkdirSync(dir, { recursive: true });
-  const args = ["--gcs", address, "--node", node, "--host", host, ...resourceArgs, "--trace", path.join(dir, `${node}.trace.jsonl`)];
+  const args = ["--gcs", address, "--node", node, "--host", host, ...resourceArgs, "--trace", unused(dir, node, "trace.jsonl")];
   if (values.block) {
     process.env.TSRAY_TOKEN = token;
     await serve(() => runRaylet(args));
     return new Promise<number>(() => {});
   }
-  const log = path.join(dir, `${node}.log`);
+  const log = unused(dir, node, "log");
   const pid = await spawnDaemon("raylet", args, token, log, () => nodeAlive(address, token, node!));
   const daemons = prior?.address === address ? [...prior.daemons] : [];
   daemons.push({ role: "raylet", node, pid, log });
   writeSession({ address, token, daemons, dir });
   console.log(`tsray: node ${node} joined the cluster at ${address}`);
   return 0;
+}
+
+/** `dir/name.ext`, or `dir/name.2.ext`, … when a node of that name ran here before: a node restarted under its id leaves its last run's trace and log as they were. */
+function unused(dir: string, name: string, ext: string): string {
+  for (let i = 1; ; i++) {
+    const p = path.join(dir, i === 1 ? `${name}.${ext}` : `${name}.${i}.${ext}`);
+    if (!fs.existsSync(p)) return p;
+  }
 }
 
 function printHead(address: string, token: string, dashboardPort: string, host: string): void {

@@ -142,6 +142,23 @@ test("a worker node's raylet is SIGKILLed mid-job: the job still gets every resu
   await until("node-1 declared dead", async () => ((await getStatus(address, session.token)) as { nodes: { node: string; alive: boolean }[] }).nodes.some((n) => n.node === "node-1" && !n.alive));
 });
 
+test("the killed node rejoins under its id on a new port: the other daemons reach it there", async () => {
+  const before = (await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string }[] };
+  const old = before.nodes.find((n) => n.node === "node-1")!.endpoint;
+  await tsray("start", "--address", address, "--node-id", "node-1", "--num-cpus", "2");
+  await until("node-1 alive again", async () => ((await getStatus(address, session.token)) as { nodes: { node: string; alive: boolean }[] }).nodes.some((n) => n.node === "node-1" && n.alive));
+  const now = ((await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string }[] }).nodes.find((n) => n.node === "node-1")!.endpoint;
+  assert.notEqual(parseEndpoint(now).grpc, parseEndpoint(old).grpc, "the new raylet listens on another port");
+  // A task on node-2 submits one pinned to node-1: node-2's daemon (which knew node-1's old
+  // port) must reach the new one. The killed run's trace and log are kept beside the new ones.
+  const onOne = ray.remote((x: number) => x + 1, { schedulingStrategy: { nodeId: "node-1", soft: false } });
+  const viaTwo = ray.remote(async (f: typeof onOne, x: number) => ray.get(f.remote(x)), { schedulingStrategy: { nodeId: "node-2", soft: false } });
+  assert.equal(await ray.get(viaTwo.remote(onOne, 41), { timeoutMs: 20_000 }), 42);
+  assert.equal(await ray.get(onOne.remote(1), { timeoutMs: 20_000 }), 2);
+  assert.ok(fs.existsSync(path.join(dir, "node-1.trace.jsonl")) && fs.existsSync(path.join(dir, "node-1.2.trace.jsonl")), fs.readdirSync(dir).join(", "));
+  session = readSession();
+});
+
 test("the GCS is killed and restarted from its storage; actors and tasks keep working", async () => {
   const Counter = ray.remote(class Counter { n = 0; inc() { return ++this.n; } }, { name: "survivor" });
   const c = Counter.remote();

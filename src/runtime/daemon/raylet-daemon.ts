@@ -95,15 +95,25 @@ export class RayletDaemon {
     return self;
   }
 
-  /** Where the cluster's nodes listen; object links to nodes that died or moved are dropped. */
+  /**
+   * Where the cluster's nodes listen. Links to a node that died or moved are dropped: a node
+   * restarted on another port is reached at the new one (the next message opens a new link),
+   * not retried at the old one forever.
+   */
   private learn(nodes: readonly NodeView[]): void {
     for (const n of nodes) {
       if (!n.endpoint) continue;
       const e = parseEndpoint(n.endpoint);
+      const known = this.endpoints.get(n.node);
       const link = this.objectLinks.get(n.node);
-      if (link && (!n.alive || e.objects !== this.endpoints.get(n.node)?.objects)) {
+      if (link && (!n.alive || e.objects !== known?.objects)) {
         link.close();
         this.objectLinks.delete(n.node);
+      }
+      const grpc = this.links.get(n.node);
+      if (grpc && known && e.grpc !== known.grpc) {
+        void grpc.close();
+        this.links.delete(n.node);
       }
       this.endpoints.set(n.node, e);
     }
