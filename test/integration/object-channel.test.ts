@@ -2,13 +2,16 @@
 // slot staged in the puller's arena, in order; a wrong token, garbage and an oversized hello are
 // answered with a clear error while the holder keeps serving; a holder that sends an oversized
 // record header, or dies in the middle of a record, costs the puller that record and nothing
-// else (its staged slot is given back).
+// else (its staged slot is given back). A driver's store requests go to its node's raylet on the
+// channel and are answered there; a record of another type, from another address or for
+// another node is refused with a clear error, and the listening side goes on.
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import type { Msg } from "../../src/core/messages.ts";
 import { Arena } from "../../src/runtime/embedded/arena.ts";
-import { MAX_HEADER_BYTES, ObjectChannelServer, ObjectLink, formatEndpoint, parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
+import { MAX_HEADER_BYTES, ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
+import { encodeFrame, encodeMsg } from "../../src/runtime/daemon/wire/frame.ts";
 import { generateToken } from "../../src/runtime/daemon/transport.ts";
 
 const TOKEN = generateToken();
@@ -37,7 +40,7 @@ async function until(what: string, ok: () => boolean, ms = 5_000): Promise<void>
   }
 }
 
-/** Writes `bytes` to the holder's port raw and returns what it answered before closing. */
+/** Writes `bytes` to the holder's port raw and returns the status records it answered before closing, one per line. */
 function raw(port: number, bytes: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ port, host: "127.0.0.1" }, () => s.write(bytes));
@@ -46,7 +49,11 @@ function raw(port: number, bytes: Buffer): Promise<string> {
     s.on("error", reject);
     s.on("close", () => {
       const all = Buffer.concat(parts);
-      resolve(all.length >= 3 ? `${all[0] === 0 ? "ok" : "error"}: ${all.subarray(3, 3 + all.readUInt16LE(1)).toString()}` : "(nothing)");
+      const out: string[] = [];
+      for (let at = 0; at + 3 <= all.length; at += 3 + all.readUInt16LE(at + 1)) {
+        out.push(`${all[at] === 0 ? "ok" : "error"}: ${all.subarray(at + 3, at + 3 + all.readUInt16LE(at + 1)).toString()}`);
+      }
+      resolve(out.length > 0 ? out.join("\n") : "(nothing)");
     });
   });
 }
@@ -139,8 +146,70 @@ describe("object channel", () => {
     p.link.close();
   });
 
+  /** A raylet's side that takes store requests for n1/raylet and records them. */
+  async function storeSide() {
+    const logs: string[] = [];
+    const requests: Got[] = [];
+    const server = new ObjectChannelServer({
+      token: TOKEN, log: (l) => logs.push(l), accepts: STORE_REQUESTS,
+      onMsg: (from, to, msg) => { if (to !== "n1/raylet") return false; requests.push({ from, to, msg }); return true; },
+    });
+    const port = await server.start();
+    cleanup.push(() => server.close());
+    return { server, port, logs, requests };
+  }
+
+  function driverLink(port: number) {
+    const got: Got[] = [];
+    const link = new ObjectLink({
+      target: `127.0.0.1:${port}`, token: TOKEN, node: "n1/driver", accepts: STORE_ANSWERS, log: () => {},
+      alloc: (size) => Buffer.allocUnsafe(size), release: () => {}, onMsg: (from, to, msg) => got.push({ from, to, msg }),
+    });
+    cleanup.push(() => link.close());
+    return { link, got, ready: () => new Promise<void>((r) => link.whenReady(r)) };
+  }
+
+  it("a driver's store requests go to its raylet on the channel, and the answers come back on it", async () => {
+    const side = await storeSide();
+    const d = driverLink(side.port);
+    assert.equal(d.link.send("n1/driver", "n1/raylet", { type: "StoreGet", reqId: 1, ids: [] }), false, "not open yet: the caller uses gRPC");
+    await d.ready();
+    const payload = { size: 3, hash: "h", data: new Uint8Array([7, 8, 9]) };
+    assert.ok(d.link.send("n1/driver", "n1/raylet", { type: "StorePut", reqId: 2, id: "n1/driver#1", payload, owner: "n1/driver" }));
+    await until("the put", () => side.requests.length === 1);
+    const put = side.requests[0].msg as { type: string; payload: { data: Uint8Array } };
+    assert.equal(put.type, "StorePut");
+    assert.deepEqual([...put.payload.data], [7, 8, 9]);
+    assert.ok(side.server.send("n1/driver", "n1/raylet", "n1/driver", { type: "StoreGetReply", reqId: 3, values: [payload] }));
+    await until("the answer", () => d.got.length === 1);
+    assert.deepEqual([...(d.got[0].msg as unknown as { values: { data: Uint8Array }[] }).values[0].data], [7, 8, 9]);
+  });
+
+  it("the listening side refuses a record of another type, from another address or for another node, and goes on", async () => {
+    const side = await storeSide();
+    const send = (from: string, to: string, msg: Msg) => {
+      const m = encodeMsg(msg);
+      const header = encodeFrame({ from, to, type: m.type, body: m.body, payloads: [] });
+      const pre = Buffer.alloc(8);
+      pre.writeUInt32LE(header.length, 0);
+      return raw(side.port, Buffer.concat([hello(TOKEN, "n1/driver"), pre, header]));
+    };
+    const get: Msg = { type: "StoreGet", reqId: 1, ids: [] };
+    assert.match(await send("n1/driver", "n1/raylet", { type: "FreeObjects", ids: ["x"] }), /error: a FreeObjects message on the object channel \(this side takes StoreGet, StorePut\)/);
+    assert.match(await send("n1/w1-1", "n1/raylet", get), /error: a message from n1\/w1-1 on n1\/driver's connection/);
+    assert.match(await send("n1/driver", "n2/raylet", get), /error: a StoreGet for n2\/raylet, which is not served here/);
+    const huge = Buffer.alloc(8);
+    huge.writeUInt32LE(MAX_HEADER_BYTES + 1, 0);
+    assert.match(await raw(side.port, Buffer.concat([hello(TOKEN, "n1/driver"), huge])), /record header of \d+ bytes exceeds the limit/);
+    assert.equal(side.requests.length, 0);
+    assert.equal(side.server.stats.rejected, 4);
+    const d = driverLink(side.port);
+    await d.ready();
+    assert.ok(d.link.send("n1/driver", "n1/raylet", get));
+    await until("a good request after the bad ones", () => side.requests.length === 1);
+  });
+
   it("a holder dying in the middle of a record: the record is lost and its staged slot given back", async () => {
-    const { encodeFrame, encodeMsg } = await import("../../src/runtime/daemon/wire/frame.ts");
     const m = encodeMsg({ type: "Chunk", id: "o", index: 0, total: 1, size: MiB, payload: { size: MiB, hash: "h", data: new Uint8Array(0) } });
     const header = encodeFrame({ from: "n1/raylet", to: "n2/raylet", type: m.type, body: m.body, payloads: [] });
     const fake = await fakeHolder((s) => {

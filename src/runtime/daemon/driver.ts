@@ -1,17 +1,19 @@
 // A driver connected to running daemons (`ray.init({ address })`): this process hosts just the
-// driver's CoreWorker model. It talks to the GCS directly, and to everything else through the
-// raylet daemon of the node it attaches to (the head by default), which routes onward.
+// driver's CoreWorker model. It talks to the GCS directly, to every node's raylet daemon that was
+// alive when it connected, and to the rest through the daemon of the node it attaches to (the
+// head by default), which routes onward. Its store requests (put, get) take that node's object
+// channel: one round trip over plain TCP.
 
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { NO_BUGS } from "../../core/bugs.ts";
 import { CoreWorker } from "../../core/core-worker.ts";
 import type { WorkerEffects } from "../../core/effects.ts";
-import { gcsAddr, nodeOf, type NodeId, type NodeView } from "../../core/types.ts";
+import { gcsAddr, nodeOf, rayletAddr, type NodeId, type NodeView } from "../../core/types.ts";
 import { DriverClient, KeepAlive } from "../embedded/driver.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { Timers, Transport } from "../embedded/transport.ts";
-import { parseEndpoint } from "./object-channel.ts";
+import { ObjectLink, STORE_ANSWERS, STORE_REQUESTS, parseEndpoint } from "./object-channel.ts";
 import { PeerLink, getStatus } from "./transport.ts";
 
 export interface ConnectOptions {
@@ -37,6 +39,7 @@ export class DaemonDriver {
     private readonly transport: Transport,
     private readonly timers: Timers,
     private readonly links: readonly PeerLink[],
+    private readonly store: ObjectLink | undefined,
     private readonly sink: TraceSink,
   ) {
     this.ray = createRay(client);
@@ -76,8 +79,19 @@ export class DaemonDriver {
     // ours (which forwards); a node that joined later, or whose link is down, through ours.
     const direct = new Map<NodeId, PeerLink>();
     for (const n of status.nodes) if (n.alive && n.endpoint && n.node !== nodeId) direct.set(n.node, link(parseEndpoint(n.endpoint).grpc, "NodeManager"));
+    // Store requests to our node's raylet on its object channel, as long as it is open.
+    const objects = parseEndpoint(node.endpoint).objects;
+    const store = objects === undefined ? undefined : new ObjectLink({
+      target: objects, token: opts.token, node: addr, accepts: STORE_ANSWERS,
+      alloc: (size) => Buffer.allocUnsafe(size), release: () => {},
+      onMsg: (from, to, m) => transport.send(from, to, m),
+      log: (line) => console.error(`tsray: ${line}`),
+    });
+    if (store) up.push(new Promise((resolve) => store.whenReady(resolve)));
+    const ours = rayletAddr(nodeId);
     transport.remote = (from, to, m) => {
       if (to === gcs) return gcsLink.sendMsg(from, to, m);
+      if (to === ours && STORE_REQUESTS.has(m.type) && store?.send(from, to, m)) return;
       const d = direct.get(nodeOf(to));
       (d?.connected ? d : rayletLink).sendMsg(from, to, m);
     };
@@ -105,7 +119,7 @@ export class DaemonDriver {
     transport.register(addr, model);
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });
-    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink, ...direct.values()], sink);
+    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink, ...direct.values()], store, sink);
     driver.nodes = status.nodes;
     driver.address = opts.address;
     transport.post(() => model.start(false));
@@ -130,6 +144,7 @@ export class DaemonDriver {
     this.transport.clear();
     this.keepAlive.close();
     await Promise.all(this.links.map((l) => l.close()));
+    this.store?.close();
     this.sink.close();
   }
 }

@@ -6,6 +6,11 @@
 // reads them straight into a slot staged in the puller's arena (a socket's `onread` buffer),
 // which the store then adopts: no copy in user space at all.
 //
+// A driver also connects to its own node's channel, and its store requests (StoreGet, StorePut)
+// and their answers travel there as records both ways: a small get is then one round trip over
+// plain TCP rather than through grpc-js, whose per-message cost is most of a small get's time
+// (as Ray's plasma requests go over their own socket, not gRPC).
+//
 // The puller connects (only a connecting socket can choose where its reads go): before a
 // raylet's `Pull` leaves for another node, its daemon opens (or reuses) a connection to that
 // node's object port, says hello with the cluster token, and waits for the answer; the holder
@@ -17,8 +22,10 @@
 // Wire (integers little-endian):
 //   hello   puller → holder: "TSRAYOBJ" | u8 version | u16 token length | u16 node length | token | node
 //   status  holder → puller: u8 0 (ok) or 1 (error) | u16 length | utf-8 text; after an error it closes
-//   record  holder → puller: u32 header length | u32 payload count | f64 size per payload |
+//   record  either way: u32 header length | u32 payload count | f64 size per payload |
 //           header (a protobuf Frame: from, to, type, body; no payloads) | each payload's bytes
+// Which message types may come in is each side's list: Chunks and store answers to a
+// connecting side, store requests to the listening side, and only if it takes them.
 
 import net from "node:net";
 import type { Msg } from "../../core/messages.ts";
@@ -58,6 +65,10 @@ export function parseEndpoint(endpoint: string): { readonly grpc: string; readon
   if (!port || !/^\d+$/.test(port)) return { grpc };
   return { grpc, objects: `${grpc.slice(0, grpc.lastIndexOf(":"))}:${port}` };
 }
+
+/** What a driver sends its node's raylet on the object channel, and what comes back there. */
+export const STORE_REQUESTS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGet", "StorePut"]);
+export const STORE_ANSWERS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGetReply", "StorePutReply"]);
 
 /** A peer broke the protocol: the connection ends with this message. */
 class ChannelError extends Error {}
@@ -130,192 +141,6 @@ function splitHostPort(target: string): { host: string; port: number } {
   return { host: target.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(target.slice(i + 1)) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Holder: accepts pullers' connections and writes chunks on them.
-
-export interface ObjectChannelServerOptions {
-  readonly token: string;
-  readonly host?: string;
-  readonly port?: number;
-  readonly log: Logger;
-}
-
-interface Outgoing {
-  readonly payloads: readonly Payload[];
-}
-
-/** One puller's connection, as the holder sees it. */
-class PullerConnection {
-  private readonly q = new ByteQueue();
-  private lens: { token: number; node: number } | undefined;
-  node = "";
-  authed = false;
-  closed = false;
-  /** Written, not yet handed to the kernel: their arena slots stay held until then. */
-  private readonly inFlight = new Set<Outgoing>();
-  private readonly helloTimer: NodeJS.Timeout;
-
-  constructor(readonly socket: net.Socket, private readonly server: ObjectChannelServer) {
-    socket.setNoDelay(true);
-    this.helloTimer = setTimeout(() => this.fail(new ChannelError(`no hello within ${HELLO_TIMEOUT_MS / 1000} s`)), HELLO_TIMEOUT_MS).unref();
-    socket.on("data", (b: Buffer) => {
-      if (this.closed) return;
-      this.q.push(b);
-      try {
-        this.hello();
-      } catch (e) {
-        this.fail(e);
-      }
-    });
-    socket.on("error", () => {}); // "close" follows
-    socket.on("close", () => this.close());
-  }
-
-  describe(): string {
-    return `${this.node || "?"} (${this.socket.remoteAddress}:${this.socket.remotePort})`;
-  }
-
-  private hello(): void {
-    if (this.authed) throw new ChannelError("unexpected bytes after the hello");
-    if (!this.lens) {
-      if (this.q.length < HELLO_PREFIX) return;
-      const p = this.q.take(HELLO_PREFIX);
-      // Judged as soon as the prefix is in: garbage is answered without waiting for more.
-      if (!p.subarray(0, MAGIC.length).equals(MAGIC)) throw new ChannelError("not a tsray object channel hello (bad magic)");
-      const version = p[MAGIC.length];
-      if (version !== OBJECT_CHANNEL_VERSION) throw new ChannelError(`object channel version ${version} is not ${OBJECT_CHANNEL_VERSION}`);
-      this.lens = { token: p.readUInt16LE(MAGIC.length + 1), node: p.readUInt16LE(MAGIC.length + 3) };
-      if (this.lens.token > MAX_TOKEN_BYTES || this.lens.node > MAX_NODE_BYTES) {
-        throw new ChannelError(`oversized hello (token ${this.lens.token} bytes, node ${this.lens.node} bytes; limits ${MAX_TOKEN_BYTES} and ${MAX_NODE_BYTES})`);
-      }
-    }
-    if (this.q.length < this.lens.token + this.lens.node) return;
-    const token = this.q.take(this.lens.token).toString("utf8");
-    const node = this.q.take(this.lens.node).toString("utf8");
-    if (!tokensEqual(token, this.server.token)) throw new ChannelError("wrong cluster token");
-    if (this.q.length > 0) throw new ChannelError("unexpected bytes after the hello");
-    clearTimeout(this.helloTimer);
-    this.node = node;
-    this.authed = true;
-    this.server.register(this); // before answering: the puller sends its Pull once answered
-    this.socket.write(statusRecord(true, "ok"));
-  }
-
-  write(head: Buffer, bytes: readonly Uint8Array[], payloads: readonly Payload[]): void {
-    const r: Outgoing = { payloads };
-    for (const p of payloads) hold(p); // the kernel reads the slot later
-    this.inFlight.add(r);
-    const done = () => { if (this.inFlight.delete(r)) release(r); };
-    const s = this.socket;
-    s.cork();
-    s.write(head, bytes.length === 0 ? done : undefined);
-    bytes.forEach((b, i) => s.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength), i === bytes.length - 1 ? done : undefined));
-    s.uncork();
-  }
-
-  /** Answers a protocol violation with its reason and closes; the daemon goes on. */
-  private fail(e: unknown): void {
-    if (this.closed) return;
-    const why = e instanceof ChannelError ? e.message : `internal error: ${(e as Error).message}`;
-    this.server.stats.rejected++;
-    this.server.log(`object channel: ${this.describe()}: ${why}; closing the connection`);
-    this.socket.end(statusRecord(false, why));
-    this.close();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.helloTimer);
-    for (const r of this.inFlight) release(r);
-    this.inFlight.clear();
-    this.server.unregister(this);
-  }
-}
-
-function release(r: Outgoing): void {
-  for (const p of r.payloads) drop(p);
-}
-
-/** The holder's side: accepts pullers' connections and sends Chunks on them. */
-export class ObjectChannelServer {
-  private readonly server: net.Server;
-  private readonly conns = new Set<PullerConnection>();
-  /** Each puller node's newest authenticated connection. */
-  private readonly routes = new Map<string, PullerConnection>();
-  readonly stats = { sent: 0, bytes: 0, rejected: 0 };
-  readonly token: string;
-  readonly log: Logger;
-
-  constructor(private readonly o: ObjectChannelServerOptions) {
-    this.token = o.token;
-    this.log = o.log;
-    this.server = net.createServer((s) => { this.conns.add(new PullerConnection(s, this)); });
-    this.server.on("error", (e) => o.log(`object channel server: ${e.message}`));
-  }
-
-  /** Listens; resolves to the bound port. */
-  start(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.o.port ?? 0, this.o.host ?? "127.0.0.1", () => {
-        this.server.off("error", reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
-  }
-
-  /** @internal */ register(c: PullerConnection): void {
-    this.routes.set(c.node, c); // a reconnect replaces the old connection
-  }
-
-  /** @internal */ unregister(c: PullerConnection): void {
-    this.conns.delete(c);
-    if (this.routes.get(c.node) === c) this.routes.delete(c.node);
-  }
-
-  /** Sends `msg` on `node`'s connection; false if it has none (the caller uses gRPC). */
-  send(node: string, from: string, to: string, msg: Msg): boolean {
-    const c = this.routes.get(node);
-    if (!c || c.closed) return false;
-    const payloads: Payload[] = [];
-    const m = encodeMsg(msg, { toWirePayload: (p) => { payloads.push(p); return p.data as Uint8Array; } });
-    const header = encodeFrame({ from, to, type: m.type, body: m.body, payloads: [] });
-    const head = Buffer.allocUnsafe(RECORD_PREFIX + 8 * m.payloads.length + header.length);
-    head.writeUInt32LE(header.length, 0);
-    head.writeUInt32LE(m.payloads.length, 4);
-    m.payloads.forEach((b, i) => head.writeDoubleLE(b.byteLength, RECORD_PREFIX + 8 * i));
-    head.set(header, RECORD_PREFIX + 8 * m.payloads.length);
-    c.write(head, m.payloads, payloads);
-    this.stats.sent++;
-    for (const b of m.payloads) this.stats.bytes += b.byteLength;
-    return true;
-  }
-
-  close(): Promise<void> {
-    for (const c of this.conns) { c.close(); c.socket.destroy(); }
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Puller: one connection to a holder, read straight into arena slots.
-
-export interface ObjectLinkOptions {
-  /** host:port of the holder's object channel. */
-  readonly target: string;
-  readonly token: string;
-  /** This daemon's node, named in the hello. */
-  readonly node: string;
-  /** Where a payload of `size` bytes is read into (a staged arena slot, or heap memory). */
-  readonly alloc: (size: number) => Uint8Array;
-  /** Gives back what `alloc` returned for a record that was not delivered. */
-  readonly release: (bytes: Uint8Array) => void;
-  /** A whole record arrived: its message, payload data being what `alloc` returned. */
-  readonly onMsg: (from: string, to: string, msg: Msg) => void;
-  readonly log: Logger;
-}
-
 interface Incoming {
   readonly from: string;
   readonly to: string;
@@ -327,102 +152,54 @@ interface Incoming {
   filled: number;
 }
 
-type LinkState = "idle" | "connecting" | "open" | "closed";
+interface ReaderOptions {
+  /** Where a payload of `size` bytes is read into. */
+  readonly alloc: (size: number) => Uint8Array;
+  /** Gives back what `alloc` returned for a record that was not delivered. */
+  readonly release: (bytes: Uint8Array) => void;
+  /** Message types this side takes; any other is a protocol violation. */
+  readonly accepts: ReadonlySet<string>;
+  readonly deliver: (from: string, to: string, msg: Msg) => void;
+}
 
-/** The puller's connection to one holder, opened on demand. */
-export class ObjectLink {
-  private socket: net.Socket | undefined;
-  private state: LinkState = "idle";
-  /** Called once the connection is answered (or failed): the Pulls waiting for it go out. */
-  private waiting: (() => void)[] = [];
-  private readonly q = new ByteQueue();
-  private readonly scratch = Buffer.allocUnsafe(64 * 1024);
-  private status: Buffer | undefined;
-  private answered = false;
+/** Cuts records out of a connection's bytes: the header, then each payload into its own buffer. */
+class RecordReader {
   private headerBytes = -1;
   private count = 0;
   private rec: Incoming | undefined;
-  private lastError = "";
-  readonly stats = { received: 0, bytes: 0, lost: 0 };
+  received = 0;
+  bytes = 0;
 
-  constructor(private readonly o: ObjectLinkOptions) {}
+  constructor(private readonly q: ByteQueue, private readonly o: ReaderOptions) {}
 
-  /** Runs `then` once the holder has answered this side's hello (at once if it has; also if it cannot). */
-  whenReady(then: () => void): void {
-    if (this.state === "open" || this.state === "closed") return then();
-    this.waiting.push(then);
-    if (this.state === "idle") this.connect();
+  /** Where the next bytes read should go: the rest of the payload being filled, if nothing is queued ahead of it. */
+  target(): Uint8Array | undefined {
+    const r = this.rec;
+    const cur = r?.payloads.at(-1);
+    return cur && r!.filled < cur.byteLength && this.q.length === 0 ? cur.subarray(r!.filled) : undefined;
   }
 
-  private connect(): void {
-    this.state = "connecting";
-    this.answered = false;
-    const s: net.Socket = net.connect({
-      ...splitHostPort(this.o.target),
-      // Payload bytes go from the kernel straight into their slot; the rest through a scratch buffer.
-      onread: { buffer: () => this.nextBuffer(), callback: (n: number, buf: Uint8Array): boolean => this.onRead(s, n, buf) },
-    });
-    this.socket = s;
-    s.setNoDelay(true);
-    s.setTimeout(HELLO_TIMEOUT_MS, () => { if (!this.answered) this.broken(s, "no answer to the hello"); });
-    const token = Buffer.from(this.o.token);
-    const node = Buffer.from(this.o.node);
-    const hello = Buffer.allocUnsafe(HELLO_PREFIX);
-    MAGIC.copy(hello);
-    hello[MAGIC.length] = OBJECT_CHANNEL_VERSION;
-    hello.writeUInt16LE(token.length, MAGIC.length + 1);
-    hello.writeUInt16LE(node.length, MAGIC.length + 3);
-    s.write(Buffer.concat([hello, token, node]));
-    s.on("error", (e) => this.broken(s, e.message));
-    s.on("close", () => this.broken(s, "connection closed"));
+  /** `n` bytes were read straight into `target()`. */
+  filledDirectly(n: number): void {
+    this.rec!.filled += n;
   }
 
-  private nextBuffer(): Uint8Array {
-    const cur = this.rec?.payloads.at(-1);
-    if (cur && this.rec!.filled < cur.byteLength && this.q.length === 0) return cur.subarray(this.rec!.filled);
-    return this.scratch;
-  }
-
-  private onRead(s: net.Socket, n: number, buf: Uint8Array): boolean {
-    if (this.socket !== s) return false;
-    try {
-      if (buf === this.scratch) this.q.push(Buffer.from(this.scratch.subarray(0, n)));
-      else this.rec!.filled += n;
-      this.step();
-    } catch (e) {
-      const why = e instanceof ChannelError ? e.message : `internal error: ${(e as Error).message}`;
-      this.broken(s, why);
-      s.destroy();
-    }
-    return true;
-  }
-
-  private step(): void {
+  /** Takes every whole record the queue holds; throws ChannelError at a violation. */
+  step(): void {
     for (;;) {
-      if (!this.answered) {
-        if (!this.readStatus()) return;
-      } else if (this.rec) {
+      if (this.rec) {
         if (!this.fill()) return;
       } else if (!this.header()) return;
     }
   }
 
-  private readStatus(): boolean {
-    if (!this.status) {
-      if (this.q.length < STATUS_PREFIX) return false;
-      this.status = this.q.take(STATUS_PREFIX);
-    }
-    const len = this.status.readUInt16LE(1);
-    if (this.q.length < len) return false;
-    const ok = this.status[0] === 0;
-    this.status = undefined;
-    const text = this.q.take(len).toString("utf8");
-    if (!ok) throw new ChannelError(`rejected: ${text}`);
-    this.answered = true;
-    this.state = "open";
-    this.lastError = "";
-    this.socket?.setTimeout(0);
-    this.flushWaiting();
+  /** The connection ended: a record half received is given back; true if there was one. */
+  abandon(): boolean {
+    const r = this.rec;
+    this.rec = undefined;
+    this.headerBytes = -1;
+    if (!r) return false;
+    for (const p of r.payloads) this.o.release(p);
     return true;
   }
 
@@ -450,6 +227,7 @@ export class ObjectLink {
       throw new ChannelError((e as Error).message);
     }
     this.headerBytes = -1;
+    if (!this.o.accepts.has(f.type)) throw new ChannelError(`a ${f.type} message on the object channel (this side takes ${[...this.o.accepts].join(", ")})`);
     this.rec = { from: f.from, to: f.to, type: f.type, body: f.body, payloads: [], sizes, filled: 0 };
     return true;
   }
@@ -460,7 +238,7 @@ export class ObjectLink {
     for (;;) {
       const cur = r.payloads.at(-1);
       if (cur && r.filled < cur.byteLength) {
-        if (this.q.length === 0) return false; // the next reads go straight into `cur`
+        if (this.q.length === 0) return false; // the next reads may go straight into `cur`
         r.filled += this.q.copyInto(cur, r.filled, cur.byteLength - r.filled);
       } else if (r.payloads.length < r.sizes.length) {
         r.payloads.push(this.o.alloc(r.sizes[r.payloads.length]));
@@ -471,18 +249,347 @@ export class ObjectLink {
     let msg: Msg;
     try {
       msg = decodeMsg(r, { fromWirePayload: (bytes) => bytes });
-      if (msg.type !== "Chunk") throw new ChannelError(`a ${msg.type} message on the object channel (only Chunks travel here)`);
+      if (msg.type !== r.type) throw new ChannelError(`a record typed ${r.type} holds a ${msg.type} message`);
     } catch (e) {
       for (const p of r.payloads) this.o.release(p);
       throw e instanceof ChannelError ? e : new ChannelError((e as Error).message);
     }
-    this.stats.received++;
-    for (const s of r.sizes) this.stats.bytes += s;
-    try {
-      this.o.onMsg(r.from, r.to, msg);
-    } catch (e) {
-      this.o.log(`object channel: delivering a Chunk from ${this.o.target} threw: ${(e as Error).stack ?? e}`);
+    this.received++;
+    for (const s of r.sizes) this.bytes += s;
+    this.o.deliver(r.from, r.to, msg);
+    return true;
+  }
+}
+
+/** A message as a record: the head (prefix, sizes, Frame header) and the payloads' bytes, written after it as they are. */
+function encodeRecord(from: string, to: string, msg: Msg): { head: Buffer; bytes: readonly Uint8Array[]; payloads: readonly Payload[] } {
+  const payloads: Payload[] = [];
+  const m = encodeMsg(msg, { toWirePayload: (p) => { payloads.push(p); return p.data as Uint8Array; } });
+  const header = encodeFrame({ from, to, type: m.type, body: m.body, payloads: [] });
+  const head = Buffer.allocUnsafe(RECORD_PREFIX + 8 * m.payloads.length + header.length);
+  head.writeUInt32LE(header.length, 0);
+  head.writeUInt32LE(m.payloads.length, 4);
+  m.payloads.forEach((b, i) => head.writeDoubleLE(b.byteLength, RECORD_PREFIX + 8 * i));
+  head.set(header, RECORD_PREFIX + 8 * m.payloads.length);
+  return { head, bytes: m.payloads, payloads };
+}
+
+/** Records written to one socket whose payloads' arena slots stay held until the kernel has their bytes. */
+class RecordWriter {
+  private readonly inFlight = new Set<readonly Payload[]>();
+
+  constructor(private readonly socket: net.Socket) {}
+
+  write(r: ReturnType<typeof encodeRecord>): void {
+    const held = r.payloads;
+    for (const p of held) hold(p);
+    this.inFlight.add(held);
+    const done = () => { if (this.inFlight.delete(held)) for (const p of held) drop(p); };
+    const s = this.socket;
+    s.cork();
+    s.write(r.head, r.bytes.length === 0 ? done : undefined);
+    r.bytes.forEach((b, i) => s.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength), i === r.bytes.length - 1 ? done : undefined));
+    s.uncork();
+  }
+
+  /** The socket is gone: what it never sent lets go of its slots. */
+  close(): void {
+    for (const held of this.inFlight) for (const p of held) drop(p);
+    this.inFlight.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holder: accepts pullers' connections and writes chunks on them.
+
+export interface ObjectChannelServerOptions {
+  readonly token: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly log: Logger;
+  /**
+   * Messages that connected peers may send on the channel (a node's drivers' store requests),
+   * delivered to `onMsg`; without it a peer may send nothing after its hello.
+   */
+  readonly accepts?: ReadonlySet<string>;
+  /** Takes a message a peer sent; false refuses it (not for this side), which ends the connection. */
+  readonly onMsg?: (from: string, to: string, msg: Msg) => boolean;
+}
+
+/** One peer's connection (a puller node, or a driver of this node), as the listening side sees it. */
+class PeerConnection {
+  private readonly q = new ByteQueue();
+  private lens: { token: number; node: number } | undefined;
+  /** The peer's name from its hello: a node id, or a driver's address. */
+  node = "";
+  authed = false;
+  closed = false;
+  readonly writer: RecordWriter;
+  private reader: RecordReader | undefined;
+  private readonly helloTimer: NodeJS.Timeout;
+
+  constructor(readonly socket: net.Socket, private readonly server: ObjectChannelServer) {
+    socket.setNoDelay(true);
+    this.writer = new RecordWriter(socket);
+    this.helloTimer = setTimeout(() => this.fail(new ChannelError(`no hello within ${HELLO_TIMEOUT_MS / 1000} s`)), HELLO_TIMEOUT_MS).unref();
+    socket.on("data", (b: Buffer) => {
+      if (this.closed) return;
+      this.q.push(b);
+      try {
+        if (!this.authed) this.hello();
+        if (this.authed && this.q.length > 0) {
+          if (!this.reader) throw new ChannelError("unexpected bytes after the hello");
+          this.reader.step();
+        }
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+    socket.on("error", () => {}); // "close" follows
+    socket.on("close", () => this.close());
+  }
+
+  describe(): string {
+    return `${this.node || "?"} (${this.socket.remoteAddress}:${this.socket.remotePort})`;
+  }
+
+  private hello(): void {
+    if (!this.lens) {
+      if (this.q.length < HELLO_PREFIX) return;
+      const p = this.q.take(HELLO_PREFIX);
+      // Judged as soon as the prefix is in: garbage is answered without waiting for more.
+      if (!p.subarray(0, MAGIC.length).equals(MAGIC)) throw new ChannelError("not a tsray object channel hello (bad magic)");
+      const version = p[MAGIC.length];
+      if (version !== OBJECT_CHANNEL_VERSION) throw new ChannelError(`object channel version ${version} is not ${OBJECT_CHANNEL_VERSION}`);
+      this.lens = { token: p.readUInt16LE(MAGIC.length + 1), node: p.readUInt16LE(MAGIC.length + 3) };
+      if (this.lens.token > MAX_TOKEN_BYTES || this.lens.node > MAX_NODE_BYTES) {
+        throw new ChannelError(`oversized hello (token ${this.lens.token} bytes, node ${this.lens.node} bytes; limits ${MAX_TOKEN_BYTES} and ${MAX_NODE_BYTES})`);
+      }
     }
+    if (this.q.length < this.lens.token + this.lens.node) return;
+    const token = this.q.take(this.lens.token).toString("utf8");
+    const node = this.q.take(this.lens.node).toString("utf8");
+    if (!tokensEqual(token, this.server.token)) throw new ChannelError("wrong cluster token");
+    clearTimeout(this.helloTimer);
+    this.node = node;
+    this.authed = true;
+    const { accepts, onMsg } = this.server.inbound;
+    if (accepts && onMsg) {
+      this.reader = new RecordReader(this.q, {
+        accepts, alloc: (size) => Buffer.allocUnsafe(size), release: () => {},
+        deliver: (from, to, msg) => {
+          // A peer speaks for itself only: a driver's requests come from its own address.
+          if (from !== this.node) throw new ChannelError(`a message from ${from} on ${this.node}'s connection`);
+          if (!onMsg(from, to, msg)) throw new ChannelError(`a ${msg.type} for ${to}, which is not served here`);
+        },
+      });
+    }
+    this.server.register(this); // before answering: the peer sends its Pull once answered
+    this.socket.write(statusRecord(true, "ok"));
+  }
+
+  /** Answers a protocol violation with its reason and closes; the daemon goes on. */
+  private fail(e: unknown): void {
+    if (this.closed) return;
+    const why = e instanceof ChannelError ? e.message : `internal error: ${(e as Error).message}`;
+    this.server.stats.rejected++;
+    this.server.log(`object channel: ${this.describe()}: ${why}; closing the connection`);
+    this.socket.end(statusRecord(false, why));
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    this.writer.close();
+    this.server.unregister(this);
+  }
+}
+
+/** The listening side: accepts peers' connections, sends them Chunks and store answers, takes their store requests. */
+export class ObjectChannelServer {
+  private readonly server: net.Server;
+  private readonly conns = new Set<PeerConnection>();
+  /** Each peer's newest authenticated connection, by the name in its hello. */
+  private readonly routes = new Map<string, PeerConnection>();
+  readonly stats = { sent: 0, bytes: 0, rejected: 0 };
+  readonly token: string;
+  readonly log: Logger;
+  readonly inbound: Pick<ObjectChannelServerOptions, "accepts" | "onMsg">;
+
+  constructor(private readonly o: ObjectChannelServerOptions) {
+    this.token = o.token;
+    this.log = o.log;
+    this.inbound = { accepts: o.accepts, onMsg: o.onMsg };
+    this.server = net.createServer((s) => { this.conns.add(new PeerConnection(s, this)); });
+    this.server.on("error", (e) => o.log(`object channel server: ${e.message}`));
+  }
+
+  /** Listens; resolves to the bound port. */
+  start(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.o.port ?? 0, this.o.host ?? "127.0.0.1", () => {
+        this.server.off("error", reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** @internal */ register(c: PeerConnection): void {
+    this.routes.set(c.node, c); // a reconnect replaces the old connection
+  }
+
+  /** @internal */ unregister(c: PeerConnection): void {
+    this.conns.delete(c);
+    if (this.routes.get(c.node) === c) this.routes.delete(c.node);
+  }
+
+  /** Sends `msg` on the connection of `peer` (a node id or a driver's address); false if it has none (the caller uses gRPC). */
+  send(peer: string, from: string, to: string, msg: Msg): boolean {
+    const c = this.routes.get(peer);
+    if (!c || c.closed) return false;
+    const r = encodeRecord(from, to, msg);
+    c.writer.write(r);
+    this.stats.sent++;
+    for (const b of r.bytes) this.stats.bytes += b.byteLength;
+    return true;
+  }
+
+  close(): Promise<void> {
+    for (const c of this.conns) { c.close(); c.socket.destroy(); }
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Puller: one connection to a holder, read straight into arena slots.
+
+export interface ObjectLinkOptions {
+  /** host:port of the other side's object channel. */
+  readonly target: string;
+  readonly token: string;
+  /** Who this side is, named in the hello: its node (a puller) or its address (a driver). */
+  readonly node: string;
+  /** Where a payload of `size` bytes is read into (a staged arena slot, or heap memory). */
+  readonly alloc: (size: number) => Uint8Array;
+  /** Gives back what `alloc` returned for a record that was not delivered. */
+  readonly release: (bytes: Uint8Array) => void;
+  /** A whole record arrived: its message, payload data being what `alloc` returned. */
+  readonly onMsg: (from: string, to: string, msg: Msg) => void;
+  /** Message types this side takes (default: Chunks). */
+  readonly accepts?: ReadonlySet<string>;
+  readonly log: Logger;
+}
+
+type LinkState = "idle" | "connecting" | "open" | "closed";
+
+const CHUNKS_ONLY: ReadonlySet<string> = new Set(["Chunk"]);
+
+/** A connection to another node's object channel, opened on demand. */
+export class ObjectLink {
+  private socket: net.Socket | undefined;
+  private writer: RecordWriter | undefined;
+  private state: LinkState = "idle";
+  /** Called once the connection is answered (or failed): the Pulls waiting for it go out. */
+  private waiting: (() => void)[] = [];
+  private readonly q = new ByteQueue();
+  private readonly reader: RecordReader;
+  private readonly scratch = Buffer.allocUnsafe(64 * 1024);
+  private status: Buffer | undefined;
+  private answered = false;
+  private lastError = "";
+  readonly stats = { received: 0, bytes: 0, lost: 0 };
+
+  constructor(private readonly o: ObjectLinkOptions) {
+    this.reader = new RecordReader(this.q, {
+      alloc: o.alloc, release: o.release, accepts: o.accepts ?? CHUNKS_ONLY,
+      deliver: (from, to, msg) => {
+        this.stats.received++;
+        if (msg.type === "Chunk") this.stats.bytes += msg.size;
+        try {
+          this.o.onMsg(from, to, msg);
+        } catch (e) {
+          this.o.log(`object channel: delivering a ${msg.type} from ${this.o.target} threw: ${(e as Error).stack ?? e}`);
+        }
+      },
+    });
+  }
+
+  /** Whether the other side has answered the hello and the connection is up. */
+  get open(): boolean { return this.state === "open"; }
+
+  /** Runs `then` once the other side has answered this side's hello (at once if it has; also if it cannot). */
+  whenReady(then: () => void): void {
+    if (this.state === "open" || this.state === "closed") return then();
+    this.waiting.push(then);
+    if (this.state === "idle") this.connect();
+  }
+
+  /** Sends `msg` as a record; false if the connection is not open (the caller takes another way, and it reconnects meanwhile). */
+  send(from: string, to: string, msg: Msg): boolean {
+    if (this.state === "idle") this.connect();
+    if (this.state !== "open" || !this.writer) return false;
+    this.writer.write(encodeRecord(from, to, msg));
+    return true;
+  }
+
+  private connect(): void {
+    this.state = "connecting";
+    this.answered = false;
+    const s: net.Socket = net.connect({
+      ...splitHostPort(this.o.target),
+      // Payload bytes go from the kernel straight into their slot; the rest through a scratch buffer.
+      onread: { buffer: () => this.reader.target() ?? this.scratch, callback: (n: number, buf: Uint8Array): boolean => this.onRead(s, n, buf) },
+    });
+    this.socket = s;
+    this.writer = new RecordWriter(s);
+    s.setNoDelay(true);
+    s.setTimeout(HELLO_TIMEOUT_MS, () => { if (!this.answered) this.broken(s, "no answer to the hello"); });
+    const token = Buffer.from(this.o.token);
+    const node = Buffer.from(this.o.node);
+    const hello = Buffer.allocUnsafe(HELLO_PREFIX);
+    MAGIC.copy(hello);
+    hello[MAGIC.length] = OBJECT_CHANNEL_VERSION;
+    hello.writeUInt16LE(token.length, MAGIC.length + 1);
+    hello.writeUInt16LE(node.length, MAGIC.length + 3);
+    s.write(Buffer.concat([hello, token, node]));
+    s.on("error", (e) => this.broken(s, e.message));
+    s.on("close", () => this.broken(s, "connection closed"));
+  }
+
+  private onRead(s: net.Socket, n: number, buf: Uint8Array): boolean {
+    if (this.socket !== s) return false;
+    try {
+      if (buf === this.scratch) this.q.push(Buffer.from(this.scratch.subarray(0, n)));
+      else this.reader.filledDirectly(n);
+      if (!this.answered && !this.readStatus()) return true;
+      this.reader.step();
+    } catch (e) {
+      const why = e instanceof ChannelError ? e.message : `internal error: ${(e as Error).message}`;
+      this.broken(s, why);
+      s.destroy();
+    }
+    return true;
+  }
+
+  private readStatus(): boolean {
+    if (!this.status) {
+      if (this.q.length < STATUS_PREFIX) return false;
+      this.status = this.q.take(STATUS_PREFIX);
+    }
+    const len = this.status.readUInt16LE(1);
+    if (this.q.length < len) return false;
+    const ok = this.status[0] === 0;
+    this.status = undefined;
+    const text = this.q.take(len).toString("utf8");
+    if (!ok) throw new ChannelError(`rejected: ${text}`);
+    this.answered = true;
+    this.state = "open";
+    this.lastError = "";
+    this.socket?.setTimeout(0);
+    this.flushWaiting();
     return true;
   }
 
@@ -492,18 +599,17 @@ export class ObjectLink {
     for (const f of w) f();
   }
 
-  /** The connection ended: a record half received is lost; the next Pull reconnects. */
+  /** The connection ended: a record half received is lost; the next use reconnects. */
   private broken(s: net.Socket, why: string): void {
     if (this.socket !== s) return;
     this.socket = undefined;
-    if (this.rec) {
+    this.writer?.close();
+    this.writer = undefined;
+    if (this.reader.abandon()) {
       this.stats.lost++;
-      for (const p of this.rec.payloads) this.o.release(p);
       this.o.log(`object channel from ${this.o.target}: ${why} in the middle of a record; it is lost`);
     } else if (why !== this.lastError && why !== "connection closed" && why !== "closed") this.o.log(`object channel from ${this.o.target}: ${why}`);
     this.lastError = why;
-    this.rec = undefined;
-    this.headerBytes = -1;
     this.status = undefined;
     this.q.clear();
     if (this.state !== "closed") this.state = "idle";
@@ -511,7 +617,7 @@ export class ObjectLink {
     this.flushWaiting();
   }
 
-  /** Ends the connection (the holder's node is gone, or this daemon is closing). */
+  /** Ends the connection (the other node is gone, or this daemon is closing). */
   close(): void {
     this.state = "closed";
     const s = this.socket;

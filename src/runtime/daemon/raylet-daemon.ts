@@ -13,7 +13,7 @@ import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity } from "..
 import type { Arena } from "../embedded/arena.ts";
 import type { Transport } from "../embedded/transport.ts";
 import type { Stoppable } from "./main.ts";
-import { ObjectChannelServer, ObjectLink, formatEndpoint, parseEndpoint } from "./object-channel.ts";
+import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "./object-channel.ts";
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
 
 export interface RayletDaemonOptions {
@@ -65,7 +65,16 @@ export class RayletDaemon {
       status: () => self.status(),
     });
     const log = o.log ?? ((line: string) => console.error(`tsray: ${line}`));
-    const objects = new ObjectChannelServer({ token: o.token, host: o.host, port: o.objectPort, log });
+    const objects = new ObjectChannelServer({
+      token: o.token, host: o.host, port: o.objectPort, log,
+      // This node's drivers' store requests, for this node's raylet only.
+      accepts: STORE_REQUESTS,
+      onMsg: (from, to, m) => {
+        if (to !== rayletAddr(o.node) || !self?.inbound) return false;
+        self.inbound.send(from, to, m);
+        return true;
+      },
+    });
     const port = await server.start();
     const endpoint = formatEndpoint(`${o.host ?? "127.0.0.1"}:${port}`, await objects.start());
     self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log);
@@ -144,6 +153,8 @@ export class RayletDaemon {
       }
       if (m.type === "Chunk" && this.objects.send(node, from, to, m)) return;
     }
+    // A driver of this node that asked on the object channel is answered there.
+    if (STORE_ANSWERS.has(m.type) && this.objects.send(to, from, to, m)) return;
     this.viaGrpc(from, to, m, token);
   }
 
