@@ -451,12 +451,21 @@ export class CoreWorker {
         const o = this.owned.get(m.id);
         // A copy made after the object was freed (a pull that was under way): free it too.
         if (!o) return this.fx.send(rayletAddr(m.node), { type: "FreeObjects", ids: [m.id] });
+        // Overtaken by the node's death (it came the long way): that copy is gone already.
+        if ((this.deadNodes.get(m.node) ?? 0) >= m.incarnation) return;
         if (!o.nodes.includes(m.node)) o.nodes = [...o.nodes, m.node];
         return;
       }
       case "RemoveLocation": {
         const o = this.owned.get(m.id);
-        if (o) o.nodes = o.nodes.filter((n) => n !== m.node);
+        if (!o) return;
+        o.nodes = o.nodes.filter((n) => n !== m.node);
+        // That was the last copy (a secondary one left alone when the primary's node died, and
+        // then evicted): the object is lost, and made again as if its node had died.
+        if (o.nodes.length === 0 && o.state === "READY" && !o.value) {
+          this.markLost(m.id, o);
+          this.reconstruct(m.id, o);
+        }
         return;
       }
       case "Function": return this.functionArrived(m.fn);
@@ -948,11 +957,13 @@ export class CoreWorker {
       for (const c of retry) this.requestLeases(c);
     }
     // Mark all first, so a reconstruction waits for its lost arguments instead of using them.
-    for (const [id, o] of lost) {
-      o.state = nextObjectState(o.state, { type: "LOST" });
-      this.fx.trace({ kind: "object.lost", comp: "owner", obj: id });
-    }
+    for (const [id, o] of lost) this.markLost(id, o);
     for (const [id, o] of lost) this.reconstruct(id, o);
+  }
+
+  private markLost(id: ObjectId, o: Owned): void {
+    o.state = nextObjectState(o.state, { type: "LOST" });
+    this.fx.trace({ kind: "object.lost", comp: "owner", obj: id });
   }
 
   private leasesLost(dead: (worker: Addr) => boolean, why: string): void {

@@ -58,7 +58,8 @@ export type Msg =
   // raylet ⇄ owner: the owner is the object directory for what it owns
   | { type: "GetLocations"; id: ObjectId }
   | { type: "Locations"; id: ObjectId; status: ObjectStatus | { readonly kind: "unknown" } }
-  | { type: "AddLocation"; id: ObjectId; node: NodeId }
+  /** `incarnation`: the node's life that holds the copy (news from a life already dead is stale). */
+  | { type: "AddLocation"; id: ObjectId; node: NodeId; incarnation: number }
   | { type: "RemoveLocation"; id: ObjectId; node: NodeId }
   | { type: "FreeObjects"; ids: readonly ObjectId[] }
   // raylet ⇄ raylet: object transfer, chunked

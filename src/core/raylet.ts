@@ -98,6 +98,8 @@ function ownerDied(id: ObjectId, owner: Addr): ErrorInfo {
 const REGISTER_RETRY_MS = 200;
 const PULL_TRIES = 5;
 const PULL_RETRY_MS = 50;
+/** How often a put that the store refused is tried again while it waits (see storePut). */
+const PUT_RETRY_MS = 50;
 
 export class Raylet {
   readonly store: ObjectStore;
@@ -440,6 +442,8 @@ export class Raylet {
       this.available = add(this.available, q.req.resources);
     }
     for (const [leaseId, l] of [...this.leases]) if (dead(l.holder)) this.returnLease(leaseId, true);
+    // What came back may be what a queued request waits for (say, the retry of the dead holder's own task).
+    this.dispatch();
   }
 
   /** Declared dead by the GCS (say, after a partition): kill every worker so no stale result escapes. */
@@ -448,6 +452,9 @@ export class Raylet {
     this.fx.cancelTimer("heartbeat");
     this.fx.trace({ kind: "node.fenced", comp: "raylet", id: this.cfg.node });
     if (this.cfg.bugs.has("no-fencing")) return;
+    // Its leases end with the workers that hold them (some may have been granted after the GCS
+    // declared the node dead, before this raylet heard): say so, as a crash of the node would.
+    for (const [leaseId, l] of [...this.leases]) this.endLease(leaseId, l);
     for (const w of this.workers.keys()) this.fx.killWorker(w);
     this.workers.clear();
     // Its store goes too: the cluster has written this node off, and nobody will free these.
@@ -481,9 +488,11 @@ export class Raylet {
 
   private storePut(p: PendingPut): void {
     if (this.tryPut(p)) return;
-    // Back-pressure: hold the put until frees make room, or until its deadline.
+    // Back-pressure: hold the put until frees make room, or until its deadline. It is also tried
+    // again every PUT_RETRY_MS: a store may refuse for a moment for reasons no free here will
+    // announce (the host's memory busy, slots waiting for their last reader to go).
     this.puts.push(p);
-    this.fx.setTimer("puts", Math.max(1, p.deadline - this.fx.now()));
+    this.fx.setTimer("puts", Math.max(1, Math.min(PUT_RETRY_MS, p.deadline - this.fx.now())));
   }
 
   private tryPut(p: PendingPut): boolean {
@@ -512,7 +521,7 @@ export class Raylet {
     if (this.puts.length > 0) {
       let next = Infinity;
       for (const p of this.puts) next = Math.min(next, p.deadline);
-      this.fx.setTimer("puts", Math.max(1, next - now));
+      this.fx.setTimer("puts", Math.max(1, Math.min(PUT_RETRY_MS, next - now)));
     }
   }
 
@@ -656,7 +665,7 @@ export class Raylet {
       this.owners.set(id, p.owner);
       this.fx.trace({ kind: "object.created", comp: "store", obj: id, size: payload.size, hash: payload.hash, where: "store", primary: false });
       this.fx.trace({ kind: "object.transferred", comp: "raylet", obj: id, from: p.from!, size: payload.size });
-      this.fx.send(p.owner, { type: "AddLocation", id, node: this.cfg.node });
+      this.fx.send(p.owner, { type: "AddLocation", id, node: this.cfg.node, incarnation: this.cfg.incarnation });
     }
     this.finishPull(id, payload);
   }
