@@ -44,12 +44,16 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   for (const v of checkTrace(reference.trace, { expectEnd: true })) problems.push(`fault-free run: [${v.invariant}] t=${v.t} ${v.message}`);
   for (const v of checkTrace(faulty.trace, { expectEnd: true })) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
   const restarted = faulty.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING");
-  // Values that depend on an actor call (which a restart may change) are not compared.
+  // Values that depend on an actor call (which a restart may change) are not compared, nor
+  // those that depend on a put the faults made fail (the step then passes 0 in its place).
   const fromActor = new Set<number>();
-  s.workload.steps.forEach((st, i) => {
-    if (st.op === "call" || ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a && fromActor.has(a.ref)))) fromActor.add(i);
-  });
+  const fromFailedPut = new Set<number>();
   const ref = reference.result ?? {};
+  s.workload.steps.forEach((st, i) => {
+    const takes = (set: Set<number>) => (st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a && set.has(a.ref));
+    if (st.op === "call" || takes(fromActor)) fromActor.add(i);
+    if ((st.op === "put" && typeof faulty.result?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
+  });
   for (const [k, got] of Object.entries(faulty.result ?? {})) {
     const want = ref[Number(k)];
     const step = s.workload.steps[Number(k)];
@@ -57,7 +61,7 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
       // An actor that restarted lost its state (as in Ray): its later answers differ, legitimately.
       // And where the fault-free run itself ran out of a resource, a different schedule may not.
       const refFailed = typeof want === "string" && SYSTEM_ERRORS.some((e) => want.includes(e));
-      if (got !== want && !(restarted && fromActor.has(Number(k))) && !refFailed) problems.push(`step ${k} (${step.op}) returned ${got}, the fault-free run ${want}`);
+      if (got !== want && !(restarted && fromActor.has(Number(k))) && !fromFailedPut.has(Number(k)) && !refFailed) problems.push(`step ${k} (${step.op}) returned ${got}, the fault-free run ${want}`);
     } else if (got !== want && !SYSTEM_ERRORS.some((e) => got.includes(e))) {
       problems.push(`step ${k} (${step.op}) failed with ${got}, which no injected fault explains`);
     }

@@ -88,7 +88,8 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
           refs.set(i, (nest.remote as (...a: unknown[]) => ObjectRef)(fns.add, ...s.args.map(arg)));
           break;
         case "put":
-          refs.set(i, await ray.put(s.big ? new Float64Array(BIG_LEN).fill(s.v) : s.v));
+          // A store that refuses for longer than the put may wait fails it: observed, not thrown.
+          try { refs.set(i, await ray.put(s.big ? new Float64Array(BIG_LEN).fill(s.v) : s.v)); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
           break;
         case "actor":
           actors.set(i, AccR.options({

@@ -88,7 +88,11 @@ interface PendingPut {
   readonly id: ObjectId;
   readonly payload: Payload;
   readonly owner: Addr;
-  readonly deadline: number;
+  /**
+   * How long it has waited, counted in retry periods rather than read off the clock: a clock
+   * that jumps (skew) must not expire it early.
+   */
+  waitedMs: number;
 }
 
 function ownerDied(id: ObjectId, owner: Addr): ErrorInfo {
@@ -96,8 +100,9 @@ function ownerDied(id: ObjectId, owner: Addr): ErrorInfo {
 }
 
 const REGISTER_RETRY_MS = 200;
-const PULL_TRIES = 5;
 const PULL_RETRY_MS = 50;
+/** The longest wait between a failed pull and the next question to the owner. */
+const PULL_RETRY_MAX_MS = 1000;
 /** How often a put that the store refused is tried again while it waits (see storePut). */
 const PUT_RETRY_MS = 50;
 
@@ -124,6 +129,8 @@ export class Raylet {
   private readonly owners = new Map<ObjectId, Addr>();
   private readonly restoring = new Map<ObjectId, Waiter[]>();
   private puts: PendingPut[] = [];
+  /** Whether the "puts" timer is set (it is set once for all waiting puts, never pushed back). */
+  private putTimer = false;
   /** Core workers on this node (workers and drivers): they hear failure news through us. */
   private readonly clients = new Set<Addr>();
   /** Recent worker deaths, resent to a restarted GCS (which may have missed them while down). */
@@ -160,6 +167,8 @@ export class Raylet {
     } else if (key === "register") {
       if (!this.registered) this.register();
     } else if (key === "puts") {
+      this.putTimer = false;
+      for (const p of this.puts) p.waitedMs += PUT_RETRY_MS;
       this.retryPuts();
     } else if (key.startsWith("pull:")) {
       const id = key.slice(5);
@@ -208,7 +217,7 @@ export class Raylet {
       case "RegisterWorker":
         this.clients.add(m.worker);
         return m.driver ? undefined : this.workerRegistered(m.worker);
-      case "StorePut": return this.storePut({ from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, deadline: this.fx.now() + this.cfg.storeFullTimeoutMs });
+      case "StorePut": return this.storePut({ from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, waitedMs: 0 });
       case "StoreGet": return this.storeGet(from, m.reqId, m.ids);
       case "Locations": return this.locations(m.id, m.status);
       case "Pull": return this.servePull(from, m.id);
@@ -488,11 +497,18 @@ export class Raylet {
 
   private storePut(p: PendingPut): void {
     if (this.tryPut(p)) return;
-    // Back-pressure: hold the put until frees make room, or until its deadline. It is also tried
-    // again every PUT_RETRY_MS: a store may refuse for a moment for reasons no free here will
-    // announce (the host's memory busy, slots waiting for their last reader to go).
+    // Back-pressure: hold the put until frees make room, or until it has waited
+    // storeFullTimeoutMs. It is also tried again every PUT_RETRY_MS: a store may refuse for a
+    // moment for reasons no free here will announce (the host's memory busy, slots waiting for
+    // their last reader to go).
     this.puts.push(p);
-    this.fx.setTimer("puts", Math.max(1, Math.min(PUT_RETRY_MS, p.deadline - this.fx.now())));
+    this.armPutTimer();
+  }
+
+  private armPutTimer(): void {
+    if (this.putTimer || this.puts.length === 0) return;
+    this.putTimer = true;
+    this.fx.setTimer("puts", PUT_RETRY_MS);
   }
 
   private tryPut(p: PendingPut): boolean {
@@ -510,19 +526,14 @@ export class Raylet {
   private retryPuts(): void {
     const waiting = this.puts;
     this.puts = [];
-    const now = this.fx.now();
     for (const p of waiting) {
       if (this.tryPut(p)) continue;
-      if (now >= p.deadline) {
+      if (p.waitedMs >= this.cfg.storeFullTimeoutMs) {
         const error: ErrorInfo = { type: "ObjectStoreFullError", message: `object store on ${this.cfg.node} is full: ${this.store.usedBytes} of ${this.store.capacity} bytes are in use and cannot be evicted or spilled; cannot fit ${p.payload.size} bytes` };
         this.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id, error });
       } else this.puts.push(p);
     }
-    if (this.puts.length > 0) {
-      let next = Infinity;
-      for (const p of this.puts) next = Math.min(next, p.deadline);
-      this.fx.setTimer("puts", Math.max(1, Math.min(PUT_RETRY_MS, next - now)));
-    }
+    this.armPutTimer();
   }
 
   /** Tells owners about secondary copies that made room for others (spills were traced as they happened). */
@@ -613,8 +624,11 @@ export class Raylet {
     if (!p) return;
     if (status.kind === "inline") return this.finishPull(id, status.payload);
     if (status.kind === "error") return this.finishPull(id, status.error);
+    if (status.kind === "unknown") return this.finishPull(id, { type: "ObjectLostError", message: `object ${id} was already freed by its owner ${p.owner}` });
     if (status.kind === "stored") {
-      const others = status.nodes.filter((n) => n !== this.cfg.node);
+      // Not from a node this raylet already knows is dead: the owner may not have heard yet, and a
+      // Pull sent there would never be answered.
+      const others = status.nodes.filter((n) => n !== this.cfg.node && this.view.find((v) => v.node === n)?.alive !== false);
       if (others.length > 0) {
         p.from = others[Math.floor(this.fx.random() * others.length)];
         p.received = 0;
@@ -625,15 +639,18 @@ export class Raylet {
     this.pullFailed(id);
   }
 
+  /**
+   * No copy could be had this time: ask the owner again, backing off. Only the owner may say
+   * the object is gone (it answers with an error, or does not know it); until then a copy it
+   * lists may be on a node whose death it has not heard of yet (the GCS down, say), and the
+   * object it re-makes then is worth waiting for.
+   */
   private pullFailed(id: ObjectId): void {
     const p = this.pulls.get(id);
     if (!p) return;
-    if (p.tries >= PULL_TRIES) {
-      return this.finishPull(id, { type: "ObjectLostError", message: `object ${id} could not be fetched to ${this.cfg.node}: no live copy was found after ${p.tries} tries` });
-    }
-    p.tries++;
     p.from = undefined;
-    this.fx.setTimer(`pull:${id}`, PULL_RETRY_MS);
+    this.fx.setTimer(`pull:${id}`, Math.min(PULL_RETRY_MS * 2 ** (p.tries - 1), PULL_RETRY_MAX_MS));
+    p.tries++;
   }
 
   private servePull(from: Addr, id: ObjectId): void {
