@@ -83,6 +83,12 @@ interface OwnedTask {
   readonly classKey: string;
   /** The lease it runs on, while it runs. */
   lease?: Lease;
+  /**
+   * Lease requests asking for it (staging its arguments): a queued task without one gets the
+   * next request, so a task never waits behind requests that stage another task's arguments
+   * (which may be what it is about to make, when a lost object is being re-made).
+   */
+  requests: number;
 }
 
 interface Lease {
@@ -685,7 +691,7 @@ export class CoreWorker {
       }
     }
     const classKey = spec.kind === "normal" ? this.classKeyOf(spec) : "";
-    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, classKey, lease: undefined };
+    const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, classKey, lease: undefined, requests: 0 };
     o.task = t;
     this.fx.trace(spec.actorId === undefined
       ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: this.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
@@ -747,11 +753,25 @@ export class CoreWorker {
   }
 
   private requestLeases(c: SchedClass): void {
-    while (c.pendingRequests < this.cfg.maxPendingLeases && c.pendingRequests < c.ready.length) {
-      const head = c.ready.at(c.pendingRequests)!;
+    // Tasks that have a request are skipped: there are at most pendingRequests of them.
+    for (let i = 0; i < c.ready.length && c.pendingRequests < this.cfg.maxPendingLeases; i++) {
+      const t = c.ready.at(i)!;
+      if (t.requests > 0) continue;
       c.pendingRequests++;
-      this.sendLeaseRequest(c, head, this.leaseTarget(head.spec), false);
+      this.sendLeaseRequest(c, t, this.leaseTarget(t.spec), false);
     }
+  }
+
+  /** The first queued task of the class that no request asks for. */
+  private unrequested(c: SchedClass): OwnedTask | undefined {
+    for (let i = 0; i < c.ready.length; i++) if (c.ready.at(i)!.requests === 0) return c.ready.at(i);
+    return undefined;
+  }
+
+  /** A request is over (answered, withdrawn, or lost with its node). */
+  private requestEnded(reqId: number, r: LeaseReq): void {
+    this.leaseReqs.delete(reqId);
+    r.task.requests--;
   }
 
   /**
@@ -776,6 +796,7 @@ export class CoreWorker {
     const reqId = this.nextReq++;
     const spec = task.spec;
     this.leaseReqs.set(reqId, { c, task, node });
+    task.requests++;
     const deps: { id: ObjectId; owner: Addr }[] = [];
     for (const a of spec.args) if ("ref" in a) deps.push({ id: a.ref, owner: a.owner });
     this.fx.send(rayletAddr(node), {
@@ -789,7 +810,7 @@ export class CoreWorker {
     const r = this.leaseReqs.get(reqId);
     if (!r) return this.fx.send(rayletAddr(nodeOf(worker)), { type: "ReturnLease", leaseId, destroyWorker: false });
     const c = r.c;
-    this.leaseReqs.delete(reqId);
+    this.requestEnded(reqId, r);
     this.granted.add(leaseId);
     c.pendingRequests--;
     const lease: Lease = { leaseId, worker, c, busy: undefined };
@@ -805,9 +826,10 @@ export class CoreWorker {
   private leaseSpillback(reqId: number, node: NodeId, incarnation: number): void {
     const r = this.leaseReqs.get(reqId);
     if (!r) return;
-    this.leaseReqs.delete(reqId);
+    this.requestEnded(reqId, r);
     const c = r.c;
-    const task = c.ready.length === 0 ? undefined : r.task.state === "SCHEDULING" ? r.task : c.ready.at(0)!;
+    // Follow the task it was for, if that still waits; else serve one that nobody asks for.
+    const task = r.task.state === "SCHEDULING" ? r.task : this.unrequested(c);
     if (!task) { c.pendingRequests--; return; }
     // Sent to a node we already buried (the raylet's view lagged): ask our own raylet again.
     if ((this.deadNodes.get(node) ?? 0) >= incarnation) return this.sendLeaseRequest(c, task, this.cfg.node, false);
@@ -815,9 +837,10 @@ export class CoreWorker {
   }
 
   private leaseRejected(reqId: number, reason: string): void {
-    const c = this.leaseReqs.get(reqId)?.c;
-    if (!c) return;
-    this.leaseReqs.delete(reqId);
+    const r = this.leaseReqs.get(reqId);
+    if (!r) return;
+    const c = r.c;
+    this.requestEnded(reqId, r);
     c.pendingRequests--;
     // Every task of the class has the same demand: none of them can run anywhere.
     const error: ErrorInfo = { type: "InfeasibleTaskError", message: `task cannot be scheduled: ${reason}` };
@@ -838,7 +861,7 @@ export class CoreWorker {
     if (!t.spec.args.some(isRef)) return;
     for (const [reqId, r] of this.leaseReqs) {
       if (r.task !== t) continue;
-      this.leaseReqs.delete(reqId);
+      this.requestEnded(reqId, r);
       c.pendingRequests--;
       this.fx.send(rayletAddr(r.node), { type: "CancelLease", reqId });
       this.requestLeases(c);
@@ -950,7 +973,7 @@ export class CoreWorker {
       const retry = new Set<SchedClass>();
       for (const [reqId, r] of [...this.leaseReqs]) {
         if (r.node !== node) continue;
-        this.leaseReqs.delete(reqId);
+        this.requestEnded(reqId, r);
         r.c.pendingRequests--;
         retry.add(r.c);
       }
@@ -996,7 +1019,7 @@ export class CoreWorker {
       const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
       const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
       o.lineage = { spec, retriesLeft };
-      const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, classKey: this.classKeyOf(spec), lease: undefined };
+      const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, classKey: this.classKeyOf(spec), lease: undefined, requests: 0 };
       t.state = nextTaskState(t.state, { type: "RESUBMIT" });
       o.task = t;
       this.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });
