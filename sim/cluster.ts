@@ -415,9 +415,14 @@ export class SimCluster {
   /** Everything volatile on the node is gone: its raylet, its store, its workers. */
   private crashNode(n: NodeState): void {
     n.up = false;
-    // The store's memory and the node's disk go with it: say so, so checkers see every copy end.
+    // The store's memory and the node's disk go with it, and its leases with its workers: say
+    // so, so checkers see every copy and every lease end (a raylet the GCS had already declared
+    // dead may have granted some since, which the death did not cover).
     const store = n.raylet?.store;
     if (store) for (const id of [...store.ids(), ...store.spilledCopies.keys()]) this.emit(n.spec.id, { kind: "object.deleted", comp: "store", obj: id, reason: "node-died" });
+    for (const [lease, l] of n.raylet?.leases ?? []) {
+      if (!l.blocked) this.emit(n.spec.id, { kind: "lease.returned", comp: "raylet", lease, worker: l.worker, resources: l.resources });
+    }
     for (const addr of [...n.procs]) if (!addr.endsWith("/driver") && !addr.endsWith("/gcs")) this.kill(addr);
     n.raylet = undefined;
   }
