@@ -59,15 +59,20 @@ export async function runOnce(p: SimBenchParams): Promise<SimRun> {
 
 export const simBench: Bench = {
   name: "sim",
-  description: "simulated events/s and tasks/s: 100 nodes, 100,000 tasks, trace hashed not kept (median of 3 runs)",
+  description: "simulated events/s and tasks/s: 100 nodes, 100,000 tasks, trace hashed not kept (median of 3 runs after a cold one)",
   options: { nodes: DEFAULTS.nodes, tasks: DEFAULTS.tasks, runs: DEFAULTS.runs },
   async run(opts, log): Promise<Figures> {
     const p: SimBenchParams = { ...DEFAULTS, ...opts };
+    const line = (what: string, r: SimRun) => `  ${what}: ${r.wallMs.toFixed(0)} ms wall (${r.cpuMs.toFixed(0)} ms CPU), ${r.events} events, ${Math.round(r.eventsPerSec).toLocaleString("en-US")} events/s`;
+    // The first run in a process also compiles the simulator (V8's JIT): it is reported on its
+    // own, as what a one-off simulation takes, and the medians are of the runs after it.
+    const cold = await runOnce(p);
+    log(line("cold run", cold));
     const runs: SimRun[] = [];
     for (let i = 0; i < p.runs; i++) {
       const r = await runOnce(p);
       runs.push(r);
-      log(`  run ${i + 1}/${p.runs}: ${r.wallMs.toFixed(0)} ms wall (${r.cpuMs.toFixed(0)} ms CPU), ${r.events} events, ${Math.round(r.eventsPerSec).toLocaleString("en-US")} events/s`);
+      log(line(`run ${i + 1}/${p.runs}`, r));
     }
     const wallMs = median(runs.map((r) => r.wallMs));
     const standard = p.nodes === DEFAULTS.nodes && p.tasks === DEFAULTS.tasks;
@@ -79,16 +84,18 @@ export const simBench: Bench = {
         wallMs: Math.round(wallMs),
         cpuMs: Math.round(median(runs.map((r) => r.cpuMs))),
         eventsPerCpuSec: Math.round(median(runs.map((r) => (r.events / r.cpuMs) * 1000))),
+        coldEventsPerSec: Math.round(cold.eventsPerSec),
+        coldWallMs: Math.round(cold.wallMs),
         events: runs[0].events,
         traceEvents: runs[0].traceEvents,
         virtualTimeMs: Math.round(runs[0].virtualTimeMs * 1000) / 1000,
         traceHash: runs[0].traceHash,
         // Every run of the same seed must have produced the same trace.
-        deterministic: runs.every((r) => r.traceHash === runs[0].traceHash && r.events === runs[0].events),
+        deterministic: [cold, ...runs].every((r) => r.traceHash === runs[0].traceHash && r.events === runs[0].events),
       },
-      // The targets are set for the standard size only.
-      targets: standard ? { eventsPerSec: { min: 300_000 }, wallMs: { max: 10_000 }, deterministic: { equals: true } } : {},
-      runs,
+      // The targets are set for the standard size only; the whole-run bound holds for the cold run.
+      targets: standard ? { eventsPerSec: { min: 300_000 }, coldWallMs: { max: 10_000 }, deterministic: { equals: true } } : {},
+      runs: [cold, ...runs],
     };
   },
 };
