@@ -137,7 +137,7 @@ function mainHelp(): string {
   ].join("\n");
 }
 
-function commandHelp(name: string, c: Command): string {
+function commandHelp(c: Command): string {
   return `Usage: ${c.usage}\n\n${c.summary[0].toUpperCase()}${c.summary.slice(1)}.\n\n${c.help}\n`;
 }
 
@@ -149,7 +149,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     if (first === "help" && rest[0] !== undefined) {
       const c = commands[rest[0]];
       if (!c) return usageError(io, undefined, unknownCommand(rest[0]));
-      io.stdout.write(commandHelp(rest[0], c));
+      io.stdout.write(commandHelp(c));
       return 0;
     }
     io.stdout.write(mainHelp());
@@ -168,13 +168,13 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     const wantsHelp = rest.includes("--help") || rest.includes("-h");
     if (c.raw.module !== undefined && !moduleExists(c.raw.module)) {
       if (wantsHelp) {
-        io.stdout.write(commandHelp(first, c));
+        io.stdout.write(commandHelp(c));
         return 0;
       }
       return usageError(io, first, `not available in this build (src/cli/${c.raw.module}.ts is missing)`);
     }
     if (c.raw.module === undefined && wantsHelp) {
-      io.stdout.write(commandHelp(first, c));
+      io.stdout.write(commandHelp(c));
       return 0;
     }
     try {
@@ -193,7 +193,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     return usageError(io, first, explainParseError(e as Error & { code?: string }, c));
   }
   if (parsed.values.help) {
-    io.stdout.write(commandHelp(first, c));
+    io.stdout.write(commandHelp(c));
     return 0;
   }
   const n = parsed.positionals.length;
