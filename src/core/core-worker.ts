@@ -996,7 +996,12 @@ export class CoreWorker {
         c.leases.delete(l);
         this.granted.delete(l.leaseId);
         const t = l.busy;
-        if (t) this.taskEnded(t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
+        if (!t) continue;
+        // The attempt may have stored its result there before its worker died, and the reply
+        // that would have told us never came: free any such copy, or it outlives every reference.
+        const node = nodeOf(l.worker);
+        if (!this.owned.get(t.spec.returnId)?.nodes.includes(node)) this.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [t.spec.returnId] });
+        this.taskEnded(t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
       }
       this.requestLeases(c);
     }
