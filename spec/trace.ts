@@ -29,8 +29,11 @@ export type TraceBody =
   // --- objects ---------------------------------------------------------------------------
   /** A value became available: in the owner's memory (`inline`) or a node's store. */
   | { kind: "object.created"; comp: "owner" | "store"; obj: string; size: number; hash: string; where: "inline" | "store"; primary?: boolean }
-  /** A node's store dropped its copy (`evicted` = an unpinned secondary copy under pressure). */
-  | { kind: "object.deleted"; comp: "store"; obj: string; reason: "freed" | "evicted" | "node-died" }
+  /**
+   * A node's store dropped its copy (`evicted` = an unpinned secondary copy under pressure;
+   * `orphaned` = a copy its owner never heard of, from an attempt whose worker died).
+   */
+  | { kind: "object.deleted"; comp: "store"; obj: string; reason: "freed" | "evicted" | "orphaned" | "node-died" }
   | { kind: "object.spilled"; comp: "store"; obj: string }
   | { kind: "object.restored"; comp: "store"; obj: string }
   | { kind: "object.transferred"; comp: "raylet"; obj: string; from: string; size: number }

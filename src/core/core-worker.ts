@@ -1000,7 +1000,7 @@ export class CoreWorker {
         // The attempt may have stored its result there before its worker died, and the reply
         // that would have told us never came: free any such copy, or it outlives every reference.
         const node = nodeOf(l.worker);
-        if (!this.owned.get(t.spec.returnId)?.nodes.includes(node)) this.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [t.spec.returnId] });
+        if (!this.owned.get(t.spec.returnId)?.nodes.includes(node)) this.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [t.spec.returnId], orphaned: true });
         this.taskEnded(t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
       }
       this.requestLeases(c);

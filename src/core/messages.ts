@@ -61,7 +61,11 @@ export type Msg =
   /** `incarnation`: the node's life that holds the copy (news from a life already dead is stale). */
   | { type: "AddLocation"; id: ObjectId; node: NodeId; incarnation: number }
   | { type: "RemoveLocation"; id: ObjectId; node: NodeId }
-  | { type: "FreeObjects"; ids: readonly ObjectId[] }
+  /**
+   * `orphaned`: copies their owner never heard of (a failed attempt's result, stored before its
+   * worker died) — dropped as unreachable, not freed: the object itself may still be in use.
+   */
+  | { type: "FreeObjects"; ids: readonly ObjectId[]; orphaned?: true }
   // raylet ⇄ raylet: object transfer, chunked
   | { type: "Pull"; id: ObjectId }
   | { type: "Chunk"; id: ObjectId; index: number; total: number; size: number; payload?: Payload }

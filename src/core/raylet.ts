@@ -223,7 +223,7 @@ export class Raylet {
       case "Pull": return this.servePull(from, m.id);
       case "Chunk": return this.chunk(from, m.id, m.total, m.payload);
       case "PullFailed": return this.pullFailed(m.id);
-      case "FreeObjects": return this.freeObjects(m.ids);
+      case "FreeObjects": return this.freeObjects(m.ids, m.orphaned === true);
       default:
         return;
     }
@@ -701,7 +701,7 @@ export class Raylet {
     for (const d of q.req.deps) this.store.unpin(d.id);
   }
 
-  private freeObjects(ids: readonly ObjectId[]): void {
+  private freeObjects(ids: readonly ObjectId[], orphaned = false): void {
     const gone = new Set(ids);
     this.puts = this.puts.filter((p) => !gone.has(p.id));
     let freed = false;
@@ -711,7 +711,7 @@ export class Raylet {
       if (r.spilled) this.fx.deleteSpilled(id);
       if (r.inMemory || r.spilled) {
         freed = true;
-        this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "freed" });
+        this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: orphaned ? "orphaned" : "freed" });
       }
     }
     if (freed && this.puts.length > 0) this.retryPuts();
