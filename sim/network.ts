@@ -64,7 +64,7 @@ export class SimNetwork {
   duplicateAt = NaN;
 
   /**
-   * When a message sent now from one node to another arrives; a duplicate's time, if any, is
+   * When a message sent now from node `a` to node `b` (their `indexOf`) arrives; a duplicate's time, if any, is
    * then in `duplicateAt`. Draws from the network's own PRNG stream in a fixed order, so the
    * schedule is a function of the seed and the sends alone.
    */
