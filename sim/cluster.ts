@@ -4,7 +4,7 @@
 // events too, and the promises it awaits settle between events, so an async program replays
 // exactly from its seed.
 
-import type { ModelTuning } from "../src/core/tuning.ts";
+import { defaultTuning, type ModelTuning } from "../src/core/tuning.ts";
 import { ModelClient, checkSleep } from "../src/runtime/model-client.ts";
 import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
 import { CoreWorker, type Outcome } from "../src/core/core-worker.ts";
@@ -53,13 +53,7 @@ export const defaultSimConfig: Omit<SimConfig, "seed" | "nodes"> = {
   retransmitMs: 200,
   workerStartMs: 5,
   storeCapacity: 256 * 1024 * 1024,
-  heartbeatMs: 100,
-  viewPeriodMs: 100,
-  heartbeatMissLimit: 5,
-  chunkBytes: 5 * 1024 * 1024,
-  maxInlineBytes: 100 * 1024,
-  maxPendingLeases: 10,
-  storeFullTimeoutMs: 1000,
+  ...defaultTuning,
   keepTrace: true,
   bugs: NO_BUGS,
 };

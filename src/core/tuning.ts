@@ -17,3 +17,14 @@ export interface ModelTuning {
   /** How long a put may wait for store space before ObjectStoreFullError. */
   readonly storeFullTimeoutMs: number;
 }
+
+/** The defaults every host starts from (the simulator and the embedded host alike). */
+export const defaultTuning: ModelTuning = {
+  heartbeatMs: 100,
+  viewPeriodMs: 100,
+  heartbeatMissLimit: 5,
+  chunkBytes: 5 * 1024 * 1024,
+  maxInlineBytes: 100 * 1024,
+  maxPendingLeases: 10,
+  storeFullTimeoutMs: 1000,
+};

@@ -7,6 +7,7 @@
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { NO_BUGS } from "../../core/bugs.ts";
+import { defaultTuning } from "../../core/tuning.ts";
 import { CoreWorker } from "../../core/core-worker.ts";
 import type { WorkerEffects } from "../../core/effects.ts";
 import { gcsAddr, nodeOf, rayletAddr, type NodeId, type NodeView } from "../../core/types.ts";
@@ -115,7 +116,7 @@ export class DaemonDriver {
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("a driver does not execute tasks"); },
     };
-    model = new CoreWorker(addr, { node: nodeId, gcs, maxInlineBytes: 100 * 1024, maxPendingLeases: 10, bugs: NO_BUGS }, fx);
+    model = new CoreWorker(addr, { node: nodeId, gcs, maxInlineBytes: defaultTuning.maxInlineBytes, maxPendingLeases: defaultTuning.maxPendingLeases, bugs: NO_BUGS }, fx);
     transport.register(addr, model);
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });

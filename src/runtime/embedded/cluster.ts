@@ -6,7 +6,7 @@
 // spilled objects go to files. The host only maps effects to these things: every decision is
 // the models'.
 
-import type { ModelTuning } from "../../core/tuning.ts";
+import { defaultTuning, type ModelTuning } from "../../core/tuning.ts";
 import os from "node:os";
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
@@ -85,13 +85,7 @@ export function defaultStoreCapacity(nodes = 1): number {
 export const defaultEmbeddedConfig: Omit<EmbeddedConfig, "nodes" | "storeCapacity" | "prestartWorkers"> = {
   keepTrace: false,
   drain: "microtask",
-  heartbeatMs: 100,
-  viewPeriodMs: 100,
-  heartbeatMissLimit: 5,
-  chunkBytes: 5 * 1024 * 1024,
-  maxInlineBytes: 100 * 1024,
-  maxPendingLeases: 10,
-  storeFullTimeoutMs: 1000,
+  ...defaultTuning,
   quietTimeoutMs: 5000,
   logWorkerCrashes: true,
   spinMicros: 50,
