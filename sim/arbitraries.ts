@@ -138,6 +138,12 @@ export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSte
       faults: faultPlanArb(nodes.length, opts.maxFaults),
       // Sometimes a store that holds only a few large objects: eviction and spilling get exercised.
       storeCapacity: fc.constantFrom(undefined, undefined, 400_000),
-    }).map(({ storeCapacity, ...s }) => (storeCapacity === undefined ? s : { ...s, storeCapacity })),
+      // Sometimes every class pipelines, long tasks too: workers queue tasks and bounce them when one blocks.
+      pipelineMaxTaskMs: fc.constantFrom(undefined, 1_000),
+    }).map(({ storeCapacity, pipelineMaxTaskMs, ...s }) => ({
+      ...s,
+      ...(storeCapacity === undefined ? {} : { storeCapacity }),
+      ...(pipelineMaxTaskMs === undefined ? {} : { pipelineMaxTaskMs }),
+    })),
   );
 }

@@ -7,7 +7,7 @@
 import { defaultTuning, type ModelTuning } from "../src/core/tuning.ts";
 import { ModelClient, checkSleep } from "../src/runtime/model-client.ts";
 import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
-import { CoreWorker, type Outcome } from "../src/core/core-worker.ts";
+import { CoreWorker, coreWorkerTuning, type Outcome } from "../src/core/core-worker.ts";
 import type { Effects, RayletEffects, WorkerEffects } from "../src/core/effects.ts";
 import { Gcs, type GcsEffects, type GcsTable } from "../src/core/gcs.ts";
 import type { Msg } from "../src/core/messages.ts";
@@ -293,7 +293,7 @@ export class SimCluster {
     const mathRng = new Prng(this.cfg.seed, `math:${addr}`);
     (math as { random: () => number }).random = () => mathRng.next();
     model = this.spawn(addr, node, (fx: WorkerEffects) => new CoreWorker(addr, {
-      node, gcs: gcsAddr(this.head), maxInlineBytes: this.cfg.maxInlineBytes, maxPendingLeases: this.cfg.maxPendingLeases, bugs: this.cfg.bugs,
+      node, gcs: gcsAddr(this.head), ...coreWorkerTuning(this.cfg), bugs: this.cfg.bugs,
     }, fx), (base) => ({
       ...base,
       complete: (callId, result) => {

@@ -18,6 +18,8 @@ export interface Scenario {
   readonly bugs?: readonly SeededBug[];
   /** Bytes per node's object store (default: the simulator's). */
   readonly storeCapacity?: number;
+  /** Pipeline tasks onto leases while they take at most this long (default: the models'). */
+  readonly pipelineMaxTaskMs?: number;
 }
 
 export interface Verdict {
@@ -34,7 +36,11 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   const bugs = new Set<SeededBug>(s.bugs ?? []);
   for (const b of bugs) if (!(b in SEEDED_BUGS)) throw new TypeError(`unknown seeded bug "${b}"; known: ${Object.keys(SEEDED_BUGS).join(", ")}`);
   const program = workloadProgram(s.workload);
-  const config = s.storeCapacity === undefined ? { bugs } : { bugs, storeCapacity: s.storeCapacity };
+  const config = {
+    bugs,
+    ...(s.storeCapacity === undefined ? {} : { storeCapacity: s.storeCapacity }),
+    ...(s.pipelineMaxTaskMs === undefined ? {} : { pipelineMaxTaskMs: s.pipelineMaxTaskMs }),
+  };
   const common = { seed: s.seed, nodes: s.nodes, program, config, maxVirtualMs: 120_000, check: false } as const;
   const reference = await simulate(common);
   const faulty = await simulate({ ...common, faults: s.faults });

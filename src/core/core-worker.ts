@@ -11,20 +11,25 @@ import type { Msg, ObjectStatus, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
 import { Fifo } from "./fifo.ts";
 import { localityNode } from "./scheduler.ts";
+import type { ModelTuning } from "./tuning.ts";
 import {
   diedWithNode, nodeOf, rayletAddr, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo,
   type FunctionDescriptor, type FunctionId, type NodeId, type ObjectId, type Payload, type RefInfo,
   type SchedulingStrategy, type TaskSpec,
 } from "./types.ts";
 
-export interface CoreWorkerConfig {
+/** The tuning a core worker reads (tuning.ts says what each means). */
+export type CoreWorkerTuning = Pick<ModelTuning, "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs">;
+
+export interface CoreWorkerConfig extends CoreWorkerTuning {
   readonly node: NodeId;
   readonly gcs: Addr;
-  /** Task results up to this size return inline to the owner; larger ones go to the store. */
-  readonly maxInlineBytes: number;
-  /** Lease requests in flight per scheduling class. */
-  readonly maxPendingLeases: number;
   readonly bugs: Bugs;
+}
+
+/** The core worker's part of a host's tuning. */
+export function coreWorkerTuning(t: CoreWorkerTuning): CoreWorkerTuning {
+  return { maxInlineBytes: t.maxInlineBytes, maxPendingLeases: t.maxPendingLeases, maxTasksInFlightPerWorker: t.maxTasksInFlightPerWorker, pipelineMaxTaskMs: t.pipelineMaxTaskMs };
 }
 
 /** An argument as the API hands it over: a value, or a reference (owned here or borrowed). */
@@ -96,7 +101,10 @@ interface Lease {
   readonly worker: Addr;
   /** The scheduling class it serves. */
   readonly c: SchedClass;
-  busy?: OwnedTask;
+  /** Tasks pushed to it and not answered yet, in the order its worker runs them. */
+  readonly running: OwnedTask[];
+  /** The task its worker was running when it sent tasks back (it blocked): nothing more is pushed until that one answers. */
+  blockedBy: OwnedTask | undefined;
 }
 
 interface LeaseReq {
@@ -112,6 +120,8 @@ interface SchedClass {
   readonly ready: Fifo<OwnedTask>;
   pendingRequests: number;
   readonly leases: Set<Lease>;
+  /** How long its latest task ran on its worker: the class is pipelined only while that is short. */
+  taskMs: number;
 }
 
 interface CallerActor {
@@ -133,6 +143,8 @@ interface Execution {
   args?: Payload[];
   missing: number;
   failed?: ErrorInfo;
+  /** When it started running (-1: not yet): the reply tells the owner how long it ran. */
+  startedAt: number;
 }
 
 interface HostedActor {
@@ -197,6 +209,14 @@ function taskClassKey(spec: TaskSpec): string {
   return `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}`;
 }
 
+/**
+ * Orders the pushes of one task: later attempts, and within an attempt each push after a
+ * bounce, get larger numbers; a push numbered at or below one already run or bounced is a duplicate.
+ */
+function pushNo(s: TaskSpec): number {
+  return s.attempt * 1_048_576 + (s.bounces ?? 0);
+}
+
 /** A map keyed by sequence numbers that finds its lowest key in amortized O(1). */
 class SeqMap<V> extends Map<number, V> {
   /** No key is below this. */
@@ -237,12 +257,14 @@ export class CoreWorker {
   private readonly waits = new Map<number, WaitCall>();
   private readonly namedReqs = new Map<number, { callId: number; name: string }>();
   /**
-   * Recently finished here: taskId → its latest attempt, to drop duplicated pushes. Two
+   * Recently finished or bounced here: taskId → its latest push (pushNo), to drop duplicated pushes. Two
    * generations of up to 4096 each: when the newer fills up the older is dropped whole, which
    * bounds memory without an eviction per task.
    */
   private finished = new Map<string, number>();
   private finishedBefore = new Map<string, number>();
+  /** Tasks pushed while one runs here (a pipelined lease), in the order they came. */
+  private readonly queued = new Fifo<Execution>();
   /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
   private readonly deadNodes = new Map<NodeId, number>();
   private readonly deadWorkers = new Set<Addr>();
@@ -436,7 +458,8 @@ export class CoreWorker {
       case "LeaseGranted": return this.leaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.leaseSpillback(m.reqId, m.node, m.incarnation);
       case "LeaseRejected": return this.leaseRejected(m.reqId, m.reason);
-      case "TaskReply": return this.taskReply(m.taskId, m.returnId, m.attempt, m.result, m.epoch);
+      case "TaskReply": return this.taskReply(m.taskId, m.returnId, m.attempt, m.result, m.epoch, m.runMs);
+      case "TaskBounced": return this.taskBounced(m.taskId, m.returnId, m.attempt, m.bounces);
       case "PushTask": return this.pushTask(from, m.spec);
       case "StorePutReply": {
         this.toRaylet.delete(m.reqId);
@@ -630,7 +653,10 @@ export class CoreWorker {
    */
   private block(): boolean {
     if (this.current?.spec.kind !== "normal") return false;
-    if (this.blockedCalls++ === 0) this.fx.send(this.raylet, { type: "WorkerBlocked", worker: this.addr });
+    if (this.blockedCalls++ === 0) {
+      this.fx.send(this.raylet, { type: "WorkerBlocked", worker: this.addr });
+      if (this.queued.length > 0) for (const q of this.queued.drain()) this.bounce(q);
+    }
     return true;
   }
 
@@ -744,7 +770,7 @@ export class CoreWorker {
     const key = t.classKey;
     let c = this.classes.get(key);
     if (!c) {
-      c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set() };
+      c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity };
       this.classes.set(key, c);
     }
     // No lease is ever idle (a free one runs the next task or goes back), so queue and ask.
@@ -813,12 +839,12 @@ export class CoreWorker {
     this.requestEnded(reqId, r);
     this.granted.add(leaseId);
     c.pendingRequests--;
-    const lease: Lease = { leaseId, worker, c, busy: undefined };
+    const lease: Lease = { leaseId, worker, c, running: [], blockedBy: undefined };
     c.leases.add(lease);
     // The raylet staged the arguments of the task the request was for: run that one if it still waits.
     const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
     if (t) this.push(c, lease, t);
-    else this.returnLease(c, lease);
+    this.fill(c, lease);
     // Tasks still queued: keep asking (a class grows to as many workers as the cluster gives it).
     this.requestLeases(c);
   }
@@ -850,8 +876,25 @@ export class CoreWorker {
     }
   }
 
+  /**
+   * Keeps a lease busy: queued tasks of its class go to it up to the pipelining window, which is
+   * one unless the class's tasks are short (a queued task waits for those ahead of it) and take
+   * only values (a worker fetching refs may block, and then sends back what is queued behind).
+   * A lease with nothing to run goes back.
+   */
+  private fill(c: SchedClass, lease: Lease): void {
+    const pipelined = lease.blockedBy === undefined && c.taskMs <= this.cfg.pipelineMaxTaskMs;
+    const window = pipelined ? this.cfg.maxTasksInFlightPerWorker : 1;
+    while (lease.running.length < window) {
+      const next = c.ready.at(0);
+      if (!next || (lease.running.length > 0 && next.spec.args.some(isRef))) break;
+      this.push(c, lease, c.ready.shift()!);
+    }
+    if (lease.running.length === 0) this.returnLease(c, lease);
+  }
+
   private push(c: SchedClass, lease: Lease, t: OwnedTask): void {
-    lease.busy = t;
+    lease.running.push(t);
     t.lease = lease;
     t.state = nextTaskState(t.state, { type: "DISPATCHED" });
     this.fx.send(lease.worker, { type: "PushTask", spec: t.spec });
@@ -875,7 +918,24 @@ export class CoreWorker {
     this.fx.send(rayletAddr(nodeOf(lease.worker)), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: false });
   }
 
-  private taskReply(taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number): void {
+  /** A pipelined task its worker sent back unrun: queue it again, and stop pipelining onto that worker for now. */
+  private taskBounced(taskId: string, returnId: ObjectId, attempt: number, bounces: number): void {
+    const t = this.owned.get(returnId)?.task;
+    if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || (t.spec.bounces ?? 0) !== bounces || t.state !== "RUNNING") return;
+    const lease = t.lease;
+    const i = lease ? lease.running.indexOf(t) : -1;
+    if (!lease || i < 0) return;
+    lease.running.splice(i, 1);
+    // The worker runs its tasks in order: the oldest unanswered one is the one that blocked.
+    lease.blockedBy = lease.running[0];
+    t.lease = undefined;
+    t.spec = { ...t.spec, bounces: bounces + 1 };
+    t.state = nextTaskState(t.state, { type: "BOUNCED" });
+    lease.c.ready.push(t);
+    this.requestLeases(lease.c);
+  }
+
+  private taskReply(taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number): void {
     const t = this.owned.get(returnId)?.task;
     if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") return; // stale or duplicate
     if (t.spec.kind === "actor-task") {
@@ -885,15 +945,15 @@ export class CoreWorker {
       a?.inflight.delete(t.spec.seq!);
       this.fx.trace({ kind: "actor.result", comp: "owner", task: taskId, actor: t.spec.actorId!, caller: this.addr, epoch: epoch ?? 0 });
     } else {
-      // The lease is free again: run the next queued task of the class on it, or give it back.
+      // A slot of the lease is free again: fill it from the class's queue, or give the lease back.
       const lease = t.lease;
       t.lease = undefined;
-      if (lease && lease.busy === t) {
-        const c = lease.c;
-        lease.busy = undefined;
-        const next = c.ready.shift();
-        if (next) this.push(c, lease, next);
-        else this.returnLease(c, lease);
+      const i = lease ? lease.running.indexOf(t) : -1;
+      if (lease && i >= 0) {
+        lease.running.splice(i, 1);
+        if (runMs !== undefined) lease.c.taskMs = runMs;
+        if (lease.blockedBy === t) lease.blockedBy = undefined;
+        this.fill(lease.c, lease);
       }
     }
     this.taskEnded(t, result);
@@ -995,13 +1055,14 @@ export class CoreWorker {
         if (!dead(l.worker)) continue;
         c.leases.delete(l);
         this.granted.delete(l.leaseId);
-        const t = l.busy;
-        if (!t) continue;
-        // The attempt may have stored its result there before its worker died, and the reply
-        // that would have told us never came: free any such copy, or it outlives every reference.
-        const node = nodeOf(l.worker);
-        if (!this.owned.get(t.spec.returnId)?.nodes.includes(node)) this.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [t.spec.returnId], orphaned: true });
-        this.taskEnded(t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
+        for (const t of l.running.splice(0)) {
+          t.lease = undefined;
+          // The attempt may have stored its result there before its worker died, and the reply
+          // that would have told us never came: free any such copy, or it outlives every reference.
+          const node = nodeOf(l.worker);
+          if (!this.owned.get(t.spec.returnId)?.nodes.includes(node)) this.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [t.spec.returnId], orphaned: true });
+          this.taskEnded(t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
+        }
       }
       this.requestLeases(c);
     }
@@ -1107,7 +1168,7 @@ export class CoreWorker {
 
   private pushTask(from: Addr, spec: TaskSpec): void {
     // Every field from the start: an object that gains fields later changes shape, and the code reading it slows down.
-    const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined };
+    const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, startedAt: -1 };
     if (spec.kind === "actor-task") return this.queueActorCall(e);
     if (!this.cfg.bugs.has("no-dedup")) {
       const h = this.actor;
@@ -1118,11 +1179,28 @@ export class CoreWorker {
       }
       const done = this.finished.get(spec.taskId) ?? this.finishedBefore.get(spec.taskId);
       const cur = this.current?.spec;
-      if ((done !== undefined && done >= spec.attempt) || (cur && cur.taskId === spec.taskId && cur.attempt === spec.attempt)) return;
+      if ((done !== undefined && done >= pushNo(spec)) || (cur && cur.taskId === spec.taskId && cur.attempt === spec.attempt)) return;
+      for (let i = 0; i < this.queued.length; i++) {
+        const q = this.queued.at(i)!.spec;
+        if (q.taskId === spec.taskId && pushNo(q) >= pushNo(spec)) return;
+      }
     }
     if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo() };
+    if (this.current) {
+      // Pipelined behind the running task; straight back if that one is blocked (what it waits
+      // for may be this very task, or need it).
+      if (this.blockedCalls > 0) return this.bounce(e);
+      return this.queued.push(e);
+    }
     this.current = e;
     this.prepare(e);
+  }
+
+  /** Sends a queued task back to its owner unrun, to go to another lease. */
+  private bounce(e: Execution): void {
+    const s = e.spec;
+    this.remember(s);
+    this.fx.send(s.owner, { type: "TaskBounced", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, bounces: s.bounces ?? 0 });
   }
 
   private queueActorCall(e: Execution): void {
@@ -1225,6 +1303,7 @@ export class CoreWorker {
     this.fx.trace(s.actorId === undefined
       ? { kind: "task.started", comp: "worker", task: s.taskId, worker: this.addr, attempt: s.attempt }
       : { kind: "task.started", comp: "worker", task: s.taskId, worker: this.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined });
+    e.startedAt = this.fx.now();
     this.fx.execute(s, fn, e.args!);
   }
 
@@ -1233,7 +1312,7 @@ export class CoreWorker {
       this.finishedBefore = this.finished;
       this.finished = new Map();
     }
-    this.finished.set(s.taskId, s.attempt);
+    this.finished.set(s.taskId, pushNo(s));
   }
 
   private endScope(keep: readonly RefInfo[] | undefined): void {
@@ -1268,7 +1347,11 @@ export class CoreWorker {
 
   private reply(e: Execution, result: TaskResult): void {
     const s = e.spec;
-    this.fx.send(s.owner, { type: "TaskReply", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, result, epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined });
+    this.fx.send(s.owner, {
+      type: "TaskReply", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, result,
+      epoch: s.kind === "actor-task" ? this.actor?.epoch : undefined,
+      runMs: e.startedAt >= 0 ? this.fx.now() - e.startedAt : undefined,
+    });
     if (this.current === e) {
       this.current = undefined;
       // Gets the task left behind resolve with nobody to block: let them through.
@@ -1277,6 +1360,11 @@ export class CoreWorker {
       this.remember(s);
       // The task's scope ended: drop the refs it made, except those it returned inside its value.
       if (s.kind === "normal") this.endScope(result.kind === "inline" ? result.payload.refs : undefined);
+      const next = this.queued.shift();
+      if (next) {
+        this.current = next;
+        this.prepare(next);
+      }
     }
     const h = this.actor;
     if (h && s.kind === "actor-create") h.created = result;

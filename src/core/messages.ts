@@ -43,8 +43,16 @@ export type Msg =
   | { type: "CancelLease"; reqId: number }
   // owner → worker: run a task on a leased worker; worker → owner: its result
   | { type: "PushTask"; spec: TaskSpec }
-  /** `returnId` is the spec's, echoed: the owner finds the task through the object it makes. */
-  | { type: "TaskReply"; taskId: TaskId; returnId: ObjectId; attempt: number; result: TaskResult; epoch?: number }
+  /**
+   * `returnId` is the spec's, echoed: the owner finds the task through the object it makes.
+   * `runMs`: how long the task ran (the owner pipelines a class only while its tasks are short).
+   */
+  | { type: "TaskReply"; taskId: TaskId; returnId: ObjectId; attempt: number; result: TaskResult; epoch?: number; runMs?: number }
+  /**
+   * worker → owner: a pipelined task sent back unrun, because the task ahead of it blocked in
+   * get/wait (what it waits for could be queued behind it); the owner runs it on another lease.
+   */
+  | { type: "TaskBounced"; taskId: TaskId; returnId: ObjectId; attempt: number; bounces: number }
   // worker ⇄ its raylet
   | { type: "RegisterWorker"; worker: Addr; driver?: boolean }
   /** A task blocked in get/wait lends its CPU back (so nested tasks can run), and asks for it again. */

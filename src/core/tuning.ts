@@ -16,6 +16,18 @@ export interface ModelTuning {
   readonly maxPendingLeases: number;
   /** How long a put may wait for store space before ObjectStoreFullError. */
   readonly storeFullTimeoutMs: number;
+  /**
+   * Tasks an owner keeps in flight to one leased worker (Ray's max_tasks_in_flight_per_worker):
+   * beyond the first they queue at the worker, so a stream of short tasks is batched rather
+   * than paying a round trip each. Only while the class's tasks are short (below).
+   */
+  readonly maxTasksInFlightPerWorker: number;
+  /**
+   * A class's tasks are pipelined only while the latest ran for at most this long: a queued
+   * task waits for the ones ahead of it, which must cost about what the round trip it saves
+   * does, and a long task must not hold back work that another worker could start.
+   */
+  readonly pipelineMaxTaskMs: number;
 }
 
 /** The defaults every host starts from (the simulator and the embedded host alike). */
@@ -27,4 +39,6 @@ export const defaultTuning: ModelTuning = {
   maxInlineBytes: 100 * 1024,
   maxPendingLeases: 10,
   storeFullTimeoutMs: 1000,
+  maxTasksInFlightPerWorker: 8,
+  pipelineMaxTaskMs: 1,
 };

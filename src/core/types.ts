@@ -104,6 +104,8 @@ export interface TaskSpec {
   readonly maxRetries: number;
   readonly retryExceptions: boolean;
   readonly attempt: number;
+  /** How often a worker sent this attempt back unrun: a push after a bounce is no duplicate. */
+  readonly bounces?: number;
   readonly actorId?: ActorId;
   /** Per-caller sequence number of an actor task. */
   readonly seq?: number;

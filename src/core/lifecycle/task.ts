@@ -10,7 +10,8 @@ export type TaskEvent =
   | { type: "SUCCEEDED" }
   | { type: "ERRORED"; retryable: boolean } // retryable: retry budget left and error kind retryable
   | { type: "DEP_FAILED" }
-  | { type: "RESUBMIT" }; // lineage reconstruction of a lost return value
+  | { type: "RESUBMIT" } // lineage reconstruction of a lost return value
+  | { type: "BOUNCED" }; // a pipelined task its worker sent back unrun: queued again
 
 export const taskChart = setup({
   types: { events: {} as TaskEvent },
@@ -30,6 +31,7 @@ export const taskChart = setup({
     RUNNING: {
       on: {
         SUCCEEDED: "FINISHED",
+        BOUNCED: "SCHEDULING",
         ERRORED: [{ guard: "retryable", target: "WAITING_FOR_DEPS" }, { target: "FAILED" }],
       },
     },
@@ -57,6 +59,9 @@ export function nextTaskState(s: TaskState, e: TaskEvent): TaskState {
       break;
     case "RESUBMIT":
       if (s === "FINISHED") return "WAITING_FOR_DEPS";
+      break;
+    case "BOUNCED":
+      if (s === "RUNNING") return "SCHEDULING";
       break;
   }
   throw new IllegalTransition("task", s, e.type);

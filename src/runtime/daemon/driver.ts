@@ -8,12 +8,13 @@ import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { NO_BUGS } from "../../core/bugs.ts";
 import { defaultTuning } from "../../core/tuning.ts";
-import { CoreWorker } from "../../core/core-worker.ts";
+import { CoreWorker, coreWorkerTuning } from "../../core/core-worker.ts";
 import type { WorkerEffects } from "../../core/effects.ts";
 import { gcsAddr, nodeOf, rayletAddr, type NodeId, type NodeView } from "../../core/types.ts";
 import { DriverClient, KeepAlive } from "../embedded/driver.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { Timers, Transport } from "../embedded/transport.ts";
+import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectLink, STORE_ANSWERS, STORE_REQUESTS, parseEndpoint } from "./object-channel.ts";
 import { PeerLink, getStatus } from "./transport.ts";
 
@@ -82,17 +83,19 @@ export class DaemonDriver {
     for (const n of status.nodes) if (n.alive && n.endpoint && n.node !== nodeId) direct.set(n.node, link(parseEndpoint(n.endpoint).grpc, "NodeManager"));
     // Store requests to our node's raylet on its object channel, as long as it is open.
     const objects = parseEndpoint(node.endpoint).objects;
+    // The answer to a store request comes within tens of µs: poll for it rather than sleep.
+    const poller = new LoopPoller(STORE_POLL_MICROS);
     const store = objects === undefined ? undefined : new ObjectLink({
       target: objects, token: opts.token, node: addr, accepts: STORE_ANSWERS,
       alloc: (size) => Buffer.allocUnsafe(size), release: () => {},
-      onMsg: (from, to, m) => transport.send(from, to, m),
+      onMsg: (from, to, m) => { poller.arrived(); transport.send(from, to, m); },
       log: (line) => console.error(`tsray: ${line}`),
     });
     if (store) up.push(new Promise((resolve) => store.whenReady(resolve)));
     const ours = rayletAddr(nodeId);
     transport.remote = (from, to, m) => {
       if (to === gcs) return gcsLink.sendMsg(from, to, m);
-      if (to === ours && STORE_REQUESTS.has(m.type) && store?.send(from, to, m)) return;
+      if (to === ours && STORE_REQUESTS.has(m.type) && store?.send(from, to, m)) return poller.expect();
       const d = direct.get(nodeOf(to));
       (d?.connected ? d : rayletLink).sendMsg(from, to, m);
     };
@@ -116,7 +119,7 @@ export class DaemonDriver {
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("a driver does not execute tasks"); },
     };
-    model = new CoreWorker(addr, { node: nodeId, gcs, maxInlineBytes: defaultTuning.maxInlineBytes, maxPendingLeases: defaultTuning.maxPendingLeases, bugs: NO_BUGS }, fx);
+    model = new CoreWorker(addr, { node: nodeId, gcs, ...coreWorkerTuning(defaultTuning), bugs: NO_BUGS }, fx);
     transport.register(addr, model);
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });

@@ -13,6 +13,7 @@ import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity } from "..
 import type { Arena } from "../embedded/arena.ts";
 import type { Transport } from "../embedded/transport.ts";
 import type { Stoppable } from "./main.ts";
+import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "./object-channel.ts";
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
 
@@ -37,6 +38,8 @@ export class RayletDaemon {
   private readonly endpoints = new Map<NodeId, { readonly grpc: string; readonly objects?: string }>();
   private readonly objectLinks = new Map<NodeId, ObjectLink>();
   private dropped = 0;
+  /** A driver that was just answered tends to ask again within tens of µs: poll for it. */
+  private readonly storePoll = new LoopPoller(STORE_POLL_MICROS);
   /** Where messages from outside go in (the node's transport, once it exists). */
   private inbound: Transport | undefined;
   private arena: Arena | undefined;
@@ -71,6 +74,7 @@ export class RayletDaemon {
       accepts: STORE_REQUESTS,
       onMsg: (from, to, m) => {
         if (to !== rayletAddr(o.node) || !self?.inbound) return false;
+        self.storePoll.arrived();
         self.inbound.send(from, to, m);
         return true;
       },
@@ -154,7 +158,7 @@ export class RayletDaemon {
       if (m.type === "Chunk" && this.objects.send(node, from, to, m)) return;
     }
     // A driver of this node that asked on the object channel is answered there.
-    if (STORE_ANSWERS.has(m.type) && this.objects.send(to, from, to, m)) return;
+    if (STORE_ANSWERS.has(m.type) && this.objects.send(to, from, to, m)) return this.storePoll.expect();
     this.viaGrpc(from, to, m, token);
   }
 

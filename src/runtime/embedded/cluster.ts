@@ -11,7 +11,7 @@ import os from "node:os";
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { NO_BUGS } from "../../core/bugs.ts";
-import { CoreWorker } from "../../core/core-worker.ts";
+import { CoreWorker, coreWorkerTuning } from "../../core/core-worker.ts";
 import type { Effects, RayletEffects, WorkerEffects } from "../../core/effects.ts";
 import { Gcs, type GcsEffects, type GcsTable } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
@@ -211,7 +211,7 @@ export class EmbeddedCluster {
   }
 
   private workerConfig(node: NodeId) {
-    return { node, gcs: gcsAddr(this.head), maxInlineBytes: this.cfg.maxInlineBytes, maxPendingLeases: this.cfg.maxPendingLeases, bugs: NO_BUGS };
+    return { node, gcs: gcsAddr(this.head), ...coreWorkerTuning(this.cfg), bugs: NO_BUGS };
   }
 
   private check(): void {

@@ -26,7 +26,7 @@ export interface InitOptions {
   /** Connect to daemons started with `tsray start` instead (host:port of the GCS; also $TSRAY_ADDRESS). */
   address?: string;
   /** Advanced: transport and model timing. */
-  config?: Partial<Pick<EmbeddedConfig, "heartbeatMs" | "viewPeriodMs" | "heartbeatMissLimit" | "chunkBytes" | "maxInlineBytes" | "maxPendingLeases" | "storeFullTimeoutMs" | "quietTimeoutMs" | "logWorkerCrashes" | "spinMicros">> & { drain?: DrainMode };
+  config?: Partial<Pick<EmbeddedConfig, "heartbeatMs" | "viewPeriodMs" | "heartbeatMissLimit" | "chunkBytes" | "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs" | "storeFullTimeoutMs" | "quietTimeoutMs" | "logWorkerCrashes" | "spinMicros">> & { drain?: DrainMode };
 }
 
 function checkCount(name: string, v: number | undefined): void {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { ToThread, FromThread } from "./protocol.ts";
-import { Spinner } from "./spinner.ts";
+import { Spinner } from "../spinner.ts";
 
 let script: Promise<{ code: string } | { url: URL }> | undefined;
 

@@ -14,7 +14,7 @@ import { returnIdOf, type Addr, type FunctionDescriptor, type FunctionId, type N
 import { Executor } from "../executor.ts";
 import { collectViews, installPins, isSlot, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
-import { Spinner } from "./spinner.ts";
+import { Spinner } from "../spinner.ts";
 
 const { port, spinMicros } = workerData as { port: MessagePort; spinMicros: number };
 installPins();

@@ -84,7 +84,7 @@ export class Reassembler {
 /** Every `Msg["type"]`; the type-level checks below keep it equal to the union. */
 export const MSG_TYPES = [
   "RequestLease", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "ReturnLease", "CancelLease",
-  "PushTask", "TaskReply",
+  "PushTask", "TaskReply", "TaskBounced",
   "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "Unblocked",
   "StorePut", "StorePutReply", "StoreGet", "StoreGetReply",
   "GetLocations", "Locations", "AddLocation", "RemoveLocation", "FreeObjects",

@@ -1,0 +1,140 @@
+// Pipelined leases (maxTasksInFlightPerWorker): an owner and a worker core worker wired by
+// hand, the test playing the raylet and the clock, so each message can be looked at.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import { CoreWorker, type CoreWorkerTuning } from "../../src/core/core-worker.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
+
+const OWNER = "head/driver";
+const WORKER = "head/w1";
+const FN: FunctionDescriptor = { id: "fn-noop", name: "noop", kind: "function", source: "() => 0" };
+const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
+const OPTS = { resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRetries: 3, retryExceptions: false };
+
+interface Sent { from: Addr; to: Addr; m: Msg }
+
+/** The spec the owner pushes for task `i` (attempt 0, never bounced). */
+const dupOf = (i: number, returnId: string): TaskSpec => ({
+  taskId: `${OWNER}#t${i}`, kind: "normal", fn: FN.id, name: "noop", args: [{ v: value(i) }], returnId, owner: OWNER,
+  resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 3, retryExceptions: false, attempt: 0,
+});
+
+function rig(tuning: Partial<CoreWorkerTuning> = {}) {
+  let now = 0;
+  const sent: Sent[] = [];
+  const executed: TaskSpec[] = [];
+  const completed = new Map<number, unknown>();
+  const make = (addr: Addr) => new CoreWorker(addr, {
+    node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 4, pipelineMaxTaskMs: 1,
+    ...tuning, bugs: NO_BUGS,
+  }, {
+    now: () => now, random: () => 0.5,
+    send: (to, m) => sent.push({ from: addr, to, m }),
+    setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    execute: (spec) => executed.push(spec),
+    complete: (callId, r) => completed.set(callId, r),
+  });
+  const owner = make(OWNER);
+  const worker = make(WORKER);
+  worker.start(true);
+  worker.registerFunction(FN); // as if fetched from the GCS
+  /** Takes the messages of one type sent so far (and forgets them). */
+  const take = <T extends Msg["type"]>(type: T): Extract<Msg, { type: T }>[] => {
+    const out: Extract<Msg, { type: T }>[] = [];
+    for (let i = sent.length - 1; i >= 0; i--) if (sent[i].m.type === type) out.unshift(sent.splice(i, 1)[0].m as Extract<Msg, { type: T }>);
+    return out;
+  };
+  /** Delivers the messages between the two sent so far (not those they send in answer: one hop). */
+  const deliver = (): void => {
+    const hop = sent.filter((s) => s.to === WORKER || s.to === OWNER);
+    for (const s of hop) sent.splice(sent.indexOf(s), 1);
+    for (const s of hop) (s.to === WORKER ? worker : owner).receive(s.from, s.m);
+  };
+  const submit = (n: number) => Array.from({ length: n }, (_, i) => owner.submitTask(`${OWNER}#t${i}`, FN, [{ v: value(i) }], OPTS));
+  const grant = () => {
+    const reqs = take("RequestLease");
+    assert.ok(reqs.length > 0, "the owner asked for a lease");
+    owner.receive("head/raylet", { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER });
+    return reqs.slice(1); // still pending
+  };
+  /** The host finishes the task the worker runs now, after `ms`. */
+  const finish = (ms: number) => {
+    now += ms;
+    const s = executed.shift();
+    assert.ok(s, "the worker runs a task");
+    worker.taskDone(s.taskId, s.attempt, { ok: true, payload: value(100) });
+    return s;
+  };
+  return { owner, worker, sent, executed, completed, take, deliver, submit, grant, finish, advance: (ms: number) => { now += ms; } };
+}
+
+test("an owner pipelines short tasks onto a lease; its worker runs them in order, bounces them when it blocks, and drops a late duplicate of a bounced push", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  const pending = r.grant();
+  r.deliver(); // PushTask t0 → worker runs it
+  assert.deepEqual(r.executed.map((s) => s.taskId), [`${OWNER}#t0`]);
+  r.finish(0.1); // short: the class's tasks now count as short
+  r.deliver(); // TaskReply → owner fills the lease up to the window (4)
+  const pushes = r.sent.filter((s) => s.m.type === "PushTask").map((s) => (s.m as Extract<Msg, { type: "PushTask" }>).spec.taskId);
+  assert.deepEqual(pushes, [1, 2, 3, 4].map((i) => `${OWNER}#t${i}`), "four tasks in flight on the one lease");
+  r.deliver();
+  assert.deepEqual(r.executed.map((s) => s.taskId), [`${OWNER}#t1`], "the worker runs one; the rest queue behind it");
+  r.finish(0.1);
+  assert.deepEqual(r.executed.map((s) => s.taskId), [`${OWNER}#t2`], "the next queued task starts when the running one ends");
+
+  // t2 blocks in a get: the worker sends t3 and t4 back unrun.
+  r.worker.get([{ id: ids[0], owner: OWNER }], undefined, 1);
+  const bounced = r.sent.filter((s) => s.m.type === "TaskBounced").map((s) => s.m as Extract<Msg, { type: "TaskBounced" }>);
+  assert.deepEqual(bounced.map((b) => [b.taskId, b.bounces]), [[`${OWNER}#t3`, 0], [`${OWNER}#t4`, 0]]);
+  // In order, the owner hears t1's answer (and fills the lease again: t5), then the bounces.
+  r.deliver();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#t5`]);
+  r.worker.receive(OWNER, { type: "PushTask", spec: { ...dupOf(5, ids[5]) } });
+  assert.deepEqual(r.take("TaskBounced").map((b) => b.taskId), [`${OWNER}#t5`], "a push to a blocked worker comes straight back");
+  r.owner.receive(WORKER, { type: "TaskBounced", taskId: `${OWNER}#t5`, returnId: ids[5], attempt: 0, bounces: 0 });
+  assert.equal(r.take("PushTask").length, 0, "nothing more goes to the blocked worker");
+  // Another lease takes them, each push marked as coming after its bounce.
+  r.owner.receive("head/raylet", { type: "LeaseGranted", reqId: pending[0].reqId, leaseId: "lease-2", worker: "head/w2" });
+  const moved = r.take("PushTask").map((m) => [m.spec.taskId, m.spec.bounces ?? 0]);
+  for (const t of [3, 4, 5]) assert.ok(moved.some(([id, b]) => id === `${OWNER}#t${t}` && b === 1), `t${t} went to the other lease: ${JSON.stringify(moved)}`);
+
+  // A late duplicate of t3's first push reaches the worker after it unblocked: dropped.
+  const dup = dupOf(3, ids[3]);
+  r.executed.length = 0;
+  r.worker.taskDone(`${OWNER}#t2`, 0, { ok: true, payload: value(2) });
+  r.worker.receive(OWNER, { type: "PushTask", spec: dup });
+  assert.equal(r.executed.length, 0, "a duplicate of a bounced push does not run");
+  // The re-push after the bounce (bounces: 1) does run.
+  r.worker.receive(OWNER, { type: "PushTask", spec: { ...dup, bounces: 1 } });
+  assert.deepEqual(r.executed.map((s) => [s.taskId, s.bounces]), [[`${OWNER}#t3`, 1]]);
+});
+
+test("no pipelining for tasks that take longer than pipelineMaxTaskMs", () => {
+  const r = rig({ pipelineMaxTaskMs: 1 });
+  r.submit(6);
+  r.grant();
+  r.deliver();
+  r.finish(5); // a 5 ms task
+  r.deliver();
+  assert.equal(r.sent.filter((s) => s.m.type === "PushTask").length, 1, "one task at a time");
+});
+
+test("a worker that dies fails every task in flight on its lease, and each is retried", () => {
+  const r = rig();
+  r.submit(6);
+  const reqs = r.take("RequestLease");
+  r.owner.receive("head/raylet", { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER });
+  r.deliver();
+  r.finish(0.1);
+  r.deliver();
+  assert.equal(r.take("PushTask").length, 4, "four in flight, lost with the worker");
+  r.owner.receive("head/raylet", { type: "WorkerDied", worker: WORKER });
+  r.owner.receive("head/raylet", { type: "LeaseGranted", reqId: reqs[1].reqId, leaseId: "lease-2", worker: "head/w2" });
+  // The task the request staged first, then the queue: t5 (never pushed), then the retries.
+  assert.deepEqual(r.take("PushTask").map((m) => [m.spec.taskId, m.spec.attempt]),
+    [[`${OWNER}#t1`, 1], [`${OWNER}#t5`, 0], [`${OWNER}#t2`, 1], [`${OWNER}#t3`, 1]]);
+});
