@@ -22,14 +22,17 @@ type RawStep =
   | { op: "sleep"; ms: number };
 
 const small = fc.integer({ min: 0, max: 9 });
-const rawVal: fc.Arbitrary<RawVal> = fc.oneof({ weight: 2, arbitrary: fc.record({ back: fc.nat(20) }) }, { weight: 1, arbitrary: fc.record({ lit: small }) });
+/** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
+const rawVal = (litWeight: number): fc.Arbitrary<RawVal> =>
+  fc.oneof({ weight: 2, arbitrary: fc.record({ back: fc.nat(20) }) }, { weight: litWeight, arbitrary: fc.record({ lit: small }) });
 const retries = fc.constantFrom(-1, 0, 1, 3);
 
-function rawStep(nodes: number): fc.Arbitrary<RawStep> {
+function rawStep(nodes: number, litWeight: number): fc.Arbitrary<RawStep> {
+  const arg = rawVal(litWeight);
   const node = fc.option(fc.integer({ min: 1, max: Math.max(1, nodes - 1) }), { nil: null });
   return fc.oneof(
-    { weight: 6, arbitrary: fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const), args: fc.array(rawVal, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("nested" as const), args: fc.array(rawVal, { minLength: 2, maxLength: 2 }) }) },
+    { weight: 6, arbitrary: fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("nested" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
@@ -90,8 +93,21 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
   return { steps };
 }
 
-export function workloadArb(nodes: number, maxSteps = 14): fc.Arbitrary<Workload> {
-  return fc.array(rawStep(nodes), { minLength: 1, maxLength: maxSteps }).map((raw) => normalize(raw, nodeIds(nodes)));
+/**
+ * A workload for pipelined leases: an `add` and a `nested` task first, waited for, so that the
+ * owner knows those classes' tasks are short (it pipelines only then); then steps whose arguments
+ * are mostly values (only tasks that take values alone queue behind another).
+ */
+const PIPELINE_WARMUP: readonly RawStep[] = [
+  { op: "task", fn: "add", args: [{ lit: 1 }, { lit: 2 }], maxRetries: 3, node: null },
+  { op: "nested", args: [{ lit: 3 }, { lit: 4 }] },
+  { op: "get", back: 1 },
+  { op: "get", back: 0 },
+];
+
+export function workloadArb(nodes: number, maxSteps = 14, pipelined = false): fc.Arbitrary<Workload> {
+  return fc.array(rawStep(nodes, pipelined ? 6 : 1), { minLength: 1, maxLength: maxSteps })
+    .map((raw) => normalize(pipelined ? [...PIPELINE_WARMUP, ...raw] : raw, nodeIds(nodes)));
 }
 
 /** Faults within the first `horizonMs` of the run. Worker nodes only die; the head's processes are spared. */
@@ -130,16 +146,18 @@ export function clusterArb(minNodes = 2, maxNodes = 4): fc.Arbitrary<SimNode[]> 
 }
 
 export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSteps?: number; maxFaults?: number } = {}): fc.Arbitrary<Scenario> {
-  return clusterArb(opts.minNodes ?? 2, opts.maxNodes ?? 4).chain((nodes) =>
+  // A third of the time every class pipelines, long tasks too, with a workload made for it: workers
+  // queue tasks, and bounce them when the one they run blocks.
+  const shape = fc.tuple(clusterArb(opts.minNodes ?? 2, opts.maxNodes ?? 4), fc.constantFrom(undefined, undefined, 1_000));
+  return shape.chain(([nodes, pipelineMaxTaskMs]) =>
     fc.record({
       seed: fc.integer({ min: 1, max: 1_000_000 }),
       nodes: fc.constant(nodes),
-      workload: workloadArb(nodes.length, opts.maxSteps),
+      workload: workloadArb(nodes.length, opts.maxSteps, pipelineMaxTaskMs !== undefined),
       faults: faultPlanArb(nodes.length, opts.maxFaults),
       // Sometimes a store that holds only a few large objects: eviction and spilling get exercised.
       storeCapacity: fc.constantFrom(undefined, undefined, 400_000),
-      // Sometimes every class pipelines, long tasks too: workers queue tasks and bounce them when one blocks.
-      pipelineMaxTaskMs: fc.constantFrom(undefined, 1_000),
+      pipelineMaxTaskMs: fc.constant(pipelineMaxTaskMs),
     }).map(({ storeCapacity, pipelineMaxTaskMs, ...s }) => ({
       ...s,
       ...(storeCapacity === undefined ? {} : { storeCapacity }),

@@ -7,7 +7,7 @@ import { SEEDED_BUGS, type SeededBug } from "../../src/core/bugs.ts";
 import { explore } from "../../sim/explore.ts";
 import { runScenario } from "../../sim/scenario.ts";
 
-const RUNS = 600;
+const RUNS = 1000;
 
 for (const bug of Object.keys(SEEDED_BUGS) as SeededBug[]) {
   test(`seeded bug "${bug}" (${SEEDED_BUGS[bug]}) is caught`, { timeout: 120_000 }, async () => {

@@ -274,6 +274,9 @@ function encodeRecord(from: string, to: string, msg: Msg): { head: Buffer; bytes
   return { head, bytes: m.payloads, payloads };
 }
 
+/** Records up to this size are copied into one buffer and written at once. */
+const SMALL_RECORD_BYTES = 16 * 1024;
+
 /** Records written to one socket whose payloads' arena slots stay held until the kernel has their bytes. */
 class RecordWriter {
   private readonly inFlight = new Set<readonly Payload[]>();
@@ -281,6 +284,19 @@ class RecordWriter {
   constructor(private readonly socket: net.Socket) {}
 
   write(r: ReturnType<typeof encodeRecord>): void {
+    // A small record (a store request or answer) goes as one buffer in one write(2): cheaper
+    // than a writev of its parts, and nothing stays held.
+    let small = r.head.byteLength;
+    for (const b of r.bytes) small += b.byteLength;
+    if (small <= SMALL_RECORD_BYTES) {
+      if (r.bytes.length === 0) { this.socket.write(r.head); return; }
+      const one = Buffer.allocUnsafe(small);
+      one.set(r.head, 0);
+      let at = r.head.byteLength;
+      for (const b of r.bytes) { one.set(b, at); at += b.byteLength; }
+      this.socket.write(one);
+      return;
+    }
     const held = r.payloads;
     for (const p of held) hold(p);
     this.inFlight.add(held);
