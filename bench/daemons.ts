@@ -14,6 +14,7 @@ import v8 from "node:v8";
 import * as ray from "../src/index.ts";
 import { measure } from "./embedded.ts";
 import { median, type Bench, type Figures } from "./run.ts";
+import { freePort } from "../src/runtime/free-port.ts";
 
 const BIN = fileURLToPath(new URL("../bin/tsray.js", import.meta.url));
 
@@ -26,13 +27,6 @@ const TARGETS: Record<string, { ray: number; target: number }> = {
   put_small: { ray: 5_173, target: 5_200 },
   get_small: { ray: 10_620, target: 10_600 },
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-    s.on("error", reject);
-  });
-}
 
 /**
  * 256 MiB made on the worker node, read by a task on the head: one node-to-node transfer. The

@@ -50,19 +50,30 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   for (const v of checkTrace(reference.trace, { expectEnd: true })) problems.push(`fault-free run: [${v.invariant}] t=${v.t} ${v.message}`);
   for (const v of checkTrace(faulty.trace, { expectEnd: true })) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
   const restarted = faulty.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING");
+  problems.push(...compareResults(s.workload, reference.result, faulty.result, restarted));
+  return { ok: problems.length === 0, problems, reference, faulty };
+}
+
+/**
+ * What a run with faults returned, against the fault-free run of the same workload: a value
+ * that differs, or an error that no fault explains. `restarted`: an actor restarted in the run
+ * (its later answers may then differ, legitimately). Shared by scenarios and chaos experiments.
+ */
+export function compareResults(w: Workload, reference: Observed | undefined, faulty: Observed | undefined, restarted: boolean): string[] {
+  const problems: string[] = [];
   // Values that depend on an actor call (which a restart may change) are not compared, nor
   // those that depend on a put the faults made fail (the step then passes 0 in its place).
   const fromActor = new Set<number>();
   const fromFailedPut = new Set<number>();
-  const ref = reference.result ?? {};
-  s.workload.steps.forEach((st, i) => {
+  const ref = reference ?? {};
+  w.steps.forEach((st, i) => {
     const takes = (set: Set<number>) => (st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a && set.has(a.ref));
     if (st.op === "call" || takes(fromActor)) fromActor.add(i);
-    if ((st.op === "put" && typeof faulty.result?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
+    if ((st.op === "put" && typeof faulty?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
   });
-  for (const [k, got] of Object.entries(faulty.result ?? {})) {
+  for (const [k, got] of Object.entries(faulty ?? {})) {
     const want = ref[Number(k)];
-    const step = s.workload.steps[Number(k)];
+    const step = w.steps[Number(k)];
     if (typeof got === "number") {
       // An actor that restarted lost its state (as in Ray): its later answers differ, legitimately.
       // And where the fault-free run itself ran out of a resource, a different schedule may not.
@@ -72,7 +83,7 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
       problems.push(`step ${k} (${step.op}) failed with ${got}, which no injected fault explains`);
     }
   }
-  return { ok: problems.length === 0, problems, reference, faulty };
+  return problems;
 }
 
 /** A short stable name for a scenario (FNV-1a of its JSON). */

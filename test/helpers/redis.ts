@@ -2,20 +2,11 @@
 // skips) when redis-server is missing: .ci/run installs it.
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
+import { freePort } from "../../src/runtime/free-port.ts";
+export { freePort };
 
 export interface RedisServer { readonly url: string; readonly port: number; stop(): Promise<void> }
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -21,6 +21,7 @@ import square from "../../examples/square.ts";
 import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
+import { freePort } from "../../src/runtime/free-port.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = path.join(ROOT, "bin/tsray.js");
@@ -34,16 +35,6 @@ let dashboard: number;
 let address: string;
 let session: Session;
 let restartedGcs: ChildProcess | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on("error", reject);
-  });
-}
 
 async function tsray(...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [BIN, ...args], { env, cwd: ROOT, timeout: 60_000 });
