@@ -15,6 +15,7 @@ import { workloadArb } from "../sim/arbitraries.ts";
 import { compareResults } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
 import { workloadProgram, type Observed, type Workload } from "../sim/workload.ts";
+import type { SeededBug } from "../src/core/bugs.ts";
 import { LocalCluster, type ChaosNode } from "./local-cluster.ts";
 
 /** Faults a process can really take; `at` is ms after the workload starts. */
@@ -33,6 +34,8 @@ export interface ChaosExperiment {
   readonly nodes: readonly ChaosNode[];
   readonly workload: Workload;
   readonly faults: readonly ChaosFault[];
+  /** Seeded bugs to switch on in every process (mutation testing: the judge must catch them). */
+  readonly bugs?: readonly SeededBug[];
 }
 
 export interface ChaosReport {
@@ -83,10 +86,10 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   });
   if (reference.error) problems.push(`the fault-free simulation failed: ${reference.error.message}`);
   const t0 = performance.now();
-  const cluster = await LocalCluster.start(e.nodes);
+  const cluster = await LocalCluster.start(e.nodes, e.bugs);
   log(`  cluster up (${e.nodes.map((n) => n.id).join(", ")}) at ${cluster.address}; traces in ${cluster.dir}`);
   const applied: { fault: ChaosFault; atMs: number; error?: string }[] = [];
-  const token = process.env.TSRAY_TOKEN;
+  const saved = { TSRAY_TOKEN: process.env.TSRAY_TOKEN, TSRAY_BUGS: process.env.TSRAY_BUGS };
   const faultEvents: TraceEvent[] = [];
   let observed: Observed | undefined;
   let traceEvents = 0;
@@ -94,7 +97,9 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   let rounds = 0;
   const roundsObserved: Observed[] = [];
   try {
-    process.env.TSRAY_TOKEN = cluster.token; // how a driver finds the token (ray.init reads it)
+    // How a driver finds the token, and the bugs its model is to have (ray.init reads them).
+    process.env.TSRAY_TOKEN = cluster.token;
+    process.env.TSRAY_BUGS = (e.bugs ?? []).join(",");
     await ray.init({ address: cluster.address, traceFile: path.join(cluster.dir, "driver.trace.jsonl") });
     const start = performance.now();
     const dead = new Set<string>();
@@ -153,8 +158,10 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
     problems.push(`the workload failed: ${(err as Error).message}`);
   } finally {
     await ray.shutdown();
-    if (token === undefined) delete process.env.TSRAY_TOKEN;
-    else process.env.TSRAY_TOKEN = token;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     await new Promise((r) => setTimeout(r, 300)); // the frees reach the stores before they stop
     await cluster.stop();
   }

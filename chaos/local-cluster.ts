@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { getStatus } from "../src/runtime/daemon/transport.ts";
 import type { Session } from "../src/runtime/daemon/session.ts";
+import type { SeededBug } from "../src/core/bugs.ts";
 import { freePort } from "../src/runtime/free-port.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -37,27 +38,28 @@ export class LocalCluster {
     readonly token: string,
     private readonly port: number,
     private readonly nodes: readonly ChaosNode[],
+    private readonly bugs: readonly SeededBug[],
   ) {}
 
-  /** A head (the first node) and the other nodes, each a raylet daemon. */
-  static async start(nodes: readonly ChaosNode[]): Promise<LocalCluster> {
+  /** A head (the first node) and the other nodes, each a raylet daemon; `bugs` are switched on in every daemon (mutation testing). */
+  static async start(nodes: readonly ChaosNode[], bugs: readonly SeededBug[] = []): Promise<LocalCluster> {
     if (nodes.length === 0 || nodes[0].id !== "head") throw new TypeError("chaos: the first node must be the head");
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-chaos-"));
     const dir = path.join(home, "cluster");
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, TSRAY_HOME: home };
+    const env: NodeJS.ProcessEnv = { ...process.env, TSRAY_HOME: home, TSRAY_BUGS: bugs.join(",") };
     delete env.TSRAY_TOKEN;
     delete env.TSRAY_ADDRESS;
     const dashboard = await freePort();
     await run(process.execPath, [BIN, "start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", String(nodes[0].cpus), "--temp-dir", dir], { env, cwd: ROOT, timeout: 60_000 });
     const token = (JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8")) as Session).token;
-    const c = new LocalCluster(home, dir, `127.0.0.1:${port}`, token, port, nodes);
+    const c = new LocalCluster(home, dir, `127.0.0.1:${port}`, token, port, nodes, bugs);
     for (const n of nodes.slice(1)) await c.join(n.id);
     return c;
   }
 
   private env(): NodeJS.ProcessEnv {
-    return { ...process.env, TSRAY_HOME: this.home, TSRAY_TOKEN: this.token };
+    return { ...process.env, TSRAY_HOME: this.home, TSRAY_TOKEN: this.token, TSRAY_BUGS: this.bugs.join(",") };
   }
 
   private async tsray(...args: string[]): Promise<string> {

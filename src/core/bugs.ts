@@ -17,3 +17,14 @@ export const SEEDED_BUGS = {
 export type SeededBug = keyof typeof SEEDED_BUGS;
 export type Bugs = ReadonlySet<SeededBug>;
 export const NO_BUGS: Bugs = new Set();
+
+/**
+ * Bugs named in a comma-separated list (a daemon's $TSRAY_BUGS, for mutation testing of real
+ * processes); an unknown name is an error that lists the known ones.
+ */
+export function parseBugs(list: string | undefined): Bugs {
+  if (!list) return NO_BUGS;
+  const names = list.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  for (const n of names) if (!(n in SEEDED_BUGS)) throw new TypeError(`unknown seeded bug "${n}"; known: ${Object.keys(SEEDED_BUGS).join(", ")}`);
+  return new Set(names as SeededBug[]);
+}

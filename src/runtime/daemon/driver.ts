@@ -6,7 +6,7 @@
 
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
-import { NO_BUGS } from "../../core/bugs.ts";
+import { parseBugs } from "../../core/bugs.ts";
 import { defaultTuning } from "../../core/tuning.ts";
 import { CoreWorker, coreWorkerTuning } from "../../core/core-worker.ts";
 import type { WorkerEffects } from "../../core/effects.ts";
@@ -119,7 +119,8 @@ export class DaemonDriver {
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("a driver does not execute tasks"); },
     };
-    model = new CoreWorker(addr, { node: nodeId, gcs, ...coreWorkerTuning(defaultTuning), bugs: NO_BUGS }, fx);
+    // $TSRAY_BUGS switches seeded bugs on in this driver's model too (mutation testing only).
+    model = new CoreWorker(addr, { node: nodeId, gcs, ...coreWorkerTuning(defaultTuning), bugs: parseBugs(process.env.TSRAY_BUGS) }, fx);
     transport.register(addr, model);
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });

@@ -4,7 +4,7 @@
 
 import { Gcs, type GcsEffects } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
-import { NO_BUGS } from "../../core/bugs.ts";
+import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import { gcsAddr, nodeOf, type Addr, type NodeId } from "../../core/types.ts";
 
 /** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
@@ -26,6 +26,8 @@ export interface GcsDaemonOptions {
   /** Periods without a heartbeat before a node is declared dead: 3 s by default, so that a busy machine is not mistaken for a dead one. */
   readonly heartbeatMissLimit?: number;
   readonly log?: Logger;
+  /** Seeded bugs switched on (mutation testing only). */
+  readonly bugs?: Bugs;
 }
 
 export class GcsDaemon {
@@ -66,7 +68,7 @@ export class GcsDaemon {
       persist: (table, key, value) => { opts.storage.write(table, key, value); d.dirty = true; },
     };
     d.gcs = new Gcs(d.addr, {
-      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 30, recoveryGracePeriods: 30, bugs: NO_BUGS,
+      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 30, recoveryGracePeriods: 30, bugs: opts.bugs ?? NO_BUGS,
     }, fx, tables);
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { openStorage } from "../storage/index.ts";
 import { startDashboard, type Dashboard } from "./dashboard.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
+import { parseBugs, type Bugs } from "../../core/bugs.ts";
 
 export interface Stoppable {
   close(): Promise<void>;
@@ -27,12 +28,19 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   const token = process.env.TSRAY_TOKEN;
   if (!token) throw new Error("tsray gcs: set TSRAY_TOKEN to the cluster token");
   const storage = openStorage(values.storage!);
-  const gcs = await GcsDaemon.start({ head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace });
+  const gcs = await GcsDaemon.start({ head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log) });
   let dashboard: Dashboard | undefined;
   const dport = Number(values["dashboard-port"]);
   if (dport >= 0) dashboard = await startDashboard({ host: values.host, port: dport, token, status: () => gcs.status() });
   log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${dashboard ? `, dashboard on ${values.host}:${dashboard.port}` : ""}`);
   return { close: async () => { await dashboard?.close(); await gcs.close(); } };
+}
+
+/** $TSRAY_BUGS: seeded bugs to switch on in this process's models (mutation testing), said out loud. */
+export function seededBugs(role: string, log: (line: string) => void): Bugs {
+  const bugs = parseBugs(process.env.TSRAY_BUGS);
+  if (bugs.size > 0) log(`tsray ${role}: SEEDED BUGS ON (TSRAY_BUGS, for mutation testing): ${[...bugs].join(", ")}`);
+  return bugs;
 }
 
 /** Runs a role until SIGTERM/SIGINT, then closes it and exits. */

@@ -12,7 +12,8 @@ import { gcsAddr, nodeOf, rayletAddr, type Addr, type NodeId, type NodeView } fr
 import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity } from "../embedded/cluster.ts";
 import type { Arena } from "../embedded/arena.ts";
 import type { Transport } from "../embedded/transport.ts";
-import type { Stoppable } from "./main.ts";
+import { seededBugs, type Stoppable } from "./main.ts";
+import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "./object-channel.ts";
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
@@ -31,6 +32,8 @@ export interface RayletDaemonOptions {
   readonly storeCapacity?: number;
   readonly traceFile?: string;
   readonly log?: Logger;
+  /** Seeded bugs switched on (mutation testing only). */
+  readonly bugs?: Bugs;
 }
 
 export class RayletDaemon {
@@ -103,6 +106,7 @@ export class RayletDaemon {
       storeCapacity: o.storeCapacity ?? defaultStoreCapacity(),
       prestartWorkers: Math.max(1, Math.ceil(o.resources.CPU ?? 1)),
       traceFile: o.traceFile,
+      bugs: o.bugs ?? NO_BUGS,
       remote: { head, endpoint, incarnation: Date.now(), send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
     });
     return self;
@@ -246,7 +250,7 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
   checkResources(resources, "tsray raylet");
   const d = await RayletDaemon.start({
     gcs: values.gcs, node: values.node, resources, token, host: values.host, port: Number(values.port), objectPort: Number(values["object-port"]),
-    storeCapacity: values["store-bytes"] ? Number(values["store-bytes"]) : undefined, traceFile: values.trace,
+    storeCapacity: values["store-bytes"] ? Number(values["store-bytes"]) : undefined, traceFile: values.trace, bugs: seededBugs("raylet", log),
   });
   log(`tsray raylet: node ${d.node} serving on ${d.endpoint} with ${JSON.stringify(resources)}`);
   return d;

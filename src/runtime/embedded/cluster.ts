@@ -10,7 +10,7 @@ import { defaultTuning, type ModelTuning } from "../../core/tuning.ts";
 import os from "node:os";
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
-import { NO_BUGS } from "../../core/bugs.ts";
+import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import { CoreWorker, coreWorkerTuning } from "../../core/core-worker.ts";
 import type { Effects, RayletEffects, WorkerEffects } from "../../core/effects.ts";
 import { Gcs, type GcsEffects, type GcsTable } from "../../core/gcs.ts";
@@ -75,6 +75,8 @@ export interface EmbeddedConfig extends ModelTuning {
    * sleeping: waking a sleeping thread costs tens of µs on a VM. 0 turns it off.
    */
   readonly spinMicros: number;
+  /** Seeded bugs switched on in the models (mutation testing of a daemon only). */
+  readonly bugs: Bugs;
 }
 
 /** 30% of memory (Ray's default object store share), at most 2 GiB per node. */
@@ -89,6 +91,7 @@ export const defaultEmbeddedConfig: Omit<EmbeddedConfig, "nodes" | "storeCapacit
   quietTimeoutMs: 5000,
   logWorkerCrashes: true,
   spinMicros: 50,
+  bugs: NO_BUGS,
 };
 
 interface NodeState {
@@ -179,7 +182,7 @@ export class EmbeddedCluster {
     const g = gcsAddr(this.head);
     const storage = this.gcsStorage;
     this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
-      head: this.head, viewPeriodMs: cfg.viewPeriodMs, heartbeatMissLimit: cfg.heartbeatMissLimit, recoveryGracePeriods: 30, bugs: NO_BUGS,
+      head: this.head, viewPeriodMs: cfg.viewPeriodMs, heartbeatMissLimit: cfg.heartbeatMissLimit, recoveryGracePeriods: 30, bugs: this.cfg.bugs,
     }, fx), (base) => ({
       ...base,
       persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
@@ -211,7 +214,7 @@ export class EmbeddedCluster {
   }
 
   private workerConfig(node: NodeId) {
-    return { node, gcs: gcsAddr(this.head), ...coreWorkerTuning(this.cfg), bugs: NO_BUGS };
+    return { node, gcs: gcsAddr(this.head), ...coreWorkerTuning(this.cfg), bugs: this.cfg.bugs };
   }
 
   private check(): void {
@@ -253,7 +256,7 @@ export class EmbeddedCluster {
     let raylet!: Raylet;
     raylet = this.spawn(addr, node, (fx: RayletEffects) => new Raylet(addr, {
       node, incarnation: this.cfg.remote?.incarnation ?? 1, endpoint: this.cfg.remote?.endpoint, gcs: gcsAddr(this.head), resources: n.spec.resources, storeCapacity: this.cfg.storeCapacity,
-      heartbeatMs: this.cfg.heartbeatMs, chunkBytes: this.cfg.chunkBytes, storeFullTimeoutMs: this.cfg.storeFullTimeoutMs, bugs: NO_BUGS,
+      heartbeatMs: this.cfg.heartbeatMs, chunkBytes: this.cfg.chunkBytes, storeFullTimeoutMs: this.cfg.storeFullTimeoutMs, bugs: this.cfg.bugs,
     }, fx), (base) => ({
       ...base,
       startWorker: (w) => this.startWorker(w, node),
