@@ -1185,13 +1185,13 @@ export class CoreWorker {
         if (q.taskId === spec.taskId && pushNo(q) >= pushNo(spec)) return;
       }
     }
-    if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo() };
-    if (this.current) {
+    if (this.current && spec.kind === "normal") {
       // Pipelined behind the running task; straight back if that one is blocked (what it waits
       // for may be this very task, or need it).
       if (this.blockedCalls > 0) return this.bounce(e);
       return this.queued.push(e);
     }
+    if (spec.kind === "actor-create") this.actor = { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo() };
     this.current = e;
     this.prepare(e);
   }
