@@ -5,6 +5,7 @@
 // so a driver needs only its own node's daemon and the GCS. Object chunks for other nodes take
 // the object channel (plain TCP, object-channel.ts) instead of the gRPC links.
 
+import os from "node:os";
 import { parseArgs } from "node:util";
 import type { Msg } from "../../core/messages.ts";
 import { checkResources } from "../../core/resources.ts";
@@ -245,7 +246,8 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
   if (!values.gcs) throw new Error("tsray raylet: --gcs HOST:PORT is required");
   if (!values.node) throw new Error("tsray raylet: --node ID is required");
   const resources: Record<string, number> = { ...(values.resources ? JSON.parse(values.resources) : {}) };
-  resources.CPU = values["num-cpus"] !== undefined ? Number(values["num-cpus"]) : (resources.CPU ?? 1);
+  // As Ray's `ray start`: without --num-cpus, a node offers the cores this process may use.
+  resources.CPU = values["num-cpus"] !== undefined ? Number(values["num-cpus"]) : (resources.CPU ?? os.availableParallelism());
   if (values["num-gpus"] !== undefined) resources.GPU = Number(values["num-gpus"]);
   checkResources(resources, "tsray raylet");
   const d = await RayletDaemon.start({
