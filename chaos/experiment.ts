@@ -96,6 +96,8 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   let workMs = 0;
   let rounds = 0;
   const roundsObserved: Observed[] = [];
+  const due: NodeJS.Timeout[] = [];
+  const injecting: Promise<void>[] = [];
   try {
     // How a driver finds the token, and the bugs its model is to have (ray.init reads them).
     process.env.TSRAY_TOKEN = cluster.token;
@@ -103,8 +105,10 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
     await ray.init({ address: cluster.address, traceFile: path.join(cluster.dir, "driver.trace.jsonl") });
     const start = performance.now();
     const dead = new Set<string>();
-    // Faults run beside the workload; each one that takes time (a pause, a restart) is awaited before the end.
-    const injecting = e.faults.map((f) => new Promise<void>((resolve) => setTimeout(async () => {
+    // Faults run beside the workload, each at its time; one that takes time (a pause, a
+    // restart) is awaited before the cluster stops, and one not yet due when the run ends is not run.
+    let left = e.faults.length;
+    const inject = async (f: ChaosFault): Promise<void> => {
       const atMs = Math.round(performance.now() - start);
       try {
         if (f.kind !== "restart-gcs" && dead.has(f.node)) throw new Error(`node ${f.node} is down already`);
@@ -130,10 +134,9 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
         applied.push({ fault: f, atMs, error: (err as Error).message });
         log(`  t=${atMs} ms: ${describe(f)}: not applied (${(err as Error).message})`);
       }
-      resolve();
-    }, f.at)));
-    let faultsOver = false;
-    void Promise.all(injecting).then(() => { faultsOver = true; });
+      left--;
+    };
+    for (const f of e.faults) due.push(setTimeout(() => injecting.push(inject(f)), f.at));
     // The workload runs in rounds until the last fault is over (a pause ended, a node rejoined),
     // so that every fault meets work in progress; each round must give the simulator's values.
     const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -150,13 +153,14 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
       if (observed === undefined) { problems.push(`round ${rounds} of the workload did not finish within ${timeoutMs / 1000} s (a hang)`); break; }
       roundsObserved.push(observed);
       if (performance.now() - t < 20) await new Promise((r) => setTimeout(r, 50)); // a workload with nothing to wait on
-    } while (!faultsOver && rounds < MAX_ROUNDS);
+    } while (left > 0 && rounds < MAX_ROUNDS);
     workMs = Math.round(performance.now() - start);
     log(`  the workload ran ${rounds} round(s) in ${workMs} ms`);
-    await Promise.all(injecting);
   } catch (err) {
     problems.push(`the workload failed: ${(err as Error).message}`);
   } finally {
+    for (const t of due) clearTimeout(t);
+    await Promise.all(injecting);
     await ray.shutdown();
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
