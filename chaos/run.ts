@@ -1,24 +1,27 @@
-// `npm run chaos -- [--experiments N] [--seed S] [--replay FILE]`: generated experiments (a
+// `npm run chaos -- [--experiments N] [--seed S] [--replay FILE] [--bugs A,B]`: generated experiments (a
 // workload and real faults) against a fresh local daemon cluster each, judged by the invariant
 // checkers and against the simulator's fault-free run. A failure is saved under chaos/reports/
 // with its cluster's traces and logs kept; `--replay FILE` runs a saved experiment again (the
-// same workload and faults; the timing of real processes differs from run to run).
+// same workload and faults; the timing of real processes differs from run to run). `--bugs`
+// switches seeded bugs on in every process: how often chaos catches them measures its reach.
 
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import fc from "fast-check";
+import { parseBugs } from "../src/core/bugs.ts";
 import { describe, experimentArb, runExperiment, type ChaosExperiment } from "./experiment.ts";
 
-const { values } = parseArgs({ options: { experiments: { type: "string", default: "5" }, seed: { type: "string" }, replay: { type: "string" } }, strict: true });
+const { values } = parseArgs({ options: { experiments: { type: "string", default: "5" }, seed: { type: "string" }, replay: { type: "string" }, bugs: { type: "string" } }, strict: true });
+const bugs = [...parseBugs(values.bugs)];
 const count = Number(values.experiments);
 if (!Number.isInteger(count) || count < 1) throw new TypeError(`--experiments must be a positive integer, got ${values.experiments}`);
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 1_000_000_007;
 if (!Number.isInteger(seed)) throw new TypeError(`--seed must be an integer, got ${values.seed}`);
 
-const experiments: ChaosExperiment[] = values.replay
+const experiments: ChaosExperiment[] = (values.replay
   ? [JSON.parse(fs.readFileSync(values.replay, "utf8")) as ChaosExperiment]
-  : fc.sample(experimentArb(), { seed, numRuns: count });
+  : fc.sample(experimentArb(), { seed, numRuns: count })).map((e) => (bugs.length > 0 ? { ...e, bugs } : e));
 
 let failures = 0;
 for (const [i, e] of experiments.entries()) {
