@@ -6,6 +6,9 @@
 // channel and are answered there; a record of another type, from another address or for
 // another node is refused with a clear error, and the listening side goes on.
 import assert from "node:assert/strict";
+import path from "node:path";
+import os from "node:os";
+import fs from "node:fs";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import type { Msg } from "../../src/core/messages.ts";
@@ -94,6 +97,8 @@ describe("object channel", () => {
     assert.deepEqual(parseEndpoint("10.0.0.1:7000;objects=7001"), { grpc: "10.0.0.1:7000", objects: "10.0.0.1:7001" });
     assert.deepEqual(parseEndpoint("10.0.0.1:7000"), { grpc: "10.0.0.1:7000" });
     assert.deepEqual(parseEndpoint("[::1]:7000;objects=x"), { grpc: "[::1]:7000" });
+    assert.equal(formatEndpoint("10.0.0.1:7000", 7001, "/tmp/r.sock"), "10.0.0.1:7000;objects=7001;local=/tmp/r.sock");
+    assert.deepEqual(parseEndpoint("10.0.0.1:7000;objects=7001;local=/tmp/r.sock"), { grpc: "10.0.0.1:7000", objects: "10.0.0.1:7001", local: "/tmp/r.sock" });
   });
 
   it("chunks go in order from an arena slot straight into a staged slot of the puller's arena", async () => {
@@ -147,11 +152,11 @@ describe("object channel", () => {
   });
 
   /** A raylet's side that takes store requests for n1/raylet and records them. */
-  async function storeSide() {
+  async function storeSide(localPath?: string) {
     const logs: string[] = [];
     const requests: Got[] = [];
     const server = new ObjectChannelServer({
-      token: TOKEN, log: (l) => logs.push(l), accepts: STORE_REQUESTS,
+      token: TOKEN, log: (l) => logs.push(l), accepts: STORE_REQUESTS, localPath,
       onMsg: (from, to, msg) => { if (to !== "n1/raylet") return false; requests.push({ from, to, msg }); return true; },
     });
     const port = await server.start();
@@ -159,10 +164,10 @@ describe("object channel", () => {
     return { server, port, logs, requests };
   }
 
-  function driverLink(port: number) {
+  function driverLink(port: number | string) {
     const got: Got[] = [];
     const link = new ObjectLink({
-      target: `127.0.0.1:${port}`, token: TOKEN, node: "n1/driver", accepts: STORE_ANSWERS, log: () => {},
+      target: typeof port === "string" ? port : `127.0.0.1:${port}`, token: TOKEN, node: "n1/driver", accepts: STORE_ANSWERS, log: () => {},
       alloc: (size) => Buffer.allocUnsafe(size), release: () => {}, onMsg: (from, to, msg) => got.push({ from, to, msg }),
     });
     cleanup.push(() => link.close());
@@ -183,6 +188,30 @@ describe("object channel", () => {
     assert.ok(side.server.send("n1/driver", "n1/raylet", "n1/driver", { type: "StoreGetReply", reqId: 3, values: [payload] }));
     await until("the answer", () => d.got.length === 1);
     assert.deepEqual([...(d.got[0].msg as unknown as { values: { data: Uint8Array }[] }).values[0].data], [7, 8, 9]);
+  });
+
+  it("a driver on the raylet's machine reaches it on its Unix socket too, with the same token and protocol", async () => {
+    const sock = path.join(os.tmpdir(), `tsray-test-${process.pid}-${Date.now()}.sock`);
+    const side = await storeSide(sock);
+    assert.ok(fs.existsSync(sock), "the socket file exists while the server listens");
+    const d = driverLink(sock);
+    await d.ready();
+    assert.ok(d.link.send("n1/driver", "n1/raylet", { type: "StoreGet", reqId: 1, ids: [] }));
+    await until("the request", () => side.requests.length === 1);
+    assert.ok(side.server.send("n1/driver", "n1/raylet", "n1/driver", { type: "StoreGetReply", reqId: 1, values: [] }));
+    await until("the answer", () => d.got.length === 1);
+    // A stranger on the socket is turned away as on TCP.
+    const wrong = new ObjectLink({
+      target: sock, token: "not the token", node: "n1/driver", accepts: STORE_ANSWERS, log: () => {},
+      alloc: (size) => Buffer.allocUnsafe(size), release: () => {}, onMsg: () => {},
+    });
+    cleanup.push(() => wrong.close());
+    wrong.whenReady(() => {}); // connects on demand
+    await until("the refusal", () => side.logs.some((l) => l.includes("wrong cluster token")));
+    d.link.close();
+    wrong.close();
+    await side.server.close();
+    assert.ok(!fs.existsSync(sock), "closing removes the socket file");
   });
 
   it("the listening side refuses a record of another type, from another address or for another node, and goes on", async () => {

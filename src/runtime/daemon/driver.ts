@@ -4,6 +4,7 @@
 // head by default), which routes onward. Its store requests (put, get) take that node's object
 // channel: one round trip over plain TCP.
 
+import fs from "node:fs";
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { parseBugs } from "../../core/bugs.ts";
@@ -81,8 +82,10 @@ export class DaemonDriver {
     // ours (which forwards); a node that joined later, or whose link is down, through ours.
     const direct = new Map<NodeId, PeerLink>();
     for (const n of status.nodes) if (n.alive && n.endpoint && n.node !== nodeId) direct.set(n.node, link(parseEndpoint(n.endpoint).grpc, "NodeManager"));
-    // Store requests to our node's raylet on its object channel, as long as it is open.
-    const objects = parseEndpoint(node.endpoint).objects;
+    // Store requests to our node's raylet on its object channel, as long as it is open: on its
+    // Unix socket when we share its machine (the socket's file is here), else over TCP.
+    const { objects: objectsTcp, local } = parseEndpoint(node.endpoint);
+    const objects = local !== undefined && fs.existsSync(local) ? local : objectsTcp;
     // The answer to a store request comes within tens of µs: poll for it rather than sleep.
     const poller = new LoopPoller(STORE_POLL_MICROS);
     const store = objects === undefined ? undefined : new ObjectLink({

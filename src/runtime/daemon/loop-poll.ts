@@ -9,10 +9,11 @@
 import { Spinner } from "../spinner.ts";
 
 /**
- * How long a store request's two ends poll for the other's next message, at most: a driver's
- * round trip to its raylet (both ends awake) takes ~30–60 µs here, a sleeping end ~40 µs more.
+ * How long a store request's two ends poll for the other's next message, at most. A driver's
+ * round trip to its raylet takes ~60–100 µs here, and 100–200 µs when the VM is slow; a budget
+ * close to that halves itself away on the slow round trips, and polling stops helping.
  */
-export const STORE_POLL_MICROS = 200;
+export const STORE_POLL_MICROS = 500;
 
 export class LoopPoller {
   private readonly spinner: Spinner;

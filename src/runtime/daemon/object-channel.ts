@@ -27,6 +27,7 @@
 // Which message types may come in is each side's list: Chunks and store answers to a
 // connecting side, store requests to the listening side, and only if it takes them.
 
+import fs from "node:fs";
 import net from "node:net";
 import type { Msg } from "../../core/messages.ts";
 import type { Payload } from "../../core/types.ts";
@@ -52,18 +53,21 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * A node's endpoint as it registers it with the GCS (`NodeView.endpoint`, opaque to the models):
- * its gRPC server's host:port, then `;objects=PORT` when it serves the object channel.
+ * its gRPC server's host:port, then `;objects=PORT` when it serves the object channel, and
+ * `;local=PATH` when the channel also listens on a Unix socket for processes of its machine.
  */
-export function formatEndpoint(grpc: string, objectsPort?: number): string {
-  return objectsPort === undefined ? grpc : `${grpc};objects=${objectsPort}`;
+export function formatEndpoint(grpc: string, objectsPort?: number, localPath?: string): string {
+  if (objectsPort === undefined) return grpc;
+  return localPath === undefined ? `${grpc};objects=${objectsPort}` : `${grpc};objects=${objectsPort};local=${localPath}`;
 }
 
-/** The gRPC target and the object channel's host:port (if any) of an endpoint. */
-export function parseEndpoint(endpoint: string): { readonly grpc: string; readonly objects?: string } {
+/** The gRPC target, the object channel's host:port and its Unix socket (if any) of an endpoint. */
+export function parseEndpoint(endpoint: string): { readonly grpc: string; readonly objects?: string; readonly local?: string } {
   const [grpc, ...rest] = endpoint.split(";");
   const port = rest.find((r) => r.startsWith("objects="))?.slice("objects=".length);
   if (!port || !/^\d+$/.test(port)) return { grpc };
-  return { grpc, objects: `${grpc.slice(0, grpc.lastIndexOf(":"))}:${port}` };
+  const local = rest.find((r) => r.startsWith("local=/"))?.slice("local=".length);
+  return { grpc, objects: `${grpc.slice(0, grpc.lastIndexOf(":"))}:${port}`, ...(local ? { local } : {}) };
 }
 
 /** What a driver sends its node's raylet on the object channel, and what comes back there. */
@@ -330,6 +334,11 @@ export interface ObjectChannelServerOptions {
   readonly accepts?: ReadonlySet<string>;
   /** Takes a message a peer sent; false refuses it (not for this side), which ends the connection. */
   readonly onMsg?: (from: string, to: string, msg: Msg) => boolean;
+  /**
+   * Also listen on this Unix socket, for processes of this machine (its drivers): the same
+   * protocol and token, and system calls that skip the TCP stack, as Ray's plasma socket does.
+   */
+  readonly localPath?: string;
 }
 
 /** One peer's connection (a puller node, or a driver of this node), as the listening side sees it. */
@@ -366,7 +375,7 @@ class PeerConnection {
   }
 
   describe(): string {
-    return `${this.node || "?"} (${this.socket.remoteAddress}:${this.socket.remotePort})`;
+    return `${this.node || "?"} (${this.socket.remoteAddress === undefined ? "local socket" : `${this.socket.remoteAddress}:${this.socket.remotePort}`})`;
   }
 
   private hello(): void {
@@ -426,6 +435,7 @@ class PeerConnection {
 /** The listening side: accepts peers' connections, sends them Chunks and store answers, takes their store requests. */
 export class ObjectChannelServer {
   private readonly server: net.Server;
+  private readonly local: net.Server | undefined;
   private readonly conns = new Set<PeerConnection>();
   /** Each peer's newest authenticated connection, by the name in its hello. */
   private readonly routes = new Map<string, PeerConnection>();
@@ -438,19 +448,27 @@ export class ObjectChannelServer {
     this.token = o.token;
     this.log = o.log;
     this.inbound = { accepts: o.accepts, onMsg: o.onMsg };
-    this.server = net.createServer((s) => { this.conns.add(new PeerConnection(s, this)); });
+    const accept = (s: net.Socket) => { this.conns.add(new PeerConnection(s, this)); };
+    this.server = net.createServer(accept);
     this.server.on("error", (e) => o.log(`object channel server: ${e.message}`));
+    if (o.localPath) {
+      this.local = net.createServer(accept);
+      this.local.on("error", (e) => o.log(`object channel server (${o.localPath}): ${e.message}`));
+    }
   }
 
-  /** Listens; resolves to the bound port. */
-  start(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(this.o.port ?? 0, this.o.host ?? "127.0.0.1", () => {
-        this.server.off("error", reject);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
+  /** Listens (on the Unix socket too, if one was asked for); resolves to the bound port. */
+  async start(): Promise<number> {
+    const listen = (srv: net.Server, ...at: unknown[]) => new Promise<void>((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(...(at as [number, string]), () => { srv.off("error", reject); resolve(); });
     });
+    await listen(this.server, this.o.port ?? 0, this.o.host ?? "127.0.0.1");
+    if (this.local && this.o.localPath) {
+      fs.rmSync(this.o.localPath, { force: true }); // left by a killed process
+      await listen(this.local, this.o.localPath);
+    }
+    return (this.server.address() as net.AddressInfo).port;
   }
 
   /** @internal */ register(c: PeerConnection): void {
@@ -475,7 +493,8 @@ export class ObjectChannelServer {
 
   close(): Promise<void> {
     for (const c of this.conns) { c.close(); c.socket.destroy(); }
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const closed = (srv: net.Server | undefined) => new Promise<void>((resolve) => (srv ? srv.close(() => resolve()) : resolve()));
+    return Promise.all([closed(this.server), closed(this.local)]).then(() => undefined); // closing removes the socket file
   }
 }
 
@@ -483,7 +502,7 @@ export class ObjectChannelServer {
 // Puller: one connection to a holder, read straight into arena slots.
 
 export interface ObjectLinkOptions {
-  /** host:port of the other side's object channel. */
+  /** host:port of the other side's object channel, or the path of its Unix socket. */
   readonly target: string;
   readonly token: string;
   /** Who this side is, named in the hello: its node (a puller) or its address (a driver). */
@@ -555,7 +574,7 @@ export class ObjectLink {
     this.state = "connecting";
     this.answered = false;
     const s: net.Socket = net.connect({
-      ...splitHostPort(this.o.target),
+      ...(this.o.target.startsWith("/") ? { path: this.o.target } : splitHostPort(this.o.target)),
       // Payload bytes go from the kernel straight into their slot; the rest through a scratch buffer.
       onread: { buffer: () => this.reader.target() ?? this.scratch, callback: (n: number, buf: Uint8Array): boolean => this.onRead(s, n, buf) },
     });

@@ -6,6 +6,7 @@
 // the object channel (plain TCP, object-channel.ts) instead of the gRPC links.
 
 import os from "node:os";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Msg } from "../../core/messages.ts";
 import { checkResources } from "../../core/resources.ts";
@@ -30,6 +31,11 @@ export interface RayletDaemonOptions {
   readonly port?: number;
   /** Port of the object channel (default 0: any free port). */
   readonly objectPort?: number;
+  /**
+   * The Unix socket the object channel also listens on, for drivers on this machine (default:
+   * a fresh path in the temp directory; false: none).
+   */
+  readonly objectSocket?: string | false;
   readonly storeCapacity?: number;
   readonly traceFile?: string;
   readonly log?: Logger;
@@ -72,8 +78,10 @@ export class RayletDaemon {
       status: () => self.status(),
     });
     const log = o.log ?? ((line: string) => console.error(`tsray: ${line}`));
+    const localPath = o.objectSocket === false ? undefined
+      : o.objectSocket ?? path.join(os.tmpdir(), `tsray-${o.node.replace(/[^\w.-]/g, "_")}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.sock`);
     const objects = new ObjectChannelServer({
-      token: o.token, host: o.host, port: o.objectPort, log,
+      token: o.token, host: o.host, port: o.objectPort, log, localPath,
       // This node's drivers' store requests, for this node's raylet only.
       accepts: STORE_REQUESTS,
       onMsg: (from, to, m) => {
@@ -84,7 +92,7 @@ export class RayletDaemon {
       },
     });
     const port = await server.start();
-    const endpoint = formatEndpoint(`${o.host ?? "127.0.0.1"}:${port}`, await objects.start());
+    const endpoint = formatEndpoint(`${o.host ?? "127.0.0.1"}:${port}`, await objects.start(), localPath);
     self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log);
     self.learn(status.nodes);
     const gcs = gcsAddr(head);
