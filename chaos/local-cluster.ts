@@ -54,7 +54,12 @@ export class LocalCluster {
     await run(process.execPath, [BIN, "start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", String(nodes[0].cpus), "--temp-dir", dir], { env, cwd: ROOT, timeout: 60_000 });
     const token = (JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8")) as Session).token;
     const c = new LocalCluster(home, dir, `127.0.0.1:${port}`, token, port, nodes, bugs);
-    for (const n of nodes.slice(1)) await c.join(n.id);
+    try {
+      for (const n of nodes.slice(1)) await c.join(n.id);
+    } catch (e) {
+      await c.stop(); // no daemons left behind
+      throw e;
+    }
     return c;
   }
 
