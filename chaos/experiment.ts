@@ -10,7 +10,7 @@ import path from "node:path";
 import fc from "fast-check";
 import * as ray from "../src/index.ts";
 import { checkTrace } from "../spec/invariants/index.ts";
-import { mergeTraces, parseTraceTolerant, type TraceEvent } from "../spec/trace.ts";
+import { formatTrace, mergeTraces, parseTraceTolerant, type TraceEvent } from "../spec/trace.ts";
 import { workloadArb } from "../sim/arbitraries.ts";
 import { compareResults } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
@@ -92,7 +92,6 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   const saved = { TSRAY_TOKEN: process.env.TSRAY_TOKEN, TSRAY_BUGS: process.env.TSRAY_BUGS };
   const faultEvents: TraceEvent[] = [];
   let observed: Observed | undefined;
-  let traceEvents = 0;
   let workMs = 0;
   let rounds = 0;
   const roundsObserved: Observed[] = [];
@@ -170,11 +169,10 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
     await cluster.stop();
   }
   // The faults' own trace, beside the processes': `tsray check` on the directory judges alike.
-  fs.writeFileSync(path.join(cluster.dir, "chaos.trace.jsonl"), faultEvents.map((x) => JSON.stringify(x) + "\n").join(""));
+  fs.writeFileSync(path.join(cluster.dir, "chaos.trace.jsonl"), formatTrace(faultEvents));
   const traces: TraceEvent[][] = [];
   for (const file of cluster.traces()) traces.push(parseTraceTolerant(fs.readFileSync(file, "utf8")).events);
   const events = mergeTraces(traces);
-  traceEvents = events.length;
   for (const v of checkTrace(events, {})) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
   const restarted = events.some((x) => x.kind === "actor.state" && x.state === "RESTARTING");
   roundsObserved.forEach((o, i) => {
@@ -182,7 +180,7 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   });
   if (!opts.keep && problems.length === 0) cluster.remove();
   else log(`  kept ${cluster.home}`);
-  return { ok: problems.length === 0, problems, observed, reference: reference.result, applied, rounds, traceEvents, workMs, wallMs: Math.round(performance.now() - t0) };
+  return { ok: problems.length === 0, problems, observed, reference: reference.result, applied, rounds, traceEvents: events.length, workMs, wallMs: Math.round(performance.now() - t0) };
 }
 
 export function describe(f: ChaosFault): string {

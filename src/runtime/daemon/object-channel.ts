@@ -459,14 +459,14 @@ export class ObjectChannelServer {
 
   /** Listens (on the Unix socket too, if one was asked for); resolves to the bound port. */
   async start(): Promise<number> {
-    const listen = (srv: net.Server, ...at: unknown[]) => new Promise<void>((resolve, reject) => {
+    const listen = (srv: net.Server, at: net.ListenOptions) => new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
-      srv.listen(...(at as [number, string]), () => { srv.off("error", reject); resolve(); });
+      srv.listen(at, () => { srv.off("error", reject); resolve(); });
     });
-    await listen(this.server, this.o.port ?? 0, this.o.host ?? "127.0.0.1");
+    await listen(this.server, { port: this.o.port ?? 0, host: this.o.host ?? "127.0.0.1" });
     if (this.local && this.o.localPath) {
       fs.rmSync(this.o.localPath, { force: true }); // left by a killed process
-      await listen(this.local, this.o.localPath);
+      await listen(this.local, { path: this.o.localPath });
     }
     return (this.server.address() as net.AddressInfo).port;
   }
