@@ -1,0 +1,110 @@
+// The custom resources tsray's manifests use, as the subset of their CRDs that the manifests may
+// contain: KubeRay v1.7's RayCluster and RayJob (ray.io/v1), Chaos Mesh's PodChaos and
+// NetworkChaos (chaos-mesh.org/v1alpha1) and kind's cluster config. Field names and enums are
+// those of the projects' Go types; a field outside the subset is refused, so adding one here is
+// a deliberate act.
+
+import type { Schema } from "./schema.ts";
+
+const str = "string", int = "integer", bool = "boolean";
+const strMap: Schema = { map: str };
+const pod: Schema = { k8s: "V1PodTemplateSpec" };
+
+const headGroupSpec: Schema = {
+  object: {
+    template: pod, rayStartParams: strMap, serviceType: { enum: ["ClusterIP", "NodePort", "LoadBalancer"] },
+    headService: { k8s: "V1Service" }, enableIngress: bool, resources: strMap, labels: strMap,
+  },
+  required: ["template"],
+};
+
+const workerGroupSpec: Schema = {
+  object: {
+    groupName: str, template: pod, rayStartParams: strMap, replicas: int, minReplicas: int, maxReplicas: int,
+    numOfHosts: int, idleTimeoutSeconds: int, suspend: bool, resources: strMap, labels: strMap,
+    scaleStrategy: { object: { workersToDelete: { array: str } } },
+  },
+  required: ["groupName", "template"],
+};
+
+const redisCredential: Schema = { object: { value: str, valueFrom: { k8s: "V1EnvVarSource" } } };
+
+export const rayClusterSpec: Schema = {
+  object: {
+    headGroupSpec, workerGroupSpecs: { array: workerGroupSpec }, rayVersion: str, suspend: bool,
+    enableInTreeAutoscaling: bool, headServiceAnnotations: strMap,
+    autoscalerOptions: {
+      object: {
+        image: str, imagePullPolicy: { enum: ["Always", "IfNotPresent", "Never"] }, resources: { k8s: "V1ResourceRequirements" },
+        env: { k8s: "Array<V1EnvVar>" }, envFrom: { k8s: "Array<V1EnvFromSource>" }, volumeMounts: { k8s: "Array<V1VolumeMount>" },
+        securityContext: { k8s: "V1SecurityContext" }, idleTimeoutSeconds: int,
+        upscalingMode: { enum: ["Default", "Aggressive", "Conservative"] }, version: { enum: ["v1", "v2"] },
+        command: { array: str }, args: { array: str },
+      },
+    },
+    gcsFaultToleranceOptions: {
+      object: { redisAddress: str, redisUsername: redisCredential, redisPassword: redisCredential, externalStorageNamespace: str },
+      required: ["redisAddress"],
+    },
+  },
+  required: ["headGroupSpec"],
+};
+
+const rayJobSpec: Schema = {
+  object: {
+    entrypoint: str, rayClusterSpec, clusterSelector: strMap,
+    submissionMode: { enum: ["K8sJobMode", "HTTPMode", "SidecarMode", "InteractiveMode"] },
+    submitterPodTemplate: pod, submitterConfig: { object: { backoffLimit: int } },
+    shutdownAfterJobFinishes: bool, ttlSecondsAfterFinished: int, activeDeadlineSeconds: int, suspend: bool,
+    runtimeEnvYAML: str, metadata: strMap, jobId: str,
+    entrypointNumCpus: "number", entrypointNumGpus: "number", entrypointResources: str,
+  },
+};
+
+// Chaos Mesh: which pods a chaos selects, and how many of them.
+const selector: Schema = {
+  object: {
+    namespaces: { array: str }, labelSelectors: strMap, annotationSelectors: strMap, fieldSelectors: strMap,
+    pods: { map: { array: str } }, nodes: { array: str }, podPhaseSelectors: { array: str },
+  },
+};
+const mode: Schema = { enum: ["one", "all", "fixed", "fixed-percent", "random-max-percent"] };
+const podSelection = { selector, mode, value: str } as const;
+
+const podChaosSpec: Schema = {
+  object: {
+    ...podSelection, action: { enum: ["pod-kill", "pod-failure", "container-kill"] },
+    duration: str, gracePeriod: int, containerNames: { array: str },
+  },
+  required: ["action", "selector", "mode"],
+};
+
+const networkChaosSpec: Schema = {
+  object: {
+    ...podSelection, action: { enum: ["netem", "delay", "loss", "duplicate", "corrupt", "partition", "bandwidth"] },
+    duration: str, direction: { enum: ["to", "from", "both"] },
+    target: { object: podSelection, required: ["selector", "mode"] },
+    delay: { object: { latency: str, jitter: str, correlation: str } },
+    loss: { object: { loss: str, correlation: str } },
+    duplicate: { object: { duplicate: str, correlation: str } },
+  },
+  required: ["action", "selector", "mode"],
+};
+
+const kindNode: Schema = {
+  object: {
+    role: { enum: ["control-plane", "worker"] }, image: str, labels: strMap,
+    extraPortMappings: { array: { object: { containerPort: int, hostPort: int, listenAddress: str, protocol: { enum: ["TCP", "UDP", "SCTP"] } } } },
+  },
+};
+
+/** A custom kind: its spec's schema (kind's config has no spec: its fields are top-level). */
+export interface CustomKind { readonly spec?: Schema; readonly topLevel?: Readonly<Record<string, Schema>> }
+
+export const customKinds: Readonly<Record<string, CustomKind>> = {
+  "ray.io/v1 RayCluster": { spec: rayClusterSpec },
+  "ray.io/v1 RayJob": { spec: rayJobSpec },
+  "chaos-mesh.org/v1alpha1 PodChaos": { spec: podChaosSpec },
+  "chaos-mesh.org/v1alpha1 NetworkChaos": { spec: networkChaosSpec },
+  "kind.x-k8s.io/v1alpha4 Cluster": { topLevel: { name: str, nodes: { array: kindNode } } },
+};
