@@ -21,7 +21,7 @@ type ModelClass = { getAttributeTypeMap(): Attribute[] };
 
 function modelClass(name: string): ModelClass | undefined {
   const c = (k8s as unknown as Record<string, unknown>)[name];
-  return typeof c === "function" && typeof (c as Partial<ModelClass>).getAttributeTypeMap === "function" ? c as ModelClass : undefined;
+  return typeof c === "function" && typeof (c as Partial<ModelClass>).getAttributeTypeMap === "function" ? c as unknown as ModelClass : undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
