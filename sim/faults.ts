@@ -52,6 +52,9 @@ const KINDS: Record<FaultKind, { window: boolean; node: boolean }> = {
   duplicate: { window: true, node: false },
 };
 
+/** Every fault kind the simulator injects. */
+export const FAULT_KINDS = Object.keys(KINDS) as readonly FaultKind[];
+
 /** Checks a plan against the cluster's nodes; every problem is named with its place in the plan. */
 export function validatePlan(plan: unknown, nodes: readonly NodeId[]): FaultPlan {
   const bad = (where: string, what: string): never => { throw new TypeError(`fault plan: ${where}: ${what}`); };

@@ -1,27 +1,56 @@
-// `npm run soak -- --minutes N [--seed S]`: explores fault scenarios for N minutes, a fresh
-// fast-check seed every round, and saves any failure (shrunk) under test/regressions/.
+// `npm run soak -- --minutes N [--seed S] [--threads T]`: explores fault scenarios for N
+// minutes on T worker threads (default: one per core), a fresh fast-check seed every round,
+// with a progress line and the rate, and saves any failure (shrunk) under test/regressions/.
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { explore } from "../sim/explore.ts";
+import { runJobs, type ExploreJob } from "../sim/explore-pool.ts";
 import { hashScenario, replayCommand } from "../sim/scenario.ts";
 
-const { values } = parseArgs({ options: { minutes: { type: "string", default: "5" }, seed: { type: "string" } }, strict: true });
+const { values } = parseArgs({ options: { minutes: { type: "string", default: "5" }, seed: { type: "string" }, threads: { type: "string" } }, strict: true });
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new TypeError(`--minutes must be a positive number, got ${values.minutes}`);
+const threads = values.threads !== undefined ? Number(values.threads) : availableParallelism();
+if (!Number.isInteger(threads) || threads < 1) throw new TypeError(`--threads must be a positive integer, got ${values.threads}`);
 let seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 1_000_000_007;
-const deadline = Date.now() + minutes * 60_000;
+if (!Number.isInteger(seed)) throw new TypeError(`--seed must be an integer, got ${values.seed}`);
+
+const t0 = Date.now();
+const deadline = t0 + minutes * 60_000;
 let total = 0;
+let runs = 0;
 let failures = 0;
-while (Date.now() < deadline) {
-  const r = await explore({ runs: 5000, seed, timeLimitMs: Math.max(1000, deadline - Date.now()) });
-  total += r.generated;
-  if (r.failure) {
-    failures++;
-    const file = `test/regressions/found-${hashScenario(r.failure.scenario)}.json`;
-    writeFileSync(file, JSON.stringify({ about: `found by soak (seed ${seed})`, ...r.failure.scenario }, null, 1) + "\n");
-    console.log(`seed ${seed}: FAILED\n  ${r.failure.problems.join("\n  ")}\n  saved ${file}; replay: ${replayCommand(file)}`);
-  } else console.log(`seed ${seed}: ${r.generated} scenarios, all invariants held`);
-  seed++;
+const tty = process.stdout.isTTY;
+let lastLine = 0;
+/** The progress line: a bar of the time spent, scenarios run and the rate. */
+function progress(force = false): void {
+  const now = Date.now();
+  if (!force && now - lastLine < (tty ? 250 : 30_000)) return;
+  lastLine = now;
+  const frac = Math.min(1, (now - t0) / (deadline - t0));
+  const bar = "#".repeat(Math.round(frac * 30)).padEnd(30, ".");
+  const line = `[${bar}] ${runs} scenario runs, ${Math.round(runs / ((now - t0) / 1000))}/s on ${threads} thread(s)`;
+  process.stdout.write(tty ? `\r${line}` : `${line}\n`);
 }
-console.log(`soak: ${total} scenarios in ${minutes} min, ${failures} failing seed(s)`);
+const say = (line: string) => process.stdout.write(tty ? `\r${line.padEnd(80)}\n` : `${line}\n`);
+
+await runJobs(
+  (): ExploreJob | undefined => {
+    const left = deadline - Date.now();
+    return left > 1000 ? { runs: 5000, seed: seed++, timeLimitMs: left } : undefined;
+  },
+  (job, r) => {
+    total += r.generated;
+    if (r.failure) {
+      failures++;
+      const file = `test/regressions/found-${hashScenario(r.failure.scenario)}.json`;
+      writeFileSync(file, JSON.stringify({ about: `found by soak (seed ${job.seed})`, ...r.failure.scenario }, null, 1) + "\n");
+      say(`seed ${job.seed}: FAILED\n  ${r.failure.problems.join("\n  ")}\n  saved ${file}; replay: ${replayCommand(file)}`);
+    } else say(`seed ${job.seed}: ${r.generated} scenarios, all invariants held`);
+  },
+  { threads, onRun: () => { runs++; progress(); } },
+);
+progress(true);
+const secs = (Date.now() - t0) / 1000;
+say(`soak: ${total} scenarios in ${minutes} min on ${threads} thread(s), ${Math.round(total / secs)} scenarios/s, ${failures} failing seed(s)`);
 process.exitCode = failures > 0 ? 1 : 0;

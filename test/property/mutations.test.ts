@@ -4,14 +4,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SEEDED_BUGS, type SeededBug } from "../../src/core/bugs.ts";
-import { explore } from "../../sim/explore.ts";
+import { exploreParallel } from "../../sim/explore-pool.ts";
 import { runScenario } from "../../sim/scenario.ts";
 
 const RUNS = 1000;
 
 for (const bug of Object.keys(SEEDED_BUGS) as SeededBug[]) {
   test(`seeded bug "${bug}" (${SEEDED_BUGS[bug]}) is caught`, { timeout: 120_000 }, async () => {
-    const r = await explore({ runs: RUNS, seed: 7, bugs: [bug] });
+    const r = await exploreParallel({ runs: RUNS, seed: 7, bugs: [bug] });
     assert.ok(r.failure, `not caught in ${r.generated} scenarios`);
     const steps = r.failure.scenario.workload.steps.length;
     const faults = r.failure.scenario.faults.schedule.length;
@@ -23,6 +23,6 @@ for (const bug of Object.keys(SEEDED_BUGS) as SeededBug[]) {
 }
 
 test("without seeded bugs the same exploration finds nothing", { timeout: 120_000 }, async () => {
-  const r = await explore({ runs: RUNS, seed: 7 });
+  const r = await exploreParallel({ runs: RUNS, seed: 7 });
   assert.equal(r.failure, undefined, r.failure?.problems.join("\n"));
 });
