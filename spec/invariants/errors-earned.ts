@@ -1,6 +1,10 @@
 // Invariant 2, first half (errors only when earned): a system error reaches the program only
 // when an injected fault, or the program's own doing (killing an actor), explains it, and
-// never while the retry budget still covers the failure.
+// never while the retry budget still covers the failure. The budget is judged through every
+// fault: a task that failed with WorkerCrashedError must have used up its retries (every
+// task.retry counts, a reconstruction's included, as the owner counts them), and an actor call
+// that failed with ActorDiedError must have found its actor dead, or restarted with the call's
+// own retries used up (its caller may have pushed it to an incarnation that was already gone).
 import { OwnerLives } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -17,6 +21,8 @@ interface Task {
   args: readonly string[];
   /** Index of the task's first task.failed, if any. */
   failed?: number;
+  /** task.retry events seen so far (the owner's budget counts every one). */
+  retries: number;
 }
 
 export const checkErrorsEarned: Checker = (events) => {
@@ -29,6 +35,7 @@ export const checkErrorsEarned: Checker = (events) => {
   /** obj -> the error its creation or a read of it already failed with (judged there). */
   const failedWith = new Map<string, string>();
   const deadActors = new Set<string>();
+  const restartedActors = new Set<string>();
   let faulted = false;
   // ObjectLostError reads judged at the end, once we know whether the owner ever died.
   const lostReads: { i: number; obj: string; task: string }[] = [];
@@ -48,6 +55,20 @@ export const checkErrorsEarned: Checker = (events) => {
     }
   };
 
+  /** Whether the retries were spent: a budget of -1 never is. */
+  const spent = (t: Task) => t.maxRetries !== undefined && t.maxRetries >= 0 && t.retries >= t.maxRetries;
+  const budgetText = (t: Task) => (t.maxRetries === -1 ? "unlimited retries (-1)" : `${t.retries} of its ${t.maxRetries} retries used`);
+
+  /** No fault makes a task give up with budget left. */
+  const judgeBudget = (i: number, error: string, task: string, t: Task) => {
+    if (error === "WorkerCrashedError" && !spent(t)) {
+      at(i, `task ${task} failed with WorkerCrashedError with ${budgetText(t)}: it must be retried`);
+    } else if (error === "ActorDiedError" && t.actor !== undefined && !deadActors.has(t.actor) && !(restartedActors.has(t.actor) && spent(t))) {
+      at(i, `call ${task} failed with ActorDiedError, but actor ${t.actor} was not dead` +
+        (restartedActors.has(t.actor) ? ` and the call had ${budgetText(t)}` : " and had never restarted"));
+    }
+  };
+
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     lives.see(e, i);
@@ -57,17 +78,29 @@ export const checkErrorsEarned: Checker = (events) => {
         break;
       case "actor.state":
         if (e.state === "DEAD") deadActors.add(e.actor);
+        // A call may fail on an incarnation that died before or after it was submitted (its
+        // caller can push to the old address before the news of the restart reaches it).
+        if (e.state === "RESTARTING") restartedActors.add(e.actor);
         break;
+      case "task.retry": {
+        const t = tasks.get(e.task);
+        if (t) t.retries++;
+        break;
+      }
       case "task.submitted":
         if (!tasks.has(e.task)) {
-          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [] });
+          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [], retries: 0 });
           byReturn.set(e.returns, e.task);
         }
         break;
       case "task.failed": {
         const t = tasks.get(e.task);
         if (t) t.failed ??= i;
-        if (!propagated(t, e.error)) judge(i, e.error, `task ${e.task} failed`, t);
+        if (!propagated(t, e.error)) {
+          judge(i, e.error, `task ${e.task} failed`, t);
+          // Without a fault, judge() has already refused a system error outright.
+          if (t && faulted) judgeBudget(i, e.error, e.task, t);
+        }
         if (t) failedWith.set(t.returns, e.error);
         break;
       }

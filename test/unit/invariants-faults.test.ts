@@ -93,7 +93,23 @@ describe("errors-earned", () => {
       failed("t1", "WorkerCrashedError"),
       getFailed("t1.r", "WorkerCrashedError"),
       getFailed("x", "OwnerDiedError"),
-    ));
+    ).map((e) => (e.kind === "task.submitted" && e.task === "t1" ? { ...e, maxRetries: 0 } : e)));
+  });
+  test("a worker crash is earned once the retries are spent, an actor call's death once the actor restarted and its retries are spent", () => {
+    clean(check, trace(fault("kill-worker"), submit("t1", { maxRetries: 2 }), retry("t1", 1), retry("t1", 2), failed("t1", "WorkerCrashedError")));
+    clean(check, trace(fault("kill-node"), submit("c1", { actor: "a", maxRetries: 1 }), actorState("a", "RESTARTING", 1), retry("c1"), actorState("a", "RESTARTING", 2), failed("c1", "ActorDiedError")));
+  });
+  test("a worker crash with retries left, even after a fault (the never-retry mutant)", () => {
+    one(check, trace(fault("kill-worker"), submit("t1", { maxRetries: 2 }), retry("t1", 1), failed("t1", "WorkerCrashedError")),
+      "errors-earned", "task t1 failed with WorkerCrashedError with 1 of its 2 retries used: it must be retried", 3);
+    one(check, trace(fault("kill-worker"), submit("t1", { maxRetries: -1 }), failed("t1", "WorkerCrashedError")),
+      "errors-earned", "with unlimited retries (-1)", 2);
+  });
+  test("an actor call failing with ActorDiedError after a fault, while its actor lives or with retries left", () => {
+    one(check, trace(fault("kill-node"), submit("c1", { actor: "a" }), failed("c1", "ActorDiedError")),
+      "errors-earned", "call c1 failed with ActorDiedError, but actor a was not dead and had never restarted", 2);
+    one(check, trace(fault("kill-node"), submit("c1", { actor: "a", maxRetries: 2 }), actorState("a", "RESTARTING", 1), failed("c1", "ActorDiedError")),
+      "errors-earned", "the call had 0 of its 2 retries used", 3);
   });
   for (const error of ["WorkerCrashedError", "ObjectLostError", "OwnerDiedError"]) {
     test(`a task failing with ${error} before any fault`, () => {
