@@ -5,7 +5,9 @@
 
 import type { Msg } from "./messages.ts";
 import type { TraceBody } from "../../spec/trace.ts";
-import type { Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, TaskSpec } from "./types.ts";
+import type { RayletTimer } from "./raylet/inputs.ts";
+import type { ActorInfo, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, TaskSpec } from "./types.ts";
+import type { WorkerTimer } from "./worker/inputs.ts";
 
 /** Inputs that the environment supplies instead of the model reading clocks or RNGs. */
 export interface Env {
@@ -53,7 +55,7 @@ export interface StoreMemory {
 }
 
 /** Effects a raylet needs beyond the common ones. */
-export interface RayletEffects extends Effects<import("./raylet/inputs.ts").RayletTimer>, StoreMemory {
+export interface RayletEffects extends Effects<RayletTimer>, StoreMemory {
   startWorker(worker: Addr): void;
   killWorker(worker: Addr): void;
   /** Write a primary copy to external storage, reading `payload` before this call returns. */
@@ -65,7 +67,7 @@ export interface RayletEffects extends Effects<import("./raylet/inputs.ts").Rayl
 }
 
 /** Effects a core worker (driver or worker) needs beyond the common ones. */
-export interface WorkerEffects extends Effects<import("./worker/inputs.ts").WorkerTimer> {
+export interface WorkerEffects extends Effects<WorkerTimer> {
   /** Run user code; the host answers with a `task-done` input. Args are already local. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void;
   /** Resolve an API call the host is waiting on (get, wait, put, getActor …). */
@@ -76,5 +78,5 @@ export type CallResult =
   | { readonly kind: "values"; readonly values: readonly (Payload | ErrorInfo)[] }
   | { readonly kind: "ready"; readonly ready: readonly ObjectId[] }
   | { readonly kind: "put"; readonly id: ObjectId }
-  | { readonly kind: "actor"; readonly info?: import("./types.ts").ActorInfo }
+  | { readonly kind: "actor"; readonly info?: ActorInfo }
   | { readonly kind: "error"; readonly error: ErrorInfo };

@@ -98,10 +98,7 @@ export class Raylet {
   private fenced = false;
 
   constructor(readonly addr: Addr, readonly cfg: RayletConfig, readonly fx: RayletEffects) {
-    this.store = new ObjectStore(cfg.storeCapacity, fx, (id, payload) => {
-      this.fx.trace({ kind: "object.spilled", comp: "store", obj: id });
-      this.fx.spill(id, payload);
-    }, cfg.bugs.has("evict-primary"));
+    this.store = new ObjectStore(cfg.storeCapacity, fx, cfg.bugs.has("evict-primary"));
     this.available = cfg.resources;
   }
 

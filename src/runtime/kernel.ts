@@ -18,15 +18,15 @@ import { gcsAddr, rayletAddr, type Addr, type NodeId } from "../core/types.ts";
 import type { WorkerTimer } from "../core/worker/inputs.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
-/** What a host gives every model process. */
+/** What a host gives every model process (called unbound: plain functions, no `this`). */
 export interface ProcessPorts<H = unknown> {
-  now(): number;
-  random(): number;
-  send(to: Addr, m: Msg): void;
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly send: (to: Addr, m: Msg) => void;
   /** Runs `fire` after `delayMs` (`periodic`: housekeeping, not pending work); returns a handle for `cancel`. */
-  schedule(delayMs: number, fire: () => void, periodic: boolean): H;
-  cancel(handle: H): void;
-  trace(body: TraceBody): void;
+  readonly schedule: (delayMs: number, fire: () => void, periodic: boolean) => H;
+  readonly cancel: (handle: H) => void;
+  readonly trace: (body: TraceBody) => void;
 }
 
 /** A model as a host holds it: messages go in checked against what the model receives. */
@@ -62,13 +62,14 @@ class TimerTable<T extends Timer, H> {
 }
 
 function effects<T extends Timer, H>(ports: ProcessPorts<H>, timers: TimerTable<T, H>): Effects<T> {
+  // The host's own functions where they fit as they are: no extra call on the hot paths.
   return {
-    now: () => ports.now(),
-    random: () => ports.random(),
-    send: (to, m) => ports.send(to, m),
+    now: ports.now,
+    random: ports.random,
+    send: ports.send,
     setTimer: (t, delayMs, periodic) => timers.set(t, delayMs, periodic),
     cancelTimer: (t) => timers.cancel(t),
-    trace: (body) => ports.trace(body),
+    trace: ports.trace,
   };
 }
 
@@ -80,14 +81,14 @@ function refuse(addr: Addr, m: Msg): never {
 
 export interface GcsPorts<H> extends ProcessPorts<H> {
   /** Durably write (or, with undefined, delete) a row. */
-  persist(table: GcsTable, key: string, value: unknown): void;
+  readonly persist: (table: GcsTable, key: string, value: unknown) => void;
 }
 
 export function hostGcs<H>(head: NodeId, tuning: ModelTuning, bugs: Bugs, ports: GcsPorts<H>, tables?: GcsTables): Hosted & { readonly model: Gcs } {
   const addr = gcsAddr(head);
   let model!: Gcs;
   const timers = new TimerTable<GcsTimer, H>(ports, (timer) => model.step({ kind: "timer", timer }));
-  const fx: GcsEffects = { ...effects(ports, timers), persist: (t, k, v) => ports.persist(t, k, v) };
+  const fx: GcsEffects = { ...effects(ports, timers), persist: ports.persist };
   model = new Gcs(addr, {
     head, viewPeriodMs: tuning.viewPeriodMs, heartbeatMissLimit: tuning.heartbeatMissLimit, recoveryGracePeriods: tuning.recoveryGracePeriods, bugs,
   }, fx, tables);
@@ -129,13 +130,8 @@ export function hostRaylet<H>(place: NodePlace, tuning: ModelTuning, bugs: Bugs,
   const timers = new TimerTable<RayletTimer, H>(ports, (timer) => model.step({ kind: "timer", timer }));
   const fx: RayletEffects = {
     ...effects(ports, timers),
-    startWorker: (w) => ports.startWorker(w),
-    killWorker: (w) => ports.killWorker(w),
-    admit: (p) => ports.admit(p),
-    release: (p) => ports.release(p),
-    spill: (id, p) => ports.spill(id, p),
-    restore: (id) => ports.restore(id),
-    deleteSpilled: (id) => ports.deleteSpilled(id),
+    startWorker: ports.startWorker, killWorker: ports.killWorker, admit: ports.admit, release: ports.release,
+    spill: ports.spill, restore: ports.restore, deleteSpilled: ports.deleteSpilled,
   };
   model = new Raylet(addr, {
     node: place.node, incarnation: place.incarnation, endpoint: place.endpoint, gcs: gcsAddr(place.head), resources: place.resources,
@@ -155,11 +151,7 @@ export interface WorkerPorts<H> extends ProcessPorts<H>, Omit<WorkerEffects, key
 export function hostCoreWorker<H>(addr: Addr, node: NodeId, head: NodeId, tuning: ModelTuning, bugs: Bugs, ports: WorkerPorts<H>): Hosted & { readonly model: CoreWorker } {
   let model!: CoreWorker;
   const timers = new TimerTable<WorkerTimer, H>(ports, (timer) => model.step({ kind: "timer", timer }));
-  const fx: WorkerEffects = {
-    ...effects(ports, timers),
-    execute: (spec, fn, args) => ports.execute(spec, fn, args),
-    complete: (callId, result) => ports.complete(callId, result),
-  };
+  const fx: WorkerEffects = { ...effects(ports, timers), execute: ports.execute, complete: ports.complete };
   model = new CoreWorker(addr, { node, gcs: gcsAddr(head), ...coreWorkerTuning(tuning), bugs }, fx);
   return {
     addr, model,

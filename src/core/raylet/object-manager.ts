@@ -4,6 +4,7 @@
 // serves other nodes' pulls, and frees copies when their owners say.
 
 import type { ObjectStatus } from "../messages.ts";
+import type { PutOutcome } from "../object-store.ts";
 import type { QueuedLease, Raylet } from "../raylet.ts";
 import { nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type Payload } from "../types.ts";
 import type { RayletTimer } from "./inputs.ts";
@@ -75,8 +76,7 @@ export function armPutTimer(rl: Raylet): void {
 }
 
 export function tryPut(rl: Raylet, p: PendingPut): boolean {
-  const r = rl.store.put(p.id, p.payload, true);
-  evicted(rl, r.evicted);
+  const r = storeCopy(rl, p.id, p.payload, true);
   if (!r.ok) return false;
   rl.owners.set(p.id, p.owner);
   rl.fx.trace({ kind: "object.created", comp: "store", obj: p.id, size: p.payload.size, hash: p.payload.hash, where: "store", primary: true });
@@ -97,6 +97,14 @@ export function retryPuts(rl: Raylet): void {
     } else rl.puts.push(p);
   }
   armPutTimer(rl);
+}
+
+/** Puts a copy in the store; traces what it spilled and tells owners what it evicted to make room. */
+function storeCopy(rl: Raylet, id: ObjectId, payload: Payload, primary: boolean): PutOutcome {
+  const r = rl.store.put(id, payload, primary);
+  for (const s of r.spilled) rl.fx.trace({ kind: "object.spilled", comp: "store", obj: s });
+  evicted(rl, r.evicted);
+  return r;
 }
 
 /** Tells owners about secondary copies that made room for others (spills were traced as they happened). */
@@ -153,8 +161,7 @@ export function restored(rl: Raylet, id: ObjectId, payload: Payload): void {
   // Bring it back into memory if it fits; a copy larger than memory is served from storage.
   const spilledEntry = rl.store.spilledCopies.get(id)!;
   rl.store.spilledCopies.delete(id);
-  const r = rl.store.put(id, payload, true);
-  evicted(rl, r.evicted);
+  const r = storeCopy(rl, id, payload, true);
   if (r.ok && rl.store.has(id)) rl.fx.deleteSpilled(id);
   else if (!rl.store.isSpilled(id)) rl.store.spilledCopies.set(id, spilledEntry);
   satisfy(rl, id, payload, waiters);
@@ -239,8 +246,7 @@ export function chunk(rl: Raylet, from: Addr, id: ObjectId, total: number, paylo
   if (!p || p.from !== nodeOf(from)) return; // stale chunks of an abandoned transfer
   p.received++;
   if (p.received < total || !payload) return;
-  const r = rl.store.put(id, payload, false);
-  evicted(rl, r.evicted);
+  const r = storeCopy(rl, id, payload, false);
   if (r.ok) {
     rl.owners.set(id, p.owner);
     rl.fx.trace({ kind: "object.created", comp: "store", obj: id, size: payload.size, hash: payload.hash, where: "store", primary: false });
