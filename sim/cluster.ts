@@ -144,6 +144,13 @@ export class SimCluster {
 
   raylet(node: NodeId): Raylet | undefined { return this.nodes.get(node)?.raylet; }
 
+  /** The state of every live model process, by address (for tests and debugging). */
+  states(): Map<Addr, object> {
+    const out = new Map<Addr, object>();
+    for (const [addr, p] of this.procs) if (p.alive) out.set(addr, p.comp.state());
+    return out;
+  }
+
   // ---- the clock and the queue ----------------------------------------------------------
 
   schedule(delay: number, run: () => void, periodic = false): SimEvent {

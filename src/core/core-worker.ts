@@ -43,7 +43,10 @@ export class CoreWorker {
   }
 
   /** The state, as plain records (for tests and debugging: do not change it). */
-  get state(): CoreWorkerState { return this.w; }
+  get state(): CoreWorkerState {
+    const { addr: _addr, raylet: _raylet, cfg: _cfg, fx: _fx, ...state } = this.w;
+    return state;
+  }
 
   /** The one door: every input the core worker can be handed. */
   step(input: WorkerInput): void {

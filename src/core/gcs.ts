@@ -99,6 +99,14 @@ export class Gcs {
     if (tables) this.load(tables);
   }
 
+  /** The state, as plain records (for tests and debugging: do not change it). */
+  get state() {
+    return {
+      incarnation: this.incarnation, nodes: this.nodes, actors: this.actors, functions: this.functions, functionWaiters: this.functionWaiters,
+      names: this.names, leaseRequests: this.leaseRequests, drivers: this.drivers, viewDirty: this.viewDirty,
+    } as const;
+  }
+
   private load(t: GcsTables): void {
     for (const [id, row] of t.nodes) {
       const r = row as { state: NodeState; incarnation: number; endpoint?: string; total: ResourceSet };

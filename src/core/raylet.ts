@@ -103,6 +103,16 @@ export class Raylet {
   }
 
   get node(): NodeId { return this.cfg.node; }
+
+  /** The state, as plain records (for tests and debugging: do not change it). */
+  get state() {
+    return {
+      registered: this.registered, fenced: this.fenced, available: this.available, view: this.view, workers: this.workers, idle: this.idle,
+      startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases,
+      clients: this.clients, deaths: this.deaths, pulls: this.pulls, restoring: this.restoring, puts: this.puts, owners: this.owners,
+      store: { used: this.store.usedBytes, ids: [...this.store.ids()], spilled: [...this.store.spilledCopies.keys()] },
+    } as const;
+  }
   get availableResources(): ResourceSet { return this.available; }
 
   /** Registers with the GCS, again and again until it answers (it may be down). */

@@ -36,6 +36,8 @@ export interface Hosted {
   message(from: Addr, m: Msg): void;
   /** Cancels every timer the model armed (the process died). */
   stopTimers(): void;
+  /** The model's state, as plain records (for tests and debugging). */
+  state(): object;
 }
 
 /** The timers one model armed, by key: arming a key again replaces it. */
@@ -96,6 +98,7 @@ export function hostGcs<H>(head: NodeId, tuning: ModelTuning, bugs: Bugs, ports:
     addr, model,
     message: (from, m) => (isGcsMsg(m) ? model.step({ kind: "message", from, msg: m }) : refuse(addr, m)),
     stopTimers: () => timers.clear(),
+    state: () => model.state,
   };
 }
 
@@ -141,6 +144,7 @@ export function hostRaylet<H>(place: NodePlace, tuning: ModelTuning, bugs: Bugs,
     addr, model,
     message: (from, m) => (isRayletMsg(m) ? model.step({ kind: "message", from, msg: m }) : refuse(addr, m)),
     stopTimers: () => timers.clear(),
+    state: () => model.state,
   };
 }
 
@@ -157,5 +161,6 @@ export function hostCoreWorker<H>(addr: Addr, node: NodeId, head: NodeId, tuning
     addr, model,
     message: (from, m) => (isWorkerMsg(m) ? model.step({ kind: "message", from, msg: m }) : refuse(addr, m)),
     stopTimers: () => timers.clear(),
+    state: () => model.state,
   };
 }
