@@ -337,6 +337,8 @@ export class Raylet {
 
   private grant(q: QueuedLease, leaseId: string, worker: Addr): void {
     const w = this.workers.get(worker)!;
+    // A worker serves one lease at a time, and a lease id is never reused.
+    if (w.lease !== undefined || this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, which holds ${w.lease ?? "none"}${this.leases.has(leaseId) ? " (and the id is in use)" : ""}`);
     w.state = nextWorkerState(w.state, { type: "LEASED" });
     if (q.req.actorId !== undefined) w.state = nextWorkerState(w.state, { type: "BECAME_ACTOR" });
     w.lease = leaseId;

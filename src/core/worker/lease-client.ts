@@ -187,6 +187,8 @@ function fill(w: Ctx, c: SchedClass, lease: Lease): void {
 }
 
 function push(w: Ctx, c: SchedClass, lease: Lease, t: OwnedTask): void {
+  // A lease runs at most the pipelining window's tasks at once, and a task runs on one lease.
+  if (lease.running.length >= w.cfg.maxTasksInFlightPerWorker || t.lease !== undefined) throw new InvariantError(`owner ${w.addr}: task ${t.spec.taskId} pushed to lease ${lease.leaseId} with ${lease.running.length} in flight${t.lease ? `, while on lease ${t.lease.leaseId}` : ""}`);
   lease.running.push(t);
   t.lease = lease;
   t.state = nextTaskState(t.state, { type: "DISPATCHED" });

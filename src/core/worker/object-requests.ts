@@ -11,8 +11,8 @@ import { argsRead, block, reply, unblock, type Execution } from "./task-receiver
 
 export interface GetCall {
   readonly callId: number;
-  /** Whether this call lent the running task's CPU back while it waits. */
-  readonly blocking: boolean;
+  /** The running task that lent its CPU back while this call waits (undefined: none did). */
+  readonly blocked: Execution | undefined;
   readonly refs: readonly RefInfo[];
   readonly values: (Payload | ErrorInfo | undefined)[];
   missing: number;
@@ -24,7 +24,7 @@ export interface GetCall {
 
 export interface WaitCall {
   readonly callId: number;
-  readonly blocking: boolean;
+  readonly blocked: Execution | undefined;
   readonly refs: readonly RefInfo[];
   readonly numReturns: number;
   readonly timed: boolean;
@@ -38,7 +38,7 @@ export type PendingPut =
 /** What a StoreGet is for: the stored values of a get, or the arguments of a task about to run. */
 export type PendingRead =
   | { readonly kind: "get"; readonly g: GetCall; readonly fetch: readonly { readonly i: number; readonly ref: RefInfo }[] }
-  | { readonly kind: "args"; readonly e: Execution; readonly refs: readonly RefInfo[]; readonly at: readonly number[]; readonly blocking: boolean };
+  | { readonly kind: "args"; readonly e: Execution; readonly refs: readonly RefInfo[]; readonly at: readonly number[]; readonly blocked: Execution | undefined };
 
 export interface ObjectRequests {
   /** Next request id (lease, store and named-actor requests share the counter). */
@@ -92,7 +92,7 @@ export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload |
   const r = w.reads.get(reqId);
   if (!r) return;
   w.reads.delete(reqId);
-  if (r.kind === "args") return argsRead(w, r.e, r.refs, r.at, r.blocking, values);
+  if (r.kind === "args") return argsRead(w, r.e, r.refs, r.at, r.blocked, values);
   for (let k = 0; k < r.fetch.length; k++) setGetValue(w, r.g, r.fetch[k].i, values[k]);
 }
 
@@ -105,7 +105,7 @@ function sendRaylet(w: Ctx, reqId: number, m: Msg): void {
 
 export function get(w: Ctx, refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void {
   const timed = timeoutMs !== undefined;
-  const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timed, blocking: block(w), unknown: refs.length, fetch: undefined };
+  const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timed, blocked: block(w), unknown: refs.length, fetch: undefined };
   w.gets.set(callId, g);
   if (timed) w.fx.setTimer({ kind: "get-timeout", id: callId }, timeoutMs);
   if (refs.length === 0) return finishGet(w, g);
@@ -137,7 +137,7 @@ function finishGet(w: Ctx, g: GetCall): void {
     if ("hash" in v) w.fx.trace({ kind: "object.read", comp: "owner", obj: g.refs[i].id, hash: v.hash, reader: w.addr });
     else w.fx.trace({ kind: "get.failed", comp: "owner", obj: g.refs[i].id, error: v.type });
   }
-  unblock(w, g.blocking, { kind: "call", callId: g.callId, result: { kind: "values", values: g.values as (Payload | ErrorInfo)[] } });
+  unblock(w, g.blocked, { kind: "call", callId: g.callId, result: { kind: "values", values: g.values as (Payload | ErrorInfo)[] } });
 }
 
 export function getTimedOut(w: Ctx, callId: number): void {
@@ -146,14 +146,14 @@ export function getTimedOut(w: Ctx, callId: number): void {
   w.gets.delete(callId);
   const pending = g.refs.filter((_, i) => g.values[i] === undefined).map((r) => r.id);
   const error: ErrorInfo = { type: "GetTimeoutError", message: `get timed out: ${pending.length} of ${g.refs.length} objects not ready (${pending.slice(0, 3).join(", ")}${pending.length > 3 ? ", …" : ""})` };
-  unblock(w, g.blocking, { kind: "call", callId, result: { kind: "error", error } });
+  unblock(w, g.blocked, { kind: "call", callId, result: { kind: "error", error } });
 }
 
 // ---- wait ---------------------------------------------------------------------------------
 
 export function wait(w: Ctx, refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
   const timed = timeoutMs !== undefined;
-  const x: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timed, blocking: block(w) };
+  const x: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timed, blocked: block(w) };
   w.waits.set(callId, x);
   if (timed) w.fx.setTimer({ kind: "wait-timeout", id: callId }, timeoutMs);
   if (checkWait(w, x)) return;
@@ -190,5 +190,5 @@ function checkWait(w: Ctx, x: WaitCall): boolean {
 function finishWait(w: Ctx, x: WaitCall, ready: ObjectId[]): void {
   if (!w.waits.delete(x.callId)) return;
   if (x.timed) w.fx.cancelTimer({ kind: "wait-timeout", id: x.callId });
-  unblock(w, x.blocking, { kind: "call", callId: x.callId, result: { kind: "ready", ready } satisfies CallResult });
+  unblock(w, x.blocked, { kind: "call", callId: x.callId, result: { kind: "ready", ready } satisfies CallResult });
 }

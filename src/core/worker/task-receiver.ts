@@ -4,6 +4,7 @@
 // with the result (inline, or stored in the node's store). A task blocked in get/wait lends its
 // CPU back to the node; the answers it waits for are held until the CPU is its again.
 
+import { InvariantError } from "../assert.ts";
 import type { CallResult } from "../effects.ts";
 import { Fifo } from "../fifo.ts";
 import type { TaskResult } from "../messages.ts";
@@ -133,14 +134,14 @@ export function prepare(w: Ctx, e: Execution): void {
   if (refs !== undefined && at !== undefined) {
     e.missing++;
     // Fetching arguments may wait on their reconstruction, which may need this very CPU.
-    readFromStore(w, refs, { kind: "args", e, refs, at, blocking: block(w) });
+    readFromStore(w, refs, { kind: "args", e, refs, at, blocked: block(w) });
   }
   if (e.missing === 0) execute(w, e);
 }
 
 /** The store answered with a task's referenced arguments (taken once the CPU is back, if the fetch blocked). */
-export function argsRead(w: Ctx, e: Execution, refs: readonly RefInfo[], at: readonly number[], blocking: boolean, vals: readonly (Payload | ErrorInfo)[]): void {
-  unblock(w, blocking, { kind: "args", e, refs, at, vals });
+export function argsRead(w: Ctx, e: Execution, refs: readonly RefInfo[], at: readonly number[], blocked: Execution | undefined, vals: readonly (Payload | ErrorInfo)[]): void {
+  unblock(w, blocked, { kind: "args", e, refs, at, vals });
 }
 
 function argsArrived(w: Ctx, e: Execution, refs: readonly RefInfo[], at: readonly number[], vals: readonly (Payload | ErrorInfo)[]): void {
@@ -234,21 +235,27 @@ export function reply(w: Ctx, e: Execution, result: TaskResult): void {
 /**
  * A task that waits in get/wait lends its CPU back to the node, as Ray does, so that the
  * tasks it waits for can run even on a full node; it resumes once the CPU is its again.
+ * Returns the task that blocked (undefined: nothing to block, e.g. an actor or a driver).
  */
-export function block(w: Ctx): boolean {
-  if (w.current?.spec.kind !== "normal") return false;
+export function block(w: Ctx): Execution | undefined {
+  const e = w.current;
+  if (e?.spec.kind !== "normal") return undefined;
   if (w.blockedCalls++ === 0) {
     w.fx.send(w.raylet, { type: "WorkerBlocked", worker: w.addr });
     if (w.queued.length > 0) for (const q of w.queued.drain()) bounce(w, q);
   }
-  return true;
+  return e;
 }
 
-/** A call that blocked is answered: held until the CPU is back (or taken at once, if it never blocked). */
-export function unblock(w: Ctx, blocking: boolean, x: Held): void {
-  if (!blocking) return deliver(w, x);
+/**
+ * A call that blocked `blocked` is answered: held until the CPU is back. Taken at once if it
+ * blocked nothing, or if the task it blocked is over (its blocked calls ended with it).
+ */
+export function unblock(w: Ctx, blocked: Execution | undefined, x: Held): void {
+  if (blocked === undefined || blocked !== w.current) return deliver(w, x);
   w.held.push(x);
   if (--w.blockedCalls === 0) w.fx.send(w.raylet, { type: "WorkerUnblocked", worker: w.addr });
+  if (w.blockedCalls < 0) throw new InvariantError(`worker ${w.addr}: ${w.blockedCalls} calls blocked`);
 }
 
 function deliver(w: Ctx, x: Held): void {
