@@ -8,10 +8,9 @@ import type { ObjectStatus } from "../messages.ts";
 import { InvariantError } from "../assert.ts";
 import { rayletAddr, type Addr, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
-import { argKnown, type ArgResolution } from "./task-manager.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
-import type { OwnedTask } from "./task-manager.ts";
+import { argKnown, type ArgResolution, type OwnedTask } from "./task-manager.ts";
 
 export type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
 export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;

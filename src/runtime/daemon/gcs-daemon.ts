@@ -60,7 +60,7 @@ export class GcsDaemon {
   static async start(opts: GcsDaemonOptions): Promise<GcsDaemon> {
     const d = new GcsDaemon(opts);
     const tables = await opts.storage.load();
-    d.hosted = hostGcs(opts.head, opts.tuning ?? daemonTuning, opts.bugs ?? NO_BUGS, {
+    const hosted = hostGcs(opts.head, opts.tuning ?? daemonTuning, opts.bugs ?? NO_BUGS, {
       now: () => Date.now(),
       random: () => Math.random(),
       send: (to, msg) => d.hold(to, msg),
@@ -69,7 +69,8 @@ export class GcsDaemon {
       trace: (body) => { if (d.sink.enabled) d.sink.emit(opts.head, body); },
       persist: (table, key, value) => { opts.storage.write(table, key, value); d.dirty = true; },
     }, tables);
-    d.gcs = (d.hosted as ReturnType<typeof hostGcs>).model;
+    d.hosted = hosted;
+    d.gcs = hosted.model;
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],
       onFrame: (f) => { if (!d.closed) d.deliver(f.from, f.msg); },
