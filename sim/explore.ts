@@ -32,23 +32,14 @@ export async function explore(o: ExploreOptions): Promise<Exploration> {
   const prop = fc.asyncProperty(arb, async (s) => {
     executed++;
     const scenario = o.bugs && o.bugs.length > 0 ? { ...s, bugs: o.bugs } : s;
-    const problems = await judge(scenario);
-    if (problems.length > 0) last = { scenario, problems };
-    return problems.length === 0;
+    const v = await runScenario(scenario);
+    if (!v.ok) last = { scenario, problems: v.problems };
+    return v.ok;
   });
   const res = await fc.check(prop, { numRuns: o.runs, seed: o.seed, interruptAfterTimeLimit: o.timeLimitMs, markInterruptAsFailure: false });
   if (!res.failed || !res.counterexample) return { generated: res.numRuns, executed };
   // The last failing execution is the shrunk counterexample.
   const scenario = o.bugs && o.bugs.length > 0 ? { ...res.counterexample[0], bugs: o.bugs } : res.counterexample[0];
-  const problems = last && JSON.stringify(last.scenario) === JSON.stringify(scenario) ? last.problems : await judge(scenario);
+  const problems = last && JSON.stringify(last.scenario) === JSON.stringify(scenario) ? last.problems : (await runScenario(scenario)).problems;
   return { generated: res.numRuns, executed, failure: { scenario, problems, seed: res.seed, path: res.counterexamplePath ?? "" } };
-}
-
-/** A scenario's problems: the invariants it broke, or the error a model threw (one of its own checks). */
-async function judge(s: Scenario): Promise<readonly string[]> {
-  try {
-    return (await runScenario(s)).problems;
-  } catch (e) {
-    return [`a model threw: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`];
-  }
 }

@@ -68,3 +68,14 @@ test("the same inputs, to the right model, are handled", () => {
   // The worker does not know function f: it asks the GCS for it.
   assert.deepEqual(sent.map((s) => `${s.to} ${s.m.type}`), ["head/gcs GetFunction"]);
 });
+
+test("in the simulator, a model's refusal ends the run with that error (not a silent drop)", async () => {
+  const { simulate } = await import("../../sim/simulate.ts");
+  const r = await simulate({
+    seed: 1, nodes: 1, program: async (ray) => { await ray.sleep(5); return 1; },
+    // A host bug: the GCS's message delivered to the raylet.
+    setup: (sim) => { sim.schedule(1, () => sim.raylet("head")!.step({ kind: "message", from: "head/driver", msg: forGcs } as never)); },
+  });
+  assert.ok(r.error instanceof UnexpectedInputError, String(r.error));
+  assert.match(r.error.message, /a raylet cannot handle .*RegisterFunction/);
+});
