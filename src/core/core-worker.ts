@@ -53,9 +53,14 @@ export class CoreWorker {
     const w = this.w;
     switch (input.kind) {
       case "message": return this.receive(input.from, input.msg);
-      case "timer":
-        if (input.timer.kind === "get-timeout") return getTimedOut(w, input.timer.id);
-        return waitTimedOut(w, input.timer.id);
+      case "timer": {
+        const t = input.timer;
+        switch (t.kind) {
+          case "get-timeout": return getTimedOut(w, t.id);
+          case "wait-timeout": return waitTimedOut(w, t.id);
+          default: return assertNever("a core worker's timer", t);
+        }
+      }
       case "task-done": return taskDone(w, input.taskId, input.attempt, input.outcome);
       case "start":
         w.isDriver = !input.isWorker;

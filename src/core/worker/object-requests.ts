@@ -2,6 +2,7 @@
 // store: each call is a record of what it waits for, each store request a record of what its
 // answer is for. Requests to the raylet stay listed until answered, to be resent if it restarts.
 
+import { assertNever } from "../assert.ts";
 import type { CallResult } from "../effects.ts";
 import type { Msg, ObjectStatus } from "../messages.ts";
 import type { Addr, ErrorInfo, ObjectId, Payload, RefInfo } from "../types.ts";
@@ -72,13 +73,17 @@ export function storePutReply(w: Ctx, reqId: number, error: ErrorInfo | undefine
   const p = w.puts.get(reqId);
   if (!p) return;
   w.puts.delete(reqId);
-  if (p.kind === "result") return reply(w, p.e, error ? { kind: "error", error, retryable: false } : { kind: "stored", node: w.cfg.node, size: p.size, hash: p.hash });
-  if (error) {
-    w.owned.delete(p.id);
-    return w.fx.complete(p.callId, { kind: "error", error });
+  switch (p.kind) {
+    case "result": return reply(w, p.e, error ? { kind: "error", error, retryable: false } : { kind: "stored", node: w.cfg.node, size: p.size, hash: p.hash });
+    case "put":
+      if (error) {
+        w.owned.delete(p.id);
+        return w.fx.complete(p.callId, { kind: "error", error });
+      }
+      ready(w, p.id, p.o, undefined, w.cfg.node, p.size, p.hash);
+      return w.fx.complete(p.callId, { kind: "put", id: p.id });
+    default: return assertNever("a store put", p);
   }
-  ready(w, p.id, p.o, undefined, w.cfg.node, p.size, p.hash);
-  w.fx.complete(p.callId, { kind: "put", id: p.id });
 }
 
 export function readFromStore(w: Ctx, refs: readonly RefInfo[], r: PendingRead): void {
@@ -92,8 +97,13 @@ export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload |
   const r = w.reads.get(reqId);
   if (!r) return;
   w.reads.delete(reqId);
-  if (r.kind === "args") return argsRead(w, r.e, r.refs, r.at, r.blocked, values);
-  for (let k = 0; k < r.fetch.length; k++) setGetValue(w, r.g, r.fetch[k].i, values[k]);
+  switch (r.kind) {
+    case "args": return argsRead(w, r.e, r.refs, r.at, r.blocked, values);
+    case "get":
+      for (let k = 0; k < r.fetch.length; k++) setGetValue(w, r.g, r.fetch[k].i, values[k]);
+      return;
+    default: return assertNever("a store read", r);
+  }
 }
 
 function sendRaylet(w: Ctx, reqId: number, m: Msg): void {

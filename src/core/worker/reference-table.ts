@@ -5,7 +5,7 @@
 
 import { nextObjectState, type ObjectState } from "../lifecycle/object.ts";
 import type { ObjectStatus } from "../messages.ts";
-import { InvariantError } from "../assert.ts";
+import { InvariantError, assertNever } from "../assert.ts";
 import { rayletAddr, type Addr, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
@@ -120,6 +120,7 @@ function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unk
         type: "Status", id: x.id,
         status: s.kind === "unknown" ? { kind: "error", error: { type: "ObjectLostError", message: `object ${x.id} was already freed by its owner` } } : s,
       });
+    default: return assertNever("an object's waiter", x);
   }
 }
 

@@ -4,7 +4,7 @@
 // with the result (inline, or stored in the node's store). A task blocked in get/wait lends its
 // CPU back to the node; the answers it waits for are held until the CPU is its again.
 
-import { InvariantError } from "../assert.ts";
+import { InvariantError, assertNever } from "../assert.ts";
 import type { CallResult } from "../effects.ts";
 import { Fifo } from "../fifo.ts";
 import type { TaskResult } from "../messages.ts";
@@ -259,8 +259,11 @@ export function unblock(w: Ctx, blocked: Execution | undefined, x: Held): void {
 }
 
 function deliver(w: Ctx, x: Held): void {
-  if (x.kind === "call") w.fx.complete(x.callId, x.result);
-  else argsArrived(w, x.e, x.refs, x.at, x.vals);
+  switch (x.kind) {
+    case "call": return w.fx.complete(x.callId, x.result);
+    case "args": return argsArrived(w, x.e, x.refs, x.at, x.vals);
+    default: return assertNever("a held answer", x);
+  }
 }
 
 /** The raylet gave the CPU back: the answers held meanwhile go out. */
