@@ -12,7 +12,7 @@ import { ObjectStore } from "./object-store.ts";
 import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 import {
   chunk, fetch, finishPull, freeObjects, locations, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet,
-  storePut, PUT_RETRY_MS, type PendingPut, type Pull, type Waiter,
+  storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
 } from "./raylet/object-manager.ts";
 import { add, fits, subtract, type ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
@@ -69,6 +69,7 @@ export class Raylet {
   readonly store: ObjectStore;
   private available: ResourceSet;
   private registered = false;
+  /** The cluster as the GCS last described it (the object manager reads which nodes are alive). */
   view: NodeView[] = [];
   private spreadCursor = 0;
   private nextLease = 1;
@@ -83,13 +84,8 @@ export class Raylet {
   readonly leases = new Map<string, Lease>();
   /** Lease requests placed here, in arrival order. */
   private queue: QueuedLease[] = [];
-  readonly pulls = new Map<ObjectId, Pull>();
-  /** Owner of every object this store holds, to tell it about evictions. */
-  readonly owners = new Map<ObjectId, Addr>();
-  readonly restoring = new Map<ObjectId, Waiter[]>();
-  puts: PendingPut[] = [];
-  /** Whether the "puts" timer is set (it is set once for all waiting puts, never pushed back). */
-  putTimer = false;
+  /** The object manager's pending work: pulls, restores, puts waiting for space (raylet/object-manager.ts). */
+  readonly objects: ObjectManagerState = newObjectManagerState();
   /** Core workers on this node (workers and drivers): they hear failure news through us. */
   private readonly clients = new Set<Addr>();
   /** Recent worker deaths, resent to a restarted GCS (which may have missed them while down). */
@@ -109,7 +105,7 @@ export class Raylet {
     return {
       registered: this.registered, fenced: this.fenced, available: this.available, view: this.view, workers: this.workers, idle: this.idle,
       startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases,
-      clients: this.clients, deaths: this.deaths, pulls: this.pulls, restoring: this.restoring, puts: this.puts, owners: this.owners,
+      clients: this.clients, deaths: this.deaths, objects: this.objects,
       store: { used: this.store.usedBytes, ids: [...this.store.ids()], spilled: [...this.store.spilledCopies.keys()] },
     } as const;
   }
@@ -161,11 +157,11 @@ export class Raylet {
         if (!this.registered) this.register();
         return;
       case "puts":
-        this.putTimer = false;
-        for (const p of this.puts) p.waitedMs += PUT_RETRY_MS;
+        this.objects.putTimer = false;
+        for (const p of this.objects.puts) p.waitedMs += PUT_RETRY_MS;
         return retryPuts(this);
       case "pull": {
-        const p = this.pulls.get(t.id);
+        const p = this.objects.pulls.get(t.id);
         if (p) this.fx.send(p.owner, { type: "GetLocations", id: t.id });
         return;
       }
@@ -391,7 +387,7 @@ export class Raylet {
     }
     this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
     // Its puts waiting for space have nobody to answer: drop them (a retry makes its own).
-    this.puts = this.puts.filter((p) => p.from !== worker);
+    this.objects.puts = this.objects.puts.filter((p) => p.from !== worker);
     if (w.lease !== undefined) {
       const l = this.leases.get(w.lease);
       if (l) {
@@ -420,7 +416,7 @@ export class Raylet {
     this.forward({ type: "NodeDead", node, incarnation });
     this.view = this.view.map((v) => (v.node === node && v.incarnation === incarnation ? { ...v, alive: false } : v));
     this.holdersDied((a) => diedWithNode(a, node, incarnation));
-    for (const [id, p] of [...this.pulls]) {
+    for (const [id, p] of [...this.objects.pulls]) {
       if (diedWithNode(p.owner, node, incarnation)) finishPull(this, id, ownerDied(id, p.owner));
       else if (p.from === node) pullFailed(this, id);
     }
@@ -429,7 +425,7 @@ export class Raylet {
   private workerDied(worker: Addr): void {
     this.forward({ type: "WorkerDied", worker });
     this.holdersDied((a) => a === worker);
-    for (const [id, p] of [...this.pulls]) if (p.owner === worker) finishPull(this, id, ownerDied(id, p.owner));
+    for (const [id, p] of [...this.objects.pulls]) if (p.owner === worker) finishPull(this, id, ownerDied(id, p.owner));
   }
 
   /** Leases and queued requests of dead holders: nobody will return or use them. */

@@ -48,6 +48,23 @@ export interface PendingPut {
   waitedMs: number;
 }
 
+/** What the object manager is in the middle of. */
+export interface ObjectManagerState {
+  readonly pulls: Map<ObjectId, Pull>;
+  /** Owner of every object this store holds, to tell it about evictions. */
+  readonly owners: Map<ObjectId, Addr>;
+  /** Spilled copies being read back, and who waits for each. */
+  readonly restoring: Map<ObjectId, Waiter[]>;
+  /** Puts waiting for store space. */
+  puts: PendingPut[];
+  /** Whether the "puts" timer is set (it is set once for all waiting puts, never pushed back). */
+  putTimer: boolean;
+}
+
+export function newObjectManagerState(): ObjectManagerState {
+  return { pulls: new Map(), owners: new Map(), restoring: new Map(), puts: [], putTimer: false };
+}
+
 export function ownerDied(id: ObjectId, owner: Addr): ErrorInfo {
   return { type: "OwnerDiedError", message: `the owner of object ${id} (${owner}) died, so the object cannot be fetched or reconstructed` };
 }
@@ -65,36 +82,36 @@ export function storePut(rl: Raylet, p: PendingPut): void {
   // storeFullTimeoutMs. It is also tried again every PUT_RETRY_MS: a store may refuse for a
   // moment for reasons no free here will announce (the host's memory busy, slots waiting for
   // their last reader to go).
-  rl.puts.push(p);
+  rl.objects.puts.push(p);
   armPutTimer(rl);
 }
 
 export function armPutTimer(rl: Raylet): void {
-  if (rl.putTimer || rl.puts.length === 0) return;
-  rl.putTimer = true;
+  if (rl.objects.putTimer || rl.objects.puts.length === 0) return;
+  rl.objects.putTimer = true;
   rl.fx.setTimer(PUTS, PUT_RETRY_MS);
 }
 
 export function tryPut(rl: Raylet, p: PendingPut): boolean {
   const r = storeCopy(rl, p.id, p.payload, true);
   if (!r.ok) return false;
-  rl.owners.set(p.id, p.owner);
+  rl.objects.owners.set(p.id, p.owner);
   rl.fx.trace({ kind: "object.created", comp: "store", obj: p.id, size: p.payload.size, hash: p.payload.hash, where: "store", primary: true });
   rl.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id });
   // Someone here was already fetching it (say, a lost object just re-made on this node).
-  if (rl.pulls.has(p.id)) finishPull(rl, p.id, p.payload);
+  if (rl.objects.pulls.has(p.id)) finishPull(rl, p.id, p.payload);
   return true;
 }
 
 export function retryPuts(rl: Raylet): void {
-  const waiting = rl.puts;
-  rl.puts = [];
+  const waiting = rl.objects.puts;
+  rl.objects.puts = [];
   for (const p of waiting) {
     if (tryPut(rl, p)) continue;
     if (p.waitedMs >= rl.cfg.storeFullTimeoutMs) {
       const error: ErrorInfo = { type: "ObjectStoreFullError", message: `object store on ${rl.cfg.node} is full: ${rl.store.usedBytes} of ${rl.store.capacity} bytes are in use and cannot be evicted or spilled; cannot fit ${p.payload.size} bytes` };
       rl.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id, error });
-    } else rl.puts.push(p);
+    } else rl.objects.puts.push(p);
   }
   armPutTimer(rl);
 }
@@ -111,8 +128,8 @@ function storeCopy(rl: Raylet, id: ObjectId, payload: Payload, primary: boolean)
 export function evicted(rl: Raylet, ids: readonly ObjectId[]): void {
   for (const id of ids) {
     rl.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "evicted" });
-    const owner = rl.owners.get(id);
-    rl.owners.delete(id);
+    const owner = rl.objects.owners.get(id);
+    rl.objects.owners.delete(id);
     if (owner) rl.fx.send(owner, { type: "RemoveLocation", id, node: rl.cfg.node });
   }
 }
@@ -138,25 +155,25 @@ export function pinForGet(rl: Raylet, g: PendingGet, id: ObjectId): void {
 /** Makes `id` local: restore it if spilled here, else pull it from a node that has it. */
 export function fetch(rl: Raylet, id: ObjectId, owner: Addr, w: Waiter): void {
   if (rl.store.isSpilled(id)) {
-    const r = rl.restoring.get(id);
+    const r = rl.objects.restoring.get(id);
     if (r) r.push(w);
     else {
-      rl.restoring.set(id, [w]);
+      rl.objects.restoring.set(id, [w]);
       rl.fx.trace({ kind: "object.restored", comp: "store", obj: id });
       rl.fx.restore(id);
     }
     return;
   }
-  const p = rl.pulls.get(id);
+  const p = rl.objects.pulls.get(id);
   if (p) { p.waiters.push(w); return; }
-  rl.pulls.set(id, { owner, waiters: [w], tries: 1, received: 0 });
+  rl.objects.pulls.set(id, { owner, waiters: [w], tries: 1, received: 0 });
   rl.fx.send(owner, { type: "GetLocations", id });
 }
 
 /** The host read a spilled copy back. */
 export function restored(rl: Raylet, id: ObjectId, payload: Payload): void {
-  const waiters = rl.restoring.get(id) ?? [];
-  rl.restoring.delete(id);
+  const waiters = rl.objects.restoring.get(id) ?? [];
+  rl.objects.restoring.delete(id);
   if (!rl.store.isSpilled(id)) return; // freed meanwhile
   // Bring it back into memory if it fits; a copy larger than memory is served from storage.
   const spilledEntry = rl.store.spilledCopies.get(id)!;
@@ -190,7 +207,7 @@ export function satisfy(rl: Raylet, id: ObjectId, v: Payload | ErrorInfo, waiter
 }
 
 export function locations(rl: Raylet, id: ObjectId, status: ObjectStatus | { readonly kind: "unknown" }): void {
-  const p = rl.pulls.get(id);
+  const p = rl.objects.pulls.get(id);
   if (!p) return;
   if (status.kind === "inline") return finishPull(rl, id, status.payload);
   if (status.kind === "error") return finishPull(rl, id, status.error);
@@ -216,7 +233,7 @@ export function locations(rl: Raylet, id: ObjectId, status: ObjectStatus | { rea
  * object it re-makes then is worth waiting for.
  */
 export function pullFailed(rl: Raylet, id: ObjectId): void {
-  const p = rl.pulls.get(id);
+  const p = rl.objects.pulls.get(id);
   if (!p) return;
   p.from = undefined;
   rl.fx.setTimer({ kind: "pull", id }, Math.min(PULL_RETRY_MS * 2 ** (p.tries - 1), PULL_RETRY_MAX_MS));
@@ -226,7 +243,7 @@ export function pullFailed(rl: Raylet, id: ObjectId): void {
 export function servePull(rl: Raylet, from: Addr, id: ObjectId): void {
   const payload = rl.store.read(id);
   if (!payload) {
-    if (rl.store.isSpilled(id)) return fetch(rl, id, rl.owners.get(id) ?? from, { kind: "serve", to: from });
+    if (rl.store.isSpilled(id)) return fetch(rl, id, rl.objects.owners.get(id) ?? from, { kind: "serve", to: from });
     return rl.fx.send(from, { type: "PullFailed", id });
   }
   sendChunks(rl, from, id, payload);
@@ -242,13 +259,13 @@ export function sendChunks(rl: Raylet, from: Addr, id: ObjectId, payload: Payloa
 
 /** Chunks arrive in order on a FIFO link; the last one carries the sealed payload. */
 export function chunk(rl: Raylet, from: Addr, id: ObjectId, total: number, payload: Payload | undefined): void {
-  const p = rl.pulls.get(id);
+  const p = rl.objects.pulls.get(id);
   if (!p || p.from !== nodeOf(from)) return; // stale chunks of an abandoned transfer
   p.received++;
   if (p.received < total || !payload) return;
   const r = storeCopy(rl, id, payload, false);
   if (r.ok) {
-    rl.owners.set(id, p.owner);
+    rl.objects.owners.set(id, p.owner);
     rl.fx.trace({ kind: "object.created", comp: "store", obj: id, size: payload.size, hash: payload.hash, where: "store", primary: false });
     rl.fx.trace({ kind: "object.transferred", comp: "raylet", obj: id, from: p.from!, size: payload.size });
     rl.fx.send(p.owner, { type: "AddLocation", id, node: rl.cfg.node, incarnation: rl.cfg.incarnation });
@@ -257,9 +274,9 @@ export function chunk(rl: Raylet, from: Addr, id: ObjectId, total: number, paylo
 }
 
 export function finishPull(rl: Raylet, id: ObjectId, v: Payload | ErrorInfo): void {
-  const p = rl.pulls.get(id);
+  const p = rl.objects.pulls.get(id);
   if (!p) return;
-  rl.pulls.delete(id);
+  rl.objects.pulls.delete(id);
   rl.fx.cancelTimer({ kind: "pull", id });
   satisfy(rl, id, v, p.waiters);
 }
@@ -272,10 +289,10 @@ export function releaseDeps(rl: Raylet, q: QueuedLease): void {
 
 export function freeObjects(rl: Raylet, ids: readonly ObjectId[], orphaned = false): void {
   const gone = new Set(ids);
-  rl.puts = rl.puts.filter((p) => !gone.has(p.id));
+  rl.objects.puts = rl.objects.puts.filter((p) => !gone.has(p.id));
   let freed = false;
   for (const id of ids) {
-    rl.owners.delete(id);
+    rl.objects.owners.delete(id);
     const r = rl.store.delete(id);
     if (r.spilled) rl.fx.deleteSpilled(id);
     if (r.inMemory || r.spilled) {
@@ -283,5 +300,5 @@ export function freeObjects(rl: Raylet, ids: readonly ObjectId[], orphaned = fal
       rl.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: orphaned ? "orphaned" : "freed" });
     }
   }
-  if (freed && rl.puts.length > 0) retryPuts(rl);
+  if (freed && rl.objects.puts.length > 0) retryPuts(rl);
 }
