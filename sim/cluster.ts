@@ -8,10 +8,10 @@ import { defaultTuning, type ModelTuning } from "../src/core/tuning.ts";
 import { ModelClient, checkSleep } from "../src/runtime/model-client.ts";
 import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
 import type { CoreWorker, Outcome } from "../src/core/core-worker.ts";
-import type { Gcs, GcsTable } from "../src/core/gcs.ts";
+import type { Gcs } from "../src/core/gcs.ts";
 import type { Msg } from "../src/core/messages.ts";
 import type { Raylet } from "../src/core/raylet.ts";
-import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, type Hosted, type ProcessPorts } from "../src/runtime/kernel.ts";
+import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, MemoryTables, type Hosted, type ProcessPorts } from "../src/runtime/kernel.ts";
 import type { ResourceSet } from "../src/core/resources.ts";
 import { gcsAddr, nodeOf, rayletAddr, type Addr, type FunctionDescriptor, type TaskSpec, type NodeId, type ObjectId, type Payload } from "../src/core/types.ts";
 import { codecOf, createRay, type Ray } from "../src/api/ray.ts";
@@ -99,7 +99,7 @@ export class SimCluster {
   private readonly nodeStates: NodeState[] = [];
   private readonly nodes = new Map<NodeId, NodeState>();
   /** The GCS's durable storage: survives a GCS crash. */
-  private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
+  private readonly gcsStorage = new MemoryTables();
   private readonly faultRng: Prng;
   private readonly faultEvents: SimEvent[] = [];
   /** Set when a promise user code awaits was settled: microtasks must run before the next event. */
@@ -252,8 +252,8 @@ export class SimCluster {
     const storage = this.gcsStorage;
     const hosted = this.spawn(g, this.head, (ports) => hostGcs(this.head, this.cfg, this.cfg.bugs, {
       ...ports,
-      persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
-    }, recover ? storage : undefined));
+      persist: storage.persist,
+    }, recover ? storage.tables : undefined));
     this.gcs = hosted.model;
     this.gcs.start();
   }

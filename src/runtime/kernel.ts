@@ -86,6 +86,16 @@ export interface GcsPorts<H> extends ProcessPorts<H> {
   readonly persist: (table: GcsTable, key: string, value: unknown) => void;
 }
 
+/** GCS tables kept in this process's memory (the simulator's and the embedded host's storage). */
+export class MemoryTables {
+  readonly tables: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
+  /** The GCS's persist effect on these tables. */
+  readonly persist = (table: GcsTable, key: string, value: unknown): void => {
+    if (value === undefined) this.tables[table].delete(key);
+    else this.tables[table].set(key, value);
+  };
+}
+
 export function hostGcs<H>(head: NodeId, tuning: ModelTuning, bugs: Bugs, ports: GcsPorts<H>, tables?: GcsTables): Hosted & { readonly model: Gcs } {
   const addr = gcsAddr(head);
   let model!: Gcs;

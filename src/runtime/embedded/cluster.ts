@@ -12,12 +12,12 @@ import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import type { CoreWorker } from "../../core/core-worker.ts";
-import type { Gcs, GcsTable } from "../../core/gcs.ts";
+import type { Gcs } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
 import type { Raylet } from "../../core/raylet.ts";
 import type { ResourceSet } from "../../core/resources.ts";
-import { rayletAddr, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload } from "../../core/types.ts";
-import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, type Hosted, type ProcessPorts } from "../kernel.ts";
+import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload } from "../../core/types.ts";
+import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, MemoryTables, type Hosted, type ProcessPorts } from "../kernel.ts";
 import type { TraceBody, TraceEvent } from "../../../spec/trace.ts";
 import { Arena, type ArenaStats } from "./arena.ts";
 import { DriverClient, KeepAlive, directPut } from "./driver.ts";
@@ -117,7 +117,7 @@ export class EmbeddedCluster {
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   private readonly workers = new Map<Addr, WorkerHost>();
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
-  private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
+  private readonly gcsStorage = new MemoryTables();
   private readonly keepAlive = new KeepAlive();
   private pool!: ThreadPool;
   /** Workers whose thread has not reported ready yet. */
@@ -181,8 +181,8 @@ export class EmbeddedCluster {
     }
     const storage = this.gcsStorage;
     this.gcs = this.spawn(hostGcs(this.head, cfg, cfg.bugs, {
-      ...this.ports(`${this.head}/gcs`, this.head),
-      persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
+      ...this.ports(gcsAddr(this.head), this.head),
+      persist: storage.persist,
     })).model;
 
     const addr = `${this.head}/driver`;
