@@ -7,11 +7,11 @@
 import { defaultTuning, type ModelTuning } from "../src/core/tuning.ts";
 import { ModelClient, checkSleep } from "../src/runtime/model-client.ts";
 import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
-import { CoreWorker, coreWorkerTuning, type Outcome } from "../src/core/core-worker.ts";
-import type { Effects, RayletEffects, WorkerEffects } from "../src/core/effects.ts";
-import { Gcs, type GcsEffects, type GcsTable } from "../src/core/gcs.ts";
+import type { CoreWorker, Outcome } from "../src/core/core-worker.ts";
+import type { Gcs } from "../src/core/gcs.ts";
 import type { Msg } from "../src/core/messages.ts";
-import { Raylet } from "../src/core/raylet.ts";
+import type { Raylet } from "../src/core/raylet.ts";
+import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, MemoryTables, type Hosted, type ProcessPorts } from "../src/runtime/kernel.ts";
 import type { ResourceSet } from "../src/core/resources.ts";
 import { gcsAddr, nodeOf, rayletAddr, type Addr, type FunctionDescriptor, type TaskSpec, type NodeId, type ObjectId, type Payload } from "../src/core/types.ts";
 import { codecOf, createRay, type Ray } from "../src/api/ray.ts";
@@ -58,17 +58,16 @@ export const defaultSimConfig: Omit<SimConfig, "seed" | "nodes"> = {
   bugs: NO_BUGS,
 };
 
-interface Component {
-  receive(from: Addr, m: Msg): void;
-  fire(key: string): void;
-}
-
 interface Proc {
   readonly addr: Addr;
   readonly node: NodeId;
-  readonly comp: Component;
-  readonly timers: Map<string, SimEvent>;
+  comp: Hosted;
   alive: boolean;
+}
+
+/** A timer's event while it is in the queue (cleared when it runs: a ran event is not cancelled). */
+interface SimTimer {
+  ev: SimEvent | undefined;
 }
 
 interface NodeState {
@@ -100,7 +99,7 @@ export class SimCluster {
   private readonly nodeStates: NodeState[] = [];
   private readonly nodes = new Map<NodeId, NodeState>();
   /** The GCS's durable storage: survives a GCS crash. */
-  private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
+  private readonly gcsStorage = new MemoryTables();
   private readonly faultRng: Prng;
   private readonly faultEvents: SimEvent[] = [];
   /** Set when a promise user code awaits was settled: microtasks must run before the next event. */
@@ -144,6 +143,13 @@ export class SimCluster {
   }
 
   raylet(node: NodeId): Raylet | undefined { return this.nodes.get(node)?.raylet; }
+
+  /** The state of every live model process, by address (for tests and debugging). */
+  states(): Map<Addr, object> {
+    const out = new Map<Addr, object>();
+    for (const [addr, p] of this.procs) if (p.alive) out.set(addr, p.comp.state());
+    return out;
+  }
 
   // ---- the clock and the queue ----------------------------------------------------------
 
@@ -193,7 +199,7 @@ export class SimCluster {
   deliver(from: Addr, to: Addr, dest: NodeState, m: Msg, periodic: boolean): void {
     if (this.now < dest.pausedUntil) return this.atNode(dest.spec.id, () => this.deliver(from, to, dest, m, periodic), periodic);
     const p = this.procs.get(to);
-    if (p && p.alive) p.comp.receive(from, m);
+    if (p && p.alive) p.comp.message(from, m);
   }
 
   // ---- tracing ------------------------------------------------------------------------------
@@ -209,33 +215,34 @@ export class SimCluster {
 
   // ---- processes ----------------------------------------------------------------------------
 
-  private spawn<T extends Component, F extends Effects>(addr: Addr, node: NodeId, make: (fx: F) => T, extra: (fx: Effects) => F): T {
+  /** The ports of a process at `addr` on `node`: the virtual clock, the queue, the simulated network. */
+  private ports(addr: Addr, node: NodeId, proc: Proc): ProcessPorts<SimTimer> {
     const rng = new Prng(this.cfg.seed, `${addr}@${this.nodes.get(node)!.incarnation}`);
-    const timers = new Map<string, SimEvent>();
     const n = this.nodes.get(node)!;
-    let proc: Proc | undefined;
-    const base: Effects = {
+    return {
       now: () => this.now + n.skewMs,
       random: () => rng.next(),
       send: (to, m) => this.send(addr, to, m),
-      setTimer: (key, delay, periodic = false) => {
-        const old = timers.get(key);
-        if (old) this.queue.cancel(old);
-        timers.set(key, this.schedule(delay, () => {
-          timers.delete(key);
-          this.atNode(node, () => { if (proc!.alive) proc!.comp.fire(key); }, periodic);
-        }, periodic));
+      schedule: (delay, fire, periodic) => {
+        const h: SimTimer = { ev: undefined };
+        h.ev = this.schedule(delay, () => {
+          h.ev = undefined;
+          this.atNode(node, () => { if (proc.alive) fire(); }, periodic);
+        }, periodic);
+        return h;
       },
-      cancelTimer: (key) => {
-        const old = timers.get(key);
-        if (old) { this.queue.cancel(old); timers.delete(key); }
-      },
+      cancel: (h) => { if (h.ev) { this.queue.cancel(h.ev); h.ev = undefined; } },
       trace: (body) => this.emit(node, body),
     };
-    const comp = make(extra(base));
-    proc = { addr, node, comp, timers, alive: true };
+  }
+
+  /** Starts a model process: `make` builds it on the ports it is given. */
+  private spawn<T extends Hosted>(addr: Addr, node: NodeId, make: (ports: ProcessPorts<SimTimer>) => T): T {
+    const proc: Proc = { addr, node, comp: undefined as unknown as Hosted, alive: true };
+    const comp = make(this.ports(addr, node, proc));
+    proc.comp = comp;
     this.procs.set(addr, proc);
-    n.procs.add(addr);
+    this.nodes.get(node)!.procs.add(addr);
     return comp;
   }
 
@@ -243,27 +250,23 @@ export class SimCluster {
     const g = gcsAddr(this.head);
     this.kill(g); // restarts that overlap: the latest one wins
     const storage = this.gcsStorage;
-    this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
-      head: this.head, viewPeriodMs: this.cfg.viewPeriodMs, heartbeatMissLimit: this.cfg.heartbeatMissLimit, recoveryGracePeriods: 30, bugs: this.cfg.bugs,
-    }, fx, recover ? storage : undefined), (base) => ({
-      ...base,
-      persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
-    }));
+    const hosted = this.spawn(g, this.head, (ports) => hostGcs(this.head, this.cfg, this.cfg.bugs, {
+      ...ports,
+      persist: storage.persist,
+    }, recover ? storage.tables : undefined));
+    this.gcs = hosted.model;
     this.gcs.start();
   }
 
   private startRaylet(node: NodeId): Raylet {
     const n = this.nodes.get(node)!;
-    n.incarnation++;
+    n.incarnation = nextIncarnation(n.incarnation);
     n.up = true;
     const addr = rayletAddr(node);
     const spilled = new Map<ObjectId, Payload>(); // the node's local disk
-    let raylet!: Raylet;
-    raylet = this.spawn(addr, node, (fx: RayletEffects) => new Raylet(addr, {
-      node, incarnation: n.incarnation, gcs: gcsAddr(this.head), resources: n.spec.resources, storeCapacity: this.cfg.storeCapacity,
-      heartbeatMs: this.cfg.heartbeatMs, chunkBytes: this.cfg.chunkBytes, storeFullTimeoutMs: this.cfg.storeFullTimeoutMs, bugs: this.cfg.bugs,
-    }, fx), (base) => ({
-      ...base,
+    const place = { node, head: this.head, resources: n.spec.resources, incarnation: n.incarnation, storeCapacity: this.cfg.storeCapacity };
+    const hosted = this.spawn(addr, node, (ports) => hostRaylet(place, this.cfg, this.cfg.bugs, {
+      ...ports,
       startWorker: (w) => this.schedule(this.cfg.workerStartMs, () => this.atNode(node, () => {
         if (!this.procs.get(addr)?.alive) return;
         this.spawnWorker(w, node).model.start(true);
@@ -275,10 +278,11 @@ export class SimCluster {
       spill: (id, payload) => { spilled.set(id, payload); },
       restore: (id) => this.schedule(this.cfg.localLatencyMs, () => this.atNode(node, () => {
         const p = spilled.get(id);
-        if (p && this.procs.get(addr)?.alive) raylet.restored(id, p);
+        if (p && this.procs.get(addr)?.alive) raylet.step({ kind: "restored", id, payload: p });
       })),
       deleteSpilled: (id) => { spilled.delete(id); },
     }));
+    const raylet = hosted.model;
     n.raylet = raylet;
     raylet.start();
     return raylet;
@@ -288,20 +292,17 @@ export class SimCluster {
   private spawnWorker(addr: Addr, node: NodeId): { model: CoreWorker; ray: Ray } {
     let client!: SimClient;
     let executor!: Executor;
-    let model!: CoreWorker;
     const math = Object.create(Math) as Math;
     const mathRng = new Prng(this.cfg.seed, `math:${addr}`);
     (math as { random: () => number }).random = () => mathRng.next();
-    model = this.spawn(addr, node, (fx: WorkerEffects) => new CoreWorker(addr, {
-      node, gcs: gcsAddr(this.head), ...coreWorkerTuning(this.cfg), bugs: this.cfg.bugs,
-    }, fx), (base) => ({
-      ...base,
+    const model: CoreWorker = this.spawn(addr, node, (ports) => hostCoreWorker(addr, node, this.head, this.cfg, this.cfg.bugs, {
+      ...ports,
       complete: (callId, result) => {
         client.complete(callId, result);
         this.drainNeeded = true; // a promise settled: its continuation runs before the next event
       },
       execute: (spec, fn, args) => this.queue.add(this.now, new TaskRun(this, at, proc, model, executor, spec, fn, args)),
-    }));
+    })).model;
     const at = this.nodes.get(node)!;
     const proc = this.procs.get(addr)!;
     client = new SimClient(this, model, addr, node);
@@ -333,7 +334,7 @@ export class SimCluster {
     const p = this.procs.get(addr);
     if (!p) return;
     p.alive = false;
-    for (const t of p.timers.values()) this.queue.cancel(t);
+    p.comp.stopTimers();
     this.procs.delete(addr);
     this.nodes.get(p.node)!.procs.delete(addr);
   }
@@ -365,7 +366,7 @@ export class SimCluster {
         note(w);
         this.kill(w);
         // The raylet sees its child exit.
-        this.atNode(f.node, () => n.raylet?.workerExited(w));
+        this.atNode(f.node, () => n.raylet?.step({ kind: "worker-exited", worker: w }));
         return;
       }
       case "restart-gcs": {

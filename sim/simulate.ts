@@ -34,6 +34,7 @@ export interface SimulateOptions<T> {
 
 export interface SimResult<T> {
   readonly result?: T;
+  /** The program's error, or a model's (an InvariantError or UnexpectedInputError: a bug in tsray). */
   readonly error?: Error;
   readonly traceHash: string;
   /** Empty when config.keepTrace is false. */
@@ -68,7 +69,16 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   const sim = new SimCluster(cfg, plan);
   opts.setup?.(sim);
   const maxVirtualMs = opts.maxVirtualMs ?? 3_600_000;
-  sim.boot();
+  const check = opts.check ?? cfg.keepTrace;
+  const finish = (result: T | undefined, error: Error | undefined): SimResult<T> => ({
+    result, error, traceHash: sim.traceHash, trace: sim.trace, traceLength: sim.traceLength,
+    violations: check ? checkTrace(sim.trace, { expectEnd: true }) : [], virtualTimeMs: sim.now, events: sim.events, seed, nodes,
+  });
+  try {
+    sim.boot();
+  } catch (e) {
+    return finish(undefined, e instanceof Error ? e : new Error(String(e))); // a model's own check failed while booting
+  }
 
   let done = false;
   let result: T | undefined;
@@ -119,12 +129,15 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
       error = new Error(`the simulation passed its limit of ${maxVirtualMs} virtual ms`);
       break;
     }
-    if (!sim.step()) break;
+    try {
+      if (!sim.step()) break;
+    } catch (e) {
+      // A model's own check failed (or it was handed an input it cannot handle): the run ends
+      // there, with that error, and the trace up to it.
+      error = e instanceof Error ? e : new Error(String(e));
+      break;
+    }
   }
 
-  const check = opts.check ?? cfg.keepTrace;
-  return {
-    result, error, traceHash: sim.traceHash, trace: sim.trace, traceLength: sim.traceLength,
-    violations: check ? checkTrace(sim.trace, { expectEnd: true }) : [], virtualTimeMs: sim.now, events: sim.events, seed, nodes,
-  };
+  return finish(result, error);
 }

@@ -5,7 +5,9 @@
 
 import type { Msg } from "./messages.ts";
 import type { TraceBody } from "../../spec/trace.ts";
-import type { Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, TaskSpec } from "./types.ts";
+import type { RayletTimer } from "./raylet/inputs.ts";
+import type { ActorInfo, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, TaskSpec } from "./types.ts";
+import type { WorkerTimer } from "./worker/inputs.ts";
 
 /** Inputs that the environment supplies instead of the model reading clocks or RNGs. */
 export interface Env {
@@ -15,15 +17,29 @@ export interface Env {
   random(): number;
 }
 
-export interface Effects extends Env {
+/**
+ * A model's timer, as a typed value: its `kind`, and for timers armed once per thing (a pull, a
+ * get's timeout) the `id` of that thing. The model gets the very value back as a timer input.
+ */
+export interface Timer {
+  readonly kind: string;
+  readonly id?: string | number;
+}
+
+/** The identity of a timer: arming a timer with the same key re-arms it. */
+export function timerKey(t: Timer): string {
+  return t.id === undefined ? t.kind : `${t.kind}:${t.id}`;
+}
+
+export interface Effects<T extends Timer = Timer> extends Env {
   send(to: Addr, msg: Msg): void;
   /**
-   * Arms (or re-arms) the named timer; the model's `fire(key)` is called when it expires.
+   * Arms (or re-arms) the timer; the model gets `{ kind: "timer", timer }` when it expires.
    * `periodic` marks housekeeping (heartbeats, health checks) that is not pending work, so a
    * simulator can tell a quiet cluster from a busy one.
    */
-  setTimer(key: string, delayMs: number, periodic?: boolean): void;
-  cancelTimer(key: string): void;
+  setTimer(timer: T, delayMs: number, periodic?: boolean): void;
+  cancelTimer(timer: T): void;
   trace(body: TraceBody): void;
 }
 
@@ -39,20 +55,20 @@ export interface StoreMemory {
 }
 
 /** Effects a raylet needs beyond the common ones. */
-export interface RayletEffects extends Effects, StoreMemory {
+export interface RayletEffects extends Effects<RayletTimer>, StoreMemory {
   startWorker(worker: Addr): void;
   killWorker(worker: Addr): void;
   /** Write a primary copy to external storage, reading `payload` before this call returns. */
   spill(id: ObjectId, payload: Payload): void;
-  /** Read a spilled copy back; the host answers with `Raylet.restored`. */
+  /** Read a spilled copy back; the host answers with a `restored` input. */
   restore(id: ObjectId): void;
   /** Drop a spilled copy from external storage. */
   deleteSpilled(id: ObjectId): void;
 }
 
 /** Effects a core worker (driver or worker) needs beyond the common ones. */
-export interface WorkerEffects extends Effects {
-  /** Run user code; the host answers with `CoreWorker.taskDone`. Args are already local. */
+export interface WorkerEffects extends Effects<WorkerTimer> {
+  /** Run user code; the host answers with a `task-done` input. Args are already local. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void;
   /** Resolve an API call the host is waiting on (get, wait, put, getActor …). */
   complete(callId: number, result: CallResult): void;
@@ -62,5 +78,5 @@ export type CallResult =
   | { readonly kind: "values"; readonly values: readonly (Payload | ErrorInfo)[] }
   | { readonly kind: "ready"; readonly ready: readonly ObjectId[] }
   | { readonly kind: "put"; readonly id: ObjectId }
-  | { readonly kind: "actor"; readonly info?: import("./types.ts").ActorInfo }
+  | { readonly kind: "actor"; readonly info?: ActorInfo }
   | { readonly kind: "error"; readonly error: ErrorInfo };

@@ -3,11 +3,12 @@
 // from heartbeats and broadcasts to raylets. Its tables are persisted through the storage
 // port and recovered by a restarted GCS; raylets and owners then re-register and resubscribe.
 
+import { InvariantError, assertNever } from "./assert.ts";
 import type { Bugs } from "./bugs.ts";
 import type { Effects } from "./effects.ts";
 import { nextActorState, type ActorState } from "./lifecycle/actor.ts";
 import { nextNodeState, type NodeState } from "./lifecycle/node.ts";
-import type { Msg, TaskResult } from "./messages.ts";
+import type { GcsMsg, Msg, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
 import {
@@ -29,7 +30,16 @@ export interface GcsConfig {
 /** What the GCS keeps durable, table by table (the storage port's keys). */
 export type GcsTable = "nodes" | "actors" | "functions" | "meta";
 
-export interface GcsEffects extends Effects {
+/** The GCS's one timer: each period it checks node health and pushes the resource view. */
+export type GcsTimer = { readonly kind: "period" };
+const PERIOD: GcsTimer = { kind: "period" };
+
+/** Everything the GCS can be handed: messages and its timer. */
+export type GcsInput =
+  | { readonly kind: "message"; readonly from: Addr; readonly msg: GcsMsg }
+  | { readonly kind: "timer"; readonly timer: GcsTimer };
+
+export interface GcsEffects extends Effects<GcsTimer> {
   /** Durably write (or, with undefined, delete) a row before acting on it. */
   persist(table: GcsTable, key: string, value: unknown): void;
 }
@@ -89,6 +99,14 @@ export class Gcs {
     if (tables) this.load(tables);
   }
 
+  /** The state, as plain records (for tests and debugging: do not change it). */
+  get state() {
+    return {
+      incarnation: this.incarnation, nodes: this.nodes, actors: this.actors, functions: this.functions, functionWaiters: this.functionWaiters,
+      names: this.names, leaseRequests: this.leaseRequests, drivers: this.drivers, viewDirty: this.viewDirty,
+    } as const;
+  }
+
   private load(t: GcsTables): void {
     for (const [id, row] of t.nodes) {
       const r = row as { state: NodeState; incarnation: number; endpoint?: string; total: ResourceSet };
@@ -105,7 +123,7 @@ export class Gcs {
   }
 
   start(): void {
-    this.fx.setTimer("period", this.cfg.viewPeriodMs, true);
+    this.fx.setTimer(PERIOD, this.cfg.viewPeriodMs, true);
     if (!this.recovered) return;
     this.fx.trace({ kind: "gcs.recovered", comp: "gcs", nodes: this.nodes.size, actors: this.actors.size });
     // Everyone reconnects: raylets re-register, owners resubscribe and resend what was in flight.
@@ -113,14 +131,22 @@ export class Gcs {
     this.retryPendingActors();
   }
 
-  fire(key: string): void {
-    if (key !== "period") return;
-    this.checkHealth();
-    if (this.viewDirty) this.broadcastView();
-    this.fx.setTimer("period", this.cfg.viewPeriodMs, true);
+  /** The one door: every input the GCS can be handed. */
+  step(input: GcsInput): void {
+    switch (input.kind) {
+      case "message": return this.receive(input.from, input.msg);
+      case "timer": return this.period();
+      default: return assertNever("the GCS", input);
+    }
   }
 
-  receive(from: Addr, m: Msg): void {
+  private period(): void {
+    this.checkHealth();
+    if (this.viewDirty) this.broadcastView();
+    this.fx.setTimer(PERIOD, this.cfg.viewPeriodMs, true);
+  }
+
+  private receive(from: Addr, m: GcsMsg): void {
     switch (m.type) {
       case "RegisterNode": return this.registerNode(from, m.node, m.incarnation, m.resources, m.endpoint);
       case "Heartbeat": return this.heartbeat(from, m.node, m.available);
@@ -147,8 +173,7 @@ export class Gcs {
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
       case "TaskReply": return this.actorCreated(m.taskId, m.result);
-      default:
-        return; // Not addressed to the GCS: ignored, so a stray message cannot crash it.
+      default: return assertNever("the GCS", m);
     }
   }
 
@@ -172,6 +197,8 @@ export class Gcs {
       prev.state = nextNodeState(prev.state, { type: "DIED" });
       this.nodeDied(node, "it restarted");
     }
+    // A node's lives are numbered in order: a new life always follows the one on record.
+    if (prev && prev.incarnation >= incarnation) throw new InvariantError(`GCS: node ${node} registers life ${incarnation} after life ${prev.incarnation}`);
     const state = nextNodeState("REGISTERING", { type: "REGISTERED" });
     this.nodes.set(node, { state, incarnation, endpoint, total: resources, available: resources, missed: 0 });
     this.fx.persist("nodes", node, { state, incarnation, endpoint, total: resources });

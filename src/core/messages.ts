@@ -105,3 +105,34 @@ export type Msg =
   | { type: "KillActor"; actorId: ActorId };
 
 export type MsgType = Msg["type"];
+
+// What each model can receive. A host hands a model only messages of its own kind; anything else
+// reaching a model's step is a wiring bug, and the model throws (see assert.ts).
+
+/** Messages a raylet handles. */
+export const RAYLET_RECEIVES = [
+  "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet",
+  "Locations", "Pull", "Chunk", "PullFailed", "FreeObjects", "NodeRegistered", "ClusterView", "NodeDead", "WorkerDied", "GcsRestarted",
+] as const satisfies readonly MsgType[];
+/** Messages a core worker (an owner, an executor, or both) handles. */
+export const WORKER_RECEIVES = [
+  "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
+  "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
+  "Unblocked", "WorkerDied", "GcsRestarted",
+] as const satisfies readonly MsgType[];
+/** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
+export const GCS_RECEIVES = [
+  "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
+  "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply",
+] as const satisfies readonly MsgType[];
+
+export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;
+export type WorkerMsg = Extract<Msg, { type: (typeof WORKER_RECEIVES)[number] }>;
+export type GcsMsg = Extract<Msg, { type: (typeof GCS_RECEIVES)[number] }>;
+
+const rayletTypes: ReadonlySet<MsgType> = new Set(RAYLET_RECEIVES);
+const workerTypes: ReadonlySet<MsgType> = new Set(WORKER_RECEIVES);
+const gcsTypes: ReadonlySet<MsgType> = new Set(GCS_RECEIVES);
+export const isRayletMsg = (m: Msg): m is RayletMsg => rayletTypes.has(m.type);
+export const isWorkerMsg = (m: Msg): m is WorkerMsg => workerTypes.has(m.type);
+export const isGcsMsg = (m: Msg): m is GcsMsg => gcsTypes.has(m.type);

@@ -27,6 +27,11 @@ export interface PutOutcome {
 
 const NOTHING: PutOutcome = { ok: false, evicted: [], spilled: [] };
 
+/** Where the store writes a primary copy it spills (the raylet's spill effect). */
+export interface SpillPort {
+  spill(id: ObjectId, payload: Payload): void;
+}
+
 export class ObjectStore {
   /** In memory; Map order is LRU order (a touch re-inserts at the end). */
   private readonly mem = new Map<ObjectId, Entry>();
@@ -34,11 +39,10 @@ export class ObjectStore {
   readonly spilledCopies = new Map<ObjectId, SpilledEntry>();
   private used = 0;
 
-  /** `spill` must copy a primary out before it returns: its memory is released right after. */
+  /** `memory.spill` must copy a primary out before it returns: its memory is released right after. */
   constructor(
     readonly capacity: number,
-    private readonly memory: StoreMemory,
-    private readonly spill: (id: ObjectId, payload: Payload) => void,
+    private readonly memory: StoreMemory & SpillPort,
     /** Seeded bug for mutation tests: primaries evicted like secondary copies. */
     private readonly evictPrimaries = false,
   ) {}
@@ -73,7 +77,7 @@ export class ObjectStore {
     const need = payload.size;
     if (need > this.capacity) {
       if (!primary) return NOTHING;
-      this.spill(id, payload);
+      this.memory.spill(id, payload);
       this.spilledCopies.set(id, { size: need, hash: payload.hash });
       return { ok: true, evicted: [], spilled: [id] };
     }
@@ -94,7 +98,7 @@ export class ObjectStore {
       for (const oid of evicted) this.remove(oid);
       for (const oid of spilled) {
         const e = this.mem.get(oid)!;
-        this.spill(oid, e.payload);
+        this.memory.spill(oid, e.payload);
         this.remove(oid);
         this.spilledCopies.set(oid, { size: e.payload.size, hash: e.payload.hash });
       }

@@ -3,16 +3,22 @@
 // runs the worker pool; stages task arguments (the dependency manager); and moves objects
 // between nodes in chunks (the object manager) around the node's object store.
 
+import { InvariantError, assertNever } from "./assert.ts";
 import type { Bugs } from "./bugs.ts";
 import type { RayletEffects } from "./effects.ts";
 import { nextWorkerState, type WorkerState } from "./lifecycle/worker.ts";
-import type { LeaseRequest, Msg } from "./messages.ts";
+import type { LeaseRequest, RayletMsg, WorkerMsg } from "./messages.ts";
 import { ObjectStore } from "./object-store.ts";
+import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
+import {
+  chunk, fetch, finishPull, freeObjects, locations, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet,
+  storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
+} from "./raylet/object-manager.ts";
 import { add, fits, subtract, type ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
-import {
-  diedWithNode, nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type NodeView, type ObjectId, type Payload,
-} from "./types.ts";
+import { diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId } from "./types.ts";
+
+export type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 
 export interface RayletConfig {
   readonly node: NodeId;
@@ -36,7 +42,7 @@ interface Worker {
   lease?: string;
 }
 
-interface QueuedLease {
+export interface QueuedLease {
   readonly from: Addr;
   readonly reqId: number;
   readonly req: LeaseRequest;
@@ -56,61 +62,15 @@ interface Lease {
   readonly deps: readonly ObjectId[];
 }
 
-/** Someone on this node waiting for objects to be local: a queued lease or a worker's get. */
-type Waiter =
-  | { readonly kind: "lease"; readonly q: QueuedLease }
-  | { readonly kind: "get"; readonly get: PendingGet }
-  /** Another node pulling a copy that is spilled here. */
-  | { readonly kind: "serve"; readonly to: Addr };
-
-interface PendingGet {
-  readonly from: Addr;
-  readonly reqId: number;
-  readonly ids: readonly ObjectId[];
-  readonly values: (Payload | ErrorInfo | undefined)[];
-  missing: number;
-  /** Copies handed to this get while it waits for others: pinned so memory is not reused under it. */
-  pinned?: ObjectId[];
-}
-
-interface Pull {
-  readonly owner: Addr;
-  readonly waiters: Waiter[];
-  /** Times the pull has asked the owner for locations. */
-  tries: number;
-  from?: NodeId;
-  received: number;
-}
-
-interface PendingPut {
-  readonly from: Addr;
-  readonly reqId: number;
-  readonly id: ObjectId;
-  readonly payload: Payload;
-  readonly owner: Addr;
-  /**
-   * How long it has waited, counted in retry periods rather than read off the clock: a clock
-   * that jumps (skew) must not expire it early.
-   */
-  waitedMs: number;
-}
-
-function ownerDied(id: ObjectId, owner: Addr): ErrorInfo {
-  return { type: "OwnerDiedError", message: `the owner of object ${id} (${owner}) died, so the object cannot be fetched or reconstructed` };
-}
-
 const REGISTER_RETRY_MS = 200;
-const PULL_RETRY_MS = 50;
-/** The longest wait between a failed pull and the next question to the owner. */
-const PULL_RETRY_MAX_MS = 1000;
-/** How often a put that the store refused is tried again while it waits (see storePut). */
-const PUT_RETRY_MS = 50;
-
+const REGISTER: RayletTimer = { kind: "register" };
+const HEARTBEAT: RayletTimer = { kind: "heartbeat" };
 export class Raylet {
   readonly store: ObjectStore;
   private available: ResourceSet;
   private registered = false;
-  private view: NodeView[] = [];
+  /** The cluster as the GCS last described it (the object manager reads which nodes are alive). */
+  view: NodeView[] = [];
   private spreadCursor = 0;
   private nextLease = 1;
   private nextWorker = 1;
@@ -124,13 +84,8 @@ export class Raylet {
   readonly leases = new Map<string, Lease>();
   /** Lease requests placed here, in arrival order. */
   private queue: QueuedLease[] = [];
-  private readonly pulls = new Map<ObjectId, Pull>();
-  /** Owner of every object this store holds, to tell it about evictions. */
-  private readonly owners = new Map<ObjectId, Addr>();
-  private readonly restoring = new Map<ObjectId, Waiter[]>();
-  private puts: PendingPut[] = [];
-  /** Whether the "puts" timer is set (it is set once for all waiting puts, never pushed back). */
-  private putTimer = false;
+  /** The object manager's pending work: pulls, restores, puts waiting for space (raylet/object-manager.ts). */
+  readonly objects: ObjectManagerState = newObjectManagerState();
   /** Core workers on this node (workers and drivers): they hear failure news through us. */
   private readonly clients = new Set<Addr>();
   /** Recent worker deaths, resent to a restarted GCS (which may have missed them while down). */
@@ -138,15 +93,22 @@ export class Raylet {
   /** Set once this node learns the GCS declared it dead: it fences itself and does nothing more. */
   private fenced = false;
 
-  constructor(readonly addr: Addr, private readonly cfg: RayletConfig, private readonly fx: RayletEffects) {
-    this.store = new ObjectStore(cfg.storeCapacity, fx, (id, payload) => {
-      this.fx.trace({ kind: "object.spilled", comp: "store", obj: id });
-      this.fx.spill(id, payload);
-    }, cfg.bugs.has("evict-primary"));
+  constructor(readonly addr: Addr, readonly cfg: RayletConfig, readonly fx: RayletEffects) {
+    this.store = new ObjectStore(cfg.storeCapacity, fx, cfg.bugs.has("evict-primary"));
     this.available = cfg.resources;
   }
 
   get node(): NodeId { return this.cfg.node; }
+
+  /** The state, as plain records (for tests and debugging: do not change it). */
+  get state() {
+    return {
+      registered: this.registered, fenced: this.fenced, available: this.available, view: this.view, workers: this.workers, idle: this.idle,
+      startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases,
+      clients: this.clients, deaths: this.deaths, objects: this.objects,
+      store: { used: this.store.usedBytes, ids: [...this.store.ids()], spilled: [...this.store.spilledCopies.keys()] },
+    } as const;
+  }
   get availableResources(): ResourceSet { return this.available; }
 
   /** Registers with the GCS, again and again until it answers (it may be down). */
@@ -156,36 +118,65 @@ export class Raylet {
 
   private register(): void {
     this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources, endpoint: this.cfg.endpoint });
-    this.fx.setTimer("register", REGISTER_RETRY_MS);
+    this.fx.setTimer(REGISTER, REGISTER_RETRY_MS);
   }
 
-  fire(key: string): void {
+  /** The one door: every input the raylet can be handed. A fenced raylet does nothing more. */
+  step(input: RayletInput): void {
+    // A restore under way finishes even when fenced: the copy was deleted, and the read is dropped.
+    if (input.kind === "restored") return restored(this, input.id, input.payload);
     if (this.fenced) return;
-    if (key === "heartbeat") {
-      this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available });
-      this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
-    } else if (key === "register") {
-      if (!this.registered) this.register();
-    } else if (key === "puts") {
-      this.putTimer = false;
-      for (const p of this.puts) p.waitedMs += PUT_RETRY_MS;
-      this.retryPuts();
-    } else if (key.startsWith("pull:")) {
-      const id = key.slice(5);
-      const p = this.pulls.get(id);
-      if (p) this.fx.send(p.owner, { type: "GetLocations", id });
+    switch (input.kind) {
+      case "message": return this.receive(input.from, input.msg);
+      case "timer": return this.fire(input.timer);
+      case "worker-exited": return this.workerExited(input.worker);
+      default: return assertNever("a raylet", input);
     }
   }
 
-  receive(from: Addr, m: Msg): void {
-    if (this.fenced) return;
+  /**
+   * Every change to the node's free resources goes through here: they are never negative and
+   * never more than the node has (a lease is granted only when it fits; each end or lend-back
+   * returns exactly what it took).
+   */
+  private setAvailable(next: Record<string, number>): void {
+    const total = this.cfg.resources;
+    for (const k in next) {
+      const v = next[k];
+      if (v < -1e-9 || v > (total[k] ?? 0) + 1e-9) throw new InvariantError(`raylet ${this.cfg.node}: ${k} available would be ${v} of ${total[k] ?? 0}`);
+    }
+    this.available = next;
+  }
+
+  private fire(t: RayletTimer): void {
+    switch (t.kind) {
+      case "heartbeat":
+        this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available });
+        return this.fx.setTimer(HEARTBEAT, this.cfg.heartbeatMs, true);
+      case "register":
+        if (!this.registered) this.register();
+        return;
+      case "puts":
+        this.objects.putTimer = false;
+        for (const p of this.objects.puts) p.waitedMs += PUT_RETRY_MS;
+        return retryPuts(this);
+      case "pull": {
+        const p = this.objects.pulls.get(t.id);
+        if (p) this.fx.send(p.owner, { type: "GetLocations", id: t.id });
+        return;
+      }
+      default: return assertNever("a raylet's timer", t);
+    }
+  }
+
+  private receive(from: Addr, m: RayletMsg): void {
     switch (m.type) {
       case "NodeRegistered":
         if (!this.registered) {
           this.registered = true;
-          this.fx.cancelTimer("register");
+          this.fx.cancelTimer(REGISTER);
           this.dispatch();
-          this.fx.setTimer("heartbeat", this.cfg.heartbeatMs, true);
+          this.fx.setTimer(HEARTBEAT, this.cfg.heartbeatMs, true);
         }
         return;
       case "ClusterView": return this.updateView(m.nodes);
@@ -200,14 +191,14 @@ export class Raylet {
       case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
       case "CancelLease": {
         const i = this.queue.findIndex((q) => q.from === from && q.reqId === m.reqId);
-        if (i >= 0) this.releaseDeps(this.queue.splice(i, 1)[0]);
+        if (i >= 0) releaseDeps(this, this.queue.splice(i, 1)[0]);
         return; // already granted: the grant reaches the owner, which returns it
       }
       case "WorkerBlocked": {
         const l = this.leaseOf(m.worker);
         if (!l || l.blocked) return;
         l.blocked = true;
-        this.available = add(this.available, l.resources);
+        this.setAvailable(add(this.available, l.resources));
         this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });
         return this.dispatch();
       }
@@ -217,15 +208,14 @@ export class Raylet {
       case "RegisterWorker":
         this.clients.add(m.worker);
         return m.driver ? undefined : this.workerRegistered(m.worker);
-      case "StorePut": return this.storePut({ from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, waitedMs: 0 });
-      case "StoreGet": return this.storeGet(from, m.reqId, m.ids);
-      case "Locations": return this.locations(m.id, m.status);
-      case "Pull": return this.servePull(from, m.id);
-      case "Chunk": return this.chunk(from, m.id, m.total, m.payload);
-      case "PullFailed": return this.pullFailed(m.id);
-      case "FreeObjects": return this.freeObjects(m.ids, m.orphaned === true);
-      default:
-        return;
+      case "StorePut": return storePut(this, { from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, waitedMs: 0 });
+      case "StoreGet": return storeGet(this, from, m.reqId, m.ids);
+      case "Locations": return locations(this, m.id, m.status);
+      case "Pull": return servePull(this, from, m.id);
+      case "Chunk": return chunk(this, from, m.id, m.total, m.payload);
+      case "PullFailed": return pullFailed(this, m.id);
+      case "FreeObjects": return freeObjects(this, m.ids, m.orphaned === true);
+      default: return assertNever("a raylet", m);
     }
   }
 
@@ -248,7 +238,7 @@ export class Raylet {
       if (q.req.grantOrReject || q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
       const target = this.decide(q.req);
       if (target.kind === "node" && target.node !== this.cfg.node) {
-        this.releaseDeps(q);
+        releaseDeps(this, q);
         this.spill(q, target.node);
       } else keep.push(q);
     }
@@ -298,7 +288,7 @@ export class Raylet {
     for (const d of req.deps) {
       if (this.store.has(d.id)) { this.store.pin(d.id); continue; }
       q.missing++;
-      this.fetch(d.id, d.owner, { kind: "lease", q });
+      fetch(this, d.id, d.owner, { kind: "lease", q });
     }
     this.dispatch();
   }
@@ -309,7 +299,7 @@ export class Raylet {
   }
 
   /** Gives blocked workers their resources back first, then grants queued leases that fit. */
-  private dispatch(): void {
+  dispatch(): void {
     // Nothing runs here before the GCS knows this node (and has buried its previous life).
     if (!this.registered) return;
     if (this.unblocks.length > 0) {
@@ -319,7 +309,7 @@ export class Raylet {
         if (!l || !l.blocked) continue;
         if (!fits(l.resources, this.available)) { waiting.push(w); continue; }
         l.blocked = false;
-        this.available = subtract(this.available, l.resources);
+        this.setAvailable(subtract(this.available, l.resources));
         this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.workers.get(w)!.lease!, worker: w, resources: l.resources });
         this.fx.send(w, { type: "Unblocked" });
       }
@@ -329,7 +319,7 @@ export class Raylet {
     const keep: QueuedLease[] = [];
     for (const q of this.queue) {
       if (q.missing > 0 || !fits(q.req.resources, this.available)) { keep.push(q); continue; }
-      this.available = subtract(this.available, q.req.resources);
+      this.setAvailable(subtract(this.available, q.req.resources));
       const leaseId = `${this.cfg.node}:${this.cfg.incarnation}:L${this.nextLease++}`;
       const worker = this.idle.pop();
       if (worker !== undefined) this.grant(q, leaseId, worker);
@@ -343,6 +333,8 @@ export class Raylet {
 
   private grant(q: QueuedLease, leaseId: string, worker: Addr): void {
     const w = this.workers.get(worker)!;
+    // A worker serves one lease at a time, and a lease id is never reused.
+    if (w.lease !== undefined || this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, which holds ${w.lease ?? "none"}${this.leases.has(leaseId) ? " (and the id is in use)" : ""}`);
     w.state = nextWorkerState(w.state, { type: "LEASED" });
     if (q.req.actorId !== undefined) w.state = nextWorkerState(w.state, { type: "BECAME_ACTOR" });
     w.lease = leaseId;
@@ -356,7 +348,7 @@ export class Raylet {
     this.leases.delete(leaseId);
     for (const d of l.deps) this.store.unpin(d);
     if (l.blocked) return; // its resources were lent back already
-    this.available = add(this.available, l.resources);
+    this.setAvailable(add(this.available, l.resources));
     this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: leaseId, worker: l.worker, resources: l.resources });
   }
 
@@ -382,8 +374,7 @@ export class Raylet {
   // ---- failures ----------------------------------------------------------------------------
 
   /** The host saw a worker process on this node exit. */
-  workerExited(worker: Addr): void {
-    if (this.fenced) return;
+  private workerExited(worker: Addr): void {
     const w = this.workers.get(worker);
     if (!w) return;
     this.workers.delete(worker);
@@ -396,7 +387,7 @@ export class Raylet {
     }
     this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
     // Its puts waiting for space have nobody to answer: drop them (a retry makes its own).
-    this.puts = this.puts.filter((p) => p.from !== worker);
+    this.objects.puts = this.objects.puts.filter((p) => p.from !== worker);
     if (w.lease !== undefined) {
       const l = this.leases.get(w.lease);
       if (l) {
@@ -412,7 +403,7 @@ export class Raylet {
     this.dispatch();
   }
 
-  private forward(m: Msg): void {
+  private forward(m: RayletMsg & WorkerMsg): void {
     for (const c of this.clients) this.fx.send(c, m);
   }
 
@@ -425,30 +416,30 @@ export class Raylet {
     this.forward({ type: "NodeDead", node, incarnation });
     this.view = this.view.map((v) => (v.node === node && v.incarnation === incarnation ? { ...v, alive: false } : v));
     this.holdersDied((a) => diedWithNode(a, node, incarnation));
-    for (const [id, p] of [...this.pulls]) {
-      if (diedWithNode(p.owner, node, incarnation)) this.finishPull(id, ownerDied(id, p.owner));
-      else if (p.from === node) this.pullFailed(id);
+    for (const [id, p] of [...this.objects.pulls]) {
+      if (diedWithNode(p.owner, node, incarnation)) finishPull(this, id, ownerDied(id, p.owner));
+      else if (p.from === node) pullFailed(this, id);
     }
   }
 
   private workerDied(worker: Addr): void {
     this.forward({ type: "WorkerDied", worker });
     this.holdersDied((a) => a === worker);
-    for (const [id, p] of [...this.pulls]) if (p.owner === worker) this.finishPull(id, ownerDied(id, p.owner));
+    for (const [id, p] of [...this.objects.pulls]) if (p.owner === worker) finishPull(this, id, ownerDied(id, p.owner));
   }
 
   /** Leases and queued requests of dead holders: nobody will return or use them. */
   private holdersDied(dead: (a: Addr) => boolean): void {
     const keep = this.queue.filter((q) => !dead(q.from));
-    for (const q of this.queue) if (dead(q.from)) this.releaseDeps(q);
+    for (const q of this.queue) if (dead(q.from)) releaseDeps(this, q);
     this.queue = keep;
     // Granted but still waiting for a worker to start: give the resources back.
     for (let i = this.awaitingWorker.length - 1; i >= 0; i--) {
       const { q } = this.awaitingWorker[i];
       if (!dead(q.from)) continue;
       this.awaitingWorker.splice(i, 1);
-      this.releaseDeps(q);
-      this.available = add(this.available, q.req.resources);
+      releaseDeps(this, q);
+      this.setAvailable(add(this.available, q.req.resources));
     }
     for (const [leaseId, l] of [...this.leases]) if (dead(l.holder)) this.returnLease(leaseId, true);
     // What came back may be what a queued request waits for (say, the retry of the dead holder's own task).
@@ -458,7 +449,7 @@ export class Raylet {
   /** Declared dead by the GCS (say, after a partition): kill every worker so no stale result escapes. */
   private fence(): void {
     this.fenced = true;
-    this.fx.cancelTimer("heartbeat");
+    this.fx.cancelTimer(HEARTBEAT);
     this.fx.trace({ kind: "node.fenced", comp: "raylet", id: this.cfg.node });
     if (this.cfg.bugs.has("no-fencing")) return;
     // Its leases end with the workers that hold them (some may have been granted after the GCS
@@ -493,227 +484,4 @@ export class Raylet {
     else this.idle.push(worker);
   }
 
-  // ---- the object store and its clients ------------------------------------------------------
-
-  private storePut(p: PendingPut): void {
-    if (this.tryPut(p)) return;
-    // Back-pressure: hold the put until frees make room, or until it has waited
-    // storeFullTimeoutMs. It is also tried again every PUT_RETRY_MS: a store may refuse for a
-    // moment for reasons no free here will announce (the host's memory busy, slots waiting for
-    // their last reader to go).
-    this.puts.push(p);
-    this.armPutTimer();
-  }
-
-  private armPutTimer(): void {
-    if (this.putTimer || this.puts.length === 0) return;
-    this.putTimer = true;
-    this.fx.setTimer("puts", PUT_RETRY_MS);
-  }
-
-  private tryPut(p: PendingPut): boolean {
-    const r = this.store.put(p.id, p.payload, true);
-    this.evicted(r.evicted);
-    if (!r.ok) return false;
-    this.owners.set(p.id, p.owner);
-    this.fx.trace({ kind: "object.created", comp: "store", obj: p.id, size: p.payload.size, hash: p.payload.hash, where: "store", primary: true });
-    this.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id });
-    // Someone here was already fetching it (say, a lost object just re-made on this node).
-    if (this.pulls.has(p.id)) this.finishPull(p.id, p.payload);
-    return true;
-  }
-
-  private retryPuts(): void {
-    const waiting = this.puts;
-    this.puts = [];
-    for (const p of waiting) {
-      if (this.tryPut(p)) continue;
-      if (p.waitedMs >= this.cfg.storeFullTimeoutMs) {
-        const error: ErrorInfo = { type: "ObjectStoreFullError", message: `object store on ${this.cfg.node} is full: ${this.store.usedBytes} of ${this.store.capacity} bytes are in use and cannot be evicted or spilled; cannot fit ${p.payload.size} bytes` };
-        this.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id, error });
-      } else this.puts.push(p);
-    }
-    this.armPutTimer();
-  }
-
-  /** Tells owners about secondary copies that made room for others (spills were traced as they happened). */
-  private evicted(evicted: readonly ObjectId[]): void {
-    for (const id of evicted) {
-      this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: "evicted" });
-      const owner = this.owners.get(id);
-      this.owners.delete(id);
-      if (owner) this.fx.send(owner, { type: "RemoveLocation", id, node: this.cfg.node });
-    }
-  }
-
-  private storeGet(from: Addr, reqId: number, ids: readonly { id: ObjectId; owner: Addr }[]): void {
-    const get: PendingGet = { from, reqId, ids: ids.map((x) => x.id), values: new Array(ids.length), missing: 0 };
-    for (let i = 0; i < ids.length; i++) {
-      const v = this.store.read(ids[i].id);
-      if (v) { get.values[i] = v; continue; }
-      get.missing++;
-      this.fetch(ids[i].id, ids[i].owner, { kind: "get", get });
-    }
-    if (get.missing === 0) return this.fx.send(from, { type: "StoreGetReply", reqId, values: get.values as (Payload | ErrorInfo)[] });
-    for (let i = 0; i < ids.length; i++) if (get.values[i] !== undefined) this.pinForGet(get, ids[i].id);
-  }
-
-  private pinForGet(g: PendingGet, id: ObjectId): void {
-    if (!this.store.has(id)) return;
-    this.store.pin(id);
-    (g.pinned ??= []).push(id);
-  }
-
-  /** Makes `id` local: restore it if spilled here, else pull it from a node that has it. */
-  private fetch(id: ObjectId, owner: Addr, w: Waiter): void {
-    if (this.store.isSpilled(id)) {
-      const r = this.restoring.get(id);
-      if (r) r.push(w);
-      else {
-        this.restoring.set(id, [w]);
-        this.fx.trace({ kind: "object.restored", comp: "store", obj: id });
-        this.fx.restore(id);
-      }
-      return;
-    }
-    const p = this.pulls.get(id);
-    if (p) { p.waiters.push(w); return; }
-    this.pulls.set(id, { owner, waiters: [w], tries: 1, received: 0 });
-    this.fx.send(owner, { type: "GetLocations", id });
-  }
-
-  /** The host read a spilled copy back. */
-  restored(id: ObjectId, payload: Payload): void {
-    const waiters = this.restoring.get(id) ?? [];
-    this.restoring.delete(id);
-    if (!this.store.isSpilled(id)) return; // freed meanwhile
-    // Bring it back into memory if it fits; a copy larger than memory is served from storage.
-    const spilledEntry = this.store.spilledCopies.get(id)!;
-    this.store.spilledCopies.delete(id);
-    const r = this.store.put(id, payload, true);
-    this.evicted(r.evicted);
-    if (r.ok && this.store.has(id)) this.fx.deleteSpilled(id);
-    else if (!this.store.isSpilled(id)) this.store.spilledCopies.set(id, spilledEntry);
-    this.satisfy(id, payload, waiters);
-  }
-
-  private satisfy(id: ObjectId, v: Payload | ErrorInfo, waiters: readonly Waiter[]): void {
-    for (const w of waiters) {
-      if (w.kind === "serve") {
-        if ("hash" in v) this.sendChunks(w.to, id, v);
-        else this.fx.send(w.to, { type: "PullFailed", id });
-      } else if (w.kind === "lease") {
-        if (w.q.dropped) continue;
-        if ("hash" in v) this.store.pin(id);
-        if (--w.q.missing === 0) this.dispatch();
-      } else {
-        const g = w.get;
-        const i = g.ids.indexOf(id);
-        for (let j = i; j < g.ids.length; j++) {
-          if (g.ids[j] === id && g.values[j] === undefined) { g.values[j] = v; g.missing--; }
-        }
-        if (g.missing > 0) { if ("hash" in v) this.pinForGet(g, id); continue; }
-        for (const p of g.pinned ?? []) this.store.unpin(p);
-        this.fx.send(g.from, { type: "StoreGetReply", reqId: g.reqId, values: g.values as (Payload | ErrorInfo)[] });
-      }
-    }
-  }
-
-  private locations(id: ObjectId, status: import("./messages.ts").ObjectStatus | { kind: "unknown" }): void {
-    const p = this.pulls.get(id);
-    if (!p) return;
-    if (status.kind === "inline") return this.finishPull(id, status.payload);
-    if (status.kind === "error") return this.finishPull(id, status.error);
-    if (status.kind === "unknown") return this.finishPull(id, { type: "ObjectLostError", message: `object ${id} was already freed by its owner ${p.owner}` });
-    if (status.kind === "stored") {
-      // Not from a node this raylet already knows is dead: the owner may not have heard yet, and a
-      // Pull sent there would never be answered.
-      const others = status.nodes.filter((n) => n !== this.cfg.node && this.view.find((v) => v.node === n)?.alive !== false);
-      if (others.length > 0) {
-        p.from = others[Math.floor(this.fx.random() * others.length)];
-        p.received = 0;
-        this.fx.send(rayletAddr(p.from), { type: "Pull", id });
-        return;
-      }
-    }
-    this.pullFailed(id);
-  }
-
-  /**
-   * No copy could be had this time: ask the owner again, backing off. Only the owner may say
-   * the object is gone (it answers with an error, or does not know it); until then a copy it
-   * lists may be on a node whose death it has not heard of yet (the GCS down, say), and the
-   * object it re-makes then is worth waiting for.
-   */
-  private pullFailed(id: ObjectId): void {
-    const p = this.pulls.get(id);
-    if (!p) return;
-    p.from = undefined;
-    this.fx.setTimer(`pull:${id}`, Math.min(PULL_RETRY_MS * 2 ** (p.tries - 1), PULL_RETRY_MAX_MS));
-    p.tries++;
-  }
-
-  private servePull(from: Addr, id: ObjectId): void {
-    const payload = this.store.read(id);
-    if (!payload) {
-      if (this.store.isSpilled(id)) return this.fetch(id, this.owners.get(id) ?? from, { kind: "serve", to: from });
-      return this.fx.send(from, { type: "PullFailed", id });
-    }
-    this.sendChunks(from, id, payload);
-  }
-
-  private sendChunks(from: Addr, id: ObjectId, payload: Payload): void {
-    const total = Math.max(1, Math.ceil(payload.size / this.cfg.chunkBytes));
-    for (let i = 0; i < total; i++) {
-      const size = i < total - 1 ? this.cfg.chunkBytes : payload.size - this.cfg.chunkBytes * (total - 1);
-      this.fx.send(from, { type: "Chunk", id, index: i, total, size, payload: i === total - 1 ? payload : undefined });
-    }
-  }
-
-  /** Chunks arrive in order on a FIFO link; the last one carries the sealed payload. */
-  private chunk(from: Addr, id: ObjectId, total: number, payload: Payload | undefined): void {
-    const p = this.pulls.get(id);
-    if (!p || p.from !== nodeOf(from)) return; // stale chunks of an abandoned transfer
-    p.received++;
-    if (p.received < total || !payload) return;
-    const r = this.store.put(id, payload, false);
-    this.evicted(r.evicted);
-    if (r.ok) {
-      this.owners.set(id, p.owner);
-      this.fx.trace({ kind: "object.created", comp: "store", obj: id, size: payload.size, hash: payload.hash, where: "store", primary: false });
-      this.fx.trace({ kind: "object.transferred", comp: "raylet", obj: id, from: p.from!, size: payload.size });
-      this.fx.send(p.owner, { type: "AddLocation", id, node: this.cfg.node, incarnation: this.cfg.incarnation });
-    }
-    this.finishPull(id, payload);
-  }
-
-  private finishPull(id: ObjectId, v: Payload | ErrorInfo): void {
-    const p = this.pulls.get(id);
-    if (!p) return;
-    this.pulls.delete(id);
-    this.fx.cancelTimer(`pull:${id}`);
-    this.satisfy(id, v, p.waiters);
-  }
-
-  /** Unpins what a request pinned (the deps that were local, or arrived while it waited). */
-  private releaseDeps(q: QueuedLease): void {
-    q.dropped = true;
-    for (const d of q.req.deps) this.store.unpin(d.id);
-  }
-
-  private freeObjects(ids: readonly ObjectId[], orphaned = false): void {
-    const gone = new Set(ids);
-    this.puts = this.puts.filter((p) => !gone.has(p.id));
-    let freed = false;
-    for (const id of ids) {
-      this.owners.delete(id);
-      const r = this.store.delete(id);
-      if (r.spilled) this.fx.deleteSpilled(id);
-      if (r.inMemory || r.spilled) {
-        freed = true;
-        this.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: orphaned ? "orphaned" : "freed" });
-      }
-    }
-    if (freed && this.puts.length > 0) this.retryPuts();
-  }
 }

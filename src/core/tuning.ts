@@ -8,6 +8,8 @@ export interface ModelTuning {
   readonly viewPeriodMs: number;
   /** View periods without a heartbeat before the GCS declares a node dead. */
   readonly heartbeatMissLimit: number;
+  /** After a GCS restart, view periods to wait for nodes to reconnect before health checks count. */
+  readonly recoveryGracePeriods: number;
   /** Bytes per object-transfer chunk. */
   readonly chunkBytes: number;
   /** Task results up to this size return inline to their owner. */
@@ -35,6 +37,7 @@ export const defaultTuning: ModelTuning = {
   heartbeatMs: 100,
   viewPeriodMs: 100,
   heartbeatMissLimit: 5,
+  recoveryGracePeriods: 30,
   chunkBytes: 5 * 1024 * 1024,
   maxInlineBytes: 100 * 1024,
   maxPendingLeases: 10,
@@ -42,3 +45,10 @@ export const defaultTuning: ModelTuning = {
   maxTasksInFlightPerWorker: 8,
   pipelineMaxTaskMs: 1,
 };
+
+/**
+ * The daemons' tuning (`tsray start`): nodes are separate processes on machines that may be
+ * busy, so a node is declared dead after 3 s without a heartbeat rather than 0.5 s. Every daemon
+ * (GCS, raylets, drivers) uses this one, so they agree on what a period is.
+ */
+export const daemonTuning: ModelTuning = { ...defaultTuning, heartbeatMissLimit: 30 };

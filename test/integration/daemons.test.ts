@@ -134,12 +134,16 @@ test("a worker node's raylet is SIGKILLed mid-job: the job still gets every resu
 });
 
 test("the killed node rejoins under its id on a new port: the other daemons reach it there", async () => {
-  const before = (await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string }[] };
+  const before = (await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string; incarnation: number }[] };
   const old = before.nodes.find((n) => n.node === "node-1")!.endpoint;
+  const oldLife = before.nodes.find((n) => n.node === "node-1")!.incarnation;
   await tsray("start", "--address", address, "--node-id", "node-1", "--num-cpus", "2");
   await until("node-1 alive again", async () => ((await getStatus(address, session.token)) as { nodes: { node: string; alive: boolean }[] }).nodes.some((n) => n.node === "node-1" && n.alive));
-  const now = ((await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string }[] }).nodes.find((n) => n.node === "node-1")!.endpoint;
+  const row = ((await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string; incarnation: number }[] }).nodes.find((n) => n.node === "node-1")!;
+  const now = row.endpoint;
   assert.notEqual(parseEndpoint(now).grpc, parseEndpoint(old).grpc, "the new raylet listens on another port");
+  // Its new life follows the one the GCS's node table recorded (no clock involved).
+  assert.equal(row.incarnation, oldLife + 1);
   // A task on node-2 submits one pinned to node-1: node-2's daemon (which knew node-1's old
   // port) must reach the new one. The killed run's trace and log are kept beside the new ones.
   const onOne = ray.remote((x: number) => x + 1, { schedulingStrategy: { nodeId: "node-1", soft: false } });

@@ -64,7 +64,8 @@ describe("the checkers catch broken models", () => {
         const lease = this.leases.get(leaseId);
         original.call(this, leaseId, ...rest);
         if (lease) this.available = add(this.available, lease.resources); // the bug: a second credit
-      }, run));
+        // The raylet's own resource check would stop the run at once: off, so the trace checker must catch it.
+      }, () => withPatch(Raylet.prototype, "setAvailable", () => function (this: any, next: unknown) { this.available = next; }, run)));
     expectViolation(buggy, "resources", /node head over capacity after lease .*: CPU in use [3-9]\d* > capacity 2/);
   });
 
@@ -97,9 +98,11 @@ describe("the checkers catch broken models", () => {
       return ray.get(log.read.remote());
     };
     const buggy = await cleanThenBuggy({ nodes: 2, program, expected: [1, 2, 3, 4, 5] },
-      (run) => withPatch(CoreWorker.prototype, "runActor", (original) => function (this: any, h: any) {
+      (run) => withPatch(CoreWorker.prototype, "step", (original) => function (this: any, input: unknown) {
         // The bug: the actor takes its next call from the wrong end of its run queue (pop()
         // where shift() belongs). Works whatever queue type the model uses (array or Fifo).
+        const h = this.state.actor;
+        if (!h) return original.call(this, input);
         const q = h.runnable;
         q.shift = () => {
           const all: unknown[] = typeof q.drain === "function" ? q.drain() : q.splice(0);
@@ -108,7 +111,7 @@ describe("the checkers catch broken models", () => {
           return newest;
         };
         try {
-          return original.call(this, h);
+          return original.call(this, input);
         } finally {
           delete q.shift; // back to the prototype's shift
         }
@@ -127,9 +130,10 @@ describe("the checkers catch broken models", () => {
 
   test("references: an object manager that moves a copy instead of copying it frees a referenced object", async () => {
     const buggy = await cleanThenBuggy({ nodes: 2, program: copyProgram, expected: 499500 },
-      (run) => withPatch(Raylet.prototype, "servePull", (original) => function (this: any, from: string, id: string) {
-        original.call(this, from, id);
-        this.freeObjects([id]); // the bug: the sender drops its copy once sent
+      (run) => withPatch(Raylet.prototype, "step", (original) => function (this: any, input: any) {
+        original.call(this, input);
+        // The bug: the sender drops its copy once sent.
+        if (input.kind === "message" && input.msg.type === "Pull") original.call(this, { kind: "message", from: input.from, msg: { type: "FreeObjects", ids: [input.msg.id] } });
       }, run));
     expectViolation(buggy, "references", /object \S+ freed while referenced \(on node head\)/);
   });

@@ -207,21 +207,21 @@ for (const b of backends) {
       const s = b.make();
       const tables0 = await s.load();
       const { gcs, sent } = gcsWith(s, tables0);
-      gcs.receive("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 }, endpoint: "127.0.0.1:7001" });
-      gcs.receive("n2/raylet", { type: "RegisterNode", node: "n2", incarnation: 2, resources: { CPU: 2, GPU: 1 } });
+      gcs.step({ kind: "message", from: "head/raylet", msg: { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 }, endpoint: "127.0.0.1:7001" } });
+      gcs.step({ kind: "message", from: "n2/raylet", msg: { type: "RegisterNode", node: "n2", incarnation: 2, resources: { CPU: 2, GPU: 1 } } });
       const spec: ActorSpec = {
         actorId: "a1", fn: "cls1", className: "Counter", args: [{ v: { size: 3, hash: "h3", data: new Uint8Array([7, 8, 9]) } }],
         owner: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 2, maxTaskRetries: 1, name: "counter",
       };
-      gcs.receive("head/driver", { type: "RegisterFunction", fn: { id: "cls1", name: "Counter", kind: "class", source: "class Counter {}" } });
-      gcs.receive("head/driver", { type: "CreateActor", spec });
+      gcs.step({ kind: "message", from: "head/driver", msg: { type: "RegisterFunction", fn: { id: "cls1", name: "Counter", kind: "class", source: "class Counter {}" } } });
+      gcs.step({ kind: "message", from: "head/driver", msg: { type: "CreateActor", spec } });
       const asked = sent.find((x) => x.m.type === "RequestLease")!;
       const lease = asked.m as Extract<Msg, { type: "RequestLease" }>;
       const placed = nodeOf(asked.to);
       const worker = `${placed}/w1-1`;
-      gcs.receive(asked.to, { type: "LeaseGranted", reqId: lease.reqId, leaseId: "L1", worker });
-      gcs.receive(worker, { type: "TaskReply", taskId: "a1:create:0", returnId: "a1:create:0.r", attempt: 0, result: { kind: "inline", payload: { size: 1, hash: "u", data: null } } });
-      gcs.receive("head/driver", { type: "CreateActor", spec: { ...spec, actorId: "a2", name: undefined, resources: { GPU: 8 } } }); // infeasible: stays pending
+      gcs.step({ kind: "message", from: asked.to, msg: { type: "LeaseGranted", reqId: lease.reqId, leaseId: "L1", worker } });
+      gcs.step({ kind: "message", from: worker, msg: { type: "TaskReply", taskId: "a1:create:0", returnId: "a1:create:0.r", attempt: 0, result: { kind: "inline", payload: { size: 1, hash: "u", data: null } } } });
+      gcs.step({ kind: "message", from: "head/driver", msg: { type: "CreateActor", spec: { ...spec, actorId: "a2", name: undefined, resources: { GPU: 8 } } } }); // infeasible: stays pending
       assert.equal(gcs.actors.get("a1")!.state, "ALIVE");
       await s.flush(); // what the daemon awaits before it replies
 

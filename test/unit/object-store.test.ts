@@ -5,7 +5,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ObjectStore } from "../../src/core/object-store.ts";
+import { ObjectStore, type SpillPort } from "../../src/core/object-store.ts";
 import type { StoreMemory } from "../../src/core/effects.ts";
 import type { ObjectId, Payload } from "../../src/core/types.ts";
 
@@ -17,11 +17,12 @@ const obj = (size: number, tag = ""): Payload => ({ size, hash: `h${size}${tag}`
  */
 function store(capacity: number, admit: (p: Payload) => boolean = () => true) {
   const log: string[] = [];
-  const memory: StoreMemory = {
+  const memory: StoreMemory & SpillPort = {
     admit: (p) => (admit(p) ? p : undefined),
     release: (p) => { log.push(`release ${p.data}`); },
+    spill: (id: ObjectId, p: Payload) => { log.push(`spill ${id}=${p.data}`); },
   };
-  const s = new ObjectStore(capacity, memory, (id: ObjectId, p: Payload) => { log.push(`spill ${id}=${p.data}`); });
+  const s = new ObjectStore(capacity, memory);
   return Object.assign(s, { log });
 }
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import { CoreWorker, type CoreWorkerTuning } from "../../src/core/core-worker.ts";
-import type { Msg } from "../../src/core/messages.ts";
+import { isWorkerMsg, type Msg } from "../../src/core/messages.ts";
 import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
 
 const OWNER = "head/driver";
@@ -51,13 +51,16 @@ function rig(tuning: Partial<CoreWorkerTuning> = {}) {
   const deliver = (): void => {
     const hop = sent.filter((s) => s.to === WORKER || s.to === OWNER);
     for (const s of hop) sent.splice(sent.indexOf(s), 1);
-    for (const s of hop) (s.to === WORKER ? worker : owner).receive(s.from, s.m);
+    for (const s of hop) {
+      assert.ok(isWorkerMsg(s.m), `${s.m.type} is not for a core worker`);
+      (s.to === WORKER ? worker : owner).step({ kind: "message", from: s.from, msg: s.m });
+    }
   };
   const submit = (n: number) => Array.from({ length: n }, (_, i) => owner.submitTask(`${OWNER}#t${i}`, FN, [{ v: value(i) }], OPTS));
   const grant = () => {
     const reqs = take("RequestLease");
     assert.ok(reqs.length > 0, "the owner asked for a lease");
-    owner.receive("head/raylet", { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER });
+    owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER } });
     return reqs.slice(1); // still pending
   };
   /** The host finishes the task the worker runs now, after `ms`. */
@@ -93,12 +96,12 @@ test("an owner pipelines short tasks onto a lease; its worker runs them in order
   // In order, the owner hears t1's answer (and fills the lease again: t5), then the bounces.
   r.deliver();
   assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#t5`]);
-  r.worker.receive(OWNER, { type: "PushTask", spec: { ...dupOf(5, ids[5]) } });
+  r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec: { ...dupOf(5, ids[5]) } } });
   assert.deepEqual(r.take("TaskBounced").map((b) => b.taskId), [`${OWNER}#t5`], "a push to a blocked worker comes straight back");
-  r.owner.receive(WORKER, { type: "TaskBounced", taskId: `${OWNER}#t5`, returnId: ids[5], attempt: 0, bounces: 0 });
+  r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskBounced", taskId: `${OWNER}#t5`, returnId: ids[5], attempt: 0, bounces: 0 } });
   assert.equal(r.take("PushTask").length, 0, "nothing more goes to the blocked worker");
   // Another lease takes them, each push marked as coming after its bounce.
-  r.owner.receive("head/raylet", { type: "LeaseGranted", reqId: pending[0].reqId, leaseId: "lease-2", worker: "head/w2" });
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: pending[0].reqId, leaseId: "lease-2", worker: "head/w2" } });
   const moved = r.take("PushTask").map((m) => [m.spec.taskId, m.spec.bounces ?? 0]);
   for (const t of [3, 4, 5]) assert.ok(moved.some(([id, b]) => id === `${OWNER}#t${t}` && b === 1), `t${t} went to the other lease: ${JSON.stringify(moved)}`);
 
@@ -106,10 +109,10 @@ test("an owner pipelines short tasks onto a lease; its worker runs them in order
   const dup = dupOf(3, ids[3]);
   r.executed.length = 0;
   r.worker.taskDone(`${OWNER}#t2`, 0, { ok: true, payload: value(2) });
-  r.worker.receive(OWNER, { type: "PushTask", spec: dup });
+  r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec: dup } });
   assert.equal(r.executed.length, 0, "a duplicate of a bounced push does not run");
   // The re-push after the bounce (bounces: 1) does run.
-  r.worker.receive(OWNER, { type: "PushTask", spec: { ...dup, bounces: 1 } });
+  r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec: { ...dup, bounces: 1 } } });
   assert.deepEqual(r.executed.map((s) => [s.taskId, s.bounces]), [[`${OWNER}#t3`, 1]]);
 });
 
@@ -127,13 +130,13 @@ test("a worker that dies fails every task in flight on its lease, and each is re
   const r = rig();
   r.submit(6);
   const reqs = r.take("RequestLease");
-  r.owner.receive("head/raylet", { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER });
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER } });
   r.deliver();
   r.finish(0.1);
   r.deliver();
   assert.equal(r.take("PushTask").length, 4, "four in flight, lost with the worker");
-  r.owner.receive("head/raylet", { type: "WorkerDied", worker: WORKER });
-  r.owner.receive("head/raylet", { type: "LeaseGranted", reqId: reqs[1].reqId, leaseId: "lease-2", worker: "head/w2" });
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "WorkerDied", worker: WORKER } });
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[1].reqId, leaseId: "lease-2", worker: "head/w2" } });
   // The task the request staged first, then the queue: t5 (never pushed), then the retries.
   assert.deepEqual(r.take("PushTask").map((m) => [m.spec.taskId, m.spec.attempt]),
     [[`${OWNER}#t1`, 1], [`${OWNER}#t5`, 0], [`${OWNER}#t2`, 1], [`${OWNER}#t3`, 1]]);

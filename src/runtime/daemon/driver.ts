@@ -8,10 +8,10 @@ import fs from "node:fs";
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { parseBugs } from "../../core/bugs.ts";
-import { defaultTuning } from "../../core/tuning.ts";
-import { CoreWorker, coreWorkerTuning } from "../../core/core-worker.ts";
-import type { WorkerEffects } from "../../core/effects.ts";
+import { daemonTuning } from "../../core/tuning.ts";
+import type { CoreWorker } from "../../core/core-worker.ts";
 import { gcsAddr, nodeOf, rayletAddr, type NodeId, type NodeView } from "../../core/types.ts";
+import { hostCoreWorker } from "../kernel.ts";
 import { DriverClient, KeepAlive } from "../embedded/driver.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { Timers, Transport } from "../embedded/transport.ts";
@@ -109,22 +109,21 @@ export class DaemonDriver {
     clearTimeout(timer);
     const keepAlive = new KeepAlive();
     const sink = new TraceSink({ file: opts.traceFile });
-    let model!: CoreWorker;
-    const timers = new Timers(transport, () => model, new Set());
+    const timers = new Timers(transport, new Set());
     let client!: DriverClient;
-    const fx: WorkerEffects = {
+    // $TSRAY_BUGS switches seeded bugs on in this driver's model too (mutation testing only).
+    const hosted = hostCoreWorker(addr, nodeId, head, daemonTuning, parseBugs(process.env.TSRAY_BUGS), {
       now: () => performance.now(),
       random: Math.random,
       send: (to, m) => transport.send(addr, to, m),
-      setTimer: (key, ms, periodic) => timers.set(key, ms, periodic),
-      cancelTimer: (key) => timers.cancel(key),
+      schedule: (ms, fire, periodic) => timers.schedule(ms, fire, periodic),
+      cancel: (t) => timers.cancel(t),
       trace: sink.enabled ? (body) => sink.emit(nodeId, body) : () => {},
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("a driver does not execute tasks"); },
-    };
-    // $TSRAY_BUGS switches seeded bugs on in this driver's model too (mutation testing only).
-    model = new CoreWorker(addr, { node: nodeId, gcs, ...coreWorkerTuning(defaultTuning), bugs: parseBugs(process.env.TSRAY_BUGS) }, fx);
-    transport.register(addr, model);
+    });
+    const model: CoreWorker = hosted.model;
+    transport.register(addr, hosted);
     let driver!: DaemonDriver;
     client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });
     driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink, ...direct.values()], store, sink);

@@ -2,10 +2,12 @@
 // storage. Everything the model decides in one turn is held until storage has made that
 // turn's writes durable, so nothing the outside world was told can be lost by a crash.
 
-import { Gcs, type GcsEffects } from "../../core/gcs.ts";
+import type { Gcs } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
 import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
+import { daemonTuning, type ModelTuning } from "../../core/tuning.ts";
 import { gcsAddr, nodeOf, type Addr, type NodeId } from "../../core/types.ts";
+import { hostGcs, type Hosted } from "../kernel.ts";
 
 /** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
 const MAX_WAITING = 10_000;
@@ -22,9 +24,8 @@ export interface GcsDaemonOptions {
   readonly port?: number;
   readonly storage: GcsStorage;
   readonly traceFile?: string;
-  readonly viewPeriodMs?: number;
-  /** Periods without a heartbeat before a node is declared dead: 3 s by default, so that a busy machine is not mistaken for a dead one. */
-  readonly heartbeatMissLimit?: number;
+  /** The models' tuning (default: the daemons' tuning, which every daemon and driver shares). */
+  readonly tuning?: ModelTuning;
   readonly log?: Logger;
   /** Seeded bugs switched on (mutation testing only). */
   readonly bugs?: Bugs;
@@ -32,8 +33,9 @@ export interface GcsDaemonOptions {
 
 export class GcsDaemon {
   private gcs!: Gcs;
+  private hosted!: Hosted;
   private server!: DaemonServer;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   /** Sends decided but not yet released: they wait for the writes made before them. */
   private held: { to: Addr; msg: Msg }[] = [];
   private dirty = false;
@@ -58,21 +60,20 @@ export class GcsDaemon {
   static async start(opts: GcsDaemonOptions): Promise<GcsDaemon> {
     const d = new GcsDaemon(opts);
     const tables = await opts.storage.load();
-    const fx: GcsEffects = {
+    const hosted = hostGcs(opts.head, opts.tuning ?? daemonTuning, opts.bugs ?? NO_BUGS, {
       now: () => Date.now(),
       random: () => Math.random(),
       send: (to, msg) => d.hold(to, msg),
-      setTimer: (key, ms, periodic) => d.setTimer(key, ms, periodic),
-      cancelTimer: (key) => d.cancelTimer(key),
+      schedule: (ms, fire, periodic) => d.schedule(ms, fire, periodic),
+      cancel: (t) => d.cancel(t),
       trace: (body) => { if (d.sink.enabled) d.sink.emit(opts.head, body); },
       persist: (table, key, value) => { opts.storage.write(table, key, value); d.dirty = true; },
-    };
-    d.gcs = new Gcs(d.addr, {
-      head: opts.head, viewPeriodMs: opts.viewPeriodMs ?? 100, heartbeatMissLimit: opts.heartbeatMissLimit ?? 30, recoveryGracePeriods: 30, bugs: opts.bugs ?? NO_BUGS,
-    }, fx, tables);
+    }, tables);
+    d.hosted = hosted;
+    d.gcs = hosted.model;
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],
-      onFrame: (f) => { if (!d.closed) d.gcs.receive(f.from, f.msg); },
+      onFrame: (f) => { if (!d.closed) d.deliver(f.from, f.msg); },
       onPeer: (peer, addrs) => {
         for (const a of addrs) {
           clearTimeout(d.leaving.get(a));
@@ -92,7 +93,7 @@ export class GcsDaemon {
           clearTimeout(d.leaving.get(a));
           d.leaving.set(a, setTimeout(() => {
             d.leaving.delete(a);
-            if (!d.closed) d.gcs.receive(a, { type: "WorkerDied", worker: a });
+            if (!d.closed) d.deliver(a, { type: "WorkerDied", worker: a });
           }, DRIVER_GRACE_MS).unref());
         }
       },
@@ -152,26 +153,37 @@ export class GcsDaemon {
     if (q.length < MAX_WAITING) q.push({ to, msg });
   }
 
-  private setTimer(key: string, ms: number, periodic?: boolean): void {
-    this.cancelTimer(key);
-    const t = setTimeout(() => {
-      this.timers.delete(key);
-      if (!this.closed) this.gcs.fire(key);
-    }, ms);
-    if (periodic) t.unref();
-    this.timers.set(key, t);
+  /**
+   * Hands a frame to the model. A message the GCS does not receive is refused and logged, and
+   * a model error is logged too: the daemon keeps serving (a peer cannot crash it).
+   */
+  private deliver(from: Addr, msg: Msg): void {
+    try {
+      this.hosted.message(from, msg);
+    } catch (e) {
+      (this.opts.log ?? console.error)(`tsray gcs: ${msg.type} from ${from}: ${(e as Error).message}`);
+    }
   }
 
-  private cancelTimer(key: string): void {
-    const t = this.timers.get(key);
-    if (t) clearTimeout(t);
-    this.timers.delete(key);
+  private schedule(ms: number, fire: () => void, periodic: boolean): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) fire();
+    }, ms);
+    if (periodic) t.unref();
+    this.timers.add(t);
+    return t;
+  }
+
+  private cancel(t: NodeJS.Timeout): void {
+    clearTimeout(t);
+    this.timers.delete(t);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const t of this.leaving.values()) clearTimeout(t);
     await this.server.close();

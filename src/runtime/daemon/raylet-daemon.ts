@@ -10,6 +10,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Msg } from "../../core/messages.ts";
 import { checkResources } from "../../core/resources.ts";
+import { daemonTuning } from "../../core/tuning.ts";
 import { gcsAddr, nodeOf, rayletAddr, type Addr, type NodeId, type NodeView } from "../../core/types.ts";
 import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity } from "../embedded/cluster.ts";
 import type { Arena } from "../embedded/arena.ts";
@@ -19,6 +20,7 @@ import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "./object-channel.ts";
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
+import { nextIncarnation } from "../kernel.ts";
 
 export interface RayletDaemonOptions {
   /** host:port of the GCS. */
@@ -108,15 +110,16 @@ export class RayletDaemon {
     });
     self.links.set(gcs, gcsLink);
     const send = (from: Addr, to: Addr, m: Msg) => self.route(from, to, m, gcs, o.token);
-    // The incarnation must grow across restarts of this node: the start time does.
+    // Which start of this node this is: one more than the GCS's node table records (kernel.ts).
     self.cluster = await EmbeddedCluster.start({
       ...defaultEmbeddedConfig,
+      ...daemonTuning,
       nodes: [{ id: o.node, resources: o.resources }],
       storeCapacity: o.storeCapacity ?? defaultStoreCapacity(),
       prestartWorkers: Math.max(1, Math.ceil(o.resources.CPU ?? 1)),
       traceFile: o.traceFile,
       bugs: o.bugs ?? NO_BUGS,
-      remote: { head, endpoint, incarnation: Date.now(), send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
+      remote: { head, endpoint, incarnation: nextIncarnation(status.nodes.find((n) => n.node === o.node)?.incarnation), send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
     });
     return self;
   }

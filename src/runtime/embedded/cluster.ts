@@ -11,13 +11,13 @@ import os from "node:os";
 import { createRay, type Ray } from "../../api/ray.ts";
 import type { Invoker } from "../../api/handles.ts";
 import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
-import { CoreWorker, coreWorkerTuning } from "../../core/core-worker.ts";
-import type { Effects, RayletEffects, WorkerEffects } from "../../core/effects.ts";
-import { Gcs, type GcsEffects, type GcsTable } from "../../core/gcs.ts";
+import type { CoreWorker } from "../../core/core-worker.ts";
+import type { Gcs } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
-import { Raylet } from "../../core/raylet.ts";
+import type { Raylet } from "../../core/raylet.ts";
 import type { ResourceSet } from "../../core/resources.ts";
 import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload } from "../../core/types.ts";
+import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, MemoryTables, type Hosted, type ProcessPorts } from "../kernel.ts";
 import type { TraceBody, TraceEvent } from "../../../spec/trace.ts";
 import { Arena, type ArenaStats } from "./arena.ts";
 import { DriverClient, KeepAlive, directPut } from "./driver.ts";
@@ -25,7 +25,7 @@ import { collectViews, installPins, watchArena } from "./pins.ts";
 import { SpillStore } from "./spill.ts";
 import { ThreadPool, workerScript, type Thread } from "./threads.ts";
 import { TraceSink } from "./trace.ts";
-import { Timers, Transport, type Component, type DrainMode } from "./transport.ts";
+import { Timers, Transport, type DrainMode } from "./transport.ts";
 import { WorkerHost } from "./worker-host.ts";
 
 export interface NodeSpec {
@@ -42,7 +42,7 @@ export interface RemotePeers {
   readonly head: NodeId;
   /** Where this node's daemon listens, registered with the GCS. */
   readonly endpoint: string;
-  /** Which start of this node this is (a restarted daemon is a new incarnation). */
+  /** Which start of this node this is (a restarted daemon is a new incarnation: see kernel.ts). */
   readonly incarnation: number;
   readonly send: (from: Addr, to: Addr, m: Msg) => void;
   /**
@@ -117,7 +117,7 @@ export class EmbeddedCluster {
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   private readonly workers = new Map<Addr, WorkerHost>();
   private readonly fns = new Map<FunctionId, FunctionDescriptor>();
-  private readonly gcsStorage: Record<GcsTable, Map<string, unknown>> = { nodes: new Map(), actors: new Map(), functions: new Map(), meta: new Map() };
+  private readonly gcsStorage = new MemoryTables();
   private readonly keepAlive = new KeepAlive();
   private pool!: ThreadPool;
   /** Workers whose thread has not reported ready yet. */
@@ -179,22 +179,19 @@ export class EmbeddedCluster {
       this.local = undefined;
       return;
     }
-    const g = gcsAddr(this.head);
     const storage = this.gcsStorage;
-    this.gcs = this.spawn(g, this.head, (fx: GcsEffects) => new Gcs(g, {
-      head: this.head, viewPeriodMs: cfg.viewPeriodMs, heartbeatMissLimit: cfg.heartbeatMissLimit, recoveryGracePeriods: 30, bugs: this.cfg.bugs,
-    }, fx), (base) => ({
-      ...base,
-      persist: (table, key, value) => { if (value === undefined) storage[table].delete(key); else storage[table].set(key, value); },
-    }));
+    this.gcs = this.spawn(hostGcs(this.head, cfg, cfg.bugs, {
+      ...this.ports(gcsAddr(this.head), this.head),
+      persist: storage.persist,
+    })).model;
 
     const addr = `${this.head}/driver`;
     let client!: DriverClient;
-    const driver = this.spawn(addr, this.head, (fx: WorkerEffects) => new CoreWorker(addr, this.workerConfig(this.head), fx), (base) => ({
-      ...base,
+    const driver = this.spawn(hostCoreWorker(addr, this.head, this.head, cfg, cfg.bugs, {
+      ...this.ports(addr, this.head),
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("the driver does not execute tasks"); },
-    }));
+    })).model;
     client = new DriverClient(driver, addr, this.head, this.keepAlive, () => this.check());
     const ray = createRay(client);
     ray.put = directPut(ray, client, this.nodes.get(this.head)!.arena);
@@ -213,32 +210,30 @@ export class EmbeddedCluster {
     this.local?.driver.start(false);
   }
 
-  private workerConfig(node: NodeId) {
-    return { node, gcs: gcsAddr(this.head), ...coreWorkerTuning(this.cfg), bugs: this.cfg.bugs };
-  }
-
   private check(): void {
     if (this.closed) throw new Error("this embedded cluster was shut down: call ray.init() again");
   }
 
   // ---- effects ------------------------------------------------------------------------------
 
-  private spawn<T extends Component, F extends Effects>(addr: Addr, node: NodeId, make: (fx: F) => T, extra: (fx: Effects) => F): T {
-    let comp: T | undefined;
-    const timers = new Timers(this.transport, () => comp, this.pendingTimers);
+  /** The ports of a process at `addr`: the transport, real timers queued on it, the trace sink. */
+  private ports(addr: Addr, node: NodeId): ProcessPorts<NodeJS.Timeout> {
+    const timers = new Timers(this.transport, this.pendingTimers);
+    this.timers.set(addr, timers);
     const transport = this.transport;
     const sink = this.sink;
-    const base: Effects = {
+    return {
       now: () => performance.now(),
       random: Math.random,
       send: (to, m) => transport.send(addr, to, m),
-      setTimer: (key, delay, periodic = false) => timers.set(key, delay, periodic),
-      cancelTimer: (key) => timers.cancel(key),
+      schedule: (delayMs, fire, periodic) => timers.schedule(delayMs, fire, periodic),
+      cancel: (t) => timers.cancel(t),
       trace: sink.enabled ? (body) => sink.emit(node, body) : () => {},
     };
-    comp = make(extra(base));
-    this.timers.set(addr, timers);
-    this.transport.register(addr, comp);
+  }
+
+  private spawn<T extends Hosted>(comp: T): T {
+    this.transport.register(comp.addr, comp);
     return comp;
   }
 
@@ -253,12 +248,13 @@ export class EmbeddedCluster {
     const addr = rayletAddr(node);
     const arena = n.arena;
     const spill = this.spill;
-    let raylet!: Raylet;
-    raylet = this.spawn(addr, node, (fx: RayletEffects) => new Raylet(addr, {
-      node, incarnation: this.cfg.remote?.incarnation ?? 1, endpoint: this.cfg.remote?.endpoint, gcs: gcsAddr(this.head), resources: n.spec.resources, storeCapacity: this.cfg.storeCapacity,
-      heartbeatMs: this.cfg.heartbeatMs, chunkBytes: this.cfg.chunkBytes, storeFullTimeoutMs: this.cfg.storeFullTimeoutMs, bugs: this.cfg.bugs,
-    }, fx), (base) => ({
-      ...base,
+    // One start per node here; a daemon host is told which start it is.
+    const place = {
+      node, head: this.head, resources: n.spec.resources, storeCapacity: this.cfg.storeCapacity,
+      incarnation: this.cfg.remote?.incarnation ?? nextIncarnation(undefined), endpoint: this.cfg.remote?.endpoint,
+    };
+    const raylet: Raylet = this.spawn(hostRaylet(place, this.cfg, this.cfg.bugs, {
+      ...this.ports(addr, node),
       startWorker: (w) => this.startWorker(w, node),
       killWorker: (w) => this.endWorker(w),
       admit: (payload) => {
@@ -268,9 +264,9 @@ export class EmbeddedCluster {
       },
       release: (payload) => { if (payload.data instanceof Uint8Array) arena.release(payload.data); },
       spill: (id, payload) => spill.spill(node, id, payload),
-      restore: (id) => spill.restore(node, id, (p) => { if (p && !this.closed) this.transport.post(() => raylet.restored(id, p)); }),
+      restore: (id) => spill.restore(node, id, (p) => { if (p && !this.closed) this.transport.post(() => raylet.step({ kind: "restored", id, payload: p })); }),
       deleteSpilled: (id) => spill.delete(node, id),
-    }));
+    })).model;
     n.raylet = raylet;
     raylet.start();
   }
@@ -283,11 +279,11 @@ export class EmbeddedCluster {
     thread.addr = addr;
     const host = new WorkerHost(addr, node, thread, this.fns);
     this.workers.set(addr, host);
-    host.model = this.spawn(addr, node, (fx: WorkerEffects) => new CoreWorker(addr, this.workerConfig(node), fx), (base) => ({
-      ...base,
+    host.model = this.spawn(hostCoreWorker(addr, node, this.head, this.cfg, this.cfg.bugs, {
+      ...this.ports(addr, node),
       complete: (callId, result) => host.complete(callId, result),
       execute: (spec, fn, args) => host.execute(spec, fn, args),
-    }));
+    })).model;
     host.timers = this.timers.get(addr)!;
     thread.post({ t: "bind", addr, node });
     if (thread.ready) this.transport.post(() => host.model.start(true));
@@ -340,7 +336,7 @@ export class EmbeddedCluster {
     this.workers.delete(addr);
     this.kill(addr);
     const raylet = this.nodes.get(host.node)?.raylet;
-    this.transport.post(() => raylet?.workerExited(addr));
+    this.transport.post(() => raylet?.step({ kind: "worker-exited", worker: addr }));
   }
 
   private afterDrain(): void {

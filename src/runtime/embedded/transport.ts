@@ -10,12 +10,11 @@
 
 import type { Msg } from "../../core/messages.ts";
 import type { Addr } from "../../core/types.ts";
+import type { Hosted } from "../kernel.ts";
 import { drop, hold } from "./pins.ts";
 
-export interface Component {
-  receive(from: Addr, m: Msg): void;
-  fire(key: string): void;
-}
+/** A model as the transport delivers to it (the kernel's hosted model). */
+export type Component = Pick<Hosted, "message">;
 
 /** How the queue is drained: measured in bench/embedded.ts (microtasks are faster). */
 export type DrainMode = "microtask" | "immediate";
@@ -87,7 +86,7 @@ export class Transport {
               try {
                 if (p !== undefined) {
                   this.delivered++;
-                  p.receive(q[i + 1] as Addr, m);
+                  p.message(q[i + 1] as Addr, m);
                 } else this.remote?.(q[i + 1] as Addr, to as Addr, m);
               } finally {
                 if (m.type === "StoreGetReply" || m.type === "Chunk") holdSlots(m, drop);
@@ -118,36 +117,36 @@ function holdSlots(m: Msg, f: (p: unknown) => unknown): void {
   else if (m.type === "Chunk" && m.payload) f(m.payload);
 }
 
-/** One component's named timers, as real timers whose expiries are queued on the transport. */
+/**
+ * The scheduling port of one process, on real timers whose expiries are queued on the transport
+ * (the kernel keeps each model's timers by key on top of it).
+ */
 export class Timers {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly live = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly transport: Transport, private readonly comp: () => Component | undefined, private readonly pending: Set<NodeJS.Timeout>) {}
+  constructor(private readonly transport: Transport, private readonly pending: Set<NodeJS.Timeout>) {}
 
-  set(key: string, delayMs: number, periodic = false): void {
-    const old = this.timers.get(key);
-    if (old !== undefined) { clearTimeout(old); this.pending.delete(old); }
+  schedule(delayMs: number, fire: () => void, periodic: boolean): NodeJS.Timeout {
     const t = setTimeout(() => {
-      this.timers.delete(key);
+      this.live.delete(t);
       this.pending.delete(t);
-      this.transport.post(() => this.comp()?.fire(key));
+      this.transport.post(fire);
     }, Math.max(0, delayMs));
     // Housekeeping (heartbeats, health checks) never keeps the process alive, nor counts as work.
     if (periodic) t.unref();
     else this.pending.add(t);
-    this.timers.set(key, t);
+    this.live.add(t);
+    return t;
   }
 
-  cancel(key: string): void {
-    const t = this.timers.get(key);
-    if (t === undefined) return;
+  cancel(t: NodeJS.Timeout): void {
     clearTimeout(t);
     this.pending.delete(t);
-    this.timers.delete(key);
+    this.live.delete(t);
   }
 
   clearAll(): void {
-    for (const t of this.timers.values()) { clearTimeout(t); this.pending.delete(t); }
-    this.timers.clear();
+    for (const t of this.live) { clearTimeout(t); this.pending.delete(t); }
+    this.live.clear();
   }
 }

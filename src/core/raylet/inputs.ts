@@ -1,0 +1,22 @@
+// Everything a raylet can be handed, as one tagged union: messages, its timers, and what its
+// host reports (a worker process exited, a spilled copy was read back).
+
+import type { RayletMsg } from "../messages.ts";
+import type { Addr, ObjectId, Payload } from "../types.ts";
+
+export type RayletTimer =
+  /** Registration with the GCS, retried until it answers. */
+  | { readonly kind: "register" }
+  | { readonly kind: "heartbeat" }
+  /** Puts waiting for store space are tried again. */
+  | { readonly kind: "puts" }
+  /** A pull that found no copy asks the object's owner again. */
+  | { readonly kind: "pull"; readonly id: ObjectId };
+
+export type RayletInput =
+  | { readonly kind: "message"; readonly from: Addr; readonly msg: RayletMsg }
+  | { readonly kind: "timer"; readonly timer: RayletTimer }
+  /** The host saw a worker process on this node exit. */
+  | { readonly kind: "worker-exited"; readonly worker: Addr }
+  /** The host read a spilled copy back (the answer to the restore effect). */
+  | { readonly kind: "restored"; readonly id: ObjectId; readonly payload: Payload };

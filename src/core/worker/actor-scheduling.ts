@@ -1,0 +1,78 @@
+// Actor scheduling, on the worker that hosts an actor: its calls run one at a time, in each
+// caller's order (by sequence number), whatever order they arrive in; calls that arrive early
+// wait for their turn, duplicates of calls already run are dropped.
+
+import type { TaskResult } from "../messages.ts";
+import { Fifo } from "../fifo.ts";
+import type { ActorId, Addr, ErrorInfo, TaskSpec } from "../types.ts";
+import type { Ctx } from "./context.ts";
+import { prepare, type Execution } from "./task-receiver.ts";
+
+export interface HostedActor {
+  readonly actorId: ActorId;
+  /** The incarnation this worker runs (the GCS counts restarts). */
+  readonly epoch: number;
+  /** Next seq to run, per caller. */
+  readonly expected: Map<Addr, number>;
+  /** Calls that arrived ahead of their turn, per caller, by seq. */
+  readonly buffered: Map<Addr, Map<number, Execution>>;
+  readonly runnable: Fifo<Execution>;
+  running: Execution | undefined;
+  /** The constructor's outcome, repeated if the creation is pushed again (a restarted GCS asks). */
+  created: TaskResult | undefined;
+}
+
+export interface ActorScheduling {
+  /** The actor this worker hosts, once its creation was pushed here. */
+  actor: HostedActor | undefined;
+}
+
+export function newActorScheduling(): ActorScheduling {
+  return { actor: undefined };
+}
+
+export function newHostedActor(spec: TaskSpec): HostedActor {
+  return { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo(), running: undefined, created: undefined };
+}
+
+/** Whether `spec` creates the very incarnation `h` is. */
+export function sameActorCreation(h: HostedActor, spec: TaskSpec): boolean {
+  return h.actorId === spec.actorId && h.epoch === spec.attempt;
+}
+
+export function queueActorCall(w: Ctx, e: Execution): void {
+  const h = w.actor;
+  if (!h || h.actorId !== e.spec.actorId) {
+    const error: ErrorInfo = { type: "ActorDiedError", message: `worker ${w.addr} does not host actor ${e.spec.actorId}` };
+    return w.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, returnId: e.spec.returnId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false } });
+  }
+  const caller = e.spec.caller!;
+  const expected = Math.max(h.expected.get(caller) ?? 0, e.spec.minPendingSeq ?? 0);
+  h.expected.set(caller, expected);
+  if (e.spec.seq! < expected) return; // a duplicate of a call already run
+  let buf = h.buffered.get(caller);
+  if (!buf) h.buffered.set(caller, (buf = new Map()));
+  buf.set(e.spec.seq!, e);
+  releaseInOrder(w, h, caller);
+}
+
+/** Moves a caller's calls that are next in line from the buffer to the run queue. */
+function releaseInOrder(w: Ctx, h: HostedActor, caller: Addr): void {
+  const buf = h.buffered.get(caller)!;
+  let next = h.expected.get(caller)!;
+  for (let e = buf.get(next); e; e = buf.get(next)) {
+    buf.delete(next);
+    h.runnable.push(e);
+    next++;
+  }
+  h.expected.set(caller, next);
+  runActor(w, h);
+}
+
+export function runActor(w: Ctx, h: HostedActor): void {
+  if (h.running || w.current) return;
+  const e = h.runnable.shift();
+  if (!e) return;
+  h.running = e;
+  prepare(w, e);
+}

@@ -1,0 +1,170 @@
+// The owner's actor submitter: actors this worker created or holds handles to, as the GCS
+// reports them, and the calls made on them: numbered per caller, held while the actor is not
+// alive, pushed to its worker in order, resent to a restarted actor within budget, failed
+// when it is dead for good.
+
+import { nextTaskState } from "../lifecycle/task.ts";
+import {
+  returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type TaskSpec,
+} from "../types.ts";
+import type { Ctx } from "./context.ts";
+import type { ActorOptions, ArgIn } from "./inputs.ts";
+import { own } from "./reference-table.ts";
+import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
+
+/** A map keyed by sequence numbers that finds its lowest key in amortized O(1). */
+export class SeqMap<V> extends Map<number, V> {
+  /** No key is below this. */
+  private low = 0;
+  override set(k: number, v: V): this {
+    if (k < this.low) this.low = k;
+    return super.set(k, v);
+  }
+  lowestKey(): number | undefined {
+    if (this.size === 0) return undefined;
+    while (!this.has(this.low)) this.low++;
+    return this.low;
+  }
+}
+
+export interface CallerActor {
+  info?: ActorInfo;
+  /** The registration, for actors this worker created (resent if the GCS restarts). */
+  created?: ActorSpec;
+  nextSeq: number;
+  /** Calls submitted but not yet answered, by seq. */
+  readonly inflight: SeqMap<OwnedTask>;
+  /** Calls whose dependencies are resolved, waiting for the actor to be alive. */
+  readonly unsent: OwnedTask[];
+}
+
+export interface ActorSubmitter {
+  readonly callerActors: Map<ActorId, CallerActor>;
+  /** getActor calls waiting for the GCS, by request id. */
+  readonly namedReqs: Map<number, { readonly callId: number; readonly name: string }>;
+}
+
+export function newActorSubmitter(): ActorSubmitter {
+  return { callerActors: new Map(), namedReqs: new Map() };
+}
+
+export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
+  registerFunction(w, cls);
+  const spec: ActorSpec = {
+    actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, resources: opts.resources,
+    strategy: opts.strategy, maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
+  };
+  w.callerActors.set(actorId, { nextSeq: 0, inflight: new SeqMap(), unsent: [] });
+  // Resolve the constructor's arguments first, as for a task, then register with the GCS.
+  resolveArgs(w, args as Arg[], { kind: "actor", actorId, spec });
+}
+
+/** The constructor's arguments are resolved (or one failed). */
+export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, resolved: readonly Arg[], error: ErrorInfo | undefined): void {
+  const a = w.callerActors.get(actorId)!;
+  if (error) {
+    a.info = { actorId, state: "DEAD", epoch: 0, owner: w.addr, error };
+    return;
+  }
+  a.created = { ...spec, args: resolved };
+  w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
+}
+
+export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): void {
+  let a = w.callerActors.get(actorId);
+  if (!a) {
+    // A handle that came from elsewhere (getActor, or passed in): follow the actor's updates.
+    a = { nextSeq: 0, inflight: new SeqMap(), unsent: [] };
+    w.callerActors.set(actorId, a);
+    w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
+  }
+  const seq = a.nextSeq++;
+  const spec: TaskSpec = {
+    taskId, kind: "actor-task", fn: actorId, method, name: method, args: args as Arg[], returnId: returnIdOf(taskId),
+    owner: w.addr, resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
+    actorId, seq, caller: w.addr,
+  };
+  trackTask(w, own(w, spec.returnId), spec, maxRetries);
+}
+
+export function sendActorTask(w: Ctx, t: OwnedTask): void {
+  const a = w.callerActors.get(t.spec.actorId!)!;
+  a.inflight.set(t.spec.seq!, t);
+  if (a.info?.state === "DEAD") return failActorTask(w, t, a.info);
+  if (a.info?.state === "ALIVE" && a.info.address) return pushActorTask(w, t, a.info.address, a);
+  a.unsent.push(t);
+}
+
+function pushActorTask(w: Ctx, t: OwnedTask, address: Addr, a: CallerActor): void {
+  t.state = nextTaskState(t.state, { type: "DISPATCHED" });
+  // Everything below the lowest unanswered seq is done: the actor may skip ahead to it.
+  const low = Math.min(t.spec.seq!, a.inflight.lowestKey() ?? t.spec.seq!);
+  w.fx.send(address, { type: "PushTask", spec: { ...t.spec, minPendingSeq: low } });
+}
+
+function failActorTask(w: Ctx, t: OwnedTask, info: ActorInfo): void {
+  const a = w.callerActors.get(t.spec.actorId!);
+  a?.inflight.delete(t.spec.seq!);
+  t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
+  const error = info.error ?? { type: "ActorDiedError" as const, message: `actor ${info.actorId} is dead` };
+  finishTask(w, t, { kind: "error", error, retryable: false });
+}
+
+/** An actor call answered: false if the answer comes from an incarnation older than the one this caller talks to. */
+export function actorTaskReplied(w: Ctx, t: OwnedTask, epoch: number | undefined): boolean {
+  // Only the incarnation this caller is talking to may answer (no split brain).
+  const a = w.callerActors.get(t.spec.actorId!);
+  if (epoch !== undefined && a?.info && epoch < a.info.epoch) return false;
+  a?.inflight.delete(t.spec.seq!);
+  w.fx.trace({ kind: "actor.result", comp: "owner", task: t.spec.taskId, actor: t.spec.actorId!, caller: w.addr, epoch: epoch ?? 0 });
+  return true;
+}
+
+export function actorUpdate(w: Ctx, info: ActorInfo): void {
+  const a = w.callerActors.get(info.actorId);
+  if (!a) return;
+  if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
+  a.info = info;
+  if (info.state === "DEAD") {
+    for (const t of a.unsent.splice(0)) failActorTask(w, t, info);
+    for (const t of [...a.inflight.values()]) if (t.state !== "WAITING_FOR_DEPS") failActorTask(w, t, info);
+  } else if (info.state === "RESTARTING") {
+    // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
+    for (const t of [...a.inflight.values()]) {
+      if (t.state !== "RUNNING") continue;
+      if (t.retriesLeft === 0) {
+        failActorTask(w, t, { ...info, error: { type: "ActorDiedError", message: `the actor died while running ${t.spec.name}; it restarts, but the call is not retried (maxTaskRetries=0)` } });
+        continue;
+      }
+      if (t.retriesLeft > 0) t.retriesLeft--;
+      t.state = nextTaskState(nextTaskState(t.state, { type: "ERRORED", retryable: true }), { type: "DEPS_READY" });
+      t.spec = nextAttempt(t.spec);
+      w.fx.trace({ kind: "task.retry", comp: "owner", task: t.spec.taskId, attempt: t.spec.attempt, reason: "the actor restarted" });
+      a.unsent.push(t);
+    }
+  } else if (info.state === "ALIVE" && info.address) {
+    const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
+    for (const t of unsent) pushActorTask(w, t, info.address, a);
+  }
+}
+
+export function getNamedActor(w: Ctx, name: string, callId: number): void {
+  const reqId = w.nextReq++;
+  w.namedReqs.set(reqId, { callId, name });
+  w.fx.send(w.cfg.gcs, { type: "GetNamedActor", reqId, name });
+}
+
+export function namedActor(w: Ctx, reqId: number, info: ActorInfo | undefined): void {
+  const r = w.namedReqs.get(reqId);
+  w.namedReqs.delete(reqId);
+  if (r) w.fx.complete(r.callId, { kind: "actor", info });
+}
+
+/** A restarted GCS lost what was in flight to it: register the actors again, or follow them again. */
+export function resubscribeActors(w: Ctx): void {
+  for (const [actorId, a] of w.callerActors) {
+    if (a.created && !a.info) w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
+    else w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
+  }
+  for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, { type: "GetNamedActor", reqId, name: r.name });
+}

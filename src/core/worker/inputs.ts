@@ -1,0 +1,59 @@
+// Everything a core worker can be handed, as one tagged union: messages from other components,
+// its own timers, what its host reports, and the calls of the program it serves.
+
+import type { WorkerMsg } from "../messages.ts";
+import type { ResourceSet } from "../resources.ts";
+import type { ActorId, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, RefInfo, SchedulingStrategy } from "../types.ts";
+
+/** An argument as the API hands it over: a value, or a reference (owned here or borrowed). */
+export type ArgIn = { readonly v: Payload } | { readonly ref: ObjectId; readonly owner: Addr };
+
+export interface TaskOptions {
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  readonly maxRetries: number;
+  readonly retryExceptions: boolean;
+}
+
+export interface ActorOptions {
+  readonly resources: ResourceSet;
+  readonly strategy: SchedulingStrategy;
+  readonly maxRestarts: number;
+  readonly maxTaskRetries: number;
+  readonly name?: string;
+}
+
+/** What a task execution produced, as the host reports it. */
+export type Outcome = { readonly ok: true; readonly payload: Payload } | { readonly ok: false; readonly error: ErrorInfo };
+
+/** A core worker's timers: a get's or a wait's timeout, by call id. */
+export type WorkerTimer =
+  | { readonly kind: "get-timeout"; readonly id: number }
+  | { readonly kind: "wait-timeout"; readonly id: number };
+
+/** The program's calls into its core worker (`callId`: the API call the answer completes). */
+export type ApiCall =
+  /** Announces the core worker to its raylet (a driver is never leased, but hears failure news). */
+  | { readonly kind: "start"; readonly isWorker: boolean }
+  | { readonly kind: "register-function"; readonly fn: FunctionDescriptor }
+  | { readonly kind: "submit-task"; readonly taskId: string; readonly fn: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
+  | { readonly kind: "create-actor"; readonly actorId: ActorId; readonly cls: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: ActorOptions }
+  | { readonly kind: "submit-actor-task"; readonly taskId: string; readonly actorId: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly maxRetries: number }
+  | { readonly kind: "put"; readonly id: ObjectId; readonly payload: Payload; readonly callId: number }
+  | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
+  | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
+  | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number }
+  | { readonly kind: "kill-actor"; readonly actorId: ActorId }
+  /** The program took another handle to `id` (e.g. a deserialized copy). */
+  | { readonly kind: "add-ref"; readonly id: ObjectId }
+  /** The program dropped a handle to `id`. */
+  | { readonly kind: "release-ref"; readonly id: ObjectId }
+  /** Every handle the program holds is dropped (the program ended). */
+  | { readonly kind: "release-all" };
+
+export type WorkerInput =
+  | { readonly kind: "message"; readonly from: Addr; readonly msg: WorkerMsg }
+  | { readonly kind: "timer"; readonly timer: WorkerTimer }
+  /** The host finished running attempt `attempt` of `taskId`. */
+  | { readonly kind: "task-done"; readonly taskId: string; readonly attempt: number; readonly outcome: Outcome }
+  | ApiCall;

@@ -1,0 +1,116 @@
+// Object recovery, on the owner: what it knows of failures (dead nodes and workers), where its
+// objects' copies are, and what happens when the last copy of one is lost: the object is made
+// again by re-running its task while the budget lasts (Ray's lineage reconstruction), else it
+// fails with ObjectLostError.
+
+import { nextObjectState } from "../lifecycle/object.ts";
+import { nextTaskState } from "../lifecycle/task.ts";
+import { diedWithNode, nodeOf, rayletAddr, type Addr, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
+import type { Ctx } from "./context.ts";
+import { leasesLost, requestsLostWith } from "./lease-client.ts";
+import { maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
+import { classKeyOf, resolveTask, type OwnedTask } from "./task-manager.ts";
+
+export interface ObjectRecovery {
+  /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
+  readonly deadNodes: Map<NodeId, number>;
+  readonly deadWorkers: Set<Addr>;
+}
+
+export function newObjectRecovery(): ObjectRecovery {
+  return { deadNodes: new Map(), deadWorkers: new Set() };
+}
+
+const NO_IDS: readonly ObjectId[] = [];
+
+export function isDead(w: Ctx, addr: Addr): boolean {
+  const inc = w.deadNodes.get(nodeOf(addr));
+  return w.deadWorkers.has(addr) || (inc !== undefined && diedWithNode(addr, nodeOf(addr), inc));
+}
+
+/** Whether `node`'s life `incarnation` (or a later one) is known dead here. */
+export function buried(w: Ctx, node: NodeId, incarnation: number): boolean {
+  return (w.deadNodes.get(node) ?? 0) >= incarnation;
+}
+
+/** A worker died: tasks on it fail over, and objects it owned can no longer be had. */
+export function workerDied(w: Ctx, worker: Addr): void {
+  w.deadWorkers.add(worker);
+  leasesLost(w, (x) => x === worker, `the worker ${worker} running it died`);
+  ownerDied(w, (o) => o === worker);
+}
+
+export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
+  if (buried(w, node, incarnation)) return; // heard already (from the GCS and our raylet)
+  w.deadNodes.set(node, incarnation);
+  // Our own raylet restarted (only a driver outlives it): what we asked of it was lost.
+  if (node === w.cfg.node) for (const m of w.toRaylet.values()) w.fx.send(w.raylet, m);
+  const onIt = (a: Addr) => diedWithNode(a, node, incarnation);
+  ownerDied(w, onIt);
+  // Copies on that node are gone; objects left with no copy are lost.
+  const lost: [ObjectId, Owned][] = [];
+  for (const [id, o] of w.owned) {
+    const i = o.nodes.indexOf(node);
+    if (i < 0) continue;
+    o.nodes = o.nodes.filter((n) => n !== node);
+    if (o.nodes.length === 0 && o.state === "READY" && !o.value) lost.push([id, o]);
+  }
+  // Copies there are gone before tasks are placed again, so nothing is asked of that node.
+  if (!w.cfg.bugs.has("no-lease-revocation")) {
+    leasesLost(w, onIt, `the node ${node} running it died`);
+    requestsLostWith(w, node);
+  }
+  // Mark all first, so a reconstruction waits for its lost arguments instead of using them.
+  for (const [id, o] of lost) markLost(w, id, o);
+  for (const [id, o] of lost) reconstruct(w, id, o);
+}
+
+/** A raylet holds a copy (it pulled one). */
+export function addLocation(w: Ctx, id: ObjectId, node: NodeId, incarnation: number): void {
+  const o = w.owned.get(id);
+  // A copy made after the object was freed (a pull that was under way): free it too.
+  if (!o) return w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [id] });
+  // Overtaken by the node's death (it came the long way): that copy is gone already.
+  if (buried(w, node, incarnation)) return;
+  if (!o.nodes.includes(node)) o.nodes = [...o.nodes, node];
+}
+
+/** A raylet dropped a copy (evicted it). */
+export function removeLocation(w: Ctx, id: ObjectId, node: NodeId): void {
+  const o = w.owned.get(id);
+  if (!o) return;
+  o.nodes = o.nodes.filter((n) => n !== node);
+  // That was the last copy (a secondary one left alone when the primary's node died, and
+  // then evicted): the object is lost, and made again as if its node had died.
+  if (o.nodes.length === 0 && o.state === "READY" && !o.value) {
+    markLost(w, id, o);
+    reconstruct(w, id, o);
+  }
+}
+
+function markLost(w: Ctx, id: ObjectId, o: Owned): void {
+  o.state = nextObjectState(o.state, { type: "LOST" });
+  w.fx.trace({ kind: "object.lost", comp: "owner", obj: id });
+}
+
+/** Re-makes a lost object by re-running its task, while the budget lasts (Ray's lineage reconstruction). */
+function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
+  const l = o.lineage;
+  if (l && (l.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever")) && !w.cfg.bugs.has("no-reconstruction")) {
+    o.state = nextObjectState(o.state, { type: "RECONSTRUCT" });
+    const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
+    const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
+    o.lineage = { spec, retriesLeft };
+    const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, classKey: classKeyOf(w, spec), lease: undefined, requests: 0 };
+    t.state = nextTaskState(t.state, { type: "RESUBMIT" });
+    o.task = t;
+    w.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });
+    return resolveTask(w, t);
+  }
+  o.state = nextObjectState(o.state, { type: "UNRECOVERABLE" });
+  const why = !l ? "it was created by ray.put, which has no lineage to re-create it from"
+    : `its task ${l.spec.name} has no retries left (maxRetries=${l.spec.maxRetries})`;
+  o.value = { kind: "error", error: { type: "ObjectLostError", message: `object ${id} was lost with every copy of it, and cannot be reconstructed: ${why}` } };
+  wake(w, o);
+  maybeFree(w, id, o);
+}

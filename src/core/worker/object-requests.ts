@@ -1,0 +1,204 @@
+// The program's object calls (get, wait, put) and the core worker's requests to its node's
+// store: each call is a record of what it waits for, each store request a record of what its
+// answer is for. Requests to the raylet stay listed until answered, to be resent if it restarts.
+
+import { assertNever } from "../assert.ts";
+import type { CallResult } from "../effects.ts";
+import type { Msg, ObjectStatus } from "../messages.ts";
+import type { Addr, ErrorInfo, ObjectId, Payload, RefInfo } from "../types.ts";
+import type { Ctx } from "./context.ts";
+import { own, ready, whenKnown, type Owned } from "./reference-table.ts";
+import { argsRead, block, reply, unblock, type Execution } from "./task-receiver.ts";
+
+export interface GetCall {
+  readonly callId: number;
+  /** The running task that lent its CPU back while this call waits (undefined: none did). */
+  readonly blocked: Execution | undefined;
+  readonly refs: readonly RefInfo[];
+  readonly values: (Payload | ErrorInfo | undefined)[];
+  missing: number;
+  readonly timed: boolean;
+  /** Refs whose status is not known yet; then the stored ones are read from the store at once. */
+  unknown: number;
+  fetch?: { i: number; ref: RefInfo }[];
+}
+
+export interface WaitCall {
+  readonly callId: number;
+  readonly blocked: Execution | undefined;
+  readonly refs: readonly RefInfo[];
+  readonly numReturns: number;
+  readonly timed: boolean;
+}
+
+/** What a StorePut is for: the program's put, or a large task result stored as its primary copy. */
+export type PendingPut =
+  | { readonly kind: "put"; readonly id: ObjectId; readonly o: Owned; readonly callId: number; readonly size: number; readonly hash: string }
+  | { readonly kind: "result"; readonly e: Execution; readonly size: number; readonly hash: string };
+
+/** What a StoreGet is for: the stored values of a get, or the arguments of a task about to run. */
+export type PendingRead =
+  | { readonly kind: "get"; readonly g: GetCall; readonly fetch: readonly { readonly i: number; readonly ref: RefInfo }[] }
+  | { readonly kind: "args"; readonly e: Execution; readonly refs: readonly RefInfo[]; readonly at: readonly number[]; readonly blocked: Execution | undefined };
+
+export interface ObjectRequests {
+  /** Next request id (lease, store and named-actor requests share the counter). */
+  nextReq: number;
+  readonly puts: Map<number, PendingPut>;
+  readonly reads: Map<number, PendingRead>;
+  /** Requests to the local raylet still unanswered, resent if it restarts. */
+  readonly toRaylet: Map<number, Msg>;
+  readonly gets: Map<number, GetCall>;
+  readonly waits: Map<number, WaitCall>;
+}
+
+export function newObjectRequests(): ObjectRequests {
+  return { nextReq: 1, puts: new Map(), reads: new Map(), toRaylet: new Map(), gets: new Map(), waits: new Map() };
+}
+
+/** Stores a value in the local node's store; completes `callId` once it is sealed there. */
+export function put(w: Ctx, id: ObjectId, payload: Payload, callId: number): void {
+  const o = own(w, id);
+  storePut(w, { kind: "put", id, o, callId, size: payload.size, hash: payload.hash }, id, payload, w.addr);
+}
+
+export function storePut(w: Ctx, p: PendingPut, id: ObjectId, payload: Payload, owner: Addr): void {
+  const reqId = w.nextReq++;
+  w.puts.set(reqId, p);
+  sendRaylet(w, reqId, { type: "StorePut", reqId, id, payload, owner });
+}
+
+export function storePutReply(w: Ctx, reqId: number, error: ErrorInfo | undefined): void {
+  w.toRaylet.delete(reqId);
+  const p = w.puts.get(reqId);
+  if (!p) return;
+  w.puts.delete(reqId);
+  switch (p.kind) {
+    case "result": return reply(w, p.e, error ? { kind: "error", error, retryable: false } : { kind: "stored", node: w.cfg.node, size: p.size, hash: p.hash });
+    case "put":
+      if (error) {
+        w.owned.delete(p.id);
+        return w.fx.complete(p.callId, { kind: "error", error });
+      }
+      ready(w, p.id, p.o, undefined, w.cfg.node, p.size, p.hash);
+      return w.fx.complete(p.callId, { kind: "put", id: p.id });
+    default: return assertNever("a store put", p);
+  }
+}
+
+export function readFromStore(w: Ctx, refs: readonly RefInfo[], r: PendingRead): void {
+  const reqId = w.nextReq++;
+  w.reads.set(reqId, r);
+  sendRaylet(w, reqId, { type: "StoreGet", reqId, ids: refs.map((x) => ({ id: x.id, owner: x.owner })) });
+}
+
+export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload | ErrorInfo)[]): void {
+  w.toRaylet.delete(reqId);
+  const r = w.reads.get(reqId);
+  if (!r) return;
+  w.reads.delete(reqId);
+  switch (r.kind) {
+    case "args": return argsRead(w, r.e, r.refs, r.at, r.blocked, values);
+    case "get":
+      for (let k = 0; k < r.fetch.length; k++) setGetValue(w, r.g, r.fetch[k].i, values[k]);
+      return;
+    default: return assertNever("a store read", r);
+  }
+}
+
+function sendRaylet(w: Ctx, reqId: number, m: Msg): void {
+  w.toRaylet.set(reqId, m);
+  w.fx.send(w.raylet, m);
+}
+
+// ---- get ----------------------------------------------------------------------------------
+
+export function get(w: Ctx, refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void {
+  const timed = timeoutMs !== undefined;
+  const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timed, blocked: block(w), unknown: refs.length, fetch: undefined };
+  w.gets.set(callId, g);
+  if (timed) w.fx.setTimer({ kind: "get-timeout", id: callId }, timeoutMs);
+  if (refs.length === 0) return finishGet(w, g);
+  for (let i = 0; i < refs.length; i++) whenKnown(w, refs[i], { kind: "get", g, i });
+}
+
+/** The status of one ref of a get is known: inline values are in hand; stored ones come through the raylet. */
+export function getStatus(w: Ctx, g: GetCall, i: number, status: ObjectStatus): void {
+  if (!w.gets.has(g.callId)) return;
+  if (status.kind === "inline") setGetValue(w, g, i, status.payload);
+  else if (status.kind === "error") setGetValue(w, g, i, status.error);
+  else (g.fetch ??= []).push({ i, ref: g.refs[i] });
+  if (--g.unknown > 0 || g.fetch === undefined) return;
+  const fetch = g.fetch;
+  readFromStore(w, fetch.map((f) => f.ref), { kind: "get", g, fetch });
+}
+
+function setGetValue(w: Ctx, g: GetCall, i: number, v: Payload | ErrorInfo): void {
+  if (g.values[i] !== undefined) return;
+  g.values[i] = v;
+  if (--g.missing === 0) finishGet(w, g);
+}
+
+function finishGet(w: Ctx, g: GetCall): void {
+  if (!w.gets.delete(g.callId)) return;
+  if (g.timed) w.fx.cancelTimer({ kind: "get-timeout", id: g.callId });
+  for (let i = 0; i < g.refs.length; i++) {
+    const v = g.values[i]!;
+    if ("hash" in v) w.fx.trace({ kind: "object.read", comp: "owner", obj: g.refs[i].id, hash: v.hash, reader: w.addr });
+    else w.fx.trace({ kind: "get.failed", comp: "owner", obj: g.refs[i].id, error: v.type });
+  }
+  unblock(w, g.blocked, { kind: "call", callId: g.callId, result: { kind: "values", values: g.values as (Payload | ErrorInfo)[] } });
+}
+
+export function getTimedOut(w: Ctx, callId: number): void {
+  const g = w.gets.get(callId);
+  if (!g) return;
+  w.gets.delete(callId);
+  const pending = g.refs.filter((_, i) => g.values[i] === undefined).map((r) => r.id);
+  const error: ErrorInfo = { type: "GetTimeoutError", message: `get timed out: ${pending.length} of ${g.refs.length} objects not ready (${pending.slice(0, 3).join(", ")}${pending.length > 3 ? ", …" : ""})` };
+  unblock(w, g.blocked, { kind: "call", callId, result: { kind: "error", error } });
+}
+
+// ---- wait ---------------------------------------------------------------------------------
+
+export function wait(w: Ctx, refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
+  const timed = timeoutMs !== undefined;
+  const x: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timed, blocked: block(w) };
+  w.waits.set(callId, x);
+  if (timed) w.fx.setTimer({ kind: "wait-timeout", id: callId }, timeoutMs);
+  if (checkWait(w, x)) return;
+  for (const ref of refs) whenKnown(w, ref, { kind: "wait", w: x });
+}
+
+/** One of a wait's refs became known: count again. */
+export function waitNews(w: Ctx, x: WaitCall): void {
+  if (w.waits.has(x.callId)) checkWait(w, x);
+}
+
+export function waitTimedOut(w: Ctx, callId: number): void {
+  const x = w.waits.get(callId);
+  if (x) finishWait(w, x, readyRefs(w, x));
+}
+
+function readyRefs(w: Ctx, x: WaitCall): ObjectId[] {
+  const out: ObjectId[] = [];
+  for (const r of x.refs) {
+    const o = w.owned.get(r.id);
+    const isReady = o ? o.state !== "PENDING" : w.borrowed.get(r.id)?.status !== undefined;
+    if (isReady) out.push(r.id);
+  }
+  return out;
+}
+
+function checkWait(w: Ctx, x: WaitCall): boolean {
+  const ready = readyRefs(w, x);
+  if (ready.length < x.numReturns) return false;
+  finishWait(w, x, ready.slice(0, x.numReturns));
+  return true;
+}
+
+function finishWait(w: Ctx, x: WaitCall, ready: ObjectId[]): void {
+  if (!w.waits.delete(x.callId)) return;
+  if (x.timed) w.fx.cancelTimer({ kind: "wait-timeout", id: x.callId });
+  unblock(w, x.blocked, { kind: "call", callId: x.callId, result: { kind: "ready", ready } satisfies CallResult });
+}

@@ -1,0 +1,236 @@
+// The owner's reference table: every object this worker owns (its state, handles and pending
+// uses, where its copies live, who waits for it, how to make it again), and the status of
+// objects owned elsewhere that it asked about. As an owner it is also the directory that
+// raylets and borrowers ask where an object lives.
+
+import { nextObjectState, type ObjectState } from "../lifecycle/object.ts";
+import type { ObjectStatus } from "../messages.ts";
+import { InvariantError, assertNever } from "../assert.ts";
+import { rayletAddr, type Addr, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
+import type { Ctx } from "./context.ts";
+import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
+import { isDead } from "./object-recovery.ts";
+import { argKnown, type ArgResolution, type OwnedTask } from "./task-manager.ts";
+
+export type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
+export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
+
+export interface Owned {
+  state: ObjectState;
+  /** Handles held by the program. */
+  local: number;
+  /** Pending tasks that take it as an argument. */
+  submitted: number;
+  /** Inline value or error, once known: the very status that gets and borrowers are answered with. */
+  value?: InlineStatus | ErrorStatus;
+  /** Nodes holding a copy in their store (NO_NODES, shared, until the first copy). */
+  nodes: readonly NodeId[];
+  size: number;
+  hash: string;
+  /** Whoever waits for it to be ready (gets, waits, dependent tasks, raylets, borrowers). */
+  waiters?: StatusWaiter[];
+  /** How to make it again if every copy is lost: the task that made it and its retry budget. */
+  lineage?: { spec: TaskSpec; retriesLeft: number };
+  /** Arguments of that task, kept in scope for as long as this object may need re-making. */
+  deps?: readonly ObjectId[];
+  /**
+   * The task making it, until that task is done: replies find their task through the object
+   * (one map for both, rather than a second map of every pending task).
+   */
+  task: OwnedTask | undefined;
+}
+
+/** An object owned elsewhere: its owner, and its status once the owner said. */
+export interface Borrowed {
+  readonly owner: Addr;
+  status?: ObjectStatus;
+  readonly waiters: StatusWaiter[];
+}
+
+/** Someone waiting for an object's status, and what to do with it when it comes. */
+export type StatusWaiter =
+  /** Slot `i` of a get. */
+  | { readonly kind: "get"; readonly g: GetCall; readonly i: number }
+  /** A wait, which counts again. */
+  | { readonly kind: "wait"; readonly w: WaitCall }
+  /** Argument `i` of a task or actor constructor whose arguments are being resolved. */
+  | { readonly kind: "arg"; readonly r: ArgResolution; readonly i: number }
+  /** A raylet (Locations) or a borrower (Status) asked `to`. */
+  | { readonly kind: "reply"; readonly to: Addr; readonly id: ObjectId; readonly as: "Locations" | "Status" };
+
+export interface ReferenceTable {
+  readonly owned: Map<ObjectId, Owned>;
+  /** Status of objects owned elsewhere that this worker asked about. */
+  readonly borrowed: Map<ObjectId, Borrowed>;
+}
+
+export function newReferenceTable(): ReferenceTable {
+  return { owned: new Map(), borrowed: new Map() };
+}
+
+/**
+ * Most objects are inline and never get a copy in a store, and most tasks take no owned refs:
+ * they share these empty lists. Readonly by type, not frozen: V8 iterates a frozen array on a
+ * slow path that allocates.
+ */
+const NO_NODES: readonly NodeId[] = [];
+
+export function own(w: Ctx, id: ObjectId): Owned {
+  const o: Owned = { state: "PENDING", local: 1, submitted: 0, value: undefined, nodes: NO_NODES, size: 0, hash: "", waiters: undefined, lineage: undefined, deps: undefined, task: undefined };
+  w.owned.set(id, o);
+  return o;
+}
+
+/** Marks an owned object ready: inline (`value`) or stored on `node`. */
+export function ready(w: Ctx, id: ObjectId, o: Owned, value: Owned["value"], node: NodeId | undefined, size: number, hash: string): void {
+  o.state = nextObjectState(o.state, value?.kind === "error" ? { type: "ERRORED" } : { type: "CREATED" });
+  o.value = value;
+  o.size = size;
+  o.hash = hash;
+  if (node !== undefined) o.nodes = [...o.nodes, node];
+  if (value?.kind === "inline") w.fx.trace({ kind: "object.created", comp: "owner", obj: id, size, hash, where: "inline" });
+  wake(w, o);
+  maybeFree(w, id, o);
+}
+
+export function waitFor(o: Owned, x: StatusWaiter): void {
+  // Most objects have one waiter: a list of exactly one, not the 17 slots a push to [] reserves.
+  if (o.waiters === undefined) o.waiters = [x];
+  else o.waiters.push(x);
+}
+
+/** The object is ready (or lost for good): everyone waiting hears its status. */
+export function wake(w: Ctx, o: Owned): void {
+  const waiters = o.waiters;
+  if (waiters === undefined) return;
+  o.waiters = undefined;
+  const s = statusOf(o)!;
+  for (const x of waiters) notify(w, x, s);
+}
+
+/** Tells one waiter an object's status. */
+function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unknown" }): void {
+  switch (x.kind) {
+    case "get": return getStatus(w, x.g, x.i, s as ObjectStatus);
+    case "wait": return waitNews(w, x.w);
+    case "arg": return argKnown(w, x.r, x.i, s as ObjectStatus);
+    case "reply":
+      if (x.as === "Locations") return w.fx.send(x.to, { type: "Locations", id: x.id, status: s });
+      return w.fx.send(x.to, {
+        type: "Status", id: x.id,
+        status: s.kind === "unknown" ? { kind: "error", error: { type: "ObjectLostError", message: `object ${x.id} was already freed by its owner` } } : s,
+      });
+    default: return assertNever("an object's waiter", x);
+  }
+}
+
+export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
+  if (o.local > 0 || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
+  if (o.waiters !== undefined) throw new InvariantError(`owner ${w.addr} frees object ${id} while ${o.waiters.length} still wait for it`);
+  o.state = nextObjectState(o.state, { type: "OUT_OF_SCOPE" });
+  w.owned.delete(id);
+  w.fx.trace({ kind: "object.out-of-scope", comp: "owner", obj: id });
+  for (const n of o.nodes) w.fx.send(rayletAddr(n), { type: "FreeObjects", ids: [id] });
+  if (o.deps) releaseArgs(w, o.deps);
+}
+
+export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {
+  const twice = w.cfg.bugs.has("double-decref");
+  for (const r of ids) {
+    const a = w.owned.get(r);
+    if (!a) continue;
+    a.submitted -= twice && a.submitted > 1 ? 2 : 1;
+    if (a.submitted < 0) throw new InvariantError(`owner ${w.addr}: object ${r} is an argument of ${a.submitted} pending tasks`);
+    maybeFree(w, r, a);
+  }
+}
+
+export function statusOf(o: Owned): ObjectStatus | undefined {
+  if (o.state === "PENDING" || o.state === "LOST") return undefined;
+  if (o.value) return o.value;
+  return { kind: "stored", nodes: o.nodes, size: o.size };
+}
+
+/** Answers a raylet (Locations) or a borrower (Status) with an owned object's status once it is ready. */
+export function serveStatus(w: Ctx, to: Addr, id: ObjectId, as: "Locations" | "Status"): void {
+  const o = w.owned.get(id);
+  const x: StatusWaiter = { kind: "reply", to, id, as };
+  if (!o) return notify(w, x, { kind: "unknown" });
+  const s = statusOf(o);
+  if (s) return notify(w, x, s);
+  waitFor(o, x);
+}
+
+/** Tells `x` the status of any ref once it is ready (asking a remote owner if needed). */
+export function whenKnown(w: Ctx, ref: RefInfo, x: StatusWaiter): void {
+  const o = w.owned.get(ref.id);
+  if (o) {
+    const s = statusOf(o);
+    if (s) return notify(w, x, s);
+    waitFor(o, x);
+    return;
+  }
+  if (ref.owner === w.addr) {
+    return notify(w, x, { kind: "error", error: { type: "ObjectLostError", message: `object ${ref.id} was already freed` } });
+  }
+  if (isDead(w, ref.owner)) {
+    return notify(w, x, { kind: "error", error: { type: "OwnerDiedError", message: `the owner of object ${ref.id} (${ref.owner}) died` } });
+  }
+  let b = w.borrowed.get(ref.id);
+  if (b?.status) return notify(w, x, b.status);
+  if (!b) {
+    b = { owner: ref.owner, waiters: [] };
+    w.borrowed.set(ref.id, b);
+    w.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
+  }
+  b.waiters.push(x);
+}
+
+export function borrowedStatus(w: Ctx, id: ObjectId, status: ObjectStatus): void {
+  const b = w.borrowed.get(id);
+  if (!b) return;
+  b.status = status;
+  const waiting = b.waiters.splice(0);
+  for (const x of waiting) notify(w, x, status);
+}
+
+/** Borrowed objects whose owner died fail with OwnerDiedError, now and for later gets. */
+export function ownerDied(w: Ctx, dead: (owner: Addr) => boolean): void {
+  for (const [id, b] of w.borrowed) {
+    const owner = b.owner;
+    if (!dead(owner)) continue;
+    borrowedStatus(w, id, { kind: "error", error: { type: "OwnerDiedError", message: `the owner of object ${id} (${owner}) died` } });
+  }
+}
+
+export function addRef(w: Ctx, id: ObjectId): void {
+  const o = w.owned.get(id);
+  if (o) o.local++;
+}
+
+export function releaseRef(w: Ctx, id: ObjectId): void {
+  const o = w.owned.get(id);
+  if (!o || o.local === 0) return;
+  o.local--;
+  maybeFree(w, id, o);
+}
+
+export function releaseAll(w: Ctx): void {
+  // Freeing deletes entries as the loop goes, which a Map allows (and skipping an object freed
+  // along the way is what visiting it would do); forEach makes no [id, o] array per entry.
+  w.owned.forEach((o, id) => {
+    o.local = 0;
+    maybeFree(w, id, o);
+  });
+}
+
+/** A task's scope ended: drop the handles it made, except those in `keep` (returned inside its value). */
+export function endScope(w: Ctx, keep: readonly RefInfo[] | undefined): void {
+  if (w.owned.size === 0) return; // the common case: the task made no refs
+  // As in releaseAll: no copy of the map, no array per entry.
+  w.owned.forEach((o, id) => {
+    if (o.local === 0 || keep?.some((r) => r.id === id)) return;
+    o.local = 0;
+    maybeFree(w, id, o);
+  });
+}

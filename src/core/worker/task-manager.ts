@@ -1,0 +1,219 @@
+// The owner's task manager: tasks this worker submitted, from submission to their result:
+// resolving their arguments, handing them to the lease client (normal tasks) or the actor
+// submitter (actor calls), retrying failed attempts within their budget, and settling the
+// object each one makes (keeping the lineage to make it again).
+
+import { InvariantError } from "../assert.ts";
+import { nextTaskState, type TaskState } from "../lifecycle/task.ts";
+import type { ObjectStatus, TaskResult } from "../messages.ts";
+import type { ResourceSet } from "../resources.ts";
+import {
+  returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
+  type SchedulingStrategy, type TaskSpec,
+} from "../types.ts";
+import { actorArgsResolved, actorTaskReplied, sendActorTask } from "./actor-submitter.ts";
+import type { Ctx } from "./context.ts";
+import type { ArgIn, TaskOptions } from "./inputs.ts";
+import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
+import { own, ready, releaseArgs, whenKnown, type Owned } from "./reference-table.ts";
+
+export interface OwnedTask {
+  spec: TaskSpec;
+  state: TaskState;
+  retriesLeft: number;
+  /** Owned refs among the args, released when the task is done for good. */
+  readonly argRefs: readonly ObjectId[];
+  /** Scheduling class: tasks with the same function, demand and strategy share leases. */
+  readonly classKey: string;
+  /** The lease it runs on, while it runs. */
+  lease?: Lease;
+  /**
+   * Lease requests asking for it (staging its arguments): a queued task without one gets the
+   * next request, so a task never waits behind requests that stage another task's arguments
+   * (which may be what it is about to make, when a lost object is being re-made).
+   */
+  requests: number;
+}
+
+/** Arguments being resolved, for a task or an actor's constructor: filled in as their objects become known. */
+export interface ArgResolution {
+  readonly for: { readonly kind: "task"; readonly t: OwnedTask } | { readonly kind: "actor"; readonly actorId: ActorId; readonly spec: ActorSpec };
+  readonly out: Arg[];
+  missing: number;
+  failed: ErrorInfo | undefined;
+}
+
+export interface TaskManager {
+  readonly registeredFns: Set<FunctionId>;
+  readonly fnCache: Map<FunctionId, FunctionDescriptor>;
+  /**
+   * The class key computed last, and what it was computed from: a program submits runs of
+   * tasks of one class (same function, same options object), which then share one string
+   * without serializing their demand again.
+   */
+  lastClassKey: string;
+  lastClassOf: { readonly fn: FunctionId; readonly resources: ResourceSet; readonly strategy: SchedulingStrategy } | undefined;
+}
+
+export function newTaskManager(): TaskManager {
+  return { registeredFns: new Set(), fnCache: new Map(), lastClassKey: "", lastClassOf: undefined };
+}
+
+const NO_IDS: readonly ObjectId[] = [];
+
+/** An argument passed by reference (a predicate made once, not a closure per call). */
+export function isRef(a: Arg): boolean {
+  return "ref" in a;
+}
+
+/** Tasks with the same function, demand and strategy share leases. */
+function taskClassKey(spec: TaskSpec): string {
+  return `${spec.fn}|${JSON.stringify(spec.resources)}|${JSON.stringify(spec.strategy)}`;
+}
+
+export function classKeyOf(w: Ctx, spec: TaskSpec): string {
+  const last = w.lastClassOf;
+  if (last !== undefined && last.fn === spec.fn && last.resources === spec.resources && last.strategy === spec.strategy) return w.lastClassKey;
+  const key = taskClassKey(spec);
+  if (key !== w.lastClassKey) w.lastClassKey = key;
+  w.lastClassOf = { fn: spec.fn, resources: spec.resources, strategy: spec.strategy };
+  return w.lastClassKey;
+}
+
+export function registerFunction(w: Ctx, fn: FunctionDescriptor): void {
+  if (w.registeredFns.has(fn.id)) return;
+  w.registeredFns.add(fn.id);
+  w.fnCache.set(fn.id, fn);
+  w.fx.send(w.cfg.gcs, { type: "RegisterFunction", fn });
+}
+
+// Ids come in with the call (the API mints them from `${addr}#n`): a caller in another thread
+// knows a ref's id without a round trip, and the model stays free of hidden counters.
+
+export function submitTask(w: Ctx, taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): void {
+  registerFunction(w, fn);
+  const spec: TaskSpec = {
+    taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId: returnIdOf(taskId), owner: w.addr,
+    resources: opts.resources, strategy: opts.strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
+  };
+  trackTask(w, own(w, spec.returnId), spec, opts.maxRetries);
+}
+
+export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number): void {
+  let argRefs: ObjectId[] | undefined;
+  for (const a of spec.args) {
+    if ("ref" in a) {
+      const o = w.owned.get(a.ref);
+      if (o) { o.submitted++; (argRefs ??= []).push(a.ref); }
+    }
+  }
+  const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
+  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, classKey, lease: undefined, requests: 0 };
+  o.task = t;
+  w.fx.trace(spec.actorId === undefined
+    ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
+    : { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq });
+  resolveTask(w, t);
+}
+
+/**
+ * Waits until every referenced argument exists. Small values are copied into the spec (the
+ * executing worker then needs nothing from any store); large ones stay refs to be pulled.
+ */
+export function resolveArgs(w: Ctx, args: readonly Arg[], target: ArgResolution["for"]): void {
+  const r: ArgResolution = { for: target, out: args.slice(), missing: 1, failed: undefined };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!("ref" in a)) continue;
+    r.missing++;
+    whenKnown(w, { id: a.ref, owner: a.owner }, { kind: "arg", r, i });
+  }
+  settle(w, r);
+}
+
+/** Argument `i` of `r` is known. */
+export function argKnown(w: Ctx, r: ArgResolution, i: number, s: ObjectStatus): void {
+  if (s.kind === "inline") r.out[i] = { v: s.payload };
+  else if (s.kind === "error") r.failed ??= s.error;
+  settle(w, r);
+}
+
+function settle(w: Ctx, r: ArgResolution): void {
+  if (--r.missing !== 0) return;
+  const f = r.for;
+  if (f.kind === "task") depsResolved(w, f.t, r.out, r.failed);
+  else actorArgsResolved(w, f.actorId, f.spec, r.out, r.failed);
+}
+
+export function resolveTask(w: Ctx, t: OwnedTask): void {
+  // Nothing to wait for (the common case): straight on, without a record to allocate.
+  if (!t.spec.args.some(isRef)) return depsResolved(w, t, t.spec.args);
+  resolveArgs(w, t.spec.args, { kind: "task", t });
+}
+
+function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: ErrorInfo): void {
+  if (t.state !== "WAITING_FOR_DEPS") return;
+  if (error) {
+    t.state = nextTaskState(t.state, { type: "DEP_FAILED" });
+    return finishTask(w, t, { kind: "error", error, retryable: false });
+  }
+  if (resolved !== t.spec.args) t.spec = { ...t.spec, args: resolved };
+  t.state = nextTaskState(t.state, { type: "DEPS_READY" });
+  if (t.spec.kind === "actor-task") sendActorTask(w, t);
+  else enqueue(w, t);
+}
+
+/** An attempt's answer from the worker that ran it. */
+export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number): void {
+  const t = w.owned.get(returnId)?.task;
+  if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") return; // stale or duplicate
+  if (t.spec.kind === "actor-task") {
+    if (!actorTaskReplied(w, t, epoch)) return;
+  } else leaseSlotFreed(w, t, runMs);
+  taskEnded(w, t, result);
+}
+
+/** A task attempt ended: retry it if the failure and the budget allow, else settle its object. */
+export function taskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void {
+  const budget = t.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");
+  if (result.kind === "error" && budget && (result.retryable || t.spec.retryExceptions)) {
+    if (t.retriesLeft > 0) t.retriesLeft--;
+    t.state = nextTaskState(t.state, { type: "ERRORED", retryable: true });
+    t.spec = nextAttempt(t.spec);
+    w.fx.trace({ kind: "task.retry", comp: "owner", task: t.spec.taskId, attempt: t.spec.attempt, reason: result.error.message });
+    return resolveTask(w, t);
+  }
+  t.state = nextTaskState(t.state, result.kind === "error" ? { type: "ERRORED", retryable: false } : { type: "SUCCEEDED" });
+  finishTask(w, t, result);
+}
+
+/** The spec of a task's next attempt: attempt numbers only grow. */
+export function nextAttempt(spec: TaskSpec): TaskSpec {
+  const next = { ...spec, attempt: spec.attempt + 1 };
+  if (!(next.attempt > spec.attempt)) throw new InvariantError(`task ${spec.taskId}: attempt ${next.attempt} does not follow ${spec.attempt}`);
+  return next;
+}
+
+export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult): void {
+  const id = t.spec.returnId;
+  const o = w.owned.get(id);
+  if (o?.task === t) o.task = undefined;
+  let keepArgs = false;
+  if (o && o.state === "PENDING") {
+    // An inline result is its object's status as it stands: kept as it came, no copy.
+    if (result.kind === "inline") ready(w, id, o, result, undefined, result.payload.size, result.payload.hash);
+    else if (result.kind === "stored") {
+      // A stored result can be lost with its node: keep the recipe and its ingredients.
+      if (t.spec.kind === "normal") {
+        o.lineage = { spec: t.spec, retriesLeft: t.retriesLeft };
+        if (!o.deps) { o.deps = t.argRefs; keepArgs = true; }
+      }
+      ready(w, id, o, undefined, result.node, result.size, result.hash);
+    } else {
+      w.fx.trace({ kind: "task.failed", comp: "owner", task: t.spec.taskId, error: result.error.type });
+      ready(w, id, o, { kind: "error", error: result.error }, undefined, 0, "");
+    }
+  }
+  // A reconstruction's arguments are already held by the object it re-makes.
+  if (!keepArgs && !(o?.deps && o.deps === t.argRefs)) releaseArgs(w, t.argRefs);
+}
