@@ -265,6 +265,25 @@ describe("owners", () => {
   });
 });
 
+describe("lifecycles", () => {
+  const check = checkers.lifecycles;
+  test("actor and node histories that follow their charts pass", () => {
+    clean(check, trace(
+      actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 0), actorState("a", "ALIVE", 0), // published again after a GCS restart
+      actorState("a", "RESTARTING", 1), actorState("a", "ALIVE", 1), actorState("a", "DEAD", 1),
+      reg("n1"), dead("n1"), dead("n1"), reg("n1"), dead("n1"),
+    ));
+  });
+  test("an actor restarted after it was declared permanently dead", () => {
+    one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 0), actorState("a", "DEAD", 0), actorState("a", "RESTARTING", 1)),
+      "lifecycles", "actor a went DEAD → RESTARTING, which its chart does not allow (from DEAD: nothing, it is final)", 3);
+  });
+  test("an actor alive again without a restart, and an epoch going back", () => {
+    one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "DEAD", 0), actorState("a", "ALIVE", 0)), "lifecycles", "DEAD → ALIVE", 2);
+    one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 2), actorState("a", "RESTARTING", 1)), "lifecycles", "epoch went back from 2 to 1", 2);
+  });
+});
+
 describe("registry", () => {
   test("the fault checkers are registered and run by checkTrace", () => {
     for (const name of ["liveness", "errors-earned", "split-brain", "lineage", "gcs-durability"]) assert.equal(typeof checkers[name], "function", name);
