@@ -85,6 +85,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`tsray start: give exactly one of --head or --address HOST:PORT\n${USAGE}`);
     return 2;
   }
+  if (values["dashboard-host"] !== undefined && !values.head) {
+    console.error("tsray start: --dashboard-host applies to --head only (the dashboard runs on the head)");
+    return 2;
+  }
   if (values.resources !== undefined) {
     try { JSON.parse(values.resources); } catch { console.error(`tsray start: --resources must be JSON, e.g. '{"TPU": 2}'`); return 2; }
   }

@@ -35,12 +35,14 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   if (!token) throw new Error("tsray gcs: set TSRAY_TOKEN to the cluster token");
   const storage = openStorage(values.storage!);
   let head: HeadServices | undefined;
+  const dashboardHost = values["dashboard-host"] ?? values.host!;
+  const dashboardConnectHost = dashboardHost === "0.0.0.0" || dashboardHost === "::" ? "127.0.0.1" : dashboardHost;
   const metrics = gcsMetrics({ actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
   const gcs = await GcsDaemon.start({
     head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log),
     onFlush: (ms) => metrics.storageLatency(ms),
     // What `tsray status` shows of the jobs: those running.
-    extraStatus: () => ({ jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
+    extraStatus: () => ({ dashboard: head ? `${dashboardConnectHost}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
   });
   const dport = Number(values["dashboard-port"]);
   if (dport >= 0) {
