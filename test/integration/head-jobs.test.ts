@@ -20,7 +20,7 @@ const token = "test-token-head-jobs";
 
 async function startHead(storage: GcsStorage, sessionDir: string): Promise<{ gcs: GcsDaemon; head: HeadServices; base: string }> {
   let head: HeadServices | undefined;
-  const metrics = gcsMetrics({ actors: () => ({}), jobs: () => head?.jobs.counts() ?? {} });
+  const metrics = gcsMetrics({ head: "head", actors: () => ({}), jobs: () => head?.jobs.counts() ?? {} });
   const gcs = await GcsDaemon.start({ head: "head", token, port: 0, storage, onFlush: (ms) => metrics.storageLatency(ms), log: () => {} });
   head = await startHeadServices({
     gcs, metrics, head: "head", token, address: `127.0.0.1:${gcs.port}`, dashboardHost: "127.0.0.1", dashboardPort: 0, sessionDir, version: "test", log: () => {},

@@ -248,6 +248,23 @@ test("the state API lists, filters, gets and summarizes; tsray list|get|summary 
   assert.equal((await tsray("list", "widgets")).code, 2);
 });
 
+test("every node's /metrics parses; the head's also carries the GCS's (actors by state, storage latency)", async () => {
+  for (const n of nodes) {
+    const samples = parsePrometheus(await (await fetch(`http://127.0.0.1:${n.metricsPort}/metrics`)).text());
+    const names = new Set(samples.map((s) => s.name));
+    for (const m of ["ray_tasks", "ray_resources", "ray_object_store_memory", "tsray_leases_granted_total", "tsray_object_transfers_total", "ray_component_rss_mb"]) assert.ok(names.has(m), `${n.node}: ${m}`);
+    assert.equal(samples.find((s) => s.name === "ray_resources" && s.labels.Name === "CPU" && s.labels.State === "AVAILABLE")?.labels.NodeId, n.node);
+    const gcs = samples.some((s) => s.name === "ray_gcs_storage_operation_latency_ms_count" && s.value > 0);
+    assert.equal(gcs, n.node === "head", n.node);
+    if (n.node === "head") {
+      // Actors by state, as many as the state API lists (examples/counter.ts made one).
+      const actors = samples.filter((s) => s.name === "ray_actors").reduce((sum, s) => sum + s.value, 0);
+      assert.equal(actors, (await api("GET", "/api/v0/actors")).json().total);
+      assert.ok(samples.some((s) => s.name === "ray_component_rss_mb" && s.labels.Component === "gcs_server"));
+    }
+  }
+});
+
 test("tsray timeline --address writes a Chrome trace with a slice per task the cluster ran", async () => {
   const out = path.join(home, "timeline.json");
   const r = await tsray("timeline", "-o", out);

@@ -37,7 +37,7 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   let head: HeadServices | undefined;
   const dashboardHost = values["dashboard-host"] ?? values.host!;
   const dashboardConnectHost = dashboardHost === "0.0.0.0" || dashboardHost === "::" ? "127.0.0.1" : dashboardHost;
-  const metrics = gcsMetrics({ actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
+  const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
   const gcs = await GcsDaemon.start({
     head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log),
     onFlush: (ms) => metrics.storageLatency(ms),

@@ -91,8 +91,9 @@ export interface GcsMetrics {
   storageLatency(ms: number): void;
 }
 
-export function gcsMetrics(src: { actors: () => Record<string, number>; jobs: () => Record<string, number> }): GcsMetrics {
+export function gcsMetrics(src: { head: string; actors: () => Record<string, number>; jobs: () => Record<string, number> }): GcsMetrics {
   const registry = new Registry();
+  registry.setDefaultLabels({ NodeId: src.head });
   collectDefaultMetrics({ register: registry });
   new Gauge({
     name: "ray_actors", help: "Actors by state, as the GCS knows them.", labelNames: ["State"], registers: [registry],
@@ -111,4 +112,35 @@ export function gcsMetrics(src: { actors: () => Record<string, number>; jobs: ()
     collect() { this.set({ Component: "gcs_server" }, rssMb()); },
   });
   return { registry, storageLatency: (ms) => latency.observe({ Operation: "Flush" }, ms) };
+}
+
+/**
+ * The head node's exposition with the GCS's appended (Ray exports every component of a node on
+ * the node's one metrics port; here the GCS may be another process). A family both have gets the
+ * GCS's samples under the node's HELP and TYPE; the GCS's process_* and nodejs_* families, which
+ * describe another process under the same names, are left out.
+ */
+export function mergeExposition(node: string, gcs: string): string {
+  const families = (text: string) => {
+    const out = new Map<string, { meta: string[]; samples: string[] }>();
+    let current: { meta: string[]; samples: string[] } | undefined;
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      const m = /^# (?:HELP|TYPE) (\S+)/.exec(line);
+      if (m) {
+        current = out.get(m[1]) ?? { meta: [], samples: [] };
+        out.set(m[1], current);
+        current.meta.push(line);
+      } else if (current) current.samples.push(line);
+    }
+    return out;
+  };
+  const merged = families(node);
+  for (const [name, f] of families(gcs)) {
+    if (/^(process_|nodejs_)/.test(name)) continue;
+    const mine = merged.get(name);
+    if (mine) mine.samples.push(...f.samples);
+    else merged.set(name, f);
+  }
+  return [...merged.values()].map((f) => [...f.meta, ...f.samples].join("\n")).join("\n") + "\n";
 }

@@ -45,11 +45,12 @@ export function startNodeAgent(o: NodeAgentOptions & Port): Promise<Listening> {
   return listenPreferring(server, o);
 }
 
-export function startMetricsServer(o: { registry: Registry } & Port): Promise<Listening> {
+export function startMetricsServer(o: { registry: Registry; more?: (text: string) => Promise<string> } & Port): Promise<Listening> {
   const server = http.createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     if (req.method !== "GET" || path !== "/metrics") return sendText(res, 404, "metrics are at GET /metrics\n");
-    o.registry.metrics().then((text) => sendText(res, 200, text, o.registry.contentType), (e: Error) => sendText(res, 500, `${e.message}\n`));
+    o.registry.metrics().then((text) => o.more?.(text) ?? text)
+      .then((text) => sendText(res, 200, text, o.registry.contentType), (e: Error) => sendText(res, 500, `${e.message}\n`));
   });
   return listenPreferring(server, o);
 }

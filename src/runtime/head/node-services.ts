@@ -2,10 +2,10 @@
 // for the timeline) and the metrics port, both fed by the node's live state (node-state.ts).
 
 import os from "node:os";
-import { ServingStatus, healthCheck } from "../daemon/transport.ts";
+import { ServingStatus, getStatus, healthCheck } from "../daemon/transport.ts";
 import type { RayletDaemon } from "../daemon/raylet-daemon.ts";
 import type { Listening } from "./http.ts";
-import { nodeMetrics } from "./metrics.ts";
+import { mergeExposition, nodeMetrics } from "./metrics.ts";
 import { startMetricsServer, startNodeAgent } from "./node-http.ts";
 import type { NodeState } from "./node-state.ts";
 
@@ -56,6 +56,7 @@ export async function startNodeServices(daemon: RayletDaemon, state: NodeState, 
     metrics = await startMetricsServer({
       host: o.host, port: o.metricsPort, explicit: o.explicit.metrics,
       registry: nodeMetrics({ node: daemon.node, state, storeCapacity: o.storeCapacity, resources: () => daemon.view }),
+      more: o.isHead ? (text) => withGcsMetrics(text, o.gcs, o.token) : undefined,
     });
   } catch (e) {
     await agent.close();
@@ -65,6 +66,22 @@ export async function startNodeServices(daemon: RayletDaemon, state: NodeState, 
     agentPort: agent.port, metricsPort: metrics.port,
     close: async () => { await Promise.all([agent.close(), metrics.close()]); },
   };
+}
+
+/**
+ * The head's metrics port also carries the GCS's metrics (from the dashboard's /metrics, found
+ * through the GCS's status), as Ray's head exports the GCS's on 8080. Without them if the GCS
+ * does not answer within a second: a scrape then shows the node alone.
+ */
+async function withGcsMetrics(text: string, gcs: string, token: string): Promise<string> {
+  try {
+    const { dashboard } = (await getStatus(gcs, token, 1000)) as { dashboard?: string };
+    if (!dashboard) return text;
+    const res = await fetch(`http://${dashboard}/metrics`, { signal: AbortSignal.timeout(1000) });
+    return res.ok ? mergeExposition(text, await res.text()) : text;
+  } catch {
+    return text;
+  }
 }
 
 /** The node's part of its status reply: HTTP ports, store usage, and its latest task and object rows. */
