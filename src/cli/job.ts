@@ -3,7 +3,7 @@
 
 import { parseArgs } from "node:util";
 import type { JobDetails } from "../runtime/head/jobs.ts";
-import { CliError, HttpStatusError, dashboardClient, type DashboardClient } from "./dashboard-client.ts";
+import { CliError, HttpStatusError, dashboardClient, type DashboardClient } from "../runtime/head/client.ts";
 
 const USAGE = `usage: tsray job submit [--address URL] [--no-wait] [--submission-id ID] [--runtime-env-json JSON] [--metadata-json JSON] -- COMMAND…
        tsray job status|logs|stop|delete [--address URL] ID      (logs: [--follow]; stop: [--no-wait])

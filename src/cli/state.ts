@@ -3,7 +3,7 @@
 
 import { parseArgs } from "node:util";
 import { RESOURCE_KINDS, type ListResult } from "../runtime/head/state-api.ts";
-import { CliError, HttpStatusError, dashboardClient } from "./dashboard-client.ts";
+import { CliError, HttpStatusError, dashboardClient } from "../runtime/head/client.ts";
 
 const USAGE = `usage: tsray list RESOURCE [--filter KEY=VALUE|KEY!=VALUE …] [--limit N] [--address URL] [--json]
        tsray get RESOURCE ID [--address URL]

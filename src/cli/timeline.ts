@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { mergeTraces, parseTraceTolerant } from "../../spec/trace.ts";
 import { toChromeTrace, type ChromeTrace } from "../runtime/head/timeline.ts";
-import { CliError, dashboardClient } from "./dashboard-client.ts";
+import { CliError, dashboardClient } from "../runtime/head/client.ts";
 
 const USAGE = `usage: tsray timeline [--address URL] -o OUT.json      (a live cluster: the events its nodes keep)
        tsray timeline TRACE.jsonl [MORE.jsonl…] -o OUT.json (saved traces of any host, merged)

@@ -17,6 +17,7 @@ import { parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
 import type { ChromeTrace } from "../../src/runtime/head/timeline.ts";
 import { parsePrometheus } from "../helpers/prometheus.ts";
+import * as ray from "../../src/index.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = path.join(ROOT, "bin/tsray.js");
@@ -246,6 +247,24 @@ test("the state API lists, filters, gets and summarizes; tsray list|get|summary 
   assert.match((await tsray("get", "jobs", "cli-counter")).stdout, /"status": "SUCCEEDED"/);
   assert.match((await tsray("summary", "actors")).stdout, /"Counter"/);
   assert.equal((await tsray("list", "widgets")).code, 2);
+  // From code, as ray.util.state: the same rows.
+  const saved = { ...process.env };
+  Object.assign(process.env, { TSRAY_DASHBOARD_ADDRESS: base, TSRAY_TOKEN: token });
+  try {
+    const fromCode = await ray.state.list("tasks", { filters: ["state=FINISHED"], limit: 1000 });
+    assert.equal(fromCode.total, tasks.total);
+    assert.equal((await ray.state.get("jobs", "rest-square")).status, "SUCCEEDED");
+    assert.deepEqual((await ray.state.summarize("tasks")).summary, summary.summary);
+  } finally {
+    for (const k of ["TSRAY_DASHBOARD_ADDRESS", "TSRAY_TOKEN"]) if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+  }
+});
+
+test("tsray job logs --follow prints the output until the job ends", async () => {
+  await api("POST", "/api/jobs/", { entrypoint: "echo one; sleep 0.5; echo two", submission_id: "followed" });
+  const r = await tsray("job", "logs", "--follow", "followed");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "one\ntwo\n");
 });
 
 test("every node's /metrics parses; the head's also carries the GCS's (actors by state, storage latency)", async () => {

@@ -1,9 +1,10 @@
-// The CLI's client of the head's dashboard port (jobs, state API, timeline). The dashboard is
-// found from --address (http://HOST:PORT, as Ray's job CLI takes it), else $TSRAY_DASHBOARD_ADDRESS,
-// else by asking the GCS of this machine's cluster (or $TSRAY_ADDRESS) where it serves it.
+// A client of the head's dashboard port (jobs, state API, timeline), for the CLI and for code
+// (src/api/state.ts). The dashboard is found from the address given (http://HOST:PORT, as Ray's
+// job CLI takes it), else $TSRAY_DASHBOARD_ADDRESS, else by asking the GCS of this machine's
+// cluster (or $TSRAY_ADDRESS) where it serves it.
 
-import { resolveAddress, resolveToken } from "../runtime/daemon/session.ts";
-import { getStatus } from "../runtime/daemon/transport.ts";
+import { resolveAddress, resolveToken } from "../daemon/session.ts";
+import { getStatus } from "../daemon/transport.ts";
 
 export class CliError extends Error {
   constructor(message: string, readonly code = 1) { super(message); }
