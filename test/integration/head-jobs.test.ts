@@ -98,11 +98,17 @@ test("/api/gcs_healthz answers success only while the GCS's storage takes writes
   try {
     assert.deepEqual(await get(base, "/api/gcs_healthz"), { status: 200, text: "success" });
     storage.broken = true;
-    const sick = await get(base, "/api/gcs_healthz");
+    // A probe's answer is reused for a second: the next fresh one sees the broken storage.
+    let sick = await get(base, "/api/gcs_healthz");
+    for (let i = 0; i < 100 && sick.status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      sick = await get(base, "/api/gcs_healthz");
+    }
     assert.equal(sick.status, 503);
     assert.match(sick.text, /storage.*disk gone/);
     // Broken storage stays broken: the GCS does not come back as healthy.
     storage.broken = false;
+    await new Promise((r) => setTimeout(r, 1_100));
     assert.equal((await get(base, "/api/gcs_healthz")).status, 503);
   } finally {
     await head.close();

@@ -9,6 +9,8 @@ import { gcsAddr, nodeOf, type Addr, type NodeId } from "../../core/types.ts";
 
 /** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
 const MAX_WAITING = 10_000;
+/** How long the answer of a health probe's storage write is reused. */
+const PROBE_REUSE_MS = 1_000;
 /** How long a driver may be disconnected before it counts as dead. */
 const DRIVER_GRACE_MS = 5_000;
 import type { GcsStorage } from "../storage/index.ts";
@@ -54,6 +56,7 @@ export class GcsDaemon {
   /** The storage's meta rows as loaded at start (the job records among them). */
   private loadedMeta: ReadonlyMap<string, unknown> = new Map();
   private storageError: string | undefined;
+  private probe: { at: number; pending: boolean; answer: Promise<string | undefined> } | undefined;
   readonly addr: Addr;
   port = 0;
 
@@ -147,7 +150,18 @@ export class GcsDaemon {
    * Why the GCS is not healthy, or undefined when it is: it must be running and its storage must
    * take a write (a probe row, overwritten each time) within `timeoutMs`.
    */
-  async problem(timeoutMs: number): Promise<string | undefined> {
+  problem(timeoutMs: number): Promise<string | undefined> {
+    // Probes from anyone (they need no token): one storage write at a time, its answer reused for a second.
+    const now = Date.now();
+    if (this.probe && (this.probe.pending || now - this.probe.at < PROBE_REUSE_MS)) return this.probe.answer;
+    const answer = this.probeStorage(timeoutMs);
+    const probe = { at: now, pending: true, answer };
+    this.probe = probe;
+    void answer.then(() => { probe.pending = false; probe.at = Date.now(); });
+    return answer;
+  }
+
+  private async probeStorage(timeoutMs: number): Promise<string | undefined> {
     if (this.closed) return `the GCS has stopped${this.storageError ? ` (storage failed: ${this.storageError})` : ""}`;
     let timer: NodeJS.Timeout | undefined;
     try {

@@ -34,7 +34,8 @@ export interface DashboardOptions {
 export function startDashboard(o: DashboardOptions): Promise<Listening> {
   const server = http.createServer((req, res) => {
     handle(o, req, res).catch((e: Error) => {
-      const status = e instanceof HttpError ? e.status : 500;
+      // A bad %-escape in the path is the client's mistake.
+      const status = e instanceof HttpError ? e.status : e instanceof URIError ? 400 : 500;
       if (!res.headersSent) sendText(res, status, `${e.message}\n`);
       else res.end();
     });

@@ -87,7 +87,8 @@ export class JobManager {
       const rec = value as JobDetails & { pid?: number };
       m.jobs.set(rec.submission_id, rec);
       if (isTerminal(rec.status)) continue;
-      if (rec.pid !== undefined) { try { process.kill(-rec.pid, "SIGKILL"); } catch { /* already gone */ } }
+      // Only if that pid is still this job's driver (not a pid reused after a reboot).
+      if (rec.pid !== undefined && isDriverOf(rec.pid, rec.submission_id)) { try { process.kill(-rec.pid, "SIGKILL"); } catch { /* already gone */ } }
       await m.finish(rec, "FAILED", "the head's GCS restarted while the job ran: its driver was lost and has been stopped", "JOB_SUPERVISOR_ACTOR_DIED", null);
     }
     return m;
@@ -141,7 +142,7 @@ export class JobManager {
       this.jobs.delete(id);
       throw new HttpError(500, `could not store the job: ${(e as Error).message}`);
     }
-    void this.run(rec);
+    this.run(rec).catch((e: Error) => this.finish(rec, "FAILED", `the entrypoint could not be started: ${e.message}`, "JOB_ENTRYPOINT_COMMAND_START_ERROR", null));
     return { job_id: id, submission_id: id };
   }
 
@@ -279,6 +280,15 @@ export class JobManager {
 function publicRecord(j: JobDetails): JobDetails {
   const { pid: _, ...rest } = j as JobDetails & { pid?: number };
   return { ...rest, metadata: { ...j.metadata }, runtime_env: { ...j.runtime_env } };
+}
+
+/** Whether `pid` runs with this job's TSRAY_JOB_SUBMISSION_ID (read from /proc; false where there is none). */
+function isDriverOf(pid: number, id: string): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`TSRAY_JOB_SUBMISSION_ID=${id}`);
+  } catch {
+    return false;
+  }
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {

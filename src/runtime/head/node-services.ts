@@ -32,13 +32,12 @@ export interface NodeServices {
 }
 
 export async function startNodeServices(daemon: RayletDaemon, state: NodeState, o: NodeServicesOptions): Promise<NodeServices> {
-  const fenced = () => [...state.recentEvents()].some((e) => e.kind === "node.fenced");
   const agent = await startNodeAgent({
     host: o.host, port: o.agentPort, explicit: o.explicit.agent, token: o.token,
     rayletProblem: () => {
       if (!daemon.running) return `node ${daemon.node}: its raylet has stopped`;
       if (daemon.view && !daemon.view.alive) return `node ${daemon.node}: the GCS declared it dead`;
-      if (fenced()) return `node ${daemon.node}: fenced (the GCS declared it dead)`;
+      if (state.fenced) return `node ${daemon.node}: fenced (the GCS declared it dead)`;
       return undefined;
     },
     gcsProblem: o.isHead ? async () => {

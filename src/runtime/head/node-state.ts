@@ -53,6 +53,8 @@ export class NodeState {
   private readonly names = new Map<string, string>();
   private readonly leases = new Set<string>();
   private events: TraceEvent[] = [];
+  /** The GCS declared this node dead and it killed its workers: it stays out for good. */
+  fenced = false;
   private done: string[] = [];
 
   observe(e: TraceEvent): void {
@@ -60,6 +62,7 @@ export class NodeState {
     if (this.events.length > KEEP_EVENTS * 2) this.events = this.events.slice(-KEEP_EVENTS);
     switch (e.kind) {
       case "task.submitted": this.names.set(e.task, e.fn); break;
+      case "node.fenced": this.fenced = true; break;
       case "task.started": {
         this.tasks.set(e.task, {
           task_id: e.task, name: this.names.get(e.task) ?? "", state: "RUNNING", node_id: e.node, worker_id: e.worker,
