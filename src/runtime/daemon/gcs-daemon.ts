@@ -9,8 +9,6 @@ import { gcsAddr, nodeOf, type Addr, type NodeId } from "../../core/types.ts";
 
 /** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
 const MAX_WAITING = 10_000;
-/** How long the answer of a health probe's storage write is reused. */
-const PROBE_REUSE_MS = 1_000;
 /** How long a driver may be disconnected before it counts as dead. */
 const DRIVER_GRACE_MS = 5_000;
 import type { GcsStorage } from "../storage/index.ts";
@@ -56,7 +54,6 @@ export class GcsDaemon {
   /** The storage's meta rows as loaded at start (the job records among them). */
   private loadedMeta: ReadonlyMap<string, unknown> = new Map();
   private storageError: string | undefined;
-  private probe: { at: number; pending: boolean; answer: Promise<string | undefined> } | undefined;
   readonly addr: Addr;
   port = 0;
 
@@ -139,43 +136,15 @@ export class GcsDaemon {
     return [...this.loadedMeta].filter(([k]) => k.startsWith(prefix));
   }
 
-  /** Writes (or, with undefined, deletes) a meta row; resolves once it is durable. */
+  /** Writes (or, with undefined, deletes) a meta row; resolves once it is durable, rejects (with why) if the GCS stopped or its storage failed. */
   async putRow(key: string, value: unknown): Promise<void> {
     if (this.closed) throw new Error(`the GCS has stopped${this.storageError ? ` (storage failed: ${this.storageError})` : ""}`);
     this.opts.storage.write("meta", key, value);
     await this.timedFlush();
   }
 
-  /**
-   * Why the GCS is not healthy, or undefined when it is: it must be running and its storage must
-   * take a write (a probe row, overwritten each time) within `timeoutMs`.
-   */
-  problem(timeoutMs: number): Promise<string | undefined> {
-    // Probes from anyone (they need no token): one storage write at a time, its answer reused for a second.
-    const now = Date.now();
-    if (this.probe && (this.probe.pending || now - this.probe.at < PROBE_REUSE_MS)) return this.probe.answer;
-    const answer = this.probeStorage(timeoutMs);
-    const probe = { at: now, pending: true, answer };
-    this.probe = probe;
-    void answer.then(() => { probe.pending = false; probe.at = Date.now(); });
-    return answer;
-  }
-
-  private async probeStorage(timeoutMs: number): Promise<string | undefined> {
-    if (this.closed) return `the GCS has stopped${this.storageError ? ` (storage failed: ${this.storageError})` : ""}`;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.putRow("health-probe", Date.now()),
-        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs); }),
-      ]);
-      return undefined;
-    } catch (e) {
-      return `the GCS storage (${this.opts.storage.describe}) does not take writes: ${(e as Error).message}`;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  /** Which storage backend, where (for messages). */
+  get storageDescription(): string { return this.opts.storage.describe; }
 
   private async timedFlush(): Promise<void> {
     const t0 = performance.now();

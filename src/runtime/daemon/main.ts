@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { startHeadServices, type HeadServices } from "../head/head-services.ts";
 import { gcsMetrics } from "../head/metrics.ts";
+import { localAddress } from "../head/http.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
 import { parseBugs, type Bugs } from "../../core/bugs.ts";
 
@@ -36,21 +37,19 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   const storage = openStorage(values.storage!);
   let head: HeadServices | undefined;
   const dashboardHost = values["dashboard-host"] ?? values.host!;
-  const dashboardConnectHost = dashboardHost === "0.0.0.0" || dashboardHost === "::" ? "127.0.0.1" : dashboardHost;
   const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
   const gcs = await GcsDaemon.start({
     head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log),
     onFlush: (ms) => metrics.storageLatency(ms),
     // What `tsray status` shows of the jobs: those running.
-    extraStatus: () => ({ dashboard: head ? `${dashboardConnectHost}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
+    extraStatus: () => ({ dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
   });
   const dport = Number(values["dashboard-port"]);
   if (dport >= 0) {
     const sessionDir = values["session-dir"] ?? (values.trace ? path.dirname(path.resolve(values.trace)) : fs.mkdtempSync(path.join(os.tmpdir(), "tsray-session-")));
-    const connectHost = values.host === "0.0.0.0" || values.host === "::" ? "127.0.0.1" : values.host!;
     try {
       head = await startHeadServices({
-        gcs, metrics, head: values.head!, token, address: `${connectHost}:${gcs.port}`, dashboardHost: values["dashboard-host"] ?? values.host!, dashboardPort: dport,
+        gcs, metrics, head: values.head!, token, address: `${localAddress(values.host!)}:${gcs.port}`, dashboardHost, dashboardPort: dport,
         sessionDir, version: packageVersion(), log,
       });
     } catch (e) {
@@ -58,7 +57,7 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
       throw e;
     }
   }
-  log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${head ? `, dashboard on ${values["dashboard-host"] ?? values.host}:${head.dashboard.port}` : ""}`);
+  log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${head ? `, dashboard on ${dashboardHost}:${head.dashboard.port}` : ""}`);
   return { close: async () => { await head?.close(); await gcs.close(); } };
 }
 

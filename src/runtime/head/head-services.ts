@@ -1,11 +1,11 @@
 // What the head serves beside the GCS: the job manager (its records in the GCS's storage), the
 // state API, the GCS's metrics and the dashboard port that exposes them all.
 
-import os from "node:os";
 import path from "node:path";
 import type { GcsDaemon } from "../daemon/gcs-daemon.ts";
 import { startDashboard } from "./dashboard.ts";
-import type { Listening } from "./http.ts";
+import { localAddress, type Listening } from "./http.ts";
+import { gcsHealth } from "./gcs-health.ts";
 import { JobManager } from "./jobs.ts";
 import type { GcsMetrics } from "./metrics.ts";
 import { StateApi } from "./state-api.ts";
@@ -36,11 +36,10 @@ const GCS_PROBE_MS = 2_000;
 
 export async function startHeadServices(o: HeadServicesOptions): Promise<HeadServices> {
   let dashboardPort = o.dashboardPort;
-  const connectHost = o.dashboardHost === "0.0.0.0" || o.dashboardHost === "::" ? os.hostname() : o.dashboardHost;
   const jobs = await JobManager.start({
     kv: { load: () => o.gcs.storedRows("job:"), put: (id, rec) => o.gcs.putRow(id, rec) },
     logDir: path.join(o.sessionDir, "logs"), address: o.address, token: o.token, nodeId: o.head,
-    dashboardAddress: () => `${connectHost}:${dashboardPort}`, log: o.log,
+    dashboardAddress: () => `${localAddress(o.dashboardHost)}:${dashboardPort}`, log: o.log,
   });
   const state = new StateApi({
     token: o.token, head: o.head, status: () => o.gcs.status() as ReturnType<StateApiStatus>, actors: () => o.gcs.actorRows(), jobs: () => jobs.list(),
@@ -49,7 +48,7 @@ export async function startHeadServices(o: HeadServicesOptions): Promise<HeadSer
   try {
     dashboard = await startDashboard({
       host: o.dashboardHost, port: o.dashboardPort, token: o.token, status: () => o.gcs.status(), jobs, state,
-      metrics: o.metrics.registry, gcsProblem: () => o.gcs.problem(GCS_PROBE_MS),
+      metrics: o.metrics.registry, gcsProblem: gcsHealth(o.gcs, GCS_PROBE_MS),
       sessionName: path.basename(o.sessionDir), version: o.version,
     });
   } catch (e) {

@@ -53,3 +53,8 @@ export function listen(server: http.Server, host: string, port: number): Promise
     });
   });
 }
+
+/** The address to reach a server on this machine at: a wildcard bind (0.0.0.0, ::) is reached on loopback. */
+export function localAddress(host: string): string {
+  return host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+}
