@@ -193,11 +193,12 @@ test("the logs tail is a WebSocket of text frames, closed when the job ends", as
     const req = http.request(`${base}/api/jobs/tailed/logs/tail`, {
       headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", authorization: `Bearer ${token}` },
     });
-    req.on("upgrade", (res, socket) => {
+    // `head` holds what came in the same packets as the 101 answer: the first frames, maybe.
+    req.on("upgrade", (res, socket, head: Buffer) => {
       assert.equal(res.headers["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
       let buf = Buffer.alloc(0);
       const texts: string[] = [];
-      socket.on("data", (d: Buffer) => {
+      const feed = (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
         for (;;) {
           if (buf.length < 2) return;
@@ -211,7 +212,9 @@ test("the logs tail is a WebSocket of text frames, closed when the job ends", as
           if (op === 1) texts.push(payload.toString("utf8"));
           if (op === 8) { socket.end(); resolve({ texts, closed: true }); return; }
         }
-      });
+      };
+      feed(head);
+      socket.on("data", feed);
     });
     req.on("error", reject);
     req.end();
