@@ -52,7 +52,8 @@ test("the dashboard page shows nodes, a finished job with its logs, and the task
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(`${base}/?token=${token}`, { waitUntil: "domcontentloaded" });
 
-    await page.waitForSelector('tr[data-job="page-square"][data-status="SUCCEEDED"]', { timeout: 30_000 });
+    await page.waitForSelector('tr[data-job="page-square"][data-status="SUCCEEDED"]', { timeout: 30_000 })
+      .catch((e: Error) => { throw new Error(`${e.message}; errors in the page: ${errors.join("; ") || "none"}`); });
     const health = await page.$eval("#health", (e) => e.textContent);
     assert.equal(health, "GCS healthy");
     const nodes = await page.$$eval("#nodes tbody tr", (rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent ?? "")));
@@ -66,6 +67,8 @@ test("the dashboard page shows nodes, a finished job with its logs, and the task
     await page.waitForFunction('document.querySelectorAll("#timeline rect.slice").length >= 5', { timeout: 30_000 });
     const tasks = await page.$$eval("#timeline rect.slice", (rs) => rs.map((r) => r.getAttribute("data-task")));
     assert.equal(new Set(tasks).size, 5);
+    const rows = await page.$$eval("#tasks tbody tr", (rs) => rs.map((r) => r.getAttribute("data-task")));
+    assert.deepEqual(new Set(rows), new Set(tasks));
     assert.deepEqual(errors, []);
   } finally {
     await browser?.close();

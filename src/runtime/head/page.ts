@@ -1,6 +1,7 @@
 // The dashboard's web page: one HTML document whose script reads the JSON APIs of the same
 // server (with the token it was opened with) and redraws every 2 s: cluster health, nodes with
-// resource, memory and store usage, actors, tasks, jobs with their logs, and the task timeline.
+// resource, memory and store usage, jobs with their logs, actors, tasks (a summary and the latest
+// 50), and the task timeline.
 
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tsray dashboard</title>
@@ -18,6 +19,7 @@ table{border-collapse:collapse}td,th{padding:.25em .7em;text-align:left;border-b
 <h2>Jobs</h2><table id="jobs"><thead><tr><th>submission id</th><th>status</th><th>entrypoint</th><th>logs</th></tr></thead><tbody></tbody></table>
 <h2>Actors</h2><table id="actors"><thead><tr><th>actor</th><th>class</th><th>state</th><th>node</th></tr></thead><tbody></tbody></table>
 <h2>Tasks</h2><p id="tasks-summary" class="muted"></p>
+<table id="tasks"><thead><tr><th>task</th><th>function</th><th>state</th><th>node</th><th>worker</th><th>attempt</th><th>ms</th></tr></thead><tbody></tbody></table>
 <h2>Timeline</h2><div id="timeline" class="muted">no tasks yet</div>
 <script>
 const token = new URLSearchParams(location.search).get("token") || "";
@@ -31,7 +33,7 @@ async function refresh() {
   const h = document.getElementById("health");
   h.textContent = health.trim() === "success" ? "GCS healthy" : "GCS NOT healthy: " + health;
   h.className = health.trim() === "success" ? "ok" : "bad";
-  const [nodes, jobs, actors, tasks] = await Promise.all([api("/api/v0/nodes?limit=1000"), api("/api/jobs/"), api("/api/v0/actors?limit=1000"), api("/api/v0/tasks/summarize")]);
+  const [nodes, jobs, actors, tasks, latest] = await Promise.all([api("/api/v0/nodes?limit=1000"), api("/api/jobs/"), api("/api/v0/actors?limit=1000"), api("/api/v0/tasks/summarize"), api("/api/v0/tasks?limit=50")]);
   rows("nodes", nodes.result.map((n) => "<tr data-node=\\"" + esc(n.node_id) + "\\"><td>" + esc(n.node_id) + (n.is_head_node ? " (head)" : "") + "</td><td class=\\"" + (n.state === "ALIVE" ? "ok" : "bad") + "\\">" + n.state +
     "</td><td>" + ((n.resources_total.CPU ?? 0) - (n.resources_available.CPU ?? 0)) + " / " + (n.resources_total.CPU ?? 0) + "</td><td>" + esc(JSON.stringify(n.resources_total)) +
     "</td><td>" + (n.memory_total ? mb(n.memory_available) + " of " + mb(n.memory_total) : "?") + "</td><td>" + (n.object_store_capacity ? mb(n.object_store_used) + " of " + mb(n.object_store_capacity) + ", " + n.num_objects + " objects" : "?") + "</td></tr>"));
@@ -40,6 +42,8 @@ async function refresh() {
   rows("actors", actors.result.map((a) => "<tr><td>" + esc(a.actor_id) + "</td><td>" + esc(a.class_name) + "</td><td>" + esc(a.state) + "</td><td>" + esc(a.node_id) + "</td></tr>"));
   document.getElementById("tasks-summary").textContent = tasks.total + " task attempts: " +
     Object.entries(tasks.summary).map(([name, states]) => name + " " + Object.entries(states).map(([s, n]) => n + " " + s).join(", ")).join("; ");
+  rows("tasks", latest.result.map((t) => "<tr data-task=\\"" + esc(t.task_id) + "\\"><td>" + esc(t.task_id) + "</td><td>" + esc(t.name) + "</td><td>" + esc(t.state) + "</td><td>" + esc(t.node_id) + "</td><td>" + esc(t.worker_id) +
+    "</td><td>" + t.attempt_number + "</td><td>" + (t.end_time_ms ? (t.end_time_ms - t.start_time_ms).toFixed(1) : "") + "</td></tr>"));
   drawTimeline(await api("/api/v0/timeline"));
 }
 
