@@ -6,14 +6,15 @@ import type { JobDetails } from "../runtime/head/jobs.ts";
 import { CliError, HttpStatusError, dashboardClient, type DashboardClient } from "../runtime/head/client.ts";
 
 const USAGE = `usage: tsray job submit [--address URL] [--no-wait] [--submission-id ID] [--runtime-env-json JSON] [--metadata-json JSON] -- COMMAND…
-       tsray job status|logs|stop|delete [--address URL] ID      (logs: [--follow]; stop: [--no-wait])
+       tsray job status|logs|stop|delete [--address URL] ID      (logs: [--follow])
        tsray job list [--address URL] [--json]
 
 A job runs COMMAND (a shell command) on the head as a driver of the cluster: TSRAY_ADDRESS and
 TSRAY_TOKEN are set for it, so \`tsray run FILE\` or a program calling ray.init() joins this cluster.
 --address is the dashboard (http://HOST:8265); by default $TSRAY_DASHBOARD_ADDRESS, else the
 dashboard of this machine's cluster. \`submit\` waits for the job and prints its logs unless
---no-wait; it exits 0 only if the job SUCCEEDED. \`status\` exits 1 for an unknown job.`;
+--no-wait; it exits 0 only if the job SUCCEEDED. \`status\` exits 1 for an unknown job. \`stop\`
+returns once the driver has exited (SIGTERM, then SIGKILL after 3 s).`;
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "STOPPED"]);
 const POLL_MS = 300;
@@ -41,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.help) { console.log(USAGE); return 0; }
   const allowed: Record<string, string[]> = {
     submit: ["address", "no-wait", "submission-id", "runtime-env-json", "metadata-json"], status: ["address"], logs: ["address", "follow"],
-    stop: ["address", "no-wait"], delete: ["address"], list: ["address", "json"],
+    stop: ["address"], delete: ["address"], list: ["address", "json"],
   };
   if (!allowed[sub]) { console.error(`tsray job: unknown subcommand ${JSON.stringify(sub)} (submit, status, logs, stop, list, delete)\n${USAGE}`); return 2; }
   const stray = Object.keys(values).filter((k) => values[k] !== undefined && !allowed[sub].includes(k));

@@ -121,20 +121,27 @@ test("health: each node's agent answers success for its raylet, the head's /api/
   }
 });
 
-test("an example submitted over REST runs to SUCCEEDED, its output in the logs; /metrics counts its tasks", async () => {
+test("examples submitted over REST run to SUCCEEDED, their output in the logs; /metrics counts their tasks", async () => {
   const before = await finishedTasks();
-  const sub = await api("POST", "/api/jobs/", { entrypoint: tsrayCmd("run", "examples/square.ts"), submission_id: "rest-square", metadata: { owner: "test" } });
-  assert.equal(sub.status, 200, sub.text);
-  assert.deepEqual(sub.json(), { job_id: "rest-square", submission_id: "rest-square" });
-  const j = await finished("rest-square");
-  assert.equal(j.status, "SUCCEEDED", j.message);
-  assert.equal(j.driver_exit_code, 0);
-  assert.equal(j.type, "SUBMISSION");
-  assert.deepEqual(j.metadata, { owner: "test" });
-  assert.ok(j.end_time >= j.start_time);
-  assert.match((await api("GET", "/api/jobs/rest-square/logs")).json().logs, /\[ 0, 1, 4, 9, 16 \]/);
-  // square.ts runs five tasks: the nodes' FINISHED counts grow by exactly five.
-  await until("the task counters", async () => ((await finishedTasks()) - before === 5 ? true : undefined), 10_000);
+  // Each example's output, and the tasks it runs: square 5, add 3, map-reduce 32 maps + 31 merges.
+  const examples = [["square", /\[ 0, 1, 4, 9, 16 \]/, 5], ["add", /^10$/m, 3], ["map-reduce", /total: 6400/, 63]] as const;
+  for (const [name] of examples) {
+    const sub = await api("POST", "/api/jobs/", { entrypoint: tsrayCmd("run", `examples/${name}.ts`), submission_id: `rest-${name}`, metadata: { owner: "test" } });
+    assert.equal(sub.status, 200, sub.text);
+    assert.deepEqual(sub.json(), { job_id: `rest-${name}`, submission_id: `rest-${name}` });
+  }
+  for (const [name, output] of examples) {
+    const j = await finished(`rest-${name}`);
+    assert.equal(j.status, "SUCCEEDED", j.message);
+    assert.equal(j.driver_exit_code, 0);
+    assert.equal(j.type, "SUBMISSION");
+    assert.deepEqual(j.metadata, { owner: "test" });
+    assert.ok(j.end_time >= j.start_time);
+    assert.match((await api("GET", `/api/jobs/rest-${name}/logs`)).json().logs, output);
+  }
+  // The nodes' FINISHED counts grow by exactly the tasks the examples ran.
+  const ran = examples.reduce((n, [, , tasks]) => n + tasks, 0);
+  await until("the task counters", async () => ((await finishedTasks()) - before === ran ? true : undefined), 10_000);
   assert.ok((await api("GET", "/api/jobs/")).json().some((x: { submission_id: string }) => x.submission_id === "rest-square"));
   // A duplicate id is refused as Ray refuses it (KubeRay matches status and sentence).
   const dup = await api("POST", "/api/jobs/", { entrypoint: "true", submission_id: "rest-square" });
@@ -232,7 +239,7 @@ test("the state API lists, filters, gets and summarizes; tsray list|get|summary 
     assert.ok(n.object_store_capacity > 0 && n.memory_total > 0, JSON.stringify(n));
   }
   const tasks = (await api("GET", "/api/v0/tasks?filter=state%3DFINISHED&limit=1000")).json();
-  assert.ok(tasks.total >= 5, JSON.stringify(tasks));
+  assert.ok(tasks.total >= 71, JSON.stringify(tasks));
   assert.ok(tasks.result.every((t: { state: string }) => t.state === "FINISHED"));
   const one = (await api("GET", `/api/v0/tasks/${encodeURIComponent(tasks.result[0].task_id)}`)).json();
   assert.equal(one.task_id, tasks.result[0].task_id);
