@@ -21,7 +21,8 @@ const POLL_MS = 300;
 
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h") { console.log(USAGE); return sub === undefined ? 2 : 0; }
+  if (sub === undefined) { console.error(`tsray job: give a subcommand\n${USAGE}`); return 2; }
+  if (sub === "--help" || sub === "-h") { console.log(USAGE); return 0; }
   const dash = rest.indexOf("--");
   const flags = dash >= 0 ? rest.slice(0, dash) : rest;
   const command = dash >= 0 ? rest.slice(dash + 1) : [];
