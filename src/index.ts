@@ -19,6 +19,8 @@ export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef,
 export type { Ray, GetOptions, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
+/** The state API from code (`ray.state.list("tasks", { filters: ["state=FINISHED"] })`): see docs/operators.md. */
+export * as state from "./api/state.ts";
 
 let current: EmbeddedCluster | undefined;
 let starting: Promise<EmbeddedCluster> | undefined;

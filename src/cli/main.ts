@@ -110,6 +110,11 @@ function moduleCommand(name: string, summary: string, usage: string, help: strin
   };
 }
 
+/** `list`, `get` and `summary` share src/cli/state.ts, which is told which one ran. */
+function stateCommand(name: string, summary: string, usage: string): Command {
+  return { ...moduleCommand("state", summary, usage, "See `tsray " + name + " --help`."), run: (a) => dispatch("state", [name, ...a.raw]) };
+}
+
 const commands: Record<string, Command> = {
   sim,
   check,
@@ -119,7 +124,12 @@ const commands: Record<string, Command> = {
     "Runs the seed article's examples on an embedded local cluster and explains what happened."),
   start: moduleCommand("start", "start a head node (--head) or join a cluster (--address)", "tsray start (--head | --address HOST:PORT) [options]", "See `tsray start --help`."),
   stop: moduleCommand("stop", "stop the daemons started on this machine", "tsray stop", "See `tsray stop --help`."),
-  status: moduleCommand("status", "show the cluster's nodes, resources and actors", "tsray status [--address HOST:PORT] [--json]", "See `tsray status --help`."),
+  status: moduleCommand("status", "show the cluster's nodes, resources, memory, object store, actors and running jobs", "tsray status [--address HOST:PORT] [--json]", "See `tsray status --help`."),
+  job: moduleCommand("job", "submit, follow, stop and list jobs (Ray's Jobs API on the dashboard)", "tsray job submit|status|logs|stop|list|delete …", "See `tsray job --help`."),
+  list: stateCommand("list", "list nodes, jobs, actors, tasks or objects (the state API)", "tsray list RESOURCE [--filter K=V] [--limit N]"),
+  get: stateCommand("get", "show one node, job, actor, task or object (the state API)", "tsray get RESOURCE ID"),
+  summary: stateCommand("summary", "summarize tasks, actors or objects (the state API)", "tsray summary tasks|actors|objects"),
+  timeline: moduleCommand("timeline", "write a Chrome trace of a live cluster or of saved traces", "tsray timeline [--address URL | TRACE…] -o OUT.json", "See `tsray timeline --help`."),
 };
 
 function mainHelp(): string {

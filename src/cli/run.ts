@@ -9,13 +9,19 @@ import { checkTrace, formatViolations } from "../../spec/invariants/index.ts";
 import type { Ray } from "../api/ray.ts";
 import { EmbeddedCluster } from "../runtime/embedded/cluster.ts";
 import { embeddedConfig, type InitOptions } from "../runtime/embedded/index.ts";
+import { DaemonDriver } from "../runtime/daemon/driver.ts";
+import { resolveToken } from "../runtime/daemon/session.ts";
 
 export const USAGE = `usage: tsray run FILE [--num-cpus N] [--num-gpus N] [--nodes K] [--store-bytes B] [--trace OUT.jsonl] [--check] [--json]
+       tsray run FILE --address HOST:PORT [--trace OUT.jsonl] [--json]
 
 Runs FILE's default export, async (ray) => value, on an embedded cluster in this process (real
 time, worker threads, shared-memory object store) and prints the value it returns.
+With --address, or $TSRAY_ADDRESS set (as it is for a job's entrypoint), it runs as a driver of
+that running cluster instead (the token from $TSRAY_TOKEN or this machine's session).
 
 Options:
+  --address H:P      the GCS of a running cluster to connect to (default: $TSRAY_ADDRESS)
   --num-cpus N       CPUs of the node (default: this machine's cores)
   --num-gpus N       GPUs of the node (a resource count; nothing is attached)
   --nodes K          K logical nodes (head, node-1, …), each with --num-cpus CPUs
@@ -57,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
       args: argv, allowPositionals: true, strict: true,
       options: {
         "num-cpus": { type: "string" }, "num-gpus": { type: "string" }, nodes: { type: "string" }, "store-bytes": { type: "string" },
-        trace: { type: "string" }, check: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        address: { type: "string" }, trace: { type: "string" }, check: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
       },
     }));
   } catch (e) {
@@ -69,6 +75,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tsray run: expected one FILE, got ${positionals.length}\n${USAGE}\n`);
     return 2;
   }
+
+  const address = (values.address as string | undefined) ?? process.env.TSRAY_ADDRESS;
+  if (address !== undefined) return runConnected(address, positionals[0], values);
 
   let opts: InitOptions;
   let loaded: LoadedProgram;
@@ -129,6 +138,48 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     process.stderr.write("tsray run: invariants hold on the trace\n");
+  }
+  return failed ? 1 : 0;
+}
+
+/** Options that shape an embedded cluster: meaningless for a driver of a running one. */
+const EMBEDDED_ONLY = ["num-cpus", "num-gpus", "nodes", "store-bytes", "check"];
+
+/** `tsray run FILE --address`: the program as a driver of running daemons. */
+async function runConnected(address: string, file: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const given = EMBEDDED_ONLY.filter((k) => values[k] !== undefined);
+  if (given.length > 0) {
+    process.stderr.write(`tsray run: --${given.join(", --")} shape an embedded cluster; with an address (${values.address !== undefined ? "--address" : "$TSRAY_ADDRESS"}) the program joins a running cluster instead\n`);
+    return 2;
+  }
+  const token = resolveToken();
+  if (!token) {
+    process.stderr.write(`tsray run: no cluster token for ${address}: set TSRAY_TOKEN\n`);
+    return 2;
+  }
+  let loaded: LoadedProgram;
+  try {
+    loaded = await loadProgram(file);
+  } catch (e) {
+    process.stderr.write(`tsray run: ${(e as Error).message}\n`);
+    return 2;
+  }
+  let driver: DaemonDriver;
+  try {
+    driver = await DaemonDriver.connect({ address, token, traceFile: values.trace as string | undefined });
+  } catch (e) {
+    process.stderr.write(`tsray run: ${(e as Error).message}\n`);
+    return 1;
+  }
+  let failed = false;
+  try {
+    const result = await loaded.program(driver.ray);
+    process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${inspect(result, { depth: 6, colors: false })}\n`);
+  } catch (e) {
+    failed = true;
+    process.stderr.write(`tsray run: the program failed: ${(e as Error)?.stack ?? String(e)}\n`);
+  } finally {
+    await driver.shutdown();
   }
   return failed ? 1 : 0;
 }

@@ -1,10 +1,13 @@
-// `tsray status [--address HOST:PORT]`: the cluster's nodes (alive or dead), their resources
-// and what is in use, and its actors by state, as the GCS sees them.
+// `tsray status [--address HOST:PORT]`, as Ray's: the cluster's nodes (alive or dead), their
+// resources and what is in use, each live node's memory and object store (asked of the node),
+// actors by state, pending resource demands (when the GCS reports them) and the running jobs.
 
 import { parseArgs } from "node:util";
 import type { NodeView } from "../core/types.ts";
 import { resolveAddress, resolveToken } from "../runtime/daemon/session.ts";
 import { getStatus } from "../runtime/daemon/transport.ts";
+import { parseEndpoint } from "../runtime/daemon/object-channel.ts";
+import type { NodeReport } from "../runtime/head/state-api.ts";
 
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -21,24 +24,41 @@ export async function main(argv: string[]): Promise<number> {
     console.error("tsray status: no cluster: start one with `tsray start --head`, or set TSRAY_ADDRESS and TSRAY_TOKEN");
     return 2;
   }
-  let s: { gcs: string; nodes: NodeView[]; actors: Record<string, number> };
+  let s: { gcs: string; nodes: NodeView[]; actors: Record<string, number>; jobs?: { submission_id: string; status: string; entrypoint: string }[]; pendingDemands?: unknown[]; dashboard?: string };
   try {
     s = (await getStatus(address, token)) as typeof s;
   } catch (e) {
     console.error(`tsray status: cannot reach the GCS at ${address}: ${(e as Error).message}`);
     return 1;
   }
-  if (values.json) { console.log(JSON.stringify(s)); return 0; }
+  const reports = new Map<string, NodeReport | string>();
+  await Promise.all(s.nodes.filter((n) => n.alive && n.endpoint).map(async (n) => {
+    try {
+      reports.set(n.node, (await getStatus(parseEndpoint(n.endpoint!).grpc, token, 3000)) as NodeReport);
+    } catch (e) {
+      reports.set(n.node, `unreachable: ${(e as Error).message}`);
+    }
+  }));
+  if (values.json) { console.log(JSON.stringify({ ...s, nodeReports: Object.fromEntries(reports) })); return 0; }
   const alive = s.nodes.filter((n) => n.alive);
-  console.log(`cluster at ${address}: ${alive.length} alive node(s), ${s.nodes.length - alive.length} dead`);
+  console.log(`cluster at ${address}: ${alive.length} alive node(s), ${s.nodes.length - alive.length} dead${s.dashboard ? `; dashboard at http://${s.dashboard}` : ""}`);
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
   const rows = s.nodes.map((n) => {
     const res = Object.keys(n.total).map((k) => `${k} ${+(n.total[k] - (n.available[k] ?? 0)).toFixed(3)}/${n.total[k]}`).join(", ");
-    return [n.node, n.alive ? "ALIVE" : "DEAD", n.endpoint ?? "", res || "(none)"];
+    const r = reports.get(n.node);
+    const memory = typeof r === "object" && r.memory ? `${gib(r.memory.total - r.memory.available)}/${gib(r.memory.total)}` : typeof r === "string" ? r : "";
+    const store = typeof r === "object" && r.store ? `${gib(r.store.MMAP_SHM)}/${gib(r.store.capacity)} (${r.store.objects} objects${r.store.SPILLED ? `, ${gib(r.store.SPILLED)} spilled` : ""})` : "";
+    return [n.node, n.alive ? "ALIVE" : "DEAD", n.endpoint ? parseEndpoint(n.endpoint).grpc : "", res || "(none)", memory, store];
   });
-  const head = ["node", "state", "endpoint", "in use / total"];
+  const head = ["node", "state", "address", "resources in use / total", "memory used / total", "object store used / capacity"];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd());
   const actors = Object.entries(s.actors).map(([k, v]) => `${v} ${k}`).join(", ");
   console.log(`actors: ${actors || "none"}`);
+  // Pending demands come from the scheduler's report to the GCS: shown only when it makes one.
+  if (s.pendingDemands !== undefined) console.log(`pending demands: ${s.pendingDemands.length === 0 ? "none" : s.pendingDemands.map((d) => JSON.stringify(d)).join(", ")}`);
+  const jobs = s.jobs ?? [];
+  console.log(`jobs running: ${jobs.length === 0 ? "none" : ""}`);
+  for (const j of jobs) console.log(`  ${j.submission_id}  ${j.status}  ${j.entrypoint}`);
   return 0;
 }

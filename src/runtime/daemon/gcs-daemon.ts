@@ -29,6 +29,10 @@ export interface GcsDaemonOptions {
   readonly log?: Logger;
   /** Seeded bugs switched on (mutation testing only). */
   readonly bugs?: Bugs;
+  /** Told how long each storage commit took (the GCS's metrics). */
+  readonly onFlush?: (ms: number) => void;
+  /** More for the status reply (the jobs running). */
+  readonly extraStatus?: () => object;
 }
 
 export class GcsDaemon {
@@ -49,6 +53,9 @@ export class GcsDaemon {
   private releasing = false;
   private closed = false;
   private readonly sink: TraceSink;
+  /** The storage's meta rows as loaded at start (the job records among them). */
+  private loadedMeta: ReadonlyMap<string, unknown> = new Map();
+  private storageError: string | undefined;
   readonly addr: Addr;
   port = 0;
 
@@ -60,6 +67,7 @@ export class GcsDaemon {
   static async start(opts: GcsDaemonOptions): Promise<GcsDaemon> {
     const d = new GcsDaemon(opts);
     const tables = await opts.storage.load();
+    if (tables) d.loadedMeta = tables.meta;
     const hosted = hostGcs(opts.head, opts.tuning ?? daemonTuning, opts.bugs ?? NO_BUGS, {
       now: () => Date.now(),
       random: () => Math.random(),
@@ -109,7 +117,40 @@ export class GcsDaemon {
   status(): object {
     const actors: Record<string, number> = {};
     for (const a of this.gcs.actors.values()) actors[a.state] = (actors[a.state] ?? 0) + 1;
-    return { gcs: this.addr, nodes: this.gcs.view(), actors };
+    return { gcs: this.addr, nodes: this.gcs.view(), actors, ...this.opts.extraStatus?.() };
+  }
+
+  /** The actors, for the state API. */
+  actorRows(): object[] {
+    return [...this.gcs.actors.entries()].map(([id, a]) => ({
+      actor_id: id, class_name: a.spec.className, state: a.state, name: a.spec.name ?? "", node_id: a.node ?? null,
+      address: a.address ?? null, owner: a.spec.owner, num_restarts: a.epoch > 0 ? a.epoch - 1 : 0, required_resources: a.spec.resources,
+      ...(a.error ? { death_cause: a.error.message } : {}),
+    }));
+  }
+
+  /**
+   * Rows kept in storage next to the model's tables, as Ray keeps job records in the GCS's KV:
+   * meta rows under `prefix`, as they were when the GCS started.
+   */
+  storedRows(prefix: string): [string, unknown][] {
+    return [...this.loadedMeta].filter(([k]) => k.startsWith(prefix));
+  }
+
+  /** Writes (or, with undefined, deletes) a meta row; resolves once it is durable, rejects (with why) if the GCS stopped or its storage failed. */
+  async putRow(key: string, value: unknown): Promise<void> {
+    if (this.closed) throw new Error(`the GCS has stopped${this.storageError ? ` (storage failed: ${this.storageError})` : ""}`);
+    this.opts.storage.write("meta", key, value);
+    await this.timedFlush();
+  }
+
+  /** Which storage backend, where (for messages). */
+  get storageDescription(): string { return this.opts.storage.describe; }
+
+  private async timedFlush(): Promise<void> {
+    const t0 = performance.now();
+    await this.opts.storage.flush();
+    this.opts.onFlush?.(performance.now() - t0);
   }
 
   private hold(to: Addr, msg: Msg): void {
@@ -126,7 +167,7 @@ export class GcsDaemon {
       while (this.held.length > 0) {
         if (this.dirty) {
           this.dirty = false;
-          await this.opts.storage.flush();
+          await this.timedFlush();
         }
         const batch = this.held;
         this.held = [];
@@ -138,6 +179,7 @@ export class GcsDaemon {
       }
     } catch (e) {
       // Storage failed: acknowledge nothing more (Ray's GCS exits when it loses its store).
+      this.storageError = (e as Error).message;
       (this.opts.log ?? console.error)(`tsray gcs: storage failed, stopping: ${(e as Error).message}`);
       void this.close();
     } finally {

@@ -4,7 +4,12 @@
 
 import { parseArgs } from "node:util";
 import { openStorage } from "../storage/index.ts";
-import { startDashboard, type Dashboard } from "./dashboard.ts";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startHeadServices, type HeadServices } from "../head/head-services.ts";
+import { gcsMetrics } from "../head/metrics.ts";
+import { localAddress } from "../head/http.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
 import { parseBugs, type Bugs } from "../../core/bugs.ts";
 
@@ -23,17 +28,41 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
       storage: { type: "string", default: "memory" },
       trace: { type: "string" },
       "dashboard-port": { type: "string", default: "8265" },
+      "dashboard-host": { type: "string" },
+      "session-dir": { type: "string" },
     },
   });
   const token = process.env.TSRAY_TOKEN;
   if (!token) throw new Error("tsray gcs: set TSRAY_TOKEN to the cluster token");
   const storage = openStorage(values.storage!);
-  const gcs = await GcsDaemon.start({ head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log) });
-  let dashboard: Dashboard | undefined;
+  let head: HeadServices | undefined;
+  const dashboardHost = values["dashboard-host"] ?? values.host!;
+  const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
+  const gcs = await GcsDaemon.start({
+    head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log),
+    onFlush: (ms) => metrics.storageLatency(ms),
+    // What `tsray status` shows of the jobs: those running.
+    extraStatus: () => ({ dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
+  });
   const dport = Number(values["dashboard-port"]);
-  if (dport >= 0) dashboard = await startDashboard({ host: values.host, port: dport, token, status: () => gcs.status() });
-  log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${dashboard ? `, dashboard on ${values.host}:${dashboard.port}` : ""}`);
-  return { close: async () => { await dashboard?.close(); await gcs.close(); } };
+  if (dport >= 0) {
+    const sessionDir = values["session-dir"] ?? (values.trace ? path.dirname(path.resolve(values.trace)) : fs.mkdtempSync(path.join(os.tmpdir(), "tsray-session-")));
+    try {
+      head = await startHeadServices({
+        gcs, metrics, head: values.head!, token, address: `${localAddress(values.host!)}:${gcs.port}`, dashboardHost, dashboardPort: dport,
+        sessionDir, version: packageVersion(), log,
+      });
+    } catch (e) {
+      await gcs.close();
+      throw e;
+    }
+  }
+  log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${head ? `, dashboard on ${dashboardHost}:${head.dashboard.port}` : ""}`);
+  return { close: async () => { await head?.close(); await gcs.close(); } };
+}
+
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 }
 
 /** $TSRAY_BUGS: seeded bugs to switch on in this process's models (mutation testing), said out loud. */

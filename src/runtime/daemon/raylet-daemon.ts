@@ -12,11 +12,14 @@ import type { Msg } from "../../core/messages.ts";
 import { checkResources } from "../../core/resources.ts";
 import { daemonTuning } from "../../core/tuning.ts";
 import { gcsAddr, nodeOf, rayletAddr, type Addr, type NodeId, type NodeView } from "../../core/types.ts";
+import type { TraceEvent } from "../../../spec/trace.ts";
 import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity } from "../embedded/cluster.ts";
 import type { Arena } from "../embedded/arena.ts";
 import type { Transport } from "../embedded/transport.ts";
 import { seededBugs, type Stoppable } from "./main.ts";
 import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
+import { NodeState } from "../head/node-state.ts";
+import { nodeStatus, startNodeServices, type NodeServices } from "../head/node-services.ts";
 import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "./object-channel.ts";
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
@@ -43,6 +46,10 @@ export interface RayletDaemonOptions {
   readonly log?: Logger;
   /** Seeded bugs switched on (mutation testing only). */
   readonly bugs?: Bugs;
+  /** Sees the node's trace events (its live state and metrics are built from them). */
+  readonly traceListener?: (e: TraceEvent) => void;
+  /** More for the status reply (the node's state, its HTTP ports). */
+  readonly extraStatus?: () => object;
 }
 
 export class RayletDaemon {
@@ -56,6 +63,8 @@ export class RayletDaemon {
   private inbound: Transport | undefined;
   private arena: Arena | undefined;
   private cluster: EmbeddedCluster | undefined;
+  /** This node as the GCS last published it. */
+  view: NodeView | undefined;
   private constructor(
     readonly node: NodeId,
     readonly endpoint: string,
@@ -63,6 +72,7 @@ export class RayletDaemon {
     private readonly objects: ObjectChannelServer,
     private readonly token: string,
     private readonly log: Logger,
+    private readonly extraStatus?: () => object,
   ) {}
 
   static async start(o: RayletDaemonOptions): Promise<RayletDaemon> {
@@ -95,7 +105,7 @@ export class RayletDaemon {
     });
     const port = await server.start();
     const endpoint = formatEndpoint(`${o.host ?? "127.0.0.1"}:${port}`, await objects.start(), localPath);
-    self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log);
+    self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log, o.extraStatus);
     self.learn(status.nodes);
     const gcs = gcsAddr(head);
     const gcsLink = new PeerLink({
@@ -118,6 +128,7 @@ export class RayletDaemon {
       storeCapacity: o.storeCapacity ?? defaultStoreCapacity(),
       prestartWorkers: Math.max(1, Math.ceil(o.resources.CPU ?? 1)),
       traceFile: o.traceFile,
+      traceListener: o.traceListener,
       bugs: o.bugs ?? NO_BUGS,
       remote: { head, endpoint, incarnation: nextIncarnation(status.nodes.find((n) => n.node === o.node)?.incarnation), send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
     });
@@ -131,6 +142,7 @@ export class RayletDaemon {
    */
   private learn(nodes: readonly NodeView[]): void {
     for (const n of nodes) {
+      if (n.node === this.node) this.view = n;
       if (!n.endpoint) continue;
       const e = parseEndpoint(n.endpoint);
       const known = this.endpoints.get(n.node);
@@ -222,8 +234,12 @@ export class RayletDaemon {
     return {
       node: this.node, endpoint: this.endpoint, links: [...this.links.keys()], dropped: this.dropped,
       objectChannel: { sent: this.objects.stats, received },
+      ...this.extraStatus?.(),
     };
   }
+
+  /** Whether the node's models still run (false once it was closed). */
+  get running(): boolean { return this.cluster !== undefined; }
 
   async close(): Promise<void> {
     const c = this.cluster;
@@ -234,6 +250,17 @@ export class RayletDaemon {
     for (const l of this.objectLinks.values()) l.close();
     await Promise.all([this.server.close(), this.objects.close()]);
   }
+}
+
+/** Ray's defaults (KubeRay passes them explicitly; probes and scrapers expect them). */
+export const DEFAULT_AGENT_PORT = 52365;
+export const DEFAULT_METRICS_PORT = 8080;
+
+function portFlag(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`tsray raylet: ${name} must be a port number (0-65535, 0: any free port), got ${JSON.stringify(v)}`);
+  return n;
 }
 
 export async function runRaylet(argv: string[], log: (line: string) => void = console.log): Promise<Stoppable> {
@@ -250,6 +277,9 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
       resources: { type: "string" },
       "store-bytes": { type: "string" },
       trace: { type: "string" },
+      "dashboard-agent-listen-port": { type: "string" },
+      "metrics-export-port": { type: "string" },
+      head: { type: "boolean" },
     },
   });
   const token = process.env.TSRAY_TOKEN;
@@ -261,10 +291,25 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
   resources.CPU = values["num-cpus"] !== undefined ? Number(values["num-cpus"]) : (resources.CPU ?? os.availableParallelism());
   if (values["num-gpus"] !== undefined) resources.GPU = Number(values["num-gpus"]);
   checkResources(resources, "tsray raylet");
+  const storeCapacity = values["store-bytes"] ? Number(values["store-bytes"]) : defaultStoreCapacity();
+  const ports = { agent: portFlag(values["dashboard-agent-listen-port"], "--dashboard-agent-listen-port"), metrics: portFlag(values["metrics-export-port"], "--metrics-export-port") };
+  const state = new NodeState();
+  let services: NodeServices | undefined;
   const d = await RayletDaemon.start({
     gcs: values.gcs, node: values.node, resources, token, host: values.host, port: Number(values.port), objectPort: Number(values["object-port"]),
-    storeCapacity: values["store-bytes"] ? Number(values["store-bytes"]) : undefined, traceFile: values.trace, bugs: seededBugs("raylet", log),
+    storeCapacity, traceFile: values.trace, bugs: seededBugs("raylet", log),
+    traceListener: (e) => state.observe(e), extraStatus: () => nodeStatus(state, services, storeCapacity),
   });
-  log(`tsray raylet: node ${d.node} serving on ${d.endpoint} with ${JSON.stringify(resources)}`);
-  return d;
+  try {
+    services = await startNodeServices(d, state, {
+      host: values.host!, agentPort: ports.agent ?? DEFAULT_AGENT_PORT, metricsPort: ports.metrics ?? DEFAULT_METRICS_PORT,
+      explicit: { agent: ports.agent !== undefined, metrics: ports.metrics !== undefined },
+      token, gcs: values.gcs, isHead: values.head === true, storeCapacity,
+    });
+  } catch (e) {
+    await d.close();
+    throw e;
+  }
+  log(`tsray raylet: node ${d.node} serving on ${d.endpoint} with ${JSON.stringify(resources)}; agent (health) on port ${services.agentPort}, metrics on port ${services.metricsPort}`);
+  return { close: async () => { await services!.close(); await d.close(); } };
 }

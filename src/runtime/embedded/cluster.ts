@@ -62,6 +62,8 @@ export interface EmbeddedConfig extends ModelTuning {
   readonly traceFile?: string;
   /** Keep trace events in memory (`cluster.trace`). */
   readonly keepTrace: boolean;
+  /** Sees every trace event (a daemon's node state and metrics are built from them). */
+  readonly traceListener?: (e: TraceEvent) => void;
   /** How the transport drains its queue. */
   readonly drain: DrainMode;
   /** Worker threads started at init (they wait for the raylets to need them). */
@@ -170,7 +172,7 @@ export class EmbeddedCluster {
       this.modelErrors.push(msg);
       console.error(`tsray: internal error in ${msg}`);
     };
-    this.sink = new TraceSink({ keep: cfg.keepTrace, file: cfg.traceFile });
+    this.sink = new TraceSink({ keep: cfg.keepTrace, file: cfg.traceFile, listener: cfg.traceListener });
     this.spill = new SpillStore();
     process.once("exit", this.exitHook);
 

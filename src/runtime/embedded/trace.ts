@@ -15,19 +15,24 @@ export class TraceSink {
   readonly enabled: boolean;
   count = 0;
 
-  constructor(opts: { keep?: boolean; file?: string }) {
+  /** Sees every event as it is emitted (a node's live state and metrics are built from them). */
+  private readonly listener: ((e: TraceEvent) => void) | undefined;
+
+  constructor(opts: { keep?: boolean; file?: string; listener?: (e: TraceEvent) => void }) {
     this.events = opts.keep ? [] : undefined;
+    this.listener = opts.listener;
     if (opts.file) {
       fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
       this.fd = fs.openSync(opts.file, "w");
     }
-    this.enabled = this.events !== undefined || this.fd !== undefined;
+    this.enabled = this.events !== undefined || this.fd !== undefined || this.listener !== undefined;
   }
 
   emit(node: string, body: TraceBody): void {
     const e = { t: performance.timeOrigin + performance.now(), node, ...body } as TraceEvent;
     this.count++;
     this.events?.push(e);
+    this.listener?.(e);
     if (this.fd !== undefined) {
       const line = JSON.stringify(e);
       this.buf.push(line);
