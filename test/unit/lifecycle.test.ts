@@ -28,17 +28,17 @@ type StateConfig = { type?: string; states?: unknown; on?: Record<string, Transi
  * What a chart's config says, walked rather than listed: its states, the event types named in
  * any state's `on`, and for each event type the guards its transitions consult. A lifecycle
  * guard is named after the boolean payload field it reads (`retryable` reads event.retryable),
- * which is how the payloads are derived; `guardsReadTheirField` below checks that convention.
+ * which is how the payloads are derived; the guard test below checks that convention.
  */
 function walk(chart: AnyStateMachine) {
   const states = chart.config.states as Record<string, StateConfig>;
   const guardsOf = new Map<string, Set<string>>(); // event type → guard names, in chart order
   for (const [name, config] of Object.entries(states)) {
     assert.equal(config.states, undefined, `${chart.id}.${name}: nested states are not supported by chartStep`);
-    for (const [type, ts] of Object.entries(config.on ?? {})) {
+    for (const [type, targets] of Object.entries(config.on ?? {})) {
       const guards = guardsOf.get(type) ?? new Set<string>();
       guardsOf.set(type, guards);
-      for (const t of [ts].flat()) {
+      for (const t of [targets].flat()) {
         if (typeof t === "object" && t.guard !== undefined) {
           assert.equal(typeof t.guard, "string", `${chart.id}.${name} on ${type}: name the guard so the test can derive its payload`);
           guards.add(t.guard);
