@@ -28,6 +28,9 @@ const TARGETS: Record<string, { ray: number; target: number }> = {
   get_small: { ray: 10_620, target: 10_600 },
 };
 
+/** The size of the node-to-node transfer, and of the bare stream it is compared with. */
+const TRANSFER_BYTES = 256 * 1024 * 1024;
+
 /**
  * 256 MiB made on the worker node, read by a task on the head: one node-to-node transfer. The
  * first transfer into a fresh cluster also pays for first-touching the receiving arena's pages
@@ -36,7 +39,7 @@ const TARGETS: Record<string, { ray: number; target: number }> = {
  * warm-up.
  */
 async function transferGBps(runs: number, log: (s: string) => void): Promise<{ median: number; first: number }> {
-  const BYTES = 256 * 1024 * 1024;
+  const BYTES = TRANSFER_BYTES;
   const make = ray.remote((n: number) => new Float64Array(n).fill(1), { schedulingStrategy: { nodeId: "node-1", soft: false } });
   const size = ray.remote((a: Float64Array) => a.length, { schedulingStrategy: { nodeId: "head", soft: false } });
   const once = async (label: string): Promise<number> => {
@@ -54,6 +57,47 @@ async function transferGBps(runs: number, log: (s: string) => void): Promise<{ m
   const rates: number[] = [];
   for (let i = 0; i < runs; i++) rates.push(await once(""));
   return { median: median(rates), first };
+}
+
+/**
+ * The machine's limit for the same move: a bare loopback TCP stream of `bytes` from a child Node
+ * process to this one, no framing and no store — the sender writes one warm buffer, this side
+ * reads straight into a warm buffer of the same size (as the puller reads into its arena slot).
+ * One stream warms up, then the median of `runs`.
+ */
+async function bareStreamGBps(bytes: number, runs: number, log: (s: string) => void): Promise<number> {
+  const sender = `const net=require("node:net");const b=Buffer.alloc(${bytes},1);const s=net.createServer((c)=>{c.on("error",()=>{});c.end(b);}).listen(0,"127.0.0.1",()=>process.stdout.write(String(s.address().port)+"\\n"));`;
+  const child = spawn(process.execPath, ["-e", sender], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once("error", reject);
+    });
+    const into = Buffer.alloc(bytes);
+    const once = () => new Promise<number>((resolve, reject) => {
+      let got = 0;
+      const t0 = performance.now();
+      const sock = net.connect({
+        port, host: "127.0.0.1",
+        onread: { buffer: () => (got < bytes ? into.subarray(got) : into), callback: (n: number) => { got += n; return true; } },
+      });
+      sock.once("error", reject);
+      sock.once("end", () => {
+        const ms = performance.now() - t0;
+        sock.destroy();
+        if (got !== bytes) reject(new Error(`bench/daemons: bare stream read ${got} of ${bytes} bytes`));
+        else resolve(bytes / ms / 1e6);
+      });
+    });
+    await once();
+    const rates: number[] = [];
+    for (let i = 0; i < runs; i++) rates.push(await once());
+    const m = median(rates);
+    log(`  bare loopback TCP stream of ${bytes / 2 ** 20} MiB between two processes: ${m.toFixed(2)} GB/s`);
+    return m;
+  } finally {
+    child.kill();
+  }
 }
 
 /**
@@ -101,9 +145,10 @@ async function loopbackRoundTrips(log: (s: string) => void): Promise<number> {
 
 export const daemonsBench: Bench = {
   name: "daemons",
-  description: "Ray's microbenchmarks against a 1-head + 1-worker daemon cluster over gRPC, and 256 MiB node-to-node transfer",
+  description: "Ray's microbenchmarks against a 1-head + 1-worker daemon cluster over gRPC, and 256 MiB node-to-node transfer against a bare TCP stream",
   options: { runs: 3 },
-  async run(opts, log): Promise<Figures> {
+  parts: ["micro", "transfer", "loopback"],
+  async run(opts, log, parts): Promise<Figures> {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-bench-"));
     const env: NodeJS.ProcessEnv = { ...process.env, TSRAY_HOME: home };
     const port = await freePort();
@@ -117,25 +162,35 @@ export const daemonsBench: Bench = {
       process.env.TSRAY_TOKEN = token;
       const figures: Record<string, number> = {};
       const targets: Record<string, { min: number }> = {};
-      const r = await measure({
-        runs: opts.runs, log, extras: false, scale: 0.3, only: Object.keys(TARGETS),
-        init: () => ray.init({ address }),
-      });
-      for (const [k, v] of Object.entries(r.medians)) {
-        figures[k] = Math.round(v);
-        figures[`${k}_vs_ray`] = Math.round((v / TARGETS[k].ray) * 100) / 100;
-        targets[k] = { min: TARGETS[k].target };
+      if (parts.has("micro")) {
+        const r = await measure({
+          runs: opts.runs, log, extras: false, scale: 0.3, only: Object.keys(TARGETS),
+          init: () => ray.init({ address }),
+        });
+        for (const [k, v] of Object.entries(r.medians)) {
+          figures[k] = Math.round(v);
+          figures[`${k}_vs_ray`] = Math.round((v / TARGETS[k].ray) * 100) / 100;
+          targets[k] = { min: TARGETS[k].target };
+        }
       }
-      await ray.init({ address });
-      try {
-        const t = await transferGBps(opts.runs, log);
+      if (parts.has("transfer")) {
+        await ray.init({ address });
+        let t;
+        try {
+          t = await transferGBps(opts.runs, log);
+        } finally {
+          await ray.shutdown();
+        }
+        // Right after the transfers, while the machine is in the same state.
+        const bare = await bareStreamGBps(TRANSFER_BYTES, opts.runs, log);
         figures.transfer_GBps = Math.round(t.median * 100) / 100;
         figures.transfer_first_GBps = Math.round(t.first * 100) / 100;
-        targets.transfer_GBps = { min: 1 };
-      } finally {
-        await ray.shutdown();
+        figures.bare_stream_GBps = Math.round(bare * 100) / 100;
+        figures.transfer_vs_bare_stream = Math.round((t.median / bare) * 100) / 100;
+        log(`  transfer / bare stream: ${(t.median / bare).toFixed(2)}`);
+        targets.transfer_vs_bare_stream = { min: 0.7 };
       }
-      figures.loopback_round_trips = Math.round(await loopbackRoundTrips(log));
+      if (parts.has("loopback")) figures.loopback_round_trips = Math.round(await loopbackRoundTrips(log));
       return { params: { runs: opts.runs, nodes: "head (1 CPU) + node-1 (1 CPU)", cores: os.availableParallelism() }, figures, targets };
     } finally {
       try { cli("stop"); } catch { /* already down */ }
