@@ -60,7 +60,7 @@ function eventsOf(guardsOf: ReadonlyMap<string, ReadonlySet<string>>): EventObje
   return out;
 }
 
-/** The plain reducer paired with each chart, by the naming rule of src/core/lifecycle. */
+/** The plain reducer paired with each chart (keyed by the charts' names: a chart added without one does not compile). */
 const reducers: Record<keyof typeof lifecycles, Reducer> = {
   actor: nextActorState as Reducer,
   node: nextNodeState as Reducer,
@@ -73,10 +73,6 @@ const specs = (Object.keys(lifecycles) as (keyof typeof lifecycles)[]).map((name
   const chart: AnyStateMachine = lifecycles[name];
   const { states, guardsOf } = walk(chart);
   return { name, chart, next: reducers[name], initial: String(initialTransition(chart)[0].value), states, guardsOf, events: eventsOf(guardsOf) };
-});
-
-test("every chart has its reducer, and every reducer its chart", () => {
-  assert.deepEqual(Object.keys(reducers).sort(), Object.keys(lifecycles).sort());
 });
 
 /**
