@@ -1,9 +1,10 @@
-// `npm run bench [-- NAME… [--runs N] [--nodes N] [--tasks N]]`: runs the selected benchmarks
+// `npm run bench [-- NAME… [--runs N] [--nodes N] [--tasks N] [--part P]…]`: runs the selected benchmarks
 // (sim: the simulator at 100 nodes × 100,000 tasks; embedded: Ray's microbenchmarks on the
 // embedded cluster)
 // — all when none is named — prints a table, and writes each one's figures to
 // bench/results/<name>.json: date, Node version, machine, parameters, figures, targets and
-// whether each target was met (runs with non-default parameters are printed, not saved).
+// whether each target was met (runs with non-default parameters or only some parts are
+// printed, not saved).
 // Exits 1 if a target was missed.
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { cpus, platform, arch } from "node:os";
@@ -26,7 +27,9 @@ export interface Bench {
   readonly description: string;
   /** Numeric options this bench takes from the command line, with their defaults. */
   readonly options: Record<string, number>;
-  run(opts: Record<string, number>, log: (line: string) => void): Promise<Figures>;
+  /** Parts of this bench that `--part` may select (all run by default). */
+  readonly parts?: readonly string[];
+  run(opts: Record<string, number>, log: (line: string) => void, parts: ReadonlySet<string>): Promise<Figures>;
 }
 
 export function median(xs: readonly number[]): number {
@@ -63,15 +66,18 @@ export async function main(argv: string[]): Promise<number> {
   const names = Object.keys(registry);
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
-    options: { runs: { type: "string" }, nodes: { type: "string" }, tasks: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      runs: { type: "string" }, nodes: { type: "string" }, tasks: { type: "string" }, part: { type: "string", multiple: true },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     const lines: string[] = [];
     for (const n of names) {
-      const d = await registry[n]().then((b) => b.description, (e: Error) => `(cannot load: ${e.message})`);
+      const d = await registry[n]().then((b) => b.description + (b.parts ? ` (parts: ${b.parts.join(", ")})` : ""), (e: Error) => `(cannot load: ${e.message})`);
       lines.push(`  ${n.padEnd(9)} ${d}`);
     }
-    console.log(`usage: npm run bench -- [NAME…] [--runs N] [--nodes N] [--tasks N]\n\n${lines.join("\n")}`);
+    console.log(`usage: npm run bench -- [NAME…] [--runs N] [--nodes N] [--tasks N] [--part PART]…\n\n${lines.join("\n")}`);
     return 0;
   }
   const unknown = positionals.filter((n) => !Object.hasOwn(registry, n));
@@ -81,6 +87,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const selected: Bench[] = [];
   for (const n of positionals.length > 0 ? names.filter((x) => positionals.includes(x)) : names) selected.push(await registry[n]());
+  const wanted = values.part ?? [];
+  for (const b of selected) {
+    const unknownParts = wanted.filter((p) => !b.parts?.includes(p));
+    if (wanted.length > 0 && unknownParts.length > 0) {
+      console.error(`bench: ${b.name} has no part ${unknownParts.join(", ")}${b.parts ? `; its parts: ${b.parts.join(", ")}` : " (it is not divided into parts)"}`);
+      return 2;
+    }
+  }
   const overrides: Record<string, number> = {};
   for (const k of ["runs", "nodes", "tasks"] as const) {
     const v = values[k];
@@ -99,7 +113,8 @@ export async function main(argv: string[]): Promise<number> {
     const opts: Record<string, number> = {};
     for (const k of Object.keys(b.options)) opts[k] = overrides[k] ?? b.options[k];
     const t0 = performance.now();
-    const f = await b.run(opts, (line) => console.log(line));
+    const parts = new Set(wanted.length > 0 ? wanted : b.parts ?? []);
+    const f = await b.run(opts, (line) => console.log(line), parts);
     const totalMs = performance.now() - t0;
     const pass: Record<string, boolean> = {};
     for (const [k, t] of Object.entries(f.targets)) pass[k] = meets(f.figures[k], t);
@@ -122,7 +137,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     // Only runs at a bench's own parameters are recorded: a quick --tasks 1000 must not
     // overwrite the figures that are judged against the targets.
-    const custom = Object.keys(b.options).some((k) => opts[k] !== b.options[k]);
+    const custom = Object.keys(b.options).some((k) => opts[k] !== b.options[k]) || (b.parts !== undefined && parts.size < b.parts.length);
     const file = `${resultsDir}${b.name}.json`;
     if (!custom) {
       writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2) + "\n");
@@ -132,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
       const t = f.targets[k];
       rows.push([b.name, k, fmt(v), t ? describeTarget(t) : "", t ? (pass[k] ? "pass" : "FAIL") : ""]);
     }
-    console.log(custom ? "  not saved: non-default parameters" : `  wrote ${file}`);
+    console.log(custom ? "  not saved: non-default parameters or some parts only" : `  wrote ${file}`);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   console.log("");

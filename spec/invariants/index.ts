@@ -17,7 +17,7 @@ export { checkResults, checkResources, checkActorOrder, checkReferences, checkLi
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
- * Every invariant that judges one trace, by name (design.md §6). Invariant 2 is three checkers:
+ * Every invariant that judges one trace, by name (numbered as in docs/architecture.md, "Where each invariant is judged"). Invariant 2 is three checkers:
  * "errors-earned", "budgets" and "liveness". Invariant 9, determinism, compares two runs'
  * hashes instead, so it is a test (test/integration/determinism.test.ts), not a checker.
  */

@@ -1,4 +1,4 @@
-// The Ray API (design.md §4) over one core worker's CoreClient. The same object is handed to
+// The Ray API (README.md, "A program") over one core worker's CoreClient. The same object is handed to
 // a simulated program, to the embedded driver, and to code running inside tasks.
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";

@@ -1,5 +1,9 @@
-// design.md §2, enforced: nothing under src/core/ may touch the world. Every .ts file there is
-// parsed with the TypeScript compiler and searched for forbidden globals and imports. Matching
+// The one rule of the architecture (docs/architecture.md), enforced: nothing under src/core/ may
+// touch the world. Every .ts file there is parsed with the TypeScript compiler and searched for
+// forbidden globals, and every import is resolved to the file it loads, as Node would resolve it
+// (following `..`, symlinks and package entry points, not matching prefixes of the specifier):
+// it may load only another file of src/core/, a package on the allow-list below, or — as types
+// only (`import type`, erased before run time) — a file of spec/. Matching
 // runs on the syntax tree, after comments and string contents are stripped: comments are
 // trivia the parser skips, and a string literal is one token whose text is never matched as
 // code (only import specifiers, which are strings, are read — to judge the import). Names are
@@ -7,14 +11,18 @@
 // global `fetch`, while the global used anywhere is caught.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { join, relative } from "node:path";
+import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const ROOT = realpathSync(fileURLToPath(new URL("../..", import.meta.url)));
 const CORE = join(ROOT, "src", "core");
+const SPEC = join(ROOT, "spec");
+
+/** Packages a model may load: pure computation, no I/O, no clock, no randomness. */
+const PURE_PACKAGES = new Map<string, string>([["xstate", "statecharts of the lifecycles (docs/statecharts.md)"]]);
 
 /** Globals that read clocks, randomness or the process, schedule work, or do I/O. */
 const FORBIDDEN_GLOBALS = new Map<string, string>([
@@ -34,6 +42,12 @@ const FORBIDDEN_GLOBALS = new Map<string, string>([
   ["crypto", "reads randomness; take it from fx.random()"],
   ["XMLHttpRequest", "does network I/O"],
   ["WebSocket", "does network I/O"],
+  ["Function", "compiles code from strings (and reaches globalThis through it)"],
+  ["WeakRef", "observes garbage collection, which differs run to run"],
+  ["FinalizationRegistry", "observes garbage collection, which differs run to run"],
+  ["MessageChannel", "schedules outside the host; return an effect instead"],
+  ["BroadcastChannel", "talks to other threads"],
+  ["Worker", "starts a thread"],
 ]);
 const FORBIDDEN_MEMBERS = new Map<string, string>([["Math.random", "unseeded randomness; take it from fx.random()"]]);
 const BUILTINS = new Set(builtinModules);
@@ -46,6 +60,31 @@ export interface Finding {
 
 function isBuiltin(spec: string): boolean {
   return spec.startsWith("node:") || BUILTINS.has(spec) || BUILTINS.has(spec.split("/")[0]);
+}
+
+const within = (dir: string, file: string) => file === dir || file.startsWith(dir + sep);
+
+/** The package a bare specifier names (`@scope/name/sub` → `@scope/name`). */
+function packageOf(spec: string): string {
+  const parts = spec.split("/");
+  return spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+/**
+ * Why importing `spec` from `file` breaks the rule, or undefined if it may. `typeOnly`: the
+ * import is erased before run time (`import type`, `export type`, an `import("…")` type).
+ */
+function judgeSpecifier(spec: string, typeOnly: boolean, resolved: ts.ResolvedModuleFull | undefined): string | undefined {
+  if (isBuiltin(spec)) return "a Node built-in module: models do no I/O";
+  if (!resolved) return "does not resolve to a file, so this check cannot see what it would load";
+  if (resolved.isExternalLibraryImport || resolved.resolvedFileName.split(/[\\/]/).includes("node_modules")) {
+    const name = resolved.packageId?.name ?? packageOf(spec);
+    return PURE_PACKAGES.has(name) ? undefined : `package ${name} is not on the allow-list of pure packages (${[...PURE_PACKAGES.keys()].join(", ")})`;
+  }
+  const target = realpathSync(resolved.resolvedFileName);
+  if (within(CORE, target)) return undefined;
+  if (within(SPEC, target)) return typeOnly ? undefined : `a value import from ${relative(ROOT, target)}: a model may take spec/'s types only (import type)`;
+  return `loads ${relative(ROOT, target)}, outside src/core`;
 }
 
 /** Is this identifier the *name* of a member (x.fetch, { fetch: … }, fetch() {} in a class)? */
@@ -110,22 +149,30 @@ export function findForbiddenIn(sources: ReadonlyMap<string, string>): Map<strin
     result.set(name, out);
     const at = (n: ts.Node, what: string, why: string) =>
       out.push({ line: sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1, what, why });
-    const judgeImport = (spec: ts.Expression | undefined, n: ts.Node) => {
-      if (spec && ts.isStringLiteralLike(spec) && isBuiltin(spec.text)) at(n, `import of "${spec.text}"`, "a Node built-in module: models do no I/O");
+    const judgeImport = (spec: ts.Expression | undefined, n: ts.Node, typeOnly: boolean) => {
+      if (!spec || !ts.isStringLiteralLike(spec)) return;
+      const resolved = ts.resolveModuleName(spec.text, name, COMPILER_OPTIONS, host).resolvedModule;
+      const why = judgeSpecifier(spec.text, typeOnly, resolved);
+      if (why) at(n, `import of "${spec.text}"`, why);
     };
     const member = (n: ts.Node, obj: ts.Identifier, prop: string) => {
       const why = FORBIDDEN_MEMBERS.get(`${obj.text}.${prop}`);
       if (why && !isLocal(obj)) at(n, `${obj.text}.${prop}`, why);
     };
     const visit = (n: ts.Node): void => {
-      if (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) judgeImport(n.moduleSpecifier, n);
-      else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference)) judgeImport(n.moduleReference.expression, n);
+      // With verbatimModuleSyntax, only a whole `import type` clause is erased: `import { type X }`
+      // still loads the module at run time.
+      if (ts.isImportDeclaration(n)) judgeImport(n.moduleSpecifier, n, n.importClause?.isTypeOnly === true);
+      else if (ts.isExportDeclaration(n)) judgeImport(n.moduleSpecifier, n, n.isTypeOnly);
+      else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference)) judgeImport(n.moduleReference.expression, n, n.isTypeOnly);
       else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
         const spec = n.arguments[0];
-        if (spec && ts.isStringLiteralLike(spec)) judgeImport(spec, n);
+        if (spec && ts.isStringLiteralLike(spec)) judgeImport(spec, n, false);
         else at(n, "import(…) of a computed specifier", "loads modules this check cannot see");
       } else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteralLike(n.argument.literal)) {
-        judgeImport(n.argument.literal, n);
+        judgeImport(n.argument.literal, n, true);
+      } else if (ts.isMetaProperty(n) && n.keywordToken === ts.SyntaxKind.ImportKeyword) {
+        at(n, "import.meta", "reads where the module lives (its URL, file name, directory)");
       } else if (ts.isPropertyAccessExpression(n) && ts.isIdentifier(n.expression)) {
         member(n, n.expression, n.name.text);
       } else if (ts.isElementAccessExpression(n) && ts.isIdentifier(n.expression) && ts.isStringLiteralLike(n.argumentExpression)) {
@@ -183,6 +230,24 @@ describe("the matcher (self-check)", () => {
     "function f(now = Date) { return now; }",
     // A local of the same name elsewhere does not hide the global here.
     "function g() { const fetch = [1]; return fetch; } function h(u: string) { return fetch(u); }",
+    // Imports are judged by the file they resolve to, not by how the specifier starts.
+    'import { freePort } from "../runtime/free-port.ts";',
+    'import { freePort as fp } from "./../../src/runtime/free-port.ts";',
+    'import { isAlive } from "./lifecycle/../../runtime/process.ts";',
+    'export * from "../runtime/codec.ts";',
+    'import type { Arena } from "../runtime/embedded/arena.ts";',
+    'const later = await import("../runtime/free-port.ts");',
+    'import { TraceHasher } from "../../spec/trace.ts";',
+    'import { type TraceBody } from "../../spec/trace.ts";',
+    'export { TraceHasher as TH } from "../../spec/trace.ts";',
+    'import fc from "fast-check";',
+    'import type { Message } from "@bufbuild/protobuf";',
+    'import "./no-such-module.ts";',
+    // Reaching the world without an import.
+    "const timer = globalThis.setTimeout(go, 1);",
+    "const here = import.meta.url;",
+    'const top = new Function("return this")();',
+    "const weak = new WeakRef(top);",
   ];
 
   test("catches each planted forbidden use, on its own line", () => {
@@ -198,6 +263,16 @@ describe("the matcher (self-check)", () => {
     assert.equal(findForbidden('import { x } from "node:timers/promises";')[0].what, 'import of "node:timers/promises"');
   });
 
+  test("says why each kind of import is refused", () => {
+    const why = (line: string) => findForbidden(line).map((f) => f.why).join("; ");
+    assert.match(why('import net from "net";'), /Node built-in/);
+    assert.match(why('import { freePort } from "./lifecycle/../../runtime/free-port.ts";'), /loads src\/runtime\/free-port\.ts, outside src\/core/);
+    assert.match(why('import { TraceHasher } from "../../spec/trace.ts";'), /value import from spec\/trace\.ts/);
+    assert.match(why('import { type TraceBody } from "../../spec/trace.ts";'), /value import from spec\/trace\.ts/);
+    assert.match(why('import fc from "fast-check";'), /package fast-check is not on the allow-list/);
+    assert.match(why('import "./no-such-module.ts";'), /does not resolve/);
+  });
+
   test("ignores comments, strings, member names and non-builtin imports", () => {
     const clean = [
       "// Date.now() and setTimeout(f) and Math.random() are mentioned in a comment",
@@ -210,8 +285,13 @@ describe("the matcher (self-check)", () => {
       "o.fetch; o.Date; x.process.now; a?.setTimeout;",
       "const { fetch: myFetch } = o;",
       "type T = { fetch(): void; console: number };",
-      'import { thing } from "./date.ts";',
+      'import { Fifo } from "./fifo.ts";',
+      'import { nextTaskState } from "./lifecycle/index.ts";',
+      'import type { TraceBody } from "../../spec/trace.ts";',
+      'export type { TraceEvent } from "../../spec/trace.ts";',
+      'type Hasher = import("../../spec/trace.ts").TraceHasher;',
       'import { createMachine } from "xstate";',
+      'import { setup, type AnyStateMachine } from "xstate";',
       "const Dates = 1, processed = 2, fetched = 3, randomish = Math.max(1, 2);",
       // Locals that shadow a global's name are not the global.
       "function k(process: number) { const fetch: number[] = []; fetch.push(process); return fetch; }",
@@ -238,7 +318,7 @@ describe("src/core is sans-IO", () => {
       assert.deepEqual(
         found.map((f) => `${relative(ROOT, file)}:${f.line}: ${f.what} — ${f.why}`),
         [],
-        "models in src/core must do no I/O (design.md §2)",
+        "models in src/core must do no I/O (docs/architecture.md, the one rule)",
       );
     });
   }

@@ -1,4 +1,4 @@
-// The fault checkers (design.md §6 items 2, 4, 7, 8): hand-built traces, one correct history per
+// The fault checkers (invariants 2, 4, 7, 8 of docs/architecture.md): hand-built traces, one correct history per
 // checker and one minimal broken history per rule, then a real simulation with a fault.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
