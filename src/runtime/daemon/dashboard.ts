@@ -4,13 +4,16 @@
 
 import http from "node:http";
 import { tokensEqual } from "./transport.ts";
+import { ConnectionGuard, DEFAULT_LIMITS, type ConnectionLimits } from "./limits.ts";
 
 export interface Dashboard {
   readonly port: number;
   close(): Promise<void>;
 }
 
-export function startDashboard(opts: { host?: string; port: number; token: string; status: () => object }): Promise<Dashboard> {
+export function startDashboard(opts: { host?: string; port: number; token: string; status: () => object; limits?: Partial<ConnectionLimits>; log?: (line: string) => void }): Promise<Dashboard> {
+  // A connection is on the guard's clock until it sends a request with the token (limits.ts).
+  const guard = new ConnectionGuard("dashboard", { ...DEFAULT_LIMITS, ...opts.limits }, opts.log ?? ((l) => console.error(`tsray: ${l}`)));
   const server = http.createServer((req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
@@ -20,6 +23,7 @@ export function startDashboard(opts: { host?: string; port: number; token: strin
         res.writeHead(401, { "content-type": "text/plain", "www-authenticate": "Bearer" }).end("tsray dashboard: the cluster token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n");
         return;
       }
+      guard.authenticated(req.socket);
       if (req.method !== "GET") { res.writeHead(405, { allow: "GET" }).end(); return; }
       const status = opts.status();
       if (url.pathname === "/api/status") { res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(status)); return; }
@@ -29,11 +33,14 @@ export function startDashboard(opts: { host?: string; port: number; token: strin
       res.writeHead(500, { "content-type": "text/plain" }).end(`tsray dashboard: ${(e as Error).message}\n`);
     }
   });
+  server.on("connection", (socket) => guard.admit(socket));
+  server.headersTimeout = DEFAULT_LIMITS.handshakeMs;
+  server.requestTimeout = 30_000;
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.host ?? "127.0.0.1", () => {
       const a = server.address();
-      resolve({ port: typeof a === "object" && a ? a.port : opts.port, close: () => new Promise((r) => server.close(() => r())) });
+      resolve({ port: typeof a === "object" && a ? a.port : opts.port, close: () => new Promise((r) => { guard.close(); server.close(() => r()); server.closeAllConnections(); }) });
     });
   });
 }
