@@ -4,6 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { openStorage } from "../storage/index.ts";
+import { defaultNamespace } from "../storage/epoch.ts";
 import { startDashboard, type Dashboard } from "./dashboard.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
 import { parseBugs, type Bugs } from "../../core/bugs.ts";
@@ -21,19 +22,25 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
       port: { type: "string", default: "6379" },
       head: { type: "string", default: "head" },
       storage: { type: "string", default: "memory" },
+      /** Redis key prefix: one per cluster (default: from the cluster token, so stable across restarts). */
+      "storage-namespace": { type: "string" },
       trace: { type: "string" },
       "dashboard-port": { type: "string", default: "8265" },
     },
   });
   const token = process.env.TSRAY_TOKEN;
   if (!token) throw new Error("tsray gcs: set TSRAY_TOKEN to the cluster token");
-  const storage = openStorage(values.storage!);
-  const gcs = await GcsDaemon.start({ head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log) });
+  const storage = openStorage(values.storage!, { namespace: values["storage-namespace"] ?? defaultNamespace(token) });
+  // Storage lost or foreign: the daemon has stopped serving; exit so that a supervisor
+  // (Kubernetes, `tsray start --gcs-only`) restarts it, as Ray's GCS does.
+  const onStorageLost = () => { void stop().finally(() => process.exit(1)); };
   let dashboard: Dashboard | undefined;
+  const stop = async () => { await dashboard?.close(); await gcs.close(); };
+  const gcs = await GcsDaemon.start({ head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log), onStorageLost });
   const dport = Number(values["dashboard-port"]);
   if (dport >= 0) dashboard = await startDashboard({ host: values.host, port: dport, token, status: () => gcs.status() });
   log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${dashboard ? `, dashboard on ${values.host}:${dashboard.port}` : ""}`);
-  return { close: async () => { await dashboard?.close(); await gcs.close(); } };
+  return { close: stop };
 }
 
 /** $TSRAY_BUGS: seeded bugs to switch on in this process's models (mutation testing), said out loud. */
