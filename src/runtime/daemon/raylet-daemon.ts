@@ -19,6 +19,7 @@ import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "./object-channel.ts";
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
+import { declaredDead, refuseDuplicate } from "./fencing.ts";
 
 export interface RayletDaemonOptions {
   /** host:port of the GCS. */
@@ -41,6 +42,11 @@ export interface RayletDaemonOptions {
   readonly log?: Logger;
   /** Seeded bugs switched on (mutation testing only). */
   readonly bugs?: Bugs;
+  /**
+   * The GCS declared this life of the node dead (fencing.ts): the daemon has stopped; the
+   * process should exit so that its supervisor starts a new incarnation.
+   */
+  readonly onFenced?: (reason: string) => void;
 }
 
 export class RayletDaemon {
@@ -48,6 +54,7 @@ export class RayletDaemon {
   private readonly endpoints = new Map<NodeId, { readonly grpc: string; readonly objects?: string }>();
   private readonly objectLinks = new Map<NodeId, ObjectLink>();
   private dropped = 0;
+  private fencedOnce = false;
   /** A driver that was just answered tends to ask again within tens of µs: poll for it. */
   private readonly storePoll = new LoopPoller(STORE_POLL_MICROS);
   /** Where messages from outside go in (the node's transport, once it exists). */
@@ -71,6 +78,9 @@ export class RayletDaemon {
       throw new Error(`cannot reach the GCS at ${o.gcs}: ${(e as Error).message}`);
     }
     const head = nodeOf(status.gcs);
+    await refuseDuplicate(o.node, status.nodes);
+    // The incarnation must grow across restarts of this node: the start time does.
+    const incarnation = Date.now();
     let self!: RayletDaemon;
     const server = new DaemonServer({
       token: o.token, host: o.host, port: o.port ?? 0, services: ["NodeManager", "CoreWorker"], addrs: [o.node],
@@ -104,11 +114,11 @@ export class RayletDaemon {
         // The cluster view tells where every node's daemon listens.
         if (f.msg.type === "ClusterView") self.learn(f.msg.nodes);
         self.inbound?.send(f.from, f.to, f.msg);
+        if (declaredDead(f.msg, o.node, incarnation)) self.fenced(o, incarnation);
       },
     });
     self.links.set(gcs, gcsLink);
     const send = (from: Addr, to: Addr, m: Msg) => self.route(from, to, m, gcs, o.token);
-    // The incarnation must grow across restarts of this node: the start time does.
     self.cluster = await EmbeddedCluster.start({
       ...defaultEmbeddedConfig,
       nodes: [{ id: o.node, resources: o.resources }],
@@ -116,7 +126,7 @@ export class RayletDaemon {
       prestartWorkers: Math.max(1, Math.ceil(o.resources.CPU ?? 1)),
       traceFile: o.traceFile,
       bugs: o.bugs ?? NO_BUGS,
-      remote: { head, endpoint, incarnation: Date.now(), send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
+      remote: { head, endpoint, incarnation, send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
     });
     return self;
   }
@@ -222,6 +232,15 @@ export class RayletDaemon {
     };
   }
 
+  /** This life is over (fencing.ts): say so, stop, and let the host exit. */
+  private fenced(o: RayletDaemonOptions, incarnation: number): void {
+    if (this.fencedOnce) return;
+    this.fencedOnce = true;
+    const reason = `the GCS declared node ${o.node} (incarnation ${incarnation}) dead; exiting so that a supervisor restarts it as a new incarnation`;
+    this.log(reason);
+    void this.close().finally(() => o.onFenced?.(reason));
+  }
+
   async close(): Promise<void> {
     const c = this.cluster;
     this.cluster = undefined;
@@ -261,6 +280,7 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
   const d = await RayletDaemon.start({
     gcs: values.gcs, node: values.node, resources, token, host: values.host, port: Number(values.port), objectPort: Number(values["object-port"]),
     storeCapacity: values["store-bytes"] ? Number(values["store-bytes"]) : undefined, traceFile: values.trace, bugs: seededBugs("raylet", log),
+    onFenced: () => process.exit(1),
   });
   log(`tsray raylet: node ${d.node} serving on ${d.endpoint} with ${JSON.stringify(resources)}`);
   return d;
