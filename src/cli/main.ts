@@ -118,7 +118,7 @@ const commands: Record<string, Command> = {
   demo: moduleCommand("demo", "a guided tour: the seed examples on an embedded cluster", "tsray demo [options]",
     "Runs the seed article's examples on an embedded local cluster and explains what happened."),
   start: moduleCommand("start", "start a head node (--head) or join a cluster (--address)", "tsray start (--head | --address HOST:PORT) [options]", "See `tsray start --help`."),
-  stop: moduleCommand("stop", "stop the daemons started on this machine", "tsray stop", "See `tsray stop --help`."),
+  stop: moduleCommand("stop", "stop the daemons of a cluster started on this machine", "tsray stop [--name NAME | --address HOST:PORT | --all]", "See `tsray stop --help`."),
   status: moduleCommand("status", "show the cluster's nodes, resources and actors", "tsray status [--address HOST:PORT] [--json]", "See `tsray status --help`."),
 };
 

@@ -44,7 +44,7 @@ before(async () => {
   delete env.TSRAY_ADDRESS;
   delete env.TSRAY_TOKEN;
   await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", "1", "--temp-dir", path.join(home, "cluster"));
-  session = JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8")) as Session;
+  session = JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8")) as Session;
   env.TSRAY_TOKEN = session.token;
   process.env.TSRAY_TOKEN = session.token;
 });

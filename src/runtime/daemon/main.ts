@@ -65,6 +65,7 @@ export async function serve(start: () => Promise<Stoppable>): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"))) {
+  process.umask(0o077); // logs, traces, storage and sockets: this user's only
   const [role, ...rest] = process.argv.slice(2);
   const roles: Record<string, () => Promise<Stoppable>> = {
     gcs: () => runGcs(rest),
