@@ -1,10 +1,12 @@
 // `tsray stop [--name NAME | --address HOST:PORT | --all]`: stops the daemons `tsray start`
 // started on this machine for one cluster (the only one, or the one named), raylets first, then
 // the GCS: SIGTERM, a grace period, then SIGKILL for any that linger. It reports what it
-// stopped and what had already exited, separately.
+// stopped and what had already exited, separately. A GCS started again by hand on the
+// session's port (not recorded) is found by its port and stopped too.
 
 import { parseArgs } from "node:util";
-import { alive, findSession, listSessions, removeSession, type Session } from "../runtime/daemon/session.ts";
+import { alive, findSession, listSessions, removeSession, type DaemonRecord, type Session } from "../runtime/daemon/session.ts";
+import { commandLine, listeningPid } from "../runtime/port-owner.ts";
 
 const USAGE = `usage: tsray stop [--name NAME | --address HOST:PORT | --all]
 
@@ -40,8 +42,19 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * A GCS of this session that no session recorded: started again by hand (`main.ts gcs`) after
+ * the recorded one died. Found as the tsray GCS daemon listening on the session's GCS port.
+ */
+function unrecordedGcs(s: Session): DaemonRecord | undefined {
+  const pid = listeningPid(Number(s.address.slice(s.address.lastIndexOf(":") + 1)));
+  if (pid === undefined || s.daemons.some((d) => d.pid === pid)) return undefined;
+  return /daemon\/main\.ts gcs\b/.test(commandLine(pid)) ? { role: "gcs", node: "head", pid, log: "" } : undefined;
+}
+
 async function stopSession(s: Session): Promise<void> {
-  const order = [...s.daemons].sort((a, b) => (a.role === b.role ? 0 : a.role === "raylet" ? -1 : 1));
+  const extra = unrecordedGcs(s);
+  const order = [...s.daemons, ...(extra ? [extra] : [])].sort((a, b) => (a.role === b.role ? 0 : a.role === "raylet" ? -1 : 1));
   const running = order.filter((d) => alive(d.pid));
   const gone = order.filter((d) => !running.includes(d));
   for (const d of running) {
@@ -54,5 +67,6 @@ async function stopSession(s: Session): Promise<void> {
   removeSession(s.name);
   const names = (ds: typeof order) => ds.map((d) => `${d.role} ${d.node}`).join(", ");
   console.log(`tsray: cluster ${s.name} (${s.address}): stopped ${running.length} daemon(s)${running.length ? ` (${names(running)})` : ""}` +
-    `${killed.length ? `, ${killed.length} of them with SIGKILL after 5 s` : ""}${gone.length ? `; ${gone.length} had already exited (${names(gone)})` : ""}`);
+    `${killed.length ? `, ${killed.length} of them with SIGKILL after 5 s` : ""}${gone.length ? `; ${gone.length} had already exited (${names(gone)})` : ""}` +
+    `${extra ? `; the GCS (pid ${extra.pid}) was one started by hand on its port` : ""}`);
 }

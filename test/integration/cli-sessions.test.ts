@@ -1,6 +1,7 @@
 // The CLI lifecycle with several clusters on one machine: each `tsray start --head` is a session
 // of its own (by --name or port), stopped alone; a port in use is refused with one line and
-// leaves nothing behind; --gcs-only starts a dead GCS again and `tsray stop` then stops it too;
+// leaves nothing behind; --gcs-only starts a dead GCS again and `tsray stop` then stops it too,
+// as it stops one started again by hand (found by its port);
 // --object-port is honoured; --block stops on SIGTERM and says how; files are 0600 in 0700 dirs.
 
 import assert from "node:assert/strict";
@@ -93,8 +94,16 @@ test("two clusters on one machine are started and stopped independently", async 
   assert.ok(await up(sb));
   const restarted = session(String(pb)).daemons.find((d) => d.role === "gcs")!;
   assert.notEqual(restarted.pid, gcs.pid);
+  // It dies again, and this time is started by hand, as its session recorded it: stop finds it by its port.
+  process.kill(restarted.pid, "SIGKILL");
+  const byHand = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src/runtime/daemon/main.ts"), "gcs", ...session(String(pb)).gcsArgs!],
+    { cwd: ROOT, env: { ...env, TSRAY_TOKEN: sb.token }, stdio: "ignore" });
+  const byHandExit = new Promise((r) => byHand.once("exit", r));
+  const deadline = Date.now() + 20_000;
+  while (!(await up(sb)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const stopB = await tsray("stop");
-  assert.match(stopB.out, /stopped 2 daemon\(s\)/);
+  assert.match(stopB.out, new RegExp(`stopped 2 daemon\\(s\\) \\(raylet head, gcs head\\); 1 had already exited \\(gcs head\\); the GCS \\(pid ${byHand.pid}\\) was one started by hand`));
+  await byHandExit;
   assert.ok(!isRunning(restarted.pid));
   assert.ok(!fs.existsSync(path.join(home, "sessions", `${pb}.json`)));
 });
