@@ -384,7 +384,8 @@ export class DaemonServer {
     if (this.started) return Promise.reject(new Error("DaemonServer already started"));
     this.started = true;
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    const listener = net.createServer((socket) => {
+    // No Nagle delay: a small batch (a task reply) goes out at once.
+    const listener = net.createServer({ noDelay: true }, (socket) => {
       this.guard.admit(socket);
       injector.injectConnection(socket);
     });
