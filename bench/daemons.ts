@@ -181,7 +181,7 @@ export const daemonsBench: Bench = {
     const cli = (...args: string[]) => execFileSync(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "inherit"] });
     try {
       cli("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "1");
-      const token = JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8")).token as string;
+      const token = JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8")).token as string;
       env.TSRAY_TOKEN = token;
       cli("start", "--address", address, "--num-cpus", "1");
       process.env.TSRAY_TOKEN = token;

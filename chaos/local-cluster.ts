@@ -52,7 +52,7 @@ export class LocalCluster {
     delete env.TSRAY_ADDRESS;
     const dashboard = await freePort();
     await run(process.execPath, [BIN, "start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", String(nodes[0].cpus), "--temp-dir", dir], { env, cwd: ROOT, timeout: 60_000 });
-    const token = (JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8")) as Session).token;
+    const token = (JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8")) as Session).token;
     const c = new LocalCluster(home, dir, `127.0.0.1:${port}`, token, port, nodes, bugs);
     try {
       for (const n of nodes.slice(1)) await c.join(n.id);
@@ -92,7 +92,7 @@ export class LocalCluster {
   }
 
   private session(): Session {
-    return JSON.parse(fs.readFileSync(path.join(this.home, "session.json"), "utf8")) as Session;
+    return JSON.parse(fs.readFileSync(path.join(this.home, "sessions", `${this.port}.json`), "utf8")) as Session;
   }
 
   /** The pid of node `id`'s newest raylet. */

@@ -61,7 +61,7 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   if (address !== undefined && !current) {
     const { DaemonDriver } = await import("./runtime/daemon/driver.ts");
     const { resolveToken } = await import("./runtime/daemon/session.ts");
-    const token = resolveToken();
+    const token = resolveToken(undefined, address);
     if (!token) throw new RayError(`ray.init({ address: "${address}" }): no cluster token: set TSRAY_TOKEN (\`tsray start --head\` printed it)`);
     connected = await DaemonDriver.connect({ address, token, traceFile: rest.traceFile });
     return connected.describe();

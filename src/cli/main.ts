@@ -123,7 +123,7 @@ const commands: Record<string, Command> = {
   demo: moduleCommand("demo", "a guided tour: the seed examples on an embedded cluster", "tsray demo [options]",
     "Runs the seed article's examples on an embedded local cluster and explains what happened."),
   start: moduleCommand("start", "start a head node (--head) or join a cluster (--address)", "tsray start (--head | --address HOST:PORT) [options]", "See `tsray start --help`."),
-  stop: moduleCommand("stop", "stop the daemons started on this machine", "tsray stop", "See `tsray stop --help`."),
+  stop: moduleCommand("stop", "stop the daemons of a cluster started on this machine", "tsray stop [--name NAME | --address HOST:PORT | --all]", "See `tsray stop --help`."),
   status: moduleCommand("status", "show the cluster's nodes, resources, memory, object store, actors and running jobs", "tsray status [--address HOST:PORT] [--json]", "See `tsray status --help`."),
   job: moduleCommand("job", "submit, follow, stop and list jobs (Ray's Jobs API on the dashboard)", "tsray job submit|status|logs|stop|list|delete …", "See `tsray job --help`."),
   list: stateCommand("list", "list nodes, jobs, actors, tasks or objects (the state API)", "tsray list RESOURCE [--filter K=V] [--limit N]"),

@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (values.help) { console.log("usage: tsray status [--address HOST:PORT] [--json]"); return 0; }
   const address = resolveAddress(values.address);
-  const token = resolveToken();
+  const token = resolveToken(undefined, address);
   if (!address || !token) {
     console.error("tsray status: no cluster: start one with `tsray start --head`, or set TSRAY_ADDRESS and TSRAY_TOKEN");
     return 2;

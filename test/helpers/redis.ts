@@ -1,10 +1,22 @@
-// A real redis-server for tests, on a free loopback port, without persistence. It fails (never
-// skips) when redis-server is missing: .ci/run installs it.
+// A real redis-server for tests, on a free loopback port, without persistence. Suites that need
+// one pass `{ skip: redisMissing() }`: on a machine without redis-server they are skipped with
+// the reason printed; CI (.ci/run) installs it and sets TSRAY_REQUIRE=redis-server, and there a
+// missing one fails instead (test/helpers/system.ts).
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createConnection } from "node:net";
 import { freePort } from "../../src/runtime/free-port.ts";
+import { skipWithout } from "./system.ts";
 export { freePort };
+
+const bin = () => process.env.TSRAY_REDIS_SERVER ?? "redis-server";
+let missing: string | false | undefined;
+
+/** For node:test's `skip`: false when redis-server runs here, else why the suite is skipped (throws under TSRAY_REQUIRE). */
+export function redisMissing(): string | false {
+  missing ??= skipWithout("redis-server", { bin: bin(), install: "apt-get install redis-server; .ci/run does this" });
+  return missing;
+}
 
 export interface RedisServer { readonly url: string; readonly port: number; stop(): Promise<void> }
 
@@ -19,16 +31,12 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-/** Starts `redis-server` with no persistence on a free loopback port. Fails (never skips) if it is not installed. */
-export async function startRedis(scratch: string): Promise<RedisServer> {
-  const bin = process.env.TSRAY_REDIS_SERVER ?? "redis-server";
-  const probe = spawnSync(bin, ["--version"], { encoding: "utf8" });
-  if (probe.error || probe.status !== 0) {
-    throw new Error(`${bin} is not installed or does not run (${probe.error?.message ?? probe.stderr}): the Redis storage tests need a real ` +
-      `redis-server (apt-get install redis-server; .ci/run installs it)`);
-  }
-  const port = await freePort();
-  const proc: ChildProcess = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", scratch, "--logfile", ""], {
+/** Starts `redis-server` with no persistence on `port` (default a free loopback port); call it only when redisMissing() is false. */
+export async function startRedis(scratch: string, port?: number): Promise<RedisServer> {
+  const missingReason = redisMissing();
+  if (missingReason) throw new Error(missingReason);
+  port ??= await freePort();
+  const proc: ChildProcess = spawn(bin(), ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", scratch, "--logfile", ""], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -36,7 +36,7 @@ const bytes = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill);
 const payload = (data: unknown, size = 3): Payload => ({ size, hash: `h${size}`, data });
 const pushTask: Msg = {
   type: "PushTask",
-  spec: { taskId: "t1", kind: "normal", fn: "f", name: "f", args: [{ v: payload(bytes(64), 64) }], returnId: "t1.r", owner: "x/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 3 } as never,
+  spec: { taskId: "t1", kind: "normal", fn: "f", name: "f", args: [{ v: payload(bytes(64), 64) }], returnId: "t1.r", owner: "x/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 3, retryExceptions: false, attempt: 0 },
 };
 const hb = (i: number): Msg => ({ type: "Heartbeat", node: `n${i}`, available: { CPU: i } as never });
 
@@ -145,7 +145,7 @@ describe("frame codec", () => {
     assert.throws(() => encodeMsg(m), /must be a Uint8Array/);
     // Arriving bytes: a view when they are most of the received buffer, a copy when a small part of it.
     const big = new Uint8Array(1000);
-    const put = (data: Uint8Array) => decodeMsg({ ...encodeMsg({ type: "StorePut", reqId: 1, id: "o", owner: "a", payload: payload(bytes(1)) }), payloads: [data] }) as Extract<Msg, { type: "StorePut" }>;
+    const put = (data: Uint8Array) => decodeMsg({ ...encodeMsg({ type: "StorePut", reqId: 1, id: "o", owner: "a/driver", payload: payload(bytes(1)) }), payloads: [data] }) as Extract<Msg, { type: "StorePut" }>;
     assert.equal((put(big.subarray(0, 900)).payload.data as Uint8Array).buffer, big.buffer);
     assert.notEqual((put(big.subarray(0, 10)).payload.data as Uint8Array).buffer, big.buffer);
   });
@@ -159,15 +159,15 @@ describe("frame codec", () => {
     const ser = (v: unknown) => new Uint8Array(v8.serialize(v));
     assert.throws(() => raw("Heartbeat", ser([1, 2])), /not an object/);
     assert.throws(() => raw("Heartbeat", ser("Heartbeat")), /not an object/);
-    const put = (data: unknown) => ser({ type: "StorePut", reqId: 1, id: "o", owner: "a", payload: { size: 1, hash: "x", data } });
-    assert.throws(() => raw("StorePut", put("text"), [bytes(1)]), /payload data string is not an index/);
+    const put = (data: unknown) => ser({ type: "StorePut", reqId: 1, id: "o", owner: "a/driver", payload: { size: 1, hash: "x", data } });
+    assert.throws(() => raw("StorePut", put("text"), [bytes(1)]), /malformed StorePut: payload.data: Expected number, received string/);
     assert.throws(() => raw("StorePut", put(1), [bytes(1)]), /payload data 1 is not an index into its 1 payloads/);
     assert.throws(() => raw("StorePut", put(0), [bytes(1), bytes(1)]), /2 payloads for 1 in the body/);
     assert.equal((raw("StorePut", put(0), [bytes(1)]) as { payload: Payload }).payload.data instanceof Uint8Array, true);
   });
 
   it("frame envelope: generated encode/decode, exact size, one-pass batch encoding, garbage rejected", () => {
-    const f = msgFrame("a/raylet", "b/raylet", { type: "StorePut", reqId: 1, id: "o", owner: "a", payload: payload(bytes(300), 300) });
+    const f = msgFrame("a/raylet", "b/raylet", { type: "StorePut", reqId: 1, id: "o", owner: "a/driver", payload: payload(bytes(300), 300) });
     const enc = encodeFrame(f);
     assert.equal(enc.length, frameSize(f));
     const dec = decodeFrame(enc);

@@ -41,7 +41,7 @@ async function tsray(...args: string[]): Promise<string> {
   return stdout;
 }
 
-const readSession = (): Session => JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8"));
+const readSession = (): Session => JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8"));
 
 async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;

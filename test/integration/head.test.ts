@@ -86,7 +86,7 @@ before(async () => {
   const ports = ["--metrics-export-port", "0", "--dashboard-agent-listen-port", "0"];
   const head = await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", "2", "--temp-dir", path.join(home, "session"), ...ports);
   assert.equal(head.code, 0, head.stderr);
-  token = JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8")).token;
+  token = JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8")).token;
   env.TSRAY_TOKEN = token;
   const joined = await tsray("start", "--address", address, "--num-cpus", "2", ...ports);
   assert.equal(joined.code, 0, joined.stderr);

@@ -14,6 +14,7 @@ const MAX_WAITING = 10_000;
 /** How long a driver may be disconnected before it counts as dead. */
 const DRIVER_GRACE_MS = 5_000;
 import type { GcsStorage } from "../storage/index.ts";
+import { StorageWatch, clusterIdOf, isMarked } from "../storage/epoch.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { DaemonServer, type Logger } from "./transport.ts";
 
@@ -33,6 +34,15 @@ export interface GcsDaemonOptions {
   readonly onFlush?: (ms: number) => void;
   /** More for the status reply (the jobs running). */
   readonly extraStatus?: () => object;
+  /** The id that marks this cluster's storage (storage/epoch.ts); default clusterIdOf(token). */
+  readonly clusterId?: string;
+  /** How often the storage marker is checked (default 1,000 ms). */
+  readonly storageCheckMs?: number;
+  /**
+   * Storage is lost (a commit failed, it stopped answering) or holds another cluster's data:
+   * the daemon has stopped serving; the process should exit so that its supervisor restarts it.
+   */
+  readonly onStorageLost?: (e: Error) => void;
 }
 
 export class GcsDaemon {
@@ -55,7 +65,9 @@ export class GcsDaemon {
   private readonly sink: TraceSink;
   /** The storage's meta rows as loaded at start (the job records among them). */
   private loadedMeta: ReadonlyMap<string, unknown> = new Map();
-  private storageError: string | undefined;
+  private watch: StorageWatch | undefined;
+  /** Why storage was lost (a commit failed, it stopped answering, it holds another cluster's data). */
+  private lost: Error | undefined;
   readonly addr: Addr;
   port = 0;
 
@@ -67,6 +79,15 @@ export class GcsDaemon {
   static async start(opts: GcsDaemonOptions): Promise<GcsDaemon> {
     const d = new GcsDaemon(opts);
     const tables = await opts.storage.load();
+    const log = opts.log ?? console.error;
+    if (isMarked(opts.storage)) {
+      try {
+        d.watch = await StorageWatch.start(opts.storage, { owner: opts.clusterId ?? clusterIdOf(opts.token), periodMs: opts.storageCheckMs, log, onLost: (e) => d.storageLost(e) });
+      } catch (e) {
+        await opts.storage.close().catch(() => {});
+        throw e;
+      }
+    }
     if (tables) d.loadedMeta = tables.meta;
     const hosted = hostGcs(opts.head, opts.tuning ?? daemonTuning, opts.bugs ?? NO_BUGS, {
       now: () => Date.now(),
@@ -113,6 +134,21 @@ export class GcsDaemon {
     return d;
   }
 
+  /** False once storage is lost or foreign: this GCS no longer serves (and is closing). */
+  get storageHealthy(): boolean {
+    return this.lost === undefined;
+  }
+
+  /** Stops serving for good: health NOT_SERVING, then closed; the host's onStorageLost exits the process. */
+  private storageLost(e: Error): void {
+    if (this.lost || this.closed) return;
+    this.lost = e;
+    (this.opts.log ?? console.error)(`tsray gcs: storage lost, not serving any more: ${e.message}`);
+    this.server.setServing("", false);
+    this.opts.onStorageLost?.(e);
+    void this.close();
+  }
+
   /** What `tsray status` shows: every node with its endpoint, resources and state; actors by state. */
   status(): object {
     const actors: Record<string, number> = {};
@@ -139,7 +175,7 @@ export class GcsDaemon {
 
   /** Writes (or, with undefined, deletes) a meta row; resolves once it is durable, rejects (with why) if the GCS stopped or its storage failed. */
   async putRow(key: string, value: unknown): Promise<void> {
-    if (this.closed) throw new Error(`the GCS has stopped${this.storageError ? ` (storage failed: ${this.storageError})` : ""}`);
+    if (this.closed) throw new Error(`the GCS has stopped${this.lost ? ` (storage failed: ${this.lost.message})` : ""}`);
     this.opts.storage.write("meta", key, value);
     await this.timedFlush();
   }
@@ -179,9 +215,7 @@ export class GcsDaemon {
       }
     } catch (e) {
       // Storage failed: acknowledge nothing more (Ray's GCS exits when it loses its store).
-      this.storageError = (e as Error).message;
-      (this.opts.log ?? console.error)(`tsray gcs: storage failed, stopping: ${(e as Error).message}`);
-      void this.close();
+      this.storageLost(e as Error);
     } finally {
       this.releasing = false;
     }
@@ -225,6 +259,7 @@ export class GcsDaemon {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.watch?.stop();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const t of this.leaving.values()) clearTimeout(t);

@@ -10,6 +10,7 @@ import path from "node:path";
 import { startHeadServices, type HeadServices } from "../head/head-services.ts";
 import { gcsMetrics } from "../head/metrics.ts";
 import { localAddress } from "../head/http.ts";
+import { defaultNamespace } from "../storage/epoch.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
 import { parseBugs, type Bugs } from "../../core/bugs.ts";
 
@@ -26,6 +27,8 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
       port: { type: "string", default: "6379" },
       head: { type: "string", default: "head" },
       storage: { type: "string", default: "memory" },
+      /** Redis key prefix: one per cluster (default: from the cluster token, so stable across restarts). */
+      "storage-namespace": { type: "string" },
       trace: { type: "string" },
       "dashboard-port": { type: "string", default: "8265" },
       "dashboard-host": { type: "string" },
@@ -34,12 +37,16 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   });
   const token = process.env.TSRAY_TOKEN;
   if (!token) throw new Error("tsray gcs: set TSRAY_TOKEN to the cluster token");
-  const storage = openStorage(values.storage!);
+  const storage = openStorage(values.storage!, { namespace: values["storage-namespace"] ?? defaultNamespace(token) });
+  // Storage lost or foreign: the daemon has stopped serving; exit so that a supervisor
+  // (Kubernetes, `tsray start --gcs-only`) restarts it, as Ray's GCS does.
+  const onStorageLost = () => { void stop().finally(() => process.exit(1)); };
+  const stop = async () => { await head?.close(); await gcs.close(); };
   let head: HeadServices | undefined;
   const dashboardHost = values["dashboard-host"] ?? values.host!;
   const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
   const gcs = await GcsDaemon.start({
-    head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log),
+    head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log), onStorageLost,
     onFlush: (ms) => metrics.storageLatency(ms),
     // What `tsray status` shows of the jobs: those running.
     extraStatus: () => ({ dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
@@ -58,7 +65,7 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
     }
   }
   log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${head ? `, dashboard on ${dashboardHost}:${head.dashboard.port}` : ""}`);
-  return { close: async () => { await head?.close(); await gcs.close(); } };
+  return { close: stop };
 }
 
 function packageVersion(): string {
@@ -87,6 +94,7 @@ export async function serve(start: () => Promise<Stoppable>): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/"))) {
+  process.umask(0o077); // logs, traces, storage and sockets: this user's only
   const [role, ...rest] = process.argv.slice(2);
   const roles: Record<string, () => Promise<Stoppable>> = {
     gcs: () => runGcs(rest),

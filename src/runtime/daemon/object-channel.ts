@@ -34,6 +34,7 @@ import type { Payload } from "../../core/types.ts";
 import { drop, hold } from "../embedded/pins.ts";
 import { decodeFrame, decodeMsg, encodeFrame, encodeMsg } from "./wire/frame.ts";
 import { tokensEqual, type Logger } from "./transport.ts";
+import { ConnectionGuard, DEFAULT_LIMITS, closeHard, type ConnectionLimits } from "./limits.ts";
 
 const MAGIC = Buffer.from("TSRAYOBJ");
 export const OBJECT_CHANNEL_VERSION = 1;
@@ -47,7 +48,7 @@ export const MAX_PAYLOAD_BYTES = 4 * 1024 ** 3;
 const MAX_PAYLOADS = 16;
 const MAX_TOKEN_BYTES = 4096;
 const MAX_NODE_BYTES = 1024;
-/** A connection gets this long to say hello (holder) or to be answered (puller). */
+/** A puller waits this long for its hello to be answered (the holder's clock is its ConnectionGuard's). */
 const HELLO_TIMEOUT_MS = 10_000;
 const EMPTY = Buffer.alloc(0);
 
@@ -339,6 +340,8 @@ export interface ObjectChannelServerOptions {
    * protocol and token, and system calls that skip the TCP stack, as Ray's plasma socket does.
    */
   readonly localPath?: string;
+  /** Bounds on connections that have not said hello yet (limits.ts). */
+  readonly limits?: Partial<ConnectionLimits>;
 }
 
 /** One peer's connection (a puller node, or a driver of this node), as the listening side sees it. */
@@ -351,12 +354,10 @@ class PeerConnection {
   closed = false;
   readonly writer: RecordWriter;
   private reader: RecordReader | undefined;
-  private readonly helloTimer: NodeJS.Timeout;
 
   constructor(readonly socket: net.Socket, private readonly server: ObjectChannelServer) {
     socket.setNoDelay(true);
     this.writer = new RecordWriter(socket);
-    this.helloTimer = setTimeout(() => this.fail(new ChannelError(`no hello within ${HELLO_TIMEOUT_MS / 1000} s`)), HELLO_TIMEOUT_MS).unref();
     socket.on("data", (b: Buffer) => {
       if (this.closed) return;
       this.q.push(b);
@@ -395,7 +396,7 @@ class PeerConnection {
     const token = this.q.take(this.lens.token).toString("utf8");
     const node = this.q.take(this.lens.node).toString("utf8");
     if (!tokensEqual(token, this.server.token)) throw new ChannelError("wrong cluster token");
-    clearTimeout(this.helloTimer);
+    this.server.guard.authenticated(this.socket);
     this.node = node;
     this.authed = true;
     const { accepts, onMsg } = this.server.inbound;
@@ -418,15 +419,15 @@ class PeerConnection {
     if (this.closed) return;
     const why = e instanceof ChannelError ? e.message : `internal error: ${(e as Error).message}`;
     this.server.stats.rejected++;
-    this.server.log(`object channel: ${this.describe()}: ${why}; closing the connection`);
-    this.socket.end(statusRecord(false, why));
+    // Rate-limited: a flood of bad hellos writes a few lines and a count, not a line each.
+    this.server.guard.refused(this.authed ? "peer" : "hello", `${this.describe()}: ${why}; closing the connection`);
+    closeHard(this.socket, statusRecord(false, why));
     this.close();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.helloTimer);
     this.writer.close();
     this.server.unregister(this);
   }
@@ -443,12 +444,18 @@ export class ObjectChannelServer {
   readonly token: string;
   readonly log: Logger;
   readonly inbound: Pick<ObjectChannelServerOptions, "accepts" | "onMsg">;
+  /** Connections that have not said hello yet: bounded, and closed when their time is up. */
+  readonly guard: ConnectionGuard;
 
   constructor(private readonly o: ObjectChannelServerOptions) {
     this.token = o.token;
     this.log = o.log;
     this.inbound = { accepts: o.accepts, onMsg: o.onMsg };
-    const accept = (s: net.Socket) => { this.conns.add(new PeerConnection(s, this)); };
+    this.guard = new ConnectionGuard("object channel", { ...DEFAULT_LIMITS, ...o.limits }, (line) => o.log(line));
+    const accept = (s: net.Socket) => {
+      this.guard.admit(s);
+      this.conns.add(new PeerConnection(s, this));
+    };
     this.server = net.createServer(accept);
     this.server.on("error", (e) => o.log(`object channel server: ${e.message}`));
     if (o.localPath) {
@@ -493,6 +500,7 @@ export class ObjectChannelServer {
 
   close(): Promise<void> {
     for (const c of this.conns) { c.close(); c.socket.destroy(); }
+    this.guard.close();
     const closed = (srv: net.Server | undefined) => new Promise<void>((resolve) => (srv ? srv.close(() => resolve()) : resolve()));
     return Promise.all([closed(this.server), closed(this.local)]).then(() => undefined); // closing removes the socket file
   }

@@ -24,6 +24,7 @@ import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "./object-channel.ts";
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
 import { nextIncarnation } from "../kernel.ts";
+import { declaredDead, refuseDuplicate } from "./fencing.ts";
 
 export interface RayletDaemonOptions {
   /** host:port of the GCS. */
@@ -50,6 +51,11 @@ export interface RayletDaemonOptions {
   readonly traceListener?: (e: TraceEvent) => void;
   /** More for the status reply (the node's state, its HTTP ports). */
   readonly extraStatus?: () => object;
+  /**
+   * The GCS declared this life of the node dead (fencing.ts): the daemon has stopped; the
+   * process should exit so that its supervisor starts a new incarnation.
+   */
+  readonly onFenced?: (reason: string) => void;
 }
 
 export class RayletDaemon {
@@ -57,6 +63,7 @@ export class RayletDaemon {
   private readonly endpoints = new Map<NodeId, { readonly grpc: string; readonly objects?: string }>();
   private readonly objectLinks = new Map<NodeId, ObjectLink>();
   private dropped = 0;
+  private fencedOnce = false;
   /** A driver that was just answered tends to ask again within tens of µs: poll for it. */
   private readonly storePoll = new LoopPoller(STORE_POLL_MICROS);
   /** Where messages from outside go in (the node's transport, once it exists). */
@@ -83,6 +90,9 @@ export class RayletDaemon {
       throw new Error(`cannot reach the GCS at ${o.gcs}: ${(e as Error).message}`);
     }
     const head = nodeOf(status.gcs);
+    await refuseDuplicate(o.node, status.nodes);
+    // Which start of this node this is: one more than the GCS's node table records (kernel.ts).
+    const incarnation = nextIncarnation(status.nodes.find((n) => n.node === o.node)?.incarnation);
     let self!: RayletDaemon;
     const server = new DaemonServer({
       token: o.token, host: o.host, port: o.port ?? 0, services: ["NodeManager", "CoreWorker"], addrs: [o.node],
@@ -116,11 +126,11 @@ export class RayletDaemon {
         // The cluster view tells where every node's daemon listens.
         if (f.msg.type === "ClusterView") self.learn(f.msg.nodes);
         self.inbound?.send(f.from, f.to, f.msg);
+        if (declaredDead(f.msg, o.node, incarnation)) self.fenced(o, incarnation);
       },
     });
     self.links.set(gcs, gcsLink);
     const send = (from: Addr, to: Addr, m: Msg) => self.route(from, to, m, gcs, o.token);
-    // Which start of this node this is: one more than the GCS's node table records (kernel.ts).
     self.cluster = await EmbeddedCluster.start({
       ...defaultEmbeddedConfig,
       ...daemonTuning,
@@ -130,7 +140,7 @@ export class RayletDaemon {
       traceFile: o.traceFile,
       traceListener: o.traceListener,
       bugs: o.bugs ?? NO_BUGS,
-      remote: { head, endpoint, incarnation: nextIncarnation(status.nodes.find((n) => n.node === o.node)?.incarnation), send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
+      remote: { head, endpoint, incarnation, send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
     });
     return self;
   }
@@ -241,6 +251,15 @@ export class RayletDaemon {
   /** Whether the node's models still run (false once it was closed). */
   get running(): boolean { return this.cluster !== undefined; }
 
+  /** This life is over (fencing.ts): say so, stop, and let the host exit. */
+  private fenced(o: RayletDaemonOptions, incarnation: number): void {
+    if (this.fencedOnce) return;
+    this.fencedOnce = true;
+    const reason = `the GCS declared node ${o.node} (incarnation ${incarnation}) dead; exiting so that a supervisor restarts it as a new incarnation`;
+    this.log(reason);
+    void this.close().finally(() => o.onFenced?.(reason));
+  }
+
   async close(): Promise<void> {
     const c = this.cluster;
     this.cluster = undefined;
@@ -299,6 +318,7 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
     gcs: values.gcs, node: values.node, resources, token, host: values.host, port: Number(values.port), objectPort: Number(values["object-port"]),
     storeCapacity, traceFile: values.trace, bugs: seededBugs("raylet", log),
     traceListener: (e) => state.observe(e), extraStatus: () => nodeStatus(state, services, storeCapacity),
+    onFenced: () => process.exit(1),
   });
   try {
     services = await startNodeServices(d, state, {

@@ -15,7 +15,9 @@
 // or unreachable process are dropped (and counted), as the models expect of a network.
 
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import net from "node:net";
 import * as grpc from "@grpc/grpc-js";
+import { ConnectionGuard, DEFAULT_LIMITS, RateLimitedLog, type ConnectionLimits } from "./limits.ts";
 import type { Msg } from "../../core/messages.ts";
 import {
   FRAGMENT, FrameError, HELLO, PROTOCOL_VERSION, Reassembler, fragmentFrame, batchEntrySize, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
@@ -159,10 +161,6 @@ function tokenMetadata(token: string): grpc.Metadata {
   const md = new grpc.Metadata();
   md.set(TOKEN_METADATA_KEY, token);
   return md;
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function statusName(code: number): string {
@@ -321,12 +319,23 @@ export interface DaemonServerOptions extends QueueOptions {
   readonly status?: () => object;
   readonly hooks?: PayloadHooks;
   readonly log?: Logger;
+  /** Bounds on unauthenticated connections (limits.ts). */
+  readonly limits?: Partial<ConnectionLimits>;
 }
+
+/** An authenticated connection with no call open this long is closed (links keep a stream open). */
+const IDLE_CONNECTION_MS = 5 * 60_000;
 
 export class DaemonServer {
   private readonly server: grpc.Server;
   private readonly maxFrameBytes: number;
   private readonly log: Logger;
+  /** Refusals (bad streams) logged at a bounded rate: a misbehaving client cannot fill the log. */
+  private readonly refusals: RateLimitedLog;
+  /** The listening socket: accepted connections go through the guard, then to grpc-js. */
+  private listener: net.Server | undefined;
+  /** Unauthenticated connections of the listener (limits.ts). */
+  readonly guard: ConnectionGuard;
   private readonly peerSet = new Set<Peer>();
   private readonly routes = new Map<string, Peer>();
   private readonly health = new Map<string, ServingStatus>();
@@ -346,10 +355,13 @@ export class DaemonServer {
     if (opts.services.length === 0) throw new TypeError("DaemonServer needs at least one service");
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.log = opts.log ?? defaultLog;
+    this.refusals = new RateLimitedLog(this.log);
+    this.guard = new ConnectionGuard(`gRPC ${opts.services.join("+")}`, { ...DEFAULT_LIMITS, ...opts.limits }, this.log);
     this.server = new grpc.Server({
       ...sizeOptions(this.maxFrameBytes),
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.max_connection_idle_ms": IDLE_CONNECTION_MS,
       interceptors: [this.authInterceptor()],
     });
     for (const s of new Set(opts.services)) {
@@ -363,17 +375,29 @@ export class DaemonServer {
     });
   }
 
-  /** Binds and serves; resolves to the bound port. */
+  /**
+   * Binds and serves; resolves to the bound port. The socket is this class's own, not grpc-js's:
+   * each connection is admitted by the guard (bounded, on a handshake clock until it makes a
+   * call with the token) before grpc-js sees it.
+   */
   start(): Promise<number> {
     if (this.started) return Promise.reject(new Error("DaemonServer already started"));
     this.started = true;
-    const addr = hostPort(this.opts.host ?? "127.0.0.1", this.opts.port ?? 0);
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    // No Nagle delay: a small batch (a task reply) goes out at once.
+    const listener = net.createServer({ noDelay: true }, (socket) => {
+      this.guard.admit(socket);
+      injector.injectConnection(socket);
+    });
+    this.listener = listener;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => {
-        if (err) return reject(err);
+      listener.once("error", reject);
+      listener.listen({ host: this.opts.host ?? "127.0.0.1", port: this.opts.port ?? 0 }, () => {
+        listener.off("error", reject);
+        listener.on("error", (e) => this.log(`gRPC listener: ${e.message}`));
         this.setServing("", true);
         for (const s of this.opts.services) this.setServing(SERVICE_NAMES[s], true);
-        resolve(port);
+        resolve((listener.address() as net.AddressInfo).port);
       });
     });
   }
@@ -434,6 +458,8 @@ export class DaemonServer {
       p.call.end();
     }
     if (!this.started) return;
+    this.listener?.close();
+    this.guard.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);
       this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
@@ -452,8 +478,12 @@ export class DaemonServer {
             call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: `missing cluster token: send it in the '${TOKEN_METADATA_KEY}' metadata (TSRAY_TOKEN)`, metadata: new grpc.Metadata() });
           } else if (!tokensEqual(typeof given === "string" ? given : given.toString("utf8"), token)) {
             this.count("UNAUTHENTICATED");
+            this.guard.refused("token", `a call to ${method.path} from ${call.getPeer()} with a wrong cluster token`);
             call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: "wrong cluster token", metadata: new grpc.Metadata() });
-          } else mdNext(md);
+          } else {
+            this.guard.authenticatedRemote(call.getPeer());
+            mdNext(md);
+          }
         },
       }),
     });
@@ -549,7 +579,7 @@ export class DaemonServer {
   private reject(peer: Peer, code: grpc.status, details: string): void {
     if (peer.closed) return;
     this.count(statusName(code));
-    this.log(`${peer}: ${details}; ending its stream with ${statusName(code)}`);
+    this.refusals.line(statusName(code), `${peer}: ${details}; ending its stream with ${statusName(code)}`);
     this.endPeer(peer, details);
     peer.call.emit("error", { code, details });
   }

@@ -4,9 +4,11 @@
 // `Authorization: Bearer TOKEN`, Ray's `x-ray-authorization: Bearer TOKEN`, or `?token=TOKEN`.
 
 import http from "node:http";
+import type { Socket } from "node:net";
 import type { Registry } from "prom-client";
 import { tokensEqual } from "../daemon/transport.ts";
-import { HttpError, listen, readJson, sendJson, sendText, type Listening } from "./http.ts";
+import type { ConnectionGuard, ConnectionLimits } from "../daemon/limits.ts";
+import { HttpError, guardServer, listen, readJson, sendJson, sendText, type Listening } from "./http.ts";
 import type { JobManager } from "./jobs.ts";
 import { requestToken } from "./node-http.ts";
 import { DASHBOARD_PAGE } from "./page.ts";
@@ -29,17 +31,21 @@ export interface DashboardOptions {
   readonly gcsProblem: () => Promise<string | undefined>;
   readonly sessionName: string;
   readonly version: string;
+  /** Bounds on connections that have not shown the token (limits.ts defaults). */
+  readonly limits?: Partial<ConnectionLimits>;
+  readonly log?: (line: string) => void;
 }
 
 export function startDashboard(o: DashboardOptions): Promise<Listening> {
   const server = http.createServer((req, res) => {
-    handle(o, req, res).catch((e: Error) => {
+    handle(o, guard, req, res).catch((e: Error) => {
       // A bad %-escape in the path is the client's mistake.
       const status = e instanceof HttpError ? e.status : e instanceof URIError ? 400 : 500;
       if (!res.headersSent) sendText(res, status, `${e.message}\n`);
       else res.end();
     });
   });
+  const guard = guardServer(server, "dashboard", o.limits, o.log);
   server.on("upgrade", (req, socket) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const m = /^\/api\/jobs\/([^/]+)\/logs\/tail$/.exec(url.pathname);
@@ -47,6 +53,7 @@ export function startDashboard(o: DashboardOptions): Promise<Listening> {
       socket.end(`HTTP/1.1 ${m ? "401 Unauthorized" : "404 Not Found"}\r\nconnection: close\r\n\r\n`);
       return;
     }
+    guard.authenticated(socket as Socket); // a log tail stays open as long as the job runs
     const id = decodeURIComponent(m[1]);
     if (!o.jobs.get(id)) { socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n"); return; }
     const ws = acceptWebSocket(req, socket);
@@ -57,7 +64,7 @@ export function startDashboard(o: DashboardOptions): Promise<Listening> {
   return listen(server, o.host, o.port);
 }
 
-async function handle(o: DashboardOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle(o: DashboardOptions, guard: ConnectionGuard, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const path = url.pathname;
   const method = req.method ?? "GET";
@@ -68,10 +75,12 @@ async function handle(o: DashboardOptions, req: http.IncomingMessage, res: http.
   }
   if (path === "/metrics") return sendText(res, 200, await o.metrics.metrics(), o.metrics.contentType);
   if (!tokensEqual(requestToken(req, url), o.token)) {
+    guard.refused("token", "a request without the cluster token");
     res.writeHead(401, { "content-type": "text/plain", "www-authenticate": "Bearer" })
       .end("tsray dashboard: the cluster token is required (Authorization: Bearer TOKEN, or ?token=TOKEN)\n");
     return;
   }
+  guard.authenticated(req.socket);
   const allow = (...methods: string[]) => {
     if (!methods.includes(method)) throw new HttpError(405, `${method} ${path}: allowed ${methods.join(", ")}`);
   };

@@ -2,6 +2,7 @@
 // bounded request bodies, listening and closing.
 
 import http from "node:http";
+import { ConnectionGuard, DEFAULT_LIMITS, type ConnectionLimits } from "../daemon/limits.ts";
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
@@ -37,6 +38,22 @@ export interface Listening {
   readonly port: number;
   readonly server: http.Server;
   close(): Promise<void>;
+}
+
+/**
+ * Puts every connection of `server` on a connection guard (limits.ts): one that has not shown the
+ * cluster token is closed after the handshake timeout, and at most a bounded number wait at once,
+ * so a flood of idle sockets cannot take the process's file descriptors. Paths open by design
+ * (probes, metrics) are answered within the timeout, so they need no exemption.
+ */
+export function guardServer(server: http.Server, name: string, limits: Partial<ConnectionLimits> = {}, log: (line: string) => void = (l) => console.error(`tsray: ${l}`)): ConnectionGuard {
+  const l = { ...DEFAULT_LIMITS, ...limits };
+  const guard = new ConnectionGuard(name, l, log);
+  server.on("connection", (socket) => guard.admit(socket));
+  server.on("close", () => guard.close());
+  server.headersTimeout = l.handshakeMs;
+  server.requestTimeout = Math.max(30_000, l.handshakeMs);
+  return guard;
 }
 
 /** Listens on host:port (0: any free port) and resolves with the port taken. */

@@ -7,7 +7,7 @@ import http from "node:http";
 import type { Registry } from "prom-client";
 import type { TraceEvent } from "../../../spec/trace.ts";
 import { tokensEqual } from "../daemon/transport.ts";
-import { listen, sendJson, sendText, type Listening } from "./http.ts";
+import { guardServer, listen, sendJson, sendText, type Listening } from "./http.ts";
 
 export interface NodeAgentOptions {
   /** Why this node's raylet is not working, or undefined when it is. */
@@ -42,6 +42,7 @@ export function startNodeAgent(o: NodeAgentOptions & Port): Promise<Listening> {
       else sendText(res, 503, `${problem}\n`);
     })().catch((e: Error) => sendText(res, 500, `${e.message}\n`));
   });
+  guardServer(server, "agent");
   return listenPreferring(server, o);
 }
 
@@ -52,6 +53,7 @@ export function startMetricsServer(o: { registry: Registry; more?: (text: string
     o.registry.metrics().then((text) => o.more?.(text) ?? text)
       .then((text) => sendText(res, 200, text, o.registry.contentType), (e: Error) => sendText(res, 500, `${e.message}\n`));
   });
+  guardServer(server, "metrics");
   return listenPreferring(server, o);
 }
 

@@ -34,6 +34,8 @@ export abstract class BatchedStorage implements GcsStorage {
   private readonly waiters: Waiter[] = [];
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
+  /** The last stored value of every row, to write again if storage comes back empty (epoch.ts). */
+  private readonly lastRows = new Map<GcsTable, Map<string, Stored>>();
 
   /** Opens the backend and reads what it holds (undefined: nothing stored yet). */
   protected abstract open(): Promise<GcsTables | undefined>;
@@ -54,6 +56,7 @@ export abstract class BatchedStorage implements GcsStorage {
     try {
       const tables = await this.open();
       this.phase = "open";
+      if (tables) for (const [t, m] of Object.entries(tables) as [GcsTable, Map<string, unknown>][]) for (const [k, v] of m) this.remember(t, k, toStored(v, `${t}/${k}`));
       return tables;
     } catch (e) {
       this.phase = "closed";
@@ -69,7 +72,27 @@ export abstract class BatchedStorage implements GcsStorage {
     if (!isGcsTable(table)) throw new TypeError(`${this.describe}: unknown GCS table ${JSON.stringify(table)}`);
     if (typeof key !== "string") throw new TypeError(`${this.describe}: a row key must be a string, got ${typeof key}`);
     const stored = value === undefined ? undefined : toStored(value, `${table}/${key}`);
-    this.queue.push({ table, key, value: stored });
+    this.remember(table, key, stored);
+    this.enqueue({ table, key, value: stored });
+  }
+
+  /** Queues every row again, as last written or loaded; returns how many (epoch.ts). */
+  rewrite(): number {
+    let n = 0;
+    for (const [table, m] of this.lastRows) for (const [key, value] of m) { this.enqueue({ table, key, value }); n++; }
+    return n;
+  }
+
+  private remember(table: GcsTable, key: string, value: Stored | undefined): void {
+    let m = this.lastRows.get(table);
+    if (!m) this.lastRows.set(table, (m = new Map()));
+    if (value === undefined) m.delete(key);
+    else m.set(key, value);
+  }
+
+  private enqueue(e: Entry): void {
+    if (this.failure) throw this.failure;
+    this.queue.push(e);
     this.issued++;
     if (!this.scheduled && !this.committing) {
       this.scheduled = true;

@@ -12,6 +12,8 @@ export interface MemoryData {
   readonly tables: Record<GcsTable, Map<string, Stored>>;
   /** Whether anything was ever committed (load() answers undefined until then). */
   written: boolean;
+  /** The cluster marker (epoch.ts). */
+  marker?: string;
 }
 
 export class MemoryStorage extends BatchedStorage {
@@ -41,6 +43,14 @@ export class MemoryStorage extends BatchedStorage {
       else this.data.tables[e.table].set(e.key, e.value);
     }
     this.data.written = true;
+  }
+
+  async readMarker(): Promise<string | undefined> {
+    return this.data.marker;
+  }
+
+  async writeMarker(owner: string): Promise<void> {
+    this.data.marker = owner;
   }
 
   protected async release(): Promise<void> {}

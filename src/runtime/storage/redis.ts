@@ -114,6 +114,29 @@ export class RedisStorage extends BatchedStorage {
     }
   }
 
+  /** The key of the cluster marker (epoch.ts). */
+  markerKey(): string {
+    return `${this.namespace}:marker`;
+  }
+
+  async readMarker(): Promise<string | undefined> {
+    if (!this.client) throw new Error(`${this.describe}: not open`);
+    try {
+      return (await this.client.get(this.markerKey())) ?? undefined;
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  async writeMarker(owner: string): Promise<void> {
+    if (!this.client) throw new Error(`${this.describe}: not open`);
+    try {
+      await this.client.set(this.markerKey(), owner);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
   protected async commit(batch: readonly Entry[]): Promise<void> {
     const last = new Map<GcsTable, Map<string, Stored | undefined>>();
     for (const e of batch) {

@@ -12,13 +12,14 @@
 // and a `data` key), so a new message that carries payloads needs no change here.
 //
 // Decoding never trusts the peer: anything that is not an object of the frame's declared,
-// known type, or whose payloads are not bytes, is a FrameError (the transport answers it with
+// known type and of that type's schema (validate.ts), or whose payloads are not bytes, is a FrameError (the transport answers it with
 // INVALID_ARGUMENT), never an exception from deep inside a model.
 
 import v8 from "node:v8";
 import type { Msg, MsgType } from "../../../core/messages.ts";
 import type { Payload } from "../../../core/types.ts";
 import { Batch, Frame, Hello } from "./gen/tsray/v1/daemon.ts";
+import { msgProblem } from "../validate.ts";
 
 export { Batch, Frame, Hello };
 
@@ -223,6 +224,8 @@ export function decodeMsg(frame: MsgBody, hooks?: PayloadHooks): Msg {
   }
   if (!isPlainObject(v)) throw new FrameError(`malformed ${type} body: not an object`);
   if (v.type !== type) throw new FrameError(`malformed ${type} body: its type is ${JSON.stringify(String(v.type).slice(0, 64))}`);
+  const problem = msgProblem(v);
+  if (problem !== undefined) throw new FrameError(`malformed ${type}: ${problem}`);
   const fromWire = hooks?.fromWirePayload;
   let used = 0;
   try {

@@ -1,0 +1,157 @@
+// The schema of every model message as it arrives from another process. A daemon decodes a
+// frame's body with V8's deserializer, which builds whatever object the sender wrote; before
+// that object reaches a model or storage it must have the shape the models assume: ids that
+// are strings of the right form, resources that are finite non-negative numbers, enums that
+// are known, and no field the models do not know. A message that does not is refused with the
+// path of the first bad field (the transport answers INVALID_ARGUMENT), never half-applied.
+//
+// Compile-time checks tie the schema to the `Msg` union: what it accepts is a `Msg`, and it
+// covers every message type. Objects are strict (an unknown field is refused), so a field added
+// to a message must be described here too: the daemon tests, which send every kind of message
+// through real daemons, fail until it is.
+
+import { z } from "zod";
+import type { Msg } from "../../core/messages.ts";
+
+/** A node id: what `--node-id` accepts, and what names a node everywhere (no "/": addresses are `node/component`). */
+export const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** `node/component`: "n1/raylet", "n1/w3-7", "head/driver-12-x1y2z3". */
+const ADDR_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\/[A-Za-z0-9_.:-]{1,128}$/;
+/** Object, task, actor, function and lease ids: printable, no whitespace, bounded. */
+const ID_RE = /^[^\s\p{Cc}]{1,512}$/u;
+/** A resource name; never one of the keys that would reach an object's prototype. */
+const RESOURCE_RE = /^(?!(?:__proto__|constructor|prototype)$)[^\s\p{Cc}]{1,128}$/u;
+/** Error messages and stacks: bounded by the frame limits in practice; this only stops absurd ones. */
+const MAX_TEXT = 64 << 20;
+/** Function source: large bundles are legitimate, but not unbounded. */
+const MAX_SOURCE = 64 << 20;
+const MAX_LIST = 1 << 20;
+
+const nodeId = z.string().regex(NODE_ID_RE, "not a node id (letters, digits, '_', '.', '-'; at most 128)");
+const addr = z.string().regex(ADDR_RE, "not an address (node/component)");
+const id = z.string().regex(ID_RE, "not an id (1-512 printable characters, no whitespace)");
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const text = z.string().max(MAX_TEXT);
+// No .refine() anywhere: zod 3 makes every refinement a ZodEffects that costs tens of µs a
+// parse, on the path every message takes. Regular expressions say it all instead.
+
+/** Finite, non-negative quantities by resource name. */
+const resources = z.record(z.string().regex(RESOURCE_RE, "not a resource name"), z.number().finite().nonnegative());
+/**
+ * What a heartbeat reports free: the total minus what leases hold, which floating-point
+ * subtraction may leave a hair below zero (the models compare with a tolerance too).
+ */
+const available = z.record(z.string().regex(RESOURCE_RE, "not a resource name"), z.number().finite().gte(-1e-6));
+const list = <T extends z.ZodTypeAny>(t: T) => z.array(t).max(MAX_LIST).readonly();
+
+const refInfo = z.object({ id, owner: addr }).strict();
+/** `data` is an index into the frame's payloads when this runs (decodeMsg checks its range next). */
+const payload = z.object({
+  size: count,
+  hash: z.string().max(256),
+  data: count,
+  refs: list(refInfo).optional(),
+  marked: z.literal(true).optional(),
+}).strict();
+const errorInfo = z.object({
+  type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError"]),
+  message: text,
+  stack: text.optional(),
+  name: z.string().max(256).optional(),
+}).strict();
+const strategy = z.union([z.literal("DEFAULT"), z.literal("SPREAD"), z.object({ nodeId, soft: z.boolean() }).strict()]);
+const arg = z.union([z.object({ v: payload }).strict(), z.object({ ref: id, owner: addr }).strict()]);
+const taskSpec = z.object({
+  taskId: id, kind: z.enum(["normal", "actor-create", "actor-task"]), fn: id, method: z.string().max(1024).optional(), name: z.string().max(1024),
+  args: list(arg), returnId: id, owner: addr, resources, strategy,
+  maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
+  actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(),
+}).strict();
+const actorSpec = z.object({
+  actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
+  maxRestarts: z.number().int().gte(-1), maxTaskRetries: z.number().int().gte(-1), name: z.string().min(1).max(1024).optional(),
+}).strict();
+const fnDescriptor = z.object({ id, name: z.string().max(1024), kind: z.enum(["function", "class"]), source: z.string().max(MAX_SOURCE) }).strict();
+const actorInfo = z.object({
+  actorId: id, state: z.enum(["DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD"]), address: addr.optional(), epoch: count,
+  name: z.string().max(1024).optional(), owner: addr, error: errorInfo.optional(),
+}).strict();
+const nodeView = z.object({ node: nodeId, incarnation: count, endpoint: z.string().max(1024).optional(), total: resources, available, alive: z.boolean() }).strict();
+const leaseRequest = z.object({
+  resources, strategy, deps: list(z.object({ id, owner: addr }).strict()), actorId: id.optional(), grantOrReject: z.boolean(), taskId: id,
+}).strict();
+const taskResult = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("inline"), payload }).strict(),
+  z.object({ kind: z.literal("stored"), node: nodeId, size: count, hash: z.string().max(256) }).strict(),
+  z.object({ kind: z.literal("error"), error: errorInfo, retryable: z.boolean() }).strict(),
+]);
+const objectStatus = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("inline"), payload }).strict(),
+  z.object({ kind: z.literal("stored"), nodes: list(nodeId), size: count }).strict(),
+  z.object({ kind: z.literal("error"), error: errorInfo }).strict(),
+]);
+
+const m = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ...shape }).strict();
+
+const msgSchema = z.discriminatedUnion("type", [
+  m("RequestLease", { reqId: count, req: leaseRequest }),
+  m("LeaseGranted", { reqId: count, leaseId: id, worker: addr }),
+  m("LeaseSpillback", { reqId: count, node: nodeId, incarnation: count }),
+  m("LeaseRejected", { reqId: count, reason: text, infeasible: z.boolean() }),
+  m("ReturnLease", { leaseId: id, destroyWorker: z.boolean() }),
+  m("CancelLease", { reqId: count }),
+  m("PushTask", { spec: taskSpec }),
+  m("TaskReply", { taskId: id, returnId: id, attempt: count, result: taskResult, epoch: count.optional(), runMs: z.number().finite().nonnegative().optional() }),
+  m("TaskBounced", { taskId: id, returnId: id, attempt: count, bounces: count }),
+  m("RegisterWorker", { worker: addr, driver: z.boolean().optional() }),
+  m("WorkerBlocked", { worker: addr }),
+  m("WorkerUnblocked", { worker: addr }),
+  m("Unblocked", {}),
+  m("StorePut", { reqId: count, id, payload, owner: addr }),
+  m("StorePutReply", { reqId: count, id, error: errorInfo.optional() }),
+  m("StoreGet", { reqId: count, ids: list(z.object({ id, owner: addr }).strict()) }),
+  m("StoreGetReply", { reqId: count, values: list(z.union([payload, errorInfo])) }),
+  m("GetLocations", { id }),
+  m("Locations", { id, status: z.union([objectStatus, z.object({ kind: z.literal("unknown") }).strict()]) }),
+  m("AddLocation", { id, node: nodeId, incarnation: count }),
+  m("RemoveLocation", { id, node: nodeId }),
+  m("FreeObjects", { ids: list(id), orphaned: z.literal(true).optional() }),
+  m("Pull", { id }),
+  m("Chunk", { id, index: count, total: count, size: count, payload: payload.optional() }),
+  m("PullFailed", { id }),
+  m("GetStatus", { id }),
+  m("Status", { id, status: objectStatus }),
+  m("RegisterNode", { node: nodeId, incarnation: count, resources, endpoint: z.string().max(1024).optional() }),
+  m("NodeRegistered", { head: nodeId }),
+  m("Heartbeat", { node: nodeId, available }),
+  m("ClusterView", { nodes: list(nodeView) }),
+  m("WorkerDied", { worker: addr }),
+  m("NodeDead", { node: nodeId, incarnation: count }),
+  m("GcsRestarted", {}),
+  m("SubscribeFailures", {}),
+  m("RegisterFunction", { fn: fnDescriptor }),
+  m("GetFunction", { id }),
+  m("Function", { fn: fnDescriptor }),
+  m("CreateActor", { spec: actorSpec }),
+  m("ActorUpdate", { info: actorInfo }),
+  m("SubscribeActor", { actorId: id }),
+  m("GetNamedActor", { reqId: count, name: z.string().max(1024) }),
+  m("NamedActor", { reqId: count, info: actorInfo.optional() }),
+  m("KillActor", { actorId: id }),
+]);
+
+// Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.
+type Accepted = z.infer<typeof msgSchema>;
+const _acceptedIsMsg: Accepted extends Msg ? true : never = true;
+const _everyMsgAccepted: [Exclude<Msg["type"], Accepted["type"]>] extends [never] ? true : never = true;
+void _acceptedIsMsg;
+void _everyMsgAccepted;
+
+/** What is wrong with a message, naming the field; undefined when it is a well-formed `Msg`. */
+export function msgProblem(v: unknown): string | undefined {
+  const r = msgSchema.safeParse(v);
+  if (r.success) return undefined;
+  const issue = r.error.issues[0];
+  const where = issue.path.length > 0 ? issue.path.join(".") : "(message)";
+  return `${where}: ${issue.message}`;
+}
