@@ -4,7 +4,7 @@
 
 import { RayError } from "./api/errors.ts";
 import {
-  ActorClass, RemoteFunction, describe,
+  remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
 import type { GetOptions, Ray, WaitOptions } from "./api/ray.ts";
@@ -110,8 +110,7 @@ export function cluster(): EmbeddedCluster | undefined {
 export function remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
 export function remote<F extends (...args: any[]) => unknown>(fn: F, opts?: RemoteOptions): RemoteFunction<F>;
 export function remote(target: any, opts: RemoteOptions = {}): any {
-  const d = describe(target);
-  return d.kind === "class" ? new ActorClass(d, opts, invoker) : new RemoteFunction(d, opts, invoker);
+  return remoteOf(target, { ...opts }, invoker);
 }
 
 export function get<T>(ref: ObjectRef<T>, opts?: GetOptions): Promise<T>;

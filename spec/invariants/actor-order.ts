@@ -1,5 +1,7 @@
-// Invariant 3 (actor order): calls from one caller run in submission order, and exactly
-// once when nothing went wrong.
+// Invariant 3 (actor order): calls from one caller start in submission order (on sync actors:
+// an async actor's calls may overlap and start as their arguments arrive), and exactly once when
+// nothing went wrong. A call to an actor that died for good (its constructor threw, or it was
+// killed) never starts, and fails with ActorDiedError instead: that is no lost call.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "actor-order";
@@ -18,6 +20,7 @@ export const checkActorOrder: Checker = (events) => {
   const lastSeq = new Map<string, number>(); // actor\0epoch\0caller -> seq of the last start
   const calls = new Map<string, Call>(); // actor\0caller\0seq
   const restarted = new Set<string>();
+  const dead = new Set<string>();
   let faulted = false;
   let programOk = false;
 
@@ -40,8 +43,8 @@ export const checkActorOrder: Checker = (events) => {
         const epoch = e.epoch ?? 0;
         const orderKey = `${e.actor}\0${epoch}\0${e.caller}`;
         const last = lastSeq.get(orderKey);
-        const inOrder = last === undefined || e.seq > last;
-        if (inOrder) lastSeq.set(orderKey, e.seq);
+        const inOrder = last === undefined || e.seq > last || (e.concurrent === true && e.seq !== last);
+        if (inOrder && (last === undefined || e.seq > last)) lastSeq.set(orderKey, e.seq);
         else {
           at(i, `actor ${e.actor} epoch ${epoch}: call seq ${e.seq} from ${e.caller} started after seq ${last}` +
             (e.seq === last ? " (started twice)" : " (out of order)"));
@@ -52,6 +55,7 @@ export const checkActorOrder: Checker = (events) => {
       }
       case "actor.state":
         if (e.state === "RESTARTING") restarted.add(e.actor);
+        if (e.state === "DEAD") dead.add(e.actor);
         break;
       case "fault":
         faulted = true;
@@ -68,6 +72,7 @@ export const checkActorOrder: Checker = (events) => {
     if (c.submitted === undefined) continue;
     const [actor, caller, seq] = key.split("\0");
     if (restarted.has(actor)) continue;
+    if (dead.has(actor) && c.starts === 0) continue;
     // Without a successful program.end the run may have been cut short, so a call that never
     // started is not yet evidence of a lost call.
     if (c.starts === 0 && programOk) at(c.submitted, `actor ${actor}: call seq ${seq} from ${caller} was submitted but never started`);

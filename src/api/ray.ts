@@ -7,8 +7,9 @@ import type { ActorId, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
+import { ASYNC_ACTOR_MAX_CONCURRENCY } from "./options.ts";
 import {
-  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, describe,
+  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, remoteOf,
   type ActorHandle, type ActorRef, type Invoker, type RemoteOptions,
 } from "./handles.ts";
 
@@ -62,7 +63,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     }
     if (v instanceof RemoteFunction || v instanceof ActorClass) {
       state.marked = true;
-      return { [MARK]: v instanceof ActorClass ? "class" : "fn", d: v.descriptor, o: v.opts };
+      return v instanceof ActorClass ? { [MARK]: "class", d: v.descriptor, o: v.opts, a: v.isAsync } : { [MARK]: "fn", d: v.descriptor, o: v.opts };
     }
     const aid = actorIdOf(v);
     if (aid !== undefined) { state.marked = true; return { [MARK]: "actor", id: aid }; }
@@ -97,7 +98,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (tag === "ref") return new ObjectRef(m.id, m.owner);
       if (tag === "actor") return actorHandle(m.id, api);
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
-      if (tag === "class") return new ActorClass(m.d, m.o, api);
+      if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true);
     }
     if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = revive(v[i]); return v; }
     if (Object.getPrototypeOf(v) === Object.prototype) for (const k in v as Record<string, unknown>) (v as Record<string, unknown>)[k] = revive((v as Record<string, unknown>)[k]);
@@ -141,29 +142,28 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return { resources: resourcesOf(o, 1, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRetries, retryExceptions: o.retryExceptions ?? false };
   }
 
-  function actorOptions(o: RemoteOptions, name: string): ActorOptions {
+  function actorOptions(o: RemoteOptions, name: string, isAsync: boolean): ActorOptions {
+    const maxConcurrency = o.maxConcurrency ?? (isAsync ? ASYNC_ACTOR_MAX_CONCURRENCY : 1);
     const maxRestarts = o.maxRestarts ?? 0;
     const maxTaskRetries = o.maxTaskRetries ?? 0;
     for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
       if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
     }
-    return { resources: resourcesOf(o, 0, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRestarts, maxTaskRetries, name: o.name };
+    return { resources: resourcesOf(o, 0, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRestarts, maxTaskRetries, name: o.name, maxConcurrency };
   }
 
   const api: Ray & Invoker = {
     context: { nodeId: client.node, workerId: client.addr },
 
     remote(target: any, opts: RemoteOptions = {}): any {
-      const d = describe(target);
       // A copy: options are read once per object (see taskOptions), so later edits to the caller's must not leak in.
-      const own = { ...opts };
-      return d.kind === "class" ? new ActorClass(d, own, api) : new RemoteFunction(d, own, api);
+      return remoteOf(target, { ...opts }, api);
     },
 
     call(target, list, opts) {
       const id = client.nextId();
       if (target instanceof ActorClass) {
-        const o = actorOptions(opts, target.descriptor.name);
+        const o = actorOptions(opts, target.descriptor.name, target.isAsync);
         actorTaskRetries.set(id, o.maxTaskRetries);
         client.createActor(id, target.descriptor, args(list), o);
         return actorHandle(id, api);

@@ -419,6 +419,7 @@ export class Gcs {
       taskId: `${id}:create:${a.epoch}`, kind: "actor-create", fn: a.spec.fn, name: a.spec.className, args: a.spec.args,
       returnId: `${id}:created`, owner: this.addr, resources: a.spec.resources, strategy: a.spec.strategy,
       maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
+      ...(a.spec.maxConcurrency !== undefined ? { maxConcurrency: a.spec.maxConcurrency } : {}),
     };
     this.fx.send(a.address!, { type: "PushTask", spec });
   }

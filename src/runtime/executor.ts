@@ -14,6 +14,13 @@ export interface Codec {
 /** tsx/esbuild's keepNames helper appears in shipped source; workers must define it. */
 const __name = (target: unknown, value: string) => Object.defineProperty(target, "name", { value, configurable: true });
 
+/** A generator or async generator object (what calling a `function*` or `async function*` gives). */
+function isGenerator(v: unknown): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  const tag = Object.prototype.toString.call(v);
+  return tag === "[object Generator]" || tag === "[object AsyncGenerator]";
+}
+
 export class Executor {
   private readonly compiled = new Map<FunctionId, any>();
   private instance?: Record<string, unknown>;
@@ -40,6 +47,11 @@ export class Executor {
       }
     } catch (e) {
       return this.failed(e, spec, fn);
+    }
+    if (isGenerator(result)) {
+      // Ray streams a generator's values as refs (ObjectRefGenerator); tsray does not yet: say so
+      // rather than fail to serialize the generator object.
+      return this.failed(new TypeError(`${fn.name} is a generator function: streaming generators (ObjectRefGenerator) are not implemented; return an array instead`), spec, fn);
     }
     if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
       return (result as Promise<unknown>).then(

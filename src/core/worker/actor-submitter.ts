@@ -53,6 +53,7 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
   const spec: ActorSpec = {
     actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, resources: opts.resources,
     strategy: opts.strategy, maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
+    ...(opts.maxConcurrency !== 1 ? { maxConcurrency: opts.maxConcurrency } : {}),
   };
   w.callerActors.set(actorId, { nextSeq: 0, inflight: new SeqMap(), unsent: [] });
   // Resolve the constructor's arguments first, as for a task, then register with the GCS.

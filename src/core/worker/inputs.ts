@@ -21,6 +21,8 @@ export interface ActorOptions {
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly name?: string;
+  /** Calls the actor may run at once (1: one at a time; async actors default to 1000, as in Ray). */
+  readonly maxConcurrency: number;
 }
 
 /** What a task execution produced, as the host reports it. */
