@@ -46,6 +46,8 @@ export type TraceBody =
   | { kind: "get.failed"; comp: "owner"; obj: string; error: string }
   // --- actors ----------------------------------------------------------------------------
   | { kind: "actor.state"; comp: "gcs"; actor: string; state: string; worker?: string; at?: string; epoch: number }
+  /** `ray.kill(actor)` (for good): from here on the killer's calls fail with ActorDiedError, before the GCS's news. */
+  | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string }
   // --- the host's own marks --------------------------------------------------------------
   /** An injected fault; `until` is when a windowed fault (partition, pause, …) heals. */
   | { kind: "fault"; comp: "host"; fault: string; detail?: string; until?: number }

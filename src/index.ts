@@ -7,7 +7,7 @@ import {
   remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
-import type { GetOptions, Ray, WaitOptions } from "./api/ray.ts";
+import type { GetOptions, KillOptions, Ray, WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 
@@ -16,7 +16,7 @@ export {
   ObjectStoreFullError, InfeasibleTaskError,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
-export type { Ray, GetOptions, WaitOptions } from "./api/ray.ts";
+export type { Ray, GetOptions, KillOptions, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 
@@ -127,8 +127,8 @@ export function wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Prom
   return api().wait(refs, opts);
 }
 
-export function kill(actor: ActorRef): void {
-  api().kill(actor);
+export function kill(actor: ActorRef, opts?: KillOptions): void {
+  api().kill(actor, opts);
 }
 
 export function getActor<T = any>(name: string): Promise<ActorHandle<T>> {

@@ -53,6 +53,9 @@ export const checkActorOrder: Checker = (events) => {
         if (++c.starts > 1 && inOrder) c.dup ??= i;
         break;
       }
+      case "actor.killed":
+        dead.add(e.actor);
+        break;
       case "actor.state":
         if (e.state === "RESTARTING") restarted.add(e.actor);
         if (e.state === "DEAD") dead.add(e.actor);

@@ -76,6 +76,9 @@ export const checkErrorsEarned: Checker = (events) => {
       case "fault":
         faulted = true;
         break;
+      case "actor.killed": // the program's own doing
+        deadActors.add(e.actor);
+        break;
       case "actor.state":
         if (e.state === "DEAD") deadActors.add(e.actor);
         // A call may fail on an incarnation that died before or after it was submitted (its

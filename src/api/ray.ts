@@ -15,6 +15,8 @@ import {
 
 export interface GetOptions { timeoutMs?: number }
 export interface WaitOptions { numReturns?: number; timeoutMs?: number }
+/** `noRestart` (default true): false lets the actor restart within its maxRestarts, as Ray's `no_restart=False`. */
+export interface KillOptions { noRestart?: boolean }
 
 export interface Ray {
   remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
@@ -23,7 +25,7 @@ export interface Ray {
   get<T>(refs: readonly ObjectRef<T>[], opts?: GetOptions): Promise<T[]>;
   put<T>(value: T): Promise<ObjectRef<T>>;
   wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
-  kill(actor: ActorRef): void;
+  kill(actor: ActorRef, opts?: KillOptions): void;
   getActor<T = any>(name: string): Promise<ActorHandle<T>>;
   /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
   release(refs: ObjectRef | readonly ObjectRef[]): void;
@@ -208,10 +210,13 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
     },
 
-    kill(actor) {
+    kill(actor, opts = {}) {
       const id = actorIdOf(actor);
       if (id === undefined) throw new TypeError("ray.kill expects an actor handle");
-      client.killActor(id);
+      for (const k of Object.keys(opts)) if (k !== "noRestart") throw new TypeError(`ray.kill: unknown option "${k}" (it takes: noRestart)`);
+      const noRestart = opts.noRestart ?? true;
+      if (typeof noRestart !== "boolean") throw new TypeError(`ray.kill: noRestart must be a boolean, got ${JSON.stringify(noRestart)}`);
+      client.killActor(id, noRestart);
     },
 
     async getActor(name) {

@@ -102,7 +102,8 @@ export type Msg =
   | { type: "SubscribeActor"; actorId: ActorId }
   | { type: "GetNamedActor"; reqId: number; name: string }
   | { type: "NamedActor"; reqId: number; info?: ActorInfo }
-  | { type: "KillActor"; actorId: ActorId };
+  /** `noRestart: false`: the actor dies and restarts within its budget (absent: dead for good). */
+  | { type: "KillActor"; actorId: ActorId; noRestart?: false };
 
 export type MsgType = Msg["type"];
 

@@ -36,6 +36,8 @@ export interface CallerActor {
   readonly inflight: SeqMap<OwnedTask>;
   /** Calls whose dependencies are resolved, waiting for the actor to be alive. */
   readonly unsent: OwnedTask[];
+  /** This worker killed the actor for good (ray.kill): later calls fail at once, as Ray's do. */
+  killed?: true;
 }
 
 export interface ActorSubmitter {
@@ -92,6 +94,7 @@ export function sendActorTask(w: Ctx, t: OwnedTask): void {
   const a = w.callerActors.get(t.spec.actorId!)!;
   a.inflight.set(t.spec.seq!, t);
   if (a.info?.state === "DEAD") return failActorTask(w, t, a.info);
+  if (a.killed) return failActorTask(w, t, killedInfo(w, t.spec.actorId!, a));
   if (a.info?.state === "ALIVE" && a.info.address) return pushActorTask(w, t, a.info.address, a);
   a.unsent.push(t);
 }
@@ -149,6 +152,25 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   }
 }
 
+/**
+ * `ray.kill`: the GCS ends the actor. Killed for good, the actor takes no more calls from here:
+ * calls made after the kill (and those not yet sent) fail at once, without waiting for the
+ * GCS's news, which on a real network may come after the next call reached the actor.
+ */
+export function killActor(w: Ctx, actorId: ActorId, noRestart: boolean): void {
+  w.fx.send(w.cfg.gcs, noRestart ? { type: "KillActor", actorId } : { type: "KillActor", actorId, noRestart: false });
+  if (!noRestart) return;
+  w.fx.trace({ kind: "actor.killed", comp: "owner", actor: actorId, caller: w.addr });
+  const a = w.callerActors.get(actorId);
+  if (!a) return;
+  a.killed = true;
+  for (const t of a.unsent.splice(0)) failActorTask(w, t, killedInfo(w, actorId, a));
+}
+
+function killedInfo(w: Ctx, actorId: ActorId, a: CallerActor): ActorInfo {
+  return { actorId, state: "DEAD", epoch: a.info?.epoch ?? 0, owner: a.info?.owner ?? w.addr, error: { type: "ActorDiedError", message: `actor ${actorId} was killed by ray.kill()` } };
+}
+
 export function getNamedActor(w: Ctx, name: string, callId: number): void {
   const reqId = w.nextReq++;
   w.namedReqs.set(reqId, { callId, name });
@@ -166,6 +188,8 @@ export function resubscribeActors(w: Ctx): void {
   for (const [actorId, a] of w.callerActors) {
     if (a.created && !a.info) w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
     else w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
+    // A kill the GCS may have lost (sent while it was down) is sent again; killing twice is harmless.
+    if (a.killed && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });
   }
   for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, { type: "GetNamedActor", reqId, name: r.name });
 }

@@ -45,7 +45,7 @@ export type ApiCall =
   | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number }
-  | { readonly kind: "kill-actor"; readonly actorId: ActorId }
+  | { readonly kind: "kill-actor"; readonly actorId: ActorId; readonly noRestart: boolean }
   /** The program took another handle to `id` (e.g. a deserialized copy). */
   | { readonly kind: "add-ref"; readonly id: ObjectId }
   /** The program dropped a handle to `id`. */

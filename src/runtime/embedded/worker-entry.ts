@@ -97,7 +97,7 @@ class ThreadClient implements CoreClient {
     this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []));
   getNamedActor: CoreClient["getNamedActor"] = (name) =>
     this.request((call) => ({ t: "named", call, name }), (r) => (r.kind === "actor" ? r.info : undefined));
-  killActor(actor: string): void { post({ t: "kill", actor }); }
+  killActor(actor: string, noRestart: boolean): void { post({ t: "kill", actor, noRestart }); }
   addRef(id: string): void { post({ t: "addRef", id }); }
   releaseRef(id: string): void { post({ t: "releaseRef", id }); }
   sleep(ms: number): Promise<void> {

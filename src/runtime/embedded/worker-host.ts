@@ -114,7 +114,7 @@ export class WorkerHost {
         case "get": model.get(m.refs, m.timeoutMs, m.call); break;
         case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
         case "named": model.getNamedActor(m.name, m.call); break;
-        case "kill": model.killActor(m.actor); break;
+        case "kill": model.killActor(m.actor, m.noRestart); break;
         case "addRef": model.addRef(m.id); break;
         case "releaseRef": model.releaseRef(m.id); break;
         case "ready": break;
