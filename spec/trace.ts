@@ -46,8 +46,11 @@ export type TraceBody =
   | { kind: "get.failed"; comp: "owner"; obj: string; error: string }
   // --- actors ----------------------------------------------------------------------------
   | { kind: "actor.state"; comp: "gcs"; actor: string; state: string; worker?: string; at?: string; epoch: number }
-  /** `ray.kill(actor)` (for good): from here on the killer's calls fail with ActorDiedError, before the GCS's news. */
-  | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string }
+  /**
+   * `ray.kill(actor)`: the program's own doing explains the ActorDiedErrors that follow. Killed for
+   * good (`noRestart`), the killer's later calls fail at once, before the GCS's news.
+   */
+  | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string; noRestart: boolean }
   // --- the host's own marks --------------------------------------------------------------
   /** An injected fault; `until` is when a windowed fault (partition, pause, …) heals. */
   | { kind: "fault"; comp: "host"; fault: string; detail?: string; until?: number }

@@ -54,7 +54,7 @@ export const checkActorOrder: Checker = (events) => {
         break;
       }
       case "actor.killed":
-        dead.add(e.actor);
+        if (e.noRestart) dead.add(e.actor);
         break;
       case "actor.state":
         if (e.state === "RESTARTING") restarted.add(e.actor);

@@ -159,8 +159,8 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
  */
 export function killActor(w: Ctx, actorId: ActorId, noRestart: boolean): void {
   w.fx.send(w.cfg.gcs, noRestart ? { type: "KillActor", actorId } : { type: "KillActor", actorId, noRestart: false });
+  w.fx.trace({ kind: "actor.killed", comp: "owner", actor: actorId, caller: w.addr, noRestart });
   if (!noRestart) return;
-  w.fx.trace({ kind: "actor.killed", comp: "owner", actor: actorId, caller: w.addr });
   const a = w.callerActors.get(actorId);
   if (!a) return;
   a.killed = true;
