@@ -1,7 +1,8 @@
 // Invariant 3 (actor order): calls from one caller start in submission order (on sync actors:
 // an async actor's calls may overlap and start as their arguments arrive), and exactly once when
 // nothing went wrong. A call to an actor that died for good (its constructor threw, or it was
-// killed) never starts, and fails with ActorDiedError instead: that is no lost call.
+// killed) never starts, and fails with ActorDiedError instead: that is no lost call. A call made
+// after its caller killed the actor for good (ray.kill) never starts.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "actor-order";
@@ -21,6 +22,10 @@ export const checkActorOrder: Checker = (events) => {
   const calls = new Map<string, Call>(); // actor\0caller\0seq
   const restarted = new Set<string>();
   const dead = new Set<string>();
+  /** actor\0caller → event index of the caller's ray.kill (for good). */
+  const killedBy = new Map<string, number>();
+  /** Calls submitted after their caller's kill: actor\0caller\0seq. */
+  const afterKill = new Set<string>();
   let faulted = false;
   let programOk = false;
 
@@ -36,6 +41,7 @@ export const checkActorOrder: Checker = (events) => {
       case "task.submitted":
         if (e.actor !== undefined && e.caller !== undefined && e.seq !== undefined) {
           call(`${e.actor}\0${e.caller}\0${e.seq}`).submitted ??= i;
+          if (killedBy.has(`${e.actor}\0${e.caller}`)) afterKill.add(`${e.actor}\0${e.caller}\0${e.seq}`);
         }
         break;
       case "task.started": {
@@ -49,12 +55,13 @@ export const checkActorOrder: Checker = (events) => {
           at(i, `actor ${e.actor} epoch ${epoch}: call seq ${e.seq} from ${e.caller} started after seq ${last}` +
             (e.seq === last ? " (started twice)" : " (out of order)"));
         }
+        if (afterKill.has(`${e.actor}\0${e.caller}\0${e.seq}`)) at(i, `actor ${e.actor}: call seq ${e.seq} from ${e.caller} started though its caller had killed the actor before making it`);
         const c = call(`${e.actor}\0${e.caller}\0${e.seq}`);
         if (++c.starts > 1 && inOrder) c.dup ??= i;
         break;
       }
       case "actor.killed":
-        if (e.noRestart) dead.add(e.actor);
+        if (e.noRestart) { dead.add(e.actor); killedBy.set(`${e.actor}\0${e.caller}`, i); }
         break;
       case "actor.state":
         if (e.state === "RESTARTING") restarted.add(e.actor);

@@ -168,7 +168,7 @@ export class Gcs {
         this.fx.send(from, { type: "NamedActor", reqId: m.reqId, info: a ? this.info(id!, a) : undefined });
         return;
       }
-      case "KillActor": return m.noRestart === false ? this.restartKilledActor(m.actorId) : this.killActor(m.actorId, "it was killed by ray.kill()");
+      case "KillActor": return m.noRestart === false ? this.restartKilledActor(m.actorId, m.epoch ?? 0) : this.killActor(m.actorId, "it was killed by ray.kill()");
       case "LeaseGranted": return this.actorLeaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
@@ -471,9 +471,9 @@ export class Gcs {
    * restarts as after a crash, within its budget. An actor not alive (being created or
    * restarted) is left to that: there is no incarnation to kill yet.
    */
-  private restartKilledActor(id: ActorId): void {
+  private restartKilledActor(id: ActorId, epoch: number): void {
     const a = this.actors.get(id);
-    if (!a || a.state !== "ALIVE") return;
+    if (!a || a.state !== "ALIVE" || a.epoch !== epoch) return;
     this.releaseActorLease(a);
     this.actorDied(id, a, "it was killed by ray.kill() with noRestart: false");
   }

@@ -38,6 +38,8 @@ export interface CallerActor {
   readonly unsent: OwnedTask[];
   /** This worker killed the actor for good (ray.kill): later calls fail at once, as Ray's do. */
   killed?: true;
+  /** The incarnation this worker killed to restart it (ray.kill with noRestart: false), until a later one is heard of. */
+  restartKill?: number;
 }
 
 export interface ActorSubmitter {
@@ -129,6 +131,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   if (!a) return;
   if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
   a.info = info;
+  if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
   if (info.state === "DEAD") {
     for (const t of a.unsent.splice(0)) failActorTask(w, t, info);
     for (const t of [...a.inflight.values()]) if (t.state !== "WAITING_FOR_DEPS") failActorTask(w, t, info);
@@ -158,11 +161,16 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
  * GCS's news, which on a real network may come after the next call reached the actor.
  */
 export function killActor(w: Ctx, actorId: ActorId, noRestart: boolean): void {
-  w.fx.send(w.cfg.gcs, noRestart ? { type: "KillActor", actorId } : { type: "KillActor", actorId, noRestart: false });
-  w.fx.trace({ kind: "actor.killed", comp: "owner", actor: actorId, caller: w.addr, noRestart });
-  if (!noRestart) return;
   const a = w.callerActors.get(actorId);
-  if (!a) return;
+  w.fx.trace({ kind: "actor.killed", comp: "owner", actor: actorId, caller: w.addr, noRestart });
+  if (!noRestart) {
+    // The incarnation this worker knows of: the kill is then idempotent, and can be resent.
+    const epoch = a?.info?.epoch ?? 0;
+    if (a) a.restartKill = epoch;
+    return w.fx.send(w.cfg.gcs, { type: "KillActor", actorId, noRestart: false, epoch });
+  }
+  w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });
+  if (!a || w.cfg.bugs.has("call-after-kill")) return;
   a.killed = true;
   for (const t of a.unsent.splice(0)) failActorTask(w, t, killedInfo(w, actorId, a));
 }
@@ -190,6 +198,7 @@ export function resubscribeActors(w: Ctx): void {
     else w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
     // A kill the GCS may have lost (sent while it was down) is sent again; killing twice is harmless.
     if (a.killed && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });
+    else if (a.restartKill !== undefined && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId, noRestart: false, epoch: a.restartKill });
   }
   for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, { type: "GetNamedActor", reqId, name: r.name });
 }
