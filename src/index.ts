@@ -49,16 +49,24 @@ export interface InitResult {
  * Calling it again before shutdown() is an error unless `ignoreReinitError` is set.
  */
 export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<InitResult> {
+  checkInitOptions(opts);
   const { ignoreReinitError, ...rest } = opts;
   if (connected && !connected.isClosed) {
     if (ignoreReinitError) return connected.describe();
     throw new RayError("ray.init() was already called: call ray.shutdown() first (or pass ignoreReinitError: true)");
   }
   // With an address (or $TSRAY_ADDRESS), connect to daemons started by `tsray start`.
-  const address = rest.address ?? process.env.TSRAY_ADDRESS;
+  let address = rest.address ?? process.env.TSRAY_ADDRESS;
   if (address !== undefined && !current) {
     const { DaemonDriver } = await import("./runtime/daemon/driver.ts");
-    const { resolveToken } = await import("./runtime/daemon/session.ts");
+    const { resolveAddress, resolveToken } = await import("./runtime/daemon/session.ts");
+    if (address === "auto") {
+      // Ray's "auto": $TSRAY_ADDRESS, then the cluster `tsray start` left on this machine; never a new one.
+      address = resolveAddress(process.env.TSRAY_ADDRESS === "auto" ? undefined : process.env.TSRAY_ADDRESS);
+      if (address === undefined || address === "auto") throw new RayError('ray.init({ address: "auto" }): no running cluster found: set TSRAY_ADDRESS or start one with `tsray start --head`');
+    }
+    const embeddedOnly = (Object.keys(rest) as (keyof InitOptions)[]).filter((k) => rest[k] !== undefined && k !== "address" && k !== "traceFile");
+    if (embeddedOnly.length > 0) throw new TypeError(`ray.init: ${embeddedOnly.join(", ")} cannot be given when connecting to a running cluster (address ${address}): the cluster's nodes have their own`);
     const token = resolveToken();
     if (!token) throw new RayError(`ray.init({ address: "${address}" }): no cluster token: set TSRAY_TOKEN (\`tsray start --head\` printed it)`);
     connected = await DaemonDriver.connect({ address, token, traceFile: rest.traceFile });
@@ -78,6 +86,26 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
     starting = undefined;
   }
   return describeCluster(current);
+}
+
+/** The options `ray.init` takes; Ray's others are refused by name. */
+const INIT_OPTIONS: ReadonlySet<string> = new Set([
+  "numCpus", "numGpus", "resources", "nodes", "storeCapacity", "traceFile", "keepTrace", "prestartWorkers", "address", "config", "ignoreReinitError",
+]);
+const INIT_NOT_IMPLEMENTED: Record<string, string> = {
+  namespace: "namespaces are not implemented: actor names are cluster-wide",
+  runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
+  objectStoreMemory: "use storeCapacity (bytes per node)",
+  logToDriver: "not implemented",
+  includeDashboard: "the dashboard belongs to `tsray start`",
+};
+
+function checkInitOptions(opts: object): void {
+  for (const k of Object.keys(opts)) {
+    if (INIT_OPTIONS.has(k)) continue;
+    const why = INIT_NOT_IMPLEMENTED[k];
+    throw new TypeError(why !== undefined ? `ray.init: option "${k}" is not supported: ${why}` : `ray.init: unknown option "${k}" (it takes: ${[...INIT_OPTIONS].join(", ")})`);
+  }
 }
 
 function describeCluster(c: EmbeddedCluster): InitResult {

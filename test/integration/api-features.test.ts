@@ -2,6 +2,9 @@
 // programs in daemons.test.ts): async actors overlap calls, dead actors fail calls without a
 // checker's false alarm, errors keep their cause, unimplemented options are refused by name.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
@@ -50,6 +53,28 @@ describe("API features on the simulator", () => {
   });
   it("a task error keeps the user's error as cause", async () => checkCauses((await run(errorCauses, 1)).result as CauseSeen));
   it("unimplemented options are refused by name", async () => checkRefused((await run(refusedOptions, 1)).result as string[]));
+});
+
+describe("ray.init options", () => {
+  it("refuses options it does not implement, by name, and an unknown one", async () => {
+    await assert.rejects(ray.init({ namespace: "team-a" } as never), /ray\.init: option "namespace" is not supported/);
+    await assert.rejects(ray.init({ numCPUs: 2 } as never), /ray\.init: unknown option "numCPUs"/);
+    assert.equal(ray.isInitialized(), false);
+  });
+
+  it('address "auto" with no running cluster is an error, not a new embedded cluster', async () => {
+    const saved = { home: process.env.TSRAY_HOME, address: process.env.TSRAY_ADDRESS };
+    process.env.TSRAY_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-auto-"));
+    delete process.env.TSRAY_ADDRESS;
+    try {
+      await assert.rejects(ray.init({ address: "auto" }), /no running cluster found/);
+      assert.equal(ray.isInitialized(), false);
+    } finally {
+      fs.rmSync(process.env.TSRAY_HOME, { recursive: true, force: true });
+      if (saved.home === undefined) delete process.env.TSRAY_HOME; else process.env.TSRAY_HOME = saved.home;
+      if (saved.address !== undefined) process.env.TSRAY_ADDRESS = saved.address;
+    }
+  });
 });
 
 describe("API features on the embedded cluster", () => {

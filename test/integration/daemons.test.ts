@@ -96,6 +96,16 @@ test("the seed examples and map-reduce run through ray.init({ address })", async
 });
 
 test("the task and actor API as on the other hosts: async actors, dead actors, error causes, refused options", async () => {
+  // address "auto" finds the cluster `tsray start` recorded on this machine.
+  await ray.shutdown();
+  process.env.TSRAY_HOME = home;
+  try {
+    const info = await ray.init({ address: "auto", traceFile: path.join(dir, "driver-auto.trace.jsonl") });
+    assert.equal(info.address, address);
+  } finally {
+    delete process.env.TSRAY_HOME;
+  }
+  await assert.rejects(ray.init({ numCpus: 2 }), /already called/);
   const r = ray.driver();
   assert.deepEqual(await asyncActorConcurrency(r), EXPECTED.concurrency);
   assert.deepEqual(await deadActorCalls(r), EXPECTED.deadActor);
