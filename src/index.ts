@@ -7,7 +7,7 @@ import {
   remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
-import type { GetOptions, KillOptions, Ray, WaitOptions } from "./api/ray.ts";
+import type { GetOptions, KillOptions, Ray, RuntimeContext, WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 
@@ -16,7 +16,7 @@ export {
   ObjectStoreFullError, InfeasibleTaskError,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
-export type { Ray, GetOptions, KillOptions, WaitOptions } from "./api/ray.ts";
+export type { Ray, GetOptions, KillOptions, RuntimeContext, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 
@@ -178,6 +178,11 @@ export const context: { readonly nodeId: string; readonly workerId: string } = {
   get nodeId() { return api().context.nodeId; },
   get workerId() { return api().context.workerId; },
 };
+
+/** Ray's runtime context: node and worker ids, and inside a task or actor, their ids. */
+export function getRuntimeContext(): RuntimeContext {
+  return api().getRuntimeContext();
+}
 
 /** The driver's Ray API object: what programs written as `(ray) => …` receive. */
 export function driver(): Ray {

@@ -8,6 +8,7 @@ import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtim
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
 import { ASYNC_ACTOR_MAX_CONCURRENCY } from "./options.ts";
+import { currentExecution } from "../runtime/executor.ts";
 import {
   ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, remoteOf,
   type ActorHandle, type ActorRef, type Invoker, type RemoteOptions,
@@ -33,6 +34,17 @@ export interface Ray {
   sleep(ms: number): Promise<void>;
   /** Where this code runs. */
   readonly context: { readonly nodeId: string; readonly workerId: string };
+  /** Ray's runtime context: where this code runs, and inside a task or actor method, which. */
+  getRuntimeContext(): RuntimeContext;
+}
+
+export interface RuntimeContext {
+  readonly nodeId: string;
+  readonly workerId: string;
+  /** The task running this code (undefined in the driver). */
+  readonly taskId?: string;
+  /** The actor whose constructor or method runs this code. */
+  readonly actorId?: string;
 }
 
 const MARK = "__tsray__";
@@ -230,6 +242,11 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
 
     sleep(ms) { return client.sleep(ms); },
+
+    getRuntimeContext() {
+      const e = currentExecution();
+      return { nodeId: client.node, workerId: client.addr, ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}) };
+    },
   };
   codecs.set(client, { encode, decode });
   return api;

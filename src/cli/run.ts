@@ -11,11 +11,15 @@ import { EmbeddedCluster } from "../runtime/embedded/cluster.ts";
 import { embeddedConfig, type InitOptions } from "../runtime/embedded/index.ts";
 
 export const USAGE = `usage: tsray run FILE [--num-cpus N] [--num-gpus N] [--nodes K] [--store-bytes B] [--trace OUT.jsonl] [--check] [--json]
+       tsray run FILE --address HOST:PORT|auto [--trace OUT.jsonl] [--json]
 
 Runs FILE's default export, async (ray) => value, on an embedded cluster in this process (real
-time, worker threads, shared-memory object store) and prints the value it returns.
+time, worker threads, shared-memory object store) and prints the value it returns. With
+--address (or $TSRAY_ADDRESS) it runs against the daemons of \`tsray start\` instead.
 
 Options:
+  --address A        the GCS of running daemons (host:port, or auto: $TSRAY_ADDRESS, then this
+                     machine's session); the token comes from $TSRAY_TOKEN or the session
   --num-cpus N       CPUs of the node (default: this machine's cores)
   --num-gpus N       GPUs of the node (a resource count; nothing is attached)
   --nodes K          K logical nodes (head, node-1, …), each with --num-cpus CPUs
@@ -58,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         "num-cpus": { type: "string" }, "num-gpus": { type: "string" }, nodes: { type: "string" }, "store-bytes": { type: "string" },
         trace: { type: "string" }, check: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        address: { type: "string" },
       },
     }));
   } catch (e) {
@@ -69,6 +74,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tsray run: expected one FILE, got ${positionals.length}\n${USAGE}\n`);
     return 2;
   }
+
+  const address = (values.address as string | undefined) ?? process.env.TSRAY_ADDRESS;
+  if (address !== undefined) return runOnDaemons(address, positionals[0], values);
 
   let opts: InitOptions;
   let loaded: LoadedProgram;
@@ -130,5 +138,49 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write("tsray run: invariants hold on the trace\n");
   }
+  return failed ? 1 : 0;
+}
+
+/** `tsray run FILE --address A`: the program's driver connects to running daemons. */
+async function runOnDaemons(address: string, file: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const embeddedOnly = ["num-cpus", "num-gpus", "nodes", "store-bytes", "check"].filter((k) => values[k] !== undefined);
+  if (embeddedOnly.length > 0) {
+    const why = "the cluster's nodes are the daemons' own (for --check, merge the daemons' traces and run `tsray check`)";
+    process.stderr.write(`tsray run: ${embeddedOnly.map((k) => `--${k}`).join(", ")} cannot be given with --address: ${why}\n`);
+    return 2;
+  }
+  const { resolveAddress, resolveToken } = await import("../runtime/daemon/session.ts");
+  const gcs = address === "auto" ? resolveAddress(process.env.TSRAY_ADDRESS === "auto" ? undefined : process.env.TSRAY_ADDRESS) : address;
+  if (gcs === undefined || gcs === "auto") {
+    process.stderr.write("tsray run: --address auto found no running cluster: set TSRAY_ADDRESS or start one with `tsray start --head`\n");
+    return 2;
+  }
+  const token = resolveToken();
+  if (!token) {
+    process.stderr.write(`tsray run: no cluster token for ${gcs}: set TSRAY_TOKEN (\`tsray start --head\` printed it)\n`);
+    return 2;
+  }
+  let loaded: LoadedProgram;
+  try {
+    loaded = await loadProgram(file);
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`tsray run: ${e.message}\n`); return 2; }
+    throw e;
+  }
+  const { DaemonDriver } = await import("../runtime/daemon/driver.ts");
+  const driver = await DaemonDriver.connect({ address: gcs, token, traceFile: values.trace as string | undefined });
+  const t0 = performance.now();
+  let result: unknown, error: unknown, failed = false;
+  try {
+    result = await loaded.program(driver.ray);
+  } catch (e) {
+    failed = true;
+    error = e;
+  }
+  const ms = performance.now() - t0;
+  await driver.shutdown();
+  if (failed) process.stderr.write(`tsray run: the program failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  else process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${inspect(result, { depth: 6, colors: false })}\n`);
+  process.stderr.write(`tsray run: ${ms.toFixed(0)} ms on the cluster at ${gcs}\n`);
   return failed ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 // decoded arguments, keeps the actor instance a worker hosts, and reports an Outcome.
 // Shared by the simulator and the real hosts so user code sees the same world everywhere.
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Outcome } from "../core/core-worker.ts";
 import type { FunctionDescriptor, FunctionId, Payload, TaskSpec } from "../core/types.ts";
 import { fromThrown } from "../api/errors.ts";
@@ -13,6 +14,13 @@ export interface Codec {
 
 /** tsx/esbuild's keepNames helper appears in shipped source; workers must define it. */
 const __name = (target: unknown, value: string) => Object.defineProperty(target, "name", { value, configurable: true });
+
+/** The task (and actor) whose code is running: what ray.getRuntimeContext() reads, across awaits too. */
+export interface ExecutionContext { readonly taskId: string; readonly actorId?: string }
+const current = new AsyncLocalStorage<ExecutionContext>();
+export function currentExecution(): ExecutionContext | undefined {
+  return current.getStore();
+}
 
 /** A generator or async generator object (what calling a `function*` or `async function*` gives). */
 function isGenerator(v: unknown): boolean {
@@ -29,6 +37,10 @@ export class Executor {
   constructor(private readonly ray: unknown, private readonly codec: Codec, private readonly math: Math = Math) {}
 
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
+    return current.run(spec.actorId === undefined ? { taskId: spec.taskId } : { taskId: spec.taskId, actorId: spec.actorId }, () => this.runHere(spec, fn, args));
+  }
+
+  private runHere(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     let result: unknown;
     try {
       const values = new Array<unknown>(args.length);

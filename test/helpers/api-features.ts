@@ -83,6 +83,31 @@ export async function killWithRestart(ray: Ray): Promise<{ before: number; resta
   return { before, restarted, badOption };
 }
 
+/** ray.getRuntimeContext(): the driver has no task; a task sees its own id; an async actor's overlapping calls each see theirs. */
+export async function runtimeContexts(ray: Ray): Promise<{ driverHasTask: boolean; taskIdMatches: boolean; actorIdsMatch: boolean; callIdsMatch: boolean; nodeOk: boolean }> {
+  const whoAmI = ray.remote(() => ray.getRuntimeContext());
+  class Who {
+    async which(): Promise<{ taskId?: string; actorId?: string }> {
+      await ray.sleep(20); // calls overlap: each must still see its own task
+      const c = ray.getRuntimeContext();
+      return { taskId: c.taskId, actorId: c.actorId };
+    }
+  }
+  const driver = ray.getRuntimeContext();
+  const ref = whoAmI.remote();
+  const task = await ray.get(ref);
+  const who = ray.remote(Who).remote();
+  const refs = [0, 1, 2].map(() => who.which.remote());
+  const calls = await ray.get(refs);
+  return {
+    driverHasTask: driver.taskId !== undefined,
+    taskIdMatches: `${task.taskId}.r` === ref.id && task.actorId === undefined,
+    actorIdsMatch: calls.every((c) => c.actorId === who.__actorId),
+    callIdsMatch: calls.every((c, i) => `${c.taskId}.r` === refs[i].id),
+    nodeOk: typeof task.nodeId === "string" && task.nodeId.length > 0 && task.workerId !== driver.workerId,
+  };
+}
+
 export interface CauseSeen {
   name: string; isTaskError: boolean; causeName?: string; causeIsRangeError: boolean; causeMessage?: string;
   code?: unknown; customName?: string; customIsError: boolean; customField?: unknown; dependentCauseName?: string;
@@ -135,6 +160,7 @@ export async function refusedOptions(ray: Ray): Promise<string[]> {
 export const EXPECTED = {
   concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },
   deadActor: ["ActorDiedError", "ActorDiedError", "2", "ActorDiedError"],
+  contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
   killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
   refused: [
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
-import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, type CauseSeen } from "../helpers/api-features.ts";
+import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts, type CauseSeen } from "../helpers/api-features.ts";
 
 function checkCauses(c: CauseSeen): void {
   assert.equal(c.name, "TaskError");
@@ -52,6 +52,9 @@ describe("API features on the simulator", () => {
     for (const seed of [1, 2]) assert.deepEqual((await run(killWithRestart, seed)).result, EXPECTED.killWithRestart);
   });
   it("a task error keeps the user's error as cause", async () => checkCauses((await run(errorCauses, 1)).result as CauseSeen));
+  it("ray.getRuntimeContext() names the task and actor running the code", async () => {
+    assert.deepEqual((await run(runtimeContexts, 1)).result, EXPECTED.contexts);
+  });
   it("unimplemented options are refused by name", async () => checkRefused((await run(refusedOptions, 1)).result as string[]));
 });
 
@@ -91,5 +94,8 @@ describe("API features on the embedded cluster", () => {
     assert.deepEqual(await killWithRestart(ray.driver()), EXPECTED.killWithRestart);
   });
   it("a task error keeps the user's error as cause", async () => checkCauses(await errorCauses(ray.driver())));
+  it("ray.getRuntimeContext() names the task and actor running the code", async () => {
+    assert.deepEqual(await runtimeContexts(ray.driver()), EXPECTED.contexts);
+  });
   it("unimplemented options are refused by name", async () => checkRefused(await refusedOptions(ray.driver())));
 });

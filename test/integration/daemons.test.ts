@@ -22,7 +22,7 @@ import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
-import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions } from "../helpers/api-features.ts";
+import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts } from "../helpers/api-features.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = path.join(ROOT, "bin/tsray.js");
@@ -110,10 +110,21 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   assert.deepEqual(await asyncActorConcurrency(r), EXPECTED.concurrency);
   assert.deepEqual(await deadActorCalls(r), EXPECTED.deadActor);
   assert.deepEqual(await killWithRestart(r), EXPECTED.killWithRestart);
+  assert.deepEqual(await runtimeContexts(r), EXPECTED.contexts);
   const c = await errorCauses(r);
   assert.deepEqual([c.causeName, c.causeIsRangeError, c.code, c.customName, c.customField, c.dependentCauseName], ["RangeError", true, "E_RANGE", "QuotaError", 5, "RangeError"]);
   const refused = await refusedOptions(r);
   EXPECTED.refused.forEach((re, i) => assert.match(refused[i], re));
+});
+
+test("tsray run FILE --address runs the program on the daemons (not on a new embedded cluster)", async () => {
+  const actors = async () => [...(/^actors: (.*)$/m.exec(await tsray("status"))?.[1] ?? "").matchAll(/(\d+) \w+/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const before = await actors();
+  const out = await tsray("run", "examples/async-actor.ts", "--address", "auto", "--json");
+  assert.deepEqual(JSON.parse(out), { results: [0, 10, 20, 30], peak: 4 });
+  // The actor was created on the daemons: the GCS's actor table has one more.
+  assert.equal(await actors(), before + 1);
+  await assert.rejects(tsray("run", "examples/add.ts", "--address", address, "--nodes", "2"), /--nodes cannot be given with --address/);
 });
 
 test("a large object moves between nodes on the object channel, which turns away strangers", async () => {

@@ -13,7 +13,7 @@ export type FnRef = FunctionDescriptor | { readonly id: FunctionId };
 export type ToThread =
   | { readonly t: "bind"; readonly addr: Addr; readonly node: NodeId }
   | {
-    readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string;
+    readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string; readonly actor?: ActorId;
     readonly fn: FnRef; readonly args: readonly Payload[];
   }
   | { readonly t: "reply"; readonly call: number; readonly result: CallResult }

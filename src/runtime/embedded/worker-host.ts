@@ -49,7 +49,7 @@ export class WorkerHost {
       if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
       else this.thread.sentFns.add(fn.id);
     }
-    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, fn: ref, args });
+    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args });
   }
 
   /** The model's `complete` effect. */
