@@ -19,7 +19,9 @@ type RawStep =
   | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null }
   | { op: "call"; back: number; v: number }
   | { op: "get" | "free"; back: number }
-  | { op: "sleep"; ms: number };
+  | { op: "sleep"; ms: number }
+  | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number }
+  | { op: "kill"; back: number; noRestart: boolean };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -38,6 +40,8 @@ function rawStep(nodes: number, litWeight: number): fc.Arbitrary<RawStep> {
     { weight: 3, arbitrary: fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
   );
 }
 
@@ -88,6 +92,16 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "sleep":
         steps.push({ op: "sleep", ms: r.ms });
         break;
+      case "async-actor":
+        steps.push({ op: "async-actor", maxRestarts: r.maxRestarts, ...(r.maxConcurrency === null ? {} : { maxConcurrency: r.maxConcurrency }) });
+        actors.push(i);
+        break;
+      case "kill": {
+        const a = pick(actors, r.back);
+        if (a === undefined) continue;
+        steps.push({ op: "kill", actor: a, noRestart: r.noRestart });
+        break;
+      }
     }
   }
   return { steps };

@@ -49,7 +49,8 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   if (faulty.error) problems.push(`the run with faults failed: ${faulty.error.message}`);
   for (const v of checkTrace(reference.trace, { expectEnd: true })) problems.push(`fault-free run: [${v.invariant}] t=${v.t} ${v.message}`);
   for (const v of checkTrace(faulty.trace, { expectEnd: true })) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
-  const restarted = faulty.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING");
+  // A restart in either run (a fault's, or the program's own ray.kill with noRestart: false) makes actor answers differ legitimately.
+  const restarted = [faulty, reference].some((r) => r.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING"));
   problems.push(...compareResults(s.workload, reference.result, faulty.result, restarted));
   return { ok: problems.length === 0, problems, reference, faulty };
 }

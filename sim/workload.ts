@@ -19,7 +19,14 @@ export type Step =
   | { readonly op: "call"; readonly actor: number; readonly v: number }
   | { readonly op: "get"; readonly ref: number }
   | { readonly op: "free"; readonly ref: number }
-  | { readonly op: "sleep"; readonly ms: number };
+  | { readonly op: "sleep"; readonly ms: number }
+  /**
+   * Acc's methods are async, so an actor overlaps its calls (Ray's async actor): up to
+   * `maxConcurrency` at once (absent: Ray's default, 1000; 1: one at a time).
+   */
+  | { readonly op: "async-actor"; readonly maxConcurrency?: number; readonly maxRestarts: number }
+  /** `ray.kill` of the actor made by step `actor` (`noRestart` false: it restarts within its budget). */
+  | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -113,6 +120,14 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
         case "sleep":
           await ray.sleep(s.ms);
           break;
+        case "async-actor":
+          actors.set(i, AccR.options({ maxRestarts: s.maxRestarts, ...(s.maxConcurrency === undefined ? {} : { maxConcurrency: s.maxConcurrency }) }).remote());
+          break;
+        case "kill": {
+          const a = actors.get(s.actor);
+          if (a) ray.kill(a, { noRestart: s.noRestart });
+          break;
+        }
       }
     }
     for (const i of refs.keys()) await settle(i);

@@ -20,7 +20,8 @@ export type TraceBody =
   // --- tasks -----------------------------------------------------------------------------
   | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }
-  | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number }
+  /** `concurrent`: an async actor's call, which may start before an earlier one whose arguments are still coming (Ray orders only sync actors' calls). */
+  | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number; concurrent?: true }
   | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }
   | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string }
   | { kind: "task.failed"; comp: "owner"; task: string; error: string }
@@ -45,6 +46,11 @@ export type TraceBody =
   | { kind: "get.failed"; comp: "owner"; obj: string; error: string }
   // --- actors ----------------------------------------------------------------------------
   | { kind: "actor.state"; comp: "gcs"; actor: string; state: string; worker?: string; at?: string; epoch: number }
+  /**
+   * `ray.kill(actor)`: the program's own doing explains the ActorDiedErrors that follow. Killed for
+   * good (`noRestart`), the killer's later calls fail at once, before the GCS's news.
+   */
+  | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string; noRestart: boolean }
   // --- the host's own marks --------------------------------------------------------------
   /** An injected fault; `until` is when a windowed fault (partition, pause, …) heals. */
   | { kind: "fault"; comp: "host"; fault: string; detail?: string; until?: number }

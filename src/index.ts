@@ -4,10 +4,10 @@
 
 import { RayError } from "./api/errors.ts";
 import {
-  ActorClass, RemoteFunction, describe,
+  remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
-import type { GetOptions, Ray, WaitOptions } from "./api/ray.ts";
+import type { GetOptions, KillOptions, Ray, RuntimeContext, WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 
@@ -16,7 +16,7 @@ export {
   ObjectStoreFullError, InfeasibleTaskError,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
-export type { Ray, GetOptions, WaitOptions } from "./api/ray.ts";
+export type { Ray, GetOptions, KillOptions, RuntimeContext, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 /** The state API from code (`ray.state.list("tasks", { filters: ["state=FINISHED"] })`): see docs/operators.md. */
@@ -51,16 +51,24 @@ export interface InitResult {
  * Calling it again before shutdown() is an error unless `ignoreReinitError` is set.
  */
 export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<InitResult> {
+  checkInitOptions(opts);
   const { ignoreReinitError, ...rest } = opts;
   if (connected && !connected.isClosed) {
     if (ignoreReinitError) return connected.describe();
     throw new RayError("ray.init() was already called: call ray.shutdown() first (or pass ignoreReinitError: true)");
   }
   // With an address (or $TSRAY_ADDRESS), connect to daemons started by `tsray start`.
-  const address = rest.address ?? process.env.TSRAY_ADDRESS;
+  let address = rest.address ?? process.env.TSRAY_ADDRESS;
   if (address !== undefined && !current) {
     const { DaemonDriver } = await import("./runtime/daemon/driver.ts");
-    const { resolveToken } = await import("./runtime/daemon/session.ts");
+    const { resolveAddress, resolveToken } = await import("./runtime/daemon/session.ts");
+    if (address === "auto") {
+      // Ray's "auto": $TSRAY_ADDRESS, then the cluster `tsray start` left on this machine; never a new one.
+      address = resolveAddress(process.env.TSRAY_ADDRESS === "auto" ? undefined : process.env.TSRAY_ADDRESS);
+      if (address === undefined || address === "auto") throw new RayError('ray.init({ address: "auto" }): no running cluster found: set TSRAY_ADDRESS or start one with `tsray start --head`');
+    }
+    const embeddedOnly = (Object.keys(rest) as (keyof InitOptions)[]).filter((k) => rest[k] !== undefined && k !== "address" && k !== "traceFile");
+    if (embeddedOnly.length > 0) throw new TypeError(`ray.init: ${embeddedOnly.join(", ")} cannot be given when connecting to a running cluster (address ${address}): the cluster's nodes have their own`);
     const token = resolveToken(undefined, address);
     if (!token) throw new RayError(`ray.init({ address: "${address}" }): no cluster token: set TSRAY_TOKEN (\`tsray start --head\` printed it)`);
     connected = await DaemonDriver.connect({ address, token, traceFile: rest.traceFile });
@@ -80,6 +88,26 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
     starting = undefined;
   }
   return describeCluster(current);
+}
+
+/** The options `ray.init` takes; Ray's others are refused by name. */
+const INIT_OPTIONS: ReadonlySet<string> = new Set([
+  "numCpus", "numGpus", "resources", "nodes", "storeCapacity", "traceFile", "keepTrace", "prestartWorkers", "address", "config", "ignoreReinitError",
+]);
+const INIT_NOT_IMPLEMENTED: Record<string, string> = {
+  namespace: "namespaces are not implemented: actor names are cluster-wide",
+  runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
+  objectStoreMemory: "use storeCapacity (bytes per node)",
+  logToDriver: "not implemented",
+  includeDashboard: "the dashboard belongs to `tsray start`",
+};
+
+function checkInitOptions(opts: object): void {
+  for (const k of Object.keys(opts)) {
+    if (INIT_OPTIONS.has(k)) continue;
+    const why = INIT_NOT_IMPLEMENTED[k];
+    throw new TypeError(why !== undefined ? `ray.init: option "${k}" is not supported: ${why}` : `ray.init: unknown option "${k}" (it takes: ${[...INIT_OPTIONS].join(", ")})`);
+  }
 }
 
 function describeCluster(c: EmbeddedCluster): InitResult {
@@ -112,8 +140,7 @@ export function cluster(): EmbeddedCluster | undefined {
 export function remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
 export function remote<F extends (...args: any[]) => unknown>(fn: F, opts?: RemoteOptions): RemoteFunction<F>;
 export function remote(target: any, opts: RemoteOptions = {}): any {
-  const d = describe(target);
-  return d.kind === "class" ? new ActorClass(d, opts, invoker) : new RemoteFunction(d, opts, invoker);
+  return remoteOf(target, { ...opts }, invoker);
 }
 
 export function get<T>(ref: ObjectRef<T>, opts?: GetOptions): Promise<T>;
@@ -130,8 +157,8 @@ export function wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Prom
   return api().wait(refs, opts);
 }
 
-export function kill(actor: ActorRef): void {
-  api().kill(actor);
+export function kill(actor: ActorRef, opts?: KillOptions): void {
+  api().kill(actor, opts);
 }
 
 export function getActor<T = any>(name: string): Promise<ActorHandle<T>> {
@@ -153,6 +180,11 @@ export const context: { readonly nodeId: string; readonly workerId: string } = {
   get nodeId() { return api().context.nodeId; },
   get workerId() { return api().context.workerId; },
 };
+
+/** Ray's runtime context: node and worker ids, and inside a task or actor, their ids. */
+export function getRuntimeContext(): RuntimeContext {
+  return api().getRuntimeContext();
+}
 
 /** The driver's Ray API object: what programs written as `(ray) => …` receive. */
 export function driver(): Ray {

@@ -1,5 +1,8 @@
-// Invariant 3 (actor order): calls from one caller run in submission order, and exactly
-// once when nothing went wrong.
+// Invariant 3 (actor order): calls from one caller start in submission order (on sync actors:
+// an async actor's calls may overlap and start as their arguments arrive), and exactly once when
+// nothing went wrong. A call to an actor that died for good (its constructor threw, or it was
+// killed) never starts, and fails with ActorDiedError instead: that is no lost call. A call made
+// after its caller killed the actor for good (ray.kill) never starts.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "actor-order";
@@ -18,6 +21,11 @@ export const checkActorOrder: Checker = (events) => {
   const lastSeq = new Map<string, number>(); // actor\0epoch\0caller -> seq of the last start
   const calls = new Map<string, Call>(); // actor\0caller\0seq
   const restarted = new Set<string>();
+  const dead = new Set<string>();
+  /** actor\0caller → event index of the caller's ray.kill (for good). */
+  const killedBy = new Map<string, number>();
+  /** Calls submitted after their caller's kill: actor\0caller\0seq. */
+  const afterKill = new Set<string>();
   let faulted = false;
   let programOk = false;
 
@@ -33,6 +41,7 @@ export const checkActorOrder: Checker = (events) => {
       case "task.submitted":
         if (e.actor !== undefined && e.caller !== undefined && e.seq !== undefined) {
           call(`${e.actor}\0${e.caller}\0${e.seq}`).submitted ??= i;
+          if (killedBy.has(`${e.actor}\0${e.caller}`)) afterKill.add(`${e.actor}\0${e.caller}\0${e.seq}`);
         }
         break;
       case "task.started": {
@@ -40,18 +49,23 @@ export const checkActorOrder: Checker = (events) => {
         const epoch = e.epoch ?? 0;
         const orderKey = `${e.actor}\0${epoch}\0${e.caller}`;
         const last = lastSeq.get(orderKey);
-        const inOrder = last === undefined || e.seq > last;
-        if (inOrder) lastSeq.set(orderKey, e.seq);
+        const inOrder = last === undefined || e.seq > last || (e.concurrent === true && e.seq !== last);
+        if (inOrder && (last === undefined || e.seq > last)) lastSeq.set(orderKey, e.seq);
         else {
           at(i, `actor ${e.actor} epoch ${epoch}: call seq ${e.seq} from ${e.caller} started after seq ${last}` +
             (e.seq === last ? " (started twice)" : " (out of order)"));
         }
+        if (afterKill.has(`${e.actor}\0${e.caller}\0${e.seq}`)) at(i, `actor ${e.actor}: call seq ${e.seq} from ${e.caller} started though its caller had killed the actor before making it`);
         const c = call(`${e.actor}\0${e.caller}\0${e.seq}`);
         if (++c.starts > 1 && inOrder) c.dup ??= i;
         break;
       }
+      case "actor.killed":
+        if (e.noRestart) { dead.add(e.actor); killedBy.set(`${e.actor}\0${e.caller}`, i); }
+        break;
       case "actor.state":
         if (e.state === "RESTARTING") restarted.add(e.actor);
+        if (e.state === "DEAD") dead.add(e.actor);
         break;
       case "fault":
         faulted = true;
@@ -68,6 +82,7 @@ export const checkActorOrder: Checker = (events) => {
     if (c.submitted === undefined) continue;
     const [actor, caller, seq] = key.split("\0");
     if (restarted.has(actor)) continue;
+    if (dead.has(actor) && c.starts === 0) continue;
     // Without a successful program.end the run may have been cut short, so a call that never
     // started is not yet evidence of a lost call.
     if (c.starts === 0 && programOk) at(c.submitted, `actor ${actor}: call seq ${seq} from ${caller} was submitted but never started`);

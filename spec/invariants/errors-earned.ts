@@ -36,6 +36,8 @@ export const checkErrorsEarned: Checker = (events) => {
   const failedWith = new Map<string, string>();
   const deadActors = new Set<string>();
   const restartedActors = new Set<string>();
+  /** Killed with noRestart: false: a call it was running may fail (judged by its budget). */
+  const killedActors = new Set<string>();
   let faulted = false;
   // ObjectLostError reads judged at the end, once we know whether the owner ever died.
   const lostReads: { i: number; obj: string; task: string }[] = [];
@@ -49,7 +51,7 @@ export const checkErrorsEarned: Checker = (events) => {
     if (FAULT_ONLY.has(error)) {
       at(i, `${error} without any injected fault (${what})`);
     } else if (error === "ActorDiedError") {
-      if (t?.actor !== undefined && deadActors.has(t.actor)) return;
+      if (t?.actor !== undefined && (deadActors.has(t.actor) || killedActors.has(t.actor))) return;
       at(i, `ActorDiedError without any injected fault (${what})` +
         (t?.actor !== undefined ? `, and actor ${t.actor} was never declared DEAD before it` : ""));
     }
@@ -75,6 +77,10 @@ export const checkErrorsEarned: Checker = (events) => {
     switch (e.kind) {
       case "fault":
         faulted = true;
+        break;
+      case "actor.killed": // the program's own doing
+        if (e.noRestart) deadActors.add(e.actor);
+        else killedActors.add(e.actor);
         break;
       case "actor.state":
         if (e.state === "DEAD") deadActors.add(e.actor);

@@ -19,7 +19,8 @@ export interface CoreClient {
   get(refs: readonly RefInfo[], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]>;
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]>;
   getNamedActor(name: string): Promise<ActorInfo | undefined>;
-  killActor(actorId: ActorId): void;
+  /** `noRestart` false: the actor restarts if its maxRestarts allows (Ray's `no_restart=False`). */
+  killActor(actorId: ActorId, noRestart: boolean): void;
   addRef(id: ObjectId): void;
   releaseRef(id: ObjectId): void;
   /** Virtual in the simulator, real elsewhere. */

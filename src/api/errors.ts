@@ -1,17 +1,23 @@
 // The typed errors a program sees. Models carry errors as plain ErrorInfo records; this is
 // where they become Error instances again, one class per kind, so callers can `instanceof`.
+//
+// A task's own error (Ray's RayTaskError) is a TaskError whose `cause` is the error the user's
+// code threw, rebuilt: same name, message, stack and own fields (`code`, …). The cause is an
+// instance of the thrower's class when that class exists everywhere (JavaScript's built-in
+// errors: RangeError, TypeError, …); a user-defined class cannot be recreated from data, so its
+// cause is an Error whose `name` is the class's name.
 
-import type { ErrorInfo, ErrorType } from "../core/types.ts";
+import type { ErrorInfo, ErrorType, ThrownInfo } from "../core/types.ts";
 
 export class RayError extends Error {
   override name = "RayError";
 }
 
-/** A task or actor method threw; `remoteStack` is the stack where it threw. */
+/** A task or actor method threw; `cause` is what it threw, `remoteStack` the stack where it threw. */
 export class TaskError extends RayError {
   override name = "TaskError";
-  constructor(message: string, readonly remoteStack?: string, readonly remoteName?: string) {
-    super(message);
+  constructor(message: string, readonly remoteStack?: string, readonly remoteName?: string, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 export class WorkerCrashedError extends RayError { override name = "WorkerCrashedError"; }
@@ -27,21 +33,54 @@ const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayErr
   ObjectStoreFullError, InfeasibleTaskError, RayError,
 };
 
+/** Error classes every JavaScript realm has: a cause of one of these is rebuilt as one. */
+const BUILT_IN: Record<string, new (m: string) => Error> = {
+  Error, RangeError, TypeError, SyntaxError, ReferenceError, EvalError, URIError,
+};
+
 export function toError(info: ErrorInfo): RayError {
   if (info.type === "TaskError") {
-    const e = new TaskError(info.message, info.stack, info.name);
+    const e = new TaskError(info.message, info.stack, info.name, info.cause ? { cause: rebuild(info.cause) } : undefined);
     if (info.stack) e.stack = `${e.name}: ${info.message}\n  --- remote stack ---\n${info.stack}`;
     return e;
   }
   return new classes[info.type](info.message);
 }
 
-/** Turns whatever user code threw into an ErrorInfo that keeps its message and stack. */
+/** A thrown error, recreated from data (see the rule at the top). */
+function rebuild(t: ThrownInfo): Error {
+  const e = new (BUILT_IN[t.name] ?? Error)(t.message);
+  if (e.name !== t.name) Object.defineProperty(e, "name", { value: t.name, writable: true, configurable: true });
+  if (t.stack !== undefined) e.stack = t.stack;
+  if (t.fields) for (const k of Object.keys(t.fields)) (e as unknown as Record<string, unknown>)[k] = t.fields[k];
+  if (t.cause) (e as { cause?: unknown }).cause = rebuild(t.cause);
+  return e;
+}
+
+/** What a thrown Error is, as data: its own fields kept where they survive JSON (a daemon sends it so). */
+function thrownInfo(e: Error, depth = 0): ThrownInfo {
+  let fields: Record<string, unknown> | undefined;
+  for (const k of Object.keys(e)) {
+    if (k === "name" || k === "message" || k === "stack" || k === "cause") continue;
+    try {
+      const v = (e as unknown as Record<string, unknown>)[k];
+      const json = JSON.stringify(v);
+      if (json !== undefined) (fields ??= {})[k] = JSON.parse(json);
+    } catch { /* a field JSON cannot carry (a cycle, a BigInt) stays behind */ }
+  }
+  const c = (e as { cause?: unknown }).cause;
+  return {
+    name: e.name, message: e.message, ...(e.stack !== undefined ? { stack: e.stack } : {}), ...(fields ? { fields } : {}),
+    ...(c instanceof Error && depth < 8 ? { cause: thrownInfo(c, depth + 1) } : {}),
+  };
+}
+
+/** Turns whatever user code threw into an ErrorInfo that keeps its message, stack and (as `cause`) the error itself. */
 export function fromThrown(e: unknown, context: string): ErrorInfo {
   if (e instanceof RayError && !(e instanceof TaskError)) {
     // A Ray error raised inside a task (e.g. a nested get failed) surfaces as the task's cause.
-    return { type: "TaskError", message: `${context}: ${e.name}: ${e.message}`, stack: e.stack, name: e.name };
+    return { type: "TaskError", message: `${context}: ${e.name}: ${e.message}`, stack: e.stack, name: e.name, cause: thrownInfo(e) };
   }
-  if (e instanceof Error) return { type: "TaskError", message: `${context}: ${e.message}`, stack: e.stack, name: e.name };
+  if (e instanceof Error) return { type: "TaskError", message: `${context}: ${e.message}`, stack: e.stack, name: e.name, cause: thrownInfo(e) };
   return { type: "TaskError", message: `${context}: threw a non-Error value: ${String(e)}` };
 }

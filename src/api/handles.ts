@@ -2,6 +2,7 @@
 // Each is bound to the Ray instance (one per core worker) that made or received it.
 
 import type { Addr, ActorId, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
+import { checkOptionNames, isAsyncClass } from "./options.ts";
 
 /** A future value in the object store. `T` flows from the remote function's return type. */
 export class ObjectRef<T = unknown> {
@@ -25,6 +26,10 @@ export interface RemoteOptions {
   /** Register a named actor. */
   name?: string;
   schedulingStrategy?: SchedulingStrategy;
+  /** Calls an actor runs at once (default 1; 1000 for an async actor, as in Ray). */
+  maxConcurrency?: number;
+  /** Return values of a task (only 1 is implemented; anything else is refused). */
+  numReturns?: number;
 }
 
 /** An argument may be a value or a ref to one. */
@@ -38,7 +43,9 @@ export interface Invoker {
 }
 
 export class RemoteFunction<F extends (...args: any[]) => unknown> {
-  constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker) {}
+  constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker) {
+    checkOptionNames(opts, "task", descriptor.name);
+  }
   remote(...args: RemoteArgs<Parameters<F>>): ObjectRef<Awaited<ReturnType<F>>> {
     return this.invoker.call(this as never, args, this.opts) as ObjectRef<Awaited<ReturnType<F>>>;
   }
@@ -62,12 +69,15 @@ export type ActorHandle<T = any> = {
 } & ActorRef;
 
 export class ActorClass<C extends new (...args: any[]) => unknown> {
-  constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker) {}
+  /** `isAsync`: a method is async, so calls overlap up to maxConcurrency (see options.ts). */
+  constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker, readonly isAsync = false) {
+    checkOptionNames(opts, "actor", descriptor.name);
+  }
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
     return this.invoker.call(this as never, args, this.opts) as ActorHandle<InstanceType<C>>;
   }
   options(opts: RemoteOptions): ActorClass<C> {
-    return new ActorClass(this.descriptor, { ...this.opts, ...opts }, this.invoker);
+    return new ActorClass(this.descriptor, { ...this.opts, ...opts }, this.invoker, this.isAsync);
   }
 }
 
@@ -82,7 +92,7 @@ export function actorHandle(actorId: ActorId, invoker: Invoker): ActorHandle {
       if (typeof prop !== "string" || prop === "then" || prop === "toJSON") return undefined;
       const method = (opts: RemoteOptions) => ({
         remote: (...args: unknown[]) => invoker.callMethod(actorId, prop, args, opts),
-        options: (o: RemoteOptions) => method({ ...opts, ...o }),
+        options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(all); },
       });
       return method({});
     },
@@ -91,6 +101,12 @@ export function actorHandle(actorId: ActorId, invoker: Invoker): ActorHandle {
 
 export function actorIdOf(x: unknown): ActorId | undefined {
   return typeof x === "object" && x !== null ? ((x as Record<symbol, ActorId>)[ACTOR] ?? undefined) : undefined;
+}
+
+/** `ray.remote(target, opts)`: an actor class for a class, a remote function otherwise. */
+export function remoteOf(target: any, opts: RemoteOptions, invoker: Invoker): ActorClass<never> | RemoteFunction<never> {
+  const d = describe(target);
+  return d.kind === "class" ? new ActorClass(d, opts, invoker, isAsyncClass(target)) : new RemoteFunction(d, opts, invoker);
 }
 
 /** Source-level identity of a function: name plus a hash of its text. */

@@ -7,13 +7,17 @@ import type { ActorId, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
+import { ASYNC_ACTOR_MAX_CONCURRENCY } from "./options.ts";
+import { currentExecution } from "../runtime/executor.ts";
 import {
-  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, describe,
+  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, remoteOf,
   type ActorHandle, type ActorRef, type Invoker, type RemoteOptions,
 } from "./handles.ts";
 
 export interface GetOptions { timeoutMs?: number }
 export interface WaitOptions { numReturns?: number; timeoutMs?: number }
+/** `noRestart` (default true): false lets the actor restart within its maxRestarts, as Ray's `no_restart=False`. */
+export interface KillOptions { noRestart?: boolean }
 
 export interface Ray {
   remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
@@ -22,7 +26,7 @@ export interface Ray {
   get<T>(refs: readonly ObjectRef<T>[], opts?: GetOptions): Promise<T[]>;
   put<T>(value: T): Promise<ObjectRef<T>>;
   wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
-  kill(actor: ActorRef): void;
+  kill(actor: ActorRef, opts?: KillOptions): void;
   getActor<T = any>(name: string): Promise<ActorHandle<T>>;
   /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
   release(refs: ObjectRef | readonly ObjectRef[]): void;
@@ -30,6 +34,17 @@ export interface Ray {
   sleep(ms: number): Promise<void>;
   /** Where this code runs. */
   readonly context: { readonly nodeId: string; readonly workerId: string };
+  /** Ray's runtime context: where this code runs, and inside a task or actor method, which. */
+  getRuntimeContext(): RuntimeContext;
+}
+
+export interface RuntimeContext {
+  readonly nodeId: string;
+  readonly workerId: string;
+  /** The task running this code (undefined in the driver). */
+  readonly taskId?: string;
+  /** The actor whose constructor or method runs this code. */
+  readonly actorId?: string;
 }
 
 const MARK = "__tsray__";
@@ -62,7 +77,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     }
     if (v instanceof RemoteFunction || v instanceof ActorClass) {
       state.marked = true;
-      return { [MARK]: v instanceof ActorClass ? "class" : "fn", d: v.descriptor, o: v.opts };
+      return v instanceof ActorClass ? { [MARK]: "class", d: v.descriptor, o: v.opts, a: v.isAsync } : { [MARK]: "fn", d: v.descriptor, o: v.opts };
     }
     const aid = actorIdOf(v);
     if (aid !== undefined) { state.marked = true; return { [MARK]: "actor", id: aid }; }
@@ -97,7 +112,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (tag === "ref") return new ObjectRef(m.id, m.owner);
       if (tag === "actor") return actorHandle(m.id, api);
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
-      if (tag === "class") return new ActorClass(m.d, m.o, api);
+      if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true);
     }
     if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = revive(v[i]); return v; }
     if (Object.getPrototypeOf(v) === Object.prototype) for (const k in v as Record<string, unknown>) (v as Record<string, unknown>)[k] = revive((v as Record<string, unknown>)[k]);
@@ -141,29 +156,28 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return { resources: resourcesOf(o, 1, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRetries, retryExceptions: o.retryExceptions ?? false };
   }
 
-  function actorOptions(o: RemoteOptions, name: string): ActorOptions {
+  function actorOptions(o: RemoteOptions, name: string, isAsync: boolean): ActorOptions {
+    const maxConcurrency = o.maxConcurrency ?? (isAsync ? ASYNC_ACTOR_MAX_CONCURRENCY : 1);
     const maxRestarts = o.maxRestarts ?? 0;
     const maxTaskRetries = o.maxTaskRetries ?? 0;
     for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
       if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
     }
-    return { resources: resourcesOf(o, 0, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRestarts, maxTaskRetries, name: o.name };
+    return { resources: resourcesOf(o, 0, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRestarts, maxTaskRetries, name: o.name, maxConcurrency };
   }
 
   const api: Ray & Invoker = {
     context: { nodeId: client.node, workerId: client.addr },
 
     remote(target: any, opts: RemoteOptions = {}): any {
-      const d = describe(target);
       // A copy: options are read once per object (see taskOptions), so later edits to the caller's must not leak in.
-      const own = { ...opts };
-      return d.kind === "class" ? new ActorClass(d, own, api) : new RemoteFunction(d, own, api);
+      return remoteOf(target, { ...opts }, api);
     },
 
     call(target, list, opts) {
       const id = client.nextId();
       if (target instanceof ActorClass) {
-        const o = actorOptions(opts, target.descriptor.name);
+        const o = actorOptions(opts, target.descriptor.name, target.isAsync);
         actorTaskRetries.set(id, o.maxTaskRetries);
         client.createActor(id, target.descriptor, args(list), o);
         return actorHandle(id, api);
@@ -208,10 +222,13 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
     },
 
-    kill(actor) {
+    kill(actor, opts = {}) {
       const id = actorIdOf(actor);
       if (id === undefined) throw new TypeError("ray.kill expects an actor handle");
-      client.killActor(id);
+      for (const k of Object.keys(opts)) if (k !== "noRestart") throw new TypeError(`ray.kill: unknown option "${k}" (it takes: noRestart)`);
+      const noRestart = opts.noRestart ?? true;
+      if (typeof noRestart !== "boolean") throw new TypeError(`ray.kill: noRestart must be a boolean, got ${JSON.stringify(noRestart)}`);
+      client.killActor(id, noRestart);
     },
 
     async getActor(name) {
@@ -225,6 +242,11 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
 
     sleep(ms) { return client.sleep(ms); },
+
+    getRuntimeContext() {
+      const e = currentExecution();
+      return { nodeId: client.node, workerId: client.addr, ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}) };
+    },
   };
   codecs.set(client, { encode, decode });
   return api;

@@ -9,19 +9,18 @@ import { checkTrace, formatViolations } from "../../spec/invariants/index.ts";
 import type { Ray } from "../api/ray.ts";
 import { EmbeddedCluster } from "../runtime/embedded/cluster.ts";
 import { embeddedConfig, type InitOptions } from "../runtime/embedded/index.ts";
-import { DaemonDriver } from "../runtime/daemon/driver.ts";
-import { resolveToken } from "../runtime/daemon/session.ts";
 
 export const USAGE = `usage: tsray run FILE [--num-cpus N] [--num-gpus N] [--nodes K] [--store-bytes B] [--trace OUT.jsonl] [--check] [--json]
-       tsray run FILE --address HOST:PORT [--trace OUT.jsonl] [--json]
+       tsray run FILE --address HOST:PORT|auto [--trace OUT.jsonl] [--json]
 
 Runs FILE's default export, async (ray) => value, on an embedded cluster in this process (real
-time, worker threads, shared-memory object store) and prints the value it returns.
-With --address, or $TSRAY_ADDRESS set (as it is for a job's entrypoint), it runs as a driver of
-that running cluster instead (the token from $TSRAY_TOKEN or this machine's session).
+time, worker threads, shared-memory object store) and prints the value it returns. With
+--address (or $TSRAY_ADDRESS, set for a job's entrypoint) it runs as a driver of the daemons of
+\`tsray start\` instead.
 
 Options:
-  --address H:P      the GCS of a running cluster to connect to (default: $TSRAY_ADDRESS)
+  --address A        the GCS of running daemons (host:port, or auto: $TSRAY_ADDRESS, then this
+                     machine's session); the token comes from $TSRAY_TOKEN or the session
   --num-cpus N       CPUs of the node (default: this machine's cores)
   --num-gpus N       GPUs of the node (a resource count; nothing is attached)
   --nodes K          K logical nodes (head, node-1, …), each with --num-cpus CPUs
@@ -63,7 +62,8 @@ export async function main(argv: string[]): Promise<number> {
       args: argv, allowPositionals: true, strict: true,
       options: {
         "num-cpus": { type: "string" }, "num-gpus": { type: "string" }, nodes: { type: "string" }, "store-bytes": { type: "string" },
-        address: { type: "string" }, trace: { type: "string" }, check: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        trace: { type: "string" }, check: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        address: { type: "string" },
       },
     }));
   } catch (e) {
@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const address = (values.address as string | undefined) ?? process.env.TSRAY_ADDRESS;
-  if (address !== undefined) return runConnected(address, positionals[0], values);
+  if (address !== undefined) return runOnDaemons(address, positionals[0], values);
 
   let opts: InitOptions;
   let loaded: LoadedProgram;
@@ -142,44 +142,52 @@ export async function main(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** Options that shape an embedded cluster: meaningless for a driver of a running one. */
-const EMBEDDED_ONLY = ["num-cpus", "num-gpus", "nodes", "store-bytes", "check"];
-
-/** `tsray run FILE --address`: the program as a driver of running daemons. */
-async function runConnected(address: string, file: string, values: Record<string, string | boolean | undefined>): Promise<number> {
-  const given = EMBEDDED_ONLY.filter((k) => values[k] !== undefined);
-  if (given.length > 0) {
-    process.stderr.write(`tsray run: --${given.join(", --")} shape an embedded cluster; with an address (${values.address !== undefined ? "--address" : "$TSRAY_ADDRESS"}) the program joins a running cluster instead\n`);
+/** `tsray run FILE --address A`: the program's driver connects to running daemons. */
+async function runOnDaemons(address: string, file: string, values: Record<string, string | boolean | undefined>): Promise<number> {
+  const embeddedOnly = ["num-cpus", "num-gpus", "nodes", "store-bytes", "check"].filter((k) => values[k] !== undefined);
+  if (embeddedOnly.length > 0) {
+    const why = "the cluster's nodes are the daemons' own (for --check, merge the daemons' traces and run `tsray check`)";
+    process.stderr.write(`tsray run: ${embeddedOnly.map((k) => `--${k}`).join(", ")} cannot be given with --address: ${why}\n`);
     return 2;
   }
-  const token = resolveToken();
+  const { resolveAddress, resolveToken } = await import("../runtime/daemon/session.ts");
+  const gcs = address === "auto" ? resolveAddress(process.env.TSRAY_ADDRESS === "auto" ? undefined : process.env.TSRAY_ADDRESS) : address;
+  if (gcs === undefined || gcs === "auto") {
+    process.stderr.write("tsray run: --address auto found no running cluster: set TSRAY_ADDRESS or start one with `tsray start --head`\n");
+    return 2;
+  }
+  const token = resolveToken(undefined, gcs);
   if (!token) {
-    process.stderr.write(`tsray run: no cluster token for ${address}: set TSRAY_TOKEN\n`);
+    process.stderr.write(`tsray run: no cluster token for ${gcs}: set TSRAY_TOKEN (\`tsray start --head\` printed it)\n`);
     return 2;
   }
   let loaded: LoadedProgram;
   try {
     loaded = await loadProgram(file);
   } catch (e) {
-    process.stderr.write(`tsray run: ${(e as Error).message}\n`);
-    return 2;
+    if (e instanceof UsageError) { process.stderr.write(`tsray run: ${e.message}\n`); return 2; }
+    throw e;
   }
-  let driver: DaemonDriver;
+  const { DaemonDriver } = await import("../runtime/daemon/driver.ts");
+  let driver: Awaited<ReturnType<typeof DaemonDriver.connect>>;
   try {
-    driver = await DaemonDriver.connect({ address, token, traceFile: values.trace as string | undefined });
+    driver = await DaemonDriver.connect({ address: gcs, token, traceFile: values.trace as string | undefined });
   } catch (e) {
     process.stderr.write(`tsray run: ${(e as Error).message}\n`);
     return 1;
   }
-  let failed = false;
+  const t0 = performance.now();
+  let result: unknown, error: unknown, failed = false;
   try {
-    const result = await loaded.program(driver.ray);
-    process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${inspect(result, { depth: 6, colors: false })}\n`);
+    result = await loaded.program(driver.ray);
   } catch (e) {
     failed = true;
-    process.stderr.write(`tsray run: the program failed: ${(e as Error)?.stack ?? String(e)}\n`);
-  } finally {
-    await driver.shutdown();
+    error = e;
   }
+  const ms = performance.now() - t0;
+  await driver.shutdown();
+  if (failed) process.stderr.write(`tsray run: the program failed: ${(error as Error)?.stack ?? String(error)}\n`);
+  else process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${inspect(result, { depth: 6, colors: false })}\n`);
+  process.stderr.write(`tsray run: ${ms.toFixed(0)} ms on the cluster at ${gcs}\n`);
   return failed ? 1 : 0;
 }

@@ -9,7 +9,7 @@ import { assertNever } from "./assert.ts";
 import type { WorkerEffects } from "./effects.ts";
 import type { WorkerMsg } from "./messages.ts";
 import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo } from "./types.ts";
-import { actorUpdate, createActor, getNamedActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask } from "./worker/actor-submitter.ts";
+import { actorUpdate, createActor, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask } from "./worker/actor-submitter.ts";
 import { newActorScheduling } from "./worker/actor-scheduling.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
 import type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput } from "./worker/inputs.ts";
@@ -75,7 +75,7 @@ export class CoreWorker {
       case "get": return get(w, input.refs, input.timeoutMs, input.callId);
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
       case "get-named-actor": return getNamedActor(w, input.name, input.callId);
-      case "kill-actor": return w.fx.send(w.cfg.gcs, { type: "KillActor", actorId: input.actorId });
+      case "kill-actor": return killActor(w, input.actorId, input.noRestart);
       case "add-ref": return addRef(w, input.id);
       case "release-ref": return releaseRef(w, input.id);
       case "release-all": return releaseAll(w);
@@ -140,7 +140,7 @@ export class CoreWorker {
     this.step({ kind: "wait", refs, numReturns, timeoutMs, callId });
   }
   getNamedActor(name: string, callId: number): void { this.step({ kind: "get-named-actor", name, callId }); }
-  killActor(actorId: ActorId): void { this.step({ kind: "kill-actor", actorId }); }
+  killActor(actorId: ActorId, noRestart = true): void { this.step({ kind: "kill-actor", actorId, noRestart }); }
   addRef(id: ObjectId): void { this.step({ kind: "add-ref", id }); }
   releaseRef(id: ObjectId): void { this.step({ kind: "release-ref", id }); }
   releaseAll(): void { this.step({ kind: "release-all" }); }

@@ -168,7 +168,7 @@ export class Gcs {
         this.fx.send(from, { type: "NamedActor", reqId: m.reqId, info: a ? this.info(id!, a) : undefined });
         return;
       }
-      case "KillActor": return this.killActor(m.actorId, "it was killed by ray.kill()");
+      case "KillActor": return m.noRestart === false ? this.restartKilledActor(m.actorId, m.epoch ?? 0) : this.killActor(m.actorId, "it was killed by ray.kill()");
       case "LeaseGranted": return this.actorLeaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
@@ -419,6 +419,7 @@ export class Gcs {
       taskId: `${id}:create:${a.epoch}`, kind: "actor-create", fn: a.spec.fn, name: a.spec.className, args: a.spec.args,
       returnId: `${id}:created`, owner: this.addr, resources: a.spec.resources, strategy: a.spec.strategy,
       maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
+      ...(a.spec.maxConcurrency !== undefined ? { maxConcurrency: a.spec.maxConcurrency } : {}),
     };
     this.fx.send(a.address!, { type: "PushTask", spec });
   }
@@ -463,6 +464,18 @@ export class Gcs {
     if (a.spec.name !== undefined) this.names.delete(a.spec.name);
     this.releaseActorLease(a);
     this.changed(id, a);
+  }
+
+  /**
+   * `ray.kill(actor, { noRestart: false })`: the live actor's worker is destroyed and the actor
+   * restarts as after a crash, within its budget. An actor not alive (being created or
+   * restarted) is left to that: there is no incarnation to kill yet.
+   */
+  private restartKilledActor(id: ActorId, epoch: number): void {
+    const a = this.actors.get(id);
+    if (!a || a.state !== "ALIVE" || a.epoch !== epoch) return;
+    this.releaseActorLease(a);
+    this.actorDied(id, a, "it was killed by ray.kill() with noRestart: false");
   }
 
   private actorDied(id: ActorId, a: ActorEntry, why: string): void {

@@ -102,7 +102,11 @@ export type Msg =
   | { type: "SubscribeActor"; actorId: ActorId }
   | { type: "GetNamedActor"; reqId: number; name: string }
   | { type: "NamedActor"; reqId: number; info?: ActorInfo }
-  | { type: "KillActor"; actorId: ActorId };
+  /**
+   * `noRestart: false`: incarnation `epoch` dies and the actor restarts within its budget; a resent
+   * kill of an incarnation already gone does nothing (absent: dead for good).
+   */
+  | { type: "KillActor"; actorId: ActorId; noRestart?: false; epoch?: number };
 
 export type MsgType = Msg["type"];
 

@@ -74,6 +74,18 @@ export interface ErrorInfo {
   /** The remote stack, for TaskError. */
   readonly stack?: string;
   readonly name?: string;
+  /** For TaskError: what the user's code threw, to rebuild as the error's `cause`. */
+  readonly cause?: ThrownInfo;
+}
+
+/** A thrown error as data: its class name, message, stack and own fields (JSON values only). */
+export interface ThrownInfo {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly fields?: Readonly<Record<string, unknown>>;
+  /** The thrown error's own `cause`, when it is an Error too. */
+  readonly cause?: ThrownInfo;
 }
 
 /** What an object resolves to: a value or the error that stands in for it. */
@@ -112,6 +124,8 @@ export interface TaskSpec {
   readonly caller?: Addr;
   /** The caller's lowest unanswered seq: every call below it is done, so the actor may skip to it. */
   readonly minPendingSeq?: number;
+  /** For an actor creation: how many of the actor's calls may run at once (absent: 1). */
+  readonly maxConcurrency?: number;
 }
 
 export interface ActorSpec {
@@ -125,6 +139,8 @@ export interface ActorSpec {
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly name?: string;
+  /** Calls that may run at once on the actor (absent: 1, one at a time). */
+  readonly maxConcurrency?: number;
 }
 
 /** A function or class exported through the GCS function table, as source. */

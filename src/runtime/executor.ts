@@ -2,6 +2,7 @@
 // decoded arguments, keeps the actor instance a worker hosts, and reports an Outcome.
 // Shared by the simulator and the real hosts so user code sees the same world everywhere.
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { Outcome } from "../core/core-worker.ts";
 import type { FunctionDescriptor, FunctionId, Payload, TaskSpec } from "../core/types.ts";
 import { fromThrown } from "../api/errors.ts";
@@ -14,6 +15,20 @@ export interface Codec {
 /** tsx/esbuild's keepNames helper appears in shipped source; workers must define it. */
 const __name = (target: unknown, value: string) => Object.defineProperty(target, "name", { value, configurable: true });
 
+/** The task (and actor) whose code is running: what ray.getRuntimeContext() reads, across awaits too. */
+export interface ExecutionContext { readonly taskId: string; readonly actorId?: string }
+const current = new AsyncLocalStorage<ExecutionContext>();
+export function currentExecution(): ExecutionContext | undefined {
+  return current.getStore();
+}
+
+/** A generator or async generator object (what calling a `function*` or `async function*` gives). */
+function isGenerator(v: unknown): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  const tag = Object.prototype.toString.call(v);
+  return tag === "[object Generator]" || tag === "[object AsyncGenerator]";
+}
+
 export class Executor {
   private readonly compiled = new Map<FunctionId, any>();
   private instance?: Record<string, unknown>;
@@ -22,6 +37,10 @@ export class Executor {
   constructor(private readonly ray: unknown, private readonly codec: Codec, private readonly math: Math = Math) {}
 
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
+    return current.run(spec.actorId === undefined ? { taskId: spec.taskId } : { taskId: spec.taskId, actorId: spec.actorId }, () => this.runHere(spec, fn, args));
+  }
+
+  private runHere(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     let result: unknown;
     try {
       const values = new Array<unknown>(args.length);
@@ -40,6 +59,11 @@ export class Executor {
       }
     } catch (e) {
       return this.failed(e, spec, fn);
+    }
+    if (isGenerator(result)) {
+      // Ray streams a generator's values as refs (ObjectRefGenerator); tsray does not yet: say so
+      // rather than fail to serialize the generator object.
+      return this.failed(new TypeError(`${fn.name} is a generator function: streaming generators (ObjectRefGenerator) are not implemented; return an array instead`), spec, fn);
     }
     if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
       return (result as Promise<unknown>).then(

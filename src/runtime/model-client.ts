@@ -68,7 +68,7 @@ export abstract class ModelClient implements CoreClient {
   getNamedActor(name: string) {
     return this.call((c) => this.model.getNamedActor(name, c), (r) => (r.kind === "actor" ? r.info : undefined));
   }
-  killActor(actorId: string): void { this.check(); this.model.killActor(actorId); }
+  killActor(actorId: string, noRestart: boolean): void { this.check(); this.model.killActor(actorId, noRestart); }
   addRef(id: ObjectId): void { this.model.addRef(id); }
   releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
 }

@@ -2,7 +2,7 @@
 // with `tsray start`, a driver connected with ray.init({ address }). The seed examples run; a
 // worker node's raylet is SIGKILLed mid-job and the job still completes; the GCS is killed and
 // restarted from its file storage and work goes on; the processes' traces, merged, pass
-// `tsray check`.
+// `tsray check` (so the API features run here, dead actors included, raise no alarm either).
 
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
@@ -22,6 +22,7 @@ import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
+import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts } from "../helpers/api-features.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = path.join(ROOT, "bin/tsray.js");
@@ -92,6 +93,38 @@ test("the seed examples and map-reduce run through ray.init({ address })", async
   assert.deepEqual(await counter(r), [1, 2]);
   assert.equal(await add(r), 10);
   assert.deepEqual(await mapReduce(r), summarize(countLocally(corpus())));
+});
+
+test("the task and actor API as on the other hosts: async actors, dead actors, error causes, refused options", async () => {
+  // address "auto" finds the cluster `tsray start` recorded on this machine.
+  await ray.shutdown();
+  process.env.TSRAY_HOME = home;
+  try {
+    const info = await ray.init({ address: "auto", traceFile: path.join(dir, "driver-auto.trace.jsonl") });
+    assert.equal(info.address, address);
+  } finally {
+    delete process.env.TSRAY_HOME;
+  }
+  await assert.rejects(ray.init({ numCpus: 2 }), /already called/);
+  const r = ray.driver();
+  assert.deepEqual(await asyncActorConcurrency(r), EXPECTED.concurrency);
+  assert.deepEqual(await deadActorCalls(r), EXPECTED.deadActor);
+  assert.deepEqual(await killWithRestart(r), EXPECTED.killWithRestart);
+  assert.deepEqual(await runtimeContexts(r), EXPECTED.contexts);
+  const c = await errorCauses(r);
+  assert.deepEqual([c.causeName, c.causeIsRangeError, c.code, c.customName, c.customField, c.dependentCauseName], ["RangeError", true, "E_RANGE", "QuotaError", 5, "RangeError"]);
+  const refused = await refusedOptions(r);
+  EXPECTED.refused.forEach((re, i) => assert.match(refused[i], re));
+});
+
+test("tsray run FILE --address runs the program on the daemons (not on a new embedded cluster)", async () => {
+  const actors = async () => [...(/^actors: (.*)$/m.exec(await tsray("status"))?.[1] ?? "").matchAll(/(\d+) \w+/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const before = await actors();
+  const out = await tsray("run", "examples/async-actor.ts", "--address", "auto", "--json");
+  assert.deepEqual(JSON.parse(out), { results: [0, 10, 20, 30], peak: 4 });
+  // The actor was created on the daemons: the GCS's actor table has one more.
+  assert.equal(await actors(), before + 1);
+  await assert.rejects(tsray("run", "examples/add.ts", "--address", address, "--nodes", "2"), /--nodes cannot be given with --address/);
 });
 
 test("a large object moves between nodes on the object channel, which turns away strangers", async () => {

@@ -11,6 +11,7 @@ import square from "../../examples/square.ts";
 import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize, CHUNKS } from "../../examples/map-reduce.ts";
+import asyncActor from "../../examples/async-actor.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -68,6 +69,26 @@ describe("seed examples", () => {
     const outer = submitted[2];
     assert.ok(outer.kind === "task.submitted");
     assert.deepEqual(outer.args, [submitted[0], submitted[1]].map((e) => (e.kind === "task.submitted" ? e.returns : "")));
+  });
+});
+
+describe("async actor", () => {
+  const expected = { results: [0, 10, 20, 30], peak: 4 };
+  for (const nodes of [1, 4]) {
+    test(`four calls wait together on a signal a fifth call sets (${nodes} node${nodes > 1 ? "s" : ""})`, async () => {
+      for (const seed of [1, 2]) {
+        const r = await simulate({ seed, nodes, program: asyncActor as Program<unknown> });
+        assert.equal(r.error, undefined, r.error?.stack);
+        assert.deepEqual(r.result, expected);
+        assert.deepEqual(r.violations, [], formatViolations(r.violations));
+      }
+    });
+  }
+
+  test("tsray sim examples/async-actor.ts", async () => {
+    const { code, out, err } = await cli(["sim", "examples/async-actor.ts", "--seed", "3", "--nodes", "2", "--json"]);
+    assert.equal(code, 0, err);
+    assert.deepEqual(JSON.parse(out).result, expected);
   });
 });
 

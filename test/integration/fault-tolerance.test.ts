@@ -152,7 +152,8 @@ test("maxTaskRetries: -1 gives at-least-once actor calls across a worker kill", 
     const Slow = ray.remote(class Slow {
       calls = 0;
       async work(i: number) { this.calls++; await ray.sleep(100); return i; }
-    }).options({ maxRestarts: -1, maxTaskRetries: -1, schedulingStrategy: { nodeId: "node-1", soft: false } });
+      // maxConcurrency 1: the calls queue, so some are in flight when the worker dies (an async actor would run all six at once).
+    }).options({ maxRestarts: -1, maxTaskRetries: -1, maxConcurrency: 1, schedulingStrategy: { nodeId: "node-1", soft: false } });
     const s = Slow.remote();
     const refs = [0, 1, 2, 3, 4, 5].map((i) => s.work.remote(i));
     return await ray.get(refs);

@@ -92,7 +92,7 @@ describe("the checkers catch broken models", () => {
         entries: number[] = [];
         async append(x: number) { await ray.sleep(2); this.entries.push(x); return this.entries.length; }
         read() { return this.entries; }
-      });
+      }, { maxConcurrency: 1 }); // async methods: one call at a time, so calls queue (as Ray's max_concurrency=1)
       const log = Log.remote();
       await ray.get([1, 2, 3, 4, 5].map((x) => log.append.remote(x)));
       return ray.get(log.read.remote());

@@ -1,6 +1,8 @@
-// Actor scheduling, on the worker that hosts an actor: its calls run one at a time, in each
-// caller's order (by sequence number), whatever order they arrive in; calls that arrive early
-// wait for their turn, duplicates of calls already run are dropped.
+// Actor scheduling, on the worker that hosts an actor: its calls start in each caller's order
+// (by sequence number), whatever order they arrive in; calls that arrive early wait for their
+// turn, duplicates of calls already run are dropped. A sync actor runs one call at a time; an
+// async actor (maxConcurrency > 1) starts the next call while earlier ones await, as Ray's
+// asyncio actors do, up to maxConcurrency at once.
 
 import type { TaskResult } from "../messages.ts";
 import { Fifo } from "../fifo.ts";
@@ -17,7 +19,10 @@ export interface HostedActor {
   /** Calls that arrived ahead of their turn, per caller, by seq. */
   readonly buffered: Map<Addr, Map<number, Execution>>;
   readonly runnable: Fifo<Execution>;
-  running: Execution | undefined;
+  /** Calls started and not yet answered, in start order. */
+  readonly running: Execution[];
+  /** How many calls may run at once (1: one at a time). */
+  readonly maxConcurrency: number;
   /** The constructor's outcome, repeated if the creation is pushed again (a restarted GCS asks). */
   created: TaskResult | undefined;
 }
@@ -32,7 +37,7 @@ export function newActorScheduling(): ActorScheduling {
 }
 
 export function newHostedActor(spec: TaskSpec): HostedActor {
-  return { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo(), running: undefined, created: undefined };
+  return { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined };
 }
 
 /** Whether `spec` creates the very incarnation `h` is. */
@@ -70,9 +75,23 @@ function releaseInOrder(w: Ctx, h: HostedActor, caller: Addr): void {
 }
 
 export function runActor(w: Ctx, h: HostedActor): void {
-  if (h.running || w.current) return;
-  const e = h.runnable.shift();
-  if (!e) return;
-  h.running = e;
-  prepare(w, e);
+  // Nothing runs before the constructor is done (w.current is the creation until it replies).
+  while (!w.current && h.running.length < h.maxConcurrency) {
+    const e = h.runnable.shift();
+    if (!e) return;
+    h.running.push(e);
+    prepare(w, e);
+  }
+}
+
+/** The running call with this task id, if any. */
+export function runningCall(h: HostedActor, taskId: string): Execution | undefined {
+  for (const e of h.running) if (e.spec.taskId === taskId) return e;
+  return undefined;
+}
+
+/** A running call answered: its slot is free. */
+export function callEnded(h: HostedActor, e: Execution): void {
+  const i = h.running.indexOf(e);
+  if (i >= 0) h.running.splice(i, 1);
 }

@@ -36,6 +36,10 @@ export interface CallerActor {
   readonly inflight: SeqMap<OwnedTask>;
   /** Calls whose dependencies are resolved, waiting for the actor to be alive. */
   readonly unsent: OwnedTask[];
+  /** This worker killed the actor for good (ray.kill): later calls fail at once, as Ray's do. */
+  killed?: true;
+  /** The incarnation this worker killed to restart it (ray.kill with noRestart: false), until a later one is heard of. */
+  restartKill?: number;
 }
 
 export interface ActorSubmitter {
@@ -53,6 +57,7 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
   const spec: ActorSpec = {
     actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, resources: opts.resources,
     strategy: opts.strategy, maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
+    ...(opts.maxConcurrency !== 1 ? { maxConcurrency: opts.maxConcurrency } : {}),
   };
   w.callerActors.set(actorId, { nextSeq: 0, inflight: new SeqMap(), unsent: [] });
   // Resolve the constructor's arguments first, as for a task, then register with the GCS.
@@ -91,6 +96,7 @@ export function sendActorTask(w: Ctx, t: OwnedTask): void {
   const a = w.callerActors.get(t.spec.actorId!)!;
   a.inflight.set(t.spec.seq!, t);
   if (a.info?.state === "DEAD") return failActorTask(w, t, a.info);
+  if (a.killed) return failActorTask(w, t, killedInfo(w, t.spec.actorId!, a));
   if (a.info?.state === "ALIVE" && a.info.address) return pushActorTask(w, t, a.info.address, a);
   a.unsent.push(t);
 }
@@ -125,6 +131,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   if (!a) return;
   if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
   a.info = info;
+  if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
   if (info.state === "DEAD") {
     for (const t of a.unsent.splice(0)) failActorTask(w, t, info);
     for (const t of [...a.inflight.values()]) if (t.state !== "WAITING_FOR_DEPS") failActorTask(w, t, info);
@@ -148,6 +155,30 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   }
 }
 
+/**
+ * `ray.kill`: the GCS ends the actor. Killed for good, the actor takes no more calls from here:
+ * calls made after the kill (and those not yet sent) fail at once, without waiting for the
+ * GCS's news, which on a real network may come after the next call reached the actor.
+ */
+export function killActor(w: Ctx, actorId: ActorId, noRestart: boolean): void {
+  const a = w.callerActors.get(actorId);
+  w.fx.trace({ kind: "actor.killed", comp: "owner", actor: actorId, caller: w.addr, noRestart });
+  if (!noRestart) {
+    // The incarnation this worker knows of: the kill is then idempotent, and can be resent.
+    const epoch = a?.info?.epoch ?? 0;
+    if (a) a.restartKill = epoch;
+    return w.fx.send(w.cfg.gcs, { type: "KillActor", actorId, noRestart: false, epoch });
+  }
+  w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });
+  if (!a || w.cfg.bugs.has("call-after-kill")) return;
+  a.killed = true;
+  for (const t of a.unsent.splice(0)) failActorTask(w, t, killedInfo(w, actorId, a));
+}
+
+function killedInfo(w: Ctx, actorId: ActorId, a: CallerActor): ActorInfo {
+  return { actorId, state: "DEAD", epoch: a.info?.epoch ?? 0, owner: a.info?.owner ?? w.addr, error: { type: "ActorDiedError", message: `actor ${actorId} was killed by ray.kill()` } };
+}
+
 export function getNamedActor(w: Ctx, name: string, callId: number): void {
   const reqId = w.nextReq++;
   w.namedReqs.set(reqId, { callId, name });
@@ -165,6 +196,9 @@ export function resubscribeActors(w: Ctx): void {
   for (const [actorId, a] of w.callerActors) {
     if (a.created && !a.info) w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
     else w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
+    // A kill the GCS may have lost (sent while it was down) is sent again; killing twice is harmless.
+    if (a.killed && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });
+    else if (a.restartKill !== undefined && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId, noRestart: false, epoch: a.restartKill });
   }
   for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, { type: "GetNamedActor", reqId, name: r.name });
 }

@@ -21,6 +21,8 @@ export interface ActorOptions {
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly name?: string;
+  /** Calls the actor may run at once (1: one at a time; async actors default to 1000, as in Ray). */
+  readonly maxConcurrency: number;
 }
 
 /** What a task execution produced, as the host reports it. */
@@ -43,7 +45,7 @@ export type ApiCall =
   | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number }
-  | { readonly kind: "kill-actor"; readonly actorId: ActorId }
+  | { readonly kind: "kill-actor"; readonly actorId: ActorId; readonly noRestart: boolean }
   /** The program took another handle to `id` (e.g. a deserialized copy). */
   | { readonly kind: "add-ref"; readonly id: ObjectId }
   /** The program dropped a handle to `id`. */

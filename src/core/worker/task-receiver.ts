@@ -9,7 +9,7 @@ import type { CallResult } from "../effects.ts";
 import { Fifo } from "../fifo.ts";
 import type { TaskResult } from "../messages.ts";
 import type { Addr, ErrorInfo, FunctionDescriptor, FunctionId, Payload, RefInfo, TaskSpec } from "../types.ts";
-import { newHostedActor, queueActorCall, runActor, sameActorCreation } from "./actor-scheduling.ts";
+import { callEnded, newHostedActor, queueActorCall, runActor, runningCall, sameActorCreation } from "./actor-scheduling.ts";
 import type { Ctx } from "./context.ts";
 import type { Outcome } from "./inputs.ts";
 import { readFromStore, storePut } from "./object-requests.ts";
@@ -174,7 +174,9 @@ function execute(w: Ctx, e: Execution): void {
   // Actor fields only where they mean something: every trace event is hashed, key by key.
   w.fx.trace(s.actorId === undefined
     ? { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt }
-    : { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? w.actor?.epoch : undefined });
+    : s.kind === "actor-task" && (w.actor?.maxConcurrency ?? 1) > 1
+      ? { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: w.actor?.epoch, concurrent: true }
+      : { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? w.actor?.epoch : undefined });
   e.startedAt = w.fx.now();
   w.fx.execute(s, fn, e.args!);
 }
@@ -190,7 +192,7 @@ function remember(w: Ctx, s: TaskSpec): void {
 /** The host finished running `taskId` (attempt `attempt`). */
 export function taskDone(w: Ctx, taskId: string, attempt: number, out: Outcome): void {
   const e = w.current?.spec.taskId === taskId && w.current.spec.attempt === attempt ? w.current
-    : w.actor?.running?.spec.taskId === taskId ? w.actor.running : undefined;
+    : w.actor !== undefined ? runningCall(w.actor, taskId) : undefined;
   if (!e) return;
   // Two literals with the same keys in the same order (rather than a spread): no object to copy per task.
   w.fx.trace(out.ok
@@ -226,7 +228,7 @@ export function reply(w: Ctx, e: Execution, result: TaskResult): void {
   }
   const h = w.actor;
   if (h && s.kind === "actor-create") h.created = result;
-  if (h && h.running === e) h.running = undefined;
+  if (h) callEnded(h, e);
   if (h) runActor(w, h);
 }
 

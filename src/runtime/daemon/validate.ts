@@ -53,11 +53,21 @@ const payload = z.object({
   refs: list(refInfo).optional(),
   marked: z.literal(true).optional(),
 }).strict();
+/** What user code threw, as data: its own fields are JSON values; its cause, nested, at most a few deep. */
+type Thrown = { name: string; message: string; stack?: string; fields?: Record<string, unknown>; cause?: Thrown };
+const thrown: z.ZodType<Thrown> = z.lazy(() => z.object({
+  name: z.string().max(256),
+  message: text,
+  stack: text.optional(),
+  fields: z.record(z.string().max(256), z.unknown()).optional(),
+  cause: thrown.optional(),
+}).strict());
 const errorInfo = z.object({
   type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError"]),
   message: text,
   stack: text.optional(),
   name: z.string().max(256).optional(),
+  cause: thrown.optional(),
 }).strict();
 const strategy = z.union([z.literal("DEFAULT"), z.literal("SPREAD"), z.object({ nodeId, soft: z.boolean() }).strict()]);
 const arg = z.union([z.object({ v: payload }).strict(), z.object({ ref: id, owner: addr }).strict()]);
@@ -66,10 +76,12 @@ const taskSpec = z.object({
   args: list(arg), returnId: id, owner: addr, resources, strategy,
   maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
   actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(),
+  maxConcurrency: z.number().int().gte(1).optional(),
 }).strict();
 const actorSpec = z.object({
   actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
   maxRestarts: z.number().int().gte(-1), maxTaskRetries: z.number().int().gte(-1), name: z.string().min(1).max(1024).optional(),
+  maxConcurrency: z.number().int().gte(1).optional(),
 }).strict();
 const fnDescriptor = z.object({ id, name: z.string().max(1024), kind: z.enum(["function", "class"]), source: z.string().max(MAX_SOURCE) }).strict();
 const actorInfo = z.object({
@@ -137,7 +149,7 @@ const msgSchema = z.discriminatedUnion("type", [
   m("SubscribeActor", { actorId: id }),
   m("GetNamedActor", { reqId: count, name: z.string().max(1024) }),
   m("NamedActor", { reqId: count, info: actorInfo.optional() }),
-  m("KillActor", { actorId: id }),
+  m("KillActor", { actorId: id, noRestart: z.literal(false).optional(), epoch: count.optional() }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

@@ -13,7 +13,7 @@ export type FnRef = FunctionDescriptor | { readonly id: FunctionId };
 export type ToThread =
   | { readonly t: "bind"; readonly addr: Addr; readonly node: NodeId }
   | {
-    readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string;
+    readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string; readonly actor?: ActorId;
     readonly fn: FnRef; readonly args: readonly Payload[];
   }
   | { readonly t: "reply"; readonly call: number; readonly result: CallResult }
@@ -32,7 +32,7 @@ export type FromThread =
   | { readonly t: "get"; readonly call: number; readonly refs: readonly RefInfo[]; readonly timeoutMs?: number }
   | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }
   | { readonly t: "named"; readonly call: number; readonly name: string }
-  | { readonly t: "kill"; readonly actor: ActorId }
+  | { readonly t: "kill"; readonly actor: ActorId; readonly noRestart: boolean }
   | { readonly t: "addRef"; readonly id: ObjectId }
   | { readonly t: "releaseRef"; readonly id: ObjectId }
   /** Replies whose arena values the thread has decoded: the main thread drops its holds. */

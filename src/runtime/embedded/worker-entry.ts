@@ -97,7 +97,7 @@ class ThreadClient implements CoreClient {
     this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []));
   getNamedActor: CoreClient["getNamedActor"] = (name) =>
     this.request((call) => ({ t: "named", call, name }), (r) => (r.kind === "actor" ? r.info : undefined));
-  killActor(actor: string): void { post({ t: "kill", actor }); }
+  killActor(actor: string, noRestart: boolean): void { post({ t: "kill", actor, noRestart }); }
   addRef(id: string): void { post({ t: "addRef", id }); }
   releaseRef(id: string): void { post({ t: "releaseRef", id }); }
   sleep(ms: number): Promise<void> {
@@ -126,7 +126,7 @@ function exec(m: Extract<ToThread, { t: "exec" }>): void {
   if ("source" in m.fn) fns.set(m.fn.id, (fn = m.fn));
   else fn = fns.get(m.fn.id) ?? { id: m.fn.id, name: m.fn.id, kind: "class", source: "" };
   // The executor reads only these fields of the spec.
-  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method } as TaskSpec;
+  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method, actorId: m.actor } as TaskSpec;
   running++;
   const r = executor!.run(spec, fn, m.args);
   if (r instanceof Promise) r.then((o) => done(m.task, m.attempt, o));

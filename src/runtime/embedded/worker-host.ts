@@ -14,12 +14,18 @@ import type { Timers } from "./transport.ts";
 export class WorkerHost {
   model!: CoreWorker;
   timers!: Timers;
-  /** The task the thread is running, if any. */
-  running: { readonly task: string; readonly attempt: number; readonly name: string } | undefined;
+  /** Tasks the thread is running (several on an async actor), by task id. */
+  private readonly runningTasks = new Map<string, { readonly task: string; readonly attempt: number; readonly name: string }>();
+  /** A task the thread is running, if any (the latest started). */
+  get running(): { readonly task: string; readonly attempt: number; readonly name: string } | undefined {
+    let last;
+    for (const r of this.runningTasks.values()) last = r;
+    return last;
+  }
   /** Set once the thread exited or was ended. */
   dead = false;
-  /** Arena slots held for the thread until it has decoded them: the running task's arguments… */
-  private argHolds: Payload[] = [];
+  /** Arena slots held for the thread until it has decoded them: each running task's arguments (an async actor runs several)… */
+  private readonly argHolds = new Map<string, Payload[]>();
   /** …and get replies, by call id. */
   private readonly replyHolds = new Map<number, Payload[]>();
 
@@ -33,15 +39,17 @@ export class WorkerHost {
 
   /** The model's `execute` effect. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
-    this.running = { task: spec.taskId, attempt: spec.attempt, name: spec.name };
+    this.runningTasks.set(spec.taskId, { task: spec.taskId, attempt: spec.attempt, name: spec.name });
     this.thread.busy++;
-    for (const a of args) if (hold(a)) this.argHolds.push(a);
+    let held: Payload[] | undefined;
+    for (const a of args) if (hold(a)) (held ??= []).push(a);
+    if (held) this.argHolds.set(spec.taskId, held);
     let ref: FnRef = fn;
     if (fn.source !== "") {
       if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
       else this.thread.sentFns.add(fn.id);
     }
-    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, fn: ref, args });
+    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args });
   }
 
   /** The model's `complete` effect. */
@@ -54,10 +62,13 @@ export class WorkerHost {
     this.thread.post({ t: "reply", call, result });
   }
 
-  /** Drops every hold (the task finished, or the thread is gone). */
-  private dropArgs(): void {
-    for (const a of this.argHolds) drop(a);
-    this.argHolds = [];
+  /** Drops the holds on a task's arguments (it finished), or on every task's (the thread is gone). */
+  private dropArgs(task?: string): void {
+    for (const [t, held] of this.argHolds) {
+      if (task !== undefined && t !== task) continue;
+      for (const a of held) drop(a);
+      this.argHolds.delete(t);
+    }
   }
 
   /** The thread is gone: nothing it was handed needs holding any more. */
@@ -84,9 +95,9 @@ export class WorkerHost {
       if (this.dead) return;
       switch (m.t) {
         case "done":
-          this.running = undefined;
+          this.runningTasks.delete(m.task);
           if (this.thread.busy > 0) this.thread.busy--;
-          this.dropArgs(); // decoded when the task started
+          this.dropArgs(m.task); // decoded when the task started
           model.taskDone(m.task, m.attempt, m.out);
           break;
         case "consumed":
@@ -103,7 +114,7 @@ export class WorkerHost {
         case "get": model.get(m.refs, m.timeoutMs, m.call); break;
         case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
         case "named": model.getNamedActor(m.name, m.call); break;
-        case "kill": model.killActor(m.actor); break;
+        case "kill": model.killActor(m.actor, m.noRestart); break;
         case "addRef": model.addRef(m.id); break;
         case "releaseRef": model.releaseRef(m.id); break;
         case "ready": break;

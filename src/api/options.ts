@@ -1,0 +1,72 @@
+// Which options `ray.remote(…, opts)` and `.options(opts)` take, per kind of target, and the
+// check that refuses the rest by name: an option tsray does not implement is an error, never
+// silently ignored (Ray raises on an option that does not apply to the target, too).
+
+import type { RemoteOptions } from "./handles.ts";
+
+export type OptionTarget = "task" | "actor" | "method";
+
+/** Options tsray implements, per target. */
+const IMPLEMENTED: Record<OptionTarget, ReadonlySet<string>> = {
+  task: new Set(["numCpus", "numGpus", "resources", "maxRetries", "retryExceptions", "schedulingStrategy", "numReturns"]),
+  actor: new Set(["numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency"]),
+  method: new Set(["maxTaskRetries", "numReturns"]),
+};
+
+/** Ray options tsray knows of but does not implement (yet): refused with this reason. */
+const NOT_IMPLEMENTED: Record<string, string> = {
+  namespace: "namespaces are not implemented: actor names are cluster-wide",
+  lifetime: "detached actors are not implemented: an actor lives as long as its owner",
+  getIfExists: "get-or-create of named actors is not implemented: use ray.getActor(name)",
+  memory: "memory is not a schedulable resource in tsray: use resources",
+  runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
+  concurrencyGroups: "concurrency groups are not implemented: use maxConcurrency",
+  concurrencyGroup: "concurrency groups are not implemented: use maxConcurrency",
+  maxPendingCalls: "a bound on an actor's pending calls is not implemented",
+  acceleratorType: "accelerator types are not implemented: use resources",
+  placementGroup: "placement groups are not implemented",
+  labelSelector: "node labels are not implemented: use resources or a NodeAffinity strategy",
+};
+
+const KINDS: Record<OptionTarget, string> = { task: "a remote function", actor: "an actor class", method: "an actor method" };
+
+/** Throws a TypeError naming the first option `o` holds that `target` does not implement. */
+export function checkOptionNames(o: RemoteOptions, target: OptionTarget, name: string): void {
+  for (const k of Object.keys(o)) {
+    if ((o as Record<string, unknown>)[k] === undefined || IMPLEMENTED[target].has(k)) continue;
+    const why = NOT_IMPLEMENTED[k];
+    if (why !== undefined) throw new TypeError(`${name}: option "${k}" is not supported: ${why}`);
+    const elsewhere = (Object.keys(IMPLEMENTED) as OptionTarget[]).filter((t) => IMPLEMENTED[t].has(k));
+    if (elsewhere.length > 0) throw new TypeError(`${name}: option "${k}" does not apply to ${KINDS[target]} (only to ${elsewhere.map((t) => KINDS[t]).join(" and ")})`);
+    throw new TypeError(`${name}: unknown option "${k}" (${KINDS[target]} takes: ${[...IMPLEMENTED[target]].join(", ")})`);
+  }
+  if (o.numReturns !== undefined && o.numReturns !== 1) {
+    throw new TypeError(`${name}: option "numReturns" must be 1 (got ${JSON.stringify(o.numReturns)}): multiple returns are not implemented; return an array`);
+  }
+  if (o.maxConcurrency !== undefined && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1)) {
+    throw new TypeError(`${name}: maxConcurrency must be an integer >= 1, got ${o.maxConcurrency}`);
+  }
+  const s = o.schedulingStrategy as unknown;
+  if (s !== undefined && s !== "DEFAULT" && s !== "SPREAD") {
+    const ok = typeof s === "object" && s !== null && typeof (s as { nodeId?: unknown }).nodeId === "string" && typeof (s as { soft?: unknown }).soft === "boolean";
+    if (!ok) throw new TypeError(`${name}: schedulingStrategy must be "DEFAULT", "SPREAD" or { nodeId, soft }, got ${JSON.stringify(s)}`);
+  }
+}
+
+/** Ray's default for an async actor's maxConcurrency. */
+export const ASYNC_ACTOR_MAX_CONCURRENCY = 1000;
+
+/**
+ * Whether a class is an async actor: one of its methods is async (an `async` method, or an async
+ * generator), as Ray decides for `async def` methods.
+ */
+export function isAsyncClass(cls: new (...a: any[]) => unknown): boolean {
+  for (let p = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, k);
+      const ctor = typeof d?.value === "function" ? (d.value as { constructor?: { name?: string } }).constructor?.name : undefined;
+      if (ctor === "AsyncFunction" || ctor === "AsyncGeneratorFunction") return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,174 @@
+// Programs that exercise the task and actor API the way a Ray user would, written once and run
+// on every host (simulator, embedded cluster, daemons): each returns what it observed, and
+// test/integration/api-features.test.ts holds every host to the same answers (Ray's).
+import type { Ray } from "../../src/api/ray.ts";
+
+/** Async actor methods overlap: peak concurrency of 4 calls, and with maxConcurrency 2. */
+export async function asyncActorConcurrency(ray: Ray): Promise<{ peakDefault: number; peakTwo: number; peakSync: number; signalled: number[] }> {
+  class Probe {
+    running = 0;
+    peak = 0;
+    async hold(ms: number): Promise<number> {
+      this.running++;
+      this.peak = Math.max(this.peak, this.running);
+      await ray.sleep(ms);
+      this.running--;
+      return this.peak;
+    }
+    peakSeen(): number { return this.peak; }
+  }
+  class SyncProbe {
+    running = 0;
+    peak = 0;
+    hold(): number {
+      this.running++;
+      this.peak = Math.max(this.peak, this.running);
+      this.running--;
+      return this.peak;
+    }
+  }
+  // The wait-for-a-signal pattern: calls wait on a flag that a later call sets.
+  class Signal {
+    set = false;
+    async waitFor(i: number): Promise<number> { while (!this.set) await ray.sleep(5); return i; }
+    async send(): Promise<void> { this.set = true; }
+  }
+  const P = ray.remote(Probe);
+  const a = P.remote();
+  await ray.get([0, 1, 2, 3].map(() => a.hold.remote(40)));
+  const peakDefault = await ray.get(a.peakSeen.remote());
+  const b = P.options({ maxConcurrency: 2 }).remote();
+  await ray.get([0, 1, 2, 3].map(() => b.hold.remote(40)));
+  const peakTwo = await ray.get(b.peakSeen.remote());
+  const s = ray.remote(SyncProbe).remote();
+  const peakSync = Math.max(...(await ray.get([0, 1, 2, 3].map(() => s.hold.remote()))));
+  const sig = ray.remote(Signal).remote();
+  const waiting = [0, 1, 2].map((i) => sig.waitFor.remote(i));
+  await ray.get(sig.send.remote());
+  return { peakDefault, peakTwo, peakSync, signalled: await ray.get(waiting) };
+}
+
+/** Calls to an actor whose constructor threw, and to a killed actor, fail with ActorDiedError. */
+export async function deadActorCalls(ray: Ray): Promise<string[]> {
+  class Broken { constructor() { throw new RangeError("cannot build"); } ping(): number { return 1; } }
+  class Fine { ping(): number { return 2; } }
+  const broken = ray.remote(Broken).remote();
+  const seen: string[] = [];
+  for (const r of [broken.ping.remote(), broken.ping.remote()]) {
+    try { await ray.get(r); seen.push("ok"); } catch (e) { seen.push((e as Error).name); }
+  }
+  const fine = ray.remote(Fine).remote();
+  seen.push(String(await ray.get(fine.ping.remote())));
+  ray.kill(fine);
+  try { await ray.get(fine.ping.remote()); seen.push("ok"); } catch (e) { seen.push((e as Error).name); }
+  return seen;
+}
+
+/** `ray.kill(actor, { noRestart: false })` restarts an actor that has restarts left: its state starts afresh. */
+export async function killWithRestart(ray: Ray): Promise<{ before: number; restarted: boolean; badOption: string }> {
+  class Tally { n = 0; inc(): number { return ++this.n; } }
+  const t = ray.remote(Tally, { maxRestarts: 1, maxTaskRetries: -1 }).remote();
+  await ray.get(t.inc.remote());
+  const before = await ray.get(t.inc.remote());
+  ray.kill(t, { noRestart: false });
+  // A call may still reach the old incarnation before the GCS acts: the fresh one answers 1.
+  let restarted = false;
+  for (let i = 0; i < 200 && !restarted; i++) {
+    restarted = (await ray.get(t.inc.remote())) === 1;
+    if (!restarted) await ray.sleep(20);
+  }
+  let badOption = "accepted";
+  try { ray.kill(t, { force: true } as never); } catch (e) { badOption = (e as Error).message; }
+  ray.kill(t);
+  return { before, restarted, badOption };
+}
+
+/** ray.getRuntimeContext(): the driver has no task; a task sees its own id; an async actor's overlapping calls each see theirs. */
+export async function runtimeContexts(ray: Ray): Promise<{ driverHasTask: boolean; taskIdMatches: boolean; actorIdsMatch: boolean; callIdsMatch: boolean; nodeOk: boolean }> {
+  const whoAmI = ray.remote(() => ray.getRuntimeContext());
+  class Who {
+    async which(): Promise<{ taskId?: string; actorId?: string }> {
+      await ray.sleep(20); // calls overlap: each must still see its own task
+      const c = ray.getRuntimeContext();
+      return { taskId: c.taskId, actorId: c.actorId };
+    }
+  }
+  const driver = ray.getRuntimeContext();
+  const ref = whoAmI.remote();
+  const task = await ray.get(ref);
+  const who = ray.remote(Who).remote();
+  const refs = [0, 1, 2].map(() => who.which.remote());
+  const calls = await ray.get(refs);
+  return {
+    driverHasTask: driver.taskId !== undefined,
+    taskIdMatches: `${task.taskId}.r` === ref.id && task.actorId === undefined,
+    actorIdsMatch: calls.every((c) => c.actorId === who.__actorId),
+    callIdsMatch: calls.every((c, i) => `${c.taskId}.r` === refs[i].id),
+    nodeOk: typeof task.nodeId === "string" && task.nodeId.length > 0 && task.workerId !== driver.workerId,
+  };
+}
+
+export interface CauseSeen {
+  name: string; isTaskError: boolean; causeName?: string; causeIsRangeError: boolean; causeMessage?: string;
+  code?: unknown; customName?: string; customIsError: boolean; customField?: unknown; dependentCauseName?: string;
+}
+
+/** A task's error keeps what the user threw as `cause`: class (built-ins), message and own fields; dependents see the same. */
+export async function errorCauses(ray: Ray): Promise<CauseSeen> {
+  const throwsRange = ray.remote((): number => { const e = new RangeError("out of range"); (e as RangeError & { code: string }).code = "E_RANGE"; throw e; });
+  const throwsCustom = ray.remote((): number => {
+    class QuotaError extends Error { override name = "QuotaError"; limit = 5; }
+    throw new QuotaError("over quota");
+  });
+  const plusOne = ray.remote((x: number) => x + 1);
+  const out: Partial<CauseSeen> = {};
+  try { await ray.get(throwsRange.options({ maxRetries: 0 }).remote()); } catch (e) {
+    const err = e as Error & { cause?: Error & { code?: unknown } };
+    Object.assign(out, {
+      name: err.name, isTaskError: err.name === "TaskError", causeName: err.cause?.name, causeIsRangeError: err.cause instanceof RangeError,
+      causeMessage: err.cause?.message, code: err.cause?.code,
+    });
+  }
+  try { await ray.get(throwsCustom.options({ maxRetries: 0 }).remote()); } catch (e) {
+    const c = (e as Error & { cause?: Error & { limit?: unknown } }).cause;
+    Object.assign(out, { customName: c?.name, customIsError: c instanceof Error, customField: c?.limit });
+  }
+  try { await ray.get(plusOne.remote(throwsRange.options({ maxRetries: 0 }).remote())); } catch (e) {
+    out.dependentCauseName = ((e as Error & { cause?: Error }).cause)?.name;
+  }
+  return out as CauseSeen;
+}
+
+/** Options tsray does not implement, or that do not apply, are refused by name; a generator task says what is missing. */
+export async function refusedOptions(ray: Ray): Promise<string[]> {
+  const f = ray.remote((x: number) => x);
+  class A { m(): number { return 1; } }
+  const messages: string[] = [];
+  const attempt = (go: () => unknown) => { try { go(); messages.push("accepted"); } catch (e) { messages.push((e as Error).message); } };
+  attempt(() => f.options({ schedulingStrategy: "PACK" as never }));
+  attempt(() => f.options({ numReturns: 2 }));
+  attempt(() => f.options({ maxRestarts: 1 }));
+  attempt(() => ray.remote(A, { namespace: "other" } as never));
+  attempt(() => ray.remote(A, { lifetime: "detached" } as never));
+  attempt(() => f.options({ bogus: 1 } as never));
+  const gen = ray.remote(function* twoValues() { yield 1; yield 2; });
+  try { await ray.get(gen.options({ maxRetries: 0 }).remote()); messages.push("accepted"); } catch (e) { messages.push((e as Error).message); }
+  return messages;
+}
+
+/** What every host must observe (Ray's behaviour). */
+export const EXPECTED = {
+  concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },
+  deadActor: ["ActorDiedError", "ActorDiedError", "2", "ActorDiedError"],
+  contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
+  killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
+  refused: [
+    /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,
+    /option "numReturns" must be 1 \(got 2\)/,
+    /option "maxRestarts" does not apply to a remote function/,
+    /option "namespace" is not supported/,
+    /option "lifetime" is not supported/,
+    /unknown option "bogus"/,
+    /twoValues is a generator function: streaming generators .* are not implemented/,
+  ],
+};

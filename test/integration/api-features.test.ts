@@ -1,0 +1,101 @@
+// The task and actor API on the simulator and the embedded cluster (the daemons run the same
+// programs in daemons.test.ts): async actors overlap calls, dead actors fail calls without a
+// checker's false alarm, errors keep their cause, unimplemented options are refused by name.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as ray from "../../src/index.ts";
+import { simulate, type Program } from "../../sim/simulate.ts";
+import { formatViolations } from "../../spec/invariants/index.ts";
+import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts, type CauseSeen } from "../helpers/api-features.ts";
+
+function checkCauses(c: CauseSeen): void {
+  assert.equal(c.name, "TaskError");
+  assert.equal(c.causeName, "RangeError");
+  assert.equal(c.causeIsRangeError, true, "the cause is recreated as a RangeError");
+  assert.equal(c.causeMessage, "out of range");
+  assert.equal(c.code, "E_RANGE", "the error's own fields are kept");
+  assert.equal(c.customName, "QuotaError");
+  assert.equal(c.customIsError, true);
+  assert.equal(c.customField, 5);
+  assert.equal(c.dependentCauseName, "RangeError", "a dependent task's get sees the same cause");
+}
+
+function checkRefused(messages: string[]): void {
+  assert.equal(messages.length, EXPECTED.refused.length);
+  EXPECTED.refused.forEach((re, i) => assert.match(messages[i], re));
+}
+
+describe("API features on the simulator", () => {
+  const run = async <T>(program: (r: never) => Promise<T>, seed: number, nodes = 2) => {
+    const r = await simulate({ seed, nodes, program: program as Program<unknown> });
+    assert.equal(r.error, undefined, r.error?.stack);
+    assert.deepEqual(r.violations, [], formatViolations(r.violations));
+    return r;
+  };
+
+  it("async actor calls overlap up to maxConcurrency; sync actors stay serial", async () => {
+    for (const seed of [1, 2]) {
+      const r = await run(asyncActorConcurrency, seed);
+      assert.deepEqual(r.result, EXPECTED.concurrency);
+      assert.ok(r.trace.some((e) => e.kind === "task.started" && e.concurrent === true), "async calls are traced as concurrent");
+    }
+  });
+
+  it("calls to a dead actor fail with ActorDiedError and the checkers raise no alarm", async () => {
+    for (const seed of [1, 2, 3]) assert.deepEqual((await run(deadActorCalls, seed)).result, EXPECTED.deadActor);
+  });
+
+  it("ray.kill with noRestart: false restarts the actor; unknown kill options are refused", async () => {
+    for (const seed of [1, 2]) assert.deepEqual((await run(killWithRestart, seed)).result, EXPECTED.killWithRestart);
+  });
+  it("a task error keeps the user's error as cause", async () => checkCauses((await run(errorCauses, 1)).result as CauseSeen));
+  it("ray.getRuntimeContext() names the task and actor running the code", async () => {
+    assert.deepEqual((await run(runtimeContexts, 1)).result, EXPECTED.contexts);
+  });
+  it("unimplemented options are refused by name", async () => checkRefused((await run(refusedOptions, 1)).result as string[]));
+});
+
+describe("ray.init options", () => {
+  it("refuses options it does not implement, by name, and an unknown one", async () => {
+    await assert.rejects(ray.init({ namespace: "team-a" } as never), /ray\.init: option "namespace" is not supported/);
+    await assert.rejects(ray.init({ numCPUs: 2 } as never), /ray\.init: unknown option "numCPUs"/);
+    assert.equal(ray.isInitialized(), false);
+  });
+
+  it('address "auto" with no running cluster is an error, not a new embedded cluster', async () => {
+    const saved = { home: process.env.TSRAY_HOME, address: process.env.TSRAY_ADDRESS };
+    process.env.TSRAY_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-auto-"));
+    delete process.env.TSRAY_ADDRESS;
+    try {
+      await assert.rejects(ray.init({ address: "auto" }), /no running cluster found/);
+      assert.equal(ray.isInitialized(), false);
+    } finally {
+      fs.rmSync(process.env.TSRAY_HOME, { recursive: true, force: true });
+      if (saved.home === undefined) delete process.env.TSRAY_HOME; else process.env.TSRAY_HOME = saved.home;
+      if (saved.address !== undefined) process.env.TSRAY_ADDRESS = saved.address;
+    }
+  });
+});
+
+describe("API features on the embedded cluster", () => {
+  before(async () => { await ray.init({ numCpus: 2 }); });
+  after(async () => { await ray.shutdown(); });
+
+  it("async actor calls overlap up to maxConcurrency; sync actors stay serial", async () => {
+    assert.deepEqual(await asyncActorConcurrency(ray.driver()), EXPECTED.concurrency);
+  });
+  it("calls to a dead actor fail with ActorDiedError", async () => {
+    assert.deepEqual(await deadActorCalls(ray.driver()), EXPECTED.deadActor);
+  });
+  it("ray.kill with noRestart: false restarts the actor", async () => {
+    assert.deepEqual(await killWithRestart(ray.driver()), EXPECTED.killWithRestart);
+  });
+  it("a task error keeps the user's error as cause", async () => checkCauses(await errorCauses(ray.driver())));
+  it("ray.getRuntimeContext() names the task and actor running the code", async () => {
+    assert.deepEqual(await runtimeContexts(ray.driver()), EXPECTED.contexts);
+  });
+  it("unimplemented options are refused by name", async () => checkRefused(await refusedOptions(ray.driver())));
+});

@@ -1,0 +1,77 @@
+// An actor's worker, driven by hand (the test plays the GCS, the callers and the clock): a sync
+// actor runs one call at a time; an async actor (maxConcurrency > 1) starts calls while earlier
+// ones await, never more than maxConcurrency at once, each caller's calls in order.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import { CoreWorker } from "../../src/core/core-worker.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { Payload, TaskSpec } from "../../src/core/types.ts";
+
+const ACTOR = "head/driver#1";
+const CALLER = "head/driver";
+const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
+
+function actorWorker(maxConcurrency: number | undefined) {
+  const executed: TaskSpec[] = [];
+  const sent: Msg[] = [];
+  const w = new CoreWorker("head/w1", {
+    node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
+  }, {
+    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    execute: (spec) => executed.push(spec), complete: () => {},
+  });
+  w.start(true);
+  w.registerFunction({ id: "cls", name: "Acc", kind: "class", source: "class Acc {}" });
+  const push = (spec: TaskSpec) => w.step({ kind: "message", from: spec.owner, msg: { type: "PushTask", spec } });
+  push({
+    taskId: `${ACTOR}:create:0`, kind: "actor-create", fn: "cls", name: "Acc", args: [], returnId: `${ACTOR}:created`, owner: "head/gcs",
+    resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR,
+    ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+  });
+  w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
+  executed.length = 0;
+  const call = (seq: number) => push({
+    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: ACTOR, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
+    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR, seq, caller: CALLER,
+  });
+  const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
+  const started = () => executed.map((s) => s.seq);
+  const replies = () => sent.filter((m) => m.type === "TaskReply" && m.taskId.includes("#c")).length;
+  return { call, done, started, replies };
+}
+
+test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
+  const a = actorWorker(undefined);
+  for (const s of [0, 1, 2]) a.call(s);
+  assert.deepEqual(a.started(), [0]);
+  a.done(0);
+  assert.deepEqual(a.started(), [0, 1]);
+  a.done(1);
+  a.done(2);
+  assert.deepEqual(a.started(), [0, 1, 2]);
+  assert.equal(a.replies(), 3);
+});
+
+test("an async actor starts up to maxConcurrency calls at once, the next as one ends", () => {
+  const a = actorWorker(2);
+  for (const s of [0, 1, 2, 3]) a.call(s);
+  assert.deepEqual(a.started(), [0, 1], "two at once, no more");
+  a.done(1); // a later call may end first
+  assert.deepEqual(a.started(), [0, 1, 2]);
+  a.done(0);
+  assert.deepEqual(a.started(), [0, 1, 2, 3]);
+  a.done(2);
+  a.done(3);
+  assert.equal(a.replies(), 4);
+});
+
+test("an async actor's calls that arrive out of order still start in the caller's order", () => {
+  const a = actorWorker(1000);
+  a.call(2);
+  a.call(1);
+  assert.deepEqual(a.started(), []);
+  a.call(0);
+  assert.deepEqual(a.started(), [0, 1, 2]);
+});
