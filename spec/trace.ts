@@ -39,6 +39,12 @@ export type TraceBody =
   | { kind: "object.transferred"; comp: "raylet"; obj: string; from: string; size: number }
   /** The owner's reference count reached zero: from here on nobody may read the object. */
   | { kind: "object.out-of-scope"; comp: "owner"; obj: string }
+  /** `borrower` took its first hold on a ref it does not own (and registered with `owner`). */
+  | { kind: "ref.borrowed"; comp: "owner"; obj: string; borrower: string; owner: string }
+  /** `borrower` dropped its last hold (and told `owner`). */
+  | { kind: "ref.unborrowed"; comp: "owner"; obj: string; borrower: string; owner: string }
+  /** `owner` ended (a driver's exit): what it owned is freed, borrowed or not, as in Ray. */
+  | { kind: "owner.exited"; comp: "owner"; owner: string }
   | { kind: "object.lost"; comp: "owner"; obj: string }
   /** A program-visible read: `ray.get` returned (or a task read an argument). */
   | { kind: "object.read"; comp: "owner" | "worker"; obj: string; hash: string; reader: string }

@@ -1,4 +1,5 @@
-// Invariant 6 (references): no object is freed while referenced or used after it is freed,
+// Invariant 6 (references): no object is freed while referenced — by its owner's program, a
+// pending task, or a live borrower whose owner is still there — or used after it is freed,
 // and once every reference is dropped and the cluster is quiet, no store holds anything.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -27,6 +28,13 @@ export const checkReferences: Checker = (events) => {
   const written = new Set<string>();
   // node -> objects its store holds; per node so a node.dead drops its whole store at once.
   const stores = new Map<string, Set<string>>();
+  // object -> borrowers holding it (from their own ref.borrowed / ref.unborrowed).
+  const borrowers = new Map<string, Set<string>>();
+  /** Processes gone (a dead worker, every process of a dead node, an owner that exited). */
+  const goneWorkers = new Set<string>();
+  const goneNodes = new Set<string>();
+  const gone = (addr: string) => goneWorkers.has(addr) || goneNodes.has(addr.slice(0, addr.indexOf("/")));
+  const ownerOf = new Map<string, string>();
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
@@ -36,8 +44,29 @@ export const checkReferences: Checker = (events) => {
         // A task still pending holds a reference to each of its arguments (Ray's submitted-task refs).
         const holders = pendingArgs.get(e.obj);
         if (holders && holders.size > 0) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
+        // An owner that exited frees what it owns whatever its borrowers hold (they get OwnerDiedError).
+        const owner = ownerOf.get(e.obj);
+        const live = owner !== undefined && !gone(owner) ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b)) : [];
+        if (live.length > 0) at(i, `object ${e.obj} went out of scope while ${live[0]} still borrows it`);
+        borrowers.delete(e.obj);
         break;
       }
+      case "ref.borrowed": {
+        ownerOf.set(e.obj, e.owner);
+        let h = borrowers.get(e.obj);
+        if (!h) borrowers.set(e.obj, (h = new Set()));
+        h.add(e.borrower);
+        break;
+      }
+      case "ref.unborrowed":
+        borrowers.get(e.obj)?.delete(e.borrower);
+        break;
+      case "worker.died":
+        goneWorkers.add(e.worker);
+        break;
+      case "owner.exited":
+        goneWorkers.add(e.owner);
+        break;
       case "task.submitted":
         pending.set(e.task, e.args);
         returnOf.set(e.returns, e.task);
@@ -75,6 +104,7 @@ export const checkReferences: Checker = (events) => {
       case "node.dead":
         stores.delete(e.id);
         written.add(e.id);
+        goneNodes.add(e.id);
         break;
       case "cluster.quiet":
         if (i !== lastQuiet) break;

@@ -12,6 +12,7 @@ export const SEEDED_BUGS = {
   "no-reconstruction": "a lost object fails at once instead of being reconstructed from lineage",
   "retry-forever": "task retries ignore the maxRetries budget",
   "evict-primary": "the object store evicts primary copies like secondary ones",
+  "free-borrowed": "an owner frees an object while borrowers still hold it",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

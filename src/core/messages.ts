@@ -4,7 +4,7 @@
 import type { ResourceSet } from "./resources.ts";
 import type {
   ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, NodeId,
-  NodeView, ObjectId, Payload, SchedulingStrategy, TaskId, TaskSpec,
+  NodeView, ObjectId, Payload, RefInfo, SchedulingStrategy, TaskId, TaskSpec,
 } from "./types.ts";
 
 /** What a raylet needs to place a lease: the demand and where its arguments live. */
@@ -23,8 +23,13 @@ export interface LeaseRequest {
 
 export type TaskResult =
   | { readonly kind: "inline"; readonly payload: Payload }
-  | { readonly kind: "stored"; readonly node: NodeId; readonly size: number; readonly hash: string }
+  | { readonly kind: "stored"; readonly node: NodeId; readonly size: number; readonly hash: string; readonly refs?: readonly RefInfo[] }
   | { readonly kind: "error"; readonly error: ErrorInfo; readonly retryable: boolean };
+
+/** Refs nested in a task's result value (lent to the caller by the executor). */
+export function refsOfResult(r: TaskResult): readonly RefInfo[] | undefined {
+  return r.kind === "inline" ? r.payload.refs : r.kind === "stored" ? r.refs : undefined;
+}
 
 export type ObjectStatus =
   | { readonly kind: "inline"; readonly payload: Payload }
@@ -102,7 +107,12 @@ export type Msg =
   | { type: "SubscribeActor"; actorId: ActorId }
   | { type: "GetNamedActor"; reqId: number; name: string }
   | { type: "NamedActor"; reqId: number; info?: ActorInfo }
-  | { type: "KillActor"; actorId: ActorId };
+  | { type: "KillActor"; actorId: ActorId }
+  // borrower (or an executor lending a returned ref) → owner: the borrower protocol
+  /** `borrower` holds one more borrow of `id` (sent by the borrower, or by a task returning the ref to it). */
+  | { type: "AddBorrower"; id: ObjectId; borrower: Addr }
+  /** `borrower` dropped `holds` of its borrows of `id`. */
+  | { type: "RemoveBorrower"; id: ObjectId; borrower: Addr; holds: number };
 
 export type MsgType = Msg["type"];
 
@@ -118,7 +128,7 @@ export const RAYLET_RECEIVES = [
 export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
-  "Unblocked", "WorkerDied", "GcsRestarted",
+  "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [
