@@ -10,9 +10,10 @@ import { checkSplitBrain } from "./split-brain.ts";
 import { checkLineage } from "./lineage.ts";
 import { checkGcsDurability } from "./gcs-durability.ts";
 import { checkBudgets } from "./budgets.ts";
+import { checkLeases } from "./leases.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLeases };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -31,6 +32,7 @@ export const checkers: Record<string, Checker> = {
   lineage: checkLineage,
   "gcs-durability": checkGcsDurability,
   budgets: checkBudgets,
+  leases: checkLeases,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */

@@ -13,6 +13,7 @@ export const SEEDED_BUGS = {
   "retry-forever": "task retries ignore the maxRetries budget",
   "evict-primary": "the object store evicts primary copies like secondary ones",
   "free-borrowed": "an owner frees an object while borrowers still hold it",
+  "leak-lease": "an owner forgets to return a lease it no longer needs",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

@@ -173,6 +173,7 @@ export class Gcs {
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
       case "TaskReply": return this.actorCreated(m.taskId, m.result);
+      case "HeldLeases": return this.heldLeases(from, m.leases);
       default: return assertNever("the GCS", m);
     }
   }
@@ -392,6 +393,15 @@ export class Gcs {
         // Placed but not known to be constructed: the reply may have been lost with the old GCS.
         if (a.address !== undefined) { if (this.recovered) this.pushCreation(id, a); } else this.scheduleActor(id, a);
       }
+    }
+  }
+
+  /** A raylet's actor leases after a restart: one that no actor holds was granted while we were down. */
+  private heldLeases(from: Addr, leases: readonly { readonly leaseId: string; readonly worker: Addr }[]): void {
+    for (const l of leases) {
+      let ours = false;
+      for (const a of this.actors.values()) if (a.leaseId === l.leaseId) { ours = true; break; }
+      if (!ours) this.fx.send(from, { type: "ReturnLease", leaseId: l.leaseId, destroyWorker: true });
     }
   }
 

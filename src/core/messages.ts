@@ -112,7 +112,12 @@ export type Msg =
   /** `borrower` holds one more borrow of `id` (sent by the borrower, or by a task returning the ref to it). */
   | { type: "AddBorrower"; id: ObjectId; borrower: Addr }
   /** `borrower` dropped `holds` of its borrows of `id`. */
-  | { type: "RemoveBorrower"; id: ObjectId; borrower: Addr; holds: number };
+  | { type: "RemoveBorrower"; id: ObjectId; borrower: Addr; holds: number }
+  /**
+   * raylet → a restarted GCS: the leases it holds there for actors. A grant the GCS never heard
+   * (its reply was lost while the GCS was down) belongs to no actor: the GCS returns it.
+   */
+  | { type: "HeldLeases"; leases: readonly { readonly leaseId: string; readonly worker: Addr }[] };
 
 export type MsgType = Msg["type"];
 
@@ -133,7 +138,7 @@ export const WORKER_RECEIVES = [
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
-  "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply",
+  "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
 ] as const satisfies readonly MsgType[];
 
 export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;

@@ -186,6 +186,7 @@ export class Raylet {
         // Re-register (idempotent for a node the recovered GCS knows) and tell local owners to resubscribe.
         this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources, endpoint: this.cfg.endpoint });
         for (const worker of this.deaths) this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
+        this.fx.send(this.cfg.gcs, { type: "HeldLeases", leases: [...this.leases].filter(([, l]) => l.holder === this.cfg.gcs).map(([leaseId, l]) => ({ leaseId, worker: l.worker })) });
         return this.forward(m);
       case "RequestLease": return this.requestLease(from, m.reqId, m.req);
       case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
