@@ -69,9 +69,9 @@ class Acc {
   }
   async readKept() {
     if (this.kept === undefined) return -1;
-    const v: unknown = await ray.get(this.kept as never);
-    const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] * 1e6 + (x as Float64Array).length);
-    return typeof v === "object" && v !== null && "r" in v ? n(await ray.get((v as { r: never }).r)) : n(v);
+    let v: unknown = await ray.get(this.kept as never);
+    while (typeof v === "object" && v !== null && !ArrayBuffer.isView(v)) v = await ray.get((v as { r: never }).r);
+    return typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length;
   }
   async add(v: number) {
     this.total += v;
@@ -100,8 +100,9 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
       const r = refs.get(i);
       if (!r || i in observed) return;
       try {
-        const v = await ray.get(r);
-        observed[i] = summary(isBox(v) ? await ray.get(v.r) : v);
+        let v = await ray.get(r);
+        while (isBox(v)) v = await ray.get(v.r); // a box of a box: what the innermost ref holds
+        observed[i] = summary(v);
       } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
     };
     for (let i = 0; i < w.steps.length; i++) {

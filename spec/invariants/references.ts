@@ -109,7 +109,12 @@ export const checkReferences: Checker = (events) => {
       case "cluster.quiet":
         if (i !== lastQuiet) break;
         for (const [node, objs] of stores) {
-          for (const obj of objs) at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);
+          for (const obj of objs) {
+            // Still borrowed by a live process (an actor keeping it, of an owner that outlives the program): in use.
+            const owner = ownerOf.get(obj);
+            if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b))) continue;
+            at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);
+          }
         }
         break;
     }

@@ -62,9 +62,11 @@ export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
     leasesLost(w, onIt, `the node ${node} running it died`);
     requestsLostWith(w, node);
   }
-  // Mark all first, so a reconstruction waits for its lost arguments instead of using them.
-  for (const [id, o] of lost) markLost(w, id, o);
-  for (const [id, o] of lost) reconstruct(w, id, o);
+  // Failing those leases may have ended the last use of a lost object, which is then freed,
+  // not lost. Mark all first, so a reconstruction waits for its lost arguments instead of using them.
+  const still = lost.filter(([, o]) => o.state === "READY");
+  for (const [id, o] of still) markLost(w, id, o);
+  for (const [id, o] of still) reconstruct(w, id, o);
 }
 
 /** A raylet holds a copy (it pulled one). */
