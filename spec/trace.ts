@@ -33,7 +33,7 @@ export type TraceBody =
    * A node's store dropped its copy (`evicted` = an unpinned secondary copy under pressure;
    * `orphaned` = a copy its owner never heard of, from an attempt whose worker died).
    */
-  | { kind: "object.deleted"; comp: "store"; obj: string; reason: "freed" | "evicted" | "orphaned" | "node-died" }
+  | { kind: "object.deleted"; comp: "store"; obj: string; reason: "freed" | "evicted" | "orphaned" | "node-died" | "owner-died" }
   | { kind: "object.spilled"; comp: "store"; obj: string }
   | { kind: "object.restored"; comp: "store"; obj: string }
   | { kind: "object.transferred"; comp: "raylet"; obj: string; from: string; size: number }

@@ -13,6 +13,7 @@ import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 import {
   chunk, fetch, finishPull, freeObjects, locations, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet,
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
+  ownersDied,
 } from "./raylet/object-manager.ts";
 import { add, fits, subtract, type ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
@@ -421,12 +422,14 @@ export class Raylet {
       if (diedWithNode(p.owner, node, incarnation)) finishPull(this, id, ownerDied(id, p.owner));
       else if (p.from === node) pullFailed(this, id);
     }
+    ownersDied(this, (a) => diedWithNode(a, node, incarnation));
   }
 
   private workerDied(worker: Addr): void {
     this.forward({ type: "WorkerDied", worker });
     this.holdersDied((a) => a === worker);
     for (const [id, p] of [...this.objects.pulls]) if (p.owner === worker) finishPull(this, id, ownerDied(id, p.owner));
+    ownersDied(this, (a) => a === worker);
   }
 
   /** Leases and queued requests of dead holders: nobody will return or use them. */
