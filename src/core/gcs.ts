@@ -37,7 +37,12 @@ const PERIOD: GcsTimer = { kind: "period" };
 /** Everything the GCS can be handed: messages and its timer. */
 export type GcsInput =
   | { readonly kind: "message"; readonly from: Addr; readonly msg: GcsMsg }
-  | { readonly kind: "timer"; readonly timer: GcsTimer };
+  | { readonly kind: "timer"; readonly timer: GcsTimer }
+  /**
+   * The host saw a driver go (its connection closed, or it missed its liveness checks): the
+   * driver's own liveness, not its node's, since a driver outlives or dies apart from its raylet.
+   */
+  | { readonly kind: "driver-gone"; readonly driver: Addr };
 
 export interface GcsEffects extends Effects<GcsTimer> {
   /** Durably write (or, with undefined, delete) a row before acting on it. */
@@ -136,6 +141,7 @@ export class Gcs {
     switch (input.kind) {
       case "message": return this.receive(input.from, input.msg);
       case "timer": return this.period();
+      case "driver-gone": return this.driverGone(input.driver);
       default: return assertNever("the GCS", input);
     }
   }
@@ -258,6 +264,16 @@ export class Gcs {
     for (const [node, n] of this.nodes) {
       if (n.state !== "DEAD" || (includeDead && m.type === "NodeDead" && m.node === node)) this.fx.send(rayletAddr(node), m);
     }
+  }
+
+  /**
+   * A driver ended: it is forgotten, and its death is published as a worker's, so raylets return
+   * its leases and free the objects it owned, owners and borrowers hear it, and its non-detached
+   * actors are killed (workerDied).
+   */
+  private driverGone(driver: Addr): void {
+    if (this.drivers.delete(driver)) this.fx.persist("meta", "drivers", [...this.drivers]);
+    this.workerDied(driver);
   }
 
   private workerDied(worker: Addr): void {
