@@ -42,8 +42,10 @@ export const checkReferences: Checker = (events) => {
       case "object.out-of-scope": {
         outOfScope.add(e.obj);
         // A task still pending holds a reference to each of its arguments (Ray's submitted-task refs).
+        // An exited owner's objects go whatever still uses them (ids are `${owner}#n`).
+        const exited = goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#")));
         const holders = pendingArgs.get(e.obj);
-        if (holders && holders.size > 0) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
+        if (holders && holders.size > 0 && !exited) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
         // An owner that exited frees what it owns whatever its borrowers hold (they get OwnerDiedError).
         const owner = ownerOf.get(e.obj);
         const live = owner !== undefined && !gone(owner) ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b)) : [];
@@ -81,7 +83,7 @@ export const checkReferences: Checker = (events) => {
         break;
       case "object.read":
         // A zombie on a node already declared dead may read its stale local copy: harmless.
-        if (outOfScope.has(e.obj) && !written.has(e.node)) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
+        if (outOfScope.has(e.obj) && !written.has(e.node) && !goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#")))) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
         break;
       case "node.registered":
         written.delete(e.id);

@@ -343,8 +343,11 @@ export function releaseAll(w: Ctx): void {
   w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, true));
   // Freeing deletes entries as the loop goes, which a Map allows (and skipping an object freed
   // along the way is what visiting it would do); forEach makes no [id, o] array per entry.
+  // Tasks it submitted and has not heard back from hold nothing either: their results have
+  // nobody to go to (a result that still comes frees it then).
   w.owned.forEach((o, id) => {
     o.local = 0;
+    o.submitted = 0;
     o.borrowers = undefined;
     maybeFree(w, id, o);
   });
