@@ -69,12 +69,17 @@ export const checkErrorsEarned: Checker = (events) => {
     }
   };
 
+  /** Owners that exited: what their still-pending tasks run into afterwards reaches nobody. */
+  const exited = new Set<string>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     lives.see(e, i);
     switch (e.kind) {
       case "fault":
         faulted = true;
+        break;
+      case "owner.exited":
+        exited.add(e.owner);
         break;
       case "actor.state":
         if (e.state === "DEAD") deadActors.add(e.actor);
@@ -96,6 +101,7 @@ export const checkErrorsEarned: Checker = (events) => {
       case "task.failed": {
         const t = tasks.get(e.task);
         if (t) t.failed ??= i;
+        if (t && exited.has(t.owner)) break;
         if (!propagated(t, e.error)) {
           judge(i, e.error, `task ${e.task} failed`, t);
           // Without a fault, judge() has already refused a system error outright.
