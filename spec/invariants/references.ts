@@ -83,7 +83,9 @@ export const checkReferences: Checker = (events) => {
         break;
       case "object.read":
         // A zombie on a node already declared dead may read its stale local copy: harmless.
-        if (outOfScope.has(e.obj) && !written.has(e.node) && !goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#")))) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
+        // So may a task still running for an owner that exited (never the owner itself).
+        const ownerExited = goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#"))) && e.reader !== e.obj.slice(0, e.obj.indexOf("#"));
+        if (outOfScope.has(e.obj) && !written.has(e.node) && !ownerExited) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
         break;
       case "node.registered":
         written.delete(e.id);
