@@ -13,7 +13,7 @@ import counter from "../examples/counter.ts";
 /** Short, stable names for the ids in a trace (the driver's tasks are `head/driver#N`). */
 const short = (id: string) => id.replace(/^head\/driver#/, "#").replace(/^head\/driver$/, "driver");
 
-function narrate(e: TraceEvent): string | undefined {
+export function narrate(e: TraceEvent): string | undefined {
   switch (e.kind) {
     case "node.registered": return `The GCS registers node **${e.id}** with ${JSON.stringify(e.resources)} and sends every raylet the new cluster view.`;
     case "node.dead": return `The GCS declares **${e.id}** dead (${e.reason}) and publishes it: owners retry, re-make lost objects, actors restart.`;

@@ -21,7 +21,11 @@ type RawStep =
   | { op: "get" | "free"; back: number }
   | { op: "sleep"; ms: number }
   | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number }
-  | { op: "kill"; back: number; noRestart: boolean };
+  | { op: "kill"; back: number; noRestart: boolean }
+  | { op: "box" | "rebox"; back: number; big: boolean }
+  | { op: "keep"; actor: number; back: number }
+  | { op: "kept"; actor: number }
+  | { op: "drop"; back: number };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -42,6 +46,10 @@ function rawStep(nodes: number, litWeight: number): fc.Arbitrary<RawStep> {
     { weight: 1, arbitrary: fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("kept" as const), actor: fc.nat(20) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
   );
 }
 
@@ -100,6 +108,35 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         const a = pick(actors, r.back);
         if (a === undefined) continue;
         steps.push({ op: "kill", actor: a, noRestart: r.noRestart });
+        break;
+      }
+      case "box":
+      case "rebox": {
+        const m = pick(made, r.back);
+        if (m === undefined) continue;
+        steps.push({ op: r.op, ref: m, big: r.big });
+        made.push(i);
+        break;
+      }
+      case "keep": {
+        const a = pick(actors, r.actor);
+        const m = pick(made, r.back);
+        if (a === undefined || m === undefined) continue;
+        steps.push({ op: "keep", actor: a, ref: m });
+        made.push(i);
+        break;
+      }
+      case "kept": {
+        const a = pick(actors, r.actor);
+        if (a === undefined) continue;
+        steps.push({ op: "kept", actor: a });
+        made.push(i);
+        break;
+      }
+      case "drop": {
+        const m = pick(made, r.back);
+        if (m === undefined) continue;
+        steps.push({ op: "drop", ref: m });
         break;
       }
     }

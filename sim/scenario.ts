@@ -68,9 +68,10 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   const fromFailedPut = new Set<number>();
   const ref = reference ?? {};
   w.steps.forEach((st, i) => {
-    const takes = (set: Set<number>) => (st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a && set.has(a.ref));
-    if (st.op === "call" || takes(fromActor)) fromActor.add(i);
-    if ((st.op === "put" && typeof faulty?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
+    const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a && set.has(a.ref)))
+      || ((st.op === "box" || st.op === "rebox") && set.has(st.ref));
+    if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);
+    if (((st.op === "put" || st.op === "box") && typeof faulty?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
   });
   for (const [k, got] of Object.entries(faulty ?? {})) {
     const want = ref[Number(k)];

@@ -26,7 +26,17 @@ export type Step =
    */
   | { readonly op: "async-actor"; readonly maxConcurrency?: number; readonly maxRestarts: number }
   /** `ray.kill` of the actor made by step `actor` (`noRestart` false: it restarts within its budget). */
-  | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean };
+  | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean }
+  /** A put of a value holding step `ref`'s ref (inline, or `big`: in a store). */
+  | { readonly op: "box"; readonly ref: number; readonly big: boolean }
+  /** A task that gets step `ref`'s ref inside an argument and returns it inside its value (small or `big`): a borrower passing it on. */
+  | { readonly op: "rebox"; readonly ref: number; readonly big: boolean }
+  /** Hands step `ref`'s ref (inside a value) to the actor made by step `actor`, which keeps it. */
+  | { readonly op: "keep"; readonly actor: number; readonly ref: number }
+  /** The actor made by step `actor` reads the ref it kept last (-1 if none). */
+  | { readonly op: "kept"; readonly actor: number }
+  /** Drops step `ref`'s ref without reading it. */
+  | { readonly op: "drop"; readonly ref: number };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -40,24 +50,36 @@ export const BIG_LEN = 16_384;
 
 // The remote functions: self-contained (they are shipped as source), deterministic.
 const add = (a: unknown, b: unknown) => {
-  const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
+  const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
   return n(a) + n(b);
 };
 const scale = (a: unknown, b: unknown) => {
-  const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
+  const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
   return n(a) * 3 - n(b);
 };
 /** Takes a while (virtual time), so faults land while it runs. */
 const slow = async (a: unknown, b: unknown) => {
-  const n = (x: unknown) => (typeof x === "number" ? x : (x as Float64Array)[0] + (x as Float64Array).length);
+  const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
   await ray.sleep(50 + (Math.abs(n(b)) % 10) * 150);
   return n(a) + 1;
 };
-const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : (a as Float64Array)[0] + 1);
+const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
+const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
 declare const ray: Ray; // injected into remote functions' scope by the worker
 class Acc {
   total = 0;
+  kept: unknown = undefined;
+  keep(box: { r: unknown }) {
+    this.kept = box.r;
+    return 0;
+  }
+  async readKept() {
+    if (this.kept === undefined) return -1;
+    let v: unknown = await ray.get(this.kept as never);
+    while (typeof v === "object" && v !== null && !ArrayBuffer.isView(v)) v = await ray.get((v as { r: never }).r);
+    return typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length;
+  }
   async add(v: number) {
     this.total += v;
     const seen = this.total;
@@ -67,12 +89,15 @@ class Acc {
 }
 
 const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length);
+/** A value that holds a ref (a box, a rebox's result): what it stands for is the ref's value. */
+const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && "r" in v;
 
 /** Turns a workload into a program for `simulate`. */
 export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
   return async (ray) => {
     const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
+    const reboxR = ray.remote(rebox);
     const AccR = ray.remote(Acc);
     const refs = new Map<number, ObjectRef>();
     const actors = new Map<number, ActorHandle<Acc>>();
@@ -81,7 +106,11 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
     const settle = async (i: number) => {
       const r = refs.get(i);
       if (!r || i in observed) return;
-      try { observed[i] = summary(await ray.get(r)); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+      try {
+        let v = await ray.get(r);
+        while (isBox(v)) v = await ray.get(v.r); // a box of a box: what the innermost ref holds
+        observed[i] = summary(v);
+      } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
     };
     for (let i = 0; i < w.steps.length; i++) {
       const s = w.steps[i];
@@ -126,6 +155,33 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
         case "kill": {
           const a = actors.get(s.actor);
           if (a) ray.kill(a, { noRestart: s.noRestart });
+          break;
+        }
+        case "box": {
+          const r = refs.get(s.ref);
+          if (!r) break;
+          try { refs.set(i, await ray.put({ r, pad: s.big ? new Float64Array(BIG_LEN) : 0 })); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+          break;
+        }
+        case "rebox": {
+          const r = refs.get(s.ref);
+          if (r) refs.set(i, (reboxR.remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
+          break;
+        }
+        case "keep": {
+          const a = actors.get(s.actor);
+          const r = refs.get(s.ref);
+          if (a && r) refs.set(i, (a.keep.remote as (b: unknown) => ObjectRef)({ r }));
+          break;
+        }
+        case "kept": {
+          const a = actors.get(s.actor);
+          if (a) refs.set(i, a.readKept.remote());
+          break;
+        }
+        case "drop": {
+          const r = refs.get(s.ref);
+          if (r) { ray.release(r); refs.delete(s.ref); }
           break;
         }
       }

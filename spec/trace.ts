@@ -34,12 +34,18 @@ export type TraceBody =
    * A node's store dropped its copy (`evicted` = an unpinned secondary copy under pressure;
    * `orphaned` = a copy its owner never heard of, from an attempt whose worker died).
    */
-  | { kind: "object.deleted"; comp: "store"; obj: string; reason: "freed" | "evicted" | "orphaned" | "node-died" }
+  | { kind: "object.deleted"; comp: "store"; obj: string; reason: "freed" | "evicted" | "orphaned" | "node-died" | "owner-died" }
   | { kind: "object.spilled"; comp: "store"; obj: string }
   | { kind: "object.restored"; comp: "store"; obj: string }
   | { kind: "object.transferred"; comp: "raylet"; obj: string; from: string; size: number }
   /** The owner's reference count reached zero: from here on nobody may read the object. */
   | { kind: "object.out-of-scope"; comp: "owner"; obj: string }
+  /** `borrower` took its first hold on a ref it does not own (and registered with `owner`). */
+  | { kind: "ref.borrowed"; comp: "owner"; obj: string; borrower: string; owner: string }
+  /** `borrower` dropped its last hold (and told `owner`). */
+  | { kind: "ref.unborrowed"; comp: "owner"; obj: string; borrower: string; owner: string }
+  /** `owner` ended (a driver's exit): what it owned is freed, borrowed or not, as in Ray. */
+  | { kind: "owner.exited"; comp: "owner"; owner: string }
   | { kind: "object.lost"; comp: "owner"; obj: string }
   /** A program-visible read: `ray.get` returned (or a task read an argument). */
   | { kind: "object.read"; comp: "owner" | "worker"; obj: string; hash: string; reader: string }

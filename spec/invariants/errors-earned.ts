@@ -71,6 +71,8 @@ export const checkErrorsEarned: Checker = (events) => {
     }
   };
 
+  /** Owners that exited: what their still-pending tasks run into afterwards reaches nobody. */
+  const exited = new Set<string>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     lives.see(e, i);
@@ -81,6 +83,9 @@ export const checkErrorsEarned: Checker = (events) => {
       case "actor.killed": // the program's own doing
         if (e.noRestart) deadActors.add(e.actor);
         else killedActors.add(e.actor);
+        break;
+      case "owner.exited":
+        exited.add(e.owner);
         break;
       case "actor.state":
         if (e.state === "DEAD") deadActors.add(e.actor);
@@ -102,6 +107,7 @@ export const checkErrorsEarned: Checker = (events) => {
       case "task.failed": {
         const t = tasks.get(e.task);
         if (t) t.failed ??= i;
+        if (t && exited.has(t.owner)) break;
         if (!propagated(t, e.error)) {
           judge(i, e.error, `task ${e.task} failed`, t);
           // Without a fault, judge() has already refused a system error outright.

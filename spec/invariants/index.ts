@@ -11,9 +11,10 @@ import { checkLineage } from "./lineage.ts";
 import { checkGcsDurability } from "./gcs-durability.ts";
 import { checkBudgets } from "./budgets.ts";
 import { checkLifecycles } from "./lifecycles.ts";
+import { checkLeases } from "./leases.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -33,6 +34,7 @@ export const checkers: Record<string, Checker> = {
   "gcs-durability": checkGcsDurability,
   budgets: checkBudgets,
   lifecycles: checkLifecycles,
+  leases: checkLeases,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */

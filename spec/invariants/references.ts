@@ -1,4 +1,5 @@
-// Invariant 6 (references): no object is freed while referenced or used after it is freed,
+// Invariant 6 (references): no object is freed while referenced — by its owner's program, a
+// pending task, or a live borrower whose owner is still there — or used after it is freed,
 // and once every reference is dropped and the cluster is quiet, no store holds anything.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -27,6 +28,13 @@ export const checkReferences: Checker = (events) => {
   const written = new Set<string>();
   // node -> objects its store holds; per node so a node.dead drops its whole store at once.
   const stores = new Map<string, Set<string>>();
+  // object -> borrowers holding it (from their own ref.borrowed / ref.unborrowed).
+  const borrowers = new Map<string, Set<string>>();
+  /** Processes gone (a dead worker, every process of a dead node, an owner that exited). */
+  const goneWorkers = new Set<string>();
+  const goneNodes = new Set<string>();
+  const gone = (addr: string) => goneWorkers.has(addr) || goneNodes.has(addr.slice(0, addr.indexOf("/")));
+  const ownerOf = new Map<string, string>();
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
@@ -34,10 +42,33 @@ export const checkReferences: Checker = (events) => {
       case "object.out-of-scope": {
         outOfScope.add(e.obj);
         // A task still pending holds a reference to each of its arguments (Ray's submitted-task refs).
+        // An exited owner's objects go whatever still uses them (ids are `${owner}#n`).
+        const exited = goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#")));
         const holders = pendingArgs.get(e.obj);
-        if (holders && holders.size > 0) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
+        if (holders && holders.size > 0 && !exited) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
+        // An owner that exited frees what it owns whatever its borrowers hold (they get OwnerDiedError).
+        const owner = ownerOf.get(e.obj);
+        const live = owner !== undefined && !gone(owner) ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b)) : [];
+        if (live.length > 0) at(i, `object ${e.obj} went out of scope while ${live[0]} still borrows it`);
+        borrowers.delete(e.obj);
         break;
       }
+      case "ref.borrowed": {
+        ownerOf.set(e.obj, e.owner);
+        let h = borrowers.get(e.obj);
+        if (!h) borrowers.set(e.obj, (h = new Set()));
+        h.add(e.borrower);
+        break;
+      }
+      case "ref.unborrowed":
+        borrowers.get(e.obj)?.delete(e.borrower);
+        break;
+      case "worker.died":
+        goneWorkers.add(e.worker);
+        break;
+      case "owner.exited":
+        goneWorkers.add(e.owner);
+        break;
       case "task.submitted":
         pending.set(e.task, e.args);
         returnOf.set(e.returns, e.task);
@@ -52,7 +83,9 @@ export const checkReferences: Checker = (events) => {
         break;
       case "object.read":
         // A zombie on a node already declared dead may read its stale local copy: harmless.
-        if (outOfScope.has(e.obj) && !written.has(e.node)) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
+        // So may a task still running for an owner that exited (never the owner itself).
+        const ownerExited = goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#"))) && e.reader !== e.obj.slice(0, e.obj.indexOf("#"));
+        if (outOfScope.has(e.obj) && !written.has(e.node) && !ownerExited) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
         break;
       case "node.registered":
         written.delete(e.id);
@@ -75,11 +108,17 @@ export const checkReferences: Checker = (events) => {
       case "node.dead":
         stores.delete(e.id);
         written.add(e.id);
+        goneNodes.add(e.id);
         break;
       case "cluster.quiet":
         if (i !== lastQuiet) break;
         for (const [node, objs] of stores) {
-          for (const obj of objs) at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);
+          for (const obj of objs) {
+            // Still borrowed by a live process (an actor keeping it, of an owner that outlives the program): in use.
+            const owner = ownerOf.get(obj);
+            if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b))) continue;
+            at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);
+          }
         }
         break;
     }

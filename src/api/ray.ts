@@ -3,7 +3,7 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import type { ActorId, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, ObjectId, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
@@ -56,12 +56,25 @@ export interface RayOptions {
    * their value as `data` instead of its bytes (see inProcessPayload).
    */
   readonly inProcess?: boolean;
+  /**
+   * Release a ref the program made (`put`, `.remote()`) once the garbage collector takes it, as
+   * Ray frees an object when its last reference goes away. For drivers on real hosts only: the
+   * simulator releases explicitly or at scope end, since collection timing is not deterministic.
+   */
+  readonly releaseOnCollect?: boolean;
 }
 
 /** Builds the API for one core worker. */
 export function createRay(client: CoreClient, options: RayOptions = {}): Ray & Invoker {
   const inProcess = options.inProcess === true;
   const actorTaskRetries = new Map<ActorId, number>();
+  // Each ref made here is one handle in the owner's count: collected, it is released once
+  // (unless ray.release came first, which unregisters it).
+  const collected = options.releaseOnCollect === true ? new FinalizationRegistry<ObjectId>((id) => client.releaseRef(id)) : undefined;
+  const made = <T>(ref: ObjectRef<T>): ObjectRef<T> => {
+    collected?.register(ref, ref.id, ref);
+    return ref;
+  };
 
   // ---- marshalling: handles become marked plain objects in bytes, and come back bound here ----
 
@@ -183,13 +196,13 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
         return actorHandle(id, api);
       }
       const d = (target as RemoteFunction<never>).descriptor;
-      return new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr);
+      return made(new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr));
     },
 
     callMethod(actorId, method, list, opts) {
       const id = client.nextId();
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
-      return new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr);
+      return made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr));
     },
 
     async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {
@@ -212,7 +225,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     async put(value) {
       const id = client.nextId();
       await client.put(id, encode(value));
-      return new ObjectRef(id, client.addr);
+      return made(new ObjectRef(id, client.addr));
     },
 
     async wait(refs, opts = {}) {
@@ -238,7 +251,10 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
 
     release(refs) {
-      for (const r of Array.isArray(refs) ? refs : [refs]) client.releaseRef((r as ObjectRef).id);
+      for (const r of Array.isArray(refs) ? refs : [refs]) {
+        collected?.unregister(r as ObjectRef);
+        client.releaseRef((r as ObjectRef).id);
+      }
     },
 
     sleep(ms) { return client.sleep(ms); },
@@ -249,11 +265,18 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
   };
   codecs.set(client, { encode, decode });
+  madeRefs.set(api, made);
   return api;
 }
 
 /** The marshalling of each client's API, for hosts that encode results and decode arguments. */
 const codecs = new WeakMap<CoreClient, { encode(v: unknown): Payload; decode(p: Payload): unknown }>();
+const madeRefs = new WeakMap<object, <T>(ref: ObjectRef<T>) => ObjectRef<T>>();
+
+/** A ref a host made for `ray`'s program outside its API (a direct put): released on collection like the API's own. */
+export function madeBy<T>(ray: Ray, ref: ObjectRef<T>): ObjectRef<T> {
+  return madeRefs.get(ray)?.(ref) ?? ref;
+}
 
 export function codecOf(client: CoreClient): { encode(v: unknown): Payload; decode(p: Payload): unknown } {
   const c = codecs.get(client);

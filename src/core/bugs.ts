@@ -13,6 +13,8 @@ export const SEEDED_BUGS = {
   "retry-forever": "task retries ignore the maxRetries budget",
   "evict-primary": "the object store evicts primary copies like secondary ones",
   "call-after-kill": "a caller that killed an actor for good (ray.kill) still sends it the calls it makes afterwards",
+  "free-borrowed": "an owner frees an object while borrowers still hold it",
+  "leak-lease": "an owner forgets to return a lease it no longer needs",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

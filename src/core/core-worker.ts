@@ -16,7 +16,7 @@ import type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput } from "./w
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut } from "./worker/object-requests.ts";
-import { addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, serveStatus } from "./worker/reference-table.ts";
+import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
 import { functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
 
@@ -106,6 +106,8 @@ export class CoreWorker {
       case "Unblocked": return unblocked(w);
       case "WorkerDied": return workerDied(w, m.worker);
       case "GcsRestarted": return this.gcsRestarted();
+      case "AddBorrower": return addBorrower(w, m.id, m.borrower);
+      case "RemoveBorrower": return removeBorrower(w, m.id, m.borrower, m.holds);
       default: return assertNever("a core worker", m);
     }
   }

@@ -37,7 +37,12 @@ const PERIOD: GcsTimer = { kind: "period" };
 /** Everything the GCS can be handed: messages and its timer. */
 export type GcsInput =
   | { readonly kind: "message"; readonly from: Addr; readonly msg: GcsMsg }
-  | { readonly kind: "timer"; readonly timer: GcsTimer };
+  | { readonly kind: "timer"; readonly timer: GcsTimer }
+  /**
+   * The host saw a driver go (its connection closed, or it missed its liveness checks): the
+   * driver's own liveness, not its node's, since a driver outlives or dies apart from its raylet.
+   */
+  | { readonly kind: "driver-gone"; readonly driver: Addr };
 
 export interface GcsEffects extends Effects<GcsTimer> {
   /** Durably write (or, with undefined, delete) a row before acting on it. */
@@ -136,6 +141,7 @@ export class Gcs {
     switch (input.kind) {
       case "message": return this.receive(input.from, input.msg);
       case "timer": return this.period();
+      case "driver-gone": return this.driverGone(input.driver);
       default: return assertNever("the GCS", input);
     }
   }
@@ -173,6 +179,7 @@ export class Gcs {
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
       case "TaskReply": return this.actorCreated(m.taskId, m.result);
+      case "HeldLeases": return this.heldLeases(from, m.leases);
       default: return assertNever("the GCS", m);
     }
   }
@@ -257,6 +264,16 @@ export class Gcs {
     for (const [node, n] of this.nodes) {
       if (n.state !== "DEAD" || (includeDead && m.type === "NodeDead" && m.node === node)) this.fx.send(rayletAddr(node), m);
     }
+  }
+
+  /**
+   * A driver ended: it is forgotten, and its death is published as a worker's, so raylets return
+   * its leases and free the objects it owned, owners and borrowers hear it, and its non-detached
+   * actors are killed (workerDied).
+   */
+  private driverGone(driver: Addr): void {
+    if (this.drivers.delete(driver)) this.fx.persist("meta", "drivers", [...this.drivers]);
+    this.workerDied(driver);
   }
 
   private workerDied(worker: Addr): void {
@@ -392,6 +409,15 @@ export class Gcs {
         // Placed but not known to be constructed: the reply may have been lost with the old GCS.
         if (a.address !== undefined) { if (this.recovered) this.pushCreation(id, a); } else this.scheduleActor(id, a);
       }
+    }
+  }
+
+  /** A raylet's actor leases after a restart: one that no actor holds was granted while we were down. */
+  private heldLeases(from: Addr, leases: readonly { readonly leaseId: string; readonly worker: Addr }[]): void {
+    for (const l of leases) {
+      let ours = false;
+      for (const a of this.actors.values()) if (a.leaseId === l.leaseId) { ours = true; break; }
+      if (!ours) this.fx.send(from, { type: "ReturnLease", leaseId: l.leaseId, destroyWorker: true });
     }
   }
 

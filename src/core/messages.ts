@@ -4,7 +4,7 @@
 import type { ResourceSet } from "./resources.ts";
 import type {
   ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, NodeId,
-  NodeView, ObjectId, Payload, SchedulingStrategy, TaskId, TaskSpec,
+  NodeView, ObjectId, Payload, RefInfo, SchedulingStrategy, TaskId, TaskSpec,
 } from "./types.ts";
 
 /** What a raylet needs to place a lease: the demand and where its arguments live. */
@@ -23,8 +23,13 @@ export interface LeaseRequest {
 
 export type TaskResult =
   | { readonly kind: "inline"; readonly payload: Payload }
-  | { readonly kind: "stored"; readonly node: NodeId; readonly size: number; readonly hash: string }
+  | { readonly kind: "stored"; readonly node: NodeId; readonly size: number; readonly hash: string; readonly refs?: readonly RefInfo[] }
   | { readonly kind: "error"; readonly error: ErrorInfo; readonly retryable: boolean };
+
+/** Refs nested in a task's result value (lent to the caller by the executor). */
+export function refsOfResult(r: TaskResult): readonly RefInfo[] | undefined {
+  return r.kind === "inline" ? r.payload.refs : r.kind === "stored" ? r.refs : undefined;
+}
 
 export type ObjectStatus =
   | { readonly kind: "inline"; readonly payload: Payload }
@@ -106,7 +111,17 @@ export type Msg =
    * `noRestart: false`: incarnation `epoch` dies and the actor restarts within its budget; a resent
    * kill of an incarnation already gone does nothing (absent: dead for good).
    */
-  | { type: "KillActor"; actorId: ActorId; noRestart?: false; epoch?: number };
+  | { type: "KillActor"; actorId: ActorId; noRestart?: false; epoch?: number }
+  // borrower (or an executor lending a returned ref) → owner: the borrower protocol
+  /** `borrower` holds one more borrow of `id` (sent by the borrower, or by a task returning the ref to it). */
+  | { type: "AddBorrower"; id: ObjectId; borrower: Addr }
+  /** `borrower` dropped `holds` of its borrows of `id`. */
+  | { type: "RemoveBorrower"; id: ObjectId; borrower: Addr; holds: number }
+  /**
+   * raylet → a restarted GCS: the leases it holds there for actors. A grant the GCS never heard
+   * (its reply was lost while the GCS was down) belongs to no actor: the GCS returns it.
+   */
+  | { type: "HeldLeases"; leases: readonly { readonly leaseId: string; readonly worker: Addr }[] };
 
 export type MsgType = Msg["type"];
 
@@ -122,12 +137,12 @@ export const RAYLET_RECEIVES = [
 export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
-  "Unblocked", "WorkerDied", "GcsRestarted",
+  "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
-  "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply",
+  "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
 ] as const satisfies readonly MsgType[];
 
 export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;

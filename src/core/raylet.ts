@@ -13,6 +13,7 @@ import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 import {
   chunk, fetch, finishPull, freeObjects, locations, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet,
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
+  ownersDied,
 } from "./raylet/object-manager.ts";
 import { add, fits, subtract, type ResourceSet } from "./resources.ts";
 import { place } from "./scheduler.ts";
@@ -186,6 +187,7 @@ export class Raylet {
         // Re-register (idempotent for a node the recovered GCS knows) and tell local owners to resubscribe.
         this.fx.send(this.cfg.gcs, { type: "RegisterNode", node: this.cfg.node, incarnation: this.cfg.incarnation, resources: this.cfg.resources, endpoint: this.cfg.endpoint });
         for (const worker of this.deaths) this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
+        this.fx.send(this.cfg.gcs, { type: "HeldLeases", leases: [...this.leases].filter(([, l]) => l.holder === this.cfg.gcs).map(([leaseId, l]) => ({ leaseId, worker: l.worker })) });
         return this.forward(m);
       case "RequestLease": return this.requestLease(from, m.reqId, m.req);
       case "ReturnLease": return this.returnLease(m.leaseId, m.destroyWorker);
@@ -420,12 +422,14 @@ export class Raylet {
       if (diedWithNode(p.owner, node, incarnation)) finishPull(this, id, ownerDied(id, p.owner));
       else if (p.from === node) pullFailed(this, id);
     }
+    ownersDied(this, (a) => diedWithNode(a, node, incarnation));
   }
 
   private workerDied(worker: Addr): void {
     this.forward({ type: "WorkerDied", worker });
     this.holdersDied((a) => a === worker);
     for (const [id, p] of [...this.objects.pulls]) if (p.owner === worker) finishPull(this, id, ownerDied(id, p.owner));
+    ownersDied(this, (a) => a === worker);
   }
 
   /** Leases and queued requests of dead holders: nobody will return or use them. */

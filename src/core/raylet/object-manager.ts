@@ -287,7 +287,14 @@ export function releaseDeps(rl: Raylet, q: QueuedLease): void {
   for (const d of q.req.deps) rl.store.unpin(d.id);
 }
 
-export function freeObjects(rl: Raylet, ids: readonly ObjectId[], orphaned = false): void {
+/** Copies whose owner died: nobody can reach or free them any more, so they go (as Ray's raylets drop a dead owner's objects). */
+export function ownersDied(rl: Raylet, dead: (owner: Addr) => boolean): void {
+  const ids: ObjectId[] = [];
+  for (const [id, owner] of rl.objects.owners) if (dead(owner)) ids.push(id);
+  if (ids.length > 0) freeObjects(rl, ids, false, "owner-died");
+}
+
+export function freeObjects(rl: Raylet, ids: readonly ObjectId[], orphaned = false, why?: "owner-died"): void {
   const gone = new Set(ids);
   rl.objects.puts = rl.objects.puts.filter((p) => !gone.has(p.id));
   let freed = false;
@@ -297,7 +304,7 @@ export function freeObjects(rl: Raylet, ids: readonly ObjectId[], orphaned = fal
     if (r.spilled) rl.fx.deleteSpilled(id);
     if (r.inMemory || r.spilled) {
       freed = true;
-      rl.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: orphaned ? "orphaned" : "freed" });
+      rl.fx.trace({ kind: "object.deleted", comp: "store", obj: id, reason: why ?? (orphaned ? "orphaned" : "freed") });
     }
   }
   if (freed && rl.objects.puts.length > 0) retryPuts(rl);

@@ -210,6 +210,7 @@ function push(w: Ctx, c: SchedClass, lease: Lease, t: OwnedTask): void {
 function returnLease(w: Ctx, c: SchedClass, lease: Lease): void {
   c.leases.delete(lease);
   w.granted.delete(lease.leaseId);
+  if (w.cfg.bugs.has("leak-lease")) return;
   w.fx.send(rayletAddr(nodeOf(lease.worker)), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: false });
 }
 

@@ -8,7 +8,7 @@ import { nextTaskState } from "../lifecycle/task.ts";
 import { diedWithNode, nodeOf, rayletAddr, type Addr, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
-import { maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
+import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
 import { classKeyOf, resolveTask, type OwnedTask } from "./task-manager.ts";
 
 export interface ObjectRecovery {
@@ -38,6 +38,7 @@ export function workerDied(w: Ctx, worker: Addr): void {
   w.deadWorkers.add(worker);
   leasesLost(w, (x) => x === worker, `the worker ${worker} running it died`);
   ownerDied(w, (o) => o === worker);
+  borrowersDied(w, (b) => b === worker);
 }
 
 export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
@@ -47,6 +48,7 @@ export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
   if (node === w.cfg.node) for (const m of w.toRaylet.values()) w.fx.send(w.raylet, m);
   const onIt = (a: Addr) => diedWithNode(a, node, incarnation);
   ownerDied(w, onIt);
+  borrowersDied(w, onIt);
   // Copies on that node are gone; objects left with no copy are lost.
   const lost: [ObjectId, Owned][] = [];
   for (const [id, o] of w.owned) {
@@ -60,9 +62,11 @@ export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
     leasesLost(w, onIt, `the node ${node} running it died`);
     requestsLostWith(w, node);
   }
-  // Mark all first, so a reconstruction waits for its lost arguments instead of using them.
-  for (const [id, o] of lost) markLost(w, id, o);
-  for (const [id, o] of lost) reconstruct(w, id, o);
+  // Failing those leases may have ended the last use of a lost object, which is then freed,
+  // not lost. Mark all first, so a reconstruction waits for its lost arguments instead of using them.
+  const still = lost.filter(([, o]) => o.state === "READY");
+  for (const [id, o] of still) markLost(w, id, o);
+  for (const [id, o] of still) reconstruct(w, id, o);
 }
 
 /** A raylet holds a copy (it pulled one). */
@@ -101,7 +105,7 @@ function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
     const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
     const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
     o.lineage = { spec, retriesLeft };
-    const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, classKey: classKeyOf(w, spec), lease: undefined, requests: 0 };
+    const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, heldRefs: undefined, classKey: classKeyOf(w, spec), lease: undefined, requests: 0 };
     t.state = nextTaskState(t.state, { type: "RESUBMIT" });
     o.task = t;
     w.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });

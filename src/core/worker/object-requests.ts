@@ -7,7 +7,7 @@ import type { CallResult } from "../effects.ts";
 import type { Msg, ObjectStatus } from "../messages.ts";
 import type { Addr, ErrorInfo, ObjectId, Payload, RefInfo } from "../types.ts";
 import type { Ctx } from "./context.ts";
-import { own, ready, whenKnown, type Owned } from "./reference-table.ts";
+import { containRefs, holdRefs, own, ready, whenKnown, type Owned } from "./reference-table.ts";
 import { argsRead, block, reply, unblock, type Execution } from "./task-receiver.ts";
 
 export interface GetCall {
@@ -33,8 +33,8 @@ export interface WaitCall {
 
 /** What a StorePut is for: the program's put, or a large task result stored as its primary copy. */
 export type PendingPut =
-  | { readonly kind: "put"; readonly id: ObjectId; readonly o: Owned; readonly callId: number; readonly size: number; readonly hash: string }
-  | { readonly kind: "result"; readonly e: Execution; readonly size: number; readonly hash: string };
+  | { readonly kind: "put"; readonly id: ObjectId; readonly o: Owned; readonly callId: number; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined }
+  | { readonly kind: "result"; readonly e: Execution; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined };
 
 /** What a StoreGet is for: the stored values of a get, or the arguments of a task about to run. */
 export type PendingRead =
@@ -59,7 +59,7 @@ export function newObjectRequests(): ObjectRequests {
 /** Stores a value in the local node's store; completes `callId` once it is sealed there. */
 export function put(w: Ctx, id: ObjectId, payload: Payload, callId: number): void {
   const o = own(w, id);
-  storePut(w, { kind: "put", id, o, callId, size: payload.size, hash: payload.hash }, id, payload, w.addr);
+  storePut(w, { kind: "put", id, o, callId, size: payload.size, hash: payload.hash, refs: payload.refs }, id, payload, w.addr);
 }
 
 export function storePut(w: Ctx, p: PendingPut, id: ObjectId, payload: Payload, owner: Addr): void {
@@ -74,12 +74,13 @@ export function storePutReply(w: Ctx, reqId: number, error: ErrorInfo | undefine
   if (!p) return;
   w.puts.delete(reqId);
   switch (p.kind) {
-    case "result": return reply(w, p.e, error ? { kind: "error", error, retryable: false } : { kind: "stored", node: w.cfg.node, size: p.size, hash: p.hash });
+    case "result": return reply(w, p.e, error ? { kind: "error", error, retryable: false } : { kind: "stored", node: w.cfg.node, size: p.size, hash: p.hash, refs: p.refs });
     case "put":
       if (error) {
         w.owned.delete(p.id);
         return w.fx.complete(p.callId, { kind: "error", error });
       }
+      containRefs(w, p.o, p.refs, false);
       ready(w, p.id, p.o, undefined, w.cfg.node, p.size, p.hash);
       return w.fx.complete(p.callId, { kind: "put", id: p.id });
     default: return assertNever("a store put", p);
@@ -146,6 +147,8 @@ function finishGet(w: Ctx, g: GetCall): void {
     const v = g.values[i]!;
     if ("hash" in v) w.fx.trace({ kind: "object.read", comp: "owner", obj: g.refs[i].id, hash: v.hash, reader: w.addr });
     else w.fx.trace({ kind: "get.failed", comp: "owner", obj: g.refs[i].id, error: v.type });
+    // The program now holds the refs nested in the value: borrowed until released or its scope ends.
+    if ("hash" in v) holdRefs(w, v.refs);
   }
   unblock(w, g.blocked, { kind: "call", callId: g.callId, result: { kind: "values", values: g.values as (Payload | ErrorInfo)[] } });
 }

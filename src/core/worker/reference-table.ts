@@ -38,6 +38,10 @@ export interface Owned {
    * (one map for both, rather than a second map of every pending task).
    */
   task: OwnedTask | undefined;
+  /** Borrowers (other processes, or this one through a value it owns) and how many holds each registered. */
+  borrowers?: Map<Addr, number>;
+  /** Refs nested in its value: held (owned or borrowed) for as long as it is in scope. */
+  contains?: readonly RefInfo[];
 }
 
 /** An object owned elsewhere: its owner, and its status once the owner said. */
@@ -45,6 +49,11 @@ export interface Borrowed {
   readonly owner: Addr;
   status?: ObjectStatus;
   readonly waiters: StatusWaiter[];
+  /**
+   * Holds on it here (handles the program got inside a value, values and pending tasks that
+   * contain it): the owner counts this worker as a borrower from the first hold to the last.
+   */
+  held: number;
 }
 
 /** Someone waiting for an object's status, and what to do with it when it comes. */
@@ -126,12 +135,14 @@ function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unk
 
 export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   if (o.local > 0 || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
+  if (o.borrowers !== undefined && o.borrowers.size > 0 && !w.cfg.bugs.has("free-borrowed")) return;
   if (o.waiters !== undefined) throw new InvariantError(`owner ${w.addr} frees object ${id} while ${o.waiters.length} still wait for it`);
   o.state = nextObjectState(o.state, { type: "OUT_OF_SCOPE" });
   w.owned.delete(id);
   w.fx.trace({ kind: "object.out-of-scope", comp: "owner", obj: id });
   for (const n of o.nodes) w.fx.send(rayletAddr(n), { type: "FreeObjects", ids: [id] });
   if (o.deps) releaseArgs(w, o.deps);
+  if (o.contains) dropRefs(w, o.contains);
 }
 
 export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {
@@ -178,11 +189,9 @@ export function whenKnown(w: Ctx, ref: RefInfo, x: StatusWaiter): void {
   }
   let b = w.borrowed.get(ref.id);
   if (b?.status) return notify(w, x, b.status);
-  if (!b) {
-    b = { owner: ref.owner, waiters: [] };
-    w.borrowed.set(ref.id, b);
-    w.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
-  }
+  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0 }));
+  // Asked already if someone waits (a borrow alone asks nothing).
+  if (b.waiters.length === 0) w.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
   b.waiters.push(x);
 }
 
@@ -192,6 +201,113 @@ export function borrowedStatus(w: Ctx, id: ObjectId, status: ObjectStatus): void
   b.status = status;
   const waiting = b.waiters.splice(0);
   for (const x of waiting) notify(w, x, status);
+}
+
+// ---- the borrower protocol ----------------------------------------------------------------
+// A worker that holds a ref it does not own (got inside a value, or passed on as an argument)
+// is a borrower: its first hold registers it with the owner (AddBorrower), its last hold's end
+// tells the owner it is done (RemoveBorrower). Both go on the one link borrower → owner, which
+// delivers in order. A value's nested refs are held by whoever holds the value: the owner of a
+// put or of a task's return object holds them until it frees that object, and a task returning
+// refs registers its caller as a borrower before its reply leaves (so the refs never go
+// unprotected between the executor's scope end and the caller's hold).
+
+/**
+ * One more hold on `ref` here (owned: a program handle; borrowed: a borrow). Every borrowed
+ * hold is one count at the owner: `registered` says someone already sent its AddBorrower (a
+ * task that returned the ref lent it to us).
+ */
+export function holdRef(w: Ctx, ref: RefInfo, registered = false): void {
+  if (ref.owner === w.addr) {
+    const o = w.owned.get(ref.id);
+    if (o) o.local++;
+    return;
+  }
+  let b = w.borrowed.get(ref.id);
+  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0 }));
+  if (b.held++ === 0) w.fx.trace({ kind: "ref.borrowed", comp: "owner", obj: ref.id, borrower: w.addr, owner: ref.owner });
+  if (!registered) w.fx.send(ref.owner, { type: "AddBorrower", id: ref.id, borrower: w.addr });
+}
+
+export function holdRefs(w: Ctx, refs: readonly RefInfo[] | undefined): void {
+  if (refs) for (const r of refs) holdRef(w, r);
+}
+
+/** One hold (or all of them) on a borrowed ref ends; the owner hears how many. */
+function dropBorrowed(w: Ctx, id: ObjectId, b: Borrowed, all: boolean): void {
+  if (b.held === 0) return;
+  const holds = all ? b.held : 1;
+  b.held -= holds;
+  if (!isDead(w, b.owner)) w.fx.send(b.owner, { type: "RemoveBorrower", id, borrower: w.addr, holds });
+  if (b.held > 0) return;
+  w.fx.trace({ kind: "ref.unborrowed", comp: "owner", obj: id, borrower: w.addr, owner: b.owner });
+  if (b.waiters.length === 0 && b.status === undefined) w.borrowed.delete(id);
+}
+
+/** Ends one hold on each of `refs` (owned or borrowed). */
+export function dropRefs(w: Ctx, refs: readonly RefInfo[]): void {
+  for (const r of refs) {
+    if (r.owner === w.addr) { releaseRef(w, r.id); continue; }
+    const b = w.borrowed.get(r.id);
+    if (b) dropBorrowed(w, r.id, b, false);
+  }
+}
+
+/**
+ * A task returns `refs` inside its value to `caller`: the caller gets one borrow of each
+ * (counted here for refs we own, by their owner for borrowed ones) before the reply leaves,
+ * so no ref goes unheld between this task's scope end and the caller's. Refs the caller owns
+ * need nothing: the caller holds them while the task is pending.
+ */
+export function lendReturned(w: Ctx, refs: readonly RefInfo[] | undefined, caller: Addr): void {
+  if (!refs) return;
+  for (const r of refs) {
+    if (r.owner === caller) continue;
+    if (r.owner === w.addr) addBorrower(w, r.id, caller);
+    else w.fx.send(r.owner, { type: "AddBorrower", id: r.id, borrower: caller });
+  }
+}
+
+/** A reply whose value was lent to us was not taken (a stale attempt): give the loans back. */
+export function returnLoans(w: Ctx, refs: readonly RefInfo[] | undefined): void {
+  if (refs) for (const r of refs) if (r.owner !== w.addr) w.fx.send(r.owner, { type: "RemoveBorrower", id: r.id, borrower: w.addr, holds: 1 });
+}
+
+/** The owner hears of a borrower. An object already freed stays freed: the borrower's reads fail. */
+export function addBorrower(w: Ctx, id: ObjectId, borrower: Addr): void {
+  const o = w.owned.get(id);
+  if (!o) return;
+  (o.borrowers ??= new Map()).set(borrower, (o.borrowers.get(borrower) ?? 0) + 1);
+}
+
+export function removeBorrower(w: Ctx, id: ObjectId, borrower: Addr, holds: number): void {
+  const o = w.owned.get(id);
+  const n = o?.borrowers?.get(borrower);
+  if (!o || n === undefined) return;
+  if (n > holds) o.borrowers!.set(borrower, n - holds);
+  else o.borrowers!.delete(borrower);
+  maybeFree(w, id, o);
+}
+
+/** Borrowers that died hold nothing any more (Ray's owner drops a dead borrower's refs). */
+export function borrowersDied(w: Ctx, dead: (borrower: Addr) => boolean): void {
+  w.owned.forEach((o, id) => {
+    if (o.borrowers === undefined) return;
+    let changed = false;
+    for (const b of o.borrowers.keys()) if (b !== w.addr && dead(b)) { o.borrowers.delete(b); changed = true; }
+    if (changed) maybeFree(w, id, o);
+  });
+}
+
+/**
+ * An owned object's value contains `refs`: it holds them until it is freed. `lent`: they came
+ * in a task's reply, whose executor already registered our borrows (lendReturned).
+ */
+export function containRefs(w: Ctx, o: Owned, refs: readonly RefInfo[] | undefined, lent: boolean): void {
+  if (!refs || refs.length === 0) return;
+  if (o.contains) return lent ? returnLoans(w, refs) : undefined;
+  o.contains = refs;
+  for (const r of refs) holdRef(w, r, lent);
 }
 
 /** Borrowed objects whose owner died fail with OwnerDiedError, now and for later gets. */
@@ -210,26 +326,43 @@ export function addRef(w: Ctx, id: ObjectId): void {
 
 export function releaseRef(w: Ctx, id: ObjectId): void {
   const o = w.owned.get(id);
-  if (!o || o.local === 0) return;
+  if (!o) {
+    const b = w.borrowed.get(id);
+    if (b) dropBorrowed(w, id, b, false);
+    return;
+  }
+  if (o.local === 0) return;
   o.local--;
   maybeFree(w, id, o);
 }
 
 export function releaseAll(w: Ctx): void {
+  // The process ends: it borrows nothing more, and what it owns goes with it, borrowed or not
+  // (its borrowers hear OwnerDiedError, as in Ray).
+  w.fx.trace({ kind: "owner.exited", comp: "owner", owner: w.addr });
+  w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, true));
   // Freeing deletes entries as the loop goes, which a Map allows (and skipping an object freed
   // along the way is what visiting it would do); forEach makes no [id, o] array per entry.
+  // Tasks it submitted and has not heard back from hold nothing either: their results have
+  // nobody to go to (a result that still comes frees it then).
   w.owned.forEach((o, id) => {
     o.local = 0;
+    o.submitted = 0;
+    o.borrowers = undefined;
     maybeFree(w, id, o);
   });
 }
 
-/** A task's scope ended: drop the handles it made, except those in `keep` (returned inside its value). */
-export function endScope(w: Ctx, keep: readonly RefInfo[] | undefined): void {
+/**
+ * A task's scope ended: drop the handles it made and the borrows it took. Refs it returned
+ * inside its value were lent to its caller first (lendReturned), so they stay alive.
+ */
+export function endScope(w: Ctx): void {
+  if (w.borrowed.size > 0) w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, true));
   if (w.owned.size === 0) return; // the common case: the task made no refs
   // As in releaseAll: no copy of the map, no array per entry.
   w.owned.forEach((o, id) => {
-    if (o.local === 0 || keep?.some((r) => r.id === id)) return;
+    if (o.local === 0) return;
     o.local = 0;
     maybeFree(w, id, o);
   });

@@ -5,17 +5,17 @@
 
 import { InvariantError } from "../assert.ts";
 import { nextTaskState, type TaskState } from "../lifecycle/task.ts";
-import type { ObjectStatus, TaskResult } from "../messages.ts";
+import { refsOfResult, type ObjectStatus, type TaskResult } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
 import {
   returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
-  type SchedulingStrategy, type TaskSpec,
+  type RefInfo, type SchedulingStrategy, type TaskSpec,
 } from "../types.ts";
 import { actorArgsResolved, actorTaskReplied, sendActorTask } from "./actor-submitter.ts";
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
 import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
-import { own, ready, releaseArgs, whenKnown, type Owned } from "./reference-table.ts";
+import { containRefs, dropRefs, holdRef, own, ready, releaseArgs, returnLoans, whenKnown, type Owned } from "./reference-table.ts";
 
 export interface OwnedTask {
   spec: TaskSpec;
@@ -23,6 +23,8 @@ export interface OwnedTask {
   retriesLeft: number;
   /** Owned refs among the args, released when the task is done for good. */
   readonly argRefs: readonly ObjectId[];
+  /** Other refs it holds (borrowed args, refs nested in argument values), dropped when it is done for good. */
+  readonly heldRefs: readonly RefInfo[] | undefined;
   /** Scheduling class: tasks with the same function, demand and strategy share leases. */
   readonly classKey: string;
   /** The lease it runs on, while it runs. */
@@ -101,14 +103,17 @@ export function submitTask(w: Ctx, taskId: string, fn: FunctionDescriptor, args:
 
 export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number): void {
   let argRefs: ObjectId[] | undefined;
+  let heldRefs: RefInfo[] | undefined;
   for (const a of spec.args) {
     if ("ref" in a) {
       const o = w.owned.get(a.ref);
       if (o) { o.submitted++; (argRefs ??= []).push(a.ref); }
-    }
+      else if (a.owner !== w.addr) (heldRefs ??= []).push({ id: a.ref, owner: a.owner });
+    } else if (a.v.refs) (heldRefs ??= []).push(...a.v.refs);
   }
+  if (heldRefs) for (const r of heldRefs) holdRef(w, r);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
-  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, classKey, lease: undefined, requests: 0 };
+  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0 };
   o.task = t;
   w.fx.trace(spec.actorId === undefined
     ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
@@ -166,9 +171,9 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
 /** An attempt's answer from the worker that ran it. */
 export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number): void {
   const t = w.owned.get(returnId)?.task;
-  if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") return; // stale or duplicate
+  if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") return returnLoans(w, refsOfResult(result)); // stale or duplicate
   if (t.spec.kind === "actor-task") {
-    if (!actorTaskReplied(w, t, epoch)) return;
+    if (!actorTaskReplied(w, t, epoch)) return returnLoans(w, refsOfResult(result));
   } else leaseSlotFreed(w, t, runMs);
   taskEnded(w, t, result);
 }
@@ -199,6 +204,9 @@ export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult): void {
   const o = w.owned.get(id);
   if (o?.task === t) o.task = undefined;
   let keepArgs = false;
+  // The refs nested in the result were lent to us by the executor: the object holds them now.
+  if (o && o.state === "PENDING" && result.kind !== "error") containRefs(w, o, refsOfResult(result), true);
+  else returnLoans(w, refsOfResult(result));
   if (o && o.state === "PENDING") {
     // An inline result is its object's status as it stands: kept as it came, no copy.
     if (result.kind === "inline") ready(w, id, o, result, undefined, result.payload.size, result.payload.hash);
@@ -216,4 +224,5 @@ export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult): void {
   }
   // A reconstruction's arguments are already held by the object it re-makes.
   if (!keepArgs && !(o?.deps && o.deps === t.argRefs)) releaseArgs(w, t.argRefs);
+  if (t.heldRefs) dropRefs(w, t.heldRefs);
 }

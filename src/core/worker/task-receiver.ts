@@ -7,13 +7,13 @@
 import { InvariantError, assertNever } from "../assert.ts";
 import type { CallResult } from "../effects.ts";
 import { Fifo } from "../fifo.ts";
-import type { TaskResult } from "../messages.ts";
+import { refsOfResult, type TaskResult } from "../messages.ts";
 import type { Addr, ErrorInfo, FunctionDescriptor, FunctionId, Payload, RefInfo, TaskSpec } from "../types.ts";
 import { callEnded, newHostedActor, queueActorCall, runActor, runningCall, sameActorCreation } from "./actor-scheduling.ts";
 import type { Ctx } from "./context.ts";
 import type { Outcome } from "./inputs.ts";
 import { readFromStore, storePut } from "./object-requests.ts";
-import { endScope } from "./reference-table.ts";
+import { endScope, holdRefs, lendReturned } from "./reference-table.ts";
 
 /** A normal task or actor call this worker is executing or about to. */
 export interface Execution {
@@ -178,6 +178,9 @@ function execute(w: Ctx, e: Execution): void {
       ? { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: w.actor?.epoch, concurrent: true }
       : { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? w.actor?.epoch : undefined });
   e.startedAt = w.fx.now();
+  // The task's code holds the refs nested in its arguments: borrowed until its scope ends (an
+  // actor's, until the actor dies: its state may keep them).
+  for (const a of e.args!) if (a.refs) holdRefs(w, a.refs);
   w.fx.execute(s, fn, e.args!);
 }
 
@@ -202,11 +205,12 @@ export function taskDone(w: Ctx, taskId: string, attempt: number, out: Outcome):
   const p = out.payload;
   if (p.size <= w.cfg.maxInlineBytes || e.spec.kind === "actor-create") return reply(w, e, { kind: "inline", payload: p });
   // Large results go to the local store as the primary copy; the owner learns where.
-  storePut(w, { kind: "result", e, size: p.size, hash: p.hash }, e.spec.returnId, p, e.spec.owner);
+  storePut(w, { kind: "result", e, size: p.size, hash: p.hash, refs: p.refs }, e.spec.returnId, p, e.spec.owner);
 }
 
 export function reply(w: Ctx, e: Execution, result: TaskResult): void {
   const s = e.spec;
+  lendReturned(w, refsOfResult(result), s.owner);
   w.fx.send(s.owner, {
     type: "TaskReply", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, result,
     epoch: s.kind === "actor-task" ? w.actor?.epoch : undefined,
@@ -218,8 +222,8 @@ export function reply(w: Ctx, e: Execution, result: TaskResult): void {
     w.blockedCalls = 0;
     unblocked(w);
     remember(w, s);
-    // The task's scope ended: drop the refs it made, except those it returned inside its value.
-    if (s.kind === "normal") endScope(w, result.kind === "inline" ? result.payload.refs : undefined);
+    // The task's scope ended: drop the refs it made and borrowed (those it returned are lent to its caller).
+    if (s.kind === "normal") endScope(w);
     const next = w.queued.shift();
     if (next) {
       w.current = next;

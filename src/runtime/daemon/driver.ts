@@ -45,7 +45,7 @@ export class DaemonDriver {
     private readonly store: ObjectLink | undefined,
     private readonly sink: TraceSink,
   ) {
-    this.ray = createRay(client);
+    this.ray = createRay(client, { releaseOnCollect: true });
   }
 
   static async connect(opts: ConnectOptions): Promise<DaemonDriver> {

@@ -113,16 +113,19 @@ export class GcsDaemon {
           for (const { to, msg } of q) d.server.sendMsg(peer, d.addr, to, msg);
         }
       },
-      // A driver's stream ended and it did not come back within the grace period: the driver
-      // is gone, and with it the actors it owns (a blip in the network is not a death).
+      // A driver's own stream ended and it did not come back within the grace period: the
+      // driver is gone, and with it its leases, objects and actors (a blip is not a death).
+      // Judged by the driver's own stream only: its node's daemon also routes to its address.
       onPeerGone: (peer) => {
         if (d.closed) return;
         for (const a of peer.addrs) {
-          if (!/\/driver-/.test(a) || d.server.route(a) !== undefined && d.server.route(a) !== peer) continue;
+          if (!/\/driver-/.test(a) || d.server.hasOwnRoute(a)) continue;
           clearTimeout(d.leaving.get(a));
           d.leaving.set(a, setTimeout(() => {
             d.leaving.delete(a);
-            if (!d.closed) d.deliver(a, { type: "WorkerDied", worker: a });
+            if (d.closed || d.server.hasOwnRoute(a)) return;
+            d.waiting.delete(a);
+            try { d.gcs.step({ kind: "driver-gone", driver: a }); } catch (e) { (opts.log ?? console.error)(`tsray gcs: driver ${a} gone: ${(e as Error).message}`); }
           }, DRIVER_GRACE_MS).unref());
         }
       },

@@ -431,6 +431,11 @@ export class DaemonServer {
   }
 
   /** The peer that said hello with `addr`, or else with `addr`'s node (the part before "/"). */
+  /** Whether `addr` has a stream of its own (not one routed through its node's daemon). */
+  hasOwnRoute(addr: string): boolean {
+    return this.routes.has(addr);
+  }
+
   route(addr: string): Peer | undefined {
     const p = this.routes.get(addr);
     if (p) return p;

@@ -94,7 +94,7 @@ const leaseRequest = z.object({
 }).strict();
 const taskResult = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("inline"), payload }).strict(),
-  z.object({ kind: z.literal("stored"), node: nodeId, size: count, hash: z.string().max(256) }).strict(),
+  z.object({ kind: z.literal("stored"), node: nodeId, size: count, hash: z.string().max(256), refs: list(refInfo).optional() }).strict(),
   z.object({ kind: z.literal("error"), error: errorInfo, retryable: z.boolean() }).strict(),
 ]);
 const objectStatus = z.discriminatedUnion("kind", [
@@ -150,6 +150,9 @@ const msgSchema = z.discriminatedUnion("type", [
   m("GetNamedActor", { reqId: count, name: z.string().max(1024) }),
   m("NamedActor", { reqId: count, info: actorInfo.optional() }),
   m("KillActor", { actorId: id, noRestart: z.literal(false).optional(), epoch: count.optional() }),
+  m("AddBorrower", { id, borrower: addr }),
+  m("RemoveBorrower", { id, borrower: addr, holds: z.number().int().gte(1) }),
+  m("HeldLeases", { leases: list(z.object({ leaseId: id, worker: addr }).strict()) }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

@@ -195,7 +195,7 @@ export class EmbeddedCluster {
       execute: () => { throw new Error("the driver does not execute tasks"); },
     })).model;
     client = new DriverClient(driver, addr, this.head, this.keepAlive, () => this.check());
-    const ray = createRay(client);
+    const ray = createRay(client, { releaseOnCollect: true });
     ray.put = directPut(ray, client, this.nodes.get(this.head)!.arena);
     this.local = { driver, client, ray };
   }

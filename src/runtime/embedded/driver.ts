@@ -4,7 +4,7 @@
 // process open; otherwise nothing does, so a program that forgets ray.shutdown() still exits.
 
 import { ObjectRef } from "../../api/handles.ts";
-import type { Ray } from "../../api/ray.ts";
+import { madeBy, type Ray } from "../../api/ray.ts";
 import type { CoreWorker } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, NodeId } from "../../core/types.ts";
@@ -99,7 +99,7 @@ export function directPut(ray: Ray, client: DriverClient, arena: Arena): Ray["pu
       writeRawFrame(value, slot);
       const id = client.nextId();
       await client.put(id, { size: slot.byteLength, hash: hashBytes(slot), data: slot });
-      return new ObjectRef<T>(id, client.addr);
+      return madeBy(ray, new ObjectRef<T>(id, client.addr));
     } finally {
       arena.unstage(slot); // a no-op once the store adopted it
     }

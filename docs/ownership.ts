@@ -1,0 +1,63 @@
+// Generates the trace section of docs/ownership.md from a simulator run of the borrower
+// protocol, so the text is what the models do. `npm run docs`; test/unit/ownership-doc.test.ts
+// fails if the committed file is stale.
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { simulate } from "../sim/simulate.ts";
+import type { Ray } from "../src/api/ray.ts";
+import type { ObjectRef } from "../src/api/handles.ts";
+import type { TraceEvent } from "../spec/trace.ts";
+import { narrate } from "./walkthrough.ts";
+
+const short = (id: string) => id.replace(/^head\/driver#/, "#").replace(/^head\/driver$/, "driver");
+
+function narrateOwnership(e: TraceEvent): string | undefined {
+  switch (e.kind) {
+    case "ref.borrowed": return `\`${short(e.borrower)}\` takes its first hold on \`${short(e.obj)}\` and registers with the owner \`${short(e.owner)}\` (AddBorrower).`;
+    case "ref.unborrowed": return `\`${short(e.borrower)}\` drops its last hold on \`${short(e.obj)}\` and tells \`${short(e.owner)}\` (RemoveBorrower).`;
+    case "owner.exited": return `\`${short(e.owner)}\` ends: it releases everything it holds.`;
+    case "lease.granted": case "lease.returned": case "task.spillback": return undefined;
+    case "cluster.quiet": return "The cluster is quiet; the array stays in head's store, borrowed by the live actor.";
+    default: return narrate(e);
+  }
+}
+
+/** The traced program: a task returns a ref inside its value, an actor keeps it, the driver lets go. */
+export const borrowing = async (ray: Ray) => {
+  class Keeper {
+    kept: ObjectRef<Float64Array> | undefined;
+    keep(box: { r: ObjectRef<Float64Array> }) { this.kept = box.r; return 1; }
+    async read() { return (await ray.get(this.kept!))[0]; }
+  }
+  const keeper = ray.remote(Keeper).options({ schedulingStrategy: { nodeId: "node-1", soft: false } }).remote();
+  // The task puts a 160 kB array (it owns it) and returns a ref to it inside a small value.
+  const make = ray.remote(async () => ({ r: await ray.put(new Float64Array(20_000).fill(7)) }));
+  const box = make.remote();
+  const { r } = await ray.get(box);
+  await ray.get(keeper.keep.remote({ r }));
+  ray.release(box);
+  ray.release(r);
+  await ray.sleep(200);
+  return ray.get(keeper.read.remote());
+};
+
+const MARK = "<!-- trace -->";
+export const ownershipPath = fileURLToPath(new URL("./ownership.md", import.meta.url));
+
+/** The doc with its trace section rendered anew (everything above the marker is prose). */
+export async function renderOwnership(prose = readFileSync(ownershipPath, "utf8")): Promise<string> {
+  const r = await simulate({ seed: 1, nodes: [{ id: "head", resources: { CPU: 1 } }, { id: "node-1", resources: { CPU: 2 } }], program: borrowing });
+  if (r.error || r.violations.length > 0) throw new Error(`the ownership trace did not run cleanly: ${r.error?.message ?? r.violations[0].message}`);
+  const rows = ["| t (ms) | node | what happens |", "|---:|---|---|"];
+  for (const e of r.trace) {
+    const text = narrateOwnership(e);
+    if (text) rows.push(`| ${e.t.toFixed(2)} | ${e.node} | ${text} |`);
+  }
+  const head = prose.slice(0, prose.indexOf(MARK) + MARK.length);
+  return `${head}\n\nProgram: \`borrowing\` in \`docs/ownership.ts\` · result \`${JSON.stringify(r.result)}\` · trace hash \`${r.traceHash}\` · reproduce: \`npm run docs\`\n\n${rows.join("\n")}\n`;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  writeFileSync(ownershipPath, await renderOwnership());
+  console.log(`wrote ${ownershipPath}`);
+}

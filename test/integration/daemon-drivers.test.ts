@@ -1,0 +1,101 @@
+// Drivers as first-class processes on the daemons: a driver SIGKILLed while it holds leases and
+// actors is detected by the GCS through its own stream (not its node's), within the 5 s grace
+// period; its leases come back, its actors die, and a task pinned to that node runs again.
+
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import * as ray from "../../src/index.ts";
+import { getStatus } from "../../src/runtime/daemon/transport.ts";
+import type { Session } from "../../src/runtime/daemon/session.ts";
+import { freePort } from "../../src/runtime/free-port.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const BIN = path.join(ROOT, "bin/tsray.js");
+const run = promisify(execFile);
+
+let home: string;
+let env: NodeJS.ProcessEnv;
+let address: string;
+let session: Session;
+
+async function tsray(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args], { env, cwd: ROOT, timeout: 60_000 });
+  return stdout;
+}
+
+async function until(what: string, ok: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await ok().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+type Status = { nodes: { node: string; total: Record<string, number>; available: Record<string, number> }[]; actors: Record<string, number> };
+const status = async () => (await getStatus(address, session.token)) as Status;
+
+before(async () => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-drivers-"));
+  const port = await freePort();
+  address = `127.0.0.1:${port}`;
+  env = { ...process.env, TSRAY_HOME: home };
+  delete env.TSRAY_ADDRESS;
+  delete env.TSRAY_TOKEN;
+  await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "2", "--temp-dir", path.join(home, "cluster"));
+  session = JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8"));
+  env.TSRAY_TOKEN = session.token;
+  process.env.TSRAY_TOKEN = session.token;
+});
+
+after(async () => {
+  await ray.shutdown();
+  await tsray("stop").catch(() => undefined);
+  delete process.env.TSRAY_TOKEN;
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+test("a driver SIGKILLed while holding leases and actors: its CPUs come back, its actors die, a pinned task runs", { timeout: 120_000 }, async () => {
+  const script = path.join(home, "victim.mts");
+  fs.writeFileSync(script, `
+import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
+await ray.init({ address: ${JSON.stringify(address)} });
+class Holder { ping() { return 1; } }
+const h = ray.remote(Holder).options({ numCpus: 1 }).remote();
+await ray.get(h.ping.remote());
+// A task that holds the other CPU for far longer than the test runs.
+ray.remote(async () => { await ray.sleep(600_000); return 0; }, { schedulingStrategy: { nodeId: "head", soft: false } }).remote();
+process.stdout.write("ready\\n");
+await new Promise(() => {});
+`);
+  const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (b: Buffer) => { if (b.toString().includes("ready")) resolve(); });
+      child.on("exit", (c) => reject(new Error(`the driver exited early (${c})`)));
+    });
+    await until("both CPUs in use", async () => (await status()).nodes[0].available.CPU === 0, 20_000);
+    assert.equal((await status()).actors.ALIVE, 1);
+    child.kill("SIGKILL");
+    // The bound: the GCS's 5 s grace period for a driver's stream, then one round to the raylet.
+    await until("every CPU free again", async () => {
+      const n = (await status()).nodes[0];
+      return n.available.CPU === n.total.CPU;
+    }, 15_000);
+    const s = await status();
+    assert.equal(s.actors.ALIVE ?? 0, 0, JSON.stringify(s.actors));
+    assert.ok((s.actors.DEAD ?? 0) >= 1, JSON.stringify(s.actors));
+    assert.match(await tsray("status"), /CPU/);
+    await ray.init({ address });
+    const pinned = ray.remote(() => 42, { schedulingStrategy: { nodeId: "head", soft: false } });
+    assert.equal(await ray.get(pinned.remote(), { timeoutMs: 30_000 }), 42);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});

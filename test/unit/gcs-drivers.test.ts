@@ -1,0 +1,27 @@
+// The GCS's driver table: a driver that goes is forgotten, and its death is published so that
+// raylets return its leases and free what it owned.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
+
+test("a driver that goes is forgotten by the GCS and its death reaches every raylet", () => {
+  const sent: { to: string; m: Msg }[] = [];
+  const persisted: unknown[] = [];
+  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
+  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: (_t, key, v) => { if (key === "drivers") persisted.push(v); } });
+  g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 2 } });
+  g.message("head/driver", { type: "SubscribeFailures" });
+  g.message("node-1/driver-2", { type: "SubscribeFailures" });
+  assert.deepEqual((g.model.state as { drivers: Set<string> }).drivers, new Set(["head/driver", "node-1/driver-2"]));
+  sent.length = 0;
+  g.model.step({ kind: "driver-gone", driver: "node-1/driver-2" });
+  assert.deepEqual((g.model.state as { drivers: Set<string> }).drivers, new Set(["head/driver"]));
+  assert.deepEqual(persisted.at(-1), ["head/driver"]);
+  const news = sent.filter((s) => s.m.type === "WorkerDied" && s.m.worker === "node-1/driver-2").map((s) => s.to);
+  assert.ok(news.includes("node-1/raylet"), `WorkerDied went to ${news.join(", ")}`);
+  assert.ok(news.includes("head/driver"));
+  assert.ok(!news.includes("node-1/driver-2"), "a gone driver hears nothing more");
+});
