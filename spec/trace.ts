@@ -20,6 +20,8 @@ export type TraceBody =
   // --- tasks -----------------------------------------------------------------------------
   | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }
+  /** A warning: no live node can ever meet the demand, so it waits for one that can to join (as Ray's pending demands). */
+  | { kind: "task.infeasible"; comp: "raylet" | "gcs"; task: string; resources: Resources; reason: string; cluster: readonly Resources[] }
   | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number }
   | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }
   | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string }

@@ -88,7 +88,7 @@ export class CoreWorker {
     switch (m.type) {
       case "LeaseGranted": return leaseGranted(w, m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return leaseSpillback(w, m.reqId, m.node, m.incarnation);
-      case "LeaseRejected": return leaseRejected(w, m.reqId, m.reason);
+      case "LeaseRejected": return leaseRejected(w, m.reqId, m.reason, m.infeasible);
       case "TaskReply": return taskReply(w, m.taskId, m.returnId, m.attempt, m.result, m.epoch, m.runMs);
       case "TaskBounced": return taskBounced(w, m.taskId, m.returnId, m.attempt, m.bounces);
       case "PushTask": return pushTask(w, from, m.spec);

@@ -10,11 +10,13 @@ import { nextActorState, type ActorState } from "./lifecycle/actor.ts";
 import { nextNodeState, type NodeState } from "./lifecycle/node.ts";
 import type { GcsMsg, Msg, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
+import { mergeDemands } from "./gcs/demands.ts";
 import { place } from "./scheduler.ts";
 import {
   diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
   type FunctionDescriptor, type FunctionId, type NodeId, type NodeView, type TaskSpec,
 } from "./types.ts";
+import type { PendingDemand } from "./types.ts";
 
 export interface GcsConfig {
   readonly head: NodeId;
@@ -70,9 +72,11 @@ interface ActorEntry {
   leaseReq?: number;
   leaseNode?: NodeId;
   readonly subscribers: Set<Addr>;
+  /** Since when no live node can host it (volatile): a pending demand. */
+  infeasibleSince?: number;
 }
 
-type ActorRow = Omit<ActorEntry, "leaseReq" | "subscribers"> & { subscribers: Addr[] };
+type ActorRow = Omit<ActorEntry, "leaseReq" | "subscribers" | "infeasibleSince"> & { subscribers: Addr[] };
 
 export class Gcs {
   readonly nodes = new Map<NodeId, NodeEntry>();
@@ -80,6 +84,8 @@ export class Gcs {
   private readonly functions = new Map<FunctionId, FunctionDescriptor>();
   private readonly functionWaiters = new Map<FunctionId, Addr[]>();
   private readonly names = new Map<string, ActorId>();
+  /** Each live node's latest report of the demands it cannot place (volatile: heartbeats renew it). */
+  private readonly demands = new Map<NodeId, readonly PendingDemand[]>();
   /** Lease request id → actor being placed. */
   private readonly leaseRequests = new Map<number, ActorId>();
   /** Request ids carry the incarnation so a reply to a previous GCS can never match. */
@@ -149,7 +155,9 @@ export class Gcs {
   private receive(from: Addr, m: GcsMsg): void {
     switch (m.type) {
       case "RegisterNode": return this.registerNode(from, m.node, m.incarnation, m.resources, m.endpoint);
-      case "Heartbeat": return this.heartbeat(from, m.node, m.available);
+      case "Heartbeat":
+        if (m.demands !== undefined && this.nodes.get(m.node)?.state !== "DEAD") this.demands.set(m.node, m.demands);
+        return this.heartbeat(from, m.node, m.available);
       case "WorkerDied": return this.workerDied(m.worker);
       case "SubscribeFailures":
         if (!this.drivers.has(from)) {
@@ -235,6 +243,7 @@ export class Gcs {
 
   private nodeDied(node: NodeId, reason: string): void {
     const n = this.nodes.get(node)!;
+    this.demands.delete(node);
     this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total });
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
@@ -267,6 +276,15 @@ export class Gcs {
       // An actor lives no longer than its owner (Ray's non-detached actors).
       else if (a.spec.owner === worker) this.killActor(id, `its owner ${worker} died`);
     }
+  }
+
+  /** Demands no live node can meet, by shape: the raylets' infeasible queues and the actors nobody can host. */
+  pendingDemands(): PendingDemand[] {
+    const actors: PendingDemand[] = [];
+    for (const a of this.actors.values()) {
+      if (a.infeasibleSince !== undefined && a.leaseReq === undefined && a.address === undefined && a.state !== "DEAD") actors.push({ resources: a.spec.resources, count: 1, ageMs: this.fx.now() - a.infeasibleSince });
+    }
+    return mergeDemands([...this.demands.values(), actors]);
   }
 
   view(): NodeView[] {
@@ -372,8 +390,14 @@ export class Gcs {
       if (p.kind === "infeasible") {
         // Wait for the cluster to change (a node joining) rather than fail, as Ray does.
         a.leaseReq = undefined;
+        if (a.infeasibleSince === undefined) {
+          a.infeasibleSince = this.fx.now();
+          const cluster = this.view().filter((v) => v.alive).map((v) => v.total);
+          this.fx.trace({ kind: "task.infeasible", comp: "gcs", task: `${id}:create:${a.epoch}`, resources: a.spec.resources, reason: p.reason, cluster });
+        }
         return;
       }
+      a.infeasibleSince = undefined;
       node = p.node;
     }
     const reqId = this.nextReq++;

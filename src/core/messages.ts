@@ -3,6 +3,7 @@
 
 import type { ResourceSet } from "./resources.ts";
 import type {
+  PendingDemand,
   ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, NodeId,
   NodeView, ObjectId, Payload, SchedulingStrategy, TaskId, TaskSpec,
 } from "./types.ts";
@@ -85,7 +86,7 @@ export type Msg =
   /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
   | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
   | { type: "NodeRegistered"; head: NodeId }
-  | { type: "Heartbeat"; node: NodeId; available: ResourceSet }
+  | { type: "Heartbeat"; node: NodeId; available: ResourceSet; demands?: readonly PendingDemand[] }
   | { type: "ClusterView"; nodes: readonly NodeView[] }
   // failure news, published by the GCS to raylets, which pass it on to their core workers
   | { type: "WorkerDied"; worker: Addr }

@@ -15,8 +15,9 @@ import {
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
 } from "./raylet/object-manager.ts";
 import { add, fits, subtract, type ResourceSet } from "./resources.ts";
+import { mergeDemands } from "./gcs/demands.ts";
 import { place } from "./scheduler.ts";
-import { diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId } from "./types.ts";
+import { diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId, type PendingDemand } from "./types.ts";
 
 export type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 
@@ -84,6 +85,11 @@ export class Raylet {
   readonly leases = new Map<string, Lease>();
   /** Lease requests placed here, in arrival order. */
   private queue: QueuedLease[] = [];
+  /**
+   * Requests no live node can meet (Ray's infeasible queue), with when they started waiting:
+   * reported to the GCS as pending demands, placed again whenever the cluster view changes.
+   */
+  private infeasible: { q: QueuedLease; since: number }[] = [];
   /** The object manager's pending work: pulls, restores, puts waiting for space (raylet/object-manager.ts). */
   readonly objects: ObjectManagerState = newObjectManagerState();
   /** Core workers on this node (workers and drivers): they hear failure news through us. */
@@ -104,7 +110,7 @@ export class Raylet {
   get state() {
     return {
       registered: this.registered, fenced: this.fenced, available: this.available, view: this.view, workers: this.workers, idle: this.idle,
-      startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases,
+      startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases, infeasible: this.infeasible,
       clients: this.clients, deaths: this.deaths, objects: this.objects,
       store: { used: this.store.usedBytes, ids: [...this.store.ids()], spilled: [...this.store.spilledCopies.keys()] },
     } as const;
@@ -151,7 +157,7 @@ export class Raylet {
   private fire(t: RayletTimer): void {
     switch (t.kind) {
       case "heartbeat":
-        this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available });
+        this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available, demands: this.demands() });
         return this.fx.setTimer(HEARTBEAT, this.cfg.heartbeatMs, true);
       case "register":
         if (!this.registered) this.register();
@@ -192,6 +198,7 @@ export class Raylet {
       case "CancelLease": {
         const i = this.queue.findIndex((q) => q.from === from && q.reqId === m.reqId);
         if (i >= 0) releaseDeps(this, this.queue.splice(i, 1)[0]);
+        this.infeasible = this.infeasible.filter((e) => !(e.q.from === from && e.q.reqId === m.reqId));
         return; // already granted: the grant reaches the owner, which returns it
       }
       case "WorkerBlocked": {
@@ -231,6 +238,7 @@ export class Raylet {
   private updateView(nodes: readonly NodeView[]): void {
     if (nodes.some((n) => n.node === this.cfg.node && n.incarnation === this.cfg.incarnation && !n.alive)) return this.fence();
     this.view = nodes as NodeView[];
+    this.retryInfeasible();
     // Requests queued here that cannot start now may run elsewhere now: spill them back.
     if (this.queue.length === 0) return;
     const keep: QueuedLease[] = [];
@@ -272,18 +280,45 @@ export class Raylet {
     if (this.holderDead(from)) return; // it arrived late: its sender died meanwhile
     const q: QueuedLease = { from, reqId, req, missing: 0 };
     if (!fits(req.resources, this.cfg.resources) && req.grantOrReject) {
+      // Sent here on a stale view: the requester asks again where the cluster is known.
       const reason = `node ${this.cfg.node} does not have ${JSON.stringify(req.resources)}`;
-      this.fx.send(from, { type: "LeaseRejected", reqId, reason, infeasible: true });
+      this.fx.send(from, { type: "LeaseRejected", reqId, reason, infeasible: false });
       return;
     }
-    if (!req.grantOrReject) {
-      const p = this.decide(req);
-      if (p.kind === "infeasible") {
-        this.fx.send(from, { type: "LeaseRejected", reqId, reason: p.reason, infeasible: true });
-        return;
-      }
-      if (p.node !== this.cfg.node) return this.spill(q, p.node);
+    if (!req.grantOrReject) return this.place(q, undefined);
+    this.enqueue(q);
+  }
+
+  /** Decides where a request goes: here, another node, the infeasible queue (waiting since `since`), or nowhere. */
+  private place(q: QueuedLease, since: number | undefined): void {
+    const p = this.decide(q.req);
+    if (p.kind === "node") return p.node === this.cfg.node ? this.enqueue(q) : this.spill(q, p.node);
+    if (!p.waits) return this.fx.send(q.from, { type: "LeaseRejected", reqId: q.reqId, reason: p.reason, infeasible: true });
+    if (since === undefined) {
+      // The warning Ray prints for a demand the cluster cannot meet: what it needs, what the nodes have.
+      const cluster = this.clusterView().filter((n) => n.alive).map((n) => n.total);
+      this.fx.trace({ kind: "task.infeasible", comp: "raylet", task: q.req.taskId, resources: q.req.resources, reason: p.reason, cluster });
     }
+    this.infeasible.push({ q, since: since ?? this.fx.now() });
+  }
+
+  /** The cluster changed: infeasible requests that some node can meet now go there. */
+  private retryInfeasible(): void {
+    if (this.infeasible.length === 0) return;
+    const waiting = this.infeasible;
+    this.infeasible = [];
+    for (const e of waiting) this.place(e.q, e.since);
+  }
+
+  /** The infeasible queue by resource shape: how many wait, since when. */
+  private demands(): PendingDemand[] {
+    const now = this.fx.now();
+    return mergeDemands([this.infeasible.map((e) => ({ resources: e.q.req.resources, count: 1, ageMs: now - e.since }))]);
+  }
+
+  /** Queues a request here, fetching its arguments. */
+  private enqueue(q: QueuedLease): void {
+    const req = q.req;
     this.queue.push(q);
     for (const d of req.deps) {
       if (this.store.has(d.id)) { this.store.pin(d.id); continue; }
@@ -430,6 +465,7 @@ export class Raylet {
 
   /** Leases and queued requests of dead holders: nobody will return or use them. */
   private holdersDied(dead: (a: Addr) => boolean): void {
+    this.infeasible = this.infeasible.filter((e) => !dead(e.q.from));
     const keep = this.queue.filter((q) => !dead(q.from));
     for (const q of this.queue) if (dead(q.from)) releaseDeps(this, q);
     this.queue = keep;

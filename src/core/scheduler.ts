@@ -9,7 +9,14 @@ export const SPREAD_THRESHOLD = 0.5;
 /** Hybrid policy: choose randomly among this fraction of the best nodes (at least one). */
 export const TOP_K_FRACTION = 0.2;
 
-export type Placement = { readonly kind: "node"; readonly node: NodeId } | { readonly kind: "infeasible"; readonly reason: string };
+/**
+ * Where a demand goes. `infeasible` with `waits` means no live node has the resources: as in Ray,
+ * the demand stays pending (and is reported to the autoscaler) until a node that fits joins.
+ * Without `waits` it can never run (hard affinity to a dead node) and fails.
+ */
+export type Placement =
+  | { readonly kind: "node"; readonly node: NodeId }
+  | { readonly kind: "infeasible"; readonly reason: string; readonly waits: boolean };
 
 export interface PlacementInput {
   readonly resources: ResourceSet;
@@ -37,7 +44,7 @@ function feasibleNodes(p: PlacementInput): NodeView[] {
 }
 
 function infeasible(p: PlacementInput): Placement {
-  return { kind: "infeasible", reason: `no node in the cluster has ${JSON.stringify(p.resources)}` };
+  return { kind: "infeasible", reason: `no node in the cluster has ${JSON.stringify(p.resources)}`, waits: true };
 }
 
 /**
@@ -77,14 +84,16 @@ export function spread(p: PlacementInput): Placement & { spreadCursor: number } 
   return { kind: "node", node: pool[i].node, spreadCursor: p.spreadCursor + 1 };
 }
 
-/** Hard affinity fails when the node is gone; soft affinity falls back to the hybrid policy. */
+/**
+ * Node affinity as Ray defines it: the task runs on that node if it is alive and could ever run
+ * it (it queues there while the node is busy). Otherwise hard affinity fails, and soft affinity
+ * falls back to the hybrid policy.
+ */
 export function nodeAffinity(p: PlacementInput, nodeId: NodeId, soft: boolean): Placement {
   const n = p.nodes.find((x) => x.node === nodeId);
-  if (n && n.alive && fits(p.resources, n.total)) {
-    if (!soft || fits(p.resources, n.available)) return { kind: "node", node: nodeId };
-  }
+  if (n && n.alive && fits(p.resources, n.total)) return { kind: "node", node: nodeId };
   if (soft) return hybrid(p);
-  return { kind: "infeasible", reason: n && n.alive ? `node ${nodeId} does not have ${JSON.stringify(p.resources)}` : `node ${nodeId} is not alive` };
+  return { kind: "infeasible", reason: n && n.alive ? `node ${nodeId} does not have ${JSON.stringify(p.resources)}` : `node ${nodeId} is not alive`, waits: false };
 }
 
 function leastUtilized(nodes: readonly NodeView[]): NodeView {

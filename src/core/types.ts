@@ -156,3 +156,11 @@ export interface NodeView {
   readonly available: ResourceSet;
   readonly alive: boolean;
 }
+
+/** A resource demand no live node can meet, as reported to the GCS and the autoscaler: its shape, how many wait, since when. */
+export interface PendingDemand {
+  readonly resources: ResourceSet;
+  readonly count: number;
+  /** How long the oldest of them has waited, when reported (ages, not times: reporters' clocks differ). */
+  readonly ageMs: number;
+}

@@ -314,6 +314,6 @@ test("tsray status shows memory, object store and the running jobs", async () =>
   assert.match(r.stdout, /object store used \/ capacity/);
   assert.match(r.stdout, /head\s+ALIVE.*CPU \d+\/2.*GiB\/[\d.]+ GiB/);
   assert.match(r.stdout, /running-now\s+RUNNING\s+sleep 30/);
-  assert.doesNotMatch(r.stdout, /pending demands/); // no scheduler report of them yet
+  assert.match(r.stdout, /Demands: \(no resource demands\)/);
   await api("POST", "/api/jobs/running-now/stop");
 });

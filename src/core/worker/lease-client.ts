@@ -155,11 +155,21 @@ export function leaseSpillback(w: Ctx, reqId: number, node: NodeId, incarnation:
   sendLeaseRequest(w, c, task, node, true);
 }
 
-export function leaseRejected(w: Ctx, reqId: number, reason: string): void {
+/**
+ * A raylet refused the request. A node that could not meet it (asked on a stale view) means:
+ * ask the local raylet again, which places it, or keeps it pending until a node that fits joins.
+ * A permanent refusal (hard affinity to a dead node) fails every task of the class.
+ */
+export function leaseRejected(w: Ctx, reqId: number, reason: string, infeasible: boolean): void {
   const r = w.leaseReqs.get(reqId);
   if (!r) return;
   const c = r.c;
   requestEnded(w, reqId, r);
+  if (!infeasible) {
+    const task = r.task.state === "SCHEDULING" ? r.task : unrequested(c);
+    if (task) return sendLeaseRequest(w, c, task, w.cfg.node, false);
+    return requestDone(w, c);
+  }
   requestDone(w, c);
   // Every task of the class has the same demand: none of them can run anywhere.
   const error: ErrorInfo = { type: "InfeasibleTaskError", message: `task cannot be scheduled: ${reason}` };

@@ -117,7 +117,7 @@ export class GcsDaemon {
   status(): object {
     const actors: Record<string, number> = {};
     for (const a of this.gcs.actors.values()) actors[a.state] = (actors[a.state] ?? 0) + 1;
-    return { gcs: this.addr, nodes: this.gcs.view(), actors, ...this.opts.extraStatus?.() };
+    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), ...this.opts.extraStatus?.() };
   }
 
   /** The actors, for the state API. */
