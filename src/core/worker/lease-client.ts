@@ -38,6 +38,11 @@ export interface SchedClass {
   readonly leases: Set<Lease>;
   /** How long its latest task ran on its worker: the class is pipelined only while that is short. */
   taskMs: number;
+  /**
+   * SPREAD: each task gets a lease of its own (none reused, none pipelined), so the raylets'
+   * round-robin spreads short tasks too, as Ray spreads each task of a SPREAD class.
+   */
+  readonly spread: boolean;
 }
 
 export interface LeaseClient {
@@ -56,7 +61,7 @@ export function enqueue(w: Ctx, t: OwnedTask): void {
   const key = t.classKey;
   let c = w.classes.get(key);
   if (!c) {
-    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity };
+    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: t.spec.strategy === "SPREAD" };
     w.classes.set(key, c);
   }
   // No lease is ever idle (a free one runs the next task or goes back), so queue and ask.
@@ -186,7 +191,7 @@ export function leaseRejected(w: Ctx, reqId: number, reason: string, infeasible:
  * A lease with nothing to run goes back.
  */
 function fill(w: Ctx, c: SchedClass, lease: Lease): void {
-  const pipelined = lease.blockedBy === undefined && c.taskMs <= w.cfg.pipelineMaxTaskMs;
+  const pipelined = !c.spread && lease.blockedBy === undefined && c.taskMs <= w.cfg.pipelineMaxTaskMs;
   const window = pipelined ? w.cfg.maxTasksInFlightPerWorker : 1;
   while (lease.running.length < window) {
     const next = c.ready.at(0);
@@ -249,7 +254,8 @@ export function leaseSlotFreed(w: Ctx, t: OwnedTask, runMs: number | undefined):
     lease.running.splice(i, 1);
     if (runMs !== undefined) lease.c.taskMs = runMs;
     if (lease.blockedBy === t) lease.blockedBy = undefined;
-    fill(w, lease.c, lease);
+    if (!lease.c.spread) fill(w, lease.c, lease);
+    else if (lease.running.length === 0) returnLease(w, lease.c, lease);
   }
 }
 
