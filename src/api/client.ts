@@ -3,6 +3,8 @@
 // CoreWorker model; the API never sees which.
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
+import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
+import type { PlacementGroupId } from "../core/types.ts";
 import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, ObjectId, Payload, RefInfo } from "../core/types.ts";
 
 export interface CoreClient {
@@ -20,6 +22,8 @@ export interface CoreClient {
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]>;
   getNamedActor(name: string): Promise<ActorInfo | undefined>;
   killActor(actorId: ActorId): void;
+  createPlacementGroup(pg: PlacementGroupRequest): void;
+  removePlacementGroup(pgId: PlacementGroupId): void;
   addRef(id: ObjectId): void;
   releaseRef(id: ObjectId): void;
   /** Virtual in the simulator, real elsewhere. */

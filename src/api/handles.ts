@@ -2,6 +2,7 @@
 // Each is bound to the Ray instance (one per core worker) that made or received it.
 
 import type { Addr, ActorId, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
+import type { PlacementGroup } from "./placement-group.ts";
 
 /** A future value in the object store. `T` flows from the remote function's return type. */
 export class ObjectRef<T = unknown> {
@@ -25,6 +26,10 @@ export interface RemoteOptions {
   /** Register a named actor. */
   name?: string;
   schedulingStrategy?: SchedulingStrategy;
+  /** Run in this placement group (in bundle `bundleIndex`, default -1: any bundle). */
+  placementGroup?: PlacementGroup;
+  bundleIndex?: number;
+  captureChildTasks?: boolean;
 }
 
 /** An argument may be a value or a ref to one. */

@@ -7,6 +7,7 @@ import type { ActorId, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
+import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
 import {
   ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, describe,
   type ActorHandle, type ActorRef, type Invoker, type RemoteOptions,
@@ -30,6 +31,10 @@ export interface Ray {
   sleep(ms: number): Promise<void>;
   /** Where this code runs. */
   readonly context: { readonly nodeId: string; readonly workerId: string };
+  /** Reserves bundles of resources across nodes, atomically (Ray's placement groups). */
+  placementGroup(opts: PlacementGroupOptions): PlacementGroup;
+  /** Releases a placement group's bundles; tasks and actors running in them are killed. */
+  removePlacementGroup(pg: PlacementGroup): void;
 }
 
 const MARK = "__tsray__";
@@ -138,7 +143,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   function validTaskOptions(o: RemoteOptions, name: string): TaskOptions {
     const maxRetries = o.maxRetries ?? 3;
     if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new TypeError(`${name}: maxRetries must be an integer >= -1, got ${maxRetries}`);
-    return { resources: resourcesOf(o, 1, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRetries, retryExceptions: o.retryExceptions ?? false };
+    return { resources: resourcesOf(o, 1, name), strategy: strategyOf(o, name), maxRetries, retryExceptions: o.retryExceptions ?? false };
   }
 
   function actorOptions(o: RemoteOptions, name: string): ActorOptions {
@@ -147,7 +152,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
       if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
     }
-    return { resources: resourcesOf(o, 0, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRestarts, maxTaskRetries, name: o.name };
+    return { resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name };
   }
 
   const api: Ray & Invoker = {
@@ -206,6 +211,20 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (!Number.isInteger(n) || n < 0) throw new TypeError(`ray.wait: numReturns must be a non-negative integer, got ${n}`);
       const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs));
       return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
+    },
+
+    placementGroup(opts) {
+      const v = validPlacementGroup(opts);
+      const pgId = `pg:${client.nextId()}`;
+      client.createPlacementGroup({ pgId, ...v });
+      let ready: ObjectRef<boolean> | undefined;
+      const pg: PlacementGroup = new PlacementGroup(pgId, v.bundles, v.strategy, () => (ready ??= api.remote(() => true).options({ numCpus: 0, placementGroup: pg }).remote() as ObjectRef<boolean>));
+      return pg;
+    },
+
+    removePlacementGroup(pg) {
+      if (!(pg instanceof PlacementGroup)) throw new TypeError("ray.removePlacementGroup expects a PlacementGroup");
+      client.removePlacementGroup(pg.id);
     },
 
     kill(actor) {

@@ -12,7 +12,8 @@ import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescripto
 import { actorUpdate, createActor, getNamedActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask } from "./worker/actor-submitter.ts";
 import { newActorScheduling } from "./worker/actor-scheduling.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
-import type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput } from "./worker/inputs.ts";
+import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
+import type { PlacementGroupId } from "./types.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut } from "./worker/object-requests.ts";
@@ -76,6 +77,11 @@ export class CoreWorker {
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
       case "get-named-actor": return getNamedActor(w, input.name, input.callId);
       case "kill-actor": return w.fx.send(w.cfg.gcs, { type: "KillActor", actorId: input.actorId });
+      case "create-placement-group": {
+        const { kind: _, ...spec } = input;
+        return w.fx.send(w.cfg.gcs, { type: "CreatePlacementGroup", spec: { ...spec, creator: w.addr } });
+      }
+      case "remove-placement-group": return w.fx.send(w.cfg.gcs, { type: "RemovePlacementGroup", pgId: input.pgId });
       case "add-ref": return addRef(w, input.id);
       case "release-ref": return releaseRef(w, input.id);
       case "release-all": return releaseAll(w);
@@ -141,6 +147,8 @@ export class CoreWorker {
   }
   getNamedActor(name: string, callId: number): void { this.step({ kind: "get-named-actor", name, callId }); }
   killActor(actorId: ActorId): void { this.step({ kind: "kill-actor", actorId }); }
+  createPlacementGroup(pg: PlacementGroupRequest): void { this.step({ kind: "create-placement-group", ...pg }); }
+  removePlacementGroup(pgId: PlacementGroupId): void { this.step({ kind: "remove-placement-group", pgId }); }
   addRef(id: ObjectId): void { this.step({ kind: "add-ref", id }); }
   releaseRef(id: ObjectId): void { this.step({ kind: "release-ref", id }); }
   releaseAll(): void { this.step({ kind: "release-all" }); }

@@ -11,6 +11,7 @@ import { nextNodeState, type NodeState } from "./lifecycle/node.ts";
 import type { GcsMsg, Msg, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
 import { mergeDemands } from "./gcs/demands.ts";
+import { PlacementGroups } from "./gcs/placement-groups.ts";
 import { place } from "./scheduler.ts";
 import {
   diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
@@ -84,6 +85,7 @@ export class Gcs {
   private readonly functions = new Map<FunctionId, FunctionDescriptor>();
   private readonly functionWaiters = new Map<FunctionId, Addr[]>();
   private readonly names = new Map<string, ActorId>();
+  readonly placementGroups: PlacementGroups;
   /** Each live node's latest report of the demands it cannot place (volatile: heartbeats renew it). */
   private readonly demands = new Map<NodeId, readonly PendingDemand[]>();
   /** Lease request id → actor being placed. */
@@ -102,6 +104,11 @@ export class Gcs {
     this.incarnation = ((tables?.meta.get("incarnation") as number | undefined) ?? 0) + 1;
     this.nextReq = this.incarnation * 1_000_000_000;
     fx.persist("meta", "incarnation", this.incarnation);
+    this.placementGroups = new PlacementGroups({
+      send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), view: () => this.view(),
+      persist: (id, row) => this.fx.persist("meta", `pg:${id}`, row),
+      viewChanged: () => { this.viewDirty = true; },
+    });
     if (tables) this.load(tables);
   }
 
@@ -121,6 +128,7 @@ export class Gcs {
     }
     for (const [id, row] of t.functions) this.functions.set(id, row as FunctionDescriptor);
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) this.drivers.add(d);
+    this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
     for (const [id, row] of t.actors) {
       const r = row as ActorRow;
       this.actors.set(id, { ...r, subscribers: new Set(r.subscribers) });
@@ -148,6 +156,7 @@ export class Gcs {
 
   private period(): void {
     this.checkHealth();
+    this.placementGroups.retry();
     if (this.viewDirty) this.broadcastView();
     this.fx.setTimer(PERIOD, this.cfg.viewPeriodMs, true);
   }
@@ -181,6 +190,9 @@ export class Gcs {
       case "LeaseSpillback": return this.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
       case "TaskReply": return this.actorCreated(m.taskId, m.result);
+      case "CreatePlacementGroup": return this.placementGroups.create(m.spec);
+      case "RemovePlacementGroup": return this.placementGroups.remove(m.pgId);
+      case "BundlesPrepared": return this.placementGroups.prepared(m.pgId, m.attempt, m.node, m.ok);
       default: return assertNever("the GCS", m);
     }
   }
@@ -214,6 +226,7 @@ export class Gcs {
     this.fx.send(from, { type: "NodeRegistered", head: this.cfg.head });
     this.broadcastView();
     this.retryPendingActors();
+    this.placementGroups.retry();
   }
 
   private heartbeat(from: Addr, node: NodeId, available: ResourceSet): void {
@@ -244,6 +257,8 @@ export class Gcs {
   private nodeDied(node: NodeId, reason: string): void {
     const n = this.nodes.get(node)!;
     this.demands.delete(node);
+    this.placementGroups.nodeDied(node);
+    this.placementGroups.creatorsDied((a) => diedWithNode(a, node, n.incarnation));
     this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total });
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
@@ -276,6 +291,7 @@ export class Gcs {
       // An actor lives no longer than its owner (Ray's non-detached actors).
       else if (a.spec.owner === worker) this.killActor(id, `its owner ${worker} died`);
     }
+    this.placementGroups.creatorsDied((a) => a === worker);
   }
 
   /** Demands no live node can meet, by shape: the raylets' infeasible queues and the actors nobody can host. */
@@ -284,12 +300,15 @@ export class Gcs {
     for (const a of this.actors.values()) {
       if (a.infeasibleSince !== undefined && a.leaseReq === undefined && a.address === undefined && a.state !== "DEAD") actors.push({ resources: a.spec.resources, count: 1, ageMs: this.fx.now() - a.infeasibleSince });
     }
-    return mergeDemands([...this.demands.values(), actors]);
+    return mergeDemands([...this.demands.values(), actors, this.placementGroups.demands()]);
   }
 
   view(): NodeView[] {
     const out: NodeView[] = [];
-    for (const [node, n] of this.nodes) out.push({ node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD" });
+    for (const [node, n] of this.nodes) {
+      const bundles = n.state === "DEAD" ? [] : this.placementGroups.bundlesOn(node);
+      out.push({ node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD", ...(bundles.length > 0 ? { bundles } : {}) });
+    }
     return out;
   }
 

@@ -3,7 +3,7 @@
 
 import type { ResourceSet } from "./resources.ts";
 import type {
-  PendingDemand,
+  PendingDemand, PlacementGroupId, PlacementGroupSpec,
   ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, NodeId,
   NodeView, ObjectId, Payload, SchedulingStrategy, TaskId, TaskSpec,
 } from "./types.ts";
@@ -103,7 +103,17 @@ export type Msg =
   | { type: "SubscribeActor"; actorId: ActorId }
   | { type: "GetNamedActor"; reqId: number; name: string }
   | { type: "NamedActor"; reqId: number; info?: ActorInfo }
-  | { type: "KillActor"; actorId: ActorId };
+  | { type: "KillActor"; actorId: ActorId }
+  // placement groups: an owner → GCS; GCS ⇄ raylets, a two-phase reservation (prepare, then commit or release)
+  | { type: "CreatePlacementGroup"; spec: PlacementGroupSpec }
+  | { type: "RemovePlacementGroup"; pgId: PlacementGroupId }
+  /** Reserve these bundles' resources on the node (phase one); `attempt` tells replies of an older try apart. */
+  | { type: "PrepareBundles"; pgId: PlacementGroupId; attempt: number; bundles: readonly { readonly index: number; readonly resources: ResourceSet }[] }
+  | { type: "BundlesPrepared"; pgId: PlacementGroupId; attempt: number; node: NodeId; ok: boolean }
+  /** Every node prepared: the reservation of `attempt` is final (phase two). */
+  | { type: "CommitBundles"; pgId: PlacementGroupId; attempt: number }
+  /** Give back the group's bundles on the node (all of them, or only those of `attempt`), ending the leases in them. */
+  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number };
 
 export type MsgType = Msg["type"];
 
@@ -114,6 +124,7 @@ export type MsgType = Msg["type"];
 export const RAYLET_RECEIVES = [
   "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet",
   "Locations", "Pull", "Chunk", "PullFailed", "FreeObjects", "NodeRegistered", "ClusterView", "NodeDead", "WorkerDied", "GcsRestarted",
+  "PrepareBundles", "CommitBundles", "ReleaseBundles",
 ] as const satisfies readonly MsgType[];
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
@@ -125,6 +136,7 @@ export const WORKER_RECEIVES = [
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
   "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply",
+  "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared",
 ] as const satisfies readonly MsgType[];
 
 export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;
