@@ -7,6 +7,7 @@ import type { SimNode } from "./cluster.ts";
 import type { Fault, FaultPlan } from "./faults.ts";
 import type { Scenario } from "./scenario.ts";
 import type { Step, Val, Workload } from "./workload.ts";
+import { PLACEMENT_STRATEGIES, type PlacementStrategy } from "../src/core/types.ts";
 
 export const nodeIds = (n: number): string[] => Array.from({ length: n }, (_, i) => (i === 0 ? "head" : `node-${i}`));
 
@@ -19,7 +20,8 @@ type RawStep =
   | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null }
   | { op: "call"; back: number; v: number }
   | { op: "get" | "free"; back: number }
-  | { op: "sleep"; ms: number };
+  | { op: "sleep"; ms: number }
+  | { op: "pg"; strategy: PlacementStrategy; v: number };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -38,6 +40,7 @@ function rawStep(nodes: number, litWeight: number): fc.Arbitrary<RawStep> {
     { weight: 3, arbitrary: fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }) },
   );
 }
 
@@ -87,6 +90,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       }
       case "sleep":
         steps.push({ op: "sleep", ms: r.ms });
+        break;
+      case "pg":
+        steps.push({ op: "pg", strategy: r.strategy, v: r.v });
+        made.push(i);
         break;
     }
   }

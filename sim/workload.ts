@@ -5,6 +5,7 @@
 
 import type { Ray } from "../src/api/ray.ts";
 import type { ActorHandle, ObjectRef } from "../src/api/handles.ts";
+import type { PlacementStrategy } from "../src/core/types.ts";
 
 /** An argument: a literal number, or the ref made by an earlier step. */
 export type Val = { readonly lit: number } | { readonly ref: number };
@@ -19,7 +20,12 @@ export type Step =
   | { readonly op: "call"; readonly actor: number; readonly v: number }
   | { readonly op: "get"; readonly ref: number }
   | { readonly op: "free"; readonly ref: number }
-  | { readonly op: "sleep"; readonly ms: number };
+  | { readonly op: "sleep"; readonly ms: number }
+  /**
+   * A placement group of one { CPU: 1 } bundle: two slow tasks run in it (one at a time: the
+   * bundle has room for one), then the group is removed. Its ref is the second task's.
+   */
+  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -113,6 +119,16 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
         case "sleep":
           await ray.sleep(s.ms);
           break;
+        case "pg": {
+          const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
+          const inPg = fns.slow.options({ placementGroup: pg, bundleIndex: 0 });
+          const first = inPg.remote(s.v, s.v);
+          refs.set(i, inPg.remote(s.v + 1, s.v));
+          await Promise.allSettled([ray.get(first)]);
+          await settle(i);
+          ray.removePlacementGroup(pg);
+          break;
+        }
       }
     }
     for (const i of refs.keys()) await settle(i);

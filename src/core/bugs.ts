@@ -12,6 +12,7 @@ export const SEEDED_BUGS = {
   "no-reconstruction": "a lost object fails at once instead of being reconstructed from lineage",
   "retry-forever": "task retries ignore the maxRetries budget",
   "evict-primary": "the object store evicts primary copies like secondary ones",
+  "bundle-overcommit": "a raylet grants leases in a placement-group bundle without checking the bundle has room",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

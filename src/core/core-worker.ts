@@ -14,6 +14,7 @@ import { newActorScheduling } from "./worker/actor-scheduling.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
 import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
 import type { PlacementGroupId } from "./types.ts";
+import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, resendPlacementGroups } from "./worker/placement-groups.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut } from "./worker/object-requests.ts";
@@ -38,7 +39,7 @@ export class CoreWorker {
     this.raylet = rayletAddr(cfg.node);
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
-      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(),
+      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(),
       ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(),
     };
   }
@@ -78,10 +79,10 @@ export class CoreWorker {
       case "get-named-actor": return getNamedActor(w, input.name, input.callId);
       case "kill-actor": return w.fx.send(w.cfg.gcs, { type: "KillActor", actorId: input.actorId });
       case "create-placement-group": {
-        const { kind: _, ...spec } = input;
-        return w.fx.send(w.cfg.gcs, { type: "CreatePlacementGroup", spec: { ...spec, creator: w.addr } });
+        const { kind: _, ...req } = input;
+        return createPlacementGroup(w, req);
       }
-      case "remove-placement-group": return w.fx.send(w.cfg.gcs, { type: "RemovePlacementGroup", pgId: input.pgId });
+      case "remove-placement-group": return removePlacementGroup(w, input.pgId);
       case "add-ref": return addRef(w, input.id);
       case "release-ref": return releaseRef(w, input.id);
       case "release-all": return releaseAll(w);
@@ -123,6 +124,7 @@ export class CoreWorker {
     for (const fn of w.fnCache.values()) if (w.registeredFns.has(fn.id)) w.fx.send(w.cfg.gcs, { type: "RegisterFunction", fn });
     for (const id of w.fnWaiters.keys()) w.fx.send(w.cfg.gcs, { type: "GetFunction", id });
     resubscribeActors(w);
+    resendPlacementGroups(w);
   }
 
   // ---- the API, as inputs (the program's calls) ---------------------------------------------

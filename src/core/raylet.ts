@@ -476,7 +476,8 @@ export class Raylet {
     if (typeof strategy !== "object" || !("placementGroup" in strategy)) return undefined;
     const ok = (key: string) => {
       const b = this.bundles.get(key);
-      return b !== undefined && b.committed && fits(resources, roomNow ? b.available : b.resources);
+      const room = roomNow && !this.cfg.bugs.has("bundle-overcommit") ? b?.available : b?.resources;
+      return b !== undefined && b.committed && fits(resources, room!);
     };
     if (strategy.bundleIndex >= 0) { const k = bundleKey(strategy.placementGroup, strategy.bundleIndex); return ok(k) ? k : undefined; }
     for (const [k, b] of this.bundles) if (b.pg === strategy.placementGroup && ok(k)) return k;

@@ -31,6 +31,8 @@ export interface GroupEntry {
   attempts: number;
   /** The two-phase reservation in flight (volatile). */
   trying?: Attempt;
+  /** Attempts that were committed: a duplicated "prepared" of one of them must not release it. */
+  readonly committed: Set<number>;
   /** Since when some bundle waits for room (volatile): a pending demand. */
   pendingSince?: number;
 }
@@ -55,14 +57,14 @@ export class PlacementGroups {
   /** Rows of a recovered GCS: committed placements stand; anything mid-reservation is tried again. */
   load(rows: Iterable<[string, unknown]>): void {
     for (const [, row] of rows) {
-      const r = row as { spec: PlacementGroupSpec; state: GroupState; placement: (NodeId | null)[]; attempts: number };
-      this.groups.set(r.spec.pgId, { spec: r.spec, state: r.state, placement: r.placement.map((n) => n ?? undefined), attempts: r.attempts + 1 });
+      const r = row as { spec: PlacementGroupSpec; state: GroupState; placement: (NodeId | null)[]; attempts: number; committed: number[] };
+      this.groups.set(r.spec.pgId, { spec: r.spec, state: r.state, placement: r.placement.map((n) => n ?? undefined), attempts: r.attempts + 1, committed: new Set(r.committed) });
     }
   }
 
   create(spec: PlacementGroupSpec): void {
     if (this.groups.has(spec.pgId)) return; // a duplicated request
-    const g: GroupEntry = { spec, state: "PENDING", placement: spec.bundles.map(() => undefined), attempts: 0 };
+    const g: GroupEntry = { spec, state: "PENDING", placement: spec.bundles.map(() => undefined), attempts: 0, committed: new Set() };
     this.groups.set(spec.pgId, g);
     this.save(g);
     this.schedule(g);
@@ -110,6 +112,7 @@ export class PlacementGroups {
   prepared(pgId: PlacementGroupId, attempt: number, node: NodeId, ok: boolean): void {
     const g = this.groups.get(pgId);
     const t = g?.trying;
+    if (g?.committed.has(attempt) && g.state !== "REMOVED") return; // a duplicated answer of a committed attempt
     if (!g || !t || t.attempt !== attempt || !t.waiting.has(node)) {
       // An answer to an attempt given up (or to a removed group): give back what it reserved.
       if (ok) this.io.send(rayletAddr(node), { type: "ReleaseBundles", pgId, attempt });
@@ -132,6 +135,7 @@ export class PlacementGroups {
     }
     for (const n of t.prepared) this.io.send(rayletAddr(n), { type: "CommitBundles", pgId: g.spec.pgId, attempt: t.attempt });
     for (const [i, n] of t.assignment) g.placement[i] = n;
+    g.committed.add(t.attempt);
     g.pendingSince = undefined;
     g.state = "CREATED";
     this.io.trace({ kind: "pg.state", comp: "gcs", pg: g.spec.pgId, state: "CREATED", strategy: g.spec.strategy, nodes: g.placement.map((n) => n ?? "") });
@@ -187,7 +191,7 @@ export class PlacementGroups {
     switch (g.state) {
       case "REMOVED": return this.io.persist(g.spec.pgId, undefined);
       case "PENDING": case "CREATED": case "RESCHEDULING":
-        return this.io.persist(g.spec.pgId, { spec: g.spec, state: g.state, placement: g.placement.map((n) => n ?? null), attempts: g.attempts });
+        return this.io.persist(g.spec.pgId, { spec: g.spec, state: g.state, placement: g.placement.map((n) => n ?? null), attempts: g.attempts, committed: [...g.committed] });
       default: return assertNever("a placement group's state", g.state);
     }
   }
