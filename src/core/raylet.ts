@@ -464,6 +464,14 @@ export class Raylet {
         this.returnLease(leaseId, true);
         this.fx.send(l.holder, { type: "WorkerDied", worker: l.worker });
       }
+      // Granted in it but still waiting for a worker: nothing to run in any more; the requester asks again.
+      for (let i = this.awaitingWorker.length - 1; i >= 0; i--) {
+        const a = this.awaitingWorker[i];
+        if (a.bundle !== key) continue;
+        this.awaitingWorker.splice(i, 1);
+        releaseDeps(this, a.q);
+        this.fx.send(a.q.from, { type: "LeaseRejected", reqId: a.q.reqId, reason: `placement group ${pgId} was removed`, infeasible: false });
+      }
       this.bundles.delete(key);
       this.setAvailable(add(this.available, b.resources));
       this.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
