@@ -87,3 +87,12 @@ test("an object made on the only node with { special: 1 } is re-made after that 
   const v = await value;
   assert.deepEqual([v.length, v[0]], [BIG, 5]);
 });
+
+test("placement groups on daemons: STRICT_SPREAD bundles land on distinct nodes and their tasks run there", async () => {
+  const pg = ray.placementGroup({ bundles: [{ CPU: 0.5 }, { CPU: 0.5 }], strategy: "STRICT_SPREAD" });
+  assert.equal(await ray.get(pg.ready(), { timeoutMs: 30_000 }), true);
+  const where = ray.remote(() => ray.context.nodeId);
+  const nodes = await ray.get([0, 1].map((i) => where.options({ placementGroup: pg, bundleIndex: i, numCpus: 0.5 }).remote()), { timeoutMs: 30_000 });
+  assert.deepEqual([...nodes].sort(), ["head", "special"]);
+  ray.removePlacementGroup(pg);
+});

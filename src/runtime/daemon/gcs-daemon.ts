@@ -120,6 +120,15 @@ export class GcsDaemon {
     return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), ...this.opts.extraStatus?.() };
   }
 
+  /** The placement groups, for the state API (Ray's PlacementGroupState fields). */
+  placementGroupRows(): object[] {
+    return [...this.gcs.placementGroups.groups.values()].map((g) => ({
+      placement_group_id: g.spec.pgId, name: g.spec.name ?? "", creator: g.spec.creator, state: g.state, strategy: g.spec.strategy,
+      is_detached: g.spec.lifetime === "detached",
+      bundles: g.spec.bundles.map((r, i) => ({ bundle_id: i, node_id: g.placement[i] ?? null, unit_resources: r })),
+    }));
+  }
+
   /** The actors, for the state API. */
   actorRows(): object[] {
     return [...this.gcs.actors.entries()].map(([id, a]) => ({
