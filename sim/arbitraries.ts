@@ -7,6 +7,7 @@ import type { SimNode } from "./cluster.ts";
 import type { Fault, FaultPlan } from "./faults.ts";
 import type { Scenario } from "./scenario.ts";
 import type { Step, Val, Workload } from "./workload.ts";
+import { PLACEMENT_STRATEGIES, type PlacementStrategy } from "../src/core/types.ts";
 
 export const nodeIds = (n: number): string[] => Array.from({ length: n }, (_, i) => (i === 0 ? "head" : `node-${i}`));
 
@@ -25,7 +26,8 @@ type RawStep =
   | { op: "box" | "rebox"; back: number; big: boolean }
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
-  | { op: "drop"; back: number };
+  | { op: "drop"; back: number }
+  | { op: "pg"; strategy: PlacementStrategy; v: number };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -36,6 +38,13 @@ const retries = fc.constantFrom(-1, 0, 1, 3);
 function rawStep(nodes: number, litWeight: number): fc.Arbitrary<RawStep> {
   const arg = rawVal(litWeight);
   const node = fc.option(fc.integer({ min: 1, max: Math.max(1, nodes - 1) }), { nil: null });
+  const steps = classicStep(arg, node);
+  const pg = fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small });
+  // A placement-group step one time in twenty, drawn apart so the other steps' mix stays as it was.
+  return fc.oneof({ weight: 19, arbitrary: steps }, { weight: 1, arbitrary: pg });
+}
+
+function classicStep(arg: fc.Arbitrary<RawVal>, node: fc.Arbitrary<number | null>): fc.Arbitrary<RawStep> {
   return fc.oneof(
     { weight: 6, arbitrary: fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("nested" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }) }) },
@@ -139,6 +148,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({ op: "drop", ref: m });
         break;
       }
+      case "pg":
+        steps.push({ op: "pg", strategy: r.strategy, v: r.v });
+        made.push(i);
+        break;
     }
   }
   return { steps };

@@ -121,7 +121,10 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
       // (a lost message is noticed when its peer is declared dead) before calling it a hang.
       quietSince ??= sim.now;
       if (sim.now - quietSince > hangAfterMs) {
-        error = new Error(`the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on work that the cluster will never do (a deadlock, a lost message, or a demand no node can meet)`);
+        const demand = sim.gcs.pendingDemands()[0];
+        error = new Error(demand
+          ? `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on a demand no node can meet: ${JSON.stringify(demand.resources)} (${demand.count} waiting)`
+          : `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on work that the cluster will never do (a deadlock or a lost message)`);
         break;
       }
     } else quietSince = undefined;

@@ -5,6 +5,7 @@
 
 import type { Ray } from "../src/api/ray.ts";
 import type { ActorHandle, ObjectRef } from "../src/api/handles.ts";
+import type { PlacementStrategy } from "../src/core/types.ts";
 
 /** An argument: a literal number, or the ref made by an earlier step. */
 export type Val = { readonly lit: number } | { readonly ref: number };
@@ -36,7 +37,12 @@ export type Step =
   /** The actor made by step `actor` reads the ref it kept last (-1 if none). */
   | { readonly op: "kept"; readonly actor: number }
   /** Drops step `ref`'s ref without reading it. */
-  | { readonly op: "drop"; readonly ref: number };
+  | { readonly op: "drop"; readonly ref: number }
+  /**
+   * A placement group of one { CPU: 1 } bundle: two slow tasks run in it (one at a time: the
+   * bundle has room for one), then the group is removed. Its ref is the second task's.
+   */
+  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -182,6 +188,16 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
         case "drop": {
           const r = refs.get(s.ref);
           if (r) { ray.release(r); refs.delete(s.ref); }
+          break;
+        }
+        case "pg": {
+          const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
+          const inPg = fns.slow.options({ placementGroup: pg, bundleIndex: 0 });
+          const first = inPg.remote(s.v, s.v);
+          refs.set(i, inPg.remote(s.v + 1, s.v));
+          await Promise.allSettled([ray.get(first)]);
+          await settle(i);
+          ray.removePlacementGroup(pg);
           break;
         }
       }

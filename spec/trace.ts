@@ -15,11 +15,19 @@ export type TraceBody =
   | { kind: "worker.died"; comp: "raylet"; worker: string }
   | { kind: "gcs.recovered"; comp: "gcs"; nodes: number; actors: number }
   // --- leases: a worker's resources are held from grant to return ------------------------
-  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources }
+  /** `bundle`: granted inside a placement group's bundle (charged to the bundle, not the node). */
+  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; bundle?: string }
   | { kind: "lease.returned"; comp: "raylet"; lease: string; worker: string; resources: Resources }
+  // --- placement groups: a bundle's resources are held from reservation to release ----------
+  | { kind: "bundle.reserved"; comp: "raylet"; bundle: string; resources: Resources }
+  | { kind: "bundle.released"; comp: "raylet"; bundle: string; resources: Resources }
+  /** A group's state in the GCS; `nodes` (each bundle's node) and `strategy` once CREATED. */
+  | { kind: "pg.state"; comp: "gcs"; pg: string; state: string; strategy?: string; nodes?: readonly string[] }
   // --- tasks -----------------------------------------------------------------------------
   | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }
+  /** A warning: no live node can ever meet the demand, so it waits for one that can to join (as Ray's pending demands). */
+  | { kind: "task.infeasible"; comp: "raylet" | "gcs"; task: string; resources: Resources; reason: string; cluster: readonly Resources[] }
   /** `concurrent`: an async actor's call, which may start before an earlier one whose arguments are still coming (Ray orders only sync actors' calls). */
   | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number; concurrent?: true }
   | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }

@@ -10,6 +10,7 @@ import {
 import type { GetOptions, KillOptions, Ray, RuntimeContext, WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
+import type { PlacementGroup, PlacementGroupOptions } from "./api/placement-group.ts";
 
 export {
   RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
@@ -159,6 +160,15 @@ export function wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Prom
 
 export function kill(actor: ActorRef, opts?: KillOptions): void {
   api().kill(actor, opts);
+}
+
+/** Reserves bundles of resources across nodes, atomically (Ray's placement groups). */
+export function placementGroup(opts: PlacementGroupOptions): PlacementGroup {
+  return api().placementGroup(opts);
+}
+
+export function removePlacementGroup(pg: PlacementGroup): void {
+  api().removePlacementGroup(pg);
 }
 
 export function getActor<T = any>(name: string): Promise<ActorHandle<T>> {

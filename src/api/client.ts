@@ -3,6 +3,8 @@
 // CoreWorker model; the API never sees which.
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
+import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
+import type { PlacementGroupId } from "../core/types.ts";
 import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, ObjectId, Payload, RefInfo } from "../core/types.ts";
 
 export interface CoreClient {
@@ -21,6 +23,8 @@ export interface CoreClient {
   getNamedActor(name: string): Promise<ActorInfo | undefined>;
   /** `noRestart` false: the actor restarts if its maxRestarts allows (Ray's `no_restart=False`). */
   killActor(actorId: ActorId, noRestart: boolean): void;
+  createPlacementGroup(pg: PlacementGroupRequest): void;
+  removePlacementGroup(pgId: PlacementGroupId): void;
   addRef(id: ObjectId): void;
   releaseRef(id: ObjectId): void;
   /** Virtual in the simulator, real elsewhere. */

@@ -3,6 +3,7 @@
 
 import type { Addr, ActorId, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
 import { checkOptionNames, isAsyncClass } from "./options.ts";
+import type { PlacementGroup } from "./placement-group.ts";
 
 /** A future value in the object store. `T` flows from the remote function's return type. */
 export class ObjectRef<T = unknown> {
@@ -30,6 +31,10 @@ export interface RemoteOptions {
   maxConcurrency?: number;
   /** Return values of a task (only 1 is implemented; anything else is refused). */
   numReturns?: number;
+  /** Run in this placement group (in bundle `bundleIndex`, default -1: any bundle). */
+  placementGroup?: PlacementGroup;
+  bundleIndex?: number;
+  captureChildTasks?: boolean;
 }
 
 /** An argument may be a value or a ref to one. */

@@ -9,6 +9,7 @@ import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, toError } from "./errors.ts";
 import { ASYNC_ACTOR_MAX_CONCURRENCY } from "./options.ts";
 import { currentExecution } from "../runtime/executor.ts";
+import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
 import {
   ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, remoteOf,
   type ActorHandle, type ActorRef, type Invoker, type RemoteOptions,
@@ -34,6 +35,10 @@ export interface Ray {
   sleep(ms: number): Promise<void>;
   /** Where this code runs. */
   readonly context: { readonly nodeId: string; readonly workerId: string };
+  /** Reserves bundles of resources across nodes, atomically (Ray's placement groups). */
+  placementGroup(opts: PlacementGroupOptions): PlacementGroup;
+  /** Releases a placement group's bundles; tasks and actors running in them are killed. */
+  removePlacementGroup(pg: PlacementGroup): void;
   /** Ray's runtime context: where this code runs, and inside a task or actor method, which. */
   getRuntimeContext(): RuntimeContext;
 }
@@ -166,7 +171,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   function validTaskOptions(o: RemoteOptions, name: string): TaskOptions {
     const maxRetries = o.maxRetries ?? 3;
     if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new TypeError(`${name}: maxRetries must be an integer >= -1, got ${maxRetries}`);
-    return { resources: resourcesOf(o, 1, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRetries, retryExceptions: o.retryExceptions ?? false };
+    return { resources: resourcesOf(o, 1, name), strategy: strategyOf(o, name), maxRetries, retryExceptions: o.retryExceptions ?? false };
   }
 
   function actorOptions(o: RemoteOptions, name: string, isAsync: boolean): ActorOptions {
@@ -176,7 +181,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
       if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
     }
-    return { resources: resourcesOf(o, 0, name), strategy: o.schedulingStrategy ?? "DEFAULT", maxRestarts, maxTaskRetries, name: o.name, maxConcurrency };
+    return { resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name, maxConcurrency };
   }
 
   const api: Ray & Invoker = {
@@ -233,6 +238,20 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (!Number.isInteger(n) || n < 0) throw new TypeError(`ray.wait: numReturns must be a non-negative integer, got ${n}`);
       const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs));
       return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
+    },
+
+    placementGroup(opts) {
+      const v = validPlacementGroup(opts);
+      const pgId = `pg:${client.nextId()}`;
+      client.createPlacementGroup({ pgId, ...v });
+      let ready: ObjectRef<boolean> | undefined;
+      const pg: PlacementGroup = new PlacementGroup(pgId, v.bundles, v.strategy, () => (ready ??= api.remote(() => true).options({ numCpus: 0, placementGroup: pg }).remote() as ObjectRef<boolean>));
+      return pg;
+    },
+
+    removePlacementGroup(pg) {
+      if (!(pg instanceof PlacementGroup)) throw new TypeError("ray.removePlacementGroup expects a PlacementGroup");
+      client.removePlacementGroup(pg.id);
     },
 
     kill(actor, opts = {}) {

@@ -3,7 +3,7 @@
 // actors by state, pending resource demands (when the GCS reports them) and the running jobs.
 
 import { parseArgs } from "node:util";
-import type { NodeView } from "../core/types.ts";
+import type { NodeView, PendingDemand } from "../core/types.ts";
 import { resolveAddress, resolveToken } from "../runtime/daemon/session.ts";
 import { getStatus } from "../runtime/daemon/transport.ts";
 import { parseEndpoint } from "../runtime/daemon/object-channel.ts";
@@ -24,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error("tsray status: no cluster: start one with `tsray start --head`, or set TSRAY_ADDRESS and TSRAY_TOKEN");
     return 2;
   }
-  let s: { gcs: string; nodes: NodeView[]; actors: Record<string, number>; jobs?: { submission_id: string; status: string; entrypoint: string }[]; pendingDemands?: unknown[]; dashboard?: string };
+  let s: { gcs: string; nodes: NodeView[]; actors: Record<string, number>; jobs?: { submission_id: string; status: string; entrypoint: string }[]; pendingDemands?: PendingDemand[]; dashboard?: string };
   try {
     s = (await getStatus(address, token)) as typeof s;
   } catch (e) {
@@ -55,8 +55,10 @@ export async function main(argv: string[]): Promise<number> {
   for (const r of [head, ...rows]) console.log(r.map((c, i) => c.padEnd(w[i])).join("  ").trimEnd());
   const actors = Object.entries(s.actors).map(([k, v]) => `${v} ${k}`).join(", ");
   console.log(`actors: ${actors || "none"}`);
-  // Pending demands come from the scheduler's report to the GCS: shown only when it makes one.
-  if (s.pendingDemands !== undefined) console.log(`pending demands: ${s.pendingDemands.length === 0 ? "none" : s.pendingDemands.map((d) => JSON.stringify(d)).join(", ")}`);
+  // Ray's "Demands" section: what no live node can meet, by resource shape (from the raylets' reports to the GCS).
+  const demands = s.pendingDemands ?? [];
+  console.log(`Demands:${demands.length === 0 ? " (no resource demands)" : ""}`);
+  for (const d of demands) console.log(`  ${JSON.stringify(d.resources)}: ${d.count} pending task(s)/actor(s), waiting ${(d.ageMs / 1000).toFixed(1)} s`);
   const jobs = s.jobs ?? [];
   console.log(`jobs running: ${jobs.length === 0 ? "none" : ""}`);
   for (const j of jobs) console.log(`  ${j.submission_id}  ${j.status}  ${j.entrypoint}`);

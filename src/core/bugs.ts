@@ -15,6 +15,7 @@ export const SEEDED_BUGS = {
   "call-after-kill": "a caller that killed an actor for good (ray.kill) still sends it the calls it makes afterwards",
   "free-borrowed": "an owner frees an object while borrowers still hold it",
   "leak-lease": "an owner forgets to return a lease it no longer needs",
+  "bundle-overcommit": "a raylet grants leases in a placement-group bundle without checking the bundle has room",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

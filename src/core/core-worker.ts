@@ -12,7 +12,9 @@ import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescripto
 import { actorUpdate, createActor, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask } from "./worker/actor-submitter.ts";
 import { newActorScheduling } from "./worker/actor-scheduling.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
-import type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput } from "./worker/inputs.ts";
+import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
+import type { PlacementGroupId } from "./types.ts";
+import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, resendPlacementGroups } from "./worker/placement-groups.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut } from "./worker/object-requests.ts";
@@ -37,7 +39,7 @@ export class CoreWorker {
     this.raylet = rayletAddr(cfg.node);
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
-      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(),
+      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(),
       ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(),
     };
   }
@@ -76,6 +78,11 @@ export class CoreWorker {
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
       case "get-named-actor": return getNamedActor(w, input.name, input.callId);
       case "kill-actor": return killActor(w, input.actorId, input.noRestart);
+      case "create-placement-group": {
+        const { kind: _, ...req } = input;
+        return createPlacementGroup(w, req);
+      }
+      case "remove-placement-group": return removePlacementGroup(w, input.pgId);
       case "add-ref": return addRef(w, input.id);
       case "release-ref": return releaseRef(w, input.id);
       case "release-all": return releaseAll(w);
@@ -88,7 +95,7 @@ export class CoreWorker {
     switch (m.type) {
       case "LeaseGranted": return leaseGranted(w, m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return leaseSpillback(w, m.reqId, m.node, m.incarnation);
-      case "LeaseRejected": return leaseRejected(w, m.reqId, m.reason);
+      case "LeaseRejected": return leaseRejected(w, m.reqId, m.reason, m.infeasible);
       case "TaskReply": return taskReply(w, m.taskId, m.returnId, m.attempt, m.result, m.epoch, m.runMs);
       case "TaskBounced": return taskBounced(w, m.taskId, m.returnId, m.attempt, m.bounces);
       case "PushTask": return pushTask(w, from, m.spec);
@@ -119,6 +126,7 @@ export class CoreWorker {
     for (const fn of w.fnCache.values()) if (w.registeredFns.has(fn.id)) w.fx.send(w.cfg.gcs, { type: "RegisterFunction", fn });
     for (const id of w.fnWaiters.keys()) w.fx.send(w.cfg.gcs, { type: "GetFunction", id });
     resubscribeActors(w);
+    resendPlacementGroups(w);
   }
 
   // ---- the API, as inputs (the program's calls) ---------------------------------------------
@@ -143,6 +151,8 @@ export class CoreWorker {
   }
   getNamedActor(name: string, callId: number): void { this.step({ kind: "get-named-actor", name, callId }); }
   killActor(actorId: ActorId, noRestart = true): void { this.step({ kind: "kill-actor", actorId, noRestart }); }
+  createPlacementGroup(pg: PlacementGroupRequest): void { this.step({ kind: "create-placement-group", ...pg }); }
+  removePlacementGroup(pgId: PlacementGroupId): void { this.step({ kind: "remove-placement-group", pgId }); }
   addRef(id: ObjectId): void { this.step({ kind: "add-ref", id }); }
   releaseRef(id: ObjectId): void { this.step({ kind: "release-ref", id }); }
   releaseAll(): void { this.step({ kind: "release-all" }); }

@@ -10,11 +10,14 @@ import { nextActorState, type ActorState } from "./lifecycle/actor.ts";
 import { nextNodeState, type NodeState } from "./lifecycle/node.ts";
 import type { GcsMsg, Msg, TaskResult } from "./messages.ts";
 import type { ResourceSet } from "./resources.ts";
+import { mergeDemands } from "./gcs/demands.ts";
+import { PlacementGroups } from "./gcs/placement-groups.ts";
 import { place } from "./scheduler.ts";
 import {
   diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
   type FunctionDescriptor, type FunctionId, type NodeId, type NodeView, type TaskSpec,
 } from "./types.ts";
+import type { PendingDemand } from "./types.ts";
 
 export interface GcsConfig {
   readonly head: NodeId;
@@ -75,9 +78,11 @@ interface ActorEntry {
   leaseReq?: number;
   leaseNode?: NodeId;
   readonly subscribers: Set<Addr>;
+  /** Since when no live node can host it (volatile): a pending demand. */
+  infeasibleSince?: number;
 }
 
-type ActorRow = Omit<ActorEntry, "leaseReq" | "subscribers"> & { subscribers: Addr[] };
+type ActorRow = Omit<ActorEntry, "leaseReq" | "subscribers" | "infeasibleSince"> & { subscribers: Addr[] };
 
 export class Gcs {
   readonly nodes = new Map<NodeId, NodeEntry>();
@@ -85,6 +90,9 @@ export class Gcs {
   private readonly functions = new Map<FunctionId, FunctionDescriptor>();
   private readonly functionWaiters = new Map<FunctionId, Addr[]>();
   private readonly names = new Map<string, ActorId>();
+  readonly placementGroups: PlacementGroups;
+  /** Each live node's latest report of the demands it cannot place (volatile: heartbeats renew it). */
+  private readonly demands = new Map<NodeId, readonly PendingDemand[]>();
   /** Lease request id → actor being placed. */
   private readonly leaseRequests = new Map<number, ActorId>();
   /** Request ids carry the incarnation so a reply to a previous GCS can never match. */
@@ -101,6 +109,11 @@ export class Gcs {
     this.incarnation = ((tables?.meta.get("incarnation") as number | undefined) ?? 0) + 1;
     this.nextReq = this.incarnation * 1_000_000_000;
     fx.persist("meta", "incarnation", this.incarnation);
+    this.placementGroups = new PlacementGroups({
+      send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), view: () => this.view(),
+      persist: (id, row) => this.fx.persist("meta", `pg:${id}`, row),
+      viewChanged: () => { this.viewDirty = true; },
+    });
     if (tables) this.load(tables);
   }
 
@@ -120,6 +133,7 @@ export class Gcs {
     }
     for (const [id, row] of t.functions) this.functions.set(id, row as FunctionDescriptor);
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) this.drivers.add(d);
+    this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
     for (const [id, row] of t.actors) {
       const r = row as ActorRow;
       this.actors.set(id, { ...r, subscribers: new Set(r.subscribers) });
@@ -148,6 +162,7 @@ export class Gcs {
 
   private period(): void {
     this.checkHealth();
+    this.placementGroups.retry();
     if (this.viewDirty) this.broadcastView();
     this.fx.setTimer(PERIOD, this.cfg.viewPeriodMs, true);
   }
@@ -155,7 +170,9 @@ export class Gcs {
   private receive(from: Addr, m: GcsMsg): void {
     switch (m.type) {
       case "RegisterNode": return this.registerNode(from, m.node, m.incarnation, m.resources, m.endpoint);
-      case "Heartbeat": return this.heartbeat(from, m.node, m.available);
+      case "Heartbeat":
+        if (m.demands !== undefined && this.nodes.get(m.node)?.state !== "DEAD") this.demands.set(m.node, m.demands);
+        return this.heartbeat(from, m.node, m.available);
       case "WorkerDied": return this.workerDied(m.worker);
       case "SubscribeFailures":
         if (!this.drivers.has(from)) {
@@ -180,6 +197,9 @@ export class Gcs {
       case "LeaseRejected": return this.actorLeaseRejected(m.reqId);
       case "TaskReply": return this.actorCreated(m.taskId, m.result);
       case "HeldLeases": return this.heldLeases(from, m.leases);
+      case "CreatePlacementGroup": return this.placementGroups.create(m.spec);
+      case "RemovePlacementGroup": return this.placementGroups.remove(m.pgId);
+      case "BundlesPrepared": return this.placementGroups.prepared(m.pgId, m.attempt, m.node, m.ok);
       default: return assertNever("the GCS", m);
     }
   }
@@ -213,6 +233,7 @@ export class Gcs {
     this.fx.send(from, { type: "NodeRegistered", head: this.cfg.head });
     this.broadcastView();
     this.retryPendingActors();
+    this.placementGroups.retry();
   }
 
   private heartbeat(from: Addr, node: NodeId, available: ResourceSet): void {
@@ -242,6 +263,9 @@ export class Gcs {
 
   private nodeDied(node: NodeId, reason: string): void {
     const n = this.nodes.get(node)!;
+    this.demands.delete(node);
+    this.placementGroups.nodeDied(node);
+    this.placementGroups.creatorsDied((a) => diedWithNode(a, node, n.incarnation));
     this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total });
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
@@ -284,11 +308,24 @@ export class Gcs {
       // An actor lives no longer than its owner (Ray's non-detached actors).
       else if (a.spec.owner === worker) this.killActor(id, `its owner ${worker} died`);
     }
+    this.placementGroups.creatorsDied((a) => a === worker);
+  }
+
+  /** Demands no live node can meet, by shape: the raylets' infeasible queues and the actors nobody can host. */
+  pendingDemands(): PendingDemand[] {
+    const actors: PendingDemand[] = [];
+    for (const a of this.actors.values()) {
+      if (a.infeasibleSince !== undefined && a.leaseReq === undefined && a.address === undefined && a.state !== "DEAD") actors.push({ resources: a.spec.resources, count: 1, ageMs: this.fx.now() - a.infeasibleSince });
+    }
+    return mergeDemands([...this.demands.values(), actors, this.placementGroups.demands()]);
   }
 
   view(): NodeView[] {
     const out: NodeView[] = [];
-    for (const [node, n] of this.nodes) out.push({ node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD" });
+    for (const [node, n] of this.nodes) {
+      const bundles = n.state === "DEAD" ? [] : this.placementGroups.bundlesOn(node);
+      out.push({ node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD", ...(bundles.length > 0 ? { bundles } : {}) });
+    }
     return out;
   }
 
@@ -389,8 +426,14 @@ export class Gcs {
       if (p.kind === "infeasible") {
         // Wait for the cluster to change (a node joining) rather than fail, as Ray does.
         a.leaseReq = undefined;
+        if (a.infeasibleSince === undefined) {
+          a.infeasibleSince = this.fx.now();
+          const cluster = this.view().filter((v) => v.alive).map((v) => v.total);
+          this.fx.trace({ kind: "task.infeasible", comp: "gcs", task: `${id}:create:${a.epoch}`, resources: a.spec.resources, reason: p.reason, cluster });
+        }
         return;
       }
+      a.infeasibleSince = undefined;
       node = p.node;
     }
     const reqId = this.nextReq++;

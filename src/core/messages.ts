@@ -3,6 +3,7 @@
 
 import type { ResourceSet } from "./resources.ts";
 import type {
+  PendingDemand, PlacementGroupId, PlacementGroupSpec,
   ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, NodeId,
   NodeView, ObjectId, Payload, RefInfo, SchedulingStrategy, TaskId, TaskSpec,
 } from "./types.ts";
@@ -90,7 +91,7 @@ export type Msg =
   /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
   | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
   | { type: "NodeRegistered"; head: NodeId }
-  | { type: "Heartbeat"; node: NodeId; available: ResourceSet }
+  | { type: "Heartbeat"; node: NodeId; available: ResourceSet; demands?: readonly PendingDemand[] }
   | { type: "ClusterView"; nodes: readonly NodeView[] }
   // failure news, published by the GCS to raylets, which pass it on to their core workers
   | { type: "WorkerDied"; worker: Addr }
@@ -121,7 +122,17 @@ export type Msg =
    * raylet → a restarted GCS: the leases it holds there for actors. A grant the GCS never heard
    * (its reply was lost while the GCS was down) belongs to no actor: the GCS returns it.
    */
-  | { type: "HeldLeases"; leases: readonly { readonly leaseId: string; readonly worker: Addr }[] };
+  | { type: "HeldLeases"; leases: readonly { readonly leaseId: string; readonly worker: Addr }[] }
+  // placement groups: an owner → GCS; GCS ⇄ raylets, a two-phase reservation (prepare, then commit or release)
+  | { type: "CreatePlacementGroup"; spec: PlacementGroupSpec }
+  | { type: "RemovePlacementGroup"; pgId: PlacementGroupId }
+  /** Reserve these bundles' resources on the node (phase one); `attempt` tells replies of an older try apart. */
+  | { type: "PrepareBundles"; pgId: PlacementGroupId; attempt: number; bundles: readonly { readonly index: number; readonly resources: ResourceSet }[] }
+  | { type: "BundlesPrepared"; pgId: PlacementGroupId; attempt: number; node: NodeId; ok: boolean }
+  /** Every node prepared: the reservation of `attempt` is final (phase two). */
+  | { type: "CommitBundles"; pgId: PlacementGroupId; attempt: number }
+  /** Give back the group's bundles on the node (all of them, or only those of `attempt`), ending the leases in them. */
+  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number };
 
 export type MsgType = Msg["type"];
 
@@ -132,6 +143,7 @@ export type MsgType = Msg["type"];
 export const RAYLET_RECEIVES = [
   "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet",
   "Locations", "Pull", "Chunk", "PullFailed", "FreeObjects", "NodeRegistered", "ClusterView", "NodeDead", "WorkerDied", "GcsRestarted",
+  "PrepareBundles", "CommitBundles", "ReleaseBundles",
 ] as const satisfies readonly MsgType[];
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
@@ -143,6 +155,7 @@ export const WORKER_RECEIVES = [
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
   "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
+  "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared",
 ] as const satisfies readonly MsgType[];
 
 export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;

@@ -16,8 +16,11 @@ import {
   ownersDied,
 } from "./raylet/object-manager.ts";
 import { add, fits, subtract, type ResourceSet } from "./resources.ts";
+import { mergeDemands } from "./gcs/demands.ts";
 import { place } from "./scheduler.ts";
-import { diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId } from "./types.ts";
+import {
+  bundleKey, diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId, type PendingDemand, type PlacementGroupId, type SchedulingStrategy,
+} from "./types.ts";
 
 export type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 
@@ -60,7 +63,19 @@ interface Lease {
   /** Who asked for it (an owner, or the GCS for an actor): it dies with them. */
   readonly holder: Addr;
   readonly resources: ResourceSet;
+  /** The placement-group bundle it runs in (its resources come from the bundle's). */
+  readonly bundle?: string;
   readonly deps: readonly ObjectId[];
+}
+
+/** A placement-group bundle reserved on this node: its resources are taken from the node's. */
+interface Bundle {
+  readonly pg: PlacementGroupId;
+  readonly attempt: number;
+  readonly resources: ResourceSet;
+  available: ResourceSet;
+  /** Phase two done: leases may run in it. */
+  committed: boolean;
 }
 
 const REGISTER_RETRY_MS = 200;
@@ -80,11 +95,18 @@ export class Raylet {
   /** Blocked workers asking for their resources back, served before new leases. */
   private unblocks: Addr[] = [];
   /** Granted leases waiting for a worker process to start. */
-  private readonly awaitingWorker: { q: QueuedLease; leaseId: string }[] = [];
+  private readonly awaitingWorker: { q: QueuedLease; leaseId: string; bundle?: string }[] = [];
   private startingWorkers = 0;
   readonly leases = new Map<string, Lease>();
   /** Lease requests placed here, in arrival order. */
   private queue: QueuedLease[] = [];
+  /**
+   * Requests no live node can meet (Ray's infeasible queue), with when they started waiting:
+   * reported to the GCS as pending demands, placed again whenever the cluster view changes.
+   */
+  private infeasible: { q: QueuedLease; since: number }[] = [];
+  /** Placement-group bundles reserved here, by `bundleKey`. */
+  readonly bundles = new Map<string, Bundle>();
   /** The object manager's pending work: pulls, restores, puts waiting for space (raylet/object-manager.ts). */
   readonly objects: ObjectManagerState = newObjectManagerState();
   /** Core workers on this node (workers and drivers): they hear failure news through us. */
@@ -105,7 +127,7 @@ export class Raylet {
   get state() {
     return {
       registered: this.registered, fenced: this.fenced, available: this.available, view: this.view, workers: this.workers, idle: this.idle,
-      startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases,
+      startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases, infeasible: this.infeasible, bundles: this.bundles,
       clients: this.clients, deaths: this.deaths, objects: this.objects,
       store: { used: this.store.usedBytes, ids: [...this.store.ids()], spilled: [...this.store.spilledCopies.keys()] },
     } as const;
@@ -152,7 +174,7 @@ export class Raylet {
   private fire(t: RayletTimer): void {
     switch (t.kind) {
       case "heartbeat":
-        this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available });
+        this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available, demands: this.demands() });
         return this.fx.setTimer(HEARTBEAT, this.cfg.heartbeatMs, true);
       case "register":
         if (!this.registered) this.register();
@@ -194,13 +216,14 @@ export class Raylet {
       case "CancelLease": {
         const i = this.queue.findIndex((q) => q.from === from && q.reqId === m.reqId);
         if (i >= 0) releaseDeps(this, this.queue.splice(i, 1)[0]);
+        this.infeasible = this.infeasible.filter((e) => !(e.q.from === from && e.q.reqId === m.reqId));
         return; // already granted: the grant reaches the owner, which returns it
       }
       case "WorkerBlocked": {
         const l = this.leaseOf(m.worker);
         if (!l || l.blocked) return;
         l.blocked = true;
-        this.setAvailable(add(this.available, l.resources));
+        this.giveBack(l.bundle, l.resources);
         this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });
         return this.dispatch();
       }
@@ -217,6 +240,12 @@ export class Raylet {
       case "Chunk": return chunk(this, from, m.id, m.total, m.payload);
       case "PullFailed": return pullFailed(this, m.id);
       case "FreeObjects": return freeObjects(this, m.ids, m.orphaned === true);
+      case "PrepareBundles": return this.prepareBundles(from, m.pgId, m.attempt, m.bundles);
+      case "CommitBundles":
+        for (const b of this.bundles.values()) if (b.pg === m.pgId && b.attempt === m.attempt) b.committed = true;
+        this.retryInfeasible(); // requests waiting for this group may run here now
+        return this.dispatch();
+      case "ReleaseBundles": return this.releaseBundles(m.pgId, m.attempt);
       default: return assertNever("a raylet", m);
     }
   }
@@ -225,7 +254,8 @@ export class Raylet {
 
   /** The cluster as this raylet sees it: the GCS's view, with its own row exact. */
   private clusterView(): NodeView[] {
-    const self: NodeView = { node: this.cfg.node, incarnation: this.cfg.incarnation, total: this.cfg.resources, available: this.available, alive: true };
+    const bundles = [...this.bundles].filter(([, b]) => b.committed).map(([k]) => k);
+    const self: NodeView = { node: this.cfg.node, incarnation: this.cfg.incarnation, total: this.cfg.resources, available: this.available, alive: true, ...(bundles.length > 0 ? { bundles } : {}) };
     if (this.view.length === 0) return [self];
     return this.view.map((v) => (v.node === this.cfg.node ? self : v));
   }
@@ -233,11 +263,15 @@ export class Raylet {
   private updateView(nodes: readonly NodeView[]): void {
     if (nodes.some((n) => n.node === this.cfg.node && n.incarnation === this.cfg.incarnation && !n.alive)) return this.fence();
     this.view = nodes as NodeView[];
+    this.retryInfeasible();
     // Requests queued here that cannot start now may run elsewhere now: spill them back.
     if (this.queue.length === 0) return;
     const keep: QueuedLease[] = [];
+    const moved: QueuedLease[] = [];
     for (const q of this.queue) {
-      if (q.req.grantOrReject || q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
+      const group = this.inGroup(q.req);
+      if (group ? this.bundleFor(q.req.strategy, q.req.resources, false) !== undefined : q.req.grantOrReject || q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
+      if (group) { releaseDeps(this, q); moved.push(q); continue; } // its bundle is gone from here
       const target = this.decide(q.req);
       if (target.kind === "node" && target.node !== this.cfg.node) {
         releaseDeps(this, q);
@@ -245,6 +279,7 @@ export class Raylet {
       } else keep.push(q);
     }
     this.queue = keep;
+    for (const q of moved) this.place(q, undefined);
   }
 
   private decide(req: LeaseRequest) {
@@ -273,19 +308,47 @@ export class Raylet {
   private requestLease(from: Addr, reqId: number, req: LeaseRequest): void {
     if (this.holderDead(from)) return; // it arrived late: its sender died meanwhile
     const q: QueuedLease = { from, reqId, req, missing: 0 };
-    if (!fits(req.resources, this.cfg.resources) && req.grantOrReject) {
+    const bundleMissing = this.inGroup(req) && this.bundleFor(req.strategy, req.resources, false) === undefined;
+    if ((this.inGroup(req) ? bundleMissing : !fits(req.resources, this.cfg.resources)) && req.grantOrReject) {
+      // Sent here on a stale view: the requester asks again where the cluster is known.
       const reason = `node ${this.cfg.node} does not have ${JSON.stringify(req.resources)}`;
-      this.fx.send(from, { type: "LeaseRejected", reqId, reason, infeasible: true });
+      this.fx.send(from, { type: "LeaseRejected", reqId, reason, infeasible: false });
       return;
     }
-    if (!req.grantOrReject) {
-      const p = this.decide(req);
-      if (p.kind === "infeasible") {
-        this.fx.send(from, { type: "LeaseRejected", reqId, reason: p.reason, infeasible: true });
-        return;
-      }
-      if (p.node !== this.cfg.node) return this.spill(q, p.node);
+    if (!req.grantOrReject) return this.place(q, undefined);
+    this.enqueue(q);
+  }
+
+  /** Decides where a request goes: here, another node, the infeasible queue (waiting since `since`), or nowhere. */
+  private place(q: QueuedLease, since: number | undefined): void {
+    const p = this.decide(q.req);
+    if (p.kind === "node") return p.node === this.cfg.node ? this.enqueue(q) : this.spill(q, p.node);
+    if (!p.waits) return this.fx.send(q.from, { type: "LeaseRejected", reqId: q.reqId, reason: p.reason, infeasible: true });
+    if (since === undefined) {
+      // The warning Ray prints for a demand the cluster cannot meet: what it needs, what the nodes have.
+      const cluster = this.clusterView().filter((n) => n.alive).map((n) => n.total);
+      this.fx.trace({ kind: "task.infeasible", comp: "raylet", task: q.req.taskId, resources: q.req.resources, reason: p.reason, cluster });
     }
+    this.infeasible.push({ q, since: since ?? this.fx.now() });
+  }
+
+  /** The cluster changed: infeasible requests that some node can meet now go there. */
+  private retryInfeasible(): void {
+    if (this.infeasible.length === 0) return;
+    const waiting = this.infeasible;
+    this.infeasible = [];
+    for (const e of waiting) this.place(e.q, e.since);
+  }
+
+  /** The infeasible queue by resource shape: how many wait, since when. */
+  private demands(): PendingDemand[] {
+    const now = this.fx.now();
+    return mergeDemands([this.infeasible.map((e) => ({ resources: e.q.req.resources, count: 1, ageMs: now - e.since }))]);
+  }
+
+  /** Queues a request here, fetching its arguments. */
+  private enqueue(q: QueuedLease): void {
+    const req = q.req;
     this.queue.push(q);
     for (const d of req.deps) {
       if (this.store.has(d.id)) { this.store.pin(d.id); continue; }
@@ -309,9 +372,10 @@ export class Raylet {
       for (const w of this.unblocks) {
         const l = this.leaseOf(w);
         if (!l || !l.blocked) continue;
-        if (!fits(l.resources, this.available)) { waiting.push(w); continue; }
+        if (l.bundle !== undefined && !this.bundles.has(l.bundle)) continue; // its bundle was released: the lease ends with its worker
+        if (!fits(l.resources, this.freeFor(l.bundle))) { waiting.push(w); continue; }
         l.blocked = false;
-        this.setAvailable(subtract(this.available, l.resources));
+        this.setFree(l.bundle, subtract(this.freeFor(l.bundle), l.resources));
         this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.workers.get(w)!.lease!, worker: w, resources: l.resources });
         this.fx.send(w, { type: "Unblocked" });
       }
@@ -320,28 +384,29 @@ export class Raylet {
     if (this.queue.length === 0) return;
     const keep: QueuedLease[] = [];
     for (const q of this.queue) {
-      if (q.missing > 0 || !fits(q.req.resources, this.available)) { keep.push(q); continue; }
-      this.setAvailable(subtract(this.available, q.req.resources));
+      const bundle = this.bundleFor(q.req.strategy, q.req.resources, true);
+      if (q.missing > 0 || (this.inGroup(q.req) ? bundle === undefined : !fits(q.req.resources, this.available))) { keep.push(q); continue; }
+      this.setFree(bundle, subtract(this.freeFor(bundle), q.req.resources));
       const leaseId = `${this.cfg.node}:${this.cfg.incarnation}:L${this.nextLease++}`;
       const worker = this.idle.pop();
-      if (worker !== undefined) this.grant(q, leaseId, worker);
+      if (worker !== undefined) this.grant(q, leaseId, worker, bundle);
       else {
-        this.awaitingWorker.push({ q, leaseId });
+        this.awaitingWorker.push({ q, leaseId, bundle });
         this.startWorker();
       }
     }
     this.queue = keep;
   }
 
-  private grant(q: QueuedLease, leaseId: string, worker: Addr): void {
+  private grant(q: QueuedLease, leaseId: string, worker: Addr, bundle: string | undefined): void {
     const w = this.workers.get(worker)!;
     // A worker serves one lease at a time, and a lease id is never reused.
     if (w.lease !== undefined || this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, which holds ${w.lease ?? "none"}${this.leases.has(leaseId) ? " (and the id is in use)" : ""}`);
     w.state = nextWorkerState(w.state, { type: "LEASED" });
     if (q.req.actorId !== undefined) w.state = nextWorkerState(w.state, { type: "BECAME_ACTOR" });
     w.lease = leaseId;
-    this.leases.set(leaseId, { worker, holder: q.from, resources: q.req.resources, deps: q.req.deps.map((d) => d.id) });
-    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources });
+    this.leases.set(leaseId, { worker, holder: q.from, resources: q.req.resources, deps: q.req.deps.map((d) => d.id), ...(bundle !== undefined ? { bundle } : {}) });
+    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, ...(bundle !== undefined ? { bundle } : {}) });
     this.fx.send(q.from, { type: "LeaseGranted", reqId: q.reqId, leaseId, worker });
   }
 
@@ -350,7 +415,7 @@ export class Raylet {
     this.leases.delete(leaseId);
     for (const d of l.deps) this.store.unpin(d);
     if (l.blocked) return; // its resources were lent back already
-    this.setAvailable(add(this.available, l.resources));
+    this.giveBack(l.bundle, l.resources);
     this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: leaseId, worker: l.worker, resources: l.resources });
   }
 
@@ -371,6 +436,87 @@ export class Raylet {
       }
     }
     this.dispatch();
+  }
+
+  // ---- placement-group bundles -------------------------------------------------------------
+
+  /** Phase one: reserve every bundle asked of this node, or none. */
+  private prepareBundles(from: Addr, pgId: PlacementGroupId, attempt: number, bundles: readonly { index: number; resources: ResourceSet }[]): void {
+    const fresh = bundles.filter((b) => !this.bundles.has(bundleKey(pgId, b.index)));
+    const sum = fresh.reduce<ResourceSet>((acc, b) => add(acc, b.resources), {});
+    const ok = this.registered && fresh.length === bundles.length && fits(sum, this.available);
+    if (ok) {
+      this.setAvailable(subtract(this.available, sum));
+      for (const b of bundles) {
+        const key = bundleKey(pgId, b.index);
+        this.bundles.set(key, { pg: pgId, attempt, resources: b.resources, available: b.resources, committed: false });
+        this.fx.trace({ kind: "bundle.reserved", comp: "raylet", bundle: key, resources: b.resources });
+      }
+    }
+    this.fx.send(from, { type: "BundlesPrepared", pgId, attempt, node: this.cfg.node, ok });
+  }
+
+  /** Gives a group's bundles back to the node; the workers leased in them are killed (Ray does the same on removal). */
+  private releaseBundles(pgId: PlacementGroupId, attempt: number | undefined): void {
+    for (const [key, b] of [...this.bundles]) {
+      if (b.pg !== pgId || (attempt !== undefined && b.attempt !== attempt)) continue;
+      for (const [leaseId, l] of [...this.leases]) {
+        if (l.bundle !== key) continue;
+        // The holder hears the worker died, as when any worker dies.
+        this.returnLease(leaseId, true);
+        this.fx.send(l.holder, { type: "WorkerDied", worker: l.worker });
+      }
+      // Granted in it but still waiting for a worker: nothing to run in any more; the requester asks again.
+      for (let i = this.awaitingWorker.length - 1; i >= 0; i--) {
+        const a = this.awaitingWorker[i];
+        if (a.bundle !== key) continue;
+        this.awaitingWorker.splice(i, 1);
+        releaseDeps(this, a.q);
+        this.fx.send(a.q.from, { type: "LeaseRejected", reqId: a.q.reqId, reason: `placement group ${pgId} was removed`, infeasible: false });
+      }
+      this.bundles.delete(key);
+      this.setAvailable(add(this.available, b.resources));
+      this.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
+    }
+    this.dispatch();
+  }
+
+  /** The committed bundle a request runs in here: the one it names, or (index -1) the first of its group with room. */
+  private bundleFor(strategy: SchedulingStrategy, resources: ResourceSet, roomNow: boolean): string | undefined {
+    if (typeof strategy !== "object" || !("placementGroup" in strategy)) return undefined;
+    const ok = (key: string) => {
+      const b = this.bundles.get(key);
+      const room = roomNow && !this.cfg.bugs.has("bundle-overcommit") ? b?.available : b?.resources;
+      return b !== undefined && b.committed && fits(resources, room!);
+    };
+    if (strategy.bundleIndex >= 0) { const k = bundleKey(strategy.placementGroup, strategy.bundleIndex); return ok(k) ? k : undefined; }
+    for (const [k, b] of this.bundles) if (b.pg === strategy.placementGroup && ok(k)) return k;
+    return undefined;
+  }
+
+  private inGroup(req: LeaseRequest): boolean {
+    return typeof req.strategy === "object" && "placementGroup" in req.strategy;
+  }
+
+  /** The free resources a lease draws on: its bundle's, or the node's. */
+  private freeFor(bundle: string | undefined): ResourceSet {
+    return bundle === undefined ? this.available : this.bundles.get(bundle)!.available;
+  }
+
+  /** Resources a lease held go back where they came from (nowhere, if its bundle was released meanwhile). */
+  private giveBack(bundle: string | undefined, r: ResourceSet): void {
+    if (bundle !== undefined && !this.bundles.has(bundle)) return;
+    this.setFree(bundle, add(this.freeFor(bundle), r));
+  }
+
+  private setFree(bundle: string | undefined, next: ResourceSet): void {
+    if (bundle === undefined) return this.setAvailable(next);
+    const b = this.bundles.get(bundle)!;
+    // No bundle is ever over-committed: its leases never hold more than it reserved.
+    for (const k in next) {
+      if (next[k] < -1e-9 || next[k] > (b.resources[k] ?? 0) + 1e-9) throw new InvariantError(`raylet ${this.cfg.node}: bundle ${bundle} ${k} available would be ${next[k]} of ${b.resources[k] ?? 0}`);
+    }
+    b.available = next;
   }
 
   // ---- failures ----------------------------------------------------------------------------
@@ -434,16 +580,17 @@ export class Raylet {
 
   /** Leases and queued requests of dead holders: nobody will return or use them. */
   private holdersDied(dead: (a: Addr) => boolean): void {
+    this.infeasible = this.infeasible.filter((e) => !dead(e.q.from));
     const keep = this.queue.filter((q) => !dead(q.from));
     for (const q of this.queue) if (dead(q.from)) releaseDeps(this, q);
     this.queue = keep;
     // Granted but still waiting for a worker to start: give the resources back.
     for (let i = this.awaitingWorker.length - 1; i >= 0; i--) {
-      const { q } = this.awaitingWorker[i];
+      const { q, bundle } = this.awaitingWorker[i];
       if (!dead(q.from)) continue;
       this.awaitingWorker.splice(i, 1);
       releaseDeps(this, q);
-      this.setAvailable(add(this.available, q.req.resources));
+      this.giveBack(bundle, q.req.resources);
     }
     for (const [leaseId, l] of [...this.leases]) if (dead(l.holder)) this.returnLease(leaseId, true);
     // What came back may be what a queued request waits for (say, the retry of the dead holder's own task).
@@ -484,7 +631,7 @@ export class Raylet {
     this.startingWorkers--;
     w.state = nextWorkerState(w.state, { type: "REGISTERED" });
     const next = this.awaitingWorker.shift();
-    if (next) this.grant(next.q, next.leaseId, worker);
+    if (next) this.grant(next.q, next.leaseId, worker, next.bundle);
     else this.idle.push(worker);
   }
 

@@ -1,15 +1,22 @@
 // Scheduling policies: pure functions from a demand and a cluster view to a node. Raylets use
 // them for task leases, the GCS for actor placement. Randomness comes in as an argument.
 
-import { fits, utilization, type ResourceSet } from "./resources.ts";
-import type { NodeId, NodeView, SchedulingStrategy } from "./types.ts";
+import { add, fits, subtract, utilization, type ResourceSet } from "./resources.ts";
+import { bundleKey, type NodeId, type NodeView, type PlacementGroupId, type PlacementStrategy, type SchedulingStrategy } from "./types.ts";
 
 /** Hybrid policy: pack onto a node until this much of its critical resource is used. */
 export const SPREAD_THRESHOLD = 0.5;
 /** Hybrid policy: choose randomly among this fraction of the best nodes (at least one). */
 export const TOP_K_FRACTION = 0.2;
 
-export type Placement = { readonly kind: "node"; readonly node: NodeId } | { readonly kind: "infeasible"; readonly reason: string };
+/**
+ * Where a demand goes. `infeasible` with `waits` means no live node has the resources: as in Ray,
+ * the demand stays pending (and is reported to the autoscaler) until a node that fits joins.
+ * Without `waits` it can never run (hard affinity to a dead node) and fails.
+ */
+export type Placement =
+  | { readonly kind: "node"; readonly node: NodeId }
+  | { readonly kind: "infeasible"; readonly reason: string; readonly waits: boolean };
 
 export interface PlacementInput {
   readonly resources: ResourceSet;
@@ -25,6 +32,7 @@ export interface PlacementInput {
 
 export function place(p: PlacementInput): Placement & { spreadCursor: number } {
   const s = p.strategy;
+  if (typeof s === "object" && "placementGroup" in s) return { ...inBundle(p, s.placementGroup, s.bundleIndex), spreadCursor: p.spreadCursor };
   if (typeof s === "object") return { ...nodeAffinity(p, s.nodeId, s.soft), spreadCursor: p.spreadCursor };
   if (s === "SPREAD") return spread(p);
   return { ...hybrid(p), spreadCursor: p.spreadCursor };
@@ -37,7 +45,7 @@ function feasibleNodes(p: PlacementInput): NodeView[] {
 }
 
 function infeasible(p: PlacementInput): Placement {
-  return { kind: "infeasible", reason: `no node in the cluster has ${JSON.stringify(p.resources)}` };
+  return { kind: "infeasible", reason: `no node in the cluster has ${JSON.stringify(p.resources)}`, waits: true };
 }
 
 /**
@@ -77,14 +85,63 @@ export function spread(p: PlacementInput): Placement & { spreadCursor: number } 
   return { kind: "node", node: pool[i].node, spreadCursor: p.spreadCursor + 1 };
 }
 
-/** Hard affinity fails when the node is gone; soft affinity falls back to the hybrid policy. */
+/**
+ * Node affinity as Ray defines it: the task runs on that node if it is alive and could ever run
+ * it (it queues there while the node is busy). Otherwise hard affinity fails, and soft affinity
+ * falls back to the hybrid policy.
+ */
 export function nodeAffinity(p: PlacementInput, nodeId: NodeId, soft: boolean): Placement {
   const n = p.nodes.find((x) => x.node === nodeId);
-  if (n && n.alive && fits(p.resources, n.total)) {
-    if (!soft || fits(p.resources, n.available)) return { kind: "node", node: nodeId };
-  }
+  if (n && n.alive && fits(p.resources, n.total)) return { kind: "node", node: nodeId };
   if (soft) return hybrid(p);
-  return { kind: "infeasible", reason: n && n.alive ? `node ${nodeId} does not have ${JSON.stringify(p.resources)}` : `node ${nodeId} is not alive` };
+  return { kind: "infeasible", reason: n && n.alive ? `node ${nodeId} does not have ${JSON.stringify(p.resources)}` : `node ${nodeId} is not alive`, waits: false };
+}
+
+/**
+ * Into a placement group's bundle: the node that holds it (any of the group's bundles for index
+ * -1, the local one first). A bundle not placed yet (the group is pending, or being rescheduled
+ * after its node died) makes the task wait, as Ray's tasks wait for their group.
+ */
+export function inBundle(p: PlacementInput, pg: PlacementGroupId, index: number): Placement {
+  const holds = (n: NodeView) => n.alive && (n.bundles ?? []).some((b) => (index < 0 ? b.startsWith(`${pg}#`) : b === bundleKey(pg, index)));
+  const local = p.nodes.find((n) => n.node === p.local && holds(n));
+  const node = local ?? p.nodes.find(holds);
+  if (node) return { kind: "node", node: node.node };
+  return { kind: "infeasible", reason: `placement group ${pg} has no ${index < 0 ? "bundle" : `bundle ${index}`} placed on a live node`, waits: true };
+}
+
+/**
+ * Where a placement group's bundles go (Ray's bundle policies), or undefined if the live nodes'
+ * free resources cannot take them now. `fixed` holds bundles already placed (a rescheduling
+ * after a node died places only the others, still respecting the strategy). Deterministic:
+ * nodes are tried in the view's order.
+ */
+export function placeBundles(strategy: PlacementStrategy, bundles: readonly ResourceSet[], nodes: readonly NodeView[], fixed: ReadonlyMap<number, NodeId> = new Map()): NodeId[] | undefined {
+  const live = nodes.filter((n) => n.alive);
+  const free = new Map(live.map((n) => [n.node, n.available] as const));
+  const out: NodeId[] = [];
+  for (const [i, n] of fixed) out[i] = n;
+  const todo = bundles.map((_, i) => i).filter((i) => !fixed.has(i));
+  const used = () => new Set(out.filter((n) => n !== undefined));
+  const take = (i: number, node: NodeId) => { out[i] = node; free.set(node, subtract(free.get(node)!, bundles[i])); };
+  if (strategy === "STRICT_PACK" || strategy === "PACK") {
+    const sum = todo.reduce<ResourceSet>((acc, i) => add(acc, bundles[i]), {});
+    const anchor = used().size === 1 ? [...used()][0] : undefined;
+    const one = live.find((n) => (anchor === undefined || n.node === anchor) && fits(sum, n.available));
+    if (one) { for (const i of todo) take(i, one.node); return out; }
+    if (strategy === "STRICT_PACK") return undefined;
+  }
+  for (const i of todo) {
+    const fitting = live.filter((n) => fits(bundles[i], free.get(n.node)!));
+    const taken = used();
+    let pick: NodeView | undefined;
+    if (strategy === "STRICT_SPREAD") pick = fitting.find((n) => !taken.has(n.node));
+    else if (strategy === "SPREAD") pick = fitting.find((n) => !taken.has(n.node)) ?? fitting[0];
+    else pick = fitting.find((n) => taken.has(n.node)) ?? fitting[0]; // PACK: onto the group's nodes first
+    if (!pick) return undefined;
+    take(i, pick.node);
+  }
+  return out;
 }
 
 function leastUtilized(nodes: readonly NodeView[]): NodeView {

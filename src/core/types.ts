@@ -94,7 +94,9 @@ export type ObjectValue = { readonly ok: true; readonly payload: Payload } | { r
 export type SchedulingStrategy =
   | "DEFAULT"
   | "SPREAD"
-  | { readonly nodeId: NodeId; readonly soft: boolean };
+  | { readonly nodeId: NodeId; readonly soft: boolean }
+  /** Into a placement group's bundle (`bundleIndex` -1: any of its bundles), as Ray's PlacementGroupSchedulingStrategy. */
+  | { readonly placementGroup: PlacementGroupId; readonly bundleIndex: number; readonly captureChildTasks: boolean };
 
 /** A task argument: a value carried in the spec, or a reference resolved before execution. */
 export type Arg = { readonly v: Payload } | { readonly ref: ObjectId; readonly owner: Addr };
@@ -171,4 +173,34 @@ export interface NodeView {
   readonly total: ResourceSet;
   readonly available: ResourceSet;
   readonly alive: boolean;
+  /** The placement-group bundles committed on this node, as `bundleKey`s. */
+  readonly bundles?: readonly string[];
+}
+
+/** A resource demand no live node can meet, as reported to the GCS and the autoscaler: its shape, how many wait, since when. */
+export interface PendingDemand {
+  readonly resources: ResourceSet;
+  readonly count: number;
+  /** How long the oldest of them has waited, when reported (ages, not times: reporters' clocks differ). */
+  readonly ageMs: number;
+}
+
+export type PlacementGroupId = string;
+/** Ray's four placement strategies. */
+export type PlacementStrategy = "PACK" | "SPREAD" | "STRICT_PACK" | "STRICT_SPREAD";
+export const PLACEMENT_STRATEGIES: readonly PlacementStrategy[] = ["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"];
+
+export interface PlacementGroupSpec {
+  readonly pgId: PlacementGroupId;
+  readonly bundles: readonly ResourceSet[];
+  readonly strategy: PlacementStrategy;
+  readonly name?: string;
+  /** "detached" outlives its creator; otherwise it is removed when its creator dies. */
+  readonly lifetime?: "detached";
+  readonly creator: Addr;
+}
+
+/** A bundle's name in cluster views and leases. */
+export function bundleKey(pg: PlacementGroupId, index: number): string {
+  return `${pg}#${index}`;
 }

@@ -8,6 +8,7 @@ import { toError } from "../api/errors.ts";
 import type { CoreWorker } from "../core/core-worker.ts";
 import type { CallResult } from "../core/effects.ts";
 import type { Addr, ErrorInfo, NodeId, ObjectId, Payload } from "../core/types.ts";
+import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
 
 export abstract class ModelClient implements CoreClient {
   private ids = 0;
@@ -69,6 +70,8 @@ export abstract class ModelClient implements CoreClient {
     return this.call((c) => this.model.getNamedActor(name, c), (r) => (r.kind === "actor" ? r.info : undefined));
   }
   killActor(actorId: string, noRestart: boolean): void { this.check(); this.model.killActor(actorId, noRestart); }
+  createPlacementGroup(pg: PlacementGroupRequest): void { this.check(); this.model.createPlacementGroup(pg); }
+  removePlacementGroup(pgId: string): void { this.check(); this.model.removePlacementGroup(pgId); }
   addRef(id: ObjectId): void { this.model.addRef(id); }
   releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
 }

@@ -78,8 +78,7 @@ describe("different seeds, different runs", () => {
     // The task → node placement itself differs, not just the timing.
     const distinct = new Set(schedules.map((s) => [...s].sort().join(",")));
     assert.ok(distinct.size >= 3, `only ${distinct.size} distinct task→node mappings over ${seeds.length} seeds`);
-    const moved = schedules[0].filter((x) => !schedules[1].includes(x));
-    assert.ok(moved.length > 0, "seeds 1 and 2 placed every task on the same node");
+    // (Two given seeds may agree: the map tasks are SPREAD, a round-robin that does not draw on the seed, as in Ray.)
   });
 
   test("a different cluster size is a different run", async () => {

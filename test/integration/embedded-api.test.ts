@@ -137,8 +137,12 @@ describe("embedded cluster: several logical nodes", () => {
     assert.ok(stats["gpu-node"].store.count >= 1);
   });
 
-  it("a demand no node can meet fails with InfeasibleTaskError", async () => {
+  it("a demand no node can meet waits (as Ray's pending demands) and shows in the GCS's demand table", async () => {
     const f = ray.remote(() => 1);
-    await assert.rejects(ray.get(f.options({ resources: { TPU: 1 } }).remote(), { timeoutMs: 5_000 }), (e: Error) => e.name === "InfeasibleTaskError");
+    const ref = f.options({ resources: { TPU: 1 } }).remote();
+    await assert.rejects(ray.get(ref, { timeoutMs: 1_000 }), (e: Error) => e.name === "GetTimeoutError");
+    let demands = ray.cluster()!.pendingDemands();
+    for (let i = 0; i < 50 && demands.length === 0; i++) { await new Promise((r) => setTimeout(r, 100)); demands = ray.cluster()!.pendingDemands(); }
+    assert.deepEqual(demands.map((d) => [d.resources, d.count]), [[{ TPU: 1, CPU: 1 }, 1]]);
   });
 });

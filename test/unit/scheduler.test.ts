@@ -106,6 +106,13 @@ describe("node affinity", () => {
     }
   });
 
+  test("a demand no live node has waits; hard affinity to a dead node fails for good", () => {
+    const none = place(input(nodes, { resources: { TPU: 1 } }));
+    assert.deepEqual(none.kind === "infeasible" && none.waits, true);
+    const dead = place(input(nodes, { strategy: affinity("gone", false) }));
+    assert.deepEqual(dead.kind === "infeasible" && dead.waits, false);
+  });
+
   test("hard affinity to a node that lacks the resources is infeasible", () => {
     const p = nodeAffinity(input(nodes, { resources: { GPU: 1 } }), "head", false);
     assert.equal(p.kind, "infeasible");
@@ -116,11 +123,13 @@ describe("node affinity", () => {
     assert.equal(chosen(nodeAffinity(input(nodes), "n1", false)), "n1");
   });
 
-  test("soft affinity takes the node when it can, else falls back to hybrid", () => {
+  test("soft affinity takes the node while it is alive and could run the task (queueing there when busy), else falls back to hybrid", () => {
     assert.equal(chosen(place(input(nodes, { strategy: affinity("head", true), local: "n1" }))), "head");
     assert.equal(chosen(place(input(nodes, { strategy: affinity("gone", true) }))), "head");
     assert.equal(chosen(place(input(nodes, { strategy: affinity("never-was", true) }))), "head");
-    assert.equal(chosen(place(input(nodes, { strategy: affinity("n1", true) }))), "head"); // n1 is busy
+    assert.equal(chosen(place(input(nodes, { strategy: affinity("n1", true) }))), "n1"); // busy, but alive and big enough: it waits there, as in Ray
+    const gpu = [nv("head", { CPU: 4, GPU: 1 }), nv("n1", cpu(4))];
+    assert.equal(chosen(place(input(gpu, { strategy: affinity("n1", true), resources: { GPU: 1 }, local: "n1" }))), "head"); // n1 could never run it
   });
 });
 

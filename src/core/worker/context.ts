@@ -16,6 +16,7 @@ import type { LeaseClient } from "./lease-client.ts";
 import type { ReferenceTable } from "./reference-table.ts";
 import type { TaskManager } from "./task-manager.ts";
 import type { TaskReceiver } from "./task-receiver.ts";
+import type { PlacementGroupClient } from "./placement-groups.ts";
 
 /** The tuning a core worker reads (tuning.ts says what each means). */
 export type CoreWorkerTuning = Pick<ModelTuning, "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs">;
@@ -27,7 +28,8 @@ export interface CoreWorkerConfig extends CoreWorkerTuning {
 }
 
 /** The state of a core worker, part by part. */
-export type CoreWorkerState = ReferenceTable & TaskManager & LeaseClient & ActorSubmitter & ObjectRequests & ObjectRecovery & TaskReceiver & ActorScheduling;
+export type CoreWorkerState = ReferenceTable & TaskManager & LeaseClient & ActorSubmitter & ObjectRequests & ObjectRecovery & TaskReceiver & ActorScheduling
+  & PlacementGroupClient;
 
 /** What each part's functions work on: the whole state, and the worker's identity and effects. */
 export interface Ctx extends CoreWorkerState {

@@ -4,6 +4,16 @@
 import type { WorkerMsg } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
 import type { ActorId, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, RefInfo, SchedulingStrategy } from "../types.ts";
+import type { PlacementGroupId, PlacementStrategy } from "../types.ts";
+
+/** What an API asks of the GCS when it creates a placement group (the creator is the asking worker). */
+export interface PlacementGroupRequest {
+  readonly pgId: PlacementGroupId;
+  readonly bundles: readonly ResourceSet[];
+  readonly strategy: PlacementStrategy;
+  readonly name?: string;
+  readonly lifetime?: "detached";
+}
 
 /** An argument as the API hands it over: a value, or a reference (owned here or borrowed). */
 export type ArgIn = { readonly v: Payload } | { readonly ref: ObjectId; readonly owner: Addr };
@@ -46,6 +56,9 @@ export type ApiCall =
   | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number }
   | { readonly kind: "kill-actor"; readonly actorId: ActorId; readonly noRestart: boolean }
+  /** Placement groups: the GCS reserves them; this worker is the creator (a non-detached group dies with it). */
+  | ({ readonly kind: "create-placement-group" } & PlacementGroupRequest)
+  | { readonly kind: "remove-placement-group"; readonly pgId: PlacementGroupId }
   /** The program took another handle to `id` (e.g. a deserialized copy). */
   | { readonly kind: "add-ref"; readonly id: ObjectId }
   /** The program dropped a handle to `id`. */

@@ -38,6 +38,11 @@ export interface SchedClass {
   readonly leases: Set<Lease>;
   /** How long its latest task ran on its worker: the class is pipelined only while that is short. */
   taskMs: number;
+  /**
+   * SPREAD: each task gets a lease of its own (none reused, none pipelined), so the raylets'
+   * round-robin spreads short tasks too, as Ray spreads each task of a SPREAD class.
+   */
+  readonly spread: boolean;
 }
 
 export interface LeaseClient {
@@ -56,7 +61,7 @@ export function enqueue(w: Ctx, t: OwnedTask): void {
   const key = t.classKey;
   let c = w.classes.get(key);
   if (!c) {
-    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity };
+    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: t.spec.strategy === "SPREAD" };
     w.classes.set(key, c);
   }
   // No lease is ever idle (a free one runs the next task or goes back), so queue and ask.
@@ -155,11 +160,21 @@ export function leaseSpillback(w: Ctx, reqId: number, node: NodeId, incarnation:
   sendLeaseRequest(w, c, task, node, true);
 }
 
-export function leaseRejected(w: Ctx, reqId: number, reason: string): void {
+/**
+ * A raylet refused the request. A node that could not meet it (asked on a stale view) means:
+ * ask the local raylet again, which places it, or keeps it pending until a node that fits joins.
+ * A permanent refusal (hard affinity to a dead node) fails every task of the class.
+ */
+export function leaseRejected(w: Ctx, reqId: number, reason: string, infeasible: boolean): void {
   const r = w.leaseReqs.get(reqId);
   if (!r) return;
   const c = r.c;
   requestEnded(w, reqId, r);
+  if (!infeasible) {
+    const task = r.task.state === "SCHEDULING" ? r.task : unrequested(c);
+    if (task) return sendLeaseRequest(w, c, task, w.cfg.node, false);
+    return requestDone(w, c);
+  }
   requestDone(w, c);
   // Every task of the class has the same demand: none of them can run anywhere.
   const error: ErrorInfo = { type: "InfeasibleTaskError", message: `task cannot be scheduled: ${reason}` };
@@ -176,7 +191,7 @@ export function leaseRejected(w: Ctx, reqId: number, reason: string): void {
  * A lease with nothing to run goes back.
  */
 function fill(w: Ctx, c: SchedClass, lease: Lease): void {
-  const pipelined = lease.blockedBy === undefined && c.taskMs <= w.cfg.pipelineMaxTaskMs;
+  const pipelined = !c.spread && lease.blockedBy === undefined && c.taskMs <= w.cfg.pipelineMaxTaskMs;
   const window = pipelined ? w.cfg.maxTasksInFlightPerWorker : 1;
   while (lease.running.length < window) {
     const next = c.ready.at(0);
@@ -240,7 +255,8 @@ export function leaseSlotFreed(w: Ctx, t: OwnedTask, runMs: number | undefined):
     lease.running.splice(i, 1);
     if (runMs !== undefined) lease.c.taskMs = runMs;
     if (lease.blockedBy === t) lease.blockedBy = undefined;
-    fill(w, lease.c, lease);
+    if (!lease.c.spread) fill(w, lease.c, lease);
+    else if (lease.running.length === 0) returnLease(w, lease.c, lease);
   }
 }
 

@@ -156,7 +156,16 @@ export class GcsDaemon {
   status(): object {
     const actors: Record<string, number> = {};
     for (const a of this.gcs.actors.values()) actors[a.state] = (actors[a.state] ?? 0) + 1;
-    return { gcs: this.addr, nodes: this.gcs.view(), actors, ...this.opts.extraStatus?.() };
+    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), ...this.opts.extraStatus?.() };
+  }
+
+  /** The placement groups, for the state API (Ray's PlacementGroupState fields). */
+  placementGroupRows(): object[] {
+    return [...this.gcs.placementGroups.groups.values()].map((g) => ({
+      placement_group_id: g.spec.pgId, name: g.spec.name ?? "", creator: g.spec.creator, state: g.state, strategy: g.spec.strategy,
+      is_detached: g.spec.lifetime === "detached",
+      bundles: g.spec.bundles.map((r, i) => ({ bundle_id: i, node_id: g.placement[i] ?? null, unit_resources: r })),
+    }));
   }
 
   /** The actors, for the state API. */

@@ -69,7 +69,16 @@ const errorInfo = z.object({
   name: z.string().max(256).optional(),
   cause: thrown.optional(),
 }).strict();
-const strategy = z.union([z.literal("DEFAULT"), z.literal("SPREAD"), z.object({ nodeId, soft: z.boolean() }).strict()]);
+const strategy = z.union([
+  z.literal("DEFAULT"), z.literal("SPREAD"), z.object({ nodeId, soft: z.boolean() }).strict(),
+  z.object({ placementGroup: id, bundleIndex: z.number().int().gte(-1), captureChildTasks: z.boolean() }).strict(),
+]);
+const placementStrategy = z.enum(["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]);
+const pgSpec = z.object({
+  pgId: id, bundles: z.array(resources).min(1).max(MAX_LIST).readonly(), strategy: placementStrategy, name: z.string().min(1).max(1024).optional(),
+  lifetime: z.literal("detached").optional(), creator: addr,
+}).strict();
+const demand = z.object({ resources, count: z.number().int().gte(1), ageMs: z.number().finite().gte(0) }).strict();
 const arg = z.union([z.object({ v: payload }).strict(), z.object({ ref: id, owner: addr }).strict()]);
 const taskSpec = z.object({
   taskId: id, kind: z.enum(["normal", "actor-create", "actor-task"]), fn: id, method: z.string().max(1024).optional(), name: z.string().max(1024),
@@ -88,7 +97,10 @@ const actorInfo = z.object({
   actorId: id, state: z.enum(["DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD"]), address: addr.optional(), epoch: count,
   name: z.string().max(1024).optional(), owner: addr, error: errorInfo.optional(),
 }).strict();
-const nodeView = z.object({ node: nodeId, incarnation: count, endpoint: z.string().max(1024).optional(), total: resources, available, alive: z.boolean() }).strict();
+const nodeView = z.object({
+  node: nodeId, incarnation: count, endpoint: z.string().max(1024).optional(), total: resources, available, alive: z.boolean(),
+  bundles: list(z.string().max(1024)).optional(),
+}).strict();
 const leaseRequest = z.object({
   resources, strategy, deps: list(z.object({ id, owner: addr }).strict()), actorId: id.optional(), grantOrReject: z.boolean(), taskId: id,
 }).strict();
@@ -135,7 +147,7 @@ const msgSchema = z.discriminatedUnion("type", [
   m("Status", { id, status: objectStatus }),
   m("RegisterNode", { node: nodeId, incarnation: count, resources, endpoint: z.string().max(1024).optional() }),
   m("NodeRegistered", { head: nodeId }),
-  m("Heartbeat", { node: nodeId, available }),
+  m("Heartbeat", { node: nodeId, available, demands: list(demand).optional() }),
   m("ClusterView", { nodes: list(nodeView) }),
   m("WorkerDied", { worker: addr }),
   m("NodeDead", { node: nodeId, incarnation: count }),
@@ -153,6 +165,12 @@ const msgSchema = z.discriminatedUnion("type", [
   m("AddBorrower", { id, borrower: addr }),
   m("RemoveBorrower", { id, borrower: addr, holds: z.number().int().gte(1) }),
   m("HeldLeases", { leases: list(z.object({ leaseId: id, worker: addr }).strict()) }),
+  m("CreatePlacementGroup", { spec: pgSpec }),
+  m("RemovePlacementGroup", { pgId: id }),
+  m("PrepareBundles", { pgId: id, attempt: count, bundles: list(z.object({ index: count, resources }).strict()) }),
+  m("BundlesPrepared", { pgId: id, attempt: count, node: nodeId, ok: z.boolean() }),
+  m("CommitBundles", { pgId: id, attempt: count }),
+  m("ReleaseBundles", { pgId: id, attempt: count.optional() }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

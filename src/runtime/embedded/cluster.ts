@@ -16,7 +16,7 @@ import type { Gcs } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
 import type { Raylet } from "../../core/raylet.ts";
 import type { ResourceSet } from "../../core/resources.ts";
-import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload } from "../../core/types.ts";
+import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload, type PendingDemand } from "../../core/types.ts";
 import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, MemoryTables, type Hosted, type ProcessPorts } from "../kernel.ts";
 import type { TraceBody, TraceEvent } from "../../../spec/trace.ts";
 import { Arena, type ArenaStats } from "./arena.ts";
@@ -407,6 +407,9 @@ export class EmbeddedCluster {
     }
     return out;
   }
+
+  /** Demands no live node can meet, by resource shape (the GCS's table, as `tsray status` shows it). */
+  pendingDemands(): PendingDemand[] { return this.gcs?.pendingDemands() ?? []; }
 
   threadCount(): number { return this.pool.all.size; }
 

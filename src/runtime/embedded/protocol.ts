@@ -5,6 +5,7 @@
 import type { ActorOptions, ArgIn, Outcome, TaskOptions } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { ActorId, Addr, FunctionDescriptor, FunctionId, NodeId, ObjectId, Payload, RefInfo, TaskKind, TaskId } from "../../core/types.ts";
+import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
 
 /** A function the other side may not have seen yet travels whole, then by id. */
 export type FnRef = FunctionDescriptor | { readonly id: FunctionId };
@@ -33,6 +34,8 @@ export type FromThread =
   | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }
   | { readonly t: "named"; readonly call: number; readonly name: string }
   | { readonly t: "kill"; readonly actor: ActorId; readonly noRestart: boolean }
+  | { readonly t: "pg-create"; readonly pg: PlacementGroupRequest }
+  | { readonly t: "pg-remove"; readonly pgId: string }
   | { readonly t: "addRef"; readonly id: ObjectId }
   | { readonly t: "releaseRef"; readonly id: ObjectId }
   /** Replies whose arena values the thread has decoded: the main thread drops its holds. */

@@ -15,6 +15,7 @@ import { Executor } from "../executor.ts";
 import { collectViews, collectViewsIfPinnedMuch, installPins, isSlot, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
 import { Spinner } from "../spinner.ts";
+import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
 
 const { port, spinMicros } = workerData as { port: MessagePort; spinMicros: number };
 installPins();
@@ -98,6 +99,8 @@ class ThreadClient implements CoreClient {
   getNamedActor: CoreClient["getNamedActor"] = (name) =>
     this.request((call) => ({ t: "named", call, name }), (r) => (r.kind === "actor" ? r.info : undefined));
   killActor(actor: string, noRestart: boolean): void { post({ t: "kill", actor, noRestart }); }
+  createPlacementGroup(pg: PlacementGroupRequest): void { post({ t: "pg-create", pg }); }
+  removePlacementGroup(pgId: string): void { post({ t: "pg-remove", pgId }); }
   addRef(id: string): void { post({ t: "addRef", id }); }
   releaseRef(id: string): void { post({ t: "releaseRef", id }); }
   sleep(ms: number): Promise<void> {

@@ -115,6 +115,8 @@ export class WorkerHost {
         case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
         case "named": model.getNamedActor(m.name, m.call); break;
         case "kill": model.killActor(m.actor, m.noRestart); break;
+        case "pg-create": model.createPlacementGroup(m.pg); break;
+        case "pg-remove": model.removePlacementGroup(m.pgId); break;
         case "addRef": model.addRef(m.id); break;
         case "releaseRef": model.releaseRef(m.id); break;
         case "ready": break;

@@ -42,7 +42,7 @@ export async function startHeadServices(o: HeadServicesOptions): Promise<HeadSer
     dashboardAddress: () => `${localAddress(o.dashboardHost)}:${dashboardPort}`, log: o.log,
   });
   const state = new StateApi({
-    token: o.token, head: o.head, status: () => o.gcs.status() as ReturnType<StateApiStatus>, actors: () => o.gcs.actorRows(), jobs: () => jobs.list(),
+    token: o.token, head: o.head, status: () => o.gcs.status() as ReturnType<StateApiStatus>, actors: () => o.gcs.actorRows(), placementGroups: () => o.gcs.placementGroupRows(), jobs: () => jobs.list(),
   });
   let dashboard: Listening;
   try {

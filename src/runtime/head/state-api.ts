@@ -23,6 +23,7 @@ export interface StateSources {
   readonly token: string;
   readonly status: () => { nodes: NodeView[] };
   readonly actors: () => object[];
+  readonly placementGroups: () => object[];
   readonly jobs: () => JobDetails[];
   readonly head: string;
 }
@@ -73,7 +74,7 @@ export class StateApi {
     switch (kind) {
       case "jobs": return { rows: this.src.jobs() as unknown as Record<string, unknown>[], failures: [] };
       case "actors": return { rows: this.src.actors() as Record<string, unknown>[], failures: [] };
-      case "placement-groups": throw new HttpError(501, "tsray has no placement groups: no API creates them yet");
+      case "placement-groups": return { rows: this.src.placementGroups() as Record<string, unknown>[], failures: [] };
       default: break;
     }
     const { reports, failures } = await this.reports();

@@ -96,6 +96,7 @@ export const MSG_TYPES = [
   "RegisterFunction", "GetFunction", "Function", "CreateActor", "ActorUpdate", "SubscribeActor",
   "GetNamedActor", "NamedActor", "KillActor",
   "AddBorrower", "RemoveBorrower", "HeldLeases",
+  "CreatePlacementGroup", "RemovePlacementGroup", "PrepareBundles", "BundlesPrepared", "CommitBundles", "ReleaseBundles",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).

@@ -1,0 +1,98 @@
+// Pending demands on real daemons (issue 13): a task needing { special: 1 } submitted while no
+// node has it waits (shown by `tsray status` under Demands) and runs once such a node joins; an
+// object made there is re-made after that node dies and comes back.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import * as ray from "../../src/index.ts";
+import { getStatus } from "../../src/runtime/daemon/transport.ts";
+import type { Session } from "../../src/runtime/daemon/session.ts";
+import { freePort } from "../../src/runtime/free-port.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const BIN = path.join(ROOT, "bin/tsray.js");
+const run = promisify(execFile);
+const BIG = 50_000; // stored in the node's object store, so it dies with the node
+
+let home: string;
+let env: NodeJS.ProcessEnv;
+let address: string;
+let session: Session;
+
+async function tsray(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args], { env, cwd: ROOT, timeout: 60_000 });
+  return stdout;
+}
+const readSession = (): Session => JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8"));
+const status = async () => (await getStatus(address, session.token)) as { nodes: { node: string; alive: boolean }[]; pendingDemands: { resources: Record<string, number>; count: number }[] };
+
+async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await ok().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+before(async () => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-demands-"));
+  const port = await freePort();
+  address = `127.0.0.1:${port}`;
+  env = { ...process.env, TSRAY_HOME: home };
+  delete env.TSRAY_ADDRESS;
+  delete env.TSRAY_TOKEN;
+  await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "1", "--temp-dir", path.join(home, "cluster"));
+  session = readSession();
+  env.TSRAY_TOKEN = session.token;
+  process.env.TSRAY_TOKEN = session.token;
+  await ray.init({ address });
+});
+
+after(async () => {
+  await ray.shutdown();
+  await tsray("stop").catch(() => undefined);
+  delete process.env.TSRAY_TOKEN;
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+test("a task needing { special: 1 } waits, shows under Demands, and runs once a node with it joins", async () => {
+  const f = ray.remote(() => "ran").options({ resources: { special: 1 } });
+  const ref = f.remote();
+  await assert.rejects(ray.get(ref, { timeoutMs: 1_000 }), (e: Error) => e.name === "GetTimeoutError");
+  await until("the demand in the GCS's table", async () => (await status()).pendingDemands.some((d) => d.resources.special === 1 && d.count === 1));
+  assert.match(await tsray("status"), /Demands:\n {2}\{"special":1,"CPU":1\}: 1 pending task\(s\)\/actor\(s\), waiting [\d.]+ s/);
+  await tsray("start", "--address", address, "--node-id", "special", "--num-cpus", "1", "--resources", '{"special":1}');
+  assert.equal(await ray.get(ref, { timeoutMs: 30_000 }), "ran");
+  await until("the demand gone", async () => (await status()).pendingDemands.length === 0);
+});
+
+test("an object made on the only node with { special: 1 } is re-made after that node dies and returns", async () => {
+  const make = ray.remote((n: number) => new Float64Array(n).fill(5)).options({ resources: { special: 1 } });
+  const ref = make.remote(BIG);
+  await ray.wait([ref], { timeoutMs: 30_000 });
+  session = readSession();
+  process.kill(session.daemons.find((d) => d.role === "raylet" && d.node === "special")!.pid, "SIGKILL");
+  await until("special declared dead", async () => (await status()).nodes.some((n) => n.node === "special" && !n.alive));
+  const value = ray.get(ref, { timeoutMs: 60_000 });
+  // The re-run waits as a demand while the node is down (it was refused outright before).
+  await until("the reconstruction waiting as a demand", async () => (await status()).pendingDemands.some((d) => d.resources.special === 1));
+  await tsray("start", "--address", address, "--node-id", "special", "--num-cpus", "1", "--resources", '{"special":1}');
+  const v = await value;
+  assert.deepEqual([v.length, v[0]], [BIG, 5]);
+});
+
+test("placement groups on daemons: STRICT_SPREAD bundles land on distinct nodes and their tasks run there", async () => {
+  const pg = ray.placementGroup({ bundles: [{ CPU: 0.5 }, { CPU: 0.5 }], strategy: "STRICT_SPREAD" });
+  assert.equal(await ray.get(pg.ready(), { timeoutMs: 30_000 }), true);
+  const where = ray.remote(() => ray.context.nodeId);
+  const nodes = await ray.get([0, 1].map((i) => where.options({ placementGroup: pg, bundleIndex: i, numCpus: 0.5 }).remote()), { timeoutMs: 30_000 });
+  assert.deepEqual([...nodes].sort(), ["head", "special"]);
+  ray.removePlacementGroup(pg);
+});
