@@ -8,8 +8,8 @@ export type OptionTarget = "task" | "actor" | "method";
 
 /** Options tsray implements, per target. */
 const IMPLEMENTED: Record<OptionTarget, ReadonlySet<string>> = {
-  task: new Set(["numCpus", "numGpus", "resources", "maxRetries", "retryExceptions", "schedulingStrategy", "numReturns"]),
-  actor: new Set(["numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency"]),
+  task: new Set(["numCpus", "numGpus", "resources", "maxRetries", "retryExceptions", "schedulingStrategy", "numReturns", "placementGroup", "bundleIndex", "captureChildTasks"]),
+  actor: new Set(["numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency", "placementGroup", "bundleIndex", "captureChildTasks"]),
   method: new Set(["maxTaskRetries", "numReturns"]),
 };
 
@@ -24,7 +24,6 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   concurrencyGroup: "concurrency groups are not implemented: use maxConcurrency",
   maxPendingCalls: "a bound on an actor's pending calls is not implemented",
   acceleratorType: "accelerator types are not implemented: use resources",
-  placementGroup: "placement groups are not implemented",
   labelSelector: "node labels are not implemented: use resources or a NodeAffinity strategy",
 };
 
