@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     const dir = values["temp-dir"] ?? path.join(home(), `session-${name}-${Date.now()}`);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const storage = values.storage ?? `file:${path.join(dir, "gcs")}`;
-    const gcsArgs = ["--host", host, "--port", values.port!, "--storage", storage, "--dashboard-port", values["dashboard-port"]!, "--trace", path.join(dir, "gcs.trace.jsonl"),
+    const gcsArgs = ["--host", host, "--port", values.port!, "--storage", storage, `--dashboard-port=${values["dashboard-port"]}`, "--trace", path.join(dir, "gcs.trace.jsonl"),
       "--session-dir", dir, ...(values["dashboard-host"] !== undefined ? ["--dashboard-host", values["dashboard-host"]] : []),
       ...(values["storage-namespace"] !== undefined ? ["--storage-namespace", values["storage-namespace"]] : [])];
     const rayletArgs = ["--gcs", address, "--node", "head", "--head", "--host", host, ...resourceArgs, ...portArgs, ...objectPortArgs, "--trace", path.join(dir, "head.trace.jsonl")];

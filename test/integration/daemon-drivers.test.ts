@@ -3,53 +3,37 @@
 // period; its leases come back, its actors die, and a task pinned to that node runs again.
 
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = path.join(ROOT, "bin/tsray.js");
-const run = promisify(execFile);
+import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
 let address: string;
+let port: number;
 let session: Session;
 
-async function tsray(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [BIN, ...args], { env, cwd: ROOT, timeout: 60_000 });
-  return stdout;
-}
-
-async function until(what: string, ok: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await ok().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const tsray = (...args: string[]) => tsrayCli(env, ...args);
 
 type Status = { nodes: { node: string; total: Record<string, number>; available: Record<string, number> }[]; actors: Record<string, number> };
 const status = async () => (await getStatus(address, session.token)) as Status;
 
 before(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-drivers-"));
-  const port = await freePort();
+  port = await freePort();
   address = `127.0.0.1:${port}`;
   env = { ...process.env, TSRAY_HOME: home };
   delete env.TSRAY_ADDRESS;
   delete env.TSRAY_TOKEN;
   await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "2", "--temp-dir", path.join(home, "cluster"));
-  session = JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8"));
+  session = readSession(home, port);
   env.TSRAY_TOKEN = session.token;
   process.env.TSRAY_TOKEN = session.token;
 });

@@ -3,53 +3,36 @@
 // object made there is re-made after that node dies and comes back.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
+import { readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = path.join(ROOT, "bin/tsray.js");
-const run = promisify(execFile);
 const BIG = 50_000; // stored in the node's object store, so it dies with the node
 
 let home: string;
 let env: NodeJS.ProcessEnv;
 let address: string;
+let port: number;
 let session: Session;
 
-async function tsray(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [BIN, ...args], { env, cwd: ROOT, timeout: 60_000 });
-  return stdout;
-}
-const readSession = (): Session => JSON.parse(fs.readFileSync(path.join(home, "session.json"), "utf8"));
+const tsray = (...args: string[]) => tsrayCli(env, ...args);
 const status = async () => (await getStatus(address, session.token)) as { nodes: { node: string; alive: boolean }[]; pendingDemands: { resources: Record<string, number>; count: number }[] };
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await ok().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 before(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-demands-"));
-  const port = await freePort();
+  port = await freePort();
   address = `127.0.0.1:${port}`;
   env = { ...process.env, TSRAY_HOME: home };
   delete env.TSRAY_ADDRESS;
   delete env.TSRAY_TOKEN;
   await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "1", "--temp-dir", path.join(home, "cluster"));
-  session = readSession();
+  session = readSession(home, port);
   env.TSRAY_TOKEN = session.token;
   process.env.TSRAY_TOKEN = session.token;
   await ray.init({ address });
@@ -77,7 +60,7 @@ test("an object made on the only node with { special: 1 } is re-made after that 
   const make = ray.remote((n: number) => new Float64Array(n).fill(5)).options({ resources: { special: 1 } });
   const ref = make.remote(BIG);
   await ray.wait([ref], { timeoutMs: 30_000 });
-  session = readSession();
+  session = readSession(home, port);
   process.kill(session.daemons.find((d) => d.role === "raylet" && d.node === "special")!.pid, "SIGKILL");
   await until("special declared dead", async () => (await status()).nodes.some((n) => n.node === "special" && !n.alive));
   const value = ray.get(ref, { timeoutMs: 60_000 });

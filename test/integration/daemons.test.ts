@@ -5,14 +5,12 @@
 // `tsray check` (so the API features run here, dead actors included, raise no alarm either).
 
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import { parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
@@ -23,10 +21,8 @@ import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
 import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts } from "../helpers/api-features.ts";
+import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = path.join(ROOT, "bin/tsray.js");
-const run = promisify(execFile);
 
 let home: string;
 let dir: string;
@@ -37,21 +33,8 @@ let address: string;
 let session: Session;
 let restartedGcs: ChildProcess | undefined;
 
-async function tsray(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [BIN, ...args], { env, cwd: ROOT, timeout: 60_000 });
-  return stdout;
-}
+const tsray = (...args: string[]) => tsrayCli(env, ...args);
 
-const readSession = (): Session => JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8"));
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await ok().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 before(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-daemons-"));
@@ -63,11 +46,11 @@ before(async () => {
   delete env.TSRAY_ADDRESS;
   delete env.TSRAY_TOKEN;
   await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", "1", "--temp-dir", dir);
-  session = readSession();
+  session = readSession(home, port);
   env.TSRAY_TOKEN = session.token;
   await tsray("start", "--address", address, "--num-cpus", "2");
   await tsray("start", "--address", address, "--num-cpus", "2");
-  session = readSession();
+  session = readSession(home, port);
   process.env.TSRAY_TOKEN = session.token;
 });
 
@@ -184,7 +167,7 @@ test("the killed node rejoins under its id on a new port: the other daemons reac
   assert.equal(await ray.get(viaTwo.remote(onOne, 41), { timeoutMs: 20_000 }), 42);
   assert.equal(await ray.get(onOne.remote(1), { timeoutMs: 20_000 }), 2);
   assert.ok(fs.existsSync(path.join(dir, "node-1.trace.jsonl")) && fs.existsSync(path.join(dir, "node-1.2.trace.jsonl")), fs.readdirSync(dir).join(", "));
-  session = readSession();
+  session = readSession(home, port);
 });
 
 test("the GCS is killed and restarted from its storage; actors and tasks keep working", async () => {

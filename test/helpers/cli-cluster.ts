@@ -1,0 +1,33 @@
+// For tests that drive a real cluster through the `tsray` command line: running the CLI with a
+// test's environment, reading the session `tsray start --head` wrote, and waiting for a condition.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Session } from "../../src/runtime/daemon/session.ts";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const BIN = path.join(ROOT, "bin/tsray.js");
+const run = promisify(execFile);
+
+/** Runs `tsray ARGS…` with `env` (TSRAY_HOME among it) and returns its standard output. */
+export async function tsrayCli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args], { env, cwd: ROOT, timeout: 60_000 });
+  return stdout;
+}
+
+/** The session of the cluster whose GCS listens on `port`, as `tsray start --head` recorded it in `home`. */
+export function readSession(home: string, port: number | string): Session {
+  return JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8")) as Session;
+}
+
+/** Polls `ok` until it holds (an exception counts as not yet), failing after `ms`. */
+export async function until(what: string, ok: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await ok().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
