@@ -109,7 +109,13 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
       ended = true;
       // The program is over: it holds no references any more, and no fault is still to come.
       sim.cancelFaults();
-      sim.driver.releaseAll();
+      try {
+        sim.driver.releaseAll();
+      } catch (e) {
+        // A model's own check failed while the driver let go of its references: as in a step.
+        error = e instanceof Error ? e : new Error(String(e));
+        break;
+      }
       sim.emit(sim.head, { kind: "program.end", comp: "host", ok: error === undefined });
     }
     if (ended && sim.queue.pendingWork === 0) {
