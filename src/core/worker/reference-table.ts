@@ -71,10 +71,16 @@ export interface ReferenceTable {
   readonly owned: Map<ObjectId, Owned>;
   /** Status of objects owned elsewhere that this worker asked about. */
   readonly borrowed: Map<ObjectId, Borrowed>;
+  /**
+   * The process ended (releaseAll): every pending-task count was zeroed at once, so the
+   * releases that still come (a pending task finishing, a freed object's lineage arguments)
+   * must not count again.
+   */
+  exited: boolean;
 }
 
 export function newReferenceTable(): ReferenceTable {
-  return { owned: new Map(), borrowed: new Map() };
+  return { owned: new Map(), borrowed: new Map(), exited: false };
 }
 
 /**
@@ -146,6 +152,9 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
 }
 
 export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {
+  // After releaseAll these uses were already released (set to 0): releasing again would count
+  // one task twice. releaseAll visits every object it zeroed, so nothing is left unfreed.
+  if (w.exited) return;
   const twice = w.cfg.bugs.has("double-decref");
   for (const r of ids) {
     const a = w.owned.get(r);
@@ -340,6 +349,7 @@ export function releaseAll(w: Ctx): void {
   // The process ends: it borrows nothing more, and what it owns goes with it, borrowed or not
   // (its borrowers hear OwnerDiedError, as in Ray).
   w.fx.trace({ kind: "owner.exited", comp: "owner", owner: w.addr });
+  w.exited = true;
   w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, true));
   // Freeing deletes entries as the loop goes, which a Map allows (and skipping an object freed
   // along the way is what visiting it would do); forEach makes no [id, o] array per entry.
