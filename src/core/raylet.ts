@@ -430,6 +430,9 @@ export class Raylet {
         w.state = nextWorkerState(w.state, { type: "EXITED" });
         this.workers.delete(l.worker);
         this.fx.killWorker(l.worker);
+        // Killed here, it never shows up as an exit: announce it, for it may own work elsewhere
+        // (a lease granted to it by another raylet later would otherwise never be returned).
+        this.reportDeath(l.worker);
       } else {
         w.state = nextWorkerState(w.state, { type: "RETURNED" });
         this.idle.push(l.worker);
@@ -544,11 +547,15 @@ export class Raylet {
         this.fx.send(l.holder, { type: "WorkerDied", worker });
       }
     }
-    // The GCS publishes it: an actor restarts, borrowers learn the owner died. Kept to tell a restarted GCS.
+    this.reportDeath(worker);
+    this.dispatch();
+  }
+
+  /** The GCS publishes a worker's death: an actor restarts, borrowers learn the owner died, raylets return its leases. Kept to tell a restarted GCS. */
+  private reportDeath(worker: Addr): void {
     this.deaths.push(worker);
     if (this.deaths.length > 256) this.deaths.shift();
     this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
-    this.dispatch();
   }
 
   private forward(m: RayletMsg & WorkerMsg): void {
