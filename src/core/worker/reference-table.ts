@@ -6,7 +6,7 @@
 import { nextObjectState, type ObjectState } from "../lifecycle/object.ts";
 import type { ObjectStatus } from "../messages.ts";
 import { InvariantError, assertNever } from "../assert.ts";
-import { rayletAddr, type Addr, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
+import { rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
@@ -71,10 +71,12 @@ export interface ReferenceTable {
   readonly owned: Map<ObjectId, Owned>;
   /** Status of objects owned elsewhere that this worker asked about. */
   readonly borrowed: Map<ObjectId, Borrowed>;
+  /** The process ended (releaseAll): it owns nothing any more, and says so as a dead owner. */
+  exited: boolean;
 }
 
 export function newReferenceTable(): ReferenceTable {
-  return { owned: new Map(), borrowed: new Map() };
+  return { owned: new Map(), borrowed: new Map(), exited: false };
 }
 
 /**
@@ -127,10 +129,17 @@ function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unk
       if (x.as === "Locations") return w.fx.send(x.to, { type: "Locations", id: x.id, status: s });
       return w.fx.send(x.to, {
         type: "Status", id: x.id,
-        status: s.kind === "unknown" ? { kind: "error", error: { type: "ObjectLostError", message: `object ${x.id} was already freed by its owner` } } : s,
+        status: s.kind === "unknown" ? { kind: "error", error: freedError(w, x.id) } : s,
       });
     default: return assertNever("an object's waiter", x);
   }
+}
+
+/** Why an object this owner no longer holds cannot be had: freed, or gone with its exited owner. */
+function freedError(w: Ctx, id: ObjectId): ErrorInfo {
+  return w.exited
+    ? { type: "OwnerDiedError", message: `the owner of object ${id} (${w.addr}) exited` }
+    : { type: "ObjectLostError", message: `object ${id} was already freed by its owner` };
 }
 
 export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
@@ -166,7 +175,9 @@ export function statusOf(o: Owned): ObjectStatus | undefined {
 export function serveStatus(w: Ctx, to: Addr, id: ObjectId, as: "Locations" | "Status"): void {
   const o = w.owned.get(id);
   const x: StatusWaiter = { kind: "reply", to, id, as };
-  if (!o) return notify(w, x, { kind: "unknown" });
+  // An exited owner answers as Ray's dead owner does (its borrowers see OwnerDiedError), not
+  // "freed": it freed everything on exit, whatever its borrowers still held.
+  if (!o) return notify(w, x, w.exited ? { kind: "error", error: freedError(w, id) } : { kind: "unknown" });
   const s = statusOf(o);
   if (s) return notify(w, x, s);
   waitFor(o, x);
@@ -340,6 +351,7 @@ export function releaseAll(w: Ctx): void {
   // The process ends: it borrows nothing more, and what it owns goes with it, borrowed or not
   // (its borrowers hear OwnerDiedError, as in Ray).
   w.fx.trace({ kind: "owner.exited", comp: "owner", owner: w.addr });
+  w.exited = true;
   w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, true));
   // Freeing deletes entries as the loop goes, which a Map allows (and skipping an object freed
   // along the way is what visiting it would do); forEach makes no [id, o] array per entry.
