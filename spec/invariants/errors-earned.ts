@@ -120,7 +120,10 @@ export const checkErrorsEarned: Checker = (events) => {
         const id = byReturn.get(e.obj);
         const t = id === undefined ? undefined : tasks.get(id);
         // The task's own failure was judged at its task.failed; a read of it adds nothing.
-        if (failedWith.get(e.obj) !== e.error) judge(i, e.error, `a get of object ${e.obj} failed`, t);
+        // OwnerDiedError for an object whose owner exited is the program's own doing: an ended
+        // driver is a dead owner in Ray, and its borrowers (actors it left running) hear so.
+        const ownerExited = e.error === "OwnerDiedError" && exited.has(e.obj.slice(0, e.obj.indexOf("#")));
+        if (failedWith.get(e.obj) !== e.error && !ownerExited) judge(i, e.error, `a get of object ${e.obj} failed`, t);
         // The object itself was lost (not its task failed on a lost argument: that task.failed
         // names its argument's error) while its budget was unlimited. Actor calls are exempt:
         // this core keeps lineage for normal tasks only.

@@ -6,7 +6,7 @@
 import { nextObjectState, type ObjectState } from "../lifecycle/object.ts";
 import type { ObjectStatus } from "../messages.ts";
 import { InvariantError, assertNever } from "../assert.ts";
-import { rayletAddr, type Addr, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
+import { rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
@@ -72,9 +72,9 @@ export interface ReferenceTable {
   /** Status of objects owned elsewhere that this worker asked about. */
   readonly borrowed: Map<ObjectId, Borrowed>;
   /**
-   * The process ended (releaseAll): every pending-task count was zeroed at once, so the
-   * releases that still come (a pending task finishing, a freed object's lineage arguments)
-   * must not count again.
+   * The process ended (releaseAll): it owns nothing any more and answers as a dead owner; every
+   * pending-task count was zeroed at once, so the releases that still come (a pending task
+   * finishing, a freed object's lineage arguments) must not count again.
    */
   exited: boolean;
 }
@@ -133,10 +133,17 @@ function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unk
       if (x.as === "Locations") return w.fx.send(x.to, { type: "Locations", id: x.id, status: s });
       return w.fx.send(x.to, {
         type: "Status", id: x.id,
-        status: s.kind === "unknown" ? { kind: "error", error: { type: "ObjectLostError", message: `object ${x.id} was already freed by its owner` } } : s,
+        status: s.kind === "unknown" ? { kind: "error", error: freedError(w, x.id) } : s,
       });
     default: return assertNever("an object's waiter", x);
   }
+}
+
+/** Why an object this owner no longer holds cannot be had: freed, or gone with its exited owner. */
+function freedError(w: Ctx, id: ObjectId): ErrorInfo {
+  return w.exited
+    ? { type: "OwnerDiedError", message: `the owner of object ${id} (${w.addr}) exited` }
+    : { type: "ObjectLostError", message: `object ${id} was already freed by its owner` };
 }
 
 export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
@@ -175,7 +182,9 @@ export function statusOf(o: Owned): ObjectStatus | undefined {
 export function serveStatus(w: Ctx, to: Addr, id: ObjectId, as: "Locations" | "Status"): void {
   const o = w.owned.get(id);
   const x: StatusWaiter = { kind: "reply", to, id, as };
-  if (!o) return notify(w, x, { kind: "unknown" });
+  // An exited owner answers as Ray's dead owner does (its borrowers see OwnerDiedError), not
+  // "freed": it freed everything on exit, whatever its borrowers still held.
+  if (!o) return notify(w, x, w.exited ? { kind: "error", error: freedError(w, id) } : { kind: "unknown" });
   const s = statusOf(o);
   if (s) return notify(w, x, s);
   waitFor(o, x);
