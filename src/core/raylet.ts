@@ -430,8 +430,11 @@ export class Raylet {
         w.state = nextWorkerState(w.state, { type: "EXITED" });
         this.workers.delete(l.worker);
         this.fx.killWorker(l.worker);
-        // Killed here, it never shows up as an exit: announce it, for it may own work elsewhere
-        // (a lease granted to it by another raylet later would otherwise never be returned).
+        // Killed here, it never shows up as an exit: trace and announce it, for it may own work
+        // elsewhere (a lease granted to it by another raylet later would otherwise never be
+        // returned), and its owners drop its borrows on the news, so the trace must say it died
+        // (or a borrow it held would look alive when the owner frees the object).
+        this.fx.trace({ kind: "worker.died", comp: "raylet", worker: l.worker });
         this.reportDeath(l.worker);
       } else {
         w.state = nextWorkerState(w.state, { type: "RETURNED" });
