@@ -2,10 +2,12 @@
 // test's environment, reading the session `tsray start --head` wrote, and waiting for a condition.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Session } from "../../src/runtime/daemon/session.ts";
+import { freePort } from "../../src/runtime/free-port.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = path.join(ROOT, "bin/tsray.js");
@@ -30,4 +32,21 @@ export async function until(what: string, ok: () => Promise<boolean>, ms = 20_00
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Starts a head with `tsray start --head` in a fresh TSRAY_HOME (named after `prefix`), on free
+ * ports, and returns what a test needs to drive it: the environment (with the cluster token),
+ * the GCS address, its port and the recorded session.
+ */
+export async function startHeadCli(prefix: string, numCpus: number): Promise<{ home: string; env: NodeJS.ProcessEnv; address: string; port: number; session: Session }> {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, TSRAY_HOME: home };
+  delete env.TSRAY_ADDRESS;
+  delete env.TSRAY_TOKEN;
+  await tsrayCli(env, "start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", String(numCpus), "--temp-dir", path.join(home, "cluster"));
+  const session = readSession(home, port);
+  env.TSRAY_TOKEN = session.token;
+  return { home, env, address: `127.0.0.1:${port}`, port, session };
 }

@@ -5,19 +5,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
-import { freePort } from "../../src/runtime/free-port.ts";
-import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { ROOT, startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
 let address: string;
-let port: number;
 let session: Session;
 
 const tsray = (...args: string[]) => tsrayCli(env, ...args);
@@ -26,15 +23,7 @@ type Status = { nodes: { node: string; total: Record<string, number>; available:
 const status = async () => (await getStatus(address, session.token)) as Status;
 
 before(async () => {
-  home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-drivers-"));
-  port = await freePort();
-  address = `127.0.0.1:${port}`;
-  env = { ...process.env, TSRAY_HOME: home };
-  delete env.TSRAY_ADDRESS;
-  delete env.TSRAY_TOKEN;
-  await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "2", "--temp-dir", path.join(home, "cluster"));
-  session = readSession(home, port);
-  env.TSRAY_TOKEN = session.token;
+  ({ home, env, address, session } = await startHeadCli("tsray-drivers-", 2));
   process.env.TSRAY_TOKEN = session.token;
 });
 

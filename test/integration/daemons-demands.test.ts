@@ -4,14 +4,11 @@
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
-import { freePort } from "../../src/runtime/free-port.ts";
-import { readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { readSession, startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
 const BIG = 50_000; // stored in the node's object store, so it dies with the node
 
@@ -25,15 +22,7 @@ const tsray = (...args: string[]) => tsrayCli(env, ...args);
 const status = async () => (await getStatus(address, session.token)) as { nodes: { node: string; alive: boolean }[]; pendingDemands: { resources: Record<string, number>; count: number }[] };
 
 before(async () => {
-  home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-demands-"));
-  port = await freePort();
-  address = `127.0.0.1:${port}`;
-  env = { ...process.env, TSRAY_HOME: home };
-  delete env.TSRAY_ADDRESS;
-  delete env.TSRAY_TOKEN;
-  await tsray("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "1", "--temp-dir", path.join(home, "cluster"));
-  session = readSession(home, port);
-  env.TSRAY_TOKEN = session.token;
+  ({ home, env, address, port, session } = await startHeadCli("tsray-demands-", 1));
   process.env.TSRAY_TOKEN = session.token;
   await ray.init({ address });
 });
