@@ -10,7 +10,7 @@
 // to a message must be described here too: the daemon tests, which send every kind of message
 // through real daemons, fail until it is.
 
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { Msg } from "../../core/messages.ts";
 
 /** A node id: what `--node-id` accepts, and what names a node everywhere (no "/": addresses are `node/component`). */
