@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { envAddress, envToken, home } from "../runtime/daemon/session.ts";
-import { getStatus } from "../runtime/daemon/transport.ts";
+import { SERVICE_NAMES, ServingStatus, healthCheck } from "../runtime/daemon/transport.ts";
 import { NODE_ID_RE } from "../runtime/daemon/validate.ts";
 import { isRunning } from "../runtime/process.ts";
 
@@ -245,21 +245,27 @@ export function blockPidFile(): string {
   return path.join(home(), "ray-start-block.pids");
 }
 
-/** `ray health-check`: exit 0 if the GCS answers (Ray: NodeInfoGcsService.CheckAlive). */
-async function healthCheck(argv: string[], io: ShimIo): Promise<number> {
+/**
+ * `ray health-check`: exit 0 if the GCS at --address is serving (Ray: NodeInfoGcsService.CheckAlive).
+ * It asks the standard gRPC health service, which needs no token (as Kubernetes' probes call it),
+ * for the server and its Gcs service: a GCS that lost its storage reports NOT_SERVING. Ray's
+ * version check compares Ray releases; a tsray image holds one tsray, so there is nothing to
+ * compare and --skip-version-check changes nothing.
+ */
+async function healthCheckCmd(argv: string[], io: ShimIo): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: { address: { type: "string" }, "skip-version-check": { type: "boolean" }, timeout: { type: "string" } },
   });
   const address = values.address ?? envAddress();
   if (!address) throw new Refused("ray health-check: give --address HOST:PORT (or set RAY_ADDRESS)");
-  const token = daemonToken(process.env);
-  if (!token) throw new Refused("ray health-check: no cluster token: set TSRAY_TOKEN, or enable KubeRay's authOptions (mode: token)");
   const timeoutMs = values.timeout !== undefined ? Number(values.timeout) * 1000 : 5_000;
   if (!(timeoutMs > 0)) throw new Refused(`ray health-check: --timeout must be a number of seconds > 0, got ${JSON.stringify(values.timeout)}`);
   try {
-    await getStatus(address, token, timeoutMs);
-    return 0;
+    const [server, gcs] = await Promise.all([healthCheck(address, "", timeoutMs), healthCheck(address, SERVICE_NAMES.Gcs, timeoutMs)]);
+    if (server === ServingStatus.SERVING && gcs === ServingStatus.SERVING) return 0;
+    io.stderr.write(`ray health-check: the GCS at ${address} is not serving (server ${ServingStatus[server]}, ${SERVICE_NAMES.Gcs} ${ServingStatus[gcs]})\n`);
+    return 1;
   } catch (e) {
     io.stderr.write(`ray health-check: the GCS at ${address} does not answer: ${(e as Error).message}\n`);
     return 1;
@@ -319,7 +325,7 @@ export async function runRayShim(argv: string[], io: ShimIo): Promise<number> {
         }
         return await (await import("./start.ts")).main(plan.argv);
       }
-      case "health-check": return await healthCheck(rest, io);
+      case "health-check": return await healthCheckCmd(rest, io);
       case "stop": return await stop(rest, io);
       case "status":
         clientEnv();
