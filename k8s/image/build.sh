@@ -75,7 +75,8 @@ if [ ! -f "$deps/.tsray-complete" ]; then
 fi
 context="$cache/context"
 rm -rf "$context" && mkdir -p "$context"
-cp -a "$root/package.json" "$root/package-lock.json" "$root/tsconfig.json" "$root/bin" "$root/src" "$root/sim" "$root/spec" "$context/"
+cp -a "$root/package.json" "$root/package-lock.json" "$root/tsconfig.json" "$root/bin" "$root/src" "$root/sim" "$root/spec" "$root/examples" "$context/"
+mkdir -p "$context/k8s" && cp -a "$root/k8s/client" "$context/k8s/"
 cp -al "$deps/node_modules" "$context/node_modules"
 
 # 4. The image, from the same Containerfile a registry machine uses.
