@@ -240,8 +240,15 @@ const USAGE = `usage: ray start (--head | --address=HOST:PORT) [--block] [flags 
        ray job submit|status|logs|stop|list|delete …
 The tsray image's \`ray\`: maps Ray's commands onto tsray's CLI (docs/kubernetes.md).`;
 
+/** `ray start --help`: every flag and variable KubeRay may give, and what the shim makes of it. */
+function startHelp(): string {
+  const flags = Object.entries(RAY_START_FLAGS).map(([k, r]) => `  --${k}${r.value ? "=V" : ""}: ${r.does}`);
+  const env = Object.entries(RAY_START_ENV).map(([k, v]) => `  ${k}: ${v}`);
+  return `usage: ray start (--head | --address=HOST:PORT) [--block] [flags…]  →  tsray start …\n\nFlags:\n${flags.join("\n")}\n\nEnvironment:\n${env.join("\n")}\n`;
+}
+
 /** Where `ray start --block` records its process, for `ray stop` (a preStop hook). */
-export function blockPidFile(): string {
+function blockPidFile(): string {
   return path.join(home(), "ray-start-block.pids");
 }
 
@@ -315,7 +322,7 @@ export async function runRayShim(argv: string[], io: ShimIo): Promise<number> {
   try {
     switch (cmd) {
       case "start": {
-        if (rest.includes("--help") || rest.includes("-h")) { io.stdout.write(`${USAGE}\n`); return 0; }
+        if (rest.includes("--help") || rest.includes("-h")) { io.stdout.write(startHelp()); return 0; }
         const plan = planStart(rest, process.env);
         Object.assign(process.env, plan.env);
         io.stdout.write(`ray: tsray start ${plan.argv.join(" ")}\n`);

@@ -3,7 +3,7 @@
 // the environment KubeRay sets (auth, GCS fault tolerance, pod identity) is read as documented.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RAY_START_FLAGS, Refused, planStart } from "../../src/cli/ray-shim.ts";
+import { RAY_START_FLAGS, Refused, planStart, runRayShim } from "../../src/cli/ray-shim.ts";
 import { envAddress, envToken } from "../../src/runtime/daemon/session.ts";
 
 const ip = () => "10.1.2.3";
@@ -63,6 +63,14 @@ describe("ray shim: ray start", () => {
         assert.match(refusal(() => planStart(argv, env, ip)), new RegExp(`--${flag} is not supported by tsray: `));
       }
     }
+  });
+
+  it("lists every flag KubeRay writes, with what it becomes, in ray start --help", async () => {
+    let text = "";
+    const io = { stdout: { write: (t: string) => { text += t; } }, stderr: { write: (t: string) => { text += t; } } };
+    assert.equal(await runRayShim(["start", "--help"], io), 0);
+    for (const flag of Object.keys(KUBERAY_FLAGS)) assert.match(text, new RegExp(`^  --${flag}(=V)?: `, "m"));
+    assert.match(text, /^ {2}RAY_AUTH_TOKEN: /m);
   });
 
   it("maps the head's command of KubeRay's own example onto tsray start", () => {
