@@ -186,7 +186,9 @@ describe("KubeRay contract: the pods of k8s/kuberay/ray-cluster.yaml on podman",
     const w = workers[0]!;
     const hook = (manifest.spec.workerGroupSpecs![0]!.template.spec!.containers[0]!.lifecycle!.preStop!.exec!.command)!;
     const r = await w.exec(hook);
-    assert.equal(r.exitCode, 0, r.output);
+    // The hook's process dies with the container once `ray start --block` (its main process)
+    // has exited, as a kubelet's preStop hook does: 0 if it got to return first, else SIGKILL.
+    assert.ok(r.exitCode === 0 || r.exitCode === 137, `ray stop exited ${r.exitCode}: ${r.output}`);
     const s = await until("the worker container to exit", () => { const s = state(w.getId()); return s.status === "exited" ? s : undefined; });
     assert.equal(s.exitCode, 0);
     await until("the GCS to count 3 alive nodes", async () => {
