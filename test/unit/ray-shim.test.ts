@@ -128,6 +128,22 @@ describe("ray shim: ray start", () => {
   });
 });
 
+describe("ray shim: other commands", () => {
+  it("refuses ray job flags tsray cannot honour, and commands the image does not have, by name", async () => {
+    let text = "";
+    const io = { stdout: { write: (t: string) => { text += t; } }, stderr: { write: (t: string) => { text += t; } } };
+    assert.equal(await runRayShim(["job", "submit", "--entrypoint-num-cpus=1", "--", "echo", "hi"], io), 2);
+    assert.match(text, /ray job: --entrypoint-num-cpus is not supported by tsray: /);
+    assert.equal(await runRayShim(["job", "submit", "--working-dir", ".", "--", "echo"], io), 2);
+    assert.match(text, /--working-dir is not supported by tsray: runtime environments/);
+    assert.equal(await runRayShim(["up", "cluster.yaml"], io), 2);
+    assert.match(text, /ray up: not available in the tsray image/);
+    assert.equal(await runRayShim(["stop", "--grace-period", "soon"], io), 2);
+    assert.match(text, /--grace-period must be seconds/);
+    assert.equal(await runRayShim([], io), 2);
+  });
+});
+
 describe("ray shim: client environment", () => {
   it("reads KubeRay's RAY_ADDRESS after TSRAY_ADDRESS, and refuses the forms tsray cannot use", () => {
     assert.equal(envAddress({ RAY_ADDRESS: "127.0.0.1:6379" }), "127.0.0.1:6379");
