@@ -10,6 +10,7 @@ import {
 import type { GetOptions, KillOptions, Ray, RuntimeContext, WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
+import { envAddress } from "./runtime/daemon/session.ts";
 import type { PlacementGroup, PlacementGroupOptions } from "./api/placement-group.ts";
 
 export {
@@ -58,14 +59,15 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
     if (ignoreReinitError) return connected.describe();
     throw new RayError("ray.init() was already called: call ray.shutdown() first (or pass ignoreReinitError: true)");
   }
-  // With an address (or $TSRAY_ADDRESS), connect to daemons started by `tsray start`.
-  let address = rest.address ?? process.env.TSRAY_ADDRESS;
+  // With an address (or $TSRAY_ADDRESS, or KubeRay's $RAY_ADDRESS), connect to daemons started by `tsray start`.
+  let address = rest.address ?? envAddress();
   if (address !== undefined && !current) {
     const { DaemonDriver } = await import("./runtime/daemon/driver.ts");
     const { resolveAddress, resolveToken } = await import("./runtime/daemon/session.ts");
     if (address === "auto") {
       // Ray's "auto": $TSRAY_ADDRESS, then the cluster `tsray start` left on this machine; never a new one.
-      address = resolveAddress(process.env.TSRAY_ADDRESS === "auto" ? undefined : process.env.TSRAY_ADDRESS);
+      const fromEnv = envAddress();
+      address = resolveAddress(fromEnv === "auto" ? undefined : fromEnv);
       if (address === undefined || address === "auto") throw new RayError('ray.init({ address: "auto" }): no running cluster found: set TSRAY_ADDRESS or start one with `tsray start --head`');
     }
     const embeddedOnly = (Object.keys(rest) as (keyof InitOptions)[]).filter((k) => rest[k] !== undefined && k !== "address" && k !== "traceFile");

@@ -9,7 +9,7 @@ echo "# typecheck: tsc --noEmit -p ."
 npm run --silent typecheck
 
 shopt -s nullglob
-files=(test/unit/*.test.ts test/integration/*.test.ts test/property/*.test.ts test/regressions/*.test.ts)
+files=(test/unit/*.test.ts test/integration/*.test.ts test/property/*.test.ts test/regressions/*.test.ts test/containers/*.test.ts)
 shopt -u nullglob
 if [ "${#files[@]}" -eq 0 ]; then
   echo "test/run.sh: no test files found" >&2

@@ -9,13 +9,14 @@ import { checkTrace, formatViolations } from "../../spec/invariants/index.ts";
 import type { Ray } from "../api/ray.ts";
 import { EmbeddedCluster } from "../runtime/embedded/cluster.ts";
 import { embeddedConfig, type InitOptions } from "../runtime/embedded/index.ts";
+import { envAddress } from "../runtime/daemon/session.ts";
 
 export const USAGE = `usage: tsray run FILE [--num-cpus N] [--num-gpus N] [--nodes K] [--store-bytes B] [--trace OUT.jsonl] [--check] [--json]
        tsray run FILE --address HOST:PORT|auto [--trace OUT.jsonl] [--json]
 
 Runs FILE's default export, async (ray) => value, on an embedded cluster in this process (real
 time, worker threads, shared-memory object store) and prints the value it returns. With
---address (or $TSRAY_ADDRESS, set for a job's entrypoint) it runs as a driver of the daemons of
+--address (or $TSRAY_ADDRESS, set for a job's entrypoint, or KubeRay's $RAY_ADDRESS) it runs as a driver of the daemons of
 \`tsray start\` instead.
 
 Options:
@@ -76,7 +77,13 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const address = (values.address as string | undefined) ?? process.env.TSRAY_ADDRESS;
+  let address: string | undefined;
+  try {
+    address = (values.address as string | undefined) ?? envAddress();
+  } catch (e) {
+    process.stderr.write(`tsray run: ${(e as Error).message}\n`);
+    return 2;
+  }
   if (address !== undefined) return runOnDaemons(address, positionals[0], values);
 
   let opts: InitOptions;
@@ -151,7 +158,8 @@ async function runOnDaemons(address: string, file: string, values: Record<string
     return 2;
   }
   const { resolveAddress, resolveToken } = await import("../runtime/daemon/session.ts");
-  const gcs = address === "auto" ? resolveAddress(process.env.TSRAY_ADDRESS === "auto" ? undefined : process.env.TSRAY_ADDRESS) : address;
+  const fromEnv = envAddress();
+  const gcs = address === "auto" ? resolveAddress(fromEnv === "auto" ? undefined : fromEnv) : address;
   if (gcs === undefined || gcs === "auto") {
     process.stderr.write("tsray run: --address auto found no running cluster: set TSRAY_ADDRESS or start one with `tsray start --head`\n");
     return 2;

@@ -19,13 +19,16 @@ import { portInUse } from "../runtime/free-port.ts";
 const USAGE = `usage: tsray start --head [--port 6379] [--dashboard-port 8265] [--dashboard-host IP] [--name NAME]
                    [--num-cpus N] [--num-gpus N] [--resources JSON] [--storage file:PATH|redis://HOST:PORT|memory]
                    [--storage-namespace NS] [--object-port N] [--host IP] [--block]
-                   [--metrics-export-port 8080] [--dashboard-agent-listen-port 52365]
+                   [--metrics-export-port 8080] [--dashboard-agent-listen-port 52365] [--node-ip-address IP]
        tsray start --head --gcs-only [--name NAME | --port PORT]    start a cluster's GCS again
        tsray start --address HOST:PORT [--node-id ID] [--num-cpus N] [--num-gpus N] [--resources JSON]
                    [--object-port N] [--block] [--metrics-export-port 8080] [--dashboard-agent-listen-port 52365]
+                   [--node-ip-address IP]
 
 A cluster started here is known by --name (default: its GCS port); \`tsray stop --name NAME\`
-stops it alone. --gcs-only starts the GCS of a cluster whose GCS died (same token, storage and
+stops it alone.
+--host is the interface the daemons serve on (default 127.0.0.1); --node-ip-address is the
+address other nodes and drivers reach this node at, when --host is a wildcard (0.0.0.0 in a pod). --gcs-only starts the GCS of a cluster whose GCS died (same token, storage and
 namespace; nodes and drivers reconnect to it).
 
 Without --num-cpus a node offers as many CPUs as this machine has cores (as Ray does).
@@ -89,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
         "dashboard-host": { type: "string" },
         "metrics-export-port": { type: "string" },
         "dashboard-agent-listen-port": { type: "string" },
+        "node-ip-address": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -123,7 +127,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`tsray start: --object-port must be a port number, got ${JSON.stringify(values["object-port"])}`);
     return 2;
   }
-  const objectPortArgs = values["object-port"] !== undefined ? ["--object-port", values["object-port"]] : [];
+  const networkArgs = [
+    ...(values["object-port"] !== undefined ? ["--object-port", values["object-port"]] : []),
+    ...(values["node-ip-address"] !== undefined ? ["--node-ip-address", values["node-ip-address"]] : []),
+  ];
   if (values["gcs-only"] && !values.head) {
     console.error("tsray start: --gcs-only goes with --head (it starts a cluster's GCS again)");
     return 2;
@@ -156,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     const gcsArgs = ["--host", host, "--port", values.port!, "--storage", storage, `--dashboard-port=${values["dashboard-port"]}`, "--trace", path.join(dir, "gcs.trace.jsonl"),
       "--session-dir", dir, ...(values["dashboard-host"] !== undefined ? ["--dashboard-host", values["dashboard-host"]] : []),
       ...(values["storage-namespace"] !== undefined ? ["--storage-namespace", values["storage-namespace"]] : [])];
-    const rayletArgs = ["--gcs", address, "--node", "head", "--head", "--host", host, ...resourceArgs, ...portArgs, ...objectPortArgs, "--trace", path.join(dir, "head.trace.jsonl")];
+    const rayletArgs = ["--gcs", address, "--node", "head", "--head", "--host", host, ...resourceArgs, ...portArgs, ...networkArgs, "--trace", path.join(dir, "head.trace.jsonl")];
     if (values.block) {
       process.env.TSRAY_TOKEN = token;
       printHead(address, token, values["dashboard-port"]!, values["dashboard-host"] ?? host, { block: true });
@@ -212,7 +219,7 @@ export async function main(argv: string[]): Promise<number> {
   const name = prior?.name ?? values.name ?? address.slice(address.lastIndexOf(":") + 1);
   const dir = values["temp-dir"] ?? prior?.dir ?? path.join(home(), `session-${name}-${Date.now()}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const args = ["--gcs", address, "--node", node, "--host", host, ...resourceArgs, ...portArgs, ...objectPortArgs, "--trace", unused(dir, node, "trace.jsonl")];
+  const args = ["--gcs", address, "--node", node, "--host", host, ...resourceArgs, ...portArgs, ...networkArgs, "--trace", unused(dir, node, "trace.jsonl")];
   if (values.block) {
     process.env.TSRAY_TOKEN = token;
     await serve(() => runRaylet(args));

@@ -46,6 +46,10 @@ export const rayClusterSpec: Schema = {
       object: { redisAddress: str, redisUsername: redisCredential, redisPassword: redisCredential, externalStorageNamespace: str },
       required: ["redisAddress"],
     },
+    // KubeRay >= 1.5.1: mode token makes the operator generate a Secret (named after the cluster,
+    // key auth_token), set RAY_AUTH_MODE/RAY_AUTH_TOKEN on every Ray container and send the token
+    // with its own Jobs API calls.
+    authOptions: { object: { mode: { enum: ["disabled", "token"] } } },
   },
   required: ["headGroupSpec"],
 };

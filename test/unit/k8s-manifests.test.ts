@@ -32,6 +32,13 @@ describe("k8s/ manifests", () => {
     assert.match(text, /replicas: 3\n/);
     assert.match(text, /num-cpus: "4"/);
   });
+
+  it("has an in-tree autoscaling variant: KubeRay's autoscaler options, a worker group with bounds and an idle timeout", () => {
+    const rc = validateManifests(readFileSync(path.join(root, "kuberay/ray-cluster-autoscaler.yaml"), "utf8"));
+    assert.deepEqual(rc.kinds, ["ray.io/v1 RayCluster"]);
+    const text = readFileSync(path.join(root, "kuberay/ray-cluster-autoscaler.yaml"), "utf8");
+    for (const re of [/enableInTreeAutoscaling: true/, /autoscalerOptions:\n/, /minReplicas: 0/, /maxReplicas: 4/, /idleTimeoutSeconds: 30/, /upscalingMode: Default/]) assert.match(text, re);
+  });
 });
 
 describe("manifest validation refuses what the API server would", () => {

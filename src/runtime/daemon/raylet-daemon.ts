@@ -32,8 +32,10 @@ export interface RayletDaemonOptions {
   readonly node: NodeId;
   readonly resources: Record<string, number>;
   readonly token: string;
-  /** Interface to serve on, and the host other daemons reach this one at. */
+  /** Interface to serve on, and the host other daemons reach this one at (unless advertiseHost). */
   readonly host?: string;
+  /** The host other daemons and drivers reach this node at, when it serves on a wildcard (0.0.0.0 in a pod). */
+  readonly advertiseHost?: string;
   readonly port?: number;
   /** Port of the object channel (default 0: any free port). */
   readonly objectPort?: number;
@@ -114,7 +116,7 @@ export class RayletDaemon {
       },
     });
     const port = await server.start();
-    const endpoint = formatEndpoint(`${o.host ?? "127.0.0.1"}:${port}`, await objects.start(), localPath);
+    const endpoint = formatEndpoint(`${o.advertiseHost ?? o.host ?? "127.0.0.1"}:${port}`, await objects.start(), localPath);
     self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log, o.extraStatus);
     self.learn(status.nodes);
     const gcs = gcsAddr(head);
@@ -289,6 +291,7 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
       gcs: { type: "string" },
       node: { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
+      "node-ip-address": { type: "string" },
       port: { type: "string", default: "0" },
       "object-port": { type: "string", default: "0" },
       "num-cpus": { type: "string" },
@@ -315,7 +318,7 @@ export async function runRaylet(argv: string[], log: (line: string) => void = co
   const state = new NodeState();
   let services: NodeServices | undefined;
   const d = await RayletDaemon.start({
-    gcs: values.gcs, node: values.node, resources, token, host: values.host, port: Number(values.port), objectPort: Number(values["object-port"]),
+    gcs: values.gcs, node: values.node, resources, token, host: values.host, advertiseHost: values["node-ip-address"], port: Number(values.port), objectPort: Number(values["object-port"]),
     storeCapacity, traceFile: values.trace, bugs: seededBugs("raylet", log),
     traceListener: (e) => state.observe(e), extraStatus: () => nodeStatus(state, services, storeCapacity),
     onFenced: () => process.exit(1),

@@ -101,16 +101,38 @@ export function removeSession(name: string): void {
   fs.rmSync(sessionFile(name), { force: true });
 }
 
-/** The token for a client: --token, then $TSRAY_TOKEN, then this machine's session for `address` (or its only one). */
+/**
+ * The GCS address the environment names: $TSRAY_ADDRESS, else $RAY_ADDRESS (KubeRay sets it in
+ * every Ray container: 127.0.0.1:6379 on the head, the head Service's host:6379 on workers).
+ * Ray's other forms of RAY_ADDRESS are refused by name: tsray has no Ray Client server (ray://)
+ * and a dashboard URL (http://) is no GCS address.
+ */
+export function envAddress(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.TSRAY_ADDRESS !== undefined) return env.TSRAY_ADDRESS;
+  const ray = env.RAY_ADDRESS;
+  if (ray === undefined || ray === "") return undefined;
+  if (/^[a-z]+:\/\//i.test(ray)) {
+    throw new Error(`RAY_ADDRESS=${ray}: tsray connects to the GCS (HOST:PORT, e.g. 127.0.0.1:6379, or auto); ${ray.startsWith("ray://") ? "Ray Client (ray://) is not implemented" : "a URL names the dashboard (use it as TSRAY_DASHBOARD_ADDRESS)"}`);
+  }
+  return ray;
+}
+
+/** The cluster token the environment holds: $TSRAY_TOKEN, else KubeRay's $RAY_AUTH_TOKEN (authOptions mode token). */
+export function envToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.TSRAY_TOKEN ?? (env.RAY_AUTH_TOKEN?.trim() || undefined);
+}
+
+/** The token for a client: --token, then the environment's (envToken), then this machine's session for `address` (or its only one). */
 export function resolveToken(explicit?: string, address?: string): string | undefined {
-  if (explicit ?? process.env.TSRAY_TOKEN) return explicit ?? process.env.TSRAY_TOKEN;
-  const a = address ?? process.env.TSRAY_ADDRESS;
+  const given = explicit ?? envToken();
+  if (given) return given;
+  const a = address ?? envAddress();
   return (a ? listSessions().find((s) => s.address === a) : onlySession())?.token;
 }
 
-/** The GCS address for a client: --address, then $TSRAY_ADDRESS, then this machine's only session. */
+/** The GCS address for a client: --address, then the environment's (envAddress), then this machine's only session. */
 export function resolveAddress(explicit?: string): string | undefined {
-  return explicit ?? process.env.TSRAY_ADDRESS ?? onlySession()?.address;
+  return explicit ?? envAddress() ?? onlySession()?.address;
 }
 
 /** Whether a daemon we started is still running. */
