@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runExperiment, type ChaosExperiment } from "../../chaos/experiment.ts";
+import { chaosToScenario } from "../../chaos/sim-plan.ts";
+import { compareResults, runScenario } from "../../sim/scenario.ts";
 import type { Workload } from "../../sim/workload.ts";
 
 const nodes = [{ id: "head", cpus: 1 }, { id: "node-1", cpus: 2 }, { id: "node-2", cpus: 2 }];
@@ -23,7 +25,7 @@ const workload: Workload = {
   ],
 };
 
-test("chaos with delay, loss and duplicates on the network: every invariant and every value hold", { timeout: 180_000 }, async () => {
+test("chaos with delay, loss, duplicates and a one-way partition: every invariant and every value hold, and the run's schedule replays in the simulator with the same workload", { timeout: 240_000 }, async () => {
   const e: ChaosExperiment = {
     nodes, workload,
     faults: [
@@ -38,6 +40,13 @@ test("chaos with delay, loss and duplicates on the network: every invariant and 
   assert.ok(r.ok, `${r.problems.join("\n")}\n${lines.join("\n")}`);
   assert.deepEqual(r.applied.filter((a) => a.error), [], "every fault was applied");
   assert.deepEqual(r.deadNodes, [], "short network faults kill no node");
+  // The schedule the run really applied, in the simulator: the same workload, the same values.
+  const scenario = chaosToScenario(e, r.applied);
+  assert.deepEqual(scenario.workload, e.workload);
+  assert.deepEqual(scenario.faults.schedule.map((f) => f.kind).sort(), ["delay", "drop", "duplicate", "partition"]);
+  const verdict = await runScenario(scenario);
+  assert.ok(verdict.ok, verdict.problems.join("\n"));
+  assert.deepEqual(compareResults(e.workload, verdict.faulty.result, r.observed, false), [], "the chaos run's values are the simulator's under the same faults");
 });
 
 test("a partition longer than failure detection cuts a node off: the GCS declares it dead, and the work still completes", { timeout: 180_000 }, async () => {
