@@ -47,7 +47,14 @@ const experiments: ChaosExperiment[] = (values.replay
 
 if (values["export-yaml"]) {
   if (experiments.length !== 1) throw new TypeError(`--export-yaml writes one experiment; ${experiments.length} were chosen (--experiments 1, --replay or --from-sim)`);
-  fs.writeFileSync(values["export-yaml"], experimentToYaml(experiments[0]));
+  let yaml: string;
+  try {
+    yaml = experimentToYaml(experiments[0]);
+  } catch (e) {
+    console.error(`chaos: --export-yaml: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  fs.writeFileSync(values["export-yaml"], yaml);
   console.log(`chaos: wrote ${values["export-yaml"]} (${experiments[0].faults.map(describe).join("; ")}); run it: npm run chaos -- --replay ${values["export-yaml"]}`);
   process.exit(0);
 }
