@@ -1,5 +1,5 @@
-// A chaos experiment: one of the simulator's workloads run against a real daemon cluster while
-// real faults hit its processes, judged as a simulated scenario is — every invariant over the
+// A chaos experiment: one of the simulator's workloads run against a real daemon cluster (on any
+// target: target.ts) while real faults hit its processes and network, judged as a simulated scenario is — every invariant over the
 // processes' merged traces, and each value against the simulator's fault-free run of the same
 // workload (the functions are deterministic, so the simulator says what the values must be).
 // Unlike a scenario, a run is not replayable exactly: the same experiment meets the faults at
@@ -16,18 +16,11 @@ import { compareResults } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
 import { workloadProgram, type Observed, type Workload } from "../sim/workload.ts";
 import type { SeededBug } from "../src/core/bugs.ts";
-import { LocalCluster, type ChaosNode } from "./local-cluster.ts";
+import type { NetFaultRule } from "../src/runtime/daemon/net-faults.ts";
+import { POD_RESTART_MS, describe, faultArb, healsAt, netRule, type ChaosFault } from "./faults.ts";
+import { startCluster, type ChaosCluster, type ChaosNode, type ChaosTargetName } from "./target.ts";
 
-/** Faults a process can really take; `at` is ms after the workload starts. */
-export type ChaosFault =
-  /** SIGKILL a worker node's raylet (and so its workers); it stays down. */
-  | { readonly kind: "kill-node"; readonly at: number; readonly node: string }
-  /** SIGKILL a worker node's raylet, and start it again under its id `downMs` later. */
-  | { readonly kind: "restart-node"; readonly at: number; readonly node: string; readonly downMs: number }
-  /** Freeze a worker node's raylet (SIGSTOP) for `ms`; past 3 s the GCS declares it dead, and it fences itself when it wakes. */
-  | { readonly kind: "pause"; readonly at: number; readonly node: string; readonly ms: number }
-  /** SIGKILL the GCS, and start it again on its storage `downMs` later. */
-  | { readonly kind: "restart-gcs"; readonly at: number; readonly downMs: number };
+export { describe, type ChaosFault };
 
 export interface ChaosExperiment {
   /** The head first. */
@@ -46,6 +39,8 @@ export interface ChaosReport {
   readonly reference: Observed | undefined;
   /** Each fault, when it was applied (ms after the start), or why it could not be. */
   readonly applied: readonly { readonly fault: ChaosFault; readonly atMs: number; readonly error?: string }[];
+  /** Nodes the GCS declared dead during the run (from the merged trace). */
+  readonly deadNodes: readonly string[];
   /** Times the workload ran: again and again until the last fault was over. */
   readonly rounds: number;
   readonly traceEvents: number;
@@ -54,22 +49,16 @@ export interface ChaosReport {
   readonly wallMs: number;
 }
 
-/** Experiments like the simulator's scenarios: a head and 1–2 worker nodes, a workload of up to 24 steps, up to 3 faults in the first 1.5 s. */
+/** Experiments like the simulator's scenarios: a head and 1–2 worker nodes, a workload of up to 24 steps, 1 to 3 faults (never none: an experiment without a fault tests nothing chaos adds) in the first 1.5 s. */
 export function experimentArb(opts: { maxSteps?: number; maxFaults?: number } = {}): fc.Arbitrary<ChaosExperiment> {
+  const maxFaults = opts.maxFaults ?? 3;
+  if (!Number.isInteger(maxFaults) || maxFaults < 1) throw new TypeError(`experimentArb: maxFaults must be an integer >= 1, got ${maxFaults}`);
   return fc.integer({ min: 2, max: 3 }).chain((n) => {
     const nodes: ChaosNode[] = Array.from({ length: n }, (_, i) => ({ id: i === 0 ? "head" : `node-${i}`, cpus: i === 0 ? 1 : 2 }));
-    const worker = fc.constantFrom(...nodes.slice(1).map((x) => x.id));
-    const at = fc.integer({ min: 0, max: 1_500 });
-    const fault: fc.Arbitrary<ChaosFault> = fc.oneof(
-      fc.record({ kind: fc.constant("kill-node" as const), at, node: worker }),
-      fc.record({ kind: fc.constant("restart-node" as const), at, node: worker, downMs: fc.integer({ min: 100, max: 4_000 }) }),
-      fc.record({ kind: fc.constant("pause" as const), at, node: worker, ms: fc.integer({ min: 100, max: 5_000 }) }),
-      fc.record({ kind: fc.constant("restart-gcs" as const), at, downMs: fc.integer({ min: 100, max: 2_000 }) }),
-    );
     return fc.record({
       nodes: fc.constant(nodes),
       workload: workloadArb(n, opts.maxSteps ?? 24).filter((w) => w.steps.length > 0),
-      faults: fc.array(fault, { maxLength: opts.maxFaults ?? 3 }),
+      faults: fc.array(faultArb(nodes.map((x) => x.id)), { minLength: 1, maxLength: maxFaults }),
     });
   });
 }
@@ -77,8 +66,16 @@ export function experimentArb(opts: { maxSteps?: number; maxFaults?: number } = 
 /** Rounds at most (a workload that finishes at once would otherwise run thousands of times). */
 const MAX_ROUNDS = 100;
 
-/** Runs `e` on a fresh local cluster and judges it. */
-export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: number; log?: (line: string) => void; keep?: boolean } = {}): Promise<ChaosReport> {
+export interface RunOptions {
+  /** Where the cluster runs (default local processes). */
+  readonly target?: ChaosTargetName;
+  readonly timeoutMs?: number;
+  readonly log?: (line: string) => void;
+  readonly keep?: boolean;
+}
+
+/** Runs `e` on a fresh cluster of the target and judges it. */
+export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): Promise<ChaosReport> {
   const log = opts.log ?? (() => {});
   const problems: string[] = [];
   const reference = await simulate({
@@ -86,8 +83,8 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   });
   if (reference.error) problems.push(`the fault-free simulation failed: ${reference.error.message}`);
   const t0 = performance.now();
-  const cluster = await LocalCluster.start(e.nodes, e.bugs);
-  log(`  cluster up (${e.nodes.map((n) => n.id).join(", ")}) at ${cluster.address}; traces in ${cluster.dir}`);
+  const cluster = await startCluster(opts.target ?? "local", e.nodes, e.bugs);
+  log(`  ${cluster.target} cluster up (${e.nodes.map((n) => n.id).join(", ")}) at ${cluster.address}; traces in ${cluster.dir}`);
   const applied: { fault: ChaosFault; atMs: number; error?: string }[] = [];
   const saved = { TSRAY_TOKEN: process.env.TSRAY_TOKEN, TSRAY_BUGS: process.env.TSRAY_BUGS };
   const faultEvents: TraceEvent[] = [];
@@ -107,26 +104,16 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
     // Faults run beside the workload, each at its time; one that takes time (a pause, a
     // restart) is awaited before the cluster stops, and one not yet due when the run ends is not run.
     let left = e.faults.length;
+    const net = new NetRules(cluster);
     const inject = async (f: ChaosFault): Promise<void> => {
       const atMs = Math.round(performance.now() - start);
       try {
-        if (f.kind !== "restart-gcs" && dead.has(f.node)) throw new Error(`node ${f.node} is down already`);
+        if ("node" in f && dead.has(f.node)) throw new Error(`node ${f.node} is down already`);
         // Into the trace first, as the simulator does: the checkers judge errors against the faults.
         const t = performance.timeOrigin + performance.now();
-        const heals = f.kind === "pause" ? f.ms : f.kind === "kill-node" ? undefined : f.downMs;
-        faultEvents.push({ t, node: "head", kind: "fault", comp: "host", fault: f.kind, detail: describe(f), until: heals === undefined ? undefined : t + heals });
-        switch (f.kind) {
-          case "kill-node": dead.add(f.node); cluster.killNode(f.node); break;
-          case "restart-node":
-            dead.add(f.node);
-            cluster.killNode(f.node);
-            await new Promise((r) => setTimeout(r, f.downMs));
-            await cluster.join(f.node);
-            dead.delete(f.node);
-            break;
-          case "pause": await cluster.pause(f.node, f.ms); break;
-          case "restart-gcs": await cluster.restartGcs(f.downMs); break;
-        }
+        const heals = healsAt(f);
+        faultEvents.push({ t, node: "head", kind: "fault", comp: "host", fault: f.kind, detail: describe(f), until: heals === undefined ? undefined : t + heals - f.at });
+        await applyFault(cluster, f, dead, net);
         applied.push({ fault: f, atMs });
         log(`  t=${atMs} ms: ${describe(f)}`);
       } catch (err) {
@@ -160,7 +147,7 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   } finally {
     for (const t of due) clearTimeout(t);
     await Promise.all(injecting);
-    await ray.shutdown();
+    await ray.shutdown().catch((err: Error) => problems.push(`the driver did not shut down: ${err.message}`));
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
@@ -171,7 +158,7 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   // The faults' own trace, beside the processes': `tsray check` on the directory judges alike.
   fs.writeFileSync(path.join(cluster.dir, "chaos.trace.jsonl"), formatTrace(faultEvents));
   const traces: TraceEvent[][] = [];
-  for (const file of cluster.traces()) traces.push(parseTraceTolerant(fs.readFileSync(file, "utf8")).events);
+  for (const file of await cluster.traces()) traces.push(parseTraceTolerant(fs.readFileSync(file, "utf8")).events);
   const events = mergeTraces(traces);
   for (const v of checkTrace(events, {})) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
   const restarted = events.some((x) => x.kind === "actor.state" && x.state === "RESTARTING");
@@ -180,14 +167,63 @@ export async function runExperiment(e: ChaosExperiment, opts: { timeoutMs?: numb
   });
   if (!opts.keep && problems.length === 0) cluster.remove();
   else log(`  kept ${cluster.home}`);
-  return { ok: problems.length === 0, problems, observed, reference: reference.result, applied, rounds, traceEvents: events.length, workMs, wallMs: Math.round(performance.now() - t0) };
+  const deadNodes = [...new Set(events.flatMap((x) => (x.kind === "node.dead" ? [x.id] : [])))];
+  return { ok: problems.length === 0, problems, observed, reference: reference.result, applied, deadNodes, rounds, traceEvents: events.length, workMs, wallMs: Math.round(performance.now() - t0) };
 }
 
-export function describe(f: ChaosFault): string {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The network rules in force on each node: faults overlap, and a restarted daemon starts with none. */
+class NetRules {
+  private readonly rules = new Map<string, NetFaultRule[]>();
+  constructor(private readonly cluster: ChaosCluster) {}
+  async add(node: string, r: NetFaultRule): Promise<void> {
+    this.rules.set(node, [...(this.rules.get(node) ?? []), r]);
+    await this.apply(node);
+  }
+  async remove(node: string, r: NetFaultRule): Promise<void> {
+    this.rules.set(node, (this.rules.get(node) ?? []).filter((x) => x !== r));
+    await this.apply(node);
+  }
+  /** Sets node's rules again (after its daemons restarted). */
+  async apply(node: string): Promise<void> {
+    const rules = this.rules.get(node);
+    if (rules) await this.cluster.setNetFaults(node, { rules });
+  }
+}
+
+/** Injects `f` into `cluster` and waits until it is over (a window healed, a node back). */
+async function applyFault(cluster: ChaosCluster, f: ChaosFault, dead: Set<string>, net: NetRules): Promise<void> {
+  const rejoin = async (node: string, downMs: number) => {
+    dead.add(node);
+    await cluster.killNode(node);
+    await sleep(downMs);
+    await cluster.join(node);
+    dead.delete(node);
+    await net.apply(node);
+  };
+  const restartGcs = async (downMs: number) => {
+    await cluster.restartGcs(downMs);
+    await net.apply("head");
+  };
   switch (f.kind) {
-    case "kill-node": return `SIGKILL ${f.node}'s raylet`;
-    case "restart-node": return `SIGKILL ${f.node}'s raylet, rejoin after ${f.downMs} ms`;
-    case "pause": return `SIGSTOP ${f.node}'s raylet for ${f.ms} ms`;
-    case "restart-gcs": return `SIGKILL the GCS, restart after ${f.downMs} ms`;
+    case "kill-node": dead.add(f.node); await cluster.killNode(f.node); return;
+    case "restart-node": return rejoin(f.node, f.downMs);
+    case "pause": return cluster.pause(f.node, f.ms);
+    case "restart-gcs": return restartGcs(f.downMs);
+    // The head's pod holds the GCS: with its storage outside (a file here, Redis on a cluster) it comes back.
+    case "pod-kill": return f.node === "head" ? restartGcs(POD_RESTART_MS) : rejoin(f.node, POD_RESTART_MS);
+    case "pod-failure": return f.node === "head" ? restartGcs(f.ms) : rejoin(f.node, f.ms);
+    case "container-kill":
+      if (f.node === "head") return restartGcs(POD_RESTART_MS);
+      if (cluster.restartContainer) { await cluster.restartContainer(f.node); return net.apply(f.node); }
+      return rejoin(f.node, POD_RESTART_MS);
+    case "partition": case "delay": case "loss": case "duplicate": {
+      const rule = netRule(f);
+      await net.add(f.node, rule);
+      await sleep(f.ms);
+      await net.remove(f.node, rule);
+      return;
+    }
   }
 }

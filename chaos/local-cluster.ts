@@ -1,8 +1,9 @@
 // The local target of chaos experiments: a daemon cluster of real processes on this machine,
 // started with `tsray start` in a private $TSRAY_HOME, and the real faults it can take — a
 // raylet SIGKILLed (and maybe rejoining under its id), a raylet frozen with SIGSTOP, the GCS
-// SIGKILLed and started again on its storage. Every process writes its trace into one
-// directory, which the experiment merges and checks.
+// SIGKILLed and started again on its storage, and network faults set in each daemon's fault
+// layer (src/runtime/daemon/net-faults.ts). Every process writes its trace into one directory,
+// which the experiment merges and checks.
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -11,6 +12,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { getStatus } from "../src/runtime/daemon/transport.ts";
+import { setNetFaults, type NetFaultSpec } from "../src/runtime/daemon/net-faults.ts";
+import { parseEndpoint } from "../src/runtime/daemon/object-channel.ts";
+import type { NodeView } from "../src/core/types.ts";
+import type { ChaosCluster, ChaosNode } from "./target.ts";
 import type { Session } from "../src/runtime/daemon/session.ts";
 import type { SeededBug } from "../src/core/bugs.ts";
 import { freePort } from "../src/runtime/free-port.ts";
@@ -20,12 +25,8 @@ const BIN = path.join(ROOT, "bin/tsray.js");
 const DAEMON_MAIN = path.join(ROOT, "src/runtime/daemon/main.ts");
 const run = promisify(execFile);
 
-export interface ChaosNode {
-  readonly id: string;
-  readonly cpus: number;
-}
-
-export class LocalCluster {
+export class LocalCluster implements ChaosCluster {
+  readonly target = "local";
   private gcs: ChildProcess | undefined;
   private gcsRestarts = 0;
   private readonly paused = new Set<number>();
@@ -51,7 +52,13 @@ export class LocalCluster {
     delete env.TSRAY_TOKEN;
     delete env.TSRAY_ADDRESS;
     const dashboard = await freePort();
-    await run(process.execPath, [BIN, "start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", String(nodes[0].cpus), "--temp-dir", dir], { env, cwd: ROOT, timeout: 60_000 });
+    try {
+      await run(process.execPath, [BIN, "start", "--head", "--port", String(port), "--dashboard-port", String(dashboard), "--num-cpus", String(nodes[0].cpus), "--temp-dir", dir], { env, cwd: ROOT, timeout: 60_000 });
+    } catch (e) {
+      // A daemon that came up after `tsray start` gave up is recorded in the session: stop it.
+      await run(process.execPath, [BIN, "stop"], { env, cwd: ROOT, timeout: 60_000 }).catch(() => undefined);
+      throw e;
+    }
     const token = (JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8")) as Session).token;
     const c = new LocalCluster(home, dir, `127.0.0.1:${port}`, token, port, nodes, bugs);
     try {
@@ -138,8 +145,21 @@ export class LocalCluster {
     }
   }
 
+  /**
+   * Sets the network faults of every daemon of node `id` (the head's: its GCS and its raylet),
+   * through each one's control call; their gRPC addresses come from the GCS's node table.
+   */
+  async setNetFaults(id: string, spec: NetFaultSpec): Promise<void> {
+    const status = (await getStatus(this.address, this.token)) as { nodes: NodeView[] };
+    // The newest life of the node, even one the GCS has declared dead (a partition is lifted from it too).
+    const view = status.nodes.filter((n) => n.node === id && n.endpoint).sort((a, b) => Number(b.alive) - Number(a.alive))[0];
+    if (!view?.endpoint) throw new Error(`chaos: node "${id}" is not in the GCS's node table`);
+    const targets = [parseEndpoint(view.endpoint).grpc, ...(id === "head" ? [this.address] : [])];
+    await Promise.all(targets.map((t) => setNetFaults(t, this.token, spec)));
+  }
+
   /** Every trace file written so far. */
-  traces(): string[] {
+  async traces(): Promise<string[]> {
     return fs.readdirSync(this.dir).filter((f) => f.endsWith(".trace.jsonl")).map((f) => path.join(this.dir, f));
   }
 

@@ -70,6 +70,7 @@ const selector: Schema = {
   object: {
     namespaces: { array: str }, labelSelectors: strMap, annotationSelectors: strMap, fieldSelectors: strMap,
     pods: { map: { array: str } }, nodes: { array: str }, podPhaseSelectors: { array: str },
+    expressionSelectors: { array: { object: { key: str, operator: { enum: ["In", "NotIn", "Exists", "DoesNotExist"] }, values: { array: str } }, required: ["key", "operator"] } },
   },
 };
 const mode: Schema = { enum: ["one", "all", "fixed", "fixed-percent", "random-max-percent"] };
@@ -95,6 +96,29 @@ const networkChaosSpec: Schema = {
   required: ["action", "selector", "mode"],
 };
 
+// Chaos Mesh's Workflow: templates that run chaos in order (Serial), together (Parallel) or wait
+// (Suspend); a chaos template's `deadline` is how long it lasts, its spec has no `duration`.
+const withoutDuration = (spec: Schema): Schema => {
+  const o = spec as { object: Record<string, Schema>; required?: readonly string[] };
+  const { duration: _, ...rest } = o.object;
+  return { object: rest, required: o.required };
+};
+const workflowSpec: Schema = {
+  object: {
+    entry: str,
+    templates: {
+      array: {
+        object: {
+          name: str, templateType: { enum: ["Serial", "Parallel", "Suspend", "PodChaos", "NetworkChaos"] }, deadline: str,
+          children: { array: str }, podChaos: withoutDuration(podChaosSpec), networkChaos: withoutDuration(networkChaosSpec),
+        },
+        required: ["name", "templateType"],
+      },
+    },
+  },
+  required: ["entry", "templates"],
+};
+
 const kindNode: Schema = {
   object: {
     role: { enum: ["control-plane", "worker"] }, image: str, labels: strMap,
@@ -110,5 +134,6 @@ export const customKinds: Readonly<Record<string, CustomKind>> = {
   "ray.io/v1 RayJob": { spec: rayJobSpec },
   "chaos-mesh.org/v1alpha1 PodChaos": { spec: podChaosSpec },
   "chaos-mesh.org/v1alpha1 NetworkChaos": { spec: networkChaosSpec },
+  "chaos-mesh.org/v1alpha1 Workflow": { spec: workflowSpec },
   "kind.x-k8s.io/v1alpha4 Cluster": { topLevel: { name: str, nodes: { array: kindNode } } },
 };

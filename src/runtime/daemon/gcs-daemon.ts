@@ -17,6 +17,7 @@ import type { GcsStorage } from "../storage/index.ts";
 import { StorageWatch, clusterIdOf, isMarked } from "../storage/epoch.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { DaemonServer, type Logger } from "./transport.ts";
+import { NET_FAULTS_SERVICE, NetFaults, netFaultsImplementation } from "./net-faults.ts";
 
 export interface GcsDaemonOptions {
   readonly head: NodeId;
@@ -70,9 +71,12 @@ export class GcsDaemon {
   private lost: Error | undefined;
   readonly addr: Addr;
   port = 0;
+  /** The network fault layer between the GCS and other nodes (off unless set). */
+  readonly faults: NetFaults;
 
   private constructor(private readonly opts: GcsDaemonOptions) {
     this.addr = gcsAddr(opts.head);
+    this.faults = new NetFaults(opts.head);
     this.sink = new TraceSink({ file: opts.traceFile });
   }
 
@@ -102,7 +106,7 @@ export class GcsDaemon {
     d.gcs = hosted.model;
     d.server = new DaemonServer({
       token: opts.token, host: opts.host, port: opts.port, services: ["Gcs", "NodeManager"], addrs: [d.addr],
-      onFrame: (f) => { if (!d.closed) d.deliver(f.from, f.msg); },
+      onFrame: (f) => d.faults.inbound(nodeOf(f.from), f.msg, () => { if (!d.closed) d.deliver(f.from, f.msg); }),
       onPeer: (peer, addrs) => {
         for (const a of addrs) {
           clearTimeout(d.leaving.get(a));
@@ -131,6 +135,7 @@ export class GcsDaemon {
       },
       status: () => d.status(),
       log: opts.log,
+      extraServices: [{ definition: NET_FAULTS_SERVICE, implementation: netFaultsImplementation(d.faults, opts.log ?? console.error) }],
     });
     d.port = await d.server.start();
     d.gcs.start();
@@ -156,7 +161,8 @@ export class GcsDaemon {
   status(): object {
     const actors: Record<string, number> = {};
     for (const a of this.gcs.actors.values()) actors[a.state] = (actors[a.state] ?? 0) + 1;
-    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), ...this.opts.extraStatus?.() };
+    const netFaults = { rules: this.faults.current.rules, waiting: this.faults.waiting, ...this.faults.stats };
+    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), netFaults, ...this.opts.extraStatus?.() };
   }
 
   /** The placement groups, for the state API (Ray's PlacementGroupState fields). */
@@ -220,9 +226,11 @@ export class GcsDaemon {
         const batch = this.held;
         this.held = [];
         for (const { to, msg } of batch) {
-          const peer = this.server.route(to);
-          if (peer) this.server.sendMsg(peer, this.addr, to, msg);
-          else this.wait(to, msg);
+          this.faults.outbound(nodeOf(to), msg, () => {
+            const peer = this.server.route(to);
+            if (peer) this.server.sendMsg(peer, this.addr, to, msg);
+            else this.wait(to, msg);
+          });
         }
       }
     } catch (e) {
@@ -275,6 +283,7 @@ export class GcsDaemon {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const t of this.leaving.values()) clearTimeout(t);
+    this.faults.close();
     await this.server.close();
     await this.opts.storage.close().catch(() => {});
     this.sink.close();

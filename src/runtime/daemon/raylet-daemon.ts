@@ -25,6 +25,8 @@ import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatE
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
 import { nextIncarnation } from "../kernel.ts";
 import { declaredDead, refuseDuplicate } from "./fencing.ts";
+import { NET_FAULTS_SERVICE, NetFaults, netFaultsImplementation } from "./net-faults.ts";
+import { drop, hold } from "../embedded/pins.ts";
 
 export interface RayletDaemonOptions {
   /** host:port of the GCS. */
@@ -81,6 +83,8 @@ export class RayletDaemon {
     private readonly objects: ObjectChannelServer,
     private readonly token: string,
     private readonly log: Logger,
+    /** The network fault layer between this node's models and other nodes (off unless set). */
+    readonly faults: NetFaults,
     private readonly extraStatus?: () => object,
   ) {}
 
@@ -96,12 +100,15 @@ export class RayletDaemon {
     // Which start of this node this is: one more than the GCS's node table records (kernel.ts).
     const incarnation = nextIncarnation(status.nodes.find((n) => n.node === o.node)?.incarnation);
     let self!: RayletDaemon;
+    const log = o.log ?? ((line: string) => console.error(`tsray: ${line}`));
+    // A Chunk that waits in the layer keeps its arena slot (it is encoded only when it goes).
+    const faults = new NetFaults(o.node, { retain: (m) => (m.type === "Chunk" && hold(m.payload) ? () => drop(m.payload) : undefined) });
     const server = new DaemonServer({
       token: o.token, host: o.host, port: o.port ?? 0, services: ["NodeManager", "CoreWorker"], addrs: [o.node],
-      onFrame: (f) => self.inbound?.send(f.from, f.to, f.msg),
+      onFrame: (f) => faults.inbound(nodeOf(f.from), f.msg, () => self.inbound?.send(f.from, f.to, f.msg)),
       status: () => self.status(),
+      extraServices: [{ definition: NET_FAULTS_SERVICE, implementation: netFaultsImplementation(faults, log) }],
     });
-    const log = o.log ?? ((line: string) => console.error(`tsray: ${line}`));
     const localPath = o.objectSocket === false ? undefined
       : o.objectSocket ?? path.join(os.tmpdir(), `tsray-${o.node.replace(/[^\w.-]/g, "_")}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.sock`);
     const objects = new ObjectChannelServer({
@@ -117,22 +124,22 @@ export class RayletDaemon {
     });
     const port = await server.start();
     const endpoint = formatEndpoint(`${o.advertiseHost ?? o.host ?? "127.0.0.1"}:${port}`, await objects.start(), localPath);
-    self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log, o.extraStatus);
+    self = new RayletDaemon(o.node, endpoint, server, objects, o.token, log, faults, o.extraStatus);
     self.learn(status.nodes);
     const gcs = gcsAddr(head);
     const gcsLink = new PeerLink({
       target: o.gcs, service: "Gcs", token: o.token, addrs: [o.node],
       // A new GCS process (it crashed, or was restarted): tell the raylet, which re-registers.
       onConnect: (info) => { if (info.restarted) self.inbound?.send(gcs, rayletAddr(o.node), { type: "GcsRestarted" }); },
-      onFrame: (f) => {
+      onFrame: (f) => faults.inbound(nodeOf(f.from), f.msg, () => {
         // The cluster view tells where every node's daemon listens.
         if (f.msg.type === "ClusterView") self.learn(f.msg.nodes);
         self.inbound?.send(f.from, f.to, f.msg);
         if (declaredDead(f.msg, o.node, incarnation)) self.fenced(o, incarnation);
-      },
+      }),
     });
     self.links.set(gcs, gcsLink);
-    const send = (from: Addr, to: Addr, m: Msg) => self.route(from, to, m, gcs, o.token);
+    const send = (from: Addr, to: Addr, m: Msg) => faults.outbound(nodeOf(to), m, () => self.route(from, to, m, gcs, o.token));
     self.cluster = await EmbeddedCluster.start({
       ...defaultEmbeddedConfig,
       ...daemonTuning,
@@ -215,7 +222,7 @@ export class RayletDaemon {
       if (!target) { this.dropped++; return; } // no such node (yet): lost, as on a network
       link = new PeerLink({
         target, service: "NodeManager", token, addrs: [this.node],
-        onFrame: (f) => this.inbound?.send(f.from, f.to, f.msg),
+        onFrame: (f) => this.faults.inbound(nodeOf(f.from), f.msg, () => this.inbound?.send(f.from, f.to, f.msg)),
       });
       this.links.set(node, link);
     }
@@ -234,7 +241,7 @@ export class RayletDaemon {
       // (the store then applies its own back-pressure).
       alloc: (size) => this.arena?.stage(size) ?? Buffer.allocUnsafe(size),
       release: (bytes) => this.arena?.unstage(bytes),
-      onMsg: (from, to, msg) => this.objectArrived(from, to, msg),
+      onMsg: (from, to, msg) => this.faults.inbound(nodeOf(from), msg, () => this.objectArrived(from, to, msg)),
     });
     this.objectLinks.set(node, link);
     return link;
@@ -245,6 +252,7 @@ export class RayletDaemon {
     for (const l of this.objectLinks.values()) { received.records += l.stats.received; received.bytes += l.stats.bytes; received.lost += l.stats.lost; }
     return {
       node: this.node, endpoint: this.endpoint, links: [...this.links.keys()], dropped: this.dropped,
+      netFaults: { rules: this.faults.current.rules, waiting: this.faults.waiting, ...this.faults.stats },
       objectChannel: { sent: this.objects.stats, received },
       ...this.extraStatus?.(),
     };
@@ -266,6 +274,7 @@ export class RayletDaemon {
     const c = this.cluster;
     this.cluster = undefined;
     this.inbound = undefined;
+    this.faults.close();
     await c?.shutdown();
     await Promise.all([...this.links.values()].map((l) => l.close()));
     for (const l of this.objectLinks.values()) l.close();

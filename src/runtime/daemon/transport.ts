@@ -321,6 +321,8 @@ export interface DaemonServerOptions extends QueueOptions {
   readonly log?: Logger;
   /** Bounds on unauthenticated connections (limits.ts). */
   readonly limits?: Partial<ConnectionLimits>;
+  /** More services to serve behind the token check (the network fault layer's control call). */
+  readonly extraServices?: readonly { readonly definition: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation }[];
 }
 
 /** An authenticated connection with no call open this long is closed (links keep a stream open). */
@@ -369,6 +371,7 @@ export class DaemonServer {
       if (s === "NodeManager") impl.getStatus = (call: grpc.ServerUnaryCall<StatusRequest, StatusReply>, cb: grpc.sendUnaryData<StatusReply>) => this.getStatus(call, cb);
       this.server.addService(SERVICE_DEFS[s], impl);
     }
+    for (const x of opts.extraServices ?? []) this.server.addService(x.definition, x.implementation);
     this.server.addService(HealthService, {
       check: (call: grpc.ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, cb: grpc.sendUnaryData<HealthCheckResponse>) => this.check(call, cb),
       watch: (call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => this.watch(call),
