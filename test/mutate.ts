@@ -88,8 +88,9 @@ const results = await new Stryker({
   testRunner: "command",
   commandRunner: { command: "node --import tsx test/mutation/quick.test.ts" },
   coverageAnalysis: "off",
-  // The sample checker takes a process of its own; it only looks the mutant up.
-  concurrency: drawn ? concurrency + 1 : concurrency,
+  // With a checker Stryker gives half the processes to checkers; the sample checker only looks
+  // mutants up, so the test runners still get `concurrency` processes.
+  concurrency: drawn ? concurrency * 2 : concurrency,
   plugins: ["@stryker-mutator/*", resolve("test/mutation/stryker-plugins.ts")],
   ignorers: drawn ? ["message-text", "sample"] : ["message-text"],
   checkers: drawn ? ["sample"] : [],

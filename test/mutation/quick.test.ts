@@ -9,7 +9,7 @@ import "../unit/node-state.test.ts";
 import "../unit/gcs-drivers.test.ts";
 import "../unit/actor-concurrency.test.ts";
 import "../unit/pipelining.test.ts";
-import "../unit/pins.test.ts";
+import "../unit/actor-epochs.test.ts";
 import "../unit/model-state.test.ts";
 import assert from "node:assert/strict";
 import { test } from "node:test";
