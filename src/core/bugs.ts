@@ -16,6 +16,15 @@ export const SEEDED_BUGS = {
   "free-borrowed": "an owner frees an object while borrowers still hold it",
   "leak-lease": "an owner forgets to return a lease it no longer needs",
   "bundle-overcommit": "a raylet grants leases in a placement-group bundle without checking the bundle has room",
+  // Partial bugs, as real ones are: one comparison off by one, two steps swapped, one call missing.
+  "retry-budget-off-by-one": "an owner allows a task maxRetries + 1 retries",
+  "retry-decrement-before-check": "an owner spends a retry before checking the budget (steps swapped), so a task gets one retry fewer",
+  "incarnation-off-by-one": "an owner that hears a node died takes only the node's earlier lives for dead, not the one that died",
+  "no-wakeup-on-block": "a raylet gives back a blocked worker's resources without dispatching the queued leases",
+  "stale-actor-address": "a caller keeps a restarting actor's old address cached and sends new calls there",
+  "wake-first-waiter-only": "an owner tells only the first of the gets waiting for an object that it is ready",
+  "free-off-by-one": "an owner frees an object when the program drops its last-but-one handle",
+  "restart-budget-off-by-one": "the GCS gives an actor one restart fewer than its maxRestarts",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;
