@@ -125,6 +125,9 @@ const report = {
   mutantsInSrcCore: all.length,
   tested: tested.length,
   killed: killed.length,
+  // Counted as killed, as Stryker does (a mutant that loops forever), but on a loaded machine a
+  // slow survivor can time out too: these are the ones to look at first.
+  timedOut: killed.filter((r) => r.status === "Timeout").length,
   survived: survivors.length,
   equivalent: equivalents.length,
   // Equivalent mutants cannot be killed by any test, so they are not counted against the score.
