@@ -21,10 +21,10 @@ export const SEEDED_BUGS = {
   "retry-decrement-before-check": "an owner spends a retry before checking the budget (steps swapped), so a task gets one retry fewer",
   "incarnation-off-by-one": "an owner that hears a node died takes only the node's earlier lives for dead, not the one that died",
   "no-wakeup-on-block": "a raylet gives back a blocked worker's resources without dispatching the queued leases",
-  "stale-actor-address": "a caller keeps a restarting actor's old address cached and sends new calls there",
+  "actor-first-call-dropped": "an actor counts a new caller's calls from 1, so it takes the first call for a duplicate and drops it",
   "wake-first-waiter-only": "an owner tells only the first of the gets waiting for an object that it is ready",
   "free-off-by-one": "an owner frees an object when the program drops its last-but-one handle",
-  "restart-budget-off-by-one": "the GCS gives an actor one restart fewer than its maxRestarts",
+  "free-with-one-borrower": "an owner frees an object while one borrower still holds it (the borrower check is off by one)",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

@@ -548,7 +548,7 @@ export class Gcs {
   }
 
   private actorDied(id: ActorId, a: ActorEntry, why: string): void {
-    const restartable = a.restartsLeft !== 0 && !(a.restartsLeft === 1 && this.cfg.bugs.has("restart-budget-off-by-one"));
+    const restartable = a.restartsLeft !== 0;
     if (restartable && a.restartsLeft > 0) a.restartsLeft--;
     a.state = nextActorState(a.state, { type: "DIED", restartable });
     a.address = undefined;

@@ -97,7 +97,7 @@ export function sendActorTask(w: Ctx, t: OwnedTask): void {
   a.inflight.set(t.spec.seq!, t);
   if (a.info?.state === "DEAD") return failActorTask(w, t, a.info);
   if (a.killed) return failActorTask(w, t, killedInfo(w, t.spec.actorId!, a));
-  if ((a.info?.state === "ALIVE" || w.cfg.bugs.has("stale-actor-address")) && a.info?.address) return pushActorTask(w, t, a.info.address, a);
+  if (a.info?.state === "ALIVE" && a.info.address) return pushActorTask(w, t, a.info.address, a);
   a.unsent.push(t);
 }
 
@@ -130,9 +130,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   const a = w.callerActors.get(info.actorId);
   if (!a) return;
   if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
-  // (seeded bug) the dead incarnation's address stays cached through the restart
-  const stale = w.cfg.bugs.has("stale-actor-address") && info.state === "RESTARTING" && a.info?.address !== undefined;
-  a.info = stale ? { ...info, address: a.info!.address } : info;
+  a.info = info;
   if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
   if (info.state === "DEAD") {
     for (const t of a.unsent.splice(0)) failActorTask(w, t, info);

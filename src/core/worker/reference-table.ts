@@ -148,7 +148,7 @@ function freedError(w: Ctx, id: ObjectId): ErrorInfo {
 
 export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   if (o.local > (w.cfg.bugs.has("free-off-by-one") ? 1 : 0) || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
-  if (o.borrowers !== undefined && o.borrowers.size > 0 && !w.cfg.bugs.has("free-borrowed")) return;
+  if (o.borrowers !== undefined && o.borrowers.size > (w.cfg.bugs.has("free-with-one-borrower") ? 1 : 0) && !w.cfg.bugs.has("free-borrowed")) return;
   if (o.waiters !== undefined) throw new InvariantError(`owner ${w.addr} frees object ${id} while ${o.waiters.length} still wait for it`);
   o.state = nextObjectState(o.state, { type: "OUT_OF_SCOPE" });
   w.owned.delete(id);
