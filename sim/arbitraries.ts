@@ -4,7 +4,7 @@
 
 import fc from "fast-check";
 import type { SimNode } from "./cluster.ts";
-import type { Fault, FaultPlan } from "./faults.ts";
+import { FAULT_KINDS, type Fault, type FaultPlan } from "./faults.ts";
 import type { Scenario } from "./scenario.ts";
 import type { Step, Val, Workload } from "./workload.ts";
 import { PLACEMENT_STRATEGIES, type PlacementStrategy } from "../src/core/types.ts";
@@ -35,31 +35,43 @@ const rawVal = (litWeight: number): fc.Arbitrary<RawVal> =>
   fc.oneof({ weight: 2, arbitrary: fc.record({ back: fc.nat(20) }) }, { weight: litWeight, arbitrary: fc.record({ lit: small }) });
 const retries = fc.constantFrom(-1, 0, 1, 3);
 
-function rawStep(nodes: number, litWeight: number): fc.Arbitrary<RawStep> {
-  const arg = rawVal(litWeight);
-  const node = fc.option(fc.integer({ min: 1, max: Math.max(1, nodes - 1) }), { nil: null });
-  const steps = classicStep(arg, node);
-  const pg = fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small });
-  // A placement-group step one time in twenty, drawn apart so the other steps' mix stays as it was.
-  return fc.oneof({ weight: 19, arbitrary: steps }, { weight: 1, arbitrary: pg });
-}
+/** What a step feature's arbitrary may draw on: an argument, and a node to pin to (or none). */
+interface StepContext { readonly arg: fc.Arbitrary<RawVal>; readonly node: fc.Arbitrary<number | null> }
 
-function classicStep(arg: fc.Arbitrary<RawVal>, node: fc.Arbitrary<number | null>): fc.Arbitrary<RawStep> {
-  return fc.oneof(
-    { weight: 6, arbitrary: fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("nested" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean() }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("kept" as const), actor: fc.nat(20) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
-  );
+/**
+ * The workload features, each a kind of step with its weight among the others. Swarm testing
+ * switches each on or off per scenario; a new kind of step is one more entry here (and its
+ * name in `group` when it belongs to the classic mix or stands apart like placement groups).
+ */
+export interface StepFeature { readonly name: string; readonly weight: number; readonly group: "classic" | "apart"; readonly step: (c: StepContext) => fc.Arbitrary<RawStep> }
+
+export const STEP_FEATURES: readonly StepFeature[] = [
+  { name: "task", weight: 6, group: "classic", step: ({ arg, node }) => fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
+  { name: "nested", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("nested" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }) }) },
+  { name: "put", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
+  { name: "actor", weight: 1, group: "classic", step: ({ node }) => fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
+  { name: "call", weight: 3, group: "classic", step: () => fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
+  { name: "get-free", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
+  { name: "sleep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
+  { name: "async-actor", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1) }) },
+  { name: "kill", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
+  { name: "box", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean() }) },
+  { name: "keep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
+  { name: "kept", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("kept" as const), actor: fc.nat(20) }) },
+  { name: "drop", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
+  // One time in twenty, drawn apart so the classic steps' mix stays as it was.
+  { name: "placement-group", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }) },
+];
+
+/** Weight of the classic mix against a step drawn apart. */
+const CLASSIC_WEIGHT = 19;
+
+function rawStep(nodes: number, litWeight: number, on: ReadonlySet<string> | undefined): fc.Arbitrary<RawStep> {
+  const c: StepContext = { arg: rawVal(litWeight), node: fc.option(fc.integer({ min: 1, max: Math.max(1, nodes - 1) }), { nil: null }) };
+  const pick = (group: StepFeature["group"]) => STEP_FEATURES.filter((f) => f.group === group && (!on || on.has(f.name))).map((f) => ({ weight: f.weight, arbitrary: f.step(c) }));
+  const classic = pick("classic"), apart = pick("apart");
+  const mixes = [...(classic.length > 0 ? [{ weight: CLASSIC_WEIGHT, arbitrary: fc.oneof(...classic) }] : []), ...apart];
+  return mixes.length === 1 ? mixes[0].arbitrary : fc.oneof(...mixes);
 }
 
 /** Resolves "some earlier step" references into explicit indices; drops what has no target. */
@@ -169,13 +181,14 @@ const PIPELINE_WARMUP: readonly RawStep[] = [
   { op: "get", back: 0 },
 ];
 
-export function workloadArb(nodes: number, maxSteps = 14, pipelined = false): fc.Arbitrary<Workload> {
-  return fc.array(rawStep(nodes, pipelined ? 6 : 1), { minLength: 1, maxLength: maxSteps })
+export function workloadArb(nodes: number, maxSteps = 14, pipelined = false, features?: ReadonlySet<string>): fc.Arbitrary<Workload> {
+  if (features && !STEP_FEATURES.some((f) => features.has(f.name))) throw new TypeError(`no known step feature among ${[...features].join(", ")}; known: ${STEP_FEATURES.map((f) => f.name).join(", ")}`);
+  return fc.array(rawStep(nodes, pipelined ? 6 : 1, features), { minLength: 1, maxLength: maxSteps })
     .map((raw) => normalize(pipelined ? [...PIPELINE_WARMUP, ...raw] : raw, nodeIds(nodes)));
 }
 
 /** Faults within the first `horizonMs` of the run. Worker nodes only die; the head's processes are spared. */
-export function faultArb(nodes: number, horizonMs = 800): fc.Arbitrary<Fault> {
+export function faultArb(nodes: number, horizonMs = 800, kinds?: ReadonlySet<Fault["kind"]>): fc.Arbitrary<Fault> {
   const ids = nodeIds(nodes);
   const worker = fc.constantFrom(...(ids.length > 1 ? ids.slice(1) : ids));
   const any = fc.constantFrom(...ids);
@@ -198,18 +211,48 @@ export function faultArb(nodes: number, horizonMs = 800): fc.Arbitrary<Fault> {
     arbs.push(fc.tuple(window("partition"), fc.subarray(ids, { minLength: 1, maxLength: ids.length - 1 }), fc.boolean())
       .map(([w, side, oneWay]) => ({ ...w, groups: [side, ids.filter((x) => !side.includes(x))], oneWay })));
   }
-  return fc.oneof(...arbs);
+  if (!kinds) return fc.oneof(...arbs);
+  // The kind of each arbitrary, read from one value it draws (every value of one has the same).
+  const on = arbs.filter((a) => kinds.has(fc.sample(a, { numRuns: 1, seed: 0 })[0].kind));
+  if (on.length === 0) throw new TypeError(`no fault kind among ${[...kinds].join(", ")} can happen on ${nodes} node(s)`);
+  return fc.oneof(...on);
 }
 
-export function faultPlanArb(nodes: number, maxFaults = 4, horizonMs = 800): fc.Arbitrary<FaultPlan> {
-  return fc.array(faultArb(nodes, horizonMs), { maxLength: maxFaults }).map((schedule) => ({ schedule }));
+export function faultPlanArb(nodes: number, maxFaults = 4, horizonMs = 800, kinds?: ReadonlySet<Fault["kind"]>): fc.Arbitrary<FaultPlan> {
+  if (kinds && kinds.size === 0) return fc.constant({ schedule: [] });
+  return fc.array(faultArb(nodes, horizonMs, kinds), { maxLength: maxFaults }).map((schedule) => ({ schedule }));
 }
+
+/**
+ * Swarm testing (as TigerBeetle's VOPR and FoundationDB's simulator do): each scenario first
+ * draws which step features and which fault kinds are on, then a workload and a fault plan from
+ * those alone, so that combinations a uniform mix makes rare (many kills with no partitions, only
+ * actors and placement groups, …) come up. Shrinks toward fewer features and fault kinds.
+ */
+export function swarmArb(nodes: number): fc.Arbitrary<{ readonly features: ReadonlySet<string>; readonly faults: ReadonlySet<Fault["kind"]> }> {
+  const possible = FAULT_KINDS.filter((k) => nodes > 1 || !MULTI_NODE_FAULTS.has(k));
+  return fc.record({
+    features: fc.subarray(STEP_FEATURES.map((f) => f.name), { minLength: 1 }),
+    faults: fc.subarray(possible),
+  }).map((s) => ({ features: new Set(s.features), faults: new Set(s.faults) }));
+}
+
+/** Fault kinds that need a node besides the head. */
+const MULTI_NODE_FAULTS: ReadonlySet<Fault["kind"]> = new Set(["kill-node", "restart-node", "partition"]);
 
 export function clusterArb(minNodes = 2, maxNodes = 4): fc.Arbitrary<SimNode[]> {
   return fc.integer({ min: minNodes, max: maxNodes }).map((n) => nodeIds(n).map((id, i) => ({ id, resources: { CPU: i === 0 ? 1 : 2 } })));
 }
 
-export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSteps?: number; maxFaults?: number } = {}): fc.Arbitrary<Scenario> {
+export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSteps?: number; maxFaults?: number; swarm?: boolean } = {}): fc.Arbitrary<Scenario> {
+  if (opts.swarm) {
+    return clusterArb(opts.minNodes ?? 2, opts.maxNodes ?? 4).chain((nodes) => swarmArb(nodes.length).chain((on) => fc.record({
+      seed: fc.integer({ min: 1, max: 1_000_000 }),
+      nodes: fc.constant(nodes),
+      workload: workloadArb(nodes.length, opts.maxSteps, false, on.features),
+      faults: faultPlanArb(nodes.length, opts.maxFaults, 800, on.faults),
+    })));
+  }
   // A third of the time every class pipelines, long tasks too, with a workload made for it: workers
   // queue tasks, and bounce them when the one they run blocks.
   const shape = fc.tuple(clusterArb(opts.minNodes ?? 2, opts.maxNodes ?? 4), fc.constantFrom(undefined, undefined, 1_000));

@@ -250,6 +250,8 @@ export class SimCluster {
     const g = gcsAddr(this.head);
     this.kill(g); // restarts that overlap: the latest one wins
     const storage = this.gcsStorage;
+    // The simulated storage acknowledges each write at once: what it holds is the oracle.
+    if (recover) this.emit(this.head, { kind: "storage.acknowledged", comp: "host", nodes: [...storage.tables.nodes.keys()].sort(), actors: [...storage.tables.actors.keys()].sort() });
     const hosted = this.spawn(g, this.head, (ports) => hostGcs(this.head, this.cfg, this.cfg.bugs, {
       ...ports,
       persist: storage.persist,

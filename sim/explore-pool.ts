@@ -15,6 +15,7 @@ export interface ExploreJob {
   readonly seed: number;
   readonly bugs?: readonly SeededBug[];
   readonly timeLimitMs?: number;
+  readonly swarm?: boolean;
 }
 
 export type FromExploreThread = { readonly kind: "run" } | { readonly kind: "done"; readonly result: Exploration } | { readonly kind: "error"; readonly message: string };
@@ -87,6 +88,7 @@ export interface ParallelExploreOptions extends PoolOptions {
   readonly bugs?: readonly SeededBug[];
   /** Shards the budget is cut into (default 8); the result depends on it, not on `threads`. */
   readonly shards?: number;
+  readonly swarm?: boolean;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function exploreParallel(o: ParallelExploreOptions): Promise<Explor
     runs: Math.floor(o.runs / shards) + (i < o.runs % shards ? 1 : 0),
     seed: shardSeed(o.seed, i),
     ...(o.bugs ? { bugs: o.bugs } : {}),
+    ...(o.swarm ? { swarm: true } : {}),
   }));
   const results = new Map<ExploreJob, Exploration>();
   let firstFailed = Infinity;

@@ -14,6 +14,8 @@ export interface ExploreOptions {
   readonly seed: number;
   readonly bugs?: readonly SeededBug[];
   readonly arb?: fc.Arbitrary<Scenario>;
+  /** Swarm testing: each scenario draws which step features and fault kinds are on (ignored with `arb`). */
+  readonly swarm?: boolean;
   /** Stop generating new scenarios after this much wall time. */
   readonly timeLimitMs?: number;
   /** Called after each scenario run (shrinking runs included), for progress reports. */
@@ -34,7 +36,7 @@ export async function explore(o: ExploreOptions): Promise<Exploration> {
   let executed = 0;
   let last: { scenario: Scenario; problems: readonly string[] } | undefined;
   const coverage: Coverage = {};
-  const arb = o.arb ?? scenarioArb();
+  const arb = o.arb ?? scenarioArb({ swarm: o.swarm === true });
   const prop = fc.asyncProperty(arb, async (s) => {
     executed++;
     o.onRun?.();

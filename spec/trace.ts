@@ -13,7 +13,9 @@ export type TraceBody =
   /** A node learned it was declared dead and killed its workers (no split brain). */
   | { kind: "node.fenced"; comp: "raylet"; id: string }
   | { kind: "worker.died"; comp: "raylet"; worker: string }
-  | { kind: "gcs.recovered"; comp: "gcs"; nodes: number; actors: number }
+  | { kind: "gcs.recovered"; comp: "gcs"; nodes: number; actors: number; nodeIds?: readonly string[]; actorIds?: readonly string[] }
+  // The host's oracle, as a GCS restarts: the node and actor rows its storage acknowledged.
+  | { kind: "storage.acknowledged"; comp: "host"; nodes: readonly string[]; actors: readonly string[] }
   // --- leases: a worker's resources are held from grant to return ------------------------
   /** `bundle`: granted inside a placement group's bundle (charged to the bundle, not the node). */
   | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; bundle?: string }

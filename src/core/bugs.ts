@@ -16,6 +16,15 @@ export const SEEDED_BUGS = {
   "free-borrowed": "an owner frees an object while borrowers still hold it",
   "leak-lease": "an owner forgets to return a lease it no longer needs",
   "bundle-overcommit": "a raylet grants leases in a placement-group bundle without checking the bundle has room",
+  // Partial bugs, as real ones are: one comparison off by one, two steps swapped, one call missing.
+  "retry-budget-off-by-one": "an owner allows a task maxRetries + 1 retries",
+  "retry-decrement-before-check": "an owner spends a retry before checking the budget (steps swapped), so a task gets one retry fewer",
+  "incarnation-off-by-one": "an owner that hears a node died takes only the node's earlier lives for dead, not the one that died",
+  "no-wakeup-on-block": "a raylet gives back a blocked worker's resources without dispatching the queued leases",
+  "actor-first-call-dropped": "an actor counts a new caller's calls from 1, so it takes the first call for a duplicate and drops it",
+  "wake-first-waiter-only": "an owner tells only the first of the gets waiting for an object that it is ready",
+  "free-off-by-one": "an owner frees an object when the program drops its last-but-one handle",
+  "free-with-one-borrower": "an owner frees an object while one borrower still holds it (the borrower check is off by one)",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

@@ -144,7 +144,7 @@ export class Gcs {
   start(): void {
     this.fx.setTimer(PERIOD, this.cfg.viewPeriodMs, true);
     if (!this.recovered) return;
-    this.fx.trace({ kind: "gcs.recovered", comp: "gcs", nodes: this.nodes.size, actors: this.actors.size });
+    this.fx.trace({ kind: "gcs.recovered", comp: "gcs", nodes: this.nodes.size, actors: this.actors.size, nodeIds: [...this.nodes.keys()].sort(), actorIds: [...this.actors.keys()].sort() });
     // Everyone reconnects: raylets re-register, owners resubscribe and resend what was in flight.
     this.publish({ type: "GcsRestarted" });
     this.retryPendingActors();

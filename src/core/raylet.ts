@@ -225,7 +225,7 @@ export class Raylet {
         l.blocked = true;
         this.giveBack(l.bundle, l.resources);
         this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });
-        return this.dispatch();
+        return this.cfg.bugs.has("no-wakeup-on-block") ? undefined : this.dispatch();
       }
       case "WorkerUnblocked":
         if (this.leaseOf(m.worker)?.blocked) this.unblocks.push(m.worker);

@@ -1,7 +1,11 @@
 // Mutation check: each deliberately seeded bug (src/core/bugs.ts) must be caught by the same
 // property-based fault tests, within budget, with a shrunk case that fails again on replay.
+// The shrunk case of each bug is kept under test/property/seeded-bugs/ (written when missing):
+// test/property/seeded-bug-cases.test.ts replays them all without exploring.
 
 import assert from "node:assert/strict";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { SEEDED_BUGS, type SeededBug } from "../../src/core/bugs.ts";
 import { exploreParallel } from "../../sim/explore-pool.ts";
@@ -10,6 +14,7 @@ import { runScenario } from "../../sim/scenario.ts";
 // Scenarios per bug (and for the clean run): the generator now covers many features, so a bug
 // that lives in one of them is drawn less often; 3,000 on every core still runs in seconds.
 const RUNS = 3000;
+const CASES = join(import.meta.dirname, "seeded-bugs");
 
 for (const bug of Object.keys(SEEDED_BUGS) as SeededBug[]) {
   test(`seeded bug "${bug}" (${SEEDED_BUGS[bug]}) is caught`, { timeout: 120_000 }, async () => {
@@ -21,6 +26,11 @@ for (const bug of Object.keys(SEEDED_BUGS) as SeededBug[]) {
     // The shrunk case is a complete, replayable description of the failure.
     const again = await runScenario(JSON.parse(JSON.stringify(r.failure.scenario)));
     assert.ok(again.problems.length > 0, "the shrunk case passes on replay");
+    const file = join(CASES, `${bug}.json`);
+    if (!existsSync(file)) {
+      mkdirSync(CASES, { recursive: true });
+      writeFileSync(file, JSON.stringify({ about: `seeded bug ${bug}, caught after ${r.generated + 1} scenarios (exploration seed 7): ${r.failure.problems[0]}`, ...r.failure.scenario }, null, 1) + "\n");
+    }
   });
 }
 

@@ -40,6 +40,8 @@ const actorState = (actor: string, state: string, epoch: number): Ev => ({ kind:
 const result = (task: string, actor: string, caller: string, epoch: number): Ev => ({ kind: "actor.result", comp: "owner", task, actor, caller, epoch });
 const fault = (f: string, extra: { until?: number; t?: number } = {}): Ev => ({ kind: "fault", comp: "host", fault: f, node: "head", ...extra });
 const recovered = (nodes: number, actors: number): Ev => ({ kind: "gcs.recovered", comp: "gcs", nodes, actors, node: "head" });
+const recoveredTables = (nodeIds: string[], actorIds: string[]): Ev => ({ kind: "gcs.recovered", comp: "gcs", nodes: nodeIds.length, actors: actorIds.length, nodeIds, actorIds, node: "head" });
+const acknowledged = (nodes: string[], actors: string[]): Ev => ({ kind: "storage.acknowledged", comp: "host", nodes, actors, node: "head" });
 const end = (ok = true): Ev => ({ kind: "program.end", comp: "host", ok, node: "head" });
 const quiet = (): Ev => ({ kind: "cluster.quiet", comp: "host", node: "head" });
 
@@ -245,6 +247,15 @@ describe("gcs-durability", () => {
   });
   test("a later recovery is judged against everything registered before it", () => {
     one(check, trace(reg("head"), recovered(1, 0), reg("n1"), recovered(1, 0)), "gcs-durability", "recovered 1 of 2", 3);
+  });
+  test("recovered tables are compared row by row, not by count", () => {
+    // As many rows as expected, but not the right ones: a count would not tell.
+    one(check, trace(reg("head"), reg("n1"), recoveredTables(["head", "n2"], [])), "gcs-durability", "lost registered node(s) n1 (recovered 2 of 2)", 2);
+  });
+  test("a row storage acknowledged is in the recovered tables (the host's oracle)", () => {
+    clean(check, trace(reg("head"), acknowledged(["head"], ["a"]), recoveredTables(["head"], ["a"])));
+    // Actor "b" was never published, so only the oracle knows the GCS lost it.
+    one(check, trace(reg("head"), acknowledged(["head"], ["a", "b"]), recoveredTables(["head"], ["a"])), "gcs-durability", "actor row(s) b that storage acknowledged", 2);
   });
 });
 

@@ -52,7 +52,7 @@ export function queueActorCall(w: Ctx, e: Execution): void {
     return w.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, returnId: e.spec.returnId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false } });
   }
   const caller = e.spec.caller!;
-  const expected = Math.max(h.expected.get(caller) ?? 0, e.spec.minPendingSeq ?? 0);
+  const expected = Math.max(h.expected.get(caller) ?? (w.cfg.bugs.has("actor-first-call-dropped") ? 1 : 0), e.spec.minPendingSeq ?? 0);
   h.expected.set(caller, expected);
   if (e.spec.seq! < expected) return; // a duplicate of a call already run
   let buf = h.buffered.get(caller);

@@ -46,7 +46,7 @@ export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
   w.deadNodes.set(node, incarnation);
   // Our own raylet restarted (only a driver outlives it): what we asked of it was lost.
   if (node === w.cfg.node) for (const m of w.toRaylet.values()) w.fx.send(w.raylet, m);
-  const onIt = (a: Addr) => diedWithNode(a, node, incarnation);
+  const onIt = (a: Addr) => diedWithNode(a, node, w.cfg.bugs.has("incarnation-off-by-one") ? incarnation - 1 : incarnation);
   ownerDied(w, onIt);
   borrowersDied(w, onIt);
   // Copies on that node are gone; objects left with no copy are lost.

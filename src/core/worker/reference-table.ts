@@ -120,7 +120,7 @@ export function wake(w: Ctx, o: Owned): void {
   if (waiters === undefined) return;
   o.waiters = undefined;
   const s = statusOf(o)!;
-  for (const x of waiters) notify(w, x, s);
+  for (const x of w.cfg.bugs.has("wake-first-waiter-only") ? waiters.slice(0, 1) : waiters) notify(w, x, s);
 }
 
 /** Tells one waiter an object's status. */
@@ -147,8 +147,8 @@ function freedError(w: Ctx, id: ObjectId): ErrorInfo {
 }
 
 export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
-  if (o.local > 0 || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
-  if (o.borrowers !== undefined && o.borrowers.size > 0 && !w.cfg.bugs.has("free-borrowed")) return;
+  if (o.local > (w.cfg.bugs.has("free-off-by-one") ? 1 : 0) || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
+  if (o.borrowers !== undefined && o.borrowers.size > (w.cfg.bugs.has("free-with-one-borrower") ? 1 : 0) && !w.cfg.bugs.has("free-borrowed")) return;
   if (o.waiters !== undefined) throw new InvariantError(`owner ${w.addr} frees object ${id} while ${o.waiters.length} still wait for it`);
   o.state = nextObjectState(o.state, { type: "OUT_OF_SCOPE" });
   w.owned.delete(id);

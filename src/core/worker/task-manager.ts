@@ -113,7 +113,8 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
   }
   if (heldRefs) for (const r of heldRefs) holdRef(w, r);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
-  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0 };
+  const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
+  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0 };
   o.task = t;
   w.fx.trace(spec.actorId === undefined
     ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
@@ -180,6 +181,7 @@ export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: n
 
 /** A task attempt ended: retry it if the failure and the budget allow, else settle its object. */
 export function taskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void {
+  if (result.kind === "error" && t.retriesLeft > 0 && w.cfg.bugs.has("retry-decrement-before-check")) t.retriesLeft--;
   const budget = t.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");
   if (result.kind === "error" && budget && (result.retryable || t.spec.retryExceptions)) {
     if (t.retriesLeft > 0) t.retriesLeft--;

@@ -93,6 +93,8 @@ export class GcsDaemon {
       }
     }
     if (tables) d.loadedMeta = tables.meta;
+    // The oracle for gcs-durability: the rows storage holds, each acknowledged before it was read back.
+    if (tables && d.sink.enabled) d.sink.emit(opts.head, { kind: "storage.acknowledged", comp: "host", nodes: [...tables.nodes.keys()].sort(), actors: [...tables.actors.keys()].sort() });
     const hosted = hostGcs(opts.head, opts.tuning ?? daemonTuning, opts.bugs ?? NO_BUGS, {
       now: () => Date.now(),
       random: () => Math.random(),

@@ -1,0 +1,50 @@
+// Actor incarnations on the caller's side: once a caller has heard of an actor's next
+// incarnation, an answer from the one before is refused, even one epoch old. A core worker is
+// wired by hand, the test playing the GCS and the actor's workers.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import { CoreWorker } from "../../src/core/core-worker.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { TraceEvent } from "../../spec/trace.ts";
+import type { FunctionDescriptor } from "../../src/core/types.ts";
+
+const OWNER = "head/driver";
+const CLS: FunctionDescriptor = { id: "cls-counter", name: "Counter", kind: "class", source: "class Counter { inc() { return 1 } }" };
+
+function rig() {
+  const sent: { to: string; m: Msg }[] = [];
+  const traced: TraceEvent[] = [];
+  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+    now: () => 0, random: () => 0.5,
+    send: (to, m) => sent.push({ to, m }),
+    setTimer: () => {}, cancelTimer: () => {},
+    trace: (e) => traced.push({ t: 0, ...e } as TraceEvent),
+    execute: () => {}, complete: () => {},
+  });
+  owner.start(false);
+  const alive = (epoch: number, address: string) =>
+    owner.step({ kind: "message", from: "head/gcs", msg: { type: "ActorUpdate", info: { actorId: "a1", state: "ALIVE", address, epoch, owner: OWNER } } });
+  return { owner, sent, traced, alive };
+}
+
+for (const epochs of [{ old: 0, next: 1 }, { old: 3, next: 4 }, { old: 0, next: 2 }]) {
+  test(`a caller that heard of epoch ${epochs.next} refuses an answer from epoch ${epochs.old}, and takes one from epoch ${epochs.next}`, () => {
+    const r = rig();
+    r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 0, maxConcurrency: 1 });
+    r.alive(epochs.old, "n1/w1");
+    const ret = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "inc", [], 0);
+    const push = r.sent.find((s) => s.m.type === "PushTask");
+    assert.ok(push && push.to === "n1/w1" && push.m.type === "PushTask", "the call went to the live incarnation");
+    const spec = push.m.spec;
+    // The caller learns of the next incarnation straight away (no RESTARTING in between).
+    r.alive(epochs.next, "n2/w1");
+    const reply = (epoch: number) => r.owner.step({ kind: "message", from: "n1/w1", msg: { type: "TaskReply", taskId: spec.taskId, returnId: ret, attempt: spec.attempt, result: { kind: "inline", payload: { size: 8, hash: "v1", data: 1 } }, epoch } });
+    const results = () => r.traced.filter((e) => e.kind === "actor.result");
+    reply(epochs.old);
+    assert.deepEqual(results(), [], "an answer from the older incarnation was accepted");
+    reply(epochs.next);
+    assert.deepEqual(results().map((e) => e.kind === "actor.result" && e.epoch), [epochs.next]);
+  });
+}
