@@ -59,11 +59,12 @@ export interface Tally {
   nodesDead: number;
   actorRestarts: number;
   failedTasks: number;
+  gcsRecoveries: number;
 }
 
 /** Counts what happened in a run, from its trace. */
 export function tally(trace: readonly TraceEvent[]): Tally {
-  const t: Tally = { tasks: 0, faults: 0, retries: 0, reconstructions: 0, spillbacks: 0, transfers: 0, spills: 0, restores: 0, nodesDead: 0, actorRestarts: 0, failedTasks: 0 };
+  const t: Tally = { tasks: 0, faults: 0, retries: 0, reconstructions: 0, spillbacks: 0, transfers: 0, spills: 0, restores: 0, nodesDead: 0, actorRestarts: 0, failedTasks: 0, gcsRecoveries: 0 };
   for (const e of trace) {
     switch (e.kind) {
       case "task.submitted": t.tasks++; break;
@@ -77,6 +78,7 @@ export function tally(trace: readonly TraceEvent[]): Tally {
       case "node.dead": t.nodesDead++; break;
       case "actor.state": if (e.state === "RESTARTING") t.actorRestarts++; break;
       case "task.failed": t.failedTasks++; break;
+      case "gcs.recovered": t.gcsRecoveries++; break;
       default: break;
     }
   }
@@ -87,10 +89,10 @@ export function tally(trace: readonly TraceEvent[]): Tally {
 export function formatTally(t: Tally): string[] {
   const lines = [
     `${t.tasks} tasks submitted, ${t.spillbacks} spillbacks, ${t.transfers} object transfers, ${t.spills} spills, ${t.restores} restores`,
-    `${t.faults} faults injected, ${t.nodesDead} nodes declared dead, ${t.retries} task retries, ${t.reconstructions} reconstructions, ${t.actorRestarts} actor restarts, ${t.failedTasks} tasks failed`,
+    `${t.faults} faults injected, ${t.nodesDead} nodes declared dead, ${t.retries} task retries, ${t.reconstructions} reconstructions, ${t.actorRestarts} actor restarts, ${t.gcsRecoveries} GCS recoveries, ${t.failedTasks} tasks failed`,
   ];
-  if (t.faults > 0 && t.nodesDead + t.retries + t.reconstructions + t.actorRestarts + t.failedTasks === 0) {
-    lines.push("the faults changed nothing the program depended on (no retry, reconstruction, restart or death was needed before it ended)");
+  if (t.faults > 0 && t.nodesDead + t.retries + t.reconstructions + t.actorRestarts + t.gcsRecoveries + t.failedTasks === 0) {
+    lines.push("the faults changed nothing the program depended on (no retry, reconstruction, restart, recovery or death happened before it ended)");
   }
   return lines;
 }
