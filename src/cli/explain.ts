@@ -3,12 +3,13 @@
 // same narrator as the docs. `--step` tells it one event at a time: Enter for the next, q to stop.
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-import { plain, story, type Focus } from "../explain/narrate.ts";
+import { plain, story, timeOrigin, type Focus } from "../explain/narrate.ts";
 import { readTraces, TraceFileError } from "./trace-files.ts";
 
 export const USAGE = `usage: tsray explain TRACE.jsonl [MORE.jsonl…] [--task ID] [--object ID] [--node ID] [--step]
 
-Tells the trace in prose, one line per event (several files are merged by time):
+Tells the trace in prose, one line per event (several files are merged by time), at virtual ms
+(simulator) or ms since the trace's first event (wall-clock traces of daemons and \`tsray run\`):
   --task ID     only what concerns task ID (\`#3\` = head/driver#3)
   --object ID   only what concerns object ID (\`#3.r\` = task #3's result)
   --node ID     only what happens on or to node ID
@@ -36,7 +37,8 @@ export async function main(argv: string[], io: Streams = process): Promise<numbe
     throw e;
   }
   const focus: Focus = { task: values.task as string | undefined, object: values.object as string | undefined, node: values.node as string | undefined };
-  const lines = story(events, focus).map(({ e, text }) => `${e.t.toFixed(2).padStart(9)} ms  ${e.node.padEnd(8)}  ${plain(text)}`);
+  const t0 = timeOrigin(events);
+  const lines = story(events, focus).map(({ e, text }) => `${(e.t - t0).toFixed(2).padStart(9)} ms  ${e.node.padEnd(8)}  ${plain(text)}`);
   if (lines.length === 0) {
     io.stderr.write(`tsray explain: no event of the trace (${events.length} events) concerns ${describe(focus)}\n`);
     return 1;

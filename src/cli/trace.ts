@@ -10,7 +10,8 @@ export const USAGE = `usage: tsray trace TRACE.jsonl [MORE.jsonl…] --mermaid [
 
 Prints a mermaid sequence diagram of the trace (several files are merged by time):
   --mermaid     the output format (the only one so far; required, so a later format cannot surprise you)
-  --from T      only events at or after T ms;  --to T  only at or before T ms
+  --from T      only events at or after T ms;  --to T  only at or before T ms (virtual ms in a
+                simulator trace; ms since the first event in a wall-clock trace)
   --task ID     only what concerns task ID (its lease, push, reply, result); \`#3\` = head/driver#3
   --object ID   only what concerns object ID;  --node ID  only what happens on or to node ID
   --limit N     at most N steps (default 150)

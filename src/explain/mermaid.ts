@@ -3,10 +3,10 @@
 // components traced (a submission is a message from the owner to its raylet, a finished task a
 // reply from the worker to the owner, …), which is all a daemon session's traces hold.
 import type { TraceEvent } from "../../spec/trace.ts";
-import { concerns, short, type Focus } from "./narrate.ts";
+import { concerns, short, timeOrigin, type Focus } from "./narrate.ts";
 
 export interface DiagramOptions extends Focus {
-  /** Only events at or after this time (ms). */
+  /** Only events at or after this time (ms, from timeOrigin: the start of a wall-clock trace). */
   readonly from?: number;
   /** Only events at or before this time (ms). */
   readonly to?: number;
@@ -20,7 +20,7 @@ type Step = { from: string; to: string; label: string } | { note: string; over: 
 export function lane(addr: string): string {
   if (addr.endsWith("/gcs")) return "GCS";
   if (addr.endsWith("/raylet")) return `raylet ${addr.slice(0, -"/raylet".length)}`;
-  if (addr.endsWith("/driver")) return addr === "head/driver" ? "driver" : `driver ${addr}`;
+  if (/\/driver(-[^/]*)?$/.test(addr)) return addr === "head/driver" ? "driver" : `driver ${addr}`;
   return `worker ${addr}`;
 }
 
@@ -79,7 +79,8 @@ function inferred(events: readonly TraceEvent[]): Step[] {
 const clean = (s: string) => s.replace(/[;:<>{}]/g, " ").replace(/\s+/g, " ").trim().replaceAll("#", "#35;");
 
 export function sequenceDiagram(events: readonly TraceEvent[], opts: DiagramOptions = {}): string {
-  const picked = events.filter((e) => (opts.from === undefined || e.t >= opts.from) && (opts.to === undefined || e.t <= opts.to) && concerns(e, opts));
+  const t0 = timeOrigin(events);
+  const picked = events.filter((e) => (opts.from === undefined || e.t - t0 >= opts.from) && (opts.to === undefined || e.t - t0 <= opts.to) && concerns(e, opts));
   const steps = picked.some((e) => e.kind === "msg") ? fromMessages(picked) : inferred(picked);
   const limit = opts.limit ?? 150;
   const shown = steps.slice(0, limit);

@@ -72,8 +72,11 @@ const ids = (e: TraceEvent): string[] => {
   return out;
 };
 
-/** Ids match in full or shortened form (`#3` for `head/driver#3`). */
-const same = (a: string, b: string) => a === b || short(a) === b || a === short(b);
+/**
+ * Ids match in full or shortened form: `#3` (or `#3.r`) names the third task (its result) of a
+ * driver, `head/driver#3` in the simulator, `head/driver-PID-…#3` on daemons.
+ */
+const same = (a: string, b: string) => a === b || short(a) === b || a === short(b) || (b.startsWith("#") && /\/driver[^/#]*#/.test(a) && a.slice(a.indexOf("#")) === b);
 
 /** Does the event concern the focus? A task's own events and its result's; an object's; a node's. */
 export function concerns(e: TraceEvent, f: Focus): boolean {
@@ -104,4 +107,13 @@ export function storyTable(events: readonly TraceEvent[], focus: Focus = {}): st
 /** Plain text for a terminal: markdown emphasis and code marks dropped. */
 export function plain(text: string): string {
   return text.replace(/\*\*([^*]+)\*\*/g, "$1").replace(/`([^`]+)`/g, "$1");
+}
+
+/**
+ * Where a trace's clock starts for a reader: 0 for the simulator's virtual time, the first event's
+ * time for a wall-clock trace (daemons and embedded hosts stamp milliseconds since 1970).
+ */
+export function timeOrigin(events: readonly TraceEvent[]): number {
+  const first = events[0]?.t ?? 0;
+  return first > 1e11 ? first : 0;
 }
