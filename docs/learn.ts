@@ -72,7 +72,7 @@ export async function renderChapter(c: Chapter, n: number): Promise<string> {
     "",
     `\`${c.program}\`:`,
     "",
-    "```ts",
+    `\`\`\`ts file=${c.program}`,
     source,
     "```",
     "",

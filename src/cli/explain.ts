@@ -15,7 +15,8 @@ Tells the trace in prose, one line per event (several files are merged by time),
   --node ID     only what happens on or to node ID
   --step        one event at a time: Enter shows the next, q (or end of input) stops`;
 
-interface Streams { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown }; stdin?: NodeJS.ReadableStream }
+/** Where to write, and (for tests) what relative paths are relative to. */
+interface Streams { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown }; workdir?: string; stdin?: NodeJS.ReadableStream }
 
 export async function main(argv: string[], io: Streams = process): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -32,7 +33,7 @@ export async function main(argv: string[], io: Streams = process): Promise<numbe
   if (values.help) { io.stdout.write(`${USAGE}\n`); return 0; }
   if (positionals.length === 0) { io.stderr.write(`tsray explain: missing TRACE.jsonl\n${USAGE}\n`); return 2; }
   let events;
-  try { events = readTraces(positionals); } catch (e) {
+  try { events = readTraces(positionals, io.workdir); } catch (e) {
     if (e instanceof TraceFileError) { io.stderr.write(`tsray explain: ${e.message}\n`); return 2; }
     throw e;
   }

@@ -18,7 +18,8 @@ Prints a mermaid sequence diagram of the trace (several files are merged by time
 Arrows are the messages of a trace written with \`tsray sim --messages\`; other traces (daemon
 sessions, \`tsray run --trace\`) get arrows inferred from their events.`;
 
-interface Streams { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown } }
+/** Where to write, and (for tests) what relative paths are relative to. */
+interface Streams { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown }; workdir?: string }
 
 export async function main(argv: string[], io: Streams = process): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -41,7 +42,7 @@ export async function main(argv: string[], io: Streams = process): Promise<numbe
     if (from !== undefined && to !== undefined && to < from) throw new TraceFileError(`--to (${to}) is before --from (${from})`);
     const limit = values.limit === undefined ? undefined : Number(values.limit);
     if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new TraceFileError(`--limit must be a positive integer, got ${JSON.stringify(values.limit)}`);
-    const events = readTraces(positionals);
+    const events = readTraces(positionals, io.workdir);
     io.stdout.write(sequenceDiagram(events, { from, to, limit, task: values.task as string | undefined, object: values.object as string | undefined, node: values.node as string | undefined }));
     return 0;
   } catch (e) {
