@@ -33,6 +33,8 @@ function fromMessages(events: readonly TraceEvent[]): Step[] {
     if (e.kind === "msg") out.push({ from: lane(e.from), to: lane(e.to), label: `${e.type}${e.about ? ` ${short(e.about)}` : ""}` });
     else if (e.kind === "fault") out.push({ note: `fault: ${e.fault}${e.detail ? ` (${e.detail})` : ""}`, over: "GCS" });
     else if (e.kind === "node.dead") out.push({ note: `${e.id} declared dead`, over: "GCS" });
+    else if (e.kind === "node.fenced") out.push({ note: `${e.id} fences itself`, over: `raylet ${e.id}` });
+    else if (e.kind === "gcs.recovered") out.push({ note: `GCS recovered ${e.nodes} nodes, ${e.actors} actors`, over: "GCS" });
   }
   return out;
 }
