@@ -92,8 +92,10 @@ export const chapters: readonly Chapter[] = [
     predict: "The driver releases its ref right after handing it to the actor. Will the actor's later `sum()` still read the array? When will the object finally be freed?",
     explain: [
       "The `ref.borrowed` row is the actor's worker registering as a borrower. The driver's `ray.release` does not free the",
-      "object: the owner still counts the borrower. Only after `drop()`, when the borrower reports it holds nothing (`ref.unborrowed`),",
-      "does the object go out of scope and leave the store.",
+      "object: the owner still counts the borrower. Only after `drop()` releases the kept ref (`ref.unborrowed`: the borrower",
+      "tells the owner it holds nothing) does the object go out of scope and leave the store. In Ray, Python's own reference",
+      "counting tells the worker when the last reference goes; JavaScript's garbage collection is neither prompt nor",
+      "deterministic, so a tsray program lets go with `ray.release` (or when its task ends).",
     ].join("\n"),
     bug: "free-borrowed",
     breakNote: "With `free-borrowed` the owner frees an object while a borrower still holds it: the actor's `sum()` fails with `ObjectLostError`. The `references` checker reports the object going out of scope while the actor's worker still borrows it.",

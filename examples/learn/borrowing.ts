@@ -12,7 +12,9 @@ export default async function borrowing(ray: Ray): Promise<number> {
       const values = (await ray.get(this.kept as never)) as Float64Array[];
       return values[0].reduce((a, b) => a + b, 0);
     }
-    drop(): boolean { this.kept = []; return true; }
+    // Explicit, as in the simulator a ref is let go by ray.release (or when its task ends), never
+    // by garbage collection, whose timing is not deterministic.
+    drop(): boolean { ray.release(this.kept as never); this.kept = []; return true; }
   }
   const keeper = ray.remote(Keeper).remote();
   const ref = await ray.put(new Float64Array(20_000).fill(2)); // stored, not inline
