@@ -272,7 +272,9 @@ export const chapters: readonly Chapter[] = [
     explain: [
       "The GCS places the two bundles on two distinct nodes, prepares and commits them (`bundle.reserved`, then the group",
       "`CREATED`). Each bundle has one CPU, so its two tasks run one after the other on its lease. Removing the group releases",
-      "the bundles.",
+      "the bundles. The tasks were submitted before the group existed: they wait as pending demands (`task.infeasible`), and",
+      "the head's raylet places them again when the cluster view changes. Bundle 0's tasks run on the head at once; bundle 1's",
+      "wait for the next view (every 100 ms) to be spilled back to node-1, where bundle 1 lives.",
     ].join("\n"),
     bug: "bundle-overcommit",
     breakNote: "With `bundle-overcommit` a raylet grants leases in a bundle without checking the bundle has room: the raylet model's own assertion stops the run (`InvariantError`: the bundle's CPU would go negative), and the `liveness` checker reports the program never finished.",

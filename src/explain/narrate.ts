@@ -27,7 +27,7 @@ export function narrate(e: TraceEvent): string | undefined {
       ? `The caller submits actor call ${code(e.task)} (${e.fn}, seq ${e.seq}) to actor ${code(e.actor)}; its result will be ${code(e.returns)}.`
       : `The owner (${short(e.owner)}) submits task ${code(e.task)} (${e.fn})${e.args.length ? ` taking ${e.args.map(short).join(", ")} as arguments: it waits until they exist` : ""}; its result will be ${code(e.returns)}.`;
     case "task.spillback": return `The raylet on ${e.node} will not grant the lease for ${code(e.task)} here (hybrid policy): it spills the request back, pointing the owner at **${e.to}**.`;
-    case "task.infeasible": return `No node can ever run ${code(e.task)} (${res(e.resources)}): ${e.reason}. It waits for a node that can.`;
+    case "task.infeasible": return `No live node can run ${code(e.task)} (${res(e.resources)}): ${e.reason}. It waits as a pending demand until one can.`;
     case "task.started": return `Worker \`${e.worker}\` starts ${e.actor ? `actor ${e.seq === undefined ? "creation" : "call"}` : "task"} ${code(e.task)}${e.attempt > 0 ? ` (attempt ${e.attempt})` : ""}.`;
     case "task.finished": return `${code(e.task)} finishes ${e.ok ? `(result hash ${e.hash.slice(0, 8)}…)` : `with an error: ${e.error}`}.`;
     case "task.retry": return `The owner retries ${code(e.task)} as attempt ${e.attempt}: ${e.reason}.`;
