@@ -19,6 +19,7 @@ import { Executor } from "../src/runtime/executor.ts";
 import { TraceHasher, type TraceBody, type TraceEvent } from "../spec/trace.ts";
 import type { Fault, FaultPlan } from "./faults.ts";
 import { SimNetwork } from "./network.ts";
+import { msgSubject } from "../src/runtime/msg-subject.ts";
 import { Prng } from "./prng.ts";
 import { EventQueue, SimEvent } from "./queue.ts";
 
@@ -44,6 +45,8 @@ export interface SimConfig extends ModelTuning {
   readonly keepTrace: boolean;
   /** Seeded bugs switched on, for mutation tests. */
   readonly bugs: Bugs;
+  /** Trace every delivered message (`msg` events, for sequence diagrams); off by default, so benches do not pay for it. */
+  readonly traceMessages: boolean;
 }
 
 export const defaultSimConfig: Omit<SimConfig, "seed" | "nodes"> = {
@@ -56,6 +59,7 @@ export const defaultSimConfig: Omit<SimConfig, "seed" | "nodes"> = {
   ...defaultTuning,
   keepTrace: true,
   bugs: NO_BUGS,
+  traceMessages: false,
 };
 
 interface Proc {
@@ -191,15 +195,17 @@ export class SimCluster {
     const at = this.network.arrival(this.now, this.nodeIndex(from), b, m);
     const again = this.network.duplicateAt;
     const dest = this.nodeStates[b];
-    this.queue.add(at, new Delivery(this, from, to, dest, m), periodic);
-    if (!Number.isNaN(again)) this.queue.add(again, new Delivery(this, from, to, dest, m), periodic); // a duplicate
+    this.queue.add(at, new Delivery(this, from, to, dest, m, this.now), periodic);
+    if (!Number.isNaN(again)) this.queue.add(again, new Delivery(this, from, to, dest, m, this.now), periodic); // a duplicate
   }
 
   /** A message reaches its destination's node: handed over now, or when the node resumes. */
-  deliver(from: Addr, to: Addr, dest: NodeState, m: Msg, periodic: boolean): void {
-    if (this.now < dest.pausedUntil) return this.atNode(dest.spec.id, () => this.deliver(from, to, dest, m, periodic), periodic);
+  deliver(from: Addr, to: Addr, dest: NodeState, m: Msg, periodic: boolean, sent: number): void {
+    if (this.now < dest.pausedUntil) return this.atNode(dest.spec.id, () => this.deliver(from, to, dest, m, periodic, sent), periodic);
     const p = this.procs.get(to);
-    if (p && p.alive) p.comp.message(from, m);
+    if (!p || !p.alive) return;
+    if (this.cfg.traceMessages && !periodic) this.emit(dest.spec.id, { kind: "msg", comp: "host", from, to, type: m.type, sent, about: msgSubject(m) });
+    p.comp.message(from, m);
   }
 
   // ---- tracing ------------------------------------------------------------------------------
@@ -427,8 +433,8 @@ export class SimCluster {
 
 /** A message in flight. */
 class Delivery extends SimEvent {
-  constructor(private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeState, private readonly m: Msg) { super(); }
-  run(): void { this.sim.deliver(this.from, this.to, this.dest, this.m, this.periodic); }
+  constructor(private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeState, private readonly m: Msg, private readonly sent: number) { super(); }
+  run(): void { this.sim.deliver(this.from, this.to, this.dest, this.m, this.periodic, this.sent); }
 }
 
 /** A task about to run on a worker. */

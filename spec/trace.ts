@@ -73,7 +73,10 @@ export type TraceBody =
   /** The program returned (or threw) and then every reference it held was dropped. */
   | { kind: "program.end"; comp: "host"; ok: boolean }
   /** The cluster was quiet after program.end: stores should be empty now. */
-  | { kind: "cluster.quiet"; comp: "host" };
+  | { kind: "cluster.quiet"; comp: "host" }
+  // --- messages (optional: a host writes them only when asked, e.g. `tsray sim --messages`) --
+  /** A message handed to process `to` (sent by `from` at `sent`); heartbeats and views are left out. */
+  | { kind: "msg"; comp: "host"; from: string; to: string; type: string; sent: number; about?: string };
 
 export type TraceKind = TraceBody["kind"];
 export type Resources = Record<string, number>;

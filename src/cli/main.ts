@@ -11,6 +11,7 @@ import { pathToFileURL, fileURLToPath } from "node:url";
 import { parseArgs, inspect } from "node:util";
 import { checkTrace, checkers, formatViolations } from "../../spec/invariants/index.ts";
 import { formatTrace, mergeTraces, parseTraceTolerant, type TraceEvent } from "../../spec/trace.ts";
+import { formatTally, parseBugFlags, parseNodeShapes, SimOptionError, tally } from "./sim-options.ts";
 
 export interface Io {
   readonly stdout: { write(s: string): unknown };
@@ -22,7 +23,7 @@ export interface Io {
 /** A usage error: printed as `tsray <cmd>: <message>` with exit code 2. */
 class UsageError extends Error {}
 
-type OptionSpec = { type: "string" | "boolean"; short?: string };
+type OptionSpec = { type: "string" | "boolean"; short?: string; multiple?: boolean };
 
 interface Command {
   readonly summary: string;
@@ -37,7 +38,7 @@ interface Command {
 }
 
 interface Parsed {
-  readonly values: Record<string, string | boolean | undefined>;
+  readonly values: Record<string, string | boolean | string[] | undefined>;
   readonly positionals: string[];
   /** The arguments after the command name, untouched (for commands that parse their own). */
   readonly raw: string[];
@@ -49,7 +50,7 @@ const HELP_FLAG: Record<string, OptionSpec> = { help: { type: "boolean", short: 
 
 const sim: Command = {
   summary: "run a program on a simulated cluster, deterministically from a seed",
-  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C] [--faults PLAN] [--trace OUT.jsonl] [--json]\n       tsray sim --replay CASE.json [--trace OUT.jsonl]",
+  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C | --node ID:RES=N,…] [--store-bytes B] [--faults PLAN] [--bug NAME] [--messages] [--trace OUT.jsonl] [--json]\n       tsray sim --replay CASE.json [--trace OUT.jsonl]",
   help: [
     "FILE's default export is a program: async (ray) => value. It runs on K simulated nodes",
     "(ids head, node-1, …; the head also hosts the GCS), each with C CPUs, in virtual time.",
@@ -62,14 +63,21 @@ const sim: Command = {
     "  --faults PLAN    faults to inject: a JSON file (or inline JSON) of the form",
     "                   {\"schedule\": [{\"at\": 50, \"kind\": \"kill-node\", \"node\": \"node-1\"}, …], \"network\": {…}}",
     "                   (kinds: see sim/faults.ts)",
+    "  --node ID:RES=N  a node and its resources, e.g. --node head:CPU=0 --node node-1:CPU=2,GPU=1",
+    "                   (repeat for each node; the first is the head; instead of --nodes and --cpus)",
+    "  --store-bytes B  object store capacity of every node, in bytes (default 268435456)",
+    "  --bug NAME       switch on a seeded bug of src/core/bugs.ts (repeatable), to see the",
+    "                   invariant checkers catch it",
+    "  --messages       trace every message between components (`msg` events, for",
+    "                   `tsray trace --mermaid`); changes the trace hash",
     "  --trace FILE     write the trace, one JSON event per line (check it with `tsray check`)",
     "  --json           print one JSON object instead of the report",
     "  --replay CASE    replay a saved fault scenario (a test/regressions/*.json file, or one the",
     "                   property tests saved): its workload, cluster, seed and faults, run without",
     "                   and with the faults, judged as the tests judge it",
     "",
-    "Prints the result, the trace hash, virtual time, event counts, invariant violations and a",
-    "command that replays the run. Exits 1 if the program failed or an invariant was violated.",
+    "Prints the result, the trace hash, virtual time, event counts, what happened (tasks, faults,",
+    "retries, reconstructions, transfers, spills), invariant violations and a command that replays the run. Exits 1 if the program failed or an invariant was violated.",
   ].join("\n"),
   options: {
     seed: { type: "string" },
@@ -79,6 +87,10 @@ const sim: Command = {
     trace: { type: "string" },
     json: { type: "boolean" },
     replay: { type: "string" },
+    node: { type: "string", multiple: true },
+    "store-bytes": { type: "string" },
+    bug: { type: "string", multiple: true },
+    messages: { type: "boolean" },
   },
   positionals: { min: 0, max: 1, names: "FILE" },
   run: (a, io) => (typeof a.values.replay === "string" ? runReplay(a, io) : runSim(a, io)),
@@ -130,6 +142,8 @@ const commands: Record<string, Command> = {
   get: stateCommand("get", "show one node, job, actor, task or object (the state API)", "tsray get RESOURCE ID"),
   summary: stateCommand("summary", "summarize tasks, actors or objects (the state API)", "tsray summary tasks|actors|objects"),
   timeline: moduleCommand("timeline", "write a Chrome trace of a live cluster or of saved traces", "tsray timeline [--address URL | TRACE…] -o OUT.json", "See `tsray timeline --help`."),
+  explain: moduleCommand("explain", "tell a trace in prose, or step through it", "tsray explain TRACE… [--task ID | --object ID | --node ID] [--step]", "See `tsray explain --help`."),
+  trace: moduleCommand("trace", "draw a trace as a mermaid sequence diagram", "tsray trace TRACE… --mermaid [--from T --to T | --task ID]", "See `tsray trace --help`."),
 };
 
 function mainHelp(): string {
@@ -403,23 +417,34 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   if (a.positionals.length === 0) throw new UsageError(`missing FILE (or --replay CASE.json)\nusage: ${sim.usage}`);
   const file = a.positionals[0];
-  const seed = intFlag(a.values.seed, "seed", 1, Number.MIN_SAFE_INTEGER);
-  const nodes = intFlag(a.values.nodes, "nodes", 1, 1);
-  const cpus = numberFlag(a.values.cpus, "cpus", 4);
+  const seed = intFlag(a.values.seed as string | undefined, "seed", 1, Number.MIN_SAFE_INTEGER);
+  const nodeFlags = (a.values.node as string[] | undefined) ?? [];
+  if (nodeFlags.length > 0 && (a.values.nodes !== undefined || a.values.cpus !== undefined)) throw new UsageError("--node gives each node's resources: it cannot be combined with --nodes or --cpus");
+  const shapes = nodeFlags.length > 0 ? parseSimFlag(() => parseNodeShapes(nodeFlags)) : undefined;
+  const nodes = shapes ?? intFlag(a.values.nodes as string | undefined, "nodes", 1, 1);
+  const cpus = numberFlag(a.values.cpus as string | undefined, "cpus", 4);
+  const storeBytes = a.values["store-bytes"] === undefined ? undefined : intFlag(a.values["store-bytes"] as string, "store-bytes", 0, 1);
+  const bugs = parseSimFlag(() => parseBugFlags((a.values.bug as string[] | undefined) ?? []));
   const faults = typeof a.values.faults === "string" ? readFaults(a.values.faults, cwd) : undefined;
   const program = await loadProgram(file, cwd);
   const { simulate } = await import("../../sim/simulate.ts");
+  const config = { bugs, traceMessages: a.values.messages === true, ...(storeBytes === undefined ? {} : { storeCapacity: storeBytes }) };
 
   let r: Awaited<ReturnType<typeof simulate>>;
   try {
-    r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never, faults: faults as never });
+    r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never, faults: faults as never, config });
   } catch (e) {
     // simulate() rejects bad input (a fault plan naming an unknown node, …) before running.
     if ((e instanceof TypeError || e instanceof RangeError) && /^(fault plan|nodes must|seed must|simulate:)/.test(e.message)) throw new UsageError(e.message);
     throw e;
   }
-  const replay = ["tsray", "sim", quoteArg(file), "--seed", String(seed), "--nodes", String(nodes)];
+  const replay = ["tsray", "sim", quoteArg(file), "--seed", String(seed)];
+  if (shapes) for (const f of nodeFlags) replay.push("--node", quoteArg(f));
+  else replay.push("--nodes", String(nodes));
   if (a.values.cpus !== undefined) replay.push("--cpus", String(cpus));
+  if (storeBytes !== undefined) replay.push("--store-bytes", String(storeBytes));
+  for (const b of bugs) replay.push("--bug", b);
+  if (a.values.messages) replay.push("--messages");
   if (typeof a.values.faults === "string") replay.push("--faults", quoteArg(a.values.faults));
   const replayLine = replay.join(" ");
 
@@ -445,6 +470,7 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
       events: r.events,
       traceLength: r.traceLength,
       violations: r.violations,
+      happened: tally(r.trace),
       seed, nodes: r.nodes.map((n) => n.id), cpus,
       trace: tracePath ?? null,
       replay: replayLine,
@@ -459,6 +485,7 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
     ["trace hash", r.traceHash],
     ["virtual time", `${r.virtualTimeMs.toFixed(3)} ms`],
     ["events", `${r.events} simulated, ${r.traceLength} traced`],
+    ...formatTally(tally(r.trace)).map((l, i): [string, string] => [i === 0 ? "happened" : "", l]),
     ["invariants", r.violations.length === 0 ? "ok" : `${r.violations.length} violation${r.violations.length === 1 ? "" : "s"}`],
   );
   if (tracePath) lines.push(["trace", a.values.trace as string]);
@@ -469,6 +496,16 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
   io.stdout.write(out);
   if (r.error?.stack && r.error.name !== "Error") io.stderr.write(`${r.error.stack}\n`);
   return failed ? 1 : 0;
+}
+
+/** Runs a parser of src/cli/sim-options.ts, turning its errors into usage errors. */
+function parseSimFlag<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof SimOptionError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 // ---- check ------------------------------------------------------------------------------------

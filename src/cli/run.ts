@@ -2,7 +2,7 @@
 // embedded cluster in this process, prints what it returned, and shuts the cluster down.
 
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { inspect, parseArgs } from "node:util";
 import { checkTrace, formatViolations } from "../../spec/invariants/index.ts";
@@ -26,7 +26,9 @@ Options:
   --num-gpus N       GPUs of the node (a resource count; nothing is attached)
   --nodes K          K logical nodes (head, node-1, …), each with --num-cpus CPUs
   --store-bytes B    object store capacity per node, in bytes
-  --trace OUT.jsonl  write the trace (wall-clock stamped, the simulator's schema)
+  --trace OUT.jsonl  write the trace (wall-clock stamped, the simulator's schema); with
+                     --address on the session's machine the default is
+                     SESSION_DIR/driver-PID.trace.jsonl, beside the daemons' traces
   --check            run the invariant checkers on the trace; exit 1 on a violation
   --json             print the result as JSON`;
 
@@ -157,7 +159,7 @@ async function runOnDaemons(address: string, file: string, values: Record<string
     process.stderr.write(`tsray run: ${embeddedOnly.map((k) => `--${k}`).join(", ")} cannot be given with --address: ${why}\n`);
     return 2;
   }
-  const { resolveAddress, resolveToken } = await import("../runtime/daemon/session.ts");
+  const { resolveAddress, resolveToken, findSession } = await import("../runtime/daemon/session.ts");
   const fromEnv = envAddress();
   const gcs = address === "auto" ? resolveAddress(fromEnv === "auto" ? undefined : fromEnv) : address;
   if (gcs === undefined || gcs === "auto") {
@@ -177,9 +179,10 @@ async function runOnDaemons(address: string, file: string, values: Record<string
     throw e;
   }
   const { DaemonDriver } = await import("../runtime/daemon/driver.ts");
+  const traceFile = (values.trace as string | undefined) ?? sessionDriverTrace(gcs, findSession);
   let driver: Awaited<ReturnType<typeof DaemonDriver.connect>>;
   try {
-    driver = await DaemonDriver.connect({ address: gcs, token, traceFile: values.trace as string | undefined });
+    driver = await DaemonDriver.connect({ address: gcs, token, traceFile });
   } catch (e) {
     process.stderr.write(`tsray run: ${(e as Error).message}\n`);
     return 1;
@@ -196,6 +199,17 @@ async function runOnDaemons(address: string, file: string, values: Record<string
   await driver.shutdown();
   if (failed) process.stderr.write(`tsray run: the program failed: ${(error as Error)?.stack ?? String(error)}\n`);
   else process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${inspect(result, { depth: 6, colors: false })}\n`);
-  process.stderr.write(`tsray run: ${ms.toFixed(0)} ms on the cluster at ${gcs}\n`);
+  process.stderr.write(`tsray run: ${ms.toFixed(0)} ms on the cluster at ${gcs}${traceFile ? `; trace: ${resolve(traceFile)}` : ""}\n`);
   return failed ? 1 : 0;
+}
+
+/**
+ * Where a driver of a cluster started on this machine writes its trace when not told: beside the
+ * daemons' traces in the session directory, so that `tsray check DIR/*.trace.jsonl` sees the owner
+ * side of every task (without it, every task looks submitted by nobody). Ray keeps its drivers'
+ * logs in the session directory too. A driver of a cluster started elsewhere writes none.
+ */
+function sessionDriverTrace(gcs: string, find: (sel: { address: string }) => { dir: string } | undefined): string | undefined {
+  const session = find({ address: gcs });
+  return session && existsSync(session.dir) ? join(session.dir, `driver-${process.pid}.trace.jsonl`) : undefined;
 }

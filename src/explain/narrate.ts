@@ -1,0 +1,119 @@
+// The narrator: any trace (a simulator run, a regression case, a chaos run, a daemon session)
+// told in prose, one sentence per event. One narrator for the docs (docs/walkthrough.ts,
+// docs/learn.ts) and the CLI (`tsray explain`), so the course and the terminal tell the same story.
+import type { TraceEvent } from "../../spec/trace.ts";
+import { assertNever } from "../core/assert.ts";
+
+/** Short, stable names for the ids in a trace (the driver's tasks are `head/driver#N`). */
+export const short = (id: string): string => id.replace(/^head\/driver#/, "#").replace(/^head\/driver$/, "driver");
+
+const code = (id: string) => `\`${short(id)}\``;
+const res = (r: Record<string, number>) => JSON.stringify(r);
+
+/** One sentence for an event; undefined for the housekeeping a reader need not see (messages). */
+export function narrate(e: TraceEvent): string | undefined {
+  switch (e.kind) {
+    case "node.registered": return `The GCS registers node **${e.id}** with ${res(e.resources)} and sends every raylet the new cluster view.`;
+    case "node.dead": return `The GCS declares **${e.id}** dead (${e.reason}) and publishes it: owners retry, re-make lost objects, actors restart.`;
+    case "node.fenced": return `**${e.id}** learns it was declared dead and fences itself: its workers are killed, its store dropped.`;
+    case "worker.died": return `The raylet sees worker \`${e.worker}\` exit and returns its lease's resources.`;
+    case "gcs.recovered": return `A restarted GCS recovers ${e.nodes} nodes and ${e.actors} actors from storage.`;
+    case "lease.granted": return `The raylet on ${e.node} grants lease \`${e.lease}\` (${res(e.resources)}${e.bundle ? ` in bundle \`${e.bundle}\`` : ""}) on worker \`${e.worker}\`; the owner will push tasks straight to that worker.`;
+    case "lease.returned": return `Lease \`${e.lease}\` goes back to ${e.node}'s raylet (its resources are free again).`;
+    case "bundle.reserved": return `${e.node}'s raylet reserves bundle \`${e.bundle}\` (${res(e.resources)}): those resources now serve only the placement group.`;
+    case "bundle.released": return `${e.node}'s raylet releases bundle \`${e.bundle}\` (${res(e.resources)}).`;
+    case "pg.state": return `The GCS moves placement group \`${short(e.pg)}\` to **${e.state}**${e.nodes ? ` (${e.strategy ?? ""} bundles on ${e.nodes.join(", ")})` : ""}.`;
+    case "task.submitted": return e.actor
+      ? `The caller submits actor call ${code(e.task)} (${e.fn}, seq ${e.seq}) to actor ${code(e.actor)}; its result will be ${code(e.returns)}.`
+      : `The owner (${short(e.owner)}) submits task ${code(e.task)} (${e.fn})${e.args.length ? ` taking ${e.args.map(short).join(", ")} as arguments: it waits until they exist` : ""}; its result will be ${code(e.returns)}.`;
+    case "task.spillback": return `The raylet on ${e.node} will not grant the lease for ${code(e.task)} here (hybrid policy): it spills the request back, pointing the owner at **${e.to}**.`;
+    case "task.infeasible": return `No live node can run ${code(e.task)} (${res(e.resources)}): ${e.reason}. It waits as a pending demand until one can.`;
+    case "task.started": return `Worker \`${e.worker}\` starts ${e.actor ? `actor ${e.seq === undefined ? "creation" : "call"}` : "task"} ${code(e.task)}${e.attempt > 0 ? ` (attempt ${e.attempt})` : ""}.`;
+    case "task.finished": return `${code(e.task)} finishes ${e.ok ? `(result hash ${e.hash.slice(0, 8)}…)` : `with an error: ${e.error}`}.`;
+    case "task.retry": return `The owner retries ${code(e.task)} as attempt ${e.attempt}: ${e.reason}.`;
+    case "task.failed": return `The owner gives up on ${code(e.task)}: ${e.error}.`;
+    case "actor.result": return `The caller accepts the answer to ${code(e.task)} from incarnation ${e.epoch}.`;
+    case "object.created": return e.where === "inline"
+      ? `The owner stores ${code(e.obj)} (${e.size} bytes) inline in its own memory: small results travel in the reply.`
+      : `${e.node}'s object store seals ${e.primary ? "the primary copy" : "a secondary copy"} of ${code(e.obj)} (${e.size} bytes).`;
+    case "object.deleted": return `${e.node}'s store deletes ${code(e.obj)} (${e.reason}).`;
+    case "object.spilled": return `${e.node}'s store is under pressure: it spills ${code(e.obj)} to external storage and frees its memory.`;
+    case "object.restored": return `${e.node}'s store restores ${code(e.obj)} from external storage for a reader.`;
+    case "object.transferred": return `${e.node} pulled ${code(e.obj)} (${e.size} bytes) from ${e.from} in chunks and tells the owner it has a copy.`;
+    case "object.out-of-scope": return `No reference to ${code(e.obj)} remains: the owner frees it everywhere.`;
+    case "ref.borrowed": return `${short(e.borrower)} borrows ${code(e.obj)} and registers with its owner ${short(e.owner)}, which keeps the object alive for it.`;
+    case "ref.unborrowed": return `${short(e.borrower)} drops its borrow of ${code(e.obj)} and tells its owner ${short(e.owner)}.`;
+    case "owner.exited": return `Owner ${short(e.owner)} exits: everything it owns is freed.`;
+    case "object.lost": return `The owner finds every copy of ${code(e.obj)} gone.`;
+    case "object.read": return `${short(e.reader)} reads ${code(e.obj)}.`;
+    case "get.failed": return `Reading ${code(e.obj)} fails: ${e.error}.`;
+    case "actor.state": return `The GCS moves actor ${code(e.actor)} to **${e.state}**${e.at ? ` on ${e.at}` : ""} (epoch ${e.epoch}) and tells its subscribers.`;
+    case "actor.killed": return `${short(e.caller)} kills actor ${code(e.actor)}${e.noRestart ? " for good" : " (it may restart)"}.`;
+    case "fault": return `**Fault injected:** ${e.fault}${e.detail ? ` (${e.detail})` : ""}.`;
+    case "program.end": return `The program ${e.ok ? "returns" : "fails"}; its references are dropped.`;
+    case "cluster.quiet": return `The cluster is quiet: every store is empty again.`;
+    case "msg": return undefined;
+    default: return assertNever("the narrator", e);
+  }
+}
+
+/** Which events a reader asked about: one task, object or node (all when empty). */
+export interface Focus {
+  readonly task?: string;
+  readonly object?: string;
+  readonly node?: string;
+}
+
+const ids = (e: TraceEvent): string[] => {
+  const r = e as Record<string, unknown>;
+  const out: string[] = [];
+  for (const k of ["task", "obj", "returns", "actor", "id", "about"]) if (typeof r[k] === "string") out.push(r[k] as string);
+  if (Array.isArray(r.args)) out.push(...(r.args as string[]));
+  return out;
+};
+
+/**
+ * Ids match in full or shortened form: `#3` (or `#3.r`) names the third task (its result) of a
+ * driver, `head/driver#3` in the simulator, `head/driver-PID-…#3` on daemons.
+ */
+const same = (a: string, b: string) => a === b || short(a) === b || a === short(b) || (b.startsWith("#") && /\/driver[^/#]*#/.test(a) && a.slice(a.indexOf("#")) === b);
+
+/** Does the event concern the focus? A task's own events and its result's; an object's; a node's. */
+export function concerns(e: TraceEvent, f: Focus): boolean {
+  if (f.node !== undefined && !(e.node === f.node || ids(e).some((x) => x === f.node) || (e.kind === "task.spillback" && e.to === f.node))) return false;
+  if (f.task !== undefined && !ids(e).some((x) => same(x, f.task!) || same(x, `${f.task}.r`) || (e.kind === "task.submitted" && same(e.task, f.task!)))) return false;
+  if (f.object !== undefined && !ids(e).some((x) => same(x, f.object!))) return false;
+  return true;
+}
+
+/** The narrated events of a trace (those the narrator has words for), in order. */
+export function story(events: readonly TraceEvent[], focus: Focus = {}): { e: TraceEvent; text: string }[] {
+  const out: { e: TraceEvent; text: string }[] = [];
+  for (const e of events) {
+    if (!concerns(e, focus)) continue;
+    const text = narrate(e);
+    if (text !== undefined) out.push({ e, text });
+  }
+  return out;
+}
+
+/** A markdown table: time, node, what happens. */
+export function storyTable(events: readonly TraceEvent[], focus: Focus = {}): string {
+  const rows = ["| t (ms) | node | what happens |", "|---:|---|---|"];
+  for (const { e, text } of story(events, focus)) rows.push(`| ${e.t.toFixed(2)} | ${e.node} | ${text.replaceAll("|", "\\|")} |`);
+  return rows.join("\n");
+}
+
+/** Plain text for a terminal: markdown emphasis and code marks dropped. */
+export function plain(text: string): string {
+  return text.replace(/\*\*([^*]+)\*\*/g, "$1").replace(/`([^`]+)`/g, "$1");
+}
+
+/**
+ * Where a trace's clock starts for a reader: 0 for the simulator's virtual time, the first event's
+ * time for a wall-clock trace (daemons and embedded hosts stamp milliseconds since 1970).
+ */
+export function timeOrigin(events: readonly TraceEvent[]): number {
+  const first = events[0]?.t ?? 0;
+  return first > 1e11 ? first : 0;
+}
