@@ -18,6 +18,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "node.fenced": return `**${e.id}** learns it was declared dead and fences itself: its workers are killed, its store dropped.`;
     case "worker.died": return `The raylet sees worker \`${e.worker}\` exit and returns its lease's resources.`;
     case "gcs.recovered": return `A restarted GCS recovers ${e.nodes} nodes and ${e.actors} actors from storage.`;
+    case "storage.acknowledged": return `Storage had acknowledged ${e.nodes.length} node rows and ${e.actors.length} actor rows before the GCS restarted (the host's record, which the durability check compares with what the GCS recovers).`;
     case "lease.granted": return `The raylet on ${e.node} grants lease \`${e.lease}\` (${res(e.resources)}${e.bundle ? ` in bundle \`${e.bundle}\`` : ""}) on worker \`${e.worker}\`; the owner will push tasks straight to that worker.`;
     case "lease.returned": return `Lease \`${e.lease}\` goes back to ${e.node}'s raylet (its resources are free again).`;
     case "bundle.reserved": return `${e.node}'s raylet reserves bundle \`${e.bundle}\` (${res(e.resources)}): those resources now serve only the placement group.`;
