@@ -16,6 +16,8 @@ export const SEEDED_BUGS = {
   "free-borrowed": "an owner frees an object while borrowers still hold it",
   "leak-lease": "an owner forgets to return a lease it no longer needs",
   "bundle-overcommit": "a raylet grants leases in a placement-group bundle without checking the bundle has room",
+  "names-ignore-namespace": "the GCS looks a named actor up in every namespace instead of only the one asked for",
+  "detached-dies-with-owner": "the GCS kills a detached actor when its owner dies, as it does a non-detached one",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;
