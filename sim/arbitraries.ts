@@ -27,7 +27,9 @@ type RawStep =
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
   | { op: "drop"; back: number }
-  | { op: "pg"; strategy: PlacementStrategy; v: number };
+  | { op: "pg"; strategy: PlacementStrategy; v: number }
+  | { op: "named"; name: number; ns: number; detached: boolean }
+  | { op: "named-call"; name: number; ns: number; v: number };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -40,8 +42,14 @@ function rawStep(nodes: number, litWeight: number): fc.Arbitrary<RawStep> {
   const node = fc.option(fc.integer({ min: 1, max: Math.max(1, nodes - 1) }), { nil: null });
   const steps = classicStep(arg, node);
   const pg = fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small });
+  // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
+  const name = fc.integer({ min: 0, max: 1 });
+  const named = fc.oneof(
+    fc.record({ op: fc.constant("named" as const), name, ns: name, detached: fc.boolean() }),
+    fc.record({ op: fc.constant("named-call" as const), name, ns: name, v: small }),
+  );
   // A placement-group step one time in twenty, drawn apart so the other steps' mix stays as it was.
-  return fc.oneof({ weight: 19, arbitrary: steps }, { weight: 1, arbitrary: pg });
+  return fc.oneof({ weight: 19, arbitrary: steps }, { weight: 1, arbitrary: pg }, { weight: 2, arbitrary: named });
 }
 
 function classicStep(arg: fc.Arbitrary<RawVal>, node: fc.Arbitrary<number | null>): fc.Arbitrary<RawStep> {
@@ -150,6 +158,13 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       }
       case "pg":
         steps.push({ op: "pg", strategy: r.strategy, v: r.v });
+        made.push(i);
+        break;
+      case "named":
+        steps.push({ op: "named", name: `n${r.name}`, ns: `ns${r.ns}`, detached: r.detached });
+        break;
+      case "named-call":
+        steps.push({ op: "named-call", name: `n${r.name}`, ns: `ns${r.ns}`, v: r.v });
         made.push(i);
         break;
     }
