@@ -27,7 +27,9 @@ type RawStep =
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
   | { op: "drop"; back: number }
-  | { op: "pg"; strategy: PlacementStrategy; v: number };
+  | { op: "pg"; strategy: PlacementStrategy; v: number }
+  | { op: "named"; name: number; ns: number; detached: boolean }
+  | { op: "named-call"; name: number; ns: number; v: number };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -61,6 +63,14 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "drop", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
   // One time in twenty, drawn apart so the classic steps' mix stays as it was.
   { name: "placement-group", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }) },
+  // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
+  { name: "named-actors", weight: 2, group: "apart", step: () => {
+    const name = fc.integer({ min: 0, max: 1 });
+    return fc.oneof(
+      fc.record({ op: fc.constant("named" as const), name, ns: name, detached: fc.boolean() }),
+      fc.record({ op: fc.constant("named-call" as const), name, ns: name, v: small }),
+    );
+  } },
 ];
 
 /** Weight of the classic mix against a step drawn apart. */
@@ -162,6 +172,13 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       }
       case "pg":
         steps.push({ op: "pg", strategy: r.strategy, v: r.v });
+        made.push(i);
+        break;
+      case "named":
+        steps.push({ op: "named", name: `n${r.name}`, ns: `ns${r.ns}`, detached: r.detached });
+        break;
+      case "named-call":
+        steps.push({ op: "named-call", name: `n${r.name}`, ns: `ns${r.ns}`, v: r.v });
         made.push(i);
         break;
     }

@@ -66,11 +66,14 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   // those that depend on a put the faults made fail (the step then passes 0 in its place).
   const fromActor = new Set<number>();
   const fromFailedPut = new Set<number>();
+  const fromLookup = new Set<number>();
   const ref = reference ?? {};
   w.steps.forEach((st, i) => {
     const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a && set.has(a.ref)))
       || ((st.op === "box" || st.op === "rebox") && set.has(st.ref));
     if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);
+    // Which actor a name finds (and whether any) depends on when its maker's death is processed.
+    if (st.op === "named-call" || takes(fromLookup)) fromLookup.add(i);
     if (((st.op === "put" || st.op === "box") && typeof faulty?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
   });
   for (const [k, got] of Object.entries(faulty ?? {})) {
@@ -80,7 +83,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
       // An actor that restarted lost its state (as in Ray): its later answers differ, legitimately.
       // And where the fault-free run itself ran out of a resource, a different schedule may not.
       const refFailed = typeof want === "string" && SYSTEM_ERRORS.some((e) => want.includes(e));
-      if (got !== want && !(restarted && fromActor.has(Number(k))) && !fromFailedPut.has(Number(k)) && !refFailed) problems.push(`step ${k} (${step.op}) returned ${got}, the fault-free run ${want}`);
+      if (got !== want && !(restarted && fromActor.has(Number(k))) && !fromFailedPut.has(Number(k)) && !fromLookup.has(Number(k)) && !refFailed) problems.push(`step ${k} (${step.op}) returned ${got}, the fault-free run ${want}`);
     } else if (got !== want && !SYSTEM_ERRORS.some((e) => got.includes(e))) {
       problems.push(`step ${k} (${step.op}) failed with ${got}, which no injected fault explains`);
     }

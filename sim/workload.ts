@@ -42,7 +42,14 @@ export type Step =
    * A placement group of one { CPU: 1 } bundle: two slow tasks run in it (one at a time: the
    * bundle has room for one), then the group is removed. Its ref is the second task's.
    */
-  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number };
+  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number }
+  /**
+   * A maker actor creates an Acc named `name` in namespace `ns` (detached or not; a taken name is
+   * refused), and is then killed: a detached actor outlives it, a non-detached one dies with it.
+   */
+  | { readonly op: "named"; readonly name: string; readonly ns: string; readonly detached: boolean }
+  /** `ray.getActor(name, { namespace: ns })` and a call on what it finds (nothing found: no ref). */
+  | { readonly op: "named-call"; readonly name: string; readonly ns: string; readonly v: number };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -94,6 +101,19 @@ class Acc {
   }
 }
 
+/** Creates a named actor for the driver, then is killed: the named actor's owner dies. */
+class Maker {
+  async make(cls: { options(o: object): { remote(): PromiseLike<unknown> } }, name: string, namespace: string, detached: boolean) {
+    try {
+      await cls.options({ name, namespace, lifetime: detached ? "detached" : "non_detached" }).remote();
+      return 1;
+    } catch (e) {
+      if ((e as Error).name === "ValueError") return 0; // the name is taken in that namespace
+      throw e;
+    }
+  }
+}
+
 const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length);
 /** A value that holds a ref (a box, a rebox's result): what it stands for is the ref's value. */
 const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && "r" in v;
@@ -105,6 +125,7 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
     const nest = ray.remote(nested);
     const reboxR = ray.remote(rebox);
     const AccR = ray.remote(Acc);
+    const MakerR = ray.remote(Maker);
     const refs = new Map<number, ObjectRef>();
     const actors = new Map<number, ActorHandle<Acc>>();
     const observed: Observed = {};
@@ -198,6 +219,18 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
           await Promise.allSettled([ray.get(first)]);
           await settle(i);
           ray.removePlacementGroup(pg);
+          break;
+        }
+        case "named": {
+          const maker = MakerR.remote();
+          await Promise.allSettled([ray.get(maker.make.remote(AccR as never, s.name, s.ns, s.detached))]);
+          ray.kill(maker);
+          break;
+        }
+        case "named-call": {
+          let a: ActorHandle<Acc> | undefined;
+          try { a = await ray.getActor<Acc>(s.name, { namespace: s.ns }); } catch { /* none by that name (yet, or any more) */ }
+          if (a) refs.set(i, a.add.remote(s.v));
           break;
         }
       }

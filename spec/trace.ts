@@ -67,6 +67,10 @@ export type TraceBody =
    * good (`noRestart`), the killer's later calls fail at once, before the GCS's news.
    */
   | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string; noRestart: boolean }
+  /** The GCS took an actor's registration: its name (unique within `namespace`), and whether it outlives its owner. */
+  | { kind: "actor.registered"; comp: "gcs"; actor: string; owner: string; detached: boolean; name?: string; namespace?: string }
+  /** `ray.getActor(name, { namespace })` answered: the actor found, if any. */
+  | { kind: "actor.lookup"; comp: "owner"; caller: string; name: string; namespace: string; found?: string }
   // --- the host's own marks --------------------------------------------------------------
   /** An injected fault; `until` is when a windowed fault (partition, pause, …) heals. */
   | { kind: "fault"; comp: "host"; fault: string; detail?: string; until?: number }

@@ -7,7 +7,7 @@ import {
   remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
-import type { GetOptions, KillOptions, Ray, RuntimeContext, WaitOptions } from "./api/ray.ts";
+import { setNamespace, type GetActorOptions, type GetOptions, type KillOptions, type NodeInfo, type Ray, type RuntimeContext, type WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 import { envAddress } from "./runtime/daemon/session.ts";
@@ -15,10 +15,10 @@ import type { PlacementGroup, PlacementGroupOptions } from "./api/placement-grou
 
 export {
   RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
-  ObjectStoreFullError, InfeasibleTaskError,
+  ObjectStoreFullError, InfeasibleTaskError, ValueError,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
-export type { Ray, GetOptions, KillOptions, RuntimeContext, WaitOptions } from "./api/ray.ts";
+export type { Ray, GetActorOptions, GetOptions, KillOptions, NodeInfo, RuntimeContext, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 /** The state API from code (`ray.state.list("tasks", { filters: ["state=FINISHED"] })`): see docs/operators.md. */
@@ -52,9 +52,10 @@ export interface InitResult {
  * Starts the embedded cluster: one node with this machine's CPUs, or what the options say.
  * Calling it again before shutdown() is an error unless `ignoreReinitError` is set.
  */
-export async function init(opts: InitOptions & { ignoreReinitError?: boolean } = {}): Promise<InitResult> {
+export async function init(opts: InitOptions & { ignoreReinitError?: boolean; namespace?: string } = {}): Promise<InitResult> {
   checkInitOptions(opts);
-  const { ignoreReinitError, ...rest } = opts;
+  const { ignoreReinitError, namespace, ...rest } = opts;
+  if (namespace !== undefined && (typeof namespace !== "string" || namespace === "")) throw new TypeError(`ray.init: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`);
   if (connected && !connected.isClosed) {
     if (ignoreReinitError) return connected.describe();
     throw new RayError("ray.init() was already called: call ray.shutdown() first (or pass ignoreReinitError: true)");
@@ -75,6 +76,7 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
     const token = resolveToken(undefined, address);
     if (!token) throw new RayError(`ray.init({ address: "${address}" }): no cluster token: set TSRAY_TOKEN (\`tsray start --head\` printed it)`);
     connected = await DaemonDriver.connect({ address, token, traceFile: rest.traceFile });
+    if (namespace !== undefined) setNamespace(connected.ray, namespace);
     return connected.describe();
   }
   if ((current && !current.isClosed) || starting) {
@@ -90,15 +92,16 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean } =
   } finally {
     starting = undefined;
   }
+  if (namespace !== undefined) setNamespace(current.ray, namespace);
   return describeCluster(current);
 }
 
 /** The options `ray.init` takes; Ray's others are refused by name. */
 const INIT_OPTIONS: ReadonlySet<string> = new Set([
   "numCpus", "numGpus", "resources", "nodes", "storeCapacity", "traceFile", "keepTrace", "prestartWorkers", "address", "config", "ignoreReinitError",
+  "namespace",
 ]);
 const INIT_NOT_IMPLEMENTED: Record<string, string> = {
-  namespace: "namespaces are not implemented: actor names are cluster-wide",
   runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
   objectStoreMemory: "use storeCapacity (bytes per node)",
   logToDriver: "not implemented",
@@ -173,8 +176,23 @@ export function removePlacementGroup(pg: PlacementGroup): void {
   api().removePlacementGroup(pg);
 }
 
-export function getActor<T = any>(name: string): Promise<ActorHandle<T>> {
-  return api().getActor<T>(name);
+export function getActor<T = any>(name: string, opts?: GetActorOptions): Promise<ActorHandle<T>> {
+  return api().getActor<T>(name, opts);
+}
+
+/** The cluster's nodes as the GCS knows them (Ray's `ray.nodes()`). */
+export function nodes(): Promise<NodeInfo[]> {
+  return api().nodes();
+}
+
+/** The live nodes' total resources (Ray's `ray.cluster_resources()`). */
+export function clusterResources(): Promise<Record<string, number>> {
+  return api().clusterResources();
+}
+
+/** The live nodes' free resources (Ray's `ray.available_resources()`). */
+export function availableResources(): Promise<Record<string, number>> {
+  return api().availableResources();
 }
 
 /** Drops the program's reference to these objects (Python's `del ref`). */

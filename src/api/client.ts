@@ -5,7 +5,7 @@
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
 import type { PlacementGroupId } from "../core/types.ts";
-import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, ObjectId, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, NodeView, ObjectId, Payload, RefInfo } from "../core/types.ts";
 
 export interface CoreClient {
   /** This core worker's address. */
@@ -20,7 +20,11 @@ export interface CoreClient {
   put(id: ObjectId, payload: Payload): Promise<void>;
   get(refs: readonly RefInfo[], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]>;
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]>;
-  getNamedActor(name: string): Promise<ActorInfo | undefined>;
+  getNamedActor(name: string, namespace?: string): Promise<ActorInfo | undefined>;
+  /** What the GCS said of an actor created here: taken (alive or on its way), or refused (a duplicate name). */
+  actorRegistered(actorId: ActorId): Promise<ActorInfo | undefined>;
+  /** The GCS's node table. */
+  clusterInfo(): Promise<readonly NodeView[]>;
   /** `noRestart` false: the actor restarts if its maxRestarts allows (Ray's `no_restart=False`). */
   killActor(actorId: ActorId, noRestart: boolean): void;
   createPlacementGroup(pg: PlacementGroupRequest): void;

@@ -27,6 +27,8 @@ export class ActorDiedError extends RayError { override name = "ActorDiedError";
 export class GetTimeoutError extends RayError { override name = "GetTimeoutError"; }
 export class ObjectStoreFullError extends RayError { override name = "ObjectStoreFullError"; }
 export class InfeasibleTaskError extends RayError { override name = "InfeasibleTaskError"; }
+/** A bad argument found by the cluster, as Python's ValueError in Ray: a named actor's name is taken, or no actor has it. */
+export class ValueError extends Error { override name = "ValueError"; }
 
 const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayError> = {
   WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,

@@ -35,6 +35,12 @@ export interface RemoteOptions {
   placementGroup?: PlacementGroup;
   bundleIndex?: number;
   captureChildTasks?: boolean;
+  /** The namespace an actor's name is unique in (default: the creator's, see ray.init). */
+  namespace?: string;
+  /** "detached": the actor outlives its creator, until ray.kill; "non_detached" (default): it dies with it. */
+  lifetime?: "detached" | "non_detached";
+  /** With `name`: the live actor of that name if there is one, else a new one (await the handle). */
+  getIfExists?: boolean;
 }
 
 /** An argument may be a value or a ref to one. */
@@ -88,13 +94,27 @@ export class ActorClass<C extends new (...args: any[]) => unknown> {
 
 const ACTOR = Symbol("tsray.actor");
 
-/** Builds the Proxy that turns `handle.method.remote(...)` into an actor call. */
-export function actorHandle(actorId: ActorId, invoker: Invoker): ActorHandle {
+/**
+ * Builds the Proxy that turns `handle.method.remote(...)` into an actor call. With `created`, the
+ * handle is also awaitable: `await` settles once the GCS took the actor (its name) or refused
+ * it, resolving to a plain handle. A get-or-create handle has no actor until then (`actorId`
+ * undefined): its methods say to await it first.
+ */
+export function actorHandle(actorId: ActorId, invoker: Invoker): ActorHandle;
+export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, created: () => Promise<ActorHandle>): ActorHandle;
+export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, created?: () => Promise<ActorHandle>): ActorHandle {
   const target = { [ACTOR]: actorId, __actorId: actorId };
+  let settled: Promise<ActorHandle> | undefined;
   return new Proxy(target, {
     get(_target, prop) {
       if (prop === ACTOR || prop === "__actorId") return actorId;
+      if (prop === "then" && created) {
+        return (resolve: (h: ActorHandle) => unknown, reject: (e: unknown) => unknown) => (settled ??= created()).then(resolve, reject);
+      }
       if (typeof prop !== "string" || prop === "then" || prop === "toJSON") return undefined;
+      if (actorId === undefined) {
+        throw new TypeError(`${prop}: a handle made with getIfExists names no actor until the GCS answers: await it first (const h = await A.options({ name, getIfExists: true }).remote())`);
+      }
       const method = (opts: RemoteOptions) => ({
         remote: (...args: unknown[]) => invoker.callMethod(actorId, prop, args, opts),
         options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(all); },

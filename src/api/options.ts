@@ -9,15 +9,15 @@ export type OptionTarget = "task" | "actor" | "method";
 /** Options tsray implements, per target. */
 const IMPLEMENTED: Record<OptionTarget, ReadonlySet<string>> = {
   task: new Set(["numCpus", "numGpus", "resources", "maxRetries", "retryExceptions", "schedulingStrategy", "numReturns", "placementGroup", "bundleIndex", "captureChildTasks"]),
-  actor: new Set(["numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency", "placementGroup", "bundleIndex", "captureChildTasks"]),
+  actor: new Set([
+    "numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency", "placementGroup", "bundleIndex", "captureChildTasks",
+    "namespace", "lifetime", "getIfExists",
+  ]),
   method: new Set(["maxTaskRetries", "numReturns"]),
 };
 
 /** Ray options tsray knows of but does not implement (yet): refused with this reason. */
 const NOT_IMPLEMENTED: Record<string, string> = {
-  namespace: "namespaces are not implemented: actor names are cluster-wide",
-  lifetime: "detached actors are not implemented: an actor lives as long as its owner",
-  getIfExists: "get-or-create of named actors is not implemented: use ray.getActor(name)",
   memory: "memory is not a schedulable resource in tsray: use resources",
   runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
   concurrencyGroups: "concurrency groups are not implemented: use maxConcurrency",
@@ -45,6 +45,15 @@ export function checkOptionNames(o: RemoteOptions, target: OptionTarget, name: s
   if (o.maxConcurrency !== undefined && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1)) {
     throw new TypeError(`${name}: maxConcurrency must be an integer >= 1, got ${o.maxConcurrency}`);
   }
+  if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) throw new TypeError(`${name}: name must be a non-empty string, got ${JSON.stringify(o.name)}`);
+  if (o.namespace !== undefined && (typeof o.namespace !== "string" || o.namespace === "")) {
+    throw new TypeError(`${name}: namespace must be a non-empty string, got ${JSON.stringify(o.namespace)}`);
+  }
+  if (o.lifetime !== undefined && o.lifetime !== "detached" && o.lifetime !== "non_detached") {
+    throw new TypeError(`${name}: lifetime must be "detached" or "non_detached", got ${JSON.stringify(o.lifetime)}`);
+  }
+  if (o.getIfExists !== undefined && typeof o.getIfExists !== "boolean") throw new TypeError(`${name}: getIfExists must be a boolean, got ${JSON.stringify(o.getIfExists)}`);
+  if (o.getIfExists === true && o.name === undefined) throw new TypeError(`${name}: getIfExists needs a name (the actor to get or create)`);
   const s = o.schedulingStrategy as unknown;
   if (s !== undefined && s !== "DEFAULT" && s !== "SPREAD") {
     const ok = typeof s === "object" && s !== null && typeof (s as { nodeId?: unknown }).nodeId === "string" && typeof (s as { soft?: unknown }).soft === "boolean";

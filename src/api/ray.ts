@@ -3,10 +3,10 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import type { ActorId, ObjectId, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, NodeView, ObjectId, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
-import { GetTimeoutError, toError } from "./errors.ts";
+import { GetTimeoutError, ValueError, toError } from "./errors.ts";
 import { ASYNC_ACTOR_MAX_CONCURRENCY } from "./options.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
@@ -19,6 +19,21 @@ export interface GetOptions { timeoutMs?: number }
 export interface WaitOptions { numReturns?: number; timeoutMs?: number }
 /** `noRestart` (default true): false lets the actor restart within its maxRestarts, as Ray's `no_restart=False`. */
 export interface KillOptions { noRestart?: boolean }
+/** Where to look a named actor up (default: the caller's namespace). */
+export interface GetActorOptions { namespace?: string }
+
+/** One row of ray.nodes(): Ray's fields, in camelCase. */
+export interface NodeInfo {
+  readonly nodeId: string;
+  readonly alive: boolean;
+  /** The node's total resources. */
+  readonly resources: Record<string, number>;
+  /** Host and port of the node's raylet (undefined in the simulator and the embedded cluster: no network). */
+  readonly nodeManagerAddress?: string;
+  readonly nodeManagerPort?: number;
+  /** Which start of the node this row describes (a restarted node is a new one). */
+  readonly incarnation: number;
+}
 
 export interface Ray {
   remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
@@ -28,7 +43,13 @@ export interface Ray {
   put<T>(value: T): Promise<ObjectRef<T>>;
   wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
   kill(actor: ActorRef, opts?: KillOptions): void;
-  getActor<T = any>(name: string): Promise<ActorHandle<T>>;
+  getActor<T = any>(name: string, opts?: GetActorOptions): Promise<ActorHandle<T>>;
+  /** The cluster's nodes, dead ones included, as the GCS knows them (Ray's `ray.nodes()`). */
+  nodes(): Promise<NodeInfo[]>;
+  /** The total resources of the live nodes (Ray's `ray.cluster_resources()`). */
+  clusterResources(): Promise<Record<string, number>>;
+  /** What the live nodes have free, as of their last heartbeats (Ray's `ray.available_resources()`). */
+  availableResources(): Promise<Record<string, number>>;
   /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
   release(refs: ObjectRef | readonly ObjectRef[]): void;
   /** Sleeps in the host's time: virtual in the simulator, real elsewhere. */
@@ -50,6 +71,8 @@ export interface RuntimeContext {
   readonly taskId?: string;
   /** The actor whose constructor or method runs this code. */
   readonly actorId?: string;
+  /** The namespace this code runs in: the driver's (ray.init), inherited by its tasks; an actor's own. */
+  readonly namespace: string;
 }
 
 const MARK = "__tsray__";
@@ -67,11 +90,16 @@ export interface RayOptions {
    * simulator releases explicitly or at scope end, since collection timing is not deterministic.
    */
   readonly releaseOnCollect?: boolean;
+  /** A driver's namespace (ray.init's `namespace`; default: an anonymous one of its own, as in Ray). */
+  readonly namespace?: string;
 }
 
 /** Builds the API for one core worker. */
 export function createRay(client: CoreClient, options: RayOptions = {}): Ray & Invoker {
   const inProcess = options.inProcess === true;
+  // Ray gives each job an anonymous namespace unless it names one; tasks and actors inherit theirs.
+  let ownNamespace = options.namespace ?? `anonymous:${client.addr}`;
+  const currentNamespace = (): string => currentExecution()?.namespace ?? ownNamespace;
   const actorTaskRetries = new Map<ActorId, number>();
   // Each ref made here is one handle in the owner's count: collected, it is released once
   // (unless ray.release came first, which unregisters it).
@@ -165,7 +193,12 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   function taskOptions(o: RemoteOptions, name: string): TaskOptions {
     let t = taskOptionsOf.get(o);
     if (t === undefined) taskOptionsOf.set(o, (t = validTaskOptions(o, name)));
-    return t;
+    // The task runs in its submitter's namespace: one options object per namespace met.
+    const namespace = currentNamespace();
+    if (t.namespace === namespace) return t;
+    const inNs = { ...t, namespace };
+    taskOptionsOf.set(o, inNs);
+    return inNs;
   }
 
   function validTaskOptions(o: RemoteOptions, name: string): TaskOptions {
@@ -181,7 +214,37 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
       if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
     }
-    return { resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name, maxConcurrency };
+    return {
+      resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name, maxConcurrency,
+      namespace: o.namespace ?? currentNamespace(), ...(o.lifetime === "detached" ? { detached: true } : {}),
+    };
+  }
+
+  /** Creates an actor; one with a name is awaitable: it settles once the GCS took the name, or refused it (Ray's ValueError). */
+  function createActor(target: ActorClass<never>, list: readonly unknown[], o: ActorOptions): ActorHandle {
+    const id = client.nextId();
+    actorTaskRetries.set(id, o.maxTaskRetries);
+    client.createActor(id, target.descriptor, args(list), o);
+    if (o.name === undefined) return actorHandle(id, api);
+    return actorHandle(id, api, async () => {
+      const info = await client.actorRegistered(id);
+      if (info?.state === "DEAD" && info.error?.name === "ValueError") throw new ValueError(`${target.descriptor.name}: ${info.error.message}`);
+      return actorHandle(id, api);
+    });
+  }
+
+  /** getIfExists: the live actor of that name, else a new one; a race lost to another creator ends in getting the winner. */
+  async function getOrCreate(target: ActorClass<never>, list: readonly unknown[], o: ActorOptions): Promise<ActorHandle> {
+    for (let round = 0; round < 8; round++) {
+      const found = await client.getNamedActor(o.name!, o.namespace);
+      if (found && found.state !== "DEAD") return actorHandle(found.actorId, api);
+      try {
+        return await createActor(target, list, o);
+      } catch (e) {
+        if (!(e instanceof ValueError)) throw e;
+      }
+    }
+    throw new ValueError(`${target.descriptor.name}: getIfExists: the actor named "${o.name}" kept dying while it was looked up`);
   }
 
   const api: Ray & Invoker = {
@@ -193,13 +256,12 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
 
     call(target, list, opts) {
-      const id = client.nextId();
       if (target instanceof ActorClass) {
         const o = actorOptions(opts, target.descriptor.name, target.isAsync);
-        actorTaskRetries.set(id, o.maxTaskRetries);
-        client.createActor(id, target.descriptor, args(list), o);
-        return actorHandle(id, api);
+        if (opts.getIfExists === true) return actorHandle(undefined, api, () => getOrCreate(target, list, o));
+        return createActor(target, list, o);
       }
+      const id = client.nextId();
       const d = (target as RemoteFunction<never>).descriptor;
       return made(new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr));
     },
@@ -263,10 +325,26 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       client.killActor(id, noRestart);
     },
 
-    async getActor(name) {
-      const info = await client.getNamedActor(name);
-      if (!info || info.state === "DEAD") throw new Error(`ray.getActor: no live actor named "${name}"`);
+    async getActor(name, opts = {}) {
+      for (const k of Object.keys(opts)) if (k !== "namespace") throw new TypeError(`ray.getActor: unknown option "${k}" (it takes: namespace)`);
+      if (typeof name !== "string" || name === "") throw new TypeError(`ray.getActor: name must be a non-empty string, got ${JSON.stringify(name)}`);
+      const namespace = opts.namespace ?? currentNamespace();
+      if (typeof namespace !== "string" || namespace === "") throw new TypeError(`ray.getActor: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`);
+      const info = await client.getNamedActor(name, namespace);
+      if (!info || info.state === "DEAD") throw new ValueError(`ray.getActor: no live actor named "${name}" in the namespace "${namespace}"`);
       return actorHandle(info.actorId, api) as never;
+    },
+
+    async nodes() {
+      return (await client.clusterInfo()).map(nodeInfo);
+    },
+
+    async clusterResources() {
+      return sumResources((await client.clusterInfo()).filter((n) => n.alive).map((n) => n.total));
+    },
+
+    async availableResources() {
+      return sumResources((await client.clusterInfo()).filter((n) => n.alive).map((n) => n.available));
     },
 
     release(refs) {
@@ -280,12 +358,26 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
     getRuntimeContext() {
       const e = currentExecution();
-      return { nodeId: client.node, workerId: client.addr, ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}) };
+      return {
+        nodeId: client.node, workerId: client.addr, namespace: currentNamespace(),
+        ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}),
+      };
     },
   };
   codecs.set(client, { encode, decode });
   madeRefs.set(api, made);
+  namespaceSetters.set(api, (ns) => { ownNamespace = ns; });
   return api;
+}
+
+const namespaceSetters = new WeakMap<object, (ns: string) => void>();
+
+/** ray.init's `namespace`, for a driver's API made before init read its options. */
+export function setNamespace(ray: Ray, namespace: string): void {
+  if (typeof namespace !== "string" || namespace === "") throw new TypeError(`ray.init: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`);
+  const set = namespaceSetters.get(ray);
+  if (!set) throw new Error("setNamespace: not a Ray API object");
+  set(namespace);
 }
 
 /** The marshalling of each client's API, for hosts that encode results and decode arguments. */
@@ -310,4 +402,20 @@ function resourcesOf(o: RemoteOptions, defaultCpus: number, name: string) {
   if (o.numGpus !== undefined) r.GPU = o.numGpus;
   for (const k in r) if (r[k] === 0) delete r[k];
   return checkResources(r, name);
+}
+
+/** A row of the GCS's node table as ray.nodes() shows it. */
+function nodeInfo(v: NodeView): NodeInfo {
+  const grpc = v.endpoint?.split(";")[0];
+  const cut = grpc?.lastIndexOf(":") ?? -1;
+  return {
+    nodeId: v.node, alive: v.alive, resources: { ...v.total }, incarnation: v.incarnation,
+    ...(grpc !== undefined && cut > 0 ? { nodeManagerAddress: grpc.slice(0, cut), nodeManagerPort: Number(grpc.slice(cut + 1)) } : {}),
+  };
+}
+
+function sumResources(sets: readonly Readonly<Record<string, number>>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of sets) for (const k in s) out[k] = (out[k] ?? 0) + s[k];
+  return out;
 }

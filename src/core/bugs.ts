@@ -25,6 +25,8 @@ export const SEEDED_BUGS = {
   "wake-first-waiter-only": "an owner tells only the first of the gets waiting for an object that it is ready",
   "free-off-by-one": "an owner frees an object when the program drops its last-but-one handle",
   "free-with-one-borrower": "an owner frees an object while one borrower still holds it (the borrower check is off by one)",
+  "names-ignore-namespace": "the GCS looks a named actor up in every namespace instead of only the one asked for",
+  "detached-dies-with-owner": "the GCS kills a detached actor when its owner dies, as it does a non-detached one",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

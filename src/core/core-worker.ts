@@ -9,7 +9,9 @@ import { assertNever } from "./assert.ts";
 import type { WorkerEffects } from "./effects.ts";
 import type { WorkerMsg } from "./messages.ts";
 import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo } from "./types.ts";
-import { actorUpdate, createActor, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask } from "./worker/actor-submitter.ts";
+import {
+  actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask,
+} from "./worker/actor-submitter.ts";
 import { newActorScheduling } from "./worker/actor-scheduling.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
 import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
@@ -76,7 +78,7 @@ export class CoreWorker {
       case "put": return put(w, input.id, input.payload, input.callId);
       case "get": return get(w, input.refs, input.timeoutMs, input.callId);
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
-      case "get-named-actor": return getNamedActor(w, input.name, input.callId);
+      case "get-named-actor": return getNamedActor(w, input.name, input.namespace, input.callId);
       case "kill-actor": return killActor(w, input.actorId, input.noRestart);
       case "create-placement-group": {
         const { kind: _, ...req } = input;
@@ -86,6 +88,8 @@ export class CoreWorker {
       case "add-ref": return addRef(w, input.id);
       case "release-ref": return releaseRef(w, input.id);
       case "release-all": return releaseAll(w);
+      case "actor-registered": return actorRegistered(w, input.actorId, input.callId);
+      case "cluster-info": return getClusterInfo(w, input.callId);
       default: return assertNever("a core worker", input);
     }
   }
@@ -115,6 +119,7 @@ export class CoreWorker {
       case "GcsRestarted": return this.gcsRestarted();
       case "AddBorrower": return addBorrower(w, m.id, m.borrower);
       case "RemoveBorrower": return removeBorrower(w, m.id, m.borrower, m.holds);
+      case "ClusterInfo": return clusterInfo(w, m.reqId, m.nodes);
       default: return assertNever("a core worker", m);
     }
   }
@@ -149,7 +154,11 @@ export class CoreWorker {
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
     this.step({ kind: "wait", refs, numReturns, timeoutMs, callId });
   }
-  getNamedActor(name: string, callId: number): void { this.step({ kind: "get-named-actor", name, callId }); }
+  getNamedActor(name: string, callId: number, namespace?: string): void {
+    this.step(namespace === undefined ? { kind: "get-named-actor", name, callId } : { kind: "get-named-actor", name, callId, namespace });
+  }
+  actorRegistered(actorId: ActorId, callId: number): void { this.step({ kind: "actor-registered", actorId, callId }); }
+  clusterInfo(callId: number): void { this.step({ kind: "cluster-info", callId }); }
   killActor(actorId: ActorId, noRestart = true): void { this.step({ kind: "kill-actor", actorId, noRestart }); }
   createPlacementGroup(pg: PlacementGroupRequest): void { this.step({ kind: "create-placement-group", ...pg }); }
   removePlacementGroup(pgId: PlacementGroupId): void { this.step({ kind: "remove-placement-group", pgId }); }

@@ -6,7 +6,7 @@
 import type { Msg } from "./messages.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 import type { RayletTimer } from "./raylet/inputs.ts";
-import type { ActorInfo, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, TaskSpec } from "./types.ts";
+import type { ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeView, ObjectId, Payload, TaskSpec } from "./types.ts";
 import type { WorkerTimer } from "./worker/inputs.ts";
 
 /** Inputs that the environment supplies instead of the model reading clocks or RNGs. */
@@ -79,4 +79,5 @@ export type CallResult =
   | { readonly kind: "ready"; readonly ready: readonly ObjectId[] }
   | { readonly kind: "put"; readonly id: ObjectId }
   | { readonly kind: "actor"; readonly info?: ActorInfo }
+  | { readonly kind: "nodes"; readonly nodes: readonly NodeView[] }
   | { readonly kind: "error"; readonly error: ErrorInfo };

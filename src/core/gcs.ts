@@ -89,6 +89,7 @@ export class Gcs {
   readonly actors = new Map<ActorId, ActorEntry>();
   private readonly functions = new Map<FunctionId, FunctionDescriptor>();
   private readonly functionWaiters = new Map<FunctionId, Addr[]>();
+  /** Named actors that are not dead, by nameKey(namespace, name): a name is unique within its namespace. */
   private readonly names = new Map<string, ActorId>();
   readonly placementGroups: PlacementGroups;
   /** Each live node's latest report of the demands it cannot place (volatile: heartbeats renew it). */
@@ -137,7 +138,7 @@ export class Gcs {
     for (const [id, row] of t.actors) {
       const r = row as ActorRow;
       this.actors.set(id, { ...r, subscribers: new Set(r.subscribers) });
-      if (r.spec.name !== undefined && r.state !== "DEAD") this.names.set(r.spec.name, id);
+      if (r.spec.name !== undefined && r.state !== "DEAD") this.names.set(nameKey(r.spec.namespace, r.spec.name), id);
     }
   }
 
@@ -185,7 +186,8 @@ export class Gcs {
       case "CreateActor": return this.createActor(from, m.spec);
       case "SubscribeActor": return this.subscribe(from, m.actorId);
       case "GetNamedActor": {
-        const id = this.names.get(m.name);
+        const key = this.cfg.bugs.has("names-ignore-namespace") ? this.anyNamespace(m.name) : nameKey(m.namespace, m.name);
+        const id = key === undefined ? undefined : this.names.get(key);
         const a = id === undefined ? undefined : this.actors.get(id);
         if (a) this.addSubscriber(id!, a, from);
         this.fx.send(from, { type: "NamedActor", reqId: m.reqId, info: a ? this.info(id!, a) : undefined });
@@ -200,6 +202,7 @@ export class Gcs {
       case "CreatePlacementGroup": return this.placementGroups.create(m.spec);
       case "RemovePlacementGroup": return this.placementGroups.remove(m.pgId);
       case "BundlesPrepared": return this.placementGroups.prepared(m.pgId, m.attempt, m.node, m.ok);
+      case "GetClusterInfo": return this.fx.send(from, { type: "ClusterInfo", reqId: m.reqId, nodes: this.view() });
       default: return assertNever("the GCS", m);
     }
   }
@@ -273,7 +276,7 @@ export class Gcs {
     for (const [id, a] of this.actors) {
       if (a.state === "DEAD") continue;
       if (a.node === node) this.actorDied(id, a, `the node ${node} running it died`);
-      else if (diedWithNode(a.spec.owner, node, n.incarnation)) this.killActor(id, `its owner ${a.spec.owner} died with node ${node}`);
+      else if (this.diesWithOwner(a) && diedWithNode(a.spec.owner, node, n.incarnation)) this.killActor(id, `its owner ${a.spec.owner} died with node ${node}`);
       else if (a.leaseReq !== undefined && a.leaseNode === node) {
         // The request died with the node: place the actor again.
         this.leaseRequests.delete(a.leaseReq);
@@ -305,8 +308,8 @@ export class Gcs {
     for (const [id, a] of this.actors) {
       if (a.state === "DEAD") continue;
       if (a.address === worker) this.actorDied(id, a, `its worker process ${worker} died`);
-      // An actor lives no longer than its owner (Ray's non-detached actors).
-      else if (a.spec.owner === worker) this.killActor(id, `its owner ${worker} died`);
+      // An actor lives no longer than its owner, unless it is detached (as in Ray).
+      else if (a.spec.owner === worker && this.diesWithOwner(a)) this.killActor(id, `its owner ${worker} died`);
     }
     this.placementGroups.creatorsDied((a) => a === worker);
   }
@@ -358,7 +361,28 @@ export class Gcs {
   // ---- actors ------------------------------------------------------------------------------
 
   private info(id: ActorId, a: ActorEntry): ActorInfo {
-    return { actorId: id, state: a.state, address: a.address, epoch: a.epoch, name: a.spec.name, owner: a.spec.owner, error: a.error };
+    return {
+      actorId: id, state: a.state, address: a.address, epoch: a.epoch, name: a.spec.name, owner: a.spec.owner, error: a.error,
+      ...(a.spec.namespace !== undefined ? { namespace: a.spec.namespace } : {}),
+    };
+  }
+
+  /** A detached actor outlives its owner; any other dies with it. */
+  private diesWithOwner(a: ActorEntry): boolean {
+    return a.spec.detached !== true || this.cfg.bugs.has("detached-dies-with-owner");
+  }
+
+  /** The seeded bug names-ignore-namespace: a lookup that finds the name in whichever namespace holds it. */
+  private anyNamespace(name: string): string | undefined {
+    for (const k of this.names.keys()) if (k.slice(k.indexOf("\u0000") + 1) === name) return k;
+    return undefined;
+  }
+
+  /** Forgets a dead actor's name, so that a new actor may take it (as Ray frees the name of a dead actor). */
+  private releaseName(id: ActorId, a: ActorEntry): void {
+    if (a.spec.name === undefined) return;
+    const key = nameKey(a.spec.namespace, a.spec.name);
+    if (this.names.get(key) === id) this.names.delete(key);
   }
 
   private save(id: ActorId, a: ActorEntry): void {
@@ -395,13 +419,19 @@ export class Gcs {
       state: "DEPENDENCIES_UNREADY", spec, epoch: 0, restartsLeft: spec.maxRestarts, subscribers: new Set([spec.owner]),
     };
     this.actors.set(spec.actorId, a);
+    this.fx.trace({
+      kind: "actor.registered", comp: "gcs", actor: spec.actorId, owner: spec.owner, detached: spec.detached === true,
+      ...(spec.name !== undefined ? { name: spec.name, namespace: spec.namespace ?? "" } : {}),
+    });
     if (spec.name !== undefined) {
-      if (this.names.has(spec.name)) {
+      const key = nameKey(spec.namespace, spec.name);
+      if (this.names.has(key)) {
+        // Refused at registration (Ray raises ValueError at creation): the name stays with the first.
         a.state = nextActorState(a.state, { type: "KILL" });
-        a.error = { type: "ActorDiedError", message: `an actor named "${spec.name}" already exists` };
+        a.error = { type: "ActorDiedError", name: "ValueError", message: `an actor named "${spec.name}" already exists in the namespace "${spec.namespace ?? ""}"` };
         return this.changed(spec.actorId, a);
       }
-      this.names.set(spec.name, spec.actorId);
+      this.names.set(key, spec.actorId);
     }
     // The owner resolved the constructor's arguments before registering.
     a.state = nextActorState(a.state, { type: "DEPS_RESOLVED" });
@@ -489,6 +519,7 @@ export class Gcs {
       returnId: `${id}:created`, owner: this.addr, resources: a.spec.resources, strategy: a.spec.strategy,
       maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
       ...(a.spec.maxConcurrency !== undefined ? { maxConcurrency: a.spec.maxConcurrency } : {}),
+      ...(a.spec.namespace !== undefined ? { namespace: a.spec.namespace } : {}),
     };
     this.fx.send(a.address!, { type: "PushTask", spec });
   }
@@ -518,6 +549,7 @@ export class Gcs {
       if (result.retryable) return; // its worker died mid-construction: the death notice restarts it
       a.error = { type: "ActorDiedError", message: `the actor's constructor failed: ${result.error.message}`, stack: result.error.stack };
       a.state = nextActorState(a.state, { type: "DIED", restartable: false });
+      this.releaseName(id, a);
       this.releaseActorLease(a);
       return this.changed(id, a);
     }
@@ -530,7 +562,7 @@ export class Gcs {
     if (!a || a.state === "DEAD") return;
     a.state = nextActorState(a.state, { type: "KILL" });
     a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} is dead: ${why}` };
-    if (a.spec.name !== undefined) this.names.delete(a.spec.name);
+    this.releaseName(id, a);
     this.releaseActorLease(a);
     this.changed(id, a);
   }
@@ -557,7 +589,7 @@ export class Gcs {
     a.leaseReq = undefined;
     if (!restartable) {
       a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} died: ${why}` };
-      if (a.spec.name !== undefined) this.names.delete(a.spec.name);
+      this.releaseName(id, a);
     } else if (!this.cfg.bugs.has("no-actor-epoch")) a.epoch++;
     this.changed(id, a);
     if (restartable) this.scheduleActor(id, a);
@@ -571,4 +603,9 @@ export class Gcs {
     a.address = undefined;
     a.node = undefined;
   }
+}
+
+/** The names table's key: a name is unique within its namespace (absent: the default namespace, ""). */
+export function nameKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ""}\u0000${name}`;
 }

@@ -106,7 +106,8 @@ export type Msg =
   | { type: "CreateActor"; spec: ActorSpec }
   | { type: "ActorUpdate"; info: ActorInfo }
   | { type: "SubscribeActor"; actorId: ActorId }
-  | { type: "GetNamedActor"; reqId: number; name: string }
+  /** A named actor, looked up in `namespace` (absent: the default namespace, which holds no names of a program's). */
+  | { type: "GetNamedActor"; reqId: number; name: string; namespace?: string }
   | { type: "NamedActor"; reqId: number; info?: ActorInfo }
   /**
    * `noRestart: false`: incarnation `epoch` dies and the actor restarts within its budget; a resent
@@ -132,7 +133,10 @@ export type Msg =
   /** Every node prepared: the reservation of `attempt` is final (phase two). */
   | { type: "CommitBundles"; pgId: PlacementGroupId; attempt: number }
   /** Give back the group's bundles on the node (all of them, or only those of `attempt`), ending the leases in them. */
-  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number };
+  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number }
+  // owner → GCS: the node table, for ray.nodes(), clusterResources() and availableResources()
+  | { type: "GetClusterInfo"; reqId: number }
+  | { type: "ClusterInfo"; reqId: number; nodes: readonly NodeView[] };
 
 export type MsgType = Msg["type"];
 
@@ -150,12 +154,14 @@ export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
   "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower",
+  "ClusterInfo",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
   "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
   "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared",
+  "GetClusterInfo",
 ] as const satisfies readonly MsgType[];
 
 export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;

@@ -128,6 +128,8 @@ export interface TaskSpec {
   readonly minPendingSeq?: number;
   /** For an actor creation: how many of the actor's calls may run at once (absent: 1). */
   readonly maxConcurrency?: number;
+  /** The namespace the code runs in (a normal task: its submitter's; an actor creation: the actor's). */
+  readonly namespace?: string;
 }
 
 export interface ActorSpec {
@@ -143,6 +145,10 @@ export interface ActorSpec {
   readonly name?: string;
   /** Calls that may run at once on the actor (absent: 1, one at a time). */
   readonly maxConcurrency?: number;
+  /** The namespace its name is unique in, and its code runs in (Ray's namespaces). */
+  readonly namespace?: string;
+  /** `lifetime: "detached"`: the actor outlives its owner; only ray.kill (or its failures) ends it. */
+  readonly detached?: boolean;
 }
 
 /** A function or class exported through the GCS function table, as source. */
@@ -162,6 +168,7 @@ export interface ActorInfo {
   readonly name?: string;
   readonly owner: Addr;
   readonly error?: ErrorInfo;
+  readonly namespace?: string;
 }
 
 export interface NodeView {

@@ -18,6 +18,8 @@ export function narrate(e: TraceEvent): string | undefined {
     case "node.fenced": return `**${e.id}** learns it was declared dead and fences itself: its workers are killed, its store dropped.`;
     case "worker.died": return `The raylet sees worker \`${e.worker}\` exit and returns its lease's resources.`;
     case "gcs.recovered": return `A restarted GCS recovers ${e.nodes} nodes and ${e.actors} actors from storage.`;
+    case "actor.registered": return `The GCS registers actor \`${e.actor}\`${e.name !== undefined ? ` as "${e.name}" in namespace \`${e.namespace}\`` : ""} for owner \`${e.owner}\`${e.detached ? "; it is detached, so it outlives its owner" : ""}.`;
+    case "actor.lookup": return `\`${e.caller}\` looks up actor "${e.name}" in namespace \`${e.namespace}\`: ${e.found !== undefined ? `found \`${e.found}\`` : "none there"}.`;
     case "storage.acknowledged": return `Storage had acknowledged ${e.nodes.length} node rows and ${e.actors.length} actor rows before the GCS restarted (the host's record, which the durability check compares with what the GCS recovers).`;
     case "lease.granted": return `The raylet on ${e.node} grants lease \`${e.lease}\` (${res(e.resources)}${e.bundle ? ` in bundle \`${e.bundle}\`` : ""}) on worker \`${e.worker}\`; the owner will push tasks straight to that worker.`;
     case "lease.returned": return `Lease \`${e.lease}\` goes back to ${e.node}'s raylet (its resources are free again).`;

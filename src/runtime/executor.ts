@@ -16,7 +16,7 @@ export interface Codec {
 const __name = (target: unknown, value: string) => Object.defineProperty(target, "name", { value, configurable: true });
 
 /** The task (and actor) whose code is running: what ray.getRuntimeContext() reads, across awaits too. */
-export interface ExecutionContext { readonly taskId: string; readonly actorId?: string }
+export interface ExecutionContext { readonly taskId: string; readonly actorId?: string; readonly namespace?: string }
 const current = new AsyncLocalStorage<ExecutionContext>();
 export function currentExecution(): ExecutionContext | undefined {
   return current.getStore();
@@ -32,12 +32,19 @@ function isGenerator(v: unknown): boolean {
 export class Executor {
   private readonly compiled = new Map<FunctionId, any>();
   private instance?: Record<string, unknown>;
+  /** The namespace of the actor this worker hosts: its methods run there. */
+  private instanceNamespace?: string;
 
   /** `math` replaces the global Math inside user code (the simulator seeds Math.random). */
   constructor(private readonly ray: unknown, private readonly codec: Codec, private readonly math: Math = Math) {}
 
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
-    return current.run(spec.actorId === undefined ? { taskId: spec.taskId } : { taskId: spec.taskId, actorId: spec.actorId }, () => this.runHere(spec, fn, args));
+    if (spec.kind === "actor-create") this.instanceNamespace = spec.namespace;
+    const namespace = spec.kind === "actor-task" ? this.instanceNamespace : spec.namespace;
+    const ctx: ExecutionContext = {
+      taskId: spec.taskId, ...(spec.actorId !== undefined ? { actorId: spec.actorId } : {}), ...(namespace !== undefined ? { namespace } : {}),
+    };
+    return current.run(ctx, () => this.runHere(spec, fn, args));
   }
 
   private runHere(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {

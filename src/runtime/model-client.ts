@@ -66,8 +66,14 @@ export abstract class ModelClient implements CoreClient {
   wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]> {
     return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, c), (r) => (r.kind === "ready" ? r.ready : []));
   }
-  getNamedActor(name: string) {
-    return this.call((c) => this.model.getNamedActor(name, c), (r) => (r.kind === "actor" ? r.info : undefined));
+  getNamedActor(name: string, namespace?: string) {
+    return this.call((c) => this.model.getNamedActor(name, c, namespace), (r) => (r.kind === "actor" ? r.info : undefined));
+  }
+  actorRegistered(actorId: string) {
+    return this.call((c) => this.model.actorRegistered(actorId, c), (r) => (r.kind === "actor" ? r.info : undefined));
+  }
+  clusterInfo() {
+    return this.call((c) => this.model.clusterInfo(c), (r) => (r.kind === "nodes" ? r.nodes : []));
   }
   killActor(actorId: string, noRestart: boolean): void { this.check(); this.model.killActor(actorId, noRestart); }
   createPlacementGroup(pg: PlacementGroupRequest): void { this.check(); this.model.createPlacementGroup(pg); }

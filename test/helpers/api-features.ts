@@ -148,8 +148,8 @@ export async function refusedOptions(ray: Ray): Promise<string[]> {
   attempt(() => f.options({ schedulingStrategy: "PACK" as never }));
   attempt(() => f.options({ numReturns: 2 }));
   attempt(() => f.options({ maxRestarts: 1 }));
-  attempt(() => ray.remote(A, { namespace: "other" } as never));
-  attempt(() => ray.remote(A, { lifetime: "detached" } as never));
+  attempt(() => ray.remote(A, { concurrencyGroups: { io: 2 } } as never));
+  attempt(() => ray.remote(A, { lifetime: "forever" } as never));
   attempt(() => f.options({ bogus: 1 } as never));
   const gen = ray.remote(function* twoValues() { yield 1; yield 2; });
   try { await ray.get(gen.options({ maxRetries: 0 }).remote()); messages.push("accepted"); } catch (e) { messages.push((e as Error).message); }
@@ -166,9 +166,99 @@ export const EXPECTED = {
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,
     /option "numReturns" must be 1 \(got 2\)/,
     /option "maxRestarts" does not apply to a remote function/,
-    /option "namespace" is not supported/,
-    /option "lifetime" is not supported/,
+    /option "concurrencyGroups" is not supported: concurrency groups are not implemented/,
+    /lifetime must be "detached" or "non_detached", got "forever"/,
     /unknown option "bogus"/,
     /twoValues is a generator function: streaming generators .* are not implemented/,
   ],
+};
+
+export interface NamesSeen {
+  first: number; duplicate: string; otherNamespace: number; sameActorByName: number; byNamespace: number; missing: string;
+  getIfExistsSame: boolean; getIfExistsCount: number; getIfExistsNew: number; taskFound: number; taskNamespaceIsDrivers: boolean;
+  awaitFirst: string; keeperAfterCreatorKilled: number; tempDiedWithCreator: boolean; nameReusedAfterKill: boolean;
+}
+
+/**
+ * Named actors in namespaces (Ray 2.x): a name is unique per namespace, a duplicate is refused at
+ * creation (ValueError), getActor looks only in the namespace asked (default: the caller's, which
+ * tasks inherit), getIfExists gets the live actor; a detached actor outlives its creator, which a
+ * non-detached one does not; a dead actor's name is free again.
+ */
+export async function namedActors(ray: Ray): Promise<NamesSeen> {
+  class Counter { n = 0; inc(): number { return ++this.n; } }
+  const C = ray.remote(Counter);
+  const out: Partial<NamesSeen> = {};
+  const errorName = async (go: () => unknown) => { try { await go(); return "ok"; } catch (e) { return (e as Error).name; } };
+  const a = await C.options({ name: "counter" }).remote();
+  out.first = await ray.get(a.inc.remote());
+  out.duplicate = await errorName(() => C.options({ name: "counter" }).remote());
+  const b = await C.options({ name: "counter", namespace: "other" }).remote();
+  out.otherNamespace = await ray.get(b.inc.remote());
+  out.sameActorByName = await ray.get((await ray.getActor<Counter>("counter")).inc.remote());
+  out.byNamespace = await ray.get((await ray.getActor<Counter>("counter", { namespace: "other" })).inc.remote());
+  out.missing = await errorName(() => ray.getActor("counter", { namespace: "third" }));
+  const g = await C.options({ name: "counter", getIfExists: true }).remote();
+  out.getIfExistsSame = g.__actorId === a.__actorId;
+  out.getIfExistsCount = await ray.get(g.inc.remote());
+  out.getIfExistsNew = await ray.get((await C.options({ name: "fresh", getIfExists: true }).remote()).inc.remote());
+  const driverNs = ray.getRuntimeContext().namespace;
+  const inTask = ray.remote(async () => {
+    const h = await ray.getActor<Counter>("counter");
+    return { n: await ray.get(h.inc.remote()), ns: ray.getRuntimeContext().namespace };
+  });
+  const t = await ray.get(inTask.remote());
+  out.taskFound = t.n;
+  out.taskNamespaceIsDrivers = t.ns === driverNs;
+  try { (C.options({ name: "lazy", getIfExists: true }).remote() as unknown as { inc: unknown }).inc; out.awaitFirst = "accepted"; } catch (e) { out.awaitFirst = (e as Error).name; }
+  // A creator actor makes a detached actor and a plain one, then is killed: only the detached one lives on.
+  class Creator {
+    async spawn(cls: typeof C): Promise<number[]> {
+      const keep = await cls.options({ name: "keeper", lifetime: "detached" }).remote();
+      const temp = await cls.options({ name: "temp" }).remote();
+      return ray.get([keep.inc.remote(), temp.inc.remote()]);
+    }
+  }
+  const creator = ray.remote(Creator).remote();
+  await ray.get(creator.spawn.remote(C));
+  ray.kill(creator);
+  out.tempDiedWithCreator = false;
+  for (let i = 0; i < 300 && !out.tempDiedWithCreator; i++) {
+    out.tempDiedWithCreator = (await errorName(() => ray.getActor("temp"))) === "ValueError";
+    if (!out.tempDiedWithCreator) await ray.sleep(20);
+  }
+  const keeper = await ray.getActor<Counter>("keeper");
+  out.keeperAfterCreatorKilled = await ray.get(keeper.inc.remote());
+  ray.kill(keeper);
+  const again = await errorName(() => C.options({ name: "keeper" }).remote());
+  out.nameReusedAfterKill = again === "ok";
+  ray.kill(await ray.getActor("keeper"));
+  for (const h of [a, b, g]) ray.kill(h);
+  ray.kill(await ray.getActor("fresh"));
+  return out as NamesSeen;
+}
+
+/** ray.nodes(), clusterResources() and availableResources(), as the GCS's tables say; an actor holding a CPU shows in availableResources. */
+export async function clusterInfo(ray: Ray): Promise<{ alive: number; fieldsOk: boolean; totalMatchesNodes: boolean; cpuTakenSeen: boolean }> {
+  const nodes = await ray.nodes();
+  const total = await ray.clusterResources();
+  const live = nodes.filter((n) => n.alive);
+  const fieldsOk = nodes.every((n) => typeof n.nodeId === "string" && typeof n.alive === "boolean" && typeof n.resources === "object" && Number.isInteger(n.incarnation));
+  const totalMatchesNodes = total.CPU === live.reduce((s, n) => s + (n.resources.CPU ?? 0), 0);
+  class Hold { ping(): number { return 1; } }
+  const h = ray.remote(Hold, { numCpus: 1 }).remote();
+  await ray.get(h.ping.remote());
+  let cpuTakenSeen = false;
+  for (let i = 0; i < 300 && !cpuTakenSeen; i++) {
+    cpuTakenSeen = ((await ray.availableResources()).CPU ?? 0) <= total.CPU - 1;
+    if (!cpuTakenSeen) await ray.sleep(20);
+  }
+  ray.kill(h);
+  return { alive: live.length, fieldsOk, totalMatchesNodes, cpuTakenSeen };
+}
+
+export const EXPECTED_NAMES: NamesSeen = {
+  first: 1, duplicate: "ValueError", otherNamespace: 1, sameActorByName: 2, byNamespace: 2, missing: "ValueError",
+  getIfExistsSame: true, getIfExistsCount: 3, getIfExistsNew: 1, taskFound: 4, taskNamespaceIsDrivers: true,
+  awaitFirst: "TypeError", keeperAfterCreatorKilled: 2, tempDiedWithCreator: true, nameReusedAfterKill: true,
 };

@@ -9,7 +9,10 @@ import { after, before, describe, it } from "node:test";
 import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
-import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts, type CauseSeen } from "../helpers/api-features.ts";
+import {
+  EXPECTED, EXPECTED_NAMES, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
+  type CauseSeen,
+} from "../helpers/api-features.ts";
 
 function checkCauses(c: CauseSeen): void {
   assert.equal(c.name, "TaskError");
@@ -56,11 +59,22 @@ describe("API features on the simulator", () => {
     assert.deepEqual((await run(runtimeContexts, 1)).result, EXPECTED.contexts);
   });
   it("unimplemented options are refused by name", async () => checkRefused((await run(refusedOptions, 1)).result as string[]));
+  it("named actors in namespaces, getIfExists, duplicate names refused at creation, detached actors outlive their creator", async () => {
+    for (const seed of [1, 2, 3]) {
+      const r = await run(namedActors, seed);
+      assert.deepEqual(r.result, EXPECTED_NAMES);
+      assert.ok(r.trace.some((e) => e.kind === "actor.registered" && e.detached && e.name === "keeper"), "the GCS traces the detached registration");
+    }
+  });
+  it("ray.nodes(), clusterResources() and availableResources() come from the GCS's node table", async () => {
+    for (const seed of [1, 2]) assert.deepEqual((await run(clusterInfo, seed, 3)).result, { alive: 3, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });
+  });
 });
 
 describe("ray.init options", () => {
   it("refuses options it does not implement, by name, and an unknown one", async () => {
-    await assert.rejects(ray.init({ namespace: "team-a" } as never), /ray\.init: option "namespace" is not supported/);
+    await assert.rejects(ray.init({ runtimeEnv: {} } as never), /ray\.init: option "runtimeEnv" is not supported/);
+    await assert.rejects(ray.init({ namespace: "" }), /ray\.init: namespace must be a non-empty string/);
     await assert.rejects(ray.init({ numCPUs: 2 } as never), /ray\.init: unknown option "numCPUs"/);
     assert.equal(ray.isInitialized(), false);
   });
@@ -98,4 +112,30 @@ describe("API features on the embedded cluster", () => {
     assert.deepEqual(await runtimeContexts(ray.driver()), EXPECTED.contexts);
   });
   it("unimplemented options are refused by name", async () => checkRefused(await refusedOptions(ray.driver())));
+  it("named actors in namespaces, getIfExists, duplicate names refused at creation, detached actors outlive their creator", async () => {
+    assert.deepEqual(await namedActors(ray.driver()), EXPECTED_NAMES);
+  });
+  it("ray.nodes(), clusterResources() and availableResources()", async () => {
+    assert.deepEqual(await clusterInfo(ray.driver()), { alive: 1, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });
+    const [node] = await ray.nodes();
+    assert.deepEqual([node.nodeId, node.alive, node.resources.CPU], ["head", true, 2]);
+    assert.equal((await ray.clusterResources()).CPU, 2);
+  });
+});
+
+describe("ray.init({ namespace }) on the embedded cluster", () => {
+  before(async () => { await ray.init({ numCpus: 2, namespace: "team-a" }); });
+  after(async () => { await ray.shutdown(); });
+
+  it("the driver and its tasks run in the namespace; names are looked up there by default", async () => {
+    class Box { v = 7; get(): number { return this.v; } }
+    const box = await ray.remote(Box).options({ name: "box" }).remote();
+    assert.equal(ray.getRuntimeContext().namespace, "team-a");
+    const inTask = ray.remote(async () => ({ ns: ray.getRuntimeContext().namespace, v: await ray.get((await ray.getActor("box")).get.remote()) }));
+    assert.deepEqual(await ray.get(inTask.remote()), { ns: "team-a", v: 7 });
+    assert.equal(await ray.get((await ray.getActor("box", { namespace: "team-a" })).get.remote()), 7);
+    await assert.rejects(ray.getActor("box", { namespace: "team-b" }), (e: Error) => e.name === "ValueError" && /no live actor named "box" in the namespace "team-b"/.test(e.message));
+    await assert.rejects(ray.getActor("box", { bogus: 1 } as never), /ray\.getActor: unknown option "bogus"/);
+    ray.kill(box);
+  });
 });

@@ -72,3 +72,43 @@ await new Promise(() => {});
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 });
+
+test("a detached actor outlives the driver that made it: a second driver in its namespace finds and calls it", { timeout: 120_000 }, async () => {
+  await ray.shutdown();
+  const script = path.join(home, "first-driver.mts");
+  fs.writeFileSync(script, `
+import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
+await ray.init({ address: ${JSON.stringify(address)}, namespace: "shared" });
+class Counter { n = 0; inc() { return ++this.n; } }
+const C = ray.remote(Counter);
+const keeper = await C.options({ name: "keeper", lifetime: "detached" }).remote();
+const temp = await C.options({ name: "temp" }).remote();
+process.stdout.write(JSON.stringify(await ray.get([keeper.inc.remote(), temp.inc.remote()])) + "\\n");
+await ray.shutdown();
+`);
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    child.stdout!.on("data", (b: Buffer) => { text += b.toString(); });
+    child.on("exit", (c) => (c === 0 ? resolve(text) : reject(new Error(`the first driver exited with ${c}`))));
+  });
+  assert.equal(out.trim(), "[1,1]");
+  await ray.init({ address, namespace: "shared" });
+  // The first driver is gone: its non-detached actor dies with it, its detached one lives on.
+  await until("the non-detached actor died with its driver", async () => {
+    try { await ray.getActor("temp"); return false; } catch (e) { return (e as Error).name === "ValueError"; }
+  }, 20_000);
+  const keeper = await ray.getActor<{ inc(): number }>("keeper");
+  assert.equal(await ray.get(keeper.inc.remote(), { timeoutMs: 30_000 }), 2);
+  await assert.rejects(ray.getActor("keeper", { namespace: "elsewhere" }), /no live actor named "keeper" in the namespace "elsewhere"/);
+  assert.ok(ray.getRuntimeContext().namespace === "shared");
+  // Only ray.kill ends it; its name is then free again.
+  ray.kill(keeper);
+  await until("the detached actor is gone after ray.kill", async () => {
+    try { await ray.getActor("keeper"); return false; } catch (e) { return (e as Error).name === "ValueError"; }
+  }, 20_000);
+  const nodes = await ray.nodes();
+  assert.deepEqual(nodes.filter((n) => n.alive).map((n) => n.nodeId), ["head"]);
+  assert.ok(nodes.every((n) => typeof n.nodeManagerAddress === "string" && Number.isInteger(n.nodeManagerPort)), JSON.stringify(nodes));
+  assert.equal((await ray.clusterResources()).CPU, nodes.filter((n) => n.alive).reduce((s, n) => s + (n.resources.CPU ?? 0), 0));
+});

@@ -20,7 +20,9 @@ import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
-import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts } from "../helpers/api-features.ts";
+import {
+  EXPECTED, EXPECTED_NAMES, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
+} from "../helpers/api-features.ts";
 import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
 
@@ -98,6 +100,8 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   assert.deepEqual([c.causeName, c.causeIsRangeError, c.code, c.customName, c.customField, c.dependentCauseName], ["RangeError", true, "E_RANGE", "QuotaError", 5, "RangeError"]);
   const refused = await refusedOptions(r);
   EXPECTED.refused.forEach((re, i) => assert.match(refused[i], re));
+  assert.deepEqual(await namedActors(r), EXPECTED_NAMES);
+  assert.deepEqual(await clusterInfo(r), { alive: 3, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });
 });
 
 test("tsray run FILE --address runs the program on the daemons (not on a new embedded cluster)", async () => {

@@ -5,7 +5,7 @@
 
 import { nextTaskState } from "../lifecycle/task.ts";
 import {
-  returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type TaskSpec,
+  returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type NodeView, type TaskSpec,
 } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
@@ -40,16 +40,20 @@ export interface CallerActor {
   killed?: true;
   /** The incarnation this worker killed to restart it (ray.kill with noRestart: false), until a later one is heard of. */
   restartKill?: number;
+  /** API calls waiting for the GCS's first word on an actor created here (taken, or refused: a duplicate name). */
+  registeredCalls?: number[];
 }
 
 export interface ActorSubmitter {
   readonly callerActors: Map<ActorId, CallerActor>;
   /** getActor calls waiting for the GCS, by request id. */
-  readonly namedReqs: Map<number, { readonly callId: number; readonly name: string }>;
+  readonly namedReqs: Map<number, { readonly callId: number; readonly name: string; readonly namespace?: string }>;
+  /** ray.nodes() calls waiting for the GCS's node table, by request id. */
+  readonly clusterReqs: Map<number, number>;
 }
 
 export function newActorSubmitter(): ActorSubmitter {
-  return { callerActors: new Map(), namedReqs: new Map() };
+  return { callerActors: new Map(), namedReqs: new Map(), clusterReqs: new Map() };
 }
 
 export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
@@ -58,6 +62,8 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
     actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, resources: opts.resources,
     strategy: opts.strategy, maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
     ...(opts.maxConcurrency !== 1 ? { maxConcurrency: opts.maxConcurrency } : {}),
+    ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+    ...(opts.detached === true ? { detached: true } : {}),
   };
   w.callerActors.set(actorId, { nextSeq: 0, inflight: new SeqMap(), unsent: [] });
   // Resolve the constructor's arguments first, as for a task, then register with the GCS.
@@ -69,7 +75,7 @@ export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, res
   const a = w.callerActors.get(actorId)!;
   if (error) {
     a.info = { actorId, state: "DEAD", epoch: 0, owner: w.addr, error };
-    return;
+    return answerRegistered(w, a);
   }
   a.created = { ...spec, args: resolved };
   w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
@@ -131,6 +137,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   if (!a) return;
   if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
   a.info = info;
+  answerRegistered(w, a);
   if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
   if (info.state === "DEAD") {
     for (const t of a.unsent.splice(0)) failActorTask(w, t, info);
@@ -179,16 +186,49 @@ function killedInfo(w: Ctx, actorId: ActorId, a: CallerActor): ActorInfo {
   return { actorId, state: "DEAD", epoch: a.info?.epoch ?? 0, owner: a.info?.owner ?? w.addr, error: { type: "ActorDiedError", message: `actor ${actorId} was killed by ray.kill()` } };
 }
 
-export function getNamedActor(w: Ctx, name: string, callId: number): void {
+export function getNamedActor(w: Ctx, name: string, namespace: string | undefined, callId: number): void {
   const reqId = w.nextReq++;
-  w.namedReqs.set(reqId, { callId, name });
-  w.fx.send(w.cfg.gcs, { type: "GetNamedActor", reqId, name });
+  w.namedReqs.set(reqId, { callId, name, namespace });
+  w.fx.send(w.cfg.gcs, namedRequest(reqId, name, namespace));
+}
+
+function namedRequest(reqId: number, name: string, namespace: string | undefined) {
+  return { type: "GetNamedActor", reqId, name, ...(namespace !== undefined ? { namespace } : {}) } as const;
+}
+
+/** Answers once the GCS has said how it took the registration of an actor created here (at once if it has). */
+export function actorRegistered(w: Ctx, actorId: ActorId, callId: number): void {
+  const a = w.callerActors.get(actorId);
+  if (!a?.created && !a?.info) return w.fx.complete(callId, { kind: "actor", info: a?.info });
+  (a.registeredCalls ??= []).push(callId);
+  answerRegistered(w, a);
+}
+
+function answerRegistered(w: Ctx, a: CallerActor): void {
+  if (!a.info || !a.registeredCalls) return;
+  for (const callId of a.registeredCalls) w.fx.complete(callId, { kind: "actor", info: a.info });
+  a.registeredCalls = undefined;
+}
+
+/** ray.nodes(): the GCS's node table. */
+export function getClusterInfo(w: Ctx, callId: number): void {
+  const reqId = w.nextReq++;
+  w.clusterReqs.set(reqId, callId);
+  w.fx.send(w.cfg.gcs, { type: "GetClusterInfo", reqId });
+}
+
+export function clusterInfo(w: Ctx, reqId: number, nodes: readonly NodeView[]): void {
+  const callId = w.clusterReqs.get(reqId);
+  w.clusterReqs.delete(reqId);
+  if (callId !== undefined) w.fx.complete(callId, { kind: "nodes", nodes });
 }
 
 export function namedActor(w: Ctx, reqId: number, info: ActorInfo | undefined): void {
   const r = w.namedReqs.get(reqId);
   w.namedReqs.delete(reqId);
-  if (r) w.fx.complete(r.callId, { kind: "actor", info });
+  if (!r) return;
+  w.fx.trace({ kind: "actor.lookup", comp: "owner", caller: w.addr, name: r.name, namespace: r.namespace ?? "", ...(info && info.state !== "DEAD" ? { found: info.actorId } : {}) });
+  w.fx.complete(r.callId, { kind: "actor", info });
 }
 
 /** A restarted GCS lost what was in flight to it: register the actors again, or follow them again. */
@@ -200,5 +240,6 @@ export function resubscribeActors(w: Ctx): void {
     if (a.killed && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });
     else if (a.restartKill !== undefined && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId, noRestart: false, epoch: a.restartKill });
   }
-  for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, { type: "GetNamedActor", reqId, name: r.name });
+  for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, namedRequest(reqId, r.name, r.namespace));
+  for (const reqId of w.clusterReqs.keys()) w.fx.send(w.cfg.gcs, { type: "GetClusterInfo", reqId });
 }

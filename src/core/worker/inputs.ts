@@ -23,6 +23,8 @@ export interface TaskOptions {
   readonly strategy: SchedulingStrategy;
   readonly maxRetries: number;
   readonly retryExceptions: boolean;
+  /** The namespace the task runs in (its submitter's). */
+  readonly namespace?: string;
 }
 
 export interface ActorOptions {
@@ -33,6 +35,10 @@ export interface ActorOptions {
   readonly name?: string;
   /** Calls the actor may run at once (1: one at a time; async actors default to 1000, as in Ray). */
   readonly maxConcurrency: number;
+  /** The namespace its name is unique in (default: the creator's). */
+  readonly namespace?: string;
+  /** `lifetime: "detached"`: it outlives its creator. */
+  readonly detached?: boolean;
 }
 
 /** What a task execution produced, as the host reports it. */
@@ -54,7 +60,7 @@ export type ApiCall =
   | { readonly kind: "put"; readonly id: ObjectId; readonly payload: Payload; readonly callId: number }
   | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
-  | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number }
+  | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number; readonly namespace?: string }
   | { readonly kind: "kill-actor"; readonly actorId: ActorId; readonly noRestart: boolean }
   /** Placement groups: the GCS reserves them; this worker is the creator (a non-detached group dies with it). */
   | ({ readonly kind: "create-placement-group" } & PlacementGroupRequest)
@@ -64,7 +70,11 @@ export type ApiCall =
   /** The program dropped a handle to `id`. */
   | { readonly kind: "release-ref"; readonly id: ObjectId }
   /** Every handle the program holds is dropped (the program ended). */
-  | { readonly kind: "release-all" };
+  | { readonly kind: "release-all" }
+  /** Answer once the GCS has taken (or refused) the registration of an actor this worker created. */
+  | { readonly kind: "actor-registered"; readonly actorId: ActorId; readonly callId: number }
+  /** The GCS's node table (ray.nodes()). */
+  | { readonly kind: "cluster-info"; readonly callId: number };
 
 export type WorkerInput =
   | { readonly kind: "message"; readonly from: Addr; readonly msg: WorkerMsg }

@@ -97,6 +97,7 @@ export function submitTask(w: Ctx, taskId: string, fn: FunctionDescriptor, args:
   const spec: TaskSpec = {
     taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId: returnIdOf(taskId), owner: w.addr,
     resources: opts.resources, strategy: opts.strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
+    ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
   };
   trackTask(w, own(w, spec.returnId), spec, opts.maxRetries);
 }

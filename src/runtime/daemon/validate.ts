@@ -85,17 +85,17 @@ const taskSpec = z.object({
   args: list(arg), returnId: id, owner: addr, resources, strategy,
   maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
   actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(),
-  maxConcurrency: z.number().int().gte(1).optional(),
+  maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(),
 }).strict();
 const actorSpec = z.object({
   actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
   maxRestarts: z.number().int().gte(-1), maxTaskRetries: z.number().int().gte(-1), name: z.string().min(1).max(1024).optional(),
-  maxConcurrency: z.number().int().gte(1).optional(),
+  maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(), detached: z.boolean().optional(),
 }).strict();
 const fnDescriptor = z.object({ id, name: z.string().max(1024), kind: z.enum(["function", "class"]), source: z.string().max(MAX_SOURCE) }).strict();
 const actorInfo = z.object({
   actorId: id, state: z.enum(["DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD"]), address: addr.optional(), epoch: count,
-  name: z.string().max(1024).optional(), owner: addr, error: errorInfo.optional(),
+  name: z.string().max(1024).optional(), owner: addr, error: errorInfo.optional(), namespace: z.string().max(1024).optional(),
 }).strict();
 const nodeView = z.object({
   node: nodeId, incarnation: count, endpoint: z.string().max(1024).optional(), total: resources, available, alive: z.boolean(),
@@ -159,7 +159,7 @@ const msgSchema = z.discriminatedUnion("type", [
   m("CreateActor", { spec: actorSpec }),
   m("ActorUpdate", { info: actorInfo }),
   m("SubscribeActor", { actorId: id }),
-  m("GetNamedActor", { reqId: count, name: z.string().max(1024) }),
+  m("GetNamedActor", { reqId: count, name: z.string().max(1024), namespace: z.string().max(1024).optional() }),
   m("NamedActor", { reqId: count, info: actorInfo.optional() }),
   m("KillActor", { actorId: id, noRestart: z.literal(false).optional(), epoch: count.optional() }),
   m("AddBorrower", { id, borrower: addr }),
@@ -171,6 +171,8 @@ const msgSchema = z.discriminatedUnion("type", [
   m("BundlesPrepared", { pgId: id, attempt: count, node: nodeId, ok: z.boolean() }),
   m("CommitBundles", { pgId: id, attempt: count }),
   m("ReleaseBundles", { pgId: id, attempt: count.optional() }),
+  m("GetClusterInfo", { reqId: count }),
+  m("ClusterInfo", { reqId: count, nodes: list(nodeView) }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

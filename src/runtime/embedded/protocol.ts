@@ -15,7 +15,7 @@ export type ToThread =
   | { readonly t: "bind"; readonly addr: Addr; readonly node: NodeId }
   | {
     readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string; readonly actor?: ActorId;
-    readonly fn: FnRef; readonly args: readonly Payload[];
+    readonly fn: FnRef; readonly args: readonly Payload[]; readonly namespace?: string;
   }
   | { readonly t: "reply"; readonly call: number; readonly result: CallResult }
   | { readonly t: "exit" }
@@ -32,7 +32,9 @@ export type FromThread =
   | { readonly t: "put"; readonly call: number; readonly id: ObjectId; readonly payload: Payload }
   | { readonly t: "get"; readonly call: number; readonly refs: readonly RefInfo[]; readonly timeoutMs?: number }
   | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }
-  | { readonly t: "named"; readonly call: number; readonly name: string }
+  | { readonly t: "named"; readonly call: number; readonly name: string; readonly namespace?: string }
+  | { readonly t: "registered"; readonly call: number; readonly actor: ActorId }
+  | { readonly t: "cluster"; readonly call: number }
   | { readonly t: "kill"; readonly actor: ActorId; readonly noRestart: boolean }
   | { readonly t: "pg-create"; readonly pg: PlacementGroupRequest }
   | { readonly t: "pg-remove"; readonly pgId: string }

@@ -96,8 +96,11 @@ class ThreadClient implements CoreClient {
     this.request((call) => ({ t: "get", call, refs, timeoutMs }), (r) => (r.kind === "values" ? r.values : []));
   wait: CoreClient["wait"] = (refs, numReturns, timeoutMs) =>
     this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []));
-  getNamedActor: CoreClient["getNamedActor"] = (name) =>
-    this.request((call) => ({ t: "named", call, name }), (r) => (r.kind === "actor" ? r.info : undefined));
+  getNamedActor: CoreClient["getNamedActor"] = (name, namespace) =>
+    this.request((call) => ({ t: "named", call, name, ...(namespace !== undefined ? { namespace } : {}) }), (r) => (r.kind === "actor" ? r.info : undefined));
+  actorRegistered: CoreClient["actorRegistered"] = (actor) =>
+    this.request((call) => ({ t: "registered", call, actor }), (r) => (r.kind === "actor" ? r.info : undefined));
+  clusterInfo: CoreClient["clusterInfo"] = () => this.request((call) => ({ t: "cluster", call }), (r) => (r.kind === "nodes" ? r.nodes : []));
   killActor(actor: string, noRestart: boolean): void { post({ t: "kill", actor, noRestart }); }
   createPlacementGroup(pg: PlacementGroupRequest): void { post({ t: "pg-create", pg }); }
   removePlacementGroup(pgId: string): void { post({ t: "pg-remove", pgId }); }
@@ -129,7 +132,7 @@ function exec(m: Extract<ToThread, { t: "exec" }>): void {
   if ("source" in m.fn) fns.set(m.fn.id, (fn = m.fn));
   else fn = fns.get(m.fn.id) ?? { id: m.fn.id, name: m.fn.id, kind: "class", source: "" };
   // The executor reads only these fields of the spec.
-  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method, actorId: m.actor } as TaskSpec;
+  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method, actorId: m.actor, namespace: m.namespace } as TaskSpec;
   running++;
   const r = executor!.run(spec, fn, m.args);
   if (r instanceof Promise) r.then((o) => done(m.task, m.attempt, o));

@@ -49,7 +49,7 @@ export class WorkerHost {
       if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
       else this.thread.sentFns.add(fn.id);
     }
-    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args });
+    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args, namespace: spec.namespace });
   }
 
   /** The model's `complete` effect. */
@@ -113,7 +113,9 @@ export class WorkerHost {
         case "put": model.put(m.id, m.payload, m.call); break;
         case "get": model.get(m.refs, m.timeoutMs, m.call); break;
         case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
-        case "named": model.getNamedActor(m.name, m.call); break;
+        case "named": model.getNamedActor(m.name, m.call, m.namespace); break;
+        case "registered": model.actorRegistered(m.actor, m.call); break;
+        case "cluster": model.clusterInfo(m.call); break;
         case "kill": model.killActor(m.actor, m.noRestart); break;
         case "pg-create": model.createPlacementGroup(m.pg); break;
         case "pg-remove": model.removePlacementGroup(m.pgId); break;
