@@ -91,7 +91,12 @@ export type Msg =
   /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
   | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
   | { type: "NodeRegistered"; head: NodeId }
-  | { type: "Heartbeat"; node: NodeId; available: ResourceSet; demands?: readonly PendingDemand[] }
+  /**
+   * `demands`: requests no live node can meet; `backlog`: requests queued here that fit some node
+   * but wait for room; `idleMs`: how long the node has held no lease, bundle, queued request or
+   * primary copy (0 while it holds one) — what the autoscaler reads.
+   */
+  | { type: "Heartbeat"; node: NodeId; available: ResourceSet; demands?: readonly PendingDemand[]; backlog?: readonly PendingDemand[]; idleMs?: number }
   | { type: "ClusterView"; nodes: readonly NodeView[] }
   // failure news, published by the GCS to raylets, which pass it on to their core workers
   | { type: "WorkerDied"; worker: Addr }
@@ -132,7 +137,12 @@ export type Msg =
   /** Every node prepared: the reservation of `attempt` is final (phase two). */
   | { type: "CommitBundles"; pgId: PlacementGroupId; attempt: number }
   /** Give back the group's bundles on the node (all of them, or only those of `attempt`), ending the leases in them. */
-  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number };
+  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number }
+  // the autoscaler's scale-down: GCS ⇄ a raylet (Ray's DrainNode)
+  /** Stop taking work if idle; the node is then removed. */
+  | { type: "DrainNode"; node: NodeId; reason: string }
+  /** `accepted: false`: the node holds work (`reason` says what) and stays. */
+  | { type: "DrainReply"; node: NodeId; accepted: boolean; reason: string };
 
 export type MsgType = Msg["type"];
 
@@ -143,7 +153,7 @@ export type MsgType = Msg["type"];
 export const RAYLET_RECEIVES = [
   "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet",
   "Locations", "Pull", "Chunk", "PullFailed", "FreeObjects", "NodeRegistered", "ClusterView", "NodeDead", "WorkerDied", "GcsRestarted",
-  "PrepareBundles", "CommitBundles", "ReleaseBundles",
+  "PrepareBundles", "CommitBundles", "ReleaseBundles", "DrainNode",
 ] as const satisfies readonly MsgType[];
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
@@ -155,7 +165,7 @@ export const WORKER_RECEIVES = [
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
   "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
-  "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared",
+  "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared", "DrainReply",
 ] as const satisfies readonly MsgType[];
 
 export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;
