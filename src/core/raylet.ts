@@ -276,7 +276,9 @@ export class Raylet {
     const moved: QueuedLease[] = [];
     for (const q of this.queue) {
       const group = this.inGroup(q.req);
-      if (group ? this.bundleFor(q.req.strategy, q.req.resources, false) !== undefined : q.req.grantOrReject || q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
+      // A request sent here on spillback (grantOrReject) moves on too: a node that joined since
+      // (the autoscaler's) may run it now, while this one is busy.
+      if (group ? this.bundleFor(q.req.strategy, q.req.resources, false) !== undefined : q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
       if (group) { releaseDeps(this, q); moved.push(q); continue; } // its bundle is gone from here
       const target = this.decide(q.req);
       if (target.kind === "node" && target.node !== this.cfg.node) {
