@@ -139,9 +139,9 @@ export class SimCluster {
           e = this.schedule(ms, tick, true);
           return () => this.queue.cancel(e);
         },
-        cluster: () => this.gcs.autoscalingState(),
-        drain: (node, reason) => this.gcs.step({ kind: "drain-node", node, reason }),
-      }, provider);
+        cluster: () => (this.gcsUp() ? this.gcs.autoscalingState() : undefined),
+        drain: (node, reason) => { if (this.gcsUp()) this.gcs.step({ kind: "drain-node", node, reason }); },
+      }, provider, cfg.bugs);
       this.autoscaler.start();
     }
     const driver = this.spawnWorker(`${this.head}/driver`, this.head);
@@ -168,6 +168,8 @@ export class SimCluster {
   }
 
   raylet(node: NodeId): Raylet | undefined { return this.nodes.get(node)?.raylet; }
+
+  private gcsUp(): boolean { return this.procs.get(gcsAddr(this.head))?.alive ?? false; }
 
   /** Whether the node's machine is up (its raylet started and not crashed or stopped). */
   isUp(node: NodeId): boolean { return this.nodes.get(node)?.up ?? false; }

@@ -12,9 +12,10 @@ import { checkGcsDurability } from "./gcs-durability.ts";
 import { checkBudgets } from "./budgets.ts";
 import { checkLifecycles } from "./lifecycles.ts";
 import { checkLeases } from "./leases.ts";
+import { checkAutoscaling } from "./autoscaling.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkAutoscaling };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -35,6 +36,7 @@ export const checkers: Record<string, Checker> = {
   budgets: checkBudgets,
   lifecycles: checkLifecycles,
   leases: checkLeases,
+  autoscaling: checkAutoscaling,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */

@@ -16,7 +16,7 @@ export const SEEDED_BUGS = {
   "free-borrowed": "an owner frees an object while borrowers still hold it",
   "leak-lease": "an owner forgets to return a lease it no longer needs",
   "bundle-overcommit": "a raylet grants leases in a placement-group bundle without checking the bundle has room",
-  "drain-busy-node": "a raylet accepts the autoscaler's drain while it holds a lease, a bundle or a primary copy",
+  "drain-busy-node": "the autoscaler drains nodes before their idle timeout, and raylets accept a drain while holding a lease, a bundle or a primary copy",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

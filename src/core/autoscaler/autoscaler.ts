@@ -5,6 +5,7 @@
 // and removal goes through the GCS's drain, which an idle raylet alone accepts.
 
 import { assertNever, invariant } from "../assert.ts";
+import { NO_BUGS, type Bugs } from "../bugs.ts";
 import type { ResourceSet } from "../resources.ts";
 import type { AutoscalingState, NodeId } from "../types.ts";
 import type { TraceBody } from "../../../spec/trace.ts";
@@ -75,7 +76,10 @@ export class Autoscaler {
   private nextLaunch = 1;
 
   /** `initial`: worker nodes the cluster started with, by group (KubeRay's initial `replicas`). */
-  constructor(readonly cfg: AutoscalerConfig, private readonly fx: AutoscalerEffects, initial: readonly { node: NodeId; group: string }[] = []) {
+  constructor(
+    readonly cfg: AutoscalerConfig, private readonly fx: AutoscalerEffects, initial: readonly { node: NodeId; group: string }[] = [],
+    private readonly bugs: Bugs = NO_BUGS,
+  ) {
     for (const { node, group } of initial) {
       invariant(cfg.groups.some((g) => g.name === group), `autoscaler: node ${node} of unknown group ${group}`);
       this.members.set(node, { group, joined: false });
@@ -214,7 +218,8 @@ export class Autoscaler {
       const n = nodes.get(node);
       if (!n || !n.alive || m.terminating !== undefined || m.drainingSince !== undefined) continue;
       const g = this.group(m.group);
-      if (n.idleMs < g.idleTimeoutMs || this.replicas(g.name) <= g.minReplicas) continue;
+      const idle = n.idleMs >= g.idleTimeoutMs || this.bugs.has("drain-busy-node");
+      if (!idle || this.replicas(g.name) <= g.minReplicas) continue;
       m.drainingSince = this.fx.now();
       const reason = `idle for ${Math.round(n.idleMs / 1000)} s (idleTimeoutSeconds ${g.idleTimeoutMs / 1000})`;
       this.fx.trace({ kind: "autoscaler.drain", comp: "autoscaler", id: node, group: m.group, reason });

@@ -3,6 +3,7 @@
 // into GCS inputs. Every answer reaches the model later, as a fresh input (never inside a step).
 
 import { Autoscaler, type AutoscalerStatus, type WorkerGroup } from "../../core/autoscaler/autoscaler.ts";
+import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import type { AutoscalingState, NodeId } from "../../core/types.ts";
 import type { TraceBody } from "../../../spec/trace.ts";
 import type { Autoscaling } from "./config.ts";
@@ -25,8 +26,8 @@ export interface AutoscalerPorts {
   defer(fn: () => void): void;
   /** Runs `fn` every `ms` (housekeeping: not pending work); returns a stop function. */
   every(ms: number, fn: () => void): () => void;
-  /** The GCS's view for the autoscaler (in the GCS's process: the head). */
-  cluster(): AutoscalingState;
+  /** The GCS's view for the autoscaler (in the GCS's process: the head); undefined while the GCS is down. */
+  cluster(): AutoscalingState | undefined;
   /** Hands the GCS a drain-node input. */
   drain(node: NodeId, reason: string): void;
 }
@@ -35,7 +36,7 @@ export class AutoscalerHost {
   readonly model: Autoscaler;
   private stopTicks?: () => void;
 
-  constructor(private readonly a: Autoscaling, private readonly ports: AutoscalerPorts, provider: NodeProvider) {
+  constructor(private readonly a: Autoscaling, private readonly ports: AutoscalerPorts, provider: NodeProvider, bugs: Bugs = NO_BUGS) {
     const groups = new Map(a.config.groups.map((g) => [g.name, g]));
     this.model = new Autoscaler(a.config, {
       now: () => ports.now(),
@@ -45,11 +46,14 @@ export class AutoscalerHost {
       }))),
       drain: (node, reason) => ports.defer(() => ports.drain(node, reason)),
       terminate: (node, group) => ports.defer(() => provider.terminate(node, groups.get(group)!, () => ports.defer(() => this.model.step({ kind: "node-terminated", node })))),
-    }, provider.initial());
+    }, provider.initial(), bugs);
   }
 
   start(): void {
-    this.stopTicks = this.ports.every(this.a.periodMs, () => this.model.step({ kind: "tick", cluster: this.ports.cluster() }));
+    this.stopTicks = this.ports.every(this.a.periodMs, () => {
+      const cluster = this.ports.cluster();
+      if (cluster) this.model.step({ kind: "tick", cluster });
+    });
   }
 
   stop(): void {
