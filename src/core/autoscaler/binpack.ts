@@ -24,8 +24,9 @@ export function packInto(bins: ResourceSet[], demands: readonly ResourceSet[]): 
 
 /**
  * The new nodes that meet `demands` (one group name per node), within each shape's room, and
- * the demands no allowed node can meet. Each new node is of the shape that packs the most
- * remaining demands, ties broken by the share of its resources used, then by shape order.
+ * the demands no allowed node can meet. Each new node is of the shape that leaves the fewest
+ * kinds of resource wholly unused (as Ray keeps GPU nodes for GPU work), then packs the most
+ * remaining demands, then uses the largest share of its resources, then comes first.
  */
 export function planLaunches(demands: readonly ResourceSet[], shapes: readonly NodeShape[]): { launches: string[]; unmet: ResourceSet[] } {
   const room = new Map(shapes.map((s) => [s.group, s.room]));
@@ -33,14 +34,16 @@ export function planLaunches(demands: readonly ResourceSet[], shapes: readonly N
   const launches: string[] = [];
   const unmet: ResourceSet[] = [];
   while (left.length > 0) {
-    let best: { shape: NodeShape; packed: number; used: number; rest: ResourceSet[] } | undefined;
+    let best: { shape: NodeShape; idleKinds: number; packed: number; used: number; rest: ResourceSet[] } | undefined;
     for (const shape of shapes) {
       if ((room.get(shape.group) ?? 0) <= 0 || !fits(left[0], shape.resources)) continue;
       const bin = [shape.resources];
       const rest = packInto(bin, left);
       const packed = left.length - rest.length;
       const used = utilization(shape.resources, bin[0]);
-      if (!best || packed > best.packed || (packed === best.packed && used > best.used)) best = { shape, packed, used, rest };
+      const idleKinds = Object.keys(shape.resources).filter((k) => shape.resources[k] > 0 && bin[0][k] === shape.resources[k]).length;
+      const better = !best || idleKinds < best.idleKinds || (idleKinds === best.idleKinds && (packed > best.packed || (packed === best.packed && used > best.used)));
+      if (better) best = { shape, idleKinds, packed, used, rest };
     }
     if (!best) {
       // No allowed node fits the largest demand left: it stays unmet.
