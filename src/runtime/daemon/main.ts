@@ -13,6 +13,9 @@ import { localAddress } from "../head/http.ts";
 import { defaultNamespace } from "../storage/epoch.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
 import { parseBugs, type Bugs } from "../../core/bugs.ts";
+import { parseAutoscaling } from "../autoscaler/config.ts";
+import { AutoscalerHost } from "../autoscaler/host.ts";
+import { LocalProcessProvider } from "../autoscaler/local-provider.ts";
 
 export interface Stoppable {
   close(): Promise<void>;
@@ -33,6 +36,8 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
       "dashboard-port": { type: "string", default: "8265" },
       "dashboard-host": { type: "string" },
       "session-dir": { type: "string" },
+      /** Run the autoscaler here, with local raylet processes as its nodes (docs/autoscaling.md). */
+      "autoscaling-config": { type: "string" },
     },
   });
   const token = process.env.TSRAY_TOKEN;
@@ -41,7 +46,10 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   // Storage lost or foreign: the daemon has stopped serving; exit so that a supervisor
   // (Kubernetes, `tsray start --gcs-only`) restarts it, as Ray's GCS does.
   const onStorageLost = () => { void stop().finally(() => process.exit(1)); };
-  const stop = async () => { await head?.close(); await gcs.close(); };
+  // Read before anything starts: a wrong configuration is refused with the field it names.
+  const autoscaling = values["autoscaling-config"] === undefined ? undefined : readAutoscaling(values["autoscaling-config"]);
+  let autoscaler: { host: AutoscalerHost; provider: LocalProcessProvider } | undefined;
+  const stop = async () => { autoscaler?.host.stop(); await autoscaler?.provider.stopAll(); await head?.close(); await gcs.close(); };
   let head: HeadServices | undefined;
   const dashboardHost = values["dashboard-host"] ?? values.host!;
   const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
@@ -49,8 +57,23 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
     head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log), onStorageLost,
     onFlush: (ms) => metrics.storageLatency(ms),
     // What `tsray status` shows of the jobs: those running.
-    extraStatus: () => ({ dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
+    extraStatus: () => ({ ...(autoscaler ? { autoscaler: autoscaler.host.status() } : {}), dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
   });
+  if (autoscaling) {
+    const sessionDir = values["session-dir"] ?? (values.trace ? path.dirname(path.resolve(values.trace)) : fs.mkdtempSync(path.join(os.tmpdir(), "tsray-session-")));
+    const provider = new LocalProcessProvider({ gcs: `${localAddress(values.host!)}:${gcs.port}`, token, dir: sessionDir, host: values.host, log });
+    const host = new AutoscalerHost(autoscaling, {
+      now: () => Date.now(),
+      trace: (b) => gcs.trace(b),
+      defer: (fn) => { setImmediate(fn); },
+      every: (ms, fn) => { const t = setInterval(fn, ms); return () => clearInterval(t); },
+      cluster: () => gcs.autoscalingState(),
+      drain: (node, reason) => gcs.drainNode(node, reason),
+    }, provider, seededBugs("autoscaler", () => {}));
+    autoscaler = { host, provider };
+    host.start();
+    log(`tsray gcs: autoscaler on, worker groups ${autoscaling.config.groups.map((g) => `${g.name} [${g.minReplicas}, ${g.maxReplicas}]`).join(", ")}`);
+  }
   const dport = Number(values["dashboard-port"]);
   if (dport >= 0) {
     const sessionDir = values["session-dir"] ?? (values.trace ? path.dirname(path.resolve(values.trace)) : fs.mkdtempSync(path.join(os.tmpdir(), "tsray-session-")));
@@ -66,6 +89,21 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   }
   log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${head ? `, dashboard on ${dashboardHost}:${head.dashboard.port}` : ""}`);
   return { close: stop };
+}
+
+/** Reads an autoscaling configuration file (JSON), refusing it with the file and the field at fault. */
+function readAutoscaling(file: string) {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`--autoscaling-config ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return parseAutoscaling(raw);
+  } catch (e) {
+    throw new Error(`--autoscaling-config ${file}: ${(e as Error).message}`);
+  }
 }
 
 function packageVersion(): string {
