@@ -49,7 +49,7 @@ const HELP_FLAG: Record<string, OptionSpec> = { help: { type: "boolean", short: 
 
 const sim: Command = {
   summary: "run a program on a simulated cluster, deterministically from a seed",
-  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C] [--faults PLAN] [--trace OUT.jsonl] [--json]\n       tsray sim --replay CASE.json [--trace OUT.jsonl]",
+  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C] [--faults PLAN] [--autoscale CONFIG [--launch-failure-rate R]] [--trace OUT.jsonl] [--json]\n       tsray sim --replay CASE.json [--trace OUT.jsonl]",
   help: [
     "FILE's default export is a program: async (ray) => value. It runs on K simulated nodes",
     "(ids head, node-1, …; the head also hosts the GCS), each with C CPUs, in virtual time.",
@@ -62,6 +62,10 @@ const sim: Command = {
     "  --faults PLAN    faults to inject: a JSON file (or inline JSON) of the form",
     "                   {\"schedule\": [{\"at\": 50, \"kind\": \"kill-node\", \"node\": \"node-1\"}, …], \"network\": {…}}",
     "                   (kinds: see sim/faults.ts)",
+    "  --autoscale CONFIG  run the autoscaler on the head: CONFIG is a JSON file (or inline JSON) with",
+    "                   KubeRay's autoscaling fields (docs/autoscaling.md); each worker group gets",
+    "                   maxReplicas simulated machines that start after 1–5 virtual s",
+    "  --launch-failure-rate R  the share of machines that fail to start (default 0)",
     "  --trace FILE     write the trace, one JSON event per line (check it with `tsray check`)",
     "  --json           print one JSON object instead of the report",
     "  --replay CASE    replay a saved fault scenario (a test/regressions/*.json file, or one the",
@@ -79,6 +83,8 @@ const sim: Command = {
     trace: { type: "string" },
     json: { type: "boolean" },
     replay: { type: "string" },
+    autoscale: { type: "string" },
+    "launch-failure-rate": { type: "string" },
   },
   positionals: { min: 0, max: 1, names: "FILE" },
   run: (a, io) => (typeof a.values.replay === "string" ? runReplay(a, io) : runSim(a, io)),
@@ -399,6 +405,24 @@ async function runReplay(a: Parsed, io: Io): Promise<number> {
   return v.ok ? 0 : 1;
 }
 
+/** `--autoscale CONFIG`: a JSON file or inline JSON, checked field by field. */
+async function readAutoscale(spec: string, rate: string | boolean | undefined, cwd: string) {
+  const { parseAutoscaling } = await import("../runtime/autoscaler/config.ts");
+  let text = spec;
+  if (!spec.trimStart().startsWith("{")) {
+    try { text = readFileSync(resolve(cwd, spec), "utf8"); } catch (e) { throw new UsageError(`--autoscale: cannot read ${spec}: ${(e as Error).message}`); }
+  }
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch (e) { throw new UsageError(`--autoscale: ${spec === text ? "the configuration" : spec} is not JSON: ${(e as Error).message}`); }
+  const launchFailureRate = rate === undefined ? 0 : numberFlag(rate, "launch-failure-rate", 0);
+  if (!(launchFailureRate >= 0 && launchFailureRate < 1)) throw new UsageError(`--launch-failure-rate must be in [0, 1), got ${String(rate)}`);
+  try {
+    return { autoscaling: parseAutoscaling(raw), provisionMs: [1000, 5000] as const, launchFailureRate };
+  } catch (e) {
+    throw new UsageError(`--autoscale: ${(e as Error).message}`);
+  }
+}
+
 async function runSim(a: Parsed, io: Io): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   if (a.positionals.length === 0) throw new UsageError(`missing FILE (or --replay CASE.json)\nusage: ${sim.usage}`);
@@ -407,12 +431,14 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
   const nodes = intFlag(a.values.nodes, "nodes", 1, 1);
   const cpus = numberFlag(a.values.cpus, "cpus", 4);
   const faults = typeof a.values.faults === "string" ? readFaults(a.values.faults, cwd) : undefined;
+  const autoscaling = typeof a.values.autoscale === "string" ? await readAutoscale(a.values.autoscale, a.values["launch-failure-rate"], cwd) : undefined;
+  if (autoscaling === undefined && a.values["launch-failure-rate"] !== undefined) throw new UsageError("--launch-failure-rate goes with --autoscale");
   const program = await loadProgram(file, cwd);
   const { simulate } = await import("../../sim/simulate.ts");
 
   let r: Awaited<ReturnType<typeof simulate>>;
   try {
-    r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never, faults: faults as never });
+    r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never, faults: faults as never, ...(autoscaling ? { config: { autoscaling } } : {}) });
   } catch (e) {
     // simulate() rejects bad input (a fault plan naming an unknown node, …) before running.
     if ((e instanceof TypeError || e instanceof RangeError) && /^(fault plan|nodes must|seed must|simulate:)/.test(e.message)) throw new UsageError(e.message);
@@ -421,6 +447,8 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
   const replay = ["tsray", "sim", quoteArg(file), "--seed", String(seed), "--nodes", String(nodes)];
   if (a.values.cpus !== undefined) replay.push("--cpus", String(cpus));
   if (typeof a.values.faults === "string") replay.push("--faults", quoteArg(a.values.faults));
+  if (typeof a.values.autoscale === "string") replay.push("--autoscale", quoteArg(a.values.autoscale));
+  if (typeof a.values["launch-failure-rate"] === "string") replay.push("--launch-failure-rate", a.values["launch-failure-rate"]);
   const replayLine = replay.join(" ");
 
   let tracePath: string | undefined;
@@ -461,6 +489,10 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
     ["events", `${r.events} simulated, ${r.traceLength} traced`],
     ["invariants", r.violations.length === 0 ? "ok" : `${r.violations.length} violation${r.violations.length === 1 ? "" : "s"}`],
   );
+  if (autoscaling) {
+    const count = (kind: string) => r.trace.filter((e) => e.kind === kind).length;
+    lines.push(["autoscaler", `${count("autoscaler.launch")} launched, ${count("autoscaler.launch-failed")} failed to start, ${count("autoscaler.terminated")} removed`]);
+  }
   if (tracePath) lines.push(["trace", a.values.trace as string]);
   lines.push(["replay", replayLine]);
   const w = Math.max(...lines.map(([k]) => k.length));

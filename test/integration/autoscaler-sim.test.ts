@@ -93,3 +93,23 @@ test("a demand only a worker group can meet launches a node of that group (0 →
   const launches = r.trace.filter((e) => e.kind === "autoscaler.launch");
   assert.deepEqual(launches.map((e) => e.kind === "autoscaler.launch" && e.group), ["gpu"]);
 });
+
+test("tsray sim --autoscale runs a program file with the autoscaler and reports its activity; a bad config names the field", async () => {
+  const { tsrayCli } = await import("../helpers/cli-cluster.ts");
+  const fs = await import("node:fs");
+  const os = await import("node:os");
+  const path = await import("node:path");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-sim-as-"));
+  try {
+    const prog = path.join(dir, "prog.mjs");
+    fs.writeFileSync(prog, "export default async (ray) => { const f = ray.remote(async (x) => { await ray.sleep(3000); return x + 1; }); return ray.get([1, 2, 3, 4].map((x) => f.remote(x))); };\n");
+    const config = JSON.stringify({ enableInTreeAutoscaling: true, autoscalerOptions: { periodSeconds: 1 }, workerGroupSpecs: [{ groupName: "cpu", maxReplicas: 3, resources: { CPU: 1 } }] });
+    const out = await tsrayCli(process.env, "sim", prog, "--cpus", "1", "--autoscale", config);
+    assert.match(out, /result +\[2,3,4,5\]/);
+    assert.match(out, /autoscaler +3 launched, 0 failed to start, 0 removed/);
+    const bad = JSON.stringify({ enableInTreeAutoscaling: true, workerGroupSpecs: [{ groupName: "cpu", resources: { CPU: 1 }, replicas: "2" }] });
+    await assert.rejects(tsrayCli(process.env, "sim", prog, "--autoscale", bad), /workerGroupSpecs\.0\.replicas/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
