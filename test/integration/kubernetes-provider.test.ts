@@ -51,8 +51,6 @@ function podJson(name: string) {
   return { metadata: { name, namespace: NS, labels: { "ray.io/cluster": "rc", "ray.io/group": p.group, "ray.io/node-type": "worker" }, annotations: p.annotations } };
 }
 
-let mode: "raycluster" | "deployment" = "raycluster";
-
 before(async () => {
   server = http.createServer((req, res) => {
     let text = "";
@@ -87,7 +85,6 @@ before(async () => {
 after(() => new Promise<void>((r) => server.close(() => r())));
 
 function provider(m: "raycluster" | "deployment") {
-  mode = m;
   requests = [];
   made = 0;
   pods = new Map();

@@ -137,4 +137,8 @@ test("the configuration: KubeRay's fields, defaults, and errors naming the field
   bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [{ ...group, template: {} }] }, /workerGroupSpecs\.0.*template/);
   bad({ enableInTreeAutoscaling: true, autoscalerOptions: { upscalingMode: "Fast" }, workerGroupSpecs: [group] }, /autoscalerOptions\.upscalingMode/);
   bad({ enableInTreeAutoscaling: true, autoscalerOptions: { periodSeconds: 0 }, workerGroupSpecs: [group] }, /autoscalerOptions\.periodSeconds/);
+  assert.deepEqual(a.provider, { type: "local" });
+  assert.deepEqual(parseAutoscaling({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "kuberay", namespace: "ray" } }).provider, { type: "kuberay", namespace: "ray" });
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "ec2" } }, /provider\.type/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "local", namespace: "x" } }, /provider.*namespace/);
 });

@@ -31,6 +31,16 @@ const configSchema = z.object({
     periodSeconds: z.number().finite().gt(0).default(5),
   }).strict().default({}),
   workerGroupSpecs: z.array(groupSchema).min(1),
+  /**
+   * tsray's own: who starts and stops the nodes on the daemons. "local" (default): raylet
+   * processes on the head's machine; "kuberay": the RayCluster's worker groups; "deployments":
+   * a Deployment `<cluster>-<group>` per group. Namespace and cluster default to KubeRay's
+   * RAY_CLUSTER_NAMESPACE and RAY_CLUSTER_NAME.
+   */
+  provider: z.discriminatedUnion("type", [
+    z.object({ type: z.literal("local") }).strict(),
+    z.object({ type: z.enum(["kuberay", "deployments"]), namespace: z.string().min(1).optional(), cluster: z.string().min(1).optional() }).strict(),
+  ]).default({ type: "local" }),
 }).strict();
 
 export type AutoscalingFile = z.input<typeof configSchema>;
@@ -40,6 +50,7 @@ export interface Autoscaling {
   readonly config: AutoscalerConfig;
   readonly periodMs: number;
   readonly initialReplicas: ReadonlyMap<string, number>;
+  readonly provider: { readonly type: "local" } | { readonly type: "kuberay" | "deployments"; readonly namespace?: string; readonly cluster?: string };
 }
 
 /** Checks a parsed JSON (or YAML) configuration; throws an Error naming the first wrong field. */
@@ -74,5 +85,6 @@ export function parseAutoscaling(raw: unknown): Autoscaling {
     },
     periodMs: opts.periodSeconds * 1000,
     initialReplicas: new Map(c.workerGroupSpecs.map((g) => [g.groupName, g.replicas ?? g.minReplicas])),
+    provider: c.provider,
   };
 }

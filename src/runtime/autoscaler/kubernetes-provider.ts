@@ -51,13 +51,15 @@ export class KubernetesProvider implements NodeProvider {
     this.apps = o.kubeConfig.makeApiClient(AppsV1Api);
   }
 
-  initial() { return []; }
+  private first: { node: NodeId; group: string }[] = [];
 
-  /** Learns the worker pods running now (each becomes a node of its group), before the autoscaler starts. */
-  async discover(): Promise<{ node: NodeId; group: string }[]> {
+  initial() { return this.first; }
+
+  /** Learns the worker pods running now (each a node of its group): call before the autoscaler starts. */
+  async discover(): Promise<void> {
     const pods = await this.pods();
     for (const p of pods) this.known.add(p.name);
-    return pods.map((p) => ({ node: p.name, group: p.group }));
+    this.first = pods.map((p) => ({ node: p.name, group: p.group }));
   }
 
   launch(launch: string, group: WorkerGroup, done: (r: { ok: true; node: NodeId } | { ok: false; reason: string }) => void): void {

@@ -13,9 +13,9 @@ import { localAddress } from "../head/http.ts";
 import { defaultNamespace } from "../storage/epoch.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
 import { parseBugs, type Bugs } from "../../core/bugs.ts";
-import { parseAutoscaling } from "../autoscaler/config.ts";
-import { AutoscalerHost } from "../autoscaler/host.ts";
-import { LocalProcessProvider } from "../autoscaler/local-provider.ts";
+import { parseAutoscaling, type Autoscaling } from "../autoscaler/config.ts";
+import { AutoscalerHost, type NodeProvider } from "../autoscaler/host.ts";
+import { LocalProcessProvider, type LocalProviderOptions } from "../autoscaler/local-provider.ts";
 
 export interface Stoppable {
   close(): Promise<void>;
@@ -48,8 +48,8 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   const onStorageLost = () => { void stop().finally(() => process.exit(1)); };
   // Read before anything starts: a wrong configuration is refused with the field it names.
   const autoscaling = values["autoscaling-config"] === undefined ? undefined : readAutoscaling(values["autoscaling-config"]);
-  let autoscaler: { host: AutoscalerHost; provider: LocalProcessProvider } | undefined;
-  const stop = async () => { autoscaler?.host.stop(); await autoscaler?.provider.stopAll(); await head?.close(); await gcs.close(); };
+  let autoscaler: { host: AutoscalerHost; provider: NodeProvider & { stopAll?: () => Promise<void> } } | undefined;
+  const stop = async () => { autoscaler?.host.stop(); await autoscaler?.provider.stopAll?.(); await head?.close(); await gcs.close(); };
   let head: HeadServices | undefined;
   const dashboardHost = values["dashboard-host"] ?? values.host!;
   const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
@@ -61,7 +61,7 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   });
   if (autoscaling) {
     const sessionDir = values["session-dir"] ?? (values.trace ? path.dirname(path.resolve(values.trace)) : fs.mkdtempSync(path.join(os.tmpdir(), "tsray-session-")));
-    const provider = new LocalProcessProvider({ gcs: `${localAddress(values.host!)}:${gcs.port}`, token, dir: sessionDir, host: values.host, log });
+    const provider = await nodeProvider(autoscaling, { gcs: `${localAddress(values.host!)}:${gcs.port}`, token, dir: sessionDir, host: values.host, log });
     const host = new AutoscalerHost(autoscaling, {
       now: () => Date.now(),
       trace: (b) => gcs.trace(b),
@@ -89,6 +89,22 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   }
   log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${head ? `, dashboard on ${dashboardHost}:${head.dashboard.port}` : ""}`);
   return { close: stop };
+}
+
+/** The configuration's node provider; a Kubernetes one learns the worker pods already running first. */
+async function nodeProvider(a: Autoscaling, local: LocalProviderOptions): Promise<NodeProvider & { stopAll?: () => Promise<void> }> {
+  const p = a.provider;
+  if (p.type === "local") return new LocalProcessProvider(local);
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const { KubernetesProvider } = await import("../autoscaler/kubernetes-provider.ts");
+  const namespace = p.namespace ?? process.env.RAY_CLUSTER_NAMESPACE;
+  const cluster = p.cluster ?? process.env.RAY_CLUSTER_NAME;
+  if (!namespace || !cluster) throw new Error(`--autoscaling-config: provider ${p.type} needs provider.namespace and provider.cluster (or RAY_CLUSTER_NAMESPACE and RAY_CLUSTER_NAME, which KubeRay sets)`);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault(); // in a pod: its service account
+  const k = new KubernetesProvider({ kubeConfig, namespace, cluster, mode: p.type === "kuberay" ? "raycluster" : "deployment", log: local.log });
+  await k.discover();
+  return k;
 }
 
 /** Reads an autoscaling configuration file (JSON), refusing it with the file and the field at fault. */
