@@ -61,15 +61,19 @@ export class LocalProcessProvider implements NodeProvider {
   }
 
   terminate(node: NodeId, _group: WorkerGroup, done: () => void): void {
+    this.stop(node, done);
+  }
+
+  /** Stops every node it started (the head is going away). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.children.keys()].map((node) => new Promise<void>((resolve) => this.stop(node, resolve))));
+  }
+
+  private stop(node: NodeId, done: () => void): void {
     const child = this.children.get(node);
     if (!child || child.exitCode !== null) { this.children.delete(node); return done(); }
     const force = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
     child.once("exit", () => { clearTimeout(force); this.opts.log(`tsray autoscaler: stopped node ${node}`); done(); });
     child.kill("SIGTERM");
-  }
-
-  /** Stops every node it started (the head is going away). */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.children.keys()].map((node) => new Promise<void>((resolve) => this.terminate(node, undefined as never, resolve))));
   }
 }
