@@ -47,13 +47,21 @@ test("a bad autoscaling configuration is refused, naming the field", async () =>
 });
 
 test("the local provider scales 0 → 2 workers under load and back to 0 when they are idle", async () => {
-  const slow = ray.remote(async (x: number) => { await new Promise((r) => setTimeout(r, 1500)); return x * 10; });
-  const refs = [1, 2, 3, 4, 5, 6].map((x) => slow.remote(x));
+  // The tasks hold their nodes until the test has seen the scale-up (a file appears), so that
+  // what is checked does not depend on how fast this machine is.
+  const gate = path.join(home, "gate");
+  const slow = ray.remote(async (x: number, file: string) => {
+    const fs = await import("node:fs");
+    while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 50));
+    return x * 10;
+  });
+  const refs = [1, 2, 3, 4, 5, 6].map((x) => slow.remote(x, gate));
   let most = 0;
   const watch = setInterval(() => { void workers().then((w) => { most = Math.max(most, w.length); }, () => {}); }, 200);
   try {
     await until("two workers started", async () => (await workers()).length === 2, 60_000);
     assert.match(await tsrayCli(env, "status"), /Autoscaler:\n {2}cpu: 2 running, 0 pending \(minReplicas 0, maxReplicas 2\)/);
+    fs.writeFileSync(gate, "");
     assert.deepEqual(await ray.get(refs, { timeoutMs: 60_000 }), [10, 20, 30, 40, 50, 60]);
     await until("both workers removed after the idle timeout", async () => (await workers()).length === 0, 60_000);
   } finally {
