@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import type { SimNode } from "./cluster.ts";
 import { FAULT_KINDS, type Fault, type FaultPlan } from "./faults.ts";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario, ScenarioAutoscaling } from "./scenario.ts";
 import type { Step, Val, Workload } from "./workload.ts";
 import { PLACEMENT_STRATEGIES, type PlacementStrategy } from "../src/core/types.ts";
 
@@ -261,6 +261,20 @@ export function clusterArb(minNodes = 2, maxNodes = 4): fc.Arbitrary<SimNode[]> 
   return fc.integer({ min: minNodes, max: maxNodes }).map((n) => nodeIds(n).map((id, i) => ({ id, resources: { CPU: i === 0 ? 1 : 2 } })));
 }
 
+/**
+ * The autoscaling some scenarios run with: a worker group of up to two nodes, one at the start,
+ * a short idle timeout so that nodes come and go within a run, and launches that sometimes fail.
+ */
+export const SCENARIO_AUTOSCALING: ScenarioAutoscaling = {
+  config: {
+    enableInTreeAutoscaling: true,
+    autoscalerOptions: { idleTimeoutSeconds: 1, periodSeconds: 0.5 },
+    workerGroupSpecs: [{ groupName: "auto", replicas: 1, minReplicas: 0, maxReplicas: 2, resources: { CPU: 2 } }],
+  },
+  provisionMs: [100, 600],
+  launchFailureRate: 0.2,
+};
+
 export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSteps?: number; maxFaults?: number; swarm?: boolean } = {}): fc.Arbitrary<Scenario> {
   if (opts.swarm) {
     return clusterArb(opts.minNodes ?? 2, opts.maxNodes ?? 4).chain((nodes) => swarmArb(nodes.length).chain((on) => fc.record({
@@ -268,7 +282,14 @@ export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSte
       nodes: fc.constant(nodes),
       workload: workloadArb(nodes.length, opts.maxSteps, false, on.features),
       faults: faultPlanArb(nodes.length, opts.maxFaults, 800, on.faults),
-    })));
+      // Whole-cluster features are switched on or off per scenario too.
+      storeCapacity: fc.constantFrom(undefined, 400_000),
+      autoscaling: fc.constantFrom(undefined, SCENARIO_AUTOSCALING),
+    }).map(({ storeCapacity, autoscaling, ...s }) => ({
+      ...s,
+      ...(autoscaling === undefined ? {} : { autoscaling }),
+      ...(storeCapacity === undefined ? {} : { storeCapacity }),
+    }))));
   }
   // A third of the time every class pipelines, long tasks too, with a workload made for it: workers
   // queue tasks, and bounce them when the one they run blocks.
@@ -282,8 +303,11 @@ export function scenarioArb(opts: { minNodes?: number; maxNodes?: number; maxSte
       // Sometimes a store that holds only a few large objects: eviction and spilling get exercised.
       storeCapacity: fc.constantFrom(undefined, undefined, 400_000),
       pipelineMaxTaskMs: fc.constant(pipelineMaxTaskMs),
-    }).map(({ storeCapacity, pipelineMaxTaskMs, ...s }) => ({
+      // A quarter of the time the autoscaler runs too.
+      autoscaling: fc.constantFrom(undefined, undefined, undefined, SCENARIO_AUTOSCALING),
+    }).map(({ storeCapacity, pipelineMaxTaskMs, autoscaling, ...s }) => ({
       ...s,
+      ...(autoscaling === undefined ? {} : { autoscaling }),
       ...(storeCapacity === undefined ? {} : { storeCapacity }),
       ...(pipelineMaxTaskMs === undefined ? {} : { pipelineMaxTaskMs }),
     })),

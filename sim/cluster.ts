@@ -22,10 +22,14 @@ import { SimNetwork } from "./network.ts";
 import { msgSubject } from "../src/runtime/msg-subject.ts";
 import { Prng } from "./prng.ts";
 import { EventQueue, SimEvent } from "./queue.ts";
+import { SimNodeProvider, type SimAutoscaling } from "./autoscaling.ts";
+import { AutoscalerHost } from "../src/runtime/autoscaler/host.ts";
 
 export interface SimNode {
   readonly id: NodeId;
   readonly resources: ResourceSet;
+  /** A machine the autoscaler may start (a worker group's slot): down until its provider starts it. */
+  readonly standby?: true;
 }
 
 export interface SimConfig extends ModelTuning {
@@ -45,6 +49,8 @@ export interface SimConfig extends ModelTuning {
   readonly keepTrace: boolean;
   /** Seeded bugs switched on, for mutation tests. */
   readonly bugs: Bugs;
+  /** Run the autoscaler on the head, with simulated machines for its worker groups (sim/autoscaling.ts). */
+  readonly autoscaling?: SimAutoscaling;
   /** Trace every delivered message (`msg` events, for sequence diagrams); off by default, so benches do not pay for it. */
   readonly traceMessages: boolean;
 }
@@ -108,6 +114,8 @@ export class SimCluster {
   private readonly faultEvents: SimEvent[] = [];
   /** Set when a promise user code awaits was settled: microtasks must run before the next event. */
   drainNeeded = false;
+  /** The autoscaler on the head, when cfg.autoscaling is set. */
+  readonly autoscaler?: AutoscalerHost;
 
   constructor(readonly cfg: SimConfig, plan?: FaultPlan) {
     if (cfg.nodes.length === 0) throw new Error("a simulated cluster needs at least one node");
@@ -122,7 +130,24 @@ export class SimCluster {
     this.network = new SimNetwork(cfg.nodes.map((n) => n.id), cfg, cfg.seed, plan?.network);
     this.faultRng = new Prng(cfg.seed, "faults");
     this.startGcs(false);
-    for (const n of cfg.nodes) this.startRaylet(n.id);
+    for (const n of cfg.nodes) if (!n.standby) this.startRaylet(n.id);
+    if (cfg.autoscaling) {
+      const provider = new SimNodeProvider(this, cfg.autoscaling);
+      this.autoscaler = new AutoscalerHost(cfg.autoscaling.autoscaling, {
+        now: () => this.now,
+        trace: (b) => this.emit(this.head, b),
+        defer: (fn) => { this.schedule(0, fn); },
+        every: (ms, fn) => {
+          let e: SimEvent;
+          const tick = () => { e = this.schedule(ms, tick, true); fn(); };
+          e = this.schedule(ms, tick, true);
+          return () => this.queue.cancel(e);
+        },
+        cluster: () => (this.gcsUp() ? this.gcs.autoscalingState() : undefined),
+        drain: (node, reason) => { if (this.gcsUp()) this.gcs.step({ kind: "drain-node", node, reason }); },
+      }, provider, cfg.bugs);
+      this.autoscaler.start();
+    }
     const driver = this.spawnWorker(`${this.head}/driver`, this.head);
     this.driver = driver.model;
     this.driverRay = driver.ray;
@@ -147,6 +172,22 @@ export class SimCluster {
   }
 
   raylet(node: NodeId): Raylet | undefined { return this.nodes.get(node)?.raylet; }
+
+  private gcsUp(): boolean { return this.procs.get(gcsAddr(this.head))?.alive ?? false; }
+
+  /** Whether the node's machine is up (its raylet started and not crashed or stopped). */
+  isUp(node: NodeId): boolean { return this.nodes.get(node)?.up ?? false; }
+
+  /** Starts a standby machine's raylet (the autoscaler's provider). */
+  startNode(node: NodeId): void {
+    if (!this.nodes.get(node)!.up) this.startRaylet(node);
+  }
+
+  /** Stops a machine the autoscaler removed: everything volatile on it goes. */
+  stopNode(node: NodeId): void {
+    const n = this.nodes.get(node)!;
+    if (n.up) this.crashNode(n);
+  }
 
   /** The state of every live model process, by address (for tests and debugging). */
   states(): Map<Addr, object> {

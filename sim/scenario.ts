@@ -8,6 +8,7 @@ import type { FaultPlan } from "./faults.ts";
 import type { SimNode } from "./cluster.ts";
 import { simulate, type SimResult } from "./simulate.ts";
 import { workloadProgram, type Observed, type Workload } from "./workload.ts";
+import { parseAutoscaling, type AutoscalingFile } from "../src/runtime/autoscaler/config.ts";
 
 export interface Scenario {
   readonly seed: number;
@@ -20,6 +21,15 @@ export interface Scenario {
   readonly storeCapacity?: number;
   /** Pipeline tasks onto leases while they take at most this long (default: the models'). */
   readonly pipelineMaxTaskMs?: number;
+  /** Run the autoscaler, with this configuration and simulated machines (default: off). */
+  readonly autoscaling?: ScenarioAutoscaling;
+}
+
+/** The autoscaling of a scenario, as plain JSON: the configuration file's fields and the machines' behaviour. */
+export interface ScenarioAutoscaling {
+  readonly config: AutoscalingFile;
+  readonly provisionMs: readonly [number, number];
+  readonly launchFailureRate: number;
 }
 
 export interface Verdict {
@@ -40,6 +50,9 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
     bugs,
     ...(s.storeCapacity === undefined ? {} : { storeCapacity: s.storeCapacity }),
     ...(s.pipelineMaxTaskMs === undefined ? {} : { pipelineMaxTaskMs: s.pipelineMaxTaskMs }),
+    ...(s.autoscaling === undefined ? {} : {
+      autoscaling: { autoscaling: parseAutoscaling(s.autoscaling.config), provisionMs: s.autoscaling.provisionMs, launchFailureRate: s.autoscaling.launchFailureRate },
+    }),
   };
   const common = { seed: s.seed, nodes: s.nodes, program, config, maxVirtualMs: 120_000, check: false } as const;
   const reference = await simulate(common);

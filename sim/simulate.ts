@@ -7,6 +7,7 @@ import { checkTrace, type Violation } from "../spec/invariants/index.ts";
 import type { TraceEvent } from "../spec/trace.ts";
 import { SimCluster, defaultSimConfig, type SimConfig, type SimNode } from "./cluster.ts";
 import { validatePlan, type FaultPlan } from "./faults.ts";
+import { standbyNodes } from "./autoscaling.ts";
 
 export type Program<T = unknown> = (ray: Ray) => Promise<T> | T;
 
@@ -63,7 +64,9 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed)) throw new TypeError(`seed must be an integer, got ${seed}`);
   if (typeof opts.program !== "function") throw new TypeError("simulate: program must be a function (ray) => result");
-  const nodes = nodeList(opts.nodes, opts.resources);
+  const given = nodeList(opts.nodes, opts.resources);
+  // The autoscaler's worker groups bring their standby machines.
+  const nodes = opts.config?.autoscaling ? [...given, ...standbyNodes(opts.config.autoscaling.autoscaling)] : given;
   const cfg: SimConfig = { ...defaultSimConfig, ...opts.config, seed, nodes };
   const plan = opts.faults && validatePlan(opts.faults, nodes.map((n) => n.id));
   const sim = new SimCluster(cfg, plan);

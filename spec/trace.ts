@@ -78,6 +78,18 @@ export type TraceBody =
   | { kind: "program.end"; comp: "host"; ok: boolean }
   /** The cluster was quiet after program.end: stores should be empty now. */
   | { kind: "cluster.quiet"; comp: "host" }
+  // --- autoscaling -------------------------------------------------------------------------
+  /** A node's answer to the autoscaler's drain: accepted (it is removed), or refused with what it holds. */
+  | { kind: "node.drain"; comp: "gcs"; id: string; accepted: boolean; reason: string }
+  /** The autoscaler asked its provider for a node of `group` (`launch` names the request). */
+  | { kind: "autoscaler.launch"; comp: "autoscaler"; launch: string; group: string; reason: string }
+  /** The provider started the node of a launch (it joins when its raylet registers). */
+  | { kind: "autoscaler.started"; comp: "autoscaler"; launch: string; group: string; id: string }
+  | { kind: "autoscaler.launch-failed"; comp: "autoscaler"; launch: string; group: string; reason: string }
+  /** The autoscaler asked the GCS to drain an idle node. */
+  | { kind: "autoscaler.drain"; comp: "autoscaler"; id: string; group: string; reason: string }
+  /** The provider stopped a drained (or dead) node. */
+  | { kind: "autoscaler.terminated"; comp: "autoscaler"; id: string; group: string; reason: string }
   // --- messages (optional: a host writes them only when asked, e.g. `tsray sim --messages`) --
   /** A message handed to process `to` (sent by `from` at `sent`); heartbeats and views are left out. */
   | { kind: "msg"; comp: "host"; from: string; to: string; type: string; sent: number; about?: string };

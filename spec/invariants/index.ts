@@ -13,9 +13,10 @@ import { checkBudgets } from "./budgets.ts";
 import { checkLifecycles } from "./lifecycles.ts";
 import { checkLeases } from "./leases.ts";
 import { checkNames } from "./names.ts";
+import { checkAutoscaling } from "./autoscaling.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -37,6 +38,7 @@ export const checkers: Record<string, Checker> = {
   lifecycles: checkLifecycles,
   leases: checkLeases,
   names: checkNames,
+  autoscaling: checkAutoscaling,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */

@@ -50,7 +50,7 @@ const HELP_FLAG: Record<string, OptionSpec> = { help: { type: "boolean", short: 
 
 const sim: Command = {
   summary: "run a program on a simulated cluster, deterministically from a seed",
-  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C | --node ID:RES=N,…] [--store-bytes B] [--faults PLAN] [--bug NAME] [--messages] [--trace OUT.jsonl] [--json]\n       tsray sim --replay CASE.json [--trace OUT.jsonl]",
+  usage: "tsray sim FILE [--seed N] [--nodes K] [--cpus C | --node ID:RES=N,…] [--store-bytes B] [--faults PLAN] [--autoscale CONFIG [--launch-failure-rate R]] [--bug NAME] [--messages] [--trace OUT.jsonl] [--json]\n       tsray sim --replay CASE.json [--trace OUT.jsonl]",
   help: [
     "FILE's default export is a program: async (ray) => value. It runs on K simulated nodes",
     "(ids head, node-1, …; the head also hosts the GCS), each with C CPUs, in virtual time.",
@@ -63,6 +63,10 @@ const sim: Command = {
     "  --faults PLAN    faults to inject: a JSON file (or inline JSON) of the form",
     "                   {\"schedule\": [{\"at\": 50, \"kind\": \"kill-node\", \"node\": \"node-1\"}, …], \"network\": {…}}",
     "                   (kinds: see sim/faults.ts)",
+    "  --autoscale CONFIG  run the autoscaler on the head: CONFIG is a JSON file (or inline JSON) with",
+    "                   KubeRay's autoscaling fields (docs/autoscaling.md); each worker group gets",
+    "                   maxReplicas simulated machines that start after 1–5 virtual s",
+    "  --launch-failure-rate R  the share of machines that fail to start (default 0)",
     "  --node ID:RES=N  a node and its resources, e.g. --node head:CPU=0 --node node-1:CPU=2,GPU=1",
     "                   (repeat for each node; the first is the head; instead of --nodes and --cpus)",
     "  --store-bytes B  object store capacity of every node, in bytes (default 268435456)",
@@ -87,6 +91,8 @@ const sim: Command = {
     trace: { type: "string" },
     json: { type: "boolean" },
     replay: { type: "string" },
+    autoscale: { type: "string" },
+    "launch-failure-rate": { type: "string" },
     node: { type: "string", multiple: true },
     "store-bytes": { type: "string" },
     bug: { type: "string", multiple: true },
@@ -413,6 +419,24 @@ async function runReplay(a: Parsed, io: Io): Promise<number> {
   return v.ok ? 0 : 1;
 }
 
+/** `--autoscale CONFIG`: a JSON file or inline JSON, checked field by field. */
+async function readAutoscale(spec: string, rate: string | boolean | undefined, cwd: string) {
+  const { parseAutoscaling } = await import("../runtime/autoscaler/config.ts");
+  let text = spec;
+  if (!spec.trimStart().startsWith("{")) {
+    try { text = readFileSync(resolve(cwd, spec), "utf8"); } catch (e) { throw new UsageError(`--autoscale: cannot read ${spec}: ${(e as Error).message}`); }
+  }
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch (e) { throw new UsageError(`--autoscale: ${spec === text ? "the configuration" : spec} is not JSON: ${(e as Error).message}`); }
+  const launchFailureRate = rate === undefined ? 0 : numberFlag(rate, "launch-failure-rate", 0);
+  if (!(launchFailureRate >= 0 && launchFailureRate < 1)) throw new UsageError(`--launch-failure-rate must be in [0, 1), got ${String(rate)}`);
+  try {
+    return { autoscaling: parseAutoscaling(raw), provisionMs: [1000, 5000] as const, launchFailureRate };
+  } catch (e) {
+    throw new UsageError(`--autoscale: ${(e as Error).message}`);
+  }
+}
+
 async function runSim(a: Parsed, io: Io): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   if (a.positionals.length === 0) throw new UsageError(`missing FILE (or --replay CASE.json)\nusage: ${sim.usage}`);
@@ -426,13 +450,15 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
   const storeBytes = a.values["store-bytes"] === undefined ? undefined : intFlag(a.values["store-bytes"] as string, "store-bytes", 0, 1);
   const bugs = parseSimFlag(() => parseBugFlags((a.values.bug as string[] | undefined) ?? []));
   const faults = typeof a.values.faults === "string" ? readFaults(a.values.faults, cwd) : undefined;
+  const autoscaling = typeof a.values.autoscale === "string" ? await readAutoscale(a.values.autoscale, a.values["launch-failure-rate"] as string | undefined, cwd) : undefined;
+  if (autoscaling === undefined && a.values["launch-failure-rate"] !== undefined) throw new UsageError("--launch-failure-rate goes with --autoscale");
   const program = await loadProgram(file, cwd);
   const { simulate } = await import("../../sim/simulate.ts");
   const config = { bugs, traceMessages: a.values.messages === true, ...(storeBytes === undefined ? {} : { storeCapacity: storeBytes }) };
 
   let r: Awaited<ReturnType<typeof simulate>>;
   try {
-    r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never, faults: faults as never, config });
+    r = await simulate({ seed, nodes, resources: { CPU: cpus }, program: program as never, faults: faults as never, config: { ...config, ...(autoscaling ? { autoscaling } : {}) } });
   } catch (e) {
     // simulate() rejects bad input (a fault plan naming an unknown node, …) before running.
     if ((e instanceof TypeError || e instanceof RangeError) && /^(fault plan|nodes must|seed must|simulate:)/.test(e.message)) throw new UsageError(e.message);
@@ -446,6 +472,8 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
   for (const b of bugs) replay.push("--bug", b);
   if (a.values.messages) replay.push("--messages");
   if (typeof a.values.faults === "string") replay.push("--faults", quoteArg(a.values.faults));
+  if (typeof a.values.autoscale === "string") replay.push("--autoscale", quoteArg(a.values.autoscale));
+  if (typeof a.values["launch-failure-rate"] === "string") replay.push("--launch-failure-rate", a.values["launch-failure-rate"]);
   const replayLine = replay.join(" ");
 
   let tracePath: string | undefined;
@@ -488,6 +516,10 @@ async function runSim(a: Parsed, io: Io): Promise<number> {
     ...formatTally(tally(r.trace)).map((l, i): [string, string] => [i === 0 ? "happened" : "", l]),
     ["invariants", r.violations.length === 0 ? "ok" : `${r.violations.length} violation${r.violations.length === 1 ? "" : "s"}`],
   );
+  if (autoscaling) {
+    const count = (kind: string) => r.trace.filter((e) => e.kind === kind).length;
+    lines.push(["autoscaler", `${count("autoscaler.launch")} launched, ${count("autoscaler.launch-failed")} failed to start, ${count("autoscaler.terminated")} removed`]);
+  }
   if (tracePath) lines.push(["trace", a.values.trace as string]);
   lines.push(["replay", replayLine]);
   const w = Math.max(...lines.map(([k]) => k.length));

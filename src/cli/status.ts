@@ -8,6 +8,7 @@ import { resolveAddress, resolveToken } from "../runtime/daemon/session.ts";
 import { getStatus } from "../runtime/daemon/transport.ts";
 import { parseEndpoint } from "../runtime/daemon/object-channel.ts";
 import type { NodeReport } from "../runtime/head/state-api.ts";
+import type { AutoscalerStatus } from "../core/autoscaler/autoscaler.ts";
 
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -24,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error("tsray status: no cluster: start one with `tsray start --head`, or set TSRAY_ADDRESS and TSRAY_TOKEN");
     return 2;
   }
-  let s: { gcs: string; nodes: NodeView[]; actors: Record<string, number>; jobs?: { submission_id: string; status: string; entrypoint: string }[]; pendingDemands?: PendingDemand[]; dashboard?: string };
+  let s: { gcs: string; nodes: NodeView[]; actors: Record<string, number>; jobs?: { submission_id: string; status: string; entrypoint: string }[]; pendingDemands?: PendingDemand[]; dashboard?: string; autoscaler?: AutoscalerStatus };
   try {
     s = (await getStatus(address, token)) as typeof s;
   } catch (e) {
@@ -59,8 +60,21 @@ export async function main(argv: string[]): Promise<number> {
   const demands = s.pendingDemands ?? [];
   console.log(`Demands:${demands.length === 0 ? " (no resource demands)" : ""}`);
   for (const d of demands) console.log(`  ${JSON.stringify(d.resources)}: ${d.count} pending task(s)/actor(s), waiting ${(d.ageMs / 1000).toFixed(1)} s`);
+  // Ray's autoscaler lines: each worker group's nodes, launches pending, recent failures.
+  if (s.autoscaler) printAutoscaler(s.autoscaler);
   const jobs = s.jobs ?? [];
   console.log(`jobs running: ${jobs.length === 0 ? "none" : ""}`);
   for (const j of jobs) console.log(`  ${j.submission_id}  ${j.status}  ${j.entrypoint}`);
   return 0;
+}
+
+export function printAutoscaler(a: AutoscalerStatus): void {
+  console.log("Autoscaler:");
+  for (const g of a.groups) console.log(`  ${g.name}: ${g.running} running, ${g.pending} pending (minReplicas ${g.min}, maxReplicas ${g.max})`);
+  console.log(`  Pending:${a.pendingLaunches.length === 0 ? " (no pending nodes)" : ""}`);
+  for (const l of a.pendingLaunches) console.log(`    ${l.group}, ${l.node ? `${l.node} starting` : "launching"} for ${(l.ageMs / 1000).toFixed(1)} s`);
+  if (a.draining.length > 0) console.log(`  Draining: ${a.draining.join(", ")}`);
+  console.log(`  Recent failures:${a.recentFailures.length === 0 ? " (no failures)" : ""}`);
+  for (const f of a.recentFailures) console.log(`    ${f.group}: ${f.reason} (${(f.ageMs / 1000).toFixed(0)} s ago)`);
+  for (const u of a.unmet) console.log(`  No worker group can meet ${JSON.stringify(u)}`);
 }

@@ -27,6 +27,7 @@ export const SEEDED_BUGS = {
   "free-with-one-borrower": "an owner frees an object while one borrower still holds it (the borrower check is off by one)",
   "names-ignore-namespace": "the GCS looks a named actor up in every namespace instead of only the one asked for",
   "detached-dies-with-owner": "the GCS kills a detached actor when its owner dies, as it does a non-detached one",
+  "drain-busy-node": "the autoscaler drains nodes before their idle timeout, and raylets accept a drain while holding a lease, a bundle or a primary copy",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

@@ -17,7 +17,7 @@ import {
   diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
   type FunctionDescriptor, type FunctionId, type NodeId, type NodeView, type TaskSpec,
 } from "./types.ts";
-import type { PendingDemand } from "./types.ts";
+import type { AutoscalingState, PendingDemand } from "./types.ts";
 
 export interface GcsConfig {
   readonly head: NodeId;
@@ -45,7 +45,9 @@ export type GcsInput =
    * The host saw a driver go (its connection closed, or it missed its liveness checks): the
    * driver's own liveness, not its node's, since a driver outlives or dies apart from its raylet.
    */
-  | { readonly kind: "driver-gone"; readonly driver: Addr };
+  | { readonly kind: "driver-gone"; readonly driver: Addr }
+  /** The autoscaler wants an idle node removed: the GCS asks its raylet, which accepts only if idle. */
+  | { readonly kind: "drain-node"; readonly node: NodeId; readonly reason: string };
 
 export interface GcsEffects extends Effects<GcsTimer> {
   /** Durably write (or, with undefined, delete) a row before acting on it. */
@@ -94,6 +96,8 @@ export class Gcs {
   readonly placementGroups: PlacementGroups;
   /** Each live node's latest report of the demands it cannot place (volatile: heartbeats renew it). */
   private readonly demands = new Map<NodeId, readonly PendingDemand[]>();
+  /** Each live node's latest load report for the autoscaler: queued requests and idle time (volatile). */
+  private readonly loads = new Map<NodeId, { readonly backlog: readonly PendingDemand[]; readonly idleMs: number }>();
   /** Lease request id → actor being placed. */
   private readonly leaseRequests = new Map<number, ActorId>();
   /** Request ids carry the incarnation so a reply to a previous GCS can never match. */
@@ -157,6 +161,7 @@ export class Gcs {
       case "message": return this.receive(input.from, input.msg);
       case "timer": return this.period();
       case "driver-gone": return this.driverGone(input.driver);
+      case "drain-node": return this.drainNode(input.node, input.reason);
       default: return assertNever("the GCS", input);
     }
   }
@@ -173,6 +178,7 @@ export class Gcs {
       case "RegisterNode": return this.registerNode(from, m.node, m.incarnation, m.resources, m.endpoint);
       case "Heartbeat":
         if (m.demands !== undefined && this.nodes.get(m.node)?.state !== "DEAD") this.demands.set(m.node, m.demands);
+        if (m.idleMs !== undefined && this.nodes.get(m.node)?.state !== "DEAD") this.loads.set(m.node, { backlog: m.backlog ?? [], idleMs: m.idleMs });
         return this.heartbeat(from, m.node, m.available);
       case "WorkerDied": return this.workerDied(m.worker);
       case "SubscribeFailures":
@@ -203,6 +209,7 @@ export class Gcs {
       case "RemovePlacementGroup": return this.placementGroups.remove(m.pgId);
       case "BundlesPrepared": return this.placementGroups.prepared(m.pgId, m.attempt, m.node, m.ok);
       case "GetClusterInfo": return this.fx.send(from, { type: "ClusterInfo", reqId: m.reqId, nodes: this.view() });
+      case "DrainReply": return this.drained(m.node, m.accepted, m.reason);
       default: return assertNever("the GCS", m);
     }
   }
@@ -267,6 +274,7 @@ export class Gcs {
   private nodeDied(node: NodeId, reason: string): void {
     const n = this.nodes.get(node)!;
     this.demands.delete(node);
+    this.loads.delete(node);
     this.placementGroups.nodeDied(node);
     this.placementGroups.creatorsDied((a) => diedWithNode(a, node, n.incarnation));
     this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total });
@@ -312,6 +320,33 @@ export class Gcs {
       else if (a.spec.owner === worker && this.diesWithOwner(a)) this.killActor(id, `its owner ${worker} died`);
     }
     this.placementGroups.creatorsDied((a) => a === worker);
+  }
+
+  // ---- the autoscaler's view and its scale-down (Ray's GetClusterResourceState and DrainNode) ----
+
+  private drainNode(node: NodeId, reason: string): void {
+    const n = this.nodes.get(node);
+    if (!n || n.state === "DEAD") return;
+    this.fx.send(rayletAddr(node), { type: "DrainNode", node, reason });
+  }
+
+  /** The node's answer: accepted, it is declared dead now (it holds nothing to lose); refused, it stays. */
+  private drained(node: NodeId, accepted: boolean, reason: string): void {
+    const n = this.nodes.get(node);
+    if (!n || n.state === "DEAD") return;
+    this.fx.trace({ kind: "node.drain", comp: "gcs", id: node, accepted, reason });
+    if (!accepted) return;
+    n.state = nextNodeState(n.state, { type: "DIED" });
+    this.nodeDied(node, `drained: ${reason}`);
+  }
+
+  /** What the autoscaler reads: every node's resources and idle time, and the demands waiting for room. */
+  autoscalingState(): AutoscalingState {
+    const nodes = [...this.nodes].map(([node, n]) => ({
+      node, alive: n.state !== "DEAD", total: n.total, available: n.available,
+      idleMs: n.state === "DEAD" ? 0 : this.loads.get(node)?.idleMs ?? 0,
+    }));
+    return { nodes, demands: this.pendingDemands(), backlog: mergeDemands([...this.loads.values()].map((l) => l.backlog)) };
   }
 
   /** Demands no live node can meet, by shape: the raylets' infeasible queues and the actors nobody can host. */

@@ -91,7 +91,12 @@ export type Msg =
   /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
   | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
   | { type: "NodeRegistered"; head: NodeId }
-  | { type: "Heartbeat"; node: NodeId; available: ResourceSet; demands?: readonly PendingDemand[] }
+  /**
+   * `demands`: requests no live node can meet; `backlog`: requests queued here that fit some node
+   * but wait for room; `idleMs`: how long the node has held no lease, bundle, queued request or
+   * primary copy (0 while it holds one) — what the autoscaler reads.
+   */
+  | { type: "Heartbeat"; node: NodeId; available: ResourceSet; demands?: readonly PendingDemand[]; backlog?: readonly PendingDemand[]; idleMs?: number }
   | { type: "ClusterView"; nodes: readonly NodeView[] }
   // failure news, published by the GCS to raylets, which pass it on to their core workers
   | { type: "WorkerDied"; worker: Addr }
@@ -136,7 +141,12 @@ export type Msg =
   | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number }
   // owner → GCS: the node table, for ray.nodes(), clusterResources() and availableResources()
   | { type: "GetClusterInfo"; reqId: number }
-  | { type: "ClusterInfo"; reqId: number; nodes: readonly NodeView[] };
+  | { type: "ClusterInfo"; reqId: number; nodes: readonly NodeView[] }
+  // the autoscaler's scale-down: GCS ⇄ a raylet (Ray's DrainNode)
+  /** Stop taking work if idle; the node is then removed. */
+  | { type: "DrainNode"; node: NodeId; reason: string }
+  /** `accepted: false`: the node holds work (`reason` says what) and stays. */
+  | { type: "DrainReply"; node: NodeId; accepted: boolean; reason: string };
 
 export type MsgType = Msg["type"];
 
@@ -147,7 +157,7 @@ export type MsgType = Msg["type"];
 export const RAYLET_RECEIVES = [
   "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet",
   "Locations", "Pull", "Chunk", "PullFailed", "FreeObjects", "NodeRegistered", "ClusterView", "NodeDead", "WorkerDied", "GcsRestarted",
-  "PrepareBundles", "CommitBundles", "ReleaseBundles",
+  "PrepareBundles", "CommitBundles", "ReleaseBundles", "DrainNode",
 ] as const satisfies readonly MsgType[];
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
@@ -161,7 +171,7 @@ export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
   "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
   "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared",
-  "GetClusterInfo",
+  "GetClusterInfo", "DrainReply",
 ] as const satisfies readonly MsgType[];
 
 export type RayletMsg = Extract<Msg, { type: (typeof RAYLET_RECEIVES)[number] }>;

@@ -115,6 +115,10 @@ export class Raylet {
   private readonly deaths: Addr[] = [];
   /** Set once this node learns the GCS declared it dead: it fences itself and does nothing more. */
   private fenced = false;
+  /** When the node last held work (see `busyWith`): its idle time is measured from here. */
+  private busySince = 0;
+  /** Set once it accepted a drain: it takes no new work while the GCS removes it. */
+  private draining = false;
 
   constructor(readonly addr: Addr, readonly cfg: RayletConfig, readonly fx: RayletEffects) {
     this.store = new ObjectStore(cfg.storeCapacity, fx, cfg.bugs.has("evict-primary"));
@@ -136,6 +140,7 @@ export class Raylet {
 
   /** Registers with the GCS, again and again until it answers (it may be down). */
   start(): void {
+    this.busySince = this.fx.now();
     this.register();
   }
 
@@ -174,7 +179,7 @@ export class Raylet {
   private fire(t: RayletTimer): void {
     switch (t.kind) {
       case "heartbeat":
-        this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available, demands: this.demands() });
+        this.fx.send(this.cfg.gcs, { type: "Heartbeat", node: this.cfg.node, available: this.available, demands: this.demands(), backlog: this.backlog(), idleMs: this.idleMs() });
         return this.fx.setTimer(HEARTBEAT, this.cfg.heartbeatMs, true);
       case "register":
         if (!this.registered) this.register();
@@ -246,6 +251,7 @@ export class Raylet {
         this.retryInfeasible(); // requests waiting for this group may run here now
         return this.dispatch();
       case "ReleaseBundles": return this.releaseBundles(m.pgId, m.attempt);
+      case "DrainNode": return this.drain(from, m.reason);
       default: return assertNever("a raylet", m);
     }
   }
@@ -270,7 +276,9 @@ export class Raylet {
     const moved: QueuedLease[] = [];
     for (const q of this.queue) {
       const group = this.inGroup(q.req);
-      if (group ? this.bundleFor(q.req.strategy, q.req.resources, false) !== undefined : q.req.grantOrReject || q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
+      // A request sent here on spillback (grantOrReject) moves on too: a node that joined since
+      // (the autoscaler's) may run it now, while this one is busy.
+      if (group ? this.bundleFor(q.req.strategy, q.req.resources, false) !== undefined : q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
       if (group) { releaseDeps(this, q); moved.push(q); continue; } // its bundle is gone from here
       const target = this.decide(q.req);
       if (target.kind === "node" && target.node !== this.cfg.node) {
@@ -307,6 +315,11 @@ export class Raylet {
 
   private requestLease(from: Addr, reqId: number, req: LeaseRequest): void {
     if (this.holderDead(from)) return; // it arrived late: its sender died meanwhile
+    if (this.draining) {
+      // Being removed: the requester asks again where the cluster is known (its local raylet).
+      this.fx.send(from, { type: "LeaseRejected", reqId, reason: `node ${this.cfg.node} is draining`, infeasible: false });
+      return;
+    }
     const q: QueuedLease = { from, reqId, req, missing: 0 };
     const bundleMissing = this.inGroup(req) && this.bundleFor(req.strategy, req.resources, false) === undefined;
     if ((this.inGroup(req) ? bundleMissing : !fits(req.resources, this.cfg.resources)) && req.grantOrReject) {
@@ -344,6 +357,40 @@ export class Raylet {
   private demands(): PendingDemand[] {
     const now = this.fx.now();
     return mergeDemands([this.infeasible.map((e) => ({ resources: e.q.req.resources, count: 1, ageMs: now - e.since }))]);
+  }
+
+  /** The queued requests (fit some node, wait for room) by shape: the autoscaler's load. */
+  private backlog(): PendingDemand[] {
+    return mergeDemands([this.queue.map((q) => ({ resources: q.req.resources, count: 1, ageMs: 0 }))]);
+  }
+
+  /**
+   * What keeps the node from being removed (undefined: nothing): a lease or a request for one,
+   * a placement-group bundle, or a primary copy (in memory or spilled), which would be lost
+   * with the node. Ray's raylet judges idleness the same way (resources in use, pinned objects).
+   */
+  busyWith(): string | undefined {
+    if (this.leases.size > 0 || this.awaitingWorker.length > 0) return `${this.leases.size + this.awaitingWorker.length} lease(s)`;
+    if (this.queue.length > 0 || this.infeasible.length > 0) return `${this.queue.length + this.infeasible.length} queued lease request(s)`;
+    if (this.bundles.size > 0) return `${this.bundles.size} placement-group bundle(s)`;
+    if (this.store.spilledCopies.size > 0) return `${this.store.spilledCopies.size} spilled primary copies`;
+    for (const id of this.store.ids()) if (this.store.isPrimary(id)) return `the primary copy of ${id}`;
+    if (this.objects.pulls.size > 0) return `${this.objects.pulls.size} pull(s) in progress`;
+    return undefined;
+  }
+
+  /** How long the node has held nothing `busyWith` names (0 while it holds something). */
+  private idleMs(): number {
+    const now = this.fx.now();
+    if (this.busyWith() !== undefined) this.busySince = now;
+    return now - this.busySince;
+  }
+
+  /** The GCS asks, for the autoscaler, to remove this node: only if it holds nothing. */
+  private drain(from: Addr, reason: string): void {
+    const busy = this.cfg.bugs.has("drain-busy-node") ? undefined : this.busyWith();
+    if (busy === undefined) this.draining = true;
+    this.fx.send(from, { type: "DrainReply", node: this.cfg.node, accepted: busy === undefined, reason: busy ?? reason });
   }
 
   /** Queues a request here, fetching its arguments. */
@@ -450,7 +497,7 @@ export class Raylet {
   private prepareBundles(from: Addr, pgId: PlacementGroupId, attempt: number, bundles: readonly { index: number; resources: ResourceSet }[]): void {
     const fresh = bundles.filter((b) => !this.bundles.has(bundleKey(pgId, b.index)));
     const sum = fresh.reduce<ResourceSet>((acc, b) => add(acc, b.resources), {});
-    const ok = this.registered && fresh.length === bundles.length && fits(sum, this.available);
+    const ok = this.registered && !this.draining && fresh.length === bundles.length && fits(sum, this.available);
     if (ok) {
       this.setAvailable(subtract(this.available, sum));
       for (const b of bundles) {

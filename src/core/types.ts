@@ -211,3 +211,20 @@ export interface PlacementGroupSpec {
 export function bundleKey(pg: PlacementGroupId, index: number): string {
   return `${pg}#${index}`;
 }
+
+/** One node as the autoscaler sees it (Ray's GetClusterResourceState node states). */
+export interface AutoscalingNode {
+  readonly node: NodeId;
+  readonly alive: boolean;
+  readonly total: ResourceSet;
+  readonly available: ResourceSet;
+  /** How long it has held no lease, bundle, queued request or primary copy, as last reported. */
+  readonly idleMs: number;
+}
+
+/** What the GCS tells the autoscaler: the nodes, the demands no node can meet, and the requests queued for room. */
+export interface AutoscalingState {
+  readonly nodes: readonly AutoscalingNode[];
+  readonly demands: readonly PendingDemand[];
+  readonly backlog: readonly PendingDemand[];
+}

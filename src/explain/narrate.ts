@@ -20,6 +20,12 @@ export function narrate(e: TraceEvent): string | undefined {
     case "gcs.recovered": return `A restarted GCS recovers ${e.nodes} nodes and ${e.actors} actors from storage.`;
     case "actor.registered": return `The GCS registers actor \`${e.actor}\`${e.name !== undefined ? ` as "${e.name}" in namespace \`${e.namespace}\`` : ""} for owner \`${e.owner}\`${e.detached ? "; it is detached, so it outlives its owner" : ""}.`;
     case "actor.lookup": return `\`${e.caller}\` looks up actor "${e.name}" in namespace \`${e.namespace}\`: ${e.found !== undefined ? `found \`${e.found}\`` : "none there"}.`;
+    case "node.drain": return e.accepted ? `Node ${e.id} accepts the drain (${e.reason}): it takes no more work and is removed.` : `Node ${e.id} refuses the drain: ${e.reason}.`;
+    case "autoscaler.launch": return `The autoscaler asks for a node of group \`${e.group}\` (launch \`${e.launch}\`): ${e.reason}.`;
+    case "autoscaler.started": return `Launch \`${e.launch}\` of group \`${e.group}\` started node ${e.id}; it joins when its raylet registers.`;
+    case "autoscaler.launch-failed": return `Launch \`${e.launch}\` of group \`${e.group}\` failed: ${e.reason}.`;
+    case "autoscaler.drain": return `The autoscaler asks the GCS to drain node ${e.id} of group \`${e.group}\`: ${e.reason}.`;
+    case "autoscaler.terminated": return `The provider stops node ${e.id} of group \`${e.group}\`: ${e.reason}.`;
     case "storage.acknowledged": return `Storage had acknowledged ${e.nodes.length} node rows and ${e.actors.length} actor rows before the GCS restarted (the host's record, which the durability check compares with what the GCS recovers).`;
     case "lease.granted": return `The raylet on ${e.node} grants lease \`${e.lease}\` (${res(e.resources)}${e.bundle ? ` in bundle \`${e.bundle}\`` : ""}) on worker \`${e.worker}\`; the owner will push tasks straight to that worker.`;
     case "lease.returned": return `Lease \`${e.lease}\` goes back to ${e.node}'s raylet (its resources are free again).`;

@@ -6,7 +6,8 @@ import type { Gcs } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
 import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import { daemonTuning, type ModelTuning } from "../../core/tuning.ts";
-import { gcsAddr, nodeOf, type Addr, type NodeId } from "../../core/types.ts";
+import { gcsAddr, nodeOf, type Addr, type AutoscalingState, type NodeId } from "../../core/types.ts";
+import type { TraceBody } from "../../../spec/trace.ts";
 import { hostGcs, type Hosted } from "../kernel.ts";
 
 /** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
@@ -142,6 +143,22 @@ export class GcsDaemon {
     d.port = await d.server.start();
     d.gcs.start();
     return d;
+  }
+
+  /** What the autoscaler on the head reads (undefined once this GCS stopped serving). */
+  autoscalingState(): AutoscalingState | undefined {
+    return this.closed || this.lost ? undefined : this.gcs.autoscalingState();
+  }
+
+  /** Writes a trace event of a component living next to the GCS (the autoscaler). */
+  trace(body: TraceBody): void {
+    if (this.sink.enabled) this.sink.emit(this.opts.head, body);
+  }
+
+  /** The autoscaler asks to remove an idle node. */
+  drainNode(node: NodeId, reason: string): void {
+    if (this.closed || this.lost) return;
+    try { this.gcs.step({ kind: "drain-node", node, reason }); } catch (e) { (this.opts.log ?? console.error)(`tsray gcs: drain ${node}: ${(e as Error).message}`); }
   }
 
   /** False once storage is lost or foreign: this GCS no longer serves (and is closing). */

@@ -13,6 +13,9 @@ import { localAddress } from "../head/http.ts";
 import { defaultNamespace } from "../storage/epoch.ts";
 import { GcsDaemon } from "./gcs-daemon.ts";
 import { parseBugs, type Bugs } from "../../core/bugs.ts";
+import { parseAutoscaling, type Autoscaling } from "../autoscaler/config.ts";
+import { AutoscalerHost, type NodeProvider } from "../autoscaler/host.ts";
+import { LocalProcessProvider, type LocalProviderOptions } from "../autoscaler/local-provider.ts";
 
 export interface Stoppable {
   close(): Promise<void>;
@@ -33,6 +36,8 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
       "dashboard-port": { type: "string", default: "8265" },
       "dashboard-host": { type: "string" },
       "session-dir": { type: "string" },
+      /** Run the autoscaler here, with local raylet processes as its nodes (docs/autoscaling.md). */
+      "autoscaling-config": { type: "string" },
     },
   });
   const token = process.env.TSRAY_TOKEN;
@@ -41,7 +46,10 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   // Storage lost or foreign: the daemon has stopped serving; exit so that a supervisor
   // (Kubernetes, `tsray start --gcs-only`) restarts it, as Ray's GCS does.
   const onStorageLost = () => { void stop().finally(() => process.exit(1)); };
-  const stop = async () => { await head?.close(); await gcs.close(); };
+  // Read before anything starts: a wrong configuration is refused with the field it names.
+  const autoscaling = values["autoscaling-config"] === undefined ? undefined : readAutoscaling(values["autoscaling-config"]);
+  let autoscaler: { host: AutoscalerHost; provider: NodeProvider & { stopAll?: () => Promise<void> } } | undefined;
+  const stop = async () => { autoscaler?.host.stop(); await autoscaler?.provider.stopAll?.(); await head?.close(); await gcs.close(); };
   let head: HeadServices | undefined;
   const dashboardHost = values["dashboard-host"] ?? values.host!;
   const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
@@ -49,8 +57,23 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
     head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log), onStorageLost,
     onFlush: (ms) => metrics.storageLatency(ms),
     // What `tsray status` shows of the jobs: those running.
-    extraStatus: () => ({ dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
+    extraStatus: () => ({ ...(autoscaler ? { autoscaler: autoscaler.host.status() } : {}), dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),
   });
+  if (autoscaling) {
+    const sessionDir = values["session-dir"] ?? (values.trace ? path.dirname(path.resolve(values.trace)) : fs.mkdtempSync(path.join(os.tmpdir(), "tsray-session-")));
+    const provider = await nodeProvider(autoscaling, { gcs: `${localAddress(values.host!)}:${gcs.port}`, token, dir: sessionDir, host: values.host, log });
+    const host = new AutoscalerHost(autoscaling, {
+      now: () => Date.now(),
+      trace: (b) => gcs.trace(b),
+      defer: (fn) => { setImmediate(fn); },
+      every: (ms, fn) => { const t = setInterval(fn, ms); return () => clearInterval(t); },
+      cluster: () => gcs.autoscalingState(),
+      drain: (node, reason) => gcs.drainNode(node, reason),
+    }, provider, seededBugs("autoscaler", () => {}));
+    autoscaler = { host, provider };
+    host.start();
+    log(`tsray gcs: autoscaler on, worker groups ${autoscaling.config.groups.map((g) => `${g.name} [${g.minReplicas}, ${g.maxReplicas}]`).join(", ")}`);
+  }
   const dport = Number(values["dashboard-port"]);
   if (dport >= 0) {
     const sessionDir = values["session-dir"] ?? (values.trace ? path.dirname(path.resolve(values.trace)) : fs.mkdtempSync(path.join(os.tmpdir(), "tsray-session-")));
@@ -66,6 +89,37 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   }
   log(`tsray gcs: serving on ${values.host}:${gcs.port} (storage ${storage.describe})${head ? `, dashboard on ${dashboardHost}:${head.dashboard.port}` : ""}`);
   return { close: stop };
+}
+
+/** The configuration's node provider; a Kubernetes one learns the worker pods already running first. */
+async function nodeProvider(a: Autoscaling, local: LocalProviderOptions): Promise<NodeProvider & { stopAll?: () => Promise<void> }> {
+  const p = a.provider;
+  if (p.type === "local") return new LocalProcessProvider(local);
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const { KubernetesProvider } = await import("../autoscaler/kubernetes-provider.ts");
+  const namespace = p.namespace ?? process.env.RAY_CLUSTER_NAMESPACE;
+  const cluster = p.cluster ?? process.env.RAY_CLUSTER_NAME;
+  if (!namespace || !cluster) throw new Error(`--autoscaling-config: provider ${p.type} needs provider.namespace and provider.cluster (or RAY_CLUSTER_NAMESPACE and RAY_CLUSTER_NAME, which KubeRay sets)`);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault(); // in a pod: its service account
+  const k = new KubernetesProvider({ kubeConfig, namespace, cluster, mode: p.type === "kuberay" ? "raycluster" : "deployment", log: local.log });
+  await k.discover();
+  return k;
+}
+
+/** Reads an autoscaling configuration file (JSON), refusing it with the file and the field at fault. */
+function readAutoscaling(file: string) {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`--autoscaling-config ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return parseAutoscaling(raw);
+  } catch (e) {
+    throw new Error(`--autoscaling-config ${file}: ${(e as Error).message}`);
+  }
 }
 
 function packageVersion(): string {

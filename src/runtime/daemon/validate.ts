@@ -147,7 +147,7 @@ const msgSchema = z.discriminatedUnion("type", [
   m("Status", { id, status: objectStatus }),
   m("RegisterNode", { node: nodeId, incarnation: count, resources, endpoint: z.string().max(1024).optional() }),
   m("NodeRegistered", { head: nodeId }),
-  m("Heartbeat", { node: nodeId, available, demands: list(demand).optional() }),
+  m("Heartbeat", { node: nodeId, available, demands: list(demand).optional(), backlog: list(demand).optional(), idleMs: z.number().finite().gte(0).optional() }),
   m("ClusterView", { nodes: list(nodeView) }),
   m("WorkerDied", { worker: addr }),
   m("NodeDead", { node: nodeId, incarnation: count }),
@@ -173,6 +173,8 @@ const msgSchema = z.discriminatedUnion("type", [
   m("ReleaseBundles", { pgId: id, attempt: count.optional() }),
   m("GetClusterInfo", { reqId: count }),
   m("ClusterInfo", { reqId: count, nodes: list(nodeView) }),
+  m("DrainNode", { node: nodeId, reason: z.string().max(1024) }),
+  m("DrainReply", { node: nodeId, accepted: z.boolean(), reason: z.string().max(1024) }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

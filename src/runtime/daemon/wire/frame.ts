@@ -98,6 +98,7 @@ export const MSG_TYPES = [
   "AddBorrower", "RemoveBorrower", "HeldLeases",
   "CreatePlacementGroup", "RemovePlacementGroup", "PrepareBundles", "BundlesPrepared", "CommitBundles", "ReleaseBundles",
   "GetClusterInfo", "ClusterInfo",
+  "DrainNode", "DrainReply",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).

@@ -1,0 +1,144 @@
+// The autoscaler model (src/core/autoscaler): bin-packing demands onto worker-group shapes, min
+// and max replicas, idle drains and the provider's reports; and the configuration's checks.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Autoscaler, type AutoscalerConfig } from "../../src/core/autoscaler/autoscaler.ts";
+import { packInto, planLaunches } from "../../src/core/autoscaler/binpack.ts";
+import type { AutoscalingState } from "../../src/core/types.ts";
+import { parseAutoscaling } from "../../src/runtime/autoscaler/config.ts";
+import type { TraceBody } from "../../spec/trace.ts";
+
+const cfg: AutoscalerConfig = {
+  groups: [
+    { name: "small", minReplicas: 0, maxReplicas: 3, resources: { CPU: 1 }, idleTimeoutMs: 10_000 },
+    { name: "gpu", minReplicas: 0, maxReplicas: 1, resources: { CPU: 4, GPU: 1 }, idleTimeoutMs: 10_000 },
+  ],
+  upscalingSpeed: 1000,
+  drainTimeoutMs: 3000,
+};
+
+function harness(c: AutoscalerConfig = cfg, initial: { node: string; group: string }[] = []) {
+  let now = 0;
+  const calls: string[] = [];
+  const trace: TraceBody[] = [];
+  const a = new Autoscaler(c, {
+    now: () => now, trace: (b) => trace.push(b),
+    launch: (l, g) => calls.push(`launch ${l} ${g}`),
+    drain: (n) => calls.push(`drain ${n}`),
+    terminate: (n, g, why) => calls.push(`terminate ${n} ${g} ${why}`),
+  }, initial);
+  return { a, calls, trace, at: (t: number) => { now = t; } };
+}
+
+const head = { node: "head", alive: true, total: { CPU: 0 }, available: { CPU: 0 }, idleMs: 0 };
+const state = (over: Partial<AutoscalingState> = {}): AutoscalingState => ({ nodes: [head], demands: [], backlog: [], ...over });
+
+test("bin-packing: demands fill existing room first, then the group that packs the most", () => {
+  const bins = [{ CPU: 1 }];
+  assert.deepEqual(packInto(bins, [{ CPU: 1 }, { CPU: 1 }]), [{ CPU: 1 }]);
+  const p = planLaunches([{ CPU: 1 }, { CPU: 1 }, { GPU: 1 }, { special: 1 }], [
+    { group: "small", resources: { CPU: 1 }, room: 3 },
+    { group: "gpu", resources: { CPU: 4, GPU: 1 }, room: 1 },
+  ]);
+  // The GPU node takes the GPU demand and both CPU ones; nothing offers "special".
+  assert.deepEqual(p.launches, ["gpu"]);
+  assert.deepEqual(p.unmet, [{ special: 1 }]);
+  // Room runs out: max replicas bound the plan.
+  assert.deepEqual(planLaunches(Array(5).fill({ CPU: 1 }), [{ group: "small", resources: { CPU: 1 }, room: 2 }]).launches, ["small", "small"]);
+});
+
+test("scale-up: queued and infeasible demands launch nodes, never past maxReplicas; launches in flight count as room", () => {
+  const h = harness();
+  h.a.step({ kind: "tick", cluster: state({ backlog: [{ resources: { CPU: 1 }, count: 5, ageMs: 0 }] }) });
+  // Three small nodes (maxReplicas 3), and the GPU node takes the two left, its GPU unused.
+  assert.deepEqual(h.calls, ["launch launch-1 small", "launch launch-2 small", "launch launch-3 small", "launch launch-4 gpu"]);
+  h.calls.length = 0;
+  h.a.step({ kind: "tick", cluster: state({ backlog: [{ resources: { CPU: 1 }, count: 3, ageMs: 0 }] }) });
+  assert.deepEqual(h.calls, [], "the three launches in flight already meet it");
+  assert.deepEqual(h.a.status().unmet, []);
+  h.a.step({ kind: "tick", cluster: state({ demands: [{ resources: { TPU: 1 }, count: 1, ageMs: 0 }] }) });
+  assert.deepEqual(h.a.status().unmet, [{ TPU: 1 }], "no worker group has a TPU");
+});
+
+test("a failed launch is reported and retried; a started node joins the count", () => {
+  const h = harness();
+  h.a.step({ kind: "tick", cluster: state({ demands: [{ resources: { GPU: 1 }, count: 1, ageMs: 0 }] }) });
+  assert.deepEqual(h.calls, ["launch launch-1 gpu"]);
+  h.a.step({ kind: "launch-failed", launch: "launch-1", reason: "no capacity" });
+  assert.deepEqual(h.a.status().recentFailures.map((f) => f.reason), ["no capacity"]);
+  h.a.step({ kind: "tick", cluster: state({ demands: [{ resources: { GPU: 1 }, count: 1, ageMs: 0 }] }) });
+  assert.deepEqual(h.calls.slice(1), ["launch launch-2 gpu"]);
+  h.a.step({ kind: "node-started", launch: "launch-2", node: "gpu-1" });
+  assert.deepEqual(h.a.status().groups.find((g) => g.name === "gpu"), { name: "gpu", min: 0, max: 1, running: 1, pending: 1 });
+  const joined = { node: "gpu-1", alive: true, total: { CPU: 4, GPU: 1 }, available: { CPU: 4, GPU: 1 }, idleMs: 0 };
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, joined] }) });
+  assert.deepEqual(h.a.status().pendingLaunches, []);
+  assert.deepEqual(h.trace.map((t) => t.kind), ["autoscaler.launch", "autoscaler.launch-failed", "autoscaler.launch", "autoscaler.started"]);
+});
+
+test("scale-down: a node idle past its timeout is drained, then terminated once the GCS removed it; minReplicas stay", () => {
+  const h = harness({ ...cfg, groups: [{ ...cfg.groups[0], minReplicas: 1 }] }, [{ node: "s1", group: "small" }, { node: "s2", group: "small" }]);
+  const node = (id: string, idleMs: number, alive = true) => ({ node: id, alive, total: { CPU: 1 }, available: { CPU: 1 }, idleMs });
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, node("s1", 9_000), node("s2", 20_000)] }) });
+  assert.deepEqual(h.calls, ["drain s2"], "s1 is not idle long enough");
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, node("s1", 30_000), node("s2", 20_000)] }) });
+  assert.deepEqual(h.calls, ["drain s2"], "s1 is the last of minReplicas 1 while s2 drains");
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, node("s1", 30_000), node("s2", 0, false)] }) });
+  assert.deepEqual(h.calls, ["drain s2", "terminate s2 small drained: idle"]);
+  h.a.step({ kind: "node-terminated", node: "s2" });
+  assert.deepEqual(h.a.status().groups[0].running, 1);
+});
+
+test("a drain the node refused (it holds work) may be asked again after the drain timeout", () => {
+  const h = harness(cfg, [{ node: "s1", group: "small" }]);
+  const s1 = { node: "s1", alive: true, total: { CPU: 1 }, available: { CPU: 1 }, idleMs: 10_000 };
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, s1] }) });
+  h.at(1000);
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, s1] }) });
+  assert.deepEqual(h.calls, ["drain s1"]);
+  h.at(5000);
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, s1] }) }); // timed out: forgotten
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, s1] }) });
+  assert.deepEqual(h.calls, ["drain s1", "drain s1"]);
+});
+
+test("minReplicas are launched without demand", () => {
+  const h = harness({ ...cfg, groups: [{ ...cfg.groups[0], minReplicas: 2 }] });
+  h.a.step({ kind: "tick", cluster: state() });
+  assert.deepEqual(h.calls, ["launch launch-1 small", "launch launch-2 small"]);
+});
+
+test("upscaling speed bounds the launches in flight (Conservative: max(5, running workers))", () => {
+  const h = harness({ ...cfg, upscalingSpeed: 1, groups: [{ ...cfg.groups[0], maxReplicas: 20 }] });
+  h.a.step({ kind: "tick", cluster: state({ backlog: [{ resources: { CPU: 1 }, count: 20, ageMs: 0 }] }) });
+  assert.equal(h.calls.length, 5);
+});
+
+test("the configuration: KubeRay's fields, defaults, and errors naming the field", () => {
+  const a = parseAutoscaling({
+    enableInTreeAutoscaling: true,
+    autoscalerOptions: { idleTimeoutSeconds: 30, upscalingMode: "Conservative" },
+    workerGroupSpecs: [{ groupName: "cpu", replicas: 1, minReplicas: 1, maxReplicas: 4, resources: { CPU: 1 } }, { groupName: "big", resources: { CPU: 8 }, idleTimeoutSeconds: 5 }],
+  });
+  assert.deepEqual(a.config.groups.map((g) => [g.name, g.minReplicas, g.maxReplicas, g.idleTimeoutMs]), [["cpu", 1, 4, 30_000], ["big", 0, 2147483647, 5_000]]);
+  assert.equal(a.config.upscalingSpeed, 1);
+  assert.equal(a.periodMs, 5000);
+  assert.deepEqual([...a.initialReplicas], [["cpu", 1], ["big", 0]]);
+  const bad = (raw: unknown, field: RegExp) => assert.throws(() => parseAutoscaling(raw), field);
+  const group = { groupName: "cpu", resources: { CPU: 1 } };
+  bad({ workerGroupSpecs: [group] }, /enableInTreeAutoscaling/);
+  bad({ enableInTreeAutoscaling: false, workerGroupSpecs: [group] }, /enableInTreeAutoscaling is false/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [] }, /workerGroupSpecs/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [{ ...group, minReplicas: 3, maxReplicas: 2 }] }, /workerGroupSpecs\.0\.minReplicas: 3 is more than maxReplicas 2/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [{ ...group, replicas: 9, maxReplicas: 2 }] }, /workerGroupSpecs\.0\.replicas/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [group, group] }, /workerGroupSpecs\.1\.groupName: "cpu" appears twice/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [{ ...group, resources: { CPU: -1 } }] }, /workerGroupSpecs\.0\.resources\.CPU/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [{ ...group, template: {} }] }, /workerGroupSpecs\.0.*template/);
+  bad({ enableInTreeAutoscaling: true, autoscalerOptions: { upscalingMode: "Fast" }, workerGroupSpecs: [group] }, /autoscalerOptions\.upscalingMode/);
+  bad({ enableInTreeAutoscaling: true, autoscalerOptions: { periodSeconds: 0 }, workerGroupSpecs: [group] }, /autoscalerOptions\.periodSeconds/);
+  assert.deepEqual(a.provider, { type: "local" });
+  assert.deepEqual(parseAutoscaling({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "kuberay", namespace: "ray" } }).provider, { type: "kuberay", namespace: "ray" });
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "ec2" } }, /provider\.type/);
+  bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "local", namespace: "x" } }, /provider.*namespace/);
+});
