@@ -7,6 +7,7 @@ import {
   remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
+import type { CancelOptions } from "./api/ray.ts";
 import type { GetOptions, KillOptions, Ray, RuntimeContext, WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
@@ -14,10 +15,10 @@ import type { PlacementGroup, PlacementGroupOptions } from "./api/placement-grou
 
 export {
   RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
-  ObjectStoreFullError, InfeasibleTaskError,
+  ObjectStoreFullError, InfeasibleTaskError, TaskCancelledError,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
-export type { Ray, GetOptions, KillOptions, RuntimeContext, WaitOptions } from "./api/ray.ts";
+export type { Ray, CancelOptions, GetOptions, KillOptions, RuntimeContext, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 /** The state API from code (`ray.state.list("tasks", { filters: ["state=FINISHED"] })`): see docs/operators.md. */
@@ -160,6 +161,11 @@ export function wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Prom
 
 export function kill(actor: ActorRef, opts?: KillOptions): void {
   api().kill(actor, opts);
+}
+
+/** Cancels the task that makes `ref` (Ray's `ray.cancel`; see docs/api.md). */
+export function cancel(ref: ObjectRef, opts?: CancelOptions): void {
+  api().cancel(ref, opts);
 }
 
 /** Reserves bundles of resources across nodes, atomically (Ray's placement groups). */

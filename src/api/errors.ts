@@ -27,10 +27,12 @@ export class ActorDiedError extends RayError { override name = "ActorDiedError";
 export class GetTimeoutError extends RayError { override name = "GetTimeoutError"; }
 export class ObjectStoreFullError extends RayError { override name = "ObjectStoreFullError"; }
 export class InfeasibleTaskError extends RayError { override name = "InfeasibleTaskError"; }
+/** ray.cancel stopped the task (Ray's TaskCancelledError); also the reason its cancellation signal aborts with. */
+export class TaskCancelledError extends RayError { override name = "TaskCancelledError"; }
 
 const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayError> = {
   WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
-  ObjectStoreFullError, InfeasibleTaskError, RayError,
+  ObjectStoreFullError, InfeasibleTaskError, RayError, TaskCancelledError,
 };
 
 /** Error classes every JavaScript realm has: a cause of one of these is rebuilt as one. */

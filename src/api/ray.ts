@@ -19,6 +19,8 @@ export interface GetOptions { timeoutMs?: number }
 export interface WaitOptions { numReturns?: number; timeoutMs?: number }
 /** `noRestart` (default true): false lets the actor restart within its maxRestarts, as Ray's `no_restart=False`. */
 export interface KillOptions { noRestart?: boolean }
+/** Ray's `ray.cancel` options: `force` kills the worker running the task; `recursive` (default true) cancels the tasks it submitted. */
+export interface CancelOptions { force?: boolean; recursive?: boolean }
 
 export interface Ray {
   remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
@@ -28,6 +30,8 @@ export interface Ray {
   put<T>(value: T): Promise<ObjectRef<T>>;
   wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
   kill(actor: ActorRef, opts?: KillOptions): void;
+  /** Cancels the task that makes `ref` (see docs/api.md, "Cancelling tasks"); its get then throws TaskCancelledError. */
+  cancel(ref: ObjectRef, opts?: CancelOptions): void;
   getActor<T = any>(name: string): Promise<ActorHandle<T>>;
   /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
   release(refs: ObjectRef | readonly ObjectRef[]): void;
@@ -50,6 +54,11 @@ export interface RuntimeContext {
   readonly taskId?: string;
   /** The actor whose constructor or method runs this code. */
   readonly actorId?: string;
+  /**
+   * Inside a task or actor method: aborts when ray.cancel reaches it (its reason is a
+   * TaskCancelledError). Not enumerable, so a context can be returned from a task as data.
+   */
+  readonly cancelSignal?: AbortSignal;
 }
 
 const MARK = "__tsray__";
@@ -73,6 +82,8 @@ export interface RayOptions {
 export function createRay(client: CoreClient, options: RayOptions = {}): Ray & Invoker {
   const inProcess = options.inProcess === true;
   const actorTaskRetries = new Map<ActorId, number>();
+  // The refs of actor calls made here: ray.cancel refuses `force` for them, as Ray does.
+  const actorCalls = new WeakSet<ObjectRef>();
   // Each ref made here is one handle in the owner's count: collected, it is released once
   // (unless ray.release came first, which unregisters it).
   const collected = options.releaseOnCollect === true ? new FinalizationRegistry<ObjectId>((id) => client.releaseRef(id)) : undefined;
@@ -207,7 +218,9 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     callMethod(actorId, method, list, opts) {
       const id = client.nextId();
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
-      return made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr));
+      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr));
+      actorCalls.add(ref);
+      return ref;
     },
 
     async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {
@@ -263,6 +276,18 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       client.killActor(id, noRestart);
     },
 
+    cancel(ref, opts = {}) {
+      if (!(ref instanceof ObjectRef)) throw new TypeError("ray.cancel expects an ObjectRef");
+      for (const k of Object.keys(opts)) if (k !== "force" && k !== "recursive") throw new TypeError(`ray.cancel: unknown option "${k}" (it takes: force, recursive)`);
+      const force = opts.force ?? false, recursive = opts.recursive ?? true;
+      for (const [k, v] of [["force", force], ["recursive", recursive]] as const) {
+        if (typeof v !== "boolean") throw new TypeError(`ray.cancel: ${k} must be a boolean, got ${JSON.stringify(v)}`);
+      }
+      if (force && actorCalls.has(ref)) throw new TypeError("ray.cancel: force is not supported for actor tasks (kill the actor with ray.kill instead)");
+      if (ref.owner !== client.addr) throw new TypeError(`ray.cancel: ${ref} was made by another worker (${ref.owner}); only the task's owner cancels it in tsray`);
+      client.cancelTask(ref.id, force, recursive);
+    },
+
     async getActor(name) {
       const info = await client.getNamedActor(name);
       if (!info || info.state === "DEAD") throw new Error(`ray.getActor: no live actor named "${name}"`);
@@ -280,7 +305,9 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
     getRuntimeContext() {
       const e = currentExecution();
-      return { nodeId: client.node, workerId: client.addr, ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}) };
+      const c: RuntimeContext = { nodeId: client.node, workerId: client.addr, ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}) };
+      if (e) Object.defineProperty(c, "cancelSignal", { value: e.signal, enumerable: false });
+      return c;
     },
   };
   codecs.set(client, { encode, decode });

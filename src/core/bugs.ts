@@ -16,6 +16,7 @@ export const SEEDED_BUGS = {
   "free-borrowed": "an owner frees an object while borrowers still hold it",
   "leak-lease": "an owner forgets to return a lease it no longer needs",
   "bundle-overcommit": "a raylet grants leases in a placement-group bundle without checking the bundle has room",
+  "cancel-leaks-lease": "an owner that force-cancels a running task forgets to give its lease back (and the worker is never destroyed)",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

@@ -11,6 +11,7 @@ import type { WorkerMsg } from "./messages.ts";
 import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo } from "./types.ts";
 import { actorUpdate, createActor, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask } from "./worker/actor-submitter.ts";
 import { newActorScheduling } from "./worker/actor-scheduling.ts";
+import { cancelExecution, cancelTask } from "./worker/cancellation.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
 import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
 import type { PlacementGroupId } from "./types.ts";
@@ -86,6 +87,7 @@ export class CoreWorker {
       case "add-ref": return addRef(w, input.id);
       case "release-ref": return releaseRef(w, input.id);
       case "release-all": return releaseAll(w);
+      case "cancel-task": return cancelTask(w, input.returnId, input.force, input.recursive);
       default: return assertNever("a core worker", input);
     }
   }
@@ -115,6 +117,7 @@ export class CoreWorker {
       case "GcsRestarted": return this.gcsRestarted();
       case "AddBorrower": return addBorrower(w, m.id, m.borrower);
       case "RemoveBorrower": return removeBorrower(w, m.id, m.borrower, m.holds);
+      case "CancelTask": return cancelExecution(w, m.taskId, m.attempt, m.recursive);
       default: return assertNever("a core worker", m);
     }
   }
@@ -156,5 +159,6 @@ export class CoreWorker {
   addRef(id: ObjectId): void { this.step({ kind: "add-ref", id }); }
   releaseRef(id: ObjectId): void { this.step({ kind: "release-ref", id }); }
   releaseAll(): void { this.step({ kind: "release-all" }); }
+  cancelTask(returnId: ObjectId, force: boolean, recursive: boolean): void { this.step({ kind: "cancel-task", returnId, force, recursive }); }
   taskDone(taskId: string, attempt: number, outcome: Outcome): void { this.step({ kind: "task-done", taskId, attempt, outcome }); }
 }

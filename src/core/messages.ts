@@ -132,7 +132,10 @@ export type Msg =
   /** Every node prepared: the reservation of `attempt` is final (phase two). */
   | { type: "CommitBundles"; pgId: PlacementGroupId; attempt: number }
   /** Give back the group's bundles on the node (all of them, or only those of `attempt`), ending the leases in them. */
-  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number };
+  | { type: "ReleaseBundles"; pgId: PlacementGroupId; attempt?: number }
+  // owner → the worker running (or holding) attempt `attempt` of a task: ray.cancel
+  /** Skip it if not started; signal its code if running; `recursive`: cancel the tasks it submitted too. */
+  | { type: "CancelTask"; taskId: TaskId; returnId: ObjectId; attempt: number; recursive: boolean };
 
 export type MsgType = Msg["type"];
 
@@ -149,7 +152,7 @@ export const RAYLET_RECEIVES = [
 export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
-  "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower",
+  "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower", "CancelTask",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [

@@ -66,7 +66,9 @@ export type ErrorType =
   | "GetTimeoutError"
   | "ObjectStoreFullError"
   | "InfeasibleTaskError"
-  | "RayError";
+  | "RayError"
+  /** The task was cancelled by ray.cancel (Ray's TaskCancelledError). */
+  | "TaskCancelledError";
 
 export interface ErrorInfo {
   readonly type: ErrorType;

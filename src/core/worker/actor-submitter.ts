@@ -9,6 +9,7 @@ import {
 } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
+import { settleCancelled } from "./cancellation.ts";
 import { own } from "./reference-table.ts";
 import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
 
@@ -139,6 +140,11 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
     for (const t of [...a.inflight.values()]) {
       if (t.state !== "RUNNING") continue;
+      if (t.cancelled) {
+        a.inflight.delete(t.spec.seq!);
+        settleCancelled(w, t);
+        continue;
+      }
       if (t.retriesLeft === 0) {
         failActorTask(w, t, { ...info, error: { type: "ActorDiedError", message: `the actor died while running ${t.spec.name}; it restarts, but the call is not retried (maxTaskRetries=0)` } });
         continue;

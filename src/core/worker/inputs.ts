@@ -64,7 +64,9 @@ export type ApiCall =
   /** The program dropped a handle to `id`. */
   | { readonly kind: "release-ref"; readonly id: ObjectId }
   /** Every handle the program holds is dropped (the program ended). */
-  | { readonly kind: "release-all" };
+  | { readonly kind: "release-all" }
+  /** ray.cancel of the task that makes `returnId` (owned here); `force` kills its worker if it runs (normal tasks only). */
+  | { readonly kind: "cancel-task"; readonly returnId: ObjectId; readonly force: boolean; readonly recursive: boolean };
 
 export type WorkerInput =
   | { readonly kind: "message"; readonly from: Addr; readonly msg: WorkerMsg }

@@ -9,8 +9,9 @@ import { refsOfResult, type ObjectStatus, type TaskResult } from "../messages.ts
 import type { ResourceSet } from "../resources.ts";
 import {
   returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
-  type RefInfo, type SchedulingStrategy, type TaskSpec,
+  type RefInfo, type SchedulingStrategy, type TaskId, type TaskSpec,
 } from "../types.ts";
+import { cancelledError, submittingTask } from "./cancellation.ts";
 import { actorArgsResolved, actorTaskReplied, sendActorTask } from "./actor-submitter.ts";
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
@@ -35,6 +36,10 @@ export interface OwnedTask {
    * (which may be what it is about to make, when a lost object is being re-made).
    */
   requests: number;
+  /** ray.cancel reached it: its failure becomes TaskCancelledError, and it is never retried. */
+  cancelled?: true;
+  /** The task running here that submitted it (recursive cancel follows this). */
+  readonly parent: TaskId | undefined;
 }
 
 /** Arguments being resolved, for a task or an actor's constructor: filled in as their objects become known. */
@@ -113,7 +118,7 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
   }
   if (heldRefs) for (const r of heldRefs) holdRef(w, r);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
-  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0 };
+  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft: maxRetries, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0, parent: submittingTask(w) };
   o.task = t;
   w.fx.trace(spec.actorId === undefined
     ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
@@ -180,6 +185,12 @@ export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: n
 
 /** A task attempt ended: retry it if the failure and the budget allow, else settle its object. */
 export function taskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void {
+  // Cancelled while it ran: whatever ended it (the code giving up on the signal, its worker
+  // dying) is the cancellation, and it is not retried. A result that made it stands.
+  if (t.cancelled && result.kind === "error") {
+    t.state = nextTaskState(t.state, { type: "CANCELLED" });
+    return finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false });
+  }
   const budget = t.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");
   if (result.kind === "error" && budget && (result.retryable || t.spec.retryExceptions)) {
     if (t.retriesLeft > 0) t.retriesLeft--;

@@ -63,7 +63,7 @@ const thrown: z.ZodType<Thrown> = z.lazy(() => z.object({
   cause: thrown.optional(),
 }).strict());
 const errorInfo = z.object({
-  type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError"]),
+  type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError", "TaskCancelledError"]),
   message: text,
   stack: text.optional(),
   name: z.string().max(256).optional(),
@@ -171,6 +171,7 @@ const msgSchema = z.discriminatedUnion("type", [
   m("BundlesPrepared", { pgId: id, attempt: count, node: nodeId, ok: z.boolean() }),
   m("CommitBundles", { pgId: id, attempt: count }),
   m("ReleaseBundles", { pgId: id, attempt: count.optional() }),
+  m("CancelTask", { taskId: id, returnId: id, attempt: count, recursive: z.boolean() }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

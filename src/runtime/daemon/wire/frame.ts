@@ -97,6 +97,7 @@ export const MSG_TYPES = [
   "GetNamedActor", "NamedActor", "KillActor",
   "AddBorrower", "RemoveBorrower", "HeldLeases",
   "CreatePlacementGroup", "RemovePlacementGroup", "PrepareBundles", "BundlesPrepared", "CommitBundles", "ReleaseBundles",
+  "CancelTask",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).
