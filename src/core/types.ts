@@ -130,6 +130,11 @@ export interface TaskSpec {
   readonly minPendingSeq?: number;
   /** For an actor creation: how many of the actor's calls may run at once (absent: 1). */
   readonly maxConcurrency?: number;
+  /**
+   * An actor call cancelled before it was sent: sent anyway, without its arguments, so that the
+   * actor's per-caller order has no hole, and answered as cancelled without running.
+   */
+  readonly cancelled?: true;
 }
 
 export interface ActorSpec {

@@ -20,6 +20,7 @@ import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
+import { EXPECTED_CANCEL, cancelTasks } from "../helpers/api-cancel.ts";
 import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts } from "../helpers/api-features.ts";
 import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
@@ -98,6 +99,10 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   assert.deepEqual([c.causeName, c.causeIsRangeError, c.code, c.customName, c.customField, c.dependentCauseName], ["RangeError", true, "E_RANGE", "QuotaError", 5, "RangeError"]);
   const refused = await refusedOptions(r);
   EXPECTED.refused.forEach((re, i) => assert.match(refused[i], re));
+});
+
+test("ray.cancel as on the other hosts: pending, running (signal), forced, recursive, queued actor call", async () => {
+  assert.deepEqual(await cancelTasks(ray.driver()), EXPECTED_CANCEL);
 });
 
 test("tsray run FILE --address runs the program on the daemons (not on a new embedded cluster)", async () => {

@@ -41,6 +41,8 @@ export interface CallerActor {
   killed?: true;
   /** The incarnation this worker killed to restart it (ray.kill with noRestart: false), until a later one is heard of. */
   restartKill?: number;
+  /** Calls cancelled before they were sent, to send as placeholders once the actor is alive (see TaskSpec.cancelled). */
+  cancelledUnsent?: TaskSpec[];
 }
 
 export interface ActorSubmitter {
@@ -109,6 +111,23 @@ function pushActorTask(w: Ctx, t: OwnedTask, address: Addr, a: CallerActor): voi
   w.fx.send(address, { type: "PushTask", spec: { ...t.spec, minPendingSeq: low } });
 }
 
+/**
+ * A call cancelled before it was sent still takes its place in the caller's order: the actor
+ * gets it without arguments, marked cancelled, and answers it as such when its turn comes.
+ */
+export function skipActorCall(w: Ctx, spec: TaskSpec): void {
+  const a = w.callerActors.get(spec.actorId!);
+  if (!a || a.killed || a.info?.state === "DEAD") return;
+  const placeholder: TaskSpec = { ...spec, args: [], cancelled: true };
+  if (a.info?.state === "ALIVE" && a.info.address) return pushCancelledCall(w, placeholder, a.info.address, a);
+  (a.cancelledUnsent ??= []).push(placeholder);
+}
+
+function pushCancelledCall(w: Ctx, spec: TaskSpec, address: Addr, a: CallerActor): void {
+  const low = Math.min(spec.seq!, a.inflight.lowestKey() ?? spec.seq!);
+  w.fx.send(address, { type: "PushTask", spec: { ...spec, minPendingSeq: low } });
+}
+
 function failActorTask(w: Ctx, t: OwnedTask, info: ActorInfo): void {
   const a = w.callerActors.get(t.spec.actorId!);
   a?.inflight.delete(t.spec.seq!);
@@ -158,6 +177,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   } else if (info.state === "ALIVE" && info.address) {
     const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
     for (const t of unsent) pushActorTask(w, t, info.address, a);
+    for (const spec of a.cancelledUnsent?.splice(0) ?? []) pushCancelledCall(w, spec, info.address, a);
   }
 }
 

@@ -7,6 +7,7 @@
 import { nextTaskState } from "../lifecycle/task.ts";
 import type { ErrorInfo, ObjectId, TaskId } from "../types.ts";
 import type { Ctx } from "./context.ts";
+import { skipActorCall } from "./actor-submitter.ts";
 import { dropLease, withdrawRequests } from "./lease-client.ts";
 import { finishTask, type OwnedTask } from "./task-manager.ts";
 import { reply, type Execution } from "./task-receiver.ts";
@@ -30,9 +31,14 @@ export function cancelTask(w: Ctx, returnId: ObjectId, force: boolean, recursive
   const t = o?.task;
   if (!o || !t || o.state !== "PENDING" || t.cancelled || t.state === "FINISHED" || t.state === "FAILED") return;
   t.cancelled = true;
-  w.fx.trace({ kind: "task.cancelled", comp: "owner", task: t.spec.taskId, force });
+  const killed = force && t.state === "RUNNING" && t.spec.kind === "normal" ? t.lease?.worker : undefined;
+  w.fx.trace(killed === undefined
+    ? { kind: "task.cancelled", comp: "owner", task: t.spec.taskId, force }
+    : { kind: "task.cancelled", comp: "owner", task: t.spec.taskId, force, worker: killed });
   switch (t.state) {
-    case "WAITING_FOR_DEPS": return settleCancelled(w, t);
+    case "WAITING_FOR_DEPS":
+      if (t.spec.kind === "actor-task") skipActorCall(w, t.spec);
+      return settleCancelled(w, t);
     case "SCHEDULING": {
       if (t.spec.kind === "actor-task") {
         const a = w.callerActors.get(t.spec.actorId!);
@@ -41,6 +47,7 @@ export function cancelTask(w: Ctx, returnId: ObjectId, force: boolean, recursive
           if (i >= 0) a.unsent.splice(i, 1);
           a.inflight.delete(t.spec.seq!);
         }
+        skipActorCall(w, t.spec);
       } else {
         const c = w.classes.get(t.classKey);
         if (c) {

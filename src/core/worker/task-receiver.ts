@@ -72,7 +72,7 @@ function pushNo(s: TaskSpec): number {
 
 export function pushTask(w: Ctx, from: Addr, spec: TaskSpec): void {
   // Every field from the start: an object that gains fields later changes shape, and the code reading it slows down.
-  const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, startedAt: -1, cancelled: false };
+  const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, startedAt: -1, cancelled: spec.cancelled === true };
   if (spec.kind === "actor-task") return queueActorCall(w, e);
   if (!w.cfg.bugs.has("no-dedup")) {
     const h = w.actor;

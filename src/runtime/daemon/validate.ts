@@ -86,6 +86,7 @@ const taskSpec = z.object({
   maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
   actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(),
   maxConcurrency: z.number().int().gte(1).optional(),
+  cancelled: z.literal(true).optional(),
 }).strict();
 const actorSpec = z.object({
   actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
