@@ -27,7 +27,8 @@ type RawStep =
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
   | { op: "drop"; back: number }
-  | { op: "pg"; strategy: PlacementStrategy; v: number };
+  | { op: "pg"; strategy: PlacementStrategy; v: number }
+  | { op: "cancel"; back: number; force: boolean };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -59,6 +60,8 @@ function classicStep(arg: fc.Arbitrary<RawVal>, node: fc.Arbitrary<number | null
     { weight: 1, arbitrary: fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("kept" as const), actor: fc.nat(20) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
+    // Mostly a step just made, so that the cancel finds it pending or running.
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("cancel" as const), back: fc.nat(3), force: fc.boolean() }) },
   );
 }
 
@@ -152,6 +155,12 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({ op: "pg", strategy: r.strategy, v: r.v });
         made.push(i);
         break;
+      case "cancel": {
+        const m = pick(made, r.back);
+        if (m === undefined) continue;
+        steps.push({ op: "cancel", ref: m, force: r.force });
+        break;
+      }
     }
   }
   return { steps };

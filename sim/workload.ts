@@ -42,7 +42,12 @@ export type Step =
    * A placement group of one { CPU: 1 } bundle: two slow tasks run in it (one at a time: the
    * bundle has room for one), then the group is removed. Its ref is the second task's.
    */
-  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number };
+  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number }
+  /**
+   * `ray.cancel` of the task that made step `ref`'s ref (a no-op for a put, or a task already
+   * done); `force` kills its worker if it runs (never asked of an actor call: Ray refuses that).
+   */
+  | { readonly op: "cancel"; readonly ref: number; readonly force: boolean };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -97,6 +102,9 @@ class Acc {
 const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length);
 /** A value that holds a ref (a box, a rebox's result): what it stands for is the ref's value. */
 const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && "r" in v;
+
+/** A step whose ref an actor call makes. */
+export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept";
 
 /** Turns a workload into a program for `simulate`. */
 export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
@@ -188,6 +196,11 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
         case "drop": {
           const r = refs.get(s.ref);
           if (r) { ray.release(r); refs.delete(s.ref); }
+          break;
+        }
+        case "cancel": {
+          const r = refs.get(s.ref);
+          if (r) ray.cancel(r, { force: s.force && !isActorCall(w.steps[s.ref]) });
           break;
         }
         case "pg": {

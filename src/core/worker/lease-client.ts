@@ -239,9 +239,9 @@ export function dropLease(w: Ctx, lease: Lease, t: OwnedTask): void {
   const node = nodeOf(lease.worker);
   for (const x of lease.running.splice(0)) {
     x.lease = undefined;
-    if (x === t) continue;
     // It may have stored a result there that no reply will announce: free such a copy.
     if (!w.owned.get(x.spec.returnId)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [x.spec.returnId], orphaned: true });
+    if (x === t) continue;
     x.spec = { ...x.spec, bounces: (x.spec.bounces ?? 0) + 1 };
     x.state = nextTaskState(x.state, { type: "BOUNCED" });
     c.ready.push(x);

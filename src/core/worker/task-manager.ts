@@ -8,7 +8,7 @@ import { nextTaskState, type TaskState } from "../lifecycle/task.ts";
 import { refsOfResult, type ObjectStatus, type TaskResult } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
 import {
-  returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
+  rayletAddr, returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
   type RefInfo, type SchedulingStrategy, type TaskId, type TaskSpec,
 } from "../types.ts";
 import { cancelledError, submittingTask } from "./cancellation.ts";
@@ -175,8 +175,16 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
 
 /** An attempt's answer from the worker that ran it. */
 export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number): void {
-  const t = w.owned.get(returnId)?.task;
-  if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") return returnLoans(w, refsOfResult(result)); // stale or duplicate
+  const o = w.owned.get(returnId);
+  const t = o?.task;
+  if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") {
+    // Stale or duplicate. A stored result of an attempt settled without it (force-cancelled)
+    // is a copy nobody will ask for: drop it.
+    if (result.kind === "stored" && o !== undefined && o.state !== "PENDING" && !o.nodes.includes(result.node)) {
+      w.fx.send(rayletAddr(result.node), { type: "FreeObjects", ids: [returnId], orphaned: true });
+    }
+    return returnLoans(w, refsOfResult(result));
+  }
   if (t.spec.kind === "actor-task") {
     if (!actorTaskReplied(w, t, epoch)) return returnLoans(w, refsOfResult(result));
   } else leaseSlotFreed(w, t, runMs);
