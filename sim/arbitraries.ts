@@ -28,7 +28,8 @@ type RawStep =
   | { op: "kept"; actor: number }
   | { op: "drop"; back: number }
   | { op: "pg"; strategy: PlacementStrategy; v: number }
-  | { op: "cancel"; back: number; force: boolean };
+  | { op: "cancel"; back: number; force: boolean }
+  | { op: "returns"; args: RawVal[]; keep: 0 | 1 };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -62,6 +63,7 @@ function classicStep(arg: fc.Arbitrary<RawVal>, node: fc.Arbitrary<number | null
     { weight: 1, arbitrary: fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
     // Mostly a step just made, so that the cancel finds it pending or running.
     { weight: 1, arbitrary: fc.record({ op: fc.constant("cancel" as const), back: fc.nat(3), force: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("returns" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), keep: fc.constantFrom(0 as const, 1 as const) }) },
   );
 }
 
@@ -153,6 +155,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       }
       case "pg":
         steps.push({ op: "pg", strategy: r.strategy, v: r.v });
+        made.push(i);
+        break;
+      case "returns":
+        steps.push({ op: "returns", args: r.args.map(val), keep: r.keep });
         made.push(i);
         break;
       case "cancel": {

@@ -47,7 +47,9 @@ export type Step =
    * `ray.cancel` of the task that made step `ref`'s ref (a no-op for a put, or a task already
    * done); `force` kills its worker if it runs (never asked of an actor call: Ray refuses that).
    */
-  | { readonly op: "cancel"; readonly ref: number; readonly force: boolean };
+  | { readonly op: "cancel"; readonly ref: number; readonly force: boolean }
+  /** A task with numReturns 2 (returning the sum and the product of its args): the step keeps ref `keep` and drops the other. */
+  | { readonly op: "returns"; readonly args: readonly Val[]; readonly keep: 0 | 1 };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -73,6 +75,10 @@ const slow = async (a: unknown, b: unknown) => {
   const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
   await ray.sleep(50 + (Math.abs(n(b)) % 10) * 150);
   return n(a) + 1;
+};
+const sumAndProduct = (a: unknown, b: unknown) => {
+  const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
+  return [n(a) + n(b), n(a) * n(b)];
 };
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
@@ -111,6 +117,7 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
   return async (ray) => {
     const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
+    const pair = ray.remote(sumAndProduct, { numReturns: 2 });
     const reboxR = ray.remote(rebox);
     const AccR = ray.remote(Acc);
     const refs = new Map<number, ObjectRef>();
@@ -196,6 +203,12 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
         case "drop": {
           const r = refs.get(s.ref);
           if (r) { ray.release(r); refs.delete(s.ref); }
+          break;
+        }
+        case "returns": {
+          const both = (pair.remote as (...a: unknown[]) => unknown)(...s.args.map(arg)) as ObjectRef[];
+          refs.set(i, both[s.keep]);
+          ray.release(both[1 - s.keep]);
           break;
         }
         case "cancel": {

@@ -195,6 +195,26 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return { resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name, maxConcurrency };
   }
 
+  /**
+   * numReturns: n > 1. Each of the n refs is made by a small zero-CPU task that takes one value
+   * out of the whole result (checking it is an array of n), so each is an object of its own:
+   * got, passed, freed and rebuilt from lineage on its own, and failing as the task failed.
+   * The program keeps no handle to the whole result; the n tasks hold it until they ran.
+   */
+  let pick: RemoteFunction<(whole: unknown, i: number, n: number, what: string) => unknown> | undefined;
+  function split(whole: ObjectRef, n: number, what: string): ObjectRef[] {
+    pick ??= api.remote(function numReturnsValue(whole: unknown, i: number, n: number, what: string): unknown {
+      if (!Array.isArray(whole) || whole.length !== n) {
+        const got = Array.isArray(whole) ? `an array of ${whole.length}` : whole === null ? "null" : typeof whole;
+        throw new TypeError(`${what} has numReturns: ${n}, so it must return an array of ${n} values; it returned ${got}`);
+      }
+      return whole[i];
+    }, { numCpus: 0 });
+    const refs = Array.from({ length: n }, (_, i) => pick!.remote(whole, i, n, what));
+    api.release(whole);
+    return refs;
+  }
+
   const api: Ray & Invoker = {
     context: { nodeId: client.node, workerId: client.addr },
 
@@ -212,7 +232,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
         return actorHandle(id, api);
       }
       const d = (target as RemoteFunction<never>).descriptor;
-      return made(new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr));
+      const ref = made(new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr));
+      return opts.numReturns !== undefined && opts.numReturns > 1 ? split(ref, opts.numReturns, `remote function ${d.name}`) : ref;
     },
 
     callMethod(actorId, method, list, opts) {
@@ -220,7 +241,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
       const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr));
       actorCalls.add(ref);
-      return ref;
+      return opts.numReturns !== undefined && opts.numReturns > 1 ? split(ref, opts.numReturns, `actor method ${method}`) : ref;
     },
 
     async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {

@@ -21,6 +21,7 @@ import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
 import { EXPECTED_CANCEL, cancelTasks } from "../helpers/api-cancel.ts";
+import { EXPECTED_RETURNS, multipleReturns } from "../helpers/api-returns.ts";
 import { EXPECTED, asyncActorConcurrency, deadActorCalls, errorCauses, killWithRestart, refusedOptions, runtimeContexts } from "../helpers/api-features.ts";
 import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
@@ -103,6 +104,10 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
 
 test("ray.cancel as on the other hosts: pending, running (signal), forced, recursive, queued actor call", async () => {
   assert.deepEqual(await cancelTasks(ray.driver()), EXPECTED_CANCEL);
+});
+
+test("numReturns as on the other hosts: n refs for tasks and actor methods, a wrong length named", async () => {
+  assert.deepEqual(await multipleReturns(ray.driver()), EXPECTED_RETURNS);
 });
 
 test("tsray run FILE --address runs the program on the daemons (not on a new embedded cluster)", async () => {
