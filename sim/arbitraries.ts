@@ -29,7 +29,9 @@ type RawStep =
   | { op: "drop"; back: number }
   | { op: "pg"; strategy: PlacementStrategy; v: number }
   | { op: "named"; name: number; ns: number; detached: boolean }
-  | { op: "named-call"; name: number; ns: number; v: number };
+  | { op: "named-call"; name: number; ns: number; v: number }
+  | { op: "cancel"; back: number; force: boolean }
+  | { op: "returns"; args: RawVal[]; keep: 0 | 1 };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -61,6 +63,9 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "keep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
   { name: "kept", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("kept" as const), actor: fc.nat(20) }) },
   { name: "drop", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
+  // Mostly a step just made, so that the cancel finds it pending or running.
+  { name: "cancel", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("cancel" as const), back: fc.nat(3), force: fc.boolean() }) },
+  { name: "num-returns", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("returns" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), keep: fc.constantFrom(0 as const, 1 as const) }) },
   // One time in twenty, drawn apart so the classic steps' mix stays as it was.
   { name: "placement-group", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
@@ -181,6 +186,16 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({ op: "named-call", name: `n${r.name}`, ns: `ns${r.ns}`, v: r.v });
         made.push(i);
         break;
+      case "returns":
+        steps.push({ op: "returns", args: r.args.map(val), keep: r.keep });
+        made.push(i);
+        break;
+      case "cancel": {
+        const m = pick(made, r.back);
+        if (m === undefined) continue;
+        steps.push({ op: "cancel", ref: m, force: r.force });
+        break;
+      }
     }
   }
   return { steps };

@@ -351,6 +351,8 @@ export class SimCluster {
         this.drainNeeded = true; // a promise settled: its continuation runs before the next event
       },
       execute: (spec, fn, args) => this.queue.add(this.now, new TaskRun(this, at, proc, model, executor, spec, fn, args)),
+      // An event of its own: the signal's listeners are user code, which may call into the model.
+      interrupt: (taskId) => this.schedule(0, () => { if (this.procs.get(addr)?.alive) { executor.interrupt(taskId); this.drainNeeded = true; } }),
     })).model;
     const at = this.nodes.get(node)!;
     const proc = this.procs.get(addr)!;

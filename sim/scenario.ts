@@ -80,16 +80,25 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   const fromActor = new Set<number>();
   const fromFailedPut = new Set<number>();
   const fromLookup = new Set<number>();
+  // Nor those of a task the program cancelled, or that use one: whether the cancel found it
+  // pending, running or done depends on timing, which faults change.
+  const fromCancelled = new Set<number>();
+  for (const st of w.steps) if (st.op === "cancel") fromCancelled.add(st.ref);
+  const keptCancelled = new Set<number>(); // actors that were handed such a ref
   const ref = reference ?? {};
   w.steps.forEach((st, i) => {
-    const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a && set.has(a.ref)))
-      || ((st.op === "box" || st.op === "rebox") && set.has(st.ref));
+    const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns") && st.args.some((a) => "ref" in a && set.has(a.ref)))
+      || ((st.op === "box" || st.op === "rebox" || st.op === "keep") && set.has(st.ref));
     if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);
     // Which actor a name finds (and whether any) depends on when its maker's death is processed.
     if (st.op === "named-call" || takes(fromLookup)) fromLookup.add(i);
     if (((st.op === "put" || st.op === "box") && typeof faulty?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
+    if (takes(fromCancelled)) fromCancelled.add(i);
+    if (st.op === "keep" && fromCancelled.has(i)) keptCancelled.add(st.actor);
+    if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
   });
   for (const [k, got] of Object.entries(faulty ?? {})) {
+    if (fromCancelled.has(Number(k))) continue;
     const want = ref[Number(k)];
     const step = w.steps[Number(k)];
     if (typeof got === "number") {

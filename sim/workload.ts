@@ -49,7 +49,14 @@ export type Step =
    */
   | { readonly op: "named"; readonly name: string; readonly ns: string; readonly detached: boolean }
   /** `ray.getActor(name, { namespace: ns })` and a call on what it finds (nothing found: no ref). */
-  | { readonly op: "named-call"; readonly name: string; readonly ns: string; readonly v: number };
+  | { readonly op: "named-call"; readonly name: string; readonly ns: string; readonly v: number }
+  /**
+   * `ray.cancel` of the task that made step `ref`'s ref (a no-op for a put, or a task already
+   * done); `force` kills its worker if it runs (never asked of an actor call: Ray refuses that).
+   */
+  | { readonly op: "cancel"; readonly ref: number; readonly force: boolean }
+  /** A task with numReturns 2 (returning the sum and the product of its args): the step keeps ref `keep` and drops the other. */
+  | { readonly op: "returns"; readonly args: readonly Val[]; readonly keep: 0 | 1 };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -75,6 +82,10 @@ const slow = async (a: unknown, b: unknown) => {
   const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
   await ray.sleep(50 + (Math.abs(n(b)) % 10) * 150);
   return n(a) + 1;
+};
+const sumAndProduct = (a: unknown, b: unknown) => {
+  const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
+  return [n(a) + n(b), n(a) * n(b)];
 };
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
@@ -118,11 +129,15 @@ const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float
 /** A value that holds a ref (a box, a rebox's result): what it stands for is the ref's value. */
 const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && "r" in v;
 
+/** A step whose ref an actor call makes. */
+export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept";
+
 /** Turns a workload into a program for `simulate`. */
 export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
   return async (ray) => {
     const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
+    const pair = ray.remote(sumAndProduct, { numReturns: 2 });
     const reboxR = ray.remote(rebox);
     const AccR = ray.remote(Acc);
     const MakerR = ray.remote(Maker);
@@ -209,6 +224,17 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
         case "drop": {
           const r = refs.get(s.ref);
           if (r) { ray.release(r); refs.delete(s.ref); }
+          break;
+        }
+        case "returns": {
+          const both = (pair.remote as (...a: unknown[]) => unknown)(...s.args.map(arg)) as ObjectRef[];
+          refs.set(i, both[s.keep]);
+          ray.release(both[1 - s.keep]);
+          break;
+        }
+        case "cancel": {
+          const r = refs.get(s.ref);
+          if (r) ray.cancel(r, { force: s.force && !isActorCall(w.steps[s.ref]) });
           break;
         }
         case "pg": {

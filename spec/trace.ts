@@ -35,6 +35,8 @@ export type TraceBody =
   | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }
   | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string }
   | { kind: "task.failed"; comp: "owner"; task: string; error: string }
+  /** ray.cancel reached the task's owner while the task was pending or running (`worker`: the one a forced cancel destroys). */
+  | { kind: "task.cancelled"; comp: "owner"; task: string; force: boolean; worker?: string }
   /** A caller accepted the result of an actor call, answered by incarnation `epoch`. */
   | { kind: "actor.result"; comp: "owner"; task: string; actor: string; caller: string; epoch: number }
   // --- objects ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import {
   remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
-import { setNamespace, type GetActorOptions, type GetOptions, type KillOptions, type NodeInfo, type Ray, type RuntimeContext, type WaitOptions } from "./api/ray.ts";
+import { setNamespace, type CancelOptions, type GetActorOptions, type GetOptions, type KillOptions, type NodeInfo, type Ray, type RuntimeContext, type WaitOptions } from "./api/ray.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 import { envAddress } from "./runtime/daemon/session.ts";
@@ -15,10 +15,10 @@ import type { PlacementGroup, PlacementGroupOptions } from "./api/placement-grou
 
 export {
   RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
-  ObjectStoreFullError, InfeasibleTaskError, ValueError,
+  ObjectStoreFullError, InfeasibleTaskError, ValueError, TaskCancelledError,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
-export type { Ray, GetActorOptions, GetOptions, KillOptions, NodeInfo, RuntimeContext, WaitOptions } from "./api/ray.ts";
+export type { Ray, CancelOptions, GetActorOptions, GetOptions, KillOptions, NodeInfo, RuntimeContext, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 /** The state API from code (`ray.state.list("tasks", { filters: ["state=FINISHED"] })`): see docs/operators.md. */
@@ -165,6 +165,11 @@ export function wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Prom
 
 export function kill(actor: ActorRef, opts?: KillOptions): void {
   api().kill(actor, opts);
+}
+
+/** Cancels the task that makes `ref` (Ray's `ray.cancel`; see docs/api.md). */
+export function cancel(ref: ObjectRef, opts?: CancelOptions): void {
+  api().cancel(ref, opts);
 }
 
 /** Reserves bundles of resources across nodes, atomically (Ray's placement groups). */

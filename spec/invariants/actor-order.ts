@@ -2,7 +2,8 @@
 // an async actor's calls may overlap and start as their arguments arrive), and exactly once when
 // nothing went wrong. A call to an actor that died for good (its constructor threw, or it was
 // killed) never starts, and fails with ActorDiedError instead: that is no lost call. A call made
-// after its caller killed the actor for good (ray.kill) never starts.
+// after its caller killed the actor for good (ray.kill) never starts. A call cancelled before its
+// turn (ray.cancel) may never start.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "actor-order";
@@ -12,6 +13,8 @@ interface Call {
   starts: number;
   /** A second start the order rule did not already report (it reports same-epoch repeats). */
   dup?: number;
+  /** ray.cancel reached its caller: it may be answered as cancelled without starting. */
+  cancelled?: true;
 }
 
 export const checkActorOrder: Checker = (events) => {
@@ -28,6 +31,8 @@ export const checkActorOrder: Checker = (events) => {
   const afterKill = new Set<string>();
   let faulted = false;
   let programOk = false;
+  /** task id → its call's key, for actor calls. */
+  const keyOf = new Map<string, string>();
 
   const call = (key: string) => {
     let c = calls.get(key);
@@ -41,6 +46,7 @@ export const checkActorOrder: Checker = (events) => {
       case "task.submitted":
         if (e.actor !== undefined && e.caller !== undefined && e.seq !== undefined) {
           call(`${e.actor}\0${e.caller}\0${e.seq}`).submitted ??= i;
+          keyOf.set(e.task, `${e.actor}\0${e.caller}\0${e.seq}`);
           if (killedBy.has(`${e.actor}\0${e.caller}`)) afterKill.add(`${e.actor}\0${e.caller}\0${e.seq}`);
         }
         break;
@@ -67,6 +73,11 @@ export const checkActorOrder: Checker = (events) => {
         if (e.state === "RESTARTING") restarted.add(e.actor);
         if (e.state === "DEAD") dead.add(e.actor);
         break;
+      case "task.cancelled": {
+        const key = keyOf.get(e.task);
+        if (key !== undefined) call(key).cancelled = true;
+        break;
+      }
       case "fault":
         faulted = true;
         break;
@@ -82,7 +93,7 @@ export const checkActorOrder: Checker = (events) => {
     if (c.submitted === undefined) continue;
     const [actor, caller, seq] = key.split("\0");
     if (restarted.has(actor)) continue;
-    if (dead.has(actor) && c.starts === 0) continue;
+    if ((dead.has(actor) || c.cancelled) && c.starts === 0) continue;
     // Without a successful program.end the run may have been cut short, so a call that never
     // started is not yet evidence of a lost call.
     if (c.starts === 0 && programOk) at(c.submitted, `actor ${actor}: call seq ${seq} from ${caller} was submitted but never started`);

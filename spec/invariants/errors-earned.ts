@@ -23,6 +23,8 @@ interface Task {
   failed?: number;
   /** task.retry events seen so far (the owner's budget counts every one). */
   retries: number;
+  /** ray.cancel reached its owner: TaskCancelledError is earned. */
+  cancelled?: true;
 }
 
 export const checkErrorsEarned: Checker = (events) => {
@@ -47,6 +49,11 @@ export const checkErrorsEarned: Checker = (events) => {
   const propagated = (t: Task | undefined, error: string) => t !== undefined && t.args.some((a) => failedWith.get(a) === error);
 
   const judge = (i: number, error: string, what: string, t: Task | undefined) => {
+    // Only ray.cancel explains a cancellation, faults or not.
+    if (error === "TaskCancelledError") {
+      if (!t?.cancelled) at(i, `TaskCancelledError though the task was never cancelled (${what})`);
+      return;
+    }
     if (faulted) return;
     if (FAULT_ONLY.has(error)) {
       at(i, `${error} without any injected fault (${what})`);
@@ -87,6 +94,13 @@ export const checkErrorsEarned: Checker = (events) => {
       case "owner.exited":
         exited.add(e.owner);
         break;
+      case "task.cancelled": {
+        const t = tasks.get(e.task);
+        if (t) t.cancelled = true;
+        // A forced cancel destroys the worker: what it owned is lost as if it exited (the program's own doing).
+        if (e.worker !== undefined) exited.add(e.worker);
+        break;
+      }
       case "actor.state":
         if (e.state === "DEAD") deadActors.add(e.actor);
         // A call may fail on an incarnation that died before or after it was submitted (its

@@ -31,6 +31,8 @@ export interface CoreClient {
   removePlacementGroup(pgId: PlacementGroupId): void;
   addRef(id: ObjectId): void;
   releaseRef(id: ObjectId): void;
+  /** ray.cancel of the task that makes `id` (owned by this worker). */
+  cancelTask(id: ObjectId, force: boolean, recursive: boolean): void;
   /** Virtual in the simulator, real elsewhere. */
   sleep(ms: number): Promise<void>;
 }

@@ -29,10 +29,12 @@ export class ObjectStoreFullError extends RayError { override name = "ObjectStor
 export class InfeasibleTaskError extends RayError { override name = "InfeasibleTaskError"; }
 /** A bad argument found by the cluster, as Python's ValueError in Ray: a named actor's name is taken, or no actor has it. */
 export class ValueError extends Error { override name = "ValueError"; }
+/** ray.cancel stopped the task (Ray's TaskCancelledError); also the reason its cancellation signal aborts with. */
+export class TaskCancelledError extends RayError { override name = "TaskCancelledError"; }
 
 const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayError> = {
   WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
-  ObjectStoreFullError, InfeasibleTaskError, RayError,
+  ObjectStoreFullError, InfeasibleTaskError, RayError, TaskCancelledError,
 };
 
 /** Error classes every JavaScript realm has: a cause of one of these is rebuilt as one. */

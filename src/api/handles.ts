@@ -29,7 +29,10 @@ export interface RemoteOptions {
   schedulingStrategy?: SchedulingStrategy;
   /** Calls an actor runs at once (default 1; 1000 for an async actor, as in Ray). */
   maxConcurrency?: number;
-  /** Return values of a task (only 1 is implemented; anything else is refused). */
+  /**
+   * How many refs `.remote()` gives (default 1): with n > 1 the function returns an array of n
+   * values and `.remote()` an array of n refs, one per value (see docs/api.md).
+   */
   numReturns?: number;
   /** Run in this placement group (in bundle `bundleIndex`, default -1: any bundle). */
   placementGroup?: PlacementGroup;

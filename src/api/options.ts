@@ -39,8 +39,10 @@ export function checkOptionNames(o: RemoteOptions, target: OptionTarget, name: s
     if (elsewhere.length > 0) throw new TypeError(`${name}: option "${k}" does not apply to ${KINDS[target]} (only to ${elsewhere.map((t) => KINDS[t]).join(" and ")})`);
     throw new TypeError(`${name}: unknown option "${k}" (${KINDS[target]} takes: ${[...IMPLEMENTED[target]].join(", ")})`);
   }
-  if (o.numReturns !== undefined && o.numReturns !== 1) {
-    throw new TypeError(`${name}: option "numReturns" must be 1 (got ${JSON.stringify(o.numReturns)}): multiple returns are not implemented; return an array`);
+  const n = o.numReturns as unknown;
+  if (n === "streaming") throw new TypeError(`${name}: option "numReturns" is not supported with "streaming": streaming generators (ObjectRefGenerator) are not implemented`);
+  if (n !== undefined && (!Number.isInteger(n) || (n as number) < 1)) {
+    throw new TypeError(`${name}: option "numReturns" must be an integer >= 1, got ${JSON.stringify(n)}`);
   }
   if (o.maxConcurrency !== undefined && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1)) {
     throw new TypeError(`${name}: maxConcurrency must be an integer >= 1, got ${o.maxConcurrency}`);

@@ -35,6 +35,9 @@ export interface NodeInfo {
   readonly incarnation: number;
 }
 
+/** Ray's `ray.cancel` options: `force` kills the worker running the task; `recursive` (default true) cancels the tasks it submitted. */
+export interface CancelOptions { force?: boolean; recursive?: boolean }
+
 export interface Ray {
   remote<C extends new (...args: any[]) => unknown>(cls: C, opts?: RemoteOptions): ActorClass<C>;
   remote<F extends (...args: any[]) => unknown>(fn: F, opts?: RemoteOptions): RemoteFunction<F>;
@@ -50,6 +53,8 @@ export interface Ray {
   clusterResources(): Promise<Record<string, number>>;
   /** What the live nodes have free, as of their last heartbeats (Ray's `ray.available_resources()`). */
   availableResources(): Promise<Record<string, number>>;
+  /** Cancels the task that makes `ref` (see docs/api.md, "Cancelling tasks"); its get then throws TaskCancelledError. */
+  cancel(ref: ObjectRef, opts?: CancelOptions): void;
   /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
   release(refs: ObjectRef | readonly ObjectRef[]): void;
   /** Sleeps in the host's time: virtual in the simulator, real elsewhere. */
@@ -73,6 +78,11 @@ export interface RuntimeContext {
   readonly actorId?: string;
   /** The namespace this code runs in: the driver's (ray.init), inherited by its tasks; an actor's own. */
   readonly namespace: string;
+  /**
+   * Inside a task or actor method: aborts when ray.cancel reaches it (its reason is a
+   * TaskCancelledError). Not enumerable, so a context can be returned from a task as data.
+   */
+  readonly cancelSignal?: AbortSignal;
 }
 
 const MARK = "__tsray__";
@@ -101,6 +111,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   let ownNamespace = options.namespace ?? `anonymous:${client.addr}`;
   const currentNamespace = (): string => currentExecution()?.namespace ?? ownNamespace;
   const actorTaskRetries = new Map<ActorId, number>();
+  // The refs of actor calls made here: ray.cancel refuses `force` for them, as Ray does.
+  const actorCalls = new WeakSet<ObjectRef>();
   // Each ref made here is one handle in the owner's count: collected, it is released once
   // (unless ray.release came first, which unregisters it).
   const collected = options.releaseOnCollect === true ? new FinalizationRegistry<ObjectId>((id) => client.releaseRef(id)) : undefined;
@@ -247,6 +259,26 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     throw new ValueError(`${target.descriptor.name}: getIfExists: the actor named "${o.name}" kept dying while it was looked up`);
   }
 
+  /**
+   * numReturns: n > 1. Each of the n refs is made by a small zero-CPU task that takes one value
+   * out of the whole result (checking it is an array of n), so each is an object of its own:
+   * got, passed, freed and rebuilt from lineage on its own, and failing as the task failed.
+   * The program keeps no handle to the whole result; the n tasks hold it until they ran.
+   */
+  let pick: RemoteFunction<(whole: unknown, i: number, n: number, what: string) => unknown> | undefined;
+  function split(whole: ObjectRef, n: number, what: string): ObjectRef[] {
+    pick ??= api.remote(function numReturnsValue(whole: unknown, i: number, n: number, what: string): unknown {
+      if (!Array.isArray(whole) || whole.length !== n) {
+        const got = Array.isArray(whole) ? `an array of ${whole.length}` : whole === null ? "null" : typeof whole;
+        throw new TypeError(`${what} has numReturns: ${n}, so it must return an array of ${n} values; it returned ${got}`);
+      }
+      return whole[i];
+    }, { numCpus: 0 });
+    const refs = Array.from({ length: n }, (_, i) => pick!.remote(whole, i, n, what));
+    api.release(whole);
+    return refs;
+  }
+
   const api: Ray & Invoker = {
     context: { nodeId: client.node, workerId: client.addr },
 
@@ -263,13 +295,16 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       }
       const id = client.nextId();
       const d = (target as RemoteFunction<never>).descriptor;
-      return made(new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr));
+      const ref = made(new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr));
+      return opts.numReturns !== undefined && opts.numReturns > 1 ? split(ref, opts.numReturns, `remote function ${d.name}`) : ref;
     },
 
     callMethod(actorId, method, list, opts) {
       const id = client.nextId();
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
-      return made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr));
+      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr));
+      actorCalls.add(ref);
+      return opts.numReturns !== undefined && opts.numReturns > 1 ? split(ref, opts.numReturns, `actor method ${method}`) : ref;
     },
 
     async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {
@@ -325,6 +360,18 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       client.killActor(id, noRestart);
     },
 
+    cancel(ref, opts = {}) {
+      if (!(ref instanceof ObjectRef)) throw new TypeError("ray.cancel expects an ObjectRef");
+      for (const k of Object.keys(opts)) if (k !== "force" && k !== "recursive") throw new TypeError(`ray.cancel: unknown option "${k}" (it takes: force, recursive)`);
+      const force = opts.force ?? false, recursive = opts.recursive ?? true;
+      for (const [k, v] of [["force", force], ["recursive", recursive]] as const) {
+        if (typeof v !== "boolean") throw new TypeError(`ray.cancel: ${k} must be a boolean, got ${JSON.stringify(v)}`);
+      }
+      if (force && actorCalls.has(ref)) throw new TypeError("ray.cancel: force is not supported for actor tasks (kill the actor with ray.kill instead)");
+      if (ref.owner !== client.addr) throw new TypeError(`ray.cancel: ${ref} was made by another worker (${ref.owner}); only the task's owner cancels it in tsray`);
+      client.cancelTask(ref.id, force, recursive);
+    },
+
     async getActor(name, opts = {}) {
       for (const k of Object.keys(opts)) if (k !== "namespace") throw new TypeError(`ray.getActor: unknown option "${k}" (it takes: namespace)`);
       if (typeof name !== "string" || name === "") throw new TypeError(`ray.getActor: name must be a non-empty string, got ${JSON.stringify(name)}`);
@@ -358,10 +405,12 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
     getRuntimeContext() {
       const e = currentExecution();
-      return {
+      const c: RuntimeContext = {
         nodeId: client.node, workerId: client.addr, namespace: currentNamespace(),
         ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}),
       };
+      if (e) Object.defineProperty(c, "cancelSignal", { value: e.signal, enumerable: false });
+      return c;
     },
   };
   codecs.set(client, { encode, decode });

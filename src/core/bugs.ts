@@ -28,6 +28,7 @@ export const SEEDED_BUGS = {
   "names-ignore-namespace": "the GCS looks a named actor up in every namespace instead of only the one asked for",
   "detached-dies-with-owner": "the GCS kills a detached actor when its owner dies, as it does a non-detached one",
   "drain-busy-node": "the autoscaler drains nodes before their idle timeout, and raylets accept a drain while holding a lease, a bundle or a primary copy",
+  "cancel-leaks-lease": "an owner that force-cancels a running task forgets to give its lease back (and the worker is never destroyed)",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

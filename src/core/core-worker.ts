@@ -13,6 +13,7 @@ import {
   actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask,
 } from "./worker/actor-submitter.ts";
 import { newActorScheduling } from "./worker/actor-scheduling.ts";
+import { cancelExecution, cancelTask } from "./worker/cancellation.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
 import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
 import type { PlacementGroupId } from "./types.ts";
@@ -90,6 +91,7 @@ export class CoreWorker {
       case "release-all": return releaseAll(w);
       case "actor-registered": return actorRegistered(w, input.actorId, input.callId);
       case "cluster-info": return getClusterInfo(w, input.callId);
+      case "cancel-task": return cancelTask(w, input.returnId, input.force, input.recursive);
       default: return assertNever("a core worker", input);
     }
   }
@@ -120,6 +122,7 @@ export class CoreWorker {
       case "AddBorrower": return addBorrower(w, m.id, m.borrower);
       case "RemoveBorrower": return removeBorrower(w, m.id, m.borrower, m.holds);
       case "ClusterInfo": return clusterInfo(w, m.reqId, m.nodes);
+      case "CancelTask": return cancelExecution(w, m.taskId, m.attempt, m.recursive);
       default: return assertNever("a core worker", m);
     }
   }
@@ -165,5 +168,6 @@ export class CoreWorker {
   addRef(id: ObjectId): void { this.step({ kind: "add-ref", id }); }
   releaseRef(id: ObjectId): void { this.step({ kind: "release-ref", id }); }
   releaseAll(): void { this.step({ kind: "release-all" }); }
+  cancelTask(returnId: ObjectId, force: boolean, recursive: boolean): void { this.step({ kind: "cancel-task", returnId, force, recursive }); }
   taskDone(taskId: string, attempt: number, outcome: Outcome): void { this.step({ kind: "task-done", taskId, attempt, outcome }); }
 }

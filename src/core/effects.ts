@@ -6,7 +6,7 @@
 import type { Msg } from "./messages.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 import type { RayletTimer } from "./raylet/inputs.ts";
-import type { ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeView, ObjectId, Payload, TaskSpec } from "./types.ts";
+import type { ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeView, ObjectId, Payload, TaskId, TaskSpec } from "./types.ts";
 import type { WorkerTimer } from "./worker/inputs.ts";
 
 /** Inputs that the environment supplies instead of the model reading clocks or RNGs. */
@@ -72,6 +72,8 @@ export interface WorkerEffects extends Effects<WorkerTimer> {
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void;
   /** Resolve an API call the host is waiting on (get, wait, put, getActor …). */
   complete(callId: number, result: CallResult): void;
+  /** Signal a running task's code that it was cancelled (ray.cancel); the code decides when to stop. */
+  interrupt(taskId: TaskId): void;
 }
 
 export type CallResult =

@@ -146,7 +146,10 @@ export type Msg =
   /** Stop taking work if idle; the node is then removed. */
   | { type: "DrainNode"; node: NodeId; reason: string }
   /** `accepted: false`: the node holds work (`reason` says what) and stays. */
-  | { type: "DrainReply"; node: NodeId; accepted: boolean; reason: string };
+  | { type: "DrainReply"; node: NodeId; accepted: boolean; reason: string }
+  // owner → the worker running (or holding) attempt `attempt` of a task: ray.cancel
+  /** Skip it if not started; signal its code if running; `recursive`: cancel the tasks it submitted too. */
+  | { type: "CancelTask"; taskId: TaskId; returnId: ObjectId; attempt: number; recursive: boolean };
 
 export type MsgType = Msg["type"];
 
@@ -164,7 +167,7 @@ export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
   "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower",
-  "ClusterInfo",
+  "ClusterInfo", "CancelTask",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [

@@ -66,7 +66,9 @@ export type ErrorType =
   | "GetTimeoutError"
   | "ObjectStoreFullError"
   | "InfeasibleTaskError"
-  | "RayError";
+  | "RayError"
+  /** The task was cancelled by ray.cancel (Ray's TaskCancelledError). */
+  | "TaskCancelledError";
 
 export interface ErrorInfo {
   readonly type: ErrorType;
@@ -130,6 +132,11 @@ export interface TaskSpec {
   readonly maxConcurrency?: number;
   /** The namespace the code runs in (a normal task: its submitter's; an actor creation: the actor's). */
   readonly namespace?: string;
+  /**
+   * An actor call cancelled before it was sent: sent anyway, without its arguments, so that the
+   * actor's per-caller order has no hole, and answered as cancelled without running.
+   */
+  readonly cancelled?: true;
 }
 
 export interface ActorSpec {

@@ -5,7 +5,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Outcome } from "../core/core-worker.ts";
 import type { FunctionDescriptor, FunctionId, Payload, TaskSpec } from "../core/types.ts";
-import { fromThrown } from "../api/errors.ts";
+import { TaskCancelledError, fromThrown } from "../api/errors.ts";
 
 export interface Codec {
   encode(value: unknown): Payload;
@@ -15,8 +15,11 @@ export interface Codec {
 /** tsx/esbuild's keepNames helper appears in shipped source; workers must define it. */
 const __name = (target: unknown, value: string) => Object.defineProperty(target, "name", { value, configurable: true });
 
-/** The task (and actor) whose code is running: what ray.getRuntimeContext() reads, across awaits too. */
-export interface ExecutionContext { readonly taskId: string; readonly actorId?: string; readonly namespace?: string }
+/**
+ * The task (and actor) whose code is running: what ray.getRuntimeContext() reads, across awaits
+ * too. `signal` aborts when the task's owner cancels it (ray.cancel).
+ */
+export interface ExecutionContext { readonly taskId: string; readonly actorId?: string; readonly namespace?: string; readonly signal: AbortSignal }
 const current = new AsyncLocalStorage<ExecutionContext>();
 export function currentExecution(): ExecutionContext | undefined {
   return current.getStore();
@@ -31,6 +34,8 @@ function isGenerator(v: unknown): boolean {
 
 export class Executor {
   private readonly compiled = new Map<FunctionId, any>();
+  /** The cancellation signal of each task running here, by task id. */
+  private readonly cancels = new Map<string, AbortController>();
   private instance?: Record<string, unknown>;
   /** The namespace of the actor this worker hosts: its methods run there. */
   private instanceNamespace?: string;
@@ -41,10 +46,22 @@ export class Executor {
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     if (spec.kind === "actor-create") this.instanceNamespace = spec.namespace;
     const namespace = spec.kind === "actor-task" ? this.instanceNamespace : spec.namespace;
+    const cancel = new AbortController();
+    this.cancels.set(spec.taskId, cancel);
     const ctx: ExecutionContext = {
-      taskId: spec.taskId, ...(spec.actorId !== undefined ? { actorId: spec.actorId } : {}), ...(namespace !== undefined ? { namespace } : {}),
+      taskId: spec.taskId, ...(spec.actorId !== undefined ? { actorId: spec.actorId } : {}), ...(namespace !== undefined ? { namespace } : {}), signal: cancel.signal,
     };
-    return current.run(ctx, () => this.runHere(spec, fn, args));
+    const out = current.run(ctx, () => this.runHere(spec, fn, args));
+    if (!(out instanceof Promise)) {
+      this.cancels.delete(spec.taskId);
+      return out;
+    }
+    return out.finally(() => { if (this.cancels.get(spec.taskId) === cancel) this.cancels.delete(spec.taskId); });
+  }
+
+  /** ray.cancel reached a task running here: its signal aborts (code that watches it stops; other code runs on). */
+  interrupt(taskId: string): void {
+    this.cancels.get(taskId)?.abort(new TaskCancelledError(`task ${taskId} was cancelled`));
   }
 
   private runHere(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {

@@ -165,7 +165,7 @@ export interface WorkerPorts<H> extends ProcessPorts<H>, Omit<WorkerEffects, key
 export function hostCoreWorker<H>(addr: Addr, node: NodeId, head: NodeId, tuning: ModelTuning, bugs: Bugs, ports: WorkerPorts<H>): Hosted & { readonly model: CoreWorker } {
   let model!: CoreWorker;
   const timers = new TimerTable<WorkerTimer, H>(ports, (timer) => model.step({ kind: "timer", timer }));
-  const fx: WorkerEffects = { ...effects(ports, timers), execute: ports.execute, complete: ports.complete };
+  const fx: WorkerEffects = { ...effects(ports, timers), execute: ports.execute, complete: ports.complete, interrupt: ports.interrupt };
   model = new CoreWorker(addr, { node, gcs: gcsAddr(head), ...coreWorkerTuning(tuning), bugs }, fx);
   return {
     addr, model,

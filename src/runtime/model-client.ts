@@ -80,6 +80,7 @@ export abstract class ModelClient implements CoreClient {
   removePlacementGroup(pgId: string): void { this.check(); this.model.removePlacementGroup(pgId); }
   addRef(id: ObjectId): void { this.model.addRef(id); }
   releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
+  cancelTask(id: ObjectId, force: boolean, recursive: boolean): void { this.model.cancelTask(id, force, recursive); }
 }
 
 export function checkSleep(ms: number): void {

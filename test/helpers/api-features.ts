@@ -146,7 +146,7 @@ export async function refusedOptions(ray: Ray): Promise<string[]> {
   const messages: string[] = [];
   const attempt = (go: () => unknown) => { try { go(); messages.push("accepted"); } catch (e) { messages.push((e as Error).message); } };
   attempt(() => f.options({ schedulingStrategy: "PACK" as never }));
-  attempt(() => f.options({ numReturns: 2 }));
+  attempt(() => f.options({ numReturns: 0 }));
   attempt(() => f.options({ maxRestarts: 1 }));
   attempt(() => ray.remote(A, { concurrencyGroups: { io: 2 } } as never));
   attempt(() => ray.remote(A, { lifetime: "forever" } as never));
@@ -164,7 +164,7 @@ export const EXPECTED = {
   killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
   refused: [
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,
-    /option "numReturns" must be 1 \(got 2\)/,
+    /option "numReturns" must be an integer >= 1, got 0/,
     /option "maxRestarts" does not apply to a remote function/,
     /option "concurrencyGroups" is not supported: concurrency groups are not implemented/,
     /lifetime must be "detached" or "non_detached", got "forever"/,

@@ -20,6 +20,8 @@ import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-reduce.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
+import { EXPECTED_CANCEL, cancelTasks } from "../helpers/api-cancel.ts";
+import { EXPECTED_RETURNS, multipleReturns } from "../helpers/api-returns.ts";
 import {
   EXPECTED, EXPECTED_NAMES, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
 } from "../helpers/api-features.ts";
@@ -102,6 +104,14 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   EXPECTED.refused.forEach((re, i) => assert.match(refused[i], re));
   assert.deepEqual(await namedActors(r), EXPECTED_NAMES);
   assert.deepEqual(await clusterInfo(r), { alive: 3, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });
+});
+
+test("ray.cancel as on the other hosts: pending, running (signal), forced, recursive, queued actor call", async () => {
+  assert.deepEqual(await cancelTasks(ray.driver()), EXPECTED_CANCEL);
+});
+
+test("numReturns as on the other hosts: n refs for tasks and actor methods, a wrong length named", async () => {
+  assert.deepEqual(await multipleReturns(ray.driver()), EXPECTED_RETURNS);
 });
 
 test("tsray run FILE --address runs the program on the daemons (not on a new embedded cluster)", async () => {

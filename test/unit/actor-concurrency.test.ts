@@ -20,7 +20,7 @@ function actorWorker(maxConcurrency: number | undefined) {
     node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
   }, {
     now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
-    execute: (spec) => executed.push(spec), complete: () => {},
+    execute: (spec) => executed.push(spec), complete: () => {}, interrupt: () => {},
   });
   w.start(true);
   w.registerFunction({ id: "cls", name: "Acc", kind: "class", source: "class Acc {}" });

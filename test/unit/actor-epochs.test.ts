@@ -21,7 +21,7 @@ function rig() {
     send: (to, m) => sent.push({ to, m }),
     setTimer: () => {}, cancelTimer: () => {},
     trace: (e) => traced.push({ t: 0, ...e } as TraceEvent),
-    execute: () => {}, complete: () => {},
+    execute: () => {}, complete: () => {}, interrupt: () => {},
   });
   owner.start(false);
   const alive = (epoch: number, address: string) =>

@@ -78,6 +78,7 @@ describe("liveness", () => {
   });
 });
 
+const cancelled2 = (task: string): Ev => ({ kind: "task.cancelled", comp: "owner", task, force: false });
 describe("errors-earned", () => {
   const check = checkers["errors-earned"];
 
@@ -106,6 +107,21 @@ describe("errors-earned", () => {
       "errors-earned", "task t1 failed with WorkerCrashedError with 1 of its 2 retries used: it must be retried", 3);
     one(check, trace(fault("kill-worker"), submit("t1", { maxRetries: -1 }), failed("t1", "WorkerCrashedError")),
       "errors-earned", "with unlimited retries (-1)", 2);
+  });
+  test("TaskCancelledError is earned by the task's own cancel, or passed on from an argument; a forced cancel's worker is lost as if it exited", () => {
+    const cancelled = (task: string, worker?: string): Ev => ({ kind: "task.cancelled", comp: "owner", task, force: worker !== undefined, ...(worker ? { worker } : {}) });
+    clean(check, trace(
+      submit("t1"), cancelled("t1"), failed("t1", "TaskCancelledError"), getFailed("t1.r", "TaskCancelledError"),
+      submit("t2", { args: ["t1.r"] }), failed("t2", "TaskCancelledError"),
+      submit("t3"), cancelled("t3", W1), failed("t3", "TaskCancelledError"),
+      submit("t4", { owner: W1 }), failed("t4", "OwnerDiedError"), getFailed(`${W1}#5`, "OwnerDiedError"),
+    ));
+  });
+  test("TaskCancelledError without a cancel, even after a fault", () => {
+    one(check, trace(fault("kill-node"), submit("t1"), failed("t1", "TaskCancelledError")),
+      "errors-earned", "TaskCancelledError though the task was never cancelled", 2);
+    one(check, trace(submit("t1"), cancelled2("t0"), getFailed("t1.r", "TaskCancelledError")),
+      "errors-earned", "TaskCancelledError though the task was never cancelled", 2);
   });
   test("an actor call failing with ActorDiedError after a fault, while its actor lives or with retries left", () => {
     one(check, trace(fault("kill-node"), submit("c1", { actor: "a" }), failed("c1", "ActorDiedError")),

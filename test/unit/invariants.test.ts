@@ -159,6 +159,11 @@ describe("actor-order", () => {
   test("a call run again in a new epoch without any restart", () => {
     one(check, trace(submit("a", "c", 0), start("a", "c", 0, 0), start("a", "c", 0, 1), end(true)), "actor-order", "started 2 times without a restart", 2);
   });
+  test("a call cancelled before its turn may never start; another caller's cancel does not excuse it", () => {
+    const cancelled = (task: string): Ev => ({ kind: "task.cancelled", comp: "owner", task, force: false });
+    clean(check, trace(submit("a", "c", 0), submit("a", "c", 1), cancelled("a:c:1"), start("a", "c", 0), end(true)));
+    one(check, trace(submit("a", "c", 0), submit("a", "c", 1), cancelled("a:c:0"), start("a", "c", 0), end(true)), "actor-order", "seq 1 from c was submitted but never started", 1);
+  });
   test("a submitted call that never started", () => {
     one(check, trace(submit("a", "c", 0), submit("a", "c", 1), start("a", "c", 0), end(true)), "actor-order", "seq 1 from c was submitted but never started", 1);
   });

@@ -20,7 +20,7 @@ const gcs = () => hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: (
 const raylet = () => hostRaylet({ node: "head", head: "head", resources: { CPU: 1 }, incarnation: 1, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
   ...ports, startWorker: () => {}, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
 });
-const worker = () => hostCoreWorker("head/w1-1", "head", "head", defaultTuning, NO_BUGS, { ...ports, execute: () => {}, complete: () => {} });
+const worker = () => hostCoreWorker("head/w1-1", "head", "head", defaultTuning, NO_BUGS, { ...ports, execute: () => {}, complete: () => {}, interrupt: () => {} });
 
 /** A message only the GCS receives, one only a raylet receives, one only a core worker receives. */
 const forGcs: Msg = { type: "RegisterFunction", fn: { id: "f", name: "f", kind: "function", source: "" } };

@@ -36,6 +36,7 @@ function rig(tuning: Partial<CoreWorkerTuning> = {}) {
     setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
     execute: (spec) => executed.push(spec),
     complete: (callId, r) => completed.set(callId, r),
+    interrupt: () => {},
   });
   const owner = make(OWNER);
   const worker = make(WORKER);

@@ -11,7 +11,8 @@ export type TaskEvent =
   | { type: "ERRORED"; retryable: boolean } // retryable: retry budget left and error kind retryable
   | { type: "DEP_FAILED" }
   | { type: "RESUBMIT" } // lineage reconstruction of a lost return value
-  | { type: "BOUNCED" }; // a pipelined task its worker sent back unrun: queued again
+  | { type: "BOUNCED" } // a pipelined task its worker sent back unrun: queued again
+  | { type: "CANCELLED" }; // ray.cancel settled it before it ran (or force-killed it running)
 
 export const taskChart = setup({
   types: { events: {} as TaskEvent },
@@ -20,18 +21,20 @@ export const taskChart = setup({
   id: "task",
   initial: "WAITING_FOR_DEPS",
   states: {
-    WAITING_FOR_DEPS: { on: { DEPS_READY: "SCHEDULING", DEP_FAILED: "FAILED" } },
+    WAITING_FOR_DEPS: { on: { DEPS_READY: "SCHEDULING", DEP_FAILED: "FAILED", CANCELLED: "FAILED" } },
     SCHEDULING: {
       on: {
         DISPATCHED: "RUNNING",
         ERRORED: [{ guard: "retryable", target: "WAITING_FOR_DEPS" }, { target: "FAILED" }],
         DEP_FAILED: "FAILED",
+        CANCELLED: "FAILED",
       },
     },
     RUNNING: {
       on: {
         SUCCEEDED: "FINISHED",
         BOUNCED: "SCHEDULING",
+        CANCELLED: "FAILED",
         ERRORED: [{ guard: "retryable", target: "WAITING_FOR_DEPS" }, { target: "FAILED" }],
       },
     },
@@ -62,6 +65,9 @@ export function nextTaskState(s: TaskState, e: TaskEvent): TaskState {
       break;
     case "BOUNCED":
       if (s === "RUNNING") return "SCHEDULING";
+      break;
+    case "CANCELLED":
+      if (s === "WAITING_FOR_DEPS" || s === "SCHEDULING" || s === "RUNNING") return "FAILED";
       break;
   }
   throw new IllegalTransition("task", s, e.type);

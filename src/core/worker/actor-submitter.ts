@@ -9,6 +9,7 @@ import {
 } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
+import { settleCancelled } from "./cancellation.ts";
 import { own } from "./reference-table.ts";
 import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
 
@@ -42,6 +43,8 @@ export interface CallerActor {
   restartKill?: number;
   /** API calls waiting for the GCS's first word on an actor created here (taken, or refused: a duplicate name). */
   registeredCalls?: number[];
+  /** Calls cancelled before they were sent, to send as placeholders once the actor is alive (see TaskSpec.cancelled). */
+  cancelledUnsent?: TaskSpec[];
 }
 
 export interface ActorSubmitter {
@@ -114,6 +117,23 @@ function pushActorTask(w: Ctx, t: OwnedTask, address: Addr, a: CallerActor): voi
   w.fx.send(address, { type: "PushTask", spec: { ...t.spec, minPendingSeq: low } });
 }
 
+/**
+ * A call cancelled before it was sent still takes its place in the caller's order: the actor
+ * gets it without arguments, marked cancelled, and answers it as such when its turn comes.
+ */
+export function skipActorCall(w: Ctx, spec: TaskSpec): void {
+  const a = w.callerActors.get(spec.actorId!);
+  if (!a || a.killed || a.info?.state === "DEAD") return;
+  const placeholder: TaskSpec = { ...spec, args: [], cancelled: true };
+  if (a.info?.state === "ALIVE" && a.info.address) return pushCancelledCall(w, placeholder, a.info.address, a);
+  (a.cancelledUnsent ??= []).push(placeholder);
+}
+
+function pushCancelledCall(w: Ctx, spec: TaskSpec, address: Addr, a: CallerActor): void {
+  const low = Math.min(spec.seq!, a.inflight.lowestKey() ?? spec.seq!);
+  w.fx.send(address, { type: "PushTask", spec: { ...spec, minPendingSeq: low } });
+}
+
 function failActorTask(w: Ctx, t: OwnedTask, info: ActorInfo): void {
   const a = w.callerActors.get(t.spec.actorId!);
   a?.inflight.delete(t.spec.seq!);
@@ -146,6 +166,11 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
     for (const t of [...a.inflight.values()]) {
       if (t.state !== "RUNNING") continue;
+      if (t.cancelled) {
+        a.inflight.delete(t.spec.seq!);
+        settleCancelled(w, t);
+        continue;
+      }
       if (t.retriesLeft === 0) {
         failActorTask(w, t, { ...info, error: { type: "ActorDiedError", message: `the actor died while running ${t.spec.name}; it restarts, but the call is not retried (maxTaskRetries=0)` } });
         continue;
@@ -159,6 +184,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   } else if (info.state === "ALIVE" && info.address) {
     const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
     for (const t of unsent) pushActorTask(w, t, info.address, a);
+    for (const spec of a.cancelledUnsent?.splice(0) ?? []) pushCancelledCall(w, spec, info.address, a);
   }
 }
 

@@ -74,7 +74,9 @@ export type ApiCall =
   /** Answer once the GCS has taken (or refused) the registration of an actor this worker created. */
   | { readonly kind: "actor-registered"; readonly actorId: ActorId; readonly callId: number }
   /** The GCS's node table (ray.nodes()). */
-  | { readonly kind: "cluster-info"; readonly callId: number };
+  | { readonly kind: "cluster-info"; readonly callId: number }
+  /** ray.cancel of the task that makes `returnId` (owned here); `force` kills its worker if it runs (normal tasks only). */
+  | { readonly kind: "cancel-task"; readonly returnId: ObjectId; readonly force: boolean; readonly recursive: boolean };
 
 export type WorkerInput =
   | { readonly kind: "message"; readonly from: Addr; readonly msg: WorkerMsg }

@@ -212,6 +212,11 @@ function push(w: Ctx, c: SchedClass, lease: Lease, t: OwnedTask): void {
   // needs a lease itself (a lost argument being re-made). Withdraw it and ask for the others.
   // (A request with nothing to stage simply serves whichever task is next when granted.)
   if (!t.spec.args.some(isRef)) return;
+  withdrawRequests(w, c, t);
+}
+
+/** Withdraws the lease request that stages `t`'s arguments (t runs elsewhere, or not at all), and asks for the others. */
+export function withdrawRequests(w: Ctx, c: SchedClass, t: OwnedTask): void {
   for (const [reqId, r] of w.leaseReqs) {
     if (r.task !== t) continue;
     requestEnded(w, reqId, r);
@@ -220,6 +225,29 @@ function push(w: Ctx, c: SchedClass, lease: Lease, t: OwnedTask): void {
     requestLeases(w, c);
     break;
   }
+}
+
+/**
+ * ray.cancel with force: the raylet destroys the lease's worker. `t` (the cancelled task) is
+ * settled by the caller; any other task pipelined onto the lease goes back to the queue unrun
+ * from the owner's view, its budget untouched (the program, not a fault, ended the worker).
+ */
+export function dropLease(w: Ctx, lease: Lease, t: OwnedTask): void {
+  const c = lease.c;
+  c.leases.delete(lease);
+  w.granted.delete(lease.leaseId);
+  const node = nodeOf(lease.worker);
+  for (const x of lease.running.splice(0)) {
+    x.lease = undefined;
+    // It may have stored a result there that no reply will announce: free such a copy.
+    if (!w.owned.get(x.spec.returnId)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [x.spec.returnId], orphaned: true });
+    if (x === t) continue;
+    x.spec = { ...x.spec, bounces: (x.spec.bounces ?? 0) + 1 };
+    x.state = nextTaskState(x.state, { type: "BOUNCED" });
+    c.ready.push(x);
+  }
+  if (!w.cfg.bugs.has("cancel-leaks-lease")) w.fx.send(rayletAddr(node), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: true });
+  requestLeases(w, c);
 }
 
 function returnLease(w: Ctx, c: SchedClass, lease: Lease): void {

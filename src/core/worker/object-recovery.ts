@@ -105,7 +105,7 @@ function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
     const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
     const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
     o.lineage = { spec, retriesLeft };
-    const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, heldRefs: undefined, classKey: classKeyOf(w, spec), lease: undefined, requests: 0 };
+    const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, heldRefs: undefined, classKey: classKeyOf(w, spec), lease: undefined, requests: 0, parent: undefined };
     t.state = nextTaskState(t.state, { type: "RESUBMIT" });
     o.task = t;
     w.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });

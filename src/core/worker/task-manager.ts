@@ -8,9 +8,10 @@ import { nextTaskState, type TaskState } from "../lifecycle/task.ts";
 import { refsOfResult, type ObjectStatus, type TaskResult } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
 import {
-  returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
-  type RefInfo, type SchedulingStrategy, type TaskSpec,
+  rayletAddr, returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
+  type RefInfo, type SchedulingStrategy, type TaskId, type TaskSpec,
 } from "../types.ts";
+import { cancelledError, submittingTask } from "./cancellation.ts";
 import { actorArgsResolved, actorTaskReplied, sendActorTask } from "./actor-submitter.ts";
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
@@ -35,6 +36,10 @@ export interface OwnedTask {
    * (which may be what it is about to make, when a lost object is being re-made).
    */
   requests: number;
+  /** ray.cancel reached it: its failure becomes TaskCancelledError, and it is never retried. */
+  cancelled?: true;
+  /** The task running here that submitted it (recursive cancel follows this). */
+  readonly parent: TaskId | undefined;
 }
 
 /** Arguments being resolved, for a task or an actor's constructor: filled in as their objects become known. */
@@ -115,7 +120,7 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
   if (heldRefs) for (const r of heldRefs) holdRef(w, r);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
   const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
-  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0 };
+  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0, parent: submittingTask(w) };
   o.task = t;
   w.fx.trace(spec.actorId === undefined
     ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
@@ -172,8 +177,16 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
 
 /** An attempt's answer from the worker that ran it. */
 export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number): void {
-  const t = w.owned.get(returnId)?.task;
-  if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") return returnLoans(w, refsOfResult(result)); // stale or duplicate
+  const o = w.owned.get(returnId);
+  const t = o?.task;
+  if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") {
+    // Stale or duplicate. A stored result of an attempt settled without it (force-cancelled)
+    // is a copy nobody will ask for: drop it.
+    if (result.kind === "stored" && o !== undefined && o.state !== "PENDING" && !o.nodes.includes(result.node)) {
+      w.fx.send(rayletAddr(result.node), { type: "FreeObjects", ids: [returnId], orphaned: true });
+    }
+    return returnLoans(w, refsOfResult(result));
+  }
   if (t.spec.kind === "actor-task") {
     if (!actorTaskReplied(w, t, epoch)) return returnLoans(w, refsOfResult(result));
   } else leaseSlotFreed(w, t, runMs);
@@ -182,6 +195,12 @@ export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: n
 
 /** A task attempt ended: retry it if the failure and the budget allow, else settle its object. */
 export function taskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void {
+  // Cancelled while it ran: whatever ended it (the code giving up on the signal, its worker
+  // dying) is the cancellation, and it is not retried. A result that made it stands.
+  if (t.cancelled && result.kind === "error") {
+    t.state = nextTaskState(t.state, { type: "CANCELLED" });
+    return finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false });
+  }
   if (result.kind === "error" && t.retriesLeft > 0 && w.cfg.bugs.has("retry-decrement-before-check")) t.retriesLeft--;
   const budget = t.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");
   if (result.kind === "error" && budget && (result.retryable || t.spec.retryExceptions)) {

@@ -9,6 +9,7 @@ import type { CallResult } from "../effects.ts";
 import { Fifo } from "../fifo.ts";
 import { refsOfResult, type TaskResult } from "../messages.ts";
 import type { Addr, ErrorInfo, FunctionDescriptor, FunctionId, Payload, RefInfo, TaskSpec } from "../types.ts";
+import { cancelledError } from "./cancellation.ts";
 import { callEnded, newHostedActor, queueActorCall, runActor, runningCall, sameActorCreation } from "./actor-scheduling.ts";
 import type { Ctx } from "./context.ts";
 import type { Outcome } from "./inputs.ts";
@@ -25,6 +26,8 @@ export interface Execution {
   failed: ErrorInfo | undefined;
   /** When it started running (-1: not yet): the reply tells the owner how long it ran. */
   startedAt: number;
+  /** Its owner cancelled it: not started, it is answered as cancelled; running, its code was signalled. */
+  cancelled: boolean;
 }
 
 export interface TaskReceiver {
@@ -69,7 +72,7 @@ function pushNo(s: TaskSpec): number {
 
 export function pushTask(w: Ctx, from: Addr, spec: TaskSpec): void {
   // Every field from the start: an object that gains fields later changes shape, and the code reading it slows down.
-  const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, startedAt: -1 };
+  const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, startedAt: -1, cancelled: spec.cancelled === true };
   if (spec.kind === "actor-task") return queueActorCall(w, e);
   if (!w.cfg.bugs.has("no-dedup")) {
     const h = w.actor;
@@ -170,6 +173,7 @@ export function functionArrived(w: Ctx, fn: FunctionDescriptor): void {
 function execute(w: Ctx, e: Execution): void {
   const s = e.spec;
   if (e.failed) return reply(w, e, { kind: "error", error: e.failed, retryable: true });
+  if (e.cancelled) return reply(w, e, { kind: "error", error: cancelledError(s.name), retryable: false });
   const fn = e.fn ?? { id: s.fn, name: s.name, kind: "class", source: "" };
   // Actor fields only where they mean something: every trace event is hashed, key by key.
   w.fx.trace(s.actorId === undefined

@@ -121,6 +121,7 @@ export class DaemonDriver {
       trace: sink.enabled ? (body) => sink.emit(nodeId, body) : () => {},
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("a driver does not execute tasks"); },
+      interrupt: () => { throw new Error("a driver runs no tasks to interrupt"); },
     });
     const model: CoreWorker = hosted.model;
     transport.register(addr, hosted);

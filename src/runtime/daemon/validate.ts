@@ -63,7 +63,7 @@ const thrown: z.ZodType<Thrown> = z.lazy(() => z.object({
   cause: thrown.optional(),
 }).strict());
 const errorInfo = z.object({
-  type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError"]),
+  type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError", "TaskCancelledError"]),
   message: text,
   stack: text.optional(),
   name: z.string().max(256).optional(),
@@ -86,6 +86,7 @@ const taskSpec = z.object({
   maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
   actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(),
+  cancelled: z.literal(true).optional(),
 }).strict();
 const actorSpec = z.object({
   actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
@@ -175,6 +176,7 @@ const msgSchema = z.discriminatedUnion("type", [
   m("ClusterInfo", { reqId: count, nodes: list(nodeView) }),
   m("DrainNode", { node: nodeId, reason: z.string().max(1024) }),
   m("DrainReply", { node: nodeId, accepted: z.boolean(), reason: z.string().max(1024) }),
+  m("CancelTask", { taskId: id, returnId: id, attempt: count, recursive: z.boolean() }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

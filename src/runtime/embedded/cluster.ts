@@ -193,6 +193,7 @@ export class EmbeddedCluster {
       ...this.ports(addr, this.head),
       complete: (callId, result) => client.complete(callId, result),
       execute: () => { throw new Error("the driver does not execute tasks"); },
+      interrupt: () => { throw new Error("the driver runs no tasks to interrupt"); },
     })).model;
     client = new DriverClient(driver, addr, this.head, this.keepAlive, () => this.check());
     const ray = createRay(client, { releaseOnCollect: true });
@@ -285,6 +286,7 @@ export class EmbeddedCluster {
       ...this.ports(addr, node),
       complete: (callId, result) => host.complete(callId, result),
       execute: (spec, fn, args) => host.execute(spec, fn, args),
+      interrupt: (taskId) => host.interrupt(taskId),
     })).model;
     host.timers = this.timers.get(addr)!;
     thread.post({ t: "bind", addr, node });

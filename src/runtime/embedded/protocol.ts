@@ -18,6 +18,8 @@ export type ToThread =
     readonly fn: FnRef; readonly args: readonly Payload[]; readonly namespace?: string;
   }
   | { readonly t: "reply"; readonly call: number; readonly result: CallResult }
+  /** ray.cancel: signal the running task's code. */
+  | { readonly t: "cancel"; readonly task: TaskId }
   | { readonly t: "exit" }
   /** Collect garbage: arena views nobody holds give their slots back. */
   | { readonly t: "gc" };
@@ -40,6 +42,7 @@ export type FromThread =
   | { readonly t: "pg-remove"; readonly pgId: string }
   | { readonly t: "addRef"; readonly id: ObjectId }
   | { readonly t: "releaseRef"; readonly id: ObjectId }
+  | { readonly t: "cancelTask"; readonly id: ObjectId; readonly force: boolean; readonly recursive: boolean }
   /** Replies whose arena values the thread has decoded: the main thread drops its holds. */
   | { readonly t: "consumed"; readonly calls: readonly number[] };
 

@@ -106,6 +106,7 @@ class ThreadClient implements CoreClient {
   removePlacementGroup(pgId: string): void { post({ t: "pg-remove", pgId }); }
   addRef(id: string): void { post({ t: "addRef", id }); }
   releaseRef(id: string): void { post({ t: "releaseRef", id }); }
+  cancelTask(id: string, force: boolean, recursive: boolean): void { post({ t: "cancelTask", id, force, recursive }); }
   sleep(ms: number): Promise<void> {
     if (!(ms >= 0)) return Promise.reject(new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`));
     return new Promise((resolve) => setTimeout(resolve, ms));
@@ -166,6 +167,7 @@ function handle(batch: ToThread[]): void {
         break;
       }
       case "gc": collectViews(); break;
+      case "cancel": executor?.interrupt(m.task); break;
       case "exit":
         flush();
         releaseAllPins();

@@ -52,6 +52,11 @@ export class WorkerHost {
     this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args, namespace: spec.namespace });
   }
 
+  /** The model's `interrupt` effect: the thread signals the task's code (ray.cancel). */
+  interrupt(taskId: string): void {
+    if (this.runningTasks.has(taskId)) this.thread.post({ t: "cancel", task: taskId });
+  }
+
   /** The model's `complete` effect. */
   complete(call: number, result: CallResult): void {
     if (result.kind === "values") {
@@ -121,6 +126,7 @@ export class WorkerHost {
         case "pg-remove": model.removePlacementGroup(m.pgId); break;
         case "addRef": model.addRef(m.id); break;
         case "releaseRef": model.releaseRef(m.id); break;
+        case "cancelTask": model.cancelTask(m.id, m.force, m.recursive); break;
         case "ready": break;
       }
     }

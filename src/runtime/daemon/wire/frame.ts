@@ -99,6 +99,7 @@ export const MSG_TYPES = [
   "CreatePlacementGroup", "RemovePlacementGroup", "PrepareBundles", "BundlesPrepared", "CommitBundles", "ReleaseBundles",
   "GetClusterInfo", "ClusterInfo",
   "DrainNode", "DrainReply",
+  "CancelTask",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).

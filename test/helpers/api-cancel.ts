@@ -1,0 +1,132 @@
+// ray.cancel as a Ray user meets it, written once and run on every host (simulator, embedded
+// cluster, daemons): test/integration/api-cancel.test.ts and daemons.test.ts hold each host to
+// the same answers (Ray's).
+import type { ObjectRef } from "../../src/api/handles.ts";
+import type { Ray } from "../../src/api/ray.ts";
+
+/** The name of the error `ref`'s get throws ("ok:VALUE" if it does not). */
+async function outcome(ray: Ray, ref: ObjectRef): Promise<string> {
+  try { return `ok:${String(await ray.get(ref))}`; } catch (e) { return (e as Error).name; }
+}
+
+export interface CancelSeen {
+  waitingForArgs: string; dependent: string; slowArgStillRuns: string; queued: string;
+  running: string; sawSignal: boolean; ignoredSignal: string; forced: string; afterForce: string;
+  recursive: string; childSawSignal: boolean; queuedActorCall: string; actorAhead: string; actorBehind: string;
+  doneAlready: string; refused: string[];
+}
+
+/** Polls `probe` until it holds (bounded: a host that never gets there fails the comparison, not the run). */
+async function until(ray: Ray, probe: () => Promise<boolean>): Promise<boolean> {
+  for (let i = 0; i < 400; i++) { if (await probe()) return true; await ray.sleep(10); }
+  return false;
+}
+
+export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
+  class Notes {
+    seen: string[] = [];
+    add(s: string): void { this.seen.push(s); }
+    has(s: string): boolean { return this.seen.includes(s); }
+  }
+  const notes = ray.remote(Notes).remote();
+  const sleepy = ray.remote(async (ms: number) => { await ray.sleep(ms); return ms; });
+  const plusOne = ray.remote((x: number) => x + 1);
+  // Watches its cancellation signal: stops with the signal's reason, after noting it.
+  const watchful = ray.remote(async (n: any, tag: string) => {
+    const signal = ray.getRuntimeContext().cancelSignal!;
+    await ray.get(n.add.remote(`${tag}:started`));
+    for (let i = 0; i < 500; i++) {
+      if (signal.aborted) { await ray.get(n.add.remote(`${tag}:aborted`)); throw signal.reason; }
+      await ray.sleep(10);
+    }
+    return "finished";
+  });
+  // Ignores the signal: a cancel without force cannot stop it.
+  const stubborn = ray.remote(async (n: any, tag: string) => {
+    await ray.get(n.add.remote(`${tag}:started`));
+    await ray.sleep(150);
+    return "finished";
+  });
+  const parent = ray.remote(async (n: any, child: any) => await ray.get(child.options({ numCpus: 0 }).remote(n, "child")));
+  const started = (tag: string) => until(ray, () => ray.get(notes.has.remote(`${tag}:started`)));
+
+  // Pending, waiting for an argument: cancelled at once; its dependents see the cancellation; the argument's task runs on.
+  const slowArg = sleepy.remote(100);
+  const waiting = plusOne.remote(slowArg);
+  const dependentRef = plusOne.remote(waiting);
+  ray.cancel(waiting);
+  const waitingForArgs = await outcome(ray, waiting);
+  const dependent = await outcome(ray, dependentRef);
+  const slowArgStillRuns = await outcome(ray, slowArg);
+
+  // Pending for a lease no node can give yet (a resource nobody has): removed from the queue.
+  const queuedRef = plusOne.options({ resources: { nowhere: 1 } }).remote(1);
+  ray.cancel(queuedRef);
+  const queued = await outcome(ray, queuedRef);
+
+  // Running and watching its signal: it stops, and the get says it was cancelled.
+  const runningRef = watchful.options({ maxRetries: 3 }).remote(notes, "running");
+  await started("running");
+  ray.cancel(runningRef);
+  const running = await outcome(ray, runningRef);
+  const sawSignal = await until(ray, () => ray.get(notes.has.remote("running:aborted")));
+
+  // Running and ignoring its signal: it finishes, and its result stands (as in Ray).
+  const ignoringRef = stubborn.remote(notes, "ignoring");
+  await started("ignoring");
+  ray.cancel(ignoringRef);
+  const ignoredSignal = await outcome(ray, ignoringRef);
+
+  // force: the worker is killed, the task is not retried (maxRetries 3), and the cluster goes on.
+  const forcedRef = stubborn.options({ maxRetries: 3 }).remote(notes, "forced");
+  await started("forced");
+  ray.cancel(forcedRef, { force: true });
+  const forced = await outcome(ray, forcedRef);
+  const afterForce = await outcome(ray, plusOne.remote(41));
+
+  // recursive (the default): the child the task submitted is cancelled too, and the parent with it.
+  const parentRef = parent.remote(notes, watchful);
+  await started("child");
+  ray.cancel(parentRef);
+  const recursive = await outcome(ray, parentRef);
+  const childSawSignal = await until(ray, () => ray.get(notes.has.remote("child:aborted")));
+
+  // An actor call still queued behind another is cancelled; the one ahead runs.
+  class Serial { async hold(ms: number): Promise<number> { await ray.sleep(ms); return ms; } }
+  const serial = ray.remote(Serial, { maxConcurrency: 1 }).remote();
+  const ahead = serial.hold.remote(100);
+  const behind = serial.hold.remote(1);
+  const after = serial.hold.remote(2);
+  ray.cancel(behind);
+  const queuedActorCall = await outcome(ray, behind);
+  const actorAhead = await outcome(ray, ahead);
+  const actorBehind = await outcome(ray, after);
+
+  // A task already done: cancel does nothing.
+  const doneRef = plusOne.remote(1);
+  await ray.get(doneRef);
+  ray.cancel(doneRef);
+  const doneAlready = await outcome(ray, doneRef);
+
+  const refused: string[] = [];
+  const attempt = (go: () => void) => { try { go(); refused.push("accepted"); } catch (e) { refused.push((e as Error).message); } };
+  attempt(() => ray.cancel(serial.hold.remote(1), { force: true }));
+  attempt(() => ray.cancel(doneRef, { bogus: true } as never));
+  attempt(() => ray.cancel("not a ref" as never));
+  return {
+    waitingForArgs, dependent, slowArgStillRuns, queued, running, sawSignal, ignoredSignal, forced, afterForce,
+    recursive, childSawSignal, queuedActorCall, actorAhead, actorBehind, doneAlready, refused,
+  };
+}
+
+export const EXPECTED_CANCEL: CancelSeen = {
+  waitingForArgs: "TaskCancelledError", dependent: "TaskCancelledError", slowArgStillRuns: "ok:100", queued: "TaskCancelledError",
+  running: "TaskCancelledError", sawSignal: true, ignoredSignal: "ok:finished", forced: "TaskCancelledError", afterForce: "ok:42",
+  recursive: "TaskCancelledError", childSawSignal: true, queuedActorCall: "TaskCancelledError", actorAhead: "ok:100", actorBehind: "ok:2",
+  doneAlready: "ok:2",
+  refused: [
+    "ray.cancel: force is not supported for actor tasks (kill the actor with ray.kill instead)",
+    'ray.cancel: unknown option "bogus" (it takes: force, recursive)',
+    "ray.cancel expects an ObjectRef",
+  ],
+};

@@ -1,0 +1,134 @@
+// ray.cancel in the core worker model: an owner and a worker wired by hand, the test playing
+// the raylet, so each message and effect can be looked at.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { CallResult } from "../../src/core/effects.ts";
+import { CoreWorker } from "../../src/core/core-worker.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
+
+const OWNER = "head/driver";
+const WORKER = "head/w1";
+const FN: FunctionDescriptor = { id: "fn-noop", name: "noop", kind: "function", source: "() => 0" };
+const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
+const OPTS = { resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRetries: 3, retryExceptions: false };
+
+function rig() {
+  const sent: { from: Addr; to: Addr; m: Msg }[] = [];
+  const executed: TaskSpec[] = [];
+  const interrupted: string[] = [];
+  const completed = new Map<number, CallResult>();
+  const make = (addr: Addr) => new CoreWorker(addr, {
+    node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
+  }, {
+    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ from: addr, to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    execute: (spec) => executed.push(spec), complete: (callId, r) => completed.set(callId, r), interrupt: (taskId) => interrupted.push(taskId),
+  });
+  const owner = make(OWNER);
+  const worker = make(WORKER);
+  worker.start(true);
+  worker.registerFunction(FN);
+  const take = <T extends Msg["type"]>(type: T): Extract<Msg, { type: T }>[] => {
+    const out: Extract<Msg, { type: T }>[] = [];
+    for (let i = sent.length - 1; i >= 0; i--) if (sent[i].m.type === type) out.unshift(sent.splice(i, 1)[0].m as Extract<Msg, { type: T }>);
+    return out;
+  };
+  const toWorker = (m: Msg) => worker.step({ kind: "message", from: OWNER, msg: m as never });
+  const toOwner = (m: Msg, from = WORKER) => owner.step({ kind: "message", from, msg: m as never });
+  const grant = () => {
+    const [req] = take("RequestLease");
+    toOwner({ type: "LeaseGranted", reqId: req.reqId, leaseId: "lease-1", worker: WORKER }, "head/raylet");
+    const [push] = take("PushTask");
+    toWorker(push);
+    return push.spec;
+  };
+  /** The error the owner's get of `id` completes with (the get is answered at once once settled). */
+  const errorOf = (id: string): string | undefined => {
+    owner.get([{ id, owner: OWNER }], undefined, 99);
+    const r = completed.get(99);
+    completed.delete(99);
+    if (r?.kind !== "values") return undefined;
+    const v = r.values[0];
+    return "hash" in v ? undefined : v.type;
+  };
+  return { owner, worker, sent, executed, interrupted, take, toWorker, toOwner, grant, errorOf };
+}
+
+test("a task waiting for a lease is cancelled at once, and the lease granted later goes back unused", () => {
+  const r = rig();
+  const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  const [req] = r.take("RequestLease");
+  r.owner.cancelTask(id, false, true);
+  assert.equal(r.errorOf(id), "TaskCancelledError");
+  r.toOwner({ type: "LeaseGranted", reqId: req.reqId, leaseId: "lease-1", worker: WORKER }, "head/raylet");
+  assert.equal(r.take("PushTask").length, 0, "nothing is pushed for a cancelled task");
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-1"]);
+});
+
+test("a running task's worker signals its code; the error it ends with is the cancellation, and it is not retried", () => {
+  const r = rig();
+  const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  const spec = r.grant();
+  assert.equal(r.executed.length, 1);
+  r.owner.cancelTask(id, false, true);
+  assert.equal(r.errorOf(id), undefined, "still running: not settled yet");
+  const [cancel] = r.take("CancelTask");
+  assert.equal(cancel.taskId, spec.taskId);
+  r.toWorker(cancel);
+  assert.deepEqual(r.interrupted, [spec.taskId], "the host is asked to signal the running code");
+  r.worker.taskDone(spec.taskId, spec.attempt, { ok: false, error: { type: "TaskError", message: "aborted" } });
+  const [reply] = r.take("TaskReply");
+  r.toOwner(reply);
+  assert.equal(r.errorOf(id), "TaskCancelledError");
+  assert.equal(r.take("RequestLease").length, 0, "no retry, though maxRetries is 3");
+});
+
+test("a running task that finishes despite the cancel keeps its value (as in Ray)", () => {
+  const r = rig();
+  const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  const spec = r.grant();
+  r.owner.cancelTask(id, false, true);
+  r.toWorker(r.take("CancelTask")[0]);
+  r.worker.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(7) });
+  r.toOwner(r.take("TaskReply")[0]);
+  assert.equal(r.errorOf(id), undefined);
+});
+
+test("force: the lease goes back with its worker destroyed, any stored copy of the attempt is dropped, the task settles now", () => {
+  const r = rig();
+  const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  r.grant();
+  r.owner.cancelTask(id, true, true);
+  assert.equal(r.errorOf(id), "TaskCancelledError");
+  assert.deepEqual(r.take("ReturnLease"), [{ type: "ReturnLease", leaseId: "lease-1", destroyWorker: true }]);
+  assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [id], orphaned: true }]);
+  assert.equal(r.take("CancelTask").length, 0, "nothing to ask a worker that is being destroyed");
+});
+
+test("a task pushed but not started on the worker (still fetching its function) is answered as cancelled, never run", () => {
+  const r = rig();
+  const other: FunctionDescriptor = { id: "fn-other", name: "other", kind: "function", source: "() => 1" };
+  const id = r.owner.submitTask(`${OWNER}#t1`, other, [{ v: value(1) }], OPTS);
+  r.grant();
+  assert.equal(r.take("GetFunction").length, 1, "the worker waits for the function's source");
+  r.owner.cancelTask(id, false, true);
+  r.toWorker(r.take("CancelTask")[0]);
+  r.worker.step({ kind: "message", from: "head/gcs", msg: { type: "Function", fn: other } });
+  assert.equal(r.executed.length, 0, "never run");
+  assert.deepEqual(r.interrupted, []);
+  r.toOwner(r.take("TaskReply")[0]);
+  assert.equal(r.errorOf(id), "TaskCancelledError");
+});
+
+test("cancelling a task already done does nothing", () => {
+  const r = rig();
+  const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  const spec = r.grant();
+  r.worker.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(7) });
+  r.toOwner(r.take("TaskReply")[0]);
+  r.owner.cancelTask(id, true, true);
+  assert.equal(r.errorOf(id), undefined);
+  assert.equal(r.take("CancelTask").length + r.sent.filter((s) => s.m.type === "ReturnLease" && s.m.destroyWorker).length, 0);
+});
