@@ -104,6 +104,12 @@ export class SimCluster {
   private readonly faultEvents: SimEvent[] = [];
   /** Set when a promise user code awaits was settled: microtasks must run before the next event. */
   drainNeeded = false;
+  /**
+   * Crashed nodes the GCS has not declared dead yet. Until it does, the cluster is not done with
+   * the crash (a raylet may still grant a lease to a worker that died with the node, returned
+   * only on the news), so a run does not end quiet before failure detection had its say.
+   */
+  readonly undetected = new Set<NodeId>();
 
   constructor(readonly cfg: SimConfig, plan?: FaultPlan) {
     if (cfg.nodes.length === 0) throw new Error("a simulated cluster needs at least one node");
@@ -205,6 +211,7 @@ export class SimCluster {
   // ---- tracing ------------------------------------------------------------------------------
 
   emit(node: NodeId, body: TraceBody): void {
+    if (body.kind === "node.dead") this.undetected.delete(body.id);
     this.hasher.add(this.now, node, body);
     this.traceCount++;
     if (this.cfg.keepTrace) this.trace.push({ t: this.now, node, ...body } as TraceEvent);
@@ -410,6 +417,7 @@ export class SimCluster {
   /** Everything volatile on the node is gone: its raylet, its store, its workers. */
   private crashNode(n: NodeState): void {
     n.up = false;
+    this.undetected.add(n.spec.id);
     // The store's memory and the node's disk go with it, and its leases with its workers: say
     // so, so checkers see every copy and every lease end (a raylet the GCS had already declared
     // dead may have granted some since, which the death did not cover).

@@ -119,10 +119,15 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
       sim.emit(sim.head, { kind: "program.end", comp: "host", ok: error === undefined });
     }
     if (ended && sim.queue.pendingWork === 0) {
-      sim.emit(sim.head, { kind: "cluster.quiet", comp: "host" });
-      break;
-    }
-    if (!done && sim.queue.pendingWork === 0) {
+      // A crash the GCS has not detected yet still has consequences to come (leases granted to
+      // the dead node's workers come back on the news): run the housekeeping until it is
+      // detected, within the hang bound (a node that never registered is never declared dead).
+      quietSince ??= sim.now;
+      if (sim.undetected.size === 0 || sim.now - quietSince > hangAfterMs) {
+        sim.emit(sim.head, { kind: "cluster.quiet", comp: "host" });
+        break;
+      }
+    } else if (!done && sim.queue.pendingWork === 0) {
       // Only housekeeping is left. Failure detection runs on it, so give it time to act
       // (a lost message is noticed when its peer is declared dead) before calling it a hang.
       quietSince ??= sim.now;

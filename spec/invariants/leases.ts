@@ -1,6 +1,8 @@
 // Invariant (leases): a lease is returned once its holder is done with it. At the cluster's
 // last quiet point (the program ended, every task settled) a lease still held on a live node
 // by a worker that hosts no actor is a leak: its CPUs stay in use and nothing will return them.
+// A run reaches that point only after failure detection has declared every crashed node dead,
+// so a lease granted to a worker that died unseen has had its chance to come back.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "leases";
