@@ -40,7 +40,11 @@ export async function runDriverLoad(o: DriverLoad): Promise<number[]> {
   fs.writeFileSync(script, `
 import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
 const n = Number(process.argv[2]);
-await ray.init({ address: ${JSON.stringify(o.address)} });
+// Twenty node processes starting at once on a small, shared machine may miss ray.init's first
+// deadline for the GCS: a driver tries again, as a job would be resubmitted.
+for (let attempt = 1; ; attempt++) {
+  try { await ray.init({ address: ${JSON.stringify(o.address)} }); break; } catch (e) { if (attempt === 5) throw e; }
+}
 const inc = ray.remote((x: number) => x + 1);
 const refs = [];
 for (let i = 0; i < n; i++) refs.push(inc.remote(i));
