@@ -99,15 +99,16 @@ const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float
 const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && "r" in v;
 
 /** Turns a workload into a program for `simulate`. */
-export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
+/** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
+export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Promise<Observed> {
   return async (ray) => {
+    const observed: Observed = keep ?? {};
     const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
     const reboxR = ray.remote(rebox);
     const AccR = ray.remote(Acc);
     const refs = new Map<number, ObjectRef>();
     const actors = new Map<number, ActorHandle<Acc>>();
-    const observed: Observed = {};
     const arg = (v: Val): unknown => ("lit" in v ? v.lit : refs.get(v.ref) ?? 0);
     const settle = async (i: number) => {
       const r = refs.get(i);

@@ -14,6 +14,8 @@ export type TraceBody =
   | { kind: "node.fenced"; comp: "raylet"; id: string }
   | { kind: "worker.died"; comp: "raylet"; worker: string }
   | { kind: "gcs.recovered"; comp: "gcs"; nodes: number; actors: number }
+  /** The GCS declared a driver gone (it exited, or its link stayed down past the grace period). */
+  | { kind: "driver.dead"; comp: "gcs"; driver: string }
   // --- leases: a worker's resources are held from grant to return ------------------------
   /** `bundle`: granted inside a placement group's bundle (charged to the bundle, not the node). */
   | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; bundle?: string }

@@ -69,6 +69,9 @@ export const checkReferences: Checker = (events) => {
       case "owner.exited":
         goneWorkers.add(e.owner);
         break;
+      case "driver.dead": // killed, or its job over: its objects go, whoever borrows them
+        goneWorkers.add(e.driver);
+        break;
       case "task.submitted":
         pending.set(e.task, e.args);
         returnOf.set(e.returns, e.task);
