@@ -42,6 +42,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "fault": return `**Fault injected:** ${e.fault}${e.detail ? ` (${e.detail})` : ""}.`;
     case "program.end": return `The program returns; its references are dropped.`;
     case "cluster.quiet": return `The cluster is quiet: every store is empty again.`;
+    case "driver.dead": return `The driver has exited, its job is over: the GCS declares it gone and publishes its death (its actors die, its leases come back).`;
     default: return undefined;
   }
 }
