@@ -3,6 +3,7 @@
 // fails if the committed file is stale.
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { defaultSimConfig } from "../sim/cluster.ts";
 import { simulate } from "../sim/simulate.ts";
 import type { Ray } from "../src/api/ray.ts";
 import type { ObjectRef } from "../src/api/handles.ts";
@@ -11,13 +12,16 @@ import { narrate } from "./walkthrough.ts";
 
 const short = (id: string) => id.replace(/^head\/driver#/, "#").replace(/^head\/driver$/, "driver");
 
-function narrateOwnership(e: TraceEvent): string | undefined {
+function narrateOwnership(e: TraceEvent, jobOver: boolean): string | undefined {
   switch (e.kind) {
     case "ref.borrowed": return `\`${short(e.borrower)}\` takes its first hold on \`${short(e.obj)}\` and registers with the owner \`${short(e.owner)}\` (AddBorrower).`;
     case "ref.unborrowed": return `\`${short(e.borrower)}\` drops its last hold on \`${short(e.obj)}\` and tells \`${short(e.owner)}\` (RemoveBorrower).`;
     case "owner.exited": return `\`${short(e.owner)}\` ends: it releases everything it holds.`;
     case "lease.granted": case "lease.returned": case "task.spillback": return undefined;
-    case "cluster.quiet": return "The cluster is quiet; the array stays in head's store, borrowed by the live actor.";
+    case "cluster.quiet": return jobOver
+      ? "Quiet again, the job over: every lease is back and every store is empty."
+      : "The cluster is quiet; the array stays in head's store, borrowed by the live actor. Then the job ends (the driver process exits).";
+    case "driver.dead": return `The GCS declares \`${short(e.driver)}\` gone (the daemons wait 5 s for its stream; the simulator ${defaultSimConfig.driverGraceMs} ms) and publishes its death: its non-detached actors die, the leases it held come back, what it owned is freed.`;
     default: return narrate(e);
   }
 }
@@ -49,8 +53,10 @@ export async function renderOwnership(prose = readFileSync(ownershipPath, "utf8"
   const r = await simulate({ seed: 1, nodes: [{ id: "head", resources: { CPU: 1 } }, { id: "node-1", resources: { CPU: 2 } }], program: borrowing });
   if (r.error || r.violations.length > 0) throw new Error(`the ownership trace did not run cleanly: ${r.error?.message ?? r.violations[0].message}`);
   const rows = ["| t (ms) | node | what happens |", "|---:|---|---|"];
+  let jobOver = false;
   for (const e of r.trace) {
-    const text = narrateOwnership(e);
+    if (e.kind === "driver.dead") jobOver = true;
+    const text = narrateOwnership(e, jobOver);
     if (text) rows.push(`| ${e.t.toFixed(2)} | ${e.node} | ${text} |`);
   }
   const head = prose.slice(0, prose.indexOf(MARK) + MARK.length);

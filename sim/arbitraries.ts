@@ -236,6 +236,8 @@ export function faultArb(nodes: number, horizonMs = 800, kinds?: ReadonlySet<Fau
     fc.tuple(window("delay"), fc.integer({ min: 1, max: 200 })).map(([w, ms]) => ({ ...w, ms })),
     fc.tuple(window("drop"), fc.constantFrom(0.05, 0.2, 0.5)).map(([w, rate]) => ({ ...w, rate })),
     fc.tuple(window("duplicate"), fc.constantFrom(0.05, 0.2, 0.5)).map(([w, rate]) => ({ ...w, rate })),
+    // The driver dies mid-run: whatever the workload had going is left to the GCS to clean up.
+    fc.record({ kind: fc.constant("kill-driver" as const), at }),
   ];
   if (ids.length > 1) {
     arbs.push(fc.record({ kind: fc.constant("kill-node" as const), at, node: worker }));

@@ -47,6 +47,8 @@ export interface SimConfig extends ModelTuning {
   readonly storeCapacity: number;
   /** Keep every trace event in memory (the hash is computed either way). */
   readonly keepTrace: boolean;
+  /** How long after a driver is gone the GCS declares it dead (the daemons wait 5 s for its stream). */
+  readonly driverGraceMs: number;
   /** Seeded bugs switched on, for mutation tests. */
   readonly bugs: Bugs;
   /** Run the autoscaler on the head, with simulated machines for its worker groups (sim/autoscaling.ts). */
@@ -64,6 +66,7 @@ export const defaultSimConfig: Omit<SimConfig, "seed" | "nodes"> = {
   storeCapacity: 256 * 1024 * 1024,
   ...defaultTuning,
   keepTrace: true,
+  driverGraceMs: 500,
   bugs: NO_BUGS,
   traceMessages: false,
 };
@@ -114,6 +117,17 @@ export class SimCluster {
   private readonly faultEvents: SimEvent[] = [];
   /** Set when a promise user code awaits was settled: microtasks must run before the next event. */
   drainNeeded = false;
+  /** A kill-driver fault struck: the program will never finish. */
+  driverKilled = false;
+  /**
+   * Crashed nodes and gone drivers the GCS has not declared dead yet. Until it does, the cluster
+   * is not done with the death (a raylet may still grant a lease to a worker that died with its
+   * node, returned only on the news; a dead driver's leases, actors and objects go on the news),
+   * so a run does not end quiet before failure detection had its say.
+   */
+  readonly undetected = new Set<string>();
+  /** The driver's address; its process is killed by a kill-driver fault, or when its job ends. */
+  readonly driverAddr: Addr;
   /** The autoscaler on the head, when cfg.autoscaling is set. */
   readonly autoscaler?: AutoscalerHost;
 
@@ -148,7 +162,8 @@ export class SimCluster {
       }, provider, cfg.bugs);
       this.autoscaler.start();
     }
-    const driver = this.spawnWorker(`${this.head}/driver`, this.head);
+    this.driverAddr = `${this.head}/driver`;
+    const driver = this.spawnWorker(this.driverAddr, this.head);
     this.driver = driver.model;
     this.driverRay = driver.ray;
     if (plan) for (const f of plan.schedule) this.faultEvents.push(this.queue.push(f.at, () => this.inject(f)));
@@ -252,6 +267,8 @@ export class SimCluster {
   // ---- tracing ------------------------------------------------------------------------------
 
   emit(node: NodeId, body: TraceBody): void {
+    if (body.kind === "node.dead") this.undetected.delete(body.id);
+    if (body.kind === "driver.dead") this.undetected.delete(body.driver);
     this.hasher.add(this.now, node, body);
     this.traceCount++;
     if (this.cfg.keepTrace) this.trace.push({ t: this.now, node, ...body } as TraceEvent);
@@ -269,7 +286,9 @@ export class SimCluster {
     return {
       now: () => this.now + n.skewMs,
       random: () => rng.next(),
-      send: (to, m) => this.send(addr, to, m),
+      // A dead process does nothing: user code still running in it (an async task or program
+      // that resumes) sends nothing, traces nothing and starts nothing.
+      send: (to, m) => { if (proc.alive) this.send(addr, to, m); },
       schedule: (delay, fire, periodic) => {
         const h: SimTimer = { ev: undefined };
         h.ev = this.schedule(delay, () => {
@@ -279,7 +298,7 @@ export class SimCluster {
         return h;
       },
       cancel: (h) => { if (h.ev) { this.queue.cancel(h.ev); h.ev = undefined; } },
-      trace: (body) => this.emit(node, body),
+      trace: (body) => { if (proc.alive) this.emit(node, body); },
     };
   }
 
@@ -347,6 +366,7 @@ export class SimCluster {
     const model: CoreWorker = this.spawn(addr, node, (ports) => hostCoreWorker(addr, node, this.head, this.cfg, this.cfg.bugs, {
       ...ports,
       complete: (callId, result) => {
+        if (!proc.alive) return; // a killed driver's gets and waits never return
         client.complete(callId, result);
         this.drainNeeded = true; // a promise settled: its continuation runs before the next event
       },
@@ -379,6 +399,23 @@ export class SimCluster {
   private taskDone(at: NodeState, proc: Proc, model: CoreWorker, spec: TaskSpec, o: Outcome): void {
     if (this.now < at.pausedUntil) return this.atNode(at.spec.id, () => this.taskDone(at, proc, model, spec, o));
     if (proc.alive) model.taskDone(spec.taskId, spec.attempt, o);
+  }
+
+  alive(addr: Addr): boolean { return this.procs.get(addr)?.alive === true; }
+
+  /**
+   * The driver is gone — killed, or its job ended: its process stops, and the GCS hears of it
+   * after `driverGraceMs` (as the daemons' GCS declares a driver gone once its stream stayed
+   * closed for the grace period), or once it is back if it is down then.
+   */
+  driverGone(): void {
+    this.kill(this.driverAddr);
+    this.undetected.add(this.driverAddr);
+    const tell = () => this.atNode(this.head, () => {
+      if (this.alive(gcsAddr(this.head))) this.gcs.step({ kind: "driver-gone", driver: this.driverAddr });
+      else this.schedule(this.cfg.driverGraceMs, tell);
+    });
+    this.schedule(this.cfg.driverGraceMs, tell);
   }
 
   kill(addr: Addr): void {
@@ -419,6 +456,12 @@ export class SimCluster {
         // The raylet sees its child exit.
         this.atNode(f.node, () => n.raylet?.step({ kind: "worker-exited", worker: w }));
         return;
+      }
+      case "kill-driver": {
+        if (!this.alive(this.driverAddr)) return note("the driver is already gone");
+        note(this.driverAddr);
+        this.driverKilled = true;
+        return this.driverGone();
       }
       case "restart-gcs": {
         note(`down for ${f.downMs ?? 200} ms`);
@@ -461,6 +504,7 @@ export class SimCluster {
   /** Everything volatile on the node is gone: its raylet, its store, its workers. */
   private crashNode(n: NodeState): void {
     n.up = false;
+    this.undetected.add(n.spec.id);
     // The store's memory and the node's disk go with it, and its leases with its workers: say
     // so, so checkers see every copy and every lease end (a raylet the GCS had already declared
     // dead may have granted some since, which the death did not cover).
@@ -496,6 +540,10 @@ class SimClient extends ModelClient {
   }
   sleep(ms: number): Promise<void> {
     try { checkSleep(ms); } catch (e) { return Promise.reject(e); }
-    return new Promise((resolve) => this.sim.schedule(ms, () => { resolve(); this.sim.drainNeeded = true; }));
+    return new Promise((resolve) => this.sim.schedule(ms, () => {
+      if (!this.sim.alive(this.addr)) return; // its process was killed: it never wakes
+      resolve();
+      this.sim.drainNeeded = true;
+    }));
   }
 }

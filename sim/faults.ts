@@ -20,7 +20,13 @@ export type Fault =
   /** Lost transmissions, each retransmitted after a timeout (a stream never loses an acknowledged message). */
   | { readonly at: number; readonly until: number; readonly kind: "drop"; readonly rate: number }
   /** Messages delivered twice (an RPC retried after its reply was lost). */
-  | { readonly at: number; readonly until: number; readonly kind: "duplicate"; readonly rate: number };
+  | { readonly at: number; readonly until: number; readonly kind: "duplicate"; readonly rate: number }
+  /**
+   * The driver process dies (SIGKILL): its program stops where it is, its gets and waits never
+   * return. The GCS declares it dead after the grace period; its leases, non-detached actors,
+   * owned objects and submitted tasks go with it, and its borrowers get OwnerDiedError.
+   */
+  | { readonly at: number; readonly kind: "kill-driver" };
 
 export type FaultKind = Fault["kind"];
 
@@ -50,6 +56,7 @@ const KINDS: Record<FaultKind, { window: boolean; node: boolean }> = {
   delay: { window: true, node: false },
   drop: { window: true, node: false },
   duplicate: { window: true, node: false },
+  "kill-driver": { window: false, node: false },
 };
 
 /** Every fault kind the simulator injects. */

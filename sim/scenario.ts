@@ -56,7 +56,9 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   };
   const common = { seed: s.seed, nodes: s.nodes, program, config, maxVirtualMs: 120_000, check: false } as const;
   const reference = await simulate(common);
-  const faulty = await simulate({ ...common, faults: s.faults });
+  // What the faulty run's program saw, kept even if a kill-driver fault stops it before it returns.
+  const seen: Observed = {};
+  const faulty = await simulate({ ...common, program: workloadProgram(s.workload, seen), faults: s.faults });
   const problems: string[] = [];
   if (reference.error) problems.push(`the fault-free run failed: ${reference.error.message}`);
   if (faulty.error) problems.push(`the run with faults failed: ${faulty.error.message}`);
@@ -64,7 +66,7 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
   for (const v of checkTrace(faulty.trace, { expectEnd: true })) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
   // A restart in either run (a fault's, or the program's own ray.kill with noRestart: false) makes actor answers differ legitimately.
   const restarted = [faulty, reference].some((r) => r.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING"));
-  problems.push(...compareResults(s.workload, reference.result, faulty.result, restarted));
+  problems.push(...compareResults(s.workload, reference.result, faulty.result ?? seen, restarted));
   return { ok: problems.length === 0, problems, reference, faulty };
 }
 

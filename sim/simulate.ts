@@ -108,24 +108,40 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
       await drain();
       continue; // settling promises may have scheduled work or finished the program
     }
+    // A killed driver's program stops where it is: it is over, though it never returns.
+    if (sim.driverKilled) done = true;
     if (done && !ended) {
       ended = true;
       // The program is over: it holds no references any more, and no fault is still to come.
       sim.cancelFaults();
-      try {
-        sim.driver.releaseAll();
-      } catch (e) {
-        // A model's own check failed while the driver let go of its references: as in a step.
-        error = e instanceof Error ? e : new Error(String(e));
-        break;
+      if (!sim.driverKilled) {
+        try {
+          sim.driver.releaseAll();
+        } catch (e) {
+          // A model's own check failed while the driver let go of its references: as in a step.
+          error = e instanceof Error ? e : new Error(String(e));
+          break;
+        }
       }
-      sim.emit(sim.head, { kind: "program.end", comp: "host", ok: error === undefined });
+      sim.emit(sim.head, { kind: "program.end", comp: "host", ok: error === undefined && !sim.driverKilled });
     }
     if (ended && sim.queue.pendingWork === 0) {
-      sim.emit(sim.head, { kind: "cluster.quiet", comp: "host" });
-      break;
-    }
-    if (!done && sim.queue.pendingWork === 0) {
+      // A death the GCS has not detected yet still has consequences to come (leases granted to
+      // a dead node's workers come back on the news, a dead driver's leases, actors and objects
+      // go on it): run the housekeeping until it is detected, within the hang bound (a node
+      // that never registered is never declared dead).
+      quietSince ??= sim.now;
+      if (sim.undetected.size === 0 || sim.now - quietSince > hangAfterMs) {
+        sim.emit(sim.head, { kind: "cluster.quiet", comp: "host" });
+        if (!sim.alive(sim.driverAddr)) break;
+        // Then the job ends, as in Ray when its driver exits: the driver process goes, and with
+        // it (once the GCS hears) its non-detached actors and whatever leases it still held.
+        // The checkers judge the quiet point before this one too (leases returned by the
+        // program itself) and this last one (nothing left once the job is over).
+        sim.driverGone();
+        quietSince = undefined;
+      }
+    } else if (!done && sim.queue.pendingWork === 0) {
       // Only housekeeping is left. Failure detection runs on it, so give it time to act
       // (a lost message is noticed when its peer is declared dead) before calling it a hang.
       quietSince ??= sim.now;

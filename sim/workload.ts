@@ -133,8 +133,10 @@ const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v 
 export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept";
 
 /** Turns a workload into a program for `simulate`. */
-export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
+/** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
+export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Promise<Observed> {
   return async (ray) => {
+    const observed: Observed = keep ?? {};
     const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
     const pair = ray.remote(sumAndProduct, { numReturns: 2 });
@@ -143,7 +145,6 @@ export function workloadProgram(w: Workload): (ray: Ray) => Promise<Observed> {
     const MakerR = ray.remote(Maker);
     const refs = new Map<number, ObjectRef>();
     const actors = new Map<number, ActorHandle<Acc>>();
-    const observed: Observed = {};
     const arg = (v: Val): unknown => ("lit" in v ? v.lit : refs.get(v.ref) ?? 0);
     const settle = async (i: number) => {
       const r = refs.get(i);

@@ -16,6 +16,8 @@ export type TraceBody =
   | { kind: "gcs.recovered"; comp: "gcs"; nodes: number; actors: number; nodeIds?: readonly string[]; actorIds?: readonly string[] }
   // The host's oracle, as a GCS restarts: the node and actor rows its storage acknowledged.
   | { kind: "storage.acknowledged"; comp: "host"; nodes: readonly string[]; actors: readonly string[] }
+  /** The GCS declared a driver gone (it exited, or its link stayed down past the grace period). */
+  | { kind: "driver.dead"; comp: "gcs"; driver: string }
   // --- leases: a worker's resources are held from grant to return ------------------------
   /** `bundle`: granted inside a placement group's bundle (charged to the bundle, not the node). */
   | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; bundle?: string }

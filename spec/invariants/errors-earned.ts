@@ -101,6 +101,9 @@ export const checkErrorsEarned: Checker = (events) => {
         if (e.worker !== undefined) exited.add(e.worker);
         break;
       }
+      case "driver.dead": // a driver whose job ended (or that was killed) is an owner that exited
+        exited.add(e.driver);
+        break;
       case "actor.state":
         if (e.state === "DEAD") deadActors.add(e.actor);
         // A call may fail on an incarnation that died before or after it was submitted (its

@@ -57,6 +57,9 @@ export class OwnerLives {
         this.saw(e.worker, i);
         this.died.add(e.worker);
         break;
+      case "driver.dead":
+        this.died.add(e.driver);
+        break;
       case "lease.granted":
       case "task.started":
       case "task.finished":

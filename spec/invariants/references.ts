@@ -9,11 +9,18 @@ export const checkReferences: Checker = (events) => {
   const out: Violation[] = [];
   const at = (i: number, msg: string) => out.push(violationAt(NAME, events, i, msg));
 
-  // Only the last quiet point is judged: earlier ones may precede a later program phase.
+  // The first quiet point after the program ended (before its job's end frees what its driver
+  // owned, which would hide a leak) and the last one are judged.
   let lastQuiet = -1;
   for (let i = events.length - 1; i >= 0; i--) {
     if (events[i].kind === "cluster.quiet") { lastQuiet = i; break; }
   }
+  let firstQuiet = -1;
+  for (let i = 0, ended = false; i < events.length; i++) {
+    if (events[i].kind === "program.end") ended = true;
+    if (ended && events[i].kind === "cluster.quiet") { firstQuiet = i; break; }
+  }
+  const reported = new Set<string>();
 
   const outOfScope = new Set<string>();
   // Pending tasks and the arguments they hold, until the owner has their result.
@@ -69,6 +76,9 @@ export const checkReferences: Checker = (events) => {
       case "owner.exited":
         goneWorkers.add(e.owner);
         break;
+      case "driver.dead": // killed, or its job over: its objects go, whoever borrows them
+        goneWorkers.add(e.driver);
+        break;
       case "task.submitted":
         pending.set(e.task, e.args);
         returnOf.set(e.returns, e.task);
@@ -111,12 +121,14 @@ export const checkReferences: Checker = (events) => {
         goneNodes.add(e.id);
         break;
       case "cluster.quiet":
-        if (i !== lastQuiet) break;
+        if (i !== lastQuiet && i !== firstQuiet) break;
         for (const [node, objs] of stores) {
           for (const obj of objs) {
+            if (reported.has(obj)) continue;
             // Still borrowed by a live process (an actor keeping it, of an owner that outlives the program): in use.
             const owner = ownerOf.get(obj);
             if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b))) continue;
+            reported.add(obj);
             at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);
           }
         }

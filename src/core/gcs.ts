@@ -308,6 +308,7 @@ export class Gcs {
    */
   private driverGone(driver: Addr): void {
     if (this.drivers.delete(driver)) this.fx.persist("meta", "drivers", [...this.drivers]);
+    this.fx.trace({ kind: "driver.dead", comp: "gcs", driver });
     this.workerDied(driver);
   }
 

@@ -27,6 +27,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "autoscaler.drain": return `The autoscaler asks the GCS to drain node ${e.id} of group \`${e.group}\`: ${e.reason}.`;
     case "autoscaler.terminated": return `The provider stops node ${e.id} of group \`${e.group}\`: ${e.reason}.`;
     case "task.cancelled": return `The owner cancels task \`${e.task}\`${e.force ? ` by force${e.worker !== undefined ? `, destroying worker \`${e.worker}\`` : ""}` : ""}: its get throws TaskCancelledError, and it is not retried.`;
+    case "driver.dead": return `The driver \`${e.driver}\` is gone (its job ended, or it died): the GCS declares it dead and publishes it; its non-detached actors die, its leases come back, its objects are freed.`;
     case "storage.acknowledged": return `Storage had acknowledged ${e.nodes.length} node rows and ${e.actors.length} actor rows before the GCS restarted (the host's record, which the durability check compares with what the GCS recovers).`;
     case "lease.granted": return `The raylet on ${e.node} grants lease \`${e.lease}\` (${res(e.resources)}${e.bundle ? ` in bundle \`${e.bundle}\`` : ""}) on worker \`${e.worker}\`; the owner will push tasks straight to that worker.`;
     case "lease.returned": return `Lease \`${e.lease}\` goes back to ${e.node}'s raylet (its resources are free again).`;

@@ -176,12 +176,12 @@ export class GcsDaemon {
     void this.close();
   }
 
-  /** What `tsray status` shows: every node with its endpoint, resources and state; actors by state. */
+  /** What `tsray status` shows: every node with its endpoint, resources and state; actors by state; the drivers connected now. */
   status(): object {
     const actors: Record<string, number> = {};
     for (const a of this.gcs.actors.values()) actors[a.state] = (actors[a.state] ?? 0) + 1;
     const netFaults = { rules: this.faults.current.rules, waiting: this.faults.waiting, ...this.faults.stats };
-    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), netFaults, ...this.opts.extraStatus?.() };
+    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), drivers: [...this.gcs.state.drivers], netFaults, ...this.opts.extraStatus?.() };
   }
 
   /** The placement groups, for the state API (Ray's PlacementGroupState fields). */
