@@ -27,9 +27,13 @@ export const checkLineage: Checker = (events) => {
   // Losses not yet answered by a retry of their task or a new copy of the object, by task.
   const open = new Map<string, Loss>();
 
+  let programEnded = false;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    lives.see(e, i);
+    if (e.kind === "program.end") programEnded = true;
+    // The job's end (the driver exits after its program returned) does not excuse a loss the
+    // living driver left unrepaired before it: only a death before the program's end does.
+    if (!(programEnded && e.kind === "driver.dead")) lives.see(e, i);
     switch (e.kind) {
       case "task.submitted":
         if (!tasks.has(e.task)) {

@@ -1,7 +1,7 @@
 // Named actors in namespaces (Ray 2.x): one live actor holds a name within its namespace (a
 // second registration of it is refused), a lookup finds only an actor registered under that
 // name in the namespace asked, and a detached actor outlives its owner: without a fault, it
-// dies only through a ray.kill of its own (or before it ever lived, its constructor failing).
+// dies only through a ray.kill of its own (or, being created, by a refused name or a failed constructor).
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "names";
@@ -13,12 +13,15 @@ export const checkNames: Checker = (events) => {
   const out: Violation[] = [];
   const at = (i: number, msg: string) => out.push(violationAt(NAME, events, i, msg));
 
-  const actors = new Map<string, { key?: string; detached: boolean; lived: boolean; dead: boolean }>();
+  const actors = new Map<string, { key?: string; detached: boolean; dead: boolean }>();
   /** The live actor holding each name. */
   const holders = new Map<string, string>();
   /** Registered while another live actor held the name: must be refused (its next state DEAD). */
   const mustRefuse = new Map<string, string>();
   const killed = new Set<string>();
+  /** Actor creation tasks by task id, and the actors whose constructor failed (they die, detached or not). */
+  const creations = new Map<string, string>();
+  const failedCreation = new Set<string>();
   let faulted = false;
 
   for (let i = 0; i < events.length; i++) {
@@ -30,10 +33,18 @@ export const checkNames: Checker = (events) => {
       case "actor.killed":
         killed.add(e.actor);
         break;
+      case "task.started":
+        if (e.actor !== undefined && e.seq === undefined) creations.set(e.task, e.actor);
+        break;
+      case "task.finished": {
+        const actor = creations.get(e.task);
+        if (actor !== undefined && !e.ok) failedCreation.add(actor);
+        break;
+      }
       case "actor.registered": {
         if (actors.has(e.actor)) break; // registered again (a resent creation): judged the first time
         const key = e.name === undefined ? undefined : keyOf(e.namespace ?? "", e.name);
-        actors.set(e.actor, { key, detached: e.detached, lived: false, dead: false });
+        actors.set(e.actor, { key, detached: e.detached, dead: false });
         if (key === undefined) break;
         const holder = holders.get(key);
         if (holder !== undefined) mustRefuse.set(e.actor, holder);
@@ -44,15 +55,17 @@ export const checkNames: Checker = (events) => {
         const a = actors.get(e.actor);
         if (!a) break;
         const holder = mustRefuse.get(e.actor);
+        const refused = holder !== undefined;
         if (holder !== undefined) {
           mustRefuse.delete(e.actor);
           if (e.state !== "DEAD") at(i, `actor ${e.actor} was taken under the name ${show(a.key!)}, which live actor ${holder} holds: a duplicate must be refused`);
         }
-        if (e.state === "ALIVE") a.lived = true;
         if (e.state !== "DEAD" || a.dead) break;
         a.dead = true;
         if (a.key !== undefined && holders.get(a.key) === e.actor) holders.delete(a.key);
-        if (a.detached && a.lived && !faulted && !killed.has(e.actor)) {
+        // Before it ever ran too: a detached actor is not killed with an owner that dies while
+        // it is still being created (only a refused name or a failed constructor ends it then).
+        if (a.detached && !refused && !failedCreation.has(e.actor) && !faulted && !killed.has(e.actor)) {
           at(i, `detached actor ${e.actor} died with no ray.kill of it and no fault: a detached actor outlives its owner`);
         }
         break;
