@@ -279,4 +279,33 @@ export const chapters: readonly Chapter[] = [
     bug: "bundle-overcommit",
     breakNote: "With `bundle-overcommit` a raylet grants leases in a bundle without checking the bundle has room: the raylet model's own assertion stops the run (`InvariantError`: the bundle's CPU would go negative), and the `liveness` checker reports the program never finished.",
   },
+  {
+    slug: "autoscaling",
+    title: "Autoscaling",
+    summary: "pending demands read by the autoscaler: worker nodes launched by bin-packing, drained when idle",
+    concept: [
+      "The **autoscaler** runs beside the GCS on the head. Every period it reads the GCS's **pending demands** (work no node",
+      "can take now), the queued lease requests and each node's idle time. It bin-packs the demands onto the shapes of its",
+      "**worker groups** (within `minReplicas`..`maxReplicas`) and asks its node provider for that many nodes; a node joins when",
+      "its raylet registers. A node idle past `idleTimeoutSeconds` is **drained**: the GCS asks its raylet, which accepts only",
+      "if it holds no lease, bundle or primary copy, and the node is then removed. In the simulator, machines take a seeded",
+      "1 to 5 virtual seconds to start.",
+    ].join("\n"),
+    program: "examples/learn/autoscaling.ts",
+    flags: ["--node", "head:CPU=0", "--autoscale", JSON.stringify({
+      enableInTreeAutoscaling: true,
+      autoscalerOptions: { idleTimeoutSeconds: 1, periodSeconds: 0.5 },
+      workerGroupSpecs: [{ groupName: "workers", replicas: 0, minReplicas: 0, maxReplicas: 3, resources: { CPU: 2 } }],
+    })],
+    predict: "The head has no CPU; six 300 ms tasks need one CPU each; a worker node has two. How many nodes does the autoscaler launch, on how many of them do the tasks run, and how many nodes are left when the program ends?",
+    explain: [
+      "The six tasks wait as demands (`task.infeasible`), and the autoscaler packs them onto three 2-CPU nodes at once",
+      "(`autoscaler.launch`). The machines come up one by one; the first to join takes every queued task (the raylets spill",
+      "queued requests to a node that can run them now), and finishes them two at a time before the others have anything",
+      "to do. Each node then idles past the timeout, is drained (`autoscaler.drain`, `node.drain` accepted) and terminated:",
+      "the cluster is back to the head alone, as Ray's autoscaler would leave it.",
+    ].join("\n"),
+    bug: "drain-busy-node",
+    breakNote: "With `drain-busy-node` the autoscaler drains nodes before their idle timeout and raylets accept a drain while they hold leases: the `autoscaling` checker reports every node removed while it still held a lease (its tasks' workers were cut off under them).",
+  },
 ];
