@@ -24,7 +24,7 @@ import { podmanService } from "./podman-service.ts";
 import type { ChaosCluster, ChaosNode } from "./target.ts";
 
 /** The image every node runs (k8s/image/build.sh builds it); TSRAY_CHAOS_IMAGE names another. */
-export const CHAOS_IMAGE = process.env.TSRAY_CHAOS_IMAGE ?? "localhost/tsray:dev";
+const CHAOS_IMAGE = process.env.TSRAY_CHAOS_IMAGE ?? "localhost/tsray:dev";
 const GCS_PORT = 6379;
 /** Where the cluster's directory is mounted in every container. */
 const MOUNT = "/chaos";
