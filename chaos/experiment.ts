@@ -41,6 +41,10 @@ export interface ChaosReport {
   readonly applied: readonly { readonly fault: ChaosFault; readonly atMs: number; readonly error?: string }[];
   /** Nodes the GCS declared dead during the run (from the merged trace). */
   readonly deadNodes: readonly string[];
+  /** How many times each node registered with the GCS (a node started again under its id: more than once). */
+  readonly registrations: Readonly<Record<string, number>>;
+  /** The nodes whose processes' traces were judged (every node's, when the target collected them all). */
+  readonly tracedNodes: readonly string[];
   /** Times the workload ran: again and again until the last fault was over. */
   readonly rounds: number;
   readonly traceEvents: number;
@@ -168,7 +172,10 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
   if (!opts.keep && problems.length === 0) cluster.remove();
   else log(`  kept ${cluster.home}`);
   const deadNodes = [...new Set(events.flatMap((x) => (x.kind === "node.dead" ? [x.id] : [])))];
-  return { ok: problems.length === 0, problems, observed, reference: reference.result, applied, deadNodes, rounds, traceEvents: events.length, workMs, wallMs: Math.round(performance.now() - t0) };
+  const registrations: Record<string, number> = {};
+  for (const x of events) if (x.kind === "node.registered") registrations[x.id] = (registrations[x.id] ?? 0) + 1;
+  const tracedNodes = [...new Set(events.filter((x) => x.comp !== "host").map((x) => x.node))].sort();
+  return { ok: problems.length === 0, problems, observed, reference: reference.result, applied, deadNodes, registrations, tracedNodes, rounds, traceEvents: events.length, workMs, wallMs: Math.round(performance.now() - t0) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

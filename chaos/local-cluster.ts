@@ -12,9 +12,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { getStatus } from "../src/runtime/daemon/transport.ts";
-import { setNetFaults, type NetFaultSpec } from "../src/runtime/daemon/net-faults.ts";
-import { parseEndpoint } from "../src/runtime/daemon/object-channel.ts";
-import type { NodeView } from "../src/core/types.ts";
+import type { NetFaultSpec } from "../src/runtime/daemon/net-faults.ts";
+import { setNodeNetFaults } from "./node-net-faults.ts";
 import type { ChaosCluster, ChaosNode } from "./target.ts";
 import type { Session } from "../src/runtime/daemon/session.ts";
 import type { SeededBug } from "../src/core/bugs.ts";
@@ -150,12 +149,7 @@ export class LocalCluster implements ChaosCluster {
    * through each one's control call; their gRPC addresses come from the GCS's node table.
    */
   async setNetFaults(id: string, spec: NetFaultSpec): Promise<void> {
-    const status = (await getStatus(this.address, this.token)) as { nodes: NodeView[] };
-    // The newest life of the node, even one the GCS has declared dead (a partition is lifted from it too).
-    const view = status.nodes.filter((n) => n.node === id && n.endpoint).sort((a, b) => Number(b.alive) - Number(a.alive))[0];
-    if (!view?.endpoint) throw new Error(`chaos: node "${id}" is not in the GCS's node table`);
-    const targets = [parseEndpoint(view.endpoint).grpc, ...(id === "head" ? [this.address] : [])];
-    await Promise.all(targets.map((t) => setNetFaults(t, this.token, spec)));
+    await setNodeNetFaults(this.address, this.token, id, spec);
   }
 
   /** Every trace file written so far. */

@@ -45,7 +45,8 @@ export interface ChaosCluster {
 export async function startCluster(target: ChaosTargetName, nodes: readonly ChaosNode[], bugs: readonly SeededBug[] = []): Promise<ChaosCluster> {
   switch (target) {
     case "local": return (await import("./local-cluster.ts")).LocalCluster.start(nodes, bugs);
-    case "containers": case "kubernetes":
-      throw new Error(`chaos: the ${target} target is not built yet (docs/chaos.md); use --target local`);
+    case "containers": return (await import("./containers-cluster.ts")).ContainersCluster.start(nodes, bugs);
+    case "kubernetes":
+      throw new Error(`chaos: the ${target} target is not built yet (docs/chaos.md); use --target local or containers`);
   }
 }
