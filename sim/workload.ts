@@ -130,7 +130,7 @@ const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float
 const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && "r" in v;
 
 /** A step whose ref an actor call makes. */
-export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept";
+export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call";
 
 /** Turns a workload into a program for `simulate`. */
 /** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
