@@ -25,10 +25,13 @@ async function run(faults: ChaosFault[]): Promise<ChaosReport> {
   assert.ok(r.ok);
   for (const a of r.applied) assert.equal(a.error, undefined, `${a.fault.kind} was not applied: ${a.error}`);
   assert.equal(r.applied.length, faults.length);
-  // The checkers judged every container's traces, not just the driver's: each node's that was not
-  // SIGKILLed (a killed daemon's unflushed trace dies with it; its new life traces only if work reaches it).
-  const killed = new Set(faults.flatMap((f) => (["pod-kill", "pod-failure", "container-kill"].includes(f.kind) && "node" in f ? [f.node] : [])));
-  for (const n of nodes) if (!killed.has(n.id)) assert.ok(r.tracedNodes.includes(n.id), `no trace of ${n.id} was judged (traced: ${r.tracedNodes.join(", ")})`);
+  // The checkers judged the containers' traces, not just the driver's: the head's (GCS and raylet)
+  // and at least one worker node's. Not every worker's: a raylet traces only the work it gets,
+  // and whether the scheduler sends any to a given worker in a short run depends on timing (a
+  // killed daemon's unflushed trace also dies with it).
+  const ids = new Set(nodes.map((n) => n.id));
+  assert.ok(r.tracedNodes.includes("head"), `no trace of the head was judged (traced: ${r.tracedNodes.join(", ")})`);
+  assert.ok(r.tracedNodes.some((n) => n !== "head" && ids.has(n)), `no worker node's trace was judged (traced: ${r.tracedNodes.join(", ")})`);
   assert.ok(r.observed && r.reference, "the workload returned values to compare");
   return r;
 }
