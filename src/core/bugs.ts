@@ -25,6 +25,8 @@ export const SEEDED_BUGS = {
   "wake-first-waiter-only": "an owner tells only the first of the gets waiting for an object that it is ready",
   "free-off-by-one": "an owner frees an object when the program drops its last-but-one handle",
   "free-with-one-borrower": "an owner frees an object while one borrower still holds it (the borrower check is off by one)",
+  // An illegal lifecycle transition, for the chart checker (spec/invariants/lifecycles.ts).
+  "restart-killed-actor": "the GCS keeps a killed actor's worker address and sets states by its restart budget alone, so the worker's exit restarts an actor killed for good",
 } as const;
 
 export type SeededBug = keyof typeof SEEDED_BUGS;

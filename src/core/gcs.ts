@@ -303,7 +303,7 @@ export class Gcs {
   private workerDied(worker: Addr): void {
     this.publish({ type: "WorkerDied", worker });
     for (const [id, a] of this.actors) {
-      if (a.state === "DEAD") continue;
+      if (a.state === "DEAD" && !this.cfg.bugs.has("restart-killed-actor")) continue;
       if (a.address === worker) this.actorDied(id, a, `its worker process ${worker} died`);
       // An actor lives no longer than its owner (Ray's non-detached actors).
       else if (a.spec.owner === worker) this.killActor(id, `its owner ${worker} died`);
@@ -531,7 +531,9 @@ export class Gcs {
     a.state = nextActorState(a.state, { type: "KILL" });
     a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} is dead: ${why}` };
     if (a.spec.name !== undefined) this.names.delete(a.spec.name);
+    const worker = a.address;
     this.releaseActorLease(a);
+    if (this.cfg.bugs.has("restart-killed-actor")) a.address = worker;
     this.changed(id, a);
   }
 
@@ -550,7 +552,7 @@ export class Gcs {
   private actorDied(id: ActorId, a: ActorEntry, why: string): void {
     const restartable = a.restartsLeft !== 0;
     if (restartable && a.restartsLeft > 0) a.restartsLeft--;
-    a.state = nextActorState(a.state, { type: "DIED", restartable });
+    a.state = this.cfg.bugs.has("restart-killed-actor") ? (restartable ? "RESTARTING" : "DEAD") : nextActorState(a.state, { type: "DIED", restartable });
     a.address = undefined;
     a.node = undefined;
     a.leaseId = undefined;
