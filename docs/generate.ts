@@ -2,7 +2,7 @@
 // test/unit/lifecycle.test.ts fails if the committed file differs from renderStatecharts().
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { lifecycles, toMermaid } from "../src/core/lifecycle/index.ts";
+import { lifecycles, protocols, toMermaid } from "../src/core/lifecycle/index.ts";
 
 const about: Record<keyof typeof lifecycles, string> = {
   actor: "Kept by the **GCS** in its actor table. An actor waits for its creation arguments, is placed on a worker, and runs; if its worker dies it restarts while its restart budget lasts, otherwise (or when killed) it is dead for good.",
@@ -10,6 +10,13 @@ const about: Record<keyof typeof lifecycles, string> = {
   worker: "Kept by each **raylet** for the worker processes in its pool. A started process registers and idles, is leased to run tasks and returned, or becomes the home of an actor for the rest of its life; exit ends it from any state.",
   task: "Kept by the task's **owner** (the core worker that submitted it). A task waits for its arguments, is scheduled and run; a retryable error sends it back to wait, a fatal one fails it, and a worker may bounce a pipelined task back unrun (the task ahead of it blocked), which queues it again. ray.cancel fails a task that is waiting, queued or running (TaskCancelledError, never retried). A finished task can be resubmitted to rebuild a lost return value from lineage.",
   object: "Kept by the object's **owner**. An object is pending until its task creates it (or errors); a ready object whose copies are all lost is reconstructed from lineage or declared unrecoverable. Whatever its state, it is freed once no reference to it remains.",
+};
+
+const aboutProtocol: Record<keyof typeof protocols, string> = {
+  lease: "Kept by the **raylet** a lease request reaches. A request waits in the queue until its arguments are local and its resources free, then is granted a worker (or spilled back to a node with room, or rejected: infeasible, or its bundle removed). While the worker is blocked in a get, the lease lends its resources to the node and takes them back when the worker unblocks; it ends when its holder returns it or the worker dies.",
+  pull: "Kept by the **raylet** that needs a copy of an object. It asks the owner where copies are, fetches the chunks from one holder, and backs off and asks again when no copy is known yet or the holder has none; an owner reporting the object failed or gone fails the pull's waiters.",
+  placementGroup: "Kept by the **GCS** in its placement-group table. A group is pending until every bundle is reserved, then created; when a node holding one of its bundles dies it is rescheduled; removal ends it.",
+  bundle: "Kept by each **raylet** for one bundle of a placement group: the two phases of the group's reservation. Prepared sets the resources aside, committed lets leases run in the bundle, and release (the group removed, or an attempt abandoned) gives them back. A bundle reserved again later is a new reservation.",
 };
 
 export function renderStatecharts(): string {
@@ -27,6 +34,20 @@ export function renderStatecharts(): string {
   ];
   for (const name of Object.keys(lifecycles) as (keyof typeof lifecycles)[]) {
     parts.push("", `## ${name}`, "", about[name], "", "```mermaid", toMermaid(lifecycles[name]).trimEnd(), "```");
+  }
+  parts.push(
+    "",
+    "## Protocols checked against the trace",
+    "",
+    "Four more protocols are drawn as charts but kept by the models in their own records, with no switch function: " +
+      "lease requests, object pulls, placement groups and the reservation of their bundles. These charts, with the five " +
+      "above, are what the `lifecycles` invariant (`spec/invariants/lifecycles.ts`) replays every trace through: each " +
+      "entity's traced events (simulator, embedded, daemon and chaos traces alike) must follow an edge of its chart, " +
+      "through events the trace does not record where needed. An object pull traces only its completion, so its chart " +
+      "is drawn for readers but holds no traced transition to check. Jobs have no chart: the GCS keeps no job table.",
+  );
+  for (const name of Object.keys(protocols) as (keyof typeof protocols)[]) {
+    parts.push("", `### ${name}`, "", aboutProtocol[name], "", "```mermaid", toMermaid(protocols[name]).trimEnd(), "```");
   }
   return parts.join("\n") + "\n";
 }

@@ -1,71 +1,195 @@
 // The statecharts as specifications of the trace: each entity's state changes, as the trace
-// records them, must follow an edge of its lifecycle chart (src/core/lifecycle). The edges are
-// read from the charts themselves, so a chart that changes changes what this checker allows.
-// Traced: actors (every actor.state the GCS publishes) and nodes (node.registered begins a life,
-// node.dead ends it; a node that registers again after it was declared dead is a new life).
-import { actorChart, nodeChart } from "../../src/core/lifecycle/index.ts";
+// records them, must follow its lifecycle chart (src/core/lifecycle). The edges are read from the
+// charts themselves, so a chart that changes changes what this checker allows.
+//
+// A trace does not record every chart event (a task's DEPS_READY, an object's RECONSTRUCT, a
+// worker's REGISTERED...). Each entity names its silent events: a traced change from A to B is
+// allowed when the chart leads from A to B through any number of silent events and then one
+// event of any kind. Traced, with the events that drive each chart:
+// - actor: every actor.state the GCS publishes (its states are the chart's);
+// - node: node.registered begins a life (ALIVE), node.dead ends it; a node that registers again
+//   after it was declared dead is a new life;
+// - task (the owner's view): task.submitted, task.retry (an error retried, or a lost output
+//   resubmitted) and task.failed; a worker's task.started of the current attempt moves a task
+//   not yet failed to RUNNING. A worker's task.finished is not the owner's SUCCEEDED: its reply
+//   may be lost with the worker, and the owner then retries or fails a task it saw RUNNING; nor
+//   is a zombie execution's report a change of the owner's chart (the other checkers judge those);
+// - object (the owner's view): a task's return object is PENDING from task.submitted; the primary
+//   copy or the inline value makes it READY; object.lost, object.out-of-scope;
+// - worker: lease.granted (LEASED), lease.returned (back to IDLE), worker.died (DEAD, final);
+// - lease: lease.granted, lease.returned, keyed by lease id. A raylet traces a blocked worker's
+//   lent resources as a return and their retaking as a grant of the same lease, so a traced
+//   return moves a lease to BLOCKED, a grant of it then to GRANTED; it is RETURNED (silently: a
+//   blocked lease's end is not traced) once its worker takes another lease or dies;
+// - placement group: every pg.state the GCS traces;
+// - bundle reservation: bundle.reserved (PREPARED) and bundle.released, per node; a bundle
+//   reserved again after its release is a new reservation.
+// The GCS keeps no job table, so there is no job chart to replay; an object pull traces only its
+// completion (object.transferred), which every pull state may lead to through silent events,
+// so its chart (src/core/lifecycle/pull.ts) is drawn but holds no traced transition to check.
+import { actorChart, nodeChart, taskChart, objectChart, workerChart, leaseChart, placementGroupChart, bundleChart } from "../../src/core/lifecycle/index.ts";
+import type { TraceEvent } from "../trace.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "lifecycles";
 
 type Config = { initial?: unknown; states?: Record<string, { on?: Record<string, unknown> }> };
 
-/** state → the states one transition of the chart leads to (guards ignored: any branch may fire). */
-function edges(chart: { config: unknown }): { initial: string; next: Map<string, Set<string>> } {
+/** A chart's edges: state → event → the states that event may lead to (guards ignored). */
+interface Edges {
+  readonly name: string;
+  readonly initial: string;
+  readonly next: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<string>>>;
+  readonly silent: ReadonlySet<string>;
+}
+
+function edges(name: string, chart: { config: unknown }, silent: readonly string[] = []): Edges {
   const c = chart.config as Config;
-  const next = new Map<string, Set<string>>();
+  const next = new Map<string, Map<string, Set<string>>>();
   const targetOf = (t: unknown): string | undefined =>
     typeof t === "string" ? t : typeof t === "object" && t !== null && typeof (t as { target?: unknown }).target === "string" ? (t as { target: string }).target : undefined;
   for (const [s, node] of Object.entries(c.states ?? {})) {
-    const out = new Set<string>();
-    for (const t of Object.values(node.on ?? {})) {
+    const byEvent = new Map<string, Set<string>>();
+    for (const [event, t] of Object.entries(node.on ?? {})) {
+      const out = new Set<string>();
       for (const branch of Array.isArray(t) ? t : [t]) {
         const target = targetOf(branch);
         if (target !== undefined) out.add(target);
       }
+      byEvent.set(event, out);
     }
-    next.set(s, out);
+    next.set(s, byEvent);
   }
-  return { initial: String(c.initial), next };
+  for (const e of silent) {
+    if (![...next.values()].some((m) => m.has(e))) throw new Error(`${name} chart has no event ${e}`);
+  }
+  return { name, initial: String(c.initial), next, silent: new Set(silent) };
 }
 
-const ACTOR = edges(actorChart);
-const NODE = edges(nodeChart);
+/** Whether the chart leads from `from` to `to` through silent events and then one event. */
+function allows(chart: Edges, from: string, to: string): boolean {
+  const seen = new Set([from]);
+  const todo = [from];
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    for (const [event, targets] of chart.next.get(s) ?? []) {
+      if (targets.has(to)) return true;
+      if (!chart.silent.has(event)) continue;
+      for (const t of targets) if (!seen.has(t)) (seen.add(t), todo.push(t));
+    }
+  }
+  return false;
+}
+
+const ACTOR = edges("actor", actorChart);
+const NODE = edges("node", nodeChart);
+const TASK = edges("task", taskChart, ["DEPS_READY", "DISPATCHED", "BOUNCED"]);
+const OBJECT = edges("object", objectChart, ["RECONSTRUCT"]);
+const WORKER = edges("worker", workerChart, ["REGISTERED", "BECAME_ACTOR"]);
+const LEASE = edges("lease", leaseChart);
+const PG = edges("placement group", placementGroupChart);
+const BUNDLE = edges("bundle", bundleChart, ["COMMITTED"]);
+
+/** One entity's place in its chart, as far as the trace has told. */
+type Place = { state: string; attempt?: number; epoch?: number };
 
 export const checkLifecycles: Checker = (events) => {
   const out: Violation[] = [];
-  const actors = new Map<string, { state: string; epoch: number }>();
-  const nodes = new Map<string, string>();
-  const step = (i: number, chart: typeof ACTOR, what: string, from: string, to: string) => {
-    if (!(chart.next.get(from)?.has(to) ?? false)) {
-      const allowed = [...(chart.next.get(from) ?? [])];
-      out.push(violationAt(NAME, events, i, `${what} went ${from} → ${to}, which its chart does not allow (from ${from}: ${allowed.length > 0 ? allowed.join(", ") : "nothing, it is final"})`));
+  const places = new Map<string, Place>(); // key: chart name + entity id
+  const at = (chart: Edges, id: string): Place | undefined => places.get(`${chart.name}\u0000${id}`);
+  const set = (chart: Edges, id: string, p: Place): void => void places.set(`${chart.name}\u0000${id}`, p);
+  /** Moves `id` to `to`, reporting the move when its chart does not allow it. */
+  const move = (i: number, chart: Edges, id: string, to: string, extra: Omit<Place, "state"> = {}) => {
+    const from = at(chart, id)?.state ?? chart.initial;
+    if (!allows(chart, from, to)) {
+      const allowed = [...(chart.next.get(from)?.values() ?? [])].flatMap((s) => [...s]);
+      out.push(violationAt(NAME, events, i, `${chart.name} ${id} went ${from} → ${to}, which its chart does not allow (from ${from}: ${allowed.length > 0 ? [...new Set(allowed)].join(", ") : "nothing, it is final"})`));
     }
+    set(chart, id, { ...at(chart, id), ...extra, state: to });
   };
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i];
-    if (e.kind === "actor.state") {
-      const prev = actors.get(e.actor);
-      // The GCS publishes an actor's state again after a restart of its own: the same state of
-      // the same incarnation is news repeated, not a transition.
-      if (prev && prev.state === e.state && prev.epoch === e.epoch) continue;
-      const from = prev?.state ?? ACTOR.initial;
-      // The table's first state may be its initial one or one step past it (published on creation).
-      if (prev !== undefined || e.state !== ACTOR.initial) step(i, ACTOR, `actor ${e.actor}`, from, e.state);
-      if (prev && e.epoch < prev.epoch) out.push(violationAt(NAME, events, i, `actor ${e.actor}'s epoch went back from ${prev.epoch} to ${e.epoch}`));
-      actors.set(e.actor, { state: e.state, epoch: e.epoch });
-    } else if (e.kind === "node.registered") {
-      const prev = nodes.get(e.id);
-      // A node declared dead that registers again is a new life: its chart starts over.
-      const from = prev === undefined || prev === "DEAD" ? NODE.initial : prev;
-      if (from !== "ALIVE") step(i, NODE, `node ${e.id}`, from, "ALIVE");
-      nodes.set(e.id, "ALIVE");
-    } else if (e.kind === "node.dead") {
-      const prev = nodes.get(e.id);
-      if (prev === "DEAD") continue; // the same death heard again (e.g. after a GCS restart)
-      step(i, NODE, `node ${e.id}`, prev ?? NODE.initial, "DEAD");
-      nodes.set(e.id, "DEAD");
+  /** worker → the last lease granted to it. */
+  const held = new Map<string, string>();
+  /** The worker's last lease, if blocked, has ended: it is taking another or it died. */
+  const endBlocked = (worker: string): void => {
+    const lease = held.get(worker);
+    if (lease !== undefined && at(LEASE, lease)?.state === "BLOCKED") set(LEASE, lease, { state: "RETURNED" });
+    held.delete(worker);
+  };
+  for (let i = 0; i < events.length; i++) stepEntity(events[i], i);
+  return out;
+
+  function stepEntity(e: TraceEvent, i: number): void {
+    switch (e.kind) {
+      case "actor.state": {
+        const prev = at(ACTOR, e.actor);
+        // The GCS publishes an actor's state again after a restart of its own: the same state of
+        // the same incarnation is news repeated, not a transition.
+        if (prev && prev.state === e.state && prev.epoch === e.epoch) return;
+        if (prev && e.epoch < prev.epoch!) out.push(violationAt(NAME, events, i, `actor ${e.actor}'s epoch went back from ${prev.epoch} to ${e.epoch}`));
+        // The table's first state may be its initial one or one step past it (published on creation).
+        if (prev === undefined && e.state === ACTOR.initial) return set(ACTOR, e.actor, { state: e.state, epoch: e.epoch });
+        return move(i, ACTOR, e.actor, e.state, { epoch: e.epoch });
+      }
+      case "node.registered": {
+        const prev = at(NODE, e.id)?.state;
+        if (prev === "ALIVE") return; // registered again in the same life (a GCS restart's re-registration)
+        // A node declared dead that registers again is a new life: its chart starts over.
+        if (prev === "DEAD") places.delete(`${NODE.name}\u0000${e.id}`);
+        return move(i, NODE, e.id, "ALIVE");
+      }
+      case "node.dead":
+        if (at(NODE, e.id)?.state === "DEAD") return; // the same death heard again (e.g. after a GCS restart)
+        return move(i, NODE, e.id, "DEAD");
+      case "task.submitted":
+        set(OBJECT, e.returns, { state: OBJECT.initial });
+        return move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: 0 });
+      case "task.started": {
+        const t = at(TASK, e.task);
+        // Only the current attempt of a task its owner still has in flight moves its chart.
+        if (t === undefined || t.attempt !== e.attempt || t.state === "FAILED") return;
+        return move(i, TASK, e.task, "RUNNING");
+      }
+      case "task.retry":
+        return move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: e.attempt });
+      case "task.failed":
+        return move(i, TASK, e.task, "FAILED");
+      case "object.created": {
+        if (e.where === "store" && e.primary !== true) return; // a secondary copy: no change for the owner
+        const o = at(OBJECT, e.obj);
+        if (o?.state === "READY") return; // another primary (a re-executed task's): news repeated
+        return move(i, OBJECT, e.obj, "READY");
+      }
+      case "object.lost":
+        return move(i, OBJECT, e.obj, "LOST");
+      case "object.out-of-scope":
+        return move(i, OBJECT, e.obj, "FREED");
+      case "lease.granted": {
+        const lease = `${e.lease}@${e.node}`;
+        const prev = held.get(e.worker);
+        if (prev !== lease) endBlocked(e.worker);
+        held.set(e.worker, lease);
+        move(i, LEASE, lease, "GRANTED");
+        return move(i, WORKER, e.worker, "LEASED");
+      }
+      case "lease.returned":
+        move(i, LEASE, `${e.lease}@${e.node}`, "BLOCKED");
+        if (at(WORKER, e.worker)?.state === "DEAD") return; // returned because the worker died
+        return move(i, WORKER, e.worker, "IDLE");
+      case "worker.died":
+        endBlocked(e.worker);
+        return move(i, WORKER, e.worker, "DEAD");
+      case "pg.state":
+        if (at(PG, e.pg)?.state === e.state) return; // told again after a GCS restart
+        return move(i, PG, e.pg, e.state);
+      case "bundle.reserved": {
+        const key = `${e.bundle}@${e.node}`;
+        if (at(BUNDLE, key)?.state === "RELEASED") places.delete(`${BUNDLE.name}\u0000${key}`);
+        return move(i, BUNDLE, key, "PREPARED");
+      }
+      case "bundle.released":
+        return move(i, BUNDLE, `${e.bundle}@${e.node}`, "RELEASED");
+      default:
+        return;
     }
   }
-  return out;
 };

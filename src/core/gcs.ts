@@ -315,7 +315,7 @@ export class Gcs {
   private workerDied(worker: Addr): void {
     this.publish({ type: "WorkerDied", worker });
     for (const [id, a] of this.actors) {
-      if (a.state === "DEAD") continue;
+      if (a.state === "DEAD" && !this.cfg.bugs.has("restart-killed-actor")) continue;
       if (a.address === worker) this.actorDied(id, a, `its worker process ${worker} died`);
       // An actor lives no longer than its owner, unless it is detached (as in Ray).
       else if (a.spec.owner === worker && this.diesWithOwner(a)) this.killActor(id, `its owner ${worker} died`);
@@ -599,7 +599,9 @@ export class Gcs {
     a.state = nextActorState(a.state, { type: "KILL" });
     a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} is dead: ${why}` };
     this.releaseName(id, a);
+    const worker = a.address;
     this.releaseActorLease(a);
+    if (this.cfg.bugs.has("restart-killed-actor")) a.address = worker;
     this.changed(id, a);
   }
 
@@ -618,7 +620,7 @@ export class Gcs {
   private actorDied(id: ActorId, a: ActorEntry, why: string): void {
     const restartable = a.restartsLeft !== 0;
     if (restartable && a.restartsLeft > 0) a.restartsLeft--;
-    a.state = nextActorState(a.state, { type: "DIED", restartable });
+    a.state = this.cfg.bugs.has("restart-killed-actor") ? (restartable ? "RESTARTING" : "DEAD") : nextActorState(a.state, { type: "DIED", restartable });
     a.address = undefined;
     a.node = undefined;
     a.leaseId = undefined;

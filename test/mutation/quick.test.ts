@@ -11,6 +11,8 @@ import "../unit/actor-concurrency.test.ts";
 import "../unit/pipelining.test.ts";
 import "../unit/actor-epochs.test.ts";
 import "../unit/model-state.test.ts";
+import "../unit/lifecycle.test.ts"; // the lifecycle switches agree with their charts
+import "../unit/invariants-faults.test.ts"; // the charts (and checkers) judge hand-built traces as they should
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";

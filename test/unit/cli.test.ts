@@ -229,7 +229,7 @@ describe("tsray check", () => {
     // Tamper: a second lease on the head while every CPU is taken.
     const i = events.findIndex((e) => e.kind === "lease.granted");
     const grant = events[i] as Extract<TraceEvent, { kind: "lease.granted" }>;
-    const hog: TraceEvent = { ...grant, lease: "forged", resources: { CPU: 99 } };
+    const hog: TraceEvent = { ...grant, lease: "forged", worker: "head/forged", resources: { CPU: 99 } };
     const giveBack: TraceEvent = { ...hog, kind: "lease.returned" } as TraceEvent;
     const broken = join(dir, "broken.jsonl");
     writeFileSync(broken, formatTrace([...events.slice(0, i + 1), hog, giveBack, ...events.slice(i + 1)]));

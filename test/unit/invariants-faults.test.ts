@@ -309,6 +309,52 @@ describe("lifecycles", () => {
     one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "DEAD", 0), actorState("a", "ALIVE", 0)), "lifecycles", "DEAD → ALIVE", 2);
     one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 2), actorState("a", "RESTARTING", 1)), "lifecycles", "epoch went back from 2 to 1", 2);
   });
+
+  const granted = (lease: string, worker: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease, worker, resources: { CPU: 1 }, node: worker.split("/")[0] });
+  const returned = (lease: string, worker: string): Ev => ({ kind: "lease.returned", comp: "raylet", lease, worker, resources: { CPU: 1 }, node: worker.split("/")[0] });
+  const pg = (id: string, state: string): Ev => ({ kind: "pg.state", comp: "gcs", pg: id, state, node: "head" });
+  const reserved = (bundle: string, node = "n1"): Ev => ({ kind: "bundle.reserved", comp: "raylet", bundle, resources: { CPU: 1 }, node });
+  const released = (bundle: string, node = "n1"): Ev => ({ kind: "bundle.released", comp: "raylet", bundle, resources: { CPU: 1 }, node });
+  const outOfScope = (obj: string): Ev => ({ kind: "object.out-of-scope", comp: "owner", obj });
+  const W2 = "n1/w1-2";
+  const primary = (obj: string, node = "n1"): Ev => ({ ...stored(obj, node), primary: true } as Ev);
+
+  test("task, object, worker, lease, placement-group and bundle histories that follow their charts pass", () => {
+    clean(check, trace(
+      submit("t"), started("t", W1), retry("t", 1), { ...started("t", W1), attempt: 1 } as Ev, primary("t.r"), stored("t.r", "n2"), primary("t.r", "n3"), // a copy, a second primary: news
+      lost("t.r"), retry("t", 2), primary("t.r"), outOfScope("t.r"), // lost, reconstructed, freed
+      submit("u"), failed("u", "WorkerCrashedError"), started("u", W2), // a zombie's report after the owner gave up
+      granted("L1", W1), returned("L1", W1), granted("L1", W1), returned("L1", W1), // blocked in a get, unblocked, returned
+      granted("L2", W1), workerDied(W1),
+      pg("g", "CREATED"), pg("g", "RESCHEDULING"), pg("g", "CREATED"), pg("g", "CREATED"), pg("g", "REMOVED"),
+      reserved("g:0"), released("g:0"), reserved("g:0"), released("g:0"), // a second reservation is a new one
+    ));
+  });
+  test("a task retried after its owner failed it, and failed twice", () => {
+    one(check, trace(submit("t"), failed("t", "WorkerCrashedError"), retry("t", 1)), "lifecycles", "task t went FAILED → WAITING_FOR_DEPS", 2);
+    one(check, trace(submit("t"), failed("t", "WorkerCrashedError"), failed("t", "WorkerCrashedError")), "lifecycles", "task t went FAILED → FAILED", 2);
+  });
+  test("an object lost after it was freed, or lost before it was ever created", () => {
+    one(check, trace(submit("t"), primary("t.r"), outOfScope("t.r"), lost("t.r")), "lifecycles", "object t.r went FREED → LOST", 3);
+    one(check, trace(submit("t"), primary("t.r"), outOfScope("t.r"), primary("t.r")), "lifecycles", "object t.r went FREED → READY", 3);
+    one(check, trace(submit("t"), lost("t.r")), "lifecycles", "object t.r went PENDING → LOST", 1);
+  });
+  test("a worker leased twice at once, or leased after it died", () => {
+    one(check, trace(granted("L1", W1), granted("L2", W1)), "lifecycles", `worker ${W1} went LEASED → LEASED`, 1);
+    one(check, trace(granted("L1", W1), workerDied(W1), granted("L2", W1)), "lifecycles", `worker ${W1} went DEAD → LEASED`, 2);
+  });
+  test("a lease returned twice, and a lease granted again after it ended", () => {
+    const twice = check(trace(granted("L1", W1), returned("L1", W1), returned("L1", W1)), {});
+    assert.deepEqual(twice.map((x) => x.message.split(",")[0]), ["lease L1@n1 went BLOCKED → BLOCKED", `worker ${W1} went IDLE → IDLE`], formatViolations(twice));
+    // L1 ended when its worker took L2; granting L1 again reuses a dead lease.
+    const v = check(trace(granted("L1", W1), returned("L1", W1), granted("L2", W1), returned("L2", W1), granted("L1", W1)), {});
+    assert.ok(v.some((x) => x.message.includes("lease L1@n1 went RETURNED → GRANTED")), formatViolations(v));
+  });
+  test("a placement group rescheduled after removal, and a bundle released twice", () => {
+    one(check, trace(pg("g", "CREATED"), pg("g", "REMOVED"), pg("g", "RESCHEDULING")), "lifecycles", "placement group g went REMOVED → RESCHEDULING", 2);
+    one(check, trace(pg("g", "RESCHEDULING")), "lifecycles", "placement group g went PENDING → RESCHEDULING", 0);
+    one(check, trace(reserved("g:0"), released("g:0"), released("g:0")), "lifecycles", "bundle g:0@n1 went RELEASED → RELEASED", 2);
+  });
 });
 
 describe("registry", () => {

@@ -3,7 +3,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { fits, utilization, type ResourceSet } from "../../src/core/resources.ts";
+import { checkResources, fits, utilization, type ResourceSet } from "../../src/core/resources.ts";
 import {
   SPREAD_THRESHOLD, TOP_K_FRACTION, hybrid, localityNode, nodeAffinity, place, spread, type PlacementInput,
 } from "../../src/core/scheduler.ts";
@@ -264,4 +264,11 @@ describe("properties", () => {
       assert.deepEqual(a, b);
     }), { numRuns: 200 });
   });
+});
+
+test("a resource request must be finite numbers >= 0: anything else is refused, naming the key", () => {
+  assert.deepEqual(checkResources({ CPU: 2, GPU: 0 }, "f"), { CPU: 2, GPU: 0 });
+  for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, "2", null]) {
+    assert.throws(() => checkResources({ CPU: 1, GPU: bad }, "f"), { name: "TypeError", message: `f: resource "GPU" must be a finite number >= 0, got ${String(bad)}` });
+  }
 });

@@ -8,6 +8,9 @@ import { nodeChart } from "./node.ts";
 import { workerChart } from "./worker.ts";
 import { taskChart } from "./task.ts";
 import { objectChart } from "./object.ts";
+import { leaseChart } from "./lease.ts";
+import { pullChart } from "./pull.ts";
+import { placementGroupChart, bundleChart } from "./placement-group.ts";
 
 export * from "./illegal.ts";
 export * from "./actor.ts";
@@ -15,6 +18,9 @@ export * from "./node.ts";
 export * from "./worker.ts";
 export * from "./task.ts";
 export * from "./object.ts";
+export * from "./lease.ts";
+export * from "./pull.ts";
+export * from "./placement-group.ts";
 export { toMermaid } from "./mermaid.ts";
 
 /** Every lifecycle chart, keyed by the name used in IllegalTransition messages. */
@@ -24,6 +30,18 @@ export const lifecycles = {
   worker: workerChart,
   task: taskChart,
   object: objectChart,
+} as const;
+
+/**
+ * The protocols drawn as charts but kept by the models in their own records (no switch
+ * function): specifications that only the trace checker (spec/invariants/lifecycles.ts) holds
+ * the models to.
+ */
+export const protocols = {
+  lease: leaseChart,
+  pull: pullChart,
+  placementGroup: placementGroupChart,
+  bundle: bundleChart,
 } as const;
 
 /**
