@@ -85,7 +85,17 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   // Nor those of a task the program cancelled, or that use one: whether the cancel found it
   // pending, running or done depends on timing, which faults change.
   const fromCancelled = new Set<number>();
-  for (const st of w.steps) if (st.op === "cancel") fromCancelled.add(st.ref);
+  // An actor whose call was cancelled holds a state that depends on whether that call ran, so
+  // so do its later answers: actor → the first cancelled call's step.
+  const cancelledCallOf = new Map<number, number>();
+  for (const st of w.steps) {
+    if (st.op !== "cancel") continue;
+    fromCancelled.add(st.ref);
+    const target = w.steps[st.ref];
+    if (target?.op !== "call") continue;
+    const first = cancelledCallOf.get(target.actor);
+    if (first === undefined || st.ref < first) cancelledCallOf.set(target.actor, st.ref);
+  }
   const keptCancelled = new Set<number>(); // actors that were handed such a ref
   const ref = reference ?? {};
   w.steps.forEach((st, i) => {
@@ -96,6 +106,10 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     if (st.op === "named-call" || takes(fromLookup)) fromLookup.add(i);
     if (((st.op === "put" || st.op === "box") && typeof faulty?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
     if (takes(fromCancelled)) fromCancelled.add(i);
+    if (st.op === "call" || st.op === "keep" || st.op === "kept") {
+      const cancelled = cancelledCallOf.get(st.actor);
+      if (cancelled !== undefined && cancelled < i) fromCancelled.add(i);
+    }
     if (st.op === "keep" && fromCancelled.has(i)) keptCancelled.add(st.actor);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
   });

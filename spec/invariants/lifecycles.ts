@@ -15,7 +15,8 @@
 //   may be lost with the worker, and the owner then retries or fails a task it saw RUNNING; nor
 //   is a zombie execution's report a change of the owner's chart (the other checkers judge those);
 // - object (the owner's view): a task's return object is PENDING from task.submitted; the primary
-//   copy or the inline value makes it READY; object.lost, object.out-of-scope;
+//   copy (not one a node declared dead still stores) or the inline value makes it READY;
+//   object.lost, object.out-of-scope;
 // - worker: lease.granted (LEASED), lease.returned (back to IDLE), worker.died (DEAD, final);
 // - lease: lease.granted, lease.returned, keyed by lease id. A raylet traces a blocked worker's
 //   lent resources as a return and their retaking as a grant of the same lease, so a traced
@@ -23,7 +24,7 @@
 //   blocked lease's end is not traced) once its worker takes another lease or dies;
 // - placement group: every pg.state the GCS traces;
 // - bundle reservation: bundle.reserved (PREPARED) and bundle.released, per node; a bundle
-//   reserved again after its release is a new reservation.
+//   reserved again after its release, or after its node was declared dead, is a new reservation.
 // The GCS keeps no job table, so there is no job chart to replay; an object pull traces only its
 // completion (object.transferred), which every pull state may lead to through silent events,
 // so its chart (src/core/lifecycle/pull.ts) is drawn but holds no traced transition to check.
@@ -137,9 +138,13 @@ export const checkLifecycles: Checker = (events) => {
         if (prev === "DEAD") places.delete(`${NODE.name}\u0000${e.id}`);
         return move(i, NODE, e.id, "ALIVE");
       }
-      case "node.dead":
+      case "node.dead": {
         if (at(NODE, e.id)?.state === "DEAD") return; // the same death heard again (e.g. after a GCS restart)
+        // The node's reservations die with it; one made on its next life is a new reservation.
+        const onNode = `@${e.id}`;
+        for (const key of places.keys()) if (key.startsWith(`${BUNDLE.name}\u0000`) && key.endsWith(onNode)) places.delete(key);
         return move(i, NODE, e.id, "DEAD");
+      }
       case "task.submitted":
         set(OBJECT, e.returns, { state: OBJECT.initial });
         return move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: 0 });
@@ -155,6 +160,9 @@ export const checkLifecycles: Checker = (events) => {
         return move(i, TASK, e.task, "FAILED");
       case "object.created": {
         if (e.where === "store" && e.primary !== true) return; // a secondary copy: no change for the owner
+        // A copy a zombie node stores after it was declared dead (a stale attempt's output) is
+        // never the owner's: the owner has retried or freed the object by then.
+        if (e.where === "store" && at(NODE, e.node)?.state === "DEAD") return;
         const o = at(OBJECT, e.obj);
         if (o?.state === "READY") return; // another primary (a re-executed task's): news repeated
         return move(i, OBJECT, e.obj, "READY");
