@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import * as ray from "../../src/index.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
 
@@ -49,4 +50,16 @@ export async function startHeadCli(prefix: string, numCpus: number, extraArgs: r
   const session = readSession(home, port);
   env.TSRAY_TOKEN = session.token;
   return { home, env, address: `127.0.0.1:${port}`, port, session };
+}
+
+/**
+ * Ends what a test began with `startHeadCli`: this process's driver (if it connected), every
+ * node of the cluster (`tsray stop`, or `stop --all` where the test started clusters of its
+ * own), the token the test exported, and the TSRAY_HOME.
+ */
+export async function stopHeadCli(c: { home: string; env: NodeJS.ProcessEnv }, opts: { all?: boolean } = {}): Promise<void> {
+  await ray.shutdown();
+  await tsrayCli(c.env, "stop", ...(opts.all ? ["--all"] : [])).catch(() => undefined);
+  delete process.env.TSRAY_TOKEN;
+  fs.rmSync(c.home, { recursive: true, force: true });
 }

@@ -4,11 +4,10 @@
 // to the head runs. (test/soak-drivers.ts runs the full 20 drivers × 2,000 tasks.)
 
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
-import { startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
 import { cpusInUse, gcsStatus, runDriverLoad } from "../helpers/driver-load.ts";
 
 let home: string;
@@ -22,12 +21,7 @@ before(async () => {
   await until("the worker node registered", async () => (await gcsStatus(address, session.token)).nodes.length === 2);
 });
 
-after(async () => {
-  await ray.shutdown();
-  await tsrayCli(env, "stop").catch(() => undefined);
-  delete process.env.TSRAY_TOKEN;
-  fs.rmSync(home, { recursive: true, force: true });
-});
+after(() => stopHeadCli({ home, env }));
 
 test("4 drivers × 500 short tasks at once: then every CPU is free, no driver is remembered, a task pinned to the head runs", { timeout: 300_000 }, async () => {
   const sums = await runDriverLoad({ address, token: session.token, env, dir: home, drivers: 4, tasksPerDriver: 500 });

@@ -10,7 +10,7 @@ import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
-import { ROOT, startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { ROOT, startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -27,12 +27,7 @@ before(async () => {
   process.env.TSRAY_TOKEN = session.token;
 });
 
-after(async () => {
-  await ray.shutdown();
-  await tsray("stop").catch(() => undefined);
-  delete process.env.TSRAY_TOKEN;
-  fs.rmSync(home, { recursive: true, force: true });
-});
+after(() => stopHeadCli({ home, env }));
 
 test("a driver SIGKILLed while holding leases and actors: its CPUs come back, its actors die, a pinned task runs", { timeout: 120_000 }, async () => {
   const script = path.join(home, "victim.mts");

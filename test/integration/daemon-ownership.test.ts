@@ -4,7 +4,6 @@
 // task → task → actor, and dropped refs freed (the store count back to its baseline).
 
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -13,7 +12,7 @@ import type { ObjectRef } from "../../src/api/handles.ts";
 import { parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
-import { startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { startHeadCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -37,12 +36,7 @@ before(async () => {
   await ray.init({ address });
 });
 
-after(async () => {
-  await ray.shutdown();
-  await tsrayCli(env, "stop").catch(() => undefined);
-  delete process.env.TSRAY_TOKEN;
-  fs.rmSync(home, { recursive: true, force: true });
-});
+after(() => stopHeadCli({ home, env }));
 
 test("a ref nested in a large return value is readable after its task ended", { timeout: 60_000 }, async () => {
   const make = ray.remote(async (n: number) => ({ inner: await ray.put(new Float64Array(n).fill(5)), pad: new Float64Array(n) }));

@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
-import { startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -33,12 +33,7 @@ before(async () => {
   await ray.init({ address });
 });
 
-after(async () => {
-  await ray.shutdown();
-  await tsrayCli(env, "stop").catch(() => undefined);
-  delete process.env.TSRAY_TOKEN;
-  fs.rmSync(home, { recursive: true, force: true });
-});
+after(() => stopHeadCli({ home, env }));
 
 test("a bad autoscaling configuration is refused, naming the field", async () => {
   const file = path.join(home, "bad.json");

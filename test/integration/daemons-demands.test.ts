@@ -3,12 +3,11 @@
 // object made there is re-made after that node dies and comes back.
 
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
-import { readSession, startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { readSession, startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
 
 const BIG = 50_000; // stored in the node's object store, so it dies with the node
 
@@ -27,12 +26,7 @@ before(async () => {
   await ray.init({ address });
 });
 
-after(async () => {
-  await ray.shutdown();
-  await tsray("stop").catch(() => undefined);
-  delete process.env.TSRAY_TOKEN;
-  fs.rmSync(home, { recursive: true, force: true });
-});
+after(() => stopHeadCli({ home, env }));
 
 test("a task needing { special: 1 } waits, shows under Demands, and runs once a node with it joins", async () => {
   const f = ray.remote(() => "ran").options({ resources: { special: 1 } });

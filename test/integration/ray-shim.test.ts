@@ -2,13 +2,12 @@
 // a GCS serves, and a node started as the image starts it — serving on 0.0.0.0 and advertising
 // another address (`--node-ip-address`) — registers that address, and a driver runs tasks there.
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { runRayShim } from "../../src/cli/ray-shim.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import { freePort } from "../../src/runtime/free-port.ts";
-import { startHeadCli, tsrayCli, until } from "../helpers/cli-cluster.ts";
+import { startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
 
 let home = "", address = "";
@@ -21,11 +20,7 @@ before(async () => {
   ({ home, env, address, session } = await startHeadCli("tsray-shim-", 1));
 });
 
-after(async () => {
-  await ray.shutdown();
-  await tsrayCli(env, "stop", "--all").catch(() => undefined);
-  fs.rmSync(home, { recursive: true, force: true });
-});
+after(() => stopHeadCli({ home, env }, { all: true }));
 
 test("ray health-check: 0 while the GCS serves, 1 where none does, 2 for a bad flag", async () => {
   assert.equal(await runRayShim(["health-check", "--address", address], io), 0);
