@@ -1,6 +1,8 @@
 // Drivers as first-class processes on the daemons: a driver SIGKILLed while it holds leases and
 // actors is detected by the GCS through its own stream (not its node's), within the 5 s grace
-// period; its leases come back, its actors die, and a task pinned to that node runs again.
+// period; its leases come back, its actors die, and a task pinned to that node runs again. A
+// detached actor outlives its driver; one that borrowed an object of that driver then hears
+// OwnerDiedError.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -21,6 +23,16 @@ const tsray = (...args: string[]) => tsrayCli(env, ...args);
 
 type Status = { nodes: { node: string; total: Record<string, number>; available: Record<string, number> }[]; actors: Record<string, number> };
 const status = async () => (await getStatus(address, session.token)) as Status;
+
+/** Runs a driver program to its end, with its standard output. */
+function runDriver(script: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    child.stdout!.on("data", (b: Buffer) => { text += b.toString(); });
+    child.on("exit", (c) => (c === 0 ? resolve(text) : reject(new Error(`the driver ${path.basename(script)} exited with ${c}`))));
+  });
+}
 
 before(async () => {
   ({ home, env, address, session } = await startHeadCli("tsray-drivers-", 2));
@@ -81,12 +93,7 @@ const temp = await C.options({ name: "temp" }).remote();
 process.stdout.write(JSON.stringify(await ray.get([keeper.inc.remote(), temp.inc.remote()])) + "\\n");
 await ray.shutdown();
 `);
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
-    let text = "";
-    child.stdout!.on("data", (b: Buffer) => { text += b.toString(); });
-    child.on("exit", (c) => (c === 0 ? resolve(text) : reject(new Error(`the first driver exited with ${c}`))));
-  });
+  const out = await runDriver(script);
   assert.equal(out.trim(), "[1,1]");
   await ray.init({ address, namespace: "shared" });
   // The first driver is gone: its non-detached actor dies with it, its detached one lives on.
@@ -106,4 +113,35 @@ await ray.shutdown();
   assert.deepEqual(nodes.filter((n) => n.alive).map((n) => n.nodeId), ["head"]);
   assert.ok(nodes.every((n) => typeof n.nodeManagerAddress === "string" && Number.isInteger(n.nodeManagerPort)), JSON.stringify(nodes));
   assert.equal((await ray.clusterResources()).CPU, nodes.filter((n) => n.alive).reduce((s, n) => s + (n.resources.CPU ?? 0), 0));
+});
+
+test("a borrower outside the job hears OwnerDiedError once the object's owner, a driver, has exited", { timeout: 120_000 }, async () => {
+  await ray.shutdown();
+  const script = path.join(home, "owner-driver.mts");
+  fs.writeFileSync(script, `
+import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
+await ray.init({ address: ${JSON.stringify(address)}, namespace: "borrow" });
+class Keeper {
+  kept = undefined;
+  keep(box) { this.kept = box.r; return 1; }
+  async read() { try { return String((await ray.get(this.kept, { timeoutMs: 20000 }))[0]); } catch (e) { return e.name; } }
+}
+const k = await ray.remote(Keeper).options({ name: "keeper", lifetime: "detached" }).remote();
+// Stored in the object store (not inline), owned by this driver, borrowed by the detached actor.
+const ref = await ray.put(new Float64Array(50000).fill(7));
+await ray.get(k.keep.remote({ r: ref }));
+process.stdout.write(await ray.get(k.read.remote()) + "\\n");
+await ray.shutdown();
+`);
+  // While its owner lives, the borrower reads the object.
+  assert.equal((await runDriver(script)).trim(), "7");
+  await ray.init({ address, namespace: "borrow" });
+  const keeper = await ray.getActor<{ read(): string }>("keeper");
+  try {
+    // The owner is gone with its job, and its objects with it: the borrower is told so (Ray's
+    // OwnerDiedError), never a hang and never the stale value.
+    await until("the borrower hears OwnerDiedError", async () => (await ray.get(keeper.read.remote(), { timeoutMs: 30_000 })) === "OwnerDiedError", 30_000);
+  } finally {
+    ray.kill(keeper);
+  }
 });
