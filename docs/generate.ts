@@ -17,6 +17,7 @@ const aboutProtocol: Record<keyof typeof protocols, string> = {
   pull: "Kept by the **raylet** that needs a copy of an object. It asks the owner where copies are, fetches the chunks from one holder, and backs off and asks again when no copy is known yet or the holder has none; an owner reporting the object failed or gone fails the pull's waiters.",
   placementGroup: "Kept by the **GCS** in its placement-group table. A group is pending until every bundle is reserved, then created; when a node holding one of its bundles dies it is rescheduled; removal ends it.",
   bundle: "Kept by each **raylet** for one bundle of a placement group: the two phases of the group's reservation. Prepared sets the resources aside, committed lets leases run in the bundle, and release (the group removed, or an attempt abandoned) gives them back. A bundle reserved again later is a new reservation.",
+  job: "Kept by the **head's job manager** for each job submitted through the Jobs API (`tsray job submit`, a RayJob). A job is stored pending, runs once its driver process has started, and ends succeeded (exit 0), failed (the entrypoint failed or could not start, or the GCS restarted under it) or stopped (on request; a pending job stops at once).",
 };
 
 export function renderStatecharts(): string {
@@ -39,12 +40,13 @@ export function renderStatecharts(): string {
     "",
     "## Protocols checked against the trace",
     "",
-    "Four more protocols are drawn as charts but kept by the models in their own records, with no switch function: " +
-      "lease requests, object pulls, placement groups and the reservation of their bundles. These charts, with the five " +
+    "Five more protocols are drawn as charts but kept in their own records, with no switch function: " +
+      "lease requests, object pulls, placement groups, the reservation of their bundles, and submitted jobs. These charts, with the five " +
       "above, are what the `lifecycles` invariant (`spec/invariants/lifecycles.ts`) replays every trace through: each " +
       "entity's traced events (simulator, embedded, daemon and chaos traces alike) must follow an edge of its chart, " +
       "through events the trace does not record where needed. An object pull traces only its completion, so its chart " +
-      "is drawn for readers but holds no traced transition to check. Jobs have no chart: the GCS keeps no job table.",
+      "is drawn for readers but holds no traced transition to check. A driver's own life (connected, then buried by " +
+      "the GCS: `driver.dead`) has two states and no chart of its own.",
   );
   for (const name of Object.keys(protocols) as (keyof typeof protocols)[]) {
     parts.push("", `### ${name}`, "", aboutProtocol[name], "", "```mermaid", toMermaid(protocols[name]).trimEnd(), "```");

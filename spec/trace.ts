@@ -27,6 +27,9 @@ export type TraceBody =
   | { kind: "bundle.released"; comp: "raylet"; bundle: string; resources: Resources }
   /** A group's state in the GCS; `nodes` (each bundle's node) and `strategy` once CREATED. */
   | { kind: "pg.state"; comp: "gcs"; pg: string; state: string; strategy?: string; nodes?: readonly string[] }
+  // --- jobs submitted to the head (Jobs API) ---------------------------------------------
+  /** A submitted job's status changed in the head's job manager (src/core/lifecycle/job.ts). */
+  | { kind: "job.state"; comp: "head"; job: string; state: string }
   // --- tasks -----------------------------------------------------------------------------
   | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }

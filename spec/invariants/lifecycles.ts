@@ -24,11 +24,11 @@
 //   blocked lease's end is not traced) once its worker takes another lease or dies;
 // - placement group: every pg.state the GCS traces;
 // - bundle reservation: bundle.reserved (PREPARED) and bundle.released, per node; a bundle
-//   reserved again after its release, or after its node was declared dead, is a new reservation.
-// The GCS keeps no job table, so there is no job chart to replay; an object pull traces only its
-// completion (object.transferred), which every pull state may lead to through silent events,
+//   reserved again after its release, or after its node was declared dead, is a new reservation;
+// - job (submitted to the head's Jobs API): every job.state the job manager traces.
+// An object pull traces only its completion (object.transferred), which every pull state may lead to through silent events,
 // so its chart (src/core/lifecycle/pull.ts) is drawn but holds no traced transition to check.
-import { actorChart, nodeChart, taskChart, objectChart, workerChart, leaseChart, placementGroupChart, bundleChart } from "../../src/core/lifecycle/index.ts";
+import { actorChart, nodeChart, taskChart, objectChart, workerChart, leaseChart, placementGroupChart, bundleChart, jobChart } from "../../src/core/lifecycle/index.ts";
 import type { TraceEvent } from "../trace.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -89,6 +89,7 @@ const OBJECT = edges("object", objectChart, ["RECONSTRUCT"]);
 const WORKER = edges("worker", workerChart, ["REGISTERED", "BECAME_ACTOR"]);
 const LEASE = edges("lease", leaseChart);
 const PG = edges("placement group", placementGroupChart);
+const JOB = edges("job", jobChart);
 const BUNDLE = edges("bundle", bundleChart, ["COMMITTED"]);
 
 /** One entity's place in its chart, as far as the trace has told. */
@@ -194,6 +195,10 @@ export const checkLifecycles: Checker = (events) => {
         if (at(BUNDLE, key)?.state === "RELEASED") places.delete(`${BUNDLE.name}\u0000${key}`);
         return move(i, BUNDLE, key, "PREPARED");
       }
+      case "job.state":
+        // A job's first trace is its submission (PENDING), or a later state if tracing began after it.
+        if (at(JOB, e.job) === undefined && e.state === JOB.initial) return set(JOB, e.job, { state: e.state });
+        return move(i, JOB, e.job, e.state);
       case "bundle.released":
         return move(i, BUNDLE, `${e.bundle}@${e.node}`, "RELEASED");
       default:

@@ -33,6 +33,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "lease.returned": return `Lease \`${e.lease}\` goes back to ${e.node}'s raylet (its resources are free again).`;
     case "bundle.reserved": return `${e.node}'s raylet reserves bundle \`${e.bundle}\` (${res(e.resources)}): those resources now serve only the placement group.`;
     case "bundle.released": return `${e.node}'s raylet releases bundle \`${e.bundle}\` (${res(e.resources)}).`;
+    case "job.state": return `The head's job manager moves job \`${e.job}\` to **${e.state}**.`;
     case "pg.state": return `The GCS moves placement group \`${short(e.pg)}\` to **${e.state}**${e.nodes ? ` (${e.strategy ?? ""} bundles on ${e.nodes.join(", ")})` : ""}.`;
     case "task.submitted": return e.actor
       ? `The caller submits actor call ${code(e.task)} (${e.fn}, seq ${e.seq}) to actor ${code(e.actor)}; its result will be ${code(e.returns)}.`

@@ -15,13 +15,15 @@ import { FileStorage, MemoryStorage, type GcsStorage } from "../../src/runtime/s
 import type { Entry } from "../../src/runtime/storage/batched.ts";
 import { isRunning } from "../../src/runtime/process.ts";
 import { parsePrometheus } from "../helpers/prometheus.ts";
+import { checkers } from "../../spec/invariants/index.ts";
+import { parseTrace } from "../../spec/trace.ts";
 
 const token = "test-token-head-jobs";
 
-async function startHead(storage: GcsStorage, sessionDir: string): Promise<{ gcs: GcsDaemon; head: HeadServices; base: string }> {
+async function startHead(storage: GcsStorage, sessionDir: string, traceFile?: string): Promise<{ gcs: GcsDaemon; head: HeadServices; base: string }> {
   let head: HeadServices | undefined;
   const metrics = gcsMetrics({ head: "head", actors: () => ({}), jobs: () => head?.jobs.counts() ?? {} });
-  const gcs = await GcsDaemon.start({ head: "head", token, port: 0, storage, onFlush: (ms) => metrics.storageLatency(ms), log: () => {} });
+  const gcs = await GcsDaemon.start({ head: "head", token, port: 0, storage, onFlush: (ms) => metrics.storageLatency(ms), log: () => {}, ...(traceFile ? { traceFile } : {}) });
   head = await startHeadServices({
     gcs, metrics, head: "head", token, address: `127.0.0.1:${gcs.port}`, dashboardHost: "127.0.0.1", dashboardPort: 0, sessionDir, version: "test", log: () => {},
   });
@@ -47,7 +49,8 @@ async function waitStatus(base: string, id: string, want: string): Promise<Recor
 test("job records survive a GCS restart; a job running when the GCS died comes back FAILED, its driver killed", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-head-jobs-"));
   try {
-    const first = await startHead(new FileStorage(path.join(dir, "gcs")), dir);
+    const traces = [path.join(dir, "first.jsonl"), path.join(dir, "second.jsonl")];
+    const first = await startHead(new FileStorage(path.join(dir, "gcs")), dir, traces[0]);
     await post(first.base, "/api/jobs/", { entrypoint: "echo kept", submission_id: "done" });
     await waitStatus(first.base, "done", "SUCCEEDED");
     await post(first.base, "/api/jobs/", { entrypoint: "echo up; exec sleep 60", submission_id: "orphan" });
@@ -59,7 +62,7 @@ test("job records survive a GCS restart; a job running when the GCS died comes b
     await first.head.dashboard.close();
     await first.gcs.close();
 
-    const second = await startHead(new FileStorage(path.join(dir, "gcs")), dir);
+    const second = await startHead(new FileStorage(path.join(dir, "gcs")), dir, traces[1]);
     try {
       const done = JSON.parse((await get(second.base, "/api/jobs/done")).text);
       assert.equal(done.status, "SUCCEEDED");
@@ -77,6 +80,11 @@ test("job records survive a GCS restart; a job running when the GCS died comes b
       await second.head.close();
       await second.gcs.close();
     }
+    // Each status change was traced beside the GCS's events, along the job chart, across the restart.
+    const events = traces.flatMap((f) => parseTrace(fs.readFileSync(f, "utf8")));
+    const jobs = events.flatMap((e) => (e.kind === "job.state" ? [`${e.job}:${e.state}`] : []));
+    assert.deepEqual(jobs, ["done:PENDING", "done:RUNNING", "done:SUCCEEDED", "orphan:PENDING", "orphan:RUNNING", "orphan:FAILED"]);
+    assert.deepEqual(checkers.lifecycles(events, {}), []);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -355,6 +355,20 @@ describe("lifecycles", () => {
     one(check, trace(pg("g", "RESCHEDULING")), "lifecycles", "placement group g went PENDING → RESCHEDULING", 0);
     one(check, trace(reserved("g:0"), released("g:0"), released("g:0")), "lifecycles", "bundle g:0@n1 went RELEASED → RELEASED", 2);
   });
+  test("a node's reservations end with it; a copy stored by a node declared dead is not the owner's", () => {
+    // node n1 restarted holding g:0; the GCS reserves it again on n1's next life.
+    clean(check, trace(reg("n1"), reserved("g:0"), dead("n1"), reg("n1"), reserved("g:0")));
+    one(check, trace(reg("n1"), reserved("g:0"), reserved("g:0")), "lifecycles", "bundle g:0@n1 went PREPARED → PREPARED", 2);
+    // A stale attempt's output written by a zombie after the owner retried and freed the object.
+    clean(check, trace(reg("n1"), submit("t"), primary("t.r", "n2"), outOfScope("t.r"), dead("n1"), primary("t.r", "n1")));
+    one(check, trace(reg("n1"), submit("t"), primary("t.r", "n2"), outOfScope("t.r"), primary("t.r", "n1")), "lifecycles", "object t.r went FREED → READY", 4);
+  });
+  const job = (id: string, state: string): Ev => ({ kind: "job.state", comp: "head", job: id, state, node: "head" });
+  test("submitted jobs follow their chart: a finished job never changes, a stopped pending job never runs", () => {
+    clean(check, trace(job("a", "PENDING"), job("a", "RUNNING"), job("a", "SUCCEEDED"), job("b", "PENDING"), job("b", "STOPPED"), job("c", "FAILED")));
+    one(check, trace(job("a", "PENDING"), job("a", "RUNNING"), job("a", "SUCCEEDED"), job("a", "FAILED")), "lifecycles", "job a went SUCCEEDED → FAILED, which its chart does not allow (from SUCCEEDED: nothing, it is final)", 3);
+    one(check, trace(job("b", "PENDING"), job("b", "STOPPED"), job("b", "RUNNING")), "lifecycles", "job b went STOPPED → RUNNING", 2);
+  });
 });
 
 describe("registry", () => {

@@ -11,6 +11,7 @@ import { objectChart } from "./object.ts";
 import { leaseChart } from "./lease.ts";
 import { pullChart } from "./pull.ts";
 import { placementGroupChart, bundleChart } from "./placement-group.ts";
+import { jobChart } from "./job.ts";
 
 export * from "./illegal.ts";
 export * from "./actor.ts";
@@ -21,6 +22,7 @@ export * from "./object.ts";
 export * from "./lease.ts";
 export * from "./pull.ts";
 export * from "./placement-group.ts";
+export * from "./job.ts";
 export { toMermaid } from "./mermaid.ts";
 
 /** Every lifecycle chart, keyed by the name used in IllegalTransition messages. */
@@ -42,6 +44,7 @@ export const protocols = {
   pull: pullChart,
   placementGroup: placementGroupChart,
   bundle: bundleChart,
+  job: jobChart,
 } as const;
 
 /**

@@ -39,7 +39,7 @@ export async function startHeadServices(o: HeadServicesOptions): Promise<HeadSer
   const jobs = await JobManager.start({
     kv: { load: () => o.gcs.storedRows("job:"), put: (id, rec) => o.gcs.putRow(id, rec) },
     logDir: path.join(o.sessionDir, "logs"), address: o.address, token: o.token, nodeId: o.head,
-    dashboardAddress: () => `${localAddress(o.dashboardHost)}:${dashboardPort}`, log: o.log,
+    dashboardAddress: () => `${localAddress(o.dashboardHost)}:${dashboardPort}`, log: o.log, trace: (body) => o.gcs.trace(body),
   });
   const state = new StateApi({
     token: o.token, head: o.head, status: () => o.gcs.status() as ReturnType<StateApiStatus>, actors: () => o.gcs.actorRows(), placementGroups: () => o.gcs.placementGroupRows(), jobs: () => jobs.list(),

@@ -9,6 +9,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { chartStep, jobChart, type JobEvent } from "../../core/lifecycle/index.ts";
+import type { TraceBody } from "../../../spec/trace.ts";
 import { HttpError } from "./http.ts";
 
 export const JOB_STATUSES = ["PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"] as const;
@@ -59,6 +61,8 @@ export interface JobManagerOptions {
   readonly nodeId: string;
   readonly dashboardAddress: () => string;
   readonly log: (line: string) => void;
+  /** Where each status change is traced (`job.state`), beside the GCS's events. */
+  readonly trace?: (body: TraceBody) => void;
 }
 
 /** How long a stopped driver gets between SIGTERM and SIGKILL (Ray's default: 3 s). */
@@ -142,6 +146,7 @@ export class JobManager {
       this.jobs.delete(id);
       throw new HttpError(500, `could not store the job: ${(e as Error).message}`);
     }
+    this.o.trace?.({ kind: "job.state", comp: "head", job: id, state: "PENDING" });
     this.run(rec).catch((e: Error) => this.finish(rec, "FAILED", `the entrypoint could not be started: ${e.message}`, "JOB_ENTRYPOINT_COMMAND_START_ERROR", null));
     return { job_id: id, submission_id: id };
   }
@@ -165,7 +170,8 @@ export class JobManager {
       void this.finish(rec, "FAILED", `the entrypoint could not be started: ${e.message}`, "JOB_ENTRYPOINT_COMMAND_START_ERROR", null).finally(exited);
     });
     child.once("spawn", () => {
-      Object.assign(rec, { status: "RUNNING", message: "Job is currently running.", driver_node_id: this.o.nodeId, driver_agent_http_address: `http://${this.o.dashboardAddress()}` });
+      if (!this.move(rec, "RUNNING")) return;
+      Object.assign(rec, { message: "Job is currently running.", driver_node_id: this.o.nodeId, driver_agent_http_address: `http://${this.o.dashboardAddress()}` });
       (rec as { pid?: number }).pid = child.pid;
       this.save(rec).catch((e: Error) => this.o.log(`tsray jobs: could not store job ${rec.submission_id}: ${e.message}`));
     });
@@ -182,8 +188,27 @@ export class JobManager {
     });
   }
 
-  private async finish(rec: JobDetails, status: JobStatus, message: string, errorType: string | null, exitCode: number | null): Promise<void> {
-    Object.assign(rec, { status, message, error_type: errorType, end_time: Date.now(), driver_exit_code: exitCode });
+  /**
+   * Moves a job to `to` along its chart (src/core/lifecycle/job.ts) and traces it. A change the
+   * chart does not allow (a second end, e.g. an 'error' and then an 'exit' of the same driver)
+   * is refused and logged: a finished job's record never changes.
+   */
+  private move(rec: JobDetails, to: Exclude<JobStatus, "PENDING">): boolean {
+    const event: JobEvent = { type: to === "RUNNING" ? "STARTED" : to };
+    try {
+      chartStep(jobChart, rec.status, event);
+    } catch (e) {
+      this.o.log(`tsray jobs: job ${rec.submission_id} stays ${rec.status}: ${(e as Error).message}`);
+      return false;
+    }
+    rec.status = to;
+    this.o.trace?.({ kind: "job.state", comp: "head", job: rec.submission_id, state: to });
+    return true;
+  }
+
+  private async finish(rec: JobDetails, status: Exclude<JobStatus, "PENDING" | "RUNNING">, message: string, errorType: string | null, exitCode: number | null): Promise<void> {
+    if (!this.move(rec, status)) return;
+    Object.assign(rec, { message, error_type: errorType, end_time: Date.now(), driver_exit_code: exitCode });
     delete (rec as { pid?: number }).pid;
     try {
       await this.save(rec);
