@@ -10,7 +10,7 @@ import { toError } from "../../api/errors.ts";
 import { codecOf, createRay } from "../../api/ray.ts";
 import type { Outcome } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import { returnIdOf, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload, type TaskSpec } from "../../core/types.ts";
+import { idOf, returnIdOf, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload, type TaskSpec } from "../../core/types.ts";
 import { Executor } from "../executor.ts";
 import { collectViews, collectViewsIfPinnedMuch, installPins, isSlot, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
@@ -52,7 +52,7 @@ class ThreadClient implements CoreClient {
 
   constructor(readonly addr: Addr, readonly node: NodeId) {}
 
-  nextId(): string { return `${this.addr}#${++this.ids}`; }
+  nextId(): string { return idOf(this.addr, "#", ++this.ids); }
 
   private fnRef(fn: FunctionDescriptor): FnRef {
     if (this.sentFns.has(fn.id)) return { id: fn.id };
