@@ -20,6 +20,22 @@ const __name = (target: unknown, value: string) => Object.defineProperty(target,
  * too. `signal` aborts when the task's owner cancels it (ray.cancel).
  */
 export interface ExecutionContext { readonly taskId: string; readonly actorId?: string; readonly namespace?: string; readonly signal: AbortSignal }
+
+/**
+ * One running task's context. Its AbortController is made only when the code reads `signal`
+ * or a cancel arrives: almost no task is cancelled, and a controller with its signal per task
+ * cost more than the rest of running a small task.
+ */
+class Running implements ExecutionContext {
+  private controller: AbortController | undefined = undefined;
+  constructor(readonly taskId: string, readonly actorId: string | undefined, readonly namespace: string | undefined) {}
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal;
+  }
+  abort(reason: Error): void {
+    (this.controller ??= new AbortController()).abort(reason);
+  }
+}
 const current = new AsyncLocalStorage<ExecutionContext>();
 export function currentExecution(): ExecutionContext | undefined {
   return current.getStore();
@@ -32,10 +48,15 @@ function isGenerator(v: unknown): boolean {
   return tag === "[object Generator]" || tag === "[object AsyncGenerator]";
 }
 
+/** Executor#runHere as a plain function: AsyncLocalStorage#run passes it arguments, so no closure per task. */
+function runIn(ex: Executor, spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
+  return ex.runHere(spec, fn, args);
+}
+
 export class Executor {
   private readonly compiled = new Map<FunctionId, any>();
-  /** The cancellation signal of each task running here, by task id. */
-  private readonly cancels = new Map<string, AbortController>();
+  /** Tasks whose code still runs after run() returned (async code), by task id: what a cancel can reach. */
+  private readonly running = new Map<string, Running>();
   private instance?: Record<string, unknown>;
   /** The namespace of the actor this worker hosts: its methods run there. */
   private instanceNamespace?: string;
@@ -46,25 +67,25 @@ export class Executor {
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     if (spec.kind === "actor-create") this.instanceNamespace = spec.namespace;
     const namespace = spec.kind === "actor-task" ? this.instanceNamespace : spec.namespace;
-    const cancel = new AbortController();
-    this.cancels.set(spec.taskId, cancel);
-    const ctx: ExecutionContext = {
-      taskId: spec.taskId, ...(spec.actorId !== undefined ? { actorId: spec.actorId } : {}), ...(namespace !== undefined ? { namespace } : {}), signal: cancel.signal,
-    };
-    const out = current.run(ctx, () => this.runHere(spec, fn, args));
-    if (!(out instanceof Promise)) {
-      this.cancels.delete(spec.taskId);
-      return out;
-    }
-    return out.finally(() => { if (this.cancels.get(spec.taskId) === cancel) this.cancels.delete(spec.taskId); });
+    const ctx = new Running(spec.taskId, spec.actorId, namespace);
+    const out = current.run(ctx, runIn, this, spec, fn, args);
+    if (!(out instanceof Promise)) return out;
+    // Only code still running after this returns can be cancelled (a cancel arrives as an event of its own).
+    this.running.set(spec.taskId, ctx);
+    return out.then((o) => this.ended(ctx, o));
+  }
+
+  private ended(ctx: Running, o: Outcome): Outcome {
+    if (this.running.get(ctx.taskId) === ctx) this.running.delete(ctx.taskId);
+    return o;
   }
 
   /** ray.cancel reached a task running here: its signal aborts (code that watches it stops; other code runs on). */
   interrupt(taskId: string): void {
-    this.cancels.get(taskId)?.abort(new TaskCancelledError(`task ${taskId} was cancelled`));
+    this.running.get(taskId)?.abort(new TaskCancelledError(`task ${taskId} was cancelled`));
   }
 
-  private runHere(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
+  runHere(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     let result: unknown;
     try {
       const values = new Array<unknown>(args.length);

@@ -7,7 +7,7 @@ import type { CoreClient } from "../api/client.ts";
 import { toError } from "../api/errors.ts";
 import type { CoreWorker } from "../core/core-worker.ts";
 import type { CallResult } from "../core/effects.ts";
-import type { Addr, ErrorInfo, NodeId, ObjectId, Payload } from "../core/types.ts";
+import { idOf, type Addr, type ErrorInfo, type NodeId, type ObjectId, type Payload } from "../core/types.ts";
 import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
 
 export abstract class ModelClient implements CoreClient {
@@ -17,7 +17,7 @@ export abstract class ModelClient implements CoreClient {
 
   constructor(protected readonly model: CoreWorker, readonly addr: Addr, readonly node: NodeId) {}
 
-  nextId(): string { return `${this.addr}#${++this.ids}`; }
+  nextId(): string { return idOf(this.addr, "#", ++this.ids); }
 
   /** Sleeps in the host's time. */
   abstract sleep(ms: number): Promise<void>;

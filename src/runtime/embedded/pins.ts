@@ -76,9 +76,14 @@ export function collectViews(): void {
  */
 export const COLLECT_AFTER_PINNED_BYTES = 64 * 1024 ** 2;
 
+/** Whether this thread read at least COLLECT_AFTER_PINNED_BYTES zero-copy since it last collected. */
+export function pinnedMuch(): boolean {
+  return pinnedSinceCollection >= COLLECT_AFTER_PINNED_BYTES;
+}
+
 /** Collects garbage if this thread read at least COLLECT_AFTER_PINNED_BYTES zero-copy since the last time; true if it did. */
 export function collectViewsIfPinnedMuch(): boolean {
-  if (pinnedSinceCollection < COLLECT_AFTER_PINNED_BYTES) return false;
+  if (!pinnedMuch()) return false;
   collectViews();
   return true;
 }

@@ -10,9 +10,9 @@ import { toError } from "../../api/errors.ts";
 import { codecOf, createRay } from "../../api/ray.ts";
 import type { Outcome } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import { returnIdOf, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload, type TaskSpec } from "../../core/types.ts";
+import { idOf, returnIdOf, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload, type TaskSpec } from "../../core/types.ts";
 import { Executor } from "../executor.ts";
-import { collectViews, collectViewsIfPinnedMuch, installPins, isSlot, releaseAllPins } from "./pins.ts";
+import { collectViews, collectViewsIfPinnedMuch, installPins, isSlot, pinnedMuch, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
 import { Spinner } from "../spinner.ts";
 import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
@@ -52,7 +52,7 @@ class ThreadClient implements CoreClient {
 
   constructor(readonly addr: Addr, readonly node: NodeId) {}
 
-  nextId(): string { return `${this.addr}#${++this.ids}`; }
+  nextId(): string { return idOf(this.addr, "#", ++this.ids); }
 
   private fnRef(fn: FunctionDescriptor): FnRef {
     if (this.sentFns.has(fn.id)) return { id: fn.id };
@@ -124,8 +124,9 @@ function done(task: string, attempt: number, o: Outcome): void {
   running--;
   post({ t: "done", task, attempt, out: o }, o.ok ? o.payload : undefined);
   // Idle after reading big arrays in place: let their dead views give the slots back now (after
-  // the answer above has gone out), not whenever V8 next needs heap.
-  if (running === 0) setImmediate(() => { if (running === 0) collectViewsIfPinnedMuch(); });
+  // the answer above has gone out), not whenever V8 next needs heap. Checked first: an
+  // immediate per task would cost every small task a turn of the event loop.
+  if (running === 0 && pinnedMuch()) setImmediate(() => { if (running === 0) collectViewsIfPinnedMuch(); });
 }
 
 function exec(m: Extract<ToThread, { t: "exec" }>): void {
