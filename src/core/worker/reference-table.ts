@@ -11,6 +11,7 @@ import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
 import { argKnown, type ArgResolution, type OwnedTask } from "./task-manager.ts";
+import { generatorFreed } from "./generators.ts";
 
 export type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
 export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
@@ -156,6 +157,7 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   for (const n of o.nodes) w.fx.send(rayletAddr(n), { type: "FreeObjects", ids: [id] });
   if (o.deps) releaseArgs(w, o.deps);
   if (o.contains) dropRefs(w, o.contains);
+  if (w.generators.size > 0) generatorFreed(w, id);
 }
 
 export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {
