@@ -105,8 +105,8 @@ export function cancelExecution(w: Ctx, taskId: TaskId, attempt: number, recursi
 function interruptOrSkip(w: Ctx, e: Execution): void {
   e.cancelled = true;
   if (e.startedAt >= 0) w.fx.interrupt(e.spec.taskId);
-  // A generator held by back-pressure goes on, to see its signal.
-  if (e.generator) resume(w, e.generator);
+  // A generator held by back-pressure is let go, to stop.
+  if (e.generator) resume(w, e);
 }
 
 /** Recursive cancel: the tasks this worker submitted from inside `parent`. */

@@ -163,8 +163,8 @@ export function generatorFreed(w: Ctx, returnId: ObjectId): void {
 
 /** The code of running generator `e` yielded item `index`: report it (storing it first if large). */
 export function itemYielded(w: Ctx, e: Execution | undefined, index: number, payload: Payload, callId: number): void {
-  // The attempt is over here (cancelled, answered): its code runs on to its end unheard.
-  if (!e) return w.fx.complete(callId, { kind: "yielded" });
+  // The attempt is over here (answered already): its code stops.
+  if (!e) return w.fx.complete(callId, { kind: "yielded", stop: true });
   const st = (e.generator ??= { reported: 0, consumed: 0, paused: undefined });
   if (index !== st.reported) throw new InvariantError(`worker ${w.addr}: generator ${e.spec.taskId} yielded item ${index} after ${st.reported}`);
   if (payload.size <= w.cfg.maxInlineBytes) return reportItem(w, e, index, { kind: "inline", payload }, callId);
@@ -177,7 +177,7 @@ export function reportItem(w: Ctx, e: Execution, index: number, result: ItemResu
   lendReturned(w, result.kind === "inline" ? result.payload.refs : result.refs, s.owner);
   w.fx.send(s.owner, { type: "ReportGeneratorItem", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, index, result });
   st.reported = index + 1;
-  if (mayGoOn(w, e, st)) return w.fx.complete(callId, { kind: "yielded" });
+  if (mayGoOn(w, e, st)) return goOn(w, e, callId);
   st.paused = callId;
   w.fx.trace({ kind: "generator.paused", comp: "worker", task: s.taskId, attempt: s.attempt, reported: st.reported, consumed: st.consumed });
 }
@@ -193,13 +193,18 @@ export function generatorAcked(w: Ctx, e: Execution | undefined, consumed: numbe
   const st = e?.generator;
   if (!e || !st) return;
   if (consumed > st.consumed) st.consumed = consumed;
-  if (st.paused !== undefined && mayGoOn(w, e, st)) resume(w, st);
+  if (st.paused !== undefined && mayGoOn(w, e, st)) resume(w, e);
 }
 
-/** Lets a paused generator's code go on (back-pressure lifted, or it was cancelled and must see its signal). */
-export function resume(w: Ctx, st: ExecutingGenerator): void {
-  const callId = st.paused;
+/** Lets a paused generator's code go on (back-pressure lifted, or it was cancelled and must stop). */
+export function resume(w: Ctx, e: Execution): void {
+  const callId = e.generator?.paused;
   if (callId === undefined) return;
-  st.paused = undefined;
-  w.fx.complete(callId, { kind: "yielded" });
+  e.generator!.paused = undefined;
+  goOn(w, e, callId);
+}
+
+/** Answers a yield: go on, or stop once the owner cancelled it (it ends with TaskCancelledError). */
+function goOn(w: Ctx, e: Execution, callId: number): void {
+  w.fx.complete(callId, e.cancelled ? { kind: "yielded", stop: true } : { kind: "yielded" });
 }
