@@ -80,8 +80,8 @@ export type TraceBody =
   | { kind: "generator.item"; comp: "owner"; task: string; index: number; obj: string; attempt: number; hash: string }
   /** A report of an item the owner already has (a retried attempt yielding it again): dropped. */
   | { kind: "generator.duplicate"; comp: "owner"; task: string; index: number; attempt: number }
-  /** The stream ended with `items` items; `error`: the last one is the task's error (its type). */
-  | { kind: "generator.end"; comp: "owner"; task: string; items: number; error?: string }
+  /** The stream ended with `items` items; `error`: the last one, object `obj`, is the task's error (its type). */
+  | { kind: "generator.end"; comp: "owner"; task: string; items: number; error?: string; obj?: string }
   /** The executor paused generator `task` after `reported` items: `consumed` of them were consumed (back-pressure). */
   | { kind: "generator.paused"; comp: "worker"; task: string; attempt: number; reported: number; consumed: number }
   // --- the host's own marks --------------------------------------------------------------

@@ -109,11 +109,12 @@ export function generatorEnded(w: Ctx, spec: TaskSpec, result: TaskResult): void
     const o = own(w, id);
     ready(w, id, o, { kind: "error", error: result.error }, undefined, 0, "");
     g.items.push(id);
+    g.end = g.items.length;
+    w.fx.trace({ kind: "generator.end", comp: "owner", task: spec.taskId, items: g.end, error: result.error.type, obj: id });
+  } else {
+    g.end = g.items.length;
+    w.fx.trace({ kind: "generator.end", comp: "owner", task: spec.taskId, items: g.end });
   }
-  g.end = g.items.length;
-  w.fx.trace(result.kind === "error"
-    ? { kind: "generator.end", comp: "owner", task: spec.taskId, items: g.end, error: result.error.type }
-    : { kind: "generator.end", comp: "owner", task: spec.taskId, items: g.end });
   answerNexts(w, g);
 }
 
