@@ -29,7 +29,12 @@ export interface OwnedGenerator {
   executor: { readonly addr: Addr; readonly attempt: number } | undefined;
   /** The program's next() calls waiting for an item. */
   readonly nexts: { readonly index: number; readonly callId: number }[];
+  /** The program dropped the generator while its task ran: items that come are dropped, and back-pressure is off. */
+  dropped?: true;
 }
+
+/** What the owner tells the executor of a generator nobody reads: consume as if everything was. */
+const ALL_CONSUMED = Number.MAX_SAFE_INTEGER;
 
 /** Executor: the progress of a running generator attempt. */
 export interface ExecutingGenerator {
@@ -62,6 +67,10 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   // The generator is gone (freed, or its program exited) or the stream has ended: nobody will read it.
   if (!g || g.taskId !== taskId || g.end !== undefined || w.exited) return dropItem(w, generatorItemIdOf(taskId, index), result);
   g.executor = { addr: from, attempt };
+  if (g.dropped) {
+    dropItem(w, generatorItemIdOf(taskId, index), result);
+    return acknowledge(w, g);
+  }
   const duplicate = index < g.items.length && !w.cfg.bugs.has("generator-duplicate-items");
   if (duplicate || index > g.items.length) {
     // Already had (a retry yields again what an earlier attempt reported), or a report lost on
@@ -96,7 +105,7 @@ function dropItem(w: Ctx, id: ObjectId, result: ItemResult): void {
  */
 export function generatorReplied(w: Ctx, t: OwnedTask, items: number, result: TaskResult): TaskResult {
   const g = w.generators.get(t.spec.returnId);
-  if (!g || result.kind === "error" || items <= g.items.length) return result;
+  if (!g || g.dropped || result.kind === "error" || items <= g.items.length) return result;
   return { kind: "error", error: { type: "RayError", message: `streaming generator ${t.spec.name}: ${items - g.items.length} of its ${items} items never reached the caller` }, retryable: true };
 }
 
@@ -104,7 +113,7 @@ export function generatorReplied(w: Ctx, t: OwnedTask, items: number, result: Ta
 export function generatorEnded(w: Ctx, spec: TaskSpec, result: TaskResult): void {
   const g = w.generators.get(spec.returnId);
   if (!g || g.end !== undefined) return;
-  if (result.kind === "error") {
+  if (result.kind === "error" && !g.dropped) {
     const id = generatorItemIdOf(spec.taskId, g.items.length);
     const o = own(w, id);
     ready(w, id, o, { kind: "error", error: result.error }, undefined, 0, "");
@@ -148,7 +157,24 @@ function answerNexts(w: Ctx, g: OwnedGenerator): void {
 /** Tells the executor how far the caller consumed, when back-pressure may hold it. */
 function acknowledge(w: Ctx, g: OwnedGenerator): void {
   if (g.backpressure === undefined || g.executor === undefined || g.end !== undefined) return;
-  w.fx.send(g.executor.addr, { type: "GeneratorAck", taskId: g.taskId, attempt: g.executor.attempt, consumed: g.consumed });
+  w.fx.send(g.executor.addr, { type: "GeneratorAck", taskId: g.taskId, attempt: g.executor.attempt, consumed: g.dropped ? ALL_CONSUMED : g.consumed });
+}
+
+/**
+ * The program dropped its last handle to a generator whose task still runs (Python's `del gen`):
+ * the items it never took are released, those still to come will be dropped, and the task runs
+ * to its end without back-pressure (nobody will consume).
+ */
+export function generatorUnreferenced(w: Ctx, returnId: ObjectId): void {
+  const g = w.generators.get(returnId);
+  if (!g || g.dropped || g.end !== undefined) return;
+  g.dropped = true;
+  for (const n of g.nexts) w.fx.complete(n.callId, { kind: "item" });
+  g.nexts.length = 0;
+  const untaken = g.items.slice(g.consumed);
+  g.consumed = g.items.length;
+  for (const id of untaken) releaseRef(w, id);
+  acknowledge(w, g);
 }
 
 /** The object of a generator's task was freed: items never handed out go with it. */
