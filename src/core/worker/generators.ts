@@ -64,8 +64,12 @@ export function generatorSubmitted(w: Ctx, spec: TaskSpec): void {
 /** An executor reported item `index`: recorded if it is the next one, dropped if already had. */
 export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: ObjectId, attempt: number, index: number, result: ItemResult): void {
   const g = w.generators.get(returnId);
-  // The generator is gone (freed, or its program exited) or the stream has ended: nobody will read it.
-  if (!g || g.taskId !== taskId || g.end !== undefined || w.exited) return dropItem(w, generatorItemIdOf(taskId, index), result);
+  // The generator is gone (freed, or its program exited) or the stream has ended: nobody will
+  // read it, and back-pressure must not hold its executor for ever.
+  if (!g || g.taskId !== taskId || g.end !== undefined || w.exited) {
+    dropItem(w, generatorItemIdOf(taskId, index), result);
+    return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
+  }
   g.executor = { addr: from, attempt };
   if (g.dropped) {
     dropItem(w, generatorItemIdOf(taskId, index), result);
