@@ -32,7 +32,7 @@ type RawStep =
   | { op: "named-call"; name: number; ns: number; v: number }
   | { op: "cancel"; back: number; force: boolean }
   | { op: "returns"; args: RawVal[]; keep: 0 | 1 }
-  | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null };
+  | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -73,6 +73,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "streaming", weight: 1, group: "apart", step: ({ arg }) => fc.record({
     op: fc.constant("stream" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 5 }), maxRetries: retries,
     backpressure: fc.constantFrom(null, 1, 2), big: fc.boolean(), take: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }),
+    readMs: fc.constantFrom(null, 250),
   }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
@@ -200,6 +201,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({
           op: "stream", args: r.args.map(val), n: r.n, maxRetries: r.maxRetries, big: r.big,
           ...(r.backpressure === null ? {} : { backpressure: r.backpressure }), ...(r.take === null ? {} : { take: r.take }),
+          ...(r.readMs === null ? {} : { readMs: r.readMs }),
         });
         made.push(i);
         break;

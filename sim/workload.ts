@@ -61,10 +61,14 @@ export type Step =
   /**
    * A streaming generator task yielding `n` values (slowly, so faults land mid-stream; `big`:
    * values over the inline limit, in stores), with back-pressure `backpressure` if set. The
-   * program takes its items as they come (only the first `take`, then drops the generator), and
-   * observes a number summing them up in order; its ref is the last item taken.
+   * program takes its items as they come (only the first `take`, then drops the generator; and
+   * `readMs` after each, a slow reader the task may run ahead of), and observes a number summing
+   * them up in order; its ref is the last item taken.
    */
-  | { readonly op: "stream"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly backpressure?: number; readonly big: boolean; readonly take?: number };
+  | {
+    readonly op: "stream"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly backpressure?: number; readonly big: boolean;
+    readonly take?: number; readonly readMs?: number;
+  };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -260,9 +264,10 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
             for (let k = 0; k < (s.take ?? Infinity); k++) {
               const r = await gen.next();
               if (r.done) break;
+              refs.set(i, r.value); // an error item too: what uses it fails as it does
               sum = (sum * 7 + summary(await ray.get(r.value))) % 1_000_003;
               count++;
-              refs.set(i, r.value);
+              if (s.readMs !== undefined) await ray.sleep(s.readMs);
             }
             observed[i] = count * 10_000_000 + sum;
           } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }

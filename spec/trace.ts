@@ -82,6 +82,8 @@ export type TraceBody =
   | { kind: "generator.duplicate"; comp: "owner"; task: string; index: number; attempt: number }
   /** The stream ended with `items` items; `error`: the last one, object `obj`, is the task's error (its type). */
   | { kind: "generator.end"; comp: "owner"; task: string; items: number; error?: string; obj?: string }
+  /** The executor reported item `index` of a generator with back-pressure bound `bound`, knowing `consumed` of its items consumed. */
+  | { kind: "generator.reported"; comp: "worker"; task: string; attempt: number; index: number; consumed: number; bound: number }
   /** The executor paused generator `task` after `reported` items: `consumed` of them were consumed (back-pressure). */
   | { kind: "generator.paused"; comp: "worker"; task: string; attempt: number; reported: number; consumed: number }
   // --- the host's own marks --------------------------------------------------------------

@@ -206,6 +206,8 @@ export function itemYielded(w: Ctx, e: Execution | undefined, index: number, pay
 export function reportItem(w: Ctx, e: Execution, index: number, result: ItemResult, callId: number): void {
   const s = e.spec, st = e.generator!;
   lendReturned(w, result.kind === "inline" ? result.payload.refs : result.refs, s.owner);
+  const bound = s.streaming?.backpressure;
+  if (bound !== undefined) w.fx.trace({ kind: "generator.reported", comp: "worker", task: s.taskId, attempt: s.attempt, index, consumed: st.consumed, bound });
   w.fx.send(s.owner, { type: "ReportGeneratorItem", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, index, result });
   st.reported = index + 1;
   if (mayGoOn(w, e, st)) return goOn(w, e, callId);
