@@ -16,6 +16,7 @@ export type FunctionId = string;
 export const returnIdOf = (taskId: TaskId): ObjectId => `${taskId}.r`;
 /** Item `index` of a streaming generator task (Ray's ObjectRefGenerator): named after the task and its index. */
 export const generatorItemIdOf = (taskId: TaskId, index: number): ObjectId => `${taskId}.y${index}`;
+export const isGeneratorItemId = (id: ObjectId): boolean => /\.y\d+$/.test(id);
 
 export const gcsAddr = (head: NodeId): Addr => `${head}/gcs`;
 export const rayletAddr = (node: NodeId): Addr => `${node}/raylet`;
