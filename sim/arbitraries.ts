@@ -70,7 +70,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   // One time in twenty, drawn apart so the classic steps' mix stays as it was.
   { name: "placement-group", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }) },
   // Streaming generators, consumed by the program as they yield (under faults: retried without duplicates).
-  { name: "streaming", weight: 1, group: "apart", step: ({ arg }) => fc.record({
+  { name: "streaming", weight: 2, group: "apart", step: ({ arg }) => fc.record({
     op: fc.constant("stream" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 5 }), maxRetries: retries,
     backpressure: fc.constantFrom(null, 1, 2), big: fc.boolean(), take: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }),
     readMs: fc.constantFrom(null, 250),
