@@ -8,7 +8,7 @@
 
 import { InvariantError } from "../assert.ts";
 import type { ItemResult, TaskResult } from "../messages.ts";
-import { generatorItemIdOf, rayletAddr, type Addr, type ObjectId, type Payload, type TaskId, type TaskSpec } from "../types.ts";
+import { generatorItemIdOf, rayletAddr, type Addr, type NodeId, type ObjectId, type Payload, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { storePut } from "./object-requests.ts";
 import { containRefs, lendReturned, own, ready, releaseRef, returnLoans } from "./reference-table.ts";
@@ -27,6 +27,8 @@ export interface OwnedGenerator {
   readonly backpressure: number | undefined;
   /** The executor that reported last, and its attempt: told how far the caller consumed. */
   executor: { readonly addr: Addr; readonly attempt: number } | undefined;
+  /** Reports received from that attempt: the next index it yields (and may have stored before dying). */
+  attemptReports: number;
   /** The program's next() calls waiting for an item. */
   readonly nexts: { readonly index: number; readonly callId: number }[];
   /** The program dropped the generator while its task ran: items that come are dropped, and back-pressure is off. */
@@ -57,7 +59,7 @@ export function newGenerators(): Generators {
 /** A streaming generator task was submitted: its items will be recorded here. */
 export function generatorSubmitted(w: Ctx, spec: TaskSpec): void {
   w.generators.set(spec.returnId, {
-    taskId: spec.taskId, items: [], consumed: 0, end: undefined, backpressure: spec.streaming?.backpressure, executor: undefined, nexts: [],
+    taskId: spec.taskId, items: [], consumed: 0, end: undefined, backpressure: spec.streaming?.backpressure, executor: undefined, attemptReports: 0, nexts: [],
   });
 }
 
@@ -66,11 +68,16 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   const g = w.generators.get(returnId);
   // The generator is gone (freed, or its program exited) or the stream has ended: nobody will
   // read it, and back-pressure must not hold its executor for ever.
-  if (!g || g.taskId !== taskId || g.end !== undefined || w.exited) {
+  // So is one from an attempt the owner has given up on (its worker died): the retry yields it
+  // again, and a stored copy is dropped here, as its lost lease's copy was (generatorAttemptLost).
+  const current = w.owned.get(returnId)?.task?.spec.attempt;
+  if (!g || g.taskId !== taskId || g.end !== undefined || w.exited || (current !== undefined && attempt < current)) {
     dropItem(w, generatorItemIdOf(taskId, index), result);
     return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
   }
+  if (g.executor?.attempt !== attempt) g.attemptReports = 0;
   g.executor = { addr: from, attempt };
+  g.attemptReports = index + 1;
   if (g.dropped) {
     dropItem(w, generatorItemIdOf(taskId, index), result);
     return acknowledge(w, g);
@@ -101,6 +108,19 @@ function dropItem(w: Ctx, id: ObjectId, result: ItemResult): void {
     w.fx.send(rayletAddr(result.node), { type: "FreeObjects", ids: [id], orphaned: true });
   }
   returnLoans(w, result.kind === "inline" ? result.payload.refs : result.refs);
+}
+
+/**
+ * The lease of an attempt of a streaming task was lost with its worker: the item it was about to
+ * report may be stored on `node` with no report to come. Free such a copy, as a task's stored
+ * result whose reply never came (one item at most: the code yields the next only once the
+ * report of the last is out).
+ */
+export function generatorAttemptLost(w: Ctx, spec: TaskSpec, node: NodeId): void {
+  const g = w.generators.get(spec.returnId);
+  if (!g) return;
+  const id = generatorItemIdOf(spec.taskId, g.executor?.attempt === spec.attempt ? g.attemptReports : 0);
+  if (!w.owned.get(id)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [id], orphaned: true });
 }
 
 /**
