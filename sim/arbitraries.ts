@@ -31,7 +31,8 @@ type RawStep =
   | { op: "named"; name: number; ns: number; detached: boolean }
   | { op: "named-call"; name: number; ns: number; v: number }
   | { op: "cancel"; back: number; force: boolean }
-  | { op: "returns"; args: RawVal[]; keep: 0 | 1 };
+  | { op: "returns"; args: RawVal[]; keep: 0 | 1 }
+  | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -68,6 +69,12 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "num-returns", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("returns" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), keep: fc.constantFrom(0 as const, 1 as const) }) },
   // One time in twenty, drawn apart so the classic steps' mix stays as it was.
   { name: "placement-group", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }) },
+  // Streaming generators, consumed by the program as they yield (under faults: retried without duplicates).
+  { name: "streaming", weight: 2, group: "apart", step: ({ arg }) => fc.record({
+    op: fc.constant("stream" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 5 }), maxRetries: retries,
+    backpressure: fc.constantFrom(null, 1, 2), big: fc.boolean(), take: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }),
+    readMs: fc.constantFrom(null, 250),
+  }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
     const name = fc.integer({ min: 0, max: 1 });
@@ -188,6 +195,14 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         break;
       case "returns":
         steps.push({ op: "returns", args: r.args.map(val), keep: r.keep });
+        made.push(i);
+        break;
+      case "stream":
+        steps.push({
+          op: "stream", args: r.args.map(val), n: r.n, maxRetries: r.maxRetries, big: r.big,
+          ...(r.backpressure === null ? {} : { backpressure: r.backpressure }), ...(r.take === null ? {} : { take: r.take }),
+          ...(r.readMs === null ? {} : { readMs: r.readMs }),
+        });
         made.push(i);
         break;
       case "cancel": {

@@ -378,7 +378,7 @@ export class SimCluster {
     const proc = this.procs.get(addr)!;
     client = new SimClient(this, model, addr, node);
     const ray = createRay(client, { inProcess: true }); // payloads stay in this process
-    executor = new Executor(ray, codecOf(client), math);
+    executor = new Executor(ray, codecOf(client), client, math);
     return { model, ray };
   }
 

@@ -99,7 +99,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   const keptCancelled = new Set<number>(); // actors that were handed such a ref
   const ref = reference ?? {};
   w.steps.forEach((st, i) => {
-    const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns") && st.args.some((a) => "ref" in a && set.has(a.ref)))
+    const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns" || st.op === "stream") && st.args.some((a) => "ref" in a && set.has(a.ref)))
       || ((st.op === "box" || st.op === "rebox" || st.op === "keep") && set.has(st.ref));
     if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);
     // Which actor a name finds (and whether any) depends on when its maker's death is processed.

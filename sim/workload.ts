@@ -5,6 +5,7 @@
 
 import type { Ray } from "../src/api/ray.ts";
 import type { ActorHandle, ObjectRef } from "../src/api/handles.ts";
+import type { ObjectRefGenerator } from "../src/api/generator.ts";
 import type { PlacementStrategy } from "../src/core/types.ts";
 
 /** An argument: a literal number, or the ref made by an earlier step. */
@@ -56,7 +57,18 @@ export type Step =
    */
   | { readonly op: "cancel"; readonly ref: number; readonly force: boolean }
   /** A task with numReturns 2 (returning the sum and the product of its args): the step keeps ref `keep` and drops the other. */
-  | { readonly op: "returns"; readonly args: readonly Val[]; readonly keep: 0 | 1 };
+  | { readonly op: "returns"; readonly args: readonly Val[]; readonly keep: 0 | 1 }
+  /**
+   * A streaming generator task yielding `n` values (slowly, so faults land mid-stream; `big`:
+   * values over the inline limit, in stores), with back-pressure `backpressure` if set. The
+   * program takes its items as they come (only the first `take`, then drops the generator; and
+   * `readMs` after each, a slow reader the task may run ahead of), and observes a number summing
+   * them up in order; its ref is the last item taken.
+   */
+  | {
+    readonly op: "stream"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly backpressure?: number; readonly big: boolean;
+    readonly take?: number; readonly readMs?: number;
+  };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -87,6 +99,15 @@ const sumAndProduct = (a: unknown, b: unknown) => {
   const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
   return [n(a) + n(b), n(a) * n(b)];
 };
+/** Yields `n` values after a pause each: a generator task the program streams. */
+async function* streamItems(n: number, big: boolean, a: unknown, b: unknown) {
+  const num = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
+  const base = num(a) + 2 * num(b);
+  for (let i = 0; i < n; i++) {
+    await ray.sleep(30 + (Math.abs(base + i) % 5) * 40);
+    yield big ? new Float64Array(16_384).fill(base + i) : base + i;
+  }
+}
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
@@ -140,6 +161,7 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
     const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
     const pair = ray.remote(sumAndProduct, { numReturns: 2 });
+    const streamR = ray.remote(streamItems);
     const reboxR = ray.remote(rebox);
     const AccR = ray.remote(Acc);
     const MakerR = ray.remote(Maker);
@@ -231,6 +253,25 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
           const both = (pair.remote as (...a: unknown[]) => unknown)(...s.args.map(arg)) as ObjectRef[];
           refs.set(i, both[s.keep]);
           ray.release(both[1 - s.keep]);
+          break;
+        }
+        case "stream": {
+          const f = streamR.options({ maxRetries: s.maxRetries, ...(s.backpressure === undefined ? {} : { generatorBackpressureNumObjects: s.backpressure }) });
+          const gen = (f.remote as (...a: unknown[]) => ObjectRefGenerator<unknown>)(s.n, s.big, ...s.args.map(arg));
+          // Items in order, each once: a lost, repeated or reordered item changes the sum.
+          let sum = 0, count = 0;
+          try {
+            for (let k = 0; k < (s.take ?? Infinity); k++) {
+              const r = await gen.next();
+              if (r.done) break;
+              refs.set(i, r.value); // an error item too: what uses it fails as it does
+              sum = (sum * 7 + summary(await ray.get(r.value))) % 1_000_003;
+              count++;
+              if (s.readMs !== undefined) await ray.sleep(s.readMs);
+            }
+            observed[i] = count * 10_000_000 + sum;
+          } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+          if (s.take !== undefined) ray.release(gen);
           break;
         }
         case "cancel": {

@@ -78,6 +78,17 @@ export type TraceBody =
   | { kind: "actor.registered"; comp: "gcs"; actor: string; owner: string; detached: boolean; name?: string; namespace?: string }
   /** `ray.getActor(name, { namespace })` answered: the actor found, if any. */
   | { kind: "actor.lookup"; comp: "owner"; caller: string; name: string; namespace: string; found?: string }
+  // --- streaming generators (Ray's ObjectRefGenerator) ---------------------------------------
+  /** The owner recorded item `index` of streaming generator task `task` (reported by attempt `attempt`) as object `obj`. */
+  | { kind: "generator.item"; comp: "owner"; task: string; index: number; obj: string; attempt: number; hash: string }
+  /** A report of an item the owner already has (a retried attempt yielding it again): dropped. */
+  | { kind: "generator.duplicate"; comp: "owner"; task: string; index: number; attempt: number }
+  /** The stream ended with `items` items; `error`: the last one, object `obj`, is the task's error (its type). */
+  | { kind: "generator.end"; comp: "owner"; task: string; items: number; error?: string; obj?: string }
+  /** The executor reported item `index` of a generator with back-pressure bound `bound`, knowing `consumed` of its items consumed. */
+  | { kind: "generator.reported"; comp: "worker"; task: string; attempt: number; index: number; consumed: number; bound: number }
+  /** The executor paused generator `task` after `reported` items: `consumed` of them were consumed (back-pressure). */
+  | { kind: "generator.paused"; comp: "worker"; task: string; attempt: number; reported: number; consumed: number }
   // --- the host's own marks --------------------------------------------------------------
   /** An injected fault; `until` is when a windowed fault (partition, pause, …) heals. */
   | { kind: "fault"; comp: "host"; fault: string; detail?: string; until?: number }

@@ -12,12 +12,14 @@ import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 import { envAddress } from "./runtime/daemon/session.ts";
 import type { PlacementGroup, PlacementGroupOptions } from "./api/placement-group.ts";
+import type { ObjectRefGenerator } from "./api/generator.ts";
 
 export {
   RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
   ObjectStoreFullError, InfeasibleTaskError, ValueError, TaskCancelledError,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
+export { ObjectRefGenerator } from "./api/generator.ts";
 export type { Ray, CancelOptions, GetActorOptions, GetOptions, KillOptions, NodeInfo, RuntimeContext, WaitOptions } from "./api/ray.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
@@ -168,7 +170,7 @@ export function kill(actor: ActorRef, opts?: KillOptions): void {
 }
 
 /** Cancels the task that makes `ref` (Ray's `ray.cancel`; see docs/api.md). */
-export function cancel(ref: ObjectRef, opts?: CancelOptions): void {
+export function cancel(ref: ObjectRef | ObjectRefGenerator, opts?: CancelOptions): void {
   api().cancel(ref, opts);
 }
 
@@ -201,7 +203,7 @@ export function availableResources(): Promise<Record<string, number>> {
 }
 
 /** Drops the program's reference to these objects (Python's `del ref`). */
-export function release(refs: ObjectRef | readonly ObjectRef[]): void {
+export function release(refs: ObjectRef | ObjectRefGenerator | readonly (ObjectRef | ObjectRefGenerator)[]): void {
   api().release(refs);
 }
 

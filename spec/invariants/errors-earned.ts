@@ -133,6 +133,13 @@ export const checkErrorsEarned: Checker = (events) => {
         if (t) failedWith.set(t.returns, e.error);
         break;
       }
+      case "generator.end":
+        // A streaming generator's last item holds its task's error, judged at its task.failed.
+        if (e.obj !== undefined && e.error !== undefined) {
+          byReturn.set(e.obj, e.task);
+          failedWith.set(e.obj, e.error);
+        }
+        break;
       case "get.failed": {
         const id = byReturn.get(e.obj);
         const t = id === undefined ? undefined : tasks.get(id);

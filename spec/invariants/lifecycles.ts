@@ -29,6 +29,7 @@
 // An object pull traces only its completion (object.transferred), which every pull state may lead to through silent events,
 // so its chart (src/core/lifecycle/pull.ts) is drawn but holds no traced transition to check.
 import { actorChart, nodeChart, taskChart, objectChart, workerChart, leaseChart, placementGroupChart, bundleChart, jobChart } from "../../src/core/lifecycle/index.ts";
+import { isGeneratorItemId } from "../../src/core/types.ts";
 import type { TraceEvent } from "../trace.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -164,10 +165,16 @@ export const checkLifecycles: Checker = (events) => {
         // A copy a zombie node stores after it was declared dead (a stale attempt's output) is
         // never the owner's: the owner has retried or freed the object by then.
         if (e.where === "store" && at(NODE, e.node)?.state === "DEAD") return;
+        // A streaming generator's item is the owner's once it records it (generator.item): a
+        // store copy may be a retry's duplicate, stored after the item was freed, and dropped.
+        if (e.where === "store" && isGeneratorItemId(e.obj)) return;
         const o = at(OBJECT, e.obj);
         if (o?.state === "READY") return; // another primary (a re-executed task's): news repeated
         return move(i, OBJECT, e.obj, "READY");
       }
+      case "generator.item":
+        if (at(OBJECT, e.obj)?.state === "READY") return; // an inline item: its creation said so
+        return move(i, OBJECT, e.obj, "READY");
       case "object.lost":
         return move(i, OBJECT, e.obj, "LOST");
       case "object.out-of-scope":

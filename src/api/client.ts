@@ -5,7 +5,7 @@
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
 import type { PlacementGroupId } from "../core/types.ts";
-import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, NodeView, ObjectId, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, NodeView, ObjectId, Payload, RefInfo, Streaming } from "../core/types.ts";
 
 export interface CoreClient {
   /** This core worker's address. */
@@ -16,7 +16,8 @@ export interface CoreClient {
   /** Submits a task; returns the id of the object it will make (the API's ref shares that string). */
   submitTask(taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): ObjectId;
   createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void;
-  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): ObjectId;
+  /** `streaming`: the method is a generator, called as a streaming generator. */
+  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, streaming?: Streaming): ObjectId;
   put(id: ObjectId, payload: Payload): Promise<void>;
   get(refs: readonly RefInfo[], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]>;
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]>;
@@ -35,4 +36,11 @@ export interface CoreClient {
   cancelTask(id: ObjectId, force: boolean, recursive: boolean): void;
   /** Virtual in the simulator, real elsewhere. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Executor: the running streaming generator `taskId` yielded item `index`; resolves once its
+   * code may go on (back-pressure): true, or false when it must stop (cancelled).
+   */
+  reportItem(taskId: string, attempt: number, index: number, payload: Payload): Promise<boolean>;
+  /** Item `index` of the streaming generator whose task makes `returnId` (owned here); undefined once the stream ended. */
+  nextItem(returnId: ObjectId, index: number): Promise<ObjectId | undefined>;
 }

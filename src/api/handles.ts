@@ -2,7 +2,8 @@
 // Each is bound to the Ray instance (one per core worker) that made or received it.
 
 import type { Addr, ActorId, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
-import { checkOptionNames, isAsyncClass } from "./options.ts";
+import type { ObjectRefGenerator } from "./generator.ts";
+import { checkOptionNames, generatorMethodsOf, isAsyncClass } from "./options.ts";
 import type { PlacementGroup } from "./placement-group.ts";
 
 /** A future value in the object store. `T` flows from the remote function's return type. */
@@ -31,9 +32,15 @@ export interface RemoteOptions {
   maxConcurrency?: number;
   /**
    * How many refs `.remote()` gives (default 1): with n > 1 the function returns an array of n
-   * values and `.remote()` an array of n refs, one per value (see docs/api.md).
+   * values and `.remote()` an array of n refs, one per value (see docs/api.md). "streaming" (the
+   * default for a generator function, as in Ray): `.remote()` gives an ObjectRefGenerator.
    */
-  numReturns?: number;
+  numReturns?: number | "streaming";
+  /**
+   * A streaming generator pauses while this many of its yielded items are not yet consumed by
+   * the caller (Ray's `_generator_backpressure_num_objects`; default -1: no limit).
+   */
+  generatorBackpressureNumObjects?: number;
   /** Run in this placement group (in bundle `bundleIndex`, default -1: any bundle). */
   placementGroup?: PlacementGroup;
   bundleIndex?: number;
@@ -60,16 +67,21 @@ export class RemoteFunction<F extends (...args: any[]) => unknown> {
   constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker) {
     checkOptionNames(opts, "task", descriptor.name);
   }
-  remote(...args: RemoteArgs<Parameters<F>>): ObjectRef<Awaited<ReturnType<F>>> {
-    return this.invoker.call(this as never, args, this.opts) as ObjectRef<Awaited<ReturnType<F>>>;
+  remote(...args: RemoteArgs<Parameters<F>>): RemoteResult<ReturnType<F>> {
+    return this.invoker.call(this as never, args, this.opts) as RemoteResult<ReturnType<F>>;
   }
   options(opts: RemoteOptions): RemoteFunction<F> {
     return new RemoteFunction(this.descriptor, { ...this.opts, ...opts }, this.invoker);
   }
 }
 
+/** What `.remote()` gives for a function returning `R`: a ref to its value, or an ObjectRefGenerator for a generator. */
+export type RemoteResult<R> = R extends Generator<infer Y, unknown, unknown> ? ObjectRefGenerator<Y>
+  : R extends AsyncGenerator<infer Y, unknown, unknown> ? ObjectRefGenerator<Y>
+  : ObjectRef<Awaited<R>>;
+
 type Method<M> = M extends (...args: infer A) => infer R
-  ? { remote(...args: RemoteArgs<A>): ObjectRef<Awaited<R>>; options(o: RemoteOptions): Method<M> }
+  ? { remote(...args: RemoteArgs<A>): RemoteResult<R>; options(o: RemoteOptions): Method<M> }
   : never;
 
 /** What every actor handle has, whatever its class: the actor's id. */
@@ -83,15 +95,21 @@ export type ActorHandle<T = any> = {
 } & ActorRef;
 
 export class ActorClass<C extends new (...args: any[]) => unknown> {
-  /** `isAsync`: a method is async, so calls overlap up to maxConcurrency (see options.ts). */
-  constructor(readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker, readonly isAsync = false) {
+  /**
+   * `isAsync`: a method is async, so calls overlap up to maxConcurrency (see options.ts).
+   * `generators`: the methods that are generators (called, they stream).
+   */
+  constructor(
+    readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker, readonly isAsync = false,
+    readonly generators: readonly string[] = [],
+  ) {
     checkOptionNames(opts, "actor", descriptor.name);
   }
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
     return this.invoker.call(this as never, args, this.opts) as ActorHandle<InstanceType<C>>;
   }
   options(opts: RemoteOptions): ActorClass<C> {
-    return new ActorClass(this.descriptor, { ...this.opts, ...opts }, this.invoker, this.isAsync);
+    return new ActorClass(this.descriptor, { ...this.opts, ...opts }, this.invoker, this.isAsync, this.generators);
   }
 }
 
@@ -134,7 +152,7 @@ export function actorIdOf(x: unknown): ActorId | undefined {
 /** `ray.remote(target, opts)`: an actor class for a class, a remote function otherwise. */
 export function remoteOf(target: any, opts: RemoteOptions, invoker: Invoker): ActorClass<never> | RemoteFunction<never> {
   const d = describe(target);
-  return d.kind === "class" ? new ActorClass(d, opts, invoker, isAsyncClass(target)) : new RemoteFunction(d, opts, invoker);
+  return d.kind === "class" ? new ActorClass(d, opts, invoker, isAsyncClass(target), generatorMethodsOf(target)) : new RemoteFunction(d, opts, invoker);
 }
 
 /** Source-level identity of a function: name plus a hash of its text. */

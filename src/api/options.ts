@@ -2,18 +2,20 @@
 // check that refuses the rest by name: an option tsray does not implement is an error, never
 // silently ignored (Ray raises on an option that does not apply to the target, too).
 
+import type { Streaming } from "../core/types.ts";
 import type { RemoteOptions } from "./handles.ts";
 
 export type OptionTarget = "task" | "actor" | "method";
 
 /** Options tsray implements, per target. */
 const IMPLEMENTED: Record<OptionTarget, ReadonlySet<string>> = {
-  task: new Set(["numCpus", "numGpus", "resources", "maxRetries", "retryExceptions", "schedulingStrategy", "numReturns", "placementGroup", "bundleIndex", "captureChildTasks"]),
+  task: new Set(["numCpus", "numGpus", "resources", "maxRetries", "retryExceptions", "schedulingStrategy", "numReturns", "placementGroup", "bundleIndex", "captureChildTasks",
+    "generatorBackpressureNumObjects"]),
   actor: new Set([
     "numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency", "placementGroup", "bundleIndex", "captureChildTasks",
     "namespace", "lifetime", "getIfExists",
   ]),
-  method: new Set(["maxTaskRetries", "numReturns"]),
+  method: new Set(["maxTaskRetries", "numReturns", "generatorBackpressureNumObjects"]),
 };
 
 /** Ray options tsray knows of but does not implement (yet): refused with this reason. */
@@ -40,9 +42,12 @@ export function checkOptionNames(o: RemoteOptions, target: OptionTarget, name: s
     throw new TypeError(`${name}: unknown option "${k}" (${KINDS[target]} takes: ${[...IMPLEMENTED[target]].join(", ")})`);
   }
   const n = o.numReturns as unknown;
-  if (n === "streaming") throw new TypeError(`${name}: option "numReturns" is not supported with "streaming": streaming generators (ObjectRefGenerator) are not implemented`);
-  if (n !== undefined && (!Number.isInteger(n) || (n as number) < 1)) {
-    throw new TypeError(`${name}: option "numReturns" must be an integer >= 1, got ${JSON.stringify(n)}`);
+  if (n !== undefined && n !== "streaming" && (!Number.isInteger(n) || (n as number) < 1)) {
+    throw new TypeError(`${name}: option "numReturns" must be an integer >= 1 or "streaming", got ${JSON.stringify(n)}`);
+  }
+  const bp = o.generatorBackpressureNumObjects as unknown;
+  if (bp !== undefined && bp !== -1 && (!Number.isInteger(bp) || (bp as number) < 1)) {
+    throw new TypeError(`${name}: option "generatorBackpressureNumObjects" must be an integer >= 1, or -1 for no limit, got ${JSON.stringify(bp)}`);
   }
   if (o.maxConcurrency !== undefined && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1)) {
     throw new TypeError(`${name}: maxConcurrency must be an integer >= 1, got ${o.maxConcurrency}`);
@@ -63,8 +68,37 @@ export function checkOptionNames(o: RemoteOptions, target: OptionTarget, name: s
   }
 }
 
+/**
+ * How a call streams: a generator function (or a call with numReturns "streaming") gives an
+ * ObjectRefGenerator, as in Ray since 2.8; undefined for a plain call.
+ */
+export function streamingOf(o: RemoteOptions, isGenerator: boolean, name: string): Streaming | undefined {
+  const bp = o.generatorBackpressureNumObjects;
+  if (!isGenerator && o.numReturns !== "streaming") {
+    if (bp !== undefined) throw new TypeError(`${name}: option "generatorBackpressureNumObjects" applies only to generators (numReturns "streaming")`);
+    return undefined;
+  }
+  if (typeof o.numReturns === "number") {
+    throw new TypeError(`${name} is a generator: tsray runs generators as streaming generators (numReturns "streaming", Ray's default for them), so numReturns: ${o.numReturns} is not supported`);
+  }
+  return bp !== undefined && bp > 0 ? { backpressure: bp } : {};
+}
+
 /** Ray's default for an async actor's maxConcurrency. */
 export const ASYNC_ACTOR_MAX_CONCURRENCY = 1000;
+
+/** The methods of a class that are generators (`*m()` or `async *m()`): called remotely, they stream. */
+export function generatorMethodsOf(cls: new (...a: any[]) => unknown): string[] {
+  const out: string[] = [];
+  for (let p = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const k of Object.getOwnPropertyNames(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, k);
+      const ctor = typeof d?.value === "function" ? (d.value as { constructor?: { name?: string } }).constructor?.name : undefined;
+      if ((ctor === "GeneratorFunction" || ctor === "AsyncGeneratorFunction") && !out.includes(k)) out.push(k);
+    }
+  }
+  return out;
+}
 
 /**
  * Whether a class is an async actor: one of its methods is async (an `async` method, or an async

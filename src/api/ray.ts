@@ -3,11 +3,12 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import type { ActorId, NodeView, ObjectId, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, FunctionDescriptor, NodeView, ObjectId, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, ValueError, toError } from "./errors.ts";
-import { ASYNC_ACTOR_MAX_CONCURRENCY } from "./options.ts";
+import { ASYNC_ACTOR_MAX_CONCURRENCY, streamingOf } from "./options.ts";
+import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
 import {
@@ -54,9 +55,9 @@ export interface Ray {
   /** What the live nodes have free, as of their last heartbeats (Ray's `ray.available_resources()`). */
   availableResources(): Promise<Record<string, number>>;
   /** Cancels the task that makes `ref` (see docs/api.md, "Cancelling tasks"); its get then throws TaskCancelledError. */
-  cancel(ref: ObjectRef, opts?: CancelOptions): void;
-  /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. */
-  release(refs: ObjectRef | readonly ObjectRef[]): void;
+  cancel(ref: ObjectRef | ObjectRefGenerator, opts?: CancelOptions): void;
+  /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. A generator's unconsumed items go with it. */
+  release(refs: ObjectRef | ObjectRefGenerator | readonly (ObjectRef | ObjectRefGenerator)[]): void;
   /** Sleeps in the host's time: virtual in the simulator, real elsewhere. */
   sleep(ms: number): Promise<void>;
   /** Where this code runs. */
@@ -111,6 +112,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   let ownNamespace = options.namespace ?? `anonymous:${client.addr}`;
   const currentNamespace = (): string => currentExecution()?.namespace ?? ownNamespace;
   const actorTaskRetries = new Map<ActorId, number>();
+  // The generator methods of the actors whose class is known here: their calls stream.
+  const actorGenerators = new Map<ActorId, readonly string[]>();
   // The refs of actor calls made here: ray.cancel refuses `force` for them, as Ray does.
   const actorCalls = new WeakSet<ObjectRef>();
   // Each ref made here is one handle in the owner's count: collected, it is released once
@@ -135,10 +138,10 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     }
     if (v instanceof RemoteFunction || v instanceof ActorClass) {
       state.marked = true;
-      return v instanceof ActorClass ? { [MARK]: "class", d: v.descriptor, o: v.opts, a: v.isAsync } : { [MARK]: "fn", d: v.descriptor, o: v.opts };
+      return v instanceof ActorClass ? { [MARK]: "class", d: v.descriptor, o: v.opts, a: v.isAsync, g: v.generators } : { [MARK]: "fn", d: v.descriptor, o: v.opts };
     }
     const aid = actorIdOf(v);
-    if (aid !== undefined) { state.marked = true; return { [MARK]: "actor", id: aid }; }
+    if (aid !== undefined) { state.marked = true; return { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [] }; }
     if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
     if (Array.isArray(v)) {
       let out: unknown[] | undefined;
@@ -168,9 +171,12 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     if (typeof tag === "string") {
       const m = v as Record<string, any>;
       if (tag === "ref") return new ObjectRef(m.id, m.owner);
-      if (tag === "actor") return actorHandle(m.id, api);
+      if (tag === "actor") {
+        if (Array.isArray(m.g) && m.g.length > 0) actorGenerators.set(m.id, m.g);
+        return actorHandle(m.id, api);
+      }
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
-      if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true);
+      if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true, Array.isArray(m.g) ? m.g : []);
     }
     if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = revive(v[i]); return v; }
     if (Object.getPrototypeOf(v) === Object.prototype) for (const k in v as Record<string, unknown>) (v as Record<string, unknown>)[k] = revive((v as Record<string, unknown>)[k]);
@@ -202,9 +208,9 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
   /** Per options object: a function's options are validated once, and its tasks share one demand object. */
   const taskOptionsOf = new WeakMap<RemoteOptions, TaskOptions>();
-  function taskOptions(o: RemoteOptions, name: string): TaskOptions {
+  function taskOptions(o: RemoteOptions, d: FunctionDescriptor): TaskOptions {
     let t = taskOptionsOf.get(o);
-    if (t === undefined) taskOptionsOf.set(o, (t = validTaskOptions(o, name)));
+    if (t === undefined) taskOptionsOf.set(o, (t = validTaskOptions(o, d.name, isGeneratorSource(d.source))));
     // The task runs in its submitter's namespace: one options object per namespace met.
     const namespace = currentNamespace();
     if (t.namespace === namespace) return t;
@@ -213,10 +219,11 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return inNs;
   }
 
-  function validTaskOptions(o: RemoteOptions, name: string): TaskOptions {
+  function validTaskOptions(o: RemoteOptions, name: string, isGenerator: boolean): TaskOptions {
     const maxRetries = o.maxRetries ?? 3;
     if (!Number.isInteger(maxRetries) || maxRetries < -1) throw new TypeError(`${name}: maxRetries must be an integer >= -1, got ${maxRetries}`);
-    return { resources: resourcesOf(o, 1, name), strategy: strategyOf(o, name), maxRetries, retryExceptions: o.retryExceptions ?? false };
+    const streaming = streamingOf(o, isGenerator, name);
+    return { resources: resourcesOf(o, 1, name), strategy: strategyOf(o, name), maxRetries, retryExceptions: o.retryExceptions ?? false, ...(streaming ? { streaming } : {}) };
   }
 
   function actorOptions(o: RemoteOptions, name: string, isAsync: boolean): ActorOptions {
@@ -236,6 +243,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   function createActor(target: ActorClass<never>, list: readonly unknown[], o: ActorOptions): ActorHandle {
     const id = client.nextId();
     actorTaskRetries.set(id, o.maxTaskRetries);
+    if (target.generators.length > 0) actorGenerators.set(id, target.generators);
     client.createActor(id, target.descriptor, args(list), o);
     if (o.name === undefined) return actorHandle(id, api);
     return actorHandle(id, api, async () => {
@@ -249,7 +257,10 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   async function getOrCreate(target: ActorClass<never>, list: readonly unknown[], o: ActorOptions): Promise<ActorHandle> {
     for (let round = 0; round < 8; round++) {
       const found = await client.getNamedActor(o.name!, o.namespace);
-      if (found && found.state !== "DEAD") return actorHandle(found.actorId, api);
+      if (found && found.state !== "DEAD") {
+        if (target.generators.length > 0) actorGenerators.set(found.actorId, target.generators);
+        return actorHandle(found.actorId, api);
+      }
       try {
         return await createActor(target, list, o);
       } catch (e) {
@@ -279,6 +290,14 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return refs;
   }
 
+  /** The caller's side of a streaming generator task: one ref per item, owned here like any return. */
+  function generatorOf(ref: ObjectRef): ObjectRefGenerator {
+    return new ObjectRefGenerator(ref, async (i) => {
+      const id = await client.nextItem(ref.id, i);
+      return id === undefined ? undefined : made(new ObjectRef(id, client.addr));
+    });
+  }
+
   const api: Ray & Invoker = {
     context: { nodeId: client.node, workerId: client.addr },
 
@@ -295,16 +314,20 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       }
       const id = client.nextId();
       const d = (target as RemoteFunction<never>).descriptor;
-      const ref = made(new ObjectRef(client.submitTask(id, d, args(list), taskOptions(opts, d.name)), client.addr));
-      return opts.numReturns !== undefined && opts.numReturns > 1 ? split(ref, opts.numReturns, `remote function ${d.name}`) : ref;
+      const o = taskOptions(opts, d);
+      const ref = made(new ObjectRef(client.submitTask(id, d, args(list), o), client.addr));
+      if (o.streaming) return generatorOf(ref);
+      return typeof opts.numReturns === "number" && opts.numReturns > 1 ? split(ref, opts.numReturns, `remote function ${d.name}`) : ref;
     },
 
     callMethod(actorId, method, list, opts) {
       const id = client.nextId();
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
-      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries), client.addr));
+      const streaming = streamingOf(opts, actorGenerators.get(actorId)?.includes(method) === true, `actor method ${method}`);
+      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries, streaming), client.addr));
       actorCalls.add(ref);
-      return opts.numReturns !== undefined && opts.numReturns > 1 ? split(ref, opts.numReturns, `actor method ${method}`) : ref;
+      if (streaming) return generatorOf(ref);
+      return typeof opts.numReturns === "number" && opts.numReturns > 1 ? split(ref, opts.numReturns, `actor method ${method}`) : ref;
     },
 
     async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {
@@ -360,8 +383,10 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       client.killActor(id, noRestart);
     },
 
-    cancel(ref, opts = {}) {
-      if (!(ref instanceof ObjectRef)) throw new TypeError("ray.cancel expects an ObjectRef");
+    cancel(target, opts = {}) {
+      // A streaming generator is cancelled through its task's object (Ray: ray.cancel(generator)).
+      const ref = target instanceof ObjectRefGenerator ? target.ref : target;
+      if (!(ref instanceof ObjectRef)) throw new TypeError("ray.cancel expects an ObjectRef or an ObjectRefGenerator");
       for (const k of Object.keys(opts)) if (k !== "force" && k !== "recursive") throw new TypeError(`ray.cancel: unknown option "${k}" (it takes: force, recursive)`);
       const force = opts.force ?? false, recursive = opts.recursive ?? true;
       for (const [k, v] of [["force", force], ["recursive", recursive]] as const) {
@@ -395,9 +420,11 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
 
     release(refs) {
-      for (const r of Array.isArray(refs) ? refs : [refs]) {
-        collected?.unregister(r as ObjectRef);
-        client.releaseRef((r as ObjectRef).id);
+      for (const x of Array.isArray(refs) ? refs : [refs]) {
+        // A generator: its task's object; the items it never handed out go with it.
+        const r = (x instanceof ObjectRefGenerator ? x.ref : x) as ObjectRef;
+        collected?.unregister(r);
+        client.releaseRef(r.id);
       }
     },
 

@@ -29,6 +29,8 @@ export const SEEDED_BUGS = {
   "detached-dies-with-owner": "the GCS kills a detached actor when its owner dies, as it does a non-detached one",
   "drain-busy-node": "the autoscaler drains nodes before their idle timeout, and raylets accept a drain while holding a lease, a bundle or a primary copy",
   "cancel-leaks-lease": "an owner that force-cancels a running task forgets to give its lease back (and the worker is never destroyed)",
+  "generator-duplicate-items": "an owner records a retried streaming generator's reports of items it already has as new items, so the caller sees them twice",
+  "generator-ignores-backpressure": "an executor never pauses a streaming generator, however many of its items the caller has not consumed",
   // An illegal lifecycle transition, for the chart checker (spec/invariants/lifecycles.ts).
   "restart-killed-actor": "the GCS keeps a killed actor's worker address and sets states by its restart budget alone, so the worker's exit restarts an actor killed for good",
 } as const;

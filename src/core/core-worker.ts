@@ -8,7 +8,7 @@
 import { assertNever } from "./assert.ts";
 import type { WorkerEffects } from "./effects.ts";
 import type { WorkerMsg } from "./messages.ts";
-import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo } from "./types.ts";
+import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo, type Streaming } from "./types.ts";
 import {
   actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask,
 } from "./worker/actor-submitter.ts";
@@ -23,7 +23,8 @@ import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } 
 import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut } from "./worker/object-requests.ts";
 import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
-import { functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
+import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
+import { generatorAcked, generatorItem, generatorNext, itemYielded, newGenerators } from "./worker/generators.ts";
 
 export type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput, WorkerTimer } from "./worker/inputs.ts";
 export type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning } from "./worker/context.ts";
@@ -43,7 +44,7 @@ export class CoreWorker {
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
       ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(),
-      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(),
+      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(),
     };
   }
 
@@ -75,7 +76,7 @@ export class CoreWorker {
       case "register-function": return registerFunction(w, input.fn);
       case "submit-task": return submitTask(w, input.taskId, input.fn, input.args, input.opts);
       case "create-actor": return createActor(w, input.actorId, input.cls, input.args, input.opts);
-      case "submit-actor-task": return submitActorTask(w, input.taskId, input.actorId, input.method, input.args, input.maxRetries);
+      case "submit-actor-task": return submitActorTask(w, input.taskId, input.actorId, input.method, input.args, input.maxRetries, input.streaming);
       case "put": return put(w, input.id, input.payload, input.callId);
       case "get": return get(w, input.refs, input.timeoutMs, input.callId);
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
@@ -92,6 +93,8 @@ export class CoreWorker {
       case "actor-registered": return actorRegistered(w, input.actorId, input.callId);
       case "cluster-info": return getClusterInfo(w, input.callId);
       case "cancel-task": return cancelTask(w, input.returnId, input.force, input.recursive);
+      case "generator-item": return itemYielded(w, executionOf(w, input.taskId, input.attempt), input.index, input.payload, input.callId);
+      case "generator-next": return generatorNext(w, input.returnId, input.index, input.callId);
       default: return assertNever("a core worker", input);
     }
   }
@@ -102,7 +105,7 @@ export class CoreWorker {
       case "LeaseGranted": return leaseGranted(w, m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return leaseSpillback(w, m.reqId, m.node, m.incarnation);
       case "LeaseRejected": return leaseRejected(w, m.reqId, m.reason, m.infeasible);
-      case "TaskReply": return taskReply(w, m.taskId, m.returnId, m.attempt, m.result, m.epoch, m.runMs);
+      case "TaskReply": return taskReply(w, m.taskId, m.returnId, m.attempt, m.result, m.epoch, m.runMs, m.items);
       case "TaskBounced": return taskBounced(w, m.taskId, m.returnId, m.attempt, m.bounces);
       case "PushTask": return pushTask(w, from, m.spec);
       case "StorePutReply": return storePutReply(w, m.reqId, m.error);
@@ -123,6 +126,8 @@ export class CoreWorker {
       case "RemoveBorrower": return removeBorrower(w, m.id, m.borrower, m.holds);
       case "ClusterInfo": return clusterInfo(w, m.reqId, m.nodes);
       case "CancelTask": return cancelExecution(w, m.taskId, m.attempt, m.recursive);
+      case "ReportGeneratorItem": return generatorItem(w, from, m.taskId, m.returnId, m.attempt, m.index, m.result);
+      case "GeneratorAck": return generatorAcked(w, executionOf(w, m.taskId, m.attempt), m.consumed);
       default: return assertNever("a core worker", m);
     }
   }
@@ -148,8 +153,8 @@ export class CoreWorker {
   createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
     this.step({ kind: "create-actor", actorId, cls, args, opts });
   }
-  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): ObjectId {
-    this.step({ kind: "submit-actor-task", taskId, actorId, method, args, maxRetries });
+  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, streaming?: Streaming): ObjectId {
+    this.step(streaming === undefined ? { kind: "submit-actor-task", taskId, actorId, method, args, maxRetries } : { kind: "submit-actor-task", taskId, actorId, method, args, maxRetries, streaming });
     return returnIdOf(taskId);
   }
   put(id: ObjectId, payload: Payload, callId: number): void { this.step({ kind: "put", id, payload, callId }); }
@@ -170,4 +175,10 @@ export class CoreWorker {
   releaseAll(): void { this.step({ kind: "release-all" }); }
   cancelTask(returnId: ObjectId, force: boolean, recursive: boolean): void { this.step({ kind: "cancel-task", returnId, force, recursive }); }
   taskDone(taskId: string, attempt: number, outcome: Outcome): void { this.step({ kind: "task-done", taskId, attempt, outcome }); }
+  /** Executor: a running streaming generator yielded item `index` (answered once its code may go on). */
+  generatorItem(taskId: string, attempt: number, index: number, payload: Payload, callId: number): void {
+    this.step({ kind: "generator-item", taskId, attempt, index, payload, callId });
+  }
+  /** Owner: the program asks for item `index` of the streaming generator that makes `returnId`. */
+  generatorNext(returnId: ObjectId, index: number, callId: number): void { this.step({ kind: "generator-next", returnId, index, callId }); }
 }

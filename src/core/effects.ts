@@ -82,4 +82,8 @@ export type CallResult =
   | { readonly kind: "put"; readonly id: ObjectId }
   | { readonly kind: "actor"; readonly info?: ActorInfo }
   | { readonly kind: "nodes"; readonly nodes: readonly NodeView[] }
-  | { readonly kind: "error"; readonly error: ErrorInfo };
+  | { readonly kind: "error"; readonly error: ErrorInfo }
+  /** A streaming generator's item was reported, and back-pressure lets its code go on; `stop`: it was cancelled (or its attempt is over here), so it ends. */
+  | { readonly kind: "yielded"; readonly stop?: true }
+  /** A streaming generator's next item (`id` absent: the stream ended). */
+  | { readonly kind: "item"; readonly id?: ObjectId };

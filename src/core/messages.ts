@@ -52,8 +52,9 @@ export type Msg =
   /**
    * `returnId` is the spec's, echoed: the owner finds the task through the object it makes.
    * `runMs`: how long the task ran (the owner pipelines a class only while its tasks are short).
+   * `items`: a streaming generator's count of items this attempt reported.
    */
-  | { type: "TaskReply"; taskId: TaskId; returnId: ObjectId; attempt: number; result: TaskResult; epoch?: number; runMs?: number }
+  | { type: "TaskReply"; taskId: TaskId; returnId: ObjectId; attempt: number; result: TaskResult; epoch?: number; runMs?: number; items?: number }
   /**
    * worker → owner: a pipelined task sent back unrun, because the task ahead of it blocked in
    * get/wait (what it waits for could be queued behind it); the owner runs it on another lease.
@@ -149,7 +150,15 @@ export type Msg =
   | { type: "DrainReply"; node: NodeId; accepted: boolean; reason: string }
   // owner → the worker running (or holding) attempt `attempt` of a task: ray.cancel
   /** Skip it if not started; signal its code if running; `recursive`: cancel the tasks it submitted too. */
-  | { type: "CancelTask"; taskId: TaskId; returnId: ObjectId; attempt: number; recursive: boolean };
+  | { type: "CancelTask"; taskId: TaskId; returnId: ObjectId; attempt: number; recursive: boolean }
+  // a streaming generator: executor → owner, one report per yielded item; owner → executor, how far the caller consumed
+  /** Item `index` of attempt `attempt` (Ray's ReportGeneratorItemReturns); the owner drops an index it already has. */
+  | { type: "ReportGeneratorItem"; taskId: TaskId; returnId: ObjectId; attempt: number; index: number; result: ItemResult }
+  /** The caller consumed `consumed` items: an executor paused by back-pressure may go on. */
+  | { type: "GeneratorAck"; taskId: TaskId; attempt: number; consumed: number };
+
+/** A yielded item: its value, inline or stored in the executor's node (never an error: an error ends the stream). */
+export type ItemResult = Extract<TaskResult, { kind: "inline" | "stored" }>;
 
 export type MsgType = Msg["type"];
 
@@ -167,7 +176,7 @@ export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
   "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower",
-  "ClusterInfo", "CancelTask",
+  "ClusterInfo", "CancelTask", "ReportGeneratorItem", "GeneratorAck",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [

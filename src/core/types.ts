@@ -21,6 +21,9 @@ export const idOf = (...parts: readonly (string | number)[]): string => parts.jo
 
 /** A task's return object is named after the task, so a caller knows the ref's id at once. */
 export const returnIdOf = (taskId: TaskId): ObjectId => idOf(taskId, ".r");
+/** Item `index` of a streaming generator task (Ray's ObjectRefGenerator): named after the task and its index. */
+export const generatorItemIdOf = (taskId: TaskId, index: number): ObjectId => idOf(taskId, ".y", index);
+export const isGeneratorItemId = (id: ObjectId): boolean => /\.y\d+$/.test(id);
 
 export const gcsAddr = (head: NodeId): Addr => `${head}/gcs`;
 export const rayletAddr = (node: NodeId): Addr => `${node}/raylet`;
@@ -144,6 +147,17 @@ export interface TaskSpec {
    * actor's per-caller order has no hole, and answered as cancelled without running.
    */
   readonly cancelled?: true;
+  /** A generator function run as a streaming generator: its yielded values are reported one by one. */
+  readonly streaming?: Streaming;
+}
+
+/**
+ * How a streaming generator task streams (Ray's `num_returns="streaming"`). `backpressure`: the
+ * executor pauses while this many yielded items are not yet consumed by the caller (Ray's
+ * `_generator_backpressure_num_objects`); absent, it never pauses.
+ */
+export interface Streaming {
+  readonly backpressure?: number;
 }
 
 export interface ActorSpec {

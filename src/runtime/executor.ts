@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Outcome } from "../core/core-worker.ts";
 import type { FunctionDescriptor, FunctionId, Payload, TaskSpec } from "../core/types.ts";
+import type { CoreClient } from "../api/client.ts";
 import { TaskCancelledError, fromThrown } from "../api/errors.ts";
 
 export interface Codec {
@@ -61,8 +62,13 @@ export class Executor {
   /** The namespace of the actor this worker hosts: its methods run there. */
   private instanceNamespace?: string;
 
-  /** `math` replaces the global Math inside user code (the simulator seeds Math.random). */
-  constructor(private readonly ray: unknown, private readonly codec: Codec, private readonly math: Math = Math) {}
+  /**
+   * `items`: where a streaming generator's yielded values go (its worker's core worker).
+   * `math` replaces the global Math inside user code (the simulator seeds Math.random).
+   */
+  constructor(
+    private readonly ray: unknown, private readonly codec: Codec, private readonly items: Pick<CoreClient, "reportItem">, private readonly math: Math = Math,
+  ) {}
 
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     if (spec.kind === "actor-create") this.instanceNamespace = spec.namespace;
@@ -106,9 +112,12 @@ export class Executor {
       return this.failed(e, spec, fn);
     }
     if (isGenerator(result)) {
-      // Ray streams a generator's values as refs (ObjectRefGenerator); tsray does not yet: say so
-      // rather than fail to serialize the generator object.
-      return this.failed(new TypeError(`${fn.name} is a generator function: streaming generators (ObjectRefGenerator) are not implemented; return an array instead`), spec, fn);
+      if (spec.streaming) return this.stream(result as Generator<unknown> | AsyncGenerator<unknown>, spec, fn);
+      // A handle that did not know the method is a generator (one from ray.getActor) called it as a plain method.
+      return this.failed(new TypeError(`${this.label(spec, fn)} is a generator: call it with .options({ numReturns: "streaming" }) to get an ObjectRefGenerator`), spec, fn);
+    }
+    if (spec.streaming) {
+      return this.failed(new TypeError(`${this.label(spec, fn)} was called with numReturns: "streaming" but is not a generator function (function* or async function*)`), spec, fn);
     }
     if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
       return (result as Promise<unknown>).then(
@@ -117,6 +126,36 @@ export class Executor {
       );
     }
     return this.succeeded(result, spec, fn);
+  }
+
+  /**
+   * Runs a streaming generator: each value it yields is reported to the core worker as the next
+   * item, and the next value is asked for only once the report is out and back-pressure allows.
+   * It ends with the generator (its return value is not an item, as in Ray), with the error it
+   * throws, or with a TaskCancelledError once ray.cancel reached it.
+   */
+  private async stream(gen: Generator<unknown> | AsyncGenerator<unknown>, spec: TaskSpec, fn: FunctionDescriptor): Promise<Outcome> {
+    const signal = this.cancels.get(spec.taskId)?.signal;
+    try {
+      for (let index = 0, goOn = true; ; index++) {
+        if (!goOn || signal?.aborted) {
+          await gen.return(undefined); // its finally blocks run, as when Python closes a generator
+          throw signal?.reason ?? new TaskCancelledError(`task ${spec.taskId} was cancelled`);
+        }
+        const r = await gen.next();
+        if (r.done) break;
+        let payload: Payload;
+        try {
+          payload = this.codec.encode(r.value);
+        } catch (e) {
+          return { ok: false, error: fromThrown(e, `${this.label(spec, fn)} yielded a value that cannot be stored`) };
+        }
+        goOn = await this.items.reportItem(spec.taskId, spec.attempt, index, payload);
+      }
+    } catch (e) {
+      return this.failed(e, spec, fn);
+    }
+    return this.succeeded(null, spec, fn);
   }
 
   /** What errors call the code that ran: built only when one occurs (it is a string per task). */

@@ -53,9 +53,9 @@ export abstract class ModelClient implements CoreClient {
 
   submitTask: CoreClient["submitTask"] = (taskId, fn, args, opts) => { this.check(); return this.model.submitTask(taskId, fn, args, opts); };
   createActor: CoreClient["createActor"] = (id, cls, args, opts) => { this.check(); this.model.createActor(id, cls, args, opts); };
-  submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries) => {
+  submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries, streaming) => {
     this.check();
-    return this.model.submitActorTask(taskId, actorId, method, args, retries);
+    return this.model.submitActorTask(taskId, actorId, method, args, retries, streaming);
   };
   put(id: ObjectId, payload: Payload): Promise<void> {
     return this.call((c) => this.model.put(id, payload, c), () => undefined);
@@ -81,6 +81,12 @@ export abstract class ModelClient implements CoreClient {
   addRef(id: ObjectId): void { this.model.addRef(id); }
   releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
   cancelTask(id: ObjectId, force: boolean, recursive: boolean): void { this.model.cancelTask(id, force, recursive); }
+  reportItem(taskId: string, attempt: number, index: number, payload: Payload): Promise<boolean> {
+    return this.call((c) => this.model.generatorItem(taskId, attempt, index, payload, c), (r) => r.kind === "yielded" && r.stop !== true);
+  }
+  nextItem(returnId: ObjectId, index: number): Promise<ObjectId | undefined> {
+    return this.call((c) => this.model.generatorNext(returnId, index, c), (r) => (r.kind === "item" ? r.id : undefined));
+  }
 }
 
 export function checkSleep(ms: number): void {

@@ -127,6 +127,6 @@ export const EXPECTED_CANCEL: CancelSeen = {
   refused: [
     "ray.cancel: force is not supported for actor tasks (kill the actor with ray.kill instead)",
     'ray.cancel: unknown option "bogus" (it takes: force, recursive)',
-    "ray.cancel expects an ObjectRef",
+    "ray.cancel expects an ObjectRef or an ObjectRefGenerator",
   ],
 };

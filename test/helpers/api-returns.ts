@@ -37,7 +37,7 @@ export async function multipleReturns(ray: Ray): Promise<ReturnsSeen> {
   const throws = ray.remote((): number[] => { throw new RangeError("no values"); }, { numReturns: 2, maxRetries: 0 });
   const taskError = await failures(ray, throws.remote() as unknown as ObjectRef[]);
   const refused: string[] = [];
-  for (const n of [0, 1.5, "streaming"]) {
+  for (const n of [0, 1.5, "dynamic"]) {
     try { ray.remote((x: number) => [x], { numReturns: n as never }); refused.push("accepted"); } catch (e) { refused.push((e as Error).message); }
   }
   return { values, passedOn, separateIds, actorValues, single, wrongLength, taskError, refused };
@@ -49,8 +49,8 @@ export const EXPECTED_RETURNS: ReturnsSeen = {
   wrongLength: [WRONG, WRONG, WRONG],
   taskError: ["TaskError/RangeError: no values", "TaskError/RangeError: no values"],
   refused: [
-    'anonymous: option "numReturns" must be an integer >= 1, got 0',
-    'anonymous: option "numReturns" must be an integer >= 1, got 1.5',
-    'anonymous: option "numReturns" is not supported with "streaming": streaming generators (ObjectRefGenerator) are not implemented',
+    'anonymous: option "numReturns" must be an integer >= 1 or "streaming", got 0',
+    'anonymous: option "numReturns" must be an integer >= 1 or "streaming", got 1.5',
+    'anonymous: option "numReturns" must be an integer >= 1 or "streaming", got "dynamic"',
   ],
 };

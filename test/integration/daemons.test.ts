@@ -22,6 +22,7 @@ import mapReduce, { corpus, countLocally, summarize } from "../../examples/map-r
 import { freePort } from "../../src/runtime/free-port.ts";
 import { EXPECTED_CANCEL, cancelTasks } from "../helpers/api-cancel.ts";
 import { EXPECTED_RETURNS, multipleReturns } from "../helpers/api-returns.ts";
+import { EXPECTED_STREAMING, streamingGenerators } from "../helpers/api-streaming.ts";
 import {
   EXPECTED, EXPECTED_NAMES, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
 } from "../helpers/api-features.ts";
@@ -112,6 +113,10 @@ test("ray.cancel as on the other hosts: pending, running (signal), forced, recur
 
 test("numReturns as on the other hosts: n refs for tasks and actor methods, a wrong length named", async () => {
   assert.deepEqual(await multipleReturns(ray.driver()), EXPECTED_RETURNS);
+});
+
+test("streaming generators as on the other hosts: streamed in order, error last, retried after a worker died without duplicates, back-pressure, cancel", async () => {
+  assert.deepEqual(await streamingGenerators(ray.driver(), { crash: true }), { ...EXPECTED_STREAMING, crashed: EXPECTED_STREAMING.retried });
 });
 
 test("tsray run FILE --address runs the program on the daemons (not on a new embedded cluster)", async () => {

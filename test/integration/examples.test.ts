@@ -12,6 +12,7 @@ import counter from "../../examples/counter.ts";
 import add from "../../examples/add.ts";
 import mapReduce, { corpus, countLocally, summarize, CHUNKS } from "../../examples/map-reduce.ts";
 import asyncActor from "../../examples/async-actor.ts";
+import streamingGenerator from "../../examples/streaming-generator.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -87,6 +88,27 @@ describe("async actor", () => {
 
   test("tsray sim examples/async-actor.ts", async () => {
     const { code, out, err } = await cli(["sim", "examples/async-actor.ts", "--seed", "3", "--nodes", "2", "--json"]);
+    assert.equal(code, 0, err);
+    assert.deepEqual(JSON.parse(out).result, expected);
+  });
+});
+
+describe("streaming generator", () => {
+  const expected = { squares: [0, 1, 4, 9, 16], firstBeforeLast: true, failing: ["ok", "error: bad chunk"] };
+  for (const nodes of [1, 3]) {
+    test(`items stream as they are yielded, under back-pressure, the error last (${nodes} node${nodes > 1 ? "s" : ""})`, async () => {
+      for (const seed of [1, 2]) {
+        const r = await simulate({ seed, nodes, program: streamingGenerator as Program<unknown> });
+        assert.equal(r.error, undefined, r.error?.stack);
+        assert.deepEqual(r.result, expected);
+        assert.deepEqual(r.violations, [], formatViolations(r.violations));
+        assert.ok(r.trace.some((e) => e.kind === "generator.paused"), "the back-pressure bound held the producer");
+      }
+    });
+  }
+
+  test("tsray sim examples/streaming-generator.ts", async () => {
+    const { code, out, err } = await cli(["sim", "examples/streaming-generator.ts", "--seed", "3", "--nodes", "2", "--json"]);
     assert.equal(code, 0, err);
     assert.deepEqual(JSON.parse(out).result, expected);
   });

@@ -5,7 +5,7 @@
 
 import { nextTaskState } from "../lifecycle/task.ts";
 import {
-  returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type NodeView, type TaskSpec,
+  returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type NodeView, type Streaming, type TaskSpec,
 } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
@@ -84,7 +84,7 @@ export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, res
   w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
 }
 
-export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number): void {
+export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, streaming?: Streaming): void {
   let a = w.callerActors.get(actorId);
   if (!a) {
     // A handle that came from elsewhere (getActor, or passed in): follow the actor's updates.
@@ -96,7 +96,7 @@ export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method
   const spec: TaskSpec = {
     taskId, kind: "actor-task", fn: actorId, method, name: method, args: args as Arg[], returnId: returnIdOf(taskId),
     owner: w.addr, resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
-    actorId, seq, caller: w.addr,
+    actorId, seq, caller: w.addr, ...(streaming !== undefined ? { streaming } : {}),
   };
   trackTask(w, own(w, spec.returnId), spec, maxRetries);
 }

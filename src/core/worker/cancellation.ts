@@ -7,6 +7,7 @@
 import { nextTaskState } from "../lifecycle/task.ts";
 import type { ErrorInfo, ObjectId, TaskId } from "../types.ts";
 import type { Ctx } from "./context.ts";
+import { resume } from "./generators.ts";
 import { skipActorCall } from "./actor-submitter.ts";
 import { dropLease, withdrawRequests } from "./lease-client.ts";
 import { finishTask, type OwnedTask } from "./task-manager.ts";
@@ -104,6 +105,8 @@ export function cancelExecution(w: Ctx, taskId: TaskId, attempt: number, recursi
 function interruptOrSkip(w: Ctx, e: Execution): void {
   e.cancelled = true;
   if (e.startedAt >= 0) w.fx.interrupt(e.spec.taskId);
+  // A generator held by back-pressure is let go, to stop.
+  if (e.generator) resume(w, e);
 }
 
 /** Recursive cancel: the tasks this worker submitted from inside `parent`. */

@@ -17,6 +17,7 @@ import type { ReferenceTable } from "./reference-table.ts";
 import type { TaskManager } from "./task-manager.ts";
 import type { TaskReceiver } from "./task-receiver.ts";
 import type { PlacementGroupClient } from "./placement-groups.ts";
+import type { Generators } from "./generators.ts";
 
 /** The tuning a core worker reads (tuning.ts says what each means). */
 export type CoreWorkerTuning = Pick<ModelTuning, "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs">;
@@ -29,7 +30,7 @@ export interface CoreWorkerConfig extends CoreWorkerTuning {
 
 /** The state of a core worker, part by part. */
 export type CoreWorkerState = ReferenceTable & TaskManager & LeaseClient & ActorSubmitter & ObjectRequests & ObjectRecovery & TaskReceiver & ActorScheduling
-  & PlacementGroupClient;
+  & PlacementGroupClient & Generators;
 
 /** What each part's functions work on: the whole state, and the worker's identity and effects. */
 export interface Ctx extends CoreWorkerState {

@@ -3,7 +3,7 @@
 
 import type { WorkerMsg } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
-import type { ActorId, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, RefInfo, SchedulingStrategy } from "../types.ts";
+import type { ActorId, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, RefInfo, SchedulingStrategy, Streaming } from "../types.ts";
 import type { PlacementGroupId, PlacementStrategy } from "../types.ts";
 
 /** What an API asks of the GCS when it creates a placement group (the creator is the asking worker). */
@@ -25,6 +25,8 @@ export interface TaskOptions {
   readonly retryExceptions: boolean;
   /** The namespace the task runs in (its submitter's). */
   readonly namespace?: string;
+  /** A generator function, streamed (see types.ts). */
+  readonly streaming?: Streaming;
 }
 
 export interface ActorOptions {
@@ -56,7 +58,7 @@ export type ApiCall =
   | { readonly kind: "register-function"; readonly fn: FunctionDescriptor }
   | { readonly kind: "submit-task"; readonly taskId: string; readonly fn: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
   | { readonly kind: "create-actor"; readonly actorId: ActorId; readonly cls: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: ActorOptions }
-  | { readonly kind: "submit-actor-task"; readonly taskId: string; readonly actorId: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly maxRetries: number }
+  | { readonly kind: "submit-actor-task"; readonly taskId: string; readonly actorId: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly maxRetries: number; readonly streaming?: Streaming }
   | { readonly kind: "put"; readonly id: ObjectId; readonly payload: Payload; readonly callId: number }
   | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
@@ -76,7 +78,11 @@ export type ApiCall =
   /** The GCS's node table (ray.nodes()). */
   | { readonly kind: "cluster-info"; readonly callId: number }
   /** ray.cancel of the task that makes `returnId` (owned here); `force` kills its worker if it runs (normal tasks only). */
-  | { readonly kind: "cancel-task"; readonly returnId: ObjectId; readonly force: boolean; readonly recursive: boolean };
+  | { readonly kind: "cancel-task"; readonly returnId: ObjectId; readonly force: boolean; readonly recursive: boolean }
+  /** Executor: the running streaming generator `taskId` yielded item `index`; answered once its code may go on (back-pressure). */
+  | { readonly kind: "generator-item"; readonly taskId: string; readonly attempt: number; readonly index: number; readonly payload: Payload; readonly callId: number }
+  /** Owner: the program asks for item `index` of the streaming generator whose task makes `returnId`. */
+  | { readonly kind: "generator-next"; readonly returnId: ObjectId; readonly index: number; readonly callId: number };
 
 export type WorkerInput =
   | { readonly kind: "message"; readonly from: Addr; readonly msg: WorkerMsg }

@@ -4,6 +4,7 @@
 // each lease back when its class has nothing more to run on it.
 
 import { InvariantError } from "../assert.ts";
+import { generatorAttemptLost } from "./generators.ts";
 import { Fifo } from "../fifo.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { localityNode } from "../scheduler.ts";
@@ -241,6 +242,7 @@ export function dropLease(w: Ctx, lease: Lease, t: OwnedTask): void {
     x.lease = undefined;
     // It may have stored a result there that no reply will announce: free such a copy.
     if (!w.owned.get(x.spec.returnId)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [x.spec.returnId], orphaned: true });
+    if (x.spec.streaming) generatorAttemptLost(w, x.spec, node);
     if (x === t) continue;
     x.spec = { ...x.spec, bounces: (x.spec.bounces ?? 0) + 1 };
     x.state = nextTaskState(x.state, { type: "BOUNCED" });
@@ -301,6 +303,7 @@ export function leasesLost(w: Ctx, dead: (worker: Addr) => boolean, why: string)
         // that would have told us never came: free any such copy, or it outlives every reference.
         const node = nodeOf(l.worker);
         if (!w.owned.get(t.spec.returnId)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [t.spec.returnId], orphaned: true });
+        if (t.spec.streaming) generatorAttemptLost(w, t.spec, node);
         taskEnded(w, t, { kind: "error", retryable: true, error: { type: "WorkerCrashedError", message: `task ${t.spec.name} failed: ${why}` } });
       }
     }

@@ -5,7 +5,7 @@
 
 import { nextObjectState } from "../lifecycle/object.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
-import { diedWithNode, nodeOf, rayletAddr, type Addr, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
+import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, type Addr, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
@@ -112,7 +112,8 @@ function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
     return resolveTask(w, t);
   }
   o.state = nextObjectState(o.state, { type: "UNRECOVERABLE" });
-  const why = !l ? "it was created by ray.put, which has no lineage to re-create it from"
+  const why = !l && isGeneratorItemId(id) ? "it was yielded by a streaming generator, and tsray keeps no lineage for a generator's items"
+    : !l ? "it was created by ray.put, which has no lineage to re-create it from"
     : `its task ${l.spec.name} has no retries left (maxRetries=${l.spec.maxRetries})`;
   o.value = { kind: "error", error: { type: "ObjectLostError", message: `object ${id} was lost with every copy of it, and cannot be reconstructed: ${why}` } };
   wake(w, o);

@@ -9,6 +9,7 @@ import type { Addr, ErrorInfo, ObjectId, Payload, RefInfo } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { containRefs, holdRefs, own, ready, whenKnown, type Owned } from "./reference-table.ts";
 import { argsRead, block, reply, unblock, type Execution } from "./task-receiver.ts";
+import { reportItem } from "./generators.ts";
 
 export interface GetCall {
   readonly callId: number;
@@ -34,7 +35,9 @@ export interface WaitCall {
 /** What a StorePut is for: the program's put, or a large task result stored as its primary copy. */
 export type PendingPut =
   | { readonly kind: "put"; readonly id: ObjectId; readonly o: Owned; readonly callId: number; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined }
-  | { readonly kind: "result"; readonly e: Execution; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined };
+  | { readonly kind: "result"; readonly e: Execution; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined }
+  /** A large item a streaming generator yielded; `callId`: the yield its code waits on. */
+  | { readonly kind: "item"; readonly e: Execution; readonly index: number; readonly callId: number; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined };
 
 /** What a StoreGet is for: the stored values of a get, or the arguments of a task about to run. */
 export type PendingRead =
@@ -83,6 +86,10 @@ export function storePutReply(w: Ctx, reqId: number, error: ErrorInfo | undefine
       containRefs(w, p.o, p.refs, false);
       ready(w, p.id, p.o, undefined, w.cfg.node, p.size, p.hash);
       return w.fx.complete(p.callId, { kind: "put", id: p.id });
+    case "item":
+      // The store refused it: the yield throws, and the generator's task fails with that error.
+      if (error) return w.fx.complete(p.callId, { kind: "error", error });
+      return reportItem(w, p.e, p.index, { kind: "stored", node: w.cfg.node, size: p.size, hash: p.hash, refs: p.refs }, p.callId);
     default: return assertNever("a store put", p);
   }
 }

@@ -11,6 +11,7 @@ import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
 import { argKnown, type ArgResolution, type OwnedTask } from "./task-manager.ts";
+import { generatorFreed, generatorUnreferenced } from "./generators.ts";
 
 export type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
 export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
@@ -147,6 +148,8 @@ function freedError(w: Ctx, id: ObjectId): ErrorInfo {
 }
 
 export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
+  // A streaming generator's task still runs, but the program let go of it.
+  if (o.state === "PENDING" && o.local === 0 && w.generators.size > 0) generatorUnreferenced(w, id);
   if (o.local > (w.cfg.bugs.has("free-off-by-one") ? 1 : 0) || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
   if (o.borrowers !== undefined && o.borrowers.size > (w.cfg.bugs.has("free-with-one-borrower") ? 1 : 0) && !w.cfg.bugs.has("free-borrowed")) return;
   if (o.waiters !== undefined) throw new InvariantError(`owner ${w.addr} frees object ${id} while ${o.waiters.length} still wait for it`);
@@ -156,6 +159,7 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   for (const n of o.nodes) w.fx.send(rayletAddr(n), { type: "FreeObjects", ids: [id] });
   if (o.deps) releaseArgs(w, o.deps);
   if (o.contains) dropRefs(w, o.contains);
+  if (w.generators.size > 0) generatorFreed(w, id);
 }
 
 export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {

@@ -16,6 +16,7 @@ import { actorArgsResolved, actorTaskReplied, sendActorTask } from "./actor-subm
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
 import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
+import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
 import { containRefs, dropRefs, holdRef, own, ready, releaseArgs, returnLoans, whenKnown, type Owned } from "./reference-table.ts";
 
 export interface OwnedTask {
@@ -102,7 +103,7 @@ export function submitTask(w: Ctx, taskId: string, fn: FunctionDescriptor, args:
   const spec: TaskSpec = {
     taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId: returnIdOf(taskId), owner: w.addr,
     resources: opts.resources, strategy: opts.strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
-    ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+    ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}), ...(opts.streaming !== undefined ? { streaming: opts.streaming } : {}),
   };
   trackTask(w, own(w, spec.returnId), spec, opts.maxRetries);
 }
@@ -122,6 +123,7 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
   const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
   const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0, parent: submittingTask(w) };
   o.task = t;
+  if (spec.streaming) generatorSubmitted(w, spec);
   w.fx.trace(spec.actorId === undefined
     ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
     : { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq });
@@ -176,7 +178,7 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
 }
 
 /** An attempt's answer from the worker that ran it. */
-export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number): void {
+export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number, items?: number): void {
   const o = w.owned.get(returnId);
   const t = o?.task;
   if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") {
@@ -190,7 +192,7 @@ export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: n
   if (t.spec.kind === "actor-task") {
     if (!actorTaskReplied(w, t, epoch)) return returnLoans(w, refsOfResult(result));
   } else leaseSlotFreed(w, t, runMs);
-  taskEnded(w, t, result);
+  taskEnded(w, t, t.spec.streaming ? generatorReplied(w, t, items ?? 0, result) : result);
 }
 
 /** A task attempt ended: retry it if the failure and the budget allow, else settle its object. */
@@ -247,4 +249,5 @@ export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult): void {
   // A reconstruction's arguments are already held by the object it re-makes.
   if (!keepArgs && !(o?.deps && o.deps === t.argRefs)) releaseArgs(w, t.argRefs);
   if (t.heldRefs) dropRefs(w, t.heldRefs);
+  if (t.spec.streaming) generatorEnded(w, t.spec, result);
 }

@@ -15,6 +15,7 @@ import type { Ctx } from "./context.ts";
 import type { Outcome } from "./inputs.ts";
 import { readFromStore, storePut } from "./object-requests.ts";
 import { endScope, holdRefs, lendReturned } from "./reference-table.ts";
+import type { ExecutingGenerator } from "./generators.ts";
 
 /** A normal task or actor call this worker is executing or about to. */
 export interface Execution {
@@ -28,6 +29,8 @@ export interface Execution {
   startedAt: number;
   /** Its owner cancelled it: not started, it is answered as cancelled; running, its code was signalled. */
   cancelled: boolean;
+  /** A streaming generator's progress, from its first yielded item. */
+  generator?: ExecutingGenerator;
 }
 
 export interface TaskReceiver {
@@ -196,10 +199,15 @@ function remember(w: Ctx, s: TaskSpec): void {
   w.finished.set(s.taskId, pushNo(s));
 }
 
+/** The execution of attempt `attempt` of `taskId` running here, if it is. */
+export function executionOf(w: Ctx, taskId: string, attempt: number): Execution | undefined {
+  return w.current?.spec.taskId === taskId && w.current.spec.attempt === attempt ? w.current
+    : w.actor !== undefined ? runningCall(w.actor, taskId) : undefined;
+}
+
 /** The host finished running `taskId` (attempt `attempt`). */
 export function taskDone(w: Ctx, taskId: string, attempt: number, out: Outcome): void {
-  const e = w.current?.spec.taskId === taskId && w.current.spec.attempt === attempt ? w.current
-    : w.actor !== undefined ? runningCall(w.actor, taskId) : undefined;
+  const e = executionOf(w, taskId, attempt);
   if (!e) return;
   // Two literals with the same keys in the same order (rather than a spread): no object to copy per task.
   w.fx.trace(out.ok
@@ -219,6 +227,7 @@ export function reply(w: Ctx, e: Execution, result: TaskResult): void {
     type: "TaskReply", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, result,
     epoch: s.kind === "actor-task" ? w.actor?.epoch : undefined,
     runMs: e.startedAt >= 0 ? w.fx.now() - e.startedAt : undefined,
+    ...(s.streaming ? { items: e.generator?.reported ?? 0 } : {}),
   });
   if (w.current === e) {
     w.current = undefined;

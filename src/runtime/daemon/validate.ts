@@ -87,6 +87,7 @@ const taskSpec = z.object({
   actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(),
   cancelled: z.literal(true).optional(),
+  streaming: z.object({ backpressure: z.number().int().gte(1).optional() }).strict().optional(),
 }).strict();
 const actorSpec = z.object({
   actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
@@ -126,7 +127,7 @@ const msgSchema = z.discriminatedUnion("type", [
   m("ReturnLease", { leaseId: id, destroyWorker: z.boolean() }),
   m("CancelLease", { reqId: count }),
   m("PushTask", { spec: taskSpec }),
-  m("TaskReply", { taskId: id, returnId: id, attempt: count, result: taskResult, epoch: count.optional(), runMs: z.number().finite().nonnegative().optional() }),
+  m("TaskReply", { taskId: id, returnId: id, attempt: count, result: taskResult, epoch: count.optional(), runMs: z.number().finite().nonnegative().optional(), items: count.optional() }),
   m("TaskBounced", { taskId: id, returnId: id, attempt: count, bounces: count }),
   m("RegisterWorker", { worker: addr, driver: z.boolean().optional() }),
   m("WorkerBlocked", { worker: addr }),
@@ -177,6 +178,11 @@ const msgSchema = z.discriminatedUnion("type", [
   m("DrainNode", { node: nodeId, reason: z.string().max(1024) }),
   m("DrainReply", { node: nodeId, accepted: z.boolean(), reason: z.string().max(1024) }),
   m("CancelTask", { taskId: id, returnId: id, attempt: count, recursive: z.boolean() }),
+  m("ReportGeneratorItem", {
+    taskId: id, returnId: id, attempt: count, index: count,
+    result: z.discriminatedUnion("kind", [taskResult.options[0], taskResult.options[1]]),
+  }),
+  m("GeneratorAck", { taskId: id, attempt: count, consumed: count }),
 ]);
 
 // Compile-time: what the schema accepts is a `Msg`, and every message type has a schema.

@@ -4,7 +4,7 @@
 
 import type { ActorOptions, ArgIn, Outcome, TaskOptions } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import type { ActorId, Addr, FunctionDescriptor, FunctionId, NodeId, ObjectId, Payload, RefInfo, TaskKind, TaskId } from "../../core/types.ts";
+import type { ActorId, Addr, FunctionDescriptor, FunctionId, NodeId, ObjectId, Payload, RefInfo, Streaming, TaskKind, TaskId } from "../../core/types.ts";
 import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
 
 /** A function the other side may not have seen yet travels whole, then by id. */
@@ -15,7 +15,7 @@ export type ToThread =
   | { readonly t: "bind"; readonly addr: Addr; readonly node: NodeId }
   | {
     readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string; readonly actor?: ActorId;
-    readonly fn: FnRef; readonly args: readonly Payload[]; readonly namespace?: string;
+    readonly fn: FnRef; readonly args: readonly Payload[]; readonly namespace?: string; readonly streaming?: Streaming;
   }
   | { readonly t: "reply"; readonly call: number; readonly result: CallResult }
   /** ray.cancel: signal the running task's code. */
@@ -30,7 +30,7 @@ export type FromThread =
   | { readonly t: "done"; readonly task: TaskId; readonly attempt: number; readonly out: Outcome }
   | { readonly t: "submit"; readonly task: TaskId; readonly fn: FnRef; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
   | { readonly t: "actor"; readonly actor: ActorId; readonly cls: FnRef; readonly args: readonly ArgIn[]; readonly opts: ActorOptions }
-  | { readonly t: "call"; readonly task: TaskId; readonly actor: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly retries: number }
+  | { readonly t: "call"; readonly task: TaskId; readonly actor: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly retries: number; readonly streaming?: Streaming }
   | { readonly t: "put"; readonly call: number; readonly id: ObjectId; readonly payload: Payload }
   | { readonly t: "get"; readonly call: number; readonly refs: readonly RefInfo[]; readonly timeoutMs?: number }
   | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }
@@ -43,6 +43,10 @@ export type FromThread =
   | { readonly t: "addRef"; readonly id: ObjectId }
   | { readonly t: "releaseRef"; readonly id: ObjectId }
   | { readonly t: "cancelTask"; readonly id: ObjectId; readonly force: boolean; readonly recursive: boolean }
+  /** A streaming generator running here yielded item `index` (answered once it may go on). */
+  | { readonly t: "yield"; readonly call: number; readonly task: TaskId; readonly attempt: number; readonly index: number; readonly payload: Payload }
+  /** The program asks for item `index` of a streaming generator it owns. */
+  | { readonly t: "next"; readonly call: number; readonly id: ObjectId; readonly index: number }
   /** Replies whose arena values the thread has decoded: the main thread drops its holds. */
   | { readonly t: "consumed"; readonly calls: readonly number[] };
 

@@ -86,8 +86,8 @@ class ThreadClient implements CoreClient {
     post({ t: "actor", actor, cls: this.fnRef(cls), args, opts });
     for (const a of args) if ("v" in a) transferable(a.v, transfer);
   };
-  submitActorTask: CoreClient["submitActorTask"] = (task, actor, method, args, retries) => {
-    post({ t: "call", task, actor, method, args, retries });
+  submitActorTask: CoreClient["submitActorTask"] = (task, actor, method, args, retries, streaming) => {
+    post(streaming === undefined ? { t: "call", task, actor, method, args, retries } : { t: "call", task, actor, method, args, retries, streaming });
     for (const a of args) if ("v" in a) transferable(a.v, transfer);
     return returnIdOf(task);
   };
@@ -107,6 +107,9 @@ class ThreadClient implements CoreClient {
   addRef(id: string): void { post({ t: "addRef", id }); }
   releaseRef(id: string): void { post({ t: "releaseRef", id }); }
   cancelTask(id: string, force: boolean, recursive: boolean): void { post({ t: "cancelTask", id, force, recursive }); }
+  reportItem: CoreClient["reportItem"] = (task, attempt, index, payload) =>
+    this.request((call) => ({ t: "yield", call, task, attempt, index, payload }), (r) => r.kind === "yielded" && r.stop !== true, payload);
+  nextItem: CoreClient["nextItem"] = (id, index) => this.request((call) => ({ t: "next", call, id, index }), (r) => (r.kind === "item" ? r.id : undefined));
   sleep(ms: number): Promise<void> {
     if (!(ms >= 0)) return Promise.reject(new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`));
     return new Promise((resolve) => setTimeout(resolve, ms));
@@ -134,7 +137,7 @@ function exec(m: Extract<ToThread, { t: "exec" }>): void {
   if ("source" in m.fn) fns.set(m.fn.id, (fn = m.fn));
   else fn = fns.get(m.fn.id) ?? { id: m.fn.id, name: m.fn.id, kind: "class", source: "" };
   // The executor reads only these fields of the spec.
-  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method, actorId: m.actor, namespace: m.namespace } as TaskSpec;
+  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method, actorId: m.actor, namespace: m.namespace, streaming: m.streaming } as TaskSpec;
   running++;
   const r = executor!.run(spec, fn, m.args);
   if (r instanceof Promise) r.then((o) => done(m.task, m.attempt, o));
@@ -164,7 +167,7 @@ function handle(batch: ToThread[]): void {
       case "bind": {
         client = new ThreadClient(m.addr, m.node);
         const ray = createRay(client);
-        executor = new Executor(ray, codecOf(client));
+        executor = new Executor(ray, codecOf(client), client);
         break;
       }
       case "gc": collectViews(); break;

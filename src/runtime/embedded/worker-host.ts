@@ -49,7 +49,7 @@ export class WorkerHost {
       if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
       else this.thread.sentFns.add(fn.id);
     }
-    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args, namespace: spec.namespace });
+    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args, namespace: spec.namespace, streaming: spec.streaming });
   }
 
   /** The model's `interrupt` effect: the thread signals the task's code (ray.cancel). */
@@ -114,7 +114,9 @@ export class WorkerHost {
           break;
         case "submit": model.submitTask(m.task, this.fn(m.fn), m.args, m.opts); break;
         case "actor": model.createActor(m.actor, this.fn(m.cls), m.args, m.opts); break;
-        case "call": model.submitActorTask(m.task, m.actor, m.method, m.args, m.retries); break;
+        case "call": model.submitActorTask(m.task, m.actor, m.method, m.args, m.retries, m.streaming); break;
+        case "yield": model.generatorItem(m.task, m.attempt, m.index, m.payload, m.call); break;
+        case "next": model.generatorNext(m.id, m.index, m.call); break;
         case "put": model.put(m.id, m.payload, m.call); break;
         case "get": model.get(m.refs, m.timeoutMs, m.call); break;
         case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;

@@ -100,6 +100,7 @@ export const MSG_TYPES = [
   "GetClusterInfo", "ClusterInfo",
   "DrainNode", "DrainReply",
   "CancelTask",
+  "ReportGeneratorItem", "GeneratorAck",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).

@@ -1,0 +1,236 @@
+// Streaming generators in the core worker model: an owner and a worker wired by hand, the test
+// playing the raylet and the host, so each report, ack and answer can be looked at.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS, type Bugs } from "../../src/core/bugs.ts";
+import type { CallResult } from "../../src/core/effects.ts";
+import { CoreWorker } from "../../src/core/core-worker.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
+import type { TraceBody } from "../../spec/trace.ts";
+
+const OWNER = "head/driver";
+const WORKER = "head/w1";
+const OTHER = "node-1/w1";
+const FN: FunctionDescriptor = { id: "fn-gen", name: "gen", kind: "function", source: "function* gen() {}" };
+const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
+const opts = (backpressure?: number) => ({
+  resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRetries: 3, retryExceptions: false, streaming: backpressure === undefined ? {} : { backpressure },
+});
+
+function rig(bugs: Bugs = NO_BUGS) {
+  const sent: { from: Addr; to: Addr; m: Msg }[] = [];
+  const executed: TaskSpec[] = [];
+  const completed = new Map<number, CallResult>();
+  const traced: TraceBody[] = [];
+  const make = (addr: Addr, node: string) => new CoreWorker(addr, {
+    node, gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs,
+  }, {
+    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ from: addr, to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
+    execute: (spec) => executed.push(spec), complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
+  });
+  const owner = make(OWNER, "head");
+  const workers = new Map([[WORKER, make(WORKER, "head")], [OTHER, make(OTHER, "node-1")]]);
+  for (const w of workers.values()) { w.start(true); w.registerFunction(FN); }
+  const take = <T extends Msg["type"]>(type: T): Extract<Msg, { type: T }>[] => {
+    const out: Extract<Msg, { type: T }>[] = [];
+    for (let i = sent.length - 1; i >= 0; i--) if (sent[i].m.type === type) out.unshift(sent.splice(i, 1)[0].m as Extract<Msg, { type: T }>);
+    return out;
+  };
+  const toWorker = (m: Msg, to = WORKER) => workers.get(to)!.step({ kind: "message", from: OWNER, msg: m as never });
+  const toOwner = (m: Msg, from = WORKER) => owner.step({ kind: "message", from, msg: m as never });
+  /** Grants the pending lease on `worker` and delivers the push: the attempt runs there. */
+  const grant = (worker = WORKER) => {
+    const [req] = take("RequestLease");
+    toOwner({ type: "LeaseGranted", reqId: req.reqId, leaseId: `lease-${worker}`, worker }, "head/raylet");
+    const [push] = take("PushTask");
+    toWorker(push, worker);
+    return push.spec;
+  };
+  let calls = 1000;
+  /** The host's yield of item `index`: the call id it waits on. */
+  const yieldItem = (spec: TaskSpec, index: number, n: number, worker = WORKER) => {
+    const call = ++calls;
+    workers.get(worker)!.generatorItem(spec.taskId, spec.attempt, index, value(n), call);
+    return call;
+  };
+  /** Delivers every item report and ack in flight, both ways. */
+  const deliver = (worker = WORKER) => {
+    for (const m of take("ReportGeneratorItem")) toOwner(m, worker);
+    for (const m of take("GeneratorAck")) toWorker(m, worker);
+  };
+  /** The program's next(): the item id, "end", or "waiting". */
+  const next = (returnId: string, index: number) => {
+    const call = ++calls;
+    owner.generatorNext(returnId, index, call);
+    const r = completed.get(call);
+    if (r === undefined) return { call, got: "waiting" };
+    return { call, got: r.kind === "item" ? r.id ?? "end" : r.kind };
+  };
+  const valueOf = (id: string) => {
+    owner.get([{ id, owner: OWNER }], undefined, 99);
+    const r = completed.get(99);
+    completed.delete(99);
+    if (r?.kind !== "values") return "not ready";
+    const v = r.values[0];
+    return "hash" in v ? v.hash : v.type;
+  };
+  return { owner, workers, sent, executed, completed, traced, take, toWorker, toOwner, grant, yieldItem, deliver, next, valueOf };
+}
+
+test("each yielded item reaches the owner as it is yielded, in order, and the stream ends with the task", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  assert.equal(spec.streaming !== undefined, true, "the spec says it streams");
+  const c0 = r.yieldItem(spec, 0, 10);
+  assert.deepEqual(r.completed.get(c0), { kind: "yielded" }, "no back-pressure: the code goes on at once");
+  r.deliver();
+  // The caller sees item 0 while the task still runs.
+  assert.equal(r.next(gen, 0).got, `${OWNER}#t1.y0`);
+  assert.equal(r.valueOf(`${OWNER}#t1.y0`), "v10");
+  const pending = r.next(gen, 1);
+  assert.equal(pending.got, "waiting");
+  r.yieldItem(spec, 1, 11);
+  r.deliver();
+  assert.deepEqual(r.completed.get(pending.call), { kind: "item", id: `${OWNER}#t1.y1` });
+  const end = r.next(gen, 2);
+  assert.equal(end.got, "waiting");
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  const [reply] = r.take("TaskReply");
+  assert.equal(reply.items, 2, "the reply counts the items reported");
+  r.toOwner(reply);
+  assert.deepEqual(r.completed.get(end.call), { kind: "item" }, "the stream ended");
+  assert.ok(r.traced.some((e) => e.kind === "generator.end" && e.items === 2 && e.error === undefined));
+});
+
+test("an error ends the stream with one more item holding it", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], { ...opts(), maxRetries: 0 });
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 1);
+  r.deliver();
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: false, error: { type: "TaskError", message: "boom" } });
+  r.toOwner(r.take("TaskReply")[0]);
+  assert.equal(r.next(gen, 0).got, `${OWNER}#t1.y0`);
+  assert.equal(r.next(gen, 1).got, `${OWNER}#t1.y1`);
+  assert.equal(r.valueOf(`${OWNER}#t1.y1`), "TaskError");
+  assert.equal(r.next(gen, 2).got, "end");
+});
+
+test("a retried attempt's reports of items the owner already has are dropped: no duplicate, no gap", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const first = r.grant();
+  r.yieldItem(first, 0, 1);
+  r.yieldItem(first, 1, 2);
+  r.deliver();
+  // The worker dies: the owner retries the task on another worker.
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  const second = r.grant(OTHER);
+  assert.equal(second.attempt, 1);
+  for (let i = 0; i < 3; i++) r.yieldItem(second, i, i + 1, OTHER);
+  r.deliver(OTHER);
+  r.workers.get(OTHER)!.taskDone(second.taskId, second.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0], OTHER);
+  const seen = [0, 1, 2, 3].map((i) => r.next(gen, i).got);
+  assert.deepEqual(seen, [`${OWNER}#t1.y0`, `${OWNER}#t1.y1`, `${OWNER}#t1.y2`, "end"]);
+  assert.deepEqual(seen.slice(0, 3).map((id) => r.valueOf(id)), ["v1", "v2", "v3"]);
+  assert.equal(r.traced.filter((e) => e.kind === "generator.duplicate").length, 2);
+});
+
+test("with the seeded bug generator-duplicate-items the retry's items are recorded twice", () => {
+  const r = rig(new Set(["generator-duplicate-items"]));
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const first = r.grant();
+  r.yieldItem(first, 0, 1);
+  r.deliver();
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  const second = r.grant(OTHER);
+  r.yieldItem(second, 0, 1, OTHER);
+  r.deliver(OTHER);
+  assert.equal(r.next(gen, 1).got, `${OWNER}#t1.y1`, "a duplicate became item 1");
+});
+
+test("back-pressure: the executor holds the code while that many items are unconsumed, and lets it go as the caller consumes", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(2));
+  const spec = r.grant();
+  const c0 = r.yieldItem(spec, 0, 0);
+  r.deliver();
+  assert.deepEqual(r.completed.get(c0), { kind: "yielded" });
+  const c1 = r.yieldItem(spec, 1, 1);
+  r.deliver();
+  assert.equal(r.completed.get(c1), undefined, "two unconsumed items: held");
+  assert.ok(r.traced.some((e) => e.kind === "generator.paused" && e.reported === 2 && e.consumed === 0));
+  r.next(gen, 0);
+  r.deliver();
+  assert.deepEqual(r.completed.get(c1), { kind: "yielded" }, "one consumed: it goes on");
+});
+
+test("with the seeded bug generator-ignores-backpressure the executor never holds the code", () => {
+  const r = rig(new Set(["generator-ignores-backpressure"]));
+  r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));
+  const spec = r.grant();
+  for (let i = 0; i < 3; i++) assert.deepEqual(r.completed.get(r.yieldItem(spec, i, i)), { kind: "yielded" });
+});
+
+test("a cancel lets a held generator go, telling its code to stop; the stream ends with TaskCancelledError", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));
+  const spec = r.grant();
+  const c0 = r.yieldItem(spec, 0, 0);
+  r.deliver();
+  assert.equal(r.completed.get(c0), undefined, "held");
+  r.owner.cancelTask(gen, false, true);
+  r.toWorker(r.take("CancelTask")[0]);
+  assert.deepEqual(r.completed.get(c0), { kind: "yielded", stop: true });
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: false, error: { type: "TaskCancelledError", message: "cancelled" } });
+  r.toOwner(r.take("TaskReply")[0]);
+  assert.equal(r.next(gen, 0).got, `${OWNER}#t1.y0`);
+  assert.equal(r.valueOf(`${OWNER}#t1.y1`), "TaskCancelledError");
+  assert.equal(r.next(gen, 2).got, "end");
+});
+
+test("items are owned like returns: dropping the generator frees what it never handed out, and its task runs on unheld", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 0);
+  r.deliver();
+  const taken = r.next(gen, 0).got;
+  const c1 = r.yieldItem(spec, 1, 1);
+  r.deliver();
+  assert.equal(r.completed.get(c1), undefined, "held: item 1 is not consumed");
+  r.owner.releaseRef(gen);
+  r.deliver();
+  assert.deepEqual(r.completed.get(c1), { kind: "yielded" }, "nobody will consume: back-pressure is off");
+  assert.equal(r.owner.state.owned.has(`${OWNER}#t1.y1`), false, "the untaken item is freed");
+  assert.equal(r.owner.state.owned.has(taken), true, "the taken one is the program's");
+  r.yieldItem(spec, 2, 2);
+  r.deliver();
+  assert.equal(r.owner.state.owned.has(`${OWNER}#t1.y2`), false, "later items are dropped");
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  assert.equal(r.owner.state.generators.size, 0, "the generator is forgotten with its task's object");
+  r.owner.releaseRef(taken);
+  assert.deepEqual([...r.owner.state.owned.keys()], []);
+});
+
+test("a large item is stored in the executor's node and reported stored; a lost report fails the attempt, which is retried", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  r.workers.get(WORKER)!.generatorItem(spec.taskId, spec.attempt, 0, { size: 200_000, hash: "big", data: 0 }, 5000);
+  const [put] = r.take("StorePut");
+  assert.equal(put.id, `${OWNER}#t1.y0`);
+  r.toWorker({ type: "StorePutReply", reqId: put.reqId, id: put.id });
+  const [report] = r.take("ReportGeneratorItem");
+  assert.deepEqual(report.result, { kind: "stored", node: "head", size: 200_000, hash: "big", refs: undefined });
+  // The report is lost on the way: the attempt's reply counts one item the owner never got.
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  assert.equal(r.take("RequestLease").length, 1, "retried");
+  assert.equal(r.next(gen, 0).got, "waiting");
+});
