@@ -27,6 +27,12 @@ export type TraceBody =
   | { kind: "bundle.released"; comp: "raylet"; bundle: string; resources: Resources }
   /** A group's state in the GCS; `nodes` (each bundle's node) and `strategy` once CREATED. */
   | { kind: "pg.state"; comp: "gcs"; pg: string; state: string; strategy?: string; nodes?: readonly string[] }
+  /**
+   * Where the program asked a task (or an actor) to run, when a group is involved: `pg` (and
+   * `capture`: its children inherit the group), as named; or `parent`: it named no strategy and
+   * was submitted by task or actor `parent`, which runs in a group (it inherits it if that one captures).
+   */
+  | { kind: "placement.asked"; comp: "owner"; task?: string; actor?: string; pg?: string; capture?: true; parent?: string }
   // --- tasks -----------------------------------------------------------------------------
   | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }

@@ -34,9 +34,13 @@ export interface RemoteOptions {
    * values and `.remote()` an array of n refs, one per value (see docs/api.md).
    */
   numReturns?: number;
-  /** Run in this placement group (in bundle `bundleIndex`, default -1: any bundle). */
-  placementGroup?: PlacementGroup;
+  /**
+   * Run in this placement group (in bundle `bundleIndex`, default -1: any bundle); null: in no
+   * group, even inside a task that captures its children.
+   */
+  placementGroup?: PlacementGroup | null;
   bundleIndex?: number;
+  /** With placementGroup: the tasks and actors this one submits without a strategy run in the group too. */
   captureChildTasks?: boolean;
   /** The namespace an actor's name is unique in (default: the creator's, see ray.init). */
   namespace?: string;

@@ -29,6 +29,8 @@ export const SEEDED_BUGS = {
   "detached-dies-with-owner": "the GCS kills a detached actor when its owner dies, as it does a non-detached one",
   "drain-busy-node": "the autoscaler drains nodes before their idle timeout, and raylets accept a drain while holding a lease, a bundle or a primary copy",
   "cancel-leaks-lease": "an owner that force-cancels a running task forgets to give its lease back (and the worker is never destroyed)",
+  "capture-skips-actors": "an actor created without a strategy inside a task that captures its children is placed anywhere instead of in the task's placement group",
+  "capture-one-level": "a child captured into its parent's placement group does not capture its own children, so grandchildren run outside the group",
   // An illegal lifecycle transition, for the chart checker (spec/invariants/lifecycles.ts).
   "restart-killed-actor": "the GCS keeps a killed actor's worker address and sets states by its restart budget alone, so the worker's exit restarts an actor killed for good",
 } as const;
