@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { simulate, type SimNode, type SimResult } from "../../sim/index.ts";
 import type { FaultPlan } from "../../sim/faults.ts";
 import type { Ray } from "../../src/api/ray.ts";
+import { captureFamily } from "../helpers/capture-family.ts";
 
 const four: SimNode[] = [
   { id: "head", resources: { CPU: 1 } },
@@ -133,32 +134,8 @@ test("bad placement group options are refused, naming what is wrong", async () =
   assert.match(errs[7], /bundleIndex needs placementGroup/);
 });
 
-/**
- * A parent task in a STRICT_PACK group that fills its node (so nothing else runs there) submits
- * a child, a grandchild (through a nested task), an actor, and two children that opt out: one
- * naming DEFAULT, one `placementGroup: null`. Returns the node each ran on.
- */
-async function family(ray: Ray, captureChildTasks: boolean) {
-  const pg = ray.placementGroup({ bundles: [{ CPU: 2 }], strategy: "STRICT_PACK" });
-  await ray.get(pg.ready());
-  const where = ray.remote(() => ray.context.nodeId);
-  const nested = ray.remote(async (w: { remote(): unknown }) => ray.get(w.remote() as never));
-  const W = ray.remote(class { where() { return ray.context.nodeId; } });
-  const parent = ray.remote(async (w: typeof where, n: typeof nested, A: typeof W) => {
-    const a = A.remote();
-    const [child, grandchild, actor, named, none] = await ray.get([
-      w.remote(), n.remote(w), a.where.remote(),
-      w.options({ schedulingStrategy: "DEFAULT" }).remote(), w.options({ placementGroup: null }).remote(),
-    ] as never[]);
-    return { parent: ray.context.nodeId, child, grandchild, actor, named, none };
-  });
-  const out = await ray.get(parent.options({ placementGroup: pg, captureChildTasks }).remote(where, nested, W));
-  ray.removePlacementGroup(pg);
-  return out;
-}
-
 test("captureChildTasks: children, grandchildren and actors naming no strategy run in the parent's group; DEFAULT and placementGroup null opt out", async () => {
-  const r = await run((ray) => family(ray, true));
+  const r = await run((ray) => captureFamily(ray, true, 2));
   assert.equal(r.error, undefined);
   const o = r.result!;
   const group = created(r)[0].nodes![0];
@@ -181,7 +158,7 @@ function actorBundle(r: SimResult<unknown>): string | undefined {
 }
 
 test("without captureChildTasks the children of a task in a group run outside it", async () => {
-  const r = await run((ray) => family(ray, false));
+  const r = await run((ray) => captureFamily(ray, false, 2));
   assert.equal(r.error, undefined);
   const o = r.result!;
   const group = created(r)[0].nodes![0];
