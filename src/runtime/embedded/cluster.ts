@@ -4,7 +4,8 @@
 // in-process transport; each worker's user code runs on its own worker thread; each node's
 // object store keeps its objects in a SharedArrayBuffer arena that threads read in place;
 // spilled objects go to files. The host only maps effects to these things: every decision is
-// the models'.
+// the models'. With an autoscaling configuration, the autoscaler model runs beside the GCS and
+// its provider adds and removes logical nodes while the program runs.
 
 import { defaultTuning, type ModelTuning } from "../../core/tuning.ts";
 import os from "node:os";
