@@ -28,6 +28,7 @@ type RawStep =
   | { op: "kept"; actor: number }
   | { op: "drop"; back: number }
   | { op: "pg"; strategy: PlacementStrategy; v: number }
+  | { op: "pg-capture"; strategy: PlacementStrategy; v: number; actor: boolean }
   | { op: "named"; name: number; ns: number; detached: boolean }
   | { op: "named-call"; name: number; ns: number; v: number }
   | { op: "cancel"; back: number; force: boolean }
@@ -68,7 +69,10 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "cancel", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("cancel" as const), back: fc.nat(3), force: fc.boolean() }) },
   { name: "num-returns", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("returns" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), keep: fc.constantFrom(0 as const, 1 as const) }) },
   // One time in twenty, drawn apart so the classic steps' mix stays as it was.
-  { name: "placement-group", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }) },
+  { name: "placement-group", weight: 1, group: "apart", step: () => fc.oneof(
+    fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }),
+    fc.record({ op: fc.constant("pg-capture" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small, actor: fc.boolean() }),
+  ) },
   // Streaming generators, consumed by the program as they yield (under faults: retried without duplicates).
   { name: "streaming", weight: 2, group: "apart", step: ({ arg }) => fc.record({
     op: fc.constant("stream" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 5 }), maxRetries: retries,
@@ -184,6 +188,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       }
       case "pg":
         steps.push({ op: "pg", strategy: r.strategy, v: r.v });
+        made.push(i);
+        break;
+      case "pg-capture":
+        steps.push({ op: "pg-capture", strategy: r.strategy, v: r.v, actor: r.actor });
         made.push(i);
         break;
       case "named":

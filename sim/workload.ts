@@ -45,6 +45,13 @@ export type Step =
    */
   | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number }
   /**
+   * A placement group of one { CPU: 1 } bundle and a task in it that captures its children
+   * (captureChildTasks): it runs a child that names no strategy, which runs a grandchild (a task,
+   * or with `actor` an actor it calls once and kills), all in the group; then the group is
+   * removed. Its ref is the task's: v + 1 (or v, through the actor).
+   */
+  | { readonly op: "pg-capture"; readonly strategy: PlacementStrategy; readonly v: number; readonly actor: boolean }
+  /**
    * A maker actor creates an Acc named `name` in namespace `ns` (detached or not; a taken name is
    * refused), and is then killed: a detached actor outlives it, a non-detached one dies with it.
    */
@@ -111,6 +118,11 @@ async function* streamItems(n: number, big: boolean, a: unknown, b: unknown) {
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
+/** Creates an actor of class `A` (naming no strategy), calls it once with `v` and kills it. */
+const viaActor = async (A: { remote(): unknown }, v: unknown) => {
+  const a = A.remote() as { add: { remote(v: unknown): unknown } };
+  try { return await ray.get(a.add.remote(v) as never); } finally { ray.kill(a as never); }
+};
 declare const ray: Ray; // injected into remote functions' scope by the worker
 class Acc {
   total = 0;
@@ -160,6 +172,7 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
     const observed: Observed = keep ?? {};
     const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
     const nest = ray.remote(nested);
+    const viaActorR = ray.remote(viaActor);
     const pair = ray.remote(sumAndProduct, { numReturns: 2 });
     const streamR = ray.remote(streamItems);
     const reboxR = ray.remote(rebox);
@@ -285,6 +298,14 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
           const first = inPg.remote(s.v, s.v);
           refs.set(i, inPg.remote(s.v + 1, s.v));
           await Promise.allSettled([ray.get(first)]);
+          await settle(i);
+          ray.removePlacementGroup(pg);
+          break;
+        }
+        case "pg-capture": {
+          const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
+          const capturing = nest.options({ placementGroup: pg, captureChildTasks: true }) as unknown as { remote(...a: unknown[]): ObjectRef };
+          refs.set(i, s.actor ? capturing.remote(viaActorR, AccR, s.v) : capturing.remote(nest, fns.add, s.v));
           await settle(i);
           ray.removePlacementGroup(pg);
           break;

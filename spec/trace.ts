@@ -30,6 +30,12 @@ export type TraceBody =
   // --- jobs submitted to the head (Jobs API) ---------------------------------------------
   /** A submitted job's status changed in the head's job manager (src/core/lifecycle/job.ts). */
   | { kind: "job.state"; comp: "head"; job: string; state: string }
+  /**
+   * Where the program asked a task (or an actor) to run, when a group is involved: `pg` (and
+   * `capture`: its children inherit the group), as named; or `parent`: it named no strategy and
+   * was submitted by task or actor `parent`, which runs in a group (it inherits it if that one captures).
+   */
+  | { kind: "placement.asked"; comp: "owner"; task?: string; actor?: string; pg?: string; capture?: true; parent?: string }
   // --- tasks -----------------------------------------------------------------------------
   | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }

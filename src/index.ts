@@ -101,7 +101,7 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean; na
 /** The options `ray.init` takes; Ray's others are refused by name. */
 const INIT_OPTIONS: ReadonlySet<string> = new Set([
   "numCpus", "numGpus", "resources", "nodes", "storeCapacity", "traceFile", "keepTrace", "prestartWorkers", "address", "config", "ignoreReinitError",
-  "namespace",
+  "namespace", "autoscalingConfig",
 ]);
 const INIT_NOT_IMPLEMENTED: Record<string, string> = {
   runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",

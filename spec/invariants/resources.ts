@@ -1,6 +1,8 @@
 // Invariant 5 (resources): no node ever hands out more than its capacity, no placement-group
 // bundle more than it reserved (a bundle's reservation counts on its node, its leases on it),
-// and a created group respects its strategy (STRICT_SPREAD: distinct nodes; STRICT_PACK: one).
+// a created group respects its strategy (STRICT_SPREAD: distinct nodes; STRICT_PACK: one), and
+// what runs in a group runs in its bundles: a task or actor placed in one, and (captureChildTasks)
+// its children that named no strategy, their children, and so on.
 import type { Resources } from "../trace.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -45,9 +47,43 @@ export const checkResources: Checker = (events) => {
     }
   };
 
+  // Where the program asked each task or actor to run (`placement.asked`), the group it must
+  // run in as worked out from that (memoized), and the bundle each worker's latest lease is in.
+  const asked = new Map<string, { pg?: string; capture?: true; parent?: string }>();
+  const placed = new Map<string, { pg: string; capture: boolean } | null>();
+  const placement = (id: string): { pg: string; capture: boolean } | null => {
+    let p = placed.get(id);
+    if (p !== undefined) return p;
+    const a = asked.get(id);
+    if (a?.pg !== undefined) p = { pg: a.pg, capture: a.capture === true };
+    else if (a?.parent !== undefined) {
+      // A captured child captures its own children in turn (Ray passes the flag down).
+      const parent = placement(a.parent);
+      p = parent?.capture ? parent : null;
+    } else p = null;
+    placed.set(id, p);
+    return p;
+  };
+  const leaseBundle = new Map<string, string | undefined>();
+  const strayed = new Set<string>();
+
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     switch (e.kind) {
+      case "placement.asked":
+        asked.set(e.actor ?? e.task ?? "", { ...(e.pg !== undefined ? { pg: e.pg } : {}), ...(e.capture ? { capture: true } : {}), ...(e.parent !== undefined ? { parent: e.parent } : {}) });
+        break;
+      case "task.started": {
+        const id = e.actor ?? e.task;
+        const p = placement(id);
+        if (p === null || strayed.has(id)) break;
+        const bundle = leaseBundle.get(e.worker);
+        if (bundle !== undefined && bundle.startsWith(`${p.pg}#`)) break;
+        strayed.add(id);
+        const why = asked.get(id)?.pg !== undefined ? "placed in it" : "captured into it through its parents";
+        at(i, `${e.actor !== undefined ? `actor ${e.actor}` : `task ${e.task}`} (${why}) runs outside placement group ${p.pg}: worker ${e.worker}'s lease is ${bundle === undefined ? "in no bundle" : `in bundle ${bundle}`}`);
+        break;
+      }
       case "node.registered":
         capacity.set(e.id, e.resources);
         break;
@@ -75,6 +111,7 @@ export const checkResources: Checker = (events) => {
         break;
       }
       case "lease.granted": {
+        leaseBundle.set(e.worker, e.bundle);
         if (held.has(e.lease)) at(i, `lease ${e.lease} granted while already held`);
         held.set(e.lease, { node: e.node, resources: e.resources, life: life.get(e.node) ?? 0, ...(e.bundle !== undefined ? { bundle: e.bundle } : {}) });
         if (e.bundle !== undefined) {

@@ -41,9 +41,13 @@ export interface RemoteOptions {
    * the caller (Ray's `_generator_backpressure_num_objects`; default -1: no limit).
    */
   generatorBackpressureNumObjects?: number;
-  /** Run in this placement group (in bundle `bundleIndex`, default -1: any bundle). */
-  placementGroup?: PlacementGroup;
+  /**
+   * Run in this placement group (in bundle `bundleIndex`, default -1: any bundle); null: in no
+   * group, even inside a task that captures its children.
+   */
+  placementGroup?: PlacementGroup | null;
   bundleIndex?: number;
+  /** With placementGroup: the tasks and actors this one submits without a strategy run in the group too. */
   captureChildTasks?: boolean;
   /** The namespace an actor's name is unique in (default: the creator's, see ray.init). */
   namespace?: string;

@@ -1,7 +1,8 @@
 // Placement groups in the API, as Ray's: `ray.placementGroup({ bundles, strategy })` asks the
 // GCS to reserve the bundles atomically; `ready()` is a ref that resolves once they are
 // reserved (a no-resource task scheduled into the group, as Ray's own ready() is); tasks and
-// actors run in a bundle through the options `placementGroup` and `bundleIndex`.
+// actors run in a bundle through the options `placementGroup` and `bundleIndex`, and with
+// `captureChildTasks` their children that name no strategy run in the group too.
 
 import { checkResources, type ResourceSet } from "../core/resources.ts";
 import { PLACEMENT_STRATEGIES, type PlacementGroupId, type PlacementStrategy, type SchedulingStrategy } from "../core/types.ts";
@@ -45,18 +46,27 @@ export function validPlacementGroup(o: PlacementGroupOptions): { bundles: Resour
   return { bundles, strategy, ...(o.name !== undefined ? { name: o.name } : {}), ...(o.lifetime === "detached" ? { lifetime: "detached" as const } : {}) };
 }
 
-/** The scheduling strategy of a task's or actor's options: `placementGroup` (with `bundleIndex`) or `schedulingStrategy`. */
-export function strategyOf(o: RemoteOptions, name: string): SchedulingStrategy {
-  if (o.placementGroup === undefined) {
+/**
+ * The scheduling strategy of a task's or actor's options: `placementGroup` (with `bundleIndex`
+ * and `captureChildTasks`) or `schedulingStrategy`; undefined when neither is given (Ray's None:
+ * the child of a task that captures its children then runs in that task's group).
+ * `placementGroup: null` opts out of that, as Ray's `PlacementGroupSchedulingStrategy(None)`.
+ */
+export function strategyOf(o: RemoteOptions, name: string): SchedulingStrategy | undefined {
+  if (o.placementGroup === undefined || o.placementGroup === null) {
     for (const k of ["bundleIndex", "captureChildTasks"] as const) if (o[k] !== undefined) throw new TypeError(`${name}: ${k} needs placementGroup`);
-    return o.schedulingStrategy ?? "DEFAULT";
+    if (o.placementGroup === null) {
+      if (o.schedulingStrategy !== undefined) throw new TypeError(`${name}: give placementGroup or schedulingStrategy, not both`);
+      return "DEFAULT";
+    }
+    return o.schedulingStrategy;
   }
   const pg = o.placementGroup;
-  if (!(pg instanceof PlacementGroup)) throw new TypeError(`${name}: placementGroup must be a PlacementGroup from ray.placementGroup()`);
+  if (!(pg instanceof PlacementGroup)) throw new TypeError(`${name}: placementGroup must be a PlacementGroup from ray.placementGroup() (or null: not in any group)`);
   if (o.schedulingStrategy !== undefined) throw new TypeError(`${name}: give placementGroup or schedulingStrategy, not both`);
   const index = o.bundleIndex ?? -1;
   if (!Number.isInteger(index) || index < -1 || index >= pg.bundleCount) throw new TypeError(`${name}: bundleIndex must be -1 (any) or 0..${pg.bundleCount - 1}, got ${index}`);
-  // Children inheriting the group needs the running task's strategy in the worker's context: not there yet, so refused rather than ignored.
-  if (o.captureChildTasks === true) throw new TypeError(`${name}: captureChildTasks is not supported yet (pass placementGroup to the child tasks explicitly)`);
-  return { placementGroup: pg.id, bundleIndex: index, captureChildTasks: false };
+  const capture = o.captureChildTasks ?? false;
+  if (typeof capture !== "boolean") throw new TypeError(`${name}: captureChildTasks must be true or false, got ${JSON.stringify(capture)}`);
+  return { placementGroup: pg.id, bundleIndex: index, captureChildTasks: capture };
 }

@@ -284,7 +284,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
         throw new TypeError(`${what} has numReturns: ${n}, so it must return an array of ${n} values; it returned ${got}`);
       }
       return whole[i];
-    }, { numCpus: 0 });
+    }, { numCpus: 0, schedulingStrategy: "DEFAULT" }); // a part of its caller's call, never captured into a group
     const refs = Array.from({ length: n }, (_, i) => pick!.remote(whole, i, n, what));
     api.release(whole);
     return refs;

@@ -31,6 +31,8 @@ export const SEEDED_BUGS = {
   "cancel-leaks-lease": "an owner that force-cancels a running task forgets to give its lease back (and the worker is never destroyed)",
   "generator-duplicate-items": "an owner records a retried streaming generator's reports of items it already has as new items, so the caller sees them twice",
   "generator-ignores-backpressure": "an executor never pauses a streaming generator, however many of its items the caller has not consumed",
+  "capture-skips-actors": "an actor created without a strategy inside a task that captures its children is placed anywhere instead of in the task's placement group",
+  "capture-one-level": "a child captured into its parent's placement group does not capture its own children, so grandchildren run outside the group",
   // An illegal lifecycle transition, for the chart checker (spec/invariants/lifecycles.ts).
   "restart-killed-actor": "the GCS keeps a killed actor's worker address and sets states by its restart budget alone, so the worker's exit restarts an actor killed for good",
 } as const;

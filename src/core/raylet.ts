@@ -423,7 +423,7 @@ export class Raylet {
         if (!fits(l.resources, this.freeFor(l.bundle))) { waiting.push(w); continue; }
         l.blocked = false;
         this.setFree(l.bundle, subtract(this.freeFor(l.bundle), l.resources));
-        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.workers.get(w)!.lease!, worker: w, resources: l.resources });
+        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.workers.get(w)!.lease!, worker: w, resources: l.resources, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
         this.fx.send(w, { type: "Unblocked" });
       }
       this.unblocks = waiting;

@@ -35,6 +35,12 @@ export function narrate(e: TraceEvent): string | undefined {
     case "bundle.released": return `${e.node}'s raylet releases bundle \`${e.bundle}\` (${res(e.resources)}).`;
     case "job.state": return `The head's job manager moves job \`${e.job}\` to **${e.state}**.`;
     case "pg.state": return `The GCS moves placement group \`${short(e.pg)}\` to **${e.state}**${e.nodes ? ` (${e.strategy ?? ""} bundles on ${e.nodes.join(", ")})` : ""}.`;
+    case "placement.asked": {
+      const who = e.actor !== undefined ? `actor \`${short(e.actor)}\`` : `task \`${short(e.task ?? "")}\``;
+      return e.pg !== undefined
+        ? `The owner places ${who} in placement group \`${short(e.pg)}\`${e.capture ? ", capturing its children: those that name no strategy run in the group too" : ""}.`
+        : `${who[0].toUpperCase()}${who.slice(1)} names no strategy and comes from \`${short(e.parent ?? "")}\`, which runs in a placement group: it runs in that group if that one captures its children.`;
+    }
     case "task.submitted": return e.actor
       ? `The caller submits actor call ${code(e.task)} (${e.fn}, seq ${e.seq}) to actor ${code(e.actor)}; its result will be ${code(e.returns)}.`
       : `The owner (${short(e.owner)}) submits task ${code(e.task)} (${e.fn})${e.args.length ? ` taking ${e.args.map(short).join(", ")} as arguments: it waits until they exist` : ""}; its result will be ${code(e.returns)}.`;

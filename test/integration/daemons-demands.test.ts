@@ -1,6 +1,7 @@
 // Pending demands on real daemons (issue 13): a task needing { special: 1 } submitted while no
 // node has it waits (shown by `tsray status` under Demands) and runs once such a node joins; an
-// object made there is re-made after that node dies and comes back.
+// object made there is re-made after that node dies and comes back. Placement groups, and
+// captureChildTasks, on the same two nodes.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -8,6 +9,8 @@ import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
 import { readSession, startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
+import { captureFamily } from "../helpers/capture-family.ts";
+import type { Ray } from "../../src/api/ray.ts";
 
 const BIG = 50_000; // stored in the node's object store, so it dies with the node
 
@@ -61,4 +64,11 @@ test("placement groups on daemons: STRICT_SPREAD bundles land on distinct nodes 
   const nodes = await ray.get([0, 1].map((i) => where.options({ placementGroup: pg, bundleIndex: i, numCpus: 0.5 }).remote()), { timeoutMs: 30_000 });
   assert.deepEqual([...nodes].sort(), ["head", "special"]);
   ray.removePlacementGroup(pg);
+});
+
+test("captureChildTasks on daemons: children, grandchildren and actors naming no strategy run in the parent's group; opt-outs do not", async () => {
+  // Two nodes of one CPU each: the group's one bundle takes its node's CPU, so only captured work runs there.
+  const f = await captureFamily(ray as unknown as Ray, true, 1);
+  assert.deepEqual([f.child, f.grandchild, f.actor], [f.parent, f.parent, f.parent], JSON.stringify(f));
+  assert.ok(f.named !== f.parent && f.none !== f.parent, `the opt-outs run on the other node: ${JSON.stringify(f)}`);
 });

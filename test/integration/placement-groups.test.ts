@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { simulate, type SimNode, type SimResult } from "../../sim/index.ts";
 import type { FaultPlan } from "../../sim/faults.ts";
 import type { Ray } from "../../src/api/ray.ts";
+import { captureFamily } from "../helpers/capture-family.ts";
 
 const four: SimNode[] = [
   { id: "head", resources: { CPU: 1 } },
@@ -117,14 +118,51 @@ test("bad placement group options are refused, naming what is wrong", async () =
     }
     const pg = ray.placementGroup({ bundles: [{ CPU: 1 }] });
     try { ray.remote(() => 1).options({ placementGroup: pg, bundleIndex: 3 }).remote(); } catch (e) { errs.push((e as Error).message); }
-    try { ray.remote(() => 1).options({ placementGroup: pg, captureChildTasks: true }).remote(); } catch (e) { errs.push((e as Error).message); }
+    try { ray.remote(() => 1).options({ placementGroup: pg, captureChildTasks: "yes" as never }).remote(); } catch (e) { errs.push((e as Error).message); }
+    try { ray.remote(() => 1).options({ captureChildTasks: true }).remote(); } catch (e) { errs.push((e as Error).message); }
+    try { ray.remote(() => 1).options({ placementGroup: null, bundleIndex: 0 }).remote(); } catch (e) { errs.push((e as Error).message); }
     return errs;
   });
   const errs = r.result as string[];
-  assert.equal(errs.length, 6, errs.join("\n"));
+  assert.equal(errs.length, 8, errs.join("\n"));
   assert.match(errs[0], /bundles must be a non-empty array/);
   assert.match(errs[1], /strategy must be one of PACK, SPREAD, STRICT_PACK, STRICT_SPREAD/);
   assert.match(errs[3], /unknown option "colour"/);
   assert.match(errs[4], /bundleIndex must be -1 \(any\) or 0..0, got 3/);
-  assert.match(errs[5], /captureChildTasks/);
+  assert.match(errs[5], /captureChildTasks must be true or false, got "yes"/);
+  assert.match(errs[6], /captureChildTasks needs placementGroup/);
+  assert.match(errs[7], /bundleIndex needs placementGroup/);
+});
+
+test("captureChildTasks: children, grandchildren and actors naming no strategy run in the parent's group; DEFAULT and placementGroup null opt out", async () => {
+  const r = await run((ray) => captureFamily(ray, true, 2));
+  assert.equal(r.error, undefined);
+  const o = r.result!;
+  const group = created(r)[0].nodes![0];
+  assert.equal(o.parent, group);
+  assert.deepEqual([o.child, o.grandchild, o.actor], [group, group, group], "captured into the group's node");
+  assert.notEqual(o.named, group, "DEFAULT runs outside the group (its node's CPUs are all reserved)");
+  assert.notEqual(o.none, group, "placementGroup: null runs outside the group");
+  // The actor's lease was charged to the group's bundle (an actor needs no CPU, so its node alone would prove nothing).
+  assert.equal(actorBundle(r)?.startsWith(`${groupId(r)}#`), true, `the actor's lease is in the group's bundle: ${actorBundle(r)}`);
+});
+
+const groupId = (r: SimResult<unknown>) => r.trace.find((e) => e.kind === "pg.state")?.pg;
+/** The bundle of the latest lease of the worker that constructed the (one) actor. */
+function actorBundle(r: SimResult<unknown>): string | undefined {
+  const started = r.trace.find((e) => e.kind === "task.started" && e.actor !== undefined && e.task.includes(":create:"));
+  assert.ok(started && started.kind === "task.started");
+  const lease = r.trace.filter((e) => e.kind === "lease.granted" && e.worker === started.worker).pop();
+  assert.ok(lease && lease.kind === "lease.granted");
+  return lease.bundle;
+}
+
+test("without captureChildTasks the children of a task in a group run outside it", async () => {
+  const r = await run((ray) => captureFamily(ray, false, 2));
+  assert.equal(r.error, undefined);
+  const o = r.result!;
+  const group = created(r)[0].nodes![0];
+  assert.equal(o.parent, group);
+  assert.ok(o.child !== group && o.grandchild !== group, `children outside the group's node: ${JSON.stringify(o)}`);
+  assert.equal(actorBundle(r), undefined, "the actor's lease is in no bundle");
 });

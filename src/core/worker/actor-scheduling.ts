@@ -6,7 +6,7 @@
 
 import type { TaskResult } from "../messages.ts";
 import { Fifo } from "../fifo.ts";
-import type { ActorId, Addr, ErrorInfo, TaskSpec } from "../types.ts";
+import type { ActorId, Addr, ErrorInfo, SchedulingStrategy, TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { prepare, type Execution } from "./task-receiver.ts";
 
@@ -25,6 +25,8 @@ export interface HostedActor {
   readonly maxConcurrency: number;
   /** The constructor's outcome, repeated if the creation is pushed again (a restarted GCS asks). */
   created: TaskResult | undefined;
+  /** How the actor was placed: its calls' children may inherit its placement group (worker/placement-groups.ts). */
+  readonly strategy: SchedulingStrategy;
 }
 
 export interface ActorScheduling {
@@ -37,7 +39,7 @@ export function newActorScheduling(): ActorScheduling {
 }
 
 export function newHostedActor(spec: TaskSpec): HostedActor {
-  return { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined };
+  return { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined, strategy: spec.strategy };
 }
 
 /** Whether `spec` creates the very incarnation `h` is. */

@@ -10,6 +10,7 @@ import {
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
 import { settleCancelled } from "./cancellation.ts";
+import { placementOf } from "./placement-groups.ts";
 import { own } from "./reference-table.ts";
 import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
 
@@ -63,7 +64,7 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
   registerFunction(w, cls);
   const spec: ActorSpec = {
     actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, resources: opts.resources,
-    strategy: opts.strategy, maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
+    strategy: placementOf(w, { actor: actorId }, opts.strategy), maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
     ...(opts.maxConcurrency !== 1 ? { maxConcurrency: opts.maxConcurrency } : {}),
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.detached === true ? { detached: true } : {}),

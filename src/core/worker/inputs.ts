@@ -20,7 +20,8 @@ export type ArgIn = { readonly v: Payload } | { readonly ref: ObjectId; readonly
 
 export interface TaskOptions {
   readonly resources: ResourceSet;
-  readonly strategy: SchedulingStrategy;
+  /** undefined: the program named none (Ray's None): the capturing placement group of the task running here, else DEFAULT. */
+  readonly strategy: SchedulingStrategy | undefined;
   readonly maxRetries: number;
   readonly retryExceptions: boolean;
   /** The namespace the task runs in (its submitter's). */
@@ -31,7 +32,8 @@ export interface TaskOptions {
 
 export interface ActorOptions {
   readonly resources: ResourceSet;
-  readonly strategy: SchedulingStrategy;
+  /** undefined: the program named none, as for a task (TaskOptions.strategy). */
+  readonly strategy: SchedulingStrategy | undefined;
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly name?: string;

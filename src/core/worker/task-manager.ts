@@ -17,6 +17,7 @@ import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
 import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
 import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
+import { placementOf } from "./placement-groups.ts";
 import { containRefs, dropRefs, holdRef, own, ready, releaseArgs, returnLoans, whenKnown, type Owned } from "./reference-table.ts";
 
 export interface OwnedTask {
@@ -102,7 +103,7 @@ export function submitTask(w: Ctx, taskId: string, fn: FunctionDescriptor, args:
   registerFunction(w, fn);
   const spec: TaskSpec = {
     taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId: returnIdOf(taskId), owner: w.addr,
-    resources: opts.resources, strategy: opts.strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
+    resources: opts.resources, strategy: placementOf(w, { task: taskId }, opts.strategy), maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}), ...(opts.streaming !== undefined ? { streaming: opts.streaming } : {}),
   };
   trackTask(w, own(w, spec.returnId), spec, opts.maxRetries);

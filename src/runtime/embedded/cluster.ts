@@ -4,7 +4,8 @@
 // in-process transport; each worker's user code runs on its own worker thread; each node's
 // object store keeps its objects in a SharedArrayBuffer arena that threads read in place;
 // spilled objects go to files. The host only maps effects to these things: every decision is
-// the models'.
+// the models'. With an autoscaling configuration, the autoscaler model runs beside the GCS and
+// its provider adds and removes logical nodes while the program runs.
 
 import { defaultTuning, type ModelTuning } from "../../core/tuning.ts";
 import os from "node:os";
@@ -27,6 +28,10 @@ import { ThreadPool, workerScript, type Thread } from "./threads.ts";
 import { TraceSink } from "./trace.ts";
 import { Timers, Transport, type DrainMode } from "./transport.ts";
 import { WorkerHost } from "./worker-host.ts";
+import type { AutoscalerStatus } from "../../core/autoscaler/autoscaler.ts";
+import { AutoscalerHost } from "../autoscaler/host.ts";
+import type { Autoscaling } from "../autoscaler/config.ts";
+import { EmbeddedNodeProvider } from "../autoscaler/embedded-provider.ts";
 
 export interface NodeSpec {
   readonly id: NodeId;
@@ -79,6 +84,11 @@ export interface EmbeddedConfig extends ModelTuning {
   readonly spinMicros: number;
   /** Seeded bugs switched on in the models (mutation testing of a daemon only). */
   readonly bugs: Bugs;
+  /**
+   * Run the autoscaler beside the GCS, adding and removing logical nodes of its worker groups;
+   * `initial`: the worker nodes among `nodes` that belong to a group (its initial replicas).
+   */
+  readonly autoscaling?: { readonly config: Autoscaling; readonly initial: readonly { readonly node: NodeId; readonly group: string }[] };
 }
 
 /** 30% of memory (Ray's default object store share), at most 2 GiB per node. */
@@ -126,6 +136,7 @@ export class EmbeddedCluster {
   private starting = 0;
   private closed = false;
   private readonly exitHook = () => this.closeSync();
+  private autoscaler: AutoscalerHost | undefined;
   private readonly sweeper = setInterval(() => this.sweepZombies(), 250).unref();
   /** Unexpected worker thread exits, for diagnostics. */
   readonly crashes: { worker: Addr; reason: string }[] = [];
@@ -154,14 +165,9 @@ export class EmbeddedCluster {
 
   private constructor(readonly cfg: EmbeddedConfig) {
     if (cfg.nodes.length === 0) throw new Error("an embedded cluster needs at least one node");
+    if (cfg.autoscaling && cfg.remote) throw new Error("a daemon host runs no autoscaler (the GCS's process does)");
     this.head = cfg.remote?.head ?? cfg.nodes[0].id;
-    for (const n of cfg.nodes) {
-      if (this.nodes.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
-      if (n.id === "" || n.id.includes("/")) throw new Error(`node id "${n.id}" must be non-empty and not contain "/"`);
-      const arena = new Arena(arenaBytes(cfg.storeCapacity));
-      watchArena(arena.sab, (off) => arena.readersGone(off));
-      this.nodes.set(n.id, { spec: n, arena });
-    }
+    for (const n of cfg.nodes) this.newNode(n);
     installPins();
     this.transport = new Transport(cfg.drain);
     this.transport.remote = cfg.remote?.send;
@@ -211,7 +217,63 @@ export class EmbeddedCluster {
     this.gcs?.start();
     for (const n of this.nodes.values()) this.startRaylet(n);
     this.local?.driver.start(false);
+    if (this.cfg.autoscaling) this.startAutoscaler(this.cfg.autoscaling.config, this.cfg.autoscaling.initial);
   }
+
+  private newNode(n: NodeSpec): NodeState {
+    if (this.nodes.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
+    if (n.id === "" || n.id.includes("/")) throw new Error(`node id "${n.id}" must be non-empty and not contain "/"`);
+    const arena = new Arena(arenaBytes(this.cfg.storeCapacity));
+    watchArena(arena.sab, (off) => arena.readersGone(off));
+    const state: NodeState = { spec: n, arena };
+    this.nodes.set(n.id, state);
+    return state;
+  }
+
+  // ---- logical nodes added and removed while running (the autoscaler's embedded provider) -----
+
+  has(node: NodeId): boolean { return this.nodes.has(node); }
+
+  /** Adds a node: its store, and its raylet, which registers with the GCS; workers start as it needs them. */
+  addNode(spec: NodeSpec): void {
+    this.check();
+    if (this.cfg.remote) throw new Error("a daemon host has one node");
+    this.startRaylet(this.newNode({ id: spec.id, resources: { ...spec.resources } }));
+  }
+
+  /**
+   * Removes a node the GCS no longer counts on (drained, or dead): its raylet and its workers
+   * stop, its store's memory goes. The head, where the GCS and the driver live, stays.
+   */
+  removeNode(node: NodeId): void {
+    if (node === this.head) throw new Error(`node ${node} is the head: it cannot be removed`);
+    const n = this.nodes.get(node);
+    if (!n || this.closed) return;
+    for (const [addr, w] of [...this.workers]) if (w.node === node) this.endWorker(addr);
+    this.kill(rayletAddr(node));
+    n.raylet = undefined;
+    watchArena(n.arena.sab, undefined);
+    this.nodes.delete(node);
+  }
+
+  private startAutoscaler(config: Autoscaling, initial: readonly { node: NodeId; group: string }[]): void {
+    const gcs = this.gcs!;
+    const transport = this.transport;
+    this.autoscaler = new AutoscalerHost(config, {
+      now: () => performance.now(),
+      trace: (b) => this.emit(b),
+      // After the current step, as a fresh input: the models are never re-entered.
+      defer: (fn) => transport.post(fn),
+      // Housekeeping, not pending work: it neither keeps the process alive nor the cluster from going quiet.
+      every: (ms, fn) => { const t = setInterval(() => { if (!this.closed) transport.post(fn); }, ms).unref(); return () => clearInterval(t); },
+      cluster: () => gcs.autoscalingState(),
+      drain: (node, reason) => gcs.step({ kind: "drain-node", node, reason }),
+    }, new EmbeddedNodeProvider(this, initial), this.cfg.bugs);
+    this.autoscaler.start();
+  }
+
+  /** The autoscaler's groups, launches and drains (what `tsray status` shows under "Autoscaler"); undefined without one. */
+  autoscalerStatus(): AutoscalerStatus | undefined { return this.autoscaler?.status(); }
 
   private check(): void {
     if (this.closed) throw new Error("this embedded cluster was shut down: call ray.init() again");
@@ -441,6 +503,7 @@ export class EmbeddedCluster {
 
   private async teardown(): Promise<void> {
     this.closed = true;
+    this.autoscaler?.stop();
     this.local?.client.abandon("the cluster was shut down while this call was waiting");
     for (const t of this.timers.values()) t.clearAll();
     this.timers.clear();

@@ -4,6 +4,8 @@ import os from "node:os";
 import type { ResourceSet } from "../../core/resources.ts";
 import { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity, type EmbeddedConfig, type NodeSpec } from "./cluster.ts";
 import type { DrainMode } from "./transport.ts";
+import { parseAutoscaling, type Autoscaling, type AutoscalingFile } from "../autoscaler/config.ts";
+import { initialNodeIds } from "../autoscaler/embedded-provider.ts";
 
 export { EmbeddedCluster, defaultEmbeddedConfig, defaultStoreCapacity, type EmbeddedConfig, type NodeSpec };
 
@@ -25,6 +27,13 @@ export interface InitOptions {
   prestartWorkers?: number;
   /** Connect to daemons started with `tsray start` instead (host:port of the GCS; also $TSRAY_ADDRESS). */
   address?: string;
+  /**
+   * Run an autoscaler that adds and removes logical worker nodes in this process: the same
+   * KubeRay-shaped configuration as `tsray start --head --autoscaling-config` (docs/autoscaling.md),
+   * without `provider` (the embedded cluster is its own). Each group starts with `replicas`
+   * (default `minReplicas`) nodes, named `<groupName>-<n>`.
+   */
+  autoscalingConfig?: AutoscalingFile;
   /** Advanced: transport and model timing. */
   config?: Partial<Pick<EmbeddedConfig, "heartbeatMs" | "viewPeriodMs" | "heartbeatMissLimit" | "chunkBytes" | "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs" | "storeFullTimeoutMs" | "quietTimeoutMs" | "logWorkerCrashes" | "spinMicros">> & { drain?: DrainMode };
 }
@@ -51,6 +60,8 @@ export function embeddedConfig(opts: InitOptions = {}): EmbeddedConfig {
     const r: ResourceSet = { CPU: opts.numCpus ?? os.availableParallelism(), ...(opts.numGpus ? { GPU: opts.numGpus } : {}), ...(opts.resources ?? {}) };
     nodes = [{ id: "head", resources: r }];
   }
+  const autoscaling = opts.autoscalingConfig === undefined ? undefined : embeddedAutoscaling(opts.autoscalingConfig, nodes);
+  if (autoscaling) nodes.push(...autoscaling.nodes);
   const cpus = nodes.reduce((s, n) => s + (n.resources.CPU ?? 0), 0);
   const storeCapacity = opts.storeCapacity ?? defaultStoreCapacity(nodes.length);
   if (!(Number.isFinite(storeCapacity) && storeCapacity > 0)) throw new TypeError(`ray.init: storeCapacity must be a positive number of bytes, got ${storeCapacity}`);
@@ -64,7 +75,30 @@ export function embeddedConfig(opts: InitOptions = {}): EmbeddedConfig {
     traceFile: opts.traceFile,
     keepTrace: opts.keepTrace ?? false,
     prestartWorkers: opts.prestartWorkers ?? Math.min(Math.ceil(cpus), 2 * os.availableParallelism()),
+    ...(autoscaling ? { autoscaling: { config: autoscaling.config, initial: autoscaling.initial } } : {}),
   };
+}
+
+/** The autoscaling configuration checked for the embedded host, and the worker nodes each group starts with. */
+function embeddedAutoscaling(raw: AutoscalingFile, nodes: readonly NodeSpec[]): { config: Autoscaling; nodes: NodeSpec[]; initial: { node: string; group: string }[] } {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new TypeError("ray.init: autoscalingConfig must be an object shaped like a RayCluster's autoscaling fields (docs/autoscaling.md)");
+  if ((raw as { provider?: unknown }).provider !== undefined) throw new TypeError("ray.init: autoscalingConfig.provider is for `tsray start` daemons: the embedded cluster adds its own logical nodes");
+  let config: Autoscaling;
+  try {
+    config = parseAutoscaling(raw);
+  } catch (e) {
+    throw new TypeError(`ray.init: autoscalingConfig: ${(e as Error).message.replace(/^autoscaling configuration: /, "")}`);
+  }
+  const added: NodeSpec[] = [];
+  const initial: { node: string; group: string }[] = [];
+  for (const g of config.config.groups) {
+    for (const id of initialNodeIds(g.name, config.initialReplicas.get(g.name) ?? 0)) {
+      if (nodes.some((n) => n.id === id)) throw new TypeError(`ray.init: node id "${id}" is taken by worker group ${g.name}'s nodes: rename the node or the group`);
+      added.push({ id, resources: { ...g.resources } });
+      initial.push({ node: id, group: g.name });
+    }
+  }
+  return { config, nodes: added, initial };
 }
 
 export function startEmbedded(opts: InitOptions = {}): Promise<EmbeddedCluster> {
