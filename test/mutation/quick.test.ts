@@ -1,7 +1,8 @@
 // The fast suite each mutant of `npm run mutate` is judged by (test/mutate.ts), cheapest first
 // (imports run in order): the unit tests of the models, generated fault scenarios (one test
-// each, test/mutation/scenarios.ts), the kept cases (regressions and the seeded bugs' cases),
-// then the slower unit tests of the charts and checkers. The mutation runner
+// each, test/mutation/scenarios.ts), the simulated integration tests, the kept cases
+// (regressions and the seeded bugs' cases), then the slower unit tests of the charts and
+// checkers. Tests that need real processes, threads or clocks are left out. The mutation runner
 // (test/mutation/runner.ts) loads this file once and runs, for each mutant, only the tests that
 // reach it, stopping at the first failure; `node --import tsx --test test/mutation/quick.test.ts`
 // runs it like any test file. $TSRAY_MUTATION_SCENARIOS sets the number of generated scenarios.
@@ -20,6 +21,15 @@ import "../unit/model-inputs.test.ts";
 import "../unit/model-state.test.ts";
 import "../unit/autoscaler.test.ts";
 import "./scenarios.ts";
+import "../integration/ownership.test.ts";
+import "../integration/kill-driver.test.ts";
+import "../integration/invariants-catch-bugs.test.ts";
+import "../integration/fault-tolerance.test.ts";
+import "../integration/placement-groups.test.ts";
+import "../integration/pending-demands.test.ts";
+import "../integration/autoscaler-sim.test.ts";
+import "../integration/scheduling.test.ts";
+import "../integration/examples.test.ts";
 import "../regressions/regressions.test.ts";
 import "../property/seeded-bug-cases.test.ts";
 import "../unit/invariants-faults.test.ts"; // the charts (and checkers) judge hand-built traces as they should

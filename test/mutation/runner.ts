@@ -48,6 +48,12 @@ export async function resolve(specifier, context, next) {
 }`;
 
 const message = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+const killedBy = (failed: readonly TestResult[], nrOfTests: number): MutantRunResult => ({
+  status: MutantRunStatus.Killed,
+  killedBy: failed.map((r) => r.id),
+  failureMessage: failed.flatMap((r) => (r.status === TestStatus.Failed ? [r.failureMessage] : []))[0] ?? "",
+  nrOfTests,
+});
 
 class TsrayTestRunner implements TestRunner {
   #tests: readonly RegisteredTest[] | undefined;
@@ -143,7 +149,14 @@ class TsrayTestRunner implements TestRunner {
     if (options.mutantActivation === "static") ns.activeMutant = id;
     let results: TestResult[];
     try {
-      const tests = await this.#load();
+      let tests: readonly RegisteredTest[];
+      try {
+        tests = await this.#load();
+      } catch (e) {
+        // Only a static mutant is on while the files load: the suite cannot even start with it.
+        if (options.mutantActivation !== "static") throw e;
+        return { status: MutantRunStatus.Killed, killedBy: [], failureMessage: `the suite fails to load: ${message(e)}`, nrOfTests: 0 };
+      }
       const shim = (await import(SHIM)) as typeof import("./node-test-shim.ts");
       const wanted = options.testFilter ? new Set(options.testFilter) : undefined;
       ns.activeMutant = id;
@@ -153,16 +166,13 @@ class TsrayTestRunner implements TestRunner {
       if (looped) return { status: MutantRunStatus.Timeout, reason: `hit limit reached (${ns.hitCount}/${ns.hitLimit})` };
       const failed = results.filter((r) => r.status === TestStatus.Failed);
       if (failed.length === 0) return { status: MutantRunStatus.Survived, nrOfTests: results.length };
-      // The same test with no mutant on must pass, or this process is no longer clean.
+      // The same test with no mutant on must pass, or this process is no longer clean. (A static
+      // mutant's values were made while loading, so they stay: Stryker reloads after it anyway.)
       ns.hitCount = ns.hitLimit = undefined;
+      if (options.mutantActivation === "static") return killedBy(failed, results.length);
       const again = await this.#run(tests.filter((t) => t.id === failed[0]!.id), false, shim);
       if (again[0]?.status !== TestStatus.Success) throw new Error(`"${failed[0]!.id}" fails with no mutant on: this process was left broken by an earlier mutant`);
-      return {
-        status: MutantRunStatus.Killed,
-        killedBy: failed.map((r) => r.id),
-        failureMessage: failed[0]!.status === TestStatus.Failed ? failed[0]!.failureMessage : "",
-        nrOfTests: results.length,
-      };
+      return killedBy(failed, results.length);
     } finally {
       ns.activeMutant = undefined;
       ns.hitCount = ns.hitLimit = undefined;
