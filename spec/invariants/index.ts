@@ -14,9 +14,10 @@ import { checkLifecycles } from "./lifecycles.ts";
 import { checkLeases } from "./leases.ts";
 import { checkNames } from "./names.ts";
 import { checkAutoscaling } from "./autoscaling.ts";
+import { checkSchema } from "./schema.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling, checkSchema };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -39,6 +40,7 @@ export const checkers: Record<string, Checker> = {
   leases: checkLeases,
   names: checkNames,
   autoscaling: checkAutoscaling,
+  schema: checkSchema,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */
