@@ -14,6 +14,8 @@ import "../unit/gcs-drivers.test.ts";
 import "../unit/gcs-names.test.ts";
 import "../unit/gcs-restart.test.ts";
 import "../unit/borrowed-args.test.ts";
+import "../unit/owner-dispatch.test.ts";
+import "../unit/tuning.test.ts";
 import "../unit/actor-concurrency.test.ts";
 import "../unit/pipelining.test.ts";
 import "../unit/actor-epochs.test.ts";
