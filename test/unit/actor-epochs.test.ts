@@ -74,3 +74,16 @@ for (const maxTaskRetries of [1, 2]) {
     assert.equal(r.traced.filter((e) => e.kind === "task.retry").length, maxTaskRetries);
   });
 }
+
+// The GCS's news of an actor can arrive out of order (a restart races a late update): news from
+// an incarnation older than the one the caller knows, even one epoch older, is ignored.
+for (const epochs of [{ old: 1, next: 2 }, { old: 0, next: 2 }]) {
+  test(`a caller that knows epoch ${epochs.next} ignores late news of epoch ${epochs.old}: its calls go to the newer address`, () => {
+    const r = rig();
+    r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 0, maxConcurrency: 1 });
+    r.alive(epochs.next, "n2/w1");
+    r.alive(epochs.old, "n1/w1");
+    r.owner.submitActorTask(`${OWNER}#c1`, "a1", "inc", [], 0);
+    assert.deepEqual(r.sent.filter((s) => s.m.type === "PushTask").map((s) => s.to), ["n2/w1"]);
+  });
+}
