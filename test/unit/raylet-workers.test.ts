@@ -1,0 +1,47 @@
+// The raylet's worker pool when workers die: a worker that dies while starting is replaced for
+// the lease that waits for it, and one that dies while busy takes no idle worker with it.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import { hostRaylet } from "../../src/runtime/kernel.ts";
+
+function raylet(cpus: number) {
+  const sent: { to: string; m: Msg }[] = [];
+  const started: string[] = [];
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
+    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {},
+    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
+  });
+  h.model.start();
+  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  const lease = (reqId: number) => h.message("head/driver", { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
+  const register = (worker: string) => h.message(worker, { type: "RegisterWorker", worker, driver: false });
+  const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [s.m] : []));
+  return { h, started, lease, register, granted };
+}
+
+test("a worker that dies while starting is replaced for the lease waiting for it", () => {
+  const r = raylet(1);
+  r.lease(1);
+  assert.equal(r.started.length, 1);
+  r.h.model.step({ kind: "worker-exited", worker: r.started[0]! });
+  assert.equal(r.started.length, 2, "no worker was started in its place");
+  r.register(r.started[1]!);
+  assert.deepEqual(r.granted().map((g) => [g.reqId, g.worker]), [[1, r.started[1]]]);
+});
+
+test("a busy worker's death leaves the idle workers idle: the next lease reuses one", () => {
+  const r = raylet(2);
+  r.lease(1);
+  r.lease(2);
+  for (const w of r.started) r.register(w);
+  const [g1, g2] = r.granted();
+  assert.ok(g1 && g2);
+  r.h.message("head/driver", { type: "ReturnLease", leaseId: g1.leaseId, destroyWorker: false });
+  r.h.model.step({ kind: "worker-exited", worker: g2.worker });
+  r.lease(3);
+  assert.equal(r.started.length, 2, "a new worker was started while one sat idle");
+  assert.deepEqual(r.granted().at(-1)!.worker, g1.worker);
+});
