@@ -17,6 +17,7 @@ import "../unit/borrowed-args.test.ts";
 import "../unit/owner-dispatch.test.ts";
 import "../unit/tuning.test.ts";
 import "../unit/raylet-workers.test.ts";
+import "../unit/gcs-demands.test.ts";
 import "../unit/actor-concurrency.test.ts";
 import "../unit/pipelining.test.ts";
 import "../unit/actor-epochs.test.ts";
