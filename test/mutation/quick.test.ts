@@ -18,6 +18,7 @@ import "../unit/owner-dispatch.test.ts";
 import "../unit/tuning.test.ts";
 import "../unit/raylet-workers.test.ts";
 import "../unit/gcs-demands.test.ts";
+import "../unit/borrowers.test.ts";
 import "../unit/actor-concurrency.test.ts";
 import "../unit/pipelining.test.ts";
 import "../unit/actor-epochs.test.ts";
