@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
   options: {
     sample: { type: "string" },
     seed: { type: "string", default: "1" },
-    scenarios: { type: "string", default: "120" },
+    scenarios: { type: "string", default: "300" },
     concurrency: { type: "string", default: "1" },
     out: { type: "string", default: "bench/results/mutation.json" },
   },

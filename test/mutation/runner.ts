@@ -12,7 +12,7 @@
 //   confirms by a second run before counting it;
 // - after a kill, the killing test is run again with no mutant on: if it fails then too, a
 //   previous mutant left this process broken, and the run is refused so that Stryker retries it
-//   in a fresh process.
+//   in a fresh process (not for a static mutant, whose values were made while loading).
 // A mutant of code that runs while the files load (a "static" mutant) is switched on before
 // loading; Stryker starts a fresh process for it, since ES modules cannot be loaded twice.
 
