@@ -1,5 +1,6 @@
-// The raylet's worker pool when workers die: a worker that dies while starting is replaced for
-// the lease that waits for it, and one that dies while busy takes no idle worker with it.
+// The raylet's worker pool and lease queue: a worker that dies while starting is replaced for
+// the lease that waits for it, one that dies while busy takes no idle worker with it, and a
+// cancelled request leaves the queue (only the one its owner named).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
@@ -16,9 +17,9 @@ function raylet(cpus: number) {
   });
   h.model.start();
   h.message("head/gcs", { type: "NodeRegistered", head: "head" });
-  const lease = (reqId: number) => h.message("head/driver", { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
+  const lease = (reqId: number, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
   const register = (worker: string) => h.message(worker, { type: "RegisterWorker", worker, driver: false });
-  const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [s.m] : []));
+  const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [{ ...s.m, to: s.to }] : []));
   return { h, started, lease, register, granted };
 }
 
@@ -44,4 +45,20 @@ test("a busy worker's death leaves the idle workers idle: the next lease reuses 
   r.lease(3);
   assert.equal(r.started.length, 2, "a new worker was started while one sat idle");
   assert.deepEqual(r.granted().at(-1)!.worker, g1.worker);
+});
+
+test("CancelLease takes out the request its owner named, and no other owner's of the same number", () => {
+  const r = raylet(1);
+  r.lease(1, "head/d1"); // takes the one CPU
+  r.lease(2, "head/d2"); // queued
+  r.lease(2, "head/d1"); // queued, then cancelled
+  r.h.message("head/d1", { type: "CancelLease", reqId: 2 });
+  r.register(r.started[0]!);
+  const first = r.granted();
+  assert.deepEqual(first.map((g) => [g.to, g.reqId]), [["head/d1", 1]]);
+  r.h.message("head/d1", { type: "ReturnLease", leaseId: first[0]!.leaseId, destroyWorker: false });
+  const second = r.granted();
+  assert.deepEqual(second.map((g) => [g.to, g.reqId]), [["head/d1", 1], ["head/d2", 2]]);
+  r.h.message("head/d2", { type: "ReturnLease", leaseId: second[1]!.leaseId, destroyWorker: false });
+  assert.equal(r.granted().length, 2, "the cancelled request was granted");
 });
