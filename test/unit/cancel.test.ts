@@ -132,3 +132,17 @@ test("cancelling a task already done does nothing", () => {
   assert.equal(r.errorOf(id), undefined);
   assert.equal(r.take("CancelTask").length + r.sent.filter((s) => s.m.type === "ReturnLease" && s.m.destroyWorker).length, 0);
 });
+
+test("recursive: cancelling a running task cancels the tasks it submitted; without recursive they go on", () => {
+  for (const recursive of [false, true]) {
+    const r = rig();
+    const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+    r.grant();
+    r.worker.submitTask(`${WORKER}#c1`, FN, [{ v: value(2) }], OPTS); // submitted by the running task: waits for a lease
+    const [childReq] = r.take("RequestLease");
+    r.owner.cancelTask(id, false, recursive);
+    r.toWorker(r.take("CancelTask")[0]);
+    // A child waiting for its lease is cancelled by taking back its lease request.
+    assert.deepEqual(r.take("CancelLease").map((m) => m.reqId), recursive ? [childReq.reqId] : [], recursive ? "the child went on" : "a non-recursive cancel cancelled the child");
+  }
+});
