@@ -1,5 +1,6 @@
 // The GCS's pending demands (what the autoscaler scales for): an actor that no live node can
-// host is one; an actor placed, or being placed, is not.
+// host is one; an actor placed, or being placed, is not. Killing an actor that never got a
+// lease returns none.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
