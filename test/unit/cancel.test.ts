@@ -1,4 +1,4 @@
-// ray.cancel in the core worker model: an owner and a worker wired by hand, the test playing
+// ray.cancel in the core worker model, and a push duplicated on the network: an owner and a worker wired by hand, the test playing
 // the raylet, so each message and effect can be looked at.
 
 import assert from "node:assert/strict";
@@ -145,4 +145,16 @@ test("recursive: cancelling a running task cancels the tasks it submitted; witho
     // A child waiting for its lease is cancelled by taking back its lease request.
     assert.deepEqual(r.take("CancelLease").map((m) => m.reqId), recursive ? [childReq.reqId] : [], recursive ? "the child went on" : "a non-recursive cancel cancelled the child");
   }
+});
+
+test("a pushed task that arrives twice while it waits behind another is queued, and run, once", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  const first = r.grant();
+  const second = { ...first, taskId: `${OWNER}#t2`, returnId: `${OWNER}#t2.r` };
+  r.toWorker({ type: "PushTask", spec: second });
+  r.toWorker({ type: "PushTask", spec: second }); // duplicated on the network
+  r.worker.taskDone(first.taskId, first.attempt, { ok: true, payload: value(1) });
+  r.worker.taskDone(second.taskId, second.attempt, { ok: true, payload: value(2) });
+  assert.deepEqual(r.executed.map((s) => s.taskId), [first.taskId, second.taskId]);
 });
