@@ -1,5 +1,5 @@
-// ray.cancel in the core worker model, and a push duplicated on the network: an owner and a worker wired by hand, the test playing
-// the raylet, so each message and effect can be looked at.
+// ray.cancel in the core worker model, and a push duplicated on the network: an owner and a
+// worker wired by hand, the test playing the raylet, so each message and effect can be looked at.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
