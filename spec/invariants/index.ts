@@ -15,9 +15,10 @@ import { checkLeases } from "./leases.ts";
 import { checkNames } from "./names.ts";
 import { checkAutoscaling } from "./autoscaling.ts";
 import { checkBackpressure } from "./backpressure.ts";
+import { checkSchema } from "./schema.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling, checkBackpressure };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling, checkBackpressure, checkSchema };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -41,6 +42,7 @@ export const checkers: Record<string, Checker> = {
   names: checkNames,
   autoscaling: checkAutoscaling,
   backpressure: checkBackpressure,
+  schema: checkSchema,
 };
 
 /** Runs the named checkers (all by default) and returns their violations in trace order. */

@@ -1,29 +1,45 @@
-// The fast check each mutant of `npm run mutate` runs (test/mutate.ts): the unit tests of the
-// models, then generated fault scenarios that stop at the first one that breaks an invariant
-// (no shrinking: a mutant only needs to be caught). Seconds per mutant, not minutes.
-// $TSRAY_MUTATION_SCENARIOS sets the scenario count.
+// The fast suite each mutant of `npm run mutate` is judged by (test/mutate.ts), cheapest first
+// (imports run in order): the unit tests of the models, generated fault scenarios (one test
+// each, test/mutation/scenarios.ts), the simulated integration tests, the kept cases
+// (regressions and the seeded bugs' cases), then the slower unit tests of the charts and
+// checkers. Tests that need real processes, threads or clocks are left out. The mutation runner
+// (test/mutation/runner.ts) loads this file once and runs, for each mutant, only the tests that
+// reach it, stopping at the first failure; `node --import tsx --test test/mutation/quick.test.ts`
+// runs it like any test file. $TSRAY_MUTATION_SCENARIOS sets the number of generated scenarios.
 
 import "../unit/object-store.test.ts";
 import "../unit/scheduler.test.ts";
 import "../unit/node-state.test.ts";
 import "../unit/gcs-drivers.test.ts";
+import "../unit/gcs-names.test.ts";
+import "../unit/gcs-restart.test.ts";
+import "../unit/borrowed-args.test.ts";
+import "../unit/owner-dispatch.test.ts";
+import "../unit/tuning.test.ts";
+import "../unit/raylet-workers.test.ts";
+import "../unit/gcs-demands.test.ts";
+import "../unit/borrowers.test.ts";
 import "../unit/actor-concurrency.test.ts";
 import "../unit/pipelining.test.ts";
 import "../unit/actor-epochs.test.ts";
+import "../unit/cancel.test.ts";
+import "../unit/drain.test.ts";
+import "../unit/model-inputs.test.ts";
 import "../unit/model-state.test.ts";
-import "../unit/lifecycle.test.ts"; // the lifecycle switches agree with their charts
+import "../unit/autoscaler.test.ts";
+import "../unit/seeded-bugs-env.test.ts";
+import "./scenarios.ts";
+import "../integration/ownership.test.ts";
+import "../integration/kill-driver.test.ts";
+import "../integration/invariants-catch-bugs.test.ts";
+import "../integration/fault-tolerance.test.ts";
+import "../integration/placement-groups.test.ts";
+import "../integration/pending-demands.test.ts";
+import "../integration/autoscaler-sim.test.ts";
+import "../integration/scheduling.test.ts";
+import "../integration/examples.test.ts";
+import "../regressions/regressions.test.ts";
+import "../property/seeded-bug-cases.test.ts";
 import "../unit/invariants-faults.test.ts"; // the charts (and checkers) judge hand-built traces as they should
-import assert from "node:assert/strict";
-import { test } from "node:test";
-import fc from "fast-check";
-import { scenarioArb } from "../../sim/arbitraries.ts";
-import { runScenario } from "../../sim/scenario.ts";
-
-const SCENARIOS = Number(process.env.TSRAY_MUTATION_SCENARIOS ?? 150);
-
-test(`${SCENARIOS} generated fault scenarios hold every invariant`, async () => {
-  for (const s of fc.sample(scenarioArb(), { numRuns: SCENARIOS, seed: 20261204 })) {
-    const v = await runScenario(s);
-    assert.ok(v.ok, v.problems.join("\n"));
-  }
-});
+import "../unit/invariants.test.ts";
+import "../unit/lifecycle.test.ts"; // the lifecycle switches agree with their charts

@@ -5,6 +5,7 @@
 //   also take every mutant nested inside a drawn one's range, so those are ignored here.
 // - checker "sample": the mutants sharing a drawn one's node (its other replacements) are
 //   turned away before any test runs ("not in the sample"), so a sample costs what it draws.
+// - test runner "tsray" (test/mutation/runner.ts): runs the fast suite in process, per test.
 // The drawn mutants come from the JSON file named by $TSRAY_MUTATION_SAMPLE.
 
 import { CheckStatus, type CheckResult } from "@stryker-mutator/api/check";
@@ -12,6 +13,7 @@ import type { Mutant } from "@stryker-mutator/api/core";
 import { declareClassPlugin, declareValuePlugin, PluginKind } from "@stryker-mutator/api/plugin";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { strykerRunnerPlugins } from "./runner.ts";
 
 export interface Loc { readonly start: { readonly line: number; readonly column: number }; readonly end: { readonly line: number; readonly column: number } }
 /** A drawn mutant: its file (relative to the project), Babel location (1-based lines) and key. */
@@ -91,4 +93,5 @@ export const strykerPlugins = [
     },
   }),
   declareClassPlugin(PluginKind.Checker, "sample", SampleChecker),
+  ...strykerRunnerPlugins,
 ];

@@ -48,3 +48,42 @@ for (const epochs of [{ old: 0, next: 1 }, { old: 3, next: 4 }, { old: 0, next: 
     assert.deepEqual(results().map((e) => e.kind === "actor.result" && e.epoch), [epochs.next]);
   });
 }
+
+// An actor call caught running by a restart is sent again while its maxTaskRetries last; the
+// restart after the budget is spent fails it with ActorDiedError (budgets are spent, not just read).
+for (const maxTaskRetries of [1, 2]) {
+  test(`a call with maxTaskRetries: ${maxTaskRetries} survives ${maxTaskRetries} restart(s) of its actor and fails on the next`, () => {
+    const r = rig();
+    r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries, maxConcurrency: 1 });
+    r.alive(0, "n1/w1");
+    r.owner.submitActorTask(`${OWNER}#c1`, "a1", "inc", [], maxTaskRetries);
+    const restarting = (epoch: number) =>
+      r.owner.step({ kind: "message", from: "head/gcs", msg: { type: "ActorUpdate", info: { actorId: "a1", state: "RESTARTING", epoch, owner: OWNER } } });
+    const pushes = () => r.sent.filter((s) => s.m.type === "PushTask").length;
+    const failed = () => r.traced.filter((e) => e.kind === "task.failed");
+    for (let epoch = 1; epoch <= maxTaskRetries; epoch++) {
+      restarting(epoch);
+      r.alive(epoch, `n${epoch + 1}/w1`);
+      assert.equal(pushes(), epoch + 1, `restart ${epoch}: the call was sent again`);
+      assert.deepEqual(failed(), []);
+    }
+    restarting(maxTaskRetries + 1);
+    r.alive(maxTaskRetries + 1, "n9/w1");
+    assert.equal(pushes(), maxTaskRetries + 1, "the call was sent again with its retries spent");
+    assert.deepEqual(failed().map((e) => e.kind === "task.failed" && e.error), ["ActorDiedError"]);
+    assert.equal(r.traced.filter((e) => e.kind === "task.retry").length, maxTaskRetries);
+  });
+}
+
+// The GCS's news of an actor can arrive out of order (a restart races a late update): news from
+// an incarnation older than the one the caller knows, even one epoch older, is ignored.
+for (const epochs of [{ old: 1, next: 2 }, { old: 0, next: 2 }]) {
+  test(`a caller that knows epoch ${epochs.next} ignores late news of epoch ${epochs.old}: its calls go to the newer address`, () => {
+    const r = rig();
+    r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 0, maxConcurrency: 1 });
+    r.alive(epochs.next, "n2/w1");
+    r.alive(epochs.old, "n1/w1");
+    r.owner.submitActorTask(`${OWNER}#c1`, "a1", "inc", [], 0);
+    assert.deepEqual(r.sent.filter((s) => s.m.type === "PushTask").map((s) => s.to), ["n2/w1"]);
+  });
+}

@@ -142,3 +142,41 @@ test("the configuration: KubeRay's fields, defaults, and errors naming the field
   bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "ec2" } }, /provider\.type/);
   bad({ enableInTreeAutoscaling: true, workerGroupSpecs: [group], provider: { type: "local", namespace: "x" } }, /provider.*namespace/);
 });
+
+test("a launch's node: shown once started, counted once, forgotten if the launch fails, done only once it is alive", () => {
+  const h = harness();
+  const gpuDemand = state({ demands: [{ resources: { GPU: 1 }, count: 1, ageMs: 0 }] });
+  h.a.step({ kind: "tick", cluster: gpuDemand });
+  assert.deepEqual(h.a.status().pendingLaunches.map((l) => l.node), [undefined], "no node before the provider started one");
+  h.a.step({ kind: "node-started", launch: "launch-1", node: "gpu-1" });
+  h.a.step({ kind: "node-started", launch: "launch-1", node: "gpu-2" }); // a repeated report is ignored
+  h.a.step({ kind: "node-started", launch: "launch-9", node: "gpu-9" }); // and so is one of a launch never made
+  assert.deepEqual(h.a.status().pendingLaunches.map((l) => l.node), ["gpu-1"]);
+  assert.equal(h.a.status().groups.find((g) => g.name === "gpu")!.running, 1);
+  // Started, not yet registered with the GCS: the launch is still pending, and its room counts.
+  h.a.step({ kind: "tick", cluster: gpuDemand });
+  assert.equal(h.a.status().pendingLaunches.length, 1);
+  assert.deepEqual(h.calls, ["launch launch-1 gpu"]);
+  h.a.step({ kind: "launch-failed", launch: "launch-1", reason: "the machine never booted" });
+  assert.equal(h.a.status().groups.find((g) => g.name === "gpu")!.running, 0, "the failed launch's node is not a member");
+});
+
+test("room: a live node's free resources meet a demand; a dead node's do not", () => {
+  const room = { node: "small-1", alive: true, total: { CPU: 1 }, available: { CPU: 1 }, idleMs: 0 };
+  const live = harness(cfg, [{ node: "small-1", group: "small" }]);
+  live.a.step({ kind: "tick", cluster: state({ nodes: [head, room], demands: [{ resources: { CPU: 1 }, count: 1, ageMs: 0 }] }) });
+  assert.deepEqual(live.calls, [], "the live node's free CPU meets the demand");
+  const dead = harness();
+  dead.a.step({ kind: "tick", cluster: state({ nodes: [head, { ...room, alive: false }], demands: [{ resources: { CPU: 1 }, count: 1, ageMs: 0 }] }) });
+  assert.deepEqual(dead.calls, ["launch launch-1 small"], "a dead node's room was counted");
+});
+
+test("a member dies: terminated as dead once it had joined, never before it was seen alive", () => {
+  const h = harness(cfg, [{ node: "small-1", group: "small" }]);
+  const node = (alive: boolean) => ({ node: "small-1", alive, total: { CPU: 1 }, available: { CPU: 1 }, idleMs: 0 });
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, node(false)] }) });
+  assert.deepEqual(h.calls, [], "a node not yet up was taken for dead");
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, node(true)] }) });
+  h.a.step({ kind: "tick", cluster: state({ nodes: [head, node(false)] }) });
+  assert.deepEqual(h.calls, ["terminate small-1 small the node died"]);
+});

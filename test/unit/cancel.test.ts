@@ -1,5 +1,5 @@
-// ray.cancel in the core worker model: an owner and a worker wired by hand, the test playing
-// the raylet, so each message and effect can be looked at.
+// ray.cancel in the core worker model, and a push duplicated on the network: an owner and a
+// worker wired by hand, the test playing the raylet, so each message and effect can be looked at.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -131,4 +131,30 @@ test("cancelling a task already done does nothing", () => {
   r.owner.cancelTask(id, true, true);
   assert.equal(r.errorOf(id), undefined);
   assert.equal(r.take("CancelTask").length + r.sent.filter((s) => s.m.type === "ReturnLease" && s.m.destroyWorker).length, 0);
+});
+
+test("recursive: cancelling a running task cancels the tasks it submitted; without recursive they go on", () => {
+  for (const recursive of [false, true]) {
+    const r = rig();
+    const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+    r.grant();
+    r.worker.submitTask(`${WORKER}#c1`, FN, [{ v: value(2) }], OPTS); // submitted by the running task: waits for a lease
+    const [childReq] = r.take("RequestLease");
+    r.owner.cancelTask(id, false, recursive);
+    r.toWorker(r.take("CancelTask")[0]);
+    // A child waiting for its lease is cancelled by taking back its lease request.
+    assert.deepEqual(r.take("CancelLease").map((m) => m.reqId), recursive ? [childReq.reqId] : [], recursive ? "the child went on" : "a non-recursive cancel cancelled the child");
+  }
+});
+
+test("a pushed task that arrives twice while it waits behind another is queued, and run, once", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  const first = r.grant();
+  const second = { ...first, taskId: `${OWNER}#t2`, returnId: `${OWNER}#t2.r` };
+  r.toWorker({ type: "PushTask", spec: second });
+  r.toWorker({ type: "PushTask", spec: second }); // duplicated on the network
+  r.worker.taskDone(first.taskId, first.attempt, { ok: true, payload: value(1) });
+  r.worker.taskDone(second.taskId, second.attempt, { ok: true, payload: value(2) });
+  assert.deepEqual(r.executed.map((s) => s.taskId), [first.taskId, second.taskId]);
 });

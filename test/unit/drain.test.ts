@@ -79,3 +79,10 @@ test("the GCS asks the raylet to drain, and declares the node dead once it accep
   assert.equal(g.model.autoscalingState().nodes[0].alive, false);
   assert.deepEqual(trace.filter((t) => t.kind === "node.dead"), [{ kind: "node.dead", comp: "gcs", id: "n1", reason: "drained: idle for 70 s" }]);
 });
+
+test("a raylet with an infeasible request waiting for the cluster to grow refuses a drain", () => {
+  const { h, sent } = raylet();
+  h.message("head/driver", { type: "RequestLease", reqId: 1, req: { resources: { CPU: 8 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: "t1" } });
+  h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
+  assert.deepEqual(sent.find((s) => s.m.type === "DrainReply")!.m, { type: "DrainReply", node: "n1", accepted: false, reason: "1 queued lease request(s)" });
+});

@@ -87,3 +87,26 @@ test("names survive a GCS restart, namespaces included; GetClusterInfo answers w
   const nodes = (info.m as Extract<Msg, { type: "ClusterInfo" }>).nodes;
   assert.deepEqual(nodes.map((n) => [n.node, n.alive, n.total.CPU]), [["head", true, 4]]);
 });
+
+test("a name whose actor died is free after a GCS restart too, and an unnamed actor takes no name", () => {
+  const first = gcs();
+  first.create("gone", "head/driver", { name: "x", namespace: "n", detached: true });
+  first.create("anon", "head/driver", { detached: true });
+  first.g.message("head/driver", { type: "KillActor", actorId: "gone" });
+  assert.equal(first.stateOf("gone"), "DEAD");
+  const restarted = gcs(NO_BUGS, first.rows as Map<GcsTable, Map<string, unknown>>);
+  assert.equal(restarted.lookup("x", "n"), undefined, "the dead actor's name came back with the restart");
+  restarted.create("again", "head/driver", { name: "x", namespace: "n" });
+  assert.equal(restarted.lookup("x", "n")?.actorId, "again");
+  assert.notEqual(restarted.stateOf("again"), "DEAD");
+});
+
+test("KillActor with noRestart: false restarts the actor (within maxRestarts); without it the actor dies for good", () => {
+  const { g, create, stateOf } = gcs();
+  create("r", "head/driver", { maxRestarts: 1 });
+  create("k", "head/driver", { maxRestarts: 1 });
+  g.message("head/driver", { type: "KillActor", actorId: "r", noRestart: false, epoch: 0 });
+  g.message("head/driver", { type: "KillActor", actorId: "k" });
+  assert.notEqual(stateOf("r"), "DEAD", "a kill with restart ended the actor");
+  assert.equal(stateOf("k"), "DEAD");
+});

@@ -306,3 +306,21 @@ describe("resources property", () => {
     }), { numRuns: 300 });
   });
 });
+
+describe("schema", () => {
+  test("an event written by the component that may write its kind passes", () => {
+    clean(checkers.schema, trace(reg("n1", { CPU: 1 }), grant("L1", "n1", { CPU: 1 }), stored("o1", "n1"), inline("o2"), read("o1"), finished("t1", 1, "h"), fault("kill-node"), end(), quiet()));
+  });
+  test("a mislabelled component and an unknown kind are violations", () => {
+    const bad = trace(
+      { kind: "task.finished", comp: "owner", task: "t1", worker: "w1", attempt: 1, ok: true, hash: "h" } as unknown as Ev,
+      { kind: "lease.granted", comp: "", lease: "L1", worker: "w1", resources: {} } as unknown as Ev,
+      { kind: "task.teleported", comp: "owner" } as unknown as Ev,
+    );
+    assert.deepEqual(checkers.schema(bad, {}).map((v) => [v.index, v.message]), [
+      [0, `a task.finished event written by "owner"; only "worker" may write it`],
+      [1, `a lease.granted event written by ""; only "raylet" may write it`],
+      [2, `an event of unknown kind "task.teleported" (spec/trace.ts lists the kinds)`],
+    ]);
+  });
+});

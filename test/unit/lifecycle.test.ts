@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import fc from "fast-check";
-import { initialTransition, type AnyStateMachine, type EventObject } from "xstate";
+import { initialTransition, setup, type AnyStateMachine, type EventObject } from "xstate";
 import {
   IllegalTransition, chartStep, lifecycles, toMermaid,
   nextActorState, nextNodeState, nextWorkerState, nextTaskState, nextObjectState,
@@ -242,4 +242,21 @@ test("object: lost, reconstructed, freed; FREED is final", () => {
 
 test("docs/statecharts.md is up to date (run `npm run docs`)", () => {
   assert.equal(readFileSync(statechartsPath, "utf8"), renderStatecharts());
+});
+
+test("mermaid labels a guard however the chart writes it: by name, as a { type } object, or inline", () => {
+  const chart = setup({ guards: { ready: () => true } }).createMachine({
+    id: "demo",
+    initial: "A",
+    states: {
+      A: { on: { GO: [{ guard: "ready", target: "B" }, { guard: { type: "ready" }, target: "C" }, { guard: function inlineCheck() { return true; }, target: "D" }, { target: "E" }] } },
+      B: {}, C: {}, D: {}, E: { type: "final" },
+    },
+  });
+  assert.deepEqual(toMermaid(chart).split("\n").filter((l) => l.includes("GO")).map((l) => l.trim()), [
+    "A --> B : GO [ready]",
+    "A --> C : GO [ready]",
+    "A --> D : GO [inlineCheck]",
+    "A --> E : GO [else]",
+  ]);
 });

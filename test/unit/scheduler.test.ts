@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { checkResources, fits, utilization, type ResourceSet } from "../../src/core/resources.ts";
 import {
-  SPREAD_THRESHOLD, TOP_K_FRACTION, hybrid, localityNode, nodeAffinity, place, spread, type PlacementInput,
+  SPREAD_THRESHOLD, TOP_K_FRACTION, hybrid, localityNode, nodeAffinity, place, placeBundles, spread, type PlacementInput,
 } from "../../src/core/scheduler.ts";
 import type { NodeView, SchedulingStrategy } from "../../src/core/types.ts";
 
@@ -271,4 +271,19 @@ test("a resource request must be finite numbers >= 0: anything else is refused, 
   for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, "2", null]) {
     assert.throws(() => checkResources({ CPU: 1, GPU: bad }, "f"), { name: "TypeError", message: `f: resource "GPU" must be a finite number >= 0, got ${String(bad)}` });
   }
+});
+
+describe("placement-group bundles", () => {
+  const nodes = [nv("n1", cpu(3)), nv("n2", cpu(3)), nv("n3", cpu(3))];
+  test("PACK puts every bundle on one node when one holds them all", () => {
+    assert.deepEqual(placeBundles("PACK", [cpu(1), cpu(2)], nodes), ["n1", "n1"]);
+  });
+  test("PACK that no one node holds fills the group's nodes first, then the next", () => {
+    assert.deepEqual(placeBundles("PACK", [cpu(2), cpu(1), cpu(2)], nodes), ["n1", "n1", "n2"]);
+    assert.equal(placeBundles("STRICT_PACK", [cpu(2), cpu(2)], nodes), undefined);
+  });
+  test("SPREAD and STRICT_SPREAD put bundles on distinct nodes while they can", () => {
+    assert.deepEqual(placeBundles("SPREAD", [cpu(1), cpu(1), cpu(1), cpu(1)], nodes), ["n1", "n2", "n3", "n1"]);
+    assert.equal(placeBundles("STRICT_SPREAD", [cpu(1), cpu(1), cpu(1), cpu(1)], nodes), undefined);
+  });
 });

@@ -1,0 +1,72 @@
+// Invariant "schema": every event is of a kind the trace schema (spec/trace.ts) knows, written
+// by a component that may write that kind. Traces come from files and other processes as well
+// as from the simulator, and the other checkers (and `tsray trace`) trust an event's kind and
+// component: an event a model mislabelled would otherwise be skipped, or blamed on the wrong
+// process, in silence.
+
+import type { TraceBody, TraceEvent, TraceKind } from "../trace.ts";
+import { violationAt, type Checker, type Violation } from "./types.ts";
+
+/** For each kind, the components that may write it (checked against spec/trace.ts by the compiler). */
+const WRITERS: { readonly [K in TraceKind]: readonly Extract<TraceBody, { kind: K }>["comp"][] } = {
+  "node.registered": ["gcs"],
+  "node.dead": ["gcs"],
+  "node.fenced": ["raylet"],
+  "worker.died": ["raylet"],
+  "gcs.recovered": ["gcs"],
+  "storage.acknowledged": ["host"],
+  "driver.dead": ["gcs"],
+  "lease.granted": ["raylet"],
+  "lease.returned": ["raylet"],
+  "bundle.reserved": ["raylet"],
+  "bundle.released": ["raylet"],
+  "pg.state": ["gcs"],
+  "task.submitted": ["owner"],
+  "task.spillback": ["raylet"],
+  "task.infeasible": ["raylet", "gcs"],
+  "task.started": ["worker"],
+  "task.finished": ["worker"],
+  "task.retry": ["owner"],
+  "task.failed": ["owner"],
+  "task.cancelled": ["owner"],
+  "actor.result": ["owner"],
+  "object.created": ["owner", "store"],
+  "object.deleted": ["store"],
+  "object.spilled": ["store"],
+  "object.restored": ["store"],
+  "object.transferred": ["raylet"],
+  "object.out-of-scope": ["owner"],
+  "ref.borrowed": ["owner"],
+  "ref.unborrowed": ["owner"],
+  "owner.exited": ["owner"],
+  "object.lost": ["owner"],
+  "object.read": ["owner", "worker"],
+  "get.failed": ["owner"],
+  "actor.state": ["gcs"],
+  "actor.killed": ["owner"],
+  "actor.registered": ["gcs"],
+  "actor.lookup": ["owner"],
+  fault: ["host"],
+  "program.end": ["host"],
+  "cluster.quiet": ["host"],
+  "node.drain": ["gcs"],
+  "autoscaler.launch": ["autoscaler"],
+  "autoscaler.started": ["autoscaler"],
+  "autoscaler.launch-failed": ["autoscaler"],
+  "autoscaler.drain": ["autoscaler"],
+  "autoscaler.terminated": ["autoscaler"],
+  msg: ["host"],
+};
+
+const writers = (kind: string): readonly string[] | undefined => (Object.hasOwn(WRITERS, kind) ? WRITERS[kind as TraceKind] : undefined);
+
+export const checkSchema: Checker = (events: readonly TraceEvent[]): Violation[] => {
+  const out: Violation[] = [];
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const allowed = writers(e.kind);
+    if (!allowed) out.push(violationAt("schema", events, i, `an event of unknown kind "${e.kind}" (spec/trace.ts lists the kinds)`));
+    else if (!allowed.includes(e.comp)) out.push(violationAt("schema", events, i, `a ${e.kind} event written by "${e.comp}"; only ${allowed.map((c) => `"${c}"`).join(" or ")} may write it`));
+  }
+  return out;
+};

@@ -1,0 +1,53 @@
+// An owner's count of its borrowers: each AddBorrower is one hold, RemoveBorrower gives back
+// the holds it names, and a borrower that dies gives back all of its own, nobody else's. The
+// object goes out of scope only once the owner and every borrower let go. An owner wired by
+// hand, the test playing the borrowers, the raylet and the GCS.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import { CoreWorker } from "../../src/core/core-worker.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { TraceBody } from "../../spec/trace.ts";
+
+const OWNER = "head/driver";
+const ID = `${OWNER}#put1`;
+
+function rig() {
+  const sent: Msg[] = [];
+  const traced: TraceBody[] = [];
+  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
+    execute: () => {}, complete: () => {}, interrupt: () => {},
+  });
+  owner.start(false);
+  owner.put(ID, { size: 8, hash: "v1", data: 1 }, 1);
+  const put = sent.find((m) => m.type === "StorePut");
+  assert.ok(put?.type === "StorePut");
+  const from = (addr: string, msg: Msg) => owner.step({ kind: "message", from: addr, msg: msg as never });
+  from("head/raylet", { type: "StorePutReply", reqId: put.reqId, id: ID });
+  const inScope = () => !traced.some((e) => e.kind === "object.out-of-scope" && e.obj === ID);
+  return { owner, from, inScope };
+}
+
+test("a borrower's holds are counted one by one: the object lives until the last is given back", () => {
+  const r = rig();
+  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9" });
+  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9" });
+  r.owner.releaseRef(ID);
+  assert.ok(r.inScope(), "freed while borrowed twice");
+  r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1 });
+  assert.ok(r.inScope(), "freed while the borrower still holds one");
+  r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1 });
+  assert.ok(!r.inScope(), "never freed after every hold was given back");
+});
+
+test("a dead borrower's holds go with it, and only its own", () => {
+  const r = rig();
+  r.from("head/w8", { type: "AddBorrower", id: ID, borrower: "head/w8" });
+  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9" });
+  r.owner.releaseRef(ID);
+  r.from("head/raylet", { type: "WorkerDied", worker: "head/w9" });
+  assert.ok(r.inScope(), "the live borrower's hold went with the dead one's");
+  r.from("head/w8", { type: "RemoveBorrower", id: ID, borrower: "head/w8", holds: 1 });
+  assert.ok(!r.inScope(), "the dead borrower's hold kept the object");
+});

@@ -1,0 +1,64 @@
+// The raylet's worker pool and lease queue: a worker that dies while starting is replaced for
+// the lease that waits for it, one that dies while busy takes no idle worker with it, and a
+// cancelled request leaves the queue (only the one its owner named).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import { hostRaylet } from "../../src/runtime/kernel.ts";
+
+function raylet(cpus: number) {
+  const sent: { to: string; m: Msg }[] = [];
+  const started: string[] = [];
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
+    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {},
+    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
+  });
+  h.model.start();
+  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  const lease = (reqId: number, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
+  const register = (worker: string) => h.message(worker, { type: "RegisterWorker", worker, driver: false });
+  const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [{ ...s.m, to: s.to }] : []));
+  return { h, started, lease, register, granted };
+}
+
+test("a worker that dies while starting is replaced for the lease waiting for it", () => {
+  const r = raylet(1);
+  r.lease(1);
+  assert.equal(r.started.length, 1);
+  r.h.model.step({ kind: "worker-exited", worker: r.started[0]! });
+  assert.equal(r.started.length, 2, "no worker was started in its place");
+  r.register(r.started[1]!);
+  assert.deepEqual(r.granted().map((g) => [g.reqId, g.worker]), [[1, r.started[1]]]);
+});
+
+test("a busy worker's death leaves the idle workers idle: the next lease reuses one", () => {
+  const r = raylet(2);
+  r.lease(1);
+  r.lease(2);
+  for (const w of r.started) r.register(w);
+  const [g1, g2] = r.granted();
+  assert.ok(g1 && g2);
+  r.h.message("head/driver", { type: "ReturnLease", leaseId: g1.leaseId, destroyWorker: false });
+  r.h.model.step({ kind: "worker-exited", worker: g2.worker });
+  r.lease(3);
+  assert.equal(r.started.length, 2, "a new worker was started while one sat idle");
+  assert.deepEqual(r.granted().at(-1)!.worker, g1.worker);
+});
+
+test("CancelLease takes out the request its owner named, and no other owner's of the same number", () => {
+  const r = raylet(1);
+  r.lease(1, "head/d1"); // takes the one CPU
+  r.lease(2, "head/d2"); // queued
+  r.lease(2, "head/d1"); // queued, then cancelled
+  r.h.message("head/d1", { type: "CancelLease", reqId: 2 });
+  r.register(r.started[0]!);
+  const first = r.granted();
+  assert.deepEqual(first.map((g) => [g.to, g.reqId]), [["head/d1", 1]]);
+  r.h.message("head/d1", { type: "ReturnLease", leaseId: first[0]!.leaseId, destroyWorker: false });
+  const second = r.granted();
+  assert.deepEqual(second.map((g) => [g.to, g.reqId]), [["head/d1", 1], ["head/d2", 2]]);
+  r.h.message("head/d2", { type: "ReturnLease", leaseId: second[1]!.leaseId, destroyWorker: false });
+  assert.equal(r.granted().length, 2, "the cancelled request was granted");
+});
