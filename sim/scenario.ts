@@ -78,7 +78,7 @@ export async function runScenario(s: Scenario): Promise<Verdict> {
 export function compareResults(w: Workload, reference: Observed | undefined, faulty: Observed | undefined, restarted: boolean): string[] {
   const problems: string[] = [];
   // Values that depend on an actor call (which a restart may change) are not compared, nor
-  // those that depend on a put the faults made fail (the step then passes 0 in its place).
+  // those that depend on a put or a stream the faults made fail (the step then passes 0 in its place).
   const fromActor = new Set<number>();
   const fromFailedPut = new Set<number>();
   const fromLookup = new Set<number>();
@@ -104,7 +104,9 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);
     // Which actor a name finds (and whether any) depends on when its maker's death is processed.
     if (st.op === "named-call" || takes(fromLookup)) fromLookup.add(i);
-    if (((st.op === "put" || st.op === "box") && typeof faulty?.[i] === "string") || takes(fromFailedPut)) fromFailedPut.add(i);
+    // A stream that failed (a fault's error item) gave the program no ref for later steps either.
+    const failedHere = typeof faulty?.[i] === "string" || (st.op === "stream" && typeof ref[i] === "string");
+    if (((st.op === "put" || st.op === "box" || st.op === "stream") && failedHere) || takes(fromFailedPut)) fromFailedPut.add(i);
     if (takes(fromCancelled)) fromCancelled.add(i);
     if (st.op === "call" || st.op === "keep" || st.op === "kept") {
       const cancelled = cancelledCallOf.get(st.actor);

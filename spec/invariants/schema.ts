@@ -21,6 +21,8 @@ const WRITERS: { readonly [K in TraceKind]: readonly Extract<TraceBody, { kind: 
   "bundle.reserved": ["raylet"],
   "bundle.released": ["raylet"],
   "pg.state": ["gcs"],
+  "job.state": ["head"],
+  "placement.asked": ["owner"],
   "task.submitted": ["owner"],
   "task.spillback": ["raylet"],
   "task.infeasible": ["raylet", "gcs"],
@@ -55,6 +57,11 @@ const WRITERS: { readonly [K in TraceKind]: readonly Extract<TraceBody, { kind: 
   "autoscaler.launch-failed": ["autoscaler"],
   "autoscaler.drain": ["autoscaler"],
   "autoscaler.terminated": ["autoscaler"],
+  "generator.item": ["owner"],
+  "generator.duplicate": ["owner"],
+  "generator.end": ["owner"],
+  "generator.reported": ["worker"],
+  "generator.paused": ["worker"],
   msg: ["host"],
 };
 

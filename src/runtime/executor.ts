@@ -135,7 +135,8 @@ export class Executor {
    * throws, or with a TaskCancelledError once ray.cancel reached it.
    */
   private async stream(gen: Generator<unknown> | AsyncGenerator<unknown>, spec: TaskSpec, fn: FunctionDescriptor): Promise<Outcome> {
-    const signal = this.cancels.get(spec.taskId)?.signal;
+    // Read inside the task's own context: interrupt() aborts this same signal.
+    const signal = currentExecution()?.signal;
     try {
       for (let index = 0, goOn = true; ; index++) {
         if (!goOn || signal?.aborted) {

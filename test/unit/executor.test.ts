@@ -13,10 +13,12 @@ const spec = (taskId: string): TaskSpec => ({
   taskId, kind: "normal", fn: "fn", name: "f", args: [], returnId: `${taskId}.r`, owner: "head/driver",
   resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, namespace: "ns",
 });
+/** No streaming generators here: nothing may report an item. */
+const items = { reportItem: () => { throw new Error("no generator runs in these tests"); } };
 const fn = (source: string): FunctionDescriptor => ({ id: source, name: "f", kind: "function", source });
 
 test("a cancel reaches a running async task whose code reads the signal only afterwards", async () => {
-  const ex = new Executor(undefined, codec);
+  const ex = new Executor(undefined, codec, items);
   let release!: () => void;
   const gate = new Promise<void>((r) => { release = r; });
   (globalThis as { __gate?: Promise<void> }).__gate = gate;
@@ -37,7 +39,7 @@ test("a cancel reaches a running async task whose code reads the signal only aft
 });
 
 test("the context names the task and its namespace; a signal read and never cancelled stays live", () => {
-  const ex = new Executor(undefined, codec);
+  const ex = new Executor(undefined, codec, items);
   let ctx: { taskId: string; namespace?: string; aborted: boolean } | undefined;
   (globalThis as { __look?: () => number }).__look = () => {
     const c = currentExecution()!;
