@@ -145,12 +145,12 @@ export class KubePods {
   }
 
   /** Waits until the pod runs with an IP; returns it. A pod that failed, or is not running within `withinMs`, is an error naming it. */
-  async running(name: string, withinMs: number): Promise<{ ip: string; restarts: number }> {
+  async running(name: string, withinMs: number): Promise<string> {
     const deadline = Date.now() + withinMs;
     for (;;) {
       const p = await this.core.readNamespacedPod({ name, namespace: this.namespace });
       const phase = p.status?.phase;
-      if (phase === "Running" && p.status?.podIP) return { ip: p.status.podIP, restarts: p.status.containerStatuses?.[0]?.restartCount ?? 0 };
+      if (phase === "Running" && p.status?.podIP) return p.status.podIP;
       if (phase === "Failed" || phase === "Succeeded") throw new Error(`chaos: pod ${name} is ${phase}: ${p.status?.message ?? p.status?.reason ?? ""}`);
       if (Date.now() > deadline) throw new Error(`chaos: pod ${name} is not running within ${withinMs / 1000} s (phase ${phase ?? "unknown"}; kubectl describe pod ${name} -n ${this.namespace})`);
       await sleep(this.pollMs);

@@ -73,7 +73,7 @@ export class KubernetesCluster implements ChaosCluster {
     const dir = path.join(home, "cluster");
     fs.mkdirSync(dir);
     const api = new KubePods(kc, namespace);
-    const gcs = await TcpForward.start("127.0.0.1", GCS_PORT); // retargeted at the head pod once it runs
+    const gcs = await TcpForward.start(); // pointed at the head pod once it runs
     const c = new KubernetesCluster(home, dir, spec, api, kc, gcs, opts.log ?? (() => {}));
     try {
       if (spec.redis) {
@@ -102,7 +102,7 @@ export class KubernetesCluster implements ChaosCluster {
     const pod = chaosPod(this.spec, id, k);
     await this.api.createPod(pod);
     this.pods.set(id, [...(this.pods.get(id) ?? []), pod.metadata!.name!]);
-    return (await this.api.running(pod.metadata!.name!, STARTUP_MS)).ip;
+    return this.api.running(pod.metadata!.name!, STARTUP_MS);
   }
 
   private async startHead(before: number): Promise<void> {

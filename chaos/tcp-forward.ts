@@ -8,12 +8,15 @@ import net from "node:net";
 export class TcpForward {
   private readonly sockets = new Set<net.Socket>();
 
-  private constructor(private readonly server: net.Server, private target: { host: string; port: number }) {}
+  /** Where connections go; none yet: they are closed. */
+  private target: { host: string; port: number } | undefined;
 
-  /** Listens on 127.0.0.1 (a free port) and forwards to `host:port`. */
-  static async start(host: string, port: number): Promise<TcpForward> {
+  private constructor(private readonly server: net.Server) {}
+
+  /** Listens on 127.0.0.1 (a free port); connections go where `retarget` says. */
+  static async start(): Promise<TcpForward> {
     const server = net.createServer({ noDelay: true });
-    const f = new TcpForward(server, { host, port });
+    const f = new TcpForward(server);
     server.on("connection", (down) => f.pipe(down));
     await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(0, "127.0.0.1", resolve); });
     return f;
@@ -29,6 +32,7 @@ export class TcpForward {
   }
 
   private pipe(down: net.Socket): void {
+    if (!this.target) { down.destroy(); return; }
     const up = net.connect({ ...this.target, noDelay: true });
     for (const s of [down, up]) {
       this.sockets.add(s);

@@ -133,7 +133,7 @@ describe("the kubernetes target's API calls (fake API server)", () => {
     const post = api.requests.find((r) => r.method === "POST")!;
     assert.equal(post.path, `/api/v1/namespaces/${NS}/pods`);
     assert.equal((post.body as V1Pod).metadata!.name, "tsray-chaos-abc-node-1-1");
-    const { ip } = await k.running("tsray-chaos-abc-node-1-1", 5_000);
+    const ip = await k.running("tsray-chaos-abc-node-1-1", 5_000);
     assert.match(ip, /^10\.244\.0\.\d+$/);
     await k.deletePod("tsray-chaos-abc-node-1-1");
     const del = api.requests.find((r) => r.method === "DELETE")!;
