@@ -1,4 +1,4 @@
-// The Kubernetes node provider against a small fake API server (node:http) that records every
+// The Kubernetes node provider against the fake API server (test/helpers/fake-kube-api.ts), which records every
 // request: the RayCluster patches must be exactly KubeRay's autoscaler's (a JSON patch replacing
 // workerGroupSpecs[i].replicas, and scaleStrategy.workersToDelete naming the pod to remove, then
 // cleared once the pod is gone), and without KubeRay, a Deployment's replicas and the pod's
