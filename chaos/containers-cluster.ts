@@ -9,6 +9,13 @@
 // in place (the kubelet's restart), a pause freezes it (the cgroup freezer), and network faults
 // go through each daemon's NetFaults call. Every container writes its traces into the node's
 // directory under `dir` (a bind mount), so the checkers judge them with the driver's.
+// With Redis GCS fault tolerance (KubeRay's gcsFaultToleranceOptions), a Redis container runs at
+// the alias `redis`, the head keeps the GCS's tables there (RAY_REDIS_ADDRESS), and the head's
+// pod-kill is what KubeRay does on a real one: the head container dies (GCS and head raylet) and
+// a new one comes up under the alias `head` (the head Service's name), on the tables in Redis,
+// while the workers wait for it and carry on. The driver then attaches to the first worker (a
+// driver in the head pod dies with it) and reaches the GCS through a port of this machine mapped
+// to whichever head container runs, as a client reaches the head Service.
 
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -21,10 +28,14 @@ import type { NetFaultSpec } from "../src/runtime/daemon/net-faults.ts";
 import { getStatus } from "../src/runtime/daemon/transport.ts";
 import { setNodeNetFaults } from "./node-net-faults.ts";
 import { podmanService } from "./podman-service.ts";
-import type { ChaosCluster, ChaosNode } from "./target.ts";
+import { freePort } from "../src/runtime/free-port.ts";
+import type { ChaosCluster, ChaosNode, ClusterOptions } from "./target.ts";
 
 /** The image every node runs (k8s/image/build.sh builds it); TSRAY_CHAOS_IMAGE names another. */
 const CHAOS_IMAGE = process.env.TSRAY_CHAOS_IMAGE ?? "localhost/tsray:dev";
+/** The Redis of GCS fault tolerance (k8s/image/build-redis.sh builds it); TSRAY_CHAOS_REDIS_IMAGE names another. */
+const REDIS_IMAGE = process.env.TSRAY_CHAOS_REDIS_IMAGE ?? "localhost/tsray-redis:dev";
+const REDIS_PORT = 6379;
 const GCS_PORT = 6379;
 /** Where the cluster's directory is mounted in every container. */
 const MOUNT = "/chaos";
@@ -38,6 +49,7 @@ export class ContainersCluster implements ChaosCluster {
   private readonly containers = new Map<string, StartedTestContainer[]>();
   private readonly paused = new Set<string>();
   private address_ = "";
+  private redis_: StartedTestContainer | undefined;
 
   private constructor(
     readonly home: string,
@@ -49,15 +61,22 @@ export class ContainersCluster implements ChaosCluster {
     private readonly service: { stop(): Promise<void> },
     /** Names the containers of this cluster apart from any other's. */
     private readonly suffix: string,
+    /** With Redis GCS fault tolerance: the Redis password, and the port of this machine the GCS is mapped to. */
+    private readonly ft: { readonly password: string; readonly hostPort: number } | undefined,
   ) {}
+
+  get driverNode(): string | undefined {
+    return this.ft ? this.nodes[1]?.id : undefined;
+  }
 
   get address(): string {
     return this.address_;
   }
 
   /** A head (the first node) and the other nodes, a container each; `bugs` are switched on in every daemon. */
-  static async start(nodes: readonly ChaosNode[], bugs: readonly SeededBug[] = []): Promise<ContainersCluster> {
+  static async start(nodes: readonly ChaosNode[], bugs: readonly SeededBug[] = [], opts: ClusterOptions = {}): Promise<ContainersCluster> {
     if (nodes.length === 0 || nodes[0].id !== "head") throw new TypeError("chaos: the first node must be the head");
+    if (opts.redis && nodes.length < 2) throw new TypeError("chaos: Redis GCS fault tolerance needs a worker node for the driver to attach to (the head's pod may be killed)");
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-chaos-"));
     const dir = path.join(home, "cluster");
     fs.mkdirSync(dir);
@@ -69,8 +88,10 @@ export class ContainersCluster implements ChaosCluster {
       await service.stop();
       throw new Error(`chaos: the containers target cannot create a network (is podman or Docker working? docs/chaos.md): ${(e as Error).message}`);
     }
-    const c = new ContainersCluster(home, dir, randomBytes(16).toString("hex"), nodes, bugs, network, service, randomBytes(3).toString("hex"));
+    const ft = opts.redis ? { password: randomBytes(12).toString("hex"), hostPort: await freePort() } : undefined;
+    const c = new ContainersCluster(home, dir, randomBytes(16).toString("hex"), nodes, bugs, network, service, randomBytes(3).toString("hex"), ft);
     try {
+      if (ft) await c.startRedis(ft.password);
       await c.startHead();
       for (const n of nodes.slice(1)) await c.join(n.id);
     } catch (e) {
@@ -82,24 +103,47 @@ export class ContainersCluster implements ChaosCluster {
 
   /** The container of a node: the tsray image running `ray start … --block`, its traces into `dir/<node>`. */
   private container(node: ChaosNode, args: string[]): GenericContainer {
-    fs.mkdirSync(path.join(this.dir, node.id), { recursive: true });
+    // Each container of the node its own directory (a new head's GCS would overwrite the killed one's trace).
+    const k = (this.containers.get(node.id)?.length ?? 0) + 1;
+    const sub = k === 1 ? node.id : `${node.id}-${k}`;
+    fs.mkdirSync(path.join(this.dir, sub), { recursive: true });
     return new GenericContainer(CHAOS_IMAGE)
-      .withName(`tsray-chaos-${this.suffix}-${node.id}-${(this.containers.get(node.id)?.length ?? 0) + 1}`)
+      .withName(`tsray-chaos-${this.suffix}-${node.id}-${k}`)
       .withNetwork(this.network)
-      .withEnvironment({ TSRAY_TOKEN: this.token, TSRAY_BUGS: this.bugs.join(","), ...(node.id === "head" ? {} : { RAY_CLOUD_INSTANCE_ID: node.id }) })
+      .withEnvironment({ TSRAY_TOKEN: this.token, TSRAY_BUGS: this.bugs.join(","), ...(node.id === "head" ? this.headFtEnv() : { RAY_CLOUD_INSTANCE_ID: node.id }) })
       .withBindMounts([{ source: this.dir, target: MOUNT, mode: "rw" }])
       .withEntrypoint(["ray"])
-      .withCommand(["start", "--block", `--num-cpus=${node.cpus}`, `--temp-dir=${MOUNT}/${node.id}`, ...args])
+      .withCommand(["start", "--block", `--num-cpus=${node.cpus}`, `--temp-dir=${MOUNT}/${sub}`, ...args])
       .withStartupTimeout(STARTUP_MS);
   }
 
-  private async startHead(): Promise<void> {
+  /** What KubeRay gives the head with gcsFaultToleranceOptions (the Redis password as `--redis-password` would). */
+  private headFtEnv(): Record<string, string> {
+    if (!this.ft) return {};
+    return { RAY_REDIS_ADDRESS: `redis:${REDIS_PORT}`, REDIS_PASSWORD: this.ft.password, RAY_external_storage_namespace: `tsray-chaos-${this.suffix}` };
+  }
+
+  /** The Redis beside the cluster (KubeRay's samples run one as a Deployment and Service named redis). */
+  private async startRedis(password: string): Promise<void> {
+    this.redis_ = await new GenericContainer(REDIS_IMAGE)
+      .withName(`tsray-chaos-${this.suffix}-redis`)
+      .withNetwork(this.network).withNetworkAliases("redis")
+      .withCommand(["redis-server", "--port", String(REDIS_PORT), "--requirepass", password, "--save", "", "--appendonly", "no", "--protected-mode", "no"])
+      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+      .withStartupTimeout(STARTUP_MS)
+      .start();
+  }
+
+  /** Starts a head container (again, after a pod-kill: the new pod) under the alias `head`, and waits for a head raylet newer than `before`. */
+  private async startHead(before = -1): Promise<void> {
     const head = this.nodes[0];
-    const c = await this.container(head, ["--head", `--port=${GCS_PORT}`]).withNetworkAliases("head")
-      .withWaitStrategy(Wait.forLogMessage(/started the head node/)).start();
-    this.containers.set("head", [c]);
-    this.address_ = `${c.getIpAddress(this.network.getName())}:${GCS_PORT}`;
-    await this.untilAlive("head", -1);
+    let spec = this.container(head, ["--head", `--port=${GCS_PORT}`]).withNetworkAliases("head")
+      .withWaitStrategy(Wait.forLogMessage(/started the head node/));
+    if (this.ft) spec = spec.withExposedPorts({ container: GCS_PORT, host: this.ft.hostPort });
+    const c = await spec.start();
+    this.containers.set("head", [...(this.containers.get("head") ?? []), c]);
+    this.address_ = this.ft ? `127.0.0.1:${this.ft.hostPort}` : `${c.getIpAddress(this.network.getName())}:${GCS_PORT}`;
+    await this.untilAlive("head", before);
   }
 
   private async views(id: string): Promise<NodeView[]> {
@@ -178,12 +222,17 @@ export class ContainersCluster implements ChaosCluster {
   }
 
   /**
-   * Refused: the head's container runs its GCS and raylet as one process (`ray start --head
-   * --block`, as KubeRay's head pod does), so the GCS cannot be restarted alone, and a new head
-   * container would come up at another address than the driver holds.
+   * With Redis GCS fault tolerance: the head's pod-kill — SIGKILL the head container (its GCS and
+   * raylet are one process, `ray start --head --block`, as in KubeRay's head pod) and, `downMs`
+   * later, a new head container under the alias `head`, its GCS on the tables in Redis. Without
+   * it, refused: a new GCS would start empty, which no KubeRay cluster without FT survives either.
    */
-  async restartGcs(): Promise<void> {
-    throw new Error("the containers target cannot restart the GCS alone (restart-gcs, pod-kill/pod-failure/container-kill of the head): the head container's GCS and raylet are one process; use --target local");
+  async restartGcs(downMs: number): Promise<void> {
+    if (!this.ft) throw new Error("the containers target restarts the head (restart-gcs, pod-kill/pod-failure/container-kill of the head) only with Redis GCS fault tolerance (--redis): without it the new GCS starts empty");
+    const before = await this.lastIncarnation("head");
+    await (await this.engine(this.newest("head")!)).kill({ signal: "SIGKILL" });
+    await sleep(downMs);
+    await this.startHead(before);
   }
 
   async setNetFaults(id: string, spec: NetFaultSpec): Promise<void> {
@@ -203,6 +252,7 @@ export class ContainersCluster implements ChaosCluster {
       await c.stop({ timeout: 10_000 }).catch(() => undefined);
     }
     this.containers.clear();
+    await this.redis_?.stop({ timeout: 2_000 }).catch(() => undefined);
     await this.network.stop().catch(() => undefined);
     await this.service.stop();
   }

@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
-import * as ray from "../src/index.ts";
+import { DaemonDriver } from "../src/runtime/daemon/driver.ts";
 import { checkTrace } from "../spec/invariants/index.ts";
 import { formatTrace, mergeTraces, parseTraceTolerant, type TraceEvent } from "../spec/trace.ts";
 import { workloadArb } from "../sim/arbitraries.ts";
@@ -76,6 +76,8 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   readonly log?: (line: string) => void;
   readonly keep?: boolean;
+  /** Redis GCS fault tolerance (containers, kubernetes): the head's pod-kill then restarts the head on Redis. */
+  readonly redis?: boolean;
 }
 
 /** Runs `e` on a fresh cluster of the target and judges it. */
@@ -87,11 +89,12 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
   });
   if (reference.error) problems.push(`the fault-free simulation failed: ${reference.error.message}`);
   const t0 = performance.now();
-  const cluster = await startCluster(opts.target ?? "local", e.nodes, e.bugs);
+  const cluster = await startCluster(opts.target ?? "local", e.nodes, e.bugs, { redis: opts.redis });
   log(`  ${cluster.target} cluster up (${e.nodes.map((n) => n.id).join(", ")}) at ${cluster.address}; traces in ${cluster.dir}`);
   const applied: { fault: ChaosFault; atMs: number; error?: string }[] = [];
   const saved = { TSRAY_TOKEN: process.env.TSRAY_TOKEN, TSRAY_BUGS: process.env.TSRAY_BUGS };
   const faultEvents: TraceEvent[] = [];
+  let driver: DaemonDriver | undefined;
   let observed: Observed | undefined;
   let workMs = 0;
   let rounds = 0;
@@ -99,10 +102,11 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
   const due: NodeJS.Timeout[] = [];
   const injecting: Promise<void>[] = [];
   try {
-    // How a driver finds the token, and the bugs its model is to have (ray.init reads them).
+    // How a driver finds the token, and the bugs its model is to have (the driver's model reads them).
     process.env.TSRAY_TOKEN = cluster.token;
     process.env.TSRAY_BUGS = (e.bugs ?? []).join(",");
-    await ray.init({ address: cluster.address, traceFile: path.join(cluster.dir, "driver.trace.jsonl") });
+    // Attached where the target says (ray.init attaches to the head, which a head pod-kill takes away).
+    driver = await DaemonDriver.connect({ address: cluster.address, token: cluster.token, node: cluster.driverNode, traceFile: path.join(cluster.dir, "driver.trace.jsonl") });
     const start = performance.now();
     const dead = new Set<string>();
     // Faults run beside the workload, each at its time; one that takes time (a pause, a
@@ -135,7 +139,7 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
       let timer: NodeJS.Timeout | undefined;
       const t = performance.now();
       observed = await Promise.race([
-        program(ray.driver()),
+        program(driver.ray),
         new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); }),
       ]);
       clearTimeout(timer);
@@ -151,7 +155,7 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
   } finally {
     for (const t of due) clearTimeout(t);
     await Promise.all(injecting);
-    await ray.shutdown().catch((err: Error) => problems.push(`the driver did not shut down: ${err.message}`));
+    await driver?.shutdown().catch((err: Error) => problems.push(`the driver did not shut down: ${err.message}`));
     for (const [k, v] of Object.entries(saved)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;

@@ -1,4 +1,4 @@
-// `npm run chaos -- [--experiments N] [--seed S] [--target local|containers|kubernetes] [--bugs A,B]
+// `npm run chaos -- [--experiments N] [--seed S] [--target local|containers|kubernetes] [--redis] [--bugs A,B]
 //                   [--replay FILE.json|FILE.yaml] [--from-sim CASE.json] [--export-yaml OUT.yaml]`
 // Generated experiments (a workload and real faults) against a fresh daemon cluster each, judged
 // by the invariant checkers and against the simulator's fault-free run. A failure is saved under
@@ -9,6 +9,8 @@
 // runs a simulator scenario (a failure `tsray sim` or the property tests found) on real processes;
 // `--export-yaml OUT` writes the one experiment chosen as Chaos Mesh YAML instead of running it.
 // `--bugs` switches seeded bugs on in every process: how often chaos catches them measures its reach.
+// `--redis` runs the GCS on Redis (containers, kubernetes: KubeRay's GCS fault tolerance), so a
+// fault of the head's pod restarts the head on its tables instead of being refused.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -24,7 +26,7 @@ import { CHAOS_TARGETS, type ChaosTargetName } from "./target.ts";
 const { values } = parseArgs({
   options: {
     experiments: { type: "string", default: "5" }, seed: { type: "string" }, replay: { type: "string" }, bugs: { type: "string" },
-    target: { type: "string", default: "local" }, "from-sim": { type: "string" }, "export-yaml": { type: "string" },
+    target: { type: "string", default: "local" }, "from-sim": { type: "string" }, "export-yaml": { type: "string" }, redis: { type: "boolean", default: false },
   },
   strict: true,
 });
@@ -62,7 +64,7 @@ if (values["export-yaml"]) {
 let failures = 0;
 for (const [i, e] of experiments.entries()) {
   console.log(`experiment ${i + 1}/${experiments.length}${source ? ` (${source})` : ` (seed ${seed})`} on ${target}: ${e.nodes.length} nodes, ${e.workload.steps.length} steps, faults: ${e.faults.map(describe).join("; ")}`);
-  const r = await runExperiment(e, { target, log: console.log });
+  const r = await runExperiment(e, { target, redis: values.redis, log: console.log });
   if (r.ok) {
     const applied = r.applied.filter((a) => !a.error).length;
     console.log(`  ok: ${applied} of ${e.faults.length} fault(s) applied, ${r.rounds} round(s), ${r.traceEvents} trace events; every invariant held, every value as the simulator's (${(r.wallMs / 1000).toFixed(1)} s)`);

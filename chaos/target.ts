@@ -23,6 +23,8 @@ export interface ChaosCluster {
   readonly dir: string;
   /** What to keep for a failed run (a directory on this machine). */
   readonly home: string;
+  /** The node the driver attaches to (absent: the head). A cluster whose head may be killed puts it elsewhere, as a driver outside the head pod is. */
+  readonly driverNode?: string;
   /** Kills node `id`'s raylet (its pod, its container) for good. */
   killNode(id: string): void | Promise<void>;
   /** Starts node `id` again under its id: a new incarnation, as a restarted pod. */
@@ -41,12 +43,21 @@ export interface ChaosCluster {
   remove(): void;
 }
 
+export interface ClusterOptions {
+  /**
+   * GCS fault tolerance with Redis, as KubeRay's gcsFaultToleranceOptions: the GCS keeps its
+   * tables in a Redis beside the cluster, so the head's pod can be killed and come back with them.
+   */
+  readonly redis?: boolean;
+}
+
 /** Starts a cluster of `nodes` (the head first) on `target`; `bugs` are switched on in every daemon. */
-export async function startCluster(target: ChaosTargetName, nodes: readonly ChaosNode[], bugs: readonly SeededBug[] = []): Promise<ChaosCluster> {
+export async function startCluster(target: ChaosTargetName, nodes: readonly ChaosNode[], bugs: readonly SeededBug[] = [], opts: ClusterOptions = {}): Promise<ChaosCluster> {
   switch (target) {
-    case "local": return (await import("./local-cluster.ts")).LocalCluster.start(nodes, bugs);
-    case "containers": return (await import("./containers-cluster.ts")).ContainersCluster.start(nodes, bugs);
-    case "kubernetes":
-      throw new Error(`chaos: the ${target} target is not built yet (docs/chaos.md); use --target local or containers`);
+    case "local":
+      if (opts.redis) throw new Error("chaos: the local target keeps the GCS's tables in a file (restart-gcs restarts it on them); Redis GCS fault tolerance is for --target containers or kubernetes");
+      return (await import("./local-cluster.ts")).LocalCluster.start(nodes, bugs);
+    case "containers": return (await import("./containers-cluster.ts")).ContainersCluster.start(nodes, bugs, opts);
+    case "kubernetes": return (await import("./kubernetes-cluster.ts")).KubernetesCluster.start(nodes, bugs, opts);
   }
 }

@@ -1,7 +1,7 @@
 // Chaos experiments on the containers target (chaos/containers-cluster.ts): a head and two
 // workers as containers of the tsray image on a podman network, one short experiment per Chaos
 // Mesh fault — pod-kill and pod-failure of a worker, container-kill, a partition, delay with
-// loss — each judged by every invariant checker over the traces of every container and the
+// loss, and pod-kill of the head with Redis GCS fault tolerance — each judged by every invariant checker over the traces of every container and the
 // driver, and each round's values against the simulator's fault-free run of the same workload.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -10,16 +10,19 @@ import { runExperiment, type ChaosExperiment, type ChaosReport } from "../../cha
 import type { ChaosFault } from "../../chaos/faults.ts";
 import type { ChaosNode } from "../../chaos/target.ts";
 import { workloadArb } from "../../sim/arbitraries.ts";
-import { buildImage, podmanService, skipWithoutPodman } from "../helpers/podman.ts";
+import { buildImage, buildRedisImage, podmanService, skipWithoutPodman } from "../helpers/podman.ts";
+import { skipWithout } from "../helpers/system.ts";
 
 const skip = skipWithoutPodman();
+// The Redis image is this machine's redis-server in the tsray base (k8s/image/build-redis.sh).
+const skipRedis = skip || skipWithout("redis-server", { bin: process.env.TSRAY_REDIS_SERVER ?? "redis-server", install: "apt-get install -y redis-server" });
 const nodes: ChaosNode[] = [{ id: "head", cpus: 1 }, { id: "node-1", cpus: 2 }, { id: "node-2", cpus: 2 }];
 // One generated workload with work for every node (fixed seed: the same steps every run).
 const [workload] = fc.sample(workloadArb(nodes.length, 16).filter((w) => w.steps.length >= 8), { seed: 16, numRuns: 1 });
 
-async function run(faults: ChaosFault[]): Promise<ChaosReport> {
+async function run(faults: ChaosFault[], opts: { redis?: boolean } = {}): Promise<ChaosReport> {
   const e: ChaosExperiment = { nodes, workload: workload!, faults };
-  const r = await runExperiment(e, { target: "containers", log: (l) => console.log(l), timeoutMs: 90_000 });
+  const r = await runExperiment(e, { target: "containers", log: (l) => console.log(l), timeoutMs: 90_000, ...opts });
   console.log(`  ${r.ok ? "ok" : "FAILED"}: ${r.rounds} round(s), ${r.traceEvents} trace events from ${r.tracedNodes.join(", ")}; registrations ${JSON.stringify(r.registrations)}; ${(r.wallMs / 1000).toFixed(1)} s`);
   assert.deepEqual(r.problems, [], "every invariant holds and every value is the simulator's");
   assert.ok(r.ok);
@@ -68,5 +71,18 @@ describe("chaos experiments on the containers target (podman)", { skip, timeout:
       { kind: "delay", at: 100, node: "node-1", direction: "both", latencyMs: 80, jitterMs: 20, ms: 2_000 },
       { kind: "loss", at: 100, node: "node-2", direction: "to", rate: 0.2, ms: 2_000 },
     ]);
+  });
+
+  it("pod-kill of the head with Redis GCS fault tolerance: a new head on Redis's tables, the workers carry on", { skip: skipRedis }, async () => {
+    if (!skipRedis) buildRedisImage();
+    const r = await run([{ kind: "pod-kill", at: 300, node: "head" }], { redis: true });
+    assert.equal(r.registrations.head, 2, "a second head container registered its raylet (the new pod)");
+    // The new GCS knew the workers from Redis: they were never declared dead and never had to
+    // register again (a GCS started empty would not know them).
+    for (const w of ["node-1", "node-2"]) {
+      assert.equal(r.registrations[w], 1, `${w} registered once`);
+      assert.ok(!r.deadNodes.includes(w), `${w} was declared dead`);
+    }
+    assert.ok(r.rounds >= 1);
   });
 });

@@ -23,3 +23,10 @@ export function buildImage(): void {
   const r = spawnSync("bash", [path.join(ROOT, "k8s/image/build.sh")], { encoding: "utf8", timeout: 20 * 60_000 });
   if (r.status !== 0) throw new Error(`k8s/image/build.sh failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
 }
+
+/** Builds the Redis image of GCS fault tolerance (k8s/image/build-redis.sh), unless `npm run test:containers` did. */
+export function buildRedisImage(): void {
+  if (process.env.TSRAY_IMAGE_BUILT) return;
+  const r = spawnSync("bash", [path.join(ROOT, "k8s/image/build-redis.sh")], { encoding: "utf8", timeout: 10 * 60_000 });
+  if (r.status !== 0) throw new Error(`k8s/image/build-redis.sh failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+}

@@ -22,7 +22,11 @@ export function programRuns(bin: string, versionArg = "--version"): boolean {
 export function skipWithout(name: string, opts: { bin?: string; install: string; versionArg?: string }): string | false {
   const bin = opts.bin ?? name;
   if (programRuns(bin, opts.versionArg)) return false;
-  const reason = `needs ${name} (${bin} not found or does not run; ${opts.install})`;
+  return skipFor(name, `needs ${name} (${bin} not found or does not run; ${opts.install})`);
+}
+
+/** For a need that is not one program (a reachable Kubernetes cluster): skip with `reason`, or throw where TSRAY_REQUIRE names `name`. */
+export function skipFor(name: string, reason: string): string {
   if (required().has(name)) throw new Error(`TSRAY_REQUIRE names ${name}, but this suite ${reason}`);
   process.stdout.write(`# skipping: ${reason}\n`);
   return reason;

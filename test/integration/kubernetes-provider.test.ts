@@ -1,24 +1,21 @@
-// The Kubernetes node provider against a small fake API server (node:http) that records every
+// The Kubernetes node provider against the fake API server (test/helpers/fake-kube-api.ts), which records every
 // request: the RayCluster patches must be exactly KubeRay's autoscaler's (a JSON patch replacing
 // workerGroupSpecs[i].replicas, and scaleStrategy.workersToDelete naming the pod to remove, then
 // cleared once the pod is gone), and without KubeRay, a Deployment's replicas and the pod's
 // deletion cost. The fake plays the operator: it creates and deletes pods to match.
 
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { KubeConfig } from "@kubernetes/client-node";
 import { KubernetesProvider } from "../../src/runtime/autoscaler/kubernetes-provider.ts";
 import type { WorkerGroup } from "../../src/core/autoscaler/autoscaler.ts";
+import { FakeKubeApi, notFound, type KubeRequest } from "../helpers/fake-kube-api.ts";
 
-interface Req { method: string; path: string; contentType?: string; body?: unknown }
 type Op = { op: string; path: string; value: unknown };
 
 const NS = "ray";
 const cpu: WorkerGroup = { name: "cpu", minReplicas: 0, maxReplicas: 4, resources: { CPU: 1 }, idleTimeoutMs: 1000 };
-let server: http.Server;
-let requests: Req[] = [];
+let server: FakeKubeApi;
+let requests: KubeRequest[] = [];
 let rayCluster: { spec: { workerGroupSpecs: { groupName: string; replicas: number; scaleStrategy?: { workersToDelete?: string[] } }[] } };
 let deployment: { spec: { replicas: number } };
 let pods: Map<string, { group: string; annotations: Record<string, string> }>;
@@ -52,37 +49,30 @@ function podJson(name: string) {
 }
 
 before(async () => {
-  server = http.createServer((req, res) => {
-    let text = "";
-    req.on("data", (c) => { text += c; });
-    req.on("end", () => {
-      const url = new URL(req.url!, "http://x");
-      const body = text ? JSON.parse(text) : undefined;
-      requests.push({ method: req.method!, path: url.pathname + (url.search || ""), contentType: req.headers["content-type"], body });
-      const send = (code: number, obj: unknown) => { res.writeHead(code, { "content-type": "application/json" }); res.end(JSON.stringify(obj)); };
-      const p = url.pathname;
-      if (p === `/apis/ray.io/v1/namespaces/${NS}/rayclusters/rc`) {
-        if (req.method === "PATCH") { applyPatch(rayCluster as never, body); reconcile("raycluster"); }
-        return send(200, rayCluster);
-      }
-      if (p === `/apis/apps/v1/namespaces/${NS}/deployments/rc-cpu`) {
-        if (req.method === "PATCH") { applyPatch(deployment as never, body); reconcile("deployment"); }
-        return send(200, { metadata: { name: "rc-cpu" }, ...deployment });
-      }
-      if (p === `/api/v1/namespaces/${NS}/pods`) return send(200, { items: [...pods.keys()].map(podJson) });
-      const m = /^\/api\/v1\/namespaces\/ray\/pods\/([^/]+)$/.exec(p);
-      if (m) {
-        if (!pods.has(m[1])) return send(404, { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 });
-        if (req.method === "PATCH") Object.assign(pods.get(m[1])!.annotations, (body as { metadata: { annotations: Record<string, string> } }).metadata.annotations);
-        return send(200, podJson(m[1]));
-      }
-      send(404, { kind: "Status", code: 404 });
-    });
+  server = await FakeKubeApi.start((req, url) => {
+    requests.push(req);
+    const body = req.body;
+    const p = url.pathname;
+    if (p === `/apis/ray.io/v1/namespaces/${NS}/rayclusters/rc`) {
+      if (req.method === "PATCH") { applyPatch(rayCluster as never, body as Op[]); reconcile("raycluster"); }
+      return { code: 200, body: rayCluster };
+    }
+    if (p === `/apis/apps/v1/namespaces/${NS}/deployments/rc-cpu`) {
+      if (req.method === "PATCH") { applyPatch(deployment as never, body as Op[]); reconcile("deployment"); }
+      return { code: 200, body: { metadata: { name: "rc-cpu" }, ...deployment } };
+    }
+    if (p === `/api/v1/namespaces/${NS}/pods`) return { code: 200, body: { items: [...pods.keys()].map(podJson) } };
+    const m = /^\/api\/v1\/namespaces\/ray\/pods\/([^/]+)$/.exec(p);
+    if (m) {
+      if (!pods.has(m[1])) return notFound(`pod ${m[1]}`);
+      if (req.method === "PATCH") Object.assign(pods.get(m[1])!.annotations, (body as { metadata: { annotations: Record<string, string> } }).metadata.annotations);
+      return { code: 200, body: podJson(m[1]) };
+    }
+    return undefined;
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 });
 
-after(() => new Promise<void>((r) => server.close(() => r())));
+after(() => server.close());
 
 function provider(m: "raycluster" | "deployment") {
   requests = [];
@@ -90,12 +80,7 @@ function provider(m: "raycluster" | "deployment") {
   pods = new Map();
   rayCluster = { spec: { workerGroupSpecs: [{ groupName: "cpu", replicas: 0 }] } };
   deployment = { spec: { replicas: 0 } };
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: "fake", server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-    users: [{ name: "u", token: "t" }], contexts: [{ name: "c", cluster: "fake", user: "u" }], currentContext: "c",
-  });
-  return new KubernetesProvider({ kubeConfig: kc, namespace: NS, cluster: "rc", mode: m, pollMs: 10, waitMs: 5000, log: () => {} });
+  return new KubernetesProvider({ kubeConfig: server.kubeConfig(), namespace: NS, cluster: "rc", mode: m, pollMs: 10, waitMs: 5000, log: () => {} });
 }
 
 const launch = (p: KubernetesProvider, id: string) => new Promise<{ ok: true; node: string } | { ok: false; reason: string }>((r) => p.launch(id, cpu, r));

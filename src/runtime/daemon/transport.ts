@@ -713,6 +713,10 @@ export class PeerLink {
       ...sizeOptions(this.maxFrameBytes),
       "grpc.initial_reconnect_backoff_ms": this.initialMs,
       "grpc.max_reconnect_backoff_ms": this.maxMs,
+      // A target named by DNS (a Kubernetes Service, a network alias) may come back at another
+      // address: a head pod killed and started again. grpc-js re-resolves a failing name at most
+      // every 30 s by default, longer than the GCS waits for a node's heartbeats.
+      "grpc.dns_min_time_between_resolutions_ms": 500,
       "grpc.keepalive_time_ms": 10_000,
       "grpc.keepalive_timeout_ms": 5_000,
       "grpc.keepalive_permit_without_calls": 1,
