@@ -289,6 +289,11 @@ export function releaseDeps(rl: Raylet, q: QueuedLease): void {
 
 /** Copies whose owner died: nobody can reach or free them any more, so they go (as Ray's raylets drop a dead owner's objects). */
 export function ownersDied(rl: Raylet, dead: (owner: Addr) => boolean): void {
+  // So do puts still waiting for room: stored later, they would be copies nobody frees. Their
+  // putters hear why.
+  const waiting = rl.objects.puts;
+  rl.objects.puts = waiting.filter((p) => !dead(p.owner));
+  for (const p of waiting) if (dead(p.owner)) rl.fx.send(p.from, { type: "StorePutReply", reqId: p.reqId, id: p.id, error: ownerDied(p.id, p.owner) });
   const ids: ObjectId[] = [];
   for (const [id, owner] of rl.objects.owners) if (dead(owner)) ids.push(id);
   if (ids.length > 0) freeObjects(rl, ids, false, "owner-died");
