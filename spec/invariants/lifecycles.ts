@@ -94,7 +94,8 @@ const JOB = edges("job", jobChart);
 const BUNDLE = edges("bundle", bundleChart, ["COMMITTED"]);
 
 /** One entity's place in its chart, as far as the trace has told. */
-type Place = { state: string; attempt?: number; epoch?: number };
+/** `deadNode`: a bundle reservation on a node since declared dead (its zombie may still release it). */
+type Place = { state: string; attempt?: number; epoch?: number; deadNode?: true };
 
 export const checkLifecycles: Checker = (events) => {
   const out: Violation[] = [];
@@ -142,9 +143,10 @@ export const checkLifecycles: Checker = (events) => {
       }
       case "node.dead": {
         if (at(NODE, e.id)?.state === "DEAD") return; // the same death heard again (e.g. after a GCS restart)
-        // The node's reservations die with it; one made on its next life is a new reservation.
+        // The node's reservations die with it: one made on its next life is a new reservation,
+        // though until it learns of its death the node (a zombie) may still release the old one.
         const onNode = `@${e.id}`;
-        for (const key of places.keys()) if (key.startsWith(`${BUNDLE.name}\u0000`) && key.endsWith(onNode)) places.delete(key);
+        for (const [key, p] of places) if (key.startsWith(`${BUNDLE.name}\u0000`) && key.endsWith(onNode)) p.deadNode = true;
         return move(i, NODE, e.id, "DEAD");
       }
       case "task.submitted":
@@ -199,15 +201,20 @@ export const checkLifecycles: Checker = (events) => {
         return move(i, PG, e.pg, e.state);
       case "bundle.reserved": {
         const key = `${e.bundle}@${e.node}`;
-        if (at(BUNDLE, key)?.state === "RELEASED") places.delete(`${BUNDLE.name}\u0000${key}`);
+        const prev = at(BUNDLE, key);
+        if (prev?.state === "RELEASED" || prev?.deadNode) places.delete(`${BUNDLE.name}\u0000${key}`);
         return move(i, BUNDLE, key, "PREPARED");
       }
       case "job.state":
         // A job's first trace is its submission (PENDING), or a later state if tracing began after it.
         if (at(JOB, e.job) === undefined && e.state === JOB.initial) return set(JOB, e.job, { state: e.state });
         return move(i, JOB, e.job, e.state);
-      case "bundle.released":
-        return move(i, BUNDLE, `${e.bundle}@${e.node}`, "RELEASED");
+      case "bundle.released": {
+        const key = `${e.bundle}@${e.node}`;
+        // A zombie giving back what it held when it was declared dead: that reservation ends here.
+        if (at(BUNDLE, key)?.deadNode) return void places.delete(`${BUNDLE.name}\u0000${key}`);
+        return move(i, BUNDLE, key, "RELEASED");
+      }
       default:
         return;
     }

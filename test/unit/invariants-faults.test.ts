@@ -358,6 +358,8 @@ describe("lifecycles", () => {
   test("a node's reservations end with it; a copy stored by a node declared dead is not the owner's", () => {
     // node n1 restarted holding g:0; the GCS reserves it again on n1's next life.
     clean(check, trace(reg("n1"), reserved("g:0"), dead("n1"), reg("n1"), reserved("g:0")));
+    // ... or, still a zombie, gives back what it held (the release ends that reservation).
+    clean(check, trace(reg("n1"), reserved("g:0"), dead("n1"), released("g:0"), reg("n1"), reserved("g:0"), released("g:0")));
     one(check, trace(reg("n1"), reserved("g:0"), reserved("g:0")), "lifecycles", "bundle g:0@n1 went PREPARED → PREPARED", 2);
     // A stale attempt's output written by a zombie after the owner retried and freed the object.
     clean(check, trace(reg("n1"), submit("t"), primary("t.r", "n2"), outOfScope("t.r"), dead("n1"), primary("t.r", "n1")));
