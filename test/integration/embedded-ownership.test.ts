@@ -34,6 +34,20 @@ for (const large of [false, true]) {
   });
 }
 
+test("a ref stored in an actor is read after the driver released its own", async () => {
+  class Holder {
+    held: ObjectRef<Float64Array> | undefined;
+    hold(box: { r: ObjectRef<Float64Array> }) { this.held = box.r; return 1; }
+    async read() { return (await ray.get(this.held!))[0]; }
+  }
+  const h = ray.remote(Holder).remote();
+  const ref = await ray.put(new Float64Array(BIG).fill(4));
+  await ray.get(h.hold.remote({ r: ref }));
+  ray.release(ref);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await ray.get(h.read.remote()), 4);
+});
+
 test("a ref passed task → task → actor is read by the actor after the driver released its own", async () => {
   class Keeper {
     kept: ObjectRef<Float64Array> | undefined;
