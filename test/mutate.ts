@@ -53,7 +53,9 @@ function sources(dir: string): string[] {
   }).sort();
 }
 
-interface Equivalent { readonly file: string; readonly line: number; readonly mutator: string; readonly replacement: string; readonly reason: string }
+// Keyed by the mutated line's text, not its number: lines move with every merge, and a judgement
+// on a line that changed should lapse, not silently carry over to whatever moved into its place.
+interface Equivalent { readonly file: string; readonly code: string; readonly mutator: string; readonly replacement: string; readonly reason: string }
 const EQUIVALENT = JSON.parse(readFileSync("test/mutation/equivalent.json", "utf8")) as Equivalent[];
 
 
@@ -135,14 +137,24 @@ if (clockTimeouts.length > 0) {
   tested = tested.map((r) => retried.get(keyOf(r)) ?? r);
 }
 
-const equivalent = new Map(EQUIVALENT.map((e) => [`${e.file}:${e.line} ${e.mutator} ${e.replacement}`, e.reason]));
+const equivalentKey = (file: string, code: string, mutator: string, replacement: string) => JSON.stringify([file, code, mutator, replacement]);
+const equivalent = new Map(EQUIVALENT.map((e) => [equivalentKey(e.file, e.code, e.mutator, e.replacement), e.reason]));
+const sourceLines = new Map<string, readonly string[]>();
+const lineOf = (file: string, line: number) => {
+  let lines = sourceLines.get(file);
+  if (!lines) sourceLines.set(file, lines = readFileSync(file, "utf8").split("\n"));
+  return (lines[line - 1] ?? "").trim();
+};
 const describe = (r: MutantResult) => ({
   file: relative(ROOT, resolve(r.fileName)), line: r.location.start.line, column: r.location.start.column,
   mutator: r.mutatorName, replacement: r.replacement, status: r.status,
   ...(r.killedBy?.length ? { killedBy: r.killedBy[0] } : {}),
   ...(r.status === "Timeout" || r.status === "RuntimeError" ? { reason: r.statusReason } : {}),
 });
-const equivalentReason = (r: MutantResult) => equivalent.get(`${relative(ROOT, resolve(r.fileName))}:${r.location.start.line} ${r.mutatorName} ${r.replacement}`);
+const equivalentReason = (r: MutantResult) => {
+  const file = relative(ROOT, resolve(r.fileName));
+  return equivalent.get(equivalentKey(file, lineOf(file, r.location.start.line), r.mutatorName, r.replacement ?? ""));
+};
 // As Stryker scores: killed and timed out are detected; survived and not covered are not; a
 // mutant that broke the run itself (runtime or compile error) is left out.
 const killed = tested.filter((r) => r.status === "Killed");
