@@ -23,9 +23,8 @@ import os from "node:os";
 import path from "node:path";
 import { GenericContainer, Network, Wait, getContainerRuntimeClient, type StartedNetwork, type StartedTestContainer } from "testcontainers";
 import type { SeededBug } from "../src/core/bugs.ts";
-import type { NodeView } from "../src/core/types.ts";
 import type { NetFaultSpec } from "../src/runtime/daemon/net-faults.ts";
-import { getStatus } from "../src/runtime/daemon/transport.ts";
+import { lastIncarnation, untilAlive } from "./node-incarnations.ts";
 import { setNodeNetFaults } from "./node-net-faults.ts";
 import { podmanService } from "./podman-service.ts";
 import { freePort } from "../src/runtime/free-port.ts";
@@ -146,26 +145,14 @@ export class ContainersCluster implements ChaosCluster {
     await this.untilAlive("head", before);
   }
 
-  private async views(id: string): Promise<NodeView[]> {
-    const status = (await getStatus(this.address, this.token, 2_000)) as { nodes: NodeView[] };
-    return status.nodes.filter((n) => n.node === id);
-  }
+  private lastIncarnation(id: string): Promise<number> { return lastIncarnation(this, id); }
 
   /** Waits until an incarnation of node `id` newer than `after` is alive in the GCS's table. */
-  private async untilAlive(id: string, after: number): Promise<void> {
-    const deadline = Date.now() + STARTUP_MS;
-    for (;;) {
-      try {
-        if ((await this.views(id)).some((v) => v.alive && v.incarnation > after)) return;
-      } catch { /* the GCS is not answering yet */ }
-      if (Date.now() > deadline) throw new Error(`chaos: node "${id}" did not come up in its container within ${STARTUP_MS / 1000} s (logs: podman logs ${this.newest(id)?.getName() ?? "?"})`);
-      await sleep(200);
-    }
+  private untilAlive(id: string, after: number): Promise<void> {
+    return untilAlive(this, id, after, STARTUP_MS, () => `in its container; logs: podman logs ${this.newest(id)?.getName() ?? "?"}`);
   }
 
-  private async lastIncarnation(id: string): Promise<number> {
-    return Math.max(-1, ...(await this.views(id)).map((v) => v.incarnation));
-  }
+
 
   private newest(id: string): StartedTestContainer | undefined {
     return this.containers.get(id)?.at(-1);

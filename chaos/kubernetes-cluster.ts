@@ -18,9 +18,8 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { Exec, KubeConfig } from "@kubernetes/client-node";
 import type { SeededBug } from "../src/core/bugs.ts";
-import type { NodeView } from "../src/core/types.ts";
 import type { NetFaultSpec } from "../src/runtime/daemon/net-faults.ts";
-import { getStatus } from "../src/runtime/daemon/transport.ts";
+import { lastIncarnation, untilAlive } from "./node-incarnations.ts";
 import { GCS_PORT, KubePods, TRACE_DIR, chaosPod, headService, redisObjects, type KubeChaosSpec } from "./kube-pods.ts";
 import { setNodeNetFaults } from "./node-net-faults.ts";
 import type { ChaosCluster, ChaosNode, ClusterOptions } from "./target.ts";
@@ -111,26 +110,14 @@ export class KubernetesCluster implements ChaosCluster {
     await this.untilAlive("head", before);
   }
 
-  private async views(id: string): Promise<NodeView[]> {
-    const status = (await getStatus(this.address, this.token, 2_000)) as { nodes: NodeView[] };
-    return status.nodes.filter((n) => n.node === id);
-  }
-
-  private async lastIncarnation(id: string): Promise<number> {
-    return Math.max(-1, ...(await this.views(id)).map((v) => v.incarnation));
-  }
+  private lastIncarnation(id: string): Promise<number> { return lastIncarnation(this, id); }
 
   /** Waits until an incarnation of node `id` newer than `after` is alive in the GCS's table. */
-  private async untilAlive(id: string, after: number): Promise<void> {
-    const deadline = Date.now() + STARTUP_MS;
-    for (;;) {
-      try {
-        if ((await this.views(id)).some((v) => v.alive && v.incarnation > after)) return;
-      } catch { /* the GCS is not answering yet */ }
-      if (Date.now() > deadline) throw new Error(`chaos: node "${id}" did not come up within ${STARTUP_MS / 1000} s (kubectl logs ${this.newest(id) ?? "?"} -n ${this.spec.namespace})`);
-      await sleep(200);
-    }
+  private untilAlive(id: string, after: number): Promise<void> {
+    return untilAlive(this, id, after, STARTUP_MS, () => `kubectl logs ${this.newest(id) ?? "?"} -n ${this.spec.namespace}`);
   }
+
+
 
   private worker(id: string): string {
     if (id === "head" || !this.spec.nodes.some((n) => n.id === id)) throw new TypeError(`chaos: no worker node "${id}"`);

@@ -5,6 +5,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { plain, story, timeOrigin, type Focus } from "../explain/narrate.ts";
 import { readTraces, TraceFileError } from "./trace-files.ts";
+import type { CliStreams } from "./streams.ts";
 
 export const USAGE = `usage: tsray explain TRACE.jsonl [MORE.jsonl…] [--task ID] [--object ID] [--node ID] [--step]
 
@@ -15,10 +16,8 @@ Tells the trace in prose, one line per event (several files are merged by time),
   --node ID     only what happens on or to node ID
   --step        one event at a time: Enter shows the next, q (or end of input) stops`;
 
-/** Where to write, and (for tests) what relative paths are relative to. */
-interface Streams { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown }; workdir?: string; stdin?: NodeJS.ReadableStream }
 
-export async function main(argv: string[], io: Streams = process): Promise<number> {
+export async function main(argv: string[], io: CliStreams = process): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {

@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { sequenceDiagram } from "../explain/mermaid.ts";
 import { readTraces, timeFlag, TraceFileError } from "./trace-files.ts";
+import type { CliStreams } from "./streams.ts";
 
 export const USAGE = `usage: tsray trace TRACE.jsonl [MORE.jsonl…] --mermaid [--from T] [--to T] [--task ID] [--object ID] [--node ID] [--limit N]
 
@@ -18,10 +19,8 @@ Prints a mermaid sequence diagram of the trace (several files are merged by time
 Arrows are the messages of a trace written with \`tsray sim --messages\`; other traces (daemon
 sessions, \`tsray run --trace\`) get arrows inferred from their events.`;
 
-/** Where to write, and (for tests) what relative paths are relative to. */
-interface Streams { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown }; workdir?: string }
 
-export async function main(argv: string[], io: Streams = process): Promise<number> {
+export async function main(argv: string[], io: CliStreams = process): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
