@@ -155,7 +155,9 @@ export class Raylet {
     if (input.kind === "restored") return restored(this, input.id, input.payload);
     if (this.fenced) return;
     switch (input.kind) {
-      case "message": return this.receive(input.from, input.msg);
+      // A process of this node's earlier life died with it: what it sent the old raylet is not
+      // for this one (a new raylet process shares no socket with the old one's workers).
+      case "message": return diedWithNode(input.from, this.cfg.node, this.cfg.incarnation - 1) ? undefined : this.receive(input.from, input.msg);
       case "timer": return this.fire(input.timer);
       case "worker-exited": return this.workerExited(input.worker);
       default: return assertNever("a raylet", input);

@@ -8,10 +8,10 @@ import type { Msg } from "../../src/core/messages.ts";
 import { defaultTuning } from "../../src/core/tuning.ts";
 import { hostRaylet } from "../../src/runtime/kernel.ts";
 
-function raylet(cpus: number) {
+function raylet(cpus: number, incarnation = 1) {
   const sent: { to: string; m: Msg }[] = [];
   const started: string[] = [];
-  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
     now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {},
     startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
   });
@@ -20,7 +20,7 @@ function raylet(cpus: number) {
   const lease = (reqId: number, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
   const register = (worker: string) => h.message(worker, { type: "RegisterWorker", worker, driver: false });
   const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [{ ...s.m, to: s.to }] : []));
-  return { h, started, lease, register, granted };
+  return { h, sent, started, lease, register, granted };
 }
 
 test("a worker that dies while starting is replaced for the lease waiting for it", () => {
@@ -61,4 +61,18 @@ test("CancelLease takes out the request its owner named, and no other owner's of
   assert.deepEqual(second.map((g) => [g.to, g.reqId]), [["head/d1", 1], ["head/d2", 2]]);
   r.h.message("head/d2", { type: "ReturnLease", leaseId: second[1]!.leaseId, destroyWorker: false });
   assert.equal(r.granted().length, 2, "the cancelled request was granted");
+});
+
+test("a restarted raylet hears nothing from a worker of the node's earlier life, but serves the rest", () => {
+  // The soak's case: a worker's lease request, sent just before its node restarted, reached the
+  // raylet of the node's next life; it was granted to a dead requester and never returned.
+  const r = raylet(1, 2);
+  r.lease(1, "n1/w1-1");
+  r.h.message("n1/w1-1", { type: "StorePut", reqId: 1, id: "x", payload: { size: 8, hash: "h", data: null }, owner: "n1/w1-1" });
+  assert.deepEqual(r.started, [], "a worker was started for a request of the node's earlier life");
+  assert.deepEqual(r.sent.filter((s) => s.to === "n1/w1-1"), [], "the raylet answered a process of the node's earlier life");
+  r.lease(2, "n1/w2-9");
+  r.lease(3, "head/driver");
+  for (const w of r.started) r.register(w);
+  assert.deepEqual(r.granted().map((g) => [g.to, g.reqId]), [["n1/w2-9", 2]]);
 });
