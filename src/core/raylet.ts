@@ -667,6 +667,10 @@ export class Raylet {
     for (const [leaseId, l] of [...this.leases]) this.endLease(leaseId, l);
     for (const w of this.workers.keys()) this.fx.killWorker(w);
     this.workers.clear();
+    // Its bundle reservations end as well: one made after the GCS declared the node dead (a
+    // late PrepareBundles) is covered by no death, and nothing will run in it any more.
+    for (const [key, b] of this.bundles) this.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
+    this.bundles.clear();
     // Its store goes too: the cluster has written this node off, and nobody will free these.
     for (const id of [...this.store.ids(), ...this.store.spilledCopies.keys()]) {
       const r = this.store.delete(id);
