@@ -505,14 +505,16 @@ export class SimCluster {
   private crashNode(n: NodeState): void {
     n.up = false;
     this.undetected.add(n.spec.id);
-    // The store's memory and the node's disk go with it, and its leases with its workers: say
-    // so, so checkers see every copy and every lease end (a raylet the GCS had already declared
-    // dead may have granted some since, which the death did not cover).
+    // The store's memory and the node's disk go with it, its leases with its workers, and its
+    // bundle reservations: say so, so checkers see every copy, lease and reservation end (a raylet
+    // the GCS had already declared dead may have granted or reserved some since, which the death
+    // did not cover).
     const store = n.raylet?.store;
     if (store) for (const id of [...store.ids(), ...store.spilledCopies.keys()]) this.emit(n.spec.id, { kind: "object.deleted", comp: "store", obj: id, reason: "node-died" });
     for (const [lease, l] of n.raylet?.leases ?? []) {
       if (!l.blocked) this.emit(n.spec.id, { kind: "lease.returned", comp: "raylet", lease, worker: l.worker, resources: l.resources });
     }
+    for (const [bundle, b] of n.raylet?.bundles ?? []) this.emit(n.spec.id, { kind: "bundle.released", comp: "raylet", bundle, resources: b.resources });
     for (const addr of [...n.procs]) if (!addr.endsWith("/driver") && !addr.endsWith("/gcs")) this.kill(addr);
     n.raylet = undefined;
   }

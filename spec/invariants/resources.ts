@@ -9,10 +9,16 @@ import { violationAt, type Checker, type Violation } from "./types.ts";
 const NAME = "resources";
 const EPS = 1e-9;
 
+interface Bundle {
+  resources: Resources;
+  used: Map<string, number>;
+  life: number;
+}
+
 interface Lease {
   node: string;
-  /** The bundle it was charged to, if any (by the bundle's key and node life). */
-  bundle?: string;
+  /** The bundle reservation it was charged to, if any (null: one not reserved, reported at the grant): it gives back to that one reservation. */
+  bundle?: Bundle | null;
   resources: Resources;
   /** The node incarnation it was granted in; a node.dead ends the incarnation and its leases. */
   life: number;
@@ -30,7 +36,7 @@ export const checkResources: Checker = (events) => {
   const held = new Map<string, Lease>();
   const returned = new Set<string>();
   /** Bundles reserved per node+key: capacity, usage by leases, and the node life they belong to. */
-  const bundles = new Map<string, { resources: Resources; used: Map<string, number>; life: number }>();
+  const bundles = new Map<string, Bundle>();
   const grow = (node: string, r: Resources, sign: number) => {
     let used = usage.get(node);
     if (!used) usage.set(node, (used = new Map()));
@@ -113,9 +119,9 @@ export const checkResources: Checker = (events) => {
       case "lease.granted": {
         leaseBundle.set(e.worker, e.bundle);
         if (held.has(e.lease)) at(i, `lease ${e.lease} granted while already held`);
-        held.set(e.lease, { node: e.node, resources: e.resources, life: life.get(e.node) ?? 0, ...(e.bundle !== undefined ? { bundle: e.bundle } : {}) });
+        const b = e.bundle === undefined ? undefined : bundles.get(`${e.node}|${e.bundle}`);
+        held.set(e.lease, { node: e.node, resources: e.resources, life: life.get(e.node) ?? 0, ...(e.bundle !== undefined ? { bundle: b ?? null } : {}) });
         if (e.bundle !== undefined) {
-          const b = bundles.get(`${e.node}|${e.bundle}`);
           if (!b) { at(i, `lease ${e.lease} granted in bundle ${e.bundle}, not reserved on node ${e.node}`); break; }
           for (const k in e.resources) {
             const u = (b.used.get(k) ?? 0) + e.resources[k];
@@ -147,12 +153,15 @@ export const checkResources: Checker = (events) => {
         }
         held.delete(e.lease);
         returned.add(e.lease);
-        if (l.life !== (life.get(l.node) ?? 0)) break; // its node died since; usage already dropped
         if (l.bundle !== undefined) {
-          const b = bundles.get(`${l.node}|${l.bundle}`);
+          // The reservation outlives the node's declared death until its zombie releases it (or the
+          // next life reserves it anew), and the zombie may grant in it meanwhile: the lease gives
+          // back to the reservation it was charged to, whatever happened to the node since.
+          const b = l.bundle;
           if (b) for (const k in l.resources) b.used.set(k, (b.used.get(k) ?? 0) - l.resources[k]);
           break;
         }
+        if (l.life !== (life.get(l.node) ?? 0)) break; // its node died since; usage already dropped
         const used = usage.get(l.node)!;
         for (const k in l.resources) used.set(k, used.get(k)! - l.resources[k]);
         break;

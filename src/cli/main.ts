@@ -393,6 +393,9 @@ async function runReplay(a: Parsed, io: Io): Promise<number> {
   const cwd = io.cwd ?? process.cwd();
   const file = a.values.replay as string;
   if (a.positionals.length > 0) throw new UsageError("--replay takes a saved scenario, not a program FILE");
+  // The scenario fixes its seed, cluster, faults and bugs: any other option would be ignored.
+  const extra = Object.keys(a.values).filter((k) => a.values[k] !== undefined && k !== "replay" && k !== "trace");
+  if (extra.length > 0) throw new UsageError(`--replay takes only --trace (the scenario fixes the rest), not ${extra.map((k) => `--${k}`).join(", ")}`);
   let scenario: unknown;
   try {
     scenario = JSON.parse(readFileSync(resolve(cwd, file), "utf8"));

@@ -155,7 +155,9 @@ export class Raylet {
     if (input.kind === "restored") return restored(this, input.id, input.payload);
     if (this.fenced) return;
     switch (input.kind) {
-      case "message": return this.receive(input.from, input.msg);
+      // A process of this node's earlier life died with it: what it sent the old raylet is not
+      // for this one (a new raylet process shares no socket with the old one's workers).
+      case "message": return diedWithNode(input.from, this.cfg.node, this.cfg.incarnation - 1) ? undefined : this.receive(input.from, input.msg);
       case "timer": return this.fire(input.timer);
       case "worker-exited": return this.workerExited(input.worker);
       default: return assertNever("a raylet", input);
@@ -665,6 +667,10 @@ export class Raylet {
     for (const [leaseId, l] of [...this.leases]) this.endLease(leaseId, l);
     for (const w of this.workers.keys()) this.fx.killWorker(w);
     this.workers.clear();
+    // Its bundle reservations end as well: one made after the GCS declared the node dead (a
+    // late PrepareBundles) is covered by no death, and nothing will run in it any more.
+    for (const [key, b] of this.bundles) this.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
+    this.bundles.clear();
     // Its store goes too: the cluster has written this node off, and nobody will free these.
     for (const id of [...this.store.ids(), ...this.store.spilledCopies.keys()]) {
       const r = this.store.delete(id);

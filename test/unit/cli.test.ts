@@ -44,6 +44,9 @@ describe("tsray sim", () => {
     const missing = await cli("sim", "--replay", "no-such.json");
     assert.equal(missing.code, 2);
     assert.match(missing.err, /no such file: no-such\.json/);
+    const ignored = await cli("sim", "--replay", "test/regressions/lease-for-dead-holder.json", "--seed", "3", "--messages");
+    assert.equal(ignored.code, 2);
+    assert.match(ignored.err, /--replay takes only --trace \(the scenario fixes the rest\), not --seed, --messages/);
   });
   test("prints the result, trace hash, virtual time, events and the replay command", async () => {
     const { code, out, err } = await cli("sim", "examples/square.ts", "--seed", "3", "--nodes", "2");

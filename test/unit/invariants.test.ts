@@ -129,6 +129,27 @@ describe("resources", () => {
   test("a lease id granted again while held", () => {
     one(check, trace(reg("n1", { CPU: 4 }), grant("L1", "n1", { CPU: 1 }), grant("L1", "n1", { CPU: 1 })), "resources", "already held", 2);
   });
+  // Bundles: a reservation outlives its node's declared death until the zombie releases it.
+  const reserve = (bundle: string): Ev => ({ kind: "bundle.reserved", comp: "raylet", bundle, resources: { CPU: 1 }, node: "n1" });
+  const inBundle = (lease: string, bundle: string): Ev => ({ ...grant(lease, "n1", { CPU: 1 }), bundle } as Ev);
+  test("a zombie node returns a bundle's lease and grants the next in it (the soak's case)", () => {
+    clean(check, trace(reg("n1", { CPU: 2 }), reserve("g#0"), inBundle("L1", "g#0"), dead("n1"), ret("L1", "n1", { CPU: 1 }), inBundle("L2", "g#0"), ret("L2", "n1", { CPU: 1 })));
+  });
+  test("a zombie node over-commits a bundle after its declared death", () => {
+    one(check, trace(reg("n1", { CPU: 2 }), reserve("g#0"), inBundle("L1", "g#0"), dead("n1"), inBundle("L2", "g#0")), "resources", "bundle g#0 over-committed after lease L2: CPU in use 2 > reserved 1", 4);
+  });
+  test("a late return from a bundle of a dead life does not free the bundle reserved anew", () => {
+    one(check, trace(
+      reg("n1", { CPU: 2 }), reserve("g#0"), inBundle("L1", "g#0"),
+      dead("n1"), reg("n1", { CPU: 2 }), reserve("g#0"), inBundle("L2", "g#0"),
+      ret("L1", "n1", { CPU: 1 }),
+      inBundle("L3", "g#0"),
+    ), "resources", "bundle g#0 over-committed after lease L3", 8);
+  });
+  test("a return of a lease granted in an unreserved bundle frees nothing on the node", () => {
+    const v = check(trace(reg("n1", { CPU: 1 }), inBundle("L1", "g#0"), ret("L1", "n1", { CPU: 1 }), grant("L2", "n1", { CPU: 1 }), grant("L3", "n1", { CPU: 1 })), {});
+    assert.deepEqual(v.map((x) => [x.index, x.message.includes("not reserved") || x.message.includes("over capacity")]), [[1, true], [4, true]]);
+  });
 });
 
 describe("actor-order", () => {

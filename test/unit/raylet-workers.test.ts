@@ -7,12 +7,14 @@ import { NO_BUGS } from "../../src/core/bugs.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import { defaultTuning } from "../../src/core/tuning.ts";
 import { hostRaylet } from "../../src/runtime/kernel.ts";
+import type { TraceBody } from "../../spec/trace.ts";
 
-function raylet(cpus: number) {
+function raylet(cpus: number, incarnation = 1) {
   const sent: { to: string; m: Msg }[] = [];
   const started: string[] = [];
-  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
-    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {},
+  const traced: TraceBody[] = [];
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
+    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: (e) => { traced.push(e); },
     startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
   });
   h.model.start();
@@ -20,7 +22,7 @@ function raylet(cpus: number) {
   const lease = (reqId: number, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
   const register = (worker: string) => h.message(worker, { type: "RegisterWorker", worker, driver: false });
   const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [{ ...s.m, to: s.to }] : []));
-  return { h, started, lease, register, granted };
+  return { h, sent, started, traced, lease, register, granted };
 }
 
 test("a worker that dies while starting is replaced for the lease waiting for it", () => {
@@ -61,4 +63,30 @@ test("CancelLease takes out the request its owner named, and no other owner's of
   assert.deepEqual(second.map((g) => [g.to, g.reqId]), [["head/d1", 1], ["head/d2", 2]]);
   r.h.message("head/d2", { type: "ReturnLease", leaseId: second[1]!.leaseId, destroyWorker: false });
   assert.equal(r.granted().length, 2, "the cancelled request was granted");
+});
+
+test("a restarted raylet hears nothing from a worker of the node's earlier life, but serves the rest", () => {
+  // The soak's case: a worker's lease request, sent just before its node restarted, reached the
+  // raylet of the node's next life; it was granted to a dead requester and never returned.
+  const r = raylet(1, 2);
+  r.lease(1, "n1/w1-1");
+  r.h.message("n1/w1-1", { type: "StorePut", reqId: 1, id: "x", payload: { size: 8, hash: "h", data: null }, owner: "n1/w1-1" });
+  assert.deepEqual(r.started, [], "a worker was started for a request of the node's earlier life");
+  assert.deepEqual(r.sent.filter((s) => s.to === "n1/w1-1"), [], "the raylet answered a process of the node's earlier life");
+  r.lease(2, "n1/w2-9");
+  r.lease(3, "head/driver");
+  for (const w of r.started) r.register(w);
+  assert.deepEqual(r.granted().map((g) => [g.to, g.reqId]), [["n1/w2-9", 2]]);
+});
+
+test("a raylet fenced by the GCS ends its bundle reservations, one reserved after its declared death too", () => {
+  // The soak's case: a PrepareBundles delayed past the node's declared death reserved a bundle on
+  // the zombie, which was then fenced; nothing said the reservation ended, so the node's next
+  // life (an autoscaled machine with the same id) seemed to hold it when it was drained.
+  const r = raylet(2);
+  r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg1", attempt: 0, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+  assert.deepEqual(r.traced.filter((e) => e.kind === "bundle.reserved").length, 1);
+  r.h.message("head/gcs", { type: "NodeDead", node: "n1", incarnation: 1 });
+  assert.deepEqual(r.traced.filter((e) => e.kind === "bundle.released" || e.kind === "node.fenced").map((e) => e.kind), ["node.fenced", "bundle.released"]);
+  assert.equal(r.h.model.bundles.size, 0);
 });
