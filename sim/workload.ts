@@ -68,9 +68,9 @@ export type Step =
   /**
    * A streaming generator task yielding `n` values (slowly, so faults land mid-stream; `big`:
    * values over the inline limit, in stores), with back-pressure `backpressure` if set. The
-   * program takes its items as they come (only the first `take`, then drops the generator; and
+   * program takes its items as they come (only the first `take`; and
    * `readMs` after each, a slow reader the task may run ahead of), and observes a number summing
-   * them up in order; its ref is the last item taken.
+   * them up in order; its ref is the last item taken. It drops the generator however the reading ended.
    */
   | {
     readonly op: "stream"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly backpressure?: number; readonly big: boolean;
@@ -284,7 +284,9 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
             }
             observed[i] = count * 10_000_000 + sum;
           } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
-          if (s.take !== undefined) ray.release(gen);
+          // Dropped however the reading ended (Python drops it leaving the scope): a generator
+          // left held but unread keeps its back-pressured task, and its CPU, for ever.
+          ray.release(gen);
           break;
         }
         case "cancel": {
