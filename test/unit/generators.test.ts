@@ -234,3 +234,26 @@ test("a large item is stored in the executor's node and reported stored; a lost 
   assert.equal(r.take("RequestLease").length, 1, "retried");
   assert.equal(r.next(gen, 0).got, "waiting");
 });
+
+// An actor's streaming call: the item its worker stored but had not reported when the worker
+// died is freed on that node (the lease-less twin of a task's lost attempt).
+const CLS: FunctionDescriptor = { id: "cls-gen", name: "Gen", kind: "class", source: "class Gen { *items() {} }" };
+for (const news of ["RESTARTING", "DEAD"] as const) {
+  test(`an actor generator's item stored but unreported when its actor's worker died is freed there (${news})`, () => {
+    const r = rig();
+    r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 1, maxConcurrency: 1 });
+    const update = (state: "ALIVE" | "RESTARTING" | "DEAD", epoch: number) =>
+      r.toOwner({ type: "ActorUpdate", info: { actorId: "a1", state, epoch, owner: OWNER, ...(state === "ALIVE" ? { address: OTHER } : {}) } }, "head/gcs");
+    update("ALIVE", 0);
+    const gen = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "items", [], 1, {});
+    const [push] = r.take("PushTask");
+    assert.equal(push.spec.streaming !== undefined, true);
+    r.toOwner({ type: "ReportGeneratorItem", taskId: push.spec.taskId, returnId: gen, attempt: 0, index: 0, result: { kind: "stored", node: "node-1", size: 200_000, hash: "i0", refs: undefined } }, OTHER);
+    assert.equal(r.next(gen, 0).got, `${OWNER}#c1.y0`);
+    r.sent.length = 0;
+    update(news, 1);
+    const frees = r.sent.filter((s) => s.m.type === "FreeObjects").map((s) => ({ to: s.to, m: s.m }));
+    assert.deepEqual(frees, [{ to: "node-1/raylet", m: { type: "FreeObjects", ids: [`${OWNER}#c1.y1`], orphaned: true } }],
+      "the unreported item 1 is freed on the dead worker's node, the recorded item 0 is not");
+  });
+}
