@@ -332,3 +332,27 @@ test("a lost item of a task with no retries left, or with reconstruction off (se
     assert.deepEqual(itemState(r, y0), { state: "FAILED", nodes: [], error: "ObjectLostError" }, `maxRetries ${maxRetries}, bugs ${[...bugs]}`);
   }
 });
+
+test("a re-run whose worker dies frees the item it stored unreported, and is run again for the items still lost", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, "node-1", WORKER);
+  stored(r, spec, 1, "node-1", WORKER);
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
+  nodeDead(r, "node-1");
+  const again = r.grant(WORKER);
+  stored(r, again, 0, "head", WORKER);
+  r.sent.length = 0;
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  const frees = r.sent.flatMap((s) => (s.m.type === "FreeObjects" && s.m.ids.some((id) => id.includes(".y")) ? [{ to: s.to, m: s.m }] : []));
+  assert.deepEqual(frees, [{ to: "head/raylet", m: { type: "FreeObjects", ids: [y1], orphaned: true } }], "item 1, stored but not reported, is freed");
+  assert.equal(itemState(r, y0)?.state, "READY");
+  const third = r.grant(WORKER);
+  assert.equal(third.attempt, 2, "the re-run is retried for item 1");
+  stored(r, third, 0, "head", WORKER);
+  stored(r, third, 1, "head", WORKER);
+  assert.deepEqual(itemState(r, y1), { state: "READY", nodes: ["head"], error: undefined });
+});

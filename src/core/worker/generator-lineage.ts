@@ -30,6 +30,8 @@ export interface GeneratorLineage {
   rerun: OwnedTask | undefined;
   /** The re-run restored an item or saw one lost: one that did neither is not started again. */
   progress: boolean;
+  /** The re-run's attempt that reported last, and the next index it yields (it may have stored it before dying). */
+  reports: { attempt: number; next: number } | undefined;
 }
 
 export interface GeneratorLineages {
@@ -54,7 +56,7 @@ export function itemStored(w: Ctx, t: OwnedTask | undefined, id: ObjectId): void
       const a = w.owned.get(r);
       if (a) a.submitted++;
     }
-    l = { spec: t.spec, retriesLeft: t.retriesLeft, deps: t.argRefs, items: new Set(), waiting: new Set(), rerun: undefined, progress: false };
+    l = { spec: t.spec, retriesLeft: t.retriesLeft, deps: t.argRefs, items: new Set(), waiting: new Set(), rerun: undefined, progress: false, reports: undefined };
     w.lineages.set(t.spec.taskId, l);
   }
   l.items.add(id);
@@ -110,6 +112,19 @@ function rerun(w: Ctx, l: GeneratorLineage, lost: ObjectId): void {
 /** The re-run of `taskId` under way, if any: its replies are routed to it. */
 export function rerunOf(w: Ctx, taskId: TaskId): OwnedTask | undefined {
   return w.lineages.get(taskId)?.rerun;
+}
+
+/** The re-run's attempt `attempt` reported item `index`. */
+export function rerunReported(w: Ctx, taskId: TaskId, attempt: number, index: number): void {
+  const l = w.lineages.get(taskId);
+  if (l !== undefined) l.reports = { attempt, next: index + 1 };
+}
+
+/** The next item the re-run's attempt `attempt` yields, if that attempt is the re-run's. */
+export function rerunNextItem(w: Ctx, spec: TaskSpec): number | undefined {
+  const l = w.lineages.get(spec.taskId);
+  if (l?.rerun?.spec.attempt !== spec.attempt) return undefined;
+  return l.reports?.attempt === spec.attempt ? l.reports.next : 0;
 }
 
 /**

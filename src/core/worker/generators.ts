@@ -10,7 +10,7 @@ import { InvariantError } from "../assert.ts";
 import type { ItemResult, TaskResult } from "../messages.ts";
 import { generatorItemIdOf, rayletAddr, type Addr, type NodeId, type ObjectId, type Payload, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
-import { itemRestored, itemStored, rerunOf } from "./generator-lineage.ts";
+import { itemRestored, itemStored, rerunNextItem, rerunOf, rerunReported } from "./generator-lineage.ts";
 import { storePut } from "./object-requests.ts";
 import { containRefs, lendReturned, own, ready, releaseRef, returnLoans } from "./reference-table.ts";
 import type { OwnedTask } from "./task-manager.ts";
@@ -76,6 +76,7 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   // A re-run of a generator task done already, remaking its lost items: nobody reads its stream.
   const rerun = current === undefined && w.lineages.size > 0 ? rerunOf(w, taskId) : undefined;
   if (rerun !== undefined) {
+    if (attempt === rerun.spec.attempt) rerunReported(w, taskId, attempt, index);
     if (attempt !== rerun.spec.attempt || !itemRestored(w, taskId, index, attempt, result)) dropItem(w, generatorItemIdOf(taskId, index), result);
     return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
   }
@@ -129,8 +130,10 @@ function dropItem(w: Ctx, id: ObjectId, result: ItemResult): void {
  */
 export function generatorAttemptLost(w: Ctx, spec: TaskSpec, node: NodeId): void {
   const g = w.generators.get(spec.returnId);
-  if (!g) return;
-  const id = generatorItemIdOf(spec.taskId, g.executor?.attempt === spec.attempt ? g.attemptReports : 0);
+  // A re-run remaking lost items (the stream ended, or was freed) counts its own reports.
+  const rerunNext = w.lineages.size > 0 ? rerunNextItem(w, spec) : undefined;
+  if (!g && rerunNext === undefined) return;
+  const id = generatorItemIdOf(spec.taskId, rerunNext ?? (g?.executor?.attempt === spec.attempt ? g.attemptReports : 0));
   if (!w.owned.get(id)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [id], orphaned: true });
 }
 
