@@ -11,7 +11,7 @@
 import { nextObjectState } from "../lifecycle/object.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import type { ItemResult, TaskResult } from "../messages.ts";
-import { generatorItemIdOf, type ObjectId, type TaskId, type TaskSpec } from "../types.ts";
+import { generatorItemIdOf, rayletAddr, type ObjectId, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { ready, releaseArgs, returnLoans, type Owned } from "./reference-table.ts";
 import { classKeyOf, nextAttempt, resolveTask, type OwnedTask } from "./task-manager.ts";
@@ -155,7 +155,13 @@ export function lineageTaskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void
   const l = w.lineages.get(t.spec.taskId);
   if (l === undefined) return;
   const wasRerun = l.rerun === t;
-  if (wasRerun) l.rerun = undefined;
+  if (wasRerun) {
+    l.rerun = undefined;
+    // The generator's own result was settled by the first run: a re-run's stored copy of it is nobody's.
+    if (result.kind === "stored" && !w.owned.get(t.spec.returnId)?.nodes.includes(result.node)) {
+      w.fx.send(rayletAddr(result.node), { type: "FreeObjects", ids: [t.spec.returnId], orphaned: true });
+    }
+  }
   l.spec = t.spec;
   l.retriesLeft = t.retriesLeft;
   if (l.waiting.size > 0) {
