@@ -140,9 +140,10 @@ export function itemRestored(w: Ctx, taskId: TaskId, index: number, attempt: num
   if (l.rerun !== undefined) l.progress = true;
   // The item holds the refs nested in it since it was first recorded: those lent again go back.
   returnLoans(w, result.kind === "inline" ? result.payload.refs : result.refs);
+  // Traced first: made ready, an item nobody holds any more is freed at once.
+  w.fx.trace({ kind: "generator.restored", comp: "owner", task: taskId, index, obj: id, attempt, hash: result.kind === "inline" ? result.payload.hash : result.hash });
   if (result.kind === "inline") ready(w, id, o, result, undefined, result.payload.size, result.payload.hash);
   else ready(w, id, o, undefined, result.node, result.size, result.hash);
-  w.fx.trace({ kind: "generator.restored", comp: "owner", task: taskId, index, obj: id, attempt, hash: o.hash });
   return true;
 }
 
