@@ -33,7 +33,7 @@ type RawStep =
   | { op: "named-call"; name: number; ns: number; v: number }
   | { op: "cancel"; back: number; force: boolean }
   | { op: "returns"; args: RawVal[]; keep: 0 | 1 }
-  | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null };
+  | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -74,10 +74,11 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     fc.record({ op: fc.constant("pg-capture" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small, actor: fc.boolean() }),
   ) },
   // Streaming generators, consumed by the program as they yield (under faults: retried without duplicates).
-  { name: "streaming", weight: 2, group: "apart", step: ({ arg }) => fc.record({
+  // A held stream's items are read late, so a node's death may lose them first (remade from lineage).
+  { name: "streaming", weight: 2, group: "apart", step: ({ arg, node }) => fc.record({
     op: fc.constant("stream" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 5 }), maxRetries: retries,
     backpressure: fc.constantFrom(null, 1, 2), big: fc.boolean(), take: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }),
-    readMs: fc.constantFrom(null, 250),
+    readMs: fc.constantFrom(null, 250), node, holdMs: fc.constantFrom(null, null, 1500),
   }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
@@ -209,7 +210,8 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({
           op: "stream", args: r.args.map(val), n: r.n, maxRetries: r.maxRetries, big: r.big,
           ...(r.backpressure === null ? {} : { backpressure: r.backpressure }), ...(r.take === null ? {} : { take: r.take }),
-          ...(r.readMs === null ? {} : { readMs: r.readMs }),
+          ...(r.readMs === null ? {} : { readMs: r.readMs }), ...(r.node === null ? {} : { node: nodes[r.node] }),
+          ...(r.holdMs === null ? {} : { holdMs: r.holdMs }),
         });
         made.push(i);
         break;

@@ -68,13 +68,15 @@ export type Step =
   /**
    * A streaming generator task yielding `n` values (slowly, so faults land mid-stream; `big`:
    * values over the inline limit, in stores), with back-pressure `backpressure` if set. The
-   * program takes its items as they come (only the first `take`, then drops the generator; and
+   * program takes its items as they come (only the first `take`; and
    * `readMs` after each, a slow reader the task may run ahead of), and observes a number summing
-   * them up in order; its ref is the last item taken.
+   * them up in order; its ref is the last item taken. It drops the generator however the reading ended.
+   * `node`: the task prefers that node; `holdMs`: the program takes every item's ref first, and
+   * reads them only after holding them unread that long (so a fault may lose them meanwhile).
    */
   | {
     readonly op: "stream"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly backpressure?: number; readonly big: boolean;
-    readonly take?: number; readonly readMs?: number;
+    readonly take?: number; readonly readMs?: number; readonly node?: string; readonly holdMs?: number;
   };
 
 export interface Workload {
@@ -269,22 +271,35 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
           break;
         }
         case "stream": {
-          const f = streamR.options({ maxRetries: s.maxRetries, ...(s.backpressure === undefined ? {} : { generatorBackpressureNumObjects: s.backpressure }) });
+          const f = streamR.options({
+            maxRetries: s.maxRetries, ...(s.backpressure === undefined ? {} : { generatorBackpressureNumObjects: s.backpressure }),
+            ...(s.node ? { schedulingStrategy: { nodeId: s.node, soft: true } } : {}),
+          });
           const gen = (f.remote as (...a: unknown[]) => ObjectRefGenerator<unknown>)(s.n, s.big, ...s.args.map(arg));
           // Items in order, each once: a lost, repeated or reordered item changes the sum.
           let sum = 0, count = 0;
+          const read = async (ref: ObjectRef) => {
+            sum = (sum * 7 + summary(await ray.get(ref))) % 1_000_003;
+            count++;
+          };
+          const held: ObjectRef[] = [];
           try {
             for (let k = 0; k < (s.take ?? Infinity); k++) {
               const r = await gen.next();
               if (r.done) break;
               refs.set(i, r.value); // an error item too: what uses it fails as it does
-              sum = (sum * 7 + summary(await ray.get(r.value))) % 1_000_003;
-              count++;
+              if (s.holdMs !== undefined) { held.push(r.value); continue; }
+              await read(r.value);
               if (s.readMs !== undefined) await ray.sleep(s.readMs);
             }
+            // Unread items have their only copies where the task stored them (a read copies them to the reader's node).
+            if (s.holdMs !== undefined) await ray.sleep(s.holdMs);
+            for (const ref of held) await read(ref);
             observed[i] = count * 10_000_000 + sum;
           } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
-          if (s.take !== undefined) ray.release(gen);
+          // Dropped however the reading ended (Python drops it leaving the scope): a generator
+          // left held but unread keeps its back-pressured task, and its CPU, for ever.
+          ray.release(gen);
           break;
         }
         case "cancel": {

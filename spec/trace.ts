@@ -95,6 +95,8 @@ export type TraceBody =
   | { kind: "generator.reported"; comp: "worker"; task: string; attempt: number; index: number; consumed: number; bound: number }
   /** The executor paused generator `task` after `reported` items: `consumed` of them were consumed (back-pressure). */
   | { kind: "generator.paused"; comp: "worker"; task: string; attempt: number; reported: number; consumed: number }
+  /** Attempt `attempt` of `task` yielded item `index` (object `obj`) again after every copy of it was lost: the owner keeps its new copy (lineage reconstruction). */
+  | { kind: "generator.restored"; comp: "owner"; task: string; index: number; obj: string; attempt: number; hash: string }
   // --- the host's own marks --------------------------------------------------------------
   /** An injected fault; `until` is when a windowed fault (partition, pause, …) heals. */
   | { kind: "fault"; comp: "host"; fault: string; detail?: string; until?: number }

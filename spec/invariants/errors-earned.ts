@@ -133,6 +133,12 @@ export const checkErrorsEarned: Checker = (events) => {
         if (t) failedWith.set(t.returns, e.error);
         break;
       }
+      case "generator.item": {
+        // A task's generator item is remade as the task's return would be (an actor method's is not).
+        const t = tasks.get(e.task);
+        if (t && t.actor === undefined) byReturn.set(e.obj, e.task);
+        break;
+      }
       case "generator.end":
         // A streaming generator's last item holds its task's error, judged at its task.failed.
         if (e.obj !== undefined && e.error !== undefined) {

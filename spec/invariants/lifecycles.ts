@@ -16,7 +16,8 @@
 //   is a zombie execution's report a change of the owner's chart (the other checkers judge those);
 // - object (the owner's view): a task's return object is PENDING from task.submitted; the primary
 //   copy (not one a node declared dead still stores) or the inline value makes it READY;
-//   object.lost, object.out-of-scope;
+//   object.lost, object.out-of-scope; a generator's item is READY once recorded (generator.item) and
+//   again once restored (generator.restored);
 // - worker: lease.granted (LEASED), lease.returned (back to IDLE), worker.died (DEAD, final);
 // - lease: lease.granted, lease.returned, keyed by lease id. A raylet traces a blocked worker's
 //   lent resources as a return and their retaking as a grant of the same lease, so a traced
@@ -176,6 +177,8 @@ export const checkLifecycles: Checker = (events) => {
       }
       case "generator.item":
         if (at(OBJECT, e.obj)?.state === "READY") return; // an inline item: its creation said so
+        return move(i, OBJECT, e.obj, "READY");
+      case "generator.restored": // a lost item yielded again (its reconstruction)
         return move(i, OBJECT, e.obj, "READY");
       case "object.lost":
         return move(i, OBJECT, e.obj, "LOST");

@@ -1,5 +1,7 @@
 // Invariant 7 (lineage): a lost object whose owner lives and whose task still has retries
-// left is reconstructed (its task re-run), not given up on.
+// left is reconstructed (its task re-run), not given up on; so is a lost item of a task's
+// streaming generator (yielded again by the attempt under way, or by a re-run).
+import { isGeneratorItemId } from "../../src/core/types.ts";
 import { OwnerLives } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -48,10 +50,23 @@ export const checkLineage: Checker = (events) => {
         break;
       }
       case "object.created": {
-        const id = byReturn.get(e.obj);
+        // A store copy of a generator's item may be a duplicate the owner drops: its restoring says.
+        const id = isGeneratorItemId(e.obj) ? undefined : byReturn.get(e.obj);
         if (id !== undefined) open.delete(id);
         break;
       }
+      // A task's generator items are remade by running the generator again (an actor method's
+      // are not: its state moved on); the attempt under way may yield a lost one again.
+      case "generator.item":
+        if (tasks.get(e.task)?.actor === undefined) byReturn.set(e.obj, e.task);
+        break;
+      case "generator.restored":
+        open.delete(e.task);
+        break;
+      // A task that failed for good remakes nothing (its lost items hold its error).
+      case "task.failed":
+        open.delete(e.task);
+        break;
       case "object.lost": {
         const id = byReturn.get(e.obj);
         if (id === undefined) break; // a ray.put: no lineage, no obligation

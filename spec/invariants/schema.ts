@@ -62,6 +62,7 @@ const WRITERS: { readonly [K in TraceKind]: readonly Extract<TraceBody, { kind: 
   "generator.end": ["owner"],
   "generator.reported": ["worker"],
   "generator.paused": ["worker"],
+  "generator.restored": ["owner"],
   msg: ["host"],
 };
 

@@ -25,6 +25,7 @@ import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, rel
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
 import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
 import { generatorAcked, generatorItem, generatorNext, itemYielded, newGenerators } from "./worker/generators.ts";
+import { newGeneratorLineages } from "./worker/generator-lineage.ts";
 
 export type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput, WorkerTimer } from "./worker/inputs.ts";
 export type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning } from "./worker/context.ts";
@@ -44,7 +45,7 @@ export class CoreWorker {
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
       ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(),
-      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(),
+      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(),
     };
   }
 

@@ -71,6 +71,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "generator.duplicate": return `Attempt ${e.attempt} of ${code(e.task)} reports item ${e.index} again: the owner already has it and drops the copy (no duplicate reaches the caller).`;
     case "generator.end": return `The stream of ${code(e.task)} ends after ${e.items} item${e.items === 1 ? "" : "s"}${e.error ? `, the last holding its error (${e.error})` : ""}.`;
     case "generator.reported": return `The executor reports item ${e.index} of ${code(e.task)} to its owner (${e.consumed} consumed so far, back-pressure bound ${e.bound}).`;
+    case "generator.restored": return `Attempt ${e.attempt} of ${code(e.task)} yields item ${e.index} again, whose every copy was lost: the owner keeps this copy as ${code(e.obj)} (lineage reconstruction; the caller is not handed it twice).`;
     case "generator.paused": return `${code(e.task)} has ${e.reported - e.consumed} items its caller has not consumed: back-pressure holds its next yield.`;
     case "fault": return `**Fault injected:** ${e.fault}${e.detail ? ` (${e.detail})` : ""}.`;
     case "program.end": return `The program ${e.ok ? "returns" : "fails"}; its references are dropped.`;

@@ -73,3 +73,19 @@ test("chaos catches a seeded bug in real processes: without reconstruction the l
   assert.ok(!r.ok, `the seeded bug went unnoticed:\n${lines.join("\n")}`);
   assert.ok(r.problems.some((p) => p.startsWith("[lineage]")), r.problems.join("\n"));
 });
+
+/** A stream whose items, held unread, die with their node: Ray re-runs the generator task to remake them. */
+const lostItems: ChaosExperiment = {
+  nodes: [{ id: "head", cpus: 1 }, { id: "node-1", cpus: 2 }, { id: "node-2", cpus: 2 }],
+  workload: { steps: [{ op: "stream", args: [{ lit: 1 }, { lit: 2 }], n: 3, maxRetries: -1, big: true, node: "node-1", holdMs: 2_500 }] },
+  faults: [{ kind: "kill-node", at: 1_000, node: "node-1" }],
+};
+
+test("a chaos experiment: streaming items lost with their node are re-made by re-running the generator", { timeout: 180_000 }, async () => {
+  const lines: string[] = [];
+  const r = await runExperiment(lostItems, { log: (l) => lines.push(l) });
+  assert.ok(r.ok, `${r.problems.join("\n")}\n${lines.join("\n")}`);
+  assert.ok(r.deadNodes.includes("node-1"), "node-1 was declared dead while the items were held");
+  assert.equal(typeof r.observed?.[0], "number", JSON.stringify(r.observed));
+  assert.equal(r.observed?.[0], r.reference?.[0], "the three items, in order, as the fault-free simulator read them");
+});

@@ -118,6 +118,37 @@ test("chained reconstruction re-runs a lost intermediate before its dependent", 
   assert.equal(retried.size, 2, "both the intermediate and its dependent were re-run");
 });
 
+// Ray remakes a lost item of a task's streaming generator by running the generator again.
+test("a lost streaming item is remade by re-running its generator task; the stream is read once, in order", async () => {
+  const r = await run(async (ray) => {
+    const items = ray.remote(function* items(n: number, len: number) { for (let i = 0; i < n; i++) yield new Float64Array(len).fill(i + 1); }).options(onNode1);
+    const refs = [];
+    for await (const ref of items.remote(3, BIG)) refs.push(ref);
+    await ray.sleep(2000); // node-1, holding every item, is killed meanwhile and declared dead
+    const firsts = [];
+    for (const ref of refs) firsts.push((await ray.get(ref))[0]);
+    return firsts;
+  }, { schedule: [{ at: 300, kind: "kill-node", node: "node-1" }] });
+  assert.equal(r.error, undefined);
+  assert.deepEqual(r.result, [1, 2, 3]);
+  assert.equal(kinds(r, "object.lost").length, 3);
+  assert.equal(kinds(r, "task.retry").filter((e) => "reason" in e && /reconstructing/.test(e.reason)).length, 1, "one re-run remakes all three");
+  assert.equal(kinds(r, "generator.restored").length, 3);
+  assert.equal(kinds(r, "generator.item").length, 3, "nothing recorded twice");
+});
+
+test("an actor method's lost streaming item is not remade: ObjectLostError", async () => {
+  const r = await run(async (ray) => {
+    const Gen = ray.remote(class Gen { *items(n: number, len: number) { for (let i = 0; i < n; i++) yield new Float64Array(len).fill(i); } }).options(onNode1);
+    const g = Gen.remote();
+    const refs = [];
+    for await (const ref of g.items.remote(2, BIG)) refs.push(ref);
+    await ray.sleep(2000);
+    try { await ray.get(refs[0]); return "no error"; } catch (e) { return (e as Error).name; }
+  }, { schedule: [{ at: 300, kind: "kill-node", node: "node-1" }] });
+  assert.equal(r.result, "ObjectLostError");
+});
+
 const Counter = class Counter {
   n = 0;
   inc() { return ++this.n; }

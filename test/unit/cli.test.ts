@@ -59,6 +59,30 @@ describe("tsray sim", () => {
     assert.match(out, /^replay +tsray sim examples\/square\.ts --seed 3 --nodes 2$/m);
   });
 
+  // Issue 12's acceptance: a correct program that calls dead actors (one whose constructor threw,
+  // one it killed) is no violation, whichever seed schedules it.
+  test("a correct program calling dead actors reports no violation", async () => {
+    const file = program("dead-actor.ts", `export default async (ray) => {
+  class Broken { constructor() { throw new RangeError("cannot build"); } ping() { return 1; } }
+  class Fine { ping() { return 2; } }
+  const broken = ray.remote(Broken).remote();
+  const seen = [];
+  for (const r of [broken.ping.remote(), broken.ping.remote()]) { try { await ray.get(r); seen.push("ok"); } catch (e) { seen.push(e.name); } }
+  const fine = ray.remote(Fine).remote();
+  seen.push(await ray.get(fine.ping.remote()));
+  ray.kill(fine);
+  try { await ray.get(fine.ping.remote()); seen.push("ok"); } catch (e) { seen.push(e.name); }
+  return seen;
+};
+`);
+    for (const seed of ["1", "2", "3"]) {
+      const { code, out, err } = await cli("sim", file, "--seed", seed, "--nodes", "2");
+      assert.equal(code, 0, out + err);
+      assert.match(out, /^result +\["ActorDiedError","ActorDiedError",2,"ActorDiedError"\]$/m);
+      assert.match(out, /^invariants +ok$/m);
+    }
+  });
+
   test("a negative seed is a seed", async () => {
     const { code, out } = await cli("sim", "examples/add.ts", "--seed", "-3", "--json");
     assert.equal(code, 0);

@@ -234,3 +234,125 @@ test("a large item is stored in the executor's node and reported stored; a lost 
   assert.equal(r.take("RequestLease").length, 1, "retried");
   assert.equal(r.next(gen, 0).got, "waiting");
 });
+
+// An actor's streaming call: the item its worker stored but had not reported when the worker
+// died is freed on that node (the lease-less twin of a task's lost attempt).
+const CLS: FunctionDescriptor = { id: "cls-gen", name: "Gen", kind: "class", source: "class Gen { *items() {} }" };
+for (const news of ["RESTARTING", "DEAD"] as const) {
+  test(`an actor generator's item stored but unreported when its actor's worker died is freed there (${news})`, () => {
+    const r = rig();
+    r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 1, maxConcurrency: 1 });
+    const update = (state: "ALIVE" | "RESTARTING" | "DEAD", epoch: number) =>
+      r.toOwner({ type: "ActorUpdate", info: { actorId: "a1", state, epoch, owner: OWNER, ...(state === "ALIVE" ? { address: OTHER } : {}) } }, "head/gcs");
+    update("ALIVE", 0);
+    const gen = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "items", [], 1, {});
+    const [push] = r.take("PushTask");
+    assert.equal(push.spec.streaming !== undefined, true);
+    r.toOwner({ type: "ReportGeneratorItem", taskId: push.spec.taskId, returnId: gen, attempt: 0, index: 0, result: { kind: "stored", node: "node-1", size: 200_000, hash: "i0", refs: undefined } }, OTHER);
+    assert.equal(r.next(gen, 0).got, `${OWNER}#c1.y0`);
+    r.sent.length = 0;
+    update(news, 1);
+    const frees = r.sent.filter((s) => s.m.type === "FreeObjects").map((s) => ({ to: s.to, m: s.m }));
+    assert.deepEqual(frees, [{ to: "node-1/raylet", m: { type: "FreeObjects", ids: [`${OWNER}#c1.y1`], orphaned: true } }],
+      "the unreported item 1 is freed on the dead worker's node, the recorded item 0 is not");
+  });
+}
+
+// Lineage reconstruction of lost items (Ray re-runs a task's generator to remake a lost item).
+const stored = (r: ReturnType<typeof rig>, spec: TaskSpec, index: number, node: string, from: string) =>
+  r.toOwner({ type: "ReportGeneratorItem", taskId: spec.taskId, returnId: spec.returnId, attempt: spec.attempt, index, result: { kind: "stored", node, size: 200_000, hash: `h${index}`, refs: undefined } }, from);
+const nodeDead = (r: ReturnType<typeof rig>, node: string) => r.toOwner({ type: "NodeDead", node, incarnation: 1 }, "head/gcs");
+const itemState = (r: ReturnType<typeof rig>, id: string) => {
+  const o = r.owner.state.owned.get(id);
+  return o && { state: o.state, nodes: o.nodes, error: o.value?.kind === "error" ? o.value.error.type : undefined };
+};
+
+test("an item lost while its task runs is yielded again by the retry and restored, and never handed out twice", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const first = r.grant(OTHER);
+  stored(r, first, 0, "node-1", OTHER);
+  const y0 = `${OWNER}#t1.y0`;
+  assert.equal(r.next(gen, 0).got, y0);
+  // The worker and then its node die: the task is retried, and item 0's only copy is gone.
+  r.toOwner({ type: "WorkerDied", worker: OTHER }, "head/raylet");
+  nodeDead(r, "node-1");
+  assert.deepEqual(itemState(r, y0), { state: "PENDING", nodes: [], error: undefined }, "lost, waiting to be yielded again");
+  const second = r.grant(WORKER);
+  assert.equal(second.attempt, 1);
+  stored(r, second, 0, "head", WORKER);
+  assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["head"], error: undefined }, "restored with the retry's copy");
+  assert.ok(r.traced.some((e) => e.kind === "generator.restored" && e.obj === y0 && e.attempt === 1));
+  stored(r, second, 1, "head", WORKER);
+  r.workers.get(WORKER)!.taskDone(second.taskId, second.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  assert.deepEqual([1, 2].map((i) => r.next(gen, i).got), [`${OWNER}#t1.y1`, "end"], "item 0 is not handed out again");
+});
+
+test("an item lost after its task finished is remade by a re-run of the task; the re-run's other items are dropped", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, "node-1", WORKER);
+  stored(r, spec, 1, "head", WORKER);
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  r.take("ReturnLease");
+  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
+  nodeDead(r, "node-1");
+  assert.ok(r.traced.some((e) => e.kind === "task.retry" && e.attempt === 1 && e.reason.includes(y0)), "the task is run again for its lost item");
+  const again = r.grant(WORKER);
+  assert.equal(again.attempt, 1);
+  stored(r, again, 0, "head", WORKER);
+  stored(r, again, 1, "head", WORKER);
+  assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["head"], error: undefined });
+  assert.deepEqual(itemState(r, y1), { state: "READY", nodes: ["head"], error: undefined }, "item 1 kept its one copy");
+  // The re-run's reply ends it: its lease goes back, and the stream had ended already.
+  r.toOwner({ type: "TaskReply", taskId: again.taskId, returnId: again.returnId, attempt: 1, result: { kind: "inline", payload: value(0) }, items: 2 }, WORKER);
+  assert.equal(r.take("ReturnLease").length, 1, "the re-run's lease is returned");
+  assert.equal(r.next(gen, 2).got, "end");
+  // Once its items are freed, the lineage goes with them.
+  for (const id of [y0, y1, gen]) r.owner.releaseRef(id);
+  assert.equal(r.owner.state.lineages.size, 0);
+});
+
+test("a lost item of a task with no retries left, or with reconstruction off (seeded bug), fails with ObjectLostError", () => {
+  for (const [bugs, maxRetries] of [[NO_BUGS, 1], [new Set(["no-reconstruction"]) as Bugs, 3]] as const) {
+    const r = rig(bugs);
+    const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], { ...opts(), maxRetries });
+    const first = r.grant(OTHER);
+    stored(r, first, 0, "node-1", OTHER);
+    const y0 = r.next(gen, 0).got;
+    r.toOwner({ type: "WorkerDied", worker: OTHER }, "head/raylet");
+    const second = r.grant(WORKER);
+    stored(r, second, 0, "node-1", WORKER); // a duplicate: the item has its copy on node-1
+    r.workers.get(WORKER)!.taskDone(second.taskId, second.attempt, { ok: true, payload: value(0) });
+    r.toOwner(r.take("TaskReply")[0]);
+    nodeDead(r, "node-1");
+    assert.deepEqual(itemState(r, y0), { state: "FAILED", nodes: [], error: "ObjectLostError" }, `maxRetries ${maxRetries}, bugs ${[...bugs]}`);
+  }
+});
+
+test("a re-run whose worker dies frees the item it stored unreported, and is run again for the items still lost", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, "node-1", WORKER);
+  stored(r, spec, 1, "node-1", WORKER);
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
+  nodeDead(r, "node-1");
+  const again = r.grant(WORKER);
+  stored(r, again, 0, "head", WORKER);
+  r.sent.length = 0;
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  const frees = r.sent.flatMap((s) => (s.m.type === "FreeObjects" && s.m.ids.some((id) => id.includes(".y")) ? [{ to: s.to, m: s.m }] : []));
+  assert.deepEqual(frees, [{ to: "head/raylet", m: { type: "FreeObjects", ids: [y1], orphaned: true } }], "item 1, stored but not reported, is freed");
+  assert.equal(itemState(r, y0)?.state, "READY");
+  const third = r.grant(WORKER);
+  assert.equal(third.attempt, 2, "the re-run is retried for item 1");
+  stored(r, third, 0, "head", WORKER);
+  stored(r, third, 1, "head", WORKER);
+  assert.deepEqual(itemState(r, y1), { state: "READY", nodes: ["head"], error: undefined });
+});

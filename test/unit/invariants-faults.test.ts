@@ -241,6 +241,19 @@ describe("lineage", () => {
     const owner = "n2/w2-1";
     one(check, trace(dead("n2"), reg("n2"), submit("t1", { maxRetries: 1, owner }), stored("t1.r"), lost("t1.r")), "lineage", "owner n2/w2-1", 4);
   });
+  const item = (task: string, index: number, attempt = 0): Ev => ({ kind: "generator.item", comp: "owner", task, index, obj: `${task}.y${index}`, attempt, hash: "h" });
+  const restored = (task: string, index: number, attempt: number): Ev => ({ kind: "generator.restored", comp: "owner", task, index, obj: `${task}.y${index}`, attempt, hash: "h" });
+  test("a task's lost generator item is yielded again or re-run for; an actor method's is exempt", () => {
+    clean(check, trace(
+      submit("g1", { maxRetries: -1 }), stored("g1.y0"), item("g1", 0), lost("g1.y0"), restored("g1", 0, 1),
+      submit("g2", { maxRetries: 2 }), stored("g2.y0"), item("g2", 0), lost("g2.y0"), retry("g2"),
+      submit("g3", { maxRetries: -1, actor: "a" }), stored("g3.y0"), item("g3", 0), lost("g3.y0"),
+    ));
+  });
+  test("a task's lost generator item never yielded again (a duplicate store copy does not count)", () => {
+    one(check, trace(submit("g1", { maxRetries: -1 }), stored("g1.y0"), item("g1", 0), lost("g1.y0"), stored("g1.y0", "n2"), end()),
+      "lineage", "lost object g1.y0 was not reconstructed", 3);
+  });
 });
 
 describe("gcs-durability", () => {

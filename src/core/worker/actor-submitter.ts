@@ -5,12 +5,13 @@
 
 import { nextTaskState } from "../lifecycle/task.ts";
 import {
-  returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type NodeView, type Streaming, type TaskSpec,
+  nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type NodeView, type Streaming, type TaskSpec,
 } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
 import { settleCancelled } from "./cancellation.ts";
 import { placementOf } from "./placement-groups.ts";
+import { generatorAttemptLost } from "./generators.ts";
 import { own } from "./reference-table.ts";
 import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
 
@@ -157,6 +158,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   const a = w.callerActors.get(info.actorId);
   if (!a) return;
   if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
+  if (info.state === "DEAD" || info.state === "RESTARTING") itemsOfDeadIncarnation(w, a);
   a.info = info;
   answerRegistered(w, a);
   if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
@@ -187,6 +189,18 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     for (const t of unsent) pushActorTask(w, t, info.address, a);
     for (const spec of a.cancelledUnsent?.splice(0) ?? []) pushCancelledCall(w, spec, info.address, a);
   }
+}
+
+/**
+ * The incarnation this caller talked to died: a streaming call running there may have stored
+ * its next item with no report to come (as a task's lost lease may, see generatorAttemptLost):
+ * free such a copy on the node the actor's worker lived on.
+ */
+function itemsOfDeadIncarnation(w: Ctx, a: CallerActor): void {
+  const was = a.info;
+  if (was?.state !== "ALIVE" || was.address === undefined) return;
+  const node = nodeOf(was.address);
+  for (const t of a.inflight.values()) if (t.state === "RUNNING" && t.spec.streaming) generatorAttemptLost(w, t.spec, node);
 }
 
 /**

@@ -10,6 +10,7 @@ import { InvariantError } from "../assert.ts";
 import type { ItemResult, TaskResult } from "../messages.ts";
 import { generatorItemIdOf, rayletAddr, type Addr, type NodeId, type ObjectId, type Payload, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
+import { itemRestored, itemStored, rerunNextItem, rerunOf, rerunReported } from "./generator-lineage.ts";
 import { storePut } from "./object-requests.ts";
 import { containRefs, lendReturned, own, ready, releaseRef, returnLoans } from "./reference-table.ts";
 import type { OwnedTask } from "./task-manager.ts";
@@ -70,7 +71,15 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   // read it, and back-pressure must not hold its executor for ever.
   // So is one from an attempt the owner has given up on (its worker died): the retry yields it
   // again, and a stored copy is dropped here, as its lost lease's copy was (generatorAttemptLost).
-  const current = w.owned.get(returnId)?.task?.spec.attempt;
+  const task = w.owned.get(returnId)?.task;
+  const current = task?.spec.attempt;
+  // A re-run of a generator task done already, remaking its lost items: nobody reads its stream.
+  const rerun = current === undefined && w.lineages.size > 0 ? rerunOf(w, taskId) : undefined;
+  if (rerun !== undefined) {
+    if (attempt === rerun.spec.attempt) rerunReported(w, taskId, attempt, index);
+    if (attempt !== rerun.spec.attempt || !itemRestored(w, taskId, index, attempt, result)) dropItem(w, generatorItemIdOf(taskId, index), result);
+    return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
+  }
   if (!g || g.taskId !== taskId || g.end !== undefined || w.exited || (current !== undefined && attempt < current)) {
     dropItem(w, generatorItemIdOf(taskId, index), result);
     return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
@@ -78,6 +87,8 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   if (g.executor?.attempt !== attempt) g.attemptReports = 0;
   g.executor = { addr: from, attempt };
   g.attemptReports = index + 1;
+  // An item lost while the task runs: this attempt yielded it again.
+  if (index < g.items.length && w.lineages.size > 0 && itemRestored(w, taskId, index, attempt, result)) return acknowledge(w, g);
   if (g.dropped) {
     dropItem(w, generatorItemIdOf(taskId, index), result);
     return acknowledge(w, g);
@@ -97,6 +108,7 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   if (result.kind === "inline") ready(w, id, o, result, undefined, result.payload.size, result.payload.hash);
   else ready(w, id, o, undefined, result.node, result.size, result.hash);
   w.fx.trace({ kind: "generator.item", comp: "owner", task: taskId, index: g.items.length, obj: id, attempt, hash: o.hash });
+  if (result.kind === "stored") itemStored(w, task, id);
   g.items.push(id);
   answerNexts(w, g);
   acknowledge(w, g);
@@ -118,8 +130,10 @@ function dropItem(w: Ctx, id: ObjectId, result: ItemResult): void {
  */
 export function generatorAttemptLost(w: Ctx, spec: TaskSpec, node: NodeId): void {
   const g = w.generators.get(spec.returnId);
-  if (!g) return;
-  const id = generatorItemIdOf(spec.taskId, g.executor?.attempt === spec.attempt ? g.attemptReports : 0);
+  // A re-run remaking lost items (the stream ended, or was freed) counts its own reports.
+  const rerunNext = w.lineages.size > 0 ? rerunNextItem(w, spec) : undefined;
+  if (!g && rerunNext === undefined) return;
+  const id = generatorItemIdOf(spec.taskId, rerunNext ?? (g?.executor?.attempt === spec.attempt ? g.attemptReports : 0));
   if (!w.owned.get(id)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [id], orphaned: true });
 }
 
@@ -129,7 +143,8 @@ export function generatorAttemptLost(w: Ctx, spec: TaskSpec, node: NodeId): void
  */
 export function generatorReplied(w: Ctx, t: OwnedTask, items: number, result: TaskResult): TaskResult {
   const g = w.generators.get(t.spec.returnId);
-  if (!g || g.dropped || result.kind === "error" || items <= g.items.length) return result;
+  // (A re-run remaking lost items, after the stream ended, answers for nothing else.)
+  if (!g || g.dropped || g.end !== undefined || result.kind === "error" || items <= g.items.length) return result;
   return { kind: "error", error: { type: "RayError", message: `streaming generator ${t.spec.name}: ${items - g.items.length} of its ${items} items never reached the caller` }, retryable: true };
 }
 

@@ -7,6 +7,7 @@ import { nextObjectState } from "../lifecycle/object.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, type Addr, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
+import { itemLost } from "./generator-lineage.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
 import { classKeyOf, resolveTask, type OwnedTask } from "./task-manager.ts";
@@ -111,8 +112,13 @@ function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
     w.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });
     return resolveTask(w, t);
   }
+  // A generator's item: yielded again by its task's attempt under way, or by a re-run of it.
+  const itemWhy = !l && isGeneratorItemId(id)
+    ? (w.cfg.bugs.has("no-reconstruction") ? "reconstruction is off" : itemLost(w, id, o))
+    : "";
+  if (itemWhy === undefined) return;
   o.state = nextObjectState(o.state, { type: "UNRECOVERABLE" });
-  const why = !l && isGeneratorItemId(id) ? "it was yielded by a streaming generator, and tsray keeps no lineage for a generator's items"
+  const why = itemWhy !== "" ? itemWhy
     : !l ? "it was created by ray.put, which has no lineage to re-create it from"
     : `its task ${l.spec.name} has no retries left (maxRetries=${l.spec.maxRetries})`;
   o.value = { kind: "error", error: { type: "ObjectLostError", message: `object ${id} was lost with every copy of it, and cannot be reconstructed: ${why}` } };

@@ -6,12 +6,13 @@
 import { nextObjectState, type ObjectState } from "../lifecycle/object.ts";
 import type { ObjectStatus } from "../messages.ts";
 import { InvariantError, assertNever } from "../assert.ts";
-import { rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
+import { isGeneratorItemId, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
 import { argKnown, type ArgResolution, type OwnedTask } from "./task-manager.ts";
 import { generatorFreed, generatorUnreferenced } from "./generators.ts";
+import { itemFreed } from "./generator-lineage.ts";
 
 export type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
 export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
@@ -160,6 +161,7 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   if (o.deps) releaseArgs(w, o.deps);
   if (o.contains) dropRefs(w, o.contains);
   if (w.generators.size > 0) generatorFreed(w, id);
+  if (w.lineages.size > 0 && isGeneratorItemId(id)) itemFreed(w, id);
 }
 
 export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {

@@ -17,6 +17,7 @@ import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
 import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
 import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
+import { lineageTaskEnded, rerunOf } from "./generator-lineage.ts";
 import { placementOf } from "./placement-groups.ts";
 import { containRefs, dropRefs, holdRef, own, ready, releaseArgs, returnLoans, whenKnown, type Owned } from "./reference-table.ts";
 
@@ -181,7 +182,8 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
 /** An attempt's answer from the worker that ran it. */
 export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number, items?: number): void {
   const o = w.owned.get(returnId);
-  const t = o?.task;
+  // A generator task done already may be running again, to remake its lost items.
+  const t = o?.task ?? (w.lineages.size > 0 ? rerunOf(w, taskId) : undefined);
   if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || t.state !== "RUNNING") {
     // Stale or duplicate. A stored result of an attempt settled without it (force-cancelled)
     // is a copy nobody will ask for: drop it.
@@ -250,5 +252,8 @@ export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult): void {
   // A reconstruction's arguments are already held by the object it re-makes.
   if (!keepArgs && !(o?.deps && o.deps === t.argRefs)) releaseArgs(w, t.argRefs);
   if (t.heldRefs) dropRefs(w, t.heldRefs);
-  if (t.spec.streaming) generatorEnded(w, t.spec, result);
+  if (t.spec.streaming) {
+    generatorEnded(w, t.spec, result);
+    lineageTaskEnded(w, t, result);
+  }
 }
