@@ -1,7 +1,8 @@
 // The `ray` command of the tsray image (bin/ray.js): what KubeRay's pods run — `ray start …
 // --block` (the flags KubeRay generates from rayStartParams and the container's resources),
-// `ray health-check` (the wait-gcs-ready init container, the autoscaler), `ray stop` (preStop
-// hooks), `ray status` and `ray job …` (submitter pods) — mapped onto tsray's CLI. Every flag
+// `ray health-check` (the wait-gcs-ready init container, the autoscaler), `ray kuberay-autoscaler`
+// (the head's `autoscaler` sidecar with in-tree autoscaling), `ray stop` (preStop hooks),
+// `ray status` and `ray job …` (submitter pods) — mapped onto tsray's CLI. Every flag
 // `ray start` can get from KubeRay is in RAY_START_FLAGS, either mapped onto `tsray start` or
 // refused with a message naming it; so are the environment variables KubeRay sets that change
 // what a node does (RAY_START_ENV). docs/kubernetes.md has the table.

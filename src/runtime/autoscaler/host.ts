@@ -29,7 +29,8 @@ export interface AutoscalerPorts {
   /**
    * The GCS's view for the autoscaler; undefined while the GCS is down. In the GCS's process (the
    * head, the simulator, embedded) it is at hand; a remote GCS (KubeRay's sidecar,
-   * src/runtime/daemon/autoscaling-service.ts) answers later, through a promise.
+   * src/runtime/daemon/autoscaling-service.ts) answers later, through a promise that never
+   * rejects (undefined when the GCS cannot be read: the port says why).
    */
   cluster(): AutoscalingState | undefined | Promise<AutoscalingState | undefined>;
   /** Hands the GCS a drain-node input. */
