@@ -5,6 +5,7 @@
 // patching the RayCluster (KubernetesProvider, mode "raycluster"). It is the same AutoscalerHost
 // and model as on the head, whose two GCS ports here go over the network (RemoteGcs).
 
+import * as grpc from "@grpc/grpc-js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { autoscalingFromRayCluster } from "../../k8s/raycluster-autoscaling.ts";
 import { RemoteGcs } from "../daemon/autoscaling-service.ts";
@@ -37,19 +38,38 @@ export async function gcsProblem(address: string, timeoutMs = 5_000): Promise<st
   }
 }
 
+/** Ray's sidecar tries this often, this far apart, to read the RayCluster before giving up. */
+const RAYCLUSTER_TRIES = 5;
+
+async function readRayCluster(o: SidecarOptions): Promise<unknown> {
+  const { CustomObjectsApi } = await import("@kubernetes/client-node");
+  const api = o.kubeConfig.makeApiClient(CustomObjectsApi);
+  for (let i = 1; ; i++) {
+    try {
+      return await api.getNamespacedCustomObject({ group: "ray.io", version: "v1", namespace: o.namespace, plural: "rayclusters", name: o.cluster });
+    } catch (e) {
+      const why = `reading RayCluster ${o.namespace}/${o.cluster}: ${(e as { code?: number }).code === 404 ? "not found" : (e as Error).message}`;
+      if (i >= RAYCLUSTER_TRIES) throw new Error(why);
+      o.log(`ray kuberay-autoscaler: ${why}; trying again (${i} of ${RAYCLUSTER_TRIES})`);
+      await new Promise((r) => setTimeout(r, o.healthBackoffMs ?? 5_000));
+    }
+  }
+}
+
 /** Starts the sidecar's autoscaler; resolves once it runs, with its stop. Rejects, naming why, if it may not run. */
 export async function runKubeRayAutoscaler(o: SidecarOptions): Promise<{ stop(): Promise<void> }> {
   for (let problem = await gcsProblem(o.gcs); problem !== undefined; problem = await gcsProblem(o.gcs)) {
     o.log(`ray kuberay-autoscaler: ${problem}; checking again in ${(o.healthBackoffMs ?? 5_000) / 1000} s`);
     await new Promise((r) => setTimeout(r, o.healthBackoffMs ?? 5_000));
   }
-  const { CustomObjectsApi } = await import("@kubernetes/client-node");
-  const raw = await o.kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: "ray.io", version: "v1", namespace: o.namespace, plural: "rayclusters", name: o.cluster })
-    .catch((e: Error & { code?: number }) => { throw new Error(`reading RayCluster ${o.namespace}/${o.cluster}: ${e.code === 404 ? "not found" : e.message}`); });
-  const autoscaling = autoscalingFromRayCluster(raw, o.periodSeconds);
+  const autoscaling = autoscalingFromRayCluster(await readRayCluster(o), o.periodSeconds);
   const gcs = new RemoteGcs(o.gcs, o.token);
-  // Refused here, before anything is patched, if the head runs its own autoscaler.
-  await gcs.state().catch((e: Error) => { gcs.close(); throw new Error(`the GCS at ${o.gcs} refuses this autoscaler: ${e.message}`); });
+  // Refused here, before anything is patched, if the head runs its own autoscaler or the token is wrong.
+  await gcs.state().catch((e: Error & { code?: number }) => {
+    if (e.code !== grpc.status.FAILED_PRECONDITION && e.code !== grpc.status.UNAUTHENTICATED) return; // read again each period
+    gcs.close();
+    throw new Error(`the GCS at ${o.gcs} refuses this autoscaler: ${e.message}`);
+  });
   const provider = new KubernetesProvider({ kubeConfig: o.kubeConfig, namespace: o.namespace, cluster: o.cluster, mode: "raycluster", log: o.log });
   await provider.discover();
   let failing: string | undefined;
