@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `ray` command of the tsray image: KubeRay's pods call `ray start …`, `ray health-check …`,
-// `ray stop` and `ray job …`; src/cli/ray-shim.ts maps them onto tsray's CLI (tsx loads it).
+// `ray kuberay-autoscaler …` (the autoscaler sidecar), `ray stop` and `ray job …`;
+// src/cli/ray-shim.ts maps them onto tsray's CLI (tsx loads it).
 import { register } from "tsx/esm/api";
 
 register();

@@ -1,7 +1,8 @@
 // The `ray` command of the tsray image (bin/ray.js): what KubeRay's pods run — `ray start …
 // --block` (the flags KubeRay generates from rayStartParams and the container's resources),
-// `ray health-check` (the wait-gcs-ready init container, the autoscaler), `ray stop` (preStop
-// hooks), `ray status` and `ray job …` (submitter pods) — mapped onto tsray's CLI. Every flag
+// `ray health-check` (the wait-gcs-ready init container, the autoscaler), `ray kuberay-autoscaler`
+// (the head's `autoscaler` sidecar with in-tree autoscaling), `ray stop` (preStop hooks),
+// `ray status` and `ray job …` (submitter pods) — mapped onto tsray's CLI. Every flag
 // `ray start` can get from KubeRay is in RAY_START_FLAGS, either mapped onto `tsray start` or
 // refused with a message naming it; so are the environment variables KubeRay sets that change
 // what a node does (RAY_START_ENV). docs/kubernetes.md has the table.
@@ -11,7 +12,6 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { envAddress, envToken, home } from "../runtime/daemon/session.ts";
-import { SERVICE_NAMES, ServingStatus, healthCheck } from "../runtime/daemon/transport.ts";
 import { NODE_ID_RE } from "../runtime/daemon/validate.ts";
 import { isRunning } from "../runtime/process.ts";
 
@@ -139,6 +139,31 @@ export const RAY_START_ENV: Readonly<Record<string, string>> = {
   RAY_CLOUD_INSTANCE_ID: "worker: the node id (the pod's name), so a node restarted in the same pod keeps its id",
 };
 
+/** The flags of `ray start` that make a node's resources, as they become the resources of `tsray start`. */
+const RESOURCE_FLAGS = ["num-cpus", "num-gpus", "memory", "resources"] as const;
+
+/**
+ * The resources a node started by `ray start` with these params (KubeRay's rayStartParams and the
+ * flags it adds from the container, values as KubeRay writes them into the bash command line, so
+ * a quoted `'{"TPU":4}'` loses its quotes as in the shell) offers: the same rules as `ray start`.
+ */
+export function nodeResources(params: Readonly<Record<string, string>>): Record<string, number> {
+  const d: Draft = { head: false, args: [], resources: {} };
+  for (const k of RESOURCE_FLAGS) {
+    const v = params[k];
+    if (v !== undefined) RAY_START_FLAGS[k]!.apply(d, shellWord(v), `--${k}`);
+  }
+  return d.resources;
+}
+
+/** A value as bash passes it on after `--k=`: outer single quotes taken literally, double quotes with \" and \\ unescaped. */
+function shellWord(v: string): string {
+  const single = /^'([^']*)'$/s.exec(v);
+  if (single) return single[1]!;
+  const double = /^"((?:[^"\\]|\\.)*)"$/s.exec(v);
+  return double ? double[1]!.replace(/\\(["\\$`])/g, "$1") : v;
+}
+
 /** The first non-loopback IPv4 address of this machine (a pod's own IP), as Ray picks the node IP. */
 export function detectNodeIp(): string {
   for (const addrs of Object.values(os.networkInterfaces())) {
@@ -235,6 +260,7 @@ export interface ShimIo {
 
 const USAGE = `usage: ray start (--head | --address=HOST:PORT) [--block] [flags KubeRay generates…]
        ray health-check [--address HOST:PORT] [--skip-version-check]
+       ray kuberay-autoscaler --cluster-name NAME --cluster-namespace NAMESPACE
        ray stop [--force] [--grace-period SECONDS]
        ray status [--address HOST:PORT]
        ray job submit|status|logs|stop|list|delete …
@@ -260,6 +286,7 @@ function blockPidFile(): string {
  * compare and --skip-version-check changes nothing.
  */
 async function healthCheckCmd(argv: string[], io: ShimIo): Promise<number> {
+  const { gcsProblem } = await import("../runtime/autoscaler/kuberay-sidecar.ts");
   const { values } = parseArgs({
     args: argv, strict: true,
     options: { address: { type: "string" }, "skip-version-check": { type: "boolean" }, timeout: { type: "string" } },
@@ -268,15 +295,50 @@ async function healthCheckCmd(argv: string[], io: ShimIo): Promise<number> {
   if (!address) throw new Refused("ray health-check: give --address HOST:PORT (or set RAY_ADDRESS)");
   const timeoutMs = values.timeout !== undefined ? Number(values.timeout) * 1000 : 5_000;
   if (!(timeoutMs > 0)) throw new Refused(`ray health-check: --timeout must be a number of seconds > 0, got ${JSON.stringify(values.timeout)}`);
+  const problem = await gcsProblem(address, timeoutMs);
+  if (problem === undefined) return 0;
+  io.stderr.write(`ray health-check: ${problem}\n`);
+  return 1;
+}
+
+/**
+ * `ray kuberay-autoscaler --cluster-name N --cluster-namespace NS`: what KubeRay's `autoscaler`
+ * sidecar runs (src/runtime/autoscaler/kuberay-sidecar.ts), until SIGTERM. Ray's command takes
+ * these two flags only; the environment KubeRay gives the sidecar is read as the table in
+ * docs/kubernetes.md says (the GCS at 127.0.0.1:6379 unless TSRAY_ADDRESS/RAY_ADDRESS names
+ * another; the period from Ray's AUTOSCALER_UPDATE_INTERVAL_S).
+ */
+async function kuberayAutoscaler(argv: string[], io: ShimIo): Promise<number> {
+  const { values } = parseArgs({ args: argv, strict: true, options: { "cluster-name": { type: "string" }, "cluster-namespace": { type: "string" } } });
+  const cluster = values["cluster-name"];
+  const namespace = values["cluster-namespace"];
+  if (!cluster || !namespace) throw new Refused("ray kuberay-autoscaler: --cluster-name and --cluster-namespace are required (KubeRay passes $(RAY_CLUSTER_NAME) and $(RAY_CLUSTER_NAMESPACE))");
+  const env = process.env;
+  if (env.KUBERAY_CRD_VER !== undefined && env.KUBERAY_CRD_VER !== "v1") throw new Refused(`ray kuberay-autoscaler: KUBERAY_CRD_VER=${env.KUBERAY_CRD_VER}: tsray reads RayClusters of ray.io/v1 only`);
+  const interval = env.AUTOSCALER_UPDATE_INTERVAL_S ?? "5";
+  if (!/^[1-9][0-9]*$/.test(interval)) throw new Refused(`ray kuberay-autoscaler: AUTOSCALER_UPDATE_INTERVAL_S=${interval}: a whole number of seconds >= 1`);
+  const token = daemonToken(env);
+  if (!token) throw new Refused("ray kuberay-autoscaler: no cluster token: enable KubeRay's authOptions (mode: token), which gives the sidecar RAY_AUTH_TOKEN, or set TSRAY_TOKEN");
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault(); // KUBECONFIG when set, else the pod's service account
+  const { runKubeRayAutoscaler } = await import("../runtime/autoscaler/kuberay-sidecar.ts");
+  const log = (line: string) => { io.stdout.write(`${line}\n`); };
+  let running: { stop(): Promise<void> };
   try {
-    const [server, gcs] = await Promise.all([healthCheck(address, "", timeoutMs), healthCheck(address, SERVICE_NAMES.Gcs, timeoutMs)]);
-    if (server === ServingStatus.SERVING && gcs === ServingStatus.SERVING) return 0;
-    io.stderr.write(`ray health-check: the GCS at ${address} is not serving (server ${ServingStatus[server]}, ${SERVICE_NAMES.Gcs} ${ServingStatus[gcs]})\n`);
-    return 1;
+    running = await runKubeRayAutoscaler({ cluster, namespace, gcs: envAddress(env) ?? "127.0.0.1:6379", token, kubeConfig, periodSeconds: Number(interval), log });
   } catch (e) {
-    io.stderr.write(`ray health-check: the GCS at ${address} does not answer: ${(e as Error).message}\n`);
+    io.stderr.write(`ray kuberay-autoscaler: ${(e as Error).message}\n`);
     return 1;
   }
+  if (env.RAY_HEAD_POD_NAME) log(`ray kuberay-autoscaler: in head pod ${env.RAY_HEAD_POD_NAME}`);
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log(`ray kuberay-autoscaler: ${signal}: stopping`);
+  await running.stop();
+  return 0;
 }
 
 /** `ray stop`: the `ray start --block` processes of this container, then clusters started detached. */
@@ -333,6 +395,7 @@ export async function runRayShim(argv: string[], io: ShimIo): Promise<number> {
         return await (await import("./start.ts")).main(plan.argv);
       }
       case "health-check": return await healthCheckCmd(rest, io);
+      case "kuberay-autoscaler": return await kuberayAutoscaler(rest, io);
       case "stop": return await stop(rest, io);
       case "status":
         clientEnv();
@@ -351,7 +414,7 @@ export async function runRayShim(argv: string[], io: ShimIo): Promise<number> {
         (cmd === undefined ? io.stderr : io.stdout).write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new Refused(`ray ${cmd}: not available in the tsray image (start, health-check, stop, status, job)`);
+        throw new Refused(`ray ${cmd}: not available in the tsray image (start, health-check, kuberay-autoscaler, stop, status, job)`);
     }
   } catch (e) {
     if (e instanceof Refused || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {

@@ -68,8 +68,9 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-export function printAutoscaler(a: AutoscalerStatus): void {
-  console.log("Autoscaler:");
+export function printAutoscaler(a: AutoscalerStatus & { reportedMsAgo?: number }): void {
+  // A remote autoscaler (KubeRay's sidecar) reports with each read of the GCS: say how old this is.
+  console.log(`Autoscaler:${a.reportedMsAgo !== undefined ? ` (ray kuberay-autoscaler, reported ${(a.reportedMsAgo / 1000).toFixed(1)} s ago)` : ""}`);
   for (const g of a.groups) console.log(`  ${g.name}: ${g.running} running, ${g.pending} pending (minReplicas ${g.min}, maxReplicas ${g.max})`);
   console.log(`  Pending:${a.pendingLaunches.length === 0 ? " (no pending nodes)" : ""}`);
   for (const l of a.pendingLaunches) console.log(`    ${l.group}, ${l.node ? `${l.node} starting` : "launching"} for ${(l.ageMs / 1000).toFixed(1)} s`);

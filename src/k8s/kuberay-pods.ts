@@ -26,7 +26,7 @@ export interface RayClusterManifest {
   };
 }
 
-interface GroupSpec {
+export interface GroupSpec {
   readonly rayStartParams?: Record<string, string>;
   readonly template: V1PodTemplateSpec;
   readonly labels?: Record<string, string>;
@@ -80,7 +80,7 @@ function httpProbes(rayVersion: string | undefined): boolean {
 }
 
 /** The flags KubeRay adds from the container's resources (limits first, then requests for CPU). */
-function resourceParams(r: V1ResourceRequirements | undefined, group: GroupSpec): Record<string, string> {
+export function resourceParams(r: V1ResourceRequirements | undefined, group: GroupSpec): Record<string, string> {
   const out: Record<string, string> = {};
   const cpu = r?.limits?.cpu ?? r?.requests?.cpu;
   if (cpu !== undefined) out["num-cpus"] = String(Math.ceil(parseQuantity(cpu)));

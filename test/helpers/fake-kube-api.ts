@@ -4,6 +4,7 @@
 // a request no route answers gets the API server's 404 Status. `kubeConfig()` points
 // @kubernetes/client-node at it.
 
+import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -56,6 +57,12 @@ export class FakeKubeApi {
       users: [{ name: "u", token: "t" }], contexts: [{ name: "c", cluster: "fake", user: "u", ...(namespace ? { namespace } : {}) }], currentContext: "c",
     });
     return kc;
+  }
+
+  /** The same as a kubeconfig file (JSON is YAML) for a child process's KUBECONFIG; returns its path. */
+  kubeConfigFile(file: string, namespace?: string): string {
+    fs.writeFileSync(file, this.kubeConfig(namespace).exportConfig(), { mode: 0o600 });
+    return file;
   }
 
   close(): Promise<void> {

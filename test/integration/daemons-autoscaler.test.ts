@@ -69,3 +69,13 @@ test("the local provider scales 0 → 2 workers under load and back to 0 when th
     return a.groups[0].running === 0 && a.groups[0].pending === 0 && a.recentFailures.length === 0;
   });
 });
+
+test("this head's own autoscaler wins: a remote one (ray kuberay-autoscaler) is refused, told why", async () => {
+  const { RemoteGcs } = await import("../../src/runtime/daemon/autoscaling-service.ts");
+  const remote = new RemoteGcs(address, token);
+  try {
+    await assert.rejects(remote.state(), /FAILED_PRECONDITION: this head runs its own autoscaler \(tsray start --head --autoscaling-config\), which wins/);
+  } finally {
+    remote.close();
+  }
+});

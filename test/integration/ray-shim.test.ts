@@ -28,7 +28,9 @@ test("ray health-check: 0 while the GCS serves, 1 where none does, 2 for a bad f
   assert.match(out.join(""), /does not answer/);
   assert.equal(await runRayShim(["health-check", "--frobnicate"], io), 2);
   assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "c"], io), 2);
-  assert.match(out.join(""), /ray kuberay-autoscaler: not available in the tsray image/);
+  assert.match(out.join(""), /ray kuberay-autoscaler: --cluster-name and --cluster-namespace are required/);
+  assert.equal(await runRayShim(["up", "cluster.yaml"], io), 2);
+  assert.match(out.join(""), /ray up: not available in the tsray image/);
 });
 
 test("a node serving on 0.0.0.0 registers its --node-ip-address, and tasks run on it", async () => {

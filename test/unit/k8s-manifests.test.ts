@@ -6,6 +6,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { autoscalingFromRayCluster } from "../../src/k8s/raycluster-autoscaling.ts";
 import { validateManifests } from "../../src/k8s/validate.ts";
 
 const root = fileURLToPath(new URL("../../k8s/", import.meta.url));
@@ -38,6 +40,12 @@ describe("k8s/ manifests", () => {
     assert.deepEqual(rc.kinds, ["ray.io/v1 RayCluster"]);
     const text = readFileSync(path.join(root, "kuberay/ray-cluster-autoscaler.yaml"), "utf8");
     for (const re of [/enableInTreeAutoscaling: true/, /autoscalerOptions:\n/, /minReplicas: 0/, /maxReplicas: 4/, /idleTimeoutSeconds: 30/, /upscalingMode: Default/]) assert.match(text, re);
+  });
+
+  it("its worker group is what ray kuberay-autoscaler derives: 0-4 nodes of 4 CPUs and the 1Gi memory limit, idle 30 s", () => {
+    const text = readFileSync(path.join(root, "kuberay/ray-cluster-autoscaler.yaml"), "utf8");
+    const a = autoscalingFromRayCluster({ ...parse(text), metadata: { name: "ray-cluster-autoscaler", namespace: "default" } }, 5);
+    assert.deepEqual(a.config.groups, [{ name: "workers", minReplicas: 0, maxReplicas: 4, resources: { CPU: 4, memory: 2 ** 30 }, idleTimeoutMs: 30_000 }]);
   });
 });
 

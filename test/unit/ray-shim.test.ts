@@ -3,7 +3,7 @@
 // the environment KubeRay sets (auth, GCS fault tolerance, pod identity) is read as documented.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RAY_START_FLAGS, Refused, planStart, runRayShim } from "../../src/cli/ray-shim.ts";
+import { RAY_START_FLAGS, Refused, nodeResources, planStart, runRayShim } from "../../src/cli/ray-shim.ts";
 import { envAddress, envToken } from "../../src/runtime/daemon/session.ts";
 
 const ip = () => "10.1.2.3";
@@ -153,5 +153,41 @@ describe("ray shim: client environment", () => {
     assert.throws(() => envAddress({ RAY_ADDRESS: "http://head:8265" }), /a URL names the dashboard/);
     assert.equal(envToken({ RAY_AUTH_TOKEN: "x" }), "x");
     assert.equal(envToken({ RAY_AUTH_TOKEN: "x", TSRAY_TOKEN: "y" }), "y");
+  });
+});
+
+describe("ray shim: kuberay-autoscaler", () => {
+  it("takes Ray's two flags only, both required, and refuses what KubeRay's sidecar environment cannot mean to tsray", async () => {
+    let text = "";
+    const io = { stdout: { write: (t: string) => { text += t; } }, stderr: { write: (t: string) => { text += t; } } };
+    assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "rc"], io), 2);
+    assert.match(text, /--cluster-name and --cluster-namespace are required/);
+    assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "rc", "--cluster-namespace", "ray", "--idle", "5"], io), 2);
+    assert.match(text, /Unknown option '--idle'/);
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, { KUBERAY_CRD_VER: "v1alpha1" });
+      assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "rc", "--cluster-namespace", "ray"], io), 2);
+      assert.match(text, /KUBERAY_CRD_VER=v1alpha1: tsray reads RayClusters of ray.io\/v1 only/);
+      Object.assign(process.env, { KUBERAY_CRD_VER: "v1", AUTOSCALER_UPDATE_INTERVAL_S: "0.5" });
+      assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "rc", "--cluster-namespace", "ray"], io), 2);
+      assert.match(text, /AUTOSCALER_UPDATE_INTERVAL_S=0\.5: a whole number of seconds >= 1/);
+      process.env.AUTOSCALER_UPDATE_INTERVAL_S = "1";
+      delete process.env.TSRAY_TOKEN;
+      delete process.env.RAY_AUTH_TOKEN;
+      delete process.env.RAY_AUTH_MODE;
+      assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "rc", "--cluster-namespace", "ray"], io), 2);
+      assert.match(text, /no cluster token: enable KubeRay's authOptions/);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it("reads a node's resources from rayStartParams by ray start's rules, shell quoting taken off", () => {
+    assert.deepEqual(nodeResources({ "num-cpus": "4", "num-gpus": "1", memory: "1073741824", resources: `'{"TPU":4}'` }), { CPU: 4, GPU: 1, memory: 1073741824, TPU: 4 });
+    assert.deepEqual(nodeResources({ resources: `"{\\"Custom1\\": 1, \\"Custom2\\": 5}"` }), { Custom1: 1, Custom2: 5 });
+    assert.deepEqual(nodeResources({ "num-cpus": "2", "dashboard-host": "0.0.0.0" }), { CPU: 2 });
+    assert.match(refusal(() => nodeResources({ "num-cpus": "four" })), /--num-cpus must be a number >= 0, got "four"/);
   });
 });

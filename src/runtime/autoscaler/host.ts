@@ -26,8 +26,13 @@ export interface AutoscalerPorts {
   defer(fn: () => void): void;
   /** Runs `fn` every `ms` (housekeeping: not pending work); returns a stop function. */
   every(ms: number, fn: () => void): () => void;
-  /** The GCS's view for the autoscaler (in the GCS's process: the head); undefined while the GCS is down. */
-  cluster(): AutoscalingState | undefined;
+  /**
+   * The GCS's view for the autoscaler; undefined while the GCS is down. In the GCS's process (the
+   * head, the simulator, embedded) it is at hand; a remote GCS (KubeRay's sidecar,
+   * src/runtime/daemon/autoscaling-service.ts) answers later, through a promise that never
+   * rejects (undefined when the GCS cannot be read: the port says why).
+   */
+  cluster(): AutoscalingState | undefined | Promise<AutoscalingState | undefined>;
   /** Hands the GCS a drain-node input. */
   drain(node: NodeId, reason: string): void;
 }
@@ -35,6 +40,8 @@ export interface AutoscalerPorts {
 export class AutoscalerHost {
   readonly model: Autoscaler;
   private stopTicks?: () => void;
+  /** A remote GCS's answer is awaited: the next period waits for it rather than asking twice. */
+  private reading = false;
 
   constructor(private readonly a: Autoscaling, private readonly ports: AutoscalerPorts, provider: NodeProvider, bugs: Bugs = NO_BUGS) {
     const groups = new Map(a.config.groups.map((g) => [g.name, g]));
@@ -51,8 +58,17 @@ export class AutoscalerHost {
 
   start(): void {
     this.stopTicks = this.ports.every(this.a.periodMs, () => {
+      if (this.reading) return;
       const cluster = this.ports.cluster();
-      if (cluster) this.model.step({ kind: "tick", cluster });
+      if (!(cluster instanceof Promise)) {
+        if (cluster) this.model.step({ kind: "tick", cluster });
+        return;
+      }
+      this.reading = true;
+      void cluster.then((c) => {
+        this.reading = false;
+        if (c && this.stopTicks) this.model.step({ kind: "tick", cluster: c });
+      });
     });
   }
 

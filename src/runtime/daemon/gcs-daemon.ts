@@ -19,6 +19,8 @@ import { StorageWatch, clusterIdOf, isMarked } from "../storage/epoch.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { DaemonServer, type Logger } from "./transport.ts";
 import { NET_FAULTS_SERVICE, NetFaults, netFaultsImplementation } from "./net-faults.ts";
+import { AUTOSCALING_SERVICE, autoscalingImplementation } from "./autoscaling-service.ts";
+import type { AutoscalerStatus } from "../../core/autoscaler/autoscaler.ts";
 
 export interface GcsDaemonOptions {
   readonly head: NodeId;
@@ -45,6 +47,11 @@ export interface GcsDaemonOptions {
    * the daemon has stopped serving; the process should exit so that its supervisor restarts it.
    */
   readonly onStorageLost?: (e: Error) => void;
+  /**
+   * This head runs its own autoscaler (--autoscaling-config): it wins, and the autoscaling
+   * service refuses a remote one (KubeRay's sidecar) with this reason.
+   */
+  readonly localAutoscaler?: string;
 }
 
 export class GcsDaemon {
@@ -74,6 +81,8 @@ export class GcsDaemon {
   port = 0;
   /** The network fault layer between the GCS and other nodes (off unless set). */
   readonly faults: NetFaults;
+  /** What a remote autoscaler (autoscaling-service.ts) last reported of itself, and when. */
+  private remoteAutoscaler: { status: AutoscalerStatus; at: number } | undefined;
 
   private constructor(private readonly opts: GcsDaemonOptions) {
     this.addr = gcsAddr(opts.head);
@@ -138,7 +147,18 @@ export class GcsDaemon {
       },
       status: () => d.status(),
       log: opts.log,
-      extraServices: [{ definition: NET_FAULTS_SERVICE, implementation: netFaultsImplementation(d.faults, opts.log ?? console.error) }],
+      extraServices: [
+        { definition: NET_FAULTS_SERVICE, implementation: netFaultsImplementation(d.faults, opts.log ?? console.error) },
+        {
+          definition: AUTOSCALING_SERVICE,
+          implementation: autoscalingImplementation({
+            refusal: () => opts.localAutoscaler,
+            autoscalingState: () => d.autoscalingState(),
+            drainNode: (node, reason) => d.drainNode(node, reason),
+            report: (status) => { d.remoteAutoscaler = { status, at: Date.now() }; },
+          }),
+        },
+      ],
     });
     d.port = await d.server.start();
     d.gcs.start();
@@ -181,7 +201,9 @@ export class GcsDaemon {
     const actors: Record<string, number> = {};
     for (const a of this.gcs.actors.values()) actors[a.state] = (actors[a.state] ?? 0) + 1;
     const netFaults = { rules: this.faults.current.rules, waiting: this.faults.waiting, ...this.faults.stats };
-    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), drivers: [...this.gcs.state.drivers], netFaults, ...this.opts.extraStatus?.() };
+    // A remote autoscaler's last report, with its age: a sidecar that stopped reporting shows as such.
+    const remote = this.remoteAutoscaler ? { autoscaler: { ...this.remoteAutoscaler.status, reportedMsAgo: Date.now() - this.remoteAutoscaler.at } } : {};
+    return { gcs: this.addr, nodes: this.gcs.view(), actors, pendingDemands: this.gcs.pendingDemands(), drivers: [...this.gcs.state.drivers], netFaults, ...remote, ...this.opts.extraStatus?.() };
   }
 
   /** The placement groups, for the state API (Ray's PlacementGroupState fields). */

@@ -55,6 +55,8 @@ export async function runGcs(argv: string[], log: (line: string) => void = conso
   const metrics = gcsMetrics({ head: values.head!, actors: () => (gcs.status() as { actors: Record<string, number> }).actors, jobs: () => head?.jobs.counts() ?? {} });
   const gcs = await GcsDaemon.start({
     head: values.head!, token, host: values.host, port: Number(values.port), storage, traceFile: values.trace, bugs: seededBugs("gcs", log), onStorageLost,
+    // Only one autoscaler acts: this head's own wins over KubeRay's sidecar (docs/autoscaling.md).
+    ...(autoscaling ? { localAutoscaler: `this head runs its own autoscaler (tsray start --head --autoscaling-config), which wins: a second one (ray kuberay-autoscaler) may not act; start the head without --autoscaling-config or set enableInTreeAutoscaling: false` } : {}),
     onFlush: (ms) => metrics.storageLatency(ms),
     // What `tsray status` shows of the jobs: those running.
     extraStatus: () => ({ ...(autoscaler ? { autoscaler: autoscaler.host.status() } : {}), dashboard: head ? `${localAddress(dashboardHost)}:${head.dashboard.port}` : undefined, jobs: head?.jobs.list().filter((j) => j.status === "RUNNING" || j.status === "PENDING").map((j) => ({ submission_id: j.submission_id, status: j.status, entrypoint: j.entrypoint })) ?? [] }),

@@ -12,6 +12,8 @@
 
 import { z } from "zod/v4";
 import type { Msg } from "../../core/messages.ts";
+import type { AutoscalingState } from "../../core/types.ts";
+import type { AutoscalerStatus } from "../../core/autoscaler/autoscaler.ts";
 
 /** A node id: what `--node-id` accepts, and what names a node everywhere (no "/": addresses are `node/component`). */
 export const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -199,4 +201,38 @@ export function msgProblem(v: unknown): string | undefined {
   const issue = r.error.issues[0];
   const where = issue.path.length > 0 ? issue.path.join(".") : "(message)";
   return `${where}: ${issue.message}`;
+}
+
+// ---- the autoscaling service (autoscaling-service.ts): a remote autoscaler (KubeRay's sidecar) and the GCS ----
+
+const autoscalingNode = z.object({ node: nodeId, alive: z.boolean(), total: resources, available, idleMs: z.number().finite().gte(0) }).strict();
+/** The GCS's answer to GetState: what `Gcs.autoscalingState()` returns in process. */
+const autoscalingState = z.object({ nodes: list(autoscalingNode), demands: list(demand), backlog: list(demand) }).strict();
+const ageMs = z.number().finite().gte(0);
+/** What the remote autoscaler reports of itself with each GetState (Ray's ReportAutoscalingState), shown by `tsray status`. */
+const autoscalerStatus = z.object({
+  groups: list(z.object({ name: z.string().min(1).max(1024), running: count, pending: count, min: count, max: count }).strict()),
+  pendingLaunches: list(z.object({ group: z.string().min(1).max(1024), launch: z.string().min(1).max(1024), node: nodeId.optional(), ageMs }).strict()),
+  draining: list(nodeId),
+  recentFailures: list(z.object({ group: z.string().min(1).max(1024), reason: text, ageMs }).strict()),
+  unmet: list(resources),
+}).strict();
+const getStateRequest = z.object({ status: autoscalerStatus.optional() }).strict();
+const drainNodeRequest = z.object({ node: nodeId, reason: z.string().max(1024) }).strict();
+
+// Compile-time: each schema accepts exactly what the models' types say.
+const _stateIsState: z.infer<typeof autoscalingState> extends AutoscalingState ? true : never = true;
+const _statusIsStatus: z.infer<typeof autoscalerStatus> extends AutoscalerStatus ? true : never = true;
+void _stateIsState;
+void _statusIsStatus;
+
+/** The autoscaling service's messages, each checked where it arrives (requests by the GCS, replies by the autoscaler). */
+export const autoscalingSchemas = { getStateRequest, drainNodeRequest, autoscalingState } as const;
+
+/** `v` as the schema's type, or an Error naming the first bad field. */
+export function parseOr<T>(schema: z.ZodType<T>, v: unknown, what: string): T | Error {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  return new Error(`${what}: ${issue.path.length > 0 ? issue.path.join(".") : "(message)"}: ${issue.message}`);
 }
