@@ -28,8 +28,9 @@ class Callback extends SimEvent {
  */
 export class EventQueue {
   private events: (SimEvent | undefined)[] = [];
-  private times = new Float64Array(1024);
-  private seqs = new Float64Array(1024);
+  // Room for a 100-node cluster's boot (every registration sends the view to every node) without growing.
+  private times = new Float64Array(8192);
+  private seqs = new Float64Array(8192);
   private n = 0;
   private seq = 0;
   /** Scheduled, not cancelled, not periodic: work that keeps a simulation going. */

@@ -11,7 +11,7 @@ test("events run in time order, and in scheduling order at the same time", () =>
   const rng = new Prng(42, "queue-test");
   const ran: number[] = [];
   const at: number[] = [];
-  const n = 5000; // past the first 1024 slots: the heap grows
+  const n = 20_000; // past the first 8192 slots: the heap grows
   for (let i = 0; i < n; i++) {
     const t = Math.floor(rng.next() * 50); // many events share an instant
     at.push(t);
