@@ -363,7 +363,11 @@ export class Gcs {
     const out: NodeView[] = [];
     for (const [node, n] of this.nodes) {
       const bundles = n.state === "DEAD" ? [] : this.placementGroups.bundlesOn(node);
-      out.push({ node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD", ...(bundles.length > 0 ? { bundles } : {}) });
+      const v: { -readonly [K in keyof NodeView]: NodeView[K] } = { node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD" };
+      // Set after the literal, not spread into it: V8 copies a spread that follows other fields
+      // on its slow path, and a view is built for every node at every registration.
+      if (bundles.length > 0) v.bundles = bundles;
+      out.push(v);
     }
     return out;
   }

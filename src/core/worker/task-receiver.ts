@@ -7,7 +7,7 @@
 import { InvariantError, assertNever } from "../assert.ts";
 import type { CallResult } from "../effects.ts";
 import { Fifo } from "../fifo.ts";
-import { refsOfResult, type TaskResult } from "../messages.ts";
+import { refsOfResult, type Msg, type TaskResult } from "../messages.ts";
 import type { Addr, ErrorInfo, FunctionDescriptor, FunctionId, Payload, RefInfo, TaskSpec } from "../types.ts";
 import { cancelledError } from "./cancellation.ts";
 import { callEnded, newHostedActor, queueActorCall, runActor, runningCall, sameActorCreation } from "./actor-scheduling.ts";
@@ -223,12 +223,15 @@ export function taskDone(w: Ctx, taskId: string, attempt: number, out: Outcome):
 export function reply(w: Ctx, e: Execution, result: TaskResult): void {
   const s = e.spec;
   lendReturned(w, refsOfResult(result), s.owner);
-  w.fx.send(s.owner, {
+  const m: Extract<Msg, { type: "TaskReply" }> = {
     type: "TaskReply", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, result,
     epoch: s.kind === "actor-task" ? w.actor?.epoch : undefined,
     runMs: e.startedAt >= 0 ? w.fx.now() - e.startedAt : undefined,
-    ...(s.streaming ? { items: e.generator?.reported ?? 0 } : {}),
-  });
+  };
+  // Set after the literal, not spread into it: V8 copies a spread that follows other fields on
+  // its slow path, and every task's reply is built here.
+  if (s.streaming) m.items = e.generator?.reported ?? 0;
+  w.fx.send(s.owner, m);
   if (w.current === e) {
     w.current = undefined;
     // Gets the task left behind resolve with nobody to block: let them through.
