@@ -15,11 +15,12 @@ import {
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
   ownersDied,
 } from "./raylet/object-manager.ts";
-import { add, fits, subtract, type ResourceSet } from "./resources.ts";
+import { bundleFor, freeFor, giveBack, inGroup, prepareBundles, releaseBundles, setFree, type Bundle } from "./raylet/bundles.ts";
+import { fits, subtract, type ResourceSet } from "./resources.ts";
 import { mergeDemands } from "./gcs/demands.ts";
 import { place } from "./scheduler.ts";
 import {
-  bundleKey, diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId, type PendingDemand, type PlacementGroupId, type SchedulingStrategy,
+  diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId, type PendingDemand,
 } from "./types.ts";
 
 export type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
@@ -68,16 +69,6 @@ interface Lease {
   readonly deps: readonly ObjectId[];
 }
 
-/** A placement-group bundle reserved on this node: its resources are taken from the node's. */
-interface Bundle {
-  readonly pg: PlacementGroupId;
-  readonly attempt: number;
-  readonly resources: ResourceSet;
-  available: ResourceSet;
-  /** Phase two done: leases may run in it. */
-  committed: boolean;
-}
-
 const REGISTER_RETRY_MS = 200;
 const REGISTER: RayletTimer = { kind: "register" };
 const HEARTBEAT: RayletTimer = { kind: "heartbeat" };
@@ -95,7 +86,7 @@ export class Raylet {
   /** Blocked workers asking for their resources back, served before new leases. */
   private unblocks: Addr[] = [];
   /** Granted leases waiting for a worker process to start. */
-  private readonly awaitingWorker: { q: QueuedLease; leaseId: string; bundle?: string }[] = [];
+  readonly awaitingWorker: { q: QueuedLease; leaseId: string; bundle?: string }[] = [];
   private startingWorkers = 0;
   readonly leases = new Map<string, Lease>();
   /** Lease requests placed here, in arrival order. */
@@ -137,6 +128,8 @@ export class Raylet {
     } as const;
   }
   get availableResources(): ResourceSet { return this.available; }
+  /** Registered and not draining: it may take new work (a lease, a bundle). */
+  get accepting(): boolean { return this.registered && !this.draining; }
 
   /** Registers with the GCS, again and again until it answers (it may be down). */
   start(): void {
@@ -169,7 +162,7 @@ export class Raylet {
    * never more than the node has (a lease is granted only when it fits; each end or lend-back
    * returns exactly what it took).
    */
-  private setAvailable(next: Record<string, number>): void {
+  setAvailable(next: Record<string, number>): void {
     const total = this.cfg.resources;
     for (const k in next) {
       const v = next[k];
@@ -230,7 +223,7 @@ export class Raylet {
         const l = this.leaseOf(m.worker);
         if (!l || l.blocked) return;
         l.blocked = true;
-        this.giveBack(l.bundle, l.resources);
+        giveBack(this, l.bundle, l.resources);
         this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });
         return this.cfg.bugs.has("no-wakeup-on-block") ? undefined : this.dispatch();
       }
@@ -247,12 +240,12 @@ export class Raylet {
       case "Chunk": return chunk(this, from, m.id, m.total, m.payload);
       case "PullFailed": return pullFailed(this, m.id);
       case "FreeObjects": return freeObjects(this, m.ids, m.orphaned === true);
-      case "PrepareBundles": return this.prepareBundles(from, m.pgId, m.attempt, m.bundles);
+      case "PrepareBundles": return prepareBundles(this, from, m.pgId, m.attempt, m.bundles);
       case "CommitBundles":
         for (const b of this.bundles.values()) if (b.pg === m.pgId && b.attempt === m.attempt) b.committed = true;
         this.retryInfeasible(); // requests waiting for this group may run here now
         return this.dispatch();
-      case "ReleaseBundles": return this.releaseBundles(m.pgId, m.attempt);
+      case "ReleaseBundles": return releaseBundles(this, m.pgId, m.attempt);
       case "DrainNode": return this.drain(from, m.reason);
       default: return assertNever("a raylet", m);
     }
@@ -277,10 +270,10 @@ export class Raylet {
     const keep: QueuedLease[] = [];
     const moved: QueuedLease[] = [];
     for (const q of this.queue) {
-      const group = this.inGroup(q.req);
+      const group = inGroup(q.req);
       // A request sent here on spillback (grantOrReject) moves on too: a node that joined since
       // (the autoscaler's) may run it now, while this one is busy.
-      if (group ? this.bundleFor(q.req.strategy, q.req.resources, false) !== undefined : q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
+      if (group ? bundleFor(this, q.req.strategy, q.req.resources, false) !== undefined : q.req.actorId !== undefined || fits(q.req.resources, this.available)) { keep.push(q); continue; }
       if (group) { releaseDeps(this, q); moved.push(q); continue; } // its bundle is gone from here
       const target = this.decide(q.req);
       if (target.kind === "node" && target.node !== this.cfg.node) {
@@ -323,8 +316,8 @@ export class Raylet {
       return;
     }
     const q: QueuedLease = { from, reqId, req, missing: 0 };
-    const bundleMissing = this.inGroup(req) && this.bundleFor(req.strategy, req.resources, false) === undefined;
-    if ((this.inGroup(req) ? bundleMissing : !fits(req.resources, this.cfg.resources)) && req.grantOrReject) {
+    const bundleMissing = inGroup(req) && bundleFor(this, req.strategy, req.resources, false) === undefined;
+    if ((inGroup(req) ? bundleMissing : !fits(req.resources, this.cfg.resources)) && req.grantOrReject) {
       // Sent here on a stale view: the requester asks again where the cluster is known.
       const reason = `node ${this.cfg.node} does not have ${JSON.stringify(req.resources)}`;
       this.fx.send(from, { type: "LeaseRejected", reqId, reason, infeasible: false });
@@ -422,9 +415,9 @@ export class Raylet {
         const l = this.leaseOf(w);
         if (!l || !l.blocked) continue;
         if (l.bundle !== undefined && !this.bundles.has(l.bundle)) continue; // its bundle was released: the lease ends with its worker
-        if (!fits(l.resources, this.freeFor(l.bundle))) { waiting.push(w); continue; }
+        if (!fits(l.resources, freeFor(this, l.bundle))) { waiting.push(w); continue; }
         l.blocked = false;
-        this.setFree(l.bundle, subtract(this.freeFor(l.bundle), l.resources));
+        setFree(this, l.bundle, subtract(freeFor(this, l.bundle), l.resources));
         this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.workers.get(w)!.lease!, worker: w, resources: l.resources, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
         this.fx.send(w, { type: "Unblocked" });
       }
@@ -433,9 +426,9 @@ export class Raylet {
     if (this.queue.length === 0) return;
     const keep: QueuedLease[] = [];
     for (const q of this.queue) {
-      const bundle = this.bundleFor(q.req.strategy, q.req.resources, true);
-      if (q.missing > 0 || (this.inGroup(q.req) ? bundle === undefined : !fits(q.req.resources, this.available))) { keep.push(q); continue; }
-      this.setFree(bundle, subtract(this.freeFor(bundle), q.req.resources));
+      const bundle = bundleFor(this, q.req.strategy, q.req.resources, true);
+      if (q.missing > 0 || (inGroup(q.req) ? bundle === undefined : !fits(q.req.resources, this.available))) { keep.push(q); continue; }
+      setFree(this, bundle, subtract(freeFor(this, bundle), q.req.resources));
       const leaseId = `${this.cfg.node}:${this.cfg.incarnation}:L${this.nextLease++}`;
       const worker = this.idle.pop();
       if (worker !== undefined) this.grant(q, leaseId, worker, bundle);
@@ -464,11 +457,11 @@ export class Raylet {
     this.leases.delete(leaseId);
     for (const d of l.deps) this.store.unpin(d);
     if (l.blocked) return; // its resources were lent back already
-    this.giveBack(l.bundle, l.resources);
+    giveBack(this, l.bundle, l.resources);
     this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: leaseId, worker: l.worker, resources: l.resources });
   }
 
-  private returnLease(leaseId: string, destroyWorker: boolean): void {
+  returnLease(leaseId: string, destroyWorker: boolean): void {
     const l = this.leases.get(leaseId);
     if (!l) return; // returned twice (a duplicated message): the first return counted
     this.endLease(leaseId, l);
@@ -491,87 +484,6 @@ export class Raylet {
       }
     }
     this.dispatch();
-  }
-
-  // ---- placement-group bundles -------------------------------------------------------------
-
-  /** Phase one: reserve every bundle asked of this node, or none. */
-  private prepareBundles(from: Addr, pgId: PlacementGroupId, attempt: number, bundles: readonly { index: number; resources: ResourceSet }[]): void {
-    const fresh = bundles.filter((b) => !this.bundles.has(bundleKey(pgId, b.index)));
-    const sum = fresh.reduce<ResourceSet>((acc, b) => add(acc, b.resources), {});
-    const ok = this.registered && !this.draining && fresh.length === bundles.length && fits(sum, this.available);
-    if (ok) {
-      this.setAvailable(subtract(this.available, sum));
-      for (const b of bundles) {
-        const key = bundleKey(pgId, b.index);
-        this.bundles.set(key, { pg: pgId, attempt, resources: b.resources, available: b.resources, committed: false });
-        this.fx.trace({ kind: "bundle.reserved", comp: "raylet", bundle: key, resources: b.resources });
-      }
-    }
-    this.fx.send(from, { type: "BundlesPrepared", pgId, attempt, node: this.cfg.node, ok });
-  }
-
-  /** Gives a group's bundles back to the node; the workers leased in them are killed (Ray does the same on removal). */
-  private releaseBundles(pgId: PlacementGroupId, attempt: number | undefined): void {
-    for (const [key, b] of [...this.bundles]) {
-      if (b.pg !== pgId || (attempt !== undefined && b.attempt !== attempt)) continue;
-      for (const [leaseId, l] of [...this.leases]) {
-        if (l.bundle !== key) continue;
-        // The holder hears the worker died, as when any worker dies.
-        this.returnLease(leaseId, true);
-        this.fx.send(l.holder, { type: "WorkerDied", worker: l.worker });
-      }
-      // Granted in it but still waiting for a worker: nothing to run in any more; the requester asks again.
-      for (let i = this.awaitingWorker.length - 1; i >= 0; i--) {
-        const a = this.awaitingWorker[i];
-        if (a.bundle !== key) continue;
-        this.awaitingWorker.splice(i, 1);
-        releaseDeps(this, a.q);
-        this.fx.send(a.q.from, { type: "LeaseRejected", reqId: a.q.reqId, reason: `placement group ${pgId} was removed`, infeasible: false });
-      }
-      this.bundles.delete(key);
-      this.setAvailable(add(this.available, b.resources));
-      this.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
-    }
-    this.dispatch();
-  }
-
-  /** The committed bundle a request runs in here: the one it names, or (index -1) the first of its group with room. */
-  private bundleFor(strategy: SchedulingStrategy, resources: ResourceSet, roomNow: boolean): string | undefined {
-    if (typeof strategy !== "object" || !("placementGroup" in strategy)) return undefined;
-    const ok = (key: string) => {
-      const b = this.bundles.get(key);
-      const room = roomNow && !this.cfg.bugs.has("bundle-overcommit") ? b?.available : b?.resources;
-      return b !== undefined && b.committed && fits(resources, room!);
-    };
-    if (strategy.bundleIndex >= 0) { const k = bundleKey(strategy.placementGroup, strategy.bundleIndex); return ok(k) ? k : undefined; }
-    for (const [k, b] of this.bundles) if (b.pg === strategy.placementGroup && ok(k)) return k;
-    return undefined;
-  }
-
-  private inGroup(req: LeaseRequest): boolean {
-    return typeof req.strategy === "object" && "placementGroup" in req.strategy;
-  }
-
-  /** The free resources a lease draws on: its bundle's, or the node's. */
-  private freeFor(bundle: string | undefined): ResourceSet {
-    return bundle === undefined ? this.available : this.bundles.get(bundle)!.available;
-  }
-
-  /** Resources a lease held go back where they came from (nowhere, if its bundle was released meanwhile). */
-  private giveBack(bundle: string | undefined, r: ResourceSet): void {
-    if (bundle !== undefined && !this.bundles.has(bundle)) return;
-    this.setFree(bundle, add(this.freeFor(bundle), r));
-  }
-
-  private setFree(bundle: string | undefined, next: ResourceSet): void {
-    if (bundle === undefined) return this.setAvailable(next);
-    const b = this.bundles.get(bundle)!;
-    // No bundle is ever over-committed: its leases never hold more than it reserved.
-    for (const k in next) {
-      if (next[k] < -1e-9 || next[k] > (b.resources[k] ?? 0) + 1e-9) throw new InvariantError(`raylet ${this.cfg.node}: bundle ${bundle} ${k} available would be ${next[k]} of ${b.resources[k] ?? 0}`);
-    }
-    b.available = next;
   }
 
   // ---- failures ----------------------------------------------------------------------------
@@ -649,7 +561,7 @@ export class Raylet {
       if (!dead(q.from)) continue;
       this.awaitingWorker.splice(i, 1);
       releaseDeps(this, q);
-      this.giveBack(bundle, q.req.resources);
+      giveBack(this, bundle, q.req.resources);
     }
     for (const [leaseId, l] of [...this.leases]) if (dead(l.holder)) this.returnLease(leaseId, true);
     // What came back may be what a queued request waits for (say, the retry of the dead holder's own task).
