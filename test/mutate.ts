@@ -4,6 +4,9 @@
 // test runner test/mutation/runner.ts, which tells Stryker which tests reach which mutant: each
 // mutant runs only the tests that reach it, and stops at the first that fails. With --sample, a
 // seeded draw of N of all the mutants is tested; without, all of them (the release run, hours).
+// The draw (test/mutation/draw.ts) ranks each mutant by a seeded hash of its stable identity —
+// file, the mutated line's text, mutator, replacement and ordinal among mutants alike in those —
+// and takes the N smallest: an edit to src/core changes only the draw of the lines it touched.
 // A mutant that timed out on Stryker's clock (not stopped by its hit count) is tested again, alone
 // and with a generous clock, before it counts: a loaded machine does not make a kill. Writes the
 // score (as Stryker counts it: timeouts detected, errors left out), the killed, timed-out and
@@ -17,7 +20,7 @@ import { PluginKind } from "@stryker-mutator/api/plugin";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Prng } from "../sim/prng.ts";
+import { draw } from "./mutation/draw.ts";
 import { mutantKey, strykerPlugins, type Drawn } from "./mutation/stryker-plugins.ts";
 
 const { values: args } = parseArgs({
@@ -103,13 +106,16 @@ async function stryker(picked: readonly Picked[] | undefined, opts: { concurrenc
   }).runMutationTest();
 }
 
-let picked: Picked[] | undefined;
-if (sampleSize !== undefined) {
-  const rng = new Prng(seed);
-  const pool = [...all];
-  picked = [];
-  while (picked.length < Math.min(sampleSize, all.length)) picked.push(pool.splice(Math.floor(rng.next() * pool.length), 1)[0]!);
-}
+/** A source line's text, trimmed (1-based line, as Stryker reports). */
+const sourceLines = new Map<string, readonly string[]>();
+const lineOf = (file: string, line: number) => {
+  let lines = sourceLines.get(file);
+  if (!lines) sourceLines.set(file, lines = readFileSync(file, "utf8").split("\n"));
+  return (lines[line - 1] ?? "").trim();
+};
+// The sample: the N mutants whose stable identities (file, line text, mutator, replacement,
+// ordinal) hash smallest under the seed (test/mutation/draw.ts), so edits elsewhere keep it.
+const picked: Picked[] | undefined = sampleSize === undefined ? undefined : draw(all, sampleSize, seed, (file, line) => lineOf(file, line + 1));
 const drawn = picked && new Set(picked.map(mutantKey));
 process.env.TSRAY_MUTATION_SCENARIOS = String(scenarios);
 // Stryker's child processes (the sample checker) load this project's TypeScript plugins too.
@@ -139,12 +145,6 @@ if (clockTimeouts.length > 0) {
 
 const equivalentKey = (file: string, code: string, mutator: string, replacement: string) => JSON.stringify([file, code, mutator, replacement]);
 const equivalent = new Map(EQUIVALENT.map((e) => [equivalentKey(e.file, e.code, e.mutator, e.replacement), e.reason]));
-const sourceLines = new Map<string, readonly string[]>();
-const lineOf = (file: string, line: number) => {
-  let lines = sourceLines.get(file);
-  if (!lines) sourceLines.set(file, lines = readFileSync(file, "utf8").split("\n"));
-  return (lines[line - 1] ?? "").trim();
-};
 const describe = (r: MutantResult) => ({
   file: relative(ROOT, resolve(r.fileName)), line: r.location.start.line, column: r.location.start.column,
   mutator: r.mutatorName, replacement: r.replacement, status: r.status,
