@@ -28,6 +28,8 @@ import "../unit/model-inputs.test.ts";
 import "../unit/model-state.test.ts";
 import "../unit/autoscaler.test.ts";
 import "../unit/seeded-bugs-env.test.ts";
+import "../unit/generators.test.ts";
+import "../unit/capture-child-tasks.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";
 import "../integration/kill-driver.test.ts";
