@@ -30,6 +30,7 @@ import "../unit/autoscaler.test.ts";
 import "../unit/seeded-bugs-env.test.ts";
 import "../unit/generators.test.ts";
 import "../unit/capture-child-tasks.test.ts";
+import "../unit/gcs-actor-lifecycle.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";
 import "../integration/kill-driver.test.ts";

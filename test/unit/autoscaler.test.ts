@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Autoscaler, type AutoscalerConfig } from "../../src/core/autoscaler/autoscaler.ts";
-import { packInto, planLaunches } from "../../src/core/autoscaler/binpack.ts";
+import { packInto, planLaunches, type NodeShape } from "../../src/core/autoscaler/binpack.ts";
 import type { AutoscalingState } from "../../src/core/types.ts";
 import { parseAutoscaling } from "../../src/runtime/autoscaler/config.ts";
 import type { TraceBody } from "../../spec/trace.ts";
@@ -51,7 +51,7 @@ test("bin-packing: demands fill existing room first, then the group that packs t
 test("bin-packing: at a tie the shape using the larger share wins; a resource a shape has none of is no share", () => {
   // Both take the demand and leave no kind idle: the one it fills (2 of 2 CPUs) beats the one it
   // half fills, and "GPU: 0" (a group that declares no GPUs) does not count as a share.
-  const shapes = [{ group: "big", resources: { CPU: 4 }, room: 1 }, { group: "fit", resources: { CPU: 2, GPU: 0 }, room: 1 }];
+  const shapes: NodeShape[] = [{ group: "big", resources: { CPU: 4 }, room: 1 }, { group: "fit", resources: { CPU: 2, GPU: 0 }, room: 1 }];
   assert.deepEqual(planLaunches([{ CPU: 2 }], shapes).launches, ["fit"]);
 });
 

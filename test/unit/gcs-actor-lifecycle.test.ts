@@ -1,0 +1,78 @@
+// The GCS's actor and drain bookkeeping on messages that come late or twice: a creation reply
+// of an earlier life, a kill of an actor already dead, a drain answered twice. A GCS wired by
+// hand (the test plays the raylet, the actor's worker and the driver).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { ActorInfo } from "../../src/core/types.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
+import type { TraceBody } from "../../spec/trace.ts";
+
+const DRIVER = "head/driver";
+const RAYLET = "head/raylet";
+
+function rig(maxRestarts = 1) {
+  const sent: { to: string; m: Msg }[] = [];
+  const traced: TraceBody[] = [];
+  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: (e) => traced.push(e) };
+  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: () => {} });
+  g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
+  g.message(DRIVER, { type: "SubscribeActor", actorId: "a" });
+  const take = <T extends Msg["type"]>(type: T) => {
+    const out = sent.filter((s) => s.m.type === type).map((s) => s.m as Extract<Msg, { type: T }>);
+    sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
+    return out;
+  };
+  /** Grants the pending lease on `worker`: the GCS pushes the creation task there; returns it. */
+  const place = (worker: string) => {
+    const [req] = take("RequestLease");
+    assert.ok(req, "the GCS asked for a lease for the actor");
+    g.message(RAYLET, { type: "LeaseGranted", reqId: req.reqId, leaseId: `lease-${worker}`, worker });
+    const [push] = take("PushTask");
+    assert.ok(push, "the GCS pushed the creation task");
+    return push.spec;
+  };
+  const created = (spec: { taskId: string; returnId: string; attempt: number }, worker: string) =>
+    g.message(worker, { type: "TaskReply", taskId: spec.taskId, returnId: spec.returnId, attempt: spec.attempt, result: { kind: "inline", payload: { size: 1, hash: "h", data: null } } });
+  /** The last ActorUpdate the driver got. */
+  const info = (): ActorInfo | undefined => take("ActorUpdate").at(-1)?.info;
+  return { g, sent, traced, take, place, created, info };
+}
+
+test("a creation reply from the actor's earlier life does not make the restarting actor alive", () => {
+  const r = rig();
+  const first = r.place("head/w1");
+  r.g.message(RAYLET, { type: "WorkerDied", worker: "head/w1" }); // dies before its reply arrives
+  assert.equal(r.info()?.state, "RESTARTING");
+  r.created(first, "head/w1"); // the late reply of epoch 0
+  assert.equal(r.g.model.state.actors.get("a")?.state, "RESTARTING", "a reply of the earlier life was taken for the new one's");
+  const second = r.place("head/w2");
+  r.created(second, "head/w2");
+  assert.deepEqual([r.g.model.state.actors.get("a")?.state, r.info()?.address], ["ALIVE", "head/w2"]);
+});
+
+test("ray.kill() makes the actor dead with an ActorDiedError; a second kill changes nothing", () => {
+  const r = rig();
+  r.created(r.place("head/w1"), "head/w1");
+  r.info();
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
+  const dead = r.info();
+  assert.equal(dead?.state, "DEAD");
+  assert.equal(dead?.error?.type, "ActorDiedError");
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the kill gave the actor's lease back");
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
+  r.g.message(DRIVER, { type: "KillActor", actorId: "unknown" });
+  assert.equal(r.info(), undefined, "a kill of a dead or unknown actor published an update");
+  assert.deepEqual(r.take("ReturnLease"), [], "a second kill returned a lease again");
+});
+
+test("a drain answered twice declares the node dead once", () => {
+  const r = rig();
+  r.g.message(RAYLET, { type: "DrainReply", node: "head", accepted: true, reason: "idle" });
+  r.g.message(RAYLET, { type: "DrainReply", node: "head", accepted: true, reason: "idle" });
+  assert.equal(r.g.model.state.nodes.get("head")?.state, "DEAD");
+  assert.equal(r.traced.filter((e) => e.kind === "node.drain").length, 1, "the second answer was judged again");
+});
