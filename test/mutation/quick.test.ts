@@ -31,6 +31,7 @@ import "../unit/seeded-bugs-env.test.ts";
 import "../unit/generators.test.ts";
 import "../unit/capture-child-tasks.test.ts";
 import "../unit/gcs-actor-lifecycle.test.ts";
+import "../unit/placement-group-manager.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";
 import "../integration/kill-driver.test.ts";
