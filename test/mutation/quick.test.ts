@@ -32,6 +32,7 @@ import "../unit/generators.test.ts";
 import "../unit/capture-child-tasks.test.ts";
 import "../unit/gcs-actor-lifecycle.test.ts";
 import "../unit/placement-group-manager.test.ts";
+import "../unit/raylet-leases.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";
 import "../integration/kill-driver.test.ts";

@@ -1,0 +1,71 @@
+// The raylet's lease queue on messages a unit can set up by hand: a duplicated registration, a
+// request that waits for its arguments (and stays here while it does, whatever the view says), a
+// request into a bundle that is only prepared, a cancelled infeasible request.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { LeaseRequest, Msg } from "../../src/core/messages.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import type { NodeView } from "../../src/core/types.ts";
+import { hostRaylet } from "../../src/runtime/kernel.ts";
+
+function raylet(cpus = 2) {
+  const sent: { to: string; m: Msg }[] = [];
+  const started: string[] = [];
+  let timers = 0;
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
+    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => ++timers, cancel: () => {}, trace: () => {},
+    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
+  });
+  h.model.start();
+  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  const req = (over: Partial<LeaseRequest> = {}): LeaseRequest => ({ resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: "t", ...over });
+  const lease = (reqId: number, over: Partial<LeaseRequest> = {}, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: req(over) });
+  const register = () => { for (const w of started.splice(0)) h.message(w, { type: "RegisterWorker", worker: w, driver: false }); };
+  const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s.m as Extract<Msg, { type: T }>] : []));
+  return { h, sent, lease, register, of, timers: () => timers };
+}
+const view = (...nodes: [string, number][]): NodeView[] => nodes.map(([node, cpu]) => ({ node, incarnation: 1, total: { CPU: cpu }, available: { CPU: cpu }, alive: true }));
+
+test("a duplicated NodeRegistered does not start the heartbeat clock again", () => {
+  const r = raylet();
+  const before = r.timers();
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  assert.equal(r.timers(), before, "the registration was handled twice");
+});
+
+test("a lease waits for its arguments: they are looked up first, and granted once here", () => {
+  const r = raylet();
+  r.lease(1, { deps: [{ id: "o1", owner: "head/driver" }] });
+  r.register();
+  assert.deepEqual(r.of("GetLocations").map((m) => m.id), ["o1"], "the argument was not fetched");
+  assert.deepEqual(r.of("LeaseGranted"), [], "granted before its argument was here");
+});
+
+test("a request into a bundle only prepared (not committed) is turned away; once committed it is granted", () => {
+  const r = raylet();
+  r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+  const into = { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true } as const;
+  r.lease(1, into);
+  assert.equal(r.of("LeaseRejected").length, 1, "a prepared bundle took a lease before its group was committed");
+  r.h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
+  r.lease(2, into);
+  r.register();
+  assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [2]);
+});
+
+test("a queued request that fits here stays when the view shows other nodes, even one it would prefer", () => {
+  const r = raylet();
+  // Sent here on spillback (grantOrReject), it fits but waits for its argument.
+  r.lease(1, { strategy: { nodeId: "n2", soft: true }, grantOrReject: true, deps: [{ id: "o1", owner: "head/driver" }] });
+  r.h.message("head/gcs", { type: "ClusterView", nodes: view(["n1", 2], ["n2", 8]) });
+  assert.deepEqual(r.of("LeaseSpillback"), [], "a request that fits here was moved");
+});
+
+test("a cancelled infeasible request stops holding the node: it drains", () => {
+  const r = raylet(1);
+  r.lease(1, { resources: { CPU: 8 } });
+  r.h.message("head/driver", { type: "CancelLease", reqId: 1 });
+  r.h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
+  assert.deepEqual(r.of("DrainReply").map((m) => m.accepted), [true]);
+});
