@@ -158,3 +158,18 @@ test("a pushed task that arrives twice while it waits behind another is queued, 
   r.worker.taskDone(second.taskId, second.attempt, { ok: true, payload: value(2) });
   assert.deepEqual(r.executed.map((s) => s.taskId), [first.taskId, second.taskId]);
 });
+
+test("an actor call cancelled while it waits for its arguments still takes its turn: the actor gets it, marked cancelled", () => {
+  const r = rig();
+  const CLS: FunctionDescriptor = { id: "cls-acc", name: "Acc", kind: "class", source: "class Acc {}" };
+  r.owner.createActor("a1", CLS, [], { resources: {}, strategy: undefined, maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.toOwner({ type: "ActorUpdate", info: { actorId: "a1", state: "ALIVE", address: WORKER, epoch: 0, owner: OWNER } }, "head/gcs");
+  const pending = r.owner.submitTask(`${OWNER}#t1`, FN, [], OPTS); // not done: the call below waits for it
+  const call = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "add", [{ ref: pending, owner: OWNER }], 0);
+  r.owner.submitActorTask(`${OWNER}#c2`, "a1", "add", [], 0);
+  r.owner.cancelTask(call, false, false);
+  assert.equal(r.errorOf(call), "TaskCancelledError");
+  // Without its placeholder the actor would wait for call 0 for ever and never run call 1.
+  const pushed = r.take("PushTask").map((m) => [m.spec.taskId, m.spec.seq, m.spec.cancelled === true]);
+  assert.deepEqual(pushed, [[`${OWNER}#c2`, 1, false], [`${OWNER}#c1`, 0, true]]);
+});
