@@ -8,6 +8,7 @@ import { NO_BUGS } from "../../src/core/bugs.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { Payload, TaskSpec } from "../../src/core/types.ts";
+import type { TraceBody } from "../../spec/trace.ts";
 
 const ACTOR = "head/driver#1";
 const CALLER = "head/driver";
@@ -16,10 +17,11 @@ const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 function actorWorker(maxConcurrency: number | undefined) {
   const executed: TaskSpec[] = [];
   const sent: Msg[] = [];
+  const traced: TraceBody[] = [];
   const w = new CoreWorker("head/w1", {
     node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
   }, {
-    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
     execute: (spec) => executed.push(spec), complete: () => {}, interrupt: () => {},
   });
   w.start(true);
@@ -39,7 +41,9 @@ function actorWorker(maxConcurrency: number | undefined) {
   const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
   const started = () => executed.map((s) => s.seq);
   const replies = () => sent.filter((m) => m.type === "TaskReply" && m.taskId.includes("#c")).length;
-  return { call, done, started, replies };
+  /** The trace's `concurrent` flag of each call started (the checkers judge a sync actor's order only). */
+  const concurrent = () => traced.flatMap((e) => (e.kind === "task.started" && e.task.includes("#c") ? [e.concurrent === true] : []));
+  return { call, done, started, replies, concurrent };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -52,6 +56,7 @@ test("a sync actor (no maxConcurrency) runs one call at a time, in order", () =>
   a.done(2);
   assert.deepEqual(a.started(), [0, 1, 2]);
   assert.equal(a.replies(), 3);
+  assert.deepEqual(a.concurrent(), [false, false, false]);
 });
 
 test("an async actor starts up to maxConcurrency calls at once, the next as one ends", () => {
@@ -65,6 +70,7 @@ test("an async actor starts up to maxConcurrency calls at once, the next as one 
   a.done(2);
   a.done(3);
   assert.equal(a.replies(), 4);
+  assert.deepEqual(a.concurrent(), [true, true, true, true]);
 });
 
 test("an async actor's calls that arrive out of order still start in the caller's order", () => {
