@@ -58,7 +58,10 @@ function sources(dir: string): string[] {
 
 // Keyed by the mutated line's text, not its number: lines move with every merge, and a judgement
 // on a line that changed should lapse, not silently carry over to whatever moved into its place.
-interface Equivalent { readonly file: string; readonly code: string; readonly mutator: string; readonly replacement: string; readonly reason: string }
+// `column` (1-based, as the report gives it; optional) tells apart mutants alike in the other four
+// on one line, e.g. two conditions of one `if` each replaced by `true`; without it the judgement
+// covers every such mutant of the line. The column moves only when the line's text changes.
+interface Equivalent { readonly file: string; readonly code: string; readonly mutator: string; readonly replacement: string; readonly column?: number; readonly reason: string }
 const EQUIVALENT = JSON.parse(readFileSync("test/mutation/equivalent.json", "utf8")) as Equivalent[];
 
 
@@ -143,8 +146,8 @@ if (clockTimeouts.length > 0) {
   tested = tested.map((r) => retried.get(keyOf(r)) ?? r);
 }
 
-const equivalentKey = (file: string, code: string, mutator: string, replacement: string) => JSON.stringify([file, code, mutator, replacement]);
-const equivalent = new Map(EQUIVALENT.map((e) => [equivalentKey(e.file, e.code, e.mutator, e.replacement), e.reason]));
+const equivalentKey = (file: string, code: string, mutator: string, replacement: string, column?: number) => JSON.stringify([file, code, mutator, replacement, column ?? null]);
+const equivalent = new Map(EQUIVALENT.map((e) => [equivalentKey(e.file, e.code, e.mutator, e.replacement, e.column), e.reason]));
 const describe = (r: MutantResult) => ({
   file: relative(ROOT, resolve(r.fileName)), line: r.location.start.line, column: r.location.start.column,
   mutator: r.mutatorName, replacement: r.replacement, status: r.status,
@@ -153,7 +156,8 @@ const describe = (r: MutantResult) => ({
 });
 const equivalentReason = (r: MutantResult) => {
   const file = relative(ROOT, resolve(r.fileName));
-  return equivalent.get(equivalentKey(file, lineOf(file, r.location.start.line), r.mutatorName, r.replacement ?? ""));
+  const code = lineOf(file, r.location.start.line);
+  return equivalent.get(equivalentKey(file, code, r.mutatorName, r.replacement ?? "", r.location.start.column)) ?? equivalent.get(equivalentKey(file, code, r.mutatorName, r.replacement ?? ""));
 };
 // As Stryker scores: killed and timed out are detected; survived and not covered are not; a
 // mutant that broke the run itself (runtime or compile error) is left out.
