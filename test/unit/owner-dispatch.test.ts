@@ -1,8 +1,9 @@
 // How an owner dispatches its tasks: a task waits for all of its arguments before it asks for a
 // lease, and tasks of one function with other resources are another scheduling class (they
 // never share a lease); a failed task is retried within its budget only; wait and get answer as
-// they should (one ready of two is enough; an object no longer held is lost). An owner wired by
-// hand, the test playing the raylet, workers and owners.
+// they should (one ready of two is enough; an object no longer held is lost); an actor's creator
+// hears of its registration, and a kill is sent again to a restarted GCS. An owner wired by
+// hand, the test playing the raylet, the GCS, workers and owners.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -84,4 +85,24 @@ test("a task with one retry left is retried after a failure its budget covers, a
   r.owner.get([{ id, owner: OWNER }], undefined, 7);
   const got = r.completed.get(7);
   assert.equal(got?.kind === "values" && !("hash" in got.values[0]!) ? got.values[0].type : got?.kind, "WorkerCrashedError");
+});
+
+test("an actor's creator waits for the GCS to take its registration, then hears how it went", () => {
+  const r = rig();
+  r.owner.createActor("a1", { id: "cls", name: "C", kind: "class", source: "class C {}" }, [], { resources: {}, strategy: undefined, maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  assert.equal(r.of("CreateActor").length, 1);
+  r.owner.actorRegistered("a1", 8);
+  assert.equal(r.completed.get(8), undefined, "answered before the GCS took the registration");
+  r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a1", state: "PENDING_CREATION", epoch: 0, owner: OWNER } });
+  assert.deepEqual(r.completed.get(8), { kind: "actor", info: { actorId: "a1", state: "PENDING_CREATION", epoch: 0, owner: OWNER } });
+});
+
+test("a kill sent while the GCS was down is sent again when it comes back, even before the actor's first update", () => {
+  const r = rig();
+  r.owner.createActor("a1", { id: "cls", name: "C", kind: "class", source: "class C {}" }, [], { resources: {}, strategy: undefined, maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.owner.killActor("a1");
+  const kills = () => r.of("KillActor").filter((s) => s.m.actorId === "a1").length;
+  const before = kills();
+  r.from("head/raylet", { type: "GcsRestarted" });
+  assert.equal(kills(), before + 1, "the kill was not sent again");
 });
