@@ -14,7 +14,7 @@ const ACTOR = "head/driver#1";
 const CALLER = "head/driver";
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 
-function actorWorker(maxConcurrency: number | undefined) {
+function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   const executed: TaskSpec[] = [];
   const sent: Msg[] = [];
   const traced: TraceBody[] = [];
@@ -35,15 +35,16 @@ function actorWorker(maxConcurrency: number | undefined) {
   w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
   executed.length = 0;
   const call = (seq: number) => push({
-    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: ACTOR, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
-    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR, seq, caller: CALLER,
+    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: actor, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
+    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER,
   });
   const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
   const started = () => executed.map((s) => s.seq);
   const replies = () => sent.filter((m) => m.type === "TaskReply" && m.taskId.includes("#c")).length;
   /** The trace's `concurrent` flag of each call started (the checkers judge a sync actor's order only). */
   const concurrent = () => traced.flatMap((e) => (e.kind === "task.started" && e.task.includes("#c") ? [e.concurrent === true] : []));
-  return { call, done, started, replies, concurrent };
+  const errors = () => sent.flatMap((m) => (m.type === "TaskReply" && m.result.kind === "error" ? [m.result.error.type] : []));
+  return { call, done, started, replies, concurrent, errors };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -80,4 +81,11 @@ test("an async actor's calls that arrive out of order still start in the caller'
   assert.deepEqual(a.started(), []);
   a.call(0);
   assert.deepEqual(a.started(), [0, 1, 2]);
+});
+
+test("a call for an actor this worker does not host is answered with ActorDiedError, never run", () => {
+  const a = actorWorker(undefined, "head/driver#other");
+  a.call(0);
+  assert.deepEqual(a.started(), []);
+  assert.deepEqual(a.errors(), ["ActorDiedError"]);
 });
