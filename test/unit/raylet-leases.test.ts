@@ -1,6 +1,7 @@
 // The raylet's lease queue on messages a unit can set up by hand: a duplicated registration, a
 // request that waits for its arguments (and stays here while it does, whatever the view says), a
-// request into a bundle that is only prepared, a cancelled infeasible request.
+// request into a bundle that is only prepared, a cancelled infeasible request, a returned lease's
+// arguments unpinned.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
@@ -9,13 +10,14 @@ import { defaultTuning } from "../../src/core/tuning.ts";
 import type { NodeView } from "../../src/core/types.ts";
 import { hostRaylet } from "../../src/runtime/kernel.ts";
 
-function raylet(cpus = 2) {
+function raylet(cpus = 2, storeCapacity = 1 << 20) {
   const sent: { to: string; m: Msg }[] = [];
   const started: string[] = [];
+  const spilled: string[] = [];
   let timers = 0;
-  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity }, defaultTuning, NO_BUGS, {
     now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => ++timers, cancel: () => {}, trace: () => {},
-    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
+    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: (id) => { spilled.push(id); }, restore: () => {}, deleteSpilled: () => {},
   });
   h.model.start();
   h.message("head/gcs", { type: "NodeRegistered", head: "head" });
@@ -23,7 +25,7 @@ function raylet(cpus = 2) {
   const lease = (reqId: number, over: Partial<LeaseRequest> = {}, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: req(over) });
   const register = () => { for (const w of started.splice(0)) h.message(w, { type: "RegisterWorker", worker: w, driver: false }); };
   const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s.m as Extract<Msg, { type: T }>] : []));
-  return { h, sent, lease, register, of, timers: () => timers };
+  return { h, sent, lease, register, of, spilled, timers: () => timers };
 }
 const view = (...nodes: [string, number][]): NodeView[] => nodes.map(([node, cpu]) => ({ node, incarnation: 1, total: { CPU: cpu }, available: { CPU: cpu }, alive: true }));
 
@@ -68,4 +70,17 @@ test("a cancelled infeasible request stops holding the node: it drains", () => {
   r.h.message("head/driver", { type: "CancelLease", reqId: 1 });
   r.h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
   assert.deepEqual(r.of("DrainReply").map((m) => m.accepted), [true]);
+});
+
+test("a returned lease unpins its arguments: their copies may be spilled again to make room", () => {
+  const r = raylet(2, 100);
+  const put = (reqId: number, id: string) => r.h.message("n1/w0", { type: "StorePut", reqId, id, payload: { size: 60, hash: id, data: null }, owner: "head/driver" });
+  put(1, "head/driver#o1");
+  r.lease(1, { deps: [{ id: "head/driver#o1", owner: "head/driver" }] }); // o1 is here: pinned for the lease
+  r.register();
+  const [granted] = r.of("LeaseGranted");
+  assert.ok(granted, "the lease was granted");
+  r.h.message("head/driver", { type: "ReturnLease", leaseId: granted.leaseId, destroyWorker: false });
+  put(2, "head/driver#o2"); // needs o1's room
+  assert.deepEqual(r.spilled, ["head/driver#o1"], "the argument stayed pinned after its lease ended");
 });
