@@ -142,3 +142,20 @@ test("a worker that dies fails every task in flight on its lease, and each is re
   assert.deepEqual(r.take("PushTask").map((m) => [m.spec.taskId, m.spec.attempt]),
     [[`${OWNER}#t1`, 1], [`${OWNER}#t5`, 0], [`${OWNER}#t2`, 1], [`${OWNER}#t3`, 1]]);
 });
+
+test("force-cancelling a task destroys its worker: the tasks pipelined behind it go to another lease, each push marked as after a bounce", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  const reqs = r.take("RequestLease");
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER } });
+  r.deliver();
+  r.finish(0.1);
+  r.deliver();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [1, 2, 3, 4].map((i) => `${OWNER}#t${i}`));
+  r.owner.cancelTask(ids[1], true, false);
+  assert.deepEqual(r.take("ReturnLease").map((m) => [m.leaseId, m.destroyWorker]), [["lease-1", true]]);
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[1].reqId, leaseId: "lease-2", worker: "head/w2" } });
+  const moved = r.take("PushTask").map((m) => [m.spec.taskId, m.spec.attempt, m.spec.bounces ?? 0]);
+  // The worker's late duplicates of the first pushes (bounces 0) must not run: the new pushes say 1.
+  for (const t of [2, 3, 4]) assert.ok(moved.some(([id, a, b]) => id === `${OWNER}#t${t}` && a === 0 && b === 1), `t${t}: ${JSON.stringify(moved)}`);
+});
