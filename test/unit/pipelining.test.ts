@@ -159,3 +159,16 @@ test("force-cancelling a task destroys its worker: the tasks pipelined behind it
   // The worker's late duplicates of the first pushes (bounces 0) must not run: the new pushes say 1.
   for (const t of [2, 3, 4]) assert.ok(moved.some(([id, a, b]) => id === `${OWNER}#t${t}` && a === 0 && b === 1), `t${t}: ${JSON.stringify(moved)}`);
 });
+
+test("a reply that says nothing of run time (the task never started) leaves the class's pipelining as it was", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  r.grant();
+  r.deliver();
+  r.finish(0.1); // short: pipelined from now on
+  r.deliver();
+  assert.equal(r.take("PushTask").length, 4, "four in flight");
+  // t1 is answered without a run time (as a task cancelled before it started is).
+  r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#t1`, returnId: ids[1], attempt: 0, result: { kind: "inline", payload: value(1) } } });
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#t5`], "the freed slot was not filled");
+});
