@@ -106,3 +106,14 @@ test("a kill sent while the GCS was down is sent again when it comes back, even 
   r.from("head/raylet", { type: "GcsRestarted" });
   assert.equal(kills(), before + 1, "the kill was not sent again");
 });
+
+test("a duplicated answer about the cluster completes nothing more", () => {
+  const r = rig();
+  r.owner.clusterInfo(9);
+  const [ask] = r.of("GetClusterInfo");
+  assert.ok(ask);
+  const nodes = [{ node: "head", incarnation: 1, total: { CPU: 1 }, available: { CPU: 1 }, alive: true }];
+  r.from("head/gcs", { type: "ClusterInfo", reqId: ask.m.reqId, nodes });
+  r.from("head/gcs", { type: "ClusterInfo", reqId: ask.m.reqId, nodes });
+  assert.deepEqual([...r.completed.keys()], [9]);
+});
