@@ -27,11 +27,12 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   w.start(true);
   w.registerFunction({ id: "cls", name: "Acc", kind: "class", source: "class Acc {}" });
   const push = (spec: TaskSpec) => w.step({ kind: "message", from: spec.owner, msg: { type: "PushTask", spec } });
-  push({
+  const creation: TaskSpec = {
     taskId: `${ACTOR}:create:0`, kind: "actor-create", fn: "cls", name: "Acc", args: [], returnId: `${ACTOR}:created`, owner: "head/gcs",
     resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR,
     ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
-  });
+  };
+  push(creation);
   w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
   executed.length = 0;
   const call = (seq: number) => push({
@@ -44,7 +45,9 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   /** The trace's `concurrent` flag of each call started (the checkers judge a sync actor's order only). */
   const concurrent = () => traced.flatMap((e) => (e.kind === "task.started" && e.task.includes("#c") ? [e.concurrent === true] : []));
   const errors = () => sent.flatMap((m) => (m.type === "TaskReply" && m.result.kind === "error" ? [m.result.error.type] : []));
-  return { call, done, started, replies, concurrent, errors };
+  /** The GCS pushes the creation again (its first reply was lost): how many creation replies went out. */
+  const createAgain = () => { push(creation); return sent.filter((m) => m.type === "TaskReply" && m.taskId === creation.taskId).length; };
+  return { call, done, started, replies, concurrent, errors, createAgain, executed };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -88,4 +91,10 @@ test("a call for an actor this worker does not host is answered with ActorDiedEr
   a.call(0);
   assert.deepEqual(a.started(), []);
   assert.deepEqual(a.errors(), ["ActorDiedError"]);
+});
+
+test("a creation pushed again (its reply lost) is answered again from the first construction, not built twice", () => {
+  const a = actorWorker(undefined);
+  assert.equal(a.createAgain(), 2);
+  assert.deepEqual(a.executed, [], "the constructor ran again");
 });
