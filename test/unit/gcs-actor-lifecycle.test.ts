@@ -76,3 +76,23 @@ test("a drain answered twice declares the node dead once", () => {
   assert.equal(r.g.model.state.nodes.get("head")?.state, "DEAD");
   assert.equal(r.traced.filter((e) => e.kind === "node.drain").length, 1, "the second answer was judged again");
 });
+
+test("a restarted raylet's leases that no actor holds are returned (their workers destroyed); the actor's own is kept", () => {
+  const r = rig();
+  r.created(r.place("head/w1"), "head/w1");
+  r.g.message(RAYLET, { type: "HeldLeases", leases: [{ leaseId: "lease-head/w1", worker: "head/w1" }, { leaseId: "stray", worker: "head/w9" }] });
+  assert.deepEqual(r.take("ReturnLease").map((m) => [m.leaseId, m.destroyWorker]), [["stray", true]]);
+});
+
+test("ray.kill(noRestart: false) restarts the live actor of that epoch only; an unknown actor or an older epoch is ignored", () => {
+  const r = rig();
+  r.created(r.place("head/w1"), "head/w1");
+  r.info();
+  r.g.message(DRIVER, { type: "KillActor", actorId: "unknown", noRestart: false, epoch: 0 });
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a", noRestart: false, epoch: 7 });
+  assert.equal(r.info(), undefined, "a kill for another epoch or actor changed something");
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a", noRestart: false, epoch: 0 });
+  const info = r.info();
+  assert.deepEqual([info?.state, info?.epoch], ["RESTARTING", 1]);
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the killed incarnation's worker was not given back");
+});
