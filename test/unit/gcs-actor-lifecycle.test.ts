@@ -1,6 +1,8 @@
-// The GCS's actor and drain bookkeeping on messages that come late or twice: a creation reply
-// of an earlier life, a kill of an actor already dead, a drain answered twice. A GCS wired by
-// hand (the test plays the raylet, the actor's worker and the driver).
+// The GCS's actor and drain bookkeeping on messages that come late or twice (a creation reply
+// of an earlier life, a kill of an actor already dead, a drain answered twice), and on the
+// less common answers: a spillback, a constructor that fails, a raylet's leases after its
+// restart, a restart by ray.kill, the demands the autoscaler reads. A GCS wired by hand (the
+// test plays the raylets, the actor's workers and the driver).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
@@ -22,7 +24,7 @@ function rig(maxRestarts = 1) {
   g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
   g.message(DRIVER, { type: "SubscribeActor", actorId: "a" });
   const take = <T extends Msg["type"]>(type: T) => {
-    const out = sent.filter((s) => s.m.type === type).map((s) => s.m as Extract<Msg, { type: T }>);
+    const out = sent.filter((s) => s.m.type === type).map((s) => ({ ...(s.m as Extract<Msg, { type: T }>), to: s.to }));
     sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
     return out;
   };
@@ -95,4 +97,30 @@ test("ray.kill(noRestart: false) restarts the live actor of that epoch only; an 
   const info = r.info();
   assert.deepEqual([info?.state, info?.epoch], ["RESTARTING", 1]);
   assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the killed incarnation's worker was not given back");
+});
+
+test("a constructor that fails for good leaves the actor dead with its error; a spillback asks the node it names", () => {
+  const r = rig();
+  const [req] = r.take("RequestLease");
+  assert.ok(req);
+  r.g.message(RAYLET, { type: "LeaseSpillback", reqId: req.reqId, node: "n2", incarnation: 1 });
+  const [again] = r.take("RequestLease");
+  assert.equal(again?.to, "n2/raylet", "the spillback's node was not asked");
+  r.g.message("n2/raylet", { type: "LeaseGranted", reqId: again!.reqId, leaseId: "lease-n2", worker: "n2/w1" });
+  const [push] = r.take("PushTask");
+  r.g.message("n2/w1", { type: "TaskReply", taskId: push!.spec.taskId, returnId: push!.spec.returnId, attempt: 0, result: { kind: "error", error: { type: "TaskError", message: "boom" }, retryable: false } });
+  const info = r.info();
+  assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "ActorDiedError"]);
+});
+
+test("the demands the autoscaler reads list an actor only while no node can host it", () => {
+  const r = rig();
+  assert.deepEqual(r.g.model.pendingDemands(), [], "an actor being placed is no demand");
+  // Its node turned the request away (a stale view): it waits for the next registration, a
+  // placement problem, not a shape the cluster lacks.
+  const [req] = r.take("RequestLease");
+  r.g.message(RAYLET, { type: "LeaseRejected", reqId: req!.reqId, reason: "stale", infeasible: false });
+  assert.deepEqual(r.g.model.pendingDemands(), [], "an actor waiting after a rejection is no demand");
+  r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: "big", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 64 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  assert.deepEqual(r.g.model.pendingDemands().map((d) => d.resources), [{ CPU: 64 }]);
 });
