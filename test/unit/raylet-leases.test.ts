@@ -1,7 +1,8 @@
 // The raylet's lease queue on messages a unit can set up by hand: a duplicated registration, a
 // request that waits for its arguments (and stays here while it does, whatever the view says), a
 // request into a bundle that is only prepared, a cancelled infeasible request, a returned lease's
-// arguments unpinned.
+// arguments unpinned, a blocked worker's resources lent and waited for, a dead holder's leases,
+// duplicate prepares and stale releases of bundles, and a fenced raylet.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
@@ -83,4 +84,54 @@ test("a returned lease unpins its arguments: their copies may be spilled again t
   r.h.message("head/driver", { type: "ReturnLease", leaseId: granted.leaseId, destroyWorker: false });
   put(2, "head/driver#o2"); // needs o1's room
   assert.deepEqual(r.spilled, ["head/driver#o1"], "the argument stayed pinned after its lease ended");
+});
+
+test("a blocked worker's resources serve another lease; it goes on only once they are free again", () => {
+  const r = raylet(1);
+  r.lease(1);
+  r.register();
+  const [first] = r.of("LeaseGranted");
+  r.h.message(first!.worker, { type: "WorkerBlocked", worker: first!.worker });
+  r.lease(2, {}, "head/d2");
+  r.register();
+  const second = r.of("LeaseGranted")[1];
+  assert.ok(second, "the blocked worker's CPU was not lent to the next lease");
+  r.h.message(first!.worker, { type: "WorkerUnblocked", worker: first!.worker });
+  const unblocked = () => r.sent.filter((s) => s.m.type === "Unblocked" && s.to === first!.worker).length;
+  assert.equal(unblocked(), 0, "went on while its CPU was in use");
+  r.h.message("head/d2", { type: "ReturnLease", leaseId: second.leaseId, destroyWorker: false });
+  assert.equal(unblocked(), 1);
+  r.h.message("n1/w9", { type: "WorkerBlocked", worker: "n1/w9" }); // a worker this raylet never leased: ignored
+});
+
+test("a worker's death returns the leases it held, and no other owner's", () => {
+  const r = raylet(2);
+  r.lease(1, {}, "head/d1");
+  r.lease(2, {}, "head/d2");
+  r.register();
+  r.h.message("head/gcs", { type: "WorkerDied", worker: "head/d1" });
+  r.h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
+  assert.deepEqual(r.of("DrainReply").map((m) => m.reason), ["1 lease(s)"]);
+});
+
+test("bundles: a prepare naming a bundle already reserved is refused; a release of another attempt keeps this one's", () => {
+  const r = raylet(2);
+  const prepare = (attempt: number) => r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+  prepare(1);
+  r.h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
+  prepare(2);
+  assert.deepEqual(r.of("BundlesPrepared").map((m) => [m.attempt, m.ok]), [[1, true], [2, false]]);
+  r.h.message("head/gcs", { type: "ReleaseBundles", pgId: "pg", attempt: 2 });
+  r.lease(1, { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true });
+  r.register();
+  assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1], "attempt 1's bundle went with a release of attempt 2");
+});
+
+test("a fenced raylet (the GCS buried this life) takes no more requests", () => {
+  const r = raylet(2);
+  r.h.message("head/gcs", { type: "ClusterView", nodes: [{ node: "n1", incarnation: 1, total: { CPU: 2 }, available: { CPU: 2 }, alive: false }] });
+  const before = r.sent.length;
+  r.lease(1);
+  r.register();
+  assert.deepEqual(r.sent.slice(before).filter((s) => s.m.type === "LeaseGranted" || s.m.type === "LeaseRejected"), []);
 });
