@@ -72,3 +72,11 @@ test("a borrower that lets go of its last hold says so once (ref.unborrowed), no
   assert.equal(unborrowed(), 1);
   assert.ok(sent.some((m) => m.type === "RemoveBorrower" && m.id === inner.id));
 });
+
+test("an object passed to a task outlives the owner's own handle until the task is done with it", () => {
+  const r = rig();
+  const FN = { id: "fn-f", name: "f", kind: "function" as const, source: "(x) => x" };
+  r.owner.submitTask(`${OWNER}#t1`, FN, [{ ref: ID, owner: OWNER }], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false });
+  r.owner.releaseRef(ID);
+  assert.ok(r.inScope(), "freed while a submitted task still needs it");
+});
