@@ -172,3 +172,15 @@ test("a reply that says nothing of run time (the task never started) leaves the 
   r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#t1`, returnId: ids[1], attempt: 0, result: { kind: "inline", payload: value(1) } } });
   assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#t5`], "the freed slot was not filled");
 });
+
+test("tasks that take refs are not pipelined behind another: fetching one may block the worker", () => {
+  const r = rig();
+  const arg = { ref: "head/w8#a", owner: "head/w8" };
+  const ids = Array.from({ length: 4 }, (_, i) => r.owner.submitTask(`${OWNER}#r${i}`, FN, [arg], OPTS));
+  r.owner.step({ kind: "message", from: "head/w8", msg: { type: "Status", id: arg.ref, status: { kind: "stored", nodes: ["head"], size: 1_000_000 } } });
+  r.grant();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#r0`]);
+  // r0 ends quickly (the test plays its worker): values alone would be pipelined now.
+  r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#r0`, returnId: ids[0], attempt: 0, result: { kind: "inline", payload: value(0) }, runMs: 0.1 } });
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#r1`], "a task taking a ref was queued behind a running one");
+});
