@@ -117,3 +117,14 @@ test("a duplicated answer about the cluster completes nothing more", () => {
   r.from("head/gcs", { type: "ClusterInfo", reqId: ask.m.reqId, nodes });
   assert.deepEqual([...r.completed.keys()], [9]);
 });
+
+test("a lease request spilled back to another node follows it there, and is asked again here if that node dies", () => {
+  const r = rig();
+  r.owner.submitTask("t", FN, [], opts({ CPU: 1 }));
+  const [first] = r.of("RequestLease");
+  r.from("head/raylet", { type: "LeaseSpillback", reqId: first!.m.reqId, node: "n2", incarnation: 1 });
+  const asks = () => r.of("RequestLease").map((s) => s.to);
+  assert.deepEqual(asks(), ["head/raylet", "n2/raylet"]);
+  r.from("head/gcs", { type: "NodeDead", node: "n2", incarnation: 1 });
+  assert.deepEqual(asks(), ["head/raylet", "n2/raylet", "head/raylet"], "the request lost with n2 was not made again");
+});
