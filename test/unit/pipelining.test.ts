@@ -184,3 +184,13 @@ test("tasks that take refs are not pipelined behind another: fetching one may bl
   r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#r0`, returnId: ids[0], attempt: 0, result: { kind: "inline", payload: value(0) }, runMs: 0.1 } });
   assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#r1`], "a task taking a ref was queued behind a running one");
 });
+
+test("SPREAD tasks are never pipelined: each lease runs one task and goes back, so the next can go elsewhere", () => {
+  const r = rig();
+  const ids = Array.from({ length: 3 }, (_, i) => r.owner.submitTask(`${OWNER}#s${i}`, FN, [{ v: value(i) }], { ...OPTS, strategy: "SPREAD" }));
+  r.grant();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#s0`]);
+  r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#s0`, returnId: ids[0], attempt: 0, result: { kind: "inline", payload: value(0) }, runMs: 0.1 } });
+  assert.deepEqual(r.take("PushTask"), [], "a SPREAD task rode another's lease");
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-1"]);
+});
