@@ -135,6 +135,13 @@ test("upscaling speed counts only the workers not being terminated", () => {
   assert.equal(h.calls.length - 1, 7, "max(5, 1 × 7 workers) launches in flight, the dying eighth not counted");
 });
 
+test("status: nothing unmet before the first tick; at most 10,000 demands are weighed per tick", () => {
+  const h = harness();
+  assert.deepEqual(h.a.status().unmet, []);
+  h.a.step({ kind: "tick", cluster: state({ backlog: [{ resources: { TPU: 1 }, count: 25_000, ageMs: 0 }] }) });
+  assert.equal(h.a.status().unmet.length, 10_000, "the bound on the demands one scale-up weighs");
+});
+
 test("the configuration: KubeRay's fields, defaults, and errors naming the field", () => {
   const a = parseAutoscaling({
     enableInTreeAutoscaling: true,
