@@ -124,3 +124,9 @@ test("the demands the autoscaler reads list an actor only while no node can host
   r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: "big", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 64 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   assert.deepEqual(r.g.model.pendingDemands().map((d) => d.resources), [{ CPU: 64 }]);
 });
+
+test("a heartbeat from a node the GCS does not know (it never registered) is taken without harm", () => {
+  const r = rig();
+  r.g.message("n7/raylet", { type: "Heartbeat", node: "n7", available: { CPU: 1 }, idleMs: 5, backlog: [] });
+  assert.equal(r.g.model.state.nodes.has("n7"), false, "an unknown node was registered by its heartbeat");
+});
