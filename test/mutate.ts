@@ -4,6 +4,9 @@
 // test runner test/mutation/runner.ts, which tells Stryker which tests reach which mutant: each
 // mutant runs only the tests that reach it, and stops at the first that fails. With --sample, a
 // seeded draw of N of all the mutants is tested; without, all of them (the release run, hours).
+// The draw (test/mutation/draw.ts) ranks each mutant by a seeded hash of its stable identity —
+// file, the mutated line's text, mutator, replacement and ordinal among mutants alike in those —
+// and takes the N smallest: an edit to src/core changes only the draw of the lines it touched.
 // A mutant that timed out on Stryker's clock (not stopped by its hit count) is tested again, alone
 // and with a generous clock, before it counts: a loaded machine does not make a kill. Writes the
 // score (as Stryker counts it: timeouts detected, errors left out), the killed, timed-out and
@@ -17,7 +20,7 @@ import { PluginKind } from "@stryker-mutator/api/plugin";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Prng } from "../sim/prng.ts";
+import { draw } from "./mutation/draw.ts";
 import { mutantKey, strykerPlugins, type Drawn } from "./mutation/stryker-plugins.ts";
 
 const { values: args } = parseArgs({
@@ -55,7 +58,10 @@ function sources(dir: string): string[] {
 
 // Keyed by the mutated line's text, not its number: lines move with every merge, and a judgement
 // on a line that changed should lapse, not silently carry over to whatever moved into its place.
-interface Equivalent { readonly file: string; readonly code: string; readonly mutator: string; readonly replacement: string; readonly reason: string }
+// `column` (1-based, as the report gives it; optional) tells apart mutants alike in the other four
+// on one line, e.g. two conditions of one `if` each replaced by `true`; without it the judgement
+// covers every such mutant of the line. The column moves only when the line's text changes.
+interface Equivalent { readonly file: string; readonly code: string; readonly mutator: string; readonly replacement: string; readonly column?: number; readonly reason: string }
 const EQUIVALENT = JSON.parse(readFileSync("test/mutation/equivalent.json", "utf8")) as Equivalent[];
 
 
@@ -103,13 +109,16 @@ async function stryker(picked: readonly Picked[] | undefined, opts: { concurrenc
   }).runMutationTest();
 }
 
-let picked: Picked[] | undefined;
-if (sampleSize !== undefined) {
-  const rng = new Prng(seed);
-  const pool = [...all];
-  picked = [];
-  while (picked.length < Math.min(sampleSize, all.length)) picked.push(pool.splice(Math.floor(rng.next() * pool.length), 1)[0]!);
-}
+/** A source line's text, trimmed (1-based line, as Stryker reports). */
+const sourceLines = new Map<string, readonly string[]>();
+const lineOf = (file: string, line: number) => {
+  let lines = sourceLines.get(file);
+  if (!lines) sourceLines.set(file, lines = readFileSync(file, "utf8").split("\n"));
+  return (lines[line - 1] ?? "").trim();
+};
+// The sample: the N mutants whose stable identities (file, line text, mutator, replacement,
+// ordinal) hash smallest under the seed (test/mutation/draw.ts), so edits elsewhere keep it.
+const picked: Picked[] | undefined = sampleSize === undefined ? undefined : draw(all, sampleSize, seed, (file, line) => lineOf(file, line + 1));
 const drawn = picked && new Set(picked.map(mutantKey));
 process.env.TSRAY_MUTATION_SCENARIOS = String(scenarios);
 // Stryker's child processes (the sample checker) load this project's TypeScript plugins too.
@@ -137,14 +146,8 @@ if (clockTimeouts.length > 0) {
   tested = tested.map((r) => retried.get(keyOf(r)) ?? r);
 }
 
-const equivalentKey = (file: string, code: string, mutator: string, replacement: string) => JSON.stringify([file, code, mutator, replacement]);
-const equivalent = new Map(EQUIVALENT.map((e) => [equivalentKey(e.file, e.code, e.mutator, e.replacement), e.reason]));
-const sourceLines = new Map<string, readonly string[]>();
-const lineOf = (file: string, line: number) => {
-  let lines = sourceLines.get(file);
-  if (!lines) sourceLines.set(file, lines = readFileSync(file, "utf8").split("\n"));
-  return (lines[line - 1] ?? "").trim();
-};
+const equivalentKey = (file: string, code: string, mutator: string, replacement: string, column?: number) => JSON.stringify([file, code, mutator, replacement, column ?? null]);
+const equivalent = new Map(EQUIVALENT.map((e) => [equivalentKey(e.file, e.code, e.mutator, e.replacement, e.column), e.reason]));
 const describe = (r: MutantResult) => ({
   file: relative(ROOT, resolve(r.fileName)), line: r.location.start.line, column: r.location.start.column,
   mutator: r.mutatorName, replacement: r.replacement, status: r.status,
@@ -153,7 +156,8 @@ const describe = (r: MutantResult) => ({
 });
 const equivalentReason = (r: MutantResult) => {
   const file = relative(ROOT, resolve(r.fileName));
-  return equivalent.get(equivalentKey(file, lineOf(file, r.location.start.line), r.mutatorName, r.replacement ?? ""));
+  const code = lineOf(file, r.location.start.line);
+  return equivalent.get(equivalentKey(file, code, r.mutatorName, r.replacement ?? "", r.location.start.column)) ?? equivalent.get(equivalentKey(file, code, r.mutatorName, r.replacement ?? ""));
 };
 // As Stryker scores: killed and timed out are detected; survived and not covered are not; a
 // mutant that broke the run itself (runtime or compile error) is left out.

@@ -8,38 +8,46 @@ import { NO_BUGS } from "../../src/core/bugs.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { Payload, TaskSpec } from "../../src/core/types.ts";
+import type { TraceBody } from "../../spec/trace.ts";
 
 const ACTOR = "head/driver#1";
 const CALLER = "head/driver";
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 
-function actorWorker(maxConcurrency: number | undefined) {
+function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   const executed: TaskSpec[] = [];
   const sent: Msg[] = [];
+  const traced: TraceBody[] = [];
   const w = new CoreWorker("head/w1", {
     node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
   }, {
-    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
     execute: (spec) => executed.push(spec), complete: () => {}, interrupt: () => {},
   });
   w.start(true);
   w.registerFunction({ id: "cls", name: "Acc", kind: "class", source: "class Acc {}" });
   const push = (spec: TaskSpec) => w.step({ kind: "message", from: spec.owner, msg: { type: "PushTask", spec } });
-  push({
+  const creation: TaskSpec = {
     taskId: `${ACTOR}:create:0`, kind: "actor-create", fn: "cls", name: "Acc", args: [], returnId: `${ACTOR}:created`, owner: "head/gcs",
     resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR,
     ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
-  });
+  };
+  push(creation);
   w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
   executed.length = 0;
   const call = (seq: number) => push({
-    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: ACTOR, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
-    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR, seq, caller: CALLER,
+    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: actor, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
+    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER,
   });
   const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
   const started = () => executed.map((s) => s.seq);
   const replies = () => sent.filter((m) => m.type === "TaskReply" && m.taskId.includes("#c")).length;
-  return { call, done, started, replies };
+  /** The trace's `concurrent` flag of each call started (the checkers judge a sync actor's order only). */
+  const concurrent = () => traced.flatMap((e) => (e.kind === "task.started" && e.task.includes("#c") ? [e.concurrent === true] : []));
+  const errors = () => sent.flatMap((m) => (m.type === "TaskReply" && m.result.kind === "error" ? [m.result.error.type] : []));
+  /** The GCS pushes the creation again (its first reply was lost): how many creation replies went out. */
+  const createAgain = () => { push(creation); return sent.filter((m) => m.type === "TaskReply" && m.taskId === creation.taskId).length; };
+  return { call, done, started, replies, concurrent, errors, createAgain, executed };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -52,6 +60,7 @@ test("a sync actor (no maxConcurrency) runs one call at a time, in order", () =>
   a.done(2);
   assert.deepEqual(a.started(), [0, 1, 2]);
   assert.equal(a.replies(), 3);
+  assert.deepEqual(a.concurrent(), [false, false, false]);
 });
 
 test("an async actor starts up to maxConcurrency calls at once, the next as one ends", () => {
@@ -65,6 +74,7 @@ test("an async actor starts up to maxConcurrency calls at once, the next as one 
   a.done(2);
   a.done(3);
   assert.equal(a.replies(), 4);
+  assert.deepEqual(a.concurrent(), [true, true, true, true]);
 });
 
 test("an async actor's calls that arrive out of order still start in the caller's order", () => {
@@ -74,4 +84,17 @@ test("an async actor's calls that arrive out of order still start in the caller'
   assert.deepEqual(a.started(), []);
   a.call(0);
   assert.deepEqual(a.started(), [0, 1, 2]);
+});
+
+test("a call for an actor this worker does not host is answered with ActorDiedError, never run", () => {
+  const a = actorWorker(undefined, "head/driver#other");
+  a.call(0);
+  assert.deepEqual(a.started(), []);
+  assert.deepEqual(a.errors(), ["ActorDiedError"]);
+});
+
+test("a creation pushed again (its reply lost) is answered again from the first construction, not built twice", () => {
+  const a = actorWorker(undefined);
+  assert.equal(a.createAgain(), 2);
+  assert.deepEqual(a.executed, [], "the constructor ran again");
 });

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Autoscaler, type AutoscalerConfig } from "../../src/core/autoscaler/autoscaler.ts";
-import { packInto, planLaunches } from "../../src/core/autoscaler/binpack.ts";
+import { packInto, planLaunches, type NodeShape } from "../../src/core/autoscaler/binpack.ts";
 import type { AutoscalingState } from "../../src/core/types.ts";
 import { parseAutoscaling } from "../../src/runtime/autoscaler/config.ts";
 import type { TraceBody } from "../../spec/trace.ts";
@@ -48,6 +48,13 @@ test("bin-packing: demands fill existing room first, then the group that packs t
   assert.deepEqual(planLaunches(Array(5).fill({ CPU: 1 }), [{ group: "small", resources: { CPU: 1 }, room: 2 }]).launches, ["small", "small"]);
 });
 
+test("bin-packing: at a tie the shape using the larger share wins; a resource a shape has none of is no share", () => {
+  // Both take the demand and leave no kind idle: the one it fills (2 of 2 CPUs) beats the one it
+  // half fills, and "GPU: 0" (a group that declares no GPUs) does not count as a share.
+  const shapes: NodeShape[] = [{ group: "big", resources: { CPU: 4 }, room: 1 }, { group: "fit", resources: { CPU: 2, GPU: 0 }, room: 1 }];
+  assert.deepEqual(planLaunches([{ CPU: 2 }], shapes).launches, ["fit"]);
+});
+
 test("scale-up: queued and infeasible demands launch nodes, never past maxReplicas; launches in flight count as room", () => {
   const h = harness();
   h.a.step({ kind: "tick", cluster: state({ backlog: [{ resources: { CPU: 1 }, count: 5, ageMs: 0 }] }) });
@@ -86,6 +93,8 @@ test("scale-down: a node idle past its timeout is drained, then terminated once 
   assert.deepEqual(h.calls, ["drain s2"], "s1 is the last of minReplicas 1 while s2 drains");
   h.a.step({ kind: "tick", cluster: state({ nodes: [head, node("s1", 30_000), node("s2", 0, false)] }) });
   assert.deepEqual(h.calls, ["drain s2", "terminate s2 small drained: idle"]);
+  assert.deepEqual(h.a.status().groups[0].running, 1, "a member being terminated is not running");
+  assert.deepEqual(h.a.status().draining, [], "a member being terminated is no longer shown draining");
   h.a.step({ kind: "node-terminated", node: "s2" });
   assert.deepEqual(h.a.status().groups[0].running, 1);
 });
@@ -113,6 +122,24 @@ test("upscaling speed bounds the launches in flight (Conservative: max(5, runnin
   const h = harness({ ...cfg, upscalingSpeed: 1, groups: [{ ...cfg.groups[0], maxReplicas: 20 }] });
   h.a.step({ kind: "tick", cluster: state({ backlog: [{ resources: { CPU: 1 }, count: 20, ageMs: 0 }] }) });
   assert.equal(h.calls.length, 5);
+});
+
+test("upscaling speed counts only the workers not being terminated", () => {
+  const names = ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"];
+  const h = harness({ ...cfg, upscalingSpeed: 1, groups: [{ ...cfg.groups[0], maxReplicas: 30 }] }, names.map((node) => ({ node, group: "small" })));
+  const nodes = (dead?: string) => [head, ...names.map((node) => ({ node, alive: node !== dead, total: { CPU: 1 }, available: { CPU: 0 }, idleMs: 0 }))];
+  h.a.step({ kind: "tick", cluster: state({ nodes: nodes() }) });
+  h.a.step({ kind: "tick", cluster: state({ nodes: nodes("s8") }) });
+  assert.deepEqual(h.calls, ["terminate s8 small the node died"]);
+  h.a.step({ kind: "tick", cluster: state({ nodes: nodes("s8"), backlog: [{ resources: { CPU: 1 }, count: 20, ageMs: 0 }] }) });
+  assert.equal(h.calls.length - 1, 7, "max(5, 1 × 7 workers) launches in flight, the dying eighth not counted");
+});
+
+test("status: nothing unmet before the first tick; at most 10,000 demands are weighed per tick", () => {
+  const h = harness();
+  assert.deepEqual(h.a.status().unmet, []);
+  h.a.step({ kind: "tick", cluster: state({ backlog: [{ resources: { TPU: 1 }, count: 25_000, ageMs: 0 }] }) });
+  assert.equal(h.a.status().unmet.length, 10_000, "the bound on the demands one scale-up weighs");
 });
 
 test("the configuration: KubeRay's fields, defaults, and errors naming the field", () => {

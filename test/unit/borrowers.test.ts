@@ -51,3 +51,32 @@ test("a dead borrower's holds go with it, and only its own", () => {
   r.from("head/w8", { type: "RemoveBorrower", id: ID, borrower: "head/w8", holds: 1 });
   assert.ok(!r.inScope(), "the dead borrower's hold kept the object");
 });
+
+test("a borrower that lets go of its last hold says so once (ref.unborrowed), not before", () => {
+  const traced: TraceBody[] = [];
+  const sent: Msg[] = [];
+  const w = new CoreWorker("head/w1", { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
+    execute: () => {}, complete: () => {}, interrupt: () => {},
+  });
+  w.start(false);
+  // A value fetched from its owner holds a ref owned by a third worker, twice: two holds on it.
+  const inner = { id: "head/w9#x", owner: "head/w9" };
+  w.get([{ id: "head/w8#a", owner: "head/w8" }], undefined, 1);
+  w.step({ kind: "message", from: "head/w8", msg: { type: "Status", id: "head/w8#a", status: { kind: "inline", payload: { size: 8, hash: "v", data: 0, refs: [inner, inner] } } } });
+  const unborrowed = () => traced.filter((e) => e.kind === "ref.unborrowed" && e.obj === inner.id).length;
+  assert.ok(traced.some((e) => e.kind === "ref.borrowed" && e.obj === inner.id), "the nested ref was not borrowed");
+  w.releaseRef(inner.id);
+  assert.equal(unborrowed(), 0, "unborrowed while one hold is left");
+  w.releaseRef(inner.id);
+  assert.equal(unborrowed(), 1);
+  assert.ok(sent.some((m) => m.type === "RemoveBorrower" && m.id === inner.id));
+});
+
+test("an object passed to a task outlives the owner's own handle until the task is done with it", () => {
+  const r = rig();
+  const FN = { id: "fn-f", name: "f", kind: "function" as const, source: "(x) => x" };
+  r.owner.submitTask(`${OWNER}#t1`, FN, [{ ref: ID, owner: OWNER }], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false });
+  r.owner.releaseRef(ID);
+  assert.ok(r.inScope(), "freed while a submitted task still needs it");
+});

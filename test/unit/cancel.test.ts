@@ -8,6 +8,7 @@ import type { CallResult } from "../../src/core/effects.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
+import type { TraceBody } from "../../spec/trace.ts";
 
 const OWNER = "head/driver";
 const WORKER = "head/w1";
@@ -20,10 +21,11 @@ function rig() {
   const executed: TaskSpec[] = [];
   const interrupted: string[] = [];
   const completed = new Map<number, CallResult>();
+  const traced: TraceBody[] = [];
   const make = (addr: Addr) => new CoreWorker(addr, {
     node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
   }, {
-    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ from: addr, to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ from: addr, to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
     execute: (spec) => executed.push(spec), complete: (callId, r) => completed.set(callId, r), interrupt: (taskId) => interrupted.push(taskId),
   });
   const owner = make(OWNER);
@@ -53,7 +55,9 @@ function rig() {
     const v = r.values[0];
     return "hash" in v ? undefined : v.type;
   };
-  return { owner, worker, sent, executed, interrupted, take, toWorker, toOwner, grant, errorOf };
+  /** The worker each task.cancelled names as destroyed (undefined: none). */
+  const cancelledWorkers = () => traced.flatMap((e) => (e.kind === "task.cancelled" ? [e.worker] : []));
+  return { owner, worker, sent, executed, interrupted, take, toWorker, toOwner, grant, errorOf, cancelledWorkers };
 }
 
 test("a task waiting for a lease is cancelled at once, and the lease granted later goes back unused", () => {
@@ -62,6 +66,7 @@ test("a task waiting for a lease is cancelled at once, and the lease granted lat
   const [req] = r.take("RequestLease");
   r.owner.cancelTask(id, false, true);
   assert.equal(r.errorOf(id), "TaskCancelledError");
+  assert.deepEqual(r.cancelledWorkers(), [undefined], "no worker is destroyed without force");
   r.toOwner({ type: "LeaseGranted", reqId: req.reqId, leaseId: "lease-1", worker: WORKER }, "head/raylet");
   assert.equal(r.take("PushTask").length, 0, "nothing is pushed for a cancelled task");
   assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-1"]);
@@ -105,6 +110,7 @@ test("force: the lease goes back with its worker destroyed, any stored copy of t
   assert.deepEqual(r.take("ReturnLease"), [{ type: "ReturnLease", leaseId: "lease-1", destroyWorker: true }]);
   assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [id], orphaned: true }]);
   assert.equal(r.take("CancelTask").length, 0, "nothing to ask a worker that is being destroyed");
+  assert.deepEqual(r.cancelledWorkers(), [WORKER], "the trace names the worker destroyed (the checkers count what it owned as lost)");
 });
 
 test("a task pushed but not started on the worker (still fetching its function) is answered as cancelled, never run", () => {
@@ -157,4 +163,19 @@ test("a pushed task that arrives twice while it waits behind another is queued, 
   r.worker.taskDone(first.taskId, first.attempt, { ok: true, payload: value(1) });
   r.worker.taskDone(second.taskId, second.attempt, { ok: true, payload: value(2) });
   assert.deepEqual(r.executed.map((s) => s.taskId), [first.taskId, second.taskId]);
+});
+
+test("an actor call cancelled while it waits for its arguments still takes its turn: the actor gets it, marked cancelled", () => {
+  const r = rig();
+  const CLS: FunctionDescriptor = { id: "cls-acc", name: "Acc", kind: "class", source: "class Acc {}" };
+  r.owner.createActor("a1", CLS, [], { resources: {}, strategy: undefined, maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.toOwner({ type: "ActorUpdate", info: { actorId: "a1", state: "ALIVE", address: WORKER, epoch: 0, owner: OWNER } }, "head/gcs");
+  const pending = r.owner.submitTask(`${OWNER}#t1`, FN, [], OPTS); // not done: the call below waits for it
+  const call = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "add", [{ ref: pending, owner: OWNER }], 0);
+  r.owner.submitActorTask(`${OWNER}#c2`, "a1", "add", [], 0);
+  r.owner.cancelTask(call, false, false);
+  assert.equal(r.errorOf(call), "TaskCancelledError");
+  // Without its placeholder the actor would wait for call 0 for ever and never run call 1.
+  const pushed = r.take("PushTask").map((m) => [m.spec.taskId, m.spec.seq, m.spec.cancelled === true]);
+  assert.deepEqual(pushed, [[`${OWNER}#c2`, 1, false], [`${OWNER}#c1`, 0, true]]);
 });

@@ -30,6 +30,8 @@ test("each GCS restart makes lease requests whose ids no earlier incarnation use
     const ids = startAndCreate(rows, recovered, `a${i}`);
     assert.ok(ids.length > 0, `incarnation ${i + 1} asked for a lease`);
     for (const id of ids) assert.ok(!seen.includes(id), `incarnation ${i + 1} reused lease request id ${id}`);
+    // A request id is a count on the wire (the daemons' schema refuses any other number).
+    for (const id of ids) assert.ok(Number.isSafeInteger(id) && id >= 0, `incarnation ${i + 1} made request id ${id}, not a count`);
     seen.push(...ids);
   }
 });

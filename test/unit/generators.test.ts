@@ -211,6 +211,7 @@ test("items are owned like returns: dropping the generator frees what it never h
   r.yieldItem(spec, 2, 2);
   r.deliver();
   assert.equal(r.owner.state.owned.has(`${OWNER}#t1.y2`), false, "later items are dropped");
+  assert.deepEqual(r.take("FreeObjects").map((m) => m.ids), [], "a dropped item sent inline was stored nowhere: nothing to free");
   r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
   r.toOwner(r.take("TaskReply")[0]);
   assert.equal(r.owner.state.generators.size, 0, "the generator is forgotten with its task's object");
@@ -355,4 +356,13 @@ test("a re-run whose worker dies frees the item it stored unreported, and is run
   stored(r, third, 0, "head", WORKER);
   stored(r, third, 1, "head", WORKER);
   assert.deepEqual(itemState(r, y1), { state: "READY", nodes: ["head"], error: undefined });
+});
+
+test("a ref inside a yielded item is lent to the caller, as one inside a task's return value", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  const inner = { id: "node-1/w9#x", owner: "node-1/w9" };
+  r.workers.get(WORKER)!.generatorItem(spec.taskId, spec.attempt, 0, { ...value(0), refs: [inner] }, 2000);
+  assert.deepEqual(r.take("AddBorrower").map((m) => [m.id, m.borrower]), [[inner.id, OWNER]], "the caller was not made a borrower of the nested ref");
 });

@@ -260,3 +260,15 @@ test("mermaid labels a guard however the chart writes it: by name, as a { type }
     "A --> E : GO [else]",
   ]);
 });
+
+test("mermaid draws a compound state's children inside it", () => {
+  const chart = setup({}).createMachine({
+    id: "nested",
+    initial: "Up",
+    states: { Up: { initial: "Idle", states: { Idle: { on: { WORK: "Busy" } }, Busy: {} }, on: { STOP: "Down" } }, Down: { type: "final" } },
+  });
+  const lines = toMermaid(chart).split("\n").map((l) => l.trim());
+  const open = lines.indexOf("state Up {");
+  assert.ok(open >= 0, toMermaid(chart));
+  assert.deepEqual(lines.slice(open, open + 4), ["state Up {", "[*] --> Idle", "Idle --> Busy : WORK", "}"]);
+});

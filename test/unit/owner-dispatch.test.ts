@@ -1,10 +1,14 @@
 // How an owner dispatches its tasks: a task waits for all of its arguments before it asks for a
 // lease, and tasks of one function with other resources are another scheduling class (they
-// never share a lease). An owner wired by hand, the test playing the raylet, workers and owners.
+// never share a lease); a failed task is retried within its budget only; wait and get answer as
+// they should (one ready of two is enough; an object no longer held is lost); an actor's creator
+// hears of its registration, and a kill is sent again to a restarted GCS. An owner wired by
+// hand, the test playing the raylet, the GCS, workers and owners.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { CallResult } from "../../src/core/effects.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { FunctionDescriptor, Payload } from "../../src/core/types.ts";
@@ -16,14 +20,15 @@ const opts = (resources: Record<string, number>) => ({ resources, strategy: "DEF
 
 function rig() {
   const sent: { to: string; m: Msg }[] = [];
+  const completed = new Map<number, CallResult>();
   const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
     now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
-    execute: () => {}, complete: () => {}, interrupt: () => {},
+    execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
   });
   owner.start(false);
   const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s as { to: string; m: Extract<Msg, { type: T }> }] : []));
   const from = (addr: string, msg: Msg) => owner.step({ kind: "message", from: addr, msg: msg as never });
-  return { owner, of, from };
+  return { owner, of, from, completed };
 }
 
 test("a task asks for a lease only once every argument is ready, not after the first", () => {
@@ -48,4 +53,78 @@ test("a function submitted with other resources is another scheduling class: its
   r.from("head/w1", { type: "TaskReply", taskId: "a", returnId: a, attempt: pushA[0]!.m.spec.attempt, result: { kind: "inline", payload: value(0) } });
   assert.deepEqual(r.of("PushTask").map((s) => s.m.spec.taskId), ["a"], "b was pushed onto a's lease, which holds one CPU, not two");
   assert.deepEqual(r.of("ReturnLease").map((s) => s.m.leaseId), ["lease-1"]);
+});
+
+test("wait for 1 of 2 refs answers as soon as one is ready", () => {
+  const r = rig();
+  r.owner.wait([{ id: "head/w8#a", owner: "head/w8" }, { id: "head/w9#b", owner: "head/w9" }], 1, undefined, 7);
+  r.from("head/w8", { type: "Status", id: "head/w8#a", status: { kind: "inline", payload: value(1) } });
+  assert.deepEqual(r.completed.get(7), { kind: "ready", ready: ["head/w8#a"] });
+});
+
+test("a get of an object of this owner that it no longer holds is an ObjectLostError", () => {
+  const r = rig();
+  r.owner.get([{ id: `${OWNER}#gone`, owner: OWNER }], undefined, 7);
+  const got = r.completed.get(7);
+  assert.equal(got?.kind === "values" && !("hash" in got.values[0]!) ? got.values[0].type : got?.kind, "ObjectLostError");
+});
+
+test("a task with one retry left is retried after a failure its budget covers, and not a second time", () => {
+  const r = rig();
+  const id = r.owner.submitTask("t", FN, [], { ...opts({ CPU: 1 }), maxRetries: 1 });
+  const fail = (n: number) => {
+    const req = r.of("RequestLease")[n]!;
+    r.from("head/raylet", { type: "LeaseGranted", reqId: req.m.reqId, leaseId: `lease-${n}`, worker: `head/w${n}` });
+    const push = r.of("PushTask")[n]!;
+    r.from(`head/w${n}`, { type: "TaskReply", taskId: "t", returnId: id, attempt: push.m.spec.attempt, result: { kind: "error", error: { type: "WorkerCrashedError", message: "crashed" }, retryable: true } });
+  };
+  fail(0);
+  assert.equal(r.of("RequestLease").length, 2, "the retry budget did not cover one failure");
+  fail(1);
+  assert.equal(r.of("RequestLease").length, 2, "retried past its budget");
+  r.owner.get([{ id, owner: OWNER }], undefined, 7);
+  const got = r.completed.get(7);
+  assert.equal(got?.kind === "values" && !("hash" in got.values[0]!) ? got.values[0].type : got?.kind, "WorkerCrashedError");
+});
+
+test("an actor's creator waits for the GCS to take its registration, then hears how it went", () => {
+  const r = rig();
+  r.owner.createActor("a1", { id: "cls", name: "C", kind: "class", source: "class C {}" }, [], { resources: {}, strategy: undefined, maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  assert.equal(r.of("CreateActor").length, 1);
+  r.owner.actorRegistered("a1", 8);
+  assert.equal(r.completed.get(8), undefined, "answered before the GCS took the registration");
+  r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a1", state: "PENDING_CREATION", epoch: 0, owner: OWNER } });
+  assert.deepEqual(r.completed.get(8), { kind: "actor", info: { actorId: "a1", state: "PENDING_CREATION", epoch: 0, owner: OWNER } });
+});
+
+test("a kill sent while the GCS was down is sent again when it comes back, even before the actor's first update", () => {
+  const r = rig();
+  r.owner.createActor("a1", { id: "cls", name: "C", kind: "class", source: "class C {}" }, [], { resources: {}, strategy: undefined, maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.owner.killActor("a1");
+  const kills = () => r.of("KillActor").filter((s) => s.m.actorId === "a1").length;
+  const before = kills();
+  r.from("head/raylet", { type: "GcsRestarted" });
+  assert.equal(kills(), before + 1, "the kill was not sent again");
+});
+
+test("a duplicated answer about the cluster completes nothing more", () => {
+  const r = rig();
+  r.owner.clusterInfo(9);
+  const [ask] = r.of("GetClusterInfo");
+  assert.ok(ask);
+  const nodes = [{ node: "head", incarnation: 1, total: { CPU: 1 }, available: { CPU: 1 }, alive: true }];
+  r.from("head/gcs", { type: "ClusterInfo", reqId: ask.m.reqId, nodes });
+  r.from("head/gcs", { type: "ClusterInfo", reqId: ask.m.reqId, nodes });
+  assert.deepEqual([...r.completed.keys()], [9]);
+});
+
+test("a lease request spilled back to another node follows it there, and is asked again here if that node dies", () => {
+  const r = rig();
+  r.owner.submitTask("t", FN, [], opts({ CPU: 1 }));
+  const [first] = r.of("RequestLease");
+  r.from("head/raylet", { type: "LeaseSpillback", reqId: first!.m.reqId, node: "n2", incarnation: 1 });
+  const asks = () => r.of("RequestLease").map((s) => s.to);
+  assert.deepEqual(asks(), ["head/raylet", "n2/raylet"]);
+  r.from("head/gcs", { type: "NodeDead", node: "n2", incarnation: 1 });
+  assert.deepEqual(asks(), ["head/raylet", "n2/raylet", "head/raylet"], "the request lost with n2 was not made again");
 });

@@ -142,3 +142,55 @@ test("a worker that dies fails every task in flight on its lease, and each is re
   assert.deepEqual(r.take("PushTask").map((m) => [m.spec.taskId, m.spec.attempt]),
     [[`${OWNER}#t1`, 1], [`${OWNER}#t5`, 0], [`${OWNER}#t2`, 1], [`${OWNER}#t3`, 1]]);
 });
+
+test("force-cancelling a task destroys its worker: the tasks pipelined behind it go to another lease, each push marked as after a bounce", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  const reqs = r.take("RequestLease");
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER } });
+  r.deliver();
+  r.finish(0.1);
+  r.deliver();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [1, 2, 3, 4].map((i) => `${OWNER}#t${i}`));
+  r.owner.cancelTask(ids[1], true, false);
+  assert.deepEqual(r.take("ReturnLease").map((m) => [m.leaseId, m.destroyWorker]), [["lease-1", true]]);
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[1].reqId, leaseId: "lease-2", worker: "head/w2" } });
+  const moved = r.take("PushTask").map((m) => [m.spec.taskId, m.spec.attempt, m.spec.bounces ?? 0]);
+  // The worker's late duplicates of the first pushes (bounces 0) must not run: the new pushes say 1.
+  for (const t of [2, 3, 4]) assert.ok(moved.some(([id, a, b]) => id === `${OWNER}#t${t}` && a === 0 && b === 1), `t${t}: ${JSON.stringify(moved)}`);
+});
+
+test("a reply that says nothing of run time (the task never started) leaves the class's pipelining as it was", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  r.grant();
+  r.deliver();
+  r.finish(0.1); // short: pipelined from now on
+  r.deliver();
+  assert.equal(r.take("PushTask").length, 4, "four in flight");
+  // t1 is answered without a run time (as a task cancelled before it started is).
+  r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#t1`, returnId: ids[1], attempt: 0, result: { kind: "inline", payload: value(1) } } });
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#t5`], "the freed slot was not filled");
+});
+
+test("tasks that take refs are not pipelined behind another: fetching one may block the worker", () => {
+  const r = rig();
+  const arg = { ref: "head/w8#a", owner: "head/w8" };
+  const ids = Array.from({ length: 4 }, (_, i) => r.owner.submitTask(`${OWNER}#r${i}`, FN, [arg], OPTS));
+  r.owner.step({ kind: "message", from: "head/w8", msg: { type: "Status", id: arg.ref, status: { kind: "stored", nodes: ["head"], size: 1_000_000 } } });
+  r.grant();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#r0`]);
+  // r0 ends quickly (the test plays its worker): values alone would be pipelined now.
+  r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#r0`, returnId: ids[0], attempt: 0, result: { kind: "inline", payload: value(0) }, runMs: 0.1 } });
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#r1`], "a task taking a ref was queued behind a running one");
+});
+
+test("SPREAD tasks are never pipelined: each lease runs one task and goes back, so the next can go elsewhere", () => {
+  const r = rig();
+  const ids = Array.from({ length: 3 }, (_, i) => r.owner.submitTask(`${OWNER}#s${i}`, FN, [{ v: value(i) }], { ...OPTS, strategy: "SPREAD" }));
+  r.grant();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#s0`]);
+  r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskReply", taskId: `${OWNER}#s0`, returnId: ids[0], attempt: 0, result: { kind: "inline", payload: value(0) }, runMs: 0.1 } });
+  assert.deepEqual(r.take("PushTask"), [], "a SPREAD task rode another's lease");
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-1"]);
+});

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { checkResources, fits, utilization, type ResourceSet } from "../../src/core/resources.ts";
 import {
-  SPREAD_THRESHOLD, TOP_K_FRACTION, hybrid, localityNode, nodeAffinity, place, placeBundles, spread, type PlacementInput,
+  SPREAD_THRESHOLD, TOP_K_FRACTION, hybrid, inBundle, localityNode, nodeAffinity, place, placeBundles, spread, type PlacementInput,
 } from "../../src/core/scheduler.ts";
 import type { NodeView, SchedulingStrategy } from "../../src/core/types.ts";
 
@@ -285,5 +285,24 @@ describe("placement-group bundles", () => {
   test("SPREAD and STRICT_SPREAD put bundles on distinct nodes while they can", () => {
     assert.deepEqual(placeBundles("SPREAD", [cpu(1), cpu(1), cpu(1), cpu(1)], nodes), ["n1", "n2", "n3", "n1"]);
     assert.equal(placeBundles("STRICT_SPREAD", [cpu(1), cpu(1), cpu(1), cpu(1)], nodes), undefined);
+  });
+  test("re-placing a PACK group's lost bundles: onto its one surviving node if it holds them, else as a fresh PACK", () => {
+    // Bundle 0 survived on n2: the two lost ones go there, although n1 comes first and would fit.
+    assert.deepEqual(placeBundles("PACK", [cpu(1), cpu(1), cpu(1)], [nv("n1", cpu(2)), nv("n2", cpu(3), cpu(2))], new Map([[0, "n2"]])), ["n2", "n2", "n2"]);
+    // Bundles survived on two nodes (n1 full, n2 with one CPU free): no single anchor, so the two
+    // lost bundles go together to the first node that holds both (n3), not one by one.
+    const three = [nv("n1", cpu(2), cpu(0)), nv("n2", cpu(2), cpu(1)), nv("n3", cpu(2))];
+    assert.deepEqual(placeBundles("PACK", [cpu(1), cpu(1), cpu(1), cpu(1)], three, new Map([[0, "n1"], [1, "n2"]])), ["n1", "n2", "n3", "n3"]);
+  });
+});
+
+describe("tasks into a placement group's bundles", () => {
+  const withBundles = (node: string, bundles: string[], alive = true): NodeView => ({ ...nv(node, cpu(2)), bundles, alive });
+  test("a bundle on the local node is preferred; otherwise the first live node holding one", () => {
+    const nodes = [withBundles("n1", ["pg#0"]), withBundles("n2", ["pg#1"])];
+    assert.equal(chosen(inBundle(input(nodes, { local: "n2" }), "pg", -1)), "n2");
+    assert.equal(chosen(inBundle(input(nodes, { local: "n3" }), "pg", -1)), "n1");
+    assert.equal(chosen(inBundle(input(nodes, { local: "n1" }), "pg", 1)), "n2");
+    assert.equal(inBundle(input([withBundles("n1", ["pg#0"], false)], { local: "n1" }), "pg", 0).kind, "infeasible", "a dead node's bundle");
   });
 });

@@ -1,0 +1,132 @@
+// The GCS's actor and drain bookkeeping on messages that come late or twice (a creation reply
+// of an earlier life, a kill of an actor already dead, a drain answered twice), and on the
+// less common answers: a spillback, a constructor that fails, a raylet's leases after its
+// restart, a restart by ray.kill, the demands the autoscaler reads. A GCS wired by hand (the
+// test plays the raylets, the actor's workers and the driver).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { ActorInfo } from "../../src/core/types.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
+import type { TraceBody } from "../../spec/trace.ts";
+
+const DRIVER = "head/driver";
+const RAYLET = "head/raylet";
+
+function rig(maxRestarts = 1) {
+  const sent: { to: string; m: Msg }[] = [];
+  const traced: TraceBody[] = [];
+  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: (e) => traced.push(e) };
+  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: () => {} });
+  g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
+  g.message(DRIVER, { type: "SubscribeActor", actorId: "a" });
+  const take = <T extends Msg["type"]>(type: T) => {
+    const out = sent.filter((s) => s.m.type === type).map((s) => ({ ...(s.m as Extract<Msg, { type: T }>), to: s.to }));
+    sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
+    return out;
+  };
+  /** Grants the pending lease on `worker`: the GCS pushes the creation task there; returns it. */
+  const place = (worker: string) => {
+    const [req] = take("RequestLease");
+    assert.ok(req, "the GCS asked for a lease for the actor");
+    g.message(RAYLET, { type: "LeaseGranted", reqId: req.reqId, leaseId: `lease-${worker}`, worker });
+    const [push] = take("PushTask");
+    assert.ok(push, "the GCS pushed the creation task");
+    return push.spec;
+  };
+  const created = (spec: { taskId: string; returnId: string; attempt: number }, worker: string) =>
+    g.message(worker, { type: "TaskReply", taskId: spec.taskId, returnId: spec.returnId, attempt: spec.attempt, result: { kind: "inline", payload: { size: 1, hash: "h", data: null } } });
+  /** The last ActorUpdate the driver got. */
+  const info = (): ActorInfo | undefined => take("ActorUpdate").at(-1)?.info;
+  return { g, sent, traced, take, place, created, info };
+}
+
+test("a creation reply from the actor's earlier life does not make the restarting actor alive", () => {
+  const r = rig();
+  const first = r.place("head/w1");
+  r.g.message(RAYLET, { type: "WorkerDied", worker: "head/w1" }); // dies before its reply arrives
+  assert.equal(r.info()?.state, "RESTARTING");
+  r.created(first, "head/w1"); // the late reply of epoch 0
+  assert.equal(r.g.model.state.actors.get("a")?.state, "RESTARTING", "a reply of the earlier life was taken for the new one's");
+  const second = r.place("head/w2");
+  r.created(second, "head/w2");
+  assert.deepEqual([r.g.model.state.actors.get("a")?.state, r.info()?.address], ["ALIVE", "head/w2"]);
+});
+
+test("ray.kill() makes the actor dead with an ActorDiedError; a second kill changes nothing", () => {
+  const r = rig();
+  r.created(r.place("head/w1"), "head/w1");
+  r.info();
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
+  const dead = r.info();
+  assert.equal(dead?.state, "DEAD");
+  assert.equal(dead?.error?.type, "ActorDiedError");
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the kill gave the actor's lease back");
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
+  r.g.message(DRIVER, { type: "KillActor", actorId: "unknown" });
+  assert.equal(r.info(), undefined, "a kill of a dead or unknown actor published an update");
+  assert.deepEqual(r.take("ReturnLease"), [], "a second kill returned a lease again");
+});
+
+test("a drain answered twice declares the node dead once", () => {
+  const r = rig();
+  r.g.message(RAYLET, { type: "DrainReply", node: "head", accepted: true, reason: "idle" });
+  r.g.message(RAYLET, { type: "DrainReply", node: "head", accepted: true, reason: "idle" });
+  assert.equal(r.g.model.state.nodes.get("head")?.state, "DEAD");
+  assert.equal(r.traced.filter((e) => e.kind === "node.drain").length, 1, "the second answer was judged again");
+});
+
+test("a restarted raylet's leases that no actor holds are returned (their workers destroyed); the actor's own is kept", () => {
+  const r = rig();
+  r.created(r.place("head/w1"), "head/w1");
+  r.g.message(RAYLET, { type: "HeldLeases", leases: [{ leaseId: "lease-head/w1", worker: "head/w1" }, { leaseId: "stray", worker: "head/w9" }] });
+  assert.deepEqual(r.take("ReturnLease").map((m) => [m.leaseId, m.destroyWorker]), [["stray", true]]);
+});
+
+test("ray.kill(noRestart: false) restarts the live actor of that epoch only; an unknown actor or an older epoch is ignored", () => {
+  const r = rig();
+  r.created(r.place("head/w1"), "head/w1");
+  r.info();
+  r.g.message(DRIVER, { type: "KillActor", actorId: "unknown", noRestart: false, epoch: 0 });
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a", noRestart: false, epoch: 7 });
+  assert.equal(r.info(), undefined, "a kill for another epoch or actor changed something");
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a", noRestart: false, epoch: 0 });
+  const info = r.info();
+  assert.deepEqual([info?.state, info?.epoch], ["RESTARTING", 1]);
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the killed incarnation's worker was not given back");
+});
+
+test("a constructor that fails for good leaves the actor dead with its error; a spillback asks the node it names", () => {
+  const r = rig();
+  const [req] = r.take("RequestLease");
+  assert.ok(req);
+  r.g.message(RAYLET, { type: "LeaseSpillback", reqId: req.reqId, node: "n2", incarnation: 1 });
+  const [again] = r.take("RequestLease");
+  assert.equal(again?.to, "n2/raylet", "the spillback's node was not asked");
+  r.g.message("n2/raylet", { type: "LeaseGranted", reqId: again!.reqId, leaseId: "lease-n2", worker: "n2/w1" });
+  const [push] = r.take("PushTask");
+  r.g.message("n2/w1", { type: "TaskReply", taskId: push!.spec.taskId, returnId: push!.spec.returnId, attempt: 0, result: { kind: "error", error: { type: "TaskError", message: "boom" }, retryable: false } });
+  const info = r.info();
+  assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "ActorDiedError"]);
+});
+
+test("the demands the autoscaler reads list an actor only while no node can host it", () => {
+  const r = rig();
+  assert.deepEqual(r.g.model.pendingDemands(), [], "an actor being placed is no demand");
+  // Its node turned the request away (a stale view): it waits for the next registration, a
+  // placement problem, not a shape the cluster lacks.
+  const [req] = r.take("RequestLease");
+  r.g.message(RAYLET, { type: "LeaseRejected", reqId: req!.reqId, reason: "stale", infeasible: false });
+  assert.deepEqual(r.g.model.pendingDemands(), [], "an actor waiting after a rejection is no demand");
+  r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: "big", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 64 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  assert.deepEqual(r.g.model.pendingDemands().map((d) => d.resources), [{ CPU: 64 }]);
+});
+
+test("a heartbeat from a node the GCS does not know (it never registered) is taken without harm", () => {
+  const r = rig();
+  r.g.message("n7/raylet", { type: "Heartbeat", node: "n7", available: { CPU: 1 }, idleMs: 5, backlog: [] });
+  assert.equal(r.g.model.state.nodes.has("n7"), false, "an unknown node was registered by its heartbeat");
+});

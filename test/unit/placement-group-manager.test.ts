@@ -1,0 +1,43 @@
+// The GCS's placement-group manager (src/core/gcs/placement-groups.ts) on its own: the two-phase
+// reservation when a retry comes while an attempt is in flight, and when a node dies before it
+// answered. The test plays the raylets and the GCS around it.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { PlacementGroups } from "../../src/core/gcs/placement-groups.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import type { NodeView } from "../../src/core/types.ts";
+
+function rig(nodes: NodeView[]) {
+  const sent: { to: string; m: Msg }[] = [];
+  const pgs = new PlacementGroups({ send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {} });
+  const take = (type: Msg["type"]) => {
+    const out = sent.filter((s) => s.m.type === type).map((s) => `${s.m.type} ${s.to}`);
+    sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
+    return out;
+  };
+  return { pgs, sent, take };
+}
+const node = (id: string, alive = true): NodeView => ({ node: id, incarnation: 1, total: { CPU: 2 }, available: { CPU: 2 }, alive });
+
+test("a retry while a reservation is in flight starts no second one", () => {
+  const r = rig([node("n1")]);
+  r.pgs.create({ pgId: "pg", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
+  assert.deepEqual(r.take("PrepareBundles"), ["PrepareBundles n1/raylet"]);
+  r.pgs.retry();
+  assert.deepEqual(r.take("PrepareBundles"), [], "a second prepare while the first is unanswered");
+  r.pgs.prepared("pg", 1, "n1", true);
+  assert.deepEqual([r.take("CommitBundles"), r.pgs.groups.get("pg")?.state], [["CommitBundles n1/raylet"], "CREATED"]);
+});
+
+test("a node that dies before it answered fails the attempt: what the others prepared is released, and the group is tried again", () => {
+  const nodes = [node("n1"), node("n2"), node("n3")];
+  const r = rig(nodes);
+  r.pgs.create({ pgId: "pg", bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: "STRICT_SPREAD", creator: "head/driver" });
+  assert.deepEqual(r.take("PrepareBundles"), ["PrepareBundles n1/raylet", "PrepareBundles n2/raylet"]);
+  r.pgs.prepared("pg", 1, "n1", true);
+  nodes[1] = node("n2", false);
+  r.pgs.nodeDied("n2");
+  assert.deepEqual(r.take("ReleaseBundles"), ["ReleaseBundles n1/raylet"], "n1's reservation was kept for an attempt that cannot succeed");
+  r.pgs.retry();
+  assert.deepEqual(r.take("PrepareBundles"), ["PrepareBundles n1/raylet", "PrepareBundles n3/raylet"]);
+});

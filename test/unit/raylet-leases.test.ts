@@ -1,0 +1,137 @@
+// The raylet's lease queue on messages a unit can set up by hand: a duplicated registration, a
+// request that waits for its arguments (and stays here while it does, whatever the view says), a
+// request into a bundle that is only prepared, a cancelled infeasible request, a returned lease's
+// arguments unpinned, a blocked worker's resources lent and waited for, a dead holder's leases,
+// duplicate prepares and stale releases of bundles, and a fenced raylet.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { LeaseRequest, Msg } from "../../src/core/messages.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import type { NodeView } from "../../src/core/types.ts";
+import { hostRaylet } from "../../src/runtime/kernel.ts";
+
+function raylet(cpus = 2, storeCapacity = 1 << 20) {
+  const sent: { to: string; m: Msg }[] = [];
+  const started: string[] = [];
+  const spilled: string[] = [];
+  let timers = 0;
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity }, defaultTuning, NO_BUGS, {
+    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => ++timers, cancel: () => {}, trace: () => {},
+    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: (id) => { spilled.push(id); }, restore: () => {}, deleteSpilled: () => {},
+  });
+  h.model.start();
+  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  const req = (over: Partial<LeaseRequest> = {}): LeaseRequest => ({ resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: "t", ...over });
+  const lease = (reqId: number, over: Partial<LeaseRequest> = {}, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: req(over) });
+  const register = () => { for (const w of started.splice(0)) h.message(w, { type: "RegisterWorker", worker: w, driver: false }); };
+  const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s.m as Extract<Msg, { type: T }>] : []));
+  return { h, sent, lease, register, of, spilled, timers: () => timers };
+}
+const view = (...nodes: [string, number][]): NodeView[] => nodes.map(([node, cpu]) => ({ node, incarnation: 1, total: { CPU: cpu }, available: { CPU: cpu }, alive: true }));
+
+test("a duplicated NodeRegistered does not start the heartbeat clock again", () => {
+  const r = raylet();
+  const before = r.timers();
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  assert.equal(r.timers(), before, "the registration was handled twice");
+});
+
+test("a lease waits for its arguments: they are looked up first, and granted once here", () => {
+  const r = raylet();
+  r.lease(1, { deps: [{ id: "o1", owner: "head/driver" }] });
+  r.register();
+  assert.deepEqual(r.of("GetLocations").map((m) => m.id), ["o1"], "the argument was not fetched");
+  assert.deepEqual(r.of("LeaseGranted"), [], "granted before its argument was here");
+});
+
+test("a request into a bundle only prepared (not committed) is turned away; once committed it is granted", () => {
+  const r = raylet();
+  r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+  const into = { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true } as const;
+  r.lease(1, into);
+  assert.equal(r.of("LeaseRejected").length, 1, "a prepared bundle took a lease before its group was committed");
+  r.h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
+  r.lease(2, into);
+  r.register();
+  assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [2]);
+});
+
+test("a queued request that fits here stays when the view shows other nodes, even one it would prefer", () => {
+  const r = raylet();
+  // Sent here on spillback (grantOrReject), it fits but waits for its argument.
+  r.lease(1, { strategy: { nodeId: "n2", soft: true }, grantOrReject: true, deps: [{ id: "o1", owner: "head/driver" }] });
+  r.h.message("head/gcs", { type: "ClusterView", nodes: view(["n1", 2], ["n2", 8]) });
+  assert.deepEqual(r.of("LeaseSpillback"), [], "a request that fits here was moved");
+});
+
+test("a cancelled infeasible request stops holding the node: it drains", () => {
+  const r = raylet(1);
+  r.lease(1, { resources: { CPU: 8 } });
+  r.h.message("head/driver", { type: "CancelLease", reqId: 1 });
+  r.h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
+  assert.deepEqual(r.of("DrainReply").map((m) => m.accepted), [true]);
+});
+
+test("a returned lease unpins its arguments: their copies may be spilled again to make room", () => {
+  const r = raylet(2, 100);
+  const put = (reqId: number, id: string) => r.h.message("n1/w0", { type: "StorePut", reqId, id, payload: { size: 60, hash: id, data: null }, owner: "head/driver" });
+  put(1, "head/driver#o1");
+  r.lease(1, { deps: [{ id: "head/driver#o1", owner: "head/driver" }] }); // o1 is here: pinned for the lease
+  r.register();
+  const [granted] = r.of("LeaseGranted");
+  assert.ok(granted, "the lease was granted");
+  r.h.message("head/driver", { type: "ReturnLease", leaseId: granted.leaseId, destroyWorker: false });
+  put(2, "head/driver#o2"); // needs o1's room
+  assert.deepEqual(r.spilled, ["head/driver#o1"], "the argument stayed pinned after its lease ended");
+});
+
+test("a blocked worker's resources serve another lease; it goes on only once they are free again", () => {
+  const r = raylet(1);
+  r.lease(1);
+  r.register();
+  const [first] = r.of("LeaseGranted");
+  r.h.message(first!.worker, { type: "WorkerBlocked", worker: first!.worker });
+  r.lease(2, {}, "head/d2");
+  r.register();
+  const second = r.of("LeaseGranted")[1];
+  assert.ok(second, "the blocked worker's CPU was not lent to the next lease");
+  r.h.message(first!.worker, { type: "WorkerUnblocked", worker: first!.worker });
+  const unblocked = () => r.sent.filter((s) => s.m.type === "Unblocked" && s.to === first!.worker).length;
+  assert.equal(unblocked(), 0, "went on while its CPU was in use");
+  r.h.message("head/d2", { type: "ReturnLease", leaseId: second.leaseId, destroyWorker: false });
+  assert.equal(unblocked(), 1);
+  r.h.message("n1/w9", { type: "WorkerBlocked", worker: "n1/w9" }); // a worker this raylet never leased: ignored
+});
+
+test("a worker's death returns the leases it held, and no other owner's", () => {
+  const r = raylet(2);
+  r.lease(1, {}, "head/d1");
+  r.lease(2, {}, "head/d2");
+  r.register();
+  r.h.message("head/gcs", { type: "WorkerDied", worker: "head/d1" });
+  r.h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
+  assert.deepEqual(r.of("DrainReply").map((m) => m.reason), ["1 lease(s)"]);
+});
+
+test("bundles: a prepare naming a bundle already reserved is refused; a release of another attempt keeps this one's", () => {
+  const r = raylet(2);
+  const prepare = (attempt: number) => r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+  prepare(1);
+  r.h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
+  prepare(2);
+  assert.deepEqual(r.of("BundlesPrepared").map((m) => [m.attempt, m.ok]), [[1, true], [2, false]]);
+  r.h.message("head/gcs", { type: "ReleaseBundles", pgId: "pg", attempt: 2 });
+  r.lease(1, { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true });
+  r.register();
+  assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1], "attempt 1's bundle went with a release of attempt 2");
+});
+
+test("a fenced raylet (the GCS buried this life) takes no more requests", () => {
+  const r = raylet(2);
+  r.h.message("head/gcs", { type: "ClusterView", nodes: [{ node: "n1", incarnation: 1, total: { CPU: 2 }, available: { CPU: 2 }, alive: false }] });
+  const before = r.sent.length;
+  r.lease(1);
+  r.register();
+  assert.deepEqual(r.sent.slice(before).filter((s) => s.m.type === "LeaseGranted" || s.m.type === "LeaseRejected"), []);
+});
