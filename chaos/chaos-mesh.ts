@@ -10,7 +10,8 @@
 //   restart-gcs {downMs}               PodChaos pod-failure of the head, containerNames [gcs], deadline downMs
 //   partition/delay/loss/duplicate     NetworkChaos, direction, target = the peers (absent: all traffic)
 // kill-node, restart-node and pause have no Chaos Mesh action and are refused by the writer
-// (pod-failure is restart-node's equivalent).
+// (pod-failure is restart-node's equivalent), and so is kill-driver: the experiment's driver is
+// the process that runs it, outside the cluster's pods (no pod for a PodChaos to select).
 
 import { parseAllDocuments, stringify } from "yaml";
 import { validateManifests } from "../src/k8s/validate.ts";
@@ -75,6 +76,8 @@ function chaosTemplate(f: ChaosFault, cluster: string): { templateType: string; 
     case "duplicate": return net(f, "duplicate", { duplicate: { duplicate: percent(f.rate), correlation: "0" } });
     case "kill-node": case "restart-node": case "pause":
       throw new TypeError(`chaos-mesh: fault ${f.kind} has no Chaos Mesh action (use pod-failure for a node that goes down and comes back)`);
+    case "kill-driver":
+      throw new TypeError("chaos-mesh: fault kill-driver has no Chaos Mesh action: the driver is the experiment's own process, outside the cluster's pods (run it with npm run chaos)");
   }
 }
 

@@ -3,14 +3,15 @@
 // processes' merged traces, and each value against the simulator's fault-free run of the same
 // workload (the functions are deterministic, so the simulator says what the values must be).
 // Unlike a scenario, a run is not replayable exactly: the same experiment meets the faults at
-// other moments of the work each time.
+// other moments of the work each time. After the last round the experiment marks the simulator's
+// two quiet points (quiet.ts), so the leases and references checkers judge what is left held.
 
 import fs from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
 import { DaemonDriver } from "../src/runtime/daemon/driver.ts";
 import { checkTrace } from "../spec/invariants/index.ts";
-import { formatTrace, mergeTraces, parseTraceTolerant, type TraceEvent } from "../spec/trace.ts";
+import { formatTrace, mergeTraces, parseTraceTolerant, type TraceBody, type TraceEvent } from "../spec/trace.ts";
 import { workloadArb } from "../sim/arbitraries.ts";
 import { compareResults } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
@@ -18,6 +19,7 @@ import { workloadProgram, type Observed, type Workload } from "../sim/workload.t
 import type { SeededBug } from "../src/core/bugs.ts";
 import type { NetFaultRule } from "../src/runtime/daemon/net-faults.ts";
 import { POD_RESTART_MS, describe, faultArb, healsAt, netRule, type ChaosFault } from "./faults.ts";
+import { QUIET_BOUND_MS, cpusInUse, jobOver, programSettled, type ClusterStatus } from "./quiet.ts";
 import { startCluster, type ChaosCluster, type ChaosNode, type ChaosTargetName } from "./target.ts";
 
 export { describe, type ChaosFault };
@@ -47,6 +49,12 @@ export interface ChaosReport {
   readonly tracedNodes: readonly string[];
   /** Times the workload ran: again and again until the last fault was over. */
   readonly rounds: number;
+  /** The drivers a kill-driver fault killed (their addresses), each with the round it cut short (not compared). */
+  readonly killedDrivers: readonly { readonly driver: string; readonly round: number }[];
+  /** Drivers the GCS declared dead during the run (from the merged trace): every killed one, and the last when its job ended. */
+  readonly deadDrivers: readonly string[];
+  /** What `tsray status` showed once the job was over (every driver gone): CPUs in use per live node, actors by state, drivers. */
+  readonly finalStatus: { readonly cpusInUse: Readonly<Record<string, number>>; readonly actors: Readonly<Record<string, number>>; readonly drivers: readonly string[] } | undefined;
   readonly traceEvents: number;
   /** How long the workload's rounds ran. */
   readonly workMs: number;
@@ -66,6 +74,15 @@ export function experimentArb(opts: { maxSteps?: number; maxFaults?: number } = 
     });
   });
 }
+
+/**
+ * How soon a killed driver must be declared dead: the GCS's grace period for a driver's stream
+ * (5 s, docs/ownership.md) with room for a loaded machine.
+ */
+const DRIVER_DEATH_BOUND_MS = 10_000;
+const QUIET_BOUND_S = QUIET_BOUND_MS / 1000;
+/** What a round whose driver was killed under it returns. */
+const KILLED: unique symbol = Symbol("killed");
 
 /** Rounds at most (a workload that finishes at once would otherwise run thousands of times). */
 const MAX_ROUNDS = 100;
@@ -93,20 +110,32 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
   log(`  ${cluster.target} cluster up (${e.nodes.map((n) => n.id).join(", ")}) at ${cluster.address}; traces in ${cluster.dir}`);
   const applied: { fault: ChaosFault; atMs: number; error?: string }[] = [];
   const saved = { TSRAY_TOKEN: process.env.TSRAY_TOKEN, TSRAY_BUGS: process.env.TSRAY_BUGS };
-  const faultEvents: TraceEvent[] = [];
+  /** The experiment's own events (faults, the program's end, quiet points), traced as the simulator's host traces them. */
+  const hostEvents: TraceEvent[] = [];
+  const mark = (body: TraceBody) => hostEvents.push({ t: performance.timeOrigin + performance.now(), node: "head", ...body } as TraceEvent);
   let driver: DaemonDriver | undefined;
+  let drivers = 0;
+  const killedDrivers: { driver: string; round: number }[] = [];
+  /** When each killed driver died (trace time). */
+  const killedAt = new Map<string, number>();
+  let finalStatus: ClusterStatus | undefined;
   let observed: Observed | undefined;
   let workMs = 0;
   let rounds = 0;
-  const roundsObserved: Observed[] = [];
+  const roundsObserved: { round: number; observed: Observed }[] = [];
   const due: NodeJS.Timeout[] = [];
   const injecting: Promise<void>[] = [];
   try {
     // How a driver finds the token, and the bugs its model is to have (the driver's model reads them).
     process.env.TSRAY_TOKEN = cluster.token;
     process.env.TSRAY_BUGS = (e.bugs ?? []).join(",");
-    // Attached where the target says (ray.init attaches to the head, which a head pod-kill takes away).
-    driver = await DaemonDriver.connect({ address: cluster.address, token: cluster.token, node: cluster.driverNode, traceFile: path.join(cluster.dir, "driver.trace.jsonl") });
+    // Attached where the target says (ray.init attaches to the head, which a head pod-kill takes
+    // away); each driver is a job of its own with its own trace file, in the directory the target collects.
+    const connect = async () => {
+      drivers++;
+      driver = await DaemonDriver.connect({ address: cluster.address, token: cluster.token, node: cluster.driverNode, traceFile: path.join(cluster.dir, drivers === 1 ? "driver.trace.jsonl" : `driver-${drivers}.trace.jsonl`) });
+    };
+    await connect();
     const start = performance.now();
     const dead = new Set<string>();
     // Faults run beside the workload, each at its time; one that takes time (a pause, a
@@ -118,10 +147,15 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
       try {
         if ("node" in f && dead.has(f.node)) throw new Error(`node ${f.node} is down already`);
         // Into the trace first, as the simulator does: the checkers judge errors against the faults.
+        if (f.kind === "kill-driver" && (!driver || driver.isClosed)) throw new Error("no driver is running (the last one is dead, its successor still connecting)");
         const t = performance.timeOrigin + performance.now();
         const heals = healsAt(f);
-        faultEvents.push({ t, node: "head", kind: "fault", comp: "host", fault: f.kind, detail: describe(f), until: heals === undefined ? undefined : t + heals - f.at });
-        await applyFault(cluster, f, dead, net);
+        hostEvents.push({ t, node: "head", kind: "fault", comp: "host", fault: f.kind, detail: describe(f), until: heals === undefined ? undefined : t + heals - f.at });
+        if (f.kind === "kill-driver") {
+          killedDrivers.push({ driver: driver!.addr, round: rounds + 1 });
+          killedAt.set(driver!.addr, t);
+          driver!.kill();
+        } else await applyFault(cluster, f, dead, net);
         applied.push({ fault: f, atMs });
         log(`  t=${atMs} ms: ${describe(f)}`);
       } catch (err) {
@@ -133,23 +167,54 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
     for (const f of e.faults) due.push(setTimeout(() => injecting.push(inject(f)), f.at));
     // The workload runs in rounds until the last fault is over (a pause ended, a node rejoined),
     // so that every fault meets work in progress; each round must give the simulator's values.
+    // A round whose driver was killed has partial values (not compared, as the simulator judges
+    // a killed program on what it saw); a new driver goes on, for one whole round at least.
     const timeoutMs = opts.timeoutMs ?? 120_000;
     const program = workloadProgram(e.workload);
+    let successorOwesRound = false;
+    let hung = false;
     do {
       let timer: NodeJS.Timeout | undefined;
       const t = performance.now();
-      observed = await Promise.race([
-        program(driver.ray),
+      const d = driver!;
+      const out = await Promise.race([
+        program(d.ray).catch((err: unknown): typeof KILLED => { if (d.isClosed) return KILLED; throw err; }),
         new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutMs); }),
       ]);
       clearTimeout(timer);
       rounds++;
-      if (observed === undefined) { problems.push(`round ${rounds} of the workload did not finish within ${timeoutMs / 1000} s (a hang)`); break; }
-      roundsObserved.push(observed);
+      if (d.isClosed) {
+        log(`  round ${rounds}: its driver ${d.addr} was killed; a new driver goes on`);
+        await connect();
+        successorOwesRound = true;
+        continue;
+      }
+      if (out === undefined || out === KILLED) { hung = true; problems.push(`round ${rounds} of the workload did not finish within ${timeoutMs / 1000} s (a hang)`); break; }
+      observed = out;
+      roundsObserved.push({ round: rounds, observed: out });
+      successorOwesRound = false;
       if (performance.now() - t < 20) await new Promise((r) => setTimeout(r, 50)); // a workload with nothing to wait on
-    } while (left > 0 && rounds < MAX_ROUNDS);
+    } while ((left > 0 || successorOwesRound) && rounds < MAX_ROUNDS);
     workMs = Math.round(performance.now() - start);
     log(`  the workload ran ${rounds} round(s) in ${workMs} ms`);
+    // The program's end, then the simulator's two quiet points: its work settled (the last
+    // driver still connected), then its job over (every driver gone and declared dead).
+    for (const t of due) clearTimeout(t);
+    await Promise.all(injecting);
+    if (hung) throw new Error("a round hung: no quiet point to judge");
+    const last = driver!;
+    await last.releaseAll();
+    mark({ kind: "program.end", comp: "host", ok: problems.length === 0 });
+    const settled = await programSettled(cluster.address, cluster.token, last, killedDrivers.map((k) => k.driver));
+    if (settled.unsettled) problems.push(`the cluster did not settle after the program ended (within ${QUIET_BOUND_S} s): ${settled.unsettled}`);
+    else mark({ kind: "cluster.quiet", comp: "host" });
+    await last.shutdown();
+    const over = await jobOver(cluster.address, cluster.token);
+    finalStatus = over.status;
+    if (over.unsettled) problems.push(`the job did not end cleanly (within ${QUIET_BOUND_S} s of its driver's exit): ${over.unsettled}`);
+    // Every driver buried: whatever is still held now is the checkers' to name.
+    if (over.status && over.status.drivers.length === 0) mark({ kind: "cluster.quiet", comp: "host" });
+    log(`  quiet: ${settled.unsettled ? "not" : ""} after the program, ${over.unsettled ? "not" : ""} after the job (CPUs in use: ${JSON.stringify(over.status ? cpusInUse(over.status) : {})})`);
   } catch (err) {
     problems.push(`the workload failed: ${(err as Error).message}`);
   } finally {
@@ -164,22 +229,34 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
     await cluster.stop();
   }
   // The faults' own trace, beside the processes': `tsray check` on the directory judges alike.
-  fs.writeFileSync(path.join(cluster.dir, "chaos.trace.jsonl"), formatTrace(faultEvents));
+  fs.writeFileSync(path.join(cluster.dir, "chaos.trace.jsonl"), formatTrace(hostEvents));
   const traces: TraceEvent[][] = [];
   for (const file of await cluster.traces()) traces.push(parseTraceTolerant(fs.readFileSync(file, "utf8")).events);
   const events = mergeTraces(traces);
   for (const v of checkTrace(events, {})) problems.push(`[${v.invariant}] t=${v.t} ${v.message}`);
   const restarted = events.some((x) => x.kind === "actor.state" && x.state === "RESTARTING");
-  roundsObserved.forEach((o, i) => {
-    for (const p of compareResults(e.workload, reference.result, o, restarted)) problems.push(`round ${i + 1}: ${p}`);
-  });
+  for (const { round, observed: o } of roundsObserved) {
+    for (const p of compareResults(e.workload, reference.result, o, restarted)) problems.push(`round ${round}: ${p}`);
+  }
+  // The failure-detection bound: a killed driver is declared dead within the GCS's grace period (and some slack).
+  for (const k of killedDrivers) {
+    const buried = events.find((x) => x.kind === "driver.dead" && x.driver === k.driver);
+    const at = killedAt.get(k.driver)!;
+    if (!buried) problems.push(`the killed driver ${k.driver} was never declared dead`);
+    else if (buried.t - at > DRIVER_DEATH_BOUND_MS) problems.push(`the killed driver ${k.driver} was declared dead ${Math.round(buried.t - at)} ms after its death (bound: ${DRIVER_DEATH_BOUND_MS} ms)`);
+  }
   if (!opts.keep && problems.length === 0) cluster.remove();
   else log(`  kept ${cluster.home}`);
   const deadNodes = [...new Set(events.flatMap((x) => (x.kind === "node.dead" ? [x.id] : [])))];
   const registrations: Record<string, number> = {};
   for (const x of events) if (x.kind === "node.registered") registrations[x.id] = (registrations[x.id] ?? 0) + 1;
   const tracedNodes = [...new Set(events.filter((x) => x.comp !== "host").map((x) => x.node))].sort();
-  return { ok: problems.length === 0, problems, observed, reference: reference.result, applied, deadNodes, registrations, tracedNodes, rounds, traceEvents: events.length, workMs, wallMs: Math.round(performance.now() - t0) };
+  const deadDrivers = [...new Set(events.flatMap((x) => (x.kind === "driver.dead" ? [x.driver] : [])))];
+  const finalView = finalStatus && { cpusInUse: cpusInUse(finalStatus), actors: finalStatus.actors, drivers: finalStatus.drivers };
+  return {
+    ok: problems.length === 0, problems, observed, reference: reference.result, applied, deadNodes, registrations, tracedNodes, rounds,
+    killedDrivers, deadDrivers, finalStatus: finalView, traceEvents: events.length, workMs, wallMs: Math.round(performance.now() - t0),
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -229,6 +306,7 @@ async function applyFault(cluster: ChaosCluster, f: ChaosFault, dead: Set<string
       if (f.node === "head") return restartGcs(POD_RESTART_MS);
       if (cluster.restartContainer) { await cluster.restartContainer(f.node); return net.apply(f.node); }
       return rejoin(f.node, POD_RESTART_MS);
+    case "kill-driver": throw new Error("kill-driver strikes the experiment's own driver, not the cluster");
     case "partition": case "delay": case "loss": case "duplicate": {
       const rule = netRule(f);
       await net.add(f.node, rule);

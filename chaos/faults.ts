@@ -1,8 +1,8 @@
 // The faults a chaos experiment injects into real processes, named as Chaos Mesh names them
 // (PodChaos pod-kill, pod-failure, container-kill; NetworkChaos partition, delay, loss,
 // duplicate) beside tsray's own process faults (a raylet killed for good, killed and rejoining,
-// frozen; the GCS restarted on its storage). `at` is ms after the workload starts; a fault with
-// `ms` heals after that long.
+// frozen; the GCS restarted on its storage; the driver killed mid-run). `at` is ms after the
+// workload starts; a fault with `ms` heals after that long.
 
 import fc from "fast-check";
 import type { NetDirection, NetFaultRule } from "../src/runtime/daemon/net-faults.ts";
@@ -38,7 +38,13 @@ export type ChaosFault =
   /** NetworkChaos loss: each transmission lost with probability `rate` (TCP resends it). */
   | ({ readonly kind: "loss"; readonly at: number; readonly rate: number } & NetScope)
   /** NetworkChaos duplicate: each message delivered twice with probability `rate`. */
-  | ({ readonly kind: "duplicate"; readonly at: number; readonly rate: number } & NetScope);
+  | ({ readonly kind: "duplicate"; readonly at: number; readonly rate: number } & NetScope)
+  /**
+   * The experiment's driver dies as a SIGKILLed process does, mid-round: nothing released, no
+   * goodbye; the GCS learns of it by its own failure detection. A new driver (a new job) takes
+   * over the rounds at once.
+   */
+  | { readonly kind: "kill-driver"; readonly at: number };
 
 export type ChaosFaultKind = ChaosFault["kind"];
 export type NetChaosFault = Extract<ChaosFault, { kind: "partition" | "delay" | "loss" | "duplicate" }>;
@@ -67,6 +73,8 @@ export function netRule(f: NetChaosFault): NetFaultRule {
 export function healsAt(f: ChaosFault): number | undefined {
   switch (f.kind) {
     case "kill-node": return undefined;
+    // Its successor connects at once; the cluster's cleanup after it is what the checkers judge.
+    case "kill-driver": return f.at;
     case "restart-node": return f.at + f.downMs;
     case "restart-gcs": return f.at + f.downMs;
     case "pod-kill": case "container-kill": return f.at + POD_RESTART_MS;
@@ -88,6 +96,7 @@ export function describe(f: ChaosFault): string {
     case "delay": return `delay ${f.latencyMs}±${f.jitterMs} ms ${peers(f)}`;
     case "loss": return `loss ${Math.round(f.rate * 100)}% ${peers(f)}`;
     case "duplicate": return `duplicate ${Math.round(f.rate * 100)}% ${peers(f)}`;
+    case "kill-driver": return "kill the driver (as SIGKILL: no release, no goodbye)";
   }
 }
 
@@ -124,5 +133,6 @@ export function faultArb(nodes: readonly string[], withinMs = 1_500): fc.Arbitra
     fc.record({ ...net("delay"), latencyMs: fc.integer({ min: 1, max: 300 }), jitterMs: fc.integer({ min: 0, max: 50 }) }).map(scoped),
     fc.record({ ...net("loss"), rate: fc.double({ min: 0.01, max: 0.5, noNaN: true }).map((r) => Math.round(r * 100) / 100) }).map(scoped),
     fc.record({ ...net("duplicate"), rate: fc.double({ min: 0.01, max: 0.5, noNaN: true }).map((r) => Math.round(r * 100) / 100) }).map(scoped),
+    fc.record({ kind: fc.constant("kill-driver" as const), at }),
   );
 }

@@ -12,6 +12,9 @@
 //   duplicate on every node's outbound messages, which is the same thing.
 // - the simulator's kill-worker, clock-skew and store-full have no chaos fault yet, nor do its
 //   network conditions for a whole run: they are refused, by name.
+// - kill-driver is the same fault both ways, but what follows differs: the simulator's program
+//   stops for good (its run is judged on what it saw before), while a chaos experiment connects
+//   a new driver and goes on with its rounds. The dead driver's cleanup is judged alike.
 
 import type { SimNode } from "../sim/cluster.ts";
 import type { Fault } from "../sim/faults.ts";
@@ -59,6 +62,7 @@ export function chaosToScenario(
       case "delay": schedule.push({ at, until: at + f.ms, kind: "delay", ms: f.latencyMs, nodes: [f.node] }); break;
       case "loss": schedule.push({ at, until: at + f.ms, kind: "drop", rate: f.rate }); break;
       case "duplicate": schedule.push({ at, until: at + f.ms, kind: "duplicate", rate: f.rate }); break;
+      case "kill-driver": schedule.push({ at, kind: "kill-driver" }); break;
     }
   }
   schedule.sort((a, b) => a.at - b.at);
@@ -111,6 +115,7 @@ export function scenarioToChaos(s: Scenario): ChaosExperiment {
       }
       case "drop": for (const node of ids) faults.push({ kind: "loss", at: f.at, node, direction: "to", rate: f.rate, ms: f.until - f.at }); return;
       case "duplicate": for (const node of ids) faults.push({ kind: "duplicate", at: f.at, node, direction: "to", rate: f.rate, ms: f.until - f.at }); return;
+      case "kill-driver": faults.push({ kind: "kill-driver", at: f.at }); return;
       case "kill-worker": case "clock-skew": case "store-full":
         throw new TypeError(`sim → chaos: the simulator's ${f.kind} (at ${f.at}) has no chaos fault yet`);
     }

@@ -1,7 +1,9 @@
 // What a chaos target is: a cluster of tsray daemons somewhere (local processes, containers,
 // Kubernetes pods) that the experiment runner (experiment.ts) drives the same way — it runs the
 // workload from this process against `address`, injects the faults through these operations,
-// and judges the traces the target collects into `dir` with the invariant checkers.
+// and judges the traces the target collects into `dir` with the invariant checkers. The driver
+// is this process's on every target, so a kill-driver fault needs no operation here: every
+// target runs it (experiment.ts), and collects each driver's trace file from `dir`.
 
 import type { SeededBug } from "../src/core/bugs.ts";
 import type { NetFaultSpec } from "../src/runtime/daemon/net-faults.ts";

@@ -10,7 +10,7 @@ import { experimentArb, type ChaosExperiment } from "../../chaos/experiment.ts";
 import { faultArb, type ChaosFault, type ChaosFaultKind } from "../../chaos/faults.ts";
 import { chaosToScenario, scenarioToChaos } from "../../chaos/sim-plan.ts";
 import { validatePlan } from "../../sim/faults.ts";
-import type { Scenario } from "../../sim/scenario.ts";
+import { runScenario, type Scenario } from "../../sim/scenario.ts";
 import { validateManifests } from "../../src/k8s/validate.ts";
 
 const nodes = [{ id: "head", cpus: 1 }, { id: "node-1", cpus: 2 }, { id: "node-2", cpus: 2 }];
@@ -34,7 +34,7 @@ describe("the experiment generator", () => {
       kinds.add(f.kind);
       if (["kill-node", "restart-node", "pause", "pod-kill", "pod-failure", "container-kill"].includes(f.kind)) assert.notEqual((f as { node: string }).node, "head");
     }
-    assert.deepEqual([...kinds].sort(), ["container-kill", "delay", "duplicate", "kill-node", "loss", "partition", "pause", "pod-failure", "pod-kill", "restart-gcs", "restart-node"]);
+    assert.deepEqual([...kinds].sort(), ["container-kill", "delay", "duplicate", "kill-driver", "kill-node", "loss", "partition", "pause", "pod-failure", "pod-kill", "restart-gcs", "restart-node"]);
   });
 
   it("refuses to be asked for no faults", () => {
@@ -71,6 +71,8 @@ describe("Chaos Mesh YAML", () => {
 
   it("refuses a fault with no Chaos Mesh action, naming it", () => {
     assert.throws(() => experimentToYaml({ nodes, workload, faults: [{ kind: "pause", at: 0, node: "node-1", ms: 10 }] }), /pause has no Chaos Mesh action/);
+    // The driver is the experiment's own process, in no pod of the cluster.
+    assert.throws(() => experimentToYaml({ nodes, workload, faults: [{ kind: "kill-driver", at: 0 }] }), /kill-driver has no Chaos Mesh action: the driver is the experiment's own process/);
   });
 
   it("refuses what it cannot read, saying where", () => {
@@ -155,6 +157,25 @@ describe("chaos ↔ simulator", () => {
     assert.deepEqual(e.bugs, ["no-reconstruction"]);
     const back = chaosToScenario(e);
     assert.deepEqual(back.faults.schedule.map((f) => f.kind).sort(), scenario.faults.schedule.map((f) => f.kind).sort());
+  });
+
+  it("turns kill-driver into the simulator's kill-driver and back, and the plan replays: the driver is buried and nothing leaks", async () => {
+    const e: ChaosExperiment = {
+      nodes, faults: [{ kind: "kill-driver", at: 150 }],
+      workload: { steps: [
+        { op: "actor", maxRestarts: 0, maxTaskRetries: 0 },
+        { op: "task", fn: "slow", args: [{ lit: 1 }, { lit: 9 }], maxRetries: 0, node: "node-1" },
+        { op: "get", ref: 1 },
+      ] },
+    };
+    const s = chaosToScenario(e, [{ fault: e.faults[0], atMs: 170 }]);
+    assert.deepEqual(s.faults.schedule, [{ at: 170, kind: "kill-driver" }]);
+    validatePlan(s.faults, nodes.map((n) => n.id));
+    assert.deepEqual(scenarioToChaos(s).faults, [{ kind: "kill-driver", at: 170 }]);
+    const verdict = await runScenario(s);
+    assert.ok(verdict.ok, verdict.problems.join("\n"));
+    assert.equal(verdict.faulty.result, undefined, "the killed program never returned");
+    assert.equal(verdict.faulty.trace.filter((x) => x.kind === "driver.dead").length, 1);
   });
 
   it("refuses simulator faults that have no chaos fault, by name", () => {

@@ -136,9 +136,52 @@ export class DaemonDriver {
 
   get isClosed(): boolean { return this.closed; }
 
+  /** The driver's own address (how the GCS, the traces and `tsray status` name it). */
+  get addr(): string { return this.model.addr; }
+
   /** What ray.init() reports: the cluster as it was when we connected. */
   describe(): { address: string; nodes: { id: string; resources: Record<string, number> }[] } {
     return { address: this.address, nodes: this.nodes.filter((n) => n.alive).map((n) => ({ id: n.node, resources: { ...n.total } })) };
+  }
+
+  /**
+   * Whether this driver's own work is over: no task it submitted is still pending and it holds
+   * no lease (what a quiet point needs of it; the cluster's side is judged by the checkers).
+   */
+  get idle(): boolean {
+    const s = this.model.state;
+    if (s.granted.size > 0 || s.leaseReqs.size > 0) return false;
+    for (const o of s.owned.values()) if (o.task !== undefined) return false;
+    return true;
+  }
+
+  /** Drops every reference the program holds (as its end does) and lets the frees go out, staying connected. */
+  async releaseAll(): Promise<void> {
+    if (this.closed) return;
+    this.transport.post(() => this.model.releaseAll());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /**
+   * Dies as a SIGKILLed driver process does (the chaos experiments' kill-driver fault): nothing
+   * is released and nothing more is sent. Its timers stop, its model is cut off, and every
+   * connection ends, so the GCS sees the driver's own stream end exactly as it sees a killed
+   * process's (its server treats a stream's end, cancellation and error alike: onPeerGone) and
+   * learns of the death only by its grace period. Frames the model had already handed to a link
+   * go out first, as a process killed just after writing them would have sent them. The program's
+   * waiting calls fail, and any later call throws: its process is gone.
+   */
+  kill(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.timers.clearAll();
+    this.transport.clear();
+    this.transport.remote = undefined;
+    this.client.abandon("the driver process was killed");
+    this.keepAlive.close();
+    for (const l of this.links) void l.close(0);
+    this.store?.close();
+    this.sink.close();
   }
 
   /** Drops every reference the program holds, lets the frees go out, then disconnects. */
