@@ -163,3 +163,13 @@ test("chaos catches a seeded bug after a driver's death: a driver that forgets t
   assert.ok(r.problems.some((p) => p.startsWith("[leases]") && p.includes("leak: lease")), r.problems.join("\n"));
 });
 
+
+test("a driver killed while the GCS is down is buried by the restarted GCS (restored drivers get the same grace as a dropped stream)", { timeout: 180_000 }, async () => {
+  const lines: string[] = [];
+  const r = await runExperiment({ ...killDriver, faults: [{ kind: "restart-gcs", at: 400, downMs: 1_500 }, { kind: "kill-driver", at: 800 }] }, { log: (l) => lines.push(l) });
+  assert.ok(r.ok, `${r.problems.join("\n")}\n${lines.join("\n")}`);
+  assert.deepEqual(r.applied.filter((a) => a.error), [], "both faults were applied");
+  assert.equal(r.killedDrivers.length, 1);
+  assert.ok(r.deadDrivers.includes(r.killedDrivers[0].driver), `dead drivers: ${r.deadDrivers.join(", ")}`);
+  assert.deepEqual(r.finalStatus!.drivers, []);
+});

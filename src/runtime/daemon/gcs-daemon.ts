@@ -134,16 +134,7 @@ export class GcsDaemon {
       // Judged by the driver's own stream only: its node's daemon also routes to its address.
       onPeerGone: (peer) => {
         if (d.closed) return;
-        for (const a of peer.addrs) {
-          if (!/\/driver-/.test(a) || d.server.hasOwnRoute(a)) continue;
-          clearTimeout(d.leaving.get(a));
-          d.leaving.set(a, setTimeout(() => {
-            d.leaving.delete(a);
-            if (d.closed || d.server.hasOwnRoute(a)) return;
-            d.waiting.delete(a);
-            try { d.gcs.step({ kind: "driver-gone", driver: a }); } catch (e) { (opts.log ?? console.error)(`tsray gcs: driver ${a} gone: ${(e as Error).message}`); }
-          }, DRIVER_GRACE_MS).unref());
-        }
+        for (const a of peer.addrs) if (/\/driver-/.test(a)) d.graceFor(a);
       },
       status: () => d.status(),
       log: opts.log,
@@ -162,7 +153,22 @@ export class GcsDaemon {
     });
     d.port = await d.server.start();
     d.gcs.start();
+    // Drivers restored from storage get the same grace as one whose stream ended: one that died
+    // while this GCS was down never reconnects, and nothing else would ever bury it.
+    for (const a of d.gcs.state.drivers) d.graceFor(a);
     return d;
+  }
+
+  /** Unless driver `a` (re)connects within the grace period, it is gone, and with it its leases, objects and actors. */
+  private graceFor(a: Addr): void {
+    if (this.server.hasOwnRoute(a)) return;
+    clearTimeout(this.leaving.get(a));
+    this.leaving.set(a, setTimeout(() => {
+      this.leaving.delete(a);
+      if (this.closed || this.server.hasOwnRoute(a)) return;
+      this.waiting.delete(a);
+      try { this.gcs.step({ kind: "driver-gone", driver: a }); } catch (e) { (this.opts.log ?? console.error)(`tsray gcs: driver ${a} gone: ${(e as Error).message}`); }
+    }, DRIVER_GRACE_MS).unref());
   }
 
   /** What the autoscaler on the head reads (undefined once this GCS stopped serving). */
