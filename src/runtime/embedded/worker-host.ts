@@ -7,9 +7,12 @@ import type { CoreWorker } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
 import { drop, hold } from "./pins.ts";
-import type { FnRef, FromThread } from "./protocol.ts";
+import type { FnRef, FromThread, ToThread } from "./protocol.ts";
 import type { Thread } from "./threads.ts";
 import type { Timers } from "./transport.ts";
+
+type Exec = Extract<ToThread, { t: "exec" }>;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class WorkerHost {
   model!: CoreWorker;
@@ -49,7 +52,13 @@ export class WorkerHost {
       if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
       else this.thread.sentFns.add(fn.id);
     }
-    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args, namespace: spec.namespace, streaming: spec.streaming });
+    // Only the fields a task has: the structured clone pays for each field, undefined ones too.
+    const m: Mutable<Exec> = { t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, fn: ref, args };
+    if (spec.method !== undefined) m.method = spec.method;
+    if (spec.actorId !== undefined) m.actor = spec.actorId;
+    if (spec.namespace !== undefined) m.namespace = spec.namespace;
+    if (spec.streaming !== undefined) m.streaming = spec.streaming;
+    this.thread.post(m);
   }
 
   /** The model's `interrupt` effect: the thread signals the task's code (ray.cancel). */
