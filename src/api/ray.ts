@@ -120,11 +120,25 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   const collected = options.releaseOnCollect === true
     ? new FinalizationRegistry<MadeRef>((m) => { if (!m.released) client.releaseRef(m.id); })
     : undefined;
+  // Registration waits for the end of the current macrotask (the list holds the refs until
+  // then): a ref released within it, as a put used and released at once, never costs the
+  // registry anything.
+  let toRegister: ObjectRef[] = [];
+  const registerMade = (): void => {
+    const refs = toRegister;
+    toRegister = [];
+    for (const r of refs) {
+      const m = madeOf(r)!;
+      if (!m.released) collected!.register(r, m);
+    }
+  };
   const made = <T>(ref: ObjectRef<T>, actorCall = false): ObjectRef<T> => {
     if (collected === undefined && !actorCall) return ref;
-    const m: MadeRef = { id: ref.id, actorCall, released: false };
-    tie(ref, m);
-    collected?.register(ref, m);
+    tie(ref, { id: ref.id, actorCall, released: false });
+    if (collected !== undefined) {
+      if (toRegister.length === 0) setImmediate(registerMade);
+      toRegister.push(ref);
+    }
     return ref;
   };
 
