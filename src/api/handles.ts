@@ -6,12 +6,39 @@ import type { ObjectRefGenerator } from "./generator.ts";
 import { checkOptionNames, generatorMethodsOf, isAsyncClass } from "./options.ts";
 import type { PlacementGroup } from "./placement-group.ts";
 
+/**
+ * What the API that made a ref keeps with it (ray.ts): whether it is an actor call's, and for
+ * refs released on collection, whether the program released it already. The garbage collector's
+ * callback is handed this record (it must not hold the ref), so an explicit release is a flag
+ * here rather than an unregistration, which costs about a microsecond per ref.
+ */
+export interface MadeRef {
+  readonly id: ObjectId;
+  readonly actorCall: boolean;
+  released: boolean;
+}
+
+let tieRef: (ref: ObjectRef, made: MadeRef) => void;
+let madeOfRef: (ref: ObjectRef) => MadeRef | undefined;
+
 /** A future value in the object store. `T` flows from the remote function's return type. */
 export class ObjectRef<T = unknown> {
   declare readonly __type?: T;
+  // Private: not part of the ref's data (equality, serialization and printing ignore it).
+  #made: MadeRef | undefined = undefined;
   constructor(readonly id: ObjectId, readonly owner: Addr) {}
   toString(): string { return `ObjectRef(${this.id})`; }
+  static {
+    tieRef = (ref, made) => { ref.#made = made; };
+    madeOfRef = (ref) => ref.#made;
+  }
 }
+
+/** Records what the API that made `ref` keeps with it. */
+export function tie(ref: ObjectRef, made: MadeRef): void { tieRef(ref, made); }
+
+/** What the API that made `ref` keeps with it; undefined for a ref it did not make (one passed in, say). */
+export function madeOf(ref: ObjectRef): MadeRef | undefined { return madeOfRef(ref); }
 
 export interface RemoteOptions {
   numCpus?: number;
@@ -130,6 +157,7 @@ export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, crea
 export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, created?: () => Promise<ActorHandle>): ActorHandle {
   const target = { [ACTOR]: actorId, __actorId: actorId };
   let settled: Promise<ActorHandle> | undefined;
+  const methods = new Map<string, Method<(...a: unknown[]) => unknown>>();
   return new Proxy(target, {
     get(_target, prop) {
       if (prop === ACTOR || prop === "__actorId") return actorId;
@@ -140,13 +168,19 @@ export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, crea
       if (actorId === undefined) {
         throw new TypeError(`${prop}: a handle made with getIfExists names no actor until the GCS answers: await it first (const h = await A.options({ name, getIfExists: true }).remote())`);
       }
-      const method = (opts: RemoteOptions) => ({
-        remote: (...args: unknown[]) => invoker.callMethod(actorId, prop, args, opts),
-        options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(all); },
-      });
-      return method({});
+      let m = methods.get(prop);
+      if (m === undefined) methods.set(prop, (m = method(actorId, prop, {}, invoker)));
+      return m;
     },
   }) as unknown as ActorHandle;
+}
+
+/** `handle.name`: what `.remote()` and `.options()` are called on (made once per handle and method, not per call). */
+function method(actorId: ActorId, prop: string, opts: RemoteOptions, invoker: Invoker): Method<(...a: unknown[]) => unknown> {
+  return {
+    remote: (...args: unknown[]) => invoker.callMethod(actorId, prop, args, opts) as never,
+    options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(actorId, prop, all, invoker); },
+  };
 }
 
 export function actorIdOf(x: unknown): ActorId | undefined {

@@ -3,7 +3,7 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import type { ActorId, FunctionDescriptor, NodeView, ObjectId, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, ValueError, toError } from "./errors.ts";
@@ -12,8 +12,8 @@ import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
 import {
-  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, remoteOf,
-  type ActorHandle, type ActorRef, type Invoker, type RemoteOptions,
+  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, madeOf, remoteOf, tie,
+  type ActorHandle, type ActorRef, type Invoker, type MadeRef, type RemoteOptions,
 } from "./handles.ts";
 
 export interface GetOptions { timeoutMs?: number }
@@ -114,13 +114,31 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   const actorTaskRetries = new Map<ActorId, number>();
   // The generator methods of the actors whose class is known here: their calls stream.
   const actorGenerators = new Map<ActorId, readonly string[]>();
-  // The refs of actor calls made here: ray.cancel refuses `force` for them, as Ray does.
-  const actorCalls = new WeakSet<ObjectRef>();
   // Each ref made here is one handle in the owner's count: collected, it is released once
-  // (unless ray.release came first, which unregisters it).
-  const collected = options.releaseOnCollect === true ? new FinalizationRegistry<ObjectId>((id) => client.releaseRef(id)) : undefined;
-  const made = <T>(ref: ObjectRef<T>): ObjectRef<T> => {
-    collected?.register(ref, ref.id, ref);
+  // (unless ray.release came first, which marks its record released). The refs of actor calls
+  // are marked too: ray.cancel refuses `force` for them, as Ray does.
+  const collected = options.releaseOnCollect === true
+    ? new FinalizationRegistry<MadeRef>((m) => { if (!m.released) client.releaseRef(m.id); })
+    : undefined;
+  // Registration waits for the end of the current macrotask (the list holds the refs until
+  // then): a ref released within it, as a put used and released at once, never costs the
+  // registry anything.
+  let toRegister: ObjectRef[] = [];
+  const registerMade = (): void => {
+    const refs = toRegister;
+    toRegister = [];
+    for (const r of refs) {
+      const m = madeOf(r)!;
+      if (!m.released) collected!.register(r, m);
+    }
+  };
+  const made = <T>(ref: ObjectRef<T>, actorCall = false): ObjectRef<T> => {
+    if (collected === undefined && !actorCall) return ref;
+    tie(ref, { id: ref.id, actorCall, released: false });
+    if (collected !== undefined) {
+      if (toRegister.length === 0) setImmediate(registerMade);
+      toRegister.push(ref);
+    }
     return ref;
   };
 
@@ -324,8 +342,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       const id = client.nextId();
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
       const streaming = streamingOf(opts, actorGenerators.get(actorId)?.includes(method) === true, `actor method ${method}`);
-      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries, streaming), client.addr));
-      actorCalls.add(ref);
+      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries, streaming), client.addr), true);
       if (streaming) return generatorOf(ref);
       return typeof opts.numReturns === "number" && opts.numReturns > 1 ? split(ref, opts.numReturns, `actor method ${method}`) : ref;
     },
@@ -392,7 +409,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       for (const [k, v] of [["force", force], ["recursive", recursive]] as const) {
         if (typeof v !== "boolean") throw new TypeError(`ray.cancel: ${k} must be a boolean, got ${JSON.stringify(v)}`);
       }
-      if (force && actorCalls.has(ref)) throw new TypeError("ray.cancel: force is not supported for actor tasks (kill the actor with ray.kill instead)");
+      if (force && madeOf(ref)?.actorCall === true) throw new TypeError("ray.cancel: force is not supported for actor tasks (kill the actor with ray.kill instead)");
       if (ref.owner !== client.addr) throw new TypeError(`ray.cancel: ${ref} was made by another worker (${ref.owner}); only the task's owner cancels it in tsray`);
       client.cancelTask(ref.id, force, recursive);
     },
@@ -423,7 +440,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       for (const x of Array.isArray(refs) ? refs : [refs]) {
         // A generator: its task's object; the items it never handed out go with it.
         const r = (x instanceof ObjectRefGenerator ? x.ref : x) as ObjectRef;
-        collected?.unregister(r);
+        const m = madeOf(r);
+        if (m !== undefined) m.released = true;
         client.releaseRef(r.id);
       }
     },

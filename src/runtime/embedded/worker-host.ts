@@ -7,20 +7,23 @@ import type { CoreWorker } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
 import { drop, hold } from "./pins.ts";
-import type { FnRef, FromThread } from "./protocol.ts";
+import type { FnRef, FromThread, ToThread } from "./protocol.ts";
 import type { Thread } from "./threads.ts";
 import type { Timers } from "./transport.ts";
+
+type Exec = Extract<ToThread, { t: "exec" }>;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class WorkerHost {
   model!: CoreWorker;
   timers!: Timers;
-  /** Tasks the thread is running (several on an async actor), by task id. */
-  private readonly runningTasks = new Map<string, { readonly task: string; readonly attempt: number; readonly name: string }>();
+  /** Tasks the thread is running (several on an async actor), by task id: their specs, as the model handed them. */
+  private readonly runningTasks = new Map<string, TaskSpec>();
   /** A task the thread is running, if any (the latest started). */
   get running(): { readonly task: string; readonly attempt: number; readonly name: string } | undefined {
-    let last;
+    let last: TaskSpec | undefined;
     for (const r of this.runningTasks.values()) last = r;
-    return last;
+    return last && { task: last.taskId, attempt: last.attempt, name: last.name };
   }
   /** Set once the thread exited or was ended. */
   dead = false;
@@ -39,7 +42,7 @@ export class WorkerHost {
 
   /** The model's `execute` effect. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
-    this.runningTasks.set(spec.taskId, { task: spec.taskId, attempt: spec.attempt, name: spec.name });
+    this.runningTasks.set(spec.taskId, spec);
     this.thread.busy++;
     let held: Payload[] | undefined;
     for (const a of args) if (hold(a)) (held ??= []).push(a);
@@ -49,7 +52,13 @@ export class WorkerHost {
       if (this.thread.sentFns.has(fn.id)) ref = { id: fn.id };
       else this.thread.sentFns.add(fn.id);
     }
-    this.thread.post({ t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, method: spec.method, actor: spec.actorId, fn: ref, args, namespace: spec.namespace, streaming: spec.streaming });
+    // Only the fields a task has: the structured clone pays for each field, undefined ones too.
+    const m: Mutable<Exec> = { t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, fn: ref, args };
+    if (spec.method !== undefined) m.method = spec.method;
+    if (spec.actorId !== undefined) m.actor = spec.actorId;
+    if (spec.namespace !== undefined) m.namespace = spec.namespace;
+    if (spec.streaming !== undefined) m.streaming = spec.streaming;
+    this.thread.post(m);
   }
 
   /** The model's `interrupt` effect: the thread signals the task's code (ray.cancel). */
@@ -69,11 +78,16 @@ export class WorkerHost {
 
   /** Drops the holds on a task's arguments (it finished), or on every task's (the thread is gone). */
   private dropArgs(task?: string): void {
-    for (const [t, held] of this.argHolds) {
-      if (task !== undefined && t !== task) continue;
+    if (this.argHolds.size === 0) return; // most tasks: no argument in the arena
+    if (task !== undefined) {
+      const held = this.argHolds.get(task);
+      if (held === undefined) return;
       for (const a of held) drop(a);
-      this.argHolds.delete(t);
+      this.argHolds.delete(task);
+      return;
     }
+    for (const held of this.argHolds.values()) for (const a of held) drop(a);
+    this.argHolds.clear();
   }
 
   /** The thread is gone: nothing it was handed needs holding any more. */

@@ -1,0 +1,104 @@
+// The API's automatic release (releaseOnCollect, real hosts' drivers): a ref the program drops is
+// released once the garbage collector takes it, and a ref it released itself is not released
+// again — whether it released it in the turn it was made (before the ref was handed to the
+// FinalizationRegistry) or later. Checked on a recording CoreClient, so each release is counted.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import type { CoreClient } from "../../src/api/client.ts";
+import { ObjectRef } from "../../src/api/handles.ts";
+import { createRay } from "../../src/api/ray.ts";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+function recordingClient(): { client: CoreClient; released: string[]; cancelled: string[] } {
+  let n = 0;
+  const released: string[] = [];
+  const cancelled: string[] = [];
+  const client = {
+    addr: "head/driver", node: "head",
+    nextId: () => `head/driver#${++n}`,
+    submitTask: (id: string) => `${id}.r`,
+    submitActorTask: (id: string) => `${id}.r`,
+    createActor: () => {},
+    put: async () => {},
+    releaseRef: (id: string) => { released.push(id); },
+    cancelTask: (id: string) => { cancelled.push(id); },
+  } as unknown as CoreClient;
+  return { client, released, cancelled };
+}
+
+const nextTurn = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Collects garbage until `ok` holds: finalizers run as tasks after a collection. Each collection
+ * starts a turn of its own: a WeakRef read by `ok` keeps its target alive to the end of the turn.
+ */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    gc();
+    await new Promise((r) => setTimeout(r, 5));
+    if (ok()) return;
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const count = (xs: readonly string[], id: string) => xs.filter((x) => x === id).length;
+
+test("a dropped ref is released once the garbage collector takes it", async () => {
+  const { client, released } = recordingClient();
+  const ray = createRay(client, { releaseOnCollect: true });
+  const ids: string[] = [];
+  await (async () => {
+    for (let i = 0; i < 3; i++) ids.push((await ray.put(i)).id);
+    const f = ray.remote(function one() { return 1; });
+    ids.push((f.remote() as ObjectRef).id);
+  })();
+  await until("every dropped ref released", () => ids.every((id) => count(released, id) === 1));
+  await nextTurn();
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+  for (const id of ids) assert.equal(count(released, id), 1, `${id} released once`);
+});
+
+test("a ref the program released is not released again when collected, released in its own turn or later", async () => {
+  const { client, released } = recordingClient();
+  const ray = createRay(client, { releaseOnCollect: true });
+  const ids: string[] = [];
+  const gone: WeakRef<ObjectRef>[] = [];
+  await (async () => {
+    const a = await ray.put("early");
+    ray.release(a); // in the turn it was made
+    const b = await ray.put("late");
+    await nextTurn();
+    await nextTurn();
+    ray.release(b); // after it was registered
+    // A witness dropped alongside: once it is released, the finalizers of its collection ran.
+    const c = await ray.put("witness");
+    for (const r of [a, b, c]) { ids.push(r.id); gone.push(new WeakRef(r)); }
+  })();
+  await until("the refs collected and the witness released", () => gone.every((g) => g.deref() === undefined) && count(released, ids[2]) === 1);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(count(released, ids[0]), 1, "released in its own turn: once, by the program");
+  assert.equal(count(released, ids[1]), 1, "released later: once, by the program");
+});
+
+test("ray.cancel refuses force for an actor call's ref, and passes it on for a task's", () => {
+  for (const releaseOnCollect of [false, true]) {
+    const { client, cancelled } = recordingClient();
+    const ray = createRay(client, { releaseOnCollect });
+    const A = ray.remote(class A { m() { return 1; } });
+    const a = A.remote() as unknown as { m: { remote(): ObjectRef } };
+    const call = a.m.remote();
+    assert.throws(() => ray.cancel(call, { force: true }), /force is not supported for actor tasks/);
+    ray.cancel(call);
+    const f = ray.remote(function one() { return 1; });
+    const t = f.remote() as ObjectRef;
+    ray.cancel(t, { force: true });
+    assert.deepEqual(cancelled, [call.id, t.id]);
+  }
+});
