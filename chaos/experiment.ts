@@ -84,6 +84,9 @@ const QUIET_BOUND_S = QUIET_BOUND_MS / 1000;
 /** What a round whose driver was killed under it returns. */
 const KILLED: unique symbol = Symbol("killed");
 
+/** How long a killed driver's successor keeps trying to reach the GCS. */
+const SUCCESSOR_WAIT_MS = 30_000;
+
 /** Rounds at most (a workload that finishes at once would otherwise run thousands of times). */
 const MAX_ROUNDS = 100;
 
@@ -132,8 +135,9 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
     // Attached where the target says (ray.init attaches to the head, which a head pod-kill takes
     // away); each driver is a job of its own with its own trace file, in the directory the target collects.
     const connect = async () => {
-      drivers++;
-      driver = await DaemonDriver.connect({ address: cluster.address, token: cluster.token, node: cluster.driverNode, traceFile: path.join(cluster.dir, drivers === 1 ? "driver.trace.jsonl" : `driver-${drivers}.trace.jsonl`) });
+      const n = drivers + 1;
+      driver = await DaemonDriver.connect({ address: cluster.address, token: cluster.token, node: cluster.driverNode, traceFile: path.join(cluster.dir, n === 1 ? "driver.trace.jsonl" : `driver-${n}.trace.jsonl`) });
+      drivers = n;
     };
     await connect();
     const start = performance.now();
@@ -185,7 +189,13 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
       rounds++;
       if (d.isClosed) {
         log(`  round ${rounds}: its driver ${d.addr} was killed; a new driver goes on`);
-        await connect();
+        // As a job submitter does, the successor waits for the GCS (a restart-gcs may be under way).
+        for (const until = performance.now() + SUCCESSOR_WAIT_MS; ;) {
+          try { await connect(); break; } catch (err) {
+            if (performance.now() > until) throw err;
+            await sleep(250);
+          }
+        }
         successorOwesRound = true;
         continue;
       }
