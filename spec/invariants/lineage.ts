@@ -29,13 +29,15 @@ export const checkLineage: Checker = (events) => {
   // Losses not yet answered by a retry of their task or a new copy of the object, by task.
   const open = new Map<string, Loss>();
 
-  let programEnded = false;
+  // Owners that exited cleanly (their program returned and they let go of everything).
+  const exited = new Set<string>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    if (e.kind === "program.end") programEnded = true;
+    if (e.kind === "owner.exited") exited.add(e.owner);
     // The job's end (the driver exits after its program returned) does not excuse a loss the
-    // living driver left unrepaired before it: only a death before the program's end does.
-    if (!(programEnded && e.kind === "driver.dead")) lives.see(e, i);
+    // living driver left unrepaired before it: only a death does (a driver killed, by a
+    // kill-driver fault or with its node, never exits cleanly).
+    if (!(e.kind === "driver.dead" && exited.has(e.driver))) lives.see(e, i);
     switch (e.kind) {
       case "task.submitted":
         if (!tasks.has(e.task)) {
