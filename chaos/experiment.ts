@@ -219,7 +219,9 @@ export async function runExperiment(e: ChaosExperiment, opts: RunOptions = {}): 
     if (settled.unsettled) problems.push(`the cluster did not settle after the program ended (within ${QUIET_BOUND_S} s): ${settled.unsettled}`);
     else mark({ kind: "cluster.quiet", comp: "host" });
     await last.shutdown();
-    const over = await jobOver(cluster.address, cluster.token);
+    // Detached named actors outlive the job: at most one per name the workload makes detached.
+    const detached = new Set(e.workload.steps.flatMap((s) => (s.op === "named" && s.detached ? [`${s.ns}/${s.name}`] : []))).size;
+    const over = await jobOver(cluster.address, cluster.token, detached);
     finalStatus = over.status;
     if (over.unsettled) problems.push(`the job did not end cleanly (within ${QUIET_BOUND_S} s of its driver's exit): ${over.unsettled}`);
     // Every driver buried: whatever is still held now is the checkers' to name.

@@ -88,13 +88,14 @@ export function programSettled(address: string, token: string, driver: DaemonDri
 
 /**
  * The second quiet point: the job is over — every driver gone and declared dead, so every actor
- * (none is detached) dead and every CPU free again, as `tsray status` shows it.
+ * dead but at most `detached` detached ones (they outlive their job, as in Ray), and every CPU
+ * their leases do not hold free again, as `tsray status` shows it.
  */
-export function jobOver(address: string, token: string, boundMs = QUIET_BOUND_MS): Promise<Settled> {
+export function jobOver(address: string, token: string, detached: number, boundMs = QUIET_BOUND_MS): Promise<Settled> {
   return settle(address, token, (s) => {
     if (s.drivers.length > 0) return `the GCS still counts driver(s) ${s.drivers.join(", ")}`;
-    const live = Object.entries(s.actors).filter(([state, n]) => n > 0 && state !== "DEAD");
-    if (live.length > 0) return `actors not dead: ${live.map(([state, n]) => `${n} ${state}`).join(", ")}`;
+    const live = Object.entries(s.actors).filter(([state, n]) => n > 0 && state !== "DEAD" && !(state === "ALIVE" && n <= detached));
+    if (live.length > 0) return `actors not dead: ${live.map(([state, n]) => `${n} ${state}`).join(", ")}${detached > 0 ? ` (at most ${detached} detached may live on)` : ""}`;
     const busy = Object.entries(cpusInUse(s)).filter(([, n]) => n > 0);
     if (busy.length > 0) return `CPUs still in use: ${busy.map(([node, n]) => `${n} on ${node}`).join(", ")}`;
     return undefined;
