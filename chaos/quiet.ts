@@ -76,6 +76,8 @@ export function programSettled(address: string, token: string, driver: DaemonDri
   return settle(address, token, (s, previous) => {
     const alive = gone.filter((d) => s.drivers.includes(d));
     if (alive.length > 0) return `the GCS has not declared the killed driver(s) ${alive.join(", ")} dead`;
+    // A burial reaches the raylets one message later (frees, returned leases): judge from the poll after.
+    if (gone.some((d) => previous === undefined || previous.drivers.includes(d))) return "the killed drivers' burial is on its way to the raylets";
     if (!driver.idle) return "the driver still holds leases or waits on tasks";
     const transit = actorsInTransit(s);
     if (transit.length > 0) return `actors on their way: ${transit.join(", ")}`;
@@ -92,8 +94,9 @@ export function programSettled(address: string, token: string, driver: DaemonDri
  * their leases do not hold free again, as `tsray status` shows it.
  */
 export function jobOver(address: string, token: string, detached: number, boundMs = QUIET_BOUND_MS): Promise<Settled> {
-  return settle(address, token, (s) => {
+  return settle(address, token, (s, previous) => {
     if (s.drivers.length > 0) return `the GCS still counts driver(s) ${s.drivers.join(", ")}`;
+    if (previous === undefined || previous.drivers.length > 0) return "the drivers' burial is on its way to the raylets";
     const live = Object.entries(s.actors).filter(([state, n]) => n > 0 && state !== "DEAD" && !(state === "ALIVE" && n <= detached));
     if (live.length > 0) return `actors not dead: ${live.map(([state, n]) => `${n} ${state}`).join(", ")}${detached > 0 ? ` (at most ${detached} detached may live on)` : ""}`;
     const busy = Object.entries(cpusInUse(s)).filter(([, n]) => n > 0);
