@@ -5,6 +5,7 @@
 // task.retry counts, a reconstruction's included, as the owner counts them), and an actor call
 // that failed with ActorDiedError must have found its actor dead, or restarted with the call's
 // own retries used up (its caller may have pushed it to an incarnation that was already gone).
+import { isGeneratorItemId } from "../../src/core/types.ts";
 import { OwnerLives } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -45,8 +46,16 @@ export const checkErrorsEarned: Checker = (events) => {
   const lostReads: { i: number; obj: string; task: string }[] = [];
   const judgedLost = new Set<string>();
 
-  /** Whether `error` on task `t` was passed on from one of its arguments (judged at its source). */
-  const propagated = (t: Task | undefined, error: string) => t !== undefined && t.args.some((a) => failedWith.get(a) === error);
+  /**
+   * Whether `error` on task `t` was passed on from one of its arguments (judged at its source).
+   * A streaming item whose re-run, to remake it, spent its task's last retry holds that fault's
+   * error without a trace event of its own: an argument such an item passes it on.
+   */
+  const propagated = (t: Task | undefined, error: string) => t !== undefined && t.args.some((a) => {
+    if (failedWith.get(a) === error) return true;
+    const source = isGeneratorItemId(a) ? tasks.get(byReturn.get(a) ?? "") : undefined;
+    return source !== undefined && FAULT_ONLY.has(error) && spent(source);
+  });
 
   const judge = (i: number, error: string, what: string, t: Task | undefined) => {
     // Only ray.cancel explains a cancellation, faults or not.
