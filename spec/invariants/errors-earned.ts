@@ -45,16 +45,19 @@ export const checkErrorsEarned: Checker = (events) => {
   // ObjectLostError reads judged at the end, once we know whether the owner ever died.
   const lostReads: { i: number; obj: string; task: string }[] = [];
   const judgedLost = new Set<string>();
+  /** Streaming items the owner saw lost (object.lost). */
+  const lostItems = new Set<string>();
 
   /**
    * Whether `error` on task `t` was passed on from one of its arguments (judged at its source).
-   * A streaming item whose re-run, to remake it, spent its task's last retry holds that fault's
-   * error without a trace event of its own: an argument such an item passes it on.
+   * A lost streaming item whose re-run, to remake it, died with its worker on its task's last
+   * retry holds that WorkerCrashedError without a trace event of its own: an argument such an
+   * item passes it on.
    */
   const propagated = (t: Task | undefined, error: string) => t !== undefined && t.args.some((a) => {
     if (failedWith.get(a) === error) return true;
     const source = isGeneratorItemId(a) ? tasks.get(byReturn.get(a) ?? "") : undefined;
-    return source !== undefined && FAULT_ONLY.has(error) && spent(source);
+    return source !== undefined && error === "WorkerCrashedError" && lostItems.has(a) && source.retries > 0 && spent(source);
   });
 
   const judge = (i: number, error: string, what: string, t: Task | undefined) => {
@@ -142,6 +145,9 @@ export const checkErrorsEarned: Checker = (events) => {
         if (t) failedWith.set(t.returns, e.error);
         break;
       }
+      case "object.lost":
+        if (isGeneratorItemId(e.obj)) lostItems.add(e.obj);
+        break;
       case "generator.item": {
         // A task's generator item is remade as the task's return would be (an actor method's is not).
         const t = tasks.get(e.task);
