@@ -9,8 +9,8 @@ import { add, fits, subtract, type ResourceSet } from "../resources.ts";
 import { releaseDeps } from "./object-manager.ts";
 import { bundleKey, type Addr, type PlacementGroupId, type SchedulingStrategy } from "../types.ts";
 
-export /** A placement-group bundle reserved on this node: its resources are taken from the node's. */
-interface Bundle {
+/** A placement-group bundle reserved on this node: its resources are taken from the node's. */
+export interface Bundle {
   readonly pg: PlacementGroupId;
   readonly attempt: number;
   readonly resources: ResourceSet;
