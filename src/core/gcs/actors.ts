@@ -1,0 +1,368 @@
+// Actors in the GCS, as Ray's GcsActorManager and GcsActorScheduler: the actor table (persisted,
+// recovered by a restarted GCS), named actors unique within a namespace, placing an actor on a node
+// through a lease, pushing its constructor, and restarting it within its budget when its worker,
+// its node or (unless detached) its owner dies.
+
+import type { TraceBody } from "../../../spec/trace.ts";
+import type { Bugs } from "../bugs.ts";
+import { nextActorState, type ActorState } from "../lifecycle/actor.ts";
+import type { Msg, TaskResult } from "../messages.ts";
+import { place } from "../scheduler.ts";
+import {
+  diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
+  type NodeId, type NodeView, type PendingDemand, type TaskSpec,
+} from "../types.ts";
+
+export interface ActorEntry {
+  state: ActorState;
+  readonly spec: ActorSpec;
+  epoch: number;
+  restartsLeft: number;
+  address?: Addr;
+  node?: NodeId;
+  leaseId?: string;
+  error?: ErrorInfo;
+  /** The outstanding lease request while placing the actor, and the node asked (volatile). */
+  leaseReq?: number;
+  leaseNode?: NodeId;
+  readonly subscribers: Set<Addr>;
+  /** Since when no live node can host it (volatile): a pending demand. */
+  infeasibleSince?: number;
+}
+
+type ActorRow = Omit<ActorEntry, "leaseReq" | "subscribers" | "infeasibleSince"> & { subscribers: Addr[] };
+
+/** What the actor manager needs of the GCS. */
+export interface ActorPorts {
+  /** The GCS's own address: it owns every actor's creation task. */
+  readonly gcs: Addr;
+  readonly head: NodeId;
+  readonly bugs: Bugs;
+  /** This GCS recovered its tables: a placed actor's constructor may have to be pushed again. */
+  readonly recovered: boolean;
+  /** The first lease request id: ids carry the GCS's incarnation so a reply to a previous GCS never matches. */
+  readonly firstReqId: number;
+  send(to: Addr, m: Msg): void;
+  trace(body: TraceBody): void;
+  /** Persists an actor's row. */
+  persist(id: ActorId, row: unknown): void;
+  now(): number;
+  random(): number;
+  view(): NodeView[];
+}
+
+export class ActorManager {
+  readonly actors = new Map<ActorId, ActorEntry>();
+  /** Named actors that are not dead, by nameKey(namespace, name): a name is unique within its namespace. */
+  readonly names = new Map<string, ActorId>();
+  /** Lease request id → actor being placed. */
+  readonly leaseRequests = new Map<number, ActorId>();
+  private nextReq: number;
+  private spreadCursor = 0;
+
+  constructor(private readonly io: ActorPorts) {
+    this.nextReq = io.firstReqId;
+  }
+
+  /** The actor table of a recovered GCS. */
+  load(rows: ReadonlyMap<string, unknown>): void {
+    for (const [id, row] of rows) {
+      const r = row as ActorRow;
+      this.actors.set(id, { ...r, subscribers: new Set(r.subscribers) });
+      if (r.spec.name !== undefined && r.state !== "DEAD") this.names.set(nameKey(r.spec.namespace, r.spec.name), id);
+    }
+  }
+
+  /** `ray.getActor(name)`: the asker follows the actor from now on. */
+  getNamed(from: Addr, reqId: number, name: string, namespace: string | undefined): void {
+    const key = this.io.bugs.has("names-ignore-namespace") ? this.anyNamespace(name) : nameKey(namespace, name);
+    const id = key === undefined ? undefined : this.names.get(key);
+    const a = id === undefined ? undefined : this.actors.get(id);
+    if (a) this.addSubscriber(id!, a, from);
+    this.io.send(from, { type: "NamedActor", reqId, info: a ? this.info(id!, a) : undefined });
+  }
+
+  /** A node died: its actors restart (or die), actors whose owner died with it are killed, placements on it are retried. */
+  nodeDied(node: NodeId, incarnation: number): void {
+    for (const [id, a] of this.actors) {
+      if (a.state === "DEAD") continue;
+      if (a.node === node) this.actorDied(id, a, `the node ${node} running it died`);
+      else if (this.diesWithOwner(a) && diedWithNode(a.spec.owner, node, incarnation)) this.killActor(id, `its owner ${a.spec.owner} died with node ${node}`);
+      else if (a.leaseReq !== undefined && a.leaseNode === node) {
+        // The request died with the node: place the actor again.
+        this.leaseRequests.delete(a.leaseReq);
+        this.scheduleActor(id, a);
+      }
+    }
+  }
+
+  /** A worker (or driver) died: the actor it ran restarts (or dies); the actors it owned die with it. */
+  workerDied(worker: Addr): void {
+    for (const [id, a] of this.actors) {
+      if (a.state === "DEAD" && !this.io.bugs.has("restart-killed-actor")) continue;
+      if (a.address === worker) this.actorDied(id, a, `its worker process ${worker} died`);
+      // An actor lives no longer than its owner, unless it is detached (as in Ray).
+      else if (a.spec.owner === worker && this.diesWithOwner(a)) this.killActor(id, `its owner ${worker} died`);
+    }
+  }
+
+  /** Actors no live node can host, as pending demands. */
+  demands(): PendingDemand[] {
+    const out: PendingDemand[] = [];
+    for (const a of this.actors.values()) {
+      if (a.infeasibleSince !== undefined && a.leaseReq === undefined && a.address === undefined && a.state !== "DEAD") out.push({ resources: a.spec.resources, count: 1, ageMs: this.io.now() - a.infeasibleSince });
+    }
+    return out;
+  }
+
+  private info(id: ActorId, a: ActorEntry): ActorInfo {
+    return {
+      actorId: id, state: a.state, address: a.address, epoch: a.epoch, name: a.spec.name, owner: a.spec.owner, error: a.error,
+      ...(a.spec.namespace !== undefined ? { namespace: a.spec.namespace } : {}),
+    };
+  }
+
+  /** A detached actor outlives its owner; any other dies with it. */
+  private diesWithOwner(a: ActorEntry): boolean {
+    return a.spec.detached !== true || this.io.bugs.has("detached-dies-with-owner");
+  }
+
+  /** The seeded bug names-ignore-namespace: a lookup that finds the name in whichever namespace holds it. */
+  private anyNamespace(name: string): string | undefined {
+    for (const k of this.names.keys()) if (k.slice(k.indexOf("\u0000") + 1) === name) return k;
+    return undefined;
+  }
+
+  /** Forgets a dead actor's name, so that a new actor may take it (as Ray frees the name of a dead actor). */
+  private releaseName(id: ActorId, a: ActorEntry): void {
+    if (a.spec.name === undefined) return;
+    const key = nameKey(a.spec.namespace, a.spec.name);
+    if (this.names.get(key) === id) this.names.delete(key);
+  }
+
+  private save(id: ActorId, a: ActorEntry): void {
+    if (this.io.bugs.has("gcs-forgets-actors")) return;
+    const row: ActorRow = {
+      state: a.state, spec: a.spec, epoch: a.epoch, restartsLeft: a.restartsLeft, address: a.address, node: a.node,
+      leaseId: a.leaseId, error: a.error, subscribers: [...a.subscribers],
+    };
+    this.io.persist(id, row);
+  }
+
+  /** Persists the actor's new state, then tells everyone who follows it. */
+  private changed(id: ActorId, a: ActorEntry): void {
+    this.save(id, a);
+    this.io.trace({ kind: "actor.state", comp: "gcs", actor: id, state: a.state, worker: a.address, at: a.node, epoch: a.epoch });
+    const info = this.info(id, a);
+    for (const s of a.subscribers) this.io.send(s, { type: "ActorUpdate", info });
+  }
+
+  private addSubscriber(id: ActorId, a: ActorEntry, s: Addr): void {
+    if (a.subscribers.has(s)) return;
+    a.subscribers.add(s);
+    this.save(id, a);
+  }
+
+  createActor(from: Addr, spec: ActorSpec): void {
+    const known = this.actors.get(spec.actorId);
+    if (known) {
+      // A resent registration (after a GCS restart, or a duplicate): answer with what we know.
+      this.io.send(from, { type: "ActorUpdate", info: this.info(spec.actorId, known) });
+      return;
+    }
+    const a: ActorEntry = {
+      state: "DEPENDENCIES_UNREADY", spec, epoch: 0, restartsLeft: spec.maxRestarts, subscribers: new Set([spec.owner]),
+    };
+    this.actors.set(spec.actorId, a);
+    this.io.trace({
+      kind: "actor.registered", comp: "gcs", actor: spec.actorId, owner: spec.owner, detached: spec.detached === true,
+      ...(spec.name !== undefined ? { name: spec.name, namespace: spec.namespace ?? "" } : {}),
+    });
+    if (spec.name !== undefined) {
+      const key = nameKey(spec.namespace, spec.name);
+      if (this.names.has(key)) {
+        // Refused at registration (Ray raises ValueError at creation): the name stays with the first.
+        a.state = nextActorState(a.state, { type: "KILL" });
+        a.error = { type: "ActorDiedError", name: "ValueError", message: `an actor named "${spec.name}" already exists in the namespace "${spec.namespace ?? ""}"` };
+        return this.changed(spec.actorId, a);
+      }
+      this.names.set(key, spec.actorId);
+    }
+    // The owner resolved the constructor's arguments before registering.
+    a.state = nextActorState(a.state, { type: "DEPS_RESOLVED" });
+    this.changed(spec.actorId, a);
+    this.scheduleActor(spec.actorId, a);
+  }
+
+  subscribe(from: Addr, id: ActorId): void {
+    const a = this.actors.get(id);
+    if (!a) return;
+    this.addSubscriber(id, a, from);
+    this.io.send(from, { type: "ActorUpdate", info: this.info(id, a) });
+  }
+
+  private scheduleActor(id: ActorId, a: ActorEntry, node?: NodeId): void {
+    if (node === undefined) {
+      const p = place({
+        resources: a.spec.resources, strategy: a.spec.strategy, local: this.io.head, nodes: this.io.view(),
+        random: () => this.io.random(), spreadCursor: this.spreadCursor,
+      });
+      this.spreadCursor = p.spreadCursor;
+      if (p.kind === "infeasible") {
+        // Wait for the cluster to change (a node joining) rather than fail, as Ray does.
+        a.leaseReq = undefined;
+        if (a.infeasibleSince === undefined) {
+          a.infeasibleSince = this.io.now();
+          const cluster = this.io.view().filter((v) => v.alive).map((v) => v.total);
+          this.io.trace({ kind: "task.infeasible", comp: "gcs", task: `${id}:create:${a.epoch}`, resources: a.spec.resources, reason: p.reason, cluster });
+        }
+        return;
+      }
+      a.infeasibleSince = undefined;
+      node = p.node;
+    }
+    const reqId = this.nextReq++;
+    a.leaseReq = reqId;
+    a.leaseNode = node;
+    this.leaseRequests.set(reqId, id);
+    this.io.send(rayletAddr(node), {
+      type: "RequestLease", reqId,
+      req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], actorId: id, grantOrReject: true, taskId: `${id}:create:${a.epoch}` },
+    });
+  }
+
+  retryPendingActors(): void {
+    for (const [id, a] of this.actors) {
+      if ((a.state === "PENDING_CREATION" || a.state === "RESTARTING") && a.leaseReq === undefined) {
+        // Placed but not known to be constructed: the reply may have been lost with the old GCS.
+        if (a.address !== undefined) { if (this.io.recovered) this.pushCreation(id, a); } else this.scheduleActor(id, a);
+      }
+    }
+  }
+
+  /** A raylet's actor leases after a restart: one that no actor holds was granted while we were down. */
+  heldLeases(from: Addr, leases: readonly { readonly leaseId: string; readonly worker: Addr }[]): void {
+    for (const l of leases) {
+      let ours = false;
+      for (const a of this.actors.values()) if (a.leaseId === l.leaseId) { ours = true; break; }
+      if (!ours) this.io.send(from, { type: "ReturnLease", leaseId: l.leaseId, destroyWorker: true });
+    }
+  }
+
+  actorLeaseGranted(reqId: number, leaseId: string, worker: Addr): void {
+    for (const a of this.actors.values()) if (a.leaseId === leaseId) return; // a duplicated grant
+    const id = this.leaseRequests.get(reqId);
+    this.leaseRequests.delete(reqId);
+    const a = id === undefined ? undefined : this.actors.get(id);
+    if (!a || a.leaseReq !== reqId || a.state === "DEAD") {
+      // Late, duplicated, or for a dead actor: give the worker back.
+      this.io.send(rayletAddr(nodeOf(worker)), { type: "ReturnLease", leaseId, destroyWorker: true });
+      return;
+    }
+    a.leaseReq = undefined;
+    a.leaseId = leaseId;
+    a.node = nodeOf(worker);
+    a.address = worker;
+    this.save(id!, a);
+    this.pushCreation(id!, a);
+  }
+
+  /** Asks the actor's worker to construct it (again, after a GCS restart: the worker answers once more). */
+  private pushCreation(id: ActorId, a: ActorEntry): void {
+    const spec: TaskSpec = {
+      taskId: `${id}:create:${a.epoch}`, kind: "actor-create", fn: a.spec.fn, name: a.spec.className, args: a.spec.args,
+      returnId: `${id}:created`, owner: this.io.gcs, resources: a.spec.resources, strategy: a.spec.strategy,
+      maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
+      ...(a.spec.maxConcurrency !== undefined ? { maxConcurrency: a.spec.maxConcurrency } : {}),
+      ...(a.spec.namespace !== undefined ? { namespace: a.spec.namespace } : {}),
+    };
+    this.io.send(a.address!, { type: "PushTask", spec });
+  }
+
+  actorLeaseRetry(reqId: number, node: NodeId): void {
+    const id = this.leaseRequests.get(reqId);
+    this.leaseRequests.delete(reqId);
+    const a = id === undefined ? undefined : this.actors.get(id);
+    if (a && a.leaseReq === reqId) this.scheduleActor(id!, a, node);
+  }
+
+  /** The chosen node cannot host it: wait for the next registration to try again. */
+  actorLeaseRejected(reqId: number): void {
+    const id = this.leaseRequests.get(reqId);
+    this.leaseRequests.delete(reqId);
+    const a = id === undefined ? undefined : this.actors.get(id);
+    if (a && a.leaseReq === reqId) a.leaseReq = undefined;
+  }
+
+  actorCreated(taskId: string, result: TaskResult): void {
+    const cut = taskId.lastIndexOf(":create:");
+    if (cut < 0) return;
+    const id = taskId.slice(0, cut);
+    const a = this.actors.get(id);
+    if (!a || taskId !== `${id}:create:${a.epoch}` || (a.state !== "PENDING_CREATION" && a.state !== "RESTARTING")) return;
+    if (result.kind === "error") {
+      if (result.retryable) return; // its worker died mid-construction: the death notice restarts it
+      a.error = { type: "ActorDiedError", message: `the actor's constructor failed: ${result.error.message}`, stack: result.error.stack };
+      a.state = nextActorState(a.state, { type: "DIED", restartable: false });
+      this.releaseName(id, a);
+      this.releaseActorLease(a);
+      return this.changed(id, a);
+    }
+    a.state = nextActorState(a.state, { type: "CREATED" });
+    this.changed(id, a);
+  }
+
+  killActor(id: ActorId, why: string): void {
+    const a = this.actors.get(id);
+    if (!a || a.state === "DEAD") return;
+    a.state = nextActorState(a.state, { type: "KILL" });
+    a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} is dead: ${why}` };
+    this.releaseName(id, a);
+    const worker = a.address;
+    this.releaseActorLease(a);
+    if (this.io.bugs.has("restart-killed-actor")) a.address = worker;
+    this.changed(id, a);
+  }
+
+  /**
+   * `ray.kill(actor, { noRestart: false })`: the live actor's worker is destroyed and the actor
+   * restarts as after a crash, within its budget. An actor not alive (being created or
+   * restarted) is left to that: there is no incarnation to kill yet.
+   */
+  restartKilledActor(id: ActorId, epoch: number): void {
+    const a = this.actors.get(id);
+    if (!a || a.state !== "ALIVE" || a.epoch !== epoch) return;
+    this.releaseActorLease(a);
+    this.actorDied(id, a, "it was killed by ray.kill() with noRestart: false");
+  }
+
+  private actorDied(id: ActorId, a: ActorEntry, why: string): void {
+    const restartable = a.restartsLeft !== 0;
+    if (restartable && a.restartsLeft > 0) a.restartsLeft--;
+    a.state = this.io.bugs.has("restart-killed-actor") ? (restartable ? "RESTARTING" : "DEAD") : nextActorState(a.state, { type: "DIED", restartable });
+    a.address = undefined;
+    a.node = undefined;
+    a.leaseId = undefined;
+    a.leaseReq = undefined;
+    if (!restartable) {
+      a.error = { type: "ActorDiedError", message: `the actor ${a.spec.className} died: ${why}` };
+      this.releaseName(id, a);
+    } else if (!this.io.bugs.has("no-actor-epoch")) a.epoch++;
+    this.changed(id, a);
+    if (restartable) this.scheduleActor(id, a);
+  }
+
+  private releaseActorLease(a: ActorEntry): void {
+    if (a.leaseId !== undefined && a.node !== undefined) {
+      this.io.send(rayletAddr(a.node), { type: "ReturnLease", leaseId: a.leaseId, destroyWorker: true });
+    }
+    a.leaseId = undefined;
+    a.address = undefined;
+    a.node = undefined;
+  }
+}
+
+/** The names table's key: a name is unique within its namespace (absent: the default namespace, ""). */
+export function nameKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ""}\u0000${name}`;
+}
