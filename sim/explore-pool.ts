@@ -18,7 +18,7 @@ export interface ExploreJob {
   readonly swarm?: boolean;
 }
 
-export type FromExploreThread = { readonly kind: "run" } | { readonly kind: "done"; readonly result: Exploration } | { readonly kind: "error"; readonly message: string };
+export type FromExploreThread = { readonly kind: "ready" } | { readonly kind: "run" } | { readonly kind: "done"; readonly result: Exploration } | { readonly kind: "error"; readonly message: string };
 
 const threadModule = new URL(import.meta.url.endsWith(".ts") ? "./explore-thread.ts" : "./explore-thread.js", import.meta.url);
 
@@ -32,16 +32,21 @@ function bootCode(): string {
 class ExploreThread {
   private readonly worker = new Worker(bootCode(), { eval: true });
   private pending?: { resolve: (r: Exploration) => void; reject: (e: Error) => void };
+  /** Settles once the thread has loaded the simulator (or failed to). */
+  readonly ready: Promise<void>;
 
   constructor(onRun: () => void) {
+    let loaded!: () => void, failed!: (e: Error) => void;
+    this.ready = new Promise((resolve, reject) => { loaded = resolve; failed = reject; });
     this.worker.on("message", (m: FromExploreThread) => {
+      if (m.kind === "ready") { loaded(); return; }
       if (m.kind === "run") { onRun(); return; }
       const p = this.pending;
       this.pending = undefined;
       if (m.kind === "done") p?.resolve(m.result);
       else p?.reject(new Error(`exploration thread: ${m.message}`));
     });
-    this.worker.on("error", (e) => { this.pending?.reject(e); this.pending = undefined; });
+    this.worker.on("error", (e) => { failed(e); this.pending?.reject(e); this.pending = undefined; });
   }
 
   run(job: ExploreJob): Promise<Exploration> {
@@ -60,6 +65,11 @@ export interface PoolOptions {
   readonly threads?: number;
   /** Called after every scenario run in any thread (shrinking runs included). */
   readonly onRun?: () => void;
+  /**
+   * Called once every thread has loaded the simulator, before the first job: a rate timed from
+   * here is a soak's steady rate, without the threads' start-up (each compiles the sources).
+   */
+  readonly onReady?: () => void;
 }
 
 /**
@@ -69,6 +79,8 @@ export interface PoolOptions {
 export async function runJobs(next: () => ExploreJob | undefined, done: (job: ExploreJob, r: Exploration) => void, o: PoolOptions = {}): Promise<void> {
   const threads = Array.from({ length: Math.max(1, o.threads ?? availableParallelism()) }, () => new ExploreThread(o.onRun ?? (() => {})));
   try {
+    await Promise.all(threads.map((t) => t.ready));
+    o.onReady?.();
     await Promise.all(threads.map(async (t) => {
       for (let job = next(); job !== undefined; job = next()) done(job, await t.run(job));
     }));
@@ -113,7 +125,7 @@ export async function exploreParallel(o: ParallelExploreOptions): Promise<Explor
       results.set(job, r);
       if (r.failure) firstFailed = Math.min(firstFailed, jobs.indexOf(job));
     },
-    { threads: Math.min(o.threads ?? availableParallelism(), shards), onRun: o.onRun },
+    { threads: Math.min(o.threads ?? availableParallelism(), shards), onRun: o.onRun, onReady: o.onReady },
   );
   const upTo = Number.isFinite(firstFailed) ? firstFailed : shards - 1;
   let generated = 0, executed = 0;

@@ -15,3 +15,5 @@ port.on("message", (job: ExploreJob) => {
     (e: unknown) => post({ kind: "error", message: e instanceof Error ? e.stack ?? e.message : String(e) }),
   );
 });
+// The simulator is loaded: the pool may start timing from here.
+post({ kind: "ready" });
