@@ -5,13 +5,33 @@
 // running one through its host, and with `recursive` cancels the tasks that one submitted.
 
 import { nextTaskState } from "../lifecycle/task.ts";
-import type { ErrorInfo, ObjectId, TaskId } from "../types.ts";
+import type { Addr, ErrorInfo, ObjectId, RefInfo, TaskId } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { resume } from "./generators.ts";
 import { skipActorCall } from "./actor-submitter.ts";
 import { dropLease, withdrawRequests } from "./lease-client.ts";
 import { finishTask, type OwnedTask } from "./task-manager.ts";
 import { reply, type Execution } from "./task-receiver.ts";
+import { dropRefs, releaseArgs } from "./reference-table.ts";
+
+/** What a force-cancelled task held, kept until its worker is known dead. */
+export interface KilledHolds {
+  readonly argRefs: readonly ObjectId[];
+  readonly heldRefs: readonly RefInfo[] | undefined;
+}
+
+export interface Cancellations {
+  /**
+   * Holds of tasks cancelled with `force`, by the worker being killed for them: that worker
+   * may still read their arguments until it dies, so they are released only once its death
+   * (or its node's) is known here, as Ray keeps a task's arguments until its attempt is over.
+   */
+  readonly killing: Map<Addr, KilledHolds[]>;
+}
+
+export function newCancellations(): Cancellations {
+  return { killing: new Map() };
+}
 
 export function cancelledError(name: string): ErrorInfo {
   return { type: "TaskCancelledError", message: `task ${name} was cancelled` };
@@ -68,18 +88,39 @@ export function cancelTask(w: Ctx, returnId: ObjectId, force: boolean, recursive
       const lease = t.lease;
       if (!lease) return;
       if (!force) return w.fx.send(lease.worker, { type: "CancelTask", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, recursive });
-      // Force: the worker dies with whatever it runs; the cancelled task is settled now, any
-      // other task pipelined onto it goes to another lease.
+      // Force: the worker dies with whatever it runs; the cancelled task is settled now (its
+      // holds outlive it until the worker is gone), any other task pipelined onto it goes to
+      // another lease.
       dropLease(w, lease, t);
-      return settleCancelled(w, t);
+      return settleCancelled(w, t, lease.worker);
     }
   }
 }
 
-/** A cancelled task's end: its object holds TaskCancelledError. */
-export function settleCancelled(w: Ctx, t: OwnedTask): void {
+/** A cancelled task's end: its object holds TaskCancelledError (`killing`: the worker being killed for it). */
+export function settleCancelled(w: Ctx, t: OwnedTask, killing?: Addr): void {
   t.state = nextTaskState(t.state, { type: "CANCELLED" });
-  finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false });
+  finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false }, killing);
+}
+
+/** Owner: `finishTask` of a task whose worker is being killed keeps its holds here. */
+export function holdUntilDead(w: Ctx, worker: Addr, holds: KilledHolds): void {
+  const list = w.killing.get(worker);
+  if (list) list.push(holds);
+  else w.killing.set(worker, [holds]);
+}
+
+/** Owner: workers known dead now; the holds of the tasks killed with them end. */
+export function killedWorkersGone(w: Ctx, dead: (worker: Addr) => boolean): void {
+  if (w.killing.size === 0) return;
+  for (const [worker, list] of [...w.killing]) {
+    if (!dead(worker)) continue;
+    w.killing.delete(worker);
+    for (const h of list) {
+      releaseArgs(w, h.argRefs);
+      if (h.heldRefs) dropRefs(w, h.heldRefs);
+    }
+  }
 }
 
 /** Executor: the owner cancels attempt `attempt` of `taskId`, which was pushed here. */
