@@ -5,6 +5,7 @@
 
 import { InvariantError } from "../assert.ts";
 import { generatorAttemptLost } from "./generators.ts";
+import { rerunOf } from "./generator-lineage.ts";
 import { Fifo } from "../fifo.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { localityNode } from "../scheduler.ts";
@@ -261,7 +262,8 @@ function returnLease(w: Ctx, c: SchedClass, lease: Lease): void {
 
 /** A pipelined task its worker sent back unrun: queue it again, and stop pipelining onto that worker for now. */
 export function taskBounced(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, bounces: number): void {
-  const t = w.owned.get(returnId)?.task;
+  // A generator task done already may be running again, to remake its lost items: that re-run is bounced too.
+  const t = w.owned.get(returnId)?.task ?? (w.lineages.size > 0 ? rerunOf(w, taskId) : undefined);
   if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || (t.spec.bounces ?? 0) !== bounces || t.state !== "RUNNING") return;
   const lease = t.lease;
   const i = lease ? lease.running.indexOf(t) : -1;
