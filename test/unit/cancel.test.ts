@@ -103,16 +103,19 @@ test("a running task that finishes despite the cancel keeps its value (as in Ray
   assert.equal(r.errorOf(id), undefined);
 });
 
-test("force: the lease goes back with its worker destroyed, any stored copy of the attempt is dropped, the task settles now", () => {
+test("force: the lease goes back with its worker destroyed, the task settles now, and a copy of its result is dropped once the worker is dead", () => {
   const r = rig();
   const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
   r.grant();
   r.owner.cancelTask(id, true, true);
   assert.equal(r.errorOf(id), "TaskCancelledError");
   assert.deepEqual(r.take("ReturnLease"), [{ type: "ReturnLease", leaseId: "lease-1", destroyWorker: true }]);
-  assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [id], orphaned: true }]);
   assert.equal(r.take("CancelTask").length, 0, "nothing to ask a worker that is being destroyed");
   assert.deepEqual(r.cancelledWorkers(), [WORKER], "the trace names the worker destroyed (the checkers count what it owned as lost)");
+  // Until the raylet kills it, the worker may finish and store the result: dropped only after.
+  assert.deepEqual(r.take("FreeObjects"), [], "a copy stored after this free would outlive every reference");
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [id], orphaned: true }]);
 });
 
 /** A put the owner made (stored on head), whose program handle is dropped once a task holds it. */
@@ -135,12 +138,11 @@ test("force: the killed worker may still read the task's arguments, so they stay
   r.grant();
   r.owner.cancelTask(id, true, false);
   assert.equal(r.errorOf(id), "TaskCancelledError", "the get fails at once");
-  r.take("FreeObjects"); // the attempt's own return copy
   assert.deepEqual(r.freed().filter((o) => o === arg.ref), [], "the argument is not freed while the worker may read it");
   assert.equal(r.take("RemoveBorrower").length, 0, "nor is the borrowed argument given back");
   r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
   assert.deepEqual(r.freed().filter((o) => o === arg.ref), [arg.ref], "freed once the worker is known dead");
-  assert.deepEqual(r.take("FreeObjects").map((m) => m.ids), [[arg.ref]]);
+  assert.deepEqual(r.take("FreeObjects").map((m) => m.ids), [[arg.ref], [id]], "the argument, and any copy of the attempt's result");
   assert.deepEqual(r.take("RemoveBorrower").map((m) => [m.id, m.holds]), [[borrowed.ref, 1]]);
   r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/gcs"); // the GCS's news of the same death
   assert.equal(r.take("FreeObjects").length + r.take("RemoveBorrower").length, 0, "released once");

@@ -5,7 +5,7 @@
 // running one through its host, and with `recursive` cancels the tasks that one submitted.
 
 import { nextTaskState } from "../lifecycle/task.ts";
-import type { Addr, ErrorInfo, ObjectId, RefInfo, TaskId } from "../types.ts";
+import { nodeOf, rayletAddr, type Addr, type ErrorInfo, type ObjectId, type RefInfo, type TaskId } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { resume } from "./generators.ts";
 import { skipActorCall } from "./actor-submitter.ts";
@@ -20,13 +20,22 @@ export interface KilledHolds {
   readonly heldRefs: readonly RefInfo[] | undefined;
 }
 
-export interface Cancellations {
+/** A worker being destroyed by a forced cancel, until its death is known here. */
+export interface Killing {
   /**
-   * Holds of tasks cancelled with `force`, by the worker being killed for them: that worker
-   * may still read their arguments until it dies, so they are released only once its death
-   * (or its node's) is known here, as Ray keeps a task's arguments until its attempt is over.
+   * The holds of the tasks cancelled with it: it may still read their arguments until it dies,
+   * so they end only then, as Ray keeps a task's arguments until its attempt is over.
    */
-  readonly killing: Map<Addr, KilledHolds[]>;
+  readonly holds: KilledHolds[];
+  /**
+   * The results of the tasks it was running: it may still store one in its node's store before
+   * it dies, unannounced; such a copy is dropped once it is dead and can store nothing more.
+   */
+  readonly outputs: ObjectId[];
+}
+
+export interface Cancellations {
+  readonly killing: Map<Addr, Killing>;
 }
 
 export function newCancellations(): Cancellations {
@@ -103,23 +112,35 @@ export function settleCancelled(w: Ctx, t: OwnedTask, killing?: Addr): void {
   finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false }, killing);
 }
 
-/** Owner: `finishTask` of a task whose worker is being killed keeps its holds here. */
-export function holdUntilDead(w: Ctx, worker: Addr, holds: KilledHolds): void {
-  const list = w.killing.get(worker);
-  if (list) list.push(holds);
-  else w.killing.set(worker, [holds]);
+function killing(w: Ctx, worker: Addr): Killing {
+  let k = w.killing.get(worker);
+  if (!k) w.killing.set(worker, (k = { holds: [], outputs: [] }));
+  return k;
 }
 
-/** Owner: workers known dead now; the holds of the tasks killed with them end. */
+/** Owner: `finishTask` of a task whose worker is being killed keeps its holds here. */
+export function holdUntilDead(w: Ctx, worker: Addr, holds: KilledHolds): void {
+  killing(w, worker).holds.push(holds);
+}
+
+/** Owner: the result of a task that `worker` (being killed) was running: any copy it stores unannounced is dropped once it is dead. */
+export function dropOutputWhenDead(w: Ctx, worker: Addr, id: ObjectId): void {
+  killing(w, worker).outputs.push(id);
+}
+
+/** Owner: workers known dead now; the holds of the tasks killed with them end, and copies of their results nobody heard of go. */
 export function killedWorkersGone(w: Ctx, dead: (worker: Addr) => boolean): void {
   if (w.killing.size === 0) return;
-  for (const [worker, list] of [...w.killing]) {
+  for (const [worker, k] of [...w.killing]) {
     if (!dead(worker)) continue;
     w.killing.delete(worker);
-    for (const h of list) {
+    for (const h of k.holds) {
       releaseArgs(w, h.argRefs);
       if (h.heldRefs) dropRefs(w, h.heldRefs);
     }
+    const node = nodeOf(worker);
+    const orphans = k.outputs.filter((id) => !w.owned.get(id)?.nodes.includes(node));
+    if (orphans.length > 0) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: orphans, orphaned: true });
   }
 }
 
