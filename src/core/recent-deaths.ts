@@ -7,7 +7,7 @@
 
 import type { Addr } from "./types.ts";
 
-export const RECENT_DEATHS_KEPT = 1024;
+const RECENT_DEATHS_KEPT = 1024;
 
 export class RecentDeaths {
   /** Insertion-ordered: the oldest death is the first to go. */
