@@ -30,7 +30,7 @@
 // An object pull traces only its completion (object.transferred), which every pull state may lead to through silent events,
 // so its chart (src/core/lifecycle/pull.ts) is drawn but holds no traced transition to check.
 import { actorChart, nodeChart, taskChart, objectChart, workerChart, leaseChart, placementGroupChart, bundleChart, jobChart } from "../../src/core/lifecycle/index.ts";
-import { isGeneratorItemId } from "../../src/core/types.ts";
+import { isGeneratorItemId, nodeOf, returnIdOf } from "../../src/core/types.ts";
 import type { TraceEvent } from "../trace.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -114,6 +114,8 @@ export const checkLifecycles: Checker = (events) => {
   };
   /** worker → the last lease granted to it. */
   const held = new Map<string, string>();
+  /** A force-cancelled task's result → the node of the worker destroyed for it. */
+  const killedOutputs = new Map<string, string>();
   /** The worker's last lease, if blocked, has ended: it is taking another or it died. */
   const endBlocked = (worker: string): void => {
     const lease = held.get(worker);
@@ -163,11 +165,17 @@ export const checkLifecycles: Checker = (events) => {
         return move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: e.attempt });
       case "task.failed":
         return move(i, TASK, e.task, "FAILED");
+      case "task.cancelled":
+        if (e.worker !== undefined) killedOutputs.set(returnIdOf(e.task), nodeOf(e.worker));
+        return;
       case "object.created": {
         if (e.where === "store" && e.primary !== true) return; // a secondary copy: no change for the owner
         // A copy a zombie node stores after it was declared dead (a stale attempt's output) is
         // never the owner's: the owner has retried or freed the object by then.
         if (e.where === "store" && at(NODE, e.node)?.state === "DEAD") return;
+        // Nor is one that a worker destroyed by a forced cancel stores before it dies: the owner
+        // settled the task without it (TaskCancelledError), and drops the copy once it is dead.
+        if (e.where === "store" && killedOutputs.get(e.obj) === e.node) return;
         // A streaming generator's item is the owner's once it records it (generator.item): a
         // store copy may be a retry's duplicate, stored after the item was freed, and dropped.
         if (e.where === "store" && isGeneratorItemId(e.obj)) return;

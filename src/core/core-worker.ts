@@ -13,7 +13,7 @@ import {
   actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask,
 } from "./worker/actor-submitter.ts";
 import { newActorScheduling } from "./worker/actor-scheduling.ts";
-import { cancelExecution, cancelTask } from "./worker/cancellation.ts";
+import { cancelExecution, cancelTask, newCancellations } from "./worker/cancellation.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
 import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
 import type { PlacementGroupId } from "./types.ts";
@@ -45,7 +45,7 @@ export class CoreWorker {
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
       ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(),
-      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(),
+      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(), ...newCancellations(),
     };
   }
 

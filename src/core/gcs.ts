@@ -13,6 +13,7 @@ import type { ResourceSet } from "./resources.ts";
 import { ActorManager, type ActorEntry } from "./gcs/actors.ts";
 import { mergeDemands } from "./gcs/demands.ts";
 import { PlacementGroups } from "./gcs/placement-groups.ts";
+import { RecentDeaths } from "./recent-deaths.ts";
 import {
   diedWithNode, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type NodeView,
 } from "./types.ts";
@@ -81,6 +82,11 @@ export class Gcs {
   private readonly recovered: boolean;
   /** Drivers that asked for failure news directly. */
   private readonly drivers = new Set<Addr>();
+  /**
+   * Recent worker and driver deaths, for raylets that register after they were published.
+   * Volatile: after a restart, raylets report their workers' deaths again.
+   */
+  private readonly deadWorkers = new RecentDeaths();
 
   constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
     this.recovered = tables !== undefined;
@@ -200,7 +206,7 @@ export class Gcs {
     if (prev && prev.state !== "DEAD") {
       if (prev.incarnation === incarnation) {
         // Re-registration after a GCS restart: the node never went away.
-        this.fx.send(from, { type: "NodeRegistered", head: this.cfg.head });
+        this.fx.send(from, this.registered());
         return;
       }
       // The node restarted before we noticed it died: its previous life is over.
@@ -213,10 +219,17 @@ export class Gcs {
     this.nodes.set(node, { state, incarnation, endpoint, total: resources, available: resources, missed: 0 });
     this.fx.persist("nodes", node, { state, incarnation, endpoint, total: resources });
     this.fx.trace({ kind: "node.registered", comp: "gcs", id: node, resources });
-    this.fx.send(from, { type: "NodeRegistered", head: this.cfg.head });
+    this.fx.send(from, this.registered());
     this.broadcastView();
     this.actorManager.retryPendingActors();
     this.placementGroups.retry();
+  }
+
+  /** The answer to a registration: the head, and the deaths a new raylet missed. */
+  private registered(): Msg {
+    return this.deadWorkers.size === 0
+      ? { type: "NodeRegistered", head: this.cfg.head }
+      : { type: "NodeRegistered", head: this.cfg.head, deadWorkers: this.deadWorkers.list() };
   }
 
   private heartbeat(from: Addr, node: NodeId, available: ResourceSet): void {
@@ -277,6 +290,7 @@ export class Gcs {
   }
 
   private workerDied(worker: Addr): void {
+    this.deadWorkers.add(worker);
     this.publish({ type: "WorkerDied", worker });
     this.actorManager.workerDied(worker);
     this.placementGroups.creatorsDied((a) => a === worker);

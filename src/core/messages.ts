@@ -91,7 +91,8 @@ export type Msg =
   // raylet ⇄ GCS: membership, health and the cluster resource view
   /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
   | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
-  | { type: "NodeRegistered"; head: NodeId }
+  /** `deadWorkers`: the workers and drivers the GCS knows died lately (a raylet grants them nothing). */
+  | { type: "NodeRegistered"; head: NodeId; deadWorkers?: readonly Addr[] }
   /**
    * `demands`: requests no live node can meet; `backlog`: requests queued here that fit some node
    * but wait for room; `idleMs`: how long the node has held no lease, bundle, queued request or

@@ -19,6 +19,7 @@ import { bundleFor, freeFor, giveBack, inGroup, prepareBundles, releaseBundles, 
 import { fits, subtract, type ResourceSet } from "./resources.ts";
 import { mergeDemands } from "./gcs/demands.ts";
 import { place } from "./scheduler.ts";
+import { RecentDeaths } from "./recent-deaths.ts";
 import {
   diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId, type PendingDemand,
 } from "./types.ts";
@@ -104,6 +105,8 @@ export class Raylet {
   private readonly clients = new Set<Addr>();
   /** Recent worker deaths, resent to a restarted GCS (which may have missed them while down). */
   private readonly deaths: Addr[] = [];
+  /** Workers and drivers known dead, here or anywhere (published, or told at registration): they are granted nothing. */
+  private readonly deadWorkers = new RecentDeaths();
   /** Set once this node learns the GCS declared it dead: it fences itself and does nothing more. */
   private fenced = false;
   /** When the node last held work (see `busyWith`): its idle time is measured from here. */
@@ -195,6 +198,12 @@ export class Raylet {
   private receive(from: Addr, m: RayletMsg): void {
     switch (m.type) {
       case "NodeRegistered":
+        if (m.deadWorkers) {
+          // Deaths published before this raylet joined: requests from them (come early, or
+          // replayed from this node's previous process) are dropped before anything is granted.
+          for (const w of m.deadWorkers) this.deadWorkers.add(w);
+          this.holdersDied((a) => this.deadWorkers.has(a));
+        }
         if (!this.registered) {
           this.registered = true;
           this.fx.cancelTimer(REGISTER);
@@ -302,10 +311,16 @@ export class Raylet {
     this.fx.send(q.from, { type: "LeaseSpillback", reqId: q.reqId, node, incarnation });
   }
 
-  /** Whether `addr` is a worker on a node this raylet knows to be dead (a straggling request). */
+  /**
+   * Whether `addr` is known dead (a straggling request, sent before its sender died): a worker
+   * or driver whose death was published, or a worker of a node life that is over, dead or
+   * followed by a later one (as Ray's raylet refuses a lease to a caller in its caches of failed
+   * workers and nodes).
+   */
   private holderDead(addr: Addr): boolean {
+    if (this.deadWorkers.has(addr)) return true;
     const v = this.view.find((n) => n.node === nodeOf(addr));
-    return v !== undefined && !v.alive && diedWithNode(addr, v.node, v.incarnation);
+    return v !== undefined && diedWithNode(addr, v.node, v.alive ? v.incarnation - 1 : v.incarnation);
   }
 
   private requestLease(from: Addr, reqId: number, req: LeaseRequest): void {
@@ -517,6 +532,7 @@ export class Raylet {
 
   /** The GCS publishes a worker's death: an actor restarts, borrowers learn the owner died, raylets return its leases. Kept to tell a restarted GCS. */
   private reportDeath(worker: Addr): void {
+    this.deadWorkers.add(worker);
     this.deaths.push(worker);
     if (this.deaths.length > 256) this.deaths.shift();
     this.fx.send(this.cfg.gcs, { type: "WorkerDied", worker });
@@ -543,6 +559,7 @@ export class Raylet {
   }
 
   private workerDied(worker: Addr): void {
+    this.deadWorkers.add(worker);
     this.forward({ type: "WorkerDied", worker });
     this.holdersDied((a) => a === worker);
     for (const [id, p] of [...this.objects.pulls]) if (p.owner === worker) finishPull(this, id, ownerDied(id, p.owner));

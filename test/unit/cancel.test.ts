@@ -57,7 +57,9 @@ function rig() {
   };
   /** The worker each task.cancelled names as destroyed (undefined: none). */
   const cancelledWorkers = () => traced.flatMap((e) => (e.kind === "task.cancelled" ? [e.worker] : []));
-  return { owner, worker, sent, executed, interrupted, take, toWorker, toOwner, grant, errorOf, cancelledWorkers };
+  /** Objects the owner traced out of scope (freed). */
+  const freed = () => traced.flatMap((e) => (e.kind === "object.out-of-scope" ? [e.obj] : []));
+  return { owner, worker, sent, executed, interrupted, take, toWorker, toOwner, grant, errorOf, cancelledWorkers, freed };
 }
 
 test("a task waiting for a lease is cancelled at once, and the lease granted later goes back unused", () => {
@@ -101,16 +103,63 @@ test("a running task that finishes despite the cancel keeps its value (as in Ray
   assert.equal(r.errorOf(id), undefined);
 });
 
-test("force: the lease goes back with its worker destroyed, any stored copy of the attempt is dropped, the task settles now", () => {
+test("force: the lease goes back with its worker destroyed, the task settles now, and a copy of its result is dropped once the worker is dead", () => {
   const r = rig();
   const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
   r.grant();
   r.owner.cancelTask(id, true, true);
   assert.equal(r.errorOf(id), "TaskCancelledError");
   assert.deepEqual(r.take("ReturnLease"), [{ type: "ReturnLease", leaseId: "lease-1", destroyWorker: true }]);
-  assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [id], orphaned: true }]);
   assert.equal(r.take("CancelTask").length, 0, "nothing to ask a worker that is being destroyed");
   assert.deepEqual(r.cancelledWorkers(), [WORKER], "the trace names the worker destroyed (the checkers count what it owned as lost)");
+  // Until the raylet kills it, the worker may finish and store the result: dropped only after.
+  assert.deepEqual(r.take("FreeObjects"), [], "a copy stored after this free would outlive every reference");
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [id], orphaned: true }]);
+});
+
+/** A put the owner made (stored on head), whose program handle is dropped once a task holds it. */
+function putArg(r: ReturnType<typeof rig>, id: string): { ref: string; owner: Addr } {
+  r.owner.put(id, { size: 200_000, hash: "big", data: 0 }, 1);
+  const [sp] = r.take("StorePut");
+  r.toOwner({ type: "StorePutReply", reqId: sp.reqId, id }, "head/raylet");
+  return { ref: id, owner: OWNER };
+}
+
+test("force: the killed worker may still read the task's arguments, so they stay held until its death is known", () => {
+  const r = rig();
+  const arg = putArg(r, `${OWNER}#p1`);
+  const borrowed = { ref: "node-2/w1-1#9.r", owner: "node-2/w1-1" };
+  const id = r.owner.submitTask(`${OWNER}#t1`, FN, [arg, borrowed], OPTS);
+  r.owner.releaseRef(arg.ref); // only the task holds it now
+  r.take("AddBorrower");
+  r.take("GetStatus");
+  r.toOwner({ type: "Status", id: borrowed.ref, status: { kind: "stored", nodes: ["node-2"], size: 200_000 } }, borrowed.owner);
+  r.grant();
+  r.owner.cancelTask(id, true, false);
+  assert.equal(r.errorOf(id), "TaskCancelledError", "the get fails at once");
+  assert.deepEqual(r.freed().filter((o) => o === arg.ref), [], "the argument is not freed while the worker may read it");
+  assert.equal(r.take("RemoveBorrower").length, 0, "nor is the borrowed argument given back");
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  assert.deepEqual(r.freed().filter((o) => o === arg.ref), [arg.ref], "freed once the worker is known dead");
+  assert.deepEqual(r.take("FreeObjects").map((m) => m.ids), [[arg.ref], [id]], "the argument, and any copy of the attempt's result");
+  assert.deepEqual(r.take("RemoveBorrower").map((m) => [m.id, m.holds]), [[borrowed.ref, 1]]);
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/gcs"); // the GCS's news of the same death
+  assert.equal(r.take("FreeObjects").length + r.take("RemoveBorrower").length, 0, "released once");
+});
+
+test("force: the death of the killed worker's node ends the holds too", () => {
+  const r = rig();
+  const arg = putArg(r, `${OWNER}#p1`);
+  const id = r.owner.submitTask(`${OWNER}#t1`, FN, [arg], OPTS);
+  r.owner.releaseRef(arg.ref);
+  const [req] = r.take("RequestLease");
+  r.toOwner({ type: "LeaseGranted", reqId: req.reqId, leaseId: "node-1:1:L1", worker: "node-1/w1-1" }, "head/raylet");
+  r.owner.cancelTask(id, true, false);
+  r.toOwner({ type: "NodeDead", node: "node-2", incarnation: 1 }, "head/raylet");
+  assert.deepEqual(r.freed().filter((o) => o === arg.ref), [], "another node's death ends nothing");
+  r.toOwner({ type: "NodeDead", node: "node-1", incarnation: 1 }, "head/raylet");
+  assert.deepEqual(r.freed().filter((o) => o === arg.ref), [arg.ref], "the killed worker died with its node");
 });
 
 test("a task pushed but not started on the worker (still fetching its function) is answered as cancelled, never run", () => {

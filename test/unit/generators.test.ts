@@ -366,3 +366,26 @@ test("a ref inside a yielded item is lent to the caller, as one inside a task's 
   r.workers.get(WORKER)!.generatorItem(spec.taskId, spec.attempt, 0, { ...value(0), refs: [inner] }, 2000);
   assert.deepEqual(r.take("AddBorrower").map((m) => [m.id, m.borrower]), [[inner.id, OWNER]], "the caller was not made a borrower of the nested ref");
 });
+
+test("a re-run sent back unrun by a blocked worker is queued again and placed elsewhere, not forgotten", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(OTHER);
+  stored(r, spec, 0, "node-1", OTHER);
+  r.workers.get(OTHER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0], OTHER);
+  r.take("ReturnLease");
+  const y0 = r.next(gen, 0).got;
+  nodeDead(r, "node-1");
+  const again = r.grant(WORKER);
+  assert.equal(again.attempt, 1);
+  // The worker it was pushed to blocked in a get behind another task, and sends it back unrun.
+  r.toOwner({ type: "TaskBounced", taskId: again.taskId, returnId: again.returnId, attempt: again.attempt, bounces: 0 });
+  const [req] = r.take("RequestLease");
+  assert.ok(req, "the bounced re-run asks for a lease again");
+  r.toOwner({ type: "LeaseGranted", reqId: req.reqId, leaseId: "lease-2", worker: OTHER }, "head/raylet");
+  const [push] = r.take("PushTask");
+  assert.deepEqual([push.spec.taskId, push.spec.attempt, push.spec.bounces], [again.taskId, 1, 1]);
+  stored(r, push.spec, 0, "head", OTHER);
+  assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["head"], error: undefined });
+});

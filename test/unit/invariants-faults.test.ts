@@ -378,6 +378,13 @@ describe("lifecycles", () => {
     clean(check, trace(reg("n1"), submit("t"), primary("t.r", "n2"), outOfScope("t.r"), dead("n1"), primary("t.r", "n1")));
     one(check, trace(reg("n1"), submit("t"), primary("t.r", "n2"), outOfScope("t.r"), primary("t.r", "n1")), "lifecycles", "object t.r went FREED → READY", 4);
   });
+  test("a copy stored by the worker a forced cancel destroys is not the owner's; one stored elsewhere is", () => {
+    const forced: Ev = { kind: "task.cancelled", comp: "owner", task: "t", force: true, worker: "n1/w1-1", node: "head" } as Ev;
+    clean(check, trace(submit("t"), forced, failed("t", "TaskCancelledError"), outOfScope("t.r"), primary("t.r", "n1")));
+    one(check, trace(submit("t"), forced, failed("t", "TaskCancelledError"), outOfScope("t.r"), primary("t.r", "n2")), "lifecycles", "object t.r went FREED → READY", 4);
+    const unforced: Ev = { kind: "task.cancelled", comp: "owner", task: "t", force: false, node: "head" } as Ev;
+    one(check, trace(submit("t"), unforced, failed("t", "TaskCancelledError"), outOfScope("t.r"), primary("t.r", "n1")), "lifecycles", "object t.r went FREED → READY", 4);
+  });
   const job = (id: string, state: string): Ev => ({ kind: "job.state", comp: "head", job: id, state, node: "head" });
   test("submitted jobs follow their chart: a finished job never changes, a stopped pending job never runs", () => {
     clean(check, trace(job("a", "PENDING"), job("a", "RUNNING"), job("a", "SUCCEEDED"), job("b", "PENDING"), job("b", "STOPPED"), job("c", "FAILED")));

@@ -5,13 +5,42 @@
 // running one through its host, and with `recursive` cancels the tasks that one submitted.
 
 import { nextTaskState } from "../lifecycle/task.ts";
-import type { ErrorInfo, ObjectId, TaskId } from "../types.ts";
+import { nodeOf, rayletAddr, type Addr, type ErrorInfo, type ObjectId, type RefInfo, type TaskId } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { resume } from "./generators.ts";
 import { skipActorCall } from "./actor-submitter.ts";
 import { dropLease, withdrawRequests } from "./lease-client.ts";
 import { finishTask, type OwnedTask } from "./task-manager.ts";
 import { reply, type Execution } from "./task-receiver.ts";
+import { dropRefs, releaseArgs } from "./reference-table.ts";
+
+/** What a force-cancelled task held, kept until its worker is known dead. */
+export interface KilledHolds {
+  readonly argRefs: readonly ObjectId[];
+  readonly heldRefs: readonly RefInfo[] | undefined;
+}
+
+/** A worker being destroyed by a forced cancel, until its death is known here. */
+export interface Killing {
+  /**
+   * The holds of the tasks cancelled with it: it may still read their arguments until it dies,
+   * so they end only then, as Ray keeps a task's arguments until its attempt is over.
+   */
+  readonly holds: KilledHolds[];
+  /**
+   * The results of the tasks it was running: it may still store one in its node's store before
+   * it dies, unannounced; such a copy is dropped once it is dead and can store nothing more.
+   */
+  readonly outputs: ObjectId[];
+}
+
+export interface Cancellations {
+  readonly killing: Map<Addr, Killing>;
+}
+
+export function newCancellations(): Cancellations {
+  return { killing: new Map() };
+}
 
 export function cancelledError(name: string): ErrorInfo {
   return { type: "TaskCancelledError", message: `task ${name} was cancelled` };
@@ -68,18 +97,51 @@ export function cancelTask(w: Ctx, returnId: ObjectId, force: boolean, recursive
       const lease = t.lease;
       if (!lease) return;
       if (!force) return w.fx.send(lease.worker, { type: "CancelTask", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, recursive });
-      // Force: the worker dies with whatever it runs; the cancelled task is settled now, any
-      // other task pipelined onto it goes to another lease.
+      // Force: the worker dies with whatever it runs; the cancelled task is settled now (its
+      // holds outlive it until the worker is gone), any other task pipelined onto it goes to
+      // another lease.
       dropLease(w, lease, t);
-      return settleCancelled(w, t);
+      return settleCancelled(w, t, lease.worker);
     }
   }
 }
 
-/** A cancelled task's end: its object holds TaskCancelledError. */
-export function settleCancelled(w: Ctx, t: OwnedTask): void {
+/** A cancelled task's end: its object holds TaskCancelledError (`killing`: the worker being killed for it). */
+export function settleCancelled(w: Ctx, t: OwnedTask, killing?: Addr): void {
   t.state = nextTaskState(t.state, { type: "CANCELLED" });
-  finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false });
+  finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false }, killing);
+}
+
+function killing(w: Ctx, worker: Addr): Killing {
+  let k = w.killing.get(worker);
+  if (!k) w.killing.set(worker, (k = { holds: [], outputs: [] }));
+  return k;
+}
+
+/** Owner: `finishTask` of a task whose worker is being killed keeps its holds here. */
+export function holdUntilDead(w: Ctx, worker: Addr, holds: KilledHolds): void {
+  killing(w, worker).holds.push(holds);
+}
+
+/** Owner: the result of a task that `worker` (being killed) was running: any copy it stores unannounced is dropped once it is dead. */
+export function dropOutputWhenDead(w: Ctx, worker: Addr, id: ObjectId): void {
+  killing(w, worker).outputs.push(id);
+}
+
+/** Owner: workers known dead now; the holds of the tasks killed with them end, and copies of their results nobody heard of go. */
+export function killedWorkersGone(w: Ctx, dead: (worker: Addr) => boolean): void {
+  if (w.killing.size === 0) return;
+  for (const [worker, k] of [...w.killing]) {
+    if (!dead(worker)) continue;
+    w.killing.delete(worker);
+    for (const h of k.holds) {
+      releaseArgs(w, h.argRefs);
+      if (h.heldRefs) dropRefs(w, h.heldRefs);
+    }
+    const node = nodeOf(worker);
+    const orphans = k.outputs.filter((id) => !w.owned.get(id)?.nodes.includes(node));
+    if (orphans.length > 0) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: orphans, orphaned: true });
+  }
 }
 
 /** Executor: the owner cancels attempt `attempt` of `taskId`, which was pushed here. */

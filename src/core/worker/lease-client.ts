@@ -5,6 +5,8 @@
 
 import { InvariantError } from "../assert.ts";
 import { generatorAttemptLost } from "./generators.ts";
+import { rerunOf } from "./generator-lineage.ts";
+import { dropOutputWhenDead } from "./cancellation.ts";
 import { Fifo } from "../fifo.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { localityNode } from "../scheduler.ts";
@@ -240,8 +242,8 @@ export function dropLease(w: Ctx, lease: Lease, t: OwnedTask): void {
   const node = nodeOf(lease.worker);
   for (const x of lease.running.splice(0)) {
     x.lease = undefined;
-    // It may have stored a result there that no reply will announce: free such a copy.
-    if (!w.owned.get(x.spec.returnId)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [x.spec.returnId], orphaned: true });
+    // It may store a result there that no reply will announce, until it is dead: such a copy is freed then.
+    dropOutputWhenDead(w, lease.worker, x.spec.returnId);
     if (x.spec.streaming) generatorAttemptLost(w, x.spec, node);
     if (x === t) continue;
     x.spec = { ...x.spec, bounces: (x.spec.bounces ?? 0) + 1 };
@@ -261,7 +263,8 @@ function returnLease(w: Ctx, c: SchedClass, lease: Lease): void {
 
 /** A pipelined task its worker sent back unrun: queue it again, and stop pipelining onto that worker for now. */
 export function taskBounced(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, bounces: number): void {
-  const t = w.owned.get(returnId)?.task;
+  // A generator task done already may be running again, to remake its lost items: that re-run is bounced too.
+  const t = w.owned.get(returnId)?.task ?? (w.lineages.size > 0 ? rerunOf(w, taskId) : undefined);
   if (!t || t.spec.taskId !== taskId || t.spec.attempt !== attempt || (t.spec.bounces ?? 0) !== bounces || t.state !== "RUNNING") return;
   const lease = t.lease;
   const i = lease ? lease.running.indexOf(t) : -1;

@@ -9,6 +9,7 @@ import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, type Addr, type No
 import type { Ctx } from "./context.ts";
 import { itemLost } from "./generator-lineage.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
+import { killedWorkersGone } from "./cancellation.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
 import { classKeyOf, resolveTask, type OwnedTask } from "./task-manager.ts";
 
@@ -38,6 +39,7 @@ export function buried(w: Ctx, node: NodeId, incarnation: number): boolean {
 export function workerDied(w: Ctx, worker: Addr): void {
   w.deadWorkers.add(worker);
   leasesLost(w, (x) => x === worker, `the worker ${worker} running it died`);
+  killedWorkersGone(w, (x) => x === worker);
   ownerDied(w, (o) => o === worker);
   borrowersDied(w, (b) => b === worker);
 }
@@ -63,6 +65,7 @@ export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
     leasesLost(w, onIt, `the node ${node} running it died`);
     requestsLostWith(w, node);
   }
+  killedWorkersGone(w, onIt);
   // Failing those leases may have ended the last use of a lost object, which is then freed,
   // not lost. Mark all first, so a reconstruction waits for its lost arguments instead of using them.
   const still = lost.filter(([, o]) => o.state === "READY");

@@ -8,10 +8,10 @@ import { nextTaskState, type TaskState } from "../lifecycle/task.ts";
 import { refsOfResult, type ObjectStatus, type TaskResult } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
 import {
-  rayletAddr, returnIdOf, type ActorId, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
+  rayletAddr, returnIdOf, type ActorId, type Addr, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
   type RefInfo, type SchedulingStrategy, type TaskId, type TaskSpec,
 } from "../types.ts";
-import { cancelledError, submittingTask } from "./cancellation.ts";
+import { cancelledError, holdUntilDead, submittingTask } from "./cancellation.ts";
 import { actorArgsResolved, actorTaskReplied, sendActorTask } from "./actor-submitter.ts";
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
@@ -229,7 +229,11 @@ export function nextAttempt(spec: TaskSpec): TaskSpec {
   return next;
 }
 
-export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult): void {
+/**
+ * Settles a task for good and ends its holds on its arguments, or, with `killing` (a force
+ * cancel), hands them to be ended once that worker is known dead.
+ */
+export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult, killing?: Addr): void {
   const id = t.spec.returnId;
   const o = w.owned.get(id);
   if (o?.task === t) o.task = undefined;
@@ -253,8 +257,12 @@ export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult): void {
     }
   }
   // A reconstruction's arguments are already held by the object it re-makes.
-  if (!keepArgs && !(o?.deps && o.deps === t.argRefs)) releaseArgs(w, t.argRefs);
-  if (t.heldRefs) dropRefs(w, t.heldRefs);
+  const argRefs = !keepArgs && !(o?.deps && o.deps === t.argRefs) ? t.argRefs : NO_IDS;
+  if (killing !== undefined) holdUntilDead(w, killing, { argRefs, heldRefs: t.heldRefs });
+  else {
+    releaseArgs(w, argRefs);
+    if (t.heldRefs) dropRefs(w, t.heldRefs);
+  }
   if (t.spec.streaming) {
     generatorEnded(w, t.spec, result);
     lineageTaskEnded(w, t, result);
