@@ -282,7 +282,9 @@ export function leaseSlotFreed(w: Ctx, t: OwnedTask, runMs: number | undefined):
   t.lease = undefined;
   const i = lease ? lease.running.indexOf(t) : -1;
   if (lease && i >= 0) {
-    lease.running.splice(i, 1);
+    // Answers come in the order the worker runs its tasks: the oldest goes (splice would make an array per task).
+    if (i === 0) lease.running.shift();
+    else lease.running.splice(i, 1);
     if (runMs !== undefined) lease.c.taskMs = runMs;
     if (lease.blockedBy === t) lease.blockedBy = undefined;
     if (!lease.c.spread) fill(w, lease.c, lease);
