@@ -140,8 +140,10 @@ export function leaseGranted(w: Ctx, reqId: number, leaseId: string, worker: Add
   requestDone(w, c);
   const lease: Lease = { leaseId, worker, c, running: [], blockedBy: undefined };
   c.leases.add(lease);
-  // The raylet staged the arguments of the task the request was for: run that one if it still waits.
-  const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
+  // The raylet staged the arguments of the task the request was for: run that one if it still
+  // waits. (Only a SCHEDULING task is queued: one that runs already is not looked for through
+  // the whole queue, which holds every task not yet pushed.)
+  const t = r.task.state === "SCHEDULING" && c.ready.remove(r.task) ? r.task : c.ready.shift();
   if (t) push(w, c, lease, t);
   fill(w, c, lease);
   // Tasks still queued: keep asking (a class grows to as many workers as the cluster gives it).
