@@ -94,7 +94,7 @@ export const simBench: Bench = {
         deterministic: [cold, ...runs].every((r) => r.traceHash === runs[0].traceHash && r.events === runs[0].events),
       },
       // The targets are set for the standard size only; the whole-run bound holds for the cold run.
-      targets: standard ? { eventsPerSec: { min: 300_000 }, coldWallMs: { max: 10_000 }, deterministic: { equals: true } } : {},
+      targets: standard ? { eventsPerSec: { min: 500_000 }, coldWallMs: { max: 10_000 }, deterministic: { equals: true } } : {},
       runs: [cold, ...runs],
     };
   },
