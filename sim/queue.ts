@@ -8,7 +8,6 @@
  */
 export abstract class SimEvent {
   t = 0;
-  seq = 0;
   /** Housekeeping (heartbeats, health checks) that does not count as pending work. */
   periodic = false;
   cancelled = false;
@@ -46,7 +45,6 @@ export class EventQueue {
   add<E extends SimEvent>(t: number, e: E, periodic = false): E {
     const s = this.seq++;
     e.t = t;
-    e.seq = s;
     e.periodic = periodic;
     if (!periodic) this.pendingWork++;
     if (this.n === this.times.length) this.grow();

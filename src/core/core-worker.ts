@@ -75,7 +75,7 @@ export class CoreWorker {
         if (w.isDriver) w.fx.send(w.cfg.gcs, { type: "SubscribeFailures" });
         return;
       case "register-function": return registerFunction(w, input.fn);
-      case "submit-task": return submitTask(w, input.taskId, input.fn, input.args, input.opts);
+      case "submit-task": return submitTask(w, input.taskId, input.returnId, input.fn, input.args, input.opts);
       case "create-actor": return createActor(w, input.actorId, input.cls, input.args, input.opts);
       case "submit-actor-task": return submitActorTask(w, input.taskId, input.actorId, input.method, input.args, input.maxRetries, input.streaming);
       case "put": return put(w, input.id, input.payload, input.callId);
@@ -148,8 +148,9 @@ export class CoreWorker {
   start(isWorker: boolean): void { this.step({ kind: "start", isWorker }); }
   registerFunction(fn: FunctionDescriptor): void { this.step({ kind: "register-function", fn }); }
   submitTask(taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): ObjectId {
-    this.step({ kind: "submit-task", taskId, fn, args, opts });
-    return returnIdOf(taskId);
+    const returnId = returnIdOf(taskId);
+    this.step({ kind: "submit-task", taskId, returnId, fn, args, opts });
+    return returnId;
   }
   createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
     this.step({ kind: "create-actor", actorId, cls, args, opts });

@@ -58,7 +58,8 @@ export type ApiCall =
   /** Announces the core worker to its raylet (a driver is never leased, but hears failure news). */
   | { readonly kind: "start"; readonly isWorker: boolean }
   | { readonly kind: "register-function"; readonly fn: FunctionDescriptor }
-  | { readonly kind: "submit-task"; readonly taskId: string; readonly fn: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
+  /** `returnId`: returnIdOf(taskId), made once by the caller, whose ref holds that very string. */
+  | { readonly kind: "submit-task"; readonly taskId: string; readonly returnId: ObjectId; readonly fn: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
   | { readonly kind: "create-actor"; readonly actorId: ActorId; readonly cls: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: ActorOptions }
   | { readonly kind: "submit-actor-task"; readonly taskId: string; readonly actorId: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly maxRetries: number; readonly streaming?: Streaming }
   | { readonly kind: "put"; readonly id: ObjectId; readonly payload: Payload; readonly callId: number }

@@ -142,8 +142,10 @@ export function leaseGranted(w: Ctx, reqId: number, leaseId: string, worker: Add
   requestDone(w, c);
   const lease: Lease = { leaseId, worker, c, running: [], blockedBy: undefined };
   c.leases.add(lease);
-  // The raylet staged the arguments of the task the request was for: run that one if it still waits.
-  const t = c.ready.remove(r.task) ? r.task : c.ready.shift();
+  // The raylet staged the arguments of the task the request was for: run that one if it still
+  // waits. (Only a SCHEDULING task is queued: one that runs already is not looked for through
+  // the whole queue, which holds every task not yet pushed.)
+  const t = r.task.state === "SCHEDULING" && c.ready.remove(r.task) ? r.task : c.ready.shift();
   if (t) push(w, c, lease, t);
   fill(w, c, lease);
   // Tasks still queued: keep asking (a class grows to as many workers as the cluster gives it).
@@ -285,7 +287,9 @@ export function leaseSlotFreed(w: Ctx, t: OwnedTask, runMs: number | undefined):
   t.lease = undefined;
   const i = lease ? lease.running.indexOf(t) : -1;
   if (lease && i >= 0) {
-    lease.running.splice(i, 1);
+    // Answers come in the order the worker runs its tasks: the oldest goes (splice would make an array per task).
+    if (i === 0) lease.running.shift();
+    else lease.running.splice(i, 1);
     if (runMs !== undefined) lease.c.taskMs = runMs;
     if (lease.blockedBy === t) lease.blockedBy = undefined;
     if (!lease.c.spread) fill(w, lease.c, lease);

@@ -8,7 +8,7 @@ import { nextTaskState, type TaskState } from "../lifecycle/task.ts";
 import { refsOfResult, type ObjectStatus, type TaskResult } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
 import {
-  rayletAddr, returnIdOf, type ActorId, type Addr, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
+  rayletAddr, type ActorId, type Addr, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
   type RefInfo, type SchedulingStrategy, type TaskId, type TaskSpec,
 } from "../types.ts";
 import { cancelledError, holdUntilDead, submittingTask } from "./cancellation.ts";
@@ -100,17 +100,25 @@ export function registerFunction(w: Ctx, fn: FunctionDescriptor): void {
 // Ids come in with the call (the API mints them from `${addr}#n`): a caller in another thread
 // knows a ref's id without a round trip, and the model stays free of hidden counters.
 
-export function submitTask(w: Ctx, taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): void {
+/** Submits a task that makes `returnId` (its returnIdOf, which the API's ref already holds: one string, not two). */
+export function submitTask(w: Ctx, taskId: string, returnId: ObjectId, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): void {
   registerFunction(w, fn);
-  const spec: { -readonly [K in keyof TaskSpec]: TaskSpec[K] } = {
-    taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId: returnIdOf(taskId), owner: w.addr,
-    resources: opts.resources, strategy: placementOf(w, { task: taskId }, opts.strategy), maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
-  };
-  // Optional fields set after the literal, not spread into it: a spread after other fields
-  // copies the object through V8's slow generic path, once for every task submitted.
-  if (opts.namespace !== undefined) spec.namespace = opts.namespace;
+  const strategy = placementOf(w, { task: taskId }, opts.strategy);
+  // Every task runs in a namespace (its submitter's), so the spec is one of two literals rather
+  // than a literal that gains the field after: a field added later goes to a separate property
+  // store, one more object per task for the garbage collector to copy while the task waits.
+  // (Not a spread either: a spread after other fields copies through V8's slow generic path.)
+  const spec: { -readonly [K in keyof TaskSpec]: TaskSpec[K] } = opts.namespace !== undefined
+    ? {
+      taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId, owner: w.addr,
+      resources: opts.resources, strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0, namespace: opts.namespace,
+    }
+    : {
+      taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId, owner: w.addr,
+      resources: opts.resources, strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
+    };
   if (opts.streaming !== undefined) spec.streaming = opts.streaming;
-  trackTask(w, own(w, spec.returnId), spec, opts.maxRetries);
+  trackTask(w, own(w, returnId), spec, opts.maxRetries);
 }
 
 export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number): void {
