@@ -174,3 +174,22 @@ test("a request into any bundle of its group (index -1) takes one of its own gro
   r.register();
   assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1, 2], "group B's task took group A's bundle");
 });
+
+test("a get whose object's owner dies while it is pulled is answered with OwnerDiedError", () => {
+  for (const death of ["worker", "node"] as const) {
+    const r = raylet();
+    r.h.message("n1/w0", { type: "StoreGet", reqId: 7, ids: [{ id: "n2/w1-1#o1", owner: "n2/w1-1" }] });
+    assert.deepEqual(r.of("GetLocations").map((m) => m.id), ["n2/w1-1#o1"]);
+    if (death === "worker") r.h.message("head/gcs", { type: "WorkerDied", worker: "n2/w1-1" });
+    else r.h.message("head/gcs", { type: "NodeDead", node: "n2", incarnation: 1 });
+    const [reply] = r.of("StoreGetReply");
+    assert.deepEqual(reply?.values.map((v) => ("type" in v ? v.type : "a value")), ["OwnerDiedError"], `its owner's ${death} died`);
+  }
+});
+
+test("a copy on a node this raylet has no view of yet is pulled from there", () => {
+  const r = raylet();
+  r.h.message("n1/w0", { type: "StoreGet", reqId: 7, ids: [{ id: "head/driver#o1", owner: "head/driver" }] });
+  r.h.message("head/driver", { type: "Locations", id: "head/driver#o1", status: { kind: "stored", nodes: ["n2"], size: 8, hash: "o1" } });
+  assert.deepEqual(r.sent.filter((s) => s.m.type === "Pull").map((s) => s.to), ["n2/raylet"]);
+});
