@@ -422,3 +422,14 @@ test("a duplicated report of an item of a stream with no lineage is dropped whil
   r.toOwner(report); // the same report again
   assert.deepEqual([0, 1].map((i) => r.next(b, i).got), [`${OWNER}#t2.y0`, "waiting"]);
 });
+
+test("a borrower letting go of a stream the program still holds leaves the stream going", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  r.toOwner({ type: "AddBorrower", id: gen, borrower: OTHER }, OTHER);
+  r.toOwner({ type: "RemoveBorrower", id: gen, borrower: OTHER, holds: 1 }, OTHER);
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 1);
+  r.deliver();
+  assert.deepEqual([0, 1].map((i) => r.next(gen, i).got), [`${OWNER}#t1.y0`, "waiting"]);
+});
