@@ -19,6 +19,7 @@ import "../unit/tuning.test.ts";
 import "../unit/raylet-workers.test.ts";
 import "../unit/gcs-demands.test.ts";
 import "../unit/borrowers.test.ts";
+import "../unit/get-timeout.test.ts";
 import "../unit/actor-concurrency.test.ts";
 import "../unit/pipelining.test.ts";
 import "../unit/actor-epochs.test.ts";

@@ -18,11 +18,12 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   const executed: TaskSpec[] = [];
   const sent: Msg[] = [];
   const traced: TraceBody[] = [];
+  const interrupted: string[] = [];
   const w = new CoreWorker("head/w1", {
     node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
   }, {
     now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
-    execute: (spec) => executed.push(spec), complete: () => {}, interrupt: () => {},
+    execute: (spec) => executed.push(spec), complete: () => {}, interrupt: (taskId) => interrupted.push(taskId),
   });
   w.start(true);
   w.registerFunction({ id: "cls", name: "Acc", kind: "class", source: "class Acc {}" });
@@ -47,7 +48,9 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   const errors = () => sent.flatMap((m) => (m.type === "TaskReply" && m.result.kind === "error" ? [m.result.error.type] : []));
   /** The GCS pushes the creation again (its first reply was lost): how many creation replies went out. */
   const createAgain = () => { push(creation); return sent.filter((m) => m.type === "TaskReply" && m.taskId === creation.taskId).length; };
-  return { call, done, started, replies, concurrent, errors, createAgain, executed };
+  /** The caller cancels call `seq` (attempt 0). */
+  const cancel = (seq: number) => w.step({ kind: "message", from: CALLER, msg: { type: "CancelTask", taskId: `${CALLER}#c${seq}`, returnId: `${CALLER}#c${seq}.r`, attempt: 0, recursive: false } });
+  return { call, done, started, replies, concurrent, errors, createAgain, executed, cancel, interrupted };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -97,4 +100,12 @@ test("a creation pushed again (its reply lost) is answered again from the first 
   const a = actorWorker(undefined);
   assert.equal(a.createAgain(), 2);
   assert.deepEqual(a.executed, [], "the constructor ran again");
+});
+
+test("cancelling one of an async actor's running calls interrupts that call only", () => {
+  const a = actorWorker(2);
+  for (const s of [0, 1]) a.call(s);
+  assert.deepEqual(a.started(), [0, 1]);
+  a.cancel(1);
+  assert.deepEqual(a.interrupted, [`${CALLER}#c1`], "another running call was interrupted");
 });

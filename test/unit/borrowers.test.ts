@@ -80,3 +80,18 @@ test("an object passed to a task outlives the owner's own handle until the task 
   r.owner.releaseRef(ID);
   assert.ok(r.inScope(), "freed while a submitted task still needs it");
 });
+
+test("a get of a ref whose owner is known dead fails with OwnerDiedError at once; the dead owner is not asked", () => {
+  const sent: { to: string; m: Msg }[] = [];
+  const completed = new Map<number, unknown>();
+  const w = new CoreWorker("head/w1", { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
+  });
+  w.start(true);
+  w.step({ kind: "message", from: "head/raylet", msg: { type: "WorkerDied", worker: "n2/w5" } });
+  w.get([{ id: "n2/w5#o1", owner: "n2/w5" }], undefined, 9);
+  const got = completed.get(9) as { kind: string; values: { type?: string }[] } | undefined;
+  assert.deepEqual([got?.kind, got?.values.map((v) => v.type)], ["values", ["OwnerDiedError"]]);
+  assert.deepEqual(sent.filter((s) => s.to === "n2/w5"), [], "the dead owner was asked");
+});

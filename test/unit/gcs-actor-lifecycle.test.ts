@@ -64,6 +64,7 @@ test("ray.kill() makes the actor dead with an ActorDiedError; a second kill chan
   const dead = r.info();
   assert.equal(dead?.state, "DEAD");
   assert.equal(dead?.error?.type, "ActorDiedError");
+  assert.equal(dead?.address, undefined, "a killed actor's info still names the worker its kill destroyed");
   assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the kill gave the actor's lease back");
   r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
   r.g.message(DRIVER, { type: "KillActor", actorId: "unknown" });
@@ -129,4 +130,18 @@ test("a heartbeat from a node the GCS does not know (it never registered) is tak
   const r = rig();
   r.g.message("n7/raylet", { type: "Heartbeat", node: "n7", available: { CPU: 1 }, idleMs: 5, backlog: [] });
   assert.equal(r.g.model.state.nodes.has("n7"), false, "an unknown node was registered by its heartbeat");
+});
+
+test("a spillback answered twice, or one that comes after the actor died, asks no node again", () => {
+  const r = rig(0);
+  const [req] = r.take("RequestLease");
+  r.g.message(RAYLET, { type: "LeaseSpillback", reqId: req!.reqId, node: "n2", incarnation: 1 });
+  const [again] = r.take("RequestLease");
+  assert.equal(again?.to, "n2/raylet");
+  r.g.message(RAYLET, { type: "LeaseSpillback", reqId: req!.reqId, node: "n2", incarnation: 1 });
+  assert.deepEqual(r.take("RequestLease"), [], "a duplicated spillback asked again");
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
+  assert.equal(r.info()?.state, "DEAD");
+  r.g.message("n2/raylet", { type: "LeaseSpillback", reqId: again!.reqId, node: "head", incarnation: 1 });
+  assert.deepEqual(r.take("RequestLease"), [], "a dead actor was placed again on a late spillback");
 });

@@ -389,3 +389,70 @@ test("a re-run sent back unrun by a blocked worker is queued again and placed el
   stored(r, push.spec, 0, "head", OTHER);
   assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["head"], error: undefined });
 });
+
+test("next() on a stream this worker does not own is refused with a RayError", () => {
+  const r = rig();
+  r.owner.generatorNext(`${OWNER}#nobody`, 0, 7);
+  const got = r.completed.get(7);
+  assert.equal(got?.kind, "error");
+  assert.equal(got.kind === "error" && got.error.type, "RayError");
+});
+
+test("an item the store refuses throws at the yield and is never reported", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  r.workers.get(WORKER)!.generatorItem(spec.taskId, spec.attempt, 0, { size: 200_000, hash: "big", data: 0 }, 5000);
+  const [put] = r.take("StorePut");
+  const full = { type: "ObjectStoreFullError" as const, message: "no room" };
+  r.toWorker({ type: "StorePutReply", reqId: put.reqId, id: put.id, error: full });
+  assert.deepEqual(r.completed.get(5000), { kind: "error", error: full });
+  assert.deepEqual(r.take("ReportGeneratorItem"), []);
+});
+
+test("a re-run's stored copy of the generator's own result, settled by the first run, is freed where it was stored", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, "node-1", WORKER);
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  r.next(gen, 0);
+  nodeDead(r, "node-1");
+  const again = r.grant(WORKER);
+  stored(r, again, 0, "head", WORKER);
+  r.sent.length = 0;
+  r.toOwner({ type: "TaskReply", taskId: again.taskId, returnId: again.returnId, attempt: 1, result: { kind: "stored", node: "head", size: 200_000, hash: "ret", refs: undefined }, items: 1 }, WORKER);
+  const frees = r.sent.flatMap((s) => (s.m.type === "FreeObjects" ? [{ to: s.to, m: s.m }] : []));
+  assert.deepEqual(frees, [{ to: "head/raylet", m: { type: "FreeObjects", ids: [gen], orphaned: true } }]);
+});
+
+test("a duplicated report of an item of a stream with no lineage is dropped while another stream has one", () => {
+  const r = rig();
+  const a = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const specA = r.grant(WORKER);
+  stored(r, specA, 0, "node-1", WORKER); // a stored item: t1 keeps a lineage
+  r.workers.get(WORKER)!.taskDone(specA.taskId, specA.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  r.take("ReturnLease");
+  assert.equal(r.next(a, 0).got, `${OWNER}#t1.y0`);
+  assert.equal(r.owner.state.lineages.size, 1);
+  const b = r.owner.submitTask(`${OWNER}#t2`, FN, [], opts());
+  const specB = r.grant(WORKER);
+  r.yieldItem(specB, 0, 1);
+  const [report] = r.take("ReportGeneratorItem");
+  r.toOwner(report);
+  r.toOwner(report); // the same report again
+  assert.deepEqual([0, 1].map((i) => r.next(b, i).got), [`${OWNER}#t2.y0`, "waiting"]);
+});
+
+test("a borrower letting go of a stream the program still holds leaves the stream going", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  r.toOwner({ type: "AddBorrower", id: gen, borrower: OTHER }, OTHER);
+  r.toOwner({ type: "RemoveBorrower", id: gen, borrower: OTHER, holds: 1 }, OTHER);
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 1);
+  r.deliver();
+  assert.deepEqual([0, 1].map((i) => r.next(gen, i).got), [`${OWNER}#t1.y0`, "waiting"]);
+});

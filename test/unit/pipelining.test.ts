@@ -194,3 +194,31 @@ test("SPREAD tasks are never pipelined: each lease runs one task and goes back, 
   assert.deepEqual(r.take("PushTask"), [], "a SPREAD task rode another's lease");
   assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-1"]);
 });
+
+// A lease request is made for one task (the raylet stages its arguments). Answered with a
+// spillback or a refusal, it is asked again for that task if it still waits (here: it came back
+// from a pipelined push), else for the first task that no request asks for.
+for (const answer of ["LeaseSpillback", "LeaseRejected"] as const) {
+  for (const bounced of [false, true]) {
+    test(`a ${answer} is followed by a request for its own task if that still waits, else for one nobody asks for (${bounced ? "it came back" : "it runs"})`, () => {
+      const r = rig({ maxPendingLeases: 1 });
+      const [, id1] = r.submit(2);
+      const [reqB] = r.grant(); // t0 on lease-1; t1 gets the one request in flight
+      assert.equal(reqB, undefined, "one request at a time");
+      const [forT1] = r.take("RequestLease");
+      assert.equal(forT1?.req.taskId, `${OWNER}#t1`);
+      r.deliver();
+      r.finish(0.1);
+      r.deliver(); // t0's reply: t1 is pipelined onto lease-1, its request still in flight
+      assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#t1`]);
+      r.owner.submitTask(`${OWNER}#t2`, FN, [{ v: value(2) }], OPTS); // no room for a request
+      assert.deepEqual(r.take("RequestLease"), []);
+      if (bounced) r.owner.step({ kind: "message", from: WORKER, msg: { type: "TaskBounced", taskId: `${OWNER}#t1`, returnId: id1, attempt: 0, bounces: 0 } });
+      const msg: Msg = answer === "LeaseSpillback"
+        ? { type: "LeaseSpillback", reqId: forT1!.reqId, node: "n2", incarnation: 1 }
+        : { type: "LeaseRejected", reqId: forT1!.reqId, reason: "stale view", infeasible: false };
+      r.owner.step({ kind: "message", from: "head/raylet", msg });
+      assert.deepEqual(r.take("RequestLease").map((m) => m.req.taskId), [`${OWNER}#t${bounced ? 1 : 2}`]);
+    });
+  }
+}

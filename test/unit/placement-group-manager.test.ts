@@ -41,3 +41,23 @@ test("a node that dies before it answered fails the attempt: what the others pre
   r.pgs.retry();
   assert.deepEqual(r.take("PrepareBundles"), ["PrepareBundles n1/raylet", "PrepareBundles n3/raylet"]);
 });
+
+test("a late answer of an attempt given up is not counted for the next attempt to the same node", () => {
+  const r = rig([node("n1")]);
+  r.pgs.create({ pgId: "pg", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
+  r.take("PrepareBundles");
+  r.pgs.prepared("pg", 1, "n1", false); // n1 had no room then
+  r.pgs.retry();
+  assert.deepEqual(r.take("PrepareBundles"), ["PrepareBundles n1/raylet"], "attempt 2");
+  r.pgs.prepared("pg", 1, "n1", false); // attempt 1's answer, duplicated on the way
+  r.pgs.prepared("pg", 2, "n1", true);
+  assert.deepEqual([r.take("CommitBundles"), r.pgs.groups.get("pg")?.state], [["CommitBundles n1/raylet"], "CREATED"], "attempt 2 failed on attempt 1's answer");
+});
+
+test("an answer about a group the GCS does not know gives back what it reserved", () => {
+  const r = rig([node("n1")]);
+  r.pgs.prepared("unknown", 1, "n1", true);
+  assert.deepEqual(r.take("ReleaseBundles"), ["ReleaseBundles n1/raylet"]);
+  r.pgs.prepared("unknown", 1, "n1", false);
+  assert.deepEqual(r.sent, [], "a refusal reserved nothing to give back");
+});

@@ -135,3 +135,61 @@ test("a fenced raylet (the GCS buried this life) takes no more requests", () => 
   r.register();
   assert.deepEqual(r.sent.slice(before).filter((s) => s.m.type === "LeaseGranted" || s.m.type === "LeaseRejected"), []);
 });
+
+// A request queued here while its argument is being fetched, that cannot start yet: a new
+// cluster view keeps it as it is (no second fetch, no lost wake-up), so it is granted once the
+// argument comes and the resources are free.
+for (const into of [undefined, "a bundle"] as const) {
+  test(`a request waiting for room and for its argument keeps its place across a new view (${into ?? "no group"})`, () => {
+    const r = raylet(1);
+    const group = into ? { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true } as const : {};
+    if (into) {
+      r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+      r.h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
+    }
+    r.lease(1, group);
+    r.register();
+    const [first] = r.of("LeaseGranted");
+    assert.ok(first, "the first lease was granted");
+    r.lease(2, { ...group, deps: [{ id: "head/driver#o1", owner: "head/driver" }] });
+    r.h.message("head/gcs", { type: "ClusterView", nodes: view(["n1", 1]) });
+    r.h.message("head/driver", { type: "Locations", id: "head/driver#o1", status: { kind: "inline", payload: { size: 8, hash: "o1", data: 1 } } });
+    r.h.message("head/driver", { type: "ReturnLease", leaseId: first.leaseId, destroyWorker: false });
+    r.register();
+    assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1, 2], "the waiting request was never granted");
+    assert.equal(r.of("GetLocations").length, 1, "the argument was looked up again");
+  });
+}
+
+test("a request into any bundle of its group (index -1) takes one of its own group's, never another group's", () => {
+  const r = raylet(2);
+  for (const pgId of ["pgA", "pgB"]) {
+    r.h.message("head/gcs", { type: "PrepareBundles", pgId, attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+    r.h.message("head/gcs", { type: "CommitBundles", pgId, attempt: 1 });
+  }
+  const into = (placementGroup: string, bundleIndex: number) => ({ strategy: { placementGroup, bundleIndex, captureChildTasks: false }, grantOrReject: true } as const);
+  r.lease(1, into("pgB", -1));
+  r.register();
+  r.lease(2, into("pgA", 0));
+  r.register();
+  assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1, 2], "group B's task took group A's bundle");
+});
+
+test("a get whose object's owner dies while it is pulled is answered with OwnerDiedError", () => {
+  for (const death of ["worker", "node"] as const) {
+    const r = raylet();
+    r.h.message("n1/w0", { type: "StoreGet", reqId: 7, ids: [{ id: "n2/w1-1#o1", owner: "n2/w1-1" }] });
+    assert.deepEqual(r.of("GetLocations").map((m) => m.id), ["n2/w1-1#o1"]);
+    if (death === "worker") r.h.message("head/gcs", { type: "WorkerDied", worker: "n2/w1-1" });
+    else r.h.message("head/gcs", { type: "NodeDead", node: "n2", incarnation: 1 });
+    const [reply] = r.of("StoreGetReply");
+    assert.deepEqual(reply?.values.map((v) => ("type" in v ? v.type : "a value")), ["OwnerDiedError"], `its owner's ${death} died`);
+  }
+});
+
+test("a copy on a node this raylet has no view of yet is pulled from there", () => {
+  const r = raylet();
+  r.h.message("n1/w0", { type: "StoreGet", reqId: 7, ids: [{ id: "head/driver#o1", owner: "head/driver" }] });
+  r.h.message("head/driver", { type: "Locations", id: "head/driver#o1", status: { kind: "stored", nodes: ["n2"], size: 8 } });
+  assert.deepEqual(r.sent.filter((s) => s.m.type === "Pull").map((s) => s.to), ["n2/raylet"]);
+});

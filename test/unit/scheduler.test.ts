@@ -281,6 +281,8 @@ describe("placement-group bundles", () => {
   test("PACK that no one node holds fills the group's nodes first, then the next", () => {
     assert.deepEqual(placeBundles("PACK", [cpu(2), cpu(1), cpu(2)], nodes), ["n1", "n1", "n2"]);
     assert.equal(placeBundles("STRICT_PACK", [cpu(2), cpu(2)], nodes), undefined);
+    // The group's node comes second in the view: a later bundle still goes there while it has room.
+    assert.deepEqual(placeBundles("PACK", [cpu(3), cpu(1), cpu(2)], [nv("n1", cpu(2)), nv("n2", cpu(4))]), ["n2", "n2", "n1"]);
   });
   test("SPREAD and STRICT_SPREAD put bundles on distinct nodes while they can", () => {
     assert.deepEqual(placeBundles("SPREAD", [cpu(1), cpu(1), cpu(1), cpu(1)], nodes), ["n1", "n2", "n3", "n1"]);

@@ -283,7 +283,8 @@ export class ActorManager {
     const id = this.leaseRequests.get(reqId);
     this.leaseRequests.delete(reqId);
     const a = id === undefined ? undefined : this.actors.get(id);
-    if (a && a.leaseReq === reqId) this.scheduleActor(id!, a, node);
+    // A kill leaves the request in flight (its grant is given back): a dead actor is placed nowhere.
+    if (a && a.leaseReq === reqId && a.state !== "DEAD") this.scheduleActor(id!, a, node);
   }
 
   /** The chosen node cannot host it: wait for the next registration to try again. */
