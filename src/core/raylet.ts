@@ -264,7 +264,9 @@ export class Raylet {
 
   /** The cluster as this raylet sees it: the GCS's view, with its own row exact. */
   private clusterView(): NodeView[] {
-    const bundles = [...this.bundles].filter(([, b]) => b.committed).map(([k]) => k);
+    // Built per lease decision: no arrays at all on a node without placement groups.
+    const bundles: string[] = [];
+    if (this.bundles.size > 0) for (const [k, b] of this.bundles) if (b.committed) bundles.push(k);
     const self: NodeView = { node: this.cfg.node, incarnation: this.cfg.incarnation, total: this.cfg.resources, available: this.available, alive: true, ...(bundles.length > 0 ? { bundles } : {}) };
     if (this.view.length === 0) return [self];
     return this.view.map((v) => (v.node === this.cfg.node ? self : v));
