@@ -6,7 +6,6 @@
 import { InvariantError, assertNever } from "./assert.ts";
 import type { Bugs } from "./bugs.ts";
 import type { RayletEffects } from "./effects.ts";
-import { nextWorkerState, type WorkerState } from "./lifecycle/worker.ts";
 import type { LeaseRequest, RayletMsg, WorkerMsg } from "./messages.ts";
 import { ObjectStore } from "./object-store.ts";
 import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
@@ -16,6 +15,7 @@ import {
   ownersDied,
 } from "./raylet/object-manager.ts";
 import { bundleFor, freeFor, giveBack, inGroup, prepareBundles, releaseBundles, setFree, type Bundle } from "./raylet/bundles.ts";
+import { WorkerPool } from "./raylet/worker-pool.ts";
 import { fits, subtract, type ResourceSet } from "./resources.ts";
 import { mergeDemands } from "./gcs/demands.ts";
 import { place } from "./scheduler.ts";
@@ -41,11 +41,6 @@ export interface RayletConfig {
   /** How long a put may wait for space before failing with ObjectStoreFullError. */
   readonly storeFullTimeoutMs: number;
   readonly bugs: Bugs;
-}
-
-interface Worker {
-  state: WorkerState;
-  lease?: string;
 }
 
 export interface QueuedLease {
@@ -81,14 +76,12 @@ export class Raylet {
   view: NodeView[] = [];
   private spreadCursor = 0;
   private nextLease = 1;
-  private nextWorker = 1;
-  readonly workers = new Map<Addr, Worker>();
-  private readonly idle: Addr[] = [];
+  /** This node's worker processes (raylet/worker-pool.ts). */
+  readonly pool: WorkerPool;
   /** Blocked workers asking for their resources back, served before new leases. */
   private unblocks: Addr[] = [];
   /** Granted leases waiting for a worker process to start. */
   readonly awaitingWorker: { q: QueuedLease; leaseId: string; bundle?: string }[] = [];
-  private startingWorkers = 0;
   readonly leases = new Map<string, Lease>();
   /** Lease requests placed here, in arrival order. */
   private queue: QueuedLease[] = [];
@@ -117,6 +110,7 @@ export class Raylet {
   constructor(readonly addr: Addr, readonly cfg: RayletConfig, readonly fx: RayletEffects) {
     this.store = new ObjectStore(cfg.storeCapacity, fx, cfg.bugs.has("evict-primary"));
     this.available = cfg.resources;
+    this.pool = new WorkerPool(cfg.node, cfg.incarnation, (w) => fx.startWorker(w));
   }
 
   get node(): NodeId { return this.cfg.node; }
@@ -124,8 +118,8 @@ export class Raylet {
   /** The state, as plain records (for tests and debugging: do not change it). */
   get state() {
     return {
-      registered: this.registered, fenced: this.fenced, available: this.available, view: this.view, workers: this.workers, idle: this.idle,
-      startingWorkers: this.startingWorkers, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases, infeasible: this.infeasible, bundles: this.bundles,
+      registered: this.registered, fenced: this.fenced, available: this.available, view: this.view, workers: this.pool.workers, idle: this.pool.idle,
+      startingWorkers: this.pool.starting, awaitingWorker: this.awaitingWorker, unblocks: this.unblocks, queue: this.queue, leases: this.leases, infeasible: this.infeasible, bundles: this.bundles,
       clients: this.clients, deaths: this.deaths, objects: this.objects,
       store: { used: this.store.usedBytes, ids: [...this.store.ids()], spilled: [...this.store.spilledCopies.keys()] },
     } as const;
@@ -233,7 +227,7 @@ export class Raylet {
         if (!l || l.blocked) return;
         l.blocked = true;
         giveBack(this, l.bundle, l.resources);
-        this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });
+        this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.pool.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });
         return this.cfg.bugs.has("no-wakeup-on-block") ? undefined : this.dispatch();
       }
       case "WorkerUnblocked":
@@ -418,7 +412,7 @@ export class Raylet {
   }
 
   private leaseOf(worker: Addr): Lease | undefined {
-    const id = this.workers.get(worker)?.lease;
+    const id = this.pool.workers.get(worker)?.lease;
     return id === undefined ? undefined : this.leases.get(id);
   }
 
@@ -435,7 +429,7 @@ export class Raylet {
         if (!fits(l.resources, freeFor(this, l.bundle))) { waiting.push(w); continue; }
         l.blocked = false;
         setFree(this, l.bundle, subtract(freeFor(this, l.bundle), l.resources));
-        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.workers.get(w)!.lease!, worker: w, resources: l.resources, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
+        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.pool.workers.get(w)!.lease!, worker: w, resources: l.resources, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
         this.fx.send(w, { type: "Unblocked" });
       }
       this.unblocks = waiting;
@@ -447,23 +441,20 @@ export class Raylet {
       if (q.missing > 0 || (inGroup(q.req) ? bundle === undefined : !fits(q.req.resources, this.available))) { keep.push(q); continue; }
       setFree(this, bundle, subtract(freeFor(this, bundle), q.req.resources));
       const leaseId = `${this.cfg.node}:${this.cfg.incarnation}:L${this.nextLease++}`;
-      const worker = this.idle.pop();
+      const worker = this.pool.takeIdle();
       if (worker !== undefined) this.grant(q, leaseId, worker, bundle);
       else {
         this.awaitingWorker.push({ q, leaseId, bundle });
-        this.startWorker();
+        this.pool.start();
       }
     }
     this.queue = keep;
   }
 
   private grant(q: QueuedLease, leaseId: string, worker: Addr, bundle: string | undefined): void {
-    const w = this.workers.get(worker)!;
-    // A worker serves one lease at a time, and a lease id is never reused.
-    if (w.lease !== undefined || this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, which holds ${w.lease ?? "none"}${this.leases.has(leaseId) ? " (and the id is in use)" : ""}`);
-    w.state = nextWorkerState(w.state, { type: "LEASED" });
-    if (q.req.actorId !== undefined) w.state = nextWorkerState(w.state, { type: "BECAME_ACTOR" });
-    w.lease = leaseId;
+    // A lease id is never reused (and the pool checks that a worker serves one lease at a time).
+    if (this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, and the id is in use`);
+    this.pool.lease(worker, leaseId, q.req.actorId !== undefined);
     this.leases.set(leaseId, { worker, holder: q.from, resources: q.req.resources, deps: q.req.deps.map((d) => d.id), ...(bundle !== undefined ? { bundle } : {}) });
     this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, ...(bundle !== undefined ? { bundle } : {}) });
     this.fx.send(q.from, { type: "LeaseGranted", reqId: q.reqId, leaseId, worker });
@@ -482,23 +473,14 @@ export class Raylet {
     const l = this.leases.get(leaseId);
     if (!l) return; // returned twice (a duplicated message): the first return counted
     this.endLease(leaseId, l);
-    const w = this.workers.get(l.worker);
-    if (w) {
-      w.lease = undefined;
-      if (destroyWorker || w.state === "ACTOR") {
-        w.state = nextWorkerState(w.state, { type: "EXITED" });
-        this.workers.delete(l.worker);
-        this.fx.killWorker(l.worker);
-        // Killed here, it never shows up as an exit: trace and announce it, for it may own work
-        // elsewhere (a lease granted to it by another raylet later would otherwise never be
-        // returned), and its owners drop its borrows on the news, so the trace must say it died
-        // (or a borrow it held would look alive when the owner frees the object).
-        this.fx.trace({ kind: "worker.died", comp: "raylet", worker: l.worker });
-        this.reportDeath(l.worker);
-      } else {
-        w.state = nextWorkerState(w.state, { type: "RETURNED" });
-        this.idle.push(l.worker);
-      }
+    if (this.pool.leaseEnded(l.worker, destroyWorker) === "killed") {
+      this.fx.killWorker(l.worker);
+      // Killed here, it never shows up as an exit: trace and announce it, for it may own work
+      // elsewhere (a lease granted to it by another raylet later would otherwise never be
+      // returned), and its owners drop its borrows on the news, so the trace must say it died
+      // (or a borrow it held would look alive when the owner frees the object).
+      this.fx.trace({ kind: "worker.died", comp: "raylet", worker: l.worker });
+      this.reportDeath(l.worker);
     }
     this.dispatch();
   }
@@ -507,16 +489,11 @@ export class Raylet {
 
   /** The host saw a worker process on this node exit. */
   private workerExited(worker: Addr): void {
-    const w = this.workers.get(worker);
+    const w = this.pool.exited(worker);
     if (!w) return;
-    this.workers.delete(worker);
     this.clients.delete(worker);
-    const i = this.idle.indexOf(worker);
-    if (i >= 0) this.idle.splice(i, 1);
-    if (w.state === "STARTING") {
-      this.startingWorkers--;
-      if (this.awaitingWorker.length > this.startingWorkers) this.startWorker();
-    }
+    // A start that failed: the grants waiting for a worker still need as many starting.
+    if (w.state === "STARTING" && this.awaitingWorker.length > this.pool.starting) this.pool.start();
     this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
     // Its puts waiting for space have nobody to answer: drop them (a retry makes its own).
     this.objects.puts = this.objects.puts.filter((p) => p.from !== worker);
@@ -596,8 +573,7 @@ export class Raylet {
     // Its leases end with the workers that hold them (some may have been granted after the GCS
     // declared the node dead, before this raylet heard): say so, as a crash of the node would.
     for (const [leaseId, l] of [...this.leases]) this.endLease(leaseId, l);
-    for (const w of this.workers.keys()) this.fx.killWorker(w);
-    this.workers.clear();
+    for (const w of this.pool.clear()) this.fx.killWorker(w);
     // Its bundle reservations end as well: one made after the GCS declared the node dead (a
     // late PrepareBundles) is covered by no death, and nothing will run in it any more.
     for (const [key, b] of this.bundles) this.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
@@ -612,21 +588,11 @@ export class Raylet {
 
   // ---- worker pool -------------------------------------------------------------------------
 
-  private startWorker(): void {
-    const worker = `${this.cfg.node}/w${this.cfg.incarnation}-${this.nextWorker++}`;
-    this.workers.set(worker, { state: "STARTING" });
-    this.startingWorkers++;
-    this.fx.startWorker(worker);
-  }
-
+  /** A worker registered: the first grant waiting for a worker gets it, or it waits idle. */
   private workerRegistered(worker: Addr): void {
-    const w = this.workers.get(worker);
-    if (!w || w.state !== "STARTING") return;
-    this.startingWorkers--;
-    w.state = nextWorkerState(w.state, { type: "REGISTERED" });
+    if (!this.pool.registered(worker)) return;
     const next = this.awaitingWorker.shift();
     if (next) this.grant(next.q, next.leaseId, worker, next.bundle);
-    else this.idle.push(worker);
+    else this.pool.park(worker);
   }
-
 }

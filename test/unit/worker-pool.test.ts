@@ -1,0 +1,69 @@
+// The raylet's worker pool on its own: addresses unique per node life, the count of processes
+// still starting, one lease per worker, and an actor's worker never returned to the pool.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { InvariantError } from "../../src/core/assert.ts";
+import { WorkerPool } from "../../src/core/raylet/worker-pool.ts";
+
+function pool(incarnation = 3) {
+  const started: string[] = [];
+  return { p: new WorkerPool("n1", incarnation, (w) => started.push(w)), started };
+}
+
+test("workers are named by node, life and number, and count as starting until they register", () => {
+  const { p, started } = pool();
+  p.start();
+  p.start();
+  assert.deepEqual(started, ["n1/w3-1", "n1/w3-2"]);
+  assert.equal(p.starting, 2);
+  assert.equal(p.registered("n1/w3-1"), true);
+  assert.equal(p.registered("n1/w3-1"), false, "a repeated registration counts once");
+  assert.equal(p.registered("n1/w9-1"), false, "a stranger is not the pool's");
+  assert.equal(p.starting, 1);
+  assert.equal(p.workers.get("n1/w3-1")!.state, "IDLE");
+  assert.equal(p.exited("n1/w3-2")!.state, "STARTING");
+  assert.equal(p.starting, 0, "a worker that died starting is no longer counted");
+  assert.equal(p.exited("n1/w3-2"), undefined);
+});
+
+test("a leased worker serves one lease; returned, it is idle again; destroyed, it leaves the pool", () => {
+  const { p, started } = pool();
+  p.start();
+  const w = started[0]!;
+  p.registered(w);
+  p.lease(w, "L1", false);
+  assert.throws(() => p.lease(w, "L2", false), InvariantError);
+  assert.equal(p.leaseEnded(w, false), "idle");
+  assert.deepEqual(p.idle, [w]);
+  assert.equal(p.takeIdle(), w);
+  p.lease(w, "L2", false);
+  assert.equal(p.leaseEnded(w, true), "killed");
+  assert.equal(p.workers.has(w), false);
+  assert.equal(p.leaseEnded(w, false), undefined, "a worker gone from the pool is not returned to it");
+});
+
+test("an actor's worker is killed when its lease ends, even if the caller does not ask", () => {
+  const { p, started } = pool();
+  p.start();
+  const w = started[0]!;
+  p.registered(w);
+  p.lease(w, "L1", true);
+  assert.equal(p.workers.get(w)!.state, "ACTOR");
+  assert.equal(p.leaseEnded(w, false), "killed");
+  assert.deepEqual(p.idle, []);
+});
+
+test("an idle worker that exits leaves the idle list; clearing the pool names every worker to kill", () => {
+  const { p, started } = pool();
+  for (let i = 0; i < 3; i++) p.start();
+  p.registered(started[0]!);
+  p.park(started[0]!);
+  p.registered(started[1]!);
+  p.park(started[1]!);
+  p.exited(started[0]!);
+  assert.deepEqual(p.idle, [started[1]]);
+  assert.deepEqual(p.clear().sort(), [started[1], started[2]].sort());
+  assert.equal(p.workers.size, 0);
+  assert.equal(p.starting, 0);
+  assert.deepEqual(p.idle, []);
+});
