@@ -1,0 +1,62 @@
+// One exploration's rate, for bench/scenarios.ts: in this process on any number of threads, or
+// on one thread in a child process held to one core (run as a script, it prints that rate).
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { exploreParallel } from "../sim/explore-pool.ts";
+
+/**
+ * The budget is cut into this many shards, pulled by the threads one at a time. With few large
+ * shards (the explorer's default of 8) the two-thread run waits at the end for a thread still
+ * on its last shard, which can be up to an eighth of the work (scenario costs vary widely).
+ * Smaller shards bound that wait; both sides run the same shards, so the same scenarios.
+ */
+export const SHARDS = 40;
+
+export interface Rate {
+  readonly perSec: number;
+  readonly wallMs: number;
+  readonly bootMs: number;
+  readonly coresUsed: number;
+}
+
+/**
+ * One exploration's steady rate (timed from the moment its threads are loaded: a soak runs for
+ * minutes, so their start-up does not count), its start-up, and the cores it got: the process's
+ * CPU time (all its threads, V8's own background threads included) over the wall time. On a
+ * shared machine a second thread helps only as far as a second core is free, and this says how
+ * far it was.
+ */
+export async function rate(threads: number, scenarios: number, seed: number): Promise<Rate> {
+  const t0 = performance.now();
+  let ready = t0;
+  let c0 = process.cpuUsage();
+  const r = await exploreParallel({ runs: scenarios, seed, threads, shards: SHARDS, onReady: () => { ready = performance.now(); c0 = process.cpuUsage(); } });
+  const c1 = process.cpuUsage(c0);
+  const wallMs = performance.now() - ready;
+  if (r.failure) throw new Error(`bench/scenarios: a scenario failed: ${r.failure.problems[0]}`);
+  return { perSec: (r.generated / wallMs) * 1000, wallMs, bootMs: ready - t0, coresUsed: (c1.user + c1.system) / 1000 / wallMs };
+}
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * One thread's rate with the whole process (V8's background threads included) held to one core
+ * by `taskset`: what one core does, against which the threads on every core are a scaling.
+ * Undefined, with the reason, where taskset is missing (it is Linux's util-linux).
+ */
+export async function oneCoreRate(scenarios: number, seed: number): Promise<Rate | { readonly missing: string }> {
+  if (spawnSync("taskset", ["--version"]).error) return { missing: "taskset (util-linux) is not installed" };
+  const child = spawn("taskset", ["-c", "0", process.execPath, "--import", "tsx", SELF, String(scenarios), String(seed)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+  const code = await new Promise<number | null>((resolve, reject) => { child.once("error", reject); child.once("exit", resolve); });
+  if (code !== 0) throw new Error(`bench/scenarios: the one-core run exited with ${code}`);
+  return JSON.parse(out) as Rate;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [scenarios, seed] = process.argv.slice(2).map(Number);
+  process.stdout.write(JSON.stringify(await rate(1, scenarios, seed)));
+  process.exit(0);
+}
