@@ -17,6 +17,8 @@ import "../unit/borrowed-args.test.ts";
 import "../unit/owner-dispatch.test.ts";
 import "../unit/tuning.test.ts";
 import "../unit/raylet-workers.test.ts";
+import "../unit/worker-pool.test.ts";
+import "../unit/dead-requesters.test.ts";
 import "../unit/gcs-demands.test.ts";
 import "../unit/borrowers.test.ts";
 import "../unit/get-timeout.test.ts";
