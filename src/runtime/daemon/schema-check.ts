@@ -1,7 +1,7 @@
 // A zod schema compiled once into a plain predicate: true only for values the schema accepts.
 // zod's safeParse builds an output copy of every message and a result object, and its
-// generic parse path goes megamorphic with dozens of message shapes: a daemon spent more on
-// it than on the rest of decoding a frame. The predicate allocates nothing. It is a fast path
+// generic parse path goes megamorphic with dozens of message shapes: a daemon spent as much on
+// it as on the rest of decoding a frame. The predicate allocates nothing. It is a fast path
 // only: validate.ts still asks zod whenever the predicate says no, so zod stays the judge of
 // what is refused and names the bad field, and the predicate only has to be no laxer than zod
 // (test/unit/schema-check.test.ts checks that against mutated messages).
