@@ -176,6 +176,17 @@ for (const svc of SERVICES) {
   });
 }
 
+test("a list sent as a typed array is refused, not thrown (zod's readonly() throws freezing one)", async () => {
+  for (const svc of SERVICES) {
+    for (const msg of [{ type: "FreeObjects", ids: new Uint8Array([1, 2]) }, { type: "ClusterView", nodes: new Float64Array(1) }]) {
+      const st = await sendRaw(svc.target(), svc.service, msg.type, ser(msg));
+      assert.equal(st.code, grpc.status.INVALID_ARGUMENT, `${svc.name} ${msg.type}: ${st.details}`);
+      assert.match(st.details, new RegExp(`malformed ${msg.type}: `));
+    }
+  }
+  await stillServes();
+});
+
 test("object channel: malformed store requests are refused naming the field; the raylet serves on", async () => {
   await fc.assert(fc.asyncProperty(
     fc.constantFrom<[string, Record<string, unknown>, Kind, string]>(

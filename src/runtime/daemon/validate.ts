@@ -14,6 +14,7 @@ import { z } from "zod/v4";
 import type { Msg } from "../../core/messages.ts";
 import type { AutoscalingState } from "../../core/types.ts";
 import type { AutoscalerStatus } from "../../core/autoscaler/autoscaler.ts";
+import { compileCheck } from "./schema-check.ts";
 
 /** A node id: what `--node-id` accepts, and what names a node everywhere (no "/": addresses are `node/component`). */
 export const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -121,7 +122,7 @@ const objectStatus = z.discriminatedUnion("kind", [
 
 const m = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) => z.object({ type: z.literal(type), ...shape }).strict();
 
-const msgSchema = z.discriminatedUnion("type", [
+export const msgSchema = z.discriminatedUnion("type", [
   m("RequestLease", { reqId: count, req: leaseRequest }),
   m("LeaseGranted", { reqId: count, leaseId: id, worker: addr }),
   m("LeaseSpillback", { reqId: count, node: nodeId, incarnation: count }),
@@ -194,9 +195,21 @@ const _everyMsgAccepted: [Exclude<Msg["type"], Accepted["type"]>] extends [never
 void _acceptedIsMsg;
 void _everyMsgAccepted;
 
+/** The schema as a predicate (schema-check.ts): the path every well-formed message takes. */
+const wellFormed = compileCheck(msgSchema);
+
 /** What is wrong with a message, naming the field; undefined when it is a well-formed `Msg`. */
 export function msgProblem(v: unknown): string | undefined {
-  const r = msgSchema.safeParse(v);
+  if (wellFormed(v)) return undefined;
+  // zod decides what the predicate did not accept, and names the field. Its readonly() freezes
+  // the value it was given even when that value is wrong, and freezing a typed array with
+  // elements throws: a list sent as a Uint8Array would otherwise escape as an exception.
+  let r: ReturnType<typeof msgSchema.safeParse>;
+  try {
+    r = msgSchema.safeParse(v);
+  } catch (e) {
+    return `(message): not a well-formed message (${(e as Error).message})`;
+  }
   if (r.success) return undefined;
   const issue = r.error.issues[0];
   const where = issue.path.length > 0 ? issue.path.join(".") : "(message)";
