@@ -189,7 +189,9 @@ export const daemonsBench: Bench = {
       const targets: Record<string, { min: number }> = {};
       if (parts.has("micro")) {
         const r = await measure({
-          runs: opts.runs, log, extras: false, scale: 0.3, only: Object.keys(TARGETS),
+          // The daemons and their workers warm up (JIT) over seconds, not one: with a second
+          // the runs of a metric still rose one after another, and the median fell mid-climb.
+          runs: opts.runs, log, extras: false, scale: 0.3, only: Object.keys(TARGETS), warmupMs: 5000,
           init: () => ray.init({ address }),
         });
         for (const [k, v] of Object.entries(r.medians)) {

@@ -233,6 +233,8 @@ function allocatorComparison(log: (s: string) => void): Record<string, number> {
 
 export interface EmbeddedBenchOptions {
   runs?: number; scale?: number; log?: (line: string) => void; only?: string[]; extras?: boolean;
+  /** How long each metric warms up unless it sets its own (default 1 s). */
+  warmupMs?: number;
   /** How to get a cluster (default: an embedded one); bench/daemons.ts connects to daemons instead. */
   init?: () => Promise<unknown>;
 }
@@ -251,7 +253,7 @@ export async function measure(opts: EmbeddedBenchOptions = {}): Promise<{ median
       const n = Math.max(1, Math.round(m.n * (m.unit === "GB/s" ? 1 : scale)));
       // Warm up (threads, JIT-compiled code, caches, a fresh daemon's too) for a second or more,
       // as Ray's timeit does before it measures.
-      const warm = performance.now() + (m.warmupMs ?? 1000);
+      const warm = performance.now() + (m.warmupMs ?? opts.warmupMs ?? 1000);
       do await m.run(Math.max(1, Math.round(n / 10))); while (performance.now() < warm);
       const xs: number[] = [];
       for (let i = 0; i < runs; i++) xs.push(await m.run(n));
