@@ -14,7 +14,7 @@ import type { ItemResult, TaskResult } from "../messages.ts";
 import { generatorItemIdOf, rayletAddr, type ObjectId, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { ready, releaseArgs, returnLoans, type Owned } from "./reference-table.ts";
-import { classKeyOf, nextAttempt, resolveTask, type OwnedTask } from "./task-manager.ts";
+import { classKeyOf, hasRefArgs, nextAttempt, resolveTask, type OwnedTask } from "./task-manager.ts";
 
 export interface GeneratorLineage {
   /** The spec to run again: its latest attempt's. */
@@ -102,7 +102,7 @@ function rerun(w: Ctx, l: GeneratorLineage, lost: ObjectId): void {
   l.progress = false;
   const t: OwnedTask = {
     spec, state: nextTaskState("FINISHED", { type: "RESUBMIT" }), retriesLeft: l.retriesLeft, argRefs: NO_IDS, heldRefs: undefined,
-    classKey: classKeyOf(w, spec), lease: undefined, requests: 0, parent: undefined,
+    classKey: classKeyOf(w, spec), argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: undefined,
   };
   l.rerun = t;
   w.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${lost}` });

@@ -13,7 +13,7 @@ import { localityNode } from "../scheduler.ts";
 import { nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { buried } from "./object-recovery.ts";
-import { finishTask, isRef, taskEnded, type OwnedTask } from "./task-manager.ts";
+import { finishTask, taskEnded, type OwnedTask } from "./task-manager.ts";
 
 export interface Lease {
   readonly leaseId: string;
@@ -200,7 +200,7 @@ function fill(w: Ctx, c: SchedClass, lease: Lease): void {
   const window = pipelined ? w.cfg.maxTasksInFlightPerWorker : 1;
   while (lease.running.length < window) {
     const next = c.ready.at(0);
-    if (!next || (lease.running.length > 0 && next.spec.args.some(isRef))) break;
+    if (!next || (lease.running.length > 0 && next.argsByRef)) break;
     push(w, c, lease, c.ready.shift()!);
   }
   if (lease.running.length === 0) returnLease(w, c, lease);
@@ -216,7 +216,7 @@ function push(w: Ctx, c: SchedClass, lease: Lease, t: OwnedTask): void {
   // A request still staging this task's arguments is moot now; it may even wait on work that
   // needs a lease itself (a lost argument being re-made). Withdraw it and ask for the others.
   // (A request with nothing to stage simply serves whichever task is next when granted.)
-  if (!t.spec.args.some(isRef)) return;
+  if (!t.argsByRef) return;
   withdrawRequests(w, c, t);
 }
 

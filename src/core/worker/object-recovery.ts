@@ -11,7 +11,7 @@ import { itemLost } from "./generator-lineage.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
 import { killedWorkersGone } from "./cancellation.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
-import { classKeyOf, resolveTask, type OwnedTask } from "./task-manager.ts";
+import { classKeyOf, hasRefArgs, resolveTask, type OwnedTask } from "./task-manager.ts";
 
 export interface ObjectRecovery {
   /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
@@ -109,7 +109,7 @@ function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
     const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
     const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
     o.lineage = { spec, retriesLeft };
-    const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, heldRefs: undefined, classKey: classKeyOf(w, spec), lease: undefined, requests: 0, parent: undefined };
+    const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, heldRefs: undefined, classKey: classKeyOf(w, spec), argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: undefined };
     t.state = nextTaskState(t.state, { type: "RESUBMIT" });
     o.task = t;
     w.fx.trace({ kind: "task.retry", comp: "owner", task: spec.taskId, attempt: spec.attempt, reason: `reconstructing lost object ${id}` });

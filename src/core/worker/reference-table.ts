@@ -29,8 +29,11 @@ export interface Owned {
   nodes: readonly NodeId[];
   size: number;
   hash: string;
-  /** Whoever waits for it to be ready (gets, waits, dependent tasks, raylets, borrowers). */
-  waiters?: StatusWaiter[];
+  /**
+   * Whoever waits for it to be ready (gets, waits, dependent tasks, raylets, borrowers). Most
+   * objects have one waiter: it is kept as itself, and a list is made only for a second one.
+   */
+  waiters?: StatusWaiter | StatusWaiter[];
   /** How to make it again if every copy is lost: the task that made it and its retry budget. */
   lineage?: { spec: TaskSpec; retriesLeft: number };
   /** Arguments of that task, kept in scope for as long as this object may need re-making. */
@@ -111,9 +114,10 @@ export function ready(w: Ctx, id: ObjectId, o: Owned, value: Owned["value"], nod
 }
 
 export function waitFor(o: Owned, x: StatusWaiter): void {
-  // Most objects have one waiter: a list of exactly one, not the 17 slots a push to [] reserves.
-  if (o.waiters === undefined) o.waiters = [x];
-  else o.waiters.push(x);
+  const ws = o.waiters;
+  if (ws === undefined) o.waiters = x;
+  else if (Array.isArray(ws)) ws.push(x);
+  else o.waiters = [ws, x];
 }
 
 /** The object is ready (or lost for good): everyone waiting hears its status. */
@@ -122,6 +126,7 @@ export function wake(w: Ctx, o: Owned): void {
   if (waiters === undefined) return;
   o.waiters = undefined;
   const s = statusOf(o)!;
+  if (!Array.isArray(waiters)) return notify(w, waiters, s);
   for (const x of w.cfg.bugs.has("wake-first-waiter-only") ? waiters.slice(0, 1) : waiters) notify(w, x, s);
 }
 
@@ -153,7 +158,7 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   if (o.state === "PENDING" && o.local === 0 && w.generators.size > 0) generatorUnreferenced(w, id);
   if (o.local > (w.cfg.bugs.has("free-off-by-one") ? 1 : 0) || o.submitted > 0 || o.state === "PENDING" || o.state === "FREED") return;
   if (o.borrowers !== undefined && o.borrowers.size > (w.cfg.bugs.has("free-with-one-borrower") ? 1 : 0) && !w.cfg.bugs.has("free-borrowed")) return;
-  if (o.waiters !== undefined) throw new InvariantError(`owner ${w.addr} frees object ${id} while ${o.waiters.length} still wait for it`);
+  if (o.waiters !== undefined) throw new InvariantError(`owner ${w.addr} frees object ${id} while ${Array.isArray(o.waiters) ? o.waiters.length : 1} still wait for it`);
   o.state = nextObjectState(o.state, { type: "OUT_OF_SCOPE" });
   w.owned.delete(id);
   w.fx.trace({ kind: "object.out-of-scope", comp: "owner", obj: id });

@@ -31,6 +31,11 @@ export interface OwnedTask {
   readonly heldRefs: readonly RefInfo[] | undefined;
   /** Scheduling class: tasks with the same function, demand and strategy share leases. */
   readonly classKey: string;
+  /**
+   * Whether its spec passes an argument by reference (kept in step with `spec.args`): the lease
+   * client asks at every dispatch, when the spec itself has long left the cache.
+   */
+  argsByRef: boolean;
   /** The lease it runs on, while it runs. */
   lease?: Lease;
   /**
@@ -74,6 +79,11 @@ const NO_IDS: readonly ObjectId[] = [];
 /** An argument passed by reference (a predicate made once, not a closure per call). */
 export function isRef(a: Arg): boolean {
   return "ref" in a;
+}
+
+/** Whether a task's arguments include one passed by reference (what OwnedTask.argsByRef holds). */
+export function hasRefArgs(spec: TaskSpec): boolean {
+  return spec.args.some(isRef);
 }
 
 /** Tasks with the same function, demand and strategy share leases. */
@@ -134,7 +144,7 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
   if (heldRefs) for (const r of heldRefs) holdRef(w, r);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
   const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
-  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, lease: undefined, requests: 0, parent: submittingTask(w) };
+  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: submittingTask(w) };
   o.task = t;
   if (spec.streaming) generatorSubmitted(w, spec);
   w.fx.trace(spec.actorId === undefined
@@ -174,7 +184,7 @@ function settle(w: Ctx, r: ArgResolution): void {
 
 export function resolveTask(w: Ctx, t: OwnedTask): void {
   // Nothing to wait for (the common case): straight on, without a record to allocate.
-  if (!t.spec.args.some(isRef)) return depsResolved(w, t, t.spec.args);
+  if (!t.argsByRef) return depsResolved(w, t, t.spec.args);
   resolveArgs(w, t.spec.args, { kind: "task", t });
 }
 
@@ -184,7 +194,10 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
     t.state = nextTaskState(t.state, { type: "DEP_FAILED" });
     return finishTask(w, t, { kind: "error", error, retryable: false });
   }
-  if (resolved !== t.spec.args) t.spec = { ...t.spec, args: resolved };
+  if (resolved !== t.spec.args) {
+    t.spec = { ...t.spec, args: resolved };
+    t.argsByRef = hasRefArgs(t.spec); // refs to inline values were replaced by the values
+  }
   t.state = nextTaskState(t.state, { type: "DEPS_READY" });
   if (t.spec.kind === "actor-task") sendActorTask(w, t);
   else enqueue(w, t);
