@@ -43,7 +43,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /**
  * One thread's rate with the whole process (V8's background threads included) held to one core
  * by `taskset`: what one core does, against which the threads on every core are a scaling.
- * Undefined, with the reason, where taskset is missing (it is Linux's util-linux).
+ * Where taskset is missing (it is Linux's util-linux), the reason instead.
  */
 export async function oneCoreRate(scenarios: number, seed: number): Promise<Rate | { readonly missing: string }> {
   if (spawnSync("taskset", ["--version"]).error) return { missing: "taskset (util-linux) is not installed" };
