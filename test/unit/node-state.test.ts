@@ -3,7 +3,8 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NodeState } from "../../src/runtime/head/node-state.ts";
+import { KEEP_EVENTS, NodeState } from "../../src/runtime/head/node-state.ts";
+import { TIMELINE_KINDS } from "../../src/runtime/head/timeline.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
 function feed(state: NodeState, bodies: TraceBody[]): void {
@@ -49,4 +50,17 @@ test("store bytes follow creations, spills, restores and deletions; leases and t
   assert.equal(s.fenced, false);
   feed(s, [{ kind: "node.fenced", comp: "raylet", id: "n1" }]);
   assert.equal(s.fenced, true);
+});
+
+test("the timeline's events are kept in a ring of KEEP_EVENTS, oldest first, and no others", () => {
+  const s = new NodeState();
+  const n = KEEP_EVENTS + 3;
+  feed(s, Array.from({ length: n }, (_, i): TraceBody[] => [
+    { kind: "task.started", comp: "worker", task: `t${i}`, worker: "n1/w1", attempt: 0 },
+    { kind: "lease.granted", comp: "raylet", lease: `l${i}`, worker: "n1/w1", resources: { CPU: 1 } },
+  ]).flat());
+  const kept = s.recentEvents();
+  assert.equal(kept.length, KEEP_EVENTS);
+  assert.ok(kept.every((e) => TIMELINE_KINDS.has(e.kind)), "a lease's events are not drawn, so not kept");
+  assert.deepEqual([kept[0], kept.at(-1)].map((e) => (e as { task: string }).task), ["t3", `t${n - 1}`]);
 });

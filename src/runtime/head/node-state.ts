@@ -4,6 +4,7 @@
 // and its part of the state API (state-api.ts) read it; nothing here touches the models.
 
 import type { TraceEvent } from "../../../spec/trace.ts";
+import { TIMELINE_KINDS } from "./timeline.ts";
 
 /** Ray's task states, as far as a node that executes tasks sees them. */
 export type TaskState = "RUNNING" | "FINISHED" | "FAILED";
@@ -44,7 +45,7 @@ export interface NodeCounters {
 
 /** Finished tasks and events kept for the state API and the timeline; older ones are dropped. */
 const KEEP_TASKS = 10_000;
-const KEEP_EVENTS = 20_000;
+export const KEEP_EVENTS = 20_000;
 
 export class NodeState {
   readonly tasks = new Map<string, TaskRow>();
@@ -52,14 +53,25 @@ export class NodeState {
   readonly counters: NodeCounters = { leasesGranted: 0, leasesActive: 0, spilled: 0, restored: 0, transfers: 0, transferBytes: 0, finished: new Map() };
   private readonly names = new Map<string, string>();
   private readonly leases = new Set<string>();
-  private events: TraceEvent[] = [];
+  /**
+   * The last KEEP_EVENTS events of the kinds the timeline draws, in a ring (`next` is the oldest
+   * once it is full). Only those: every kept event lives long enough to be copied into V8's old
+   * generation, and a lease's events (half of a small task's) are not drawn.
+   */
+  private readonly ring: TraceEvent[] = [];
+  private next = 0;
   /** The GCS declared this node dead and it killed its workers: it stays out for good. */
   fenced = false;
   private done: string[] = [];
 
   observe(e: TraceEvent): void {
-    this.events.push(e);
-    if (this.events.length > KEEP_EVENTS * 2) this.events = this.events.slice(-KEEP_EVENTS);
+    if (TIMELINE_KINDS.has(e.kind)) {
+      if (this.ring.length < KEEP_EVENTS) this.ring.push(e);
+      else {
+        this.ring[this.next] = e;
+        this.next = (this.next + 1) % KEEP_EVENTS;
+      }
+    }
     switch (e.kind) {
       case "task.submitted": this.names.set(e.task, e.fn); break;
       case "node.fenced": this.fenced = true; break;
@@ -140,8 +152,8 @@ export class NodeState {
     return out;
   }
 
-  /** The events kept, oldest first (for the timeline). */
+  /** The events kept for the timeline, oldest first. */
   recentEvents(): readonly TraceEvent[] {
-    return this.events.length > KEEP_EVENTS ? this.events.slice(-KEEP_EVENTS) : this.events;
+    return [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
   }
 }

@@ -4,6 +4,7 @@
 // events for transfers, spills, deaths and injected faults.
 
 import type { TraceEvent } from "../../../spec/trace.ts";
+import { assertNever } from "../../core/assert.ts";
 
 export interface ChromeEvent {
   readonly name: string;
@@ -23,11 +24,24 @@ export interface ChromeTrace {
   readonly displayTimeUnit: "ms";
 }
 
+/**
+ * The kinds of event the timeline draws, or names a task's slice by: a node keeps only these
+ * for it (node-state.ts), and the timeline reads no others. The record makes the list complete
+ * and the switch below exhaustive over it.
+ */
+const DRAWN = {
+  "task.submitted": true, "task.started": true, "task.finished": true, "object.transferred": true, "object.spilled": true,
+  "object.restored": true, "worker.died": true, "node.dead": true, "node.fenced": true, "fault": true,
+} satisfies { readonly [K in TraceEvent["kind"]]?: true };
+type Drawn = Extract<TraceEvent, { kind: keyof typeof DRAWN }>;
+export const TIMELINE_KINDS: ReadonlySet<string> = new Set(Object.keys(DRAWN));
+const isDrawn = (e: TraceEvent): e is Drawn => TIMELINE_KINDS.has(e.kind);
+
 /** The raylet's own thread in each node's process (workers get 1, 2, …). */
 const NODE_TID = 0;
 
 export function toChromeTrace(events: readonly TraceEvent[]): ChromeTrace {
-  const sorted = [...events].sort((a, b) => a.t - b.t);
+  const sorted = events.filter(isDrawn).sort((a, b) => a.t - b.t);
   const out: ChromeEvent[] = [];
   const pids = new Map<string, number>();
   const tids = new Map<string, { pid: number; tid: number }>();
@@ -86,10 +100,11 @@ export function toChromeTrace(events: readonly TraceEvent[]): ChromeTrace {
       case "node.dead": instant(e, `node ${e.id} dead`, "fault", { node: e.id, reason: e.reason }, "g"); break;
       case "node.fenced": instant(e, `node ${e.id} fenced`, "fault", { node: e.id }); break;
       case "fault": instant(e, `fault ${e.fault}`, "fault", { fault: e.fault, ...(e.detail !== undefined ? { detail: e.detail } : {}), ...(e.until !== undefined ? { until: e.until } : {}) }, "g"); break;
-      default: break;
+      default: assertNever("timeline", e);
     }
   }
-  // Attempts the trace never saw end (still running, or cut off by a crash) last to its end.
+  // Attempts the trace never saw end (still running, or cut off by a crash) last to its last
+  // drawn event.
   for (const o of open.values()) slice(o, end, { unfinished: true });
   return { traceEvents: out, displayTimeUnit: "ms" };
 }
