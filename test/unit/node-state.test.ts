@@ -21,13 +21,16 @@ test("tasks are counted by state and retry; a nested task's function names its r
     { kind: "task.started", comp: "worker", task: "t2", worker: "n1/w2", attempt: 1 },
   ]);
   assert.deepEqual(Object.fromEntries(s.taskCounts()), { "FAILED|0": 1, "RUNNING|0": 1, "RUNNING|1": 1 });
-  assert.equal(s.tasks.get("t1")!.name, "square");
+  const row = (task: string) => s.taskRows().find((r) => r.task_id === task)!;
+  assert.equal(row("t1").name, "square");
+  assert.equal(row("t2").attempt_number, 1, "a task's row is its latest attempt");
   feed(s, [
     { kind: "task.finished", comp: "worker", task: "t1", worker: "n1/w1", attempt: 0, ok: true, hash: "h" },
     { kind: "task.finished", comp: "worker", task: "t2", worker: "n1/w2", attempt: 1, ok: true, hash: "h" },
   ]);
   assert.deepEqual(Object.fromEntries(s.taskCounts()), { "FAILED|0": 1, "FINISHED|0": 1, "FINISHED|1": 1 });
-  assert.equal(s.tasks.get("t2")!.state, "FINISHED");
+  assert.equal(row("t2").state, "FINISHED");
+  assert.deepEqual(s.taskRows().map((r) => r.task_id), ["t1", "t2"], "in the order they started");
 });
 
 test("store bytes follow creations, spills, restores and deletions; leases and transfers are counted", () => {
@@ -63,4 +66,15 @@ test("the timeline's events are kept in a ring of KEEP_EVENTS, oldest first, and
   assert.equal(kept.length, KEEP_EVENTS);
   assert.ok(kept.every((e) => TIMELINE_KINDS.has(e.kind)), "a lease's events are not drawn, so not kept");
   assert.deepEqual([kept[0], kept.at(-1)].map((e) => (e as { task: string }).task), ["t3", `t${n - 1}`]);
+});
+
+test("a task still running keeps its row and its count after its start left the kept events", () => {
+  const s = new NodeState();
+  feed(s, [{ kind: "task.started", comp: "worker", task: "long", worker: "n1/w1", attempt: 2 }]);
+  feed(s, Array.from({ length: KEEP_EVENTS }, (_, i): TraceBody => ({ kind: "task.started", comp: "worker", task: `t${i}`, worker: "n1/w2", attempt: 0 })));
+  feed(s, Array.from({ length: KEEP_EVENTS }, (_, i): TraceBody => ({ kind: "task.finished", comp: "worker", task: `t${i}`, worker: "n1/w2", attempt: 0, ok: true, hash: "h" })));
+  const rows = s.taskRows();
+  assert.deepEqual([rows[0].task_id, rows[0].state, rows[0].attempt_number], ["long", "RUNNING", 2]);
+  assert.equal(rows.length, 1, "the other tasks' starts are no longer kept, so neither are their rows");
+  assert.deepEqual(Object.fromEntries(s.taskCounts()), { "FINISHED|0": KEEP_EVENTS, "RUNNING|1": 1 });
 });

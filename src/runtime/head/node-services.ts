@@ -85,7 +85,7 @@ async function withGcsMetrics(text: string, gcs: string, token: string): Promise
 
 /** The node's part of its status reply: HTTP ports, store usage, and its latest task and object rows. */
 export function nodeStatus(state: NodeState, services: NodeServices | undefined, storeCapacity: number): object {
-  const tasks = [...state.tasks.values()];
+  const tasks = state.taskRows();
   const objects = [...state.objects.values()];
   return {
     agentPort: services?.agentPort, metricsPort: services?.metricsPort,

@@ -43,15 +43,28 @@ export interface NodeCounters {
   readonly finished: Map<string, number>;
 }
 
-/** Finished tasks and events kept for the state API and the timeline; older ones are dropped. */
-const KEEP_TASKS = 10_000;
+/** Events kept for the timeline and the state API's task rows; older ones are dropped. */
 export const KEEP_EVENTS = 20_000;
 
+/** Ray's `ray_tasks` labels as one key, state and retry (constant strings: no string built per event). */
+const COUNT_KEYS: Readonly<Record<TaskState, readonly [string, string]>> = {
+  RUNNING: ["RUNNING|0", "RUNNING|1"], FINISHED: ["FINISHED|0", "FINISHED|1"], FAILED: ["FAILED|0", "FAILED|1"],
+};
+const countKey = (state: TaskState, attempt: number): string => COUNT_KEYS[state][attempt > 0 ? 1 : 0];
+
+type Started = Extract<TraceEvent, { kind: "task.started" }>;
+
+function startedRow(e: Started, name: string | undefined): TaskRow {
+  const row: TaskRow = {
+    task_id: e.task, name: name ?? "", state: "RUNNING", node_id: e.node, worker_id: e.worker, attempt_number: e.attempt, start_time_ms: e.t,
+  };
+  if (e.actor !== undefined) row.actor_id = e.actor;
+  return row;
+}
+
 export class NodeState {
-  readonly tasks = new Map<string, TaskRow>();
   readonly objects = new Map<string, ObjectRow>();
   readonly counters: NodeCounters = { leasesGranted: 0, leasesActive: 0, spilled: 0, restored: 0, transfers: 0, transferBytes: 0, finished: new Map() };
-  private readonly names = new Map<string, string>();
   private readonly leases = new Set<string>();
   /**
    * The last KEEP_EVENTS events of the kinds the timeline draws, in a ring (`next` is the oldest
@@ -60,9 +73,14 @@ export class NodeState {
    */
   private readonly ring: TraceEvent[] = [];
   private next = 0;
+  /**
+   * Tasks started here and not finished, by id: their start events. The rows of finished tasks
+   * are built from the kept events when asked for (rarely), not kept up to date per event: a
+   * row per task in a table of thousands cost a small task more than the rest of its tracing.
+   */
+  private readonly running = new Map<string, Started>();
   /** The GCS declared this node dead and it killed its workers: it stays out for good. */
   fenced = false;
-  private done: string[] = [];
 
   observe(e: TraceEvent): void {
     if (TIMELINE_KINDS.has(e.kind)) {
@@ -73,27 +91,12 @@ export class NodeState {
       }
     }
     switch (e.kind) {
-      case "task.submitted": this.names.set(e.task, e.fn); break;
       case "node.fenced": this.fenced = true; break;
-      case "task.started": {
-        this.tasks.set(e.task, {
-          task_id: e.task, name: this.names.get(e.task) ?? "", state: "RUNNING", node_id: e.node, worker_id: e.worker,
-          attempt_number: e.attempt, ...(e.actor !== undefined ? { actor_id: e.actor } : {}), start_time_ms: e.t,
-        });
-        break;
-      }
+      case "task.started": this.running.set(e.task, e); break;
       case "task.finished": {
-        const row = this.tasks.get(e.task);
-        const state: TaskState = e.ok ? "FINISHED" : "FAILED";
-        const key = `${state}|${e.attempt > 0 ? 1 : 0}`;
+        const key = countKey(e.ok ? "FINISHED" : "FAILED", e.attempt);
         this.counters.finished.set(key, (this.counters.finished.get(key) ?? 0) + 1);
-        if (row) {
-          row.state = state;
-          row.end_time_ms = e.t;
-          if (e.error !== undefined) row.error_message = e.error;
-          this.done.push(e.task);
-          if (this.done.length > KEEP_TASKS) this.forget(this.done.shift()!);
-        }
+        if (this.running.get(e.task)?.attempt === e.attempt) this.running.delete(e.task);
         break;
       }
       case "lease.granted":
@@ -129,20 +132,37 @@ export class NodeState {
     }
   }
 
-  private forget(task: string): void {
-    this.tasks.delete(task);
-    this.names.delete(task);
-  }
-
-  /** Task rows counted by state and retry (Ray's `ray_tasks` labels), running ones included. */
+  /** Task attempts counted by state and retry (Ray's `ray_tasks` labels), running ones included. */
   taskCounts(): Map<string, number> {
     const out = new Map(this.counters.finished);
-    for (const t of this.tasks.values()) {
-      if (t.state !== "RUNNING") continue;
-      const key = `RUNNING|${t.attempt_number > 0 ? 1 : 0}`;
+    for (const e of this.running.values()) {
+      const key = countKey("RUNNING", e.attempt);
       out.set(key, (out.get(key) ?? 0) + 1);
     }
     return out;
+  }
+
+  /**
+   * A row per task the kept events show (its latest attempt), in the order they started, after
+   * those still running that started before them. A task's function is named when this process
+   * saw it submitted (a nested task).
+   */
+  taskRows(): TaskRow[] {
+    const names = new Map<string, string>();
+    const rows = new Map<string, TaskRow>();
+    for (const e of this.recentEvents()) {
+      if (e.kind === "task.submitted") names.set(e.task, e.fn);
+      else if (e.kind === "task.started") rows.set(e.task, startedRow(e, names.get(e.task)));
+      else if (e.kind === "task.finished") {
+        const row = rows.get(e.task);
+        if (row === undefined || row.attempt_number !== e.attempt) continue;
+        row.state = e.ok ? "FINISHED" : "FAILED";
+        row.end_time_ms = e.t;
+        if (e.error !== undefined) row.error_message = e.error;
+      }
+    }
+    const older = [...this.running.values()].filter((e) => !rows.has(e.task)).map((e) => startedRow(e, undefined));
+    return [...older, ...rows.values()];
   }
 
   /** Bytes in the store by location. */
