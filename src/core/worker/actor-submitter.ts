@@ -170,7 +170,10 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     for (const t of [...a.inflight.values()]) {
       if (t.state !== "RUNNING") continue;
       if (t.cancelled) {
+        // Its place in this caller's order goes to the next incarnation as a placeholder: the
+        // calls after it are resent with their own seqs, and would wait there for this one.
         a.inflight.delete(t.spec.seq!);
+        skipActorCall(w, t.spec);
         settleCancelled(w, t);
         continue;
       }
