@@ -40,32 +40,35 @@ async function timed(n: number, body: () => Promise<void>): Promise<number> {
   return rate(n, performance.now() - t0);
 }
 
-export function metrics(): Metric[] {
-  const noop = ray.remote(function noop() { return 0; });
-  const Actor = ray.remote(class Actor { n = 0; small() { return ++this.n; } });
+/** The API the metrics drive: this tree's, or another checkout's (bench/compare.ts). */
+export type RayModule = typeof ray;
+
+export function metrics(r: RayModule = ray): Metric[] {
+  const noop = r.remote(function noop() { return 0; });
+  const Actor = r.remote(class Actor { n = 0; small() { return ++this.n; } });
   let actor: ReturnType<typeof Actor.remote> | undefined;
   const theActor = async () => {
-    if (!actor) { actor = Actor.remote(); await ray.get(actor.small.remote()); }
+    if (!actor) { actor = Actor.remote(); await r.get(actor.small.remote()); }
     return actor;
   };
   return [
     {
       key: "tasks_sync", label: "single client tasks sync", unit: "/s", ray: 981, target: 5_000, n: 3_000,
-      run: (n) => timed(n, async () => { for (let i = 0; i < n; i++) await ray.get(noop.remote()); }),
+      run: (n) => timed(n, async () => { for (let i = 0; i < n; i++) await r.get(noop.remote()); }),
     },
     {
       key: "tasks_async", label: "single client tasks async", unit: "/s", ray: 8_041, target: 25_000, n: 30_000,
       run: (n) => timed(n, async () => {
         const refs = new Array(n);
         for (let i = 0; i < n; i++) refs[i] = noop.remote();
-        await ray.get(refs);
+        await r.get(refs);
       }),
     },
     {
       key: "actor_sync", label: "1:1 actor calls sync", unit: "/s", ray: 2_012, target: 0, n: 3_000,
       run: async (n) => {
         const a = await theActor();
-        return timed(n, async () => { for (let i = 0; i < n; i++) await ray.get(a.small.remote()); });
+        return timed(n, async () => { for (let i = 0; i < n; i++) await r.get(a.small.remote()); });
       },
     },
     {
@@ -75,7 +78,7 @@ export function metrics(): Metric[] {
         return timed(n, async () => {
           const refs = new Array(n);
           for (let i = 0; i < n; i++) refs[i] = a.small.remote();
-          await ray.get(refs);
+          await r.get(refs);
         });
       },
     },
@@ -83,19 +86,19 @@ export function metrics(): Metric[] {
       key: "put_small", label: "single client put calls", unit: "/s", ray: 5_173, target: 50_000, n: 30_000,
       run: async (n) => {
         const refs = new Array(n);
-        const r = await timed(n, async () => { for (let i = 0; i < n; i++) refs[i] = await ray.put(i); });
-        ray.release(refs);
-        return r;
+        const perSec = await timed(n, async () => { for (let i = 0; i < n; i++) refs[i] = await r.put(i); });
+        r.release(refs);
+        return perSec;
       },
     },
     {
       key: "get_small", label: "single client get calls", unit: "/s", ray: 10_620, target: 50_000, n: 30_000,
       run: async (n) => {
         const refs = new Array(n);
-        for (let i = 0; i < n; i++) refs[i] = await ray.put(i);
-        const r = await timed(n, async () => { for (let i = 0; i < n; i++) await ray.get(refs[i]); });
-        ray.release(refs);
-        return r;
+        for (let i = 0; i < n; i++) refs[i] = await r.put(i);
+        const perSec = await timed(n, async () => { for (let i = 0; i < n; i++) await r.get(refs[i]); });
+        r.release(refs);
+        return perSec;
       },
     },
     {
@@ -108,9 +111,9 @@ export function metrics(): Metric[] {
         let ms = 0;
         for (let i = 0; i < n; i++) {
           const t0 = performance.now();
-          const ref = await ray.put(big);
+          const ref = await r.put(big);
           ms += performance.now() - t0;
-          ray.release(ref);
+          r.release(ref);
         }
         return (n * LARGE_PUT_BYTES) / ms / 1e6;
       },
