@@ -113,6 +113,9 @@ export class ContainersCluster implements ChaosCluster {
       .withBindMounts([{ source: this.dir, target: MOUNT, mode: "rw" }])
       .withEntrypoint(["ray"])
       .withCommand(["start", "--block", `--num-cpus=${node.cpus}`, `--temp-dir=${MOUNT}/${sub}`, ...args])
+      // What the daemons print (links lost and found, refusals) beside the container's traces:
+      // the container is gone when a failed experiment is read.
+      .withLogConsumer((out) => out.pipe(fs.createWriteStream(path.join(this.dir, sub, "container.log"))))
       .withStartupTimeout(STARTUP_MS);
   }
 

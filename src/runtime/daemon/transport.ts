@@ -29,6 +29,18 @@ import { CoreWorkerService, GcsService, NodeManagerService, StatusReply, StatusR
 export { decodeFrame, encodeFrame, type Frame, type PayloadHooks } from "./wire/frame.ts";
 export { ServingStatus };
 
+/**
+ * Both ends ping every stream this often, and drop it when a ping goes unanswered this long. A
+ * peer whose process dies closes its streams, but one whose machine or pod vanished with its
+ * network (a head pod killed and replaced at another address) does not: its streams look open
+ * until a ping fails. A restarted GCS gives nodes about 6 s to heartbeat again (daemonTuning's
+ * recoveryGracePeriods and heartbeatMissLimit), so a link must notice within a few seconds and
+ * dial the new address. With 10 s and 5 s, workers on a busy machine reached a new head's GCS
+ * 12 s after the old pod was killed, and had been declared dead (the containers chaos test).
+ */
+const KEEPALIVE_MS = 2_000;
+const KEEPALIVE_TIMEOUT_MS = 2_000;
+
 export type ServiceName = "Gcs" | "NodeManager" | "CoreWorker";
 
 /** Fully qualified names, as health checks and gRPC paths spell them. */
@@ -361,8 +373,8 @@ export class DaemonServer {
     this.guard = new ConnectionGuard(`gRPC ${opts.services.join("+")}`, { ...DEFAULT_LIMITS, ...opts.limits }, this.log);
     this.server = new grpc.Server({
       ...sizeOptions(this.maxFrameBytes),
-      "grpc.keepalive_time_ms": 10_000,
-      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.keepalive_time_ms": KEEPALIVE_MS,
+      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
       "grpc.max_connection_idle_ms": IDLE_CONNECTION_MS,
       interceptors: [this.authInterceptor()],
     });
@@ -717,8 +729,8 @@ export class PeerLink {
       // address: a head pod killed and started again. grpc-js re-resolves a failing name at most
       // every 30 s by default, longer than the GCS waits for a node's heartbeats.
       "grpc.dns_min_time_between_resolutions_ms": 500,
-      "grpc.keepalive_time_ms": 10_000,
-      "grpc.keepalive_timeout_ms": 5_000,
+      "grpc.keepalive_time_ms": KEEPALIVE_MS,
+      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.use_local_subchannel_pool": 1,
       "grpc.enable_retries": 0,
