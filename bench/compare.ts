@@ -34,8 +34,6 @@ const MIN_RATIO = 0.9;
 
 interface Tree {
   readonly name: "base" | "main";
-  readonly dir: string;
-  readonly ray: RayModule;
   readonly metrics: Map<string, Metric>;
   /** Stops what the tree started for this host. */
   stop: () => Promise<void>;
@@ -108,7 +106,7 @@ async function openTree(name: "base" | "main", dir: string, r: RayModule, host: 
     try { await r.init({ address: d.address }); } catch (e) { stopDaemons(); throw e; }
   }
   const ms = new Map(metrics(r).filter((m) => KEYS.includes(m.key)).map((m) => [m.key, m]));
-  return { name, dir, ray: r, metrics: ms, stop: async () => { await r.shutdown(); stopDaemons(); } };
+  return { name, metrics: ms, stop: async () => { await r.shutdown(); stopDaemons(); } };
 }
 
 /** One metric, `rounds` times on each tree; bursts of n operations. */
@@ -132,7 +130,7 @@ async function compareMetric(trees: readonly [Tree, Tree], key: string, n: numbe
   return { key, base: median(rates.base), main: median(rates.main), ratios, ratio, pass: ratio >= MIN_RATIO };
 }
 
-export async function compare(opts: { base: string; host: Host; rounds: number; scale: number; only: readonly string[]; log: (s: string) => void }): Promise<Row[]> {
+async function compare(opts: { base: string; host: Host; rounds: number; scale: number; only: readonly string[]; log: (s: string) => void }): Promise<Row[]> {
   const baseRay = (await import(pathToFileURL(path.join(opts.base, "src/index.ts")).href)) as RayModule;
   const base = await openTree("base", opts.base, baseRay, opts.host);
   let main: Tree | undefined;
@@ -163,7 +161,8 @@ function write(host: Host, base: string, rounds: number, scale: number, rows: re
     name: `compare-${host}`,
     description: `Ray's microbenchmarks on this checkout (main) against another (base), ${host} host, alternating bursts; judged by the median over rounds of main/base (at least ${MIN_RATIO})`,
     date: new Date().toISOString(), node: process.version, platform: `${os.platform()}-${os.arch()}`, cpu: os.cpus()[0]?.model ?? "unknown",
-    base: { dir: base, commit: commitOf(base) }, main: { commit: commitOf(HERE) }, rounds, scale,
+    // Commits only: a directory names a path on one machine.
+    base: { commit: commitOf(base) }, main: { commit: commitOf(HERE) }, rounds, scale,
     metrics: rows.map((r) => ({ key: r.key, base: Math.round(r.base), main: Math.round(r.main), ratio: round2(r.ratio), ratios: r.ratios.map(round2), pass: r.pass })),
     ok: rows.every((r) => r.pass),
   };
