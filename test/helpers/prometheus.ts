@@ -34,9 +34,22 @@ export function parsePrometheus(text: string): Sample[] {
         labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
       }
     }
-    const value = m[3] === "+Inf" ? Infinity : m[3] === "-Inf" ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== "NaN") throw new Error(`bad value at ${where}`);
+    const value = parseValue(m[3]);
+    if (value === undefined) throw new Error(`bad value at ${where}`);
     out.push({ name: m[1], labels, value });
   });
   return out;
+}
+
+/**
+ * A sample's value as the format defines it, by Go's strconv.ParseFloat: a number, or NaN, Inf
+ * and Infinity with an optional sign, in any letter case (prom-client writes NaN as "Nan", e.g.
+ * an event-loop lag with no sample yet, and Prometheus reads it).
+ */
+function parseValue(text: string): number | undefined {
+  if (/^nan$/i.test(text)) return NaN;
+  const inf = /^([+-]?)inf(inity)?$/i.exec(text);
+  if (inf) return inf[1] === "-" ? -Infinity : Infinity;
+  const n = Number(text);
+  return text.trim() === text && text !== "" && !Number.isNaN(n) ? n : undefined;
 }
