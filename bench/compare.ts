@@ -7,10 +7,11 @@
 // link). Both trees' clusters are up at once — embedded: both in this process; daemons: a head
 // and a worker node started from each tree's own `tsray start` — and this process drives both.
 // Each round runs one burst of a metric on each tree, the order swapped every round; between
-// bursts the heap is collected and the frees a burst leaves behind get a pause. The figure judged is the median
-// over rounds of main/base in the same round: on a shared machine whose speed moves by a
-// quarter from minute to minute, whole runs minutes apart cannot show a 10% difference, and two
-// bursts a second apart see the same phase. Writes bench/results/compare-<host>.json.
+// bursts the heap is collected and the frees a burst leaves behind get a pause. The figure
+// judged is the median over rounds of main/base in the same round: on a shared machine whose
+// speed moves by a quarter from minute to minute, whole runs minutes apart cannot show a 10%
+// difference, and two bursts a second apart see the same phase. Writes
+// bench/results/compare-<host>.json.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -29,7 +30,7 @@ const HOSTS = ["embedded", "daemons"] as const;
 type Host = (typeof HOSTS)[number];
 /** A 256 MiB put's speed is one memcpy in either tree; the comparison is of the per-call paths. */
 const KEYS = ["tasks_sync", "tasks_async", "actor_sync", "actor_async", "put_small", "get_small"];
-/** A metric may lose this much against the base and still pass (issue 10's bound). */
+/** A metric passes while it keeps at least this share of the base's speed (a 10% loss at most). */
 const MIN_RATIO = 0.9;
 
 interface Tree {
