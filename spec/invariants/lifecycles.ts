@@ -85,6 +85,9 @@ function allows(chart: Edges, from: string, to: string): boolean {
 }
 
 const ACTOR = edges("actor", actorChart);
+/** Where the GCS's registration puts an actor. */
+const REGISTERED = "PENDING_CREATION";
+if (!ACTOR.next.has(REGISTERED)) throw new Error(`actor chart has no state ${REGISTERED}`);
 const NODE = edges("node", nodeChart);
 const TASK = edges("task", taskChart, ["DEPS_READY", "DISPATCHED", "BOUNCED"]);
 const OBJECT = edges("object", objectChart, ["RECONSTRUCT"]);
@@ -94,9 +97,23 @@ const PG = edges("placement group", placementGroupChart);
 const JOB = edges("job", jobChart);
 const BUNDLE = edges("bundle", bundleChart, ["COMMITTED"]);
 
+/** Whether the chart leads from `from` to `to` by any path (any events, guards ignored). */
+function reachable(chart: Edges, from: string, to: string): boolean {
+  const seen = new Set([from]);
+  const todo = [from];
+  while (todo.length > 0) {
+    for (const targets of chart.next.get(todo.pop()!)?.values() ?? []) {
+      if (targets.has(to)) return true;
+      for (const t of targets) if (!seen.has(t)) (seen.add(t), todo.push(t));
+    }
+  }
+  return false;
+}
+
 /** One entity's place in its chart, as far as the trace has told. */
 /** `deadNode`: a bundle reservation on a node since declared dead (its zombie may still release it). */
-type Place = { state: string; attempt?: number; epoch?: number; deadNode?: true };
+/** `recovered`: an actor known only from a restarted GCS's recovered table (state: where registration puts it). */
+type Place = { state: string; attempt?: number; epoch?: number; deadNode?: true; recovered?: true };
 
 export const checkLifecycles: Checker = (events) => {
   const out: Violation[] = [];
@@ -132,11 +149,18 @@ export const checkLifecycles: Checker = (events) => {
         // The GCS publishes an actor's state again after a restart of its own: the same state of
         // the same incarnation is news repeated, not a transition.
         if (prev && prev.state === e.state && prev.epoch === e.epoch) return;
+        // Registered by a GCS whose trace of it died with it: whatever state it was in since.
+        if (prev?.recovered && reachable(ACTOR, prev.state, e.state)) return set(ACTOR, e.actor, { state: e.state, epoch: e.epoch });
         if (prev && e.epoch < prev.epoch!) out.push(violationAt(NAME, events, i, `actor ${e.actor}'s epoch went back from ${prev.epoch} to ${e.epoch}`));
         // The table's first state may be its initial one or one step past it (published on creation).
         if (prev === undefined && e.state === ACTOR.initial) return set(ACTOR, e.actor, { state: e.state, epoch: e.epoch });
         return move(i, ACTOR, e.actor, e.state, { epoch: e.epoch });
       }
+      case "gcs.recovered":
+        // The old GCS registered these actors: storage acknowledged them, even when its trace of
+        // doing so died with it (a SIGKILLed daemon loses its last few ms of trace).
+        for (const a of e.actorIds ?? []) if (at(ACTOR, a) === undefined) set(ACTOR, a, { state: REGISTERED, recovered: true });
+        return;
       case "node.registered": {
         const prev = at(NODE, e.id)?.state;
         if (prev === "ALIVE") return; // registered again in the same life (a GCS restart's re-registration)

@@ -318,6 +318,12 @@ describe("lifecycles", () => {
     one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 0), actorState("a", "DEAD", 0), actorState("a", "RESTARTING", 1)),
       "lifecycles", "actor a went DEAD → RESTARTING, which its chart does not allow (from DEAD: nothing, it is final)", 3);
   });
+  test("an actor a restarted GCS recovered may first appear in any state registration leads to; one it did not recover may not", () => {
+    const recovered = (...actorIds: string[]): Ev => ({ kind: "gcs.recovered", comp: "gcs", nodes: 0, actors: actorIds.length, actorIds, node: "head" });
+    clean(check, trace(recovered("a", "b"), actorState("a", "ALIVE", 0), actorState("b", "RESTARTING", 1), actorState("b", "ALIVE", 1)));
+    one(check, trace(recovered("b"), actorState("a", "ALIVE", 0)), "lifecycles", "actor a went DEPENDENCIES_UNREADY → ALIVE", 1);
+    one(check, trace(recovered("a"), actorState("a", "DEAD", 0), actorState("a", "ALIVE", 0)), "lifecycles", "actor a went DEAD → ALIVE", 2);
+  });
   test("an actor alive again without a restart, and an epoch going back", () => {
     one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "DEAD", 0), actorState("a", "ALIVE", 0)), "lifecycles", "DEAD → ALIVE", 2);
     one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 2), actorState("a", "RESTARTING", 1)), "lifecycles", "epoch went back from 2 to 1", 2);
