@@ -34,6 +34,7 @@ let connected: DaemonDriver | undefined;
 function api(): Ray & Invoker {
   if (connected && !connected.isClosed) return connected.ray;
   if (current && !current.isClosed) return current.ray;
+  if (connected?.ended !== undefined) throw new RayError(connected.ended);
   throw new RayError(starting ? "ray.init() has not finished: await it before using the API" : "Ray is not initialized: call ray.init() first");
 }
 

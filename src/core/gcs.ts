@@ -46,6 +46,11 @@ export type GcsInput =
    * driver's own liveness, not its node's, since a driver outlives or dies apart from its raylet.
    */
   | { readonly kind: "driver-gone"; readonly driver: Addr }
+  /**
+   * A driver's connection came (back): one already declared gone is not taken back (its leases,
+   * objects and actors are gone) and is told so, so that it ends instead of waiting forever.
+   */
+  | { readonly kind: "driver-connected"; readonly driver: Addr }
   /** The autoscaler wants an idle node removed: the GCS asks its raylet, which accepts only if idle. */
   | { readonly kind: "drain-node"; readonly node: NodeId; readonly reason: string };
 
@@ -145,6 +150,7 @@ export class Gcs {
       case "message": return this.receive(input.from, input.msg);
       case "timer": return this.period();
       case "driver-gone": return this.driverGone(input.driver);
+      case "driver-connected": return this.driverConnected(input.driver);
       case "drain-node": return this.drainNode(input.node, input.reason);
       default: return assertNever("the GCS", input);
     }
@@ -166,6 +172,7 @@ export class Gcs {
         return this.heartbeat(from, m.node, m.available);
       case "WorkerDied": return this.workerDied(m.worker);
       case "SubscribeFailures":
+        if (this.deadWorkers.has(from)) return; // declared gone: see driverConnected
         if (!this.drivers.has(from)) {
           this.drivers.add(from);
           this.fx.persist("meta", "drivers", [...this.drivers]);
@@ -173,7 +180,7 @@ export class Gcs {
         return;
       case "RegisterFunction": return this.registerFunction(m.fn);
       case "GetFunction": return this.getFunction(from, m.id);
-      case "CreateActor": return this.actorManager.createActor(from, m.spec);
+      case "CreateActor": return this.actorManager.createActor(from, m.spec, this.deadWorkers.has(m.spec.owner));
       case "SubscribeActor": return this.actorManager.subscribe(from, m.actorId);
       case "GetNamedActor": return this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
       case "KillActor":
@@ -287,6 +294,10 @@ export class Gcs {
     if (this.drivers.delete(driver)) this.fx.persist("meta", "drivers", [...this.drivers]);
     this.fx.trace({ kind: "driver.dead", comp: "gcs", driver });
     this.workerDied(driver);
+  }
+
+  private driverConnected(driver: Addr): void {
+    if (this.deadWorkers.has(driver)) this.fx.send(driver, { type: "WorkerDied", worker: driver });
   }
 
   private workerDied(worker: Addr): void {

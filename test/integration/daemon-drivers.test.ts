@@ -12,7 +12,8 @@ import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
-import { ROOT, startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
+import { DaemonDriver } from "../../src/runtime/daemon/driver.ts";
+import { ROOT, readSession, startHeadCli, tsrayCli, until, stopHeadCli } from "../helpers/cli-cluster.ts";
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -143,5 +144,61 @@ await ray.shutdown();
     await until("the borrower hears OwnerDiedError", async () => (await ray.get(keeper.read.remote(), { timeoutMs: 30_000 })) === "OwnerDiedError", 30_000);
   } finally {
     ray.kill(keeper);
+  }
+});
+
+test("a driver frozen past its grace period is declared dead; thawed, it hears so and fails its calls instead of hanging", { timeout: 120_000 }, async () => {
+  await ray.shutdown();
+  const script = path.join(home, "frozen.mts");
+  fs.writeFileSync(script, `
+import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
+await ray.init({ address: ${JSON.stringify(address)} });
+const slow = ray.remote(async () => { await ray.sleep(600_000); return 0; }, { schedulingStrategy: { nodeId: "head", soft: false } });
+const ref = slow.remote();
+process.stdout.write("ready\\n");
+try { await ray.get(ref); process.stdout.write("GOT\\n"); } catch (e) { process.stdout.write("WAITING " + e.message + "\\n"); }
+try { await ray.get(ray.remote(() => 1).remote()); process.stdout.write("GOT\\n"); } catch (e) { process.stdout.write("LATER " + e.message + "\\n"); }
+process.exit(0);
+`);
+  const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (b: Buffer) => { out += b.toString(); });
+  child.stderr!.on("data", (b: Buffer) => { err += b.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  try {
+    await until("the driver's task holds a CPU", async () => out.includes("ready") && (await status()).nodes[0].available.CPU! < (await status()).nodes[0].total.CPU!, 20_000);
+    // Frozen, it answers no keepalive: the GCS drops its stream, waits out the grace period and
+    // declares it dead, and its lease comes back.
+    child.kill("SIGSTOP");
+    await until("the frozen driver's CPU comes back", async () => {
+      const n = (await status()).nodes[0];
+      return n.available.CPU === n.total.CPU;
+    }, 30_000);
+    child.kill("SIGCONT");
+    assert.equal(await exited, 0, err);
+    const dead = /the GCS declared this driver \(head\/driver-[^)]+\) dead: its connection to the GCS was lost for longer than the grace period/;
+    assert.match(out, new RegExp(`WAITING ${dead.source}`), out);
+    assert.match(out, new RegExp(`LATER ${dead.source}`), out);
+    assert.match(err, dead, "it says so on its standard error too");
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});
+
+test("a driver's direct link to another node's raylet is closed once that process is declared dead (its address is of no more use)", { timeout: 120_000 }, async () => {
+  await ray.shutdown();
+  await tsray("start", "--address", address, "--node-id", "side", "--num-cpus", "1");
+  const side = readSession(home, session.name).daemons.find((d) => d.node === "side")!;
+  const d = await DaemonDriver.connect({ address, token: session.token });
+  try {
+    const direct = () => d.linkStates().slice(2);
+    await until("a direct link to side", async () => direct().length === 1 && direct()[0]!.state === "open");
+    process.kill(side.pid, "SIGKILL");
+    await until("side declared dead and its link dropped", async () => direct().length === 0, 30_000);
+    // The driver goes on: its work reaches the live nodes through its own.
+    assert.equal(await d.ray.get(d.ray.remote(() => 7).remote(), { timeoutMs: 30_000 }), 7);
+  } finally {
+    await d.shutdown();
   }
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import net from "node:net";
 import v8 from "node:v8";
 import * as grpc from "@grpc/grpc-js";
 import type { Msg, MsgType } from "../../src/core/messages.ts";
@@ -253,8 +254,9 @@ describe("daemon transport", () => {
   it("reconnects after the server restarts on the same port, delivering what was queued", async () => {
     const s1 = await startServer();
     const events: string[] = [];
+    const logs: string[] = [];
     const link = new PeerLink({
-      target: s1.target, service: "Gcs", token: TOKEN, addrs: ["n2"], log: quiet, backoff: { initialMs: 20, maxMs: 200 },
+      target: s1.target, service: "Gcs", token: TOKEN, addrs: ["n2"], log: (l) => logs.push(l), backoff: { initialMs: 20, maxMs: 200 },
       onConnect: (i) => events.push(i.restarted ? "connect(restarted)" : "connect"), onDisconnect: () => events.push("disconnect"),
     });
     cleanup.push(() => link.close());
@@ -271,6 +273,52 @@ describe("daemon transport", () => {
     assert.deepEqual(events, ["connect", "disconnect", "connect(restarted)"]);
     assert.ok(link.stats.reconnects >= 1);
     assert.ok(s2.server.route("n2/raylet"), "the hello was sent again");
+    // The log says when it broke and when it was back, with how long it took (what a chaos run's reader needs).
+    assert.match(logs[0]!, /^link to Gcs at .*; retrying$/);
+    assert.match(logs.at(-1)!, /^link to Gcs at .*: connected after \d+\.\d s of retrying$/);
+  });
+
+  it("an attempt that hears no Hello is given up and dialed again on a new connection, until a daemon answers", async () => {
+    // A listener that accepts and never speaks: the link must not sit on its connection.
+    const silent: net.Socket[] = [];
+    const mute = net.createServer((sock) => { silent.push(sock); });
+    await new Promise<void>((r) => mute.listen(0, "127.0.0.1", r));
+    cleanup.push(() => new Promise<void>((r) => { for (const sock of silent) sock.destroy(); if (!mute.listening) return r(); mute.close(() => r()); }));
+    const port = (mute.address() as net.AddressInfo).port;
+    const logs: string[] = [];
+    const link = new PeerLink({ target: `127.0.0.1:${port}`, service: "Gcs", token: TOKEN, addrs: ["n2"], log: (l) => logs.push(l), backoff: { initialMs: 20, maxMs: 50 }, helloTimeoutMs: 300 });
+    cleanup.push(() => link.close());
+    link.sendMsg("n2/raylet", "head/gcs", hb(1));
+    await until(() => silent.length >= 3, 10_000, "three connections, one per attempt");
+    assert.match(logs[0]!, /no Hello from the daemon within 0\.3 s; retrying$/);
+    for (const sock of silent) sock.destroy();
+    await new Promise<void>((r) => mute.close(() => r()));
+    const s2 = await startServer({ port });
+    cleanup.push(() => s2.server.close());
+    await until(() => s2.got.length === 1, 10_000, "the queued frame, once a daemon answers");
+    assert.ok(link.connected);
+  });
+
+  it("frames queued for a peer that moved are taken back in order and reach it at its new address", async () => {
+    const gone = await startServer();
+    await gone.server.close();
+    const old = new PeerLink({ target: gone.target, service: "Gcs", token: TOKEN, addrs: ["n2"], log: quiet, backoff: { initialMs: 20, maxMs: 50 }, maxFrameBytes: 1024 * 1024 });
+    cleanup.push(() => old.close());
+    for (let i = 1; i <= 20; i++) old.sendMsg("n2/raylet", "head/gcs", hb(i));
+    const big = { from: "n2/raylet", to: "head/gcs", type: "StorePut", body: new Uint8Array(3 * 1024 * 1024), payloads: [] };
+    old.send(big); // fragments: not handed over (their first parts could have gone out before)
+    const dropped = old.stats.dropped;
+    const waiting = old.takeQueued();
+    assert.equal(waiting.length, 20);
+    assert.equal(old.queued, 0);
+    assert.ok(old.stats.dropped > dropped, "the fragments count as dropped");
+    const moved = await startServer();
+    cleanup.push(() => moved.server.close());
+    const link = new PeerLink({ target: moved.target, service: "Gcs", token: TOKEN, addrs: ["n2"], log: quiet });
+    cleanup.push(() => link.close());
+    for (const f of waiting) link.send(f);
+    await until(() => moved.got.length === 20, 10_000, "the moved frames");
+    assert.deepEqual(moved.got.map((f) => (f.msg as { node: string }).node), Array.from({ length: 20 }, (_, i) => `n${i + 1}`));
   });
 
   it("a host that throws in onFrame is logged, and the stream goes on", async () => {

@@ -25,3 +25,31 @@ test("a driver that goes is forgotten by the GCS and its death reaches every ray
   assert.ok(news.includes("head/driver"));
   assert.ok(!news.includes("node-1/driver-2"), "a gone driver hears nothing more");
 });
+
+test("a driver declared gone that comes back is told so, is not taken back, and an actor it registers is dead at once", () => {
+  const sent: { to: string; m: Msg }[] = [];
+  const traced: { kind: string; actor?: string; state?: string }[] = [];
+  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: (b) => { traced.push(b as (typeof traced)[number]); } };
+  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: () => {} });
+  g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 2 } });
+  const d = "node-1/driver-7";
+  g.message(d, { type: "SubscribeFailures" });
+  // A live driver's (re)connection changes nothing.
+  sent.length = 0;
+  g.model.step({ kind: "driver-connected", driver: d });
+  assert.deepEqual(sent, []);
+  g.model.step({ kind: "driver-gone", driver: d });
+  sent.length = 0;
+  g.model.step({ kind: "driver-connected", driver: d });
+  assert.deepEqual(sent, [{ to: d, m: { type: "WorkerDied", worker: d } }], "the driver hears its own death");
+  g.message(d, { type: "SubscribeFailures" });
+  assert.deepEqual((g.model.state as { drivers: Set<string> }).drivers, new Set(), "not taken back");
+  // Its registration was on its way: the actor is dead at once, asked of no raylet; a detached one lives.
+  const spec = (actorId: string, detached: boolean) => ({ actorId, fn: "C:1", className: "C", args: [], owner: d, resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRestarts: 0, maxTaskRetries: 0, detached });
+  sent.length = 0;
+  g.message(d, { type: "CreateActor", spec: spec("a", false) });
+  assert.deepEqual(traced.filter((t) => t.actor === "a" && t.kind === "actor.state").map((t) => t.state), ["DEAD"]);
+  assert.ok(!(sent as { m: Msg }[]).some((s) => s.m.type === "RequestLease"), "no lease was asked for an orphan");
+  g.message(d, { type: "CreateActor", spec: spec("b", true) });
+  assert.ok(!traced.some((t) => t.actor === "b" && t.state === "DEAD"), "a detached actor outlives its owner");
+});

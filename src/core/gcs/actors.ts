@@ -163,7 +163,8 @@ export class ActorManager {
     this.save(id, a);
   }
 
-  createActor(from: Addr, spec: ActorSpec): void {
+  /** `ownerDead`: the GCS already buried the owner (a registration that was on its way then). */
+  createActor(from: Addr, spec: ActorSpec, ownerDead: boolean): void {
     const known = this.actors.get(spec.actorId);
     if (known) {
       // A resent registration (after a GCS restart, or a duplicate): answer with what we know.
@@ -188,6 +189,8 @@ export class ActorManager {
       }
       this.names.set(key, spec.actorId);
     }
+    // An actor lives no longer than its owner: registered after the owner's death, it is dead at once.
+    if (ownerDead && this.diesWithOwner(a)) return this.killActor(spec.actorId, `its owner ${spec.owner} died`);
     // The owner resolved the constructor's arguments before registering.
     a.state = nextActorState(a.state, { type: "DEPS_RESOLVED" });
     this.changed(spec.actorId, a);

@@ -18,6 +18,7 @@ import { Timers, Transport } from "../embedded/transport.ts";
 import { LoopPoller, STORE_POLL_MICROS } from "./loop-poll.ts";
 import { ObjectLink, STORE_ANSWERS, STORE_REQUESTS, parseEndpoint } from "./object-channel.ts";
 import { PeerLink, getStatus } from "./transport.ts";
+import { driverDeclaredDead, newDriverAddr } from "./driver-addr.ts";
 
 export interface ConnectOptions {
   /** host:port of the GCS. */
@@ -32,6 +33,8 @@ export interface ConnectOptions {
 export class DaemonDriver {
   readonly ray: Ray & Invoker;
   private closed = false;
+  /** Why this driver ended, when it was not shut down (killed, or declared dead by the GCS). */
+  private endedBy: string | undefined;
   private nodes: readonly NodeView[] = [];
   private address = "";
 
@@ -41,7 +44,10 @@ export class DaemonDriver {
     private readonly keepAlive: KeepAlive,
     private readonly transport: Transport,
     private readonly timers: Timers,
+    /** The GCS's link, then our node's raylet's. */
     private readonly links: readonly PeerLink[],
+    /** Links straight to other nodes' raylets, while those processes live. */
+    private readonly direct: ReadonlyMap<NodeId, { readonly link: PeerLink }>,
     private readonly store: ObjectLink | undefined,
     private readonly sink: TraceSink,
   ) {
@@ -59,16 +65,21 @@ export class DaemonDriver {
     const nodeId = opts.node ?? head;
     const node = status.nodes.find((n) => n.node === nodeId && n.alive);
     if (!node?.endpoint) throw new Error(`ray.init: node "${nodeId}" is not alive in the cluster at ${opts.address} (nodes: ${status.nodes.map((n) => n.node).join(", ") || "none yet"})`);
-    const addr = `${nodeId}/driver-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const addr = newDriverAddr(nodeId);
     const gcs = gcsAddr(head);
     const transport = new Transport();
     const up: Promise<void>[] = [];
+    let driver: DaemonDriver | undefined;
     const link = (target: string, service: "Gcs" | "NodeManager") => {
       let connected!: () => void;
       up.push(new Promise((resolve) => { connected = resolve; }));
       return new PeerLink({
         target, service, token: opts.token, addrs: [addr],
-        onFrame: (f) => transport.send(f.from, f.to, f.msg),
+        onFrame: (f) => {
+          if (service === "Gcs" && driverDeclaredDead(f.msg, addr)) return driver?.declaredDead();
+          if (f.msg.type === "NodeDead") dropDirect(f.msg.node, f.msg.incarnation);
+          transport.send(f.from, f.to, f.msg);
+        },
         onConnect: (info) => {
           connected();
           // A restarted GCS lost what was in flight to it: the model resends and resubscribes.
@@ -80,8 +91,18 @@ export class DaemonDriver {
     const rayletLink = link(parseEndpoint(node.endpoint).grpc, "NodeManager");
     // Work on another node goes straight to its daemon, a hop shorter each way than through
     // ours (which forwards); a node that joined later, or whose link is down, through ours.
-    const direct = new Map<NodeId, PeerLink>();
-    for (const n of status.nodes) if (n.alive && n.endpoint && n.node !== nodeId) direct.set(n.node, link(parseEndpoint(n.endpoint).grpc, "NodeManager"));
+    const direct = new Map<NodeId, { link: PeerLink; incarnation: number }>();
+    for (const n of status.nodes) if (n.alive && n.endpoint && n.node !== nodeId) direct.set(n.node, { link: link(parseEndpoint(n.endpoint).grpc, "NodeManager"), incarnation: n.incarnation });
+    // Once that process is dead, its address is of no more use (a node's next process, a new
+    // pod, serves elsewhere): the link is closed, and the node is reached through ours, which
+    // also takes what still waited on it.
+    function dropDirect(node: NodeId, incarnation: number): void {
+      const d = direct.get(node);
+      if (!d || incarnation < d.incarnation) return;
+      direct.delete(node);
+      for (const f of d.link.takeQueued()) rayletLink.send(f);
+      void d.link.close(0);
+    }
     // Store requests to our node's raylet on its object channel, as long as it is open: on its
     // Unix socket when we share its machine (the socket's file is here), else over TCP.
     const { objects: objectsTcp, local } = parseEndpoint(node.endpoint);
@@ -99,7 +120,7 @@ export class DaemonDriver {
     transport.remote = (from, to, m) => {
       if (to === gcs) return gcsLink.sendMsg(from, to, m);
       if (to === ours && STORE_REQUESTS.has(m.type) && store?.send(from, to, m)) return poller.expect();
-      const d = direct.get(nodeOf(to));
+      const d = direct.get(nodeOf(to))?.link;
       (d?.connected ? d : rayletLink).sendMsg(from, to, m);
     };
     // Wait for the links (a while at most): a reply that came the long way round could
@@ -125,9 +146,8 @@ export class DaemonDriver {
     });
     const model: CoreWorker = hosted.model;
     transport.register(addr, hosted);
-    let driver!: DaemonDriver;
-    client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver.closed) throw new Error("this connection was shut down: call ray.init() again"); });
-    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink, ...direct.values()], store, sink);
+    client = new DriverClient(model, addr, nodeId, keepAlive, () => { if (driver!.closed) throw new Error(driver!.endedBy ?? "this connection was shut down: call ray.init() again"); });
+    driver = new DaemonDriver(model, client, keepAlive, transport, timers, [gcsLink, rayletLink], direct, store, sink);
     driver.nodes = status.nodes;
     driver.address = opts.address;
     transport.post(() => model.start(false));
@@ -135,6 +155,18 @@ export class DaemonDriver {
   }
 
   get isClosed(): boolean { return this.closed; }
+
+  private allLinks(): PeerLink[] {
+    return [...this.links, ...[...this.direct.values()].map((d) => d.link)];
+  }
+
+  /** Every link this driver holds and its state (for debugging and tests): the GCS's, our node's raylet's, then one per other live node. */
+  linkStates(): { target: string; state: string }[] {
+    return this.allLinks().map((l) => ({ target: l.target, state: l.state }));
+  }
+
+  /** Why this connection ended, unless by shutdown (then undefined): what a later call is told. */
+  get ended(): string | undefined { return this.endedBy; }
 
   /** The driver's own address (how the GCS, the traces and `tsray status` name it). */
   get addr(): string { return this.model.addr; }
@@ -172,14 +204,33 @@ export class DaemonDriver {
    * waiting calls fail, and any later call throws: its process is gone.
    */
   kill(): void {
+    this.cutOff("the driver process was killed");
+  }
+
+  /**
+   * The GCS declared this driver gone (its stream stayed away past the grace period): its leases,
+   * objects and actors were let go, and the raylets grant it nothing more. It ends as a fenced
+   * raylet does, with a clear line, instead of waiting forever: every waiting call fails, and
+   * so does any later one, naming why.
+   */
+  declaredDead(): void {
+    if (this.closed) return;
+    const why = `the GCS declared this driver (${this.addr}) dead: its connection to the GCS was lost for longer than the grace period, so its tasks, actors and objects are gone; call ray.init() again`;
+    console.error(`tsray: ${why}`);
+    this.cutOff(why);
+  }
+
+  /** Ends this driver at once: nothing more is sent, every waiting call fails with `why`, and so does any later one. */
+  private cutOff(why: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.endedBy = why;
     this.timers.clearAll();
     this.transport.clear();
     this.transport.remote = undefined;
-    this.client.abandon("the driver process was killed");
+    this.client.abandon(why);
     this.keepAlive.close();
-    for (const l of this.links) void l.close(0);
+    for (const l of this.allLinks()) void l.close(0);
     this.store?.close();
     this.sink.close();
   }
@@ -194,7 +245,7 @@ export class DaemonDriver {
     this.timers.clearAll();
     this.transport.clear();
     this.keepAlive.close();
-    await Promise.all(this.links.map((l) => l.close()));
+    await Promise.all(this.allLinks().map((l) => l.close()));
     this.store?.close();
     this.sink.close();
   }

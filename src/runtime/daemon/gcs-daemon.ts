@@ -2,7 +2,7 @@
 // storage. Everything the model decides in one turn is held until storage has made that
 // turn's writes durable, so nothing the outside world was told can be lost by a crash.
 
-import type { Gcs } from "../../core/gcs.ts";
+import type { Gcs, GcsInput } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
 import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import { daemonTuning, type ModelTuning } from "../../core/tuning.ts";
@@ -13,11 +13,20 @@ import { hostGcs, type Hosted } from "../kernel.ts";
 /** Messages kept per absent peer; beyond it they are lost, as on a network (the models cope). */
 const MAX_WAITING = 10_000;
 /** How long a driver may be disconnected before it counts as dead. */
-const DRIVER_GRACE_MS = 5_000;
+export const DRIVER_GRACE_MS = 5_000;
+/**
+ * The same for each driver a restarted GCS restored from storage. Longer: a live driver must
+ * first notice that its stream to the old process died (at worst a keepalive's 4 s, when the
+ * old pod vanished without a reset), then dial the new one, whose address may take a moment to
+ * reach it (a port mapping, a Service). Measured through a container's port mapping: about 5 s
+ * from the kill; with the 5 s grace, a driver was declared dead now and then while alive.
+ */
+export const RESTORED_DRIVER_GRACE_MS = 10_000;
 import type { GcsStorage } from "../storage/index.ts";
 import { StorageWatch, clusterIdOf, isMarked } from "../storage/epoch.ts";
 import { TraceSink } from "../embedded/trace.ts";
 import { DaemonServer, type Logger } from "./transport.ts";
+import { isDriverAddr } from "./driver-addr.ts";
 import { NET_FAULTS_SERVICE, NetFaults, netFaultsImplementation } from "./net-faults.ts";
 import { AUTOSCALING_SERVICE, autoscalingImplementation } from "./autoscaling-service.ts";
 import type { AutoscalerStatus } from "../../core/autoscaler/autoscaler.ts";
@@ -128,13 +137,15 @@ export class GcsDaemon {
           d.waiting.delete(a);
           for (const { to, msg } of q) d.server.sendMsg(peer, d.addr, to, msg);
         }
+        // A driver declared gone that comes back is told so (and ends): see driver-connected.
+        for (const a of addrs) if (isDriverAddr(a)) d.stepSafely({ kind: "driver-connected", driver: a }, `driver ${a} connected`);
       },
       // A driver's own stream ended and it did not come back within the grace period: the
       // driver is gone, and with it its leases, objects and actors (a blip is not a death).
       // Judged by the driver's own stream only: its node's daemon also routes to its address.
       onPeerGone: (peer) => {
         if (d.closed) return;
-        for (const a of peer.addrs) if (/\/driver-/.test(a)) d.graceFor(a);
+        for (const a of peer.addrs) if (isDriverAddr(a)) d.graceFor(a);
       },
       status: () => d.status(),
       log: opts.log,
@@ -153,22 +164,27 @@ export class GcsDaemon {
     });
     d.port = await d.server.start();
     d.gcs.start();
-    // Drivers restored from storage get the same grace as one whose stream ended: one that died
-    // while this GCS was down never reconnects, and nothing else would ever bury it.
-    for (const a of d.gcs.state.drivers) d.graceFor(a);
+    // Drivers restored from storage get a grace period too (a longer one): one that died while
+    // this GCS was down never reconnects, and nothing else would ever bury it.
+    for (const a of d.gcs.state.drivers) d.graceFor(a, RESTORED_DRIVER_GRACE_MS);
     return d;
   }
 
   /** Unless driver `a` (re)connects within the grace period, it is gone, and with it its leases, objects and actors. */
-  private graceFor(a: Addr): void {
+  private graceFor(a: Addr, ms = DRIVER_GRACE_MS): void {
     if (this.server.hasOwnRoute(a)) return;
     clearTimeout(this.leaving.get(a));
     this.leaving.set(a, setTimeout(() => {
       this.leaving.delete(a);
       if (this.closed || this.server.hasOwnRoute(a)) return;
       this.waiting.delete(a);
-      try { this.gcs.step({ kind: "driver-gone", driver: a }); } catch (e) { (this.opts.log ?? console.error)(`tsray gcs: driver ${a} gone: ${(e as Error).message}`); }
-    }, DRIVER_GRACE_MS).unref());
+      this.stepSafely({ kind: "driver-gone", driver: a }, `driver ${a} gone`);
+    }, ms).unref());
+  }
+
+  /** Hands the GCS a host input; a model error is logged against `what`, never thrown into a gRPC callback. */
+  private stepSafely(input: GcsInput, what: string): void {
+    try { this.gcs.step(input); } catch (e) { (this.opts.log ?? console.error)(`tsray gcs: ${what}: ${(e as Error).message}`); }
   }
 
   /** What the autoscaler on the head reads (undefined once this GCS stopped serving). */
@@ -184,7 +200,7 @@ export class GcsDaemon {
   /** The autoscaler asks to remove an idle node. */
   drainNode(node: NodeId, reason: string): void {
     if (this.closed || this.lost) return;
-    try { this.gcs.step({ kind: "drain-node", node, reason }); } catch (e) { (this.opts.log ?? console.error)(`tsray gcs: drain ${node}: ${(e as Error).message}`); }
+    this.stepSafely({ kind: "drain-node", node, reason }, `drain ${node}`);
   }
 
   /** False once storage is lost or foreign: this GCS no longer serves (and is closing). */
@@ -290,7 +306,7 @@ export class GcsDaemon {
 
   private wait(to: Addr, msg: Msg): void {
     // Keyed as routes are: a driver by its address, anything else by its node.
-    const key = /\/driver-/.test(to) ? to : nodeOf(to);
+    const key = isDriverAddr(to) ? to : nodeOf(to);
     let q = this.waiting.get(key);
     if (!q) this.waiting.set(key, (q = []));
     if (q.length < MAX_WAITING) q.push({ to, msg });

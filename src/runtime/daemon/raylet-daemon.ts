@@ -139,7 +139,7 @@ export class RayletDaemon {
       }),
     });
     self.links.set(gcs, gcsLink);
-    const send = (from: Addr, to: Addr, m: Msg) => faults.outbound(nodeOf(to), m, () => self.route(from, to, m, gcs, o.token));
+    const send = (from: Addr, to: Addr, m: Msg) => faults.outbound(nodeOf(to), m, () => self.route(from, to, m, gcs));
     self.cluster = await EmbeddedCluster.start({
       ...defaultEmbeddedConfig,
       ...daemonTuning,
@@ -156,8 +156,12 @@ export class RayletDaemon {
 
   /**
    * Where the cluster's nodes listen. Links to a node that died or moved are dropped: a node
-   * restarted on another port is reached at the new one (the next message opens a new link),
-   * not retried at the old one forever.
+   * restarted on another port is reached at the new one, not retried at the old one forever.
+   * What waited on the old link goes to the new address: it was sent while this node still
+   * knew only the old one (its GCS link was down: a head pod-kill), and may be for the node's
+   * new process (a driver's call forwarded to an actor there), which nothing would resend.
+   * Whatever was meant for the old process is dropped or ignored by the new one (its workers'
+   * addresses name their incarnation).
    */
   private learn(nodes: readonly NodeView[]): void {
     for (const n of nodes) {
@@ -171,11 +175,16 @@ export class RayletDaemon {
         this.objectLinks.delete(n.node);
       }
       const grpc = this.links.get(n.node);
+      this.endpoints.set(n.node, e);
       if (grpc && known && e.grpc !== known.grpc) {
+        const waiting = grpc.takeQueued();
         void grpc.close();
         this.links.delete(n.node);
+        if (waiting.length > 0 && n.alive) {
+          const moved = this.grpcLink(n.node)!;
+          for (const f of waiting) moved.send(f);
+        }
       }
-      this.endpoints.set(n.node, e);
     }
   }
 
@@ -193,40 +202,46 @@ export class RayletDaemon {
     if (data) inbound.post(() => this.arena?.unstage(data));
   }
 
-  private route(from: Addr, to: Addr, m: Msg, gcs: Addr, token: string): void {
+  private route(from: Addr, to: Addr, m: Msg, gcs: Addr): void {
     if (to === gcs) return this.links.get(gcs)!.sendMsg(from, to, m);
     const node = nodeOf(to);
     if (node !== this.node) {
       // A puller: have the holder's object channel connected before the Pull goes.
       if (m.type === "Pull") {
         const link = this.objectLink(node);
-        if (link) return link.whenReady(() => this.viaGrpc(from, to, m, token));
+        if (link) return link.whenReady(() => this.viaGrpc(from, to, m));
       }
       if (m.type === "Chunk" && this.objects.send(node, from, to, m)) return;
     }
     // A driver of this node that asked on the object channel is answered there.
     if (STORE_ANSWERS.has(m.type) && this.objects.send(to, from, to, m)) return this.storePoll.expect();
-    this.viaGrpc(from, to, m, token);
+    this.viaGrpc(from, to, m);
   }
 
-  private viaGrpc(from: Addr, to: Addr, m: Msg, token: string): void {
+  private viaGrpc(from: Addr, to: Addr, m: Msg): void {
     // A driver attached here, or a daemon that connected to us: answer on its own stream.
     const peer = this.server.route(to);
     if (peer) { this.server.sendMsg(peer, from, to, m); return; }
     const node = nodeOf(to);
     // An address of this node that is not here (a worker that exited): nowhere to go.
     if (node === this.node) { this.dropped++; return; }
-    let link = this.links.get(node);
-    if (!link) {
-      const target = this.endpoints.get(node)?.grpc;
-      if (!target) { this.dropped++; return; } // no such node (yet): lost, as on a network
-      link = new PeerLink({
-        target, service: "NodeManager", token, addrs: [this.node],
-        onFrame: (f) => this.faults.inbound(nodeOf(f.from), f.msg, () => this.inbound?.send(f.from, f.to, f.msg)),
-      });
-      this.links.set(node, link);
-    }
+    const link = this.grpcLink(node);
+    if (!link) { this.dropped++; return; } // no such node (yet): lost, as on a network
     link.sendMsg(from, to, m);
+  }
+
+  /** This node's link to `node`'s daemon, opened at its known endpoint (undefined if none is known). */
+  private grpcLink(node: NodeId): PeerLink | undefined {
+    let link = this.links.get(node);
+    if (link) return link;
+    const target = this.endpoints.get(node)?.grpc;
+    if (!target) return undefined;
+    link = new PeerLink({
+      target, service: "NodeManager", token: this.token, addrs: [this.node],
+      onFrame: (f) => this.faults.inbound(nodeOf(f.from), f.msg, () => this.inbound?.send(f.from, f.to, f.msg)),
+    });
+    this.links.set(node, link);
+    return link;
   }
 
   /** This node's connection to `node`'s object channel (undefined if it serves none). */

@@ -41,6 +41,13 @@ export { ServingStatus };
 const KEEPALIVE_MS = 2_000;
 const KEEPALIVE_TIMEOUT_MS = 2_000;
 
+/**
+ * A link whose stream has not heard the daemon's Hello this long after it was opened gives the
+ * attempt up and dials again on a new channel (see PeerLink.broken). A live daemon answers
+ * within milliseconds.
+ */
+export const HELLO_TIMEOUT_MS = 5_000;
+
 export type ServiceName = "Gcs" | "NodeManager" | "CoreWorker";
 
 /** Fully qualified names, as health checks and gRPC paths spell them. */
@@ -240,6 +247,20 @@ class Outbox {
   detach(): void {
     this.stream = undefined;
     this.blocked = false;
+  }
+
+  /**
+   * Hands over every whole frame not yet written, oldest first, and empties the queue. Fragments
+   * are dropped (counted): the first parts of their message may have gone out on the old stream.
+   */
+  take(): Frame[] {
+    const out = this.frames.slice(this.head).filter((f) => f.type !== FRAGMENT);
+    this.stats.dropped += this.length - out.length;
+    this.frames = [];
+    this.sizes = [];
+    this.head = 0;
+    this.bytes = 0;
+    return out;
   }
 
   /** Drops everything queued (a peer that is gone). */
@@ -666,6 +687,8 @@ function safeCall(log: Logger, what: string, fn: () => void): void {
 // Client
 
 export interface PeerLinkOptions extends QueueOptions {
+  /** How long an attempt may wait for the daemon's Hello (default HELLO_TIMEOUT_MS). */
+  readonly helloTimeoutMs?: number;
   /** "host:port" of the daemon. */
   readonly target: string;
   readonly service: ServiceName;
@@ -688,18 +711,24 @@ type LinkState = "connecting" | "open" | "waiting" | "closed";
 
 /** An outbound stream to one daemon's service, reopened whenever it breaks. */
 export class PeerLink {
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
   private readonly maxFrameBytes: number;
   private readonly log: Logger;
   private readonly outbox: Outbox;
   private call: grpc.ClientDuplexStream<Batch, Batch> | undefined;
   private stateValue: LinkState = "connecting";
   private timer: NodeJS.Timeout | undefined;
+  /** The current attempt's clock for the Hello. */
+  private helloTimer: NodeJS.Timeout | undefined;
   private delayMs: number;
   private readonly initialMs: number;
   private readonly maxMs: number;
   private addrsValue: readonly string[];
   private lastError = "";
+  /** When the stream last broke (for the line that says it is back). */
+  private brokeAt = 0;
+  /** When the link last took a new channel (or its stream last broke). */
+  private renewedAt = Date.now();
   private opened = 0;
   private closePromise: Promise<void> | undefined;
   /** The daemon's Hello on the current (or last) stream. */
@@ -720,8 +749,15 @@ export class PeerLink {
     this.addrsValue = [...opts.addrs];
     this.onFrame = opts.onFrame;
     this.outbox = new Outbox(this.maxFrameBytes + BATCH_SLACK, this.stats, opts);
+    this.client = this.newClient();
+    this.open();
+  }
+
+  /** A channel of its own (a local subchannel pool): dropping it drops its connections. */
+  private newClient(): grpc.Client {
+    const opts = this.opts;
     const Ctor = clientCtor(opts.service);
-    this.client = new Ctor(opts.target, grpc.credentials.createInsecure(), {
+    return new Ctor(opts.target, grpc.credentials.createInsecure(), {
       ...sizeOptions(this.maxFrameBytes),
       "grpc.initial_reconnect_backoff_ms": this.initialMs,
       "grpc.max_reconnect_backoff_ms": this.maxMs,
@@ -736,11 +772,12 @@ export class PeerLink {
       "grpc.enable_retries": 0,
       "grpc-node.flow_control_window": 32 * MiB,
     });
-    this.open();
   }
 
   get state(): LinkState { return this.stateValue; }
   get connected(): boolean { return this.stateValue === "open"; }
+  /** What it dials: "host:port" and the service. */
+  get target(): string { return `${this.opts.service} at ${this.opts.target}`; }
   /** Frames waiting to be written. */
   get queued(): number { return this.outbox.length; }
 
@@ -763,6 +800,14 @@ export class PeerLink {
     this.send(msgFrame(from, to, msg, this.opts.hooks));
   }
 
+  /**
+   * Takes back the frames still waiting to be written (oldest first), for another link to send:
+   * the peer moved to another address, and what waited for the old one is for the new one.
+   */
+  takeQueued(): Frame[] {
+    return this.outbox.take();
+  }
+
   /** Announces a new set of hosted addresses (now, and in the Hello of every later stream). */
   setAddrs(addrs: readonly string[]): void {
     this.addrsValue = [...addrs];
@@ -780,6 +825,7 @@ export class PeerLink {
     const wasOpen = this.stateValue === "open";
     this.stateValue = "closed";
     if (this.timer) clearTimeout(this.timer);
+    clearTimeout(this.helloTimer);
     if (call && wasOpen) {
       this.outbox.flush();
       await new Promise<void>((resolve) => {
@@ -806,6 +852,12 @@ export class PeerLink {
     }
     this.call = call;
     let helloSeen = false;
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => {
+      if (this.call !== call || helloSeen) return;
+      this.broken(call, `no Hello from the daemon within ${(this.opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS) / 1000} s`);
+      call.cancel();
+    }, this.opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
     call.on("data", (b: Batch | MalformedBatch) => {
       if (this.call !== call) return;
       if (b instanceof MalformedBatch) {
@@ -832,8 +884,10 @@ export class PeerLink {
             this.remote = { addrs: h.addrs, instance: h.instance };
             if (!helloSeen) {
               helloSeen = true;
+              clearTimeout(this.helloTimer);
               this.stateValue = "open";
               this.delayMs = this.initialMs;
+              if (this.lastError !== "") this.log(`link to ${this.opts.service} at ${this.opts.target}: connected after ${((Date.now() - this.brokeAt) / 1000).toFixed(1)} s of retrying`);
               this.lastError = "";
               this.outbox.attach(call);
               safeCall(this.log, "onConnect", () => this.opts.onConnect?.({ addrs: h.addrs, instance: h.instance, restarted }));
@@ -876,7 +930,23 @@ export class PeerLink {
     this.outbox.detach();
     if (this.stateValue === "closed") return;
     const wasOpen = this.stateValue === "open";
+    if (wasOpen || this.brokeAt === 0) this.brokeAt = Date.now();
     this.stateValue = "waiting";
+    // A link that keeps failing dials on a new channel, at most once per Hello timeout. A grpc-js
+    // channel whose connection attempt hangs (accepted and then silent, or a SYN into a dead
+    // pod's address) has no connect timeout: it answers every call with its last error until
+    // that attempt ends, so a link that kept it kept failing while fresh channels to the same
+    // address got through. In the containers chaos test a driver so failed to reach a restarted
+    // head's GCS for 90 s (once for 35 s: the GCS's guard closed the silent connection after
+    // 10 s), past its grace period. Not on every failure: an abandoned attempt stays open until
+    // the kernel gives it up (two minutes for a SYN no one answers), and keeps its process alive.
+    const now = Date.now();
+    if (wasOpen) this.renewedAt = now;
+    else if (now - this.renewedAt >= (this.opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS)) {
+      this.renewedAt = now;
+      this.client.close();
+      this.client = this.newClient();
+    }
     if (reason !== this.lastError) {
       this.log(`link to ${this.opts.service} at ${this.opts.target}: ${reason}; retrying`);
       this.lastError = reason;
