@@ -718,8 +718,9 @@ export class PeerLink {
   private call: grpc.ClientDuplexStream<Batch, Batch> | undefined;
   private stateValue: LinkState = "connecting";
   private timer: NodeJS.Timeout | undefined;
-  /** The current attempt's clock for the Hello. */
+  /** The current attempt's clock for the Hello, and how long it runs. */
   private helloTimer: NodeJS.Timeout | undefined;
+  private readonly helloMs: number;
   private delayMs: number;
   private readonly initialMs: number;
   private readonly maxMs: number;
@@ -742,6 +743,7 @@ export class PeerLink {
   constructor(private readonly opts: PeerLinkOptions) {
     if (typeof opts.token !== "string" || opts.token.length === 0) throw new TypeError("PeerLink needs a non-empty cluster token");
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.helloMs = opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
     this.log = opts.log ?? defaultLog;
     this.initialMs = opts.backoff?.initialMs ?? 50;
     this.maxMs = Math.max(this.initialMs, opts.backoff?.maxMs ?? 2_000);
@@ -776,7 +778,7 @@ export class PeerLink {
 
   get state(): LinkState { return this.stateValue; }
   get connected(): boolean { return this.stateValue === "open"; }
-  /** What it dials: "host:port" and the service. */
+  /** What it dials, as its log lines name it: "Gcs at host:port". */
   get target(): string { return `${this.opts.service} at ${this.opts.target}`; }
   /** Frames waiting to be written. */
   get queued(): number { return this.outbox.length; }
@@ -855,9 +857,9 @@ export class PeerLink {
     clearTimeout(this.helloTimer);
     this.helloTimer = setTimeout(() => {
       if (this.call !== call || helloSeen) return;
-      this.broken(call, `no Hello from the daemon within ${(this.opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS) / 1000} s`);
+      this.broken(call, `no Hello from the daemon within ${this.helloMs / 1000} s`);
       call.cancel();
-    }, this.opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
+    }, this.helloMs);
     call.on("data", (b: Batch | MalformedBatch) => {
       if (this.call !== call) return;
       if (b instanceof MalformedBatch) {
@@ -942,7 +944,7 @@ export class PeerLink {
     // the kernel gives it up (two minutes for a SYN no one answers), and keeps its process alive.
     const now = Date.now();
     if (wasOpen) this.renewedAt = now;
-    else if (now - this.renewedAt >= (this.opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS)) {
+    else if (now - this.renewedAt >= this.helloMs) {
       this.renewedAt = now;
       this.client.close();
       this.client = this.newClient();
