@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import diagnostics from "node:diagnostics_channel";
 import net from "node:net";
 import v8 from "node:v8";
 import * as grpc from "@grpc/grpc-js";
@@ -297,6 +298,44 @@ describe("daemon transport", () => {
     cleanup.push(() => s2.server.close());
     await until(() => s2.got.length === 1, 10_000, "the queued frame, once a daemon answers");
     assert.ok(link.connected);
+  });
+
+  it("a TCP connect nobody answers is dropped after the link's bound, not left to the kernel's two minutes", async () => {
+    // A SYN into a dead address, made here: a listener with a backlog of one in a stopped
+    // process. Once its accept queue is full, the kernel drops every new SYN.
+    const child = spawn(process.execPath, ["-e", "const s = require('net').createServer().listen({ port: 0, host: '0.0.0.0', backlog: 1 }, () => console.log(s.address().port))"], { stdio: ["ignore", "pipe", "inherit"] });
+    cleanup.push(async () => { child.kill("SIGKILL"); });
+    const port = await new Promise<number>((r) => child.stdout!.once("data", (d) => r(Number(String(d).trim()))));
+    process.kill(child.pid!, "SIGSTOP");
+    const fillers: net.Socket[] = [];
+    cleanup.push(async () => { for (const s of fillers) s.destroy(); });
+    for (let full = false; !full && fillers.length < 16;) {
+      const s = net.connect(port, "127.0.0.1");
+      s.on("error", () => {});
+      fillers.push(s);
+      full = await new Promise<boolean>((r) => { s.once("connect", () => r(false)); setTimeout(() => r(true), 500); });
+    }
+    assert.ok(fillers.at(-1)!.connecting, "the accept queue is full: a new SYN goes unanswered");
+    // Every socket this process opens to that port from now on.
+    const dialed: net.Socket[] = [];
+    const watch = (m: unknown): void => {
+      const s = (m as { socket: net.Socket }).socket;
+      s.once("connectionAttempt", (ip: string, p: number) => { if (p === port && ip === "127.0.0.1") dialed.push(s); });
+    };
+    diagnostics.subscribe("net.client.socket", watch);
+    cleanup.push(async () => { diagnostics.unsubscribe("net.client.socket", watch); });
+    const link = new PeerLink({ target: `127.0.0.1:${port}`, service: "Gcs", token: TOKEN, addrs: ["n2"], log: quiet, backoff: { initialMs: 20, maxMs: 50 }, helloTimeoutMs: 300 });
+    await until(() => dialed.length >= 2, 10_000, "two attempts");
+    // The program's own socket to the same port at another address is not tsray's to drop.
+    const own = net.connect(port, "127.0.0.2");
+    own.on("error", () => {});
+    cleanup.push(async () => { own.destroy(); });
+    await link.close();
+    await assert.rejects(getStatus(`127.0.0.1:${port}`, TOKEN, 300));
+    const stuck = dialed.length;
+    await until(() => dialed.every((s) => s.destroyed), 10_000, "every attempt's socket destroyed");
+    assert.ok(stuck >= 3, `${stuck} sockets: the link's attempts and the one-shot call's`);
+    assert.ok(own.connecting && !own.destroyed, "a socket to an address no link dials is left alone");
   });
 
   it("frames queued for a peer that moved are taken back in order and reach it at its new address", async () => {

@@ -35,6 +35,7 @@ import { drop, hold } from "../embedded/pins.ts";
 import { decodeFrame, decodeMsg, encodeFrame, encodeMsg } from "./wire/frame.ts";
 import { tokensEqual, type Logger } from "./transport.ts";
 import { ConnectionGuard, DEFAULT_LIMITS, closeHard, type ConnectionLimits } from "./limits.ts";
+import { splitHostPort } from "./tcp-connect.ts";
 
 const MAGIC = Buffer.from("TSRAYOBJ");
 export const OBJECT_CHANNEL_VERSION = 1;
@@ -139,11 +140,6 @@ function statusRecord(ok: boolean, text: string): Buffer {
   b.writeUInt16LE(t.length, 1);
   t.copy(b, STATUS_PREFIX);
   return b;
-}
-
-function splitHostPort(target: string): { host: string; port: number } {
-  const i = target.lastIndexOf(":");
-  return { host: target.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(target.slice(i + 1)) };
 }
 
 interface Incoming {

@@ -18,6 +18,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { ConnectionGuard, DEFAULT_LIMITS, RateLimitedLog, type ConnectionLimits } from "./limits.ts";
+import { boundConnects } from "./tcp-connect.ts";
 import type { Msg } from "../../core/messages.ts";
 import {
   FRAGMENT, FrameError, HELLO, PROTOCOL_VERSION, Reassembler, fragmentFrame, batchEntrySize, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
@@ -732,6 +733,8 @@ export class PeerLink {
   private renewedAt = Date.now();
   private opened = 0;
   private closePromise: Promise<void> | undefined;
+  /** Ends the bound on this link's TCP connects (tcp-connect.ts). */
+  private readonly unboundConnects: () => void;
   /** The daemon's Hello on the current (or last) stream. */
   remote: { readonly addrs: readonly string[]; readonly instance: string } | undefined;
   readonly stats: LinkStats = newStats();
@@ -751,6 +754,9 @@ export class PeerLink {
     this.addrsValue = [...opts.addrs];
     this.onFrame = opts.onFrame;
     this.outbox = new Outbox(this.maxFrameBytes + BATCH_SLACK, this.stats, opts);
+    // A connect gets as long as the whole attempt (connect and Hello): a SYN into a dead
+    // address is dropped with its socket, not left to the kernel's two minutes.
+    this.unboundConnects = boundConnects(opts.target, this.helloMs);
     this.client = this.newClient();
     this.open();
   }
@@ -840,6 +846,7 @@ export class PeerLink {
     this.outbox.detach();
     this.outbox.clear();
     this.client.close();
+    this.unboundConnects();
   }
 
   private open(): void {
@@ -940,8 +947,8 @@ export class PeerLink {
     // that attempt ends, so a link that kept it kept failing while fresh channels to the same
     // address got through. In the containers chaos test a driver so failed to reach a restarted
     // head's GCS for 90 s (once for 35 s: the GCS's guard closed the silent connection after
-    // 10 s), past its grace period. Not on every failure: an abandoned attempt stays open until
-    // the kernel gives it up (two minutes for a SYN no one answers), and keeps its process alive.
+    // 10 s), past its grace period. Not on every failure: a channel is not free, and an attempt
+    // hung on its SYN is ended by the connect bound (tcp-connect.ts) whichever channel made it.
     const now = Date.now();
     if (wasOpen) this.renewedAt = now;
     else if (now - this.renewedAt >= this.helloMs) {
@@ -966,11 +973,13 @@ export class PeerLink {
 
 /** NodeManager.GetStatus: the daemon's status object. */
 export function getStatus(target: string, token: string, timeoutMs = 5_000): Promise<unknown> {
+  const unbound = boundConnects(target, timeoutMs);
   const client = new (clientCtor("NodeManager"))(target, grpc.credentials.createInsecure());
   return new Promise<unknown>((resolve, reject) => {
     (client as unknown as { getStatus(r: StatusRequest, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<StatusReply>): void })
       .getStatus({}, tokenMetadata(token), { deadline: Date.now() + timeoutMs }, (err, reply) => {
         client.close();
+        unbound();
         if (err) return reject(err);
         try {
           resolve(JSON.parse(reply?.json ?? "null"));
@@ -983,11 +992,13 @@ export function getStatus(target: string, token: string, timeoutMs = 5_000): Pro
 
 /** grpc.health.v1.Health.Check (no token, as a probe would call it). */
 export function healthCheck(target: string, service = "", timeoutMs = 5_000): Promise<ServingStatus> {
+  const unbound = boundConnects(target, timeoutMs);
   const client = new (grpc.makeGenericClientConstructor(HealthService, "grpc.health.v1.Health"))(target, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
     (client as unknown as { check(r: HealthCheckRequest, o: grpc.CallOptions, cb: grpc.requestCallback<HealthCheckResponse>): void })
       .check({ service }, { deadline: Date.now() + timeoutMs }, (err, reply) => {
         client.close();
+        unbound();
         if (err) reject(err);
         else resolve(reply?.status ?? ServingStatus.UNKNOWN);
       });
