@@ -89,9 +89,15 @@ export class Gcs {
   private readonly drivers = new Set<Addr>();
   /**
    * Recent worker and driver deaths, for raylets that register after they were published.
-   * Volatile: after a restart, raylets report their workers' deaths again.
+   * Workers' deaths are volatile (after a restart, raylets report their workers' deaths
+   * again); drivers' are restored from deadDrivers.
    */
   private readonly deadWorkers = new RecentDeaths();
+  /**
+   * Drivers declared gone (the most recent ones), persisted: a driver that comes back after a
+   * GCS restart is still told it is dead, as Ray's job table keeps a finished job finished.
+   */
+  private readonly deadDrivers = new RecentDeaths();
 
   constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
     this.recovered = tables !== undefined;
@@ -119,7 +125,7 @@ export class Gcs {
   get state() {
     return {
       incarnation: this.incarnation, nodes: this.nodes, actors: this.actors, functions: this.functions, functionWaiters: this.functionWaiters,
-      names: this.actorManager.names, leaseRequests: this.actorManager.leaseRequests, drivers: this.drivers, viewDirty: this.viewDirty,
+      names: this.actorManager.names, leaseRequests: this.actorManager.leaseRequests, drivers: this.drivers, deadDrivers: this.deadDrivers.list(), viewDirty: this.viewDirty,
     } as const;
   }
 
@@ -130,7 +136,12 @@ export class Gcs {
       this.nodes.set(id, { state: r.state, incarnation: r.incarnation, endpoint: r.endpoint, total: r.total, available: r.total, missed: -this.cfg.recoveryGracePeriods });
     }
     for (const [id, row] of t.functions) this.functions.set(id, row as FunctionDescriptor);
-    for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) this.drivers.add(d);
+    for (const d of (t.meta.get("deadDrivers") as Addr[] | undefined) ?? []) {
+      this.deadDrivers.add(d);
+      this.deadWorkers.add(d);
+    }
+    // A driver in both lists died as the old GCS was writing its death down: it is dead.
+    for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) if (!this.deadDrivers.has(d)) this.drivers.add(d);
     this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
     this.actorManager.load(t.actors);
   }
@@ -291,6 +302,11 @@ export class Gcs {
    * actors are killed (workerDied).
    */
   private driverGone(driver: Addr): void {
+    // Its death first: a GCS that dies between the two writes leaves it dead, not forgotten.
+    if (!this.deadDrivers.has(driver)) {
+      this.deadDrivers.add(driver);
+      this.fx.persist("meta", "deadDrivers", this.deadDrivers.list());
+    }
     if (this.drivers.delete(driver)) this.fx.persist("meta", "drivers", [...this.drivers]);
     this.fx.trace({ kind: "driver.dead", comp: "gcs", driver });
     this.workerDied(driver);

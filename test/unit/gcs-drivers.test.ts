@@ -53,3 +53,39 @@ test("a driver declared gone that comes back is told so, is not taken back, and 
   g.message(d, { type: "CreateActor", spec: spec("b", true) });
   assert.ok(!traced.some((t) => t.actor === "b" && t.state === "DEAD"), "a detached actor outlives its owner");
 });
+
+test("a driver declared gone is still gone for the next GCS: its death is persisted and restored", () => {
+  const sent: { to: string; m: Msg }[] = [];
+  const tables = { nodes: new Map<string, unknown>(), actors: new Map<string, unknown>(), functions: new Map<string, unknown>(), meta: new Map<string, unknown>() };
+  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
+  const gcsPorts = { ...ports, persist: (t: keyof typeof tables, key: string, v: unknown) => { tables[t].set(key, v); } };
+  const first = hostGcs("head", defaultTuning, NO_BUGS, gcsPorts);
+  first.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 2 } });
+  const gone = "node-1/driver-7";
+  first.message(gone, { type: "SubscribeFailures" });
+  first.message("head/driver", { type: "SubscribeFailures" });
+  first.model.step({ kind: "driver-gone", driver: gone });
+  assert.deepEqual(tables.meta.get("deadDrivers"), [gone]);
+  // The GCS restarts from what storage holds.
+  const next = hostGcs("head", defaultTuning, NO_BUGS, gcsPorts, tables);
+  assert.deepEqual(next.model.state.drivers, new Set(["head/driver"]));
+  assert.deepEqual(next.model.state.deadDrivers, [gone]);
+  sent.length = 0;
+  next.model.step({ kind: "driver-connected", driver: gone });
+  next.model.step({ kind: "driver-connected", driver: "head/driver" });
+  assert.deepEqual(sent, [{ to: gone, m: { type: "WorkerDied", worker: gone } }], "only the dead driver hears of its death");
+  next.message(gone, { type: "SubscribeFailures" });
+  assert.deepEqual(next.model.state.drivers, new Set(["head/driver"]), "not taken back");
+  // A raylet that registers with the new GCS learns the death too, and grants it nothing.
+  sent.length = 0;
+  next.message("node-2/raylet", { type: "RegisterNode", node: "node-2", incarnation: 1, resources: { CPU: 2 } });
+  const reg = sent.find((s) => s.to === "node-2/raylet" && s.m.type === "NodeRegistered")?.m as Extract<Msg, { type: "NodeRegistered" }> | undefined;
+  assert.deepEqual(reg?.deadWorkers, [gone]);
+});
+
+test("a driver listed both live and dead in storage (the GCS died between the two writes) is restored dead", () => {
+  const tables = { nodes: new Map<string, unknown>(), actors: new Map<string, unknown>(), functions: new Map<string, unknown>(), meta: new Map<string, unknown>([["drivers", ["head/driver", "node-1/driver-7"]], ["deadDrivers", ["node-1/driver-7"]]]) };
+  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: () => {}, schedule: () => 0, cancel: () => {}, trace: () => {} };
+  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: () => {} }, tables);
+  assert.deepEqual(g.model.state.drivers, new Set(["head/driver"]));
+});
