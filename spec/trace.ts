@@ -44,7 +44,8 @@ export type TraceBody =
   /** `concurrent`: an async actor's call, which may start before an earlier one whose arguments are still coming (Ray orders only sync actors' calls). */
   | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number; concurrent?: true }
   | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }
-  | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string }
+  /** `uncharged`: a new attempt that the task's retry budget does not pay for (the failure was not its own). */
+  | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string; uncharged?: true }
   | { kind: "task.failed"; comp: "owner"; task: string; error: string }
   /** ray.cancel reached the task's owner while the task was pending or running (`worker`: the one a forced cancel destroys). */
   | { kind: "task.cancelled"; comp: "owner"; task: string; force: boolean; worker?: string }

@@ -13,7 +13,7 @@ export const checkBudgets: Checker = (events) => {
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     if (e.kind === "task.submitted") budget.set(e.task, e.maxRetries);
-    else if (e.kind === "task.retry") {
+    else if (e.kind === "task.retry" && e.uncharged !== true) {
       const n = (retries.get(e.task) ?? 0) + 1;
       retries.set(e.task, n);
       const max = budget.get(e.task);

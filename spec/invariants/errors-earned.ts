@@ -124,7 +124,7 @@ export const checkErrorsEarned: Checker = (events) => {
         break;
       case "task.retry": {
         const t = tasks.get(e.task);
-        if (t) t.retries++;
+        if (t && e.uncharged !== true) t.retries++;
         break;
       }
       case "task.submitted":

@@ -47,7 +47,7 @@ export const checkLineage: Checker = (events) => {
         break;
       case "task.retry": {
         const t = tasks.get(e.task);
-        if (t) t.retries++;
+        if (t && e.uncharged !== true) t.retries++;
         open.delete(e.task);
         break;
       }

@@ -48,7 +48,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "task.infeasible": return `No live node can run ${code(e.task)} (${res(e.resources)}): ${e.reason}. It waits as a pending demand until one can.`;
     case "task.started": return `Worker \`${e.worker}\` starts ${e.actor ? `actor ${e.seq === undefined ? "creation" : "call"}` : "task"} ${code(e.task)}${e.attempt > 0 ? ` (attempt ${e.attempt})` : ""}.`;
     case "task.finished": return `${code(e.task)} finishes ${e.ok ? `(result hash ${e.hash.slice(0, 8)}…)` : `with an error: ${e.error}`}.`;
-    case "task.retry": return `The owner retries ${code(e.task)} as attempt ${e.attempt}: ${e.reason}.`;
+    case "task.retry": return `The owner retries ${code(e.task)} as attempt ${e.attempt}: ${e.reason}${e.uncharged ? " (not counted against its retries)" : ""}.`;
     case "task.failed": return `The owner gives up on ${code(e.task)}: ${e.error}.`;
     case "actor.result": return `The caller accepts the answer to ${code(e.task)} from incarnation ${e.epoch}.`;
     case "object.created": return e.where === "inline"

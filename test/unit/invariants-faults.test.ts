@@ -108,6 +108,14 @@ describe("errors-earned", () => {
     one(check, trace(fault("kill-worker"), submit("t1", { maxRetries: -1 }), failed("t1", "WorkerCrashedError")),
       "errors-earned", "with unlimited retries (-1)", 2);
   });
+  test("an uncharged retry (its worker destroyed for another task's forced cancel) does not spend the budget", () => {
+    const uncharged = (task: string, attempt: number): Ev => ({ kind: "task.retry", comp: "owner", task, attempt, reason: "its worker was destroyed", uncharged: true });
+    one(check, trace(fault("kill-worker"), submit("t1", { maxRetries: 1 }), uncharged("t1", 1), failed("t1", "WorkerCrashedError")),
+      "errors-earned", "task t1 failed with WorkerCrashedError with 0 of its 1 retries used: it must be retried", 3);
+    clean(check, trace(fault("kill-worker"), submit("t1", { maxRetries: 1 }), uncharged("t1", 1), retry("t1", 2), failed("t1", "WorkerCrashedError")));
+    clean(checkers.budgets, trace(submit("t1", { maxRetries: 0 }), uncharged("t1", 1), uncharged("t1", 2)));
+    one(checkers.budgets, trace(submit("t1", { maxRetries: 0 }), uncharged("t1", 1), retry("t1", 2)), "budgets", "task t1 retried 1 times, over its budget of maxRetries=0", 2);
+  });
   test("TaskCancelledError is earned by the task's own cancel, or passed on from an argument; a forced cancel's worker is lost as if it exited", () => {
     const cancelled = (task: string, worker?: string): Ev => ({ kind: "task.cancelled", comp: "owner", task, force: worker !== undefined, ...(worker ? { worker } : {}) });
     clean(check, trace(

@@ -13,7 +13,7 @@ import { localityNode } from "../scheduler.ts";
 import { nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { buried } from "./object-recovery.ts";
-import { finishTask, taskEnded, type OwnedTask } from "./task-manager.ts";
+import { finishTask, retryUncharged, taskEnded, type OwnedTask } from "./task-manager.ts";
 
 export interface Lease {
   readonly leaseId: string;
@@ -234,25 +234,24 @@ export function withdrawRequests(w: Ctx, c: SchedClass, t: OwnedTask): void {
 
 /**
  * ray.cancel with force: the raylet destroys the lease's worker. `t` (the cancelled task) is
- * settled by the caller; any other task pipelined onto the lease goes back to the queue unrun
- * from the owner's view, its budget untouched (the program, not a fault, ended the worker).
+ * settled by the caller; any other task pushed onto the lease runs again as a new attempt that
+ * its budget does not pay for (the program, not a fault, ended the worker; see retryUncharged).
  */
 export function dropLease(w: Ctx, lease: Lease, t: OwnedTask): void {
   const c = lease.c;
   c.leases.delete(lease);
   w.granted.delete(lease.leaseId);
   const node = nodeOf(lease.worker);
+  const others: OwnedTask[] = [];
   for (const x of lease.running.splice(0)) {
     x.lease = undefined;
     // It may store a result there that no reply will announce, until it is dead: such a copy is freed then.
     dropOutputWhenDead(w, lease.worker, x.spec.returnId);
     if (x.spec.streaming) generatorAttemptLost(w, x.spec, node);
-    if (x === t) continue;
-    x.spec = { ...x.spec, bounces: (x.spec.bounces ?? 0) + 1 };
-    x.state = nextTaskState(x.state, { type: "BOUNCED" });
-    c.ready.push(x);
+    if (x !== t) others.push(x);
   }
   if (!w.cfg.bugs.has("cancel-leaks-lease")) w.fx.send(rayletAddr(node), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: true });
+  for (const x of others) retryUncharged(w, x, `its worker ${lease.worker} was destroyed to cancel ${t.spec.name}`);
   requestLeases(w, c);
 }
 

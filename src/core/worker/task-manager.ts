@@ -243,6 +243,20 @@ export function taskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void {
   finishTask(w, t, result);
 }
 
+/**
+ * A task whose worker was destroyed for another task's sake (a forced cancel of a task pushed
+ * to the same worker) runs again as a new attempt: it may have been running there (a worker runs
+ * the tasks pushed to it one after another, and those ahead of it may have ended, their replies
+ * on the way), and an attempt runs at most once. The failure is not its own, so its retry budget
+ * does not pay for it, as Ray does not charge a preempted node's tasks.
+ */
+export function retryUncharged(w: Ctx, t: OwnedTask, reason: string): void {
+  t.state = nextTaskState(t.state, { type: "ERRORED", retryable: true });
+  t.spec = nextAttempt(t.spec);
+  w.fx.trace({ kind: "task.retry", comp: "owner", task: t.spec.taskId, attempt: t.spec.attempt, reason, uncharged: true });
+  resolveTask(w, t);
+}
+
 /** The spec of a task's next attempt: attempt numbers only grow. */
 export function nextAttempt(spec: TaskSpec): TaskSpec {
   const next = { ...spec, attempt: spec.attempt + 1 };
