@@ -88,6 +88,18 @@ interface NodeState {
   incarnation: number;
   up: boolean;
   pausedUntil: number;
+  /**
+   * What reached the node while it was paused, in the order it came: handed over, in that
+   * order, when it resumes. (Deferring each to the resume time on its own reordered them when a
+   * second pause extended the first: what was deferred to the old end went behind what was
+   * deferred to the new one, and a generator's item report fell behind its task's reply.)
+   */
+  held: (() => void)[];
+  /** How many of `held` are work, not housekeeping (a pending resume then keeps the simulation going). */
+  heldWork: number;
+  /** When the resume event in the queue is due (-1: none), and whether it counts as work. */
+  resumeAt: number;
+  resumeIsWork: boolean;
   skewMs: number;
   storeFullUntil: number;
   readonly procs: Set<Addr>;
@@ -137,7 +149,7 @@ export class SimCluster {
     for (const n of cfg.nodes) {
       if (this.nodes.has(n.id)) throw new Error(`node id "${n.id}" appears twice`);
       if (n.id.includes("/") || n.id === "") throw new Error(`node id "${n.id}" must be non-empty and not contain "/"`);
-      const state: NodeState = { spec: n, incarnation: 0, up: false, pausedUntil: 0, skewMs: 0, storeFullUntil: 0, procs: new Set() };
+      const state: NodeState = { spec: n, incarnation: 0, up: false, pausedUntil: 0, held: [], heldWork: 0, resumeAt: -1, resumeIsWork: false, skewMs: 0, storeFullUntil: 0, procs: new Set() };
       this.nodes.set(n.id, state);
       this.nodeStates.push(state);
     }
@@ -227,11 +239,32 @@ export class SimCluster {
     return true;
   }
 
-  /** Runs `fn` at a node now, or when the node resumes if it is paused. */
+  /** Runs `fn` at a node now, or when the node resumes if it is paused (after what came before it). */
   private atNode(node: NodeId, fn: () => void, periodic = false): void {
     const n = this.nodes.get(node)!;
-    if (this.now < n.pausedUntil) this.queue.push(n.pausedUntil, () => this.atNode(node, fn, periodic), periodic);
-    else fn();
+    if (this.now >= n.pausedUntil) return fn();
+    n.held.push(fn);
+    if (!periodic) n.heldWork++;
+    this.scheduleResume(n);
+  }
+
+  /** One resume event at the end of the node's pause; it counts as work while work is held. */
+  private scheduleResume(n: NodeState): void {
+    const work = n.heldWork > 0;
+    if (n.resumeAt === n.pausedUntil && (n.resumeIsWork || !work)) return;
+    n.resumeAt = n.pausedUntil;
+    n.resumeIsWork = work;
+    this.queue.push(n.pausedUntil, () => this.resume(n), !work);
+  }
+
+  private resume(n: NodeState): void {
+    if (this.now < n.pausedUntil) return this.scheduleResume(n); // paused for longer meanwhile
+    if (n.held.length === 0) return; // handed over already by the event due at the same time
+    const held = n.held;
+    n.held = [];
+    n.heldWork = 0;
+    n.resumeAt = -1;
+    for (const fn of held) fn();
   }
 
   // ---- the network --------------------------------------------------------------------------
