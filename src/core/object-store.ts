@@ -8,7 +8,7 @@ import type { ObjectId, Payload } from "./types.ts";
 interface Entry {
   readonly payload: Payload;
   /** The copy the owner relies on: never evicted, only spilled. */
-  readonly primary: boolean;
+  primary: boolean;
   /** Readers (task arguments being staged, gets being served) that need it in memory. */
   inUse: number;
 }
@@ -26,6 +26,7 @@ export interface PutOutcome {
 }
 
 const NOTHING: PutOutcome = { ok: false, evicted: [], spilled: [] };
+const DONE: PutOutcome = { ok: true, evicted: [], spilled: [] };
 
 /** Where the store writes a primary copy it spills (the raylet's spill effect). */
 export interface SpillPort {
@@ -73,7 +74,16 @@ export class ObjectStore {
    * and changes nothing; an object larger than the whole store is spilled straight away.
    */
   put(id: ObjectId, payload: Payload, primary: boolean): PutOutcome {
-    if (this.mem.has(id) || (primary && this.spilledCopies.has(id))) return { ok: true, evicted: [], spilled: [] };
+    const held = this.mem.get(id);
+    if (held !== undefined) {
+      // A primary put of an object held here as a secondary copy (pulled for a task's argument,
+      // say, before a retry or a re-run made it here again) makes that copy the primary: the
+      // owner relies on it from now on, and an evictable copy would be lost under its feet. Ray's
+      // raylet likewise pins the copy it has when the owner asks.
+      if (primary) held.primary = true;
+      return DONE;
+    }
+    if (primary && this.spilledCopies.has(id)) return DONE;
     const need = payload.size;
     if (need > this.capacity) {
       if (!primary) return NOTHING;

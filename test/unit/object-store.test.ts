@@ -58,6 +58,22 @@ describe("object store", () => {
     assert.equal(s.usedBytes, 30);
   });
 
+  test("a primary put of an object held as a secondary copy makes that copy the primary: spilled, never evicted", () => {
+    const s = store(100);
+    s.put("a", obj(40, "pulled"), false);
+    assert.ok(!s.isPrimary("a"));
+    assert.deepEqual(s.put("a", obj(40, "made again"), true), { ok: true, evicted: [], spilled: [] });
+    assert.ok(s.isPrimary("a"));
+    assert.equal(s.read("a")?.data, "pulled");
+    // Room is made by spilling it, not by dropping the copy its owner relies on.
+    assert.deepEqual(s.put("b", obj(80, "b"), false), { ok: true, evicted: [], spilled: ["a"] });
+    assert.ok(s.isSpilled("a") && s.isPrimary("a"));
+    // A secondary put never demotes a primary.
+    s.put("c", obj(10, "c"), true);
+    s.put("c", obj(10, "c"), false);
+    assert.ok(s.isPrimary("c"));
+  });
+
   test("evicts only unpinned secondary copies, least recently used first", () => {
     const s = store(100);
     s.put("p", obj(25), true); // primary: never evicted
@@ -229,6 +245,8 @@ function checkAgainstShadow(ops: Op[]): void {
         }
         if (m.lru.includes(o.id) || (o.primary && m.spilled.has(o.id))) {
           assert.deepEqual(r, { ok: true, evicted: [], spilled: [] }, `${where}: re-put`);
+          // A primary put of a secondary copy in memory promotes it.
+          if (o.primary && m.lru.includes(o.id)) m.primary.set(o.id, true);
           break;
         }
         if (o.size > CAPACITY) {
