@@ -7,7 +7,8 @@
 // and dials again, but the abandoned socket stays, and keeps its process alive after everything
 // else has closed: the containers chaos test's process outlived its tests by two minutes in
 // about half the runs after a head pod-kill. Node announces every client socket it creates
-// (diagnostics_channel "net.client.socket") and each attempt's address ("connectionAttempt").
+// (diagnostics_channel "net.client.socket") and each attempt's address ("connectionAttempt",
+// since Node 20.12: package.json's engines say so).
 // An attempt to a port that a link dials, still connecting after the link's bound, is
 // destroyed; grpc-js takes that as a failed attempt, as it would a refused one. Other sockets
 // of the process (a driver program's own) are left alone: a target given as an IP address must
