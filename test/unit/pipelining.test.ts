@@ -165,6 +165,26 @@ test("force-cancelling a task destroys its worker: the others pushed to it run e
   assert.deepEqual(retries.map((b) => [b.task, b.attempt, b.uncharged]), [2, 3, 4].map((t) => [`${OWNER}#t${t}`, 1, true]));
 });
 
+test("a forced cancel's worker takes with it a task cancelled there before: it ends cancelled, not run again", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  const reqs = r.take("RequestLease");
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER } });
+  r.deliver();
+  r.finish(0.1);
+  r.deliver();
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [1, 2, 3, 4].map((i) => `${OWNER}#t${i}`));
+  r.owner.cancelTask(ids[2], false, false); // its CancelTask is on the way to the worker
+  assert.deepEqual(r.take("CancelTask").map((m) => m.taskId), [`${OWNER}#t2`]);
+  r.owner.cancelTask(ids[1], true, false);
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[1].reqId, leaseId: "lease-2", worker: "head/w2" } });
+  const moved = r.take("PushTask").map((m) => m.spec.taskId);
+  assert.ok(!moved.includes(`${OWNER}#t2`), `t2 was pushed again: ${JSON.stringify(moved)}`);
+  assert.ok(moved.includes(`${OWNER}#t3`) && moved.includes(`${OWNER}#t4`), JSON.stringify(moved));
+  const failed = r.traced.filter((b) => b.kind === "task.failed").map((b) => [b.task, b.error]).sort();
+  assert.deepEqual(failed, [[`${OWNER}#t1`, "TaskCancelledError"], [`${OWNER}#t2`, "TaskCancelledError"]]);
+});
+
 test("a reply that says nothing of run time (the task never started) leaves the class's pipelining as it was", () => {
   const r = rig();
   const ids = r.submit(6);

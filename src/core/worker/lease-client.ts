@@ -6,7 +6,7 @@
 import { InvariantError } from "../assert.ts";
 import { generatorAttemptLost } from "./generators.ts";
 import { rerunOf } from "./generator-lineage.ts";
-import { dropOutputWhenDead } from "./cancellation.ts";
+import { dropOutputWhenDead, settleCancelled } from "./cancellation.ts";
 import { Fifo } from "../fifo.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { localityNode } from "../scheduler.ts";
@@ -251,7 +251,12 @@ export function dropLease(w: Ctx, lease: Lease, t: OwnedTask): void {
     if (x !== t) others.push(x);
   }
   if (!w.cfg.bugs.has("cancel-leaks-lease")) w.fx.send(rayletAddr(node), { type: "ReturnLease", leaseId: lease.leaseId, destroyWorker: true });
-  for (const x of others) retryUncharged(w, x, `its worker ${lease.worker} was destroyed to cancel ${t.spec.name}`);
+  for (const x of others) {
+    // One cancelled already (not forced, its answer on the way) ends cancelled, as it would
+    // have had its worker died.
+    if (x.cancelled) settleCancelled(w, x, lease.worker);
+    else retryUncharged(w, x, `its worker ${lease.worker} was destroyed to cancel ${t.spec.name}`);
+  }
   requestLeases(w, c);
 }
 
