@@ -145,7 +145,11 @@ test("a worker that dies fails every task in flight on its lease, and each is re
     [[`${OWNER}#t1`, 1], [`${OWNER}#t5`, 0], [`${OWNER}#t2`, 1], [`${OWNER}#t3`, 1]]);
 });
 
-test("force-cancelling a task destroys its worker: the others pushed to it run elsewhere as a new attempt, which their budget does not pay for", () => {
+/**
+ * Six tasks submitted; t0 ran on lease-1 and was short, so t1–t4 are pushed to its worker at
+ * once. The second lease request (`reqs[1]`) is still pending.
+ */
+function fourPipelined() {
   const r = rig();
   const ids = r.submit(6);
   const reqs = r.take("RequestLease");
@@ -154,6 +158,11 @@ test("force-cancelling a task destroys its worker: the others pushed to it run e
   r.finish(0.1);
   r.deliver();
   assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [1, 2, 3, 4].map((i) => `${OWNER}#t${i}`));
+  return { r, ids, reqs };
+}
+
+test("force-cancelling a task destroys its worker: the others pushed to it run elsewhere as a new attempt, which their budget does not pay for", () => {
+  const { r, ids, reqs } = fourPipelined();
   r.owner.cancelTask(ids[1], true, false);
   assert.deepEqual(r.take("ReturnLease").map((m) => [m.leaseId, m.destroyWorker]), [["lease-1", true]]);
   r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[1].reqId, leaseId: "lease-2", worker: "head/w2" } });
@@ -166,14 +175,7 @@ test("force-cancelling a task destroys its worker: the others pushed to it run e
 });
 
 test("a forced cancel's worker takes with it a task cancelled there before: it ends cancelled, not run again", () => {
-  const r = rig();
-  const ids = r.submit(6);
-  const reqs = r.take("RequestLease");
-  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: reqs[0].reqId, leaseId: "lease-1", worker: WORKER } });
-  r.deliver();
-  r.finish(0.1);
-  r.deliver();
-  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [1, 2, 3, 4].map((i) => `${OWNER}#t${i}`));
+  const { r, ids, reqs } = fourPipelined();
   r.owner.cancelTask(ids[2], false, false); // its CancelTask is on the way to the worker
   assert.deepEqual(r.take("CancelTask").map((m) => m.taskId), [`${OWNER}#t2`]);
   r.owner.cancelTask(ids[1], true, false);
