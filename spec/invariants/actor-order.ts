@@ -56,8 +56,9 @@ export const checkActorOrder: Checker = (events) => {
         const orderKey = `${e.actor}\0${epoch}\0${e.caller}`;
         const last = lastSeq.get(orderKey);
         const inOrder = last === undefined || e.seq > last || (e.concurrent === true && e.seq !== last);
-        if (inOrder && (last === undefined || e.seq > last)) lastSeq.set(orderKey, e.seq);
-        else {
+        if (inOrder) {
+          if (last === undefined || e.seq > last) lastSeq.set(orderKey, e.seq);
+        } else {
           at(i, `actor ${e.actor} epoch ${epoch}: call seq ${e.seq} from ${e.caller} started after seq ${last}` +
             (e.seq === last ? " (started twice)" : " (out of order)"));
         }

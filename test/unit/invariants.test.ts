@@ -28,7 +28,7 @@ const finished = (task: string, attempt: number, hash: string, ok = true): Ev =>
 const oos = (obj: string): Ev => ({ kind: "object.out-of-scope", comp: "owner", obj });
 const deleted = (obj: string, node: string, reason: "freed" | "evicted" | "node-died" = "freed"): Ev => ({ kind: "object.deleted", comp: "store", obj, reason, node });
 const submit = (actor: string, caller: string, seq: number): Ev => ({ kind: "task.submitted", comp: "owner", task: `${actor}:${caller}:${seq}`, fn: "m", owner: caller, returns: `r-${actor}-${caller}-${seq}`, args: [], maxRetries: 0, actor, caller, seq });
-const start = (actor: string, caller: string, seq: number, epoch?: number): Ev => ({ kind: "task.started", comp: "worker", task: `${actor}:${caller}:${seq}`, worker: "w1", attempt: 1, actor, caller, seq, ...(epoch === undefined ? {} : { epoch }) });
+const start = (actor: string, caller: string, seq: number, epoch?: number, concurrent?: true): Ev => ({ kind: "task.started", comp: "worker", task: `${actor}:${caller}:${seq}`, worker: "w1", attempt: 1, actor, caller, seq, ...(epoch === undefined ? {} : { epoch }), ...(concurrent ? { concurrent } : {}) });
 const actorState = (actor: string, state: string, epoch: number): Ev => ({ kind: "actor.state", comp: "gcs", actor, state, epoch });
 const fault = (f: string): Ev => ({ kind: "fault", comp: "host", fault: f });
 const end = (ok = true): Ev => ({ kind: "program.end", comp: "host", ok });
@@ -173,6 +173,12 @@ describe("actor-order", () => {
   test("a call that starts before an earlier one", () => {
     one(check, trace(submit("a", "c", 0), submit("a", "c", 1), start("a", "c", 1), start("a", "c", 0), end(true)),
       "actor-order", "seq 0 from c started after seq 1 (out of order)", 3);
+  });
+  test("an async actor's call may start after a later one (its argument came later), but not twice", () => {
+    const concurrent = (seq: number): Ev => start("a", "c", seq, undefined, true);
+    clean(check, trace(submit("a", "c", 0), submit("a", "c", 1), concurrent(1), concurrent(0), end(true)));
+    one(check, trace(submit("a", "c", 0), submit("a", "c", 1), concurrent(1), concurrent(0), concurrent(1), end(true)),
+      "actor-order", "seq 1 from c started after seq 1 (started twice)", 4);
   });
   test("a call started twice in one epoch is reported once", () => {
     one(check, trace(submit("a", "c", 0), start("a", "c", 0), start("a", "c", 0), end(true)), "actor-order", "started twice", 2);
