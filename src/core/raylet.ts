@@ -236,7 +236,12 @@ export class Raylet {
       case "RegisterWorker":
         this.clients.add(m.worker);
         return m.driver ? undefined : this.workerRegistered(m.worker);
-      case "StorePut": return storePut(this, { from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, waitedMs: 0 });
+      case "StorePut":
+        // A straggler from a worker that died meanwhile, or an object whose owner died: stored,
+        // it would be a primary copy nobody frees (ownersDied dropped the ones here at the death).
+        if (this.holderDead(from)) return;
+        if (this.holderDead(m.owner)) return this.fx.send(from, { type: "StorePutReply", reqId: m.reqId, id: m.id, error: ownerDied(m.id, m.owner) });
+        return storePut(this, { from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, waitedMs: 0 });
       case "StoreGet": return storeGet(this, from, m.reqId, m.ids);
       case "Locations": return locations(this, m.id, m.status);
       case "Pull": return servePull(this, from, m.id);

@@ -90,3 +90,18 @@ test("a raylet fenced by the GCS ends its bundle reservations, one reserved afte
   assert.deepEqual(r.traced.filter((e) => e.kind === "bundle.released" || e.kind === "node.fenced").map((e) => e.kind), ["node.fenced", "bundle.released"]);
   assert.equal(r.h.model.bundles.size, 0);
 });
+
+test("a put whose owner died is refused (OwnerDiedError), and one from a dead worker dropped: nothing is stored that nobody would free", () => {
+  // The soak's case: a killed driver's task ran late on another node, and its worker's put of the
+  // result arrived after the raylet had dropped the dead driver's objects.
+  const r = raylet(1);
+  const put = (from: string, id: string, owner: string) => r.h.message(from, { type: "StorePut", reqId: 1, id, payload: { size: 8, hash: "h", data: null }, owner });
+  r.h.message("head/gcs", { type: "WorkerDied", worker: "head/driver" });
+  r.h.message("head/gcs", { type: "WorkerDied", worker: "n1/w1-2" });
+  put("n1/w1-1", "of-dead-owner", "head/driver");
+  put("n1/w1-2", "from-dead-worker", "head/other");
+  put("n1/w1-1", "fine", "head/other");
+  const replies = r.sent.flatMap((s) => (s.m.type === "StorePutReply" ? [[s.to, s.m.id, s.m.error?.type]] : []));
+  assert.deepEqual(replies, [["n1/w1-1", "of-dead-owner", "OwnerDiedError"], ["n1/w1-1", "fine", undefined]]);
+  assert.deepEqual(r.traced.flatMap((e) => (e.kind === "object.created" ? [e.obj] : [])), ["fine"]);
+});
