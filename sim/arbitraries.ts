@@ -19,6 +19,7 @@ type RawStep =
   | { op: "put"; big: boolean; v: number }
   | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null }
   | { op: "call"; back: number; v: number }
+  | { op: "call-ref"; back: number; ref: number }
   | { op: "get" | "free"; back: number }
   | { op: "sleep"; ms: number }
   | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number }
@@ -57,6 +58,8 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "put", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
   { name: "actor", weight: 1, group: "classic", step: ({ node }) => fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
   { name: "call", weight: 3, group: "classic", step: () => fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
+  // An actor call whose argument is an earlier step's ref: it waits for it, while later calls may not.
+  { name: "call-ref", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("call-ref" as const), back: fc.nat(20), ref: fc.nat(20) }) },
   { name: "get-free", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
   { name: "sleep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
   { name: "async-actor", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1) }) },
@@ -135,6 +138,14 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         const a = pick(actors, r.back);
         if (a === undefined) continue;
         steps.push({ op: "call", actor: a, v: r.v });
+        made.push(i);
+        break;
+      }
+      case "call-ref": {
+        const a = pick(actors, r.back);
+        const m = pick(made, r.ref);
+        if (a === undefined || m === undefined) continue;
+        steps.push({ op: "call", actor: a, v: 0, ref: m });
         made.push(i);
         break;
       }

@@ -17,8 +17,11 @@ export type Step =
   | { readonly op: "nested"; readonly args: readonly Val[] }
   | { readonly op: "put"; readonly big: boolean; readonly v: number }
   | { readonly op: "actor"; readonly maxRestarts: number; readonly maxTaskRetries: number; readonly node?: string }
-  /** A call on the actor made by step `actor`. */
-  | { readonly op: "call"; readonly actor: number; readonly v: number }
+  /**
+   * A call on the actor made by step `actor`, passing `v`; with `ref`, step `ref`'s ref instead
+   * (the call waits for it; `v` if that step made no ref).
+   */
+  | { readonly op: "call"; readonly actor: number; readonly v: number; readonly ref?: number }
   | { readonly op: "get"; readonly ref: number }
   | { readonly op: "free"; readonly ref: number }
   | { readonly op: "sleep"; readonly ms: number }
@@ -139,8 +142,9 @@ class Acc {
     while (typeof v === "object" && v !== null && !ArrayBuffer.isView(v)) v = await ray.get((v as { r: never }).r);
     return typeof v === "number" ? v : (v as Float64Array)[0] * 1e6 + (v as Float64Array).length;
   }
-  async add(v: number) {
-    this.total += v;
+  async add(v: unknown) {
+    // A ref's value may be an array or a box (a value holding a ref): it counts as its length, or 1.
+    this.total += typeof v === "number" ? v : ArrayBuffer.isView(v) ? (v as Float64Array).length : 1;
     const seen = this.total;
     await ray.sleep(10);
     return seen;
@@ -215,7 +219,7 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
           break;
         case "call": {
           const a = actors.get(s.actor);
-          if (a) refs.set(i, a.add.remote(s.v));
+          if (a) refs.set(i, (a.add.remote as (v: unknown) => ObjectRef)(s.ref === undefined ? s.v : refs.get(s.ref) ?? s.v));
           break;
         }
         case "get":

@@ -136,8 +136,13 @@ export interface TaskSpec {
   /** Per-caller sequence number of an actor task. */
   readonly seq?: number;
   readonly caller?: Addr;
-  /** The caller's lowest unanswered seq: every call below it is done, so the actor may skip to it. */
+  /** The caller's lowest open seq (submitted, not yet answered or closed): every call below it is done, so the actor may skip to it. */
   readonly minPendingSeq?: number;
+  /**
+   * Seqs above minPendingSeq that the caller will never send: answered by an earlier incarnation,
+   * failed, or cancelled. Sent with the first push to each incarnation, which would wait for them.
+   */
+  readonly closedSeqs?: readonly number[];
   /** For an actor creation: how many of the actor's calls may run at once (absent: 1). */
   readonly maxConcurrency?: number;
   /** The namespace the code runs in (a normal task: its submitter's; an actor creation: the actor's). */

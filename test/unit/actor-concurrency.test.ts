@@ -36,9 +36,10 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   push(creation);
   w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
   executed.length = 0;
-  const call = (seq: number) => push({
+  /** `order`: what the caller says of its other calls (minPendingSeq, closedSeqs). */
+  const call = (seq: number, order: Pick<TaskSpec, "minPendingSeq" | "closedSeqs"> = {}) => push({
     taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: actor, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
-    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER,
+    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER, ...order,
   });
   const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
   const started = () => executed.map((s) => s.seq);
@@ -87,6 +88,20 @@ test("an async actor's calls that arrive out of order still start in the caller'
   assert.deepEqual(a.started(), []);
   a.call(0);
   assert.deepEqual(a.started(), [0, 1, 2]);
+});
+
+test("an actor passes over the seqs its caller closed, and drops calls below the caller's lowest open one", () => {
+  const a = actorWorker(1000);
+  // A new incarnation: seq 1 was answered by the one before, seq 0 is resent later.
+  a.call(2, { minPendingSeq: 0, closedSeqs: [1] });
+  assert.deepEqual(a.started(), [], "seq 2 waits for seq 0");
+  a.call(0, { minPendingSeq: 0 });
+  assert.deepEqual(a.started(), [0, 2], "seq 1 is closed: not waited for");
+  a.call(4, { minPendingSeq: 3 });
+  a.call(6, { minPendingSeq: 5 });
+  assert.deepEqual(a.started(), [0, 2], "seq 6 waits for seq 5");
+  a.call(5, { minPendingSeq: 5 });
+  assert.deepEqual(a.started(), [0, 2, 5, 6], "seq 4, below the lowest open call, was dropped as done");
 });
 
 test("a call for an actor this worker does not host is answered with ActorDiedError, never run", () => {

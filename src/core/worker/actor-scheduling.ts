@@ -1,6 +1,7 @@
 // Actor scheduling, on the worker that hosts an actor: its calls start in each caller's order
 // (by sequence number), whatever order they arrive in; calls that arrive early wait for their
-// turn, duplicates of calls already run are dropped. A sync actor runs one call at a time; an
+// turn, duplicates of calls already run are dropped, and seqs the caller says it will never
+// send (closed: answered by an earlier incarnation, failed, cancelled) are passed over. A sync actor runs one call at a time; an
 // async actor (maxConcurrency > 1) starts the next call while earlier ones await, as Ray's
 // asyncio actors do, up to maxConcurrency at once.
 
@@ -14,10 +15,8 @@ export interface HostedActor {
   readonly actorId: ActorId;
   /** The incarnation this worker runs (the GCS counts restarts). */
   readonly epoch: number;
-  /** Next seq to run, per caller. */
-  readonly expected: Map<Addr, number>;
-  /** Calls that arrived ahead of their turn, per caller, by seq. */
-  readonly buffered: Map<Addr, Map<number, Execution>>;
+  /** Each caller's place in its order. */
+  readonly callers: Map<Addr, CallerOrder>;
   readonly runnable: Fifo<Execution>;
   /** Calls started and not yet answered, in start order. */
   readonly running: Execution[];
@@ -27,6 +26,16 @@ export interface HostedActor {
   created: TaskResult | undefined;
   /** How the actor was placed: its calls' children may inherit its placement group (worker/placement-groups.ts). */
   readonly strategy: SchedulingStrategy;
+}
+
+/** Where one caller's calls stand on this incarnation. */
+export interface CallerOrder {
+  /** The next seq to run. */
+  next: number;
+  /** Calls that arrived ahead of their turn, by seq. */
+  readonly early: Map<number, Execution>;
+  /** Seqs above `next` the caller will never send (PushTask's closedSeqs): not waited for. */
+  readonly closed: Set<number>;
 }
 
 export interface ActorScheduling {
@@ -39,7 +48,7 @@ export function newActorScheduling(): ActorScheduling {
 }
 
 export function newHostedActor(spec: TaskSpec): HostedActor {
-  return { actorId: spec.actorId!, epoch: spec.attempt, expected: new Map(), buffered: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined, strategy: spec.strategy };
+  return { actorId: spec.actorId!, epoch: spec.attempt, callers: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined, strategy: spec.strategy };
 }
 
 /** Whether `spec` creates the very incarnation `h` is. */
@@ -54,25 +63,34 @@ export function queueActorCall(w: Ctx, e: Execution): void {
     return w.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, returnId: e.spec.returnId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false } });
   }
   const caller = e.spec.caller!;
-  const expected = Math.max(h.expected.get(caller) ?? (w.cfg.bugs.has("actor-first-call-dropped") ? 1 : 0), e.spec.minPendingSeq ?? 0);
-  h.expected.set(caller, expected);
-  if (e.spec.seq! < expected) return; // a duplicate of a call already run
-  let buf = h.buffered.get(caller);
-  if (!buf) h.buffered.set(caller, (buf = new Map()));
-  buf.set(e.spec.seq!, e);
-  releaseInOrder(w, h, caller);
+  let q = h.callers.get(caller);
+  if (!q) h.callers.set(caller, (q = { next: w.cfg.bugs.has("actor-first-call-dropped") ? 1 : 0, early: new Map(), closed: new Set() }));
+  const { minPendingSeq, closedSeqs } = e.spec;
+  if (minPendingSeq !== undefined && minPendingSeq > q.next) skipTo(q, minPendingSeq);
+  if (closedSeqs) for (const s of closedSeqs) if (s >= q.next) q.closed.add(s);
+  if (e.spec.seq! < q.next) return releaseInOrder(w, h, q); // a duplicate of a call already run
+  q.early.set(e.spec.seq!, e);
+  releaseInOrder(w, h, q);
 }
 
-/** Moves a caller's calls that are next in line from the buffer to the run queue. */
-function releaseInOrder(w: Ctx, h: HostedActor, caller: Addr): void {
-  const buf = h.buffered.get(caller)!;
-  let next = h.expected.get(caller)!;
-  for (let e = buf.get(next); e; e = buf.get(next)) {
-    buf.delete(next);
-    h.runnable.push(e);
-    next++;
+/** Everything below `seq` is done, the caller says: what waited for it is dropped. */
+function skipTo(q: CallerOrder, seq: number): void {
+  q.next = seq;
+  for (const s of q.early.keys()) if (s < seq) q.early.delete(s);
+  for (const s of q.closed) if (s < seq) q.closed.delete(s);
+}
+
+/** Moves a caller's calls that are next in line to the run queue, passing over closed seqs. */
+function releaseInOrder(w: Ctx, h: HostedActor, q: CallerOrder): void {
+  for (;;) {
+    const e = q.early.get(q.next);
+    if (e) {
+      q.early.delete(q.next);
+      q.closed.delete(q.next);
+      h.runnable.push(e);
+    } else if (!q.closed.delete(q.next)) break;
+    q.next++;
   }
-  h.expected.set(caller, next);
   runActor(w, h);
 }
 

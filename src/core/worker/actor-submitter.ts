@@ -35,8 +35,12 @@ export interface CallerActor {
   /** The registration, for actors this worker created (resent if the GCS restarts). */
   created?: ActorSpec;
   nextSeq: number;
-  /** Calls submitted but not yet answered, by seq. */
+  /** Calls open (submitted, not yet ended: waiting for arguments, for the actor, or for its answer), by seq. */
   readonly inflight: SeqMap<OwnedTask>;
+  /** Calls ended while an earlier one is still open: an incarnation that has not heard of them would wait for them. */
+  readonly closed: Set<number>;
+  /** The incarnation that was sent `closed` (with this caller's first push to it). */
+  toldEpoch?: number;
   /** Calls whose dependencies are resolved, waiting for the actor to be alive. */
   readonly unsent: OwnedTask[];
   /** This worker killed the actor for good (ray.kill): later calls fail at once, as Ray's do. */
@@ -45,8 +49,10 @@ export interface CallerActor {
   restartKill?: number;
   /** API calls waiting for the GCS's first word on an actor created here (taken, or refused: a duplicate name). */
   registeredCalls?: number[];
-  /** Calls cancelled before they were sent, to send as placeholders once the actor is alive (see TaskSpec.cancelled). */
-  cancelledUnsent?: TaskSpec[];
+}
+
+function newCallerActor(): CallerActor {
+  return { nextSeq: 0, inflight: new SeqMap(), closed: new Set(), unsent: [] };
 }
 
 export interface ActorSubmitter {
@@ -70,7 +76,7 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.detached === true ? { detached: true } : {}),
   };
-  w.callerActors.set(actorId, { nextSeq: 0, inflight: new SeqMap(), unsent: [] });
+  w.callerActors.set(actorId, newCallerActor());
   // Resolve the constructor's arguments first, as for a task, then register with the GCS.
   resolveArgs(w, args as Arg[], { kind: "actor", actorId, spec });
 }
@@ -90,7 +96,7 @@ export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method
   let a = w.callerActors.get(actorId);
   if (!a) {
     // A handle that came from elsewhere (getActor, or passed in): follow the actor's updates.
-    a = { nextSeq: 0, inflight: new SeqMap(), unsent: [] };
+    a = newCallerActor();
     w.callerActors.set(actorId, a);
     w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
   }
@@ -103,9 +109,31 @@ export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method
   trackTask(w, own(w, spec.returnId), spec, maxRetries);
 }
 
+/** A call is submitted: the actor waits for its seq until it is pushed or closed (see actorCallEnded). */
+export function actorCallOpened(w: Ctx, t: OwnedTask): void {
+  w.callerActors.get(t.spec.actorId!)!.inflight.set(t.spec.seq!, t);
+}
+
+/** A call ended for good (answered, failed or cancelled): its seq is closed. */
+export function actorCallEnded(w: Ctx, t: OwnedTask): void {
+  const a = w.callerActors.get(t.spec.actorId!);
+  const seq = t.spec.seq!;
+  if (a?.inflight.get(seq) !== t) return;
+  const low = a.inflight.lowestKey()!;
+  a.inflight.delete(seq);
+  if (seq > low) {
+    a.closed.add(seq);
+    return;
+  }
+  if (a.closed.size === 0) return;
+  // The lowest open call moved up: what is closed below it is covered by minPendingSeq.
+  const next = a.inflight.lowestKey();
+  if (next === undefined) a.closed.clear();
+  else for (const s of a.closed) if (s < next) a.closed.delete(s);
+}
+
 export function sendActorTask(w: Ctx, t: OwnedTask): void {
   const a = w.callerActors.get(t.spec.actorId!)!;
-  a.inflight.set(t.spec.seq!, t);
   if (a.info?.state === "DEAD") return failActorTask(w, t, a.info);
   if (a.killed) return failActorTask(w, t, killedInfo(w, t.spec.actorId!, a));
   if (a.info?.state === "ALIVE" && a.info.address) return pushActorTask(w, t, a.info.address, a);
@@ -114,31 +142,37 @@ export function sendActorTask(w: Ctx, t: OwnedTask): void {
 
 function pushActorTask(w: Ctx, t: OwnedTask, address: Addr, a: CallerActor): void {
   t.state = nextTaskState(t.state, { type: "DISPATCHED" });
-  // Everything below the lowest unanswered seq is done: the actor may skip ahead to it.
-  const low = Math.min(t.spec.seq!, a.inflight.lowestKey() ?? t.spec.seq!);
-  w.fx.send(address, { type: "PushTask", spec: { ...t.spec, minPendingSeq: low } });
+  pushCall(w, t.spec, address, a);
 }
 
 /**
- * A call cancelled before it was sent still takes its place in the caller's order: the actor
- * gets it without arguments, marked cancelled, and answers it as such when its turn comes.
+ * Pushes a call to the incarnation `a.info` names. Every call below the lowest open seq is done:
+ * the actor may skip ahead to it. The first push to an incarnation also names the closed seqs
+ * above it; after that the incarnation hears of each close itself (it answered the call, or got
+ * its placeholder), over a link that keeps order.
+ */
+function pushCall(w: Ctx, spec: TaskSpec, address: Addr, a: CallerActor): void {
+  const low = a.inflight.lowestKey();
+  const minPendingSeq = low === undefined || low > spec.seq! ? spec.seq! : low;
+  const epoch = a.info!.epoch;
+  const tell = a.toldEpoch !== epoch && a.closed.size > 0;
+  a.toldEpoch = epoch;
+  w.fx.send(address, { type: "PushTask", spec: tell ? { ...spec, minPendingSeq, closedSeqs: [...a.closed] } : { ...spec, minPendingSeq } });
+}
+
+/**
+ * A call that ends without being pushed (cancelled, or an argument failed) while the actor is
+ * alive: the actor gets it without arguments, marked cancelled, and answers it as such when its
+ * turn comes, so that its place in the caller's order is no hole. An incarnation yet to come
+ * learns of it from the first push's closedSeqs instead.
  */
 export function skipActorCall(w: Ctx, spec: TaskSpec): void {
   const a = w.callerActors.get(spec.actorId!);
-  if (!a || a.killed || a.info?.state === "DEAD") return;
-  const placeholder: TaskSpec = { ...spec, args: [], cancelled: true };
-  if (a.info?.state === "ALIVE" && a.info.address) return pushCancelledCall(w, placeholder, a.info.address, a);
-  (a.cancelledUnsent ??= []).push(placeholder);
-}
-
-function pushCancelledCall(w: Ctx, spec: TaskSpec, address: Addr, a: CallerActor): void {
-  const low = Math.min(spec.seq!, a.inflight.lowestKey() ?? spec.seq!);
-  w.fx.send(address, { type: "PushTask", spec: { ...spec, minPendingSeq: low } });
+  if (!a || a.killed || a.info?.state !== "ALIVE" || !a.info.address) return;
+  pushCall(w, { ...spec, args: [], cancelled: true }, a.info.address, a);
 }
 
 function failActorTask(w: Ctx, t: OwnedTask, info: ActorInfo): void {
-  const a = w.callerActors.get(t.spec.actorId!);
-  a?.inflight.delete(t.spec.seq!);
   t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
   const error = info.error ?? { type: "ActorDiedError" as const, message: `actor ${info.actorId} is dead` };
   finishTask(w, t, { kind: "error", error, retryable: false });
@@ -149,7 +183,6 @@ export function actorTaskReplied(w: Ctx, t: OwnedTask, epoch: number | undefined
   // Only the incarnation this caller is talking to may answer (no split brain).
   const a = w.callerActors.get(t.spec.actorId!);
   if (epoch !== undefined && a?.info && epoch < a.info.epoch) return false;
-  a?.inflight.delete(t.spec.seq!);
   w.fx.trace({ kind: "actor.result", comp: "owner", task: t.spec.taskId, actor: t.spec.actorId!, caller: w.addr, epoch: epoch ?? 0 });
   return true;
 }
@@ -164,16 +197,15 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
   if (info.state === "DEAD") {
     for (const t of a.unsent.splice(0)) failActorTask(w, t, info);
-    for (const t of [...a.inflight.values()]) if (t.state !== "WAITING_FOR_DEPS") failActorTask(w, t, info);
+    // Calls still waiting for arguments fail when they are ready to send; failing one here may
+    // fail a later call that takes its result, so each is looked at when its turn comes.
+    for (const t of [...a.inflight.values()]) if (t.state === "RUNNING") failActorTask(w, t, info);
   } else if (info.state === "RESTARTING") {
     // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
     for (const t of [...a.inflight.values()]) {
       if (t.state !== "RUNNING") continue;
       if (t.cancelled) {
-        // Its place in this caller's order goes to the next incarnation as a placeholder: the
-        // calls after it are resent with their own seqs, and would wait there for this one.
-        a.inflight.delete(t.spec.seq!);
-        skipActorCall(w, t.spec);
+        // Closed: the next incarnation hears of it with the first push (closedSeqs).
         settleCancelled(w, t);
         continue;
       }
@@ -190,7 +222,6 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   } else if (info.state === "ALIVE" && info.address) {
     const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
     for (const t of unsent) pushActorTask(w, t, info.address, a);
-    for (const spec of a.cancelledUnsent?.splice(0) ?? []) pushCancelledCall(w, spec, info.address, a);
   }
 }
 

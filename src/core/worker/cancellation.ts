@@ -75,7 +75,6 @@ export function cancelTask(w: Ctx, returnId: ObjectId, force: boolean, recursive
         if (a) {
           const i = a.unsent.indexOf(t);
           if (i >= 0) a.unsent.splice(i, 1);
-          a.inflight.delete(t.spec.seq!);
         }
         skipActorCall(w, t.spec);
       } else {
@@ -161,7 +160,7 @@ export function cancelExecution(w: Ctx, taskId: TaskId, attempt: number, recursi
   for (const e of h.running) if (match(e)) return interruptOrSkip(w, e);
   // Not started yet: it keeps its place in its caller's order and is answered as cancelled then.
   for (let i = 0; i < h.runnable.length; i++) if (match(h.runnable.at(i)!)) { h.runnable.at(i)!.cancelled = true; return; }
-  for (const buf of h.buffered.values()) for (const e of buf.values()) if (match(e)) { e.cancelled = true; return; }
+  for (const q of h.callers.values()) for (const e of q.early.values()) if (match(e)) { e.cancelled = true; return; }
 }
 
 function interruptOrSkip(w: Ctx, e: Execution): void {

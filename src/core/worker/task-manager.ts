@@ -12,7 +12,7 @@ import {
   type RefInfo, type SchedulingStrategy, type TaskId, type TaskSpec,
 } from "../types.ts";
 import { cancelledError, holdUntilDead, submittingTask } from "./cancellation.ts";
-import { actorArgsResolved, actorTaskReplied, sendActorTask } from "./actor-submitter.ts";
+import { actorArgsResolved, actorCallEnded, actorCallOpened, actorTaskReplied, sendActorTask, skipActorCall } from "./actor-submitter.ts";
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
 import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
@@ -146,6 +146,7 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
   const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
   const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: submittingTask(w) };
   o.task = t;
+  if (spec.kind === "actor-task") actorCallOpened(w, t);
   if (spec.streaming) generatorSubmitted(w, spec);
   w.fx.trace(spec.actorId === undefined
     ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
@@ -192,6 +193,7 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
   if (t.state !== "WAITING_FOR_DEPS") return;
   if (error) {
     t.state = nextTaskState(t.state, { type: "DEP_FAILED" });
+    if (t.spec.kind === "actor-task") skipActorCall(w, t.spec);
     return finishTask(w, t, { kind: "error", error, retryable: false });
   }
   if (resolved !== t.spec.args) {
@@ -272,6 +274,7 @@ export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult, killing?: A
   const id = t.spec.returnId;
   const o = w.owned.get(id);
   if (o?.task === t) o.task = undefined;
+  if (t.spec.kind === "actor-task") actorCallEnded(w, t);
   let keepArgs = false;
   // The refs nested in the result were lent to us by the executor: the object holds them now.
   if (o && o.state === "PENDING" && result.kind !== "error") containRefs(w, o, refsOfResult(result), true);

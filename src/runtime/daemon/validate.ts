@@ -87,7 +87,7 @@ const taskSpec = z.object({
   taskId: id, kind: z.enum(["normal", "actor-create", "actor-task"]), fn: id, method: z.string().max(1024).optional(), name: z.string().max(1024),
   args: list(arg), returnId: id, owner: addr, resources, strategy,
   maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
-  actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(),
+  actorId: id.optional(), seq: count.optional(), caller: addr.optional(), minPendingSeq: count.optional(), closedSeqs: list(count).optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(),
   cancelled: z.literal(true).optional(),
   streaming: z.object({ backpressure: z.number().int().gte(1).optional() }).strict().optional(),
