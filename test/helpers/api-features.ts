@@ -2,6 +2,7 @@
 // on every host (simulator, embedded cluster, daemons): each returns what it observed, and
 // test/integration/api-features.test.ts holds every host to the same answers (Ray's).
 import type { Ray } from "../../src/api/ray.ts";
+import type { ObjectRef } from "../../src/api/handles.ts";
 
 /** Async actor methods overlap: peak concurrency of 4 calls, and with maxConcurrency 2. */
 export async function asyncActorConcurrency(ray: Ray): Promise<{ peakDefault: number; peakTwo: number; peakSync: number; signalled: number[] }> {
@@ -83,6 +84,24 @@ export async function killWithRestart(ray: Ray): Promise<{ before: number; resta
   return { before, restarted, badOption };
 }
 
+/**
+ * Actor calls whose argument is a pending ref, each followed by a call without one: the later call
+ * waits its turn (a sync actor runs calls in submission order, as in Ray; tsray holds an async
+ * actor's later calls too), and a call whose argument failed does not hold up the next one.
+ */
+export async function actorCallsWithPendingArgs(ray: Ray): Promise<{ sync: number[]; async: number[]; afterFailedArg: (number | string)[] }> {
+  const slow = ray.remote(async (x: number) => { await ray.sleep(30); return x; });
+  const failing = ray.remote(async () => { await ray.sleep(30); throw new RangeError("no value"); });
+  class Sum { total = 0; add(x: number): number { return (this.total += x); } }
+  class AsyncSum { total = 0; async add(x: number): Promise<number> { this.total += x; const seen = this.total; await ray.sleep(5); return seen; } }
+  const twoCalls = async (a: { add: { remote(x: unknown): ObjectRef<number> } }) => ray.get([a.add.remote(slow.remote(1)), a.add.remote(10)]);
+  const sync = await twoCalls(ray.remote(Sum).remote());
+  const async = await twoCalls(ray.remote(AsyncSum).remote());
+  const s = ray.remote(Sum).remote();
+  const afterFailedArg = await Promise.all([s.add.remote(failing.remote() as never), s.add.remote(5)].map((r) => ray.get(r).catch((e: Error) => e.name)));
+  return { sync, async, afterFailedArg };
+}
+
 /** ray.getRuntimeContext(): the driver has no task; a task sees its own id; an async actor's overlapping calls each see theirs. */
 export async function runtimeContexts(ray: Ray): Promise<{ driverHasTask: boolean; taskIdMatches: boolean; actorIdsMatch: boolean; callIdsMatch: boolean; nodeOk: boolean }> {
   const whoAmI = ray.remote(() => ray.getRuntimeContext());
@@ -162,6 +181,7 @@ export const EXPECTED = {
   concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },
   deadActor: ["ActorDiedError", "ActorDiedError", "2", "ActorDiedError"],
   contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
+  pendingArgs: { sync: [1, 11], async: [1, 11], afterFailedArg: ["TaskError", 5] },
   killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
   refused: [
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,

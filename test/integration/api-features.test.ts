@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -53,6 +53,9 @@ describe("API features on the simulator", () => {
 
   it("ray.kill with noRestart: false restarts the actor; unknown kill options are refused", async () => {
     for (const seed of [1, 2]) assert.deepEqual((await run(killWithRestart, seed)).result, EXPECTED.killWithRestart);
+  });
+  it("an actor call waiting for its argument holds back the next call; one whose argument failed does not", async () => {
+    for (const seed of [1, 2]) assert.deepEqual((await run(actorCallsWithPendingArgs, seed)).result, EXPECTED.pendingArgs);
   });
   it("a task error keeps the user's error as cause", async () => checkCauses((await run(errorCauses, 1)).result as CauseSeen));
   it("ray.getRuntimeContext() names the task and actor running the code", async () => {
@@ -106,6 +109,9 @@ describe("API features on the embedded cluster", () => {
   });
   it("ray.kill with noRestart: false restarts the actor", async () => {
     assert.deepEqual(await killWithRestart(ray.driver()), EXPECTED.killWithRestart);
+  });
+  it("an actor call waiting for its argument holds back the next call; one whose argument failed does not", async () => {
+    assert.deepEqual(await actorCallsWithPendingArgs(ray.driver()), EXPECTED.pendingArgs);
   });
   it("a task error keeps the user's error as cause", async () => checkCauses(await errorCauses(ray.driver())));
   it("ray.getRuntimeContext() names the task and actor running the code", async () => {
