@@ -1,9 +1,9 @@
-// Actor scheduling, on the worker that hosts an actor: its calls start in each caller's order
-// (by sequence number), whatever order they arrive in; calls that arrive early wait for their
-// turn, duplicates of calls already run are dropped, and seqs the caller says it will never
-// send (closed: answered by an earlier incarnation, failed, cancelled) are passed over. A sync actor runs one call at a time; an
-// async actor (maxConcurrency > 1) starts the next call while earlier ones await, as Ray's
-// asyncio actors do, up to maxConcurrency at once.
+// Actor scheduling, on the worker that hosts an actor: its calls are released in each caller's
+// order (by sequence number), whatever order they arrive in; calls that arrive early wait for
+// their turn, duplicates of calls already run are dropped, and seqs the caller says it will
+// never send (closed: answered by an earlier incarnation, failed, cancelled) are passed over.
+// A sync actor runs one call at a time; an async actor (maxConcurrency > 1) starts the next
+// call while earlier ones await, as Ray's asyncio actors do, up to maxConcurrency at once.
 
 import type { TaskResult } from "../messages.ts";
 import { Fifo } from "../fifo.ts";
