@@ -7,6 +7,7 @@ import { nextTaskState } from "../lifecycle/task.ts";
 import {
   nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type NodeView, type Streaming, type TaskSpec,
 } from "../types.ts";
+import { invariant } from "../assert.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
 import { settleCancelled } from "./cancellation.ts";
@@ -152,8 +153,9 @@ function pushActorTask(w: Ctx, t: OwnedTask, address: Addr, a: CallerActor): voi
  * its placeholder), over a link that keeps order.
  */
 function pushCall(w: Ctx, spec: TaskSpec, address: Addr, a: CallerActor): void {
-  const low = a.inflight.lowestKey();
-  const minPendingSeq = low === undefined || low > spec.seq! ? spec.seq! : low;
+  // The call pushed (a placeholder too: it is settled after) is open, so the lowest open seq is at most its own.
+  const minPendingSeq = a.inflight.lowestKey();
+  invariant(minPendingSeq !== undefined && minPendingSeq <= spec.seq!, () => `actor call ${spec.taskId} (seq ${spec.seq}) pushed while not open`);
   const epoch = a.info!.epoch;
   const tell = a.toldEpoch !== epoch && a.closed.size > 0;
   a.toldEpoch = epoch;
@@ -205,7 +207,8 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     for (const t of [...a.inflight.values()]) {
       if (t.state !== "RUNNING") continue;
       if (t.cancelled) {
-        // Closed: the next incarnation hears of it with the first push (closedSeqs).
+        // Settled, it is closed: the next incarnation hears of it from the first push
+        // (closedSeqs, or minPendingSeq if it was the lowest open call).
         settleCancelled(w, t);
         continue;
       }
