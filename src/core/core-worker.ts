@@ -108,7 +108,7 @@ export class CoreWorker {
       case "LeaseRejected": return leaseRejected(w, m.reqId, m.reason, m.infeasible);
       case "TaskReply": return taskReply(w, m.taskId, m.returnId, m.attempt, m.result, m.epoch, m.runMs, m.items);
       case "TaskBounced": return taskBounced(w, m.taskId, m.returnId, m.attempt, m.bounces);
-      case "PushTask": return pushTask(w, from, m.spec);
+      case "PushTask": return pushTask(w, from, m);
       case "StorePutReply": return storePutReply(w, m.reqId, m.error);
       case "StoreGetReply": return storeGetReply(w, m.reqId, m.values);
       case "GetLocations": return serveStatus(w, from, m.id, "Locations");

@@ -15,7 +15,7 @@ import { mergeDemands } from "./gcs/demands.ts";
 import { PlacementGroups } from "./gcs/placement-groups.ts";
 import { RecentDeaths } from "./recent-deaths.ts";
 import {
-  diedWithNode, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type NodeView,
+  diedWithNode, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type Mutable, type NodeId, type NodeView,
 } from "./types.ts";
 import type { AutoscalingState, PendingDemand } from "./types.ts";
 
@@ -359,7 +359,7 @@ export class Gcs {
     const out: NodeView[] = [];
     for (const [node, n] of this.nodes) {
       const bundles = n.state === "DEAD" ? [] : this.placementGroups.bundlesOn(node);
-      const v: { -readonly [K in keyof NodeView]: NodeView[K] } = { node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD" };
+      const v: Mutable<NodeView> = { node, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total, available: n.available, alive: n.state !== "DEAD" };
       // Set after the literal, not spread into it: V8 copies a spread that follows other fields
       // on its slow path, and a view is built for every node at every registration.
       if (bundles.length > 0) v.bundles = bundles;

@@ -48,7 +48,15 @@ export type Msg =
   /** The owner no longer needs a lease it asked for (its task ran on another lease). */
   | { type: "CancelLease"; reqId: number }
   // owner → worker: run a task on a leased worker; worker → owner: its result
-  | { type: "PushTask"; spec: TaskSpec }
+  /**
+   * An actor call's push also says where the caller's other calls stand (the spec is the task's,
+   * shared, not copied per push). `minPendingSeq`: the caller's lowest open seq (submitted, not
+   * yet answered or closed): every call below it is done, so the actor may skip to it.
+   * `closedSeqs`: seqs above it that the caller will never send (answered by an earlier
+   * incarnation, failed, or cancelled), with the first push to each incarnation, which would
+   * wait for them.
+   */
+  | { type: "PushTask"; spec: TaskSpec; minPendingSeq?: number; closedSeqs?: readonly number[] }
   /**
    * `returnId` is the spec's, echoed: the owner finds the task through the object it makes.
    * `runMs`: how long the task ran (the owner pipelines a class only while its tasks are short).

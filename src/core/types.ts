@@ -5,6 +5,9 @@
 import type { ResourceSet } from "./resources.ts";
 
 /** `${node}/${component}`: "head/gcs", "node-1/raylet", "node-1/w3", "head/driver". */
+/** `T` with its fields writable: a record being built, before it is handed on as read-only. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 export type Addr = string;
 export type NodeId = string;
 export type ObjectId = string;
@@ -136,13 +139,6 @@ export interface TaskSpec {
   /** Per-caller sequence number of an actor task. */
   readonly seq?: number;
   readonly caller?: Addr;
-  /** The caller's lowest open seq (submitted, not yet answered or closed): every call below it is done, so the actor may skip to it. */
-  readonly minPendingSeq?: number;
-  /**
-   * Seqs above minPendingSeq that the caller will never send: answered by an earlier incarnation,
-   * failed, or cancelled. Sent with the first push to each incarnation, which would wait for them.
-   */
-  readonly closedSeqs?: readonly number[];
   /** For an actor creation: how many of the actor's calls may run at once (absent: 1). */
   readonly maxConcurrency?: number;
   /** The namespace the code runs in (a normal task: its submitter's; an actor creation: the actor's). */
@@ -154,6 +150,17 @@ export interface TaskSpec {
   readonly cancelled?: true;
   /** A generator function run as a streaming generator: its yielded values are reported one by one. */
   readonly streaming?: Streaming;
+}
+
+/**
+ * A copy of `spec` with one field changed. Copied whole first (V8 then clones its hidden class
+ * too), and the field set after: a spread followed by fields goes through V8's slow generic
+ * path, and its copy gets a shape of its own, which slows every later read of specs.
+ */
+export function specWith<K extends keyof TaskSpec>(spec: TaskSpec, key: K, value: TaskSpec[K]): TaskSpec {
+  const copy: Mutable<TaskSpec> = { ...spec };
+  copy[key] = value;
+  return copy;
 }
 
 /**

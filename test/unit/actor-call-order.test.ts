@@ -9,6 +9,8 @@ import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { ActorInfo, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
 
+type PushTask = Extract<Msg, { type: "PushTask" }>;
+
 const OWNER = "head/driver";
 const ACTOR = `${OWNER}#a`;
 const CLS: FunctionDescriptor = { id: "cls-acc", name: "Acc", kind: "class", source: "class Acc {}" };
@@ -25,8 +27,9 @@ function caller(maxConcurrency: number) {
   w.start(false);
   w.createActor(ACTOR, CLS, [], { resources: {}, strategy: undefined, maxRestarts: -1, maxTaskRetries: -1, maxConcurrency });
   const update = (info: Omit<ActorInfo, "actorId" | "owner">) => w.step({ kind: "message", from: "head/gcs", msg: { type: "ActorUpdate", info: { actorId: ACTOR, owner: OWNER, ...info } } });
-  /** The PushTasks sent since the last look. */
-  const pushed = (): TaskSpec[] => sent.splice(0).flatMap((m) => (m.type === "PushTask" ? [m.spec] : []));
+  /** The PushTasks sent since the last look: each call's spec, with what its push said of the caller's order. */
+  const pushed = (): (TaskSpec & Pick<PushTask, "minPendingSeq" | "closedSeqs">)[] =>
+    sent.splice(0).flatMap((m) => (m.type === "PushTask" ? [{ ...m.spec, minPendingSeq: m.minPendingSeq, closedSeqs: m.closedSeqs }] : []));
   const call = (n: number, args: Parameters<CoreWorker["submitActorTask"]>[3] = [{ v: value(n) }]) => w.submitActorTask(`${OWNER}#c${n}`, ACTOR, "add", args, -1);
   const reply = (n: number, epoch: number, attempt = 0) => w.step({ kind: "message", from: `head/w${epoch}`, msg: {
     type: "TaskReply", taskId: `${OWNER}#c${n}`, returnId: `${OWNER}#c${n}.r`, attempt, result: { kind: "inline", payload: value(n) }, epoch,

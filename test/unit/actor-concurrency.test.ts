@@ -10,6 +10,9 @@ import type { Msg } from "../../src/core/messages.ts";
 import type { Payload, TaskSpec } from "../../src/core/types.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
+/** What a push says of the caller's other calls. */
+type CallOrder = Pick<Extract<Msg, { type: "PushTask" }>, "minPendingSeq" | "closedSeqs">;
+
 const ACTOR = "head/driver#1";
 const CALLER = "head/driver";
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
@@ -27,7 +30,7 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   });
   w.start(true);
   w.registerFunction({ id: "cls", name: "Acc", kind: "class", source: "class Acc {}" });
-  const push = (spec: TaskSpec) => w.step({ kind: "message", from: spec.owner, msg: { type: "PushTask", spec } });
+  const push = (spec: TaskSpec, order: CallOrder = {}) => w.step({ kind: "message", from: spec.owner, msg: { type: "PushTask", spec, ...order } });
   const creation: TaskSpec = {
     taskId: `${ACTOR}:create:0`, kind: "actor-create", fn: "cls", name: "Acc", args: [], returnId: `${ACTOR}:created`, owner: "head/gcs",
     resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR,
@@ -37,10 +40,10 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
   executed.length = 0;
   /** `order`: what the caller says of its other calls (minPendingSeq, closedSeqs). */
-  const call = (seq: number, order: Pick<TaskSpec, "minPendingSeq" | "closedSeqs"> = {}) => push({
+  const call = (seq: number, order: CallOrder = {}) => push({
     taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: actor, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
-    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER, ...order,
-  });
+    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER,
+  }, order);
   const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
   const started = () => executed.map((s) => s.seq);
   const replies = () => sent.filter((m) => m.type === "TaskReply" && m.taskId.includes("#c")).length;

@@ -34,7 +34,7 @@ export interface CallerOrder {
   next: number;
   /** Calls that arrived ahead of their turn, by seq. */
   readonly early: Map<number, Execution>;
-  /** Seqs above `next` the caller will never send (PushTask's closedSeqs): not waited for. */
+  /** Seqs above `next` the caller will never send (a PushTask's closedSeqs): not waited for. */
   readonly closed: Set<number>;
 }
 
@@ -56,7 +56,8 @@ export function sameActorCreation(h: HostedActor, spec: TaskSpec): boolean {
   return h.actorId === spec.actorId && h.epoch === spec.attempt;
 }
 
-export function queueActorCall(w: Ctx, e: Execution): void {
+/** An actor call pushed here, with what its caller says of its other calls (see the PushTask message). */
+export function queueActorCall(w: Ctx, e: Execution, minPendingSeq: number | undefined, closedSeqs: readonly number[] | undefined): void {
   const h = w.actor;
   if (!h || h.actorId !== e.spec.actorId) {
     const error: ErrorInfo = { type: "ActorDiedError", message: `worker ${w.addr} does not host actor ${e.spec.actorId}` };
@@ -65,7 +66,6 @@ export function queueActorCall(w: Ctx, e: Execution): void {
   const caller = e.spec.caller!;
   let q = h.callers.get(caller);
   if (!q) h.callers.set(caller, (q = { next: w.cfg.bugs.has("actor-first-call-dropped") ? 1 : 0, early: new Map(), closed: new Set() }));
-  const { minPendingSeq, closedSeqs } = e.spec;
   if (minPendingSeq !== undefined && minPendingSeq > q.next) skipTo(q, minPendingSeq);
   if (closedSeqs) for (const s of closedSeqs) if (s >= q.next) q.closed.add(s);
   if (e.spec.seq! < q.next) return releaseInOrder(w, h, q); // a duplicate of a call already run

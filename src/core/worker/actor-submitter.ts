@@ -5,7 +5,7 @@
 
 import { nextTaskState } from "../lifecycle/task.ts";
 import {
-  nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type NodeView, type Streaming, type TaskSpec,
+  nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type Streaming, type TaskSpec,
 } from "../types.ts";
 import { invariant } from "../assert.ts";
 import type { Ctx } from "./context.ts";
@@ -16,17 +16,25 @@ import { generatorAttemptLost } from "./generators.ts";
 import { own } from "./reference-table.ts";
 import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
 
-/** A map keyed by sequence numbers that finds its lowest key in amortized O(1). */
-export class SeqMap<V> extends Map<number, V> {
+/**
+ * A map keyed by sequence numbers that finds its lowest key in amortized O(1). It holds a Map
+ * rather than extending one: a subclass's `super.set` is not inlined, and it runs per call.
+ */
+export class SeqMap<V> {
+  private readonly map = new Map<number, V>();
   /** No key is below this. */
   private low = 0;
-  override set(k: number, v: V): this {
+  get size(): number { return this.map.size; }
+  get(k: number): V | undefined { return this.map.get(k); }
+  set(k: number, v: V): void {
     if (k < this.low) this.low = k;
-    return super.set(k, v);
+    this.map.set(k, v);
   }
+  delete(k: number): void { this.map.delete(k); }
+  values(): IterableIterator<V> { return this.map.values(); }
   lowestKey(): number | undefined {
-    if (this.size === 0) return undefined;
-    while (!this.has(this.low)) this.low++;
+    if (this.map.size === 0) return undefined;
+    while (!this.map.has(this.low)) this.low++;
     return this.low;
   }
 }
@@ -102,11 +110,13 @@ export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method
     w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
   }
   const seq = a.nextSeq++;
-  const spec: TaskSpec = {
+  // A literal with the optional field set after, not spread in (V8's slow copy per call).
+  const spec: Mutable<TaskSpec> = {
     taskId, kind: "actor-task", fn: actorId, method, name: method, args: args as Arg[], returnId: returnIdOf(taskId),
     owner: w.addr, resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
-    actorId, seq, caller: w.addr, ...(streaming !== undefined ? { streaming } : {}),
+    actorId, seq, caller: w.addr,
   };
+  if (streaming !== undefined) spec.streaming = streaming;
   trackTask(w, own(w, spec.returnId), spec, maxRetries);
 }
 
@@ -159,7 +169,7 @@ function pushCall(w: Ctx, spec: TaskSpec, address: Addr, a: CallerActor): void {
   const epoch = a.info!.epoch;
   const tell = a.toldEpoch !== epoch && a.closed.size > 0;
   a.toldEpoch = epoch;
-  w.fx.send(address, { type: "PushTask", spec: tell ? { ...spec, minPendingSeq, closedSeqs: [...a.closed] } : { ...spec, minPendingSeq } });
+  w.fx.send(address, tell ? { type: "PushTask", spec, minPendingSeq, closedSeqs: [...a.closed] } : { type: "PushTask", spec, minPendingSeq });
 }
 
 /**

@@ -10,7 +10,7 @@ import { dropOutputWhenDead, settleCancelled } from "./cancellation.ts";
 import { Fifo } from "../fifo.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { localityNode } from "../scheduler.ts";
-import { nodeOf, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
+import { nodeOf, rayletAddr, specWith, type Addr, type ErrorInfo, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { buried } from "./object-recovery.ts";
 import { finishTask, retryUncharged, taskEnded, type OwnedTask } from "./task-manager.ts";
@@ -279,7 +279,7 @@ export function taskBounced(w: Ctx, taskId: string, returnId: ObjectId, attempt:
   // The worker runs its tasks in order: the oldest unanswered one is the one that blocked.
   lease.blockedBy = lease.running[0];
   t.lease = undefined;
-  t.spec = { ...t.spec, bounces: bounces + 1 };
+  t.spec = specWith(t.spec, "bounces", bounces + 1);
   t.state = nextTaskState(t.state, { type: "BOUNCED" });
   lease.c.ready.push(t);
   requestLeases(w, lease.c);

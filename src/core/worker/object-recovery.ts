@@ -5,7 +5,7 @@
 
 import { nextObjectState } from "../lifecycle/object.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
-import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, type Addr, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
+import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, specWith, type Addr, type NodeId, type ObjectId } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { itemLost } from "./generator-lineage.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
@@ -106,7 +106,7 @@ function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
   const l = o.lineage;
   if (l && (l.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever")) && !w.cfg.bugs.has("no-reconstruction")) {
     o.state = nextObjectState(o.state, { type: "RECONSTRUCT" });
-    const spec: TaskSpec = { ...l.spec, attempt: l.spec.attempt + 1 };
+    const spec = specWith(l.spec, "attempt", l.spec.attempt + 1);
     const retriesLeft = l.retriesLeft > 0 ? l.retriesLeft - 1 : l.retriesLeft;
     o.lineage = { spec, retriesLeft };
     const t: OwnedTask = { spec, state: "FINISHED", retriesLeft, argRefs: o.deps ?? NO_IDS, heldRefs: undefined, classKey: classKeyOf(w, spec), argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: undefined };

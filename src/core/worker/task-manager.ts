@@ -8,7 +8,7 @@ import { nextTaskState, type TaskState } from "../lifecycle/task.ts";
 import { refsOfResult, type ObjectStatus, type TaskResult } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
 import {
-  rayletAddr, type ActorId, type Addr, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
+  rayletAddr, specWith, type ActorId, type Mutable, type Addr, type ActorSpec, type Arg, type ErrorInfo, type FunctionDescriptor, type FunctionId, type ObjectId,
   type RefInfo, type SchedulingStrategy, type TaskId, type TaskSpec,
 } from "../types.ts";
 import { cancelledError, holdUntilDead, submittingTask } from "./cancellation.ts";
@@ -118,7 +118,7 @@ export function submitTask(w: Ctx, taskId: string, returnId: ObjectId, fn: Funct
   // than a literal that gains the field after: a field added later goes to a separate property
   // store, one more object per task for the garbage collector to copy while the task waits.
   // (Not a spread either: a spread after other fields copies through V8's slow generic path.)
-  const spec: { -readonly [K in keyof TaskSpec]: TaskSpec[K] } = opts.namespace !== undefined
+  const spec: Mutable<TaskSpec> = opts.namespace !== undefined
     ? {
       taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId, owner: w.addr,
       resources: opts.resources, strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0, namespace: opts.namespace,
@@ -197,7 +197,7 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
     return finishTask(w, t, { kind: "error", error, retryable: false });
   }
   if (resolved !== t.spec.args) {
-    t.spec = { ...t.spec, args: resolved };
+    t.spec = specWith(t.spec, "args", resolved);
     t.argsByRef = hasRefArgs(t.spec); // refs to inline values were replaced by the values
   }
   t.state = nextTaskState(t.state, { type: "DEPS_READY" });
@@ -261,7 +261,7 @@ export function retryUncharged(w: Ctx, t: OwnedTask, reason: string): void {
 
 /** The spec of a task's next attempt: attempt numbers only grow. */
 export function nextAttempt(spec: TaskSpec): TaskSpec {
-  const next = { ...spec, attempt: spec.attempt + 1 };
+  const next = specWith(spec, "attempt", spec.attempt + 1);
   if (!(next.attempt > spec.attempt)) throw new InvariantError(`task ${spec.taskId}: attempt ${next.attempt} does not follow ${spec.attempt}`);
   return next;
 }

@@ -73,10 +73,11 @@ function pushNo(s: TaskSpec): number {
   return s.attempt * 1_048_576 + (s.bounces ?? 0);
 }
 
-export function pushTask(w: Ctx, from: Addr, spec: TaskSpec): void {
+export function pushTask(w: Ctx, from: Addr, m: Extract<Msg, { type: "PushTask" }>): void {
+  const spec = m.spec;
   // Every field from the start: an object that gains fields later changes shape, and the code reading it slows down.
   const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, startedAt: -1, cancelled: spec.cancelled === true };
-  if (spec.kind === "actor-task") return queueActorCall(w, e);
+  if (spec.kind === "actor-task") return queueActorCall(w, e, m.minPendingSeq, m.closedSeqs);
   if (!w.cfg.bugs.has("no-dedup")) {
     const h = w.actor;
     if (spec.kind === "actor-create" && h !== undefined && sameActorCreation(h, spec)) {

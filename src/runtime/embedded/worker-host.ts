@@ -5,14 +5,13 @@
 
 import type { CoreWorker } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import type { Addr, FunctionDescriptor, FunctionId, NodeId, Payload, TaskSpec } from "../../core/types.ts";
+import type { Addr, FunctionDescriptor, FunctionId, Mutable, NodeId, Payload, TaskSpec } from "../../core/types.ts";
 import { drop, hold } from "./pins.ts";
 import type { FnRef, FromThread, ToThread } from "./protocol.ts";
 import type { Thread } from "./threads.ts";
 import type { Timers } from "./transport.ts";
 
 type Exec = Extract<ToThread, { t: "exec" }>;
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export class WorkerHost {
   model!: CoreWorker;
