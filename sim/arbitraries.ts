@@ -34,6 +34,9 @@ type RawStep =
   | { op: "named-call"; name: number; ns: number; v: number }
   | { op: "cancel"; back: number; force: boolean }
   | { op: "returns"; args: RawVal[]; keep: 0 | 1 }
+  | { op: "wait"; backs: number[]; numReturns: number; timeoutMs: number | null }
+  | { op: "get-timeout"; back: number; timeoutMs: number }
+  | { op: "introspect" }
   | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
@@ -70,6 +73,13 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "drop", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
   // Mostly a step just made, so that the cancel finds it pending or running.
   { name: "cancel", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("cancel" as const), back: fc.nat(3), force: fc.boolean() }) },
+  // ray.wait on a few earlier refs (until some are ready, or a timeout), and a get with a timeout.
+  { name: "wait", weight: 1, group: "classic", step: () => fc.oneof(
+    fc.record({ op: fc.constant("wait" as const), backs: fc.array(fc.nat(20), { minLength: 1, maxLength: 4 }), numReturns: fc.integer({ min: 1, max: 4 }), timeoutMs: fc.constantFrom(null, 0, 100, 1000) }),
+    fc.record({ op: fc.constant("get-timeout" as const), back: fc.nat(20), timeoutMs: fc.constantFrom(0, 100, 1000) }),
+  ) },
+  // The cluster as the program sees it: ray.nodes(), the resource totals, the runtime context.
+  { name: "introspect", weight: 1, group: "classic", step: () => fc.constant({ op: "introspect" as const }) },
   { name: "num-returns", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("returns" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), keep: fc.constantFrom(0 as const, 1 as const) }) },
   // One time in twenty, drawn apart so the classic steps' mix stays as it was.
   { name: "placement-group", weight: 1, group: "apart", step: () => fc.oneof(
@@ -232,6 +242,22 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({ op: "cancel", ref: m, force: r.force });
         break;
       }
+      case "wait": {
+        // Distinct refs (Ray refuses a list with one twice), and no more returns asked than refs.
+        const refs = [...new Set(r.backs.map((b) => pick(made, b)).filter((m) => m !== undefined))];
+        if (refs.length === 0) continue;
+        steps.push({ op: "wait", refs, numReturns: Math.min(r.numReturns, refs.length), ...(r.timeoutMs === null ? {} : { timeoutMs: r.timeoutMs }) });
+        break;
+      }
+      case "get-timeout": {
+        const m = pick(made, r.back);
+        if (m === undefined) continue;
+        steps.push({ op: "get-timeout", ref: m, timeoutMs: r.timeoutMs });
+        break;
+      }
+      case "introspect":
+        steps.push({ op: "introspect" });
+        break;
     }
   }
   return { steps };

@@ -14,6 +14,8 @@ export function scenarioFeatures(s: Scenario): string[] {
     else if (st.op === "put") f.add(st.big ? "put:stored" : "put:inline");
     else f.add(st.op);
     if ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a)) f.add("ref-argument");
+    if (st.op === "call" && st.ref !== undefined) f.add("call:ref-argument");
+    if (st.op === "wait" && st.timeoutMs !== undefined) f.add("wait:timeout");
     if ((st.op === "task" || st.op === "actor") && st.node !== undefined) f.add("node-affinity");
   }
   if (s.pipelineMaxTaskMs !== undefined) f.add("pipelining");

@@ -3,7 +3,7 @@
 // and shrink, and an interpreter that runs one as a program. A failing case is then plain JSON:
 // a workload, a fault plan and a seed, which `tsray sim --replay` runs again exactly.
 
-import type { Ray } from "../src/api/ray.ts";
+import type { NodeInfo, Ray, RuntimeContext } from "../src/api/ray.ts";
 import type { ActorHandle, ObjectRef } from "../src/api/handles.ts";
 import type { ObjectRefGenerator } from "../src/api/generator.ts";
 import type { PlacementStrategy } from "../src/core/types.ts";
@@ -23,6 +23,19 @@ export type Step =
    */
   | { readonly op: "call"; readonly actor: number; readonly v: number; readonly ref?: number }
   | { readonly op: "get"; readonly ref: number }
+  /**
+   * `ray.wait` on the refs of steps `refs` (those still held) for `numReturns` of them, within
+   * `timeoutMs` if set. The program checks Ray's contract: each ref once, in the ready list or the
+   * other, in the order given; at most `numReturns` ready, exactly that many without a timeout.
+   */
+  | { readonly op: "wait"; readonly refs: readonly number[]; readonly numReturns: number; readonly timeoutMs?: number }
+  /** `ray.get` of step `ref`'s ref within `timeoutMs`: its value, its error, or GetTimeoutError. */
+  | { readonly op: "get-timeout"; readonly ref: number; readonly timeoutMs: number }
+  /**
+   * `ray.nodes()`, `ray.clusterResources()`, `ray.availableResources()` and
+   * `ray.getRuntimeContext()`, checked for what holds whatever the faults did (see introspectProblem).
+   */
+  | { readonly op: "introspect" }
   | { readonly op: "free"; readonly ref: number }
   | { readonly op: "sleep"; readonly ms: number }
   /**
@@ -168,6 +181,32 @@ const summary = (v: unknown): number => (typeof v === "number" ? v : (v as Float
 /** A value that holds a ref (a box, a rebox's result): what it stands for is the ref's value. */
 const isBox = (v: unknown): v is { r: ObjectRef } => typeof v === "object" && v !== null && !ArrayBuffer.isView(v) && "r" in v;
 
+/** What breaks ray.wait's contract in its answer (undefined: nothing). */
+function waitProblem(refs: readonly ObjectRef[], ready: readonly ObjectRef[], rest: readonly ObjectRef[], k: number, timed: boolean): string | undefined {
+  if (ready.length > k) return `returned ${ready.length} ready refs`;
+  if (!timed && ready.length !== k) return `returned ${ready.length} ready refs without a timeout`;
+  const inOrder = (part: readonly ObjectRef[]) => part.every((r, j) => j === 0 || refs.indexOf(part[j - 1]) < refs.indexOf(r));
+  const both = new Set([...ready, ...rest]);
+  if (ready.length + rest.length !== refs.length || both.size !== refs.length || !refs.every((r) => both.has(r))) return "did not split its refs into the two lists";
+  if (!inOrder(ready) || !inOrder(rest)) return "did not keep the order the refs were given in";
+  return undefined;
+}
+
+/**
+ * What is wrong with what the program learnt of the cluster (undefined: nothing). Each answer is
+ * its own snapshot, taken while nodes may die or join, so only what holds in any one is checked.
+ */
+function introspectProblem(nodes: readonly NodeInfo[], total: Record<string, number>, free: Record<string, number>, ctx: RuntimeContext, here: Ray["context"]): string | undefined {
+  if (new Set(nodes.map((n) => n.nodeId)).size !== nodes.length) return `ray.nodes() named a node twice: ${nodes.map((n) => n.nodeId).join(", ")}`;
+  if (!nodes.some((n) => n.nodeId === here.nodeId)) return `ray.nodes() left out the driver's own node ${here.nodeId}`;
+  for (const [what, rs] of [["clusterResources", total], ["availableResources", free]] as const) {
+    for (const [k, v] of Object.entries(rs)) if (!(Number.isFinite(v) && v >= 0)) return `ray.${what}() gave ${k} = ${v}`;
+  }
+  if (ctx.nodeId !== here.nodeId || ctx.workerId !== here.workerId) return `ray.getRuntimeContext() placed the driver at ${ctx.nodeId}/${ctx.workerId}, not ${here.nodeId}/${here.workerId}`;
+  if (ctx.taskId !== undefined || ctx.actorId !== undefined) return `ray.getRuntimeContext() gave the driver a task (${ctx.taskId}) or an actor (${ctx.actorId})`;
+  return undefined;
+}
+
 /** A step whose ref an actor call makes. */
 export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call";
 
@@ -225,6 +264,29 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
         case "get":
           await settle(s.ref);
           break;
+        case "wait": {
+          const held = s.refs.flatMap((j) => refs.get(j) ?? []);
+          if (held.length === 0) break;
+          const k = Math.min(s.numReturns, held.length);
+          const [ready, rest] = await ray.wait(held, { numReturns: k, ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }) });
+          const problem = waitProblem(held, ready, rest, k, s.timeoutMs !== undefined);
+          if (problem !== undefined) throw new Error(`step ${i}: ray.wait(${held.length} refs, numReturns ${k}${s.timeoutMs === undefined ? "" : `, timeoutMs ${s.timeoutMs}`}) ${problem}`);
+          break;
+        }
+        case "introspect": {
+          const [nodes, total, free] = await Promise.all([ray.nodes(), ray.clusterResources(), ray.availableResources()]);
+          const problem = introspectProblem(nodes, total, free, ray.getRuntimeContext(), ray.context);
+          if (problem !== undefined) throw new Error(`step ${i}: ${problem}`);
+          break;
+        }
+        case "get-timeout": {
+          const r = refs.get(s.ref);
+          // The value (or error) is observed by the step that made the ref; whether it came in time
+          // depends on timing. Here: that a timed get ends, and leaves no waiter or hold behind
+          // (the liveness and reference checkers judge the trace).
+          if (r) await ray.get(r, { timeoutMs: s.timeoutMs }).catch(() => undefined);
+          break;
+        }
         case "free": {
           const r = refs.get(s.ref);
           if (r) { await settle(s.ref); ray.release(r); refs.delete(s.ref); }
