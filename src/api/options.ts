@@ -29,6 +29,16 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   labelSelector: "node labels are not implemented: use resources or a NodeAffinity strategy",
 };
 
+/** Refuses, by name, an option an API call (ray.get, ray.wait, ray.kill, …) does not take. */
+export function checkCallOptions(o: object, takes: readonly string[], name: string): void {
+  for (const k of Object.keys(o)) if (!takes.includes(k)) throw new TypeError(`${name}: unknown option "${k}" (it takes: ${takes.join(", ")})`);
+}
+
+/** A call's `timeoutMs`: absent (no limit), or a number of milliseconds >= 0 (Ray refuses a negative timeout too). */
+export function checkTimeout(ms: unknown, name: string): void {
+  if (ms !== undefined && !(typeof ms === "number" && ms >= 0)) throw new TypeError(`${name}: timeoutMs must be a number >= 0, got ${JSON.stringify(ms)}`);
+}
+
 const KINDS: Record<OptionTarget, string> = { task: "a remote function", actor: "an actor class", method: "an actor method" };
 
 /** Throws a TypeError naming the first option `o` holds that `target` does not implement. */

@@ -7,7 +7,7 @@ import type { ActorId, FunctionDescriptor, NodeView, Payload, RefInfo } from "..
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { GetTimeoutError, ValueError, toError } from "./errors.ts";
-import { ASYNC_ACTOR_MAX_CONCURRENCY, streamingOf } from "./options.ts";
+import { ASYNC_ACTOR_MAX_CONCURRENCY, checkCallOptions, checkTimeout, streamingOf } from "./options.ts";
 import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
@@ -351,6 +351,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       const single = !Array.isArray(refOrRefs);
       const refs = (single ? [refOrRefs] : refOrRefs) as readonly ObjectRef[];
       for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.get expects ObjectRefs, got ${typeof r === "object" ? JSON.stringify(r) : String(r)}`);
+      checkCallOptions(opts, ["timeoutMs"], "ray.get");
+      checkTimeout(opts.timeoutMs, "ray.get");
       const vals = await client.get(refs.map((r) => ({ id: r.id, owner: r.owner })), opts.timeoutMs);
       const out = new Array(vals.length);
       for (let i = 0; i < vals.length; i++) {
@@ -371,8 +373,20 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
 
     async wait(refs, opts = {}) {
+      if (!Array.isArray(refs)) throw new TypeError("ray.wait expects an array of ObjectRefs");
+      for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.wait expects ObjectRefs, got ${typeof r === "object" ? JSON.stringify(r) : String(r)}`);
+      checkCallOptions(opts, ["numReturns", "timeoutMs"], "ray.wait");
+      checkTimeout(opts.timeoutMs, "ray.wait");
+      if (refs.length === 0) return [[], []];
+      // As Ray: at least one, at most as many as given, and each ref once.
       const n = opts.numReturns ?? 1;
-      if (!Number.isInteger(n) || n < 0) throw new TypeError(`ray.wait: numReturns must be a non-negative integer, got ${n}`);
+      if (!Number.isInteger(n) || n < 1) throw new TypeError(`ray.wait: numReturns must be an integer >= 1, got ${JSON.stringify(n)}`);
+      if (n > refs.length) throw new TypeError(`ray.wait: numReturns ${n} is more than the ${refs.length} refs given`);
+      const ids = new Set<string>();
+      for (const r of refs) {
+        if (ids.has(r.id)) throw new TypeError(`ray.wait: each ref may be given once, and ${r.id} is given twice`);
+        ids.add(r.id);
+      }
       const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs));
       return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
     },
@@ -394,7 +408,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     kill(actor, opts = {}) {
       const id = actorIdOf(actor);
       if (id === undefined) throw new TypeError("ray.kill expects an actor handle");
-      for (const k of Object.keys(opts)) if (k !== "noRestart") throw new TypeError(`ray.kill: unknown option "${k}" (it takes: noRestart)`);
+      checkCallOptions(opts, ["noRestart"], "ray.kill");
       const noRestart = opts.noRestart ?? true;
       if (typeof noRestart !== "boolean") throw new TypeError(`ray.kill: noRestart must be a boolean, got ${JSON.stringify(noRestart)}`);
       client.killActor(id, noRestart);
@@ -404,7 +418,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       // A streaming generator is cancelled through its task's object (Ray: ray.cancel(generator)).
       const ref = target instanceof ObjectRefGenerator ? target.ref : target;
       if (!(ref instanceof ObjectRef)) throw new TypeError("ray.cancel expects an ObjectRef or an ObjectRefGenerator");
-      for (const k of Object.keys(opts)) if (k !== "force" && k !== "recursive") throw new TypeError(`ray.cancel: unknown option "${k}" (it takes: force, recursive)`);
+      checkCallOptions(opts, ["force", "recursive"], "ray.cancel");
       const force = opts.force ?? false, recursive = opts.recursive ?? true;
       for (const [k, v] of [["force", force], ["recursive", recursive]] as const) {
         if (typeof v !== "boolean") throw new TypeError(`ray.cancel: ${k} must be a boolean, got ${JSON.stringify(v)}`);
@@ -415,7 +429,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     },
 
     async getActor(name, opts = {}) {
-      for (const k of Object.keys(opts)) if (k !== "namespace") throw new TypeError(`ray.getActor: unknown option "${k}" (it takes: namespace)`);
+      checkCallOptions(opts, ["namespace"], "ray.getActor");
       if (typeof name !== "string" || name === "") throw new TypeError(`ray.getActor: name must be a non-empty string, got ${JSON.stringify(name)}`);
       const namespace = opts.namespace ?? currentNamespace();
       if (typeof namespace !== "string" || namespace === "") throw new TypeError(`ray.getActor: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`);

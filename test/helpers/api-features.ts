@@ -1,6 +1,7 @@
 // Programs that exercise the task and actor API the way a Ray user would, written once and run
 // on every host (simulator, embedded cluster, daemons): each returns what it observed, and
 // test/integration/api-features.test.ts holds every host to the same answers (Ray's).
+import assert from "node:assert/strict";
 import type { Ray } from "../../src/api/ray.ts";
 import type { ObjectRef } from "../../src/api/handles.ts";
 
@@ -176,6 +177,34 @@ export async function refusedOptions(ray: Ray): Promise<string[]> {
   return messages;
 }
 
+/**
+ * ray.get and ray.wait refuse, by name, what Ray refuses (and options they do not take, which
+ * would otherwise be ignored: `timeout` for `timeoutMs`); a wait on no refs answers at once.
+ */
+export async function refusedCalls(ray: Ray): Promise<{ refused: string[]; emptyWait: number[] }> {
+  const r = await ray.put(1);
+  const other = await ray.put(2);
+  const refused: string[] = [];
+  const attempt = async (go: () => Promise<unknown>) => { try { await go(); refused.push("accepted"); } catch (e) { refused.push((e as Error).message); } };
+  await attempt(() => ray.get(r, { timeout: 5 } as never));
+  await attempt(() => ray.get(r, { timeoutMs: -1 }));
+  await attempt(() => ray.wait([r], { fetchLocal: true } as never));
+  await attempt(() => ray.wait([r, other], { numReturns: 3 }));
+  await attempt(() => ray.wait([r], { numReturns: 0 }));
+  await attempt(() => ray.wait([r, r]));
+  await attempt(() => ray.wait([r], { timeoutMs: Number.NaN }));
+  await attempt(() => ray.wait([1] as never));
+  const [ready, rest] = await ray.wait([]);
+  return { refused, emptyWait: [ready.length, rest.length] };
+}
+
+/** Judges what refusedCalls saw against EXPECTED. */
+export function checkRefusedCalls(seen: { refused: string[]; emptyWait: number[] }): void {
+  assert.equal(seen.refused.length, EXPECTED.refusedCalls.length);
+  EXPECTED.refusedCalls.forEach((re, i) => assert.match(seen.refused[i], re));
+  assert.deepEqual(seen.emptyWait, [0, 0], "a wait on no refs answers two empty lists");
+}
+
 /** What every host must observe (Ray's behaviour). */
 export const EXPECTED = {
   concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },
@@ -183,6 +212,16 @@ export const EXPECTED = {
   contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
   pendingArgs: { sync: [1, 11], async: [1, 11], afterFailedArg: ["TaskError", 5] },
   killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
+  refusedCalls: [
+    /^ray\.get: unknown option "timeout" \(it takes: timeoutMs\)$/,
+    /^ray\.get: timeoutMs must be a number >= 0, got -1$/,
+    /^ray\.wait: unknown option "fetchLocal" \(it takes: numReturns, timeoutMs\)$/,
+    /^ray\.wait: numReturns 3 is more than the 2 refs given$/,
+    /^ray\.wait: numReturns must be an integer >= 1, got 0$/,
+    /^ray\.wait: each ref may be given once, and .* is given twice$/,
+    /^ray\.wait: timeoutMs must be a number >= 0, got null$/,
+    /^ray\.wait expects ObjectRefs, got 1$/,
+  ],
   refused: [
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,
     /option "numReturns" must be an integer >= 1 or "streaming", got 0/,

@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -62,6 +62,7 @@ describe("API features on the simulator", () => {
     assert.deepEqual((await run(runtimeContexts, 1)).result, EXPECTED.contexts);
   });
   it("unimplemented options are refused by name", async () => checkRefused((await run(refusedOptions, 1)).result as string[]));
+  it("ray.get and ray.wait refuse what Ray refuses, and options they do not take", async () => checkRefusedCalls((await run(refusedCalls, 1)).result as never));
   it("named actors in namespaces, getIfExists, duplicate names refused at creation, detached actors outlive their creator", async () => {
     for (const seed of [1, 2, 3]) {
       const r = await run(namedActors, seed);
@@ -118,6 +119,7 @@ describe("API features on the embedded cluster", () => {
     assert.deepEqual(await runtimeContexts(ray.driver()), EXPECTED.contexts);
   });
   it("unimplemented options are refused by name", async () => checkRefused(await refusedOptions(ray.driver())));
+  it("ray.get and ray.wait refuse what Ray refuses, and options they do not take", async () => checkRefusedCalls(await refusedCalls(ray.driver())));
   it("named actors in namespaces, getIfExists, duplicate names refused at creation, detached actors outlive their creator", async () => {
     assert.deepEqual(await namedActors(ray.driver()), EXPECTED_NAMES);
   });

@@ -24,7 +24,7 @@ import { EXPECTED_CANCEL, cancelTasks } from "../helpers/api-cancel.ts";
 import { EXPECTED_RETURNS, multipleReturns } from "../helpers/api-returns.ts";
 import { EXPECTED_STREAMING, streamingGenerators } from "../helpers/api-streaming.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedCalls, refusedOptions, runtimeContexts,
 } from "../helpers/api-features.ts";
 import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
@@ -104,6 +104,7 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   assert.deepEqual([c.causeName, c.causeIsRangeError, c.code, c.customName, c.customField, c.dependentCauseName], ["RangeError", true, "E_RANGE", "QuotaError", 5, "RangeError"]);
   const refused = await refusedOptions(r);
   EXPECTED.refused.forEach((re, i) => assert.match(refused[i], re));
+  checkRefusedCalls(await refusedCalls(r));
   assert.deepEqual(await namedActors(r), EXPECTED_NAMES);
   assert.deepEqual(await clusterInfo(r), { alive: 3, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });
 });
