@@ -14,11 +14,11 @@ export const nodeIds = (n: number): string[] => Array.from({ length: n }, (_, i)
 /** Steps refer to earlier steps by a number taken modulo the ones that made something. */
 type RawVal = { lit: number } | { back: number };
 type RawStep =
-  | { op: "task"; fn: "add" | "scale" | "big" | "slow"; args: RawVal[]; maxRetries: number; node: number | null }
+  | { op: "task"; fn: "add" | "scale" | "big" | "slow" | "boom"; args: RawVal[]; maxRetries: number; node: number | null; spread: boolean; retryExceptions: boolean; numCpus: number | null }
   | { op: "nested"; args: RawVal[] }
   | { op: "put"; big: boolean; v: number }
   | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null }
-  | { op: "call"; back: number; v: number }
+  | { op: "call"; back: number; v: number; pair: boolean; retries: number | null }
   | { op: "call-ref"; back: number; ref: number }
   | { op: "get" | "free"; back: number }
   | { op: "sleep"; ms: number }
@@ -30,7 +30,7 @@ type RawStep =
   | { op: "drop"; back: number }
   | { op: "pg"; strategy: PlacementStrategy; v: number }
   | { op: "pg-capture"; strategy: PlacementStrategy; v: number; actor: boolean }
-  | { op: "named"; name: number; ns: number; detached: boolean }
+  | { op: "named"; name: number; ns: number; detached: boolean; byDriver: boolean; getIfExists: boolean }
   | { op: "named-call"; name: number; ns: number; v: number }
   | { op: "cancel"; back: number; force: boolean }
   | { op: "returns"; args: RawVal[]; keep: 0 | 1 }
@@ -56,11 +56,17 @@ interface StepContext { readonly arg: fc.Arbitrary<RawVal>; readonly node: fc.Ar
 export interface StepFeature { readonly name: string; readonly weight: number; readonly group: "classic" | "apart"; readonly step: (c: StepContext) => fc.Arbitrary<RawStep> }
 
 export const STEP_FEATURES: readonly StepFeature[] = [
-  { name: "task", weight: 6, group: "classic", step: ({ arg, node }) => fc.record({ op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), maxRetries: retries, node }) },
+  // `boom` throws for some arguments (an application error, retried only with retryExceptions);
+  // a CPU demand of 0 or a half (every node has at least one CPU, so none is infeasible).
+  { name: "task", weight: 6, group: "classic", step: ({ arg, node }) => fc.record({
+    op: fc.constant("task" as const), fn: fc.constantFrom("add" as const, "scale" as const, "big" as const, "slow" as const, "boom" as const),
+    args: fc.array(arg, { minLength: 2, maxLength: 2 }), maxRetries: retries, node, spread: fc.boolean(), retryExceptions: fc.boolean(), numCpus: fc.constantFrom(null, null, 0, 0.5),
+  }) },
   { name: "nested", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("nested" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }) }) },
   { name: "put", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
   { name: "actor", weight: 1, group: "classic", step: ({ node }) => fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
-  { name: "call", weight: 3, group: "classic", step: () => fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small }) },
+  // Sometimes through the method's options: two returns (`pair`), or a retry budget of its own.
+  { name: "call", weight: 3, group: "classic", step: () => fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small, pair: fc.boolean(), retries: fc.constantFrom(null, null, 0, -1) }) },
   // An actor call whose argument is an earlier step's ref: it waits for it, while later calls may not.
   { name: "call-ref", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("call-ref" as const), back: fc.nat(20), ref: fc.nat(20) }) },
   { name: "get-free", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
@@ -97,7 +103,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "named-actors", weight: 2, group: "apart", step: () => {
     const name = fc.integer({ min: 0, max: 1 });
     return fc.oneof(
-      fc.record({ op: fc.constant("named" as const), name, ns: name, detached: fc.boolean() }),
+      fc.record({ op: fc.constant("named" as const), name, ns: name, detached: fc.boolean(), byDriver: fc.boolean(), getIfExists: fc.boolean() }),
       fc.record({ op: fc.constant("named-call" as const), name, ns: name, v: small }),
     );
   } },
@@ -129,7 +135,11 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
     const i = steps.length;
     switch (r.op) {
       case "task":
-        steps.push({ op: "task", fn: r.fn, args: r.args.map(val), maxRetries: r.maxRetries, ...(r.node === null ? {} : { node: nodes[r.node] }) });
+        steps.push({
+          op: "task", fn: r.fn, args: r.args.map(val), maxRetries: r.maxRetries, ...(r.node === null ? (r.spread ? { spread: true as const } : {}) : { node: nodes[r.node] }),
+          // Not with unlimited retries: a task that always throws would then run for ever (in Ray too).
+          ...(r.retryExceptions && r.maxRetries >= 0 ? { retryExceptions: true as const } : {}), ...(r.numCpus === null ? {} : { numCpus: r.numCpus }),
+        });
         made.push(i);
         break;
       case "nested":
@@ -147,7 +157,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "call": {
         const a = pick(actors, r.back);
         if (a === undefined) continue;
-        steps.push({ op: "call", actor: a, v: r.v });
+        steps.push({ op: "call", actor: a, v: r.v, ...(r.pair ? { pair: true as const } : {}), ...(r.retries === null ? {} : { maxTaskRetries: r.retries }) });
         made.push(i);
         break;
       }
@@ -217,7 +227,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         made.push(i);
         break;
       case "named":
-        steps.push({ op: "named", name: `n${r.name}`, ns: `ns${r.ns}`, detached: r.detached });
+        steps.push({ op: "named", name: `n${r.name}`, ns: `ns${r.ns}`, detached: r.detached, ...(r.byDriver ? { byDriver: true as const } : {}), ...(r.getIfExists ? { getIfExists: true as const } : {}) });
         break;
       case "named-call":
         steps.push({ op: "named-call", name: `n${r.name}`, ns: `ns${r.ns}`, v: r.v });
@@ -269,7 +279,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
  * are mostly values (only tasks that take values alone queue behind another).
  */
 const PIPELINE_WARMUP: readonly RawStep[] = [
-  { op: "task", fn: "add", args: [{ lit: 1 }, { lit: 2 }], maxRetries: 3, node: null },
+  { op: "task", fn: "add", args: [{ lit: 1 }, { lit: 2 }], maxRetries: 3, node: null, spread: false, retryExceptions: false, numCpus: null },
   { op: "nested", args: [{ lit: 3 }, { lit: 4 }] },
   { op: "get", back: 1 },
   { op: "get", back: 0 },

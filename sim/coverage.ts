@@ -15,6 +15,9 @@ export function scenarioFeatures(s: Scenario): string[] {
     else f.add(st.op);
     if ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a)) f.add("ref-argument");
     if (st.op === "call" && st.ref !== undefined) f.add("call:ref-argument");
+    if (st.op === "task" && st.spread) f.add("spread");
+    if (st.op === "task" && st.retryExceptions) f.add("retry-exceptions");
+    if (st.op === "task" && st.numCpus !== undefined) f.add(`cpus:${st.numCpus}`);
     if (st.op === "wait" && st.timeoutMs !== undefined) f.add("wait:timeout");
     if ((st.op === "task" || st.op === "actor") && st.node !== undefined) f.add("node-affinity");
   }

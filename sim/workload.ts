@@ -12,7 +12,15 @@ import type { PlacementStrategy } from "../src/core/types.ts";
 export type Val = { readonly lit: number } | { readonly ref: number };
 
 export type Step =
-  | { readonly op: "task"; readonly fn: "add" | "scale" | "big" | "slow"; readonly args: readonly Val[]; readonly maxRetries: number; readonly node?: string }
+  /**
+   * A task of `fn` (`boom` throws for some arguments: an application error), pinned softly to
+   * `node` or spread, retried on its own exceptions with `retryExceptions`, demanding `numCpus`
+   * (absent: 1).
+   */
+  | {
+    readonly op: "task"; readonly fn: "add" | "scale" | "big" | "slow" | "boom"; readonly args: readonly Val[]; readonly maxRetries: number; readonly node?: string;
+    readonly spread?: true; readonly retryExceptions?: true; readonly numCpus?: number;
+  }
   /** A task that submits a child task itself and returns the child's value. */
   | { readonly op: "nested"; readonly args: readonly Val[] }
   | { readonly op: "put"; readonly big: boolean; readonly v: number }
@@ -21,7 +29,11 @@ export type Step =
    * A call on the actor made by step `actor`, passing `v`; with `ref`, step `ref`'s ref instead
    * (the call waits for it; `v` if that step made no ref).
    */
-  | { readonly op: "call"; readonly actor: number; readonly v: number; readonly ref?: number }
+  | {
+    readonly op: "call"; readonly actor: number; readonly v: number; readonly ref?: number;
+    /** Through the method's options: `addPair`, with two returns (the step keeps the first); a retry budget of the call's own. */
+    readonly pair?: true; readonly maxTaskRetries?: number;
+  }
   | { readonly op: "get"; readonly ref: number }
   /**
    * `ray.wait` on the refs of steps `refs` (those still held) for `numReturns` of them, within
@@ -69,9 +81,10 @@ export type Step =
   | { readonly op: "pg-capture"; readonly strategy: PlacementStrategy; readonly v: number; readonly actor: boolean }
   /**
    * A maker actor creates an Acc named `name` in namespace `ns` (detached or not; a taken name is
-   * refused), and is then killed: a detached actor outlives it, a non-detached one dies with it.
+   * refused, or with `getIfExists` found), and is then killed: a detached actor outlives it, a
+   * non-detached one dies with it. `byDriver`: the driver creates it itself (and awaits it).
    */
-  | { readonly op: "named"; readonly name: string; readonly ns: string; readonly detached: boolean }
+  | { readonly op: "named"; readonly name: string; readonly ns: string; readonly detached: boolean; readonly byDriver?: true; readonly getIfExists?: true }
   /** `ray.getActor(name, { namespace: ns })` and a call on what it finds (nothing found: no ref). */
   | { readonly op: "named-call"; readonly name: string; readonly ns: string; readonly v: number }
   /**
@@ -120,6 +133,13 @@ const slow = async (a: unknown, b: unknown) => {
   await ray.sleep(50 + (Math.abs(n(b)) % 10) * 150);
   return n(a) + 1;
 };
+/** Throws for some arguments (a sum that is a multiple of 3), the same way on every attempt. */
+const boom = (a: unknown, b: unknown) => {
+  const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
+  const v = n(a) + n(b);
+  if (v % 3 === 0) throw new RangeError(`boom ${v}`);
+  return v;
+};
 const sumAndProduct = (a: unknown, b: unknown) => {
   const n = (x: unknown) => (typeof x === "number" ? x : !ArrayBuffer.isView(x) ? 1 : (x as Float64Array)[0] + (x as Float64Array).length);
   return [n(a) + n(b), n(a) * n(b)];
@@ -162,13 +182,18 @@ class Acc {
     await ray.sleep(10);
     return seen;
   }
+  /** As `add`, with two returns (called with numReturns: 2). */
+  async addPair(v: unknown) {
+    const seen = await this.add(v);
+    return [seen, -seen];
+  }
 }
 
 /** Creates a named actor for the driver, then is killed: the named actor's owner dies. */
 class Maker {
-  async make(cls: { options(o: object): { remote(): PromiseLike<unknown> } }, name: string, namespace: string, detached: boolean) {
+  async make(cls: { options(o: object): { remote(): PromiseLike<unknown> } }, name: string, namespace: string, detached: boolean, getIfExists?: boolean) {
     try {
-      await cls.options({ name, namespace, lifetime: detached ? "detached" : "non_detached" }).remote();
+      await cls.options({ name, namespace, lifetime: detached ? "detached" : "non_detached", ...(getIfExists ? { getIfExists } : {}) }).remote();
       return 1;
     } catch (e) {
       if ((e as Error).name === "ValueError") return 0; // the name is taken in that namespace
@@ -215,7 +240,7 @@ export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "ke
 export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Promise<Observed> {
   return async (ray) => {
     const observed: Observed = keep ?? {};
-    const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow) };
+    const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow), boom: ray.remote(boom) };
     const nest = ray.remote(nested);
     const viaActorR = ray.remote(viaActor);
     const pair = ray.remote(sumAndProduct, { numReturns: 2 });
@@ -239,7 +264,10 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
       const s = w.steps[i];
       switch (s.op) {
         case "task": {
-          const f = fns[s.fn].options({ maxRetries: s.maxRetries, schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : "DEFAULT" });
+          const f = fns[s.fn].options({
+            maxRetries: s.maxRetries, schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : s.spread ? "SPREAD" : "DEFAULT",
+            ...(s.retryExceptions ? { retryExceptions: true } : {}), ...(s.numCpus === undefined ? {} : { numCpus: s.numCpus }),
+          });
           refs.set(i, (f.remote as (...a: unknown[]) => ObjectRef)(...s.args.map(arg)));
           break;
         }
@@ -258,7 +286,16 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
           break;
         case "call": {
           const a = actors.get(s.actor);
-          if (a) refs.set(i, (a.add.remote as (v: unknown) => ObjectRef)(s.ref === undefined ? s.v : refs.get(s.ref) ?? s.v));
+          if (!a) break;
+          const v = s.ref === undefined ? s.v : refs.get(s.ref) ?? s.v;
+          if (s.pair === undefined && s.maxTaskRetries === undefined) {
+            refs.set(i, (a.add.remote as (v: unknown) => ObjectRef)(v));
+            break;
+          }
+          const m = (s.pair ? a.addPair : a.add).options({ ...(s.pair ? { numReturns: 2 } : {}), ...(s.maxTaskRetries === undefined ? {} : { maxTaskRetries: s.maxTaskRetries }) });
+          const out = (m.remote as (v: unknown) => ObjectRef | ObjectRef[])(v);
+          if (!Array.isArray(out)) refs.set(i, out);
+          else { refs.set(i, out[0]); ray.release(out[1]); }
           break;
         }
         case "get":
@@ -392,8 +429,14 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
           break;
         }
         case "named": {
+          const opts = { name: s.name, namespace: s.ns, lifetime: s.detached ? "detached" as const : "non_detached" as const, ...(s.getIfExists ? { getIfExists: true } : {}) };
+          if (s.byDriver) {
+            // A taken name is refused (ValueError), unless getIfExists finds its actor.
+            try { await AccR.options(opts).remote(); } catch (e) { if ((e as Error).name !== "ValueError") throw e; }
+            break;
+          }
           const maker = MakerR.remote();
-          await Promise.allSettled([ray.get(maker.make.remote(AccR as never, s.name, s.ns, s.detached))]);
+          await Promise.allSettled([ray.get(maker.make.remote(AccR as never, s.name, s.ns, s.detached, s.getIfExists === true))]);
           ray.kill(maker);
           break;
         }

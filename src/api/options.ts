@@ -8,7 +8,7 @@ import type { RemoteOptions } from "./handles.ts";
 export type OptionTarget = "task" | "actor" | "method";
 
 /** Options tsray implements, per target. */
-const IMPLEMENTED: Record<OptionTarget, ReadonlySet<string>> = {
+export const IMPLEMENTED: Readonly<Record<OptionTarget, ReadonlySet<string>>> = {
   task: new Set(["numCpus", "numGpus", "resources", "maxRetries", "retryExceptions", "schedulingStrategy", "numReturns", "placementGroup", "bundleIndex", "captureChildTasks",
     "generatorBackpressureNumObjects"]),
   actor: new Set([

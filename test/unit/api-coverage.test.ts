@@ -1,8 +1,8 @@
 // The generated workloads call the whole Ray API. Every property test passed while an actor
-// call with a pending argument hung, because no generated step made one: here, the API's own
-// methods (read off the object the driver is given, so a new one is not missed) are each called
-// by some generated program, or listed below with the reason they are not. A method added to the
-// API fails this test until the generator calls it.
+// call with a pending argument hung, because no generated step made one. Here, the API's own
+// members (read off the object the driver is given) and every option tsray implements (read off
+// src/api/options.ts) are each used by some generated program, or listed below with the reason
+// they are not. A member or option added to the API fails this test until the generator uses it.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -10,42 +10,105 @@ import fc from "fast-check";
 import { workloadArb } from "../../sim/arbitraries.ts";
 import { simulate } from "../../sim/simulate.ts";
 import { workloadProgram } from "../../sim/workload.ts";
+import { ActorClass, RemoteFunction, type RemoteOptions } from "../../src/api/handles.ts";
+import { IMPLEMENTED, type OptionTarget } from "../../src/api/options.ts";
 import type { Ray } from "../../src/api/ray.ts";
 
 /** API members no generated program uses directly, and why. */
-const NOT_GENERATED: Readonly<Record<string, string>> = {
+const MEMBERS_NOT_GENERATED: Readonly<Record<string, string>> = {
   call: "not user API: the handles' way in (Invoker), which every RemoteFunction.remote() takes",
   callMethod: "not user API: the handles' way in (Invoker), which every actor method's .remote() takes",
 };
 
-/** The driver's API, with every member the program reads recorded in `used`. */
-function recording(ray: Ray, used: Set<string>): Ray {
+/** Options no generated program passes, and why. */
+const OPTIONS_NOT_GENERATED: Readonly<Record<OptionTarget, Readonly<Record<string, string>>>> = {
+  task: {
+    numGpus: "the generated clusters have no GPUs: a GPU demand would wait for ever (the scheduling tests cover GPUs)",
+    resources: "the generated clusters have CPUs only: a custom demand would wait for ever (the scheduling tests cover custom resources)",
+  },
+  actor: {
+    numCpus: "an actor holds its CPUs while it lives: on the generated clusters (one CPU on the head) tasks would wait behind generated actors for ever",
+    numGpus: "the generated clusters have no GPUs",
+    resources: "the generated clusters have CPUs only",
+    placementGroup: "placement groups are generated for tasks, and for an actor created in a capturing task (pg-capture)",
+    bundleIndex: "with placementGroup",
+    captureChildTasks: "placement groups capture through tasks (pg-capture)",
+  },
+  method: {
+    generatorBackpressureNumObjects: "streaming generators are generated as tasks, not actor methods",
+  },
+};
+
+interface Seen {
+  readonly members: Set<string>;
+  readonly options: Record<OptionTarget, Set<string>>;
+}
+
+/**
+ * The driver's API with what the program uses recorded: each member read, and the options of
+ * every remote function, actor class and actor method it calls.
+ */
+function recording(ray: Ray, seen: Seen): Ray {
+  const opts = (target: OptionTarget, o: RemoteOptions | undefined) => { for (const k of Object.keys(o ?? {})) seen.options[target].add(k); };
+  const method = (m: { remote: (...a: unknown[]) => unknown; options: (o: RemoteOptions) => unknown }): unknown => ({
+    remote: m.remote,
+    options: (o: RemoteOptions) => { opts("method", o); return method(m.options(o) as typeof m); },
+  });
+  const actor = (a: object): object => new Proxy(a, {
+    get(target, key) {
+      const m = Reflect.get(target, key);
+      return typeof key === "string" && typeof m === "object" && m !== null && "options" in m ? method(m as never) : m;
+    },
+  });
+  const handle = <H extends RemoteFunction<never> | ActorClass<never>>(h: H): H => new Proxy(h, {
+    get(target, key) {
+      if (key === "options") return (o: RemoteOptions) => handle(target.options(o));
+      if (key === "remote") {
+        return (...a: unknown[]) => {
+          const isActor = target instanceof ActorClass;
+          opts(isActor ? "actor" : "task", target.opts);
+          const out = (target.remote as unknown as (...x: unknown[]) => unknown).apply(target, a);
+          return isActor ? actor(out as object) : out;
+        };
+      }
+      return Reflect.get(target, key);
+    },
+  });
   return new Proxy(ray, {
     get(target, key, receiver) {
-      if (typeof key === "string") used.add(key);
+      if (typeof key === "string") seen.members.add(key);
+      if (key === "remote") return (t: never, o?: RemoteOptions) => handle(target.remote(t, o));
       return Reflect.get(target, key, receiver);
     },
   });
 }
 
-test("generated programs use every member of the Ray API (or say why not)", { timeout: 120_000 }, async () => {
-  const used = new Set<string>();
+test("generated programs use every member of the Ray API and every option tsray implements (or say why not)", { timeout: 120_000 }, async () => {
+  const seen: Seen = { members: new Set(), options: { task: new Set(), actor: new Set(), method: new Set() } };
   let members: string[] = [];
   for (const w of fc.sample(workloadArb(3, 14), { numRuns: 300, seed: 17 })) {
     const r = await simulate({
       seed: 1, nodes: 3, check: false, config: { keepTrace: false },
       program: (ray: Ray) => {
         members = Object.keys(ray);
-        return workloadProgram(w)(recording(ray, used));
+        return workloadProgram(w)(recording(ray, seen));
       },
     });
     assert.equal(r.error, undefined, `a fault-free generated program failed: ${r.error?.message}`);
   }
   assert.ok(members.length > 10, `the driver's API has ${members.length} members`);
-  const missing = members.filter((m) => !used.has(m) && !(m in NOT_GENERATED));
-  assert.deepEqual(missing, [], "no generated workload uses these members of the Ray API: add a step feature (sim/arbitraries.ts) or list them in NOT_GENERATED with the reason");
-  for (const m of Object.keys(NOT_GENERATED)) {
-    assert.ok(members.includes(m), `NOT_GENERATED lists ${m}, which the API no longer has`);
-    assert.ok(!used.has(m), `NOT_GENERATED lists ${m}, which a generated workload now uses`);
+  const missing = members.filter((m) => !seen.members.has(m) && !(m in MEMBERS_NOT_GENERATED));
+  assert.deepEqual(missing, [], "no generated workload uses these members of the Ray API: add a step feature (sim/arbitraries.ts) or list them with the reason");
+  for (const m of Object.keys(MEMBERS_NOT_GENERATED)) {
+    assert.ok(members.includes(m), `MEMBERS_NOT_GENERATED lists ${m}, which the API no longer has`);
+    assert.ok(!seen.members.has(m), `MEMBERS_NOT_GENERATED lists ${m}, which a generated workload now uses`);
+  }
+  for (const target of Object.keys(IMPLEMENTED) as OptionTarget[]) {
+    const unused = [...IMPLEMENTED[target]].filter((k) => !seen.options[target].has(k) && !(k in OPTIONS_NOT_GENERATED[target]));
+    assert.deepEqual(unused, [], `no generated workload passes these ${target} options: generate them or list them with the reason`);
+    for (const k of Object.keys(OPTIONS_NOT_GENERATED[target])) {
+      assert.ok(IMPLEMENTED[target].has(k), `OPTIONS_NOT_GENERATED lists the ${target} option ${k}, which tsray no longer implements`);
+      assert.ok(!seen.options[target].has(k), `OPTIONS_NOT_GENERATED lists the ${target} option ${k}, which a generated workload now passes`);
+    }
   }
 });
