@@ -28,7 +28,7 @@ type RawStep =
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
   | { op: "drop"; back: number }
-  | { op: "pg"; strategy: PlacementStrategy; v: number }
+  | { op: "pg"; strategy: PlacementStrategy; v: number; ready: boolean }
   | { op: "pg-capture"; strategy: PlacementStrategy; v: number; actor: boolean }
   | { op: "named"; name: number; ns: number; detached: boolean; byDriver: boolean; getIfExists: boolean }
   | { op: "named-call"; name: number; ns: number; v: number }
@@ -89,7 +89,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "num-returns", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("returns" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), keep: fc.constantFrom(0 as const, 1 as const) }) },
   // One time in twenty, drawn apart so the classic steps' mix stays as it was.
   { name: "placement-group", weight: 1, group: "apart", step: () => fc.oneof(
-    fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }),
+    fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small, ready: fc.boolean() }),
     fc.record({ op: fc.constant("pg-capture" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small, actor: fc.boolean() }),
   ) },
   // Streaming generators, consumed by the program as they yield (under faults: retried without duplicates).
@@ -219,7 +219,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         break;
       }
       case "pg":
-        steps.push({ op: "pg", strategy: r.strategy, v: r.v });
+        steps.push({ op: "pg", strategy: r.strategy, v: r.v, ...(r.ready ? { ready: true as const } : {}) });
         made.push(i);
         break;
       case "pg-capture":

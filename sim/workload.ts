@@ -69,9 +69,10 @@ export type Step =
   | { readonly op: "drop"; readonly ref: number }
   /**
    * A placement group of one { CPU: 1 } bundle: two slow tasks run in it (one at a time: the
-   * bundle has room for one), then the group is removed. Its ref is the second task's.
+   * bundle has room for one), then the group is removed. Its ref is the second task's. With
+   * `ready`, the program first waits for the group's ready ref.
    */
-  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number }
+  | { readonly op: "pg"; readonly strategy: PlacementStrategy; readonly v: number; readonly ready?: true }
   /**
    * A placement group of one { CPU: 1 } bundle and a task in it that captures its children
    * (captureChildTasks): it runs a child that names no strategy, which runs a grandchild (a task,
@@ -412,6 +413,8 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
         }
         case "pg": {
           const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
+          // The ready ref is the task that runs once the bundle is reserved: it may fail with its node.
+          if (s.ready) await Promise.allSettled([ray.get(pg.ready())]);
           const inPg = fns.slow.options({ placementGroup: pg, bundleIndex: 0 });
           const first = inPg.remote(s.v, s.v);
           refs.set(i, inPg.remote(s.v + 1, s.v));

@@ -29,10 +29,13 @@ export class PlacementGroup {
   ready(): ObjectRef<boolean> { return this.readyRef(); }
 }
 
+/** The options `ray.placementGroup` takes. */
+export const PLACEMENT_GROUP_OPTIONS: readonly string[] = ["bundles", "strategy", "name", "lifetime"];
+
 /** Validates `ray.placementGroup`'s options, naming what is wrong. */
 export function validPlacementGroup(o: PlacementGroupOptions): { bundles: ResourceSet[]; strategy: PlacementStrategy; name?: string; lifetime?: "detached" } {
   if (typeof o !== "object" || o === null) throw new TypeError("ray.placementGroup: expects { bundles, strategy?, name?, lifetime? }");
-  for (const k of Object.keys(o)) if (!["bundles", "strategy", "name", "lifetime"].includes(k)) throw new TypeError(`ray.placementGroup: unknown option "${k}"`);
+  for (const k of Object.keys(o)) if (!PLACEMENT_GROUP_OPTIONS.includes(k)) throw new TypeError(`ray.placementGroup: unknown option "${k}"`);
   if (!Array.isArray(o.bundles) || o.bundles.length === 0) throw new TypeError("ray.placementGroup: bundles must be a non-empty array of resource maps");
   const bundles = o.bundles.map((b, i) => {
     const r = checkResources({ ...b }, `ray.placementGroup bundle ${i}`);

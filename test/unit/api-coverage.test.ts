@@ -1,8 +1,8 @@
 // The generated workloads call the whole Ray API. Every property test passed while an actor
 // call with a pending argument hung, because no generated step made one. Here, the API's own
-// members (read off the object the driver is given) and every option tsray implements (read off
-// src/api/options.ts) are each used by some generated program, or listed below with the reason
-// they are not. A member or option added to the API fails this test until the generator uses it.
+// members (read off the object the driver is given), every option tsray implements (read off
+// src/api/options.ts) and what placement groups offer are each used by some generated program,
+// or listed below with the reason they are not. A member or option added to the API fails this test until the generator uses it.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -12,12 +12,19 @@ import { simulate } from "../../sim/simulate.ts";
 import { workloadProgram } from "../../sim/workload.ts";
 import { ActorClass, RemoteFunction, type RemoteOptions } from "../../src/api/handles.ts";
 import { IMPLEMENTED, type OptionTarget } from "../../src/api/options.ts";
+import { PLACEMENT_GROUP_OPTIONS, PlacementGroup, type PlacementGroupOptions } from "../../src/api/placement-group.ts";
 import type { Ray } from "../../src/api/ray.ts";
 
 /** API members no generated program uses directly, and why. */
 const MEMBERS_NOT_GENERATED: Readonly<Record<string, string>> = {
   call: "not user API: the handles' way in (Invoker), which every RemoteFunction.remote() takes",
   callMethod: "not user API: the handles' way in (Invoker), which every actor method's .remote() takes",
+};
+
+/** Placement groups' members and options no generated program uses, and why (a member the API itself reads, as bundleIndex's check reads bundleCount, counts as used). */
+const PLACEMENT_GROUP_NOT_GENERATED: Readonly<Record<string, string>> = {
+  name: "a name only labels the group (tsray looks no group up by name)",
+  lifetime: "a detached group outlives the program and keeps its CPU reserved: on the generated clusters (one CPU on the head) later steps would wait for ever",
 };
 
 /** Options no generated program passes, and why. */
@@ -42,6 +49,8 @@ const OPTIONS_NOT_GENERATED: Readonly<Record<OptionTarget, Readonly<Record<strin
 interface Seen {
   readonly members: Set<string>;
   readonly options: Record<OptionTarget, Set<string>>;
+  /** Members of placement groups read, and the options they were made with. */
+  readonly placementGroups: Set<string>;
 }
 
 /**
@@ -78,13 +87,24 @@ function recording(ray: Ray, seen: Seen): Ray {
     get(target, key, receiver) {
       if (typeof key === "string") seen.members.add(key);
       if (key === "remote") return (t: never, o?: RemoteOptions) => handle(target.remote(t, o));
+      if (key === "placementGroup") {
+        return (o: PlacementGroupOptions) => {
+          for (const k of Object.keys(o)) seen.placementGroups.add(k);
+          return new Proxy(target.placementGroup(o), {
+            get(pg, k) {
+              if (typeof k === "string") seen.placementGroups.add(k);
+              return Reflect.get(pg, k);
+            },
+          });
+        };
+      }
       return Reflect.get(target, key, receiver);
     },
   });
 }
 
 test("generated programs use every member of the Ray API and every option tsray implements (or say why not)", { timeout: 120_000 }, async () => {
-  const seen: Seen = { members: new Set(), options: { task: new Set(), actor: new Set(), method: new Set() } };
+  const seen: Seen = { members: new Set(), options: { task: new Set(), actor: new Set(), method: new Set() }, placementGroups: new Set() };
   let members: string[] = [];
   for (const w of fc.sample(workloadArb(3, 14), { numRuns: 300, seed: 17 })) {
     const r = await simulate({
@@ -102,6 +122,13 @@ test("generated programs use every member of the Ray API and every option tsray 
   for (const m of Object.keys(MEMBERS_NOT_GENERATED)) {
     assert.ok(members.includes(m), `MEMBERS_NOT_GENERATED lists ${m}, which the API no longer has`);
     assert.ok(!seen.members.has(m), `MEMBERS_NOT_GENERATED lists ${m}, which a generated workload now uses`);
+  }
+  const pgMembers = Object.getOwnPropertyNames(PlacementGroup.prototype).filter((k) => k !== "constructor");
+  const pgUnused = [...pgMembers, ...PLACEMENT_GROUP_OPTIONS].filter((k) => !seen.placementGroups.has(k) && !(k in PLACEMENT_GROUP_NOT_GENERATED));
+  assert.deepEqual(pgUnused, [], "no generated workload uses these members or options of placement groups: generate them or list them with the reason");
+  for (const k of Object.keys(PLACEMENT_GROUP_NOT_GENERATED)) {
+    assert.ok(pgMembers.includes(k) || PLACEMENT_GROUP_OPTIONS.includes(k), `PLACEMENT_GROUP_NOT_GENERATED lists ${k}, which placement groups no longer have`);
+    assert.ok(!seen.placementGroups.has(k), `PLACEMENT_GROUP_NOT_GENERATED lists ${k}, which a generated workload now uses`);
   }
   for (const target of Object.keys(IMPLEMENTED) as OptionTarget[]) {
     const unused = [...IMPLEMENTED[target]].filter((k) => !seen.options[target].has(k) && !(k in OPTIONS_NOT_GENERATED[target]));
