@@ -4,10 +4,10 @@
 
 import type { ResourceSet } from "./resources.ts";
 
-/** `${node}/${component}`: "head/gcs", "node-1/raylet", "node-1/w3", "head/driver". */
 /** `T` with its fields writable: a record being built, before it is handed on as read-only. */
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** `${node}/${component}`: "head/gcs", "node-1/raylet", "node-1/w3", "head/driver". */
 export type Addr = string;
 export type NodeId = string;
 export type ObjectId = string;

@@ -23,8 +23,8 @@ import { msgProblem } from "../validate.ts";
 
 export { Batch, Frame, Hello };
 
-/** Bumped whenever the envelope or the body codec changes incompatibly. */
-export const PROTOCOL_VERSION = 1;
+/** Bumped whenever the envelope, the body codec or a message's fields change incompatibly (docs/protocol.md). */
+export const PROTOCOL_VERSION = 2;
 
 /** The `type` of the wire-level hello frame (not a model message). */
 export const HELLO = "Hello";
