@@ -2,7 +2,8 @@
 // call with a pending argument hung, because no generated step made one. Here, the API's own
 // members (read off the object the driver is given), every option tsray implements (read off
 // src/api/options.ts) and what placement groups offer are each used by some generated program,
-// or listed below with the reason they are not. A member or option added to the API fails this test until the generator uses it.
+// or listed below with the reason they are not. A member or option added to the API fails this
+// test until the generator uses it.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -21,7 +22,10 @@ const MEMBERS_NOT_GENERATED: Readonly<Record<string, string>> = {
   callMethod: "not user API: the handles' way in (Invoker), which every actor method's .remote() takes",
 };
 
-/** Placement groups' members and options no generated program uses, and why (a member the API itself reads, as bundleIndex's check reads bundleCount, counts as used). */
+/**
+ * Placement groups' members and options no generated program uses, and why. A member the API
+ * itself reads (bundleIndex's check reads bundleCount) counts as used.
+ */
 const PLACEMENT_GROUP_NOT_GENERATED: Readonly<Record<string, string>> = {
   name: "a name only labels the group (tsray looks no group up by name)",
   lifetime: "a detached group outlives the program and keeps its CPU reserved: on the generated clusters (one CPU on the head) later steps would wait for ever",
@@ -103,7 +107,7 @@ function recording(ray: Ray, seen: Seen): Ray {
   });
 }
 
-test("generated programs use every member of the Ray API and every option tsray implements (or say why not)", { timeout: 120_000 }, async () => {
+test("generated programs use every member of the Ray API, every option tsray implements and what placement groups offer (or say why not)", { timeout: 120_000 }, async () => {
   const seen: Seen = { members: new Set(), options: { task: new Set(), actor: new Set(), method: new Set() }, placementGroups: new Set() };
   let members: string[] = [];
   for (const w of fc.sample(workloadArb(3, 14), { numRuns: 300, seed: 17 })) {
