@@ -41,7 +41,7 @@ async function sampleMessages(): Promise<Record<string, unknown>[]> {
       await ray.get(fail.remote()).catch(() => undefined);
       await ray.wait(refs, { numReturns: 2 });
       const pg = ray.placementGroup({ bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: "SPREAD" });
-      await pg.ready();
+      await ray.get(pg.ready());
       ray.removePlacementGroup(pg);
       ray.kill(c);
     },
