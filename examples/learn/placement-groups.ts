@@ -5,7 +5,7 @@ import type { Ray } from "../../src/api/ray.ts";
 
 export default async function placementGroups(ray: Ray): Promise<string[]> {
   const pg = ray.placementGroup({ bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: "STRICT_SPREAD" });
-  await pg.ready();
+  await ray.get(pg.ready()); // a ref to the reservation: get waits for it (an ObjectRef is not a promise)
   const where = ray.remote(() => ray.context.nodeId);
   const refs = [0, 1, 0, 1].map((i) => where.options({ placementGroup: pg, bundleIndex: i }).remote());
   const nodes = await ray.get(refs);
