@@ -1,6 +1,7 @@
-// Benchmark: Ray's microbenchmarks against a daemon cluster on this machine — a head (GCS and
-// raylet processes) and one worker node, started with `tsray start`, the benchmark process
-// being the driver (ray.init({ address })) — plus node-to-node transfer of a 256 MiB object.
+// Benchmark: a daemon cluster on this machine — a head (GCS and raylet processes) and one
+// worker node, started with `tsray start`: the CPU its daemons use while idle; Ray's
+// microbenchmarks with the benchmark process as the driver (ray.init({ address })); and
+// node-to-node transfer of a 256 MiB object.
 //
 //   npm run bench -- daemons        Writes bench/results/daemons.json (through bench/run.ts).
 
@@ -168,11 +169,50 @@ async function loopbackRoundTrips(log: (s: string) => void): Promise<number> {
   }
 }
 
+/** How long the idle cluster is watched. */
+const IDLE_MS = 5000;
+
+/** Linux's USER_HZ, which /proc/<pid>/stat counts in (100 on every usual build). */
+const CLOCK_TICKS = 100;
+
+/** CPU time (user + system) a process used so far, in ms; undefined where /proc is not there. */
+function cpuMsOf(pid: number): number | undefined {
+  let stat: string;
+  try { stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8"); } catch { return undefined; }
+  // Fields after the command (which may hold spaces): utime and stime are the 12th and 13th.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * What the idle cluster costs: each daemon's CPU ms per second over IDLE_MS with no driver
+ * attached (heartbeats, views, keepalives, metrics sampling). Periodic work is paid by every
+ * cluster left running, and on a VM each wake-up costs more than the work it does.
+ */
+async function idleCpu(daemons: readonly { readonly role: string; readonly node: string; readonly pid: number }[], log: (s: string) => void): Promise<Record<string, number> | undefined> {
+  const before = daemons.map((d) => cpuMsOf(d.pid));
+  if (before.some((x) => x === undefined)) {
+    log("  idle CPU: skipped (needs /proc/<pid>/stat, Linux)");
+    return undefined;
+  }
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const out: Record<string, number> = {};
+  let total = 0;
+  daemons.forEach((d, i) => {
+    const msPerS = ((cpuMsOf(d.pid)! - before[i]!) * 1000) / IDLE_MS;
+    out[`idle_cpu_ms_per_s_${d.role}_${d.node}`] = Math.round(msPerS * 10) / 10;
+    total += msPerS;
+  });
+  out.idle_cpu_ms_per_s = Math.round(total * 10) / 10;
+  log(`  idle CPU: ${Object.entries(out).map(([k, v]) => `${k.replace("idle_cpu_ms_per_s_", "").replace("idle_cpu_ms_per_s", "all")} ${v}`).join(", ")} ms/s`);
+  return out;
+}
+
 export const daemonsBench: Bench = {
   name: "daemons",
-  description: "Ray's microbenchmarks against a 1-head + 1-worker daemon cluster over gRPC, and 256 MiB node-to-node transfer against a bare TCP stream",
+  description: "the idle cluster's CPU, Ray's microbenchmarks against a 1-head + 1-worker daemon cluster over gRPC, and 256 MiB node-to-node transfer against a bare TCP stream",
   options: { runs: 3 },
-  parts: ["micro", "transfer", "loopback"],
+  parts: ["idle", "micro", "transfer", "loopback"],
   async run(opts, log, parts): Promise<Figures> {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "tsray-bench-"));
     const env: NodeJS.ProcessEnv = { ...process.env, TSRAY_HOME: home };
@@ -181,12 +221,14 @@ export const daemonsBench: Bench = {
     const cli = (...args: string[]) => execFileSync(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "inherit"] });
     try {
       cli("start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", "1");
-      const token = JSON.parse(fs.readFileSync(path.join(home, "sessions", `${port}.json`), "utf8")).token as string;
+      const session = path.join(home, "sessions", `${port}.json`);
+      const token = JSON.parse(fs.readFileSync(session, "utf8")).token as string;
       env.TSRAY_TOKEN = token;
       cli("start", "--address", address, "--num-cpus", "1");
       process.env.TSRAY_TOKEN = token;
       const figures: Record<string, number> = {};
       const targets: Record<string, { min: number }> = {};
+      if (parts.has("idle")) Object.assign(figures, await idleCpu(JSON.parse(fs.readFileSync(session, "utf8")).daemons, log));
       if (parts.has("micro")) {
         const r = await measure({
           // The daemons and their workers warm up (JIT) over seconds, not one: with a second
