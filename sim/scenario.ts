@@ -124,16 +124,20 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
   });
+  // A step whose value may legitimately differ: an actor that restarted lost its state (as in
+  // Ray), so its later answers differ, and so on for the sets above.
+  const mayDiffer = (i: number) => (restarted && fromActor.has(i)) || fromFailedPut.has(i) || fromLookup.has(i) || fromFetchOrder.has(i);
   for (const [k, got] of Object.entries(faulty ?? {})) {
     if (fromCancelled.has(Number(k))) continue;
     const want = ref[Number(k)];
     const step = w.steps[Number(k)];
     if (typeof got === "number") {
-      // An actor that restarted lost its state (as in Ray): its later answers differ, legitimately.
       // And where the fault-free run itself ran out of a resource, a different schedule may not.
       const refFailed = typeof want === "string" && SYSTEM_ERRORS.some((e) => want.includes(e));
-      if (got !== want && !(restarted && fromActor.has(Number(k))) && !fromFailedPut.has(Number(k)) && !fromLookup.has(Number(k)) && !fromFetchOrder.has(Number(k)) && !refFailed) problems.push(`step ${k} (${step.op}) returned ${got}, the fault-free run ${want}`);
-    } else if (got !== want && !SYSTEM_ERRORS.some((e) => got.includes(e))) {
+      if (got !== want && !mayDiffer(Number(k)) && !refFailed) problems.push(`step ${k} (${step.op}) returned ${got}, the fault-free run ${want}`);
+    } else if (got !== want && !SYSTEM_ERRORS.some((e) => got.includes(e)) && !(got.startsWith("TaskError") && mayDiffer(Number(k)))) {
+      // An application error (boom's, or one passed on from an argument) follows from the values
+      // the task was given: where those may differ, so may whether it throws.
       problems.push(`step ${k} (${step.op}) failed with ${got}, which no injected fault explains`);
     }
   }
