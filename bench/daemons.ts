@@ -169,8 +169,9 @@ async function loopbackRoundTrips(log: (s: string) => void): Promise<number> {
   }
 }
 
-/** How long the idle cluster is watched. */
+/** How long the idle cluster is watched, after how long a wait for its start-up work to end (worker threads warming up). */
 const IDLE_MS = 5000;
+const IDLE_SETTLE_MS = 2000;
 
 /** Linux's USER_HZ, which /proc/<pid>/stat counts in (100 on every usual build). */
 const CLOCK_TICKS = 100;
@@ -190,11 +191,12 @@ function cpuMsOf(pid: number): number | undefined {
  * cluster left running, and on a VM each wake-up costs more than the work it does.
  */
 async function idleCpu(daemons: readonly { readonly role: string; readonly node: string; readonly pid: number }[], log: (s: string) => void): Promise<Record<string, number> | undefined> {
-  const before = daemons.map((d) => cpuMsOf(d.pid));
-  if (before.some((x) => x === undefined)) {
+  if (daemons.some((d) => cpuMsOf(d.pid) === undefined)) {
     log("  idle CPU: skipped (needs /proc/<pid>/stat, Linux)");
     return undefined;
   }
+  await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+  const before = daemons.map((d) => cpuMsOf(d.pid));
   await new Promise((r) => setTimeout(r, IDLE_MS));
   const out: Record<string, number> = {};
   let total = 0;
