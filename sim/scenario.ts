@@ -124,8 +124,9 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
   });
-  // A step whose value may legitimately differ: an actor that restarted lost its state (as in
-  // Ray), so its later answers differ, and so on for the sets above.
+  // A step whose value may legitimately differ between the runs (the sets above): an actor's
+  // answer after a restart (it lost its state, as in Ray), a value built on a put the faults
+  // made fail, on a name lookup, or on an async actor's fetch order.
   const mayDiffer = (i: number) => (restarted && fromActor.has(i)) || fromFailedPut.has(i) || fromLookup.has(i) || fromFetchOrder.has(i);
   for (const [k, got] of Object.entries(faulty ?? {})) {
     if (fromCancelled.has(Number(k))) continue;

@@ -16,11 +16,11 @@ export interface NodeMetricsSource {
 
 /**
  * How often the process metrics sample the event loop's delay. prom-client's default, 10 ms,
- * wakes an idle daemon about 190 times a second (its histogram timer), which on this VM cost an
- * idle cluster as much CPU as everything else it does; a stall still shows in full in the
- * sample it delays.
+ * woke an idle daemon about 190 times a second (its histogram timer), three times as often as
+ * all its other work did, and an idle cluster used about a seventh more CPU (bench/daemons.ts,
+ * part idle). A stall still shows in full in the sample it delays.
  */
-export const EVENT_LOOP_SAMPLE_MS = 100;
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** Node's process metrics (CPU, memory, heap, GC, event loop lag) in `registry`. */
 function processMetrics(registry: Registry): void {
