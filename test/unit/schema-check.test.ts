@@ -163,4 +163,6 @@ test("a schema the compiler does not understand is refused when compiled, not le
   assert.throws(() => compileCheck(z.number().multipleOf(2)), /not supported/);
   assert.throws(() => compileCheck(z.date()), /not supported/);
   assert.throws(() => compileCheck(z.string().refine((s) => s.length > 0)), /not supported/);
+  assert.throws(() => compileCheck(z.object({ a: z.string() }).strict().refine(() => true)), /not supported/);
+  assert.throws(() => compileCheck(z.discriminatedUnion("t", [z.object({ t: z.literal("x") }).strict().refine(() => true)])), /not supported/);
 });

@@ -67,8 +67,7 @@ class Generator {
 
   /** A function's statements: they return whether `x` passes. */
   private body(schema: unknown): string {
-    const def = defOf(schema);
-    const checks = checksOf(def);
+    const [def, checks] = defAndChecks(schema);
     switch (def.type) {
       case "object": return this.objectBody(def);
       case "array": {
@@ -96,11 +95,7 @@ class Generator {
 
   /** A boolean expression that tests the variable `x` (an identifier) against `schema`. */
   expr(schema: unknown, x: string): string {
-    const def = defOf(schema);
-    const checks = checksOf(def);
-    if (def.type !== "string" && def.type !== "number" && def.type !== "array" && checks.length > 0) {
-      throw new Error(`schema-check: checks on a zod ${def.type} are not supported`);
-    }
+    const [def, checks] = defAndChecks(schema);
     switch (def.type) {
       case "string": return [`typeof ${x} === "string"`, ...checks.map((c) => this.stringTest(c, x))].join(" && ");
       case "number": return [`typeof ${x} === "number" && Number.isFinite(${x})`, ...checks.map((c) => numberTest(c, x))].join(" && ");
@@ -162,8 +157,18 @@ class Generator {
   }
 }
 
-function checksOf(def: Def): CheckDef[] {
-  return (def.checks ?? []).map((c) => c._zod.def);
+/**
+ * A schema's definition and its checks. Checks are understood on strings, numbers and arrays
+ * only: on anything else (a refinement is a check in zod 4) they are refused, wherever the
+ * schema sits (the root, a field, a union's option).
+ */
+function defAndChecks(schema: unknown): [Def, CheckDef[]] {
+  const def = defOf(schema);
+  const checks = (def.checks ?? []).map((c) => c._zod.def);
+  if (def.type !== "string" && def.type !== "number" && def.type !== "array" && checks.length > 0) {
+    throw new Error(`schema-check: checks on a zod ${def.type} are not supported`);
+  }
+  return [def, checks];
 }
 
 function objectShape(def: Def): Record<string, unknown> {
