@@ -13,28 +13,40 @@ import { exploreParallel } from "../sim/explore-pool.ts";
 export const SHARDS = 40;
 
 export interface Rate {
+  /** Scenarios per second once every thread is warmed up: a soak's rate. */
   readonly perSec: number;
   readonly wallMs: number;
+  /** Scenarios per second of the warm-up, all threads together: a short exploration's rate (`npm test`'s). */
+  readonly coldPerSec: number;
+  readonly warmUpMs: number;
   readonly bootMs: number;
+  /** Cores the timed part got. */
   readonly coresUsed: number;
 }
 
 /**
- * One exploration's steady rate (timed from the moment its threads are loaded: a soak runs for
- * minutes, so their start-up does not count), its start-up, and the cores it got: the process's
- * CPU time (all its threads, V8's own background threads included) over the wall time. On a
- * shared machine a second thread helps only as far as a second core is free, and this says how
- * far it was.
+ * One exploration's steady rate and the cores it got: the process's CPU time (all its threads,
+ * V8's own background threads included) over the wall time. Each thread first loads the
+ * simulator (`bootMs`) and explores `warmUp` scenarios of its own (`coldPerSec`): V8 goes on
+ * optimising the simulator for about a thousand scenarios, on a background thread that
+ * competes with the other exploration threads for the cores, and a soak runs for minutes
+ * after that. Then `scenarios` are timed. On a shared machine a second thread helps only as
+ * far as a second core is free, and `coresUsed` says how far it was.
  */
-export async function rate(threads: number, scenarios: number, seed: number): Promise<Rate> {
+export async function rate(threads: number, scenarios: number, seed: number, warmUp: number): Promise<Rate> {
   const t0 = performance.now();
-  let ready = t0;
+  let loaded = t0, ready = t0;
   let c0 = process.cpuUsage();
-  const r = await exploreParallel({ runs: scenarios, seed, threads, shards: SHARDS, onReady: () => { ready = performance.now(); c0 = process.cpuUsage(); } });
+  const r = await exploreParallel({
+    runs: scenarios, seed, threads, shards: SHARDS, warmUp,
+    onLoaded: () => { loaded = performance.now(); },
+    onReady: () => { ready = performance.now(); c0 = process.cpuUsage(); },
+  });
   const c1 = process.cpuUsage(c0);
   const wallMs = performance.now() - ready;
   if (r.failure) throw new Error(`bench/scenarios: a scenario failed: ${r.failure.problems[0]}`);
-  return { perSec: (r.generated / wallMs) * 1000, wallMs, bootMs: ready - t0, coresUsed: (c1.user + c1.system) / 1000 / wallMs };
+  const warmUpMs = ready - loaded;
+  return { perSec: (r.generated / wallMs) * 1000, wallMs, coldPerSec: ((threads * warmUp) / warmUpMs) * 1000, warmUpMs, bootMs: loaded - t0, coresUsed: (c1.user + c1.system) / 1000 / wallMs };
 }
 
 const SELF = fileURLToPath(import.meta.url);
@@ -45,9 +57,9 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
  * by `taskset`: what one core does, against which the threads on every core are a scaling.
  * Where taskset is missing (it is Linux's util-linux), the reason instead.
  */
-export async function oneCoreRate(scenarios: number, seed: number): Promise<Rate | { readonly missing: string }> {
+export async function oneCoreRate(scenarios: number, seed: number, warmUp: number): Promise<Rate | { readonly missing: string }> {
   if (spawnSync("taskset", ["--version"]).error) return { missing: "taskset (util-linux) is not installed" };
-  const child = spawn("taskset", ["-c", "0", process.execPath, "--import", "tsx", SELF, String(scenarios), String(seed)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn("taskset", ["-c", "0", process.execPath, "--import", "tsx", SELF, String(scenarios), String(seed), String(warmUp)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((resolve, reject) => { child.once("error", reject); child.once("exit", resolve); });
@@ -56,7 +68,7 @@ export async function oneCoreRate(scenarios: number, seed: number): Promise<Rate
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [scenarios, seed] = process.argv.slice(2).map(Number);
-  process.stdout.write(JSON.stringify(await rate(1, scenarios, seed)));
+  const [scenarios, seed, warmUp] = process.argv.slice(2).map(Number);
+  process.stdout.write(JSON.stringify(await rate(1, scenarios, seed, warmUp)));
   process.exit(0);
 }

@@ -65,12 +65,23 @@ export interface PoolOptions {
   readonly threads?: number;
   /** Called after every scenario run in any thread (shrinking runs included). */
   readonly onRun?: () => void;
+  /** Called once every thread has loaded the simulator (each compiles the sources). */
+  readonly onLoaded?: () => void;
   /**
-   * Called once every thread has loaded the simulator, before the first job: a rate timed from
-   * here is a soak's steady rate, without the threads' start-up (each compiles the sources).
+   * Scenarios each thread explores once loaded, before the first job, results discarded unless
+   * one fails (default none): V8 goes on optimising the simulator for the first thousand or so
+   * scenarios, on a background thread that competes with the other threads for the cores.
+   */
+  readonly warmUp?: number;
+  /**
+   * Called after the warm-up, before the first job: a rate timed from here is a long soak's,
+   * not its first seconds'.
    */
   readonly onReady?: () => void;
 }
+
+/** The seed of a thread's warm-up (any seed: its scenarios are only there to be compiled for). */
+const WARM_UP_SEED = 0x5eed;
 
 /**
  * Runs jobs from `next` on `threads` threads until it returns undefined; `done` sees each
@@ -80,6 +91,16 @@ export async function runJobs(next: () => ExploreJob | undefined, done: (job: Ex
   const threads = Array.from({ length: Math.max(1, o.threads ?? availableParallelism()) }, () => new ExploreThread(o.onRun ?? (() => {})));
   try {
     await Promise.all(threads.map((t) => t.ready));
+    o.onLoaded?.();
+    const warmUp = o.warmUp ?? 0;
+    if (warmUp > 0) {
+      await Promise.all(threads.map(async (t, i) => {
+        const seed = shardSeed(WARM_UP_SEED, i);
+        // Discarded only when it passed: a failure is a failure wherever it was found.
+        const failure = (await t.run({ runs: warmUp, seed })).failure;
+        if (failure) throw new Error(`a warm-up scenario failed (exploration seed ${seed}): ${failure.problems.join("; ")}\n${JSON.stringify(failure.scenario)}`);
+      }));
+    }
     o.onReady?.();
     await Promise.all(threads.map(async (t) => {
       for (let job = next(); job !== undefined; job = next()) done(job, await t.run(job));
@@ -125,7 +146,7 @@ export async function exploreParallel(o: ParallelExploreOptions): Promise<Explor
       results.set(job, r);
       if (r.failure) firstFailed = Math.min(firstFailed, jobs.indexOf(job));
     },
-    { threads: Math.min(o.threads ?? availableParallelism(), shards), onRun: o.onRun, onReady: o.onReady },
+    { threads: Math.min(o.threads ?? availableParallelism(), shards), onRun: o.onRun, onLoaded: o.onLoaded, warmUp: o.warmUp, onReady: o.onReady },
   );
   const upTo = Number.isFinite(firstFailed) ? firstFailed : shards - 1;
   let generated = 0, executed = 0;
