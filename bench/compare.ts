@@ -4,23 +4,26 @@
 //   npx tsx bench/compare.ts --base DIR [--host embedded|daemons]… [--rounds N] [--scale X] [--only KEY,…]
 //
 // DIR is another checkout with its dependencies installed (`npm ci` there, or a node_modules
-// link). Both trees' clusters are up at once — embedded: both in this process; daemons: a head
-// and a worker node started from each tree's own `tsray start` — and this process drives both.
-// Each round runs one burst of a metric on each tree, the order swapped every round; between
-// bursts the heap is collected and the frees a burst leaves behind get a pause. The figure
-// judged is the median over rounds of main/base in the same round: on a shared machine whose
-// speed moves by a quarter from minute to minute, whole runs minutes apart cannot show a 10%
-// difference, and two bursts a second apart see the same phase. Writes
-// bench/results/compare-<host>.json.
-import { execFileSync } from "node:child_process";
+// link). Each tree runs in a driver process of its own (a child of this one), as a program
+// using one tsray does: embedded, with its cluster in that process; daemons, against a head and
+// a worker node started from the tree's own `tsray start`. Both trees are up at once, and this
+// process has them run their bursts in turn: each round runs one burst of a metric on each tree,
+// the order swapped every round; after a burst the tree's heap is collected and the frees it
+// leaves behind get a pause. The figure judged is the median over rounds of main/base in the
+// same round: on a shared machine whose speed moves by a quarter from minute to minute, whole
+// runs minutes apart cannot show a 10% difference, and two bursts a second apart see the same
+// phase. Writes bench/results/compare-<host>.json.
+//
+// Both drivers once shared this process. That measured the two trees against each other inside
+// one V8 (one heap, one event loop, the bench's own call sites seeing both trees' objects), not
+// as anyone runs them (docs/embedded.md, "Comparing two checkouts", has the figures).
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import v8 from "node:v8";
 import { runInNewContext } from "node:vm";
-import * as ray from "../src/index.ts";
 import { metrics, type Metric, type RayModule } from "./embedded.ts";
 import { median } from "./run.ts";
 import { freePort } from "../src/runtime/free-port.ts";
@@ -33,12 +36,23 @@ const KEYS = ["tasks_sync", "tasks_async", "actor_sync", "actor_async", "put_sma
 /** A metric passes while it keeps at least this share of the base's speed (a 10% loss at most). */
 const MIN_RATIO = 0.9;
 
+/** One tree's driver process, as this process sees it. */
 interface Tree {
   readonly name: "base" | "main";
-  readonly metrics: Map<string, Metric>;
-  /** Stops what the tree started for this host. */
-  stop: () => Promise<void>;
+  /** One burst of `n` operations of a metric: its rate. */
+  run(key: string, n: number): Promise<number>;
+  /** After a burst: the driver's heap collected, and a pause for the frees and replies it leaves behind. */
+  settle(pauseMs: number): Promise<void>;
+  /** Stops what the tree started and its process. */
+  stop(): Promise<void>;
+  /** Operations in a full-size burst of each metric. */
+  readonly sizes: Readonly<Record<string, number>>;
 }
+
+/** This process to a tree's driver process. */
+type ToDriver = { readonly kind: "run"; readonly key: string; readonly n: number } | { readonly kind: "settle"; readonly ms: number } | { readonly kind: "stop" };
+/** A tree's driver process to this process. */
+type FromDriver = { readonly kind: "ready"; readonly sizes: Readonly<Record<string, number>> } | { readonly kind: "rate"; readonly rate: number } | { readonly kind: "settled" } | { readonly kind: "stopped" } | { readonly kind: "error"; readonly message: string };
 
 interface Row {
   readonly key: string;
@@ -51,17 +65,6 @@ interface Row {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// In one process both trees share V8's heap: a burst's garbage would be collected during the
-// next burst, the other tree's. Each burst starts from a collected heap instead.
-v8.setFlagsFromString("--expose-gc");
-const collect = runInNewContext("gc") as () => void;
-
-/** Between bursts: the heap collected, and a pause for the frees and replies a burst leaves behind. */
-async function settle(pauseMs: number): Promise<void> {
-  collect();
-  await sleep(pauseMs);
-}
 
 function commitOf(dir: string): string {
   try {
@@ -98,32 +101,94 @@ async function startDaemons(dir: string, home: string): Promise<{ address: strin
   }
 }
 
-async function openTree(name: "base" | "main", dir: string, r: RayModule, host: Host): Promise<Tree> {
+/** Starts `dir`'s driver process for `host` and waits until its cluster is up. */
+function openTree(name: "base" | "main", dir: string, host: Host): Promise<Tree> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--driver", dir, "--host", host], {
+    // tsx's loader (inherited from this process) and a collector the bench can call between bursts.
+    execArgv: [...process.execArgv, "--expose-gc"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  let waiting: { resolve: (m: FromDriver) => void; reject: (e: Error) => void } | undefined;
+  const fail = (e: Error) => { const w = waiting; waiting = undefined; w?.reject(e); };
+  child.on("message", (m: FromDriver) => {
+    const w = waiting;
+    waiting = undefined;
+    if (m.kind === "error") w?.reject(new Error(`bench/compare: ${name}'s driver: ${m.message}`));
+    else w?.resolve(m);
+  });
+  child.once("exit", (code) => fail(new Error(`bench/compare: ${name}'s driver exited (${code})`)));
+  child.once("error", fail);
+  const next = () => new Promise<FromDriver>((resolve, reject) => { waiting = { resolve, reject }; });
+  const ask = (m: ToDriver) => { const reply = next(); child.send(m); return reply; };
+  const tree = (sizes: Readonly<Record<string, number>>): Tree => ({
+    name, sizes,
+    run: async (key, n) => {
+      const m = await ask({ kind: "run", key, n });
+      if (m.kind !== "rate") throw new Error(`bench/compare: ${name}'s driver answered ${m.kind} to a run`);
+      return m.rate;
+    },
+    settle: async (ms) => { await ask({ kind: "settle", ms }); },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      await ask({ kind: "stop" }).catch(() => undefined);
+      await exited;
+    },
+  });
+  return next().then((m) => tree(m.kind === "ready" ? m.sizes : {}), (e: Error) => { child.kill(); throw e; });
+}
+
+/**
+ * A tree's driver process (this file run with --driver DIR --host HOST): opens the cluster with
+ * DIR's own API and runs the bursts it is asked for, with this checkout's metrics.
+ */
+async function driver(dir: string, host: Host): Promise<void> {
+  const send = (m: FromDriver) => process.send!(m);
+  const r = (await import(pathToFileURL(path.join(dir, "src/index.ts")).href)) as RayModule;
   let stopDaemons = () => {};
-  if (host === "embedded") await r.init({ storeCapacity: 1.5 * 2 ** 30 });
-  else {
-    const d = await startDaemons(dir, fs.mkdtempSync(path.join(os.tmpdir(), `tsray-compare-${name}-`)));
-    stopDaemons = d.stop;
-    try { await r.init({ address: d.address }); } catch (e) { stopDaemons(); throw e; }
+  try {
+    if (host === "embedded") await r.init({ storeCapacity: 1.5 * 2 ** 30 });
+    else {
+      const d = await startDaemons(dir, fs.mkdtempSync(path.join(os.tmpdir(), "tsray-compare-")));
+      stopDaemons = d.stop;
+      await r.init({ address: d.address });
+    }
+  } catch (e) {
+    stopDaemons();
+    send({ kind: "error", message: `could not start: ${(e as Error).message}` });
+    process.exit(1);
   }
-  const ms = new Map(metrics(r).filter((m) => KEYS.includes(m.key)).map((m) => [m.key, m]));
-  return { name, metrics: ms, stop: async () => { await r.shutdown(); stopDaemons(); } };
+  const ms = new Map<string, Metric>(metrics(r).filter((m) => KEYS.includes(m.key)).map((m) => [m.key, m]));
+  const collect = runInNewContext("gc") as () => void;
+  process.on("message", (m: ToDriver) => {
+    const answer = async (): Promise<FromDriver> => {
+      switch (m.kind) {
+        case "run": return { kind: "rate", rate: await ms.get(m.key)!.run(m.n) };
+        case "settle": collect(); await sleep(m.ms); return { kind: "settled" };
+        case "stop": await r.shutdown(); stopDaemons(); return { kind: "stopped" };
+      }
+    };
+    answer().then(
+      (reply) => { send(reply); if (reply.kind === "stopped") process.disconnect(); },
+      (e: unknown) => send({ kind: "error", message: e instanceof Error ? e.stack ?? e.message : String(e) }),
+    );
+  });
+  send({ kind: "ready", sizes: Object.fromEntries([...ms].map(([k, m]) => [k, m.n])) });
 }
 
 /** One metric, `rounds` times on each tree; bursts of n operations. */
 async function compareMetric(trees: readonly [Tree, Tree], key: string, n: number, rounds: number, warmupMs: number, pauseMs: number): Promise<Row> {
   const [base, main] = trees;
   for (const t of trees) {
-    const m = t.metrics.get(key)!;
     const until = performance.now() + warmupMs;
-    do await m.run(Math.max(1, Math.round(n / 10))); while (performance.now() < until);
-    await settle(pauseMs);
+    do await t.run(key, Math.max(1, Math.round(n / 10))); while (performance.now() < until);
+    await t.settle(pauseMs);
   }
   const rates = { base: [] as number[], main: [] as number[] };
   for (let i = 0; i < rounds; i++) {
     for (const t of i % 2 === 0 ? [base, main] : [main, base]) {
-      rates[t.name].push(await t.metrics.get(key)!.run(n));
-      await settle(pauseMs);
+      rates[t.name].push(await t.run(key, n));
+      await t.settle(pauseMs);
     }
   }
   const ratios = rates.main.map((v, i) => v / rates.base[i]);
@@ -132,25 +197,21 @@ async function compareMetric(trees: readonly [Tree, Tree], key: string, n: numbe
 }
 
 async function compare(opts: { base: string; host: Host; rounds: number; scale: number; only: readonly string[]; log: (s: string) => void }): Promise<Row[]> {
-  const baseRay = (await import(pathToFileURL(path.join(opts.base, "src/index.ts")).href)) as RayModule;
-  const base = await openTree("base", opts.base, baseRay, opts.host);
-  let main: Tree | undefined;
+  const [base, main] = await Promise.allSettled([openTree("base", opts.base, opts.host), openTree("main", HERE, opts.host)]);
   try {
-    main = await openTree("main", HERE, ray, opts.host);
+    if (base.status === "rejected") throw base.reason;
+    if (main.status === "rejected") throw main.reason;
     const rows: Row[] = [];
     // Daemons and their workers warm up (JIT) over seconds; see bench/daemons.ts.
     const warmupMs = opts.host === "daemons" ? 5000 : 1000;
     for (const key of opts.only) {
-      const m = main.metrics.get(key)!;
-      const row = await compareMetric([base, main], key, Math.max(1, Math.round(m.n * opts.scale)), opts.rounds, warmupMs, opts.host === "daemons" ? 300 : 100);
+      const row = await compareMetric([base.value, main.value], key, Math.max(1, Math.round(main.value.sizes[key] * opts.scale)), opts.rounds, warmupMs, opts.host === "daemons" ? 300 : 100);
       opts.log(`  ${key.padEnd(12)} base ${Math.round(row.base).toLocaleString("en-US").padStart(8)}/s  main ${Math.round(row.main).toLocaleString("en-US").padStart(8)}/s  main/base ${row.ratio.toFixed(2)} ${row.pass ? "" : `(below ${MIN_RATIO})`}  per round: ${row.ratios.map((x) => x.toFixed(2)).join(" ")}`);
       rows.push(row);
     }
     return rows;
   } finally {
-    await main?.stop();
-    await base.stop();
-    delete process.env.TSRAY_TOKEN;
+    await Promise.all([main, base].map((t) => (t.status === "fulfilled" ? t.value.stop() : undefined)));
   }
 }
 
@@ -173,7 +234,11 @@ function write(host: Host, base: string, rounds: number, scale: number, rows: re
   return file;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href && process.argv[2] === "--driver") {
+  // A tree's driver process, started by openTree.
+  const { values } = parseArgs({ options: { driver: { type: "string" }, host: { type: "string" } }, strict: true });
+  await driver(values.driver!, values.host as Host);
+} else if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const { values } = parseArgs({
     options: { base: { type: "string" }, host: { type: "string", multiple: true }, rounds: { type: "string" }, scale: { type: "string" }, only: { type: "string" } },
     strict: true,
