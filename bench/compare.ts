@@ -155,9 +155,12 @@ async function driver(dir: string, host: Host): Promise<void> {
     }
   } catch (e) {
     stopDaemons();
-    send({ kind: "error", message: `could not start: ${(e as Error).message}` });
-    process.exit(1);
+    // Exit once the reason is out: the bench reports it rather than a bare exit code.
+    process.send!({ kind: "error", message: `could not start: ${(e as Error).message}` } satisfies FromDriver, () => process.exit(1));
+    return;
   }
+  // The bench went away without a stop (killed, say): the cluster goes with it.
+  process.once("disconnect", () => { stopDaemons(); process.exit(0); });
   const ms = new Map<string, Metric>(metrics(r).filter((m) => KEYS.includes(m.key)).map((m) => [m.key, m]));
   const collect = runInNewContext("gc") as () => void;
   process.on("message", (m: ToDriver) => {
