@@ -23,7 +23,6 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { runInNewContext } from "node:vm";
 import { metrics, type Metric, type RayModule } from "./embedded.ts";
 import { median } from "./run.ts";
 import { freePort } from "../src/runtime/free-port.ts";
@@ -162,7 +161,9 @@ async function driver(dir: string, host: Host): Promise<void> {
   // The bench went away without a stop (killed, say): the cluster goes with it.
   process.once("disconnect", () => { stopDaemons(); process.exit(0); });
   const ms = new Map<string, Metric>(metrics(r).filter((m) => KEYS.includes(m.key)).map((m) => [m.key, m]));
-  const collect = runInNewContext("gc") as () => void;
+  // openTree starts this process with --expose-gc.
+  const collect = globalThis.gc;
+  if (collect === undefined) throw new Error("bench/compare: a driver process needs --expose-gc");
   process.on("message", (m: ToDriver) => {
     const answer = async (): Promise<FromDriver> => {
       switch (m.kind) {
