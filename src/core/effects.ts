@@ -13,8 +13,8 @@ import type { WorkerTimer } from "./worker/inputs.ts";
 export interface Env {
   /** Current time in ms (virtual in the simulator). */
   now(): number;
-  /** A uniform number in [0, 1) from the host's seeded stream. */
-  random(): number;
+  /** A uniform number in [0, 1) from the host's seeded stream (a plain function: models pass it on unbound). */
+  readonly random: () => number;
 }
 
 /**

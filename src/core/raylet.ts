@@ -266,7 +266,9 @@ export class Raylet {
     // Built per lease decision: no arrays at all on a node without placement groups.
     const bundles: string[] = [];
     if (this.bundles.size > 0) for (const [k, b] of this.bundles) if (b.committed) bundles.push(k);
-    const self: NodeView = { node: this.cfg.node, incarnation: this.cfg.incarnation, total: this.cfg.resources, available: this.available, alive: true, ...(bundles.length > 0 ? { bundles } : {}) };
+    const self: NodeView = bundles.length > 0
+      ? { node: this.cfg.node, incarnation: this.cfg.incarnation, total: this.cfg.resources, available: this.available, alive: true, bundles }
+      : { node: this.cfg.node, incarnation: this.cfg.incarnation, total: this.cfg.resources, available: this.available, alive: true };
     if (this.view.length === 0) return [self];
     return this.view.map((v) => (v.node === this.cfg.node ? self : v));
   }
@@ -298,7 +300,7 @@ export class Raylet {
   private decide(req: LeaseRequest) {
     const p = place({
       resources: req.resources, strategy: req.strategy, local: this.cfg.node, nodes: this.clusterView(),
-      random: () => this.fx.random(), spreadCursor: this.spreadCursor,
+      random: this.fx.random, spreadCursor: this.spreadCursor,
     });
     this.spreadCursor = p.spreadCursor;
     return p;

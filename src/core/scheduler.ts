@@ -32,10 +32,15 @@ export interface PlacementInput {
 
 export function place(p: PlacementInput): Placement & { spreadCursor: number } {
   const s = p.strategy;
-  if (typeof s === "object" && "placementGroup" in s) return { ...inBundle(p, s.placementGroup, s.bundleIndex), spreadCursor: p.spreadCursor };
-  if (typeof s === "object") return { ...nodeAffinity(p, s.nodeId, s.soft), spreadCursor: p.spreadCursor };
+  if (typeof s === "object" && "placementGroup" in s) return withCursor(inBundle(p, s.placementGroup, s.bundleIndex), p.spreadCursor);
+  if (typeof s === "object") return withCursor(nodeAffinity(p, s.nodeId, s.soft), p.spreadCursor);
   if (s === "SPREAD") return spread(p);
-  return { ...hybrid(p), spreadCursor: p.spreadCursor };
+  return withCursor(hybrid(p), p.spreadCursor);
+}
+
+/** A placement with the cursor it leaves (literals of fixed shape: a spread copies through V8's slow path). */
+function withCursor(pl: Placement, spreadCursor: number): Placement & { spreadCursor: number } {
+  return pl.kind === "node" ? { kind: "node", node: pl.node, spreadCursor } : { kind: "infeasible", reason: pl.reason, waits: pl.waits, spreadCursor };
 }
 
 function feasibleNodes(p: PlacementInput): NodeView[] {
@@ -54,6 +59,13 @@ function infeasible(p: PlacementInput): Placement {
  * queue it where it is feasible, preferring the local node.
  */
 export function hybrid(p: PlacementInput): Placement {
+  // The common case first, without the arrays and closures below (a raylet decides for every
+  // lease request): the local node can run it now and is below the threshold. It is the answer
+  // the full policy gives too: the local node is feasible and ready, and scores 0.
+  const here = nodeNamed(p.nodes, p.local);
+  if (here !== undefined && here.alive && fits(p.resources, here.total) && fits(p.resources, here.available) && utilization(here.total, here.available) < SPREAD_THRESHOLD) {
+    return { kind: "node", node: here.node };
+  }
   const feasible = feasibleNodes(p);
   if (feasible.length === 0) return infeasible(p);
   const ready = feasible.filter((n) => fits(p.resources, n.available));
@@ -142,6 +154,11 @@ export function placeBundles(strategy: PlacementStrategy, bundles: readonly Reso
     take(i, pick.node);
   }
   return out;
+}
+
+function nodeNamed(nodes: readonly NodeView[], node: NodeId): NodeView | undefined {
+  for (const n of nodes) if (n.node === node) return n;
+  return undefined;
 }
 
 function leastUtilized(nodes: readonly NodeView[]): NodeView {

@@ -4,6 +4,7 @@
 // into the model, and the model's `complete` effect goes back to the thread as a "reply".
 
 import type { CoreWorker } from "../../core/core-worker.ts";
+import { removeAt } from "../../core/list.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, FunctionDescriptor, FunctionId, Mutable, NodeId, Payload, TaskSpec } from "../../core/types.ts";
 import { drop, hold } from "./pins.ts";
@@ -16,12 +17,15 @@ type Exec = Extract<ToThread, { t: "exec" }>;
 export class WorkerHost {
   model!: CoreWorker;
   timers!: Timers;
-  /** Tasks the thread is running (several on an async actor), by task id: their specs, as the model handed them. */
-  private readonly runningTasks = new Map<string, TaskSpec>();
+  /**
+   * Tasks the thread is running, in start order (several on an async actor): their specs, as the
+   * model handed them. A list, not a map by id: a worker mostly runs one task at a time, and V8
+   * shrinks a Map emptied by a delete, allocating a new table for every task.
+   */
+  private readonly runningTasks: TaskSpec[] = [];
   /** A task the thread is running, if any (the latest started). */
   get running(): { readonly task: string; readonly attempt: number; readonly name: string } | undefined {
-    let last: TaskSpec | undefined;
-    for (const r of this.runningTasks.values()) last = r;
+    const last = this.runningTasks.at(-1);
     return last && { task: last.taskId, attempt: last.attempt, name: last.name };
   }
   /** Set once the thread exited or was ended. */
@@ -41,7 +45,9 @@ export class WorkerHost {
 
   /** The model's `execute` effect. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
-    this.runningTasks.set(spec.taskId, spec);
+    const i = this.indexOfTask(spec.taskId);
+    if (i >= 0) this.runningTasks[i] = spec; // handed again: one entry, the latest spec
+    else this.runningTasks.push(spec);
     this.thread.busy++;
     let held: Payload[] | undefined;
     for (const a of args) if (hold(a)) (held ??= []).push(a);
@@ -62,7 +68,7 @@ export class WorkerHost {
 
   /** The model's `interrupt` effect: the thread signals the task's code (ray.cancel). */
   interrupt(taskId: string): void {
-    if (this.runningTasks.has(taskId)) this.thread.post({ t: "cancel", task: taskId });
+    if (this.indexOfTask(taskId) >= 0) this.thread.post({ t: "cancel", task: taskId });
   }
 
   /** The model's `complete` effect. */
@@ -73,6 +79,17 @@ export class WorkerHost {
       if (held) this.replyHolds.set(call, held);
     }
     this.thread.post({ t: "reply", call, result });
+  }
+
+  private indexOfTask(task: string): number {
+    const r = this.runningTasks;
+    for (let i = r.length - 1; i >= 0; i--) if (r[i].taskId === task) return i;
+    return -1;
+  }
+
+  private taskEnded(task: string): void {
+    const i = this.indexOfTask(task);
+    if (i >= 0) removeAt(this.runningTasks, i);
   }
 
   /** Drops the holds on a task's arguments (it finished), or on every task's (the thread is gone). */
@@ -113,7 +130,7 @@ export class WorkerHost {
       if (this.dead) return;
       switch (m.t) {
         case "done":
-          this.runningTasks.delete(m.task);
+          this.taskEnded(m.task);
           if (this.thread.busy > 0) this.thread.busy--;
           this.dropArgs(m.task); // decoded when the task started
           model.taskDone(m.task, m.attempt, m.out);

@@ -4,6 +4,7 @@
 // and its part of the state API (state-api.ts) read it; nothing here touches the models.
 
 import type { TraceEvent } from "../../../spec/trace.ts";
+import { removeAt } from "../../core/list.ts";
 import { TIMELINE_KINDS } from "./timeline.ts";
 
 /** Ray's task states, as far as a node that executes tasks sees them. */
@@ -74,11 +75,13 @@ export class NodeState {
   private readonly ring: TraceEvent[] = [];
   private next = 0;
   /**
-   * Tasks started here and not finished, by id: their start events. The rows of finished tasks
-   * are built from the kept events when asked for (rarely), not kept up to date per event: a
-   * row per task in a table of thousands cost a small task more than the rest of its tracing.
+   * Tasks started here and not finished, in start order: their start events. The rows of finished
+   * tasks are built from the kept events when asked for (rarely), not kept up to date per event: a
+   * row per task in a table of thousands cost a small task more than the rest of its tracing. A
+   * list, not a map by task: a node mostly runs a few tasks at a time, and V8 shrinks a Map
+   * emptied by a delete, allocating a new table for every task.
    */
-  private readonly running = new Map<string, Started>();
+  private readonly running: Started[] = [];
   /** The GCS declared this node dead and it killed its workers: it stays out for good. */
   fenced = false;
 
@@ -92,11 +95,17 @@ export class NodeState {
     }
     switch (e.kind) {
       case "node.fenced": this.fenced = true; break;
-      case "task.started": this.running.set(e.task, e); break;
+      case "task.started": {
+        const i = this.runningIndex(e.task);
+        if (i >= 0) this.running[i] = e; // an attempt started again here: its latest start
+        else this.running.push(e);
+        break;
+      }
       case "task.finished": {
         const key = countKey(e.ok ? "FINISHED" : "FAILED", e.attempt);
         this.counters.finished.set(key, (this.counters.finished.get(key) ?? 0) + 1);
-        if (this.running.get(e.task)?.attempt === e.attempt) this.running.delete(e.task);
+        const i = this.runningIndex(e.task);
+        if (i >= 0 && this.running[i].attempt === e.attempt) removeAt(this.running, i);
         break;
       }
       case "lease.granted":
@@ -132,10 +141,16 @@ export class NodeState {
     }
   }
 
+  private runningIndex(task: string): number {
+    const r = this.running;
+    for (let i = r.length - 1; i >= 0; i--) if (r[i].task === task) return i;
+    return -1;
+  }
+
   /** Task attempts counted by state and retry (Ray's `ray_tasks` labels), running ones included. */
   taskCounts(): Map<string, number> {
     const out = new Map(this.counters.finished);
-    for (const e of this.running.values()) {
+    for (const e of this.running) {
       const key = countKey("RUNNING", e.attempt);
       out.set(key, (out.get(key) ?? 0) + 1);
     }
@@ -161,7 +176,7 @@ export class NodeState {
         if (e.error !== undefined) row.error_message = e.error;
       }
     }
-    const older = [...this.running.values()].filter((e) => !rows.has(e.task)).map((e) => startedRow(e, undefined));
+    const older = this.running.filter((e) => !rows.has(e.task)).map((e) => startedRow(e, undefined));
     return [...older, ...rows.values()];
   }
 
