@@ -164,10 +164,9 @@ export class SimCluster {
         trace: (b) => this.emit(this.head, b),
         defer: (fn) => { this.schedule(0, fn); },
         every: (ms, fn) => {
-          let e: SimEvent;
-          const tick = () => { e = this.schedule(ms, tick, true); fn(); };
-          e = this.schedule(ms, tick, true);
-          return () => this.queue.cancel(e);
+          const e = new Every(this, ms, fn);
+          this.queue.add(this.now + ms, e, true);
+          return () => e.stop();
         },
         cluster: () => (this.gcsUp() ? this.gcs.autoscalingState() : undefined),
         drain: (node, reason) => { if (this.gcsUp()) this.gcs.step({ kind: "drain-node", node, reason }); },
@@ -557,6 +556,20 @@ export class SimCluster {
 class Delivery extends SimEvent {
   constructor(private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeState, private readonly m: Msg, private readonly sent: number) { super(); }
   run(): void { this.sim.deliver(this.from, this.to, this.dest, this.m, this.periodic, this.sent); }
+}
+
+/**
+ * Housekeeping every `ms`: one event object that puts itself back in the queue (a closure made
+ * per cluster would lose its optimised code with the cluster, and be compiled again for the next).
+ */
+class Every extends SimEvent {
+  constructor(private readonly sim: SimCluster, private readonly ms: number, private readonly fn: () => void) { super(); }
+  run(): void {
+    this.sim.queue.add(this.sim.now + this.ms, this, true);
+    this.fn();
+  }
+  /** Cancelled, the event is skipped wherever it is in the queue. */
+  stop(): void { this.sim.queue.cancel(this); }
 }
 
 /** A task about to run on a worker. */

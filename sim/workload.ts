@@ -239,219 +239,226 @@ export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "ke
 /** Turns a workload into a program for `simulate`. */
 /** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
 export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Promise<Observed> {
-  return async (ray) => {
-    const observed: Observed = keep ?? {};
-    const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow), boom: ray.remote(boom) };
-    const nest = ray.remote(nested);
-    const viaActorR = ray.remote(viaActor);
-    const pair = ray.remote(sumAndProduct, { numReturns: 2 });
-    const streamR = ray.remote(streamItems);
-    const reboxR = ray.remote(rebox);
-    const AccR = ray.remote(Acc);
-    const MakerR = ray.remote(Maker);
-    const refs = new Map<number, ObjectRef>();
-    const actors = new Map<number, ActorHandle<Acc>>();
-    const arg = (v: Val): unknown => ("lit" in v ? v.lit : refs.get(v.ref) ?? 0);
-    const settle = async (i: number) => {
-      const r = refs.get(i);
-      if (!r || i in observed) return;
-      try {
-        let v = await ray.get(r);
-        while (isBox(v)) v = await ray.get(v.r); // a box of a box: what the innermost ref holds
-        observed[i] = summary(v);
-      } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
-    };
-    for (let i = 0; i < w.steps.length; i++) {
-      const s = w.steps[i];
-      switch (s.op) {
-        case "task": {
-          const f = fns[s.fn].options({
-            maxRetries: s.maxRetries, schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : s.spread ? "SPREAD" : "DEFAULT",
-            ...(s.retryExceptions ? { retryExceptions: true } : {}), ...(s.numCpus === undefined ? {} : { numCpus: s.numCpus }),
-          });
-          refs.set(i, (f.remote as (...a: unknown[]) => ObjectRef)(...s.args.map(arg)));
+  return (ray) => runWorkload(ray, w, keep);
+}
+
+/**
+ * The program's body: a function of the module, not a closure made per workload, because V8
+ * keeps a closure's optimised code only while one of its closures lives; each scenario's program
+ * would be compiled again, on a thread competing with the other explorations.
+ */
+async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): Promise<Observed> {
+  const observed: Observed = keep ?? {};
+  const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow), boom: ray.remote(boom) };
+  const nest = ray.remote(nested);
+  const viaActorR = ray.remote(viaActor);
+  const pair = ray.remote(sumAndProduct, { numReturns: 2 });
+  const streamR = ray.remote(streamItems);
+  const reboxR = ray.remote(rebox);
+  const AccR = ray.remote(Acc);
+  const MakerR = ray.remote(Maker);
+  const refs = new Map<number, ObjectRef>();
+  const actors = new Map<number, ActorHandle<Acc>>();
+  const arg = (v: Val): unknown => ("lit" in v ? v.lit : refs.get(v.ref) ?? 0);
+  const settle = async (i: number) => {
+    const r = refs.get(i);
+    if (!r || i in observed) return;
+    try {
+      let v = await ray.get(r);
+      while (isBox(v)) v = await ray.get(v.r); // a box of a box: what the innermost ref holds
+      observed[i] = summary(v);
+    } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+  };
+  for (let i = 0; i < w.steps.length; i++) {
+    const s = w.steps[i];
+    switch (s.op) {
+      case "task": {
+        const f = fns[s.fn].options({
+          maxRetries: s.maxRetries, schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : s.spread ? "SPREAD" : "DEFAULT",
+          ...(s.retryExceptions ? { retryExceptions: true } : {}), ...(s.numCpus === undefined ? {} : { numCpus: s.numCpus }),
+        });
+        refs.set(i, (f.remote as (...a: unknown[]) => ObjectRef)(...s.args.map(arg)));
+        break;
+      }
+      case "nested":
+        refs.set(i, (nest.remote as (...a: unknown[]) => ObjectRef)(fns.add, ...s.args.map(arg)));
+        break;
+      case "put":
+        // A store that refuses for longer than the put may wait fails it: observed, not thrown.
+        try { refs.set(i, await ray.put(s.big ? new Float64Array(BIG_LEN).fill(s.v) : s.v)); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+        break;
+      case "actor":
+        actors.set(i, AccR.options({
+          maxRestarts: s.maxRestarts, maxTaskRetries: s.maxTaskRetries,
+          schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : "DEFAULT",
+        }).remote());
+        break;
+      case "call": {
+        const a = actors.get(s.actor);
+        if (!a) break;
+        const v = s.ref === undefined ? s.v : refs.get(s.ref) ?? s.v;
+        if (s.pair === undefined && s.maxTaskRetries === undefined) {
+          refs.set(i, (a.add.remote as (v: unknown) => ObjectRef)(v));
           break;
         }
-        case "nested":
-          refs.set(i, (nest.remote as (...a: unknown[]) => ObjectRef)(fns.add, ...s.args.map(arg)));
-          break;
-        case "put":
-          // A store that refuses for longer than the put may wait fails it: observed, not thrown.
-          try { refs.set(i, await ray.put(s.big ? new Float64Array(BIG_LEN).fill(s.v) : s.v)); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
-          break;
-        case "actor":
-          actors.set(i, AccR.options({
-            maxRestarts: s.maxRestarts, maxTaskRetries: s.maxTaskRetries,
-            schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : "DEFAULT",
-          }).remote());
-          break;
-        case "call": {
-          const a = actors.get(s.actor);
-          if (!a) break;
-          const v = s.ref === undefined ? s.v : refs.get(s.ref) ?? s.v;
-          if (s.pair === undefined && s.maxTaskRetries === undefined) {
-            refs.set(i, (a.add.remote as (v: unknown) => ObjectRef)(v));
-            break;
+        const m = (s.pair ? a.addPair : a.add).options({ ...(s.pair ? { numReturns: 2 } : {}), ...(s.maxTaskRetries === undefined ? {} : { maxTaskRetries: s.maxTaskRetries }) });
+        const out = (m.remote as (v: unknown) => ObjectRef | ObjectRef[])(v);
+        if (!Array.isArray(out)) refs.set(i, out);
+        else { refs.set(i, out[0]); ray.release(out[1]); }
+        break;
+      }
+      case "get":
+        await settle(s.ref);
+        break;
+      case "wait": {
+        const held = s.refs.flatMap((j) => refs.get(j) ?? []);
+        if (held.length === 0) break;
+        const k = Math.min(s.numReturns, held.length);
+        const [ready, rest] = await ray.wait(held, { numReturns: k, ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }) });
+        const problem = waitProblem(held, ready, rest, k, s.timeoutMs !== undefined);
+        if (problem !== undefined) throw new Error(`step ${i}: ray.wait(${held.length} refs, numReturns ${k}${s.timeoutMs === undefined ? "" : `, timeoutMs ${s.timeoutMs}`}) ${problem}`);
+        break;
+      }
+      case "introspect": {
+        const [nodes, total, free] = await Promise.all([ray.nodes(), ray.clusterResources(), ray.availableResources()]);
+        const problem = introspectProblem(nodes, total, free, ray.getRuntimeContext(), ray.context);
+        if (problem !== undefined) throw new Error(`step ${i}: ${problem}`);
+        break;
+      }
+      case "get-timeout": {
+        const r = refs.get(s.ref);
+        // The value (or error) is observed by the step that made the ref; whether it came in time
+        // depends on timing. Here: that a timed get ends, and leaves no waiter or hold behind
+        // (the liveness and reference checkers judge the trace).
+        if (r) await ray.get(r, { timeoutMs: s.timeoutMs }).catch(() => undefined);
+        break;
+      }
+      case "free": {
+        const r = refs.get(s.ref);
+        if (r) { await settle(s.ref); ray.release(r); refs.delete(s.ref); }
+        break;
+      }
+      case "sleep":
+        await ray.sleep(s.ms);
+        break;
+      case "async-actor":
+        actors.set(i, AccR.options({ maxRestarts: s.maxRestarts, ...(s.maxConcurrency === undefined ? {} : { maxConcurrency: s.maxConcurrency }) }).remote());
+        break;
+      case "kill": {
+        const a = actors.get(s.actor);
+        if (a) ray.kill(a, { noRestart: s.noRestart });
+        break;
+      }
+      case "box": {
+        const r = refs.get(s.ref);
+        if (!r) break;
+        try { refs.set(i, await ray.put({ r, pad: s.big ? new Float64Array(BIG_LEN) : 0 })); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+        break;
+      }
+      case "rebox": {
+        const r = refs.get(s.ref);
+        if (r) refs.set(i, (reboxR.remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
+        break;
+      }
+      case "keep": {
+        const a = actors.get(s.actor);
+        const r = refs.get(s.ref);
+        if (a && r) refs.set(i, (a.keep.remote as (b: unknown) => ObjectRef)({ r }));
+        break;
+      }
+      case "kept": {
+        const a = actors.get(s.actor);
+        if (a) refs.set(i, a.readKept.remote());
+        break;
+      }
+      case "drop": {
+        const r = refs.get(s.ref);
+        if (r) { ray.release(r); refs.delete(s.ref); }
+        break;
+      }
+      case "returns": {
+        const both = (pair.remote as (...a: unknown[]) => unknown)(...s.args.map(arg)) as ObjectRef[];
+        refs.set(i, both[s.keep]);
+        ray.release(both[1 - s.keep]);
+        break;
+      }
+      case "stream": {
+        const f = streamR.options({
+          maxRetries: s.maxRetries, ...(s.backpressure === undefined ? {} : { generatorBackpressureNumObjects: s.backpressure }),
+          ...(s.node ? { schedulingStrategy: { nodeId: s.node, soft: true } } : {}),
+        });
+        const gen = (f.remote as (...a: unknown[]) => ObjectRefGenerator<unknown>)(s.n, s.big, ...s.args.map(arg));
+        // Items in order, each once: a lost, repeated or reordered item changes the sum.
+        let sum = 0, count = 0;
+        const read = async (ref: ObjectRef) => {
+          sum = (sum * 7 + summary(await ray.get(ref))) % 1_000_003;
+          count++;
+        };
+        const held: ObjectRef[] = [];
+        try {
+          for (let k = 0; k < (s.take ?? Infinity); k++) {
+            const r = await gen.next();
+            if (r.done) break;
+            refs.set(i, r.value); // an error item too: what uses it fails as it does
+            if (s.holdMs !== undefined) { held.push(r.value); continue; }
+            await read(r.value);
+            if (s.readMs !== undefined) await ray.sleep(s.readMs);
           }
-          const m = (s.pair ? a.addPair : a.add).options({ ...(s.pair ? { numReturns: 2 } : {}), ...(s.maxTaskRetries === undefined ? {} : { maxTaskRetries: s.maxTaskRetries }) });
-          const out = (m.remote as (v: unknown) => ObjectRef | ObjectRef[])(v);
-          if (!Array.isArray(out)) refs.set(i, out);
-          else { refs.set(i, out[0]); ray.release(out[1]); }
+          // Unread items have their only copies where the task stored them (a read copies them to the reader's node).
+          if (s.holdMs !== undefined) await ray.sleep(s.holdMs);
+          for (const ref of held) await read(ref);
+          observed[i] = count * 10_000_000 + sum;
+        } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+        // Dropped however the reading ended (Python drops it leaving the scope): a generator
+        // left held but unread keeps its back-pressured task, and its CPU, for ever.
+        ray.release(gen);
+        break;
+      }
+      case "cancel": {
+        const r = refs.get(s.ref);
+        if (r) ray.cancel(r, { force: s.force && !isActorCall(w.steps[s.ref]) });
+        break;
+      }
+      case "pg": {
+        const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
+        // The ready ref is the task that runs once the bundle is reserved: it may fail with its node.
+        if (s.ready) await Promise.allSettled([ray.get(pg.ready())]);
+        const inPg = fns.slow.options({ placementGroup: pg, bundleIndex: 0 });
+        const first = inPg.remote(s.v, s.v);
+        refs.set(i, inPg.remote(s.v + 1, s.v));
+        await Promise.allSettled([ray.get(first)]);
+        await settle(i);
+        ray.removePlacementGroup(pg);
+        break;
+      }
+      case "pg-capture": {
+        const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
+        const capturing = nest.options({ placementGroup: pg, captureChildTasks: true }) as unknown as { remote(...a: unknown[]): ObjectRef };
+        refs.set(i, s.actor ? capturing.remote(viaActorR, AccR, s.v) : capturing.remote(nest, fns.add, s.v));
+        await settle(i);
+        ray.removePlacementGroup(pg);
+        break;
+      }
+      case "named": {
+        const opts = { name: s.name, namespace: s.ns, lifetime: s.detached ? "detached" as const : "non_detached" as const, ...(s.getIfExists ? { getIfExists: true } : {}) };
+        if (s.byDriver) {
+          // A taken name is refused (ValueError), unless getIfExists finds its actor.
+          try { await AccR.options(opts).remote(); } catch (e) { if ((e as Error).name !== "ValueError") throw e; }
           break;
         }
-        case "get":
-          await settle(s.ref);
-          break;
-        case "wait": {
-          const held = s.refs.flatMap((j) => refs.get(j) ?? []);
-          if (held.length === 0) break;
-          const k = Math.min(s.numReturns, held.length);
-          const [ready, rest] = await ray.wait(held, { numReturns: k, ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }) });
-          const problem = waitProblem(held, ready, rest, k, s.timeoutMs !== undefined);
-          if (problem !== undefined) throw new Error(`step ${i}: ray.wait(${held.length} refs, numReturns ${k}${s.timeoutMs === undefined ? "" : `, timeoutMs ${s.timeoutMs}`}) ${problem}`);
-          break;
-        }
-        case "introspect": {
-          const [nodes, total, free] = await Promise.all([ray.nodes(), ray.clusterResources(), ray.availableResources()]);
-          const problem = introspectProblem(nodes, total, free, ray.getRuntimeContext(), ray.context);
-          if (problem !== undefined) throw new Error(`step ${i}: ${problem}`);
-          break;
-        }
-        case "get-timeout": {
-          const r = refs.get(s.ref);
-          // The value (or error) is observed by the step that made the ref; whether it came in time
-          // depends on timing. Here: that a timed get ends, and leaves no waiter or hold behind
-          // (the liveness and reference checkers judge the trace).
-          if (r) await ray.get(r, { timeoutMs: s.timeoutMs }).catch(() => undefined);
-          break;
-        }
-        case "free": {
-          const r = refs.get(s.ref);
-          if (r) { await settle(s.ref); ray.release(r); refs.delete(s.ref); }
-          break;
-        }
-        case "sleep":
-          await ray.sleep(s.ms);
-          break;
-        case "async-actor":
-          actors.set(i, AccR.options({ maxRestarts: s.maxRestarts, ...(s.maxConcurrency === undefined ? {} : { maxConcurrency: s.maxConcurrency }) }).remote());
-          break;
-        case "kill": {
-          const a = actors.get(s.actor);
-          if (a) ray.kill(a, { noRestart: s.noRestart });
-          break;
-        }
-        case "box": {
-          const r = refs.get(s.ref);
-          if (!r) break;
-          try { refs.set(i, await ray.put({ r, pad: s.big ? new Float64Array(BIG_LEN) : 0 })); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
-          break;
-        }
-        case "rebox": {
-          const r = refs.get(s.ref);
-          if (r) refs.set(i, (reboxR.remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
-          break;
-        }
-        case "keep": {
-          const a = actors.get(s.actor);
-          const r = refs.get(s.ref);
-          if (a && r) refs.set(i, (a.keep.remote as (b: unknown) => ObjectRef)({ r }));
-          break;
-        }
-        case "kept": {
-          const a = actors.get(s.actor);
-          if (a) refs.set(i, a.readKept.remote());
-          break;
-        }
-        case "drop": {
-          const r = refs.get(s.ref);
-          if (r) { ray.release(r); refs.delete(s.ref); }
-          break;
-        }
-        case "returns": {
-          const both = (pair.remote as (...a: unknown[]) => unknown)(...s.args.map(arg)) as ObjectRef[];
-          refs.set(i, both[s.keep]);
-          ray.release(both[1 - s.keep]);
-          break;
-        }
-        case "stream": {
-          const f = streamR.options({
-            maxRetries: s.maxRetries, ...(s.backpressure === undefined ? {} : { generatorBackpressureNumObjects: s.backpressure }),
-            ...(s.node ? { schedulingStrategy: { nodeId: s.node, soft: true } } : {}),
-          });
-          const gen = (f.remote as (...a: unknown[]) => ObjectRefGenerator<unknown>)(s.n, s.big, ...s.args.map(arg));
-          // Items in order, each once: a lost, repeated or reordered item changes the sum.
-          let sum = 0, count = 0;
-          const read = async (ref: ObjectRef) => {
-            sum = (sum * 7 + summary(await ray.get(ref))) % 1_000_003;
-            count++;
-          };
-          const held: ObjectRef[] = [];
-          try {
-            for (let k = 0; k < (s.take ?? Infinity); k++) {
-              const r = await gen.next();
-              if (r.done) break;
-              refs.set(i, r.value); // an error item too: what uses it fails as it does
-              if (s.holdMs !== undefined) { held.push(r.value); continue; }
-              await read(r.value);
-              if (s.readMs !== undefined) await ray.sleep(s.readMs);
-            }
-            // Unread items have their only copies where the task stored them (a read copies them to the reader's node).
-            if (s.holdMs !== undefined) await ray.sleep(s.holdMs);
-            for (const ref of held) await read(ref);
-            observed[i] = count * 10_000_000 + sum;
-          } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
-          // Dropped however the reading ended (Python drops it leaving the scope): a generator
-          // left held but unread keeps its back-pressured task, and its CPU, for ever.
-          ray.release(gen);
-          break;
-        }
-        case "cancel": {
-          const r = refs.get(s.ref);
-          if (r) ray.cancel(r, { force: s.force && !isActorCall(w.steps[s.ref]) });
-          break;
-        }
-        case "pg": {
-          const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
-          // The ready ref is the task that runs once the bundle is reserved: it may fail with its node.
-          if (s.ready) await Promise.allSettled([ray.get(pg.ready())]);
-          const inPg = fns.slow.options({ placementGroup: pg, bundleIndex: 0 });
-          const first = inPg.remote(s.v, s.v);
-          refs.set(i, inPg.remote(s.v + 1, s.v));
-          await Promise.allSettled([ray.get(first)]);
-          await settle(i);
-          ray.removePlacementGroup(pg);
-          break;
-        }
-        case "pg-capture": {
-          const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
-          const capturing = nest.options({ placementGroup: pg, captureChildTasks: true }) as unknown as { remote(...a: unknown[]): ObjectRef };
-          refs.set(i, s.actor ? capturing.remote(viaActorR, AccR, s.v) : capturing.remote(nest, fns.add, s.v));
-          await settle(i);
-          ray.removePlacementGroup(pg);
-          break;
-        }
-        case "named": {
-          const opts = { name: s.name, namespace: s.ns, lifetime: s.detached ? "detached" as const : "non_detached" as const, ...(s.getIfExists ? { getIfExists: true } : {}) };
-          if (s.byDriver) {
-            // A taken name is refused (ValueError), unless getIfExists finds its actor.
-            try { await AccR.options(opts).remote(); } catch (e) { if ((e as Error).name !== "ValueError") throw e; }
-            break;
-          }
-          const maker = MakerR.remote();
-          await Promise.allSettled([ray.get(maker.make.remote(AccR as never, s.name, s.ns, s.detached, s.getIfExists === true))]);
-          ray.kill(maker);
-          break;
-        }
-        case "named-call": {
-          let a: ActorHandle<Acc> | undefined;
-          try { a = await ray.getActor<Acc>(s.name, { namespace: s.ns }); } catch { /* none by that name (yet, or any more) */ }
-          if (a) refs.set(i, a.add.remote(s.v));
-          break;
-        }
+        const maker = MakerR.remote();
+        await Promise.allSettled([ray.get(maker.make.remote(AccR as never, s.name, s.ns, s.detached, s.getIfExists === true))]);
+        ray.kill(maker);
+        break;
+      }
+      case "named-call": {
+        let a: ActorHandle<Acc> | undefined;
+        try { a = await ray.getActor<Acc>(s.name, { namespace: s.ns }); } catch { /* none by that name (yet, or any more) */ }
+        if (a) refs.set(i, a.add.remote(s.v));
+        break;
       }
     }
-    for (const i of refs.keys()) await settle(i);
-    return observed;
-  };
+  }
+  for (const i of refs.keys()) await settle(i);
+  return observed;
 }

@@ -115,80 +115,99 @@ function reachable(chart: Edges, from: string, to: string): boolean {
 /** `recovered`: an actor known only from a restarted GCS's recovered table (state: where registration puts it). */
 type Place = { state: string; attempt?: number; epoch?: number; deadNode?: true; recovered?: true };
 
-export const checkLifecycles: Checker = (events) => {
-  const out: Violation[] = [];
-  const places = new Map<string, Place>(); // key: chart name + entity id
-  const at = (chart: Edges, id: string): Place | undefined => places.get(`${chart.name}\u0000${id}`);
-  const set = (chart: Edges, id: string, p: Place): void => void places.set(`${chart.name}\u0000${id}`, p);
+export const checkLifecycles: Checker = (events) => new LifecycleWalk(events).run();
+
+/**
+ * One pass over a trace. A class rather than closures inside the checker: V8 keeps a closure's
+ * optimised code only while a closure of it is alive, so closures made anew for every trace were
+ * optimised again (on a compiler thread, competing with other explorations) after each collection.
+ */
+class LifecycleWalk {
+  readonly out: Violation[] = [];
+  /** key: chart name + entity id. */
+  readonly places = new Map<string, Place>();
+  /** worker → the last lease granted to it. */
+  readonly held = new Map<string, string>();
+  /** A force-cancelled task's result → the node of the worker destroyed for it. */
+  readonly killedOutputs = new Map<string, string>();
+
+  constructor(readonly events: readonly TraceEvent[]) {}
+
+  run(): Violation[] {
+    for (let i = 0; i < this.events.length; i++) this.step(this.events[i], i);
+    return this.out;
+  }
+
+  at(chart: Edges, id: string): Place | undefined { return this.places.get(`${chart.name}\u0000${id}`); }
+
+  set(chart: Edges, id: string, p: Place): void { this.places.set(`${chart.name}\u0000${id}`, p); }
+
   /** Moves `id` to `to`, reporting the move when its chart does not allow it. */
-  const move = (i: number, chart: Edges, id: string, to: string, extra: Omit<Place, "state"> = {}) => {
-    const from = at(chart, id)?.state ?? chart.initial;
+  move(i: number, chart: Edges, id: string, to: string, extra: Omit<Place, "state"> = {}): void {
+    const prev = this.at(chart, id);
+    const from = prev?.state ?? chart.initial;
     if (!allows(chart, from, to)) {
       const allowed = [...(chart.next.get(from)?.values() ?? [])].flatMap((s) => [...s]);
-      out.push(violationAt(NAME, events, i, `${chart.name} ${id} went ${from} → ${to}, which its chart does not allow (from ${from}: ${allowed.length > 0 ? [...new Set(allowed)].join(", ") : "nothing, it is final"})`));
+      this.out.push(violationAt(NAME, this.events, i, `${chart.name} ${id} went ${from} → ${to}, which its chart does not allow (from ${from}: ${allowed.length > 0 ? [...new Set(allowed)].join(", ") : "nothing, it is final"})`));
     }
-    set(chart, id, { ...at(chart, id), ...extra, state: to });
-  };
-  /** worker → the last lease granted to it. */
-  const held = new Map<string, string>();
-  /** A force-cancelled task's result → the node of the worker destroyed for it. */
-  const killedOutputs = new Map<string, string>();
-  /** The worker's last lease, if blocked, has ended: it is taking another or it died. */
-  const endBlocked = (worker: string): void => {
-    const lease = held.get(worker);
-    if (lease !== undefined && at(LEASE, lease)?.state === "BLOCKED") set(LEASE, lease, { state: "RETURNED" });
-    held.delete(worker);
-  };
-  for (let i = 0; i < events.length; i++) stepEntity(events[i], i);
-  return out;
+    this.set(chart, id, { ...prev, ...extra, state: to });
+  }
 
-  function stepEntity(e: TraceEvent, i: number): void {
+  /** The worker's last lease, if blocked, has ended: it is taking another or it died. */
+  endBlocked(worker: string): void {
+    const lease = this.held.get(worker);
+    if (lease !== undefined && this.at(LEASE, lease)?.state === "BLOCKED") this.set(LEASE, lease, { state: "RETURNED" });
+    this.held.delete(worker);
+  }
+
+  step(e: TraceEvent, i: number): void {
+    const { out, places, held, killedOutputs, events } = this;
     switch (e.kind) {
       case "actor.state": {
-        const prev = at(ACTOR, e.actor);
+        const prev = this.at(ACTOR, e.actor);
         // The GCS publishes an actor's state again after a restart of its own: the same state of
         // the same incarnation is news repeated, not a transition.
         if (prev && prev.state === e.state && prev.epoch === e.epoch) return;
         // Registered by a GCS whose trace of it died with it: whatever state it was in since.
-        if (prev?.recovered && reachable(ACTOR, prev.state, e.state)) return set(ACTOR, e.actor, { state: e.state, epoch: e.epoch });
+        if (prev?.recovered && reachable(ACTOR, prev.state, e.state)) return this.set(ACTOR, e.actor, { state: e.state, epoch: e.epoch });
         if (prev && e.epoch < prev.epoch!) out.push(violationAt(NAME, events, i, `actor ${e.actor}'s epoch went back from ${prev.epoch} to ${e.epoch}`));
         // The table's first state may be its initial one or one step past it (published on creation).
-        if (prev === undefined && e.state === ACTOR.initial) return set(ACTOR, e.actor, { state: e.state, epoch: e.epoch });
-        return move(i, ACTOR, e.actor, e.state, { epoch: e.epoch });
+        if (prev === undefined && e.state === ACTOR.initial) return this.set(ACTOR, e.actor, { state: e.state, epoch: e.epoch });
+        return this.move(i, ACTOR, e.actor, e.state, { epoch: e.epoch });
       }
       case "gcs.recovered":
         // The old GCS registered these actors: storage acknowledged them, even when its trace of
         // doing so died with it (a SIGKILLed daemon loses its last few ms of trace).
-        for (const a of e.actorIds ?? []) if (at(ACTOR, a) === undefined) set(ACTOR, a, { state: REGISTERED, recovered: true });
+        for (const a of e.actorIds ?? []) if (this.at(ACTOR, a) === undefined) this.set(ACTOR, a, { state: REGISTERED, recovered: true });
         return;
       case "node.registered": {
-        const prev = at(NODE, e.id)?.state;
+        const prev = this.at(NODE, e.id)?.state;
         if (prev === "ALIVE") return; // registered again in the same life (a GCS restart's re-registration)
         // A node declared dead that registers again is a new life: its chart starts over.
         if (prev === "DEAD") places.delete(`${NODE.name}\u0000${e.id}`);
-        return move(i, NODE, e.id, "ALIVE");
+        return this.move(i, NODE, e.id, "ALIVE");
       }
       case "node.dead": {
-        if (at(NODE, e.id)?.state === "DEAD") return; // the same death heard again (e.g. after a GCS restart)
+        if (this.at(NODE, e.id)?.state === "DEAD") return; // the same death heard again (e.g. after a GCS restart)
         // The node's reservations die with it: one made on its next life is a new reservation,
         // though until it learns of its death the node (a zombie) may still release the old one.
         const onNode = `@${e.id}`;
         for (const [key, p] of places) if (key.startsWith(`${BUNDLE.name}\u0000`) && key.endsWith(onNode)) p.deadNode = true;
-        return move(i, NODE, e.id, "DEAD");
+        return this.move(i, NODE, e.id, "DEAD");
       }
       case "task.submitted":
-        set(OBJECT, e.returns, { state: OBJECT.initial });
-        return move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: 0 });
+        this.set(OBJECT, e.returns, { state: OBJECT.initial });
+        return this.move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: 0 });
       case "task.started": {
-        const t = at(TASK, e.task);
+        const t = this.at(TASK, e.task);
         // Only the current attempt of a task its owner still has in flight moves its chart.
         if (t === undefined || t.attempt !== e.attempt || t.state === "FAILED") return;
-        return move(i, TASK, e.task, "RUNNING");
+        return this.move(i, TASK, e.task, "RUNNING");
       }
       case "task.retry":
-        return move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: e.attempt });
+        return this.move(i, TASK, e.task, "WAITING_FOR_DEPS", { attempt: e.attempt });
       case "task.failed":
-        return move(i, TASK, e.task, "FAILED");
+        return this.move(i, TASK, e.task, "FAILED");
       case "task.cancelled":
         if (e.worker !== undefined) killedOutputs.set(returnIdOf(e.task), nodeOf(e.worker));
         return;
@@ -196,62 +215,62 @@ export const checkLifecycles: Checker = (events) => {
         if (e.where === "store" && e.primary !== true) return; // a secondary copy: no change for the owner
         // A copy a zombie node stores after it was declared dead (a stale attempt's output) is
         // never the owner's: the owner has retried or freed the object by then.
-        if (e.where === "store" && at(NODE, e.node)?.state === "DEAD") return;
+        if (e.where === "store" && this.at(NODE, e.node)?.state === "DEAD") return;
         // Nor is one that a worker destroyed by a forced cancel stores before it dies: the owner
         // settled the task without it (TaskCancelledError), and drops the copy once it is dead.
         if (e.where === "store" && killedOutputs.get(e.obj) === e.node) return;
         // A streaming generator's item is the owner's once it records it (generator.item): a
         // store copy may be a retry's duplicate, stored after the item was freed, and dropped.
         if (e.where === "store" && isGeneratorItemId(e.obj)) return;
-        const o = at(OBJECT, e.obj);
+        const o = this.at(OBJECT, e.obj);
         if (o?.state === "READY") return; // another primary (a re-executed task's): news repeated
-        return move(i, OBJECT, e.obj, "READY");
+        return this.move(i, OBJECT, e.obj, "READY");
       }
       case "generator.item":
-        if (at(OBJECT, e.obj)?.state === "READY") return; // an inline item: its creation said so
-        return move(i, OBJECT, e.obj, "READY");
+        if (this.at(OBJECT, e.obj)?.state === "READY") return; // an inline item: its creation said so
+        return this.move(i, OBJECT, e.obj, "READY");
       case "generator.restored": // a lost item yielded again (its reconstruction)
-        return move(i, OBJECT, e.obj, "READY");
+        return this.move(i, OBJECT, e.obj, "READY");
       case "object.lost":
-        return move(i, OBJECT, e.obj, "LOST");
+        return this.move(i, OBJECT, e.obj, "LOST");
       case "object.out-of-scope":
-        return move(i, OBJECT, e.obj, "FREED");
+        return this.move(i, OBJECT, e.obj, "FREED");
       case "lease.granted": {
         const lease = `${e.lease}@${e.node}`;
         const prev = held.get(e.worker);
-        if (prev !== lease) endBlocked(e.worker);
+        if (prev !== lease) this.endBlocked(e.worker);
         held.set(e.worker, lease);
-        move(i, LEASE, lease, "GRANTED");
-        return move(i, WORKER, e.worker, "LEASED");
+        this.move(i, LEASE, lease, "GRANTED");
+        return this.move(i, WORKER, e.worker, "LEASED");
       }
       case "lease.returned":
-        move(i, LEASE, `${e.lease}@${e.node}`, "BLOCKED");
-        if (at(WORKER, e.worker)?.state === "DEAD") return; // returned because the worker died
-        return move(i, WORKER, e.worker, "IDLE");
+        this.move(i, LEASE, `${e.lease}@${e.node}`, "BLOCKED");
+        if (this.at(WORKER, e.worker)?.state === "DEAD") return; // returned because the worker died
+        return this.move(i, WORKER, e.worker, "IDLE");
       case "worker.died":
-        endBlocked(e.worker);
-        return move(i, WORKER, e.worker, "DEAD");
+        this.endBlocked(e.worker);
+        return this.move(i, WORKER, e.worker, "DEAD");
       case "pg.state":
-        if (at(PG, e.pg)?.state === e.state) return; // told again after a GCS restart
-        return move(i, PG, e.pg, e.state);
+        if (this.at(PG, e.pg)?.state === e.state) return; // told again after a GCS restart
+        return this.move(i, PG, e.pg, e.state);
       case "bundle.reserved": {
         const key = `${e.bundle}@${e.node}`;
-        const prev = at(BUNDLE, key);
+        const prev = this.at(BUNDLE, key);
         if (prev?.state === "RELEASED" || prev?.deadNode) places.delete(`${BUNDLE.name}\u0000${key}`);
-        return move(i, BUNDLE, key, "PREPARED");
+        return this.move(i, BUNDLE, key, "PREPARED");
       }
       case "job.state":
         // A job's first trace is its submission (PENDING), or a later state if tracing began after it.
-        if (at(JOB, e.job) === undefined && e.state === JOB.initial) return set(JOB, e.job, { state: e.state });
-        return move(i, JOB, e.job, e.state);
+        if (this.at(JOB, e.job) === undefined && e.state === JOB.initial) return this.set(JOB, e.job, { state: e.state });
+        return this.move(i, JOB, e.job, e.state);
       case "bundle.released": {
         const key = `${e.bundle}@${e.node}`;
         // A zombie giving back what it held when it was declared dead: that reservation ends here.
-        if (at(BUNDLE, key)?.deadNode) return void places.delete(`${BUNDLE.name}\u0000${key}`);
-        return move(i, BUNDLE, key, "RELEASED");
+        if (this.at(BUNDLE, key)?.deadNode) return void places.delete(`${BUNDLE.name}\u0000${key}`);
+        return this.move(i, BUNDLE, key, "RELEASED");
       }
       default:
         return;
     }
   }
-};
+}
