@@ -1,5 +1,6 @@
 // One exploration's rate, for bench/scenarios.ts: in this process on any number of threads, or
-// on one thread in a child process held to one core (run as a script, it prints that rate).
+// in a child process (held to one core, or with V8's compiler kept on the exploring threads);
+// run as a script, it prints the rate of `threads` threads.
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { exploreParallel } from "../sim/explore-pool.ts";
@@ -59,16 +60,31 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
  */
 export async function oneCoreRate(scenarios: number, seed: number, warmUp: number): Promise<Rate | { readonly missing: string }> {
   if (spawnSync("taskset", ["--version"]).error) return { missing: "taskset (util-linux) is not installed" };
-  const child = spawn("taskset", ["-c", "0", process.execPath, "--import", "tsx", SELF, String(scenarios), String(seed), String(warmUp)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  return childRate(["taskset", "-c", "0", process.execPath], 1, scenarios, seed, warmUp);
+}
+
+/**
+ * The rate on `threads` threads in a child process whose V8 optimises code on the thread that
+ * needs it (`--no-concurrent-recompilation`) rather than on its helper threads: how the pool
+ * scales when the compiler does not take a share of the other cores. A measurement, not a
+ * setting: one thread goes slower so, compiling in its own time.
+ */
+export function compilingOnThreadRate(threads: number, scenarios: number, seed: number, warmUp: number): Promise<Rate> {
+  return childRate([process.execPath, "--no-concurrent-recompilation"], threads, scenarios, seed, warmUp);
+}
+
+async function childRate(command: readonly string[], threads: number, scenarios: number, seed: number, warmUp: number): Promise<Rate> {
+  const [file, ...pre] = command;
+  const child = spawn(file, [...pre, "--import", "tsx", SELF, String(scenarios), String(seed), String(warmUp), String(threads)], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   child.stdout.on("data", (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((resolve, reject) => { child.once("error", reject); child.once("exit", resolve); });
-  if (code !== 0) throw new Error(`bench/scenarios: the one-core run exited with ${code}`);
+  if (code !== 0) throw new Error(`bench/scenarios: the run in a child process (${command.join(" ")}) exited with ${code}`);
   return JSON.parse(out) as Rate;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [scenarios, seed, warmUp] = process.argv.slice(2).map(Number);
-  process.stdout.write(JSON.stringify(await rate(1, scenarios, seed, warmUp)));
+  const [scenarios, seed, warmUp, threads] = process.argv.slice(2).map(Number);
+  process.stdout.write(JSON.stringify(await rate(threads, scenarios, seed, warmUp)));
   process.exit(0);
 }

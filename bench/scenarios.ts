@@ -6,10 +6,10 @@
 // a short exploration's like `npm test`'s, is reported too); the speed-up; and, since one thread
 // already keeps more than one core busy, the scaling from one core held by taskset to every
 // core, next to what this machine allows for such work (bench/core-scaling.ts), measured in the
-// same run.
+// same run; and the speed-up with V8's optimising compiler kept on the exploring threads.
 import { availableParallelism } from "node:os";
 import { coreScalingLimit } from "./core-scaling.ts";
-import { oneCoreRate, rate, SHARDS } from "./scenario-rate.ts";
+import { compilingOnThreadRate, oneCoreRate, rate, SHARDS } from "./scenario-rate.ts";
 import { median, type Bench, type Figures } from "./run.ts";
 
 const DEFAULTS = { scenarios: 1000, runs: 3, seed: 20261125, warmUp: 1000 };
@@ -22,6 +22,7 @@ export const scenariosBench: Bench = {
     const p = { ...DEFAULTS, ...opts };
     const cores = availableParallelism();
     const one: number[] = [], all: number[] = [], coldAll: number[] = [], coresOne: number[] = [], coresAll: number[] = [], oneCore: number[] = [], limits: number[] = [];
+    const onThreadOne: number[] = [], onThreadAll: number[] = [], onThreadCoresOne: number[] = [];
     let oneCoreMissing: string | undefined;
     const runs: object[] = [];
     for (let i = 0; i < p.runs; i++) {
@@ -29,6 +30,14 @@ export const scenariosBench: Bench = {
       const a = await rate(1, p.scenarios, p.seed + i, p.warmUp);
       const c = cores >= 2 ? await oneCoreRate(p.scenarios, p.seed + i, p.warmUp) : { missing: "one core only" };
       const b = await rate(cores, p.scenarios, p.seed + i, p.warmUp);
+      // The same two explorations with V8's optimising compiler kept off its helper threads.
+      const d = cores >= 2 ? await compilingOnThreadRate(1, p.scenarios, p.seed + i, p.warmUp) : undefined;
+      const e = cores >= 2 ? await compilingOnThreadRate(cores, p.scenarios, p.seed + i, p.warmUp) : undefined;
+      if (d && e) {
+        onThreadOne.push(d.perSec);
+        onThreadAll.push(e.perSec);
+        onThreadCoresOne.push(d.coresUsed);
+      }
       if ("missing" in c) oneCoreMissing = c.missing;
       else {
         oneCore.push(c.perSec);
@@ -45,9 +54,11 @@ export const scenariosBench: Bench = {
         oneThread: { wallMs: Math.round(a.wallMs), bootMs: Math.round(a.bootMs), warmUpMs: Math.round(a.warmUpMs), coldPerSec: Math.round(a.coldPerSec), perSec: Math.round(a.perSec), coresUsed: used(a.coresUsed) },
         allCores: { threads: cores, wallMs: Math.round(b.wallMs), bootMs: Math.round(b.bootMs), warmUpMs: Math.round(b.warmUpMs), coldPerSec: Math.round(b.coldPerSec), perSec: Math.round(b.perSec), coresUsed: used(b.coresUsed) },
         ...("missing" in c ? {} : { oneCore: { wallMs: Math.round(c.wallMs), perSec: Math.round(c.perSec), coresUsed: used(c.coresUsed) }, coreScalingLimit: used(limits[limits.length - 1]) }),
+        ...(d && e ? { compilingOnThread: { oneThread: { perSec: Math.round(d.perSec), coresUsed: used(d.coresUsed) }, allCores: { perSec: Math.round(e.perSec), coresUsed: used(e.coresUsed) } } } : {}),
       });
       const pinned = "missing" in c ? "" : `, 1 thread on 1 core ${Math.round(c.perSec)}/s (machine's scaling limit ×${limits[limits.length - 1].toFixed(2)})`;
-      log(`  run ${i + 1}/${p.runs}: 1 thread ${Math.round(a.perSec)}/s (${a.coresUsed.toFixed(2)} cores used; warm-up ${Math.round(a.coldPerSec)}/s), ${cores} threads ${Math.round(b.perSec)}/s (${b.coresUsed.toFixed(2)} cores used; warm-up ${Math.round(b.coldPerSec)}/s) (×${(b.perSec / a.perSec).toFixed(2)})${pinned}`);
+      const onThread = d && e ? `; compiling on the thread: 1 thread ${Math.round(d.perSec)}/s (${d.coresUsed.toFixed(2)} cores), ${cores} threads ${Math.round(e.perSec)}/s (×${(e.perSec / d.perSec).toFixed(2)})` : "";
+      log(`  run ${i + 1}/${p.runs}: 1 thread ${Math.round(a.perSec)}/s (${a.coresUsed.toFixed(2)} cores used; warm-up ${Math.round(a.coldPerSec)}/s), ${cores} threads ${Math.round(b.perSec)}/s (${b.coresUsed.toFixed(2)} cores used; warm-up ${Math.round(b.coldPerSec)}/s) (×${(b.perSec / a.perSec).toFixed(2)})${pinned}${onThread}`);
     }
     if (oneCoreMissing !== undefined) log(`  no one-core figures: ${oneCoreMissing}`);
     const perSec = Math.round(median(all));
@@ -55,8 +66,8 @@ export const scenariosBench: Bench = {
     const coldPerSec = median(coldAll);
     const speedup = Math.round((median(all) / median(one)) * 100) / 100;
     // The machine's limit for this speed-up: one exploration thread already keeps more than one
-    // core busy (V8 compiles and collects garbage on background threads), so `cores` threads can
-    // go at most cores / coresUsedOneThread times as fast.
+    // core busy (V8 optimises code, and collects garbage, on helper threads), so `cores` threads
+    // can go at most cores / coresUsedOneThread times as fast.
     const limit = cores / median(coresOne);
     // What a core added: every core against one core (the whole process held to it), and the
     // same ratio for a plain allocation-heavy workload, which is as far as this machine goes.
@@ -74,6 +85,12 @@ export const scenariosBench: Bench = {
         ...(scaling !== undefined && scalingLimit !== undefined ? {
           scenariosPerSecOneCore: Math.round(median(oneCore)), scalingFromOneCore: scaling, coreScalingLimit: scalingLimit,
           scalingVsLimit: Math.round((scaling / scalingLimit) * 100) / 100,
+        } : {}),
+        // Where the extra core of one thread goes: with V8's compiler on the exploring threads,
+        // one thread keeps about one core busy and the pool's speed-up is what the cores allow.
+        ...(onThreadOne.length > 0 ? {
+          coresUsedOneThreadCompilingOnThread: Math.round(median(onThreadCoresOne) * 100) / 100,
+          speedupCompilingOnThread: Math.round((median(onThreadAll) / median(onThreadOne)) * 100) / 100,
         } : {}),
       },
       // The budget of `npm test`'s exploration (2,000 scenarios in under five minutes), and
