@@ -4,7 +4,7 @@
 // into the model, and the model's `complete` effect goes back to the thread as a "reply".
 
 import type { CoreWorker } from "../../core/core-worker.ts";
-import { removeAt } from "../../core/list.ts";
+import { lastIndexWith, removeAt } from "../../core/list.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, FunctionDescriptor, FunctionId, Mutable, NodeId, Payload, TaskSpec } from "../../core/types.ts";
 import { drop, hold } from "./pins.ts";
@@ -45,7 +45,7 @@ export class WorkerHost {
 
   /** The model's `execute` effect. */
   execute(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): void {
-    const i = this.indexOfTask(spec.taskId);
+    const i = lastIndexWith(this.runningTasks, "taskId", spec.taskId);
     if (i >= 0) this.runningTasks[i] = spec; // handed again: one entry, the latest spec
     else this.runningTasks.push(spec);
     this.thread.busy++;
@@ -68,7 +68,7 @@ export class WorkerHost {
 
   /** The model's `interrupt` effect: the thread signals the task's code (ray.cancel). */
   interrupt(taskId: string): void {
-    if (this.indexOfTask(taskId) >= 0) this.thread.post({ t: "cancel", task: taskId });
+    if (lastIndexWith(this.runningTasks, "taskId", taskId) >= 0) this.thread.post({ t: "cancel", task: taskId });
   }
 
   /** The model's `complete` effect. */
@@ -81,14 +81,8 @@ export class WorkerHost {
     this.thread.post({ t: "reply", call, result });
   }
 
-  private indexOfTask(task: string): number {
-    const r = this.runningTasks;
-    for (let i = r.length - 1; i >= 0; i--) if (r[i].taskId === task) return i;
-    return -1;
-  }
-
   private taskEnded(task: string): void {
-    const i = this.indexOfTask(task);
+    const i = lastIndexWith(this.runningTasks, "taskId", task);
     if (i >= 0) removeAt(this.runningTasks, i);
   }
 

@@ -4,7 +4,7 @@
 // and its part of the state API (state-api.ts) read it; nothing here touches the models.
 
 import type { TraceEvent } from "../../../spec/trace.ts";
-import { removeAt } from "../../core/list.ts";
+import { lastIndexWith, removeAt } from "../../core/list.ts";
 import { TIMELINE_KINDS } from "./timeline.ts";
 
 /** Ray's task states, as far as a node that executes tasks sees them. */
@@ -96,7 +96,7 @@ export class NodeState {
     switch (e.kind) {
       case "node.fenced": this.fenced = true; break;
       case "task.started": {
-        const i = this.runningIndex(e.task);
+        const i = lastIndexWith(this.running, "task", e.task);
         if (i >= 0) this.running[i] = e; // an attempt started again here: its latest start
         else this.running.push(e);
         break;
@@ -104,7 +104,7 @@ export class NodeState {
       case "task.finished": {
         const key = countKey(e.ok ? "FINISHED" : "FAILED", e.attempt);
         this.counters.finished.set(key, (this.counters.finished.get(key) ?? 0) + 1);
-        const i = this.runningIndex(e.task);
+        const i = lastIndexWith(this.running, "task", e.task);
         if (i >= 0 && this.running[i].attempt === e.attempt) removeAt(this.running, i);
         break;
       }
@@ -139,12 +139,6 @@ export class NodeState {
         break;
       default: break;
     }
-  }
-
-  private runningIndex(task: string): number {
-    const r = this.running;
-    for (let i = r.length - 1; i >= 0; i--) if (r[i].task === task) return i;
-    return -1;
   }
 
   /** Task attempts counted by state and retry (Ray's `ray_tasks` labels), running ones included. */
