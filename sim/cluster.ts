@@ -5,7 +5,8 @@
 // exactly from its seed.
 
 import { defaultTuning, type ModelTuning } from "../src/core/tuning.ts";
-import { ModelClient, checkSleep } from "../src/runtime/model-client.ts";
+import { ModelClient } from "../src/runtime/model-client.ts";
+import { hostSleep } from "../src/runtime/sleep.ts";
 import { NO_BUGS, type Bugs } from "../src/core/bugs.ts";
 import type { CoreWorker, Outcome } from "../src/core/core-worker.ts";
 import type { Gcs } from "../src/core/gcs.ts";
@@ -226,6 +227,11 @@ export class SimCluster {
 
   schedule(delay: number, run: () => void, periodic = false): SimEvent {
     return this.queue.push(this.now + delay, run, periodic);
+  }
+
+  /** Cancels an event `schedule` returned; it must not have run yet. */
+  unschedule(e: SimEvent): void {
+    this.queue.cancel(e);
   }
 
   /** Runs the next event; false when the queue is empty. */
@@ -586,12 +592,13 @@ class SimClient extends ModelClient {
   constructor(private readonly sim: SimCluster, model: CoreWorker, addr: Addr, node: NodeId) {
     super(model, addr, node);
   }
-  sleep(ms: number): Promise<void> {
-    try { checkSleep(ms); } catch (e) { return Promise.reject(e); }
-    return new Promise((resolve) => this.sim.schedule(ms, () => {
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    let fired = false; // an event that ran is off the queue: unscheduling it would miscount the pending work
+    return hostSleep(ms, signal, (wake) => this.sim.schedule(ms, () => {
+      fired = true;
       if (!this.sim.alive(this.addr)) return; // its process was killed: it never wakes
-      resolve();
+      wake();
       this.sim.drainNeeded = true;
-    }));
+    }), (ev) => { if (!fired) this.sim.unschedule(ev); });
   }
 }

@@ -149,7 +149,7 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
         const demand = sim.gcs.pendingDemands()[0];
         error = new Error(demand
           ? `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on a demand no node can meet: ${JSON.stringify(demand.resources)} (${demand.count} waiting)`
-          : `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on work that the cluster will never do (a deadlock or a lost message)`);
+          : `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on work that the cluster will never do (a deadlock or a lost message), or on something the simulator does not drive (a real timer or I/O in the program: use ray.sleep)`);
         break;
       }
     } else quietSince = undefined;

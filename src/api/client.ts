@@ -34,8 +34,8 @@ export interface CoreClient {
   releaseRef(id: ObjectId): void;
   /** ray.cancel of the task that makes `id` (owned by this worker). */
   cancelTask(id: ObjectId, force: boolean, recursive: boolean): void;
-  /** Virtual in the simulator, real elsewhere. */
-  sleep(ms: number): Promise<void>;
+  /** Virtual in the simulator, real elsewhere; `signal` (the running task's cancel signal) ends it early with its reason. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /**
    * Executor: the running streaming generator `taskId` yielded item `index`; resolves once its
    * code may go on (back-pressure): true, or false when it must stop (cancelled).

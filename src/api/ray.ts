@@ -58,7 +58,7 @@ export interface Ray {
   cancel(ref: ObjectRef | ObjectRefGenerator, opts?: CancelOptions): void;
   /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. A generator's unconsumed items go with it. */
   release(refs: ObjectRef | ObjectRefGenerator | readonly (ObjectRef | ObjectRefGenerator)[]): void;
-  /** Sleeps in the host's time: virtual in the simulator, real elsewhere. */
+  /** Sleeps in the host's time: virtual in the simulator, real elsewhere. Inside a task, ray.cancel ends it with TaskCancelledError. */
   sleep(ms: number): Promise<void>;
   /** Where this code runs. */
   readonly context: { readonly nodeId: string; readonly workerId: string };
@@ -350,7 +350,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     async get(refOrRefs: ObjectRef | readonly ObjectRef[], opts: GetOptions = {}): Promise<any> {
       const single = !Array.isArray(refOrRefs);
       const refs = (single ? [refOrRefs] : refOrRefs) as readonly ObjectRef[];
-      for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.get expects ObjectRefs, got ${typeof r === "object" ? JSON.stringify(r) : String(r)}`);
+      for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.get expects ObjectRefs, got ${notARef(r)}`);
       checkCallOptions(opts, ["timeoutMs"], "ray.get");
       checkTimeout(opts.timeoutMs, "ray.get");
       const vals = await client.get(refs.map((r) => ({ id: r.id, owner: r.owner })), opts.timeoutMs);
@@ -374,7 +374,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
     async wait(refs, opts = {}) {
       if (!Array.isArray(refs)) throw new TypeError("ray.wait expects an array of ObjectRefs");
-      for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.wait expects ObjectRefs, got ${typeof r === "object" ? JSON.stringify(r) : String(r)}`);
+      for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.wait expects ObjectRefs, got ${notARef(r)}`);
       checkCallOptions(opts, ["numReturns", "timeoutMs"], "ray.wait");
       checkTimeout(opts.timeoutMs, "ray.wait");
       if (refs.length === 0) return [[], []];
@@ -460,7 +460,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       }
     },
 
-    sleep(ms) { return client.sleep(ms); },
+    // Inside a task, ray.cancel interrupts the sleep (TaskCancelledError), as Ray interrupts a cancelled task's sleep.
+    sleep(ms) { return client.sleep(ms, currentExecution()?.signal); },
 
     getRuntimeContext() {
       const e = currentExecution();
@@ -510,6 +511,12 @@ function resourcesOf(o: RemoteOptions, defaultCpus: number, name: string) {
   if (o.numGpus !== undefined) r.GPU = o.numGpus;
   for (const k in r) if (r[k] === 0) delete r[k];
   return checkResources(r, name);
+}
+
+/** What was passed where a ref was expected, for the error: a promise most likely came from an un-awaited `ray.put`. */
+function notARef(v: unknown): string {
+  if (v instanceof Promise) return "a Promise (ray.put returns a promise of its ref: await it)";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
 /** A row of the GCS's node table as ray.nodes() shows it. */

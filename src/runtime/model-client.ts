@@ -19,8 +19,8 @@ export abstract class ModelClient implements CoreClient {
 
   nextId(): string { return idOf(this.addr, "#", ++this.ids); }
 
-  /** Sleeps in the host's time. */
-  abstract sleep(ms: number): Promise<void>;
+  /** Sleeps in the host's time; `signal` (a task's cancel signal) ends it early (src/runtime/sleep.ts). */
+  abstract sleep(ms: number, signal?: AbortSignal): Promise<void>;
 
   /** Throws if calls are no longer possible (the cluster was shut down). */
   protected check(): void {}
@@ -87,8 +87,4 @@ export abstract class ModelClient implements CoreClient {
   nextItem(returnId: ObjectId, index: number): Promise<ObjectId | undefined> {
     return this.call((c) => this.model.generatorNext(returnId, index, c), (r) => (r.kind === "item" ? r.id : undefined));
   }
-}
-
-export function checkSleep(ms: number): void {
-  if (!(ms >= 0)) throw new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`);
 }

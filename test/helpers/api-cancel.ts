@@ -11,7 +11,7 @@ async function outcome(ray: Ray, ref: ObjectRef): Promise<string> {
 
 export interface CancelSeen {
   waitingForArgs: string; dependent: string; slowArgStillRuns: string; queued: string;
-  running: string; sawSignal: boolean; ignoredSignal: string; forced: string; afterForce: string;
+  running: string; sawSignal: boolean; asleep: string; ignoredSignal: string; forced: string; afterForce: string;
   recursive: string; childSawSignal: boolean; queuedActorCall: string; actorAhead: string; actorBehind: string;
   doneAlready: string; refused: string[];
 }
@@ -27,24 +27,34 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
     seen: string[] = [];
     add(s: string): void { this.seen.push(s); }
     has(s: string): boolean { return this.seen.includes(s); }
+    /** A wait a task can be in that its cancel does not reach unless recursive (the call is the task's child, not the task). */
+    async pause(ms: number): Promise<void> { await ray.sleep(ms); }
   }
   const notes = ray.remote(Notes).remote();
   const sleepy = ray.remote(async (ms: number) => { await ray.sleep(ms); return ms; });
   const plusOne = ray.remote((x: number) => x + 1);
-  // Watches its cancellation signal: stops with the signal's reason, after noting it.
+  // Watches its cancellation signal: its ray.sleep throws the signal's reason, which it notes and rethrows.
   const watchful = ray.remote(async (n: any, tag: string) => {
     const signal = ray.getRuntimeContext().cancelSignal!;
     await ray.get(n.add.remote(`${tag}:started`));
-    for (let i = 0; i < 500; i++) {
-      if (signal.aborted) { await ray.get(n.add.remote(`${tag}:aborted`)); throw signal.reason; }
-      await ray.sleep(10);
+    try {
+      for (let i = 0; i < 500; i++) await ray.sleep(10);
+    } catch (e) {
+      if (signal.aborted && e === signal.reason) await ray.get(n.add.remote(`${tag}:aborted`));
+      throw e;
     }
     return "finished";
   });
-  // Ignores the signal: a cancel without force cannot stop it.
+  // Ignores the signal: it waits on an actor call, which a cancel without force or recursion does not reach, so cannot stop it.
   const stubborn = ray.remote(async (n: any, tag: string) => {
     await ray.get(n.add.remote(`${tag}:started`));
-    await ray.sleep(150);
+    await ray.get(n.pause.remote(150));
+    return "finished";
+  });
+  // Asleep for a minute: ray.sleep watches the signal, as a cancelled Ray task's sleep is interrupted.
+  const dozing = ray.remote(async (n: any, tag: string) => {
+    await ray.get(n.add.remote(`${tag}:started`));
+    await ray.sleep(60_000);
     return "finished";
   });
   const parent = ray.remote(async (n: any, child: any) => await ray.get(child.options({ numCpus: 0 }).remote(n, "child")));
@@ -71,10 +81,16 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
   const running = await outcome(ray, runningRef);
   const sawSignal = await until(ray, () => ray.get(notes.has.remote("running:aborted")));
 
+  // Running, in ray.sleep: the sleep ends at once with the cancel (a host that waited out the minute would show "ok:finished").
+  const dozingRef = dozing.remote(notes, "dozing");
+  await started("dozing");
+  ray.cancel(dozingRef);
+  const asleep = await outcome(ray, dozingRef);
+
   // Running and ignoring its signal: it finishes, and its result stands (as in Ray).
   const ignoringRef = stubborn.remote(notes, "ignoring");
   await started("ignoring");
-  ray.cancel(ignoringRef);
+  ray.cancel(ignoringRef, { recursive: false });
   const ignoredSignal = await outcome(ray, ignoringRef);
 
   // force: the worker is killed, the task is not retried (maxRetries 3), and the cluster goes on.
@@ -114,14 +130,14 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
   attempt(() => ray.cancel(doneRef, { bogus: true } as never));
   attempt(() => ray.cancel("not a ref" as never));
   return {
-    waitingForArgs, dependent, slowArgStillRuns, queued, running, sawSignal, ignoredSignal, forced, afterForce,
+    waitingForArgs, dependent, slowArgStillRuns, queued, running, sawSignal, asleep, ignoredSignal, forced, afterForce,
     recursive, childSawSignal, queuedActorCall, actorAhead, actorBehind, doneAlready, refused,
   };
 }
 
 export const EXPECTED_CANCEL: CancelSeen = {
   waitingForArgs: "TaskCancelledError", dependent: "TaskCancelledError", slowArgStillRuns: "ok:100", queued: "TaskCancelledError",
-  running: "TaskCancelledError", sawSignal: true, ignoredSignal: "ok:finished", forced: "TaskCancelledError", afterForce: "ok:42",
+  running: "TaskCancelledError", sawSignal: true, asleep: "TaskCancelledError", ignoredSignal: "ok:finished", forced: "TaskCancelledError", afterForce: "ok:42",
   recursive: "TaskCancelledError", childSawSignal: true, queuedActorCall: "TaskCancelledError", actorAhead: "ok:100", actorBehind: "ok:2",
   doneAlready: "ok:2",
   refused: [

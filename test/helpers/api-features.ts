@@ -194,6 +194,9 @@ export async function refusedCalls(ray: Ray): Promise<{ refused: string[]; empty
   await attempt(() => ray.wait([r, r]));
   await attempt(() => ray.wait([r], { timeoutMs: Number.NaN }));
   await attempt(() => ray.wait([1] as never));
+  const putting = ray.put(1); // not awaited: the promise, not a ref
+  await attempt(() => ray.get(putting as never));
+  ray.release(await putting);
   const [ready, rest] = await ray.wait([]);
   return { refused, emptyWait: [ready.length, rest.length] };
 }
@@ -221,6 +224,7 @@ export const EXPECTED = {
     /^ray\.wait: each ref may be given once, and .* is given twice$/,
     /^ray\.wait: timeoutMs must be a number >= 0, got null$/,
     /^ray\.wait expects ObjectRefs, got 1$/,
+    /^ray\.get expects ObjectRefs, got a Promise \(ray\.put returns a promise of its ref: await it\)$/,
   ],
   refused: [
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,

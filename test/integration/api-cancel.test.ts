@@ -16,6 +16,8 @@ describe("ray.cancel on the simulator", () => {
       assert.equal(r.error, undefined, r.error?.stack);
       assert.deepEqual(r.violations, [], formatViolations(r.violations));
       assert.deepEqual(r.result, EXPECTED_CANCEL);
+      // The cancelled minute-long ray.sleep took its timer with it: a timer left armed is work, and the run would last until it fired.
+      assert.ok(r.virtualTimeMs < 60_000, `the run ended at ${r.virtualTimeMs} ms of virtual time: the cancelled sleep's timer was left armed`);
       const cancelled = r.trace.filter((e) => e.kind === "task.cancelled");
       assert.ok(cancelled.some((e) => e.kind === "task.cancelled" && e.force && e.worker !== undefined), "the forced cancel names the worker it destroys");
       assert.ok(r.trace.some((e) => e.kind === "worker.died"), "the forced cancel's worker died");

@@ -9,7 +9,8 @@ import type { CoreWorker } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
 import type { Addr, NodeId } from "../../core/types.ts";
 import { hashBytes, isRawValue, rawFrameSize, writeRawFrame } from "../codec.ts";
-import { ModelClient, checkSleep } from "../model-client.ts";
+import { ModelClient } from "../model-client.ts";
+import { hostSleep } from "../sleep.ts";
 import type { Arena } from "./arena.ts";
 import { drop, hold } from "./pins.ts";
 
@@ -74,9 +75,8 @@ export class DriverClient extends ModelClient {
     }
   }
 
-  sleep(ms: number): Promise<void> {
-    try { checkSleep(ms); } catch (e) { return Promise.reject(e); }
-    return new Promise((resolve) => setTimeout(resolve, ms));
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return hostSleep(ms, signal, (wake) => setTimeout(wake, ms), clearTimeout);
   }
 }
 

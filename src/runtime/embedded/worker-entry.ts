@@ -15,6 +15,7 @@ import { Executor } from "../executor.ts";
 import { collectViews, collectViewsIfPinnedMuch, installPins, isSlot, pinnedMuch, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
 import { Spinner } from "../spinner.ts";
+import { hostSleep } from "../sleep.ts";
 import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
 
 const { port, spinMicros } = workerData as { port: MessagePort; spinMicros: number };
@@ -110,9 +111,8 @@ class ThreadClient implements CoreClient {
   reportItem: CoreClient["reportItem"] = (task, attempt, index, payload) =>
     this.request((call) => ({ t: "yield", call, task, attempt, index, payload }), (r) => r.kind === "yielded" && r.stop !== true, payload);
   nextItem: CoreClient["nextItem"] = (id, index) => this.request((call) => ({ t: "next", call, id, index }), (r) => (r.kind === "item" ? r.id : undefined));
-  sleep(ms: number): Promise<void> {
-    if (!(ms >= 0)) return Promise.reject(new TypeError(`ray.sleep: ms must be a number >= 0, got ${ms}`));
-    return new Promise((resolve) => setTimeout(resolve, ms));
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return hostSleep(ms, signal, (wake) => setTimeout(wake, ms), clearTimeout);
   }
 }
 
