@@ -268,15 +268,24 @@ const itemState = (r: ReturnType<typeof rig>, id: string) => {
   return o && { state: o.state, nodes: o.nodes, error: o.value?.kind === "error" ? o.value.error.type : undefined };
 };
 
-test("an item lost while its task runs is yielded again by the retry and restored, and never handed out twice", () => {
-  const r = rig();
+/**
+ * Attempt 0 runs on node-1 and stores item 0 there, which the program takes; then its worker dies
+ * (node-1 not declared dead), and the task is retried: attempt 1 runs on the head.
+ */
+function retriedAfterItemZero(r: ReturnType<typeof rig>) {
   const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
   const first = r.grant(OTHER);
   stored(r, first, 0, "node-1", OTHER);
   const y0 = `${OWNER}#t1.y0`;
   assert.equal(r.next(gen, 0).got, y0);
-  // The worker and then its node die: the task is retried, and item 0's only copy is gone.
   r.toOwner({ type: "WorkerDied", worker: OTHER }, "head/raylet");
+  return { gen, first, y0 };
+}
+
+test("an item lost while its task runs is yielded again by the retry and restored, and never handed out twice", () => {
+  const r = rig();
+  const { gen, y0 } = retriedAfterItemZero(r);
+  // Its node is declared dead too: item 0's only copy is gone.
   nodeDead(r, "node-1");
   assert.deepEqual(itemState(r, y0), { state: "PENDING", nodes: [], error: undefined }, "lost, waiting to be yielded again");
   const second = r.grant(WORKER);
@@ -288,6 +297,43 @@ test("an item lost while its task runs is yielded again by the retry and restore
   r.workers.get(WORKER)!.taskDone(second.taskId, second.attempt, { ok: true, payload: value(0) });
   r.toOwner(r.take("TaskReply")[0]);
   assert.deepEqual([1, 2].map((i) => r.next(gen, i).got), [`${OWNER}#t1.y1`, "end"], "item 0 is not handed out again");
+});
+
+test("a retry's stored copy of an item the owner has is kept as one more copy, so the item outlives the first copy's node", () => {
+  const r = rig();
+  const { y0 } = retriedAfterItemZero(r);
+  const second = r.grant(WORKER);
+  r.take("FreeObjects");
+  stored(r, second, 0, "head", WORKER);
+  assert.ok(r.traced.some((e) => e.kind === "generator.duplicate" && e.index === 0 && e.attempt === 1), "a duplicate: not handed out again");
+  assert.deepEqual(r.take("FreeObjects"), [], "the retry's copy is not freed");
+  assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["node-1", "head"], error: undefined });
+  // node-1 had died with its worker: the item lives on in the retry's copy, with no reconstruction to wait for.
+  nodeDead(r, "node-1");
+  assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["head"], error: undefined });
+  assert.ok(!r.traced.some((e) => e.kind === "object.lost" && e.obj === y0), "never lost");
+});
+
+test("a late report of an attempt given up on is freed, even of the same value: its lost lease had that copy freed", () => {
+  const r = rig();
+  const { first } = retriedAfterItemZero(r);
+  const second = r.grant(WORKER);
+  stored(r, second, 0, "head", WORKER);
+  stored(r, second, 1, "head", WORKER);
+  r.take("FreeObjects");
+  stored(r, first, 1, "node-1", OTHER); // attempt 0's report of item 1, overtaken by its worker's death
+  assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [`${OWNER}#t1.y1`], orphaned: true }]);
+  assert.deepEqual(itemState(r, `${OWNER}#t1.y1`), { state: "READY", nodes: ["head"], error: undefined });
+});
+
+test("a retry's stored copy of an item with another value is freed where it was stored", () => {
+  const r = rig();
+  const { y0 } = retriedAfterItemZero(r);
+  const second = r.grant(WORKER);
+  r.take("FreeObjects");
+  r.toOwner({ type: "ReportGeneratorItem", taskId: second.taskId, returnId: second.returnId, attempt: 1, index: 0, result: { kind: "stored", node: "head", size: 200_000, hash: "changed", refs: undefined } }, WORKER);
+  assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [y0], orphaned: true }]);
+  assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["node-1"], error: undefined }, "the value first handed out stands");
 });
 
 test("an item lost after its task finished is remade by a re-run of the task; the re-run's other items are dropped", () => {

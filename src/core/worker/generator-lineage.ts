@@ -4,8 +4,9 @@
 // task, retries and re-runs alike) and the task's argument refs, held while one of those items
 // is owned. A lost item waits for the attempt under way, which yields it again; once the task is
 // done, a re-run is started for it. The report of a lost item's index by the current attempt
-// restores the item with the new copy; its other reports are duplicates, dropped as a retry's
-// are, so nothing reaches the program twice. An actor method's items are not remade (the
+// restores the item with the new copy; its other reports are duplicates, handled as a retry's
+// are (a stored copy of the same value kept as one more copy, anything else freed), so nothing
+// reaches the program twice. An actor method's items are not remade (the
 // actor's state moved on), as in Ray without `max_task_retries`.
 
 import { nextObjectState } from "../lifecycle/object.ts";

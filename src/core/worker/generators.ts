@@ -77,7 +77,7 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   const rerun = current === undefined && w.lineages.size > 0 ? rerunOf(w, taskId) : undefined;
   if (rerun !== undefined) {
     if (attempt === rerun.spec.attempt) rerunReported(w, taskId, attempt, index);
-    if (attempt !== rerun.spec.attempt || !itemRestored(w, taskId, index, attempt, result)) dropItem(w, generatorItemIdOf(taskId, index), result);
+    if (attempt !== rerun.spec.attempt || !itemRestored(w, taskId, index, attempt, result)) dropItem(w, generatorItemIdOf(taskId, index), result, attempt === rerun.spec.attempt);
     return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
   }
   if (!g || g.taskId !== taskId || g.end !== undefined || w.exited || (current !== undefined && attempt < current)) {
@@ -98,7 +98,7 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
     // Already had (a retry yields again what an earlier attempt reported), or a report lost on
     // the way left a gap: the attempt's reply shows the gap, and the task is retried.
     if (duplicate) w.fx.trace({ kind: "generator.duplicate", comp: "owner", task: taskId, index, attempt });
-    dropItem(w, generatorItemIdOf(taskId, index), result);
+    dropItem(w, generatorItemIdOf(taskId, index), result, duplicate);
     return acknowledge(w, g);
   }
   const id = generatorItemIdOf(taskId, g.items.length);
@@ -114,10 +114,21 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
   acknowledge(w, g);
 }
 
-/** An item report nobody records: its stored copy is orphaned, and the refs lent with it go back. */
-function dropItem(w: Ctx, id: ObjectId, result: ItemResult): void {
-  if (result.kind === "stored" && !w.owned.get(id)?.nodes.includes(result.node)) {
-    w.fx.send(rayletAddr(result.node), { type: "FreeObjects", ids: [id], orphaned: true });
+/**
+ * An item report nobody records; the refs lent with it go back. A stored copy, from the attempt
+ * under way (`live`), of an item the owner has with the same value (a retry yielding again what
+ * an earlier attempt did) is kept as one more copy of it: the first may be on a node that died and
+ * is not yet declared dead, and the item must not be lost with it while a copy lives. Any other
+ * stored copy is orphaned: a late report of an attempt given up on may come after its lost lease
+ * had that copy freed (generatorAttemptLost), and a node declared dead keeps nothing.
+ */
+function dropItem(w: Ctx, id: ObjectId, result: ItemResult, live = false): void {
+  if (result.kind === "stored") {
+    const o = w.owned.get(id);
+    const sameValue = live && o !== undefined && o.state === "READY" && o.value === undefined && o.hash === result.hash && !w.deadNodes.has(result.node);
+    if (sameValue) {
+      if (!o.nodes.includes(result.node)) o.nodes = [...o.nodes, result.node];
+    } else if (!o?.nodes.includes(result.node)) w.fx.send(rayletAddr(result.node), { type: "FreeObjects", ids: [id], orphaned: true });
   }
   returnLoans(w, result.kind === "inline" ? result.payload.refs : result.refs);
 }
