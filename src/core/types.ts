@@ -27,6 +27,11 @@ export const returnIdOf = (taskId: TaskId): ObjectId => idOf(taskId, ".r");
 /** Item `index` of a streaming generator task (Ray's ObjectRefGenerator): named after the task and its index. */
 export const generatorItemIdOf = (taskId: TaskId, index: number): ObjectId => idOf(taskId, ".y", index);
 export const isGeneratorItemId = (id: ObjectId): boolean => /\.y\d+$/.test(id);
+/** The task and the index of a generator item's id (`<task>.y<index>`). */
+export function generatorItemOf(id: ObjectId): { readonly task: TaskId; readonly index: number } {
+  const cut = id.lastIndexOf(".y");
+  return { task: id.slice(0, cut), index: Number(id.slice(cut + 2)) };
+}
 
 export const gcsAddr = (head: NodeId): Addr => `${head}/gcs`;
 export const rayletAddr = (node: NodeId): Addr => `${node}/raylet`;

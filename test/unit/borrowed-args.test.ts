@@ -15,7 +15,8 @@ const OWNER = "head/driver";
 const FN: FunctionDescriptor = { id: "fn-add", name: "add", kind: "function", source: "(a, b) => a + b" };
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 
-test("a task with a borrowed and an owned argument ends cleanly, and its result is read", () => {
+/** An owner wired by hand: what it sends and the calls it completed. */
+function rig() {
   const sent: Msg[] = [];
   const completed = new Map<number, CallResult>();
   const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
@@ -23,6 +24,11 @@ test("a task with a borrowed and an owned argument ends cleanly, and its result 
     execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
   });
   owner.start(false);
+  return { sent, completed, owner };
+}
+
+test("a task with a borrowed and an owned argument ends cleanly, and its result is read", () => {
+  const { sent, completed, owner } = rig();
   const mine = `${OWNER}#put1`;
   owner.put(mine, value(1), 1);
   const ret = owner.submitTask("t1", FN, [{ ref: mine, owner: OWNER }, { ref: "head/w9#obj", owner: "head/w9" }], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false });
@@ -40,4 +46,18 @@ test("a task with a borrowed and an owned argument ends cleanly, and its result 
   owner.get([{ id: ret, owner: OWNER }], undefined, 2);
   const r = completed.get(2);
   assert.ok(r?.kind === "values" && "hash" in r.values[0]! && r.values[0].hash === "v5", `the result was not read: ${JSON.stringify(r)}`);
+});
+
+test("a task whose arguments failed fails with the first failed one in argument order, whichever failed first", () => {
+  const { sent, completed, owner } = rig();
+  const ret = owner.submitTask("t1", FN, [{ ref: "head/w9#a", owner: "head/w9" }, { ref: "head/w8#b", owner: "head/w8" }], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false });
+  const failed = (message: string) => ({ kind: "error" as const, error: { type: "TaskError" as const, message } });
+  // The second argument's failure is heard first.
+  owner.step({ kind: "message", from: "head/w8", msg: { type: "Status", id: "head/w8#b", status: failed("b failed") } });
+  owner.step({ kind: "message", from: "head/w9", msg: { type: "Status", id: "head/w9#a", status: failed("a failed") } });
+  assert.equal(sent.filter((m) => m.type === "RequestLease").length, 0, "a task with a failed argument never runs");
+  owner.get([{ id: ret, owner: OWNER }], undefined, 2);
+  const r = completed.get(2);
+  assert.ok(r?.kind === "values" && !("hash" in r.values[0]!), `the task did not fail: ${JSON.stringify(r)}`);
+  assert.equal(r.values[0].message, "a failed");
 });

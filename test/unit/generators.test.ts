@@ -272,8 +272,8 @@ const itemState = (r: ReturnType<typeof rig>, id: string) => {
  * Attempt 0 runs on node-1 and stores item 0 there, which the program takes; then its worker dies
  * (node-1 not declared dead), and the task is retried: attempt 1 runs on the head.
  */
-function retriedAfterItemZero(r: ReturnType<typeof rig>) {
-  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+function retriedAfterItemZero(r: ReturnType<typeof rig>, backpressure?: number) {
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(backpressure));
   const first = r.grant(OTHER);
   stored(r, first, 0, "node-1", OTHER);
   const y0 = `${OWNER}#t1.y0`;
@@ -334,6 +334,24 @@ test("a retry's stored copy of an item with another value is freed where it was 
   r.toOwner({ type: "ReportGeneratorItem", taskId: second.taskId, returnId: second.returnId, attempt: 1, index: 0, result: { kind: "stored", node: "head", size: 200_000, hash: "changed", refs: undefined } }, WORKER);
   assert.deepEqual(r.take("FreeObjects"), [{ type: "FreeObjects", ids: [y0], orphaned: true }]);
   assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["node-1"], error: undefined }, "the value first handed out stands");
+});
+
+test("an item lost behind the attempt under way lets that attempt go of back-pressure, and a re-run remakes it once it ends", () => {
+  const r = rig();
+  const { gen, y0 } = retriedAfterItemZero(r, 1);
+  const second = r.grant(WORKER);
+  // The retry yields item 0 with another value (its copy is freed, not kept), then item 1, and is held there.
+  r.toOwner({ type: "ReportGeneratorItem", taskId: second.taskId, returnId: gen, attempt: 1, index: 0, result: { kind: "stored", node: "head", size: 200_000, hash: "changed", refs: undefined } }, WORKER);
+  stored(r, second, 1, "head", WORKER);
+  assert.equal(r.take("GeneratorAck").at(-1)?.consumed, 1, "held: one item unconsumed");
+  // node-1 is declared dead: item 0 is lost, and the attempt under way is past it.
+  nodeDead(r, "node-1");
+  assert.deepEqual(r.take("GeneratorAck").map((m) => m.consumed), [Number.MAX_SAFE_INTEGER], "let go, to end");
+  r.toOwner({ type: "TaskReply", taskId: second.taskId, returnId: gen, attempt: 1, result: { kind: "inline", payload: value(0) }, items: 2 }, WORKER);
+  assert.ok(r.traced.some((e) => e.kind === "task.retry" && e.attempt === 2 && e.reason.includes(y0)), "a re-run for the lost item");
+  const again = r.grant(WORKER);
+  stored(r, again, 0, "head", WORKER);
+  assert.deepEqual(itemState(r, y0), { state: "READY", nodes: ["head"], error: undefined }, "remade");
 });
 
 test("an item lost after its task finished is remade by a re-run of the task; the re-run's other items are dropped", () => {

@@ -2,8 +2,9 @@
 // generator by running the generator task again; so does tsray. Per generator task with items in
 // object stores the owner keeps the spec to run again, the task's retry budget (one budget per
 // task, retries and re-runs alike) and the task's argument refs, held while one of those items
-// is owned. A lost item waits for the attempt under way, which yields it again; once the task is
-// done, a re-run is started for it. The report of a lost item's index by the current attempt
+// is owned. A lost item waits for the attempt under way, which yields it again (an attempt already
+// past it is let go of back-pressure, to end: generatorItemLostBehind); once the task is done, a
+// re-run is started for it. The report of a lost item's index by the current attempt
 // restores the item with the new copy; its other reports are duplicates, handled as a retry's
 // are (a stored copy of the same value kept as one more copy, anything else freed), so nothing
 // reaches the program twice. An actor method's items are not remade (the
@@ -12,7 +13,7 @@
 import { nextObjectState } from "../lifecycle/object.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import type { ItemResult, TaskResult } from "../messages.ts";
-import { generatorItemIdOf, rayletAddr, type ObjectId, type TaskId, type TaskSpec } from "../types.ts";
+import { generatorItemIdOf, generatorItemOf, rayletAddr, type ObjectId, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { ready, releaseArgs, returnLoans, type Owned } from "./reference-table.ts";
 import { classKeyOf, hasRefArgs, nextAttempt, resolveTask, type OwnedTask } from "./task-manager.ts";
@@ -45,9 +46,6 @@ export function newGeneratorLineages(): GeneratorLineages {
 
 const NO_IDS: readonly ObjectId[] = [];
 
-/** The task of a generator item's id (`<task>.y<index>`). */
-const taskOfItem = (id: ObjectId): TaskId => id.slice(0, id.lastIndexOf(".y"));
-
 /** Item `id` of task `t` (running), stored in an object store, was recorded: it can be remade from `t`. */
 export function itemStored(w: Ctx, t: OwnedTask | undefined, id: ObjectId): void {
   if (t === undefined || t.spec.kind !== "normal" || t.spec.maxRetries === 0) return;
@@ -65,7 +63,7 @@ export function itemStored(w: Ctx, t: OwnedTask | undefined, id: ObjectId): void
 
 /** An item was freed: once none is left, the lineage goes, and its arguments with it. */
 export function itemFreed(w: Ctx, id: ObjectId): void {
-  const l = w.lineages.get(taskOfItem(id));
+  const l = w.lineages.get(generatorItemOf(id).task);
   if (l === undefined || !l.items.delete(id)) return;
   l.waiting.delete(id);
   forget(w, l);
@@ -82,7 +80,7 @@ function forget(w: Ctx, l: GeneratorLineage): void {
  * re-run of its task. Returns why it cannot be, if it cannot.
  */
 export function itemLost(w: Ctx, id: ObjectId, o: Owned): string | undefined {
-  const l = w.lineages.get(taskOfItem(id));
+  const l = w.lineages.get(generatorItemOf(id).task);
   if (l === undefined || !l.items.has(id)) return "it was yielded by an actor method or a task with maxRetries=0, whose items tsray does not remake";
   const running = w.owned.get(l.spec.returnId)?.task !== undefined;
   if (!running && l.rerun === undefined && l.retriesLeft === 0 && !w.cfg.bugs.has("retry-forever")) {

@@ -8,7 +8,7 @@
 
 import { InvariantError } from "../assert.ts";
 import type { ItemResult, TaskResult } from "../messages.ts";
-import { generatorItemIdOf, rayletAddr, type Addr, type NodeId, type ObjectId, type Payload, type TaskId, type TaskSpec } from "../types.ts";
+import { generatorItemIdOf, generatorItemOf, rayletAddr, returnIdOf, type Addr, type NodeId, type ObjectId, type Payload, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { itemRestored, itemStored, rerunNextItem, rerunOf, rerunReported } from "./generator-lineage.ts";
 import { storePut } from "./object-requests.ts";
@@ -34,6 +34,12 @@ export interface OwnedGenerator {
   readonly nexts: { readonly index: number; readonly callId: number }[];
   /** The program dropped the generator while its task ran: items that come are dropped, and back-pressure is off. */
   dropped?: true;
+  /**
+   * An item the attempt under way had already yielded was lost, so that attempt will not yield it
+   * again: back-pressure is off for it, so it can end and a re-run remake the item (the program
+   * may be waiting on that very item, consuming nothing).
+   */
+  unbounded?: true;
 }
 
 /** What the owner tells the executor of a generator nobody reads: consume as if everything was. */
@@ -84,7 +90,10 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
     dropItem(w, generatorItemIdOf(taskId, index), result);
     return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
   }
-  if (g.executor?.attempt !== attempt) g.attemptReports = 0;
+  if (g.executor?.attempt !== attempt) {
+    g.attemptReports = 0;
+    g.unbounded = undefined; // a new attempt yields from the start again, the lost item included
+  }
   g.executor = { addr: from, attempt };
   g.attemptReports = index + 1;
   // An item lost while the task runs: this attempt yielded it again.
@@ -207,7 +216,22 @@ function answerNexts(w: Ctx, g: OwnedGenerator): void {
 /** Tells the executor how far the caller consumed, when back-pressure may hold it. */
 function acknowledge(w: Ctx, g: OwnedGenerator): void {
   if (g.backpressure === undefined || g.executor === undefined || g.end !== undefined) return;
-  w.fx.send(g.executor.addr, { type: "GeneratorAck", taskId: g.taskId, attempt: g.executor.attempt, consumed: g.dropped ? ALL_CONSUMED : g.consumed });
+  w.fx.send(g.executor.addr, { type: "GeneratorAck", taskId: g.taskId, attempt: g.executor.attempt, consumed: g.dropped || g.unbounded ? ALL_CONSUMED : g.consumed });
+}
+
+/**
+ * Generator item `id` was lost, to be yielded again. If the attempt under way reported it already,
+ * it will not yield it again: it is let go of back-pressure, to end, after which a re-run remakes
+ * the item (lineageTaskEnded).
+ */
+export function generatorItemLostBehind(w: Ctx, id: ObjectId): void {
+  const { task, index } = generatorItemOf(id);
+  const returnId = returnIdOf(task);
+  const g = w.generators.get(returnId);
+  const current = w.owned.get(returnId)?.task?.spec.attempt;
+  if (!g || g.end !== undefined || g.executor?.attempt !== current || g.attemptReports <= index || g.unbounded) return;
+  g.unbounded = true;
+  acknowledge(w, g);
 }
 
 /**

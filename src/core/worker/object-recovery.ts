@@ -8,6 +8,7 @@ import { nextTaskState } from "../lifecycle/task.ts";
 import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, specWith, type Addr, type NodeId, type ObjectId } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { itemLost } from "./generator-lineage.ts";
+import { generatorItemLostBehind } from "./generators.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
 import { killedWorkersGone } from "./cancellation.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
@@ -119,7 +120,7 @@ function reconstruct(w: Ctx, id: ObjectId, o: Owned): void {
   const itemWhy = !l && isGeneratorItemId(id)
     ? (w.cfg.bugs.has("no-reconstruction") ? "reconstruction is off" : itemLost(w, id, o))
     : "";
-  if (itemWhy === undefined) return;
+  if (itemWhy === undefined) return generatorItemLostBehind(w, id);
   o.state = nextObjectState(o.state, { type: "UNRECOVERABLE" });
   const why = itemWhy !== "" ? itemWhy
     : !l ? "it was created by ray.put, which has no lineage to re-create it from"

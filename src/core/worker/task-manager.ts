@@ -55,7 +55,12 @@ export interface ArgResolution {
   readonly for: { readonly kind: "task"; readonly t: OwnedTask } | { readonly kind: "actor"; readonly actorId: ActorId; readonly spec: ActorSpec };
   readonly out: Arg[];
   missing: number;
+  /**
+   * The error of the failed argument first in argument order (`failedArg`): the task fails with
+   * it, whatever order its arguments settled in, so the error does not depend on timing.
+   */
   failed: ErrorInfo | undefined;
+  failedArg: number;
 }
 
 export interface TaskManager {
@@ -159,7 +164,7 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
  * executing worker then needs nothing from any store); large ones stay refs to be pulled.
  */
 export function resolveArgs(w: Ctx, args: readonly Arg[], target: ArgResolution["for"]): void {
-  const r: ArgResolution = { for: target, out: args.slice(), missing: 1, failed: undefined };
+  const r: ArgResolution = { for: target, out: args.slice(), missing: 1, failed: undefined, failedArg: args.length };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!("ref" in a)) continue;
@@ -172,7 +177,10 @@ export function resolveArgs(w: Ctx, args: readonly Arg[], target: ArgResolution[
 /** Argument `i` of `r` is known. */
 export function argKnown(w: Ctx, r: ArgResolution, i: number, s: ObjectStatus): void {
   if (s.kind === "inline") r.out[i] = { v: s.payload };
-  else if (s.kind === "error") r.failed ??= s.error;
+  else if (s.kind === "error" && i < r.failedArg) {
+    r.failed = s.error;
+    r.failedArg = i;
+  }
   settle(w, r);
 }
 
