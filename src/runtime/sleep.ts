@@ -17,3 +17,8 @@ export function hostSleep<H>(ms: number, signal: AbortSignal | undefined, arm: (
     signal.addEventListener("abort", cancelled, { once: true });
   });
 }
+
+/** ray.sleep on a real host (the embedded and daemon drivers, worker threads): a Node timer. */
+export function realSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return hostSleep(ms, signal, (wake) => setTimeout(wake, ms), clearTimeout);
+}

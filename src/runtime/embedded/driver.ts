@@ -10,7 +10,7 @@ import type { CallResult } from "../../core/effects.ts";
 import type { Addr, NodeId } from "../../core/types.ts";
 import { hashBytes, isRawValue, rawFrameSize, writeRawFrame } from "../codec.ts";
 import { ModelClient } from "../model-client.ts";
-import { hostSleep } from "../sleep.ts";
+import { realSleep } from "../sleep.ts";
 import type { Arena } from "./arena.ts";
 import { drop, hold } from "./pins.ts";
 
@@ -76,7 +76,7 @@ export class DriverClient extends ModelClient {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return hostSleep(ms, signal, (wake) => setTimeout(wake, ms), clearTimeout);
+    return realSleep(ms, signal);
   }
 }
 

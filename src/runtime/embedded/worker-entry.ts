@@ -15,7 +15,7 @@ import { Executor } from "../executor.ts";
 import { collectViews, collectViewsIfPinnedMuch, installPins, isSlot, pinnedMuch, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
 import { Spinner } from "../spinner.ts";
-import { hostSleep } from "../sleep.ts";
+import { realSleep } from "../sleep.ts";
 import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
 
 const { port, spinMicros } = workerData as { port: MessagePort; spinMicros: number };
@@ -112,7 +112,7 @@ class ThreadClient implements CoreClient {
     this.request((call) => ({ t: "yield", call, task, attempt, index, payload }), (r) => r.kind === "yielded" && r.stop !== true, payload);
   nextItem: CoreClient["nextItem"] = (id, index) => this.request((call) => ({ t: "next", call, id, index }), (r) => (r.kind === "item" ? r.id : undefined));
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return hostSleep(ms, signal, (wake) => setTimeout(wake, ms), clearTimeout);
+    return realSleep(ms, signal);
   }
 }
 
