@@ -1,5 +1,7 @@
 // Values ⇄ bytes for every host: V8's structured serialization (fast, handles Maps, Sets,
-// typed arrays, Dates, cycles), plus the hash the invariant checkers compare.
+// typed arrays, Dates, cycles), rewritten to one canonical form (v8-canonical.ts) so that a
+// value's bytes do not depend on how V8 happened to hold it, plus the hash the invariant
+// checkers compare.
 //
 // Two framings bypass V8's serializer so that a reader can map the bytes in place:
 //   raw typed array  [RAW, dtype, 0 × 6][element bytes]         (top-level typed arrays, Buffers)
@@ -14,6 +16,7 @@ import v8 from "node:v8";
 import type { Table } from "apache-arrow";
 import { arrowLoaded, requireArrow } from "./arrow.ts";
 import { copyBytes } from "./copy-bytes.ts";
+import { canonicalV8 } from "./v8-canonical.ts";
 import type { Payload, RefInfo } from "../core/types.ts";
 
 // Numbers, booleans, null and undefined — most task results — skip V8's serializer: a tag
@@ -124,13 +127,20 @@ function collectBuffers(d: { values?: unknown; valueOffsets?: unknown; nullBitma
   for (const c of d.dictionary?.data ?? []) collectBuffers(c as typeof d, out, sab);
 }
 
+const NUMBER_FRAME_SIZE = 9;
+
+/** A number's frame: its tag and its double, every NaN as the one NaN (a NaN's payload bits are not part of its value). */
+function writeNumberFrame(value: number, dst: Uint8Array): void {
+  dst[0] = NUMBER;
+  F64[0] = value === value ? value : Number.NaN;
+  dst.set(F64_BYTES, 1);
+}
+
 export function toBytes(value: unknown): Uint8Array {
   switch (typeof value) {
     case "number": {
-      const b = new Uint8Array(9);
-      b[0] = NUMBER;
-      F64[0] = value;
-      b.set(F64_BYTES, 1);
+      const b = new Uint8Array(NUMBER_FRAME_SIZE);
+      writeNumberFrame(value, b);
       return b;
     }
     case "boolean": return Uint8Array.of(value ? TRUE : FALSE);
@@ -145,7 +155,7 @@ export function toBytes(value: unknown): Uint8Array {
       if (isArrowTable(value)) return encodeArrow(value);
   }
   try {
-    return v8.serialize(value);
+    return canonicalV8(v8.serialize(value));
   } catch (e) {
     throw new TypeError(
       `value cannot be stored in the object store: ${(e as Error).message}. ` +
@@ -221,7 +231,7 @@ for (const v of [true, false, null, undefined]) {
   const bytes = toBytes(v);
   CONSTANT_PAYLOADS.set(v, { size: bytes.length, hash: hashBytes(bytes), data: v });
 }
-const NUMBER_FRAME = new Uint8Array(9);
+const NUMBER_FRAME = new Uint8Array(NUMBER_FRAME_SIZE);
 
 /**
  * The payload of a number, boolean, null or undefined for a host whose payloads never leave the
@@ -246,9 +256,7 @@ class NumberPayload implements Payload {
   constructor(readonly data: number) {}
   get hash(): string {
     if (this.frameHash === undefined) {
-      NUMBER_FRAME[0] = NUMBER;
-      F64[0] = this.data;
-      NUMBER_FRAME.set(F64_BYTES, 1);
+      writeNumberFrame(this.data, NUMBER_FRAME);
       this.frameHash = hashBytes(NUMBER_FRAME);
     }
     return this.frameHash;
