@@ -1,6 +1,6 @@
 // `npm run bench [-- NAME… [--runs N] [--nodes N] [--tasks N] [--part P]…]`: runs the selected benchmarks
 // (sim: the simulator at 100 nodes × 100,000 tasks; embedded: Ray's microbenchmarks on the
-// embedded cluster)
+// embedded cluster; codec: a put's serialization path)
 // — all when none is named — prints a table, and writes each one's figures to
 // bench/results/<name>.json: date, Node version, machine, parameters, figures, targets and
 // whether each target was met (runs with non-default parameters or only some parts are
@@ -60,6 +60,7 @@ const registry: Record<string, () => Promise<Bench>> = {
   embedded: async () => (await import("./embedded.ts")).embeddedBench,
   scenarios: async () => (await import("./scenarios.ts")).scenariosBench,
   daemons: async () => (await import("./daemons.ts")).daemonsBench,
+  codec: async () => (await import("./codec.ts")).codecBench,
 };
 
 export async function main(argv: string[]): Promise<number> {

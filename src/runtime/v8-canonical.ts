@@ -68,6 +68,13 @@ function varint(b: Uint8Array, i: number): number {
   return -1;
 }
 
+/** The position past the varint at `i` (of at most 5 bytes, a uint32's), or -1 when it runs past the end. */
+function pastVarint(b: Uint8Array, i: number): number {
+  const end = Math.min(b.length, i + 5);
+  while (i < end) if (b[i++] < 0x80) return i;
+  return -1;
+}
+
 /** `v` below 2^32, as V8's lengths and zigzag int32s are. */
 function writeVarint(out: Uint8Array, o: number, v: number): number {
   while (v >= 0x80) {
@@ -113,7 +120,8 @@ export function canonicalV8(b: Uint8Array): Uint8Array {
   while (i < n) {
     const top = depth - 1;
     const start = i;
-    if (top >= 0 && kind[top] === ERROR_BODY && next[top] === 1) {
+    const inside = top >= 0 ? kind[top] : PLAIN;
+    if (inside === ERROR_BODY && next[top] === 1) {
       // An error's subtag: a prototype letter, the end, or a field whose value follows.
       const sub = b[i++];
       if (sub === ERROR_END) depth--;
@@ -121,7 +129,7 @@ export function canonicalV8(b: Uint8Array): Uint8Array {
       if (out !== null) out[o++] = sub;
       else o = i;
       if (sub !== ERROR_END) continue;
-    } else if (top >= 0 && kind[top] === SPARSE && atKey[top] === 1 && next[top] < arrayLength[top]) {
+    } else if (inside === SPARSE && atKey[top] === 1 && next[top] < arrayLength[top]) {
       // The key of a sparse array's next entry must be its next index, which a dense array leaves out.
       if (b[i] === Tag.Int32 && varint(b, i + 1) === 2 * next[top]) {
         i = after;
@@ -145,39 +153,33 @@ export function canonicalV8(b: Uint8Array): Uint8Array {
         case Tag.Int32:
         case Tag.Uint32:
         case Tag.ObjectRef:
-          if (varint(b, i) < 0) return b;
-          i = after;
+          i = pastVarint(b, i);
+          if (i < 0) return b;
           break;
         case Tag.VerifyCount:
-          if (varint(b, i) < 0) return b;
-          i = after;
+          i = pastVarint(b, i);
+          if (i < 0) return b;
           if (out !== null) o = copyRange(b, start, i, out, o);
           else o = i;
           continue;
         case Tag.Double: {
           // A run of doubles (an array of them) in a container with no bookkeeping is read in one loop.
-          const run = top >= 0 && kind[top] === PLAIN;
+          const run = inside === PLAIN && top >= 0;
           let at = start;
-          for (;;) {
-            if (at + 9 > n) return b;
-            const d = dv.getFloat64(at + 1, true);
-            if ((d | 0) === d && (d !== 0 || 1 / d > 0)) {
-              if (out === null) ({ out, o } = dirty(b, at));
-              out[o++] = Tag.Int32;
-              o = writeVarint(out, o, ((d << 1) ^ (d >> 31)) >>> 0);
-            } else if (d !== d && (dv.getUint32(at + 1, true) !== NAN_LOW || dv.getUint32(at + 5, true) !== NAN_HIGH)) {
-              if (out === null) ({ out, o } = dirty(b, at));
-              out[o++] = Tag.Double;
-              writeNaN(out, o);
-              o += 8;
-            } else if (out !== null) {
-              o = copyRange(b, at, at + 9, out, o);
+          if (out === null) {
+            at = cleanDoubles(b, dv, at, run);
+            if (at < 0) return b;
+            o = at;
+            if (at > start && (!run || b[at] !== Tag.Double)) {
+              i = at;
+              copy = false;
+              break;
             }
-            at += 9;
-            if (!run || b[at] !== Tag.Double) break;
+            ({ out, o } = dirty(b, at));
           }
-          if (out === null) o = at;
-          i = at;
+          o = doubles(b, dv, at, run, out, o);
+          if (o < 0) return b;
+          i = after;
           copy = false;
           break;
         }
@@ -322,7 +324,7 @@ export function canonicalV8(b: Uint8Array): Uint8Array {
       }
     }
     // A whole value has been read: tell the containers it completes.
-    while (depth > 0) {
+    while (depth > 0 && kind[depth - 1] !== PLAIN) {
       const k = kind[depth - 1];
       if (k === SPARSE) atKey[depth - 1] ^= 1;
       else if (k === ERROR_BODY) next[depth - 1] = 1;
@@ -348,6 +350,63 @@ export function canonicalV8(b: Uint8Array): Uint8Array {
 
 const NAN_LOW = 0, NAN_HIGH = 0x7ff80000;
 
+/** An int32 that is not -0: written as one. */
+function isInt32(d: number): boolean {
+  return (d | 0) === d && (d !== 0 || 1 / d > 0);
+}
+
+/** A NaN other than the one NaN. */
+function isOtherNaN(dv: DataView, at: number): boolean {
+  return dv.getUint32(at, true) !== NAN_LOW || dv.getUint32(at + 4, true) !== NAN_HIGH;
+}
+
+/**
+ * Past the doubles from `at` (one, or a run of them when `run`) that need no rewrite: the
+ * position of the first that does, or of what follows them; -1 when the bytes end early.
+ */
+function cleanDoubles(b: Uint8Array, dv: DataView, at: number, run: boolean): number {
+  const n = b.length;
+  for (;;) {
+    if (at + 9 > n) return -1;
+    const d = dv.getFloat64(at + 1, true);
+    if (isInt32(d) || (d !== d && isOtherNaN(dv, at + 1))) return at;
+    at += 9;
+    if (!run || b[at] !== Tag.Double) return at;
+  }
+}
+
+/**
+ * The doubles from `at` (one, or a run of them when `run`) written canonically to `out` at `o`:
+ * the output position after them (the input position is left in `after`), or -1 when the bytes end early.
+ */
+function doubles(b: Uint8Array, dv: DataView, at: number, run: boolean, out: Uint8Array, o: number): number {
+  const n = b.length;
+  for (;;) {
+    if (at + 9 > n) return -1;
+    const d = dv.getFloat64(at + 1, true);
+    const int = d | 0;
+    if (int === d && (d !== 0 || 1 / d > 0)) {
+      out[o++] = Tag.Int32;
+      let zigzag = ((int << 1) ^ (int >> 31)) >>> 0;
+      while (zigzag >= 0x80) {
+        out[o++] = (zigzag & 0x7f) | 0x80;
+        zigzag >>>= 7;
+      }
+      out[o++] = zigzag;
+    } else if (d !== d && isOtherNaN(dv, at + 1)) {
+      out[o++] = Tag.Double;
+      writeNaN(out, o);
+      o += 8;
+    } else {
+      for (let k = 0; k < 9; k++) out[o++] = b[at + k];
+    }
+    at += 9;
+    if (!run || b[at] !== Tag.Double) break;
+  }
+  after = at;
+  return o;
+}
+
 /** The one NaN, written at `o`. */
 function writeNaN(out: Uint8Array, o: number): void {
   for (let k = 0; k < 8; k++) out[o + k] = NAN_BYTES[k];
@@ -356,7 +415,8 @@ const NAN_BYTES = new Uint8Array(new Float64Array([Number.NaN]).buffer);
 
 /** A rewrite of the token at `start` is due: the output becomes its own buffer, the input's prefix so far. */
 function dirty(b: Uint8Array, start: number): { out: Uint8Array; o: number } {
-  const out = new Uint8Array(b.length);
+  // Not zeroed: only the written prefix is returned.
+  const out = Buffer.allocUnsafeSlow(b.length);
   out.set(b.subarray(0, start));
   return { out, o: start };
 }
