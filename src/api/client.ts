@@ -19,8 +19,12 @@ export interface CoreClient {
   /** `streaming`: the method is a generator, called as a streaming generator. */
   submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, streaming?: Streaming): ObjectId;
   put(id: ObjectId, payload: Payload): Promise<void>;
-  get(refs: readonly RefInfo[], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]>;
-  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]>;
+  /**
+   * `signal` (the running task's cancel signal) ends the get or wait early: it rejects with the
+   * signal's reason, and the core worker is told to forget the call.
+   */
+  get(refs: readonly RefInfo[], timeoutMs?: number, signal?: AbortSignal): Promise<readonly (Payload | ErrorInfo)[]>;
+  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number, signal?: AbortSignal): Promise<readonly ObjectId[]>;
   getNamedActor(name: string, namespace?: string): Promise<ActorInfo | undefined>;
   /** What the GCS said of an actor created here: taken (alive or on its way), or refused (a duplicate name). */
   actorRegistered(actorId: ActorId): Promise<ActorInfo | undefined>;

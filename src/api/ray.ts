@@ -353,7 +353,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.get expects ObjectRefs, got ${notARef(r)}`);
       checkCallOptions(opts, ["timeoutMs"], "ray.get");
       checkTimeout(opts.timeoutMs, "ray.get");
-      const vals = await client.get(refs.map((r) => ({ id: r.id, owner: r.owner })), opts.timeoutMs);
+      // Inside a task, ray.cancel interrupts the get (TaskCancelledError), as Ray interrupts a cancelled task's blocked get.
+      const vals = await client.get(refs.map((r) => ({ id: r.id, owner: r.owner })), opts.timeoutMs, currentExecution()?.signal);
       const out = new Array(vals.length);
       for (let i = 0; i < vals.length; i++) {
         const v = vals[i];
@@ -387,7 +388,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
         if (ids.has(r.id)) throw new TypeError(`ray.wait: each ref may be given once, and ${r.id} is given twice`);
         ids.add(r.id);
       }
-      const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs));
+      const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs, currentExecution()?.signal));
       return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
     },
 

@@ -20,7 +20,7 @@ import type { PlacementGroupId } from "./types.ts";
 import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, resendPlacementGroups } from "./worker/placement-groups.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
-import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut } from "./worker/object-requests.ts";
+import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
 import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
 import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
@@ -81,6 +81,7 @@ export class CoreWorker {
       case "put": return put(w, input.id, input.payload, input.callId);
       case "get": return get(w, input.refs, input.timeoutMs, input.callId);
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
+      case "withdraw-call": return withdrawCall(w, input.callId);
       case "get-named-actor": return getNamedActor(w, input.name, input.namespace, input.callId);
       case "kill-actor": return killActor(w, input.actorId, input.noRestart);
       case "create-placement-group": {
@@ -164,6 +165,7 @@ export class CoreWorker {
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
     this.step({ kind: "wait", refs, numReturns, timeoutMs, callId });
   }
+  withdrawCall(callId: number): void { this.step({ kind: "withdraw-call", callId }); }
   getNamedActor(name: string, callId: number, namespace?: string): void {
     this.step(namespace === undefined ? { kind: "get-named-actor", name, callId } : { kind: "get-named-actor", name, callId, namespace });
   }

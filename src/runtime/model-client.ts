@@ -38,14 +38,23 @@ export abstract class ModelClient implements CoreClient {
     cb(result);
   }
 
-  protected call<T>(start: (callId: number) => void, map: (r: CallResult) => T): Promise<T> {
+  /** `signal` (gets and waits inside a task): its abort withdraws the call, which rejects with its reason. */
+  protected call<T>(start: (callId: number) => void, map: (r: CallResult) => T, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.check();
+      if (signal?.aborted) return reject(signal.reason);
       const id = ++this.callIds;
+      const withdraw = signal && (() => {
+        if (!this.calls.delete(id)) return;
+        this.model.withdrawCall(id);
+        reject(signal.reason);
+      });
       this.calls.set(id, (r) => {
+        if (withdraw) signal!.removeEventListener("abort", withdraw);
         if (r.kind === "error") reject(toError(r.error));
         else resolve(map(r));
       });
+      if (withdraw) signal!.addEventListener("abort", withdraw, { once: true });
       this.waiting();
       start(id);
     });
@@ -60,11 +69,11 @@ export abstract class ModelClient implements CoreClient {
   put(id: ObjectId, payload: Payload): Promise<void> {
     return this.call((c) => this.model.put(id, payload, c), () => undefined);
   }
-  get(refs: Parameters<CoreClient["get"]>[0], timeoutMs?: number): Promise<readonly (Payload | ErrorInfo)[]> {
-    return this.call((c) => this.model.get(refs, timeoutMs, c), (r) => (r.kind === "values" ? r.values : []));
+  get(refs: Parameters<CoreClient["get"]>[0], timeoutMs?: number, signal?: AbortSignal): Promise<readonly (Payload | ErrorInfo)[]> {
+    return this.call((c) => this.model.get(refs, timeoutMs, c), (r) => (r.kind === "values" ? r.values : []), signal);
   }
-  wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs?: number): Promise<readonly ObjectId[]> {
-    return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, c), (r) => (r.kind === "ready" ? r.ready : []));
+  wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs?: number, signal?: AbortSignal): Promise<readonly ObjectId[]> {
+    return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, c), (r) => (r.kind === "ready" ? r.ready : []), signal);
   }
   getNamedActor(name: string, namespace?: string) {
     return this.call((c) => this.model.getNamedActor(name, c, namespace), (r) => (r.kind === "actor" ? r.info : undefined));

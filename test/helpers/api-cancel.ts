@@ -4,14 +4,14 @@
 import type { ObjectRef } from "../../src/api/handles.ts";
 import type { Ray } from "../../src/api/ray.ts";
 
-/** The name of the error `ref`'s get throws ("ok:VALUE" if it does not). */
-async function outcome(ray: Ray, ref: ObjectRef): Promise<string> {
-  try { return `ok:${String(await ray.get(ref))}`; } catch (e) { return (e as Error).name; }
+/** The name of the error `ref`'s get throws ("ok:VALUE" if it does not; GetTimeoutError if it takes over `timeoutMs`). */
+async function outcome(ray: Ray, ref: ObjectRef, timeoutMs?: number): Promise<string> {
+  try { return `ok:${String(await ray.get(ref, timeoutMs === undefined ? {} : { timeoutMs }))}`; } catch (e) { return (e as Error).name; }
 }
 
 export interface CancelSeen {
   waitingForArgs: string; dependent: string; slowArgStillRuns: string; queued: string;
-  running: string; sawSignal: boolean; asleep: string; ignoredSignal: string; forced: string; afterForce: string;
+  running: string; sawSignal: boolean; asleep: string; blockedGet: string; blockedWait: string; ignoredSignal: string; forced: string; afterForce: string;
   recursive: string; childSawSignal: boolean; queuedActorCall: string; actorAhead: string; actorBehind: string;
   doneAlready: string; refused: string[];
 }
@@ -45,10 +45,17 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
     }
     return "finished";
   });
-  // Ignores the signal: it waits on an actor call, which a cancel without force or recursion does not reach, so cannot stop it.
+  // Ignores the signal: the cancel interrupts its get of an actor call, and it carries on to return a value.
   const stubborn = ray.remote(async (n: any, tag: string) => {
     await ray.get(n.add.remote(`${tag}:started`));
-    await ray.get(n.pause.remote(150));
+    try { await ray.get(n.pause.remote(150)); } catch { /* interrupted: carry on regardless */ }
+    return "finished";
+  });
+  // Blocked in a get or a wait of refs given inside an array (so not waited for as arguments).
+  const blocked = ray.remote(async (n: any, tag: string, refs: ObjectRef[], how: "get" | "wait") => {
+    await ray.get(n.add.remote(`${tag}:started`));
+    if (how === "get") await ray.get(refs[0]);
+    else await ray.wait(refs);
     return "finished";
   });
   // Asleep for a minute: ray.sleep watches the signal, as a cancelled Ray task's sleep is interrupted.
@@ -87,7 +94,21 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
   ray.cancel(dozingRef);
   const asleep = await outcome(ray, dozingRef);
 
-  // Running and ignoring its signal: it finishes, and its result stands (as in Ray).
+  // Running, blocked in a get or a wait of an object that is not coming (an infeasible task the driver
+  // owns, which a cancel of the blocked task does not reach): the call ends at once with the cancel, as
+  // Ray interrupts a cancelled task's blocked get. A host that kept waiting would show GetTimeoutError.
+  const never = plusOne.options({ resources: { nowhere: 1 } }).remote(1);
+  const getterRef = blocked.remote(notes, "getting", [never], "get");
+  await started("getting");
+  ray.cancel(getterRef, { recursive: false });
+  const blockedGet = await outcome(ray, getterRef, 20_000);
+  const waiterRef = blocked.remote(notes, "waiting", [never], "wait");
+  await started("waiting");
+  ray.cancel(waiterRef, { recursive: false });
+  const blockedWait = await outcome(ray, waiterRef, 20_000);
+  ray.cancel(never);
+
+  // Running and carrying on past the cancel: it finishes, and its result stands (as in Ray).
   const ignoringRef = stubborn.remote(notes, "ignoring");
   await started("ignoring");
   ray.cancel(ignoringRef, { recursive: false });
@@ -130,14 +151,14 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
   attempt(() => ray.cancel(doneRef, { bogus: true } as never));
   attempt(() => ray.cancel("not a ref" as never));
   return {
-    waitingForArgs, dependent, slowArgStillRuns, queued, running, sawSignal, asleep, ignoredSignal, forced, afterForce,
+    waitingForArgs, dependent, slowArgStillRuns, queued, running, sawSignal, asleep, blockedGet, blockedWait, ignoredSignal, forced, afterForce,
     recursive, childSawSignal, queuedActorCall, actorAhead, actorBehind, doneAlready, refused,
   };
 }
 
 export const EXPECTED_CANCEL: CancelSeen = {
   waitingForArgs: "TaskCancelledError", dependent: "TaskCancelledError", slowArgStillRuns: "ok:100", queued: "TaskCancelledError",
-  running: "TaskCancelledError", sawSignal: true, asleep: "TaskCancelledError", ignoredSignal: "ok:finished", forced: "TaskCancelledError", afterForce: "ok:42",
+  running: "TaskCancelledError", sawSignal: true, asleep: "TaskCancelledError", blockedGet: "TaskCancelledError", blockedWait: "TaskCancelledError", ignoredSignal: "ok:finished", forced: "TaskCancelledError", afterForce: "ok:42",
   recursive: "TaskCancelledError", childSawSignal: true, queuedActorCall: "TaskCancelledError", actorAhead: "ok:100", actorBehind: "ok:2",
   doneAlready: "ok:2",
   refused: [

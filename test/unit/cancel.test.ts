@@ -8,6 +8,7 @@ import type { CallResult } from "../../src/core/effects.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
+import type { WorkerTimer } from "../../src/core/worker/inputs.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
 const OWNER = "head/driver";
@@ -22,10 +23,11 @@ function rig() {
   const interrupted: string[] = [];
   const completed = new Map<number, CallResult>();
   const traced: TraceBody[] = [];
+  const timersCancelled: WorkerTimer[] = [];
   const make = (addr: Addr) => new CoreWorker(addr, {
     node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 1, bugs: NO_BUGS,
   }, {
-    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ from: addr, to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: (e) => traced.push(e),
+    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ from: addr, to, m }), setTimer: () => {}, cancelTimer: (t) => timersCancelled.push(t), trace: (e) => traced.push(e),
     execute: (spec) => executed.push(spec), complete: (callId, r) => completed.set(callId, r), interrupt: (taskId) => interrupted.push(taskId),
   });
   const owner = make(OWNER);
@@ -59,7 +61,7 @@ function rig() {
   const cancelledWorkers = () => traced.flatMap((e) => (e.kind === "task.cancelled" ? [e.worker] : []));
   /** Objects the owner traced out of scope (freed). */
   const freed = () => traced.flatMap((e) => (e.kind === "object.out-of-scope" ? [e.obj] : []));
-  return { owner, worker, sent, executed, interrupted, take, toWorker, toOwner, grant, errorOf, cancelledWorkers, freed };
+  return { owner, worker, sent, executed, interrupted, completed, timersCancelled, take, toWorker, toOwner, grant, errorOf, cancelledWorkers, freed };
 }
 
 test("a task waiting for a lease is cancelled at once, and the lease granted later goes back unused", () => {
@@ -90,6 +92,28 @@ test("a running task's worker signals its code; the error it ends with is the ca
   r.toOwner(reply);
   assert.equal(r.errorOf(id), "TaskCancelledError");
   assert.equal(r.take("RequestLease").length, 0, "no retry, though maxRetries is 3");
+});
+
+test("a get and a wait the cancel interrupted are withdrawn: the CPU they lent is asked back, their timers stop, and late answers find no call", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  r.grant();
+  const pending = { id: `${OWNER}#o9`, owner: OWNER };
+  r.worker.get([pending], 5_000, 7);
+  r.worker.wait([pending], 1, 5_000, 8);
+  assert.equal(r.take("WorkerBlocked").length, 1, "the first blocking call lends the task's CPU back");
+  r.worker.withdrawCall(7);
+  assert.equal(r.take("WorkerUnblocked").length, 0, "the wait still blocks");
+  r.worker.withdrawCall(8);
+  assert.equal(r.take("WorkerUnblocked").length, 1, "the last withdrawn call asks for the CPU back");
+  assert.deepEqual(r.timersCancelled.map((t) => [t.kind, t.id]), [["get-timeout", 7], ["wait-timeout", 8]]);
+  r.worker.withdrawCall(7);
+  assert.equal(r.take("WorkerUnblocked").length, 0, "a second withdrawal changes nothing");
+  // The owner answers the status requests the calls made: nobody is answered.
+  const asks = r.take("GetStatus");
+  assert.ok(asks.length > 0, "the calls asked the owner for the object's status");
+  for (const m of asks) r.worker.step({ kind: "message", from: OWNER, msg: { type: "Status", id: m.id, status: { kind: "inline", payload: value(3) } } });
+  assert.ok(!r.completed.has(7) && !r.completed.has(8), "a withdrawn call was answered");
 });
 
 test("a running task that finishes despite the cancel keeps its value (as in Ray)", () => {

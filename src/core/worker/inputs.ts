@@ -65,6 +65,8 @@ export type ApiCall =
   | { readonly kind: "put"; readonly id: ObjectId; readonly payload: Payload; readonly callId: number }
   | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
+  /** The program gave up on get or wait `callId` (ray.cancel interrupted its task): it ends unanswered. */
+  | { readonly kind: "withdraw-call"; readonly callId: number }
   | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number; readonly namespace?: string }
   | { readonly kind: "kill-actor"; readonly actorId: ActorId; readonly noRestart: boolean }
   /** Placement groups: the GCS reserves them; this worker is the creator (a non-detached group dies with it). */

@@ -8,7 +8,7 @@ import type { Msg, ObjectStatus } from "../messages.ts";
 import type { Addr, ErrorInfo, ObjectId, Payload, RefInfo } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { containRefs, holdRefs, own, ready, whenKnown, type Owned } from "./reference-table.ts";
-import { argsRead, block, reply, unblock, type Execution } from "./task-receiver.ts";
+import { argsRead, block, endBlock, reply, unblock, type Execution } from "./task-receiver.ts";
 import { reportItem } from "./generators.ts";
 
 export interface GetCall {
@@ -205,6 +205,28 @@ function checkWait(w: Ctx, x: WaitCall): boolean {
   if (ready.length < x.numReturns) return false;
   finishWait(w, x, ready.slice(0, x.numReturns));
   return true;
+}
+
+// ---- withdrawal ---------------------------------------------------------------------------
+
+/**
+ * The program gave up on a get or wait (ray.cancel interrupted the task that made it): it ends
+ * here unanswered, and no longer keeps its task's CPU lent. Answers already on their way (a
+ * store read, an owner's status) find no call and are dropped, as a timed-out call's are.
+ */
+export function withdrawCall(w: Ctx, callId: number): void {
+  const g = w.gets.get(callId);
+  if (g) {
+    w.gets.delete(callId);
+    if (g.timed) w.fx.cancelTimer({ kind: "get-timeout", id: callId });
+    return endBlock(w, g.blocked);
+  }
+  const x = w.waits.get(callId);
+  if (x) {
+    w.waits.delete(callId);
+    if (x.timed) w.fx.cancelTimer({ kind: "wait-timeout", id: callId });
+    endBlock(w, x.blocked);
+  }
 }
 
 function finishWait(w: Ctx, x: WaitCall, ready: ObjectId[]): void {

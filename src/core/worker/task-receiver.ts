@@ -277,6 +277,12 @@ export function block(w: Ctx): Execution | undefined {
 export function unblock(w: Ctx, blocked: Execution | undefined, x: Held): void {
   if (blocked === undefined || blocked !== w.current) return deliver(w, x);
   w.held.push(x);
+  endBlock(w, blocked);
+}
+
+/** A call that blocked `blocked` ended (answered, or withdrawn): the last one asks for the CPU back. */
+export function endBlock(w: Ctx, blocked: Execution | undefined): void {
+  if (blocked === undefined || blocked !== w.current) return;
   if (--w.blockedCalls === 0) w.fx.send(w.raylet, { type: "WorkerUnblocked", worker: w.addr });
   if (w.blockedCalls < 0) throw new InvariantError(`worker ${w.addr}: ${w.blockedCalls} calls blocked`);
 }

@@ -61,13 +61,22 @@ class ThreadClient implements CoreClient {
     return fn;
   }
 
-  private request<T>(make: (call: number) => FromThread, map: (r: CallResult) => T, payload?: Payload): Promise<T> {
+  /** `signal` (gets and waits inside a task): its abort withdraws the call, which rejects with its reason. */
+  private request<T>(make: (call: number) => FromThread, map: (r: CallResult) => T, payload?: Payload, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
       const call = ++this.callIds;
+      const withdraw = signal && (() => {
+        if (!this.calls.delete(call)) return;
+        post({ t: "withdraw", call });
+        reject(signal.reason);
+      });
       this.calls.set(call, (r) => {
+        if (withdraw) signal!.removeEventListener("abort", withdraw);
         if (r.kind === "error") reject(toError(r.error));
         else resolve(map(r));
       });
+      if (withdraw) signal!.addEventListener("abort", withdraw, { once: true });
       post(make(call), payload);
     });
   }
@@ -93,10 +102,10 @@ class ThreadClient implements CoreClient {
     return returnIdOf(task);
   };
   put: CoreClient["put"] = (id, payload) => this.request((call) => ({ t: "put", call, id, payload }), () => undefined, payload);
-  get: CoreClient["get"] = (refs, timeoutMs) =>
-    this.request((call) => ({ t: "get", call, refs, timeoutMs }), (r) => (r.kind === "values" ? r.values : []));
-  wait: CoreClient["wait"] = (refs, numReturns, timeoutMs) =>
-    this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []));
+  get: CoreClient["get"] = (refs, timeoutMs, signal) =>
+    this.request((call) => ({ t: "get", call, refs, timeoutMs }), (r) => (r.kind === "values" ? r.values : []), undefined, signal);
+  wait: CoreClient["wait"] = (refs, numReturns, timeoutMs, signal) =>
+    this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []), undefined, signal);
   getNamedActor: CoreClient["getNamedActor"] = (name, namespace) =>
     this.request((call) => ({ t: "named", call, name, ...(namespace !== undefined ? { namespace } : {}) }), (r) => (r.kind === "actor" ? r.info : undefined));
   actorRegistered: CoreClient["actorRegistered"] = (actor) =>

@@ -144,6 +144,7 @@ export class WorkerHost {
         case "put": model.put(m.id, m.payload, m.call); break;
         case "get": model.get(m.refs, m.timeoutMs, m.call); break;
         case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
+        case "withdraw": model.withdrawCall(m.call); break;
         case "named": model.getNamedActor(m.name, m.call, m.namespace); break;
         case "registered": model.actorRegistered(m.actor, m.call); break;
         case "cluster": model.clusterInfo(m.call); break;
