@@ -224,7 +224,15 @@ export class Raylet {
       }
       case "WorkerBlocked": {
         const l = this.leaseOf(m.worker);
-        if (!l || l.blocked) return;
+        if (!l) return;
+        if (l.blocked) {
+          // Blocked again (its next task) before the resources it asked back were free: it no
+          // longer wants them, and will ask again. Left queued, they would be granted to a
+          // worker that ignores the grant while blocked, and its next ask would find it unblocked.
+          const i = this.unblocks.indexOf(m.worker);
+          if (i >= 0) this.unblocks.splice(i, 1);
+          return;
+        }
         l.blocked = true;
         giveBack(this, l.bundle, l.resources);
         this.fx.trace({ kind: "lease.returned", comp: "raylet", lease: this.pool.workers.get(m.worker)!.lease!, worker: m.worker, resources: l.resources });

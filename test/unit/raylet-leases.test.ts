@@ -104,6 +104,26 @@ test("a blocked worker's resources serve another lease; it goes on only once the
   r.h.message("n1/w9", { type: "WorkerBlocked", worker: "n1/w9" }); // a worker this raylet never leased: ignored
 });
 
+test("a worker that blocks again before its CPU came back stops waiting for it, and is answered when it next asks", () => {
+  const r = raylet(1);
+  r.lease(1);
+  r.register();
+  const [first] = r.of("LeaseGranted");
+  const w = first!.worker;
+  r.h.message(w, { type: "WorkerBlocked", worker: w });
+  r.lease(2, {}, "head/d2");
+  r.register();
+  const second = r.of("LeaseGranted")[1];
+  assert.ok(second, "the blocked worker's CPU was not lent");
+  const unblocked = () => r.sent.filter((s) => s.m.type === "Unblocked" && s.to === w).length;
+  r.h.message(w, { type: "WorkerUnblocked", worker: w }); // its task's get ended; the CPU is in use
+  r.h.message(w, { type: "WorkerBlocked", worker: w }); // its next task blocks before the CPU is back
+  r.h.message("head/d2", { type: "ReturnLease", leaseId: second.leaseId, destroyWorker: false });
+  assert.equal(unblocked(), 0, "the CPU went to a worker blocked again, which ignores it");
+  r.h.message(w, { type: "WorkerUnblocked", worker: w });
+  assert.equal(unblocked(), 1, "the worker's next ask went unanswered");
+});
+
 test("a worker's death returns the leases it held, and no other owner's", () => {
   const r = raylet(2);
   r.lease(1, {}, "head/d1");
