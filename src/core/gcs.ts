@@ -107,7 +107,7 @@ export class Gcs {
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), view: () => this.view(),
       persist: (id, row) => this.fx.persist("meta", `pg:${id}`, row),
       viewChanged: () => { this.viewDirty = true; },
-    });
+    }, this.incarnation * 1_000_000_000);
     this.actorManager = new ActorManager({
       gcs: addr, head: cfg.head, bugs: cfg.bugs, recovered: this.recovered, firstReqId: this.incarnation * 1_000_000_000,
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), random: () => this.fx.random(),
@@ -224,7 +224,7 @@ export class Gcs {
     if (prev && prev.state !== "DEAD") {
       if (prev.incarnation === incarnation) {
         // Re-registration after a GCS restart: the node never went away.
-        this.fx.send(from, this.registered());
+        this.fx.send(from, this.registered(node));
         return;
       }
       // The node restarted before we noticed it died: its previous life is over.
@@ -237,17 +237,25 @@ export class Gcs {
     this.nodes.set(node, { state, incarnation, endpoint, total: resources, available: resources, missed: 0 });
     this.fx.persist("nodes", node, { state, incarnation, endpoint, total: resources });
     this.fx.trace({ kind: "node.registered", comp: "gcs", id: node, resources });
-    this.fx.send(from, this.registered());
+    this.fx.send(from, this.registered(node));
     this.broadcastView();
     this.actorManager.retryPendingActors();
     this.placementGroups.retry();
   }
 
-  /** The answer to a registration: the head, and the deaths a new raylet missed. */
-  private registered(): Msg {
-    return this.deadWorkers.size === 0
+  /**
+   * The answer to a registration: the head, the deaths a new raylet missed, and from a recovered
+   * GCS the bundles it knows are committed on the node: a bundle an earlier GCS reserved there
+   * and this one does not know of (its answer or its commit was lost with that GCS) would hold
+   * the node's resources forever, so the raylet gives it back (Ray's GCS likewise releases the
+   * bundles it finds unused after a restart).
+   */
+  private registered(node: NodeId): Msg {
+    const m: Extract<Msg, { type: "NodeRegistered" }> = this.deadWorkers.size === 0
       ? { type: "NodeRegistered", head: this.cfg.head }
       : { type: "NodeRegistered", head: this.cfg.head, deadWorkers: this.deadWorkers.list() };
+    if (this.recovered) m.bundles = { keep: this.placementGroups.bundlesOn(node), before: this.placementGroups.firstAttempt };
+    return m;
   }
 
   private heartbeat(from: Addr, node: NodeId, available: ResourceSet): void {

@@ -99,8 +99,12 @@ export type Msg =
   // raylet ⇄ GCS: membership, health and the cluster resource view
   /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
   | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
-  /** `deadWorkers`: the workers and drivers the GCS knows died lately (a raylet grants them nothing). */
-  | { type: "NodeRegistered"; head: NodeId; deadWorkers?: readonly Addr[] }
+  /**
+   * `deadWorkers`: the workers and drivers the GCS knows died lately (a raylet grants them nothing).
+   * `bundles` (from a recovered GCS): the bundles it knows are committed on the node; any other
+   * bundle reserved by an attempt numbered below `before` (an earlier GCS's) is given back.
+   */
+  | { type: "NodeRegistered"; head: NodeId; deadWorkers?: readonly Addr[]; bundles?: { readonly keep: readonly string[]; readonly before: number } }
   /**
    * `demands`: requests no live node can meet; `backlog`: requests queued here that fit some node
    * but wait for room; `idleMs`: how long the node has held no lease, bundle, queued request or

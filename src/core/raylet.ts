@@ -14,7 +14,7 @@ import {
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
   ownersDied,
 } from "./raylet/object-manager.ts";
-import { bundleFor, freeFor, giveBack, inGroup, prepareBundles, releaseBundles, setFree, type Bundle } from "./raylet/bundles.ts";
+import { bundleFor, freeFor, giveBack, inGroup, prepareBundles, releaseBundles, releaseOrphanedBundles, setFree, type Bundle } from "./raylet/bundles.ts";
 import { WorkerPool } from "./raylet/worker-pool.ts";
 import { fits, subtract, type ResourceSet } from "./resources.ts";
 import { mergeDemands } from "./gcs/demands.ts";
@@ -198,6 +198,7 @@ export class Raylet {
           for (const w of m.deadWorkers) this.deadWorkers.add(w);
           this.holdersDied((a) => this.deadWorkers.has(a));
         }
+        if (m.bundles) releaseOrphanedBundles(this, m.bundles.keep, m.bundles.before);
         if (!this.registered) {
           this.registered = true;
           this.fx.cancelTimer(REGISTER);

@@ -11,13 +11,18 @@ import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
 
 const TABLES: readonly GcsTable[] = ["nodes", "actors", "functions", "meta"];
 
-/** Starts a GCS on `rows` (what storage kept; empty on the first start), registers a node and creates one actor. */
-function startAndCreate(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean, actorId: string): number[] {
+/** Starts a GCS on `rows` (what storage kept; empty on the first start): the GCS and what it sends. */
+function startGcs(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean) {
   const sent: Msg[] = [];
   const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (_to, m) => { sent.push(m); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
   const persist = (t: GcsTable, key: string, v: unknown) => { if (v === undefined) rows.get(t)!.delete(key); else rows.get(t)!.set(key, v); };
   const snapshot = recovered ? (Object.fromEntries(TABLES.map((t) => [t, new Map(rows.get(t))])) as unknown as GcsTables) : undefined;
-  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist }, snapshot);
+  return { g: hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist }, snapshot), sent };
+}
+
+/** Starts a GCS on `rows`, registers a node and creates one actor: the ids of the lease requests it made. */
+function startAndCreate(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean, actorId: string): number[] {
+  const { g, sent } = startGcs(rows, recovered);
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   return sent.flatMap((m) => (m.type === "RequestLease" ? [m.reqId] : []));
@@ -34,4 +39,28 @@ test("each GCS restart makes lease requests whose ids no earlier incarnation use
     for (const id of ids) assert.ok(Number.isSafeInteger(id) && id >= 0, `incarnation ${i + 1} made request id ${id}, not a count`);
     seen.push(...ids);
   }
+});
+
+/**
+ * Starts a GCS on `rows`, registers node n1 and asks for a one-bundle group: the attempt it
+ * prepares with, and the bundle part of its answer to n1's registration.
+ */
+function startAndPlace(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean, pgId: string) {
+  const { g, sent } = startGcs(rows, recovered);
+  g.message("n1/raylet", { type: "RegisterNode", node: "n1", incarnation: 1, resources: { CPU: 4 } });
+  g.message("head/driver", { type: "CreatePlacementGroup", spec: { pgId, bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" } });
+  const prepare = sent.find((m) => m.type === "PrepareBundles");
+  const registered = sent.find((m) => m.type === "NodeRegistered");
+  return { attempt: prepare?.type === "PrepareBundles" ? prepare.attempt : undefined, bundles: registered?.type === "NodeRegistered" ? registered.bundles : undefined, g };
+}
+
+test("a restarted GCS numbers its bundle reservations above every earlier GCS's, and tells a re-registering node which bundles it knows there", () => {
+  const rows = new Map(TABLES.map((t) => [t, new Map<string, unknown>()]));
+  const first = startAndPlace(rows, false, "pg1");
+  assert.equal(first.bundles, undefined, "a first GCS has no earlier reservations to disown");
+  // pg1's prepare is answered and committed on n1 before the restart.
+  first.g.message("n1/raylet", { type: "BundlesPrepared", pgId: "pg1", attempt: first.attempt!, node: "n1", ok: true });
+  const second = startAndPlace(rows, true, "pg2");
+  assert.ok(second.attempt! > first.attempt!, `the restarted GCS prepared attempt ${second.attempt} after attempt ${first.attempt}`);
+  assert.deepEqual(second.bundles, { keep: ["pg1#0"], before: second.attempt }, "n1 must keep the committed bundle, and may drop earlier reservations it holds beyond it");
 });

@@ -9,7 +9,7 @@ import type { NodeView } from "../../src/core/types.ts";
 
 function rig(nodes: NodeView[]) {
   const sent: { to: string; m: Msg }[] = [];
-  const pgs = new PlacementGroups({ send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {} });
+  const pgs = new PlacementGroups({ send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {} }, 1);
   const take = (type: Msg["type"]) => {
     const out = sent.filter((s) => s.m.type === type).map((s) => `${s.m.type} ${s.to}`);
     sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));

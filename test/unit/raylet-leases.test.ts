@@ -57,6 +57,22 @@ test("a request into a bundle only prepared (not committed) is turned away; once
   assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [2]);
 });
 
+test("a recovered GCS's registration answer gives back the bundles an earlier GCS reserved and this one does not know", () => {
+  const r = raylet(3);
+  const prepare = (pgId: string, attempt: number) => r.h.message("head/gcs", { type: "PrepareBundles", pgId, attempt, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+  prepare("lost", 7); // reserved for GCS 1, whose wait for this answer died with it
+  prepare("known", 8);
+  r.h.message("head/gcs", { type: "CommitBundles", pgId: "known", attempt: 8 });
+  prepare("new", 2_000_000_001); // reserved already for the recovered GCS 2
+  r.lease(1);
+  r.register();
+  assert.deepEqual(r.of("LeaseGranted"), [], "the three bundles hold every CPU");
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", bundles: { keep: ["known#0"], before: 2_000_000_000 } });
+  assert.deepEqual([...r.h.model.bundles.keys()].sort(), ["known#0", "new#0"]);
+  r.register();
+  assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1], "the CPU the lost reservation held is free again");
+});
+
 test("a queued request that fits here stays when the view shows other nodes, even one it would prefer", () => {
   const r = raylet();
   // Sent here on spillback (grantOrReject), it fits but waits for its argument.

@@ -28,6 +28,7 @@ export interface GroupEntry {
   state: GroupState;
   /** The node of each committed bundle (undefined: not placed, or lost with its node). */
   readonly placement: (NodeId | undefined)[];
+  /** The last reservation attempt's number (volatile: a recovered GCS counts on from its own firstAttempt). */
   attempts: number;
   /** The two-phase reservation in flight (volatile). */
   trying?: Attempt;
@@ -52,19 +53,23 @@ export interface GroupPorts {
 export class PlacementGroups {
   readonly groups = new Map<PlacementGroupId, GroupEntry>();
 
-  constructor(private readonly io: GroupPorts) {}
+  /**
+   * `firstAttempt`: this GCS's reservation attempts are numbered from it, above every earlier
+   * GCS's, so a raylet can tell a bundle an earlier GCS reserved (see Gcs.registered).
+   */
+  constructor(private readonly io: GroupPorts, readonly firstAttempt: number) {}
 
   /** Rows of a recovered GCS: committed placements stand; anything mid-reservation is tried again. */
   load(rows: Iterable<[string, unknown]>): void {
     for (const [, row] of rows) {
-      const r = row as { spec: PlacementGroupSpec; state: GroupState; placement: (NodeId | null)[]; attempts: number; committed: number[] };
-      this.groups.set(r.spec.pgId, { spec: r.spec, state: r.state, placement: r.placement.map((n) => n ?? undefined), attempts: r.attempts + 1, committed: new Set(r.committed) });
+      const r = row as { spec: PlacementGroupSpec; state: GroupState; placement: (NodeId | null)[]; committed: number[] };
+      this.groups.set(r.spec.pgId, { spec: r.spec, state: r.state, placement: r.placement.map((n) => n ?? undefined), attempts: this.firstAttempt - 1, committed: new Set(r.committed) });
     }
   }
 
   create(spec: PlacementGroupSpec): void {
     if (this.groups.has(spec.pgId)) return; // a duplicated request
-    const g: GroupEntry = { spec, state: "PENDING", placement: spec.bundles.map(() => undefined), attempts: 0, committed: new Set() };
+    const g: GroupEntry = { spec, state: "PENDING", placement: spec.bundles.map(() => undefined), attempts: this.firstAttempt - 1, committed: new Set() };
     this.groups.set(spec.pgId, g);
     this.save(g);
     this.schedule(g);
@@ -191,7 +196,7 @@ export class PlacementGroups {
     switch (g.state) {
       case "REMOVED": return this.io.persist(g.spec.pgId, undefined);
       case "PENDING": case "CREATED": case "RESCHEDULING":
-        return this.io.persist(g.spec.pgId, { spec: g.spec, state: g.state, placement: g.placement.map((n) => n ?? null), attempts: g.attempts, committed: [...g.committed] });
+        return this.io.persist(g.spec.pgId, { spec: g.spec, state: g.state, placement: g.placement.map((n) => n ?? null), committed: [...g.committed] });
       default: return assertNever("a placement group's state", g.state);
     }
   }

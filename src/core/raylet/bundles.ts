@@ -37,27 +37,40 @@ export function prepareBundles(rl: Raylet, from: Addr, pgId: PlacementGroupId, a
 
 /** Gives a group's bundles back to the node; the workers leased in them are killed (Ray does the same on removal). */
 export function releaseBundles(rl: Raylet, pgId: PlacementGroupId, attempt: number | undefined): void {
-  for (const [key, b] of [...rl.bundles]) {
-    if (b.pg !== pgId || (attempt !== undefined && b.attempt !== attempt)) continue;
-    for (const [leaseId, l] of [...rl.leases]) {
-      if (l.bundle !== key) continue;
-      // The holder hears the worker died, as when any worker dies.
-      rl.returnLease(leaseId, true);
-      rl.fx.send(l.holder, { type: "WorkerDied", worker: l.worker });
-    }
-    // Granted in it but still waiting for a worker: nothing to run in any more; the requester asks again.
-    for (let i = rl.awaitingWorker.length - 1; i >= 0; i--) {
-      const a = rl.awaitingWorker[i];
-      if (a.bundle !== key) continue;
-      rl.awaitingWorker.splice(i, 1);
-      releaseDeps(rl, a.q);
-      rl.fx.send(a.q.from, { type: "LeaseRejected", reqId: a.q.reqId, reason: `placement group ${pgId} was removed`, infeasible: false });
-    }
-    rl.bundles.delete(key);
-    rl.setAvailable(add(rl.availableResources, b.resources));
-    rl.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
-  }
+  for (const [key, b] of [...rl.bundles]) if (b.pg === pgId && (attempt === undefined || b.attempt === attempt)) release(rl, key, b);
   rl.dispatch();
+}
+
+/** A recovered GCS named the bundles it knows here: those an earlier GCS reserved and it does not know go back. */
+export function releaseOrphanedBundles(rl: Raylet, keep: readonly string[], before: number): void {
+  let released = false;
+  for (const [key, b] of [...rl.bundles]) {
+    if (b.attempt >= before || keep.includes(key)) continue;
+    release(rl, key, b);
+    released = true;
+  }
+  if (released) rl.dispatch();
+}
+
+/** One bundle back to the node: the workers leased in it are killed, and requests granted in it asked again. */
+function release(rl: Raylet, key: string, b: Bundle): void {
+  for (const [leaseId, l] of [...rl.leases]) {
+    if (l.bundle !== key) continue;
+    // The holder hears the worker died, as when any worker dies.
+    rl.returnLease(leaseId, true);
+    rl.fx.send(l.holder, { type: "WorkerDied", worker: l.worker });
+  }
+  // Granted in it but still waiting for a worker: nothing to run in any more; the requester asks again.
+  for (let i = rl.awaitingWorker.length - 1; i >= 0; i--) {
+    const a = rl.awaitingWorker[i];
+    if (a.bundle !== key) continue;
+    rl.awaitingWorker.splice(i, 1);
+    releaseDeps(rl, a.q);
+    rl.fx.send(a.q.from, { type: "LeaseRejected", reqId: a.q.reqId, reason: `placement group ${b.pg} was removed`, infeasible: false });
+  }
+  rl.bundles.delete(key);
+  rl.setAvailable(add(rl.availableResources, b.resources));
+  rl.fx.trace({ kind: "bundle.released", comp: "raylet", bundle: key, resources: b.resources });
 }
 
 /** The committed bundle a request runs in here: the one it names, or (index -1) the first of its group with room. */
