@@ -87,3 +87,24 @@ for (const epochs of [{ old: 1, next: 2 }, { old: 0, next: 2 }]) {
     assert.deepEqual(r.sent.filter((s) => s.m.type === "PushTask").map((s) => s.to), ["n2/w1"]);
   });
 }
+
+// The GCS names an actor dead before its worker is gone: a call already pushed there may still
+// run and read its arguments, so they stay held until the worker is known dead.
+test("a call in flight when its actor is declared dead keeps its argument until the actor's worker is known dead", () => {
+  const r = rig();
+  r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.alive(0, "n1/w1");
+  r.owner.put(`${OWNER}#o1`, { size: 8, hash: "v", data: 1 }, 1);
+  const put = r.sent.find((s) => s.m.type === "StorePut");
+  assert.ok(put?.m.type === "StorePut");
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "StorePutReply", reqId: put.m.reqId, id: `${OWNER}#o1` } });
+  r.owner.submitActorTask(`${OWNER}#c1`, "a1", "inc", [{ ref: `${OWNER}#o1`, owner: OWNER }], 0);
+  assert.ok(r.sent.some((s) => s.m.type === "PushTask" && s.to === "n1/w1"), "the call was pushed");
+  r.owner.releaseRef(`${OWNER}#o1`); // only the call holds the argument now
+  const freed = () => r.traced.filter((e) => e.kind === "object.out-of-scope" && e.obj === `${OWNER}#o1`).length;
+  r.owner.step({ kind: "message", from: "head/gcs", msg: { type: "ActorUpdate", info: { actorId: "a1", state: "DEAD", epoch: 0, owner: OWNER } } });
+  assert.ok(r.traced.some((e) => e.kind === "task.failed" && e.task === `${OWNER}#c1`), "the call failed with its actor");
+  assert.equal(freed(), 0, "the argument was freed while the actor's worker may still read it");
+  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "WorkerDied", worker: "n1/w1" } });
+  assert.equal(freed(), 1, "the argument outlived the worker");
+});

@@ -13,6 +13,7 @@ import type { ActorOptions, ArgIn } from "./inputs.ts";
 import { settleCancelled } from "./cancellation.ts";
 import { placementOf } from "./placement-groups.ts";
 import { generatorAttemptLost } from "./generators.ts";
+import { isDead } from "./object-recovery.ts";
 import { own } from "./reference-table.ts";
 import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
 
@@ -184,10 +185,20 @@ export function skipActorCall(w: Ctx, spec: TaskSpec): void {
   pushCall(w, { ...spec, args: [], cancelled: true }, a.info.address, a);
 }
 
-function failActorTask(w: Ctx, t: OwnedTask, info: ActorInfo): void {
+/**
+ * `pushedTo`: the worker of the incarnation the call was pushed to, which may still run it (the
+ * GCS names an actor dead before its worker is gone): the call's arguments stay held until that
+ * worker is known dead, as for a force-cancelled task, so it never reads an object already freed.
+ */
+function failActorTask(w: Ctx, t: OwnedTask, info: ActorInfo, pushedTo?: Addr): void {
   t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
   const error = info.error ?? { type: "ActorDiedError" as const, message: `actor ${info.actorId} is dead` };
-  finishTask(w, t, { kind: "error", error, retryable: false });
+  finishTask(w, t, { kind: "error", error, retryable: false }, stillRunning(w, pushedTo));
+}
+
+/** `worker`, unless it is known dead already (then nothing it held has to wait for it). */
+function stillRunning(w: Ctx, worker: Addr | undefined): Addr | undefined {
+  return worker !== undefined && !isDead(w, worker) ? worker : undefined;
 }
 
 /** An actor call answered: false if the answer comes from an incarnation older than the one this caller talks to. */
@@ -204,6 +215,8 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   if (!a) return;
   if (a.info && info.epoch < a.info.epoch) return; // an older incarnation's news
   if (info.state === "DEAD" || info.state === "RESTARTING") itemsOfDeadIncarnation(w, a);
+  // The worker the calls in flight were pushed to (the incarnation this news replaces).
+  const pushedTo = a.info?.address;
   a.info = info;
   answerRegistered(w, a);
   if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
@@ -211,7 +224,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     for (const t of a.unsent.splice(0)) failActorTask(w, t, info);
     // Calls still waiting for arguments fail when they are ready to send; failing one here may
     // fail a later call that takes its result, so each is looked at when its turn comes.
-    for (const t of [...a.inflight.values()]) if (t.state === "RUNNING") failActorTask(w, t, info);
+    for (const t of [...a.inflight.values()]) if (t.state === "RUNNING") failActorTask(w, t, info, pushedTo);
   } else if (info.state === "RESTARTING") {
     // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
     for (const t of [...a.inflight.values()]) {
@@ -219,11 +232,11 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
       if (t.cancelled) {
         // Settled, it is closed: the next incarnation hears of it from the first push
         // (closedSeqs, or minPendingSeq if it was the lowest open call).
-        settleCancelled(w, t);
+        settleCancelled(w, t, stillRunning(w, pushedTo));
         continue;
       }
       if (t.retriesLeft === 0) {
-        failActorTask(w, t, { ...info, error: { type: "ActorDiedError", message: `the actor died while running ${t.spec.name}; it restarts, but the call is not retried (maxTaskRetries=0)` } });
+        failActorTask(w, t, { ...info, error: { type: "ActorDiedError", message: `the actor died while running ${t.spec.name}; it restarts, but the call is not retried (maxTaskRetries=0)` } }, pushedTo);
         continue;
       }
       if (t.retriesLeft > 0) t.retriesLeft--;
