@@ -1,6 +1,7 @@
 // Invariant 7 (lineage): a lost object whose owner lives and whose task still has retries
-// left is reconstructed (its task re-run), not given up on; so is a lost item of a task's
-// streaming generator (yielded again by the attempt under way, or by a re-run).
+// left is reconstructed (its task re-run), not given up on, unless its owner frees it first;
+// so is a lost item of a task's streaming generator (yielded again by the attempt under way,
+// or by a re-run).
 import { isGeneratorItemId } from "../../src/core/types.ts";
 import { OwnerLives } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
@@ -69,6 +70,12 @@ export const checkLineage: Checker = (events) => {
       case "task.failed":
         open.delete(e.task);
         break;
+      // Freed by its owner: nobody needs it any more, so it need not be remade.
+      case "object.out-of-scope": {
+        const id = byReturn.get(e.obj);
+        if (id !== undefined && open.get(id)?.obj === e.obj) open.delete(id);
+        break;
+      }
       case "object.lost": {
         const id = byReturn.get(e.obj);
         if (id === undefined) break; // a ray.put: no lineage, no obligation

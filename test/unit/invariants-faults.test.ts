@@ -36,6 +36,7 @@ const failed = (task: string, error: string): Ev => ({ kind: "task.failed", comp
 const getFailed = (obj: string, error: string): Ev => ({ kind: "get.failed", comp: "owner", obj, error });
 const stored = (obj: string, node = "n1"): Ev => ({ kind: "object.created", comp: "store", obj, size: 8, hash: "h", where: "store", node });
 const lost = (obj: string): Ev => ({ kind: "object.lost", comp: "owner", obj });
+const outOfScope = (obj: string): Ev => ({ kind: "object.out-of-scope", comp: "owner", obj });
 const actorState = (actor: string, state: string, epoch: number): Ev => ({ kind: "actor.state", comp: "gcs", actor, state, epoch, node: "head" });
 const result = (task: string, actor: string, caller: string, epoch: number): Ev => ({ kind: "actor.result", comp: "owner", task, actor, caller, epoch });
 const fault = (f: string, extra: { until?: number; t?: number } = {}): Ev => ({ kind: "fault", comp: "host", fault: f, node: "head", ...extra });
@@ -233,6 +234,7 @@ describe("lineage", () => {
       submit("t4", { maxRetries: 0 }), stored("t4.r"), lost("t4.r"),
       submit("t5", { maxRetries: 3, owner }), stored("t5.r"), lost("t5.r"), dead("n2"), // its owner died
       submit("c1", { maxRetries: -1, actor: "a" }), lost("c1.r"), // an actor call
+      submit("t6", { maxRetries: -1 }), stored("t6.r"), lost("t6.r"), outOfScope("t6.r"), // freed: nobody needs it remade
     ));
   });
   test("a lost object whose owner lives and whose task has retries left, never re-made", () => {
@@ -257,6 +259,11 @@ describe("lineage", () => {
       submit("g2", { maxRetries: 2 }), stored("g2.y0"), item("g2", 0), lost("g2.y0"), retry("g2"),
       submit("g3", { maxRetries: -1, actor: "a" }), stored("g3.y0"), item("g3", 0), lost("g3.y0"),
     ));
+  });
+  test("a lost generator item its owner freed needs no re-run; another item of that task lost meanwhile still does", () => {
+    clean(check, trace(submit("g1", { maxRetries: -1 }), stored("g1.y0"), item("g1", 0), retry("g1"), stored("g1.y1"), item("g1", 1), lost("g1.y1"), outOfScope("g1.y1"), end()));
+    one(check, trace(submit("g1", { maxRetries: -1 }), stored("g1.y0"), item("g1", 0), stored("g1.y1"), item("g1", 1), lost("g1.y0"), outOfScope("g1.y1"), end()),
+      "lineage", "lost object g1.y0 was not reconstructed", 5);
   });
   test("a task's lost generator item never yielded again (a duplicate store copy does not count)", () => {
     one(check, trace(submit("g1", { maxRetries: -1 }), stored("g1.y0"), item("g1", 0), lost("g1.y0"), stored("g1.y0", "n2"), end()),
@@ -342,7 +349,6 @@ describe("lifecycles", () => {
   const pg = (id: string, state: string): Ev => ({ kind: "pg.state", comp: "gcs", pg: id, state, node: "head" });
   const reserved = (bundle: string, node = "n1"): Ev => ({ kind: "bundle.reserved", comp: "raylet", bundle, resources: { CPU: 1 }, node });
   const released = (bundle: string, node = "n1"): Ev => ({ kind: "bundle.released", comp: "raylet", bundle, resources: { CPU: 1 }, node });
-  const outOfScope = (obj: string): Ev => ({ kind: "object.out-of-scope", comp: "owner", obj });
   const W2 = "n1/w1-2";
   const primary = (obj: string, node = "n1"): Ev => ({ ...stored(obj, node), primary: true } as Ev);
 
