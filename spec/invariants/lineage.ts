@@ -1,8 +1,8 @@
 // Invariant 7 (lineage): a lost object whose owner lives and whose task still has retries
-// left is reconstructed (its task re-run), not given up on, unless its owner frees it first;
-// so is a lost item of a task's streaming generator (yielded again by the attempt under way,
-// or by a re-run).
-import { isGeneratorItemId } from "../../src/core/types.ts";
+// left is reconstructed (its task re-run), not given up on; so is a lost item of a task's
+// streaming generator (yielded again by the attempt under way, or by a re-run: one already
+// under way that has not yet come to that item counts).
+import { generatorItemOf, isGeneratorItemId } from "../../src/core/types.ts";
 import { OwnerLives } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -29,6 +29,8 @@ export const checkLineage: Checker = (events) => {
   const byReturn = new Map<string, string>(); // obj -> task that returns it
   // Losses not yet answered by a retry of their task or a new copy of the object, by task.
   const open = new Map<string, Loss>();
+  // Re-runs of a task under way: their attempt, and the highest item index they yielded so far.
+  const rerunning = new Map<string, { attempt: number; restored: number }>();
 
   // Owners that exited cleanly (their program returned and they let go of everything).
   const exited = new Set<string>();
@@ -50,8 +52,12 @@ export const checkLineage: Checker = (events) => {
         const t = tasks.get(e.task);
         if (t && e.uncharged !== true) t.retries++;
         open.delete(e.task);
+        rerunning.set(e.task, { attempt: e.attempt, restored: -1 });
         break;
       }
+      case "task.finished":
+        if (rerunning.get(e.task)?.attempt === e.attempt) rerunning.delete(e.task);
+        break;
       case "object.created": {
         // A store copy of a generator's item may be a duplicate the owner drops: its restoring says.
         const id = isGeneratorItemId(e.obj) ? undefined : byReturn.get(e.obj);
@@ -60,22 +66,22 @@ export const checkLineage: Checker = (events) => {
       }
       // A task's generator items are remade by running the generator again (an actor method's
       // are not: its state moved on); the attempt under way may yield a lost one again.
-      case "generator.item":
+      case "generator.item": {
         if (tasks.get(e.task)?.actor === undefined) byReturn.set(e.obj, e.task);
+        const r = rerunning.get(e.task);
+        if (r?.attempt === e.attempt) r.restored = Math.max(r.restored, e.index);
         break;
-      case "generator.restored":
+      }
+      case "generator.restored": {
         open.delete(e.task);
+        const r = rerunning.get(e.task);
+        if (r?.attempt === e.attempt) r.restored = Math.max(r.restored, e.index);
         break;
+      }
       // A task that failed for good remakes nothing (its lost items hold its error).
       case "task.failed":
         open.delete(e.task);
         break;
-      // Freed by its owner: nobody needs it any more, so it need not be remade.
-      case "object.out-of-scope": {
-        const id = byReturn.get(e.obj);
-        if (id !== undefined && open.get(id)?.obj === e.obj) open.delete(id);
-        break;
-      }
       case "object.lost": {
         const id = byReturn.get(e.obj);
         if (id === undefined) break; // a ray.put: no lineage, no obligation
@@ -83,6 +89,9 @@ export const checkLineage: Checker = (events) => {
         // Actor calls are not re-run to rebuild their results here (the actor's state moved on);
         // an unknown budget (an older trace) promises nothing.
         if (t.actor !== undefined || typeof t.maxRetries !== "number") break;
+        // A re-run under way that has not yet come to this item will yield it again.
+        const r = rerunning.get(id);
+        if (r !== undefined && isGeneratorItemId(e.obj) && generatorItemOf(e.obj).index > r.restored) break;
         const remaining = t.maxRetries < 0 ? Infinity : t.maxRetries - t.retries;
         if (remaining > 0 && !open.has(id)) open.set(id, { index: i, obj: e.obj, task: id, remaining });
         break;
