@@ -30,7 +30,7 @@ export const checkLineage: Checker = (events) => {
   // Losses not yet answered by a retry of their task or a new copy of the object, by task.
   const open = new Map<string, Loss>();
   // Re-runs of a task under way: their attempt, and the highest item index they yielded so far.
-  const rerunning = new Map<string, { attempt: number; restored: number }>();
+  const rerunning = new Map<string, { attempt: number; yielded: number }>();
 
   // Owners that exited cleanly (their program returned and they let go of everything).
   const exited = new Set<string>();
@@ -52,7 +52,7 @@ export const checkLineage: Checker = (events) => {
         const t = tasks.get(e.task);
         if (t && e.uncharged !== true) t.retries++;
         open.delete(e.task);
-        rerunning.set(e.task, { attempt: e.attempt, restored: -1 });
+        rerunning.set(e.task, { attempt: e.attempt, yielded: -1 });
         break;
       }
       case "task.finished":
@@ -69,13 +69,13 @@ export const checkLineage: Checker = (events) => {
       case "generator.item": {
         if (tasks.get(e.task)?.actor === undefined) byReturn.set(e.obj, e.task);
         const r = rerunning.get(e.task);
-        if (r?.attempt === e.attempt) r.restored = Math.max(r.restored, e.index);
+        if (r?.attempt === e.attempt) r.yielded = Math.max(r.yielded, e.index);
         break;
       }
       case "generator.restored": {
         open.delete(e.task);
         const r = rerunning.get(e.task);
-        if (r?.attempt === e.attempt) r.restored = Math.max(r.restored, e.index);
+        if (r?.attempt === e.attempt) r.yielded = Math.max(r.yielded, e.index);
         break;
       }
       // A task that failed for good remakes nothing (its lost items hold its error).
@@ -91,7 +91,7 @@ export const checkLineage: Checker = (events) => {
         if (t.actor !== undefined || typeof t.maxRetries !== "number") break;
         // A re-run under way that has not yet come to this item will yield it again.
         const r = rerunning.get(id);
-        if (r !== undefined && isGeneratorItemId(e.obj) && generatorItemOf(e.obj).index > r.restored) break;
+        if (r !== undefined && isGeneratorItemId(e.obj) && generatorItemOf(e.obj).index > r.yielded) break;
         const remaining = t.maxRetries < 0 ? Infinity : t.maxRetries - t.retries;
         if (remaining > 0 && !open.has(id)) open.set(id, { index: i, obj: e.obj, task: id, remaining });
         break;
