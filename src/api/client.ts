@@ -45,6 +45,9 @@ export interface CoreClient {
    * code may go on (back-pressure): true, or false when it must stop (cancelled).
    */
   reportItem(taskId: string, attempt: number, index: number, payload: Payload): Promise<boolean>;
-  /** Item `index` of the streaming generator whose task makes `returnId` (owned here); undefined once the stream ended. */
-  nextItem(returnId: ObjectId, index: number): Promise<ObjectId | undefined>;
+  /**
+   * Item `index` of the streaming generator whose task makes `returnId` (owned here); undefined
+   * once the stream ended. `signal` (the running task's cancel signal) withdraws the wait.
+   */
+  nextItem(returnId: ObjectId, index: number, signal?: AbortSignal): Promise<ObjectId | undefined>;
 }

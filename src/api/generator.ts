@@ -14,7 +14,16 @@ export class ObjectRefGenerator<T = unknown> implements AsyncIterableIterator<Ob
 
   /** The next item's ref, once the task yielded it; `done` once the stream ended. Calls may overlap: each takes the next index. */
   async next(): Promise<IteratorResult<ObjectRef<T>, undefined>> {
-    const ref = await this.item(this.index++);
+    const i = this.index++;
+    let ref: ObjectRef<T> | undefined;
+    try {
+      ref = await this.item(i);
+    } catch (e) {
+      // Not answered (a cancelled task's wait, withdrawn): the item is still to be taken, by the
+      // next call, unless another call took the following index meanwhile.
+      if (this.index === i + 1) this.index = i;
+      throw e;
+    }
     return ref === undefined ? { done: true, value: undefined } : { done: false, value: ref };
   }
 

@@ -311,7 +311,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   /** The caller's side of a streaming generator task: one ref per item, owned here like any return. */
   function generatorOf(ref: ObjectRef): ObjectRefGenerator {
     return new ObjectRefGenerator(ref, async (i) => {
-      const id = await client.nextItem(ref.id, i);
+      const id = await client.nextItem(ref.id, i, currentExecution()?.signal);
       return id === undefined ? undefined : made(new ObjectRef(id, client.addr));
     });
   }

@@ -4,16 +4,15 @@
 // differs: how sleep passes, and what a pending call holds open.
 
 import type { CoreClient } from "../api/client.ts";
-import { toError } from "../api/errors.ts";
 import type { CoreWorker } from "../core/core-worker.ts";
 import type { CallResult } from "../core/effects.ts";
 import { idOf, type Addr, type ErrorInfo, type NodeId, type ObjectId, type Payload } from "../core/types.ts";
 import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
+import { PendingCalls } from "./pending-calls.ts";
 
 export abstract class ModelClient implements CoreClient {
   private ids = 0;
-  private callIds = 0;
-  protected readonly calls = new Map<number, (r: CallResult) => void>();
+  protected readonly calls = new PendingCalls();
 
   constructor(protected readonly model: CoreWorker, readonly addr: Addr, readonly node: NodeId) {}
 
@@ -28,35 +27,26 @@ export abstract class ModelClient implements CoreClient {
   protected waiting(): void {}
   /** A call's answer arrived, just before its promise settles. */
   protected answered(_result: CallResult): void {}
+  /** A call was withdrawn (its signal aborted): no answer will come. */
+  protected withdrawn(): void {}
 
   /** The model's `complete` effect. */
   complete(callId: number, result: CallResult): void {
-    const cb = this.calls.get(callId);
+    const cb = this.calls.take(callId);
     if (!cb) return;
-    this.calls.delete(callId);
     this.answered(result);
     cb(result);
   }
 
-  /** `signal` (gets and waits inside a task): its abort withdraws the call, which rejects with its reason. */
+  /** `signal` (a call inside a task): its abort withdraws the call, which rejects with its reason. */
   protected call<T>(start: (callId: number) => void, map: (r: CallResult) => T, signal?: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+    return this.calls.start((id) => {
       this.check();
-      if (signal?.aborted) return reject(signal.reason);
-      const id = ++this.callIds;
-      const withdraw = signal && (() => {
-        if (!this.calls.delete(id)) return;
-        this.model.withdrawCall(id);
-        reject(signal.reason);
-      });
-      this.calls.set(id, (r) => {
-        if (withdraw) signal!.removeEventListener("abort", withdraw);
-        if (r.kind === "error") reject(toError(r.error));
-        else resolve(map(r));
-      });
-      if (withdraw) signal!.addEventListener("abort", withdraw, { once: true });
       this.waiting();
       start(id);
+    }, map, signal, (id) => {
+      this.model.withdrawCall(id);
+      this.withdrawn();
     });
   }
 
@@ -93,7 +83,7 @@ export abstract class ModelClient implements CoreClient {
   reportItem(taskId: string, attempt: number, index: number, payload: Payload): Promise<boolean> {
     return this.call((c) => this.model.generatorItem(taskId, attempt, index, payload, c), (r) => r.kind === "yielded" && r.stop !== true);
   }
-  nextItem(returnId: ObjectId, index: number): Promise<ObjectId | undefined> {
-    return this.call((c) => this.model.generatorNext(returnId, index, c), (r) => (r.kind === "item" ? r.id : undefined));
+  nextItem(returnId: ObjectId, index: number, signal?: AbortSignal): Promise<ObjectId | undefined> {
+    return this.call((c) => this.model.generatorNext(returnId, index, c), (r) => (r.kind === "item" ? r.id : undefined), signal);
   }
 }

@@ -11,7 +11,7 @@ async function outcome(ray: Ray, ref: ObjectRef, timeoutMs?: number): Promise<st
 
 export interface CancelSeen {
   waitingForArgs: string; dependent: string; slowArgStillRuns: string; queued: string;
-  running: string; sawSignal: boolean; asleep: string; blockedGet: string; blockedWait: string; ignoredSignal: string; forced: string; afterForce: string;
+  running: string; sawSignal: boolean; asleep: string; blockedGet: string; blockedWait: string; blockedNext: string; ignoredSignal: string; forced: string; afterForce: string;
   recursive: string; childSawSignal: boolean; queuedActorCall: string; actorAhead: string; actorBehind: string;
   doneAlready: string; refused: string[];
 }
@@ -51,11 +51,18 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
     try { await ray.get(n.pause.remote(150)); } catch { /* interrupted: carry on regardless */ }
     return "finished";
   });
-  // Blocked in a get or a wait of refs given inside an array (so not waited for as arguments).
-  const blocked = ray.remote(async (n: any, tag: string, refs: ObjectRef[], how: "get" | "wait") => {
+  // A streaming generator that yields once refs[0] is ready.
+  const yieldsWhenReady = ray.remote(async function* (refs: ObjectRef[]) {
+    await ray.get(refs[0]);
+    yield 1;
+  });
+  // Blocked in a get or a wait of refs given inside an array (so not waited for as arguments), or
+  // in waiting for a generator's first item that waits for them.
+  const blocked = ray.remote(async (n: any, tag: string, refs: ObjectRef[], how: "get" | "wait" | "next", gen?: any) => {
     await ray.get(n.add.remote(`${tag}:started`));
     if (how === "get") await ray.get(refs[0]);
-    else await ray.wait(refs);
+    else if (how === "wait") await ray.wait(refs);
+    else for await (const item of gen.remote(refs)) await ray.get(item);
     return "finished";
   });
   // Asleep for a minute: ray.sleep watches the signal, as a cancelled Ray task's sleep is interrupted.
@@ -94,9 +101,10 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
   ray.cancel(dozingRef);
   const asleep = await outcome(ray, dozingRef);
 
-  // Running, blocked in a get or a wait of an object that is not coming (an infeasible task the driver
-  // owns, which a cancel of the blocked task does not reach): the call ends at once with the cancel, as
-  // Ray interrupts a cancelled task's blocked get. A host that kept waiting would show GetTimeoutError.
+  // Running, blocked in a get, a wait or a generator's next item, of an object that is not coming (an
+  // infeasible task the driver owns, which a cancel of the blocked task does not reach): the call ends
+  // at once with the cancel, as Ray interrupts a cancelled task's blocked get. A host that kept
+  // waiting would show GetTimeoutError.
   const never = plusOne.options({ resources: { nowhere: 1 } }).remote(1);
   const getterRef = blocked.remote(notes, "getting", [never], "get");
   await started("getting");
@@ -106,7 +114,11 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
   await started("waiting");
   ray.cancel(waiterRef, { recursive: false });
   const blockedWait = await outcome(ray, waiterRef, 20_000);
-  ray.cancel(never);
+  const nexterRef = blocked.remote(notes, "nexting", [never], "next", yieldsWhenReady);
+  await started("nexting");
+  ray.cancel(nexterRef, { recursive: false });
+  const blockedNext = await outcome(ray, nexterRef, 20_000);
+  ray.cancel(never); // the generator's get of it ends, and with it the generator
 
   // Running and carrying on past the cancel: it finishes, and its result stands (as in Ray).
   const ignoringRef = stubborn.remote(notes, "ignoring");
@@ -151,14 +163,14 @@ export async function cancelTasks(ray: Ray): Promise<CancelSeen> {
   attempt(() => ray.cancel(doneRef, { bogus: true } as never));
   attempt(() => ray.cancel("not a ref" as never));
   return {
-    waitingForArgs, dependent, slowArgStillRuns, queued, running, sawSignal, asleep, blockedGet, blockedWait, ignoredSignal, forced, afterForce,
+    waitingForArgs, dependent, slowArgStillRuns, queued, running, sawSignal, asleep, blockedGet, blockedWait, blockedNext, ignoredSignal, forced, afterForce,
     recursive, childSawSignal, queuedActorCall, actorAhead, actorBehind, doneAlready, refused,
   };
 }
 
 export const EXPECTED_CANCEL: CancelSeen = {
   waitingForArgs: "TaskCancelledError", dependent: "TaskCancelledError", slowArgStillRuns: "ok:100", queued: "TaskCancelledError",
-  running: "TaskCancelledError", sawSignal: true, asleep: "TaskCancelledError", blockedGet: "TaskCancelledError", blockedWait: "TaskCancelledError", ignoredSignal: "ok:finished", forced: "TaskCancelledError", afterForce: "ok:42",
+  running: "TaskCancelledError", sawSignal: true, asleep: "TaskCancelledError", blockedGet: "TaskCancelledError", blockedWait: "TaskCancelledError", blockedNext: "TaskCancelledError", ignoredSignal: "ok:finished", forced: "TaskCancelledError", afterForce: "ok:42",
   recursive: "TaskCancelledError", childSawSignal: true, queuedActorCall: "TaskCancelledError", actorAhead: "ok:100", actorBehind: "ok:2",
   doneAlready: "ok:2",
   refused: [

@@ -105,6 +105,22 @@ test("each yielded item reaches the owner as it is yielded, in order, and the st
   assert.ok(r.traced.some((e) => e.kind === "generator.end" && e.items === 2 && e.error === undefined));
 });
 
+test("a next() withdrawn (its task was cancelled) is not answered, and the item it waited for counts as not taken", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));
+  const spec = r.grant();
+  const withdrawn = r.next(gen, 0);
+  assert.equal(withdrawn.got, "waiting");
+  r.owner.withdrawCall(withdrawn.call);
+  r.yieldItem(spec, 0, 10);
+  r.take("ReportGeneratorItem").forEach((m) => r.toOwner(m));
+  assert.equal(r.completed.has(withdrawn.call), false, "the withdrawn call was answered");
+  assert.deepEqual(r.take("GeneratorAck").map((m) => m.consumed), [0], "an item nobody took was acknowledged as consumed");
+  // The program asks again (its generator gave the index back): the item is there, and taken now.
+  assert.equal(r.next(gen, 0).got, `${OWNER}#t1.y0`);
+  assert.deepEqual(r.take("GeneratorAck").map((m) => m.consumed), [1]);
+});
+
 test("an error ends the stream with one more item holding it", () => {
   const r = rig();
   const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], { ...opts(), maxRetries: 0 });

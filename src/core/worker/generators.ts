@@ -196,6 +196,18 @@ export function generatorNext(w: Ctx, returnId: ObjectId, index: number, callId:
   answerNexts(w, g);
 }
 
+/** A next() call the caller withdrew (its task was cancelled): it waits no more. False if no generator holds it. */
+export function withdrawNext(w: Ctx, callId: number): boolean {
+  for (const g of w.generators.values()) {
+    const i = g.nexts.findIndex((n) => n.callId === callId);
+    if (i >= 0) {
+      g.nexts.splice(i, 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 function answerNexts(w: Ctx, g: OwnedGenerator): void {
   if (g.nexts.length === 0) return;
   let moved = false;

@@ -9,7 +9,7 @@ import type { Addr, ErrorInfo, ObjectId, Payload, RefInfo } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { containRefs, holdRefs, own, ready, whenKnown, type Owned } from "./reference-table.ts";
 import { argsRead, block, endBlock, reply, unblock, type Execution } from "./task-receiver.ts";
-import { reportItem } from "./generators.ts";
+import { reportItem, withdrawNext } from "./generators.ts";
 
 export interface GetCall {
   readonly callId: number;
@@ -210,9 +210,10 @@ function checkWait(w: Ctx, x: WaitCall): boolean {
 // ---- withdrawal ---------------------------------------------------------------------------
 
 /**
- * The program gave up on a get or wait (ray.cancel interrupted the task that made it): it ends
- * here unanswered, and no longer keeps its task's CPU lent. Answers already on their way (a
- * store read, an owner's status) find no call and are dropped, as a timed-out call's are.
+ * The program gave up on a get, a wait or a generator's next item (ray.cancel interrupted the
+ * task that made it): it ends here unanswered, and a get or wait no longer keeps its task's CPU
+ * lent. Answers already on their way (a store read, an owner's status) find no call and are
+ * dropped, as a timed-out call's are.
  */
 export function withdrawCall(w: Ctx, callId: number): void {
   const g = w.gets.get(callId);
@@ -225,8 +226,9 @@ export function withdrawCall(w: Ctx, callId: number): void {
   if (x) {
     w.waits.delete(callId);
     if (x.timed) w.fx.cancelTimer({ kind: "wait-timeout", id: callId });
-    endBlock(w, x.blocked);
+    return endBlock(w, x.blocked);
   }
+  withdrawNext(w, callId);
 }
 
 function finishWait(w: Ctx, x: WaitCall, ready: ObjectId[]): void {

@@ -65,14 +65,12 @@ export class DriverClient extends ModelClient {
     }
   }
 
+  protected override withdrawn(): void { this.keepAlive.release(); }
+
   /** Fails every call still waiting (the cluster is going away). */
   abandon(why: string): void {
-    const pending = [...this.calls.values()];
-    this.calls.clear();
-    for (const cb of pending) {
-      this.keepAlive.release();
-      cb({ kind: "error", error: { type: "RayError", message: why } });
-    }
+    const n = this.calls.settleAll({ kind: "error", error: { type: "RayError", message: why } });
+    for (let i = 0; i < n; i++) this.keepAlive.release();
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -6,7 +6,6 @@
 
 import { receiveMessageOnPort, workerData, type MessagePort } from "node:worker_threads";
 import type { CoreClient } from "../../api/client.ts";
-import { toError } from "../../api/errors.ts";
 import { codecOf, createRay } from "../../api/ray.ts";
 import type { Outcome } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
@@ -14,6 +13,7 @@ import { idOf, returnIdOf, type Addr, type FunctionDescriptor, type FunctionId, 
 import { Executor } from "../executor.ts";
 import { collectViews, collectViewsIfPinnedMuch, installPins, isSlot, pinnedMuch, releaseAllPins } from "./pins.ts";
 import { transferable, type FnRef, type FromThread, type ToThread } from "./protocol.ts";
+import { PendingCalls } from "../pending-calls.ts";
 import { Spinner } from "../spinner.ts";
 import { realSleep } from "../sleep.ts";
 import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
@@ -46,8 +46,7 @@ function post(m: FromThread, payload?: Payload): void {
 
 class ThreadClient implements CoreClient {
   private ids = 0;
-  private callIds = 0;
-  private readonly calls = new Map<number, (r: CallResult) => void>();
+  private readonly calls = new PendingCalls();
   /** Functions the main thread has already received from this thread. */
   private readonly sentFns = new Set<FunctionId>();
 
@@ -61,30 +60,13 @@ class ThreadClient implements CoreClient {
     return fn;
   }
 
-  /** `signal` (gets and waits inside a task): its abort withdraws the call, which rejects with its reason. */
+  /** `signal` (a call inside a task): its abort withdraws the call, which rejects with its reason. */
   private request<T>(make: (call: number) => FromThread, map: (r: CallResult) => T, payload?: Payload, signal?: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const call = ++this.callIds;
-      const withdraw = signal && (() => {
-        if (!this.calls.delete(call)) return;
-        post({ t: "withdraw", call });
-        reject(signal.reason);
-      });
-      this.calls.set(call, (r) => {
-        if (withdraw) signal!.removeEventListener("abort", withdraw);
-        if (r.kind === "error") reject(toError(r.error));
-        else resolve(map(r));
-      });
-      if (withdraw) signal!.addEventListener("abort", withdraw, { once: true });
-      post(make(call), payload);
-    });
+    return this.calls.start((call) => post(make(call), payload), map, signal, (call) => post({ t: "withdraw", call }));
   }
 
   reply(call: number, result: CallResult): void {
-    const cb = this.calls.get(call);
-    this.calls.delete(call);
-    cb?.(result);
+    this.calls.take(call)?.(result);
   }
 
   submitTask: CoreClient["submitTask"] = (task, fn, args, opts) => {
@@ -119,7 +101,8 @@ class ThreadClient implements CoreClient {
   cancelTask(id: string, force: boolean, recursive: boolean): void { post({ t: "cancelTask", id, force, recursive }); }
   reportItem: CoreClient["reportItem"] = (task, attempt, index, payload) =>
     this.request((call) => ({ t: "yield", call, task, attempt, index, payload }), (r) => r.kind === "yielded" && r.stop !== true, payload);
-  nextItem: CoreClient["nextItem"] = (id, index) => this.request((call) => ({ t: "next", call, id, index }), (r) => (r.kind === "item" ? r.id : undefined));
+  nextItem: CoreClient["nextItem"] = (id, index, signal) =>
+    this.request((call) => ({ t: "next", call, id, index }), (r) => (r.kind === "item" ? r.id : undefined), undefined, signal);
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return realSleep(ms, signal);
   }
