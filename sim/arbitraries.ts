@@ -37,7 +37,8 @@ type RawStep =
   | { op: "wait"; backs: number[]; numReturns: number; timeoutMs: number | null }
   | { op: "get-timeout"; back: number; timeoutMs: number }
   | { op: "introspect" }
-  | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null };
+  | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null }
+  | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -98,6 +99,10 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     op: fc.constant("stream" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 5 }), maxRetries: retries,
     backpressure: fc.constantFrom(null, 1, 2), big: fc.boolean(), take: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }),
     readMs: fc.constantFrom(null, 250), node, holdMs: fc.constantFrom(null, null, 1500),
+  }) },
+  // A task that streams a generator of its own: it lends its CPU back while it waits for an item.
+  { name: "stream-in-task", weight: 1, group: "apart", step: ({ arg, node }) => fc.record({
+    op: fc.constant("stream-task" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 4 }), maxRetries: retries, node,
   }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
@@ -244,6 +249,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
           ...(r.readMs === null ? {} : { readMs: r.readMs }), ...(r.node === null ? {} : { node: nodes[r.node] }),
           ...(r.holdMs === null ? {} : { holdMs: r.holdMs }),
         });
+        made.push(i);
+        break;
+      case "stream-task":
+        steps.push({ op: "stream-task", args: r.args.map(val), n: r.n, maxRetries: r.maxRetries, ...(r.node === null ? {} : { node: nodes[r.node] }) });
         made.push(i);
         break;
       case "cancel": {

@@ -105,7 +105,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   const fromFetchOrder = new Set<number>();
   const ref = reference ?? {};
   w.steps.forEach((st, i) => {
-    const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns" || st.op === "stream") && st.args.some((a) => "ref" in a && set.has(a.ref)))
+    const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns" || st.op === "stream" || st.op === "stream-task") && st.args.some((a) => "ref" in a && set.has(a.ref)))
       || ((st.op === "box" || st.op === "rebox" || st.op === "keep") && set.has(st.ref))
       || (st.op === "call" && st.ref !== undefined && set.has(st.ref));
     if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);

@@ -107,7 +107,14 @@ export type Step =
   | {
     readonly op: "stream"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly backpressure?: number; readonly big: boolean;
     readonly take?: number; readonly readMs?: number; readonly node?: string; readonly holdMs?: number;
-  };
+  }
+  /**
+   * A task (retry budget `maxRetries`, preferring `node`) that streams a generator of its own
+   * yielding `n` values and returns a number summing them up in order, as the program does for
+   * `stream`. While it waits for an item it lends its CPU back, so the generator can run even
+   * where the reader took the last CPU.
+   */
+  | { readonly op: "stream-task"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly node?: string };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -154,6 +161,15 @@ async function* streamItems(n: number, big: boolean, a: unknown, b: unknown) {
     yield big ? new Float64Array(16_384).fill(base + i) : base + i;
   }
 }
+/** Streams `gen` (streamItems) from inside a task: the count and the in-order sum of its items, as the program's `stream` step observes them. */
+const readStream = async (gen: { remote(...a: unknown[]): AsyncIterable<unknown> }, n: number, a: unknown, b: unknown) => {
+  let sum = 0, count = 0;
+  for await (const ref of gen.remote(n, false, a, b)) {
+    sum = (sum * 7 + (await ray.get(ref as never) as number)) % 1_000_003;
+    count++;
+  }
+  return count * 10_000_000 + sum;
+};
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
@@ -254,6 +270,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
   const viaActorR = ray.remote(viaActor);
   const pair = ray.remote(sumAndProduct, { numReturns: 2 });
   const streamR = ray.remote(streamItems);
+  const readStreamR = ray.remote(readStream);
   const reboxR = ray.remote(rebox);
   const AccR = ray.remote(Acc);
   const MakerR = ray.remote(Maker);
@@ -412,6 +429,11 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         // Dropped however the reading ended (Python drops it leaving the scope): a generator
         // left held but unread keeps its back-pressured task, and its CPU, for ever.
         ray.release(gen);
+        break;
+      }
+      case "stream-task": {
+        const f = readStreamR.options({ maxRetries: s.maxRetries, ...(s.node ? { schedulingStrategy: { nodeId: s.node, soft: true } } : {}) });
+        refs.set(i, (f.remote as (...a: unknown[]) => ObjectRef)(streamR, s.n, ...s.args.map(arg)));
         break;
       }
       case "cancel": {

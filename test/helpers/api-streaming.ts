@@ -12,8 +12,8 @@ async function drain(ray: Ray, gen: ObjectRefGenerator<unknown>): Promise<string
   return out;
 }
 
-async function outcome(ray: Ray, ref: ObjectRef): Promise<string> {
-  try { return `ok:${JSON.stringify(await ray.get(ref))}`; } catch (e) {
+async function outcome(ray: Ray, ref: ObjectRef, timeoutMs?: number): Promise<string> {
+  try { return `ok:${JSON.stringify(await ray.get(ref, timeoutMs === undefined ? {} : { timeoutMs }))}`; } catch (e) {
     const c = (e as Error & { cause?: Error }).cause;
     return c ? `${(e as Error).name}/${c.name}: ${c.message}` : (e as Error).name;
   }
@@ -29,7 +29,7 @@ export interface StreamingSeen {
   values: string[]; asyncValues: string[]; firstBeforeFinish: string; errorLast: string[]; afterEnd: boolean;
   retried: string[]; attempts: number; heldAt: number; heldStill: number; bounded: string[]; yieldedInAll: number;
   cancelled: { prefix: string[]; last: string; ended: boolean }; actorValues: string[]; actorAsync: string[]; byName: string[];
-  passedOn: number; large: number[]; crashed?: string[];
+  passedOn: number; large: number[]; iteratedInTask: string; crashed?: string[];
 }
 
 /** `crash`: the retried generator kills its worker's thread once (embedded and daemons; the simulator kills workers by faults). */
@@ -45,6 +45,21 @@ export async function streamingGenerators(ray: Ray, opts: { crash?: boolean } = 
     send(): void { this.opened = true; for (const w of this.waiting) w(); this.waiting = []; }
     async wait(): Promise<boolean> { if (!this.opened) await new Promise<void>((r) => this.waiting.push(r)); return true; }
   }
+  // A task holding every CPU of a node iterates a generator pinned to that node: while next()
+  // waits, the task lends its CPUs back (as in a get), so the generator runs (Ray's next() waits on
+  // the item's ref, which does the same). A host that kept them would show GetTimeoutError.
+  const node = (await ray.nodes()).filter((n) => n.alive).sort((a, b) => (b.resources.CPU ?? 0) - (a.resources.CPU ?? 0))[0];
+  const there = { nodeId: node.nodeId, soft: false };
+  const digits = ray.remote(function* digits() { yield 1; yield 2; });
+  const summing = ray.remote(async (gen: any, where: any) => {
+    let sum = 0;
+    for await (const ref of gen.options({ schedulingStrategy: where }).remote()) sum += await ray.get(ref as ObjectRef<number>);
+    return sum;
+  });
+  const summed = summing.options({ numCpus: node.resources.CPU, schedulingStrategy: there }).remote(digits, there);
+  const iteratedInTask = await outcome(ray, summed, 20_000);
+  if (iteratedInTask === "GetTimeoutError") ray.cancel(summed, { force: true }); // give the node back, so the rest can run
+
   const counter = ray.remote(Counter).remote();
 
   // Order: one ref per yielded value, in order, then the end.
@@ -137,7 +152,7 @@ export async function streamingGenerators(ray: Ray, opts: { crash?: boolean } = 
 
   return {
     values, asyncValues, firstBeforeFinish, errorLast, afterEnd, retried, attempts, heldAt, heldStill, bounded, yieldedInAll, cancelled,
-    actorValues, actorAsync, byName, passedOn, large, ...(crashed ? { crashed } : {}),
+    actorValues, actorAsync, byName, passedOn, large, iteratedInTask, ...(crashed ? { crashed } : {}),
   };
 }
 
@@ -160,4 +175,5 @@ export const EXPECTED_STREAMING: StreamingSeen = {
   byName: ["ok:0", "ok:1"],
   passedOn: 1,
   large: [200_000, 1, 1, 200_000, 2, 2],
+  iteratedInTask: "ok:3",
 };

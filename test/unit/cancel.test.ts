@@ -116,6 +116,33 @@ test("a get and a wait the cancel interrupted are withdrawn: the CPU they lent i
   assert.ok(!r.completed.has(7) && !r.completed.has(8), "a withdrawn call was answered");
 });
 
+test("a task waiting for a generator's next item lends its CPU back as a get does; withdrawn, it asks for it back; answered, it gets the item once the CPU is back", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);
+  r.grant();
+  // The running task submits a streaming generator (no node can run it) and waits for its first item.
+  const gen = r.worker.submitTask(`${WORKER}#g1`, FN, [], { ...OPTS, streaming: {} });
+  const [req] = r.take("RequestLease");
+  r.worker.generatorNext(gen, 0, 5);
+  assert.equal(r.take("WorkerBlocked").length, 1, "waiting for an item lends the task's CPU back");
+  r.worker.withdrawCall(5);
+  assert.equal(r.take("WorkerUnblocked").length, 1, "the withdrawn wait asks for the CPU back");
+  r.worker.step({ kind: "message", from: "head/raylet", msg: { type: "Unblocked" } });
+  r.worker.generatorNext(gen, 0, 6);
+  assert.equal(r.take("WorkerBlocked").length, 1);
+  // The stream ends (the generator cannot be scheduled): the answer waits for the CPU.
+  r.worker.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseRejected", reqId: req.reqId, reason: "no node has it", infeasible: true } });
+  assert.equal(r.take("WorkerUnblocked").length, 1);
+  assert.equal(r.completed.has(6), false, "answered before the task had its CPU back");
+  r.worker.step({ kind: "message", from: "head/raylet", msg: { type: "Unblocked" } });
+  assert.equal(r.completed.get(6)?.kind, "item");
+  assert.equal(r.completed.has(5), false, "the withdrawn call was answered");
+  // An item already there is answered at once, without lending anything.
+  r.worker.generatorNext(gen, 0, 7);
+  assert.equal(r.take("WorkerBlocked").length, 0);
+  assert.equal(r.completed.get(7)?.kind, "item");
+});
+
 test("a running task that finishes despite the cancel keeps its value (as in Ray)", () => {
   const r = rig();
   const id = r.owner.submitTask(`${OWNER}#t1`, FN, [{ v: value(1) }], OPTS);

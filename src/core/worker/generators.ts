@@ -14,7 +14,7 @@ import { itemRestored, itemStored, rerunNextItem, rerunOf, rerunReported } from 
 import { storePut } from "./object-requests.ts";
 import { containRefs, lendReturned, own, ready, releaseRef, returnLoans } from "./reference-table.ts";
 import type { OwnedTask } from "./task-manager.ts";
-import type { Execution } from "./task-receiver.ts";
+import { block, endBlock, unblock, type Execution } from "./task-receiver.ts";
 
 /** Owner: one streaming generator task it submitted, from submission until its object is freed. */
 export interface OwnedGenerator {
@@ -31,7 +31,7 @@ export interface OwnedGenerator {
   /** Reports received from that attempt: the next index it yields (and may have stored before dying). */
   attemptReports: number;
   /** The program's next() calls waiting for an item. */
-  readonly nexts: { readonly index: number; readonly callId: number }[];
+  readonly nexts: PendingNext[];
   /** The program dropped the generator while its task ran: items that come are dropped, and back-pressure is off. */
   dropped?: true;
   /**
@@ -40,6 +40,13 @@ export interface OwnedGenerator {
    * may be waiting on that very item, consuming nothing).
    */
   unbounded?: true;
+}
+
+/** A next() call waiting for its item; `blocked`: the task it blocked, which lent its CPU back meanwhile. */
+interface PendingNext {
+  readonly index: number;
+  readonly callId: number;
+  readonly blocked: Execution | undefined;
 }
 
 /** What the owner tells the executor of a generator nobody reads: consume as if everything was. */
@@ -192,8 +199,16 @@ export function generatorNext(w: Ctx, returnId: ObjectId, index: number, callId:
   if (!g) {
     return w.fx.complete(callId, { kind: "error", error: { type: "RayError", message: `no streaming generator ${returnId} is owned here: it was released, or made by another worker (only its caller iterates it)` } });
   }
-  g.nexts.push({ index, callId });
+  // A task that must wait for the item lends its CPU back, as in a get: the generator's own task
+  // may need that CPU (Ray's next() is a wait on the item's ref, which does the same).
+  const waits = index >= g.items.length && g.end === undefined;
+  g.nexts.push({ index, callId, blocked: waits ? block(w) : undefined });
   answerNexts(w, g);
+}
+
+/** Answers a next() call (after its task has its CPU back, if it lent it). */
+function answerNext(w: Ctx, n: PendingNext, id?: ObjectId): void {
+  unblock(w, n.blocked, { kind: "call", callId: n.callId, result: id === undefined ? { kind: "item" } : { kind: "item", id } });
 }
 
 /** A next() call the caller withdrew (its task was cancelled): it waits no more. False if no generator holds it. */
@@ -201,7 +216,7 @@ export function withdrawNext(w: Ctx, callId: number): boolean {
   for (const g of w.generators.values()) {
     const i = g.nexts.findIndex((n) => n.callId === callId);
     if (i >= 0) {
-      g.nexts.splice(i, 1);
+      endBlock(w, g.nexts.splice(i, 1)[0].blocked);
       return true;
     }
   }
@@ -216,10 +231,10 @@ function answerNexts(w: Ctx, g: OwnedGenerator): void {
     if (n.index < g.items.length) {
       g.nexts.splice(i, 1);
       if (n.index >= g.consumed) { g.consumed = n.index + 1; moved = true; }
-      w.fx.complete(n.callId, { kind: "item", id: g.items[n.index] });
+      answerNext(w, n, g.items[n.index]);
     } else if (g.end !== undefined) {
       g.nexts.splice(i, 1);
-      w.fx.complete(n.callId, { kind: "item" });
+      answerNext(w, n);
     } else i++;
   }
   if (moved) acknowledge(w, g);
@@ -255,7 +270,7 @@ export function generatorUnreferenced(w: Ctx, returnId: ObjectId): void {
   const g = w.generators.get(returnId);
   if (!g || g.dropped || g.end !== undefined) return;
   g.dropped = true;
-  for (const n of g.nexts) w.fx.complete(n.callId, { kind: "item" });
+  for (const n of g.nexts) answerNext(w, n);
   g.nexts.length = 0;
   const untaken = g.items.slice(g.consumed);
   g.consumed = g.items.length;
@@ -268,7 +283,7 @@ export function generatorFreed(w: Ctx, returnId: ObjectId): void {
   const g = w.generators.get(returnId);
   if (!g) return;
   w.generators.delete(returnId);
-  for (const n of g.nexts) w.fx.complete(n.callId, { kind: "item" });
+  for (const n of g.nexts) answerNext(w, n);
   for (let i = g.consumed; i < g.items.length; i++) releaseRef(w, g.items[i]);
 }
 
