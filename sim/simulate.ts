@@ -23,6 +23,12 @@ export interface SimulateOptions<T> {
   readonly config?: Partial<Omit<SimConfig, "seed" | "nodes">>;
   /** Give up (with an error) past this virtual time. Default one virtual hour. */
   readonly maxVirtualMs?: number;
+  /**
+   * Give up (with an error) past this many events. Default: no limit. A run caught in a storm
+   * (a task retried without end, every attempt a few events apart) passes a virtual-time limit
+   * only after millions of events; this bound ends it sooner.
+   */
+  readonly maxEvents?: number;
   /** Run the invariant checkers over the trace. Default true (needs config.keepTrace). */
   readonly check?: boolean;
   /** With only housekeeping left for this long while the program waits, the run is a hang. Default: ten failure-detection periods. */
@@ -72,6 +78,8 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   const sim = new SimCluster(cfg, plan);
   opts.setup?.(sim);
   const maxVirtualMs = opts.maxVirtualMs ?? 3_600_000;
+  const maxEvents = opts.maxEvents ?? Infinity;
+  if (!(maxEvents > 0)) throw new TypeError(`simulate: maxEvents must be a positive number, got ${opts.maxEvents}`);
   const check = opts.check ?? cfg.keepTrace;
   const finish = (result: T | undefined, error: Error | undefined): SimResult<T> => ({
     result, error, traceHash: sim.traceHash, trace: sim.trace, traceLength: sim.traceLength,
@@ -155,6 +163,10 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
     } else quietSince = undefined;
     if (sim.now > maxVirtualMs) {
       error = new Error(`the simulation passed its limit of ${maxVirtualMs} virtual ms`);
+      break;
+    }
+    if (sim.events > maxEvents) {
+      error = new Error(`the simulation passed its limit of ${maxEvents} events, at virtual time ${sim.now.toFixed(1)} ms`);
       break;
     }
     try {
