@@ -12,9 +12,6 @@ export class PendingCalls {
   private lastId = 0;
   private readonly open = new Map<number, (r: CallResult) => void>();
 
-  /** Calls waiting for their answer. */
-  get size(): number { return this.open.size; }
-
   /**
    * Opens a call: `send(id)` makes it, and its answer is mapped by `map` (an error answer
    * rejects). If `signal` aborts first, `withdraw(id)` tells the core worker to forget it.

@@ -211,16 +211,12 @@ function answerNext(w: Ctx, n: PendingNext, id?: ObjectId): void {
   unblock(w, n.blocked, { kind: "call", callId: n.callId, result: id === undefined ? { kind: "item" } : { kind: "item", id } });
 }
 
-/** A next() call the caller withdrew (its task was cancelled): it waits no more. False if no generator holds it. */
-export function withdrawNext(w: Ctx, callId: number): boolean {
+/** A next() call the caller withdrew (its task was cancelled): it waits no more (a call no generator holds was answered already). */
+export function withdrawNext(w: Ctx, callId: number): void {
   for (const g of w.generators.values()) {
     const i = g.nexts.findIndex((n) => n.callId === callId);
-    if (i >= 0) {
-      endBlock(w, g.nexts.splice(i, 1)[0].blocked);
-      return true;
-    }
+    if (i >= 0) return endBlock(w, g.nexts.splice(i, 1)[0].blocked);
   }
-  return false;
 }
 
 function answerNexts(w: Ctx, g: OwnedGenerator): void {
