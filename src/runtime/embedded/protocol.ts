@@ -34,7 +34,7 @@ export type FromThread =
   | { readonly t: "put"; readonly call: number; readonly id: ObjectId; readonly payload: Payload }
   | { readonly t: "get"; readonly call: number; readonly refs: readonly RefInfo[]; readonly timeoutMs?: number }
   | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }
-  /** The program gave up on get or wait `call` (its task was cancelled). */
+  /** The program gave up on get, wait or next `call` (its task was cancelled). */
   | { readonly t: "withdraw"; readonly call: number }
   | { readonly t: "named"; readonly call: number; readonly name: string; readonly namespace?: string }
   | { readonly t: "registered"; readonly call: number; readonly actor: ActorId }
