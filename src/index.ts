@@ -3,6 +3,7 @@
 // whichever cluster is current when they are called.
 
 import { RayError } from "./api/errors.ts";
+import { checkInitOptions } from "./api/options.ts";
 import {
   remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
@@ -97,26 +98,6 @@ export async function init(opts: InitOptions & { ignoreReinitError?: boolean; na
   }
   if (namespace !== undefined) setNamespace(current.ray, namespace);
   return describeCluster(current);
-}
-
-/** The options `ray.init` takes; Ray's others are refused by name. */
-const INIT_OPTIONS: ReadonlySet<string> = new Set([
-  "numCpus", "numGpus", "resources", "nodes", "storeCapacity", "traceFile", "keepTrace", "prestartWorkers", "address", "config", "ignoreReinitError",
-  "namespace", "autoscalingConfig",
-]);
-const INIT_NOT_IMPLEMENTED: Record<string, string> = {
-  runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
-  objectStoreMemory: "use storeCapacity (bytes per node)",
-  logToDriver: "not implemented",
-  includeDashboard: "the dashboard belongs to `tsray start`",
-};
-
-function checkInitOptions(opts: object): void {
-  for (const k of Object.keys(opts)) {
-    if (INIT_OPTIONS.has(k)) continue;
-    const why = INIT_NOT_IMPLEMENTED[k];
-    throw new TypeError(why !== undefined ? `ray.init: option "${k}" is not supported: ${why}` : `ray.init: unknown option "${k}" (it takes: ${[...INIT_OPTIONS].join(", ")})`);
-  }
 }
 
 function describeCluster(c: EmbeddedCluster): InitResult {

@@ -1,5 +1,5 @@
-// Which options `ray.remote(…, opts)` and `.options(opts)` take, per kind of target, and the
-// check that refuses the rest by name: an option tsray does not implement is an error, never
+// Which options `ray.remote(…, opts)` and `.options(opts)` take, per kind of target, and which
+// `ray.init` takes, and the checks that refuse the rest by name: an option tsray does not implement is an error, never
 // silently ignored (Ray raises on an option that does not apply to the target, too).
 
 import type { Streaming } from "../core/types.ts";
@@ -19,7 +19,7 @@ export const IMPLEMENTED: Readonly<Record<OptionTarget, ReadonlySet<string>>> = 
 };
 
 /** Ray options tsray knows of but does not implement (yet): refused with this reason. */
-const NOT_IMPLEMENTED: Record<string, string> = {
+export const NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
   memory: "memory is not a schedulable resource in tsray: use resources",
   runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
   concurrencyGroups: "concurrency groups are not implemented: use maxConcurrency",
@@ -28,6 +28,27 @@ const NOT_IMPLEMENTED: Record<string, string> = {
   acceleratorType: "accelerator types are not implemented: use resources",
   labelSelector: "node labels are not implemented: use resources or a NodeAffinity strategy",
 };
+
+/** The options `ray.init` takes; Ray's others are refused by name. */
+export const INIT_OPTIONS: ReadonlySet<string> = new Set([
+  "numCpus", "numGpus", "resources", "nodes", "storeCapacity", "traceFile", "keepTrace", "prestartWorkers", "address", "config", "ignoreReinitError",
+  "namespace", "autoscalingConfig",
+]);
+export const INIT_NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
+  runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
+  objectStoreMemory: "use storeCapacity (bytes per node)",
+  logToDriver: "not implemented",
+  includeDashboard: "the dashboard belongs to `tsray start`",
+};
+
+/** Refuses, by name, the first option `ray.init` does not take. */
+export function checkInitOptions(opts: object): void {
+  for (const k of Object.keys(opts)) {
+    if (INIT_OPTIONS.has(k)) continue;
+    const why = INIT_NOT_IMPLEMENTED[k];
+    throw new TypeError(why !== undefined ? `ray.init: option "${k}" is not supported: ${why}` : `ray.init: unknown option "${k}" (it takes: ${[...INIT_OPTIONS].join(", ")})`);
+  }
+}
 
 /** Refuses, by name, an option an API call (ray.get, ray.wait, ray.kill, …) does not take. */
 export function checkCallOptions(o: object, takes: readonly string[], name: string): void {
