@@ -193,9 +193,24 @@ export function remoteOf(target: any, opts: RemoteOptions, invoker: Invoker): Ac
   return d.kind === "class" ? new ActorClass(d, opts, invoker, isAsyncClass(target), generatorMethodsOf(target)) : new RemoteFunction(d, opts, invoker);
 }
 
+/**
+ * Each function's descriptor, made once: a program that calls `ray.remote(f)` again (in a loop,
+ * or once per run as the generated workloads do) would otherwise re-parse and re-hash `f`'s source.
+ */
+const described = new WeakMap<object, FunctionDescriptor>();
+
 /** Source-level identity of a function: name plus a hash of its text. */
 export function describe(fn: (...a: any[]) => unknown): FunctionDescriptor {
   if (typeof fn !== "function") throw new TypeError(`ray.remote expects a function or a class, got ${typeof fn}`);
+  let d = described.get(fn);
+  if (d === undefined) {
+    d = descriptorOf(fn);
+    described.set(fn, d);
+  }
+  return d;
+}
+
+function descriptorOf(fn: (...a: any[]) => unknown): FunctionDescriptor {
   const source = Function.prototype.toString.call(fn);
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     throw new TypeError(`ray.remote: ${fn.name || "this function"} is native or bound; remote functions are shipped as source, so pass a plain function or class`);
