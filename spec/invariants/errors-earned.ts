@@ -92,6 +92,20 @@ export const checkErrorsEarned: Checker = (events) => {
 
   /** Owners that exited: what their still-pending tasks run into afterwards reaches nobody. */
   const exited = new Set<string>();
+  /** actor -> the worker its live incarnation runs in: the owner of what the actor made. */
+  const actorWorker = new Map<string, string>();
+  /** An actor killed, or dead without a fault, is the program's doing: its worker is an owner that exited. */
+  const actorEnded = (actor: string) => {
+    const w = actorWorker.get(actor);
+    if (w !== undefined) exited.add(w);
+  };
+  // A placement group's removal kills the workers leased in its bundles (as Ray's does): what
+  // they owned is gone by the program's doing too. The raylet traces the worker's death and
+  // the bundle's release together, in either order.
+  /** worker -> the bundle its last lease drew on. */
+  const leasedIn = new Map<string, string>();
+  const diedWorkers = new Set<string>();
+  const releasedBundles = new Set<string>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     lives.see(e, i);
@@ -102,9 +116,27 @@ export const checkErrorsEarned: Checker = (events) => {
       case "actor.killed": // the program's own doing
         if (e.noRestart) deadActors.add(e.actor);
         else killedActors.add(e.actor);
+        actorEnded(e.actor);
         break;
       case "owner.exited":
         exited.add(e.owner);
+        break;
+      case "lease.granted":
+        if (e.bundle !== undefined) leasedIn.set(e.worker, e.bundle);
+        else leasedIn.delete(e.worker);
+        break;
+      case "worker.died": {
+        diedWorkers.add(e.worker);
+        const b = leasedIn.get(e.worker);
+        if (b !== undefined && releasedBundles.has(b)) exited.add(e.worker);
+        break;
+      }
+      case "bundle.reserved": // a new reservation under the same name
+        releasedBundles.delete(e.bundle);
+        break;
+      case "bundle.released":
+        releasedBundles.add(e.bundle);
+        for (const [w, b] of leasedIn) if (b === e.bundle && diedWorkers.has(w)) exited.add(w);
         break;
       case "task.cancelled": {
         const t = tasks.get(e.task);
@@ -117,7 +149,11 @@ export const checkErrorsEarned: Checker = (events) => {
         exited.add(e.driver);
         break;
       case "actor.state":
-        if (e.state === "DEAD") deadActors.add(e.actor);
+        if (e.state === "ALIVE" && e.worker !== undefined) actorWorker.set(e.actor, e.worker);
+        if (e.state === "DEAD") {
+          deadActors.add(e.actor);
+          if (!faulted) actorEnded(e.actor);
+        }
         // A call may fail on an incarnation that died before or after it was submitted (its
         // caller can push to the old address before the news of the restart reaches it).
         if (e.state === "RESTARTING") restartedActors.add(e.actor);
@@ -166,7 +202,8 @@ export const checkErrorsEarned: Checker = (events) => {
         const t = id === undefined ? undefined : tasks.get(id);
         // The task's own failure was judged at its task.failed; a read of it adds nothing.
         // OwnerDiedError for an object whose owner exited is the program's own doing: an ended
-        // driver is a dead owner in Ray, and its borrowers (actors it left running) hear so.
+        // driver is a dead owner in Ray, and its borrowers (actors it left running) hear so; so
+        // is a killed actor, for what it put or submitted.
         const ownerExited = e.error === "OwnerDiedError" && exited.has(e.obj.slice(0, e.obj.indexOf("#")));
         if (failedWith.get(e.obj) !== e.error && !ownerExited) judge(i, e.error, `a get of object ${e.obj} failed`, t);
         // The object itself was lost (not its task failed on a lost argument: that task.failed

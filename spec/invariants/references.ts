@@ -42,6 +42,8 @@ export const checkReferences: Checker = (events) => {
   const goneNodes = new Set<string>();
   const gone = (addr: string) => goneWorkers.has(addr) || goneNodes.has(addr.slice(0, addr.indexOf("/")));
   const ownerOf = new Map<string, string>();
+  /** Workers that host an actor: an actor keeps what it made for its whole life (see docs/ownership.md). */
+  const actorWorkers = new Set<string>();
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
@@ -120,6 +122,9 @@ export const checkReferences: Checker = (events) => {
         written.add(e.id);
         goneNodes.add(e.id);
         break;
+      case "actor.state":
+        if (e.state === "ALIVE" && e.worker !== undefined) actorWorkers.add(e.worker);
+        break;
       case "cluster.quiet":
         if (i !== lastQuiet && i !== firstQuiet) break;
         for (const [node, objs] of stores) {
@@ -128,6 +133,9 @@ export const checkReferences: Checker = (events) => {
             // Still borrowed by a live process (an actor keeping it, of an owner that outlives the program): in use.
             const owner = ownerOf.get(obj);
             if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b))) continue;
+            // Made by an actor that still lives (a detached one, or any before its job ended): its to keep.
+            const maker = owner ?? obj.slice(0, obj.indexOf("#"));
+            if (actorWorkers.has(maker) && !gone(maker)) continue;
             reported.add(obj);
             at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);
           }

@@ -66,6 +66,24 @@ export async function deadActorCalls(ray: Ray): Promise<string[]> {
   return seen;
 }
 
+/**
+ * What a killed actor owned (the refs it put and handed out) fails with OwnerDiedError once its
+ * worker is gone, as in Ray: the owner's death is the program's own doing, so the checkers must
+ * not call the error unearned. Right after the kill the worker may still answer, hence the polling.
+ */
+export async function killedOwner(ray: Ray): Promise<{ before: number; after: string }> {
+  class Holder { async make(): Promise<unknown[]> { return [await ray.put(41)]; } }
+  const h = ray.remote(Holder).remote();
+  const [inner] = (await ray.get(h.make.remote())) as ObjectRef<number>[];
+  const before = await ray.get(inner);
+  ray.kill(h);
+  let after = "still answered";
+  for (let i = 0; i < 200 && after === "still answered"; i++) {
+    try { await ray.get(inner, { timeoutMs: 5_000 }); await ray.sleep(20); } catch (e) { after = (e as Error).name; }
+  }
+  return { before, after };
+}
+
 /** `ray.kill(actor, { noRestart: false })` restarts an actor that has restarts left: its state starts afresh. */
 export async function killWithRestart(ray: Ray): Promise<{ before: number; restarted: boolean; badOption: string }> {
   class Tally { n = 0; inc(): number { return ++this.n; } }
@@ -215,6 +233,7 @@ export const EXPECTED = {
   contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
   pendingArgs: { sync: [1, 11], async: [1, 11], afterFailedArg: ["TaskError", 5] },
   killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
+  killedOwner: { before: 41, after: "OwnerDiedError" },
   refusedCalls: [
     /^ray\.get: unknown option "timeout" \(it takes: timeoutMs\)$/,
     /^ray\.get: timeoutMs must be a number >= 0, got -1$/,

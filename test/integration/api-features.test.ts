@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -53,6 +53,9 @@ describe("API features on the simulator", () => {
 
   it("ray.kill with noRestart: false restarts the actor; unknown kill options are refused", async () => {
     for (const seed of [1, 2]) assert.deepEqual((await run(killWithRestart, seed)).result, EXPECTED.killWithRestart);
+  });
+  it("what a killed actor owned fails with OwnerDiedError, and the checkers call it earned", async () => {
+    for (const seed of [1, 2, 3]) assert.deepEqual((await run(killedOwner, seed)).result, EXPECTED.killedOwner);
   });
   it("an actor call waiting for its argument holds back the next call; one whose argument failed does not", async () => {
     for (const seed of [1, 2]) assert.deepEqual((await run(actorCallsWithPendingArgs, seed)).result, EXPECTED.pendingArgs);
@@ -110,6 +113,9 @@ describe("API features on the embedded cluster", () => {
   });
   it("ray.kill with noRestart: false restarts the actor", async () => {
     assert.deepEqual(await killWithRestart(ray.driver()), EXPECTED.killWithRestart);
+  });
+  it("what a killed actor owned fails with OwnerDiedError", async () => {
+    assert.deepEqual(await killedOwner(ray.driver()), EXPECTED.killedOwner);
   });
   it("an actor call waiting for its argument holds back the next call; one whose argument failed does not", async () => {
     assert.deepEqual(await actorCallsWithPendingArgs(ray.driver()), EXPECTED.pendingArgs);

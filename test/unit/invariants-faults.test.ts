@@ -99,6 +99,31 @@ describe("errors-earned", () => {
       getFailed("x", "OwnerDiedError"),
     ).map((e) => (e.kind === "task.submitted" && e.task === "t1" ? { ...e, maxRetries: 0 } : e)));
   });
+  test("what a killed actor, or one dead without a fault, owned fails with OwnerDiedError: the program's doing", () => {
+    const alive = (actor: string, worker: string): Ev => ({ ...actorState(actor, "ALIVE", 0), worker } as Ev);
+    const killed = (actor: string, noRestart: boolean): Ev => ({ kind: "actor.killed", comp: "owner", actor, caller: "head/driver", noRestart });
+    clean(check, trace(
+      alive("a", W1), killed("a", true), getFailed(`${W1}#1`, "OwnerDiedError"),
+      alive("b", "n1/w1-2"), killed("b", false), getFailed("n1/w1-2#4", "OwnerDiedError"), // restarted elsewhere: the old worker's objects are gone
+      alive("c", "n1/w1-3"), actorState("c", "DEAD", 0), getFailed("n1/w1-3#1", "OwnerDiedError"), // it died with its creator
+    ));
+    one(check, trace(alive("a", W1), alive("b", "n1/w1-2"), killed("b", true), getFailed(`${W1}#1`, "OwnerDiedError")),
+      "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 3);
+  });
+  test("what a worker killed with its placement group's removal owned fails with OwnerDiedError: the program's doing", () => {
+    const lease = (worker: string, bundle?: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: `L-${worker}`, worker, resources: { CPU: 1 }, ...(bundle ? { bundle } : {}) });
+    const released = (bundle: string): Ev => ({ kind: "bundle.released", comp: "raylet", bundle, resources: { CPU: 1 } });
+    const reserved = (bundle: string): Ev => ({ kind: "bundle.reserved", comp: "raylet", bundle, resources: { CPU: 1 } });
+    clean(check, trace(
+      lease(W1), lease(W1, "pg:1#0"), workerDied(W1), released("pg:1#0"), getFailed(`${W1}#1`, "OwnerDiedError"),
+      lease("n1/w1-2", "pg:2#0"), released("pg:2#0"), workerDied("n1/w1-2"), getFailed("n1/w1-2#1", "OwnerDiedError"), // the other order
+    ));
+    // A worker that died on its own, its last lease outside any bundle, or in a bundle reserved again since.
+    one(check, trace(lease(W1, "pg:1#0"), lease(W1), released("pg:1#0"), workerDied(W1), getFailed(`${W1}#1`, "OwnerDiedError")),
+      "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 4);
+    one(check, trace(lease(W1, "pg:1#0"), released("pg:1#0"), reserved("pg:1#0"), lease(W1, "pg:1#0"), workerDied(W1), getFailed(`${W1}#1`, "OwnerDiedError")),
+      "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 5);
+  });
   test("a worker crash is earned once the retries are spent, an actor call's death once the actor restarted and its retries are spent", () => {
     clean(check, trace(fault("kill-worker"), submit("t1", { maxRetries: 2 }), retry("t1", 1), retry("t1", 2), failed("t1", "WorkerCrashedError")));
     clean(check, trace(fault("kill-node"), submit("c1", { actor: "a", maxRetries: 1 }), actorState("a", "RESTARTING", 1), retry("c1"), actorState("a", "RESTARTING", 2), failed("c1", "ActorDiedError")));

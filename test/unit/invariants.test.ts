@@ -240,6 +240,14 @@ describe("references", () => {
   test("objects stored after a node's restart count again", () => {
     one(check, trace(stored("o1", "n1"), dead("n1"), stored("o2", "n1"), end(true), quiet()), "references", "object o2 still in node n1's store", 4);
   });
+  test("what a live actor made stays its own; once the actor is gone it must be freed", () => {
+    const actorOn = (worker: string): Ev => ({ ...actorState("a", "ALIVE", 0), worker } as Ev);
+    const workerDied = (worker: string): Ev => ({ kind: "worker.died", comp: "raylet", worker, node: "n1" });
+    clean(check, trace(actorOn("n1/w1-1"), stored("n1/w1-1#1", "n1"), end(true), quiet()));
+    one(check, trace(actorOn("n1/w1-1"), stored("n1/w1-1#1", "n1"), end(true), quiet(), workerDied("n1/w1-1"), quiet()),
+      "references", "leak: object n1/w1-1#1 still in node n1's store", 5);
+    one(check, trace(stored("n1/w1-1#1", "n1"), end(true), quiet()), "references", "leak: object n1/w1-1#1", 2);
+  });
   test("without a quiet point nothing is judged a leak", () => {
     clean(check, trace(stored("o1", "n1"), end(true)));
   });
