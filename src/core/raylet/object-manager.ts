@@ -304,6 +304,13 @@ export function freeObjects(rl: Raylet, ids: readonly ObjectId[], orphaned = fal
   rl.objects.puts = rl.objects.puts.filter((p) => !gone.has(p.id));
   let freed = false;
   for (const id of ids) {
+    // A restore under way will find the copy gone: what waits on it hears why now, not never.
+    const restoring = rl.objects.restoring.get(id);
+    if (restoring) {
+      rl.objects.restoring.delete(id);
+      const owner = rl.objects.owners.get(id);
+      satisfy(rl, id, why === "owner-died" && owner !== undefined ? ownerDied(id, owner) : { type: "ObjectLostError", message: `object ${id} was freed by its owner while it was read back from spill` }, restoring);
+    }
     rl.objects.owners.delete(id);
     const r = rl.store.delete(id);
     if (r.spilled) rl.fx.deleteSpilled(id);

@@ -1,0 +1,52 @@
+// A read of a spilled copy waits for the host to bring it back; if the copy is freed meanwhile
+// (its owner died, or freed it), the reader hears why at once. It used to wait for ever: the
+// restore's answer found the copy gone and dropped its waiters, and the program's get hung.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { Msg } from "../../src/core/messages.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
+import { hostRaylet } from "../../src/runtime/kernel.ts";
+
+const OWNER = "n1/w1-1";
+
+function raylet() {
+  const sent: Msg[] = [];
+  const spilled: string[] = [];
+  const restoring: string[] = [];
+  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: 1 }, incarnation: 1, storeCapacity: 200 }, defaultTuning, NO_BUGS, {
+    now: () => 0, random: () => 0.5, send: (_to, m) => { sent.push(m); }, schedule: () => 1, cancel: () => {}, trace: () => {},
+    startWorker: () => {}, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: () => {},
+  });
+  h.model.start();
+  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  // Two primary copies of 150 bytes in a 200-byte store: the first is spilled to make room.
+  for (const [i, id] of [`${OWNER}#1`, `${OWNER}#2`].entries()) {
+    h.message(OWNER, { type: "StorePut", reqId: i + 1, id, payload: { size: 150, hash: `h${i}`, data: new Uint8Array(150) }, owner: OWNER });
+  }
+  assert.deepEqual(spilled, [`${OWNER}#1`], "the first copy was not spilled");
+  h.message("head/driver", { type: "StoreGet", reqId: 9, ids: [{ id: `${OWNER}#1`, owner: OWNER }] });
+  assert.deepEqual(restoring, [`${OWNER}#1`], "the read did not start a restore");
+  const replies = () => sent.flatMap((m) => (m.type === "StoreGetReply" && m.reqId === 9 ? [m] : []));
+  assert.equal(replies().length, 0);
+  return { h, replies };
+}
+
+test("a read waiting on a restore hears OwnerDiedError when the owner dies meanwhile", () => {
+  const r = raylet();
+  r.h.message("head/gcs", { type: "WorkerDied", worker: OWNER });
+  const [reply] = r.replies();
+  assert.ok(reply, "the read was never answered");
+  assert.equal((reply.values[0] as { type?: string }).type, "OwnerDiedError");
+  // The host's restore still answers later: nothing is sent twice.
+  r.h.model.step({ kind: "restored", id: `${OWNER}#1`, payload: { size: 150, hash: "h0", data: new Uint8Array(150) } });
+  assert.equal(r.replies().length, 1);
+});
+
+test("a read waiting on a restore hears ObjectLostError when the owner frees the object meanwhile", () => {
+  const r = raylet();
+  r.h.message(OWNER, { type: "FreeObjects", ids: [`${OWNER}#1`] });
+  const [reply] = r.replies();
+  assert.ok(reply, "the read was never answered");
+  assert.equal((reply.values[0] as { type?: string }).type, "ObjectLostError");
+});
