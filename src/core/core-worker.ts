@@ -21,7 +21,7 @@ import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, re
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
-import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, serveStatus } from "./worker/reference-table.ts";
+import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, repeatedBorrowMsg, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
 import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
 import { generatorAcked, generatorItem, generatorNext, itemYielded, newGenerators } from "./worker/generators.ts";
@@ -124,8 +124,8 @@ export class CoreWorker {
       case "Unblocked": return unblocked(w);
       case "WorkerDied": return workerDied(w, m.worker);
       case "GcsRestarted": return this.gcsRestarted();
-      case "AddBorrower": return addBorrower(w, m.id, m.borrower);
-      case "RemoveBorrower": return removeBorrower(w, m.id, m.borrower, m.holds);
+      case "AddBorrower": return repeatedBorrowMsg(w, from, m.seq) ? undefined : addBorrower(w, m.id, m.borrower);
+      case "RemoveBorrower": return repeatedBorrowMsg(w, from, m.seq) ? undefined : removeBorrower(w, m.id, m.borrower, m.holds);
       case "ClusterInfo": return clusterInfo(w, m.reqId, m.nodes);
       case "CancelTask": return cancelExecution(w, m.taskId, m.attempt, m.recursive);
       case "ReportGeneratorItem": return generatorItem(w, from, m.taskId, m.returnId, m.attempt, m.index, m.result);

@@ -134,10 +134,12 @@ export type Msg =
    */
   | { type: "KillActor"; actorId: ActorId; noRestart?: false; epoch?: number }
   // borrower (or an executor lending a returned ref) → owner: the borrower protocol
+  // `seq` counts the sender's borrower messages: a copy the network repeated carries a seq the
+  // owner has seen from that sender (the link delivers in order), and is dropped.
   /** `borrower` holds one more borrow of `id` (sent by the borrower, or by a task returning the ref to it). */
-  | { type: "AddBorrower"; id: ObjectId; borrower: Addr }
+  | { type: "AddBorrower"; id: ObjectId; borrower: Addr; seq: number }
   /** `borrower` dropped `holds` of its borrows of `id`. */
-  | { type: "RemoveBorrower"; id: ObjectId; borrower: Addr; holds: number }
+  | { type: "RemoveBorrower"; id: ObjectId; borrower: Addr; holds: number; seq: number }
   /**
    * raylet → a restarted GCS: the leases it holds there for actors. A grant the GCS never heard
    * (its reply was lost while the GCS was down) belongs to no actor: the GCS returns it.

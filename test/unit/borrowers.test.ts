@@ -31,24 +31,49 @@ function rig() {
 
 test("a borrower's holds are counted one by one: the object lives until the last is given back", () => {
   const r = rig();
-  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9" });
-  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9" });
+  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 1 });
+  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 2 });
   r.owner.releaseRef(ID);
   assert.ok(r.inScope(), "freed while borrowed twice");
-  r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1 });
+  r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 3 });
   assert.ok(r.inScope(), "freed while the borrower still holds one");
-  r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1 });
+  r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 4 });
   assert.ok(!r.inScope(), "never freed after every hold was given back");
+});
+
+test("a borrower message the network repeated counts once: no early free, no leak", () => {
+  const early = rig();
+  early.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 1 });
+  early.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 2 });
+  early.owner.releaseRef(ID);
+  early.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 3 });
+  early.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 3 });
+  assert.ok(early.inScope(), "a repeated RemoveBorrower freed the object while a hold was left");
+  const leak = rig();
+  leak.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 1 });
+  leak.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 1 });
+  leak.owner.releaseRef(ID);
+  leak.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 2 });
+  assert.ok(!leak.inScope(), "a repeated AddBorrower kept the object after its one hold was given back");
+  // Seqs are the sender's: an executor lending to a caller counts apart from the caller itself.
+  const lent = rig();
+  lent.from("head/w8", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 5 });
+  lent.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 1 });
+  lent.owner.releaseRef(ID);
+  lent.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 2 });
+  assert.ok(lent.inScope(), "the lent hold was lost");
+  lent.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 3 });
+  assert.ok(!lent.inScope());
 });
 
 test("a dead borrower's holds go with it, and only its own", () => {
   const r = rig();
-  r.from("head/w8", { type: "AddBorrower", id: ID, borrower: "head/w8" });
-  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9" });
+  r.from("head/w8", { type: "AddBorrower", id: ID, borrower: "head/w8", seq: 1 });
+  r.from("head/w9", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 1 });
   r.owner.releaseRef(ID);
   r.from("head/raylet", { type: "WorkerDied", worker: "head/w9" });
   assert.ok(r.inScope(), "the live borrower's hold went with the dead one's");
-  r.from("head/w8", { type: "RemoveBorrower", id: ID, borrower: "head/w8", holds: 1 });
+  r.from("head/w8", { type: "RemoveBorrower", id: ID, borrower: "head/w8", holds: 1, seq: 2 });
   assert.ok(!r.inScope(), "the dead borrower's hold kept the object");
 });
 
@@ -94,4 +119,29 @@ test("a get of a ref whose owner is known dead fails with OwnerDiedError at once
   const got = completed.get(9) as { kind: string; values: { type?: string }[] } | undefined;
   assert.deepEqual([got?.kind, got?.values.map((v) => v.type)], ["values", ["OwnerDiedError"]]);
   assert.deepEqual(sent.filter((s) => s.to === "n2/w5"), [], "the dead owner was asked");
+});
+
+test("a task reply the network repeated neither takes nor gives back its executor's loans twice", () => {
+  const sent: Msg[] = [];
+  const w = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+    now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    execute: () => {}, complete: () => {}, interrupt: () => {},
+  });
+  w.start(false);
+  const FN = { id: "fn-f", name: "f", kind: "function" as const, source: "() => 0" };
+  const returnId = w.submitTask(`${OWNER}#t1`, FN, [], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 1, retryExceptions: false });
+  const req = sent.find((m) => m.type === "RequestLease");
+  assert.ok(req?.type === "RequestLease");
+  w.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: req.reqId, leaseId: "L1", worker: "head/w8" } });
+  // The executor lent the ref it returns (owned by a third worker) to us: one borrow, registered by it.
+  const inner = { id: "head/w9#x", owner: "head/w9" };
+  const reply = (attempt: number): Msg => ({ type: "TaskReply", taskId: `${OWNER}#t1`, returnId, attempt, result: { kind: "inline", payload: { size: 8, hash: "v", data: 0, refs: [inner] } } });
+  const loansBack = () => sent.filter((m) => m.type === "RemoveBorrower" && m.id === inner.id).length;
+  w.step({ kind: "message", from: "head/w8", msg: reply(0) as never });
+  w.step({ kind: "message", from: "head/w8", msg: reply(0) as never });
+  assert.equal(loansBack(), 0, "the repeated reply gave back the loan the first one took");
+  // A stale attempt's reply gives its loan back once, however often it arrives.
+  w.step({ kind: "message", from: "head/w7", msg: reply(1) as never });
+  w.step({ kind: "message", from: "head/w7", msg: reply(1) as never });
+  assert.equal(loansBack(), 1);
 });

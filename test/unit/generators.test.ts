@@ -529,8 +529,8 @@ test("a duplicated report of an item of a stream with no lineage is dropped whil
 test("a borrower letting go of a stream the program still holds leaves the stream going", () => {
   const r = rig();
   const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
-  r.toOwner({ type: "AddBorrower", id: gen, borrower: OTHER }, OTHER);
-  r.toOwner({ type: "RemoveBorrower", id: gen, borrower: OTHER, holds: 1 }, OTHER);
+  r.toOwner({ type: "AddBorrower", id: gen, borrower: OTHER, seq: 1 }, OTHER);
+  r.toOwner({ type: "RemoveBorrower", id: gen, borrower: OTHER, holds: 1, seq: 2 }, OTHER);
   const spec = r.grant();
   r.yieldItem(spec, 0, 1);
   r.deliver();

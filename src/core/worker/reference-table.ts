@@ -82,10 +82,21 @@ export interface ReferenceTable {
    * finishing, a freed object's lineage arguments) must not count again.
    */
   exited: boolean;
+  /** Borrower messages this worker sent (each carries the count so far as its `seq`). */
+  borrowMsgs: number;
+  /** sender -> the last `seq` of its borrower messages handled here: a repeated copy is no new count. */
+  readonly borrowSeqs: Map<Addr, number>;
 }
 
 export function newReferenceTable(): ReferenceTable {
-  return { owned: new Map(), borrowed: new Map(), exited: false };
+  return { owned: new Map(), borrowed: new Map(), exited: false, borrowMsgs: 0, borrowSeqs: new Map() };
+}
+
+/** Whether this borrower message from `from` was handled before (the network repeated it). */
+export function repeatedBorrowMsg(w: Ctx, from: Addr, seq: number): boolean {
+  if (seq <= (w.borrowSeqs.get(from) ?? 0)) return true;
+  w.borrowSeqs.set(from, seq);
+  return false;
 }
 
 /**
@@ -255,7 +266,7 @@ export function holdRef(w: Ctx, ref: RefInfo, registered = false): void {
   let b = w.borrowed.get(ref.id);
   if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0 }));
   if (b.held++ === 0) w.fx.trace({ kind: "ref.borrowed", comp: "owner", obj: ref.id, borrower: w.addr, owner: ref.owner });
-  if (!registered) w.fx.send(ref.owner, { type: "AddBorrower", id: ref.id, borrower: w.addr });
+  if (!registered) w.fx.send(ref.owner, { type: "AddBorrower", id: ref.id, borrower: w.addr, seq: ++w.borrowMsgs });
 }
 
 export function holdRefs(w: Ctx, refs: readonly RefInfo[] | undefined): void {
@@ -267,7 +278,7 @@ function dropBorrowed(w: Ctx, id: ObjectId, b: Borrowed, all: boolean): void {
   if (b.held === 0) return;
   const holds = all ? b.held : 1;
   b.held -= holds;
-  if (!isDead(w, b.owner)) w.fx.send(b.owner, { type: "RemoveBorrower", id, borrower: w.addr, holds });
+  if (!isDead(w, b.owner)) w.fx.send(b.owner, { type: "RemoveBorrower", id, borrower: w.addr, holds, seq: ++w.borrowMsgs });
   if (b.held > 0) return;
   w.fx.trace({ kind: "ref.unborrowed", comp: "owner", obj: id, borrower: w.addr, owner: b.owner });
   if (b.waiters.length === 0 && b.status === undefined) w.borrowed.delete(id);
@@ -293,13 +304,13 @@ export function lendReturned(w: Ctx, refs: readonly RefInfo[] | undefined, calle
   for (const r of refs) {
     if (r.owner === caller) continue;
     if (r.owner === w.addr) addBorrower(w, r.id, caller);
-    else w.fx.send(r.owner, { type: "AddBorrower", id: r.id, borrower: caller });
+    else w.fx.send(r.owner, { type: "AddBorrower", id: r.id, borrower: caller, seq: ++w.borrowMsgs });
   }
 }
 
 /** A reply whose value was lent to us was not taken (a stale attempt): give the loans back. */
 export function returnLoans(w: Ctx, refs: readonly RefInfo[] | undefined): void {
-  if (refs) for (const r of refs) if (r.owner !== w.addr) w.fx.send(r.owner, { type: "RemoveBorrower", id: r.id, borrower: w.addr, holds: 1 });
+  if (refs) for (const r of refs) if (r.owner !== w.addr) w.fx.send(r.owner, { type: "RemoveBorrower", id: r.id, borrower: w.addr, holds: 1, seq: ++w.borrowMsgs });
 }
 
 /** The owner hears of a borrower. An object already freed stays freed: the borrower's reads fail. */

@@ -73,10 +73,30 @@ export interface TaskManager {
    */
   lastClassKey: string;
   lastClassOf: { readonly fn: FunctionId; readonly resources: ResourceSet; readonly strategy: SchedulingStrategy } | undefined;
+  /**
+   * Replies carrying refs another process owns, already handled (`taskId@attempt@epoch`), most
+   * recent last. Their executor lent each such ref once (lendReturned); a copy of the reply the
+   * network duplicated must neither take nor give back that loan again, or the owner would
+   * count one borrow too few and free the object while we hold it.
+   */
+  readonly lentReplies: Set<string>;
 }
 
 export function newTaskManager(): TaskManager {
-  return { registeredFns: new Set(), fnCache: new Map(), lastClassKey: "", lastClassOf: undefined };
+  return { registeredFns: new Set(), fnCache: new Map(), lastClassKey: "", lastClassOf: undefined, lentReplies: new Set() };
+}
+
+/** Replies with lent refs remembered: a duplicate comes within a network delay, long before 4,096 more. */
+const LENT_REPLIES_KEPT = 4096;
+
+/** Whether this reply's loans were handled before; remembers them now if not. */
+function loansHandled(w: Ctx, refs: readonly RefInfo[] | undefined, taskId: TaskId, attempt: number, epoch: number | undefined): boolean {
+  if (refs === undefined || refs.every((r) => r.owner === w.addr)) return false;
+  const key = `${taskId}@${attempt}@${epoch ?? ""}`;
+  if (w.lentReplies.has(key)) return true;
+  w.lentReplies.add(key);
+  if (w.lentReplies.size > LENT_REPLIES_KEPT) w.lentReplies.delete(w.lentReplies.values().next().value!);
+  return false;
 }
 
 const NO_IDS: readonly ObjectId[] = [];
@@ -215,6 +235,7 @@ function depsResolved(w: Ctx, t: OwnedTask, resolved: readonly Arg[], error?: Er
 
 /** An attempt's answer from the worker that ran it. */
 export function taskReply(w: Ctx, taskId: string, returnId: ObjectId, attempt: number, result: TaskResult, epoch?: number, runMs?: number, items?: number): void {
+  if (loansHandled(w, refsOfResult(result), taskId, attempt, epoch)) return; // a duplicated reply
   const o = w.owned.get(returnId);
   // A generator task done already may be running again, to remake its lost items.
   const t = o?.task ?? (w.lineages.size > 0 ? rerunOf(w, taskId) : undefined);
