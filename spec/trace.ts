@@ -43,7 +43,11 @@ export type TraceBody =
   | { kind: "task.infeasible"; comp: "raylet" | "gcs"; task: string; resources: Resources; reason: string; cluster: readonly Resources[] }
   /** `concurrent`: an async actor's call, which may start before an earlier one whose arguments are still coming (Ray orders only sync actors' calls). */
   | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number; concurrent?: true }
-  | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string }
+  /**
+   * `ownsRefs`: the value holds refs the worker itself owns (it made them: a put, a call). Their ids
+   * name the worker, so another attempt's value has other bytes, as in Ray, whose refs carry their owner's address.
+   */
+  | { kind: "task.finished"; comp: "worker"; task: string; worker: string; attempt: number; ok: boolean; hash: string; error?: string; ownsRefs?: true }
   /** `uncharged`: a new attempt that the task's retry budget does not pay for (the failure was not its own). */
   | { kind: "task.retry"; comp: "owner"; task: string; attempt: number; reason: string; uncharged?: true }
   | { kind: "task.failed"; comp: "owner"; task: string; error: string }

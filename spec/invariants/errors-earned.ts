@@ -121,6 +121,9 @@ export const checkErrorsEarned: Checker = (events) => {
       case "owner.exited":
         exited.add(e.owner);
         break;
+      case "task.started": // an actor's creation or call: the worker hosts it (it may die before it is ALIVE)
+        if (e.actor !== undefined) actorWorker.set(e.actor, e.worker);
+        break;
       case "lease.granted":
         if (e.bundle !== undefined) leasedIn.set(e.worker, e.bundle);
         else leasedIn.delete(e.worker);

@@ -1,6 +1,7 @@
 // Invariant 6 (references): no object is freed while referenced — by its owner's program, a
 // pending task, or a live borrower whose owner is still there — or used after it is freed,
 // and once every reference is dropped and the cluster is quiet, no store holds anything.
+import { nodeOfAddr, workerIncarnation } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "references";
@@ -40,7 +41,13 @@ export const checkReferences: Checker = (events) => {
   /** Processes gone (a dead worker, every process of a dead node, an owner that exited). */
   const goneWorkers = new Set<string>();
   const goneNodes = new Set<string>();
-  const gone = (addr: string) => goneWorkers.has(addr) || goneNodes.has(addr.slice(0, addr.indexOf("/")));
+  /** node -> how many of its lives were declared dead: a worker of a later life (`w<life>-n`) still lives. */
+  const deadLives = new Map<string, number>();
+  const gone = (addr: string) => {
+    if (goneWorkers.has(addr)) return true;
+    const node = nodeOfAddr(addr), life = workerIncarnation(addr);
+    return life === undefined ? goneNodes.has(node) : life <= (deadLives.get(node) ?? 0);
+  };
   const ownerOf = new Map<string, string>();
   /** Workers that host an actor: an actor keeps what it made for its whole life (see docs/ownership.md). */
   const actorWorkers = new Set<string>();
@@ -121,9 +128,13 @@ export const checkReferences: Checker = (events) => {
         stores.delete(e.id);
         written.add(e.id);
         goneNodes.add(e.id);
+        deadLives.set(e.id, (deadLives.get(e.id) ?? 0) + 1);
         break;
       case "actor.state":
         if (e.state === "ALIVE" && e.worker !== undefined) actorWorkers.add(e.worker);
+        break;
+      case "task.started": // an actor's creation or call
+        if (e.actor !== undefined) actorWorkers.add(e.worker);
         break;
       case "cluster.quiet":
         if (i !== lastQuiet && i !== firstQuiet) break;

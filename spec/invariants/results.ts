@@ -13,7 +13,7 @@ export const checkResults: Checker = (events, ctx) => {
   // Reads seen before any creation. Hosts merge per-process logs, so a read may be emitted
   // ahead of the creation it depends on; judge it when the creation shows up, or at the end.
   const early = new Map<string, number[]>();
-  const finished = new Map<string, { hash: string; attempt: number }>(); // task -> first ok finish
+  const finished = new Map<string, { hash: string; attempt: number; ownsRefs: boolean }>(); // task -> first ok finish
   const stateful = new Set<string>(); // actor calls and creations
   const refHash = ctx.reference ? firstReadHashes(ctx.reference) : undefined;
   const refChecked = new Set<string>(); // report a reference mismatch once per object
@@ -60,8 +60,9 @@ export const checkResults: Checker = (events, ctx) => {
       case "task.finished": {
         if (!e.ok || stateful.has(e.task)) break;
         const first = finished.get(e.task);
-        if (first === undefined) finished.set(e.task, { hash: e.hash, attempt: e.attempt });
-        else if (first.hash !== e.hash) {
+        if (first === undefined) finished.set(e.task, { hash: e.hash, attempt: e.attempt, ownsRefs: e.ownsRefs === true });
+        // A value holding refs its worker made names that worker: another attempt's differs.
+        else if (first.hash !== e.hash && !first.ownsRefs && e.ownsRefs !== true) {
           at(i, `task ${e.task} attempt ${e.attempt} returned hash ${e.hash} but attempt ${first.attempt} returned ${first.hash}`);
         }
         break;

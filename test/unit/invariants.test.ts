@@ -73,6 +73,12 @@ describe("results", () => {
   test("two successful attempts of a task with different results", () => {
     one(check, trace(finished("t1", 1, "A"), finished("t1", 2, "B")), "results", "attempt 2 returned hash B but attempt 1 returned A", 1);
   });
+  test("attempts whose values hold refs their workers made differ in those refs' ids, and are not compared", () => {
+    const owning = (attempt: number, hash: string): Ev => ({ ...finished("t1", attempt, hash), ownsRefs: true } as Ev);
+    clean(check, trace(owning(1, "A"), owning(2, "B")));
+    clean(check, trace(finished("t1", 1, "A"), owning(2, "B")));
+    clean(check, trace(owning(1, "A"), finished("t1", 2, "B")));
+  });
 });
 
 describe("resources", () => {

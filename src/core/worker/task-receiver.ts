@@ -206,13 +206,18 @@ export function executionOf(w: Ctx, taskId: string, attempt: number): Execution 
     : w.actor !== undefined ? runningCall(w.actor, taskId) : undefined;
 }
 
+/** True when `p` holds a ref this worker owns (undefined otherwise, so the field is left out of the trace). */
+function ownsRefs(w: Ctx, p: Payload): true | undefined {
+  return p.refs !== undefined && p.refs.some((r) => r.owner === w.addr) ? true : undefined;
+}
+
 /** The host finished running `taskId` (attempt `attempt`). */
 export function taskDone(w: Ctx, taskId: string, attempt: number, out: Outcome): void {
   const e = executionOf(w, taskId, attempt);
   if (!e) return;
   // Two literals with the same keys in the same order (rather than a spread): no object to copy per task.
   w.fx.trace(out.ok
-    ? { kind: "task.finished", comp: "worker", task: taskId, worker: w.addr, attempt, ok: true, hash: out.payload.hash }
+    ? { kind: "task.finished", comp: "worker", task: taskId, worker: w.addr, attempt, ok: true, hash: out.payload.hash, ownsRefs: ownsRefs(w, out.payload) }
     : { kind: "task.finished", comp: "worker", task: taskId, worker: w.addr, attempt, ok: false, hash: "", error: out.error.message });
   if (!out.ok) return reply(w, e, { kind: "error", error: out.error, retryable: false });
   const p = out.payload;
