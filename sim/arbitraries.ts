@@ -38,7 +38,8 @@ type RawStep =
   | { op: "get-timeout"; back: number; timeoutMs: number }
   | { op: "introspect" }
   | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null }
-  | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null };
+  | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null }
+  | { op: "own-box"; v: number; big: boolean; actor: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -103,6 +104,11 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   // A task that streams a generator of its own: it lends its CPU back while it waits for an item.
   { name: "stream-in-task", weight: 1, group: "apart", step: ({ arg, node }) => fc.record({
     op: fc.constant("stream-task" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 4 }), maxRetries: retries, node,
+  }) },
+  // Objects owned by a task's or an actor's worker, read by the program (a borrower): killing
+  // the actor, or a fault on its node, ends their owner.
+  { name: "worker-owned", weight: 1, group: "apart", step: () => fc.record({
+    op: fc.constant("own-box" as const), v: small, big: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }),
   }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
@@ -251,6 +257,13 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         });
         made.push(i);
         break;
+      case "own-box": {
+        const a = r.actor === null ? undefined : pick(actors, r.actor);
+        if (r.actor !== null && a === undefined) continue;
+        steps.push({ op: "own-box", v: r.v, big: r.big, ...(a === undefined ? {} : { actor: a }) });
+        made.push(i);
+        break;
+      }
       case "stream-task":
         steps.push({ op: "stream-task", args: r.args.map(val), n: r.n, maxRetries: r.maxRetries, ...(r.node === null ? {} : { node: nodes[r.node] }) });
         made.push(i);

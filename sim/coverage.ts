@@ -20,6 +20,7 @@ export function scenarioFeatures(s: Scenario): string[] {
     if (st.op === "task" && st.numCpus !== undefined) f.add(`cpus:${st.numCpus}`);
     if (st.op === "wait" && st.timeoutMs !== undefined) f.add("wait:timeout");
     if ((st.op === "task" || st.op === "actor") && st.node !== undefined) f.add("node-affinity");
+    if (st.op === "own-box" && st.actor !== undefined) f.add("own-box:actor");
   }
   if (s.pipelineMaxTaskMs !== undefined) f.add("pipelining");
   if (s.storeCapacity !== undefined) f.add("small-store");

@@ -114,7 +114,14 @@ export type Step =
    * `stream`. While it waits for an item it lends its CPU back, so the generator can run even
    * where the reader took the last CPU.
    */
-  | { readonly op: "stream-task"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly node?: string };
+  | { readonly op: "stream-task"; readonly args: readonly Val[]; readonly n: number; readonly maxRetries: number; readonly node?: string }
+  /**
+   * A box whose ref the worker that made it owns: a task (or, with `actor`, that step's actor)
+   * puts `v` (small, or `big`: in a store) and returns the ref inside a value, so the program
+   * borrows an object another process owns. Its owner's death (a killed actor, a node fault)
+   * makes reads of it fail with OwnerDiedError.
+   */
+  | { readonly op: "own-box"; readonly v: number; readonly big: boolean; readonly actor?: number };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -172,6 +179,7 @@ const readStream = async (gen: { remote(...a: unknown[]): AsyncIterable<unknown>
 };
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
+const ownBox = async (v: number, big: boolean) => ({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v), pad: 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
 /** Creates an actor of class `A` (naming no strategy), calls it once with `v` and kills it. */
 const viaActor = async (A: { remote(): unknown }, v: unknown) => {
@@ -198,6 +206,10 @@ class Acc {
     const seen = this.total;
     await ray.sleep(10);
     return seen;
+  }
+  /** `ownBox` in the actor: the actor's worker owns the ref. */
+  async ownBox(v: number, big: boolean) {
+    return { r: await ray.put(big ? new Float64Array(16_384).fill(v) : v), pad: 0 };
   }
   /** As `add`, with two returns (called with numReturns: 2). */
   async addPair(v: unknown) {
@@ -250,7 +262,7 @@ function introspectProblem(nodes: readonly NodeInfo[], total: Record<string, num
 }
 
 /** A step whose ref an actor call makes. */
-export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call";
+export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || (s.op === "own-box" && s.actor !== undefined);
 
 /** Turns a workload into a program for `simulate`. */
 /** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
@@ -272,6 +284,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
   const streamR = ray.remote(streamItems);
   const readStreamR = ray.remote(readStream);
   const reboxR = ray.remote(rebox);
+  const ownBoxR = ray.remote(ownBox);
   const AccR = ray.remote(Acc);
   const MakerR = ray.remote(Maker);
   const refs = new Map<number, ObjectRef>();
@@ -375,6 +388,12 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
       case "rebox": {
         const r = refs.get(s.ref);
         if (r) refs.set(i, (reboxR.remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
+        break;
+      }
+      case "own-box": {
+        const a = s.actor === undefined ? undefined : actors.get(s.actor);
+        if (s.actor === undefined) refs.set(i, ownBoxR.remote(s.v, s.big));
+        else if (a) refs.set(i, a.ownBox.remote(s.v, s.big));
         break;
       }
       case "keep": {
