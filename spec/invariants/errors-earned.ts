@@ -127,6 +127,8 @@ export const checkErrorsEarned: Checker = (events) => {
       case "lease.granted":
         if (e.bundle !== undefined) leasedIn.set(e.worker, e.bundle);
         else leasedIn.delete(e.worker);
+        // An actor's worker from its lease on: the actor may die before its creation starts there.
+        if (e.actor !== undefined) actorWorker.set(e.actor, e.worker);
         break;
       case "worker.died": {
         diedWorkers.add(e.worker);

@@ -49,6 +49,9 @@ export const checkReferences: Checker = (events) => {
     return life === undefined ? goneNodes.has(node) : life <= (deadLives.get(node) ?? 0);
   };
   const ownerOf = new Map<string, string>();
+  /** task -> the worker that submitted it; worker -> the submitter of the task it runs. */
+  const taskOwner = new Map<string, string>();
+  const workingFor = new Map<string, string>();
   /** Workers that host an actor: an actor keeps what it made for its whole life (see docs/ownership.md). */
   const actorWorkers = new Set<string>();
 
@@ -64,7 +67,9 @@ export const checkReferences: Checker = (events) => {
         if (holders && holders.size > 0 && !exited) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
         // An owner that exited frees what it owns whatever its borrowers hold (they get OwnerDiedError).
         const owner = ownerOf.get(e.obj);
-        const live = owner !== undefined && !gone(owner) ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b)) : [];
+        // So does a borrower running a task for an owner that exited: its work reaches nobody
+        // (Ray ends a job's workers with its driver; tsray's, once the GCS declares it dead).
+        const live = owner !== undefined && !gone(owner) ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b) && !goneWorkers.has(workingFor.get(b) ?? "")) : [];
         if (live.length > 0) at(i, `object ${e.obj} went out of scope while ${live[0]} still borrows it`);
         borrowers.delete(e.obj);
         break;
@@ -88,7 +93,20 @@ export const checkReferences: Checker = (events) => {
       case "driver.dead": // killed, or its job over: its objects go, whoever borrows them
         goneWorkers.add(e.driver);
         break;
+      case "task.started": {
+        const submitter = taskOwner.get(e.task);
+        if (submitter !== undefined) workingFor.set(e.worker, submitter);
+        if (e.actor !== undefined) actorWorkers.add(e.worker);
+        break;
+      }
+      case "task.finished":
+        workingFor.delete(e.worker);
+        break;
+      case "lease.granted": // a lease that hosts an actor
+        if (e.actor !== undefined) actorWorkers.add(e.worker);
+        break;
       case "task.submitted":
+        taskOwner.set(e.task, e.owner);
         pending.set(e.task, e.args);
         returnOf.set(e.returns, e.task);
         for (const a of e.args) {
@@ -132,9 +150,6 @@ export const checkReferences: Checker = (events) => {
         break;
       case "actor.state":
         if (e.state === "ALIVE" && e.worker !== undefined) actorWorkers.add(e.worker);
-        break;
-      case "task.started": // an actor's creation or call
-        if (e.actor !== undefined) actorWorkers.add(e.worker);
         break;
       case "cluster.quiet":
         if (i !== lastQuiet && i !== firstQuiet) break;

@@ -106,6 +106,8 @@ describe("errors-earned", () => {
       alive("a", W1), killed("a", true), getFailed(`${W1}#1`, "OwnerDiedError"),
       alive("b", "n1/w1-2"), killed("b", false), getFailed("n1/w1-2#4", "OwnerDiedError"), // restarted elsewhere: the old worker's objects are gone
       alive("c", "n1/w1-3"), actorState("c", "DEAD", 0), getFailed("n1/w1-3#1", "OwnerDiedError"), // it died with its creator
+      // leased to an actor that died before its creation started there
+      { kind: "lease.granted", comp: "raylet", lease: "L9", worker: "n1/w1-4", resources: {}, actor: "d" }, actorState("d", "DEAD", 0), getFailed("n1/w1-4#1", "OwnerDiedError"),
     ));
     one(check, trace(alive("a", W1), alive("b", "n1/w1-2"), killed("b", true), getFailed(`${W1}#1`, "OwnerDiedError")),
       "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 3);

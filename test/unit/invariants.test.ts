@@ -254,6 +254,15 @@ describe("references", () => {
       "references", "leak: object n1/w1-1#1 still in node n1's store", 5);
     one(check, trace(stored("n1/w1-1#1", "n1"), end(true), quiet()), "references", "leak: object n1/w1-1#1", 2);
   });
+  test("a borrower running a task for an owner that exited may lose what it borrows; one working for a live owner may not", () => {
+    const task = (t: string, owner: string): Ev => ({ kind: "task.submitted", comp: "owner", task: t, fn: "f", owner, returns: `${t}.r`, args: [], maxRetries: 0 });
+    const started = (t: string, worker: string): Ev => ({ kind: "task.started", comp: "worker", task: t, worker, attempt: 0 });
+    const borrowed = (obj: string, borrower: string, owner: string): Ev => ({ kind: "ref.borrowed", comp: "owner", obj, borrower, owner });
+    const exited = (owner: string): Ev => ({ kind: "owner.exited", comp: "owner", owner });
+    clean(check, trace(task("t1", "head/driver"), started("t1", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), exited("head/driver"), oos("n1/w1-1#1")));
+    one(check, trace(task("t1", "head/driver"), started("t1", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), oos("n1/w1-1#1")),
+      "references", "object n1/w1-1#1 went out of scope while n1/w1-2 still borrows it", 3);
+  });
   test("without a quiet point nothing is judged a leak", () => {
     clean(check, trace(stored("o1", "n1"), end(true)));
   });
