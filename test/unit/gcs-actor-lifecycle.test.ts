@@ -100,6 +100,24 @@ test("ray.kill(noRestart: false) restarts the live actor of that epoch only; an 
   assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the killed incarnation's worker was not given back");
 });
 
+test("ray.kill(noRestart: false) of an actor still being placed cancels its placement and starts it over, or ends it with no restart left", () => {
+  const r = rig();
+  const [first] = r.take("RequestLease");
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a", noRestart: false, epoch: 0 });
+  assert.deepEqual([r.info()?.state, r.g.model.state.actors.get("a")?.epoch], ["RESTARTING", 1], "a kill before the actor was placed was ignored");
+  // The first placement's grant comes late: it is given back, and the new one placed.
+  r.g.message(RAYLET, { type: "LeaseGranted", reqId: first!.reqId, leaseId: "late", worker: "head/w9" });
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["late"]);
+  r.created(r.place("head/w2"), "head/w2");
+  assert.equal(r.g.model.state.actors.get("a")?.state, "ALIVE");
+  // Leased, its constructor under way, no restart left: killed for good, its worker destroyed.
+  const last = rig(0);
+  last.place("head/w1");
+  last.g.message(DRIVER, { type: "KillActor", actorId: "a", noRestart: false, epoch: 0 });
+  assert.equal(last.info()?.state, "DEAD");
+  assert.deepEqual(last.take("ReturnLease").map((m) => [m.leaseId, m.destroyWorker]), [["lease-head/w1", true]]);
+});
+
 test("a constructor that fails for good leaves the actor dead with its error; a spillback asks the node it names", () => {
   const r = rig();
   const [req] = r.take("RequestLease");

@@ -329,13 +329,14 @@ export class ActorManager {
   }
 
   /**
-   * `ray.kill(actor, { noRestart: false })`: the live actor's worker is destroyed and the actor
-   * restarts as after a crash, within its budget. An actor not alive (being created or
-   * restarted) is left to that: there is no incarnation to kill yet.
+   * `ray.kill(actor, { noRestart: false })`: incarnation `epoch` ends and the actor restarts as
+   * after a crash, within its budget. One being created or restarted is killed as well, as Ray's
+   * GCS does: its placement is cancelled (a worker already leased for it is destroyed, a grant
+   * still to come is returned) and it starts over, or dies if no restart is left.
    */
   restartKilledActor(id: ActorId, epoch: number): void {
     const a = this.actors.get(id);
-    if (!a || a.state !== "ALIVE" || a.epoch !== epoch) return;
+    if (!a || a.epoch !== epoch || (a.state !== "ALIVE" && a.state !== "PENDING_CREATION" && a.state !== "RESTARTING")) return;
     this.releaseActorLease(a);
     this.actorDied(id, a, "it was killed by ray.kill() with noRestart: false");
   }
