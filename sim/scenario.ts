@@ -109,6 +109,11 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   const refCallOf = new Map<number, number>();
   for (const [i, st] of w.steps.entries()) if (st.op === "call" && st.ref !== undefined && !refCallOf.has(st.actor)) refCallOf.set(st.actor, i);
   const fromFetchOrder = new Set<number>();
+  // Whether a call ran before its actor's kill took effect depends on timing, so do the answers
+  // of a killed actor's calls (a value in one run, ActorDiedError in the other) and what uses them.
+  const killedActors = new Set<number>();
+  for (const st of w.steps) if (st.op === "kill") killedActors.add(st.actor);
+  const fromKilled = new Set<number>();
   const ref = reference ?? {};
   w.steps.forEach((st, i) => {
     const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns" || st.op === "stream" || st.op === "stream-task") && st.args.some((a) => "ref" in a && set.has(a.ref)))
@@ -129,11 +134,12 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     const refCall = st.op === "call" ? refCallOf.get(st.actor) : undefined;
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
+    if (((st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box") && st.actor !== undefined && killedActors.has(st.actor)) || takes(fromKilled)) fromKilled.add(i);
   });
   // A step whose value may legitimately differ between the runs (the sets above): an actor's
   // answer after a restart (it lost its state, as in Ray), a value built on a put the faults
-  // made fail, on a name lookup, or on an async actor's fetch order.
-  const mayDiffer = (i: number) => (restarted && fromActor.has(i)) || fromFailedPut.has(i) || fromLookup.has(i) || fromFetchOrder.has(i);
+  // made fail, on a name lookup, on an async actor's fetch order, or on a killed actor's call.
+  const mayDiffer = (i: number) => (restarted && fromActor.has(i)) || fromFailedPut.has(i) || fromLookup.has(i) || fromFetchOrder.has(i) || fromKilled.has(i);
   for (const [k, got] of Object.entries(faulty ?? {})) {
     if (fromCancelled.has(Number(k))) continue;
     const want = ref[Number(k)];

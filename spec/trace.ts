@@ -20,8 +20,12 @@ export type TraceBody =
   | { kind: "driver.dead"; comp: "gcs"; driver: string }
   // --- leases: a worker's resources are held from grant to return ------------------------
   /** `bundle`: granted inside a placement group's bundle (charged to the bundle, not the node). */
-  /** `actor`: the lease hosts that actor for its life (its worker dies with it). */
-  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; bundle?: string; actor?: string }
+  /**
+   * `actor`: the lease hosts that actor for its life (its worker dies with it); `task` is the
+   * creation it was asked for (`<actor>:create:<epoch>`): a grant for an incarnation already over
+   * is given back and its worker destroyed.
+   */
+  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; bundle?: string; actor?: string; task?: string }
   | { kind: "lease.returned"; comp: "raylet"; lease: string; worker: string; resources: Resources }
   // --- placement groups: a bundle's resources are held from reservation to release ----------
   | { kind: "bundle.reserved"; comp: "raylet"; bundle: string; resources: Resources }

@@ -102,6 +102,10 @@ export const checkErrorsEarned: Checker = (events) => {
   // A placement group's removal kills the workers leased in its bundles (as Ray's does): what
   // they owned is gone by the program's doing too. The raylet traces the worker's death and
   // the bundle's release together, in either order.
+  /** actor -> the epoch of its latest incarnation. */
+  const actorEpoch = new Map<string, number>();
+  /** Actors whose kill the GCS has not acted on yet (no RESTARTING or DEAD since). */
+  const killsInFlight = new Set<string>();
   /** worker -> the bundle its last lease drew on. */
   const leasedIn = new Map<string, string>();
   const diedWorkers = new Set<string>();
@@ -117,6 +121,9 @@ export const checkErrorsEarned: Checker = (events) => {
         if (e.noRestart) deadActors.add(e.actor);
         else killedActors.add(e.actor);
         actorEnded(e.actor);
+        // The GCS ends the worker it has leased for the actor when the kill arrives, maybe
+        // one leased after the kill was sent: judged at the actor's next change of state.
+        killsInFlight.add(e.actor);
         break;
       case "owner.exited":
         exited.add(e.owner);
@@ -127,8 +134,14 @@ export const checkErrorsEarned: Checker = (events) => {
       case "lease.granted":
         if (e.bundle !== undefined) leasedIn.set(e.worker, e.bundle);
         else leasedIn.delete(e.worker);
-        // An actor's worker from its lease on: the actor may die before its creation starts there.
-        if (e.actor !== undefined) actorWorker.set(e.actor, e.worker);
+        if (e.actor !== undefined) {
+          // A grant for an incarnation already over (killed, or dead) is given back with its
+          // worker destroyed; any other is the actor's worker from now on (it may die before
+          // its creation starts there).
+          const epoch = Number(e.task?.slice(e.task.lastIndexOf(":") + 1));
+          if (deadActors.has(e.actor) || epoch < (actorEpoch.get(e.actor) ?? 0)) exited.add(e.worker);
+          else actorWorker.set(e.actor, e.worker);
+        }
         break;
       case "worker.died": {
         diedWorkers.add(e.worker);
@@ -154,6 +167,8 @@ export const checkErrorsEarned: Checker = (events) => {
         exited.add(e.driver);
         break;
       case "actor.state":
+        actorEpoch.set(e.actor, e.epoch);
+        if ((e.state === "RESTARTING" || e.state === "DEAD") && killsInFlight.delete(e.actor)) actorEnded(e.actor);
         if (e.state === "ALIVE" && e.worker !== undefined) actorWorker.set(e.actor, e.worker);
         if (e.state === "DEAD") {
           deadActors.add(e.actor);

@@ -472,7 +472,7 @@ export class Raylet {
     if (this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, and the id is in use`);
     this.pool.lease(worker, leaseId, q.req.actorId !== undefined);
     this.leases.set(leaseId, { worker, holder: q.from, resources: q.req.resources, deps: q.req.deps.map((d) => d.id), ...(bundle !== undefined ? { bundle } : {}) });
-    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, ...(bundle !== undefined ? { bundle } : {}), ...(q.req.actorId !== undefined ? { actor: q.req.actorId } : {}) });
+    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, ...(bundle !== undefined ? { bundle } : {}), ...(q.req.actorId !== undefined ? { actor: q.req.actorId, task: q.req.taskId } : {}) });
     this.fx.send(q.from, { type: "LeaseGranted", reqId: q.reqId, leaseId, worker });
   }
 

@@ -107,8 +107,14 @@ describe("errors-earned", () => {
       alive("b", "n1/w1-2"), killed("b", false), getFailed("n1/w1-2#4", "OwnerDiedError"), // restarted elsewhere: the old worker's objects are gone
       alive("c", "n1/w1-3"), actorState("c", "DEAD", 0), getFailed("n1/w1-3#1", "OwnerDiedError"), // it died with its creator
       // leased to an actor that died before its creation started there
-      { kind: "lease.granted", comp: "raylet", lease: "L9", worker: "n1/w1-4", resources: {}, actor: "d" }, actorState("d", "DEAD", 0), getFailed("n1/w1-4#1", "OwnerDiedError"),
+      { kind: "lease.granted", comp: "raylet", lease: "L9", worker: "n1/w1-4", resources: {}, actor: "d", task: "d:create:0" }, actorState("d", "DEAD", 0), getFailed("n1/w1-4#1", "OwnerDiedError"),
+      // a grant for an incarnation a kill already ended: given back, its worker destroyed
+      actorState("e", "RESTARTING", 1), { kind: "lease.granted", comp: "raylet", lease: "L10", worker: "n1/w1-5", resources: {}, actor: "e", task: "e:create:0" },
+      getFailed("n1/w1-5#1", "OwnerDiedError"),
     ));
+    // The grant of the live incarnation is the actor's worker: its objects' loss needs a cause.
+    one(check, trace(actorState("e", "RESTARTING", 1), { kind: "lease.granted", comp: "raylet", lease: "L10", worker: "n1/w1-5", resources: {}, actor: "e", task: "e:create:1" }, getFailed("n1/w1-5#1", "OwnerDiedError")),
+      "errors-earned", "OwnerDiedError without any injected fault (a get of object n1/w1-5#1 failed)", 2);
     one(check, trace(alive("a", W1), alive("b", "n1/w1-2"), killed("b", true), getFailed(`${W1}#1`, "OwnerDiedError")),
       "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 3);
   });
