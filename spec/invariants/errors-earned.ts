@@ -99,13 +99,13 @@ export const checkErrorsEarned: Checker = (events) => {
     const w = actorWorker.get(actor);
     if (w !== undefined) exited.add(w);
   };
-  // A placement group's removal kills the workers leased in its bundles (as Ray's does): what
-  // they owned is gone by the program's doing too. The raylet traces the worker's death and
-  // the bundle's release together, in either order.
   /** actor -> the epoch of its latest incarnation. */
   const actorEpoch = new Map<string, number>();
   /** Actors whose kill the GCS has not acted on yet (no RESTARTING or DEAD since). */
   const killsInFlight = new Set<string>();
+  // A placement group's removal kills the workers leased in its bundles (as Ray's does): what
+  // they owned is gone by the program's doing too. The raylet traces the worker's death and
+  // the bundle's release together, in either order.
   /** worker -> the bundle its last lease drew on. */
   const leasedIn = new Map<string, string>();
   const diedWorkers = new Set<string>();

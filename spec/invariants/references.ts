@@ -159,7 +159,7 @@ export const checkReferences: Checker = (events) => {
             // Still borrowed by a live process (an actor keeping it, of an owner that outlives the program): in use.
             const owner = ownerOf.get(obj);
             if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b))) continue;
-            // Made by an actor that still lives (a detached one, or any before its job ended): its to keep.
+            // Made by an actor that still lives (a detached one, or any before its job ended): the actor's to keep.
             const maker = owner ?? obj.slice(0, obj.indexOf("#"));
             if (actorWorkers.has(maker) && !gone(maker)) continue;
             reported.add(obj);

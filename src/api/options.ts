@@ -1,6 +1,7 @@
-// Which options `ray.remote(…, opts)` and `.options(opts)` take, per kind of target, and which
-// `ray.init` takes, and the checks that refuse the rest by name: an option tsray does not implement is an error, never
-// silently ignored (Ray raises on an option that does not apply to the target, too).
+// Which options `ray.remote(…, opts)` and `.options(opts)` take, per kind of target, which
+// `ray.init` takes, and the checks that refuse the rest by name: an option tsray does not
+// implement is an error, never silently ignored (Ray raises on an option that does not apply to
+// the target, too).
 
 import type { Streaming } from "../core/types.ts";
 import type { RemoteOptions } from "./handles.ts";
