@@ -107,6 +107,17 @@ test("a kill sent while the GCS was down is sent again when it comes back, even 
   assert.equal(kills(), before + 1, "the kill was not sent again");
 });
 
+test("a kill that lets the actor restart names the incarnation it ends, and leaves the caller's later calls to go on", () => {
+  const r = rig();
+  r.owner.createActor("a1", { id: "cls", name: "C", kind: "class", source: "class C {}" }, [], { resources: {}, strategy: undefined, maxRestarts: 1, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.owner.killActor("a1", false);
+  const [kill] = r.of("KillActor").filter((s) => s.m.actorId === "a1").map((s) => s.m);
+  assert.deepEqual(kill, { type: "KillActor", actorId: "a1", noRestart: false, epoch: 0 });
+  // Not killed for good here: a call made after it waits for the restarted actor instead of failing.
+  r.owner.submitActorTask("t1", "a1", "m", [], 0);
+  assert.equal(r.owner.state.callerActors.get("a1")?.killed, undefined, "the caller took the actor for dead");
+});
+
 test("a duplicated answer about the cluster completes nothing more", () => {
   const r = rig();
   r.owner.clusterInfo(9);
