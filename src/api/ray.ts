@@ -96,9 +96,11 @@ export interface RayOptions {
    */
   readonly inProcess?: boolean;
   /**
-   * Release a ref the program made (`put`, `.remote()`) once the garbage collector takes it, as
-   * Ray frees an object when its last reference goes away. For drivers on real hosts only: the
-   * simulator releases explicitly or at scope end, since collection timing is not deterministic.
+   * Release a ref the program holds (made here by `put` or `.remote()`, or found in a value it
+   * got or in an actor's arguments) once the garbage collector takes it, as Ray frees an object
+   * when its last reference goes away. For drivers and actors on real hosts: a normal task's
+   * refs go at its scope end, and the simulator releases explicitly, at scope end or when an
+   * actor dies, since collection timing is not deterministic.
    */
   readonly releaseOnCollect?: boolean;
   /** A driver's namespace (ray.init's `namespace`; default: an anonymous one of its own, as in Ray). */
@@ -114,9 +116,10 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   const actorTaskRetries = new Map<ActorId, number>();
   // The generator methods of the actors whose class is known here: their calls stream.
   const actorGenerators = new Map<ActorId, readonly string[]>();
-  // Each ref made here is one handle in the owner's count: collected, it is released once
-  // (unless ray.release came first, which marks its record released). The refs of actor calls
-  // are marked too: ray.cancel refuses `force` for them, as Ray does.
+  // Each ref the program is handed is one hold in its worker's table (a handle it owns, or a
+  // borrow): collected, it is released once (unless ray.release came first, which marks its
+  // record released). The refs of actor calls are marked too: ray.cancel refuses `force` for
+  // them, as Ray does.
   const collected = options.releaseOnCollect === true
     ? new FinalizationRegistry<MadeRef>((m) => { if (!m.released) client.releaseRef(m.id); })
     : undefined;
@@ -132,10 +135,18 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (!m.released) collected!.register(r, m);
     }
   };
+  // A normal task's holds end with its scope (the core worker drops them all when it returns):
+  // released again on collection, they would take holds a later task of this worker has.
+  const collecting = (): boolean => {
+    if (collected === undefined) return false;
+    const e = currentExecution();
+    return e === undefined || e.actorId !== undefined;
+  };
   const made = <T>(ref: ObjectRef<T>, actorCall = false): ObjectRef<T> => {
-    if (collected === undefined && !actorCall) return ref;
+    const collect = collecting();
+    if (!collect && !actorCall) return ref;
     tie(ref, { id: ref.id, actorCall, released: false });
-    if (collected !== undefined) {
+    if (collect) {
       if (toRegister.length === 0) setImmediate(registerMade);
       toRegister.push(ref);
     }
@@ -188,7 +199,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     const tag = (v as Record<string, unknown>)[MARK];
     if (typeof tag === "string") {
       const m = v as Record<string, any>;
-      if (tag === "ref") return new ObjectRef(m.id, m.owner);
+      // One hold per ref in the value (the core worker took it when the value came): the ref's own.
+      if (tag === "ref") return made(new ObjectRef(m.id, m.owner));
       if (tag === "actor") {
         if (Array.isArray(m.g) && m.g.length > 0) actorGenerators.set(m.id, m.g);
         return actorHandle(m.id, api);

@@ -40,10 +40,12 @@ export async function until(what: string, ok: () => Promise<boolean>, ms = 20_00
  * ports, and returns what a test needs to drive it: the environment (with the cluster token),
  * the GCS address, its port and the recorded session.
  */
-export async function startHeadCli(prefix: string, numCpus: number, extraArgs: readonly string[] = []): Promise<{ home: string; env: NodeJS.ProcessEnv; address: string; port: number; session: Session }> {
+export async function startHeadCli(
+  prefix: string, numCpus: number, extraArgs: readonly string[] = [], extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ home: string; env: NodeJS.ProcessEnv; address: string; port: number; session: Session }> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, TSRAY_HOME: home };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, TSRAY_HOME: home };
   delete env.TSRAY_ADDRESS;
   delete env.TSRAY_TOKEN;
   await tsrayCli(env, "start", "--head", "--port", String(port), "--dashboard-port", String(await freePort()), "--num-cpus", String(numCpus), "--temp-dir", path.join(home, "cluster"), ...extraArgs);

@@ -1,7 +1,8 @@
 // Ownership on the daemons (a GCS and a raylet as processes, this test as a connected driver):
 // the four patterns of Ray's ownership model — a ref nested in a large return read after its task
 // ended, a ref kept by an actor read after the driver released its own, a ref passed
-// task → task → actor, and dropped refs freed (the store count back to its baseline).
+// task → task → actor, and dropped refs freed (the store count back to its baseline), by the
+// driver and by an actor.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -9,6 +10,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as ray from "../../src/index.ts";
 import type { ObjectRef } from "../../src/api/handles.ts";
+import { actorDropsRefs } from "../helpers/actor-churn.ts";
 import { parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
@@ -29,7 +31,9 @@ let rayletTarget: string;
 const storeCount = async () => ((await getStatus(rayletTarget, session.token)) as { store: { objects: number } }).store.objects;
 
 before(async () => {
-  ({ home, env, address, session } = await startHeadCli("tsray-own-", 2));
+  // The daemons' threads get gc() too: a test calls it inside an actor.
+  const nodeOptions = [process.env.NODE_OPTIONS, "--expose-gc"].filter(Boolean).join(" ");
+  ({ home, env, address, session } = await startHeadCli("tsray-own-", 2, [], { NODE_OPTIONS: nodeOptions }));
   process.env.TSRAY_TOKEN = session.token;
   const nodes = ((await getStatus(address, session.token)) as { nodes: { node: string; endpoint: string }[] }).nodes;
   rayletTarget = parseEndpoint(nodes.find((n) => n.node === "head")!.endpoint).grpc;
@@ -88,4 +92,8 @@ test("dropped refs are freed: the store count is back to its baseline", { timeou
   await until("the puts reached the store", async () => (await storeCount()) > base, 10_000);
   // At or below: earlier tests' dropped objects may go in the same collection.
   await until("the store back to its baseline", async () => { gc(); return (await storeCount()) <= base; }, 30_000);
+});
+
+test("an actor's dropped refs are freed once its thread collects them: the puts it made, the refs its arguments held", { timeout: 60_000 }, async () => {
+  await actorDropsRefs(ray.driver(), storeCount, BIG);
 });

@@ -7,6 +7,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as ray from "../../src/index.ts";
 import type { ObjectRef } from "../../src/api/handles.ts";
+import { actorDropsRefs } from "../helpers/actor-churn.ts";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -33,6 +34,10 @@ for (const large of [false, true]) {
     assert.deepEqual([inner.length, inner[0]], [BIG, 5]);
   });
 }
+
+test("an actor's dropped refs are freed once its thread collects them: the puts it made, the refs its arguments held", async () => {
+  await actorDropsRefs(ray.driver(), storeCount, BIG);
+});
 
 test("a ref stored in an actor is read after the driver released its own", async () => {
   class Holder {

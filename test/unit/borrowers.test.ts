@@ -145,3 +145,43 @@ test("a task reply the network repeated neither takes nor gives back its executo
   w.step({ kind: "message", from: "head/w7", msg: reply(1) as never });
   assert.equal(loansBack(), 1);
 });
+
+/** A worker that borrows refs nested in a value it got: `inner` n times, each its own object. */
+function borrowing(n: number) {
+  const sent: { to: string; m: Msg }[] = [];
+  const completed = new Map<number, { kind: string; values?: unknown[]; ready?: string[] }>();
+  const w = new CoreWorker("head/w1", { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    execute: () => {}, complete: (callId, r) => completed.set(callId, r as never), interrupt: () => {},
+  });
+  w.start(false);
+  const inner = Array.from({ length: n }, (_, i) => ({ id: `head/w9#x${i}`, owner: "head/w9" }));
+  w.get([{ id: "head/w8#a", owner: "head/w8" }], undefined, 1);
+  w.step({ kind: "message", from: "head/w8", msg: { type: "Status", id: "head/w8#a", status: { kind: "inline", payload: { size: 8, hash: "v", data: 0, refs: inner } } } });
+  const status = (id: string): Msg => ({ type: "Status", id, status: { kind: "inline", payload: { size: 8, hash: `v-${id}`, data: 1 } } });
+  return { w, inner, sent, completed, answer: (id: string) => w.step({ kind: "message", from: "head/w9", msg: status(id) as never }) };
+}
+
+test("a borrowed object's entry, and the status it was read with, go once nothing here holds it", () => {
+  const b = borrowing(50);
+  b.inner.forEach((r, i) => {
+    b.w.get([r], undefined, 10 + i);
+    b.answer(r.id);
+    assert.equal(b.completed.get(10 + i)?.kind, "values", `the get of ${r.id} was not answered`);
+  });
+  // The owner asked once per object; the value's entry (head/w8#a) is the program's own get, not held.
+  assert.equal(b.w.state.borrowed.size, 50);
+  for (const r of b.inner) b.w.releaseRef(r.id);
+  assert.deepEqual([...b.w.state.borrowed.keys()], [], "released borrows left their statuses behind");
+});
+
+test("a wait counts a borrowed ref it heard of, even if the program let go of that ref meanwhile", () => {
+  const b = borrowing(2);
+  const [x, y] = b.inner;
+  b.w.wait([x, y], 2, undefined, 20);
+  b.answer(x.id);
+  b.w.releaseRef(x.id);
+  assert.equal(b.completed.get(20), undefined, "the wait ended with one ref of two known");
+  b.answer(y.id);
+  assert.deepEqual(b.completed.get(20), { kind: "ready", ready: [x.id, y.id] });
+});

@@ -1,7 +1,9 @@
-// The API's automatic release (releaseOnCollect, real hosts' drivers): a ref the program drops is
-// released once the garbage collector takes it, and a ref it released itself is not released
-// again — whether it released it in the turn it was made (before the ref was handed to the
-// FinalizationRegistry) or later. Checked on a recording CoreClient, so each release is counted.
+// The API's automatic release (releaseOnCollect, real hosts' drivers and workers): a ref the
+// program drops is released once the garbage collector takes it, and a ref it released itself is
+// not released again — whether it released it in the turn it was made (before the ref was handed
+// to the FinalizationRegistry) or later. Refs found in a got value or in an actor's arguments are
+// held too, and released alike; a normal task's are not (its scope end releases them). Checked on
+// a recording CoreClient, so each release is counted.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -9,12 +11,14 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { CoreClient } from "../../src/api/client.ts";
 import { ObjectRef } from "../../src/api/handles.ts";
-import { createRay } from "../../src/api/ray.ts";
+import { codecOf, createRay } from "../../src/api/ray.ts";
+import type { Payload, TaskSpec } from "../../src/core/types.ts";
+import { Executor } from "../../src/runtime/executor.ts";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-function recordingClient(): { client: CoreClient; released: string[]; cancelled: string[] } {
+function recordingClient(got: Payload[] = []): { client: CoreClient; released: string[]; cancelled: string[] } {
   let n = 0;
   const released: string[] = [];
   const cancelled: string[] = [];
@@ -25,6 +29,8 @@ function recordingClient(): { client: CoreClient; released: string[]; cancelled:
     submitActorTask: (id: string) => `${id}.r`,
     createActor: () => {},
     put: async () => {},
+    get: async () => got,
+    reportItem: async () => true,
     releaseRef: (id: string) => { released.push(id); },
     cancelTask: (id: string) => { cancelled.push(id); },
   } as unknown as CoreClient;
@@ -101,4 +107,44 @@ test("ray.cancel refuses force for an actor call's ref, and passes it on for a t
     ray.cancel(t, { force: true });
     assert.deepEqual(cancelled, [call.id, t.id]);
   }
+});
+
+/** A value holding refs owned by another worker, as bytes (what a get or a task's arguments bring). */
+function boxOf(ids: readonly string[]): Payload {
+  const { client } = recordingClient();
+  createRay(client);
+  return codecOf(client).encode({ refs: ids.map((id) => new ObjectRef(id, "head/w9")) });
+}
+
+test("refs found in a value the driver got are released once collected, once each", async () => {
+  const { client, released } = recordingClient([boxOf(["head/w9#a", "head/w9#b"])]);
+  const ray = createRay(client, { releaseOnCollect: true });
+  const witness = (await ray.put("witness")).id;
+  await (async () => {
+    const v = (await ray.get(new ObjectRef("head/w8#box", "head/w8"))) as { refs: ObjectRef[] };
+    assert.deepEqual(v.refs.map((r) => r.id), ["head/w9#a", "head/w9#b"]);
+    ray.release(v.refs[1]); // released by the program: not again when collected
+  })();
+  await until("the got refs released", () => count(released, "head/w9#a") === 1 && count(released, witness) === 1);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(count(released, "head/w9#b"), 1);
+});
+
+test("inside an actor, refs it made and refs its arguments held are released once collected; inside a normal task, never", async () => {
+  const { client, released } = recordingClient();
+  const ray = createRay(client, { releaseOnCollect: true });
+  const ex = new Executor(ray, codecOf(client), client);
+  const spec = (kind: TaskSpec["kind"], taskId: string): TaskSpec => ({ taskId, attempt: 0, kind, actorId: kind === "normal" ? undefined : "A1" }) as TaskSpec;
+  const fn = (id: string, source: string) => ({ id, name: id, kind: "function" as const, source });
+  const keep = (box: string) => `(box) => { ray.put(1).then((r) => { globalThis.madeIn${box} = r.id; }); }`;
+  await ex.run(spec("normal", "t1"), fn("f", `function f(box) { (${keep("Task")})(box); return 0; }`), [boxOf(["head/w9#task-arg"])]);
+  await ex.run(spec("actor-create", "A1:create"), fn("K", `class K { constructor(box) { (${keep("Actor")})(box); } }`), [boxOf(["head/w9#actor-arg"])]);
+  const g = globalThis as unknown as { madeInTask?: string; madeInActor?: string };
+  await until("the actor's refs released", () => g.madeInActor !== undefined && count(released, g.madeInActor) === 1 && count(released, "head/w9#actor-arg") === 1);
+  await new Promise((r) => setTimeout(r, 20));
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(g.madeInTask !== undefined);
+  assert.equal(count(released, g.madeInTask), 0, "a normal task's put was released on collection");
+  assert.equal(count(released, "head/w9#task-arg"), 0, "a normal task's argument was released on collection");
 });

@@ -30,6 +30,11 @@ export interface WaitCall {
   readonly refs: readonly RefInfo[];
   readonly numReturns: number;
   readonly timed: boolean;
+  /**
+   * Which refs' owners answered (by index): a borrowed ref's status is not kept here once
+   * nothing holds it, so the wait remembers what it heard.
+   */
+  readonly heard: boolean[];
 }
 
 /** What a StorePut is for: the program's put, or a large task result stored as its primary copy. */
@@ -173,15 +178,16 @@ export function getTimedOut(w: Ctx, callId: number): void {
 
 export function wait(w: Ctx, refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
   const timed = timeoutMs !== undefined;
-  const x: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timed, blocked: block(w) };
+  const x: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timed, blocked: block(w), heard: [] };
   w.waits.set(callId, x);
   if (timed) w.fx.setTimer({ kind: "wait-timeout", id: callId }, timeoutMs);
   if (checkWait(w, x)) return;
-  for (const ref of refs) whenKnown(w, ref, { kind: "wait", w: x });
+  for (let i = 0; i < refs.length; i++) whenKnown(w, refs[i], { kind: "wait", w: x, i });
 }
 
-/** One of a wait's refs became known: count again. */
-export function waitNews(w: Ctx, x: WaitCall): void {
+/** Ref `i` of a wait became known: count again. */
+export function waitNews(w: Ctx, x: WaitCall, i: number): void {
+  x.heard[i] = true;
   if (w.waits.has(x.callId)) checkWait(w, x);
 }
 
@@ -192,9 +198,10 @@ export function waitTimedOut(w: Ctx, callId: number): void {
 
 function readyRefs(w: Ctx, x: WaitCall): ObjectId[] {
   const out: ObjectId[] = [];
-  for (const r of x.refs) {
+  for (let i = 0; i < x.refs.length; i++) {
+    const r = x.refs[i];
     const o = w.owned.get(r.id);
-    const isReady = o ? o.state !== "PENDING" : w.borrowed.get(r.id)?.status !== undefined;
+    const isReady = o ? o.state !== "PENDING" : x.heard[i] === true || w.borrowed.get(r.id)?.status !== undefined;
     if (isReady) out.push(r.id);
   }
   return out;

@@ -65,8 +65,8 @@ export interface Borrowed {
 export type StatusWaiter =
   /** Slot `i` of a get. */
   | { readonly kind: "get"; readonly g: GetCall; readonly i: number }
-  /** A wait, which counts again. */
-  | { readonly kind: "wait"; readonly w: WaitCall }
+  /** Ref `i` of a wait, which counts again. */
+  | { readonly kind: "wait"; readonly w: WaitCall; readonly i: number }
   /** Argument `i` of a task or actor constructor whose arguments are being resolved. */
   | { readonly kind: "arg"; readonly r: ArgResolution; readonly i: number }
   /** A raylet (Locations) or a borrower (Status) asked `to`. */
@@ -74,7 +74,7 @@ export type StatusWaiter =
 
 export interface ReferenceTable {
   readonly owned: Map<ObjectId, Owned>;
-  /** Status of objects owned elsewhere that this worker asked about. */
+  /** Objects owned elsewhere that this worker holds or waits for, with their status once asked. */
   readonly borrowed: Map<ObjectId, Borrowed>;
   /**
    * The process ended (releaseAll): it owns nothing any more and answers as a dead owner; every
@@ -145,7 +145,7 @@ export function wake(w: Ctx, o: Owned): void {
 function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unknown" }): void {
   switch (x.kind) {
     case "get": return getStatus(w, x.g, x.i, s as ObjectStatus);
-    case "wait": return waitNews(w, x.w);
+    case "wait": return waitNews(w, x.w, x.i);
     case "arg": return argKnown(w, x.r, x.i, s as ObjectStatus);
     case "reply":
       if (x.as === "Locations") return w.fx.send(x.to, { type: "Locations", id: x.id, status: s });
@@ -241,6 +241,8 @@ export function borrowedStatus(w: Ctx, id: ObjectId, status: ObjectStatus): void
   b.status = status;
   const waiting = b.waiters.splice(0);
   for (const x of waiting) notify(w, x, status);
+  // Asked about without a hold (the program released the ref it reads): nothing keeps it here.
+  if (b.held === 0 && b.waiters.length === 0) w.borrowed.delete(id);
 }
 
 // ---- the borrower protocol ----------------------------------------------------------------
@@ -281,7 +283,8 @@ function dropBorrowed(w: Ctx, id: ObjectId, b: Borrowed, all: boolean): void {
   if (!isDead(w, b.owner)) w.fx.send(b.owner, { type: "RemoveBorrower", id, borrower: w.addr, holds, seq: ++w.borrowMsgs });
   if (b.held > 0) return;
   w.fx.trace({ kind: "ref.unborrowed", comp: "owner", obj: id, borrower: w.addr, owner: b.owner });
-  if (b.waiters.length === 0 && b.status === undefined) w.borrowed.delete(id);
+  // Its status goes too (an inline one holds the value): a long-lived worker borrows without end.
+  if (b.waiters.length === 0) w.borrowed.delete(id);
 }
 
 /** Ends one hold on each of `refs` (owned or borrowed). */

@@ -158,7 +158,8 @@ function handle(batch: ToThread[]): void {
         break;
       case "bind": {
         client = new ThreadClient(m.addr, m.node);
-        const ray = createRay(client);
+        // An actor's refs go when its code drops them (a normal task's, at its scope end).
+        const ray = createRay(client, { releaseOnCollect: true });
         executor = new Executor(ray, codecOf(client), client);
         break;
       }
