@@ -17,7 +17,7 @@ type RawStep =
   | { op: "task"; fn: "add" | "scale" | "big" | "slow" | "boom"; args: RawVal[]; maxRetries: number; node: number | null; spread: boolean; retryExceptions: boolean; numCpus: number | null }
   | { op: "nested"; args: RawVal[] }
   | { op: "put"; big: boolean; v: number }
-  | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null }
+  | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null; back: number | null }
   | { op: "call"; back: number; v: number; pair: boolean; retries: number | null }
   | { op: "call-ref"; back: number; ref: number }
   | { op: "get" | "free"; back: number }
@@ -39,7 +39,8 @@ type RawStep =
   | { op: "introspect" }
   | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null }
   | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null }
-  | { op: "own-box"; v: number; big: boolean; actor: number | null };
+  | { op: "own-box"; v: number; big: boolean; actor: number | null }
+  | { op: "spawn"; v: number; big: boolean; lend: boolean; actor: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -66,7 +67,11 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   }) },
   { name: "nested", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("nested" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }) }) },
   { name: "put", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
-  { name: "actor", weight: 1, group: "classic", step: ({ node }) => fc.record({ op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node }) },
+  // Sometimes its constructor keeps an earlier step's ref (inside a value), as a later `keep` would.
+  { name: "actor", weight: 1, group: "classic", step: ({ node }) => fc.record({
+    op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node,
+    back: fc.option(fc.nat(20), { nil: null, freq: 3 }),
+  }) },
   // Sometimes through the method's options: two returns (`pair`), or a retry budget of its own.
   { name: "call", weight: 3, group: "classic", step: () => fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small, pair: fc.boolean(), retries: fc.constantFrom(null, null, 0, -1) }) },
   // An actor call whose argument is an earlier step's ref: it waits for it, while later calls may not.
@@ -105,11 +110,12 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "stream-in-task", weight: 1, group: "apart", step: ({ arg, node }) => fc.record({
     op: fc.constant("stream-task" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }), n: fc.integer({ min: 0, max: 4 }), maxRetries: retries, node,
   }) },
-  // Objects owned by a task's or an actor's worker, read by the program (a borrower): killing
-  // the actor, or a fault on its node, ends their owner.
-  { name: "worker-owned", weight: 1, group: "apart", step: () => fc.record({
-    op: fc.constant("own-box" as const), v: small, big: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }),
-  }) },
+  // Objects owned by a task's or an actor's worker, read by the program (a borrower) or by a
+  // child task the worker submitted: killing the actor, or a fault on its node, ends their owner.
+  { name: "worker-owned", weight: 1, group: "apart", step: () => fc.oneof(
+    fc.record({ op: fc.constant("own-box" as const), v: small, big: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
+    fc.record({ op: fc.constant("spawn" as const), v: small, big: fc.boolean(), lend: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
+  ) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
     const name = fc.integer({ min: 0, max: 1 });
@@ -161,10 +167,14 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({ op: "put", big: r.big, v: r.v });
         made.push(i);
         break;
-      case "actor":
-        steps.push({ op: "actor", maxRestarts: r.maxRestarts, maxTaskRetries: r.maxTaskRetries, ...(r.node === null ? {} : { node: nodes[r.node] }) });
+      case "actor": {
+        const ref = r.back === null ? undefined : pick(made, r.back);
+        steps.push({
+          op: "actor", maxRestarts: r.maxRestarts, maxTaskRetries: r.maxTaskRetries, ...(r.node === null ? {} : { node: nodes[r.node] }), ...(ref === undefined ? {} : { ref }),
+        });
         actors.push(i);
         break;
+      }
       case "call": {
         const a = pick(actors, r.back);
         if (a === undefined) continue;
@@ -257,10 +267,12 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         });
         made.push(i);
         break;
-      case "own-box": {
+      case "own-box":
+      case "spawn": {
         const a = r.actor === null ? undefined : pick(actors, r.actor);
         if (r.actor !== null && a === undefined) continue;
-        steps.push({ op: "own-box", v: r.v, big: r.big, ...(a === undefined ? {} : { actor: a }) });
+        const on = a === undefined ? {} : { actor: a };
+        steps.push(r.op === "own-box" ? { op: "own-box", v: r.v, big: r.big, ...on } : { op: "spawn", v: r.v, big: r.big, lend: r.lend, ...on });
         made.push(i);
         break;
       }

@@ -15,12 +15,14 @@ export function scenarioFeatures(s: Scenario): string[] {
     else f.add(st.op);
     if ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a)) f.add("ref-argument");
     if (st.op === "call" && st.ref !== undefined) f.add("call:ref-argument");
+    if (st.op === "actor" && st.ref !== undefined) f.add("actor:ref-argument");
     if (st.op === "task" && st.spread) f.add("spread");
     if (st.op === "task" && st.retryExceptions) f.add("retry-exceptions");
     if (st.op === "task" && st.numCpus !== undefined) f.add(`cpus:${st.numCpus}`);
     if (st.op === "wait" && st.timeoutMs !== undefined) f.add("wait:timeout");
     if ((st.op === "task" || st.op === "actor") && st.node !== undefined) f.add("node-affinity");
-    if (st.op === "own-box" && st.actor !== undefined) f.add("own-box:actor");
+    if ((st.op === "own-box" || st.op === "spawn") && st.actor !== undefined) f.add(`${st.op}:actor`);
+    if (st.op === "spawn" && st.lend) f.add("spawn:lend");
   }
   if (s.pipelineMaxTaskMs !== undefined) f.add("pipelining");
   if (s.storeCapacity !== undefined) f.add("small-store");

@@ -24,7 +24,8 @@ export type Step =
   /** A task that submits a child task itself and returns the child's value. */
   | { readonly op: "nested"; readonly args: readonly Val[] }
   | { readonly op: "put"; readonly big: boolean; readonly v: number }
-  | { readonly op: "actor"; readonly maxRestarts: number; readonly maxTaskRetries: number; readonly node?: string }
+  /** An Acc actor; with `ref`, its constructor keeps step `ref`'s ref (inside a value), as `keep` does. */
+  | { readonly op: "actor"; readonly maxRestarts: number; readonly maxTaskRetries: number; readonly node?: string; readonly ref?: number }
   /**
    * A call on the actor made by step `actor`, passing `v`; with `ref`, step `ref`'s ref instead
    * (the call waits for it; `v` if that step made no ref).
@@ -121,7 +122,15 @@ export type Step =
    * borrows an object another process owns. Its owner's death (a killed actor, a node fault)
    * makes reads of it fail with OwnerDiedError.
    */
-  | { readonly op: "own-box"; readonly v: number; readonly big: boolean; readonly actor?: number };
+  | { readonly op: "own-box"; readonly v: number; readonly big: boolean; readonly actor?: number }
+  /**
+   * A parent that owns what its child borrows: a task (or, with `actor`, that step's actor) puts
+   * `v` (small, or `big`: in a store) and passes the ref inside a value to a child task of its
+   * own, which reads it (v + 1; an array: its first value plus its length). The parent returns the
+   * child's value, or with `lend` a box holding the child's ref: the program then borrows an
+   * object the parent owns and the child made.
+   */
+  | { readonly op: "spawn"; readonly v: number; readonly big: boolean; readonly lend: boolean; readonly actor?: number };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -181,6 +190,16 @@ const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" 
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
 const ownBox = async (v: number, big: boolean) => ({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v), pad: 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
+/** A child that reads the ref its parent lent it inside a value. */
+const readBox = async (box: { r: unknown }) => {
+  const x: unknown = await ray.get(box.r as never);
+  return typeof x === "number" ? x + 1 : (x as Float64Array)[0] + (x as Float64Array).length;
+};
+/** The `spawn` step's parent (a task here; Acc.spawn in an actor). */
+const spawnChild = async (child: { remote(b: unknown): unknown }, v: number, big: boolean, lend: boolean) => {
+  const c = child.remote({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v) });
+  return lend ? { r: c, pad: 0 } : ray.get(c as never);
+};
 /** Creates an actor of class `A` (naming no strategy), calls it once with `v` and kills it. */
 const viaActor = async (A: { remote(): unknown }, v: unknown) => {
   const a = A.remote() as { add: { remote(v: unknown): unknown } };
@@ -190,6 +209,10 @@ declare const ray: Ray; // injected into remote functions' scope by the worker
 class Acc {
   total = 0;
   kept: unknown = undefined;
+  /** A restart runs this again: the ref it kept from its arguments is kept again. */
+  constructor(box?: { r: unknown }) {
+    if (box !== undefined) this.kept = box.r;
+  }
   keep(box: { r: unknown }) {
     this.kept = box.r;
     return 0;
@@ -210,6 +233,11 @@ class Acc {
   /** `ownBox` in the actor: the actor's worker owns the ref. */
   async ownBox(v: number, big: boolean) {
     return { r: await ray.put(big ? new Float64Array(16_384).fill(v) : v), pad: 0 };
+  }
+  /** `spawnChild` in the actor: the actor's worker owns the put and the child's result. */
+  async spawn(child: { remote(b: unknown): unknown }, v: number, big: boolean, lend: boolean) {
+    const c = child.remote({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v) });
+    return lend ? { r: c, pad: 0 } : ray.get(c as never);
   }
   /** As `add`, with two returns (called with numReturns: 2). */
   async addPair(v: unknown) {
@@ -262,7 +290,8 @@ function introspectProblem(nodes: readonly NodeInfo[], total: Record<string, num
 }
 
 /** A step whose ref an actor call makes. */
-export const isActorCall = (s: Step): boolean => s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || (s.op === "own-box" && s.actor !== undefined);
+export const isActorCall = (s: Step): boolean =>
+  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined);
 
 /** Turns a workload into a program for `simulate`. */
 /** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
@@ -285,6 +314,8 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
   const readStreamR = ray.remote(readStream);
   const reboxR = ray.remote(rebox);
   const ownBoxR = ray.remote(ownBox);
+  const readBoxR = ray.remote(readBox);
+  const spawnR = ray.remote(spawnChild);
   const AccR = ray.remote(Acc);
   const MakerR = ray.remote(Maker);
   const refs = new Map<number, ObjectRef>();
@@ -317,12 +348,15 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         // A store that refuses for longer than the put may wait fails it: observed, not thrown.
         try { refs.set(i, await ray.put(s.big ? new Float64Array(BIG_LEN).fill(s.v) : s.v)); } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
         break;
-      case "actor":
-        actors.set(i, AccR.options({
+      case "actor": {
+        const r = s.ref === undefined ? undefined : refs.get(s.ref);
+        const A = AccR.options({
           maxRestarts: s.maxRestarts, maxTaskRetries: s.maxTaskRetries,
           schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : "DEFAULT",
-        }).remote());
+        });
+        actors.set(i, r === undefined ? A.remote() : A.remote({ r }));
         break;
+      }
       case "call": {
         const a = actors.get(s.actor);
         if (!a) break;
@@ -394,6 +428,12 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         const a = s.actor === undefined ? undefined : actors.get(s.actor);
         if (s.actor === undefined) refs.set(i, ownBoxR.remote(s.v, s.big));
         else if (a) refs.set(i, a.ownBox.remote(s.v, s.big));
+        break;
+      }
+      case "spawn": {
+        const a = s.actor === undefined ? undefined : actors.get(s.actor);
+        if (s.actor === undefined) refs.set(i, (spawnR.remote as (...a: unknown[]) => ObjectRef)(readBoxR, s.v, s.big, s.lend));
+        else if (a) refs.set(i, (a.spawn.remote as (...a: unknown[]) => ObjectRef)(readBoxR, s.v, s.big, s.lend));
         break;
       }
       case "keep": {

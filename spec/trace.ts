@@ -91,7 +91,8 @@ export type TraceBody =
    */
   | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string; noRestart: boolean }
   /** The GCS took an actor's registration: its name (unique within `namespace`), and whether it outlives its owner. */
-  | { kind: "actor.registered"; comp: "gcs"; actor: string; owner: string; detached: boolean; name?: string; namespace?: string }
+  /** `args`: the objects its constructor's arguments pass (as arguments or nested in their values): in use until the actor is dead. */
+  | { kind: "actor.registered"; comp: "gcs"; actor: string; owner: string; detached: boolean; name?: string; namespace?: string; args?: readonly string[] }
   /** `ray.getActor(name, { namespace })` answered: the actor found, if any. */
   | { kind: "actor.lookup"; comp: "owner"; caller: string; name: string; namespace: string; found?: string }
   // --- streaming generators (Ray's ObjectRefGenerator) ---------------------------------------

@@ -6,7 +6,7 @@
 // that failed with ActorDiedError must have found its actor dead, or restarted with the call's
 // own retries used up (its caller may have pushed it to an incarnation that was already gone).
 import { isGeneratorItemId } from "../../src/core/types.ts";
-import { OwnerLives } from "./owners.ts";
+import { OwnerLives, nodeOfAddr, workerIncarnation } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "errors-earned";
@@ -92,6 +92,11 @@ export const checkErrorsEarned: Checker = (events) => {
 
   /** Owners that exited: what their still-pending tasks run into afterwards reaches nobody. */
   const exited = new Set<string>();
+  /** node -> its deaths so far; `node/life` of the lives that ended in the autoscaler's drain. */
+  const nodeDeaths = new Map<string, number>();
+  const drainedLives = new Set<string>();
+  /** The program's own doing, or the autoscaler's: an owner that exited, or a worker of a drained node. */
+  const ownerEnded = (owner: string) => exited.has(owner) || drainedLives.has(`${nodeOfAddr(owner)}/${workerIncarnation(owner)}`);
   /** actor -> the worker its live incarnation runs in: the owner of what the actor made. */
   const actorWorker = new Map<string, string>();
   /** An actor killed, or dead without a fault, is the program's doing: its worker is an owner that exited. */
@@ -128,6 +133,15 @@ export const checkErrorsEarned: Checker = (events) => {
       case "owner.exited":
         exited.add(e.owner);
         break;
+      case "node.dead": {
+        // Life L of a node ends with its L-th death. One the autoscaler drained was idle, but its
+        // workers may still own objects others borrow (Ray's idleness counts leases and stored
+        // copies, not what a worker owns in its own memory): they go with it, as in Ray.
+        const life = (nodeDeaths.get(e.id) ?? 0) + 1;
+        nodeDeaths.set(e.id, life);
+        if (e.reason.startsWith("drained")) drainedLives.add(`${e.id}/${life}`);
+        break;
+      }
       case "task.started": // an actor's creation or call: the worker hosts it (it may die before it is ALIVE)
         if (e.actor !== undefined) actorWorker.set(e.actor, e.worker);
         break;
@@ -224,7 +238,7 @@ export const checkErrorsEarned: Checker = (events) => {
         // OwnerDiedError for an object whose owner exited is the program's own doing: an ended
         // driver is a dead owner in Ray, and its borrowers (actors it left running) hear so; so
         // is a killed actor, for what it put or submitted.
-        const ownerExited = e.error === "OwnerDiedError" && exited.has(e.obj.slice(0, e.obj.indexOf("#")));
+        const ownerExited = e.error === "OwnerDiedError" && ownerEnded(e.obj.slice(0, e.obj.indexOf("#")));
         if (failedWith.get(e.obj) !== e.error && !ownerExited) judge(i, e.error, `a get of object ${e.obj} failed`, t);
         // The object itself was lost (not its task failed on a lost argument: that task.failed
         // names its argument's error) while its budget was unlimited. Actor calls are exempt:

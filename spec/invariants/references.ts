@@ -54,6 +54,9 @@ export const checkReferences: Checker = (events) => {
   const workingFor = new Map<string, string>();
   /** Workers that host an actor: an actor keeps what it made for its whole life (see docs/ownership.md). */
   const actorWorkers = new Set<string>();
+  /** object -> actors not yet dead whose constructor's arguments pass it: their owner keeps it in use. */
+  const ctorArgs = new Map<string, Set<string>>();
+  const inCtorArgs = (obj: string) => (ctorArgs.get(obj)?.size ?? 0) > 0;
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
@@ -65,6 +68,8 @@ export const checkReferences: Checker = (events) => {
         const exited = goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#")));
         const holders = pendingArgs.get(e.obj);
         if (holders && holders.size > 0 && !exited) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
+        // So does an actor its owner created, until it is dead (a restart runs its constructor again).
+        if (inCtorArgs(e.obj) && !exited) at(i, `object ${e.obj} went out of scope while actor ${[...ctorArgs.get(e.obj)!][0]} may still be constructed with it`);
         // An owner that exited frees what it owns whatever its borrowers hold (they get OwnerDiedError).
         const owner = ownerOf.get(e.obj);
         // So does a borrower running a task for an owner that exited: its work reaches nobody
@@ -148,8 +153,16 @@ export const checkReferences: Checker = (events) => {
         goneNodes.add(e.id);
         deadLives.set(e.id, (deadLives.get(e.id) ?? 0) + 1);
         break;
+      case "actor.registered":
+        for (const a of e.args ?? []) {
+          let h = ctorArgs.get(a);
+          if (!h) ctorArgs.set(a, (h = new Set()));
+          h.add(e.actor);
+        }
+        break;
       case "actor.state":
         if (e.state === "ALIVE" && e.worker !== undefined) actorWorkers.add(e.worker);
+        if (e.state === "DEAD") for (const h of ctorArgs.values()) h.delete(e.actor);
         break;
       case "cluster.quiet":
         if (i !== lastQuiet && i !== firstQuiet) break;
@@ -161,6 +174,8 @@ export const checkReferences: Checker = (events) => {
             if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b))) continue;
             // Made by an actor that still lives (a detached one, or any before its job ended): the actor's to keep.
             const maker = owner ?? obj.slice(0, obj.indexOf("#"));
+            // Passed to the constructor of an actor not yet dead, by an owner still there: kept for its restarts.
+            if (inCtorArgs(obj) && !gone(maker)) continue;
             if (actorWorkers.has(maker) && !gone(maker)) continue;
             reported.add(obj);
             at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);

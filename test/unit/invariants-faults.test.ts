@@ -118,6 +118,15 @@ describe("errors-earned", () => {
     one(check, trace(alive("a", W1), alive("b", "n1/w1-2"), killed("b", true), getFailed(`${W1}#1`, "OwnerDiedError")),
       "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 3);
   });
+  test("what a worker of a node the autoscaler drained owned fails with OwnerDiedError; a node dead otherwise needs a fault", () => {
+    const nodeDead = (id: string, reason: string): Ev => ({ kind: "node.dead", comp: "gcs", id, reason });
+    clean(check, trace(nodeDead("auto-1", "drained: idle for 1 s"), getFailed("auto-1/w1-1#2", "OwnerDiedError")));
+    // Only the life that was drained: a worker of the node's next life is another owner.
+    one(check, trace(nodeDead("auto-1", "drained: idle for 1 s"), getFailed("auto-1/w2-1#2", "OwnerDiedError")),
+      "errors-earned", "OwnerDiedError without any injected fault (a get of object auto-1/w2-1#2 failed)", 1);
+    one(check, trace(nodeDead("n1", "missed heartbeats"), getFailed("n1/w1-1#2", "OwnerDiedError")),
+      "errors-earned", "OwnerDiedError without any injected fault (a get of object n1/w1-1#2 failed)", 1);
+  });
   test("what a worker killed with its placement group's removal owned fails with OwnerDiedError: the program's doing", () => {
     const lease = (worker: string, bundle?: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: `L-${worker}`, worker, resources: { CPU: 1 }, ...(bundle ? { bundle } : {}) });
     const released = (bundle: string): Ev => ({ kind: "bundle.released", comp: "raylet", bundle, resources: { CPU: 1 } });

@@ -263,6 +263,18 @@ describe("references", () => {
     one(check, trace(task("t1", "head/driver"), started("t1", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), oos("n1/w1-1#1")),
       "references", "object n1/w1-1#1 went out of scope while n1/w1-2 still borrows it", 3);
   });
+  test("an actor's constructor arguments stay in use until the actor is dead, unless their owner exited", () => {
+    const registered = (args: string[]): Ev => ({ kind: "actor.registered", comp: "gcs", actor: "a", owner: "head/driver", detached: false, args });
+    const exited: Ev = { kind: "owner.exited", comp: "owner", owner: "head/driver" };
+    one(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), oos("head/driver#1")),
+      "references", "object head/driver#1 went out of scope while actor a may still be constructed with it", 2);
+    clean(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), actorState("a", "DEAD", 0), oos("head/driver#1"), deleted("head/driver#1", "n1")));
+    clean(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), exited, oos("head/driver#1"), deleted("head/driver#1", "n1")));
+    // Not a leak while the actor lives and its owner is there; one once the owner exited.
+    clean(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), end(true), quiet()));
+    one(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), exited, end(true), quiet()),
+      "references", "leak: object head/driver#1 still in node n1's store", 4);
+  });
   test("without a quiet point nothing is judged a leak", () => {
     clean(check, trace(stored("o1", "n1"), end(true)));
   });

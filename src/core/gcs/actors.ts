@@ -175,9 +175,11 @@ export class ActorManager {
       state: "DEPENDENCIES_UNREADY", spec, epoch: 0, restartsLeft: spec.maxRestarts, subscribers: new Set([spec.owner]),
     };
     this.actors.set(spec.actorId, a);
+    const args = spec.args.flatMap((x) => ("ref" in x ? [x.ref] : x.v.refs?.map((r) => r.id) ?? []));
     this.io.trace({
       kind: "actor.registered", comp: "gcs", actor: spec.actorId, owner: spec.owner, detached: spec.detached === true,
       ...(spec.name !== undefined ? { name: spec.name, namespace: spec.namespace ?? "" } : {}),
+      ...(args.length > 0 ? { args } : {}),
     });
     if (spec.name !== undefined) {
       const key = nameKey(spec.namespace, spec.name);

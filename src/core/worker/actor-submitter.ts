@@ -15,7 +15,7 @@ import { placementOf } from "./placement-groups.ts";
 import { generatorAttemptLost } from "./generators.ts";
 import { isDead } from "./object-recovery.ts";
 import { own } from "./reference-table.ts";
-import { finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, type OwnedTask } from "./task-manager.ts";
+import { endUses, finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, useArgs, type ArgUses, type OwnedTask } from "./task-manager.ts";
 
 /**
  * A map keyed by sequence numbers that finds its lowest key in amortized O(1). It holds a Map
@@ -44,6 +44,11 @@ export interface CallerActor {
   info?: ActorInfo;
   /** The registration, for actors this worker created (resent if the GCS restarts). */
   created?: ActorSpec;
+  /**
+   * For actors created here: the refs the constructor's arguments pass, in use until the actor is
+   * dead for good (a restart runs the constructor again, with the same arguments).
+   */
+  ctorUses?: ArgUses;
   nextSeq: number;
   /** Calls open (submitted, not yet ended: waiting for arguments, for the actor, or for its answer), by seq. */
   readonly inflight: SeqMap<OwnedTask>;
@@ -86,7 +91,9 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.detached === true ? { detached: true } : {}),
   };
-  w.callerActors.set(actorId, newCallerActor());
+  const a = newCallerActor();
+  w.callerActors.set(actorId, a);
+  a.ctorUses = useArgs(w, args as Arg[]);
   // Resolve the constructor's arguments first, as for a task, then register with the GCS.
   resolveArgs(w, args as Arg[], { kind: "actor", actorId, spec });
 }
@@ -96,6 +103,7 @@ export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, res
   const a = w.callerActors.get(actorId)!;
   if (error) {
     a.info = { actorId, state: "DEAD", epoch: 0, owner: w.addr, error };
+    endCtorUses(w, a);
     return answerRegistered(w, a);
   }
   a.created = { ...spec, args: resolved };
@@ -221,6 +229,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   answerRegistered(w, a);
   if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
   if (info.state === "DEAD") {
+    endCtorUses(w, a);
     for (const t of a.unsent.splice(0)) failActorTask(w, t, info);
     // Calls still waiting for arguments fail when they are ready to send; failing one here may
     // fail a later call that takes its result, so each is looked at when its turn comes.
@@ -249,6 +258,13 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
     for (const t of unsent) pushActorTask(w, t, info.address, a);
   }
+}
+
+/** An actor created here is dead for good: no restart will need its constructor's arguments. */
+function endCtorUses(w: Ctx, a: CallerActor): void {
+  if (a.ctorUses === undefined) return;
+  endUses(w, a.ctorUses);
+  a.ctorUses = undefined;
 }
 
 /**

@@ -316,10 +316,14 @@ export function returnLoans(w: Ctx, refs: readonly RefInfo[] | undefined): void 
   if (refs) for (const r of refs) if (r.owner !== w.addr) w.fx.send(r.owner, { type: "RemoveBorrower", id: r.id, borrower: w.addr, holds: 1, seq: ++w.borrowMsgs });
 }
 
-/** The owner hears of a borrower. An object already freed stays freed: the borrower's reads fail. */
+/**
+ * The owner hears of a borrower. An object already freed stays freed: the borrower's reads fail.
+ * So does one of an owner that exited: it goes, whatever its borrowers hold (releaseAll); one
+ * still pending then (a task's result yet to come) is freed when it comes.
+ */
 export function addBorrower(w: Ctx, id: ObjectId, borrower: Addr): void {
   const o = w.owned.get(id);
-  if (!o) return;
+  if (!o || w.exited) return;
   (o.borrowers ??= new Map()).set(borrower, (o.borrowers.get(borrower) ?? 0) + 1);
 }
 

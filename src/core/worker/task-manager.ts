@@ -25,9 +25,9 @@ export interface OwnedTask {
   spec: TaskSpec;
   state: TaskState;
   retriesLeft: number;
-  /** Owned refs among the args, released when the task is done for good. */
+  /** Owned refs its arguments pass (useArgs), released when it is done for good (or kept as a stored result's lineage). */
   readonly argRefs: readonly ObjectId[];
-  /** Other refs it holds (borrowed args, refs nested in argument values), dropped when it is done for good. */
+  /** Borrowed refs its arguments pass (useArgs), dropped when it is done for good. */
   readonly heldRefs: readonly RefInfo[] | undefined;
   /** Scheduling class: tasks with the same function, demand and strategy share leases. */
   readonly classKey: string;
@@ -156,20 +156,52 @@ export function submitTask(w: Ctx, taskId: string, returnId: ObjectId, fn: Funct
   trackTask(w, own(w, returnId), spec, opts.maxRetries);
 }
 
-export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number): void {
+/** The refs a task's or an actor constructor's arguments pass, each counted as one use more. */
+export interface ArgUses {
+  /** Owned: pending uses (`submitted`), which the end of the submitter's own scope does not touch. */
+  readonly argRefs: readonly ObjectId[];
+  /** Borrowed: one hold each. */
+  readonly heldRefs: readonly RefInfo[] | undefined;
+}
+const NO_USES: ArgUses = { argRefs: NO_IDS, heldRefs: undefined };
+
+/**
+ * Counts a use of each ref that `args` pass, as an argument or nested in an argument's value
+ * (Ray's submitted-task references): until `endUses`, no ref is freed, whatever the submitter
+ * does with its own handles.
+ */
+export function useArgs(w: Ctx, args: readonly Arg[]): ArgUses {
   let argRefs: ObjectId[] | undefined;
   let heldRefs: RefInfo[] | undefined;
-  for (const a of spec.args) {
+  for (const a of args) {
     if ("ref" in a) {
       const o = w.owned.get(a.ref);
       if (o) { o.submitted++; (argRefs ??= []).push(a.ref); }
       else if (a.owner !== w.addr) (heldRefs ??= []).push({ id: a.ref, owner: a.owner });
-    } else if (a.v.refs) (heldRefs ??= []).push(...a.v.refs);
+    } else if (a.v.refs) {
+      // Nested in a value, alike (no closure: this runs for every task submitted).
+      for (const r of a.v.refs) {
+        const o = w.owned.get(r.id);
+        if (o) { o.submitted++; (argRefs ??= []).push(r.id); }
+        else if (r.owner !== w.addr) (heldRefs ??= []).push(r);
+      }
+    }
   }
   if (heldRefs) for (const r of heldRefs) holdRef(w, r);
+  return argRefs === undefined && heldRefs === undefined ? NO_USES : { argRefs: argRefs ?? NO_IDS, heldRefs };
+}
+
+/** Ends the uses `useArgs` counted. */
+export function endUses(w: Ctx, u: ArgUses): void {
+  releaseArgs(w, u.argRefs);
+  if (u.heldRefs) dropRefs(w, u.heldRefs);
+}
+
+export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number): void {
+  const { argRefs, heldRefs } = useArgs(w, spec.args);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
   const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
-  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs: argRefs ?? NO_IDS, heldRefs, classKey, argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: submittingTask(w) };
+  const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs, heldRefs, classKey, argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: submittingTask(w) };
   o.task = t;
   if (spec.kind === "actor-task") actorCallOpened(w, t);
   if (spec.streaming) generatorSubmitted(w, spec);
@@ -326,10 +358,7 @@ export function finishTask(w: Ctx, t: OwnedTask, result: TaskResult, killing?: A
   // A reconstruction's arguments are already held by the object it re-makes.
   const argRefs = !keepArgs && !(o?.deps && o.deps === t.argRefs) ? t.argRefs : NO_IDS;
   if (killing !== undefined) holdUntilDead(w, killing, { argRefs, heldRefs: t.heldRefs });
-  else {
-    releaseArgs(w, argRefs);
-    if (t.heldRefs) dropRefs(w, t.heldRefs);
-  }
+  else endUses(w, { argRefs, heldRefs: t.heldRefs });
   if (t.spec.streaming) {
     generatorEnded(w, t.spec, result);
     lineageTaskEnded(w, t, result);
