@@ -40,7 +40,8 @@ type RawStep =
   | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null }
   | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null }
   | { op: "own-box"; v: number; big: boolean; actor: number | null }
-  | { op: "spawn"; v: number; big: boolean; lend: boolean; actor: number | null };
+  | { op: "spawn"; v: number; big: boolean; lend: boolean; actor: number | null }
+  | { op: "handle-call"; back: number; v: number };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -116,6 +117,8 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     fc.record({ op: fc.constant("own-box" as const), v: small, big: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
     fc.record({ op: fc.constant("spawn" as const), v: small, big: fc.boolean(), lend: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
   ) },
+  // An actor's handle passed to a task, which calls the actor itself: a caller other than its owner.
+  { name: "handle-passing", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("handle-call" as const), back: fc.nat(20), v: small }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
     const name = fc.integer({ min: 0, max: 1 });
@@ -273,6 +276,13 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         if (r.actor !== null && a === undefined) continue;
         const on = a === undefined ? {} : { actor: a };
         steps.push(r.op === "own-box" ? { op: "own-box", v: r.v, big: r.big, ...on } : { op: "spawn", v: r.v, big: r.big, lend: r.lend, ...on });
+        made.push(i);
+        break;
+      }
+      case "handle-call": {
+        const a = pick(actors, r.back);
+        if (a === undefined) continue;
+        steps.push({ op: "handle-call", actor: a, v: r.v });
         made.push(i);
         break;
       }

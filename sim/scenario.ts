@@ -134,7 +134,8 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     const refCall = st.op === "call" ? refCallOf.get(st.actor) : undefined;
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
-    if (((st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn") && st.actor !== undefined && killedActors.has(st.actor)) || takes(fromKilled)) fromKilled.add(i);
+    const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call";
+    if ((viaActor && st.actor !== undefined && killedActors.has(st.actor)) || takes(fromKilled)) fromKilled.add(i);
   });
   // A step whose value may legitimately differ between the runs (the sets above): an actor's
   // answer after a restart (it lost its state, as in Ray), a value built on a put the faults

@@ -130,7 +130,13 @@ export type Step =
    * child's value, or with `lend` a box holding the child's ref: the program then borrows an
    * object the parent owns and the child made.
    */
-  | { readonly op: "spawn"; readonly v: number; readonly big: boolean; readonly lend: boolean; readonly actor?: number };
+  | { readonly op: "spawn"; readonly v: number; readonly big: boolean; readonly lend: boolean; readonly actor?: number }
+  /**
+   * A task handed the handle of the actor made by step `actor` calls it itself (a caller other
+   * than the actor's owner): the actor puts `v` and returns its ref in a box, which the task
+   * reads (a borrow of what the actor owns) and returns: `v`.
+   */
+  | { readonly op: "handle-call"; readonly actor: number; readonly v: number };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -190,6 +196,11 @@ const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" 
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
 const ownBox = async (v: number, big: boolean) => ({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v), pad: 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
+/** The `handle-call` step's task: a caller of its own of the actor it is handed. */
+const callVia = async (a: { ownBox: { remote(v: number, big: boolean): unknown } }, v: number) => {
+  const box = await ray.get(a.ownBox.remote(v, false) as never) as { r: unknown };
+  return ray.get(box.r as never);
+};
 /** A child that reads the ref its parent lent it inside a value. */
 const readBox = async (box: { r: unknown }) => {
   const x: unknown = await ray.get(box.r as never);
@@ -316,6 +327,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
   const ownBoxR = ray.remote(ownBox);
   const readBoxR = ray.remote(readBox);
   const spawnR = ray.remote(spawnChild);
+  const callViaR = ray.remote(callVia);
   const AccR = ray.remote(Acc);
   const MakerR = ray.remote(Maker);
   const refs = new Map<number, ObjectRef>();
@@ -428,6 +440,11 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         const a = s.actor === undefined ? undefined : actors.get(s.actor);
         if (s.actor === undefined) refs.set(i, ownBoxR.remote(s.v, s.big));
         else if (a) refs.set(i, a.ownBox.remote(s.v, s.big));
+        break;
+      }
+      case "handle-call": {
+        const a = actors.get(s.actor);
+        if (a) refs.set(i, (callViaR.remote as (...a: unknown[]) => ObjectRef)(a, s.v));
         break;
       }
       case "spawn": {
