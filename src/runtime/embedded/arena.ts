@@ -63,6 +63,8 @@ export class Arena {
   }
 
   get hasZombies(): boolean { return this.zombies.size > 0; }
+  /** Bytes in slots (taken, staged or zombie). */
+  get bytesUsed(): number { return this.usedBytes; }
 
   /** Is `view` exactly a slot of this arena? */
   owns(view: Uint8Array): boolean {

@@ -324,7 +324,8 @@ export class EmbeddedCluster {
       killWorker: (w) => this.endWorker(w),
       admit: (payload) => {
         const p = admit(arena, payload);
-        if (!p && arena.hasZombies) this.reclaimViews();
+        if (!p && arena.hasZombies) this.collectEverywhere();
+        else if (p) this.collectIfFilling(arena, payload.size);
         return p;
       },
       release: (payload) => { if (payload.data instanceof Uint8Array) arena.release(payload.data); },
@@ -413,19 +414,46 @@ export class EmbeddedCluster {
   }
 
   private reclaiming = false;
+  /** Bytes admitted to an arena three quarters full since the last collection (collectIfFilling). */
+  private admittedWhileFull = 0;
 
   /**
-   * An arena is short of memory while slots wait for readers: collect garbage here and in every
-   * thread, then sweep. The store retries the put itself (its back-pressure timer).
+   * Dropped refs are released when V8 collects them, and V8 collects when the JS heap needs it,
+   * not when an arena does: a program (or an actor) that puts big objects and drops them
+   * allocates little JS heap, so its dropped refs, and their objects, lived on until the store
+   * filled and spilled them to disk (a driver's 400 dropped puts of 8 MB into a 2.25 GiB arena:
+   * 132 spilled, in 6.5 s, here). Once an arena is three quarters full, collect everywhere after
+   * each eighth of its capacity admitted: a full collection of a small heap costs milliseconds.
    */
-  private reclaimViews(): void {
+  private collectIfFilling(arena: Arena, size: number): void {
+    if (arena.bytesUsed < 0.75 * arena.capacity) return;
+    this.admittedWhileFull += size;
+    if (this.admittedWhileFull < arena.capacity / 8) return;
+    this.admittedWhileFull = 0;
+    this.collectEverywhere();
+  }
+
+  /**
+   * Collect garbage here and in every thread, then sweep: views nobody reads any more give their
+   * slots back, and refs the program dropped are released (their finalizers run after the
+   * collection). Asked when an arena is short of memory while slots wait for readers (the store
+   * retries the put itself, on its back-pressure timer), and as an arena fills up.
+   */
+  private collectEverywhere(): void {
     if (this.reclaiming || this.closed) return;
     this.reclaiming = true;
+    // The collection, the registration of refs made meanwhile and the finalizers all need turns
+    // of the event loop, which a driver's loop of puts resolved by microtasks never gives.
+    this.transport.yieldEachDrain = true;
     for (const t of this.pool.all) t.post({ t: "gc" });
     setImmediate(() => {
       collectViews();
       // Finalizers run as tasks after the collection.
-      setTimeout(() => { this.reclaiming = false; this.sweepZombies(); }, 10).unref();
+      setTimeout(() => {
+        this.reclaiming = false;
+        this.transport.yieldEachDrain = false;
+        this.sweepZombies();
+      }, 10).unref();
     });
   }
 

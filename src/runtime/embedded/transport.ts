@@ -38,6 +38,13 @@ export class Transport {
   onError: (e: unknown, where: string) => void = (e, where) => { console.error(`tsray: ${where} threw`, e); };
   private readonly drainFn = () => this.drain();
   private readonly immediateFn = () => this.drain();
+  /**
+   * Drain by setImmediate whatever the mode, so that the event loop gets a turn between drains.
+   * Microtasks keep a burst within one turn (faster), but a program whose awaits all resolve
+   * here (a driver's loop of puts) would then give the loop no turn for as long as it runs:
+   * the host sets this while it needs turns (see EmbeddedCluster.collectEverywhere).
+   */
+  yieldEachDrain = false;
 
   constructor(readonly mode: DrainMode = "microtask") {}
 
@@ -62,7 +69,7 @@ export class Transport {
   private schedule(): void {
     this.scheduled = true;
     if (this.draining) return; // the running drain will get to it
-    if (this.mode === "microtask") queueMicrotask(this.drainFn);
+    if (this.mode === "microtask" && !this.yieldEachDrain) queueMicrotask(this.drainFn);
     else setImmediate(this.immediateFn);
   }
 
