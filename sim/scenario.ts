@@ -115,10 +115,17 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   for (const st of w.steps) if (st.op === "kill") killedActors.add(st.actor);
   const fromKilled = new Set<number>();
   const ref = reference ?? {};
+  // actor -> the step that gave it the ref it keeps (a `keep`, or its constructor's argument):
+  // what its `kept` reads follows from that step.
+  const keptVia = new Map<number, number>();
   w.steps.forEach((st, i) => {
+    const via = st.op === "kept" ? keptVia.get(st.actor) : undefined;
     const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns" || st.op === "stream" || st.op === "stream-task") && st.args.some((a) => "ref" in a && set.has(a.ref)))
       || ((st.op === "box" || st.op === "rebox" || st.op === "keep") && set.has(st.ref))
-      || (st.op === "call" && st.ref !== undefined && set.has(st.ref));
+      || ((st.op === "call" || st.op === "actor") && st.ref !== undefined && set.has(st.ref))
+      || (via !== undefined && set.has(via));
+    if (st.op === "keep") keptVia.set(st.actor, i);
+    if (st.op === "actor" && st.ref !== undefined) keptVia.set(i, i);
     if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);
     // Which actor a name finds (and whether any) depends on when its maker's death is processed.
     if (st.op === "named-call" || takes(fromLookup)) fromLookup.add(i);
