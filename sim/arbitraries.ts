@@ -41,7 +41,8 @@ type RawStep =
   | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null }
   | { op: "own-box"; v: number; big: boolean; actor: number | null }
   | { op: "spawn"; v: number; big: boolean; lend: boolean; actor: number | null }
-  | { op: "handle-call"; back: number; v: number };
+  | { op: "handle-call"; back: number; v: number }
+  | { op: "relay"; back: number; to: number; v: number; big: boolean };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -117,8 +118,12 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     fc.record({ op: fc.constant("own-box" as const), v: small, big: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
     fc.record({ op: fc.constant("spawn" as const), v: small, big: fc.boolean(), lend: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
   ) },
-  // An actor's handle passed to a task, which calls the actor itself: a caller other than its owner.
-  { name: "handle-passing", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("handle-call" as const), back: fc.nat(20), v: small }) },
+  // An actor's handle passed to a task, which calls the actor itself: a caller other than its
+  // owner; or to another actor, which lends it a ref of its own to keep.
+  { name: "handle-passing", weight: 1, group: "apart", step: () => fc.oneof(
+    fc.record({ op: fc.constant("handle-call" as const), back: fc.nat(20), v: small }),
+    fc.record({ op: fc.constant("relay" as const), back: fc.nat(20), to: fc.nat(20), v: small, big: fc.boolean() }),
+  ) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
     const name = fc.integer({ min: 0, max: 1 });
@@ -145,6 +150,8 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
   const steps: Step[] = [];
   const made: number[] = [];
   const actors: number[] = [];
+  /** Actors with a concurrency limit. */
+  const limited = new Set<number>();
   const pick = (list: number[], back: number) => (list.length === 0 ? undefined : list[list.length - 1 - (back % list.length)]);
   const val = (v: RawVal): Val => {
     if ("lit" in v) return { lit: v.lit };
@@ -206,6 +213,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "async-actor":
         steps.push({ op: "async-actor", maxRestarts: r.maxRestarts, ...(r.maxConcurrency === null ? {} : { maxConcurrency: r.maxConcurrency }) });
         actors.push(i);
+        if (r.maxConcurrency !== null) limited.add(i);
         break;
       case "kill": {
         const a = pick(actors, r.back);
@@ -280,9 +288,22 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         break;
       }
       case "handle-call": {
-        const a = pick(actors, r.back);
+        // Not an actor that runs few calls at once: its calls from the task come in after the
+        // program's later ones, and a `kept` of the task's ref would take the actor's last slot
+        // waiting for a call queued behind it (a deadlock in Ray too).
+        const a = pick(actors.filter((x) => !limited.has(x)), r.back);
         if (a === undefined) continue;
         steps.push({ op: "handle-call", actor: a, v: r.v });
+        made.push(i);
+        break;
+      }
+      case "relay": {
+        // The caller is a later actor than the one it calls (see the step).
+        const a = pick(actors, r.back);
+        const earlier = actors.filter((x) => a !== undefined && x < a);
+        const to = pick(earlier, r.to);
+        if (a === undefined || to === undefined) continue;
+        steps.push({ op: "relay", actor: a, to, v: r.v, big: r.big });
         made.push(i);
         break;
       }

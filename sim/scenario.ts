@@ -125,13 +125,15 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
       || ((st.op === "call" || st.op === "actor") && st.ref !== undefined && set.has(st.ref))
       || (via !== undefined && set.has(via));
     if (st.op === "keep") keptVia.set(st.actor, i);
+    if (st.op === "relay") keptVia.set(st.to, i);
     if (st.op === "actor" && st.ref !== undefined) keptVia.set(i, i);
-    if (st.op === "call" || st.op === "keep" || st.op === "kept" || takes(fromActor)) fromActor.add(i);
+    if (st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "relay" || takes(fromActor)) fromActor.add(i);
     // Which actor a name finds (and whether any) depends on when its maker's death is processed.
     if (st.op === "named-call" || takes(fromLookup)) fromLookup.add(i);
     // A stream that failed (a fault's error item) gave the program no ref for later steps either.
-    const failedHere = typeof faulty?.[i] === "string" || (st.op === "stream" && typeof ref[i] === "string");
-    if (((st.op === "put" || st.op === "box" || st.op === "stream") && failedHere) || takes(fromFailedPut)) fromFailedPut.add(i);
+    // A relay that failed may or may not have handed its ref to the actor it called.
+    const failedHere = typeof faulty?.[i] === "string" || ((st.op === "stream" || st.op === "relay") && typeof ref[i] === "string");
+    if (((st.op === "put" || st.op === "box" || st.op === "stream" || st.op === "relay") && failedHere) || takes(fromFailedPut)) fromFailedPut.add(i);
     if (takes(fromCancelled)) fromCancelled.add(i);
     if (st.op === "call" || st.op === "keep" || st.op === "kept") {
       const cancelled = cancelledCallOf.get(st.actor);
@@ -141,8 +143,8 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     const refCall = st.op === "call" ? refCallOf.get(st.actor) : undefined;
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
-    const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call";
-    if ((viaActor && st.actor !== undefined && killedActors.has(st.actor)) || takes(fromKilled)) fromKilled.add(i);
+    const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call" || st.op === "relay";
+    if ((viaActor && st.actor !== undefined && killedActors.has(st.actor)) || (st.op === "relay" && killedActors.has(st.to)) || takes(fromKilled)) fromKilled.add(i);
   });
   // A step whose value may legitimately differ between the runs (the sets above): an actor's
   // answer after a restart (it lost its state, as in Ray), a value built on a put the faults

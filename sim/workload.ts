@@ -136,7 +136,16 @@ export type Step =
    * than the actor's owner): the actor puts `v` and returns its ref in a box, which the task
    * reads (a borrow of what the actor owns) and returns: `v`.
    */
-  | { readonly op: "handle-call"; readonly actor: number; readonly v: number };
+  | { readonly op: "handle-call"; readonly actor: number; readonly v: number }
+  /**
+   * One actor calls another: the actor made by step `actor` is handed the handle of the earlier
+   * one made by step `to`, puts `v` (small, or `big`: in a store) and hands its ref inside a value
+   * to that actor's `keep`, then returns what `to` reads of it (`to`'s later `kept` reads it too:
+   * an object an actor owns, borrowed by another actor). The program waits for it before the
+   * next step, so `to`'s keeps stay in program order. Calls go only to earlier actors: no cycle
+   * of actors waiting on each other.
+   */
+  | { readonly op: "relay"; readonly actor: number; readonly to: number; readonly v: number; readonly big: boolean };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -250,6 +259,12 @@ class Acc {
     const c = child.remote({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v) });
     return lend ? { r: c, pad: 0 } : ray.get(c as never);
   }
+  /** The `relay` step: lends a ref this actor owns to actor `to`, which keeps it, and answers what `to` reads of it. */
+  async relay(to: { keep: { remote(b: unknown): unknown }; readKept: { remote(): unknown } }, v: number, big: boolean) {
+    const r = await ray.put(big ? new Float64Array(16_384).fill(v) : v);
+    await ray.get(to.keep.remote({ r }) as never);
+    return ray.get(to.readKept.remote() as never);
+  }
   /** As `add`, with two returns (called with numReturns: 2). */
   async addPair(v: unknown) {
     const seen = await this.add(v);
@@ -302,7 +317,7 @@ function introspectProblem(nodes: readonly NodeInfo[], total: Record<string, num
 
 /** A step whose ref an actor call makes. */
 export const isActorCall = (s: Step): boolean =>
-  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined);
+  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined);
 
 /** Turns a workload into a program for `simulate`. */
 /** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
@@ -445,6 +460,14 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
       case "handle-call": {
         const a = actors.get(s.actor);
         if (a) refs.set(i, (callViaR.remote as (...a: unknown[]) => ObjectRef)(a, s.v));
+        break;
+      }
+      case "relay": {
+        const a = actors.get(s.actor);
+        const to = actors.get(s.to);
+        if (!a || !to) break;
+        refs.set(i, (a.relay.remote as (...a: unknown[]) => ObjectRef)(to, s.v, s.big));
+        await settle(i);
         break;
       }
       case "spawn": {

@@ -20,3 +20,13 @@ test("an actor that kept a put that did not fail must read the same value", () =
   const steps: Step[] = [put, { op: "put", big: false, v: 1 }, { op: "actor", maxRestarts: 0, maxTaskRetries: 0, ref: 1 }, { op: "kept", actor: 2 }];
   assert.deepEqual(compareResults({ steps }, { 0: 5, 1: 1, 3: 1 }, { 0: FULL, 1: 1, 3: 7 }, false), ["step 3 (kept) returned 7, the fault-free run 1"]);
 });
+
+test("what an actor kept from another actor's relay may differ only where the relay failed", () => {
+  const steps: Step[] = [
+    { op: "actor", maxRestarts: 0, maxTaskRetries: 0 }, { op: "actor", maxRestarts: 0, maxTaskRetries: 0 },
+    { op: "relay", actor: 1, to: 0, v: 4, big: true }, { op: "kept", actor: 0 },
+  ];
+  const died = "ActorDiedError: the actor died";
+  assert.deepEqual(compareResults({ steps }, { 2: 4_016_384, 3: 4_016_384 }, { 2: died, 3: -1 }, false), []);
+  assert.deepEqual(compareResults({ steps }, { 2: 4_016_384, 3: 4_016_384 }, { 2: 4_016_384, 3: -1 }, false), ["step 3 (kept) returned -1, the fault-free run 4016384"]);
+});
