@@ -10,7 +10,7 @@ import type { LeaseRequest, RayletMsg, WorkerMsg } from "./messages.ts";
 import { ObjectStore } from "./object-store.ts";
 import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 import {
-  chunk, fetch, finishPull, freeObjects, locations, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet,
+  chunk, fetch, finishPull, freeObjects, locations, lostWithOwner, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet,
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
   ownersDied,
 } from "./raylet/object-manager.ts";
@@ -329,7 +329,7 @@ export class Raylet {
    * followed by a later one (as Ray's raylet refuses a lease to a caller in its caches of failed
    * workers and nodes).
    */
-  private holderDead(addr: Addr): boolean {
+  holderDead(addr: Addr): boolean {
     if (this.deadWorkers.has(addr)) return true;
     const v = this.view.find((n) => n.node === nodeOf(addr));
     return v !== undefined && diedWithNode(addr, v.node, v.alive ? v.incarnation - 1 : v.incarnation);
@@ -421,6 +421,8 @@ export class Raylet {
     this.queue.push(q);
     for (const d of req.deps) {
       if (this.store.has(d.id)) { this.store.pin(d.id); continue; }
+      // The task will read the owner's death from the store; nothing to wait for.
+      if (lostWithOwner(this, d.id, d.owner)) continue;
       q.missing++;
       fetch(this, d.id, d.owner, { kind: "lease", q });
     }

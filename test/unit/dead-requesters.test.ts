@@ -4,21 +4,16 @@
 // GCS tells a raylet that registers which workers died before it joined.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { rayletHost } from "../helpers/raylet-host.ts";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import type { LeaseRequest, Msg } from "../../src/core/messages.ts";
 import { RecentDeaths } from "../../src/core/recent-deaths.ts";
 import { defaultTuning } from "../../src/core/tuning.ts";
 import type { NodeView } from "../../src/core/types.ts";
-import { hostGcs, hostRaylet, type ProcessPorts } from "../../src/runtime/kernel.ts";
+import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
 
 function raylet() {
-  const sent: { to: string; m: Msg }[] = [];
-  const started: string[] = [];
-  const h = hostRaylet({ node: "auto-1", head: "head", resources: { CPU: 2 }, incarnation: 2, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
-    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {},
-    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
-  });
-  h.model.start();
+  const { h, sent, started } = rayletHost({ node: "auto-1", cpus: 2, incarnation: 2, registered: false });
   const req: LeaseRequest = { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: true, taskId: "t" };
   const lease = (from: string, reqId = 1) => h.message(from, { type: "RequestLease", reqId, req });
   /** Starts the workers the raylet asked for; returns who got a lease. */

@@ -5,28 +5,16 @@
 // duplicate prepares and stale releases of bundles, and a fenced raylet.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NO_BUGS } from "../../src/core/bugs.ts";
-import type { LeaseRequest, Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
+import { rayletHost } from "../helpers/raylet-host.ts";
+import type { LeaseRequest } from "../../src/core/messages.ts";
 import type { NodeView } from "../../src/core/types.ts";
-import { hostRaylet } from "../../src/runtime/kernel.ts";
 
 function raylet(cpus = 2, storeCapacity = 1 << 20) {
-  const sent: { to: string; m: Msg }[] = [];
-  const started: string[] = [];
-  const spilled: string[] = [];
-  let timers = 0;
-  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation: 1, storeCapacity }, defaultTuning, NO_BUGS, {
-    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => ++timers, cancel: () => {}, trace: () => {},
-    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: (id) => { spilled.push(id); }, restore: () => {}, deleteSpilled: () => {},
-  });
-  h.model.start();
-  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  const { h, sent, started, spilled, of, timers } = rayletHost({ cpus, storeCapacity });
   const req = (over: Partial<LeaseRequest> = {}): LeaseRequest => ({ resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: "t", ...over });
   const lease = (reqId: number, over: Partial<LeaseRequest> = {}, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: req(over) });
   const register = () => { for (const w of started.splice(0)) h.message(w, { type: "RegisterWorker", worker: w, driver: false }); };
-  const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s.m as Extract<Msg, { type: T }>] : []));
-  return { h, sent, lease, register, of, spilled, timers: () => timers };
+  return { h, sent, lease, register, of, spilled, timers };
 }
 const view = (...nodes: [string, number][]): NodeView[] => nodes.map(([node, cpu]) => ({ node, incarnation: 1, total: { CPU: cpu }, available: { CPU: cpu }, alive: true }));
 

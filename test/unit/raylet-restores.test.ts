@@ -3,23 +3,12 @@
 // restore's answer found the copy gone and dropped its waiters, and the program's get hung.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NO_BUGS } from "../../src/core/bugs.ts";
-import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
-import { hostRaylet } from "../../src/runtime/kernel.ts";
+import { rayletHost } from "../helpers/raylet-host.ts";
 
 const OWNER = "n1/w1-1";
 
 function raylet() {
-  const sent: Msg[] = [];
-  const spilled: string[] = [];
-  const restoring: string[] = [];
-  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: 1 }, incarnation: 1, storeCapacity: 200 }, defaultTuning, NO_BUGS, {
-    now: () => 0, random: () => 0.5, send: (_to, m) => { sent.push(m); }, schedule: () => 1, cancel: () => {}, trace: () => {},
-    startWorker: () => {}, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: () => {},
-  });
-  h.model.start();
-  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  const { h, of, spilled, restoring } = rayletHost({ storeCapacity: 200 });
   // Two primary copies of 150 bytes in a 200-byte store: the first is spilled to make room.
   for (const [i, id] of [`${OWNER}#1`, `${OWNER}#2`].entries()) {
     h.message(OWNER, { type: "StorePut", reqId: i + 1, id, payload: { size: 150, hash: `h${i}`, data: new Uint8Array(150) }, owner: OWNER });
@@ -27,7 +16,7 @@ function raylet() {
   assert.deepEqual(spilled, [`${OWNER}#1`], "the first copy was not spilled");
   h.message("head/driver", { type: "StoreGet", reqId: 9, ids: [{ id: `${OWNER}#1`, owner: OWNER }] });
   assert.deepEqual(restoring, [`${OWNER}#1`], "the read did not start a restore");
-  const replies = () => sent.flatMap((m) => (m.type === "StoreGetReply" && m.reqId === 9 ? [m] : []));
+  const replies = () => of("StoreGetReply").filter((m) => m.reqId === 9);
   assert.equal(replies().length, 0);
   return { h, replies };
 }

@@ -3,22 +3,10 @@
 // cancelled request leaves the queue (only the one its owner named).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NO_BUGS } from "../../src/core/bugs.ts";
-import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
-import { hostRaylet } from "../../src/runtime/kernel.ts";
-import type { TraceBody } from "../../spec/trace.ts";
+import { rayletHost } from "../helpers/raylet-host.ts";
 
 function raylet(cpus: number, incarnation = 1) {
-  const sent: { to: string; m: Msg }[] = [];
-  const started: string[] = [];
-  const traced: TraceBody[] = [];
-  const h = hostRaylet({ node: "n1", head: "head", resources: { CPU: cpus }, incarnation, storeCapacity: 1 << 20 }, defaultTuning, NO_BUGS, {
-    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: (e) => { traced.push(e); },
-    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
-  });
-  h.model.start();
-  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  const { h, sent, started, traced } = rayletHost({ cpus, incarnation });
   const lease = (reqId: number, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
   const register = (worker: string) => h.message(worker, { type: "RegisterWorker", worker, driver: false });
   const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [{ ...s.m, to: s.to }] : []));

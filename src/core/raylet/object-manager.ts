@@ -137,7 +137,7 @@ export function evicted(rl: Raylet, ids: readonly ObjectId[]): void {
 export function storeGet(rl: Raylet, from: Addr, reqId: number, ids: readonly { id: ObjectId; owner: Addr }[]): void {
   const get: PendingGet = { from, reqId, ids: ids.map((x) => x.id), values: new Array(ids.length), missing: 0 };
   for (let i = 0; i < ids.length; i++) {
-    const v = rl.store.read(ids[i].id);
+    const v = rl.store.read(ids[i].id) ?? lostWithOwner(rl, ids[i].id, ids[i].owner);
     if (v) { get.values[i] = v; continue; }
     get.missing++;
     fetch(rl, ids[i].id, ids[i].owner, { kind: "get", get });
@@ -150,6 +150,15 @@ export function pinForGet(rl: Raylet, g: PendingGet, id: ObjectId): void {
   if (!rl.store.has(id)) return;
   rl.store.pin(id);
   (g.pinned ??= []).push(id);
+}
+
+/**
+ * The error a read of `id` gets at once when this raylet has heard that its owner died: the owner
+ * would never answer a pull's GetLocations (the pulls under way failed when the news came, but a
+ * read sent before the news may arrive after it).
+ */
+export function lostWithOwner(rl: Raylet, id: ObjectId, owner: Addr): ErrorInfo | undefined {
+  return rl.holderDead(owner) ? ownerDied(id, owner) : undefined;
 }
 
 /** Makes `id` local: restore it if spilled here, else pull it from a node that has it. */
