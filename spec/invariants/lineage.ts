@@ -31,6 +31,7 @@ export const checkLineage: Checker = (events) => {
   const open = new Map<string, Loss>();
   // Re-runs of a task under way: their attempt, and the highest item index they yielded so far.
   const rerunning = new Map<string, { attempt: number; yielded: number }>();
+  const failed = new Set<string>();
 
   // Owners that exited cleanly (their program returned and they let go of everything).
   const exited = new Set<string>();
@@ -78,9 +79,11 @@ export const checkLineage: Checker = (events) => {
         if (r?.attempt === e.attempt) r.yielded = Math.max(r.yielded, e.index);
         break;
       }
-      // A task that failed for good remakes nothing (its lost items hold its error).
+      // A task that failed for good remakes nothing, then or later (its lost items hold its
+      // error; those lost after it cannot be remade).
       case "task.failed":
         open.delete(e.task);
+        failed.add(e.task);
         break;
       case "object.lost": {
         const id = byReturn.get(e.obj);
@@ -88,7 +91,7 @@ export const checkLineage: Checker = (events) => {
         const t = tasks.get(id)!;
         // Actor calls are not re-run to rebuild their results here (the actor's state moved on);
         // an unknown budget (an older trace) promises nothing.
-        if (t.actor !== undefined || typeof t.maxRetries !== "number") break;
+        if (t.actor !== undefined || typeof t.maxRetries !== "number" || failed.has(id)) break;
         // A re-run under way that has not yet come to this item will yield it again.
         const r = rerunning.get(id);
         if (r !== undefined && isGeneratorItemId(e.obj) && generatorItemOf(e.obj).index > r.yielded) break;

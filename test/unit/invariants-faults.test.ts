@@ -301,6 +301,9 @@ describe("lineage", () => {
       submit("g3", { maxRetries: -1, actor: "a" }), stored("g3.y0"), item("g3", 0), lost("g3.y0"),
     ));
   });
+  test("an item lost after its generator task failed for good is not re-run for (a failed task is not run again)", () => {
+    clean(check, trace(submit("g1", { maxRetries: -1 }), stored("g1.y0"), item("g1", 0), failed("g1", "ObjectLostError"), lost("g1.y0"), end()));
+  });
   test("a lost generator item that a re-run under way has not come to yet is left to it; one it has passed is not", () => {
     const retryAttempt = (task: string, attempt: number): Ev => ({ kind: "task.retry", comp: "owner", task, attempt, reason: "reconstructing" });
     clean(check, trace(

@@ -4,11 +4,12 @@
 // task, retries and re-runs alike) and the task's argument refs, held while one of those items
 // is owned. A lost item waits for the attempt under way, which yields it again (an attempt already
 // past it is let go of back-pressure, to end: generatorItemLostBehind); once the task is done, a
-// re-run is started for it. The report of a lost item's index by the current attempt
-// restores the item with the new copy; its other reports are duplicates, handled as a retry's
-// are (a stored copy of the same value kept as one more copy, anything else freed), so nothing
-// reaches the program twice. An actor method's items are not remade (the
-// actor's state moved on), as in Ray without `max_task_retries`.
+// re-run is started for it, unless the task failed for good (Ray runs a failed task no more).
+// The report of a lost item's index by the current attempt restores the item with the new copy;
+// its other reports are duplicates, handled as a retry's are (a stored copy of the same value
+// kept as one more copy, anything else freed), so nothing reaches the program twice. An actor
+// method's items are not remade (the actor's state moved on), as in Ray without
+// `max_task_retries`.
 
 import { nextObjectState } from "../lifecycle/object.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
@@ -34,6 +35,8 @@ export interface GeneratorLineage {
   progress: boolean;
   /** The re-run's attempt that reported last, and the next index it yields (it may have stored it before dying). */
   reports: { attempt: number; next: number } | undefined;
+  /** Why its items are no longer remade: the task (or a re-run) failed for good, and a failed task is not run again (Ray drops its lineage). */
+  failed: string | undefined;
 }
 
 export interface GeneratorLineages {
@@ -55,7 +58,7 @@ export function itemStored(w: Ctx, t: OwnedTask | undefined, id: ObjectId): void
       const a = w.owned.get(r);
       if (a) a.submitted++;
     }
-    l = { spec: t.spec, retriesLeft: t.retriesLeft, deps: t.argRefs, items: new Set(), waiting: new Set(), rerun: undefined, progress: false, reports: undefined };
+    l = { spec: t.spec, retriesLeft: t.retriesLeft, deps: t.argRefs, items: new Set(), waiting: new Set(), rerun: undefined, progress: false, reports: undefined, failed: undefined };
     w.lineages.set(t.spec.taskId, l);
   }
   l.items.add(id);
@@ -82,6 +85,7 @@ function forget(w: Ctx, l: GeneratorLineage): void {
 export function itemLost(w: Ctx, id: ObjectId, o: Owned): string | undefined {
   const l = w.lineages.get(generatorItemOf(id).task);
   if (l === undefined || !l.items.has(id)) return "it was yielded by an actor method or a task with maxRetries=0, whose items tsray does not remake";
+  if (l.failed !== undefined) return l.failed;
   const running = w.owned.get(l.spec.returnId)?.task !== undefined;
   if (!running && l.rerun === undefined && l.retriesLeft === 0 && !w.cfg.bugs.has("retry-forever")) {
     return `its generator task ${l.spec.name} has no retries left to run it again (maxRetries=${l.spec.maxRetries})`;
@@ -164,6 +168,7 @@ export function lineageTaskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void
   }
   l.spec = t.spec;
   l.retriesLeft = t.retriesLeft;
+  if (result.kind === "error") l.failed = `its generator task ${t.spec.name} failed (${result.error.type}), and a failed task is not run again`;
   if (l.waiting.size > 0) {
     const budget = l.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");
     if (result.kind !== "error" && budget && (!wasRerun || l.progress)) return rerun(w, l, l.waiting.values().next().value!);
