@@ -19,7 +19,7 @@ import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, 
 import type { PlacementGroupId } from "./types.ts";
 import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, resendPlacementGroups } from "./worker/placement-groups.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
-import { addLocation, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
+import { addLocation, knownDeaths, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
 import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, repeatedBorrowMsg, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
@@ -121,6 +121,7 @@ export class CoreWorker {
       case "ActorUpdate": return actorUpdate(w, m.info);
       case "NamedActor": return namedActor(w, m.reqId, m.info);
       case "NodeDead": return nodeDead(w, m.node, m.incarnation);
+      case "KnownDeaths": return knownDeaths(w, m.workers, m.nodes);
       case "Unblocked": return unblocked(w);
       case "WorkerDied": return workerDied(w, m.worker);
       case "GcsRestarted": return this.gcsRestarted();

@@ -115,6 +115,12 @@ export type Msg =
   // failure news, published by the GCS to raylets, which pass it on to their core workers
   | { type: "WorkerDied"; worker: Addr }
   | { type: "NodeDead"; node: NodeId; incarnation: number }
+  /**
+   * To a worker (or driver) that registers: the deaths its raylet knew of before (the workers,
+   * and each node's latest dead life). It hears of later ones as they come; without these, it
+   * would wait for ever on an owner that died before it started.
+   */
+  | { type: "KnownDeaths"; workers: readonly Addr[]; nodes: readonly { readonly node: NodeId; readonly incarnation: number }[] }
   | { type: "GcsRestarted" }
   /** A driver asks the GCS for failure news directly (it must hear even if its own raylet dies). */
   | { type: "SubscribeFailures" }
@@ -190,7 +196,7 @@ export const RAYLET_RECEIVES = [
 export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
-  "Unblocked", "WorkerDied", "GcsRestarted", "AddBorrower", "RemoveBorrower",
+  "Unblocked", "WorkerDied", "KnownDeaths", "GcsRestarted", "AddBorrower", "RemoveBorrower",
   "ClusterInfo", "CancelTask", "ReportGeneratorItem", "GeneratorAck",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */

@@ -244,6 +244,7 @@ export class Raylet {
         return this.dispatch();
       case "RegisterWorker":
         this.clients.add(m.worker);
+        this.tellKnownDeaths(m.worker);
         return m.driver ? undefined : this.workerRegistered(m.worker);
       case "StorePut":
         // A straggler from a worker that died meanwhile, or an object whose owner died: stored,
@@ -607,6 +608,17 @@ export class Raylet {
   // ---- worker pool -------------------------------------------------------------------------
 
   /** A worker registered: the first grant waiting for a worker gets it, or it waits idle. */
+  /** A worker that registers hears of the deaths this raylet knew before (see the KnownDeaths message). */
+  private tellKnownDeaths(worker: Addr): void {
+    const nodes: { node: NodeId; incarnation: number }[] = [];
+    for (const v of this.view) {
+      const dead = v.alive ? v.incarnation - 1 : v.incarnation;
+      if (dead >= 1) nodes.push({ node: v.node, incarnation: dead });
+    }
+    const workers = this.deadWorkers.list().filter((x) => x !== worker); // one declared dead that registers late learns of itself otherwise
+    if (nodes.length > 0 || workers.length > 0) this.fx.send(worker, { type: "KnownDeaths", workers, nodes });
+  }
+
   private workerRegistered(worker: Addr): void {
     if (!this.pool.registered(worker)) return;
     const next = this.awaitingWorker.shift();

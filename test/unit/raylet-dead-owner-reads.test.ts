@@ -2,7 +2,8 @@
 // news, or racing it. The raylet failed the pulls under way when the news came; a read that
 // comes later must not ask the dead owner where the object is (it never answers, and the read
 // hung: read-after-its-owners-death-news-asked-the-dead-owner). It hears OwnerDiedError at once,
-// and a lease does not wait for such an argument (the task reads the error from the store).
+// and a lease does not wait for such an argument (the task reads the error from the store). A
+// worker that registers after the news hears it from its raylet (KnownDeaths).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rayletHost } from "../helpers/raylet-host.ts";
@@ -37,4 +38,20 @@ test("a lease whose argument's owner is known dead does not wait for the argumen
   for (const w of r.started.splice(0)) r.h.message(w, { type: "RegisterWorker", worker: w, driver: false });
   assert.deepEqual(r.sent.filter((s) => s.m.type === "LeaseGranted").map((s) => s.to), ["head/driver"]);
   assert.deepEqual(r.sent.filter((s) => s.to === DEAD), [], "it asked the dead owner");
+});
+
+test("a worker that registers hears which workers and node lives the raylet knew dead; with none known it hears nothing", () => {
+  const r = raylet();
+  r.h.message("head/gcs", {
+    type: "ClusterView", nodes: [
+      { node: "n1", incarnation: 1, total: { CPU: 1 }, available: { CPU: 1 }, alive: true },
+      { node: "n3", incarnation: 2, total: { CPU: 1 }, available: { CPU: 1 }, alive: false },
+      { node: "n4", incarnation: 3, total: { CPU: 1 }, available: { CPU: 1 }, alive: true },
+    ],
+  });
+  r.h.message("n1/w1-9", { type: "RegisterWorker", worker: "n1/w1-9", driver: false });
+  assert.deepEqual(r.of("KnownDeaths"), [{ type: "KnownDeaths", workers: [DEAD], nodes: [{ node: "n3", incarnation: 2 }, { node: "n4", incarnation: 2 }] }]);
+  const fresh = rayletHost();
+  fresh.h.message("n1/w1-1", { type: "RegisterWorker", worker: "n1/w1-1", driver: false });
+  assert.deepEqual(fresh.of("KnownDeaths"), []);
 });

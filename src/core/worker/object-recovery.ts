@@ -45,6 +45,18 @@ export function workerDied(w: Ctx, worker: Addr): void {
   borrowersDied(w, (b) => b === worker);
 }
 
+/**
+ * What this worker's raylet knew had died when it registered. A life of its own node before the
+ * current one is only recorded: what this worker asked of the raylet went to the current life.
+ */
+export function knownDeaths(w: Ctx, workers: readonly Addr[], nodes: readonly { readonly node: NodeId; readonly incarnation: number }[]): void {
+  for (const n of nodes) {
+    if (n.node !== w.cfg.node) nodeDead(w, n.node, n.incarnation);
+    else if (!buried(w, n.node, n.incarnation)) w.deadNodes.set(n.node, n.incarnation);
+  }
+  for (const x of workers) workerDied(w, x);
+}
+
 export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
   if (buried(w, node, incarnation)) return; // heard already (from the GCS and our raylet)
   w.deadNodes.set(node, incarnation);

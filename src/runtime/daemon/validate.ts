@@ -156,6 +156,7 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("ClusterView", { nodes: list(nodeView) }),
   m("WorkerDied", { worker: addr }),
   m("NodeDead", { node: nodeId, incarnation: count }),
+  m("KnownDeaths", { workers: list(addr), nodes: list(z.object({ node: nodeId, incarnation: count }).strict()) }),
   m("GcsRestarted", {}),
   m("SubscribeFailures", {}),
   m("RegisterFunction", { fn: fnDescriptor }),

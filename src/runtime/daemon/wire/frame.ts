@@ -101,6 +101,7 @@ export const MSG_TYPES = [
   "DrainNode", "DrainReply",
   "CancelTask",
   "ReportGeneratorItem", "GeneratorAck",
+  "KnownDeaths",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).
