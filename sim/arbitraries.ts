@@ -24,6 +24,7 @@ type RawStep =
   | { op: "sleep"; ms: number }
   | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number }
   | { op: "kill"; back: number; noRestart: boolean }
+  | { op: "exit"; actor: number }
   | { op: "box" | "rebox"; back: number; big: boolean }
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
@@ -81,7 +82,11 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "get-free", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
   { name: "sleep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
   { name: "async-actor", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1) }) },
-  { name: "kill", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
+  // Or the actor ends itself (ray.exitActor in a method).
+  { name: "kill", weight: 1, group: "classic", step: () => fc.oneof(
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("exit" as const), actor: fc.nat(20) }) },
+  ) },
   { name: "box", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean() }) },
   { name: "keep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
   { name: "kept", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("kept" as const), actor: fc.nat(20) }) },
@@ -237,10 +242,11 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         made.push(i);
         break;
       }
-      case "kept": {
+      case "kept":
+      case "exit": {
         const a = pick(actors, r.actor);
         if (a === undefined) continue;
-        steps.push({ op: "kept", actor: a });
+        steps.push({ op: r.op, actor: a });
         made.push(i);
         break;
       }

@@ -112,7 +112,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   // Whether a call ran before its actor's kill took effect depends on timing, so do the answers
   // of a killed actor's calls (a value in one run, ActorDiedError in the other) and what uses them.
   const killedActors = new Set<number>();
-  for (const st of w.steps) if (st.op === "kill") killedActors.add(st.actor);
+  for (const st of w.steps) if (st.op === "kill" || st.op === "exit") killedActors.add(st.actor);
   const fromKilled = new Set<number>();
   const ref = reference ?? {};
   // actor -> the step that gave it the ref it keeps (a `keep`, or its constructor's argument):
@@ -143,7 +143,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     const refCall = st.op === "call" ? refCallOf.get(st.actor) : undefined;
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
-    const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call" || st.op === "relay";
+    const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call" || st.op === "relay" || st.op === "exit";
     if ((viaActor && st.actor !== undefined && killedActors.has(st.actor)) || (st.op === "relay" && killedActors.has(st.to)) || takes(fromKilled)) fromKilled.add(i);
   });
   // A step whose value may legitimately differ between the runs (the sets above): an actor's

@@ -58,6 +58,8 @@ export type Step =
   | { readonly op: "async-actor"; readonly maxConcurrency?: number; readonly maxRestarts: number }
   /** `ray.kill` of the actor made by step `actor` (`noRestart` false: it restarts within its budget). */
   | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean }
+  /** A call on the actor made by step `actor` whose method calls ray.exitActor(): the actor ends for good (the call's ref holds ActorDiedError). */
+  | { readonly op: "exit"; readonly actor: number }
   /** A put of a value holding step `ref`'s ref (inline, or `big`: in a store). */
   | { readonly op: "box"; readonly ref: number; readonly big: boolean }
   /** A task that gets step `ref`'s ref inside an argument and returns it inside its value (small or `big`): a borrower passing it on. */
@@ -265,6 +267,10 @@ class Acc {
     await ray.get(to.keep.remote({ r }) as never);
     return ray.get(to.readKept.remote() as never);
   }
+  /** The `exit` step: the actor ends itself. */
+  exit(): number {
+    ray.exitActor();
+  }
   /** As `add`, with two returns (called with numReturns: 2). */
   async addPair(v: unknown) {
     const seen = await this.add(v);
@@ -317,7 +323,7 @@ function introspectProblem(nodes: readonly NodeInfo[], total: Record<string, num
 
 /** A step whose ref an actor call makes. */
 export const isActorCall = (s: Step): boolean =>
-  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined);
+  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || s.op === "exit" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined);
 
 /** Turns a workload into a program for `simulate`. */
 /** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
@@ -438,6 +444,11 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
       case "kill": {
         const a = actors.get(s.actor);
         if (a) ray.kill(a, { noRestart: s.noRestart });
+        break;
+      }
+      case "exit": {
+        const a = actors.get(s.actor);
+        if (a) refs.set(i, a.exit.remote());
         break;
       }
       case "box": {

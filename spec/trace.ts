@@ -25,7 +25,8 @@ export type TraceBody =
    * creation it was asked for (`<actor>:create:<epoch>`): a grant for an incarnation already over
    * is given back and its worker destroyed.
    */
-  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; bundle?: string; actor?: string; task?: string }
+  /** `holder`: the core worker (or, for an actor's creation, the GCS) the lease is granted to. */
+  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; holder?: string; bundle?: string; actor?: string; task?: string }
   | { kind: "lease.returned"; comp: "raylet"; lease: string; worker: string; resources: Resources }
   // --- placement groups: a bundle's resources are held from reservation to release ----------
   | { kind: "bundle.reserved"; comp: "raylet"; bundle: string; resources: Resources }
@@ -90,6 +91,8 @@ export type TraceBody =
    * good (`noRestart`), the killer's later calls fail at once, before the GCS's news.
    */
   | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string; noRestart: boolean }
+  /** Incarnation `epoch` of the actor called ray.exitActor() in method `method`: it ends for good. */
+  | { kind: "actor.exited"; comp: "worker"; actor: string; worker: string; epoch: number; method: string }
   /** The GCS took an actor's registration: its name (unique within `namespace`), and whether it outlives its owner. */
   /** `args`: the objects its constructor's arguments pass (as arguments or nested in their values): in use until the actor is dead. */
   | { kind: "actor.registered"; comp: "gcs"; actor: string; owner: string; detached: boolean; name?: string; namespace?: string; args?: readonly string[] }

@@ -70,6 +70,9 @@ export const checkActorOrder: Checker = (events) => {
       case "actor.killed":
         if (e.noRestart) { dead.add(e.actor); killedBy.set(`${e.actor}\0${e.caller}`, i); }
         break;
+      case "actor.exited":
+        dead.add(e.actor);
+        break;
       case "actor.state":
         if (e.state === "RESTARTING") restarted.add(e.actor);
         if (e.state === "DEAD") dead.add(e.actor);

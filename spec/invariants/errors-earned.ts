@@ -113,6 +113,8 @@ export const checkErrorsEarned: Checker = (events) => {
   // the bundle's release together, in either order.
   /** worker -> the bundle its last lease drew on. */
   const leasedIn = new Map<string, string>();
+  /** worker -> who holds its last lease. */
+  const holderOf = new Map<string, string>();
   const diedWorkers = new Set<string>();
   const releasedBundles = new Set<string>();
   for (let i = 0; i < events.length; i++) {
@@ -123,7 +125,8 @@ export const checkErrorsEarned: Checker = (events) => {
         faulted = true;
         break;
       case "actor.killed": // the program's own doing
-        if (e.noRestart) deadActors.add(e.actor);
+      case "actor.exited": // so is an actor's exit (ray.exitActor): for good, as a kill with noRestart
+        if (e.kind === "actor.exited" || e.noRestart) deadActors.add(e.actor);
         else killedActors.add(e.actor);
         actorEnded(e.actor);
         // The GCS ends the worker it has leased for the actor when the kill arrives, maybe
@@ -148,6 +151,7 @@ export const checkErrorsEarned: Checker = (events) => {
       case "lease.granted":
         if (e.bundle !== undefined) leasedIn.set(e.worker, e.bundle);
         else leasedIn.delete(e.worker);
+        if (e.holder !== undefined) holderOf.set(e.worker, e.holder);
         if (e.actor !== undefined) {
           // A grant for an incarnation already over (killed, or dead) is given back with its
           // worker destroyed; any other is the actor's worker from now on (it may die before
@@ -161,6 +165,10 @@ export const checkErrorsEarned: Checker = (events) => {
         diedWorkers.add(e.worker);
         const b = leasedIn.get(e.worker);
         if (b !== undefined && releasedBundles.has(b)) exited.add(e.worker);
+        // A raylet destroys a worker whose lease holder died (it may run the holder's task): a
+        // holder the program ended (an actor it killed or that exited) ends the worker too.
+        const holder = holderOf.get(e.worker);
+        if (holder !== undefined && exited.has(holder)) exited.add(e.worker);
         break;
       }
       case "bundle.reserved": // a new reservation under the same name

@@ -31,6 +31,7 @@ export const checkNames: Checker = (events) => {
         faulted = true;
         break;
       case "actor.killed":
+      case "actor.exited":
         killed.add(e.actor);
         break;
       case "task.started":

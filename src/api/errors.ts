@@ -31,6 +31,16 @@ export class InfeasibleTaskError extends RayError { override name = "InfeasibleT
 export class ValueError extends Error { override name = "ValueError"; }
 /** ray.cancel stopped the task (Ray's TaskCancelledError); also the reason its cancellation signal aborts with. */
 export class TaskCancelledError extends RayError { override name = "TaskCancelledError"; }
+/**
+ * What ray.exitActor() throws to unwind the actor's method, as Ray's exit_actor raises: the
+ * executor turns it into the actor's exit. Code that catches it and goes on does not exit.
+ */
+export class ActorExit extends Error {
+  override name = "ActorExit";
+  constructor(readonly method: string) {
+    super(`the actor's method ${method} called ray.exitActor()`);
+  }
+}
 
 const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayError> = {
   WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,

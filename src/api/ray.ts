@@ -6,7 +6,7 @@ import { checkResources } from "../core/resources.ts";
 import type { ActorId, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
-import { GetTimeoutError, ValueError, toError } from "./errors.ts";
+import { ActorExit, GetTimeoutError, ValueError, toError } from "./errors.ts";
 import { ASYNC_ACTOR_MAX_CONCURRENCY, checkCallOptions, checkTimeout, streamingOf } from "./options.ts";
 import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
@@ -68,6 +68,12 @@ export interface Ray {
   removePlacementGroup(pg: PlacementGroup): void;
   /** Ray's runtime context: where this code runs, and inside a task or actor method, which. */
   getRuntimeContext(): RuntimeContext;
+  /**
+   * Ends the actor whose method calls it, for good (Ray's `ray.actor.exit_actor()`): it throws to
+   * unwind the method, whose caller gets ActorDiedError, as do the actor's later calls. Only
+   * inside an actor's method.
+   */
+  exitActor(): never;
 }
 
 export interface RuntimeContext {
@@ -476,6 +482,11 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     // Inside a task, ray.cancel interrupts the sleep (TaskCancelledError), as Ray interrupts a cancelled task's sleep.
     sleep(ms) { return client.sleep(ms, currentExecution()?.signal); },
 
+    exitActor(): never {
+      const e = currentExecution();
+      if (e?.method === undefined) throw new TypeError(`ray.exitActor: only an actor's method can call it (here: ${e === undefined ? "the driver" : e.actorId !== undefined ? "an actor's constructor" : "a task"})`);
+      throw new ActorExit(e.method);
+    },
     getRuntimeContext() {
       const e = currentExecution();
       const c: RuntimeContext = {

@@ -12,7 +12,7 @@ import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescripto
 import {
   actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask,
 } from "./worker/actor-submitter.ts";
-import { newActorScheduling } from "./worker/actor-scheduling.ts";
+import { newActorScheduling, tellExit } from "./worker/actor-scheduling.ts";
 import { cancelExecution, cancelTask, newCancellations } from "./worker/cancellation.ts";
 import type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning, Ctx } from "./worker/context.ts";
 import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, WorkerInput } from "./worker/inputs.ts";
@@ -142,6 +142,7 @@ export class CoreWorker {
     for (const fn of w.fnCache.values()) if (w.registeredFns.has(fn.id)) w.fx.send(w.cfg.gcs, { type: "RegisterFunction", fn });
     for (const id of w.fnWaiters.keys()) w.fx.send(w.cfg.gcs, { type: "GetFunction", id });
     resubscribeActors(w);
+    if (w.actor?.exited !== undefined) tellExit(w, w.actor);
     resendPlacementGroups(w);
   }
 

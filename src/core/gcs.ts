@@ -195,6 +195,7 @@ export class Gcs {
       case "SubscribeActor": return this.actorManager.subscribe(from, m.actorId);
       case "GetNamedActor": return this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
       case "KillActor":
+        if (m.exited) return this.actorManager.actorExited(m.actorId, m.epoch ?? 0);
         if (m.noRestart === false) return this.actorManager.restartKilledActor(m.actorId, m.epoch ?? 0);
         return this.actorManager.killActor(m.actorId, "it was killed by ray.kill()");
       case "LeaseGranted": return this.actorManager.actorLeaseGranted(m.reqId, m.leaseId, m.worker);

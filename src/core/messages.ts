@@ -138,7 +138,8 @@ export type Msg =
    * `noRestart: false`: incarnation `epoch` dies and the actor restarts within its budget; a resent
    * kill of an incarnation already gone does nothing (absent: dead for good).
    */
-  | { type: "KillActor"; actorId: ActorId; noRestart?: false; epoch?: number }
+  /** `exited`: sent by the actor's own worker, whose incarnation `epoch` called ray.exitActor(). */
+  | { type: "KillActor"; actorId: ActorId; noRestart?: false; epoch?: number; exited?: true }
   // borrower (or an executor lending a returned ref) → owner: the borrower protocol
   // `seq` counts the sender's borrower messages: a copy the network repeated carries a seq the
   // owner has seen from that sender (the link delivers in order), and is dropped.

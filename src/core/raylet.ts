@@ -448,7 +448,7 @@ export class Raylet {
         if (!fits(l.resources, freeFor(this, l.bundle))) { waiting.push(w); continue; }
         l.blocked = false;
         setFree(this, l.bundle, subtract(freeFor(this, l.bundle), l.resources));
-        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.pool.workers.get(w)!.lease!, worker: w, resources: l.resources, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
+        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.pool.workers.get(w)!.lease!, worker: w, resources: l.resources, holder: l.holder, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
         this.fx.send(w, { type: "Unblocked" });
       }
       this.unblocks = waiting;
@@ -475,7 +475,7 @@ export class Raylet {
     if (this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, and the id is in use`);
     this.pool.lease(worker, leaseId, q.req.actorId !== undefined);
     this.leases.set(leaseId, { worker, holder: q.from, resources: q.req.resources, deps: q.req.deps.map((d) => d.id), ...(bundle !== undefined ? { bundle } : {}) });
-    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, ...(bundle !== undefined ? { bundle } : {}), ...(q.req.actorId !== undefined ? { actor: q.req.actorId, task: q.req.taskId } : {}) });
+    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, holder: q.from, ...(bundle !== undefined ? { bundle } : {}), ...(q.req.actorId !== undefined ? { actor: q.req.actorId, task: q.req.taskId } : {}) });
     this.fx.send(q.from, { type: "LeaseGranted", reqId: q.reqId, leaseId, worker });
   }
 

@@ -67,6 +67,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "get.failed": return `Reading ${code(e.obj)} fails: ${e.error}.`;
     case "actor.state": return `The GCS moves actor ${code(e.actor)} to **${e.state}**${e.at ? ` on ${e.at}` : ""} (epoch ${e.epoch}) and tells its subscribers.`;
     case "actor.killed": return `${short(e.caller)} kills actor ${code(e.actor)}${e.noRestart ? " for good" : " (it may restart)"}.`;
+    case "actor.exited": return `Actor ${code(e.actor)}'s method ${code(e.method)} calls ray.exitActor(): the actor ends for good, and its worker ${short(e.worker)} answers its calls with ActorDiedError from now on.`;
     case "generator.item": return `The owner records item ${e.index} of streaming generator ${code(e.task)} as ${code(e.obj)}${e.attempt > 0 ? ` (reported by attempt ${e.attempt})` : ""}; the caller's next() gets a ref to it.`;
     case "generator.duplicate": return `Attempt ${e.attempt} of ${code(e.task)} reports item ${e.index} again: the owner already has it and drops the copy (no duplicate reaches the caller).`;
     case "generator.end": return `The stream of ${code(e.task)} ends after ${e.items} item${e.items === 1 ? "" : "s"}${e.error ? `, the last holding its error (${e.error})` : ""}.`;

@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Outcome } from "../core/core-worker.ts";
 import type { FunctionDescriptor, FunctionId, Payload, TaskSpec } from "../core/types.ts";
 import type { CoreClient } from "../api/client.ts";
-import { TaskCancelledError, fromThrown } from "../api/errors.ts";
+import { ActorExit, TaskCancelledError, fromThrown } from "../api/errors.ts";
 
 export interface Codec {
   encode(value: unknown): Payload;
@@ -20,7 +20,14 @@ const __name = (target: unknown, value: string) => Object.defineProperty(target,
  * The task (and actor) whose code is running: what ray.getRuntimeContext() reads, across awaits
  * too. `signal` aborts when the task's owner cancels it (ray.cancel).
  */
-export interface ExecutionContext { readonly taskId: string; readonly actorId?: string; readonly namespace?: string; readonly signal: AbortSignal }
+export interface ExecutionContext {
+  readonly taskId: string;
+  readonly actorId?: string;
+  /** The actor method running (undefined in a task or an actor's constructor). */
+  readonly method?: string;
+  readonly namespace?: string;
+  readonly signal: AbortSignal;
+}
 
 /**
  * One running task's context. Its AbortController is made only when the code reads `signal`
@@ -29,7 +36,7 @@ export interface ExecutionContext { readonly taskId: string; readonly actorId?: 
  */
 class Running implements ExecutionContext {
   private controller: AbortController | undefined = undefined;
-  constructor(readonly taskId: string, readonly actorId: string | undefined, readonly namespace: string | undefined) {}
+  constructor(readonly taskId: string, readonly actorId: string | undefined, readonly method: string | undefined, readonly namespace: string | undefined) {}
   get signal(): AbortSignal {
     return (this.controller ??= new AbortController()).signal;
   }
@@ -73,7 +80,7 @@ export class Executor {
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
     if (spec.kind === "actor-create") this.instanceNamespace = spec.namespace;
     const namespace = spec.kind === "actor-task" ? this.instanceNamespace : spec.namespace;
-    const ctx = new Running(spec.taskId, spec.actorId, namespace);
+    const ctx = new Running(spec.taskId, spec.actorId, spec.kind === "actor-task" ? spec.method : undefined, namespace);
     const out = current.run(ctx, runIn, this, spec, fn, args);
     if (!(out instanceof Promise)) return out;
     // Only code still running after this returns can be cancelled (a cancel arrives as an event of its own).
@@ -173,6 +180,7 @@ export class Executor {
   }
 
   private failed(e: unknown, spec: TaskSpec, fn: FunctionDescriptor): Outcome {
+    if (e instanceof ActorExit && spec.kind === "actor-task") return { ok: false, error: { type: "ActorDiedError", message: e.message }, exit: true };
     const label = this.label(spec, fn), name = fn.name;
     if (e instanceof ReferenceError) {
       const m = /^(\S+) is not defined/.exec(e.message);

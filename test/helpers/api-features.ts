@@ -84,6 +84,36 @@ export async function killedOwner(ray: Ray): Promise<{ before: number; after: st
   return { before, after };
 }
 
+/**
+ * `ray.exitActor()` in a method ends the actor for good, restarts left or not (Ray's exit_actor):
+ * that call and the later ones fail with ActorDiedError, what it owned goes with it, and the
+ * checkers call it the program's doing. Refused outside an actor's method.
+ */
+export async function actorExit(ray: Ray): Promise<{ before: number; exiting: string; later: string; owned: string; refused: string[] }> {
+  class Quitter {
+    n = 0;
+    inc(): number { return ++this.n; }
+    async keep(): Promise<unknown[]> { return [await ray.put(7)]; }
+    quit(): number { ray.exitActor(); }
+  }
+  const q = ray.remote(Quitter, { maxRestarts: 3 }).remote();
+  const before = await ray.get(q.inc.remote());
+  const [kept] = (await ray.get(q.keep.remote())) as ObjectRef<number>[];
+  const outcome = async (r: ObjectRef) => { try { return String(await ray.get(r, { timeoutMs: 5_000 })); } catch (e) { return (e as Error).name; } };
+  const exiting = await outcome(q.quit.remote());
+  const later = await outcome(q.inc.remote());
+  let owned = "still answered";
+  for (let i = 0; i < 200 && owned === "still answered"; i++) {
+    owned = await outcome(kept);
+    if (owned === "7") { owned = "still answered"; await ray.sleep(20); }
+  }
+  const refused: string[] = [];
+  try { ray.exitActor(); } catch (e) { refused.push((e as Error).message); }
+  const inTask = ray.remote(() => { try { ray.exitActor(); } catch (e) { return (e as Error).message; } return "exited"; });
+  refused.push(await ray.get(inTask.remote()));
+  return { before, exiting, later, owned, refused };
+}
+
 /** `ray.kill(actor, { noRestart: false })` restarts an actor that has restarts left: its state starts afresh. */
 export async function killWithRestart(ray: Ray): Promise<{ before: number; restarted: boolean; badOption: string }> {
   class Tally { n = 0; inc(): number { return ++this.n; } }
@@ -234,6 +264,10 @@ export const EXPECTED = {
   pendingArgs: { sync: [1, 11], async: [1, 11], afterFailedArg: ["TaskError", 5] },
   killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
   killedOwner: { before: 41, after: "OwnerDiedError" },
+  actorExit: {
+    before: 1, exiting: "ActorDiedError", later: "ActorDiedError", owned: "OwnerDiedError",
+    refused: ["ray.exitActor: only an actor's method can call it (here: the driver)", "ray.exitActor: only an actor's method can call it (here: a task)"],
+  },
   refusedCalls: [
     /^ray\.get: unknown option "timeout" \(it takes: timeoutMs\)$/,
     /^ray\.get: timeoutMs must be a number >= 0, got -1$/,

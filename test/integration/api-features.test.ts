@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, asyncActorConcurrency, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -56,6 +56,14 @@ describe("API features on the simulator", () => {
   });
   it("what a killed actor owned fails with OwnerDiedError, and the checkers call it earned", async () => {
     for (const seed of [1, 2, 3]) assert.deepEqual((await run(killedOwner, seed)).result, EXPECTED.killedOwner);
+  });
+  it("ray.exitActor ends the actor for good, restarts left or not, and the checkers call it earned", async () => {
+    for (const seed of [1, 2, 3]) {
+      const r = await run(actorExit, seed);
+      assert.deepEqual(r.result, EXPECTED.actorExit);
+      assert.ok(r.trace.some((e) => e.kind === "actor.exited" && e.method === "quit"));
+      assert.ok(!r.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING"), "the actor restarted");
+    }
   });
   it("an actor call waiting for its argument holds back the next call; one whose argument failed does not", async () => {
     for (const seed of [1, 2]) assert.deepEqual((await run(actorCallsWithPendingArgs, seed)).result, EXPECTED.pendingArgs);
@@ -116,6 +124,9 @@ describe("API features on the embedded cluster", () => {
   });
   it("what a killed actor owned fails with OwnerDiedError", async () => {
     assert.deepEqual(await killedOwner(ray.driver()), EXPECTED.killedOwner);
+  });
+  it("ray.exitActor ends the actor for good", async () => {
+    assert.deepEqual(await actorExit(ray.driver()), EXPECTED.actorExit);
   });
   it("an actor call waiting for its argument holds back the next call; one whose argument failed does not", async () => {
     assert.deepEqual(await actorCallsWithPendingArgs(ray.driver()), EXPECTED.pendingArgs);

@@ -20,6 +20,7 @@ import type { Ray } from "../../src/api/ray.ts";
 const MEMBERS_NOT_GENERATED: Readonly<Record<string, string>> = {
   call: "not user API: the handles' way in (Invoker), which every RemoteFunction.remote() takes",
   callMethod: "not user API: the handles' way in (Invoker), which every actor method's .remote() takes",
+  exitActor: "only an actor's method may call it: the exit step's Acc.exit does, inside the actor",
 };
 
 /**

@@ -118,6 +118,18 @@ describe("errors-earned", () => {
     one(check, trace(alive("a", W1), alive("b", "n1/w1-2"), killed("b", true), getFailed(`${W1}#1`, "OwnerDiedError")),
       "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 3);
   });
+  test("an actor that exited (ray.exitActor) is the program's doing: its calls' ActorDiedError and its objects' OwnerDiedError", () => {
+    const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };
+    clean(check, trace({ ...actorState("a", "ALIVE", 0), worker: W1 } as Ev, submit("c1", { actor: "a" }), exited, failed("c1", "ActorDiedError"), getFailed(`${W1}#1`, "OwnerDiedError")));
+  });
+  test("a worker destroyed because its lease holder ended by the program's doing is too; one whose holder lives needs a cause", () => {
+    const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: W1 } as Ev;
+    const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };
+    const leased = (holder: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: "L1", worker: "n1/w1-2", resources: { CPU: 1 }, holder });
+    clean(check, trace(alive, exited, leased(W1), workerDied("n1/w1-2"), getFailed("n1/w1-2#1", "OwnerDiedError")));
+    one(check, trace(alive, exited, leased("head/driver"), workerDied("n1/w1-2"), getFailed("n1/w1-2#1", "OwnerDiedError")),
+      "errors-earned", "OwnerDiedError without any injected fault (a get of object n1/w1-2#1 failed)", 4);
+  });
   test("what a worker of a node the autoscaler drained owned fails with OwnerDiedError; a node dead otherwise needs a fault", () => {
     const nodeDead = (id: string, reason: string): Ev => ({ kind: "node.dead", comp: "gcs", id, reason });
     clean(check, trace(nodeDead("auto-1", "drained: idle for 1 s"), getFailed("auto-1/w1-1#2", "OwnerDiedError")));

@@ -331,6 +331,17 @@ export class ActorManager {
   }
 
   /**
+   * Incarnation `epoch` of the actor called ray.exitActor(): it ends for good, whatever its
+   * restart budget, as Ray ends an actor that exits intentionally. The news of an incarnation
+   * already gone (its node died first, and it restarts) changes nothing.
+   */
+  actorExited(id: ActorId, epoch: number): void {
+    const a = this.actors.get(id);
+    if (!a || a.epoch !== epoch || a.state !== "ALIVE") return;
+    this.killActor(id, "it exited by ray.exitActor()");
+  }
+
+  /**
    * `ray.kill(actor, { noRestart: false })`: incarnation `epoch` ends and the actor restarts as
    * after a crash, within its budget. One being created or restarted is killed as well, as Ray's
    * GCS does: its placement is cancelled (a worker already leased for it is destroyed, a grant

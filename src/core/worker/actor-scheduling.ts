@@ -27,6 +27,8 @@ export interface HostedActor {
   created: TaskResult | undefined;
   /** How the actor was placed: its calls' children may inherit its placement group (worker/placement-groups.ts). */
   readonly strategy: SchedulingStrategy;
+  /** Which method called ray.exitActor(): the actor is over, and this worker runs none of its calls any more. */
+  exited: string | undefined;
 }
 
 /** Where one caller's calls stand on this incarnation. */
@@ -49,7 +51,7 @@ export function newActorScheduling(): ActorScheduling {
 }
 
 export function newHostedActor(spec: TaskSpec): HostedActor {
-  return { actorId: spec.actorId!, epoch: spec.attempt, callers: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined, strategy: spec.strategy };
+  return { actorId: spec.actorId!, epoch: spec.attempt, callers: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined, strategy: spec.strategy, exited: undefined };
 }
 
 /** Whether `spec` creates the very incarnation `h` is. */
@@ -60,10 +62,8 @@ export function sameActorCreation(h: HostedActor, spec: TaskSpec): boolean {
 /** An actor call pushed here, with what its caller says of its other calls (see the PushTask message). */
 export function queueActorCall(w: Ctx, e: Execution, minPendingSeq: number | undefined, closedSeqs: readonly number[] | undefined): void {
   const h = w.actor;
-  if (!h || h.actorId !== e.spec.actorId) {
-    const error: ErrorInfo = { type: "ActorDiedError", message: `worker ${w.addr} does not host actor ${e.spec.actorId}` };
-    return w.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, returnId: e.spec.returnId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false } });
-  }
+  if (!h || h.actorId !== e.spec.actorId) return refuseCall(w, e, { type: "ActorDiedError", message: `worker ${w.addr} does not host actor ${e.spec.actorId}` });
+  if (h.exited !== undefined) return refuseCall(w, e, exitedError(h), h.epoch);
   const caller = e.spec.caller!;
   let q = h.callers.get(caller);
   if (!q) h.callers.set(caller, (q = { next: w.cfg.bugs.has("actor-first-call-dropped") ? 1 : 0, early: new Map(), closed: new Set() }));
@@ -80,6 +80,39 @@ export function queueActorCall(w: Ctx, e: Execution, minPendingSeq: number | und
     q.next++;
   } else q.early.set(seq, e);
   releaseInOrder(w, h, q);
+}
+
+/** Answers a call this worker will not run; `epoch`: of the incarnation it hosts, if it hosts the call's actor (its caller judges the answer by it). */
+function refuseCall(w: Ctx, e: Execution, error: ErrorInfo, epoch?: number): void {
+  w.fx.send(e.from, { type: "TaskReply", taskId: e.spec.taskId, returnId: e.spec.returnId, attempt: e.spec.attempt, result: { kind: "error", error, retryable: false }, epoch });
+}
+
+/** What every call of an actor that exited is answered with, from the one that exited on. */
+export function exitedError(h: HostedActor): ErrorInfo {
+  return { type: "ActorDiedError", message: `the actor exited: its method ${h.exited} called ray.exitActor()` };
+}
+
+/**
+ * A method of the actor called ray.exitActor(): the actor ends for good, as a Ray actor whose
+ * process exits intentionally. The GCS is told (it declares the actor DEAD whatever its restart
+ * budget, and returns its lease, which ends this worker); until then the worker runs none of the
+ * actor's calls: those waiting here and those that come are answered with ActorDiedError, and
+ * so are those running beside it (an async actor's) when they end.
+ */
+export function exitActor(w: Ctx, h: HostedActor, method: string): void {
+  h.exited = method;
+  w.fx.trace({ kind: "actor.exited", comp: "worker", actor: h.actorId, worker: w.addr, epoch: h.epoch, method });
+  tellExit(w, h);
+  for (const e of h.runnable.drain()) refuseCall(w, e, exitedError(h), h.epoch);
+  for (const q of h.callers.values()) {
+    for (const e of q.early.values()) refuseCall(w, e, exitedError(h), h.epoch);
+    q.early.clear();
+  }
+}
+
+/** Tells the GCS that the actor exited (again, to a GCS that restarted and may have lost it). */
+export function tellExit(w: Ctx, h: HostedActor): void {
+  w.fx.send(w.cfg.gcs, { type: "KillActor", actorId: h.actorId, exited: true, epoch: h.epoch });
 }
 
 /** Everything below `seq` is done, the caller says: what waited for it is dropped. */

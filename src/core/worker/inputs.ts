@@ -45,8 +45,11 @@ export interface ActorOptions {
   readonly detached?: boolean;
 }
 
-/** What a task execution produced, as the host reports it. */
-export type Outcome = { readonly ok: true; readonly payload: Payload } | { readonly ok: false; readonly error: ErrorInfo };
+/**
+ * What a task execution produced, as the host reports it. `exit`: an actor method called
+ * ray.exitActor() (its error says so), and the actor ends for good.
+ */
+export type Outcome = { readonly ok: true; readonly payload: Payload } | { readonly ok: false; readonly error: ErrorInfo; readonly exit?: true };
 
 /** A core worker's timers: a get's or a wait's timeout, by call id. */
 export type WorkerTimer =

@@ -10,7 +10,7 @@ import { Fifo } from "../fifo.ts";
 import { refsOfResult, type Msg, type TaskResult } from "../messages.ts";
 import type { Addr, ErrorInfo, FunctionDescriptor, FunctionId, Payload, RefInfo, TaskSpec } from "../types.ts";
 import { cancelledError } from "./cancellation.ts";
-import { callEnded, newHostedActor, queueActorCall, runActor, runningCall, sameActorCreation } from "./actor-scheduling.ts";
+import { callEnded, exitActor, exitedError, newHostedActor, queueActorCall, runActor, runningCall, sameActorCreation } from "./actor-scheduling.ts";
 import type { Ctx } from "./context.ts";
 import type { Outcome } from "./inputs.ts";
 import { readFromStore, storePut } from "./object-requests.ts";
@@ -219,6 +219,11 @@ export function taskDone(w: Ctx, taskId: string, attempt: number, out: Outcome):
   w.fx.trace(out.ok
     ? { kind: "task.finished", comp: "worker", task: taskId, worker: w.addr, attempt, ok: true, hash: out.payload.hash, ownsRefs: ownsRefs(w, out.payload) }
     : { kind: "task.finished", comp: "worker", task: taskId, worker: w.addr, attempt, ok: false, hash: "", error: out.error.message });
+  const h = w.actor;
+  if (h !== undefined && e.spec.kind === "actor-task") {
+    if (!out.ok && out.exit && h.exited === undefined) exitActor(w, h, e.spec.method!);
+    if (h.exited !== undefined) return reply(w, e, { kind: "error", error: exitedError(h), retryable: false });
+  }
   if (!out.ok) return reply(w, e, { kind: "error", error: out.error, retryable: false });
   const p = out.payload;
   if (p.size <= w.cfg.maxInlineBytes || e.spec.kind === "actor-create") return reply(w, e, { kind: "inline", payload: p });

@@ -167,7 +167,7 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("SubscribeActor", { actorId: id }),
   m("GetNamedActor", { reqId: count, name: z.string().max(1024), namespace: z.string().max(1024).optional() }),
   m("NamedActor", { reqId: count, info: actorInfo.optional() }),
-  m("KillActor", { actorId: id, noRestart: z.literal(false).optional(), epoch: count.optional() }),
+  m("KillActor", { actorId: id, noRestart: z.literal(false).optional(), epoch: count.optional(), exited: z.literal(true).optional() }),
   m("AddBorrower", { id, borrower: addr, seq: z.number().int().gte(1) }),
   m("RemoveBorrower", { id, borrower: addr, holds: z.number().int().gte(1), seq: z.number().int().gte(1) }),
   m("HeldLeases", { leases: list(z.object({ leaseId: id, worker: addr }).strict()) }),
