@@ -54,7 +54,9 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   const createAgain = () => { push(creation); return sent.filter((m) => m.type === "TaskReply" && m.taskId === creation.taskId).length; };
   /** The caller cancels call `seq` (attempt 0). */
   const cancel = (seq: number) => w.step({ kind: "message", from: CALLER, msg: { type: "CancelTask", taskId: `${CALLER}#c${seq}`, returnId: `${CALLER}#c${seq}.r`, attempt: 0, recursive: false } });
-  return { call, done, started, replies, concurrent, errors, createAgain, executed, cancel, interrupted };
+  /** Call `seq`'s method called ray.exitActor(). */
+  const exit = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: false, error: { type: "ActorDiedError", message: "exit" }, exit: true });
+  return { w, sent, traced, call, done, exit, started, replies, concurrent, errors, createAgain, executed, cancel, interrupted };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -126,4 +128,22 @@ test("cancelling one of an async actor's running calls interrupts that call only
   assert.deepEqual(a.started(), [0, 1]);
   a.cancel(1);
   assert.deepEqual(a.interrupted, [`${CALLER}#c1`], "another running call was interrupted");
+});
+
+test("a method that calls ray.exitActor ends the actor: the GCS is told, and every call, waiting, running beside it or later, is answered ActorDiedError under its epoch", () => {
+  const a = actorWorker(2);
+  for (const s of [0, 1, 2, 3]) a.call(s);
+  assert.deepEqual(a.started(), [0, 1]);
+  a.exit(0);
+  const kills = () => a.sent.filter((m) => m.type === "KillActor");
+  assert.deepEqual(kills(), [{ type: "KillActor", actorId: ACTOR, exited: true, epoch: 0 }]);
+  a.done(1); // it ran beside the exit: its process would be gone in Ray
+  a.call(4);
+  assert.deepEqual(a.started(), [0, 1], "nothing starts after the exit");
+  const answers = a.sent.flatMap((m) => (m.type === "TaskReply" && m.taskId.includes("#c") ? [[m.taskId.slice(-2), m.result.kind === "error" ? m.result.error.type : "ok", m.epoch]] : []));
+  assert.deepEqual(answers.map(([id]) => id).sort(), ["c0", "c1", "c2", "c3", "c4"]);
+  assert.ok(answers.every(([, kind, epoch]) => kind === "ActorDiedError" && epoch === 0), JSON.stringify(answers));
+  assert.ok(a.traced.some((e) => e.kind === "actor.exited" && e.actor === ACTOR && e.method === "add"));
+  a.w.step({ kind: "message", from: "head/gcs", msg: { type: "GcsRestarted" } });
+  assert.equal(kills().length, 2, "a restarted GCS is told again");
 });
