@@ -147,3 +147,17 @@ test("a method that calls ray.exitActor ends the actor: the GCS is told, and eve
   a.w.step({ kind: "message", from: "head/gcs", msg: { type: "GcsRestarted" } });
   assert.equal(kills().length, 2, "a restarted GCS is told again");
 });
+
+test("a call still waiting for its argument when a method exits the actor never runs", () => {
+  const a = actorWorker(2);
+  a.call(0);
+  a.w.step({ kind: "message", from: CALLER, msg: { type: "PushTask", spec: {
+    taskId: `${CALLER}#c1`, kind: "actor-task", fn: ACTOR, method: "add", name: "add", args: [{ ref: `${CALLER}#x`, owner: CALLER }], returnId: `${CALLER}#c1.r`,
+    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR, seq: 1, caller: CALLER,
+  } } });
+  assert.ok(a.sent.some((m) => m.type === "StoreGet"), "it reads its argument");
+  a.exit(0);
+  a.w.step({ kind: "message", from: "head/raylet", msg: { type: "StoreGetReply", reqId: 1, values: [value(5)] } });
+  assert.deepEqual(a.started(), [0], "the call ran after the exit");
+  assert.deepEqual(a.errors(), ["ActorDiedError", "ActorDiedError"]);
+});

@@ -178,6 +178,8 @@ function execute(w: Ctx, e: Execution): void {
   const s = e.spec;
   if (e.failed) return reply(w, e, { kind: "error", error: e.failed, retryable: true });
   if (e.cancelled) return reply(w, e, { kind: "error", error: cancelledError(s.name), retryable: false });
+  // A call that was waiting for its arguments when a method exited the actor never runs.
+  if (s.kind === "actor-task" && w.actor?.exited !== undefined) return reply(w, e, { kind: "error", error: exitedError(w.actor), retryable: false });
   const fn = e.fn ?? { id: s.fn, name: s.name, kind: "class", source: "" };
   // Actor fields only where they mean something: every trace event is hashed, key by key.
   w.fx.trace(s.actorId === undefined
