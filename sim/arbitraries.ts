@@ -33,6 +33,7 @@ type RawStep =
   | { op: "pg-capture"; strategy: PlacementStrategy; v: number; actor: boolean }
   | { op: "named"; name: number; ns: number; detached: boolean; byDriver: boolean; getIfExists: boolean }
   | { op: "named-call"; name: number; ns: number; v: number }
+  | { op: "named-list" }
   | { op: "cancel"; back: number; force: boolean }
   | { op: "returns"; args: RawVal[]; keep: 0 | 1 }
   | { op: "wait"; backs: number[]; numReturns: number; timeoutMs: number | null }
@@ -135,6 +136,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     return fc.oneof(
       fc.record({ op: fc.constant("named" as const), name, ns: name, detached: fc.boolean(), byDriver: fc.boolean(), getIfExists: fc.boolean() }),
       fc.record({ op: fc.constant("named-call" as const), name, ns: name, v: small }),
+      fc.constant({ op: "named-list" as const }),
     );
   } },
 ];
@@ -266,6 +268,9 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         break;
       case "named":
         steps.push({ op: "named", name: `n${r.name}`, ns: `ns${r.ns}`, detached: r.detached, ...(r.byDriver ? { byDriver: true as const } : {}), ...(r.getIfExists ? { getIfExists: true as const } : {}) });
+        break;
+      case "named-list":
+        steps.push({ op: "named-list" });
         break;
       case "named-call":
         steps.push({ op: "named-call", name: `n${r.name}`, ns: `ns${r.ns}`, v: r.v });

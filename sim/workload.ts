@@ -89,6 +89,11 @@ export type Step =
    * non-detached one dies with it. `byDriver`: the driver creates it itself (and awaits it).
    */
   | { readonly op: "named"; readonly name: string; readonly ns: string; readonly detached: boolean; readonly byDriver?: true; readonly getIfExists?: true }
+  /**
+   * `ray.listNamedActors()`, in every namespace and in the driver's, checked for what holds in any
+   * snapshot: each entry once, in order, and only the names and namespaces the workloads give.
+   */
+  | { readonly op: "named-list" }
   /** `ray.getActor(name, { namespace: ns })` and a call on what it finds (nothing found: no ref). */
   | { readonly op: "named-call"; readonly name: string; readonly ns: string; readonly v: number }
   /**
@@ -318,6 +323,18 @@ function introspectProblem(nodes: readonly NodeInfo[], total: Record<string, num
   }
   if (ctx.nodeId !== here.nodeId || ctx.workerId !== here.workerId) return `ray.getRuntimeContext() placed the driver at ${ctx.nodeId}/${ctx.workerId}, not ${here.nodeId}/${here.workerId}`;
   if (ctx.taskId !== undefined || ctx.actorId !== undefined) return `ray.getRuntimeContext() gave the driver a task (${ctx.taskId}) or an actor (${ctx.actorId})`;
+  return undefined;
+}
+
+/** What is wrong with what ray.listNamedActors answered (undefined: nothing); `named`: the `namespace/name` of the workload's named steps. */
+function namedListProblem(all: readonly { name: string; namespace: string }[], mine: readonly string[], named: ReadonlySet<string>): string | undefined {
+  for (let j = 0; j < all.length; j++) {
+    const e = all[j], prev = all[j - 1];
+    if (!named.has(`${e.namespace}/${e.name}`)) return `ray.listNamedActors listed ${e.namespace}/${e.name}, which no step named`;
+    if (prev !== undefined && (prev.namespace > e.namespace || (prev.namespace === e.namespace && prev.name >= e.name))) return `ray.listNamedActors listed ${prev.namespace}/${prev.name} before ${e.namespace}/${e.name}`;
+  }
+  // The driver's namespace is its own anonymous one, where no step names an actor.
+  if (mine.length > 0) return `ray.listNamedActors() found ${mine.join(", ")} in the driver's namespace`;
   return undefined;
 }
 
@@ -581,6 +598,12 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         const maker = MakerR.remote();
         await Promise.allSettled([ray.get(maker.make.remote(AccR as never, s.name, s.ns, s.detached, s.getIfExists === true))]);
         ray.kill(maker);
+        break;
+      }
+      case "named-list": {
+        const named = new Set(w.steps.flatMap((x) => (x.op === "named" ? [`${x.ns}/${x.name}`] : [])));
+        const problem = namedListProblem(await ray.listNamedActors({ allNamespaces: true }), await ray.listNamedActors(), named);
+        if (problem !== undefined) throw new Error(`step ${i}: ${problem}`);
         break;
       }
       case "named-call": {

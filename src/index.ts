@@ -8,7 +8,10 @@ import {
   remoteOf, type ActorClass, type RemoteFunction,
   type ActorHandle, type ActorRef, type Invoker, type ObjectRef, type RemoteOptions,
 } from "./api/handles.ts";
-import { setNamespace, type CancelOptions, type GetActorOptions, type GetOptions, type KillOptions, type NodeInfo, type Ray, type RuntimeContext, type WaitOptions } from "./api/ray.ts";
+import {
+  setNamespace, type CancelOptions, type GetActorOptions, type GetOptions, type KillOptions, type ListNamedActorsOptions, type NodeInfo, type Ray, type RuntimeContext, type WaitOptions,
+} from "./api/ray.ts";
+import type { NamedActorEntry } from "./core/messages.ts";
 import { startEmbedded, type EmbeddedCluster, type InitOptions } from "./runtime/embedded/index.ts";
 import type { DaemonDriver } from "./runtime/daemon/driver.ts";
 import { envAddress } from "./runtime/daemon/session.ts";
@@ -21,7 +24,8 @@ export {
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
 export { ObjectRefGenerator } from "./api/generator.ts";
-export type { Ray, CancelOptions, GetActorOptions, GetOptions, KillOptions, NodeInfo, RuntimeContext, WaitOptions } from "./api/ray.ts";
+export type { Ray, CancelOptions, GetActorOptions, GetOptions, KillOptions, ListNamedActorsOptions, NodeInfo, RuntimeContext, WaitOptions } from "./api/ray.ts";
+export type { NamedActorEntry } from "./core/messages.ts";
 export type { InitOptions } from "./runtime/embedded/index.ts";
 export type { NodeSpec } from "./runtime/embedded/cluster.ts";
 /** The state API from code (`ray.state.list("tasks", { filters: ["state=FINISHED"] })`): see docs/operators.md. */
@@ -167,6 +171,13 @@ export function removePlacementGroup(pg: PlacementGroup): void {
 
 export function getActor<T = any>(name: string, opts?: GetActorOptions): Promise<ActorHandle<T>> {
   return api().getActor<T>(name, opts);
+}
+
+/** The live named actors (Ray's `ray.util.list_named_actors()`): names in this namespace, or with `allNamespaces` every name and its namespace. */
+export function listNamedActors(opts?: { allNamespaces?: false }): Promise<string[]>;
+export function listNamedActors(opts: { allNamespaces: true }): Promise<NamedActorEntry[]>;
+export function listNamedActors(opts?: ListNamedActorsOptions): Promise<string[] | NamedActorEntry[]> {
+  return api().listNamedActors(opts as never);
 }
 
 /** The cluster's nodes as the GCS knows them (Ray's `ray.nodes()`). */

@@ -4,6 +4,7 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
+import type { NamedActorEntry } from "../core/messages.ts";
 import type { PlacementGroupId } from "../core/types.ts";
 import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, NodeView, ObjectId, Payload, RefInfo, Streaming } from "../core/types.ts";
 
@@ -26,6 +27,8 @@ export interface CoreClient {
   get(refs: readonly RefInfo[], timeoutMs?: number, signal?: AbortSignal): Promise<readonly (Payload | ErrorInfo)[]>;
   wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number, signal?: AbortSignal): Promise<readonly ObjectId[]>;
   getNamedActor(name: string, namespace?: string): Promise<ActorInfo | undefined>;
+  /** The live named actors of `namespace`, or of every namespace when it is absent. */
+  listNamedActors(namespace?: string): Promise<readonly NamedActorEntry[]>;
   /** What the GCS said of an actor created here: taken (alive or on its way), or refused (a duplicate name). */
   actorRegistered(actorId: ActorId): Promise<ActorInfo | undefined>;
   /** The GCS's node table. */

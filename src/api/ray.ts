@@ -4,6 +4,7 @@
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
 import type { ActorId, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
+import type { NamedActorEntry } from "../core/messages.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { ActorExit, GetTimeoutError, ValueError, toError } from "./errors.ts";
@@ -22,6 +23,8 @@ export interface WaitOptions { numReturns?: number; timeoutMs?: number }
 export interface KillOptions { noRestart?: boolean }
 /** Where to look a named actor up (default: the caller's namespace). */
 export interface GetActorOptions { namespace?: string }
+/** `allNamespaces` (default false): list the named actors of every namespace, not only the caller's. */
+export interface ListNamedActorsOptions { allNamespaces?: boolean }
 
 /** One row of ray.nodes(): Ray's fields, in camelCase. */
 export interface NodeInfo {
@@ -48,6 +51,12 @@ export interface Ray {
   wait<T>(refs: readonly ObjectRef<T>[], opts?: WaitOptions): Promise<[ObjectRef<T>[], ObjectRef<T>[]]>;
   kill(actor: ActorRef, opts?: KillOptions): void;
   getActor<T = any>(name: string, opts?: GetActorOptions): Promise<ActorHandle<T>>;
+  /**
+   * The live named actors (Ray's `ray.util.list_named_actors()`): the names in the caller's
+   * namespace, or with `allNamespaces` every name with its namespace.
+   */
+  listNamedActors(opts?: { allNamespaces?: false }): Promise<string[]>;
+  listNamedActors(opts: { allNamespaces: true }): Promise<NamedActorEntry[]>;
   /** The cluster's nodes, dead ones included, as the GCS knows them (Ray's `ray.nodes()`). */
   nodes(): Promise<NodeInfo[]>;
   /** The total resources of the live nodes (Ray's `ray.cluster_resources()`). */
@@ -455,6 +464,13 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       const info = await client.getNamedActor(name, namespace);
       if (!info || info.state === "DEAD") throw new ValueError(`ray.getActor: no live actor named "${name}" in the namespace "${namespace}"`);
       return actorHandle(info.actorId, api) as never;
+    },
+
+    async listNamedActors(opts: ListNamedActorsOptions = {}): Promise<never> {
+      checkCallOptions(opts, ["allNamespaces"], "ray.listNamedActors");
+      if (opts.allNamespaces !== undefined && typeof opts.allNamespaces !== "boolean") throw new TypeError(`ray.listNamedActors: allNamespaces must be a boolean, got ${JSON.stringify(opts.allNamespaces)}`);
+      if (opts.allNamespaces) return (await client.listNamedActors()).map((a) => ({ ...a })) as never;
+      return (await client.listNamedActors(currentNamespace())).map((a) => a.name) as never;
     },
 
     async nodes() {

@@ -10,7 +10,7 @@ import type { WorkerEffects } from "./effects.ts";
 import type { WorkerMsg } from "./messages.ts";
 import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo, type Streaming } from "./types.ts";
 import {
-  actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, namedActor, newActorSubmitter, resubscribeActors, submitActorTask,
+  actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, listNamedActors, namedActor, namedActorList, newActorSubmitter, resubscribeActors, submitActorTask,
 } from "./worker/actor-submitter.ts";
 import { newActorScheduling, tellExit } from "./worker/actor-scheduling.ts";
 import { cancelExecution, cancelTask, newCancellations } from "./worker/cancellation.ts";
@@ -83,6 +83,7 @@ export class CoreWorker {
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
       case "withdraw-call": return withdrawCall(w, input.callId);
       case "get-named-actor": return getNamedActor(w, input.name, input.namespace, input.callId);
+      case "list-named-actors": return listNamedActors(w, input.namespace, input.callId);
       case "kill-actor": return killActor(w, input.actorId, input.noRestart);
       case "create-placement-group": {
         const { kind: _, ...req } = input;
@@ -120,6 +121,7 @@ export class CoreWorker {
       case "Function": return functionArrived(w, m.fn);
       case "ActorUpdate": return actorUpdate(w, m.info);
       case "NamedActor": return namedActor(w, m.reqId, m.info);
+      case "NamedActorList": return namedActorList(w, m.reqId, m.actors);
       case "NodeDead": return nodeDead(w, m.node, m.incarnation);
       case "KnownDeaths": return knownDeaths(w, m.workers, m.nodes);
       case "Unblocked": return unblocked(w);
@@ -170,6 +172,9 @@ export class CoreWorker {
   withdrawCall(callId: number): void { this.step({ kind: "withdraw-call", callId }); }
   getNamedActor(name: string, callId: number, namespace?: string): void {
     this.step(namespace === undefined ? { kind: "get-named-actor", name, callId } : { kind: "get-named-actor", name, callId, namespace });
+  }
+  listNamedActors(callId: number, namespace?: string): void {
+    this.step(namespace === undefined ? { kind: "list-named-actors", callId } : { kind: "list-named-actors", callId, namespace });
   }
   actorRegistered(actorId: ActorId, callId: number): void { this.step({ kind: "actor-registered", actorId, callId }); }
   clusterInfo(callId: number): void { this.step({ kind: "cluster-info", callId }); }

@@ -3,7 +3,7 @@
 // a gRPC call). Hosts never call back into a model from inside one of these calls: every
 // consequence arrives later as a fresh input, so a model is never re-entered mid-step.
 
-import type { Msg } from "./messages.ts";
+import type { Msg, NamedActorEntry } from "./messages.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 import type { RayletTimer } from "./raylet/inputs.ts";
 import type { ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeView, ObjectId, Payload, TaskId, TaskSpec } from "./types.ts";
@@ -82,6 +82,7 @@ export type CallResult =
   | { readonly kind: "put"; readonly id: ObjectId }
   | { readonly kind: "actor"; readonly info?: ActorInfo }
   | { readonly kind: "nodes"; readonly nodes: readonly NodeView[] }
+  | { readonly kind: "named-actors"; readonly actors: readonly NamedActorEntry[] }
   | { readonly kind: "error"; readonly error: ErrorInfo }
   /** A streaming generator's item was reported, and back-pressure lets its code go on; `stop`: it was cancelled (or its attempt is over here), so it ends. */
   | { readonly kind: "yielded"; readonly stop?: true }

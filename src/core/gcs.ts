@@ -194,6 +194,7 @@ export class Gcs {
       case "CreateActor": return this.actorManager.createActor(from, m.spec, this.deadWorkers.has(m.spec.owner));
       case "SubscribeActor": return this.actorManager.subscribe(from, m.actorId);
       case "GetNamedActor": return this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
+      case "ListNamedActors": return this.fx.send(from, { type: "NamedActorList", reqId: m.reqId, actors: this.actorManager.listNamed(m.namespace) });
       case "KillActor":
         if (m.exited) return this.actorManager.actorExited(m.actorId, m.epoch ?? 0);
         if (m.noRestart === false) return this.actorManager.restartKilledActor(m.actorId, m.epoch ?? 0);

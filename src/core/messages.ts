@@ -134,6 +134,9 @@ export type Msg =
   /** A named actor, looked up in `namespace` (absent: the default namespace, which holds no names of a program's). */
   | { type: "GetNamedActor"; reqId: number; name: string; namespace?: string }
   | { type: "NamedActor"; reqId: number; info?: ActorInfo }
+  /** The live named actors (Ray's list_named_actors): those of `namespace`, or of every namespace when it is absent. */
+  | { type: "ListNamedActors"; reqId: number; namespace?: string }
+  | { type: "NamedActorList"; reqId: number; actors: readonly NamedActorEntry[] }
   /**
    * `noRestart: false`: incarnation `epoch` dies and the actor restarts within its budget; a resent
    * kill of an incarnation already gone does nothing (absent: dead for good).
@@ -182,6 +185,9 @@ export type Msg =
 /** A yielded item: its value, inline or stored in the executor's node (never an error: an error ends the stream). */
 export type ItemResult = Extract<TaskResult, { kind: "inline" | "stored" }>;
 
+/** A live named actor: its name and the namespace the name is unique in. */
+export interface NamedActorEntry { readonly name: string; readonly namespace: string }
+
 export type MsgType = Msg["type"];
 
 // What each model can receive. A host hands a model only messages of its own kind; anything else
@@ -196,14 +202,14 @@ export const RAYLET_RECEIVES = [
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
-  "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NodeDead",
+  "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NamedActorList", "NodeDead",
   "Unblocked", "WorkerDied", "KnownDeaths", "GcsRestarted", "AddBorrower", "RemoveBorrower",
   "ClusterInfo", "CancelTask", "ReportGeneratorItem", "GeneratorAck",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
-  "GetNamedActor", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
+  "GetNamedActor", "ListNamedActors", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
   "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared",
   "GetClusterInfo", "DrainReply",
 ] as const satisfies readonly MsgType[];

@@ -68,6 +68,9 @@ export abstract class ModelClient implements CoreClient {
   getNamedActor(name: string, namespace?: string) {
     return this.call((c) => this.model.getNamedActor(name, c, namespace), (r) => (r.kind === "actor" ? r.info : undefined));
   }
+  listNamedActors(namespace?: string) {
+    return this.call((c) => this.model.listNamedActors(c, namespace), (r) => (r.kind === "named-actors" ? r.actors : []));
+  }
   actorRegistered(actorId: string) {
     return this.call((c) => this.model.actorRegistered(actorId, c), (r) => (r.kind === "actor" ? r.info : undefined));
   }

@@ -295,6 +295,8 @@ export interface NamesSeen {
   first: number; duplicate: string; otherNamespace: number; sameActorByName: number; byNamespace: number; missing: string;
   getIfExistsSame: boolean; getIfExistsCount: number; getIfExistsNew: number; taskFound: number; taskNamespaceIsDrivers: boolean;
   awaitFirst: string; keeperAfterCreatorKilled: number; tempDiedWithCreator: boolean; nameReusedAfterKill: boolean;
+  /** ray.listNamedActors(): the caller's namespace, then every namespace (only the two this program uses). */
+  listed: string[]; listedAll: { name: string; namespace: string }[]; listBadOption: string; unlistedAfterKill: boolean;
 }
 
 /**
@@ -321,6 +323,10 @@ export async function namedActors(ray: Ray): Promise<NamesSeen> {
   out.getIfExistsCount = await ray.get(g.inc.remote());
   out.getIfExistsNew = await ray.get((await C.options({ name: "fresh", getIfExists: true }).remote()).inc.remote());
   const driverNs = ray.getRuntimeContext().namespace;
+  out.listed = await ray.listNamedActors();
+  out.listedAll = (await ray.listNamedActors({ allNamespaces: true })).filter((e) => e.namespace === driverNs || e.namespace === "other")
+    .map((e) => ({ name: e.name, namespace: e.namespace === driverNs ? "(driver's)" : e.namespace }));
+  out.listBadOption = await ray.listNamedActors({ all: true } as never).then(() => "accepted", (e: Error) => e.message);
   const inTask = ray.remote(async () => {
     const h = await ray.getActor<Counter>("counter");
     return { n: await ray.get(h.inc.remote()), ns: ray.getRuntimeContext().namespace };
@@ -353,6 +359,12 @@ export async function namedActors(ray: Ray): Promise<NamesSeen> {
   ray.kill(await ray.getActor("keeper"));
   for (const h of [a, b, g]) ray.kill(h);
   ray.kill(await ray.getActor("fresh"));
+  out.unlistedAfterKill = false;
+  for (let i = 0; i < 300 && !out.unlistedAfterKill; i++) {
+    const names = await ray.listNamedActors();
+    out.unlistedAfterKill = !names.includes("counter") && !names.includes("fresh");
+    if (!out.unlistedAfterKill) await ray.sleep(20);
+  }
   return out as NamesSeen;
 }
 
@@ -379,4 +391,7 @@ export const EXPECTED_NAMES: NamesSeen = {
   first: 1, duplicate: "ValueError", otherNamespace: 1, sameActorByName: 2, byNamespace: 2, missing: "ValueError",
   getIfExistsSame: true, getIfExistsCount: 3, getIfExistsNew: 1, taskFound: 4, taskNamespaceIsDrivers: true,
   awaitFirst: "TypeError", keeperAfterCreatorKilled: 2, tempDiedWithCreator: true, nameReusedAfterKill: true,
+  listed: ["counter", "fresh"],
+  listedAll: [{ name: "counter", namespace: "(driver's)" }, { name: "fresh", namespace: "(driver's)" }, { name: "counter", namespace: "other" }],
+  listBadOption: 'ray.listNamedActors: unknown option "all" (it takes: allNamespaces)', unlistedAfterKill: true,
 };

@@ -110,3 +110,22 @@ test("KillActor with noRestart: false restarts the actor (within maxRestarts); w
   assert.notEqual(stateOf("r"), "DEAD", "a kill with restart ended the actor");
   assert.equal(stateOf("k"), "DEAD");
 });
+
+test("ListNamedActors answers the live names of one namespace, or of all, sorted; a killed actor's name goes", () => {
+  const { g, sent, create } = gcs();
+  create("a1", "head/driver", { name: "y", namespace: "ns2" });
+  create("a2", "head/driver", { name: "x", namespace: "ns2" });
+  create("a3", "head/driver", { name: "z", namespace: "ns1" });
+  create("a4", "head/driver", { namespace: "ns1" }); // no name: not listed
+  let req = 0;
+  const list = (namespace?: string) => {
+    const reqId = ++req;
+    g.message("head/driver", { type: "ListNamedActors", reqId, ...(namespace !== undefined ? { namespace } : {}) });
+    return (sent.find((s) => s.m.type === "NamedActorList" && s.m.reqId === reqId)!.m as Extract<Msg, { type: "NamedActorList" }>).actors;
+  };
+  assert.deepEqual(list("ns2"), [{ name: "x", namespace: "ns2" }, { name: "y", namespace: "ns2" }]);
+  assert.deepEqual(list(), [{ name: "z", namespace: "ns1" }, { name: "x", namespace: "ns2" }, { name: "y", namespace: "ns2" }]);
+  g.message("head/driver", { type: "KillActor", actorId: "a2" });
+  assert.deepEqual(list("ns2"), [{ name: "y", namespace: "ns2" }]);
+  assert.deepEqual(list("ns3"), []);
+});

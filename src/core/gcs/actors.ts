@@ -6,7 +6,7 @@
 import type { TraceBody } from "../../../spec/trace.ts";
 import type { Bugs } from "../bugs.ts";
 import { nextActorState, type ActorState } from "../lifecycle/actor.ts";
-import type { Msg, TaskResult } from "../messages.ts";
+import type { Msg, NamedActorEntry, TaskResult } from "../messages.ts";
 import { place } from "../scheduler.ts";
 import {
   diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
@@ -80,6 +80,17 @@ export class ActorManager {
     const a = id === undefined ? undefined : this.actors.get(id);
     if (a) this.addSubscriber(id!, a, from);
     this.io.send(from, { type: "NamedActor", reqId, info: a ? this.info(id!, a) : undefined });
+  }
+
+  /** The live named actors of `namespace` (all of them when absent), by namespace and name. */
+  listNamed(namespace: string | undefined): NamedActorEntry[] {
+    const out: NamedActorEntry[] = [];
+    for (const key of this.names.keys()) {
+      const cut = key.indexOf("\u0000");
+      const ns = key.slice(0, cut);
+      if (namespace === undefined || ns === namespace) out.push({ name: key.slice(cut + 1), namespace: ns });
+    }
+    return out.sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.namespace < b.namespace ? -1 : 1));
   }
 
   /** A node died: its actors restart (or die), actors whose owner died with it are killed, placements on it are retried. */

@@ -8,6 +8,7 @@ import {
   nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type Streaming, type TaskSpec,
 } from "../types.ts";
 import { invariant } from "../assert.ts";
+import type { NamedActorEntry } from "../messages.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
 import { settleCancelled } from "./cancellation.ts";
@@ -76,10 +77,12 @@ export interface ActorSubmitter {
   readonly namedReqs: Map<number, { readonly callId: number; readonly name: string; readonly namespace?: string }>;
   /** ray.nodes() calls waiting for the GCS's node table, by request id. */
   readonly clusterReqs: Map<number, number>;
+  /** ray.listNamedActors calls waiting for the GCS, by request id: the call and the namespace asked (absent: all). */
+  readonly listReqs: Map<number, { readonly callId: number; readonly namespace?: string }>;
 }
 
 export function newActorSubmitter(): ActorSubmitter {
-  return { callerActors: new Map(), namedReqs: new Map(), clusterReqs: new Map() };
+  return { callerActors: new Map(), namedReqs: new Map(), clusterReqs: new Map(), listReqs: new Map() };
 }
 
 export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
@@ -313,6 +316,22 @@ function namedRequest(reqId: number, name: string, namespace: string | undefined
   return { type: "GetNamedActor", reqId, name, ...(namespace !== undefined ? { namespace } : {}) } as const;
 }
 
+export function listNamedActors(w: Ctx, namespace: string | undefined, callId: number): void {
+  const reqId = w.nextReq++;
+  w.listReqs.set(reqId, namespace === undefined ? { callId } : { callId, namespace });
+  w.fx.send(w.cfg.gcs, listRequest(reqId, namespace));
+}
+
+function listRequest(reqId: number, namespace: string | undefined) {
+  return { type: "ListNamedActors", reqId, ...(namespace !== undefined ? { namespace } : {}) } as const;
+}
+
+export function namedActorList(w: Ctx, reqId: number, actors: readonly NamedActorEntry[]): void {
+  const r = w.listReqs.get(reqId);
+  w.listReqs.delete(reqId);
+  if (r) w.fx.complete(r.callId, { kind: "named-actors", actors });
+}
+
 /** Answers once the GCS has said how it took the registration of an actor created here (at once if it has). */
 export function actorRegistered(w: Ctx, actorId: ActorId, callId: number): void {
   const a = w.callerActors.get(actorId);
@@ -358,5 +377,6 @@ export function resubscribeActors(w: Ctx): void {
     else if (a.restartKill !== undefined && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId, noRestart: false, epoch: a.restartKill });
   }
   for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, namedRequest(reqId, r.name, r.namespace));
+  for (const [reqId, r] of w.listReqs) w.fx.send(w.cfg.gcs, listRequest(reqId, r.namespace));
   for (const reqId of w.clusterReqs.keys()) w.fx.send(w.cfg.gcs, { type: "GetClusterInfo", reqId });
 }

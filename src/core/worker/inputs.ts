@@ -71,6 +71,8 @@ export type ApiCall =
   /** The program gave up on get or wait `callId` (ray.cancel interrupted its task): it ends unanswered. */
   | { readonly kind: "withdraw-call"; readonly callId: number }
   | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number; readonly namespace?: string }
+  /** ray.listNamedActors: those of `namespace`, or of every namespace when it is absent. */
+  | { readonly kind: "list-named-actors"; readonly callId: number; readonly namespace?: string }
   | { readonly kind: "kill-actor"; readonly actorId: ActorId; readonly noRestart: boolean }
   /** Placement groups: the GCS reserves them; this worker is the creator (a non-detached group dies with it). */
   | ({ readonly kind: "create-placement-group" } & PlacementGroupRequest)

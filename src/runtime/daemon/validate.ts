@@ -167,6 +167,8 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("SubscribeActor", { actorId: id }),
   m("GetNamedActor", { reqId: count, name: z.string().max(1024), namespace: z.string().max(1024).optional() }),
   m("NamedActor", { reqId: count, info: actorInfo.optional() }),
+  m("ListNamedActors", { reqId: count, namespace: z.string().max(1024).optional() }),
+  m("NamedActorList", { reqId: count, actors: list(z.object({ name: z.string().max(1024), namespace: z.string().max(1024) }).strict()) }),
   m("KillActor", { actorId: id, noRestart: z.literal(false).optional(), epoch: count.optional(), exited: z.literal(true).optional() }),
   m("AddBorrower", { id, borrower: addr, seq: z.number().int().gte(1) }),
   m("RemoveBorrower", { id, borrower: addr, holds: z.number().int().gte(1), seq: z.number().int().gte(1) }),

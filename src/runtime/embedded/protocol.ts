@@ -37,6 +37,7 @@ export type FromThread =
   /** The program gave up on get, wait or next `call` (its task was cancelled). */
   | { readonly t: "withdraw"; readonly call: number }
   | { readonly t: "named"; readonly call: number; readonly name: string; readonly namespace?: string }
+  | { readonly t: "list-named"; readonly call: number; readonly namespace?: string }
   | { readonly t: "registered"; readonly call: number; readonly actor: ActorId }
   | { readonly t: "cluster"; readonly call: number }
   | { readonly t: "kill"; readonly actor: ActorId; readonly noRestart: boolean }

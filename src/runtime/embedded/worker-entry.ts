@@ -90,6 +90,8 @@ class ThreadClient implements CoreClient {
     this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []), undefined, signal);
   getNamedActor: CoreClient["getNamedActor"] = (name, namespace) =>
     this.request((call) => ({ t: "named", call, name, ...(namespace !== undefined ? { namespace } : {}) }), (r) => (r.kind === "actor" ? r.info : undefined));
+  listNamedActors: CoreClient["listNamedActors"] = (namespace) =>
+    this.request((call) => ({ t: "list-named", call, ...(namespace !== undefined ? { namespace } : {}) }), (r) => (r.kind === "named-actors" ? r.actors : []));
   actorRegistered: CoreClient["actorRegistered"] = (actor) =>
     this.request((call) => ({ t: "registered", call, actor }), (r) => (r.kind === "actor" ? r.info : undefined));
   clusterInfo: CoreClient["clusterInfo"] = () => this.request((call) => ({ t: "cluster", call }), (r) => (r.kind === "nodes" ? r.nodes : []));

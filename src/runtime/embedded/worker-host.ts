@@ -146,6 +146,7 @@ export class WorkerHost {
         case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
         case "withdraw": model.withdrawCall(m.call); break;
         case "named": model.getNamedActor(m.name, m.call, m.namespace); break;
+        case "list-named": model.listNamedActors(m.call, m.namespace); break;
         case "registered": model.actorRegistered(m.actor, m.call); break;
         case "cluster": model.clusterInfo(m.call); break;
         case "kill": model.killActor(m.actor, m.noRestart); break;

@@ -94,7 +94,7 @@ export const MSG_TYPES = [
   "RegisterNode", "NodeRegistered", "Heartbeat", "ClusterView",
   "WorkerDied", "NodeDead", "GcsRestarted", "SubscribeFailures",
   "RegisterFunction", "GetFunction", "Function", "CreateActor", "ActorUpdate", "SubscribeActor",
-  "GetNamedActor", "NamedActor", "KillActor",
+  "GetNamedActor", "NamedActor", "ListNamedActors", "NamedActorList", "KillActor",
   "AddBorrower", "RemoveBorrower", "HeldLeases",
   "CreatePlacementGroup", "RemovePlacementGroup", "PrepareBundles", "BundlesPrepared", "CommitBundles", "ReleaseBundles",
   "GetClusterInfo", "ClusterInfo",
