@@ -91,7 +91,8 @@ export type Step =
   | { readonly op: "named"; readonly name: string; readonly ns: string; readonly detached: boolean; readonly byDriver?: true; readonly getIfExists?: true }
   /**
    * `ray.listNamedActors()`, in every namespace and in the driver's, checked for what holds in any
-   * snapshot: each entry once, in order, and only the names and namespaces the workloads give.
+   * snapshot: each entry once, in order, only names the workload's `named` steps give, and none in
+   * the driver's own (anonymous) namespace.
    */
   | { readonly op: "named-list" }
   /** `ray.getActor(name, { namespace: ns })` and a call on what it finds (nothing found: no ref). */
@@ -149,8 +150,8 @@ export type Step =
    * one made by step `to`, puts `v` (small, or `big`: in a store) and hands its ref inside a value
    * to that actor's `keep`, then returns what `to` reads of it (`to`'s later `kept` reads it too:
    * an object an actor owns, borrowed by another actor). The program waits for it before the
-   * next step, so `to`'s keeps stay in program order. Calls go only to earlier actors: no cycle
-   * of actors waiting on each other.
+   * next step, so `to`'s keeps stay in program order. The generator makes calls go only to
+   * earlier actors: no cycle of actors waiting on each other.
    */
   | { readonly op: "relay"; readonly actor: number; readonly to: number; readonly v: number; readonly big: boolean };
 
