@@ -32,3 +32,20 @@ test("swarm scenarios switch features and fault kinds on and off, each on in som
   const scenarios = fc.sample(scenarioArb({ swarm: true }), { numRuns: 200, seed: 5 });
   assert.ok(scenarios.some((s) => s.workload.steps.length >= 4 && s.workload.steps.every((x) => x.op !== "task")));
 });
+
+test("generated actor-to-actor calls cannot deadlock the program by themselves", () => {
+  let handleCalls = 0, relays = 0;
+  for (const w of fc.sample(workloadArb(3, 14, false, new Set(["actor", "async-actor", "handle-passing", "keep", "kept"])), { numRuns: 1000, seed: 4 })) {
+    for (const s of w.steps) {
+      // A task's calls to an actor come after the program's later ones: not to one that runs few calls at once.
+      if (s.op === "handle-call") {
+        handleCalls++;
+        const target = w.steps[s.actor];
+        assert.ok(!(target.op === "async-actor" && target.maxConcurrency !== undefined), `handle-call to an actor with maxConcurrency ${JSON.stringify(target)}`);
+      }
+      // An actor calls only an earlier one: no cycle of actors waiting on each other.
+      if (s.op === "relay") { relays++; assert.ok(s.to < s.actor, `relay from ${s.actor} to ${s.to}`); }
+    }
+  }
+  assert.ok(handleCalls > 50 && relays > 20, `too few drawn: ${handleCalls} handle-calls, ${relays} relays`);
+});
