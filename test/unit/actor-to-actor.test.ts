@@ -1,6 +1,7 @@
 // The `relay` step: one actor handed another's handle lends it an object it owns, which the
 // other keeps (an actor borrowing from an actor). Its reads follow the owner: the value while
-// it lives, OwnerDiedError once it is gone (inside the reading method: TaskError as in Ray), whether the program killed it or its node died.
+// it lives, OwnerDiedError once it is gone, whether the program killed it or its node died
+// (raised inside the reading method, so the caller sees a TaskError around it, as in Ray).
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
