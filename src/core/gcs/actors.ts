@@ -84,13 +84,9 @@ export class ActorManager {
 
   /** The live named actors of `namespace` (all of them when absent), by namespace and name. */
   listNamed(namespace: string | undefined): NamedActorEntry[] {
-    const out: NamedActorEntry[] = [];
-    for (const key of this.names.keys()) {
-      const cut = key.indexOf("\u0000");
-      const ns = key.slice(0, cut);
-      if (namespace === undefined || ns === namespace) out.push({ name: key.slice(cut + 1), namespace: ns });
-    }
-    return out.sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.namespace < b.namespace ? -1 : 1));
+    // The separator sorts below every character: the keys' order is by namespace, then name.
+    const all = [...this.names.keys()].sort().map(nameKeyParts);
+    return namespace === undefined ? all : all.filter((e) => e.namespace === namespace);
   }
 
   /** A node died: its actors restart (or die), actors whose owner died with it are killed, placements on it are retried. */
@@ -140,7 +136,7 @@ export class ActorManager {
 
   /** The seeded bug names-ignore-namespace: a lookup that finds the name in whichever namespace holds it. */
   private anyNamespace(name: string): string | undefined {
-    for (const k of this.names.keys()) if (k.slice(k.indexOf("\u0000") + 1) === name) return k;
+    for (const k of this.names.keys()) if (nameKeyParts(k).name === name) return k;
     return undefined;
   }
 
@@ -394,4 +390,10 @@ export class ActorManager {
 /** The names table's key: a name is unique within its namespace (absent: the default namespace, ""). */
 export function nameKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ""}\u0000${name}`;
+}
+
+/** The namespace and the name of a names table's key. */
+function nameKeyParts(key: string): NamedActorEntry {
+  const cut = key.indexOf("\u0000");
+  return { name: key.slice(cut + 1), namespace: key.slice(0, cut) };
 }
