@@ -18,11 +18,11 @@ type RawStep =
   | { op: "nested"; args: RawVal[] }
   | { op: "put"; big: boolean; v: number }
   | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null; back: number | null }
-  | { op: "call"; back: number; v: number; pair: boolean; retries: number | null }
+  | { op: "call"; back: number; v: number; pair: boolean; retries: number | null; io: boolean }
   | { op: "call-ref"; back: number; ref: number }
   | { op: "get" | "free"; back: number }
   | { op: "sleep"; ms: number }
-  | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number }
+  | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number; groups: boolean }
   | { op: "kill"; back: number; noRestart: boolean }
   | { op: "exit"; actor: number }
   | { op: "box" | "rebox"; back: number; big: boolean }
@@ -76,13 +76,18 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node,
     back: fc.option(fc.nat(20), { nil: null, freq: 3 }),
   }) },
-  // Sometimes through the method's options: two returns (`pair`), or a retry budget of its own.
-  { name: "call", weight: 3, group: "classic", step: () => fc.record({ op: fc.constant("call" as const), back: fc.nat(20), v: small, pair: fc.boolean(), retries: fc.constantFrom(null, null, 0, -1) }) },
+  // Sometimes through the method's options: two returns (`pair`), a retry budget of its own, or
+  // (on an actor with concurrency groups) its "io" group.
+  { name: "call", weight: 3, group: "classic", step: () => fc.record({
+    op: fc.constant("call" as const), back: fc.nat(20), v: small, pair: fc.boolean(), retries: fc.constantFrom(null, null, 0, -1), io: fc.boolean(),
+  }) },
   // An actor call whose argument is an earlier step's ref: it waits for it, while later calls may not.
   { name: "call-ref", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("call-ref" as const), back: fc.nat(20), ref: fc.nat(20) }) },
   { name: "get-free", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("get" as const, "free" as const), back: fc.nat(20) }) },
   { name: "sleep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("sleep" as const), ms: fc.integer({ min: 1, max: 600 }) }) },
-  { name: "async-actor", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1) }) },
+  { name: "async-actor", weight: 1, group: "classic", step: () => fc.record({
+    op: fc.constant("async-actor" as const), maxConcurrency: fc.constantFrom(null, 1, 2), maxRestarts: fc.constantFrom(0, 1), groups: fc.boolean(),
+  }) },
   // Or the actor ends itself (ray.exitActor in a method).
   { name: "kill", weight: 1, group: "classic", step: () => fc.oneof(
     { weight: 3, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
@@ -157,8 +162,9 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
   const steps: Step[] = [];
   const made: number[] = [];
   const actors: number[] = [];
-  /** Actors with a concurrency limit. */
+  /** Actors with a concurrency limit (maxConcurrency, or a concurrency group's); with groups. */
   const limited = new Set<number>();
+  const grouped = new Set<number>();
   const pick = (list: number[], back: number) => (list.length === 0 ? undefined : list[list.length - 1 - (back % list.length)]);
   const val = (v: RawVal): Val => {
     if ("lit" in v) return { lit: v.lit };
@@ -195,7 +201,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "call": {
         const a = pick(actors, r.back);
         if (a === undefined) continue;
-        steps.push({ op: "call", actor: a, v: r.v, ...(r.pair ? { pair: true as const } : {}), ...(r.retries === null ? {} : { maxTaskRetries: r.retries }) });
+        steps.push({
+          op: "call", actor: a, v: r.v, ...(r.pair ? { pair: true as const } : {}), ...(r.retries === null ? {} : { maxTaskRetries: r.retries }),
+          ...(r.io && grouped.has(a) ? { io: true as const } : {}),
+        });
         made.push(i);
         break;
       }
@@ -218,9 +227,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         steps.push({ op: "sleep", ms: r.ms });
         break;
       case "async-actor":
-        steps.push({ op: "async-actor", maxRestarts: r.maxRestarts, ...(r.maxConcurrency === null ? {} : { maxConcurrency: r.maxConcurrency }) });
+        steps.push({ op: "async-actor", maxRestarts: r.maxRestarts, ...(r.maxConcurrency === null ? {} : { maxConcurrency: r.maxConcurrency }), ...(r.groups ? { groups: true as const } : {}) });
         actors.push(i);
-        if (r.maxConcurrency !== null) limited.add(i);
+        if (r.maxConcurrency !== null || r.groups) limited.add(i);
+        if (r.groups) grouped.add(i);
         break;
       case "kill": {
         const a = pick(actors, r.back);
@@ -309,9 +319,11 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         break;
       }
       case "relay": {
-        // The caller is a later actor than the one it calls (see the step).
+        // The caller is a later actor than the one it calls (see the step), and that one has no
+        // concurrency limit: a `kept` of the relay's ref could otherwise hold its last slot
+        // while the relay's own calls to it wait behind (a deadlock in Ray too).
         const a = pick(actors, r.back);
-        const earlier = actors.filter((x) => a !== undefined && x < a);
+        const earlier = actors.filter((x) => a !== undefined && x < a && !limited.has(x));
         const to = pick(earlier, r.to);
         if (a === undefined || to === undefined) continue;
         steps.push({ op: "relay", actor: a, to, v: r.v, big: r.big });

@@ -104,10 +104,11 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   }
   const keptCancelled = new Set<number>(); // actors that were handed such a ref
   // Acc is an async actor: a call whose argument is a ref in a store starts when the argument is
-  // fetched, so later calls may start first and the sums it and they see depend on timing.
-  // actor → its first call taking a ref; its answers from there on are not compared.
+  // fetched, so later calls may start first and the sums it and they see depend on timing; so
+  // may a call in the "io" group, which waits for that group's slot while later calls start.
+  // actor → its first such call; its answers from there on are not compared.
   const refCallOf = new Map<number, number>();
-  for (const [i, st] of w.steps.entries()) if (st.op === "call" && st.ref !== undefined && !refCallOf.has(st.actor)) refCallOf.set(st.actor, i);
+  for (const [i, st] of w.steps.entries()) if (st.op === "call" && (st.ref !== undefined || st.io === true) && !refCallOf.has(st.actor)) refCallOf.set(st.actor, i);
   const fromFetchOrder = new Set<number>();
   // Whether a call ran before its actor's kill took effect depends on timing, so do the answers
   // of a killed actor's calls (a value in one run, ActorDiedError in the other) and what uses them.

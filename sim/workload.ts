@@ -32,8 +32,11 @@ export type Step =
    */
   | {
     readonly op: "call"; readonly actor: number; readonly v: number; readonly ref?: number;
-    /** Through the method's options: `addPair`, with two returns (the step keeps the first); a retry budget of the call's own. */
-    readonly pair?: true; readonly maxTaskRetries?: number;
+    /**
+     * Through the method's options: `addPair`, with two returns (the step keeps the first); a retry
+     * budget of the call's own; `io`: in the actor's "io" concurrency group (an async actor made with `groups`).
+     */
+    readonly pair?: true; readonly maxTaskRetries?: number; readonly io?: true;
   }
   | { readonly op: "get"; readonly ref: number }
   /**
@@ -53,9 +56,10 @@ export type Step =
   | { readonly op: "sleep"; readonly ms: number }
   /**
    * Acc's methods are async, so an actor overlaps its calls (Ray's async actor): up to
-   * `maxConcurrency` at once (absent: Ray's default, 1000; 1: one at a time).
+   * `maxConcurrency` at once (absent: Ray's default, 1000; 1: one at a time). `groups`: with a
+   * concurrency group "io" (one call at a time) that `keep`, `readKept` and `ownBox` run in, and `call`s marked `io`.
    */
-  | { readonly op: "async-actor"; readonly maxConcurrency?: number; readonly maxRestarts: number }
+  | { readonly op: "async-actor"; readonly maxConcurrency?: number; readonly maxRestarts: number; readonly groups?: true }
   /** `ray.kill` of the actor made by step `actor` (`noRestart` false: it restarts within its budget). */
   | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean }
   /** A call on the actor made by step `actor` whose method calls ray.exitActor(): the actor ends for good (the call's ref holds ActorDiedError). */
@@ -284,6 +288,13 @@ class Acc {
   }
 }
 
+/**
+ * The `groups` actors' concurrency group: what they keep, their reads of it and their puts run one
+ * at a time, beside their other calls. `keep` with `readKept`: in two groups, a `keep` could start
+ * before an earlier `kept` and hand it its own ref to wait for (a deadlock, in Ray too).
+ */
+const IO_GROUP = { io: { maxConcurrency: 1, methods: ["keep", "readKept", "ownBox"] } };
+
 /** Creates a named actor for the driver, then is killed: the named actor's owner dies. */
 class Maker {
   async make(cls: { options(o: object): { remote(): PromiseLike<unknown> } }, name: string, namespace: string, detached: boolean, getIfExists?: boolean) {
@@ -412,11 +423,13 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         const a = actors.get(s.actor);
         if (!a) break;
         const v = s.ref === undefined ? s.v : refs.get(s.ref) ?? s.v;
-        if (s.pair === undefined && s.maxTaskRetries === undefined) {
+        if (s.pair === undefined && s.maxTaskRetries === undefined && s.io === undefined) {
           refs.set(i, (a.add.remote as (v: unknown) => ObjectRef)(v));
           break;
         }
-        const m = (s.pair ? a.addPair : a.add).options({ ...(s.pair ? { numReturns: 2 } : {}), ...(s.maxTaskRetries === undefined ? {} : { maxTaskRetries: s.maxTaskRetries }) });
+        const m = (s.pair ? a.addPair : a.add).options({
+          ...(s.pair ? { numReturns: 2 } : {}), ...(s.maxTaskRetries === undefined ? {} : { maxTaskRetries: s.maxTaskRetries }), ...(s.io ? { concurrencyGroup: "io" } : {}),
+        });
         const out = (m.remote as (v: unknown) => ObjectRef | ObjectRef[])(v);
         if (!Array.isArray(out)) refs.set(i, out);
         else { refs.set(i, out[0]); ray.release(out[1]); }
@@ -457,7 +470,9 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         await ray.sleep(s.ms);
         break;
       case "async-actor":
-        actors.set(i, AccR.options({ maxRestarts: s.maxRestarts, ...(s.maxConcurrency === undefined ? {} : { maxConcurrency: s.maxConcurrency }) }).remote());
+        actors.set(i, AccR.options({
+          maxRestarts: s.maxRestarts, ...(s.maxConcurrency === undefined ? {} : { maxConcurrency: s.maxConcurrency }), ...(s.groups ? { concurrencyGroups: IO_GROUP } : {}),
+        }).remote());
         break;
       case "kill": {
         const a = actors.get(s.actor);

@@ -47,8 +47,13 @@ export type TraceBody =
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }
   /** A warning: no live node can ever meet the demand, so it waits for one that can to join (as Ray's pending demands). */
   | { kind: "task.infeasible"; comp: "raylet" | "gcs"; task: string; resources: Resources; reason: string; cluster: readonly Resources[] }
-  /** `concurrent`: an async actor's call, which may start before an earlier one whose arguments are still coming (Ray orders only sync actors' calls). */
-  | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number; concurrent?: true }
+  /**
+   * `concurrent`: a call of an actor that runs calls at once (an async actor's, or one with
+   * concurrency groups), which may start before an earlier one (Ray orders only sync actors'
+   * calls); `limit`: how many calls of its group may run at once on the worker, `group` (absent:
+   * the default group) the concurrency group it runs in.
+   */
+  | { kind: "task.started"; comp: "worker"; task: string; worker: string; attempt: number; actor?: string; caller?: string; seq?: number; epoch?: number; concurrent?: true; limit?: number; group?: string }
   /**
    * `ownsRefs`: the value holds refs the worker itself owns (it made them: a put, a call). Their ids
    * name the worker, so another attempt's value has other bytes, as in Ray, whose refs carry their owner's address.

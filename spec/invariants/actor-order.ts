@@ -3,7 +3,9 @@
 // nothing went wrong. A call to an actor that died for good (its constructor threw, or it was
 // killed) never starts, and fails with ActorDiedError instead: that is no lost call. A call made
 // after its caller killed the actor for good (ray.kill) never starts. A call cancelled before its
-// turn (ray.cancel) may never start.
+// turn (ray.cancel) may never start. And a worker never runs more of an actor's calls at once
+// than their concurrency group allows (maxConcurrency, or a named group's limit): a call that
+// may overlap others is traced with its group's `limit`, and runs from its start to its finish.
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "actor-order";
@@ -33,6 +35,9 @@ export const checkActorOrder: Checker = (events) => {
   let programOk = false;
   /** task id → its call's key, for actor calls. */
   const keyOf = new Map<string, string>();
+  /** worker\0group → calls of that group running there; task\0attempt\0worker → its slot's key. */
+  const running = new Map<string, number>();
+  const slotOf = new Map<string, string>();
 
   const call = (key: string) => {
     let c = calls.get(key);
@@ -65,6 +70,21 @@ export const checkActorOrder: Checker = (events) => {
         if (afterKill.has(`${e.actor}\0${e.caller}\0${e.seq}`)) at(i, `actor ${e.actor}: call seq ${e.seq} from ${e.caller} started though its caller had killed the actor before making it`);
         const c = call(`${e.actor}\0${e.caller}\0${e.seq}`);
         if (++c.starts > 1 && inOrder) c.dup ??= i;
+        if (e.limit !== undefined) {
+          const slot = `${e.worker}\0${e.group ?? ""}`;
+          const n = (running.get(slot) ?? 0) + 1;
+          running.set(slot, n);
+          slotOf.set(`${e.task}\0${e.attempt}\0${e.worker}`, slot);
+          if (n > e.limit) at(i, `actor ${e.actor} on ${e.worker}: ${n} calls of its ${e.group === undefined ? "default group" : `concurrency group "${e.group}"`} run at once, more than its limit ${e.limit}`);
+        }
+        break;
+      }
+      case "task.finished": {
+        const key = `${e.task}\0${e.attempt}\0${e.worker}`;
+        const slot = slotOf.get(key);
+        if (slot === undefined) break;
+        slotOf.delete(key);
+        running.set(slot, running.get(slot)! - 1);
         break;
       }
       case "actor.killed":

@@ -6,7 +6,7 @@ import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import type { PlacementGroupRequest } from "../core/worker/inputs.ts";
 import type { NamedActorEntry } from "../core/messages.ts";
 import type { PlacementGroupId } from "../core/types.ts";
-import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, NodeView, ObjectId, Payload, RefInfo, Streaming } from "../core/types.ts";
+import type { ActorId, ActorInfo, Addr, ErrorInfo, FunctionDescriptor, NodeId, NodeView, ObjectId, Payload, RefInfo, ActorCallOptions } from "../core/types.ts";
 
 export interface CoreClient {
   /** This core worker's address. */
@@ -17,8 +17,8 @@ export interface CoreClient {
   /** Submits a task; returns the id of the object it will make (the API's ref shares that string). */
   submitTask(taskId: string, fn: FunctionDescriptor, args: readonly ArgIn[], opts: TaskOptions): ObjectId;
   createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void;
-  /** `streaming`: the method is a generator, called as a streaming generator. */
-  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, streaming?: Streaming): ObjectId;
+  /** `call.streaming`: the method is a generator, called as a streaming generator; `call.concurrencyGroup`: the group it runs in. */
+  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, call?: ActorCallOptions): ObjectId;
   put(id: ObjectId, payload: Payload): Promise<void>;
   /**
    * `signal` (the running task's cancel signal) ends the get or wait early: it rejects with the

@@ -3,7 +3,7 @@
 
 import type { Addr, ActorId, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
 import type { ObjectRefGenerator } from "./generator.ts";
-import { checkOptionNames, generatorMethodsOf, isAsyncClass } from "./options.ts";
+import { checkOptionNames, concurrencyGroupsOf, generatorMethodsOf, isAsyncClass, methodNamesOf } from "./options.ts";
 import type { PlacementGroup } from "./placement-group.ts";
 
 /**
@@ -55,8 +55,16 @@ export interface RemoteOptions {
   /** Register a named actor. */
   name?: string;
   schedulingStrategy?: SchedulingStrategy;
-  /** Calls an actor runs at once (default 1; 1000 for an async actor, as in Ray). */
+  /** Calls an actor runs at once (default 1; 1000 for an async actor, as in Ray); with concurrencyGroups, in its default group. */
   maxConcurrency?: number;
+  /**
+   * An actor's concurrency groups (Ray's `concurrency_groups`): name → how many of its calls run
+   * at once, or `{ maxConcurrency, methods }` to put those methods' calls in it. Each group's calls
+   * wait only for its own slots.
+   */
+  concurrencyGroups?: Readonly<Record<string, number | { readonly maxConcurrency: number; readonly methods?: readonly string[] }>>;
+  /** An actor call: the concurrency group it runs in, whatever its method's (Ray's `concurrency_group`). */
+  concurrencyGroup?: string;
   /**
    * How many refs `.remote()` gives (default 1): with n > 1 the function returns an array of n
    * values and `.remote()` an array of n refs, one per value (see docs/api.md). "streaming" (the
@@ -128,19 +136,20 @@ export type ActorHandle<T = any> = {
 export class ActorClass<C extends new (...args: any[]) => unknown> {
   /**
    * `isAsync`: a method is async, so calls overlap up to maxConcurrency (see options.ts).
-   * `generators`: the methods that are generators (called, they stream).
+   * `generators`: the methods that are generators (called, they stream); `methods`: every method's name.
    */
   constructor(
     readonly descriptor: FunctionDescriptor, readonly opts: RemoteOptions, private readonly invoker: Invoker, readonly isAsync = false,
-    readonly generators: readonly string[] = [],
+    readonly generators: readonly string[] = [], readonly methods: readonly string[] = [],
   ) {
     checkOptionNames(opts, "actor", descriptor.name);
+    concurrencyGroupsOf(opts, descriptor.name, methods);
   }
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
     return this.invoker.call(this as never, args, this.opts) as ActorHandle<InstanceType<C>>;
   }
   options(opts: RemoteOptions): ActorClass<C> {
-    return new ActorClass(this.descriptor, { ...this.opts, ...opts }, this.invoker, this.isAsync, this.generators);
+    return new ActorClass(this.descriptor, { ...this.opts, ...opts }, this.invoker, this.isAsync, this.generators, this.methods);
   }
 }
 
@@ -190,7 +199,7 @@ export function actorIdOf(x: unknown): ActorId | undefined {
 /** `ray.remote(target, opts)`: an actor class for a class, a remote function otherwise. */
 export function remoteOf(target: any, opts: RemoteOptions, invoker: Invoker): ActorClass<never> | RemoteFunction<never> {
   const d = describe(target);
-  return d.kind === "class" ? new ActorClass(d, opts, invoker, isAsyncClass(target), generatorMethodsOf(target)) : new RemoteFunction(d, opts, invoker);
+  return d.kind === "class" ? new ActorClass(d, opts, invoker, isAsyncClass(target), generatorMethodsOf(target), methodNamesOf(target)) : new RemoteFunction(d, opts, invoker);
 }
 
 /**

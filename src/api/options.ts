@@ -3,7 +3,7 @@
 // implement is an error, never silently ignored (Ray raises on an option that does not apply to
 // the target, too).
 
-import type { Streaming } from "../core/types.ts";
+import type { ConcurrencyGroup, Streaming } from "../core/types.ts";
 import type { RemoteOptions } from "./handles.ts";
 
 export type OptionTarget = "task" | "actor" | "method";
@@ -14,17 +14,15 @@ export const IMPLEMENTED: Readonly<Record<OptionTarget, ReadonlySet<string>>> = 
     "generatorBackpressureNumObjects"]),
   actor: new Set([
     "numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency", "placementGroup", "bundleIndex", "captureChildTasks",
-    "namespace", "lifetime", "getIfExists",
+    "namespace", "lifetime", "getIfExists", "concurrencyGroups",
   ]),
-  method: new Set(["maxTaskRetries", "numReturns", "generatorBackpressureNumObjects"]),
+  method: new Set(["maxTaskRetries", "numReturns", "generatorBackpressureNumObjects", "concurrencyGroup"]),
 };
 
 /** Ray options tsray knows of but does not implement (yet): refused with this reason. */
 export const NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
   memory: "memory is not a schedulable resource in tsray: use resources",
   runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
-  concurrencyGroups: "concurrency groups are not implemented: use maxConcurrency",
-  concurrencyGroup: "concurrency groups are not implemented: use maxConcurrency",
   maxPendingCalls: "a bound on an actor's pending calls is not implemented",
   acceleratorType: "accelerator types are not implemented: use resources",
   labelSelector: "node labels are not implemented: use resources or a NodeAffinity strategy",
@@ -84,6 +82,9 @@ export function checkOptionNames(o: RemoteOptions, target: OptionTarget, name: s
   if (o.maxConcurrency !== undefined && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1)) {
     throw new TypeError(`${name}: maxConcurrency must be an integer >= 1, got ${o.maxConcurrency}`);
   }
+  if (o.concurrencyGroup !== undefined && (typeof o.concurrencyGroup !== "string" || o.concurrencyGroup === "")) {
+    throw new TypeError(`${name}: concurrencyGroup must be a non-empty string, got ${JSON.stringify(o.concurrencyGroup)}`);
+  }
   if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) throw new TypeError(`${name}: name must be a non-empty string, got ${JSON.stringify(o.name)}`);
   if (o.namespace !== undefined && (typeof o.namespace !== "string" || o.namespace === "")) {
     throw new TypeError(`${name}: namespace must be a non-empty string, got ${JSON.stringify(o.namespace)}`);
@@ -119,17 +120,22 @@ export function streamingOf(o: RemoteOptions, isGenerator: boolean, name: string
 /** Ray's default for an async actor's maxConcurrency. */
 export const ASYNC_ACTOR_MAX_CONCURRENCY = 1000;
 
-/** The methods of a class that are generators (`*m()` or `async *m()`): called remotely, they stream. */
-export function generatorMethodsOf(cls: new (...a: any[]) => unknown): string[] {
-  const out: string[] = [];
+/** A class's methods (its own and inherited, the most derived first), each with its function's kind: "AsyncFunction", "GeneratorFunction", … */
+function methodKinds(cls: new (...a: any[]) => unknown): Map<string, string> {
+  const out = new Map<string, string>();
   for (let p = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
     for (const k of Object.getOwnPropertyNames(p)) {
+      if (k === "constructor" || out.has(k)) continue;
       const d = Object.getOwnPropertyDescriptor(p, k);
-      const ctor = typeof d?.value === "function" ? (d.value as { constructor?: { name?: string } }).constructor?.name : undefined;
-      if ((ctor === "GeneratorFunction" || ctor === "AsyncGeneratorFunction") && !out.includes(k)) out.push(k);
+      if (typeof d?.value === "function") out.set(k, (d.value as { constructor?: { name?: string } }).constructor?.name ?? "Function");
     }
   }
   return out;
+}
+
+/** The methods of a class that are generators (`*m()` or `async *m()`): called remotely, they stream. */
+export function generatorMethodsOf(cls: new (...a: any[]) => unknown): string[] {
+  return [...methodKinds(cls)].filter(([, kind]) => kind === "GeneratorFunction" || kind === "AsyncGeneratorFunction").map(([k]) => k);
 }
 
 /**
@@ -137,12 +143,45 @@ export function generatorMethodsOf(cls: new (...a: any[]) => unknown): string[] 
  * generator), as Ray decides for `async def` methods.
  */
 export function isAsyncClass(cls: new (...a: any[]) => unknown): boolean {
-  for (let p = cls.prototype; p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-    for (const k of Object.getOwnPropertyNames(p)) {
-      const d = Object.getOwnPropertyDescriptor(p, k);
-      const ctor = typeof d?.value === "function" ? (d.value as { constructor?: { name?: string } }).constructor?.name : undefined;
-      if (ctor === "AsyncFunction" || ctor === "AsyncGeneratorFunction") return true;
-    }
-  }
+  for (const kind of methodKinds(cls).values()) if (kind === "AsyncFunction" || kind === "AsyncGeneratorFunction") return true;
   return false;
+}
+
+/** The names of a class's methods. */
+export function methodNamesOf(cls: new (...a: any[]) => unknown): string[] {
+  return [...methodKinds(cls).keys()];
+}
+
+/**
+ * An actor class's `concurrencyGroups` option, checked: group name → its limit, or
+ * `{ maxConcurrency, methods }` to put methods in it by default (Ray's Python API sets those with
+ * `@ray.method(concurrency_group=)`, its Java API lists them on the group, as here). A method of
+ * no group runs in the default group, whose limit is `maxConcurrency`.
+ */
+export function concurrencyGroupsOf(o: RemoteOptions, name: string, methods: readonly string[]): ConcurrencyGroup[] | undefined {
+  const groups = o.concurrencyGroups as unknown;
+  if (groups === undefined) return undefined;
+  if (typeof groups !== "object" || groups === null || Array.isArray(groups)) {
+    throw new TypeError(`${name}: concurrencyGroups must be an object of group name → maxConcurrency or { maxConcurrency, methods }, got ${JSON.stringify(groups)}`);
+  }
+  const out: ConcurrencyGroup[] = [];
+  const groupOf = new Map<string, string>();
+  for (const [g, v] of Object.entries(groups as Record<string, unknown>)) {
+    const spec = typeof v === "number" ? { maxConcurrency: v } : v;
+    if (typeof spec !== "object" || spec === null) throw new TypeError(`${name}: concurrency group "${g}" must be a number or { maxConcurrency, methods }, got ${JSON.stringify(v)}`);
+    const { maxConcurrency: limit, methods: listed = [], ...rest } = spec as { maxConcurrency?: unknown; methods?: unknown };
+    const extra = Object.keys(rest);
+    if (extra.length > 0) throw new TypeError(`${name}: concurrency group "${g}": unknown field "${extra[0]}" (it takes: maxConcurrency, methods)`);
+    if (g === "") throw new TypeError(`${name}: a concurrency group needs a non-empty name`);
+    if (!Number.isInteger(limit) || (limit as number) < 1) throw new TypeError(`${name}: concurrency group "${g}": maxConcurrency must be an integer >= 1, got ${JSON.stringify(limit)}`);
+    if (!Array.isArray(listed) || listed.some((m) => typeof m !== "string")) throw new TypeError(`${name}: concurrency group "${g}": methods must be an array of method names, got ${JSON.stringify(listed)}`);
+    for (const m of listed as string[]) {
+      if (!methods.includes(m)) throw new TypeError(`${name}: concurrency group "${g}" lists "${m}", which is not a method of the class`);
+      const before = groupOf.get(m);
+      if (before !== undefined) throw new TypeError(`${name}: method "${m}" is in two concurrency groups ("${before}" and "${g}")`);
+      groupOf.set(m, g);
+    }
+    out.push({ name: g, maxConcurrency: limit as number, methods: listed as string[] });
+  }
+  return out;
 }

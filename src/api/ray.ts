@@ -8,7 +8,7 @@ import type { NamedActorEntry } from "../core/messages.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { ActorExit, GetTimeoutError, ValueError, toError } from "./errors.ts";
-import { ASYNC_ACTOR_MAX_CONCURRENCY, checkCallOptions, checkTimeout, streamingOf } from "./options.ts";
+import { ASYNC_ACTOR_MAX_CONCURRENCY, checkCallOptions, checkTimeout, concurrencyGroupsOf, streamingOf } from "./options.ts";
 import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
@@ -182,7 +182,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     }
     if (v instanceof RemoteFunction || v instanceof ActorClass) {
       state.marked = true;
-      return v instanceof ActorClass ? { [MARK]: "class", d: v.descriptor, o: v.opts, a: v.isAsync, g: v.generators } : { [MARK]: "fn", d: v.descriptor, o: v.opts };
+      return v instanceof ActorClass ? { [MARK]: "class", d: v.descriptor, o: v.opts, a: v.isAsync, g: v.generators, ms: v.methods } : { [MARK]: "fn", d: v.descriptor, o: v.opts };
     }
     const aid = actorIdOf(v);
     if (aid !== undefined) { state.marked = true; return { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [] }; }
@@ -221,7 +221,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
         return actorHandle(m.id, api);
       }
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
-      if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true, Array.isArray(m.g) ? m.g : []);
+      if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true, Array.isArray(m.g) ? m.g : [], Array.isArray(m.ms) ? m.ms : []);
     }
     if (Array.isArray(v)) { for (let i = 0; i < v.length; i++) v[i] = revive(v[i]); return v; }
     if (Object.getPrototypeOf(v) === Object.prototype) for (const k in v as Record<string, unknown>) (v as Record<string, unknown>)[k] = revive((v as Record<string, unknown>)[k]);
@@ -271,16 +271,17 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return { resources: resourcesOf(o, 1, name), strategy: strategyOf(o, name), maxRetries, retryExceptions: o.retryExceptions ?? false, ...(streaming ? { streaming } : {}) };
   }
 
-  function actorOptions(o: RemoteOptions, name: string, isAsync: boolean): ActorOptions {
+  function actorOptions(o: RemoteOptions, name: string, isAsync: boolean, methods: readonly string[]): ActorOptions {
     const maxConcurrency = o.maxConcurrency ?? (isAsync ? ASYNC_ACTOR_MAX_CONCURRENCY : 1);
     const maxRestarts = o.maxRestarts ?? 0;
     const maxTaskRetries = o.maxTaskRetries ?? 0;
     for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
       if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
     }
+    const concurrencyGroups = concurrencyGroupsOf(o, name, methods);
     return {
       resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name, maxConcurrency,
-      namespace: o.namespace ?? currentNamespace(), ...(o.lifetime === "detached" ? { detached: true } : {}),
+      namespace: o.namespace ?? currentNamespace(), ...(o.lifetime === "detached" ? { detached: true } : {}), ...(concurrencyGroups ? { concurrencyGroups } : {}),
     };
   }
 
@@ -353,7 +354,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
     call(target, list, opts) {
       if (target instanceof ActorClass) {
-        const o = actorOptions(opts, target.descriptor.name, target.isAsync);
+        const o = actorOptions(opts, target.descriptor.name, target.isAsync, target.methods);
         if (opts.getIfExists === true) return actorHandle(undefined, api, () => getOrCreate(target, list, o));
         return createActor(target, list, o);
       }
@@ -369,7 +370,10 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       const id = client.nextId();
       const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
       const streaming = streamingOf(opts, actorGenerators.get(actorId)?.includes(method) === true, `actor method ${method}`);
-      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries, streaming), client.addr), true);
+      // No options object for a plain call (most calls): only what the call asks.
+      const group = opts.concurrencyGroup;
+      const call = streaming === undefined && group === undefined ? undefined : { ...(streaming ? { streaming } : {}), ...(group !== undefined ? { concurrencyGroup: group } : {}) };
+      const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries, call), client.addr), true);
       if (streaming) return generatorOf(ref);
       return typeof opts.numReturns === "number" && opts.numReturns > 1 ? split(ref, opts.numReturns, `actor method ${method}`) : ref;
     },

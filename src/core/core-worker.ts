@@ -8,7 +8,7 @@
 import { assertNever } from "./assert.ts";
 import type { WorkerEffects } from "./effects.ts";
 import type { WorkerMsg } from "./messages.ts";
-import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo, type Streaming } from "./types.ts";
+import { returnIdOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type ObjectId, type Payload, type RefInfo, type ActorCallOptions } from "./types.ts";
 import {
   actorRegistered, actorUpdate, clusterInfo, createActor, getClusterInfo, getNamedActor, killActor, listNamedActors, namedActor, namedActorList, newActorSubmitter, resubscribeActors, submitActorTask,
 } from "./worker/actor-submitter.ts";
@@ -77,7 +77,7 @@ export class CoreWorker {
       case "register-function": return registerFunction(w, input.fn);
       case "submit-task": return submitTask(w, input.taskId, input.returnId, input.fn, input.args, input.opts);
       case "create-actor": return createActor(w, input.actorId, input.cls, input.args, input.opts);
-      case "submit-actor-task": return submitActorTask(w, input.taskId, input.actorId, input.method, input.args, input.maxRetries, input.streaming);
+      case "submit-actor-task": return submitActorTask(w, input.taskId, input.actorId, input.method, input.args, input.maxRetries, input.call);
       case "put": return put(w, input.id, input.payload, input.callId);
       case "get": return get(w, input.refs, input.timeoutMs, input.callId);
       case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
@@ -160,8 +160,8 @@ export class CoreWorker {
   createActor(actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
     this.step({ kind: "create-actor", actorId, cls, args, opts });
   }
-  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, streaming?: Streaming): ObjectId {
-    this.step(streaming === undefined ? { kind: "submit-actor-task", taskId, actorId, method, args, maxRetries } : { kind: "submit-actor-task", taskId, actorId, method, args, maxRetries, streaming });
+  submitActorTask(taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, call?: ActorCallOptions): ObjectId {
+    this.step(call === undefined ? { kind: "submit-actor-task", taskId, actorId, method, args, maxRetries } : { kind: "submit-actor-task", taskId, actorId, method, args, maxRetries, call });
     return returnIdOf(taskId);
   }
   put(id: ObjectId, payload: Payload, callId: number): void { this.step({ kind: "put", id, payload, callId }); }

@@ -146,6 +146,10 @@ export interface TaskSpec {
   readonly caller?: Addr;
   /** For an actor creation: how many of the actor's calls may run at once (absent: 1). */
   readonly maxConcurrency?: number;
+  /** For an actor creation: its named concurrency groups (absent: none, every call is in the default group). */
+  readonly concurrencyGroups?: readonly ConcurrencyGroup[];
+  /** For an actor call: the concurrency group it runs in, as the call named it (absent: its method's, or the default group). */
+  readonly concurrencyGroup?: string;
   /** The namespace the code runs in (a normal task: its submitter's; an actor creation: the actor's). */
   readonly namespace?: string;
   /**
@@ -169,6 +173,24 @@ export function specWith<K extends keyof TaskSpec>(spec: TaskSpec, key: K, value
 }
 
 /**
+ * A named concurrency group of an actor (Ray's `concurrency_groups`): its calls run up to
+ * `maxConcurrency` at once, beside those of the actor's other groups. `methods`: the methods
+ * whose calls it takes unless a call names another group (as Ray's `@ray.method(concurrency_group=)`).
+ */
+export interface ConcurrencyGroup {
+  readonly name: string;
+  readonly maxConcurrency: number;
+  readonly methods: readonly string[];
+}
+
+/** What an actor call asks beyond its method, arguments and retries. */
+export interface ActorCallOptions {
+  readonly streaming?: Streaming;
+  /** The concurrency group to run in, whatever group its method is in. */
+  readonly concurrencyGroup?: string;
+}
+
+/**
  * How a streaming generator task streams (Ray's `num_returns="streaming"`). `backpressure`: the
  * executor pauses while this many yielded items are not yet consumed by the caller (Ray's
  * `_generator_backpressure_num_objects`); absent, it never pauses.
@@ -188,8 +210,10 @@ export interface ActorSpec {
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly name?: string;
-  /** Calls that may run at once on the actor (absent: 1, one at a time). */
+  /** Calls that may run at once on the actor (absent: 1, one at a time); with groups, in its default group. */
   readonly maxConcurrency?: number;
+  /** Named concurrency groups (Ray's concurrency_groups): each runs its calls up to its own limit. */
+  readonly concurrencyGroups?: readonly ConcurrencyGroup[];
   /** The namespace its name is unique in, and its code runs in (Ray's namespaces). */
   readonly namespace?: string;
   /** `lifetime: "detached"`: the actor outlives its owner; only ray.kill (or its failures) ends it. */

@@ -52,9 +52,9 @@ export abstract class ModelClient implements CoreClient {
 
   submitTask: CoreClient["submitTask"] = (taskId, fn, args, opts) => { this.check(); return this.model.submitTask(taskId, fn, args, opts); };
   createActor: CoreClient["createActor"] = (id, cls, args, opts) => { this.check(); this.model.createActor(id, cls, args, opts); };
-  submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries, streaming) => {
+  submitActorTask: CoreClient["submitActorTask"] = (taskId, actorId, method, args, retries, call) => {
     this.check();
-    return this.model.submitActorTask(taskId, actorId, method, args, retries, streaming);
+    return this.model.submitActorTask(taskId, actorId, method, args, retries, call);
   };
   put(id: ObjectId, payload: Payload): Promise<void> {
     return this.call((c) => this.model.put(id, payload, c), () => undefined);

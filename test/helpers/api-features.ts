@@ -114,6 +114,41 @@ export async function actorExit(ray: Ray): Promise<{ before: number; exiting: st
   return { before, exiting, later, owned, refused };
 }
 
+/**
+ * Concurrency groups: a group's calls wait only for its own slots. `slow` is in "io" (one at a
+ * time), so its two calls run one after the other while `note` (the default group) runs at once;
+ * a call that names "io" waits behind them; a call naming a group the actor lacks fails.
+ */
+export async function concurrencyGroups(ray: Ray): Promise<{ noteSaw: string[]; log: string[]; unknownGroup: string[] }> {
+  class Service {
+    log: string[] = [];
+    async slow(tag: string): Promise<string> {
+      this.log.push(`start ${tag}`);
+      await ray.sleep(60);
+      this.log.push(`end ${tag}`);
+      return tag;
+    }
+    async note(tag: string): Promise<string[]> {
+      this.log.push(tag);
+      return this.log.slice();
+    }
+  }
+  const s = ray.remote(Service, { concurrencyGroups: { io: { maxConcurrency: 1, methods: ["slow"] } } }).remote();
+  const slow = [s.slow.remote("a"), s.slow.remote("b")];
+  const noteSaw = await ray.get(s.note.remote("note"));
+  const late = s.note.options({ concurrencyGroup: "io" }).remote("note in io");
+  await ray.get([...slow, late] as ObjectRef[]);
+  const log = await ray.get(s.note.remote("last"));
+  let unknownGroup: string[];
+  try {
+    await ray.get(s.note.options({ concurrencyGroup: "gpu" }).remote("x"));
+    unknownGroup = ["answered"];
+  } catch (e) {
+    unknownGroup = [(e as Error).name, ((e as Error & { cause?: Error }).cause)?.name ?? "", (e as Error).message.includes('no concurrency group "gpu"') ? "names it" : (e as Error).message];
+  }
+  return { noteSaw, log, unknownGroup };
+}
+
 /** `ray.kill(actor, { noRestart: false })` restarts an actor that has restarts left: its state starts afresh. */
 export async function killWithRestart(ray: Ray): Promise<{ before: number; restarted: boolean; badOption: string }> {
   class Tally { n = 0; inc(): number { return ++this.n; } }
@@ -216,7 +251,9 @@ export async function refusedOptions(ray: Ray): Promise<string[]> {
   attempt(() => f.options({ schedulingStrategy: "PACK" as never }));
   attempt(() => f.options({ numReturns: 0 }));
   attempt(() => f.options({ maxRestarts: 1 }));
-  attempt(() => ray.remote(A, { concurrencyGroups: { io: 2 } } as never));
+  attempt(() => ray.remote(A, { maxPendingCalls: 2 } as never));
+  attempt(() => ray.remote(A, { concurrencyGroups: { io: { maxConcurrency: 1, methods: ["n"] } } }));
+  attempt(() => ray.remote(A, { concurrencyGroups: { io: 0 } }));
   attempt(() => ray.remote(A, { lifetime: "forever" } as never));
   attempt(() => f.options({ bogus: 1 } as never));
   const gen = ray.remote(function* twoValues() { yield 1; yield 2; });
@@ -262,6 +299,11 @@ export const EXPECTED = {
   deadActor: ["ActorDiedError", "ActorDiedError", "2", "ActorDiedError"],
   contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
   pendingArgs: { sync: [1, 11], async: [1, 11], afterFailedArg: ["TaskError", 5] },
+  concurrencyGroups: {
+    noteSaw: ["start a", "note"],
+    log: ["start a", "note", "end a", "start b", "end b", "note in io", "last"],
+    unknownGroup: ["TaskError", "ValueError", "names it"],
+  },
   killWithRestart: { before: 2, restarted: true, badOption: 'ray.kill: unknown option "force" (it takes: noRestart)' },
   killedOwner: { before: 41, after: "OwnerDiedError" },
   actorExit: {
@@ -283,7 +325,9 @@ export const EXPECTED = {
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,
     /option "numReturns" must be an integer >= 1 or "streaming", got 0/,
     /option "maxRestarts" does not apply to a remote function/,
-    /option "concurrencyGroups" is not supported: concurrency groups are not implemented/,
+    /option "maxPendingCalls" is not supported: a bound on an actor's pending calls is not implemented/,
+    /concurrency group "io" lists "n", which is not a method of the class/,
+    /concurrency group "io": maxConcurrency must be an integer >= 1, got 0/,
     /lifetime must be "detached" or "non_detached", got "forever"/,
     /unknown option "bogus"/,
     /twoValues is a generator: tsray runs generators as streaming generators .*numReturns: 2 is not supported/,

@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, killWithRestart, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -44,6 +44,14 @@ describe("API features on the simulator", () => {
       const r = await run(asyncActorConcurrency, seed);
       assert.deepEqual(r.result, EXPECTED.concurrency);
       assert.ok(r.trace.some((e) => e.kind === "task.started" && e.concurrent === true), "async calls are traced as concurrent");
+    }
+  });
+
+  it("concurrency groups: a group's calls wait only for its own slots; a call may name its group", async () => {
+    for (const seed of [1, 2]) {
+      const r = await run(concurrencyGroups, seed);
+      assert.deepEqual(r.result, EXPECTED.concurrencyGroups);
+      assert.ok(r.trace.some((e) => e.kind === "task.started" && e.group === "io" && e.limit === 1), "io's calls are traced with their group and limit");
     }
   });
 
@@ -115,6 +123,9 @@ describe("API features on the embedded cluster", () => {
 
   it("async actor calls overlap up to maxConcurrency; sync actors stay serial", async () => {
     assert.deepEqual(await asyncActorConcurrency(ray.driver()), EXPECTED.concurrency);
+  });
+  it("concurrency groups: a group's calls wait only for its own slots", async () => {
+    assert.deepEqual(await concurrencyGroups(ray.driver()), EXPECTED.concurrencyGroups);
   });
   it("calls to a dead actor fail with ActorDiedError", async () => {
     assert.deepEqual(await deadActorCalls(ray.driver()), EXPECTED.deadActor);

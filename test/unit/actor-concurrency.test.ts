@@ -1,13 +1,14 @@
 // An actor's worker, driven by hand (the test plays the GCS, the callers and the clock): a sync
 // actor runs one call at a time; an async actor (maxConcurrency > 1) starts calls while earlier
-// ones await, never more than maxConcurrency at once, each caller's calls in order.
+// ones await, never more than maxConcurrency at once, each caller's calls in order; with
+// concurrency groups, each group's calls wait only for that group's slots.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
-import type { Payload, TaskSpec } from "../../src/core/types.ts";
+import type { ConcurrencyGroup, Payload, TaskSpec } from "../../src/core/types.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
 /** What a push says of the caller's other calls. */
@@ -17,7 +18,10 @@ const ACTOR = "head/driver#1";
 const CALLER = "head/driver";
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 
-function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
+/** A call's method (default "add") and the concurrency group it names, if any. */
+interface CallAs { readonly method?: string; readonly group?: string }
+
+function actorWorker(maxConcurrency: number | undefined, actor = ACTOR, groups?: readonly ConcurrencyGroup[]) {
   const executed: TaskSpec[] = [];
   const sent: Msg[] = [];
   const traced: TraceBody[] = [];
@@ -34,15 +38,16 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR) {
   const creation: TaskSpec = {
     taskId: `${ACTOR}:create:0`, kind: "actor-create", fn: "cls", name: "Acc", args: [], returnId: `${ACTOR}:created`, owner: "head/gcs",
     resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR,
-    ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+    ...(maxConcurrency === undefined ? {} : { maxConcurrency }), ...(groups === undefined ? {} : { concurrencyGroups: groups }),
   };
   push(creation);
   w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
   executed.length = 0;
   /** `order`: what the caller says of its other calls (minPendingSeq, closedSeqs). */
-  const call = (seq: number, order: CallOrder = {}) => push({
-    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: actor, method: "add", name: "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
+  const call = (seq: number, order: CallOrder = {}, as: CallAs = {}) => push({
+    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: actor, method: as.method ?? "add", name: as.method ?? "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
     owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER,
+    ...(as.group === undefined ? {} : { concurrencyGroup: as.group }),
   }, order);
   const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
   const started = () => executed.map((s) => s.seq);
@@ -160,4 +165,56 @@ test("a call still waiting for its argument when a method exits the actor never 
   a.w.step({ kind: "message", from: "head/raylet", msg: { type: "StoreGetReply", reqId: 1, values: [value(5)] } });
   assert.deepEqual(a.started(), [0], "the call ran after the exit");
   assert.deepEqual(a.errors(), ["ActorDiedError", "ActorDiedError"]);
+});
+
+const IO: readonly ConcurrencyGroup[] = [{ name: "io", maxConcurrency: 1, methods: ["fetch"] }];
+
+test("with concurrency groups, a call waits only for its own group's slots, and says so in the trace", () => {
+  const a = actorWorker(1, ACTOR, IO);
+  a.call(0); // add: the default group (limit 1)
+  a.call(1, {}, { method: "fetch" }); // the io group (limit 1)
+  a.call(2);
+  a.call(3, {}, { method: "fetch" });
+  assert.deepEqual(a.started(), [0, 1], "one call of each group");
+  a.done(1);
+  assert.deepEqual(a.started(), [0, 1, 3], "io's next call, while the default group is still busy (out of the caller's order)");
+  a.done(0);
+  assert.deepEqual(a.started(), [0, 1, 3, 2]);
+  const starts = a.traced.flatMap((e) => (e.kind === "task.started" && e.task.includes("#c") ? [[e.seq, e.concurrent, e.limit, e.group]] : []));
+  assert.deepEqual(starts, [[0, true, 1, undefined], [1, true, 1, "io"], [3, true, 1, "io"], [2, true, 1, undefined]]);
+});
+
+test("a call that names a group runs in it, whatever its method's group", () => {
+  const a = actorWorker(1, ACTOR, IO);
+  a.call(0);
+  a.call(1, {}, { group: "io" }); // add, sent to io
+  assert.deepEqual(a.started(), [0, 1]);
+  a.call(2, {}, { method: "fetch" }); // io is full
+  assert.deepEqual(a.started(), [0, 1]);
+  a.done(1);
+  assert.deepEqual(a.started(), [0, 1, 2]);
+});
+
+test("a call naming a group the actor does not have is answered with a ValueError in its turn, and the calls after it run", () => {
+  const a = actorWorker(1, ACTOR, IO);
+  a.call(0, {}, { group: "nope" });
+  a.call(1);
+  assert.deepEqual(a.started(), [1]);
+  const refused = a.sent.find((m) => m.type === "TaskReply" && m.taskId === `${CALLER}#c0`);
+  assert.ok(refused?.type === "TaskReply" && refused.result.kind === "error");
+  assert.equal(refused.result.error.type, "TaskError");
+  assert.equal(refused.result.error.cause?.name, "ValueError");
+  assert.match(refused.result.error.message, /no concurrency group "nope"/);
+});
+
+test("an exit answers the calls waiting in every group, and a cancel finds a call waiting in a group's queue", () => {
+  const a = actorWorker(1, ACTOR, IO);
+  for (const s of [0, 1, 2, 3]) a.call(s, {}, { method: s % 2 === 0 ? "add" : "fetch" });
+  a.cancel(3);
+  a.done(1);
+  assert.deepEqual(a.started(), [0, 1], "the cancelled call 3 is answered, not run, in its turn");
+  assert.deepEqual(a.errors(), ["TaskCancelledError"]);
+  a.exit(0);
+  assert.deepEqual(a.started(), [0, 1]);
+  assert.deepEqual(a.errors(), ["TaskCancelledError", "ActorDiedError", "ActorDiedError"], "the exiting call's and call 2's (waiting in the default group)");
 });

@@ -262,7 +262,7 @@ for (const news of ["RESTARTING", "DEAD"] as const) {
     const update = (state: "ALIVE" | "RESTARTING" | "DEAD", epoch: number) =>
       r.toOwner({ type: "ActorUpdate", info: { actorId: "a1", state, epoch, owner: OWNER, ...(state === "ALIVE" ? { address: OTHER } : {}) } }, "head/gcs");
     update("ALIVE", 0);
-    const gen = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "items", [], 1, {});
+    const gen = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "items", [], 1, { streaming: {} });
     const [push] = r.take("PushTask");
     assert.equal(push.spec.streaming !== undefined, true);
     r.toOwner({ type: "ReportGeneratorItem", taskId: push.spec.taskId, returnId: gen, attempt: 0, index: 0, result: { kind: "stored", node: "node-1", size: 200_000, hash: "i0", refs: undefined } }, OTHER);

@@ -186,6 +186,16 @@ describe("actor-order", () => {
     one(check, trace(submit("a", "c", 0), submit("a", "c", 1), concurrent(1), concurrent(0), concurrent(1), end(true)),
       "actor-order", "seq 1 from c started after seq 1 (started twice)", 4);
   });
+  test("a worker never runs more of a group's calls at once than its limit; a finished call frees its slot", () => {
+    const inGroup = (seq: number, group?: string): Ev => ({ ...start("a", "c", seq, undefined, true), limit: 1, ...(group === undefined ? {} : { group }) } as Ev);
+    const done = (seq: number): Ev => finished(`a:c:${seq}`, 1, "h");
+    const calls = [0, 1, 2].map((seq) => submit("a", "c", seq));
+    // One call of the default group and one of io at once, then io's next after its first finished.
+    clean(check, trace(...calls, inGroup(0), inGroup(1, "io"), done(1), inGroup(2, "io"), end(true)));
+    one(check, trace(...calls, inGroup(0), inGroup(1, "io"), inGroup(2, "io"), end(true)),
+      "actor-order", `actor a on w1: 2 calls of its concurrency group "io" run at once, more than its limit 1`, 5);
+    one(check, trace(...calls, inGroup(0), inGroup(1), inGroup(2, "io"), end(true)), "actor-order", "2 calls of its default group run at once", 4);
+  });
   test("a call started twice in one epoch is reported once", () => {
     one(check, trace(submit("a", "c", 0), start("a", "c", 0), start("a", "c", 0), end(true)), "actor-order", "started twice", 2);
   });

@@ -286,6 +286,7 @@ export class ActorManager {
       returnId: `${id}:created`, owner: this.io.gcs, resources: a.spec.resources, strategy: a.spec.strategy,
       maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
       ...(a.spec.maxConcurrency !== undefined ? { maxConcurrency: a.spec.maxConcurrency } : {}),
+      ...(a.spec.concurrencyGroups !== undefined ? { concurrencyGroups: a.spec.concurrencyGroups } : {}),
       ...(a.spec.namespace !== undefined ? { namespace: a.spec.namespace } : {}),
     };
     this.io.send(a.address!, { type: "PushTask", spec });

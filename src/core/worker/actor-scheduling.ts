@@ -4,6 +4,9 @@
 // never send (closed: answered by an earlier incarnation, failed, cancelled) are passed over.
 // A sync actor runs one call at a time; an async actor (maxConcurrency > 1) starts the next
 // call while earlier ones await, as Ray's asyncio actors do, up to maxConcurrency at once.
+// With concurrency groups (Ray's concurrency_groups), each group has its own queue and limit:
+// a call released in its caller's order waits only for slots of its own group, so a busy group
+// never holds back another's calls (nor are calls of different groups started in order).
 
 import type { TaskResult } from "../messages.ts";
 import { Fifo } from "../fifo.ts";
@@ -18,11 +21,12 @@ export interface HostedActor {
   readonly epoch: number;
   /** Each caller's place in its order. */
   readonly callers: Map<Addr, CallerOrder>;
-  readonly runnable: Fifo<Execution>;
-  /** Calls started and not yet answered, in start order. */
+  /** Its concurrency groups by name; DEFAULT_GROUP's limit is the actor's maxConcurrency. */
+  readonly groups: ReadonlyMap<string, GroupSlots>;
+  /** The group each method named in a group's `methods` runs in (the others: DEFAULT_GROUP). */
+  readonly groupOfMethod: ReadonlyMap<string, string>;
+  /** Calls started and not yet answered, in start order, every group's. */
   readonly running: Execution[];
-  /** How many calls may run at once (1: one at a time). */
-  readonly maxConcurrency: number;
   /** The constructor's outcome, repeated if the creation is pushed again (a restarted GCS asks). */
   created: TaskResult | undefined;
   /** How the actor was placed: its calls' children may inherit its placement group (worker/placement-groups.ts). */
@@ -30,6 +34,18 @@ export interface HostedActor {
   /** Which method called ray.exitActor(): the actor is over, and this worker runs none of its calls any more. */
   exited: string | undefined;
 }
+
+/** One concurrency group's calls: released and waiting for a slot, and how many hold one. */
+export interface GroupSlots {
+  readonly name: string;
+  /** How many of its calls may run at once (1: one at a time). */
+  readonly limit: number;
+  readonly runnable: Fifo<Execution>;
+  running: number;
+}
+
+/** The group of the calls that neither name a group nor call a method a group lists (Ray's "default"). */
+export const DEFAULT_GROUP = "";
 
 /** Where one caller's calls stand on this incarnation. */
 export interface CallerOrder {
@@ -51,7 +67,24 @@ export function newActorScheduling(): ActorScheduling {
 }
 
 export function newHostedActor(spec: TaskSpec): HostedActor {
-  return { actorId: spec.actorId!, epoch: spec.attempt, callers: new Map(), runnable: new Fifo(), running: [], maxConcurrency: spec.maxConcurrency ?? 1, created: undefined, strategy: spec.strategy, exited: undefined };
+  const slots = (name: string, limit: number): GroupSlots => ({ name, limit, runnable: new Fifo(), running: 0 });
+  const groups = new Map([[DEFAULT_GROUP, slots(DEFAULT_GROUP, spec.maxConcurrency ?? 1)]]);
+  const groupOfMethod = new Map<string, string>();
+  for (const g of spec.concurrencyGroups ?? []) {
+    groups.set(g.name, slots(g.name, g.maxConcurrency));
+    for (const m of g.methods) groupOfMethod.set(m, g.name);
+  }
+  return { actorId: spec.actorId!, epoch: spec.attempt, callers: new Map(), groups, groupOfMethod, running: [], created: undefined, strategy: spec.strategy, exited: undefined };
+}
+
+/** Whether calls of `h` may start out of their callers' order: more than one may run at once, or it has groups. */
+export function runsConcurrently(h: HostedActor): boolean {
+  return h.groups.size > 1 || h.groups.get(DEFAULT_GROUP)!.limit > 1;
+}
+
+/** The group a call runs in: the one it names, else its method's; undefined if it names one the actor does not have. */
+export function groupOf(h: HostedActor, spec: TaskSpec): GroupSlots | undefined {
+  return h.groups.get(spec.concurrencyGroup ?? h.groupOfMethod.get(spec.name) ?? DEFAULT_GROUP);
 }
 
 /** Whether `spec` creates the very incarnation `h` is. */
@@ -76,7 +109,7 @@ export function queueActorCall(w: Ctx, e: Execution, minPendingSeq: number | und
     // ones and taken out at once, it would empty that map on every call, and V8 shrinks an
     // emptied Map, allocating a new table each time.
     q.closed.delete(seq);
-    h.runnable.push(e);
+    release(w, h, e);
     q.next++;
   } else q.early.set(seq, e);
   releaseInOrder(w, h, q);
@@ -103,7 +136,7 @@ export function exitActor(w: Ctx, h: HostedActor, method: string): void {
   h.exited = method;
   w.fx.trace({ kind: "actor.exited", comp: "worker", actor: h.actorId, worker: w.addr, epoch: h.epoch, method });
   tellExit(w, h);
-  for (const e of h.runnable.drain()) refuseCall(w, e, exitedError(h), h.epoch);
+  for (const g of h.groups.values()) for (const e of g.runnable.drain()) refuseCall(w, e, exitedError(h), h.epoch);
   for (const q of h.callers.values()) {
     for (const e of q.early.values()) refuseCall(w, e, exitedError(h), h.epoch);
     q.early.clear();
@@ -129,20 +162,35 @@ function releaseInOrder(w: Ctx, h: HostedActor, q: CallerOrder): void {
     if (e) {
       q.early.delete(q.next);
       q.closed.delete(q.next);
-      h.runnable.push(e);
+      release(w, h, e);
     } else if (!q.closed.delete(q.next)) break;
     q.next++;
   }
   runActor(w, h);
 }
 
+/**
+ * A call whose turn came in its caller's order: to its group's queue. A call naming a group the
+ * actor does not have is answered with an error, in its turn, as a method that raised
+ * (Ray refuses such a call too).
+ */
+function release(w: Ctx, h: HostedActor, e: Execution): void {
+  const g = groupOf(h, e.spec);
+  if (g) return g.runnable.push(e);
+  const message = `actor ${h.actorId} has no concurrency group "${e.spec.concurrencyGroup!}"`;
+  refuseCall(w, e, { type: "TaskError", message, cause: { name: "ValueError", message } }, h.epoch);
+}
+
 export function runActor(w: Ctx, h: HostedActor): void {
   // Nothing runs before the constructor is done (w.current is the creation until it replies).
-  while (!w.current && h.running.length < h.maxConcurrency) {
-    const e = h.runnable.shift();
-    if (!e) return;
-    h.running.push(e);
-    prepare(w, e);
+  for (const g of h.groups.values()) {
+    while (!w.current && g.running < g.limit) {
+      const e = g.runnable.shift();
+      if (!e) break;
+      g.running++;
+      h.running.push(e);
+      prepare(w, e);
+    }
   }
 }
 
@@ -155,5 +203,7 @@ export function runningCall(h: HostedActor, taskId: string): Execution | undefin
 /** A running call answered: its slot is free. */
 export function callEnded(h: HostedActor, e: Execution): void {
   const i = h.running.indexOf(e);
-  if (i >= 0) removeAt(h.running, i);
+  if (i < 0) return;
+  removeAt(h.running, i);
+  groupOf(h, e.spec)!.running--;
 }

@@ -5,7 +5,7 @@
 
 import { nextTaskState } from "../lifecycle/task.ts";
 import {
-  nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type Streaming, type TaskSpec,
+  nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type ActorCallOptions, type TaskSpec,
 } from "../types.ts";
 import { invariant } from "../assert.ts";
 import type { NamedActorEntry } from "../messages.ts";
@@ -91,6 +91,7 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
     actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, resources: opts.resources,
     strategy: placementOf(w, { actor: actorId }, opts.strategy), maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
     ...(opts.maxConcurrency !== 1 ? { maxConcurrency: opts.maxConcurrency } : {}),
+    ...(opts.concurrencyGroups !== undefined ? { concurrencyGroups: opts.concurrencyGroups } : {}),
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.detached === true ? { detached: true } : {}),
   };
@@ -113,7 +114,7 @@ export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, res
   w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
 }
 
-export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, streaming?: Streaming): void {
+export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, call?: ActorCallOptions): void {
   let a = w.callerActors.get(actorId);
   if (!a) {
     // A handle that came from elsewhere (getActor, or passed in): follow the actor's updates.
@@ -128,7 +129,8 @@ export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method
     owner: w.addr, resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
     actorId, seq, caller: w.addr,
   };
-  if (streaming !== undefined) spec.streaming = streaming;
+  if (call?.streaming !== undefined) spec.streaming = call.streaming;
+  if (call?.concurrencyGroup !== undefined) spec.concurrencyGroup = call.concurrencyGroup;
   trackTask(w, own(w, spec.returnId), spec, maxRetries);
 }
 

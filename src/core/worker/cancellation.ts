@@ -159,7 +159,7 @@ export function cancelExecution(w: Ctx, taskId: TaskId, attempt: number, recursi
   const match = (e: Execution) => e.spec.taskId === taskId && e.spec.attempt === attempt;
   for (const e of h.running) if (match(e)) return interruptOrSkip(w, e);
   // Not started yet: it keeps its place in its caller's order and is answered as cancelled then.
-  for (let i = 0; i < h.runnable.length; i++) if (match(h.runnable.at(i)!)) { h.runnable.at(i)!.cancelled = true; return; }
+  for (const g of h.groups.values()) for (let i = 0; i < g.runnable.length; i++) if (match(g.runnable.at(i)!)) { g.runnable.at(i)!.cancelled = true; return; }
   for (const q of h.callers.values()) for (const e of q.early.values()) if (match(e)) { e.cancelled = true; return; }
 }
 

@@ -3,7 +3,7 @@
 
 import type { WorkerMsg } from "../messages.ts";
 import type { ResourceSet } from "../resources.ts";
-import type { ActorId, Addr, ErrorInfo, FunctionDescriptor, ObjectId, Payload, RefInfo, SchedulingStrategy, Streaming } from "../types.ts";
+import type { ActorCallOptions, ActorId, Addr, ConcurrencyGroup, ErrorInfo, FunctionDescriptor, ObjectId, Payload, RefInfo, SchedulingStrategy, Streaming } from "../types.ts";
 import type { PlacementGroupId, PlacementStrategy } from "../types.ts";
 
 /** What an API asks of the GCS when it creates a placement group (the creator is the asking worker). */
@@ -37,8 +37,10 @@ export interface ActorOptions {
   readonly maxRestarts: number;
   readonly maxTaskRetries: number;
   readonly name?: string;
-  /** Calls the actor may run at once (1: one at a time; async actors default to 1000, as in Ray). */
+  /** Calls the actor may run at once (1: one at a time; async actors default to 1000, as in Ray); with groups, in its default group. */
   readonly maxConcurrency: number;
+  /** Its named concurrency groups (absent: none). */
+  readonly concurrencyGroups?: readonly ConcurrencyGroup[];
   /** The namespace its name is unique in (default: the creator's). */
   readonly namespace?: string;
   /** `lifetime: "detached"`: it outlives its creator. */
@@ -64,7 +66,7 @@ export type ApiCall =
   /** `returnId`: returnIdOf(taskId), made once by the caller, whose ref holds that very string. */
   | { readonly kind: "submit-task"; readonly taskId: string; readonly returnId: ObjectId; readonly fn: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
   | { readonly kind: "create-actor"; readonly actorId: ActorId; readonly cls: FunctionDescriptor; readonly args: readonly ArgIn[]; readonly opts: ActorOptions }
-  | { readonly kind: "submit-actor-task"; readonly taskId: string; readonly actorId: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly maxRetries: number; readonly streaming?: Streaming }
+  | { readonly kind: "submit-actor-task"; readonly taskId: string; readonly actorId: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly maxRetries: number; readonly call?: ActorCallOptions }
   | { readonly kind: "put"; readonly id: ObjectId; readonly payload: Payload; readonly callId: number }
   | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
   | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }

@@ -10,7 +10,9 @@ import { Fifo } from "../fifo.ts";
 import { refsOfResult, type Msg, type TaskResult } from "../messages.ts";
 import type { Addr, ErrorInfo, FunctionDescriptor, FunctionId, Payload, RefInfo, TaskSpec } from "../types.ts";
 import { cancelledError } from "./cancellation.ts";
-import { callEnded, exitActor, exitedError, newHostedActor, queueActorCall, runActor, runningCall, sameActorCreation } from "./actor-scheduling.ts";
+import {
+  callEnded, DEFAULT_GROUP, exitActor, exitedError, groupOf, newHostedActor, queueActorCall, runActor, runningCall, runsConcurrently, sameActorCreation,
+} from "./actor-scheduling.ts";
 import type { Ctx } from "./context.ts";
 import type { Outcome } from "./inputs.ts";
 import { readFromStore, storePut } from "./object-requests.ts";
@@ -182,10 +184,15 @@ function execute(w: Ctx, e: Execution): void {
   if (s.kind === "actor-task" && w.actor?.exited !== undefined) return reply(w, e, { kind: "error", error: exitedError(w.actor), retryable: false });
   const fn = e.fn ?? { id: s.fn, name: s.name, kind: "class", source: "" };
   // Actor fields only where they mean something: every trace event is hashed, key by key.
+  const h = s.kind === "actor-task" ? w.actor : undefined;
+  const g = h !== undefined && runsConcurrently(h) ? groupOf(h, s) : undefined;
   w.fx.trace(s.actorId === undefined
     ? { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt }
-    : s.kind === "actor-task" && (w.actor?.maxConcurrency ?? 1) > 1
-      ? { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: w.actor?.epoch, concurrent: true }
+    : g !== undefined
+      ? {
+        kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: h!.epoch, concurrent: true,
+        limit: g.limit, group: g.name === DEFAULT_GROUP ? undefined : g.name,
+      }
       : { kind: "task.started", comp: "worker", task: s.taskId, worker: w.addr, attempt: s.attempt, actor: s.actorId, caller: s.caller, seq: s.seq, epoch: s.kind === "actor-task" ? w.actor?.epoch : undefined });
   e.startedAt = w.fx.now();
   // The task's code holds the refs nested in its arguments: borrowed until its scope ends (an

@@ -83,12 +83,14 @@ const pgSpec = z.object({
 }).strict();
 const demand = z.object({ resources, count: z.number().int().gte(1), ageMs: z.number().finite().gte(0) }).strict();
 const arg = z.union([z.object({ v: payload }).strict(), z.object({ ref: id, owner: addr }).strict()]);
+const concurrencyGroups = list(z.object({ name: z.string().min(1).max(1024), maxConcurrency: z.number().int().gte(1), methods: list(z.string().max(1024)) }).strict());
 const taskSpec = z.object({
   taskId: id, kind: z.enum(["normal", "actor-create", "actor-task"]), fn: id, method: z.string().max(1024).optional(), name: z.string().max(1024),
   args: list(arg), returnId: id, owner: addr, resources, strategy,
   maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
   actorId: id.optional(), seq: count.optional(), caller: addr.optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(),
+  concurrencyGroups: concurrencyGroups.optional(), concurrencyGroup: z.string().min(1).max(1024).optional(),
   cancelled: z.literal(true).optional(),
   streaming: z.object({ backpressure: z.number().int().gte(1).optional() }).strict().optional(),
 }).strict();
@@ -96,6 +98,7 @@ const actorSpec = z.object({
   actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
   maxRestarts: z.number().int().gte(-1), maxTaskRetries: z.number().int().gte(-1), name: z.string().min(1).max(1024).optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(), detached: z.boolean().optional(),
+  concurrencyGroups: concurrencyGroups.optional(),
 }).strict();
 const fnDescriptor = z.object({ id, name: z.string().max(1024), kind: z.enum(["function", "class"]), source: z.string().max(MAX_SOURCE) }).strict();
 const actorInfo = z.object({

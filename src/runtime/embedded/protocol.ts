@@ -4,7 +4,7 @@
 
 import type { ActorOptions, ArgIn, Outcome, TaskOptions } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import type { ActorId, Addr, FunctionDescriptor, FunctionId, NodeId, ObjectId, Payload, RefInfo, Streaming, TaskKind, TaskId } from "../../core/types.ts";
+import type { ActorCallOptions, ActorId, Addr, FunctionDescriptor, FunctionId, NodeId, ObjectId, Payload, RefInfo, Streaming, TaskKind, TaskId } from "../../core/types.ts";
 import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
 
 /** A function the other side may not have seen yet travels whole, then by id. */
@@ -30,7 +30,7 @@ export type FromThread =
   | { readonly t: "done"; readonly task: TaskId; readonly attempt: number; readonly out: Outcome }
   | { readonly t: "submit"; readonly task: TaskId; readonly fn: FnRef; readonly args: readonly ArgIn[]; readonly opts: TaskOptions }
   | { readonly t: "actor"; readonly actor: ActorId; readonly cls: FnRef; readonly args: readonly ArgIn[]; readonly opts: ActorOptions }
-  | { readonly t: "call"; readonly task: TaskId; readonly actor: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly retries: number; readonly streaming?: Streaming }
+  | { readonly t: "call"; readonly task: TaskId; readonly actor: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly retries: number; readonly call?: ActorCallOptions }
   | { readonly t: "put"; readonly call: number; readonly id: ObjectId; readonly payload: Payload }
   | { readonly t: "get"; readonly call: number; readonly refs: readonly RefInfo[]; readonly timeoutMs?: number }
   | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }

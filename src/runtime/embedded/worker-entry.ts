@@ -78,8 +78,8 @@ class ThreadClient implements CoreClient {
     post({ t: "actor", actor, cls: this.fnRef(cls), args, opts });
     for (const a of args) if ("v" in a) transferable(a.v, transfer);
   };
-  submitActorTask: CoreClient["submitActorTask"] = (task, actor, method, args, retries, streaming) => {
-    post(streaming === undefined ? { t: "call", task, actor, method, args, retries } : { t: "call", task, actor, method, args, retries, streaming });
+  submitActorTask: CoreClient["submitActorTask"] = (task, actor, method, args, retries, call) => {
+    post(call === undefined ? { t: "call", task, actor, method, args, retries } : { t: "call", task, actor, method, args, retries, call });
     for (const a of args) if ("v" in a) transferable(a.v, transfer);
     return returnIdOf(task);
   };

@@ -138,7 +138,7 @@ export class WorkerHost {
           break;
         case "submit": model.submitTask(m.task, this.fn(m.fn), m.args, m.opts); break;
         case "actor": model.createActor(m.actor, this.fn(m.cls), m.args, m.opts); break;
-        case "call": model.submitActorTask(m.task, m.actor, m.method, m.args, m.retries, m.streaming); break;
+        case "call": model.submitActorTask(m.task, m.actor, m.method, m.args, m.retries, m.call); break;
         case "yield": model.generatorItem(m.task, m.attempt, m.index, m.payload, m.call); break;
         case "next": model.generatorNext(m.id, m.index, m.call); break;
         case "put": model.put(m.id, m.payload, m.call); break;
