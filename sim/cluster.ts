@@ -21,6 +21,7 @@ import { TraceHasher, type TraceBody, type TraceEvent } from "../spec/trace.ts";
 import type { Fault, FaultPlan } from "./faults.ts";
 import { SimNetwork } from "./network.ts";
 import { msgSubject } from "../src/runtime/msg-subject.ts";
+import type { WorkerState } from "./blocked.ts";
 import { Prng } from "./prng.ts";
 import { EventQueue, SimEvent } from "./queue.ts";
 import { SimNodeProvider, type SimAutoscaling } from "./autoscaling.ts";
@@ -120,6 +121,8 @@ export class SimCluster {
   private readonly hasher = new TraceHasher();
   private traceCount = 0;
   private readonly procs = new Map<Addr, Proc>();
+  /** Every core worker started (the driver's too), by address: what a blocked program waits on is read off them. */
+  private readonly coreWorkerModels = new Map<Addr, CoreWorker>();
   private readonly nodeIndexes = new Map<Addr, number>();
   /** The nodes by network index (the order of cfg.nodes). */
   private readonly nodeStates: NodeState[] = [];
@@ -313,6 +316,11 @@ export class SimCluster {
   }
 
   get traceHash(): string { return this.hasher.digest(); }
+
+  /** The live core workers and their state, in the order they started. */
+  liveCoreWorkers(): WorkerState[] {
+    return [...this.coreWorkerModels].filter(([addr]) => this.alive(addr)).map(([addr, model]) => ({ addr, state: model.state }));
+  }
   get traceLength(): number { return this.traceCount; }
 
   // ---- processes ----------------------------------------------------------------------------
@@ -414,6 +422,7 @@ export class SimCluster {
     })).model;
     const at = this.nodes.get(node)!;
     const proc = this.procs.get(addr)!;
+    this.coreWorkerModels.set(addr, model);
     client = new SimClient(this, model, addr, node);
     const ray = createRay(client, { inProcess: true }); // payloads stay in this process
     executor = new Executor(ray, codecOf(client), client, math);

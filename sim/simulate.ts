@@ -8,6 +8,7 @@ import type { TraceEvent } from "../spec/trace.ts";
 import { SimCluster, defaultSimConfig, type SimConfig, type SimNode } from "./cluster.ts";
 import { validatePlan, type FaultPlan } from "./faults.ts";
 import { standbyNodes } from "./autoscaling.ts";
+import { explainBlocked } from "./blocked.ts";
 
 export type Program<T = unknown> = (ray: Ray) => Promise<T> | T;
 
@@ -155,9 +156,10 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
       quietSince ??= sim.now;
       if (sim.now - quietSince > hangAfterMs) {
         const demand = sim.gcs.pendingDemands()[0];
+        const waits = explainBlocked(sim.liveCoreWorkers()).map((l) => `\n  ${l}`).join("");
         error = new Error(demand
-          ? `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on a demand no node can meet: ${JSON.stringify(demand.resources)} (${demand.count} waiting)`
-          : `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on work that the cluster will never do (a deadlock or a lost message), or on something the simulator does not drive (a real timer or I/O in the program: use ray.sleep)`);
+          ? `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on a demand no node can meet: ${JSON.stringify(demand.resources)} (${demand.count} waiting)${waits}`
+          : `the program is blocked since virtual time ${quietSince.toFixed(1)} ms: it waits on work that the cluster will never do (a deadlock or a lost message), or on something the simulator does not drive (a real timer or I/O in the program: use ray.sleep)${waits}`);
         break;
       }
     } else quietSince = undefined;
