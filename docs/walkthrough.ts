@@ -38,7 +38,7 @@ const sections: Section[] = [
   },
   {
     title: "A node dies: lineage reconstruction",
-    intro: "A 160 kB result lives only in node-1's store. The program waits for it, then sleeps one virtual second (`ray.sleep(1000)`) so that the fault lands before it reads the result: node-1 crashes at 100 ms; the GCS notices the missing heartbeats, declares it dead and publishes the news; the owner finds the object lost and re-runs the task that made it, elsewhere. The program's `ray.get` never sees the failure. Chapter 7 of the [course](learn/README.md) breaks this run with a seeded bug.",
+    intro: "A 160 kB result lives only in node-1's store. The program waits for it without fetching it (`fetchLocal: false`; by default a wait copies the value to the caller's node, as Ray's does), then sleeps one virtual second (`ray.sleep(1000)`) so that the fault lands before it reads the result: node-1 crashes at 100 ms; the GCS notices the missing heartbeats, declares it dead and publishes the news; the owner finds the object lost and re-runs the task that made it, elsewhere. The program's `ray.get` never sees the failure. Chapter 7 of the [course](learn/README.md) breaks this run with a seeded bug.",
     program: lineage, source: "examples/learn/lineage.ts", command: "tsray sim examples/learn/lineage.ts --seed 1 --node head:CPU=0 --node node-1:CPU=2 --node node-2:CPU=2 --faults '{\"schedule\":[{\"at\":100,\"kind\":\"kill-node\",\"node\":\"node-1\"}]}'", nodes: [{ id: "head", resources: { CPU: 0 } }, { id: "node-1", resources: { CPU: 2 } }, { id: "node-2", resources: { CPU: 2 } }],
     faults: { schedule: [{ at: 100, kind: "kill-node", node: "node-1" }] },
   },

@@ -36,7 +36,7 @@ type RawStep =
   | { op: "named-list" }
   | { op: "cancel"; back: number; force: boolean }
   | { op: "returns"; args: RawVal[]; keep: 0 | 1 }
-  | { op: "wait"; backs: number[]; numReturns: number; timeoutMs: number | null }
+  | { op: "wait"; backs: number[]; numReturns: number; timeoutMs: number | null; fetchLocal: boolean }
   | { op: "get-timeout"; back: number; timeoutMs: number }
   | { op: "introspect" }
   | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null }
@@ -101,7 +101,10 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "cancel", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("cancel" as const), back: fc.nat(3), force: fc.boolean() }) },
   // ray.wait on a few earlier refs (until some are ready, or a timeout), and a get with a timeout.
   { name: "wait", weight: 1, group: "classic", step: () => fc.oneof(
-    fc.record({ op: fc.constant("wait" as const), backs: fc.array(fc.nat(20), { minLength: 1, maxLength: 4 }), numReturns: fc.integer({ min: 1, max: 4 }), timeoutMs: fc.constantFrom(null, 0, 100, 1000) }),
+    fc.record({
+      op: fc.constant("wait" as const), backs: fc.array(fc.nat(20), { minLength: 1, maxLength: 4 }), numReturns: fc.integer({ min: 1, max: 4 }), timeoutMs: fc.constantFrom(null, 0, 100, 1000),
+      fetchLocal: fc.boolean(),
+    }),
     fc.record({ op: fc.constant("get-timeout" as const), back: fc.nat(20), timeoutMs: fc.constantFrom(0, 100, 1000) }),
   ) },
   // The cluster as the program sees it: ray.nodes(), the resource totals, the runtime context.
@@ -344,7 +347,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         // Distinct refs (Ray refuses a list with one twice), and no more returns asked than refs.
         const refs = [...new Set(r.backs.map((b) => pick(made, b)).filter((m) => m !== undefined))];
         if (refs.length === 0) continue;
-        steps.push({ op: "wait", refs, numReturns: Math.min(r.numReturns, refs.length), ...(r.timeoutMs === null ? {} : { timeoutMs: r.timeoutMs }) });
+        steps.push({ op: "wait", refs, numReturns: Math.min(r.numReturns, refs.length), ...(r.timeoutMs === null ? {} : { timeoutMs: r.timeoutMs }), ...(r.fetchLocal ? {} : { fetchLocal: false as const }) });
         break;
       }
       case "get-timeout": {

@@ -43,8 +43,9 @@ export type Step =
    * `ray.wait` on the refs of steps `refs` (those still held) for `numReturns` of them, within
    * `timeoutMs` if set. The program checks Ray's contract: each ref once, in the ready list or the
    * other, in the order given; at most `numReturns` ready, exactly that many without a timeout.
+   * `fetchLocal: false`: ready once they exist anywhere (by default, once copied to the driver's node).
    */
-  | { readonly op: "wait"; readonly refs: readonly number[]; readonly numReturns: number; readonly timeoutMs?: number }
+  | { readonly op: "wait"; readonly refs: readonly number[]; readonly numReturns: number; readonly timeoutMs?: number; readonly fetchLocal?: false }
   /** `ray.get` of step `ref`'s ref within `timeoutMs`: its value, its error, or GetTimeoutError. */
   | { readonly op: "get-timeout"; readonly ref: number; readonly timeoutMs: number }
   /**
@@ -442,7 +443,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         const held = s.refs.flatMap((j) => refs.get(j) ?? []);
         if (held.length === 0) break;
         const k = Math.min(s.numReturns, held.length);
-        const [ready, rest] = await ray.wait(held, { numReturns: k, ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }) });
+        const [ready, rest] = await ray.wait(held, { numReturns: k, ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }), ...(s.fetchLocal === false ? { fetchLocal: false } : {}) });
         const problem = waitProblem(held, ready, rest, k, s.timeoutMs !== undefined);
         if (problem !== undefined) throw new Error(`step ${i}: ray.wait(${held.length} refs, numReturns ${k}${s.timeoutMs === undefined ? "" : `, timeoutMs ${s.timeoutMs}`}) ${problem}`);
         break;

@@ -25,7 +25,8 @@ export interface CoreClient {
    * signal's reason, and the core worker is told to forget the call.
    */
   get(refs: readonly RefInfo[], timeoutMs?: number, signal?: AbortSignal): Promise<readonly (Payload | ErrorInfo)[]>;
-  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs?: number, signal?: AbortSignal): Promise<readonly ObjectId[]>;
+  /** `fetchLocal`: a ref counts as ready once its value is on this node (Ray's fetch_local). */
+  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, fetchLocal: boolean, signal?: AbortSignal): Promise<readonly ObjectId[]>;
   getNamedActor(name: string, namespace?: string): Promise<ActorInfo | undefined>;
   /** The live named actors of `namespace`, or of every namespace when it is absent. */
   listNamedActors(namespace?: string): Promise<readonly NamedActorEntry[]>;

@@ -18,7 +18,8 @@ import {
 } from "./handles.ts";
 
 export interface GetOptions { timeoutMs?: number }
-export interface WaitOptions { numReturns?: number; timeoutMs?: number }
+/** `fetchLocal` (default true, as in Ray): a ref counts as ready once its value is on the caller's node; false: once it exists anywhere. */
+export interface WaitOptions { numReturns?: number; timeoutMs?: number; fetchLocal?: boolean }
 /** `noRestart` (default true): false lets the actor restart within its maxRestarts, as Ray's `no_restart=False`. */
 export interface KillOptions { noRestart?: boolean }
 /** Where to look a named actor up (default: the caller's namespace). */
@@ -407,8 +408,10 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     async wait(refs, opts = {}) {
       if (!Array.isArray(refs)) throw new TypeError("ray.wait expects an array of ObjectRefs");
       for (const r of refs) if (!(r instanceof ObjectRef)) throw new TypeError(`ray.wait expects ObjectRefs, got ${notARef(r)}`);
-      checkCallOptions(opts, ["numReturns", "timeoutMs"], "ray.wait");
+      checkCallOptions(opts, ["numReturns", "timeoutMs", "fetchLocal"], "ray.wait");
       checkTimeout(opts.timeoutMs, "ray.wait");
+      const fetchLocal = opts.fetchLocal ?? true;
+      if (typeof fetchLocal !== "boolean") throw new TypeError(`ray.wait: fetchLocal must be a boolean, got ${JSON.stringify(fetchLocal)}`);
       if (refs.length === 0) return [[], []];
       // As Ray: at least one, at most as many as given, and each ref once.
       const n = opts.numReturns ?? 1;
@@ -419,7 +422,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
         if (ids.has(r.id)) throw new TypeError(`ray.wait: each ref may be given once, and ${r.id} is given twice`);
         ids.add(r.id);
       }
-      const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs, currentExecution()?.signal));
+      const ready = new Set(await client.wait(refs.map((r) => ({ id: r.id, owner: r.owner })), n, opts.timeoutMs, fetchLocal, currentExecution()?.signal));
       return [refs.filter((r) => ready.has(r.id)), refs.filter((r) => !ready.has(r.id))];
     },
 

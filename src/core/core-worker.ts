@@ -20,7 +20,7 @@ import type { PlacementGroupId } from "./types.ts";
 import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, resendPlacementGroups } from "./worker/placement-groups.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, knownDeaths, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
-import { get, getTimedOut, newObjectRequests, put, storeGetReply, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
+import { get, getTimedOut, newObjectRequests, put, storeGetReply, storeLocal, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
 import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, repeatedBorrowMsg, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
 import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
@@ -80,7 +80,7 @@ export class CoreWorker {
       case "submit-actor-task": return submitActorTask(w, input.taskId, input.actorId, input.method, input.args, input.maxRetries, input.call);
       case "put": return put(w, input.id, input.payload, input.callId);
       case "get": return get(w, input.refs, input.timeoutMs, input.callId);
-      case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.callId);
+      case "wait": return wait(w, input.refs, input.numReturns, input.timeoutMs, input.fetchLocal, input.callId);
       case "withdraw-call": return withdrawCall(w, input.callId);
       case "get-named-actor": return getNamedActor(w, input.name, input.namespace, input.callId);
       case "list-named-actors": return listNamedActors(w, input.namespace, input.callId);
@@ -113,6 +113,7 @@ export class CoreWorker {
       case "PushTask": return pushTask(w, from, m);
       case "StorePutReply": return storePutReply(w, m.reqId, m.error);
       case "StoreGetReply": return storeGetReply(w, m.reqId, m.values);
+      case "StoreLocal": return storeLocal(w, m.reqId);
       case "GetLocations": return serveStatus(w, from, m.id, "Locations");
       case "GetStatus": return serveStatus(w, from, m.id, "Status");
       case "Status": return borrowedStatus(w, m.id, m.status);
@@ -166,8 +167,8 @@ export class CoreWorker {
   }
   put(id: ObjectId, payload: Payload, callId: number): void { this.step({ kind: "put", id, payload, callId }); }
   get(refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void { this.step({ kind: "get", refs, timeoutMs, callId }); }
-  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
-    this.step({ kind: "wait", refs, numReturns, timeoutMs, callId });
+  wait(refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, fetchLocal: boolean, callId: number): void {
+    this.step({ kind: "wait", refs, numReturns, timeoutMs, fetchLocal, callId });
   }
   withdrawCall(callId: number): void { this.step({ kind: "withdraw-call", callId }); }
   getNamedActor(name: string, callId: number, namespace?: string): void {

@@ -76,8 +76,11 @@ export type Msg =
   | { type: "Unblocked" }
   | { type: "StorePut"; reqId: number; id: ObjectId; payload: Payload; owner: Addr }
   | { type: "StorePutReply"; reqId: number; id: ObjectId; error?: ErrorInfo }
-  | { type: "StoreGet"; reqId: number; ids: readonly { readonly id: ObjectId; readonly owner: Addr }[] }
+  /** `local`: only make the objects local (a ray.wait's fetchLocal), answered by StoreLocal, without their values. */
+  | { type: "StoreGet"; reqId: number; ids: readonly { readonly id: ObjectId; readonly owner: Addr }[]; local?: true }
   | { type: "StoreGetReply"; reqId: number; values: readonly (Payload | ErrorInfo)[] }
+  /** Each object of a `local` StoreGet is in this node's store now, or failed for good. */
+  | { type: "StoreLocal"; reqId: number }
   // raylet ⇄ owner: the owner is the object directory for what it owns
   | { type: "GetLocations"; id: ObjectId }
   | { type: "Locations"; id: ObjectId; status: ObjectStatus | { readonly kind: "unknown" } }
@@ -201,7 +204,7 @@ export const RAYLET_RECEIVES = [
 ] as const satisfies readonly MsgType[];
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
-  "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply",
+  "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply", "StoreLocal",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NamedActorList", "NodeDead",
   "Unblocked", "WorkerDied", "KnownDeaths", "GcsRestarted", "AddBorrower", "RemoveBorrower",
   "ClusterInfo", "CancelTask", "ReportGeneratorItem", "GeneratorAck",

@@ -252,7 +252,7 @@ export class Raylet {
         if (this.holderDead(from)) return;
         if (this.holderDead(m.owner)) return this.fx.send(from, { type: "StorePutReply", reqId: m.reqId, id: m.id, error: ownerDied(m.id, m.owner) });
         return storePut(this, { from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, waitedMs: 0 });
-      case "StoreGet": return storeGet(this, from, m.reqId, m.ids);
+      case "StoreGet": return storeGet(this, from, m.reqId, m.ids, m.local === true);
       case "Locations": return locations(this, m.id, m.status);
       case "Pull": return servePull(this, from, m.id);
       case "Chunk": return chunk(this, from, m.id, m.total, m.payload);

@@ -62,8 +62,8 @@ export abstract class ModelClient implements CoreClient {
   get(refs: Parameters<CoreClient["get"]>[0], timeoutMs?: number, signal?: AbortSignal): Promise<readonly (Payload | ErrorInfo)[]> {
     return this.call((c) => this.model.get(refs, timeoutMs, c), (r) => (r.kind === "values" ? r.values : []), signal);
   }
-  wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs?: number, signal?: AbortSignal): Promise<readonly ObjectId[]> {
-    return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, c), (r) => (r.kind === "ready" ? r.ready : []), signal);
+  wait(refs: Parameters<CoreClient["wait"]>[0], numReturns: number, timeoutMs: number | undefined, fetchLocal: boolean, signal?: AbortSignal): Promise<readonly ObjectId[]> {
+    return this.call((c) => this.model.wait(refs, numReturns, timeoutMs, fetchLocal, c), (r) => (r.kind === "ready" ? r.ready : []), signal);
   }
   getNamedActor(name: string, namespace?: string) {
     return this.call((c) => this.model.getNamedActor(name, c, namespace), (r) => (r.kind === "actor" ? r.info : undefined));

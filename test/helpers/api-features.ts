@@ -273,7 +273,8 @@ export async function refusedCalls(ray: Ray): Promise<{ refused: string[]; empty
   const attempt = async (go: () => Promise<unknown>) => { try { await go(); refused.push("accepted"); } catch (e) { refused.push((e as Error).message); } };
   await attempt(() => ray.get(r, { timeout: 5 } as never));
   await attempt(() => ray.get(r, { timeoutMs: -1 }));
-  await attempt(() => ray.wait([r], { fetchLocal: true } as never));
+  await attempt(() => ray.wait([r], { fetch_local: true } as never));
+  await attempt(() => ray.wait([r], { fetchLocal: "yes" } as never));
   await attempt(() => ray.wait([r, other], { numReturns: 3 }));
   await attempt(() => ray.wait([r], { numReturns: 0 }));
   await attempt(() => ray.wait([r, r]));
@@ -313,7 +314,8 @@ export const EXPECTED = {
   refusedCalls: [
     /^ray\.get: unknown option "timeout" \(it takes: timeoutMs\)$/,
     /^ray\.get: timeoutMs must be a number >= 0, got -1$/,
-    /^ray\.wait: unknown option "fetchLocal" \(it takes: numReturns, timeoutMs\)$/,
+    /^ray\.wait: unknown option "fetch_local" \(it takes: numReturns, timeoutMs, fetchLocal\)$/,
+    /^ray\.wait: fetchLocal must be a boolean, got "yes"$/,
     /^ray\.wait: numReturns 3 is more than the 2 refs given$/,
     /^ray\.wait: numReturns must be an integer >= 1, got 0$/,
     /^ray\.wait: each ref may be given once, and .* is given twice$/,

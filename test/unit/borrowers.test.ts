@@ -164,7 +164,7 @@ test("a borrowed object's entry, and the status it was read with, go once nothin
 test("a wait counts a borrowed ref it heard of, even if the program let go of that ref meanwhile", () => {
   const b = borrowing(2);
   const [x, y] = b.inner;
-  b.w.wait([x, y], 2, undefined, 20);
+  b.w.wait([x, y], 2, undefined, false, 20);
   b.answer(x.id);
   b.w.releaseRef(x.id);
   assert.equal(b.completed.get(20), undefined, "the wait ended with one ref of two known");

@@ -100,7 +100,7 @@ test("a get and a wait the cancel interrupted are withdrawn: the CPU they lent i
   r.grant();
   const pending = { id: `${OWNER}#o9`, owner: OWNER };
   r.worker.get([pending], 5_000, 7);
-  r.worker.wait([pending], 1, 5_000, 8);
+  r.worker.wait([pending], 1, 5_000, true, 8);
   assert.equal(r.take("WorkerBlocked").length, 1, "the first blocking call lends the task's CPU back");
   r.worker.withdrawCall(7);
   assert.equal(r.take("WorkerUnblocked").length, 0, "the wait still blocks");

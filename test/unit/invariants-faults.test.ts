@@ -492,7 +492,8 @@ describe("a real simulation with a node killed", () => {
       program: async (ray) => {
         const make = ray.remote((n: number) => new Float64Array(n).fill(7)).options({ schedulingStrategy: { nodeId: "node-1", soft: true } });
         const ref = make.remote(20000);
-        await ray.wait([ref]);
+        // Not fetched to the driver's node (Ray's fetch_local=False): node-1 keeps the only copy.
+        await ray.wait([ref], { fetchLocal: false });
         await ray.sleep(2000);
         return (await ray.get(ref))[0];
       },

@@ -57,7 +57,7 @@ test("a function submitted with other resources is another scheduling class: its
 
 test("wait for 1 of 2 refs answers as soon as one is ready", () => {
   const r = rig();
-  r.owner.wait([{ id: "head/w8#a", owner: "head/w8" }, { id: "head/w9#b", owner: "head/w9" }], 1, undefined, 7);
+  r.owner.wait([{ id: "head/w8#a", owner: "head/w8" }, { id: "head/w9#b", owner: "head/w9" }], 1, undefined, true, 7);
   r.from("head/w8", { type: "Status", id: "head/w8#a", status: { kind: "inline", payload: value(1) } });
   assert.deepEqual(r.completed.get(7), { kind: "ready", ready: ["head/w8#a"] });
 });

@@ -24,6 +24,13 @@ export interface PendingGet {
   missing: number;
   /** Copies handed to this get while it waits for others: pinned so memory is not reused under it. */
   pinned?: ObjectId[];
+  /** Only to make the objects local (a ray.wait's fetchLocal): answered StoreLocal, without the values. */
+  readonly local: boolean;
+}
+
+/** Answers a get whose every object is here or failed. */
+function answerGet(rl: Raylet, g: PendingGet): void {
+  rl.fx.send(g.from, g.local ? { type: "StoreLocal", reqId: g.reqId } : { type: "StoreGetReply", reqId: g.reqId, values: g.values as (Payload | ErrorInfo)[] });
 }
 
 export interface Pull {
@@ -134,15 +141,15 @@ export function evicted(rl: Raylet, ids: readonly ObjectId[]): void {
   }
 }
 
-export function storeGet(rl: Raylet, from: Addr, reqId: number, ids: readonly { id: ObjectId; owner: Addr }[]): void {
-  const get: PendingGet = { from, reqId, ids: ids.map((x) => x.id), values: new Array(ids.length), missing: 0 };
+export function storeGet(rl: Raylet, from: Addr, reqId: number, ids: readonly { id: ObjectId; owner: Addr }[], local: boolean): void {
+  const get: PendingGet = { from, reqId, ids: ids.map((x) => x.id), values: new Array(ids.length), missing: 0, local };
   for (let i = 0; i < ids.length; i++) {
     const v = rl.store.read(ids[i].id) ?? lostWithOwner(rl, ids[i].id, ids[i].owner);
     if (v) { get.values[i] = v; continue; }
     get.missing++;
     fetch(rl, ids[i].id, ids[i].owner, { kind: "get", get });
   }
-  if (get.missing === 0) return rl.fx.send(from, { type: "StoreGetReply", reqId, values: get.values as (Payload | ErrorInfo)[] });
+  if (get.missing === 0) return answerGet(rl, get);
   for (let i = 0; i < ids.length; i++) if (get.values[i] !== undefined) pinForGet(rl, get, ids[i].id);
 }
 
@@ -210,7 +217,7 @@ export function satisfy(rl: Raylet, id: ObjectId, v: Payload | ErrorInfo, waiter
       }
       if (g.missing > 0) { if ("hash" in v) pinForGet(rl, g, id); continue; }
       for (const p of g.pinned ?? []) rl.store.unpin(p);
-      rl.fx.send(g.from, { type: "StoreGetReply", reqId: g.reqId, values: g.values as (Payload | ErrorInfo)[] });
+      answerGet(rl, g);
     }
   }
 }

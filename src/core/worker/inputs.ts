@@ -69,7 +69,8 @@ export type ApiCall =
   | { readonly kind: "submit-actor-task"; readonly taskId: string; readonly actorId: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly maxRetries: number; readonly call?: ActorCallOptions }
   | { readonly kind: "put"; readonly id: ObjectId; readonly payload: Payload; readonly callId: number }
   | { readonly kind: "get"; readonly refs: readonly RefInfo[]; readonly timeoutMs: number | undefined; readonly callId: number }
-  | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly callId: number }
+  /** `fetchLocal`: a ref counts as ready once its value is in this node's store (Ray's default). */
+  | { readonly kind: "wait"; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs: number | undefined; readonly fetchLocal: boolean; readonly callId: number }
   /** The program gave up on get or wait `callId` (ray.cancel interrupted its task): it ends unanswered. */
   | { readonly kind: "withdraw-call"; readonly callId: number }
   | { readonly kind: "get-named-actor"; readonly name: string; readonly callId: number; readonly namespace?: string }

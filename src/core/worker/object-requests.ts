@@ -35,6 +35,12 @@ export interface WaitCall {
    * nothing holds it, so the wait remembers what it heard.
    */
   readonly heard: boolean[];
+  /**
+   * Ray's fetch_local: a ref counts as ready once its value is in this node's store (or inline,
+   * or its error known), not once it exists anywhere; `local` says which are (by index).
+   */
+  readonly fetchLocal: boolean;
+  readonly local: boolean[];
 }
 
 /** What a StorePut is for: the program's put, or a large task result stored as its primary copy. */
@@ -44,9 +50,10 @@ export type PendingPut =
   /** A large item a streaming generator yielded; `callId`: the yield its code waits on. */
   | { readonly kind: "item"; readonly e: Execution; readonly index: number; readonly callId: number; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined };
 
-/** What a StoreGet is for: the stored values of a get, or the arguments of a task about to run. */
+/** What a StoreGet is for: the stored values of a get, the arguments of a task about to run, or a copy a wait makes local. */
 export type PendingRead =
   | { readonly kind: "get"; readonly g: GetCall; readonly fetch: readonly { readonly i: number; readonly ref: RefInfo }[] }
+  | { readonly kind: "local"; readonly x: WaitCall; readonly i: number }
   | { readonly kind: "args"; readonly e: Execution; readonly refs: readonly RefInfo[]; readonly at: readonly number[]; readonly blocked: Execution | undefined };
 
 export interface ObjectRequests {
@@ -102,7 +109,8 @@ export function storePutReply(w: Ctx, reqId: number, error: ErrorInfo | undefine
 export function readFromStore(w: Ctx, refs: readonly RefInfo[], r: PendingRead): void {
   const reqId = w.nextReq++;
   w.reads.set(reqId, r);
-  sendRaylet(w, reqId, { type: "StoreGet", reqId, ids: refs.map((x) => ({ id: x.id, owner: x.owner })) });
+  const ids = refs.map((x) => ({ id: x.id, owner: x.owner }));
+  sendRaylet(w, reqId, r.kind === "local" ? { type: "StoreGet", reqId, ids, local: true } : { type: "StoreGet", reqId, ids });
 }
 
 export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload | ErrorInfo)[]): void {
@@ -115,8 +123,19 @@ export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload |
     case "get":
       for (let k = 0; k < r.fetch.length; k++) setGetValue(w, r.g, r.fetch[k].i, values[k]);
       return;
+    case "local": return; // answered by StoreLocal, never with values
     default: return assertNever("a store read", r);
   }
+}
+
+/** A wait's ref is in this node's store now (or failed for good): it counts as ready. */
+export function storeLocal(w: Ctx, reqId: number): void {
+  w.toRaylet.delete(reqId);
+  const r = w.reads.get(reqId);
+  if (r?.kind !== "local") return;
+  w.reads.delete(reqId);
+  r.x.local[r.i] = true;
+  if (w.waits.has(r.x.callId)) checkWait(w, r.x);
 }
 
 function sendRaylet(w: Ctx, reqId: number, m: Msg): void {
@@ -176,19 +195,30 @@ export function getTimedOut(w: Ctx, callId: number): void {
 
 // ---- wait ---------------------------------------------------------------------------------
 
-export function wait(w: Ctx, refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, callId: number): void {
+export function wait(w: Ctx, refs: readonly RefInfo[], numReturns: number, timeoutMs: number | undefined, fetchLocal: boolean, callId: number): void {
   const timed = timeoutMs !== undefined;
-  const x: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timed, blocked: block(w), heard: [] };
+  const x: WaitCall = { callId, refs, numReturns: Math.min(numReturns, refs.length), timed, blocked: block(w), heard: [], fetchLocal, local: [] };
   w.waits.set(callId, x);
   if (timed) w.fx.setTimer({ kind: "wait-timeout", id: callId }, timeoutMs);
-  if (checkWait(w, x)) return;
+  // Without fetchLocal, refs already known count at once; with it, each known one is fetched first.
+  if (!fetchLocal && checkWait(w, x)) return;
   for (let i = 0; i < refs.length; i++) whenKnown(w, refs[i], { kind: "wait", w: x, i });
+  if (fetchLocal && w.waits.has(callId)) checkWait(w, x); // no refs, or every one local already
 }
 
-/** Ref `i` of a wait became known: count again. */
-export function waitNews(w: Ctx, x: WaitCall, i: number): void {
+/**
+ * Ref `i` of a wait became known: count again. With fetchLocal, a value in a store counts once a
+ * copy is in this node's store: the raylet is asked to make one (as Ray's wait pulls it).
+ */
+export function waitNews(w: Ctx, x: WaitCall, i: number, status: ObjectStatus): void {
   x.heard[i] = true;
-  if (w.waits.has(x.callId)) checkWait(w, x);
+  if (!w.waits.has(x.callId)) return;
+  if (!x.fetchLocal) return void checkWait(w, x);
+  if (status.kind !== "stored") {
+    x.local[i] = true;
+    return void checkWait(w, x);
+  }
+  readFromStore(w, [x.refs[i]], { kind: "local", x, i });
 }
 
 export function waitTimedOut(w: Ctx, callId: number): void {
@@ -201,7 +231,7 @@ function readyRefs(w: Ctx, x: WaitCall): ObjectId[] {
   for (let i = 0; i < x.refs.length; i++) {
     const r = x.refs[i];
     const o = w.owned.get(r.id);
-    const isReady = o ? o.state !== "PENDING" : x.heard[i] === true || w.borrowed.get(r.id)?.status !== undefined;
+    const isReady = x.fetchLocal ? x.local[i] === true : o ? o.state !== "PENDING" : x.heard[i] === true || w.borrowed.get(r.id)?.status !== undefined;
     if (isReady) out.push(r.id);
   }
   return out;

@@ -145,7 +145,7 @@ export function wake(w: Ctx, o: Owned): void {
 function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unknown" }): void {
   switch (x.kind) {
     case "get": return getStatus(w, x.g, x.i, s as ObjectStatus);
-    case "wait": return waitNews(w, x.w, x.i);
+    case "wait": return waitNews(w, x.w, x.i, s as ObjectStatus);
     case "arg": return argKnown(w, x.r, x.i, s as ObjectStatus);
     case "reply":
       if (x.as === "Locations") return w.fx.send(x.to, { type: "Locations", id: x.id, status: s });

@@ -74,7 +74,7 @@ export function parseEndpoint(endpoint: string): { readonly grpc: string; readon
 
 /** What a driver sends its node's raylet on the object channel, and what comes back there. */
 export const STORE_REQUESTS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGet", "StorePut"]);
-export const STORE_ANSWERS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGetReply", "StorePutReply"]);
+export const STORE_ANSWERS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGetReply", "StoreLocal", "StorePutReply"]);
 
 /** A peer broke the protocol: the connection ends with this message. */
 class ChannelError extends Error {}

@@ -33,7 +33,7 @@ export type FromThread =
   | { readonly t: "call"; readonly task: TaskId; readonly actor: ActorId; readonly method: string; readonly args: readonly ArgIn[]; readonly retries: number; readonly call?: ActorCallOptions }
   | { readonly t: "put"; readonly call: number; readonly id: ObjectId; readonly payload: Payload }
   | { readonly t: "get"; readonly call: number; readonly refs: readonly RefInfo[]; readonly timeoutMs?: number }
-  | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number }
+  | { readonly t: "wait"; readonly call: number; readonly refs: readonly RefInfo[]; readonly numReturns: number; readonly timeoutMs?: number; readonly fetchLocal: boolean }
   /** The program gave up on get, wait or next `call` (its task was cancelled). */
   | { readonly t: "withdraw"; readonly call: number }
   | { readonly t: "named"; readonly call: number; readonly name: string; readonly namespace?: string }

@@ -86,8 +86,8 @@ class ThreadClient implements CoreClient {
   put: CoreClient["put"] = (id, payload) => this.request((call) => ({ t: "put", call, id, payload }), () => undefined, payload);
   get: CoreClient["get"] = (refs, timeoutMs, signal) =>
     this.request((call) => ({ t: "get", call, refs, timeoutMs }), (r) => (r.kind === "values" ? r.values : []), undefined, signal);
-  wait: CoreClient["wait"] = (refs, numReturns, timeoutMs, signal) =>
-    this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs }), (r) => (r.kind === "ready" ? r.ready : []), undefined, signal);
+  wait: CoreClient["wait"] = (refs, numReturns, timeoutMs, fetchLocal, signal) =>
+    this.request((call) => ({ t: "wait", call, refs, numReturns, timeoutMs, fetchLocal }), (r) => (r.kind === "ready" ? r.ready : []), undefined, signal);
   getNamedActor: CoreClient["getNamedActor"] = (name, namespace) =>
     this.request((call) => ({ t: "named", call, name, ...(namespace !== undefined ? { namespace } : {}) }), (r) => (r.kind === "actor" ? r.info : undefined));
   listNamedActors: CoreClient["listNamedActors"] = (namespace) =>

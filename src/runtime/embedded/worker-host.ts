@@ -143,7 +143,7 @@ export class WorkerHost {
         case "next": model.generatorNext(m.id, m.index, m.call); break;
         case "put": model.put(m.id, m.payload, m.call); break;
         case "get": model.get(m.refs, m.timeoutMs, m.call); break;
-        case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.call); break;
+        case "wait": model.wait(m.refs, m.numReturns, m.timeoutMs, m.fetchLocal, m.call); break;
         case "withdraw": model.withdrawCall(m.call); break;
         case "named": model.getNamedActor(m.name, m.call, m.namespace); break;
         case "list-named": model.listNamedActors(m.call, m.namespace); break;
