@@ -132,6 +132,16 @@ test("a constructor that fails for good leaves the actor dead with its error; a 
   assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "ActorDiedError"]);
 });
 
+test("a spillback to a node already declared dead asks a live node instead: that one would never answer", () => {
+  const r = rig();
+  r.g.message("n2/raylet", { type: "RegisterNode", node: "n2", incarnation: 1, resources: { CPU: 2 } });
+  r.g.message("n2/raylet", { type: "DrainReply", node: "n2", accepted: true, reason: "idle" });
+  const [req] = r.take("RequestLease");
+  assert.ok(req);
+  r.g.message(RAYLET, { type: "LeaseSpillback", reqId: req.reqId, node: "n2", incarnation: 1 });
+  assert.deepEqual(r.take("RequestLease").map((m) => m.to), [RAYLET]);
+});
+
 test("the demands the autoscaler reads list an actor only while no node can host it", () => {
   const r = rig();
   assert.deepEqual(r.g.model.pendingDemands(), [], "an actor being placed is no demand");
