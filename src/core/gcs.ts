@@ -15,7 +15,7 @@ import { mergeDemands } from "./gcs/demands.ts";
 import { PlacementGroups } from "./gcs/placement-groups.ts";
 import { RecentDeaths } from "./recent-deaths.ts";
 import {
-  diedWithNode, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type Mutable, type NodeId, type NodeView,
+  diedWithNode, nodeOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type Mutable, type NodeId, type NodeView,
 } from "./types.ts";
 import type { AutoscalingState, PendingDemand } from "./types.ts";
 
@@ -191,7 +191,7 @@ export class Gcs {
         return;
       case "RegisterFunction": return this.registerFunction(m.fn);
       case "GetFunction": return this.getFunction(from, m.id);
-      case "CreateActor": return this.actorManager.createActor(from, m.spec, this.deadWorkers.has(m.spec.owner));
+      case "CreateActor": return this.actorManager.createActor(from, m.spec, this.knownDead(m.spec.owner));
       case "SubscribeActor": return this.actorManager.subscribe(from, m.actorId);
       case "GetNamedActor": return this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
       case "ListNamedActors": return this.fx.send(from, { type: "NamedActorList", reqId: m.reqId, actors: this.actorManager.listNamed(m.namespace) });
@@ -204,7 +204,10 @@ export class Gcs {
       case "LeaseRejected": return this.actorManager.actorLeaseRejected(m.reqId);
       case "TaskReply": return this.actorManager.actorCreated(m.taskId, m.result);
       case "HeldLeases": return this.actorManager.heldLeases(from, m.leases);
-      case "CreatePlacementGroup": return this.placementGroups.create(m.spec);
+      case "CreatePlacementGroup":
+        // Sent just before its creator died: a non-detached group would go with it at once.
+        if (m.spec.lifetime !== "detached" && this.knownDead(m.spec.creator)) return;
+        return this.placementGroups.create(m.spec);
       case "RemovePlacementGroup": return this.placementGroups.remove(m.pgId);
       case "BundlesPrepared": return this.placementGroups.prepared(m.pgId, m.attempt, m.node, m.ok);
       case "GetClusterInfo": return this.fx.send(from, { type: "ClusterInfo", reqId: m.reqId, nodes: this.view() });
@@ -320,6 +323,18 @@ export class Gcs {
     if (this.drivers.delete(driver)) this.fx.persist("meta", "drivers", [...this.drivers]);
     this.fx.trace({ kind: "driver.dead", comp: "gcs", driver });
     this.workerDied(driver);
+  }
+
+  /**
+   * Whether `addr` is known dead: a worker or driver whose death was published, or a worker of a
+   * node life that is over (its node's death publishes no worker's). A request it sent before it
+   * died may come after the news (held by a partition, say): what it asks for would outlive it.
+   */
+  private knownDead(addr: Addr): boolean {
+    if (this.deadWorkers.has(addr)) return true;
+    const node = nodeOf(addr);
+    const n = this.nodes.get(node);
+    return n !== undefined && diedWithNode(addr, node, n.state === "DEAD" ? n.incarnation : n.incarnation - 1);
   }
 
   private driverConnected(driver: Addr): void {

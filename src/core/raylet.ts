@@ -65,6 +65,11 @@ interface Lease {
   readonly deps: readonly ObjectId[];
 }
 
+/** The latest life of a node that its view row shows over (0: none, or no row). */
+function lifeOver(v: NodeView | undefined): number {
+  return v === undefined ? 0 : v.alive ? v.incarnation - 1 : v.incarnation;
+}
+
 const REGISTER_RETRY_MS = 200;
 const REGISTER: RayletTimer = { kind: "register" };
 const HEARTBEAT: RayletTimer = { kind: "heartbeat" };
@@ -285,7 +290,11 @@ export class Raylet {
 
   private updateView(nodes: readonly NodeView[]): void {
     if (nodes.some((n) => n.node === this.cfg.node && n.incarnation === this.cfg.incarnation && !n.alive)) return this.fence();
+    // A node life the view shows over that this raylet never heard die (it registered after the
+    // death was published: no NodeDead will come): what its workers asked here goes, as on the news.
+    const news = nodes.some((n) => lifeOver(n) > lifeOver(this.view.find((v) => v.node === n.node)));
     this.view = nodes as NodeView[];
+    if (news) this.holdersDied((a) => this.holderDead(a));
     this.retryInfeasible();
     // Requests queued here that cannot start now may run elsewhere now: spill them back.
     if (this.queue.length === 0) return;
@@ -333,7 +342,7 @@ export class Raylet {
   holderDead(addr: Addr): boolean {
     if (this.deadWorkers.has(addr)) return true;
     const v = this.view.find((n) => n.node === nodeOf(addr));
-    return v !== undefined && diedWithNode(addr, v.node, v.alive ? v.incarnation - 1 : v.incarnation);
+    return v !== undefined && diedWithNode(addr, v.node, lifeOver(v));
   }
 
   private requestLease(from: Addr, reqId: number, req: LeaseRequest): void {
@@ -612,7 +621,7 @@ export class Raylet {
   private tellKnownDeaths(worker: Addr): void {
     const nodes: { node: NodeId; incarnation: number }[] = [];
     for (const v of this.view) {
-      const dead = v.alive ? v.incarnation - 1 : v.incarnation;
+      const dead = lifeOver(v);
       if (dead >= 1) nodes.push({ node: v.node, incarnation: dead });
     }
     const workers = this.deadWorkers.list().filter((x) => x !== worker); // one declared dead that registers late learns of itself otherwise

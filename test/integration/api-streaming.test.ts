@@ -23,6 +23,39 @@ describe("streaming generators on the simulator", () => {
   });
 });
 
+// Remote code, shipped as source: `ray` there is the worker's, in its scope.
+class Gen {
+  async *items(n: number) { for (let i = 0; i < n; i++) { await ray.sleep(10); yield i; } }
+  ping() { return 1; }
+}
+/** Takes one item of the actor's generator (back-pressure 1), then sleeps past its own death. */
+const reader = async (a: { items: { options(o: object): { remote(n: number): AsyncIterable<unknown> } } }) => {
+  for await (const r of a.items.options({ generatorBackpressureNumObjects: 1 }).remote(50)) { await ray.get(r as never); await ray.sleep(5000); }
+  return 0;
+};
+
+describe("an actor's streaming call whose caller dies", () => {
+  for (const fault of ["kill-worker", "kill-node"] as const) {
+    it(`lets the actor go on once the death is known (${fault}): no ack will come for the items its back-pressure holds`, async () => {
+      const pinned = (node: string) => ({ schedulingStrategy: { nodeId: node, soft: false } });
+      const r = await simulate({
+        seed: 3, nodes: [{ id: "head", resources: { CPU: 1 } }, { id: "node-1", resources: { CPU: 1 } }, { id: "node-2", resources: { CPU: 1 } }],
+        faults: { schedule: [{ kind: fault, at: 300, node: "node-2" }] },
+        program: async (api) => {
+          const a = api.remote(Gen, { maxConcurrency: 1, ...pinned("node-1") }).remote();
+          const t = api.remote(reader, { maxRetries: 0, ...pinned("node-2") }).remote(a as never);
+          await api.sleep(1500);
+          const pong = await api.get(a.ping.remote());
+          return [pong, await api.get(t).catch((e: Error) => e.name)];
+        },
+      });
+      assert.equal(r.error, undefined, r.error?.message);
+      assert.deepEqual(r.violations, [], formatViolations(r.violations));
+      assert.deepEqual(r.result, [1, "WorkerCrashedError"]);
+    });
+  }
+});
+
 describe("streaming generators on the embedded cluster", () => {
   before(async () => { await ray.init({ numCpus: 2 }); });
   after(async () => { await ray.shutdown(); });

@@ -86,6 +86,17 @@ test("a dead borrower's holds go with it, and only its own", () => {
   assert.ok(!r.inScope(), "the dead borrower's hold kept the object");
 });
 
+test("a registration that comes after its borrower's death news holds nothing", () => {
+  const r = rig();
+  r.from("head/raylet", { type: "NodeDead", node: "node-1", incarnation: 1 });
+  r.from("head/raylet", { type: "WorkerDied", worker: "head/w9" });
+  // Sent before those deaths, held on the way: a worker of the dead node, a lender naming the dead worker.
+  r.from("node-1/w1-1", { type: "AddBorrower", id: ID, borrower: "node-1/w1-1", seq: 1 });
+  r.from("head/w8", { type: "AddBorrower", id: ID, borrower: "head/w9", seq: 1 });
+  r.owner.releaseRef(ID);
+  assert.ok(!r.inScope(), "a dead borrower's late registration kept the object");
+});
+
 test("a borrower that lets go of its last hold says so once (ref.unborrowed), not before", () => {
   const { w, sent, traced } = wired("head/w1");
   // A value fetched from its owner holds a ref owned by a third worker, twice: two holds on it.

@@ -59,6 +59,20 @@ test("a request from a worker of a node life that is over, dead or followed by a
   assert.deepEqual(r.grantees(), ["node-1/w3-1"]);
 });
 
+test("a request from a worker of a node life that died before this raylet joined goes once the first view shows the death", () => {
+  const r = raylet();
+  r.lease("node-2/w1-1"); // sent before its node was declared dead, held on the way
+  r.lease("node-1/w3-1", 2);
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  r.h.message("head/gcs", { type: "ClusterView", nodes: [
+    { node: "auto-1", incarnation: 2, total: { CPU: 2 }, available: { CPU: 2 }, alive: true },
+    { node: "node-1", incarnation: 3, total: { CPU: 2 }, available: { CPU: 2 }, alive: true },
+    { node: "node-2", incarnation: 1, total: { CPU: 2 }, available: { CPU: 2 }, alive: false },
+  ] });
+  assert.deepEqual(r.grantees(), ["node-1/w3-1"], "granted to a holder no NodeDead will ever be published for again");
+  assert.deepEqual([...r.h.model.state.leases.values()].map((l) => l.holder), ["node-1/w3-1"]);
+});
+
 test("the GCS tells a registering raylet the deaths it published before, drivers' too", () => {
   const sent: { to: string; m: Msg }[] = [];
   const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };

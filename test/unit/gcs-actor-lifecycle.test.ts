@@ -132,6 +132,16 @@ test("a constructor that fails for good leaves the actor dead with its error; a 
   assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "ActorDiedError"]);
 });
 
+test("a spillback to a node already declared dead asks a live node instead: that one would never answer", () => {
+  const r = rig();
+  r.g.message("n2/raylet", { type: "RegisterNode", node: "n2", incarnation: 1, resources: { CPU: 2 } });
+  r.g.message("n2/raylet", { type: "DrainReply", node: "n2", accepted: true, reason: "idle" });
+  const [req] = r.take("RequestLease");
+  assert.ok(req);
+  r.g.message(RAYLET, { type: "LeaseSpillback", reqId: req.reqId, node: "n2", incarnation: 1 });
+  assert.deepEqual(r.take("RequestLease").map((m) => m.to), [RAYLET]);
+});
+
 test("the demands the autoscaler reads list an actor only while no node can host it", () => {
   const r = rig();
   assert.deepEqual(r.g.model.pendingDemands(), [], "an actor being placed is no demand");
@@ -162,4 +172,28 @@ test("a spillback answered twice, or one that comes after the actor died, asks n
   assert.equal(r.info()?.state, "DEAD");
   r.g.message("n2/raylet", { type: "LeaseSpillback", reqId: again!.reqId, node: "head", incarnation: 1 });
   assert.deepEqual(r.take("RequestLease"), [], "a dead actor was placed again on a late spillback");
+});
+
+test("an actor or placement group registered by a worker of a node life already over dies with it at once (a request held on the way)", () => {
+  const r = rig();
+  r.g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 2 } });
+  r.g.message("node-2/raylet", { type: "RegisterNode", node: "node-2", incarnation: 1, resources: { CPU: 2 } });
+  // node-1 restarted: its first life is over; node-2 is drained: declared dead.
+  r.g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 2, resources: { CPU: 2 } });
+  r.g.model.step({ kind: "drain-node", node: "node-2", reason: "idle" });
+  r.g.message("node-2/raylet", { type: "DrainReply", node: "node-2", accepted: true, reason: "idle" });
+  r.take("RequestLease");
+  const spec = (actorId: string, owner: string, detached?: true) => ({ actorId, fn: "C:1", className: "C", args: [], owner, resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRestarts: 0, maxTaskRetries: 0, ...(detached ? { detached } : {}) });
+  for (const [id, owner] of [["b", "node-1/w1-3"], ["c", "node-2/w1-1"]]) {
+    r.g.message(owner, { type: "CreateActor", spec: spec(id, owner) });
+    assert.deepEqual(r.traced.flatMap((t) => (t.kind === "actor.state" && t.actor === id ? [t.state] : [])), ["DEAD"], `actor ${id} of ${owner} was not dead at once`);
+  }
+  r.g.message("node-1/w2-1", { type: "CreateActor", spec: spec("d", "node-1/w2-1") });
+  r.g.message("node-1/w1-3", { type: "CreateActor", spec: spec("e", "node-1/w1-3", true) });
+  assert.ok(!r.traced.some((t) => t.kind === "actor.state" && (t.actor === "d" || t.actor === "e") && t.state === "DEAD"), "the new life's worker, or a detached actor, went too");
+  assert.equal(r.take("RequestLease").length, 2);
+  const group = (pgId: string, creator: string) => ({ pgId, bundles: [{ CPU: 1 }], strategy: "PACK" as const, creator });
+  r.g.message("node-1/w1-3", { type: "CreatePlacementGroup", spec: group("pg-dead", "node-1/w1-3") });
+  r.g.message("node-1/w2-1", { type: "CreatePlacementGroup", spec: group("pg-live", "node-1/w2-1") });
+  assert.deepEqual([...(r.g.model.placementGroups.groups.keys())], ["pg-live"], "a dead creator's group was reserved");
 });

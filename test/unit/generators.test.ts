@@ -185,6 +185,25 @@ test("back-pressure: the executor holds the code while that many items are uncon
   assert.deepEqual(r.completed.get(c1), { kind: "yielded" }, "one consumed: it goes on");
 });
 
+test("back-pressure holds no generator whose owner is known dead: no ack will come (an actor's call would hold the actor)", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 0);
+  const held = r.yieldItem(spec, 1, 1);
+  assert.equal(r.completed.get(held), undefined, "held before the news");
+  r.toWorker({ type: "WorkerDied", worker: OWNER });
+  assert.deepEqual(r.completed.get(held), { kind: "yielded" }, "still held after its owner's death");
+  assert.deepEqual(r.completed.get(r.yieldItem(spec, 2, 2)), { kind: "yielded" }, "held again");
+  // The news before the first item: never held.
+  const late = rig();
+  late.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));
+  const s2 = late.grant(OTHER);
+  late.toWorker({ type: "WorkerDied", worker: OWNER }, OTHER);
+  for (let i = 0; i < 3; i++) assert.deepEqual(late.completed.get(late.yieldItem(s2, i, i, OTHER)), { kind: "yielded" });
+  assert.ok(!late.traced.some((e) => e.kind === "generator.reported" && e.consumed === 0), "traced as held back");
+});
+
 test("with the seeded bug generator-ignores-backpressure the executor never holds the code", () => {
   const r = rig(new Set(["generator-ignores-backpressure"]));
   r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));

@@ -139,3 +139,23 @@ test("a lease request spilled back to another node follows it there, and is aske
   r.from("head/gcs", { type: "NodeDead", node: "n2", incarnation: 1 });
   assert.deepEqual(asks(), ["head/raylet", "n2/raylet", "head/raylet"], "the request lost with n2 was not made again");
 });
+
+test("an argument's copies on a node known dead draw no lease request there, whether the death or the status came first", () => {
+  const arg = { ref: "node-1/w1#a", owner: "node-1/w1" };
+  const stored = { kind: "stored" as const, nodes: ["node-2"], size: 200_000 };
+  const asks = (r: ReturnType<typeof rig>) => r.of("RequestLease").map((s) => s.to);
+  // The owner had not heard of the death when it answered.
+  const late = rig();
+  late.from("head/gcs", { type: "NodeDead", node: "node-2", incarnation: 1 });
+  late.owner.submitTask("t", FN, [arg], opts({ CPU: 1 }));
+  late.from(arg.owner, { type: "Status", id: arg.ref, status: stored });
+  assert.deepEqual(asks(late), ["head/raylet"], "asked node-2's dead raylet");
+  // The status is kept while the borrow lasts: a later task finds it.
+  const kept = rig();
+  kept.owner.submitTask("t1", FN, [arg], opts({ CPU: 1 }));
+  kept.from(arg.owner, { type: "Status", id: arg.ref, status: stored });
+  kept.from("head/gcs", { type: "NodeDead", node: "node-2", incarnation: 1 });
+  assert.deepEqual(asks(kept), ["node-2/raylet", "head/raylet"]);
+  kept.owner.submitTask("t2", FN, [arg], opts({ CPU: 1 }));
+  assert.deepEqual(asks(kept), ["node-2/raylet", "head/raylet", "head/raylet"], "asked node-2's dead raylet");
+});

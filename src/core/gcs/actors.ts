@@ -297,7 +297,10 @@ export class ActorManager {
     this.leaseRequests.delete(reqId);
     const a = id === undefined ? undefined : this.actors.get(id);
     // A kill leaves the request in flight (its grant is given back): a dead actor is placed nowhere.
-    if (a && a.leaseReq === reqId && a.state !== "DEAD") this.scheduleActor(id!, a, node);
+    if (!a || a.leaseReq !== reqId || a.state === "DEAD") return;
+    // A node already declared dead (the raylet's view lagged) would never answer: place it afresh.
+    const dead = this.io.view().find((v) => v.node === node)?.alive === false;
+    this.scheduleActor(id!, a, dead ? undefined : node);
   }
 
   /** The chosen node cannot host it: wait for the next registration to try again. */

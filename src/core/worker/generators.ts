@@ -11,6 +11,7 @@ import type { ItemResult, TaskResult } from "../messages.ts";
 import { generatorItemIdOf, generatorItemOf, rayletAddr, returnIdOf, type Addr, type NodeId, type ObjectId, type Payload, type TaskId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { itemRestored, itemStored, rerunNextItem, rerunOf, rerunReported } from "./generator-lineage.ts";
+import { isDead } from "./object-recovery.ts";
 import { storePut } from "./object-requests.ts";
 import { containRefs, lendReturned, own, ready, releaseRef, returnLoans } from "./reference-table.ts";
 import type { OwnedTask } from "./task-manager.ts";
@@ -300,6 +301,8 @@ export function reportItem(w: Ctx, e: Execution, index: number, result: ItemResu
   const s = e.spec, st = e.generator!;
   lendReturned(w, result.kind === "inline" ? result.payload.refs : result.refs, s.owner);
   const bound = s.streaming?.backpressure;
+  // Its owner died before its first item (see generatorOwnersDied).
+  if (bound !== undefined && st.reported === 0 && isDead(w, s.owner)) st.consumed = ALL_CONSUMED;
   if (bound !== undefined) w.fx.trace({ kind: "generator.reported", comp: "worker", task: s.taskId, attempt: s.attempt, index, consumed: st.consumed, bound });
   w.fx.send(s.owner, { type: "ReportGeneratorItem", taskId: s.taskId, returnId: s.returnId, attempt: s.attempt, index, result });
   st.reported = index + 1;
@@ -312,6 +315,21 @@ export function reportItem(w: Ctx, e: Execution, index: number, result: ItemResu
 function mayGoOn(w: Ctx, e: Execution, st: ExecutingGenerator): boolean {
   const bound = e.spec.streaming?.backpressure;
   return bound === undefined || e.cancelled || w.cfg.bugs.has("generator-ignores-backpressure") || st.reported - st.consumed < bound;
+}
+
+/**
+ * Executor: a generator whose owner is known dead is consumed as if everything was, as one its
+ * program dropped: no ack will ever come, and an actor's call held by back-pressure would hold
+ * the actor's other calls for ever.
+ */
+export function generatorOwnersDied(w: Ctx, dead: (owner: Addr) => boolean): void {
+  const release = (e: Execution) => {
+    if (e.generator === undefined || !dead(e.spec.owner)) return;
+    e.generator.consumed = ALL_CONSUMED;
+    resume(w, e);
+  };
+  if (w.current !== undefined) release(w.current);
+  if (w.actor !== undefined) for (const e of [...w.actor.running]) release(e);
 }
 
 /** The owner says the caller consumed `consumed` items: a paused generator may go on. */

@@ -114,7 +114,12 @@ function leaseTarget(w: Ctx, spec: TaskSpec): NodeId {
     const b = w.borrowed.get(a.ref)?.status;
     const nodes = o ? o.nodes : b?.kind === "stored" ? b.nodes : [];
     const size = o ? o.size : b?.kind === "stored" ? b.size : 0;
-    for (const n of nodes) (bytes ??= new Map()).set(n, (bytes.get(n) ?? 0) + size);
+    for (const n of nodes) {
+      // A borrowed status is the owner's answer as it stood then: a node since known dead would
+      // never answer the request (any of its lives is passed over: locality is only a hint).
+      if (!o && w.deadNodes.has(n)) continue;
+      (bytes ??= new Map()).set(n, (bytes.get(n) ?? 0) + size);
+    }
   }
   return (bytes && localityNode(bytes)) ?? w.cfg.node;
 }

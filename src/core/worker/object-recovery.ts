@@ -8,7 +8,7 @@ import { nextTaskState } from "../lifecycle/task.ts";
 import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, specWith, type Addr, type NodeId, type ObjectId } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { itemLost } from "./generator-lineage.ts";
-import { generatorItemLostBehind } from "./generators.ts";
+import { generatorItemLostBehind, generatorOwnersDied } from "./generators.ts";
 import { leasesLost, requestsLostWith } from "./lease-client.ts";
 import { killedWorkersGone } from "./cancellation.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
@@ -43,6 +43,7 @@ export function workerDied(w: Ctx, worker: Addr): void {
   killedWorkersGone(w, (x) => x === worker);
   ownerDied(w, (o) => o === worker);
   borrowersDied(w, (b) => b === worker);
+  generatorOwnersDied(w, (o) => o === worker);
 }
 
 /**
@@ -65,6 +66,7 @@ export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
   const onIt = (a: Addr) => diedWithNode(a, node, w.cfg.bugs.has("incarnation-off-by-one") ? incarnation - 1 : incarnation);
   ownerDied(w, onIt);
   borrowersDied(w, onIt);
+  generatorOwnersDied(w, onIt);
   // Copies on that node are gone; objects left with no copy are lost.
   const lost: [ObjectId, Owned][] = [];
   for (const [id, o] of w.owned) {

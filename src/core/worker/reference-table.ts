@@ -323,7 +323,9 @@ export function returnLoans(w: Ctx, refs: readonly RefInfo[] | undefined): void 
  */
 export function addBorrower(w: Ctx, id: ObjectId, borrower: Addr): void {
   const o = w.owned.get(id);
-  if (!o || w.exited) return;
+  // A borrower already known dead holds nothing: its registration came after the news (held on
+  // the way, say), and borrowersDied, which drops a dead borrower's holds, has already run.
+  if (!o || w.exited || isDead(w, borrower)) return;
   (o.borrowers ??= new Map()).set(borrower, (o.borrowers.get(borrower) ?? 0) + 1);
 }
 
