@@ -70,6 +70,20 @@ function lifeOver(v: NodeView | undefined): number {
   return v === undefined ? 0 : v.alive ? v.incarnation - 1 : v.incarnation;
 }
 
+/**
+ * Whether view `next` shows a node life over that `prev` did not. Views come in the GCS's node
+ * order, so a row is looked for at its own index first: every raylet compares every view it
+ * gets, and a search per row would cost the square of the cluster's size.
+ */
+function showsNewDeaths(prev: readonly NodeView[], next: readonly NodeView[]): boolean {
+  for (let i = 0; i < next.length; i++) {
+    const n = next[i];
+    const before = prev[i]?.node === n.node ? prev[i] : prev.find((v) => v.node === n.node);
+    if (lifeOver(n) > lifeOver(before)) return true;
+  }
+  return false;
+}
+
 const REGISTER_RETRY_MS = 200;
 const REGISTER: RayletTimer = { kind: "register" };
 const HEARTBEAT: RayletTimer = { kind: "heartbeat" };
@@ -292,7 +306,7 @@ export class Raylet {
     if (nodes.some((n) => n.node === this.cfg.node && n.incarnation === this.cfg.incarnation && !n.alive)) return this.fence();
     // A node life the view shows over that this raylet never heard die (it registered after the
     // death was published: no NodeDead will come): what its workers asked here goes, as on the news.
-    const news = nodes.some((n) => lifeOver(n) > lifeOver(this.view.find((v) => v.node === n.node)));
+    const news = showsNewDeaths(this.view, nodes);
     this.view = nodes as NodeView[];
     if (news) this.holdersDied((a) => this.holderDead(a));
     this.retryInfeasible();
