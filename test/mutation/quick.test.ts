@@ -40,6 +40,8 @@ import "../unit/raylet-restores.test.ts";
 import "../unit/raylet-dead-owner-reads.test.ts";
 import "../unit/arg-uses.test.ts";
 import "../unit/actor-to-actor.test.ts";
+import "../unit/wait-fetch-local.test.ts";
+import "../unit/blocked.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";
 import "../integration/kill-driver.test.ts";
