@@ -45,7 +45,7 @@ test("a task needing { special: 1 } waits, shows under Demands, and runs once a 
 test("an object made on the only node with { special: 1 } is re-made after that node dies and returns", async () => {
   const make = ray.remote((n: number) => new Float64Array(n).fill(5)).options({ resources: { special: 1 } });
   const ref = make.remote(BIG);
-  await ray.wait([ref], { timeoutMs: 30_000 });
+  await ray.wait([ref], { timeoutMs: 30_000, fetchLocal: false }); // its only copy stays on the special node
   session = readSession(home, port);
   process.kill(session.daemons.find((d) => d.role === "raylet" && d.node === "special")!.pid, "SIGKILL");
   await until("special declared dead", async () => (await status()).nodes.some((n) => n.node === "special" && !n.alive));

@@ -21,13 +21,16 @@ async function run<T>(program: (ray: Ray) => Promise<T>, faults: FaultPlan, seed
   return r;
 }
 
+/** A wait that leaves the value where it was made (by default a wait copies it to the caller's node, as Ray's fetch_local does), so that a node's death loses it. */
+const LEAVE_REMOTE = { fetchLocal: false } as const;
+
 const kinds = (r: SimResult<unknown>, kind: string) => r.trace.filter((e) => e.kind === kind);
 
 test("a lost task output is reconstructed from lineage after its node dies", async () => {
   const r = await run(async (ray) => {
     const make = ray.remote((n: number) => new Float64Array(n).fill(7)).options(onNode1);
     const ref = make.remote(BIG);
-    await ray.wait([ref]);
+    await ray.wait([ref], LEAVE_REMOTE);
     await ray.sleep(2000); // node-1 is killed meanwhile, and declared dead
     const v = await ray.get(ref);
     return [v.length, v[0]];
@@ -42,9 +45,9 @@ test("a second loss beyond the retry budget raises ObjectLostError", async () =>
   const r = await run(async (ray) => {
     const make = ray.remote((n: number) => new Float64Array(n).fill(1)).options({ ...onNode1, maxRetries: 1 });
     const ref = make.remote(BIG);
-    await ray.wait([ref]);
+    await ray.wait([ref], LEAVE_REMOTE);
     await ray.sleep(1500);
-    await ray.wait([ref]); // reconstructed once (a get would pull a copy to the head, out of harm's way)
+    await ray.wait([ref], LEAVE_REMOTE); // reconstructed once (a get, or a wait fetching it, would pull a copy to the head, out of harm's way)
     await ray.sleep(2500);
     try { await ray.get(ref); return "no error"; } catch (e) { return (e as Error).name; }
   }, {
@@ -62,7 +65,7 @@ test("maxRetries: 0 disables reconstruction: ObjectLostError", async () => {
   const r = await run(async (ray) => {
     const make = ray.remote((n: number) => new Float64Array(n)).options({ ...onNode1, maxRetries: 0 });
     const ref = make.remote(BIG);
-    await ray.wait([ref]);
+    await ray.wait([ref], LEAVE_REMOTE);
     await ray.sleep(2000);
     try { await ray.get(ref); return "no error"; } catch (e) { return (e as Error).name; }
   }, { schedule: [{ at: 300, kind: "kill-node", node: "node-1" }] });
@@ -107,7 +110,7 @@ test("chained reconstruction re-runs a lost intermediate before its dependent", 
     const double = ray.remote((a: Float64Array) => a.map((x) => x * 2)).options(onNode1);
     const a = make.remote(BIG);
     const b = double.remote(a);
-    await ray.wait([b]);
+    await ray.wait([b], LEAVE_REMOTE);
     await ray.sleep(2000);
     const v = await ray.get(b);
     return v[0] + v[BIG - 1];

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { simulate, type Program, type SimResult } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import { Raylet } from "../../src/core/raylet.ts";
+import { DEFAULT_GROUP } from "../../src/core/worker/actor-scheduling.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import { ObjectStore } from "../../src/core/object-store.ts";
 import { add } from "../../src/core/resources.ts";
@@ -99,11 +100,11 @@ describe("the checkers catch broken models", () => {
     };
     const buggy = await cleanThenBuggy({ nodes: 2, program, expected: [1, 2, 3, 4, 5] },
       (run) => withPatch(CoreWorker.prototype, "step", (original) => function (this: any, input: unknown) {
-        // The bug: the actor takes its next call from the wrong end of its run queue (pop()
-        // where shift() belongs). Works whatever queue type the model uses (array or Fifo).
+        // The bug: the actor takes its next call from the wrong end of its (default group's) run
+        // queue (pop() where shift() belongs). Works whatever queue type the model uses (array or Fifo).
         const h = this.state.actor;
         if (!h) return original.call(this, input);
-        const q = h.runnable;
+        const q = h.groups.get(DEFAULT_GROUP).runnable;
         q.shift = () => {
           const all: unknown[] = typeof q.drain === "function" ? q.drain() : q.splice(0);
           const newest = all.pop();

@@ -67,7 +67,7 @@ test("lineage reconstruction waits while the only node with the resource is down
   const r = await run(async (ray) => {
     const make = ray.remote((n: number) => new Float64Array(n).fill(3)).options({ resources: { special: 1 } });
     const ref = make.remote(BIG);
-    await ray.wait([ref]);
+    await ray.wait([ref], { fetchLocal: false }); // its only copy stays on the special node
     await ray.sleep(35_000); // the node died at 30 s: the only copy is gone, and nobody can re-make it yet
     const v = await ray.get(ref);
     return [v.length, v[0]];
