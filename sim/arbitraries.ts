@@ -42,6 +42,7 @@ type RawStep =
   | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null }
   | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null }
   | { op: "own-box"; v: number; big: boolean; actor: number | null }
+  | { op: "unbox"; back: number; read: boolean }
   | { op: "spawn"; v: number; big: boolean; lend: boolean; actor: number | null }
   | { op: "handle-call"; back: number; v: number }
   | { op: "relay"; back: number; to: number; v: number; big: boolean };
@@ -131,6 +132,8 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "worker-owned", weight: 1, group: "apart", step: () => fc.oneof(
     fc.record({ op: fc.constant("own-box" as const), v: small, big: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
     fc.record({ op: fc.constant("spawn" as const), v: small, big: fc.boolean(), lend: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
+    // Or the program takes such a box's inner ref (borrowed) and passes it to a task as an argument of its own.
+    fc.record({ op: fc.constant("unbox" as const), back: fc.nat(20), read: fc.boolean() }),
   ) },
   // An actor's handle passed to a task, which calls the actor itself: a caller other than its
   // owner; or to another actor, which lends it a ref of its own to keep.
@@ -168,6 +171,8 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
   /** Actors with a concurrency limit (maxConcurrency, or a concurrency group's); with groups. */
   const limited = new Set<number>();
   const grouped = new Set<number>();
+  /** Steps whose value is a box ({ r: a ref }). */
+  const boxes: number[] = [];
   const pick = (list: number[], back: number) => (list.length === 0 ? undefined : list[list.length - 1 - (back % list.length)]);
   const val = (v: RawVal): Val => {
     if ("lit" in v) return { lit: v.lit };
@@ -247,6 +252,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         if (m === undefined) continue;
         steps.push({ op: r.op, ref: m, big: r.big });
         made.push(i);
+        boxes.push(i);
         break;
       }
       case "keep": {
@@ -308,6 +314,14 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         if (r.actor !== null && a === undefined) continue;
         const on = a === undefined ? {} : { actor: a };
         steps.push(r.op === "own-box" ? { op: "own-box", v: r.v, big: r.big, ...on } : { op: "spawn", v: r.v, big: r.big, lend: r.lend, ...on });
+        made.push(i);
+        if (r.op === "own-box" || r.lend) boxes.push(i);
+        break;
+      }
+      case "unbox": {
+        const b = pick(boxes, r.back);
+        if (b === undefined) continue;
+        steps.push({ op: "unbox", ref: b, read: r.read });
         made.push(i);
         break;
       }

@@ -122,7 +122,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   w.steps.forEach((st, i) => {
     const via = st.op === "kept" ? keptVia.get(st.actor) : undefined;
     const takes = (set: Set<number>) => ((st.op === "task" || st.op === "nested" || st.op === "returns" || st.op === "stream" || st.op === "stream-task") && st.args.some((a) => "ref" in a && set.has(a.ref)))
-      || ((st.op === "box" || st.op === "rebox" || st.op === "keep") && set.has(st.ref))
+      || ((st.op === "box" || st.op === "rebox" || st.op === "keep" || st.op === "unbox") && set.has(st.ref))
       || ((st.op === "call" || st.op === "actor") && st.ref !== undefined && set.has(st.ref))
       || (via !== undefined && set.has(via));
     if (st.op === "keep") keptVia.set(st.actor, i);

@@ -137,6 +137,13 @@ export type Step =
    */
   | { readonly op: "own-box"; readonly v: number; readonly big: boolean; readonly actor?: number }
   /**
+   * The program reads step `ref`'s box and passes its inner ref (borrowed from whoever made it)
+   * to an `add` task as a top-level argument. With `read`, it reads the inner value first and
+   * passes the ref on 300 ms later: it holds the owner's answer of where the value is, which a
+   * fault in between may outdate.
+   */
+  | { readonly op: "unbox"; readonly ref: number; readonly read: boolean }
+  /**
    * A parent that owns what its child borrows: a task (or, with `actor`, that step's actor) puts
    * `v` (small, or `big`: in a store) and passes the ref inside a value to a child task of its
    * own, which reads it (v + 1; an array: its first value plus its length). The parent returns the
@@ -500,6 +507,19 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         const a = s.actor === undefined ? undefined : actors.get(s.actor);
         if (s.actor === undefined) refs.set(i, ownBoxR.remote(s.v, s.big));
         else if (a) refs.set(i, a.ownBox.remote(s.v, s.big));
+        break;
+      }
+      case "unbox": {
+        const b = refs.get(s.ref);
+        if (!b) break;
+        try {
+          const box = (await ray.get(b)) as { r: ObjectRef };
+          if (s.read) {
+            await ray.get(box.r).catch(() => undefined); // its value or error is the box's step's to judge
+            await ray.sleep(300);
+          }
+          refs.set(i, (fns.add.remote as (...a: unknown[]) => ObjectRef)(box.r, 1));
+        } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
         break;
       }
       case "handle-call": {
