@@ -43,7 +43,8 @@ export type TraceBody =
    */
   | { kind: "placement.asked"; comp: "owner"; task?: string; actor?: string; pg?: string; capture?: true; parent?: string }
   // --- tasks -----------------------------------------------------------------------------
-  | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number }
+  /** `args`: the objects its arguments pass that its owner owns; `borrowed`: those it borrowed (owned elsewhere). */
+  | { kind: "task.submitted"; comp: "owner"; task: string; fn: string; owner: string; returns: string; args: readonly string[]; maxRetries: number; actor?: string; caller?: string; seq?: number; borrowed?: readonly string[] }
   | { kind: "task.spillback"; comp: "raylet"; task: string; to: string }
   /** A warning: no live node can ever meet the demand, so it waits for one that can to join (as Ray's pending demands). */
   | { kind: "task.infeasible"; comp: "raylet" | "gcs"; task: string; resources: Resources; reason: string; cluster: readonly Resources[] }

@@ -20,6 +20,8 @@ interface Task {
   maxRetries?: number;
   returns: string;
   args: readonly string[];
+  /** The objects its arguments pass that its owner borrowed. */
+  borrowed: readonly string[];
   /** Index of the task's first task.failed, if any. */
   failed?: number;
   /** task.retry events seen so far (the owner's budget counts every one). */
@@ -207,7 +209,7 @@ export const checkErrorsEarned: Checker = (events) => {
       }
       case "task.submitted":
         if (!tasks.has(e.task)) {
-          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [], retries: 0 });
+          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [], borrowed: e.borrowed ?? [], retries: 0 });
           byReturn.set(e.returns, e.task);
         }
         break;
@@ -215,7 +217,10 @@ export const checkErrorsEarned: Checker = (events) => {
         const t = tasks.get(e.task);
         if (t) t.failed ??= i;
         if (t && exited.has(t.owner)) break;
-        if (!propagated(t, e.error)) {
+        // An argument borrowed from an owner the program ended (a killed actor's worker, say)
+        // fails the task with OwnerDiedError, as a get of it would.
+        const ownerEndedArg = t !== undefined && e.error === "OwnerDiedError" && t.borrowed.some((a) => ownerEnded(a.slice(0, a.indexOf("#"))));
+        if (!ownerEndedArg && !propagated(t, e.error)) {
           judge(i, e.error, `task ${e.task} failed`, t);
           // Without a fault, judge() has already refused a system error outright.
           if (t && faulted) judgeBudget(i, e.error, e.task, t);

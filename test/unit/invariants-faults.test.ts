@@ -118,6 +118,14 @@ describe("errors-earned", () => {
     one(check, trace(alive("a", W1), alive("b", "n1/w1-2"), killed("b", true), getFailed(`${W1}#1`, "OwnerDiedError")),
       "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 3);
   });
+  test("a task whose argument was borrowed from an owner the program ended fails with OwnerDiedError, earned; borrowed from a live owner, not", () => {
+    const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: W1 } as Ev;
+    const killed: Ev = { kind: "actor.killed", comp: "owner", actor: "a", caller: "head/driver", noRestart: true };
+    const borrowing = (task: string, obj: string): Ev => ({ ...submit(task), borrowed: [obj] } as Ev);
+    clean(check, trace(alive, borrowing("t1", `${W1}#2.r`), killed, actorState("a", "DEAD", 0), failed("t1", "OwnerDiedError"), getFailed("t1.r", "OwnerDiedError")));
+    one(check, trace(alive, borrowing("t1", "n1/w1-9#2.r"), killed, actorState("a", "DEAD", 0), failed("t1", "OwnerDiedError")),
+      "errors-earned", "OwnerDiedError without any injected fault (task t1 failed)", 4);
+  });
   test("an actor that exited (ray.exitActor) is the program's doing: its calls' ActorDiedError and its objects' OwnerDiedError", () => {
     const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };
     clean(check, trace({ ...actorState("a", "ALIVE", 0), worker: W1 } as Ev, submit("c1", { actor: "a" }), exited, failed("c1", "ActorDiedError"), getFailed(`${W1}#1`, "OwnerDiedError")));

@@ -13,6 +13,7 @@ import {
 } from "../types.ts";
 import { cancelledError, holdUntilDead, submittingTask } from "./cancellation.ts";
 import { actorArgsResolved, actorCallEnded, actorCallOpened, actorTaskReplied, sendActorTask, skipActorCall } from "./actor-submitter.ts";
+import type { TraceBody } from "../../../spec/trace.ts";
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
 import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
@@ -205,9 +206,12 @@ export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number):
   o.task = t;
   if (spec.kind === "actor-task") actorCallOpened(w, t);
   if (spec.streaming) generatorSubmitted(w, spec);
-  w.fx.trace(spec.actorId === undefined
+  const submitted: Mutable<Extract<TraceBody, { kind: "task.submitted" }>> = spec.actorId === undefined
     ? { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries }
-    : { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq });
+    : { kind: "task.submitted", comp: "owner", task: spec.taskId, fn: spec.name, owner: w.addr, returns: spec.returnId, args: t.argRefs, maxRetries, actor: spec.actorId, caller: spec.caller, seq: spec.seq };
+  // Set after the literal (rarely): an error its task fails with may come from one of these.
+  if (heldRefs !== undefined) submitted.borrowed = heldRefs.map((r) => r.id);
+  w.fx.trace(submitted);
   resolveTask(w, t);
 }
 
