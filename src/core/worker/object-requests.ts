@@ -123,19 +123,24 @@ export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload |
     case "get":
       for (let k = 0; k < r.fetch.length; k++) setGetValue(w, r.g, r.fetch[k].i, values[k]);
       return;
-    case "local": return; // answered by StoreLocal, never with values
+    case "local": return madeLocal(w, r.x, r.i); // answered by StoreLocal, but the values say as much
     default: return assertNever("a store read", r);
   }
 }
 
-/** A wait's ref is in this node's store now (or failed for good): it counts as ready. */
+/** The raylet made a wait's ref local. */
 export function storeLocal(w: Ctx, reqId: number): void {
   w.toRaylet.delete(reqId);
   const r = w.reads.get(reqId);
   if (r?.kind !== "local") return;
   w.reads.delete(reqId);
-  r.x.local[r.i] = true;
-  if (w.waits.has(r.x.callId)) checkWait(w, r.x);
+  madeLocal(w, r.x, r.i);
+}
+
+/** Ref `i` of wait `x` is in this node's store now (or failed for good): it counts as ready. */
+function madeLocal(w: Ctx, x: WaitCall, i: number): void {
+  x.local[i] = true;
+  if (w.waits.has(x.callId)) checkWait(w, x);
 }
 
 function sendRaylet(w: Ctx, reqId: number, m: Msg): void {
@@ -213,11 +218,11 @@ export function wait(w: Ctx, refs: readonly RefInfo[], numReturns: number, timeo
 export function waitNews(w: Ctx, x: WaitCall, i: number, status: ObjectStatus): void {
   x.heard[i] = true;
   if (!w.waits.has(x.callId)) return;
-  if (!x.fetchLocal) return void checkWait(w, x);
-  if (status.kind !== "stored") {
-    x.local[i] = true;
-    return void checkWait(w, x);
+  if (!x.fetchLocal) {
+    checkWait(w, x);
+    return;
   }
+  if (status.kind !== "stored") return madeLocal(w, x, i);
   readFromStore(w, [x.refs[i]], { kind: "local", x, i });
 }
 
