@@ -1,7 +1,7 @@
 // What a program holds: object refs, remote functions, actor classes and actor handles.
 // Each is bound to the Ray instance (one per core worker) that made or received it.
 
-import type { Addr, ActorId, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
+import type { Addr, ActorId, ConcurrencyGroup, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
 import type { ObjectRefGenerator } from "./generator.ts";
 import { checkOptionNames, concurrencyGroupsOf, generatorMethodsOf, isAsyncClass, methodNamesOf } from "./options.ts";
 import type { PlacementGroup } from "./placement-group.ts";
@@ -134,6 +134,8 @@ export type ActorHandle<T = any> = {
 } & ActorRef;
 
 export class ActorClass<C extends new (...args: any[]) => unknown> {
+  /** Its `concurrencyGroups` option, checked once here (undefined: none). */
+  readonly concurrencyGroups: readonly ConcurrencyGroup[] | undefined;
   /**
    * `isAsync`: a method is async, so calls overlap up to maxConcurrency (see options.ts).
    * `generators`: the methods that are generators (called, they stream); `methods`: every method's name.
@@ -143,7 +145,7 @@ export class ActorClass<C extends new (...args: any[]) => unknown> {
     readonly generators: readonly string[] = [], readonly methods: readonly string[] = [],
   ) {
     checkOptionNames(opts, "actor", descriptor.name);
-    concurrencyGroupsOf(opts, descriptor.name, methods);
+    this.concurrencyGroups = concurrencyGroupsOf(opts, descriptor.name, methods);
   }
   remote(...args: RemoteArgs<ConstructorParameters<C>>): ActorHandle<InstanceType<C>> {
     return this.invoker.call(this as never, args, this.opts) as ActorHandle<InstanceType<C>>;

@@ -3,12 +3,12 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import type { ActorId, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, ConcurrencyGroup, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
 import type { NamedActorEntry } from "../core/messages.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
 import { ActorExit, GetTimeoutError, ValueError, toError } from "./errors.ts";
-import { ASYNC_ACTOR_MAX_CONCURRENCY, checkCallOptions, checkTimeout, concurrencyGroupsOf, streamingOf } from "./options.ts";
+import { ASYNC_ACTOR_MAX_CONCURRENCY, checkCallOptions, checkTimeout, streamingOf } from "./options.ts";
 import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
@@ -272,14 +272,13 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return { resources: resourcesOf(o, 1, name), strategy: strategyOf(o, name), maxRetries, retryExceptions: o.retryExceptions ?? false, ...(streaming ? { streaming } : {}) };
   }
 
-  function actorOptions(o: RemoteOptions, name: string, isAsync: boolean, methods: readonly string[]): ActorOptions {
+  function actorOptions(o: RemoteOptions, name: string, isAsync: boolean, concurrencyGroups: readonly ConcurrencyGroup[] | undefined): ActorOptions {
     const maxConcurrency = o.maxConcurrency ?? (isAsync ? ASYNC_ACTOR_MAX_CONCURRENCY : 1);
     const maxRestarts = o.maxRestarts ?? 0;
     const maxTaskRetries = o.maxTaskRetries ?? 0;
     for (const [k, v] of [["maxRestarts", maxRestarts], ["maxTaskRetries", maxTaskRetries]] as const) {
       if (!Number.isInteger(v) || v < -1) throw new TypeError(`${name}: ${k} must be an integer >= -1, got ${v}`);
     }
-    const concurrencyGroups = concurrencyGroupsOf(o, name, methods);
     return {
       resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name, maxConcurrency,
       namespace: o.namespace ?? currentNamespace(), ...(o.lifetime === "detached" ? { detached: true } : {}), ...(concurrencyGroups ? { concurrencyGroups } : {}),
@@ -355,7 +354,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
     call(target, list, opts) {
       if (target instanceof ActorClass) {
-        const o = actorOptions(opts, target.descriptor.name, target.isAsync, target.methods);
+        const o = actorOptions(opts, target.descriptor.name, target.isAsync, target.concurrencyGroups);
         if (opts.getIfExists === true) return actorHandle(undefined, api, () => getOrCreate(target, list, o));
         return createActor(target, list, o);
       }
