@@ -3,9 +3,11 @@
 // nothing went wrong. A call to an actor that died for good (its constructor threw, or it was
 // killed) never starts, and fails with ActorDiedError instead: that is no lost call. A call made
 // after its caller killed the actor for good (ray.kill) never starts. A call cancelled before its
-// turn (ray.cancel) may never start. And a worker never runs more of an actor's calls at once
+// turn (ray.cancel) may never start, nor may one whose caller (a task's or an actor's worker)
+// died: the actor's worker drops the calls of a caller it knows is dead. And a worker never runs more of an actor's calls at once
 // than their concurrency group allows (maxConcurrency, or a named group's limit): a call that
 // may overlap others is traced with its group's `limit`, and runs from its start to its finish.
+import { OwnerLives, isWorkerAddr } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "actor-order";
@@ -38,6 +40,7 @@ export const checkActorOrder: Checker = (events) => {
   /** worker\0group → calls of that group running there; task\0attempt\0worker → its slot's key. */
   const running = new Map<string, number>();
   const slotOf = new Map<string, string>();
+  const lives = new OwnerLives();
 
   const call = (key: string) => {
     let c = calls.get(key);
@@ -47,6 +50,7 @@ export const checkActorOrder: Checker = (events) => {
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
+    lives.see(e, i);
     switch (e.kind) {
       case "task.submitted":
         if (e.actor !== undefined && e.caller !== undefined && e.seq !== undefined) {
@@ -117,7 +121,8 @@ export const checkActorOrder: Checker = (events) => {
     if (c.submitted === undefined) continue;
     const [actor, caller, seq] = key.split("\0");
     if (restarted.has(actor)) continue;
-    if ((dead.has(actor) || c.cancelled) && c.starts === 0) continue;
+    // (A driver dies only once its job is over, after every call it made has had its answer.)
+    if ((dead.has(actor) || c.cancelled || (isWorkerAddr(caller) && lives.deadAtEnd(caller))) && c.starts === 0) continue;
     // Without a successful program.end the run may have been cut short, so a call that never
     // started is not yet evidence of a lost call.
     if (c.starts === 0 && programOk) at(c.submitted, `actor ${actor}: call seq ${seq} from ${caller} was submitted but never started`);

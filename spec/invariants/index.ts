@@ -16,9 +16,10 @@ import { checkNames } from "./names.ts";
 import { checkAutoscaling } from "./autoscaling.ts";
 import { checkBackpressure } from "./backpressure.ts";
 import { checkSchema } from "./schema.ts";
+import { checkFateSharing } from "./fate-sharing.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling, checkBackpressure, checkSchema };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling, checkBackpressure, checkSchema, checkFateSharing };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -42,6 +43,7 @@ export const checkers: Record<string, Checker> = {
   names: checkNames,
   autoscaling: checkAutoscaling,
   backpressure: checkBackpressure,
+  "fate-sharing": checkFateSharing,
   schema: checkSchema,
 };
 

@@ -7,16 +7,13 @@
 // too). A run reaches a quiet point only after failure detection has declared every crashed
 // node and gone driver dead, so a lease granted to a process that died unseen has had its
 // chance to come back.
-import { violationAt, type Checker, type Violation } from "./types.ts";
+import { lastQuietIndex, violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "leases";
 
 export const checkLeases: Checker = (events) => {
   const out: Violation[] = [];
-  let lastQuiet = -1;
-  for (let i = events.length - 1; i >= 0; i--) {
-    if (events[i].kind === "cluster.quiet") { lastQuiet = i; break; }
-  }
+  const lastQuiet = lastQuietIndex(events);
   if (lastQuiet < 0) return out;
 
   /** lease -> its worker and node, while held in the node's current life. */

@@ -2,7 +2,7 @@
 // pending task, or a live borrower whose owner is still there — or used after it is freed,
 // and once every reference is dropped and the cluster is quiet, no store holds anything.
 import { nodeOfAddr, workerIncarnation } from "./owners.ts";
-import { violationAt, type Checker, type Violation } from "./types.ts";
+import { lastQuietIndex, violationAt, type Checker, type Violation } from "./types.ts";
 
 const NAME = "references";
 
@@ -12,10 +12,7 @@ export const checkReferences: Checker = (events) => {
 
   // The first quiet point after the program ended (before its job's end frees what its driver
   // owned, which would hide a leak) and the last one are judged.
-  let lastQuiet = -1;
-  for (let i = events.length - 1; i >= 0; i--) {
-    if (events[i].kind === "cluster.quiet") { lastQuiet = i; break; }
-  }
+  const lastQuiet = lastQuietIndex(events);
   let firstQuiet = -1;
   for (let i = 0, ended = false; i < events.length; i++) {
     if (events[i].kind === "program.end") ended = true;

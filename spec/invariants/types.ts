@@ -27,3 +27,9 @@ export type Checker = (events: readonly TraceEvent[], ctx: CheckContext) => Viol
 export function violationAt(invariant: string, events: readonly TraceEvent[], index: number, message: string): Violation {
   return { invariant, message, index, t: events[index].t };
 }
+
+/** Index of the last `cluster.quiet` mark (-1: none): the point the end-of-run checkers judge. */
+export function lastQuietIndex(events: readonly TraceEvent[]): number {
+  for (let i = events.length - 1; i >= 0; i--) if (events[i].kind === "cluster.quiet") return i;
+  return -1;
+}

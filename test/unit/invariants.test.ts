@@ -219,6 +219,36 @@ describe("actor-order", () => {
   test("a restart of another actor does not excuse this one", () => {
     one(check, trace(submit("a", "c", 0), actorState("b", "RESTARTING", 1), end(true)), "actor-order", "never started", 0);
   });
+  test("a call whose worker caller died may never start (its actor drops it); a dead driver's may not", () => {
+    const workerDied = (worker: string): Ev => ({ kind: "worker.died", comp: "raylet", worker });
+    const driverDead = (driver: string): Ev => ({ kind: "driver.dead", comp: "gcs", driver });
+    clean(check, trace(submit("a", "n1/w1-3", 0), workerDied("n1/w1-3"), end(true)));
+    one(check, trace(submit("a", "n1/w1-3", 0), workerDied("n1/w1-4"), end(true)), "actor-order", "never started", 0);
+    one(check, trace(submit("a", "head/driver", 0), end(true), driverDead("head/driver")), "actor-order", "never started", 0);
+  });
+});
+
+describe("fate-sharing", () => {
+  const check = checkers["fate-sharing"];
+  const registered = (actor: string, owner: string, detached = false): Ev => ({ kind: "actor.registered", comp: "gcs", actor, owner, detached });
+  const workerDied = (worker: string): Ev => ({ kind: "worker.died", comp: "raylet", worker });
+  const seen = (worker: string): Ev => ({ kind: "task.submitted", comp: "owner", task: `${worker}#t`, fn: "f", owner: worker, returns: `${worker}#t.r`, args: [], maxRetries: 0 });
+
+  test("an actor whose owner died must be dead by the last quiet point", () => {
+    clean(check, trace(registered("a", "n1/w1-1"), workerDied("n1/w1-1"), actorState("a", "DEAD", 0), quiet()));
+    one(check, trace(registered("a", "n1/w1-1"), workerDied("n1/w1-1"), quiet(), actorState("a", "DEAD", 0)), "fate-sharing", "actor a is not detached, yet it outlived its owner n1/w1-1", 2);
+    // Judged at the last quiet point only (the job's end comes between the two).
+    clean(check, trace(registered("a", "n1/w1-1"), workerDied("n1/w1-1"), quiet(), actorState("a", "DEAD", 0), quiet()));
+  });
+  test("a detached actor, or one whose owner lives, is not judged; nor is a trace without a quiet point", () => {
+    clean(check, trace(registered("a", "n1/w1-1", true), workerDied("n1/w1-1"), quiet()));
+    clean(check, trace(registered("a", "n1/w1-1"), workerDied("n1/w1-2"), quiet()));
+    clean(check, trace(registered("a", "n1/w1-1"), workerDied("n1/w1-1")));
+  });
+  test("an owner of a node life that was over when its registration came counts as dead", () => {
+    one(check, trace(seen("n1/w1-1"), dead("n1"), registered("a", "n1/w1-1"), quiet()), "fate-sharing", "outlived its owner n1/w1-1", 3);
+    clean(check, trace(dead("n1"), reg("n1", { CPU: 1 }), seen("n1/w2-1"), registered("a", "n1/w2-1"), quiet()));
+  });
 });
 
 describe("references", () => {
