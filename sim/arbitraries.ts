@@ -42,8 +42,10 @@ type RawStep =
   | { op: "stream"; args: RawVal[]; n: number; maxRetries: number; backpressure: number | null; big: boolean; take: number | null; readMs: number | null; node: number | null; holdMs: number | null }
   | { op: "stream-task"; args: RawVal[]; n: number; maxRetries: number; node: number | null }
   | { op: "own-box"; v: number; big: boolean; actor: number | null }
-  | { op: "unbox"; back: number; read: boolean }
-  | { op: "spawn"; v: number; big: boolean; lend: boolean; actor: number | null }
+  | { op: "unbox"; back: number; read: boolean; long: boolean }
+  | { op: "spawn"; v: number; big: boolean; lend: boolean; actor: number | null; bigChild: boolean }
+  | { op: "task-actor"; v: number; big: boolean; node: number | null; after: boolean }
+  | { op: "actor-stream"; back: number; n: number; big: boolean; v: number; backpressure: number | null; take: number | null; inTask: boolean }
   | { op: "handle-call"; back: number; v: number }
   | { op: "relay"; back: number; to: number; v: number; big: boolean };
 
@@ -131,9 +133,10 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   // child task the worker submitted: killing the actor, or a fault on its node, ends their owner.
   { name: "worker-owned", weight: 1, group: "apart", step: () => fc.oneof(
     fc.record({ op: fc.constant("own-box" as const), v: small, big: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
-    fc.record({ op: fc.constant("spawn" as const), v: small, big: fc.boolean(), lend: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }) }),
+    // With `bigChild`, what the child answers is stored where it ran, away from its owner (the parent).
+    fc.record({ op: fc.constant("spawn" as const), v: small, big: fc.boolean(), lend: fc.boolean(), actor: fc.option(fc.nat(20), { nil: null }), bigChild: fc.boolean() }),
     // Or the program takes such a box's inner ref (borrowed) and passes it to a task as an argument of its own.
-    fc.record({ op: fc.constant("unbox" as const), back: fc.nat(20), read: fc.boolean() }),
+    fc.record({ op: fc.constant("unbox" as const), back: fc.nat(20), read: fc.boolean(), long: fc.boolean() }),
   ) },
   // An actor's handle passed to a task, which calls the actor itself: a caller other than its
   // owner; or to another actor, which lends it a ref of its own to keep.
@@ -141,6 +144,16 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     fc.record({ op: fc.constant("handle-call" as const), back: fc.nat(20), v: small }),
     fc.record({ op: fc.constant("relay" as const), back: fc.nat(20), to: fc.nat(20), v: small, big: fc.boolean() }),
   ) },
+  // An actor created by a task's worker (wherever the task runs: off the head too), whose answer
+  // the program borrows from that worker, stored on the actor's node.
+  { name: "task-actor", weight: 1, group: "apart", step: ({ node }) => fc.record({ op: fc.constant("task-actor" as const), v: small, big: fc.boolean(), node, after: fc.boolean() }) },
+  // An actor's generator method, streamed by the program or by a task handed the actor's handle
+  // (the task's worker owns the stream: a fault that ends it must let the held generator go,
+  // or an actor that runs one call at a time runs no other again).
+  { name: "actor-streaming", weight: 1, group: "apart", step: () => fc.record({
+    op: fc.constant("actor-stream" as const), back: fc.nat(20), n: fc.integer({ min: 0, max: 4 }), big: fc.boolean(), v: small,
+    backpressure: fc.constantFrom(null, 1, 2), take: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }), inTask: fc.boolean(),
+  }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
     const name = fc.integer({ min: 0, max: 1 });
@@ -313,7 +326,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         const a = r.actor === null ? undefined : pick(actors, r.actor);
         if (r.actor !== null && a === undefined) continue;
         const on = a === undefined ? {} : { actor: a };
-        steps.push(r.op === "own-box" ? { op: "own-box", v: r.v, big: r.big, ...on } : { op: "spawn", v: r.v, big: r.big, lend: r.lend, ...on });
+        steps.push(r.op === "own-box" ? { op: "own-box", v: r.v, big: r.big, ...on } : { op: "spawn", v: r.v, big: r.big, lend: r.lend, ...on, ...(r.bigChild ? { bigChild: true as const } : {}) });
         made.push(i);
         if (r.op === "own-box" || r.lend) boxes.push(i);
         break;
@@ -321,8 +334,26 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "unbox": {
         const b = pick(boxes, r.back);
         if (b === undefined) continue;
-        steps.push({ op: "unbox", ref: b, read: r.read });
+        // A long hold outlasts the time a node's death takes to be known (half a second or so).
+        steps.push({ op: "unbox", ref: b, read: r.read, ...(r.read && r.long ? { holdMs: 1500 } : {}) });
         made.push(i);
+        break;
+      }
+      case "task-actor":
+        steps.push({ op: "task-actor", v: r.v, big: r.big, ...(r.node === null ? {} : { node: nodes[r.node] }), ...(r.after ? { afterMs: 200 } : {}) });
+        made.push(i);
+        boxes.push(i);
+        break;
+      case "actor-stream": {
+        const a = pick(actors, r.back);
+        if (a === undefined) continue;
+        steps.push({
+          op: "actor-stream", actor: a, n: r.n, big: r.big, v: r.v, ...(r.backpressure === null ? {} : { backpressure: r.backpressure }),
+          ...(r.take === null ? {} : { take: r.take }), ...(r.inTask ? { inTask: true as const } : {}),
+        });
+        // A task's stream of an actor that runs few calls at once: no later step uses its ref. A
+        // `kept` waiting on it would hold the slot that the stream needs (a deadlock in Ray too).
+        if (!(r.inTask && limited.has(a))) made.push(i);
         break;
       }
       case "handle-call": {

@@ -133,8 +133,9 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     if (st.op === "named-call" || takes(fromLookup)) fromLookup.add(i);
     // A stream that failed (a fault's error item) gave the program no ref for later steps either.
     // A relay that failed may or may not have handed its ref to the actor it called.
-    const failedHere = typeof faulty?.[i] === "string" || ((st.op === "stream" || st.op === "relay") && typeof ref[i] === "string");
-    if (((st.op === "put" || st.op === "box" || st.op === "stream" || st.op === "relay") && failedHere) || takes(fromFailedPut)) fromFailedPut.add(i);
+    const streamed = st.op === "stream" || (st.op === "actor-stream" && st.inTask !== true);
+    const failedHere = typeof faulty?.[i] === "string" || ((streamed || st.op === "relay") && typeof ref[i] === "string");
+    if (((st.op === "put" || st.op === "box" || streamed || st.op === "relay") && failedHere) || takes(fromFailedPut)) fromFailedPut.add(i);
     if (takes(fromCancelled)) fromCancelled.add(i);
     if (st.op === "call" || st.op === "keep" || st.op === "kept") {
       const cancelled = cancelledCallOf.get(st.actor);
@@ -144,7 +145,8 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     const refCall = st.op === "call" ? refCallOf.get(st.actor) : undefined;
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
-    const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call" || st.op === "relay" || st.op === "exit";
+    const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call" || st.op === "relay" || st.op === "exit"
+      || st.op === "actor-stream";
     if ((viaActor && st.actor !== undefined && killedActors.has(st.actor)) || (st.op === "relay" && killedActors.has(st.to)) || takes(fromKilled)) fromKilled.add(i);
   });
   // A step whose value may legitimately differ between the runs (the sets above): an actor's

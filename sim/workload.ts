@@ -140,17 +140,37 @@ export type Step =
    * The program reads step `ref`'s box and passes its inner ref (borrowed from whoever made it)
    * to an `add` task as a top-level argument. With `read`, it reads the inner value first and
    * passes the ref on 300 ms later: it holds the owner's answer of where the value is, which a
-   * fault in between may outdate.
+   * fault in between may outdate. With `holdMs` (long enough for a node's death to be known
+   * meanwhile), a first `add` task reads it instead, and the second comes `holdMs` after.
    */
-  | { readonly op: "unbox"; readonly ref: number; readonly read: boolean }
+  | { readonly op: "unbox"; readonly ref: number; readonly read: boolean; readonly holdMs?: number }
   /**
    * A parent that owns what its child borrows: a task (or, with `actor`, that step's actor) puts
    * `v` (small, or `big`: in a store) and passes the ref inside a value to a child task of its
    * own, which reads it (v + 1; an array: its first value plus its length). The parent returns the
    * child's value, or with `lend` a box holding the child's ref: the program then borrows an
-   * object the parent owns and the child made.
+   * object the parent owns and the child made. `bigChild`: the child answers with an array over
+   * the inline limit, stored where the child ran, which may be away from its owner, the parent.
    */
-  | { readonly op: "spawn"; readonly v: number; readonly big: boolean; readonly lend: boolean; readonly actor?: number }
+  | { readonly op: "spawn"; readonly v: number; readonly big: boolean; readonly lend: boolean; readonly actor?: number; readonly bigChild?: true }
+  /**
+   * A task creates an actor of its own (preferring `node`; its worker owns it, off the head
+   * wherever the task runs elsewhere), calls its `fill(v, big)`, waits until the answer exists
+   * (anywhere), kills the actor and returns the answer's ref in a box: the program borrows an
+   * object a task's worker owns, stored (when `big`) on the actor's node. `afterMs`: the task
+   * works that long before it creates the actor, so that a fault may catch it running.
+   */
+  | { readonly op: "task-actor"; readonly v: number; readonly big: boolean; readonly node?: string; readonly afterMs?: number }
+  /**
+   * The program streams the generator method `items(n, big, v)` of the actor made by step
+   * `actor` (with back-pressure `backpressure` if set; only the first `take` items), as `stream`
+   * does. `inTask`: a task handed the actor's handle streams it instead (the task's worker owns
+   * the stream) and returns the same summary.
+   */
+  | {
+    readonly op: "actor-stream"; readonly actor: number; readonly n: number; readonly big: boolean; readonly v: number;
+    readonly backpressure?: number; readonly take?: number; readonly inTask?: true;
+  }
   /**
    * A task handed the handle of the actor made by step `actor` calls it itself (a caller other
    * than the actor's owner): the actor puts `v` and returns its ref in a box, which the task
@@ -230,15 +250,42 @@ const callVia = async (a: { ownBox: { remote(v: number, big: boolean): unknown }
   const box = await ray.get(a.ownBox.remote(v, false) as never) as { r: unknown };
   return ray.get(box.r as never);
 };
-/** A child that reads the ref its parent lent it inside a value. */
-const readBox = async (box: { r: unknown }) => {
+/** A child that reads the ref its parent lent it inside a value; `big`: answers with an array of that, in a store. */
+const readBox = async (box: { r: unknown }, big?: boolean) => {
   const x: unknown = await ray.get(box.r as never);
-  return typeof x === "number" ? x + 1 : (x as Float64Array)[0] + (x as Float64Array).length;
+  const v = typeof x === "number" ? x + 1 : (x as Float64Array)[0] + (x as Float64Array).length;
+  return big === true ? new Float64Array(16_384).fill(v) : v;
 };
 /** The `spawn` step's parent (a task here; Acc.spawn in an actor). */
-const spawnChild = async (child: { remote(b: unknown): unknown }, v: number, big: boolean, lend: boolean) => {
-  const c = child.remote({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v) });
+const spawnChild = async (child: { remote(b: unknown, big?: boolean): unknown }, v: number, big: boolean, lend: boolean, bigChild?: boolean) => {
+  const box = { r: await ray.put(big ? new Float64Array(16_384).fill(v) : v) };
+  // Without `bigChild`, the child's arguments are as before it existed: saved cases replay alike.
+  const c = bigChild === true ? child.remote(box, true) : child.remote(box);
   return lend ? { r: c, pad: 0 } : ray.get(c as never);
+};
+/** The `task-actor` step's task: an actor of its own, whose answer it lends the program in a box. */
+const actorBox = async (A: { options(o: object): { remote(): unknown } }, v: number, big: boolean, afterMs: number, node?: string) => {
+  if (afterMs > 0) await ray.sleep(afterMs);
+  const a = A.options(node === undefined ? {} : { schedulingStrategy: { nodeId: node, soft: true } }).remote() as { fill: { remote(v: number, big: boolean): unknown } };
+  const r = a.fill.remote(v, big);
+  // Anywhere: a copy on this task's node would make the object's only store its owner's.
+  await ray.wait([r as never], { fetchLocal: false });
+  ray.kill(a as never);
+  return { r, pad: 0 };
+};
+/** The `actor-stream` step in a task: the count and in-order sum of the actor's items, as the program observes them. */
+const readActorStream = async (
+  a: { items: { options(o: object): { remote(n: number, big: boolean, v: number): AsyncIterable<unknown> } } }, n: number, big: boolean, v: number, backpressure: number, take: number,
+) => {
+  let sum = 0, count = 0;
+  const gen = a.items.options(backpressure > 0 ? { generatorBackpressureNumObjects: backpressure } : {}).remote(n, big, v);
+  for await (const ref of gen) {
+    if (count === take) break;
+    const x: unknown = await ray.get(ref as never);
+    sum = (sum * 7 + (typeof x === "number" ? x : (x as Float64Array)[0] * 1e6 + (x as Float64Array).length)) % 1_000_003;
+    count++;
+  }
+  return count * 10_000_000 + sum;
 };
 /** Creates an actor of class `A` (naming no strategy), calls it once with `v` and kills it. */
 const viaActor = async (A: { remote(): unknown }, v: unknown) => {
@@ -275,8 +322,9 @@ class Acc {
     return { r: await ray.put(big ? new Float64Array(16_384).fill(v) : v), pad: 0 };
   }
   /** `spawnChild` in the actor: the actor's worker owns the put and the child's result. */
-  async spawn(child: { remote(b: unknown): unknown }, v: number, big: boolean, lend: boolean) {
-    const c = child.remote({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v) });
+  async spawn(child: { remote(b: unknown, big?: boolean): unknown }, v: number, big: boolean, lend: boolean, bigChild?: boolean) {
+    const box = { r: await ray.put(big ? new Float64Array(16_384).fill(v) : v) };
+    const c = bigChild === true ? child.remote(box, true) : child.remote(box);
     return lend ? { r: c, pad: 0 } : ray.get(c as never);
   }
   /** The `relay` step: lends a ref this actor owns to actor `to`, which keeps it, and answers what `to` reads of it. */
@@ -284,6 +332,17 @@ class Acc {
     const r = await ray.put(big ? new Float64Array(16_384).fill(v) : v);
     await ray.get(to.keep.remote({ r }) as never);
     return ray.get(to.readKept.remote() as never);
+  }
+  /** The `task-actor` step's call: `v`, or (`big`) an array of it, stored in the actor's node's store. */
+  fill(v: number, big: boolean) {
+    return big ? new Float64Array(16_384).fill(v) : v;
+  }
+  /** The `actor-stream` step's generator: `n` items after a pause each; the actor's state plays no part in them. */
+  async *items(n: number, big: boolean, v: number) {
+    for (let i = 0; i < n; i++) {
+      await ray.sleep(30 + ((v + i) % 5) * 40);
+      yield big ? new Float64Array(16_384).fill(v + i) : v + i;
+    }
   }
   /** The `exit` step: the actor ends itself. */
   exit(): number {
@@ -360,7 +419,8 @@ function namedListProblem(all: readonly { name: string; namespace: string }[], m
 
 /** A step whose ref an actor call makes. */
 export const isActorCall = (s: Step): boolean =>
-  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || s.op === "exit" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined);
+  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || s.op === "exit" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined)
+  || (s.op === "actor-stream" && s.inTask !== true);
 
 /** Turns a workload into a program for `simulate`. */
 /** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
@@ -386,6 +446,8 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
   const readBoxR = ray.remote(readBox);
   const spawnR = ray.remote(spawnChild);
   const callViaR = ray.remote(callVia);
+  const actorBoxR = ray.remote(actorBox);
+  const readActorStreamR = ray.remote(readActorStream);
   const AccR = ray.remote(Acc);
   const MakerR = ray.remote(Maker);
   const refs = new Map<number, ObjectRef>();
@@ -399,6 +461,37 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
       while (isBox(v)) v = await ray.get(v.r); // a box of a box: what the innermost ref holds
       observed[i] = summary(v);
     } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+  };
+  /**
+   * Takes a generator's items as they come (only the first `take`; `readMs` after each; or, with
+   * `holdMs`, every item's ref first, read after holding them unread that long) and observes
+   * their count and in-order sum for step `i`, whose ref is the last item taken. The generator
+   * is dropped however the reading ended (Python drops it leaving the scope): one left held but
+   * unread keeps its back-pressured task, and its CPU, for ever.
+   */
+  const readStreamInto = async (i: number, gen: ObjectRefGenerator<unknown>, o: { readonly take?: number; readonly readMs?: number; readonly holdMs?: number }) => {
+    // Items in order, each once: a lost, repeated or reordered item changes the sum.
+    let sum = 0, count = 0;
+    const read = async (ref: ObjectRef) => {
+      sum = (sum * 7 + summary(await ray.get(ref))) % 1_000_003;
+      count++;
+    };
+    const held: ObjectRef[] = [];
+    try {
+      for (let k = 0; k < (o.take ?? Infinity); k++) {
+        const r = await gen.next();
+        if (r.done) break;
+        refs.set(i, r.value); // an error item too: what uses it fails as it does
+        if (o.holdMs !== undefined) { held.push(r.value); continue; }
+        await read(r.value);
+        if (o.readMs !== undefined) await ray.sleep(o.readMs);
+      }
+      // Unread items have their only copies where the task stored them (a read copies them to the reader's node).
+      if (o.holdMs !== undefined) await ray.sleep(o.holdMs);
+      for (const ref of held) await read(ref);
+      observed[i] = count * 10_000_000 + sum;
+    } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+    ray.release(gen);
   };
   for (let i = 0; i < w.steps.length; i++) {
     const s = w.steps[i];
@@ -514,10 +607,15 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         if (!b) break;
         try {
           const box = (await ray.get(b)) as { r: ObjectRef };
-          if (s.read) {
-            await ray.get(box.r).catch(() => undefined); // its value or error is the box's step's to judge
-            await ray.sleep(300);
+          if (s.read && s.holdMs === undefined) await ray.get(box.r).catch(() => undefined); // its value or error is the box's step's to judge
+          else if (s.read) {
+            // Through a first task: the owner's answer of where the value is stays with the
+            // program while it borrows the ref, for the second task to be placed by.
+            const first = (fns.add.remote as (...a: unknown[]) => ObjectRef)(box.r, 1);
+            await ray.get(first).catch(() => undefined);
+            ray.release(first);
           }
+          if (s.read) await ray.sleep(s.holdMs ?? 300);
           refs.set(i, (fns.add.remote as (...a: unknown[]) => ObjectRef)(box.r, 1));
         } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
         break;
@@ -537,10 +635,14 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
       }
       case "spawn": {
         const a = s.actor === undefined ? undefined : actors.get(s.actor);
-        if (s.actor === undefined) refs.set(i, (spawnR.remote as (...a: unknown[]) => ObjectRef)(readBoxR, s.v, s.big, s.lend));
-        else if (a) refs.set(i, (a.spawn.remote as (...a: unknown[]) => ObjectRef)(readBoxR, s.v, s.big, s.lend));
+        const args = [readBoxR, s.v, s.big, s.lend, ...(s.bigChild ? [true] : [])];
+        if (s.actor === undefined) refs.set(i, (spawnR.remote as (...a: unknown[]) => ObjectRef)(...args));
+        else if (a) refs.set(i, (a.spawn.remote as (...a: unknown[]) => ObjectRef)(...args));
         break;
       }
+      case "task-actor":
+        refs.set(i, (actorBoxR.remote as (...a: unknown[]) => ObjectRef)(AccR, s.v, s.big, s.afterMs ?? 0, ...(s.node === undefined ? [] : [s.node])));
+        break;
       case "keep": {
         const a = actors.get(s.actor);
         const r = refs.get(s.ref);
@@ -568,31 +670,15 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
           maxRetries: s.maxRetries, ...(s.backpressure === undefined ? {} : { generatorBackpressureNumObjects: s.backpressure }),
           ...(s.node ? { schedulingStrategy: { nodeId: s.node, soft: true } } : {}),
         });
-        const gen = (f.remote as (...a: unknown[]) => ObjectRefGenerator<unknown>)(s.n, s.big, ...s.args.map(arg));
-        // Items in order, each once: a lost, repeated or reordered item changes the sum.
-        let sum = 0, count = 0;
-        const read = async (ref: ObjectRef) => {
-          sum = (sum * 7 + summary(await ray.get(ref))) % 1_000_003;
-          count++;
-        };
-        const held: ObjectRef[] = [];
-        try {
-          for (let k = 0; k < (s.take ?? Infinity); k++) {
-            const r = await gen.next();
-            if (r.done) break;
-            refs.set(i, r.value); // an error item too: what uses it fails as it does
-            if (s.holdMs !== undefined) { held.push(r.value); continue; }
-            await read(r.value);
-            if (s.readMs !== undefined) await ray.sleep(s.readMs);
-          }
-          // Unread items have their only copies where the task stored them (a read copies them to the reader's node).
-          if (s.holdMs !== undefined) await ray.sleep(s.holdMs);
-          for (const ref of held) await read(ref);
-          observed[i] = count * 10_000_000 + sum;
-        } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
-        // Dropped however the reading ended (Python drops it leaving the scope): a generator
-        // left held but unread keeps its back-pressured task, and its CPU, for ever.
-        ray.release(gen);
+        await readStreamInto(i, (f.remote as (...a: unknown[]) => ObjectRefGenerator<unknown>)(s.n, s.big, ...s.args.map(arg)), s);
+        break;
+      }
+      case "actor-stream": {
+        const a = actors.get(s.actor);
+        if (!a) break;
+        const bp = s.backpressure === undefined ? {} : { generatorBackpressureNumObjects: s.backpressure };
+        if (s.inTask) refs.set(i, (readActorStreamR.remote as (...a: unknown[]) => ObjectRef)(a, s.n, s.big, s.v, s.backpressure ?? 0, s.take ?? -1));
+        else await readStreamInto(i, (a.items.options(bp).remote as (...a: unknown[]) => ObjectRefGenerator<unknown>)(s.n, s.big, s.v), s);
         break;
       }
       case "stream-task": {

@@ -46,9 +46,7 @@ const OPTIONS_NOT_GENERATED: Readonly<Record<OptionTarget, Readonly<Record<strin
     bundleIndex: "with placementGroup",
     captureChildTasks: "placement groups capture through tasks (pg-capture)",
   },
-  method: {
-    generatorBackpressureNumObjects: "streaming generators are generated as tasks, not actor methods",
-  },
+  method: {},
 };
 
 interface Seen {
