@@ -143,7 +143,7 @@ export class Gcs {
     // A driver in both lists died as the old GCS was writing its death down: it is dead.
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) if (!this.deadDrivers.has(d)) this.drivers.add(d);
     this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
-    this.actorManager.load(t.actors);
+    this.actorManager.load(t.actors, (a) => this.knownDead(a));
   }
 
   start(): void {
@@ -192,8 +192,9 @@ export class Gcs {
       case "RegisterFunction": return this.registerFunction(m.fn);
       case "GetFunction": return this.getFunction(from, m.id);
       case "CreateActor": return this.actorManager.createActor(from, m.spec, this.knownDead(m.spec.owner));
-      case "SubscribeActor": return this.actorManager.subscribe(from, m.actorId);
-      case "GetNamedActor": return this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
+      // Sent before its sender died (it came late): it would follow the actor from a dead address.
+      case "SubscribeActor": return this.knownDead(from) ? undefined : this.actorManager.subscribe(from, m.actorId);
+      case "GetNamedActor": return this.knownDead(from) ? undefined : this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
       case "ListNamedActors": return this.fx.send(from, { type: "NamedActorList", reqId: m.reqId, actors: this.actorManager.listNamed(m.namespace) });
       case "KillActor":
         if (m.exited) return this.actorManager.actorExited(m.actorId, m.epoch ?? 0);
@@ -298,6 +299,8 @@ export class Gcs {
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
     this.broadcastView();
+    // The dead first: the news of their actors goes to the living only.
+    this.actorManager.subscribersDied((a) => diedWithNode(a, node, n.incarnation));
     this.actorManager.nodeDied(node, n.incarnation);
   }
 
@@ -344,6 +347,7 @@ export class Gcs {
   private workerDied(worker: Addr): void {
     this.deadWorkers.add(worker);
     this.publish({ type: "WorkerDied", worker });
+    this.actorManager.subscribersDied((a) => a === worker);
     this.actorManager.workerDied(worker);
     this.placementGroups.creatorsDied((a) => a === worker);
   }
