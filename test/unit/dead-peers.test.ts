@@ -1,7 +1,7 @@
 // What a long-lived process keeps per peer goes once the peer's death is known there (a worker's
 // death published, or its node's life over), and a message the peer sent before it died, come
-// late, does not bring it back. The GCS's actor subscribers, driven by hand (the test plays the
-// raylets, the workers and the driver).
+// late, does not bring it back. The GCS's actor subscribers and function waiters, driven by hand
+// (the test plays the raylets, the workers and the driver).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
@@ -29,7 +29,7 @@ function gcs(rows = new Map(TABLES.map((t) => [t, new Map<string, unknown>()])),
   const stored = () => (rows.get("actors")!.get("a") as { subscribers: string[] }).subscribers.slice().sort();
   /** Who got an ActorUpdate since the last call. */
   const updated = () => sent.splice(0).flatMap((s) => (s.m.type === "ActorUpdate" ? [s.to] : []));
-  return { g, rows, subscribers, stored, updated };
+  return { g, rows, subscribers, stored, updated, sent: () => sent.splice(0) };
 }
 
 test("the GCS drops an actor's subscriber once the worker's death is published, and a late subscribe does not bring it back", () => {
@@ -74,4 +74,23 @@ test("a restarted GCS does not follow on with a subscriber whose node died befor
   assert.deepEqual(r.stored(), [DRIVER, "node-1/w1-1"]);
   const again = gcs(r.rows, true);
   assert.deepEqual(again.subscribers(), [DRIVER]);
+});
+
+test("the GCS forgets a dead worker's wait for a function not registered yet, and a late ask does not park it again", () => {
+  const r = gcs();
+  const ask = (worker: string, id: string) => r.g.message(worker, { type: "GetFunction", id });
+  const waiters = () => Object.fromEntries([...r.g.model.state.functionWaiters].map(([id, ws]) => [id, [...ws].sort()]));
+  ask("head/w1-1", "f");
+  ask("node-1/w1-1", "f");
+  ask("head/w1-2", "g");
+  assert.deepEqual(waiters(), { f: ["head/w1-1", "node-1/w1-1"], g: ["head/w1-2"] });
+  r.g.message("head/raylet", { type: "WorkerDied", worker: "head/w1-2" });
+  assert.deepEqual(waiters(), { f: ["head/w1-1", "node-1/w1-1"] }, "a function nobody alive waits for is still waited for");
+  r.g.message("node-1/raylet", { type: "DrainReply", node: "node-1", accepted: true, reason: "idle" });
+  ask("head/w1-2", "g"); // sent before it died
+  ask("node-1/w1-3", "f"); // from the node life that is over
+  assert.deepEqual(waiters(), { f: ["head/w1-1"] });
+  r.updated();
+  r.g.message(DRIVER, { type: "RegisterFunction", fn: { id: "f", name: "f", kind: "function", source: "() => 1" } });
+  assert.deepEqual(r.sent().flatMap((s) => (s.m.type === "Function" ? [s.to] : [])), ["head/w1-1"]);
 });
