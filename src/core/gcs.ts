@@ -143,7 +143,7 @@ export class Gcs {
     // A driver in both lists died as the old GCS was writing its death down: it is dead.
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) if (!this.deadDrivers.has(d)) this.drivers.add(d);
     this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
-    this.actorManager.load(t.actors);
+    this.actorManager.load(t.actors, (a) => this.knownDead(a));
   }
 
   start(): void {
@@ -190,10 +190,11 @@ export class Gcs {
         }
         return;
       case "RegisterFunction": return this.registerFunction(m.fn);
-      case "GetFunction": return this.getFunction(from, m.id);
+      case "GetFunction": return this.knownDead(from) ? undefined : this.getFunction(from, m.id);
       case "CreateActor": return this.actorManager.createActor(from, m.spec, this.knownDead(m.spec.owner));
-      case "SubscribeActor": return this.actorManager.subscribe(from, m.actorId);
-      case "GetNamedActor": return this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
+      // Asks sent before their sender died (come late) would wait or follow for a dead address.
+      case "SubscribeActor": return this.knownDead(from) ? undefined : this.actorManager.subscribe(from, m.actorId);
+      case "GetNamedActor": return this.knownDead(from) ? undefined : this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
       case "ListNamedActors": return this.fx.send(from, { type: "NamedActorList", reqId: m.reqId, actors: this.actorManager.listNamed(m.namespace) });
       case "KillActor":
         if (m.exited) return this.actorManager.actorExited(m.actorId, m.epoch ?? 0);
@@ -298,6 +299,7 @@ export class Gcs {
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
     this.broadcastView();
+    this.peersDied((a) => diedWithNode(a, node, n.incarnation));
     this.actorManager.nodeDied(node, n.incarnation);
   }
 
@@ -344,8 +346,23 @@ export class Gcs {
   private workerDied(worker: Addr): void {
     this.deadWorkers.add(worker);
     this.publish({ type: "WorkerDied", worker });
+    this.peersDied((a) => a === worker);
     this.actorManager.workerDied(worker);
     this.placementGroups.creatorsDied((a) => a === worker);
+  }
+
+  /**
+   * What dead processes asked to hear goes (before the news of their actors, which goes to the
+   * living only): their actor subscriptions, and their waits for a function that may never be
+   * registered.
+   */
+  private peersDied(dead: (a: Addr) => boolean): void {
+    this.actorManager.subscribersDied(dead);
+    for (const [id, ws] of this.functionWaiters) {
+      const live = ws.filter((w) => !dead(w));
+      if (live.length === 0) this.functionWaiters.delete(id);
+      else if (live.length < ws.length) this.functionWaiters.set(id, live);
+    }
   }
 
   // ---- the autoscaler's view and its scale-down (Ray's GetClusterResourceState and DrainNode) ----

@@ -18,8 +18,8 @@ const ACTOR = "head/driver#1";
 const CALLER = "head/driver";
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 
-/** A call's method (default "add") and the concurrency group it names, if any. */
-interface CallAs { readonly method?: string; readonly group?: string }
+/** A call's method (default "add"), the concurrency group it names, if any, and its caller (default CALLER). */
+interface CallAs { readonly method?: string; readonly group?: string; readonly caller?: string }
 
 function actorWorker(maxConcurrency: number | undefined, actor = ACTOR, groups?: readonly ConcurrencyGroup[]) {
   const executed: TaskSpec[] = [];
@@ -44,13 +44,17 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR, groups?:
   w.taskDone(`${ACTOR}:create:0`, 0, { ok: true, payload: value(0) });
   executed.length = 0;
   /** `order`: what the caller says of its other calls (minPendingSeq, closedSeqs). */
-  const call = (seq: number, order: CallOrder = {}, as: CallAs = {}) => push({
-    taskId: `${CALLER}#c${seq}`, kind: "actor-task", fn: actor, method: as.method ?? "add", name: as.method ?? "add", args: [{ v: value(seq) }], returnId: `${CALLER}#c${seq}.r`,
-    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller: CALLER,
+  const call = (seq: number, order: CallOrder = {}, as: CallAs = {}, caller = as.caller ?? CALLER) => push({
+    taskId: `${caller}#c${seq}`, kind: "actor-task", fn: actor, method: as.method ?? "add", name: as.method ?? "add", args: [{ v: value(seq) }], returnId: `${caller}#c${seq}.r`,
+    owner: caller, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller,
     ...(as.group === undefined ? {} : { concurrencyGroup: as.group }),
   }, order);
-  const done = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: true, payload: value(seq) });
+  const done = (seq: number, caller = CALLER) => w.taskDone(`${caller}#c${seq}`, 0, { ok: true, payload: value(seq) });
   const started = () => executed.map((s) => s.seq);
+  /** The callers whose place in order the worker keeps. */
+  const callers = () => [...(w.state.actor?.callers.keys() ?? [])].sort();
+  /** News of a death, as the worker's raylet forwards it. */
+  const news = (msg: Extract<Msg, { type: "WorkerDied" | "NodeDead" }>) => w.step({ kind: "message", from: "head/raylet", msg });
   const replies = () => sent.filter((m) => m.type === "TaskReply" && m.taskId.includes("#c")).length;
   /** The trace's `concurrent` flag of each call started (the checkers judge a sync actor's order only). */
   const concurrent = () => traced.flatMap((e) => (e.kind === "task.started" && e.task.includes("#c") ? [e.concurrent === true] : []));
@@ -61,7 +65,7 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR, groups?:
   const cancel = (seq: number) => w.step({ kind: "message", from: CALLER, msg: { type: "CancelTask", taskId: `${CALLER}#c${seq}`, returnId: `${CALLER}#c${seq}.r`, attempt: 0, recursive: false } });
   /** Call `seq`'s method called ray.exitActor(). */
   const exit = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: false, error: { type: "ActorDiedError", message: "exit" }, exit: true });
-  return { w, sent, traced, call, done, exit, started, replies, concurrent, errors, createAgain, executed, cancel, interrupted };
+  return { w, sent, traced, call, done, exit, started, replies, concurrent, errors, createAgain, executed, cancel, interrupted, callers, news };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -217,4 +221,38 @@ test("an exit answers the calls waiting in every group, and a cancel finds a cal
   a.exit(0);
   assert.deepEqual(a.started(), [0, 1]);
   assert.deepEqual(a.errors(), ["TaskCancelledError", "ActorDiedError", "ActorDiedError"], "the exiting call's and call 2's (waiting in the default group)");
+});
+
+test("an actor's worker forgets a caller once its death is known, and a call that caller sent before it died, come late, never runs", () => {
+  const a = actorWorker(undefined);
+  const other = "node-1/w1-4";
+  a.call(0);
+  a.done(0);
+  a.call(2); // early: waits for seq 1
+  a.call(0, {}, { caller: other });
+  a.done(0, other);
+  assert.deepEqual(a.callers(), [CALLER, other].sort());
+  a.news({ type: "WorkerDied", worker: CALLER });
+  assert.deepEqual(a.callers(), [other], "a dead caller's place in order is kept");
+  a.call(1); // held on the way: its turn had it come before the news
+  a.call(0); // a duplicate of a call already run
+  assert.deepEqual(a.started(), [0, 0], "a call of a dead caller ran");
+  assert.deepEqual(a.callers(), [other], "a late call brought a dead caller's place back");
+  // Its node's life 1 is over: its workers are dead; those of the next life are not.
+  a.call(0, {}, { caller: "node-1/w2-1" });
+  a.news({ type: "NodeDead", node: "node-1", incarnation: 1 });
+  assert.deepEqual(a.callers(), ["node-1/w2-1"]);
+  a.call(1, {}, { caller: other });
+  assert.deepEqual(a.callers(), ["node-1/w2-1"]);
+  assert.deepEqual(a.started(), [0, 0, 0], "only the live caller's call started");
+});
+
+test("a call released before its caller's death was known still runs", () => {
+  const a = actorWorker(undefined);
+  a.call(0);
+  a.call(1); // released, waits for the running call
+  a.news({ type: "WorkerDied", worker: CALLER });
+  a.done(0);
+  assert.deepEqual(a.started(), [0, 1]);
+  assert.deepEqual(a.callers(), []);
 });

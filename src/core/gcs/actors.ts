@@ -64,11 +64,14 @@ export class ActorManager {
     this.nextReq = io.firstReqId;
   }
 
-  /** The actor table of a recovered GCS. */
-  load(rows: ReadonlyMap<string, unknown>): void {
+  /**
+   * The actor table of a recovered GCS. `dead`: whether an address is known dead; a subscriber
+   * the old GCS buried without writing its rows again (it died in between) is not followed on.
+   */
+  load(rows: ReadonlyMap<string, unknown>, dead: (a: Addr) => boolean): void {
     for (const [id, row] of rows) {
       const r = row as ActorRow;
-      this.actors.set(id, { ...r, subscribers: new Set(r.subscribers) });
+      this.actors.set(id, { ...r, subscribers: new Set(r.subscribers.filter((s) => !dead(s))) });
       if (r.spec.name !== undefined && r.state !== "DEAD") this.names.set(nameKey(r.spec.namespace, r.spec.name), id);
     }
   }
@@ -110,6 +113,18 @@ export class ActorManager {
       if (a.address === worker) this.actorDied(id, a, `its worker process ${worker} died`);
       // An actor lives no longer than its owner, unless it is detached (as in Ray).
       else if (a.spec.owner === worker && this.diesWithOwner(a)) this.killActor(id, `its owner ${worker} died`);
+    }
+  }
+
+  /**
+   * Processes known dead no longer follow any actor, as Ray's GCS drops the subscriptions of a
+   * dead worker: every later update would go to an address nobody answers at.
+   */
+  subscribersDied(dead: (a: Addr) => boolean): void {
+    for (const [id, a] of this.actors) {
+      let gone = false;
+      for (const s of a.subscribers) if (dead(s)) { a.subscribers.delete(s); gone = true; }
+      if (gone) this.save(id, a);
     }
   }
 
@@ -179,7 +194,8 @@ export class ActorManager {
       return;
     }
     const a: ActorEntry = {
-      state: "DEPENDENCIES_UNREADY", spec, epoch: 0, restartsLeft: spec.maxRestarts, subscribers: new Set([spec.owner]),
+      // An owner already buried follows nothing (a detached actor outlives it).
+      state: "DEPENDENCIES_UNREADY", spec, epoch: 0, restartsLeft: spec.maxRestarts, subscribers: new Set(ownerDead ? [] : [spec.owner]),
     };
     this.actors.set(spec.actorId, a);
     const args = spec.args.flatMap((x) => ("ref" in x ? [x.ref] : x.v.refs?.map((r) => r.id) ?? []));

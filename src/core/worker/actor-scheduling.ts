@@ -13,6 +13,7 @@ import { Fifo } from "../fifo.ts";
 import { removeAt } from "../list.ts";
 import type { ActorId, Addr, ErrorInfo, SchedulingStrategy, TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
+import { isDead } from "./object-recovery.ts";
 import { prepare, type Execution } from "./task-receiver.ts";
 
 export interface HostedActor {
@@ -98,6 +99,9 @@ export function queueActorCall(w: Ctx, e: Execution, minPendingSeq: number | und
   if (!h || h.actorId !== e.spec.actorId) return refuseCall(w, e, { type: "ActorDiedError", message: `worker ${w.addr} does not host actor ${e.spec.actorId}` });
   if (h.exited !== undefined) return refuseCall(w, e, exitedError(h), h.epoch);
   const caller = e.spec.caller!;
+  // Sent before its caller died (held on the way, or duplicated): its caller's place in order is
+  // gone (callersDied), and one made afresh could run it twice or never. Nobody waits for it.
+  if (isDead(w, caller)) return;
   let q = h.callers.get(caller);
   if (!q) h.callers.set(caller, (q = { next: w.cfg.bugs.has("actor-first-call-dropped") ? 1 : 0, early: new Map(), closed: new Set() }));
   if (minPendingSeq !== undefined && minPendingSeq > q.next) skipTo(q, minPendingSeq);
@@ -146,6 +150,16 @@ export function exitActor(w: Ctx, h: HostedActor, method: string): void {
 /** Tells the GCS that the actor exited (again, to a GCS that restarted and may have lost it). */
 export function tellExit(w: Ctx, h: HostedActor): void {
   w.fx.send(w.cfg.gcs, { type: "KillActor", actorId: h.actorId, exited: true, epoch: h.epoch });
+}
+
+/**
+ * Callers known dead send no more calls: their places in order go, with the calls that waited
+ * there for an earlier one (which could only come late, and is refused then). Calls released
+ * already run on. Ray keeps every caller's queue for the actor's life.
+ */
+export function callersDied(w: Ctx, dead: (a: Addr) => boolean): void {
+  const h = w.actor;
+  if (h) for (const c of h.callers.keys()) if (dead(c)) h.callers.delete(c);
 }
 
 /** Everything below `seq` is done, the caller says: what waited for it is dropped. */

@@ -6,6 +6,7 @@
 import { nextObjectState } from "../lifecycle/object.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { diedWithNode, isGeneratorItemId, nodeOf, rayletAddr, specWith, type Addr, type NodeId, type ObjectId } from "../types.ts";
+import { callersDied } from "./actor-scheduling.ts";
 import type { Ctx } from "./context.ts";
 import { itemLost } from "./generator-lineage.ts";
 import { generatorItemLostBehind, generatorOwnersDied } from "./generators.ts";
@@ -44,6 +45,7 @@ export function workerDied(w: Ctx, worker: Addr): void {
   ownerDied(w, (o) => o === worker);
   borrowersDied(w, (b) => b === worker);
   generatorOwnersDied(w, (o) => o === worker);
+  callersDied(w, (c) => c === worker);
 }
 
 /**
@@ -67,6 +69,7 @@ export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
   ownerDied(w, onIt);
   borrowersDied(w, onIt);
   generatorOwnersDied(w, onIt);
+  callersDied(w, onIt);
   // Copies on that node are gone; objects left with no copy are lost.
   const lost: [ObjectId, Owned][] = [];
   for (const [id, o] of w.owned) {
