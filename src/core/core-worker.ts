@@ -20,7 +20,7 @@ import type { PlacementGroupId } from "./types.ts";
 import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, resendPlacementGroups } from "./worker/placement-groups.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, knownDeaths, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
-import { get, getTimedOut, newObjectRequests, put, storeGetReply, storeLocal, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
+import { get, getTimedOut, newObjectRequests, put, storeAbsent, storeGetReply, storeLocal, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
 import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, repeatedBorrowMsg, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
 import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
@@ -114,6 +114,7 @@ export class CoreWorker {
       case "StorePutReply": return storePutReply(w, m.reqId, m.error);
       case "StoreGetReply": return storeGetReply(w, m.reqId, m.values);
       case "StoreLocal": return storeLocal(w, m.reqId);
+      case "StoreAbsent": return storeAbsent(w, m.reqId, m.ids);
       case "GetLocations": return serveStatus(w, from, m.id, "Locations");
       case "GetStatus": return serveStatus(w, from, m.id, "Status");
       case "Status": return borrowedStatus(w, m.id, m.status);

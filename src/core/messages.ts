@@ -81,6 +81,14 @@ export type Msg =
   | { type: "StoreGetReply"; reqId: number; values: readonly (Payload | ErrorInfo)[] }
   /** Each object of a `local` StoreGet is in this node's store now, or failed for good. */
   | { type: "StoreLocal"; reqId: number }
+  /**
+   * A get with timeoutMs 0: the objects as this node's store holds them now, pulling, restoring
+   * and waiting for nothing; answered at once, by StoreGetReply if every one is in memory here
+   * (or known failed), else by StoreAbsent.
+   */
+  | { type: "StorePeek"; reqId: number; ids: readonly { readonly id: ObjectId; readonly owner: Addr }[] }
+  /** The objects of a StorePeek that this node's store lacks now (the others' values are not sent: the get fails). */
+  | { type: "StoreAbsent"; reqId: number; ids: readonly ObjectId[] }
   // raylet ⇄ owner: the owner is the object directory for what it owns
   | { type: "GetLocations"; id: ObjectId }
   | { type: "Locations"; id: ObjectId; status: ObjectStatus | { readonly kind: "unknown" } }
@@ -198,13 +206,13 @@ export type MsgType = Msg["type"];
 
 /** Messages a raylet handles. */
 export const RAYLET_RECEIVES = [
-  "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet",
+  "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet", "StorePeek",
   "Locations", "Pull", "Chunk", "PullFailed", "FreeObjects", "NodeRegistered", "ClusterView", "NodeDead", "WorkerDied", "GcsRestarted",
   "PrepareBundles", "CommitBundles", "ReleaseBundles", "DrainNode",
 ] as const satisfies readonly MsgType[];
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
-  "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply", "StoreLocal",
+  "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply", "StoreLocal", "StoreAbsent",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NamedActorList", "NodeDead",
   "Unblocked", "WorkerDied", "KnownDeaths", "GcsRestarted", "AddBorrower", "RemoveBorrower",
   "ClusterInfo", "CancelTask", "ReportGeneratorItem", "GeneratorAck",

@@ -10,7 +10,7 @@ import type { LeaseRequest, RayletMsg, WorkerMsg } from "./messages.ts";
 import { ObjectStore } from "./object-store.ts";
 import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 import {
-  chunk, fetch, finishPull, freeObjects, locations, lostWithOwner, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet,
+  chunk, fetch, finishPull, freeObjects, locations, lostWithOwner, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet, storePeek,
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
   ownersDied,
 } from "./raylet/object-manager.ts";
@@ -272,6 +272,7 @@ export class Raylet {
         if (this.holderDead(m.owner)) return this.fx.send(from, { type: "StorePutReply", reqId: m.reqId, id: m.id, error: ownerDied(m.id, m.owner) });
         return storePut(this, { from, reqId: m.reqId, id: m.id, payload: m.payload, owner: m.owner, waitedMs: 0 });
       case "StoreGet": return storeGet(this, from, m.reqId, m.ids, m.local === true);
+      case "StorePeek": return storePeek(this, from, m.reqId, m.ids);
       case "Locations": return locations(this, m.id, m.status);
       case "Pull": return servePull(this, from, m.id);
       case "Chunk": return chunk(this, from, m.id, m.total, m.payload);

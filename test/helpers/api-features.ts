@@ -294,8 +294,41 @@ export function checkRefusedCalls(seen: { refused: string[]; emptyWait: number[]
   assert.deepEqual(seen.emptyWait, [0, 0], "a wait on no refs answers two empty lists");
 }
 
+/**
+ * ray.get with timeoutMs 0 reads what is at hand, as Ray's get(timeout=0): a put's value (in the
+ * caller's node's store, the driver's or a task's), an inline result and a known error are
+ * answered; a task still running times out, and is answered once done.
+ */
+export async function getPeek(ray: Ray): Promise<(number | string)[]> {
+  const seen: (number | string)[] = [];
+  const read = async (ref: ObjectRef<unknown>) => {
+    try {
+      const v = await ray.get(ref, { timeoutMs: 0 });
+      seen.push(ArrayBuffer.isView(v) ? (v as Float64Array)[0] : (v as number));
+    } catch (e) {
+      seen.push((e as Error).name);
+    }
+  };
+  const put = await ray.put(new Float64Array(50_000).fill(1));
+  const small = ray.remote(() => 2).remote();
+  await ray.get(small);
+  const failed = ray.remote(() => { throw new RangeError("no"); }).options({ maxRetries: 0 }).remote();
+  await ray.get(failed).catch(() => undefined);
+  const slow = ray.remote(async () => { await ray.sleep(500); return 3; }).remote();
+  for (const r of [put, small, failed, slow]) await read(r);
+  await ray.get(slow);
+  await read(slow);
+  const inTask = ray.remote(async () => {
+    const p = await ray.put(new Float64Array(50_000).fill(4));
+    return ((await ray.get(p, { timeoutMs: 0 })) as Float64Array)[0];
+  });
+  seen.push(await ray.get(inTask.remote()));
+  return seen;
+}
+
 /** What every host must observe (Ray's behaviour). */
 export const EXPECTED = {
+  peek: [1, 2, "TaskError", "GetTimeoutError", 3, 4],
   concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },
   deadActor: ["ActorDiedError", "ActorDiedError", "2", "ActorDiedError"],
   contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },

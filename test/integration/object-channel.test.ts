@@ -224,7 +224,7 @@ describe("object channel", () => {
       return raw(side.port, Buffer.concat([hello(TOKEN, "n1/driver"), pre, header]));
     };
     const get: Msg = { type: "StoreGet", reqId: 1, ids: [] };
-    assert.match(await send("n1/driver", "n1/raylet", { type: "FreeObjects", ids: ["x"] }), /error: a FreeObjects message on the object channel \(this side takes StoreGet, StorePut\)/);
+    assert.match(await send("n1/driver", "n1/raylet", { type: "FreeObjects", ids: ["x"] }), /error: a FreeObjects message on the object channel \(this side takes StoreGet, StorePeek, StorePut\)/);
     assert.match(await send("n1/w1-1", "n1/raylet", get), /error: a message from n1\/w1-1 on n1\/driver's connection/);
     assert.match(await send("n1/driver", "n2/raylet", get), /error: a StoreGet for n2\/raylet, which is not served here/);
     const huge = Buffer.alloc(8);

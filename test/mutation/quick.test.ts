@@ -41,6 +41,7 @@ import "../unit/raylet-dead-owner-reads.test.ts";
 import "../unit/arg-uses.test.ts";
 import "../unit/actor-to-actor.test.ts";
 import "../unit/wait-fetch-local.test.ts";
+import "../unit/get-peek.test.ts";
 import "../unit/blocked.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";

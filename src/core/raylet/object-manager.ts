@@ -153,6 +153,23 @@ export function storeGet(rl: Raylet, from: Addr, reqId: number, ids: readonly { 
   for (let i = 0; i < ids.length; i++) if (get.values[i] !== undefined) pinForGet(rl, get, ids[i].id);
 }
 
+/**
+ * A get with timeoutMs 0 reads what this store holds now, as Ray's read of its node's store
+ * with no wait: the values if every object is in memory here (or lost with its owner), else
+ * the ones it lacks. Nothing is pulled, restored or pinned: a spilled copy counts as absent
+ * (reading it back is not at once), and so does one a pull is bringing.
+ */
+export function storePeek(rl: Raylet, from: Addr, reqId: number, ids: readonly { id: ObjectId; owner: Addr }[]): void {
+  const values: (Payload | ErrorInfo)[] = [];
+  const absent: ObjectId[] = [];
+  for (const { id, owner } of ids) {
+    const v = rl.store.read(id) ?? lostWithOwner(rl, id, owner);
+    if (v) values.push(v);
+    else absent.push(id);
+  }
+  rl.fx.send(from, absent.length > 0 ? { type: "StoreAbsent", reqId, ids: absent } : { type: "StoreGetReply", reqId, values });
+}
+
 export function pinForGet(rl: Raylet, g: PendingGet, id: ObjectId): void {
   if (!rl.store.has(id)) return;
   rl.store.pin(id);

@@ -7,7 +7,7 @@ import type { CallResult } from "../effects.ts";
 import type { Msg, ObjectStatus } from "../messages.ts";
 import type { Addr, ErrorInfo, ObjectId, Payload, RefInfo } from "../types.ts";
 import type { Ctx } from "./context.ts";
-import { containRefs, holdRefs, own, ready, whenKnown, type Owned } from "./reference-table.ts";
+import { containRefs, holdRefs, own, ready, statusNow, whenKnown, type Owned } from "./reference-table.ts";
 import { argsRead, block, endBlock, reply, unblock, type Execution } from "./task-receiver.ts";
 import { reportItem, withdrawNext } from "./generators.ts";
 
@@ -50,9 +50,12 @@ export type PendingPut =
   /** A large item a streaming generator yielded; `callId`: the yield its code waits on. */
   | { readonly kind: "item"; readonly e: Execution; readonly index: number; readonly callId: number; readonly size: number; readonly hash: string; readonly refs: readonly RefInfo[] | undefined };
 
-/** What a StoreGet is for: the stored values of a get, the arguments of a task about to run, or a copy a wait makes local. */
+/**
+ * What a store read is for: the stored values of a get (a StoreGet; a StorePeek for a get with
+ * timeoutMs 0), the arguments of a task about to run, or a copy a wait makes local.
+ */
 export type PendingRead =
-  | { readonly kind: "get"; readonly g: GetCall; readonly fetch: readonly { readonly i: number; readonly ref: RefInfo }[] }
+  | { readonly kind: "get" | "peek"; readonly g: GetCall; readonly fetch: readonly { readonly i: number; readonly ref: RefInfo }[] }
   | { readonly kind: "local"; readonly x: WaitCall; readonly i: number }
   | { readonly kind: "args"; readonly e: Execution; readonly refs: readonly RefInfo[]; readonly at: readonly number[]; readonly blocked: Execution | undefined };
 
@@ -110,7 +113,7 @@ export function readFromStore(w: Ctx, refs: readonly RefInfo[], r: PendingRead):
   const reqId = w.nextReq++;
   w.reads.set(reqId, r);
   const ids = refs.map((x) => ({ id: x.id, owner: x.owner }));
-  sendRaylet(w, reqId, r.kind === "local" ? { type: "StoreGet", reqId, ids, local: true } : { type: "StoreGet", reqId, ids });
+  sendRaylet(w, reqId, r.kind === "local" ? { type: "StoreGet", reqId, ids, local: true } : r.kind === "peek" ? { type: "StorePeek", reqId, ids } : { type: "StoreGet", reqId, ids });
 }
 
 export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload | ErrorInfo)[]): void {
@@ -120,7 +123,7 @@ export function storeGetReply(w: Ctx, reqId: number, values: readonly (Payload |
   w.reads.delete(reqId);
   switch (r.kind) {
     case "args": return argsRead(w, r.e, r.refs, r.at, r.blocked, values);
-    case "get":
+    case "get": case "peek":
       for (let k = 0; k < r.fetch.length; k++) setGetValue(w, r.g, r.fetch[k].i, values[k]);
       return;
     case "local": return madeLocal(w, r.x, r.i); // answered by StoreLocal, but the values say as much
@@ -137,6 +140,15 @@ export function storeLocal(w: Ctx, reqId: number): void {
   madeLocal(w, r.x, r.i);
 }
 
+/** The raylet's store lacks some of a peek's objects now: its get fails. */
+export function storeAbsent(w: Ctx, reqId: number, ids: readonly ObjectId[]): void {
+  w.toRaylet.delete(reqId);
+  const r = w.reads.get(reqId);
+  if (r?.kind !== "peek") return;
+  w.reads.delete(reqId);
+  if (w.gets.has(r.g.callId)) timeOut(w, r.g, ids);
+}
+
 /** Ref `i` of wait `x` is in this node's store now (or failed for good): it counts as ready. */
 function madeLocal(w: Ctx, x: WaitCall, i: number): void {
   x.local[i] = true;
@@ -151,12 +163,38 @@ function sendRaylet(w: Ctx, reqId: number, m: Msg): void {
 // ---- get ----------------------------------------------------------------------------------
 
 export function get(w: Ctx, refs: readonly RefInfo[], timeoutMs: number | undefined, callId: number): void {
+  if (timeoutMs === 0) return peek(w, refs, callId);
   const timed = timeoutMs !== undefined;
   const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timed, blocked: block(w), unknown: refs.length, fetch: undefined };
   w.gets.set(callId, g);
   if (timed) w.fx.setTimer({ kind: "get-timeout", id: callId }, timeoutMs);
   if (refs.length === 0) return finishGet(w, g);
   for (let i = 0; i < refs.length; i++) whenKnown(w, refs[i], { kind: "get", g, i });
+}
+
+/**
+ * A get with timeoutMs 0, as Ray's get with timeout=0, which reads its node's store at once and
+ * waits for nothing else: it takes what this worker knows now (inline values, errors) and what
+ * this node's store holds now (a StorePeek, which pulls, restores and waits for nothing), and
+ * fails with GetTimeoutError unless every ref has its value or error then. The store's answer
+ * stands for Ray's synchronous read of its store: no timer races it, and the call lends no CPU
+ * back, as it waits for no other process.
+ */
+function peek(w: Ctx, refs: readonly RefInfo[], callId: number): void {
+  const g: GetCall = { callId, refs, values: new Array(refs.length), missing: refs.length, timed: false, blocked: undefined, unknown: 0, fetch: undefined };
+  w.gets.set(callId, g);
+  const fetch: { i: number; ref: RefInfo }[] = [];
+  const pending: ObjectId[] = [];
+  for (let i = 0; i < refs.length; i++) {
+    const s = statusNow(w, refs[i]);
+    if (s === "pending") pending.push(refs[i].id);
+    // A borrowed ref whose status is not known yet may have a copy here all the same.
+    else if (s === undefined || s.kind === "stored") fetch.push({ i, ref: refs[i] });
+    else setGetValue(w, g, i, s.kind === "inline" ? s.payload : s.error);
+  }
+  if (pending.length > 0) return timeOut(w, g, pending);
+  if (fetch.length > 0) return readFromStore(w, fetch.map((f) => f.ref), { kind: "peek", g, fetch });
+  if (refs.length === 0) finishGet(w, g);
 }
 
 /** The status of one ref of a get is known: inline values are in hand; stored ones come through the raylet. */
@@ -191,11 +229,14 @@ function finishGet(w: Ctx, g: GetCall): void {
 
 export function getTimedOut(w: Ctx, callId: number): void {
   const g = w.gets.get(callId);
-  if (!g) return;
-  w.gets.delete(callId);
-  const pending = g.refs.filter((_, i) => g.values[i] === undefined).map((r) => r.id);
+  if (g) timeOut(w, g, g.refs.filter((_, i) => g.values[i] === undefined).map((r) => r.id));
+}
+
+/** Get `g` fails with GetTimeoutError naming the objects it found not ready. */
+function timeOut(w: Ctx, g: GetCall, pending: readonly ObjectId[]): void {
+  w.gets.delete(g.callId);
   const error: ErrorInfo = { type: "GetTimeoutError", message: `get timed out: ${pending.length} of ${g.refs.length} objects not ready (${pending.slice(0, 3).join(", ")}${pending.length > 3 ? ", …" : ""})` };
-  unblock(w, g.blocked, { kind: "call", callId, result: { kind: "error", error } });
+  unblock(w, g.blocked, { kind: "call", callId: g.callId, result: { kind: "error", error } });
 }
 
 // ---- wait ---------------------------------------------------------------------------------

@@ -70,7 +70,9 @@ export type StatusWaiter =
   /** Argument `i` of a task or actor constructor whose arguments are being resolved. */
   | { readonly kind: "arg"; readonly r: ArgResolution; readonly i: number }
   /** A raylet (Locations) or a borrower (Status) asked `to`. */
-  | { readonly kind: "reply"; readonly to: Addr; readonly id: ObjectId; readonly as: "Locations" | "Status" };
+  | { readonly kind: "reply"; readonly to: Addr; readonly id: ObjectId; readonly as: "Locations" | "Status" }
+  /** Nobody: a get with timeoutMs 0 asked a borrowed ref's owner, for the status to be kept here (borrowedStatus). */
+  | { readonly kind: "kept" };
 
 export interface ReferenceTable {
   readonly owned: Map<ObjectId, Owned>;
@@ -147,6 +149,7 @@ function notify(w: Ctx, x: StatusWaiter, s: ObjectStatus | { readonly kind: "unk
     case "get": return getStatus(w, x.g, x.i, s as ObjectStatus);
     case "wait": return waitNews(w, x.w, x.i, s as ObjectStatus);
     case "arg": return argKnown(w, x.r, x.i, s as ObjectStatus);
+    case "kept": return;
     case "reply":
       if (x.as === "Locations") return w.fx.send(x.to, { type: "Locations", id: x.id, status: s });
       return w.fx.send(x.to, {
@@ -221,14 +224,35 @@ export function whenKnown(w: Ctx, ref: RefInfo, x: StatusWaiter): void {
     waitFor(o, x);
     return;
   }
-  if (ref.owner === w.addr) {
-    return notify(w, x, { kind: "error", error: { type: "ObjectLostError", message: `object ${ref.id} was already freed` } });
-  }
-  if (isDead(w, ref.owner)) {
-    return notify(w, x, { kind: "error", error: { type: "OwnerDiedError", message: `the owner of object ${ref.id} (${ref.owner}) died` } });
-  }
+  const s = heardOf(w, ref);
+  if (s) return notify(w, x, s);
+  askOwner(w, ref, x);
+}
+
+/**
+ * What this worker knows of a ref's status now, waiting for nothing (a get with timeoutMs 0):
+ * "pending" for an object of its own not ready (not made yet, or lost and being made again),
+ * undefined for a borrowed one whose owner has not answered. That owner is asked then, once, as
+ * Ray's borrower asks when it receives a ref: its answer is kept for later gets while the ref is held.
+ */
+export function statusNow(w: Ctx, ref: RefInfo): ObjectStatus | "pending" | undefined {
+  const o = w.owned.get(ref.id);
+  if (o) return statusOf(o) ?? "pending";
+  const s = heardOf(w, ref);
+  if (s) return s;
+  if (!(w.borrowed.get(ref.id)?.waiters.length)) askOwner(w, ref, { kind: "kept" });
+  return undefined;
+}
+
+/** The status of a ref not owned here, if known without asking: freed here, gone with its dead owner, or told by its owner. */
+function heardOf(w: Ctx, ref: RefInfo): ObjectStatus | undefined {
+  if (ref.owner === w.addr) return { kind: "error", error: { type: "ObjectLostError", message: `object ${ref.id} was already freed` } };
+  if (isDead(w, ref.owner)) return { kind: "error", error: { type: "OwnerDiedError", message: `the owner of object ${ref.id} (${ref.owner}) died` } };
+  return w.borrowed.get(ref.id)?.status;
+}
+
+function askOwner(w: Ctx, ref: RefInfo, x: StatusWaiter): void {
   let b = w.borrowed.get(ref.id);
-  if (b?.status) return notify(w, x, b.status);
   if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0 }));
   // Asked already if someone waits (a borrow alone asks nothing).
   if (b.waiters.length === 0) w.fx.send(ref.owner, { type: "GetStatus", id: ref.id });

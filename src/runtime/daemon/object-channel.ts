@@ -6,10 +6,10 @@
 // reads them straight into a slot staged in the puller's arena (a socket's `onread` buffer),
 // which the store then adopts: no copy in user space at all.
 //
-// A driver also connects to its own node's channel, and its store requests (StoreGet, StorePut)
-// and their answers travel there as records both ways: a small get is then one round trip over
-// plain TCP rather than through grpc-js, whose per-message cost is most of a small get's time
-// (as Ray's plasma requests go over their own socket, not gRPC).
+// A driver also connects to its own node's channel, and its store requests (StoreGet,
+// StorePeek, StorePut) and their answers travel there as records both ways: a small get is then
+// one round trip over plain TCP rather than through grpc-js, whose per-message cost is most of
+// a small get's time (as Ray's plasma requests go over their own socket, not gRPC).
 //
 // The puller connects (only a connecting socket can choose where its reads go): before a
 // raylet's `Pull` leaves for another node, its daemon opens (or reuses) a connection to that
@@ -73,8 +73,8 @@ export function parseEndpoint(endpoint: string): { readonly grpc: string; readon
 }
 
 /** What a driver sends its node's raylet on the object channel, and what comes back there. */
-export const STORE_REQUESTS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGet", "StorePut"]);
-export const STORE_ANSWERS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGetReply", "StoreLocal", "StorePutReply"]);
+export const STORE_REQUESTS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGet", "StorePeek", "StorePut"]);
+export const STORE_ANSWERS: ReadonlySet<string> = new Set<Msg["type"]>(["StoreGetReply", "StoreLocal", "StoreAbsent", "StorePutReply"]);
 
 /** A peer broke the protocol: the connection ends with this message. */
 class ChannelError extends Error {}

@@ -144,6 +144,8 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("StoreGet", { reqId: count, ids: list(z.object({ id, owner: addr }).strict()), local: z.literal(true).optional() }),
   m("StoreGetReply", { reqId: count, values: list(z.union([payload, errorInfo])) }),
   m("StoreLocal", { reqId: count }),
+  m("StorePeek", { reqId: count, ids: list(z.object({ id, owner: addr }).strict()) }),
+  m("StoreAbsent", { reqId: count, ids: list(id) }),
   m("GetLocations", { id }),
   m("Locations", { id, status: z.union([objectStatus, z.object({ kind: z.literal("unknown") }).strict()]) }),
   m("AddLocation", { id, node: nodeId, incarnation: count }),

@@ -87,7 +87,7 @@ export const MSG_TYPES = [
   "RequestLease", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "ReturnLease", "CancelLease",
   "PushTask", "TaskReply", "TaskBounced",
   "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "Unblocked",
-  "StorePut", "StorePutReply", "StoreGet", "StoreGetReply", "StoreLocal",
+  "StorePut", "StorePutReply", "StoreGet", "StoreGetReply", "StoreLocal", "StorePeek", "StoreAbsent",
   "GetLocations", "Locations", "AddLocation", "RemoveLocation", "FreeObjects",
   "Pull", "Chunk", "PullFailed",
   "GetStatus", "Status",
