@@ -231,7 +231,7 @@ export const chapters: readonly Chapter[] = [
       "no restart.",
     ].join("\n"),
     bug: "gcs-forgets-actors",
-    breakNote: "With `gcs-forgets-actors` the GCS does not persist actors: after the restart the name lookup fails, and the `gcs-durability` checker reports the actor lost by the restart.",
+    breakNote: "With `gcs-forgets-actors` the GCS does not persist actors: after the restart the name lookup fails, and the `gcs-durability` checker reports the actor lost by the restart. `fate-sharing` reports it too: the forgotten actor's worker lives on after its driver's job ended, as nothing kills what the GCS no longer knows.",
   },
   {
     slug: "fencing",
