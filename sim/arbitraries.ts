@@ -24,7 +24,7 @@ type RawStep =
   | { op: "sleep"; ms: number }
   | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number; groups: boolean }
   | { op: "kill"; back: number; noRestart: boolean }
-  | { op: "exit"; actor: number }
+  | { op: "exit"; actor: number; terminate: boolean }
   | { op: "box" | "rebox"; back: number; big: boolean }
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
@@ -94,7 +94,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   // Or the actor ends itself (ray.exitActor in a method).
   { name: "kill", weight: 1, group: "classic", step: () => fc.oneof(
     { weight: 3, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant("exit" as const), actor: fc.nat(20) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("exit" as const), actor: fc.nat(20), terminate: fc.boolean() }) },
   ) },
   { name: "box", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean() }) },
   { name: "keep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
@@ -280,7 +280,7 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "exit": {
         const a = pick(actors, r.actor);
         if (a === undefined) continue;
-        steps.push({ op: r.op, actor: a });
+        steps.push(r.op === "exit" && r.terminate ? { op: "exit", actor: a, terminate: true } : { op: r.op, actor: a });
         made.push(i);
         break;
       }

@@ -63,8 +63,11 @@ export type Step =
   | { readonly op: "async-actor"; readonly maxConcurrency?: number; readonly maxRestarts: number; readonly groups?: true }
   /** `ray.kill` of the actor made by step `actor` (`noRestart` false: it restarts within its budget). */
   | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean }
-  /** A call on the actor made by step `actor` whose method calls ray.exitActor(): the actor ends for good (the call's ref holds ActorDiedError). */
-  | { readonly op: "exit"; readonly actor: number }
+  /**
+   * A call on the actor made by step `actor` whose method calls ray.exitActor() (`terminate`: its
+   * handle's `__ray_terminate__`): the actor ends for good (the call's ref holds ActorDiedError).
+   */
+  | { readonly op: "exit"; readonly actor: number; readonly terminate?: true }
   /** A put of a value holding step `ref`'s ref (inline, or `big`: in a store). */
   | { readonly op: "box"; readonly ref: number; readonly big: boolean }
   /** A task that gets step `ref`'s ref inside an argument and returns it inside its value (small or `big`): a borrower passing it on. */
@@ -582,7 +585,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
       }
       case "exit": {
         const a = actors.get(s.actor);
-        if (a) refs.set(i, a.exit.remote());
+        if (a) refs.set(i, s.terminate ? a.__ray_terminate__.remote() : a.exit.remote());
         break;
       }
       case "box": {

@@ -38,9 +38,15 @@ export class TaskCancelledError extends RayError { override name = "TaskCancelle
 export class ActorExit extends Error {
   override name = "ActorExit";
   constructor(readonly method: string) {
-    super(`the actor's method ${method} called ray.exitActor()`);
+    super(method === TERMINATE ? `the actor ended by ${TERMINATE}, queued behind the calls before it` : `the actor's method ${method} called ray.exitActor()`);
   }
 }
+
+/**
+ * The method every actor handle has (Ray's `__ray_terminate__`): a call of it ends the actor as a
+ * method calling ray.exitActor() would, in its turn behind the calls made before it, for good.
+ */
+export const TERMINATE = "__ray_terminate__";
 
 const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayError> = {
   WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,

@@ -123,9 +123,10 @@ type Method<M> = M extends (...args: infer A) => infer R
   ? { remote(...args: RemoteArgs<A>): RemoteResult<R>; options(o: RemoteOptions): Method<M> }
   : never;
 
-/** What every actor handle has, whatever its class: the actor's id. */
+/** What every actor handle has, whatever its class: the actor's id, and `__ray_terminate__` (see errors.ts, TERMINATE). */
 export interface ActorRef {
   readonly __actorId: ActorId;
+  readonly __ray_terminate__: Method<() => never>;
 }
 
 /** A handle to a live actor: every method of the class gets `.remote()`. */

@@ -6,7 +6,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { Outcome } from "../core/core-worker.ts";
 import type { FunctionDescriptor, FunctionId, Payload, TaskSpec } from "../core/types.ts";
 import type { CoreClient } from "../api/client.ts";
-import { ActorExit, TaskCancelledError, fromThrown } from "../api/errors.ts";
+import { ActorExit, TERMINATE, TaskCancelledError, fromThrown } from "../api/errors.ts";
 
 export interface Codec {
   encode(value: unknown): Payload;
@@ -106,6 +106,8 @@ export class Executor {
       if (spec.kind === "actor-task") {
         const inst = this.instance;
         const m = inst?.[spec.method!];
+        // Unless the class defines one of its own, as in Ray.
+        if (spec.method === TERMINATE && typeof m !== "function") throw new ActorExit(TERMINATE);
         if (typeof m !== "function") throw new TypeError(`the actor has no method "${spec.method}"`);
         result = (m as (...a: unknown[]) => unknown).apply(inst, values);
       } else {

@@ -87,9 +87,10 @@ export async function killedOwner(ray: Ray): Promise<{ before: number; after: st
 /**
  * `ray.exitActor()` in a method ends the actor for good, restarts left or not (Ray's exit_actor):
  * that call and the later ones fail with ActorDiedError, what it owned goes with it, and the
- * checkers call it the program's doing. Refused outside an actor's method.
+ * checkers call it the program's doing. Refused outside an actor's method. Every handle's
+ * `__ray_terminate__` does the same in its turn: a slow call made before it still answers.
  */
-export async function actorExit(ray: Ray): Promise<{ before: number; exiting: string; later: string; owned: string; refused: string[] }> {
+export async function actorExit(ray: Ray): Promise<{ before: number; exiting: string; later: string; owned: string; refused: string[]; terminated: string[] }> {
   class Quitter {
     n = 0;
     inc(): number { return ++this.n; }
@@ -111,7 +112,12 @@ export async function actorExit(ray: Ray): Promise<{ before: number; exiting: st
   try { ray.exitActor(); } catch (e) { refused.push((e as Error).message); }
   const inTask = ray.remote(() => { try { ray.exitActor(); } catch (e) { return (e as Error).message; } return "exited"; });
   refused.push(await ray.get(inTask.remote()));
-  return { before, exiting, later, owned, refused };
+  const t = ray.remote(Quitter, { maxRestarts: 3 }).remote();
+  // One call at a time (no async method): the call before the terminate has run when it comes.
+  const slow = ray.remote(class Slow { work(): number { let x = 0; for (let i = 0; i < 1e5; i++) x += i % 2; return x > 0 ? 1 : 0; } }, { maxRestarts: 3 }).remote();
+  const calls = [slow.work.remote(), slow.__ray_terminate__.remote(), slow.work.remote(), t.__ray_terminate__.remote(), t.inc.remote()];
+  const terminated = await Promise.all(calls.map(outcome));
+  return { before, exiting, later, owned, refused, terminated };
 }
 
 /**
@@ -343,6 +349,7 @@ export const EXPECTED = {
   actorExit: {
     before: 1, exiting: "ActorDiedError", later: "ActorDiedError", owned: "OwnerDiedError",
     refused: ["ray.exitActor: only an actor's method can call it (here: the driver)", "ray.exitActor: only an actor's method can call it (here: a task)"],
+    terminated: ["1", "ActorDiedError", "ActorDiedError", "ActorDiedError", "ActorDiedError"],
   },
   refusedCalls: [
     /^ray\.get: unknown option "timeout" \(it takes: timeoutMs\)$/,

@@ -65,11 +65,12 @@ describe("API features on the simulator", () => {
   it("what a killed actor owned fails with OwnerDiedError, and the checkers call it earned", async () => {
     for (const seed of [1, 2, 3]) assert.deepEqual((await run(killedOwner, seed)).result, EXPECTED.killedOwner);
   });
-  it("ray.exitActor ends the actor for good, restarts left or not, and the checkers call it earned", async () => {
+  it("ray.exitActor and __ray_terminate__ end the actor for good, restarts left or not, and the checkers call it earned", async () => {
     for (const seed of [1, 2, 3]) {
       const r = await run(actorExit, seed);
       assert.deepEqual(r.result, EXPECTED.actorExit);
       assert.ok(r.trace.some((e) => e.kind === "actor.exited" && e.method === "quit"));
+      assert.ok(r.trace.some((e) => e.kind === "actor.exited" && e.method === "__ray_terminate__"));
       assert.ok(!r.trace.some((e) => e.kind === "actor.state" && e.state === "RESTARTING"), "the actor restarted");
     }
   });
