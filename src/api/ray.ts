@@ -130,6 +130,11 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   let ownNamespace = options.namespace ?? `anonymous:${client.addr}`;
   const currentNamespace = (): string => currentExecution()?.namespace ?? ownNamespace;
   const actorTaskRetries = new Map<ActorId, number>();
+  /** What this process's handles of an actor know of it: its generator methods and its calls' retry budget. */
+  const knowHandle = (id: ActorId, generators: readonly string[] | undefined, retries: number | undefined): void => {
+    if (generators !== undefined && generators.length > 0) actorGenerators.set(id, generators);
+    if (retries !== undefined) actorTaskRetries.set(id, retries);
+  };
   // The generator methods of the actors whose class is known here: their calls stream.
   const actorGenerators = new Map<ActorId, readonly string[]>();
   // Each ref the program is handed is one hold in its worker's table (a handle it owns, or a
@@ -186,7 +191,12 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       return v instanceof ActorClass ? { [MARK]: "class", d: v.descriptor, o: v.opts, a: v.isAsync, g: v.generators, ms: v.methods } : { [MARK]: "fn", d: v.descriptor, o: v.opts };
     }
     const aid = actorIdOf(v);
-    if (aid !== undefined) { state.marked = true; return { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [] }; }
+    if (aid !== undefined) {
+      state.marked = true;
+      // What a handle knows travels with it (Ray's serialized handle carries its class's facts).
+      const r = actorTaskRetries.get(aid);
+      return { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [], ...(r !== undefined ? { r } : {}) };
+    }
     if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
     if (Array.isArray(v)) {
       let out: unknown[] | undefined;
@@ -218,7 +228,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       // One hold per ref in the value (the core worker took it when the value came): the ref's own.
       if (tag === "ref") return made(new ObjectRef(m.id, m.owner));
       if (tag === "actor") {
-        if (Array.isArray(m.g) && m.g.length > 0) actorGenerators.set(m.id, m.g);
+        knowHandle(m.id, Array.isArray(m.g) ? m.g : undefined, typeof m.r === "number" ? m.r : undefined);
         return actorHandle(m.id, api);
       }
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
@@ -288,9 +298,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   /** Creates an actor; one with a name is awaitable: it settles once the GCS took the name, or refused it (Ray's ValueError). */
   function createActor(target: ActorClass<never>, list: readonly unknown[], o: ActorOptions): ActorHandle {
     const id = client.nextId();
-    actorTaskRetries.set(id, o.maxTaskRetries);
-    if (target.generators.length > 0) actorGenerators.set(id, target.generators);
-    client.createActor(id, target.descriptor, args(list), o);
+    knowHandle(id, target.generators, o.maxTaskRetries);
+    client.createActor(id, target.descriptor, args(list), target.generators.length > 0 ? { ...o, generators: target.generators } : o);
     if (o.name === undefined) return actorHandle(id, api);
     return actorHandle(id, api, async () => {
       const info = await client.actorRegistered(id);
@@ -469,6 +478,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (typeof namespace !== "string" || namespace === "") throw new TypeError(`ray.getActor: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`);
       const info = await client.getNamedActor(name, namespace);
       if (!info || info.state === "DEAD") throw new ValueError(`ray.getActor: no live actor named "${name}" in the namespace "${namespace}"`);
+      knowHandle(info.actorId, info.generators, info.maxTaskRetries);
       return actorHandle(info.actorId, api) as never;
     },
 

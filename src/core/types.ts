@@ -218,6 +218,8 @@ export interface ActorSpec {
   readonly namespace?: string;
   /** `lifetime: "detached"`: the actor outlives its owner; only ray.kill (or its failures) ends it. */
   readonly detached?: boolean;
+  /** Its methods that are generators (set only when some are): a handle found by name streams their calls, as Ray's does. */
+  readonly generators?: readonly string[];
 }
 
 /** A function or class exported through the GCS function table, as source. */
@@ -238,6 +240,12 @@ export interface ActorInfo {
   readonly owner: Addr;
   readonly error?: ErrorInfo;
   readonly namespace?: string;
+  /**
+   * What a handle needs of the actor's class and options, as Ray's handle carries them: its calls'
+   * retry budget, and its generator methods (whose calls stream). Absent where no spec is known.
+   */
+  readonly maxTaskRetries?: number;
+  readonly generators?: readonly string[];
 }
 
 export interface NodeView {

@@ -28,7 +28,7 @@ async function until(ray: Ray, probe: () => Promise<boolean>): Promise<boolean> 
 export interface StreamingSeen {
   values: string[]; asyncValues: string[]; firstBeforeFinish: string; errorLast: string[]; afterEnd: boolean;
   retried: string[]; attempts: number; heldAt: number; heldStill: number; bounded: string[]; yieldedInAll: number;
-  cancelled: { prefix: string[]; last: string; ended: boolean }; actorValues: string[]; actorAsync: string[]; byName: string[];
+  cancelled: { prefix: string[]; last: string; ended: boolean }; actorValues: string[]; actorAsync: string[]; byName: string[]; byNamePlain: string[];
   passedOn: number; large: number[]; iteratedInTask: string; crashed?: string[];
 }
 
@@ -129,7 +129,7 @@ export async function streamingGenerators(ray: Ray, opts: { crash?: boolean } = 
   const rest = await drain(ray, eg);
   const cancelled = { prefix, last: rest[rest.length - 1] ?? "none", ended: (await eg.next()).done === true };
 
-  // Actor methods that are generators stream too; a handle from getActor says so with numReturns "streaming".
+  // Actor methods that are generators stream too, through a handle from getActor as well (naming numReturns "streaming" or not).
   class Source {
     *range(n: number) { for (let i = 0; i < n; i++) yield i; }
     async *ticks(n: number) { for (let i = 0; i < n; i++) { await ray.sleep(1); yield `t${i}`; } }
@@ -139,6 +139,8 @@ export async function streamingGenerators(ray: Ray, opts: { crash?: boolean } = 
   const actorAsync = await drain(ray, src.ticks.remote(2));
   const byNameHandle = await ray.getActor("streaming-source");
   const byName = await drain(ray, byNameHandle.range.options({ numReturns: "streaming" }).remote(2) as unknown as ObjectRefGenerator<unknown>);
+  // The GCS tells a lookup which methods are generators, as Ray's handle knows them from the class.
+  const byNamePlain = await drain(ray, byNameHandle.range.remote(2) as unknown as ObjectRefGenerator<unknown>);
 
   // Items are refs owned by the caller like any return: passed on to another task.
   const plusOne = ray.remote((x: number) => x + 1);
@@ -152,7 +154,7 @@ export async function streamingGenerators(ray: Ray, opts: { crash?: boolean } = 
 
   return {
     values, asyncValues, firstBeforeFinish, errorLast, afterEnd, retried, attempts, heldAt, heldStill, bounded, yieldedInAll, cancelled,
-    actorValues, actorAsync, byName, passedOn, large, iteratedInTask, ...(crashed ? { crashed } : {}),
+    actorValues, actorAsync, byName, byNamePlain, passedOn, large, iteratedInTask, ...(crashed ? { crashed } : {}),
   };
 }
 
@@ -173,6 +175,7 @@ export const EXPECTED_STREAMING: StreamingSeen = {
   actorValues: ["ok:0", "ok:1", "ok:2"],
   actorAsync: ['ok:"t0"', 'ok:"t1"'],
   byName: ["ok:0", "ok:1"],
+  byNamePlain: ["ok:0", "ok:1"],
   passedOn: 1,
   large: [200_000, 1, 1, 200_000, 2, 2],
   iteratedInTask: "ok:3",

@@ -94,6 +94,7 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
     ...(opts.concurrencyGroups !== undefined ? { concurrencyGroups: opts.concurrencyGroups } : {}),
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.detached === true ? { detached: true } : {}),
+    ...(opts.generators !== undefined && opts.generators.length > 0 ? { generators: opts.generators } : {}),
   };
   const a = newCallerActor();
   w.callerActors.set(actorId, a);

@@ -45,6 +45,8 @@ export interface ActorOptions {
   readonly namespace?: string;
   /** `lifetime: "detached"`: it outlives its creator. */
   readonly detached?: boolean;
+  /** Its class's generator methods (absent: none). */
+  readonly generators?: readonly string[];
 }
 
 /**
