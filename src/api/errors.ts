@@ -27,6 +27,8 @@ export class ActorDiedError extends RayError { override name = "ActorDiedError";
 export class GetTimeoutError extends RayError { override name = "GetTimeoutError"; }
 export class ObjectStoreFullError extends RayError { override name = "ObjectStoreFullError"; }
 export class InfeasibleTaskError extends RayError { override name = "InfeasibleTaskError"; }
+/** Thrown by `.remote()` of an actor call over the actor's maxPendingCalls in this process (Ray's PendingCallsLimitExceeded). */
+export class PendingCallsLimitExceeded extends RayError { override name = "PendingCallsLimitExceeded"; }
 /** A bad argument found by the cluster, as Python's ValueError in Ray: a named actor's name is taken, or no actor has it. */
 export class ValueError extends Error { override name = "ValueError"; }
 /** ray.cancel stopped the task (Ray's TaskCancelledError); also the reason its cancellation signal aborts with. */

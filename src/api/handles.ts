@@ -63,6 +63,11 @@ export interface RemoteOptions {
    * wait only for its own slots.
    */
   concurrencyGroups?: Readonly<Record<string, number | { readonly maxConcurrency: number; readonly methods?: readonly string[] }>>;
+  /**
+   * An actor's bound on the calls one process may have pending on it (Ray's `max_pending_calls`;
+   * default -1: none): a call over it is refused at once with PendingCallsLimitExceeded.
+   */
+  maxPendingCalls?: number;
   /** An actor call: the concurrency group it runs in, whatever its method's (Ray's `concurrency_group`). */
   concurrencyGroup?: string;
   /**

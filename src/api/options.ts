@@ -14,7 +14,7 @@ export const IMPLEMENTED: Readonly<Record<OptionTarget, ReadonlySet<string>>> = 
     "generatorBackpressureNumObjects"]),
   actor: new Set([
     "numCpus", "numGpus", "resources", "maxRestarts", "maxTaskRetries", "name", "schedulingStrategy", "maxConcurrency", "placementGroup", "bundleIndex", "captureChildTasks",
-    "namespace", "lifetime", "getIfExists", "concurrencyGroups",
+    "namespace", "lifetime", "getIfExists", "concurrencyGroups", "maxPendingCalls",
   ]),
   method: new Set(["maxTaskRetries", "numReturns", "generatorBackpressureNumObjects", "concurrencyGroup"]),
 };
@@ -23,7 +23,6 @@ export const IMPLEMENTED: Readonly<Record<OptionTarget, ReadonlySet<string>>> = 
 export const NOT_IMPLEMENTED: Readonly<Record<string, string>> = {
   memory: "memory is not a schedulable resource in tsray: use resources",
   runtimeEnv: "runtime environments are not implemented: remote functions ship as self-contained source",
-  maxPendingCalls: "a bound on an actor's pending calls is not implemented",
   acceleratorType: "accelerator types are not implemented: use resources",
   labelSelector: "node labels are not implemented: use resources or a NodeAffinity strategy",
 };
@@ -78,6 +77,10 @@ export function checkOptionNames(o: RemoteOptions, target: OptionTarget, name: s
   const bp = o.generatorBackpressureNumObjects as unknown;
   if (bp !== undefined && bp !== -1 && (!Number.isInteger(bp) || (bp as number) < 1)) {
     throw new TypeError(`${name}: option "generatorBackpressureNumObjects" must be an integer >= 1, or -1 for no limit, got ${JSON.stringify(bp)}`);
+  }
+  const pending = o.maxPendingCalls as unknown;
+  if (pending !== undefined && pending !== -1 && (!Number.isInteger(pending) || (pending as number) < 1)) {
+    throw new TypeError(`${name}: option "maxPendingCalls" must be an integer >= 1, or -1 for no limit, got ${JSON.stringify(pending)}`);
   }
   if (o.maxConcurrency !== undefined && (!Number.isInteger(o.maxConcurrency) || o.maxConcurrency < 1)) {
     throw new TypeError(`${name}: maxConcurrency must be an integer >= 1, got ${o.maxConcurrency}`);

@@ -3,11 +3,11 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import type { ActorId, ConcurrencyGroup, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
+import type { ActorId, ActorInfo, ConcurrencyGroup, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
 import type { NamedActorEntry } from "../core/messages.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
-import { ActorExit, GetTimeoutError, ValueError, toError } from "./errors.ts";
+import { ActorExit, GetTimeoutError, PendingCallsLimitExceeded, ValueError, toError } from "./errors.ts";
 import { ASYNC_ACTOR_MAX_CONCURRENCY, checkCallOptions, checkTimeout, streamingOf } from "./options.ts";
 import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
@@ -129,14 +129,25 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   // Ray gives each job an anonymous namespace unless it names one; tasks and actors inherit theirs.
   let ownNamespace = options.namespace ?? `anonymous:${client.addr}`;
   const currentNamespace = (): string => currentExecution()?.namespace ?? ownNamespace;
+  // What this process's handles of an actor know of it, as Ray's handle carries it wherever it
+  // goes: its calls' retry budget, its generator methods (their calls stream), and its bound on
+  // the calls this process may have pending on it (with how many are).
   const actorTaskRetries = new Map<ActorId, number>();
-  /** What this process's handles of an actor know of it: its generator methods and its calls' retry budget. */
-  const knowHandle = (id: ActorId, generators: readonly string[] | undefined, retries: number | undefined): void => {
-    if (generators !== undefined && generators.length > 0) actorGenerators.set(id, generators);
-    if (retries !== undefined) actorTaskRetries.set(id, retries);
-  };
-  // The generator methods of the actors whose class is known here: their calls stream.
   const actorGenerators = new Map<ActorId, readonly string[]>();
+  const pendingLimit = new Map<ActorId, number>();
+  const pendingCalls = new Map<ActorId, number>();
+  const knowHandle = (id: ActorId, facts: Pick<ActorInfo, "generators" | "maxTaskRetries" | "maxPendingCalls">): void => {
+    if (facts.generators !== undefined && facts.generators.length > 0) actorGenerators.set(id, facts.generators);
+    if (facts.maxTaskRetries !== undefined) actorTaskRetries.set(id, facts.maxTaskRetries);
+    if (facts.maxPendingCalls !== undefined) pendingLimit.set(id, facts.maxPendingCalls);
+  };
+  /** A call to a bounded actor is pending until its ref is ready (answered, or failed). */
+  const countPending = (actorId: ActorId, method: string, limit: number): (() => void) => {
+    const n = pendingCalls.get(actorId) ?? 0;
+    if (n >= limit) throw new PendingCallsLimitExceeded(`actor method ${method}: ${n} calls to actor ${actorId} are pending here, its maxPendingCalls`);
+    pendingCalls.set(actorId, n + 1);
+    return () => pendingCalls.set(actorId, pendingCalls.get(actorId)! - 1);
+  };
   // Each ref the program is handed is one hold in its worker's table (a handle it owns, or a
   // borrow): collected, it is released once (unless ray.release came first, which marks its
   // record released). The refs of actor calls are marked too: ray.cancel refuses `force` for
@@ -194,8 +205,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     if (aid !== undefined) {
       state.marked = true;
       // What a handle knows travels with it (Ray's serialized handle carries its class's facts).
-      const r = actorTaskRetries.get(aid);
-      return { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [], ...(r !== undefined ? { r } : {}) };
+      const r = actorTaskRetries.get(aid), p = pendingLimit.get(aid);
+      return { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [], ...(r !== undefined ? { r } : {}), ...(p !== undefined ? { p } : {}) };
     }
     if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
     if (Array.isArray(v)) {
@@ -228,7 +239,9 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       // One hold per ref in the value (the core worker took it when the value came): the ref's own.
       if (tag === "ref") return made(new ObjectRef(m.id, m.owner));
       if (tag === "actor") {
-        knowHandle(m.id, Array.isArray(m.g) ? m.g : undefined, typeof m.r === "number" ? m.r : undefined);
+        knowHandle(m.id, {
+          ...(Array.isArray(m.g) ? { generators: m.g } : {}), ...(typeof m.r === "number" ? { maxTaskRetries: m.r } : {}), ...(typeof m.p === "number" ? { maxPendingCalls: m.p } : {}),
+        });
         return actorHandle(m.id, api);
       }
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
@@ -292,14 +305,16 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     return {
       resources: resourcesOf(o, 0, name), strategy: strategyOf(o, name), maxRestarts, maxTaskRetries, name: o.name, maxConcurrency,
       namespace: o.namespace ?? currentNamespace(), ...(o.lifetime === "detached" ? { detached: true } : {}), ...(concurrencyGroups ? { concurrencyGroups } : {}),
+      ...(o.maxPendingCalls !== undefined && o.maxPendingCalls !== -1 ? { maxPendingCalls: o.maxPendingCalls } : {}),
     };
   }
 
   /** Creates an actor; one with a name is awaitable: it settles once the GCS took the name, or refused it (Ray's ValueError). */
   function createActor(target: ActorClass<never>, list: readonly unknown[], o: ActorOptions): ActorHandle {
     const id = client.nextId();
-    knowHandle(id, target.generators, o.maxTaskRetries);
-    client.createActor(id, target.descriptor, args(list), target.generators.length > 0 ? { ...o, generators: target.generators } : o);
+    const facts = { ...o, ...(target.generators.length > 0 ? { generators: target.generators } : {}) };
+    knowHandle(id, facts);
+    client.createActor(id, target.descriptor, args(list), facts);
     if (o.name === undefined) return actorHandle(id, api);
     return actorHandle(id, api, async () => {
       const info = await client.actorRegistered(id);
@@ -313,7 +328,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     for (let round = 0; round < 8; round++) {
       const found = await client.getNamedActor(o.name!, o.namespace);
       if (found && found.state !== "DEAD") {
-        if (target.generators.length > 0) actorGenerators.set(found.actorId, target.generators);
+        knowHandle(found.actorId, found);
         return actorHandle(found.actorId, api);
       }
       try {
@@ -382,7 +397,11 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       // No options object for a plain call (most calls): only what the call asks.
       const group = opts.concurrencyGroup;
       const call = streaming === undefined && group === undefined ? undefined : { ...(streaming ? { streaming } : {}), ...(group !== undefined ? { concurrencyGroup: group } : {}) };
+      const limit = pendingLimit.get(actorId);
+      const done = limit === undefined ? undefined : countPending(actorId, method, limit);
       const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries, call), client.addr), true);
+      // Ready anywhere is answered: nothing is fetched for the count (a stream's ref is ready once it ends).
+      if (done !== undefined) client.wait([{ id: ref.id, owner: ref.owner }], 1, undefined, false).then(done, done);
       if (streaming) return generatorOf(ref);
       return typeof opts.numReturns === "number" && opts.numReturns > 1 ? split(ref, opts.numReturns, `actor method ${method}`) : ref;
     },
@@ -478,7 +497,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (typeof namespace !== "string" || namespace === "") throw new TypeError(`ray.getActor: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`);
       const info = await client.getNamedActor(name, namespace);
       if (!info || info.state === "DEAD") throw new ValueError(`ray.getActor: no live actor named "${name}" in the namespace "${namespace}"`);
-      knowHandle(info.actorId, info.generators, info.maxTaskRetries);
+      knowHandle(info.actorId, info);
       return actorHandle(info.actorId, api) as never;
     },
 

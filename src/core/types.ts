@@ -220,6 +220,8 @@ export interface ActorSpec {
   readonly detached?: boolean;
   /** Its methods that are generators (set only when some are): a handle found by name streams their calls, as Ray's does. */
   readonly generators?: readonly string[];
+  /** Its `maxPendingCalls` (set only when bounded): a handle found by name holds its calls to it, as Ray's does. */
+  readonly maxPendingCalls?: number;
 }
 
 /** A function or class exported through the GCS function table, as source. */
@@ -246,6 +248,7 @@ export interface ActorInfo {
    */
   readonly maxTaskRetries?: number;
   readonly generators?: readonly string[];
+  readonly maxPendingCalls?: number;
 }
 
 export interface NodeView {

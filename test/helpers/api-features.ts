@@ -3,7 +3,7 @@
 // test/integration/api-features.test.ts holds every host to the same answers (Ray's).
 import assert from "node:assert/strict";
 import type { Ray } from "../../src/api/ray.ts";
-import type { ObjectRef } from "../../src/api/handles.ts";
+import type { ActorHandle, ObjectRef } from "../../src/api/handles.ts";
 
 /** Async actor methods overlap: peak concurrency of 4 calls, and with maxConcurrency 2. */
 export async function asyncActorConcurrency(ray: Ray): Promise<{ peakDefault: number; peakTwo: number; peakSync: number; signalled: number[] }> {
@@ -257,7 +257,7 @@ export async function refusedOptions(ray: Ray): Promise<string[]> {
   attempt(() => f.options({ schedulingStrategy: "PACK" as never }));
   attempt(() => f.options({ numReturns: 0 }));
   attempt(() => f.options({ maxRestarts: 1 }));
-  attempt(() => ray.remote(A, { maxPendingCalls: 2 } as never));
+  attempt(() => ray.remote(A, { maxPendingCalls: 0 }));
   attempt(() => ray.remote(A, { concurrencyGroups: { io: { maxConcurrency: 1, methods: ["n"] } } }));
   attempt(() => ray.remote(A, { concurrencyGroups: { io: 0 } }));
   attempt(() => ray.remote(A, { lifetime: "forever" } as never));
@@ -332,6 +332,37 @@ export async function getPeek(ray: Ray): Promise<(number | string)[]> {
   return seen;
 }
 
+/**
+ * An actor's maxPendingCalls (Ray's max_pending_calls) bounds the calls one process has pending
+ * on it: a call over the bound is refused at once with PendingCallsLimitExceeded, and is taken
+ * again once answers came. A handle passed to a task, or found by name, carries the bound.
+ */
+export async function pendingCallsLimit(ray: Ray): Promise<{ refused: string; answered: number[]; later: number; inTask: string[]; found: string }> {
+  class Gate { async hold(ms: number): Promise<number> { await ray.sleep(ms); return ms; } }
+  const g = ray.remote(Gate, { maxPendingCalls: 2, name: "gate", namespace: "pending" }).remote();
+  const over = (go: () => unknown): string => { try { go(); return "accepted"; } catch (e) { return (e as Error).name; } };
+  const pending = [g.hold.remote(200), g.hold.remote(201)];
+  const refused = over(() => g.hold.remote(1));
+  const answered = await ray.get(pending);
+  // The count comes down as this process hears each answer: soon after the get, if not with it.
+  let later = -1;
+  for (let i = 0; i < 100 && later < 0; i++) {
+    try { later = await ray.get(g.hold.remote(2)); } catch (e) { if ((e as Error).name !== "PendingCallsLimitExceeded") throw e; await ray.sleep(10); }
+  }
+  const inTask = await ray.get(ray.remote(async (h: ActorHandle<Gate>) => {
+    const held = [h.hold.remote(100), h.hold.remote(100)];
+    const third = (() => { try { h.hold.remote(1); return "accepted"; } catch (e) { return (e as Error).name; } })();
+    await ray.get(held);
+    const f = await ray.getActor<Gate>("gate", { namespace: "pending" });
+    return [third, String(typeof f.hold.remote === "function")];
+  }).remote(g));
+  const f = await ray.getActor<Gate>("gate", { namespace: "pending" });
+  const both = [f.hold.remote(100), f.hold.remote(100)];
+  const found = over(() => f.hold.remote(1));
+  await ray.get(both);
+  return { refused, answered, later, inTask, found };
+}
+
 /** What every host must observe (Ray's behaviour). */
 export const EXPECTED = {
   peek: [1, 2, "TaskError", "GetTimeoutError", 3, 4],
@@ -351,6 +382,9 @@ export const EXPECTED = {
     refused: ["ray.exitActor: only an actor's method can call it (here: the driver)", "ray.exitActor: only an actor's method can call it (here: a task)"],
     terminated: ["1", "ActorDiedError", "ActorDiedError", "ActorDiedError", "ActorDiedError"],
   },
+  pendingCalls: {
+    refused: "PendingCallsLimitExceeded", answered: [200, 201], later: 2, inTask: ["PendingCallsLimitExceeded", "true"], found: "PendingCallsLimitExceeded",
+  },
   refusedCalls: [
     /^ray\.get: unknown option "timeout" \(it takes: timeoutMs\)$/,
     /^ray\.get: timeoutMs must be a number >= 0, got -1$/,
@@ -367,7 +401,7 @@ export const EXPECTED = {
     /schedulingStrategy must be "DEFAULT", "SPREAD" or \{ nodeId, soft \}, got "PACK"/,
     /option "numReturns" must be an integer >= 1 or "streaming", got 0/,
     /option "maxRestarts" does not apply to a remote function/,
-    /option "maxPendingCalls" is not supported: a bound on an actor's pending calls is not implemented/,
+    /option "maxPendingCalls" must be an integer >= 1, or -1 for no limit, got 0/,
     /concurrency group "io" lists "n", which is not a method of the class/,
     /concurrency group "io": maxConcurrency must be an integer >= 1, got 0/,
     /lifetime must be "detached" or "non_detached", got "forever"/,

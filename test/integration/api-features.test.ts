@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, killWithRestart, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -86,6 +86,9 @@ describe("API features on the simulator", () => {
   it("ray.get with timeoutMs 0 answers what is at hand (a put, an inline result, an error) and times out for a running task", async () => {
     for (const seed of [1, 2]) assert.deepEqual((await run(getPeek, seed)).result, EXPECTED.peek);
   });
+  it("maxPendingCalls refuses a call over the bound at once, on every handle of the actor", async () => {
+    for (const seed of [1, 2]) assert.deepEqual((await run(pendingCallsLimit, seed)).result, EXPECTED.pendingCalls);
+  });
   it("named actors in namespaces, getIfExists, duplicate names refused at creation, detached actors outlive their creator", async () => {
     for (const seed of [1, 2, 3]) {
       const r = await run(namedActors, seed);
@@ -154,6 +157,9 @@ describe("API features on the embedded cluster", () => {
   it("ray.get and ray.wait refuse what Ray refuses, and options they do not take", async () => checkRefusedCalls(await refusedCalls(ray.driver())));
   it("ray.get with timeoutMs 0 answers what is at hand and times out for a running task", async () => {
     assert.deepEqual(await getPeek(ray.driver()), EXPECTED.peek);
+  });
+  it("maxPendingCalls refuses a call over the bound at once, on every handle of the actor", async () => {
+    assert.deepEqual(await pendingCallsLimit(ray.driver()), EXPECTED.pendingCalls);
   });
   it("named actors in namespaces, getIfExists, duplicate names refused at creation, detached actors outlive their creator", async () => {
     assert.deepEqual(await namedActors(ray.driver()), EXPECTED_NAMES);

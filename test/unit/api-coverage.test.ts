@@ -45,6 +45,7 @@ const OPTIONS_NOT_GENERATED: Readonly<Record<OptionTarget, Readonly<Record<strin
     placementGroup: "placement groups are generated for tasks, and for an actor created in a capturing task (pg-capture)",
     bundleIndex: "with placementGroup",
     captureChildTasks: "placement groups capture through tasks (pg-capture)",
+    maxPendingCalls: "whether a call is over the bound depends on when the answers before it were heard, which faults move: the api-features program pendingCallsLimit covers it on every host",
   },
   method: {},
 };

@@ -142,6 +142,7 @@ export class ActorManager {
       actorId: id, state: a.state, address: a.address, epoch: a.epoch, name: a.spec.name, owner: a.spec.owner, error: a.error,
       ...(a.spec.namespace !== undefined ? { namespace: a.spec.namespace } : {}),
       maxTaskRetries: a.spec.maxTaskRetries, ...(a.spec.generators !== undefined ? { generators: a.spec.generators } : {}),
+      ...(a.spec.maxPendingCalls !== undefined ? { maxPendingCalls: a.spec.maxPendingCalls } : {}),
     };
   }
 

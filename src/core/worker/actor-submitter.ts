@@ -95,6 +95,7 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
     ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
     ...(opts.detached === true ? { detached: true } : {}),
     ...(opts.generators !== undefined && opts.generators.length > 0 ? { generators: opts.generators } : {}),
+    ...(opts.maxPendingCalls !== undefined ? { maxPendingCalls: opts.maxPendingCalls } : {}),
   };
   const a = newCallerActor();
   w.callerActors.set(actorId, a);

@@ -47,6 +47,8 @@ export interface ActorOptions {
   readonly detached?: boolean;
   /** Its class's generator methods (absent: none). */
   readonly generators?: readonly string[];
+  /** The calls one process may have pending on it (absent: no bound); kept for handles found by name. */
+  readonly maxPendingCalls?: number;
 }
 
 /**

@@ -98,13 +98,13 @@ const actorSpec = z.object({
   actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
   maxRestarts: z.number().int().gte(-1), maxTaskRetries: z.number().int().gte(-1), name: z.string().min(1).max(1024).optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(), detached: z.boolean().optional(),
-  concurrencyGroups: concurrencyGroups.optional(), generators: list(z.string().max(1024)).optional(),
+  concurrencyGroups: concurrencyGroups.optional(), generators: list(z.string().max(1024)).optional(), maxPendingCalls: z.number().int().gte(1).optional(),
 }).strict();
 const fnDescriptor = z.object({ id, name: z.string().max(1024), kind: z.enum(["function", "class"]), source: z.string().max(MAX_SOURCE) }).strict();
 const actorInfo = z.object({
   actorId: id, state: z.enum(["DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD"]), address: addr.optional(), epoch: count,
   name: z.string().max(1024).optional(), owner: addr, error: errorInfo.optional(), namespace: z.string().max(1024).optional(),
-  maxTaskRetries: z.number().int().gte(-1).optional(), generators: list(z.string().max(1024)).optional(),
+  maxTaskRetries: z.number().int().gte(-1).optional(), generators: list(z.string().max(1024)).optional(), maxPendingCalls: z.number().int().gte(1).optional(),
 }).strict();
 const nodeView = z.object({
   node: nodeId, incarnation: count, endpoint: z.string().max(1024).optional(), total: resources, available, alive: z.boolean(),
