@@ -46,9 +46,13 @@ export const checkReferences: Checker = (events) => {
     return life === undefined ? goneNodes.has(node) : life <= (deadLives.get(node) ?? 0);
   };
   const ownerOf = new Map<string, string>();
-  /** task -> the worker that submitted it; worker -> the submitter of the task it runs. */
+  /** task -> the worker that submitted it; worker -> the submitter of the task it runs, and the holder of its lease. */
   const taskOwner = new Map<string, string>();
   const workingFor = new Map<string, string>();
+  const leasedTo = new Map<string, string>();
+  /** A task's argument -> the results of the tasks that took it: their owner keeps it as their lineage (to make them again). */
+  const lineageOf = new Map<string, Set<string>>();
+  const ownerOfTask = new Map<string, string>();
   /** Workers that host an actor: an actor keeps what it made for its whole life (see docs/ownership.md). */
   const actorWorkers = new Set<string>();
   /** object -> actors not yet dead whose constructor's arguments pass it: their owner keeps it in use. */
@@ -106,12 +110,20 @@ export const checkReferences: Checker = (events) => {
         break;
       case "lease.granted": // a lease that hosts an actor
         if (e.actor !== undefined) actorWorkers.add(e.worker);
+        if (e.holder !== undefined) leasedTo.set(e.worker, e.holder);
+        break;
+      case "lease.returned":
+        leasedTo.delete(e.worker);
         break;
       case "task.submitted":
         taskOwner.set(e.task, e.owner);
         pending.set(e.task, e.args);
         returnOf.set(e.returns, e.task);
+        ownerOfTask.set(e.returns, e.owner);
         for (const a of e.args) {
+          let l = lineageOf.get(a);
+          if (!l) lineageOf.set(a, (l = new Set()));
+          l.add(e.returns);
           let h = pendingArgs.get(a);
           if (!h) pendingArgs.set(a, (h = new Set()));
           h.add(e.task);
@@ -122,9 +134,12 @@ export const checkReferences: Checker = (events) => {
         break;
       case "object.read":
         // A zombie on a node already declared dead may read its stale local copy: harmless.
-        // So may a task still running for an owner that exited (never the owner itself).
+        // So may a task still running for an owner that exited (never the owner itself), and a
+        // worker fetching the arguments of a task its submitter left behind when it exited: the
+        // exit let go of what that task held, and its answer reaches nobody.
         const ownerExited = goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#"))) && e.reader !== e.obj.slice(0, e.obj.indexOf("#"));
-        if (outOfScope.has(e.obj) && !written.has(e.node) && !ownerExited) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
+        const forExited = [workingFor.get(e.reader), leasedTo.get(e.reader)].some((h) => h !== undefined && goneWorkers.has(h));
+        if (outOfScope.has(e.obj) && !written.has(e.node) && !ownerExited && !forExited) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
         break;
       case "node.registered":
         written.delete(e.id);
@@ -173,6 +188,8 @@ export const checkReferences: Checker = (events) => {
             const maker = owner ?? obj.slice(0, obj.indexOf("#"));
             // Passed to the constructor of an actor not yet dead, by an owner still there: kept for its restarts.
             if (inCtorArgs(obj) && !gone(maker)) continue;
+            // An argument of a task whose result its owner still holds: kept to make that result again (Ray's lineage pinning).
+            if ([...(lineageOf.get(obj) ?? [])].some((r) => !outOfScope.has(r) && !gone(ownerOfTask.get(r)!))) continue;
             if (actorWorkers.has(maker) && !gone(maker)) continue;
             reported.add(obj);
             at(i, `leak: object ${obj} still in node ${node}'s store after the program dropped every reference`);

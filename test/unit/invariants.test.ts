@@ -318,6 +318,19 @@ describe("references", () => {
   test("without a quiet point nothing is judged a leak", () => {
     clean(check, trace(stored("o1", "n1"), end(true)));
   });
+  test("a worker leased to an owner that exited may read what that owner's exit freed; one leased to a live owner may not", () => {
+    const granted = (worker: string, holder: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: "L1", worker, resources: { CPU: 1 }, holder, node: "n1" });
+    const exited: Ev = { kind: "owner.exited", comp: "owner", owner: "head/driver" };
+    const readBy = (obj: string, reader: string): Ev => ({ kind: "object.read", comp: "worker", obj, hash: `h-${obj}`, reader });
+    clean(check, trace(stored("n1/w1-1#1", "n1"), granted("n1/w1-1", "head/driver"), exited, oos("n1/w1-1#1"), readBy("n1/w1-1#1", "n1/w1-1")));
+    one(check, trace(stored("n1/w1-1#1", "n1"), granted("n1/w1-1", "head/driver"), oos("n1/w1-1#1"), readBy("n1/w1-1#1", "n1/w1-1")),
+      "references", "read after free: object n1/w1-1#1 read by n1/w1-1", 3);
+  });
+  test("a task's argument stays while its owner holds the task's result (lineage); not once the result is gone", () => {
+    const task: Ev = { kind: "task.submitted", comp: "owner", task: "n1/w1-1#2", fn: "f", owner: "n1/w1-1", returns: "n1/w1-1#2.r", args: ["n1/w1-1#1"], maxRetries: 3 };
+    clean(check, trace(stored("n1/w1-1#1", "n1"), task, end(true), quiet()));
+    one(check, trace(stored("n1/w1-1#1", "n1"), task, oos("n1/w1-1#2.r"), end(true), quiet()), "references", "leak: object n1/w1-1#1", 4);
+  });
 });
 
 describe("checkTrace", () => {
