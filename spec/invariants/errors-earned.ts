@@ -128,7 +128,8 @@ export const checkErrorsEarned: Checker = (events) => {
         break;
       case "actor.killed": // the program's own doing
       case "actor.exited": // so is an actor's exit (ray.exitActor): for good, as a kill with noRestart
-        if (e.kind === "actor.exited" || e.noRestart) deadActors.add(e.actor);
+      case "actor.out-of-scope": // and an actor whose every handle the program let go
+        if (e.kind !== "actor.killed" || e.noRestart) deadActors.add(e.actor);
         else killedActors.add(e.actor);
         actorEnded(e.actor);
         // The GCS ends the worker it has leased for the actor when the kill arrives, maybe

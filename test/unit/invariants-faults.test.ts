@@ -130,6 +130,14 @@ describe("errors-earned", () => {
     const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };
     clean(check, trace({ ...actorState("a", "ALIVE", 0), worker: W1 } as Ev, submit("c1", { actor: "a" }), exited, failed("c1", "ActorDiedError"), getFailed(`${W1}#1`, "OwnerDiedError")));
   });
+  test("an actor whose every handle went out of scope is the program's doing: its calls' ActorDiedError and its objects' OwnerDiedError", () => {
+    const outOfScope: Ev = { kind: "actor.out-of-scope", comp: "owner", actor: "a", owner: "head/driver" };
+    const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: W1 } as Ev;
+    // Before the GCS says DEAD: a call through a lookup handle may already fail, and under faults the budget is no excuse.
+    clean(check, trace(alive, submit("c1", { actor: "a" }), outOfScope, getFailed(`${W1}#1`, "OwnerDiedError"), fault("kill-node"), failed("c1", "ActorDiedError")));
+    one(check, trace(alive, submit("c1", { actor: "a" }), fault("kill-node"), failed("c1", "ActorDiedError")),
+      "errors-earned", "call c1 failed with ActorDiedError, but actor a was not dead and had never restarted", 3);
+  });
   test("a worker destroyed because its lease holder ended by the program's doing is too; one whose holder lives needs a cause", () => {
     const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: W1 } as Ev;
     const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };

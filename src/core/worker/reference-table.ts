@@ -6,13 +6,14 @@
 import { nextObjectState, type ObjectState } from "../lifecycle/object.ts";
 import type { ObjectStatus } from "../messages.ts";
 import { InvariantError, assertNever } from "../assert.ts";
-import { isGeneratorItemId, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
+import { actorOfHandleId, handleIdOf, isGeneratorItemId, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
 import { argKnown, type ArgResolution, type OwnedTask } from "./task-manager.ts";
 import { generatorFreed, generatorUnreferenced } from "./generators.ts";
 import { itemFreed } from "./generator-lineage.ts";
+import { handleOutOfScope } from "./actor-submitter.ts";
 
 export type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
 export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
@@ -181,6 +182,8 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   if (o.contains) dropRefs(w, o.contains);
   if (w.generators.size > 0) generatorFreed(w, id);
   if (w.lineages.size > 0 && isGeneratorItemId(id)) itemFreed(w, id);
+  const actor = actorOfHandleId(id);
+  if (actor !== undefined) handleOutOfScope(w, actor);
 }
 
 export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {
@@ -295,8 +298,15 @@ export function holdRef(w: Ctx, ref: RefInfo, registered = false): void {
   if (!registered) w.fx.send(ref.owner, { type: "AddBorrower", id: ref.id, borrower: w.addr, seq: ++w.borrowMsgs });
 }
 
+/**
+ * The refs nested in a value this worker's program received (a task's arguments, a value it
+ * got): one hold each. The handle of the actor this worker hosts is no hold: an actor's handle
+ * to itself does not keep it alive (as in Ray).
+ */
 export function holdRefs(w: Ctx, refs: readonly RefInfo[] | undefined): void {
-  if (refs) for (const r of refs) holdRef(w, r);
+  if (!refs) return;
+  const self = w.actor === undefined ? undefined : handleIdOf(w.actor.actorId);
+  for (const r of refs) if (r.id !== self) holdRef(w, r);
 }
 
 /** One hold (or all of them) on a borrowed ref ends; the owner hears how many. */

@@ -171,9 +171,14 @@ const NO_USES: ArgUses = { argRefs: NO_IDS, heldRefs: undefined };
  * (Ray's submitted-task references): until `endUses`, no ref is freed, whatever the submitter
  * does with its own handles.
  */
-export function useArgs(w: Ctx, args: readonly Arg[]): ArgUses {
+export function useArgs(w: Ctx, args: readonly Arg[], handle?: RefInfo): ArgUses {
   let argRefs: ObjectId[] | undefined;
   let heldRefs: RefInfo[] | undefined;
+  // An actor call's handle, in use as its arguments are.
+  if (handle !== undefined) {
+    const o = w.owned.get(handle.id);
+    if (o) { o.submitted++; argRefs = [handle.id]; } else heldRefs = [handle];
+  }
   for (const a of args) {
     if ("ref" in a) {
       const o = w.owned.get(a.ref);
@@ -198,8 +203,9 @@ export function endUses(w: Ctx, u: ArgUses): void {
   if (u.heldRefs) dropRefs(w, u.heldRefs);
 }
 
-export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number): void {
-  const { argRefs, heldRefs } = useArgs(w, spec.args);
+/** `handle`: an actor call's handle, when counted (held while the call is pending). */
+export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number, handle?: RefInfo): void {
+  const { argRefs, heldRefs } = useArgs(w, spec.args, handle);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
   const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
   const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs, heldRefs, classKey, argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: submittingTask(w) };

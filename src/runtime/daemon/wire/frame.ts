@@ -102,6 +102,7 @@ export const MSG_TYPES = [
   "CancelTask",
   "ReportGeneratorItem", "GeneratorAck",
   "KnownDeaths",
+  "ActorOutOfScope",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).
