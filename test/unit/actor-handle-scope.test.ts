@@ -44,6 +44,15 @@ test("the owner tells the GCS once its program's last handle is released, and on
   assert.deepEqual(r.traced.filter((e) => e.kind === "actor.out-of-scope"), [{ kind: "actor.out-of-scope", comp: "owner", actor: "a1", owner: OWNER }]);
 });
 
+test("an actor already dead (its constructor failed, say) is not ended again when its handles go", () => {
+  const r = owner();
+  r.w.createActor("a1", CLS, [], actorOpts());
+  r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a1", state: "DEAD", epoch: 0, owner: OWNER } });
+  r.w.releaseRef(H);
+  assert.deepEqual(r.outOfScope(), []);
+  assert.equal(r.traced.some((e) => e.kind === "actor.out-of-scope"), false);
+});
+
 test("a pending call keeps its actor: the handle goes out of scope when the call is answered", () => {
   const r = owner();
   r.w.createActor("a1", CLS, [], actorOpts());

@@ -137,9 +137,10 @@ export function handleOutOfScope(w: Ctx, actorId: ActorId): void {
   const a = w.callerActors.get(actorId);
   if (w.exited || !a || a.outOfScope) return;
   a.outOfScope = true;
+  if (a.info?.state === "DEAD") return; // dead already (its constructor failed, say): nothing to end
   w.fx.trace({ kind: "actor.out-of-scope", comp: "owner", actor: actorId, owner: w.addr });
   // Not yet registered (its constructor's arguments are resolved first): told after the registration.
-  if (a.created !== undefined && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "ActorOutOfScope", actorId });
+  if (a.created !== undefined) w.fx.send(w.cfg.gcs, { type: "ActorOutOfScope", actorId });
 }
 
 export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, call?: ActorCallOptions): void {
