@@ -5,7 +5,7 @@
 // task.retry counts, a reconstruction's included, as the owner counts them), and an actor call
 // that failed with ActorDiedError must have found its actor dead, or restarted with the call's
 // own retries used up (its caller may have pushed it to an incarnation that was already gone).
-import { isGeneratorItemId } from "../../src/core/types.ts";
+import { handleIdOf, isGeneratorItemId } from "../../src/core/types.ts";
 import { OwnerLives, nodeOfAddr, workerIncarnation } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -78,17 +78,23 @@ export const checkErrorsEarned: Checker = (events) => {
     if (FAULT_ONLY.has(error)) {
       at(i, `${error} without any injected fault (${what})`);
     } else if (error === "ActorDiedError") {
-      // A call its owner made before the actor's handles went out of scope held one of them: it
-      // kept the actor alive, so the actor's end cannot have failed it.
+      // A call that held a handle to its actor (it took the handle object: its caller held one;
+      // or its owner made it, whose handles are all counted) before they went out of scope kept
+      // the actor alive, so the actor's end cannot have failed it.
       const ended = t?.actor === undefined ? undefined : outOfScopeAt.get(t.actor);
-      if (ended !== undefined && t!.submittedAt < ended && t!.owner === actorOwners.get(t!.actor!)) {
-        at(i, `ActorDiedError for a call its owner made before every handle to actor ${t!.actor} went out of scope (${what}): a pending call keeps its actor`);
+      if (ended !== undefined && t!.submittedAt < ended && (t!.owner === actorOwners.get(t!.actor!) || tookHandle(t!))) {
+        at(i, `ActorDiedError for a call made through a handle to actor ${t!.actor} before every handle to it went out of scope (${what}): a pending call keeps its actor`);
         return;
       }
       if (t?.actor !== undefined && (deadActors.has(t.actor) || killedActors.has(t.actor))) return;
       at(i, `ActorDiedError without any injected fault (${what})` +
         (t?.actor !== undefined ? `, and actor ${t.actor} was never declared DEAD before it` : ""));
     }
+  };
+
+  const tookHandle = (t: Task) => {
+    const h = handleIdOf(t.actor!);
+    return t.args.includes(h) || t.borrowed.includes(h);
   };
 
   /** Whether the retries were spent: a budget of -1 never is. */

@@ -328,15 +328,15 @@ export async function getPeek(ray: Ray): Promise<(number | string)[]> {
 
 export interface HandleScopesSeen {
   taskValue: number; taskActorEnded: boolean; lookupBefore: number; lookupAfter: string;
-  lentValue: number; lentEnded: boolean; chained: number; detachedAlive: number;
+  lentValue: number; lentEnded: boolean; firedAndForgot: number | string; firedEnded: boolean; chained: number; detachedAlive: number;
   selfKept: number; selfEnded: boolean; copyAfterDoubleRelease: number | string; copyEnded: boolean;
 }
 
 /**
  * An actor ends once every handle to it is gone (Ray's actor handle reference counting): one a
  * task made and dropped at its end; one the driver released, whose lookup handle then fails
- * with ActorDiedError; one lent to a task, alive until the task is done; a pending call keeps
- * its actor; a detached actor, and an actor's handle to itself, keep nothing; releasing a
+ * with ActorDiedError; one lent to a task, alive until the task is done, or until a call it made
+ * through it and left pending is; a pending call keeps its actor; a detached actor, and an actor's handle to itself, keep nothing; releasing a
  * handle twice releases it once.
  */
 export async function handleScopes(ray: Ray): Promise<HandleScopesSeen> {
@@ -345,6 +345,7 @@ export async function handleScopes(ray: Ray): Promise<HandleScopesSeen> {
     me: unknown;
     inc(): number { return ++this.n; }
     keep(me: unknown): number { this.me = me; return ++this.n; }
+    async slowInc(): Promise<number> { await ray.sleep(300); return ++this.n; }
   }
   const C = ray.remote(Counter);
   const out: Partial<HandleScopesSeen> = {};
@@ -376,6 +377,15 @@ export async function handleScopes(ray: Ray): Promise<HandleScopesSeen> {
   ray.release(lent);
   out.lentValue = await ray.get(held);
   out.lentEnded = await ended("lent");
+
+  // A task calls through the handle it was lent and returns at once: its pending call holds the
+  // handle past the task's end, while the driver lets go of its own.
+  const fired = await C.options({ name: "fired" }).remote();
+  const fire = ray.remote((h: typeof fired) => ({ r: h.slowInc.remote() }));
+  const box = await ray.get(fire.remote(fired));
+  ray.release(fired);
+  out.firedAndForgot = await ray.get(box.r).catch((e: Error) => e.name);
+  out.firedEnded = await ended("fired");
 
   const once = C.remote();
   const call = once.inc.remote();
@@ -413,7 +423,7 @@ export async function handleScopes(ray: Ray): Promise<HandleScopesSeen> {
 export const EXPECTED = {
   peek: [1, 2, "TaskError", "GetTimeoutError", 3, 4],
   handleScopes: {
-    taskValue: 1, taskActorEnded: true, lookupBefore: 2, lookupAfter: "ActorDiedError: true", lentValue: 1, lentEnded: true, chained: 1,
+    taskValue: 1, taskActorEnded: true, lookupBefore: 2, lookupAfter: "ActorDiedError: true", lentValue: 1, lentEnded: true, firedAndForgot: 1, firedEnded: true, chained: 1,
     detachedAlive: 1, selfKept: 1, selfEnded: true, copyAfterDoubleRelease: 1, copyEnded: true,
   },
   concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },

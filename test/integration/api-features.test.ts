@@ -69,7 +69,7 @@ describe("API features on the simulator", () => {
     for (const seed of [1, 2, 3]) {
       const r = await run(handleScopes, seed);
       assert.deepEqual(r.result, EXPECTED.handleScopes);
-      assert.equal(r.trace.filter((e) => e.kind === "actor.out-of-scope").length, 6, "six actors went out of scope (not the detached one)");
+      assert.equal(r.trace.filter((e) => e.kind === "actor.out-of-scope").length, 7, "seven actors went out of scope (not the detached one)");
     }
   });
   it("ray.exitActor ends the actor for good, restarts left or not, and the checkers call it earned", async () => {

@@ -20,7 +20,7 @@ import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
 import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
 import { lineageTaskEnded, rerunOf } from "./generator-lineage.ts";
 import { placementOf } from "./placement-groups.ts";
-import { containRefs, dropRefs, holdRef, own, ready, releaseArgs, returnLoans, whenKnown, type Owned } from "./reference-table.ts";
+import { containRefs, endTaskHolds, own, ready, releaseArgs, returnLoans, takeTaskHolds, whenKnown, type Owned } from "./reference-table.ts";
 
 export interface OwnedTask {
   spec: TaskSpec;
@@ -193,14 +193,14 @@ export function useArgs(w: Ctx, args: readonly Arg[], handle?: RefInfo): ArgUses
       }
     }
   }
-  if (heldRefs) for (const r of heldRefs) holdRef(w, r);
+  if (heldRefs) takeTaskHolds(w, heldRefs);
   return argRefs === undefined && heldRefs === undefined ? NO_USES : { argRefs: argRefs ?? NO_IDS, heldRefs };
 }
 
 /** Ends the uses `useArgs` counted. */
 export function endUses(w: Ctx, u: ArgUses): void {
   releaseArgs(w, u.argRefs);
-  if (u.heldRefs) dropRefs(w, u.heldRefs);
+  if (u.heldRefs) endTaskHolds(w, u.heldRefs);
 }
 
 /** `handle`: an actor call's handle, when counted (held while the call is pending). */
