@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { lifecycles, protocols, toMermaid } from "../src/core/lifecycle/index.ts";
 
 const about: Record<keyof typeof lifecycles, string> = {
-  actor: "Kept by the **GCS** in its actor table. An actor waits for its creation arguments, is placed on a worker, and runs; if its worker dies it restarts while its restart budget lasts, otherwise (or when killed) it is dead for good.",
+  actor: "Kept by the **GCS** in its actor table. An actor waits for its creation arguments, is placed on a worker, and runs; if its worker dies it restarts while its restart budget lasts, otherwise (or when killed, or once its owner reports every handle to it gone) it is dead for good.",
   node: "Kept by the **GCS** in its node table. A node registers, then is health-checked: a missed check makes it suspect, a heartbeat clears that, and reaching the missed-check limit (or an explicit death report) marks it dead.",
   worker: "Kept by each **raylet** for the worker processes in its pool. A started process registers and idles, is leased to run tasks and returned, or becomes the home of an actor for the rest of its life; exit ends it from any state.",
   task: "Kept by the task's **owner** (the core worker that submitted it). A task waits for its arguments, is scheduled and run; a retryable error sends it back to wait, a fatal one fails it, and a worker may bounce a pipelined task back unrun (the task ahead of it blocked), which queues it again. ray.cancel fails a task that is waiting, queued or running (TaskCancelledError, never retried). A finished task can be resubmitted to rebuild a lost return value from lineage.",

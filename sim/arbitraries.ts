@@ -47,6 +47,7 @@ type RawStep =
   | { op: "task-actor"; v: number; big: boolean; node: number | null; after: boolean }
   | { op: "actor-stream"; back: number; n: number; big: boolean; v: number; backpressure: number | null; take: number | null; inTask: boolean }
   | { op: "handle-call"; back: number; v: number }
+  | { op: "drop-actor"; back: number }
   | { op: "relay"; back: number; to: number; v: number; big: boolean };
 
 const small = fc.integer({ min: 0, max: 9 });
@@ -144,6 +145,10 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     fc.record({ op: fc.constant("handle-call" as const), back: fc.nat(20), v: small }),
     fc.record({ op: fc.constant("relay" as const), back: fc.nat(20), to: fc.nat(20), v: small, big: fc.boolean() }),
   ) },
+  // The program lets go of an actor's handle (ray.release): the actor ends once its pending calls,
+  // and the tasks and actors the handle was passed to, are done with it too (Ray's actor handle
+  // reference counting).
+  { name: "actor-drop", weight: 1, group: "apart", step: () => fc.record({ op: fc.constant("drop-actor" as const), back: fc.nat(20) }) },
   // An actor created by a task's worker (wherever the task runs: off the head too), whose answer
   // the program borrows from that worker, stored on the actor's node.
   { name: "task-actor", weight: 1, group: "apart", step: ({ node }) => fc.record({ op: fc.constant("task-actor" as const), v: small, big: fc.boolean(), node, after: fc.boolean() }) },
@@ -364,6 +369,14 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         if (a === undefined) continue;
         steps.push({ op: "handle-call", actor: a, v: r.v });
         made.push(i);
+        break;
+      }
+      case "drop-actor": {
+        const a = pick(actors, r.back);
+        if (a === undefined) continue;
+        steps.push({ op: "drop-actor", actor: a });
+        // Later steps no longer reach it: the program holds no handle to it.
+        actors.splice(actors.indexOf(a), 1);
         break;
       }
       case "relay": {

@@ -152,6 +152,17 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   // A step whose value may legitimately differ between the runs (the sets above): an actor's
   // answer after a restart (it lost its state, as in Ray), a value built on a put the faults
   // made fail, on a name lookup, on an async actor's fetch order, or on a killed actor's call.
+  // An actor the program only dropped (never killed, nor ended by itself) lives while a call made
+  // through a handle to it, the program's or a task's it was passed to, is pending: without
+  // faults none of those calls fails with ActorDiedError (Ray's actor handle reference counting).
+  const droppedOnly = new Set(w.steps.flatMap((st) => (st.op === "drop-actor" && !killedActors.has(st.actor) ? [st.actor] : [])));
+  w.steps.forEach((st, i) => {
+    const throughHandle = st.op === "handle-call" || st.op === "actor-stream" || (st.op === "call" && st.ref === undefined);
+    const got = ref[i];
+    if (throughHandle && droppedOnly.has(st.actor) && typeof got === "string" && got.includes("ActorDiedError")) {
+      problems.push(`fault-free run: step ${i} (${st.op}) failed with ${got}, though actor ${st.actor} was only dropped after it: a handle in use keeps its actor`);
+    }
+  });
   const mayDiffer = (i: number) => (restarted && fromActor.has(i)) || fromFailedPut.has(i) || fromLookup.has(i) || fromFetchOrder.has(i) || fromKilled.has(i);
   for (const [k, got] of Object.entries(faulty ?? {})) {
     if (fromCancelled.has(Number(k))) continue;

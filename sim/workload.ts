@@ -181,6 +181,11 @@ export type Step =
    */
   | { readonly op: "handle-call"; readonly actor: number; readonly v: number }
   /**
+   * The program releases its handle to the actor made by step `actor` and makes no more calls to
+   * it: the actor ends once no call, task or actor that was handed the handle still uses it.
+   */
+  | { readonly op: "drop-actor"; readonly actor: number }
+  /**
    * One actor calls another: the actor made by step `actor` is handed the handle of the earlier
    * one made by step `to`, puts `v` (small, or `big`: in a store) and hands its ref inside a value
    * to that actor's `keep`, then returns what `to` reads of it (`to`'s later `kept` reads it too:
@@ -621,6 +626,11 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
           if (s.read) await ray.sleep(s.holdMs ?? 300);
           refs.set(i, (fns.add.remote as (...a: unknown[]) => ObjectRef)(box.r, 1));
         } catch (e) { observed[i] = `${(e as Error).name}: ${(e as Error).message}`; }
+        break;
+      }
+      case "drop-actor": {
+        const a = actors.get(s.actor);
+        if (a) { ray.release(a); actors.delete(s.actor); }
         break;
       }
       case "handle-call": {

@@ -97,6 +97,11 @@ export type TraceBody =
    * good (`noRestart`), the killer's later calls fail at once, before the GCS's news.
    */
   | { kind: "actor.killed"; comp: "owner"; actor: string; caller: string; noRestart: boolean }
+  /**
+   * Every handle to the actor went out of scope at its owner (no copy held by its program, by a
+   * borrower, or by a pending call): the owner asks the GCS to end it for good.
+   */
+  | { kind: "actor.out-of-scope"; comp: "owner"; actor: string; owner: string }
   /** Incarnation `epoch` of the actor called ray.exitActor() in method `method`: it ends for good. */
   | { kind: "actor.exited"; comp: "worker"; actor: string; worker: string; epoch: number; method: string }
   /** The GCS took an actor's registration: its name (unique within `namespace`), and whether it outlives its owner. */

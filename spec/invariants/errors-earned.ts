@@ -5,7 +5,7 @@
 // task.retry counts, a reconstruction's included, as the owner counts them), and an actor call
 // that failed with ActorDiedError must have found its actor dead, or restarted with the call's
 // own retries used up (its caller may have pushed it to an incarnation that was already gone).
-import { isGeneratorItemId } from "../../src/core/types.ts";
+import { handleIdOf, isGeneratorItemId } from "../../src/core/types.ts";
 import { OwnerLives, nodeOfAddr, workerIncarnation } from "./owners.ts";
 import { violationAt, type Checker, type Violation } from "./types.ts";
 
@@ -28,6 +28,8 @@ interface Task {
   retries: number;
   /** ray.cancel reached its owner: TaskCancelledError is earned. */
   cancelled?: true;
+  /** Index of its task.submitted. */
+  submittedAt: number;
 }
 
 export const checkErrorsEarned: Checker = (events) => {
@@ -43,6 +45,10 @@ export const checkErrorsEarned: Checker = (events) => {
   const restartedActors = new Set<string>();
   /** Killed with noRestart: false: a call it was running may fail (judged by its budget). */
   const killedActors = new Set<string>();
+  /** actor -> its owner (who counts its handles). */
+  const actorOwners = new Map<string, string>();
+  /** actor -> index of the owner's actor.out-of-scope, for an actor nothing else ended before (or since). */
+  const outOfScopeAt = new Map<string, number>();
   let faulted = false;
   // ObjectLostError reads judged at the end, once we know whether the owner ever died.
   const lostReads: { i: number; obj: string; task: string }[] = [];
@@ -72,10 +78,23 @@ export const checkErrorsEarned: Checker = (events) => {
     if (FAULT_ONLY.has(error)) {
       at(i, `${error} without any injected fault (${what})`);
     } else if (error === "ActorDiedError") {
+      // A call that held a handle to its actor (it took the handle object: its caller held one;
+      // or its owner made it, whose handles are all counted) before they went out of scope kept
+      // the actor alive, so the actor's end cannot have failed it.
+      const ended = t?.actor === undefined ? undefined : outOfScopeAt.get(t.actor);
+      if (ended !== undefined && t!.submittedAt < ended && (t!.owner === actorOwners.get(t!.actor!) || tookHandle(t!))) {
+        at(i, `ActorDiedError for a call made through a handle to actor ${t!.actor} before every handle to it went out of scope (${what}): a pending call keeps its actor`);
+        return;
+      }
       if (t?.actor !== undefined && (deadActors.has(t.actor) || killedActors.has(t.actor))) return;
       at(i, `ActorDiedError without any injected fault (${what})` +
         (t?.actor !== undefined ? `, and actor ${t.actor} was never declared DEAD before it` : ""));
     }
+  };
+
+  const tookHandle = (t: Task) => {
+    const h = handleIdOf(t.actor!);
+    return t.args.includes(h) || t.borrowed.includes(h);
   };
 
   /** Whether the retries were spent: a budget of -1 never is. */
@@ -128,7 +147,10 @@ export const checkErrorsEarned: Checker = (events) => {
         break;
       case "actor.killed": // the program's own doing
       case "actor.exited": // so is an actor's exit (ray.exitActor): for good, as a kill with noRestart
-        if (e.kind === "actor.exited" || e.noRestart) deadActors.add(e.actor);
+      case "actor.out-of-scope": // and an actor whose every handle the program let go
+        if (e.kind !== "actor.out-of-scope") outOfScopeAt.delete(e.actor);
+        else if (!deadActors.has(e.actor) && !killedActors.has(e.actor)) outOfScopeAt.set(e.actor, i);
+        if (e.kind !== "actor.killed" || e.noRestart) deadActors.add(e.actor);
         else killedActors.add(e.actor);
         actorEnded(e.actor);
         // The GCS ends the worker it has leased for the actor when the kill arrives, maybe
@@ -190,6 +212,9 @@ export const checkErrorsEarned: Checker = (events) => {
       case "driver.dead": // a driver whose job ended (or that was killed) is an owner that exited
         exited.add(e.driver);
         break;
+      case "actor.registered":
+        if (!actorOwners.has(e.actor)) actorOwners.set(e.actor, e.owner);
+        break;
       case "actor.state":
         actorEpoch.set(e.actor, e.epoch);
         if ((e.state === "RESTARTING" || e.state === "DEAD") && killsInFlight.delete(e.actor)) actorEnded(e.actor);
@@ -209,7 +234,7 @@ export const checkErrorsEarned: Checker = (events) => {
       }
       case "task.submitted":
         if (!tasks.has(e.task)) {
-          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [], borrowed: e.borrowed ?? [], retries: 0 });
+          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [], borrowed: e.borrowed ?? [], retries: 0, submittedAt: i });
           byReturn.set(e.returns, e.task);
         }
         break;

@@ -46,6 +46,7 @@ const WRITERS: { readonly [K in TraceKind]: readonly Extract<TraceBody, { kind: 
   "get.failed": ["owner"],
   "actor.state": ["gcs"],
   "actor.killed": ["owner"],
+  "actor.out-of-scope": ["owner"],
   "actor.exited": ["worker"],
   "actor.registered": ["gcs"],
   "actor.lookup": ["owner"],

@@ -1,7 +1,7 @@
 // What a program holds: object refs, remote functions, actor classes and actor handles.
 // Each is bound to the Ray instance (one per core worker) that made or received it.
 
-import type { Addr, ActorId, ConcurrencyGroup, FunctionDescriptor, ObjectId, SchedulingStrategy } from "../core/types.ts";
+import type { Addr, ActorId, ConcurrencyGroup, FunctionDescriptor, ObjectId, RefInfo, SchedulingStrategy } from "../core/types.ts";
 import type { ObjectRefGenerator } from "./generator.ts";
 import { checkOptionNames, concurrencyGroupsOf, generatorMethodsOf, isAsyncClass, methodNamesOf } from "./options.ts";
 import type { PlacementGroup } from "./placement-group.ts";
@@ -162,6 +162,27 @@ export class ActorClass<C extends new (...args: any[]) => unknown> {
 }
 
 const ACTOR = Symbol("tsray.actor");
+const COUNTED = Symbol("tsray.counted");
+const HOLD = Symbol("tsray.hold");
+
+/**
+ * A counted handle's reference, held by the program (one per handle object it was given; an
+ * awaitable handle and the one its `await` gives share one): released once, by ray.release or
+ * when the garbage collector has taken every handle object sharing it (`handles`).
+ */
+export interface HandleHold {
+  readonly id: ObjectId;
+  released: boolean;
+  handles: number;
+}
+
+/**
+ * How a handle counts toward its actor's life: `counted` is the handle object's ref (absent for a
+ * detached actor's handle, or one got by ray.getActor: they keep nothing alive), passed along
+ * wherever the handle goes; `hold` is this process's reference to it (absent for the handle an
+ * actor is given of itself).
+ */
+export interface HandleCount { readonly counted?: RefInfo; readonly hold?: HandleHold }
 
 /**
  * Builds the Proxy that turns `handle.method.remote(...)` into an actor call. With `created`, the
@@ -169,15 +190,17 @@ const ACTOR = Symbol("tsray.actor");
  * it, resolving to a plain handle. A get-or-create handle has no actor until then (`actorId`
  * undefined): its methods say to await it first.
  */
-export function actorHandle(actorId: ActorId, invoker: Invoker): ActorHandle;
-export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, created: () => Promise<ActorHandle>): ActorHandle;
-export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, created?: () => Promise<ActorHandle>): ActorHandle {
+export function actorHandle(actorId: ActorId, invoker: Invoker, count?: HandleCount): ActorHandle;
+export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, count: HandleCount | undefined, created: () => Promise<ActorHandle>): ActorHandle;
+export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, count: HandleCount = {}, created?: () => Promise<ActorHandle>): ActorHandle {
   const target = { [ACTOR]: actorId, __actorId: actorId };
   let settled: Promise<ActorHandle> | undefined;
   const methods = new Map<string, Method<(...a: unknown[]) => unknown>>();
-  return new Proxy(target, {
+  const handle = new Proxy(target, {
     get(_target, prop) {
       if (prop === ACTOR || prop === "__actorId") return actorId;
+      if (prop === COUNTED) return count.counted;
+      if (prop === HOLD) return count.hold;
       if (prop === "then" && created) {
         return (resolve: (h: ActorHandle) => unknown, reject: (e: unknown) => unknown) => (settled ??= created()).then(resolve, reject);
       }
@@ -186,22 +209,33 @@ export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, crea
         throw new TypeError(`${prop}: a handle made with getIfExists names no actor until the GCS answers: await it first (const h = await A.options({ name, getIfExists: true }).remote())`);
       }
       let m = methods.get(prop);
-      if (m === undefined) methods.set(prop, (m = method(actorId, prop, {}, invoker)));
+      if (m === undefined) methods.set(prop, (m = method(actorId, prop, {}, invoker, handle)));
       return m;
     },
   }) as unknown as ActorHandle;
+  return handle;
 }
 
-/** `handle.name`: what `.remote()` and `.options()` are called on (made once per handle and method, not per call). */
-function method(actorId: ActorId, prop: string, opts: RemoteOptions, invoker: Invoker): Method<(...a: unknown[]) => unknown> {
+/**
+ * `handle.name`: what `.remote()` and `.options()` are called on (made once per handle and method,
+ * not per call). It keeps its handle `of` (its `options` passes it on): a program that holds only
+ * a method must not see the handle collected, and the actor end.
+ */
+function method(actorId: ActorId, prop: string, opts: RemoteOptions, invoker: Invoker, of: ActorHandle): Method<(...a: unknown[]) => unknown> {
   return {
     remote: (...args: unknown[]) => invoker.callMethod(actorId, prop, args, opts) as never,
-    options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(actorId, prop, all, invoker); },
+    options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(actorId, prop, all, invoker, of); },
   };
 }
 
 export function actorIdOf(x: unknown): ActorId | undefined {
   return typeof x === "object" && x !== null ? ((x as Record<symbol, ActorId>)[ACTOR] ?? undefined) : undefined;
+}
+
+/** How an actor handle counts toward its actor's life (see HandleCount). */
+export function handleCountOf(handle: ActorRef): HandleCount {
+  const h = handle as unknown as Record<symbol, unknown>;
+  return { counted: h[COUNTED] as RefInfo | undefined, hold: h[HOLD] as HandleHold | undefined };
 }
 
 /** `ray.remote(target, opts)`: an actor class for a class, a remote function otherwise. */

@@ -3,7 +3,7 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import type { ActorId, ActorInfo, ConcurrencyGroup, FunctionDescriptor, NodeView, Payload, RefInfo } from "../core/types.ts";
+import { handleIdOf, type ActorId, type ActorInfo, type ConcurrencyGroup, type FunctionDescriptor, type NodeView, type Payload, type RefInfo } from "../core/types.ts";
 import type { NamedActorEntry } from "../core/messages.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
@@ -13,8 +13,8 @@ import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
 import {
-  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, madeOf, remoteOf, tie,
-  type ActorHandle, type ActorRef, type Invoker, type MadeRef, type RemoteOptions,
+  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, handleCountOf, madeOf, remoteOf, tie,
+  type ActorHandle, type ActorRef, type HandleHold, type Invoker, type MadeRef, type RemoteOptions,
 } from "./handles.ts";
 
 export interface GetOptions { timeoutMs?: number }
@@ -66,8 +66,12 @@ export interface Ray {
   availableResources(): Promise<Record<string, number>>;
   /** Cancels the task that makes `ref` (see docs/api.md, "Cancelling tasks"); its get then throws TaskCancelledError. */
   cancel(ref: ObjectRef | ObjectRefGenerator, opts?: CancelOptions): void;
-  /** Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. A generator's unconsumed items go with it. */
-  release(refs: ObjectRef | ObjectRefGenerator | readonly (ObjectRef | ObjectRefGenerator)[]): void;
+  /**
+   * Drops this program's reference (Python's `del ref`); the object is freed once unreferenced. A
+   * generator's unconsumed items go with it. An actor handle: the actor ends once no handle to
+   * it is left (see docs/api.md, "Actor lifetimes"). Releasing twice is releasing once.
+   */
+  release(refs: ObjectRef | ObjectRefGenerator | ActorRef | readonly (ObjectRef | ObjectRefGenerator | ActorRef)[]): void;
   /** Sleeps in the host's time: virtual in the simulator, real elsewhere. Inside a task, ray.cancel ends it with TaskCancelledError. */
   sleep(ms: number): Promise<void>;
   /** Where this code runs. */
@@ -155,6 +159,24 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   const collected = options.releaseOnCollect === true
     ? new FinalizationRegistry<MadeRef>((m) => { if (!m.released) client.releaseRef(m.id); })
     : undefined;
+  // A counted actor handle is released alike, once every handle object sharing its hold is collected.
+  const collectedHandles = options.releaseOnCollect === true
+    ? new FinalizationRegistry<HandleHold>((h) => { if (--h.handles === 0) releaseHold(h); })
+    : undefined;
+  const releaseHold = (h: HandleHold): void => {
+    if (h.released) return;
+    h.released = true;
+    client.releaseRef(h.id);
+  };
+  /** A handle object given to the program: with a hold, one more sharing it (collected, it lets go of its share). */
+  const held = (handle: ActorHandle): ActorHandle => {
+    const { hold } = handleCountOf(handle);
+    if (hold !== undefined && collecting()) {
+      hold.handles++;
+      collectedHandles!.register(handle, hold);
+    }
+    return handle;
+  };
   // Registration waits for the end of the current macrotask (the list holds the refs until
   // then): a ref released within it, as a put used and released at once, never costs the
   // registry anything.
@@ -204,9 +226,14 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     const aid = actorIdOf(v);
     if (aid !== undefined) {
       state.marked = true;
-      // What a handle knows travels with it (Ray's serialized handle carries its class's facts).
+      // What a handle knows travels with it (Ray's serialized handle carries its class's facts),
+      // and a counted handle takes its reference along: whoever receives it borrows it from the actor's owner.
       const r = actorTaskRetries.get(aid), p = pendingLimit.get(aid);
-      return { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [], ...(r !== undefined ? { r } : {}), ...(p !== undefined ? { p } : {}) };
+      const facts = { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [], ...(r !== undefined ? { r } : {}), ...(p !== undefined ? { p } : {}) };
+      const { counted } = handleCountOf(v as ActorRef);
+      if (counted === undefined) return facts;
+      refs.push(counted);
+      return { ...facts, o: counted.owner };
     }
     if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v;
     if (Array.isArray(v)) {
@@ -242,7 +269,12 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
         knowHandle(m.id, {
           ...(Array.isArray(m.g) ? { generators: m.g } : {}), ...(typeof m.r === "number" ? { maxTaskRetries: m.r } : {}), ...(typeof m.p === "number" ? { maxPendingCalls: m.p } : {}),
         });
-        return actorHandle(m.id, api);
+        if (typeof m.o !== "string") return actorHandle(m.id, api);
+        // Counted: the core worker took the handle's hold when the value came, except in the
+        // actor itself (its handle to itself keeps nothing alive, see holdRefs).
+        const counted = { id: handleIdOf(m.id), owner: m.o };
+        if (currentExecution()?.actorId === m.id) return actorHandle(m.id, api, { counted });
+        return held(actorHandle(m.id, api, { counted, hold: { id: counted.id, released: false, handles: 0 } }));
       }
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
       if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true, Array.isArray(m.g) ? m.g : [], Array.isArray(m.ms) ? m.ms : []);
@@ -315,12 +347,16 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     const facts = { ...o, ...(target.generators.length > 0 ? { generators: target.generators } : {}) };
     knowHandle(id, facts);
     client.createActor(id, target.descriptor, args(list), facts);
-    if (o.name === undefined) return actorHandle(id, api);
-    return actorHandle(id, api, async () => {
+    // The program's first handle: the core worker made the handle object with this one hold.
+    // A detached actor's handles count nothing (it lives until ray.kill).
+    const count = o.detached === true ? {} : { counted: { id: handleIdOf(id), owner: client.addr }, hold: { id: handleIdOf(id), released: false, handles: 0 } };
+    if (o.name === undefined) return held(actorHandle(id, api, count));
+    // The handle an `await` gives shares the awaitable's hold: one handle to the program.
+    return held(actorHandle(id, api, count, async () => {
       const info = await client.actorRegistered(id);
       if (info?.state === "DEAD" && info.error?.name === "ValueError") throw new ValueError(`${target.descriptor.name}: ${info.error.message}`);
-      return actorHandle(id, api);
-    });
+      return held(actorHandle(id, api, count));
+    }));
   }
 
   /** getIfExists: the live actor of that name, else a new one; a race lost to another creator ends in getting the winner. */
@@ -379,7 +415,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     call(target, list, opts) {
       if (target instanceof ActorClass) {
         const o = actorOptions(opts, target.descriptor.name, target.isAsync, target.concurrencyGroups);
-        if (opts.getIfExists === true) return actorHandle(undefined, api, () => getOrCreate(target, list, o));
+        if (opts.getIfExists === true) return actorHandle(undefined, api, undefined, () => getOrCreate(target, list, o));
         return createActor(target, list, o);
       }
       const id = client.nextId();
@@ -522,6 +558,12 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
 
     release(refs) {
       for (const x of Array.isArray(refs) ? refs : [refs]) {
+        // An actor handle: its hold, if it has one (a handle from ray.getActor, or a detached actor's, holds nothing).
+        if (actorIdOf(x) !== undefined) {
+          const { hold } = handleCountOf(x as ActorRef);
+          if (hold !== undefined) releaseHold(hold);
+          continue;
+        }
         // A generator: its task's object; the items it never handed out go with it.
         const r = (x instanceof ObjectRefGenerator ? x.ref : x) as ObjectRef;
         const m = madeOf(r);

@@ -200,6 +200,7 @@ export class Gcs {
         if (m.exited) return this.actorManager.actorExited(m.actorId, m.epoch ?? 0);
         if (m.noRestart === false) return this.actorManager.restartKilledActor(m.actorId, m.epoch ?? 0);
         return this.actorManager.killActor(m.actorId, "it was killed by ray.kill()");
+      case "ActorOutOfScope": return this.actorManager.outOfScope(from, m.actorId);
       case "LeaseGranted": return this.actorManager.actorLeaseGranted(m.reqId, m.leaseId, m.worker);
       case "LeaseSpillback": return this.actorManager.actorLeaseRetry(m.reqId, m.node);
       case "LeaseRejected": return this.actorManager.actorLeaseRejected(m.reqId);

@@ -154,6 +154,8 @@ export type Msg =
    */
   /** `exited`: sent by the actor's own worker, whose incarnation `epoch` called ray.exitActor(). */
   | { type: "KillActor"; actorId: ActorId; noRestart?: false; epoch?: number; exited?: true }
+  /** owner → GCS: every handle to the actor went out of scope (Ray's actor handle reference counting): it ends for good. */
+  | { type: "ActorOutOfScope"; actorId: ActorId }
   // borrower (or an executor lending a returned ref) → owner: the borrower protocol
   // `seq` counts the sender's borrower messages: a copy the network repeated carries a seq the
   // owner has seen from that sender (the link delivers in order), and is dropped.
@@ -220,7 +222,7 @@ export const WORKER_RECEIVES = [
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [
   "RegisterNode", "Heartbeat", "WorkerDied", "SubscribeFailures", "RegisterFunction", "GetFunction", "CreateActor", "SubscribeActor",
-  "GetNamedActor", "ListNamedActors", "KillActor", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
+  "GetNamedActor", "ListNamedActors", "KillActor", "ActorOutOfScope", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "HeldLeases",
   "CreatePlacementGroup", "RemovePlacementGroup", "BundlesPrepared",
   "GetClusterInfo", "DrainReply",
 ] as const satisfies readonly MsgType[];

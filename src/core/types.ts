@@ -27,6 +27,14 @@ export const returnIdOf = (taskId: TaskId): ObjectId => idOf(taskId, ".r");
 /** Item `index` of a streaming generator task (Ray's ObjectRefGenerator): named after the task and its index. */
 export const generatorItemIdOf = (taskId: TaskId, index: number): ObjectId => idOf(taskId, ".y", index);
 export const isGeneratorItemId = (id: ObjectId): boolean => /\.y\d+$/.test(id);
+/**
+ * The object that stands for an actor's handle, owned by the actor's creator (as Ray derives an
+ * object id from the actor id): its references are the handle's, and once it goes out of scope
+ * the actor ends.
+ */
+export const handleIdOf = (actorId: ActorId): ObjectId => idOf(actorId, ".h");
+/** The actor of a handle object's id, undefined for any other object. */
+export const actorOfHandleId = (id: ObjectId): ActorId | undefined => (id.endsWith(".h") ? id.slice(0, -2) : undefined);
 /** The task and the index of a generator item's id (`<task>.y<index>`). */
 export function generatorItemOf(id: ObjectId): { readonly task: TaskId; readonly index: number } {
   const cut = id.lastIndexOf(".y");

@@ -3,6 +3,7 @@
 // docs/learn.ts) and the CLI (`tsray explain`), so the course and the terminal tell the same story.
 import type { TraceEvent } from "../../spec/trace.ts";
 import { assertNever } from "../core/assert.ts";
+import { actorOfHandleId } from "../core/types.ts";
 
 /** Short, stable names for the ids in a trace (the driver's tasks are `head/driver#N`). */
 export const short = (id: string): string => id.replace(/^head\/driver#/, "#").replace(/^head\/driver$/, "driver");
@@ -51,14 +52,18 @@ export function narrate(e: TraceEvent): string | undefined {
     case "task.retry": return `The owner retries ${code(e.task)} as attempt ${e.attempt}: ${e.reason}${e.uncharged ? " (not counted against its retries)" : ""}.`;
     case "task.failed": return `The owner gives up on ${code(e.task)}: ${e.error}.`;
     case "actor.result": return `The caller accepts the answer to ${code(e.task)} from incarnation ${e.epoch}.`;
-    case "object.created": return e.where === "inline"
+    case "object.created": return actorOfHandleId(e.obj) !== undefined
+      ? `The owner makes ${code(e.obj)}, which stands for the handle of actor ${code(actorOfHandleId(e.obj)!)}: the actor lives while it is referenced.`
+      : e.where === "inline"
       ? `The owner stores ${code(e.obj)} (${e.size} bytes) inline in its own memory: small results travel in the reply.`
       : `${e.node}'s object store seals ${e.primary ? "the primary copy" : "a secondary copy"} of ${code(e.obj)} (${e.size} bytes).`;
     case "object.deleted": return `${e.node}'s store deletes ${code(e.obj)} (${e.reason}).`;
     case "object.spilled": return `${e.node}'s store is under pressure: it spills ${code(e.obj)} to external storage and frees its memory.`;
     case "object.restored": return `${e.node}'s store restores ${code(e.obj)} from external storage for a reader.`;
     case "object.transferred": return `${e.node} pulled ${code(e.obj)} (${e.size} bytes) from ${e.from} in chunks and tells the owner it has a copy.`;
-    case "object.out-of-scope": return `No reference to ${code(e.obj)} remains: the owner frees it everywhere.`;
+    case "object.out-of-scope": return actorOfHandleId(e.obj) !== undefined
+      ? `No reference to ${code(e.obj)} remains: no handle to actor ${code(actorOfHandleId(e.obj)!)} is left.`
+      : `No reference to ${code(e.obj)} remains: the owner frees it everywhere.`;
     case "ref.borrowed": return `${short(e.borrower)} borrows ${code(e.obj)} and registers with its owner ${short(e.owner)}, which keeps the object alive for it.`;
     case "ref.unborrowed": return `${short(e.borrower)} drops its borrow of ${code(e.obj)} and tells its owner ${short(e.owner)}.`;
     case "owner.exited": return `Owner ${short(e.owner)} exits: everything it owns is freed.`;
@@ -67,6 +72,7 @@ export function narrate(e: TraceEvent): string | undefined {
     case "get.failed": return `Reading ${code(e.obj)} fails: ${e.error}.`;
     case "actor.state": return `The GCS moves actor ${code(e.actor)} to **${e.state}**${e.at ? ` on ${e.at}` : ""} (epoch ${e.epoch}) and tells its subscribers.`;
     case "actor.killed": return `${short(e.caller)} kills actor ${code(e.actor)}${e.noRestart ? " for good" : " (it may restart)"}.`;
+    case "actor.out-of-scope": return `No handle to actor ${code(e.actor)} remains (its owner ${short(e.owner)}'s program, borrowers and pending calls all let go): the owner asks the GCS to end it for good.`;
     case "actor.exited": return `Actor ${code(e.actor)}'s method ${code(e.method)} calls ray.exitActor(): the actor ends for good, and its worker ${short(e.worker)} answers its calls with ActorDiedError from now on.`;
     case "generator.item": return `The owner records item ${e.index} of streaming generator ${code(e.task)} as ${code(e.obj)}${e.attempt > 0 ? ` (reported by attempt ${e.attempt})` : ""}; the caller's next() gets a ref to it.`;
     case "generator.duplicate": return `Attempt ${e.attempt} of ${code(e.task)} reports item ${e.index} again: the owner already has it and drops the copy (no duplicate reaches the caller).`;

@@ -360,12 +360,111 @@ export async function pendingCallsLimit(ray: Ray): Promise<{ refused: string; an
   const both = [f.hold.remote(100), f.hold.remote(100)];
   const found = over(() => f.hold.remote(1));
   await ray.get(both);
+  // Held to here: the lookups above do not keep the actor alive, the program's handle does.
+  ray.release(g);
   return { refused, answered, later, inTask, found };
+}
+
+export interface HandleScopesSeen {
+  taskValue: number; taskActorEnded: boolean; lookupBefore: number; lookupAfter: string;
+  lentValue: number; lentEnded: boolean; firedAndForgot: number | string; firedEnded: boolean; chained: number; detachedAlive: number;
+  selfKept: number; selfEnded: boolean; copyAfterDoubleRelease: number | string; copyEnded: boolean;
+}
+
+/**
+ * An actor ends once every handle to it is gone (Ray's actor handle reference counting): one a
+ * task made and dropped at its end; one the driver released, whose lookup handle then fails
+ * with ActorDiedError; one lent to a task, alive until the task is done, or until a call it made
+ * through it and left pending is; a pending call keeps its actor; a detached actor, and an actor's handle to itself, keep nothing; releasing a
+ * handle twice releases it once.
+ */
+export async function handleScopes(ray: Ray): Promise<HandleScopesSeen> {
+  class Counter {
+    n = 0;
+    me: unknown;
+    inc(): number { return ++this.n; }
+    keep(me: unknown): number { this.me = me; return ++this.n; }
+    async slowInc(): Promise<number> { await ray.sleep(300); return ++this.n; }
+  }
+  const C = ray.remote(Counter);
+  const out: Partial<HandleScopesSeen> = {};
+  // A named actor is gone from the list once the GCS ended it.
+  const ended = async (name: string): Promise<boolean> => {
+    for (let i = 0; i < 300; i++) {
+      if (!(await ray.listNamedActors()).includes(name)) return true;
+      await ray.sleep(20);
+    }
+    return false;
+  };
+  const inTask = ray.remote(async (cls: typeof C) => ray.get(cls.options({ name: "made-in-task" }).remote().inc.remote()));
+  out.taskValue = await ray.get(inTask.remote(C));
+  out.taskActorEnded = await ended("made-in-task");
+
+  const mine = await C.options({ name: "released" }).remote();
+  const lookup = await ray.getActor<Counter>("released");
+  await ray.get(mine.inc.remote());
+  out.lookupBefore = await ray.get(lookup.inc.remote());
+  ray.release(mine);
+  out.lookupAfter = "still alive";
+  for (let i = 0; i < 300 && out.lookupAfter === "still alive"; i++) {
+    try { await ray.get(lookup.inc.remote()); await ray.sleep(20); } catch (e) { out.lookupAfter = `${(e as Error).name}: ${/handles to it went out of scope/.test((e as Error).message)}`; }
+  }
+
+  const lent = await C.options({ name: "lent" }).remote();
+  const holder = ray.remote(async (h: typeof lent) => { await ray.sleep(300); return ray.get(h.inc.remote()); });
+  const held = holder.remote(lent);
+  ray.release(lent);
+  out.lentValue = await ray.get(held);
+  out.lentEnded = await ended("lent");
+
+  // A task calls through the handle it was lent and returns at once: its pending call holds the
+  // handle past the task's end, while the driver lets go of its own.
+  const fired = await C.options({ name: "fired" }).remote();
+  const fire = ray.remote((h: typeof fired) => ({ r: h.slowInc.remote() }));
+  const box = await ray.get(fire.remote(fired));
+  ray.release(fired);
+  out.firedAndForgot = await ray.get(box.r).catch((e: Error) => e.name);
+  out.firedEnded = await ended("fired");
+
+  const once = C.remote();
+  const call = once.inc.remote();
+  ray.release(once);
+  out.chained = await ray.get(call);
+
+  const kept = await C.options({ name: "kept", lifetime: "detached" }).remote();
+  ray.release(kept);
+  await ray.sleep(200);
+  const keptAgain = await ray.getActor<Counter>("kept");
+  out.detachedAlive = await ray.get(keptAgain.inc.remote());
+  ray.kill(keptAgain);
+
+  const self = await C.options({ name: "self" }).remote();
+  out.selfKept = await ray.get(self.keep.remote(self));
+  ray.release(self);
+  out.selfEnded = await ended("self");
+
+  const first = await C.options({ name: "copied" }).remote();
+  // The copy comes back inside a value: its object holds the handle too, until released.
+  const value = ray.remote((h: typeof first) => [h]).remote(first);
+  const [copy] = await ray.get(value);
+  ray.release(value);
+  ray.release(first);
+  ray.release(first);
+  // Time enough for an ActorOutOfScope to reach the GCS, were the second release counted.
+  await ray.sleep(300);
+  out.copyAfterDoubleRelease = await ray.get(copy.inc.remote()).catch((e: Error) => e.name);
+  ray.release([copy]);
+  out.copyEnded = await ended("copied");
+  return out as HandleScopesSeen;
 }
 
 /** What every host must observe (Ray's behaviour). */
 export const EXPECTED = {
   peek: [1, 2, "TaskError", "GetTimeoutError", 3, 4],
+  handleScopes: {
+    taskValue: 1, taskActorEnded: true, lookupBefore: 2, lookupAfter: "ActorDiedError: true", lentValue: 1, lentEnded: true, firedAndForgot: 1, firedEnded: true, chained: 1,
+    detachedAlive: 1, selfKept: 1, selfEnded: true, copyAfterDoubleRelease: 1, copyEnded: true,
+  },
   concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },
   deadActor: ["ActorDiedError", "ActorDiedError", "2", "ActorDiedError"],
   contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
@@ -441,7 +540,8 @@ export async function namedActors(ray: Ray): Promise<NamesSeen> {
   const g = await C.options({ name: "counter", getIfExists: true }).remote();
   out.getIfExistsSame = g.__actorId === a.__actorId;
   out.getIfExistsCount = await ray.get(g.inc.remote());
-  out.getIfExistsNew = await ray.get((await C.options({ name: "fresh", getIfExists: true }).remote()).inc.remote());
+  const fresh = await C.options({ name: "fresh", getIfExists: true }).remote();
+  out.getIfExistsNew = await ray.get(fresh.inc.remote());
   const driverNs = ray.getRuntimeContext().namespace;
   out.listed = await ray.listNamedActors();
   out.listedAll = (await ray.listNamedActors({ allNamespaces: true })).filter((e) => e.namespace === driverNs || e.namespace === "other")
@@ -478,7 +578,7 @@ export async function namedActors(ray: Ray): Promise<NamesSeen> {
   out.nameReusedAfterKill = again === "ok";
   ray.kill(await ray.getActor("keeper"));
   for (const h of [a, b, g]) ray.kill(h);
-  ray.kill(await ray.getActor("fresh"));
+  ray.kill(fresh); // held to here: a lookup does not keep an actor alive
   out.unlistedAfterKill = false;
   for (let i = 0; i < 300 && !out.unlistedAfterKill; i++) {
     const names = await ray.listNamedActors();

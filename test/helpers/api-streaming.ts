@@ -141,6 +141,8 @@ export async function streamingGenerators(ray: Ray, opts: { crash?: boolean } = 
   const byName = await drain(ray, byNameHandle.range.options({ numReturns: "streaming" }).remote(2) as unknown as ObjectRefGenerator<unknown>);
   // The GCS tells a lookup which methods are generators, as Ray's handle knows them from the class.
   const byNamePlain = await drain(ray, byNameHandle.range.remote(2) as unknown as ObjectRefGenerator<unknown>);
+  // Held to here: a lookup handle does not keep the actor alive, the program's handle does.
+  ray.release(src);
 
   // Items are refs owned by the caller like any return: passed on to another task.
   const plusOne = ray.remote((x: number) => x + 1);

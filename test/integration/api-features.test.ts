@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -64,6 +64,13 @@ describe("API features on the simulator", () => {
   });
   it("what a killed actor owned fails with OwnerDiedError, and the checkers call it earned", async () => {
     for (const seed of [1, 2, 3]) assert.deepEqual((await run(killedOwner, seed)).result, EXPECTED.killedOwner);
+  });
+  it("an actor ends once every handle to it is gone, and the checkers call its calls' ActorDiedError earned", async () => {
+    for (const seed of [1, 2, 3]) {
+      const r = await run(handleScopes, seed);
+      assert.deepEqual(r.result, EXPECTED.handleScopes);
+      assert.equal(r.trace.filter((e) => e.kind === "actor.out-of-scope").length, 7, "seven actors went out of scope (not the detached one)");
+    }
   });
   it("ray.exitActor and __ray_terminate__ end the actor for good, restarts left or not, and the checkers call it earned", async () => {
     for (const seed of [1, 2, 3]) {
@@ -142,6 +149,9 @@ describe("API features on the embedded cluster", () => {
   });
   it("what a killed actor owned fails with OwnerDiedError", async () => {
     assert.deepEqual(await killedOwner(ray.driver()), EXPECTED.killedOwner);
+  });
+  it("an actor ends once every handle to it is gone", async () => {
+    assert.deepEqual(await handleScopes(ray.driver()), EXPECTED.handleScopes);
   });
   it("ray.exitActor ends the actor for good", async () => {
     assert.deepEqual(await actorExit(ray.driver()), EXPECTED.actorExit);

@@ -24,7 +24,7 @@ import { EXPECTED_CANCEL, cancelTasks } from "../helpers/api-cancel.ts";
 import { EXPECTED_RETURNS, multipleReturns } from "../helpers/api-returns.ts";
 import { EXPECTED_STREAMING, streamingGenerators } from "../helpers/api-streaming.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
 } from "../helpers/api-features.ts";
 import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
@@ -98,6 +98,7 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   assert.deepEqual(await asyncActorConcurrency(r), EXPECTED.concurrency);
   assert.deepEqual(await deadActorCalls(r), EXPECTED.deadActor);
   assert.deepEqual(await killWithRestart(r), EXPECTED.killWithRestart);
+  assert.deepEqual(await handleScopes(r), EXPECTED.handleScopes);
   assert.deepEqual(await killedOwner(r), EXPECTED.killedOwner);
   assert.deepEqual(await actorExit(r), EXPECTED.actorExit);
   assert.deepEqual(await concurrencyGroups(r), EXPECTED.concurrencyGroups);

@@ -130,6 +130,28 @@ describe("errors-earned", () => {
     const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };
     clean(check, trace({ ...actorState("a", "ALIVE", 0), worker: W1 } as Ev, submit("c1", { actor: "a" }), exited, failed("c1", "ActorDiedError"), getFailed(`${W1}#1`, "OwnerDiedError")));
   });
+  test("an actor whose every handle went out of scope is the program's doing: its calls' ActorDiedError and its objects' OwnerDiedError", () => {
+    const outOfScope: Ev = { kind: "actor.out-of-scope", comp: "owner", actor: "a", owner: "head/driver" };
+    const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: W1 } as Ev;
+    // Before the GCS says DEAD: a call through a lookup handle may already fail, and under faults the budget is no excuse.
+    clean(check, trace(alive, submit("c1", { actor: "a" }), outOfScope, getFailed(`${W1}#1`, "OwnerDiedError"), fault("kill-node"), failed("c1", "ActorDiedError")));
+    one(check, trace(alive, submit("c1", { actor: "a" }), fault("kill-node"), failed("c1", "ActorDiedError")),
+      "errors-earned", "call c1 failed with ActorDiedError, but actor a was not dead and had never restarted", 3);
+  });
+  test("a call that held a handle (the owner's, or one that took the handle object) is never failed by its actor's handles going out of scope; a later one, or a lookup's, may be", () => {
+    const registered: Ev = { kind: "actor.registered", comp: "gcs", actor: "a", owner: "head/driver", detached: false };
+    const outOfScope: Ev = { kind: "actor.out-of-scope", comp: "owner", actor: "a", owner: "head/driver" };
+    const byLookup = submit("c2", { actor: "a", owner: "n1/w1-9" });
+    clean(check, trace(registered, submit("c0", { actor: "a" }), failed("c0", "TaskError"), outOfScope, submit("c1", { actor: "a" }), byLookup, actorState("a", "DEAD", 0), failed("c1", "ActorDiedError"), failed("c2", "ActorDiedError")));
+    one(check, trace(registered, submit("c1", { actor: "a" }), outOfScope, actorState("a", "DEAD", 0), failed("c1", "ActorDiedError")),
+      "errors-earned", "ActorDiedError for a call made through a handle to actor a before every handle to it went out of scope (task c1 failed): a pending call keeps its actor", 4);
+    // Another caller's call that took the handle object (borrowed) held it too.
+    one(check, trace(registered, { ...byLookup, borrowed: ["a.h"] } as Ev, outOfScope, actorState("a", "DEAD", 0), failed("c2", "ActorDiedError")),
+      "errors-earned", "ActorDiedError for a call made through a handle to actor a before every handle to it went out of scope (task c2 failed): a pending call keeps its actor", 4);
+    // Killed meanwhile (by another caller's ray.kill): earned.
+    const killed: Ev = { kind: "actor.killed", comp: "owner", actor: "a", caller: "n1/w1-9", noRestart: true };
+    clean(check, trace(registered, submit("c1", { actor: "a" }), outOfScope, killed, actorState("a", "DEAD", 0), failed("c1", "ActorDiedError")));
+  });
   test("a worker destroyed because its lease holder ended by the program's doing is too; one whose holder lives needs a cause", () => {
     const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: W1 } as Ev;
     const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };

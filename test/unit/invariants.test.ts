@@ -240,6 +240,11 @@ describe("fate-sharing", () => {
     // Judged at the last quiet point only (the job's end comes between the two).
     clean(check, trace(registered("a", "n1/w1-1"), workerDied("n1/w1-1"), quiet(), actorState("a", "DEAD", 0), quiet()));
   });
+  test("an actor whose every handle went out of scope must be dead by the last quiet point", () => {
+    const outOfScope: Ev = { kind: "actor.out-of-scope", comp: "owner", actor: "a", owner: "n1/w1-1" };
+    clean(check, trace(registered("a", "n1/w1-1"), outOfScope, actorState("a", "DEAD", 0), quiet()));
+    one(check, trace(registered("a", "n1/w1-1"), outOfScope, quiet()), "fate-sharing", "actor a lives on, though every handle to it went out of scope", 2);
+  });
   test("a detached actor, or one whose owner lives, is not judged; nor is a trace without a quiet point", () => {
     clean(check, trace(registered("a", "n1/w1-1", true), workerDied("n1/w1-1"), quiet()));
     clean(check, trace(registered("a", "n1/w1-1"), workerDied("n1/w1-2"), quiet()));

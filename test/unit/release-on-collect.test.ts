@@ -2,8 +2,9 @@
 // program drops is released once the garbage collector takes it, and a ref it released itself is
 // not released again — whether it released it in the turn it was made (before the ref was handed
 // to the FinalizationRegistry) or later. Refs found in a got value or in an actor's arguments are
-// held too, and released alike; a normal task's are not (its scope end releases them). Checked on
-// a recording CoreClient, so each release is counted.
+// held too, and released alike; a normal task's are not (its scope end releases them). So is an
+// actor handle's hold, once every handle object sharing it is gone. Checked on a recording
+// CoreClient, so each release is counted.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -28,6 +29,7 @@ function recordingClient(got: Payload[] = []): { client: CoreClient; released: s
     submitTask: (id: string) => `${id}.r`,
     submitActorTask: (id: string) => `${id}.r`,
     createActor: () => {},
+    actorRegistered: async () => undefined,
     put: async () => {},
     get: async () => got,
     reportItem: async () => true,
@@ -147,4 +149,36 @@ test("inside an actor, refs it made and refs its arguments held are released onc
   assert.ok(g.madeInTask !== undefined);
   assert.equal(count(released, g.madeInTask), 0, "a normal task's put was released on collection");
   assert.equal(count(released, "head/w9#task-arg"), 0, "a normal task's argument was released on collection");
+});
+
+test("an actor handle is released once every handle object sharing its hold is collected, never after ray.release; a method in use keeps it", async () => {
+  const { client, released } = recordingClient();
+  const ray = createRay(client, { releaseOnCollect: true });
+  class A { m() { return 1; } }
+  const hold = (actorId: string) => `${actorId}.h`;
+  const ids: string[] = [];
+  let method: unknown, awaited: object | undefined;
+  const gone: WeakRef<object>[] = [];
+  await (async () => {
+    const dropped = ray.remote(A).remote();
+    const named = ray.remote(A).options({ name: "n" }).remote();
+    awaited = await (named as unknown as PromiseLike<object>);
+    const released1 = ray.remote(A).remote();
+    ray.release(released1);
+    ray.release(released1);
+    const kept = ray.remote(A).remote();
+    method = (kept as unknown as { m: unknown }).m;
+    for (const h of [dropped, named, released1, kept]) ids.push(h.__actorId);
+    for (const h of [dropped, named, released1]) gone.push(new WeakRef(h));
+  })();
+  await until("the dropped handles collected and released", () => gone.every((g) => g.deref() === undefined) && count(released, hold(ids[0])) === 1);
+  await new Promise((r) => setTimeout(r, 20));
+  gc();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(ids.map((id) => count(released, hold(id))), [1, 0, 1, 0], "dropped, the awaitable collected but its awaited handle held, released twice, held through a method");
+  assert.ok(method);
+  // The awaited handle was the last sharing the named actor's hold.
+  assert.ok(awaited);
+  awaited = undefined;
+  await until("the awaited handle released", () => count(released, hold(ids[1])) === 1);
 });

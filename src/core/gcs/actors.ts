@@ -360,6 +360,18 @@ export class ActorManager {
   }
 
   /**
+   * The actor's owner says every handle to it went out of scope: it ends for good, whatever its
+   * restart budget (one still being created is killed: its placement is dropped, a worker leased
+   * for it destroyed). Only the owner counts the handles; a detached actor is never ended so,
+   * and one already dead stays as it died (the message is resent after a GCS restart).
+   */
+  outOfScope(from: Addr, id: ActorId): void {
+    const a = this.actors.get(id);
+    if (!a || a.state === "DEAD" || a.spec.detached === true || a.spec.owner !== from) return;
+    this.killActor(id, "all handles to it went out of scope");
+  }
+
+  /**
    * Incarnation `epoch` of the actor called ray.exitActor(): it ends for good, whatever its
    * restart budget, as Ray ends an actor that exits intentionally. The news of an incarnation
    * already gone (its node died first, and it restarts) changes nothing.

@@ -5,7 +5,7 @@
 
 import { nextTaskState } from "../lifecycle/task.ts";
 import {
-  nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type ActorCallOptions, type TaskSpec,
+  handleIdOf, nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type ActorCallOptions, type RefInfo, type TaskSpec,
 } from "../types.ts";
 import { invariant } from "../assert.ts";
 import type { NamedActorEntry } from "../messages.ts";
@@ -15,7 +15,7 @@ import { settleCancelled } from "./cancellation.ts";
 import { placementOf } from "./placement-groups.ts";
 import { generatorAttemptLost } from "./generators.ts";
 import { isDead } from "./object-recovery.ts";
-import { own } from "./reference-table.ts";
+import { own, ready } from "./reference-table.ts";
 import { endUses, finishTask, nextAttempt, registerFunction, resolveArgs, trackTask, useArgs, type ArgUses, type OwnedTask } from "./task-manager.ts";
 
 /**
@@ -65,6 +65,8 @@ export interface CallerActor {
   restartKill?: number;
   /** API calls waiting for the GCS's first word on an actor created here (taken, or refused: a duplicate name). */
   registeredCalls?: number[];
+  /** Created here, every handle to it went out of scope: the GCS was (or, once registered, will be) told to end it. */
+  outOfScope?: true;
 }
 
 function newCallerActor(): CallerActor {
@@ -99,6 +101,12 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
   };
   const a = newCallerActor();
   w.callerActors.set(actorId, a);
+  // The handle's object: its references are the handle's (see handleOutOfScope). Made ready at
+  // once, so that it is freed when the last one goes; a detached actor's handles count nothing.
+  if (opts.detached !== true) {
+    const hid = handleIdOf(actorId);
+    ready(w, hid, own(w, hid), HANDLE_VALUE, undefined, 0, "");
+  }
   a.ctorUses = useArgs(w, args as Arg[]);
   // Resolve the constructor's arguments first, as for a task, then register with the GCS.
   resolveArgs(w, args as Arg[], { kind: "actor", actorId, spec });
@@ -114,6 +122,27 @@ export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, res
   }
   a.created = { ...spec, args: resolved };
   w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
+  // Its handles went while the arguments were resolved: the GCS ends it once it has it (same link, in order).
+  if (a.outOfScope) w.fx.send(w.cfg.gcs, { type: "ActorOutOfScope", actorId });
+}
+
+/** The handle object's inline value: nobody reads it (a handle's data travels in the value holding it). */
+const HANDLE_VALUE = { kind: "inline", payload: { size: 0, hash: "", data: undefined } } as const;
+
+/**
+ * Every reference to the handle of an actor created here is gone: its program's copies, its
+ * borrowers' and its pending calls' (as Ray's owner counts the handle object). The actor ends
+ * for good once the GCS hears of it; an owner that exits says nothing: the GCS ends its actors
+ * with it.
+ */
+export function handleOutOfScope(w: Ctx, actorId: ActorId): void {
+  const a = w.callerActors.get(actorId);
+  if (w.exited || !a || a.outOfScope) return;
+  a.outOfScope = true;
+  if (a.info?.state === "DEAD") return; // dead already (its constructor failed, say): nothing to end
+  w.fx.trace({ kind: "actor.out-of-scope", comp: "owner", actor: actorId, owner: w.addr });
+  // Not yet registered (its constructor's arguments are resolved first): told after the registration.
+  if (a.created !== undefined) w.fx.send(w.cfg.gcs, { type: "ActorOutOfScope", actorId });
 }
 
 export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method: string, args: readonly ArgIn[], maxRetries: number, call?: ActorCallOptions): void {
@@ -133,7 +162,19 @@ export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method
   };
   if (call?.streaming !== undefined) spec.streaming = call.streaming;
   if (call?.concurrencyGroup !== undefined) spec.concurrencyGroup = call.concurrencyGroup;
-  trackTask(w, own(w, spec.returnId), spec, maxRetries);
+  trackTask(w, own(w, spec.returnId), spec, maxRetries, heldHandle(w, actorId));
+}
+
+/**
+ * The handle a call is made through, if it is counted here: owned (created here, still in scope)
+ * or borrowed (held). A pending call keeps it in use, as Ray's actor task depends on the handle
+ * object; a lookup handle (ray.getActor) counts nothing.
+ */
+function heldHandle(w: Ctx, actorId: ActorId): RefInfo | undefined {
+  const hid = handleIdOf(actorId);
+  if (w.owned.has(hid)) return { id: hid, owner: w.addr };
+  const b = w.borrowed.get(hid);
+  return b !== undefined && b.held > 0 ? { id: hid, owner: b.owner } : undefined;
 }
 
 /** A call is submitted: the actor waits for its seq until it is pushed or closed (see actorCallEnded). */
@@ -378,6 +419,7 @@ export function resubscribeActors(w: Ctx): void {
     else w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
     // A kill the GCS may have lost (sent while it was down) is sent again; killing twice is harmless.
     if (a.killed && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });
+    else if (a.outOfScope && a.created && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "ActorOutOfScope", actorId });
     else if (a.restartKill !== undefined && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId, noRestart: false, epoch: a.restartKill });
   }
   for (const [reqId, r] of w.namedReqs) w.fx.send(w.cfg.gcs, namedRequest(reqId, r.name, r.namespace));

@@ -12,7 +12,7 @@ import { skipActorCall } from "./actor-submitter.ts";
 import { dropLease, withdrawRequests } from "./lease-client.ts";
 import { finishTask, type OwnedTask } from "./task-manager.ts";
 import { reply, type Execution } from "./task-receiver.ts";
-import { dropRefs, releaseArgs } from "./reference-table.ts";
+import { endTaskHolds, releaseArgs } from "./reference-table.ts";
 
 /** What a force-cancelled task held, kept until its worker is known dead. */
 export interface KilledHolds {
@@ -135,7 +135,7 @@ export function killedWorkersGone(w: Ctx, dead: (worker: Addr) => boolean): void
     w.killing.delete(worker);
     for (const h of k.holds) {
       releaseArgs(w, h.argRefs);
-      if (h.heldRefs) dropRefs(w, h.heldRefs);
+      if (h.heldRefs) endTaskHolds(w, h.heldRefs);
     }
     const node = nodeOf(worker);
     const orphans = k.outputs.filter((id) => !w.owned.get(id)?.nodes.includes(node));

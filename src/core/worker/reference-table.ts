@@ -6,13 +6,14 @@
 import { nextObjectState, type ObjectState } from "../lifecycle/object.ts";
 import type { ObjectStatus } from "../messages.ts";
 import { InvariantError, assertNever } from "../assert.ts";
-import { isGeneratorItemId, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
+import { actorOfHandleId, handleIdOf, isGeneratorItemId, rayletAddr, type Addr, type ErrorInfo, type NodeId, type ObjectId, type RefInfo, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { getStatus, waitNews, type GetCall, type WaitCall } from "./object-requests.ts";
 import { isDead } from "./object-recovery.ts";
 import { argKnown, type ArgResolution, type OwnedTask } from "./task-manager.ts";
 import { generatorFreed, generatorUnreferenced } from "./generators.ts";
 import { itemFreed } from "./generator-lineage.ts";
+import { handleOutOfScope } from "./actor-submitter.ts";
 
 export type InlineStatus = Extract<ObjectStatus, { kind: "inline" }>;
 export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
@@ -59,6 +60,8 @@ export interface Borrowed {
    * contain it): the owner counts this worker as a borrower from the first hold to the last.
    */
   held: number;
+  /** Of those, the holds of pending tasks this worker submitted (their arguments): a task's scope end leaves them. */
+  pending: number;
 }
 
 /** Someone waiting for an object's status, and what to do with it when it comes. */
@@ -181,6 +184,8 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   if (o.contains) dropRefs(w, o.contains);
   if (w.generators.size > 0) generatorFreed(w, id);
   if (w.lineages.size > 0 && isGeneratorItemId(id)) itemFreed(w, id);
+  const actor = actorOfHandleId(id);
+  if (actor !== undefined) handleOutOfScope(w, actor);
 }
 
 export function releaseArgs(w: Ctx, ids: readonly ObjectId[]): void {
@@ -253,7 +258,7 @@ function heardOf(w: Ctx, ref: RefInfo): ObjectStatus | undefined {
 
 function askOwner(w: Ctx, ref: RefInfo, x: StatusWaiter): void {
   let b = w.borrowed.get(ref.id);
-  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0 }));
+  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0, pending: 0 }));
   // Asked already if someone waits (a borrow alone asks nothing).
   if (b.waiters.length === 0) w.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
   b.waiters.push(x);
@@ -290,20 +295,28 @@ export function holdRef(w: Ctx, ref: RefInfo, registered = false): void {
     return;
   }
   let b = w.borrowed.get(ref.id);
-  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0 }));
+  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0, pending: 0 }));
   if (b.held++ === 0) w.fx.trace({ kind: "ref.borrowed", comp: "owner", obj: ref.id, borrower: w.addr, owner: ref.owner });
   if (!registered) w.fx.send(ref.owner, { type: "AddBorrower", id: ref.id, borrower: w.addr, seq: ++w.borrowMsgs });
 }
 
+/**
+ * The refs nested in a value this worker's program received (a task's arguments, a value it
+ * got): one hold each. The handle of the actor this worker hosts is no hold: an actor's handle
+ * to itself does not keep it alive (as in Ray).
+ */
 export function holdRefs(w: Ctx, refs: readonly RefInfo[] | undefined): void {
-  if (refs) for (const r of refs) holdRef(w, r);
+  if (!refs) return;
+  const self = w.actor === undefined ? undefined : handleIdOf(w.actor.actorId);
+  for (const r of refs) if (r.id !== self) holdRef(w, r);
 }
 
-/** One hold (or all of them) on a borrowed ref ends; the owner hears how many. */
-function dropBorrowed(w: Ctx, id: ObjectId, b: Borrowed, all: boolean): void {
-  if (b.held === 0) return;
-  const holds = all ? b.held : 1;
+/** `holds` holds on a borrowed ref end (at most as many as it has); the owner hears how many. */
+function dropBorrowed(w: Ctx, id: ObjectId, b: Borrowed, holds: number): void {
+  if (holds > b.held) holds = b.held;
+  if (holds === 0) return;
   b.held -= holds;
+  if (b.pending > b.held) b.pending = b.held;
   if (!isDead(w, b.owner)) w.fx.send(b.owner, { type: "RemoveBorrower", id, borrower: w.addr, holds, seq: ++w.borrowMsgs });
   if (b.held > 0) return;
   w.fx.trace({ kind: "ref.unborrowed", comp: "owner", obj: id, borrower: w.addr, owner: b.owner });
@@ -316,7 +329,29 @@ export function dropRefs(w: Ctx, refs: readonly RefInfo[]): void {
   for (const r of refs) {
     if (r.owner === w.addr) { releaseRef(w, r.id); continue; }
     const b = w.borrowed.get(r.id);
-    if (b) dropBorrowed(w, r.id, b, false);
+    if (b) dropBorrowed(w, r.id, b, 1);
+  }
+}
+
+/**
+ * A pending task this worker submitted takes the borrowed `refs` (its arguments): one hold each,
+ * which the submitting task's scope end leaves (Ray's submitted-task references), until
+ * `endTaskHolds`.
+ */
+export function takeTaskHolds(w: Ctx, refs: readonly RefInfo[]): void {
+  for (const r of refs) {
+    holdRef(w, r);
+    w.borrowed.get(r.id)!.pending++;
+  }
+}
+
+/** The task that took `refs` (takeTaskHolds) ended: their holds end. */
+export function endTaskHolds(w: Ctx, refs: readonly RefInfo[]): void {
+  for (const r of refs) {
+    const b = w.borrowed.get(r.id);
+    if (b === undefined) continue;
+    if (b.pending > 0) b.pending--;
+    dropBorrowed(w, r.id, b, 1);
   }
 }
 
@@ -401,7 +436,7 @@ export function releaseRef(w: Ctx, id: ObjectId): void {
   const o = w.owned.get(id);
   if (!o) {
     const b = w.borrowed.get(id);
-    if (b) dropBorrowed(w, id, b, false);
+    if (b) dropBorrowed(w, id, b, 1);
     return;
   }
   if (o.local === 0) return;
@@ -414,7 +449,7 @@ export function releaseAll(w: Ctx): void {
   // (its borrowers hear OwnerDiedError, as in Ray).
   w.fx.trace({ kind: "owner.exited", comp: "owner", owner: w.addr });
   w.exited = true;
-  w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, true));
+  w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, b.held));
   // Freeing deletes entries as the loop goes, which a Map allows (and skipping an object freed
   // along the way is what visiting it would do); forEach makes no [id, o] array per entry.
   // Tasks it submitted and has not heard back from hold nothing either: their results have
@@ -428,11 +463,12 @@ export function releaseAll(w: Ctx): void {
 }
 
 /**
- * A task's scope ended: drop the handles it made and the borrows it took. Refs it returned
- * inside its value were lent to its caller first (lendReturned), so they stay alive.
+ * A task's scope ended: drop the handles it made and the borrows it took, but not the borrows
+ * its pending tasks hold (a child, or an actor call through a borrowed handle, still uses them).
+ * Refs it returned inside its value were lent to its caller first (lendReturned), so they stay alive.
  */
 export function endScope(w: Ctx): void {
-  if (w.borrowed.size > 0) w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, true));
+  if (w.borrowed.size > 0) w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, b.held - b.pending));
   if (w.owned.size === 0) return; // the common case: the task made no refs
   // As in releaseAll: no copy of the map, no array per entry.
   w.owned.forEach((o, id) => {

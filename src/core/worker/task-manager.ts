@@ -20,7 +20,7 @@ import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
 import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
 import { lineageTaskEnded, rerunOf } from "./generator-lineage.ts";
 import { placementOf } from "./placement-groups.ts";
-import { containRefs, dropRefs, holdRef, own, ready, releaseArgs, returnLoans, whenKnown, type Owned } from "./reference-table.ts";
+import { containRefs, endTaskHolds, own, ready, releaseArgs, returnLoans, takeTaskHolds, whenKnown, type Owned } from "./reference-table.ts";
 
 export interface OwnedTask {
   spec: TaskSpec;
@@ -171,9 +171,14 @@ const NO_USES: ArgUses = { argRefs: NO_IDS, heldRefs: undefined };
  * (Ray's submitted-task references): until `endUses`, no ref is freed, whatever the submitter
  * does with its own handles.
  */
-export function useArgs(w: Ctx, args: readonly Arg[]): ArgUses {
+export function useArgs(w: Ctx, args: readonly Arg[], handle?: RefInfo): ArgUses {
   let argRefs: ObjectId[] | undefined;
   let heldRefs: RefInfo[] | undefined;
+  // An actor call's handle, in use as its arguments are.
+  if (handle !== undefined) {
+    const o = w.owned.get(handle.id);
+    if (o) { o.submitted++; argRefs = [handle.id]; } else heldRefs = [handle];
+  }
   for (const a of args) {
     if ("ref" in a) {
       const o = w.owned.get(a.ref);
@@ -188,18 +193,19 @@ export function useArgs(w: Ctx, args: readonly Arg[]): ArgUses {
       }
     }
   }
-  if (heldRefs) for (const r of heldRefs) holdRef(w, r);
+  if (heldRefs) takeTaskHolds(w, heldRefs);
   return argRefs === undefined && heldRefs === undefined ? NO_USES : { argRefs: argRefs ?? NO_IDS, heldRefs };
 }
 
 /** Ends the uses `useArgs` counted. */
 export function endUses(w: Ctx, u: ArgUses): void {
   releaseArgs(w, u.argRefs);
-  if (u.heldRefs) dropRefs(w, u.heldRefs);
+  if (u.heldRefs) endTaskHolds(w, u.heldRefs);
 }
 
-export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number): void {
-  const { argRefs, heldRefs } = useArgs(w, spec.args);
+/** `handle`: an actor call's handle, when counted (held while the call is pending). */
+export function trackTask(w: Ctx, o: Owned, spec: TaskSpec, maxRetries: number, handle?: RefInfo): void {
+  const { argRefs, heldRefs } = useArgs(w, spec.args, handle);
   const classKey = spec.kind === "normal" ? classKeyOf(w, spec) : "";
   const retriesLeft = maxRetries >= 0 && w.cfg.bugs.has("retry-budget-off-by-one") ? maxRetries + 1 : maxRetries;
   const t: OwnedTask = { spec, state: "WAITING_FOR_DEPS", retriesLeft, argRefs, heldRefs, classKey, argsByRef: hasRefArgs(spec), lease: undefined, requests: 0, parent: submittingTask(w) };

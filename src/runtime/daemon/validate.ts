@@ -177,6 +177,7 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("ListNamedActors", { reqId: count, namespace: z.string().max(1024).optional() }),
   m("NamedActorList", { reqId: count, actors: list(z.object({ name: z.string().max(1024), namespace: z.string().max(1024) }).strict()) }),
   m("KillActor", { actorId: id, noRestart: z.literal(false).optional(), epoch: count.optional(), exited: z.literal(true).optional() }),
+  m("ActorOutOfScope", { actorId: id }),
   m("AddBorrower", { id, borrower: addr, seq: z.number().int().gte(1) }),
   m("RemoveBorrower", { id, borrower: addr, holds: z.number().int().gte(1), seq: z.number().int().gte(1) }),
   m("HeldLeases", { leases: list(z.object({ leaseId: id, worker: addr }).strict()) }),

@@ -24,7 +24,7 @@ import { msgProblem } from "../validate.ts";
 export { Batch, Frame, Hello };
 
 /** Bumped whenever the envelope, the body codec or a message's fields change incompatibly (docs/protocol.md). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The `type` of the wire-level hello frame (not a model message). */
 export const HELLO = "Hello";
@@ -102,6 +102,7 @@ export const MSG_TYPES = [
   "CancelTask",
   "ReportGeneratorItem", "GeneratorAck",
   "KnownDeaths",
+  "ActorOutOfScope",
 ] as const satisfies readonly MsgType[];
 
 // Compile-time: MSG_TYPES lists every Msg type (a missing one makes `never` fail to accept it).
