@@ -23,7 +23,7 @@ type RawStep =
   | { op: "get" | "free"; back: number }
   | { op: "sleep"; ms: number }
   | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number; groups: boolean }
-  | { op: "kill"; back: number; noRestart: boolean }
+  | { op: "kill"; back: number; noRestart: boolean; callAfter: boolean }
   | { op: "exit"; actor: number; terminate: boolean }
   | { op: "box" | "rebox"; back: number; big: boolean }
   | { op: "keep"; actor: number; back: number }
@@ -94,7 +94,8 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   }) },
   // Or the actor ends itself (ray.exitActor in a method).
   { name: "kill", weight: 1, group: "classic", step: () => fc.oneof(
-    { weight: 3, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean() }) },
+    // Sometimes the program calls the actor right after it killed it, as programs do by mistake.
+    { weight: 3, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean(), callAfter: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("exit" as const), actor: fc.nat(20), terminate: fc.boolean() }) },
   ) },
   { name: "box", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean() }) },
@@ -261,7 +262,8 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "kill": {
         const a = pick(actors, r.back);
         if (a === undefined) continue;
-        steps.push({ op: "kill", actor: a, noRestart: r.noRestart });
+        steps.push({ op: "kill", actor: a, noRestart: r.noRestart, ...(r.callAfter ? { callAfter: true as const } : {}) });
+        if (r.callAfter) made.push(i);
         break;
       }
       case "box":

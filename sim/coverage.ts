@@ -25,6 +25,7 @@ export function scenarioFeatures(s: Scenario): string[] {
     if (st.op === "spawn" && st.lend) f.add("spawn:lend");
     if (st.op === "spawn" && st.bigChild) f.add("spawn:big-child");
     if (st.op === "exit" && st.terminate) f.add("exit:terminate");
+    if (st.op === "kill" && st.callAfter) f.add("kill:call-after");
     if (st.op === "actor-stream" && st.inTask) f.add("actor-stream:in-task");
   }
   if (s.pipelineMaxTaskMs !== undefined) f.add("pipelining");

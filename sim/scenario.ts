@@ -146,7 +146,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
     const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call" || st.op === "relay" || st.op === "exit"
-      || st.op === "actor-stream";
+      || st.op === "actor-stream" || st.op === "kill";
     if ((viaActor && st.actor !== undefined && killedActors.has(st.actor)) || (st.op === "relay" && killedActors.has(st.to)) || takes(fromKilled)) fromKilled.add(i);
   });
   // A step whose value may legitimately differ between the runs (the sets above): an actor's

@@ -61,8 +61,12 @@ export type Step =
    * concurrency group "io" (one call at a time) that `keep`, `readKept` and `ownBox` run in, and `call`s marked `io`.
    */
   | { readonly op: "async-actor"; readonly maxConcurrency?: number; readonly maxRestarts: number; readonly groups?: true }
-  /** `ray.kill` of the actor made by step `actor` (`noRestart` false: it restarts within its budget). */
-  | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean }
+  /**
+   * `ray.kill` of the actor made by step `actor` (`noRestart` false: it restarts within its
+   * budget). `callAfter`: then at once a call on it, whose ref is the step's (ActorDiedError after
+   * a kill for good: the caller sends it nothing).
+   */
+  | { readonly op: "kill"; readonly actor: number; readonly noRestart: boolean; readonly callAfter?: true }
   /**
    * A call on the actor made by step `actor` whose method calls ray.exitActor() (`terminate`: its
    * handle's `__ray_terminate__`): the actor ends for good (the call's ref holds ActorDiedError).
@@ -427,7 +431,7 @@ function namedListProblem(all: readonly { name: string; namespace: string }[], m
 
 /** A step whose ref an actor call makes. */
 export const isActorCall = (s: Step): boolean =>
-  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || s.op === "exit" || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined)
+  s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || s.op === "exit" || (s.op === "kill" && s.callAfter === true) || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined)
   || (s.op === "actor-stream" && s.inTask !== true);
 
 /** Turns a workload into a program for `simulate`. */
@@ -585,7 +589,9 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         break;
       case "kill": {
         const a = actors.get(s.actor);
-        if (a) ray.kill(a, { noRestart: s.noRestart });
+        if (!a) break;
+        ray.kill(a, { noRestart: s.noRestart });
+        if (s.callAfter) refs.set(i, (a.add.remote as (v: unknown) => ObjectRef)(1));
         break;
       }
       case "exit": {
