@@ -181,9 +181,11 @@ export const checkReferences: Checker = (events) => {
         for (const [node, objs] of stores) {
           for (const obj of objs) {
             if (reported.has(obj)) continue;
-            // Still borrowed by a live process (an actor keeping it, of an owner that outlives the program): in use.
+            // Still borrowed by a live actor (it keeps what it was handed, of an owner that outlives
+            // the program): in use. Any other borrower has ended its tasks by a quiet point, and with
+            // them its borrows.
             const owner = ownerOf.get(obj);
-            if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b))) continue;
+            if (owner !== undefined && !gone(owner) && [...(borrowers.get(obj) ?? [])].some((b) => !gone(b) && actorWorkers.has(b))) continue;
             // Made by an actor that still lives (a detached one, or any before its job ended): the actor's to keep.
             const maker = owner ?? obj.slice(0, obj.indexOf("#"));
             // Passed to the constructor of an actor not yet dead, by an owner still there: kept for its restarts.

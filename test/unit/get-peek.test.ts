@@ -40,7 +40,8 @@ async function driverPeeks(ray: Ray) {
   seen.far = await peek(ray, far);
   await ray.get(far); // copies it here
   seen.farAgain = await peek(ray, far);
-  return seen;
+  // No refs: answered at once, with none.
+  return { ...seen, none: await ray.get([], { timeoutMs: 0 }) };
 }
 
 test("the driver's peeks: a put and an inline or failed result answered, a pending task and a value only on another node time out", async () => {
@@ -48,7 +49,7 @@ test("the driver's peeks: a put and an inline or failed result answered, a pendi
     const r = await simulate({ seed, nodes: NODES, program: driverPeeks, config: { traceMessages: true } });
     assert.equal(r.error, undefined, r.error?.stack);
     assert.deepEqual(r.violations, [], formatViolations(r.violations));
-    assert.deepEqual(r.result, { put: 1, small: 2, failed: "TaskError", slow: "GetTimeoutError", far: "GetTimeoutError", farAgain: 5 });
+    assert.deepEqual(r.result, { put: 1, small: 2, failed: "TaskError", slow: "GetTimeoutError", far: "GetTimeoutError", farAgain: 5, none: [] });
     const at = (pred: (e: (typeof r.trace)[number]) => boolean) => r.trace.findIndex(pred);
     const absent = at((e) => e.kind === "msg" && e.type === "StoreAbsent" && e.to === "head/driver");
     const pulled = at((e) => e.kind === "object.transferred" && e.node === "head");

@@ -1,0 +1,43 @@
+// A ref inside a stored value is held by that value: freeing the value lets the ref go too, as
+// Ray's owner drops a freed object's nested refs. Checked before the driver exits (its exit
+// frees everything at once, which would hide a ref kept for ever).
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { simulate } from "../../sim/simulate.ts";
+import type { Ray } from "../../src/api/ray.ts";
+import { formatViolations } from "../../spec/invariants/index.ts";
+
+const NODES = [{ id: "head", resources: { CPU: 1 } }, { id: "node-1", resources: { CPU: 1 } }];
+
+test("releasing a value that holds a ref lets that ref go, in the driver and in a task", async () => {
+  const program = async (ray: Ray) => {
+    const inner = await ray.put(new Float64Array(20_000).fill(1));
+    const box = await ray.put({ r: inner });
+    ray.release(inner); // the box still holds it
+    await ray.sleep(50);
+    ray.release(box);
+    // In a task: its own put inside its own put, both dropped before it returns.
+    const inTask = ray.remote(async () => {
+      const i = await ray.put(new Float64Array(20_000).fill(2));
+      const b = await ray.put({ r: i });
+      ray.release(i);
+      ray.release(b);
+      await ray.sleep(50);
+      return 0;
+    });
+    await ray.get(inTask.remote());
+    await ray.sleep(100);
+    return [inner.id, box.id];
+  };
+  const r = await simulate({ seed: 2, nodes: NODES, program });
+  assert.equal(r.error, undefined, r.error?.stack);
+  assert.deepEqual(r.violations, [], formatViolations(r.violations));
+  // Before the driver's exit, which frees all it owns.
+  const end = r.trace.findIndex((e) => e.kind === "owner.exited" && e.owner === "head/driver");
+  const freedBeforeEnd = r.trace.slice(0, end).filter((e) => e.kind === "object.out-of-scope").map((e) => (e as { obj: string }).obj);
+  const [innerId, boxId] = r.result as string[];
+  assert.ok(freedBeforeEnd.includes(boxId), "the box was freed");
+  assert.ok(freedBeforeEnd.includes(innerId), "the ref inside the box went with it");
+  assert.equal(freedBeforeEnd.filter((id) => !id.startsWith("head/driver")).length, 2, "the task's put and the put holding it went before it returned");
+});
