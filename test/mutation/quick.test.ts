@@ -46,6 +46,7 @@ import "../unit/blocked.test.ts";
 import "../unit/dead-peers.test.ts";
 import "../unit/actor-handle-scope.test.ts";
 import "../unit/actor-handle-facts.test.ts";
+import "../unit/contained-refs.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";
 import "../integration/kill-driver.test.ts";
