@@ -6,13 +6,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
-import type { GcsTable, GcsTables } from "../../src/core/gcs.ts";
+import type { GcsTable } from "../../src/core/gcs.ts";
 import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
 import { handleIdOf, type ActorSpec, type FunctionDescriptor } from "../../src/core/types.ts";
 import { msgProblem } from "../../src/runtime/daemon/validate.ts";
-import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
 import type { TraceBody } from "../../spec/trace.ts";
+import { gcsHost } from "../helpers/gcs-host.ts";
 
 const OWNER = "head/driver";
 const CLS: FunctionDescriptor = { id: "cls", name: "C", kind: "class", source: "class C {}" };
@@ -102,11 +101,7 @@ test("a detached actor's handles count nothing; an owner that exits says nothing
 });
 
 function gcs(tables?: Map<GcsTable, Map<string, unknown>>) {
-  const sent: { to: string; m: Msg }[] = [];
-  const rows = tables ?? new Map<GcsTable, Map<string, unknown>>([["nodes", new Map()], ["actors", new Map()], ["functions", new Map()], ["meta", new Map()]]);
-  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
-  const persist = (t: GcsTable, key: string, v: unknown) => { if (v === undefined) rows.get(t)!.delete(key); else rows.get(t)!.set(key, v); };
-  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist }, tables ? (Object.fromEntries(tables) as unknown as GcsTables) : undefined);
+  const { g, sent, rows } = gcsHost(tables ? { rows: tables, recover: true } : {});
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   const create = (actorId: string, extra: Partial<ActorSpec> = {}) => g.message(OWNER, {
     type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: OWNER, resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 0, ...extra },

@@ -4,22 +4,13 @@
 // (the test plays the raylets, the workers and the driver).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NO_BUGS } from "../../src/core/bugs.ts";
-import type { GcsTable, GcsTables } from "../../src/core/gcs.ts";
-import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
-import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
+import { emptyTables, gcsHost } from "../helpers/gcs-host.ts";
 
-const TABLES: readonly GcsTable[] = ["nodes", "actors", "functions", "meta"];
 const DRIVER = "head/driver";
 
 /** A GCS with nodes head and node-1 (life 1 each) and a detached actor "a" owned by the driver; `rows`: what storage keeps. */
-function gcs(rows = new Map(TABLES.map((t) => [t, new Map<string, unknown>()])), recovered = false) {
-  const sent: { to: string; m: Msg }[] = [];
-  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
-  const persist = (t: GcsTable, key: string, v: unknown) => { if (v === undefined) rows.get(t)!.delete(key); else rows.get(t)!.set(key, v); };
-  const snapshot = recovered ? (Object.fromEntries(TABLES.map((t) => [t, new Map(rows.get(t))])) as unknown as GcsTables) : undefined;
-  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist }, snapshot);
+function gcs(rows = emptyTables(), recovered = false) {
+  const { g, sent } = gcsHost({ rows, recover: recovered });
   if (!recovered) {
     g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
     g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 4 } });

@@ -6,17 +6,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NO_BUGS, type Bugs } from "../../src/core/bugs.ts";
 import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
 import type { ActorInfo, ActorSpec } from "../../src/core/types.ts";
-import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
-import type { GcsTable, GcsTables } from "../../src/core/gcs.ts";
+import type { GcsTable } from "../../src/core/gcs.ts";
+import { gcsHost } from "../helpers/gcs-host.ts";
 
 function gcs(bugs: Bugs = NO_BUGS, tables?: Map<GcsTable, Map<string, unknown>>) {
-  const sent: { to: string; m: Msg }[] = [];
-  const rows = tables ?? new Map<GcsTable, Map<string, unknown>>([["nodes", new Map()], ["actors", new Map()], ["functions", new Map()], ["meta", new Map()]]);
-  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
-  const persist = (t: GcsTable, key: string, v: unknown) => { if (v === undefined) rows.get(t)!.delete(key); else rows.get(t)!.set(key, v); };
-  const g = hostGcs("head", defaultTuning, bugs, { ...ports, persist }, tables ? (Object.fromEntries(tables) as unknown as GcsTables) : undefined);
+  const { g, sent, rows } = gcsHost({ bugs, ...(tables ? { rows: tables, recover: true } : {}) });
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   const spec = (actorId: string, owner: string, extra: Partial<ActorSpec>): ActorSpec => ({
     actorId, fn: "C:1", className: "C", args: [], owner, resources: {}, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, ...extra,
