@@ -27,6 +27,8 @@ export interface GcsConfig {
   readonly heartbeatMissLimit: number;
   /** After a restart, periods to wait for nodes to reconnect before health checks count. */
   readonly recoveryGracePeriods: number;
+  /** Dead nodes remembered, at least 1 (see ModelTuning.deadNodesKept). */
+  readonly deadNodesKept: number;
   readonly bugs: Bugs;
 }
 
@@ -98,8 +100,11 @@ export class Gcs {
    * GCS restart is still told it is dead, as Ray's job table keeps a finished job finished.
    */
   private readonly deadDrivers = new RecentDeaths();
+  /** The nodes whose latest life is over, longest dead first: the first to be forgotten. */
+  private readonly deadNodes = new Set<NodeId>();
 
   constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
+    if (!Number.isInteger(cfg.deadNodesKept) || cfg.deadNodesKept < 1) throw new Error(`GCS: deadNodesKept must be an integer of at least 1, not ${cfg.deadNodesKept}`);
     this.recovered = tables !== undefined;
     this.incarnation = ((tables?.meta.get("incarnation") as number | undefined) ?? 0) + 1;
     fx.persist("meta", "incarnation", this.incarnation);
@@ -134,6 +139,8 @@ export class Gcs {
       const r = row as { state: NodeState; incarnation: number; endpoint?: string; total: ResourceSet };
       // Nodes need time to notice the restart and reconnect: their health checks start late.
       this.nodes.set(id, { state: r.state, incarnation: r.incarnation, endpoint: r.endpoint, total: r.total, available: r.total, missed: -this.cfg.recoveryGracePeriods });
+      // Storage keeps no order of deaths: rows come back in the order they were first written.
+      if (r.state === "DEAD") this.buried(id);
     }
     for (const [id, row] of t.functions) this.functions.set(id, row as FunctionDescriptor);
     for (const d of (t.meta.get("deadDrivers") as Addr[] | undefined) ?? []) {
@@ -241,6 +248,7 @@ export class Gcs {
     // A node's lives are numbered in order: a new life always follows the one on record.
     if (prev && prev.incarnation >= incarnation) throw new InvariantError(`GCS: node ${node} registers life ${incarnation} after life ${prev.incarnation}`);
     const state = nextNodeState("REGISTERING", { type: "REGISTERED" });
+    this.deadNodes.delete(node);
     this.nodes.set(node, { state, incarnation, endpoint, total: resources, available: resources, missed: 0 });
     this.fx.persist("nodes", node, { state, incarnation, endpoint, total: resources });
     this.fx.trace({ kind: "node.registered", comp: "gcs", id: node, resources });
@@ -297,11 +305,29 @@ export class Gcs {
     this.placementGroups.nodeDied(node);
     this.placementGroups.creatorsDied((a) => diedWithNode(a, node, n.incarnation));
     this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total });
+    this.buried(node);
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
     this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
     this.broadcastView();
     this.peersDied((a) => diedWithNode(a, node, n.incarnation));
     this.actorManager.nodeDied(node, n.incarnation);
+  }
+
+  /**
+   * `node`'s latest life is over: it joins the dead, and past `deadNodesKept` the longest dead
+   * is forgotten. Its death was published and shown in views long since; what the GCS can no
+   * longer tell is that a late message from that life is stale (as Ray after evicting a dead
+   * node: docs/faults.md).
+   */
+  private buried(node: NodeId): void {
+    this.deadNodes.delete(node);
+    this.deadNodes.add(node);
+    if (this.deadNodes.size <= this.cfg.deadNodesKept) return;
+    const oldest = this.deadNodes.values().next().value!;
+    this.deadNodes.delete(oldest);
+    this.nodes.delete(oldest);
+    this.fx.persist("nodes", oldest, undefined);
+    this.viewDirty = true;
   }
 
   /** Sends news to drivers and every live raylet (and, for a node's death, to that node too). */

@@ -30,6 +30,12 @@ export interface ModelTuning {
    * does, and a long task must not hold back work that another worker could start.
    */
   readonly pipelineMaxTaskMs: number;
+  /**
+   * Dead nodes the GCS remembers (Ray's maximum_gcs_dead_node_cached_count): beyond it the
+   * longest dead is forgotten, in memory and in storage, so a cluster whose nodes come and go
+   * (autoscaling) does not grow its node table, and every view it broadcasts, without end.
+   */
+  readonly deadNodesKept: number;
 }
 
 /** The defaults every host starts from (the simulator and the embedded host alike). */
@@ -44,6 +50,7 @@ export const defaultTuning: ModelTuning = {
   storeFullTimeoutMs: 1000,
   maxTasksInFlightPerWorker: 8,
   pipelineMaxTaskMs: 1,
+  deadNodesKept: 1000,
 };
 
 /**

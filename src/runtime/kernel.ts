@@ -102,7 +102,8 @@ export function hostGcs<H>(head: NodeId, tuning: ModelTuning, bugs: Bugs, ports:
   const timers = new TimerTable<GcsTimer, H>(ports, (timer) => model.step({ kind: "timer", timer }));
   const fx: GcsEffects = { ...effects(ports, timers), persist: ports.persist };
   model = new Gcs(addr, {
-    head, viewPeriodMs: tuning.viewPeriodMs, heartbeatMissLimit: tuning.heartbeatMissLimit, recoveryGracePeriods: tuning.recoveryGracePeriods, bugs,
+    head, viewPeriodMs: tuning.viewPeriodMs, heartbeatMissLimit: tuning.heartbeatMissLimit, recoveryGracePeriods: tuning.recoveryGracePeriods,
+    deadNodesKept: tuning.deadNodesKept, bugs,
   }, fx, tables);
   return {
     addr, model,

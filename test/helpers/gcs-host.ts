@@ -3,7 +3,7 @@
 import { NO_BUGS, type Bugs } from "../../src/core/bugs.ts";
 import type { GcsTable, GcsTables } from "../../src/core/gcs.ts";
 import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
+import { defaultTuning, type ModelTuning } from "../../src/core/tuning.ts";
 import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
 
 export const GCS_TABLES: readonly GcsTable[] = ["nodes", "actors", "functions", "meta"];
@@ -17,6 +17,8 @@ export interface GcsHostOptions {
   readonly rows?: Map<GcsTable, Map<string, unknown>>;
   /** Start as a GCS recovering these rows (a snapshot of them), as after a restart. */
   readonly recover?: boolean;
+  /** Knobs that differ from the defaults. */
+  readonly tuning?: Partial<ModelTuning>;
 }
 
 export function gcsHost(o: GcsHostOptions = {}) {
@@ -25,6 +27,6 @@ export function gcsHost(o: GcsHostOptions = {}) {
   const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
   const persist = (t: GcsTable, key: string, v: unknown) => { if (v === undefined) rows.get(t)!.delete(key); else rows.get(t)!.set(key, v); };
   const snapshot = o.recover ? (Object.fromEntries(GCS_TABLES.map((t) => [t, new Map(rows.get(t))])) as unknown as GcsTables) : undefined;
-  const g = hostGcs("head", defaultTuning, o.bugs ?? NO_BUGS, { ...ports, persist }, snapshot);
+  const g = hostGcs("head", { ...defaultTuning, ...o.tuning }, o.bugs ?? NO_BUGS, { ...ports, persist }, snapshot);
   return { g, sent, rows };
 }
