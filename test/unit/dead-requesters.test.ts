@@ -4,13 +4,11 @@
 // GCS tells a raylet that registers which workers died before it joined.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { gcsHost } from "../helpers/gcs-host.ts";
 import { rayletHost } from "../helpers/raylet-host.ts";
-import { NO_BUGS } from "../../src/core/bugs.ts";
-import type { LeaseRequest, Msg } from "../../src/core/messages.ts";
+import type { LeaseRequest } from "../../src/core/messages.ts";
 import { RecentDeaths } from "../../src/core/recent-deaths.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
 import type { NodeView } from "../../src/core/types.ts";
-import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
 
 function raylet() {
   const { h, sent, started } = rayletHost({ node: "auto-1", cpus: 2, incarnation: 2, registered: false });
@@ -74,9 +72,7 @@ test("a request from a worker of a node life that died before this raylet joined
 });
 
 test("the GCS tells a registering raylet the deaths it published before, drivers' too", () => {
-  const sent: { to: string; m: Msg }[] = [];
-  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
-  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: () => {} });
+  const { g, sent } = gcsHost();
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 1 } });
   const first = sent.find((s) => s.m.type === "NodeRegistered")!.m;
   assert.deepEqual(first, { type: "NodeRegistered", head: "head" }, "nothing died yet");

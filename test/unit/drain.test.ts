@@ -4,10 +4,11 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { gcsHost } from "../helpers/gcs-host.ts";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import { defaultTuning } from "../../src/core/tuning.ts";
-import { hostGcs, hostRaylet, type ProcessPorts } from "../../src/runtime/kernel.ts";
+import { hostRaylet, type ProcessPorts } from "../../src/runtime/kernel.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
 function ports(sent: { to: string; m: Msg }[], trace: TraceBody[] = [], now = { t: 0 }): ProcessPorts<number> {
@@ -62,9 +63,7 @@ test("heartbeats carry the node's idle time (0 while busy) and its queued reques
 });
 
 test("the GCS asks the raylet to drain, and declares the node dead once it accepted; the autoscaler's view follows", () => {
-  const sent: { to: string; m: Msg }[] = [];
-  const trace: TraceBody[] = [];
-  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports(sent, trace), persist: () => {} });
+  const { g, sent, traced: trace } = gcsHost();
   g.model.start();
   g.message("n1/raylet", { type: "RegisterNode", node: "n1", incarnation: 1, resources: { CPU: 1 } });
   g.message("n1/raylet", { type: "Heartbeat", node: "n1", available: { CPU: 1 }, demands: [], backlog: [{ resources: { CPU: 1 }, count: 2, ageMs: 0 }], idleMs: 0 });

@@ -5,21 +5,15 @@
 // test plays the raylets, the actor's workers and the driver).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NO_BUGS } from "../../src/core/bugs.ts";
+import { gcsHost } from "../helpers/gcs-host.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { ActorInfo } from "../../src/core/types.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
-import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
-import type { TraceBody } from "../../spec/trace.ts";
 
 const DRIVER = "head/driver";
 const RAYLET = "head/raylet";
 
 function rig(maxRestarts = 1) {
-  const sent: { to: string; m: Msg }[] = [];
-  const traced: TraceBody[] = [];
-  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => 0, cancel: () => {}, trace: (e) => traced.push(e) };
-  const g = hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist: () => {} });
+  const { g, sent, traced } = gcsHost();
   g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
   g.message(DRIVER, { type: "SubscribeActor", actorId: "a" });

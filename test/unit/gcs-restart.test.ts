@@ -3,21 +3,13 @@
 // an old request must not be taken for an answer to a new one).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NO_BUGS } from "../../src/core/bugs.ts";
-import type { GcsTable, GcsTables } from "../../src/core/gcs.ts";
-import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
-import { hostGcs, type ProcessPorts } from "../../src/runtime/kernel.ts";
-
-const TABLES: readonly GcsTable[] = ["nodes", "actors", "functions", "meta"];
+import type { GcsTable } from "../../src/core/gcs.ts";
+import { emptyTables, gcsHost } from "../helpers/gcs-host.ts";
 
 /** Starts a GCS on `rows` (what storage kept; empty on the first start): the GCS and what it sends. */
 function startGcs(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean) {
-  const sent: Msg[] = [];
-  const ports: ProcessPorts<number> = { now: () => 0, random: () => 0.5, send: (_to, m) => { sent.push(m); }, schedule: () => 0, cancel: () => {}, trace: () => {} };
-  const persist = (t: GcsTable, key: string, v: unknown) => { if (v === undefined) rows.get(t)!.delete(key); else rows.get(t)!.set(key, v); };
-  const snapshot = recovered ? (Object.fromEntries(TABLES.map((t) => [t, new Map(rows.get(t))])) as unknown as GcsTables) : undefined;
-  return { g: hostGcs("head", defaultTuning, NO_BUGS, { ...ports, persist }, snapshot), sent };
+  const h = gcsHost({ rows, recover: recovered });
+  return { g: h.g, sent: () => h.sent.map((s) => s.m) };
 }
 
 /** Starts a GCS on `rows`, registers a node and creates one actor: the ids of the lease requests it made. */
@@ -25,11 +17,11 @@ function startAndCreate(rows: Map<GcsTable, Map<string, unknown>>, recovered: bo
   const { g, sent } = startGcs(rows, recovered);
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
-  return sent.flatMap((m) => (m.type === "RequestLease" ? [m.reqId] : []));
+  return sent().flatMap((m) => (m.type === "RequestLease" ? [m.reqId] : []));
 }
 
 test("each GCS restart makes lease requests whose ids no earlier incarnation used", () => {
-  const rows = new Map(TABLES.map((t) => [t, new Map<string, unknown>()]));
+  const rows = emptyTables();
   const seen: number[] = [];
   for (const [i, recovered] of [false, true, true].entries()) {
     const ids = startAndCreate(rows, recovered, `a${i}`);
@@ -49,13 +41,13 @@ function startAndPlace(rows: Map<GcsTable, Map<string, unknown>>, recovered: boo
   const { g, sent } = startGcs(rows, recovered);
   g.message("n1/raylet", { type: "RegisterNode", node: "n1", incarnation: 1, resources: { CPU: 4 } });
   g.message("head/driver", { type: "CreatePlacementGroup", spec: { pgId, bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" } });
-  const prepare = sent.find((m) => m.type === "PrepareBundles");
-  const registered = sent.find((m) => m.type === "NodeRegistered");
+  const prepare = sent().find((m) => m.type === "PrepareBundles");
+  const registered = sent().find((m) => m.type === "NodeRegistered");
   return { attempt: prepare?.type === "PrepareBundles" ? prepare.attempt : undefined, bundles: registered?.type === "NodeRegistered" ? registered.bundles : undefined, g };
 }
 
 test("a restarted GCS numbers its bundle reservations above every earlier GCS's, and tells a re-registering node which bundles it knows there", () => {
-  const rows = new Map(TABLES.map((t) => [t, new Map<string, unknown>()]));
+  const rows = emptyTables();
   const first = startAndPlace(rows, false, "pg1");
   assert.equal(first.bundles, undefined, "a first GCS has no earlier reservations to disown");
   // pg1's prepare is answered and committed on n1 before the restart.
