@@ -29,6 +29,8 @@ export interface GcsConfig {
   readonly recoveryGracePeriods: number;
   /** Dead nodes remembered, at least 1 (see ModelTuning.deadNodesKept). */
   readonly deadNodesKept: number;
+  /** Actors dead for good remembered, at least 1 (see ModelTuning.deadActorsKept). */
+  readonly deadActorsKept: number;
   readonly bugs: Bugs;
 }
 
@@ -104,7 +106,9 @@ export class Gcs {
   private readonly deadNodes = new Set<NodeId>();
 
   constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
-    if (!Number.isInteger(cfg.deadNodesKept) || cfg.deadNodesKept < 1) throw new Error(`GCS: deadNodesKept must be an integer of at least 1, not ${cfg.deadNodesKept}`);
+    for (const knob of ["deadNodesKept", "deadActorsKept"] as const) {
+      if (!Number.isInteger(cfg[knob]) || cfg[knob] < 1) throw new Error(`GCS: ${knob} must be an integer of at least 1, not ${cfg[knob]}`);
+    }
     this.recovered = tables !== undefined;
     this.incarnation = ((tables?.meta.get("incarnation") as number | undefined) ?? 0) + 1;
     fx.persist("meta", "incarnation", this.incarnation);
@@ -114,7 +118,7 @@ export class Gcs {
       viewChanged: () => { this.viewDirty = true; },
     }, this.incarnation * 1_000_000_000);
     this.actorManager = new ActorManager({
-      gcs: addr, head: cfg.head, bugs: cfg.bugs, recovered: this.recovered, firstReqId: this.incarnation * 1_000_000_000,
+      gcs: addr, head: cfg.head, bugs: cfg.bugs, recovered: this.recovered, firstReqId: this.incarnation * 1_000_000_000, deadKept: cfg.deadActorsKept,
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), random: () => this.fx.random(),
       view: () => this.view(), persist: (id, row) => this.fx.persist("actors", id, row),
     });

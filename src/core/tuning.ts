@@ -36,6 +36,8 @@ export interface ModelTuning {
    * (autoscaling) does not grow its node table, and every view it broadcasts, without end.
    */
   readonly deadNodesKept: number;
+  /** Actors dead for good that the GCS remembers (Ray's maximum_gcs_destroyed_actor_cached_count), likewise. */
+  readonly deadActorsKept: number;
 }
 
 /** The defaults every host starts from (the simulator and the embedded host alike). */
@@ -51,6 +53,7 @@ export const defaultTuning: ModelTuning = {
   maxTasksInFlightPerWorker: 8,
   pipelineMaxTaskMs: 1,
   deadNodesKept: 1000,
+  deadActorsKept: 100_000,
 };
 
 /**

@@ -103,7 +103,7 @@ export function hostGcs<H>(head: NodeId, tuning: ModelTuning, bugs: Bugs, ports:
   const fx: GcsEffects = { ...effects(ports, timers), persist: ports.persist };
   model = new Gcs(addr, {
     head, viewPeriodMs: tuning.viewPeriodMs, heartbeatMissLimit: tuning.heartbeatMissLimit, recoveryGracePeriods: tuning.recoveryGracePeriods,
-    deadNodesKept: tuning.deadNodesKept, bugs,
+    deadNodesKept: tuning.deadNodesKept, deadActorsKept: tuning.deadActorsKept, bugs,
   }, fx, tables);
   return {
     addr, model,

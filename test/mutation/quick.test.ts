@@ -13,6 +13,7 @@ import "../unit/node-state.test.ts";
 import "../unit/gcs-drivers.test.ts";
 import "../unit/gcs-names.test.ts";
 import "../unit/gcs-restart.test.ts";
+import "../unit/gcs-dead-kept.test.ts";
 import "../unit/borrowed-args.test.ts";
 import "../unit/owner-dispatch.test.ts";
 import "../unit/tuning.test.ts";

@@ -42,6 +42,8 @@ export interface ActorPorts {
   readonly recovered: boolean;
   /** The first lease request id: ids carry the GCS's incarnation so a reply to a previous GCS never matches. */
   readonly firstReqId: number;
+  /** Actors dead for good to remember: past it the longest dead is forgotten. */
+  readonly deadKept: number;
   send(to: Addr, m: Msg): void;
   trace(body: TraceBody): void;
   /** Persists an actor's row. */
@@ -57,6 +59,8 @@ export class ActorManager {
   readonly names = new Map<string, ActorId>();
   /** Lease request id → actor being placed. */
   readonly leaseRequests = new Map<number, ActorId>();
+  /** The actors dead for good, longest dead first: the first to be forgotten. */
+  private readonly dead = new Set<ActorId>();
   private nextReq: number;
   private spreadCursor = 0;
 
@@ -73,6 +77,8 @@ export class ActorManager {
       const r = row as ActorRow;
       this.actors.set(id, { ...r, subscribers: new Set(r.subscribers.filter((s) => !dead(s))) });
       if (r.spec.name !== undefined && r.state !== "DEAD") this.names.set(nameKey(r.spec.namespace, r.spec.name), id);
+      // Storage keeps no order of deaths: rows come back in the order they were first written.
+      if (r.state === "DEAD") this.buried(id);
     }
   }
 
@@ -179,6 +185,23 @@ export class ActorManager {
     this.io.trace({ kind: "actor.state", comp: "gcs", actor: id, state: a.state, worker: a.address, at: a.node, epoch: a.epoch });
     const info = this.info(id, a);
     for (const s of a.subscribers) this.io.send(s, { type: "ActorUpdate", info });
+    if (a.state === "DEAD") this.buried(id);
+    else this.dead.delete(id); // only the seeded bug restart-killed-actor brings one back
+  }
+
+  /**
+   * `id` is dead for good: it joins the dead, and past `deadKept` the longest dead is forgotten
+   * (its row too). Everyone who followed it was told; what is lost is the answer to one who asks
+   * only now, which is Ray's trade as well (docs/faults.md).
+   */
+  private buried(id: ActorId): void {
+    this.dead.delete(id);
+    this.dead.add(id);
+    if (this.dead.size <= this.io.deadKept) return;
+    const oldest = this.dead.values().next().value!;
+    this.dead.delete(oldest);
+    this.actors.delete(oldest);
+    this.io.persist(oldest, undefined);
   }
 
   private addSubscriber(id: ActorId, a: ActorEntry, s: Addr): void {

@@ -1,6 +1,7 @@
-// The GCS remembers a bounded number of dead nodes (Ray's dead-node cache): past the bound the
-// longest dead is forgotten, in memory, in storage and in the views it broadcasts, so nodes
-// that come and go (autoscaling) do not grow the node table and every view without end.
+// The GCS remembers a bounded number of dead nodes and of actors dead for good (Ray's caches of
+// them): past the bound the longest dead is forgotten, in memory, in storage and (a node) in the
+// views it broadcasts, so nodes that come and go (autoscaling) and actors made in a loop do not
+// grow its tables, and every view, without end.
 import assert from "node:assert/strict";
 import test from "node:test";
 import type { Msg } from "../../src/core/messages.ts";
@@ -53,7 +54,41 @@ test("a GCS restarted from storage with a lower bound forgets the dead beyond it
   assert.deepEqual(again.stored(), ["n2", "n3", "n4"]);
 });
 
-test("deadNodesKept below 1 is refused, naming the knob", () => {
+test("deadNodesKept and deadActorsKept below 1 are refused, naming the knob", () => {
   assert.throws(() => gcsHost({ tuning: { deadNodesKept: 0 } }), /deadNodesKept must be an integer of at least 1, not 0/);
   assert.throws(() => gcsHost({ tuning: { deadNodesKept: 2.5 } }), /deadNodesKept/);
+  assert.throws(() => gcsHost({ tuning: { deadActorsKept: 0 } }), /deadActorsKept must be an integer of at least 1, not 0/);
+});
+
+function actors(deadActorsKept: number, rows?: ReturnType<typeof gcsHost>["rows"], recover = false) {
+  const h = gcsHost({ tuning: { deadActorsKept }, rows, recover });
+  h.g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 8 } });
+  const create = (actorId: string, detached = false) => h.g.message(DRIVER, {
+    type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 1, maxTaskRetries: 0, detached },
+  });
+  const kill = (actorId: string) => h.g.message(DRIVER, { type: "KillActor", actorId });
+  const known = () => [...h.g.model.state.actors].map(([id, a]) => `${id}:${a.state === "DEAD" ? "dead" : "live"}`);
+  const stored = () => [...h.rows.get("actors")!.keys()];
+  return { ...h, create, kill, known, stored };
+}
+const DRIVER = "head/driver";
+
+test("past deadActorsKept the actor dead longest is forgotten, its row too; live actors never are", () => {
+  const c = actors(2);
+  for (const a of ["a", "b", "c", "d"]) c.create(a);
+  c.kill("b");
+  c.kill("a");
+  assert.deepEqual(c.known(), ["a:dead", "b:dead", "c:live", "d:live"]);
+  c.kill("d");
+  assert.deepEqual(c.known(), ["a:dead", "c:live", "d:dead"], "b died first");
+  assert.deepEqual(c.stored(), ["a", "c", "d"]);
+});
+
+test("a GCS restarted from storage with a lower actor bound forgets the dead beyond it", () => {
+  const first = actors(10);
+  for (const a of ["a", "b", "c", "d"]) first.create(a);
+  for (const a of ["a", "b", "c"]) first.kill(a);
+  const again = actors(1, first.rows, true);
+  assert.deepEqual(again.known(), ["c:dead", "d:live"]);
+  assert.deepEqual(again.stored(), ["c", "d"]);
 });
