@@ -102,13 +102,14 @@ export class Gcs {
    * GCS restart is still told it is dead, as Ray's job table keeps a finished job finished.
    */
   private readonly deadDrivers = new RecentDeaths();
-  /** The nodes whose latest life is over, longest dead first: the first to be forgotten. */
-  private readonly deadNodes = new Set<NodeId>();
+  /** The nodes whose latest life is over: past `deadNodesKept`, the one dead longest is forgotten. */
+  private readonly deadNodes: RecentDeaths<NodeId>;
 
   constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
     for (const knob of ["deadNodesKept", "deadActorsKept"] as const) {
       if (!Number.isInteger(cfg[knob]) || cfg[knob] < 1) throw new Error(`GCS: ${knob} must be an integer of at least 1, not ${cfg[knob]}`);
     }
+    this.deadNodes = new RecentDeaths(cfg.deadNodesKept);
     this.recovered = tables !== undefined;
     this.incarnation = ((tables?.meta.get("incarnation") as number | undefined) ?? 0) + 1;
     fx.persist("meta", "incarnation", this.incarnation);
@@ -324,11 +325,8 @@ export class Gcs {
    * node: docs/faults.md).
    */
   private buried(node: NodeId): void {
-    this.deadNodes.delete(node);
-    this.deadNodes.add(node);
-    if (this.deadNodes.size <= this.cfg.deadNodesKept) return;
-    const oldest = this.deadNodes.values().next().value!;
-    this.deadNodes.delete(oldest);
+    const oldest = this.deadNodes.add(node);
+    if (oldest === undefined) return;
     this.nodes.delete(oldest);
     this.fx.persist("nodes", oldest, undefined);
     this.viewDirty = true;

@@ -1,28 +1,35 @@
-// Workers (and drivers) known to have died, the most recent ones only: Ray's raylet keeps such
-// a cache of the GCS's worker table and refuses a lease to a requester in it, since a request
-// can arrive after its sender died (delayed on the network, or replayed to a node's next
-// process). The GCS hands its list to each raylet that registers, so a raylet that joined after
-// a death was published knows it too. Bounded: a request older than the last `capacity` deaths
-// is not expected.
-
-import type { Addr } from "./types.ts";
+// The dead, the most recent ones only. Ray's raylet keeps such a cache of the GCS's worker table
+// and refuses a lease to a requester in it, since a request can arrive after its sender died
+// (delayed on the network, or replayed to a node's next process); the GCS hands its list to
+// each raylet that registers, so a raylet that joined after a death was published knows it too.
+// Ray's GCS likewise keeps only its latest dead nodes and destroyed actors (gcs.ts). Bounded: a
+// request older than the last `capacity` deaths is not expected.
 
 const RECENT_DEATHS_KEPT = 1024;
 
-export class RecentDeaths {
-  /** Insertion-ordered: the oldest death is the first to go. */
-  private readonly dead = new Set<Addr>();
+export class RecentDeaths<Id extends string = string> {
+  /** Insertion-ordered: the one dead longest is the first to go. */
+  private readonly dead = new Set<Id>();
 
   constructor(private readonly capacity = RECENT_DEATHS_KEPT) {}
 
-  add(worker: Addr): void {
-    if (this.dead.has(worker)) return;
-    this.dead.add(worker);
-    if (this.dead.size > this.capacity) this.dead.delete(this.dead.values().next().value!);
+  /** `id` died (known already: nothing changes). Returns the one this pushed out, if any. */
+  add(id: Id): Id | undefined {
+    if (this.dead.has(id)) return undefined;
+    this.dead.add(id);
+    if (this.dead.size <= this.capacity) return undefined;
+    const oldest = this.dead.values().next().value!;
+    this.dead.delete(oldest);
+    return oldest;
   }
 
-  has(worker: Addr): boolean {
-    return this.dead.has(worker);
+  /** `id` lives again (a node's next life). */
+  delete(id: Id): void {
+    this.dead.delete(id);
+  }
+
+  has(id: Id): boolean {
+    return this.dead.has(id);
   }
 
   get size(): number {
@@ -30,7 +37,7 @@ export class RecentDeaths {
   }
 
   /** Oldest first. */
-  list(): Addr[] {
+  list(): Id[] {
     return [...this.dead];
   }
 }

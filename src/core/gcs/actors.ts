@@ -7,6 +7,7 @@ import type { TraceBody } from "../../../spec/trace.ts";
 import type { Bugs } from "../bugs.ts";
 import { nextActorState, type ActorState } from "../lifecycle/actor.ts";
 import type { Msg, NamedActorEntry, TaskResult } from "../messages.ts";
+import { RecentDeaths } from "../recent-deaths.ts";
 import { place } from "../scheduler.ts";
 import {
   diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
@@ -59,13 +60,14 @@ export class ActorManager {
   readonly names = new Map<string, ActorId>();
   /** Lease request id → actor being placed. */
   readonly leaseRequests = new Map<number, ActorId>();
-  /** The actors dead for good, longest dead first: the first to be forgotten. */
-  private readonly dead = new Set<ActorId>();
+  /** The actors dead for good: past `deadKept`, the one dead longest is forgotten. */
+  private readonly dead: RecentDeaths<ActorId>;
   private nextReq: number;
   private spreadCursor = 0;
 
   constructor(private readonly io: ActorPorts) {
     this.nextReq = io.firstReqId;
+    this.dead = new RecentDeaths(io.deadKept);
   }
 
   /**
@@ -195,11 +197,8 @@ export class ActorManager {
    * only now, which is Ray's trade as well (docs/faults.md).
    */
   private buried(id: ActorId): void {
-    this.dead.delete(id);
-    this.dead.add(id);
-    if (this.dead.size <= this.io.deadKept) return;
-    const oldest = this.dead.values().next().value!;
-    this.dead.delete(oldest);
+    const oldest = this.dead.add(id);
+    if (oldest === undefined) return;
     this.actors.delete(oldest);
     this.io.persist(oldest, undefined);
   }
