@@ -155,3 +155,27 @@ test("a daemon refuses a malformed ActorOutOfScope, naming what is wrong", () =>
   assert.match(msgProblem({ type: "ActorOutOfScope" }) ?? "", /^actorId: /);
   assert.match(msgProblem({ type: "ActorOutOfScope", actorId: "a1", extra: 1 }) ?? "", /"extra"/);
 });
+
+test("an actor created here, dead for good, with no handle and no call left is forgotten by its owner; not before", () => {
+  const r = owner();
+  const known = () => r.w.state.callerActors.has("a1");
+  r.w.createActor("a1", CLS, [], actorOpts());
+  r.alive();
+  const ret = r.w.submitActorTask(`${OWNER}#c1`, "a1", "m", [], 0);
+  r.w.releaseRef(H);
+  r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a1", state: "DEAD", epoch: 0, owner: OWNER } });
+  assert.equal(r.w.state.owned.has(ret), true);
+  assert.equal(known(), true, "the failed call's worker may still run it: it holds its arguments, the handle too");
+  r.from("head/raylet", { type: "WorkerDied", worker: "head/w1" });
+  assert.equal(known(), false, "dead, no handle, no call: nothing is left to follow");
+  // Dead while a handle is still held: kept (a later call fails at once), forgotten once the handle goes.
+  r.w.createActor("a2", CLS, [], actorOpts());
+  r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a2", state: "DEAD", epoch: 0, owner: OWNER } });
+  assert.equal(r.w.state.callerActors.has("a2"), true);
+  r.w.releaseRef(handleIdOf("a2"));
+  assert.equal(r.w.state.callerActors.has("a2"), false);
+  // A detached actor's handles count nothing: its record stays.
+  r.w.createActor("a3", CLS, [], actorOpts(true));
+  r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a3", state: "DEAD", epoch: 0, owner: OWNER } });
+  assert.equal(r.w.state.callerActors.has("a3"), true);
+});

@@ -118,7 +118,8 @@ export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, res
   if (error) {
     a.info = { actorId, state: "DEAD", epoch: 0, owner: w.addr, error };
     endCtorUses(w, a);
-    return answerRegistered(w, a);
+    answerRegistered(w, a);
+    return forgetIfDone(w, actorId, a);
   }
   a.created = { ...spec, args: resolved };
   w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
@@ -139,7 +140,7 @@ export function handleOutOfScope(w: Ctx, actorId: ActorId): void {
   const a = w.callerActors.get(actorId);
   if (w.exited || !a || a.outOfScope) return;
   a.outOfScope = true;
-  if (a.info?.state === "DEAD") return; // dead already (its constructor failed, say): nothing to end
+  if (a.info?.state === "DEAD") return forgetIfDone(w, actorId, a); // dead already (its constructor failed, say): nothing to end
   w.fx.trace({ kind: "actor.out-of-scope", comp: "owner", actor: actorId, owner: w.addr });
   // Not yet registered (its constructor's arguments are resolved first): told after the registration.
   if (a.created !== undefined) w.fx.send(w.cfg.gcs, { type: "ActorOutOfScope", actorId });
@@ -189,6 +190,7 @@ export function actorCallEnded(w: Ctx, t: OwnedTask): void {
   if (a?.inflight.get(seq) !== t) return;
   const low = a.inflight.lowestKey()!;
   a.inflight.delete(seq);
+  if (a.inflight.size === 0) forgetIfDone(w, t.spec.actorId!, a);
   if (seq > low) {
     a.closed.add(seq);
     return;
@@ -282,6 +284,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     // Calls still waiting for arguments fail when they are ready to send; failing one here may
     // fail a later call that takes its result, so each is looked at when its turn comes.
     for (const t of [...a.inflight.values()]) if (t.state === "RUNNING") failActorTask(w, t, info, pushedTo);
+    forgetIfDone(w, info.actorId, a);
   } else if (info.state === "RESTARTING") {
     // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
     for (const t of [...a.inflight.values()]) {
@@ -306,6 +309,16 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     const unsent = a.unsent.splice(0).sort((x, y) => x.spec.seq! - y.spec.seq!);
     for (const t of unsent) pushActorTask(w, t, info.address, a);
   }
+}
+
+/**
+ * An actor created here that is dead for good, with every handle gone and no call open: nothing
+ * here can reach it any more, so its record goes (a program making actors in a loop kept one per
+ * actor for its whole life). A handle that was not counted (ray.getActor's) starts a new record,
+ * which the GCS's news makes dead, as Ray's caller would learn again.
+ */
+function forgetIfDone(w: Ctx, actorId: ActorId, a: CallerActor): void {
+  if (a.outOfScope && a.info?.state === "DEAD" && a.inflight.size === 0 && a.unsent.length === 0) w.callerActors.delete(actorId);
 }
 
 /** An actor created here is dead for good: no restart will need its constructor's arguments. */
