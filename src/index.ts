@@ -45,7 +45,7 @@ function api(): Ray & Invoker {
 
 const invoker: Invoker = {
   call: (target, args, opts) => api().call(target, args, opts),
-  callMethod: (actorId, method, args, opts) => api().callMethod(actorId, method, args, opts),
+  callMethod: (actorId, facts, method, args, opts) => api().callMethod(actorId, facts, method, args, opts),
 };
 
 export interface InitResult {

@@ -1,7 +1,7 @@
 // What a program holds: object refs, remote functions, actor classes and actor handles.
 // Each is bound to the Ray instance (one per core worker) that made or received it.
 
-import type { Addr, ActorId, ConcurrencyGroup, FunctionDescriptor, ObjectId, RefInfo, SchedulingStrategy } from "../core/types.ts";
+import type { Addr, ActorId, ActorInfo, ConcurrencyGroup, FunctionDescriptor, ObjectId, RefInfo, SchedulingStrategy } from "../core/types.ts";
 import type { ObjectRefGenerator } from "./generator.ts";
 import { checkOptionNames, concurrencyGroupsOf, generatorMethodsOf, isAsyncClass, methodNamesOf } from "./options.ts";
 import type { PlacementGroup } from "./placement-group.ts";
@@ -101,10 +101,17 @@ export interface RemoteOptions {
 export type RemoteArg<P> = P | ObjectRef<P>;
 export type RemoteArgs<A extends unknown[]> = { [K in keyof A]: RemoteArg<A[K]> };
 
+/**
+ * What a handle knows of its actor, and carries wherever it goes (as Ray's serialized handle
+ * carries its class's facts): its calls' retry budget, its generator methods (their calls
+ * stream), and its bound on the calls a process may have pending on it.
+ */
+export type HandleFacts = Pick<ActorInfo, "generators" | "maxTaskRetries" | "maxPendingCalls">;
+
 /** Anything with `remote()` that a program may call: stands for the one implementation. */
 export interface Invoker {
   call(target: RemoteFunction<never> | ActorClass<never>, args: unknown[], opts: RemoteOptions): unknown;
-  callMethod(actorId: ActorId, method: string, args: unknown[], opts: RemoteOptions): unknown;
+  callMethod(actorId: ActorId, facts: HandleFacts, method: string, args: unknown[], opts: RemoteOptions): unknown;
 }
 
 export class RemoteFunction<F extends (...args: any[]) => unknown> {
@@ -164,6 +171,7 @@ export class ActorClass<C extends new (...args: any[]) => unknown> {
 const ACTOR = Symbol("tsray.actor");
 const COUNTED = Symbol("tsray.counted");
 const HOLD = Symbol("tsray.hold");
+const FACTS = Symbol("tsray.facts");
 
 /**
  * A counted handle's reference, held by the program (one per handle object it was given; an
@@ -190,9 +198,9 @@ export interface HandleCount { readonly counted?: RefInfo; readonly hold?: Handl
  * it, resolving to a plain handle. A get-or-create handle has no actor until then (`actorId`
  * undefined): its methods say to await it first.
  */
-export function actorHandle(actorId: ActorId, invoker: Invoker, count?: HandleCount): ActorHandle;
-export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, count: HandleCount | undefined, created: () => Promise<ActorHandle>): ActorHandle;
-export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, count: HandleCount = {}, created?: () => Promise<ActorHandle>): ActorHandle {
+export function actorHandle(actorId: ActorId, invoker: Invoker, facts: HandleFacts, count?: HandleCount): ActorHandle;
+export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, facts: HandleFacts, count: HandleCount | undefined, created: () => Promise<ActorHandle>): ActorHandle;
+export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, facts: HandleFacts, count: HandleCount = {}, created?: () => Promise<ActorHandle>): ActorHandle {
   const target = { [ACTOR]: actorId, __actorId: actorId };
   let settled: Promise<ActorHandle> | undefined;
   const methods = new Map<string, Method<(...a: unknown[]) => unknown>>();
@@ -201,6 +209,7 @@ export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, coun
       if (prop === ACTOR || prop === "__actorId") return actorId;
       if (prop === COUNTED) return count.counted;
       if (prop === HOLD) return count.hold;
+      if (prop === FACTS) return facts;
       if (prop === "then" && created) {
         return (resolve: (h: ActorHandle) => unknown, reject: (e: unknown) => unknown) => (settled ??= created()).then(resolve, reject);
       }
@@ -209,7 +218,7 @@ export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, coun
         throw new TypeError(`${prop}: a handle made with getIfExists names no actor until the GCS answers: await it first (const h = await A.options({ name, getIfExists: true }).remote())`);
       }
       let m = methods.get(prop);
-      if (m === undefined) methods.set(prop, (m = method(actorId, prop, {}, invoker, handle)));
+      if (m === undefined) methods.set(prop, (m = method(actorId, facts, prop, {}, invoker, handle)));
       return m;
     },
   }) as unknown as ActorHandle;
@@ -221,15 +230,29 @@ export function actorHandle(actorId: ActorId | undefined, invoker: Invoker, coun
  * not per call). It keeps its handle `of` (its `options` passes it on): a program that holds only
  * a method must not see the handle collected, and the actor end.
  */
-function method(actorId: ActorId, prop: string, opts: RemoteOptions, invoker: Invoker, of: ActorHandle): Method<(...a: unknown[]) => unknown> {
+function method(actorId: ActorId, facts: HandleFacts, prop: string, opts: RemoteOptions, invoker: Invoker, of: ActorHandle): Method<(...a: unknown[]) => unknown> {
   return {
-    remote: (...args: unknown[]) => invoker.callMethod(actorId, prop, args, opts) as never,
-    options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(actorId, prop, all, invoker, of); },
+    remote: (...args: unknown[]) => invoker.callMethod(actorId, facts, prop, args, opts) as never,
+    options: (o: RemoteOptions) => { const all = { ...opts, ...o }; checkOptionNames(all, "method", prop); return method(actorId, facts, prop, all, invoker, of); },
   };
 }
 
 export function actorIdOf(x: unknown): ActorId | undefined {
   return typeof x === "object" && x !== null ? ((x as Record<symbol, ActorId>)[ACTOR] ?? undefined) : undefined;
+}
+
+/** The facts a handle keeps of what describes its actor (an ActorInfo, an actor's options): the three, no more. */
+export function factsOf(x: HandleFacts): HandleFacts {
+  return {
+    ...(x.generators !== undefined && x.generators.length > 0 ? { generators: x.generators } : {}),
+    ...(x.maxTaskRetries !== undefined ? { maxTaskRetries: x.maxTaskRetries } : {}),
+    ...(x.maxPendingCalls !== undefined ? { maxPendingCalls: x.maxPendingCalls } : {}),
+  };
+}
+
+/** What an actor handle knows of its actor (see HandleFacts). */
+export function handleFactsOf(handle: ActorRef): HandleFacts {
+  return (handle as unknown as Record<symbol, HandleFacts>)[FACTS];
 }
 
 /** How an actor handle counts toward its actor's life (see HandleCount). */

@@ -3,7 +3,7 @@
 
 import type { ActorOptions, ArgIn, TaskOptions } from "../core/core-worker.ts";
 import { checkResources } from "../core/resources.ts";
-import { handleIdOf, type ActorId, type ActorInfo, type ConcurrencyGroup, type FunctionDescriptor, type NodeView, type Payload, type RefInfo } from "../core/types.ts";
+import { handleIdOf, type ActorId, type ConcurrencyGroup, type FunctionDescriptor, type NodeView, type Payload, type RefInfo } from "../core/types.ts";
 import type { NamedActorEntry } from "../core/messages.ts";
 import { bytesPayload, inProcessPayload, payloadValue, toBytes } from "../runtime/codec.ts";
 import type { CoreClient } from "./client.ts";
@@ -13,7 +13,7 @@ import { ObjectRefGenerator, isGeneratorSource } from "./generator.ts";
 import { currentExecution } from "../runtime/executor.ts";
 import { PlacementGroup, strategyOf, validPlacementGroup, type PlacementGroupOptions } from "./placement-group.ts";
 import {
-  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, handleCountOf, madeOf, remoteOf, tie,
+  ActorClass, ObjectRef, RemoteFunction, actorHandle, actorIdOf, factsOf, handleCountOf, handleFactsOf, madeOf, remoteOf, tie,
   type ActorHandle, type ActorRef, type HandleHold, type Invoker, type MadeRef, type RemoteOptions,
 } from "./handles.ts";
 
@@ -133,24 +133,19 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   // Ray gives each job an anonymous namespace unless it names one; tasks and actors inherit theirs.
   let ownNamespace = options.namespace ?? `anonymous:${client.addr}`;
   const currentNamespace = (): string => currentExecution()?.namespace ?? ownNamespace;
-  // What this process's handles of an actor know of it, as Ray's handle carries it wherever it
-  // goes: its calls' retry budget, its generator methods (their calls stream), and its bound on
-  // the calls this process may have pending on it (with how many are).
-  const actorTaskRetries = new Map<ActorId, number>();
-  const actorGenerators = new Map<ActorId, readonly string[]>();
-  const pendingLimit = new Map<ActorId, number>();
+  // The calls this process has pending on each actor that bounds them (maxPendingCalls): an
+  // actor with none pending has no entry.
   const pendingCalls = new Map<ActorId, number>();
-  const knowHandle = (id: ActorId, facts: Pick<ActorInfo, "generators" | "maxTaskRetries" | "maxPendingCalls">): void => {
-    if (facts.generators !== undefined && facts.generators.length > 0) actorGenerators.set(id, facts.generators);
-    if (facts.maxTaskRetries !== undefined) actorTaskRetries.set(id, facts.maxTaskRetries);
-    if (facts.maxPendingCalls !== undefined) pendingLimit.set(id, facts.maxPendingCalls);
-  };
   /** A call to a bounded actor is pending until its ref is ready (answered, or failed). */
   const countPending = (actorId: ActorId, method: string, limit: number): (() => void) => {
     const n = pendingCalls.get(actorId) ?? 0;
     if (n >= limit) throw new PendingCallsLimitExceeded(`actor method ${method}: ${n} calls to actor ${actorId} are pending here, its maxPendingCalls`);
     pendingCalls.set(actorId, n + 1);
-    return () => pendingCalls.set(actorId, pendingCalls.get(actorId)! - 1);
+    return () => {
+      const left = pendingCalls.get(actorId)! - 1;
+      if (left === 0) pendingCalls.delete(actorId);
+      else pendingCalls.set(actorId, left);
+    };
   };
   // Each ref the program is handed is one hold in its worker's table (a handle it owns, or a
   // borrow): collected, it is released once (unless ray.release came first, which marks its
@@ -228,8 +223,8 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       state.marked = true;
       // What a handle knows travels with it (Ray's serialized handle carries its class's facts),
       // and a counted handle takes its reference along: whoever receives it borrows it from the actor's owner.
-      const r = actorTaskRetries.get(aid), p = pendingLimit.get(aid);
-      const facts = { [MARK]: "actor", id: aid, g: actorGenerators.get(aid) ?? [], ...(r !== undefined ? { r } : {}), ...(p !== undefined ? { p } : {}) };
+      const { generators: g, maxTaskRetries: r, maxPendingCalls: p } = handleFactsOf(v as ActorRef);
+      const facts = { [MARK]: "actor", id: aid, g: g ?? [], ...(r !== undefined ? { r } : {}), ...(p !== undefined ? { p } : {}) };
       const { counted } = handleCountOf(v as ActorRef);
       if (counted === undefined) return facts;
       refs.push(counted);
@@ -266,15 +261,15 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       // One hold per ref in the value (the core worker took it when the value came): the ref's own.
       if (tag === "ref") return made(new ObjectRef(m.id, m.owner));
       if (tag === "actor") {
-        knowHandle(m.id, {
+        const facts = factsOf({
           ...(Array.isArray(m.g) ? { generators: m.g } : {}), ...(typeof m.r === "number" ? { maxTaskRetries: m.r } : {}), ...(typeof m.p === "number" ? { maxPendingCalls: m.p } : {}),
         });
-        if (typeof m.o !== "string") return actorHandle(m.id, api);
+        if (typeof m.o !== "string") return actorHandle(m.id, api, facts);
         // Counted: the core worker took the handle's hold when the value came, except in the
         // actor itself (its handle to itself keeps nothing alive, see holdRefs).
         const counted = { id: handleIdOf(m.id), owner: m.o };
-        if (currentExecution()?.actorId === m.id) return actorHandle(m.id, api, { counted });
-        return held(actorHandle(m.id, api, { counted, hold: { id: counted.id, released: false, handles: 0 } }));
+        if (currentExecution()?.actorId === m.id) return actorHandle(m.id, api, facts, { counted });
+        return held(actorHandle(m.id, api, facts, { counted, hold: { id: counted.id, released: false, handles: 0 } }));
       }
       if (tag === "fn") return new RemoteFunction(m.d, m.o, api);
       if (tag === "class") return new ActorClass(m.d, m.o, api, m.a === true, Array.isArray(m.g) ? m.g : [], Array.isArray(m.ms) ? m.ms : []);
@@ -344,18 +339,17 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
   /** Creates an actor; one with a name is awaitable: it settles once the GCS took the name, or refused it (Ray's ValueError). */
   function createActor(target: ActorClass<never>, list: readonly unknown[], o: ActorOptions): ActorHandle {
     const id = client.nextId();
-    const facts = { ...o, ...(target.generators.length > 0 ? { generators: target.generators } : {}) };
-    knowHandle(id, facts);
-    client.createActor(id, target.descriptor, args(list), facts);
+    client.createActor(id, target.descriptor, args(list), { ...o, ...(target.generators.length > 0 ? { generators: target.generators } : {}) });
+    const facts = factsOf({ ...o, generators: target.generators });
     // The program's first handle: the core worker made the handle object with this one hold.
     // A detached actor's handles count nothing (it lives until ray.kill).
     const count = o.detached === true ? {} : { counted: { id: handleIdOf(id), owner: client.addr }, hold: { id: handleIdOf(id), released: false, handles: 0 } };
-    if (o.name === undefined) return held(actorHandle(id, api, count));
+    if (o.name === undefined) return held(actorHandle(id, api, facts, count));
     // The handle an `await` gives shares the awaitable's hold: one handle to the program.
-    return held(actorHandle(id, api, count, async () => {
+    return held(actorHandle(id, api, facts, count, async () => {
       const info = await client.actorRegistered(id);
       if (info?.state === "DEAD" && info.error?.name === "ValueError") throw new ValueError(`${target.descriptor.name}: ${info.error.message}`);
-      return held(actorHandle(id, api, count));
+      return held(actorHandle(id, api, facts, count));
     }));
   }
 
@@ -364,8 +358,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     for (let round = 0; round < 8; round++) {
       const found = await client.getNamedActor(o.name!, o.namespace);
       if (found && found.state !== "DEAD") {
-        knowHandle(found.actorId, found);
-        return actorHandle(found.actorId, api);
+        return actorHandle(found.actorId, api, factsOf(found));
       }
       try {
         return await createActor(target, list, o);
@@ -415,7 +408,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     call(target, list, opts) {
       if (target instanceof ActorClass) {
         const o = actorOptions(opts, target.descriptor.name, target.isAsync, target.concurrencyGroups);
-        if (opts.getIfExists === true) return actorHandle(undefined, api, undefined, () => getOrCreate(target, list, o));
+        if (opts.getIfExists === true) return actorHandle(undefined, api, {}, undefined, () => getOrCreate(target, list, o));
         return createActor(target, list, o);
       }
       const id = client.nextId();
@@ -426,14 +419,14 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       return typeof opts.numReturns === "number" && opts.numReturns > 1 ? split(ref, opts.numReturns, `remote function ${d.name}`) : ref;
     },
 
-    callMethod(actorId, method, list, opts) {
+    callMethod(actorId, facts, method, list, opts) {
       const id = client.nextId();
-      const retries = opts.maxTaskRetries ?? actorTaskRetries.get(actorId) ?? 0;
-      const streaming = streamingOf(opts, actorGenerators.get(actorId)?.includes(method) === true, `actor method ${method}`);
+      const retries = opts.maxTaskRetries ?? facts.maxTaskRetries ?? 0;
+      const streaming = streamingOf(opts, facts.generators?.includes(method) === true, `actor method ${method}`);
       // No options object for a plain call (most calls): only what the call asks.
       const group = opts.concurrencyGroup;
       const call = streaming === undefined && group === undefined ? undefined : { ...(streaming ? { streaming } : {}), ...(group !== undefined ? { concurrencyGroup: group } : {}) };
-      const limit = pendingLimit.get(actorId);
+      const limit = facts.maxPendingCalls;
       const done = limit === undefined ? undefined : countPending(actorId, method, limit);
       const ref = made(new ObjectRef(client.submitActorTask(id, actorId, method, args(list), retries, call), client.addr), true);
       // Ready anywhere is answered: nothing is fetched for the count (a stream's ref is ready once it ends).
@@ -533,8 +526,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
       if (typeof namespace !== "string" || namespace === "") throw new TypeError(`ray.getActor: namespace must be a non-empty string, got ${JSON.stringify(namespace)}`);
       const info = await client.getNamedActor(name, namespace);
       if (!info || info.state === "DEAD") throw new ValueError(`ray.getActor: no live actor named "${name}" in the namespace "${namespace}"`);
-      knowHandle(info.actorId, info);
-      return actorHandle(info.actorId, api) as never;
+      return actorHandle(info.actorId, api, factsOf(info)) as never;
     },
 
     async listNamedActors(opts: ListNamedActorsOptions = {}): Promise<never> {
