@@ -24,7 +24,7 @@ function startGcs(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean)
 function startAndCreate(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean, actorId: string): number[] {
   const { g, sent } = startGcs(rows, recovered);
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
-  g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   return sent.flatMap((m) => (m.type === "RequestLease" ? [m.reqId] : []));
 }
 

@@ -257,7 +257,7 @@ export class ActorManager {
     this.leaseRequests.set(reqId, id);
     this.io.send(rayletAddr(node), {
       type: "RequestLease", reqId,
-      req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], actorId: id, grantOrReject: true, taskId: `${id}:create:${a.epoch}` },
+      req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], job: a.spec.job, actorId: id, grantOrReject: true, taskId: `${id}:create:${a.epoch}` },
     });
   }
 
@@ -301,7 +301,7 @@ export class ActorManager {
   private pushCreation(id: ActorId, a: ActorEntry): void {
     const spec: TaskSpec = {
       taskId: `${id}:create:${a.epoch}`, kind: "actor-create", fn: a.spec.fn, name: a.spec.className, args: a.spec.args,
-      returnId: `${id}:created`, owner: this.io.gcs, resources: a.spec.resources, strategy: a.spec.strategy,
+      returnId: `${id}:created`, owner: this.io.gcs, job: a.spec.job, resources: a.spec.resources, strategy: a.spec.strategy,
       maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
       ...(a.spec.maxConcurrency !== undefined ? { maxConcurrency: a.spec.maxConcurrency } : {}),
       ...(a.spec.concurrencyGroups !== undefined ? { concurrencyGroups: a.spec.concurrencyGroups } : {}),
