@@ -256,6 +256,15 @@ describe("fate-sharing", () => {
   });
 });
 
+describe("jobs", () => {
+  const check = checkers.jobs;
+  const granted = (lease: string, worker: string, job: string): Ev => ({ kind: "lease.granted", comp: "raylet", job, lease, worker, resources: { CPU: 1 } });
+  test("a worker serves the leases of one job only", () => {
+    clean(check, trace(granted("L1", "n1/w1-1", "head/driver"), granted("L2", "n1/w1-1", "head/driver"), granted("L3", "n1/w1-2", "head/driver-b")));
+    one(check, trace(granted("L1", "n1/w1-1", "head/driver"), granted("L2", "n1/w1-1", "head/driver-b")), "jobs", "worker n1/w1-1 of job head/driver was granted lease L2 of job head/driver-b", 1);
+  });
+});
+
 describe("references", () => {
   const check = checkers.references;
 
