@@ -147,6 +147,34 @@ await ray.shutdown();
   }
 });
 
+test("a second job's tasks never run on a worker where the first job's tasks left their globals", { timeout: 120_000 }, async () => {
+  await ray.shutdown();
+  const script = path.join(home, "marking-driver.mts");
+  fs.writeFileSync(script, `
+import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
+await ray.init({ address: ${JSON.stringify(address)} });
+// Two at once, so both of the head's CPUs get a worker of this job, left idle and marked.
+const mark = ray.remote(async () => { globalThis.jobMark = "first"; await ray.sleep(300); return 1; }, { schedulingStrategy: { nodeId: "head", soft: false } });
+await ray.get([mark.remote(), mark.remote()]);
+process.stdout.write("ready\\n");
+await new Promise(() => {});
+`);
+  const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on("data", (b: Buffer) => { if (b.toString().includes("ready")) resolve(); });
+      child.on("exit", (c) => reject(new Error(`the driver exited early (${c})`)));
+    });
+    // The first job lives on, its workers idle: this driver's job must get workers of its own.
+    await ray.init({ address });
+    const peek = ray.remote(async () => { const seen = String((globalThis as { jobMark?: string }).jobMark ?? "none"); await ray.sleep(300); return seen; },
+      { schedulingStrategy: { nodeId: "head", soft: false } });
+    assert.deepEqual(await ray.get([peek.remote(), peek.remote()], { timeoutMs: 30_000 }), ["none", "none"]);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});
+
 test("a driver frozen past its grace period is declared dead; thawed, it hears so and fails its calls instead of hanging", { timeout: 120_000 }, async () => {
   await ray.shutdown();
   const script = path.join(home, "frozen.mts");
