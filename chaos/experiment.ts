@@ -13,7 +13,7 @@ import { DaemonDriver } from "../src/runtime/daemon/driver.ts";
 import { DRIVER_GRACE_MS, RESTORED_DRIVER_GRACE_MS } from "../src/runtime/daemon/gcs-daemon.ts";
 import { checkTrace } from "../spec/invariants/index.ts";
 import { formatTrace, mergeTraces, parseTraceTolerant, type TraceBody, type TraceEvent } from "../spec/trace.ts";
-import { workloadArb } from "../sim/arbitraries.ts";
+import { ONE_DRIVER_FEATURES, workloadArb } from "../sim/arbitraries.ts";
 import { compareResults } from "../sim/scenario.ts";
 import { simulate } from "../sim/simulate.ts";
 import { workloadProgram, type Observed, type Workload } from "../sim/workload.ts";
@@ -70,7 +70,7 @@ export function experimentArb(opts: { maxSteps?: number; maxFaults?: number } = 
     const nodes: ChaosNode[] = Array.from({ length: n }, (_, i) => ({ id: i === 0 ? "head" : `node-${i}`, cpus: i === 0 ? 1 : 2 }));
     return fc.record({
       nodes: fc.constant(nodes),
-      workload: workloadArb(n, opts.maxSteps ?? 24).filter((w) => w.steps.length > 0),
+      workload: workloadArb(n, opts.maxSteps ?? 24, false, ONE_DRIVER_FEATURES).filter((w) => w.steps.length > 0),
       faults: fc.array(faultArb(nodes.map((x) => x.id)), { minLength: 1, maxLength: maxFaults }),
     });
   });

@@ -48,7 +48,8 @@ type RawStep =
   | { op: "actor-stream"; back: number; n: number; big: boolean; v: number; backpressure: number | null; take: number | null; inTask: boolean }
   | { op: "handle-call"; back: number; v: number }
   | { op: "drop-actor"; back: number }
-  | { op: "relay"; back: number; to: number; v: number; big: boolean };
+  | { op: "relay"; back: number; to: number; v: number; big: boolean }
+  | { op: "job"; node: number | null };
 
 const small = fc.integer({ min: 0, max: 9 });
 /** An argument: a ref to an earlier step twice as often as a literal, unless `litWeight` says otherwise. */
@@ -160,6 +161,9 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     op: fc.constant("actor-stream" as const), back: fc.nat(20), n: fc.integer({ min: 0, max: 4 }), big: fc.boolean(), v: small,
     backpressure: fc.constantFrom(null, 1, 2), take: fc.option(fc.integer({ min: 0, max: 3 }), { nil: null }), inTask: fc.boolean(),
   }) },
+  // A second driver's job runs a task where the program's just ran: the raylet must start a worker
+  // of its own for it (a worker serves one job), and kill it once that job ends.
+  { name: "jobs", weight: 1, group: "apart", step: ({ node }) => fc.record({ op: fc.constant("job" as const), node }) },
   // Named actors: two names in two namespaces, so that lookups and duplicates meet across namespaces.
   { name: "named-actors", weight: 2, group: "apart", step: () => {
     const name = fc.integer({ min: 0, max: 1 });
@@ -170,6 +174,9 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     );
   } },
 ];
+
+/** Every step feature but a second job's, for hosts that run one driver at a time (the chaos experiments: a second is the simulator's runJob). */
+export const ONE_DRIVER_FEATURES: ReadonlySet<string> = new Set(STEP_FEATURES.map((f) => f.name).filter((name) => name !== "jobs"));
 
 /** Weight of the classic mix against a step drawn apart. */
 const CLASSIC_WEIGHT = 19;
@@ -310,6 +317,9 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         break;
       case "named-list":
         steps.push({ op: "named-list" });
+        break;
+      case "job":
+        steps.push({ op: "job", node: nodes[r.node ?? 0] });
         break;
       case "named-call":
         steps.push({ op: "named-call", name: `n${r.name}`, ns: `ns${r.ns}`, v: r.v });

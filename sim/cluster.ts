@@ -144,6 +144,8 @@ export class SimCluster {
   readonly undetected = new Set<string>();
   /** The driver's address; its process is killed by a kill-driver fault, or when its job ends. */
   readonly driverAddr: Addr;
+  /** Every driver's address: the program's, and those of the jobs it ran (`runJob`). They outlive the head's raylet. */
+  private readonly drivers = new Set<Addr>();
   /** The autoscaler on the head, when cfg.autoscaling is set. */
   readonly autoscaler?: AutoscalerHost;
 
@@ -178,6 +180,7 @@ export class SimCluster {
       this.autoscaler.start();
     }
     this.driverAddr = `${this.head}/driver`;
+    this.drivers.add(this.driverAddr);
     const driver = this.spawnWorker(this.driverAddr, this.head);
     this.driver = driver.model;
     this.driverRay = driver.ray;
@@ -425,7 +428,7 @@ export class SimCluster {
     this.coreWorkerModels.set(addr, model);
     client = new SimClient(this, model, addr, node);
     const ray = createRay(client, { inProcess: true }); // payloads stay in this process
-    executor = new Executor(ray, codecOf(client), client, math);
+    executor = new Executor(ray, codecOf(client), client, math, Object.create(globalThis) as typeof globalThis);
     return { model, ray };
   }
 
@@ -451,18 +454,36 @@ export class SimCluster {
   alive(addr: Addr): boolean { return this.procs.get(addr)?.alive === true; }
 
   /**
-   * The driver is gone — killed, or its job ended: its process stops, and the GCS hears of it
+   * A driver is gone — killed, or its job ended: its process stops, and the GCS hears of it
    * after `driverGraceMs` (as the daemons' GCS declares a driver gone once its stream stayed
    * closed for the grace period), or once it is back if it is down then.
    */
-  driverGone(): void {
-    this.kill(this.driverAddr);
-    this.undetected.add(this.driverAddr);
+  driverGone(driver: Addr = this.driverAddr): void {
+    this.kill(driver);
+    this.undetected.add(driver);
     const tell = () => this.atNode(this.head, () => {
-      if (this.alive(gcsAddr(this.head))) this.gcs.step({ kind: "driver-gone", driver: this.driverAddr });
+      if (this.alive(gcsAddr(this.head))) this.gcs.step({ kind: "driver-gone", driver });
       else this.schedule(this.cfg.driverGraceMs, tell);
     });
     this.schedule(this.cfg.driverGraceMs, tell);
+  }
+
+  /**
+   * Runs `program` as a job of its own (as a second `tsray run` would): a driver of its own on
+   * the head, which lets go of its references once the program settles and is gone then, as a
+   * driver whose program returned (its job ends, and its workers with it).
+   */
+  runJob<T>(program: (ray: Ray) => Promise<T>): Promise<T> {
+    const addr = `${this.head}/driver-${this.drivers.size + 1}`;
+    this.drivers.add(addr);
+    const { model, ray } = this.spawnWorker(addr, this.head);
+    model.start(false);
+    const end = () => {
+      if (!this.alive(addr)) return;
+      model.releaseAll();
+      this.driverGone(addr);
+    };
+    return program(ray).finally(end);
   }
 
   kill(addr: Addr): void {
@@ -562,7 +583,7 @@ export class SimCluster {
       if (!l.blocked) this.emit(n.spec.id, { kind: "lease.returned", comp: "raylet", lease, worker: l.worker, resources: l.resources });
     }
     for (const [bundle, b] of n.raylet?.bundles ?? []) this.emit(n.spec.id, { kind: "bundle.released", comp: "raylet", bundle, resources: b.resources });
-    for (const addr of [...n.procs]) if (!addr.endsWith("/driver") && !addr.endsWith("/gcs")) this.kill(addr);
+    for (const addr of [...n.procs]) if (!this.drivers.has(addr) && !addr.endsWith("/gcs")) this.kill(addr);
     n.raylet = undefined;
   }
 }

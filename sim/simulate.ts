@@ -10,7 +10,16 @@ import { validatePlan, type FaultPlan } from "./faults.ts";
 import { standbyNodes } from "./autoscaling.ts";
 import { explainBlocked } from "./blocked.ts";
 
-export type Program<T = unknown> = (ray: Ray) => Promise<T> | T;
+/** What the simulator offers a program besides its driver's API. */
+export interface SimHost {
+  /**
+   * Runs `program` as another job: a driver of its own on the head, gone (its job ended) once
+   * the program settles. Its tasks never share a worker with the first driver's.
+   */
+  runJob<T>(program: (ray: Ray) => Promise<T>): Promise<T>;
+}
+
+export type Program<T = unknown> = (ray: Ray, host: SimHost) => Promise<T> | T;
 
 export interface SimulateOptions<T> {
   readonly program: Program<T>;
@@ -97,7 +106,7 @@ export async function simulate<T>(opts: SimulateOptions<T>): Promise<SimResult<T
   let error: Error | undefined;
   sim.schedule(0, () => {
     try {
-      Promise.resolve(opts.program(sim.driverRay)).then(
+      Promise.resolve(opts.program(sim.driverRay, sim)).then(
         (v) => { done = true; result = v; },
         (e) => { done = true; error = e instanceof Error ? e : new Error(String(e)); },
       );

@@ -7,6 +7,7 @@ import type { NodeInfo, Ray, RuntimeContext } from "../src/api/ray.ts";
 import type { ActorHandle, ObjectRef } from "../src/api/handles.ts";
 import type { ObjectRefGenerator } from "../src/api/generator.ts";
 import type { PlacementStrategy } from "../src/core/types.ts";
+import type { SimHost } from "./simulate.ts";
 
 /** An argument: a literal number, or the ref made by an earlier step. */
 export type Val = { readonly lit: number } | { readonly ref: number };
@@ -197,7 +198,13 @@ export type Step =
    * next step, so `to`'s keeps stay in program order. The generator makes calls go only to
    * earlier actors: no cycle of actors waiting on each other.
    */
-  | { readonly op: "relay"; readonly actor: number; readonly to: number; readonly v: number; readonly big: boolean };
+  | { readonly op: "relay"; readonly actor: number; readonly to: number; readonly v: number; readonly big: boolean }
+  /**
+   * A second job: the program runs a task on `node` (preferred) that leaves a mark in its
+   * worker's globals, then another driver (the host's runJob) runs one there that looks for a
+   * mark of another job's. It must find none: a worker serves one job (as in Ray). Observed: 0.
+   */
+  | { readonly op: "job"; readonly node: string };
 
 export interface Workload {
   readonly steps: readonly Step[];
@@ -298,6 +305,13 @@ const readActorStream = async (
     count++;
   }
   return count * 10_000_000 + sum;
+};
+/** The `job` step's task: leaves job `job`'s mark in its worker's globals; 1 if another job's was there. */
+const markWorker = (job: number) => {
+  const g = globalThis as { tsrayJobMark?: number };
+  const before = g.tsrayJobMark;
+  g.tsrayJobMark = job;
+  return before === undefined || before === job ? 0 : 1;
 };
 /** Creates an actor of class `A` (naming no strategy), calls it once with `v` and kills it. */
 const viaActor = async (A: { remote(): unknown }, v: unknown) => {
@@ -435,9 +449,12 @@ export const isActorCall = (s: Step): boolean =>
   || (s.op === "actor-stream" && s.inTask !== true);
 
 /** Turns a workload into a program for `simulate`. */
-/** `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one run only). */
-export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Promise<Observed> {
-  return (ray) => runWorkload(ray, w, keep);
+/**
+ * `keep`: where a run records each step's outcome, so a caller has what a killed driver saw (one
+ * run only). `host`: what runs a `job` step's second driver (a host without one refuses the step).
+ */
+export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray, host?: SimHost) => Promise<Observed> {
+  return (ray, host) => runWorkload(ray, w, keep, host);
 }
 
 /**
@@ -445,7 +462,7 @@ export function workloadProgram(w: Workload, keep?: Observed): (ray: Ray) => Pro
  * keeps a closure's optimised code only while one of its closures lives; each scenario's program
  * would be compiled again, on a thread competing with the other explorations.
  */
-async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): Promise<Observed> {
+async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined, host: SimHost | undefined): Promise<Observed> {
   const observed: Observed = keep ?? {};
   const fns = { add: ray.remote(add), scale: ray.remote(scale), big: ray.remote(big), slow: ray.remote(slow), boom: ray.remote(boom) };
   const nest = ray.remote(nested);
@@ -462,6 +479,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
   const readActorStreamR = ray.remote(readActorStream);
   const AccR = ray.remote(Acc);
   const MakerR = ray.remote(Maker);
+  const markR = ray.remote(markWorker);
   const refs = new Map<number, ObjectRef>();
   const actors = new Map<number, ActorHandle<Acc>>();
   const arg = (v: Val): unknown => ("lit" in v ? v.lit : refs.get(v.ref) ?? 0);
@@ -746,6 +764,22 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined): P
         const named = new Set(w.steps.flatMap((x) => (x.op === "named" ? [`${x.ns}/${x.name}`] : [])));
         const problem = namedListProblem(await ray.listNamedActors({ allNamespaces: true }), await ray.listNamedActors(), named);
         if (problem !== undefined) throw new Error(`step ${i}: ${problem}`);
+        break;
+      }
+      case "job": {
+        if (host === undefined) throw new Error(`step ${i}: a second job needs a host that runs one (the simulator's runJob)`);
+        const on = { schedulingStrategy: { nodeId: s.node, soft: true } } as const;
+        let seen: number;
+        try {
+          // This driver's job is 0; the step's job, i + 1. The value is the task's, or its system error.
+          seen = await ray.get(markR.options(on).remote(0));
+          seen += await host.runJob((other) => other.get(other.remote(markWorker).options(on).remote(i + 1)));
+        } catch (e) {
+          observed[i] = `${(e as Error).name}: ${(e as Error).message}`;
+          break;
+        }
+        if (seen > 0) throw new Error(`step ${i}: a task ran on a worker where a task of another job had left its globals`);
+        observed[i] = seen;
         break;
       }
       case "named-call": {

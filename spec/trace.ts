@@ -25,9 +25,14 @@ export type TraceBody =
    * creation it was asked for (`<actor>:create:<epoch>`): a grant for an incarnation already over
    * is given back and its worker destroyed.
    */
-  /** `holder`: the core worker (or, for an actor's creation, the GCS) the lease is granted to. */
-  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; holder?: string; bundle?: string; actor?: string; task?: string }
+  /**
+   * `holder`: the core worker (or, for an actor's creation, the GCS) the lease is granted to.
+   * `job`: the job whose work it runs (a driver's address, or a detached actor's id: core/types.ts, JobId); a worker serves one job only.
+   */
+  | { kind: "lease.granted"; comp: "raylet"; lease: string; worker: string; resources: Resources; holder?: string; job: string; bundle?: string; actor?: string; task?: string }
   | { kind: "lease.returned"; comp: "raylet"; lease: string; worker: string; resources: Resources }
+  /** A raylet heard that `job` ended (its driver died) and kills its `workers` here, idle or leased (each then traced `worker.died`). */
+  | { kind: "job.ended"; comp: "raylet"; job: string; workers: readonly string[] }
   // --- placement groups: a bundle's resources are held from reservation to release ----------
   | { kind: "bundle.reserved"; comp: "raylet"; bundle: string; resources: Resources }
   | { kind: "bundle.released"; comp: "raylet"; bundle: string; resources: Resources }

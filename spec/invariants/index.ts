@@ -17,9 +17,10 @@ import { checkAutoscaling } from "./autoscaling.ts";
 import { checkBackpressure } from "./backpressure.ts";
 import { checkSchema } from "./schema.ts";
 import { checkFateSharing } from "./fate-sharing.ts";
+import { checkJobs } from "./jobs.ts";
 
 export type { CheckContext, Checker, Violation } from "./types.ts";
-export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling, checkBackpressure, checkSchema, checkFateSharing };
+export { checkResults, checkResources, checkActorOrder, checkReferences, checkLiveness, checkErrorsEarned, checkSplitBrain, checkLineage, checkGcsDurability, checkBudgets, checkLifecycles, checkLeases, checkNames, checkAutoscaling, checkBackpressure, checkSchema, checkFateSharing, checkJobs };
 export { DEFAULT_LIVENESS_BOUND_MS } from "./liveness.ts";
 
 /**
@@ -44,6 +45,7 @@ export const checkers: Record<string, Checker> = {
   autoscaling: checkAutoscaling,
   backpressure: checkBackpressure,
   "fate-sharing": checkFateSharing,
+  jobs: checkJobs,
   schema: checkSchema,
 };
 

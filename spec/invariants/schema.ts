@@ -18,6 +18,7 @@ const WRITERS: { readonly [K in TraceKind]: readonly Extract<TraceBody, { kind: 
   "driver.dead": ["gcs"],
   "lease.granted": ["raylet"],
   "lease.returned": ["raylet"],
+  "job.ended": ["raylet"],
   "bundle.reserved": ["raylet"],
   "bundle.released": ["raylet"],
   "pg.state": ["gcs"],

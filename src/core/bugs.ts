@@ -32,6 +32,7 @@ export const SEEDED_BUGS = {
   "generator-duplicate-items": "an owner records a retried streaming generator's reports of items it already has as new items, so the caller sees them twice",
   "generator-ignores-backpressure": "an executor never pauses a streaming generator, however many of its items the caller has not consumed",
   "capture-skips-actors": "an actor created without a strategy inside a task that captures its children is placed anywhere instead of in the task's placement group",
+  "shared-workers": "a raylet grants a lease to an idle worker of any job, so a job's task may run on a worker an earlier job's tasks ran on (its globals, its objects)",
   "capture-one-level": "a child captured into its parent's placement group does not capture its own children, so grandchildren run outside the group",
   // An illegal lifecycle transition, for the chart checker (spec/invariants/lifecycles.ts).
   "restart-killed-actor": "the GCS keeps a killed actor's worker address and sets states by its restart budget alone, so the worker's exit restarts an actor killed for good",

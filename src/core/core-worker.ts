@@ -26,6 +26,7 @@ import { newTaskManager, registerFunction, submitTask, taskReply } from "./worke
 import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
 import { generatorAcked, generatorItem, generatorNext, itemYielded, newGenerators } from "./worker/generators.ts";
 import { newGeneratorLineages } from "./worker/generator-lineage.ts";
+import { newJobOfWorker } from "./worker/job.ts";
 
 export type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput, WorkerTimer } from "./worker/inputs.ts";
 export type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning } from "./worker/context.ts";
@@ -45,7 +46,7 @@ export class CoreWorker {
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
       ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(),
-      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(), ...newCancellations(),
+      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(), ...newCancellations(), ...newJobOfWorker(),
     };
   }
 

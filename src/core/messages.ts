@@ -4,7 +4,7 @@
 import type { ResourceSet } from "./resources.ts";
 import type {
   PendingDemand, PlacementGroupId, PlacementGroupSpec,
-  ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, NodeId,
+  ActorId, ActorInfo, ActorSpec, Addr, ErrorInfo, FunctionDescriptor, FunctionId, JobId, NodeId,
   NodeView, ObjectId, Payload, RefInfo, SchedulingStrategy, TaskId, TaskSpec,
 } from "./types.ts";
 
@@ -14,6 +14,8 @@ export interface LeaseRequest {
   readonly strategy: SchedulingStrategy;
   /** Arguments that live in object stores and must be local before the lease is granted. */
   readonly deps: readonly { readonly id: ObjectId; readonly owner: Addr }[];
+  /** The job whose work it runs: only a worker of that job is granted. */
+  readonly job: JobId;
   /** Set when the lease will host an actor for its lifetime. */
   readonly actorId?: ActorId;
   /** A spilled-back request must be granted where it lands (never spilled again). */

@@ -21,7 +21,7 @@ import { mergeDemands } from "./gcs/demands.ts";
 import { place } from "./scheduler.ts";
 import { RecentDeaths } from "./recent-deaths.ts";
 import {
-  diedWithNode, nodeOf, type Addr, type NodeId, type NodeView, type ObjectId, type PendingDemand,
+  diedWithNode, nodeOf, type Addr, type JobId, type NodeId, type NodeView, type ObjectId, type PendingDemand,
 } from "./types.ts";
 
 export type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
@@ -59,6 +59,8 @@ interface Lease {
   blocked?: boolean;
   /** Who asked for it (an owner, or the GCS for an actor): it dies with them. */
   readonly holder: Addr;
+  /** The job whose work it runs (its worker's). */
+  readonly job: JobId;
   readonly resources: ResourceSet;
   /** The placement-group bundle it runs in (its resources come from the bundle's). */
   readonly bundle?: string;
@@ -213,9 +215,11 @@ export class Raylet {
       case "NodeRegistered":
         if (m.deadWorkers) {
           // Deaths published before this raylet joined: requests from them (come early, or
-          // replayed from this node's previous process) are dropped before anything is granted.
+          // replayed from this node's previous process) are dropped before anything is granted,
+          // and (a restarted GCS's news, some missed while it was down) their jobs' workers go.
           for (const w of m.deadWorkers) this.deadWorkers.add(w);
-          this.holdersDied((a) => this.deadWorkers.has(a));
+          for (const w of m.deadWorkers) this.jobEnded(w);
+          this.holdersDied((a, job) => this.deadWorkers.has(a) || this.deadWorkers.has(job));
         }
         if (m.bundles) releaseOrphanedBundles(this, m.bundles.keep, m.bundles.before);
         if (!this.registered) {
@@ -361,7 +365,8 @@ export class Raylet {
   }
 
   private requestLease(from: Addr, reqId: number, req: LeaseRequest): void {
-    if (this.holderDead(from)) return; // it arrived late: its sender died meanwhile
+    // It arrived late: its sender died meanwhile, or its job ended (the sender's end is coming).
+    if (this.holderDead(from) || this.deadWorkers.has(req.job)) return;
     if (this.draining) {
       // Being removed: the requester asks again where the cluster is known (its local raylet).
       this.fx.send(from, { type: "LeaseRejected", reqId, reason: `node ${this.cfg.node} is draining`, infeasible: false });
@@ -472,7 +477,7 @@ export class Raylet {
         if (!fits(l.resources, freeFor(this, l.bundle))) { waiting.push(w); continue; }
         l.blocked = false;
         setFree(this, l.bundle, subtract(freeFor(this, l.bundle), l.resources));
-        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.pool.workers.get(w)!.lease!, worker: w, resources: l.resources, holder: l.holder, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
+        this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: this.pool.workers.get(w)!.lease!, worker: w, resources: l.resources, holder: l.holder, job: l.job, ...(l.bundle !== undefined ? { bundle: l.bundle } : {}) });
         this.fx.send(w, { type: "Unblocked" });
       }
       this.unblocks = waiting;
@@ -484,11 +489,11 @@ export class Raylet {
       if (q.missing > 0 || (inGroup(q.req) ? bundle === undefined : !fits(q.req.resources, this.available))) { keep.push(q); continue; }
       setFree(this, bundle, subtract(freeFor(this, bundle), q.req.resources));
       const leaseId = `${this.cfg.node}:${this.cfg.incarnation}:L${this.nextLease++}`;
-      const worker = this.pool.takeIdle();
+      const worker = this.pool.takeIdle(q.req.job, this.cfg.bugs.has("shared-workers"));
       if (worker !== undefined) this.grant(q, leaseId, worker, bundle);
       else {
         this.awaitingWorker.push({ q, leaseId, bundle });
-        this.pool.start();
+        this.pool.start(q.req.job);
       }
     }
     this.queue = keep;
@@ -498,8 +503,8 @@ export class Raylet {
     // A lease id is never reused (and the pool checks that a worker serves one lease at a time).
     if (this.leases.has(leaseId)) throw new InvariantError(`raylet ${this.cfg.node}: lease ${leaseId} granted on ${worker}, and the id is in use`);
     this.pool.lease(worker, leaseId, q.req.actorId !== undefined);
-    this.leases.set(leaseId, { worker, holder: q.from, resources: q.req.resources, deps: q.req.deps.map((d) => d.id), ...(bundle !== undefined ? { bundle } : {}) });
-    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, holder: q.from, ...(bundle !== undefined ? { bundle } : {}), ...(q.req.actorId !== undefined ? { actor: q.req.actorId, task: q.req.taskId } : {}) });
+    this.leases.set(leaseId, { worker, holder: q.from, job: q.req.job, resources: q.req.resources, deps: q.req.deps.map((d) => d.id), ...(bundle !== undefined ? { bundle } : {}) });
+    this.fx.trace({ kind: "lease.granted", comp: "raylet", lease: leaseId, worker, resources: q.req.resources, holder: q.from, job: q.req.job, ...(bundle !== undefined ? { bundle } : {}), ...(q.req.actorId !== undefined ? { actor: q.req.actorId, task: q.req.taskId } : {}) });
     this.fx.send(q.from, { type: "LeaseGranted", reqId: q.reqId, leaseId, worker });
   }
 
@@ -516,16 +521,39 @@ export class Raylet {
     const l = this.leases.get(leaseId);
     if (!l) return; // returned twice (a duplicated message): the first return counted
     this.endLease(leaseId, l);
-    if (this.pool.leaseEnded(l.worker, destroyWorker) === "killed") {
-      this.fx.killWorker(l.worker);
-      // Killed here, it never shows up as an exit: trace and announce it, for it may own work
-      // elsewhere (a lease granted to it by another raylet later would otherwise never be
-      // returned), and its owners drop its borrows on the news, so the trace must say it died
-      // (or a borrow it held would look alive when the owner frees the object).
-      this.fx.trace({ kind: "worker.died", comp: "raylet", worker: l.worker });
-      this.reportDeath(l.worker);
-    }
+    // A worker of a job that ended goes rather than idle for ever (no lease of its job will come).
+    if (this.pool.leaseEnded(l.worker, destroyWorker || this.deadWorkers.has(l.job)) === "killed") this.killed(l.worker);
     this.dispatch();
+  }
+
+  /**
+   * A worker this raylet let go of is killed. Killed here, it never shows up as an exit: trace
+   * and announce it, for it may own work elsewhere (a lease granted to it by another raylet
+   * later would otherwise never be returned), and its owners drop its borrows on the news, so
+   * the trace must say it died (or a borrow it held would look alive when the owner frees the object).
+   */
+  private killed(worker: Addr): void {
+    this.fx.killWorker(worker);
+    this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
+    this.reportDeath(worker);
+  }
+
+  /**
+   * `job` ended (its driver died; the news of any other death finds no worker of that job): its
+   * workers go, as Ray's raylet kills a finished job's workers. The idle ones here; the leased
+   * ones, and the job's requests, with the leases of dead holders (see holdersDied), which the
+   * caller ends next. A detached actor's workers, and those of what it submits, serve a job of
+   * their own and live on.
+   */
+  private jobEnded(job: JobId): void {
+    const workers = this.pool.ofJob(job);
+    if (workers.length === 0) return;
+    this.fx.trace({ kind: "job.ended", comp: "raylet", job, workers });
+    for (const worker of workers) {
+      if (this.pool.workers.get(worker)!.lease !== undefined) continue;
+      this.pool.exited(worker);
+      this.killed(worker);
+    }
   }
 
   // ---- failures ----------------------------------------------------------------------------
@@ -535,8 +563,8 @@ export class Raylet {
     const w = this.pool.exited(worker);
     if (!w) return;
     this.clients.delete(worker);
-    // A start that failed: the grants waiting for a worker still need as many starting.
-    if (w.state === "STARTING" && this.awaitingWorker.length > this.pool.starting) this.pool.start();
+    // A start that failed: the grants of its job waiting for a worker still need as many starting.
+    if (w.state === "STARTING" && this.awaitingWorker.filter((a) => a.q.req.job === w.job).length > this.pool.startingFor(w.job)) this.pool.start(w.job);
     this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
     // Its puts waiting for space have nobody to answer: drop them (a retry makes its own).
     this.objects.puts = this.objects.puts.filter((p) => p.from !== worker);
@@ -583,26 +611,30 @@ export class Raylet {
   private workerDied(worker: Addr): void {
     this.deadWorkers.add(worker);
     this.forward({ type: "WorkerDied", worker });
-    this.holdersDied((a) => a === worker);
+    this.jobEnded(worker);
+    this.holdersDied((a, job) => a === worker || job === worker);
     for (const [id, p] of [...this.objects.pulls]) if (p.owner === worker) finishPull(this, id, ownerDied(id, p.owner));
     ownersDied(this, (a) => a === worker);
   }
 
-  /** Leases and queued requests of dead holders: nobody will return or use them. */
-  private holdersDied(dead: (a: Addr) => boolean): void {
-    this.infeasible = this.infeasible.filter((e) => !dead(e.q.from));
-    const keep = this.queue.filter((q) => !dead(q.from));
-    for (const q of this.queue) if (dead(q.from)) releaseDeps(this, q);
+  /**
+   * Leases and queued requests of dead holders, or of jobs that ended: nobody will return or use
+   * them (a job's workers go with it, and the rest of its work with its driver).
+   */
+  private holdersDied(dead: (holder: Addr, job: JobId) => boolean): void {
+    this.infeasible = this.infeasible.filter((e) => !dead(e.q.from, e.q.req.job));
+    const keep = this.queue.filter((q) => !dead(q.from, q.req.job));
+    for (const q of this.queue) if (dead(q.from, q.req.job)) releaseDeps(this, q);
     this.queue = keep;
     // Granted but still waiting for a worker to start: give the resources back.
     for (let i = this.awaitingWorker.length - 1; i >= 0; i--) {
       const { q, bundle } = this.awaitingWorker[i];
-      if (!dead(q.from)) continue;
+      if (!dead(q.from, q.req.job)) continue;
       this.awaitingWorker.splice(i, 1);
       releaseDeps(this, q);
       giveBack(this, bundle, q.req.resources);
     }
-    for (const [leaseId, l] of [...this.leases]) if (dead(l.holder)) this.returnLease(leaseId, true);
+    for (const [leaseId, l] of [...this.leases]) if (dead(l.holder, l.job)) this.returnLease(leaseId, true);
     // What came back may be what a queued request waits for (say, the retry of the dead holder's own task).
     this.dispatch();
   }
@@ -631,7 +663,6 @@ export class Raylet {
 
   // ---- worker pool -------------------------------------------------------------------------
 
-  /** A worker registered: the first grant waiting for a worker gets it, or it waits idle. */
   /** A worker that registers hears of the deaths this raylet knew before (see the KnownDeaths message). */
   private tellKnownDeaths(worker: Addr): void {
     const nodes: { node: NodeId; incarnation: number }[] = [];
@@ -643,10 +674,17 @@ export class Raylet {
     if (nodes.length > 0 || workers.length > 0) this.fx.send(worker, { type: "KnownDeaths", workers, nodes });
   }
 
+  /** A worker registered: the first grant of its job waiting for a worker gets it, or it waits idle (or goes, if its job ended meanwhile). */
   private workerRegistered(worker: Addr): void {
     if (!this.pool.registered(worker)) return;
-    const next = this.awaitingWorker.shift();
-    if (next) this.grant(next.q, next.leaseId, worker, next.bundle);
-    else this.pool.park(worker);
+    const job = this.pool.workers.get(worker)!.job;
+    const i = this.awaitingWorker.findIndex((a) => a.q.req.job === job);
+    if (i >= 0) {
+      const next = this.awaitingWorker.splice(i, 1)[0];
+      this.grant(next.q, next.leaseId, worker, next.bundle);
+    } else if (this.deadWorkers.has(job)) {
+      this.pool.exited(worker);
+      this.killed(worker);
+    } else this.pool.park(worker);
   }
 }

@@ -14,6 +14,15 @@ export type ObjectId = string;
 export type TaskId = string;
 export type ActorId = string;
 export type FunctionId = string;
+/**
+ * The job a piece of work belongs to (Ray's job id), which binds the worker that runs it: a
+ * raylet leases a worker to one job only, and kills the job's workers when the job ends. Every
+ * driver is a job, named by its address, and what its program submits, directly or through the
+ * tasks and actors it starts, is that job's. A detached actor is the root of a job of its own,
+ * named by its id (Ray's root detached actor): it outlives its creator's job, and so do the
+ * workers of what it submits.
+ */
+export type JobId = string;
 
 /**
  * An id made of parts, as one flat string. Ids are Map keys everywhere; V8 makes a `+` or
@@ -141,6 +150,8 @@ export interface TaskSpec {
   readonly args: readonly Arg[];
   readonly returnId: ObjectId;
   readonly owner: Addr;
+  /** Its submitter's job (an actor creation: the actor's); an actor call runs in its actor's worker, whatever the caller's job. */
+  readonly job: JobId;
   readonly resources: ResourceSet;
   readonly strategy: SchedulingStrategy;
   readonly maxRetries: number;
@@ -213,6 +224,8 @@ export interface ActorSpec {
   readonly className: string;
   readonly args: readonly Arg[];
   readonly owner: Addr;
+  /** The job its worker serves: its creator's, or (detached) its own id. */
+  readonly job: JobId;
   readonly resources: ResourceSet;
   readonly strategy: SchedulingStrategy;
   readonly maxRestarts: number;

@@ -30,7 +30,8 @@ export function narrate(e: TraceEvent): string | undefined {
     case "task.cancelled": return `The owner cancels task \`${e.task}\`${e.force ? ` by force${e.worker !== undefined ? `, destroying worker \`${e.worker}\`` : ""}` : ""}: its get throws TaskCancelledError, and it is not retried.`;
     case "driver.dead": return `The driver \`${e.driver}\` is gone (its job ended, or it died): the GCS declares it dead and publishes it; its non-detached actors die, its leases come back, its objects are freed.`;
     case "storage.acknowledged": return `Storage had acknowledged ${e.nodes.length} node rows and ${e.actors.length} actor rows before the GCS restarted (the host's record, which the durability check compares with what the GCS recovers).`;
-    case "lease.granted": return `The raylet on ${e.node} grants lease \`${e.lease}\` (${res(e.resources)}${e.bundle ? ` in bundle \`${e.bundle}\`` : ""}) on worker \`${e.worker}\`; the owner will push tasks straight to that worker.`;
+    case "lease.granted": return `The raylet on ${e.node} grants lease \`${e.lease}\` (${res(e.resources)}${e.bundle ? ` in bundle \`${e.bundle}\`` : ""}) on worker \`${e.worker}\` (of job \`${short(e.job)}\`); the owner will push tasks straight to that worker.`;
+    case "job.ended": return `The raylet on ${e.node} hears that job \`${short(e.job)}\` ended: it kills that job's ${e.workers.length === 1 ? "worker" : `${e.workers.length} workers`} there (${e.workers.map((w) => `\`${w}\``).join(", ")}): a worker serves one job only.`;
     case "lease.returned": return `Lease \`${e.lease}\` goes back to ${e.node}'s raylet (its resources are free again).`;
     case "bundle.reserved": return `${e.node}'s raylet reserves bundle \`${e.bundle}\` (${res(e.resources)}): those resources now serve only the placement group.`;
     case "bundle.released": return `${e.node}'s raylet releases bundle \`${e.bundle}\` (${res(e.resources)}).`;

@@ -71,10 +71,13 @@ export class Executor {
 
   /**
    * `items`: where a streaming generator's yielded values go (its worker's core worker).
-   * `math` replaces the global Math inside user code (the simulator seeds Math.random).
+   * `math` replaces the global Math inside user code (the simulator seeds Math.random), and
+   * `globals` its globalThis (the simulator gives each worker its own, as each real worker is a
+   * thread with its own: what one job's code leaves there, another's never sees).
    */
   constructor(
     private readonly ray: unknown, private readonly codec: Codec, private readonly items: Pick<CoreClient, "reportItem">, private readonly math: Math = Math,
+    private readonly globals: typeof globalThis = globalThis,
   ) {}
 
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
@@ -202,7 +205,7 @@ export class Executor {
     let f = this.compiled.get(fn.id);
     if (f) return f;
     try {
-      f = new Function("ray", "__name", "Math", `"use strict";\nreturn (${fn.source});`)(this.ray, __name, this.math);
+      f = new Function("ray", "__name", "Math", "globalThis", `"use strict";\nreturn (${fn.source});`)(this.ray, __name, this.math, this.globals);
     } catch (e) {
       throw new SyntaxError(`could not compile ${fn.name} from its source: ${(e as Error).message}`);
     }

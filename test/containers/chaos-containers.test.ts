@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { runExperiment, type ChaosExperiment, type ChaosReport } from "../../chaos/experiment.ts";
 import type { ChaosFault } from "../../chaos/faults.ts";
 import type { ChaosNode } from "../../chaos/target.ts";
-import { workloadArb } from "../../sim/arbitraries.ts";
+import { ONE_DRIVER_FEATURES, workloadArb } from "../../sim/arbitraries.ts";
 import { buildImage, buildRedisImage, podmanService, skipWithoutPodman } from "../helpers/podman.ts";
 import { skipWithout } from "../helpers/system.ts";
 
@@ -18,7 +18,7 @@ const skip = skipWithoutPodman();
 const skipRedis = skip || skipWithout("redis-server", { bin: process.env.TSRAY_REDIS_SERVER ?? "redis-server", install: "apt-get install -y redis-server" });
 const nodes: ChaosNode[] = [{ id: "head", cpus: 1 }, { id: "node-1", cpus: 2 }, { id: "node-2", cpus: 2 }];
 // One generated workload with work for every node (fixed seed: the same steps every run).
-const [workload] = fc.sample(workloadArb(nodes.length, 16).filter((w) => w.steps.length >= 8), { seed: 16, numRuns: 1 });
+const [workload] = fc.sample(workloadArb(nodes.length, 16, false, ONE_DRIVER_FEATURES).filter((w) => w.steps.length >= 8), { seed: 16, numRuns: 1 });
 
 async function run(faults: ChaosFault[], opts: { redis?: boolean } = {}): Promise<ChaosReport> {
   const e: ChaosExperiment = { nodes, workload: workload!, faults };

@@ -11,12 +11,12 @@ import fc from "fast-check";
 import { runExperiment, type ChaosExperiment } from "../../chaos/experiment.ts";
 import type { ChaosFault } from "../../chaos/faults.ts";
 import type { ChaosNode } from "../../chaos/target.ts";
-import { workloadArb } from "../../sim/arbitraries.ts";
+import { ONE_DRIVER_FEATURES, workloadArb } from "../../sim/arbitraries.ts";
 import { skipWithoutKubernetes } from "../helpers/kubernetes.ts";
 
 const skip = skipWithoutKubernetes();
 const nodes: ChaosNode[] = [{ id: "head", cpus: 1 }, { id: "node-1", cpus: 2 }, { id: "node-2", cpus: 2 }];
-const [workload] = fc.sample(workloadArb(nodes.length, 16).filter((w) => w.steps.length >= 8), { seed: 16, numRuns: 1 });
+const [workload] = fc.sample(workloadArb(nodes.length, 16, false, ONE_DRIVER_FEATURES).filter((w) => w.steps.length >= 8), { seed: 16, numRuns: 1 });
 
 async function run(faults: ChaosFault[], redis = false) {
   const e: ChaosExperiment = { nodes, workload: workload!, faults };

@@ -18,18 +18,19 @@ export interface RayletHostOptions {
 export function rayletHost(o: RayletHostOptions = {}) {
   const sent: { to: string; m: Msg }[] = [];
   const started: string[] = [];
+  const killed: string[] = [];
   const spilled: string[] = [];
   const restoring: string[] = [];
   const traced: TraceBody[] = [];
   let timers = 0;
   const h = hostRaylet({ node: o.node ?? "n1", head: "head", resources: { CPU: o.cpus ?? 1 }, incarnation: o.incarnation ?? 1, storeCapacity: o.storeCapacity ?? 1 << 20 }, defaultTuning, NO_BUGS, {
     now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => ++timers, cancel: () => {}, trace: (e) => { traced.push(e); },
-    startWorker: (w) => { started.push(w); }, killWorker: () => {}, admit: (p) => p, release: () => {},
+    startWorker: (w) => { started.push(w); }, killWorker: (w) => { killed.push(w); }, admit: (p) => p, release: () => {},
     spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: () => {},
   });
   h.model.start();
   if (o.registered !== false) h.message("head/gcs", { type: "NodeRegistered", head: "head" });
   /** The messages of one type the raylet sent. */
   const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s.m as Extract<Msg, { type: T }>] : []));
-  return { h, sent, started, spilled, restoring, traced, of, timers: () => timers };
+  return { h, sent, started, killed, spilled, restoring, traced, of, timers: () => timers };
 }

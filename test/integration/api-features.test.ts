@@ -33,7 +33,7 @@ function checkRefused(messages: string[]): void {
 
 describe("API features on the simulator", () => {
   const run = async <T>(program: (r: never) => Promise<T>, seed: number, nodes = 2) => {
-    const r = await simulate({ seed, nodes, program: program as Program<unknown> });
+    const r = await simulate({ seed, nodes, program: program as unknown as Program<unknown> });
     assert.equal(r.error, undefined, r.error?.stack);
     assert.deepEqual(r.violations, [], formatViolations(r.violations));
     return r;

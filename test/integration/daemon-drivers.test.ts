@@ -5,7 +5,7 @@
 // OwnerDiedError.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -35,6 +35,27 @@ function runDriver(script: string): Promise<string> {
   });
 }
 
+/**
+ * Starts a driver process (script `name`) that runs `body` after ray.init and then stays;
+ * resolves once `body` is done, with the process (its caller kills it).
+ */
+async function stayingDriver(name: string, body: string): Promise<ChildProcess> {
+  const script = path.join(home, name);
+  fs.writeFileSync(script, `
+import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
+await ray.init({ address: ${JSON.stringify(address)} });
+${body}
+process.stdout.write("ready\\n");
+await new Promise(() => {});
+`);
+  const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (b: Buffer) => { if (b.toString().includes("ready")) resolve(); });
+    child.on("exit", (c) => reject(new Error(`the driver exited early (${c})`)));
+  });
+  return child;
+}
+
 before(async () => {
   ({ home, env, address, session } = await startHeadCli("tsray-drivers-", 2));
   process.env.TSRAY_TOKEN = session.token;
@@ -43,24 +64,14 @@ before(async () => {
 after(() => stopHeadCli({ home, env }));
 
 test("a driver SIGKILLed while holding leases and actors: its CPUs come back, its actors die, a pinned task runs", { timeout: 120_000 }, async () => {
-  const script = path.join(home, "victim.mts");
-  fs.writeFileSync(script, `
-import * as ray from ${JSON.stringify(path.join(ROOT, "src/index.ts"))};
-await ray.init({ address: ${JSON.stringify(address)} });
+  const child = await stayingDriver("victim.mts", `
 class Holder { ping() { return 1; } }
 const h = ray.remote(Holder).options({ numCpus: 1 }).remote();
 await ray.get(h.ping.remote());
 // A task that holds the other CPU for far longer than the test runs.
 ray.remote(async () => { await ray.sleep(600_000); return 0; }, { schedulingStrategy: { nodeId: "head", soft: false } }).remote();
-process.stdout.write("ready\\n");
-await new Promise(() => {});
 `);
-  const child = spawn(process.execPath, ["--import", "tsx", script], { env: { ...env }, cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on("data", (b: Buffer) => { if (b.toString().includes("ready")) resolve(); });
-      child.on("exit", (c) => reject(new Error(`the driver exited early (${c})`)));
-    });
     await until("both CPUs in use", async () => (await status()).nodes[0].available.CPU === 0, 20_000);
     assert.equal((await status()).actors.ALIVE, 1);
     child.kill("SIGKILL");
@@ -144,6 +155,24 @@ await ray.shutdown();
     await until("the borrower hears OwnerDiedError", async () => (await ray.get(keeper.read.remote(), { timeoutMs: 30_000 })) === "OwnerDiedError", 30_000);
   } finally {
     ray.kill(keeper);
+  }
+});
+
+test("a second job's tasks never run on a worker where the first job's tasks left their globals", { timeout: 120_000 }, async () => {
+  await ray.shutdown();
+  // Two at once, so both of the head's CPUs get a worker of the first job, left idle and marked.
+  const child = await stayingDriver("marking-driver.mts", `
+const mark = ray.remote(async () => { globalThis.jobMark = "first"; await ray.sleep(300); return 1; }, { schedulingStrategy: { nodeId: "head", soft: false } });
+await ray.get([mark.remote(), mark.remote()]);
+`);
+  try {
+    // The first job lives on, its workers idle: this driver's job must get workers of its own.
+    await ray.init({ address });
+    const peek = ray.remote(async () => { const seen = String((globalThis as { jobMark?: string }).jobMark ?? "none"); await ray.sleep(300); return seen; },
+      { schedulingStrategy: { nodeId: "head", soft: false } });
+    assert.deepEqual(await ray.get([peek.remote(), peek.remote()], { timeoutMs: 30_000 }), ["none", "none"]);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 });
 

@@ -38,7 +38,7 @@ const bytes = (n: number, fill = 7): Uint8Array => new Uint8Array(n).fill(fill);
 const payload = (data: unknown, size = 3): Payload => ({ size, hash: `h${size}`, data });
 const pushTask: Msg = {
   type: "PushTask",
-  spec: { taskId: "t1", kind: "normal", fn: "f", name: "f", args: [{ v: payload(bytes(64), 64) }], returnId: "t1.r", owner: "x/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 3, retryExceptions: false, attempt: 0 },
+  spec: { taskId: "t1", kind: "normal", fn: "f", name: "f", args: [{ v: payload(bytes(64), 64) }], returnId: "t1.r", owner: "x/driver", job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 3, retryExceptions: false, attempt: 0 },
 };
 const hb = (i: number): Msg => ({ type: "Heartbeat", node: `n${i}`, available: { CPU: i } as never });
 

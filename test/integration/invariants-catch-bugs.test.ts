@@ -13,6 +13,7 @@ import { CoreWorker } from "../../src/core/core-worker.ts";
 import { ObjectStore } from "../../src/core/object-store.ts";
 import { add } from "../../src/core/resources.ts";
 import type { Ray } from "../../src/api/ray.ts";
+import { NO_BUGS, type Bugs } from "../../src/core/bugs.ts";
 
 type AnyFn = (this: any, ...args: any[]) => any;
 
@@ -147,6 +148,31 @@ describe("the checkers catch broken models", () => {
       }, run));
     assert.equal(buggy.result, 499500, "the program itself still works");
     expectViolation(buggy, "references", /leak: object \S+ still in node node-1's store/);
+  });
+
+  test("jobs: a raylet that leases one job's idle worker to another job's task (seeded bug shared-workers)", async () => {
+    // Each job's task reads what its worker's globals hold, then leaves its own mark there: a
+    // second job (another driver) must find none of the first job's on the one node.
+    const program: Program<string[]> = async (ray, host) => {
+      const mark = (job: string) => {
+        const g = globalThis as { jobMark?: string };
+        const before = g.jobMark ?? "none";
+        g.jobMark = job;
+        return before;
+      };
+      const first = [await ray.get(ray.remote(mark).remote("first")), await ray.get(ray.remote(mark).remote("first"))];
+      const second = await host.runJob((other) => other.get(other.remote(mark).remote("second")));
+      return [...first, second, await ray.get(ray.remote(mark).remote("first"))];
+    };
+    const run = (bugs: Bugs) => simulate({ seed: 11, nodes: [{ id: "head", resources: { CPU: 1 } }], program, config: { bugs } });
+    const clean = await run(NO_BUGS);
+    assert.equal(clean.error, undefined, clean.error?.stack);
+    assert.deepEqual(clean.result, ["none", "first", "none", "first"], "a job's task saw another job's globals, or its own worker was not reused");
+    assert.deepEqual(clean.violations, [], formatViolations(clean.violations));
+    assert.ok(clean.trace.some((e) => e.kind === "job.ended" && e.job === "head/driver-2"), "the second job's worker outlived its job");
+    const buggy = await run(new Set(["shared-workers"]));
+    assert.deepEqual(buggy.result?.slice(2, 3), ["first"]);
+    expectViolation(buggy, "jobs", /worker head\/w1-1 of job head\/driver was granted lease \S+ of job head\/driver-2/);
   });
 
   test("patches are undone: a run after the tests above is clean again", async () => {

@@ -99,7 +99,7 @@ test("a driver whose program ends: its job is over, so its actors die and their 
 test("the leases checker sees an actor's lease kept after its actor died at the job's end", () => {
   const base = { node: "head" } as const;
   const trace: TraceEvent[] = [
-    { t: 1, ...base, kind: "lease.granted", comp: "raylet", lease: "L1", worker: "head/w1-1", resources: { CPU: 1 } },
+    { t: 1, ...base, kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L1", worker: "head/w1-1", resources: { CPU: 1 } },
     { t: 2, ...base, kind: "actor.state", comp: "gcs", actor: "a", state: "ALIVE", worker: "head/w1-1", epoch: 0 },
     { t: 3, ...base, kind: "program.end", comp: "host", ok: true },
     { t: 4, ...base, kind: "cluster.quiet", comp: "host" },

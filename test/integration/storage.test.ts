@@ -212,7 +212,7 @@ for (const b of backends) {
       gcs.step({ kind: "message", from: "n2/raylet", msg: { type: "RegisterNode", node: "n2", incarnation: 2, resources: { CPU: 2, GPU: 1 } } });
       const spec: ActorSpec = {
         actorId: "a1", fn: "cls1", className: "Counter", args: [{ v: { size: 3, hash: "h3", data: new Uint8Array([7, 8, 9]) } }],
-        owner: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 2, maxTaskRetries: 1, name: "counter",
+        owner: "head/driver", job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 2, maxTaskRetries: 1, name: "counter",
       };
       gcs.step({ kind: "message", from: "head/driver", msg: { type: "RegisterFunction", fn: { id: "cls1", name: "Counter", kind: "class", source: "class Counter {}" } } });
       gcs.step({ kind: "message", from: "head/driver", msg: { type: "CreateActor", spec } });

@@ -36,7 +36,7 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR, groups?:
   w.registerFunction({ id: "cls", name: "Acc", kind: "class", source: "class Acc {}" });
   const push = (spec: TaskSpec, order: CallOrder = {}) => w.step({ kind: "message", from: spec.owner, msg: { type: "PushTask", spec, ...order } });
   const creation: TaskSpec = {
-    taskId: `${ACTOR}:create:0`, kind: "actor-create", fn: "cls", name: "Acc", args: [], returnId: `${ACTOR}:created`, owner: "head/gcs",
+    taskId: `${ACTOR}:create:0`, kind: "actor-create", fn: "cls", name: "Acc", args: [], returnId: `${ACTOR}:created`, owner: "head/gcs", job: "head/driver",
     resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR,
     ...(maxConcurrency === undefined ? {} : { maxConcurrency }), ...(groups === undefined ? {} : { concurrencyGroups: groups }),
   };
@@ -46,7 +46,7 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR, groups?:
   /** `order`: what the caller says of its other calls (minPendingSeq, closedSeqs). */
   const call = (seq: number, order: CallOrder = {}, as: CallAs = {}, caller = as.caller ?? CALLER) => push({
     taskId: `${caller}#c${seq}`, kind: "actor-task", fn: actor, method: as.method ?? "add", name: as.method ?? "add", args: [{ v: value(seq) }], returnId: `${caller}#c${seq}.r`,
-    owner: caller, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller,
+    owner: caller, job: "head/driver", resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: actor, seq, caller,
     ...(as.group === undefined ? {} : { concurrencyGroup: as.group }),
   }, order);
   const done = (seq: number, caller = CALLER) => w.taskDone(`${caller}#c${seq}`, 0, { ok: true, payload: value(seq) });
@@ -162,7 +162,7 @@ test("a call still waiting for its argument when a method exits the actor never 
   a.call(0);
   a.w.step({ kind: "message", from: CALLER, msg: { type: "PushTask", spec: {
     taskId: `${CALLER}#c1`, kind: "actor-task", fn: ACTOR, method: "add", name: "add", args: [{ ref: `${CALLER}#x`, owner: CALLER }], returnId: `${CALLER}#c1.r`,
-    owner: CALLER, resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR, seq: 1, caller: CALLER,
+    owner: CALLER, job: "head/driver", resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, actorId: ACTOR, seq: 1, caller: CALLER,
   } } });
   assert.ok(a.sent.some((m) => m.type === "StoreGet"), "it reads its argument");
   a.exit(0);

@@ -104,7 +104,7 @@ function gcs(tables?: Map<GcsTable, Map<string, unknown>>) {
   const { g, sent, rows } = gcsHost(tables ? { rows: tables, recover: true } : {});
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   const create = (actorId: string, extra: Partial<ActorSpec> = {}) => g.message(OWNER, {
-    type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: OWNER, resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 0, ...extra },
+    type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: OWNER, job: "head/driver", resources: {}, strategy: "DEFAULT", maxRestarts: -1, maxTaskRetries: 0, ...extra },
   });
   const actor = (id: string) => g.model.state.actors.get(id);
   return { g, sent, rows, create, actor };

@@ -113,9 +113,9 @@ test("generated programs use every member of the Ray API, every option tsray imp
   for (const w of fc.sample(workloadArb(3, 14), { numRuns: 300, seed: 17 })) {
     const r = await simulate({
       seed: 1, nodes: 3, check: false, config: { keepTrace: false },
-      program: (ray: Ray) => {
+      program: (ray: Ray, host) => {
         members = Object.keys(ray);
-        return workloadProgram(w)(recording(ray, seen));
+        return workloadProgram(w)(recording(ray, seen), host);
       },
     });
     assert.equal(r.error, undefined, `a fault-free generated program failed: ${r.error?.message}`);

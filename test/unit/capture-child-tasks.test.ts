@@ -31,7 +31,7 @@ function running(running: SchedulingStrategy, kind: "normal" | "actor-create" = 
   w.start(true);
   w.registerFunction(FN);
   const spec: TaskSpec = {
-    taskId: kind === "normal" ? "driver#2" : "actor-1:create:0", kind, fn: FN.id, name: "parent", args: [], returnId: "driver#2.r", owner: "head/driver",
+    taskId: kind === "normal" ? "driver#2" : "actor-1:create:0", kind, fn: FN.id, name: "parent", args: [], returnId: "driver#2.r", owner: "head/driver", job: "head/driver",
     resources: { CPU: 1 }, strategy: running, maxRetries: 0, retryExceptions: false, attempt: 0, ...(kind === "actor-create" ? { actorId: "actor-1" } : {}),
   };
   w.step({ kind: "message", from: "head/driver", msg: { type: "PushTask", spec } });
@@ -95,13 +95,13 @@ const base: TraceEvent[] = [
   ev({ kind: "node.registered", comp: "gcs", id: "n1", resources: { CPU: 8 } }, "head"),
   ev({ kind: "bundle.reserved", comp: "raylet", bundle: `${PG}#0`, resources: { CPU: 3 } }),
   ev({ kind: "placement.asked", comp: "owner", task: "p", pg: PG, capture: true }, "head"),
-  ev({ kind: "lease.granted", comp: "raylet", lease: "L1", worker: "n1/w1", resources: { CPU: 1 }, bundle: `${PG}#0` }),
+  ev({ kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L1", worker: "n1/w1", resources: { CPU: 1 }, bundle: `${PG}#0` }),
   ev({ kind: "task.started", comp: "worker", task: "p", worker: "n1/w1", attempt: 0 }),
   ev({ kind: "placement.asked", comp: "owner", task: "c", parent: "p" }),
   ev({ kind: "placement.asked", comp: "owner", task: "g", parent: "c" }),
 ];
 const child = (task: string, worker: string, lease: string, bundle?: string): TraceEvent[] => [
-  ev({ kind: "lease.granted", comp: "raylet", lease, worker, resources: { CPU: 1 }, ...(bundle ? { bundle } : {}) }),
+  ev({ kind: "lease.granted", comp: "raylet", job: "head/driver", lease, worker, resources: { CPU: 1 }, ...(bundle ? { bundle } : {}) }),
   ev({ kind: "task.started", comp: "worker", task, worker, attempt: 0 }),
 ];
 

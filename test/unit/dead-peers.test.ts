@@ -14,7 +14,7 @@ function gcs(rows = emptyTables(), recovered = false) {
   if (!recovered) {
     g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
     g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 4 } });
-    g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, detached: true } });
+    g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, detached: true } });
   }
   const subscribers = () => [...g.model.state.actors.get("a")!.subscribers].sort();
   const stored = () => (rows.get("actors")!.get("a") as { subscribers: string[] }).subscribers.slice().sort();
@@ -53,7 +53,7 @@ test("the GCS drops the subscribers of a node life that died, not those of the n
   assert.deepEqual(r.subscribers(), ["head/w1-1", "node-1/w2-1"], "the detached actor's gone owner still follows it");
   assert.deepEqual(r.stored(), ["head/w1-1", "node-1/w2-1"]);
   // A detached actor it registered just before it went: its gone owner does not follow it.
-  r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: "b", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, detached: true } });
+  r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: "b", fn: "C:1", className: "C", args: [], owner: DRIVER, job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, detached: true } });
   assert.deepEqual([...r.g.model.state.actors.get("b")!.subscribers], []);
 });
 

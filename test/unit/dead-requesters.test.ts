@@ -12,7 +12,7 @@ import type { NodeView } from "../../src/core/types.ts";
 
 function raylet() {
   const { h, sent, started } = rayletHost({ node: "auto-1", cpus: 2, incarnation: 2, registered: false });
-  const req: LeaseRequest = { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: true, taskId: "t" };
+  const req: LeaseRequest = { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], job: "head/driver", grantOrReject: true, taskId: "t" };
   const lease = (from: string, reqId = 1) => h.message(from, { type: "RequestLease", reqId, req });
   /** Starts the workers the raylet asked for; returns who got a lease. */
   const grantees = () => {

@@ -26,7 +26,7 @@ function raylet(now = { t: 0 }) {
   return { h, sent };
 }
 
-const lease = (reqId: number): Msg => ({ type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
+const lease = (reqId: number): Msg => ({ type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], job: "head/driver", grantOrReject: false, taskId: `t${reqId}` } });
 
 test("a raylet holding a lease refuses a drain, naming what it holds", () => {
   const { h, sent } = raylet();
@@ -81,7 +81,7 @@ test("the GCS asks the raylet to drain, and declares the node dead once it accep
 
 test("a raylet with an infeasible request waiting for the cluster to grow refuses a drain", () => {
   const { h, sent } = raylet();
-  h.message("head/driver", { type: "RequestLease", reqId: 1, req: { resources: { CPU: 8 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: "t1" } });
+  h.message("head/driver", { type: "RequestLease", reqId: 1, req: { resources: { CPU: 8 }, strategy: "DEFAULT", deps: [], job: "head/driver", grantOrReject: false, taskId: "t1" } });
   h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
   assert.deepEqual(sent.find((s) => s.m.type === "DrainReply")!.m, { type: "DrainReply", node: "n1", accepted: false, reason: "1 queued lease request(s)" });
 });

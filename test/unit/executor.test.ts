@@ -10,7 +10,7 @@ import { Executor, currentExecution, type Codec } from "../../src/runtime/execut
 
 const codec: Codec = { encode: (v) => ({ size: 8, hash: "h", data: v }), decode: (p: Payload) => p.data };
 const spec = (taskId: string): TaskSpec => ({
-  taskId, kind: "normal", fn: "fn", name: "f", args: [], returnId: `${taskId}.r`, owner: "head/driver",
+  taskId, kind: "normal", fn: "fn", name: "f", args: [], returnId: `${taskId}.r`, owner: "head/driver", job: "head/driver",
   resources: {}, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false, attempt: 0, namespace: "ns",
 });
 /** No streaming generators here: nothing may report an item. */

@@ -15,7 +15,7 @@ const RAYLET = "head/raylet";
 function rig(maxRestarts = 1) {
   const { g, sent, traced } = gcsHost();
   g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
-  g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
+  g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
   g.message(DRIVER, { type: "SubscribeActor", actorId: "a" });
   const take = <T extends Msg["type"]>(type: T) => {
     const out = sent.filter((s) => s.m.type === type).map((s) => ({ ...(s.m as Extract<Msg, { type: T }>), to: s.to }));
@@ -144,7 +144,7 @@ test("the demands the autoscaler reads list an actor only while no node can host
   const [req] = r.take("RequestLease");
   r.g.message(RAYLET, { type: "LeaseRejected", reqId: req!.reqId, reason: "stale", infeasible: false });
   assert.deepEqual(r.g.model.pendingDemands(), [], "an actor waiting after a rejection is no demand");
-  r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: "big", fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 64 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: "big", fn: "C:1", className: "C", args: [], owner: DRIVER, job: "head/driver", resources: { CPU: 64 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   assert.deepEqual(r.g.model.pendingDemands().map((d) => d.resources), [{ CPU: 64 }]);
 });
 
@@ -177,7 +177,7 @@ test("an actor or placement group registered by a worker of a node life already 
   r.g.model.step({ kind: "drain-node", node: "node-2", reason: "idle" });
   r.g.message("node-2/raylet", { type: "DrainReply", node: "node-2", accepted: true, reason: "idle" });
   r.take("RequestLease");
-  const spec = (actorId: string, owner: string, detached?: true) => ({ actorId, fn: "C:1", className: "C", args: [], owner, resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRestarts: 0, maxTaskRetries: 0, ...(detached ? { detached } : {}) });
+  const spec = (actorId: string, owner: string, detached?: true) => ({ actorId, fn: "C:1", className: "C", args: [], owner, job: owner, resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRestarts: 0, maxTaskRetries: 0, ...(detached ? { detached } : {}) });
   for (const [id, owner] of [["b", "node-1/w1-3"], ["c", "node-2/w1-1"]]) {
     r.g.message(owner, { type: "CreateActor", spec: spec(id, owner) });
     assert.deepEqual(r.traced.flatMap((t) => (t.kind === "actor.state" && t.actor === id ? [t.state] : [])), ["DEAD"], `actor ${id} of ${owner} was not dead at once`);

@@ -64,7 +64,7 @@ function actors(deadActorsKept: number, rows?: ReturnType<typeof gcsHost>["rows"
   const h = gcsHost({ tuning: { deadActorsKept }, rows, recover });
   h.g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 8 } });
   const create = (actorId: string, detached = false) => h.g.message(DRIVER, {
-    type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 1, maxTaskRetries: 0, detached },
+    type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: DRIVER, job: detached ? actorId : DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 1, maxTaskRetries: 0, detached },
   });
   const kill = (actorId: string) => h.g.message(DRIVER, { type: "KillActor", actorId });
   const known = () => [...h.g.model.state.actors].map(([id, a]) => `${id}:${a.state === "DEAD" ? "dead" : "live"}`);

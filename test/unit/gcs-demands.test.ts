@@ -9,7 +9,7 @@ test("an actor no node can host is a pending demand; one being placed is not", (
   const { g } = gcsHost();
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   const create = (actorId: string, resources: Record<string, number>) =>
-    g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", resources, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+    g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   create("fits", { CPU: 1 });
   assert.deepEqual(g.model.pendingDemands(), [], "an actor being placed is not a demand");
   create("gpu", { GPU: 1 });
@@ -19,7 +19,7 @@ test("an actor no node can host is a pending demand; one being placed is not", (
 test("killing an actor that never got a lease returns no lease", () => {
   const { g, sent } = gcsHost();
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
-  g.message("head/driver", { type: "CreateActor", spec: { actorId: "gpu", fn: "C:1", className: "C", args: [], owner: "head/driver", resources: { GPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  g.message("head/driver", { type: "CreateActor", spec: { actorId: "gpu", fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources: { GPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   g.message("head/driver", { type: "KillActor", actorId: "gpu" });
   assert.equal(g.model.state.actors.get("gpu")?.state, "DEAD");
   assert.deepEqual(sent.filter((s) => s.m.type === "ReturnLease"), []);

@@ -37,7 +37,7 @@ test("a driver declared gone that comes back is told so, is not taken back, and 
   g.message(d, { type: "SubscribeFailures" });
   assert.deepEqual((g.model.state as { drivers: Set<string> }).drivers, new Set(), "not taken back");
   // Its registration was on its way: the actor is dead at once, asked of no raylet; a detached one lives.
-  const spec = (actorId: string, detached: boolean) => ({ actorId, fn: "C:1", className: "C", args: [], owner: d, resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRestarts: 0, maxTaskRetries: 0, detached });
+  const spec = (actorId: string, detached: boolean) => ({ actorId, fn: "C:1", className: "C", args: [], owner: d, job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRestarts: 0, maxTaskRetries: 0, detached });
   sent.length = 0;
   g.message(d, { type: "CreateActor", spec: spec("a", false) });
   const states = (actor: string) => traced.flatMap((t) => (t.kind === "actor.state" && t.actor === actor ? [t.state] : []));

@@ -14,7 +14,7 @@ function gcs(bugs: Bugs = NO_BUGS, tables?: Map<GcsTable, Map<string, unknown>>)
   const { g, sent, rows } = gcsHost({ bugs, ...(tables ? { rows: tables, recover: true } : {}) });
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   const spec = (actorId: string, owner: string, extra: Partial<ActorSpec>): ActorSpec => ({
-    actorId, fn: "C:1", className: "C", args: [], owner, resources: {}, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, ...extra,
+    actorId, fn: "C:1", className: "C", args: [], owner, job: owner, resources: {}, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, ...extra,
   });
   const create = (actorId: string, owner: string, extra: Partial<ActorSpec>) => g.message(owner, { type: "CreateActor", spec: spec(actorId, owner, extra) });
   let req = 0;

@@ -16,7 +16,7 @@ function startGcs(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean)
 function startAndCreate(rows: Map<GcsTable, Map<string, unknown>>, recovered: boolean, actorId: string): number[] {
   const { g, sent } = startGcs(rows, recovered);
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
-  g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   return sent().flatMap((m) => (m.type === "RequestLease" ? [m.reqId] : []));
 }
 
@@ -55,4 +55,19 @@ test("a restarted GCS numbers its bundle reservations above every earlier GCS's,
   const second = startAndPlace(rows, true, "pg2");
   assert.ok(second.attempt! > first.attempt!, `the restarted GCS prepared attempt ${second.attempt} after attempt ${first.attempt}`);
   assert.deepEqual(second.bundles, { keep: ["pg1#0"], before: second.attempt }, "n1 must keep the committed bundle, and may drop earlier reservations it holds beyond it");
+});
+
+test("an actor row stored before actors carried their job is recovered with its owner's job (a detached actor's: its own)", () => {
+  const rows = emptyTables();
+  const row = (owner: string, detached: boolean) => ({
+    state: "PENDING_CREATION", epoch: 0, restartsLeft: 0, subscribers: [],
+    spec: { actorId: "x", fn: "C:1", className: "C", args: [], owner, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, ...(detached ? { detached } : {}) },
+  });
+  rows.get("actors")!.set("old", row("head/driver", false));
+  rows.get("actors")!.set("kept", row("head/driver", true));
+  const { g, sent } = startGcs(rows, true);
+  g.model.start();
+  g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  const jobs = sent().flatMap((m) => (m.type === "RequestLease" ? [[m.req.actorId, m.req.job]] : []));
+  assert.deepEqual(jobs.sort(), [["kept", "kept"], ["old", "head/driver"]]);
 });

@@ -107,13 +107,13 @@ describe("errors-earned", () => {
       alive("b", "n1/w1-2"), killed("b", false), getFailed("n1/w1-2#4", "OwnerDiedError"), // restarted elsewhere: the old worker's objects are gone
       alive("c", "n1/w1-3"), actorState("c", "DEAD", 0), getFailed("n1/w1-3#1", "OwnerDiedError"), // it died with its creator
       // leased to an actor that died before its creation started there
-      { kind: "lease.granted", comp: "raylet", lease: "L9", worker: "n1/w1-4", resources: {}, actor: "d", task: "d:create:0" }, actorState("d", "DEAD", 0), getFailed("n1/w1-4#1", "OwnerDiedError"),
+      { kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L9", worker: "n1/w1-4", resources: {}, actor: "d", task: "d:create:0" }, actorState("d", "DEAD", 0), getFailed("n1/w1-4#1", "OwnerDiedError"),
       // a grant for an incarnation a kill already ended: given back, its worker destroyed
-      actorState("e", "RESTARTING", 1), { kind: "lease.granted", comp: "raylet", lease: "L10", worker: "n1/w1-5", resources: {}, actor: "e", task: "e:create:0" },
+      actorState("e", "RESTARTING", 1), { kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L10", worker: "n1/w1-5", resources: {}, actor: "e", task: "e:create:0" },
       getFailed("n1/w1-5#1", "OwnerDiedError"),
     ));
     // The grant of the live incarnation is the actor's worker: its objects' loss needs a cause.
-    one(check, trace(actorState("e", "RESTARTING", 1), { kind: "lease.granted", comp: "raylet", lease: "L10", worker: "n1/w1-5", resources: {}, actor: "e", task: "e:create:1" }, getFailed("n1/w1-5#1", "OwnerDiedError")),
+    one(check, trace(actorState("e", "RESTARTING", 1), { kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L10", worker: "n1/w1-5", resources: {}, actor: "e", task: "e:create:1" }, getFailed("n1/w1-5#1", "OwnerDiedError")),
       "errors-earned", "OwnerDiedError without any injected fault (a get of object n1/w1-5#1 failed)", 2);
     one(check, trace(alive("a", W1), alive("b", "n1/w1-2"), killed("b", true), getFailed(`${W1}#1`, "OwnerDiedError")),
       "errors-earned", `OwnerDiedError without any injected fault (a get of object ${W1}#1 failed)`, 3);
@@ -155,7 +155,7 @@ describe("errors-earned", () => {
   test("a worker destroyed because its lease holder ended by the program's doing is too; one whose holder lives needs a cause", () => {
     const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: W1 } as Ev;
     const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: W1, epoch: 0, method: "quit" };
-    const leased = (holder: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: "L1", worker: "n1/w1-2", resources: { CPU: 1 }, holder });
+    const leased = (holder: string): Ev => ({ kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L1", worker: "n1/w1-2", resources: { CPU: 1 }, holder });
     clean(check, trace(alive, exited, leased(W1), workerDied("n1/w1-2"), getFailed("n1/w1-2#1", "OwnerDiedError")));
     one(check, trace(alive, exited, leased("head/driver"), workerDied("n1/w1-2"), getFailed("n1/w1-2#1", "OwnerDiedError")),
       "errors-earned", "OwnerDiedError without any injected fault (a get of object n1/w1-2#1 failed)", 4);
@@ -170,7 +170,7 @@ describe("errors-earned", () => {
       "errors-earned", "OwnerDiedError without any injected fault (a get of object n1/w1-1#2 failed)", 1);
   });
   test("what a worker killed with its placement group's removal owned fails with OwnerDiedError: the program's doing", () => {
-    const lease = (worker: string, bundle?: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: `L-${worker}`, worker, resources: { CPU: 1 }, ...(bundle ? { bundle } : {}) });
+    const lease = (worker: string, bundle?: string): Ev => ({ kind: "lease.granted", comp: "raylet", job: "head/driver", lease: `L-${worker}`, worker, resources: { CPU: 1 }, ...(bundle ? { bundle } : {}) });
     const released = (bundle: string): Ev => ({ kind: "bundle.released", comp: "raylet", bundle, resources: { CPU: 1 } });
     const reserved = (bundle: string): Ev => ({ kind: "bundle.reserved", comp: "raylet", bundle, resources: { CPU: 1 } });
     clean(check, trace(
@@ -266,7 +266,7 @@ describe("split-brain", () => {
   test("a fenced node that restarts, and results in rising epochs, pass", () => {
     clean(check, trace(
       reg("n1"),
-      { kind: "lease.granted", comp: "raylet", lease: "L1", worker: W1, resources: { CPU: 1 }, node: "n1" },
+      { kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L1", worker: W1, resources: { CPU: 1 }, node: "n1" },
       started("t1", W1),
       dead("n1"),
       fenced("n1"),
@@ -436,7 +436,7 @@ describe("lifecycles", () => {
     one(check, trace(actorState("a", "PENDING_CREATION", 0), actorState("a", "ALIVE", 2), actorState("a", "RESTARTING", 1)), "lifecycles", "epoch went back from 2 to 1", 2);
   });
 
-  const granted = (lease: string, worker: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease, worker, resources: { CPU: 1 }, node: worker.split("/")[0] });
+  const granted = (lease: string, worker: string): Ev => ({ kind: "lease.granted", comp: "raylet", job: "head/driver", lease, worker, resources: { CPU: 1 }, node: worker.split("/")[0] });
   const returned = (lease: string, worker: string): Ev => ({ kind: "lease.returned", comp: "raylet", lease, worker, resources: { CPU: 1 }, node: worker.split("/")[0] });
   const pg = (id: string, state: string): Ev => ({ kind: "pg.state", comp: "gcs", pg: id, state, node: "head" });
   const reserved = (bundle: string, node = "n1"): Ev => ({ kind: "bundle.reserved", comp: "raylet", bundle, resources: { CPU: 1 }, node });

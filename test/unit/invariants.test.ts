@@ -19,7 +19,7 @@ function clean(check: Checker, events: TraceEvent[], ctx: CheckContext = {}) {
 // --- event shorthands ----------------------------------------------------------------------
 const reg = (id: string, resources: Record<string, number>): Ev => ({ kind: "node.registered", comp: "gcs", id, resources, node: "head" });
 const dead = (id: string): Ev => ({ kind: "node.dead", comp: "gcs", id, reason: "heartbeat timeout", node: "head" });
-const grant = (lease: string, node: string, resources: Record<string, number>): Ev => ({ kind: "lease.granted", comp: "raylet", lease, worker: `w-${lease}`, resources, node });
+const grant = (lease: string, node: string, resources: Record<string, number>): Ev => ({ kind: "lease.granted", comp: "raylet", job: "head/driver", lease, worker: `w-${lease}`, resources, node });
 const ret = (lease: string, node: string, resources: Record<string, number>): Ev => ({ kind: "lease.returned", comp: "raylet", lease, worker: `w-${lease}`, resources, node });
 const stored = (obj: string, node: string, hash = `h-${obj}`): Ev => ({ kind: "object.created", comp: "store", obj, size: 8, hash, where: "store", node });
 const inline = (obj: string, hash = `h-${obj}`): Ev => ({ kind: "object.created", comp: "owner", obj, size: 8, hash, where: "inline" });
@@ -256,6 +256,15 @@ describe("fate-sharing", () => {
   });
 });
 
+describe("jobs", () => {
+  const check = checkers.jobs;
+  const granted = (lease: string, worker: string, job: string): Ev => ({ kind: "lease.granted", comp: "raylet", job, lease, worker, resources: { CPU: 1 } });
+  test("a worker serves the leases of one job only", () => {
+    clean(check, trace(granted("L1", "n1/w1-1", "head/driver"), granted("L2", "n1/w1-1", "head/driver"), granted("L3", "n1/w1-2", "head/driver-b")));
+    one(check, trace(granted("L1", "n1/w1-1", "head/driver"), granted("L2", "n1/w1-1", "head/driver-b")), "jobs", "worker n1/w1-1 of job head/driver was granted lease L2 of job head/driver-b", 1);
+  });
+});
+
 describe("references", () => {
   const check = checkers.references;
 
@@ -324,7 +333,7 @@ describe("references", () => {
     clean(check, trace(stored("o1", "n1"), end(true)));
   });
   test("a worker leased to an owner that exited may read what that owner's exit freed; one leased to a live owner may not", () => {
-    const granted = (worker: string, holder: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: "L1", worker, resources: { CPU: 1 }, holder, node: "n1" });
+    const granted = (worker: string, holder: string): Ev => ({ kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "L1", worker, resources: { CPU: 1 }, holder, node: "n1" });
     const exited: Ev = { kind: "owner.exited", comp: "owner", owner: "head/driver" };
     const readBy = (obj: string, reader: string): Ev => ({ kind: "object.read", comp: "worker", obj, hash: `h-${obj}`, reader });
     clean(check, trace(stored("n1/w1-1#1", "n1"), granted("n1/w1-1", "head/driver"), exited, oos("n1/w1-1#1"), readBy("n1/w1-1#1", "n1/w1-1")));

@@ -26,7 +26,7 @@ const worker = () => hostCoreWorker("head/w1-1", "head", "head", defaultTuning, 
 const forGcs: Msg = { type: "RegisterFunction", fn: { id: "f", name: "f", kind: "function", source: "" } };
 const forRaylet: Msg = { type: "Pull", id: "o1" };
 const forWorker: Msg = { type: "PushTask", spec: {
-  taskId: "t", kind: "normal", fn: "f", name: "f", args: [], returnId: "t.r", owner: "head/driver", resources: {}, strategy: "DEFAULT",
+  taskId: "t", kind: "normal", fn: "f", name: "f", args: [], returnId: "t.r", owner: "head/driver", job: "head/driver", resources: {}, strategy: "DEFAULT",
   maxRetries: 0, retryExceptions: false, attempt: 0,
 } };
 

@@ -40,8 +40,8 @@ test("store bytes follow creations, spills, restores and deletions; leases and t
     { kind: "object.created", comp: "store", obj: "b", size: 30, hash: "h", where: "store" },
     { kind: "object.created", comp: "owner", obj: "c", size: 5, hash: "h", where: "inline" },
     { kind: "object.spilled", comp: "store", obj: "a" },
-    { kind: "lease.granted", comp: "raylet", lease: "l1", worker: "w", resources: { CPU: 1 } },
-    { kind: "lease.granted", comp: "raylet", lease: "l2", worker: "w", resources: { CPU: 1 } },
+    { kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "l1", worker: "w", resources: { CPU: 1 } },
+    { kind: "lease.granted", comp: "raylet", job: "head/driver", lease: "l2", worker: "w", resources: { CPU: 1 } },
     { kind: "lease.returned", comp: "raylet", lease: "l1", worker: "w", resources: { CPU: 1 } },
     { kind: "object.transferred", comp: "raylet", obj: "b", from: "n2", size: 30 },
   ]);
@@ -60,7 +60,7 @@ test("the timeline's events are kept in a ring of KEEP_EVENTS, oldest first, and
   const n = KEEP_EVENTS + 3;
   feed(s, Array.from({ length: n }, (_, i): TraceBody[] => [
     { kind: "task.started", comp: "worker", task: `t${i}`, worker: "n1/w1", attempt: 0 },
-    { kind: "lease.granted", comp: "raylet", lease: `l${i}`, worker: "n1/w1", resources: { CPU: 1 } },
+    { kind: "lease.granted", comp: "raylet", job: "head/driver", lease: `l${i}`, worker: "n1/w1", resources: { CPU: 1 } },
   ]).flat());
   const kept = s.recentEvents();
   assert.equal(kept.length, KEEP_EVENTS);

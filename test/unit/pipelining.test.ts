@@ -19,7 +19,7 @@ interface Sent { from: Addr; to: Addr; m: Msg }
 
 /** The spec the owner pushes for task `i` (attempt 0, never bounced). */
 const dupOf = (i: number, returnId: string): TaskSpec => ({
-  taskId: `${OWNER}#t${i}`, kind: "normal", fn: FN.id, name: "noop", args: [{ v: value(i) }], returnId, owner: OWNER,
+  taskId: `${OWNER}#t${i}`, kind: "normal", fn: FN.id, name: "noop", args: [{ v: value(i) }], returnId, owner: OWNER, job: "head/driver",
   resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 3, retryExceptions: false, attempt: 0,
 });
 

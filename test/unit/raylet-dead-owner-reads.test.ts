@@ -33,7 +33,7 @@ test("a lease whose argument's owner is known dead does not wait for the argumen
   const r = raylet();
   r.h.message("head/driver", {
     type: "RequestLease", reqId: 1,
-    req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [{ id: `${DEAD}#4`, owner: DEAD }, { id: `${LOCAL}#1`, owner: LOCAL }], grantOrReject: true, taskId: "t" },
+    req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [{ id: `${DEAD}#4`, owner: DEAD }, { id: `${LOCAL}#1`, owner: LOCAL }], job: "head/driver", grantOrReject: true, taskId: "t" },
   });
   for (const w of r.started.splice(0)) r.h.message(w, { type: "RegisterWorker", worker: w, driver: false });
   assert.deepEqual(r.sent.filter((s) => s.m.type === "LeaseGranted").map((s) => s.to), ["head/driver"]);

@@ -11,7 +11,7 @@ import type { NodeView } from "../../src/core/types.ts";
 
 function raylet(cpus = 2, storeCapacity = 1 << 20) {
   const { h, sent, started, spilled, of, timers } = rayletHost({ cpus, storeCapacity });
-  const req = (over: Partial<LeaseRequest> = {}): LeaseRequest => ({ resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: "t", ...over });
+  const req = (over: Partial<LeaseRequest> = {}): LeaseRequest => ({ resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], job: "head/driver", grantOrReject: false, taskId: "t", ...over });
   const lease = (reqId: number, over: Partial<LeaseRequest> = {}, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: req(over) });
   const register = () => { for (const w of started.splice(0)) h.message(w, { type: "RegisterWorker", worker: w, driver: false }); };
   return { h, sent, lease, register, of, spilled, timers };
@@ -36,7 +36,7 @@ test("a lease waits for its arguments: they are looked up first, and granted onc
 test("a request into a bundle only prepared (not committed) is turned away; once committed it is granted", () => {
   const r = raylet();
   r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
-  const into = { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true } as const;
+  const into = { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, job: "head/driver", grantOrReject: true } as const;
   r.lease(1, into);
   assert.equal(r.of("LeaseRejected").length, 1, "a prepared bundle took a lease before its group was committed");
   r.h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
@@ -64,7 +64,7 @@ test("a recovered GCS's registration answer gives back the bundles an earlier GC
 test("a queued request that fits here stays when the view shows other nodes, even one it would prefer", () => {
   const r = raylet();
   // Sent here on spillback (grantOrReject), it fits but waits for its argument.
-  r.lease(1, { strategy: { nodeId: "n2", soft: true }, grantOrReject: true, deps: [{ id: "o1", owner: "head/driver" }] });
+  r.lease(1, { strategy: { nodeId: "n2", soft: true }, job: "head/driver", grantOrReject: true, deps: [{ id: "o1", owner: "head/driver" }] });
   r.h.message("head/gcs", { type: "ClusterView", nodes: view(["n1", 2], ["n2", 8]) });
   assert.deepEqual(r.of("LeaseSpillback"), [], "a request that fits here was moved");
 });
@@ -146,7 +146,7 @@ test("bundles: a prepare naming a bundle already reserved is refused; a release 
   prepare(2);
   assert.deepEqual(r.of("BundlesPrepared").map((m) => [m.attempt, m.ok]), [[1, true], [2, false]]);
   r.h.message("head/gcs", { type: "ReleaseBundles", pgId: "pg", attempt: 2 });
-  r.lease(1, { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true });
+  r.lease(1, { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, job: "head/driver", grantOrReject: true });
   r.register();
   assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1], "attempt 1's bundle went with a release of attempt 2");
 });
@@ -166,7 +166,7 @@ test("a fenced raylet (the GCS buried this life) takes no more requests", () => 
 for (const into of [undefined, "a bundle"] as const) {
   test(`a request waiting for room and for its argument keeps its place across a new view (${into ?? "no group"})`, () => {
     const r = raylet(1);
-    const group = into ? { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, grantOrReject: true } as const : {};
+    const group = into ? { strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, job: "head/driver", grantOrReject: true } as const : {};
     if (into) {
       r.h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
       r.h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
@@ -191,7 +191,7 @@ test("a request into any bundle of its group (index -1) takes one of its own gro
     r.h.message("head/gcs", { type: "PrepareBundles", pgId, attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
     r.h.message("head/gcs", { type: "CommitBundles", pgId, attempt: 1 });
   }
-  const into = (placementGroup: string, bundleIndex: number) => ({ strategy: { placementGroup, bundleIndex, captureChildTasks: false }, grantOrReject: true } as const);
+  const into = (placementGroup: string, bundleIndex: number) => ({ strategy: { placementGroup, bundleIndex, captureChildTasks: false }, job: "head/driver", grantOrReject: true } as const);
   r.lease(1, into("pgB", -1));
   r.register();
   r.lease(2, into("pgA", 0));

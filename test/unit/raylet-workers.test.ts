@@ -7,7 +7,7 @@ import { rayletHost } from "../helpers/raylet-host.ts";
 
 function raylet(cpus: number, incarnation = 1) {
   const { h, sent, started, traced } = rayletHost({ cpus, incarnation });
-  const lease = (reqId: number, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], grantOrReject: false, taskId: `t${reqId}` } });
+  const lease = (reqId: number, owner = "head/driver") => h.message(owner, { type: "RequestLease", reqId, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], job: "head/driver", grantOrReject: false, taskId: `t${reqId}` } });
   const register = (worker: string) => h.message(worker, { type: "RegisterWorker", worker, driver: false });
   const granted = () => sent.flatMap((s) => (s.m.type === "LeaseGranted" ? [{ ...s.m, to: s.to }] : []));
   return { h, sent, started, traced, lease, register, granted };

@@ -5,6 +5,8 @@ import { test } from "node:test";
 import { InvariantError } from "../../src/core/assert.ts";
 import { WorkerPool } from "../../src/core/raylet/worker-pool.ts";
 
+const JOB = "head/driver";
+
 function pool(incarnation = 3) {
   const started: string[] = [];
   return { p: new WorkerPool("n1", incarnation, (w) => started.push(w)), started };
@@ -12,8 +14,8 @@ function pool(incarnation = 3) {
 
 test("workers are named by node, life and number, and count as starting until they register", () => {
   const { p, started } = pool();
-  p.start();
-  p.start();
+  p.start(JOB);
+  p.start(JOB);
   assert.deepEqual(started, ["n1/w3-1", "n1/w3-2"]);
   assert.equal(p.starting, 2);
   assert.equal(p.registered("n1/w3-1"), true);
@@ -28,14 +30,14 @@ test("workers are named by node, life and number, and count as starting until th
 
 test("a leased worker serves one lease; returned, it is idle again; destroyed, it leaves the pool", () => {
   const { p, started } = pool();
-  p.start();
+  p.start(JOB);
   const w = started[0]!;
   p.registered(w);
   p.lease(w, "L1", false);
   assert.throws(() => p.lease(w, "L2", false), InvariantError);
   assert.equal(p.leaseEnded(w, false), "idle");
   assert.deepEqual(p.idle, [w]);
-  assert.equal(p.takeIdle(), w);
+  assert.equal(p.takeIdle(JOB, false), w);
   p.lease(w, "L2", false);
   assert.equal(p.leaseEnded(w, true), "killed");
   assert.equal(p.workers.has(w), false);
@@ -44,7 +46,7 @@ test("a leased worker serves one lease; returned, it is idle again; destroyed, i
 
 test("an actor's worker is killed when its lease ends, even if the caller does not ask", () => {
   const { p, started } = pool();
-  p.start();
+  p.start(JOB);
   const w = started[0]!;
   p.registered(w);
   p.lease(w, "L1", true);
@@ -55,7 +57,7 @@ test("an actor's worker is killed when its lease ends, even if the caller does n
 
 test("an idle worker that exits leaves the idle list; clearing the pool names every worker to kill", () => {
   const { p, started } = pool();
-  for (let i = 0; i < 3; i++) p.start();
+  for (let i = 0; i < 3; i++) p.start(JOB);
   p.registered(started[0]!);
   p.park(started[0]!);
   p.registered(started[1]!);

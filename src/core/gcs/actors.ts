@@ -77,7 +77,11 @@ export class ActorManager {
   load(rows: ReadonlyMap<string, unknown>, dead: (a: Addr) => boolean): void {
     for (const [id, row] of rows) {
       const r = row as ActorRow;
-      this.actors.set(id, { ...r, subscribers: new Set(r.subscribers.filter((s) => !dead(s))) });
+      // A row stored before actors carried their job: a detached actor is its own job, any other
+      // its owner's (exact for a driver; for a task's worker, a job that ends with that worker,
+      // and the actor with it anyway).
+      const spec = r.spec.job !== undefined ? r.spec : { ...r.spec, job: r.spec.detached === true ? id : r.spec.owner };
+      this.actors.set(id, { ...r, spec, subscribers: new Set(r.subscribers.filter((s) => !dead(s))) });
       if (r.spec.name !== undefined && r.state !== "DEAD") this.names.set(nameKey(r.spec.namespace, r.spec.name), id);
       // Storage keeps no order of deaths: rows come back in the order they were first written.
       if (r.state === "DEAD") this.buried(id);
@@ -279,7 +283,7 @@ export class ActorManager {
     this.leaseRequests.set(reqId, id);
     this.io.send(rayletAddr(node), {
       type: "RequestLease", reqId,
-      req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], actorId: id, grantOrReject: true, taskId: `${id}:create:${a.epoch}` },
+      req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], job: a.spec.job, actorId: id, grantOrReject: true, taskId: `${id}:create:${a.epoch}` },
     });
   }
 
@@ -323,7 +327,7 @@ export class ActorManager {
   private pushCreation(id: ActorId, a: ActorEntry): void {
     const spec: TaskSpec = {
       taskId: `${id}:create:${a.epoch}`, kind: "actor-create", fn: a.spec.fn, name: a.spec.className, args: a.spec.args,
-      returnId: `${id}:created`, owner: this.io.gcs, resources: a.spec.resources, strategy: a.spec.strategy,
+      returnId: `${id}:created`, owner: this.io.gcs, job: a.spec.job, resources: a.spec.resources, strategy: a.spec.strategy,
       maxRetries: 0, retryExceptions: false, attempt: a.epoch, actorId: id,
       ...(a.spec.maxConcurrency !== undefined ? { maxConcurrency: a.spec.maxConcurrency } : {}),
       ...(a.spec.concurrencyGroups !== undefined ? { concurrencyGroups: a.spec.concurrencyGroups } : {}),

@@ -1,14 +1,19 @@
 // The raylet's worker pool: this node's worker processes, each one's place in its lifecycle
-// (lifecycle/worker.ts), the lease it serves, and which are idle. As in Ray's raylet, a process
-// is started only when a granted lease finds no idle worker, and a worker that became an actor
-// never returns to the pool.
+// (lifecycle/worker.ts), the job it is bound to, the lease it serves, and which are idle. As in
+// Ray's raylet, a worker is started for one job and serves only that job's leases (a later job
+// never finds an earlier one's globals or objects in it); a process is started only when a
+// granted lease finds no idle worker of its job; and a worker that became an actor never
+// returns to the pool. No limit holds the number of workers down: a start never waits for
+// another job's idle worker to go.
 
 import { InvariantError } from "../assert.ts";
 import { nextWorkerState, type WorkerState } from "../lifecycle/worker.ts";
-import type { Addr, NodeId } from "../types.ts";
+import type { Addr, JobId, NodeId } from "../types.ts";
 
 export interface Worker {
   state: WorkerState;
+  /** The job it was started for: it serves that job's leases only, and dies with it. */
+  readonly job: JobId;
   /** The lease it serves, if any: one at a time. */
   lease?: string;
 }
@@ -26,10 +31,17 @@ export class WorkerPool {
 
   get starting(): number { return this.startingCount; }
 
-  /** Starts a worker process; it joins the pool when it registers. */
-  start(): void {
+  /** How many workers are starting for `job`. */
+  startingFor(job: JobId): number {
+    let n = 0;
+    if (this.startingCount > 0) for (const w of this.workers.values()) if (w.state === "STARTING" && w.job === job) n++;
+    return n;
+  }
+
+  /** Starts a worker process for `job`; it joins the pool when it registers. */
+  start(job: JobId): void {
     const worker = `${this.node}/w${this.incarnation}-${this.nextWorker++}`;
-    this.workers.set(worker, { state: "STARTING" });
+    this.workers.set(worker, { state: "STARTING", job });
     this.startingCount++;
     this.startProcess(worker);
   }
@@ -46,7 +58,20 @@ export class WorkerPool {
   /** A ready worker with nothing to serve waits in the pool. */
   park(worker: Addr): void { this.idle.push(worker); }
 
-  takeIdle(): Addr | undefined { return this.idle.pop(); }
+  /** The idle worker of `job` that came in last (`anyJob`: of whatever job, seeded bug `shared-workers`). */
+  takeIdle(job: JobId, anyJob: boolean): Addr | undefined {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      if (anyJob || this.workers.get(this.idle[i])!.job === job) return this.idle.splice(i, 1)[0];
+    }
+    return undefined;
+  }
+
+  /** The registered workers bound to `job` (idle, leased, or actors'), in the order they started. */
+  ofJob(job: JobId): Addr[] {
+    const out: Addr[] = [];
+    for (const [addr, w] of this.workers) if (w.job === job && w.state !== "STARTING") out.push(addr);
+    return out;
+  }
 
   /** The worker now serves `leaseId` (and, for an actor, serves it until it dies). */
   lease(worker: Addr, leaseId: string, actor: boolean): void {
@@ -75,7 +100,7 @@ export class WorkerPool {
     return "idle";
   }
 
-  /** The worker's process exited: it leaves the pool. Returns what it was (undefined: not ours). */
+  /** The worker's process exited, or the raylet kills it: it leaves the pool. Returns what it was (undefined: not ours). */
   exited(worker: Addr): Worker | undefined {
     const w = this.workers.get(worker);
     if (!w) return undefined;

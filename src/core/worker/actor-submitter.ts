@@ -13,6 +13,7 @@ import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
 import { settleCancelled } from "./cancellation.ts";
 import { placementOf } from "./placement-groups.ts";
+import { actorJob, submitterJob } from "./job.ts";
 import { generatorAttemptLost } from "./generators.ts";
 import { isDead } from "./object-recovery.ts";
 import { own, ready } from "./reference-table.ts";
@@ -90,7 +91,7 @@ export function newActorSubmitter(): ActorSubmitter {
 export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
   registerFunction(w, cls);
   const spec: ActorSpec = {
-    actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, resources: opts.resources,
+    actorId, fn: cls.id, className: cls.name, args: args as Arg[], owner: w.addr, job: actorJob(w, actorId, opts.detached === true), resources: opts.resources,
     strategy: placementOf(w, { actor: actorId }, opts.strategy), maxRestarts: opts.maxRestarts, maxTaskRetries: opts.maxTaskRetries, name: opts.name,
     ...(opts.maxConcurrency !== 1 ? { maxConcurrency: opts.maxConcurrency } : {}),
     ...(opts.concurrencyGroups !== undefined ? { concurrencyGroups: opts.concurrencyGroups } : {}),
@@ -158,7 +159,7 @@ export function submitActorTask(w: Ctx, taskId: string, actorId: ActorId, method
   // A literal with the optional field set after, not spread in (V8's slow copy per call).
   const spec: Mutable<TaskSpec> = {
     taskId, kind: "actor-task", fn: actorId, method, name: method, args: args as Arg[], returnId: returnIdOf(taskId),
-    owner: w.addr, resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
+    owner: w.addr, job: submitterJob(w), resources: {}, strategy: "DEFAULT", maxRetries, retryExceptions: false, attempt: 0,
     actorId, seq, caller: w.addr,
   };
   if (call?.streaming !== undefined) spec.streaming = call.streaming;

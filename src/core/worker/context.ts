@@ -20,6 +20,7 @@ import type { PlacementGroupClient } from "./placement-groups.ts";
 import type { Generators } from "./generators.ts";
 import type { GeneratorLineages } from "./generator-lineage.ts";
 import type { Cancellations } from "./cancellation.ts";
+import type { JobOfWorker } from "./job.ts";
 
 /** The tuning a core worker reads (tuning.ts says what each means). */
 export type CoreWorkerTuning = Pick<ModelTuning, "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs">;
@@ -32,7 +33,7 @@ export interface CoreWorkerConfig extends CoreWorkerTuning {
 
 /** The state of a core worker, part by part. */
 export type CoreWorkerState = ReferenceTable & TaskManager & LeaseClient & ActorSubmitter & ObjectRequests & ObjectRecovery & TaskReceiver & ActorScheduling
-  & PlacementGroupClient & Generators & GeneratorLineages & Cancellations;
+  & PlacementGroupClient & Generators & GeneratorLineages & Cancellations & JobOfWorker;
 
 /** What each part's functions work on: the whole state, and the worker's identity and effects. */
 export interface Ctx extends CoreWorkerState {

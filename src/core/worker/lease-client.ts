@@ -133,7 +133,7 @@ function sendLeaseRequest(w: Ctx, c: SchedClass, task: OwnedTask, node: NodeId, 
   for (const a of spec.args) if ("ref" in a) deps.push({ id: a.ref, owner: a.owner });
   w.fx.send(rayletAddr(node), {
     type: "RequestLease", reqId,
-    req: { resources: spec.resources, strategy: spec.strategy, deps, grantOrReject, taskId: spec.taskId },
+    req: { resources: spec.resources, strategy: spec.strategy, deps, job: spec.job, grantOrReject, taskId: spec.taskId },
   });
 }
 

@@ -20,6 +20,7 @@ import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
 import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
 import { lineageTaskEnded, rerunOf } from "./generator-lineage.ts";
 import { placementOf } from "./placement-groups.ts";
+import { submitterJob } from "./job.ts";
 import { containRefs, endTaskHolds, own, ready, releaseArgs, returnLoans, takeTaskHolds, whenKnown, type Owned } from "./reference-table.ts";
 
 export interface OwnedTask {
@@ -146,11 +147,11 @@ export function submitTask(w: Ctx, taskId: string, returnId: ObjectId, fn: Funct
   // (Not a spread either: a spread after other fields copies through V8's slow generic path.)
   const spec: Mutable<TaskSpec> = opts.namespace !== undefined
     ? {
-      taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId, owner: w.addr,
+      taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId, owner: w.addr, job: submitterJob(w),
       resources: opts.resources, strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0, namespace: opts.namespace,
     }
     : {
-      taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId, owner: w.addr,
+      taskId, kind: "normal", fn: fn.id, name: fn.name, args: args as Arg[], returnId, owner: w.addr, job: submitterJob(w),
       resources: opts.resources, strategy, maxRetries: opts.maxRetries, retryExceptions: opts.retryExceptions, attempt: 0,
     };
   if (opts.streaming !== undefined) spec.streaming = opts.streaming;

@@ -18,6 +18,7 @@ import type { Outcome } from "./inputs.ts";
 import { readFromStore, storePut } from "./object-requests.ts";
 import { endScope, holdRefs, lendReturned } from "./reference-table.ts";
 import type { ExecutingGenerator } from "./generators.ts";
+import { servesJobOf } from "./job.ts";
 
 /** A normal task or actor call this worker is executing or about to. */
 export interface Execution {
@@ -79,6 +80,7 @@ export function pushTask(w: Ctx, from: Addr, m: Extract<Msg, { type: "PushTask" 
   const spec = m.spec;
   // Every field from the start: an object that gains fields later changes shape, and the code reading it slows down.
   const e: Execution = { spec, from, fn: undefined, args: undefined, missing: 0, failed: undefined, startedAt: -1, cancelled: spec.cancelled === true };
+  servesJobOf(w, spec);
   if (spec.kind === "actor-task") return queueActorCall(w, e, m.minPendingSeq, m.closedSeqs);
   if (!w.cfg.bugs.has("no-dedup")) {
     const h = w.actor;

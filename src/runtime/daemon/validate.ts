@@ -82,11 +82,13 @@ const pgSpec = z.object({
   lifetime: z.literal("detached").optional(), creator: addr,
 }).strict();
 const demand = z.object({ resources, count: z.number().int().gte(1), ageMs: z.number().finite().gte(0) }).strict();
+/** A job: a driver's address, or a detached actor's id (core/types.ts, JobId). */
+const job = id;
 const arg = z.union([z.object({ v: payload }).strict(), z.object({ ref: id, owner: addr }).strict()]);
 const concurrencyGroups = list(z.object({ name: z.string().min(1).max(1024), maxConcurrency: z.number().int().gte(1), methods: list(z.string().max(1024)) }).strict());
 const taskSpec = z.object({
   taskId: id, kind: z.enum(["normal", "actor-create", "actor-task"]), fn: id, method: z.string().max(1024).optional(), name: z.string().max(1024),
-  args: list(arg), returnId: id, owner: addr, resources, strategy,
+  args: list(arg), returnId: id, owner: addr, job, resources, strategy,
   maxRetries: z.number().int().gte(-1), retryExceptions: z.boolean(), attempt: count, bounces: count.optional(),
   actorId: id.optional(), seq: count.optional(), caller: addr.optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(),
@@ -95,7 +97,7 @@ const taskSpec = z.object({
   streaming: z.object({ backpressure: z.number().int().gte(1).optional() }).strict().optional(),
 }).strict();
 const actorSpec = z.object({
-  actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, resources, strategy,
+  actorId: id, fn: id, className: z.string().max(1024), args: list(arg), owner: addr, job, resources, strategy,
   maxRestarts: z.number().int().gte(-1), maxTaskRetries: z.number().int().gte(-1), name: z.string().min(1).max(1024).optional(),
   maxConcurrency: z.number().int().gte(1).optional(), namespace: z.string().max(1024).optional(), detached: z.boolean().optional(),
   concurrencyGroups: concurrencyGroups.optional(), generators: list(z.string().max(1024)).optional(), maxPendingCalls: z.number().int().gte(1).optional(),
@@ -111,7 +113,7 @@ const nodeView = z.object({
   bundles: list(z.string().max(1024)).optional(),
 }).strict();
 const leaseRequest = z.object({
-  resources, strategy, deps: list(z.object({ id, owner: addr }).strict()), actorId: id.optional(), grantOrReject: z.boolean(), taskId: id,
+  resources, strategy, deps: list(z.object({ id, owner: addr }).strict()), job, actorId: id.optional(), grantOrReject: z.boolean(), taskId: id,
 }).strict();
 const taskResult = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("inline"), payload }).strict(),

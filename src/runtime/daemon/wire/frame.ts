@@ -24,7 +24,7 @@ import { msgProblem } from "../validate.ts";
 export { Batch, Frame, Hello };
 
 /** Bumped whenever the envelope, the body codec or a message's fields change incompatibly (docs/protocol.md). */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The `type` of the wire-level hello frame (not a model message). */
 export const HELLO = "Hello";
