@@ -100,6 +100,12 @@ export interface RuntimeContext {
   /** The namespace this code runs in: the driver's (ray.init), inherited by its tasks; an actor's own. */
   readonly namespace: string;
   /**
+   * The job this code runs for (Ray's job id; see docs/api.md, "Jobs and workers"): a driver's
+   * own id (its worker id), inherited by everything its program starts; a detached actor's id
+   * for that actor and what it starts.
+   */
+  readonly jobId: string;
+  /**
    * Inside a task or actor method: aborts when ray.cancel reaches it (its reason is a
    * TaskCancelledError). Not enumerable, so a context can be returned from a task as data.
    */
@@ -575,7 +581,7 @@ export function createRay(client: CoreClient, options: RayOptions = {}): Ray & I
     getRuntimeContext() {
       const e = currentExecution();
       const c: RuntimeContext = {
-        nodeId: client.node, workerId: client.addr, namespace: currentNamespace(),
+        nodeId: client.node, workerId: client.addr, namespace: currentNamespace(), jobId: e?.job ?? client.addr,
         ...(e ? { taskId: e.taskId } : {}), ...(e?.actorId !== undefined ? { actorId: e.actorId } : {}),
       };
       if (e) Object.defineProperty(c, "cancelSignal", { value: e.signal, enumerable: false });

@@ -26,6 +26,8 @@ export interface ExecutionContext {
   /** The actor method running (undefined in a task or an actor's constructor). */
   readonly method?: string;
   readonly namespace?: string;
+  /** The job the code runs for (an actor's method: the actor's job, whoever called). */
+  readonly job: string;
   readonly signal: AbortSignal;
 }
 
@@ -36,7 +38,7 @@ export interface ExecutionContext {
  */
 class Running implements ExecutionContext {
   private controller: AbortController | undefined = undefined;
-  constructor(readonly taskId: string, readonly actorId: string | undefined, readonly method: string | undefined, readonly namespace: string | undefined) {}
+  constructor(readonly taskId: string, readonly actorId: string | undefined, readonly method: string | undefined, readonly namespace: string | undefined, readonly job: string) {}
   get signal(): AbortSignal {
     return (this.controller ??= new AbortController()).signal;
   }
@@ -68,6 +70,8 @@ export class Executor {
   private instance?: Record<string, unknown>;
   /** The namespace of the actor this worker hosts: its methods run there. */
   private instanceNamespace?: string;
+  /** The job of the actor this worker hosts: its methods run for it, whoever calls. */
+  private instanceJob?: string;
 
   /**
    * `items`: where a streaming generator's yielded values go (its worker's core worker).
@@ -81,9 +85,12 @@ export class Executor {
   ) {}
 
   run(spec: TaskSpec, fn: FunctionDescriptor, args: readonly Payload[]): Outcome | Promise<Outcome> {
-    if (spec.kind === "actor-create") this.instanceNamespace = spec.namespace;
-    const namespace = spec.kind === "actor-task" ? this.instanceNamespace : spec.namespace;
-    const ctx = new Running(spec.taskId, spec.actorId, spec.kind === "actor-task" ? spec.method : undefined, namespace);
+    if (spec.kind === "actor-create") {
+      this.instanceNamespace = spec.namespace;
+      this.instanceJob = spec.job;
+    }
+    const call = spec.kind === "actor-task";
+    const ctx = new Running(spec.taskId, spec.actorId, call ? spec.method : undefined, call ? this.instanceNamespace : spec.namespace, call ? this.instanceJob ?? spec.job : spec.job);
     const out = current.run(ctx, runIn, this, spec, fn, args);
     if (!(out instanceof Promise)) return out;
     // Only code still running after this returns can be cancelled (a cancel arrives as an event of its own).

@@ -192,14 +192,23 @@ export async function actorCallsWithPendingArgs(ray: Ray): Promise<{ sync: numbe
   return { sync, async, afterFailedArg };
 }
 
-/** ray.getRuntimeContext(): the driver has no task; a task sees its own id; an async actor's overlapping calls each see theirs. */
-export async function runtimeContexts(ray: Ray): Promise<{ driverHasTask: boolean; taskIdMatches: boolean; actorIdsMatch: boolean; callIdsMatch: boolean; nodeOk: boolean }> {
+/**
+ * ray.getRuntimeContext(): the driver has no task; a task sees its own id; an async actor's
+ * overlapping calls each see theirs. The job: the driver's own id, which its task and actor run
+ * for, and a task the task starts; a detached actor is a job of its own, and so is its task.
+ */
+export async function runtimeContexts(ray: Ray): Promise<{ driverHasTask: boolean; taskIdMatches: boolean; actorIdsMatch: boolean; callIdsMatch: boolean; nodeOk: boolean; jobs: string[] }> {
   const whoAmI = ray.remote(() => ray.getRuntimeContext());
+  type WhoAmI = typeof whoAmI;
+  const nestedJob = ray.remote(async (f: WhoAmI) => (await ray.get(f.remote())).jobId);
   class Who {
-    async which(): Promise<{ taskId?: string; actorId?: string }> {
+    async which(): Promise<{ taskId?: string; actorId?: string; jobId: string }> {
       await ray.sleep(20); // calls overlap: each must still see its own task
       const c = ray.getRuntimeContext();
-      return { taskId: c.taskId, actorId: c.actorId };
+      return { taskId: c.taskId, actorId: c.actorId, jobId: c.jobId };
+    }
+    async started(f: WhoAmI): Promise<string> {
+      return (await ray.get(f.remote())).jobId;
     }
   }
   const driver = ray.getRuntimeContext();
@@ -208,12 +217,18 @@ export async function runtimeContexts(ray: Ray): Promise<{ driverHasTask: boolea
   const who = ray.remote(Who).remote();
   const refs = [0, 1, 2].map(() => who.which.remote());
   const calls = await ray.get(refs);
+  const loner = ray.remote(Who).options({ lifetime: "detached" }).remote();
+  const [lonerCall] = await ray.get([loner.which.remote()]);
+  const lonerTask = await ray.get(loner.started.remote(whoAmI));
+  ray.kill(loner);
+  const job = (id: string) => (id === driver.jobId ? "driver" : id === loner.__actorId ? "detached actor" : id);
   return {
     driverHasTask: driver.taskId !== undefined,
     taskIdMatches: `${task.taskId}.r` === ref.id && task.actorId === undefined,
     actorIdsMatch: calls.every((c) => c.actorId === who.__actorId),
     callIdsMatch: calls.every((c, i) => `${c.taskId}.r` === refs[i].id),
     nodeOk: typeof task.nodeId === "string" && task.nodeId.length > 0 && task.workerId !== driver.workerId,
+    jobs: [driver.workerId, task.jobId, await ray.get(nestedJob.remote(whoAmI)), ...calls.map((c) => c.jobId), lonerCall.jobId, lonerTask].map(job),
   };
 }
 
@@ -467,7 +482,10 @@ export const EXPECTED = {
   },
   concurrency: { peakDefault: 4, peakTwo: 2, peakSync: 1, signalled: [0, 1, 2] },
   deadActor: ["ActorDiedError", "ActorDiedError", "2", "ActorDiedError"],
-  contexts: { driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true },
+  contexts: {
+    driverHasTask: false, taskIdMatches: true, actorIdsMatch: true, callIdsMatch: true, nodeOk: true,
+    jobs: ["driver", "driver", "driver", "driver", "driver", "driver", "detached actor", "detached actor"],
+  },
   pendingArgs: { sync: [1, 11], async: [1, 11], afterFailedArg: ["TaskError", 5] },
   concurrencyGroups: {
     noteSaw: ["start a", "note"],

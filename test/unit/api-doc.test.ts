@@ -21,7 +21,6 @@ const NOT_USER_API: Readonly<Record<string, string>> = {
 /** Names in the "Left out" table that tsray implements in part, and which part is left out. */
 const LEFT_OUT_IN_PART: Readonly<Record<string, string>> = {
   numReturns: "implemented for tasks and methods; refused on a generator (static and dynamic generator returns)",
-  getRuntimeContext: "implemented; its job id is what is left out",
   nodes: "implemented; some fields of Ray's entries are left out",
 };
 

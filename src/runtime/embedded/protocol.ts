@@ -4,7 +4,7 @@
 
 import type { ActorOptions, ArgIn, Outcome, TaskOptions } from "../../core/core-worker.ts";
 import type { CallResult } from "../../core/effects.ts";
-import type { ActorCallOptions, ActorId, Addr, FunctionDescriptor, FunctionId, NodeId, ObjectId, Payload, RefInfo, Streaming, TaskKind, TaskId } from "../../core/types.ts";
+import type { ActorCallOptions, ActorId, Addr, FunctionDescriptor, FunctionId, JobId, NodeId, ObjectId, Payload, RefInfo, Streaming, TaskKind, TaskId } from "../../core/types.ts";
 import type { PlacementGroupRequest } from "../../core/worker/inputs.ts";
 
 /** A function the other side may not have seen yet travels whole, then by id. */
@@ -15,7 +15,7 @@ export type ToThread =
   | { readonly t: "bind"; readonly addr: Addr; readonly node: NodeId }
   | {
     readonly t: "exec"; readonly task: TaskId; readonly attempt: number; readonly kind: TaskKind; readonly method?: string; readonly actor?: ActorId;
-    readonly fn: FnRef; readonly args: readonly Payload[]; readonly namespace?: string; readonly streaming?: Streaming;
+    readonly fn: FnRef; readonly args: readonly Payload[]; readonly namespace?: string; readonly streaming?: Streaming; readonly job: JobId;
   }
   | { readonly t: "reply"; readonly call: number; readonly result: CallResult }
   /** ray.cancel: signal the running task's code. */

@@ -131,7 +131,7 @@ function exec(m: Extract<ToThread, { t: "exec" }>): void {
   if ("source" in m.fn) fns.set(m.fn.id, (fn = m.fn));
   else fn = fns.get(m.fn.id) ?? { id: m.fn.id, name: m.fn.id, kind: "class", source: "" };
   // The executor reads only these fields of the spec.
-  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method, actorId: m.actor, namespace: m.namespace, streaming: m.streaming } as TaskSpec;
+  const spec = { taskId: m.task, attempt: m.attempt, kind: m.kind, method: m.method, actorId: m.actor, namespace: m.namespace, streaming: m.streaming, job: m.job } as TaskSpec;
   running++;
   const r = executor!.run(spec, fn, m.args);
   if (r instanceof Promise) r.then((o) => done(m.task, m.attempt, o));

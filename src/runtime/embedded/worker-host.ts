@@ -58,7 +58,7 @@ export class WorkerHost {
       else this.thread.sentFns.add(fn.id);
     }
     // Only the fields a task has: the structured clone pays for each field, undefined ones too.
-    const m: Mutable<Exec> = { t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, fn: ref, args };
+    const m: Mutable<Exec> = { t: "exec", task: spec.taskId, attempt: spec.attempt, kind: spec.kind, fn: ref, args, job: spec.job };
     if (spec.method !== undefined) m.method = spec.method;
     if (spec.actorId !== undefined) m.actor = spec.actorId;
     if (spec.namespace !== undefined) m.namespace = spec.namespace;
