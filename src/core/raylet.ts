@@ -533,6 +533,7 @@ export class Raylet {
    * the trace must say it died (or a borrow it held would look alive when the owner frees the object).
    */
   private killed(worker: Addr): void {
+    this.clients.delete(worker); // no news for it any more (a worker that exits leaves the same way)
     this.fx.killWorker(worker);
     this.fx.trace({ kind: "worker.died", comp: "raylet", worker });
     this.reportDeath(worker);

@@ -93,3 +93,14 @@ test("a put whose owner died is refused (OwnerDiedError), and one from a dead wo
   assert.deepEqual(replies, [["n1/w1-1", "of-dead-owner", "OwnerDiedError"], ["n1/w1-1", "fine", undefined]]);
   assert.deepEqual(r.traced.flatMap((e) => (e.kind === "object.created" ? [e.obj] : [])), ["fine"]);
 });
+
+test("a worker the raylet kills itself (its lease returned with destroyWorker) hears no more news", () => {
+  const r = raylet(1);
+  r.lease(1);
+  r.register(r.started[0]!);
+  const [g] = r.granted();
+  r.h.message("head/driver", { type: "ReturnLease", leaseId: g.leaseId, destroyWorker: true });
+  r.sent.length = 0;
+  r.h.message("head/gcs", { type: "WorkerDied", worker: "node-9/w1-1" });
+  assert.deepEqual(r.sent.filter((s) => s.to === g.worker), [], "the killed worker was still sent failure news");
+});
