@@ -94,7 +94,7 @@ export type TraceBody =
   | { kind: "object.lost"; comp: "owner"; obj: string }
   /** A program-visible read: `ray.get` returned (or a task read an argument). */
   | { kind: "object.read"; comp: "owner" | "worker"; obj: string; hash: string; reader: string }
-  | { kind: "get.failed"; comp: "owner"; obj: string; error: string }
+  | { kind: "get.failed"; comp: "owner"; obj: string; error: string; reader: string }
   // --- actors ----------------------------------------------------------------------------
   | { kind: "actor.state"; comp: "gcs"; actor: string; state: string; worker?: string; at?: string; epoch: number }
   /**

@@ -113,6 +113,8 @@ export const checkErrorsEarned: Checker = (events) => {
 
   /** Owners that exited: what their still-pending tasks run into afterwards reaches nobody. */
   const exited = new Set<string>();
+  /** Each worker's task running now (task.started to task.finished): the owner it works for. */
+  const workingFor = new Map<string, string>();
   /** node -> its deaths so far; `node/life` of the lives that ended in the autoscaler's drain. */
   const nodeDeaths = new Map<string, number>();
   const drainedLives = new Set<string>();
@@ -169,8 +171,14 @@ export const checkErrorsEarned: Checker = (events) => {
         if (e.reason.startsWith("drained")) drainedLives.add(`${e.id}/${life}`);
         break;
       }
-      case "task.started": // an actor's creation or call: the worker hosts it (it may die before it is ALIVE)
+      case "task.started": { // an actor's creation or call: the worker hosts it (it may die before it is ALIVE)
         if (e.actor !== undefined) actorWorker.set(e.actor, e.worker);
+        const owner = tasks.get(e.task)?.owner;
+        if (owner !== undefined) workingFor.set(e.worker, owner);
+        break;
+      }
+      case "task.finished":
+        workingFor.delete(e.worker);
         break;
       case "lease.granted":
         if (e.bundle !== undefined) leasedIn.set(e.worker, e.bundle);
@@ -277,7 +285,11 @@ export const checkErrorsEarned: Checker = (events) => {
         // driver is a dead owner in Ray, and its borrowers (actors it left running) hear so; so
         // is a killed actor, for what it put or submitted.
         const ownerExited = e.error === "OwnerDiedError" && ownerEnded(e.obj.slice(0, e.obj.indexOf("#")));
-        if (failedWith.get(e.obj) !== e.error && !ownerExited) judge(i, e.error, `a get of object ${e.obj} failed`, t);
+        // A get inside a task whose owner exited reaches nobody either: what that owner lent
+        // its task (a ref, or refs in a value) went with it, whoever still reads it (Ray ends
+        // the job's workers with its driver; tsray's, once the GCS declares the driver dead).
+        const forExited = exited.has(workingFor.get(e.reader) ?? "");
+        if (failedWith.get(e.obj) !== e.error && !ownerExited && !forExited) judge(i, e.error, `a get of object ${e.obj} failed`, t);
         // The object itself was lost (not its task failed on a lost argument: that task.failed
         // names its argument's error) while its budget was unlimited. Actor calls are exempt:
         // this core keeps lineage for normal tasks only.

@@ -33,7 +33,7 @@ const submit = (task: string, o: { owner?: string; maxRetries?: number; actor?: 
 const started = (task: string, worker: string): Ev => ({ kind: "task.started", comp: "worker", task, worker, attempt: 0, node: worker.split("/")[0] });
 const retry = (task: string, attempt = 1): Ev => ({ kind: "task.retry", comp: "owner", task, attempt, reason: "lost" });
 const failed = (task: string, error: string): Ev => ({ kind: "task.failed", comp: "owner", task, error });
-const getFailed = (obj: string, error: string): Ev => ({ kind: "get.failed", comp: "owner", obj, error });
+const getFailed = (obj: string, error: string, reader = "head/driver"): Ev => ({ kind: "get.failed", comp: "owner", obj, error, reader });
 const stored = (obj: string, node = "n1"): Ev => ({ kind: "object.created", comp: "store", obj, size: 8, hash: "h", where: "store", node });
 const lost = (obj: string): Ev => ({ kind: "object.lost", comp: "owner", obj });
 const outOfScope = (obj: string): Ev => ({ kind: "object.out-of-scope", comp: "owner", obj });
@@ -159,6 +159,15 @@ describe("errors-earned", () => {
     clean(check, trace(alive, exited, leased(W1), workerDied("n1/w1-2"), getFailed("n1/w1-2#1", "OwnerDiedError")));
     one(check, trace(alive, exited, leased("head/driver"), workerDied("n1/w1-2"), getFailed("n1/w1-2#1", "OwnerDiedError")),
       "errors-earned", "OwnerDiedError without any injected fault (a get of object n1/w1-2#1 failed)", 4);
+  });
+  test("a get that fails inside a task whose owner exited reaches nobody; after the task ended, or for a live owner, it needs a cause", () => {
+    const exited: Ev = { kind: "owner.exited", comp: "owner", owner: "head/driver" };
+    const finished: Ev = { kind: "task.finished", comp: "worker", task: "t1", worker: W1, attempt: 0, ok: true, hash: "h" };
+    clean(check, trace(submit("t1"), started("t1", W1), exited, getFailed("n2/w1-1#2.r", "ObjectLostError", W1)));
+    one(check, trace(submit("t1"), started("t1", W1), getFailed("n2/w1-1#2.r", "ObjectLostError", W1)),
+      "errors-earned", "ObjectLostError without any injected fault (a get of object n2/w1-1#2.r failed)", 2);
+    one(check, trace(submit("t1"), started("t1", W1), finished, exited, getFailed("n2/w1-1#2.r", "ObjectLostError", W1)),
+      "errors-earned", "ObjectLostError without any injected fault (a get of object n2/w1-1#2.r failed)", 4);
   });
   test("what a worker of a node the autoscaler drained owned fails with OwnerDiedError; a node dead otherwise needs a fault", () => {
     const nodeDead = (id: string, reason: string): Ev => ({ kind: "node.dead", comp: "gcs", id, reason });

@@ -220,7 +220,7 @@ function finishGet(w: Ctx, g: GetCall): void {
   for (let i = 0; i < g.refs.length; i++) {
     const v = g.values[i]!;
     if ("hash" in v) w.fx.trace({ kind: "object.read", comp: "owner", obj: g.refs[i].id, hash: v.hash, reader: w.addr });
-    else w.fx.trace({ kind: "get.failed", comp: "owner", obj: g.refs[i].id, error: v.type });
+    else w.fx.trace({ kind: "get.failed", comp: "owner", obj: g.refs[i].id, error: v.type, reader: w.addr });
     // The program now holds the refs nested in the value: borrowed until released or its scope ends.
     if ("hash" in v) holdRefs(w, v.refs);
   }
