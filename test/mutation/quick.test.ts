@@ -19,6 +19,7 @@ import "../unit/owner-dispatch.test.ts";
 import "../unit/tuning.test.ts";
 import "../unit/raylet-workers.test.ts";
 import "../unit/worker-pool.test.ts";
+import "../unit/raylet-jobs.test.ts";
 import "../unit/dead-requesters.test.ts";
 import "../unit/gcs-demands.test.ts";
 import "../unit/borrowers.test.ts";
