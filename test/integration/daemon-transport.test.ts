@@ -21,7 +21,7 @@ import {
   tokensEqual, type InboundFrame, type Peer,
 } from "../../src/runtime/daemon/transport.ts";
 import {
-  Batch, FrameError, HELLO, MSG_TYPES, PROTOCOL_VERSION, decodeMsg, encodeBatch, encodeMsg, frameSize, helloFrame, msgFrame, type Frame,
+  ACK, Batch, FrameError, HELLO, Hello, MSG_TYPES, PROTOCOL_VERSION, ackFrame, decodeMsg, encodeBatch, encodeMsg, frameSize, helloFrame, msgFrame, type Frame,
 } from "../../src/runtime/daemon/wire/frame.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -432,6 +432,24 @@ describe("daemon transport", () => {
       await expectStatus(c, grpc.status.INVALID_ARGUMENT, /unknown frame type "DropTables"/);
     });
 
+    it("a malformed Ack, an Ack of frames never sent, a Hello resuming past them → INVALID_ARGUMENT", async () => {
+      const c = rawConnect(s.target, tokenMd());
+      c.call.write(batchBytes([hello(), { from: "", to: "", type: ACK, body: new Uint8Array([0x08, 0xff]), payloads: [] }]));
+      await expectStatus(c, grpc.status.INVALID_ARGUMENT, /malformed Ack/);
+      const c2 = rawConnect(s.target, tokenMd());
+      c2.call.write(batchBytes([hello(), ackFrame(5)]));
+      await expectStatus(c2, grpc.status.INVALID_ARGUMENT, /5 frames acknowledged, but 0 were before and 0 written/);
+      // A stream that opened a session, then one resuming it that claims more than was sent.
+      const c3 = rawConnect(s.target, tokenMd());
+      c3.call.write(batchBytes([helloFrame(["raw/client"], "raw3")]));
+      await until(() => c3.received.length > 0, 5_000, "the server's Hello");
+      const server = Hello.decode(Batch.decode(c3.received[0]).frames[0].body).instance;
+      const c4 = rawConnect(s.target, tokenMd());
+      c4.call.write(batchBytes([helloFrame(["raw/client"], "raw3", { peer: server, received: 7 })]));
+      await expectStatus(c4, grpc.status.INVALID_ARGUMENT, /7 frames acknowledged/);
+      c3.call.cancel();
+    });
+
     it("bytes that are not a Batch → INVALID_ARGUMENT", async () => {
       const c = rawConnect(s.target, tokenMd());
       c.call.write(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2]));
@@ -442,9 +460,8 @@ describe("daemon transport", () => {
       const c = rawConnect(s.target, tokenMd());
       c.call.write(batchBytes([msgFrame("x", "y", hb(1))]));
       await expectStatus(c, grpc.status.INVALID_ARGUMENT, /expected a Hello frame first/);
-      const { Hello } = await import("../../src/runtime/daemon/wire/frame.ts");
       const c2 = rawConnect(s.target, tokenMd());
-      c2.call.write(batchBytes([{ from: "", to: "", type: HELLO, body: Hello.encode({ addrs: [], protocol: PROTOCOL_VERSION + 1, instance: "" }).finish(), payloads: [] }]));
+      c2.call.write(batchBytes([{ from: "", to: "", type: HELLO, body: Hello.encode({ addrs: [], protocol: PROTOCOL_VERSION + 1, instance: "", peer: "", received: 0 }).finish(), payloads: [] }]));
       await expectStatus(c2, grpc.status.FAILED_PRECONDITION, /protocol version/);
     });
 

@@ -8,6 +8,8 @@
 //   peer hosts, which become routes back to it.
 // - PeerLink is the outbound side: one Connect stream to a daemon, reopened with capped
 //   backoff whenever it breaks; frames sent while it is down wait in a bounded queue.
+// - Both keep a session per pair of process instances across streams (stream-session.ts):
+//   what a broken stream did not deliver is resent on the next, unless a process restarted.
 //
 // Frames queued in one event-loop turn travel as one gRPC message (a Batch): grpc-js
 // pays a fixed cost per stream message that would otherwise cap a stream at a few tens of
@@ -21,14 +23,16 @@ import { ConnectionGuard, DEFAULT_LIMITS, RateLimitedLog, type ConnectionLimits 
 import { boundConnects } from "./tcp-connect.ts";
 import type { Msg } from "../../core/messages.ts";
 import {
-  FRAGMENT, FrameError, HELLO, PROTOCOL_VERSION, Reassembler, fragmentFrame, batchEntrySize, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
+  ACK, FrameError, HELLO, PROTOCOL_VERSION, fragmentFrame, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
   type Batch, type Frame, type PayloadHooks,
 } from "./wire/frame.ts";
+import { StreamSession, newStats, type LinkStats, type QueueOptions } from "./stream-session.ts";
 import { HealthCheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus as ServingStatus, HealthService } from "./wire/gen/grpc/health/v1/health.ts";
 import { CoreWorkerService, GcsService, NodeManagerService, StatusReply, StatusRequest } from "./wire/gen/tsray/v1/daemon.ts";
 
 export { decodeFrame, encodeFrame, type Frame, type PayloadHooks } from "./wire/frame.ts";
 export { ServingStatus };
+export type { FlushMode, LinkStats, QueueOptions } from "./stream-session.ts";
 
 /**
  * Both ends ping every stream this often, and drop it when a ping goes unanswered this long. A
@@ -70,8 +74,6 @@ export const DEFAULT_CHUNK_BYTES = 8 * MiB;
 export const DEFAULT_MAX_FRAME_BYTES = DEFAULT_CHUNK_BYTES + MiB;
 /** Room a Fragment's envelope needs besides its part. */
 const FRAGMENT_SLACK = 64 * 1024;
-/** Bytes of one stream's fragmented messages in flight at once (one large object, with room). */
-const MAX_FRAGMENTED_BYTES = 4 * 1024 * MiB;
 /** A batch holding one frame of maxFrameBytes is this much larger (tag + length varint). */
 const BATCH_SLACK = 16;
 
@@ -92,40 +94,6 @@ const defaultLog: Logger = (line) => console.error(`tsray: ${line}`);
 
 /** An inbound frame, with the model message decoded (and validated) from its body. */
 export type InboundFrame = Frame & { readonly msg: Msg };
-
-/** How queued frames are flushed: after the current turn (setImmediate) or after the current job (microtask). */
-export type FlushMode = "immediate" | "microtask";
-
-export interface QueueOptions {
-  /** Frames waiting to be written (while disconnected or under backpressure); beyond it the oldest are dropped. */
-  readonly maxQueuedFrames?: number;
-  /** The same bound in bytes. */
-  readonly maxQueuedBytes?: number;
-  /**
-   * Default "immediate": what the turn sent goes out at its end. grpc-js hands over each
-   * received message in a callback of its own, so flushing per job ("microtask") sent one
-   * frame per batch (a stream of task replies became a stream of single pushes); per turn,
-   * the answers to what one read brought in share a batch, ~6 frames each in the tasks
-   * benchmark. A request/response pays only for the rest of the turn (the check phase comes
-   * right after the poll phase): sequential calls measured no slower.
-   */
-  readonly flush?: FlushMode;
-}
-
-export interface LinkStats {
-  /** Frames handed to gRPC. */
-  sent: number;
-  /** Frames received and delivered. */
-  received: number;
-  /** Frames dropped: queue overflow, oversized, or sent to a peer that is gone. */
-  dropped: number;
-  /** Streams opened after the first (PeerLink). */
-  reconnects: number;
-}
-
-function newStats(): LinkStats {
-  return { sent: 0, received: 0, dropped: 0, reconnects: 0 };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The Connect method definitions: the generated ones, with serializers that neither copy the
@@ -188,137 +156,18 @@ function statusName(code: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Outbound queue and batching, shared by server peers and links.
-
-interface Writable {
-  write(b: Batch): boolean;
-  once(event: "drain", fn: () => void): unknown;
-}
-
-/**
- * Frames waiting for a stream, written as batches of at most `maxBatchBytes`, respecting the
- * stream's backpressure. Bounded: past the bounds the oldest frames are dropped.
- */
-class Outbox {
-  private frames: Frame[] = [];
-  private sizes: number[] = [];
-  private head = 0;
-  private bytes = 0;
-  private stream: Writable | undefined;
-  private blocked = false;
-  private scheduled = false;
-  private readonly maxFrames: number;
-  private readonly maxBytes: number;
-  private readonly flushMode: FlushMode;
-  private readonly flushFn = () => { this.scheduled = false; this.flush(); };
-
-  constructor(private readonly maxBatchBytes: number, private readonly stats: LinkStats, q: QueueOptions) {
-    this.maxFrames = q.maxQueuedFrames ?? 100_000;
-    this.maxBytes = q.maxQueuedBytes ?? 512 * MiB;
-    this.flushMode = q.flush ?? "immediate";
-  }
-
-  get length(): number { return this.frames.length - this.head; }
-
-  push(f: Frame, size: number): void {
-    this.frames.push(f);
-    this.sizes.push(size);
-    this.bytes += size;
-    while (this.length > this.maxFrames || (this.bytes > this.maxBytes && this.length > 1)) {
-      this.bytes -= this.sizes[this.head];
-      this.frames[this.head] = undefined as unknown as Frame;
-      this.head++;
-      this.stats.dropped++;
-    }
-    if (this.stream && !this.blocked && !this.scheduled) {
-      this.scheduled = true;
-      if (this.flushMode === "microtask") queueMicrotask(this.flushFn);
-      else setImmediate(this.flushFn);
-    }
-  }
-
-  /** Starts writing to `s` (frames queued so far go first). */
-  attach(s: Writable): void {
-    this.stream = s;
-    this.blocked = false;
-    this.flush();
-  }
-
-  /** The stream broke: keep what was not yet written. */
-  detach(): void {
-    this.stream = undefined;
-    this.blocked = false;
-  }
-
-  /**
-   * Hands over every whole frame not yet written, oldest first, and empties the queue. Fragments
-   * are dropped (counted): the first parts of their message may have gone out on the old stream.
-   */
-  take(): Frame[] {
-    const out = this.frames.slice(this.head).filter((f) => f.type !== FRAGMENT);
-    this.stats.dropped += this.length - out.length;
-    this.frames = [];
-    this.sizes = [];
-    this.head = 0;
-    this.bytes = 0;
-    return out;
-  }
-
-  /** Drops everything queued (a peer that is gone). */
-  clear(): void {
-    this.stats.dropped += this.length;
-    this.frames = [];
-    this.sizes = [];
-    this.head = 0;
-    this.bytes = 0;
-  }
-
-  flush(): void {
-    const s = this.stream;
-    while (s && !this.blocked && this.length > 0) {
-      const batch: Frame[] = [];
-      let bytes = 0;
-      while (this.head < this.frames.length) {
-        const size = batchEntrySize(this.sizes[this.head]);
-        if (batch.length > 0 && bytes + size > this.maxBatchBytes) break;
-        batch.push(this.frames[this.head]);
-        this.frames[this.head] = undefined as unknown as Frame;
-        this.bytes -= this.sizes[this.head];
-        this.head++;
-        bytes += size;
-      }
-      if (this.head === this.frames.length) {
-        this.frames = [];
-        this.sizes = [];
-        this.head = 0;
-      } else if (this.head > 4096 && this.head * 2 > this.frames.length) {
-        this.frames = this.frames.slice(this.head);
-        this.sizes = this.sizes.slice(this.head);
-        this.head = 0;
-      }
-      this.stats.sent += batch.length;
-      if (!s.write({ frames: batch })) {
-        this.blocked = true;
-        s.once("drain", () => {
-          if (this.stream !== s) return;
-          this.blocked = false;
-          this.flush();
-        });
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Server
 
-/** An inbound Connect stream (opaque to hosts beyond these read-only facts). */
+/**
+ * An inbound Connect stream (opaque to hosts beyond these read-only facts). Once its stream
+ * ended, a Peer still takes frames (for its process's next stream) while its session lives.
+ */
 export class Peer {
   /** Addresses the peer hosts (from its Hello). */
   addrs: readonly string[] = [];
   /** The peer's Hello instance id (changes when that process restarts). */
   instance = "";
-  /** @internal */ readonly reassembler = new Reassembler(MAX_FRAGMENTED_BYTES);
+  /** @internal The session with the peer's instance; set by its first Hello. */ session: ServerSession | undefined;
   /** @internal */ closed = false;
   /** @internal */ helloDone = false;
   constructor(
@@ -327,10 +176,26 @@ export class Peer {
     /** The remote socket address as gRPC reports it. */
     readonly remote: string,
     /** @internal */ readonly call: grpc.ServerDuplexStream<Batch, Batch>,
-    /** @internal */ readonly outbox: Outbox,
   ) {}
   toString(): string { return `${this.service} peer #${this.id} (${this.remote}${this.addrs.length ? ` ${this.addrs.join(",")}` : ""})`; }
 }
+
+/** A client instance's session, across its streams: given up when none returns within SESSION_GRACE_MS. */
+interface ServerSession {
+  readonly s: StreamSession;
+  /** Its newest stream. */
+  peer: Peer;
+  timer: NodeJS.Timeout | undefined;
+  gone: boolean;
+}
+
+/**
+ * How long a client's session outlives its stream. A live client reconnects within a few
+ * seconds (a broken stream is noticed within 4 s by keepalive, and links retry at most 2 s
+ * apart); by then the cluster has declared a silent driver (5 s) or node (~6 s) dead. Until
+ * then, frames for it wait (within the queue bounds) for its next stream.
+ */
+export const SESSION_GRACE_MS = 30_000;
 
 export interface DaemonServerOptions extends QueueOptions {
   readonly token: string;
@@ -374,6 +239,8 @@ export class DaemonServer {
   readonly guard: ConnectionGuard;
   private readonly peerSet = new Set<Peer>();
   private readonly routes = new Map<string, Peer>();
+  /** By client instance. */
+  private readonly sessions = new Map<string, ServerSession>();
   private readonly health = new Map<string, ServingStatus>();
   private readonly watchers = new Set<{ service: string; call: grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse> }>();
   private nextPeerId = 1;
@@ -447,18 +314,22 @@ export class DaemonServer {
     for (const w of this.watchers) if (w.service === service) w.call.write({ status: st });
   }
 
-  /** Queues `frame` for `peer`; false (and counted as dropped) if the peer is gone or the frame too big. */
+  /**
+   * Queues `frame` for `peer` (for its next stream, if this one ended and its session waits);
+   * false (and counted as dropped) if its session was given up.
+   */
   send(peer: Peer, frame: Frame): boolean {
-    if (peer.closed) {
+    const ss = peer.session;
+    if (!ss || ss.gone) {
       this.stats.dropped++;
       return false;
     }
     const size = frameSize(frame);
     if (size > this.maxFrameBytes) {
-      for (const part of fragmentFrame(frame, this.maxFrameBytes - FRAGMENT_SLACK)) peer.outbox.push(part, frameSize(part));
+      for (const part of fragmentFrame(frame, this.maxFrameBytes - FRAGMENT_SLACK)) ss.s.push(part, frameSize(part));
       return true;
     }
-    peer.outbox.push(frame, size);
+    ss.s.push(frame, size);
     return true;
   }
 
@@ -467,12 +338,16 @@ export class DaemonServer {
     return this.send(peer, msgFrame(from, to, msg, this.opts.hooks));
   }
 
-  /** The peer that said hello with `addr`, or else with `addr`'s node (the part before "/"). */
   /** Whether `addr` has a stream of its own (not one routed through its node's daemon). */
   hasOwnRoute(addr: string): boolean {
     return this.routes.has(addr);
   }
 
+  /**
+   * The peer whose stream is up that said hello with `addr`, or else with `addr`'s node (the
+   * part before "/"). None while the stream is down: hosts have their own ways around that (the
+   * GCS holds frames until the Hello, a raylet dials the node, which follows it to a new port).
+   */
   route(addr: string): Peer | undefined {
     const p = this.routes.get(addr);
     if (p) return p;
@@ -495,10 +370,11 @@ export class DaemonServer {
     for (const w of this.watchers) w.call.end();
     this.watchers.clear();
     for (const p of [...this.peerSet]) {
-      p.outbox.flush();
+      p.session?.s.flush();
       this.endPeer(p, "server closing");
       p.call.end();
     }
+    for (const ss of [...this.sessions.values()]) this.giveUp(ss, true);
     if (!this.started) return;
     this.listener?.close();
     this.guard.close();
@@ -536,7 +412,7 @@ export class DaemonServer {
   }
 
   private connect(service: ServiceName, call: grpc.ServerDuplexStream<Batch, Batch>): void {
-    const peer = new Peer(this.nextPeerId++, service, safe(() => call.getPeer(), "?"), call, new Outbox(this.maxFrameBytes + BATCH_SLACK, this.stats, this.opts));
+    const peer = new Peer(this.nextPeerId++, service, safe(() => call.getPeer(), "?"), call);
     if (this.closing) {
       call.emit("error", { code: grpc.status.UNAVAILABLE, details: "server closing" });
       return;
@@ -551,7 +427,7 @@ export class DaemonServer {
     });
     call.on("end", () => { // the peer half-closed: finish our side too
       if (peer.closed) return;
-      peer.outbox.flush();
+      peer.session?.s.flush();
       this.endPeer(peer, "closed by peer");
       call.end();
     });
@@ -566,16 +442,8 @@ export class DaemonServer {
     for (let f of b.frames) {
       const size = frameSize(f);
       if (size > this.maxFrameBytes) return this.reject(peer, grpc.status.RESOURCE_EXHAUSTED, `frame of ${size} bytes exceeds the limit of ${this.maxFrameBytes}`);
-      if (peer.helloDone && f.type === FRAGMENT) {
-        try {
-          const whole = peer.reassembler.add(f);
-          if (!whole) continue;
-          f = whole;
-        } catch (e) {
-          return this.reject(peer, grpc.status.INVALID_ARGUMENT, (e as Error).message);
-        }
-      }
-      if (!peer.helloDone || f.type === HELLO) {
+      const ss = peer.session;
+      if (!ss || f.type === HELLO) {
         let hello;
         try {
           hello = decodeHello(f);
@@ -583,11 +451,25 @@ export class DaemonServer {
           return this.reject(peer, grpc.status.INVALID_ARGUMENT, (e as Error).message);
         }
         if (hello.protocol !== PROTOCOL_VERSION) return this.reject(peer, grpc.status.FAILED_PRECONDITION, `protocol version ${hello.protocol} is not ${PROTOCOL_VERSION}`);
+        if (!ss) {
+          try {
+            this.join(peer, hello.instance, hello.peer, hello.received);
+          } catch (e) {
+            return this.reject(peer, grpc.status.INVALID_ARGUMENT, (e as Error).message);
+          }
+        }
         this.hello(peer, hello.addrs, hello.instance);
         continue;
       }
       let msg: Msg;
       try {
+        if (f.type === ACK) {
+          ss.s.acked(f);
+          continue;
+        }
+        const whole = ss.s.receive(f);
+        if (!whole) continue;
+        f = whole;
         msg = decodeMsg(f, this.opts.hooks);
       } catch (e) {
         if (e instanceof FrameError) return this.reject(peer, grpc.status.INVALID_ARGUMENT, e.message);
@@ -603,37 +485,96 @@ export class DaemonServer {
     }
   }
 
+  /**
+   * A client's first Hello on a stream: it continues the session with its instance if both
+   * sides still have it (the client names this server's instance), else both start afresh. The
+   * session's previous stream, if the server has not noticed it broke, is ended: what it still
+   * brings would come after the count this Hello answers with. FrameError if the client claims
+   * more of our frames than were sent.
+   */
+  private join(peer: Peer, instance: string, claimed: string, received: number): void {
+    let ss = this.sessions.get(instance);
+    if (ss && claimed === this.instance) {
+      const old = ss.peer;
+      if (!old.closed) {
+        this.endPeer(old, "replaced by a new stream from the same process");
+        old.call.emit("error", { code: grpc.status.CANCELLED, details: "replaced by a new stream" });
+      }
+      clearTimeout(ss.timer);
+      try {
+        ss.s.resume(received);
+      } catch (e) {
+        this.giveUp(ss); // its next stream starts afresh
+        throw e;
+      }
+    } else {
+      if (ss) this.giveUp(ss);
+      ss = { s: new StreamSession(this.maxFrameBytes + BATCH_SLACK, this.stats, this.opts), peer, timer: undefined, gone: false };
+      ss.s.restart(instance);
+      this.sessions.set(instance, ss);
+      claimed = "";
+    }
+    ss.peer = peer;
+    peer.session = ss;
+    peer.call.write({ frames: [helloFrame(this.opts.addrs ?? [], this.instance, { peer: claimed === "" ? "" : instance, received: ss.s.received })] });
+    ss.s.attach(peer.call);
+  }
+
   private hello(peer: Peer, addrs: readonly string[], instance: string): void {
-    const first = !peer.helloDone;
     for (const a of peer.addrs) if (this.routes.get(a) === peer) this.routes.delete(a);
     peer.addrs = addrs;
     peer.instance = instance;
     peer.helloDone = true;
     for (const a of addrs) this.routes.set(a, peer); // the newest stream for an address wins
-    if (first) {
-      peer.call.write({ frames: [helloFrame(this.opts.addrs ?? [], this.instance)] });
-      peer.outbox.attach(peer.call);
+    // Another process that took the addresses of one whose stream is down replaced it.
+    for (const ss of this.sessions.values()) {
+      if (ss !== peer.session && ss.peer.closed && ss.peer.addrs.some((a) => addrs.includes(a))) this.giveUp(ss);
     }
     safeCall(this.log, "onPeer", () => this.opts.onPeer?.(peer, addrs));
   }
 
-  /** Ends `peer`'s stream with an error status: it sent something it must not. */
+  /**
+   * Ends `peer`'s stream with an error status: it sent something it must not. Its session
+   * goes too, so that a reconnect does not resend the same frames into the same refusal.
+   */
   private reject(peer: Peer, code: grpc.status, details: string): void {
     if (peer.closed) return;
     this.count(statusName(code));
     this.refusals.line(statusName(code), `${peer}: ${details}; ending its stream with ${statusName(code)}`);
     this.endPeer(peer, details);
+    if (peer.session?.peer === peer) this.giveUp(peer.session);
     peer.call.emit("error", { code, details });
   }
 
   private endPeer(peer: Peer, reason: string): void {
     if (peer.closed) return;
     peer.closed = true;
-    peer.outbox.detach();
-    peer.outbox.clear();
     this.peerSet.delete(peer);
     for (const a of peer.addrs) if (this.routes.get(a) === peer) this.routes.delete(a);
+    const ss = peer.session;
+    if (ss && ss.peer === peer && !ss.gone) {
+      ss.s.detach();
+      ss.timer = setTimeout(() => this.giveUp(ss), SESSION_GRACE_MS).unref();
+    }
     if (peer.helloDone) safeCall(this.log, "onPeerGone", () => this.opts.onPeerGone?.(peer, reason));
+  }
+
+  /**
+   * No stream of the session's process came back, or another process took its place: its
+   * frames are dropped, and its stream (if still up) ends. `closed`: this server closes, after
+   * a flush.
+   */
+  private giveUp(ss: ServerSession, closed = false): void {
+    if (ss.gone) return;
+    ss.gone = true;
+    clearTimeout(ss.timer);
+    if (closed) ss.s.end();
+    else ss.s.clear();
+    if (this.sessions.get(ss.s.remote) === ss) this.sessions.delete(ss.s.remote);
+    if (!ss.peer.closed) {
+      this.endPeer(ss.peer, "its session was given up");
+      ss.peer.call.emit("error", { code: grpc.status.CANCELLED, details: "session given up" });
+    }
   }
 
   private getStatus(_call: grpc.ServerUnaryCall<StatusRequest, StatusReply>, cb: grpc.sendUnaryData<StatusReply>): void {
@@ -715,7 +656,8 @@ export class PeerLink {
   private client: grpc.Client;
   private readonly maxFrameBytes: number;
   private readonly log: Logger;
-  private readonly outbox: Outbox;
+  /** The session with the daemon's instance: the queue, what awaits acknowledgement, what was received. */
+  private readonly session: StreamSession;
   private call: grpc.ClientDuplexStream<Batch, Batch> | undefined;
   private stateValue: LinkState = "connecting";
   private timer: NodeJS.Timeout | undefined;
@@ -738,7 +680,6 @@ export class PeerLink {
   /** The daemon's Hello on the current (or last) stream. */
   remote: { readonly addrs: readonly string[]; readonly instance: string } | undefined;
   readonly stats: LinkStats = newStats();
-  private readonly reassembler = new Reassembler(MAX_FRAGMENTED_BYTES);
   /** This side's Hello instance id. */
   readonly instance = randomBytes(8).toString("hex");
   onFrame: ((frame: InboundFrame) => void) | undefined;
@@ -753,7 +694,7 @@ export class PeerLink {
     this.delayMs = this.initialMs;
     this.addrsValue = [...opts.addrs];
     this.onFrame = opts.onFrame;
-    this.outbox = new Outbox(this.maxFrameBytes + BATCH_SLACK, this.stats, opts);
+    this.session = new StreamSession(this.maxFrameBytes + BATCH_SLACK, this.stats, opts);
     // A connect gets as long as the whole attempt (connect and Hello): a SYN into a dead
     // address is dropped with its socket, not left to the kernel's two minutes.
     this.unboundConnects = boundConnects(opts.target, this.helloMs);
@@ -787,7 +728,7 @@ export class PeerLink {
   /** What it dials, as its log lines name it: "Gcs at host:port". */
   get target(): string { return `${this.opts.service} at ${this.opts.target}`; }
   /** Frames waiting to be written. */
-  get queued(): number { return this.outbox.length; }
+  get queued(): number { return this.session.length; }
 
   /** Queues `frame`; it goes out when the stream is up. Never throws; oversized frames are dropped. */
   send(frame: Frame): void {
@@ -797,10 +738,10 @@ export class PeerLink {
     }
     const size = frameSize(frame);
     if (size > this.maxFrameBytes) {
-      for (const part of fragmentFrame(frame, this.maxFrameBytes - FRAGMENT_SLACK)) this.outbox.push(part, frameSize(part));
+      for (const part of fragmentFrame(frame, this.maxFrameBytes - FRAGMENT_SLACK)) this.session.push(part, frameSize(part));
       return;
     }
-    this.outbox.push(frame, size);
+    this.session.push(frame, size);
   }
 
   /** Encodes `msg` and sends it (see send). */
@@ -813,13 +754,13 @@ export class PeerLink {
    * the peer moved to another address, and what waited for the old one is for the new one.
    */
   takeQueued(): Frame[] {
-    return this.outbox.take();
+    return this.session.take();
   }
 
   /** Announces a new set of hosted addresses (now, and in the Hello of every later stream). */
   setAddrs(addrs: readonly string[]): void {
     this.addrsValue = [...addrs];
-    if (this.call && this.stateValue !== "closed") this.call.write({ frames: [helloFrame(this.addrsValue, this.instance)] });
+    if (this.call && this.stateValue !== "closed") this.call.write({ frames: [helloFrame(this.addrsValue, this.instance, this.session.hello())] });
   }
 
   /** Flushes what is queued (while connected), ends the stream and the channel. */
@@ -835,7 +776,7 @@ export class PeerLink {
     if (this.timer) clearTimeout(this.timer);
     clearTimeout(this.helloTimer);
     if (call && wasOpen) {
-      this.outbox.flush();
+      this.session.flush();
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => { call.cancel(); resolve(); }, graceMs);
         call.on("status", () => { clearTimeout(t); resolve(); });
@@ -843,8 +784,7 @@ export class PeerLink {
       });
     } else call?.cancel();
     this.call = undefined;
-    this.outbox.detach();
-    this.outbox.clear();
+    this.session.end();
     this.client.close();
     this.unboundConnects();
   }
@@ -869,44 +809,41 @@ export class PeerLink {
     }, this.helloMs);
     call.on("data", (b: Batch | MalformedBatch) => {
       if (this.call !== call) return;
-      if (b instanceof MalformedBatch) {
-        this.log(`${this.opts.target}: ${b.reason}; reopening the stream`);
-        call.cancel();
-        return;
-      }
+      if (b instanceof MalformedBatch) return this.refuse(call, b.reason);
       for (let f of b.frames) {
-        if (helloSeen && f.type === FRAGMENT) {
-          try {
-            const whole = this.reassembler.add(f);
-            if (!whole) continue;
-            f = whole;
-          } catch (e) {
-            this.log(`${this.opts.target}: ${(e as Error).message}; reopening the stream`);
-            call.cancel();
-            return;
-          }
-        }
         if (!helloSeen || f.type === HELLO) {
           try {
             const h = decodeHello(f);
             const restarted = this.remote !== undefined && this.remote.instance !== h.instance;
             this.remote = { addrs: h.addrs, instance: h.instance };
             if (!helloSeen) {
+              // The daemon resumed our session (it names us, and is the process we had it with) or not.
+              if (h.peer === this.instance && h.instance === this.session.remote) this.session.resume(h.received);
+              else this.session.restart(h.instance);
               helloSeen = true;
               clearTimeout(this.helloTimer);
               this.stateValue = "open";
               this.delayMs = this.initialMs;
               if (this.lastError !== "") this.log(`link to ${this.opts.service} at ${this.opts.target}: connected after ${((Date.now() - this.brokeAt) / 1000).toFixed(1)} s of retrying`);
               this.lastError = "";
-              this.outbox.attach(call);
+              this.session.attach(call);
               safeCall(this.log, "onConnect", () => this.opts.onConnect?.({ addrs: h.addrs, instance: h.instance, restarted }));
             }
           } catch (e) {
-            this.log(`${this.opts.target}: ${(e as Error).message}; reopening the stream`);
-            call.cancel();
-            return;
+            return this.refuse(call, (e as Error).message);
           }
           continue;
+        }
+        try {
+          if (f.type === ACK) {
+            this.session.acked(f);
+            continue;
+          }
+          const whole = this.session.receive(f);
+          if (!whole) continue;
+          f = whole;
+        } catch (e) {
+          return this.refuse(call, (e as Error).message);
         }
         let msg: Msg;
         try {
@@ -930,13 +867,23 @@ export class PeerLink {
       if (this.call !== call) return;
       this.broken(call, st.code === grpc.status.OK ? "stream ended by the daemon" : `${statusName(st.code)}: ${st.details}`);
     });
-    call.write({ frames: [helloFrame(this.addrsValue, this.instance)] });
+    call.write({ frames: [helloFrame(this.addrsValue, this.instance, this.session.hello())] });
+  }
+
+  /**
+   * The daemon broke the protocol on `call`: reopen the stream, with a new session, lest the
+   * daemon resend into it what it was refused for.
+   */
+  private refuse(call: grpc.ClientDuplexStream<Batch, Batch>, why: string): void {
+    this.log(`${this.opts.target}: ${why}; reopening the stream`);
+    this.session.restart("");
+    call.cancel();
   }
 
   private broken(call: grpc.ClientDuplexStream<Batch, Batch> | undefined, reason: string): void {
     if (call && this.call !== call) return;
     this.call = undefined;
-    this.outbox.detach();
+    this.session.detach();
     if (this.stateValue === "closed") return;
     const wasOpen = this.stateValue === "open";
     if (wasOpen || this.brokeAt === 0) this.brokeAt = Date.now();

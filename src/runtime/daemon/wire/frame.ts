@@ -18,16 +18,18 @@
 import v8 from "node:v8";
 import type { Msg, MsgType } from "../../../core/messages.ts";
 import type { Payload } from "../../../core/types.ts";
-import { Batch, Frame, Hello } from "./gen/tsray/v1/daemon.ts";
+import { Ack, Batch, Frame, Hello } from "./gen/tsray/v1/daemon.ts";
 import { msgProblem } from "../validate.ts";
 
 export { Batch, Frame, Hello };
 
 /** Bumped whenever the envelope, the body codec or a message's fields change incompatibly (docs/protocol.md). */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** The `type` of the wire-level hello frame (not a model message). */
 export const HELLO = "Hello";
+/** The `type` of the control frame acknowledging data frames (stream-session.ts). */
+export const ACK = "Ack";
 
 /**
  * A frame too large for one stream message travels as fragments: its encoding cut into parts,
@@ -275,8 +277,23 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   }
 }
 
-export function helloFrame(addrs: readonly string[], instance: string): Frame {
-  return { from: "", to: "", type: HELLO, body: Hello.encode({ addrs: [...addrs], protocol: PROTOCOL_VERSION, instance }).finish(), payloads: [] };
+/** A Hello; `session` names the session it continues (see Hello.peer and Hello.received). */
+export function helloFrame(addrs: readonly string[], instance: string, session = { peer: "", received: 0 }): Frame {
+  return { from: "", to: "", type: HELLO, body: Hello.encode({ addrs: [...addrs], protocol: PROTOCOL_VERSION, instance, ...session }).finish(), payloads: [] };
+}
+
+export function ackFrame(received: number): Frame {
+  return { from: "", to: "", type: ACK, body: Ack.encode({ received }).finish(), payloads: [] };
+}
+
+/** An Ack frame's count; throws FrameError if the frame is not a well-formed Ack. */
+export function decodeAck(frame: Frame): number {
+  try {
+    if (frame.payloads.length > 0) throw new Error("it carries payloads");
+    return Ack.decode(frame.body).received;
+  } catch (e) {
+    throw new FrameError(`malformed ${ACK}: ${(e as Error).message}`);
+  }
 }
 
 /** A hello frame's contents; throws FrameError if the body is not a Hello. */

@@ -25,13 +25,13 @@ export const protobufPackage = "tsray.v1";
 
 export const protobufFileName = "tsray/v1/daemon.proto";
 
-/** One model message, or a wire-level control frame (`Hello`). */
+/** One model message, or a wire-level control frame (`Hello`, `Ack`). */
 export interface Frame {
   /** The sending component's address (an `Addr`: "node-1/raylet", "head/gcs", "head/driver"). */
   from: string;
   /** The receiving component's address. */
   to: string;
-  /** The message's `type` (one of the Msg types), or "Hello". */
+  /** The message's `type` (one of the Msg types), "Fragment", or a control frame's: "Hello", "Ack". */
   type: string;
   /**
    * The message, encoded by the frame codec (for "Hello", an encoded `Hello`). Each
@@ -62,6 +62,24 @@ export interface Hello {
   protocol: number;
   /** Random per process start: a changed instance after a reconnect means the peer restarted. */
   instance: string;
+  /**
+   * The session this stream continues: the remote instance it was with ("" for none). A server
+   * names the client's instance only when it resumes that session; otherwise both start afresh.
+   */
+  peer: string;
+  /**
+   * Data frames (every frame but Hello and Ack) received from `peer` in that session: the
+   * other side resends the frames after these, then goes on.
+   */
+  received: number;
+}
+
+/**
+ * The body of an "Ack" control frame: data frames received so far in the stream's session
+ * (cumulative), so the sender can let go of them.
+ */
+export interface Ack {
+  received: number;
 }
 
 export interface StatusRequest {
@@ -209,7 +227,7 @@ export const Batch: MessageFns<Batch> = {
 };
 
 function createBaseHello(): Hello {
-  return { addrs: [], protocol: 0, instance: "" };
+  return { addrs: [], protocol: 0, instance: "", peer: "", received: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -222,6 +240,12 @@ export const Hello: MessageFns<Hello> = {
     }
     if (message.instance !== "") {
       writer.uint32(26).string(message.instance);
+    }
+    if (message.peer !== "") {
+      writer.uint32(34).string(message.peer);
+    }
+    if (message.received !== 0) {
+      writer.uint32(40).uint64(message.received);
     }
     return writer;
   },
@@ -261,6 +285,68 @@ export const Hello: MessageFns<Hello> = {
             }
 
             message.instance = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.received = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseAck(): Ack {
+  return { received: 0 };
+}
+
+export const Ack: MessageFns<Ack> = {
+  encode(message: Ack, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.received !== 0) {
+      writer.uint32(8).uint64(message.received);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Ack {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.received = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -480,6 +566,17 @@ export const CoreWorkerClient = makeGenericClientConstructor(CoreWorkerService, 
   service: typeof CoreWorkerService;
   serviceName: string;
 };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
