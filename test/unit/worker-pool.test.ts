@@ -69,3 +69,15 @@ test("an idle worker that exits leaves the idle list; clearing the pool names ev
   assert.equal(p.starting, 0);
   assert.deepEqual(p.idle, []);
 });
+
+test("the workers starting for a job are counted by job (a failed start is replaced for its own job)", () => {
+  const { p } = pool();
+  p.start(JOB);
+  p.start("head/driver-2");
+  p.start("head/driver-2");
+  assert.equal(p.startingFor(JOB), 1);
+  assert.equal(p.startingFor("head/driver-2"), 2);
+  p.registered("n1/w3-2");
+  assert.equal(p.startingFor("head/driver-2"), 1, "a registered worker is starting no more");
+  assert.equal(p.startingFor("head/driver-3"), 0);
+});
