@@ -8,6 +8,7 @@ import net from "node:net";
 import { after, describe, it } from "node:test";
 import type { Msg } from "../../src/core/messages.ts";
 import { DaemonServer, PeerLink, generateToken, type InboundFrame, type Peer } from "../../src/runtime/daemon/transport.ts";
+import { until } from "../helpers/until.ts";
 
 const TOKEN = generateToken();
 const quiet = (): void => {};
@@ -18,17 +19,6 @@ const hb = (i: number): Msg => ({ type: "Heartbeat", node: `n${i}`, available: {
 const label = (f: InboundFrame): string => (f.msg.type === "Heartbeat" ? f.msg.node : f.msg.type);
 const labels = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `n${from + i}`);
 
-function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 /** A TCP proxy to `port` on 127.0.0.1 that can reset its connections (RST: what was buffered is lost) and hold traffic. */
 async function startProxy(port: number) {

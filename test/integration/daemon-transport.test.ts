@@ -23,6 +23,7 @@ import {
 import {
   ACK, Batch, FrameError, HELLO, Hello, MSG_TYPES, PROTOCOL_VERSION, ackFrame, decodeMsg, encodeBatch, encodeMsg, frameSize, helloFrame, msgFrame, type Frame,
 } from "../../src/runtime/daemon/wire/frame.ts";
+import { until } from "../helpers/until.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TOKEN = generateToken();
@@ -65,17 +66,6 @@ async function startServer(opts: Partial<ConstructorParameters<typeof DaemonServ
   return { server, port, got, peers, logs, target: `127.0.0.1:${port}` };
 }
 
-function until(cond: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
-  const t0 = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (cond()) return resolve();
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 /** A good client: one link, one frame there and back. */
 async function roundTrip(target: string, service: "Gcs" | "NodeManager" | "CoreWorker" = "Gcs"): Promise<void> {

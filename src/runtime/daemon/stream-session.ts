@@ -8,7 +8,7 @@
 // rest, in order, before anything new. Numbers are implicit: the k-th data frame written on a
 // stream that resumed at r is frame r + k, so the envelope is unchanged.
 
-import { FRAGMENT, FrameError, Reassembler, ackFrame, batchEntrySize, decodeAck, frameSize, type Frame, type Batch } from "./wire/frame.ts";
+import { ACK, FRAGMENT, FrameError, Reassembler, fragmentHeader, ackFrame, batchEntrySize, decodeAck, frameSize, type Frame, type Batch } from "./wire/frame.ts";
 
 const MiB = 1024 * 1024;
 /** Bytes of one session's fragmented messages in flight at once (one large object, with room). */
@@ -117,13 +117,7 @@ class FrameQueue {
 
 /** Is `f` a part of a fragmented message other than its first? */
 function continuesFragment(f: Frame): boolean {
-  if (f.type !== FRAGMENT) return false;
-  try {
-    const header = JSON.parse(Buffer.from(f.body).toString()) as unknown;
-    return Array.isArray(header) && header[1] !== 0;
-  } catch {
-    return false; // the receiver's Reassembler judges it
-  }
+  return f.type === FRAGMENT && (fragmentHeader(f)?.[1] ?? 0) !== 0;
 }
 
 /**
@@ -213,10 +207,6 @@ export class StreamSession {
     this.ackTimer = undefined;
   }
 
-  /** An Ack arrived on the stream. FrameError if malformed or out of range. */
-  acked(f: Frame): void {
-    this.ack(decodeAck(f));
-  }
 
   private ack(n: number): void {
     const written = this.base + this.unacked.length;
@@ -225,10 +215,16 @@ export class StreamSession {
   }
 
   /**
-   * A data frame arrived: counted, and an Ack scheduled. Returns the frame to deliver, or
-   * undefined while a fragmented message is incomplete. FrameError on a bad fragment.
+   * A frame after the Hello arrived. An Ack lets go of what it acknowledges; a data frame is
+   * counted and an Ack scheduled. Returns the frame to deliver: undefined for an Ack, or while
+   * a fragmented message is incomplete. FrameError on a malformed or out-of-range Ack, or a bad
+   * fragment.
    */
   receive(f: Frame): Frame | undefined {
+    if (f.type === ACK) {
+      this.ack(decodeAck(f));
+      return undefined;
+    }
     this.received++;
     if (this.received - this.ackedReceived >= ACK_EVERY_FRAMES) this.schedule();
     else this.ackTimer ??= setTimeout(() => { this.ackTimer = undefined; this.flush(); }, ACK_DELAY_MS).unref();

@@ -23,7 +23,7 @@ import { ConnectionGuard, DEFAULT_LIMITS, RateLimitedLog, type ConnectionLimits 
 import { boundConnects } from "./tcp-connect.ts";
 import type { Msg } from "../../core/messages.ts";
 import {
-  ACK, FrameError, HELLO, PROTOCOL_VERSION, fragmentFrame, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
+  FrameError, HELLO, PROTOCOL_VERSION, fragmentFrame, decodeBatch, decodeHello, decodeMsg, encodeBatch, frameSize, helloFrame, msgFrame,
   type Batch, type Frame, type PayloadHooks,
 } from "./wire/frame.ts";
 import { StreamSession, newStats, type LinkStats, type QueueOptions } from "./stream-session.ts";
@@ -463,10 +463,6 @@ export class DaemonServer {
       }
       let msg: Msg;
       try {
-        if (f.type === ACK) {
-          ss.s.acked(f);
-          continue;
-        }
         const whole = ss.s.receive(f);
         if (!whole) continue;
         f = whole;
@@ -835,10 +831,6 @@ export class PeerLink {
           continue;
         }
         try {
-          if (f.type === ACK) {
-            this.session.acked(f);
-            continue;
-          }
           const whole = this.session.receive(f);
           if (!whole) continue;
           f = whole;

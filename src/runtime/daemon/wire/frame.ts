@@ -54,6 +54,13 @@ export function fragmentFrame(frame: Frame, partBytes: number): Frame[] {
   return out;
 }
 
+/** A Fragment's `[id, index, count]`, or undefined if its body is not one. */
+export function fragmentHeader(f: Frame): readonly [number, number, number] | undefined {
+  let header: unknown;
+  try { header = JSON.parse(Buffer.from(f.body).toString()); } catch { return undefined; }
+  return Array.isArray(header) && header.length === 3 && header.every((x) => Number.isSafeInteger(x) && x >= 0) ? (header as [number, number, number]) : undefined;
+}
+
 /** Joins one peer's fragments back into frames; bounded, so a peer cannot pin unlimited memory. */
 export class Reassembler {
   private readonly open = new Map<number, { parts: Uint8Array[]; n: number; bytes: number }>();
@@ -63,12 +70,9 @@ export class Reassembler {
 
   /** The whole frame once its last part arrived; undefined before; FrameError on a bad part. */
   add(f: Frame): Frame | undefined {
-    let header: unknown;
-    try { header = JSON.parse(Buffer.from(f.body).toString()); } catch { /* judged below */ }
-    if (!Array.isArray(header) || header.length !== 3 || !header.every((x) => Number.isSafeInteger(x) && x >= 0) || f.payloads.length !== 1) {
-      throw new FrameError("malformed Fragment: the body must be [id, index, count] with one part");
-    }
-    const [id, i, n] = header as number[];
+    const header = fragmentHeader(f);
+    if (header === undefined || f.payloads.length !== 1) throw new FrameError("malformed Fragment: the body must be [id, index, count] with one part");
+    const [id, i, n] = header;
     let a = this.open.get(id);
     if (!a) this.open.set(id, (a = { parts: [], n, bytes: 0 }));
     if (n !== a.n || i !== a.parts.length || i >= n) throw new FrameError(`Fragment ${id}: part ${i} of ${n} out of order`);
