@@ -124,6 +124,9 @@ export class SimCluster {
   /** Every core worker started (the driver's too), by address: what a blocked program waits on is read off them. */
   private readonly coreWorkerModels = new Map<Addr, CoreWorker>();
   private readonly nodeIndexes = new Map<Addr, number>();
+  private readonly connIndexes = new Map<Addr, number>();
+  /** The processes with connections of their own (the GCS, drivers), in the order they first sent or were sent to. */
+  private readonly ownConns: Addr[] = [];
   /** The nodes by network index (the order of cfg.nodes). */
   private readonly nodeStates: NodeState[] = [];
   private readonly nodes = new Map<NodeId, NodeState>();
@@ -287,12 +290,27 @@ export class SimCluster {
     return i;
   }
 
+  /**
+   * The end of a connection an address's messages travel on, as between the daemons: its node
+   * daemon's (the raylet and its worker threads share the node's connections), or for the GCS
+   * and each driver, a process with connections of its own, an index past the nodes'.
+   */
+  private connIndex(addr: Addr): number {
+    let i = this.connIndexes.get(addr);
+    if (i === undefined) {
+      const ownConn = addr === gcsAddr(this.head) || this.drivers.has(addr);
+      if (ownConn) this.ownConns.push(addr);
+      this.connIndexes.set(addr, (i = ownConn ? this.nodeStates.length + this.ownConns.length - 1 : this.nodeIndex(addr)));
+    }
+    return i;
+  }
+
   private send(from: Addr, to: Addr, m: Msg): void {
     const b = this.nodeIndex(to);
     if (b < 0) return; // no such node: the message goes nowhere
     // Heartbeats and resource views are housekeeping: in flight, they are not pending work.
     const periodic = m.type === "Heartbeat" || m.type === "ClusterView";
-    const at = this.network.arrival(this.now, this.nodeIndex(from), b, m);
+    const at = this.network.arrival(this.now, this.nodeIndex(from), b, m, this.connIndex(from), this.connIndex(to));
     const again = this.network.duplicateAt;
     const dest = this.nodeStates[b];
     this.queue.add(at, new Delivery(this, from, to, dest, m, this.now), periodic);

@@ -1,5 +1,5 @@
 // The simulated network: per-message latency from a seeded distribution, FIFO links (a
-// message never overtakes an earlier one between the same two nodes, as on a TCP stream), and
+// message never overtakes an earlier one on the same connection, as on a TCP stream), and
 // the network faults: partitions hold traffic until they heal, lost transmissions come back
 // after a retransmission timeout, duplicates arrive twice, delays add latency.
 
@@ -23,7 +23,10 @@ interface Delay extends Window { readonly ms: number; readonly nodes?: ReadonlyS
 
 export class SimNetwork {
   private readonly index = new Map<NodeId, number>();
+  /** When the latest message on each connection between two nodes' daemons arrives (FIFO). */
   private readonly last: Float64Array;
+  /** The same for connections of a process that has its own (a driver, the GCS), by `connKey`. */
+  private readonly lastOwn = new Map<number, number>();
   private readonly rng: Prng;
   private readonly partitions: Partition[] = [];
   private readonly drops: Rate[] = [];
@@ -67,16 +70,18 @@ export class SimNetwork {
    * When a message sent now from node `a` to node `b` (their `indexOf`) arrives; a duplicate's time, if any, is
    * then in `duplicateAt`. Draws from the network's own PRNG stream in a fixed order, so the
    * schedule is a function of the seed and the sends alone.
+   *
+   * `ca` and `cb` name the connection's two ends: a node's index for what its node daemon hosts
+   * (its raylet and workers), or an index of `nodes` and up for a process with connections of its
+   * own (see `SimCluster.connIndex`). Order holds per connection only: two processes of one node
+   * with their own connections may overtake each other, as they do between real daemons.
    */
-  arrival(now: number, a: number, b: number, m: Msg): number {
+  arrival(now: number, a: number, b: number, m: Msg, ca = a, cb = b): number {
     this.duplicateAt = NaN;
     this.messages++;
-    const n = this.index.size;
     if (a === b) {
       // Between processes of one node: fixed latency, no network faults.
-      const at = Math.max(now + this.cfg.localLatencyMs, this.last[a * n + b]);
-      this.last[a * n + b] = at;
-      return at;
+      return this.inOrder(ca, cb, now + this.cfg.localLatencyMs);
     }
     let t = now + this.rng.between(this.latency[0], this.latency[1]);
     if (m.type === "Chunk") t += m.size / this.cfg.bytesPerMs;
@@ -91,19 +96,34 @@ export class SimNetwork {
       if (p.oneWay && !(ga === 0 && gb === 1)) continue;
       t = Math.max(t, p.until + this.rng.between(this.latency[0], this.latency[1]));
     }
-    const link = a * n + b;
-    t = Math.max(t, this.last[link]);
-    this.last[link] = t;
+    t = this.inOrder(ca, cb, t);
     let dup = this.dupRate;
     for (const d of this.dups) if (active(d, now)) dup = Math.max(dup, d.rate);
     if (dup > 0 && this.rng.next() < dup) {
       const again = t + this.rng.between(this.latency[0], this.latency[1]);
-      this.last[link] = again;
+      this.inOrder(ca, cb, again);
       this.duplicateAt = again;
     }
     return t;
   }
+
+  /** `t`, or later if an earlier message on the connection `ca` → `cb` arrives later: recorded as the connection's latest. */
+  private inOrder(ca: number, cb: number, t: number): number {
+    const n = this.index.size;
+    if (ca < n && cb < n) {
+      const at = Math.max(t, this.last[ca * n + cb]);
+      this.last[ca * n + cb] = at;
+      return at;
+    }
+    const key = ca * CONNS + cb;
+    const at = Math.max(t, this.lastOwn.get(key) ?? 0);
+    this.lastOwn.set(key, at);
+    return at;
+  }
 }
+
+/** More connection ends than any simulation has (nodes, the GCS, drivers): a key's radix. */
+const CONNS = 1 << 16;
 
 function active(w: Window, t: number): boolean {
   return w.at <= t && t < w.until;
