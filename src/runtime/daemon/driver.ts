@@ -120,8 +120,10 @@ export class DaemonDriver {
     transport.remote = (from, to, m) => {
       if (to === gcs) return gcsLink.sendMsg(from, to, m);
       if (to === ours && STORE_REQUESTS.has(m.type) && store?.send(from, to, m)) return poller.expect();
+      // Once a node's link has connected, it is the one path there (it keeps what it sends
+      // through a reset, and resends it in order); until then, our raylet forwards.
       const d = direct.get(nodeOf(to))?.link;
-      (d?.connected ? d : rayletLink).sendMsg(from, to, m);
+      (d?.everConnected ? d : rayletLink).sendMsg(from, to, m);
     };
     // Wait for the links (a while at most): a reply that came the long way round could
     // otherwise overtake one that comes directly.

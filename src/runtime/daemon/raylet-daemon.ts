@@ -25,6 +25,7 @@ import { ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatE
 import { DaemonServer, PeerLink, getStatus, type Logger } from "./transport.ts";
 import { nextIncarnation } from "../kernel.ts";
 import { declaredDead, refuseDuplicate } from "./fencing.ts";
+import { isDriverAddr } from "./driver-addr.ts";
 import { NET_FAULTS_SERVICE, NetFaults, netFaultsImplementation } from "./net-faults.ts";
 import { drop, hold } from "../embedded/pins.ts";
 
@@ -218,16 +219,23 @@ export class RayletDaemon {
     this.viaGrpc(from, to, m);
   }
 
+  /**
+   * One path per destination, never switched while its session lives, so that what goes there
+   * keeps its order through a reset: a frame resent when a stream is back must not come after
+   * one that went another way meanwhile. A driver that connected to us: its own stream. Another
+   * node (and a driver that reached us only through its node): our link to that node. A node
+   * whose endpoint the cluster view has not told us yet: the stream it opened to us.
+   */
   private viaGrpc(from: Addr, to: Addr, m: Msg): void {
-    // A driver attached here, or a daemon that connected to us: answer on its own stream.
-    const peer = this.server.route(to);
-    if (peer) { this.server.sendMsg(peer, from, to, m); return; }
     const node = nodeOf(to);
-    // An address of this node that is not here (a worker that exited): nowhere to go.
-    if (node === this.node) { this.dropped++; return; }
-    const link = this.grpcLink(node);
-    if (!link) { this.dropped++; return; } // no such node (yet): lost, as on a network
-    link.sendMsg(from, to, m);
+    const own = isDriverAddr(to) ? this.server.sessionRoute(to) : undefined;
+    const link = own === undefined && node !== this.node ? this.grpcLink(node) : undefined;
+    if (link) return link.sendMsg(from, to, m);
+    const peer = own ?? this.server.sessionRoute(to);
+    if (peer) { this.server.sendMsg(peer, from, to, m); return; }
+    // An address of this node that is not here (a worker that exited), or a node we know
+    // nothing of yet: lost, as on a network.
+    this.dropped++;
   }
 
   /** This node's link to `node`'s daemon, opened at its known endpoint (undefined if none is known). */

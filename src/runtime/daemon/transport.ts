@@ -355,6 +355,23 @@ export class DaemonServer {
     return i < 0 ? undefined : this.routes.get(addr.slice(0, i));
   }
 
+  /**
+   * Like `route`, and while that peer's stream is down, the peer its session waits for: what is
+   * sent there goes out, in order, when the same process is back. A host with one path to an
+   * address uses this, so that a reset never lets something sent later by another path overtake
+   * what this one resends.
+   */
+  sessionRoute(addr: string): Peer | undefined {
+    const up = this.route(addr);
+    if (up) return up;
+    const i = addr.indexOf("/");
+    const node = i < 0 ? addr : addr.slice(0, i);
+    for (const ss of this.sessions.values()) {
+      if (!ss.gone && ss.peer.closed && (ss.peer.addrs.includes(addr) || ss.peer.addrs.includes(node))) return ss.peer;
+    }
+    return undefined;
+  }
+
   peers(): Peer[] {
     return [...this.peerSet];
   }
@@ -721,6 +738,8 @@ export class PeerLink {
 
   get state(): LinkState { return this.stateValue; }
   get connected(): boolean { return this.stateValue === "open"; }
+  /** Whether a daemon ever answered this link's Hello (it may be reconnecting now). */
+  get everConnected(): boolean { return this.remote !== undefined; }
   /** What it dials, as its log lines name it: "Gcs at host:port". */
   get target(): string { return `${this.opts.service} at ${this.opts.target}`; }
   /** Frames waiting to be written. */
