@@ -10,7 +10,7 @@ import type { LeaseRequest, RayletMsg, WorkerMsg } from "./messages.ts";
 import { ObjectStore } from "./object-store.ts";
 import type { RayletInput, RayletTimer } from "./raylet/inputs.ts";
 import {
-  chunk, fetch, finishPull, freeObjects, locations, lostWithOwner, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet, storePeek,
+  chunk, fetch, finishPull, freeObjects, locations, lostWithOwner, ownerDied, pullFailed, releaseDeps, restored, retryPuts, servePull, storeGet, storePeek, transfersLost,
   storePut, newObjectManagerState, PUT_RETRY_MS, type ObjectManagerState,
   ownersDied,
 } from "./raylet/object-manager.ts";
@@ -171,6 +171,7 @@ export class Raylet {
       case "message": return diedWithNode(input.from, this.cfg.node, this.cfg.incarnation - 1) ? undefined : this.receive(input.from, input.msg);
       case "timer": return this.fire(input.timer);
       case "worker-exited": return this.workerExited(input.worker);
+      case "transfers-lost": return transfersLost(this, input.node);
       default: return assertNever("a raylet", input);
     }
   }

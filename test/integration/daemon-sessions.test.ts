@@ -4,10 +4,10 @@
 // replaced by a new process gets nothing of what was unacknowledged to the old one.
 
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, describe, it } from "node:test";
 import type { Msg } from "../../src/core/messages.ts";
 import { DaemonServer, PeerLink, generateToken, type InboundFrame, type Peer } from "../../src/runtime/daemon/transport.ts";
+import { startProxy } from "../helpers/reset-proxy.ts";
 import { until } from "../helpers/until.ts";
 
 const TOKEN = generateToken();
@@ -18,47 +18,6 @@ const hb = (i: number): Msg => ({ type: "Heartbeat", node: `n${i}`, available: {
 /** A message's number (Heartbeat) or "chunk". */
 const label = (f: InboundFrame): string => (f.msg.type === "Heartbeat" ? f.msg.node : f.msg.type);
 const labels = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `n${from + i}`);
-
-
-/** A TCP proxy to `port` on 127.0.0.1 that can reset its connections (RST: what was buffered is lost) and hold traffic. */
-async function startProxy(port: number) {
-  const pairs = new Set<[net.Socket, net.Socket]>();
-  let forwarded = 0;
-  let cutAt = Infinity;
-  let holding = false;
-  const cut = () => {
-    holding = false;
-    for (const [a, b] of pairs) { a.resetAndDestroy(); b.resetAndDestroy(); }
-    pairs.clear();
-  };
-  const forward = (from: net.Socket, to: net.Socket) => from.on("data", (d) => {
-    to.write(d);
-    forwarded += d.byteLength;
-    if (forwarded >= cutAt) { cutAt = Infinity; cut(); }
-  });
-  const server = net.createServer((client) => {
-    const upstream = net.connect(port, "127.0.0.1");
-    const pair: [net.Socket, net.Socket] = [client, upstream];
-    pairs.add(pair);
-    for (const s of pair) {
-      s.on("error", () => {});
-      s.on("close", () => { if (pairs.delete(pair)) cut(); });
-    }
-    if (holding) client.pause();
-    forward(client, upstream);
-    forward(upstream, client);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    target: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    cut,
-    /** Resets the connections once `bytes` more have gone through (either way). */
-    cutAfter(bytes: number) { cutAt = forwarded + bytes; },
-    /** Stops forwarding what the client writes (it waits in the sockets' buffers) until the next cut. */
-    hold() { holding = true; for (const [client] of pairs) client.pause(); },
-    close: () => new Promise<void>((r) => { cut(); server.close(() => r()); }),
-  };
-}
 
 /** A server that keeps the newest Peer that said hello (a stream that ended still takes frames, for the next). */
 async function startServer(port = 0, maxFrameBytes?: number) {

@@ -238,6 +238,38 @@ describe("object channel", () => {
     await until("a good request after the bad ones", () => side.requests.length === 1);
   });
 
+  it("a connection reset once made is reported (onBroken), even before its answer; a refused hello, a refused connect and close() are not", async () => {
+    let reports = 0;
+    const link = (port: number, token = TOKEN) => new ObjectLink({
+      target: `127.0.0.1:${port}`, token, node: "n2", log: () => {}, onBroken: () => reports++,
+      alloc: (size) => Buffer.allocUnsafe(size), release: () => {}, onMsg: () => {},
+    });
+    const ready = (l: ObjectLink) => new Promise<void>((r) => l.whenReady(r));
+    const { port } = await holder();
+    await ready(link(port, "wrong")); // refused: its Pulls go on gRPC, and nothing was routed to it
+    const free = net.createServer();
+    await new Promise<void>((r) => free.listen(0, "127.0.0.1", r));
+    const closedPort = (free.address() as net.AddressInfo).port;
+    await new Promise((r) => free.close(r));
+    await ready(link(closedPort)); // nothing listens
+    const open = link(port);
+    await ready(open);
+    open.close();
+    assert.equal(reports, 0);
+    // A holder reads the hello (and may route records to the connection), then it is reset.
+    const resetting = await fakeHolder((s) => s.resetAndDestroy());
+    cleanup.push(resetting.close);
+    const r = link(resetting.port);
+    await ready(r);
+    await until("the report", () => reports === 1);
+    assert.equal(r.stats.broken, 1);
+    const unanswered = net.createServer((s) => s.once("data", () => s.resetAndDestroy()));
+    await new Promise<void>((res) => unanswered.listen(0, "127.0.0.1", res));
+    cleanup.push(() => unanswered.close());
+    await ready(link((unanswered.address() as net.AddressInfo).port));
+    await until("the second report", () => reports === 2);
+  });
+
   it("a holder dying in the middle of a record: the record is lost and its staged slot given back", async () => {
     const m = encodeMsg({ type: "Chunk", id: "o", index: 0, total: 1, size: MiB, payload: { size: MiB, hash: "h", data: new Uint8Array(0) } });
     const header = encodeFrame({ from: "n1/raylet", to: "n2/raylet", type: m.type, body: m.body, payloads: [] });

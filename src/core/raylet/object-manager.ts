@@ -273,6 +273,16 @@ export function pullFailed(rl: Raylet, id: ObjectId): void {
   p.tries++;
 }
 
+/**
+ * What `node` was sending here is lost (the host's connection from it reset, both processes
+ * alive): the pulls from there start over, as after a PullFailed. A chunk of the lost transfer
+ * that still arrives (it went another way) is stale once the pull has no source, and a pull
+ * that had everything is finished already.
+ */
+export function transfersLost(rl: Raylet, node: NodeId): void {
+  for (const [id, p] of rl.objects.pulls) if (p.from === node) pullFailed(rl, id);
+}
+
 export function servePull(rl: Raylet, from: Addr, id: ObjectId): void {
   const payload = rl.store.read(id);
   if (!payload) {

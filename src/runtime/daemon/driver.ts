@@ -109,14 +109,24 @@ export class DaemonDriver {
     const objects = local !== undefined && fs.existsSync(local) ? local : objectsTcp;
     // The answer to a store request comes within tens of µs: poll for it rather than sleep.
     const poller = new LoopPoller(STORE_POLL_MICROS);
+    const ours = rayletAddr(nodeId);
     const store = objects === undefined ? undefined : new ObjectLink({
       target: objects, token: opts.token, node: addr, accepts: STORE_ANSWERS,
       alloc: (size) => Buffer.allocUnsafe(size), release: () => {},
       onMsg: (from, to, m) => { poller.arrived(); transport.send(from, to, m); },
+      // A reset while both live: a request or its answer on the connection is lost, and the
+      // raylet, alive, would never say so. The model's unanswered requests go again once the
+      // channel is back (or on gRPC if it is not): the raylet answers where we connected last,
+      // and a request that had arrived is answered twice, the second answer finding no request.
+      // With none unanswered there is nothing to reconnect for (the next request will).
+      onBroken: () => {
+        if (driver?.model.state.toRaylet.size) store?.whenReady(() => {
+          for (const m of driver?.model.state.toRaylet.values() ?? []) transport.remote?.(addr, ours, m);
+        });
+      },
       log: (line) => console.error(`tsray: ${line}`),
     });
     if (store) up.push(new Promise((resolve) => store.whenReady(resolve)));
-    const ours = rayletAddr(nodeId);
     transport.remote = (from, to, m) => {
       if (to === gcs) return gcsLink.sendMsg(from, to, m);
       if (to === ours && STORE_REQUESTS.has(m.type) && store?.send(from, to, m)) return poller.expect();

@@ -16,8 +16,10 @@
 // node's object port, says hello with the cluster token, and waits for the answer; the holder
 // registers the connection under the puller's node before answering, so the Chunks that answer
 // the Pull find it. A holder with no connection from the puller (old peer, refused, broken)
-// sends them on gRPC as before. Records written to a connection that breaks are lost, as frames
-// on a broken gRPC stream are: the puller's model hears the holder's NodeDead and retries.
+// sends them on gRPC as before. Records written to a connection that breaks are lost: the
+// connecting side hears of it (onBroken) and its host has them asked for again (a puller's raylet
+// pulls again, a driver resends its unanswered store requests); a holder that died is also
+// reported by NodeDead.
 //
 // Wire (integers little-endian):
 //   hello   puller → holder: "TSRAYOBJ" | u8 version | u16 token length | u16 node length | token | node
@@ -519,6 +521,12 @@ export interface ObjectLinkOptions {
   readonly onMsg: (from: string, to: string, msg: Msg) => void;
   /** Message types this side takes (default: Chunks). */
   readonly accepts?: ReadonlySet<string>;
+  /**
+   * A connection broke after it was made (a reset, the other side's process ending), not by
+   * `close()` nor by a refusal of the hello: what was on it either way is lost (the other side
+   * routes to a connection from the moment it reads the hello). The next use reconnects.
+   */
+  readonly onBroken?: () => void;
   readonly log: Logger;
 }
 
@@ -538,8 +546,11 @@ export class ObjectLink {
   private readonly scratch = Buffer.allocUnsafe(64 * 1024);
   private status: Buffer | undefined;
   private answered = false;
+  /** Whether the socket connected: the other side may have taken the hello, and routed records to it. */
+  private connected = false;
   private lastError = "";
-  readonly stats = { received: 0, bytes: 0, lost: 0 };
+  /** broken: connections that ended as onBroken says. */
+  readonly stats = { received: 0, bytes: 0, lost: 0, broken: 0 };
 
   constructor(private readonly o: ObjectLinkOptions) {
     this.reader = new RecordReader(this.q, {
@@ -577,6 +588,7 @@ export class ObjectLink {
   private connect(): void {
     this.state = "connecting";
     this.answered = false;
+    this.connected = false;
     const s: net.Socket = net.connect({
       ...(this.o.target.startsWith("/") ? { path: this.o.target } : splitHostPort(this.o.target)),
       // Payload bytes go from the kernel straight into their slot; the rest through a scratch buffer.
@@ -585,7 +597,8 @@ export class ObjectLink {
     this.socket = s;
     this.writer = new RecordWriter(s);
     s.setNoDelay(true);
-    s.setTimeout(HELLO_TIMEOUT_MS, () => { if (!this.answered) this.broken(s, "no answer to the hello"); });
+    s.setTimeout(HELLO_TIMEOUT_MS, () => { if (!this.answered) this.broken(s, "no answer to the hello", true); });
+    s.once("connect", () => { if (this.socket === s) this.connected = true; });
     const token = Buffer.from(this.o.token);
     const node = Buffer.from(this.o.node);
     const hello = Buffer.allocUnsafe(HELLO_PREFIX);
@@ -607,7 +620,7 @@ export class ObjectLink {
       this.reader.step();
     } catch (e) {
       const why = e instanceof ChannelError ? e.message : `internal error: ${(e as Error).message}`;
-      this.broken(s, why);
+      this.broken(s, why, !this.answered); // before the answer: the hello was refused
       s.destroy();
     }
     return true;
@@ -638,9 +651,10 @@ export class ObjectLink {
     for (const f of w) f();
   }
 
-  /** The connection ended: a record half received is lost; the next use reconnects. */
-  private broken(s: net.Socket, why: string): void {
+  /** The connection ended (`refused`: its hello was); a record half received is lost; the next use reconnects. */
+  private broken(s: net.Socket, why: string, refused = false): void {
     if (this.socket !== s) return;
+    const lost = this.connected && !refused && this.state !== "closed";
     this.socket = undefined;
     this.writer?.close();
     this.writer = undefined;
@@ -654,6 +668,9 @@ export class ObjectLink {
     if (this.state !== "closed") this.state = "idle";
     // Pulls waiting for this connection go anyway: the holder answers them on gRPC.
     this.flushWaiting();
+    if (!lost) return;
+    this.stats.broken++;
+    this.o.onBroken?.();
   }
 
   /** Ends the connection (the other node is gone, or this daemon is closing). */

@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Msg } from "../../core/messages.ts";
+import type { RayletInput } from "../../core/raylet.ts";
 import { checkResources } from "../../core/resources.ts";
 import { daemonTuning } from "../../core/tuning.ts";
 import { gcsAddr, nodeOf, rayletAddr, type Addr, type NodeId, type NodeView } from "../../core/types.ts";
@@ -74,6 +75,8 @@ export class RayletDaemon {
   /** Where messages from outside go in (the node's transport, once it exists). */
   private inbound: Transport | undefined;
   private arena: Arena | undefined;
+  /** Tells the node's raylet what the network did (its transport posts it). */
+  private report: ((input: RayletInput) => void) | undefined;
   private cluster: EmbeddedCluster | undefined;
   /** This node as the GCS last published it. */
   view: NodeView | undefined;
@@ -150,7 +153,7 @@ export class RayletDaemon {
       traceFile: o.traceFile,
       traceListener: o.traceListener,
       bugs: o.bugs ?? NO_BUGS,
-      remote: { head, endpoint, incarnation, send, attach: (t, arena) => { self.inbound = t; self.arena = arena; } },
+      remote: { head, endpoint, incarnation, send, attach: (t, arena, report) => { self.inbound = t; self.arena = arena; self.report = report; } },
     });
     return self;
   }
@@ -265,14 +268,20 @@ export class RayletDaemon {
       alloc: (size) => this.arena?.stage(size) ?? Buffer.allocUnsafe(size),
       release: (bytes) => this.arena?.unstage(bytes),
       onMsg: (from, to, msg) => this.faults.inbound(nodeOf(from), msg, () => this.objectArrived(from, to, msg)),
+      // A reset between live processes brings no NodeDead: the raylet pulls again what was
+      // coming from there (a holder that died is retried the same, then reported dead).
+      onBroken: () => { if (this.inbound) this.report?.({ kind: "transfers-lost", node }); },
     });
     this.objectLinks.set(node, link);
     return link;
   }
 
   private status(): object {
-    const received = { records: 0, bytes: 0, lost: 0 };
-    for (const l of this.objectLinks.values()) { received.records += l.stats.received; received.bytes += l.stats.bytes; received.lost += l.stats.lost; }
+    // staged: arena slots taken for records being read (given back if a connection breaks mid-record).
+    const received = { records: 0, bytes: 0, lost: 0, broken: 0, staged: this.arena?.stats().staged ?? 0 };
+    for (const l of this.objectLinks.values()) {
+      received.records += l.stats.received; received.bytes += l.stats.bytes; received.lost += l.stats.lost; received.broken += l.stats.broken;
+    }
     return {
       node: this.node, endpoint: this.endpoint, links: [...this.links.keys()], dropped: this.dropped,
       netFaults: { rules: this.faults.current.rules, waiting: this.faults.waiting, ...this.faults.stats },

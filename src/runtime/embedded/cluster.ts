@@ -15,7 +15,7 @@ import { NO_BUGS, type Bugs } from "../../core/bugs.ts";
 import type { CoreWorker } from "../../core/core-worker.ts";
 import type { Gcs } from "../../core/gcs.ts";
 import type { Msg } from "../../core/messages.ts";
-import type { Raylet } from "../../core/raylet.ts";
+import type { Raylet, RayletInput } from "../../core/raylet.ts";
 import type { ResourceSet } from "../../core/resources.ts";
 import { gcsAddr, rayletAddr, type Addr, type FunctionDescriptor, type FunctionId, type NodeId, type Payload, type PendingDemand } from "../../core/types.ts";
 import { hostCoreWorker, hostGcs, hostRaylet, nextIncarnation, MemoryTables, type Hosted, type ProcessPorts } from "../kernel.ts";
@@ -51,10 +51,11 @@ export interface RemotePeers {
   readonly incarnation: number;
   readonly send: (from: Addr, to: Addr, m: Msg) => void;
   /**
-   * Handed the transport before the node boots, so that messages from outside can come in, and
-   * the node's arena, which object bytes from other nodes are read straight into.
+   * Handed the transport before the node boots, so that messages from outside can come in, the
+   * node's arena, which object bytes from other nodes are read straight into, and a way to
+   * report to the raylet what the network did (a transfer lost to a reset).
    */
-  readonly attach: (transport: Transport, arena: Arena) => void;
+  readonly attach: (transport: Transport, arena: Arena, report: (input: RayletInput) => void) => void;
 }
 
 export interface EmbeddedConfig extends ModelTuning {
@@ -171,7 +172,8 @@ export class EmbeddedCluster {
     installPins();
     this.transport = new Transport(cfg.drain);
     this.transport.remote = cfg.remote?.send;
-    cfg.remote?.attach(this.transport, this.nodes.get(cfg.nodes[0].id)!.arena);
+    const node = this.nodes.get(cfg.nodes[0].id)!;
+    cfg.remote?.attach(this.transport, node.arena, (input) => this.transport.post(() => node.raylet?.step(input)));
     this.transport.afterDrain = () => this.afterDrain();
     this.transport.onError = (e, where) => {
       const msg = `${where}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`;
