@@ -19,7 +19,7 @@ import type { ActorOptions, ArgIn, Outcome, PlacementGroupRequest, TaskOptions, 
 import type { PlacementGroupId } from "./types.ts";
 import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, resendPlacementGroups } from "./worker/placement-groups.ts";
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
-import { addLocation, knownDeaths, newObjectRecovery, nodeDead, removeLocation, workerDied } from "./worker/object-recovery.ts";
+import { addLocation, knownDeaths, newObjectRecovery, nodeDead, removeLocation, resendToRaylet, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeAbsent, storeGetReply, storeLocal, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
 import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, repeatedBorrowMsg, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
@@ -70,6 +70,7 @@ export class CoreWorker {
         }
       }
       case "task-done": return taskDone(w, input.taskId, input.attempt, input.outcome);
+      case "raylet-requests-lost": return resendToRaylet(w);
       case "start":
         w.isDriver = !input.isWorker;
         w.fx.send(w.raylet, { type: "RegisterWorker", worker: w.addr, driver: w.isDriver });

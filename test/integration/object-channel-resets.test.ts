@@ -13,11 +13,9 @@ import type { ObjectRef } from "../../src/api/handles.ts";
 import { daemonTuning } from "../../src/core/tuning.ts";
 import { DaemonDriver } from "../../src/runtime/daemon/driver.ts";
 import { GcsDaemon } from "../../src/runtime/daemon/gcs-daemon.ts";
-import { RayletDaemon } from "../../src/runtime/daemon/raylet-daemon.ts";
-import { generateToken, getStatus } from "../../src/runtime/daemon/transport.ts";
-import { freePort } from "../../src/runtime/free-port.ts";
+import { generateToken } from "../../src/runtime/daemon/transport.ts";
 import { MemoryStorage } from "../../src/runtime/storage/index.ts";
-import { startProxy } from "../helpers/reset-proxy.ts";
+import { proxiedNode } from "../helpers/proxied-node.ts";
 import { until } from "../helpers/cli-cluster.ts";
 
 const token = generateToken();
@@ -37,18 +35,10 @@ function expected(seed: number): string {
 }
 const hash = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** A raylet daemon advertising 127.0.0.2, reached there through a passthrough gRPC proxy and a resettable object channel proxy. */
+/** A raylet daemon whose object channel (and gRPC port) can be reset, and its status. */
 async function node(gcs: string, id: string, resources: Record<string, number>) {
-  const port = await freePort();
-  const objectPort = await freePort();
-  const grpc = await startProxy(port, { host: "127.0.0.2", port });
-  const objects = await startProxy(objectPort, { host: "127.0.0.2", port: objectPort });
-  const daemon = await RayletDaemon.start({
-    gcs, node: id, resources, token, host: "127.0.0.1", advertiseHost: "127.0.0.2", port, objectPort,
-    objectSocket: false, log: () => {},
-  });
-  const status = async () => (await getStatus(`127.0.0.1:${port}`, token)) as ChannelStatus;
-  return { daemon, grpc, objects, status };
+  const n = await proxiedNode(gcs, token, id, resources);
+  return { ...n, status: () => n.status<ChannelStatus>() };
 }
 
 describe("object channel resets between live daemons", () => {
@@ -63,9 +53,9 @@ describe("object channel resets between live daemons", () => {
     cleanup.push(() => gcs.close());
     const address = `127.0.0.1:${gcs.port}`;
     n1 = await node(address, "n1", { CPU: 1, holder: 1 });
-    cleanup.push(() => n1.grpc.close(), () => n1.objects.close(), () => n1.daemon.close());
+    cleanup.push(() => n1.close());
     n2 = await node(address, "n2", { CPU: 1 });
-    cleanup.push(() => n2.grpc.close(), () => n2.objects.close(), () => n2.daemon.close());
+    cleanup.push(() => n2.close());
     await until("both nodes registered", async () => n1.daemon.view?.alive === true && n2.daemon.view?.alive === true);
     driver = await DaemonDriver.connect({ address, token, node: "n2" });
     cleanup.push(() => driver.shutdown());

@@ -106,4 +106,9 @@ export type WorkerInput =
   | { readonly kind: "timer"; readonly timer: WorkerTimer }
   /** The host finished running attempt `attempt` of `taskId`. */
   | { readonly kind: "task-done"; readonly taskId: string; readonly attempt: number; readonly outcome: Outcome }
+  /**
+   * The host's connection to this process's raylet broke while both live (a reset): requests on
+   * it, or their answers, may be lost, and no death will say so.
+   */
+  | { readonly kind: "raylet-requests-lost" }
   | ApiCall;

@@ -60,11 +60,19 @@ export function knownDeaths(w: Ctx, workers: readonly Addr[], nodes: readonly { 
   for (const x of workers) workerDied(w, x);
 }
 
+/**
+ * Sends again every request to our raylet not answered yet: it, or its answer, was lost. One
+ * that did arrive is answered twice, and the second answer finds no request waiting.
+ */
+export function resendToRaylet(w: Ctx): void {
+  for (const m of w.toRaylet.values()) w.fx.send(w.raylet, m);
+}
+
 export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
   if (buried(w, node, incarnation)) return; // heard already (from the GCS and our raylet)
   w.deadNodes.set(node, incarnation);
   // Our own raylet restarted (only a driver outlives it): what we asked of it was lost.
-  if (node === w.cfg.node) for (const m of w.toRaylet.values()) w.fx.send(w.raylet, m);
+  if (node === w.cfg.node) resendToRaylet(w);
   const onIt = (a: Addr) => diedWithNode(a, node, w.cfg.bugs.has("incarnation-off-by-one") ? incarnation - 1 : incarnation);
   ownerDied(w, onIt);
   borrowersDied(w, onIt);

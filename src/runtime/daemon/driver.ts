@@ -90,7 +90,7 @@ export class DaemonDriver {
     const gcsLink = link(opts.address, "Gcs");
     const rayletLink = link(parseEndpoint(node.endpoint).grpc, "NodeManager");
     // Work on another node goes straight to its daemon, a hop shorter each way than through
-    // ours (which forwards); a node that joined later, or whose link is down, through ours.
+    // ours (which forwards); a node that joined later, or whose link never connected, through ours.
     const direct = new Map<NodeId, { link: PeerLink; incarnation: number }>();
     for (const n of status.nodes) if (n.alive && n.endpoint && n.node !== nodeId) direct.set(n.node, { link: link(parseEndpoint(n.endpoint).grpc, "NodeManager"), incarnation: n.incarnation });
     // Once that process is dead, its address is of no more use (a node's next process, a new
@@ -115,15 +115,9 @@ export class DaemonDriver {
       alloc: (size) => Buffer.allocUnsafe(size), release: () => {},
       onMsg: (from, to, m) => { poller.arrived(); transport.send(from, to, m); },
       // A reset while both live: a request or its answer on the connection is lost, and the
-      // raylet, alive, would never say so. The model's unanswered requests go again once the
-      // channel is back (or on gRPC if it is not): the raylet answers where we connected last,
-      // and a request that had arrived is answered twice, the second answer finding no request.
-      // With none unanswered there is nothing to reconnect for (the next request will).
-      onBroken: () => {
-        if (driver?.model.state.toRaylet.size) store?.whenReady(() => {
-          for (const m of driver?.model.state.toRaylet.values() ?? []) transport.remote?.(addr, ours, m);
-        });
-      },
+      // raylet, alive, would never say so. The model sends its unanswered requests again once
+      // the channel is back (or on gRPC if it is not): the raylet answers where we connected last.
+      onBroken: () => store?.whenReady(() => transport.post(() => driver?.model.step({ kind: "raylet-requests-lost" }))),
       log: (line) => console.error(`tsray: ${line}`),
     });
     if (store) up.push(new Promise((resolve) => store.whenReady(resolve)));
