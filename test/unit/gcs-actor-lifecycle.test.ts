@@ -191,3 +191,23 @@ test("an actor or placement group registered by a worker of a node life already 
   r.g.message("node-1/w2-1", { type: "CreatePlacementGroup", spec: group("pg-live", "node-1/w2-1") });
   assert.deepEqual([...(r.g.model.placementGroups.groups.keys())], ["pg-live"], "a dead creator's group was reserved");
 });
+
+test("a detached actor dead for good ends its job: its death is published by the job's name (its id), to raylets and to those that register later; a restart, or another actor's death, ends no job", () => {
+  const { g, sent } = gcsHost();
+  g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  const create = (actorId: string, detached: boolean) => g.message(DRIVER, {
+    type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: DRIVER, job: detached ? actorId : DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 1, maxTaskRetries: 0, ...(detached ? { detached: true } : {}) },
+  });
+  create("d", true);
+  create("a", false);
+  const deaths = () => sent.flatMap((s) => (s.m.type === "WorkerDied" && s.to === RAYLET ? [s.m.worker] : []));
+  g.message(DRIVER, { type: "KillActor", actorId: "d", noRestart: false, epoch: 0 });
+  assert.equal(g.model.state.actors.get("d")?.state, "RESTARTING");
+  g.message(DRIVER, { type: "KillActor", actorId: "a" });
+  assert.deepEqual(deaths(), [], "a restart or a non-detached actor's death ended a job");
+  g.message(DRIVER, { type: "KillActor", actorId: "d" });
+  assert.deepEqual(deaths(), ["d"]);
+  g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 1 } });
+  const registered = sent.find((s) => s.to === "node-1/raylet" && s.m.type === "NodeRegistered")?.m;
+  assert.ok(registered?.type === "NodeRegistered" && registered.deadWorkers?.includes("d"), "a raylet that registers later is not told the job ended");
+});

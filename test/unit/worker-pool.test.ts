@@ -35,13 +35,13 @@ test("a leased worker serves one lease; returned, it is idle again; destroyed, i
   p.registered(w);
   p.lease(w, "L1", false);
   assert.throws(() => p.lease(w, "L2", false), InvariantError);
-  assert.equal(p.leaseEnded(w, false), "idle");
+  assert.equal(p.leaseEnded(w, false, 0), "idle");
   assert.deepEqual(p.idle, [w]);
   assert.equal(p.takeIdle(JOB, false), w);
   p.lease(w, "L2", false);
-  assert.equal(p.leaseEnded(w, true), "killed");
+  assert.equal(p.leaseEnded(w, true, 0), "killed");
   assert.equal(p.workers.has(w), false);
-  assert.equal(p.leaseEnded(w, false), undefined, "a worker gone from the pool is not returned to it");
+  assert.equal(p.leaseEnded(w, false, 0), undefined, "a worker gone from the pool is not returned to it");
 });
 
 test("an actor's worker is killed when its lease ends, even if the caller does not ask", () => {
@@ -51,7 +51,7 @@ test("an actor's worker is killed when its lease ends, even if the caller does n
   p.registered(w);
   p.lease(w, "L1", true);
   assert.equal(p.workers.get(w)!.state, "ACTOR");
-  assert.equal(p.leaseEnded(w, false), "killed");
+  assert.equal(p.leaseEnded(w, false, 0), "killed");
   assert.deepEqual(p.idle, []);
 });
 
@@ -59,9 +59,9 @@ test("an idle worker that exits leaves the idle list; clearing the pool names ev
   const { p, started } = pool();
   for (let i = 0; i < 3; i++) p.start(JOB);
   p.registered(started[0]!);
-  p.park(started[0]!);
+  p.park(started[0]!, 0);
   p.registered(started[1]!);
-  p.park(started[1]!);
+  p.park(started[1]!, 0);
   p.exited(started[0]!);
   assert.deepEqual(p.idle, [started[1]]);
   assert.deepEqual(p.clear().sort(), [started[1], started[2]].sort());
