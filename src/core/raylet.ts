@@ -706,10 +706,9 @@ export class Raylet {
     } else if (this.deadWorkers.has(job)) {
       this.pool.exited(worker);
       this.killed(worker);
-    } else {
-      this.pool.park(worker, this.fx.now());
-      this.armIdleTimer();
-    }
+    } else this.pool.park(worker, this.fx.now());
+    // One more worker: those idle already may be over the limit now, leased as it may be.
+    this.armIdleTimer();
   }
 
   // ---- the soft limit on workers -------------------------------------------------------------

@@ -84,6 +84,19 @@ test("a worker that owns something refuses: it idles again, from its answer, and
   assert.deepEqual(r.killed, [w1]);
 });
 
+test("a worker idle under the limit is asked once workers that start leased take the node over it", () => {
+  const r = raylet(2);
+  const [idle] = r.idleWorkers(1);
+  r.advance(5000);
+  const B = "head/driver-b"; // another job's: they cannot take the idle worker
+  r.lease(10, 1, { job: B }, B);
+  r.lease(11, 1, { job: B }, B);
+  for (const w of r.started.slice(1)) r.register(w);
+  assert.ok(r.grantee(10, B) && r.grantee(11, B));
+  r.advance(0);
+  assert.deepEqual(r.exits().map((e) => e.to), [idle], "the worker idle longest was not asked when the node went over its limit");
+});
+
 test("a worker asked to exit is leased to nobody until it answers", () => {
   const r = raylet(1);
   const [w1, w2] = r.idleWorkers(2);
