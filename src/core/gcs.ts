@@ -157,6 +157,8 @@ export class Gcs {
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) if (!this.deadDrivers.has(d)) this.drivers.add(d);
     this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
     this.actorManager.load(t.actors, (a) => this.knownDead(a));
+    // The jobs of detached actors dead for good are over, as for a dead driver: a raylet that registers now hears so too.
+    for (const a of this.actorManager.actors.values()) if (a.state === "DEAD" && a.spec.detached === true) this.deadWorkers.add(a.spec.job);
   }
 
   start(): void {
