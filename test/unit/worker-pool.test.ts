@@ -81,3 +81,26 @@ test("the workers starting for a job are counted by job (a failed start is repla
   assert.equal(p.startingFor("head/driver-2"), 1, "a registered worker is starting no more");
   assert.equal(p.startingFor("head/driver-3"), 0);
 });
+
+test("the soft limit's count: registered workers, leased, idle or actors', less those asked to exit; the longest idle is asked first, and one that refuses idles again last", () => {
+  const { p, started } = pool();
+  for (let i = 0; i < 4; i++) p.start(JOB);
+  const [a, b, c, d] = started as [string, string, string, string];
+  assert.equal(p.live, 0, "a starting worker counted");
+  for (const w of [a, b, c]) p.registered(w);
+  p.park(a, 1);
+  p.park(b, 2);
+  p.lease(c, "L1", true);
+  assert.equal(p.live, 3);
+  assert.equal(p.askExit(7), a, "not the longest idle was asked");
+  assert.deepEqual([p.live, p.idle, p.workers.get(a)!.exiting], [2, [b], 7]);
+  p.exitRefused(a, 5);
+  assert.deepEqual([p.live, p.idle, p.workers.get(a)!.idleSince], [3, [b, a], 5]);
+  assert.equal(p.askExit(8), b);
+  p.exited(b);
+  assert.equal(p.live, 2, "a worker asked to exit was uncounted twice when it went");
+  assert.equal(p.leaseEnded(c, false, 9), "killed");
+  assert.equal(p.live, 1, "an actor's worker that went is still counted");
+  p.exited(d);
+  assert.equal(p.live, 1, "a worker that died starting was uncounted");
+});
