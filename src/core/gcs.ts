@@ -158,7 +158,7 @@ export class Gcs {
     this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
     this.actorManager.load(t.actors, (a) => this.knownDead(a));
     // The jobs of detached actors dead for good are over, as for a dead driver: a raylet that registers now hears so too.
-    for (const a of this.actorManager.actors.values()) if (a.state === "DEAD" && a.spec.detached === true) this.deadWorkers.add(a.spec.job);
+    for (const [id, a] of this.actorManager.actors) if (a.state === "DEAD" && a.spec.job === id) this.deadWorkers.add(id);
   }
 
   start(): void {

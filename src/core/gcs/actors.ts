@@ -195,7 +195,8 @@ export class ActorManager {
     for (const s of a.subscribers) this.io.send(s, { type: "ActorUpdate", info });
     if (a.state === "DEAD") {
       this.buried(id);
-      if (a.spec.detached === true) this.io.jobEnded(a.spec.job);
+      // A detached actor roots a job named by its id (worker/job.ts); no other actor ends a job.
+      if (a.spec.job === id) this.io.jobEnded(id);
     } else this.dead.delete(id); // only the seeded bug restart-killed-actor brings one back
   }
 
