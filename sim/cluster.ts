@@ -308,8 +308,10 @@ export class SimCluster {
   private send(from: Addr, to: Addr, m: Msg): void {
     const b = this.nodeIndex(to);
     if (b < 0) return; // no such node: the message goes nowhere
-    // Heartbeats and resource views are housekeeping: in flight, they are not pending work.
-    const periodic = m.type === "Heartbeat" || m.type === "ClusterView";
+    // Heartbeats, resource views and the soft limit's asks are housekeeping: in flight, they are
+    // not pending work (a worker that owns something refuses to exit, and is asked again every
+    // idleWorkerKillingMs: counted as work, its asks would keep a finished run from going quiet).
+    const periodic = m.type === "Heartbeat" || m.type === "ClusterView" || m.type === "Exit" || m.type === "ExitReply";
     const at = this.network.arrival(this.now, this.nodeIndex(from), b, m, this.connIndex(from), this.connIndex(to));
     const again = this.network.duplicateAt;
     const dest = this.nodeStates[b];

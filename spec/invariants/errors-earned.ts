@@ -220,6 +220,11 @@ export const checkErrorsEarned: Checker = (events) => {
       case "driver.dead": // a driver whose job ended (or that was killed) is an owner that exited
         exited.add(e.driver);
         break;
+      case "job.ended":
+        // A job ends with its root: its driver gone, or its detached actor dead for good (the
+        // program's doing, or a fault's). Its workers go with it, and what they owned.
+        for (const w of e.workers) exited.add(w);
+        break;
       case "actor.registered":
         if (!actorOwners.has(e.actor)) actorOwners.set(e.actor, e.owner);
         break;

@@ -27,6 +27,7 @@ import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unbl
 import { generatorAcked, generatorItem, generatorNext, itemYielded, newGenerators } from "./worker/generators.ts";
 import { newGeneratorLineages } from "./worker/generator-lineage.ts";
 import { newJobOfWorker } from "./worker/job.ts";
+import { exitAsked } from "./worker/exit.ts";
 
 export type { ActorOptions, ArgIn, Outcome, TaskOptions, WorkerInput, WorkerTimer } from "./worker/inputs.ts";
 export type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning } from "./worker/context.ts";
@@ -137,6 +138,7 @@ export class CoreWorker {
       case "CancelTask": return cancelExecution(w, m.taskId, m.attempt, m.recursive);
       case "ReportGeneratorItem": return generatorItem(w, from, m.taskId, m.returnId, m.attempt, m.index, m.result);
       case "GeneratorAck": return generatorAcked(w, executionOf(w, m.taskId, m.attempt), m.consumed);
+      case "Exit": return exitAsked(w, from, m.ask);
       default: return assertNever("a core worker", m);
     }
   }

@@ -15,7 +15,7 @@ import { mergeDemands } from "./gcs/demands.ts";
 import { PlacementGroups } from "./gcs/placement-groups.ts";
 import { RecentDeaths } from "./recent-deaths.ts";
 import {
-  diedWithNode, nodeOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type Mutable, type NodeId, type NodeView,
+  diedWithNode, nodeOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type JobId, type Mutable, type NodeId, type NodeView,
 } from "./types.ts";
 import type { AutoscalingState, PendingDemand } from "./types.ts";
 
@@ -122,6 +122,7 @@ export class Gcs {
       gcs: addr, head: cfg.head, bugs: cfg.bugs, recovered: this.recovered, firstReqId: this.incarnation * 1_000_000_000, deadKept: cfg.deadActorsKept,
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), random: () => this.fx.random(),
       view: () => this.view(), persist: (id, row) => this.fx.persist("actors", id, row),
+      jobEnded: (job) => this.jobEnded(job),
     });
     if (tables) this.load(tables);
   }
@@ -156,6 +157,8 @@ export class Gcs {
     for (const d of (t.meta.get("drivers") as Addr[] | undefined) ?? []) if (!this.deadDrivers.has(d)) this.drivers.add(d);
     this.placementGroups.load([...t.meta].filter(([k]) => k.startsWith("pg:")));
     this.actorManager.load(t.actors, (a) => this.knownDead(a));
+    // The jobs of detached actors dead for good are over, as for a dead driver: a raylet that registers now hears so too.
+    for (const [id, a] of this.actorManager.actors) if (a.state === "DEAD" && a.spec.job === id) this.deadWorkers.add(id);
   }
 
   start(): void {
@@ -370,6 +373,16 @@ export class Gcs {
 
   private driverConnected(driver: Addr): void {
     if (this.deadWorkers.has(driver)) this.fx.send(driver, { type: "WorkerDied", worker: driver });
+  }
+
+  /**
+   * A detached actor died for good: its job (named by its id) is over. Its death is published as
+   * a worker's under the job's name, the news a driver's death gives: raylets end the job (its
+   * workers go, its requests are dropped), and everyone else finds no process of that name.
+   */
+  private jobEnded(job: JobId): void {
+    this.deadWorkers.add(job);
+    this.publish({ type: "WorkerDied", worker: job });
   }
 
   private workerDied(worker: Addr): void {

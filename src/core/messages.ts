@@ -75,6 +75,14 @@ export type Msg =
   /** A task blocked in get/wait lends its CPU back (so nested tasks can run), and asks for it again. */
   | { type: "WorkerBlocked"; worker: Addr }
   | { type: "WorkerUnblocked"; worker: Addr }
+  /**
+   * raylet → an idle worker above the node's soft limit (Ray's Exit RPC): exit unless you own
+   * something. `ask` numbers the raylet's requests, so that a late answer to an earlier one is
+   * not taken for this one's.
+   */
+  | { type: "Exit"; ask: number }
+  /** `exiting`: the worker owns nothing (objects, borrows, pending tasks, placement groups) and may be killed. */
+  | { type: "ExitReply"; ask: number; exiting: boolean }
   | { type: "Unblocked" }
   | { type: "StorePut"; reqId: number; id: ObjectId; payload: Payload; owner: Addr }
   | { type: "StorePutReply"; reqId: number; id: ObjectId; error?: ErrorInfo }
@@ -113,7 +121,8 @@ export type Msg =
   /** `endpoint`: where the node's daemon listens (host:port), for hosts that route over a network. */
   | { type: "RegisterNode"; node: NodeId; incarnation: number; resources: ResourceSet; endpoint?: string }
   /**
-   * `deadWorkers`: the workers and drivers the GCS knows died lately (a raylet grants them nothing).
+   * `deadWorkers`: the workers and drivers the GCS knows died lately, and the detached actors dead
+   * for good (a raylet grants them, and their jobs, nothing).
    * `bundles` (from a recovered GCS): the bundles it knows are committed on the node; any other
    * bundle reserved by an attempt numbered below `before` (an earlier GCS's) is given back.
    */
@@ -126,7 +135,11 @@ export type Msg =
   | { type: "Heartbeat"; node: NodeId; available: ResourceSet; demands?: readonly PendingDemand[]; backlog?: readonly PendingDemand[]; idleMs?: number }
   | { type: "ClusterView"; nodes: readonly NodeView[] }
   // failure news, published by the GCS to raylets, which pass it on to their core workers
-  | { type: "WorkerDied"; worker: Addr }
+  /**
+   * A worker or driver died, or (`worker` a detached actor's id) a detached actor died for good:
+   * the job of that name is over, and no process answers at it.
+   */
+  | { type: "WorkerDied"; worker: Addr | JobId }
   | { type: "NodeDead"; node: NodeId; incarnation: number }
   /**
    * To a worker (or driver) that registers: the deaths its raylet knew of before (the workers,
@@ -212,14 +225,14 @@ export type MsgType = Msg["type"];
 export const RAYLET_RECEIVES = [
   "RequestLease", "ReturnLease", "CancelLease", "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "StorePut", "StoreGet", "StorePeek",
   "Locations", "Pull", "Chunk", "PullFailed", "FreeObjects", "NodeRegistered", "ClusterView", "NodeDead", "WorkerDied", "GcsRestarted",
-  "PrepareBundles", "CommitBundles", "ReleaseBundles", "DrainNode",
+  "PrepareBundles", "CommitBundles", "ReleaseBundles", "DrainNode", "ExitReply",
 ] as const satisfies readonly MsgType[];
 /** Messages a core worker (an owner, an executor, or both) handles. */
 export const WORKER_RECEIVES = [
   "LeaseGranted", "LeaseSpillback", "LeaseRejected", "TaskReply", "TaskBounced", "PushTask", "StorePutReply", "StoreGetReply", "StoreLocal", "StoreAbsent",
   "GetLocations", "GetStatus", "Status", "AddLocation", "RemoveLocation", "Function", "ActorUpdate", "NamedActor", "NamedActorList", "NodeDead",
   "Unblocked", "WorkerDied", "KnownDeaths", "GcsRestarted", "AddBorrower", "RemoveBorrower",
-  "ClusterInfo", "CancelTask", "ReportGeneratorItem", "GeneratorAck",
+  "ClusterInfo", "CancelTask", "ReportGeneratorItem", "GeneratorAck", "Exit",
 ] as const satisfies readonly MsgType[];
 /** Messages the GCS handles (lease answers and the creation reply: it places actors itself). */
 export const GCS_RECEIVES = [

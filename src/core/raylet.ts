@@ -40,6 +40,10 @@ export interface RayletConfig {
   readonly chunkBytes: number;
   /** How long a put may wait for space before failing with ObjectStoreFullError. */
   readonly storeFullTimeoutMs: number;
+  /** Registered workers kept beyond need (absent: the node's CPUs); see ModelTuning.workersSoftLimit. */
+  readonly workersSoftLimit?: number;
+  /** How long a worker idles before it may be asked to exit for the soft limit. */
+  readonly idleWorkerKillingMs: number;
   readonly bugs: Bugs;
 }
 
@@ -89,6 +93,7 @@ function showsNewDeaths(prev: readonly NodeView[], next: readonly NodeView[]): b
 const REGISTER_RETRY_MS = 200;
 const REGISTER: RayletTimer = { kind: "register" };
 const HEARTBEAT: RayletTimer = { kind: "heartbeat" };
+const IDLE_WORKERS: RayletTimer = { kind: "idle-workers" };
 export class Raylet {
   readonly store: ObjectStore;
   private available: ResourceSet;
@@ -127,11 +132,20 @@ export class Raylet {
   private busySince = 0;
   /** Set once it accepted a drain: it takes no new work while the GCS removes it. */
   private draining = false;
+  /** The soft limit on registered workers (Ray's num_workers_soft_limit: the node's CPUs unless set). */
+  private readonly softLimit: number;
+  /** The idle-workers timer is armed. */
+  private idleTimer = false;
+  /** Exit requests sent (each worker's answer names the one it answers). */
+  private exitAsks = 0;
 
   constructor(readonly addr: Addr, readonly cfg: RayletConfig, readonly fx: RayletEffects) {
     this.store = new ObjectStore(cfg.storeCapacity, fx, cfg.bugs.has("evict-primary"));
     this.available = cfg.resources;
     this.pool = new WorkerPool(cfg.node, cfg.incarnation, (w) => fx.startWorker(w));
+    this.softLimit = cfg.workersSoftLimit ?? Math.floor(cfg.resources.CPU ?? 0);
+    if (!Number.isInteger(this.softLimit) || this.softLimit < 0) throw new Error(`raylet ${cfg.node}: workersSoftLimit must be an integer of at least 0, not ${cfg.workersSoftLimit}`);
+    if (!Number.isFinite(cfg.idleWorkerKillingMs) || cfg.idleWorkerKillingMs < 0) throw new Error(`raylet ${cfg.node}: idleWorkerKillingMs must be a finite number of at least 0, not ${cfg.idleWorkerKillingMs}`);
   }
 
   get node(): NodeId { return this.cfg.node; }
@@ -207,6 +221,9 @@ export class Raylet {
         if (p) this.fx.send(p.owner, { type: "GetLocations", id: t.id });
         return;
       }
+      case "idle-workers":
+        this.idleTimer = false;
+        return this.askIdleToExit();
       default: return assertNever("a raylet's timer", t);
     }
   }
@@ -290,6 +307,7 @@ export class Raylet {
         return this.dispatch();
       case "ReleaseBundles": return releaseBundles(this, m.pgId, m.attempt);
       case "DrainNode": return this.drain(from, m.reason);
+      case "ExitReply": return this.exitReply(from, m.ask, m.exiting);
       default: return assertNever("a raylet", m);
     }
   }
@@ -523,7 +541,9 @@ export class Raylet {
     if (!l) return; // returned twice (a duplicated message): the first return counted
     this.endLease(leaseId, l);
     // A worker of a job that ended goes rather than idle for ever (no lease of its job will come).
-    if (this.pool.leaseEnded(l.worker, destroyWorker || this.deadWorkers.has(l.job)) === "killed") this.killed(l.worker);
+    const ended = this.pool.leaseEnded(l.worker, destroyWorker || this.deadWorkers.has(l.job), this.fx.now());
+    if (ended === "killed") this.killed(l.worker);
+    else if (ended === "idle") this.armIdleTimer();
     this.dispatch();
   }
 
@@ -687,6 +707,60 @@ export class Raylet {
     } else if (this.deadWorkers.has(job)) {
       this.pool.exited(worker);
       this.killed(worker);
-    } else this.pool.park(worker);
+    } else this.pool.park(worker, this.fx.now());
+    // One more worker: those idle already may be over the limit now, leased as it may be.
+    this.armIdleTimer();
+  }
+
+  // ---- the soft limit on workers -------------------------------------------------------------
+
+  /**
+   * While more workers are registered than the soft limit, the timer is armed for when the
+   * longest idle one will have idled `idleWorkerKillingMs` (Ray checks every 200 ms; one timer
+   * at the first deadline asks the same workers, at most that much sooner, with no event while
+   * there is nothing to do). Housekeeping: a simulation does not wait for it.
+   */
+  private armIdleTimer(): void {
+    if (this.idleTimer || this.pool.idle.length === 0 || this.pool.live <= this.softLimit) return;
+    this.idleTimer = true;
+    this.fx.setTimer(IDLE_WORKERS, Math.max(0, this.idleDue(this.pool.idle[0]) - this.fx.now()), true);
+  }
+
+  /**
+   * When an idle worker may be asked to exit, compared as is with the time: `now - since`
+   * compared with the threshold can fall a rounding short of it when the timer fires, and the
+   * timer be armed again and again for no time at all.
+   */
+  private idleDue(worker: Addr): number {
+    return this.pool.workers.get(worker)!.idleSince! + this.cfg.idleWorkerKillingMs;
+  }
+
+  /**
+   * Ray's TryKillingIdleWorkers: above the soft limit (registered workers of every job, leased,
+   * idle or actors', less those already asked), the longest idle workers that idled long enough
+   * are asked to exit, one per worker over the limit. A worker asked is leased to nobody until it
+   * answers; it exits only if it owns nothing (Ray's worker refuses while it owns objects), for
+   * what it owns would be lost with it.
+   */
+  private askIdleToExit(): void {
+    const now = this.fx.now();
+    while (this.pool.live > this.softLimit && this.pool.idle.length > 0) {
+      if (this.idleDue(this.pool.idle[0]) > now) break;
+      const ask = ++this.exitAsks;
+      this.fx.send(this.pool.askExit(ask), { type: "Exit", ask });
+    }
+    this.armIdleTimer();
+  }
+
+  /** A worker answers an Exit request: killed if it agrees, idle again (from now) if it owns something. */
+  private exitReply(worker: Addr, ask: number, exiting: boolean): void {
+    // An answer to an earlier request, or the worker went meanwhile (its job ended, it died).
+    if (this.pool.workers.get(worker)?.exiting !== ask) return;
+    if (exiting) {
+      this.pool.exited(worker);
+      return this.killed(worker);
+    }
+    this.pool.exitRefused(worker, this.fx.now());
+    this.armIdleTimer();
   }
 }

@@ -38,6 +38,13 @@ export interface ModelTuning {
   readonly deadNodesKept: number;
   /** Actors dead for good that the GCS remembers (Ray's maximum_gcs_destroyed_actor_cached_count), likewise. */
   readonly deadActorsKept: number;
+  /**
+   * Workers a raylet keeps beyond need (Ray's num_workers_soft_limit; absent, as Ray's -1: the
+   * node's CPUs): while more are registered, those idle for `idleWorkerKillingMs` are asked to exit.
+   */
+  readonly workersSoftLimit?: number;
+  /** How long a worker must idle before it may go for the soft limit (Ray's idle_worker_killing_time_threshold_ms). */
+  readonly idleWorkerKillingMs: number;
 }
 
 /** The defaults every host starts from (the simulator and the embedded host alike). */
@@ -54,6 +61,7 @@ export const defaultTuning: ModelTuning = {
   pipelineMaxTaskMs: 1,
   deadNodesKept: 1000,
   deadActorsKept: 100_000,
+  idleWorkerKillingMs: 1000,
 };
 
 /**

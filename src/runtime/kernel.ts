@@ -149,7 +149,8 @@ export function hostRaylet<H>(place: NodePlace, tuning: ModelTuning, bugs: Bugs,
   };
   model = new Raylet(addr, {
     node: place.node, incarnation: place.incarnation, endpoint: place.endpoint, gcs: gcsAddr(place.head), resources: place.resources,
-    storeCapacity: place.storeCapacity, heartbeatMs: tuning.heartbeatMs, chunkBytes: tuning.chunkBytes, storeFullTimeoutMs: tuning.storeFullTimeoutMs, bugs,
+    storeCapacity: place.storeCapacity, heartbeatMs: tuning.heartbeatMs, chunkBytes: tuning.chunkBytes, storeFullTimeoutMs: tuning.storeFullTimeoutMs,
+    workersSoftLimit: tuning.workersSoftLimit, idleWorkerKillingMs: tuning.idleWorkerKillingMs, bugs,
   }, fx);
   return {
     addr, model,

@@ -1,8 +1,9 @@
 // A raylet model hosted by hand for unit tests: every port records what the raylet asked of it,
-// time stands still at 0, and timers are numbered. Messages go in through `h.message`.
+// time stands still until `advance` moves it (firing the timers that fall due), and timers are
+// numbered. Messages go in through `h.message`.
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import type { Msg } from "../../src/core/messages.ts";
-import { defaultTuning } from "../../src/core/tuning.ts";
+import { defaultTuning, type ModelTuning } from "../../src/core/tuning.ts";
 import { hostRaylet } from "../../src/runtime/kernel.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
@@ -13,6 +14,7 @@ export interface RayletHostOptions {
   readonly storeCapacity?: number;
   /** Send the GCS's NodeRegistered before returning (default true). */
   readonly registered?: boolean;
+  readonly tuning?: Partial<ModelTuning>;
 }
 
 export function rayletHost(o: RayletHostOptions = {}) {
@@ -23,8 +25,13 @@ export function rayletHost(o: RayletHostOptions = {}) {
   const restoring: string[] = [];
   const traced: TraceBody[] = [];
   let timers = 0;
-  const h = hostRaylet({ node: o.node ?? "n1", head: "head", resources: { CPU: o.cpus ?? 1 }, incarnation: o.incarnation ?? 1, storeCapacity: o.storeCapacity ?? 1 << 20 }, defaultTuning, NO_BUGS, {
-    now: () => 0, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); }, schedule: () => ++timers, cancel: () => {}, trace: (e) => { traced.push(e); },
+  let now = 0;
+  /** Armed timers by handle: when each falls due, and what it runs. */
+  const armed = new Map<number, { at: number; fire: () => void }>();
+  const h = hostRaylet({ node: o.node ?? "n1", head: "head", resources: { CPU: o.cpus ?? 1 }, incarnation: o.incarnation ?? 1, storeCapacity: o.storeCapacity ?? 1 << 20 }, { ...defaultTuning, ...o.tuning }, NO_BUGS, {
+    now: () => now, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); },
+    schedule: (delay, fire) => { armed.set(++timers, { at: now + delay, fire }); return timers; }, cancel: (t) => { armed.delete(t); },
+    trace: (e) => { traced.push(e); },
     startWorker: (w) => { started.push(w); }, killWorker: (w) => { killed.push(w); }, admit: (p) => p, release: () => {},
     spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: () => {},
   });
@@ -32,5 +39,18 @@ export function rayletHost(o: RayletHostOptions = {}) {
   if (o.registered !== false) h.message("head/gcs", { type: "NodeRegistered", head: "head" });
   /** The messages of one type the raylet sent. */
   const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s.m as Extract<Msg, { type: T }>] : []));
-  return { h, sent, started, killed, spilled, restoring, traced, of, timers: () => timers };
+  /** Moves time on by `ms`, firing the timers that fall due on the way, in order. */
+  const advance = (ms: number) => {
+    const until = now + ms;
+    for (;;) {
+      let next: [number, { at: number; fire: () => void }] | undefined;
+      for (const e of armed) if (e[1].at <= until && (next === undefined || e[1].at < next[1].at)) next = e;
+      if (next === undefined) break;
+      armed.delete(next[0]);
+      now = next[1].at;
+      next[1].fire();
+    }
+    now = until;
+  };
+  return { h, sent, started, killed, spilled, restoring, traced, of, timers: () => timers, advance };
 }

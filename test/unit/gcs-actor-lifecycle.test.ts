@@ -191,3 +191,28 @@ test("an actor or placement group registered by a worker of a node life already 
   r.g.message("node-1/w2-1", { type: "CreatePlacementGroup", spec: group("pg-live", "node-1/w2-1") });
   assert.deepEqual([...(r.g.model.placementGroups.groups.keys())], ["pg-live"], "a dead creator's group was reserved");
 });
+
+test("a detached actor dead for good ends its job: its death is published by the job's name (its id), to raylets and to those that register later, after a GCS restart too; a restart, or another actor's death, ends no job", () => {
+  const { g, sent, rows } = gcsHost();
+  g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  const create = (actorId: string, detached: boolean) => g.message(DRIVER, {
+    type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args: [], owner: DRIVER, job: detached ? actorId : DRIVER, resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 1, maxTaskRetries: 0, ...(detached ? { detached: true } : {}) },
+  });
+  create("d", true);
+  create("a", false);
+  const deaths = () => sent.flatMap((s) => (s.m.type === "WorkerDied" && s.to === RAYLET ? [s.m.worker] : []));
+  g.message(DRIVER, { type: "KillActor", actorId: "d", noRestart: false, epoch: 0 });
+  assert.equal(g.model.state.actors.get("d")?.state, "RESTARTING");
+  g.message(DRIVER, { type: "KillActor", actorId: "a" });
+  assert.deepEqual(deaths(), [], "a restart or a non-detached actor's death ended a job");
+  g.message(DRIVER, { type: "KillActor", actorId: "d" });
+  assert.deepEqual(deaths(), ["d"]);
+  g.message("node-1/raylet", { type: "RegisterNode", node: "node-1", incarnation: 1, resources: { CPU: 1 } });
+  const registered = sent.find((s) => s.to === "node-1/raylet" && s.m.type === "NodeRegistered")?.m;
+  assert.ok(registered?.type === "NodeRegistered" && registered.deadWorkers?.includes("d"), "a raylet that registers later is not told the job ended");
+  const again = gcsHost({ rows, recover: true });
+  again.g.model.start();
+  again.g.message("node-2/raylet", { type: "RegisterNode", node: "node-2", incarnation: 1, resources: { CPU: 1 } });
+  const told = again.sent.find((s) => s.to === "node-2/raylet" && s.m.type === "NodeRegistered")?.m;
+  assert.ok(told?.type === "NodeRegistered" && told.deadWorkers?.includes("d") && !told.deadWorkers.includes("a"), "a restarted GCS does not tell a raylet that registers that the detached actor's job ended");
+});

@@ -11,7 +11,7 @@ import { RecentDeaths } from "../recent-deaths.ts";
 import { place } from "../scheduler.ts";
 import {
   diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
-  type NodeId, type NodeView, type PendingDemand, type TaskSpec,
+  type JobId, type NodeId, type NodeView, type PendingDemand, type TaskSpec,
 } from "../types.ts";
 
 export interface ActorEntry {
@@ -52,6 +52,8 @@ export interface ActorPorts {
   now(): number;
   random(): number;
   view(): NodeView[];
+  /** A detached actor died for good: the job it roots (its id) is over. */
+  jobEnded(job: JobId): void;
 }
 
 export class ActorManager {
@@ -191,8 +193,11 @@ export class ActorManager {
     this.io.trace({ kind: "actor.state", comp: "gcs", actor: id, state: a.state, worker: a.address, at: a.node, epoch: a.epoch });
     const info = this.info(id, a);
     for (const s of a.subscribers) this.io.send(s, { type: "ActorUpdate", info });
-    if (a.state === "DEAD") this.buried(id);
-    else this.dead.delete(id); // only the seeded bug restart-killed-actor brings one back
+    if (a.state === "DEAD") {
+      this.buried(id);
+      // A detached actor roots a job named by its id (worker/job.ts); no other actor ends a job.
+      if (a.spec.job === id) this.io.jobEnded(id);
+    } else this.dead.delete(id); // only the seeded bug restart-killed-actor brings one back
   }
 
   /**

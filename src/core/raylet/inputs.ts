@@ -11,7 +11,9 @@ export type RayletTimer =
   /** Puts waiting for store space are tried again. */
   | { readonly kind: "puts" }
   /** A pull that found no copy asks the object's owner again. */
-  | { readonly kind: "pull"; readonly id: ObjectId };
+  | { readonly kind: "pull"; readonly id: ObjectId }
+  /** The longest idle worker has idled long enough to be asked to exit, if the node is above its soft limit. */
+  | { readonly kind: "idle-workers" };
 
 export type RayletInput =
   | { readonly kind: "message"; readonly from: Addr; readonly msg: RayletMsg }

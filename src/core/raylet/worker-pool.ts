@@ -3,8 +3,8 @@
 // Ray's raylet, a worker is started for one job and serves only that job's leases (a later job
 // never finds an earlier one's globals or objects in it); a process is started only when a
 // granted lease finds no idle worker of its job; and a worker that became an actor never
-// returns to the pool. No limit holds the number of workers down: a start never waits for
-// another job's idle worker to go.
+// returns to the pool. A start never waits for another job's idle worker to go: the workers
+// beyond the node's soft limit are asked to exit once they idled long enough (raylet.ts).
 
 import { InvariantError } from "../assert.ts";
 import { nextWorkerState, type WorkerState } from "../lifecycle/worker.ts";
@@ -16,12 +16,18 @@ export interface Worker {
   readonly job: JobId;
   /** The lease it serves, if any: one at a time. */
   lease?: string;
+  /** When it last joined the idle list. */
+  idleSince?: number;
+  /** The raylet's request that it exit (Exit's `ask`), while the answer is awaited: it is out of the idle list meanwhile. */
+  exiting?: number;
 }
 
 export class WorkerPool {
   readonly workers = new Map<Addr, Worker>();
-  /** Registered and serving no lease: the next grant takes the last one in. */
+  /** Registered and serving no lease, longest idle first: the next grant takes the last one in. */
   readonly idle: Addr[] = [];
+  /** Registered workers (leased, idle, actors') that were not asked to exit: what the soft limit counts. */
+  private liveCount = 0;
   /** Started and not yet registered. */
   private startingCount = 0;
   private nextWorker = 1;
@@ -30,6 +36,9 @@ export class WorkerPool {
   constructor(private readonly node: NodeId, private readonly incarnation: number, private readonly startProcess: (worker: Addr) => void) {}
 
   get starting(): number { return this.startingCount; }
+
+  /** Registered workers not asked to exit, of every job, leased or idle (as Ray counts them for its soft limit). */
+  get live(): number { return this.liveCount; }
 
   /** How many workers are starting for `job`. */
   startingFor(job: JobId): number {
@@ -51,12 +60,31 @@ export class WorkerPool {
     const w = this.workers.get(worker);
     if (!w || w.state !== "STARTING") return false;
     this.startingCount--;
+    this.liveCount++;
     w.state = nextWorkerState(w.state, { type: "REGISTERED" });
     return true;
   }
 
-  /** A ready worker with nothing to serve waits in the pool. */
-  park(worker: Addr): void { this.idle.push(worker); }
+  /** A ready worker with nothing to serve waits in the pool, idle since `now`. */
+  park(worker: Addr, now: number): void {
+    this.workers.get(worker)!.idleSince = now;
+    this.idle.push(worker);
+  }
+
+  /** The longest idle worker leaves the idle list while it is asked (`ask`) to exit. */
+  askExit(ask: number): Addr {
+    const worker = this.idle.shift()!;
+    this.workers.get(worker)!.exiting = ask;
+    this.liveCount--;
+    return worker;
+  }
+
+  /** The worker asked to exit by `ask` refused (it owns something): it idles again, from `now`. */
+  exitRefused(worker: Addr, now: number): void {
+    this.workers.get(worker)!.exiting = undefined;
+    this.liveCount++;
+    this.park(worker, now);
+  }
 
   /** The idle worker of `job` that came in last (`anyJob`: of whatever job, seeded bug `shared-workers`). */
   takeIdle(job: JobId, anyJob: boolean): Addr | undefined {
@@ -86,17 +114,18 @@ export class WorkerPool {
    * The worker's lease ended: it goes back to the pool, or, when `destroy` is asked or it is an
    * actor's, it leaves the pool and the caller kills it ("killed"). Undefined: not in the pool.
    */
-  leaseEnded(worker: Addr, destroy: boolean): "idle" | "killed" | undefined {
+  leaseEnded(worker: Addr, destroy: boolean, now: number): "idle" | "killed" | undefined {
     const w = this.workers.get(worker);
     if (!w) return undefined;
     w.lease = undefined;
     if (destroy || w.state === "ACTOR") {
       w.state = nextWorkerState(w.state, { type: "EXITED" });
       this.workers.delete(worker);
+      this.liveCount--;
       return "killed";
     }
     w.state = nextWorkerState(w.state, { type: "RETURNED" });
-    this.park(worker);
+    this.park(worker, now);
     return "idle";
   }
 
@@ -108,6 +137,7 @@ export class WorkerPool {
     const i = this.idle.indexOf(worker);
     if (i >= 0) this.idle.splice(i, 1);
     if (w.state === "STARTING") this.startingCount--;
+    else if (w.exiting === undefined) this.liveCount--;
     return w;
   }
 
@@ -117,6 +147,7 @@ export class WorkerPool {
     this.workers.clear();
     this.idle.length = 0;
     this.startingCount = 0;
+    this.liveCount = 0;
     return all;
   }
 }

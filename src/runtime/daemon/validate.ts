@@ -82,7 +82,11 @@ const pgSpec = z.object({
   lifetime: z.literal("detached").optional(), creator: addr,
 }).strict();
 const demand = z.object({ resources, count: z.number().int().gte(1), ageMs: z.number().finite().gte(0) }).strict();
-/** A job: a driver's address, or a detached actor's id (core/types.ts, JobId). */
+/**
+ * A job: a driver's address, or a detached actor's id (core/types.ts, JobId). Deaths are
+ * published by the same names: a worker's or driver's address, or a detached actor's id once
+ * it died for good (its job is over).
+ */
 const job = id;
 const arg = z.union([z.object({ v: payload }).strict(), z.object({ ref: id, owner: addr }).strict()]);
 const concurrencyGroups = list(z.object({ name: z.string().min(1).max(1024), maxConcurrency: z.number().int().gte(1), methods: list(z.string().max(1024)) }).strict());
@@ -142,6 +146,8 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("WorkerBlocked", { worker: addr }),
   m("WorkerUnblocked", { worker: addr }),
   m("Unblocked", {}),
+  m("Exit", { ask: count }),
+  m("ExitReply", { ask: count, exiting: z.boolean() }),
   m("StorePut", { reqId: count, id, payload, owner: addr }),
   m("StorePutReply", { reqId: count, id, error: errorInfo.optional() }),
   m("StoreGet", { reqId: count, ids: list(z.object({ id, owner: addr }).strict()), local: z.literal(true).optional() }),
@@ -160,12 +166,12 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("GetStatus", { id }),
   m("Status", { id, status: objectStatus }),
   m("RegisterNode", { node: nodeId, incarnation: count, resources, endpoint: z.string().max(1024).optional() }),
-  m("NodeRegistered", { head: nodeId, deadWorkers: list(addr).optional(), bundles: z.object({ keep: list(z.string().max(1024)), before: count }).strict().optional() }),
+  m("NodeRegistered", { head: nodeId, deadWorkers: list(job).optional(), bundles: z.object({ keep: list(z.string().max(1024)), before: count }).strict().optional() }),
   m("Heartbeat", { node: nodeId, available, demands: list(demand).optional(), backlog: list(demand).optional(), idleMs: z.number().finite().gte(0).optional() }),
   m("ClusterView", { nodes: list(nodeView) }),
-  m("WorkerDied", { worker: addr }),
+  m("WorkerDied", { worker: job }),
   m("NodeDead", { node: nodeId, incarnation: count }),
-  m("KnownDeaths", { workers: list(addr), nodes: list(z.object({ node: nodeId, incarnation: count }).strict()) }),
+  m("KnownDeaths", { workers: list(job), nodes: list(z.object({ node: nodeId, incarnation: count }).strict()) }),
   m("GcsRestarted", {}),
   m("SubscribeFailures", {}),
   m("RegisterFunction", { fn: fnDescriptor }),

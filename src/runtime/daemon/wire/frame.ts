@@ -24,7 +24,7 @@ import { msgProblem } from "../validate.ts";
 export { Batch, Frame, Hello };
 
 /** Bumped whenever the envelope, the body codec or a message's fields change incompatibly (docs/protocol.md). */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** The `type` of the wire-level hello frame (not a model message). */
 export const HELLO = "Hello";
@@ -92,7 +92,7 @@ export class Reassembler {
 export const MSG_TYPES = [
   "RequestLease", "LeaseGranted", "LeaseSpillback", "LeaseRejected", "ReturnLease", "CancelLease",
   "PushTask", "TaskReply", "TaskBounced",
-  "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "Unblocked",
+  "RegisterWorker", "WorkerBlocked", "WorkerUnblocked", "Unblocked", "Exit", "ExitReply",
   "StorePut", "StorePutReply", "StoreGet", "StoreGetReply", "StoreLocal", "StorePeek", "StoreAbsent",
   "GetLocations", "Locations", "AddLocation", "RemoveLocation", "FreeObjects",
   "Pull", "Chunk", "PullFailed",
