@@ -134,8 +134,8 @@ export class Raylet {
   private draining = false;
   /** The soft limit on registered workers (Ray's num_workers_soft_limit: the node's CPUs unless set). */
   private readonly softLimit: number;
-  /** The idle-workers timer is armed. */
-  private idleTimer = false;
+  /** When the idle-workers timer is armed for (the longest idle worker's deadline); undefined: not armed. */
+  private idleTimerAt: number | undefined;
   /** Exit requests sent (each worker's answer names the one it answers). */
   private exitAsks = 0;
 
@@ -221,9 +221,11 @@ export class Raylet {
         if (p) this.fx.send(p.owner, { type: "GetLocations", id: t.id });
         return;
       }
-      case "idle-workers":
-        this.idleTimer = false;
-        return this.askIdleToExit();
+      case "idle-workers": {
+        const at = this.idleTimerAt!;
+        this.idleTimerAt = undefined;
+        return this.askIdleToExit(at);
+      }
       default: return assertNever("a raylet's timer", t);
     }
   }
@@ -721,16 +723,12 @@ export class Raylet {
    * there is nothing to do). Housekeeping: a simulation does not wait for it.
    */
   private armIdleTimer(): void {
-    if (this.idleTimer || this.pool.idle.length === 0 || this.pool.live <= this.softLimit) return;
-    this.idleTimer = true;
-    this.fx.setTimer(IDLE_WORKERS, Math.max(0, this.idleDue(this.pool.idle[0]) - this.fx.now()), true);
+    if (this.idleTimerAt !== undefined || this.pool.idle.length === 0 || this.pool.live <= this.softLimit) return;
+    this.idleTimerAt = this.idleDue(this.pool.idle[0]);
+    this.fx.setTimer(IDLE_WORKERS, Math.max(0, this.idleTimerAt - this.fx.now()), true);
   }
 
-  /**
-   * When an idle worker may be asked to exit, compared as is with the time: `now - since`
-   * compared with the threshold can fall a rounding short of it when the timer fires, and the
-   * timer be armed again and again for no time at all.
-   */
+  /** When an idle worker may be asked to exit. */
   private idleDue(worker: Addr): number {
     return this.pool.workers.get(worker)!.idleSince! + this.cfg.idleWorkerKillingMs;
   }
@@ -740,10 +738,13 @@ export class Raylet {
    * idle or actors', less those already asked), the longest idle workers that idled long enough
    * are asked to exit, one per worker over the limit. A worker asked is leased to nobody until it
    * answers; it exits only if it owns nothing (Ray's worker refuses while it owns objects), for
-   * what it owns would be lost with it.
+   * what it owns would be lost with it. `at`: the deadline the timer was armed for, which has
+   * come, whatever the clock reads now: a time read a rounding short of it (the clock's skew is
+   * added to the virtual time, and the delay to both) would arm the timer again for no time at
+   * all, and again, without end.
    */
-  private askIdleToExit(): void {
-    const now = this.fx.now();
+  private askIdleToExit(at: number): void {
+    const now = Math.max(this.fx.now(), at);
     while (this.pool.live > this.softLimit && this.pool.idle.length > 0) {
       if (this.idleDue(this.pool.idle[0]) > now) break;
       const ask = ++this.exitAsks;
