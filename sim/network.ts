@@ -25,7 +25,7 @@ export class SimNetwork {
   private readonly index = new Map<NodeId, number>();
   /** When the latest message on each connection between two nodes' daemons arrives (FIFO). */
   private readonly last: Float64Array;
-  /** The same for connections of a process that has its own (a driver, the GCS), by `connKey`. */
+  /** The same for connections of a process that has its own (a driver, the GCS), keyed `ca * CONNS + cb`. */
   private readonly lastOwn = new Map<number, number>();
   private readonly rng: Prng;
   private readonly partitions: Partition[] = [];
