@@ -20,6 +20,8 @@ import { compileCheck } from "./schema-check.ts";
 export const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** `node/component`: "n1/raylet", "n1/w3-7", "head/driver-12-x1y2z3". */
 const ADDR_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\/[A-Za-z0-9_.:-]{1,128}$/;
+/** An address, or an actor's id (the address of the process that made it, `#`, a number): "n1/w3-7#2". */
+const JOB_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\/[A-Za-z0-9_.:-]{1,128}(?:#[0-9]{1,16})?$/;
 /** Object, task, actor, function and lease ids: printable, no whitespace, bounded. */
 const ID_RE = /^[^\s\p{Cc}]{1,512}$/u;
 /** A resource name; never one of the keys that would reach an object's prototype. */
@@ -87,7 +89,7 @@ const demand = z.object({ resources, count: z.number().int().gte(1), ageMs: z.nu
  * published by the same names: a worker's or driver's address, or a detached actor's id once
  * it died for good (its job is over).
  */
-const job = id;
+const job = z.string().regex(JOB_RE, "not a job (an address, or an actor id: address#number)");
 const arg = z.union([z.object({ v: payload }).strict(), z.object({ ref: id, owner: addr }).strict()]);
 const concurrencyGroups = list(z.object({ name: z.string().min(1).max(1024), maxConcurrency: z.number().int().gte(1), methods: list(z.string().max(1024)) }).strict());
 const taskSpec = z.object({
