@@ -125,8 +125,8 @@ export class SimCluster {
   private readonly coreWorkerModels = new Map<Addr, CoreWorker>();
   private readonly nodeIndexes = new Map<Addr, number>();
   private readonly connIndexes = new Map<Addr, number>();
-  /** The processes with connections of their own (the GCS, drivers), in the order they first sent or were sent to. */
-  private readonly ownConns: Addr[] = [];
+  /** How many processes with connections of their own (the GCS, drivers) have a connection index (in connIndexes). */
+  private ownConns = 0;
   /** The nodes by network index (the order of cfg.nodes). */
   private readonly nodeStates: NodeState[] = [];
   private readonly nodes = new Map<NodeId, NodeState>();
@@ -299,8 +299,7 @@ export class SimCluster {
     let i = this.connIndexes.get(addr);
     if (i === undefined) {
       const ownConn = addr === gcsAddr(this.head) || this.drivers.has(addr);
-      if (ownConn) this.ownConns.push(addr);
-      this.connIndexes.set(addr, (i = ownConn ? this.nodeStates.length + this.ownConns.length - 1 : this.nodeIndex(addr)));
+      this.connIndexes.set(addr, (i = ownConn ? this.nodeStates.length + this.ownConns++ : this.nodeIndex(addr)));
     }
     return i;
   }
