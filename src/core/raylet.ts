@@ -84,10 +84,16 @@ function lifeOver(v: NodeView | undefined): number {
 function showsNewDeaths(prev: readonly NodeView[], next: readonly NodeView[]): boolean {
   for (let i = 0; i < next.length; i++) {
     const n = next[i];
-    const before = prev[i]?.node === n.node ? prev[i] : prev.find((v) => v.node === n.node);
+    const before = prev[i]?.node === n.node ? prev[i] : rowOf(prev, n.node);
     if (lifeOver(n) > lifeOver(before)) return true;
   }
   return false;
+}
+
+/** A node's row in a view. A plain loop: a closure over the row would give every turn of the loop above a context to allocate. */
+function rowOf(view: readonly NodeView[], node: NodeId): NodeView | undefined {
+  for (const v of view) if (v.node === node) return v;
+  return undefined;
 }
 
 const REGISTER_RETRY_MS = 200;
