@@ -1,5 +1,7 @@
 // A TCP proxy that can reset its connections while both ends live (what a NAT, a proxy or a
-// kernel does to a connection): each side gets an RST, and what was buffered is lost.
+// kernel does to a connection): each side gets an RST, and what was buffered is lost. It can
+// also silence them: nothing more goes through either way, and neither end hears of it (a NAT
+// that forgot the connection and drops its packets).
 import net from "node:net";
 
 export interface ResetProxy {
@@ -15,6 +17,10 @@ export interface ResetProxy {
   cutAfter(bytes: number, times?: number): void;
   /** Stops forwarding what the client writes (it waits in the sockets' buffers) until the next cut. */
   hold(): void;
+  /** Silences the connections open now once `bytes` more have gone through (either way); new ones go through. */
+  silenceAfter(bytes: number): void;
+  /** Connections silenced so far. */
+  readonly silenced: number;
   close(): Promise<void>;
 }
 
@@ -25,6 +31,9 @@ export interface ResetProxy {
  */
 export async function startProxy(port: number, listen: { host: string; port: number } = { host: "127.0.0.1", port: 0 }): Promise<ResetProxy> {
   const pairs = new Set<[net.Socket, net.Socket]>();
+  /** Out of `pairs`: neither end's closing reaches the other, nor resets the rest. */
+  const silent = new Set<[net.Socket, net.Socket]>();
+  let silenceAt = Infinity;
   let forwarded = 0;
   let cutAt = Infinity;
   let every = 0;
@@ -38,9 +47,15 @@ export async function startProxy(port: number, listen: { host: string; port: num
     for (const [a, b] of pairs) { a.resetAndDestroy(); b.resetAndDestroy(); }
     pairs.clear();
   };
+  const silence = () => {
+    silenceAt = Infinity;
+    for (const pair of pairs) { for (const s of pair) s.pause(); silent.add(pair); }
+    pairs.clear();
+  };
   const forward = (from: net.Socket, to: net.Socket) => from.on("data", (d) => {
     to.write(d);
     forwarded += d.byteLength;
+    if (forwarded >= silenceAt) silence();
     if (forwarded < cutAt) return;
     cutAt = --cutsLeft > 0 ? forwarded + every : Infinity;
     cut();
@@ -66,6 +81,12 @@ export async function startProxy(port: number, listen: { host: string; port: num
     cut,
     cutAfter(bytes: number, times = 1) { every = bytes; cutsLeft = times; cutAt = forwarded + bytes; },
     hold() { holding = true; for (const [client] of pairs) client.pause(); },
-    close: () => new Promise<void>((r) => { cut(); server.close(() => r()); }),
+    silenceAfter(bytes: number) { silenceAt = forwarded + bytes; },
+    get silenced() { return silent.size; },
+    close: () => new Promise<void>((r) => {
+      cut();
+      for (const pair of silent) for (const s of pair) s.destroy();
+      server.close(() => r());
+    }),
   };
 }

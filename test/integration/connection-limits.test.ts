@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import { DaemonServer, PeerLink } from "../../src/runtime/daemon/transport.ts";
-import { ObjectChannelServer } from "../../src/runtime/daemon/object-channel.ts";
+import { OBJECT_CHANNEL_VERSION, ObjectChannelServer } from "../../src/runtime/daemon/object-channel.ts";
 import http from "node:http";
 import { guardServer, listen } from "../../src/runtime/head/http.ts";
 import { RateLimitedLog } from "../../src/runtime/daemon/limits.ts";
@@ -82,7 +82,7 @@ describe("connection limits", () => {
 
   it("a wrong token is refused, and a flood of refusals writes a few lines, not one each", async () => {
     const l = await listeners({ maxUnauthenticated: 1000, handshakeMs: 60_000 });
-    const hello = Buffer.concat([Buffer.from("TSRAYOBJ"), Buffer.from([1, 5, 0, 2, 0]), Buffer.from("wrongn1")]);
+    const hello = Buffer.concat([Buffer.from("TSRAYOBJ"), Buffer.from([OBJECT_CHANNEL_VERSION, 5, 0, 2, 0]), Buffer.from("wrongn1")]);
     const closes = [];
     for (let i = 0; i < 50; i++) {
       const c = await idle(l.ports.objects);

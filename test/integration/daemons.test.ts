@@ -13,7 +13,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import * as ray from "../../src/index.ts";
 import { getStatus } from "../../src/runtime/daemon/transport.ts";
-import { parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
+import { OBJECT_CHANNEL_VERSION, parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
 import type { Session } from "../../src/runtime/daemon/session.ts";
 import square from "../../examples/square.ts";
 import counter from "../../examples/counter.ts";
@@ -154,7 +154,7 @@ test("a large object moves between nodes on the object channel, which turns away
   assert.equal(await answer(Buffer.from("\x16\x03\x01 definitely not a hello")), "not a tsray object channel hello (bad magic)");
   const hello = Buffer.alloc(13);
   hello.write("TSRAYOBJ");
-  hello[8] = 1;
+  hello[8] = OBJECT_CHANNEL_VERSION;
   hello.writeUInt16LE(5, 9);
   hello.writeUInt16LE(1, 11);
   assert.equal(await answer(Buffer.concat([hello, Buffer.from("wrongx")])), "wrong cluster token");

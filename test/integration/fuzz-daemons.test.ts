@@ -13,7 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import fc from "fast-check";
 import { GcsDaemon } from "../../src/runtime/daemon/gcs-daemon.ts";
 import { RayletDaemon } from "../../src/runtime/daemon/raylet-daemon.ts";
-import { parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
+import { OBJECT_CHANNEL_VERSION, parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
 import { getStatus, TOKEN_METADATA_KEY } from "../../src/runtime/daemon/transport.ts";
 import { Batch, Frame as FrameCodec, helloFrame, MSG_TYPES, type Frame } from "../../src/runtime/daemon/wire/frame.ts";
 import { MemoryStorage } from "../../src/runtime/storage/index.ts";
@@ -122,7 +122,7 @@ function sendRaw(target: string, service: string, type: string, body: Uint8Array
 
 /** Says hello on the object channel as a driver, sends one record; resolves to the channel's answer text. */
 function sendObjectRecord(type: string, body: Uint8Array): Promise<string> {
-  const hello = Buffer.concat([Buffer.from("TSRAYOBJ"), Buffer.from([1]), u16(token.length), u16("n1/driver-f".length), Buffer.from(token), Buffer.from("n1/driver-f")]);
+  const hello = Buffer.concat([Buffer.from("TSRAYOBJ"), Buffer.from([OBJECT_CHANNEL_VERSION]), u16(token.length), u16("n1/driver-f".length), Buffer.from(token), Buffer.from("n1/driver-f")]);
   const frame = Buffer.from(FrameCodec.encode({ from: "n1/driver-f", to: "n1/raylet", type, body, payloads: [] }).finish());
   const pre = Buffer.alloc(8);
   pre.writeUInt32LE(frame.length, 0);

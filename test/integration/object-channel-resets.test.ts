@@ -4,7 +4,9 @@
 // advertises 127.0.0.2, where a proxy forwards to its ports on 127.0.0.1, and the proxies of the
 // object channels reset their connections: n1's in the middle of a transfer, between transfers
 // and several times in a row; n2's in the middle of the driver's own store requests. Every
-// read must return the right bytes in bounded time, and no staged slot may stay behind.
+// read must return the right bytes in bounded time, and no staged slot may stay behind. The
+// proxies also silence connections without a reset (a NAT that forgot them), in the middle of a
+// transfer and of the driver's store requests: the keepalive must notice.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -129,20 +131,47 @@ describe("object channel resets between live daemons", () => {
 
   it("several resets in a row in the middle of one transfer", (t) => readThroughResets(t, 2 * MiB, 3));
 
-  it("the driver's store requests on its node's channel: a get whose answer is cut, and a put cut in the middle", async () => {
+  it("a transfer whose connection goes silent without a reset (a NAT forgetting it) is noticed by keepalive and pulled again", async (t) => {
+    const { ref, want } = await onN1();
+    const before = (await n2.status()).objectChannel.received;
+    const accepted = n1.objects.accepted;
+    n1.objects.silenceAfter(4 * MiB);
+    const r = await read(ref);
+    t.diagnostic(`read in ${r.ms} ms despite a connection gone silent`);
+    assert.equal(r.got, want);
+    assert.equal(n1.objects.silenced, 1);
+    const after = (await n2.status()).objectChannel.received;
+    assert.equal(after.lost - before.lost, 1, "the record cut by the silence is lost");
+    assert.equal(after.broken - before.broken, 1, "n2 ended the silent connection");
+    assert.equal(n1.objects.accepted, accepted + 1, "and pulled again on a new one");
+    await noStagedSlots();
+  });
+
+  /**
+   * The driver's store requests on its node's channel, stopped by `stop` (a reset or a silence
+   * of n2's proxy, which `stops` counts) 4 MiB in: a get whose answer stops, then a put stopped
+   * in the middle of its record on the way to n2. Both complete, with the right bytes.
+   */
+  async function storeRequestsThrough(stop: (bytes: number) => void, stops: () => number): Promise<void> {
     const { ref, want } = await onN1();
     assert.equal((await read(ref)).got, want); // now in n2's store: the next get is one StoreGet
-    const resets = n2.objects.resets;
-    n2.objects.cutAfter(4 * MiB);
+    const before = stops();
+    stop(4 * MiB);
     assert.equal((await read(ref)).got, want);
-    assert.equal(n2.objects.resets, resets + 1, "the answer was cut");
-    // A put of SIZE bytes, cut in the middle of its record on the way to n2.
-    const big = new Uint8Array(SIZE).fill(7);
-    n2.objects.cutAfter(4 * MiB);
+    assert.equal(stops(), before + 1, "the answer was stopped");
+    const big = new Uint8Array(SIZE).fill(++seed & 255);
+    stop(4 * MiB);
     let timer: NodeJS.Timeout | undefined;
     const hung = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error("the put hung")), BOUND_MS); });
     const put = await Promise.race([driver.ray.put(big), hung]).finally(() => clearTimeout(timer));
-    assert.equal(n2.objects.resets, resets + 2, "the put was cut");
+    assert.equal(stops(), before + 2, "the put was stopped");
     assert.equal(hash(await driver.ray.get(put, { timeoutMs: BOUND_MS })), hash(big));
-  });
+  }
+
+  it("the driver's store requests on its node's channel: a get whose answer is cut, and a put cut in the middle",
+    () => storeRequestsThrough((bytes) => n2.objects.cutAfter(bytes), () => n2.objects.resets));
+
+  // A silent put: this side's write stalls, which counts as silence, and the keepalive goes unanswered.
+  it("the driver's store requests on a connection gone silent: a get whose answer stops, and a put stopped in the middle",
+    () => storeRequestsThrough((bytes) => n2.objects.silenceAfter(bytes), () => n2.objects.silenced));
 });

@@ -4,7 +4,8 @@
 // record header, or dies in the middle of a record, costs the puller that record and nothing
 // else (its staged slot is given back). A driver's store requests go to its node's raylet on the
 // channel and are answered there; a record of another type, from another address or for
-// another node is refused with a clear error, and the listening side goes on.
+// another node is refused with a clear error, and the listening side goes on. A connection
+// gone silent without a reset is noticed by keepalive; one whose keepalives are answered is kept.
 import assert from "node:assert/strict";
 import path from "node:path";
 import os from "node:os";
@@ -13,7 +14,7 @@ import net from "node:net";
 import { after, describe, it } from "node:test";
 import type { Msg } from "../../src/core/messages.ts";
 import { Arena } from "../../src/runtime/embedded/arena.ts";
-import { MAX_HEADER_BYTES, ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
+import { KEEPALIVE_MS, KEEPALIVE_TIMEOUT_MS, MAX_HEADER_BYTES, OBJECT_CHANNEL_VERSION, ObjectChannelServer, ObjectLink, STORE_ANSWERS, STORE_REQUESTS, formatEndpoint, parseEndpoint } from "../../src/runtime/daemon/object-channel.ts";
 import { encodeFrame, encodeMsg } from "../../src/runtime/daemon/wire/frame.ts";
 import { generateToken } from "../../src/runtime/daemon/transport.ts";
 
@@ -64,7 +65,7 @@ function raw(port: number, bytes: Buffer): Promise<string> {
 function hello(token: string, node: string, tokenLen = Buffer.byteLength(token)): Buffer {
   const h = Buffer.alloc(13);
   h.write("TSRAYOBJ");
-  h[8] = 1;
+  h[8] = OBJECT_CHANNEL_VERSION;
   h.writeUInt16LE(tokenLen, 9);
   h.writeUInt16LE(Buffer.byteLength(node), 11);
   return Buffer.concat([h, Buffer.from(token), Buffer.from(node)]);
@@ -268,6 +269,49 @@ describe("object channel", () => {
     cleanup.push(() => unanswered.close());
     await ready(link((unanswered.address() as net.AddressInfo).port));
     await until("the second report", () => reports === 2);
+  });
+
+  it("a holder answers keepalives, a server that takes no messages too", async () => {
+    const { port } = await holder();
+    const s = net.connect({ port, host: "127.0.0.1" });
+    cleanup.push(() => s.destroy());
+    let got = Buffer.alloc(0);
+    s.on("data", (b) => { got = Buffer.concat([got, b]); });
+    s.write(Buffer.concat([hello(TOKEN, "n2"), Buffer.alloc(8), Buffer.alloc(8)]));
+    await until("the status and two keepalives back", () => got.length >= 5 + 16);
+    assert.equal(got.subarray(0, 5).toString("latin1"), "\x00\x02\x00ok");
+    assert.deepEqual([...got.subarray(5)], new Array(16).fill(0));
+    assert.equal(s.destroyed, false, "the connection stays open");
+  });
+
+  it("a connection gone silent without a reset is noticed by keepalive and reported; one whose keepalives are answered stays open", async () => {
+    let reports = 0;
+    const link = (port: number) => new ObjectLink({
+      target: `127.0.0.1:${port}`, token: TOKEN, node: "n2", log: () => {}, onBroken: () => reports++,
+      alloc: (size) => Buffer.allocUnsafe(size), release: () => {}, onMsg: () => {},
+    });
+    const ready = (l: ObjectLink) => new Promise<void>((r) => l.whenReady(r));
+    // One holder answers the hello, then takes in everything and answers nothing (a NAT dropping
+    // all that follows); the other answers each keepalive.
+    let unanswered = 0;
+    const silent = await fakeHolder((s) => s.on("data", (b) => { unanswered += b.length / 8; }));
+    cleanup.push(silent.close);
+    let answered = 0;
+    const live = await fakeHolder((s) => s.on("data", (b) => { answered += b.length / 8; s.write(Buffer.alloc(b.length)); }));
+    cleanup.push(live.close);
+    const quiet = link(silent.port);
+    const kept = link(live.port);
+    cleanup.push(() => quiet.close(), () => kept.close());
+    await Promise.all([ready(quiet), ready(kept)]);
+    const bound = 3 * (KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS);
+    await until("the silent connection reported broken", () => reports === 1, bound);
+    assert.equal(quiet.stats.broken, 1);
+    assert.equal(unanswered, 1, "one keepalive, unanswered");
+    // Three keepalives answered take longer than an unanswered one takes to end a connection.
+    await until("three keepalives answered", () => answered >= 3, bound);
+    assert.equal(kept.stats.broken, 0);
+    assert.ok(kept.open);
+    assert.equal(reports, 1);
   });
 
   it("a holder dying in the middle of a record: the record is lost and its staged slot given back", async () => {

@@ -26,6 +26,11 @@
 //   status  holder → puller: u8 0 (ok) or 1 (error) | u16 length | utf-8 text; after an error it closes
 //   record  either way: u32 header length | u32 payload count | f64 size per payload |
 //           header (a protobuf Frame: from, to, type, body; no payloads) | each payload's bytes
+//   keepalive  either way: a record of no header and no payloads (8 zero bytes). The connecting
+//           side sends one when it has heard nothing for KEEPALIVE_MS, the listening side answers
+//           each with one, and a connecting side that then hears nothing for KEEPALIVE_TIMEOUT_MS
+//           more ends the connection as broken: a connection gone silent without a reset (a NAT
+//           that forgot it) is noticed as the gRPC streams' keepalive notices theirs.
 // Which message types may come in is each side's list: Chunks and store answers to a
 // connecting side, store requests to the listening side, and only if it takes them.
 
@@ -40,7 +45,7 @@ import { ConnectionGuard, DEFAULT_LIMITS, closeHard, type ConnectionLimits } fro
 import { splitHostPort } from "./tcp-connect.ts";
 
 const MAGIC = Buffer.from("TSRAYOBJ");
-export const OBJECT_CHANNEL_VERSION = 1;
+export const OBJECT_CHANNEL_VERSION = 2;
 const HELLO_PREFIX = MAGIC.length + 1 + 2 + 2;
 const STATUS_PREFIX = 3;
 const RECORD_PREFIX = 8;
@@ -53,6 +58,13 @@ const MAX_TOKEN_BYTES = 4096;
 const MAX_NODE_BYTES = 1024;
 /** A puller waits this long for its hello to be answered (the holder's clock is its ConnectionGuard's). */
 const HELLO_TIMEOUT_MS = 10_000;
+/** A connecting side that has heard nothing for this long sends a keepalive (as transport.ts's gRPC keepalive time). */
+export const KEEPALIVE_MS = 2_000;
+/** ...and ends the connection if nothing comes back within this long after it. */
+export const KEEPALIVE_TIMEOUT_MS = 2_000;
+const KEEPALIVE = Buffer.alloc(RECORD_PREFIX);
+/** What a listening side takes when it serves no messages (keepalives only). */
+const NO_MESSAGES: ReadonlySet<string> = new Set();
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -163,6 +175,8 @@ interface ReaderOptions {
   /** Message types this side takes; any other is a protocol violation. */
   readonly accepts: ReadonlySet<string>;
   readonly deliver: (from: string, to: string, msg: Msg) => void;
+  /** A keepalive record came in. */
+  readonly keepalive: () => void;
 }
 
 /** Cuts records out of a connection's bytes: the header, then each payload into its own buffer. */
@@ -214,6 +228,11 @@ class RecordReader {
       this.count = p.readUInt32LE(4);
       if (this.headerBytes > MAX_HEADER_BYTES) throw new ChannelError(`record header of ${this.headerBytes} bytes exceeds the limit of ${MAX_HEADER_BYTES}`);
       if (this.count > MAX_PAYLOADS) throw new ChannelError(`record of ${this.count} payloads exceeds the limit of ${MAX_PAYLOADS}`);
+      if (this.headerBytes === 0 && this.count === 0) {
+        this.headerBytes = -1;
+        this.o.keepalive();
+        return true;
+      }
     }
     if (this.q.length < this.count * 8 + this.headerBytes) return false;
     const sizesRaw = this.q.take(this.count * 8);
@@ -361,10 +380,7 @@ class PeerConnection {
       this.q.push(b);
       try {
         if (!this.authed) this.hello();
-        if (this.authed && this.q.length > 0) {
-          if (!this.reader) throw new ChannelError("unexpected bytes after the hello");
-          this.reader.step();
-        }
+        if (this.authed && this.q.length > 0) this.reader!.step();
       } catch (e) {
         this.fail(e);
       }
@@ -398,16 +414,16 @@ class PeerConnection {
     this.node = node;
     this.authed = true;
     const { accepts, onMsg } = this.server.inbound;
-    if (accepts && onMsg) {
-      this.reader = new RecordReader(this.q, {
-        accepts, alloc: (size) => Buffer.allocUnsafe(size), release: () => {},
-        deliver: (from, to, msg) => {
-          // A peer speaks for itself only: a driver's requests come from its own address.
-          if (from !== this.node) throw new ChannelError(`a message from ${from} on ${this.node}'s connection`);
-          if (!onMsg(from, to, msg)) throw new ChannelError(`a ${msg.type} for ${to}, which is not served here`);
-        },
-      });
-    }
+    // Keepalives come from every peer; messages only where this side takes them.
+    this.reader = new RecordReader(this.q, {
+      accepts: accepts && onMsg ? accepts : NO_MESSAGES, alloc: (size) => Buffer.allocUnsafe(size), release: () => {},
+      deliver: (from, to, msg) => {
+        // A peer speaks for itself only: a driver's requests come from its own address.
+        if (from !== this.node) throw new ChannelError(`a message from ${from} on ${this.node}'s connection`);
+        if (!onMsg!(from, to, msg)) throw new ChannelError(`a ${msg.type} for ${to}, which is not served here`);
+      },
+      keepalive: () => this.socket.write(KEEPALIVE),
+    });
     this.server.register(this); // before answering: the peer sends its Pull once answered
     this.socket.write(statusRecord(true, "ok"));
   }
@@ -477,7 +493,11 @@ export class ObjectChannelServer {
   }
 
   /** @internal */ register(c: PeerConnection): void {
-    this.routes.set(c.node, c); // a reconnect replaces the old connection
+    // A reconnect replaces the old connection, which is closed: its peer gave up on it (it went
+    // silent, say), and what was written to it would keep its arena slots held until TCP gave up.
+    const old = this.routes.get(c.node);
+    this.routes.set(c.node, c);
+    if (old && old !== c) { old.close(); old.socket.destroy(); }
   }
 
   /** @internal */ unregister(c: PeerConnection): void {
@@ -549,12 +569,16 @@ export class ObjectLink {
   /** Whether the socket connected: the other side may have taken the hello, and routed records to it. */
   private connected = false;
   private lastError = "";
+  /** A keepalive went out and nothing came in since; the timer ends the connection unless something does. */
+  private pinged = false;
+  private keepalive: NodeJS.Timeout | undefined;
   /** broken: connections that ended as onBroken says. */
   readonly stats = { received: 0, bytes: 0, lost: 0, broken: 0 };
 
   constructor(private readonly o: ObjectLinkOptions) {
     this.reader = new RecordReader(this.q, {
       alloc: o.alloc, release: o.release, accepts: o.accepts ?? CHUNKS_ONLY,
+      keepalive: () => {}, // its arrival was heard (onRead)
       deliver: (from, to, msg) => {
         this.stats.received++;
         if (msg.type === "Chunk") this.stats.bytes += msg.size;
@@ -613,6 +637,7 @@ export class ObjectLink {
 
   private onRead(s: net.Socket, n: number, buf: Uint8Array): boolean {
     if (this.socket !== s) return false;
+    this.pinged = false;
     try {
       if (buf === this.scratch) this.q.push(Buffer.from(this.scratch.subarray(0, n)));
       else this.reader.filledDirectly(n);
@@ -640,9 +665,26 @@ export class ObjectLink {
     this.answered = true;
     this.state = "open";
     this.lastError = "";
-    this.socket?.setTimeout(0);
+    // Node's socket timeout counts a read, and a write still moving into the kernel, as activity:
+    // a big record this side is writing keeps the connection alive while the peer takes it in.
+    const s = this.socket!;
+    s.setTimeout(KEEPALIVE_MS);
+    s.on("timeout", () => this.idle(s));
     this.flushWaiting();
     return true;
+  }
+
+  /** Nothing came in, and nothing went out, for KEEPALIVE_MS: a keepalive, which must be answered. */
+  private idle(s: net.Socket): void {
+    if (this.socket !== s || this.pinged) return;
+    this.pinged = true;
+    s.write(KEEPALIVE);
+    clearTimeout(this.keepalive);
+    this.keepalive = setTimeout(() => {
+      if (this.socket !== s || !this.pinged) return;
+      this.broken(s, `silent for ${KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS} ms, a keepalive unanswered`);
+      s.destroy();
+    }, KEEPALIVE_TIMEOUT_MS).unref();
   }
 
   private flushWaiting(): void {
@@ -656,6 +698,8 @@ export class ObjectLink {
     if (this.socket !== s) return;
     const lost = this.connected && !refused && this.state !== "closed";
     this.socket = undefined;
+    clearTimeout(this.keepalive);
+    this.pinged = false;
     this.writer?.close();
     this.writer = undefined;
     if (this.reader.abandon()) {
