@@ -239,10 +239,10 @@ describe("object channel", () => {
     await until("a good request after the bad ones", () => side.requests.length === 1);
   });
 
-  it("a connection reset once made is reported (onBroken), even before its answer; a refused hello, a refused connect and close() are not", async () => {
+  it("a connection reset once made is reported (onBroken), even before its answer, and so is a hello never answered; a refused hello, a refused connect and close() are not", async () => {
     let reports = 0;
-    const link = (port: number, token = TOKEN) => new ObjectLink({
-      target: `127.0.0.1:${port}`, token, node: "n2", log: () => {}, onBroken: () => reports++,
+    const link = (port: number, token = TOKEN, helloTimeoutMs?: number) => new ObjectLink({
+      target: `127.0.0.1:${port}`, token, node: "n2", log: () => {}, onBroken: () => reports++, helloTimeoutMs,
       alloc: (size) => Buffer.allocUnsafe(size), release: () => {}, onMsg: () => {},
     });
     const ready = (l: ObjectLink) => new Promise<void>((r) => l.whenReady(r));
@@ -269,6 +269,15 @@ describe("object channel", () => {
     cleanup.push(() => unanswered.close());
     await ready(link((unanswered.address() as net.AddressInfo).port));
     await until("the second report", () => reports === 2);
+    // A holder that takes the hello and never answers may have routed records to the connection
+    // (and may answer just as the puller gives up): reported, and the connection closed.
+    let closed = false;
+    const mute = net.createServer((s) => { s.on("data", () => {}); s.on("close", () => { closed = true; }); });
+    await new Promise<void>((res) => mute.listen(0, "127.0.0.1", res));
+    cleanup.push(() => mute.close());
+    await ready(link((mute.address() as net.AddressInfo).port, TOKEN, 200));
+    await until("the third report", () => reports === 3);
+    await until("the unanswered connection closed", () => closed);
   });
 
   it("a holder answers keepalives, a server that takes no messages too", async () => {

@@ -547,6 +547,8 @@ export interface ObjectLinkOptions {
    * routes to a connection from the moment it reads the hello). The next use reconnects.
    */
   readonly onBroken?: () => void;
+  /** How long to wait for the answer to the hello (default HELLO_TIMEOUT_MS). */
+  readonly helloTimeoutMs?: number;
   readonly log: Logger;
 }
 
@@ -621,7 +623,13 @@ export class ObjectLink {
     this.socket = s;
     this.writer = new RecordWriter(s);
     s.setNoDelay(true);
-    s.setTimeout(HELLO_TIMEOUT_MS, () => { if (!this.answered) this.broken(s, "no answer to the hello", true); });
+    s.setTimeout(this.o.helloTimeoutMs ?? HELLO_TIMEOUT_MS, () => {
+      if (this.answered) return;
+      // Once connected, the other side may have taken the hello and routed records here, which
+      // are lost: reported as a break. Not connected, nothing was routed: as a refusal.
+      this.broken(s, "no answer to the hello", !this.connected);
+      s.destroy();
+    });
     s.once("connect", () => { if (this.socket === s) this.connected = true; });
     const token = Buffer.from(this.o.token);
     const node = Buffer.from(this.o.node);
