@@ -20,6 +20,7 @@ import {
   FileStorage, MemoryStorage, RedisStorage, openStorage, parseRedisUrl, type BatchedStorage, type GcsStorage, type GcsTables,
 } from "../../src/runtime/storage/index.ts";
 import { fromStored, toStored } from "../../src/runtime/storage/codec.ts";
+import { startProxy } from "../helpers/reset-proxy.ts";
 import { freePort, redisMissing, startRedis, type RedisServer } from "../helpers/redis.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -480,6 +481,25 @@ describe("redis storage: URLs and connection errors", { skip: redisMissing() }, 
     s.write("meta", "after", 1);
     await assert.rejects(s.flush(), new RegExp(`${own.url.replace(/[./]/g, "\\$&")} \\(namespace gone\\)`));
     await s.close().catch(() => {});
+  });
+
+  // Bounded: without the command timeout, the flush would wait for good.
+  it("fails a commit that a connection gone silent (no error, no answer) never answers, naming the URL", { timeout: 20_000 }, async () => {
+    const proxy = await startProxy(redis!.port);
+    const url = `redis://${proxy.target}/0`;
+    const s = new RedisStorage(url, "silent", { commandTimeoutMs: 300 });
+    try {
+      await s.load();
+      s.write("meta", "before", 1);
+      await s.flush();
+      proxy.silenceAfter(1); // the next command's first bytes go through, then nothing either way
+      s.write("meta", "after", 1);
+      await assert.rejects(s.flush(), new RegExp(`${url.replace(/[./]/g, "\\$&")} \\(namespace silent\\): .*Command timed out`));
+      assert.equal(proxy.silenced, 1);
+    } finally {
+      await s.close().catch(() => {});
+      await proxy.close();
+    }
   });
 });
 

@@ -19,6 +19,11 @@ export interface RedisStorageOptions {
   readonly connectTimeoutMs?: number;
   /** After losing a working connection, keep reconnecting for this long before failing (default 10,000 ms). */
   readonly reconnectForMs?: number;
+  /**
+   * A command (a load, a commit's EXEC) not answered within this long fails (default 10,000 ms):
+   * a connection gone silent without an error (a NAT that forgot it) would hold it for good.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 /** `redis://host:port[/db]` (also `rediss://` for TLS, and `user:password@` before the host). */
@@ -46,6 +51,7 @@ export class RedisStorage extends BatchedStorage {
   readonly namespace: string;
   private readonly connectTimeoutMs: number;
   private readonly reconnectForMs: number;
+  private readonly commandTimeoutMs: number;
   private client: Redis | undefined;
   private lastError: Error | undefined;
   private connectedOnce = false;
@@ -60,6 +66,7 @@ export class RedisStorage extends BatchedStorage {
     this.describe = `${redacted} (namespace ${namespace})`;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
     this.reconnectForMs = opts.reconnectForMs ?? 10_000;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 10_000;
   }
 
   /** The Redis key of a table's hash. */
@@ -71,6 +78,7 @@ export class RedisStorage extends BatchedStorage {
     const client = new Redis(this.url, {
       lazyConnect: true,
       connectTimeout: this.connectTimeoutMs,
+      commandTimeout: this.commandTimeoutMs,
       // Commands wait while a lost connection is being re-established; once we give up, they fail.
       maxRetriesPerRequest: null,
       retryStrategy: () => {
