@@ -306,7 +306,8 @@ async function healthCheckCmd(argv: string[], io: ShimIo): Promise<number> {
  * sidecar runs (src/runtime/autoscaler/kuberay-sidecar.ts), until SIGTERM. Ray's command takes
  * these two flags only; the environment KubeRay gives the sidecar is read as the table in
  * docs/kubernetes.md says (the GCS at 127.0.0.1:6379 unless TSRAY_ADDRESS/RAY_ADDRESS names
- * another; the period from Ray's AUTOSCALER_UPDATE_INTERVAL_S).
+ * another; the period from Ray's AUTOSCALER_UPDATE_INTERVAL_S, the API server's request timeout
+ * from its KUBERAY_REQUEST_TIMEOUT_S).
  */
 async function kuberayAutoscaler(argv: string[], io: ShimIo): Promise<number> {
   const { values } = parseArgs({ args: argv, strict: true, options: { "cluster-name": { type: "string" }, "cluster-namespace": { type: "string" } } });
@@ -317,6 +318,8 @@ async function kuberayAutoscaler(argv: string[], io: ShimIo): Promise<number> {
   if (env.KUBERAY_CRD_VER !== undefined && env.KUBERAY_CRD_VER !== "v1") throw new Refused(`ray kuberay-autoscaler: KUBERAY_CRD_VER=${env.KUBERAY_CRD_VER}: tsray reads RayClusters of ray.io/v1 only`);
   const interval = env.AUTOSCALER_UPDATE_INTERVAL_S ?? "5";
   if (!/^[1-9][0-9]*$/.test(interval)) throw new Refused(`ray kuberay-autoscaler: AUTOSCALER_UPDATE_INTERVAL_S=${interval}: a whole number of seconds >= 1`);
+  const requestTimeout = env.KUBERAY_REQUEST_TIMEOUT_S ?? "60";
+  if (!/^[1-9][0-9]*$/.test(requestTimeout)) throw new Refused(`ray kuberay-autoscaler: KUBERAY_REQUEST_TIMEOUT_S=${requestTimeout}: a whole number of seconds >= 1`);
   const token = daemonToken(env);
   if (!token) throw new Refused("ray kuberay-autoscaler: no cluster token: enable KubeRay's authOptions (mode: token), which gives the sidecar RAY_AUTH_TOKEN, or set TSRAY_TOKEN");
   const { KubeConfig } = await import("@kubernetes/client-node");
@@ -326,7 +329,7 @@ async function kuberayAutoscaler(argv: string[], io: ShimIo): Promise<number> {
   const log = (line: string) => { io.stdout.write(`${line}\n`); };
   let running: { stop(): Promise<void> };
   try {
-    running = await runKubeRayAutoscaler({ cluster, namespace, gcs: envAddress(env) ?? "127.0.0.1:6379", token, kubeConfig, periodSeconds: Number(interval), log });
+    running = await runKubeRayAutoscaler({ cluster, namespace, gcs: envAddress(env) ?? "127.0.0.1:6379", token, kubeConfig, periodSeconds: Number(interval), requestTimeoutMs: Number(requestTimeout) * 1000, log });
   } catch (e) {
     io.stderr.write(`ray kuberay-autoscaler: ${(e as Error).message}\n`);
     return 1;

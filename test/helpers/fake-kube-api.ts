@@ -1,7 +1,8 @@
 // A fake Kubernetes API server for tests (node:http on 127.0.0.1): it records every request
 // (method, path with query, content type, JSON body) and answers through the test's `route`,
 // which plays the API server and whatever controller the test needs (an operator, a kubelet);
-// a request no route answers gets the API server's 404 Status. `kubeConfig()` points
+// a request no route answers gets the API server's 404 Status, and one it answers "hang" gets
+// nothing at all (an API server behind a connection gone silent). `kubeConfig()` points
 // @kubernetes/client-node at it.
 
 import fs from "node:fs";
@@ -17,8 +18,8 @@ export interface KubeRequest {
   readonly body?: unknown;
 }
 
-/** An answer (status code and JSON body), or undefined: not found. */
-export type KubeRoute = (req: KubeRequest, url: URL) => { code: number; body: unknown } | undefined;
+/** An answer (status code and JSON body); undefined: not found; "hang": no answer. */
+export type KubeRoute = (req: KubeRequest, url: URL) => { code: number; body: unknown } | "hang" | undefined;
 
 /** The Status body the API server sends with a 404. */
 export function notFound(what: string): { code: number; body: unknown } {
@@ -27,6 +28,8 @@ export function notFound(what: string): { code: number; body: unknown } {
 
 export class FakeKubeApi {
   readonly requests: KubeRequest[] = [];
+  /** Requests left unanswered ("hang"), ended on close. */
+  private readonly hanging = new Set<http.ServerResponse>();
 
   private constructor(private readonly server: http.Server) {}
 
@@ -41,6 +44,7 @@ export class FakeKubeApi {
         const r: KubeRequest = { method: req.method!, path: url.pathname + (url.search || ""), contentType: req.headers["content-type"], body: text ? JSON.parse(text) : undefined };
         api.requests.push(r);
         const answer = route(r, url) ?? notFound(url.pathname);
+        if (answer === "hang") { api.hanging.add(res); res.on("close", () => api.hanging.delete(res)); return; }
         res.writeHead(answer.code, { "content-type": "application/json" });
         res.end(JSON.stringify(answer.body));
       });
@@ -66,6 +70,7 @@ export class FakeKubeApi {
   }
 
   close(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
     return new Promise((r) => this.server.close(() => r()));
   }
 }

@@ -2,7 +2,8 @@
 // request: the RayCluster patches must be exactly KubeRay's autoscaler's (a JSON patch replacing
 // workerGroupSpecs[i].replicas, and scaleStrategy.workersToDelete naming the pod to remove, then
 // cleared once the pod is gone), and without KubeRay, a Deployment's replicas and the pod's
-// deletion cost. The fake plays the operator: it creates and deletes pods to match.
+// deletion cost. The fake plays the operator: it creates and deletes pods to match. A request
+// the API server never answers fails after the request timeout, and the next change goes on.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -20,6 +21,8 @@ let rayCluster: { spec: { workerGroupSpecs: { groupName: string; replicas: numbe
 let deployment: { spec: { replicas: number } };
 let pods: Map<string, { group: string; annotations: Record<string, string> }>;
 let made = 0;
+/** Requests the fake API server leaves unanswered, from the next one on. */
+let hang = 0;
 
 /** Applies `replace`/`add` operations (the only kinds the provider sends) to an object. */
 function applyPatch(target: Record<string, unknown>, ops: Op[]): void {
@@ -51,6 +54,7 @@ function podJson(name: string) {
 before(async () => {
   server = await FakeKubeApi.start((req, url) => {
     requests.push(req);
+    if (hang > 0) { hang--; return "hang"; }
     const body = req.body;
     const p = url.pathname;
     if (p === `/apis/ray.io/v1/namespaces/${NS}/rayclusters/rc`) {
@@ -74,13 +78,13 @@ before(async () => {
 
 after(() => server.close());
 
-function provider(m: "raycluster" | "deployment") {
+function provider(m: "raycluster" | "deployment", requestTimeoutMs?: number) {
   requests = [];
   made = 0;
   pods = new Map();
   rayCluster = { spec: { workerGroupSpecs: [{ groupName: "cpu", replicas: 0 }] } };
   deployment = { spec: { replicas: 0 } };
-  return new KubernetesProvider({ kubeConfig: server.kubeConfig(), namespace: NS, cluster: "rc", mode: m, pollMs: 10, waitMs: 5000, log: () => {} });
+  return new KubernetesProvider({ kubeConfig: server.kubeConfig(), namespace: NS, cluster: "rc", mode: m, pollMs: 10, waitMs: 5000, requestTimeoutMs, log: () => {} });
 }
 
 const launch = (p: KubernetesProvider, id: string) => new Promise<{ ok: true; node: string } | { ok: false; reason: string }>((r) => p.launch(id, cpu, r));
@@ -135,4 +139,13 @@ test("Deployments (no KubeRay): replicas patched; the pod to remove gets the low
     ["/api/v1/namespaces/ray/pods/rc-cpu-worker-2", "application/merge-patch+json", { metadata: { annotations: { "controller.kubernetes.io/pod-deletion-cost": "-2147483648" } } }],
     ["/apis/apps/v1/namespaces/ray/deployments/rc-cpu", json, [{ op: "replace", path: "/spec/replicas", value: 1 }]],
   ]);
+});
+
+test("a request the API server never answers fails the launch after the request timeout, and the next change goes on", async () => {
+  const p = provider("raycluster", 200);
+  hang = 1; // the launch's first request: the worker pods as they are
+  const r = await launch(p, "launch-1");
+  assert.equal(r.ok, false);
+  assert.match((r as { reason: string }).reason, /RayCluster cpu: .*(abort|timeout)/i);
+  assert.deepEqual(await launch(p, "launch-2"), { ok: true, node: "rc-cpu-worker-1" });
 });

@@ -173,6 +173,10 @@ describe("ray shim: kuberay-autoscaler", () => {
       assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "rc", "--cluster-namespace", "ray"], io), 2);
       assert.match(text, /AUTOSCALER_UPDATE_INTERVAL_S=0\.5: a whole number of seconds >= 1/);
       process.env.AUTOSCALER_UPDATE_INTERVAL_S = "1";
+      process.env.KUBERAY_REQUEST_TIMEOUT_S = "soon";
+      assert.equal(await runRayShim(["kuberay-autoscaler", "--cluster-name", "rc", "--cluster-namespace", "ray"], io), 2);
+      assert.match(text, /KUBERAY_REQUEST_TIMEOUT_S=soon: a whole number of seconds >= 1/);
+      process.env.KUBERAY_REQUEST_TIMEOUT_S = "30";
       delete process.env.TSRAY_TOKEN;
       delete process.env.RAY_AUTH_TOKEN;
       delete process.env.RAY_AUTH_MODE;

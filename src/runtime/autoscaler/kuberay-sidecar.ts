@@ -11,7 +11,7 @@ import { autoscalingFromRayCluster } from "../../k8s/raycluster-autoscaling.ts";
 import { RemoteGcs } from "../daemon/autoscaling-service.ts";
 import { ServingStatus, SERVICE_NAMES, healthCheck } from "../daemon/transport.ts";
 import { AutoscalerHost } from "./host.ts";
-import { KubernetesProvider } from "./kubernetes-provider.ts";
+import { KubernetesProvider, REQUEST_TIMEOUT_MS, requestOptions } from "./kubernetes-provider.ts";
 
 export interface SidecarOptions {
   readonly cluster: string;
@@ -24,6 +24,8 @@ export interface SidecarOptions {
   readonly periodSeconds: number;
   /** How long to wait between checks of the GCS while it does not answer (Ray's: 5 s). */
   readonly healthBackoffMs?: number;
+  /** A request to the API server not answered within this long fails (Ray's KUBERAY_REQUEST_TIMEOUT_S, 60 s). */
+  readonly requestTimeoutMs?: number;
   readonly log: (line: string) => void;
 }
 
@@ -46,7 +48,7 @@ async function readRayCluster(o: SidecarOptions): Promise<unknown> {
   const api = o.kubeConfig.makeApiClient(CustomObjectsApi);
   for (let i = 1; ; i++) {
     try {
-      return await api.getNamespacedCustomObject({ group: "ray.io", version: "v1", namespace: o.namespace, plural: "rayclusters", name: o.cluster });
+      return await api.getNamespacedCustomObject({ group: "ray.io", version: "v1", namespace: o.namespace, plural: "rayclusters", name: o.cluster }, requestOptions(o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS));
     } catch (e) {
       const why = `reading RayCluster ${o.namespace}/${o.cluster}: ${(e as { code?: number }).code === 404 ? "not found" : (e as Error).message}`;
       if (i >= RAYCLUSTER_TRIES) throw new Error(why);
@@ -70,7 +72,7 @@ export async function runKubeRayAutoscaler(o: SidecarOptions): Promise<{ stop():
     gcs.close();
     throw new Error(`the GCS at ${o.gcs} refuses this autoscaler: ${e.message}`);
   });
-  const provider = new KubernetesProvider({ kubeConfig: o.kubeConfig, namespace: o.namespace, cluster: o.cluster, mode: "raycluster", log: o.log });
+  const provider = new KubernetesProvider({ kubeConfig: o.kubeConfig, namespace: o.namespace, cluster: o.cluster, mode: "raycluster", requestTimeoutMs: o.requestTimeoutMs, log: o.log });
   await provider.discover();
   let failing: string | undefined;
   const host: AutoscalerHost = new AutoscalerHost(autoscaling, {

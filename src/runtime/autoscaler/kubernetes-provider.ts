@@ -7,7 +7,7 @@
 // the ReplicaSet removes that pod and no other. A worker's node id is its pod name (as Ray's
 // instance id is the pod name, RAY_CLOUD_INSTANCE_ID).
 
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Observable, PatchStrategy, type ConfigurationOptions, type ObservableMiddleware } from "@kubernetes/client-node";
 import type { WorkerGroup } from "../../core/autoscaler/autoscaler.ts";
 import type { NodeId } from "../../core/types.ts";
 import type { NodeProvider } from "./host.ts";
@@ -22,6 +22,12 @@ export interface KubernetesProviderOptions {
   /** How often to look for a new pod or a deleted one, and for how long (default 1 s, 10 min). */
   readonly pollMs?: number;
   readonly waitMs?: number;
+  /**
+   * A request to the API server not answered within this long fails (default 60 s, as KubeRay's
+   * autoscaler's KUBERAY_REQUEST_TIMEOUT_S): changes go one at a time, so a request held for
+   * good by a connection gone silent would stop every later one.
+   */
+  readonly requestTimeoutMs?: number;
   readonly log: (line: string) => void;
 }
 
@@ -35,6 +41,21 @@ const VERSION = "v1";
 const PLURAL = "rayclusters";
 /** The lowest pod-deletion-cost: the ReplicaSet deletes this pod first when scaled down. */
 const DELETE_ME_FIRST = "-2147483648";
+/** KubeRay's autoscaler's request timeout (its KUBERAY_REQUEST_TIMEOUT_S). */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/** A request's options: aborted if not answered within `timeoutMs`, with a content type for a patch. */
+export function requestOptions(timeoutMs: number, contentType?: string): ConfigurationOptions {
+  const bounded: ObservableMiddleware = {
+    pre: (req) => {
+      req.setSignal(AbortSignal.timeout(timeoutMs));
+      if (contentType !== undefined) req.setHeaderParam("Content-Type", contentType);
+      return new Observable(Promise.resolve(req));
+    },
+    post: (res) => new Observable(Promise.resolve(res)),
+  };
+  return { middleware: [bounded], middlewareMergeStrategy: "append" };
+}
 
 export class KubernetesProvider implements NodeProvider {
   private readonly custom: CustomObjectsApi;
@@ -49,6 +70,10 @@ export class KubernetesProvider implements NodeProvider {
     this.custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
     this.core = o.kubeConfig.makeApiClient(CoreV1Api);
     this.apps = o.kubeConfig.makeApiClient(AppsV1Api);
+  }
+
+  private call(contentType?: string): ConfigurationOptions {
+    return requestOptions(this.o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, contentType);
   }
 
   private first: { node: NodeId; group: string }[] = [];
@@ -90,13 +115,13 @@ export class KubernetesProvider implements NodeProvider {
   }
 
   private async rayCluster(): Promise<RayClusterSpec> {
-    return await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.o.namespace, plural: PLURAL, name: this.o.cluster }) as RayClusterSpec;
+    return await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.o.namespace, plural: PLURAL, name: this.o.cluster }, this.call()) as RayClusterSpec;
   }
 
   private async patchRayCluster(ops: PatchOp[]): Promise<void> {
     await this.custom.patchNamespacedCustomObject(
       { group: GROUP, version: VERSION, namespace: this.o.namespace, plural: PLURAL, name: this.o.cluster, body: ops },
-      setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+      this.call(PatchStrategy.JsonPatch),
     );
   }
 
@@ -108,13 +133,13 @@ export class KubernetesProvider implements NodeProvider {
         await this.core.patchNamespacedPod(
           // A merge patch: it works whether or not the pod has annotations yet.
           { name: remove, namespace: this.o.namespace, body: { metadata: { annotations: { "controller.kubernetes.io/pod-deletion-cost": DELETE_ME_FIRST } } } },
-          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+          this.call(PatchStrategy.MergePatch),
         );
       }
-      const d = await this.apps.readNamespacedDeployment({ name, namespace: this.o.namespace });
+      const d = await this.apps.readNamespacedDeployment({ name, namespace: this.o.namespace }, this.call());
       await this.apps.patchNamespacedDeployment(
         { name, namespace: this.o.namespace, body: [{ op: "replace", path: "/spec/replicas", value: Math.max(0, (d.spec?.replicas ?? 0) + delta) }] },
-        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+        this.call(PatchStrategy.JsonPatch),
       );
       return;
     }
@@ -144,7 +169,7 @@ export class KubernetesProvider implements NodeProvider {
     const selector = this.o.mode === "raycluster"
       ? `ray.io/cluster=${this.o.cluster},ray.io/node-type=worker${group !== undefined ? `,ray.io/group=${group}` : ""}`
       : `ray.io/cluster=${this.o.cluster}${group !== undefined ? `,ray.io/group=${group}` : ""}`;
-    const list = await this.core.listNamespacedPod({ namespace: this.o.namespace, labelSelector: selector });
+    const list = await this.core.listNamespacedPod({ namespace: this.o.namespace, labelSelector: selector }, this.call());
     return list.items
       .filter((p) => p.metadata?.name !== undefined && p.metadata.deletionTimestamp === undefined)
       .map((p) => ({ name: p.metadata!.name!, group: p.metadata!.labels?.["ray.io/group"] ?? group ?? "" }));
@@ -164,7 +189,7 @@ export class KubernetesProvider implements NodeProvider {
     const deadline = Date.now() + (this.o.waitMs ?? 600_000);
     for (;;) {
       try {
-        await this.core.readNamespacedPod({ name: pod, namespace: this.o.namespace });
+        await this.core.readNamespacedPod({ name: pod, namespace: this.o.namespace }, this.call());
       } catch (e) {
         if ((e as { code?: number }).code === 404) return;
         throw e;
