@@ -33,6 +33,8 @@ export interface GcsConfig {
   readonly deadActorsKept: number;
   /** Worker and driver deaths remembered, at least 1 (see ModelTuning.deadWorkersKept). */
   readonly deadWorkersKept: number;
+  /** Removed placement groups remembered, at least 1 (see ModelTuning.removedGroupsKept). */
+  readonly removedGroupsKept: number;
   readonly bugs: Bugs;
 }
 
@@ -108,7 +110,7 @@ export class Gcs {
   private readonly deadNodes: RecentDeaths<NodeId>;
 
   constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
-    for (const knob of ["deadNodesKept", "deadActorsKept", "deadWorkersKept"] as const) {
+    for (const knob of ["deadNodesKept", "deadActorsKept", "deadWorkersKept", "removedGroupsKept"] as const) {
       if (!Number.isInteger(cfg[knob]) || cfg[knob] < 1) throw new Error(`GCS: ${knob} must be an integer of at least 1, not ${cfg[knob]}`);
     }
     this.deadNodes = new RecentDeaths(cfg.deadNodesKept);
@@ -121,7 +123,7 @@ export class Gcs {
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), view: () => this.view(),
       persist: (id, row) => this.fx.persist("meta", `pg:${id}`, row),
       viewChanged: () => { this.viewDirty = true; },
-    }, this.incarnation * 1_000_000_000);
+    }, this.incarnation * 1_000_000_000, cfg.removedGroupsKept);
     this.actorManager = new ActorManager({
       gcs: addr, head: cfg.head, bugs: cfg.bugs, recovered: this.recovered, firstReqId: this.incarnation * 1_000_000_000, deadKept: cfg.deadActorsKept,
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), random: () => this.fx.random(),

@@ -46,6 +46,12 @@ export interface ModelTuning {
    */
   readonly deadWorkersKept: number;
   /**
+   * Removed placement groups the GCS remembers (not persisted), so that a create request the
+   * network repeated or delayed does not make a group again; past it the one removed longest is
+   * forgotten. Ray's GCS forgets a removed group at once (its requests are not repeated).
+   */
+  readonly removedGroupsKept: number;
+  /**
    * Workers a raylet keeps beyond need (Ray's num_workers_soft_limit; absent, as Ray's -1: the
    * node's CPUs): while more are registered, those idle for `idleWorkerKillingMs` are asked to exit.
    */
@@ -69,6 +75,7 @@ export const defaultTuning: ModelTuning = {
   deadNodesKept: 1000,
   deadActorsKept: 100_000,
   deadWorkersKept: RECENT_DEATHS_KEPT,
+  removedGroupsKept: 10_000,
   idleWorkerKillingMs: 1000,
 };
 

@@ -103,7 +103,8 @@ export function hostGcs<H>(head: NodeId, tuning: ModelTuning, bugs: Bugs, ports:
   const fx: GcsEffects = { ...effects(ports, timers), persist: ports.persist };
   model = new Gcs(addr, {
     head, viewPeriodMs: tuning.viewPeriodMs, heartbeatMissLimit: tuning.heartbeatMissLimit, recoveryGracePeriods: tuning.recoveryGracePeriods,
-    deadNodesKept: tuning.deadNodesKept, deadActorsKept: tuning.deadActorsKept, deadWorkersKept: tuning.deadWorkersKept, bugs,
+    deadNodesKept: tuning.deadNodesKept, deadActorsKept: tuning.deadActorsKept, deadWorkersKept: tuning.deadWorkersKept,
+    removedGroupsKept: tuning.removedGroupsKept, bugs,
   }, fx, tables);
   return {
     addr, model,
