@@ -34,7 +34,10 @@ export type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning } from "./work
 
 /** The core worker's part of a host's tuning. */
 export function coreWorkerTuning(t: CoreWorkerTuning): CoreWorkerTuning {
-  return { maxInlineBytes: t.maxInlineBytes, maxPendingLeases: t.maxPendingLeases, maxTasksInFlightPerWorker: t.maxTasksInFlightPerWorker, pipelineMaxTaskMs: t.pipelineMaxTaskMs };
+  return {
+    maxInlineBytes: t.maxInlineBytes, maxPendingLeases: t.maxPendingLeases, maxTasksInFlightPerWorker: t.maxTasksInFlightPerWorker, pipelineMaxTaskMs: t.pipelineMaxTaskMs,
+    deadWorkersKept: t.deadWorkersKept, removedGroupsKept: t.removedGroupsKept,
+  };
 }
 
 export class CoreWorker {
@@ -46,8 +49,8 @@ export class CoreWorker {
     this.raylet = rayletAddr(cfg.node);
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
-      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(),
-      ...newObjectRecovery(), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(), ...newCancellations(), ...newJobOfWorker(),
+      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(cfg.removedGroupsKept),
+      ...newObjectRecovery(cfg.deadWorkersKept), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(), ...newCancellations(), ...newJobOfWorker(),
     };
   }
 

@@ -13,8 +13,12 @@ export class Fifo<T> {
     if (this.head >= this.items.length) return undefined;
     const x = this.items[this.head];
     this.items[this.head++] = undefined;
-    // Compact once the consumed prefix dominates, keeping the amortized cost O(1).
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    // Emptied: start over, rather than keep the consumed slots of a queue that is idle for now.
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      // Compact once the consumed prefix dominates, keeping the amortized cost O(1).
       this.items = this.items.slice(this.head);
       this.head = 0;
     }

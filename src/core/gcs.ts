@@ -31,6 +31,10 @@ export interface GcsConfig {
   readonly deadNodesKept: number;
   /** Actors dead for good remembered, at least 1 (see ModelTuning.deadActorsKept). */
   readonly deadActorsKept: number;
+  /** Worker and driver deaths remembered, at least 1 (see ModelTuning.deadWorkersKept). */
+  readonly deadWorkersKept: number;
+  /** Removed placement groups remembered, at least 1 (see ModelTuning.removedGroupsKept). */
+  readonly removedGroupsKept: number;
   readonly bugs: Bugs;
 }
 
@@ -96,20 +100,22 @@ export class Gcs {
    * Workers' deaths are volatile (after a restart, raylets report their workers' deaths
    * again); drivers' are restored from deadDrivers.
    */
-  private readonly deadWorkers = new RecentDeaths();
+  private readonly deadWorkers: RecentDeaths;
   /**
    * Drivers declared gone (the most recent ones), persisted: a driver that comes back after a
    * GCS restart is still told it is dead, as Ray's job table keeps a finished job finished.
    */
-  private readonly deadDrivers = new RecentDeaths();
+  private readonly deadDrivers: RecentDeaths;
   /** The nodes whose latest life is over: past `deadNodesKept`, the one dead longest is forgotten. */
   private readonly deadNodes: RecentDeaths<NodeId>;
 
   constructor(readonly addr: Addr, private readonly cfg: GcsConfig, private readonly fx: GcsEffects, tables?: GcsTables) {
-    for (const knob of ["deadNodesKept", "deadActorsKept"] as const) {
+    for (const knob of ["deadNodesKept", "deadActorsKept", "deadWorkersKept", "removedGroupsKept"] as const) {
       if (!Number.isInteger(cfg[knob]) || cfg[knob] < 1) throw new Error(`GCS: ${knob} must be an integer of at least 1, not ${cfg[knob]}`);
     }
     this.deadNodes = new RecentDeaths(cfg.deadNodesKept);
+    this.deadWorkers = new RecentDeaths(cfg.deadWorkersKept);
+    this.deadDrivers = new RecentDeaths(cfg.deadWorkersKept);
     this.recovered = tables !== undefined;
     this.incarnation = ((tables?.meta.get("incarnation") as number | undefined) ?? 0) + 1;
     fx.persist("meta", "incarnation", this.incarnation);
@@ -117,7 +123,7 @@ export class Gcs {
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), view: () => this.view(),
       persist: (id, row) => this.fx.persist("meta", `pg:${id}`, row),
       viewChanged: () => { this.viewDirty = true; },
-    }, this.incarnation * 1_000_000_000);
+    }, this.incarnation * 1_000_000_000, cfg.removedGroupsKept);
     this.actorManager = new ActorManager({
       gcs: addr, head: cfg.head, bugs: cfg.bugs, recovered: this.recovered, firstReqId: this.incarnation * 1_000_000_000, deadKept: cfg.deadActorsKept,
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), random: () => this.fx.random(),

@@ -44,6 +44,8 @@ export interface RayletConfig {
   readonly workersSoftLimit?: number;
   /** How long a worker idles before it may be asked to exit for the soft limit. */
   readonly idleWorkerKillingMs: number;
+  /** Worker and driver deaths remembered (absent: RecentDeaths' default); see ModelTuning.deadWorkersKept. */
+  readonly deadWorkersKept?: number;
   readonly bugs: Bugs;
 }
 
@@ -131,7 +133,7 @@ export class Raylet {
   /** Recent worker deaths, resent to a restarted GCS (which may have missed them while down). */
   private readonly deaths: Addr[] = [];
   /** Workers and drivers known dead, here or anywhere (published, or told at registration): they are granted nothing. */
-  private readonly deadWorkers = new RecentDeaths();
+  private readonly deadWorkers: RecentDeaths;
   /** Set once this node learns the GCS declared it dead: it fences itself and does nothing more. */
   private fenced = false;
   /** When the node last held work (see `busyWith`): its idle time is measured from here. */
@@ -149,6 +151,7 @@ export class Raylet {
     this.store = new ObjectStore(cfg.storeCapacity, fx, cfg.bugs.has("evict-primary"));
     this.available = cfg.resources;
     this.pool = new WorkerPool(cfg.node, cfg.incarnation, (w) => fx.startWorker(w));
+    this.deadWorkers = new RecentDeaths(cfg.deadWorkersKept);
     this.softLimit = cfg.workersSoftLimit ?? Math.floor(cfg.resources.CPU ?? 0);
     if (!Number.isInteger(this.softLimit) || this.softLimit < 0) throw new Error(`raylet ${cfg.node}: workersSoftLimit must be an integer of at least 0, not ${cfg.workersSoftLimit}`);
     if (!Number.isFinite(cfg.idleWorkerKillingMs) || cfg.idleWorkerKillingMs < 0) throw new Error(`raylet ${cfg.node}: idleWorkerKillingMs must be a finite number of at least 0, not ${cfg.idleWorkerKillingMs}`);
@@ -640,6 +643,8 @@ export class Raylet {
 
   private workerDied(worker: Addr): void {
     this.deadWorkers.add(worker);
+    // A driver here is no worker of the pool, which drops its workers as they exit: it goes here.
+    this.clients.delete(worker);
     this.forward({ type: "WorkerDied", worker });
     this.jobEnded(worker);
     this.holdersDied((a, job) => a === worker || job === worker);

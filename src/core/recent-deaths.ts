@@ -2,10 +2,13 @@
 // and refuses a lease to a requester in it, since a request can arrive after its sender died
 // (delayed on the network, or replayed to a node's next process); the GCS hands its list to
 // each raylet that registers, so a raylet that joined after a death was published knows it too.
-// Ray's GCS likewise keeps only its latest dead nodes and destroyed actors (gcs.ts). Bounded: a
-// request older than the last `capacity` deaths is not expected.
+// Core workers keep one as well, to ignore what a dead worker sent before it died; the GCS and
+// owners keep their latest removed placement groups in one (gcs/placement-groups.ts). Ray's GCS
+// likewise keeps only its latest dead nodes and destroyed actors (gcs.ts). Bounded: a message
+// older than the last `capacity` deaths is not expected.
 
-const RECENT_DEATHS_KEPT = 1024;
+/** The default capacity (ModelTuning.deadWorkersKept). */
+export const RECENT_DEATHS_KEPT = 1024;
 
 export class RecentDeaths<Id extends string = string> {
   /** Insertion-ordered: the one dead longest is the first to go. */

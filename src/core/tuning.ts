@@ -1,6 +1,8 @@
 // The models' timing and sizes, which every host passes through to them: one definition, so
 // the simulator and the real hosts cannot drift apart on what a knob means.
 
+import { RECENT_DEATHS_KEPT } from "./recent-deaths.ts";
+
 export interface ModelTuning {
   /** How often a raylet heartbeats to the GCS. */
   readonly heartbeatMs: number;
@@ -39,6 +41,17 @@ export interface ModelTuning {
   /** Actors dead for good that the GCS remembers (Ray's maximum_gcs_destroyed_actor_cached_count), likewise. */
   readonly deadActorsKept: number;
   /**
+   * Worker and driver deaths the GCS, each raylet and each core worker remember (recent-deaths.ts),
+   * to refuse or ignore what a dead process sent before it died: workers come and go all the time.
+   */
+  readonly deadWorkersKept: number;
+  /**
+   * Removed placement groups the GCS remembers (not persisted), so that a create request the
+   * network repeated or delayed does not make a group again; past it the one removed longest is
+   * forgotten. Ray's GCS forgets a removed group at once (its requests are not repeated).
+   */
+  readonly removedGroupsKept: number;
+  /**
    * Workers a raylet keeps beyond need (Ray's num_workers_soft_limit; absent, as Ray's -1: the
    * node's CPUs): while more are registered, those idle for `idleWorkerKillingMs` are asked to exit.
    */
@@ -61,6 +74,8 @@ export const defaultTuning: ModelTuning = {
   pipelineMaxTaskMs: 1,
   deadNodesKept: 1000,
   deadActorsKept: 100_000,
+  deadWorkersKept: RECENT_DEATHS_KEPT,
+  removedGroupsKept: 10_000,
   idleWorkerKillingMs: 1000,
 };
 

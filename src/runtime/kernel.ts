@@ -103,7 +103,8 @@ export function hostGcs<H>(head: NodeId, tuning: ModelTuning, bugs: Bugs, ports:
   const fx: GcsEffects = { ...effects(ports, timers), persist: ports.persist };
   model = new Gcs(addr, {
     head, viewPeriodMs: tuning.viewPeriodMs, heartbeatMissLimit: tuning.heartbeatMissLimit, recoveryGracePeriods: tuning.recoveryGracePeriods,
-    deadNodesKept: tuning.deadNodesKept, deadActorsKept: tuning.deadActorsKept, bugs,
+    deadNodesKept: tuning.deadNodesKept, deadActorsKept: tuning.deadActorsKept, deadWorkersKept: tuning.deadWorkersKept,
+    removedGroupsKept: tuning.removedGroupsKept, bugs,
   }, fx, tables);
   return {
     addr, model,
@@ -150,7 +151,7 @@ export function hostRaylet<H>(place: NodePlace, tuning: ModelTuning, bugs: Bugs,
   model = new Raylet(addr, {
     node: place.node, incarnation: place.incarnation, endpoint: place.endpoint, gcs: gcsAddr(place.head), resources: place.resources,
     storeCapacity: place.storeCapacity, heartbeatMs: tuning.heartbeatMs, chunkBytes: tuning.chunkBytes, storeFullTimeoutMs: tuning.storeFullTimeoutMs,
-    workersSoftLimit: tuning.workersSoftLimit, idleWorkerKillingMs: tuning.idleWorkerKillingMs, bugs,
+    workersSoftLimit: tuning.workersSoftLimit, idleWorkerKillingMs: tuning.idleWorkerKillingMs, deadWorkersKept: tuning.deadWorkersKept, bugs,
   }, fx);
   return {
     addr, model,

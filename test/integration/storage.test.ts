@@ -94,7 +94,7 @@ function gcsWith(storage: GcsStorage, tables?: GcsTables) {
     random: () => 0.5,
     persist: (table, key, value) => storage.write(table, key, value),
   };
-  const gcs = new Gcs("head/gcs", { head: "head", viewPeriodMs: 1000, heartbeatMissLimit: 5, recoveryGracePeriods: 30, deadNodesKept: 1000, deadActorsKept: 100_000, bugs: NO_BUGS }, fx, tables);
+  const gcs = new Gcs("head/gcs", { head: "head", viewPeriodMs: 1000, heartbeatMissLimit: 5, recoveryGracePeriods: 30, deadNodesKept: 1000, deadActorsKept: 100_000, deadWorkersKept: 1024, removedGroupsKept: 10_000, bugs: NO_BUGS }, fx, tables);
   gcs.start();
   return { gcs, sent };
 }

@@ -6,10 +6,11 @@ import { test } from "node:test";
 import { PlacementGroups } from "../../src/core/gcs/placement-groups.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { NodeView } from "../../src/core/types.ts";
+import { defaultTuning } from "../../src/core/tuning.ts";
 
-function rig(nodes: NodeView[]) {
+function rig(nodes: NodeView[], removedKept = defaultTuning.removedGroupsKept) {
   const sent: { to: string; m: Msg }[] = [];
-  const pgs = new PlacementGroups({ send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {} }, 1);
+  const pgs = new PlacementGroups({ send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {} }, 1, removedKept);
   const take = (type: Msg["type"]) => {
     const out = sent.filter((s) => s.m.type === type).map((s) => `${s.m.type} ${s.to}`);
     sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
@@ -60,4 +61,17 @@ test("an answer about a group the GCS does not know gives back what it reserved"
   assert.deepEqual(r.take("ReleaseBundles"), ["ReleaseBundles n1/raylet"]);
   r.pgs.prepared("unknown", 1, "n1", false);
   assert.deepEqual(r.sent, [], "a refusal reserved nothing to give back");
+});
+
+test("past removedKept the group removed longest is forgotten; a repeated create of one remembered makes nothing", () => {
+  const r = rig([node("n1", true)], 2);
+  for (const pgId of ["a", "b", "c"]) {
+    r.pgs.create({ pgId, bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
+    r.pgs.prepared(pgId, 1, "n1", true);
+    r.pgs.remove(pgId);
+  }
+  assert.deepEqual([...r.pgs.groups.keys()], ["b", "c"]);
+  r.take("PrepareBundles");
+  r.pgs.create({ pgId: "c", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
+  assert.deepEqual([r.take("PrepareBundles"), r.pgs.groups.get("c")?.state], [[], "REMOVED"]);
 });

@@ -8,6 +8,7 @@ import type { Msg } from "../messages.ts";
 import { placeBundles } from "../scheduler.ts";
 import { bundleKey, rayletAddr, type Addr, type NodeId, type NodeView, type PendingDemand, type PlacementGroupId, type PlacementGroupSpec } from "../types.ts";
 import type { TraceBody } from "../../../spec/trace.ts";
+import { RecentDeaths } from "../recent-deaths.ts";
 
 /** Ray's placement-group states (RESCHEDULING: some bundles were lost with their node). */
 export type GroupState = "PENDING" | "CREATED" | "RESCHEDULING" | "REMOVED";
@@ -52,12 +53,16 @@ export interface GroupPorts {
 
 export class PlacementGroups {
   readonly groups = new Map<PlacementGroupId, GroupEntry>();
+  /** The removed groups still in `groups`, removed longest first: past `removedKept`, the first is forgotten. */
+  private readonly removed: RecentDeaths<PlacementGroupId>;
 
   /**
    * `firstAttempt`: this GCS's reservation attempts are numbered from it, above every earlier
    * GCS's, so a raylet can tell a bundle an earlier GCS reserved (see Gcs.registered).
    */
-  constructor(private readonly io: GroupPorts, readonly firstAttempt: number) {}
+  constructor(private readonly io: GroupPorts, readonly firstAttempt: number, removedKept: number) {
+    this.removed = new RecentDeaths(removedKept);
+  }
 
   /** Rows of a recovered GCS: committed placements stand; anything mid-reservation is tried again. */
   load(rows: Iterable<[string, unknown]>): void {
@@ -85,6 +90,9 @@ export class PlacementGroups {
     g.placement.fill(undefined);
     this.io.trace({ kind: "pg.state", comp: "gcs", pg: pgId, state: "REMOVED" });
     this.save(g);
+    // Kept so that a repeated create makes nothing; groups come and go, so only the latest are.
+    const forgotten = this.removed.add(pgId);
+    if (forgotten !== undefined) this.groups.delete(forgotten);
     this.io.viewChanged();
   }
 

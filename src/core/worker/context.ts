@@ -22,8 +22,9 @@ import type { GeneratorLineages } from "./generator-lineage.ts";
 import type { Cancellations } from "./cancellation.ts";
 import type { JobOfWorker } from "./job.ts";
 
-/** The tuning a core worker reads (tuning.ts says what each means). */
-export type CoreWorkerTuning = Pick<ModelTuning, "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs">;
+/** The tuning a core worker reads (tuning.ts says what each means; the sizes absent: RecentDeaths' default). */
+export type CoreWorkerTuning = Pick<ModelTuning, "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs">
+  & Partial<Pick<ModelTuning, "deadWorkersKept" | "removedGroupsKept">>;
 
 export interface CoreWorkerConfig extends CoreWorkerTuning {
   readonly node: NodeId;

@@ -46,6 +46,8 @@ export interface SchedClass {
    * round-robin spreads short tasks too, as Ray spreads each task of a SPREAD class.
    */
   readonly spread: boolean;
+  /** Its tasks run in a placement group: the class lasts no longer than the group's work (see enqueue). */
+  readonly inGroup: boolean;
 }
 
 export interface LeaseClient {
@@ -64,12 +66,25 @@ export function enqueue(w: Ctx, t: OwnedTask): void {
   const key = t.classKey;
   let c = w.classes.get(key);
   if (!c) {
-    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: t.spec.strategy === "SPREAD" };
+    forgetIdleGroupClasses(w);
+    const s = t.spec.strategy;
+    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: s === "SPREAD", inGroup: typeof s === "object" && "placementGroup" in s };
     w.classes.set(key, c);
   }
   // No lease is ever idle (a free one runs the next task or goes back), so queue and ask.
   c.ready.push(t);
   requestLeases(w, c);
+}
+
+/**
+ * Classes of placement groups with nothing queued, asked for or leased go, before a new class is
+ * made: each group has classes of its own, and groups come and go, so a long-lived owner would
+ * keep every group's for ever (Ray's owner drops any class in that state). Another class is one
+ * of the program's functions and options, as few as they are; it keeps how long its latest task
+ * ran, for the pipelining (a group's class made again starts unpipelined, until a task answers).
+ */
+function forgetIdleGroupClasses(w: Ctx): void {
+  for (const [key, c] of w.classes) if (c.inGroup && c.ready.length === 0 && c.pendingRequests === 0 && c.leases.size === 0) w.classes.delete(key);
 }
 
 function requestLeases(w: Ctx, c: SchedClass): void {

@@ -14,15 +14,21 @@ import { leasesLost, requestsLostWith } from "./lease-client.ts";
 import { killedWorkersGone } from "./cancellation.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
 import { classKeyOf, hasRefArgs, resolveTask, type OwnedTask } from "./task-manager.ts";
+import { RecentDeaths } from "../recent-deaths.ts";
 
 export interface ObjectRecovery {
   /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
   readonly deadNodes: Map<NodeId, number>;
-  readonly deadWorkers: Set<Addr>;
+  /**
+   * The latest worker and driver deaths only, as the GCS and raylets keep them: workers come and
+   * go all the time (the soft limit), and a message from one that died is expected only soon
+   * after its death, not a thousand deaths later.
+   */
+  readonly deadWorkers: RecentDeaths<Addr>;
 }
 
-export function newObjectRecovery(): ObjectRecovery {
-  return { deadNodes: new Map(), deadWorkers: new Set() };
+export function newObjectRecovery(deadWorkersKept?: number): ObjectRecovery {
+  return { deadNodes: new Map(), deadWorkers: new RecentDeaths(deadWorkersKept) };
 }
 
 const NO_IDS: readonly ObjectId[] = [];
@@ -39,7 +45,9 @@ export function buried(w: Ctx, node: NodeId, incarnation: number): boolean {
 
 /** A worker died: tasks on it fail over, and objects it owned can no longer be had. */
 export function workerDied(w: Ctx, worker: Addr): void {
-  w.deadWorkers.add(worker);
+  // The one dead longest is forgotten: a repeat of what it sent is no longer expected either.
+  const forgotten = w.deadWorkers.add(worker);
+  if (forgotten !== undefined) w.borrowSeqs.delete(forgotten);
   leasesLost(w, (x) => x === worker, `the worker ${worker} running it died`);
   killedWorkersGone(w, (x) => x === worker);
   ownerDied(w, (o) => o === worker);

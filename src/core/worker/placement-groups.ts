@@ -6,13 +6,19 @@
 
 import type { ActorId, PlacementGroupId, PlacementGroupSpec, SchedulingStrategy, TaskId } from "../types.ts";
 import type { Ctx } from "./context.ts";
+import { RecentDeaths } from "../recent-deaths.ts";
 import type { PlacementGroupRequest } from "./inputs.ts";
 
 type GroupStrategy = Extract<SchedulingStrategy, { readonly placementGroup: PlacementGroupId }>;
 
 export interface PlacementGroupClient {
   readonly createdGroups: Map<PlacementGroupId, PlacementGroupSpec>;
-  readonly removedGroups: Set<PlacementGroupId>;
+  /**
+   * Groups removed lately: their removal is sent again to a restarted GCS, which may have lost it
+   * in flight. Only the latest (a request in flight is a recent one), as the GCS keeps only its
+   * latest removed groups (ModelTuning.removedGroupsKept).
+   */
+  readonly removedGroups: RecentDeaths<PlacementGroupId>;
   /**
    * The strategy last handed to captured children, and the parent's it came from: the children
    * of one task share one strategy object, so they share one scheduling class without a new key.
@@ -20,8 +26,8 @@ export interface PlacementGroupClient {
   captured: { readonly from: GroupStrategy; readonly to: GroupStrategy } | undefined;
 }
 
-export function newPlacementGroupClient(): PlacementGroupClient {
-  return { createdGroups: new Map(), removedGroups: new Set(), captured: undefined };
+export function newPlacementGroupClient(removedGroupsKept?: number): PlacementGroupClient {
+  return { createdGroups: new Map(), removedGroups: new RecentDeaths(removedGroupsKept), captured: undefined };
 }
 
 function inGroup(s: SchedulingStrategy): s is GroupStrategy {
@@ -71,5 +77,5 @@ export function removePlacementGroup(w: Ctx, pgId: PlacementGroupId): void {
 
 export function resendPlacementGroups(w: Ctx): void {
   for (const spec of w.createdGroups.values()) w.fx.send(w.cfg.gcs, { type: "CreatePlacementGroup", spec });
-  for (const pgId of w.removedGroups) w.fx.send(w.cfg.gcs, { type: "RemovePlacementGroup", pgId });
+  for (const pgId of w.removedGroups.list()) w.fx.send(w.cfg.gcs, { type: "RemovePlacementGroup", pgId });
 }

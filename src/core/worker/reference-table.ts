@@ -89,7 +89,10 @@ export interface ReferenceTable {
   exited: boolean;
   /** Borrower messages this worker sent (each carries the count so far as its `seq`). */
   borrowMsgs: number;
-  /** sender -> the last `seq` of its borrower messages handled here: a repeated copy is no new count. */
+  /**
+   * sender -> the last `seq` of its borrower messages handled here: a repeated copy is no new
+   * count. A dead sender's goes when its death is forgotten (workerDied): a repeat is expected soon after its death, not long after.
+   */
   readonly borrowSeqs: Map<Addr, number>;
 }
 
