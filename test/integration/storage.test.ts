@@ -454,6 +454,8 @@ describe("redis storage: URLs and connection errors", { skip: redisMissing() }, 
     assert.throws(() => parseRedisUrl("redis://h:1/x"), /database "x" is not a number/);
     assert.throws(() => parseRedisUrl("http://h:1"), /scheme http: is not redis:/);
     assert.throws(() => new RedisStorage("redis://:s3cret@h:1/x"), (e: Error) => !e.message.includes("s3cret"));
+    assert.throws(() => new RedisStorage("redis://h:1", "ns", { commandTimeoutMs: 0 }), /commandTimeoutMs must be a positive number of milliseconds, not 0/);
+    assert.throws(() => new RedisStorage("redis://h:1", "ns", { reconnectForMs: Number.NaN }), /reconnectForMs must be a positive number/);
   });
 
   it("uses the database in the URL", async () => {

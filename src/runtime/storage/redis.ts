@@ -20,8 +20,10 @@ export interface RedisStorageOptions {
   /** After losing a working connection, keep reconnecting for this long before failing (default 10,000 ms). */
   readonly reconnectForMs?: number;
   /**
-   * A command (a load, a commit's EXEC) not answered within this long fails (default 10,000 ms):
-   * a connection gone silent without an error (a NAT that forgot it) would hold it for good.
+   * A command (a load, a commit's EXEC) not answered within this long, a reconnection included,
+   * fails: a connection gone silent without an error (a NAT that forgot it) would hold it for
+   * good. Default: the reconnect window and one connection attempt, so that it never cuts a
+   * reconnection short (15,000 ms with the defaults).
    */
   readonly commandTimeoutMs?: number;
 }
@@ -64,9 +66,13 @@ export class RedisStorage extends BatchedStorage {
     this.url = url;
     this.namespace = namespace;
     this.describe = `${redacted} (namespace ${namespace})`;
+    for (const k of ["connectTimeoutMs", "reconnectForMs", "commandTimeoutMs"] as const) {
+      const v = opts[k];
+      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`Redis storage: ${k} must be a positive number of milliseconds, not ${v}`);
+    }
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
     this.reconnectForMs = opts.reconnectForMs ?? 10_000;
-    this.commandTimeoutMs = opts.commandTimeoutMs ?? 10_000;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? this.reconnectForMs + this.connectTimeoutMs;
   }
 
   /** The Redis key of a table's hash. */
