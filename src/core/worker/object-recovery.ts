@@ -15,9 +15,14 @@ import { killedWorkersGone } from "./cancellation.ts";
 import { borrowersDied, maybeFree, ownerDied, wake, type Owned } from "./reference-table.ts";
 import { classKeyOf, hasRefArgs, resolveTask, type OwnedTask } from "./task-manager.ts";
 import { RecentDeaths } from "../recent-deaths.ts";
+import { defaultTuning } from "../tuning.ts";
 
 export interface ObjectRecovery {
-  /** Nodes (latest dead incarnation) and workers known dead: owners there will never answer. */
+  /**
+   * Nodes known dead, with their latest dead incarnation: owners there will never answer. The
+   * latest `deadNodesKept` only (died most lately last), as the GCS keeps them: node ids come and
+   * go with autoscaling (a pod's name), and what a dead node sent arrives soon after its death.
+   */
   readonly deadNodes: Map<NodeId, number>;
   /**
    * The latest worker and driver deaths only, as the GCS and raylets keep them: workers come and
@@ -27,8 +32,16 @@ export interface ObjectRecovery {
   readonly deadWorkers: RecentDeaths<Addr>;
 }
 
-export function newObjectRecovery(deadWorkersKept?: number): ObjectRecovery {
+export function newObjectRecovery(deadWorkersKept?: number, deadNodesKept = defaultTuning.deadNodesKept): ObjectRecovery {
+  if (!Number.isInteger(deadNodesKept) || deadNodesKept < 1) throw new Error(`core worker: deadNodesKept must be an integer of at least 1, not ${deadNodesKept}`);
   return { deadNodes: new Map(), deadWorkers: new RecentDeaths(deadWorkersKept) };
+}
+
+/** Records a node life's end; past `deadNodesKept` nodes, the one that died longest ago is forgotten. */
+function recordNodeDeath(w: Ctx, node: NodeId, incarnation: number): void {
+  w.deadNodes.delete(node); // to the end: it died most lately
+  w.deadNodes.set(node, incarnation);
+  if (w.deadNodes.size > (w.cfg.deadNodesKept ?? defaultTuning.deadNodesKept)) w.deadNodes.delete(w.deadNodes.keys().next().value!);
 }
 
 const NO_IDS: readonly ObjectId[] = [];
@@ -63,7 +76,7 @@ export function workerDied(w: Ctx, worker: Addr): void {
 export function knownDeaths(w: Ctx, workers: readonly Addr[], nodes: readonly { readonly node: NodeId; readonly incarnation: number }[]): void {
   for (const n of nodes) {
     if (n.node !== w.cfg.node) nodeDead(w, n.node, n.incarnation);
-    else if (!buried(w, n.node, n.incarnation)) w.deadNodes.set(n.node, n.incarnation);
+    else if (!buried(w, n.node, n.incarnation)) recordNodeDeath(w, n.node, n.incarnation);
   }
   for (const x of workers) workerDied(w, x);
 }
@@ -78,7 +91,7 @@ export function resendToRaylet(w: Ctx): void {
 
 export function nodeDead(w: Ctx, node: NodeId, incarnation: number): void {
   if (buried(w, node, incarnation)) return; // heard already (from the GCS and our raylet)
-  w.deadNodes.set(node, incarnation);
+  recordNodeDeath(w, node, incarnation);
   // Our own raylet restarted (only a driver outlives it): what we asked of it was lost.
   if (node === w.cfg.node) resendToRaylet(w);
   const onIt = (a: Addr) => diedWithNode(a, node, w.cfg.bugs.has("incarnation-off-by-one") ? incarnation - 1 : incarnation);
