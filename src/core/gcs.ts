@@ -321,7 +321,7 @@ export class Gcs {
     this.fx.persist("nodes", node, { state: n.state, incarnation: n.incarnation, endpoint: n.endpoint, total: n.total });
     this.buried(node);
     this.fx.trace({ kind: "node.dead", comp: "gcs", id: node, reason });
-    this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, true);
+    this.publish({ type: "NodeDead", node, incarnation: n.incarnation }, node);
     this.broadcastView();
     this.peersDied((a) => diedWithNode(a, node, n.incarnation));
     this.actorManager.nodeDied(node, n.incarnation);
@@ -341,11 +341,11 @@ export class Gcs {
     this.viewDirty = true;
   }
 
-  /** Sends news to drivers and every live raylet (and, for a node's death, to that node too). */
-  private publish(m: Msg, includeDead = false): void {
+  /** Sends news to drivers and every live raylet, and to `alsoTo` though it is dead (the node a NodeDead names). */
+  private publish(m: Msg, alsoTo?: NodeId): void {
     for (const d of this.drivers) this.fx.send(d, m);
     for (const [node, n] of this.nodes) {
-      if (n.state !== "DEAD" || (includeDead && m.type === "NodeDead" && m.node === node)) this.fx.send(rayletAddr(node), m);
+      if (n.state !== "DEAD" || node === alsoTo) this.fx.send(rayletAddr(node), m);
     }
   }
 

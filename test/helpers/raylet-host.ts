@@ -3,6 +3,7 @@
 // numbered. Messages go in through `h.message`.
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import type { Msg } from "../../src/core/messages.ts";
+import type { Payload } from "../../src/core/types.ts";
 import { defaultTuning, type ModelTuning } from "../../src/core/tuning.ts";
 import { hostRaylet } from "../../src/runtime/kernel.ts";
 import type { TraceBody } from "../../spec/trace.ts";
@@ -15,6 +16,10 @@ export interface RayletHostOptions {
   /** Send the GCS's NodeRegistered before returning (default true). */
   readonly registered?: boolean;
   readonly tuning?: Partial<ModelTuning>;
+  /** The host's memory taking a put's bytes (default: always; undefined refuses, as fragmented memory does). */
+  readonly admit?: (p: Payload) => Payload | undefined;
+  /** The host's randomness (default 0.5). */
+  readonly random?: () => number;
 }
 
 export function rayletHost(o: RayletHostOptions = {}) {
@@ -29,10 +34,10 @@ export function rayletHost(o: RayletHostOptions = {}) {
   /** Armed timers by handle: when each falls due, and what it runs. */
   const armed = new Map<number, { at: number; fire: () => void }>();
   const h = hostRaylet({ node: o.node ?? "n1", head: "head", resources: { CPU: o.cpus ?? 1 }, incarnation: o.incarnation ?? 1, storeCapacity: o.storeCapacity ?? 1 << 20 }, { ...defaultTuning, ...o.tuning }, NO_BUGS, {
-    now: () => now, random: () => 0.5, send: (to, m) => { sent.push({ to, m }); },
+    now: () => now, random: o.random ?? (() => 0.5), send: (to, m) => { sent.push({ to, m }); },
     schedule: (delay, fire) => { armed.set(++timers, { at: now + delay, fire }); return timers; }, cancel: (t) => { armed.delete(t); },
     trace: (e) => { traced.push(e); },
-    startWorker: (w) => { started.push(w); }, killWorker: (w) => { killed.push(w); }, admit: (p) => p, release: () => {},
+    startWorker: (w) => { started.push(w); }, killWorker: (w) => { killed.push(w); }, admit: o.admit ?? ((p) => p), release: () => {},
     spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: () => {},
   });
   h.model.start();

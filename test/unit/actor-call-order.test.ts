@@ -76,3 +76,18 @@ test("a restarted actor is told which calls an earlier incarnation answered out 
   const [next] = c.pushed();
   assert.deepEqual([next.seq, next.minPendingSeq, next.closedSeqs], [3, 2, undefined], "seq 1 is below the lowest open call now: nothing left to tell");
 });
+
+test("after a restart the calls go in seq order, whichever order they became ready to send in", () => {
+  const c = caller(2);
+  c.update({ state: "ALIVE", epoch: 0, address: "head/w0" });
+  c.call(0, [BORROWED]); // waits for its argument: seqs 1 and 2 go first
+  c.call(1);
+  c.call(2);
+  assert.deepEqual(c.pushed().map((s) => s.seq), [1, 2]);
+  // The actor restarts: seqs 1 and 2 wait to be sent again; seq 0's argument comes meanwhile.
+  c.update({ state: "RESTARTING", epoch: 1 });
+  c.w.step({ kind: "message", from: BORROWED.owner, msg: { type: "Status", id: BORROWED.ref, status: { kind: "inline", payload: value(9) } } });
+  assert.deepEqual(c.pushed(), []);
+  c.update({ state: "ALIVE", epoch: 1, address: "head/w1" });
+  assert.deepEqual(c.pushed().map((s) => [s.seq, s.attempt]), [[0, 0], [1, 1], [2, 1]]);
+});

@@ -116,6 +116,9 @@ test("an actor passes over the seqs its caller closed, and drops calls below the
   assert.deepEqual(a.started(), [0, 2], "seq 6 waits for seq 5");
   a.call(5, { minPendingSeq: 5 });
   assert.deepEqual(a.started(), [0, 2, 5, 6], "seq 4, below the lowest open call, was dropped as done");
+  // The very next seq closed (a cancelled call never sent): not waited for either.
+  a.call(8, { closedSeqs: [7] });
+  assert.deepEqual(a.started(), [0, 2, 5, 6, 8], "seq 7, the next one due, is closed: not waited for");
 });
 
 test("a call for an actor this worker does not host is answered with ActorDiedError, never run", () => {

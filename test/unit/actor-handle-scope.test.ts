@@ -179,3 +179,15 @@ test("an actor created here, dead for good, with no handle and no call left is f
   r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a3", state: "DEAD", epoch: 0, owner: OWNER } });
   assert.equal(r.w.state.callerActors.has("a3"), true);
 });
+
+test("an actor whose registration a restarted GCS may have lost is registered again; one the GCS has answered for is followed again", () => {
+  const r = owner();
+  r.w.createActor("a1", CLS, [], actorOpts());
+  r.w.createActor("a2", CLS, [], actorOpts());
+  r.from("head/gcs", { type: "ActorUpdate", info: { actorId: "a2", state: "ALIVE", epoch: 0, owner: OWNER, address: "head/w1" } });
+  r.sent.length = 0;
+  r.from("head/raylet", { type: "GcsRestarted" });
+  const actors = r.sent.flatMap((s) => (s.m.type === "CreateActor" ? [["CreateActor", s.m.spec.actorId]] : s.m.type === "SubscribeActor" ? [["SubscribeActor", s.m.actorId]] : []));
+  assert.deepEqual(actors, [["CreateActor", "a1"], ["SubscribeActor", "a2"]]);
+  assert.ok(r.sent.every((s) => s.to === "head/gcs"));
+});

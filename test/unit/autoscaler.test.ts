@@ -207,3 +207,21 @@ test("a member dies: terminated as dead once it had joined, never before it was 
   h.a.step({ kind: "tick", cluster: state({ nodes: [head, node(false)] }) });
   assert.deepEqual(h.calls, ["terminate small-1 small the node died"]);
 });
+
+test("room: a launch in flight counts as its group's room, a node draining does not", () => {
+  const wide: AutoscalerConfig = { ...cfg, groups: [{ ...cfg.groups[0], maxReplicas: 10 }] };
+  // Two launches in flight (no node yet) meet two more CPUs asked for: nothing more is launched.
+  const h = harness(wide);
+  const asking = (n: number, nodes = [head]) => state({ nodes, backlog: [{ resources: { CPU: 1 }, count: n, ageMs: 0 }] });
+  h.a.step({ kind: "tick", cluster: asking(2) });
+  assert.deepEqual(h.calls, ["launch launch-1 small", "launch launch-2 small"]);
+  h.a.step({ kind: "tick", cluster: asking(2) });
+  assert.deepEqual(h.calls.length, 2, "the launches in flight were not counted as room");
+  // A node being drained (idle past its timeout) takes no more work: a demand launches a new node.
+  const d = harness(wide, [{ node: "s1", group: "small" }]);
+  const s1 = (idleMs: number) => ({ node: "s1", alive: true, total: { CPU: 1 }, available: { CPU: 1 }, idleMs });
+  d.a.step({ kind: "tick", cluster: state({ nodes: [head, s1(20_000)] }) });
+  assert.deepEqual(d.calls, ["drain s1"]);
+  d.a.step({ kind: "tick", cluster: asking(1, [head, s1(0)]) });
+  assert.deepEqual(d.calls, ["drain s1", "launch launch-1 small"], "the draining node's room was counted");
+});

@@ -216,3 +216,11 @@ test("a detached actor dead for good ends its job: its death is published by the
   const told = again.sent.find((s) => s.to === "node-2/raylet" && s.m.type === "NodeRegistered")?.m;
   assert.ok(told?.type === "NodeRegistered" && told.deadWorkers?.includes("d") && !told.deadWorkers.includes("a"), "a restarted GCS does not tell a raylet that registers that the detached actor's job ended");
 });
+
+test("an actor with no restarts left dies for good: no lease is asked for it again", () => {
+  const r = rig(0);
+  r.created(r.place("head/w1"), "head/w1");
+  r.g.message(RAYLET, { type: "WorkerDied", worker: "head/w1" });
+  assert.equal(r.info()?.state, "DEAD");
+  assert.deepEqual(r.take("RequestLease"), [], "a dead actor was scheduled again");
+});

@@ -452,4 +452,14 @@ describe("schema", () => {
       [2, `an event of unknown kind "task.teleported" (spec/trace.ts lists the kinds)`],
     ]);
   });
+  test("a label the other checkers branch on with a value the schema does not list is a violation", () => {
+    const bad = trace(
+      { kind: "object.deleted", comp: "store", obj: "o1", reason: "" } as unknown as Ev,
+      { kind: "object.created", comp: "owner", obj: "o2", size: 1, hash: "h", where: "elsewhere" } as unknown as Ev,
+    );
+    assert.deepEqual(checkers.schema(bad, {}).map((v) => [v.index, v.message]), [
+      [0, `a object.deleted event whose reason is ""; the schema allows "freed", "evicted", "orphaned", "node-died", "owner-died"`],
+      [1, `a object.created event whose where is "elsewhere"; the schema allows "inline", "store"`],
+    ]);
+  });
 });

@@ -159,3 +159,13 @@ test("an argument's copies on a node known dead draw no lease request there, whe
   kept.owner.submitTask("t2", FN, [arg], opts({ CPU: 1 }));
   assert.deepEqual(asks(kept), ["node-2/raylet", "head/raylet", "head/raylet"], "asked node-2's dead raylet");
 });
+
+test("a stored result's reply repeated (the network duplicated it) frees nothing: the copy it names is the object's", () => {
+  const r = rig();
+  const ret = r.owner.submitTask("t", FN, [], opts({ CPU: 1 }));
+  r.from("head/raylet", { type: "LeaseGranted", reqId: r.of("RequestLease")[0]!.m.reqId, leaseId: "lease-1", worker: "n2/w1-1" });
+  const reply: Msg = { type: "TaskReply", taskId: "t", returnId: ret, attempt: 0, result: { kind: "stored", node: "n2", size: 1_000_000, hash: "big" } };
+  r.from("n2/w1-1", reply);
+  r.from("n2/w1-1", reply);
+  assert.deepEqual(r.of("FreeObjects"), [], "the object's only copy was freed");
+});

@@ -217,3 +217,16 @@ test("a copy on a node this raylet has no view of yet is pulled from there", () 
   r.h.message("head/driver", { type: "Locations", id: "head/driver#o1", status: { kind: "stored", nodes: ["n2"], size: 8 } });
   assert.deepEqual(r.sent.filter((s) => s.m.type === "Pull").map((s) => s.to), ["n2/raylet"]);
 });
+
+test("a released bundle takes its leases with it: their workers are killed, and each holder hears its worker died", () => {
+  const { h, of, sent, killed, started } = rayletHost({ cpus: 2 });
+  h.message("head/gcs", { type: "PrepareBundles", pgId: "pg", attempt: 1, bundles: [{ index: 0, resources: { CPU: 1 } }] });
+  h.message("head/gcs", { type: "CommitBundles", pgId: "pg", attempt: 1 });
+  h.message("head/driver", { type: "RequestLease", reqId: 1, req: { resources: { CPU: 1 }, strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, deps: [], job: "head/driver", grantOrReject: true, taskId: "t" } });
+  for (const w of started.splice(0)) h.message(w, { type: "RegisterWorker", worker: w, driver: false });
+  const [granted] = of("LeaseGranted");
+  assert.ok(granted, "the lease into the bundle was not granted");
+  h.message("head/gcs", { type: "ReleaseBundles", pgId: "pg" });
+  assert.deepEqual(killed, [granted.worker]);
+  assert.deepEqual(sent.filter((s) => s.m.type === "WorkerDied" && s.to === "head/driver").map((s) => (s.m as { worker: string }).worker), [granted.worker]);
+});

@@ -190,7 +190,8 @@ export class Autoscaler {
     // What fits in the room of live nodes and of nodes on their way is already met.
     const bins: ResourceSet[] = [];
     for (const n of nodes.values()) if (n.alive && this.members.get(n.node)?.drainingSince === undefined) bins.push(n.available);
-    for (const l of this.launches.values()) if (l.node === undefined || !nodes.get(l.node)?.alive) bins.push(this.group(l.group).resources);
+    // Every launch left is on its way (reconcile dropped those whose node joined).
+    for (const l of this.launches.values()) bins.push(this.group(l.group).resources);
     const left = packInto(bins, demands);
     const shapes = this.cfg.groups.map((g) => ({ group: g.name, resources: g.resources, room: g.maxReplicas - this.replicas(g.name) }));
     const plan = planLaunches(left, shapes);

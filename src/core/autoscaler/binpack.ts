@@ -71,6 +71,7 @@ function size(r: ResourceSet): number {
   return s;
 }
 
+/** Largest first; equals keep their order (Array.prototype.sort is stable), so the plan depends on the inputs only. */
 function sortLargestFirst(demands: readonly ResourceSet[]): ResourceSet[] {
-  return demands.map((d, i) => ({ d, i })).sort((a, b) => size(b.d) - size(a.d) || a.i - b.i).map((x) => x.d);
+  return [...demands].sort((a, b) => size(b) - size(a));
 }

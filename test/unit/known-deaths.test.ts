@@ -1,0 +1,33 @@
+// A worker that registers hears from its raylet of the deaths it knew before (KnownDeaths): a
+// node's life that ended, and workers. What it then gets handed that such a process owns fails
+// at once with OwnerDiedError, as if it had heard of the death itself. Its own node's earlier
+// life is only recorded (what it asks of its raylet went to the current life).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NO_BUGS } from "../../src/core/bugs.ts";
+import type { CallResult } from "../../src/core/effects.ts";
+import { CoreWorker } from "../../src/core/core-worker.ts";
+
+function worker() {
+  const completed = new Map<number, CallResult>();
+  const w = new CoreWorker("n1/w2-1", { node: "n1", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+    now: () => 0, random: () => 0.5, send: () => {}, setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
+  });
+  w.start(true);
+  return { w, completed };
+}
+
+test("deaths known at registration: a ref owned on a dead node's life, or by a dead worker, fails at once", () => {
+  const { w, completed } = worker();
+  w.step({ kind: "message", from: "n1/raylet", msg: { type: "KnownDeaths", workers: ["n3/w1-4"], nodes: [{ node: "n2", incarnation: 1 }, { node: "n1", incarnation: 1 }] } });
+  assert.deepEqual([...w.state.deadNodes], [["n2", 1], ["n1", 1]]);
+  w.get([{ id: "n2/w1-1#7", owner: "n2/w1-1" }], undefined, 1);
+  w.get([{ id: "n3/w1-4#2", owner: "n3/w1-4" }], undefined, 2);
+  for (const id of [1, 2]) {
+    const r = completed.get(id);
+    assert.equal(r?.kind === "values" && (r.values[0] as { type?: string }).type, "OwnerDiedError", `get ${id} was not failed at once: ${JSON.stringify(r)}`);
+  }
+  w.get([{ id: "n2/w2-1#7", owner: "n2/w2-1" }], undefined, 3);
+  assert.equal(completed.has(3), false, "a later life of n2 is alive");
+});
