@@ -58,6 +58,7 @@ import "../unit/dead-nodes-kept.test.ts";
 import "../unit/raylet-store-waits.test.ts";
 import "../unit/ids.test.ts";
 import "../unit/known-deaths.test.ts";
+import "../unit/list.test.ts";
 import "./scenarios.ts";
 import "../integration/ownership.test.ts";
 import "../integration/kill-driver.test.ts";

@@ -191,3 +191,12 @@ test("an actor whose registration a restarted GCS may have lost is registered ag
   assert.deepEqual(actors, [["CreateActor", "a1"], ["SubscribeActor", "a2"]]);
   assert.ok(r.sent.every((s) => s.to === "head/gcs"));
 });
+
+test("an actor whose constructor argument failed is dead at once with that error, and never registered", () => {
+  const r = owner();
+  r.w.createActor("a1", CLS, [{ ref: "head/w9#x", owner: "head/w9" }], actorOpts());
+  r.from("head/w9", { type: "Status", id: "head/w9#x", status: { kind: "error", error: { type: "TaskError", message: "boom" } } });
+  const info = r.w.state.callerActors.get("a1")?.info;
+  assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "TaskError"]);
+  assert.deepEqual(r.sent.filter((s) => s.m.type === "CreateActor"), []);
+});

@@ -169,3 +169,14 @@ test("a stored result's reply repeated (the network duplicated it) frees nothing
   r.from("n2/w1-1", reply);
   assert.deepEqual(r.of("FreeObjects"), [], "the object's only copy was freed");
 });
+
+test("a get of borrowed refs stored elsewhere asks its raylet once, for all of them, once every status is known", () => {
+  const r = rig();
+  const a = { id: "head/w8#a", owner: "head/w8" }, b = { id: "head/w9#b", owner: "head/w9" }, c = { id: "head/w7#c", owner: "head/w7" };
+  r.owner.get([a, b, c], undefined, 7);
+  r.from("head/w8", { type: "Status", id: a.id, status: { kind: "stored", nodes: ["n2"], size: 1_000_000 } });
+  r.from("head/w7", { type: "Status", id: c.id, status: { kind: "inline", payload: value(3) } });
+  assert.deepEqual(r.of("StoreGet"), [], "the store was asked before every status was known");
+  r.from("head/w9", { type: "Status", id: b.id, status: { kind: "stored", nodes: ["n3"], size: 1_000_000 } });
+  assert.deepEqual(r.of("StoreGet").map((s) => s.m.ids.map((x) => x.id)), [[a.id, b.id]]);
+});

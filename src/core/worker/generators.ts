@@ -98,10 +98,8 @@ export function generatorItem(w: Ctx, from: Addr, taskId: TaskId, returnId: Obje
     dropItem(w, generatorItemIdOf(taskId, index), result);
     return w.fx.send(from, { type: "GeneratorAck", taskId, attempt, consumed: ALL_CONSUMED });
   }
-  if (g.executor?.attempt !== attempt) {
-    g.attemptReports = 0;
-    g.unbounded = undefined; // a new attempt yields from the start again, the lost item included
-  }
+  // A new attempt yields from the start again, the lost item included.
+  if (g.executor?.attempt !== attempt) g.unbounded = undefined;
   g.executor = { addr: from, attempt };
   g.attemptReports = index + 1;
   // An item lost while the task runs: this attempt yielded it again.
