@@ -180,3 +180,13 @@ test("a get of borrowed refs stored elsewhere asks its raylet once, for all of t
   r.from("head/w9", { type: "Status", id: b.id, status: { kind: "stored", nodes: ["n3"], size: 1_000_000 } });
   assert.deepEqual(r.of("StoreGet").map((s) => s.m.ids.map((x) => x.id)), [[a.id, b.id]]);
 });
+
+test("an idle scheduling class outside a placement group is kept when another is made (it remembers how long its tasks ran)", () => {
+  const r = rig();
+  const a = r.owner.submitTask("a", FN, [], opts({ CPU: 1 }));
+  r.from("head/raylet", { type: "LeaseGranted", reqId: r.of("RequestLease")[0]!.m.reqId, leaseId: "lease-1", worker: "head/w1" });
+  r.from("head/w1", { type: "TaskReply", taskId: "a", returnId: a, attempt: 0, result: { kind: "inline", payload: value(0) }, runMs: 0 });
+  assert.equal(r.of("ReturnLease").length, 1, "the class is idle: its lease went back");
+  r.owner.submitTask("b", FN, [], opts({ CPU: 2 }));
+  assert.equal(r.owner.state.classes.size, 2, "the idle class was dropped");
+});
