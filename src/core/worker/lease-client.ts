@@ -13,6 +13,7 @@ import { localityNode } from "../scheduler.ts";
 import { nodeOf, rayletAddr, specWith, type Addr, type ErrorInfo, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { buried } from "./object-recovery.ts";
+import { inGroup } from "./placement-groups.ts";
 import { finishTask, retryUncharged, taskEnded, type OwnedTask } from "./task-manager.ts";
 
 export interface Lease {
@@ -68,7 +69,7 @@ export function enqueue(w: Ctx, t: OwnedTask): void {
   if (!c) {
     forgetIdleGroupClasses(w);
     const s = t.spec.strategy;
-    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: s === "SPREAD", inGroup: typeof s === "object" && "placementGroup" in s };
+    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: s === "SPREAD", inGroup: inGroup(s) };
     w.classes.set(key, c);
   }
   // No lease is ever idle (a free one runs the next task or goes back), so queue and ask.

@@ -30,7 +30,7 @@ export function newPlacementGroupClient(removedGroupsKept?: number): PlacementGr
   return { createdGroups: new Map(), removedGroups: new RecentDeaths(removedGroupsKept), captured: undefined };
 }
 
-function inGroup(s: SchedulingStrategy): s is GroupStrategy {
+export function inGroup(s: SchedulingStrategy): s is GroupStrategy {
   return typeof s === "object" && "placementGroup" in s;
 }
 
