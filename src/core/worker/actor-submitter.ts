@@ -5,13 +5,13 @@
 
 import { nextTaskState } from "../lifecycle/task.ts";
 import {
-  handleIdOf, nodeOf, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type ActorCallOptions, type RefInfo, type TaskSpec,
+  handleIdOf, nodeOf, rayletAddr, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type ActorCallOptions, type RefInfo, type TaskSpec,
 } from "../types.ts";
 import { invariant } from "../assert.ts";
 import type { NamedActorEntry } from "../messages.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
-import { settleCancelled } from "./cancellation.ts";
+import { dropOutputWhenDead, settleCancelled } from "./cancellation.ts";
 import { placementOf } from "./placement-groups.ts";
 import { actorJob, submitterJob } from "./job.ts";
 import { generatorAttemptLost } from "./generators.ts";
@@ -252,7 +252,15 @@ export function skipActorCall(w: Ctx, spec: TaskSpec): void {
 function failActorTask(w: Ctx, t: OwnedTask, info: ActorInfo, pushedTo?: Addr): void {
   t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
   const error = info.error ?? { type: "ActorDiedError" as const, message: `actor ${info.actorId} is dead` };
-  finishTask(w, t, { kind: "error", error, retryable: false }, stillRunning(w, pushedTo));
+  const running = stillRunning(w, pushedTo);
+  finishTask(w, t, { kind: "error", error, retryable: false }, running);
+  if (pushedTo === undefined) return;
+  // The call may have stored its result on the worker's node before the actor died, and no reply
+  // will announce that copy: it is freed once the worker is known dead (now, if it is), as a
+  // lost lease's copy is, or it would outlive every reference.
+  if (running !== undefined) return dropOutputWhenDead(w, running, t.spec.returnId);
+  const node = nodeOf(pushedTo);
+  if (!w.owned.get(t.spec.returnId)?.nodes.includes(node)) w.fx.send(rayletAddr(node), { type: "FreeObjects", ids: [t.spec.returnId], orphaned: true });
 }
 
 /** `worker`, unless it is known dead already (then nothing it held has to wait for it). */
