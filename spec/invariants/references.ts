@@ -58,6 +58,9 @@ export const checkReferences: Checker = (events) => {
   /** object -> actors not yet dead whose constructor's arguments pass it: their owner keeps it in use. */
   const ctorArgs = new Map<string, Set<string>>();
   const inCtorArgs = (obj: string) => (ctorArgs.get(obj)?.size ?? 0) > 0;
+  /** actor -> the worker of its latest incarnation; workers whose actor exited or is dead for good. */
+  const actorHost = new Map<string, string>();
+  const endedActorWorkers = new Set<string>();
 
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
@@ -75,7 +78,12 @@ export const checkReferences: Checker = (events) => {
         const owner = ownerOf.get(e.obj);
         // So does a borrower running a task for an owner that exited: its work reaches nobody
         // (Ray ends a job's workers with its driver; tsray's, once the GCS declares it dead).
-        const live = owner !== undefined && !gone(owner) ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b) && !goneWorkers.has(workingFor.get(b) ?? "")) : [];
+        // So does the worker of an actor that exited or is dead for good: its callers fail what
+        // they sent it and count no borrow of its (as of a dead worker, Ray's rule), though tsray
+        // ends that worker only when the GCS returns its lease, a moment later.
+        const live = owner !== undefined && !gone(owner)
+          ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b) && !endedActorWorkers.has(b) && !goneWorkers.has(workingFor.get(b) ?? ""))
+          : [];
         if (live.length > 0) at(i, `object ${e.obj} went out of scope while ${live[0]} still borrows it`);
         borrowers.delete(e.obj);
         break;
@@ -173,8 +181,18 @@ export const checkReferences: Checker = (events) => {
         }
         break;
       case "actor.state":
-        if (e.state === "ALIVE" && e.worker !== undefined) actorWorkers.add(e.worker);
-        if (e.state === "DEAD") for (const h of ctorArgs.values()) h.delete(e.actor);
+        if (e.state === "ALIVE" && e.worker !== undefined) {
+          actorWorkers.add(e.worker);
+          actorHost.set(e.actor, e.worker);
+        }
+        if (e.state === "DEAD") {
+          for (const h of ctorArgs.values()) h.delete(e.actor);
+          const host = actorHost.get(e.actor);
+          if (host !== undefined) endedActorWorkers.add(host);
+        }
+        break;
+      case "actor.exited":
+        endedActorWorkers.add(e.worker);
         break;
       case "cluster.quiet":
         if (i !== lastQuiet && i !== firstQuiet) break;

@@ -317,6 +317,16 @@ describe("references", () => {
     one(check, trace(task("t1", "head/driver"), started("t1", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), oos("n1/w1-1#1")),
       "references", "object n1/w1-1#1 went out of scope while n1/w1-2 still borrows it", 3);
   });
+  test("the worker of an actor that exited or is dead for good borrows nothing its callers must keep", () => {
+    const borrowed: Ev = { kind: "ref.borrowed", comp: "owner", obj: "n2/w1-1#1", borrower: "n1/w1-1", owner: "n2/w1-1" };
+    const alive: Ev = { ...actorState("a", "ALIVE", 0), worker: "n1/w1-1" } as Ev;
+    const exited: Ev = { kind: "actor.exited", comp: "worker", actor: "a", worker: "n1/w1-1", epoch: 0, method: "exit" };
+    one(check, trace(alive, borrowed, oos("n2/w1-1#1")), "references", "object n2/w1-1#1 went out of scope while n1/w1-1 still borrows it", 2);
+    clean(check, trace(alive, borrowed, exited, oos("n2/w1-1#1")));
+    clean(check, trace(alive, borrowed, actorState("a", "DEAD", 0), oos("n2/w1-1#1")));
+    // Only the worker of the actor declared dead: another actor's worker still borrows.
+    one(check, trace(alive, borrowed, actorState("b", "DEAD", 0), oos("n2/w1-1#1")), "references", "while n1/w1-1 still borrows it", 3);
+  });
   test("an actor's constructor arguments stay in use until the actor is dead, unless their owner exited", () => {
     const registered = (args: string[]): Ev => ({ kind: "actor.registered", comp: "gcs", actor: "a", owner: "head/driver", detached: false, args });
     const exited: Ev = { kind: "owner.exited", comp: "owner", owner: "head/driver" };
