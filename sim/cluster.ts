@@ -314,15 +314,19 @@ export class SimCluster {
     const at = this.network.arrival(this.now, this.nodeIndex(from), b, m, this.connIndex(from), this.connIndex(to));
     const again = this.network.duplicateAt;
     const dest = this.nodeStates[b];
-    this.queue.add(at, new Delivery(this, from, to, dest, m, this.now), periodic);
-    if (!Number.isNaN(again)) this.queue.add(again, new Delivery(this, from, to, dest, m, this.now), periodic); // a duplicate
+    // The process it is written to: a message travels on that process's connection, which ends
+    // with it. A process started afterwards at the same address (a restarted raylet or GCS) never
+    // gets it, as a reply on a broken stream never reaches the daemon that reconnected.
+    const addressee = this.procs.get(to);
+    this.queue.add(at, new Delivery(this, from, to, dest, m, this.now, addressee), periodic);
+    if (!Number.isNaN(again)) this.queue.add(again, new Delivery(this, from, to, dest, m, this.now, addressee), periodic); // a duplicate
   }
 
   /** A message reaches its destination's node: handed over now, or when the node resumes. */
-  deliver(from: Addr, to: Addr, dest: NodeState, m: Msg, periodic: boolean, sent: number): void {
-    if (this.now < dest.pausedUntil) return this.atNode(dest.spec.id, () => this.deliver(from, to, dest, m, periodic, sent), periodic);
+  deliver(from: Addr, to: Addr, dest: NodeState, m: Msg, periodic: boolean, sent: number, addressee: Proc | undefined): void {
+    if (this.now < dest.pausedUntil) return this.atNode(dest.spec.id, () => this.deliver(from, to, dest, m, periodic, sent, addressee), periodic);
     const p = this.procs.get(to);
-    if (!p || !p.alive) return;
+    if (!p || !p.alive || (addressee !== undefined && p !== addressee)) return;
     if (this.cfg.traceMessages && !periodic) this.emit(dest.spec.id, { kind: "msg", comp: "host", from, to, type: m.type, sent, about: msgSubject(m) });
     p.comp.message(from, m);
   }
@@ -609,8 +613,11 @@ export class SimCluster {
 
 /** A message in flight. */
 class Delivery extends SimEvent {
-  constructor(private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeState, private readonly m: Msg, private readonly sent: number) { super(); }
-  run(): void { this.sim.deliver(this.from, this.to, this.dest, this.m, this.periodic, this.sent); }
+  constructor(
+    private readonly sim: SimCluster, private readonly from: Addr, private readonly to: Addr, private readonly dest: NodeState,
+    private readonly m: Msg, private readonly sent: number, private readonly addressee: Proc | undefined,
+  ) { super(); }
+  run(): void { this.sim.deliver(this.from, this.to, this.dest, this.m, this.periodic, this.sent, this.addressee); }
 }
 
 /**

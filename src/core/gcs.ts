@@ -252,7 +252,7 @@ export class Gcs {
     if (prev && prev.state !== "DEAD") {
       if (prev.incarnation === incarnation) {
         // Re-registration after a GCS restart: the node never went away.
-        this.fx.send(from, this.registered(node));
+        this.fx.send(from, this.registered(node, incarnation));
         return;
       }
       // The node restarted before we noticed it died: its previous life is over.
@@ -266,7 +266,7 @@ export class Gcs {
     this.nodes.set(node, { state, incarnation, endpoint, total: resources, available: resources, missed: 0 });
     this.fx.persist("nodes", node, { state, incarnation, endpoint, total: resources });
     this.fx.trace({ kind: "node.registered", comp: "gcs", id: node, resources });
-    this.fx.send(from, this.registered(node));
+    this.fx.send(from, this.registered(node, incarnation));
     this.broadcastView();
     this.actorManager.retryPendingActors();
     this.placementGroups.retry();
@@ -279,10 +279,10 @@ export class Gcs {
    * the node's resources forever, so the raylet gives it back (Ray's GCS likewise releases the
    * bundles it finds unused after a restart).
    */
-  private registered(node: NodeId): Msg {
+  private registered(node: NodeId, incarnation: number): Msg {
     const m: Extract<Msg, { type: "NodeRegistered" }> = this.deadWorkers.size === 0
-      ? { type: "NodeRegistered", head: this.cfg.head }
-      : { type: "NodeRegistered", head: this.cfg.head, deadWorkers: this.deadWorkers.list() };
+      ? { type: "NodeRegistered", head: this.cfg.head, incarnation }
+      : { type: "NodeRegistered", head: this.cfg.head, incarnation, deadWorkers: this.deadWorkers.list() };
     if (this.recovered) m.bundles = { keep: this.placementGroups.bundlesOn(node), before: this.placementGroups.firstAttempt };
     return m;
   }

@@ -126,7 +126,7 @@ export type Msg =
    * `bundles` (from a recovered GCS): the bundles it knows are committed on the node; any other
    * bundle reserved by an attempt numbered below `before` (an earlier GCS's) is given back.
    */
-  | { type: "NodeRegistered"; head: NodeId; deadWorkers?: readonly Addr[]; bundles?: { readonly keep: readonly string[]; readonly before: number } }
+  | { type: "NodeRegistered"; head: NodeId; incarnation: number; deadWorkers?: readonly Addr[]; bundles?: { readonly keep: readonly string[]; readonly before: number } }
   /**
    * `demands`: requests no live node can meet; `backlog`: requests queued here that fit some node
    * but wait for room; `idleMs`: how long the node has held no lease, bundle, queued request or

@@ -98,7 +98,7 @@ function rowOf(view: readonly NodeView[], node: NodeId): NodeView | undefined {
   return undefined;
 }
 
-const REGISTER_RETRY_MS = 200;
+export const REGISTER_RETRY_MS = 200;
 const REGISTER: RayletTimer = { kind: "register" };
 const HEARTBEAT: RayletTimer = { kind: "heartbeat" };
 const IDLE_WORKERS: RayletTimer = { kind: "idle-workers" };
@@ -242,6 +242,9 @@ export class Raylet {
   private receive(from: Addr, m: RayletMsg): void {
     switch (m.type) {
       case "NodeRegistered":
+        // The answer to an earlier life's registration (its process ended before it came): not
+        // this raylet's; taken for its own, it would stop registering a life the GCS never knew.
+        if (m.incarnation !== this.cfg.incarnation) return;
         if (m.deadWorkers) {
           // Deaths published before this raylet joined: requests from them (come early, or
           // replayed from this node's previous process) are dropped before anything is granted,

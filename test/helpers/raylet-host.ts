@@ -41,7 +41,7 @@ export function rayletHost(o: RayletHostOptions = {}) {
     spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: () => {},
   });
   h.model.start();
-  if (o.registered !== false) h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  if (o.registered !== false) h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: o.incarnation ?? 1 });
   /** The messages of one type the raylet sent. */
   const of = <T extends Msg["type"]>(type: T) => sent.flatMap((s) => (s.m.type === type ? [s.m as Extract<Msg, { type: T }>] : []));
   /** Moves time on by `ms`, firing the timers that fall due on the way, in order. */

@@ -26,14 +26,14 @@ test("a request that arrives before registration, from a worker the GCS says die
   const r = raylet();
   r.lease("head/w1-2"); // sent to this node's previous process, replayed to this one
   r.lease("head/w1-3", 2);
-  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", deadWorkers: ["head/w1-2"] });
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 2, deadWorkers: ["head/w1-2"] });
   assert.deepEqual(r.grantees(), ["head/w1-3"]);
   assert.deepEqual(r.h.model.state.queue, []);
 });
 
 test("a request from a worker whose death was published, or from a driver declared gone, is refused", () => {
   const r = raylet();
-  r.h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 2 });
   r.h.message("head/gcs", { type: "WorkerDied", worker: "head/w1-2" });
   r.h.message("head/gcs", { type: "WorkerDied", worker: "head/driver-9-x" });
   r.lease("head/w1-2");
@@ -44,7 +44,7 @@ test("a request from a worker whose death was published, or from a driver declar
 
 test("a request from a worker of a node life that is over, dead or followed by a later one, is refused", () => {
   const r = raylet();
-  r.h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 2 });
   const view: NodeView[] = [
     { node: "auto-1", incarnation: 2, total: { CPU: 2 }, available: { CPU: 2 }, alive: true },
     { node: "node-1", incarnation: 3, total: { CPU: 2 }, available: { CPU: 2 }, alive: true },
@@ -61,7 +61,7 @@ test("a request from a worker of a node life that died before this raylet joined
   const r = raylet();
   r.lease("node-2/w1-1"); // sent before its node was declared dead, held on the way
   r.lease("node-1/w3-1", 2);
-  r.h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 2 });
   r.h.message("head/gcs", { type: "ClusterView", nodes: [
     { node: "auto-1", incarnation: 2, total: { CPU: 2 }, available: { CPU: 2 }, alive: true },
     { node: "node-1", incarnation: 3, total: { CPU: 2 }, available: { CPU: 2 }, alive: true },
@@ -75,14 +75,14 @@ test("the GCS tells a registering raylet the deaths it published before, drivers
   const { g, sent } = gcsHost();
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 1 } });
   const first = sent.find((s) => s.m.type === "NodeRegistered")!.m;
-  assert.deepEqual(first, { type: "NodeRegistered", head: "head" }, "nothing died yet");
+  assert.deepEqual(first, { type: "NodeRegistered", head: "head", incarnation: 1 }, "nothing died yet");
   g.message("head/raylet", { type: "WorkerDied", worker: "head/w1-2" });
   g.message("head/driver-1", { type: "SubscribeFailures" });
   g.model.step({ kind: "driver-gone", driver: "head/driver-1" });
   sent.length = 0;
   g.message("auto-1/raylet", { type: "RegisterNode", node: "auto-1", incarnation: 2, resources: { CPU: 2 } });
   const reg = sent.find((s) => s.to === "auto-1/raylet" && s.m.type === "NodeRegistered")!.m;
-  assert.deepEqual(reg, { type: "NodeRegistered", head: "head", deadWorkers: ["head/w1-2", "head/driver-1"] });
+  assert.deepEqual(reg, { type: "NodeRegistered", head: "head", incarnation: 2, deadWorkers: ["head/w1-2", "head/driver-1"] });
 });
 
 test("the record of deaths keeps the latest ones, each once", () => {

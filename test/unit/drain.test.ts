@@ -21,7 +21,7 @@ function raylet(now = { t: 0 }) {
     ...ports(sent, [], now), startWorker: () => {}, killWorker: () => {}, admit: (p) => p, release: () => {}, spill: () => {}, restore: () => {}, deleteSpilled: () => {},
   });
   h.model.start();
-  h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 1 });
   sent.length = 0;
   return { h, sent };
 }

@@ -1,11 +1,12 @@
-// The raylet's lease queue on messages a unit can set up by hand: a duplicated registration, a
-// request that waits for its arguments (and stays here while it does, whatever the view says), a
-// request into a bundle that is only prepared, a cancelled infeasible request, a returned lease's
+// The raylet's lease queue on messages a unit can set up by hand: a duplicated registration, an
+// earlier life's registration answer, a request that waits for its arguments (and stays here
+// while it does, whatever the view says), a request into a bundle that is only prepared, a cancelled infeasible request, a returned lease's
 // arguments unpinned, a blocked worker's resources lent and waited for, a dead holder's leases,
 // duplicate prepares and stale releases of bundles, and a fenced raylet.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rayletHost } from "../helpers/raylet-host.ts";
+import { REGISTER_RETRY_MS } from "../../src/core/raylet.ts";
 import type { LeaseRequest } from "../../src/core/messages.ts";
 import type { NodeView } from "../../src/core/types.ts";
 
@@ -21,8 +22,19 @@ const view = (...nodes: [string, number][]): NodeView[] => nodes.map(([node, cpu
 test("a duplicated NodeRegistered does not start the heartbeat clock again", () => {
   const r = raylet();
   const before = r.timers();
-  r.h.message("head/gcs", { type: "NodeRegistered", head: "head" });
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 1 });
   assert.equal(r.timers(), before, "the registration was handled twice");
+});
+
+test("the answer to an earlier life's registration is not this raylet's: it registers on until its own comes", () => {
+  const { h, of, advance } = rayletHost({ incarnation: 2, registered: false });
+  h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 1 });
+  advance(REGISTER_RETRY_MS);
+  assert.deepEqual(of("RegisterNode").map((m) => m.incarnation), [2, 2], "the stale answer stopped the registration");
+  assert.deepEqual(of("Heartbeat"), []);
+  h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 2 });
+  advance(REGISTER_RETRY_MS);
+  assert.equal(of("RegisterNode").length, 2, "registered, it stops asking");
 });
 
 test("a lease waits for its arguments: they are looked up first, and granted once here", () => {
@@ -55,7 +67,7 @@ test("a recovered GCS's registration answer gives back the bundles an earlier GC
   r.lease(1);
   r.register();
   assert.deepEqual(r.of("LeaseGranted"), [], "the three bundles hold every CPU");
-  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", bundles: { keep: ["known#0"], before: 2_000_000_000 } });
+  r.h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: 1, bundles: { keep: ["known#0"], before: 2_000_000_000 } });
   assert.deepEqual([...r.h.model.bundles.keys()].sort(), ["known#0", "new#0"]);
   r.register();
   assert.deepEqual(r.of("LeaseGranted").map((m) => m.reqId), [1], "the CPU the lost reservation held is free again");

@@ -25,7 +25,7 @@ async function sampleMessages(): Promise<Record<string, unknown>[]> {
   const seen: Msg[] = [];
   const setup = (sim: SimCluster) => {
     const deliver = sim.deliver.bind(sim);
-    sim.deliver = (from, to, dest, m, periodic, sent) => { seen.push(m); deliver(from, to, dest, m, periodic, sent); };
+    sim.deliver = (from, to, dest, m, periodic, sent, addressee) => { seen.push(m); deliver(from, to, dest, m, periodic, sent, addressee); };
   };
   const r = await simulate({
     seed: 7, nodes: 2, setup,

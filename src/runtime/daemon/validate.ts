@@ -168,7 +168,7 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("GetStatus", { id }),
   m("Status", { id, status: objectStatus }),
   m("RegisterNode", { node: nodeId, incarnation: count, resources, endpoint: z.string().max(1024).optional() }),
-  m("NodeRegistered", { head: nodeId, deadWorkers: list(job).optional(), bundles: z.object({ keep: list(z.string().max(1024)), before: count }).strict().optional() }),
+  m("NodeRegistered", { head: nodeId, incarnation: count, deadWorkers: list(job).optional(), bundles: z.object({ keep: list(z.string().max(1024)), before: count }).strict().optional() }),
   m("Heartbeat", { node: nodeId, available, demands: list(demand).optional(), backlog: list(demand).optional(), idleMs: z.number().finite().gte(0).optional() }),
   m("ClusterView", { nodes: list(nodeView) }),
   m("WorkerDied", { worker: job }),
