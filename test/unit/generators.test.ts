@@ -433,6 +433,27 @@ test("a lost item of a task with no retries left, or with reconstruction off (se
   }
 });
 
+test("a re-run that fails fails its task for good, in the trace too: an item lost after it is not remade", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, "node-1", WORKER);
+  stored(r, spec, 1, "node-2", WORKER);
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  r.take("ReturnLease");
+  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
+  nodeDead(r, "node-1");
+  const again = r.grant(WORKER);
+  const error = { type: "TaskError" as const, message: "remote function gen: ObjectStoreFullError" };
+  r.toOwner({ type: "TaskReply", taskId: again.taskId, returnId: again.returnId, attempt: 1, result: { kind: "error", error, retryable: false } }, WORKER);
+  assert.deepEqual(r.traced.filter((e) => e.kind === "task.failed"), [{ kind: "task.failed", comp: "owner", task: spec.taskId, error: "TaskError" }]);
+  assert.deepEqual(itemState(r, y0), { state: "FAILED", nodes: [], error: "TaskError" }, "the item it was run for holds its error");
+  nodeDead(r, "node-2");
+  assert.deepEqual(itemState(r, y1)?.state, "FAILED", "no re-run after the task failed for good");
+  assert.equal(r.traced.filter((e) => e.kind === "task.retry").length, 1);
+});
+
 test("a re-run whose worker dies frees the item it stored unreported, and is run again for the items still lost", () => {
   const r = rig();
   const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());

@@ -168,7 +168,12 @@ export function lineageTaskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void
   }
   l.spec = t.spec;
   l.retriesLeft = t.retriesLeft;
-  if (result.kind === "error") l.failed = `its generator task ${t.spec.name} failed (${result.error.type}), and a failed task is not run again`;
+  if (result.kind === "error") {
+    l.failed = `its generator task ${t.spec.name} failed (${result.error.type}), and a failed task is not run again`;
+    // A re-run that failed is the task failed for good, said as its first run's failure is
+    // (finishTask does not: the first run settled the task's return).
+    if (wasRerun) w.fx.trace({ kind: "task.failed", comp: "owner", task: t.spec.taskId, error: result.error.type });
+  }
   if (l.waiting.size > 0) {
     const budget = l.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");
     if (result.kind !== "error" && budget && (!wasRerun || l.progress)) return rerun(w, l, l.waiting.values().next().value!);
