@@ -109,6 +109,23 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   // actor → its first such call; its answers from there on are not compared.
   const refCallOf = new Map<number, number>();
   for (const [i, st] of w.steps.entries()) if (st.op === "call" && (st.ref !== undefined || st.io === true) && !refCallOf.has(st.actor)) refCallOf.set(st.actor, i);
+  // A relay's `keep` reaches its actor from another caller than the program's, so it may
+  // overtake the program's earlier `keep` and `kept` calls to that actor, still pending (the
+  // program does not wait for them; Ray orders calls per caller only): those may read the
+  // relay's ref, and where the program's own `keep` came after it, the relay and later `kept`
+  // calls may read the program's.
+  const overtaken = new Set<number>();
+  w.steps.forEach((st, r) => {
+    if (st.op !== "relay") return;
+    let keptBefore = false;
+    for (let i = 0; i < r; i++) {
+      const p = w.steps[i];
+      if ((p.op !== "kept" && p.op !== "keep") || p.actor !== st.to) continue;
+      overtaken.add(i);
+      if (p.op === "keep") keptBefore = true;
+    }
+    if (keptBefore) w.steps.forEach((p, i) => { if (i >= r && ((p.op === "kept" && p.actor === st.to) || i === r)) overtaken.add(i); });
+  });
   const fromFetchOrder = new Set<number>();
   // Whether a call ran before its actor's kill took effect depends on timing, so do the answers
   // of a killed actor's calls (a value in one run, ActorDiedError in the other) and what uses them.
@@ -143,7 +160,7 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
     }
     if (st.op === "keep" && fromCancelled.has(i)) keptCancelled.add(st.actor);
     const refCall = st.op === "call" ? refCallOf.get(st.actor) : undefined;
-    if ((refCall !== undefined && refCall <= i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
+    if ((refCall !== undefined && refCall <= i) || overtaken.has(i) || takes(fromFetchOrder)) fromFetchOrder.add(i);
     if (st.op === "kept" && keptCancelled.has(st.actor)) fromCancelled.add(i);
     const viaActor = st.op === "call" || st.op === "keep" || st.op === "kept" || st.op === "own-box" || st.op === "spawn" || st.op === "handle-call" || st.op === "relay" || st.op === "exit"
       || st.op === "actor-stream" || st.op === "kill";
@@ -151,7 +168,8 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   });
   // A step whose value may legitimately differ between the runs (the sets above): an actor's
   // answer after a restart (it lost its state, as in Ray), a value built on a put the faults
-  // made fail, on a name lookup, on an async actor's fetch order, or on a killed actor's call.
+  // made fail, on a name lookup, on an async actor's fetch order or another caller's call
+  // overtaking the program's, or on a killed actor's call.
   // An actor the program only dropped (never killed, nor ended by itself) lives while a call made
   // through a handle to it, the program's or a task's it was passed to, is pending: without
   // faults none of those calls fails with ActorDiedError (Ray's actor handle reference counting).

@@ -30,3 +30,14 @@ test("what an actor kept from another actor's relay may differ only where the re
   assert.deepEqual(compareResults({ steps }, { 2: 4_016_384, 3: 4_016_384 }, { 2: died, 3: -1 }, false), []);
   assert.deepEqual(compareResults({ steps }, { 2: 4_016_384, 3: 4_016_384 }, { 2: 4_016_384, 3: -1 }, false), ["step 3 (kept) returned -1, the fault-free run 4016384"]);
 });
+
+test("a relay's keep may overtake the program's earlier calls to the actor it keeps in; calls after the relay may not differ", () => {
+  const actor: Step = { op: "actor", maxRestarts: 0, maxTaskRetries: 0 };
+  const readsBefore: Step[] = [actor, { op: "kept", actor: 0 }, actor, { op: "relay", actor: 2, to: 0, v: 0, big: false }, { op: "kept", actor: 0 }];
+  assert.deepEqual(compareResults({ steps: readsBefore }, { 1: -1, 3: 0, 4: 0 }, { 1: 0, 3: 0, 4: 0 }, false), [], "the kept before the relay read its ref");
+  assert.deepEqual(compareResults({ steps: readsBefore }, { 1: -1, 3: 0, 4: 0 }, { 1: -1, 3: 0, 4: -1 }, false),
+    ["step 4 (kept) returned -1, the fault-free run 0"], "the kept after the relay must read the relay's ref");
+  // The program's own keep before the relay may land after the relay's: the relay and later kept calls may read either.
+  const keepsBefore: Step[] = [actor, { op: "put", big: false, v: 7 }, { op: "keep", actor: 0, ref: 1 }, actor, { op: "relay", actor: 3, to: 0, v: 0, big: false }, { op: "kept", actor: 0 }];
+  assert.deepEqual(compareResults({ steps: keepsBefore }, { 1: 7, 2: 0, 4: 0, 5: 0 }, { 1: 7, 2: 0, 4: 7, 5: 7 }, false), []);
+});
