@@ -304,6 +304,21 @@ const itemState = (r: ReturnType<typeof rig>, id: string) => {
 };
 
 /**
+ * A task's generator on WORKER stores its two items on `nodes` and finishes; the program takes
+ * both. Returns the stream, the first attempt's spec and the items' ids.
+ */
+function finishedWithTwoItems(r: ReturnType<typeof rig>, nodes: readonly [string, string]) {
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, nodes[0], WORKER);
+  stored(r, spec, 1, nodes[1], WORKER);
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
+  return { gen, spec, y0, y1 };
+}
+
+/**
  * Attempt 0 runs on node-1 and stores item 0 there, which the program takes; then its worker dies
  * (node-1 not declared dead), and the task is retried: attempt 1 runs on the head.
  */
@@ -391,14 +406,8 @@ test("an item lost behind the attempt under way lets that attempt go of back-pre
 
 test("an item lost after its task finished is remade by a re-run of the task; the re-run's other items are dropped", () => {
   const r = rig();
-  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
-  const spec = r.grant(WORKER);
-  stored(r, spec, 0, "node-1", WORKER);
-  stored(r, spec, 1, "head", WORKER);
-  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
-  r.toOwner(r.take("TaskReply")[0]);
+  const { gen, y0, y1 } = finishedWithTwoItems(r, ["node-1", "head"]);
   r.take("ReturnLease");
-  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
   nodeDead(r, "node-1");
   assert.ok(r.traced.some((e) => e.kind === "task.retry" && e.attempt === 1 && e.reason.includes(y0)), "the task is run again for its lost item");
   const again = r.grant(WORKER);
@@ -435,14 +444,8 @@ test("a lost item of a task with no retries left, or with reconstruction off (se
 
 test("a re-run that fails fails its task for good, in the trace too: an item lost after it is not remade", () => {
   const r = rig();
-  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
-  const spec = r.grant(WORKER);
-  stored(r, spec, 0, "node-1", WORKER);
-  stored(r, spec, 1, "node-2", WORKER);
-  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
-  r.toOwner(r.take("TaskReply")[0]);
+  const { spec, y0, y1 } = finishedWithTwoItems(r, ["node-1", "node-2"]);
   r.take("ReturnLease");
-  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
   nodeDead(r, "node-1");
   const again = r.grant(WORKER);
   const error = { type: "TaskError" as const, message: "remote function gen: ObjectStoreFullError" };
@@ -456,13 +459,7 @@ test("a re-run that fails fails its task for good, in the trace too: an item los
 
 test("a re-run whose worker dies frees the item it stored unreported, and is run again for the items still lost", () => {
   const r = rig();
-  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
-  const spec = r.grant(WORKER);
-  stored(r, spec, 0, "node-1", WORKER);
-  stored(r, spec, 1, "node-1", WORKER);
-  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
-  r.toOwner(r.take("TaskReply")[0]);
-  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
+  const { y0, y1 } = finishedWithTwoItems(r, ["node-1", "node-1"]);
   nodeDead(r, "node-1");
   const again = r.grant(WORKER);
   stored(r, again, 0, "head", WORKER);
