@@ -15,7 +15,7 @@ import { mergeDemands } from "./gcs/demands.ts";
 import { PlacementGroups } from "./gcs/placement-groups.ts";
 import { RecentDeaths } from "./recent-deaths.ts";
 import {
-  diedWithNode, nodeOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type JobId, type Mutable, type NodeId, type NodeView,
+  creatorOfId, diedWithNode, nodeOf, rayletAddr, type ActorId, type Addr, type FunctionDescriptor, type FunctionId, type JobId, type Mutable, type NodeId, type NodeView,
 } from "./types.ts";
 import type { AutoscalingState, PendingDemand } from "./types.ts";
 
@@ -214,7 +214,7 @@ export class Gcs {
       case "GetFunction": return this.knownDead(from) ? undefined : this.getFunction(from, m.id);
       case "CreateActor": return this.actorManager.createActor(from, m.spec, this.knownDead(m.spec.owner));
       // Asks sent before their sender died (come late) would wait or follow for a dead address.
-      case "SubscribeActor": return this.knownDead(from) ? undefined : this.actorManager.subscribe(from, m.actorId);
+      case "SubscribeActor": return this.knownDead(from) ? undefined : this.actorManager.subscribe(from, m.actorId, this.knownDead(creatorOfId(m.actorId)));
       case "GetNamedActor": return this.knownDead(from) ? undefined : this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);
       case "ListNamedActors": return this.fx.send(from, { type: "NamedActorList", reqId: m.reqId, actors: this.actorManager.listNamed(m.namespace) });
       case "KillActor":

@@ -42,6 +42,8 @@ export const isGeneratorItemId = (id: ObjectId): boolean => /\.y\d+$/.test(id);
  * the actor ends.
  */
 export const handleIdOf = (actorId: ActorId): ObjectId => idOf(actorId, ".h");
+/** The process that made an id: a process numbers what it makes `${addr}#n` (its client's nextId). */
+export const creatorOfId = (id: string): Addr => id.slice(0, id.indexOf("#"));
 /** The actor of a handle object's id, undefined for any other object. */
 export const actorOfHandleId = (id: ObjectId): ActorId | undefined => (id.endsWith(".h") ? id.slice(0, -2) : undefined);
 /** The task and the index of a generator item's id (`<task>.y<index>`). */

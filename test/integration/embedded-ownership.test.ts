@@ -1,5 +1,6 @@
 // Ownership on the embedded cluster (real worker threads): refs nested in values, refs kept by an
-// actor, refs passed on by borrowers, and refs freed when dropped — explicitly or by the GC.
+// actor, refs passed on by borrowers, an actor handle passed on before its actor is registered,
+// and refs freed when dropped — explicitly or by the GC.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -37,6 +38,14 @@ for (const large of [false, true]) {
 
 test("an actor's dropped refs are freed once its thread collects them: the puts it made, the refs its arguments held", async () => {
   await actorDropsRefs(ray.driver(), storeCount, BIG);
+});
+
+test("a handle passed to a task before its actor is registered (its constructor's argument still computing) reaches the actor", async () => {
+  const slow = ray.remote(async (x: number) => { await new Promise((r) => setTimeout(r, 200)); return x; });
+  class Holder { constructor(readonly v: number) {} get() { return this.v; } }
+  const a = ray.remote(Holder).remote(slow.remote(7));
+  const viaTask = ray.remote(async (h: typeof a) => ray.get(h.get.remote()));
+  assert.equal(await ray.get(viaTask.remote(a)), 7);
 });
 
 test("a ref stored in an actor is read after the driver released its own", async () => {

@@ -1,5 +1,6 @@
 // Ownership and borrowing on the simulator: Ray's results for refs nested in values, refs held
-// by actors, refs passed on by a borrower, and dropped refs.
+// by actors, refs passed on by a borrower, an actor handle passed on before its actor is
+// registered, and dropped refs.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -91,6 +92,18 @@ test("a ref passed task → task → actor is read by the actor after the tasks 
   });
   clean(r);
   assert.equal(r.result, 9);
+});
+
+test("a handle passed to a task before its actor is registered (its constructor's argument still computing) reaches the actor", async () => {
+  const r = await run(async (ray) => {
+    const slow = ray.remote(async (x: number) => { await ray.sleep(500); return x; });
+    class Holder { constructor(readonly v: number) {} get() { return this.v; } }
+    const a = ray.remote(Holder).remote(slow.remote(7));
+    const viaTask = ray.remote(async (h: typeof a) => ray.get(h.get.remote()));
+    return ray.get(viaTask.remote(a));
+  });
+  clean(r);
+  assert.equal(r.result, 7);
 });
 
 test("a dropped ref is freed: the store count is back to its baseline", async () => {

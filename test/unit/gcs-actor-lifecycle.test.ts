@@ -224,3 +224,27 @@ test("an actor with no restarts left dies for good: no lease is asked for it aga
   assert.equal(r.info()?.state, "DEAD");
   assert.deepEqual(r.take("RequestLease"), [], "a dead actor was scheduled again");
 });
+
+test("a process that follows an actor not yet registered (its handle passed on early) hears of it once it is, and of its creator's death if that comes first", () => {
+  const { g, sent } = gcsHost();
+  g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  const updates = (to: string) => sent.flatMap((s) => (s.to === to && s.m.type === "ActorUpdate" ? [s.m.info] : []));
+  const spec = (actorId: string, owner: string) => ({ actorId, fn: "C:1", className: "C", args: [], owner, job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRestarts: 0, maxTaskRetries: 0 });
+  // Subscribed before the registration: followed from it on.
+  g.message("head/w1-2", { type: "SubscribeActor", actorId: "head/driver#1" });
+  assert.deepEqual(updates("head/w1-2"), [], "nothing to say yet");
+  g.message(DRIVER, { type: "CreateActor", spec: spec("head/driver#1", DRIVER) });
+  assert.deepEqual(updates("head/w1-2").map((i) => i.state), ["PENDING_CREATION"]);
+  // The creator dies before registering: its followers hear the actor is dead; a later follower at once.
+  g.message("head/w1-2", { type: "SubscribeActor", actorId: "head/w1-3#4" });
+  g.message(RAYLET, { type: "WorkerDied", worker: "head/w1-3" });
+  const dead = updates("head/w1-2").at(-1);
+  assert.deepEqual([dead?.actorId, dead?.state, dead?.error?.type], ["head/w1-3#4", "DEAD", "ActorDiedError"]);
+  g.message("head/w1-5", { type: "SubscribeActor", actorId: "head/w1-3#4" });
+  assert.deepEqual(updates("head/w1-5").map((i) => i.state), ["DEAD"]);
+  // A follower that dies is dropped: the registration that comes after tells it nothing.
+  g.message("head/w1-6", { type: "SubscribeActor", actorId: "head/driver#7" });
+  g.message(RAYLET, { type: "WorkerDied", worker: "head/w1-6" });
+  g.message(DRIVER, { type: "CreateActor", spec: spec("head/driver#7", DRIVER) });
+  assert.deepEqual(updates("head/w1-6"), []);
+});

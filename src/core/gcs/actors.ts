@@ -10,7 +10,7 @@ import type { Msg, NamedActorEntry, TaskResult } from "../messages.ts";
 import { RecentDeaths } from "../recent-deaths.ts";
 import { place } from "../scheduler.ts";
 import {
-  diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
+  creatorOfId, diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
   type JobId, type NodeId, type NodeView, type PendingDemand, type TaskSpec,
 } from "../types.ts";
 
@@ -64,6 +64,12 @@ export class ActorManager {
   readonly leaseRequests = new Map<number, ActorId>();
   /** The actors dead for good: past `deadKept`, the one dead longest is forgotten. */
   private readonly dead: RecentDeaths<ActorId>;
+  /**
+   * Followers of actors not registered yet (volatile). An owner registers its actor once the
+   * constructor's arguments are ready, and may pass a handle on before that: whoever calls through
+   * it follows the actor from then on, as Ray's GCS takes a subscription to any actor id.
+   */
+  private readonly early = new Map<ActorId, Set<Addr>>();
   private nextReq: number;
   private spreadCursor = 0;
 
@@ -139,6 +145,12 @@ export class ActorManager {
       let gone = false;
       for (const s of a.subscribers) if (dead(s)) { a.subscribers.delete(s); gone = true; }
       if (gone) this.save(id, a);
+    }
+    for (const [id, followers] of this.early) {
+      for (const s of followers) if (dead(s)) followers.delete(s);
+      // Its creator died before registering it: no registration will come.
+      if (dead(creatorOfId(id))) for (const s of followers) this.io.send(s, { type: "ActorUpdate", info: neverRegistered(id) });
+      if (followers.size === 0 || dead(creatorOfId(id))) this.early.delete(id);
     }
   }
 
@@ -230,6 +242,8 @@ export class ActorManager {
       // An owner already buried follows nothing (a detached actor outlives it).
       state: "DEPENDENCIES_UNREADY", spec, epoch: 0, restartsLeft: spec.maxRestarts, subscribers: new Set(ownerDead ? [] : [spec.owner]),
     };
+    for (const s of this.early.get(spec.actorId) ?? []) a.subscribers.add(s);
+    this.early.delete(spec.actorId);
     this.actors.set(spec.actorId, a);
     const args = spec.args.flatMap((x) => ("ref" in x ? [x.ref] : x.v.refs?.map((r) => r.id) ?? []));
     this.io.trace({
@@ -255,9 +269,17 @@ export class ActorManager {
     this.scheduleActor(spec.actorId, a);
   }
 
-  subscribe(from: Addr, id: ActorId): void {
+  /** `creatorDead`: the GCS buried the process that made the id (if the actor is unknown, it never will be). */
+  subscribe(from: Addr, id: ActorId, creatorDead: boolean): void {
     const a = this.actors.get(id);
-    if (!a) return;
+    if (!a) {
+      // Not registered yet (or dead so long ago that it was forgotten: then nobody answers, as in Ray).
+      if (creatorDead) return this.io.send(from, { type: "ActorUpdate", info: neverRegistered(id) });
+      let followers = this.early.get(id);
+      if (!followers) this.early.set(id, (followers = new Set()));
+      followers.add(from);
+      return;
+    }
     this.addSubscriber(id, a, from);
     this.io.send(from, { type: "ActorUpdate", info: this.info(id, a) });
   }
@@ -461,4 +483,10 @@ export function nameKey(namespace: string | undefined, name: string): string {
 function nameKeyParts(key: string): NamedActorEntry {
   const cut = key.indexOf("\u0000");
   return { name: key.slice(cut + 1), namespace: key.slice(0, cut) };
+}
+
+/** What a follower hears of an actor whose creator died before registering it: dead, never created. */
+function neverRegistered(id: ActorId): ActorInfo {
+  const owner = creatorOfId(id);
+  return { actorId: id, state: "DEAD", epoch: 0, owner, error: { type: "ActorDiedError", message: `its creator ${owner} died before it registered the actor` } };
 }
