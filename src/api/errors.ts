@@ -4,8 +4,9 @@
 // A task's own error (Ray's RayTaskError) is a TaskError whose `cause` is the error the user's
 // code threw, rebuilt: same name, message, stack and own fields (`code`, …). The cause is an
 // instance of the thrower's class when that class exists everywhere (JavaScript's built-in
-// errors: RangeError, TypeError, …); a user-defined class cannot be recreated from data, so its
-// cause is an Error whose `name` is the class's name.
+// errors: RangeError, TypeError, …, and tsray's own: a nested get's TaskError, ObjectLostError,
+// …); a user-defined class cannot be recreated from data, so its cause is an Error whose `name`
+// is the class's name.
 
 import type { ErrorInfo, ErrorType, ThrownInfo } from "../core/types.ts";
 
@@ -55,9 +56,14 @@ const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayErr
   ObjectStoreFullError, InfeasibleTaskError, RayError, TaskCancelledError,
 };
 
-/** Error classes every JavaScript realm has: a cause of one of these is rebuilt as one. */
-const BUILT_IN: Record<string, new (m: string) => Error> = {
+/**
+ * Error classes every process has, JavaScript's built-ins and tsray's own: a cause of one of these
+ * is rebuilt as one (a nested get's TaskError or ObjectLostError, say, as Ray's cause keeps its class).
+ */
+const EVERYWHERE: Record<string, new (m: string) => Error> = {
   Error, RangeError, TypeError, SyntaxError, ReferenceError, EvalError, URIError,
+  ...Object.fromEntries(Object.values(classes).map((c) => [new c("").name, c])),
+  TaskError, ValueError, PendingCallsLimitExceeded,
 };
 
 export function toError(info: ErrorInfo): RayError {
@@ -71,7 +77,7 @@ export function toError(info: ErrorInfo): RayError {
 
 /** A thrown error, recreated from data (see the rule at the top). */
 function rebuild(t: ThrownInfo): Error {
-  const e = new (BUILT_IN[t.name] ?? Error)(t.message);
+  const e = new (Object.hasOwn(EVERYWHERE, t.name) ? EVERYWHERE[t.name] : Error)(t.message);
   if (e.name !== t.name) Object.defineProperty(e, "name", { value: t.name, writable: true, configurable: true });
   if (t.stack !== undefined) e.stack = t.stack;
   if (t.fields) for (const k of Object.keys(t.fields)) (e as unknown as Record<string, unknown>)[k] = t.fields[k];

@@ -3,6 +3,7 @@
 // test/integration/api-features.test.ts holds every host to the same answers (Ray's).
 import assert from "node:assert/strict";
 import type { Ray } from "../../src/api/ray.ts";
+import { TaskError } from "../../src/api/errors.ts";
 import type { ActorHandle, ObjectRef } from "../../src/api/handles.ts";
 
 /** Async actor methods overlap: peak concurrency of 4 calls, and with maxConcurrency 2. */
@@ -235,6 +236,8 @@ export async function runtimeContexts(ray: Ray): Promise<{ driverHasTask: boolea
 export interface CauseSeen {
   name: string; isTaskError: boolean; causeName?: string; causeIsRangeError: boolean; causeMessage?: string;
   code?: unknown; customName?: string; customIsError: boolean; customField?: unknown; dependentCauseName?: string;
+  /** A task that failed on a nested get: its cause is that get's TaskError, whose own cause is what the inner task threw. */
+  nestedCause?: [boolean, boolean];
 }
 
 /** A task's error keeps what the user threw as `cause`: class (built-ins), message and own fields; dependents see the same. */
@@ -259,6 +262,11 @@ export async function errorCauses(ray: Ray): Promise<CauseSeen> {
   }
   try { await ray.get(plusOne.remote(throwsRange.options({ maxRetries: 0 }).remote())); } catch (e) {
     out.dependentCauseName = ((e as Error & { cause?: Error }).cause)?.name;
+  }
+  const getsFrom = ray.remote(async (f: typeof throwsRange) => ray.get(f.options({ maxRetries: 0 }).remote()));
+  try { await ray.get(getsFrom.options({ maxRetries: 0 }).remote(throwsRange)); } catch (e) {
+    const c = (e as Error & { cause?: Error }).cause;
+    out.nestedCause = [c instanceof TaskError, c?.cause instanceof RangeError];
   }
   return out as CauseSeen;
 }

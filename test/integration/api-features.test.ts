@@ -24,6 +24,7 @@ function checkCauses(c: CauseSeen): void {
   assert.equal(c.customIsError, true);
   assert.equal(c.customField, 5);
   assert.equal(c.dependentCauseName, "RangeError", "a dependent task's get sees the same cause");
+  assert.deepEqual(c.nestedCause, [true, true], "a nested get's TaskError is rebuilt as one, with its own cause");
 }
 
 function checkRefused(messages: string[]): void {

@@ -105,7 +105,7 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   assert.deepEqual(await actorCallsWithPendingArgs(r), EXPECTED.pendingArgs);
   assert.deepEqual(await runtimeContexts(r), EXPECTED.contexts);
   const c = await errorCauses(r);
-  assert.deepEqual([c.causeName, c.causeIsRangeError, c.code, c.customName, c.customField, c.dependentCauseName], ["RangeError", true, "E_RANGE", "QuotaError", 5, "RangeError"]);
+  assert.deepEqual([c.causeName, c.causeIsRangeError, c.code, c.customName, c.customField, c.dependentCauseName, c.nestedCause], ["RangeError", true, "E_RANGE", "QuotaError", 5, "RangeError", [true, true]]);
   const refused = await refusedOptions(r);
   EXPECTED.refused.forEach((re, i) => assert.match(refused[i], re));
   checkRefusedCalls(await refusedCalls(r));
