@@ -20,7 +20,7 @@ import type { ObjectRefGenerator } from "./api/generator.ts";
 
 export {
   RayError, TaskError, WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
-  ObjectStoreFullError, InfeasibleTaskError, ValueError, TaskCancelledError, PendingCallsLimitExceeded,
+  ObjectStoreFullError, InfeasibleTaskError, ValueError, TaskCancelledError, TaskPlacementGroupRemoved, PendingCallsLimitExceeded,
 } from "./api/errors.ts";
 export { ObjectRef, RemoteFunction, ActorClass, type ActorHandle, type ActorRef, type RemoteOptions, type RemoteArg, type RemoteArgs } from "./api/handles.ts";
 export { ObjectRefGenerator } from "./api/generator.ts";

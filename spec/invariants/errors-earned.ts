@@ -28,6 +28,8 @@ interface Task {
   retries: number;
   /** ray.cancel reached its owner: TaskCancelledError is earned. */
   cancelled?: true;
+  /** The placement group it runs in (asked, or captured from its parent). */
+  group?: string;
   /** Index of its task.submitted. */
   submittedAt: number;
 }
@@ -52,6 +54,8 @@ export const checkErrorsEarned: Checker = (events) => {
   let faulted = false;
   // ObjectLostError reads judged at the end, once we know whether the owner ever died.
   const lostReads: { i: number; obj: string; task: string }[] = [];
+  // TaskPlacementGroupRemoved errors judged at the end, once we know whether their group was removed.
+  const groupRemovalErrors: { i: number; group: string; what: string }[] = [];
   const judgedLost = new Set<string>();
   /** Streaming items the owner saw lost (object.lost). */
   const lostItems = new Set<string>();
@@ -74,6 +78,16 @@ export const checkErrorsEarned: Checker = (events) => {
       if (!t?.cancelled) at(i, `TaskCancelledError though the task was never cancelled (${what})`);
       return;
     }
+    // Only the removal of the task's group explains its removal error, faults or not. The owner
+    // that removes a group fails its queued tasks as it asks the GCS, before the GCS says REMOVED:
+    // judged at the end. The removal kills the workers leased in the group, so it explains their
+    // tasks' crash too.
+    if (error === "TaskPlacementGroupRemoved") {
+      if (t?.group === undefined) at(i, `TaskPlacementGroupRemoved though the task ran in no placement group (${what})`);
+      else groupRemovalErrors.push({ i, group: t.group, what });
+      return;
+    }
+    if (error === "WorkerCrashedError" && t?.group !== undefined && removedGroups.has(t.group)) return;
     if (faulted) return;
     if (FAULT_ONLY.has(error)) {
       at(i, `${error} without any injected fault (${what})`);
@@ -140,6 +154,9 @@ export const checkErrorsEarned: Checker = (events) => {
   const holderOf = new Map<string, string>();
   const diedWorkers = new Set<string>();
   const releasedBundles = new Set<string>();
+  /** task or actor -> the group it runs in, and whether it captures its children into it. */
+  const groupOf = new Map<string, { pg: string; capture: boolean }>();
+  const removedGroups = new Set<string>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     lives.see(e, i);
@@ -247,9 +264,25 @@ export const checkErrorsEarned: Checker = (events) => {
       }
       case "task.submitted":
         if (!tasks.has(e.task)) {
-          tasks.set(e.task, { actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [], borrowed: e.borrowed ?? [], retries: 0, submittedAt: i });
+          tasks.set(e.task, {
+            actor: e.actor, owner: e.owner, maxRetries: e.maxRetries, returns: e.returns, args: e.args ?? [], borrowed: e.borrowed ?? [], retries: 0, submittedAt: i,
+            group: groupOf.get(e.task)?.pg,
+          });
           byReturn.set(e.returns, e.task);
         }
+        break;
+      case "placement.asked": {
+        const id = e.task ?? e.actor;
+        if (id === undefined) break;
+        if (e.pg !== undefined) groupOf.set(id, { pg: e.pg, capture: e.capture === true });
+        else {
+          const parent = e.parent === undefined ? undefined : groupOf.get(e.parent);
+          if (parent?.capture) groupOf.set(id, parent);
+        }
+        break;
+      }
+      case "pg.state":
+        if (e.state === "REMOVED") removedGroups.add(e.pg);
         break;
       case "task.failed": {
         const t = tasks.get(e.task);
@@ -309,6 +342,7 @@ export const checkErrorsEarned: Checker = (events) => {
     }
   }
 
+  for (const r of groupRemovalErrors) if (!removedGroups.has(r.group)) at(r.i, `TaskPlacementGroupRemoved though its group ${r.group} was never removed (${r.what})`);
   for (const r of lostReads) {
     const owner = tasks.get(r.task)!.owner;
     if (lives.deadAtEnd(owner)) continue;

@@ -34,6 +34,8 @@ export class PendingCallsLimitExceeded extends RayError { override name = "Pendi
 export class ValueError extends Error { override name = "ValueError"; }
 /** ray.cancel stopped the task (Ray's TaskCancelledError); also the reason its cancellation signal aborts with. */
 export class TaskCancelledError extends RayError { override name = "TaskCancelledError"; }
+/** The task's placement group was removed before it could run, or while it ran (Ray's TaskPlacementGroupRemoved). */
+export class TaskPlacementGroupRemoved extends RayError { override name = "TaskPlacementGroupRemoved"; }
 /**
  * What ray.exitActor() throws to unwind the actor's method, as Ray's exit_actor raises: the
  * executor turns it into the actor's exit. Code that catches it and goes on does not exit.
@@ -53,7 +55,7 @@ export const TERMINATE = "__ray_terminate__";
 
 const classes: Record<Exclude<ErrorType, "TaskError">, new (m: string) => RayError> = {
   WorkerCrashedError, ObjectLostError, OwnerDiedError, ActorDiedError, GetTimeoutError,
-  ObjectStoreFullError, InfeasibleTaskError, RayError, TaskCancelledError,
+  ObjectStoreFullError, InfeasibleTaskError, RayError, TaskCancelledError, TaskPlacementGroupRemoved,
 };
 
 /**

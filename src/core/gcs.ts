@@ -122,7 +122,9 @@ export class Gcs {
     this.placementGroups = new PlacementGroups({
       send: (to, m) => this.fx.send(to, m), trace: (b) => this.fx.trace(b), now: () => this.fx.now(), view: () => this.view(),
       persist: (id, row) => this.fx.persist("meta", `pg:${id}`, row),
-      viewChanged: () => { this.viewDirty = true; },
+      // Bundles placed or lost: actors waiting for a group's bundle may be placed now.
+      viewChanged: () => { this.viewDirty = true; this.actorManager.retryInfeasible(); },
+      groupRemoved: (pgId) => this.actorManager.groupRemoved(pgId),
     }, this.incarnation * 1_000_000_000, cfg.removedGroupsKept);
     this.actorManager = new ActorManager({
       gcs: addr, head: cfg.head, bugs: cfg.bugs, recovered: this.recovered, firstReqId: this.incarnation * 1_000_000_000, deadKept: cfg.deadActorsKept,

@@ -105,7 +105,9 @@ export type ErrorType =
   | "InfeasibleTaskError"
   | "RayError"
   /** The task was cancelled by ray.cancel (Ray's TaskCancelledError). */
-  | "TaskCancelledError";
+  | "TaskCancelledError"
+  /** The task's placement group was removed before it ran, or while it ran (Ray's TaskPlacementGroupRemoved). */
+  | "TaskPlacementGroupRemoved";
 
 export interface ErrorInfo {
   readonly type: ErrorType;

@@ -482,7 +482,28 @@ export async function handleScopes(ray: Ray): Promise<HandleScopesSeen> {
 }
 
 /** What every host must observe (Ray's behaviour). */
+/**
+ * A placement group's actors and tasks around its removal: an actor made before the group was
+ * ready waits for it; once the group is removed, a task that ran in it, one that waited for its
+ * bundle and one submitted after fail with TaskPlacementGroupRemoved, and the actor is dead.
+ */
+export async function groupRemoval(ray: Ray): Promise<Record<string, unknown>> {
+  const nameOf = async (r: ObjectRef<unknown>) => ray.get(r).then(() => "no error", (e: Error) => e.name);
+  const pg = ray.placementGroup({ bundles: [{ CPU: 1 }] });
+  class Box { v() { return 1; } }
+  const actor = ray.remote(Box).options({ placementGroup: pg, maxRestarts: 2 }).remote();
+  const actorBefore = await ray.get(actor.v.remote());
+  const slow = ray.remote(async () => { await ray.sleep(10_000); return 1; });
+  const running = slow.options({ placementGroup: pg }).remote();
+  const queued = slow.options({ placementGroup: pg }).remote();
+  await ray.sleep(300);
+  await ray.removePlacementGroup(pg);
+  const after = slow.options({ placementGroup: pg }).remote();
+  return { actorBefore, running: await nameOf(running), queued: await nameOf(queued), after: await nameOf(after), actorAfter: await nameOf(actor.v.remote()) };
+}
+
 export const EXPECTED = {
+  groupRemoval: { actorBefore: 1, running: "TaskPlacementGroupRemoved", queued: "TaskPlacementGroupRemoved", after: "TaskPlacementGroupRemoved", actorAfter: "ActorDiedError" },
   peek: [1, 2, "TaskError", "GetTimeoutError", 3, 4],
   handleScopes: {
     taskValue: 1, taskActorEnded: true, lookupBefore: 2, lookupAfter: "ActorDiedError: true", lentValue: 1, lentEnded: true, firedAndForgot: 1, firedEnded: true, chained: 1,

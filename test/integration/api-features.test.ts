@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, groupRemoval, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -107,6 +107,9 @@ describe("API features on the simulator", () => {
   it("ray.nodes(), clusterResources() and availableResources() come from the GCS's node table", async () => {
     for (const seed of [1, 2]) assert.deepEqual((await run(clusterInfo, seed, 3)).result, { alive: 3, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });
   });
+  it("a placement group's actor waits for the group; once it is removed its tasks fail with TaskPlacementGroupRemoved and its actor is dead", async () => {
+    for (const seed of [1, 2, 3]) assert.deepEqual((await run(groupRemoval, seed)).result, EXPECTED.groupRemoval);
+  });
 });
 
 describe("ray.init options", () => {
@@ -174,6 +177,9 @@ describe("API features on the embedded cluster", () => {
   });
   it("named actors in namespaces, getIfExists, duplicate names refused at creation, detached actors outlive their creator", async () => {
     assert.deepEqual(await namedActors(ray.driver()), EXPECTED_NAMES);
+  });
+  it("a placement group's actor waits for the group; once it is removed its tasks fail with TaskPlacementGroupRemoved and its actor is dead", async () => {
+    assert.deepEqual(await groupRemoval(ray.driver()), EXPECTED.groupRemoval);
   });
   it("ray.nodes(), clusterResources() and availableResources()", async () => {
     assert.deepEqual(await clusterInfo(ray.driver()), { alive: 1, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });

@@ -225,6 +225,21 @@ describe("errors-earned", () => {
     one(check, trace(submit("t1"), cancelled2("t0"), getFailed("t1.r", "TaskCancelledError")),
       "errors-earned", "TaskCancelledError though the task was never cancelled", 2);
   });
+  test("TaskPlacementGroupRemoved only for a task in a group that is removed; the removal explains a crash of its task too", () => {
+    const asked = (task: string, pg: string, capture = false): Ev => ({ kind: "placement.asked", comp: "owner", task, pg, ...(capture ? { capture: true as const } : {}) });
+    const child = (task: string, parent: string): Ev => ({ kind: "placement.asked", comp: "owner", task, parent });
+    const removed = (pg: string): Ev => ({ kind: "pg.state", comp: "gcs", pg, state: "REMOVED" });
+    // The owner that removes the group fails its queued tasks before the GCS says REMOVED.
+    clean(check, trace(asked("t1", "pg1"), submit("t1"), failed("t1", "TaskPlacementGroupRemoved"), removed("pg1")));
+    one(check, trace(asked("t1", "pg1"), submit("t1"), failed("t1", "TaskPlacementGroupRemoved"), removed("pg2")),
+      "errors-earned", "TaskPlacementGroupRemoved though its group pg1 was never removed", 2);
+    one(check, trace(submit("t1"), failed("t1", "TaskPlacementGroupRemoved"), removed("pg1")), "errors-earned", "the task ran in no placement group", 1);
+    // A child of a task that captures its children runs in the parent's group; one of a task that does not, outside it.
+    clean(check, trace(asked("t1", "pg1", true), child("t2", "t1"), submit("t2"), removed("pg1"), failed("t2", "TaskPlacementGroupRemoved")));
+    one(check, trace(asked("t1", "pg1"), child("t2", "t1"), submit("t2"), removed("pg1"), failed("t2", "TaskPlacementGroupRemoved")), "errors-earned", "no placement group", 4);
+    clean(check, trace(asked("t1", "pg1"), submit("t1"), removed("pg1"), failed("t1", "WorkerCrashedError")));
+    one(check, trace(asked("t1", "pg1"), submit("t1"), failed("t1", "WorkerCrashedError"), removed("pg1")), "errors-earned", "WorkerCrashedError without any injected fault", 2);
+  });
   test("an actor call failing with ActorDiedError after a fault, while its actor lives or with retries left", () => {
     one(check, trace(fault("kill-node"), submit("c1", { actor: "a" }), failed("c1", "ActorDiedError")),
       "errors-earned", "call c1 failed with ActorDiedError, but actor a was not dead and had never restarted", 2);

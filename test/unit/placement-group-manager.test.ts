@@ -10,13 +10,17 @@ import { defaultTuning } from "../../src/core/tuning.ts";
 
 function rig(nodes: NodeView[], removedKept = defaultTuning.removedGroupsKept) {
   const sent: { to: string; m: Msg }[] = [];
-  const pgs = new PlacementGroups({ send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {} }, 1, removedKept);
+  const removed: string[] = [];
+  const pgs = new PlacementGroups({
+    send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {},
+    groupRemoved: (pgId) => removed.push(pgId),
+  }, 1, removedKept);
   const take = (type: Msg["type"]) => {
     const out = sent.filter((s) => s.m.type === type).map((s) => `${s.m.type} ${s.to}`);
     sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
     return out;
   };
-  return { pgs, sent, take };
+  return { pgs, sent, take, removed };
 }
 const node = (id: string, alive = true): NodeView => ({ node: id, incarnation: 1, total: { CPU: 2 }, available: { CPU: 2 }, alive });
 
@@ -71,6 +75,9 @@ test("past removedKept the group removed longest is forgotten; a repeated create
     r.pgs.remove(pgId);
   }
   assert.deepEqual([...r.pgs.groups.keys()], ["b", "c"]);
+  assert.deepEqual(r.removed, ["a", "b", "c"], "the GCS heard of each removal once");
+  r.pgs.remove("c");
+  assert.deepEqual(r.removed, ["a", "b", "c"], "a repeated removal is no new one");
   r.take("PrepareBundles");
   r.pgs.create({ pgId: "c", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
   assert.deepEqual([r.take("PrepareBundles"), r.pgs.groups.get("c")?.state], [[], "REMOVED"]);

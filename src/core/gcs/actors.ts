@@ -11,7 +11,7 @@ import { RecentDeaths } from "../recent-deaths.ts";
 import { place } from "../scheduler.ts";
 import {
   creatorOfId, diedWithNode, nodeOf, rayletAddr, type ActorId, type ActorInfo, type ActorSpec, type Addr, type ErrorInfo,
-  type JobId, type NodeId, type NodeView, type PendingDemand, type TaskSpec,
+  type JobId, type NodeId, type NodeView, type PendingDemand, type PlacementGroupId, type TaskSpec,
 } from "../types.ts";
 
 export interface ActorEntry {
@@ -312,6 +312,23 @@ export class ActorManager {
       type: "RequestLease", reqId,
       req: { resources: a.spec.resources, strategy: a.spec.strategy, deps: [], job: a.spec.job, actorId: id, grantOrReject: true, taskId: `${id}:create:${a.epoch}` },
     });
+  }
+
+  /** The cluster changed: actors that no node could host (in a group not placed yet, say) are placed again. */
+  retryInfeasible(): void {
+    for (const [id, a] of this.actors) if (a.infeasibleSince !== undefined && a.state !== "DEAD" && a.leaseReq === undefined && a.address === undefined) this.scheduleActor(id, a);
+  }
+
+  /**
+   * Placement group `pgId` was removed: its actors end for good (their workers are killed with the
+   * bundles; a restart would wait for the group for ever), as Ray's GCS ends an actor whose group
+   * is gone (ActorPlacementGroupRemoved).
+   */
+  groupRemoved(pgId: PlacementGroupId): void {
+    for (const [id, a] of this.actors) {
+      const s = a.spec.strategy;
+      if (typeof s === "object" && "placementGroup" in s && s.placementGroup === pgId) this.killActor(id, `its placement group ${pgId} was removed`);
+    }
   }
 
   retryPendingActors(): void {

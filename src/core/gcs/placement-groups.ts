@@ -49,6 +49,8 @@ export interface GroupPorts {
   view(): NodeView[];
   /** The cluster view changed (bundles placed or lost): broadcast it. */
   viewChanged(): void;
+  /** A group was removed: what was placed in it is not placed again. */
+  groupRemoved(pgId: PlacementGroupId): void;
 }
 
 export class PlacementGroups {
@@ -94,6 +96,7 @@ export class PlacementGroups {
     const forgotten = this.removed.add(pgId);
     if (forgotten !== undefined) this.groups.delete(forgotten);
     this.io.viewChanged();
+    this.io.groupRemoved(pgId);
   }
 
   /** Groups whose creator died go with it, unless detached (as in Ray). */

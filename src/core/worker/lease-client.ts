@@ -10,10 +10,10 @@ import { dropOutputWhenDead, settleCancelled } from "./cancellation.ts";
 import { Fifo } from "../fifo.ts";
 import { nextTaskState } from "../lifecycle/task.ts";
 import { localityNode } from "../scheduler.ts";
-import { nodeOf, rayletAddr, specWith, type Addr, type ErrorInfo, type NodeId, type ObjectId, type TaskSpec } from "../types.ts";
+import { nodeOf, rayletAddr, specWith, type Addr, type ErrorInfo, type NodeId, type ObjectId, type PlacementGroupId, type TaskSpec } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { buried } from "./object-recovery.ts";
-import { inGroup } from "./placement-groups.ts";
+import { groupRemovedError, inGroup } from "./placement-groups.ts";
 import { finishTask, retryUncharged, taskEnded, type OwnedTask } from "./task-manager.ts";
 
 export interface Lease {
@@ -47,8 +47,8 @@ export interface SchedClass {
    * round-robin spreads short tasks too, as Ray spreads each task of a SPREAD class.
    */
   readonly spread: boolean;
-  /** Its tasks run in a placement group: the class lasts no longer than the group's work (see enqueue). */
-  readonly inGroup: boolean;
+  /** The placement group its tasks run in, if any: the class lasts no longer than the group's work (see enqueue). */
+  readonly group: PlacementGroupId | undefined;
 }
 
 export interface LeaseClient {
@@ -64,12 +64,15 @@ export function newLeaseClient(): LeaseClient {
 }
 
 export function enqueue(w: Ctx, t: OwnedTask): void {
+  const s = t.spec.strategy;
+  // Its group was removed (here): it would wait for a bundle for ever. So does a retry of a task
+  // whose worker went with the group's bundles.
+  if (inGroup(s) && w.removedGroups.has(s.placementGroup)) return failGroupRemoved(w, t, s.placementGroup);
   const key = t.classKey;
   let c = w.classes.get(key);
   if (!c) {
     forgetIdleGroupClasses(w);
-    const s = t.spec.strategy;
-    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: s === "SPREAD", inGroup: inGroup(s) };
+    c = { key, ready: new Fifo(), pendingRequests: 0, leases: new Set(), taskMs: Infinity, spread: s === "SPREAD", group: inGroup(s) ? s.placementGroup : undefined };
     w.classes.set(key, c);
   }
   // No lease is ever idle (a free one runs the next task or goes back), so queue and ask.
@@ -85,7 +88,32 @@ export function enqueue(w: Ctx, t: OwnedTask): void {
  * ran, for the pipelining (a group's class made again starts unpipelined, until a task answers).
  */
 function forgetIdleGroupClasses(w: Ctx): void {
-  for (const [key, c] of w.classes) if (c.inGroup && c.ready.length === 0 && c.pendingRequests === 0 && c.leases.size === 0) w.classes.delete(key);
+  for (const [key, c] of w.classes) if (c.group !== undefined && c.ready.length === 0 && c.pendingRequests === 0 && c.leases.size === 0) w.classes.delete(key);
+}
+
+/**
+ * This process removed placement group `pgId`: the tasks queued for it fail, and their lease
+ * requests are withdrawn (a raylet would keep them waiting for a bundle for ever, and report
+ * them to the autoscaler as demand). Tasks running in it fail when their workers, killed with the
+ * group's bundles, are reported dead (enqueue refuses their retries). Ray's raylet cancels a
+ * removed group's queued tasks alike.
+ */
+export function groupRemoved(w: Ctx, pgId: PlacementGroupId): void {
+  for (const c of w.classes.values()) {
+    if (c.group !== pgId) continue;
+    for (const [reqId, r] of w.leaseReqs) {
+      if (r.c !== c) continue;
+      requestEnded(w, reqId, r);
+      requestDone(w, c);
+      w.fx.send(rayletAddr(r.node), { type: "CancelLease", reqId });
+    }
+    for (const t of c.ready.drain()) failGroupRemoved(w, t, pgId);
+  }
+}
+
+function failGroupRemoved(w: Ctx, t: OwnedTask, pgId: PlacementGroupId): void {
+  t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
+  finishTask(w, t, { kind: "error", error: groupRemovedError(t.spec.name, pgId), retryable: false });
 }
 
 function requestLeases(w: Ctx, c: SchedClass): void {

@@ -4,10 +4,11 @@
 // task or actor that runs in a group with captureChildTasks, runs in that group too (any bundle),
 // and captures its own children in turn (Ray's placement_group_capture_child_tasks).
 
-import type { ActorId, PlacementGroupId, PlacementGroupSpec, SchedulingStrategy, TaskId } from "../types.ts";
+import type { ActorId, ErrorInfo, PlacementGroupId, PlacementGroupSpec, SchedulingStrategy, TaskId } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { RecentDeaths } from "../recent-deaths.ts";
 import type { PlacementGroupRequest } from "./inputs.ts";
+import { groupRemoved } from "./lease-client.ts";
 
 type GroupStrategy = Extract<SchedulingStrategy, { readonly placementGroup: PlacementGroupId }>;
 
@@ -28,6 +29,11 @@ export interface PlacementGroupClient {
 
 export function newPlacementGroupClient(removedGroupsKept?: number): PlacementGroupClient {
   return { createdGroups: new Map(), removedGroups: new RecentDeaths(removedGroupsKept), captured: undefined };
+}
+
+/** What a task gets whose placement group was removed before it could run, or while it ran (Ray's TaskPlacementGroupRemoved). */
+export function groupRemovedError(name: string, pgId: PlacementGroupId): ErrorInfo {
+  return { type: "TaskPlacementGroupRemoved", message: `task ${name} cannot run: its placement group ${pgId} was removed` };
 }
 
 export function inGroup(s: SchedulingStrategy): s is GroupStrategy {
@@ -73,6 +79,7 @@ export function removePlacementGroup(w: Ctx, pgId: PlacementGroupId): void {
   w.createdGroups.delete(pgId);
   w.removedGroups.add(pgId);
   w.fx.send(w.cfg.gcs, { type: "RemovePlacementGroup", pgId });
+  groupRemoved(w, pgId);
 }
 
 export function resendPlacementGroups(w: Ctx): void {

@@ -19,7 +19,7 @@ import type { ArgIn, TaskOptions } from "./inputs.ts";
 import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
 import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
 import { lineageTaskEnded, rerunOf } from "./generator-lineage.ts";
-import { placementOf } from "./placement-groups.ts";
+import { groupRemovedError, inGroup, placementOf } from "./placement-groups.ts";
 import { submitterJob } from "./job.ts";
 import { containRefs, endTaskHolds, own, ready, releaseArgs, returnLoans, takeTaskHolds, whenKnown, type Owned } from "./reference-table.ts";
 
@@ -303,6 +303,12 @@ export function taskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void {
   if (t.cancelled && result.kind === "error") {
     t.state = nextTaskState(t.state, { type: "CANCELLED" });
     return finishTask(w, t, { kind: "error", error: cancelledError(t.spec.name), retryable: false });
+  }
+  // Its worker went with the bundles of a group this process removed: that is why it failed.
+  const s = t.spec.strategy;
+  if (result.kind === "error" && result.retryable && inGroup(s) && w.removedGroups.has(s.placementGroup)) {
+    t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
+    return finishTask(w, t, { kind: "error", error: groupRemovedError(t.spec.name, s.placementGroup), retryable: false });
   }
   if (result.kind === "error" && t.retriesLeft > 0 && w.cfg.bugs.has("retry-decrement-before-check")) t.retriesLeft--;
   const budget = t.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");

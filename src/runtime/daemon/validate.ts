@@ -68,7 +68,7 @@ const thrown: z.ZodType<Thrown> = z.lazy(() => z.object({
   cause: thrown.optional(),
 }).strict());
 const errorInfo = z.object({
-  type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError", "TaskCancelledError"]),
+  type: z.enum(["TaskError", "WorkerCrashedError", "ObjectLostError", "OwnerDiedError", "ActorDiedError", "GetTimeoutError", "ObjectStoreFullError", "InfeasibleTaskError", "RayError", "TaskCancelledError", "TaskPlacementGroupRemoved"]),
   message: text,
   stack: text.optional(),
   name: z.string().max(256).optional(),
