@@ -31,6 +31,7 @@ type RawStep =
   | { op: "drop"; back: number }
   | { op: "pg"; strategy: PlacementStrategy; v: number; ready: boolean }
   | { op: "pg-capture"; strategy: PlacementStrategy; v: number; actor: boolean }
+  | { op: "pg-removed"; strategy: PlacementStrategy; v: number }
   | { op: "named"; name: number; ns: number; detached: boolean; byDriver: boolean; getIfExists: boolean }
   | { op: "named-call"; name: number; ns: number; v: number }
   | { op: "named-list" }
@@ -120,6 +121,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   { name: "placement-group", weight: 1, group: "apart", step: () => fc.oneof(
     fc.record({ op: fc.constant("pg" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small, ready: fc.boolean() }),
     fc.record({ op: fc.constant("pg-capture" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small, actor: fc.boolean() }),
+    fc.record({ op: fc.constant("pg-removed" as const), strategy: fc.constantFrom(...PLACEMENT_STRATEGIES), v: small }),
   ) },
   // Streaming generators, consumed by the program as they yield (under faults: retried without duplicates).
   // A held stream's items are read late, so a node's death may lose them first (remade from lineage).
@@ -310,6 +312,10 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
         break;
       case "pg-capture":
         steps.push({ op: "pg-capture", strategy: r.strategy, v: r.v, actor: r.actor });
+        made.push(i);
+        break;
+      case "pg-removed":
+        steps.push({ op: "pg-removed", strategy: r.strategy, v: r.v });
         made.push(i);
         break;
       case "named":

@@ -97,6 +97,13 @@ export type Step =
    */
   | { readonly op: "pg-capture"; readonly strategy: PlacementStrategy; readonly v: number; readonly actor: boolean }
   /**
+   * A placement group of one { CPU: 1 } bundle with an Acc made in it before it is reserved (the
+   * actor waits for the group), then two slow tasks in it; the group is removed soon after, while
+   * the first runs and the second waits for the bundle: they fail with TaskPlacementGroupRemoved
+   * (or end first), and the actor dies. Its ref is the actor's answer to add(v), read before.
+   */
+  | { readonly op: "pg-removed"; readonly strategy: PlacementStrategy; readonly v: number }
+  /**
    * A maker actor creates an Acc named `name` in namespace `ns` (detached or not; a taken name is
    * refused, or with `getIfExists` found), and is then killed: a detached actor outlives it, a
    * non-detached one dies with it. `byDriver`: the driver creates it itself (and awaits it).
@@ -446,7 +453,7 @@ function namedListProblem(all: readonly { name: string; namespace: string }[], m
 /** A step whose ref an actor call makes. */
 export const isActorCall = (s: Step): boolean =>
   s.op === "call" || s.op === "keep" || s.op === "kept" || s.op === "named-call" || s.op === "relay" || s.op === "exit" || (s.op === "kill" && s.callAfter === true) || ((s.op === "own-box" || s.op === "spawn") && s.actor !== undefined)
-  || (s.op === "actor-stream" && s.inTask !== true);
+  || (s.op === "actor-stream" && s.inTask !== true) || s.op === "pg-removed";
 
 /** Turns a workload into a program for `simulate`. */
 /**
@@ -738,6 +745,18 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined, ho
         await Promise.allSettled([ray.get(first)]);
         await settle(i);
         ray.removePlacementGroup(pg);
+        break;
+      }
+      case "pg-removed": {
+        const pg = ray.placementGroup({ bundles: [{ CPU: 1 }], strategy: s.strategy });
+        const a = AccR.options({ placementGroup: pg }).remote();
+        refs.set(i, a.add.remote(s.v));
+        await settle(i);
+        const inPg = fns.slow.options({ placementGroup: pg, bundleIndex: 0 });
+        const tasks = [inPg.remote(s.v, s.v), inPg.remote(s.v + 1, s.v)];
+        await ray.sleep(20);
+        ray.removePlacementGroup(pg);
+        await Promise.allSettled(tasks.map((t) => ray.get(t)));
         break;
       }
       case "pg-capture": {
