@@ -225,7 +225,7 @@ test("an actor with no restarts left dies for good: no lease is asked for it aga
   assert.deepEqual(r.take("RequestLease"), [], "a dead actor was scheduled again");
 });
 
-test("a process that follows an actor not yet registered (its handle passed on early) hears of it once it is, and of its creator's death if that comes first", () => {
+test("a process that follows an actor not yet registered (its handle passed on early) hears of it once it is, and of its creator's death if that comes first, not of another process's", () => {
   const { g, sent } = gcsHost();
   g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   const updates = (to: string) => sent.flatMap((s) => (s.to === to && s.m.type === "ActorUpdate" ? [s.m.info] : []));
@@ -247,4 +247,8 @@ test("a process that follows an actor not yet registered (its handle passed on e
   g.message(RAYLET, { type: "WorkerDied", worker: "head/w1-6" });
   g.message(DRIVER, { type: "CreateActor", spec: spec("head/driver#7", DRIVER) });
   assert.deepEqual(updates("head/w1-6"), []);
+  // Another process's death says nothing of an actor whose creator still lives.
+  g.message("head/w1-8", { type: "SubscribeActor", actorId: "head/driver#9" });
+  g.message(RAYLET, { type: "WorkerDied", worker: "head/w1-10" });
+  assert.deepEqual(updates("head/w1-8"), [], "a follower heard an actor dead whose creator lives");
 });
