@@ -6,14 +6,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gcsHost } from "../helpers/gcs-host.ts";
+import { NO_BUGS, type Bugs } from "../../src/core/bugs.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { ActorInfo } from "../../src/core/types.ts";
 
 const DRIVER = "head/driver";
 const RAYLET = "head/raylet";
 
-function rig(maxRestarts = 1) {
-  const { g, sent, traced } = gcsHost();
+function rig(maxRestarts = 1, bugs: Bugs = NO_BUGS) {
+  const { g, sent, traced } = gcsHost({ bugs });
   g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
   g.message(DRIVER, { type: "SubscribeActor", actorId: "a" });
@@ -251,4 +252,15 @@ test("a process that follows an actor not yet registered (its handle passed on e
   g.message("head/w1-8", { type: "SubscribeActor", actorId: "head/driver#9" });
   g.message(RAYLET, { type: "WorkerDied", worker: "head/w1-10" });
   assert.deepEqual(updates("head/w1-8"), [], "a follower heard an actor dead whose creator lives");
+});
+
+test("under the seeded bug restart-killed-actor, the exit of a killed actor's worker restarts it; without the bug it stays dead", () => {
+  for (const [bugs, want] of [[new Set(["restart-killed-actor"] as const), "RESTARTING"], [NO_BUGS, "DEAD"]] as const) {
+    const r = rig(1, bugs);
+    r.created(r.place("head/w1"), "head/w1");
+    r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
+    assert.equal(r.info()?.state, "DEAD");
+    r.g.message(RAYLET, { type: "WorkerDied", worker: "head/w1" });
+    assert.equal(r.g.model.state.actors.get("a")?.state, want);
+  }
 });
