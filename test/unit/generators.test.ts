@@ -613,3 +613,18 @@ test("a yield that comes after its attempt was answered tells the code to stop, 
   assert.deepEqual(r.completed.get(call), { kind: "yielded", stop: true });
   assert.deepEqual(r.take("ReportGeneratorItem"), []);
 });
+
+test("a re-run whose worker dies leaves alone the copy of the generator's own result that the first run stored on that node", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, "node-1", WORKER);
+  r.toOwner({ type: "TaskReply", taskId: spec.taskId, returnId: gen, attempt: spec.attempt, result: { kind: "stored", node: "head", size: 200_000, hash: "ret", refs: undefined }, items: 1 }, WORKER);
+  r.next(gen, 0);
+  nodeDead(r, "node-1");
+  r.grant(WORKER); // the re-run, for item 0
+  r.sent.length = 0;
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  assert.deepEqual(r.sent.filter((s) => s.m.type === "FreeObjects" && s.m.ids.includes(gen)), [], "the result's only copy was freed");
+  assert.deepEqual(r.owner.state.owned.get(gen)?.nodes, ["head"]);
+});
