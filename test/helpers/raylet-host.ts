@@ -28,6 +28,7 @@ export function rayletHost(o: RayletHostOptions = {}) {
   const killed: string[] = [];
   const spilled: string[] = [];
   const restoring: string[] = [];
+  const deletedSpilled: string[] = [];
   const traced: TraceBody[] = [];
   let timers = 0;
   let now = 0;
@@ -38,7 +39,7 @@ export function rayletHost(o: RayletHostOptions = {}) {
     schedule: (delay, fire) => { armed.set(++timers, { at: now + delay, fire }); return timers; }, cancel: (t) => { armed.delete(t); },
     trace: (e) => { traced.push(e); },
     startWorker: (w) => { started.push(w); }, killWorker: (w) => { killed.push(w); }, admit: o.admit ?? ((p) => p), release: () => {},
-    spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: () => {},
+    spill: (id) => { spilled.push(id); }, restore: (id) => { restoring.push(id); }, deleteSpilled: (id) => { deletedSpilled.push(id); },
   });
   h.model.start();
   if (o.registered !== false) h.message("head/gcs", { type: "NodeRegistered", head: "head", incarnation: o.incarnation ?? 1 });
@@ -57,5 +58,5 @@ export function rayletHost(o: RayletHostOptions = {}) {
     }
     now = until;
   };
-  return { h, sent, started, killed, spilled, restoring, traced, of, timers: () => timers, advance };
+  return { h, sent, started, killed, spilled, restoring, deletedSpilled, traced, of, timers: () => timers, advance };
 }

@@ -83,6 +83,7 @@ test("a running task's worker signals its code; the error it ends with is the ca
   assert.equal(r.executed.length, 1);
   r.owner.cancelTask(id, false, true);
   assert.equal(r.errorOf(id), undefined, "still running: not settled yet");
+  assert.deepEqual(r.cancelledWorkers(), [undefined], "no worker is destroyed without force");
   const [cancel] = r.take("CancelTask");
   assert.equal(cancel.taskId, spec.taskId);
   r.toWorker(cancel);
@@ -278,4 +279,16 @@ test("an actor call cancelled while it waits for its arguments still takes its t
   // Without its placeholder the actor would wait for call 0 for ever and never run call 1.
   const pushed = r.take("PushTask").map((m) => [m.spec.taskId, m.spec.seq, m.spec.cancelled === true]);
   assert.deepEqual(pushed, [[`${OWNER}#c2`, 1, false], [`${OWNER}#c1`, 0, true]]);
+});
+
+test("cancelling an actor call the actor is running asks the actor's worker to stop it", () => {
+  const r = rig();
+  const CLS: FunctionDescriptor = { id: "cls-acc", name: "Acc", kind: "class", source: "class Acc {}" };
+  r.owner.createActor("a1", CLS, [], { resources: {}, strategy: undefined, maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.toOwner({ type: "ActorUpdate", info: { actorId: "a1", state: "ALIVE", address: WORKER, epoch: 0, owner: OWNER } }, "head/gcs");
+  const call = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "add", [], 0);
+  assert.deepEqual(r.take("PushTask").map((m) => m.spec.taskId), [`${OWNER}#c1`]);
+  r.owner.cancelTask(call, false, true);
+  assert.deepEqual(r.sent.filter((s) => s.m.type === "CancelTask").map((s) => [s.to, s.m.type === "CancelTask" && s.m.taskId, s.m.type === "CancelTask" && s.m.recursive]), [[WORKER, `${OWNER}#c1`, true]]);
+  assert.equal(r.errorOf(call), undefined, "settled before the actor answered");
 });

@@ -1,6 +1,8 @@
 // A ref inside a stored value is held by that value: freeing the value lets the ref go too, as
 // Ray's owner drops a freed object's nested refs. Checked before the driver exits (its exit
 // frees everything at once, which would hide a ref kept for ever).
+// A task's finish says whether its value holds refs its worker made: the results checker
+// excuses a retry's different value only then.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -40,4 +42,21 @@ test("releasing a value that holds a ref lets that ref go, in the driver and in 
   assert.ok(freedBeforeEnd.includes(boxId), "the box was freed");
   assert.ok(freedBeforeEnd.includes(innerId), "the ref inside the box went with it");
   assert.equal(freedBeforeEnd.filter((id) => !id.startsWith("head/driver")).length, 2, "the task's put and the put holding it went before it returned");
+});
+
+test("a task's finish is traced as holding refs of its own only when its value holds a ref its worker made", async () => {
+  const program = async (ray: Ray) => {
+    const mine = ray.remote(async () => ({ r: await ray.put(new Float64Array(20_000).fill(3)) }));
+    const passedOn = ray.remote(async (box: { r: unknown }) => box);
+    const plain = ray.remote(async () => 7);
+    const driverRef = await ray.put(new Float64Array(20_000).fill(4));
+    await ray.get(mine.remote());
+    await ray.get(passedOn.remote({ r: driverRef }));
+    await ray.get(plain.remote());
+    return 0;
+  };
+  const r = await simulate({ seed: 2, nodes: NODES, program });
+  assert.equal(r.error, undefined, r.error?.stack);
+  const finished = r.trace.filter((e) => e.kind === "task.finished" && e.ok);
+  assert.deepEqual(finished.map((e) => (e as { ownsRefs?: true }).ownsRefs), [true, undefined, undefined]);
 });

@@ -85,3 +85,13 @@ test("a raylet with an infeasible request waiting for the cluster to grow refuse
   h.message("head/gcs", { type: "DrainNode", node: "n1", reason: "idle" });
   assert.deepEqual(sent.find((s) => s.m.type === "DrainReply")!.m, { type: "DrainReply", node: "n1", accepted: false, reason: "1 queued lease request(s)" });
 });
+
+test("a heartbeat that comes after the GCS declared its node dead adds nothing to the backlog the autoscaler reads", () => {
+  const { g } = gcsHost();
+  g.model.start();
+  g.message("n1/raylet", { type: "RegisterNode", node: "n1", incarnation: 1, resources: { CPU: 1 } });
+  g.model.step({ kind: "drain-node", node: "n1", reason: "idle" });
+  g.message("n1/raylet", { type: "DrainReply", node: "n1", accepted: true, reason: "idle" });
+  g.message("n1/raylet", { type: "Heartbeat", node: "n1", available: { CPU: 1 }, demands: [], backlog: [{ resources: { CPU: 1 }, count: 2, ageMs: 0 }], idleMs: 0 });
+  assert.deepEqual(g.model.autoscalingState().backlog, []);
+});

@@ -6,14 +6,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gcsHost } from "../helpers/gcs-host.ts";
+import { NO_BUGS, type Bugs } from "../../src/core/bugs.ts";
 import type { Msg } from "../../src/core/messages.ts";
 import type { ActorInfo } from "../../src/core/types.ts";
 
 const DRIVER = "head/driver";
 const RAYLET = "head/raylet";
 
-function rig(maxRestarts = 1) {
-  const { g, sent, traced } = gcsHost();
+function rig(maxRestarts = 1, bugs: Bugs = NO_BUGS) {
+  const { g, sent, traced } = gcsHost({ bugs });
   g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   g.message(DRIVER, { type: "CreateActor", spec: { actorId: "a", fn: "C:1", className: "C", args: [], owner: DRIVER, job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts, maxTaskRetries: 0 } });
   g.message(DRIVER, { type: "SubscribeActor", actorId: "a" });
@@ -225,7 +226,7 @@ test("an actor with no restarts left dies for good: no lease is asked for it aga
   assert.deepEqual(r.take("RequestLease"), [], "a dead actor was scheduled again");
 });
 
-test("a process that follows an actor not yet registered (its handle passed on early) hears of it once it is, and of its creator's death if that comes first", () => {
+test("a process that follows an actor not yet registered (its handle passed on early) hears of it once it is, and of its creator's death if that comes first, not of another process's", () => {
   const { g, sent } = gcsHost();
   g.message(RAYLET, { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
   const updates = (to: string) => sent.flatMap((s) => (s.to === to && s.m.type === "ActorUpdate" ? [s.m.info] : []));
@@ -247,4 +248,19 @@ test("a process that follows an actor not yet registered (its handle passed on e
   g.message(RAYLET, { type: "WorkerDied", worker: "head/w1-6" });
   g.message(DRIVER, { type: "CreateActor", spec: spec("head/driver#7", DRIVER) });
   assert.deepEqual(updates("head/w1-6"), []);
+  // Another process's death says nothing of an actor whose creator still lives.
+  g.message("head/w1-8", { type: "SubscribeActor", actorId: "head/driver#9" });
+  g.message(RAYLET, { type: "WorkerDied", worker: "head/w1-10" });
+  assert.deepEqual(updates("head/w1-8"), [], "a follower heard an actor dead whose creator lives");
+});
+
+test("under the seeded bug restart-killed-actor, the exit of a killed actor's worker restarts it; without the bug it stays dead", () => {
+  for (const [bugs, want] of [[new Set(["restart-killed-actor"] as const), "RESTARTING"], [NO_BUGS, "DEAD"]] as const) {
+    const r = rig(1, bugs);
+    r.created(r.place("head/w1"), "head/w1");
+    r.g.message(DRIVER, { type: "KillActor", actorId: "a" });
+    assert.equal(r.info()?.state, "DEAD");
+    r.g.message(RAYLET, { type: "WorkerDied", worker: "head/w1" });
+    assert.equal(r.g.model.state.actors.get("a")?.state, want);
+  }
 });

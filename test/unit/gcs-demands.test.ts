@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { gcsHost } from "../helpers/gcs-host.ts";
+import { mergeDemands } from "../../src/core/gcs/demands.ts";
 
 test("an actor no node can host is a pending demand; one being placed is not", () => {
   const { g } = gcsHost();
@@ -23,4 +24,23 @@ test("killing an actor that never got a lease returns no lease", () => {
   g.message("head/driver", { type: "KillActor", actorId: "gpu" });
   assert.equal(g.model.state.actors.get("gpu")?.state, "DEAD");
   assert.deepEqual(sent.filter((s) => s.m.type === "ReturnLease"), []);
+});
+
+test("demands of one shape from several nodes add up, and keep the longest wait", () => {
+  assert.deepEqual(mergeDemands([
+    [{ resources: { CPU: 1 }, count: 2, ageMs: 500 }],
+    [{ resources: { CPU: 1 }, count: 3, ageMs: 900 }, { resources: { GPU: 1 }, count: 1, ageMs: 100 }],
+    [{ resources: { CPU: 1 }, count: 1, ageMs: 200 }],
+  ]), [{ resources: { CPU: 1 }, count: 6, ageMs: 900 }, { resources: { GPU: 1 }, count: 1, ageMs: 100 }]);
+});
+
+test("an actor no live node can host is traced infeasible with the totals of the live nodes only", () => {
+  const { g, traced } = gcsHost();
+  g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  g.message("n1/raylet", { type: "RegisterNode", node: "n1", incarnation: 1, resources: { CPU: 8 } });
+  g.model.step({ kind: "drain-node", node: "n1", reason: "idle" });
+  g.message("n1/raylet", { type: "DrainReply", node: "n1", accepted: true, reason: "idle" });
+  g.message("head/driver", { type: "CreateActor", spec: { actorId: "big", fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources: { CPU: 8 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  const infeasible = traced.filter((t) => t.kind === "task.infeasible");
+  assert.deepEqual(infeasible.map((t) => t.kind === "task.infeasible" && t.cluster), [[{ CPU: 4 }]]);
 });

@@ -573,3 +573,58 @@ test("a borrower letting go of a stream the program still holds leaves the strea
   r.deliver();
   assert.deepEqual([0, 1].map((i) => r.next(gen, i).got), [`${OWNER}#t1.y0`, "waiting"]);
 });
+
+// The refs nested in an item report are lent to the owner with it: a report the owner does not
+// record as a new item gives them back.
+const inner = { id: "node-1/w9#x", owner: "node-1/w9" };
+const loansReturned = (r: ReturnType<typeof rig>) => r.take("RemoveBorrower").map((m) => [m.id, m.borrower]);
+
+test("a report that comes after the stream ended is dropped: its executor is told every item is consumed, and the refs lent inside it go back", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts(1));
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 10);
+  r.deliver();
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  r.take("GeneratorAck");
+  r.toOwner({ type: "ReportGeneratorItem", taskId: spec.taskId, returnId: gen, attempt: spec.attempt, index: 1, result: { kind: "inline", payload: { ...value(11), refs: [inner] } } });
+  assert.deepEqual(r.take("GeneratorAck"), [{ type: "GeneratorAck", taskId: spec.taskId, attempt: spec.attempt, consumed: Number.MAX_SAFE_INTEGER }]);
+  assert.deepEqual(r.traced.filter((e) => e.kind === "generator.item").map((e) => e.kind === "generator.item" && e.index), [0], "an item was recorded after the end");
+  assert.deepEqual(loansReturned(r), [[inner.id, OWNER]]);
+});
+
+test("a lost item restored by an inline report gives back the refs lent inside it: the item holds them since it was first recorded", () => {
+  const r = rig();
+  const { y0 } = retriedAfterItemZero(r);
+  nodeDead(r, "node-1");
+  const second = r.grant(WORKER);
+  r.toOwner({ type: "ReportGeneratorItem", taskId: second.taskId, returnId: second.returnId, attempt: second.attempt, index: 0, result: { kind: "inline", payload: { ...value(7), refs: [inner] } } });
+  assert.equal(itemState(r, y0)?.state, "READY");
+  assert.deepEqual(loansReturned(r), [[inner.id, OWNER]]);
+});
+
+test("a yield that comes after its attempt was answered tells the code to stop, and reports nothing", () => {
+  const r = rig();
+  r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  const call = r.yieldItem(spec, 0, 10);
+  assert.deepEqual(r.completed.get(call), { kind: "yielded", stop: true });
+  assert.deepEqual(r.take("ReportGeneratorItem"), []);
+});
+
+test("a re-run whose worker dies leaves alone the copy of the generator's own result that the first run stored on that node", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant(WORKER);
+  stored(r, spec, 0, "node-1", WORKER);
+  r.toOwner({ type: "TaskReply", taskId: spec.taskId, returnId: gen, attempt: spec.attempt, result: { kind: "stored", node: "head", size: 200_000, hash: "ret", refs: undefined }, items: 1 }, WORKER);
+  r.next(gen, 0);
+  nodeDead(r, "node-1");
+  r.grant(WORKER); // the re-run, for item 0
+  r.sent.length = 0;
+  r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
+  assert.deepEqual(r.sent.filter((s) => s.m.type === "FreeObjects" && s.m.ids.includes(gen)), [], "the result's only copy was freed");
+  assert.deepEqual(r.owner.state.owned.get(gen)?.nodes, ["head"]);
+});

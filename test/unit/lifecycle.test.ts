@@ -272,3 +272,9 @@ test("mermaid draws a compound state's children inside it", () => {
   assert.ok(open >= 0, toMermaid(chart));
   assert.deepEqual(lines.slice(open, open + 4), ["state Up {", "[*] --> Idle", "Idle --> Busy : WORK", "}"]);
 });
+
+test("mermaid's text ends its last line with one newline, as the docs' files do", () => {
+  const chart = setup({}).createMachine({ id: "one", initial: "A", states: { A: { on: { GO: "B" } }, B: { type: "final" } } });
+  const md = toMermaid(chart);
+  assert.ok(md.endsWith("B --> [*]\n"), JSON.stringify(md));
+});

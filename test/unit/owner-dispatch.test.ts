@@ -31,6 +31,14 @@ function rig() {
   return { owner, of, from, completed };
 }
 
+test("a task's lease request names the arguments held in a store, for the raylet to stage; an inline one is passed by value", () => {
+  const r = rig();
+  r.owner.submitTask("t1", FN, [{ ref: "head/w8#a", owner: "head/w8" }, { ref: "head/w9#b", owner: "head/w9" }], opts({ CPU: 1 }));
+  r.from("head/w8", { type: "Status", id: "head/w8#a", status: { kind: "stored", nodes: ["n2"], size: 1_000_000 } });
+  r.from("head/w9", { type: "Status", id: "head/w9#b", status: { kind: "inline", payload: value(2) } });
+  assert.deepEqual(r.of("RequestLease").map((s) => s.m.req.deps), [[{ id: "head/w8#a", owner: "head/w8" }]]);
+});
+
 test("a task asks for a lease only once every argument is ready, not after the first", () => {
   const r = rig();
   r.owner.submitTask("t1", FN, [{ ref: "head/w8#a", owner: "head/w8" }, { ref: "head/w9#b", owner: "head/w9" }], opts({ CPU: 1 }));

@@ -11,8 +11,11 @@ import { defaultTuning } from "../../src/core/tuning.ts";
 function rig(nodes: NodeView[], removedKept = defaultTuning.removedGroupsKept) {
   const sent: { to: string; m: Msg }[] = [];
   const removed: string[] = [];
+  /** The GCS's stored rows of groups, as persisted. */
+  const rows = new Map<string, unknown>();
+  const persist = (id: string, row: unknown) => { if (row === undefined) rows.delete(id); else rows.set(id, row); };
   const pgs = new PlacementGroups({
-    send: (to, m) => sent.push({ to, m }), trace: () => {}, persist: () => {}, now: () => 0, view: () => nodes, viewChanged: () => {},
+    send: (to, m) => sent.push({ to, m }), trace: () => {}, persist, now: () => 0, view: () => nodes, viewChanged: () => {},
     groupRemoved: (pgId) => removed.push(pgId),
   }, 1, removedKept);
   const take = (type: Msg["type"]) => {
@@ -20,7 +23,7 @@ function rig(nodes: NodeView[], removedKept = defaultTuning.removedGroupsKept) {
     sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
     return out;
   };
-  return { pgs, sent, take, removed };
+  return { pgs, sent, take, removed, rows };
 }
 const node = (id: string, alive = true): NodeView => ({ node: id, incarnation: 1, total: { CPU: 2 }, available: { CPU: 2 }, alive });
 
@@ -81,4 +84,13 @@ test("past removedKept the group removed longest is forgotten; a repeated create
   r.take("PrepareBundles");
   r.pgs.create({ pgId: "c", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
   assert.deepEqual([r.take("PrepareBundles"), r.pgs.groups.get("c")?.state], [[], "REMOVED"]);
+});
+
+test("a removed group's row is deleted from the GCS's storage, not kept as removed", () => {
+  const r = rig([node("n1")]);
+  r.pgs.create({ pgId: "pg", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
+  r.pgs.prepared("pg", 1, "n1", true);
+  assert.deepEqual([...r.rows.keys()], ["pg"]);
+  r.pgs.remove("pg");
+  assert.deepEqual([...r.rows.keys()], []);
 });

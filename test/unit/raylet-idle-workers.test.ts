@@ -62,6 +62,17 @@ test("at or under the soft limit, idle workers stay however long they idle", () 
   assert.deepEqual(low.exits().map((e) => e.to), [w1, w2]);
 });
 
+test("workers that idled equally long are asked only down to the soft limit, not one more", () => {
+  const r = raylet(1);
+  r.lease(1);
+  r.lease(2);
+  for (const w of [...r.started]) r.register(w);
+  r.back(1);
+  r.back(2); // both idle since t=0, so both fall due together
+  r.advance(1000);
+  assert.deepEqual(r.exits().map((e) => e.to), [r.started[0]], "the node was taken under its soft limit");
+});
+
 test("a worker that owns something refuses: it idles again, from its answer, and a late answer to an earlier ask is not taken for the next", () => {
   const r = raylet(1, { idleWorkerKillingMs: 500 });
   const [w1, w2] = r.idleWorkers(2);

@@ -1,6 +1,7 @@
 // A read of a spilled copy waits for the host to bring it back; if the copy is freed meanwhile
 // (its owner died, or freed it), the reader hears why at once. It used to wait for ever: the
 // restore's answer found the copy gone and dropped its waiters, and the program's get hung.
+// A node declared dead deletes its spilled copies, as it does the rest of its store.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rayletHost } from "../helpers/raylet-host.ts";
@@ -8,7 +9,7 @@ import { rayletHost } from "../helpers/raylet-host.ts";
 const OWNER = "n1/w1-1";
 
 function raylet() {
-  const { h, of, spilled, restoring } = rayletHost({ storeCapacity: 200 });
+  const { h, of, spilled, restoring, deletedSpilled } = rayletHost({ storeCapacity: 200 });
   // Two primary copies of 150 bytes in a 200-byte store: the first is spilled to make room.
   for (const [i, id] of [`${OWNER}#1`, `${OWNER}#2`].entries()) {
     h.message(OWNER, { type: "StorePut", reqId: i + 1, id, payload: { size: 150, hash: `h${i}`, data: new Uint8Array(150) }, owner: OWNER });
@@ -18,7 +19,7 @@ function raylet() {
   assert.deepEqual(restoring, [`${OWNER}#1`], "the read did not start a restore");
   const replies = () => of("StoreGetReply").filter((m) => m.reqId === 9);
   assert.equal(replies().length, 0);
-  return { h, replies };
+  return { h, replies, deletedSpilled };
 }
 
 test("a read waiting on a restore hears OwnerDiedError when the owner dies meanwhile", () => {
@@ -38,4 +39,10 @@ test("a read waiting on a restore hears ObjectLostError when the owner frees the
   const [reply] = r.replies();
   assert.ok(reply, "the read was never answered");
   assert.equal((reply.values[0] as { type?: string }).type, "ObjectLostError");
+});
+
+test("a node the GCS declared dead deletes its spilled copies with the rest of its store", () => {
+  const r = raylet();
+  r.h.message("head/gcs", { type: "NodeDead", node: "n1", incarnation: 1 });
+  assert.deepEqual(r.deletedSpilled, [`${OWNER}#1`]);
 });

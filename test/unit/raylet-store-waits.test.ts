@@ -71,3 +71,25 @@ test("the copy to pull is drawn at random among the nodes that hold it", () => {
   });
   assert.deepEqual(froms, [["n2/raylet"], ["n3/raylet"], ["n4/raylet"]]);
 });
+
+/** A 200-byte store whose one 150-byte copy is handed to a get still waiting for another object. */
+function heldByAWaitingGet() {
+  const r = rayletHost({ storeCapacity: 200 });
+  const [held, other] = [`${DRIVER}#1`, `${OWNER}#9`];
+  r.h.message(DRIVER, { type: "StorePut", reqId: 1, id: held, payload: bytes(150, "a"), owner: DRIVER });
+  r.h.message(DRIVER, { type: "StoreGet", reqId: 2, ids: [{ id: held, owner: DRIVER }, { id: other, owner: OWNER }] });
+  r.h.message(DRIVER, { type: "StorePut", reqId: 3, id: `${DRIVER}#2`, payload: bytes(150, "b"), owner: DRIVER });
+  return { ...r, held };
+}
+
+test("a copy handed to a get that still waits for another object is pinned: a put that needs its room waits rather than spill it", () => {
+  const { of, spilled } = heldByAWaitingGet();
+  assert.deepEqual(spilled, [], "the copy the get holds was spilled under it");
+  assert.deepEqual(of("StorePutReply").map((r) => r.reqId), [1], "the second put was stored while the store had no room");
+});
+
+test("a put waiting for room is stored as soon as a free makes room, not at its next retry", () => {
+  const { h, of, held } = heldByAWaitingGet();
+  h.message(DRIVER, { type: "FreeObjects", ids: [held] });
+  assert.deepEqual(of("StorePutReply").map((r) => [r.reqId, r.error]), [[1, undefined], [3, undefined]]);
+});
