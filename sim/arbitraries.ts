@@ -17,7 +17,7 @@ type RawStep =
   | { op: "task"; fn: "add" | "scale" | "big" | "slow" | "boom"; args: RawVal[]; maxRetries: number; node: number | null; spread: boolean; retryExceptions: boolean; numCpus: number | null }
   | { op: "nested"; args: RawVal[] }
   | { op: "put"; big: boolean; v: number }
-  | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null; back: number | null }
+  | { op: "actor"; maxRestarts: number; maxTaskRetries: number; node: number | null; back: number | null; direct: boolean }
   | { op: "call"; back: number; v: number; pair: boolean; retries: number | null; io: boolean }
   | { op: "call-ref"; back: number; ref: number }
   | { op: "get" | "free"; back: number }
@@ -77,10 +77,11 @@ export const STEP_FEATURES: readonly StepFeature[] = [
   }) },
   { name: "nested", weight: 1, group: "classic", step: ({ arg }) => fc.record({ op: fc.constant("nested" as const), args: fc.array(arg, { minLength: 2, maxLength: 2 }) }) },
   { name: "put", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("put" as const), big: fc.boolean(), v: small }) },
-  // Sometimes its constructor keeps an earlier step's ref (inside a value), as a later `keep` would.
+  // Sometimes its constructor keeps an earlier step's ref (inside a value), as a later `keep` would,
+  // or takes the ref itself (`direct`: the actor registers once its value is ready).
   { name: "actor", weight: 1, group: "classic", step: ({ node }) => fc.record({
     op: fc.constant("actor" as const), maxRestarts: fc.constantFrom(0, 1, -1), maxTaskRetries: fc.constantFrom(0, -1), node,
-    back: fc.option(fc.nat(20), { nil: null, freq: 3 }),
+    back: fc.option(fc.nat(20), { nil: null, freq: 3 }), direct: fc.boolean(),
   }) },
   // Sometimes through the method's options: two returns (`pair`), a retry budget of its own, or
   // (on an actor with concurrency groups) its "io" group.
@@ -229,7 +230,8 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "actor": {
         const ref = r.back === null ? undefined : pick(made, r.back);
         steps.push({
-          op: "actor", maxRestarts: r.maxRestarts, maxTaskRetries: r.maxTaskRetries, ...(r.node === null ? {} : { node: nodes[r.node] }), ...(ref === undefined ? {} : { ref }),
+          op: "actor", maxRestarts: r.maxRestarts, maxTaskRetries: r.maxTaskRetries, ...(r.node === null ? {} : { node: nodes[r.node] }),
+          ...(ref === undefined ? {} : { ref, ...(r.direct ? { direct: true as const } : {}) }),
         });
         actors.push(i);
         break;

@@ -25,8 +25,13 @@ export type Step =
   /** A task that submits a child task itself and returns the child's value. */
   | { readonly op: "nested"; readonly args: readonly Val[] }
   | { readonly op: "put"; readonly big: boolean; readonly v: number }
-  /** An Acc actor; with `ref`, its constructor keeps step `ref`'s ref (inside a value), as `keep` does. */
-  | { readonly op: "actor"; readonly maxRestarts: number; readonly maxTaskRetries: number; readonly node?: string; readonly ref?: number }
+  /**
+   * An Acc actor; with `ref`, its constructor keeps step `ref`'s ref (inside a value), as `keep`
+   * does; with `direct` too, it takes the ref itself, whose value its owner waits for before it
+   * registers the actor (a handle passed on meanwhile follows an actor the GCS does not know yet),
+   * and keeps nothing.
+   */
+  | { readonly op: "actor"; readonly maxRestarts: number; readonly maxTaskRetries: number; readonly node?: string; readonly ref?: number; readonly direct?: true }
   /**
    * A call on the actor made by step `actor`, passing `v`; with `ref`, step `ref`'s ref instead
    * (the call waits for it; `v` if that step made no ref).
@@ -329,9 +334,12 @@ declare const ray: Ray; // injected into remote functions' scope by the worker
 class Acc {
   total = 0;
   kept: unknown = undefined;
-  /** A restart runs this again: the ref it kept from its arguments is kept again. */
-  constructor(box?: { r: unknown }) {
-    if (box !== undefined) this.kept = box.r;
+  /**
+   * A restart runs this again: the ref it kept from its arguments is kept again. A ref passed
+   * itself (`direct`) arrives as its value: a box's ref is kept, anything else is not.
+   */
+  constructor(box?: unknown) {
+    if (typeof box === "object" && box !== null && "r" in box) this.kept = box.r;
   }
   keep(box: { r: unknown }) {
     this.kept = box.r;
@@ -554,7 +562,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined, ho
           maxRestarts: s.maxRestarts, maxTaskRetries: s.maxTaskRetries,
           schedulingStrategy: s.node ? { nodeId: s.node, soft: true } : "DEFAULT",
         });
-        actors.set(i, r === undefined ? A.remote() : A.remote({ r }));
+        actors.set(i, r === undefined ? A.remote() : A.remote(s.direct ? r : { r }));
         break;
       }
       case "call": {

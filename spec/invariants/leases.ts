@@ -20,8 +20,11 @@ export const checkLeases: Checker = (events) => {
   const held = new Map<string, { worker: string; node: string }>();
   /** worker -> the actor it hosts (or hosted): an actor keeps its lease for its lifetime. */
   const actorOn = new Map<string, string>();
-  /** actor -> its latest state. */
+  /** actor -> its latest state, and the epoch of its latest incarnation. */
   const actorState = new Map<string, string>();
+  const actorEpoch = new Map<string, number>();
+  /** The incarnation a creation task (`${actor}:create:${epoch}`) makes. */
+  const epochOf = (task: string | undefined) => Number(task?.slice(task.lastIndexOf(":") + 1));
   /** Leases already reported, so a leak is named once. */
   const reported = new Set<string>();
   let ended = false;
@@ -30,6 +33,10 @@ export const checkLeases: Checker = (events) => {
     switch (e.kind) {
       case "lease.granted":
         held.set(e.lease, { worker: e.worker, node: e.node });
+        // A lease for the creation of an actor's current incarnation hosts it from the grant (its
+        // constructor may still wait for an argument, as one whose owner exited waits until the
+        // owner is buried). A grant for an incarnation already over is given back.
+        if (e.actor !== undefined && epochOf(e.task) === (actorEpoch.get(e.actor) ?? 0)) actorOn.set(e.worker, e.actor);
         break;
       case "lease.returned":
         held.delete(e.lease);
@@ -41,6 +48,7 @@ export const checkLeases: Checker = (events) => {
       case "actor.state":
         if (e.worker !== undefined) actorOn.set(e.worker, e.actor);
         actorState.set(e.actor, e.state);
+        actorEpoch.set(e.actor, e.epoch);
         break;
       case "program.end":
         ended = true;

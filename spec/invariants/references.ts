@@ -58,6 +58,10 @@ export const checkReferences: Checker = (events) => {
   /** object -> actors not yet dead whose constructor's arguments pass it: their owner keeps it in use. */
   const ctorArgs = new Map<string, Set<string>>();
   const inCtorArgs = (obj: string) => (ctorArgs.get(obj)?.size ?? 0) > 0;
+  /** actor -> its owner, for actors that die with it (not detached). */
+  const mortalActorOwner = new Map<string, string>();
+  /** The actors constructed with `obj` that may still need it: an actor whose owner is gone dies with it. */
+  const ctorNeeds = (obj: string) => [...(ctorArgs.get(obj) ?? [])].filter((a) => !gone(mortalActorOwner.get(a) ?? ""));
   /** actor -> the worker of its latest incarnation; workers whose actor exited or is dead for good. */
   const actorHost = new Map<string, string>();
   const endedActorWorkers = new Set<string>();
@@ -73,7 +77,9 @@ export const checkReferences: Checker = (events) => {
         const holders = pendingArgs.get(e.obj);
         if (holders && holders.size > 0 && !exited) at(i, `object ${e.obj} went out of scope while task ${[...holders][0]} still takes it as an argument`);
         // So does an actor its owner created, until it is dead (a restart runs its constructor again).
-        if (inCtorArgs(e.obj) && !exited) at(i, `object ${e.obj} went out of scope while actor ${[...ctorArgs.get(e.obj)!][0]} may still be constructed with it`);
+        // (An actor whose owner is gone is on its way out, unless detached: the GCS ends it with its owner.)
+        const needs = ctorNeeds(e.obj);
+        if (needs.length > 0 && !exited) at(i, `object ${e.obj} went out of scope while actor ${needs[0]} may still be constructed with it`);
         // An owner that exited frees what it owns whatever its borrowers hold (they get OwnerDiedError).
         const owner = ownerOf.get(e.obj);
         // So does a borrower running a task for an owner that exited: its work reaches nobody
@@ -174,6 +180,7 @@ export const checkReferences: Checker = (events) => {
         deadLives.set(e.id, (deadLives.get(e.id) ?? 0) + 1);
         break;
       case "actor.registered":
+        if (!e.detached) mortalActorOwner.set(e.actor, e.owner);
         for (const a of e.args ?? []) {
           let h = ctorArgs.get(a);
           if (!h) ctorArgs.set(a, (h = new Set()));

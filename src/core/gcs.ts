@@ -214,7 +214,7 @@ export class Gcs {
         return;
       case "RegisterFunction": return this.registerFunction(m.fn);
       case "GetFunction": return this.knownDead(from) ? undefined : this.getFunction(from, m.id);
-      case "CreateActor": return this.actorManager.createActor(from, m.spec, this.knownDead(m.spec.owner));
+      case "CreateActor": return this.actorManager.createActor(from, m.spec, this.knownDead(m.spec.owner), m.failed);
       // Asks sent before their sender died (come late) would wait or follow for a dead address.
       case "SubscribeActor": return this.knownDead(from) ? undefined : this.actorManager.subscribe(from, m.actorId, this.knownDead(creatorOfId(m.actorId)));
       case "GetNamedActor": return this.knownDead(from) ? undefined : this.actorManager.getNamed(from, m.reqId, m.name, m.namespace);

@@ -154,7 +154,8 @@ export type Msg =
   | { type: "RegisterFunction"; fn: FunctionDescriptor }
   | { type: "GetFunction"; id: FunctionId }
   | { type: "Function"; fn: FunctionDescriptor }
-  | { type: "CreateActor"; spec: ActorSpec }
+  /** `failed`: its constructor's arguments failed, so it is registered dead, with that error. */
+  | { type: "CreateActor"; spec: ActorSpec; failed?: ErrorInfo }
   | { type: "ActorUpdate"; info: ActorInfo }
   | { type: "SubscribeActor"; actorId: ActorId }
   /** A named actor, looked up in `namespace` (absent: the default namespace, which holds no names of a program's). */

@@ -192,11 +192,14 @@ test("an actor whose registration a restarted GCS may have lost is registered ag
   assert.ok(r.sent.every((s) => s.to === "head/gcs"));
 });
 
-test("an actor whose constructor argument failed is dead at once with that error, and never registered", () => {
+test("an actor whose constructor argument failed is registered dead (ActorDiedError naming the argument's error), also with a restarted GCS", () => {
   const r = owner();
   r.w.createActor("a1", CLS, [{ ref: "head/w9#x", owner: "head/w9" }], actorOpts());
   r.from("head/w9", { type: "Status", id: "head/w9#x", status: { kind: "error", error: { type: "TaskError", message: "boom" } } });
-  const info = r.w.state.callerActors.get("a1")?.info;
-  assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "TaskError"]);
-  assert.deepEqual(r.sent.filter((s) => s.m.type === "CreateActor"), []);
+  const sentFailed = () => r.sent.flatMap((s) => (s.m.type === "CreateActor" && s.to === "head/gcs" ? [[s.m.spec.actorId, s.m.failed?.type, s.m.failed?.message.includes("TaskError: boom")]] : []));
+  assert.deepEqual(sentFailed(), [["a1", "ActorDiedError", true]], "the GCS is told, for whoever follows the actor there");
+  assert.equal(r.w.state.callerActors.get("a1")?.info, undefined, "the GCS's news ends the calls, here as elsewhere");
+  r.sent.length = 0;
+  r.from("head/raylet", { type: "GcsRestarted" });
+  assert.deepEqual(sentFailed(), [["a1", "ActorDiedError", true]], "told again, failed, to a GCS that may have lost it");
 });

@@ -109,7 +109,7 @@ function recording(ray: Ray, seen: Seen): Ray {
 test("generated programs use every member of the Ray API, every option tsray implements and what placement groups offer (or say why not)", { timeout: 120_000 }, async () => {
   const seen: Seen = { members: new Set(), options: { task: new Set(), actor: new Set(), method: new Set() }, placementGroups: new Set() };
   let members: string[] = [];
-  for (const w of fc.sample(workloadArb(3, 14), { numRuns: 300, seed: 17 })) {
+  for (const w of fc.sample(workloadArb(3, 14), { numRuns: 500, seed: 17 })) {
     const r = await simulate({
       seed: 1, nodes: 3, check: false, config: { keepTrace: false },
       program: (ray: Ray, host) => {

@@ -264,3 +264,19 @@ test("under the seeded bug restart-killed-actor, the exit of a killed actor's wo
     assert.equal(r.g.model.state.actors.get("a")?.state, want);
   }
 });
+
+test("an actor whose constructor's argument failed is registered dead with the owner's error, and its early followers hear it", () => {
+  const { g, sent, traced } = gcsHost();
+  g.message("head/w1-2", { type: "SubscribeActor", actorId: "head/driver#1" });
+  const failed = { type: "ActorDiedError" as const, message: "the actor C cannot be created: its constructor's argument failed (TaskError: boom)" };
+  g.message(DRIVER, {
+    type: "CreateActor", failed,
+    spec: { actorId: "head/driver#1", fn: "C:1", className: "C", args: [], owner: DRIVER, job: DRIVER, resources: {}, strategy: "DEFAULT", maxRestarts: 3, maxTaskRetries: 0, name: "c" },
+  });
+  const told = (to: string) => sent.flatMap((s) => (s.to === to && s.m.type === "ActorUpdate" ? [[s.m.info.state, s.m.info.error?.message]] : []));
+  assert.deepEqual(told("head/w1-2"), [["DEAD", failed.message]]);
+  assert.deepEqual(told(DRIVER), [["DEAD", failed.message]], "the owner follows it too");
+  assert.deepEqual(traced.filter((e) => e.kind === "actor.state").map((e) => e.kind === "actor.state" && e.state), ["DEAD"], "dead at once, whatever its restarts");
+  assert.equal(sent.some((s) => s.m.type === "RequestLease"), false, "never placed");
+  assert.equal(g.model.state.actors.get("head/driver#1")?.state, "DEAD");
+});

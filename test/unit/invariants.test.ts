@@ -158,6 +158,20 @@ describe("resources", () => {
   });
 });
 
+describe("leases", () => {
+  const check = checkers.leases;
+  const forActor = (lease: string, actor: string, epoch: number): Ev => ({ ...grant(lease, "n1", { CPU: 0 }), holder: "head/gcs", actor, task: `${actor}:create:${epoch}` } as Ev);
+  test("a lease still held at the quiet point after the program is a leak, unless it hosts an actor not yet dead", () => {
+    one(check, trace(reg("n1", { CPU: 1 }), grant("L1", "n1", { CPU: 1 }), end(true), quiet()), "leases", "leak: lease L1 (worker w-L1 on n1) never returned, though the program ended and no task holds it", 3);
+    // Its creation may wait for an argument whose owner exited: the lease hosts the actor from the grant.
+    clean(check, trace(reg("n1", { CPU: 1 }), actorState("a", "PENDING_CREATION", 0), forActor("L1", "a", 0), end(true), quiet()));
+    one(check, trace(reg("n1", { CPU: 1 }), actorState("a", "PENDING_CREATION", 0), forActor("L1", "a", 0), end(true), quiet(), actorState("a", "DEAD", 0), quiet()),
+      "leases", "its actor a is dead", 6);
+    // A grant for an incarnation already over hosts nothing.
+    one(check, trace(reg("n1", { CPU: 1 }), actorState("a", "RESTARTING", 1), forActor("L1", "a", 0), end(true), quiet()), "leases", "no task holds it", 4);
+  });
+});
+
 describe("actor-order", () => {
   const check = checkers["actor-order"];
 
@@ -334,6 +348,13 @@ describe("references", () => {
       "references", "object head/driver#1 went out of scope while actor a may still be constructed with it", 2);
     clean(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), actorState("a", "DEAD", 0), oos("head/driver#1"), deleted("head/driver#1", "n1")));
     clean(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), exited, oos("head/driver#1"), deleted("head/driver#1", "n1")));
+    // Another owner's object, passed nested in an argument: needed while the actor's owner is
+    // there; once that owner exited the actor dies with it (unless detached).
+    const lent = "n2/w1-1#1";
+    one(check, trace(registered([lent]), oos(lent)), "references", `object ${lent} went out of scope while actor a may still be constructed with it`, 1);
+    clean(check, trace(registered([lent]), exited, oos(lent)));
+    const detached: Ev = { kind: "actor.registered", comp: "gcs", actor: "a", owner: "head/driver", detached: true, args: [lent] };
+    one(check, trace(detached, exited, oos(lent)), "references", "may still be constructed with it", 2);
     // Not a leak while the actor lives and its owner is there; one once the owner exited.
     clean(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), end(true), quiet()));
     one(check, trace(stored("head/driver#1", "n1"), registered(["head/driver#1"]), exited, end(true), quiet()),

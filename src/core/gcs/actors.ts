@@ -230,8 +230,11 @@ export class ActorManager {
     this.save(id, a);
   }
 
-  /** `ownerDead`: the GCS already buried the owner (a registration that was on its way then). */
-  createActor(from: Addr, spec: ActorSpec, ownerDead: boolean): void {
+  /**
+   * `ownerDead`: the GCS already buried the owner (a registration that was on its way then).
+   * `failed`: the owner could not resolve the constructor's arguments: registered dead, with that error.
+   */
+  createActor(from: Addr, spec: ActorSpec, ownerDead: boolean, failed?: ErrorInfo): void {
     const known = this.actors.get(spec.actorId);
     if (known) {
       // A resent registration (after a GCS restart, or a duplicate): answer with what we know.
@@ -251,6 +254,11 @@ export class ActorManager {
       ...(spec.name !== undefined ? { name: spec.name, namespace: spec.namespace ?? "" } : {}),
       ...(args.length > 0 ? { args } : {}),
     });
+    if (failed !== undefined) {
+      a.state = nextActorState(a.state, { type: "KILL" });
+      a.error = failed;
+      return this.changed(spec.actorId, a);
+    }
     if (spec.name !== undefined) {
       const key = nameKey(spec.namespace, spec.name);
       if (this.names.has(key)) {

@@ -46,6 +46,8 @@ export interface CallerActor {
   info?: ActorInfo;
   /** The registration, for actors this worker created (resent if the GCS restarts). */
   created?: ActorSpec;
+  /** Its constructor's arguments failed: registered dead, with this error. */
+  createFailed?: ErrorInfo;
   /**
    * For actors created here: the refs the constructor's arguments pass, in use until the actor is
    * dead for good (a restart runs the constructor again, with the same arguments).
@@ -117,10 +119,12 @@ export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, a
 export function actorArgsResolved(w: Ctx, actorId: ActorId, spec: ActorSpec, resolved: readonly Arg[], error: ErrorInfo | undefined): void {
   const a = w.callerActors.get(actorId)!;
   if (error) {
-    a.info = { actorId, state: "DEAD", epoch: 0, owner: w.addr, error };
-    endCtorUses(w, a);
-    answerRegistered(w, a);
-    return forgetIfDone(w, actorId, a);
+    // The constructor cannot run (Ray's creation task fails on its argument): the GCS registers
+    // the actor dead, and its news ends the calls, here and wherever a handle was passed on.
+    a.created = spec;
+    a.createFailed = { type: "ActorDiedError", message: `the actor ${spec.className} cannot be created: its constructor's argument failed (${error.type}: ${error.message})` };
+    w.fx.send(w.cfg.gcs, { type: "CreateActor", spec, failed: a.createFailed });
+    return endCtorUses(w, a);
   }
   a.created = { ...spec, args: resolved };
   w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
@@ -437,7 +441,7 @@ export function namedActor(w: Ctx, reqId: number, info: ActorInfo | undefined): 
 /** A restarted GCS lost what was in flight to it: register the actors again, or follow them again. */
 export function resubscribeActors(w: Ctx): void {
   for (const [actorId, a] of w.callerActors) {
-    if (a.created && !a.info) w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created });
+    if (a.created && !a.info) w.fx.send(w.cfg.gcs, { type: "CreateActor", spec: a.created, ...(a.createFailed ? { failed: a.createFailed } : {}) });
     else w.fx.send(w.cfg.gcs, { type: "SubscribeActor", actorId });
     // A kill the GCS may have lost (sent while it was down) is sent again; killing twice is harmless.
     if (a.killed && a.info?.state !== "DEAD") w.fx.send(w.cfg.gcs, { type: "KillActor", actorId });

@@ -179,7 +179,7 @@ export const msgSchema = z.discriminatedUnion("type", [
   m("RegisterFunction", { fn: fnDescriptor }),
   m("GetFunction", { id }),
   m("Function", { fn: fnDescriptor }),
-  m("CreateActor", { spec: actorSpec }),
+  m("CreateActor", { spec: actorSpec, failed: errorInfo.optional() }),
   m("ActorUpdate", { info: actorInfo }),
   m("SubscribeActor", { actorId: id }),
   m("GetNamedActor", { reqId: count, name: z.string().max(1024), namespace: z.string().max(1024).optional() }),
