@@ -174,10 +174,12 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   // through a handle to it, the program's or a task's it was passed to, is pending: without
   // faults none of those calls fails with ActorDiedError (Ray's actor handle reference counting).
   const droppedOnly = new Set(w.steps.flatMap((st) => (st.op === "drop-actor" && !killedActors.has(st.actor) ? [st.actor] : [])));
+  // An actor whose constructor takes a ref itself is dead from the start if that ref failed (or was cancelled).
+  const ctorFailed = new Set(w.steps.flatMap((st, i) => (st.op === "actor" && st.direct && st.ref !== undefined && (fromCancelled.has(st.ref) || typeof ref[st.ref] === "string") ? [i] : [])));
   w.steps.forEach((st, i) => {
     const throughHandle = st.op === "handle-call" || st.op === "actor-stream" || (st.op === "call" && st.ref === undefined);
     const got = ref[i];
-    if (throughHandle && droppedOnly.has(st.actor) && typeof got === "string" && got.includes("ActorDiedError")) {
+    if (throughHandle && droppedOnly.has(st.actor) && !ctorFailed.has(st.actor) && typeof got === "string" && got.includes("ActorDiedError")) {
       problems.push(`fault-free run: step ${i} (${st.op}) failed with ${got}, though actor ${st.actor} was only dropped after it: a handle in use keeps its actor`);
     }
   });

@@ -60,6 +60,13 @@ export const checkReferences: Checker = (events) => {
   const inCtorArgs = (obj: string) => (ctorArgs.get(obj)?.size ?? 0) > 0;
   /** actor -> its owner, for actors that die with it (not detached). */
   const mortalActorOwner = new Map<string, string>();
+  /** worker -> the actor it hosts (from its creation's lease on). */
+  const hostedBy = new Map<string, string>();
+  /** The worker of an actor that dies with its owner, once that owner is gone: on its way out. */
+  const doomed = (worker: string) => {
+    const owner = mortalActorOwner.get(hostedBy.get(worker) ?? "");
+    return owner !== undefined && gone(owner);
+  };
   /** The actors constructed with `obj` that may still need it: an actor whose owner is gone dies with it. */
   const ctorNeeds = (obj: string) => [...(ctorArgs.get(obj) ?? [])].filter((a) => !gone(mortalActorOwner.get(a) ?? ""));
   /** actor -> the worker of its latest incarnation; workers whose actor exited or is dead for good. */
@@ -86,9 +93,10 @@ export const checkReferences: Checker = (events) => {
         // (Ray ends a job's workers with its driver; tsray's, once the GCS declares it dead).
         // So does the worker of an actor that exited or is dead for good: its callers fail what
         // they sent it and count no borrow of its (as of a dead worker, Ray's rule), though tsray
-        // ends that worker only when the GCS returns its lease, a moment later.
+        // ends that worker only when the GCS returns its lease, a moment later; and the worker of
+        // an actor whose owner is gone (it dies with its owner, unless detached).
         const live = owner !== undefined && !gone(owner)
-          ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b) && !endedActorWorkers.has(b) && !goneWorkers.has(workingFor.get(b) ?? ""))
+          ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b) && !endedActorWorkers.has(b) && !doomed(b) && !goneWorkers.has(workingFor.get(b) ?? ""))
           : [];
         if (live.length > 0) at(i, `object ${e.obj} went out of scope while ${live[0]} still borrows it`);
         borrowers.delete(e.obj);
@@ -123,7 +131,10 @@ export const checkReferences: Checker = (events) => {
         workingFor.delete(e.worker);
         break;
       case "lease.granted": // a lease that hosts an actor
-        if (e.actor !== undefined) actorWorkers.add(e.worker);
+        if (e.actor !== undefined) {
+          actorWorkers.add(e.worker);
+          hostedBy.set(e.worker, e.actor);
+        }
         if (e.holder !== undefined) leasedTo.set(e.worker, e.holder);
         break;
       case "lease.returned":
@@ -191,6 +202,7 @@ export const checkReferences: Checker = (events) => {
         if (e.state === "ALIVE" && e.worker !== undefined) {
           actorWorkers.add(e.worker);
           actorHost.set(e.actor, e.worker);
+          hostedBy.set(e.worker, e.actor);
         }
         if (e.state === "DEAD") {
           for (const h of ctorArgs.values()) h.delete(e.actor);

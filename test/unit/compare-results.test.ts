@@ -41,3 +41,14 @@ test("a relay's keep may overtake the program's earlier calls to the actor it ke
   const keepsBefore: Step[] = [actor, { op: "put", big: false, v: 7 }, { op: "keep", actor: 0, ref: 1 }, actor, { op: "relay", actor: 3, to: 0, v: 0, big: false }, { op: "kept", actor: 0 }];
   assert.deepEqual(compareResults({ steps: keepsBefore }, { 1: 7, 2: 0, 4: 0, 5: 0 }, { 1: 7, 2: 0, 4: 7, 5: 7 }, false), []);
 });
+
+test("an actor only dropped fails no call through its handle, unless its constructor took a ref that failed", () => {
+  const died = "ActorDiedError: the actor Acc cannot be created: its constructor's argument failed (TaskCancelledError: task ownBox was cancelled)";
+  const steps = (cancel: boolean): Step[] => [
+    { op: "put", big: false, v: 0 }, { op: "actor", maxRestarts: 0, maxTaskRetries: 0, ref: 0, direct: true },
+    ...(cancel ? [{ op: "cancel", ref: 0, force: false } as Step] : [{ op: "put", big: false, v: 1 } as Step]),
+    { op: "call", actor: 1, v: 0 }, { op: "drop-actor", actor: 1 },
+  ];
+  assert.deepEqual(compareResults({ steps: steps(true) }, { 3: died }, { 3: died }, false), []);
+  assert.match(compareResults({ steps: steps(false) }, { 3: died }, { 3: died }, false)[0], /step 3 \(call\) failed with ActorDiedError.*a handle in use keeps its actor/);
+});

@@ -340,6 +340,11 @@ describe("references", () => {
     clean(check, trace(alive, borrowed, actorState("a", "DEAD", 0), oos("n2/w1-1#1")));
     // Only the worker of the actor declared dead: another actor's worker still borrows.
     one(check, trace(alive, borrowed, actorState("b", "DEAD", 0), oos("n2/w1-1#1")), "references", "while n1/w1-1 still borrows it", 3);
+    // The worker of an actor whose owner exited is on its way out, unless the actor is detached.
+    const registered = (detached: boolean): Ev => ({ kind: "actor.registered", comp: "gcs", actor: "a", owner: "head/driver", detached });
+    const ownerExited: Ev = { kind: "owner.exited", comp: "owner", owner: "head/driver" };
+    clean(check, trace(registered(false), alive, borrowed, ownerExited, oos("n2/w1-1#1")));
+    one(check, trace(registered(true), alive, borrowed, ownerExited, oos("n2/w1-1#1")), "references", "while n1/w1-1 still borrows it", 4);
   });
   test("an actor's constructor arguments stay in use until the actor is dead, unless their owner exited", () => {
     const registered = (args: string[]): Ev => ({ kind: "actor.registered", comp: "gcs", actor: "a", owner: "head/driver", detached: false, args });
