@@ -34,6 +34,11 @@ test("demands of one shape from several nodes add up, and keep the longest wait"
   ]), [{ resources: { CPU: 1 }, count: 6, ageMs: 900 }, { resources: { GPU: 1 }, count: 1, ageMs: 100 }]);
 });
 
+test("demands that waited as long are ordered by shape, whatever order they were reported in", () => {
+  assert.deepEqual(mergeDemands([[{ resources: { GPU: 1 }, count: 1, ageMs: 100 }], [{ resources: { CPU: 1 }, count: 1, ageMs: 100 }]]).map((d) => d.resources),
+    [{ CPU: 1 }, { GPU: 1 }]);
+});
+
 test("an actor no live node can host is traced infeasible with the totals of the live nodes only", () => {
   const { g, traced } = gcsHost();
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });

@@ -156,6 +156,18 @@ test("a retried attempt's reports of items the owner already has are dropped: no
   assert.equal(r.traced.filter((e) => e.kind === "generator.duplicate").length, 2);
 });
 
+test("a report past a lost one leaves a gap: it is dropped, and not traced as a duplicate", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 1);
+  r.yieldItem(spec, 1, 2);
+  const [, second] = r.take("ReportGeneratorItem");
+  r.toOwner(second);
+  assert.equal(r.next(gen, 0).got, "waiting", "item 1 is not handed out as item 0");
+  assert.deepEqual(r.traced.filter((e) => e.kind === "generator.duplicate"), []);
+});
+
 test("with the seeded bug generator-duplicate-items the retry's items are recorded twice", () => {
   const r = rig(new Set(["generator-duplicate-items"]));
   const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());

@@ -119,6 +119,17 @@ test("an owner pipelines short tasks onto a lease; its worker runs them in order
   assert.deepEqual(r.executed.map((s) => [s.taskId, s.bounces]), [[`${OWNER}#t3`, 1]]);
 });
 
+test("a late duplicate of a push that ran after a bounce, or of a retry, does not run again", () => {
+  for (const again of [{ bounces: 1 }, { attempt: 1 }]) {
+    const r = rig();
+    const spec = { ...dupOf(0, `${OWNER}#t0.r`), ...again };
+    r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec } });
+    assert.equal(r.finish(1).taskId, spec.taskId);
+    r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec } });
+    assert.deepEqual(r.executed, [], `the duplicate of ${JSON.stringify(again)} ran again`);
+  }
+});
+
 test("no pipelining for tasks that take longer than pipelineMaxTaskMs", () => {
   const r = rig({ pipelineMaxTaskMs: 1 });
   r.submit(6);
