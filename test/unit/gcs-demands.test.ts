@@ -49,3 +49,14 @@ test("an actor no live node can host is traced infeasible with the totals of the
   const infeasible = traced.filter((t) => t.kind === "task.infeasible");
   assert.deepEqual(infeasible.map((t) => t.kind === "task.infeasible" && t.cluster), [[{ CPU: 4 }]]);
 });
+
+test("an infeasible actor killed before any node could host it is not placed when one joins, nor when the cluster's groups change", () => {
+  const { g, sent } = gcsHost();
+  g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  g.message("head/driver", { type: "CreateActor", spec: { actorId: "gpu", fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources: { GPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  g.message("head/driver", { type: "KillActor", actorId: "gpu" });
+  g.message("n1/raylet", { type: "RegisterNode", node: "n1", incarnation: 1, resources: { GPU: 1 } });
+  g.message("head/driver", { type: "CreatePlacementGroup", spec: { pgId: "pg", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" } });
+  g.message("head/driver", { type: "RemovePlacementGroup", pgId: "pg" }); // the cluster's view changes
+  assert.deepEqual(sent.filter((s) => s.m.type === "RequestLease"), []);
+});
