@@ -6,6 +6,8 @@ import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import { CoreWorker, type CoreWorkerTuning } from "../../src/core/core-worker.ts";
 import { isWorkerMsg, type Msg } from "../../src/core/messages.ts";
+import { classKeyOf } from "../../src/core/worker/task-manager.ts";
+import type { Ctx } from "../../src/core/worker/context.ts";
 import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
@@ -128,6 +130,14 @@ test("a late duplicate of a push that ran after a bounce, or of a retry, does no
     r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec } });
     assert.deepEqual(r.executed, [], `the duplicate of ${JSON.stringify(again)} ran again`);
   }
+});
+
+test("tasks of one function and resources but other scheduling strategies are of other classes (the last class is cached)", () => {
+  const w = { lastClassKey: "", lastClassOf: undefined } as unknown as Ctx;
+  const spec = dupOf(0, `${OWNER}#t0.r`);
+  const spread = classKeyOf(w, { ...spec, strategy: "SPREAD" });
+  assert.notEqual(classKeyOf(w, spec), spread);
+  assert.equal(classKeyOf(w, { ...spec, strategy: "SPREAD" }), spread);
 });
 
 test("no pipelining for tasks that take longer than pipelineMaxTaskMs", () => {
