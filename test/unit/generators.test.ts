@@ -298,6 +298,7 @@ for (const news of ["RESTARTING", "DEAD"] as const) {
     assert.equal(push.spec.streaming !== undefined, true);
     r.toOwner({ type: "ReportGeneratorItem", taskId: push.spec.taskId, returnId: gen, attempt: 0, index: 0, result: { kind: "stored", node: "node-1", size: 200_000, hash: "i0", refs: undefined } }, OTHER);
     assert.equal(r.next(gen, 0).got, `${OWNER}#c1.y0`);
+    assert.equal(r.owner.state.lineages.size, 0, "an actor call's items have no lineage: a call is never re-run to remake one");
     r.sent.length = 0;
     update(news, 1);
     const frees = r.sent.filter((s) => s.m.type === "FreeObjects").map((s) => ({ to: s.to, m: s.m }));

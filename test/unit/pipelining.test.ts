@@ -140,6 +140,22 @@ test("tasks of one function and resources but other scheduling strategies are of
   assert.equal(classKeyOf(w, { ...spec, strategy: "SPREAD" }), spread);
 });
 
+test("cancelling a task queued behind the running one on its worker answers it cancelled and leaves the others queued", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  r.grant();
+  r.deliver();
+  r.finish(0.1);
+  r.deliver(); // t1 runs; t2, t3 and t4 wait on the worker
+  r.deliver();
+  assert.deepEqual(r.executed.map((s) => s.taskId), [`${OWNER}#t1`]);
+  r.worker.step({ kind: "message", from: OWNER, msg: { type: "CancelTask", taskId: `${OWNER}#t3`, returnId: ids[3], attempt: 0, recursive: false } });
+  const replies = r.sent.flatMap((s) => (s.m.type === "TaskReply" && s.m.result.kind === "error" ? [[s.m.taskId, s.m.result.error.type]] : []));
+  assert.deepEqual(replies, [[`${OWNER}#t3`, "TaskCancelledError"]]);
+  const ran = [r.finish(0.1), r.finish(0.1), r.finish(0.1)].map((s) => s.taskId);
+  assert.deepEqual(ran, [1, 2, 4].map((i) => `${OWNER}#t${i}`));
+});
+
 test("no pipelining for tasks that take longer than pipelineMaxTaskMs", () => {
   const r = rig({ pipelineMaxTaskMs: 1 });
   r.submit(6);
