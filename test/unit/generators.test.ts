@@ -438,7 +438,7 @@ test("an item lost after its task finished is remade by a re-run of the task; th
   assert.equal(r.owner.state.lineages.size, 0);
 });
 
-test("a lost item of a task with no retries left, or with reconstruction off (seeded bug), fails with ObjectLostError", () => {
+test("a lost item of a task with no retries left, or with reconstruction off (seeded bug), fails with ObjectLostError saying why", () => {
   for (const [bugs, maxRetries] of [[NO_BUGS, 1], [new Set(["no-reconstruction"]) as Bugs, 3]] as const) {
     const r = rig(bugs);
     const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], { ...opts(), maxRetries });
@@ -452,6 +452,9 @@ test("a lost item of a task with no retries left, or with reconstruction off (se
     r.toOwner(r.take("TaskReply")[0]);
     nodeDead(r, "node-1");
     assert.deepEqual(itemState(r, y0), { state: "FAILED", nodes: [], error: "ObjectLostError" }, `maxRetries ${maxRetries}, bugs ${[...bugs]}`);
+    // The message says why, as docs/learn/07-lineage.md shows it (not "created by ray.put").
+    const o = r.owner.state.owned.get(y0)!;
+    assert.match(o.value?.kind === "error" ? o.value.error.message : "", bugs === NO_BUGS ? /cannot be reconstructed: its generator task gen has no retries left/ : /cannot be reconstructed: reconstruction is off$/);
   }
 });
 
