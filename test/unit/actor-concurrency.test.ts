@@ -134,6 +134,17 @@ test("a creation pushed again (its reply lost) is answered again from the first 
   assert.deepEqual(a.executed, [], "the constructor ran again");
 });
 
+test("a creation pushed again after calls finished is answered with the constructor's result, not a call's", () => {
+  const a = actorWorker(undefined);
+  a.call(0);
+  a.done(0); // call 0 returns value 0, as the constructor did: call 1 returns another
+  a.call(1);
+  a.done(1);
+  assert.equal(a.createAgain(), 2);
+  const [first, again] = a.sent.flatMap((m) => (m.type === "TaskReply" && !m.taskId.includes("#c") ? [m.result] : []));
+  assert.deepEqual(again, first);
+});
+
 test("cancelling one of an async actor's running calls interrupts that call only", () => {
   const a = actorWorker(2);
   for (const s of [0, 1]) a.call(s);

@@ -48,6 +48,11 @@ test("bin-packing: demands fill existing room first, then the group that packs t
   assert.deepEqual(planLaunches(Array(5).fill({ CPU: 1 }), [{ group: "small", resources: { CPU: 1 }, room: 2 }]).launches, ["small", "small"]);
 });
 
+test("bin-packing: the largest demand is packed first, whatever order the demands come in", () => {
+  // A 2-CPU bin takes the 2-CPU demand, listed last; the 1-CPU one is what is left.
+  assert.deepEqual(packInto([{ CPU: 2 }], [{ CPU: 1 }, { CPU: 2 }]), [{ CPU: 1 }]);
+});
+
 test("bin-packing: at a tie the shape using the larger share wins; a resource a shape has none of is no share", () => {
   // Both take the demand and leave no kind idle: the one it fills (2 of 2 CPUs) beats the one it
   // half fills, and "GPU: 0" (a group that declares no GPUs) does not count as a share.

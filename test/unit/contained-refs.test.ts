@@ -44,19 +44,21 @@ test("releasing a value that holds a ref lets that ref go, in the driver and in 
   assert.equal(freedBeforeEnd.filter((id) => !id.startsWith("head/driver")).length, 2, "the task's put and the put holding it went before it returned");
 });
 
-test("a task's finish is traced as holding refs of its own only when its value holds a ref its worker made", async () => {
+test("a task's finish is traced as holding refs of its own only when its value holds a ref its worker made, beside others' or not", async () => {
   const program = async (ray: Ray) => {
     const mine = ray.remote(async () => ({ r: await ray.put(new Float64Array(20_000).fill(3)) }));
     const passedOn = ray.remote(async (box: { r: unknown }) => box);
     const plain = ray.remote(async () => 7);
+    const mixed = ray.remote(async (box: { r: unknown }) => ({ ...box, mine: await ray.put(new Float64Array(20_000).fill(5)) }));
     const driverRef = await ray.put(new Float64Array(20_000).fill(4));
     await ray.get(mine.remote());
     await ray.get(passedOn.remote({ r: driverRef }));
     await ray.get(plain.remote());
+    await ray.get(mixed.remote({ r: driverRef }));
     return 0;
   };
   const r = await simulate({ seed: 2, nodes: NODES, program });
   assert.equal(r.error, undefined, r.error?.stack);
   const finished = r.trace.filter((e) => e.kind === "task.finished" && e.ok);
-  assert.deepEqual(finished.map((e) => (e as { ownsRefs?: true }).ownsRefs), [true, undefined, undefined]);
+  assert.deepEqual(finished.map((e) => (e as { ownsRefs?: true }).ownsRefs), [true, undefined, undefined, true]);
 });

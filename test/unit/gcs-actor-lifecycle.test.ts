@@ -39,6 +39,18 @@ function rig(maxRestarts = 1, bugs: Bugs = NO_BUGS) {
   return { g, sent, traced, take, place, created, info };
 }
 
+test("a duplicated grant of the actor's lease changes nothing: the actor's worker is not given back", () => {
+  const r = rig();
+  const [req] = r.take("RequestLease");
+  const grant: Msg = { type: "LeaseGranted", reqId: req!.reqId, leaseId: "lease-w1", worker: "head/w1" };
+  r.g.message(RAYLET, grant);
+  assert.equal(r.take("PushTask").length, 1);
+  r.g.message(RAYLET, grant);
+  assert.deepEqual(r.take("ReturnLease"), [], "the worker the actor is built on was given back");
+  assert.deepEqual(r.take("PushTask"), []);
+  assert.equal(r.g.model.state.actors.get("a")?.address, "head/w1");
+});
+
 test("a creation reply from the actor's earlier life does not make the restarting actor alive", () => {
   const r = rig();
   const first = r.place("head/w1");
@@ -279,4 +291,15 @@ test("an actor whose constructor's argument failed is registered dead with the o
   assert.deepEqual(traced.filter((e) => e.kind === "actor.state").map((e) => e.kind === "actor.state" && e.state), ["DEAD"], "dead at once, whatever its restarts");
   assert.equal(sent.some((s) => s.m.type === "RequestLease"), false, "never placed");
   assert.equal(g.model.state.actors.get("head/driver#1")?.state, "DEAD");
+});
+
+test("an actor's registration traces the objects its constructor's arguments pass, and no args field when they pass none", () => {
+  const { g, traced } = gcsHost();
+  g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  const create = (actorId: string, args: unknown[]) =>
+    g.message("head/driver", { type: "CreateActor", spec: { actorId, fn: "C:1", className: "C", args, owner: "head/driver", job: "head/driver", resources: { CPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } } as Msg);
+  create("plain", [{ v: { size: 1, hash: "h", data: 1 } }]);
+  create("withRef", [{ ref: "head/driver#9", owner: "head/driver" }]);
+  const registered = traced.flatMap((e) => (e.kind === "actor.registered" ? [[e.actor, "args" in e ? e.args : "none"]] : []));
+  assert.deepEqual(registered, [["plain", "none"], ["withRef", ["head/driver#9"]]]);
 });

@@ -92,3 +92,14 @@ test("a GCS restarted from storage with a lower actor bound forgets the dead bey
   assert.deepEqual(again.known(), ["c:dead", "d:live"]);
   assert.deepEqual(again.stored(), ["c", "d"]);
 });
+
+test("a node declared dead hears its own death (to fence itself), and no news after it", () => {
+  const c = cluster(4);
+  for (const n of ["n1", "n2", "n3"]) c.join(n);
+  c.die("n1");
+  c.die("n2");
+  const deaths = (to: string) => c.sent.flatMap((s) => (s.to === to && s.m.type === "NodeDead" ? [s.m.node] : []));
+  assert.deepEqual(deaths("n1/raylet"), ["n1"]);
+  assert.deepEqual(deaths("n2/raylet"), ["n1", "n2"]);
+  assert.deepEqual(deaths("n3/raylet"), ["n1", "n2"]);
+});

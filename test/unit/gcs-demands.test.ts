@@ -34,6 +34,11 @@ test("demands of one shape from several nodes add up, and keep the longest wait"
   ]), [{ resources: { CPU: 1 }, count: 6, ageMs: 900 }, { resources: { GPU: 1 }, count: 1, ageMs: 100 }]);
 });
 
+test("demands that waited as long are ordered by shape, whatever order they were reported in", () => {
+  assert.deepEqual(mergeDemands([[{ resources: { GPU: 1 }, count: 1, ageMs: 100 }], [{ resources: { CPU: 1 }, count: 1, ageMs: 100 }]]).map((d) => d.resources),
+    [{ CPU: 1 }, { GPU: 1 }]);
+});
+
 test("an actor no live node can host is traced infeasible with the totals of the live nodes only", () => {
   const { g, traced } = gcsHost();
   g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
@@ -43,4 +48,15 @@ test("an actor no live node can host is traced infeasible with the totals of the
   g.message("head/driver", { type: "CreateActor", spec: { actorId: "big", fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources: { CPU: 8 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
   const infeasible = traced.filter((t) => t.kind === "task.infeasible");
   assert.deepEqual(infeasible.map((t) => t.kind === "task.infeasible" && t.cluster), [[{ CPU: 4 }]]);
+});
+
+test("an infeasible actor killed before any node could host it is not placed when one joins, nor when the cluster's groups change", () => {
+  const { g, sent } = gcsHost();
+  g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  g.message("head/driver", { type: "CreateActor", spec: { actorId: "gpu", fn: "C:1", className: "C", args: [], owner: "head/driver", job: "head/driver", resources: { GPU: 1 }, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0 } });
+  g.message("head/driver", { type: "KillActor", actorId: "gpu" });
+  g.message("n1/raylet", { type: "RegisterNode", node: "n1", incarnation: 1, resources: { GPU: 1 } });
+  g.message("head/driver", { type: "CreatePlacementGroup", spec: { pgId: "pg", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" } });
+  g.message("head/driver", { type: "RemovePlacementGroup", pgId: "pg" }); // the cluster's view changes
+  assert.deepEqual(sent.filter((s) => s.m.type === "RequestLease"), []);
 });

@@ -156,6 +156,18 @@ test("a retried attempt's reports of items the owner already has are dropped: no
   assert.equal(r.traced.filter((e) => e.kind === "generator.duplicate").length, 2);
 });
 
+test("a report past a lost one leaves a gap: it is dropped, and not traced as a duplicate", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  r.yieldItem(spec, 0, 1);
+  r.yieldItem(spec, 1, 2);
+  const [, second] = r.take("ReportGeneratorItem");
+  r.toOwner(second);
+  assert.equal(r.next(gen, 0).got, "waiting", "item 1 is not handed out as item 0");
+  assert.deepEqual(r.traced.filter((e) => e.kind === "generator.duplicate"), []);
+});
+
 test("with the seeded bug generator-duplicate-items the retry's items are recorded twice", () => {
   const r = rig(new Set(["generator-duplicate-items"]));
   const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
@@ -286,6 +298,7 @@ for (const news of ["RESTARTING", "DEAD"] as const) {
     assert.equal(push.spec.streaming !== undefined, true);
     r.toOwner({ type: "ReportGeneratorItem", taskId: push.spec.taskId, returnId: gen, attempt: 0, index: 0, result: { kind: "stored", node: "node-1", size: 200_000, hash: "i0", refs: undefined } }, OTHER);
     assert.equal(r.next(gen, 0).got, `${OWNER}#c1.y0`);
+    assert.equal(r.owner.state.lineages.size, 0, "an actor call's items have no lineage: a call is never re-run to remake one");
     r.sent.length = 0;
     update(news, 1);
     const frees = r.sent.filter((s) => s.m.type === "FreeObjects").map((s) => ({ to: s.to, m: s.m }));
@@ -425,7 +438,7 @@ test("an item lost after its task finished is remade by a re-run of the task; th
   assert.equal(r.owner.state.lineages.size, 0);
 });
 
-test("a lost item of a task with no retries left, or with reconstruction off (seeded bug), fails with ObjectLostError", () => {
+test("a lost item of a task with no retries left, or with reconstruction off (seeded bug), fails with ObjectLostError saying why", () => {
   for (const [bugs, maxRetries] of [[NO_BUGS, 1], [new Set(["no-reconstruction"]) as Bugs, 3]] as const) {
     const r = rig(bugs);
     const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], { ...opts(), maxRetries });
@@ -439,6 +452,9 @@ test("a lost item of a task with no retries left, or with reconstruction off (se
     r.toOwner(r.take("TaskReply")[0]);
     nodeDead(r, "node-1");
     assert.deepEqual(itemState(r, y0), { state: "FAILED", nodes: [], error: "ObjectLostError" }, `maxRetries ${maxRetries}, bugs ${[...bugs]}`);
+    // The message says why, as docs/learn/07-lineage.md shows it (not "created by ray.put").
+    const o = r.owner.state.owned.get(y0)!;
+    assert.match(o.value?.kind === "error" ? o.value.error.message : "", bugs === NO_BUGS ? /cannot be reconstructed: its generator task gen has no retries left/ : /cannot be reconstructed: reconstruction is off$/);
   }
 });
 

@@ -45,3 +45,9 @@ test("a wait answered before its timeout stops its timer", () => {
   assert.deepEqual(completed.map(([callId, r]) => [callId, r.kind]), [[9, "ready"]]);
   assert.deepEqual(cancelled, [{ kind: "wait-timeout", id: 9 }]);
 });
+
+test("a raylet's StoreLocal for a read no longer waited on (its wait answered or timed out) is ignored", () => {
+  const { w, completed } = rig();
+  w.step({ kind: "message", from: "head/raylet", msg: { type: "StoreLocal", reqId: 77 } });
+  assert.deepEqual(completed, []);
+});

@@ -115,6 +115,26 @@ test("a kill sent while the GCS was down is sent again when it comes back, even 
   assert.equal(kills(), before + 1, "the kill was not sent again");
 });
 
+test("a list of named actors unanswered when the GCS restarts is asked again of the new GCS, in the namespace it named", () => {
+  const r = rig();
+  r.owner.listNamedActors(1, "ns");
+  r.owner.listNamedActors(2);
+  const asked = () => r.of("ListNamedActors").map((s) => s.m);
+  const before = asked();
+  r.from("head/raylet", { type: "GcsRestarted" });
+  assert.deepEqual(asked().slice(before.length), before);
+  assert.deepEqual(before.map((m) => m.namespace), ["ns", undefined]);
+});
+
+test("a restarting kill sent while the GCS was down is sent again when it comes back, even before the actor's first update", () => {
+  const r = rig();
+  r.owner.createActor("a1", { id: "cls", name: "C", kind: "class", source: "class C {}" }, [], { resources: {}, strategy: undefined, maxRestarts: 1, maxTaskRetries: 0, maxConcurrency: 1 });
+  r.owner.killActor("a1", false);
+  const kills = () => r.of("KillActor").filter((s) => s.m.actorId === "a1").map((s) => s.m);
+  r.from("head/raylet", { type: "GcsRestarted" });
+  assert.deepEqual(kills(), [1, 2].map(() => ({ type: "KillActor", actorId: "a1", noRestart: false, epoch: 0 })));
+});
+
 test("a kill that lets the actor restart names the incarnation it ends, and leaves the caller's later calls to go on", () => {
   const r = rig();
   r.owner.createActor("a1", { id: "cls", name: "C", kind: "class", source: "class C {}" }, [], { resources: {}, strategy: undefined, maxRestarts: 1, maxTaskRetries: 0, maxConcurrency: 1 });

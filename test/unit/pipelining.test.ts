@@ -6,6 +6,8 @@ import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import { CoreWorker, type CoreWorkerTuning } from "../../src/core/core-worker.ts";
 import { isWorkerMsg, type Msg } from "../../src/core/messages.ts";
+import { classKeyOf } from "../../src/core/worker/task-manager.ts";
+import type { Ctx } from "../../src/core/worker/context.ts";
 import type { Addr, FunctionDescriptor, Payload, TaskSpec } from "../../src/core/types.ts";
 import type { TraceBody } from "../../spec/trace.ts";
 
@@ -117,6 +119,41 @@ test("an owner pipelines short tasks onto a lease; its worker runs them in order
   // The re-push after the bounce (bounces: 1) does run.
   r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec: { ...dup, bounces: 1 } } });
   assert.deepEqual(r.executed.map((s) => [s.taskId, s.bounces]), [[`${OWNER}#t3`, 1]]);
+});
+
+test("a late duplicate of a push that ran after a bounce, or of a retry, does not run again", () => {
+  for (const again of [{ bounces: 1 }, { attempt: 1 }]) {
+    const r = rig();
+    const spec = { ...dupOf(0, `${OWNER}#t0.r`), ...again };
+    r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec } });
+    assert.equal(r.finish(1).taskId, spec.taskId);
+    r.worker.step({ kind: "message", from: OWNER, msg: { type: "PushTask", spec } });
+    assert.deepEqual(r.executed, [], `the duplicate of ${JSON.stringify(again)} ran again`);
+  }
+});
+
+test("tasks of one function and resources but other scheduling strategies are of other classes (the last class is cached)", () => {
+  const w = { lastClassKey: "", lastClassOf: undefined } as unknown as Ctx;
+  const spec = dupOf(0, `${OWNER}#t0.r`);
+  const spread = classKeyOf(w, { ...spec, strategy: "SPREAD" });
+  assert.notEqual(classKeyOf(w, spec), spread);
+  assert.equal(classKeyOf(w, { ...spec, strategy: "SPREAD" }), spread);
+});
+
+test("cancelling a task queued behind the running one on its worker answers it cancelled and leaves the others queued", () => {
+  const r = rig();
+  const ids = r.submit(6);
+  r.grant();
+  r.deliver();
+  r.finish(0.1);
+  r.deliver(); // t1 runs; t2, t3 and t4 wait on the worker
+  r.deliver();
+  assert.deepEqual(r.executed.map((s) => s.taskId), [`${OWNER}#t1`]);
+  r.worker.step({ kind: "message", from: OWNER, msg: { type: "CancelTask", taskId: `${OWNER}#t3`, returnId: ids[3], attempt: 0, recursive: false } });
+  const replies = r.sent.flatMap((s) => (s.m.type === "TaskReply" && s.m.result.kind === "error" ? [[s.m.taskId, s.m.result.error.type]] : []));
+  assert.deepEqual(replies, [[`${OWNER}#t3`, "TaskCancelledError"]]);
+  const ran = [r.finish(0.1), r.finish(0.1), r.finish(0.1)].map((s) => s.taskId);
+  assert.deepEqual(ran, [1, 2, 4].map((i) => `${OWNER}#t${i}`));
 });
 
 test("no pipelining for tasks that take longer than pipelineMaxTaskMs", () => {

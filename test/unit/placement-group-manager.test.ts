@@ -62,6 +62,20 @@ test("a late answer of an attempt given up is not counted for the next attempt t
   assert.deepEqual([r.take("CommitBundles"), r.pgs.groups.get("pg")?.state], [["CommitBundles n1/raylet"], "CREATED"], "attempt 2 failed on attempt 1's answer");
 });
 
+test("a duplicated answer of a committed attempt is ignored, but once the group is removed it gives back what it reserved", () => {
+  const r = rig([node("n1")]);
+  r.pgs.create({ pgId: "pg", bundles: [{ CPU: 1 }], strategy: "PACK", creator: "head/driver" });
+  r.take("PrepareBundles");
+  r.pgs.prepared("pg", 1, "n1", true);
+  r.take("CommitBundles");
+  r.pgs.prepared("pg", 1, "n1", true);
+  assert.deepEqual(r.sent, [], "a duplicate of a committed answer did something");
+  r.pgs.remove("pg");
+  r.take("ReleaseBundles");
+  r.pgs.prepared("pg", 1, "n1", true);
+  assert.deepEqual(r.take("ReleaseBundles"), ["ReleaseBundles n1/raylet"]);
+});
+
 test("an answer about a group the GCS does not know gives back what it reserved", () => {
   const r = rig([node("n1")]);
   r.pgs.prepared("unknown", 1, "n1", true);

@@ -19,7 +19,7 @@ function raylet() {
   assert.deepEqual(restoring, [`${OWNER}#1`], "the read did not start a restore");
   const replies = () => of("StoreGetReply").filter((m) => m.reqId === 9);
   assert.equal(replies().length, 0);
-  return { h, replies, deletedSpilled };
+  return { h, of, replies, deletedSpilled };
 }
 
 test("a read waiting on a restore hears OwnerDiedError when the owner dies meanwhile", () => {
@@ -45,4 +45,22 @@ test("a node the GCS declared dead deletes its spilled copies with the rest of i
   const r = raylet();
   r.h.message("head/gcs", { type: "NodeDead", node: "n1", incarnation: 1 });
   assert.deepEqual(r.deletedSpilled, [`${OWNER}#1`]);
+});
+
+test("another node's pull of a spilled copy is served in chunks once the copy is restored", () => {
+  const r = raylet();
+  r.h.message("n2/raylet", { type: "Pull", id: `${OWNER}#1` });
+  assert.deepEqual(r.of("Chunk"), [], "served before the restore");
+  r.h.model.step({ kind: "restored", id: `${OWNER}#1`, payload: { size: 150, hash: "h0", data: new Uint8Array(150) } });
+  assert.deepEqual(r.of("Chunk").map((c) => [c.id, c.payload?.hash]), [[`${OWNER}#1`, "h0"]]);
+  assert.deepEqual(r.of("PullFailed"), []);
+});
+
+test("a node whose only primary copy is spilled is still busy: removing it would lose the copy", () => {
+  const { h } = rayletHost({ storeCapacity: 200 });
+  for (const [i, id] of [`${OWNER}#1`, `${OWNER}#2`].entries()) {
+    h.message(OWNER, { type: "StorePut", reqId: i + 1, id, payload: { size: 150, hash: `h${i}`, data: new Uint8Array(150) }, owner: OWNER });
+  }
+  h.message(OWNER, { type: "FreeObjects", ids: [`${OWNER}#2`] });
+  assert.equal(h.model.busyWith(), "1 spilled primary copies");
 });

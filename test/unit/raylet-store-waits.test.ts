@@ -25,6 +25,8 @@ test("a put the store cannot take waits storeFullTimeoutMs, tried every PUT_RETR
   advance(1);
   const replies = of("StorePutReply");
   assert.deepEqual(replies.map((r) => [r.reqId, r.error?.type]), [[1, "ObjectStoreFullError"], [2, "ObjectStoreFullError"]]);
+  // The message counts the bytes in use (docs/embedded.md), and the put's.
+  assert.match(replies[0].error?.message ?? "", /^object store on n1 is full: 0 of 1048576 bytes are in use and cannot be evicted or spilled; cannot fit 100 bytes$/);
   // A put that finds room on a retry is stored then, and answered without an error.
   h.message(DRIVER, { type: "StorePut", reqId: 3, id: `${DRIVER}#3`, payload: bytes(100, "c"), owner: DRIVER });
   room = true;

@@ -45,3 +45,10 @@ test("a lost transfer is pulled again from the start; another node's goes on", (
   assert.equal((reply?.values[0] as { hash?: string } | undefined)?.hash, `h${A}`);
   assert.ok(r.h.model.store.has(A), "stored once the transfer was whole");
 });
+
+test("a served pull is sent in chunks of chunkBytes, the last one holding the rest and the payload", () => {
+  const r = rayletHost({ tuning: { chunkBytes: 5 } });
+  r.h.message("n1/w0", { type: "StorePut", reqId: 1, id: A, payload, owner: OWNER });
+  r.h.message("n2/raylet", { type: "Pull", id: A });
+  assert.deepEqual(r.of("Chunk").map((c) => [c.index, c.total, c.size, c.payload !== undefined]), [[0, 3, 5, false], [1, 3, 5, false], [2, 3, 2, true]]);
+});

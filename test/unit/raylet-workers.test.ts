@@ -37,6 +37,16 @@ test("a busy worker's death leaves the idle workers idle: the next lease reuses 
   assert.deepEqual(r.granted().at(-1)!.worker, g1.worker);
 });
 
+test("a worker that registers after the owner of its lease request died waits idle, and the next lease takes it", () => {
+  const r = raylet(1);
+  r.lease(1, "head/w9");
+  r.h.message("head/gcs", { type: "WorkerDied", worker: "head/w9" });
+  r.register(r.started[0]!);
+  r.lease(2);
+  assert.equal(r.started.length, 1, "a new worker was started: the first was not kept");
+  assert.deepEqual(r.granted().map((g) => [g.reqId, g.worker]), [[2, r.started[0]]]);
+});
+
 test("CancelLease takes out the request its owner named, and no other owner's of the same number", () => {
   const r = raylet(1);
   r.lease(1, "head/d1"); // takes the one CPU
