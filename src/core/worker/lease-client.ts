@@ -111,7 +111,8 @@ export function groupRemoved(w: Ctx, pgId: PlacementGroupId): void {
   }
 }
 
-function failGroupRemoved(w: Ctx, t: OwnedTask, pgId: PlacementGroupId): void {
+/** Fails a task (queued, or whose attempt just failed) of a group this process removed. */
+export function failGroupRemoved(w: Ctx, t: OwnedTask, pgId: PlacementGroupId): void {
   t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
   finishTask(w, t, { kind: "error", error: groupRemovedError(t.spec.name, pgId), retryable: false });
 }

@@ -16,10 +16,10 @@ import { actorArgsResolved, actorCallEnded, actorCallOpened, actorTaskReplied, s
 import type { TraceBody } from "../../../spec/trace.ts";
 import type { Ctx } from "./context.ts";
 import type { ArgIn, TaskOptions } from "./inputs.ts";
-import { enqueue, leaseSlotFreed, type Lease } from "./lease-client.ts";
+import { enqueue, failGroupRemoved, leaseSlotFreed, type Lease } from "./lease-client.ts";
 import { generatorEnded, generatorReplied, generatorSubmitted } from "./generators.ts";
 import { lineageTaskEnded, rerunOf } from "./generator-lineage.ts";
-import { groupRemovedError, inGroup, placementOf } from "./placement-groups.ts";
+import { inGroup, placementOf } from "./placement-groups.ts";
 import { submitterJob } from "./job.ts";
 import { containRefs, endTaskHolds, own, ready, releaseArgs, returnLoans, takeTaskHolds, whenKnown, type Owned } from "./reference-table.ts";
 
@@ -306,10 +306,7 @@ export function taskEnded(w: Ctx, t: OwnedTask, result: TaskResult): void {
   }
   // Its worker went with the bundles of a group this process removed: that is why it failed.
   const s = t.spec.strategy;
-  if (result.kind === "error" && result.retryable && inGroup(s) && w.removedGroups.has(s.placementGroup)) {
-    t.state = nextTaskState(t.state, { type: "ERRORED", retryable: false });
-    return finishTask(w, t, { kind: "error", error: groupRemovedError(t.spec.name, s.placementGroup), retryable: false });
-  }
+  if (result.kind === "error" && result.retryable && inGroup(s) && w.removedGroups.has(s.placementGroup)) return failGroupRemoved(w, t, s.placementGroup);
   if (result.kind === "error" && t.retriesLeft > 0 && w.cfg.bugs.has("retry-decrement-before-check")) t.retriesLeft--;
   const budget = t.retriesLeft !== 0 || w.cfg.bugs.has("retry-forever");
   if (result.kind === "error" && budget && (result.retryable || t.spec.retryExceptions)) {
