@@ -112,8 +112,8 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   // A relay's `keep` reaches its actor from another caller than the program's, so it may
   // overtake the program's earlier `keep` and `kept` calls to that actor, still pending (the
   // program does not wait for them; Ray orders calls per caller only): those may read the
-  // relay's ref, and where the program's own `keep` came after it, the relay and later `kept`
-  // calls may read the program's.
+  // relay's ref. Where the program sent a `keep` of its own before the relay (it may land after
+  // the relay's), the relay and the later `kept` calls may read the program's ref instead.
   const overtaken = new Set<number>();
   w.steps.forEach((st, r) => {
     if (st.op !== "relay") return;
@@ -124,7 +124,9 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
       overtaken.add(i);
       if (p.op === "keep") keptBefore = true;
     }
-    if (keptBefore) w.steps.forEach((p, i) => { if (i >= r && ((p.op === "kept" && p.actor === st.to) || i === r)) overtaken.add(i); });
+    if (!keptBefore) return;
+    overtaken.add(r);
+    w.steps.forEach((p, i) => { if (i > r && p.op === "kept" && p.actor === st.to) overtaken.add(i); });
   });
   const fromFetchOrder = new Set<number>();
   // Whether a call ran before its actor's kill took effect depends on timing, so do the answers
