@@ -502,7 +502,40 @@ export async function groupRemoval(ray: Ray): Promise<Record<string, unknown>> {
   return { actorBefore, running: await nameOf(running), queued: await nameOf(queued), after: await nameOf(after), actorAfter: await nameOf(actor.v.remote()) };
 }
 
+/**
+ * Refs nested in objects a task owns outlive the task, as Ray's owner keeps the refs inside an
+ * object it owns for as long as that object is in scope: a task puts a box holding a ref it
+ * borrowed, or one it put itself, and returns the box's ref; a borrower hands a borrowed ref to
+ * two children and returns the first one's answer, a box of that ref. The driver lets go of
+ * its own refs and runs more tasks (so those workers end other scopes) before it reads each
+ * inner value through its box.
+ */
+export async function nestedRefs(ray: Ray): Promise<Record<string, number | string>> {
+  type Box = { r: ObjectRef<number> };
+  const read = async (outer: ObjectRef<Box>) => ray.get(outer).then((b) => ray.get(b.r)).catch((e: Error) => e.name);
+  const inner = await ray.put(5);
+  const boxBorrowed = ray.remote(async (box: Box) => ({ outer: await ray.put({ r: box.r }) }));
+  const boxOwned = ray.remote(async () => ({ outer: await ray.put({ r: await ray.put(6) }) }));
+  const child = ray.remote(async (box: Box) => { await ray.get(box.r); return { r: box.r }; });
+  const fan = ray.remote((c: typeof child, box: Box) => {
+    const first = c.remote(box);
+    c.remote(box);
+    return { outer: first };
+  });
+  const borrowed = await ray.get(boxBorrowed.remote({ r: inner }));
+  ray.release(inner);
+  const owned = await ray.get(boxOwned.remote());
+  const lent = await ray.put(7);
+  const fanned = await ray.get(fan.remote(child, { r: lent }));
+  ray.release(lent);
+  const noop = ray.remote((i: number) => i);
+  await ray.get([0, 1, 2, 3, 4, 5].map((i) => noop.remote(i)));
+  await ray.sleep(300);
+  return { borrowedInPut: await read(borrowed.outer), ownedInPut: await read(owned.outer), fannedOut: await read(fanned.outer) };
+}
+
 export const EXPECTED = {
+  nestedRefs: { borrowedInPut: 5, ownedInPut: 6, fannedOut: 7 },
   groupRemoval: { actorBefore: 1, running: "TaskPlacementGroupRemoved", queued: "TaskPlacementGroupRemoved", after: "TaskPlacementGroupRemoved", actorAfter: "ActorDiedError" },
   peek: [1, 2, "TaskError", "GetTimeoutError", 3, 4],
   handleScopes: {

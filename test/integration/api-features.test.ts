@@ -10,7 +10,7 @@ import * as ray from "../../src/index.ts";
 import { simulate, type Program } from "../../sim/simulate.ts";
 import { formatViolations } from "../../spec/invariants/index.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, groupRemoval, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, groupRemoval, nestedRefs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
   type CauseSeen,
 } from "../helpers/api-features.ts";
 
@@ -110,6 +110,9 @@ describe("API features on the simulator", () => {
   it("a placement group's actor waits for the group; once it is removed its tasks fail with TaskPlacementGroupRemoved and its actor is dead", async () => {
     for (const seed of [1, 2, 3]) assert.deepEqual((await run(groupRemoval, seed)).result, EXPECTED.groupRemoval);
   });
+  it("refs nested in objects a task owns (its puts, its children's answers) outlive the task", async () => {
+    for (const seed of [1, 2, 3]) assert.deepEqual((await run(nestedRefs, seed)).result, EXPECTED.nestedRefs);
+  });
 });
 
 describe("ray.init options", () => {
@@ -180,6 +183,9 @@ describe("API features on the embedded cluster", () => {
   });
   it("a placement group's actor waits for the group; once it is removed its tasks fail with TaskPlacementGroupRemoved and its actor is dead", async () => {
     assert.deepEqual(await groupRemoval(ray.driver()), EXPECTED.groupRemoval);
+  });
+  it("refs nested in objects a task owns (its puts, its children's answers) outlive the task", async () => {
+    assert.deepEqual(await nestedRefs(ray.driver()), EXPECTED.nestedRefs);
   });
   it("ray.nodes(), clusterResources() and availableResources()", async () => {
     assert.deepEqual(await clusterInfo(ray.driver()), { alive: 1, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });

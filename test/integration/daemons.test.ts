@@ -24,7 +24,7 @@ import { EXPECTED_CANCEL, cancelTasks } from "../helpers/api-cancel.ts";
 import { EXPECTED_RETURNS, multipleReturns } from "../helpers/api-returns.ts";
 import { EXPECTED_STREAMING, streamingGenerators } from "../helpers/api-streaming.ts";
 import {
-  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, groupRemoval, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
+  EXPECTED, EXPECTED_NAMES, actorCallsWithPendingArgs, groupRemoval, nestedRefs, actorExit, asyncActorConcurrency, concurrencyGroups, checkRefusedCalls, clusterInfo, deadActorCalls, errorCauses, getPeek, handleScopes, killWithRestart, pendingCallsLimit, killedOwner, namedActors, refusedCalls, refusedOptions, runtimeContexts,
 } from "../helpers/api-features.ts";
 import { ROOT, readSession, tsrayCli, until } from "../helpers/cli-cluster.ts";
 
@@ -113,6 +113,7 @@ test("the task and actor API as on the other hosts: async actors, dead actors, e
   assert.deepEqual(await pendingCallsLimit(r), EXPECTED.pendingCalls);
   assert.deepEqual(await namedActors(r), EXPECTED_NAMES);
   assert.deepEqual(await groupRemoval(r), EXPECTED.groupRemoval);
+  assert.deepEqual(await nestedRefs(r), EXPECTED.nestedRefs);
   assert.deepEqual(await clusterInfo(r), { alive: 3, fieldsOk: true, totalMatchesNodes: true, cpuTakenSeen: true });
 });
 

@@ -62,3 +62,37 @@ test("a task's finish is traced as holding refs of its own only when its value h
   const finished = r.trace.filter((e) => e.kind === "task.finished" && e.ok);
   assert.deepEqual(finished.map((e) => (e as { ownsRefs?: true }).ownsRefs), [true, undefined, undefined, true]);
 });
+
+test("a ref held by a value a task owns outlives the task's scope: the value holds it until the value is freed", async () => {
+  const program = async (ray: Ray) => {
+    // A put of a box around a ref the task borrowed, and around one it put itself; the task
+    // returns each box's ref, and the driver lets go of its own ref before it reads through them.
+    const borrowedInBox = ray.remote(async (box: { r: unknown }) => ({ outer: await ray.put({ r: box.r }) }));
+    const ownedInBox = ray.remote(async () => ({ outer: await ray.put({ r: await ray.put(6) }) }));
+    const inner = await ray.put(5);
+    const ra = borrowedInBox.remote({ r: inner });
+    const a = (await ray.get(ra)) as { outer: never };
+    ray.release(inner);
+    const rb = ownedInBox.remote();
+    const b = (await ray.get(rb)) as { outer: never };
+    await ray.sleep(200); // both workers' scopes ended long ago
+    const innerA = ((await ray.get(a.outer)) as { r: never }).r;
+    const innerB = ((await ray.get(b.outer)) as { r: never }).r;
+    const values = [await ray.get(innerA), await ray.get(innerB)];
+    // Once the boxes go (the tasks' answers held them too) and so do the refs read from them,
+    // what the boxes held goes, before the driver's exit frees all.
+    for (const r of [ra, rb, a.outer, b.outer, innerA, innerB]) ray.release(r);
+    await ray.sleep(200);
+    return { values, innerId: inner.id };
+  };
+  for (const seed of [1, 2]) {
+    const r = await simulate({ seed, nodes: NODES, program });
+    assert.equal(r.error, undefined, r.error?.stack);
+    assert.deepEqual(r.violations, [], formatViolations(r.violations));
+    assert.deepEqual(r.result?.values, [5, 6]);
+    const end = r.trace.findIndex((e) => e.kind === "owner.exited" && e.owner === "head/driver");
+    const freed = r.trace.slice(0, end).filter((e) => e.kind === "object.out-of-scope").map((e) => (e as { obj: string }).obj);
+    assert.ok(freed.includes(r.result!.innerId), "the driver's put went once the box around it did");
+    assert.equal(freed.filter((id) => !id.startsWith("head/driver")).length, 3, "both boxes and the put inside one went before the driver's exit");
+  }
+});

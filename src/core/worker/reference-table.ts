@@ -20,8 +20,10 @@ export type ErrorStatus = Extract<ObjectStatus, { kind: "error" }>;
 
 export interface Owned {
   state: ObjectState;
-  /** Handles held by the program. */
+  /** Handles held by the program, and the holds of `nested` (which outlive a task's scope). */
   local: number;
+  /** Of `local`, the holds of owned objects whose values contain it (containRefs): they end when those objects are freed. */
+  nested: number;
   /** Pending tasks that take it as an argument. */
   submitted: number;
   /** Inline value or error, once known: the very status that gets and borrowers are answered with. */
@@ -62,6 +64,8 @@ export interface Borrowed {
   held: number;
   /** Of those, the holds of pending tasks this worker submitted (their arguments): a task's scope end leaves them. */
   pending: number;
+  /** Of those, the holds of owned objects whose values contain it (containRefs): a task's scope end leaves them too. */
+  nested: number;
 }
 
 /** Someone waiting for an object's status, and what to do with it when it comes. */
@@ -115,7 +119,7 @@ export function repeatedBorrowMsg(w: Ctx, from: Addr, seq: number): boolean {
 const NO_NODES: readonly NodeId[] = [];
 
 export function own(w: Ctx, id: ObjectId): Owned {
-  const o: Owned = { state: "PENDING", local: 1, submitted: 0, value: undefined, nodes: NO_NODES, size: 0, hash: "", waiters: undefined, lineage: undefined, deps: undefined, task: undefined };
+  const o: Owned = { state: "PENDING", local: 1, nested: 0, submitted: 0, value: undefined, nodes: NO_NODES, size: 0, hash: "", waiters: undefined, lineage: undefined, deps: undefined, task: undefined };
   w.owned.set(id, o);
   return o;
 }
@@ -184,7 +188,7 @@ export function maybeFree(w: Ctx, id: ObjectId, o: Owned): void {
   w.fx.trace({ kind: "object.out-of-scope", comp: "owner", obj: id });
   for (const n of o.nodes) w.fx.send(rayletAddr(n), { type: "FreeObjects", ids: [id] });
   if (o.deps) releaseArgs(w, o.deps);
-  if (o.contains) dropRefs(w, o.contains);
+  if (o.contains) releaseNested(w, o.contains);
   if (w.generators.size > 0) generatorFreed(w, id);
   if (w.lineages.size > 0 && isGeneratorItemId(id)) itemFreed(w, id);
   const actor = actorOfHandleId(id);
@@ -261,7 +265,7 @@ function heardOf(w: Ctx, ref: RefInfo): ObjectStatus | undefined {
 
 function askOwner(w: Ctx, ref: RefInfo, x: StatusWaiter): void {
   let b = w.borrowed.get(ref.id);
-  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0, pending: 0 }));
+  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0, pending: 0, nested: 0 }));
   // Asked already if someone waits (a borrow alone asks nothing).
   if (b.waiters.length === 0) w.fx.send(ref.owner, { type: "GetStatus", id: ref.id });
   b.waiters.push(x);
@@ -298,7 +302,7 @@ export function holdRef(w: Ctx, ref: RefInfo, registered = false): void {
     return;
   }
   let b = w.borrowed.get(ref.id);
-  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0, pending: 0 }));
+  if (!b) w.borrowed.set(ref.id, (b = { owner: ref.owner, waiters: [], held: 0, pending: 0, nested: 0 }));
   if (b.held++ === 0) w.fx.trace({ kind: "ref.borrowed", comp: "owner", obj: ref.id, borrower: w.addr, owner: ref.owner });
   if (!registered) w.fx.send(ref.owner, { type: "AddBorrower", id: ref.id, borrower: w.addr, seq: ++w.borrowMsgs });
 }
@@ -317,9 +321,10 @@ export function holdRefs(w: Ctx, refs: readonly RefInfo[] | undefined): void {
 /** `holds` holds on a borrowed ref end (at most as many as it has); the owner hears how many. */
 function dropBorrowed(w: Ctx, id: ObjectId, b: Borrowed, holds: number): void {
   if (holds > b.held) holds = b.held;
-  if (holds === 0) return;
+  if (holds <= 0) return;
   b.held -= holds;
   if (b.pending > b.held) b.pending = b.held;
+  if (b.nested > b.held) b.nested = b.held;
   if (!isDead(w, b.owner)) w.fx.send(b.owner, { type: "RemoveBorrower", id, borrower: w.addr, holds, seq: ++w.borrowMsgs });
   if (b.held > 0) return;
   w.fx.trace({ kind: "ref.unborrowed", comp: "owner", obj: id, borrower: w.addr, owner: b.owner });
@@ -418,7 +423,20 @@ export function containRefs(w: Ctx, o: Owned, refs: readonly RefInfo[] | undefin
   if (!refs || refs.length === 0) return;
   if (o.contains) return lent ? returnLoans(w, refs) : undefined;
   o.contains = refs;
-  for (const r of refs) holdRef(w, r, lent);
+  for (const r of refs) {
+    holdRef(w, r, lent);
+    const held = r.owner === w.addr ? w.owned.get(r.id) : w.borrowed.get(r.id);
+    if (held) held.nested++;
+  }
+}
+
+/** A freed object's value held `refs` (containRefs): those holds end. */
+function releaseNested(w: Ctx, refs: readonly RefInfo[]): void {
+  for (const r of refs) {
+    const held = r.owner === w.addr ? w.owned.get(r.id) : w.borrowed.get(r.id);
+    if (held && held.nested > 0) held.nested--;
+  }
+  dropRefs(w, refs);
 }
 
 /** Borrowed objects whose owner died fail with OwnerDiedError, now and for later gets. */
@@ -467,16 +485,19 @@ export function releaseAll(w: Ctx): void {
 
 /**
  * A task's scope ended: drop the handles it made and the borrows it took, but not the borrows
- * its pending tasks hold (a child, or an actor call through a borrowed handle, still uses them).
+ * its pending tasks hold (a child, or an actor call through a borrowed handle, still uses them),
+ * nor the holds of objects it owns whose values contain refs (a put of a box, a child's answer
+ * holding a ref): those last as long as the objects, which may outlive the task (returned, or
+ * lent inside a value), as Ray's owner keeps refs nested in an object it owns.
  * Refs it returned inside its value were lent to its caller first (lendReturned), so they stay alive.
  */
 export function endScope(w: Ctx): void {
-  if (w.borrowed.size > 0) w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, b.held - b.pending));
+  if (w.borrowed.size > 0) w.borrowed.forEach((b, id) => dropBorrowed(w, id, b, b.held - b.pending - b.nested));
   if (w.owned.size === 0) return; // the common case: the task made no refs
   // As in releaseAll: no copy of the map, no array per entry.
   w.owned.forEach((o, id) => {
-    if (o.local === 0) return;
-    o.local = 0;
+    if (o.local === o.nested) return;
+    o.local = o.nested;
     maybeFree(w, id, o);
   });
 }
