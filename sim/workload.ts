@@ -80,8 +80,14 @@ export type Step =
   | { readonly op: "exit"; readonly actor: number; readonly terminate?: true }
   /** A put of a value holding step `ref`'s ref (inline, or `big`: in a store). */
   | { readonly op: "box"; readonly ref: number; readonly big: boolean }
-  /** A task that gets step `ref`'s ref inside an argument and returns it inside its value (small or `big`): a borrower passing it on. */
-  | { readonly op: "rebox"; readonly ref: number; readonly big: boolean }
+  /**
+   * A task that gets step `ref`'s ref inside an argument and returns it inside its value (small or
+   * `big`): a borrower passing it on. With `fanout`, the task hands the box to two children of its
+   * own without waiting for them (each reads the value, then returns the ref in a box) and returns
+   * the first child's answer: its borrow stays pending on its children after it ends, and it drops
+   * the second child's ref unread (that child still holds the borrowed ref until it ends).
+   */
+  | { readonly op: "rebox"; readonly ref: number; readonly big: boolean; readonly fanout?: true }
   /** Hands step `ref`'s ref (inside a value) to the actor made by step `actor`, which keeps it. */
   | { readonly op: "keep"; readonly actor: number; readonly ref: number }
   /** The actor made by step `actor` reads the ref it kept last (-1 if none). */
@@ -274,6 +280,17 @@ const readStream = async (gen: { remote(...a: unknown[]): AsyncIterable<unknown>
 };
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
+/** A `rebox` that reads the value first: a fanned-out child (`rebox` with `fanout`). */
+const readRebox = async (box: { r: unknown }, big: boolean) => {
+  await ray.get(box.r as never);
+  return { r: box.r, pad: big ? new Float64Array(16_384) : 0 };
+};
+/** The `rebox` task with `fanout`: two children borrow through it, and it answers with the first's box unread. */
+const fanOut = (child: { remote(b: unknown, big: boolean): unknown }, box: { r: unknown }, big: boolean) => {
+  const first = child.remote(box, big);
+  child.remote(box, false);
+  return { r: first, pad: 0 };
+};
 const ownBox = async (v: number, big: boolean) => ({ r: await ray.put(big ? new Float64Array(16_384).fill(v) : v), pad: 0 });
 const nested = async (f: { remote(a: unknown, b: unknown): unknown }, a: unknown, b: unknown) => ray.get(f.remote(a, b) as never);
 /** The `handle-call` step's task: a caller of its own of the actor it is handed. */
@@ -486,6 +503,8 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined, ho
   const streamR = ray.remote(streamItems);
   const readStreamR = ray.remote(readStream);
   const reboxR = ray.remote(rebox);
+  const readReboxR = ray.remote(readRebox);
+  const fanOutR = ray.remote(fanOut);
   const ownBoxR = ray.remote(ownBox);
   const readBoxR = ray.remote(readBox);
   const spawnR = ray.remote(spawnChild);
@@ -640,7 +659,9 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined, ho
       }
       case "rebox": {
         const r = refs.get(s.ref);
-        if (r) refs.set(i, (reboxR.remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
+        if (!r) break;
+        if (s.fanout) refs.set(i, (fanOutR.remote as (...a: unknown[]) => ObjectRef)(readReboxR, { r }, s.big));
+        else refs.set(i, (reboxR.remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
         break;
       }
       case "own-box": {
