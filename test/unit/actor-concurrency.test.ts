@@ -59,13 +59,15 @@ function actorWorker(maxConcurrency: number | undefined, actor = ACTOR, groups?:
   /** The trace's `concurrent` flag of each call started (the checkers judge a sync actor's order only). */
   const concurrent = () => traced.flatMap((e) => (e.kind === "task.started" && e.task.includes("#c") ? [e.concurrent === true] : []));
   const errors = () => sent.flatMap((m) => (m.type === "TaskReply" && m.result.kind === "error" ? [m.result.error.type] : []));
+  /** The calls answered with an error their caller may retry. */
+  const retryable = () => sent.flatMap((m) => (m.type === "TaskReply" && m.result.kind === "error" && m.result.retryable ? [m.taskId] : []));
   /** The GCS pushes the creation again (its first reply was lost): how many creation replies went out. */
   const createAgain = () => { push(creation); return sent.filter((m) => m.type === "TaskReply" && m.taskId === creation.taskId).length; };
   /** The caller cancels call `seq` (attempt 0). */
   const cancel = (seq: number) => w.step({ kind: "message", from: CALLER, msg: { type: "CancelTask", taskId: `${CALLER}#c${seq}`, returnId: `${CALLER}#c${seq}.r`, attempt: 0, recursive: false } });
   /** Call `seq`'s method called ray.exitActor(). */
   const exit = (seq: number) => w.taskDone(`${CALLER}#c${seq}`, 0, { ok: false, error: { type: "ActorDiedError", message: "exit" }, exit: true });
-  return { w, sent, traced, call, done, exit, started, replies, concurrent, errors, createAgain, executed, cancel, interrupted, callers, news };
+  return { w, sent, traced, call, done, exit, started, replies, concurrent, errors, retryable, createAgain, executed, cancel, interrupted, callers, news };
 }
 
 test("a sync actor (no maxConcurrency) runs one call at a time, in order", () => {
@@ -166,6 +168,8 @@ test("a method that calls ray.exitActor ends the actor: the GCS is told, and eve
   const answers = a.sent.flatMap((m) => (m.type === "TaskReply" && m.taskId.includes("#c") ? [[m.taskId.slice(-2), m.result.kind === "error" ? m.result.error.type : "ok", m.epoch]] : []));
   assert.deepEqual(answers.map(([id]) => id).sort(), ["c0", "c1", "c2", "c3", "c4"]);
   assert.ok(answers.every(([, kind, epoch]) => kind === "ActorDiedError" && epoch === 0), JSON.stringify(answers));
+  // The actor is gone for good: a retry would only be refused again.
+  assert.deepEqual(a.retryable(), []);
   assert.ok(a.traced.some((e) => e.kind === "actor.exited" && e.actor === ACTOR && e.method === "add"));
   a.w.step({ kind: "message", from: "head/gcs", msg: { type: "GcsRestarted" } });
   assert.equal(kills().length, 2, "a restarted GCS is told again");
@@ -183,6 +187,7 @@ test("a call still waiting for its argument when a method exits the actor never 
   a.w.step({ kind: "message", from: "head/raylet", msg: { type: "StoreGetReply", reqId: 1, values: [value(5)] } });
   assert.deepEqual(a.started(), [0], "the call ran after the exit");
   assert.deepEqual(a.errors(), ["ActorDiedError", "ActorDiedError"]);
+  assert.deepEqual(a.retryable(), []);
 });
 
 const IO: readonly ConcurrencyGroup[] = [{ name: "io", maxConcurrency: 1, methods: ["fetch"] }];

@@ -109,13 +109,16 @@ test("a call in flight when its actor is declared dead keeps its argument until 
   assert.equal(freed(), 1, "the argument outlived the worker");
 });
 
-test("a call in flight when its actor is declared dead, on a worker already known dead, has the copy of its result it may have stored on that node freed at once", () => {
-  const r = rig();
-  r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
-  r.alive(0, "n1/w1");
-  const ret = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "inc", [], 0);
-  r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "WorkerDied", worker: "n1/w1" } });
-  r.sent.length = 0;
-  r.owner.step({ kind: "message", from: "head/gcs", msg: { type: "ActorUpdate", info: { actorId: "a1", state: "DEAD", epoch: 0, owner: OWNER } } });
-  assert.deepEqual(r.sent.filter((s) => s.m.type === "FreeObjects"), [{ to: "n1/raylet", m: { type: "FreeObjects", ids: [ret], orphaned: true } }]);
-});
+for (const released of [false, true]) {
+  test(`a call in flight when its actor is declared dead, on a worker already known dead, has the copy of its result it may have stored on that node freed at once${released ? " (its result's ref released before: the object is gone when the call fails)" : ""}`, () => {
+    const r = rig();
+    r.owner.createActor("a1", CLS, [], { resources: {}, strategy: "DEFAULT", maxRestarts: 0, maxTaskRetries: 0, maxConcurrency: 1 });
+    r.alive(0, "n1/w1");
+    const ret = r.owner.submitActorTask(`${OWNER}#c1`, "a1", "inc", [], 0);
+    if (released) r.owner.releaseRef(ret);
+    r.owner.step({ kind: "message", from: "head/raylet", msg: { type: "WorkerDied", worker: "n1/w1" } });
+    r.sent.length = 0;
+    r.owner.step({ kind: "message", from: "head/gcs", msg: { type: "ActorUpdate", info: { actorId: "a1", state: "DEAD", epoch: 0, owner: OWNER } } });
+    assert.deepEqual(r.sent.filter((s) => s.m.type === "FreeObjects"), [{ to: "n1/raylet", m: { type: "FreeObjects", ids: [ret], orphaned: true } }]);
+  });
+}

@@ -66,3 +66,28 @@ for (const how of ["nested in a value", "passed large as the argument itself"] a
     assert.ok(dead >= 0 && freed > dead, `freed at event ${freed}, the actor dead at ${dead}: not held until it died, or never released`);
   });
 }
+
+// A task's borrow passed to two children: the first child's end leaves one pending hold, so the
+// task's scope end drops only its own hold, and the second child's end the last one.
+const slowRead = async (box: { r: ObjectRef<number> }) => { await ray.sleep(500); return (await ray.get(box.r)) + 1; };
+const twoChildren = async (fast: { remote(b: unknown): ObjectRef<number> }, slow: { remote(b: unknown): ObjectRef<number> }, box: unknown) => {
+  const first = fast.remote(box);
+  const second = slow.remote(box);
+  await ray.get(first); // the first child ends while the task runs; the second outlives its scope
+  return { r: second };
+};
+
+test("a borrowed ref a task passes to two children is let go once the last of them ends, the task's scope ending between them", async () => {
+  let id = "";
+  const r = await run(async (api) => {
+    const ref = await api.put(41);
+    id = ref.id;
+    const out = await api.get(api.remote(twoChildren).remote(api.remote(read) as never, api.remote(slowRead) as never, { r: ref })) as { r: ObjectRef<number> };
+    api.release(ref);
+    return api.get(out.r);
+  });
+  assert.equal(r.result, 42);
+  const borrowers = (kind: "ref.borrowed" | "ref.unborrowed") => r.trace.flatMap((e) => (e.kind === kind && e.obj === id ? [e.borrower] : [])).sort();
+  assert.ok(borrowers("ref.borrowed").length > 0, "nobody borrowed the ref");
+  assert.deepEqual(borrowers("ref.unborrowed"), borrowers("ref.borrowed"), "a borrower never let the ref go");
+});

@@ -16,10 +16,10 @@ const FN: FunctionDescriptor = { id: "fn-add", name: "add", kind: "function", so
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 
 /** An owner wired by hand: what it sends and the calls it completed. */
-function rig() {
+function rig(maxPendingLeases = 10) {
   const sent: Msg[] = [];
   const completed = new Map<number, CallResult>();
-  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
     now: () => 0, random: () => 0.5, send: (_to, m) => sent.push(m), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
     execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
   });
@@ -60,4 +60,19 @@ test("a task whose arguments failed fails with the first failed one in argument 
   const r = completed.get(2);
   assert.ok(r?.kind === "values" && !("hash" in r.values[0]!), `the task did not fail: ${JSON.stringify(r)}`);
   assert.equal(r.values[0].message, "a failed");
+});
+
+test("a queued task whose borrowed argument's owner died after its status came still asks for a lease (the status is an error now, with no nodes)", () => {
+  const { sent, owner } = rig(1);
+  const opts = { resources: { CPU: 1 }, strategy: "DEFAULT" as const, maxRetries: 0, retryExceptions: false };
+  owner.submitTask("t1", FN, [], opts);
+  owner.submitTask("t2", FN, [{ ref: "head/w9#obj", owner: "head/w9" }], opts);
+  owner.step({ kind: "message", from: "head/w9", msg: { type: "Status", id: "head/w9#obj", status: { kind: "stored", nodes: ["n2"], size: 8 } } });
+  // t2 is queued behind t1's request (one pending request at most); its status is then an OwnerDiedError.
+  owner.step({ kind: "message", from: "head/raylet", msg: { type: "WorkerDied", worker: "head/w9" } });
+  const [first] = sent.filter((m) => m.type === "RequestLease");
+  assert.ok(first?.type === "RequestLease" && first.req.taskId === "t1");
+  owner.step({ kind: "message", from: "head/raylet", msg: { type: "LeaseGranted", reqId: first.reqId, leaseId: "lease-1", worker: "head/w1" } });
+  const requests = sent.flatMap((m) => (m.type === "RequestLease" ? [m.req.taskId] : []));
+  assert.deepEqual(requests, ["t1", "t2"]);
 });

@@ -303,3 +303,16 @@ test("an actor's registration traces the objects its constructor's arguments pas
   const registered = traced.flatMap((e) => (e.kind === "actor.registered" ? [[e.actor, "args" in e ? e.args : "none"]] : []));
   assert.deepEqual(registered, [["plain", "none"], ["withRef", ["head/driver#9"]]]);
 });
+
+test("removing a placement group ends the actors placed in it, and no actor of another group", () => {
+  const r = rig();
+  for (const pgId of ["pg1", "pg2"]) {
+    r.g.message(DRIVER, { type: "CreatePlacementGroup", spec: { pgId, bundles: [{ CPU: 1 }], strategy: "PACK", creator: DRIVER } });
+    r.g.message(DRIVER, { type: "CreateActor", spec: { actorId: `in-${pgId}`, fn: "C:1", className: "C", args: [], owner: DRIVER, job: DRIVER, resources: { CPU: 1 }, strategy: { placementGroup: pgId, bundleIndex: 0, captureChildTasks: false }, maxRestarts: 1, maxTaskRetries: 0 } });
+  }
+  r.g.message(DRIVER, { type: "RemovePlacementGroup", pgId: "pg1" });
+  const state = (id: string) => r.g.model.state.actors.get(id)?.state;
+  assert.equal(state("in-pg1"), "DEAD");
+  assert.notEqual(state("in-pg2"), "DEAD", "an actor of a group still there was ended");
+  assert.notEqual(state("a"), "DEAD");
+});

@@ -266,6 +266,20 @@ test("items are owned like returns: dropping the generator frees what it never h
   assert.deepEqual([...r.owner.state.owned.keys()], []);
 });
 
+test("dropping a generator whose stream ended frees the items it never handed out, and not the ones it did", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const spec = r.grant();
+  for (const i of [0, 1]) r.yieldItem(spec, i, i);
+  r.deliver();
+  r.workers.get(WORKER)!.taskDone(spec.taskId, spec.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  const taken = r.next(gen, 0).got;
+  r.owner.releaseRef(gen);
+  assert.equal(r.owner.state.owned.has(`${OWNER}#t1.y1`), false, "the untaken item outlived its generator");
+  assert.equal(r.owner.state.owned.has(taken), true, "the taken one is the program's");
+});
+
 test("a large item is stored in the executor's node and reported stored; a lost report fails the attempt, which is retried", () => {
   const r = rig();
   const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
@@ -410,7 +424,10 @@ test("an item lost behind the attempt under way lets that attempt go of back-pre
   // node-1 is declared dead: item 0 is lost, and the attempt under way is past it.
   nodeDead(r, "node-1");
   assert.deepEqual(r.take("GeneratorAck").map((m) => m.consumed), [Number.MAX_SAFE_INTEGER], "let go, to end");
-  r.toOwner({ type: "TaskReply", taskId: second.taskId, returnId: gen, attempt: 1, result: { kind: "inline", payload: value(0) }, items: 2 }, WORKER);
+  // Its next item does not bring back-pressure back: only a new attempt, which yields item 0 again, does.
+  stored(r, second, 2, "head", WORKER);
+  assert.deepEqual(r.take("GeneratorAck").map((m) => m.consumed), [Number.MAX_SAFE_INTEGER], "held again by the attempt that will not yield the lost item");
+  r.toOwner({ type: "TaskReply", taskId: second.taskId, returnId: gen, attempt: 1, result: { kind: "inline", payload: value(0) }, items: 3 }, WORKER);
   assert.ok(r.traced.some((e) => e.kind === "task.retry" && e.attempt === 2 && e.reason.includes(y0)), "a re-run for the lost item");
   const again = r.grant(WORKER);
   stored(r, again, 0, "head", WORKER);

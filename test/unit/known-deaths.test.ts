@@ -7,15 +7,17 @@ import { test } from "node:test";
 import { NO_BUGS } from "../../src/core/bugs.ts";
 import type { CallResult } from "../../src/core/effects.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
+import type { Msg } from "../../src/core/messages.ts";
 
 function worker() {
   const completed = new Map<number, CallResult>();
+  const sent: { to: string; m: Msg }[] = [];
   const w = new CoreWorker("n1/w2-1", { node: "n1", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
-    now: () => 0, random: () => 0.5, send: () => {}, setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
+    now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
     execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
   });
   w.start(true);
-  return { w, completed };
+  return { w, completed, sent };
 }
 
 test("deaths known at registration: a ref owned on a dead node's life, or by a dead worker, fails at once", () => {
@@ -30,4 +32,15 @@ test("deaths known at registration: a ref owned on a dead node's life, or by a d
   }
   w.get([{ id: "n2/w2-1#7", owner: "n2/w2-1" }], undefined, 3);
   assert.equal(completed.has(3), false, "a later life of n2 is alive");
+});
+
+test("a spillback to a node life known dead is asked of the local raylet instead; one to that node's next life is followed", () => {
+  const { w, sent } = worker();
+  w.step({ kind: "message", from: "n1/raylet", msg: { type: "KnownDeaths", workers: [], nodes: [{ node: "n2", incarnation: 1 }] } });
+  w.submitTask("n1/w2-1#t1", { id: "fn", name: "f", kind: "function", source: "() => 0" }, [], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false });
+  const requests = () => sent.flatMap((s) => (s.m.type === "RequestLease" ? [{ reqId: s.m.reqId, to: s.to, grantOrReject: s.m.req.grantOrReject }] : []));
+  const spill = (incarnation: number) => w.step({ kind: "message", from: "n1/raylet", msg: { type: "LeaseSpillback", reqId: requests().at(-1)!.reqId, node: "n2", incarnation } });
+  spill(1); // the raylet's view lagged: n2's first life is over
+  spill(2);
+  assert.deepEqual(requests().map((r) => [r.to, r.grantOrReject]), [["n1/raylet", false], ["n1/raylet", false], ["n2/raylet", true]]);
 });

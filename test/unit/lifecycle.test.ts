@@ -240,6 +240,11 @@ test("object: lost, reconstructed, freed; FREED is final", () => {
   illegal(() => chartStep(lifecycles.object, "READY", { type: "RECONSTRUCT" }));
 });
 
+test("chartStep refuses a chart with nested states rather than answer a state value that is no name", () => {
+  const nested = setup({}).createMachine({ id: "nested", initial: "A", states: { A: { on: { GO: "B" } }, B: { initial: "B1", states: { B1: {} } } } });
+  assert.throws(() => chartStep(nested, "A", { type: "GO" }), { message: "nested: chartStep supports flat charts only" });
+});
+
 test("docs/statecharts.md is up to date (run `npm run docs`)", () => {
   assert.equal(readFileSync(statechartsPath, "utf8"), renderStatecharts());
 });

@@ -18,10 +18,10 @@ const FN: FunctionDescriptor = { id: "fn-f", name: "f", kind: "function", source
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 const opts = (resources: Record<string, number>) => ({ resources, strategy: "DEFAULT" as const, maxRetries: 0, retryExceptions: false });
 
-function rig() {
+function rig(maxPendingLeases = 10) {
   const sent: { to: string; m: Msg }[] = [];
   const completed = new Map<number, CallResult>();
-  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases: 10, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
     now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
     execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
   });
@@ -94,6 +94,21 @@ test("a task with one retry left is retried after a failure its budget covers, a
   const got = r.completed.get(7);
   assert.equal(got?.kind === "values" && !("hash" in got.values[0]!) ? got.values[0].type : got?.kind, "WorkerCrashedError");
 });
+
+for (const maxRetries of [0, 2]) {
+  test(`a task running in a placement group this process removed fails with TaskPlacementGroupRemoved when its worker goes with the bundles (maxRetries ${maxRetries})`, () => {
+    const r = rig();
+    const id = r.owner.submitTask("t", FN, [], { ...opts({ CPU: 1 }), strategy: { placementGroup: "pg", bundleIndex: 0, captureChildTasks: false }, maxRetries });
+    r.from("head/raylet", { type: "LeaseGranted", reqId: r.of("RequestLease")[0]!.m.reqId, leaseId: "lease-0", worker: "head/w0" });
+    assert.equal(r.of("PushTask").length, 1);
+    r.owner.removePlacementGroup("pg");
+    r.from("head/raylet", { type: "WorkerDied", worker: "head/w0" }); // killed with the group's bundles
+    r.owner.get([{ id, owner: OWNER }], undefined, 7);
+    const got = r.completed.get(7);
+    assert.equal(got?.kind === "values" && !("hash" in got.values[0]!) ? got.values[0].type : got?.kind, "TaskPlacementGroupRemoved", "the worker's death was taken for the reason");
+    assert.equal(r.of("RequestLease").length, 1, "retried in a group that is gone");
+  });
+}
 
 test("an actor's creator waits for the GCS to take its registration, then hears how it went", () => {
   const r = rig();
@@ -186,6 +201,22 @@ test("an argument's copies on a node known dead draw no lease request there, whe
   assert.deepEqual(asks(kept), ["node-2/raylet", "head/raylet"]);
   kept.owner.submitTask("t2", FN, [arg], opts({ CPU: 1 }));
   assert.deepEqual(asks(kept), ["node-2/raylet", "head/raylet", "head/raylet"], "asked node-2's dead raylet");
+});
+
+test("a lost result's re-run whose borrowed argument nothing holds any more still asks for a lease (the argument's status is not kept)", () => {
+  const r = rig(1);
+  const arg = { ref: "node-1/w1#a", owner: "node-1/w1" };
+  const ret = r.owner.submitTask("t", FN, [arg], { ...opts({ CPU: 1 }), maxRetries: 1 });
+  r.from(arg.owner, { type: "Status", id: arg.ref, status: { kind: "stored", nodes: ["n3"], size: 200_000 } });
+  r.from("head/raylet", { type: "LeaseGranted", reqId: r.of("RequestLease")[0]!.m.reqId, leaseId: "lease-1", worker: "n2/w1-1" });
+  r.from("n2/w1-1", { type: "TaskReply", taskId: "t", returnId: ret, attempt: 0, result: { kind: "stored", node: "n2", size: 1_000_000, hash: "big" } });
+  assert.equal(r.owner.state.borrowed.has(arg.ref), false, "the finished task still borrows its argument");
+  r.owner.submitTask("u", FN, [], opts({ CPU: 1 })); // takes the one pending request
+  r.from("head/gcs", { type: "NodeDead", node: "n2", incarnation: 1 }); // the result's only copy goes: t is run again
+  r.from(arg.owner, { type: "Status", id: arg.ref, status: { kind: "stored", nodes: ["n3"], size: 200_000 } });
+  assert.equal(r.of("RequestLease").length, 2, "the re-run asked before u's request was answered");
+  r.from("head/raylet", { type: "LeaseGranted", reqId: r.of("RequestLease")[1]!.m.reqId, leaseId: "lease-2", worker: "head/w2" });
+  assert.deepEqual(r.of("RequestLease").map((s) => s.m.req.taskId), ["t", "u", "t"]);
 });
 
 test("a stored result's reply repeated (the network duplicated it) frees nothing: the copy it names is the object's", () => {

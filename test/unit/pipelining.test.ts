@@ -166,6 +166,17 @@ test("no pipelining for tasks that take longer than pipelineMaxTaskMs", () => {
   assert.equal(r.sent.filter((s) => s.m.type === "PushTask").length, 1, "one task at a time");
 });
 
+test("a task that ran for exactly pipelineMaxTaskMs, timed from its own start, is short enough to pipeline", () => {
+  const r = rig({ pipelineMaxTaskMs: 5 });
+  r.advance(100); // the first task starts at 100 ms, not at the clock's zero
+  r.submit(6);
+  r.grant();
+  r.deliver();
+  r.finish(5);
+  r.deliver();
+  assert.equal(r.take("PushTask").length, 4, "a task as long as the limit was taken for a long one: not pipelined");
+});
+
 test("a worker that dies fails every task in flight on its lease, and each is retried", () => {
   const r = rig();
   r.submit(6);

@@ -242,3 +242,13 @@ test("a released bundle takes its leases with it: their workers are killed, and 
   assert.deepEqual(killed, [granted.worker]);
   assert.deepEqual(sent.filter((s) => s.m.type === "WorkerDied" && s.to === "head/driver").map((s) => (s.m as { worker: string }).worker), [granted.worker]);
 });
+
+test("another node's death marks only that node's life dead in the view: a request that does not fit here spills to a live node of the same incarnation", () => {
+  const r = raylet(1);
+  r.h.message("head/gcs", { type: "ClusterView", nodes: view(["n1", 1], ["n2", 4], ["n3", 4]) });
+  r.h.message("head/gcs", { type: "NodeDead", node: "n2", incarnation: 1 });
+  r.lease(1);
+  r.register();
+  r.lease(2); // the one CPU here is taken
+  assert.deepEqual(r.of("LeaseSpillback").map((m) => [m.reqId, m.node]), [[2, "n3"]]);
+});

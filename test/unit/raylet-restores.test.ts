@@ -64,3 +64,19 @@ test("a node whose only primary copy is spilled is still busy: removing it would
   h.message(OWNER, { type: "FreeObjects", ids: [`${OWNER}#2`] });
   assert.equal(h.model.busyWith(), "1 spilled primary copies");
 });
+
+test("a restore the host's memory cannot take keeps the spilled copy: the next read restores it again", () => {
+  let admit = true;
+  const { h, of, restoring } = rayletHost({ storeCapacity: 200, admit: (p) => (admit ? p : undefined) });
+  for (const [i, id] of [`${OWNER}#1`, `${OWNER}#2`].entries()) {
+    h.message(OWNER, { type: "StorePut", reqId: i + 1, id, payload: { size: 150, hash: `h${i}`, data: new Uint8Array(150) }, owner: OWNER });
+  }
+  h.message(OWNER, { type: "FreeObjects", ids: [`${OWNER}#2`] }); // room for #1, so nothing is spilled again
+  h.message("head/driver", { type: "StoreGet", reqId: 9, ids: [{ id: `${OWNER}#1`, owner: OWNER }] });
+  admit = false; // fragmented memory: the restored copy is served, but not kept in memory
+  h.model.step({ kind: "restored", id: `${OWNER}#1`, payload: { size: 150, hash: "h0", data: new Uint8Array(150) } });
+  assert.equal(of("StoreGetReply").length, 1);
+  h.message("head/driver", { type: "StoreGet", reqId: 10, ids: [{ id: `${OWNER}#1`, owner: OWNER }] });
+  assert.deepEqual(restoring, [`${OWNER}#1`, `${OWNER}#1`], "the copy in storage was forgotten");
+  assert.deepEqual(of("GetLocations"), []);
+});

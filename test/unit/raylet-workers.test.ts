@@ -37,6 +37,17 @@ test("a busy worker's death leaves the idle workers idle: the next lease reuses 
   assert.deepEqual(r.granted().at(-1)!.worker, g1.worker);
 });
 
+test("a worker's exit heard twice changes nothing the second time", () => {
+  const r = raylet(1);
+  r.lease(1);
+  r.h.model.step({ kind: "worker-exited", worker: r.started[0]! });
+  const traced = r.traced.length;
+  // The pool no longer knows the worker: the raylet must not look it up as if it did.
+  r.h.model.step({ kind: "worker-exited", worker: r.started[0]! });
+  assert.equal(r.started.length, 2);
+  assert.equal(r.traced.length, traced, "the second exit was traced as another death");
+});
+
 test("a worker that registers after the owner of its lease request died waits idle, and the next lease takes it", () => {
   const r = raylet(1);
   r.lease(1, "head/w9");
