@@ -104,11 +104,19 @@ export function compareResults(w: Workload, reference: Observed | undefined, fau
   }
   const keptCancelled = new Set<number>(); // actors that were handed such a ref
   // Acc is an async actor: a call whose argument is a ref in a store starts when the argument is
-  // fetched, so later calls may start first and the sums it and they see depend on timing; so
-  // may a call in the "io" group, which waits for that group's slot while later calls start.
-  // actor → its first such call; its answers from there on are not compared.
+  // fetched, so later calls may start first and the sums it and they see depend on timing. A
+  // call in the "io" group waits for that group's slot while later calls start, and starts
+  // while earlier ones wait for the default group's (taken by a stream, or by another caller's
+  // call): so from the actor's first call on. actor → the first call from which its answers are
+  // not compared.
   const refCallOf = new Map<number, number>();
-  for (const [i, st] of w.steps.entries()) if (st.op === "call" && (st.ref !== undefined || st.io === true) && !refCallOf.has(st.actor)) refCallOf.set(st.actor, i);
+  const firstCallOf = new Map<number, number>();
+  for (const [i, st] of w.steps.entries()) {
+    if (st.op !== "call") continue;
+    if (!firstCallOf.has(st.actor)) firstCallOf.set(st.actor, i);
+    const from = st.io === true ? firstCallOf.get(st.actor)! : st.ref !== undefined ? i : undefined;
+    if (from !== undefined) refCallOf.set(st.actor, Math.min(from, refCallOf.get(st.actor) ?? from));
+  }
   // A relay's `keep` reaches its actor from another caller than the program's, so it may
   // overtake the program's earlier `keep` and `kept` calls to that actor, still pending (the
   // program does not wait for them; Ray orders calls per caller only): those may read the
