@@ -38,7 +38,6 @@ export interface CoreClient {
   killActor(actorId: ActorId, noRestart: boolean): void;
   createPlacementGroup(pg: PlacementGroupRequest): void;
   removePlacementGroup(pgId: PlacementGroupId): void;
-  addRef(id: ObjectId): void;
   releaseRef(id: ObjectId): void;
   /** ray.cancel of the task that makes `id` (owned by this worker). */
   cancelTask(id: ObjectId, force: boolean, recursive: boolean): void;

@@ -21,7 +21,7 @@ import { createPlacementGroup, newPlacementGroupClient, removePlacementGroup, re
 import { leaseGranted, leaseRejected, leaseSpillback, newLeaseClient, taskBounced } from "./worker/lease-client.ts";
 import { addLocation, knownDeaths, newObjectRecovery, nodeDead, removeLocation, resendToRaylet, workerDied } from "./worker/object-recovery.ts";
 import { get, getTimedOut, newObjectRequests, put, storeAbsent, storeGetReply, storeLocal, storePutReply, wait, waitTimedOut, withdrawCall } from "./worker/object-requests.ts";
-import { addBorrower, addRef, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, repeatedBorrowMsg, serveStatus } from "./worker/reference-table.ts";
+import { addBorrower, borrowedStatus, newReferenceTable, releaseAll, releaseRef, removeBorrower, repeatedBorrowMsg, serveStatus } from "./worker/reference-table.ts";
 import { newTaskManager, registerFunction, submitTask, taskReply } from "./worker/task-manager.ts";
 import { executionOf, functionArrived, newTaskReceiver, pushTask, taskDone, unblocked } from "./worker/task-receiver.ts";
 import { generatorAcked, generatorItem, generatorNext, itemYielded, newGenerators } from "./worker/generators.ts";
@@ -96,7 +96,6 @@ export class CoreWorker {
         return createPlacementGroup(w, req);
       }
       case "remove-placement-group": return removePlacementGroup(w, input.pgId);
-      case "add-ref": return addRef(w, input.id);
       case "release-ref": return releaseRef(w, input.id);
       case "release-all": return releaseAll(w);
       case "actor-registered": return actorRegistered(w, input.actorId, input.callId);
@@ -190,7 +189,6 @@ export class CoreWorker {
   killActor(actorId: ActorId, noRestart = true): void { this.step({ kind: "kill-actor", actorId, noRestart }); }
   createPlacementGroup(pg: PlacementGroupRequest): void { this.step({ kind: "create-placement-group", ...pg }); }
   removePlacementGroup(pgId: PlacementGroupId): void { this.step({ kind: "remove-placement-group", pgId }); }
-  addRef(id: ObjectId): void { this.step({ kind: "add-ref", id }); }
   releaseRef(id: ObjectId): void { this.step({ kind: "release-ref", id }); }
   releaseAll(): void { this.step({ kind: "release-all" }); }
   cancelTask(returnId: ObjectId, force: boolean, recursive: boolean): void { this.step({ kind: "cancel-task", returnId, force, recursive }); }

@@ -80,7 +80,6 @@ export abstract class ModelClient implements CoreClient {
   killActor(actorId: string, noRestart: boolean): void { this.check(); this.model.killActor(actorId, noRestart); }
   createPlacementGroup(pg: PlacementGroupRequest): void { this.check(); this.model.createPlacementGroup(pg); }
   removePlacementGroup(pgId: string): void { this.check(); this.model.removePlacementGroup(pgId); }
-  addRef(id: ObjectId): void { this.model.addRef(id); }
   releaseRef(id: ObjectId): void { this.model.releaseRef(id); }
   cancelTask(id: ObjectId, force: boolean, recursive: boolean): void { this.model.cancelTask(id, force, recursive); }
   reportItem(taskId: string, attempt: number, index: number, payload: Payload): Promise<boolean> {

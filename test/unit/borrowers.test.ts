@@ -196,14 +196,3 @@ test("an owner that exited takes no borrower: a task's result that comes after i
   w.step({ kind: "message", from: "head/w8", msg: { type: "TaskReply", taskId: `${OWNER}#t1`, returnId, attempt: 0, result: { kind: "stored", node: "head", size: 200_000, hash: "h" } } as never });
   assert.ok(traced.some((e) => e.kind === "object.out-of-scope" && e.obj === returnId), "the exited owner kept the result for a borrower");
 });
-
-test("addRef is one more local hold of an owned object; of an id this worker does not own it does nothing", () => {
-  const r = rig();
-  r.owner.addRef(ID);
-  r.owner.releaseRef(ID);
-  assert.ok(r.inScope(), "freed while a copy of the ref was still held");
-  r.owner.releaseRef(ID);
-  assert.ok(!r.inScope(), "never freed after both holds were given back");
-  // A ref this worker neither owns nor borrows (freed already, or never seen): nothing to count.
-  assert.doesNotThrow(() => r.owner.addRef("head/w9#gone"));
-});

@@ -84,8 +84,6 @@ export type ApiCall =
   /** Placement groups: the GCS reserves them; this worker is the creator (a non-detached group dies with it). */
   | ({ readonly kind: "create-placement-group" } & PlacementGroupRequest)
   | { readonly kind: "remove-placement-group"; readonly pgId: PlacementGroupId }
-  /** The program took another handle to `id` (e.g. a deserialized copy). */
-  | { readonly kind: "add-ref"; readonly id: ObjectId }
   /** The program dropped a handle to `id`. */
   | { readonly kind: "release-ref"; readonly id: ObjectId }
   /** Every handle the program holds is dropped (the program ended). */

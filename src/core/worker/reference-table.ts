@@ -448,11 +448,6 @@ export function ownerDied(w: Ctx, dead: (owner: Addr) => boolean): void {
   }
 }
 
-export function addRef(w: Ctx, id: ObjectId): void {
-  const o = w.owned.get(id);
-  if (o) o.local++;
-}
-
 export function releaseRef(w: Ctx, id: ObjectId): void {
   const o = w.owned.get(id);
   if (!o) {

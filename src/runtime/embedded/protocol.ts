@@ -43,7 +43,6 @@ export type FromThread =
   | { readonly t: "kill"; readonly actor: ActorId; readonly noRestart: boolean }
   | { readonly t: "pg-create"; readonly pg: PlacementGroupRequest }
   | { readonly t: "pg-remove"; readonly pgId: string }
-  | { readonly t: "addRef"; readonly id: ObjectId }
   | { readonly t: "releaseRef"; readonly id: ObjectId }
   | { readonly t: "cancelTask"; readonly id: ObjectId; readonly force: boolean; readonly recursive: boolean }
   /** A streaming generator running here yielded item `index` (answered once it may go on). */

@@ -98,7 +98,6 @@ class ThreadClient implements CoreClient {
   killActor(actor: string, noRestart: boolean): void { post({ t: "kill", actor, noRestart }); }
   createPlacementGroup(pg: PlacementGroupRequest): void { post({ t: "pg-create", pg }); }
   removePlacementGroup(pgId: string): void { post({ t: "pg-remove", pgId }); }
-  addRef(id: string): void { post({ t: "addRef", id }); }
   releaseRef(id: string): void { post({ t: "releaseRef", id }); }
   cancelTask(id: string, force: boolean, recursive: boolean): void { post({ t: "cancelTask", id, force, recursive }); }
   reportItem: CoreClient["reportItem"] = (task, attempt, index, payload) =>

@@ -152,7 +152,6 @@ export class WorkerHost {
         case "kill": model.killActor(m.actor, m.noRestart); break;
         case "pg-create": model.createPlacementGroup(m.pg); break;
         case "pg-remove": model.removePlacementGroup(m.pgId); break;
-        case "addRef": model.addRef(m.id); break;
         case "releaseRef": model.releaseRef(m.id); break;
         case "cancelTask": model.cancelTask(m.id, m.force, m.recursive); break;
         case "ready": break;
