@@ -139,6 +139,17 @@ test("a constructor that fails for good leaves the actor dead with its error; a 
   assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "ActorDiedError"]);
 });
 
+test("a constructor whose worker could not read an argument (lost for good) leaves the actor dead, restarts left or not: it was not its worker that died", () => {
+  const r = rig(3);
+  const spec = r.place("head/w1");
+  const error = { type: "ObjectLostError", message: "object x was lost with every copy of it" };
+  r.g.message("head/w1", { type: "TaskReply", taskId: spec.taskId, returnId: spec.returnId, attempt: 0, result: { kind: "error", error, retryable: true } });
+  const info = r.info();
+  assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "ActorDiedError"]);
+  assert.match(info!.error!.message, /could not read an argument: ObjectLostError: object x was lost/);
+  assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "its lease was kept");
+});
+
 test("a spillback to a node already declared dead asks a live node instead: that one would never answer", () => {
   const r = rig();
   r.g.message("n2/raylet", { type: "RegisterNode", node: "n2", incarnation: 1, resources: { CPU: 2 } });

@@ -414,8 +414,10 @@ export class ActorManager {
     const a = this.actors.get(id);
     if (!a || taskId !== `${id}:create:${a.epoch}` || (a.state !== "PENDING_CREATION" && a.state !== "RESTARTING")) return;
     if (result.kind === "error") {
-      if (result.retryable) return; // its worker died mid-construction: the death notice restarts it
-      a.error = { type: "ActorDiedError", message: `the actor's constructor failed: ${result.error.message}`, stack: result.error.stack };
+      // Retryable: its worker could not read an argument (lost for good, or its owner died), as
+      // Ray's creation task fails raising the argument's error: no restart would read it either.
+      const what = result.retryable ? `the actor's constructor could not read an argument: ${result.error.type}` : "the actor's constructor failed";
+      a.error = { type: "ActorDiedError", message: `${what}: ${result.error.message}`, stack: result.error.stack };
       a.state = nextActorState(a.state, { type: "DIED", restartable: false });
       this.releaseName(id, a);
       this.releaseActorLease(a);
