@@ -50,6 +50,9 @@ export const checkReferences: Checker = (events) => {
   const taskOwner = new Map<string, string>();
   const workingFor = new Map<string, string>();
   const leasedTo = new Map<string, string>();
+  /** worker -> the job of its latest lease: a driver's job (its address) ends with it, and Ray ends the job's workers then. */
+  const jobOf = new Map<string, string>();
+  const forGoneJob = (worker: string) => goneWorkers.has(jobOf.get(worker) ?? "");
   /** A task's argument -> the results of the tasks that took it: their owner keeps it as their lineage (to make them again). */
   const lineageOf = new Map<string, Set<string>>();
   const ownerOfTask = new Map<string, string>();
@@ -89,14 +92,15 @@ export const checkReferences: Checker = (events) => {
         if (needs.length > 0 && !exited) at(i, `object ${e.obj} went out of scope while actor ${needs[0]} may still be constructed with it`);
         // An owner that exited frees what it owns whatever its borrowers hold (they get OwnerDiedError).
         const owner = ownerOf.get(e.obj);
-        // So does a borrower running a task for an owner that exited: its work reaches nobody
-        // (Ray ends a job's workers with its driver; tsray's, once the GCS declares it dead).
+        // So does a borrower running a task for an owner that exited, or leased for the job of a
+        // driver that exited (a task its fellow worker of that job submitted): its work reaches
+        // nobody (Ray ends a job's workers with its driver; tsray's, once the GCS declares it dead).
         // So does the worker of an actor that exited or is dead for good: its callers fail what
         // they sent it and count no borrow of its (as of a dead worker, Ray's rule), though tsray
         // ends that worker only when the GCS returns its lease, a moment later; and the worker of
         // an actor whose owner is gone (it dies with its owner, unless detached).
         const live = owner !== undefined && !gone(owner)
-          ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b) && !endedActorWorkers.has(b) && !doomed(b) && !goneWorkers.has(workingFor.get(b) ?? ""))
+          ? [...(borrowers.get(e.obj) ?? [])].filter((b) => !gone(b) && !endedActorWorkers.has(b) && !doomed(b) && !goneWorkers.has(workingFor.get(b) ?? "") && !forGoneJob(b))
           : [];
         if (live.length > 0) at(i, `object ${e.obj} went out of scope while ${live[0]} still borrows it`);
         borrowers.delete(e.obj);
@@ -136,6 +140,7 @@ export const checkReferences: Checker = (events) => {
           hostedBy.set(e.worker, e.actor);
         }
         if (e.holder !== undefined) leasedTo.set(e.worker, e.holder);
+        jobOf.set(e.worker, e.job);
         break;
       case "lease.returned":
         leasedTo.delete(e.worker);

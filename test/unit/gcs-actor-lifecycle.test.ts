@@ -142,7 +142,7 @@ test("a constructor that fails for good leaves the actor dead with its error; a 
 test("a constructor whose worker could not read an argument (lost for good) leaves the actor dead, restarts left or not: it was not its worker that died", () => {
   const r = rig(3);
   const spec = r.place("head/w1");
-  const error = { type: "ObjectLostError", message: "object x was lost with every copy of it" };
+  const error = { type: "ObjectLostError" as const, message: "object x was lost with every copy of it" };
   r.g.message("head/w1", { type: "TaskReply", taskId: spec.taskId, returnId: spec.returnId, attempt: 0, result: { kind: "error", error, retryable: true } });
   const info = r.info();
   assert.deepEqual([info?.state, info?.error?.type], ["DEAD", "ActorDiedError"]);

@@ -330,6 +330,12 @@ describe("references", () => {
     clean(check, trace(task("t1", "head/driver"), started("t1", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), exited("head/driver"), oos("n1/w1-1#1")));
     one(check, trace(task("t1", "head/driver"), started("t1", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), oos("n1/w1-1#1")),
       "references", "object n1/w1-1#1 went out of scope while n1/w1-2 still borrows it", 3);
+    // A task submitted by a worker of the exited driver's job (here the borrower itself, running
+    // its own child) works for that job too; the job of a live driver keeps its borrows.
+    const leased = (worker: string, job: string): Ev => ({ kind: "lease.granted", comp: "raylet", lease: `L-${worker}`, worker, resources: { CPU: 1 }, holder: worker, job });
+    const ownChild = (job: string, end: Ev[]) => trace(leased("n1/w1-2", job), task("t2", "n1/w1-2"), started("t2", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), ...end, oos("n1/w1-1#1"));
+    clean(check, ownChild("head/driver", [exited("head/driver")]));
+    one(check, ownChild("head/driver", [exited("head/other")]), "references", "object n1/w1-1#1 went out of scope while n1/w1-2 still borrows it", 5);
   });
   test("the worker of an actor that exited or is dead for good borrows nothing its callers must keep", () => {
     const borrowed: Ev = { kind: "ref.borrowed", comp: "owner", obj: "n2/w1-1#1", borrower: "n1/w1-1", owner: "n2/w1-1" };
