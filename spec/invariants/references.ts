@@ -164,11 +164,11 @@ export const checkReferences: Checker = (events) => {
         break;
       case "object.read":
         // A zombie on a node already declared dead may read its stale local copy: harmless.
-        // So may a task still running for an owner that exited (never the owner itself), and a
-        // worker fetching the arguments of a task its submitter left behind when it exited: the
-        // exit let go of what that task held, and its answer reaches nobody.
+        // So may a task still running for an owner that exited (never the owner itself) or for the
+        // job of a driver that exited, and a worker fetching the arguments of a task its submitter
+        // left behind when it exited: the exit let go of what that task held, and its answer reaches nobody.
         const ownerExited = goneWorkers.has(e.obj.slice(0, e.obj.indexOf("#"))) && e.reader !== e.obj.slice(0, e.obj.indexOf("#"));
-        const forExited = [workingFor.get(e.reader), leasedTo.get(e.reader)].some((h) => h !== undefined && goneWorkers.has(h));
+        const forExited = [workingFor.get(e.reader), leasedTo.get(e.reader)].some((h) => h !== undefined && goneWorkers.has(h)) || forGoneJob(e.reader);
         if (outOfScope.has(e.obj) && !written.has(e.node) && !ownerExited && !forExited) at(i, `read after free: object ${e.obj} read by ${e.reader} after it went out of scope`);
         break;
       case "node.registered":

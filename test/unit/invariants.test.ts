@@ -336,6 +336,10 @@ describe("references", () => {
     const ownChild = (job: string, end: Ev[]) => trace(leased("n1/w1-2", job), task("t2", "n1/w1-2"), started("t2", "n1/w1-2"), borrowed("n1/w1-1#1", "n1/w1-2", "n1/w1-1"), ...end, oos("n1/w1-1#1"));
     clean(check, ownChild("head/driver", [exited("head/driver")]));
     one(check, ownChild("head/driver", [exited("head/other")]), "references", "object n1/w1-1#1 went out of scope while n1/w1-2 still borrows it", 5);
+    // Nor is its read of what the driver's exit let go a read after free.
+    const readLate = (ended: string) => trace(leased("n1/w1-2", "head/driver"), task("t2", "n1/w1-2"), started("t2", "n1/w1-2"), exited(ended), inline("n1/w1-1#1"), oos("n1/w1-1#1"), { ...read("n1/w1-1#1"), reader: "n1/w1-2" } as Ev);
+    clean(check, readLate("head/driver"));
+    one(check, readLate("head/other"), "references", "read after free", 6);
   });
   test("the worker of an actor that exited or is dead for good borrows nothing its callers must keep", () => {
     const borrowed: Ev = { kind: "ref.borrowed", comp: "owner", obj: "n2/w1-1#1", borrower: "n1/w1-1", owner: "n2/w1-1" };
