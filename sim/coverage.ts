@@ -15,7 +15,8 @@ export function scenarioFeatures(s: Scenario): string[] {
     else f.add(st.op);
     if ((st.op === "task" || st.op === "nested") && st.args.some((a) => "ref" in a)) f.add("ref-argument");
     if (st.op === "call" && st.ref !== undefined) f.add("call:ref-argument");
-    if (st.op === "actor" && st.ref !== undefined) f.add("actor:ref-argument");
+    if (st.op === "actor" && st.ref !== undefined) f.add(st.direct ? "actor:direct-ref" : "actor:ref-argument");
+    if (st.op === "rebox" && st.fanout) f.add("rebox:fanout");
     if (st.op === "task" && st.spread) f.add("spread");
     if (st.op === "task" && st.retryExceptions) f.add("retry-exceptions");
     if (st.op === "task" && st.numCpus !== undefined) f.add(`cpus:${st.numCpus}`);
