@@ -36,7 +36,7 @@ export type { CoreWorkerConfig, CoreWorkerState, CoreWorkerTuning } from "./work
 export function coreWorkerTuning(t: CoreWorkerTuning): CoreWorkerTuning {
   return {
     maxInlineBytes: t.maxInlineBytes, maxPendingLeases: t.maxPendingLeases, maxTasksInFlightPerWorker: t.maxTasksInFlightPerWorker, pipelineMaxTaskMs: t.pipelineMaxTaskMs,
-    deadWorkersKept: t.deadWorkersKept, removedGroupsKept: t.removedGroupsKept, deadNodesKept: t.deadNodesKept,
+    deadWorkersKept: t.deadWorkersKept, removedGroupsKept: t.removedGroupsKept, deadNodesKept: t.deadNodesKept, deadActorRecordsKept: t.deadActorRecordsKept,
   };
 }
 
@@ -49,7 +49,7 @@ export class CoreWorker {
     this.raylet = rayletAddr(cfg.node);
     this.w = {
       addr, raylet: this.raylet, cfg, fx,
-      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(), ...newObjectRequests(), ...newPlacementGroupClient(cfg.removedGroupsKept),
+      ...newReferenceTable(), ...newTaskManager(), ...newLeaseClient(), ...newActorSubmitter(cfg.deadActorRecordsKept), ...newObjectRequests(), ...newPlacementGroupClient(cfg.removedGroupsKept),
       ...newObjectRecovery(cfg.deadWorkersKept, cfg.deadNodesKept), ...newTaskReceiver(), ...newActorScheduling(), ...newGenerators(), ...newGeneratorLineages(), ...newCancellations(), ...newJobOfWorker(),
     };
   }

@@ -41,6 +41,13 @@ export interface ModelTuning {
   /** Actors dead for good that the GCS remembers (Ray's maximum_gcs_destroyed_actor_cached_count), likewise. */
   readonly deadActorsKept: number;
   /**
+   * Records of actors dead for good that a core worker keeps for handles it does not count (an
+   * actor it created detached, found by name, or was handed): a call through one fails at once.
+   * Past it the one dead longest is forgotten, and a later call through its handle asks the GCS
+   * again, which answers from its own `deadActorsKept`.
+   */
+  readonly deadActorRecordsKept: number;
+  /**
    * Worker and driver deaths the GCS, each raylet and each core worker remember (recent-deaths.ts),
    * to refuse or ignore what a dead process sent before it died: workers come and go all the time.
    */
@@ -74,6 +81,7 @@ export const defaultTuning: ModelTuning = {
   pipelineMaxTaskMs: 1,
   deadNodesKept: 1000,
   deadActorsKept: 100_000,
+  deadActorRecordsKept: 1000,
   deadWorkersKept: RECENT_DEATHS_KEPT,
   removedGroupsKept: 10_000,
   idleWorkerKillingMs: 1000,

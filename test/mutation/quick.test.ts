@@ -55,6 +55,7 @@ import "../unit/worker-exit.test.ts";
 import "../unit/raylet-requests-lost.test.ts";
 import "../unit/raylet-transfers-lost.test.ts";
 import "../unit/dead-nodes-kept.test.ts";
+import "../unit/dead-actor-records.test.ts";
 import "../unit/raylet-store-waits.test.ts";
 import "../unit/ids.test.ts";
 import "../unit/known-deaths.test.ts";

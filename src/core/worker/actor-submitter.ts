@@ -8,6 +8,7 @@ import {
   handleIdOf, nodeOf, rayletAddr, returnIdOf, type ActorId, type ActorInfo, type ActorSpec, type Addr, type Arg, type ErrorInfo, type FunctionDescriptor, type Mutable, type NodeView, type ActorCallOptions, type RefInfo, type TaskSpec,
 } from "../types.ts";
 import { invariant } from "../assert.ts";
+import { defaultTuning } from "../tuning.ts";
 import type { NamedActorEntry } from "../messages.ts";
 import type { Ctx } from "./context.ts";
 import type { ActorOptions, ArgIn } from "./inputs.ts";
@@ -84,10 +85,15 @@ export interface ActorSubmitter {
   readonly clusterReqs: Map<number, number>;
   /** ray.listNamedActors calls waiting for the GCS, by request id: the call and the namespace asked (absent: all). */
   readonly listReqs: Map<number, { readonly callId: number; readonly namespace?: string }>;
+  /** Actors dead for good whose records stay (forgetIfDone did not drop them), in the order they died. */
+  readonly deadRecords: ActorId[];
+  /** How many of those records stay (ModelTuning.deadActorRecordsKept). */
+  readonly deadRecordsKept: number;
 }
 
-export function newActorSubmitter(): ActorSubmitter {
-  return { callerActors: new Map(), namedReqs: new Map(), clusterReqs: new Map(), listReqs: new Map() };
+export function newActorSubmitter(deadRecordsKept = defaultTuning.deadActorRecordsKept): ActorSubmitter {
+  if (!Number.isInteger(deadRecordsKept) || deadRecordsKept < 1) throw new Error(`core worker: deadActorRecordsKept must be an integer of at least 1, not ${deadRecordsKept}`);
+  return { callerActors: new Map(), namedReqs: new Map(), clusterReqs: new Map(), listReqs: new Map(), deadRecords: [], deadRecordsKept };
 }
 
 export function createActor(w: Ctx, actorId: ActorId, cls: FunctionDescriptor, args: readonly ArgIn[], opts: ActorOptions): void {
@@ -288,6 +294,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
   if (info.state === "DEAD" || info.state === "RESTARTING") itemsOfDeadIncarnation(w, a);
   // The worker the calls in flight were pushed to (the incarnation this news replaces).
   const pushedTo = a.info?.address;
+  const diedNow = info.state === "DEAD" && a.info?.state !== "DEAD";
   a.info = info;
   answerRegistered(w, a);
   if (a.restartKill !== undefined && info.epoch > a.restartKill) a.restartKill = undefined; // the kill took
@@ -298,6 +305,7 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
     // fail a later call that takes its result, so each is looked at when its turn comes.
     for (const t of [...a.inflight.values()]) if (t.state === "RUNNING") failActorTask(w, t, info, pushedTo);
     forgetIfDone(w, info.actorId, a);
+    if (diedNow && w.callerActors.get(info.actorId) === a) keepDeadRecord(w, info.actorId);
   } else if (info.state === "RESTARTING") {
     // Calls the dead incarnation may or may not have run: resend within budget, else fail them.
     for (const t of [...a.inflight.values()]) {
@@ -332,6 +340,23 @@ export function actorUpdate(w: Ctx, info: ActorInfo): void {
  */
 function forgetIfDone(w: Ctx, actorId: ActorId, a: CallerActor): void {
   if (a.outOfScope && a.info?.state === "DEAD" && a.inflight.size === 0 && a.unsent.length === 0) w.callerActors.delete(actorId);
+}
+
+/**
+ * The record of an actor dead for good stays (a handle not counted here may still call it, and
+ * fails at once); past `deadRecordsKept` such records, the one dead longest goes. One with a call
+ * still open waits its turn again. A call through a forgotten one's handle starts a new record,
+ * and the GCS's news makes it dead again.
+ */
+function keepDeadRecord(w: Ctx, actorId: ActorId): void {
+  w.deadRecords.push(actorId);
+  for (let turns = w.deadRecords.length; w.deadRecords.length > w.deadRecordsKept && turns > 0; turns--) {
+    const oldest = w.deadRecords.shift()!;
+    const a = w.callerActors.get(oldest);
+    if (a?.info?.state !== "DEAD") continue; // forgotten already (forgetIfDone)
+    if (a.inflight.size > 0 || a.unsent.length > 0) w.deadRecords.push(oldest);
+    else w.callerActors.delete(oldest);
+  }
 }
 
 /** An actor created here is dead for good: no restart will need its constructor's arguments. */

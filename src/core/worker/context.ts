@@ -24,7 +24,7 @@ import type { JobOfWorker } from "./job.ts";
 
 /** The tuning a core worker reads (tuning.ts says what each means; the sizes absent: RecentDeaths' default). */
 export type CoreWorkerTuning = Pick<ModelTuning, "maxInlineBytes" | "maxPendingLeases" | "maxTasksInFlightPerWorker" | "pipelineMaxTaskMs">
-  & Partial<Pick<ModelTuning, "deadWorkersKept" | "removedGroupsKept" | "deadNodesKept">>;
+  & Partial<Pick<ModelTuning, "deadWorkersKept" | "removedGroupsKept" | "deadNodesKept" | "deadActorRecordsKept">>;
 
 export interface CoreWorkerConfig extends CoreWorkerTuning {
   readonly node: NodeId;
