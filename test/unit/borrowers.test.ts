@@ -183,6 +183,25 @@ test("a wait counts a borrowed ref it heard of, even if the program let go of th
   assert.deepEqual(b.completed.get(20), { kind: "ready", ready: [x.id, y.id] });
 });
 
+test("a get of a borrowed ref is answered though the program let go of that ref while the owner's answer was on its way", () => {
+  const b = borrowing(1);
+  const [x] = b.inner;
+  b.w.get([x], undefined, 20);
+  b.w.releaseRef(x.id); // the last hold: the entry stays for the get that waits on it
+  b.answer(x.id);
+  assert.equal(b.completed.get(20)?.kind, "values");
+  assert.deepEqual([...b.w.state.borrowed.keys()], [], "answered, and held by nothing: the entry goes");
+});
+
+test("a borrowed ref nested in a task's argument stays borrowed while the task is pending, though the program let go of it", () => {
+  const b = borrowing(1);
+  const [x] = b.inner;
+  const fn = { id: "fn", name: "f", kind: "function" as const, source: "(box) => box" };
+  b.w.submitTask("head/w1#t1", fn, [{ v: { size: 8, hash: "box", data: 0, refs: [x] } }], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false });
+  b.w.releaseRef(x.id);
+  assert.equal(b.w.state.borrowed.get(x.id)?.held, 1, "the pending task's use of the ref is not counted");
+});
+
 test("an owner that exited takes no borrower: a task's result that comes after its exit is freed", () => {
   const { w, sent, traced } = wired(OWNER);
   const FN = { id: "fn-f", name: "f", kind: "function" as const, source: "() => 0" };

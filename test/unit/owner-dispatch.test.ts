@@ -161,6 +161,12 @@ test("a kill that lets the actor restart names the incarnation it ends, and leav
   assert.equal(r.owner.state.callerActors.get("a1")?.killed, undefined, "the caller took the actor for dead");
 });
 
+test("a restarting kill of an actor this process never created nor called (a handle passed to it) names incarnation 0", () => {
+  const r = rig();
+  r.owner.killActor("other", false);
+  assert.deepEqual(r.of("KillActor").map((s) => s.m), [{ type: "KillActor", actorId: "other", noRestart: false, epoch: 0 }]);
+});
+
 test("a duplicated answer about the cluster completes nothing more", () => {
   const r = rig();
   r.owner.clusterInfo(9);
