@@ -35,7 +35,7 @@ function rig() {
   const from = (addr: string, msg: Msg) => owner.step({ kind: "message", from: addr, msg: msg as never });
   from("head/raylet", { type: "StorePutReply", reqId: put.reqId, id: ID });
   const inScope = () => !traced.some((e) => e.kind === "object.out-of-scope" && e.obj === ID);
-  return { owner, from, inScope };
+  return { owner, from, inScope, sent };
 }
 
 test("a borrower's holds are counted one by one: the object lives until the last is given back", () => {
@@ -48,6 +48,15 @@ test("a borrower's holds are counted one by one: the object lives until the last
   assert.ok(r.inScope(), "freed while the borrower still holds one");
   r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 4 });
   assert.ok(!r.inScope(), "never freed after every hold was given back");
+});
+
+test("a borrower asking about an object its owner freed hears ObjectLostError", () => {
+  const r = rig();
+  r.owner.releaseRef(ID);
+  assert.equal(r.inScope(), false);
+  r.from("head/w9", { type: "GetStatus", id: ID });
+  const reply = r.sent.at(-1);
+  assert.equal(reply?.type === "Status" && reply.status.kind === "error" ? reply.status.error.type : reply?.type, "ObjectLostError");
 });
 
 test("a borrower message the network repeated counts once: no early free, no leak", () => {

@@ -110,7 +110,7 @@ test("a removed group's row is deleted from the GCS's storage, not kept as remov
   assert.deepEqual([...r.rows.keys()], []);
 });
 
-test("demands are the bundles not placed, each waiting since its group last had all placed; a removed group has none", () => {
+test("demands are a group's unplaced bundles, aged from when placing them first failed; a removed group has none", () => {
   const nodes = [node("n1"), node("n2")];
   const r = rig(nodes);
   r.pgs.create({ pgId: "pg", bundles: [{ CPU: 1 }, { CPU: 2 }], strategy: "STRICT_SPREAD", creator: "head/driver" });
