@@ -35,7 +35,7 @@ function rig() {
   const from = (addr: string, msg: Msg) => owner.step({ kind: "message", from: addr, msg: msg as never });
   from("head/raylet", { type: "StorePutReply", reqId: put.reqId, id: ID });
   const inScope = () => !traced.some((e) => e.kind === "object.out-of-scope" && e.obj === ID);
-  return { owner, from, inScope };
+  return { owner, from, inScope, sent };
 }
 
 test("a borrower's holds are counted one by one: the object lives until the last is given back", () => {
@@ -48,6 +48,15 @@ test("a borrower's holds are counted one by one: the object lives until the last
   assert.ok(r.inScope(), "freed while the borrower still holds one");
   r.from("head/w9", { type: "RemoveBorrower", id: ID, borrower: "head/w9", holds: 1, seq: 4 });
   assert.ok(!r.inScope(), "never freed after every hold was given back");
+});
+
+test("a borrower asking about an object its owner freed hears ObjectLostError", () => {
+  const r = rig();
+  r.owner.releaseRef(ID);
+  assert.equal(r.inScope(), false);
+  r.from("head/w9", { type: "GetStatus", id: ID });
+  const reply = r.sent.at(-1);
+  assert.equal(reply?.type === "Status" && reply.status.kind === "error" ? reply.status.error.type : reply?.type, "ObjectLostError");
 });
 
 test("a borrower message the network repeated counts once: no early free, no leak", () => {
@@ -181,6 +190,25 @@ test("a wait counts a borrowed ref it heard of, even if the program let go of th
   assert.equal(b.completed.get(20), undefined, "the wait ended with one ref of two known");
   b.answer(y.id);
   assert.deepEqual(b.completed.get(20), { kind: "ready", ready: [x.id, y.id] });
+});
+
+test("a get of a borrowed ref is answered though the program let go of that ref while the owner's answer was on its way", () => {
+  const b = borrowing(1);
+  const [x] = b.inner;
+  b.w.get([x], undefined, 20);
+  b.w.releaseRef(x.id); // the last hold: the entry stays for the get that waits on it
+  b.answer(x.id);
+  assert.equal(b.completed.get(20)?.kind, "values");
+  assert.deepEqual([...b.w.state.borrowed.keys()], [], "answered, and held by nothing: the entry goes");
+});
+
+test("a borrowed ref nested in a task's argument stays borrowed while the task is pending, though the program let go of it", () => {
+  const b = borrowing(1);
+  const [x] = b.inner;
+  const fn = { id: "fn", name: "f", kind: "function" as const, source: "(box) => box" };
+  b.w.submitTask("head/w1#t1", fn, [{ v: { size: 8, hash: "box", data: 0, refs: [x] } }], { resources: { CPU: 1 }, strategy: "DEFAULT", maxRetries: 0, retryExceptions: false });
+  b.w.releaseRef(x.id);
+  assert.equal(b.w.state.borrowed.get(x.id)?.held, 1, "the pending task's use of the ref is not counted");
 });
 
 test("an owner that exited takes no borrower: a task's result that comes after its exit is freed", () => {

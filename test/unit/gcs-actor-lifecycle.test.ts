@@ -107,6 +107,18 @@ test("ray.kill(noRestart: false) restarts the live actor of that epoch only; an 
   assert.deepEqual(r.take("ReturnLease").map((m) => m.leaseId), ["lease-head/w1"], "the killed incarnation's worker was not given back");
 });
 
+test("ray.exitActor() in a restarted actor ends it for good; the exit of its earlier incarnation changes nothing", () => {
+  const r = rig();
+  r.created(r.place("head/w1"), "head/w1");
+  r.g.message(DRIVER, { type: "KillActor", actorId: "a", noRestart: false, epoch: 0 });
+  r.created(r.place("head/w2"), "head/w2");
+  assert.equal(r.info()?.state, "ALIVE");
+  r.g.message("head/w1", { type: "KillActor", actorId: "a", exited: true, epoch: 0 });
+  assert.equal(r.info(), undefined, "the exit of incarnation 0 ended incarnation 1");
+  r.g.message("head/w2", { type: "KillActor", actorId: "a", exited: true, epoch: 1 });
+  assert.equal(r.info()?.state, "DEAD", "incarnation 1's exit was taken for a stale one");
+});
+
 test("ray.kill(noRestart: false) of an actor still being placed cancels its placement and starts it over, or ends it with no restart left", () => {
   const r = rig();
   const [first] = r.take("RequestLease");

@@ -52,6 +52,9 @@ test("a GCS restarted from storage with a lower bound forgets the dead beyond it
   const again = cluster(2, first.rows, true);
   assert.deepEqual(again.known(), ["n2:dead", "n3:dead", "n4:alive"]);
   assert.deepEqual(again.stored(), ["n2", "n3", "n4"]);
+  // The view changed though no node did: the next period tells the live raylets.
+  again.g.model.step({ kind: "timer", timer: { kind: "period" } });
+  assert.deepEqual(again.lastView(), ["n2:dead", "n3:dead", "n4:alive"]);
 });
 
 test("deadNodesKept and deadActorsKept below 1 are refused, naming the knob", () => {

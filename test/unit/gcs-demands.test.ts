@@ -24,6 +24,14 @@ test("killing an actor that never got a lease returns no lease", () => {
   g.message("head/driver", { type: "KillActor", actorId: "gpu" });
   assert.equal(g.model.state.actors.get("gpu")?.state, "DEAD");
   assert.deepEqual(sent.filter((s) => s.m.type === "ReturnLease"), []);
+  assert.deepEqual(g.model.pendingDemands(), [], "a dead actor is no demand, though no node could ever host it");
+});
+
+test("a placement group no live node has room for is a pending demand, timed by the GCS's clock", () => {
+  const { g } = gcsHost();
+  g.message("head/raylet", { type: "RegisterNode", node: "head", incarnation: 1, resources: { CPU: 4 } });
+  g.message("head/driver", { type: "CreatePlacementGroup", spec: { pgId: "pg", bundles: [{ GPU: 1 }], strategy: "PACK", creator: "head/driver" } });
+  assert.deepEqual(g.model.pendingDemands(), [{ resources: { GPU: 1 }, count: 1, ageMs: 0 }]);
 });
 
 test("demands of one shape from several nodes add up, and keep the longest wait", () => {

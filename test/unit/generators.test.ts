@@ -490,6 +490,24 @@ test("a re-run that fails fails its task for good, in the trace too: an item los
   assert.equal(r.traced.filter((e) => e.kind === "task.retry").length, 1);
 });
 
+test("a re-run that remade some of the lost items but not all is run again for the rest, not given up on", () => {
+  const r = rig();
+  const gen = r.owner.submitTask(`${OWNER}#t1`, FN, [], opts());
+  const first = r.grant(WORKER);
+  stored(r, first, 0, "node-1", WORKER);
+  stored(r, first, 1, "node-1", WORKER);
+  const [y0, y1] = [0, 1].map((i) => r.next(gen, i).got);
+  nodeDead(r, "node-1"); // both lost while the task runs: remade once it ends
+  r.workers.get(WORKER)!.taskDone(first.taskId, first.attempt, { ok: true, payload: value(0) });
+  r.toOwner(r.take("TaskReply")[0]);
+  const again = r.grant(WORKER);
+  stored(r, again, 0, "head", WORKER);
+  // The re-run yields one item only (its code is not deterministic): it made progress, so it goes on.
+  r.toOwner({ type: "TaskReply", taskId: again.taskId, returnId: again.returnId, attempt: 1, result: { kind: "inline", payload: value(0) }, items: 1 }, WORKER);
+  assert.deepEqual([itemState(r, y0)?.state, itemState(r, y1)?.state], ["READY", "PENDING"]);
+  assert.equal(r.grant(WORKER).attempt, 2);
+});
+
 test("a re-run whose worker dies frees the item it stored unreported, and is run again for the items still lost", () => {
   const r = rig();
   const { y0, y1 } = finishedWithTwoItems(r, ["node-1", "node-1"]);
@@ -660,4 +678,15 @@ test("a re-run whose worker dies leaves alone the copy of the generator's own re
   r.toOwner({ type: "WorkerDied", worker: WORKER }, "head/raylet");
   assert.deepEqual(r.sent.filter((s) => s.m.type === "FreeObjects" && s.m.ids.includes(gen)), [], "the result's only copy was freed");
   assert.deepEqual(r.owner.state.owned.get(gen)?.nodes, ["head"]);
+});
+
+test("a re-run's own result gives back the refs lent inside it: the generator's object was settled by the first run", () => {
+  const r = rig();
+  const { gen } = finishedWithTwoItems(r, ["node-1", "head"]);
+  nodeDead(r, "node-1");
+  const again = r.grant(WORKER);
+  stored(r, again, 0, "head", WORKER);
+  r.toOwner({ type: "TaskReply", taskId: again.taskId, returnId: again.returnId, attempt: 1, result: { kind: "inline", payload: { ...value(0), refs: [inner] } }, items: 2 }, WORKER);
+  assert.deepEqual(loansReturned(r), [[inner.id, OWNER]]);
+  assert.equal(r.owner.state.owned.get(gen)?.contains, undefined, "the settled object took the re-run's refs");
 });

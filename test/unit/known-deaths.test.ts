@@ -44,3 +44,16 @@ test("a spillback to a node life known dead is asked of the local raylet instead
   spill(2);
   assert.deepEqual(requests().map((r) => [r.to, r.grantOrReject]), [["n1/raylet", false], ["n1/raylet", false], ["n2/raylet", true]]);
 });
+
+test("a copy reported by a node life known dead (the report came the long way) is not recorded; one of its next life is", () => {
+  const { w, sent } = worker();
+  const id = "n1/w2-1#p1";
+  w.put(id, { size: 200_000, hash: "h", data: null }, 1); // too large to inline: stored by the raylet
+  const put = sent.find((s) => s.m.type === "StorePut")!.m as Extract<Msg, { type: "StorePut" }>;
+  w.step({ kind: "message", from: "n1/raylet", msg: { type: "StorePutReply", reqId: put.reqId, id } });
+  w.step({ kind: "message", from: "head/gcs", msg: { type: "NodeDead", node: "n2", incarnation: 1 } });
+  w.step({ kind: "message", from: "n2/raylet", msg: { type: "AddLocation", id, node: "n2", incarnation: 1 } });
+  assert.deepEqual(w.state.owned.get(id)?.nodes, ["n1"], "a copy gone with its node was recorded");
+  w.step({ kind: "message", from: "n2/raylet", msg: { type: "AddLocation", id, node: "n2", incarnation: 2 } });
+  assert.deepEqual(w.state.owned.get(id)?.nodes, ["n1", "n2"]);
+});

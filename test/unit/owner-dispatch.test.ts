@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NO_BUGS } from "../../src/core/bugs.ts";
+import { NO_BUGS, type Bugs } from "../../src/core/bugs.ts";
 import type { CallResult } from "../../src/core/effects.ts";
 import { CoreWorker } from "../../src/core/core-worker.ts";
 import type { Msg } from "../../src/core/messages.ts";
@@ -18,10 +18,10 @@ const FN: FunctionDescriptor = { id: "fn-f", name: "f", kind: "function", source
 const value = (n: number): Payload => ({ size: 8, hash: `v${n}`, data: n });
 const opts = (resources: Record<string, number>) => ({ resources, strategy: "DEFAULT" as const, maxRetries: 0, retryExceptions: false });
 
-function rig(maxPendingLeases = 10) {
+function rig(maxPendingLeases = 10, bugs: Bugs = NO_BUGS) {
   const sent: { to: string; m: Msg }[] = [];
   const completed = new Map<number, CallResult>();
-  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs: NO_BUGS }, {
+  const owner = new CoreWorker(OWNER, { node: "head", gcs: "head/gcs", maxInlineBytes: 100_000, maxPendingLeases, maxTasksInFlightPerWorker: 1, pipelineMaxTaskMs: 0, bugs }, {
     now: () => 0, random: () => 0.5, send: (to, m) => sent.push({ to, m }), setTimer: () => {}, cancelTimer: () => {}, trace: () => {},
     execute: () => {}, complete: (callId, r) => completed.set(callId, r), interrupt: () => {},
   });
@@ -95,6 +95,15 @@ test("a task with one retry left is retried after a failure its budget covers, a
   assert.equal(got?.kind === "values" && !("hash" in got.values[0]!) ? got.values[0].type : got?.kind, "WorkerCrashedError");
 });
 
+test("under the seeded bug retry-decrement-before-check only a failure spends a retry: a success leaves its object the budget to be remade", () => {
+  const r = rig(10, new Set(["retry-decrement-before-check"]) as Bugs);
+  const id = r.owner.submitTask("t", FN, [], { ...opts({ CPU: 1 }), maxRetries: 1 });
+  r.from("head/raylet", { type: "LeaseGranted", reqId: r.of("RequestLease")[0]!.m.reqId, leaseId: "lease-0", worker: "node-2/w0" });
+  r.from("node-2/w0", { type: "TaskReply", taskId: "t", returnId: id, attempt: 0, result: { kind: "stored", node: "node-2", size: 200_000, hash: "h", refs: undefined } });
+  r.from("head/gcs", { type: "NodeDead", node: "node-2", incarnation: 1 });
+  assert.equal(r.of("RequestLease").length, 2, "the lost object was not remade: its success spent the retry");
+});
+
 for (const maxRetries of [0, 2]) {
   test(`a task running in a placement group this process removed fails with TaskPlacementGroupRemoved when its worker goes with the bundles (maxRetries ${maxRetries})`, () => {
     const r = rig();
@@ -159,6 +168,12 @@ test("a kill that lets the actor restart names the incarnation it ends, and leav
   // Not killed for good here: a call made after it waits for the restarted actor instead of failing.
   r.owner.submitActorTask("t1", "a1", "m", [], 0);
   assert.equal(r.owner.state.callerActors.get("a1")?.killed, undefined, "the caller took the actor for dead");
+});
+
+test("a restarting kill of an actor this process never created nor called (a handle passed to it) names incarnation 0", () => {
+  const r = rig();
+  r.owner.killActor("other", false);
+  assert.deepEqual(r.of("KillActor").map((s) => s.m), [{ type: "KillActor", actorId: "other", noRestart: false, epoch: 0 }]);
 });
 
 test("a duplicated answer about the cluster completes nothing more", () => {

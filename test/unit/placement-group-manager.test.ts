@@ -14,8 +14,9 @@ function rig(nodes: NodeView[], removedKept = defaultTuning.removedGroupsKept) {
   /** The GCS's stored rows of groups, as persisted. */
   const rows = new Map<string, unknown>();
   const persist = (id: string, row: unknown) => { if (row === undefined) rows.delete(id); else rows.set(id, row); };
+  const clock = { now: 0 };
   const pgs = new PlacementGroups({
-    send: (to, m) => sent.push({ to, m }), trace: () => {}, persist, now: () => 0, view: () => nodes, viewChanged: () => {},
+    send: (to, m) => sent.push({ to, m }), trace: () => {}, persist, now: () => clock.now, view: () => nodes, viewChanged: () => {},
     groupRemoved: (pgId) => removed.push(pgId),
   }, 1, removedKept);
   const take = (type: Msg["type"]) => {
@@ -23,7 +24,7 @@ function rig(nodes: NodeView[], removedKept = defaultTuning.removedGroupsKept) {
     sent.splice(0, sent.length, ...sent.filter((s) => s.m.type !== type));
     return out;
   };
-  return { pgs, sent, take, removed, rows };
+  return { pgs, sent, take, removed, rows, clock };
 }
 const node = (id: string, alive = true): NodeView => ({ node: id, incarnation: 1, total: { CPU: 2 }, available: { CPU: 2 }, alive });
 
@@ -107,4 +108,21 @@ test("a removed group's row is deleted from the GCS's storage, not kept as remov
   assert.deepEqual([...r.rows.keys()], ["pg"]);
   r.pgs.remove("pg");
   assert.deepEqual([...r.rows.keys()], []);
+});
+
+test("demands are a group's unplaced bundles, aged from when placing them first failed; a removed group has none", () => {
+  const nodes = [node("n1"), node("n2")];
+  const r = rig(nodes);
+  r.pgs.create({ pgId: "pg", bundles: [{ CPU: 1 }, { CPU: 2 }], strategy: "STRICT_SPREAD", creator: "head/driver" });
+  r.clock.now = 3;
+  assert.deepEqual(r.pgs.demands(), [], "a group being placed is no demand");
+  r.pgs.prepared("pg", 1, "n1", true);
+  r.pgs.prepared("pg", 1, "n2", true);
+  r.clock.now = 5;
+  nodes[1] = node("n2", false);
+  r.pgs.nodeDied("n2"); // its bundle is placed again: no other node for it under STRICT_SPREAD
+  r.clock.now = 12;
+  assert.deepEqual(r.pgs.demands(), [{ resources: { CPU: 2 }, count: 1, ageMs: 7 }], "the placed bundle on n1 is no demand; n2's is");
+  r.pgs.remove("pg");
+  assert.deepEqual(r.pgs.demands(), []);
 });

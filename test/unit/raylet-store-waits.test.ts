@@ -95,3 +95,19 @@ test("a put waiting for room is stored as soon as a free makes room, not at its 
   h.message(DRIVER, { type: "FreeObjects", ids: [held] });
   assert.deepEqual(of("StorePutReply").map((r) => [r.reqId, r.error]), [[1, undefined], [3, undefined]]);
 });
+
+test("a put waiting for room whose worker exits is dropped: room made later stores no copy nobody waits for", () => {
+  let room = false;
+  const { h, sent, started, traced, of, advance } = rayletHost({ admit: (p) => (room ? p : undefined) });
+  h.message(DRIVER, { type: "RequestLease", reqId: 1, req: { resources: { CPU: 1 }, strategy: "DEFAULT", deps: [], job: DRIVER, grantOrReject: false, taskId: "t1" } });
+  const worker = started[0]!;
+  h.message(worker, { type: "RegisterWorker", worker, driver: false });
+  assert.equal(of("LeaseGranted").length, 1);
+  // The task's result, stored for its owner (the driver), which will retry the task elsewhere.
+  h.message(worker, { type: "StorePut", reqId: 1, id: `${DRIVER}#r`, payload: bytes(100, "r"), owner: DRIVER });
+  h.model.step({ kind: "worker-exited", worker });
+  room = true;
+  advance(PUT_RETRY_MS);
+  assert.deepEqual(sent.filter((s) => s.m.type === "StorePutReply"), []);
+  assert.deepEqual(traced.filter((t) => t.kind === "object.created"), []);
+});

@@ -56,6 +56,9 @@ describe("hybrid", () => {
     // Local node can never run it (no GPU): the least utilized feasible node instead.
     const gpu = [nv("head", cpu(4), cpu(0)), nv("g1", { CPU: 4, GPU: 2 }, { CPU: 0, GPU: 0 }), nv("g2", { CPU: 4, GPU: 2 }, { CPU: 2, GPU: 1 })];
     assert.equal(chosen(hybrid(input(gpu, { resources: { GPU: 2 } }))), "g2"); // half used, g1 full
+    // Equally utilized: the first in the view's order, so the choice depends only on the inputs.
+    const tie = [nv("head", cpu(4), cpu(0)), nv("g1", { GPU: 2 }, { GPU: 0 }), nv("g2", { GPU: 2 }, { GPU: 0 })];
+    assert.equal(chosen(hybrid(input(tie, { resources: { GPU: 2 } }))), "g1");
   });
 
   test("never picks a dead node", () => {
