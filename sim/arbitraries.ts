@@ -25,7 +25,7 @@ type RawStep =
   | { op: "async-actor"; maxConcurrency: number | null; maxRestarts: number; groups: boolean }
   | { op: "kill"; back: number; noRestart: boolean; callAfter: boolean }
   | { op: "exit"; actor: number; terminate: boolean }
-  | { op: "box" | "rebox"; back: number; big: boolean; fanout: boolean }
+  | { op: "box" | "rebox"; back: number; big: boolean; via: "none" | "fanout" | "put" }
   | { op: "keep"; actor: number; back: number }
   | { op: "kept"; actor: number }
   | { op: "drop"; back: number }
@@ -101,7 +101,7 @@ export const STEP_FEATURES: readonly StepFeature[] = [
     { weight: 3, arbitrary: fc.record({ op: fc.constant("kill" as const), back: fc.nat(20), noRestart: fc.boolean(), callAfter: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant("exit" as const), actor: fc.nat(20), terminate: fc.boolean() }) },
   ) },
-  { name: "box", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean(), fanout: fc.boolean() }) },
+  { name: "box", weight: 1, group: "classic", step: () => fc.record({ op: fc.constantFrom("box" as const, "rebox" as const), back: fc.nat(20), big: fc.boolean(), via: fc.constantFrom("none" as const, "fanout" as const, "put" as const) }) },
   { name: "keep", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("keep" as const), actor: fc.nat(20), back: fc.nat(20) }) },
   { name: "kept", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("kept" as const), actor: fc.nat(20) }) },
   { name: "drop", weight: 1, group: "classic", step: () => fc.record({ op: fc.constant("drop" as const), back: fc.nat(20) }) },
@@ -281,7 +281,9 @@ function normalize(raw: readonly RawStep[], nodes: string[]): Workload {
       case "rebox": {
         const m = pick(made, r.back);
         if (m === undefined) continue;
-        steps.push(r.op === "rebox" && r.fanout ? { op: "rebox", ref: m, big: r.big, fanout: true } : { op: r.op, ref: m, big: r.big });
+        if (r.op === "rebox" && r.via === "fanout") steps.push({ op: "rebox", ref: m, big: r.big, fanout: true });
+        else if (r.op === "rebox" && r.via === "put") steps.push({ op: "rebox", ref: m, big: r.big, viaPut: true });
+        else steps.push({ op: r.op, ref: m, big: r.big });
         made.push(i);
         boxes.push(i);
         break;

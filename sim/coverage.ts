@@ -17,6 +17,7 @@ export function scenarioFeatures(s: Scenario): string[] {
     if (st.op === "call" && st.ref !== undefined) f.add("call:ref-argument");
     if (st.op === "actor" && st.ref !== undefined) f.add(st.direct ? "actor:direct-ref" : "actor:ref-argument");
     if (st.op === "rebox" && st.fanout) f.add("rebox:fanout");
+    if (st.op === "rebox" && st.viaPut) f.add("rebox:via-put");
     if (st.op === "task" && st.spread) f.add("spread");
     if (st.op === "task" && st.retryExceptions) f.add("retry-exceptions");
     if (st.op === "task" && st.numCpus !== undefined) f.add(`cpus:${st.numCpus}`);

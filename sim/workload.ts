@@ -85,9 +85,11 @@ export type Step =
    * `big`): a borrower passing it on. With `fanout`, the task hands the box to two children of its
    * own without waiting for them (each reads the value, then returns the ref in a box) and returns
    * the first child's answer: its borrow stays pending on its children after it ends, and it drops
-   * the second child's ref unread (that child still holds the borrowed ref until it ends).
+   * the second child's ref unread (that child still holds the borrowed ref until it ends). With
+   * `viaPut`, the task puts the box itself and returns the put's ref inside its value: an object
+   * its worker owns holds the borrowed ref after the task ends.
    */
-  | { readonly op: "rebox"; readonly ref: number; readonly big: boolean; readonly fanout?: true }
+  | { readonly op: "rebox"; readonly ref: number; readonly big: boolean; readonly fanout?: true; readonly viaPut?: true }
   /** Hands step `ref`'s ref (inside a value) to the actor made by step `actor`, which keeps it. */
   | { readonly op: "keep"; readonly actor: number; readonly ref: number }
   /** The actor made by step `actor` reads the ref it kept last (-1 if none). */
@@ -280,6 +282,8 @@ const readStream = async (gen: { remote(...a: unknown[]): AsyncIterable<unknown>
 };
 const big = (a: unknown) => new Float64Array(16_384).fill(typeof a === "number" ? a : !ArrayBuffer.isView(a) ? 1 : (a as Float64Array)[0] + 1);
 const rebox = (box: { r: unknown }, big: boolean) => ({ r: box.r, pad: big ? new Float64Array(16_384) : 0 });
+/** The `rebox` task with `viaPut`: the box it returns holds the ref of a put of its own, which holds the borrowed ref. */
+const putBox = async (box: { r: unknown }, big: boolean) => ({ r: await ray.put({ r: box.r }), pad: big ? new Float64Array(16_384) : 0 });
 /** A `rebox` that reads the value first: a fanned-out child (`rebox` with `fanout`). */
 const readRebox = async (box: { r: unknown }, big: boolean) => {
   await ray.get(box.r as never);
@@ -503,6 +507,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined, ho
   const streamR = ray.remote(streamItems);
   const readStreamR = ray.remote(readStream);
   const reboxR = ray.remote(rebox);
+  const putBoxR = ray.remote(putBox);
   const readReboxR = ray.remote(readRebox);
   const fanOutR = ray.remote(fanOut);
   const ownBoxR = ray.remote(ownBox);
@@ -661,7 +666,7 @@ async function runWorkload(ray: Ray, w: Workload, keep: Observed | undefined, ho
         const r = refs.get(s.ref);
         if (!r) break;
         if (s.fanout) refs.set(i, (fanOutR.remote as (...a: unknown[]) => ObjectRef)(readReboxR, { r }, s.big));
-        else refs.set(i, (reboxR.remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
+        else refs.set(i, ((s.viaPut ? putBoxR : reboxR).remote as (...a: unknown[]) => ObjectRef)({ r }, s.big));
         break;
       }
       case "own-box": {
