@@ -79,6 +79,14 @@ describe("results", () => {
     clean(check, trace(finished("t1", 1, "A"), owning(2, "B")));
     clean(check, trace(owning(1, "A"), finished("t1", 2, "B")));
   });
+  test("so a stored object such a task makes may be made again with other bytes, and read with any of them; another object may not", () => {
+    const submitted: Ev = { kind: "task.submitted", comp: "owner", task: "t1", fn: "f", owner: "d", returns: "o1", args: [], maxRetries: 1 };
+    const owning = (attempt: number, hash: string): Ev => ({ ...finished("t1", attempt, hash), ownsRefs: true } as Ev);
+    const remade = (first: Ev, second: Ev) => trace(submitted, first, stored("o1", "n1", "A"), read("o1", "A"), deleted("o1", "n1", "node-died"), second, stored("o1", "n2", "B"), read("o1", "B"));
+    clean(check, remade(owning(0, "A"), owning(1, "B")), { reference: trace(inline("o1", "A"), read("o1", "A")) });
+    const plain = check(remade(finished("t1", 0, "A"), finished("t1", 1, "B")), {}).map((v) => v.message);
+    assert.ok(plain.some((m) => m.includes("re-execution produced different bytes")), plain.join("; "));
+  });
 });
 
 describe("resources", () => {
